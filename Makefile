@@ -1,0 +1,29 @@
+# Thin wrapper over CMake. `make test` and `make demo` work on a fresh Debian
+# machine: they install missing packages first (tools/setup.sh).
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all setup configure build test bench clean
+
+all: build
+
+setup:
+	@tools/setup.sh
+
+configure: setup
+	@mkdir -p $(BUILD)
+	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) > $(BUILD)/configure.log 2>&1 || (cat $(BUILD)/configure.log; exit 1)
+	@grep "dcsr:" $(BUILD)/configure.log || true
+
+build: configure
+	@cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	@cd $(BUILD) && ctest -j $(JOBS) --output-on-failure
+
+bench: build
+	@$(BUILD)/bin/dcsr_bench
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,59 @@
+// The kernels header: every compute kernel the ops call. The signatures are
+// listed once, in kernels/kernel_list.inc, and declared three times from it:
+// here (dcsr::kernels, the entry points, each a plain switch on the device in
+// kernels/dispatch_*.cpp), in kernels/cpu/cpu_kernels.h (dcsr::kernels::cpu,
+// one file per op under kernels/cpu/) and in kernels/cuda/cuda_kernels.h
+// (dcsr::kernels::cuda, one file per op under kernels/cuda/).
+//
+// Contract for every kernel:
+//   * all tensors are contiguous, row-major, on one device;
+//   * outputs are allocated by the caller with the documented shape and dtype,
+//     and are overwritten (=), except where a kernel is documented to
+//     accumulate (+=);
+//   * floating kernels take float32 and float64 on CPU (float32 on CUDA) and fail
+//     with "<op>: unsupported dtype <dtype> on <device>" otherwise.
+// Kernels never record autograd history; ops (autograd/ops/*.cpp) do.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "tensor/tensor.h"
+
+namespace dcsr::kernels {
+
+// Operation codes shared by the backends.
+
+enum class UnaryOp {
+  Neg,        // -x
+  Exp,        // e^x
+  Log,        // ln x
+  Abs,        // |x|
+  Sqrt,       // sqrt(x)
+  Sigmoid,    // 1 / (1 + e^-x)
+  Relu,       // max(x, 0)
+  LeakyRelu,  // x > 0 ? x : alpha * x
+  Clamp,      // min(max(x, alpha), beta)
+  AddScalar,  // x + alpha
+  MulScalar,  // x * alpha
+  PowScalar,  // x ^ alpha
+  Sign,       // -1, 0 or 1
+  InRange,    // alpha <= x <= beta ? 1 : 0   (mask for clamp's gradient)
+};
+
+enum class BinaryOp {
+  Add,                // a + b
+  Sub,                // a - b
+  Mul,                // a * b
+  Div,                // a / b
+  LeakyReluBackward,  // b * (a > 0 ? 1 : alpha)   (a = forward input, b = output gradient)
+};
+
+enum class PadMode { Constant, Reflect };
+
+const char* unary_op_name(UnaryOp op);
+const char* binary_op_name(BinaryOp op);
+
+#include "kernels/kernel_list.inc"
+
+}  // namespace dcsr::kernels

@@ -1,0 +1,247 @@
+// Core ops: forward values computed by hand, and a float64 gradcheck with a
+// random upstream gradient for every op and every differentiable input.
+#include "test_util.h"
+
+using namespace dcsr;
+using test::leaf;
+using test::leaf_away_from;
+using test::leaf_distinct;
+using test::require_close;
+using test::require_gradcheck;
+
+namespace {
+Tensor vec(std::vector<double> v, Shape s) { return from_vector(v, s); }
+TensorFunction unary_fn(Tensor (*op)(const Tensor&)) {
+  return [op](const TensorList& in) { return TensorList{op(in[0])}; };
+}
+}  // namespace
+
+// ---------------------------------------------------------------- elementwise
+
+TEST_CASE("forward: add, sub, mul, div with every broadcasting kind", "[ops]") {
+  Tensor a = vec({1, 2, 3, 4, 5, 6}, {2, 3});
+  require_close(add(a, vec({10, 20, 30, 40, 50, 60}, {2, 3})), {11, 22, 33, 44, 55, 66});
+  require_close(sub(a, scalar_tensor(1.0, kFloat64)), {0, 1, 2, 3, 4, 5});      // scalar
+  require_close(mul(a, vec({1, 10, 100}, {3})), {1, 20, 300, 4, 50, 600});      // trailing row
+  require_close(div(a, vec({1, 2}, {2, 1})), {1, 2, 3, 2, 2.5, 3});              // column
+  require_close(add(vec({1, 2, 3}, {3, 1}), vec({10, 20}, {1, 2})), {11, 21, 12, 22, 13, 23});  // outer
+  // per-channel (1,C,1,1) over (N,C,H,W)
+  Tensor x = vec({1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4}, {2, 2, 2, 2});
+  require_close(mul(x, vec({10, 100}, {1, 2, 1, 1})),
+                {10, 10, 10, 10, 200, 200, 200, 200, 30, 30, 30, 30, 400, 400, 400, 400});
+  CHECK_THROWS_WITH(add(a, vec({1, 2}, {2})), Catch::Contains("add: shapes (2, 3) and (2) cannot be broadcast"));
+  CHECK_THROWS_WITH(add(a, a.to(kFloat32)), Catch::Contains("dtypes differ"));
+  CHECK_THROWS_WITH(add(arange(3), arange(3)), Catch::Contains("add: first operand must be float32 or float64"));
+}
+
+TEST_CASE("forward: unary ops", "[ops]") {
+  Tensor x = vec({-2, -0.5, 0.25, 4}, {4});
+  require_close(neg(x), {2, 0.5, -0.25, -4});
+  require_close(add(x, 1.5), {-0.5, 1, 1.75, 5.5});
+  require_close(mul(x, -2.0), {4, 1, -0.5, -8});
+  require_close(exp(x), {std::exp(-2.0), std::exp(-0.5), std::exp(0.25), std::exp(4.0)}, 1e-15, 1e-15);
+  require_close(log(vec({1, std::exp(2.0)}, {2})), {0, 2}, 1e-15);
+  require_close(abs(x), {2, 0.5, 0.25, 4});
+  require_close(sqrt(vec({4, 0.25}, {2})), {2, 0.5});
+  require_close(pow(x, 2.0), {4, 0.25, 0.0625, 16});
+  require_close(pow(vec({8, 27}, {2}), 1.0 / 3.0), {2, 3}, 1e-14);
+  require_close(clamp(x, -1, 1), {-1, -0.5, 0.25, 1});
+  require_close(relu(x), {0, 0, 0.25, 4});
+  require_close(leaky_relu(x, 0.2), {-0.4, -0.1, 0.25, 4});
+  require_close(sigmoid(vec({0, std::log(3.0)}, {2})), {0.5, 0.75}, 1e-15);
+  CHECK_THROWS_WITH(clamp(x, 1, -1), Catch::Contains("clamp: low 1 > high -1"));
+}
+
+TEST_CASE("gradcheck: add, sub, mul, div, broadcasting included", "[ops][grad]") {
+  // same shape, scalar, per-channel (1,C,1,1), general (3,1) with (1,4)
+  std::vector<std::pair<Shape, Shape>> cases = {
+      {{2, 3}, {2, 3}}, {{2, 3}, {}}, {{2, 3, 2, 2}, {1, 3, 1, 1}}, {{3, 1}, {1, 4}}, {{4}, {2, 3, 4}}};
+  using BinaryFn = Tensor (*)(const Tensor&, const Tensor&);
+  std::vector<std::pair<const char*, BinaryFn>> ops = {
+      {"add", add}, {"sub", sub}, {"mul", mul}, {"div", div}};
+  for (auto& [name, op] : ops) {
+    for (auto& [sa, sb] : cases) {
+      INFO(name << " " << shape_str(sa) << " with " << shape_str(sb));
+      Tensor a = leaf(sa, 1), b = leaf_away_from(sb, 2, {0.0}, 0.3);  // divisors away from 0
+      require_gradcheck([op = op](const TensorList& in) { return TensorList{op(in[0], in[1])}; }, {a, b});
+    }
+  }
+}
+
+TEST_CASE("gradcheck: neg, add/mul by a scalar", "[ops][grad]") {
+  require_gradcheck(unary_fn(neg), {leaf({3, 2}, 1)});
+  require_gradcheck([](const TensorList& in) { return TensorList{add(in[0], 2.5)}; }, {leaf({3, 2}, 2)});
+  require_gradcheck([](const TensorList& in) { return TensorList{mul(in[0], -1.5)}; }, {leaf({3, 2}, 3)});
+}
+
+TEST_CASE("gradcheck: exp, log, sqrt, pow", "[ops][grad]") {
+  require_gradcheck(unary_fn(exp), {leaf({2, 3}, 4)});
+  require_gradcheck(unary_fn(log), {leaf({2, 3}, 5, 0.2, 2.0)});
+  require_gradcheck(unary_fn(sqrt), {leaf({2, 3}, 6, 0.2, 2.0)});
+  require_gradcheck([](const TensorList& in) { return TensorList{pow(in[0], 3.0)}; }, {leaf({2, 3}, 7)});
+  require_gradcheck([](const TensorList& in) { return TensorList{pow(in[0], -0.5)}; }, {leaf({2, 3}, 8, 0.3, 2.0)});
+}
+
+TEST_CASE("gradcheck: abs, relu, leaky_relu, clamp (inputs away from kinks)", "[ops][grad]") {
+  require_gradcheck(unary_fn(abs), {leaf_away_from({10}, 9, {0.0})});
+  require_gradcheck(unary_fn(relu), {leaf_away_from({10}, 10, {0.0})});
+  require_gradcheck([](const TensorList& in) { return TensorList{leaky_relu(in[0], 0.2)}; },
+                    {leaf_away_from({10}, 11, {0.0})});
+  require_gradcheck([](const TensorList& in) { return TensorList{clamp(in[0], -0.5, 0.5)}; },
+                    {leaf_away_from({12}, 12, {-0.5, 0.5})});
+}
+
+TEST_CASE("gradcheck: sigmoid", "[ops][grad]") { require_gradcheck(unary_fn(sigmoid), {leaf({2, 4}, 13, -3, 3)}); }
+
+// ----------------------------------------------------------------- reductions
+
+TEST_CASE("forward: sum and mean over all and given dims", "[ops]") {
+  Tensor x = vec({1, 2, 3, 4, 5, 6}, {2, 3});
+  require_close(sum(x), {21});
+  CHECK(sum(x).dim() == 0);
+  require_close(sum(x, {0}), {5, 7, 9});
+  require_close(sum(x, {1}), {6, 15});
+  require_close(sum(x, {-1}, true), {6, 15});
+  CHECK(sum(x, {-1}, true).shape() == Shape{2, 1});
+  require_close(mean(x, {0}), {2.5, 3.5, 4.5});
+  require_close(mean(x), {3.5});
+  // (N,C,H,W) over (0,2,3): the bias-gradient pattern
+  Tensor y = vec({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, {2, 2, 2, 2});
+  require_close(sum(y, {0, 2, 3}), {1 + 2 + 3 + 4 + 9 + 10 + 11 + 12, 5 + 6 + 7 + 8 + 13 + 14 + 15 + 16});
+  require_close(sum(y, {1, 3}), {1 + 2 + 5 + 6, 3 + 4 + 7 + 8, 9 + 10 + 13 + 14, 11 + 12 + 15 + 16});
+  CHECK_THROWS_WITH(sum(x, {2}), Catch::Contains("sum: dim 2 out of range"));
+  CHECK_THROWS_WITH(sum(x, {0, -2}), Catch::Contains("repeated"));
+}
+
+TEST_CASE("forward: float32 sums of many terms stay accurate", "[ops]") {
+  Tensor x = full({1 << 20}, 0.1, kFloat32);
+  CHECK(sum(x).item() == Approx(104857.6).epsilon(1e-6));
+}
+
+TEST_CASE("forward: max and min take the first index on ties", "[ops]") {
+  Tensor x = vec({3, 1, 3, 2, 2, 0, 5, 5}, {2, 4});
+  ValuesIndices m = max(x, 1);
+  require_close(m.values, {3, 5});
+  CHECK(m.indices.to_vector<int64_t>() == std::vector<int64_t>{0, 2});
+  ValuesIndices n = min(x, 1);
+  require_close(n.values, {1, 0});
+  CHECK(n.indices.to_vector<int64_t>() == std::vector<int64_t>{1, 1});
+  // Along dim 0: columns 0 and 3 tie between the rows, the first row wins.
+  ValuesIndices c = max(vec({3, 1, 3, 2, 3, 0, 5, 2}, {2, 4}), 0, true);
+  CHECK(c.values.shape() == Shape{1, 4});
+  CHECK(c.indices.to_vector<int64_t>() == std::vector<int64_t>{0, 0, 1, 0});
+}
+
+TEST_CASE("gradcheck: sum and mean", "[ops][grad]") {
+  require_gradcheck(unary_fn(sum), {leaf({2, 3}, 14)});
+  require_gradcheck(unary_fn(mean), {leaf({2, 3}, 15)});
+  require_gradcheck([](const TensorList& in) { return TensorList{sum(in[0], {0, 2})}; }, {leaf({2, 3, 4}, 16)});
+  require_gradcheck([](const TensorList& in) { return TensorList{sum(in[0], {1}, true)}; }, {leaf({2, 3, 4}, 17)});
+  require_gradcheck([](const TensorList& in) { return TensorList{mean(in[0], {-1})}; }, {leaf({2, 3, 4}, 18)});
+}
+
+TEST_CASE("gradcheck: max and min along a dim", "[ops][grad]") {
+  require_gradcheck([](const TensorList& in) { return TensorList{max(in[0], 1).values}; }, {leaf_distinct({3, 4, 2}, 19)});
+  require_gradcheck([](const TensorList& in) { return TensorList{min(in[0], 0, true).values}; },
+                    {leaf_distinct({3, 4}, 20)});
+}
+
+// ------------------------------------------------------------- linear algebra
+
+TEST_CASE("forward: matmul, batched, shared and transposed", "[ops]") {
+  Tensor a = vec({1, 2, 3, 4, 5, 6}, {2, 3});
+  Tensor b = vec({1, 0, 0, 1, 1, 1}, {3, 2});
+  require_close(matmul(a, b), {4, 5, 10, 11});
+  require_close(matmul(a, a, false, true), {14, 32, 32, 77});  // a a^T
+  require_close(matmul(a, a, true, false), {17, 22, 27, 22, 29, 36, 27, 36, 45});  // a^T a
+  Tensor batch = concat({a.reshape({1, 2, 3}), mul(a, 2.0).reshape({1, 2, 3})}, 0);
+  require_close(matmul(batch, b), {4, 5, 10, 11, 8, 10, 20, 22});
+  require_close(matmul(batch, concat({b.reshape({1, 3, 2}), b.reshape({1, 3, 2})}, 0)), {4, 5, 10, 11, 8, 10, 20, 22});
+  CHECK_THROWS_WITH(matmul(a, a), Catch::Contains("inner sizes differ"));
+}
+
+TEST_CASE("gradcheck: matmul in every layout", "[ops][grad]") {
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      INFO("trans_a " << ta << " trans_b " << tb);
+      Tensor a = leaf(ta ? Shape{4, 3} : Shape{3, 4}, 21), b = leaf(tb ? Shape{2, 4} : Shape{4, 2}, 22);
+      require_gradcheck([ta, tb](const TensorList& in) { return TensorList{matmul(in[0], in[1], ta, tb)}; }, {a, b});
+      Tensor ab = leaf(ta ? Shape{2, 4, 3} : Shape{2, 3, 4}, 23), bb = leaf(tb ? Shape{2, 2, 4} : Shape{2, 4, 2}, 24);
+      require_gradcheck([ta, tb](const TensorList& in) { return TensorList{matmul(in[0], in[1], ta, tb)}; }, {ab, bb});
+      require_gradcheck([ta, tb](const TensorList& in) { return TensorList{matmul(in[0], in[1], ta, tb)}; }, {ab, b});
+    }
+}
+
+// ---------------------------------------------------------------- shape / data
+
+TEST_CASE("forward: permute, transpose, concat, split, narrow", "[ops]") {
+  Tensor x = vec({0, 1, 2, 3, 4, 5}, {1, 2, 3});
+  Tensor p = permute(x, {2, 0, 1});
+  CHECK(p.shape() == Shape{3, 1, 2});
+  require_close(p, {0, 3, 1, 4, 2, 5});
+  require_close(transpose(x.reshape({2, 3}), 0, 1), {0, 3, 1, 4, 2, 5});
+  Tensor c = concat({vec({1, 2}, {1, 2}), vec({3, 4, 5, 6}, {2, 2})}, 0);
+  require_close(c, {1, 2, 3, 4, 5, 6});
+  Tensor d = concat({vec({1, 2}, {2, 1}), vec({3, 4, 5, 6}, {2, 2})}, 1);
+  require_close(d, {1, 3, 4, 2, 5, 6});
+  TensorList s = split(d, {2, 1}, 1);
+  require_close(s[0], {1, 3, 2, 5});
+  require_close(s[1], {4, 6});
+  require_close(narrow(d, 1, 1, 2), {3, 4, 5, 6});
+  CHECK_THROWS_WITH(narrow(d, 1, 2, 2), Catch::Contains("narrow: [2, 4) is outside dim 1 of (2, 3)"));
+  CHECK_THROWS_WITH(split(d, {1, 1}, 1), Catch::Contains("sizes add up to 2"));
+  CHECK_THROWS_WITH(concat({vec({1}, {1, 1}), vec({1, 2}, {1, 2})}, 0), Catch::Contains("does not match"));
+  CHECK_THROWS_WITH(permute(x, {0, 0, 1}), Catch::Contains("appears twice"));
+}
+
+TEST_CASE("forward: constant and reflection padding", "[ops]") {
+  Tensor x = vec({1, 2, 3, 4, 5, 6}, {1, 2, 3});
+  require_close(pad2d(x, {1, 0, 0, 1}, PadMode::Constant, 9), {9, 1, 2, 3, 9, 4, 5, 6, 9, 9, 9, 9});
+  // ReflectionPad2d((2, 1, 1, 0)): row -1 mirrors row 1, column -1 column 1, -2 column 2, 3 column 1
+  require_close(pad2d(x, {2, 1, 1, 0}, PadMode::Reflect), {6, 5, 4, 5, 6, 5, 3, 2, 1, 2, 3, 2, 6, 5, 4, 5, 6, 5});
+  CHECK_THROWS_WITH(pad2d(x, {3, 0, 0, 0}, PadMode::Reflect), Catch::Contains("must be smaller"));
+}
+
+TEST_CASE("forward: index_select and gather", "[ops]") {
+  Tensor x = vec({1, 2, 3, 4, 5, 6}, {3, 2});
+  require_close(index_select(x, 0, from_vector<int64_t>({2, 0, 2}, {3})), {5, 6, 1, 2, 5, 6});
+  require_close(index_select(x, 1, from_vector<int64_t>({1}, {1})), {2, 4, 6});
+  require_close(gather(x, 1, from_vector<int64_t>({1, 1, 0, 1, 0, 0}, {3, 2})), {2, 2, 3, 4, 5, 5});
+  require_close(gather(x, 0, from_vector<int64_t>({2, 0}, {1, 2})), {5, 2});
+  CHECK_THROWS_WITH(index_select(x, 0, from_vector<int64_t>({3}, {1})),
+                    Catch::Contains("index_select: index 3 out of range for dim 0 of size 3"));
+  CHECK_THROWS_WITH(gather(x, 1, from_vector<int64_t>({0, -1}, {1, 2})), Catch::Contains("gather: index -1 out of range"));
+}
+
+TEST_CASE("gradcheck: reshape, permute, transpose, expand, clone, to(dtype)", "[ops][grad]") {
+  require_gradcheck([](const TensorList& in) { return TensorList{in[0].reshape({4, -1})}; }, {leaf({2, 3, 2}, 25)});
+  require_gradcheck([](const TensorList& in) { return TensorList{permute(in[0], {2, 0, 1})}; }, {leaf({2, 3, 4}, 26)});
+  require_gradcheck([](const TensorList& in) { return TensorList{transpose(in[0], 0, 2)}; }, {leaf({2, 3, 4}, 27)});
+  require_gradcheck([](const TensorList& in) { return TensorList{expand(in[0], {2, 3, 4})}; }, {leaf({3, 1}, 28)});
+  require_gradcheck([](const TensorList& in) { return TensorList{in[0].clone()}; }, {leaf({5}, 29)});
+  require_gradcheck([](const TensorList& in) { return TensorList{in[0].to(kFloat32).to(kFloat64)}; },
+                    {leaf({5}, 30)}, {1e-3, 1e-4, 1e-3});
+}
+
+TEST_CASE("gradcheck: concat, split, narrow", "[ops][grad]") {
+  require_gradcheck([](const TensorList& in) { return TensorList{concat({in[0], in[1], in[2]}, 1)}; },
+                    {leaf({2, 1, 3}, 31), leaf({2, 2, 3}, 32), leaf({2, 3, 3}, 33)});
+  require_gradcheck([](const TensorList& in) { return split(in[0], {1, 3, 1}, -1); }, {leaf({2, 5}, 34)});
+  require_gradcheck([](const TensorList& in) { return TensorList{narrow(in[0], 0, 1, 2)}; }, {leaf({4, 3}, 35)});
+}
+
+TEST_CASE("gradcheck: constant and reflection padding", "[ops][grad]") {
+  require_gradcheck([](const TensorList& in) { return TensorList{pad2d(in[0], {1, 2, 0, 1}, PadMode::Constant, 0.5)}; },
+                    {leaf({2, 3, 4}, 36)});
+  require_gradcheck([](const TensorList& in) { return TensorList{pad2d(in[0], {2, 1, 1, 2}, PadMode::Reflect)}; },
+                    {leaf({1, 2, 3, 4}, 37)});
+}
+
+TEST_CASE("gradcheck: index_select and gather with repeated indices", "[ops][grad]") {
+  Tensor idx = from_vector<int64_t>({2, 0, 2, 1}, {4});
+  require_gradcheck([idx](const TensorList& in) { return TensorList{index_select(in[0], 1, idx)}; }, {leaf({2, 3, 2}, 38)});
+  Tensor gidx = from_vector<int64_t>({0, 2, 2, 1, 0, 0}, {2, 3});
+  require_gradcheck([gidx](const TensorList& in) { return TensorList{gather(in[0], 1, gidx)}; }, {leaf({2, 4}, 39)});
+  require_gradcheck([gidx](const TensorList& in) { return TensorList{gather(in[0], 0, gidx.reshape({3, 2}))}; },
+                    {leaf({3, 2}, 40)});
+}

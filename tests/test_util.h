@@ -1,0 +1,92 @@
+// Helpers shared by the tests: inputs that stay away from kinks and ties, a
+// gradcheck wrapper, and tolerance comparisons that report how much of the
+// tolerance was used.
+#pragma once
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <string>
+
+#include "autograd/gradcheck.h"
+#include "autograd/ops.h"
+#include "kernels/device_memory.h"
+#include "tensor/random.h"
+
+// [cuda] tests call this first. Without a GPU the test prints the marker that
+// ctest's SKIP_REGULAR_EXPRESSION (CMakeLists.txt) turns into "Skipped".
+#define DCSR_SKIP_WITHOUT_GPU()                                                        \
+  do {                                                                                 \
+    if (!::dcsr::kernels::cuda_available()) {                                          \
+      WARN("SKIPPED: no GPU (" << ::dcsr::kernels::cuda_unavailable_reason() << ")"); \
+      return;                                                                          \
+    }                                                                                  \
+  } while (0)
+
+namespace dcsr::test {
+
+// A float64 leaf that requires grad, values uniform in [low, high).
+inline Tensor leaf(const Shape& shape, uint64_t seed, double low = -1.0, double high = 1.0) {
+  Generator gen(seed);
+  return uniform(shape, gen, low, high, kFloat64).requires_grad_();
+}
+
+// Like leaf(), but every value is at least `margin` away from each kink, so
+// that central differences never straddle one.
+inline Tensor leaf_away_from(const Shape& shape, uint64_t seed, const std::vector<double>& kinks,
+                             double margin = 0.05, double low = -1.0, double high = 1.0) {
+  Generator gen(seed);
+  std::vector<double> values(size_t(shape_numel(shape)));
+  for (double& v : values) {
+    bool near;
+    do {
+      v = gen.uniform(low, high);
+      near = false;
+      for (double k : kinks) near = near || std::abs(v - k) < margin;
+    } while (near);
+  }
+  return from_vector(values, shape).requires_grad_();
+}
+
+// Distinct values 0.1 apart in random order (no ties for max/min/argmax).
+inline Tensor leaf_distinct(const Shape& shape, uint64_t seed) {
+  Generator gen(seed);
+  std::vector<double> values(size_t(shape_numel(shape)));
+  for (size_t i = 0; i < values.size(); ++i) values[i] = 0.1 * double(i) - 0.05 * double(values.size());
+  for (size_t i = values.size(); i > 1; --i) std::swap(values[i - 1], values[size_t(gen.randint(0, int64_t(i)))]);
+  return from_vector(values, shape).requires_grad_();
+}
+
+inline void require_gradcheck(const TensorFunction& fn, const TensorList& inputs, GradcheckOptions options = {}) {
+  GradcheckReport report = gradcheck(fn, inputs, options);
+  INFO(report.summary());
+  CHECK(report.elements_checked > 0);
+  REQUIRE(report.ok);
+}
+
+// |actual - expected| <= atol + rtol |expected| element-wise; prints the share
+// of the tolerance used.
+inline void require_close(const Tensor& actual, const std::vector<double>& expected, double atol = 1e-12,
+                          double rtol = 0.0, const std::string& what = "") {
+  std::vector<double> got = actual.to_vector<double>();
+  REQUIRE(got.size() == expected.size());
+  double worst = 0.0;
+  size_t worst_index = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    double share = std::abs(got[i] - expected[i]) / (atol + rtol * std::abs(expected[i]));
+    if (!(share <= worst)) worst = share, worst_index = i;
+  }
+  INFO(what << " worst element " << worst_index << ": got " << got[worst_index] << " expected "
+            << expected[worst_index] << " (" << worst * 100.0 << "% of tolerance)");
+  if (!what.empty()) WARN(what << ": " << worst * 100.0 << "% of tolerance used");
+  REQUIRE(worst <= 1.0);
+}
+
+inline void require_close(const Tensor& actual, const Tensor& expected, double atol = 1e-12, double rtol = 0.0,
+                          const std::string& what = "") {
+  REQUIRE(actual.shape() == expected.shape());
+  require_close(actual, expected.to_vector<double>(), atol, rtol, what);
+}
+
+}  // namespace dcsr::test

@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""Tests of tools/convert_weights.py. Run with a python that has torch (e.g. /usr/bin/python3):
+
+    /usr/bin/python3 tools/test_convert_weights.py
+
+Exit status 0 when all checks pass, 1 on a failure, 77 when torch is not importable (ctest skip code).
+Builds a randomly initialised DCSR (tests/reference/dcsr_ref.py) and a torchvision-layout VGG19 state dict
+by hand (torchvision is not needed), converts them, reads them back and compares bit-exactly; checks
+that a missing key, an unexpected key and a wrong shape each fail with a message naming the key.
+"""
+import collections
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(REPO, "tests", "reference"))
+
+try:
+    import torch
+except ImportError:
+    print("torch is not importable: skipping (run with a python that has torch)")
+    sys.exit(77)
+
+import numpy as np  # noqa: E402
+
+import convert_weights as cw  # noqa: E402
+import dcsr_ref  # noqa: E402
+
+SCRIPT = os.path.join(HERE, "convert_weights.py")
+RESULTS = []
+
+
+def check(cond, msg):
+    RESULTS.append(bool(cond))
+    print(("ok   " if cond else "FAIL ") + msg)
+
+
+def run(*args):
+    p = subprocess.run([sys.executable, SCRIPT] + list(args), capture_output=True, text=True)
+    return p.returncode, p.stdout, p.stderr
+
+
+def same_bits(a, b):
+    a = a.detach().cpu().contiguous().numpy() if hasattr(a, "detach") else a
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def compare_readback(path, sd, label):
+    header, tensors = cw.read_checkpoint(path)
+    check(list(tensors) == list(sd), "%s: names and order preserved (%d tensors)" % (label, len(tensors)))
+    bad = [k for k in sd if k not in tensors or not same_bits(sd[k], tensors[k])]
+    check(not bad, "%s: all tensors bit-exact%s" % (label, "" if not bad else " (differ: %s)" % bad[:5]))
+    with open(path, "rb") as f:
+        data = f.read()
+    hlen = int.from_bytes(data[8:16], "little")
+    start = (16 + hlen + 63) // 64 * 64
+    check(all(e["offset"] % 64 == 0 for e in header["tensors"]) and start % 64 == 0
+          and data[16 + hlen:start] == b"\0" * (start - 16 - hlen),
+          "%s: data start and offsets are multiples of 64, zero padding" % label)
+    return header
+
+
+def expect_failure(args, needles, label):
+    rc, out, err = run(*args)
+    ok = rc != 0 and all(n in err for n in needles)
+    check(ok, "%s fails with a clear message (rc %d)%s" % (label, rc, "" if ok else ": " + err.strip()[:300]))
+    check(not os.path.exists(args[-1]), "%s: no output file left behind" % label)
+
+
+def vgg19_torchvision_state_dict(gen):
+    """torchvision VGG19 layout. The 16 kept tensors have their real shapes; the keys the converter drops
+    (deeper convs, classifier) get tiny placeholder tensors: their shapes are not checked, and the real
+    classifier (about 120 M weights) would only make the test slow."""
+    sd = collections.OrderedDict()
+    for idx, cin, cout in cw.VGG19_KEPT:
+        sd["features.%d.weight" % idx] = torch.randn(cout, cin, 3, 3, generator=gen)
+        sd["features.%d.bias" % idx] = torch.randn(cout, generator=gen)
+    for idx in cw.VGG19_DEEPER_CONVS:
+        sd["features.%d.weight" % idx] = torch.randn(2, 2, 3, 3, generator=gen)
+        sd["features.%d.bias" % idx] = torch.randn(2, generator=gen)
+    for idx in cw.VGG19_CLASSIFIER:
+        sd["classifier.%d.weight" % idx] = torch.randn(3, 2, generator=gen)
+        sd["classifier.%d.bias" % idx] = torch.randn(3, generator=gen)
+    return sd
+
+
+def main():
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(1)
+    # the converter's shape table equals the reference module tree
+    for n in (64, 32, 8):
+        ref = collections.OrderedDict((k, tuple(v.shape)) for k, v in dcsr_ref.DCSR(n).state_dict().items())
+        exp = cw.dcsr_expected_shapes(n)
+        check(dict(ref) == dict(exp) and len(exp) == 194, "expected-shape table == dcsr_ref module tree, n_feats %d" % n)
+
+    with tempfile.TemporaryDirectory() as d:
+        p = lambda name: os.path.join(d, name)  # noqa: E731
+        # 1. plain DCSR state dict, n_feats 64
+        sd = dcsr_ref.DCSR(64).state_dict()
+        torch.save(sd, p("basic.pt"))
+        rc, out, err = run("dcsr", p("basic.pt"), p("basic.ckpt"))
+        check(rc == 0, "convert dcsr n_feats 64 (rc %d) %s" % (rc, err.strip()))
+        header = compare_readback(p("basic.ckpt"), sd, "dcsr64")
+        check(header["config"] == {"model": "dcsr", "n_feats": 64} and header["format"] == "dcsr-checkpoint"
+              and header["version"] == 1 and header["extra"].get("converted_from") == "basic.pt",
+              "dcsr64: header fields %s" % header["config"])
+        check(not os.path.exists(p("basic.ckpt.tmp")), "no temporary file left")
+        rc, out, err = run("--check", p("basic.ckpt"))
+        check(rc == 0 and "aa3.align.p_conv.4.weight" in out and "architecture check: ok" in out,
+              "--check lists the tensors and validates")
+
+        # 2. wrapped + DataParallel prefix, n_feats 32, float64
+        sd32 = collections.OrderedDict((k, v.double()) for k, v in dcsr_ref.DCSR(32).state_dict().items())
+        torch.save({"state_dict": collections.OrderedDict(("module." + k, v) for k, v in sd32.items()),
+                    "epoch": torch.tensor(3)}, p("wrapped.pt"))
+        rc, out, err = run("dcsr", p("wrapped.pt"), p("wrapped.ckpt"))
+        check(rc == 0 and "n_feats 32" in out, "convert wrapped dcsr n_feats 32 (rc %d) %s" % (rc, err.strip()))
+        if rc == 0:
+            header = compare_readback(p("wrapped.ckpt"), sd32, "dcsr32 wrapped")
+            check(header["config"]["n_feats"] == 32, "n_feats 32 inferred")
+
+        # 3. failures
+        bad = collections.OrderedDict(sd)
+        del bad["res1.RBs.2.conv1.bias"]
+        torch.save(bad, p("missing.pt"))
+        expect_failure(["dcsr", p("missing.pt"), p("missing.ckpt")], ["missing", "res1.RBs.2.conv1.bias"], "missing key")
+        bad = collections.OrderedDict(sd)
+        bad["aa2.align.p_conv.0.weight"] = torch.zeros(32, 64, 5, 5)
+        torch.save(bad, p("extra.pt"))
+        expect_failure(["dcsr", p("extra.pt"), p("extra.ckpt")], ["unexpected", "aa2.align.p_conv.0.weight"], "extra key")
+        bad = collections.OrderedDict(sd)
+        bad["fusion2.0.0.weight"] = torch.zeros(64, 128, 3, 3)
+        torch.save(bad, p("shape.pt"))
+        expect_failure(["dcsr", p("shape.pt"), p("shape.ckpt")],
+                       ["wrong shape", "fusion2.0.0.weight", "(64, 128, 3, 3)", "(64, 128, 5, 5)"], "wrong shape")
+        bad = collections.OrderedDict((k, v) for k, v in sd.items() if not k.startswith("input_encoder.conv_head"))
+        torch.save(bad, p("no_nfeats.pt"))
+        expect_failure(["dcsr", p("no_nfeats.pt"), p("no_nfeats.ckpt")], ["n_feats"], "missing n_feats key")
+
+        # 4. VGG19
+        vsd = vgg19_torchvision_state_dict(gen)
+        torch.save(vsd, p("vgg19.pth"))
+        rc, out, err = run("vgg19", p("vgg19.pth"), p("vgg19.ckpt"))
+        check(rc == 0, "convert vgg19 (rc %d) %s" % (rc, err.strip()))
+        kept = collections.OrderedDict((k, vsd[k]) for k in cw.vgg19_expected_shapes())
+        header = compare_readback(p("vgg19.ckpt"), kept, "vgg19")
+        check(header["config"]["model"] == "vgg19" and header["config"]["layers"] == "features"
+              and len(header["tensors"]) == 16, "vgg19: 16 tensors up to relu3_4, config %s" % header["config"])
+        rc, out, err = run("--check", p("vgg19.ckpt"))
+        check(rc == 0 and "features.16.weight" in out, "--check vgg19")
+        bad = collections.OrderedDict(vsd)
+        bad["features.12.weight"] = torch.zeros(256, 128, 3, 3)
+        torch.save(bad, p("vgg_shape.pth"))
+        expect_failure(["vgg19", p("vgg_shape.pth"), p("vgg_shape.ckpt")], ["features.12.weight", "(256, 128, 3, 3)"],
+                       "vgg19 wrong shape")
+        bad = collections.OrderedDict(vsd)
+        del bad["features.7.bias"]
+        torch.save(bad, p("vgg_missing.pth"))
+        expect_failure(["vgg19", p("vgg_missing.pth"), p("vgg_missing.ckpt")], ["missing", "features.7.bias"],
+                       "vgg19 missing key")
+        bad = collections.OrderedDict(vsd)
+        bad["features.1.running_mean"] = torch.zeros(64)  # e.g. a vgg19_bn file
+        torch.save(bad, p("vgg_extra.pth"))
+        expect_failure(["vgg19", p("vgg_extra.pth"), p("vgg_extra.ckpt")], ["unexpected", "features.1.running_mean"],
+                       "vgg19 unexpected key")
+
+        # 5. reader rejects a corrupted file
+        with open(p("basic.ckpt"), "rb") as f:
+            data = bytearray(f.read())
+        with open(p("trunc.ckpt"), "wb") as f:
+            f.write(data[:-10])
+        rc, out, err = run("--check", p("trunc.ckpt"))
+        check(rc == 1 and "beyond the end" in err, "--check rejects a truncated file")
+        rc, out, err = run("dcsr", p("basic.pt"))
+        check(rc == 2, "usage error exits 2")
+
+    n_pass = sum(RESULTS)
+    n_fail = len(RESULTS) - n_pass
+    print("%d passed, %d failed" % (n_pass, n_fail))
+    return 0 if n_fail == 0 else 1
+
+
+if __name__ == "__main__":
+    np.seterr(all="raise")
+    sys.exit(main())
