@@ -480,6 +480,13 @@ def make_model_tiny():
             require(torch.equal(I2, I), "index recomputation differs")
             gap = top2_gap(S)
             require(gap > 1e-7, "model %s: near tie in matching (gap %g)" % (mode, gap))
+        k_big = 4 if f8 else 2
+        for aa in ("aa1", "aa3"):  # aligner sample points well away from integers (floor jumps)
+            mos = torch.zeros(1, 1, k_big * raws[aa].shape[-2], k_big * raws[aa].shape[-1], dtype=DT)
+            _, info = R.aligned_sample(mos, raws[aa], k_big, return_info=True)
+            fr = min(float((P - torch.round(P)).abs().min()) for P in (info["p_r"], info["p_c"]))
+            require(fr > 1e-9, "model %s %s: sample point %g from an integer" % (mode, aa, fr))
+            require(not bool(info["border"].any()), "model %s %s: border samples" % (mode, aa))
         srl = leaf(sr)
         losses = R.compute_losses(srl, hr, ref, LOSS_BASIC, feats)
         for term in ("L1", "CX_ref", "CX_hr"):
