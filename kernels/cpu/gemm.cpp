@@ -10,6 +10,7 @@
 #pragma GCC diagnostic pop
 
 #include "kernels/cpu/cpu_common.h"
+#include "kernels/cpu/cpu_gemm.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "tensor/runtime.h"
 
@@ -19,26 +20,37 @@ namespace {
 template <typename T>
 using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 template <typename T>
-using ConstMap = Eigen::Map<const RowMajor<T>, Eigen::Aligned16>;
+using ConstStrided = Eigen::Map<const RowMajor<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
 template <typename T>
-using MutableMap = Eigen::Map<RowMajor<T>, Eigen::Unaligned>;
+using Strided = Eigen::Map<RowMajor<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
+}  // namespace
 
-// One matrix product c = alpha * op(a) op(b) + beta * c on raw pointers.
-// a is stored (M,K) or, transposed, (K,M); likewise b.
 template <typename T>
-void gemm_one(const T* a, const T* b, T* c, int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b, T alpha,
-              T beta) {
-  Eigen::Map<const RowMajor<T>> A(a, trans_a ? K : M, trans_a ? M : K);
-  Eigen::Map<const RowMajor<T>> B(b, trans_b ? N : K, trans_b ? K : N);
-  MutableMap<T> C(c, M, N);
+void gemm_raw(const T* a, int64_t lda, const T* b, int64_t ldb, T* c, int64_t ldc, int64_t M, int64_t N, int64_t K,
+              bool trans_a, bool trans_b, T alpha, T beta) {
+  ConstStrided<T> A(a, trans_a ? K : M, trans_a ? M : K, Eigen::OuterStride<>(lda));
+  ConstStrided<T> B(b, trans_b ? N : K, trans_b ? K : N, Eigen::OuterStride<>(ldb));
+  Strided<T> C(c, M, N, Eigen::OuterStride<>(ldc));
   if (beta == T(0)) C.setZero();
   else if (beta != T(1)) C *= beta;
-  if (K == 0) return;
+  if (K == 0 || M == 0 || N == 0) return;
   // Four explicit cases so Eigen sees each transpose at compile time.
   if (!trans_a && !trans_b) C.noalias() += alpha * A * B;
   else if (trans_a && !trans_b) C.noalias() += alpha * A.transpose() * B;
   else if (!trans_a && trans_b) C.noalias() += alpha * A * B.transpose();
   else C.noalias() += alpha * A.transpose() * B.transpose();
+}
+template void gemm_raw<float>(const float*, int64_t, const float*, int64_t, float*, int64_t, int64_t, int64_t, int64_t,
+                              bool, bool, float, float);
+template void gemm_raw<double>(const double*, int64_t, const double*, int64_t, double*, int64_t, int64_t, int64_t,
+                               int64_t, bool, bool, double, double);
+
+namespace {
+// One matrix product of a batch entry, contiguous operands.
+template <typename T>
+void gemm_one(const T* a, const T* b, T* c, int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b, T alpha,
+              T beta) {
+  gemm_raw<T>(a, trans_a ? M : K, b, trans_b ? K : N, c, N, M, N, K, trans_a, trans_b, alpha, beta);
 }
 
 template <typename T>
