@@ -1,0 +1,171 @@
+// GPU benches: our CUDA ops against the device's own ceilings measured in the
+// same run (a device-to-device cudaMemcpy for memory-bound ops, cuBLAS SGEMM
+// called directly on the same buffers for GEMM-shaped ones) and, where a
+// python with a CUDA torch is found, against PyTorch on the same GPU (TF32
+// off on both sides). Every result is checked before it is timed; times are
+// medians of CUDA-event measurements after warm-up.
+//
+// Without a GPU (or in a build without CUDA) the group prints one line saying
+// it was skipped.
+#include <algorithm>
+#include <cmath>
+
+#include "apps/bench/bench.h"
+#include "autograd/ops.h"
+#include "kernels/device_memory.h"
+#include "tensor/random.h"
+
+#ifdef DCSR_HAVE_CUDA
+#include <cuda_runtime.h>
+
+#include "kernels/cuda/cublas_handle.h"
+#include "kernels/cuda/cuda_check.h"
+#endif
+
+namespace dcsr::bench {
+
+#ifdef DCSR_HAVE_CUDA
+namespace {
+
+// Median of CUDA-event times over `repeats` runs after `warmup` runs.
+Timing gpu_time_ms(const std::function<void()>& fn, int warmup, int repeats) {
+  for (int i = 0; i < warmup; ++i) fn();
+  DCSR_CUDA_CHECK(cudaDeviceSynchronize());
+  cudaEvent_t start, stop;
+  DCSR_CUDA_CHECK(cudaEventCreate(&start));
+  DCSR_CUDA_CHECK(cudaEventCreate(&stop));
+  std::vector<double> times;
+  for (int i = 0; i < repeats; ++i) {
+    DCSR_CUDA_CHECK(cudaEventRecord(start, 0));
+    fn();
+    DCSR_CUDA_CHECK(cudaEventRecord(stop, 0));
+    DCSR_CUDA_CHECK(cudaEventSynchronize(stop));
+    float ms = 0.0f;
+    DCSR_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+    times.push_back(ms);
+  }
+  DCSR_CUDA_CHECK(cudaEventDestroy(start));
+  DCSR_CUDA_CHECK(cudaEventDestroy(stop));
+  std::sort(times.begin(), times.end());
+  return {times[times.size() / 2], times[0], repeats};
+}
+
+// Largest |x - y| / (1e-3 + |y|), for validating before timing.
+double max_rel_diff(const Tensor& a, const Tensor& b) {
+  std::vector<float> x = a.to_vector<float>(), y = b.to_vector<float>();
+  double worst = 0.0;
+  for (size_t i = 0; i < x.size(); ++i)
+    worst = std::max(worst, double(std::abs(x[i] - y[i])) / (1e-3 + std::abs(double(y[i]))));
+  return worst;
+}
+
+// The copy ceiling: GB/s of a device-to-device cudaMemcpy, bytes read + written.
+double memcpy_gbps(const Context& ctx, int64_t n) {
+  Tensor src = full({n}, 1.0, kFloat32, kCUDA), dst = empty({n}, kFloat32, kCUDA);
+  Timing t = gpu_time_ms(
+      [&] {
+        DCSR_CUDA_CHECK(cudaMemcpyAsync(dst.raw_data(), src.raw_data(), dst.nbytes(), cudaMemcpyDeviceToDevice, 0));
+      },
+      3, repeats_for(ctx, 15));
+  return 2.0 * double(dst.nbytes()) / t.median_ms / 1e6;
+}
+
+void bench_memory_bound(const Context& ctx) {
+  const int64_t n = ctx.quick ? (int64_t(1) << 24) : (int64_t(1) << 26);  // 64 or 256 MiB per operand
+  const double copy = memcpy_gbps(ctx, n);
+  emit(ctx, {{"name", "cuda_memcpy_d2d_f32_" + std::to_string(n)},
+             {"gbps", copy},
+             {"note", "device-to-device cudaMemcpy, bytes read + written: the memory ceiling"}});
+  NoGradGuard no_grad;
+  Generator gen(3);
+  Tensor a = uniform({n}, gen, 1, 2, kFloat32, kCUDA), b = uniform({n}, gen, 1, 2, kFloat32, kCUDA);
+  const int repeats = repeats_for(ctx, 15);
+  if (selected(ctx, "cuda_add_f32")) {
+    Tensor c = add(a, b);
+    DCSR_CHECK(max_rel_diff(narrow(c, 0, n - 1000, 1000),
+                            add(narrow(a, 0, n - 1000, 1000).to(kCPU), narrow(b, 0, n - 1000, 1000).to(kCPU))) == 0.0,
+               "cuda_add_f32: wrong result");
+    Timing t = gpu_time_ms([&] { Tensor out = add(a, b); }, 3, repeats);
+    const double gbps = 3.0 * 4.0 * double(n) / t.median_ms / 1e6;
+    emit(ctx, {{"name", "cuda_add_f32_" + std::to_string(n)},
+               {"ms", t.median_ms},
+               {"gbps", gbps},
+               {"vs_memcpy", gbps / copy},
+               {"goal_vs_memcpy", 0.8},
+               {"note", "2 reads + 1 write per element"}});
+  }
+  if (selected(ctx, "cuda_sum_f32")) {
+    const double expect = sum(a.to(kCPU)).item();
+    DCSR_CHECK(std::abs(sum(a).item() - expect) <= 1e-6 * std::abs(expect), "cuda_sum_f32: wrong result");
+    Timing t = gpu_time_ms([&] { Tensor s = sum(a); }, 3, repeats);
+    const double gbps = 4.0 * double(n) / t.median_ms / 1e6;
+    emit(ctx, {{"name", "cuda_sum_f32_" + std::to_string(n)},
+               {"ms", t.median_ms},
+               {"gbps", gbps},
+               {"vs_memcpy", gbps / copy},
+               {"goal_vs_memcpy", 0.8},
+               {"note", "1 read per element; memcpy counts read + write"}});
+  }
+}
+
+// Our matmul against cublasSgemm on the same buffers (and PyTorch).
+// trans_a stores A as (K, M): the layout of the matching product K^T Q.
+void bench_matmul(const Context& ctx, const std::string& label, int64_t M, int64_t N, int64_t K, bool trans_a) {
+  const std::string name = "cuda_matmul_f32_" + label;
+  if (!selected(ctx, name)) return;
+  NoGradGuard no_grad;
+  Generator gen(4);
+  Tensor a = uniform(trans_a ? Shape{K, M} : Shape{M, K}, gen, -1, 1, kFloat32, kCUDA);
+  Tensor b = uniform({K, N}, gen, -1, 1, kFloat32, kCUDA);
+  Tensor c_raw = empty({M, N}, kFloat32, kCUDA);
+  cublasHandle_t handle = kernels::cuda::cublas_handle();
+  const float one = 1.0f, zero = 0.0f;
+  // Row-major C = op(A) B is column-major C^T = B^T op(A)^T (kernels/cuda/gemm.cu).
+  auto raw = [&] {
+    DCSR_CUBLAS_CHECK(cublasSgemm(handle, CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, int(N), int(M), int(K),
+                                  &one, b.data<float>(), int(N), a.data<float>(), int(trans_a ? M : K), &zero,
+                                  c_raw.data<float>(), int(N)));
+  };
+  raw();
+  Tensor ours_out = matmul(a, b, trans_a, false);
+  DCSR_CHECK(max_rel_diff(ours_out, c_raw) < 1e-4, name, ": our matmul disagrees with cuBLAS");
+  const int repeats = repeats_for(ctx, 15);
+  Timing ours = gpu_time_ms([&] { Tensor c = matmul(a, b, trans_a, false); }, 3, repeats);
+  Timing base = gpu_time_ms(raw, 3, repeats);
+  const double flop = 2.0 * double(M) * double(N) * double(K);
+  nlohmann::json line = {{"name", name},
+                         {"ms", ours.median_ms},
+                         {"tflops", flop / ours.median_ms / 1e9},
+                         {"baseline", "cublasSgemm on the same buffers"},
+                         {"baseline_ms", base.median_ms},
+                         {"vs_cublas_sgemm", base.median_ms / ours.median_ms},
+                         {"goal_vs_cublas_sgemm", 0.95},
+                         {"tf32", kernels::cuda_tf32()}};
+  double torch_ms = peer_ms(ctx, {{"op", "cuda_matmul"}, {"m", M}, {"n", N}, {"k", K}}, false);
+  if (torch_ms > 0) {
+    line["torch_ms"] = torch_ms;
+    line["time_ratio_vs_torch"] = ours.median_ms / torch_ms;
+  }
+  emit(ctx, line);
+}
+
+}  // namespace
+#endif
+
+DCSR_BENCH(cuda) {
+  if (!kernels::cuda_available()) {
+    emit(ctx, {{"name", "cuda"}, {"skipped", "no GPU: " + kernels::cuda_unavailable_reason()}});
+    return;
+  }
+#ifdef DCSR_HAVE_CUDA
+  bench_memory_bound(ctx);
+  bench_matmul(ctx, "2048", 2048, 2048, 2048, false);
+  if (!ctx.quick) bench_matmul(ctx, "4096", 4096, 4096, 4096, false);
+  // conv 64->64 3x3 at 256x256 as one GEMM: weights (64, 576) @ im2col (576, 65536).
+  bench_matmul(ctx, "conv_64x65536x576", 64, 65536, 576, false);
+  // matching: 4096 keys x 1600 queries over 576-entry descriptors, K^T Q.
+  bench_matmul(ctx, "match_4096x1600x576", 4096, 1600, 576, true);
+#endif
+}
+
+}  // namespace dcsr::bench
