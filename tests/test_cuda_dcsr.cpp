@@ -143,8 +143,8 @@ TEST_CASE("cuda: block_gather forward and backward with repeated blocks", "[cuda
     // A 3 x 4 grid of source blocks; a 2 x 5 output grid with repeats.
     Tensor index = from_vector<int64_t>({11, 0, 5, 5, 3, 1, 1, 2, 0, 7, 0, 0, 0, 9, 10, 11, 4, 4, 6, 8}, {2, 10});
     require_parity("block_gather k " + std::to_string(k),
-                   [k, index](const TensorList& in) { return TensorList{block_gather(in[0], index, k, 2, 5)}; },
-                   {f32({2, 3, 3 * k, 4 * k}, 341)}, {1e-12, 0.0, 1e-6, 1e-6});
+                   [k](const TensorList& in) { return TensorList{block_gather(in[0], in[1], k, 2, 5)}; },
+                   {f32({2, 3, 3 * k, 4 * k}, 341), index}, {1e-12, 0.0, 1e-6, 1e-6});
   }
   Tensor value = zeros({1, 2, 6, 8}, kFloat32, kCUDA);
   CHECK_THROWS_WITH(block_gather(value, from_vector<int64_t>({0, 12, 1}, {1, 3}).to(kCUDA), 2, 1, 3),

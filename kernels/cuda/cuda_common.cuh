@@ -29,7 +29,14 @@ constexpr int kBlock = 256;  // threads per block of the elementwise kernels
 // current GPU many times over (132 SMs x 2048 threads / 256 = 1056 blocks
 // resident on an H100), small enough that each thread does several elements
 // of huge tensors.
-constexpr int64_t kMaxGridBlocks = int64_t(1) << 16;
+// (DCSR_CUDA_MAX_GRID_BLOCKS overrides it: the host emulator of
+// tools/cuda_emu uses a small grid, which also exercises the striding.)
+#ifndef DCSR_CUDA_MAX_GRID_BLOCKS
+#define DCSR_CUDA_MAX_GRID_BLOCKS (int64_t(1) << 16)
+#endif
+constexpr int64_t kMaxGridBlocks = DCSR_CUDA_MAX_GRID_BLOCKS;
+// Grid y and z are limited to 65535 by the hardware.
+constexpr int64_t kMaxGridYZ = std::min<int64_t>(65535, kMaxGridBlocks);
 
 // Blocks for a grid-stride loop over n work items with `block` threads each.
 inline unsigned grid_for(int64_t n, int block = kBlock) {

@@ -98,8 +98,8 @@ __global__ void col2im_kernel(const float* __restrict__ cols, int64_t nimg, Colu
 inline void launch_im2col(const float* x, int64_t image_stride, float* cols, int64_t nimg, const ColumnGeometry& g,
                           int64_t p0, int64_t len) {
   if (nimg == 0 || len == 0 || g.rows() == 0) return;
-  const dim3 grid(unsigned(std::min<int64_t>((len + kBlock - 1) / kBlock, 1024)),
-                  unsigned(std::min<int64_t>(g.rows(), 65535)), unsigned(std::min<int64_t>(nimg, 65535)));
+  const dim3 grid(unsigned(std::min<int64_t>((len + kBlock - 1) / kBlock, std::min<int64_t>(1024, kMaxGridBlocks))),
+                  unsigned(std::min<int64_t>(g.rows(), kMaxGridYZ)), unsigned(std::min<int64_t>(nimg, kMaxGridYZ)));
   im2col_kernel<<<grid, kBlock>>>(x, image_stride, cols, nimg, g, p0, len);
   DCSR_CUDA_CHECK_LAUNCH();
 }
@@ -107,8 +107,8 @@ inline void launch_im2col(const float* x, int64_t image_stride, float* cols, int
 inline void launch_col2im(const float* cols, int64_t nimg, const ColumnGeometry& g, int64_t p0, int64_t len, float* x,
                           int64_t image_stride, bool accumulate) {
   if (nimg == 0 || g.C == 0 || g.H * g.W == 0) return;
-  const dim3 grid(unsigned(std::min<int64_t>((g.H * g.W + kBlock - 1) / kBlock, 1024)),
-                  unsigned(std::min<int64_t>(g.C, 65535)), unsigned(std::min<int64_t>(nimg, 65535)));
+  const dim3 grid(unsigned(std::min<int64_t>((g.H * g.W + kBlock - 1) / kBlock, std::min<int64_t>(1024, kMaxGridBlocks))),
+                  unsigned(std::min<int64_t>(g.C, kMaxGridYZ)), unsigned(std::min<int64_t>(nimg, kMaxGridYZ)));
   col2im_kernel<<<grid, kBlock>>>(cols, nimg, g, p0, len, x, image_stride, accumulate);
   DCSR_CUDA_CHECK_LAUNCH();
 }
