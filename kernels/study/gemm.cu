@@ -14,7 +14,7 @@
 // 160 MiB: ~0.1 ms of arithmetic against ~0.05 ms of memory, still compute
 // bound but with little reuse along M = 64.
 //
-// usage: study_gemm [--version V] [--shape MxNxK]...
+// usage: study_gemm [--quick] [--version V] [--shape MxNxK]...
 #include <cstring>
 
 #include "kernels/cpu/cpu_kernels.h"
@@ -181,7 +181,9 @@ int main(int argc, char** argv) {
   int only_version = -1;
   std::vector<Shape3> shapes;
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--version") == 0 && i + 1 < argc) {
+    if (std::strcmp(argv[i], "--quick") == 0) {
+      study::quick_mode() = true;
+    } else if (std::strcmp(argv[i], "--version") == 0 && i + 1 < argc) {
       only_version = std::atoi(argv[++i]);
     } else if (std::strcmp(argv[i], "--shape") == 0 && i + 1 < argc) {
       long long m, n, k;
@@ -191,12 +193,13 @@ int main(int argc, char** argv) {
       }
       shapes.push_back({m, n, k});
     } else {
-      std::fprintf(stderr, "usage: study_gemm [--version V] [--shape MxNxK]...\n");
+      std::fprintf(stderr, "usage: study_gemm [--quick] [--version V] [--shape MxNxK]...\n");
       return 2;
     }
   }
   // Square; the conv 64->64 3x3 at 256x256 as one GEMM; a matching tile
   // (4096 keys x 1600 queries x 576 = 9 x 64 descriptor entries).
+  if (shapes.empty() && study::quick_mode()) shapes = {{130, 70, 45}, {64, 300, 27}};
   if (shapes.empty()) shapes = {{2048, 2048, 2048}, {64, 65536, 576}, {4096, 1600, 576}};
   try {
     const study::Peaks peaks = study::measure_peaks();

@@ -30,9 +30,17 @@
 
 namespace dcsr::study {
 
+// --quick (every study takes it): small ceilings, few repeats. For smoke
+// runs, e.g. under the host emulator of tools/cuda_emu.
+inline bool& quick_mode() {
+  static bool quick = false;
+  return quick;
+}
+
 // Median milliseconds of fn() over `repeats` runs after `warmup` runs, each
 // run bracketed by CUDA events on the default stream.
 inline double time_ms(const std::function<void()>& fn, int warmup = 3, int repeats = 15) {
+  if (quick_mode()) warmup = 1, repeats = 3;
   for (int i = 0; i < warmup; ++i) fn();
   DCSR_CUDA_CHECK(cudaDeviceSynchronize());
   cudaEvent_t start, stop;
@@ -59,17 +67,17 @@ struct Peaks {
   double sgemm_tflops = 0.0;  // cuBLAS SGEMM 4096^3, float32 (no TF32)
 };
 
-// Measures both ceilings once (about 50 ms of device time).
+// Measures both ceilings once (about 50 ms of device time; tiny with --quick).
 inline Peaks measure_peaks() {
   Peaks p;
-  const int64_t n = int64_t(1) << 28;  // 1 GiB of float32
+  const int64_t n = quick_mode() ? int64_t(1) << 20 : int64_t(1) << 28;  // 1 GiB of float32
   Tensor src = full({n}, 1.0, kFloat32, kCUDA), dst = empty({n}, kFloat32, kCUDA);
   double ms = time_ms([&] {
     DCSR_CUDA_CHECK(cudaMemcpyAsync(dst.raw_data(), src.raw_data(), dst.nbytes(), cudaMemcpyDeviceToDevice, 0));
   });
   p.copy_gbps = 2.0 * double(dst.nbytes()) / (ms * 1e6);
   src = dst = Tensor();
-  const int s = 4096;
+  const int s = quick_mode() ? 256 : 4096;
   Generator gen(7);  // random operands: constant ones can run faster than real data
   Tensor a = uniform({s, s}, gen, -1.0, 1.0, kFloat32, kCUDA), b = uniform({s, s}, gen, -1.0, 1.0, kFloat32, kCUDA);
   Tensor c = empty({s, s}, kFloat32, kCUDA);
