@@ -9,6 +9,7 @@
 // it was skipped.
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
 #include "apps/bench/bench.h"
 #include "autograd/ops.h"
@@ -149,6 +150,129 @@ void bench_matmul(const Context& ctx, const std::string& label, int64_t M, int64
   emit(ctx, line);
 }
 
+// conv2d 3x3, padding 1, against cuBLAS SGEMM on the equivalent GEMM
+// (W (Cout x 9 Cin) . cols (9 Cin x H W) per image) and PyTorch (cuDNN).
+// Forward alone, and a training step's forward + both gradients.
+void bench_conv2d(const Context& ctx, int64_t N, int64_t C, int64_t H, int64_t W) {
+  const std::string base = "cuda_conv2d_f32_" + std::to_string(N) + "x" + std::to_string(C) + "x" + std::to_string(H) +
+                           "x" + std::to_string(W) + "_3x3";
+  if (!selected(ctx, base)) return;
+  Generator gen(5);
+  Tensor x = uniform({N, C, H, W}, gen, -1, 1, kFloat32), w = uniform({C, C, 3, 3}, gen, -0.1, 0.1, kFloat32);
+  Tensor b = uniform({C}, gen, -0.1, 0.1, kFloat32);
+  Tensor dx = x.to(kCUDA), dw = w.to(kCUDA), db = b.to(kCUDA);
+  {
+    NoGradGuard no_grad;
+    DCSR_CHECK(max_rel_diff(conv2d(dx, dw, db, 1, 1), conv2d(x, w, b, 1, 1)) < 1e-3, base,
+               ": CUDA conv2d disagrees with the CPU");
+  }
+  const int64_t K = 9 * C, P = H * W;
+  const double flop = 2.0 * double(N) * double(C) * double(P) * double(K);
+  Tensor cols = uniform({N, K, P}, gen, -1, 1, kFloat32, kCUDA), y = empty({N, C, H, W}, kFloat32, kCUDA);
+  cublasHandle_t handle = kernels::cuda::cublas_handle();
+  const float one = 1.0f, zero = 0.0f;
+  const int repeats = repeats_for(ctx, 15);
+  Timing gemm = gpu_time_ms(
+      [&] {
+        DCSR_CUBLAS_CHECK(cublasSgemmStridedBatched(handle, CUBLAS_OP_N, CUBLAS_OP_N, int(P), int(C), int(K), &one,
+                                                    cols.data<float>(), int(P), K * P, dw.data<float>(), int(K), 0,
+                                                    &zero, y.data<float>(), int(P), C * P, int(N)));
+      },
+      3, repeats);
+  cols = Tensor();
+  Timing fwd;
+  {
+    NoGradGuard no_grad;
+    fwd = gpu_time_ms([&] { Tensor out = conv2d(dx, dw, db, 1, 1); }, 3, repeats);
+  }
+  nlohmann::json line = {{"name", base + "_forward"},
+                         {"ms", fwd.median_ms},
+                         {"tflops", flop / fwd.median_ms / 1e9},
+                         {"baseline", "cuBLAS SGEMM on the equivalent GEMM (random columns)"},
+                         {"baseline_ms", gemm.median_ms},
+                         {"vs_equivalent_gemm", gemm.median_ms / fwd.median_ms},
+                         {"goal_vs_equivalent_gemm", 0.7}};
+  const nlohmann::json spec = {{"op", "cuda_conv2d"}, {"n", N}, {"cin", C}, {"cout", C}, {"h", H}, {"w", W}, {"k", 3}};
+  double torch_ms = peer_ms(ctx, spec, false);
+  if (torch_ms > 0) {
+    line["torch_ms"] = torch_ms;
+    line["time_ratio_vs_torch"] = fwd.median_ms / torch_ms;
+  }
+  emit(ctx, line);
+  // A training step's share: forward, then the gradients of input, weight and bias.
+  Tensor lx = dx.detach().requires_grad_(), lw = dw.detach().requires_grad_(), lb = db.detach().requires_grad_();
+  Tensor seed = ones({N, C, H, W}, kFloat32, kCUDA);
+  Timing step = gpu_time_ms(
+      [&] {
+        lx.zero_grad();
+        lw.zero_grad();
+        lb.zero_grad();
+        conv2d(lx, lw, lb, 1, 1).backward(seed);
+      },
+      3, repeats);
+  nlohmann::json step_line = {{"name", base + "_forward_backward"},
+                              {"ms", step.median_ms},
+                              {"tflops", 3.0 * flop / step.median_ms / 1e9},
+                              {"baseline_ms", 3.0 * gemm.median_ms},
+                              {"vs_equivalent_gemm", 3.0 * gemm.median_ms / step.median_ms},
+                              {"note", "three GEMM-sized products: forward, input and weight gradients"}};
+  nlohmann::json bspec = spec;
+  bspec["backward"] = true;
+  torch_ms = peer_ms(ctx, bspec, false);
+  if (torch_ms > 0) {
+    step_line["torch_ms"] = torch_ms;
+    step_line["time_ratio_vs_torch"] = step.median_ms / torch_ms;
+  }
+  emit(ctx, step_line);
+}
+
+// Patch matching (fused tiled max/argmax) against cuBLAS SGEMM computing the
+// same scores (without the reduction); goal >= 50% of its throughput.
+void bench_matching(const Context& ctx, int64_t N, int64_t D, int64_t Nq, int64_t Nk) {
+  const std::string name = "cuda_max_cosine_f32_" + std::to_string(N) + "x" + std::to_string(D) + "x" +
+                           std::to_string(Nq) + "x" + std::to_string(Nk);
+  if (!selected(ctx, name)) return;
+  NoGradGuard no_grad;
+  Generator gen(6);
+  Tensor q = uniform({N, D, Nq}, gen, -1, 1, kFloat32), k = uniform({N, D, Nk}, gen, -1, 1, kFloat32);
+  Tensor dq = q.to(kCUDA), dk = k.to(kCUDA);
+  MatchResult ours = max_cosine(dq, dk), ref = max_cosine(q, k);
+  DCSR_CHECK(max_rel_diff(ours.confidence, ref.confidence) < 1e-4, name, ": CUDA matching disagrees with the CPU");
+  Tensor scores = empty({N, Nk, Nq}, kFloat32, kCUDA);
+  cublasHandle_t handle = kernels::cuda::cublas_handle();
+  const float one = 1.0f, zero = 0.0f;
+  const int repeats = repeats_for(ctx, 15);
+  // Row-major scores (Nk x Nq) = K^T Q, column-major (Nq x Nk) = Q^T K.
+  Timing gemm = gpu_time_ms(
+      [&] {
+        DCSR_CUBLAS_CHECK(cublasSgemmStridedBatched(handle, CUBLAS_OP_N, CUBLAS_OP_T, int(Nq), int(Nk), int(D), &one,
+                                                    dq.data<float>(), int(Nq), D * Nq, dk.data<float>(), int(Nk),
+                                                    D * Nk, &zero, scores.data<float>(), int(Nq), Nk * Nq, int(N)));
+      },
+      3, repeats);
+  scores = Tensor();
+  Timing t = gpu_time_ms([&] { MatchResult m = max_cosine(dq, dk); }, 3, repeats);
+  const double flop = 2.0 * double(N) * double(D) * double(Nq) * double(Nk);
+  emit(ctx, {{"name", name},
+             {"ms", t.median_ms},
+             {"tflops", flop / t.median_ms / 1e9},
+             {"baseline", "cuBLAS SGEMM of the same scores (no reduction, Nq x Nk written)"},
+             {"baseline_ms", gemm.median_ms},
+             {"vs_cublas_sgemm", gemm.median_ms / t.median_ms},
+             {"goal_vs_cublas_sgemm", 0.5},
+             {"index_equal_to_cpu", ours.index.to_vector<int64_t>() == ref.index.to_vector<int64_t>()}});
+}
+
+// Runs one bench; a failure (a wrong result, a CUDA error) becomes a JSON
+// line and the next bench still runs.
+void guarded(const Context& ctx, const std::string& what, const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    emit(ctx, {{"name", what}, {"error", e.what()}});
+  }
+}
+
 }  // namespace
 #endif
 
@@ -158,13 +282,16 @@ DCSR_BENCH(cuda) {
     return;
   }
 #ifdef DCSR_HAVE_CUDA
-  bench_memory_bound(ctx);
-  bench_matmul(ctx, "2048", 2048, 2048, 2048, false);
-  if (!ctx.quick) bench_matmul(ctx, "4096", 4096, 4096, 4096, false);
+  guarded(ctx, "cuda_memory_bound", [&] { bench_memory_bound(ctx); });
+  guarded(ctx, "cuda_matmul_f32_2048", [&] { bench_matmul(ctx, "2048", 2048, 2048, 2048, false); });
+  if (!ctx.quick) guarded(ctx, "cuda_matmul_f32_4096", [&] { bench_matmul(ctx, "4096", 4096, 4096, 4096, false); });
   // conv 64->64 3x3 at 256x256 as one GEMM: weights (64, 576) @ im2col (576, 65536).
-  bench_matmul(ctx, "conv_64x65536x576", 64, 65536, 576, false);
+  guarded(ctx, "cuda_matmul_f32_conv", [&] { bench_matmul(ctx, "conv_64x65536x576", 64, 65536, 576, false); });
   // matching: 4096 keys x 1600 queries over 576-entry descriptors, K^T Q.
-  bench_matmul(ctx, "match_4096x1600x576", 4096, 1600, 576, true);
+  guarded(ctx, "cuda_matmul_f32_match", [&] { bench_matmul(ctx, "match_4096x1600x576", 4096, 1600, 576, true); });
+  guarded(ctx, "cuda_conv2d_f32_256", [&] { bench_conv2d(ctx, 1, 64, 256, 256); });
+  if (!ctx.quick) guarded(ctx, "cuda_conv2d_f32_48", [&] { bench_conv2d(ctx, 16, 64, 48, 48); });
+  guarded(ctx, "cuda_max_cosine", [&] { bench_matching(ctx, 1, 576, ctx.quick ? 1024 : 4096, ctx.quick ? 1024 : 4096); });
 #endif
 }
 
