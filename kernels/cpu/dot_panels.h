@@ -113,75 +113,113 @@ inline void dot_block(const T* a, const T* b, int64_t D, Block<T>& acc) {
   }
 }
 
-// Block sizes of a sweep: lanes per job and rows per packed row block. Extra
-// memory per thread = D * (lane_block + row_block) elements, shrunk until all
-// threads fit in `budget_bytes` (never below one panel of each).
+// Block sizes of a sweep: lanes per job, rows per packed row block, and the
+// per-thread scratch a job may keep (scratch_per_lane elements per lane of
+// the job). Extra memory per thread = D * (lane_block + row_block) +
+// lane_block * scratch_per_lane elements, shrunk until all threads fit in
+// `budget_bytes` (never below one panel of each; fits() says whether that was
+// enough).
 struct Blocking {
-  int64_t lane_block = 0, row_block = 0, threads = 1;
+  int64_t lane_block = 0, row_block = 0, threads = 1, scratch_per_lane = 0;
+  bool fits = true;
 };
 
+// Elements of one thread's buffers, rounded so every slice is 64-byte aligned.
 template <typename T>
-Blocking choose_blocking(int64_t D, int64_t n_lanes, int64_t n_rows, int64_t budget_bytes) {
+int64_t slice_elements(const Blocking& b, int64_t D) {
+  return round_up(D * (b.lane_block + b.row_block) + b.lane_block * b.scratch_per_lane, kLanes<T>);
+}
+
+template <typename T>
+Blocking choose_blocking(int64_t D, int64_t n_lanes, int64_t n_rows, int64_t budget_bytes,
+                         int64_t scratch_per_lane = 0) {
   Blocking b;
+  b.scratch_per_lane = scratch_per_lane;
   const int64_t W = kWidth<T>;
   const int64_t threads = std::max(1, omp_get_max_threads());
-  // Enough lane blocks for every thread, at most 1024 lanes (a 144-D query
-  // block is 590 KB in float) and 384 rows (221 KB: stays in L2 while every
-  // lane panel of the job streams over it).
-  b.lane_block = std::min<int64_t>(1024, round_up((n_lanes + threads - 1) / threads, W));
-  b.lane_block = std::max<int64_t>(W, b.lane_block);
+  // About two jobs per thread (handed out dynamically, so a thread that
+  // was descheduled on a busy machine does not hold the others up), each of
+  // 256 to 1024 lanes (a 144-D query block of 1024 is 590 KB in float; a
+  // job with scratch at most 128, so that its 128 x Ny tile of a 4096-row sweep stays
+  // in a 2 MB L2), and row blocks of 384 (221 KB: they
+  // stay in L2 while every lane panel of the job streams over them).
+  const int64_t most = scratch_per_lane > 0 ? 128 : 1024;
+  b.lane_block = std::min<int64_t>(most, round_up((n_lanes + 2 * threads - 1) / (2 * threads), W));
+  b.lane_block = std::max<int64_t>(std::min<int64_t>(256, round_up(n_lanes, W)), b.lane_block);
+  b.lane_block = std::min(b.lane_block, round_up(most, W));
   b.row_block = std::max<int64_t>(kRows, std::min<int64_t>(384, round_up(n_rows, kRows)));
-  // One thread per job at most: parallel_for starts min(threads, jobs) threads.
+  // One thread per job at most (min(threads, jobs) threads run).
   auto bytes = [&] {
     b.threads = std::max<int64_t>(1, std::min(threads, (n_lanes + b.lane_block - 1) / b.lane_block));
-    return b.threads * D * (b.lane_block + b.row_block) * int64_t(sizeof(T));
+    return b.threads * slice_elements<T>(b, D) * int64_t(sizeof(T));
   };
   while (bytes() > budget_bytes && (b.lane_block > W || b.row_block > kRows)) {
-    if (b.lane_block > W && b.lane_block >= b.row_block) b.lane_block = round_up(b.lane_block / 2, W);
+    if (b.lane_block > W && (b.lane_block >= b.row_block || scratch_per_lane > 0))
+      b.lane_block = round_up(b.lane_block / 2, W);
     else b.row_block = round_up(b.row_block / 2, kRows);
   }
+  b.fits = bytes() <= budget_bytes;
   return b;
 }
 
-// Runs epi(acc, row0, rows_valid, lane0) for every (row panel, lane panel)
-// pair of rows (D, n_rows; row stride ld_rows) and lanes (D, n_lanes; stride
-// ld_lanes): rows in increasing order for each lane panel. Jobs (lane blocks)
-// run in parallel; a lane's state is only touched by its job. `work` holds
-// work_elements<T>(blocking, D) elements, 64-byte aligned.
-template <typename T, typename Epilogue>
+// Elements of the buffers `sweep` needs for `blocking` (a multiple of the
+// vector width, so what follows them in a buffer stays aligned).
+template <typename T>
+int64_t work_elements(const Blocking& b, int64_t D) {
+  return b.threads * slice_elements<T>(b, D);
+}
+
+struct NoJobEnd {
+  template <typename T>
+  void operator()(int64_t, int64_t, T*) const {}
+};
+
+// Runs epi(acc, row0, rows_valid, lane0, scratch) for every (row panel, lane
+// panel) pair of rows (D, n_rows; row stride ld_rows) and lanes (D, n_lanes;
+// stride ld_lanes): rows in increasing order for each lane panel; then
+// job_end(l0, nl, scratch) once the job of lanes [l0, l0 + nl) has seen every
+// row. Jobs (lane blocks) run in parallel, handed out dynamically; a lane's
+// state is only touched by its job, and `scratch` (lane_block *
+// scratch_per_lane elements) belongs to the thread running the job. `work`
+// holds work_elements<T>(blocking, D) elements, 64-byte aligned.
+template <typename T, typename Epilogue, typename JobEnd = NoJobEnd>
 void sweep(const T* rows, int64_t ld_rows, int64_t n_rows, const T* lanes, int64_t ld_lanes, int64_t n_lanes,
-           int64_t D, const Blocking& blocking, T* work, Epilogue&& epi) {
+           int64_t D, const Blocking& blocking, T* work, Epilogue&& epi, JobEnd&& job_end = JobEnd{}) {
   const int64_t W = kWidth<T>;
   const int64_t lb = blocking.lane_block, rb = blocking.row_block;
   const int64_t jobs = (n_lanes + lb - 1) / lb;
-  const int64_t per_thread = round_up(D * (lb + rb), kLanes<T>);  // keeps every slice 64-byte aligned
-  parallel_for(jobs, 1, [&](int64_t begin, int64_t end) {
-    T* lane_pack = work + int64_t(omp_get_thread_num()) * per_thread;
-    T* row_pack = lane_pack + D * lb;
-    for (int64_t job = begin; job < end; ++job) {
-      const int64_t l0 = job * lb, nl = std::min(lb, n_lanes - l0);
-      pack(lanes, ld_lanes, l0, nl, D, int(W), lane_pack);
-      for (int64_t r0 = 0; r0 < n_rows; r0 += rb) {
-        const int64_t nr = std::min(rb, n_rows - r0);
-        pack(rows, ld_rows, r0, nr, D, kRows, row_pack);
-        for (int64_t lp = 0; lp < nl; lp += W) {
-          const T* lane_panel = lane_pack + lp * D;
-          for (int64_t rp = 0; rp < nr; rp += kRows) {
-            Block<T> acc;
-            dot_block(row_pack + rp * D, lane_panel, D, acc);
-            epi(acc, r0 + rp, int(std::min<int64_t>(kRows, nr - rp)), l0 + lp);
-          }
+  const int64_t per_thread = slice_elements<T>(blocking, D);
+  auto run = [&](int64_t job, T* lane_pack) {
+    // Lane panels, then the scratch (both stay 64-byte aligned: lb is a
+    // multiple of the panel width), then the row panels (read as scalars).
+    T* scratch = lane_pack + D * lb;
+    T* row_pack = scratch + lb * blocking.scratch_per_lane;
+    const int64_t l0 = job * lb, nl = std::min(lb, n_lanes - l0);
+    pack(lanes, ld_lanes, l0, nl, D, int(W), lane_pack);
+    for (int64_t r0 = 0; r0 < n_rows; r0 += rb) {
+      const int64_t nr = std::min(rb, n_rows - r0);
+      pack(rows, ld_rows, r0, nr, D, kRows, row_pack);
+      for (int64_t lp = 0; lp < nl; lp += W) {
+        const T* lane_panel = lane_pack + lp * D;
+        for (int64_t rp = 0; rp < nr; rp += kRows) {
+          Block<T> acc;
+          dot_block(row_pack + rp * D, lane_panel, D, acc);
+          epi(acc, r0 + rp, int(std::min<int64_t>(kRows, nr - rp)), l0 + lp, scratch);
         }
       }
     }
-  });
-}
-
-// Elements of the packing buffers `sweep` needs for `blocking` (a multiple
-// of the vector width, so what follows them in a buffer stays aligned).
-template <typename T>
-int64_t work_elements(const Blocking& b, int64_t D) {
-  return b.threads * round_up(D * (b.lane_block + b.row_block), kLanes<T>);
+    job_end(l0, nl, scratch);
+  };
+  if (blocking.threads <= 1 || omp_in_parallel()) {
+    for (int64_t job = 0; job < jobs; ++job) run(job, work);
+    return;
+  }
+#pragma omp parallel num_threads(int(blocking.threads))
+  {
+    T* lane_pack = work + int64_t(omp_get_thread_num()) * per_thread;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t job = 0; job < jobs; ++job) run(job, lane_pack);
+  }
 }
 
 }  // namespace dcsr::kernels::cpu::dot
