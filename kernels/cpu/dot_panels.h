@@ -137,12 +137,12 @@ Blocking choose_blocking(int64_t D, int64_t n_lanes, int64_t n_rows, int64_t bud
   b.scratch_per_lane = scratch_per_lane;
   const int64_t W = kWidth<T>;
   const int64_t threads = std::max(1, omp_get_max_threads());
-  // About two jobs per thread (handed out dynamically, so a thread that
-  // was descheduled on a busy machine does not hold the others up), each of
-  // 256 to 1024 lanes (a 144-D query block of 1024 is 590 KB in float; a
-  // job with scratch at most 128, so that its 128 x Ny tile of a 4096-row sweep stays
-  // in a 2 MB L2), and row blocks of 384 (221 KB: they
-  // stay in L2 while every lane panel of the job streams over them).
+  // About two jobs per thread (handed out dynamically, so a thread that was
+  // descheduled on a busy machine does not hold the others up), each of 256
+  // to 1024 lanes (a 144-D query block of 1024 is 590 KB in float) or at most
+  // 128 with scratch (a 128 x 4096 float tile is 2 MB: one L2), and row
+  // blocks of 384 (221 KB: they stay in L2 while every lane panel of the job
+  // streams over them).
   const int64_t most = scratch_per_lane > 0 ? 128 : 1024;
   b.lane_block = std::min<int64_t>(most, round_up((n_lanes + 2 * threads - 1) / (2 * threads), W));
   b.lane_block = std::max<int64_t>(std::min<int64_t>(256, round_up(n_lanes, W)), b.lane_block);
