@@ -8,8 +8,11 @@
 // micro-tiles take other code paths): on random 144-D data, about 1 in 600
 // dot products of a duplicated key differed from its twin in the last bit,
 // enough to make torch.max's "first index" rule pick another key. Here every
-// dot product is the same chain acc = fma(a[d], b[d], acc), d = 0..D-1, from
+// dot product is the same chain acc += a[d] * b[d], d = 0..D-1, from
 // zero-padded panels, whatever its position, block size or thread count.
+//
+// (The chain is fused multiply-adds when the compiler contracts a * b + c, as
+// GCC does by default for C++; either way it is the same for every element.)
 //
 // Layout: both operands are (D, n) row-major (column = one vector), as the
 // (N, D, L) descriptor tensors store them. "Lanes" (the columns a reduction
@@ -27,20 +30,32 @@
 
 namespace dcsr::kernels::cpu::dot {
 
-// 64-byte SIMD vectors (one AVX-512 register; two or four on narrower ISAs)
-// through GCC's vector extensions, and the integer vector a comparison yields.
+// SIMD vectors through GCC's vector extensions (the compiler maps them to
+// the widest registers of the target), and the integer vector a comparison
+// yields. The register block is sized to the register file: 6 rows x 4
+// vectors = 24 accumulators of the 32 AVX-512 registers; 6 x 2 = 12 of the
+// 16 AVX2 ones.
+#if defined(__AVX512F__)
+constexpr int kVectorBytes = 64;
+constexpr int kVecs = 4;
+#else
+constexpr int kVectorBytes = 32;
+constexpr int kVecs = 2;
+#endif
+constexpr int kRows = 6;  // rows per register block
+
 template <typename T>
 struct Simd;
 template <>
 struct Simd<float> {
-  typedef float Vec __attribute__((vector_size(64)));
-  typedef int32_t Mask __attribute__((vector_size(64)));
+  typedef float Vec __attribute__((vector_size(kVectorBytes)));
+  typedef int32_t Mask __attribute__((vector_size(kVectorBytes)));
   using Index = int32_t;  // argmax lanes: same width as the value lanes
 };
 template <>
 struct Simd<double> {
-  typedef double Vec __attribute__((vector_size(64)));
-  typedef int64_t Mask __attribute__((vector_size(64)));
+  typedef double Vec __attribute__((vector_size(kVectorBytes)));
+  typedef int64_t Mask __attribute__((vector_size(kVectorBytes)));
   using Index = int64_t;
 };
 
@@ -52,9 +67,7 @@ template <typename T>
 using Index = typename Simd<T>::Index;
 
 template <typename T>
-constexpr int kLanes = int(64 / sizeof(T));  // values per vector
-constexpr int kRows = 6;                      // rows per register block
-constexpr int kVecs = 4;                      // vectors per register block: 24 accumulators
+constexpr int kLanes = int(kVectorBytes / sizeof(T));  // values per vector
 template <typename T>
 constexpr int kWidth = kVecs * kLanes<T>;  // lanes per register block
 
@@ -62,7 +75,7 @@ template <typename T>
 using Block = Vec<T>[kRows][kVecs];
 
 template <typename T>
-inline Vec<T> load(const T* p) {  // p is 64-byte aligned (panels and states are)
+inline Vec<T> load(const T* p) {  // p is vector-aligned (panels and states are)
   return *reinterpret_cast<const Vec<T>*>(p);
 }
 template <typename T>
@@ -99,16 +112,14 @@ inline void dot_block(const T* a, const T* b, int64_t D, Block<T>& acc) {
     for (int v = 0; v < kVecs; ++v) acc[r][v] = Vec<T>{};
   for (int64_t d = 0; d < D; ++d) {
     const T* bd = b + d * kWidth<T>;
-    const Vec<T> b0 = load(bd), b1 = load(bd + kLanes<T>), b2 = load(bd + 2 * kLanes<T>),
-                 b3 = load(bd + 3 * kLanes<T>);
+    Vec<T> bv[kVecs];
+    for (int v = 0; v < kVecs; ++v) bv[v] = load(bd + v * kLanes<T>);
     const T* ad = a + d * kRows;
 #pragma GCC unroll 6
     for (int r = 0; r < kRows; ++r) {
       const T x = ad[r];
-      acc[r][0] += x * b0;  // contracted to one FMA each (-ffp-contract=fast, GCC's C++ default)
-      acc[r][1] += x * b1;
-      acc[r][2] += x * b2;
-      acc[r][3] += x * b3;
+#pragma GCC unroll 4
+      for (int v = 0; v < kVecs; ++v) acc[r][v] += x * bv[v];  // one FMA each where contracted (GCC's default)
     }
   }
 }
@@ -124,7 +135,7 @@ struct Blocking {
   bool fits = true;
 };
 
-// Elements of one thread's buffers, rounded so every slice is 64-byte aligned.
+// Elements of one thread's buffers, rounded so every slice stays vector-aligned.
 template <typename T>
 int64_t slice_elements(const Blocking& b, int64_t D) {
   return round_up(D * (b.lane_block + b.row_block) + b.lane_block * b.scratch_per_lane, kLanes<T>);
@@ -181,7 +192,7 @@ struct NoJobEnd {
 // row. Jobs (lane blocks) run in parallel, handed out dynamically; a lane's
 // state is only touched by its job, and `scratch` (lane_block *
 // scratch_per_lane elements) belongs to the thread running the job. `work`
-// holds work_elements<T>(blocking, D) elements, 64-byte aligned.
+// holds work_elements<T>(blocking, D) elements, vector-aligned.
 template <typename T, typename Epilogue, typename JobEnd = NoJobEnd>
 void sweep(const T* rows, int64_t ld_rows, int64_t n_rows, const T* lanes, int64_t ld_lanes, int64_t n_lanes,
            int64_t D, const Blocking& blocking, T* work, Epilogue&& epi, JobEnd&& job_end = JobEnd{}) {
@@ -190,7 +201,7 @@ void sweep(const T* rows, int64_t ld_rows, int64_t n_rows, const T* lanes, int64
   const int64_t jobs = (n_lanes + lb - 1) / lb;
   const int64_t per_thread = slice_elements<T>(blocking, D);
   auto run = [&](int64_t job, T* lane_pack) {
-    // Lane panels, then the scratch (both stay 64-byte aligned: lb is a
+    // Lane panels, then the scratch (both stay vector-aligned: lb is a
     // multiple of the panel width), then the row panels (read as scalars).
     T* scratch = lane_pack + D * lb;
     T* row_pack = scratch + lb * blocking.scratch_per_lane;
