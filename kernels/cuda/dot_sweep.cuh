@@ -17,9 +17,13 @@
 //   block = 256 threads as 16 x 16; tile = 128 rows x 128 lanes; D in steps
 //   of 8 through double-buffered shared memory (the next step's global loads
 //   are in flight while the current one is multiplied); each thread owns 8
-//   rows (ty + 16 i) x 8 lanes (tx + 16 j) and keeps one reduction state per
-//   lane, fed its rows in increasing order. After the block's rows, the 16
-//   states of each lane are merged through shared memory.
+//   rows x 8 lanes, as two runs of 4 consecutive ones 64 apart (rows 4 ty ..
+//   4 ty + 3 and 64 + 4 ty .. 64 + 4 ty + 3; lanes likewise with tx), so that
+//   each step reads its operands with four 16-byte shared-memory loads (one
+//   per 16 FMAs; scalar loads would make shared memory the bottleneck, see
+//   versions 3 and 4 of kernels/study/gemm.cu), and keeps one reduction
+//   state per lane, fed its rows in increasing order. After the block's rows,
+//   the 16 states of each lane are merged through shared memory.
 //   grid = (lane tiles, row chunks, images): the rows are cut into `chunks`
 //   consecutive ranges so that there are enough blocks for every SM; each
 //   chunk writes one partial state per lane, merged in chunk order by a
@@ -52,13 +56,16 @@ constexpr int kStep = 8;      // D per shared-memory step
 constexpr int kThreads = 256;
 constexpr int kSub = 8;       // rows and lanes per thread
 
+// The i-th of a thread's 8 rows (or lanes) in a tile, t = ty (or tx).
+__device__ __forceinline__ int sub_index(int t, int i) { return (i < 4 ? 0 : kTile / 2) + 4 * t + (i & 3); }
+
 template <typename Op>
 __global__ void __launch_bounds__(kThreads)
     sweep_kernel(const float* __restrict__ rows, int64_t n_rows, const float* __restrict__ lanes, int64_t n_lanes,
                  int64_t D, int64_t rows_per_chunk, int64_t chunks, typename Op::State* __restrict__ partial, Op op) {
   using State = typename Op::State;
-  __shared__ float As[2][kStep][kTile];
-  __shared__ float Bs[2][kStep][kTile];
+  __shared__ __align__(16) float As[2][kStep][kTile];
+  __shared__ __align__(16) float Bs[2][kStep][kTile];
   __shared__ State merged[16][kTile];
   const int tid = threadIdx.x, tx = tid & 15, ty = tid >> 4;
   const int64_t n = blockIdx.z, chunk = blockIdx.y;
@@ -108,11 +115,12 @@ __global__ void __launch_bounds__(kThreads)
       if (t + 1 < steps) load_step(row0, (t + 1) * kStep);
 #pragma unroll
       for (int k = 0; k < kStep; ++k) {
-        float a[kSub], b[kSub];
-#pragma unroll
-        for (int i = 0; i < kSub; ++i) a[i] = As[buf][k][ty + 16 * i];
-#pragma unroll
-        for (int j = 0; j < kSub; ++j) b[j] = Bs[buf][k][tx + 16 * j];
+        const float4 a0 = *reinterpret_cast<const float4*>(&As[buf][k][4 * ty]);
+        const float4 a1 = *reinterpret_cast<const float4*>(&As[buf][k][kTile / 2 + 4 * ty]);
+        const float4 b0 = *reinterpret_cast<const float4*>(&Bs[buf][k][4 * tx]);
+        const float4 b1 = *reinterpret_cast<const float4*>(&Bs[buf][k][kTile / 2 + 4 * tx]);
+        const float a[kSub] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
+        const float b[kSub] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
 #pragma unroll
         for (int i = 0; i < kSub; ++i)
 #pragma unroll
@@ -125,18 +133,18 @@ __global__ void __launch_bounds__(kThreads)
     }
 #pragma unroll
     for (int i = 0; i < kSub; ++i) {
-      const int64_t row = row0 + ty + 16 * i;
+      const int64_t row = row0 + sub_index(ty, i);  // increasing with i
       if (row >= row_end) continue;
 #pragma unroll
       for (int j = 0; j < kSub; ++j) {
-        const int64_t lane = lane0 + tx + 16 * j;
+        const int64_t lane = lane0 + sub_index(tx, j);
         if (lane < n_lanes) op.update(state[j], acc[i][j], row, lane, n);
       }
     }
   }
   // Merge the 16 threads that share each lane, then write the chunk's state.
 #pragma unroll
-  for (int j = 0; j < kSub; ++j) merged[ty][tx + 16 * j] = state[j];
+  for (int j = 0; j < kSub; ++j) merged[ty][sub_index(tx, j)] = state[j];
   __syncthreads();
   if (tid < kTile) {
     State s = merged[0][tid];

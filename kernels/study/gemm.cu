@@ -4,8 +4,12 @@
 //              for row-major storage; TF32 off unless DCSR_TF32=1)
 //   version 1  naive: one thread per element of C, K loop from global memory
 //   version 2  32x32 shared-memory tiles, one element per thread
-//   version 3  128x128x8 block tiles, 8x8 register tile per thread (256 threads):
-//              the shape the fused patch-matching kernel builds on
+//   version 3  128x128x8 block tiles, 8x8 register tile per thread (256 threads),
+//              the thread's rows and columns 16 apart: 16 scalar shared-memory
+//              loads per 64 FMAs
+//   version 4  as 3, the thread's rows and columns as two runs of 4 (64 apart):
+//              4 float4 shared-memory loads per 64 FMAs; the tiling of the fused
+//              matching and contextual-loss sweeps (kernels/cuda/dot_sweep.cuh)
 //
 // The two numbers (method): a 2048^3 product is 17.2 GFLOP; at the ~50 TFLOP/s
 // an H100 reaches in float32 FMA that is ~0.35 ms, while its bytes (48 MiB at
@@ -119,6 +123,61 @@ __global__ void __launch_bounds__(kThreads3) gemm_blocked(const float* A, const 
   }
 }
 
+// ---- version 4: register blocking with 16-byte shared-memory loads ----
+// Rows ty*4 .. ty*4+3 and 64 + ty*4 .. 64 + ty*4+3 (columns likewise with tx).
+__device__ __forceinline__ int run_index(int t, int i) { return (i < 4 ? 0 : 64) + 4 * t + (i & 3); }
+
+__global__ void __launch_bounds__(kThreads3) gemm_blocked4(const float* A, const float* B, float* C, int64_t M,
+                                                           int64_t N, int64_t K) {
+  __shared__ __align__(16) float As[BK][BM];
+  __shared__ __align__(16) float Bs[BK][BN];
+  const int tid = threadIdx.x, tx = tid % (BN / TN), ty = tid / (BN / TN);
+  const int64_t m0 = int64_t(blockIdx.y) * BM, n0 = int64_t(blockIdx.x) * BN;
+  float acc[TM][TN];
+#pragma unroll
+  for (int i = 0; i < TM; ++i)
+#pragma unroll
+    for (int j = 0; j < TN; ++j) acc[i][j] = 0.0f;
+  for (int64_t k0 = 0; k0 < K; k0 += BK) {
+#pragma unroll
+    for (int e = tid; e < BM * BK; e += kThreads3) {
+      const int r = e / BK, k = e % BK;
+      const int64_t gm = m0 + r, gk = k0 + k;
+      As[k][r] = (gm < M && gk < K) ? A[gm * K + gk] : 0.0f;
+    }
+#pragma unroll
+    for (int e = tid; e < BK * BN; e += kThreads3) {
+      const int k = e / BN, c = e % BN;
+      const int64_t gk = k0 + k, gn = n0 + c;
+      Bs[k][c] = (gk < K && gn < N) ? B[gk * N + gn] : 0.0f;
+    }
+    __syncthreads();
+#pragma unroll
+    for (int k = 0; k < BK; ++k) {
+      const float4 a0 = *reinterpret_cast<const float4*>(&As[k][4 * ty]);
+      const float4 a1 = *reinterpret_cast<const float4*>(&As[k][64 + 4 * ty]);
+      const float4 b0 = *reinterpret_cast<const float4*>(&Bs[k][4 * tx]);
+      const float4 b1 = *reinterpret_cast<const float4*>(&Bs[k][64 + 4 * tx]);
+      const float a[TM] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
+      const float b[TN] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
+#pragma unroll
+      for (int i = 0; i < TM; ++i)
+#pragma unroll
+        for (int j = 0; j < TN; ++j) acc[i][j] += a[i] * b[j];
+    }
+    __syncthreads();
+  }
+#pragma unroll
+  for (int i = 0; i < TM; ++i) {
+    const int64_t gm = m0 + run_index(ty, i);
+#pragma unroll
+    for (int j = 0; j < TN; ++j) {
+      const int64_t gn = n0 + run_index(tx, j);
+      if (gm < M && gn < N) C[gm * N + gn] = acc[i][j];
+    }
+  }
+}
+
 struct Shape3 {
   int64_t M, N, K;
 };
@@ -155,10 +214,16 @@ void run_shape(const Shape3& s, int only_version, const study::Peaks& peaks) {
          gemm_smem<<<grid, block>>>(pa, pb, pc, s.M, s.N, s.K);
          DCSR_CUDA_CHECK_LAUNCH();
        }},
-      {"128x128x8 block tile, 8x8 registers per thread",
+      {"128x128x8 block tile, 8x8 registers per thread, scalar shared loads",
        [&] {
          dim3 grid(unsigned((s.N + BN - 1) / BN), unsigned((s.M + BM - 1) / BM));
          gemm_blocked<<<grid, kThreads3>>>(pa, pb, pc, s.M, s.N, s.K);
+         DCSR_CUDA_CHECK_LAUNCH();
+       }},
+      {"128x128x8 block tile, 8x8 registers per thread, float4 shared loads",
+       [&] {
+         dim3 grid(unsigned((s.N + BN - 1) / BN), unsigned((s.M + BM - 1) / BM));
+         gemm_blocked4<<<grid, kThreads3>>>(pa, pb, pc, s.M, s.N, s.K);
          DCSR_CUDA_CHECK_LAUNCH();
        }},
   };
