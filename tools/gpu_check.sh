@@ -39,6 +39,7 @@ if [ "${1:-}" = "--bundle-deps" ]; then
   mkdir -p "$dest/share/cmake" && cp -r /usr/share/cmake/nlohmann_json "$dest/share/cmake/"
   cp -r /usr/include/catch2 "$dest/include/"
   cp -r /usr/lib/cmake/Catch2 "$dest/lib/cmake/"
+  cp /usr/lib/libCatch2WithMain.a "$dest/lib/"  # the package's target file checks that it exists
   cp -r /usr/include/stb "$dest/include/"
   {
     git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown
@@ -173,7 +174,9 @@ printf 'start\tok\t0\n' >>"$STEPS"
 write_report
 
 # 1. configure (a separate build dir, CUDA required)
-cmake_args=(-S "$ROOT" -B "$BUILD" -DDCSR_CUDA=ON -DCMAKE_BUILD_TYPE=Release)
+# CMAKE_POLICY_VERSION_MINIMUM lets CMake 4 read package files written for older
+# CMakes; older CMakes ignore it.
+cmake_args=(-S "$ROOT" -B "$BUILD" -DDCSR_CUDA=ON -DCMAKE_BUILD_TYPE=Release -DCMAKE_POLICY_VERSION_MINIMUM=3.5)
 if [ -d "$ROOT/.gpu_deps/usr" ]; then cmake_args+=("-DCMAKE_PREFIX_PATH=$ROOT/.gpu_deps/usr"); fi
 if [ ! -f "$BUILD/CMakeCache.txt" ] && command -v ninja >/dev/null 2>&1; then cmake_args+=(-G Ninja); fi
 if run_step "configure" 120 "$REPORT_DIR/build.log" cmake "${cmake_args[@]}"; then
