@@ -40,7 +40,8 @@ const Tensor& Checkpoint::at(const std::string& name) const {
 }
 
 void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
-  nlohmann::json entries = nlohmann::json::array();
+  // ordered_json: keys in the order tools/convert_weights.py writes them.
+  nlohmann::ordered_json entries = nlohmann::ordered_json::array();
   std::vector<std::pair<uint64_t, Tensor>> blobs;
   std::set<std::string> seen;
   uint64_t offset = 0;
@@ -49,19 +50,22 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
     DCSR_CHECK(seen.insert(name).second, "save_checkpoint ", path, ": duplicate tensor name '", name, "'");
     Tensor host = tensor.device() == kCPU ? tensor.detach() : tensor.detach().to(kCPU);
     offset = align_up(offset);
-    entries.push_back({{"name", name},
-                       {"dtype", dtype_name(host.dtype())},
-                       {"shape", host.shape()},
-                       {"offset", offset},
-                       {"nbytes", uint64_t(host.nbytes())}});
+    nlohmann::ordered_json entry;
+    entry["name"] = name;
+    entry["dtype"] = dtype_name(host.dtype());
+    entry["shape"] = host.shape();
+    entry["offset"] = offset;
+    entry["nbytes"] = uint64_t(host.nbytes());
+    entries.push_back(entry);
     blobs.emplace_back(offset, host);
     offset += host.nbytes();
   }
-  nlohmann::json header = {{"format", kFormat},
-                           {"version", kVersion},
-                           {"config", ckpt.config.is_null() ? nlohmann::json::object() : ckpt.config},
-                           {"tensors", entries},
-                           {"extra", ckpt.extra.is_null() ? nlohmann::json::object() : ckpt.extra}};
+  nlohmann::ordered_json header;
+  header["format"] = kFormat;
+  header["version"] = kVersion;
+  header["config"] = nlohmann::ordered_json::parse(ckpt.config.is_null() ? "{}" : ckpt.config.dump());
+  header["tensors"] = entries;
+  header["extra"] = nlohmann::ordered_json::parse(ckpt.extra.is_null() ? "{}" : ckpt.extra.dump());
   const std::string text = header.dump();
   const uint64_t data_start = align_up(16 + text.size());
   std::string out;
