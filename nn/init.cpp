@@ -35,7 +35,11 @@ Tensor seeded_uniform(uint64_t seed, uint64_t tensor_index, const Shape& shape, 
   const double width = 2.0 * bound;  // formed first, as the reference does
   for (size_t e = 0; e < values.size(); ++e) {
     const uint64_t u = splitmix64(base + uint64_t(e));
-    values[e] = double(u >> 11) * 0x1.0p-53 * width - bound;
+    // Two roundings, as numpy: the volatile keeps the compiler from fusing
+    // the multiply and the subtraction into one FMA (-march=native allows it),
+    // which would change the last bit.
+    volatile double scaled = double(u >> 11) * 0x1.0p-53 * width;
+    values[e] = scaled - bound;
   }
   return from_vector(values, shape, dtype, device);
 }

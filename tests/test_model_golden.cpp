@@ -1,0 +1,154 @@
+// End-to-end golden test (tests/reference/README.md, model_tiny.bin): the
+// n_feats-8 DCSR with the reference's parameters, run in float64 in 4K and 8K
+// mode, against the independent PyTorch implementation: SR, confidence,
+// index, raw aligner outputs, every loss term and the gradient of EVERY
+// trainable parameter.
+#include <algorithm>
+#include <iomanip>
+#include <sstream>
+
+#include "dcsr/loss.h"
+#include "dcsr/network.h"
+#include "dcsr/vgg.h"
+#include "tensor/serialize.h"
+#include "test_util.h"
+
+using namespace dcsr;
+using test::require_close;
+
+namespace {
+
+using Golden = std::map<std::string, Tensor>;
+
+const Golden& golden() {
+  static const Golden g = load_tensors(std::string(DCSR_SOURCE_DIR) + "/tests/golden/model_tiny.bin");
+  return g;
+}
+
+// The model of the golden file: n_feats 8, parameters `param.<name>` (float32
+// values, used in float64 exactly), loaded strictly (all 194 names checked).
+std::unique_ptr<DcsrNet> golden_model() {
+  Generator gen(0);
+  auto net = std::make_unique<DcsrNet>(ModelConfig{8}, gen);
+  net->to(kFloat64);
+  Checkpoint ck;
+  for (const auto& [name, t] : golden())
+    if (name.rfind("param.", 0) == 0) ck.tensors.emplace_back(name, t);
+  REQUIRE(ck.tensors.size() == 194);
+  load_parameters_strict(*net, ck, "param.");
+  return net;
+}
+
+// Tolerances of tests/reference/README.md. Model outputs and losses in
+// float64: |a - b| <= 1e-10 + 1e-8 |b|. Gradients are stored rounded to
+// float32: |a - b| <= 1e-6 max|b| + 1e-5 |b| per tensor (float32 rounding
+// alone uses ~6e-8 relative).
+double share_used(const std::vector<double>& got, const std::vector<double>& want, double atol, double rtol) {
+  double worst = 0;
+  for (size_t i = 0; i < got.size(); ++i)
+    worst = std::max(worst, std::abs(got[i] - want[i]) / (atol + rtol * std::abs(want[i])));
+  return worst;
+}
+
+void require_output(const Tensor& got, const std::string& name, double atol = 1e-10, double rtol = 1e-8) {
+  const Tensor& want = golden().at(name);
+  REQUIRE(got.shape() == want.shape());
+  require_close(got, want, atol, rtol, name);
+}
+
+void require_scalar(double got, const std::string& name) {
+  const double want = golden().at(name).item();
+  const double share = std::abs(got - want) / (1e-10 + 1e-8 * std::abs(want));
+  INFO(name << ": got " << std::setprecision(17) << got << ", expected " << want);
+  WARN(name << ": " << share * 100 << "% of tolerance used");
+  REQUIRE(share <= 1.0);
+}
+
+// Compares the gradient of every trainable parameter with `<prefix><name>`.
+void require_parameter_gradients(const DcsrNet& net, const std::string& prefix) {
+  int64_t compared = 0;
+  std::vector<std::pair<double, std::string>> shares;
+  for (const auto& [name, p] : net.named_parameters()) {
+    auto it = golden().find(prefix + name);
+    if (!net.is_trainable(name)) {
+      CHECK(it == golden().end());  // sub_mean: no gradient in the reference either
+      continue;
+    }
+    REQUIRE(it != golden().end());
+    REQUIRE(p.grad().defined());
+    REQUIRE(p.grad().shape() == it->second.shape());
+    std::vector<double> got = p.grad().to_vector<double>(), want = it->second.to_vector<double>();
+    double max_abs = 0;
+    for (double w : want) max_abs = std::max(max_abs, std::abs(w));
+    shares.emplace_back(share_used(got, want, 1e-6 * max_abs + 1e-300, 1e-5), name);
+    ++compared;
+  }
+  CHECK(compared == 192);
+  std::sort(shares.rbegin(), shares.rend());
+  std::ostringstream top;
+  for (size_t i = 0; i < std::min<size_t>(3, shares.size()); ++i)
+    top << " " << shares[i].second << " " << std::setprecision(3) << shares[i].first * 100 << "%";
+  WARN(prefix << "*: " << compared << " gradients, worst shares of tolerance used:" << top.str());
+  for (const auto& [share, name] : shares) {
+    INFO(prefix << name << ": " << share * 100 << "% of tolerance used");
+    CHECK(share <= 1.0);
+  }
+}
+
+void run_mode(Mode mode, const std::string& out, const std::string& loss_prefix, const std::string& grad_prefix) {
+  auto net = golden_model();
+  const Golden& g = golden();
+  DcsrNet::Output o = net->forward(g.at("lr"), g.at("ref"), mode);
+  require_output(o.sr, out + ".sr");
+  require_output(o.confidence, out + ".conf");
+  REQUIRE(o.index.shape() == g.at(out + ".index").shape());
+  CHECK(o.index.to_vector<int64_t>() == g.at(out + ".index").to_vector<int64_t>());
+  require_output(o.aa1_params, out + ".aa1_raw");
+  require_output(o.aa3_params, out + ".aa3_raw");
+
+  DcsrLoss loss("1*L1+0.05*CX_ref+0.01*CX_hr", "patch4");
+  LossTerms terms = loss(o.sr, g.at("hr"), g.at("ref"));
+  REQUIRE(terms.parts.size() == 3);
+  for (const auto& [term, value] : terms.parts) require_scalar(value, loss_prefix + "." + term);
+  require_scalar(terms.total.item(), loss_prefix + ".total");
+
+  terms.total.backward();
+  require_parameter_gradients(*net, grad_prefix + ".");
+
+  // dLoss/dSR, on a detached copy of SR.
+  Tensor sr = o.sr.detach().requires_grad_();
+  loss(sr, g.at("hr"), g.at("ref")).total.backward();
+  require_output(sr.grad(), loss_prefix + ".dsr");
+}
+
+}  // namespace
+
+TEST_CASE("golden: DCSR n_feats 8, 4K mode: outputs, losses and all parameter gradients", "[model][golden]") {
+  run_mode(Mode::K4, "out4k", "loss4k", "grad4k");
+}
+
+TEST_CASE("golden: DCSR n_feats 8, 8K mode: outputs, losses and all parameter gradients", "[model][golden]") {
+  run_mode(Mode::K8, "out8k", "loss8k", "grad8k");
+}
+
+TEST_CASE("golden: SRA loss on the 8K output (target = LR) and the vgg feature space", "[model][golden]") {
+  auto net = golden_model();
+  const Golden& g = golden();
+  NoGradGuard no_grad;
+  Tensor sr8 = net->forward(g.at("lr"), g.at("ref"), Mode::K8).sr;
+  LossTerms sra = DcsrLoss("1*L1+0.1*CX_ref", "patch4")(sr8, g.at("lr"), g.at("ref"));
+  require_scalar(sra.parts.at(0).second, "loss8k_sra.L1");
+  require_scalar(sra.total.item(), "loss8k_sra.total");
+
+  Tensor sr4 = net->forward(g.at("lr"), g.at("ref"), Mode::K4).sr.detach();
+  const uint64_t seed = uint64_t(g.at("vgg.seed").to_vector<int64_t>()[0]);
+  DcsrLoss vgg_loss("1*CX_ref", Vgg19Features::seeded(seed));
+  Tensor ref_feat = vgg_loss.features(g.at("ref"));
+  require_output(mean(ref_feat, {0, 2, 3}), "vgg.ref_feat_mean");
+  GradMode::set_enabled(true);
+  Tensor sr = sr4.requires_grad_();
+  LossTerms cx = vgg_loss(sr, g.at("hr"), g.at("ref"));
+  require_scalar(cx.parts.at(0).second, "vgg.cx_ref");
+  cx.total.backward();
+  require_output(sr.grad(), "vgg.dsr");
+}
