@@ -75,9 +75,36 @@ std::vector<std::pair<std::string, Shape>> expected_state(int64_t n) {
   return s;
 }
 
+
 Tensor image(const Shape& shape, uint64_t seed, DType dtype = kFloat32) {
   Generator gen(seed);
   return uniform(shape, gen, 0.0, 1.0, dtype);
+}
+
+// A smooth synthetic scene (sums of low-frequency sinusoids, values in
+// about [0, 1]) of size h x w; `shift` moves it (the Ref of a pair).
+Tensor scene(int64_t h, int64_t w, double shift, DType dtype = kFloat32) {
+  std::vector<double> v(size_t(3 * h * w));
+  for (int64_t c = 0; c < 3; ++c)
+    for (int64_t y = 0; y < h; ++y)
+      for (int64_t x = 0; x < w; ++x) {
+        const double yy = double(y) + shift, xx = double(x) + 0.5 * shift;
+        v[size_t((c * h + y) * w + x)] = 0.5 + 0.2 * std::sin(0.3 * yy + 0.7 * double(c)) * std::cos(0.25 * xx) +
+                                         0.15 * std::sin(0.9 * xx + 0.4 * yy + double(c)) +
+                                         0.1 * std::cos(1.7 * yy - 0.6 * xx);
+      }
+  return from_vector(v, {1, 3, h, w}, dtype);
+}
+
+struct Pair {
+  Tensor lr, ref, hr;
+};
+Pair synthetic_pair(int64_t h, int64_t w, DType dtype = kFloat32) {
+  Pair p;
+  p.hr = scene(2 * h, 2 * w, 0.0, dtype);
+  p.ref = scene(2 * h, 2 * w, 3.0, dtype);
+  p.lr = avg_pool2d(p.hr, 2);
+  return p;
 }
 
 }  // namespace
@@ -217,4 +244,148 @@ TEST_CASE("golden: seeded VGG19 weights match the reference", "[model][golden]")
     const double expect = g.at("vgg1234." + p + ".weight.sum").item();
     CHECK(std::abs(sum - expect) <= 1e-12 * double(w.size()));  // summation order differs from numpy's
   }
+}
+
+TEST_CASE("golden: blurred L1 (same size and SRA size mismatch), patch4 and VGG19 features", "[model][loss][golden]") {
+  auto g = load_tensors(golden("losses.bin"));
+  {
+    Tensor sr = g.at("bl1_same.sr").clone().requires_grad_();
+    Tensor target = g.at("bl1_same.target").clone().requires_grad_();
+    Tensor loss = blurred_l1(sr, target);
+    require_close(loss.reshape({1}), g.at("bl1_same.loss"), 1e-12, 1e-10);
+    (loss * g.at("bl1_same.gy").item()).backward();
+    require_close(sr.grad(), g.at("bl1_same.dsr"), 1e-12, 1e-10);
+    require_close(target.grad(), g.at("bl1_same.dtarget"), 1e-12, 1e-10);
+  }
+  {
+    Tensor sr = g.at("bl1_sra.sr").clone().requires_grad_();
+    Tensor loss = blurred_l1(sr, g.at("bl1_sra.target"));
+    require_close(loss.reshape({1}), g.at("bl1_sra.loss"), 1e-12, 1e-10);
+    (loss * g.at("bl1_sra.gy").item()).backward();
+    require_close(sr.grad(), g.at("bl1_sra.dsr"), 1e-12, 1e-10);
+    CHECK_THROWS_WITH(blurred_l1(g.at("bl1_sra.sr"), g.at("bl1_same.target")),
+                      Catch::Contains("does not match the target"));
+  }
+  {
+    Tensor x = g.at("patch4.x").clone().requires_grad_();
+    Tensor y = patch4_features(x);
+    require_close(y, g.at("patch4.y"));
+    y.backward(g.at("patch4.gy"));
+    require_close(x.grad(), g.at("patch4.dx"));
+  }
+  {
+    auto vgg = Vgg19Features::seeded(1234);
+    Tensor x = g.at("vgg.x").clone().requires_grad_();
+    Tensor y = vgg->forward(x);
+    require_close(y, g.at("vgg.y"), 1e-12, 1e-10);
+    y.backward(g.at("vgg.gy"));
+    require_close(x.grad(), g.at("vgg.dx"), 1e-12, 1e-10);
+    CHECK_THROWS_WITH(vgg->forward(g.at("vgg.x").to(kFloat32)), Catch::Contains("input is float32"));
+  }
+}
+
+TEST_CASE("gradcheck: blurred L1 in the SRA case and the loss total", "[model][loss][grad]") {
+  Tensor sr = test::leaf({1, 3, 8, 6}, 5, 0.0, 1.0);
+  Tensor target = image({1, 3, 4, 3}, 6, kFloat64);
+  // |blur(SR) - blur(target)| has kinks at equality: random data stays away from them.
+  test::require_gradcheck([&](const TensorList& in) { return TensorList{blurred_l1(in[0], target)}; }, {sr});
+  DcsrLoss loss("0.5*L1+2*MSE", "patch4");
+  Tensor hr = image({1, 3, 8, 6}, 7, kFloat64);
+  test::require_gradcheck([&](const TensorList& in) { return TensorList{loss(in[0], hr, Tensor()).total}; }, {sr});
+  LossTerms t = loss(sr, hr, Tensor());
+  REQUIRE(t.parts.size() == 2);
+  CHECK(t.parts[1].first == "MSE");
+  CHECK(t.total.item() == Approx(0.5 * t.parts[0].second + 2 * t.parts[1].second).epsilon(1e-14));
+  CHECK_THROWS_WITH(DcsrLoss("1*CX_ref")(sr, hr, Tensor()), Catch::Contains("CX_ref needs the Ref image"));
+}
+
+// ---------------------------------------------------------------- forward
+
+TEST_CASE("forward: output shapes in 4K and 8K mode", "[model]") {
+  Generator gen(8);
+  DcsrNet net(ModelConfig{8}, gen);
+  NoGradGuard no_grad;
+  Tensor lr = image({2, 3, 12, 16}, 1), ref = image({2, 3, 24, 32}, 2);
+  DcsrNet::Output o4 = net.forward(lr, ref, Mode::K4);
+  CHECK(o4.sr.shape() == Shape{2, 3, 24, 32});
+  CHECK(o4.confidence.shape() == Shape{2, 1, 12, 16});
+  CHECK(o4.index.shape() == Shape{2, 192});
+  CHECK(o4.warped_ref_hf.shape() == Shape{2, 3, 24, 32});
+  CHECK(o4.aa1_params.shape() == Shape{2, 3, 12, 16});
+  std::vector<int64_t> idx = o4.index.to_vector<int64_t>();
+  CHECK(*std::min_element(idx.begin(), idx.end()) >= 0);
+  CHECK(*std::max_element(idx.begin(), idx.end()) < 12 * 16);  // the Ref/2 key grid
+  std::vector<float> conf = o4.confidence.to_vector<float>();
+  CHECK(*std::max_element(conf.begin(), conf.end()) <= 1.0f + 1e-5f);
+
+  DcsrNet::Output o8 = net.forward(lr, ref, Mode::K8);
+  CHECK(o8.sr.shape() == Shape{2, 3, 24, 32});
+  CHECK(o8.confidence.shape() == Shape{2, 1, 6, 8});
+  CHECK(o8.index.shape() == Shape{2, 48});
+  idx = o8.index.to_vector<int64_t>();
+  CHECK(*std::max_element(idx.begin(), idx.end()) < 6 * 8);  // the Ref/4 key grid
+
+  // Each batch entry is computed independently of the others.
+  DcsrNet::Output one = net.forward(narrow(lr, 0, 1, 1), narrow(ref, 0, 1, 1), Mode::K4);
+  require_close(one.sr, narrow(o4.sr, 0, 1, 1).to_vector<double>(), 1e-5, 1e-5);
+  CHECK(one.index.to_vector<int64_t>() == narrow(o4.index, 0, 1, 1).to_vector<int64_t>());
+}
+
+TEST_CASE("errors: input sizes the reference cannot handle", "[model]") {
+  Generator gen(9);
+  DcsrNet net(ModelConfig{8}, gen);
+  NoGradGuard no_grad;
+  Tensor ref = image({1, 3, 24, 32}, 2);
+  CHECK_THROWS_WITH(net.forward(image({1, 3, 13, 16}, 1), ref, Mode::K4), Catch::Contains("LR size 13x16 must be even"));
+  CHECK_THROWS_WITH(net.forward(image({1, 3, 12, 16}, 1), image({1, 3, 26, 32}, 2), Mode::K8),
+                    Catch::Contains("Ref size 26x32 must be a multiple of 4 in 8k mode"));
+  CHECK_THROWS_WITH(net.forward(image({1, 3, 12, 16}, 1), image({1, 3, 23, 32}, 2), Mode::K4),
+                    Catch::Contains("must be a multiple of 2 in 4k mode"));
+  CHECK_THROWS_WITH(net.forward(image({1, 3, 12, 16}, 1, kFloat64), ref, Mode::K4), Catch::Contains("inputs are float64"));
+  CHECK_THROWS_WITH(net.forward(image({1, 4, 12, 16}, 1), ref, Mode::K4), Catch::Contains("lr must be (N, 3, h, w)"));
+  CHECK_THROWS_WITH(net.forward(image({1, 3, 12, 16}, 1), image({2, 3, 24, 32}, 2), Mode::K4),
+                    Catch::Contains("ref must be (N, 3, Hr, Wr) with N = 1"));
+}
+
+// ---------------------------------------------------------------- training
+
+namespace {
+// Losses of `steps` Adam steps on one pair.
+std::vector<double> train(DcsrNet& net, const Pair& pair, const DcsrLoss& loss, int steps, double lr, Mode mode) {
+  nn::Adam adam(net.parameters(true), lr);
+  std::vector<double> losses;
+  for (int s = 0; s < steps; ++s) {
+    adam.zero_grad();
+    LossTerms t = loss(net.forward(pair.lr, pair.ref, mode).sr, pair.hr, pair.ref);
+    losses.push_back(t.total.item());
+    t.total.backward();
+    adam.step();
+  }
+  return losses;
+}
+}  // namespace
+
+TEST_CASE("forward: training is deterministic (same seed, same losses bit for bit)", "[model][train]") {
+  Pair pair = synthetic_pair(16, 16);
+  DcsrLoss loss("1*L1+0.05*CX_ref+0.01*CX_hr", "patch4");
+  std::vector<double> runs[2];
+  for (auto& r : runs) {
+    Generator gen(42);
+    DcsrNet net(ModelConfig{8}, gen);
+    r = train(net, pair, loss, 3, 1e-3, Mode::K4);
+  }
+  CHECK(runs[0] == runs[1]);
+  CHECK(runs[0][2] != runs[0][0]);  // the steps did change the model
+}
+
+TEST_CASE("forward: a tiny DCSR overfits one pair (L1 falls at least 10x)", "[model][train][slow]") {
+  Pair pair = synthetic_pair(16, 16);
+  Generator gen(3);
+  DcsrNet net(ModelConfig{8}, gen);
+  DcsrLoss loss("1*L1", "patch4");
+  std::vector<double> losses = train(net, pair, loss, 300, 1e-3, Mode::K4);
+  const double first = losses.front();
+  const double last = *std::min_element(losses.end() - 10, losses.end());
+  WARN("L1 " << first << " -> " << last << " after " << losses.size() << " steps (" << first / last << "x)");
+  CHECK(last * 10 <= first);
 }
