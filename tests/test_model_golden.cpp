@@ -10,6 +10,7 @@
 #include "dcsr/loss.h"
 #include "dcsr/network.h"
 #include "dcsr/vgg.h"
+#include "nn/init.h"
 #include "tensor/serialize.h"
 #include "test_util.h"
 
@@ -25,17 +26,41 @@ const Golden& golden() {
   return g;
 }
 
-// The model of the golden file: n_feats 8, parameters `param.<name>` (float32
-// values, used in float64 exactly), loaded strictly (all 194 names checked).
+// The model of the golden file: n_feats 8 in float64. Its trainable tensors
+// are not stored but regenerated (tests/reference/README.md, model_tiny.bin):
+// seeded_uniform(init_seed, index, shape, bound) with index = the position in
+// the reference state-dict order and bound = 1/sqrt(fan_in) of the conv
+// (PyTorch's default-init bound); `init.<name>` = (index, bound, sum) checks
+// the regeneration. Only the fixed MeanShift is stored (`param.*`). All 194
+// tensors then go through the strict loader.
 std::unique_ptr<DcsrNet> golden_model() {
   Generator gen(0);
   auto net = std::make_unique<DcsrNet>(ModelConfig{8}, gen);
   net->to(kFloat64);
+  const uint64_t seed = uint64_t(golden().at("init_seed").to_vector<int64_t>()[0]);
   Checkpoint ck;
-  for (const auto& [name, t] : golden())
-    if (name.rfind("param.", 0) == 0) ck.tensors.emplace_back(name, t);
+  const NamedTensors params = net->named_parameters();
+  for (size_t i = 0; i < params.size(); ++i) {
+    const auto& [name, p] = params[i];
+    if (!net->is_trainable(name)) {
+      ck.tensors.emplace_back(name, golden().at("param." + name));
+      continue;
+    }
+    const std::vector<double> init = golden().at("init." + name).to_vector<double>();
+    REQUIRE(init.size() == 3);
+    INFO(name);
+    REQUIRE(init[0] == double(i));  // our registration order is the reference state-dict order
+    const std::string weight_name = name.substr(0, name.rfind('.')) + ".weight";
+    const Shape w = net->parameter(weight_name).shape();
+    const double bound = 1.0 / std::sqrt(double(w[1] * w[2] * w[3]));
+    REQUIRE(std::abs(init[1] - bound) <= 1e-15 * bound);
+    Tensor values = nn::seeded_uniform(seed, uint64_t(i), p.shape(), init[1]);
+    std::vector<double> v = values.to_vector<double>();
+    REQUIRE(std::abs(std::accumulate(v.begin(), v.end(), 0.0) - init[2]) <= 1e-12 * double(v.size()));
+    ck.tensors.emplace_back(name, values);
+  }
   REQUIRE(ck.tensors.size() == 194);
-  load_parameters_strict(*net, ck, "param.");
+  load_parameters_strict(*net, ck);
   return net;
 }
 
@@ -134,19 +159,20 @@ TEST_CASE("golden: DCSR n_feats 8, 8K mode: outputs, losses and all parameter gr
 TEST_CASE("golden: SRA loss on the 8K output (target = LR) and the vgg feature space", "[model][golden]") {
   auto net = golden_model();
   const Golden& g = golden();
-  NoGradGuard no_grad;
-  Tensor sr8 = net->forward(g.at("lr"), g.at("ref"), Mode::K8).sr;
-  LossTerms sra = DcsrLoss("1*L1+0.1*CX_ref", "patch4")(sr8, g.at("lr"), g.at("ref"));
-  require_scalar(sra.parts.at(0).second, "loss8k_sra.L1");
-  require_scalar(sra.total.item(), "loss8k_sra.total");
-
-  Tensor sr4 = net->forward(g.at("lr"), g.at("ref"), Mode::K4).sr.detach();
+  Tensor sr4;
+  {
+    NoGradGuard no_grad;
+    Tensor sr8 = net->forward(g.at("lr"), g.at("ref"), Mode::K8).sr;
+    LossTerms sra = DcsrLoss("1*L1+0.1*CX_ref", "patch4")(sr8, g.at("lr"), g.at("ref"));
+    REQUIRE(sra.parts.at(0).first == "L1");
+    require_scalar(sra.parts.at(0).second, "loss8k_sra.L1");
+    require_scalar(sra.total.item(), "loss8k_sra.total");
+    sr4 = net->forward(g.at("lr"), g.at("ref"), Mode::K4).sr;
+  }
   const uint64_t seed = uint64_t(g.at("vgg.seed").to_vector<int64_t>()[0]);
   DcsrLoss vgg_loss("1*CX_ref", Vgg19Features::seeded(seed));
-  Tensor ref_feat = vgg_loss.features(g.at("ref"));
-  require_output(mean(ref_feat, {0, 2, 3}), "vgg.ref_feat_mean");
-  GradMode::set_enabled(true);
-  Tensor sr = sr4.requires_grad_();
+  require_output(mean(vgg_loss.features(g.at("ref")), {0, 2, 3}), "vgg.ref_feat_mean");
+  Tensor sr = sr4.detach().requires_grad_();
   LossTerms cx = vgg_loss(sr, g.at("hr"), g.at("ref"));
   require_scalar(cx.parts.at(0).second, "vgg.cx_ref");
   cx.total.backward();
