@@ -383,7 +383,7 @@ TEST_CASE("forward: a tiny DCSR overfits one pair (L1 falls at least 10x)", "[mo
   Generator gen(3);
   DcsrNet net(ModelConfig{8}, gen);
   DcsrLoss loss("1*L1", "patch4");
-  std::vector<double> losses = train(net, pair, loss, 300, 1e-3, Mode::K4);
+  std::vector<double> losses = train(net, pair, loss, 200, 1e-3, Mode::K4);
   const double first = losses.front();
   const double last = *std::min_element(losses.end() - 10, losses.end());
   WARN("L1 " << first << " -> " << last << " after " << losses.size() << " steps (" << first / last << "x)");
