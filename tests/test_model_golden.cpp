@@ -178,3 +178,54 @@ TEST_CASE("golden: SRA loss on the 8K output (target = LR) and the vgg feature s
   cx.total.backward();
   require_output(sr.grad(), "vgg.dsr");
 }
+
+namespace {
+// The same model in float32 (the training precision) on `device`, against the
+// float64 goldens: outputs ~1e-5 relative, the index exactly (its top-2 gaps
+// are >= 6.7e-6, far above float32 rounding), gradients within 1 % of each
+// tensor's largest entry (spec §5: the aligner's dP jumps at integers make
+// single gradient tensors differ by up to ~1 % in float32).
+void run_float32(Device device, Mode mode, const std::string& out, const std::string& loss_prefix,
+                 const std::string& grad_prefix) {
+  auto net = golden_model();
+  net->to(kFloat32);
+  net->to(device);
+  const Golden& g = golden();
+  auto in = [&](const char* name) { return g.at(name).to(kFloat32).to(device); };
+  DcsrNet::Output o = net->forward(in("lr"), in("ref"), mode);
+  require_output(o.sr, out + ".sr", 1e-5, 1e-4);
+  require_output(o.confidence, out + ".conf", 1e-6, 1e-5);
+  CHECK(o.index.to_vector<int64_t>() == g.at(out + ".index").to_vector<int64_t>());
+  LossTerms terms = DcsrLoss("1*L1+0.05*CX_ref+0.01*CX_hr", "patch4")(o.sr, in("hr"), in("ref"));
+  for (const auto& [term, value] : terms.parts) {
+    const double want = g.at(loss_prefix + "." + term).item();
+    INFO(term << ": " << value << " vs " << want);
+    CHECK(std::abs(value - want) <= 1e-6 + 1e-4 * std::abs(want));
+  }
+  terms.total.backward();
+  double worst = 0;
+  std::string worst_name;
+  for (const auto& [name, p] : net->named_parameters()) {
+    if (!net->is_trainable(name)) continue;
+    std::vector<double> got = p.grad().to_vector<double>(), want = g.at(grad_prefix + "." + name).to_vector<double>();
+    double max_abs = 0;
+    for (double w : want) max_abs = std::max(max_abs, std::abs(w));
+    const double share = share_used(got, want, 1e-2 * max_abs + 1e-30, 0.0);
+    if (share > worst) worst = share, worst_name = name;
+  }
+  WARN("float32 on " << device_name(device) << ", " << mode_name(mode) << ": worst gradient " << worst_name << " used "
+                     << worst * 100 << "% of 1% of its max");
+  CHECK(worst <= 1.0);
+}
+}  // namespace
+
+TEST_CASE("golden: the same model in float32 on the CPU", "[model][golden]") {
+  run_float32(kCPU, Mode::K4, "out4k", "loss4k", "grad4k");
+  run_float32(kCPU, Mode::K8, "out8k", "loss8k", "grad8k");
+}
+
+TEST_CASE("golden: the same model in float32 on CUDA", "[model][golden][cuda]") {
+  DCSR_SKIP_WITHOUT_GPU();
+  run_float32(kCUDA, Mode::K4, "out4k", "loss4k", "grad4k");
+  run_float32(kCUDA, Mode::K8, "out8k", "loss8k", "grad8k");
+}
