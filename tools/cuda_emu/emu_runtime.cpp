@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <vector>
 
@@ -118,6 +119,24 @@ void run_block() {
 
 }  // namespace
 
+std::mutex allocations_mutex;
+std::map<uintptr_t, size_t> allocations;  // device block start -> bytes
+
+bool is_device_pointer(const void* p) {
+  if (!p) return true;
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  std::lock_guard<std::mutex> lock(allocations_mutex);
+  auto it = allocations.upper_bound(a);
+  if (it == allocations.begin()) return false;
+  --it;
+  return a < it->first + std::max<size_t>(it->second, 1);
+}
+
+void fail_host_pointer(int argument) {
+  std::fprintf(stderr, "cuda_emu: kernel argument %d points to host memory (not from cudaMalloc)\n", argument);
+  std::abort();
+}
+
 void sync_block() { wait_at(FiberState::AtBlockBarrier); }
 void sync_warp() { wait_at(FiberState::AtWarpBarrier); }
 unsigned warp_lane() { return current->linear % 32; }
@@ -180,15 +199,36 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr, int) {
 cudaError_t cudaMalloc(void** ptr, size_t bytes) {
   *ptr = std::aligned_alloc(256, (bytes + 255) / 256 * 256);
   if (!*ptr) return cudaErrorMemoryAllocation;
+  {
+    std::lock_guard<std::mutex> lock(emu::allocations_mutex);
+    emu::allocations[reinterpret_cast<uintptr_t>(*ptr)] = bytes;
+  }
   // Poison: a kernel that reads memory nothing wrote sees NaN-like garbage.
   std::memset(*ptr, 0xff, bytes);
   return cudaSuccess;
 }
 cudaError_t cudaFree(void* ptr) {
+  {
+    std::lock_guard<std::mutex> lock(emu::allocations_mutex);
+    emu::allocations.erase(reinterpret_cast<uintptr_t>(ptr));
+  }
   std::free(ptr);
   return cudaSuccess;
 }
-cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind) {
+// The kind must match where the pointers live, as on a device.
+cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
+  if (bytes > 0) {
+    const bool dst_dev = emu::is_device_pointer(dst), src_dev = emu::is_device_pointer(src);
+    const bool ok = kind == cudaMemcpyDefault || (kind == cudaMemcpyHostToHost && !dst_dev && !src_dev) ||
+                    (kind == cudaMemcpyHostToDevice && dst_dev && !src_dev) ||
+                    (kind == cudaMemcpyDeviceToHost && !dst_dev && src_dev) ||
+                    (kind == cudaMemcpyDeviceToDevice && dst_dev && src_dev);
+    if (!ok) {
+      std::fprintf(stderr, "cuda_emu: cudaMemcpy kind %d does not match the pointers (dst %s, src %s)\n", int(kind),
+                   dst_dev ? "device" : "host", src_dev ? "device" : "host");
+      std::abort();
+    }
+  }
   std::memmove(dst, src, bytes);
   return cudaSuccess;
 }
@@ -196,6 +236,10 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpy
   return cudaMemcpy(dst, src, bytes, kind);
 }
 cudaError_t cudaMemsetAsync(void* ptr, int value, size_t bytes, cudaStream_t) {
+  if (bytes > 0 && !emu::is_device_pointer(ptr)) {
+    std::fprintf(stderr, "cuda_emu: cudaMemsetAsync on host memory\n");
+    std::abort();
+  }
   std::memset(ptr, value, bytes);
   return cudaSuccess;
 }
@@ -238,6 +282,12 @@ cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t, cublasOperation_t trans
     std::fprintf(stderr, "cuda_emu: cublasSgemm invalid arguments m %d n %d k %d lda %d ldb %d ldc %d\n", m, n, k, lda,
                  ldb, ldc);
     return CUBLAS_STATUS_INVALID_VALUE;
+  }
+  // Operands in device memory, scalars on the host (the default pointer mode).
+  if (!emu::is_device_pointer(A) || !emu::is_device_pointer(B) || !emu::is_device_pointer(C) ||
+      emu::is_device_pointer(alpha) || emu::is_device_pointer(beta)) {
+    std::fprintf(stderr, "cuda_emu: cublasSgemm operands must be device pointers and alpha/beta host pointers\n");
+    std::abort();
   }
   for (int b = 0; b < batchCount; ++b) {
     const float* Ab = A + b * strideA;

@@ -85,6 +85,17 @@ uint64_t* warp_slots(unsigned warp);  // 32 exchange slots of one warp
 void run_grid(dim3 grid, dim3 block, void (*body)(void*), void* arg);
 void atomic_lock();
 void atomic_unlock();
+// True when p is null or inside a block from cudaMalloc. Kernels on a real
+// GPU cannot read host memory; the emulator can, so it checks.
+bool is_device_pointer(const void* p);
+void fail_host_pointer(int argument);
+
+template <typename T>
+void check_argument(const T& value, int index) {
+  if constexpr (std::is_pointer_v<T>) {
+    if (!is_device_pointer(static_cast<const void*>(value))) fail_host_pointer(index);
+  }
+}
 
 template <typename Kernel, typename Params>
 struct LaunchState {
@@ -103,6 +114,10 @@ template <typename... P, typename... A>
 void launch(dim3 grid, dim3 block, void (*kernel)(P...), A&&... args) {
   using Params = std::tuple<std::decay_t<P>...>;
   Params params(static_cast<std::decay_t<P>>(std::forward<A>(args))...);
+  std::apply([](const auto&... values) {
+    int index = 0;
+    (check_argument(values, index++), ...);
+  }, params);
   LaunchState<void (*)(P...), Params> state{kernel, &params};
   run_grid(grid, block, &invoke<void (*)(P...), Params>, &state);
 }
