@@ -198,12 +198,12 @@ if [ -x "$BIN/dcsr_tests" ]; then
   # 4. kernel study programs: each version checked against the CPU, then timed
   for study in "$BIN"/study_*; do
     [ -x "$study" ] || continue
-    run_step "$(basename "$study")" 90 "$REPORT_DIR/study.jsonl" "$study"
+    run_step "$(basename "$study")" 60 "$REPORT_DIR/study.jsonl" "$study"
   done
 
   # 5. GPU benches (with PyTorch on the same GPU as a peer when python3 has torch)
   if [ -x "$BIN/dcsr_bench" ]; then
-    run_step "dcsr_bench --filter cuda" 120 "$REPORT_DIR/bench.jsonl" "$BIN/dcsr_bench" --filter cuda
+    run_step "dcsr_bench --filter cuda" 180 "$REPORT_DIR/bench.jsonl" "$BIN/dcsr_bench" --filter cuda
   fi
 
   # 6. the whole suite, last: it gets whatever time is left

@@ -13,7 +13,11 @@
 
 #include "apps/bench/bench.h"
 #include "autograd/ops.h"
+#include "dcsr/loss.h"
+#include "dcsr/network.h"
 #include "kernels/device_memory.h"
+#include "nn/optim.h"
+#include "tensor/allocator.h"
 #include "tensor/random.h"
 
 #ifdef DCSR_HAVE_CUDA
@@ -263,6 +267,92 @@ void bench_matching(const Context& ctx, int64_t N, int64_t D, int64_t Nq, int64_
              {"index_equal_to_cpu", ours.index.to_vector<int64_t>() == ref.index.to_vector<int64_t>()}});
 }
 
+// One DCSR training step on the GPU (the shapes of bench_model.cpp: LR
+// 128x128, Ref 256x256, batch 1, n_feats 64; forward + loss + backward +
+// Adam), and the 4K-mode tile inference; against PyTorch running the
+// reference model (tests/reference/dcsr_ref.py) on the same GPU. The line
+// also says how many blocks the CUDA caching pool had to cudaMalloc during
+// the timed steps (0 in a steady state) and its peak of live bytes.
+void bench_model(const Context& ctx, const std::string& variant, const std::string& loss_spec,
+                 const std::string& features) {
+  const int64_t lr_size = 128, ref_size = 256, n_feats = 64;
+  const std::string name = "cuda_dcsr_train_step_lr128_ref256_nf64_" + variant;
+  if (!selected(ctx, name)) return;
+  Generator gen(7);
+  DcsrNet net(ModelConfig{n_feats}, gen);
+  net.to(kCUDA);
+  Generator data(1);
+  Tensor lr = uniform({1, 3, lr_size, lr_size}, data, 0, 1, kFloat32, kCUDA);
+  Tensor ref = uniform({1, 3, ref_size, ref_size}, data, 0, 1, kFloat32, kCUDA);
+  Tensor hr = uniform({1, 3, 2 * lr_size, 2 * lr_size}, data, 0, 1, kFloat32, kCUDA);
+  std::unique_ptr<DcsrLoss> loss = features == "vgg"
+                                       ? std::make_unique<DcsrLoss>(loss_spec, Vgg19Features::seeded(1234, kFloat32))
+                                       : std::make_unique<DcsrLoss>(loss_spec, features);
+  nn::Adam adam(net.parameters(true), 1e-4);  // after net.to(kCUDA): the optimiser holds the device parameters
+  double last_loss = 0;
+  auto step = [&] {
+    adam.zero_grad();
+    LossTerms t = (*loss)(net.forward(lr, ref, Mode::K4).sr, hr, ref);
+    last_loss = t.total.item();
+    t.total.backward();
+    adam.step();
+  };
+  step();  // validation and warm-up (fills the caching pool)
+  DCSR_CHECK(std::isfinite(last_loss), name, ": loss is not finite");
+  allocator_reset_peak(kCUDA);
+  const int64_t mallocs = allocator_stats(kCUDA).system_allocs;
+  Timing t = gpu_time_ms(step, 1, ctx.quick ? 3 : 5);
+  nlohmann::json line = {{"name", name},
+                         {"ms", t.median_ms},
+                         {"loss", loss_spec},
+                         {"features", features},
+                         {"forward_gmac", 149.5},
+                         {"cuda_mallocs_in_timed_steps", allocator_stats(kCUDA).system_allocs - mallocs},
+                         {"peak_device_tensors_mb", double(allocator_stats(kCUDA).peak_bytes_in_use) / 1048576.0}};
+  double torch_ms = peer_ms(ctx,
+                            {{"op", "cuda_dcsr_train_step"},
+                             {"lr_size", lr_size},
+                             {"ref_size", ref_size},
+                             {"n_feats", n_feats},
+                             {"loss", loss_spec},
+                             {"features", features}},
+                            false);
+  if (torch_ms > 0) {
+    line["torch_ms"] = torch_ms;
+    line["time_ratio_vs_torch"] = t.median_ms / torch_ms;
+  } else {
+    line["torch"] = "skipped (no python with a CUDA torch, or the peer failed)";
+  }
+  emit(ctx, line);
+}
+
+void bench_model_inference(const Context& ctx) {
+  const int64_t lr_size = 166, ref_size = 352, n_feats = 64;
+  const std::string name = "cuda_dcsr_infer_4k_tile_lr166_ref352_nf64";
+  if (!selected(ctx, name)) return;
+  Generator gen(7);
+  DcsrNet net(ModelConfig{n_feats}, gen);
+  net.to(kCUDA);
+  Generator data(1);
+  Tensor lr = uniform({1, 3, lr_size, lr_size}, data, 0, 1, kFloat32, kCUDA);
+  Tensor ref = uniform({1, 3, ref_size, ref_size}, data, 0, 1, kFloat32, kCUDA);
+  NoGradGuard no_grad;
+  {
+    DcsrNet::Output o = net.forward(lr, ref, Mode::K4);
+    DCSR_CHECK(o.sr.shape() == Shape({1, 3, 2 * lr_size, 2 * lr_size}), name, ": wrong output shape");
+  }
+  Timing t = gpu_time_ms([&] { Tensor sr = net.forward(lr, ref, Mode::K4).sr; }, 1, ctx.quick ? 3 : 5);
+  nlohmann::json line = {{"name", name}, {"ms", t.median_ms}, {"forward_gmac", 316.6},
+                         {"gmac_per_s", 316.6 / (t.median_ms / 1e3)}};
+  double torch_ms = peer_ms(
+      ctx, {{"op", "cuda_dcsr_infer_tile"}, {"lr_size", lr_size}, {"ref_size", ref_size}, {"n_feats", n_feats}}, false);
+  if (torch_ms > 0) {
+    line["torch_ms"] = torch_ms;
+    line["time_ratio_vs_torch"] = t.median_ms / torch_ms;
+  }
+  emit(ctx, line);
+}
+
 // Runs one bench; a failure (a wrong result, a CUDA error) becomes a JSON
 // line and the next bench still runs.
 void guarded(const Context& ctx, const std::string& what, const std::function<void()>& fn) {
@@ -292,6 +382,10 @@ DCSR_BENCH(cuda) {
   guarded(ctx, "cuda_conv2d_f32_256", [&] { bench_conv2d(ctx, 1, 64, 256, 256); });
   if (!ctx.quick) guarded(ctx, "cuda_conv2d_f32_48", [&] { bench_conv2d(ctx, 16, 64, 48, 48); });
   guarded(ctx, "cuda_max_cosine", [&] { bench_matching(ctx, 1, 576, ctx.quick ? 1024 : 4096, ctx.quick ? 1024 : 4096); });
+  guarded(ctx, "cuda_dcsr_train_step_l1", [&] { bench_model(ctx, "l1", "1*L1", "patch4"); });
+  guarded(ctx, "cuda_dcsr_train_step_cx_vgg",
+          [&] { bench_model(ctx, "cx_vgg", "1*L1+0.05*CX_ref+0.01*CX_hr", "vgg"); });
+  guarded(ctx, "cuda_dcsr_infer", [&] { bench_model_inference(ctx); });
 #endif
 }
 

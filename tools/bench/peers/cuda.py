@@ -1,11 +1,16 @@
 """CUDA peers: the same ops on the GPU through PyTorch (cuBLAS / cuDNN), TF32
 off so that both sides compute in float32. Timed with CUDA events: warm-up,
 then the median of the repeats."""
+import os
 import statistics
+import sys
 
 import torch
 
 from peers.timing import repeats
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "tests", "reference"))
 
 
 def _cuda_ms(fn, warmup, count):
@@ -68,4 +73,49 @@ def cuda_conv2d(spec):
     return {"ms": ms, "tflops": flop / ms / 1e9}
 
 
-OPS = {"cuda_matmul": cuda_matmul, "cuda_conv2d": cuda_conv2d}
+def _model_inputs(spec, g):
+    h, hr = int(spec["lr_size"]), int(spec["ref_size"])
+    lr = torch.rand(1, 3, h, h, generator=g).cuda()
+    ref = torch.rand(1, 3, hr, hr, generator=g).cuda()
+    target = torch.rand(1, 3, 2 * h, 2 * h, generator=g).cuda()
+    return lr, ref, target
+
+
+def cuda_dcsr_train_step(spec):
+    """One training step of the reference DCSR (tests/reference/dcsr_ref.py) on the GPU."""
+    if not _setup():
+        return {"error": "torch sees no CUDA device"}
+    import dcsr_ref as R
+    torch.manual_seed(0)
+    model = R.DCSR(int(spec.get("n_feats", 64))).cuda()
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    lr, ref, hr = _model_inputs(spec, torch.Generator().manual_seed(1))
+    loss_string = spec.get("loss", "1*L1")
+    features = R.seeded_vgg19(1234, torch.float32).cuda() if spec.get("features") == "vgg" else R.patch4_features
+
+    def step():
+        opt.zero_grad()
+        sr, _, _ = model(lr, ref, flag_8k=False)
+        R.compute_losses(sr, hr, ref, loss_string, features)["total"].backward()
+        opt.step()
+
+    return {"ms": _cuda_ms(step, 1, repeats(spec, 5))}
+
+
+def cuda_dcsr_infer_tile(spec):
+    if not _setup():
+        return {"error": "torch sees no CUDA device"}
+    import dcsr_ref as R
+    torch.manual_seed(0)
+    model = R.DCSR(int(spec.get("n_feats", 64))).cuda()
+    lr, ref, _ = _model_inputs(spec, torch.Generator().manual_seed(1))
+
+    def run():
+        with torch.no_grad():
+            model(lr, ref, flag_8k=False)
+
+    return {"ms": _cuda_ms(run, 1, repeats(spec, 5))}
+
+
+OPS = {"cuda_matmul": cuda_matmul, "cuda_conv2d": cuda_conv2d, "cuda_dcsr_train_step": cuda_dcsr_train_step,
+       "cuda_dcsr_infer_tile": cuda_dcsr_infer_tile}
