@@ -1,0 +1,400 @@
+// CPU conv2d. Dense and grouped convolutions are im2col + GEMM over chunks of
+// output columns: each thread builds the columns of its chunk in its own
+// scratch slot (about 1 MB, so they are still in its L2 when its GEMM reads
+// them) and multiplies them single-threaded. That keeps the scratch bounded
+// by the workspace limit whatever the image size, and parallelises im2col and
+// GEMM together. Depthwise convolutions (one input and one output channel per
+// group) use direct loops instead: a GEMM with one row is all overhead.
+//
+// Special cases that skip im2col:
+//   * 1x1, stride 1, no padding: the input plane IS the column matrix;
+//   * input gradient at stride 1: a forward convolution of grad_y with the
+//     kernel flipped and in/out channels swapped, padding k-1-pad (the
+//     transposed convolution of a stride-1 conv is a "full" correlation), so
+//     there is no col2im and no scatter between threads.
+#include <limits>
+
+#include "kernels/cpu/cpu_common.h"
+#include "kernels/cpu/cpu_gemm.h"
+#include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/im2col.h"
+
+namespace dcsr::kernels::cpu {
+
+namespace {
+
+// Scratch per thread for one column chunk. Measured on 64->64 3x3 convs:
+// anything from 0.5 to 8 MB runs at the same speed; 1 MB stays in L2.
+constexpr int64_t kChunkBytes = int64_t(1) << 20;
+
+struct ConvShape {
+  int64_t N, Cin, H, W, Cout, k, stride, pad, groups, Ho, Wo;
+
+  int64_t cin_g() const { return Cin / groups; }
+  int64_t cout_g() const { return Cout / groups; }
+  int64_t K() const { return cin_g() * k * k; }  // rows of one group's column matrix
+  int64_t P() const { return Ho * Wo; }          // its columns
+  int64_t images() const { return N * groups; }  // independent (image, group) column matrices
+  Im2colGeometry geometry() const { return {cin_g(), H, W, k, stride, pad, Ho, Wo}; }
+  bool pointwise() const { return k == 1 && stride == 1 && pad == 0; }
+  bool depthwise() const { return cin_g() == 1 && cout_g() == 1; }
+};
+
+ConvShape conv_shape(const Tensor& x, const Tensor& weight, int64_t stride, int64_t pad, int64_t groups,
+                     int64_t Ho, int64_t Wo) {
+  return {x.size(0), x.size(1), x.size(2), x.size(3), weight.size(0), weight.size(2), stride, pad, groups, Ho, Wo};
+}
+
+// How the columns of every (image, group) are cut into jobs.
+struct ChunkPlan {
+  int64_t chunk = 1;      // columns per job
+  int64_t per_image = 1;  // jobs per (image, group)
+  int64_t jobs = 1;
+  int workers = 1;
+};
+
+// Chunks of at most kChunkBytes and at most limit / threads of scratch each
+// (at least one column), and enough of them to give every thread work.
+ChunkPlan plan_columns(int64_t images, int64_t P, int64_t bytes_per_column, int64_t limit) {
+  const int threads = job_workers(images * P);
+  const int64_t per_thread = std::max<int64_t>(1, std::min(kChunkBytes, limit / threads));
+  ChunkPlan plan;
+  plan.chunk = std::clamp<int64_t>(per_thread / std::max<int64_t>(bytes_per_column, 1), 1, std::max<int64_t>(P, 1));
+  int64_t per_image = (P + plan.chunk - 1) / plan.chunk;
+  const int64_t wanted = (threads + images - 1) / images;  // jobs per image so that no thread idles
+  if (per_image < wanted) {
+    per_image = std::min(wanted, P);
+    plan.chunk = (P + per_image - 1) / per_image;
+  }
+  plan.per_image = (P + plan.chunk - 1) / plan.chunk;
+  plan.jobs = images * plan.per_image;
+  plan.workers = job_workers(plan.jobs);
+  return plan;
+}
+
+// Sum of a[i] * b[i*stride] (b = null: of a[i]) over 16 partial sums, so
+// the stride-1 loops vectorise without reassociation flags.
+template <typename T>
+T sum_lanes(const T* a, const T* b, int64_t n, int64_t stride) {
+  constexpr int64_t kLanes = 16;
+  T lanes[kLanes] = {};
+  int64_t i = 0;
+  if (stride == 1) {
+    for (; i + kLanes <= n; i += kLanes)
+      for (int64_t l = 0; l < kLanes; ++l) lanes[l] += a[i + l] * (b ? b[i + l] : T(1));
+  }
+  for (; i < n; ++i) lanes[i % kLanes] += a[i] * (b ? b[i * stride] : T(1));
+  T total = 0;
+  for (int64_t l = 0; l < kLanes; ++l) total += lanes[l];
+  return total;
+}
+
+// ---------------------------------------------------------------- im2col + GEMM
+
+// y = conv(x, w) + b for dense and grouped convolutions. b may be null.
+template <typename T>
+void forward_gemm(const ConvShape& s, const T* x, const T* w, const T* b, T* y, int64_t limit) {
+  const int64_t K = s.K(), P = s.P(), cin_g = s.cin_g(), cout_g = s.cout_g();
+  const Im2colGeometry geo = s.geometry();
+  const bool pointwise = s.pointwise();
+  const ChunkPlan plan =
+      plan_columns(s.images(), P, K * int64_t(sizeof(T)), pointwise ? std::numeric_limits<int64_t>::max() : limit);
+  Tensor scratch;
+  if (!pointwise) scratch = empty({plan.workers * K * plan.chunk}, dtype_of<T>());
+  T* ws = pointwise ? nullptr : scratch.data<T>();
+  run_jobs(plan.jobs, plan.workers, [&](int64_t job, int slot) {
+    const int64_t image = job / plan.per_image, n = image / s.groups, g = image % s.groups;
+    const int64_t p0 = (job % plan.per_image) * plan.chunk, p1 = std::min(P, p0 + plan.chunk), len = p1 - p0;
+    const T* xg = x + (n * s.Cin + g * cin_g) * s.H * s.W;
+    const T* cols = xg + p0;
+    int64_t ld = P;
+    if (!pointwise) {
+      T* buf = ws + slot * K * plan.chunk;
+      im2col_range(xg, geo, p0, p1, buf, len);
+      cols = buf;
+      ld = len;
+    }
+    T* yg = y + (n * s.Cout + g * cout_g) * P + p0;
+    if (b)
+      for (int64_t co = 0; co < cout_g; ++co) std::fill(yg + co * P, yg + co * P + len, b[g * cout_g + co]);
+    gemm_raw<T>(w + g * cout_g * K, K, cols, ld, yg, P, cout_g, len, K, false, false, T(1), b ? T(1) : T(0));
+  });
+}
+
+// grad_w (Cout x K per group, the weight's own layout) = sum over images and
+// chunks of grad_y_chunk (cout_g x len) @ cols^T (len x K). Each slot sums its
+// jobs into its own accumulator (slot 0: grad_w itself), added up at the end.
+template <typename T>
+void backward_weight_gemm(const ConvShape& s, const T* gy, const T* x, T* gw, int64_t limit) {
+  const int64_t K = s.K(), P = s.P(), cin_g = s.cin_g(), cout_g = s.cout_g(), wsize = s.Cout * K;
+  const Im2colGeometry geo = s.geometry();
+  const bool pointwise = s.pointwise();
+  const ChunkPlan plan =
+      plan_columns(s.images(), P, K * int64_t(sizeof(T)), pointwise ? std::numeric_limits<int64_t>::max() : limit);
+  Tensor scratch;
+  if (!pointwise) scratch = empty({plan.workers * K * plan.chunk}, dtype_of<T>());
+  T* ws = pointwise ? nullptr : scratch.data<T>();
+  Tensor extra;
+  if (plan.workers > 1) extra = zeros({(plan.workers - 1) * wsize}, dtype_of<T>());
+  std::fill(gw, gw + wsize, T(0));
+  run_jobs(plan.jobs, plan.workers, [&](int64_t job, int slot) {
+    const int64_t image = job / plan.per_image, n = image / s.groups, g = image % s.groups;
+    const int64_t p0 = (job % plan.per_image) * plan.chunk, p1 = std::min(P, p0 + plan.chunk), len = p1 - p0;
+    const T* xg = x + (n * s.Cin + g * cin_g) * s.H * s.W;
+    const T* cols = xg + p0;
+    int64_t ld = P;
+    if (!pointwise) {
+      T* buf = ws + slot * K * plan.chunk;
+      im2col_range(xg, geo, p0, p1, buf, len);
+      cols = buf;
+      ld = len;
+    }
+    T* acc = (slot == 0 ? gw : extra.data<T>() + (slot - 1) * wsize) + g * cout_g * K;
+    gemm_raw<T>(gy + (n * s.Cout + g * cout_g) * P + p0, P, cols, ld, acc, K, cout_g, K, len, false, true, T(1),
+                T(1));
+  });
+  for (int slot = 1; slot < plan.workers; ++slot) {
+    const T* acc = extra.data<T>() + (slot - 1) * wsize;
+    for (int64_t i = 0; i < wsize; ++i) gw[i] += acc[i];
+  }
+}
+
+// grad_x by GEMM + col2im: the general path (stride > 1). The columns of one
+// chunk are grad_cols (K x len) = w_g^T (K x cout_g) @ grad_y_chunk, then
+// scattered back. Chunks whose input footprints overlap must not run at the
+// same time, so chunks are bands of whole output rows, at least h_min rows
+// high, run in two phases (even bands, then odd ones): bands i and i+2 are
+// then separated by a band tall enough that their footprints are disjoint.
+template <typename T>
+void backward_input_col2im(const ConvShape& s, const T* gy, const T* w, T* gx, int64_t limit) {
+  const int64_t K = s.K(), P = s.P(), cin_g = s.cin_g(), cout_g = s.cout_g(), sz = int64_t(sizeof(T));
+  const Im2colGeometry geo = s.geometry();
+  parallel_for(s.N * s.Cin, 1, [&](int64_t b, int64_t e) { std::fill(gx + b * s.H * s.W, gx + e * s.H * s.W, T(0)); });
+
+  // Band i covers output rows [a, a + h) and input rows [a*s - pad, (a+h-1)*s - pad + k - 1];
+  // bands i and i+2 are disjoint iff the band between them has h*s >= k - s.
+  const int64_t h_min = s.k > s.stride ? (s.k - s.stride + s.stride - 1) / s.stride : 0;
+  int64_t rows = 0, bands = 1, chunk = 0, per_image = 0;
+  int workers = 1;
+  const int threads = job_workers(s.images() * s.Ho);
+  const int64_t per_thread = std::min(kChunkBytes, limit / threads);
+  if (h_min == 0) {
+    // Stride >= kernel: no two output pixels read the same input pixel, so
+    // any column chunks can run together.
+    ChunkPlan plan = plan_columns(s.images(), P, K * sz, limit);
+    chunk = plan.chunk;
+    per_image = plan.per_image;
+    workers = plan.workers;
+  } else if (std::max(h_min, int64_t(1)) * s.Wo * K * sz <= per_thread) {
+    rows = std::max(h_min, per_thread / (s.Wo * K * sz));
+    rows = std::max<int64_t>(1, std::min(rows, (s.Ho + 1) / 2));  // at least two bands when possible
+    rows = std::max(rows, h_min);
+    bands = (s.Ho + rows - 1) / rows;
+    chunk = rows * s.Wo;
+    workers = threads;
+  } else {
+    // Not even h_min rows per thread fit the workspace (huge width or a tiny
+    // limit): one chunk at a time, as large as the limit allows.
+    chunk = std::clamp<int64_t>(limit / (K * sz), 1, P);
+    per_image = (P + chunk - 1) / chunk;
+    workers = 1;
+  }
+  Tensor scratch = empty({int64_t(workers) * K * chunk}, dtype_of<T>());
+  T* ws = scratch.data<T>();
+  auto one_chunk = [&](int64_t image, int64_t p0, int64_t p1, int slot) {
+    const int64_t n = image / s.groups, g = image % s.groups, len = p1 - p0;
+    T* buf = ws + slot * K * chunk;
+    gemm_raw<T>(w + g * cout_g * K, K, gy + (n * s.Cout + g * cout_g) * P + p0, P, buf, len, K, len, cout_g, true,
+                false, T(1), T(0));
+    col2im_range(buf, len, geo, p0, p1, gx + (n * s.Cin + g * cin_g) * s.H * s.W);
+  };
+  if (rows == 0) {
+    run_jobs(s.images() * per_image, workers, [&](int64_t job, int slot) {
+      const int64_t p0 = (job % per_image) * chunk;
+      one_chunk(job / per_image, p0, std::min(P, p0 + chunk), slot);
+    });
+    return;
+  }
+  for (int64_t phase = 0; phase < 2; ++phase) {
+    const int64_t count = (bands - phase + 1) / 2;  // bands phase, phase + 2, ...
+    if (count <= 0) continue;
+    const int64_t jobs = s.images() * count;
+    run_jobs(jobs, std::min(workers, job_workers(jobs)), [&](int64_t job, int slot) {
+      const int64_t band = phase + 2 * (job % count);
+      const int64_t p0 = band * chunk;
+      one_chunk(job / count, p0, std::min(P, p0 + chunk), slot);
+    });
+  }
+}
+
+// ---------------------------------------------------------------- depthwise
+
+template <typename T>
+void depthwise_forward(const ConvShape& s, const T* x, const T* w, const T* b, T* y) {
+  const int64_t C = s.Cin, k = s.k, st = s.stride;
+  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 14) / std::max<int64_t>(s.Wo * k * k, 1));
+  parallel_for(s.N * C * s.Ho, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t job = begin; job < end; ++job) {
+      const int64_t plane = job / s.Ho, oy = job % s.Ho, c = plane % C;
+      T* out = y + job * s.Wo;
+      std::fill(out, out + s.Wo, b ? b[c] : T(0));
+      const T* xp = x + plane * s.H * s.W;
+      for (int64_t ky = 0; ky < k; ++ky) {
+        const int64_t iy = oy * st - s.pad + ky;
+        if (iy < 0 || iy >= s.H) continue;
+        for (int64_t kx = 0; kx < k; ++kx) {
+          int64_t lo, hi;
+          im2col_detail::valid_span(kx - s.pad, s.W, st, s.Wo, lo, hi);
+          const T wv = w[(c * k + ky) * k + kx];
+          const T* src = xp + iy * s.W + kx - s.pad;  // src[ox*st]
+          if (st == 1) {
+            for (int64_t ox = lo; ox < hi; ++ox) out[ox] += wv * src[ox];
+          } else {
+            for (int64_t ox = lo; ox < hi; ++ox) out[ox] += wv * src[ox * st];
+          }
+        }
+      }
+    }
+  });
+}
+
+// Scatter of every grad_y row into the input rows it read; one plane per job,
+// so the scatter never crosses threads.
+template <typename T>
+void depthwise_backward_input(const ConvShape& s, const T* gy, const T* w, T* gx) {
+  const int64_t C = s.Cin, k = s.k, st = s.stride;
+  parallel_for(s.N * C, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t plane = begin; plane < end; ++plane) {
+      const int64_t c = plane % C;
+      T* gxp = gx + plane * s.H * s.W;
+      std::fill(gxp, gxp + s.H * s.W, T(0));
+      for (int64_t oy = 0; oy < s.Ho; ++oy) {
+        const T* g = gy + (plane * s.Ho + oy) * s.Wo;
+        for (int64_t ky = 0; ky < k; ++ky) {
+          const int64_t iy = oy * st - s.pad + ky;
+          if (iy < 0 || iy >= s.H) continue;
+          for (int64_t kx = 0; kx < k; ++kx) {
+            int64_t lo, hi;
+            im2col_detail::valid_span(kx - s.pad, s.W, st, s.Wo, lo, hi);
+            const T wv = w[(c * k + ky) * k + kx];
+            T* dst = gxp + iy * s.W + kx - s.pad;
+            if (st == 1) {
+              for (int64_t ox = lo; ox < hi; ++ox) dst[ox] += wv * g[ox];
+            } else {
+              for (int64_t ox = lo; ox < hi; ++ox) dst[ox * st] += wv * g[ox];
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
+// grad_w[c][ky][kx] = sum over the batch and output pixels of grad_y * the
+// input pixel that tap read; one channel per job.
+template <typename T>
+void depthwise_backward_weight(const ConvShape& s, const T* gy, const T* x, T* gw) {
+  const int64_t C = s.Cin, k = s.k, st = s.stride;
+  parallel_for(C, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c) {
+      for (int64_t ky = 0; ky < k; ++ky)
+        for (int64_t kx = 0; kx < k; ++kx) {
+          int64_t lo, hi;
+          im2col_detail::valid_span(kx - s.pad, s.W, st, s.Wo, lo, hi);
+          T total = 0;
+          for (int64_t n = 0; n < s.N; ++n) {
+            const int64_t plane = n * C + c;
+            for (int64_t oy = 0; oy < s.Ho; ++oy) {
+              const int64_t iy = oy * st - s.pad + ky;
+              if (iy < 0 || iy >= s.H) continue;
+              const T* g = gy + (plane * s.Ho + oy) * s.Wo;
+              const T* src = x + (plane * s.H + iy) * s.W + kx - s.pad;
+              total += sum_lanes(g + lo, src + lo * st, hi - lo, st);
+            }
+          }
+          gw[(c * k + ky) * k + kx] = total;
+        }
+    }
+  });
+}
+
+// grad_b[co] = sum of grad_y over the batch and the pixels.
+template <typename T>
+void bias_gradient(const ConvShape& s, const T* gy, T* gb) {
+  const int64_t P = s.P();
+  parallel_for(s.Cout, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t co = begin; co < end; ++co) {
+      double total = 0;
+      for (int64_t n = 0; n < s.N; ++n) {
+        const T* g = gy + (n * s.Cout + co) * P;
+        total += double(sum_lanes(g, static_cast<const T*>(nullptr), P, 1));
+      }
+      gb[co] = T(total);
+    }
+  });
+}
+
+}  // namespace
+
+void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y, int64_t stride,
+                    int64_t padding, int64_t groups, int64_t workspace_bytes) {
+  dispatch_floating(x.dtype(), "conv2d_forward", [&](auto zero) {
+    using T = decltype(zero);
+    const ConvShape s = conv_shape(x, weight, stride, padding, groups, y.size(2), y.size(3));
+    const T* b = bias.defined() ? bias.data<T>() : nullptr;
+    if (s.depthwise()) return depthwise_forward(s, x.data<T>(), weight.data<T>(), b, y.data<T>());
+    forward_gemm(s, x.data<T>(), weight.data<T>(), b, y.data<T>(), workspace_bytes);
+  });
+}
+
+void conv2d_backward_input(const Tensor& grad_y, const Tensor& weight, Tensor& grad_x, int64_t stride,
+                           int64_t padding, int64_t groups, int64_t workspace_bytes) {
+  dispatch_floating(grad_y.dtype(), "conv2d_backward_input", [&](auto zero) {
+    using T = decltype(zero);
+    const ConvShape s = conv_shape(grad_x, weight, stride, padding, groups, grad_y.size(2), grad_y.size(3));
+    const T* gy = grad_y.data<T>();
+    const T* w = weight.data<T>();
+    T* gx = grad_x.data<T>();
+    if (s.depthwise()) return depthwise_backward_input(s, gy, w, gx);
+    if (s.pointwise()) {
+      // grad_x = w_g^T @ grad_y per (image, group): again a stride-1 1x1 conv.
+      const int64_t P = s.P(), cin_g = s.cin_g(), cout_g = s.cout_g();
+      const ChunkPlan plan = plan_columns(s.images(), P, cout_g * int64_t(sizeof(T)), workspace_bytes);
+      return run_jobs(plan.jobs, plan.workers, [&](int64_t job, int) {
+        const int64_t image = job / plan.per_image, n = image / s.groups, g = image % s.groups;
+        const int64_t p0 = (job % plan.per_image) * plan.chunk, len = std::min(P, p0 + plan.chunk) - p0;
+        gemm_raw<T>(w + g * cout_g * cin_g, cin_g, gy + (n * s.Cout + g * cout_g) * P + p0, P,
+                    gx + (n * s.Cin + g * cin_g) * P + p0, P, cin_g, len, cout_g, true, false, T(1), T(0));
+      });
+    }
+    if (s.stride == 1 && s.pad <= s.k - 1) {
+      // Flipped kernel with in/out swapped: wf[g*cin_g + ci][co][ky][kx] =
+      // w[g*cout_g + co][ci][k-1-ky][k-1-kx], shape (Cin, cout_g, k, k).
+      const int64_t k = s.k, kk = k * k, cin_g = s.cin_g(), cout_g = s.cout_g();
+      Tensor flipped = empty({s.Cin * cout_g * kk}, dtype_of<T>());
+      T* wf = flipped.data<T>();
+      for (int64_t g = 0; g < s.groups; ++g)
+        for (int64_t ci = 0; ci < cin_g; ++ci)
+          for (int64_t co = 0; co < cout_g; ++co)
+            for (int64_t t = 0; t < kk; ++t)
+              wf[((g * cin_g + ci) * cout_g + co) * kk + t] = w[((g * cout_g + co) * cin_g + ci) * kk + (kk - 1 - t)];
+      const ConvShape full{s.N, s.Cout, s.Ho, s.Wo, s.Cin, k, 1, k - 1 - s.pad, s.groups, s.H, s.W};
+      return forward_gemm(full, gy, static_cast<const T*>(wf), static_cast<const T*>(nullptr), gx, workspace_bytes);
+    }
+    backward_input_col2im(s, gy, w, gx, workspace_bytes);
+  });
+}
+
+void conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, Tensor& grad_weight, Tensor& grad_bias,
+                            int64_t stride, int64_t padding, int64_t groups, int64_t workspace_bytes) {
+  dispatch_floating(grad_y.dtype(), "conv2d_backward_weight", [&](auto zero) {
+    using T = decltype(zero);
+    const ConvShape s = conv_shape(x, grad_weight, stride, padding, groups, grad_y.size(2), grad_y.size(3));
+    const T* gy = grad_y.data<T>();
+    if (grad_bias.defined()) bias_gradient(s, gy, grad_bias.data<T>());
+    if (s.depthwise()) return depthwise_backward_weight(s, gy, x.data<T>(), grad_weight.data<T>());
+    backward_weight_gemm(s, gy, x.data<T>(), grad_weight.data<T>(), workspace_bytes);
+  });
+}
+
+}  // namespace dcsr::kernels::cpu

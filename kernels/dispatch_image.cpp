@@ -1,0 +1,102 @@
+// Device dispatch of the image kernels (conv, resampling, pooling, im2col):
+// one plain switch per kernel.
+#include "kernels/dispatch.h"
+
+namespace dcsr::kernels {
+
+void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y, int64_t stride,
+                    int64_t padding, int64_t groups, int64_t workspace_bytes) {
+  switch (x.device()) {
+    case Device::CPU: return cpu::conv2d_forward(x, weight, bias, y, stride, padding, groups, workspace_bytes);
+    case Device::CUDA:
+      return DCSR_CUDA_ONLY(cuda::conv2d_forward(x, weight, bias, y, stride, padding, groups, workspace_bytes));
+  }
+}
+
+void conv2d_backward_input(const Tensor& grad_y, const Tensor& weight, Tensor& grad_x, int64_t stride,
+                           int64_t padding, int64_t groups, int64_t workspace_bytes) {
+  switch (grad_y.device()) {
+    case Device::CPU:
+      return cpu::conv2d_backward_input(grad_y, weight, grad_x, stride, padding, groups, workspace_bytes);
+    case Device::CUDA:
+      return DCSR_CUDA_ONLY(
+          cuda::conv2d_backward_input(grad_y, weight, grad_x, stride, padding, groups, workspace_bytes));
+  }
+}
+
+void conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, Tensor& grad_weight, Tensor& grad_bias,
+                            int64_t stride, int64_t padding, int64_t groups, int64_t workspace_bytes) {
+  switch (grad_y.device()) {
+    case Device::CPU:
+      return cpu::conv2d_backward_weight(grad_y, x, grad_weight, grad_bias, stride, padding, groups,
+                                         workspace_bytes);
+    case Device::CUDA:
+      return DCSR_CUDA_ONLY(cuda::conv2d_backward_weight(grad_y, x, grad_weight, grad_bias, stride, padding, groups,
+                                                         workspace_bytes));
+  }
+}
+
+void bicubic_forward(const Tensor& x, Tensor& y, bool align_corners) {
+  switch (x.device()) {
+    case Device::CPU: return cpu::bicubic_forward(x, y, align_corners);
+    case Device::CUDA: return DCSR_CUDA_ONLY(cuda::bicubic_forward(x, y, align_corners));
+  }
+}
+
+void bicubic_backward(const Tensor& grad_y, Tensor& grad_x, bool align_corners) {
+  switch (grad_y.device()) {
+    case Device::CPU: return cpu::bicubic_backward(grad_y, grad_x, align_corners);
+    case Device::CUDA: return DCSR_CUDA_ONLY(cuda::bicubic_backward(grad_y, grad_x, align_corners));
+  }
+}
+
+void resize_antialias(const Tensor& x, Tensor& y) {
+  switch (x.device()) {
+    case Device::CPU: return cpu::resize_antialias(x, y);
+    case Device::CUDA: return DCSR_CUDA_ONLY(cuda::resize_antialias(x, y));
+  }
+}
+
+void avg_pool2d_forward(const Tensor& x, Tensor& y, int64_t kernel) {
+  switch (x.device()) {
+    case Device::CPU: return cpu::avg_pool2d_forward(x, y, kernel);
+    case Device::CUDA: return DCSR_CUDA_ONLY(cuda::avg_pool2d_forward(x, y, kernel));
+  }
+}
+
+void avg_pool2d_backward(const Tensor& grad_y, Tensor& grad_x, int64_t kernel) {
+  switch (grad_y.device()) {
+    case Device::CPU: return cpu::avg_pool2d_backward(grad_y, grad_x, kernel);
+    case Device::CUDA: return DCSR_CUDA_ONLY(cuda::avg_pool2d_backward(grad_y, grad_x, kernel));
+  }
+}
+
+void max_pool2d_forward(const Tensor& x, Tensor& y, Tensor& indices, int64_t kernel) {
+  switch (x.device()) {
+    case Device::CPU: return cpu::max_pool2d_forward(x, y, indices, kernel);
+    case Device::CUDA: return DCSR_CUDA_ONLY(cuda::max_pool2d_forward(x, y, indices, kernel));
+  }
+}
+
+void max_pool2d_backward(const Tensor& grad_y, const Tensor& indices, Tensor& grad_x) {
+  switch (grad_y.device()) {
+    case Device::CPU: return cpu::max_pool2d_backward(grad_y, indices, grad_x);
+    case Device::CUDA: return DCSR_CUDA_ONLY(cuda::max_pool2d_backward(grad_y, indices, grad_x));
+  }
+}
+
+void unfold(const Tensor& x, Tensor& cols, int64_t kernel, int64_t stride, int64_t padding) {
+  switch (x.device()) {
+    case Device::CPU: return cpu::unfold(x, cols, kernel, stride, padding);
+    case Device::CUDA: return DCSR_CUDA_ONLY(cuda::unfold(x, cols, kernel, stride, padding));
+  }
+}
+
+void fold(const Tensor& cols, Tensor& out, int64_t kernel, int64_t stride, int64_t padding) {
+  switch (cols.device()) {
+    case Device::CPU: return cpu::fold(cols, out, kernel, stride, padding);
+    case Device::CUDA: return DCSR_CUDA_ONLY(cuda::fold(cols, out, kernel, stride, padding));
+  }
+}
+
+}  // namespace dcsr::kernels

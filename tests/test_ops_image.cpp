@@ -1,0 +1,524 @@
+// Image ops: conv2d, bicubic, antialiased resize, pooling, unfold/fold, blur.
+// Forward values by hand or against a naive loop written here, a float64
+// gradcheck for every differentiable input, error messages, and the PyTorch
+// goldens of tests/golden/.
+#include <cmath>
+#include <map>
+#include <sstream>
+#include <string>
+
+#include "tensor/serialize.h"
+#include "test_util.h"
+
+using namespace dcsr;
+using test::leaf;
+using test::leaf_distinct;
+using test::require_close;
+using test::require_gradcheck;
+
+namespace {
+
+Tensor vec(std::vector<double> v, Shape s) { return from_vector(v, s); }
+
+// The definition of conv2d as six nested loops, in double.
+std::vector<double> naive_conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int64_t stride, int64_t pad,
+                                 int64_t groups) {
+  const int64_t N = x.size(0), Cin = x.size(1), H = x.size(2), W = x.size(3);
+  const int64_t Cout = w.size(0), k = w.size(2), cin_g = Cin / groups, cout_g = Cout / groups;
+  const int64_t Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1;
+  std::vector<double> xv = x.to_vector<double>(), wv = w.to_vector<double>();
+  std::vector<double> bv = b.defined() ? b.to_vector<double>() : std::vector<double>(size_t(Cout), 0.0);
+  std::vector<double> y(size_t(N * Cout * Ho * Wo));
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t co = 0; co < Cout; ++co)
+      for (int64_t oy = 0; oy < Ho; ++oy)
+        for (int64_t ox = 0; ox < Wo; ++ox) {
+          double acc = bv[size_t(co)];
+          const int64_t g = co / cout_g;
+          for (int64_t ci = 0; ci < cin_g; ++ci)
+            for (int64_t ky = 0; ky < k; ++ky)
+              for (int64_t kx = 0; kx < k; ++kx) {
+                const int64_t iy = oy * stride - pad + ky, ix = ox * stride - pad + kx;
+                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                acc += wv[size_t(((co * cin_g + ci) * k + ky) * k + kx)] *
+                       xv[size_t(((n * Cin + g * cin_g + ci) * H + iy) * W + ix)];
+              }
+          y[size_t(((n * Cout + co) * Ho + oy) * Wo + ox)] = acc;
+        }
+  return y;
+}
+
+struct ConvCase {
+  Shape x;
+  int64_t cout, k, stride, padding, groups;
+  bool bias;
+};
+
+std::string describe(const ConvCase& c) {
+  std::ostringstream s;
+  s << "x " << shape_str(c.x) << " cout " << c.cout << " k " << c.k << " stride " << c.stride << " padding "
+    << c.padding << " groups " << c.groups << (c.bias ? " bias" : " no bias");
+  return s.str();
+}
+
+// Every code path of the CPU kernels: pointwise, im2col + GEMM, grouped,
+// depthwise, stride-1 input gradient by the flipped kernel, col2im with and
+// without overlapping footprints, padding beyond k - 1.
+const std::vector<ConvCase> kConvCases = {
+    {{2, 3, 5, 6}, 4, 1, 1, 0, 1, true},   // pointwise
+    {{2, 3, 7, 6}, 4, 3, 1, 1, 1, true},   // the DCSR default
+    {{1, 3, 8, 7}, 5, 3, 2, 1, 1, true},   // col2im, overlapping footprints
+    {{1, 2, 10, 9}, 3, 5, 2, 2, 1, false},
+    {{1, 4, 13, 12}, 3, 5, 4, 2, 1, true},  // stride 4 (8K p_conv geometry)
+    {{1, 2, 9, 8}, 3, 7, 1, 3, 1, true},
+    {{1, 3, 9, 10}, 2, 3, 4, 1, 1, true},  // stride > kernel: disjoint footprints
+    {{1, 4, 6, 5}, 6, 3, 1, 1, 2, true},   // grouped
+    {{2, 3, 7, 6}, 3, 3, 1, 1, 3, true},   // depthwise
+    {{1, 3, 8, 7}, 3, 3, 2, 1, 3, false},  // depthwise, stride 2
+    {{1, 2, 5, 6}, 3, 1, 2, 0, 1, true},   // 1x1 stride 2: im2col path
+    {{1, 2, 4, 5}, 3, 1, 1, 1, 1, true},   // padding > k - 1
+    {{1, 2, 6, 5}, 2, 3, 1, 0, 1, true},   // valid convolution
+};
+
+Tensor conv_of(const ConvCase& c, const TensorList& in) {
+  return conv2d(in[0], in[1], c.bias ? in[2] : Tensor(), c.stride, c.padding, c.groups);
+}
+
+TensorList conv_inputs(const ConvCase& c, uint64_t seed) {
+  TensorList in{leaf(c.x, seed), leaf({c.cout, c.x[1] / c.groups, c.k, c.k}, seed + 1)};
+  if (c.bias) in.push_back(leaf({c.cout}, seed + 2));
+  return in;
+}
+
+// Restores the workspace limit when a test ends, pass or fail.
+struct WorkspaceLimit {
+  int64_t saved = conv_workspace_limit();
+  explicit WorkspaceLimit(int64_t bytes) { set_conv_workspace_limit(bytes); }
+  ~WorkspaceLimit() { set_conv_workspace_limit(saved); }
+};
+
+std::map<std::string, Tensor> golden(const std::string& name) {
+  return load_tensors(std::string(DCSR_SOURCE_DIR) + "/tests/golden/" + name + ".bin");
+}
+
+// Golden tolerance for float64 ops (tests/reference/README.md).
+constexpr double kAtol = 1e-12, kRtol = 1e-10;
+
+// y = f(x) and dL/dx for L = sum(y * gy).
+Tensor grad_of(const Tensor& y, const Tensor& x, const Tensor& gy) {
+  y.backward(gy);
+  return x.grad();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- conv2d
+
+TEST_CASE("forward: conv2d by hand", "[ops]") {
+  // 3x3 box filter with padding 1 on a 3x3 ramp: each output is the sum of
+  // the in-image neighbours, plus the bias.
+  Tensor x = vec({1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 1, 3, 3});
+  Tensor box = full({1, 1, 3, 3}, 1.0, kFloat64);
+  require_close(conv2d(x, box, vec({0.5}, {1})), {12.5, 21.5, 16.5, 27.5, 45.5, 33.5, 24.5, 39.5, 28.5});
+  // Stride 2 keeps the corners only.
+  require_close(conv2d(x, box, Tensor(), 2), {12, 16, 24, 28});
+  // 1x1: a matrix product over channels. y[co] = sum_ci w[co][ci] x[ci] + b[co].
+  Tensor x2 = vec({1, 2, 3, 4}, {1, 2, 1, 2});  // channel 0: (1, 2), channel 1: (3, 4)
+  require_close(conv2d(x2, vec({1, 10, -1, 1}, {2, 2, 1, 1}), vec({0, 100}, {2})), {31, 42, 102, 102});
+  // Depthwise: every channel with its own kernel.
+  Tensor dw = vec({1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2}, {2, 1, 3, 3});
+  Tensor x3 = vec({1, 2, 3, 4, 5, 6, 7, 8}, {1, 2, 2, 2});
+  // channel 0 takes the up-left neighbour, channel 1 twice the down-right one.
+  require_close(conv2d(x3, dw, Tensor(), 1, 1, 2), {0, 0, 0, 1, 16, 0, 0, 0});
+}
+
+TEST_CASE("forward: conv2d equals the naive loop in every code path, float64 and float32", "[ops]") {
+  for (const ConvCase& c : kConvCases) {
+    INFO(describe(c));
+    TensorList in = conv_inputs(c, 7);
+    std::vector<double> expected = naive_conv2d(in[0], in[1], c.bias ? in[2] : Tensor(), c.stride, c.padding,
+                                                c.groups);
+    require_close(conv_of(c, in), expected, 1e-13, 1e-13);
+    TensorList in32;
+    for (const Tensor& t : in) in32.push_back(t.detach().to(kFloat32));
+    require_close(conv_of(c, in32), expected, 1e-5, 1e-5);
+  }
+}
+
+TEST_CASE("forward: conv2d default padding is k / 2", "[ops]") {
+  Tensor x = leaf({1, 2, 6, 5}, 3), w = leaf({3, 2, 5, 5}, 4);
+  CHECK(conv2d(x, w, Tensor()).shape() == Shape{1, 3, 6, 5});
+  CHECK(conv2d(x, w, Tensor(), 2).shape() == Shape{1, 3, 3, 3});
+  require_close(conv2d(x, w, Tensor()), naive_conv2d(x, w, Tensor(), 1, 2, 1), 1e-13, 1e-13);
+}
+
+TEST_CASE("forward: conv2d with a tiny workspace (many chunks) matches a large one, gradients included", "[ops]") {
+  // A bigger image than the other cases so that 1 KB means dozens of chunks,
+  // and for the stride-2 input gradient a fall back to one chunk at a time.
+  std::vector<ConvCase> cases = {
+      {{2, 4, 23, 19}, 5, 3, 1, 1, 1, true}, {{1, 4, 23, 19}, 5, 3, 2, 1, 1, true},
+      {{1, 4, 23, 19}, 6, 3, 1, 1, 2, true}, {{1, 4, 23, 19}, 5, 1, 1, 0, 1, true},
+      {{1, 3, 23, 19}, 4, 5, 4, 2, 1, true}, {{1, 4, 23, 19}, 5, 7, 2, 3, 1, false}};
+  for (const ConvCase& c : cases) {
+    INFO(describe(c));
+    auto run = [&](int64_t limit) {
+      WorkspaceLimit guard(limit);
+      TensorList in = conv_inputs(c, 11);
+      Tensor y = conv_of(c, in);
+      y.backward(leaf(y.shape(), 12).detach());
+      TensorList out{y.detach()};
+      for (const Tensor& t : in) out.push_back(t.grad());
+      return out;
+    };
+    TensorList big = run(int64_t(1) << 30), tiny = run(1024), one = run(1);
+    for (size_t i = 0; i < big.size(); ++i) {
+      INFO("output " << i << " (0 = y, then dx, dw, db)");
+      require_close(tiny[i], big[i], 1e-12, 1e-12);
+      require_close(one[i], big[i], 1e-12, 1e-12);
+    }
+  }
+}
+
+TEST_CASE("gradcheck: conv2d wrt input, weight and bias in every code path", "[ops][grad]") {
+  for (const ConvCase& c : kConvCases) {
+    INFO(describe(c));
+    require_gradcheck([c](const TensorList& in) { return TensorList{conv_of(c, in)}; }, conv_inputs(c, 21));
+  }
+}
+
+TEST_CASE("gradcheck: conv2d with only some inputs requiring grad", "[ops][grad]") {
+  const ConvCase c{{1, 2, 5, 6}, 3, 3, 1, 1, 1, true};
+  TensorList in = conv_inputs(c, 31);
+  auto fn = [c](const TensorList& t) { return TensorList{conv_of(c, t)}; };
+  require_gradcheck(fn, {in[0].detach(), in[1].detach(), in[2]});  // bias only
+  require_gradcheck(fn, {in[0].detach(), in[1], in[2].detach()});  // weight only
+  require_gradcheck(fn, {in[0], in[1].detach(), in[2].detach()});  // input only
+}
+
+TEST_CASE("errors: conv2d", "[ops]") {
+  Tensor x = leaf({1, 4, 5, 5}, 1), w = leaf({6, 4, 3, 3}, 2);
+  CHECK_THROWS_WITH(conv2d(leaf({4, 5, 5}, 1), w, Tensor()),
+                    Catch::Contains("conv2d: input must be 4-D (N, C, H, W), got (4, 5, 5)"));
+  CHECK_THROWS_WITH(conv2d(x, leaf({6, 3, 3, 3}, 2), Tensor()),
+                    Catch::Contains("conv2d: weight (6, 3, 3, 3) does not match input channels 4"));
+  CHECK_THROWS_WITH(conv2d(x, leaf({6, 4, 3, 2}, 2), Tensor()),
+                    Catch::Contains("conv2d: weight (6, 4, 3, 2) must be (Cout, Cin/groups, k, k)"));
+  CHECK_THROWS_WITH(conv2d(x, leaf({6, 1, 3, 3}, 2), Tensor(), 1, -1, 3),
+                    Catch::Contains("conv2d: groups 3 does not divide the input channels 4"));
+  CHECK_THROWS_WITH(conv2d(x, leaf({5, 2, 3, 3}, 2), Tensor(), 1, -1, 2),
+                    Catch::Contains("conv2d: groups 2 does not divide the output channels of weight (5, 2, 3, 3)"));
+  CHECK_THROWS_WITH(conv2d(x, leaf({6, 4, 3, 3}, 2), Tensor(), 1, -1, 2),
+                    Catch::Contains("weight (6, 4, 3, 3) does not match input channels 4 with groups 2"));
+  CHECK_THROWS_WITH(conv2d(x, w, leaf({5}, 3)),
+                    Catch::Contains("conv2d: bias (5) does not match the 6 output channels of weight (6, 4, 3, 3)"));
+  CHECK_THROWS_WITH(conv2d(x, leaf({6, 4, 7, 7}, 2), Tensor(), 1, 0),
+                    Catch::Contains("conv2d: kernel 7 is larger than input (1, 4, 5, 5) padded by 0"));
+  CHECK_THROWS_WITH(conv2d(x, w, Tensor(), 0), Catch::Contains("conv2d: stride 0 must be positive"));
+  CHECK_THROWS_WITH(conv2d(x, w.detach().to(kFloat32), Tensor()),
+                    Catch::Contains("conv2d: input is float64 but weight is float32"));
+  CHECK_THROWS_WITH(set_conv_workspace_limit(0), Catch::Contains("set_conv_workspace_limit: 0"));
+}
+
+// ---------------------------------------------------------------- bicubic
+
+TEST_CASE("forward: bicubic by hand", "[ops]") {
+  // x1/2 of an even row (align_corners false): the 4-tap filter
+  // [-0.09375, 0.59375, 0.59375, -0.09375] on pixels 2i-1 .. 2i+2, edge-clamped
+  // (t = 0.5: w0 = w3 = A/8 = -0.09375, w1 = w2 = (A+2)/8 - (A+3)/4 + 1 = 0.59375).
+  Tensor x = vec({1, 2, 4, 8, 16, 32}, {1, 1, 1, 6});
+  const double a = -0.09375, b = 0.59375;
+  require_close(bicubic_resize(x, 1, 3), {a * 1 + b * 1 + b * 2 + a * 4, a * 2 + b * 4 + b * 8 + a * 16,
+                                          a * 8 + b * 16 + b * 32 + a * 32},
+                1e-14);
+  // The same size is the identity in both modes (t = 0: weights 0, 1, 0, 0).
+  Tensor r = leaf({1, 2, 4, 5}, 3).detach();
+  require_close(bicubic_resize(r, 4, 5, false), r, 1e-300);
+  require_close(bicubic_resize(r, 4, 5, true), r, 1e-300);
+  // Constants stay constant (the weights sum to 1), any size, both modes.
+  Tensor c = full({1, 1, 3, 4}, 2.5, kFloat64);
+  for (bool ac : {false, true}) {
+    require_close(bicubic_resize(c, 7, 9, ac), std::vector<double>(63, 2.5), 1e-14);
+    require_close(bicubic_resize(c, 2, 1, ac), std::vector<double>(2, 2.5), 1e-14);
+  }
+  // align_corners true keeps the corners.
+  Tensor up = bicubic_resize(r, 7, 9, true);
+  std::vector<double> u = up.to_vector<double>(), rv = r.to_vector<double>();
+  CHECK(u[0] == Approx(rv[0]).epsilon(1e-14));
+  CHECK(u[8] == Approx(rv[4]).epsilon(1e-14));
+  CHECK(u[62] == Approx(rv[19]).epsilon(1e-14));
+}
+
+TEST_CASE("forward: bicubic_scale uses floor sizes and the size ratio (torch 1.4)", "[ops]") {
+  Tensor x = leaf({1, 2, 9, 7}, 5).detach();
+  Tensor y = bicubic_scale(x, 0.5);
+  CHECK(y.shape() == Shape{1, 2, 4, 3});
+  require_close(y, bicubic_resize(x, 4, 3), 1e-300);
+  CHECK(bicubic_scale(x, 2.0, true).shape() == Shape{1, 2, 18, 14});
+  CHECK_THROWS_WITH(bicubic_scale(x, 0.1), Catch::Contains("bicubic_scale: scale 0.1 makes input (1, 2, 9, 7) empty"));
+  CHECK_THROWS_WITH(bicubic_scale(x, -1), Catch::Contains("bicubic_scale: scale -1 must be positive"));
+}
+
+TEST_CASE("gradcheck: bicubic up, down, odd sizes, both align modes", "[ops][grad]") {
+  const std::vector<std::pair<int64_t, int64_t>> sizes = {{10, 14}, {2, 3}, {9, 11}, {3, 4}, {1, 1}, {5, 7}, {1, 9}};
+  for (bool ac : {false, true})
+    for (auto [h, w] : sizes) {
+      INFO("align_corners " << ac << " to " << h << " x " << w);
+      require_gradcheck(
+          [ac, h = h, w = w](const TensorList& in) { return TensorList{bicubic_resize(in[0], h, w, ac)}; },
+          {leaf({2, 2, 5, 7}, 41)});
+    }
+}
+
+TEST_CASE("errors: bicubic", "[ops]") {
+  CHECK_THROWS_WITH(bicubic_resize(leaf({2, 5, 7}, 1), 4, 4),
+                    Catch::Contains("bicubic_resize: input must be 4-D (N, C, H, W), got (2, 5, 7)"));
+  CHECK_THROWS_WITH(bicubic_resize(leaf({1, 2, 5, 7}, 1), 0, 4),
+                    Catch::Contains("bicubic_resize: output size 0 x 4 must be positive (input (1, 2, 5, 7))"));
+}
+
+// ---------------------------------------------------------------- antialiased resize
+
+TEST_CASE("forward: resize_antialias keeps constants and matches a hand-computed 1-D case", "[ops]") {
+  for (auto [h, w] : std::vector<std::pair<int64_t, int64_t>>{{3, 4}, {11, 13}, {6, 8}, {1, 1}}) {
+    INFO(h << " x " << w);
+    Tensor c = full({1, 2, 6, 8}, 0.7, kFloat64);
+    require_close(resize_antialias(c, h, w), std::vector<double>(size_t(2 * h * w), 0.7), 1e-14);
+  }
+  // One row of 4 pixels x = (1, 2, 4, 8) halved (scale 1/2, kernel width 8,
+  // 10 taps). Output 0 sits at u = 1/scale + (1 - 1/scale)/2 = 1.5 (1-based);
+  // taps j = -3 .. 6 at distances u - j = 4.5 .. -4.5, weights
+  // 0.5 keys(0.5 d) = 0.5 * [0, -0.0234375, -0.0703125, 0.2265625, 0.8671875,
+  // (mirrored)] summing to 1. Mirroring j into 1..4 by [1 2 3 4 4 3 2 1]
+  // (j = -2 -> 3, -1 -> 2, 0 -> 1, 5 -> 4) and adding up per pixel:
+  //   out0 = 0.546875 x1 + 0.3984375 x2 + 0.1015625 x3 - 0.046875 x4 = 1.375
+  // and out1 is its mirror image: 0.546875 x4 + 0.3984375 x3 + 0.1015625 x2 - 0.046875 x1 = 6.125.
+  Tensor row = vec({1, 2, 4, 8}, {1, 1, 1, 4});
+  require_close(resize_antialias(row, 1, 2), {1.375, 6.125}, 1e-14);
+  // The same along H (the column form of that row).
+  require_close(resize_antialias(row.reshape({1, 1, 4, 1}), 2, 1), {1.375, 6.125}, 1e-14);
+  // Upscaling is plain Keys interpolation: a linear ramp stays linear inside
+  // (a = -0.5 reproduces quadratics): x2 of 0..5 samples at o/2 - 0.25
+  // (0-based); outputs 3..8 have all four taps inside the image.
+  Tensor ramp = vec({0, 1, 2, 3, 4, 5}, {1, 1, 1, 6});
+  std::vector<double> up = resize_antialias(ramp, 1, 12).to_vector<double>();
+  for (int64_t o = 3; o < 9; ++o) CHECK(up[size_t(o)] == Approx(-0.25 + 0.5 * double(o)).epsilon(1e-13));
+  CHECK_THROWS_WITH(resize_antialias(row, 1, 0), Catch::Contains("resize_antialias: output size 1 x 0"));
+}
+
+// ---------------------------------------------------------------- pooling
+
+TEST_CASE("forward: avg and max pooling by hand, floor mode, first maximum", "[ops]") {
+  Tensor x = vec({1, 5, 2, 0, 9,  //
+                  3, 4, 8, 8, 9,  //
+                  7, 7, 1, 1, 9,  //
+                  7, 6, 1, 0, 9,  //
+                  9, 9, 9, 9, 9},
+                 {1, 1, 5, 5});
+  require_close(avg_pool2d(x), {13.0 / 4, 18.0 / 4, 27.0 / 4, 3.0 / 4});
+  require_close(max_pool2d(x), {5, 8, 7, 1});
+  require_close(avg_pool2d(x, 3), {38.0 / 9});
+  // Gradients: max to the first maximum (8 at column 2, 7 at (2,0), 1 at (2,2)).
+  Tensor xg = x.detach().requires_grad_();
+  max_pool2d(xg).backward(vec({1, 2, 3, 4}, {1, 1, 2, 2}));
+  require_close(xg.grad(), {0, 1, 0, 0, 0, 0, 0, 2, 0, 0, 3, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});
+  Tensor xa = x.detach().requires_grad_();
+  avg_pool2d(xa).backward(vec({4, 8, 12, 16}, {1, 1, 2, 2}));
+  require_close(xa.grad(), {1, 1, 2, 2, 0, 1, 1, 2, 2, 0, 3, 3, 4, 4, 0, 3, 3, 4, 4, 0, 0, 0, 0, 0, 0});
+}
+
+TEST_CASE("gradcheck: avg and max pooling", "[ops][grad]") {
+  for (int64_t k : {2, 3}) {
+    INFO("kernel " << k);
+    require_gradcheck([k](const TensorList& in) { return TensorList{avg_pool2d(in[0], k)}; }, {leaf({2, 2, 7, 8}, 51)});
+    require_gradcheck([k](const TensorList& in) { return TensorList{max_pool2d(in[0], k)}; },
+                      {leaf_distinct({2, 2, 7, 8}, 52)});
+  }
+}
+
+TEST_CASE("errors: pooling", "[ops]") {
+  CHECK_THROWS_WITH(avg_pool2d(leaf({1, 1, 1, 5}, 1)),
+                    Catch::Contains("avg_pool2d: kernel 2 is larger than input (1, 1, 1, 5)"));
+  CHECK_THROWS_WITH(max_pool2d(leaf({1, 5, 5}, 1)), Catch::Contains("max_pool2d: input must be 4-D"));
+  CHECK_THROWS_WITH(max_pool2d(leaf({1, 1, 4, 4}, 1), 0), Catch::Contains("max_pool2d: kernel 0 must be positive"));
+}
+
+// ---------------------------------------------------------------- unfold / fold
+
+TEST_CASE("forward: unfold and fold by hand", "[ops]") {
+  // 2x2 windows, stride 1, on a 2x3 image: rows (ky, kx), columns = 2 windows.
+  Tensor x = vec({1, 2, 3, 4, 5, 6}, {1, 1, 2, 3});
+  require_close(unfold(x, 2), {1, 2, 2, 3, 4, 5, 5, 6});
+  // Padding 1, stride 2 on the same image: windows at (-1,-1), (-1,1),
+  // (1,-1), (1,1); rows (ky, kx) = (0,0) (0,1) (1,0) (1,1).
+  require_close(unfold(x, 2, 2, 1), {0, 0, 0, 5, 0, 0, 4, 6, 0, 2, 0, 0, 1, 3, 0, 0});
+  // fold sums overlaps: all-ones columns count how many windows cover a pixel.
+  require_close(fold(full({1, 4, 2}, 1.0, kFloat64), 2, 3, 2), {1, 2, 1, 1, 2, 1});
+  // Channels come first in the row order: rows 0..3 are channel 0.
+  Tensor x2 = vec({1, 2, 3, 4, 10, 20, 30, 40}, {1, 2, 2, 2});
+  require_close(unfold(x2, 2), {1, 2, 3, 4, 10, 20, 30, 40});
+  // Non-overlapping windows: fold(unfold(x)) == x where covered.
+  Tensor r = leaf({2, 3, 6, 8}, 3).detach();
+  require_close(fold(unfold(r, 2, 2), 6, 8, 2, 2), r, 1e-300);
+}
+
+TEST_CASE("forward: fold is the adjoint of unfold", "[ops]") {
+  // <unfold(x), c> == <x, fold(c)> for random x and c.
+  struct Geo {
+    int64_t k, s, p;
+  };
+  for (Geo g : std::vector<Geo>{{3, 1, 1}, {2, 2, 0}, {4, 4, 0}, {3, 2, 1}, {5, 3, 2}, {1, 1, 0}, {3, 1, 0}}) {
+    INFO("k " << g.k << " stride " << g.s << " padding " << g.p);
+    Tensor x = leaf({2, 3, 7, 9}, 61).detach();
+    Tensor u = unfold(x, g.k, g.s, g.p);
+    Tensor c = leaf(u.shape(), 62).detach();
+    const double lhs = sum(mul(u, c)).item(), rhs = sum(mul(x, fold(c, 7, 9, g.k, g.s, g.p))).item();
+    CHECK(lhs == Approx(rhs).epsilon(1e-13));
+  }
+}
+
+TEST_CASE("gradcheck: unfold and fold", "[ops][grad]") {
+  struct Geo {
+    int64_t k, s, p;
+  };
+  for (Geo g : std::vector<Geo>{{3, 1, 1}, {2, 2, 0}, {4, 4, 0}, {3, 2, 1}, {1, 1, 0}}) {
+    INFO("k " << g.k << " stride " << g.s << " padding " << g.p);
+    require_gradcheck([g](const TensorList& in) { return TensorList{unfold(in[0], g.k, g.s, g.p)}; },
+                      {leaf({1, 2, 6, 7}, 71)});
+    const int64_t L = ((6 + 2 * g.p - g.k) / g.s + 1) * ((7 + 2 * g.p - g.k) / g.s + 1);
+    require_gradcheck([g](const TensorList& in) { return TensorList{fold(in[0], 6, 7, g.k, g.s, g.p)}; },
+                      {leaf({1, 2 * g.k * g.k, L}, 72)});
+  }
+}
+
+TEST_CASE("errors: unfold and fold", "[ops]") {
+  CHECK_THROWS_WITH(unfold(leaf({1, 1, 2, 2}, 1), 3),
+                    Catch::Contains("unfold: kernel 3 is larger than input (1, 1, 2, 2) padded by 0"));
+  CHECK_THROWS_WITH(unfold(leaf({1, 1, 4, 4}, 1), 2, 0), Catch::Contains("unfold: kernel 2, stride 0, padding 0"));
+  CHECK_THROWS_WITH(fold(leaf({1, 8, 7}, 1), 3, 4, 2),
+                    Catch::Contains("fold: cols (1, 8, 7) has 7 columns but a 3 x 4 output with kernel 2, stride 1, "
+                                    "padding 0 has 6 windows"));
+  CHECK_THROWS_WITH(fold(leaf({1, 7, 6}, 1), 3, 4, 2),
+                    Catch::Contains("fold: cols (1, 7, 6) rows are not a multiple of 2 x 2"));
+  CHECK_THROWS_WITH(fold(leaf({8, 6}, 1), 3, 4, 2), Catch::Contains("fold: cols must be 3-D (N, C*k*k, L)"));
+}
+
+// ---------------------------------------------------------------- blur (§9.1)
+
+TEST_CASE("forward: gaussian_blur3 kernel, shape, constants", "[ops]") {
+  // An impulse in the middle of a 7x7 image: the padded impulse sits at
+  // (5, 5), so output (5 - a, 5 - b) = kernel[a][b] for a, b in 0..2.
+  std::vector<double> impulse(49, 0.0);
+  impulse[24] = 1.0;
+  Tensor y = gaussian_blur3(vec(impulse, {1, 1, 7, 7}));
+  CHECK(y.shape() == Shape{1, 1, 9, 9});
+  std::vector<double> v = y.to_vector<double>();
+  // dcsr-spec §9.1: 1-D [0.296096, 0.407807, 0.296096] and its outer product.
+  const double k1[3] = {0.296096, 0.407807, 0.296096};
+  const double k2[9] = {0.087673, 0.120750, 0.087673, 0.120750, 0.166307, 0.120750, 0.087673, 0.120750, 0.087673};
+  double total = 0;
+  for (int a = 0; a < 3; ++a)
+    for (int b = 0; b < 3; ++b) {
+      const double got = v[size_t((5 - a) * 9 + (5 - b))];
+      CHECK(std::abs(got - k1[a] * k1[b]) < 1e-6);
+      CHECK(std::abs(got - k2[a * 3 + b]) < 0.5e-6);
+      total += got;
+    }
+  CHECK(total == Approx(1.0).epsilon(1e-15));
+  // Constants stay constant: reflection padding plus weights summing to 1.
+  require_close(gaussian_blur3(full({2, 3, 4, 5}, 0.3, kFloat64)), std::vector<double>(2 * 3 * 6 * 7, 0.3), 1e-15);
+  CHECK_THROWS_WITH(gaussian_blur3(leaf({1, 3, 2, 5}, 1)),
+                    Catch::Contains("gaussian_blur3: input (1, 3, 2, 5) must be at least 3 x 3"));
+}
+
+TEST_CASE("gradcheck: gaussian_blur3", "[ops][grad]") {
+  require_gradcheck([](const TensorList& in) { return TensorList{gaussian_blur3(in[0])}; }, {leaf({2, 3, 4, 5}, 81)});
+}
+
+// ---------------------------------------------------------------- goldens (PyTorch, float64)
+
+TEST_CASE("golden: bicubic against F.interpolate, values and gradients", "[ops][golden]") {
+  auto g = golden("bicubic");
+  for (int ac : {0, 1})
+    for (auto [h, w] : std::vector<std::pair<int64_t, int64_t>>{{10, 14}, {2, 3}, {9, 11}, {3, 4}}) {
+      const std::string p = "ac" + std::to_string(ac) + "_" + std::to_string(h) + "x" + std::to_string(w);
+      Tensor x = g.at("x").detach().requires_grad_();
+      Tensor y = bicubic_resize(x, h, w, ac == 1);
+      require_close(y, g.at(p + ".y"), kAtol, kRtol, "bicubic " + p + " y");
+      require_close(grad_of(y, x, g.at(p + ".gy")), g.at(p + ".dx"), kAtol, kRtol, "bicubic " + p + " dx");
+    }
+  Tensor x = g.at("half_even.x").detach().requires_grad_();
+  Tensor y = bicubic_resize(x, 3, 4);
+  require_close(y, g.at("half_even.y"), kAtol, kRtol, "bicubic half_even y");
+  require_close(y, g.at("half_even.y4tap"), kAtol, kRtol, "bicubic half_even y (4-tap filter)");
+  require_close(grad_of(y, x, g.at("half_even.gy")), g.at("half_even.dx"), kAtol, kRtol, "bicubic half_even dx");
+}
+
+TEST_CASE("golden: reflection padding against ReflectionPad2d", "[ops][golden]") {
+  auto g = golden("reflect_pad");
+  for (std::string p : {"pad_1_1_1_1", "pad_2_1_0_3"}) {
+    std::vector<int64_t> pads = g.at(p + ".pad").to_vector<int64_t>();
+    Tensor x = g.at("x").detach().requires_grad_();
+    Tensor y = pad2d(x, {pads[0], pads[1], pads[2], pads[3]}, PadMode::Reflect);
+    require_close(y, g.at(p + ".y"), kAtol, kRtol, "reflect " + p + " y");
+    require_close(grad_of(y, x, g.at(p + ".gy")), g.at(p + ".dx"), kAtol, kRtol, "reflect " + p + " dx");
+  }
+}
+
+TEST_CASE("golden: unfold and fold against F.unfold / F.fold", "[ops][golden]") {
+  auto g = golden("unfold_fold");
+  for (std::string p : {"k3p1s1", "k2p0s2", "k4p0s4"}) {
+    std::vector<int64_t> params = g.at(p + ".params").to_vector<int64_t>();  // k, padding, stride
+    const int64_t k = params[0], pad = params[1], s = params[2];
+    Tensor x = g.at("x").detach().requires_grad_();
+    Tensor u = unfold(x, k, s, pad);
+    require_close(u, g.at(p + ".unfold"), kAtol, kRtol, "unfold " + p);
+    require_close(grad_of(u, x, g.at(p + ".unfold_gy")), g.at(p + ".unfold_dx"), kAtol, kRtol, "unfold " + p + " dx");
+    Tensor c = g.at(p + ".fold_in").detach().requires_grad_();
+    Tensor f = fold(c, x.size(2), x.size(3), k, s, pad);
+    require_close(f, g.at(p + ".fold"), kAtol, kRtol, "fold " + p);
+    require_close(grad_of(f, c, g.at(p + ".fold_gy")), g.at(p + ".fold_dcols"), kAtol, kRtol,
+                  "fold " + p + " dcols");
+  }
+}
+
+TEST_CASE("golden: conv2d against F.conv2d, values and all gradients", "[ops][golden]") {
+  auto g = golden("conv2d");
+  for (std::string p : {"k3s1", "k3s2", "k5s2", "k5s4", "k7s1", "k7s2", "k1s1", "k3s4", "dw3"}) {
+    std::vector<int64_t> params = g.at(p + ".params").to_vector<int64_t>();  // stride, padding, groups
+    Tensor x = g.at(p + ".x").detach().requires_grad_();
+    Tensor w = g.at(p + ".w").detach().requires_grad_();
+    Tensor b = g.at(p + ".b").detach().requires_grad_();
+    Tensor y = conv2d(x, w, b, params[0], params[1], params[2]);
+    require_close(y, g.at(p + ".y"), kAtol, kRtol, "conv2d " + p + " y");
+    y.backward(g.at(p + ".gy"));
+    require_close(x.grad(), g.at(p + ".dx"), kAtol, kRtol, "conv2d " + p + " dx");
+    require_close(w.grad(), g.at(p + ".dw"), kAtol, kRtol, "conv2d " + p + " dw");
+    require_close(b.grad(), g.at(p + ".db"), kAtol, kRtol, "conv2d " + p + " db");
+  }
+}
+
+TEST_CASE("golden: avg and max pooling against PyTorch", "[ops][golden]") {
+  auto g = golden("pool");
+  for (std::string p : {"maxpool", "avgpool"}) {
+    Tensor x = g.at("x").detach().requires_grad_();
+    Tensor y = p == "maxpool" ? max_pool2d(x) : avg_pool2d(x);
+    require_close(y, g.at(p + ".y"), kAtol, kRtol, p + " y");
+    require_close(grad_of(y, x, g.at(p + ".gy")), g.at(p + ".dx"), kAtol, kRtol, p + " dx");
+  }
+}
+
+TEST_CASE("golden: gaussian_blur3 against the reference blur", "[ops][golden]") {
+  auto g = golden("blur");
+  Tensor x = g.at("x").detach().requires_grad_();
+  Tensor y = gaussian_blur3(x);
+  require_close(y, g.at("y"), kAtol, kRtol, "blur y");
+  require_close(grad_of(y, x, g.at("gy")), g.at("dx"), kAtol, kRtol, "blur dx");
+  // The kernel itself: the blur of a centred impulse (see the forward test).
+  std::vector<double> impulse(49, 0.0);
+  impulse[24] = 1.0;
+  std::vector<double> v = gaussian_blur3(from_vector(impulse, {1, 1, 7, 7})).to_vector<double>();
+  std::vector<double> kernel;
+  for (int a = 0; a < 3; ++a)
+    for (int b = 0; b < 3; ++b) kernel.push_back(v[size_t((5 - a) * 9 + (5 - b))]);
+  require_close(from_vector(kernel, {3, 3}), g.at("kernel"), 1e-15, 1e-14, "blur kernel");
+}
