@@ -74,11 +74,12 @@ void ProgressBar::draw(bool force) {
   else
     std::cerr << line.str() << "\n";
   drawn_ = true;
+  drawn_done_ = done_;
 }
 
 void ProgressBar::finish() {
   if (finished_) return;
-  draw(true);
+  if (drawn_done_ != done_) draw(true);  // the final state, unless it is on screen already
   if (tty_) std::cerr << "\n";
   finished_ = true;
 }

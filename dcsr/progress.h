@@ -34,7 +34,7 @@ class ProgressBar {
   void draw(bool force);
 
   std::string label_, suffix_;
-  int64_t total_, start_done_, done_;
+  int64_t total_, start_done_, done_, drawn_done_ = -1;
   bool tty_, finished_ = false, drawn_ = false;
   double plain_interval_s_;
   std::chrono::steady_clock::time_point start_, last_draw_;

@@ -20,6 +20,13 @@
 //   would wrap a negative Python start index, which only happens for images
 //   smaller than about two tiles), then trimmed to a multiple of the block
 //   size the network needs (2 in 4K mode, 4 in 8K mode).
+//
+// Tiled and whole-image results of the DCSR network differ everywhere, not
+// only near tile borders, here as in the reference: the matching extractor
+// upsamples with align_corners=True (§3.1), whose sample positions depend on
+// the input size, and the network's receptive field (~45 LR px) exceeds the
+// 20 px context. A network whose output is local (tests/test_tiling.cpp's
+// stub) gives identical results.
 #pragma once
 #include <array>
 #include <cstdint>

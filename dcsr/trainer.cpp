@@ -124,6 +124,8 @@ TrainConfig TrainConfig::from_json(const json& j, const TrainConfig& base) {
   return c;
 }
 
+TrainConfig TrainConfig::from_json(const json& j) { return from_json(j, TrainConfig()); }
+
 TrainConfig TrainConfig::basic_defaults() { return TrainConfig(); }
 
 TrainConfig TrainConfig::sra_defaults() {
@@ -249,13 +251,12 @@ TrainResult train(const TrainConfig& config_in, const TrainOptions& options) {
   if (!resuming)
     DCSR_CHECK(!fs::exists(latest, ec), "'", cfg.out_dir, "' already holds a training run (", latest,
                "); continue it with --resume ", latest, " or choose another --out");
-  fs::create_directories(cfg.out_dir, ec);
-  DCSR_CHECK(fs::is_directory(cfg.out_dir, ec), "cannot create the output folder '", cfg.out_dir, "'");
-
   // Data first: the most likely thing to be wrong, and cheap to check.
   Dataset data(cfg.data, cfg.sra ? DatasetKind::Sra : DatasetKind::Basic);
   data.check_patch_size(cfg.patch_size);
   if (!cfg.val_data.empty()) list_dataset(cfg.val_data, DatasetKind::Basic);
+  fs::create_directories(cfg.out_dir, ec);
+  DCSR_CHECK(fs::is_directory(cfg.out_dir, ec), "cannot create the output folder '", cfg.out_dir, "'");
 
   // The network: random init (seeded), then the init model, or the resumed state.
   ModelConfig model_config;
@@ -303,7 +304,8 @@ TrainResult train(const TrainConfig& config_in, const TrainOptions& options) {
   }
 
   JsonLog log((fs::path(cfg.out_dir) / "train_log.jsonl").string(), resuming);
-  log.write({{"type", resuming ? "resume" : "start"}, {"step", st.step}, {"epoch", st.epoch}, {"config", cfg.to_json()}});
+  log.write({{"type", resuming ? "resume" : "start"}, {"step", st.step}, {"epochs_done", st.epoch},
+             {"config", cfg.to_json()}});
 
   TrainResult result;
   std::string saved_at;  // the last checkpoint written in this run
@@ -387,7 +389,7 @@ TrainResult train(const TrainConfig& config_in, const TrainOptions& options) {
       LossTerms terms = loss(out.sr, target_t, ref_t);
       const double value = terms.total.item();
       if (!std::isfinite(value)) {
-        log.write({{"type", "stop"}, {"reason", "loss not finite"}, {"step", st.step + 1}, {"epoch", st.epoch}});
+        log.write({{"type", "stop"}, {"reason", "loss not finite"}, {"step", st.step + 1}, {"epochs_done", st.epoch}});
         std::string kept = saved_at.empty()
                                ? std::string("no checkpoint was written in this run")
                                : "the last good checkpoint is '" + saved_at + "' (step " + std::to_string(saved_step) + ")";
@@ -431,7 +433,7 @@ TrainResult train(const TrainConfig& config_in, const TrainOptions& options) {
   }
   if (saved_step != st.step) save(latest);
   if (bar) bar->finish();
-  log.write({{"type", "stop"}, {"reason", stop ? "max_steps" : "epochs"}, {"step", st.step}, {"epoch", st.epoch}});
+  log.write({{"type", "stop"}, {"reason", stop ? "max_steps" : "epochs"}, {"step", st.step}, {"epochs_done", st.epoch}});
   result.steps = st.step;
   result.epochs = st.epoch;
   result.best_val_psnr = st.best_val_psnr;

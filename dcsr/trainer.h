@@ -78,7 +78,8 @@ struct TrainConfig {
 
   nlohmann::json to_json() const;
   // Starts from `base` and sets every key present in `json`.
-  static TrainConfig from_json(const nlohmann::json& json, const TrainConfig& base = TrainConfig());
+  static TrainConfig from_json(const nlohmann::json& json, const TrainConfig& base);
+  static TrainConfig from_json(const nlohmann::json& json);  // on top of the defaults
   // The defaults of `dcsr train` (= configs/train_basic.json) and `dcsr sra` (= configs/sra.json).
   static TrainConfig basic_defaults();
   static TrainConfig sra_defaults();
