@@ -20,6 +20,8 @@ class ProgressBar {
   ProgressBar& operator=(const ProgressBar&) = delete;
 
   void update(int64_t done, const std::string& suffix = "");
+  // Sets the total when it becomes known after construction.
+  void set_total(int64_t total) { total_ = total; }
   // Draws the final state and ends the line (also done by the destructor).
   void finish();
   // Prints a message on its own line without breaking the bar.

@@ -8,6 +8,8 @@
 #include "autograd/grad_mode.h"
 #include "autograd/ops/image.h"
 #include "kernels/cpu/cpu_common.h"
+#include "kernels/device_memory.h"
+#include "tensor/allocator.h"
 
 namespace dcsr {
 
@@ -207,6 +209,7 @@ TiledResult tiled_inference(const Tensor& lr, const Tensor& ref, Mode mode, cons
   if (options.want_warped_ref) result.warped_ref = empty({1, 3, 2 * g.height, 2 * g.width});
   Tensor ref_small;  // made on the first coarse tile
   bool have_ref_small = false;
+  int64_t last_h = -1, last_w = -1;  // the previous tile's Ref window size
   const int64_t total = g.ny * g.nx;
   for (int64_t j = 0; j < g.ny; ++j)
     for (int64_t i = 0; i < g.nx; ++i) {
@@ -220,6 +223,17 @@ TiledResult tiled_inference(const Tensor& lr, const Tensor& ref, Mode mode, cons
       w = fit_window(w, block);
       if (options.on_window) options.on_window(j, i, w);
       Tensor window = extract_tile(ref, w.r0, w.c0, w.height(), w.width());
+      // The network's buffers are sized by the Ref window. The caching
+      // allocator keeps freed blocks per size class (up to its cache limit,
+      // 2 GB by default), so a run through many window sizes would keep one
+      // set of buffers per size. Releasing the cache when the size changes
+      // keeps the peak at one tile's worth; tiles of one size in a row (most
+      // of them) still reuse their blocks.
+      if (w.height() != last_h || w.width() != last_w) {
+        allocator_empty_cache(kCPU);
+        if (kernels::cuda_available()) allocator_empty_cache(kCUDA);
+        last_h = w.height(), last_w = w.width();
+      }
       TileOutput out = forward(tile, window);
       DCSR_CHECK(out.sr.defined() && out.sr.dim() == 4 && out.sr.size(2) == 2 * g.tile_h() &&
                      out.sr.size(3) == 2 * g.tile_w(),

@@ -22,8 +22,10 @@
 //   train_log.jsonl     one JSON object per line: {"type": "train", step,
 //                       epoch, lr, loss, <term>: value..., it_s} every
 //                       log_every steps; {"type": "val", step, epoch, psnr,
-//                       ssim, psnr_fov, ssim_fov, seconds} per validation;
-//                       {"type": "start"/"resume"/"stop", ...} markers
+//                       ssim, psnr_fov, ssim_fov, psnr_bicubic, images, seconds}
+//                       per validation; {"type": "start"/"resume", step,
+//                       epochs_done, config} and {"type": "stop", reason,
+//                       step, epochs_done} markers
 //
 // Exact resume: `resume` continues from a checkpoint as if the run had never
 // stopped (same parameters, Adam moments, sample order and random draws), on

@@ -45,7 +45,8 @@ int run_eval(const CommandInfo& self, const std::vector<std::string>& argv) {
   if (!args.has("quiet")) {
     bar = std::make_unique<ProgressBar>("eval", 0);
     opt.progress = [&](int64_t done, int64_t total, const std::string& name) {
-      bar->update(done, "of " + std::to_string(total) + "  " + name);
+      bar->set_total(total);
+      bar->update(done, name);
     };
   }
   EvalSummary summary = evaluate_dataset(data, net.get(), opt);

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "apps/dcsr/cli.h"
+#include "dcsr/eval.h"
 #include "dcsr/prepare.h"
 #include "dcsr/progress.h"
 
@@ -21,9 +22,11 @@ int run_prepare(const CommandInfo& self, const std::vector<std::string>& argv) {
   opt.seed = args.get_u64("seed", 1);
   opt.force = args.has("force");
   apply_threads(args);
+  select_device(args.get("device", "cpu"));  // accepted for uniformity; the simulation runs on the CPU
   ProgressBar bar("prepare", 0);
   opt.progress = [&](int64_t done, int64_t total, const std::string& name) {
-    bar.update(done, "of " + std::to_string(total) + "  " + name);
+    bar.set_total(total);
+    bar.update(done, name);
   };
   int64_t n = prepare_dataset(opt);
   bar.finish();
@@ -47,6 +50,7 @@ CommandInfo prepare_command() {
                {"out", "DIR", "output dataset folder (must be empty or new)"},
                {"seed", "S", "random seed of the perturbations (default 1)"},
                {"force", "", "write into a non-empty output folder"},
+               {"device", "cpu|cuda", "accepted for uniformity; the simulation runs on the CPU"},
                {"threads", "N", "CPU threads"}};
   c.run = run_prepare;
   return c;

@@ -46,7 +46,10 @@ int run_sr(const CommandInfo& self, const std::vector<std::string>& argv) {
   std::unique_ptr<ProgressBar> bar;
   if (!args.has("quiet")) {
     bar = std::make_unique<ProgressBar>("sr tiles", 0);
-    opt.progress = [&](int64_t done, int64_t total) { bar->update(done, "of " + std::to_string(total)); };
+    opt.progress = [&](int64_t done, int64_t total) {
+      bar->set_total(total);
+      bar->update(done);
+    };
   }
   TiledResult r = tiled_inference(lr, ref, mode, network_tile_forward(*net, mode), opt);
   if (bar) bar->finish();
