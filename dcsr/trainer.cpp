@@ -343,8 +343,10 @@ TrainResult train(const TrainConfig& config_in, const TrainOptions& options) {
 
   // 1-based number of the epoch the last step belonged to.
   auto epoch_label = [&]() { return st.iter_in_epoch == 0 ? st.epoch : st.epoch + 1; };
+  int64_t validated_step = -1;
   auto validate = [&]() {
     if (cfg.val_data.empty()) return;
+    validated_step = st.step;
     EvalOptions eo;
     eo.mode = val_mode;
     eo.max_images = cfg.val_max_images;
@@ -432,6 +434,7 @@ TrainResult train(const TrainConfig& config_in, const TrainOptions& options) {
     if (cfg.val_every == 0) validate();
   }
   if (saved_step != st.step) save(latest);
+  if (validated_step != st.step) validate();  // the final state is always measured
   if (bar) bar->finish();
   log.write({{"type", "stop"}, {"reason", stop ? "max_steps" : "epochs"}, {"step", st.step}, {"epochs_done", st.epoch}});
   result.steps = st.step;
