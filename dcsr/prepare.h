@@ -73,8 +73,10 @@ struct PrepareOptions {
 
 // Writes OUT/{HR, LR/x2, Ref/x2, LR/x1, Ref/x1}/<photo stem>.png and
 // OUT/prepare.json; returns the number of pairs. Fails before writing
-// anything when the photo folder is missing or empty, holds an unreadable
-// image, two photos share a stem, or the output folder is not empty (unless force).
+// anything when the photo folder is missing or empty, a photo's header cannot
+// be read or is smaller than 32x32, two photos share a stem, or the output
+// folder is not empty (unless force). A photo whose body turns out corrupt
+// fails when its turn comes; every file is written atomically.
 int64_t prepare_dataset(const PrepareOptions& options);
 
 }  // namespace dcsr
