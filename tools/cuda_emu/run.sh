@@ -51,21 +51,32 @@ PY
 # 2. A Makefile over the library, the rewritten kernels, the emulator, the
 #    tests and the study programs.
 CXXFLAGS="-std=c++17 ${EMU_OPT:--O1} -march=native -fopenmp -w -DDCSR_HAVE_CUDA -DDCSR_CUDA_MAX_GRID_BLOCKS=16 \
--DDCSR_SOURCE_DIR=\\\"$ROOT\\\" -I$ROOT/tools/cuda_emu/include -I$GEN -I$ROOT -I/usr/include/eigen3 -I/usr/include/stb"
+-DDCSR_SOURCE_DIR=\\\"$ROOT\\\" -DDCSR_BIN_DIR=\\\"$OUT\\\" -I$ROOT/tools/cuda_emu/include -I$GEN -I$ROOT -I/usr/include/eigen3 -I/usr/include/stb"
 object() { echo "$OUT/obj/$(echo "${1#/}" | tr '/' '_').o"; }
 rule() {
-  local src="$1" obj
+  local src="$1" obj compiler='g++ $(CXXFLAGS)'
   obj="$(object "$src")"
+  [ "${src##*.}" = c ] && compiler='gcc -O1 -w -I/usr/include/stb'
   echo "$obj: $src"
-  printf '\tg++ $(CXXFLAGS) -MMD -c %s -o %s\n' "$src" "$obj"
+  printf '\t%s -MMD -c %s -o %s\n' "$compiler" "$src" "$obj"
   echo "-include ${obj%.o}.d"
 }
 {
   echo "CXXFLAGS = $CXXFLAGS"
   lib=()
-  for src in "$ROOT"/tensor/*.cpp "$ROOT"/autograd/*.cpp "$ROOT"/autograd/ops/*.cpp "$ROOT"/kernels/*.cpp \
-             "$ROOT"/kernels/cpu/*.cpp "$ROOT"/nn/*.cpp "$ROOT"/dcsr/*.cpp "$GEN"/kernels/cuda/*.cpp \
-             "$ROOT"/tools/cuda_emu/emu_runtime.cpp; do
+  # The library's source patterns, read from CMakeLists.txt's DCSR_SOURCES glob.
+  patterns=$(python3 - "$ROOT/CMakeLists.txt" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+m = re.search(r"file\(GLOB DCSR_SOURCES CONFIGURE_DEPENDS(.*?)\)", text, re.S)
+print(" ".join(m.group(1).split()))
+PY
+)
+  sources=()
+  for pattern in $patterns; do
+    for src in "$ROOT"/$pattern; do sources+=("$src"); done
+  done
+  for src in "${sources[@]}" "$GEN"/kernels/cuda/*.cpp "$ROOT"/tools/cuda_emu/emu_runtime.cpp; do
     [ -f "$src" ] || continue
     lib+=("$(object "$src")")
     rule "$src"
