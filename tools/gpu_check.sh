@@ -147,8 +147,9 @@ write_report() {
     echo "## Whole suite (ctest)"
     echo
     echo '```'
-    grep -E "tests passed|tests failed|Total Test time|\*\*\*Failed|\*\*\*Timeout|Not Run|Skipped\)?$" \
-      "$REPORT_DIR/ctest.log" 2>/dev/null | tail -40
+    grep -E "tests passed|tests failed|Total Test time" "$REPORT_DIR/ctest.log" 2>/dev/null
+    echo "skipped: $(grep -c "(Skipped)" "$REPORT_DIR/ctest.log" 2>/dev/null)"
+    grep -E "\*\*\*Failed|\*\*\*Timeout|\*\*\*Exception|Not Run" "$REPORT_DIR/ctest.log" 2>/dev/null | head -30
     echo '```'
     echo
     echo "## Study programs (kernels/study)"
