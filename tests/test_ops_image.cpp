@@ -179,6 +179,41 @@ TEST_CASE("forward: conv2d with a tiny workspace (many chunks) matches a large o
   }
 }
 
+TEST_CASE("forward: float32 conv2d (the CPU fast paths) matches float64, gradients included", "[ops]") {
+  // Float32 takes its own code on AVX-512 machines (implicit GEMM at stride
+  // 1, packed im2col otherwise, the 64-wide weight-gradient kernel from 32
+  // output channels per group up). Compared with the float64 result within
+  // float32 rounding of sums of K products: 2e-5 * (1 + |y|).
+  std::vector<ConvCase> cases = {
+      {{2, 8, 13, 11}, 40, 3, 1, 1, 1, true},   // implicit forward and weight gradient
+      {{1, 6, 12, 50}, 70, 3, 1, 1, 1, true},   // two 64-wide panels, several 48-pixel panels per row
+      {{1, 5, 9, 10}, 9, 5, 1, 2, 1, true},     // implicit, narrow output (packed weight gradient)
+      {{1, 4, 11, 9}, 34, 7, 1, 3, 1, false},
+      {{2, 8, 10, 9}, 64, 3, 1, 1, 2, true},    // grouped, 32 per group
+      {{1, 8, 7, 9}, 36, 1, 1, 0, 1, true},     // pointwise
+      {{1, 6, 13, 11}, 40, 3, 2, 1, 1, true},   // packed im2col, col2im
+      {{1, 5, 17, 14}, 33, 5, 4, 2, 1, true},   // stride 4
+      {{1, 3, 8, 9}, 5, 3, 1, 4, 1, true},      // padding beyond the kernel
+  };
+  for (const ConvCase& c : cases) {
+    INFO(describe(c));
+    auto run = [&](DType dtype) {
+      TensorList in;
+      for (const Tensor& t : conv_inputs(c, 91)) in.push_back(t.detach().to(dtype).requires_grad_());
+      Tensor y = conv_of(c, in);
+      y.backward(leaf(y.shape(), 92).detach().to(dtype));
+      TensorList out{y.detach().to(kFloat64)};
+      for (const Tensor& t : in) out.push_back(t.grad().to(kFloat64));
+      return out;
+    };
+    TensorList f64 = run(kFloat64), f32 = run(kFloat32);
+    for (size_t i = 0; i < f64.size(); ++i) {
+      INFO("output " << i << " (0 = y, then dx, dw, db)");
+      require_close(f32[i], f64[i], 2e-5, 2e-5);
+    }
+  }
+}
+
 TEST_CASE("gradcheck: conv2d wrt input, weight and bias in every code path", "[ops][grad]") {
   for (const ConvCase& c : kConvCases) {
     INFO(describe(c));

@@ -6,6 +6,10 @@
 // GEMM together. Depthwise convolutions (one input and one output channel per
 // group) use direct loops instead: a GEMM with one row is all overhead.
 //
+// Where the compiler targets AVX-512, float32 convolutions multiply with the
+// packed GEMM of packed_gemm.h, im2col writing straight into its packed
+// layout; float64 (gradchecks, goldens) and other targets use gemm_raw.
+//
 // Special cases that skip im2col:
 //   * 1x1, stride 1, no padding: the input plane IS the column matrix;
 //   * input gradient at stride 1: a forward convolution of grad_y with the
@@ -13,64 +17,17 @@
 //     transposed convolution of a stride-1 conv is a "full" correlation), so
 //     there is no col2im and no scatter between threads.
 #include <limits>
+#include <type_traits>
 
 #include "kernels/cpu/cpu_common.h"
 #include "kernels/cpu/cpu_gemm.h"
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/conv2d_common.h"
 #include "kernels/cpu/im2col.h"
 
 namespace dcsr::kernels::cpu {
 
 namespace {
-
-// Scratch per thread for one column chunk. Measured on 64->64 3x3 convs:
-// anything from 0.5 to 8 MB runs at the same speed; 1 MB stays in L2.
-constexpr int64_t kChunkBytes = int64_t(1) << 20;
-
-struct ConvShape {
-  int64_t N, Cin, H, W, Cout, k, stride, pad, groups, Ho, Wo;
-
-  int64_t cin_g() const { return Cin / groups; }
-  int64_t cout_g() const { return Cout / groups; }
-  int64_t K() const { return cin_g() * k * k; }  // rows of one group's column matrix
-  int64_t P() const { return Ho * Wo; }          // its columns
-  int64_t images() const { return N * groups; }  // independent (image, group) column matrices
-  Im2colGeometry geometry() const { return {cin_g(), H, W, k, stride, pad, Ho, Wo}; }
-  bool pointwise() const { return k == 1 && stride == 1 && pad == 0; }
-  bool depthwise() const { return cin_g() == 1 && cout_g() == 1; }
-};
-
-ConvShape conv_shape(const Tensor& x, const Tensor& weight, int64_t stride, int64_t pad, int64_t groups,
-                     int64_t Ho, int64_t Wo) {
-  return {x.size(0), x.size(1), x.size(2), x.size(3), weight.size(0), weight.size(2), stride, pad, groups, Ho, Wo};
-}
-
-// How the columns of every (image, group) are cut into jobs.
-struct ChunkPlan {
-  int64_t chunk = 1;      // columns per job
-  int64_t per_image = 1;  // jobs per (image, group)
-  int64_t jobs = 1;
-  int workers = 1;
-};
-
-// Chunks of at most kChunkBytes and at most limit / threads of scratch each
-// (at least one column), and enough of them to give every thread work.
-ChunkPlan plan_columns(int64_t images, int64_t P, int64_t bytes_per_column, int64_t limit) {
-  const int threads = job_workers(images * P);
-  const int64_t per_thread = std::max<int64_t>(1, std::min(kChunkBytes, limit / threads));
-  ChunkPlan plan;
-  plan.chunk = std::clamp<int64_t>(per_thread / std::max<int64_t>(bytes_per_column, 1), 1, std::max<int64_t>(P, 1));
-  int64_t per_image = (P + plan.chunk - 1) / plan.chunk;
-  const int64_t wanted = (threads + images - 1) / images;  // jobs per image so that no thread idles
-  if (per_image < wanted) {
-    per_image = std::min(wanted, P);
-    plan.chunk = (P + per_image - 1) / per_image;
-  }
-  plan.per_image = (P + plan.chunk - 1) / plan.chunk;
-  plan.jobs = images * plan.per_image;
-  plan.workers = job_workers(plan.jobs);
-  return plan;
-}
 
 // Sum of a[i] * b[i*stride] (b = null: of a[i]) over 16 partial sums, so
 // the stride-1 loops vectorise without reassociation flags.
@@ -94,6 +51,11 @@ T sum_lanes(const T* a, const T* b, int64_t n, int64_t stride) {
 // y = conv(x, w) + b for dense and grouped convolutions. b may be null.
 template <typename T>
 void forward_gemm(const ConvShape& s, const T* x, const T* w, const T* b, T* y, int64_t limit) {
+#ifdef DCSR_PACKED_GEMM
+  if constexpr (std::is_same_v<T, float>) {
+    if (forward_avx512(s, x, w, b, y, limit)) return;
+  }
+#endif
   const int64_t K = s.K(), P = s.P(), cin_g = s.cin_g(), cout_g = s.cout_g();
   const Im2colGeometry geo = s.geometry();
   const bool pointwise = s.pointwise();
@@ -126,6 +88,11 @@ void forward_gemm(const ConvShape& s, const T* x, const T* w, const T* b, T* y, 
 // jobs into its own accumulator (slot 0: grad_w itself), added up at the end.
 template <typename T>
 void backward_weight_gemm(const ConvShape& s, const T* gy, const T* x, T* gw, int64_t limit) {
+#ifdef DCSR_PACKED_GEMM
+  if constexpr (std::is_same_v<T, float>) {
+    if (backward_weight_avx512(s, gy, x, gw, limit)) return;
+  }
+#endif
   const int64_t K = s.K(), P = s.P(), cin_g = s.cin_g(), cout_g = s.cout_g(), wsize = s.Cout * K;
   const Im2colGeometry geo = s.geometry();
   const bool pointwise = s.pointwise();
@@ -199,13 +166,43 @@ void backward_input_col2im(const ConvShape& s, const T* gy, const T* w, T* gx, i
     per_image = (P + chunk - 1) / chunk;
     workers = 1;
   }
-  Tensor scratch = empty({int64_t(workers) * K * chunk}, dtype_of<T>());
+  // Slot: the chunk's grad_cols (K x chunk), then for the packed GEMM the
+  // chunk of grad_y packed as B (used only if that still fits the limit).
+  int64_t slot_floats = K * chunk;
+  bool use_packed = false;
+  Tensor a_storage;
+#ifdef DCSR_PACKED_GEMM
+  if constexpr (std::is_same_v<T, float>) {
+    const int64_t packed_slot = slot_floats + packed::b_size(chunk, cout_g);
+    if (int64_t(workers) * packed_slot * sz <= limit) {
+      use_packed = true;
+      slot_floats = packed_slot;
+      // w_g^T (K x cout_g) as packed A, from w_g stored (cout_g x K).
+      const int64_t a_stride = packed::a_size(K, cout_g);
+      a_storage = empty({s.groups * a_stride}, kFloat32);
+      for (int64_t g = 0; g < s.groups; ++g)
+        packed::pack_a(w + g * cout_g * K, K, K, cout_g, true, a_storage.data<float>() + g * a_stride);
+    }
+  }
+#endif
+  Tensor scratch = empty({int64_t(workers) * slot_floats}, dtype_of<T>());
   T* ws = scratch.data<T>();
   auto one_chunk = [&](int64_t image, int64_t p0, int64_t p1, int slot) {
     const int64_t n = image / s.groups, g = image % s.groups, len = p1 - p0;
-    T* buf = ws + slot * K * chunk;
-    gemm_raw<T>(w + g * cout_g * K, K, gy + (n * s.Cout + g * cout_g) * P + p0, P, buf, len, K, len, cout_g, true,
-                false, T(1), T(0));
+    T* buf = ws + slot * slot_floats;
+    const T* gy_chunk = gy + (n * s.Cout + g * cout_g) * P + p0;
+    if (!use_packed) {
+      gemm_raw<T>(w + g * cout_g * K, K, gy_chunk, P, buf, len, K, len, cout_g, true, false, T(1), T(0));
+    } else {
+#ifdef DCSR_PACKED_GEMM
+      if constexpr (std::is_same_v<T, float>) {
+        float* bbuf = buf + K * chunk;
+        packed::pack_b(gy_chunk, P, cout_g, len, bbuf);
+        packed::gemm(K, len, cout_g, a_storage.data<float>() + g * packed::a_size(K, cout_g), bbuf, buf, len, false,
+                     nullptr);
+      }
+#endif
+    }
     col2im_range(buf, len, geo, p0, p1, gx + (n * s.Cin + g * cin_g) * s.H * s.W);
   };
   if (rows == 0) {
