@@ -51,6 +51,10 @@ enum class BinaryOp {
 
 enum class PadMode { Constant, Reflect };
 
+// Border rule of the bilinear sampler; the same three rules as dcsr::GridBorder
+// (autograd/ops/dcsr_ops.h), where they are described.
+enum class SampleBorder { Zeros, Clamp, DcsrReference };
+
 const char* unary_op_name(UnaryOp op);
 const char* binary_op_name(BinaryOp op);
 

@@ -25,5 +25,8 @@ void index_select(const Tensor&, int64_t, const Tensor&, Tensor&) { DCSR_NOT_POR
 void index_add(Tensor&, int64_t, const Tensor&, const Tensor&) { DCSR_NOT_PORTED("index_add"); }
 void gather(const Tensor&, int64_t, const Tensor&, Tensor&) { DCSR_NOT_PORTED("gather"); }
 void scatter_add(Tensor&, int64_t, const Tensor&, const Tensor&) { DCSR_NOT_PORTED("scatter_add"); }
+void adam_update(Tensor&, const Tensor&, Tensor&, Tensor&, double, double, double, double, int64_t) {
+  DCSR_NOT_PORTED("adam_update");
+}
 
 }  // namespace dcsr::kernels::cuda

@@ -441,12 +441,29 @@ LOSS_BASIC = "1*L1+0.05*CX_ref+0.01*CX_hr"
 LOSS_SRA = "1*L1+0.1*CX_ref"
 
 
+MODEL_SEED = 2
+
+
 def make_model_tiny():
     g = gen(113)
     t = collections.OrderedDict()
-    torch.manual_seed(20240601)
-    model = R.DCSR(8)  # default PyTorch init in float32 ...
-    model = model.double()  # ... then run in float64 with exactly those values
+    # Weights are not stored (they would take 1.4 MB): every trainable tensor is regenerated from
+    # seeded_uniform(MODEL_SEED, its position in the state dict, shape, 1/sqrt(fan_in)), the bound of
+    # PyTorch's default conv init for both weight and bias. `init.<name>` records (index, bound, sum)
+    # so the C++ side can check that it regenerated the same values.
+    model = R.DCSR(8).double()
+    with torch.no_grad():
+        weights = dict(model.state_dict())
+        for index, (name, p) in enumerate(model.state_dict().items()):
+            if name.startswith("feature_match.sub_mean."):
+                t["param." + name] = p.clone()  # the fixed MeanShift (ImageNet mean/std)
+                continue
+            w = weights[name[: -len("bias")] + "weight"] if name.endswith(".bias") else p
+            fan_in = int(w.shape[1] * w.shape[2] * w.shape[3])
+            bound = 1.0 / math.sqrt(fan_in)
+            p.copy_(R.seeded_uniform(MODEL_SEED, index, tuple(p.shape), bound))
+            t["init." + name] = torch.tensor([float(index), bound, float(p.sum())], dtype=DT)
+    t["init_seed"] = i64(MODEL_SEED)
     # inputs: a smooth random image plus strong noise (values roughly in [-0.3, 1.3], deliberately not
     # clamped: clamped flat regions and low-contrast images give near-ties in the contextual loss);
     # HR; Ref = the same scene shifted by (3,5) with its own noise; LR = 2x2 average of HR + noise
@@ -455,8 +472,6 @@ def make_model_tiny():
     ref = base[:, :, 5:53, 6:54] + rand(g, 1, 3, 48, 48, lo=-0.3, hi=0.3)
     lr = F.avg_pool2d(hr, 2) + rand(g, 1, 3, 24, 24, lo=-0.02, hi=0.02)
     t["lr"], t["ref"], t["hr"] = lr, ref, hr
-    for name, p in model.state_dict().items():
-        t["param." + name] = p.to(torch.float32)
     feats = R.patch4_features
     for mode, f8 in (("4k", False), ("8k", True)):
         model.zero_grad()

@@ -1,0 +1,121 @@
+// Core benches (issue 2): our matmul against raw Eigen GEMM on the same
+// buffers, and elementwise add/mul against memcpy of the same bytes.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <Eigen/Core>
+#pragma GCC diagnostic pop
+
+#include <cstring>
+
+#include "apps/bench/bench.h"
+#include "autograd/ops.h"
+#include "kernels/cpu/cpu_common.h"
+#include "tensor/random.h"
+#include "tensor/runtime.h"
+
+namespace dcsr::bench {
+
+namespace {
+using RowMajorF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// Largest relative difference, to validate before timing.
+double max_rel_diff(const Tensor& a, const Tensor& b) {
+  std::vector<float> x = a.to_vector<float>(), y = b.to_vector<float>();
+  double worst = 0.0;
+  for (size_t i = 0; i < x.size(); ++i)
+    worst = std::max(worst, double(std::abs(x[i] - y[i])) / (1e-3 + std::abs(double(y[i]))));
+  return worst;
+}
+
+void bench_matmul(const Context& ctx, int64_t n) {
+  std::string name = "matmul_f32_" + std::to_string(n);
+  if (!selected(ctx, name)) return;
+  NoGradGuard no_grad;
+  Generator gen(1);
+  Tensor a = uniform({n, n}, gen, -1, 1), b = uniform({n, n}, gen, -1, 1);
+  // Baseline: Eigen directly on the same row-major buffers, output preallocated.
+  Tensor c_raw = empty({n, n});
+  Eigen::Map<const RowMajorF> A(a.data<float>(), n, n), B(b.data<float>(), n, n);
+  Eigen::Map<RowMajorF> C(c_raw.data<float>(), n, n);
+  Eigen::setNbThreads(ctx.threads);
+  auto raw = [&] { C.noalias() = A * B; };
+  raw();
+  Tensor ours_out = matmul(a, b);
+  DCSR_CHECK(max_rel_diff(ours_out, c_raw) < 1e-3, name, ": our matmul disagrees with Eigen");
+  int repeats = repeats_for(ctx, 7);
+  Timing ours = time_ms([&] { Tensor c = matmul(a, b); }, 2, repeats);
+  Timing base = time_ms(raw, 2, repeats);
+  double flop = 2.0 * double(n) * double(n) * double(n);
+  nlohmann::json line = {{"name", name},
+                         {"ms", ours.median_ms},
+                         {"gflops", flop / ours.median_ms / 1e6},
+                         {"baseline", "raw Eigen GEMM, same buffers"},
+                         {"baseline_ms", base.median_ms},
+                         {"vs_eigen", base.median_ms / ours.median_ms},
+                         {"goal_vs_eigen", 0.9}};
+  double torch_ms = peer_ms(ctx, {{"op", "matmul"}, {"n", n}}, true);
+  if (torch_ms > 0) {
+    line["torch_ms"] = torch_ms;
+    line["time_ratio_vs_torch"] = ours.median_ms / torch_ms;
+  }
+  emit(ctx, line);
+}
+
+// Bytes moved by a binary elementwise op: two reads and one write per element.
+void bench_elementwise(const Context& ctx, const char* op_name, Tensor (*op)(const Tensor&, const Tensor&)) {
+  const int64_t n = ctx.quick ? (int64_t(1) << 22) : (int64_t(1) << 24);  // 64 MB per float32 operand
+  std::string name = std::string(op_name) + "_f32_" + std::to_string(n);
+  if (!selected(ctx, name)) return;
+  NoGradGuard no_grad;
+  Generator gen(2);
+  Tensor a = uniform({n}, gen, 1, 2), b = uniform({n}, gen, 1, 2);
+  {
+    Tensor c = op(a, b);
+    const float *pa = a.data<float>(), *pb = b.data<float>(), *pc = c.data<float>();
+    for (int64_t i = 0; i < n; i += 9973) {
+      float expect = std::strcmp(op_name, "add") == 0 ? pa[i] + pb[i] : pa[i] * pb[i];
+      DCSR_CHECK(pc[i] == expect, name, ": wrong result at ", i);
+    }
+  }
+  Tensor dst = empty({n});
+  const size_t bytes = size_t(n) * sizeof(float);
+  int repeats = repeats_for(ctx, 9);
+  Timing ours = time_ms([&] { Tensor c = op(a, b); }, 2, repeats);
+  // Baselines: one plain memcpy call, and the same split across our threads.
+  Timing plain = time_ms([&] { std::memcpy(dst.raw_data(), a.raw_data(), bytes); }, 2, repeats);
+  Timing threaded = time_ms(
+      [&] {
+        kernels::cpu::parallel_for(n, 1 << 16, [&](int64_t begin, int64_t end) {
+          std::memcpy(dst.data<float>() + begin, a.data<float>() + begin, size_t(end - begin) * sizeof(float));
+        });
+      },
+      2, repeats);
+  double ours_gbps = 3.0 * double(bytes) / ours.median_ms / 1e6;
+  double plain_gbps = 2.0 * double(bytes) / plain.median_ms / 1e6;
+  double threaded_gbps = 2.0 * double(bytes) / threaded.median_ms / 1e6;
+  nlohmann::json line = {{"name", name},
+                         {"ms", ours.median_ms},
+                         {"gbps", ours_gbps},
+                         {"memcpy_gbps", plain_gbps},
+                         {"threaded_memcpy_gbps", threaded_gbps},
+                         {"vs_memcpy", ours_gbps / plain_gbps},
+                         {"vs_threaded_memcpy", ours_gbps / threaded_gbps},
+                         {"goal_vs_memcpy", 0.5},
+                         {"note", "gbps counts 2 reads + 1 write for the op, 1 read + 1 write for memcpy"}};
+  double torch_ms = peer_ms(ctx, {{"op", op_name}, {"n", n}}, true);
+  if (torch_ms > 0) {
+    line["torch_ms"] = torch_ms;
+    line["time_ratio_vs_torch"] = ours.median_ms / torch_ms;
+  }
+  emit(ctx, line);
+}
+}  // namespace
+
+DCSR_BENCH(core) {
+  bench_matmul(ctx, 1024);
+  bench_matmul(ctx, 2048);
+  bench_elementwise(ctx, "add", static_cast<Tensor (*)(const Tensor&, const Tensor&)>(add));
+  bench_elementwise(ctx, "mul", static_cast<Tensor (*)(const Tensor&, const Tensor&)>(mul));
+}
+
+}  // namespace dcsr::bench

@@ -1,0 +1,187 @@
+// All pairwise dot products of two column sets, swept in register blocks with
+// a reduction applied to each block as it is produced (the matching's running
+// max/argmax, the contextual loss's row and column statistics), so the full
+// rows x lanes matrix never exists.
+//
+// Why not gemm_raw: a tie rule needs identical columns to give bit-identical
+// dot products wherever they sit. Eigen's GEMM does not promise that (edge
+// micro-tiles take other code paths): on random 144-D data, about 1 in 600
+// dot products of a duplicated key differed from its twin in the last bit,
+// enough to make torch.max's "first index" rule pick another key. Here every
+// dot product is the same chain acc = fma(a[d], b[d], acc), d = 0..D-1, from
+// zero-padded panels, whatever its position, block size or thread count.
+//
+// Layout: both operands are (D, n) row-major (column = one vector), as the
+// (N, D, L) descriptor tensors store them. "Lanes" (the columns a reduction
+// state belongs to) go along SIMD lanes, W per panel; "rows" are broadcast, R
+// per panel. Each lane sees the rows in increasing order, so a strict
+// comparison keeps the first index.
+#pragma once
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/cpu/cpu_common.h"
+
+namespace dcsr::kernels::cpu::dot {
+
+// 64-byte SIMD vectors (one AVX-512 register; two or four on narrower ISAs)
+// through GCC's vector extensions, and the integer vector a comparison yields.
+template <typename T>
+struct Simd;
+template <>
+struct Simd<float> {
+  typedef float Vec __attribute__((vector_size(64)));
+  typedef int32_t Mask __attribute__((vector_size(64)));
+  using Index = int32_t;  // argmax lanes: same width as the value lanes
+};
+template <>
+struct Simd<double> {
+  typedef double Vec __attribute__((vector_size(64)));
+  typedef int64_t Mask __attribute__((vector_size(64)));
+  using Index = int64_t;
+};
+
+template <typename T>
+using Vec = typename Simd<T>::Vec;
+template <typename T>
+using Mask = typename Simd<T>::Mask;
+template <typename T>
+using Index = typename Simd<T>::Index;
+
+template <typename T>
+constexpr int kLanes = int(64 / sizeof(T));  // values per vector
+constexpr int kRows = 6;                      // rows per register block
+constexpr int kVecs = 4;                      // vectors per register block: 24 accumulators
+template <typename T>
+constexpr int kWidth = kVecs * kLanes<T>;  // lanes per register block
+
+template <typename T>
+using Block = Vec<T>[kRows][kVecs];
+
+template <typename T>
+inline Vec<T> load(const T* p) {  // p is 64-byte aligned (panels and states are)
+  return *reinterpret_cast<const Vec<T>*>(p);
+}
+template <typename T>
+inline void store(T* p, const Vec<T>& v) {
+  *reinterpret_cast<Vec<T>*>(p) = v;
+}
+template <typename T>
+inline Vec<T> splat(T x) {
+  return Vec<T>{} + x;
+}
+
+inline int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
+
+// Copies columns [c0, c0 + count) of src (D, ld) into panels of `width`
+// columns, [panel][d][width], zero-padding the last panel. dst holds
+// round_up(count, width) * D elements.
+template <typename T>
+void pack(const T* src, int64_t ld, int64_t c0, int64_t count, int64_t D, int width, T* dst) {
+  for (int64_t p0 = 0; p0 < count; p0 += width) {
+    const int64_t n = std::min<int64_t>(width, count - p0);
+    T* panel = dst + p0 * D;
+    for (int64_t d = 0; d < D; ++d) {
+      T* row = panel + d * width;
+      std::memcpy(row, src + d * ld + c0 + p0, size_t(n) * sizeof(T));
+      std::fill(row + n, row + width, T(0));
+    }
+  }
+}
+
+// acc[r][v] lane l = sum_d a[d][r] * b[d][v * L + l] for one panel of each.
+template <typename T>
+inline void dot_block(const T* a, const T* b, int64_t D, Block<T>& acc) {
+  for (int r = 0; r < kRows; ++r)
+    for (int v = 0; v < kVecs; ++v) acc[r][v] = Vec<T>{};
+  for (int64_t d = 0; d < D; ++d) {
+    const T* bd = b + d * kWidth<T>;
+    const Vec<T> b0 = load(bd), b1 = load(bd + kLanes<T>), b2 = load(bd + 2 * kLanes<T>),
+                 b3 = load(bd + 3 * kLanes<T>);
+    const T* ad = a + d * kRows;
+#pragma GCC unroll 6
+    for (int r = 0; r < kRows; ++r) {
+      const T x = ad[r];
+      acc[r][0] += x * b0;  // contracted to one FMA each (-ffp-contract=fast, GCC's C++ default)
+      acc[r][1] += x * b1;
+      acc[r][2] += x * b2;
+      acc[r][3] += x * b3;
+    }
+  }
+}
+
+// Block sizes of a sweep: lanes per job and rows per packed row block. Extra
+// memory per thread = D * (lane_block + row_block) elements, shrunk until all
+// threads fit in `budget_bytes` (never below one panel of each).
+struct Blocking {
+  int64_t lane_block = 0, row_block = 0, threads = 1;
+};
+
+template <typename T>
+Blocking choose_blocking(int64_t D, int64_t n_lanes, int64_t n_rows, int64_t budget_bytes) {
+  Blocking b;
+  const int64_t W = kWidth<T>;
+  const int64_t threads = std::max(1, omp_get_max_threads());
+  // Enough lane blocks for every thread, at most 1024 lanes (a 144-D query
+  // block is 590 KB in float) and 384 rows (221 KB: stays in L2 while every
+  // lane panel of the job streams over it).
+  b.lane_block = std::min<int64_t>(1024, round_up((n_lanes + threads - 1) / threads, W));
+  b.lane_block = std::max<int64_t>(W, b.lane_block);
+  b.row_block = std::max<int64_t>(kRows, std::min<int64_t>(384, round_up(n_rows, kRows)));
+  // One thread per job at most: parallel_for starts min(threads, jobs) threads.
+  auto bytes = [&] {
+    b.threads = std::max<int64_t>(1, std::min(threads, (n_lanes + b.lane_block - 1) / b.lane_block));
+    return b.threads * D * (b.lane_block + b.row_block) * int64_t(sizeof(T));
+  };
+  while (bytes() > budget_bytes && (b.lane_block > W || b.row_block > kRows)) {
+    if (b.lane_block > W && b.lane_block >= b.row_block) b.lane_block = round_up(b.lane_block / 2, W);
+    else b.row_block = round_up(b.row_block / 2, kRows);
+  }
+  return b;
+}
+
+// Runs epi(acc, row0, rows_valid, lane0) for every (row panel, lane panel)
+// pair of rows (D, n_rows; row stride ld_rows) and lanes (D, n_lanes; stride
+// ld_lanes): rows in increasing order for each lane panel. Jobs (lane blocks)
+// run in parallel; a lane's state is only touched by its job. `work` holds
+// work_elements<T>(blocking, D) elements, 64-byte aligned.
+template <typename T, typename Epilogue>
+void sweep(const T* rows, int64_t ld_rows, int64_t n_rows, const T* lanes, int64_t ld_lanes, int64_t n_lanes,
+           int64_t D, const Blocking& blocking, T* work, Epilogue&& epi) {
+  const int64_t W = kWidth<T>;
+  const int64_t lb = blocking.lane_block, rb = blocking.row_block;
+  const int64_t jobs = (n_lanes + lb - 1) / lb;
+  const int64_t per_thread = round_up(D * (lb + rb), kLanes<T>);  // keeps every slice 64-byte aligned
+  parallel_for(jobs, 1, [&](int64_t begin, int64_t end) {
+    T* lane_pack = work + int64_t(omp_get_thread_num()) * per_thread;
+    T* row_pack = lane_pack + D * lb;
+    for (int64_t job = begin; job < end; ++job) {
+      const int64_t l0 = job * lb, nl = std::min(lb, n_lanes - l0);
+      pack(lanes, ld_lanes, l0, nl, D, int(W), lane_pack);
+      for (int64_t r0 = 0; r0 < n_rows; r0 += rb) {
+        const int64_t nr = std::min(rb, n_rows - r0);
+        pack(rows, ld_rows, r0, nr, D, kRows, row_pack);
+        for (int64_t lp = 0; lp < nl; lp += W) {
+          const T* lane_panel = lane_pack + lp * D;
+          for (int64_t rp = 0; rp < nr; rp += kRows) {
+            Block<T> acc;
+            dot_block(row_pack + rp * D, lane_panel, D, acc);
+            epi(acc, r0 + rp, int(std::min<int64_t>(kRows, nr - rp)), l0 + lp);
+          }
+        }
+      }
+    }
+  });
+}
+
+// Elements of the packing buffers `sweep` needs for `blocking` (a multiple
+// of the vector width, so what follows them in a buffer stays aligned).
+template <typename T>
+int64_t work_elements(const Blocking& b, int64_t D) {
+  return b.threads * round_up(D * (b.lane_block + b.row_block), kLanes<T>);
+}
+
+}  // namespace dcsr::kernels::cpu::dot

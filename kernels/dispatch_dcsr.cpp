@@ -1,0 +1,104 @@
+// Device dispatch of the DCSR operator kernels: one plain switch per kernel.
+#include "kernels/dispatch.h"
+
+namespace dcsr::kernels {
+
+void normalize_columns(const Tensor& x, Tensor& out, Tensor& norm) {
+  switch (x.device()) {
+    case Device::CPU: return cpu::normalize_columns(x, out, norm);
+    case Device::CUDA: return DCSR_CUDA_ONLY(cuda::normalize_columns(x, out, norm));
+  }
+}
+
+void normalize_columns_backward(const Tensor& grad_out, const Tensor& out, const Tensor& norm, Tensor& grad_in) {
+  switch (out.device()) {
+    case Device::CPU: return cpu::normalize_columns_backward(grad_out, out, norm, grad_in);
+    case Device::CUDA: return DCSR_CUDA_ONLY(cuda::normalize_columns_backward(grad_out, out, norm, grad_in));
+  }
+}
+
+void max_cosine(const Tensor& q, const Tensor& k, Tensor& confidence, Tensor& index, int64_t workspace_bytes) {
+  switch (q.device()) {
+    case Device::CPU: return cpu::max_cosine(q, k, confidence, index, workspace_bytes);
+    case Device::CUDA: return DCSR_CUDA_ONLY(cuda::max_cosine(q, k, confidence, index, workspace_bytes));
+  }
+}
+
+void max_cosine_backward(const Tensor& q, const Tensor& k, const Tensor& index, const Tensor& grad_conf,
+                         Tensor& grad_q, Tensor& grad_k) {
+  switch (q.device()) {
+    case Device::CPU: return cpu::max_cosine_backward(q, k, index, grad_conf, grad_q, grad_k);
+    case Device::CUDA: return DCSR_CUDA_ONLY(cuda::max_cosine_backward(q, k, index, grad_conf, grad_q, grad_k));
+  }
+}
+
+void block_gather(const Tensor& value, const Tensor& index, int64_t block, Tensor& out) {
+  switch (value.device()) {
+    case Device::CPU: return cpu::block_gather(value, index, block, out);
+    case Device::CUDA: return DCSR_CUDA_ONLY(cuda::block_gather(value, index, block, out));
+  }
+}
+
+void block_gather_backward(const Tensor& grad_out, const Tensor& index, int64_t block, Tensor& grad_value) {
+  switch (grad_out.device()) {
+    case Device::CPU: return cpu::block_gather_backward(grad_out, index, block, grad_value);
+    case Device::CUDA: return DCSR_CUDA_ONLY(cuda::block_gather_backward(grad_out, index, block, grad_value));
+  }
+}
+
+void grid_sample(const Tensor& x, const Tensor& grid, SampleBorder border, Tensor& out) {
+  switch (x.device()) {
+    case Device::CPU: return cpu::grid_sample(x, grid, border, out);
+    case Device::CUDA: return DCSR_CUDA_ONLY(cuda::grid_sample(x, grid, border, out));
+  }
+}
+
+void grid_sample_backward(const Tensor& x, const Tensor& grid, const Tensor& grad_out, SampleBorder border,
+                          Tensor& grad_x, Tensor& grad_grid) {
+  switch (x.device()) {
+    case Device::CPU: return cpu::grid_sample_backward(x, grid, grad_out, border, grad_x, grad_grid);
+    case Device::CUDA:
+      return DCSR_CUDA_ONLY(cuda::grid_sample_backward(x, grid, grad_out, border, grad_x, grad_grid));
+  }
+}
+
+void aligned_grid(const Tensor& params, int64_t block, Tensor& grid) {
+  switch (params.device()) {
+    case Device::CPU: return cpu::aligned_grid(params, block, grid);
+    case Device::CUDA: return DCSR_CUDA_ONLY(cuda::aligned_grid(params, block, grid));
+  }
+}
+
+void aligned_grid_backward(const Tensor& params, const Tensor& grad_grid, int64_t block, Tensor& grad_params) {
+  switch (params.device()) {
+    case Device::CPU: return cpu::aligned_grid_backward(params, grad_grid, block, grad_params);
+    case Device::CUDA: return DCSR_CUDA_ONLY(cuda::aligned_grid_backward(params, grad_grid, block, grad_params));
+  }
+}
+
+void contextual_forward(const Tensor& xh, const Tensor& yh, double band_width, int64_t workspace_bytes,
+                        Tensor& row_stats, Tensor& row_arg, Tensor& col_stats, Tensor& col_arg, Tensor& cx) {
+  switch (xh.device()) {
+    case Device::CPU:
+      return cpu::contextual_forward(xh, yh, band_width, workspace_bytes, row_stats, row_arg, col_stats, col_arg,
+                                     cx);
+    case Device::CUDA:
+      return DCSR_CUDA_ONLY(cuda::contextual_forward(xh, yh, band_width, workspace_bytes, row_stats, row_arg,
+                                                     col_stats, col_arg, cx));
+  }
+}
+
+void contextual_backward(const Tensor& xh, const Tensor& yh, const Tensor& row_stats, const Tensor& row_arg,
+                         const Tensor& col_stats, const Tensor& col_arg, const Tensor& cx, const Tensor& grad_cx,
+                         double band_width, int64_t workspace_bytes, Tensor& grad_xh, Tensor& grad_yh) {
+  switch (xh.device()) {
+    case Device::CPU:
+      return cpu::contextual_backward(xh, yh, row_stats, row_arg, col_stats, col_arg, cx, grad_cx, band_width,
+                                      workspace_bytes, grad_xh, grad_yh);
+    case Device::CUDA:
+      return DCSR_CUDA_ONLY(cuda::contextual_backward(xh, yh, row_stats, row_arg, col_stats, col_arg, cx, grad_cx,
+                                                      band_width, workspace_bytes, grad_xh, grad_yh));
+  }
+}
+
+}  // namespace dcsr::kernels

@@ -1,0 +1,219 @@
+// DCSR operators, part 2: the aligned sampler (dcsr-spec §5). The three border
+// rules by hand, the identity warp, a direct scalar evaluation of the §5
+// formulas for warps that push samples past the border, gradchecks away from
+// the floor's jumps and the clamps' bounds, and the PyTorch goldens.
+#include <cmath>
+
+#include "tensor/serialize.h"
+#include "test_util.h"
+
+using namespace dcsr;
+using test::leaf;
+using test::leaf_away_from;
+using test::require_close;
+using test::require_gradcheck;
+
+namespace {
+std::map<std::string, Tensor> golden(const std::string& name) {
+  return load_tensors(std::string(DCSR_SOURCE_DIR) + "/tests/golden/" + name + ".bin");
+}
+
+// Values in [low, high) whose distance to the nearest integer is at least
+// `margin`: sample points where the floor does not jump under a finite
+// difference and that never sit on a clamp bound (0 and size - 1).
+Tensor off_integer(const Shape& shape, uint64_t seed, double low, double high, double margin = 0.15) {
+  Generator gen(seed);
+  std::vector<double> v(size_t(shape_numel(shape)));
+  for (double& x : v) {
+    do x = gen.uniform(low, high);
+    while (std::abs(x - std::round(x)) < margin);
+  }
+  return from_vector(v, shape).requires_grad_();
+}
+
+double min_distance_to_integer(const Tensor& t) {
+  double m = 1.0;
+  for (double x : t.to_vector<double>()) m = std::min(m, std::abs(x - std::round(x)));
+  return m;
+}
+
+// §5 steps 4-8 evaluated point by point, straight from the spec's formulas:
+// X (N, C, kh, kw), raw (N, 3, h, w) -> y, and the number of samples that hit
+// the border double count on some axis.
+std::vector<double> reference_aligned_sample(const Tensor& X, const Tensor& raw, int64_t k, int64_t* border_hits) {
+  const int64_t N = X.size(0), C = X.size(1), H = X.size(2), W = X.size(3), h = raw.size(2), w = raw.size(3);
+  const int64_t Hp = H + 2, Wp = W + 2;
+  std::vector<double> x = X.to_vector<double>(), r = raw.to_vector<double>(), y(size_t(X.numel()));
+  auto reflect = [](int64_t i, int64_t size) { return i < 0 ? -i : (i >= size ? 2 * (size - 1) - i : i); };
+  auto padded = [&](int64_t n, int64_t c, int64_t i, int64_t j) {  // ReflectionPad2d(1)
+    return x[size_t(((n * C + c) * H + reflect(i - 1, H)) * W + reflect(j - 1, W))];
+  };
+  *border_hits = 0;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t u = 0; u < h; ++u)
+      for (int64_t v = 0; v < w; ++v) {
+        double a[3];
+        for (int t = 0; t < 3; ++t) a[t] = std::min(std::max(r[size_t(((n * 3 + t) * h + u) * w + v)] + 1.0, -3.0), 3.0);
+        const double s_r = a[0], s_c = a[1], theta = (a[2] - 1.0) * 1.0472;
+        for (int64_t i = 0; i < k; ++i)
+          for (int64_t j = 0; j < k; ++j) {
+            const double o_r = double(i) - (k - 1) / 2.0, o_c = double(j) - (k - 1) / 2.0;
+            const double pr = k * u + 1 + (k - 1) / 2.0 + o_r * s_r * std::cos(theta) - o_c * s_c * std::sin(theta);
+            const double pc = k * v + 1 + (k - 1) / 2.0 + o_r * s_r * std::sin(theta) + o_c * s_c * std::cos(theta);
+            auto axis = [](double p, int64_t size, int64_t& q0, int64_t& q1, double& w0, double& w1) {
+              const double f = std::floor(p);
+              q0 = int64_t(std::min(std::max(f, 0.0), double(size - 1)));
+              q1 = int64_t(std::min(std::max(f + 1, 0.0), double(size - 1)));
+              const double pcl = std::min(std::max(p, 0.0), double(size - 1));
+              w0 = 1 + (double(q0) - pcl);
+              w1 = 1 - (double(q1) - pcl);
+            };
+            int64_t r0, r1, c0, c1;
+            double wr0, wr1, wc0, wc1;
+            axis(pr, Hp, r0, r1, wr0, wr1);
+            axis(pc, Wp, c0, c1, wc0, wc1);
+            if (pr < 0 || pr >= Hp - 1 || pc < 0 || pc >= Wp - 1) ++*border_hits;
+            for (int64_t c = 0; c < C; ++c)
+              y[size_t(((n * C + c) * H + k * u + i) * W + k * v + j)] =
+                  wr0 * wc0 * padded(n, c, r0, c0) + wr1 * wc1 * padded(n, c, r1, c1) +
+                  wr0 * wc1 * padded(n, c, r0, c1) + wr1 * wc0 * padded(n, c, r1, c0);
+          }
+      }
+  return y;
+}
+
+// Random raw predictions whose sample points all keep `margin` from integers
+// (so a gradcheck never straddles a jump of the floor); tries seeds in turn.
+Tensor raw_off_integer_grid(const Shape& shape, int64_t k, uint64_t seed, double low, double high) {
+  for (uint64_t s = seed; s < seed + 500; ++s) {
+    Tensor raw = leaf(shape, s, low, high);
+    NoGradGuard no_grad;
+    if (min_distance_to_integer(aligned_grid(raw, k)) > 0.02) return raw;
+  }
+  FAIL("no raw predictions with every sample point off the integers");
+  return Tensor();
+}
+}  // namespace
+
+// ---------------------------------------------------------------- grid_sample
+
+TEST_CASE("forward: grid_sample's three border rules inside, on and beyond the last row", "[ops][dcsr]") {
+  Tensor x = from_vector<double>({1, 2, 3, 4, 5, 6}, {1, 1, 2, 3});
+  // points (row, col): inside; exactly the last row and column; half a row
+  // below the last one; a quarter row above the first one.
+  Tensor grid = from_vector<double>({0.5, 1, 1.5, -0.25,  //
+                                     0.5, 2, 0.5, 1.5},
+                                    {1, 2, 1, 4});
+  // Zeros: missing corners read 0.
+  require_close(grid_sample(x, grid, GridBorder::Zeros), {3, 6, 0.5 * 4.5, 0.75 * 2.5}, 1e-15);
+  // Clamp: the point moves to the nearest pixel row.
+  require_close(grid_sample(x, grid, GridBorder::Clamp), {3, 6, 4.5, 2.5}, 1e-15);
+  // DcsrReference (spec §5 step 7): at or beyond the last row/column, and
+  // before the first, both taps land on the border pixel with weight 1 each:
+  // twice per clamped axis, four times in a corner.
+  require_close(grid_sample(x, grid, GridBorder::DcsrReference), {3, 4 * 6, 2 * 4.5, 2 * 2.5}, 1e-15);
+}
+
+TEST_CASE("forward: grid_sample at integer points copies pixels (every rule)", "[ops][dcsr]") {
+  Tensor x = leaf({2, 3, 4, 5}, 1).detach();
+  std::vector<double> g;
+  for (int64_t n = 0; n < 2; ++n) {
+    for (int64_t i = 0; i < 20; ++i) g.push_back(double((i * 7) % 20 / 5 % 3));  // rows 0..2
+    for (int64_t i = 0; i < 20; ++i) g.push_back(double((i * 3) % 4));            // cols 0..3
+  }
+  Tensor grid = from_vector(g, {2, 2, 4, 5});
+  std::vector<double> xv = x.to_vector<double>(), expected;
+  for (int64_t n = 0; n < 2; ++n)
+    for (int64_t c = 0; c < 3; ++c)
+      for (int64_t i = 0; i < 20; ++i) {
+        int64_t r = int64_t(g[size_t(n * 40 + i)]), col = int64_t(g[size_t(n * 40 + 20 + i)]);
+        expected.push_back(xv[size_t(((n * 3 + c) * 4 + r) * 5 + col)]);
+      }
+  for (GridBorder b : {GridBorder::Zeros, GridBorder::Clamp, GridBorder::DcsrReference})
+    REQUIRE(grid_sample(x, grid, b).to_vector<double>() == expected);
+}
+
+TEST_CASE("gradcheck: grid_sample in each border rule, wrt the image and the points", "[ops][dcsr][grad]") {
+  // Points from 1.5 pixels before the image to 1.5 after it, off integers: the
+  // Zeros rule reads partly outside, Clamp and DcsrReference clamp (no
+  // gradient wrt the point there).
+  for (GridBorder b : {GridBorder::Zeros, GridBorder::Clamp, GridBorder::DcsrReference}) {
+    INFO("border rule " << int(b));
+    Tensor x = leaf({2, 2, 4, 5}, 2);
+    Tensor grid = off_integer({2, 2, 3, 4}, 3, -1.5, 5.5);
+    require_gradcheck([b](const TensorList& in) { return TensorList{grid_sample(in[0], in[1], b)}; }, {x, grid});
+  }
+}
+
+TEST_CASE("errors: grid_sample and the aligned sampler name the op and the shapes", "[ops][dcsr]") {
+  CHECK_THROWS_WITH(grid_sample(zeros({1, 2, 4, 4}), zeros({1, 3, 4, 4}), GridBorder::Zeros),
+                    Catch::Contains("grid_sample: input (1, 2, 4, 4) and grid (1, 3, 4, 4)"));
+  CHECK_THROWS_WITH(aligned_grid(zeros({1, 2, 4, 4}), 2), Catch::Contains("aligned_grid: params must be (N, 3, h, w)"));
+  CHECK_THROWS_WITH(aligned_sample(zeros({1, 3, 8, 7}), zeros({1, 3, 4, 4}), 2),
+                    Catch::Contains("aligned_sample: mosaic (1, 3, 8, 7) does not match params (1, 3, 4, 4)"));
+}
+
+// ---------------------------------------------------------------- aligned sampler
+
+TEST_CASE("forward: aligned_sample with raw = 0 reproduces the mosaic exactly", "[ops][dcsr]") {
+  for (DType dtype : {kFloat64, kFloat32})
+    for (int64_t k : {1, 2, 4}) {
+      INFO(dtype_name(dtype) << " block " << k);
+      Tensor X = leaf({2, 3, 3 * k, 4 * k}, 4).detach().to(dtype);
+      Tensor y = aligned_sample(X, zeros({2, 3, 3, 4}, dtype), k);
+      REQUIRE(y.to_vector<double>() == X.to_vector<double>());
+    }
+}
+
+TEST_CASE("forward: aligned_sample equals a direct evaluation of §5, samples past the border included",
+          "[ops][dcsr]") {
+  // raw uniform in [-5, 5]: a's clamp is active, strong rotations, scales up
+  // to 3 push the outer blocks' samples beyond the padded mosaic.
+  for (int64_t k : {2, 4}) {
+    INFO("block " << k);
+    Tensor X = leaf({2, 3, 4 * k, 5 * k}, 5).detach();
+    Tensor raw = leaf({2, 3, 4, 5}, 6, -5, 5).detach();
+    int64_t border_hits = 0;
+    std::vector<double> expected = reference_aligned_sample(X, raw, k, &border_hits);
+    INFO(border_hits << " samples on or past the border");
+    CHECK(border_hits > 0);
+    require_close(aligned_sample(X, raw, k), expected, 1e-12, 1e-12);
+  }
+}
+
+TEST_CASE("gradcheck: aligned_grid wrt the raw predictions, inside and outside the clamp", "[ops][dcsr][grad]") {
+  // a = clamp(raw + 1, -3, 3): kinks at raw = -4 and 2.
+  for (int64_t k : {2, 4}) {
+    INFO("block " << k);
+    require_gradcheck([k](const TensorList& in) { return TensorList{aligned_grid(in[0], k)}; },
+                      {leaf_away_from({2, 3, 2, 3}, 7, {-4.0, 2.0}, 0.05, -5.5, 3.5)});
+  }
+}
+
+TEST_CASE("gradcheck: aligned_sample wrt the mosaic and the raw predictions", "[ops][dcsr][grad]") {
+  for (int64_t k : {2, 4}) {
+    INFO("block " << k);
+    Tensor X = leaf({1, 2, 2 * k, 3 * k}, 8);
+    Tensor raw = raw_off_integer_grid({1, 3, 2, 3}, k, 100, -0.6, 0.6);
+    require_gradcheck([k](const TensorList& in) { return TensorList{aligned_sample(in[0], in[1], k)}; }, {X, raw});
+  }
+  // Large predictions: clamped parameters and samples outside the mosaic.
+  Tensor X = leaf({1, 2, 4, 6}, 9);
+  Tensor raw = raw_off_integer_grid({1, 3, 2, 3}, 2, 200, -5.0, 5.0);
+  require_gradcheck([](const TensorList& in) { return TensorList{aligned_sample(in[0], in[1], 2)}; }, {X, raw});
+}
+
+TEST_CASE("golden: aligned_sample against the PyTorch reference (k = 2, 4, stress, identity)",
+          "[ops][dcsr][golden]") {
+  auto g = golden("aligned_sampler");
+  for (std::string p : {"k2", "k4", "k2_stress", "k4_stress", "k2_identity"}) {
+    INFO(p);
+    const int64_t k = g[p + ".k"].to_vector<int64_t>()[0];
+    Tensor X = g[p + ".X"].requires_grad_(), raw = g[p + ".raw"].requires_grad_();
+    Tensor y = aligned_sample(X, raw, k);
+    require_close(y, g[p + ".y"], 1e-12, 1e-10, p + " y");
+    y.backward(g[p + ".gy"]);
+    require_close(X.grad(), g[p + ".dX"], 1e-12, 1e-10, p + " dX");
+    require_close(raw.grad(), g[p + ".draw"], 1e-12, 1e-10, p + " draw");
+  }
+}
