@@ -7,6 +7,7 @@
 
 #include "kernels/cpu/im2col.h"
 #include "kernels/cpu/packed_gemm.h"
+#include "kernels/cpu/parallel_jobs.h"
 #include "tensor/tensor.h"
 
 namespace dcsr::kernels::cpu {

@@ -1,6 +1,6 @@
-// im2col / col2im over a range of output pixels, and a job runner with one
-// scratch slot per thread. Shared by conv2d (which works on column chunks so
-// that its scratch stays bounded) and unfold / fold (which do whole images).
+// im2col / col2im over a range of output pixels. Shared by conv2d (which
+// works on column chunks so that its scratch stays bounded) and unfold / fold
+// (which do whole images).
 //
 // Geometry of one image: C channels of H x W, a k x k window moved with
 // stride s over the image padded by `pad` zeros on every side; Ho x Wo window
@@ -8,8 +8,6 @@
 // (PyTorch's F.unfold order), and Ho*Wo columns, column p = oy*Wo + ox; entry
 // (r, p) is x[c][oy*s - pad + ky][ox*s - pad + kx], 0 in the padding.
 #pragma once
-#include <omp.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -148,32 +146,6 @@ void col2im_range(const T* col, int64_t ld, const Im2colGeometry& g, int64_t p0,
                    for (int64_t ox = lo; ox < hi; ++ox) dst[ox * g.stride] += src[ox];
                  }
                });
-}
-
-// Threads for `jobs` independent jobs: one when called inside a parallel
-// region (no nesting), else at most one per job.
-inline int job_workers(int64_t jobs) {
-  if (jobs <= 1 || omp_in_parallel()) return 1;
-  return int(std::min<int64_t>(omp_get_max_threads(), jobs));
-}
-
-// Runs fn(job, slot) for job in [0, jobs) on `workers` threads (from
-// job_workers), slot = the thread's index in [0, workers), so that each slot
-// can own a piece of scratch memory. Contiguous static ranges: which jobs
-// share a slot depends only on the counts, so accumulations into per-slot
-// buffers are deterministic.
-template <typename Fn>
-void run_jobs(int64_t jobs, int workers, Fn&& fn) {
-  if (jobs <= 0) return;
-  if (workers <= 1) {
-    for (int64_t j = 0; j < jobs; ++j) fn(j, 0);
-    return;
-  }
-#pragma omp parallel num_threads(workers)
-  {
-    const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-    for (int64_t j = jobs * t / nt; j < jobs * (t + 1) / nt; ++j) fn(j, int(t));
-  }
 }
 
 }  // namespace dcsr::kernels::cpu

@@ -10,7 +10,7 @@
 
 #include "kernels/cpu/cpu_common.h"
 #include "kernels/cpu/cpu_kernels.h"
-#include "kernels/cpu/im2col.h"
+#include "kernels/cpu/parallel_jobs.h"
 
 namespace dcsr::kernels::cpu {
 
