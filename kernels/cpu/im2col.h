@@ -85,44 +85,6 @@ void im2col_range(const T* x, const Im2colGeometry& g, int64_t p0, int64_t p1, T
                });
 }
 
-// Columns [p0, p1) in the packed-B layout of a GEMM whose B is the column
-// matrix (K x len): panels of nr columns, entry (r, q = p - p0) at
-// bp[(q/nr)*K*nr + r*nr + q%nr]; columns past len in the last panel are 0.
-template <typename T>
-void im2col_packed(const T* x, const Im2colGeometry& g, int64_t p0, int64_t p1, int64_t nr, T* bp) {
-  using namespace im2col_detail;
-  const int64_t K = g.rows(), len = p1 - p0;
-  if (len % nr) {
-    T* last = bp + (len / nr) * K * nr;
-    for (int64_t r = 0; r < K; ++r) std::fill(last + r * nr + len % nr, last + (r + 1) * nr, T(0));
-  }
-  for_each_run(
-      g, p0, p1,
-      [&](int64_t r, int64_t c, int64_t ky, int64_t kx, int64_t oy, int64_t ox0, int64_t ox1, int64_t q) {
-        T* dst = bp + (q / nr) * K * nr + r * nr + q % nr - ox0;
-        copy_run(g, oy * g.stride - g.pad + ky, kx, x + c * g.H * g.W, ox0, ox1, dst);
-      },
-      nr);
-}
-
-// The transpose, for a GEMM whose B is cols^T (len x K): panels of nr rows of
-// the column matrix, entry (r, q) at bp[(r/nr)*len*nr + q*nr + r%nr]; rows
-// past K in the last panel are 0.
-template <typename T>
-void im2col_packed_transposed(const T* x, const Im2colGeometry& g, int64_t p0, int64_t p1, int64_t nr, T* bp) {
-  using namespace im2col_detail;
-  const int64_t K = g.rows(), len = p1 - p0;
-  if (K % nr) {
-    T* last = bp + (K / nr) * len * nr;
-    for (int64_t q = 0; q < len; ++q) std::fill(last + q * nr + K % nr, last + (q + 1) * nr, T(0));
-  }
-  for_each_run(g, p0, p1,
-               [&](int64_t r, int64_t c, int64_t ky, int64_t kx, int64_t oy, int64_t ox0, int64_t ox1, int64_t q) {
-                 T* dst = bp + (r / nr) * len * nr + r % nr + (q - ox0) * nr;
-                 copy_run(g, oy * g.stride - g.pad + ky, kx, x + c * g.H * g.W, ox0, ox1, dst, nr);
-               });
-}
-
 // The adjoint of im2col_range: x[c][iy][ix] += every entry (r, p), p in
 // [p0, p1), read from that pixel; entries in the padding are dropped. Rows of
 // one channel hit the same plane, so callers that split this across threads

@@ -1,9 +1,9 @@
-// A float32 AVX-512 GEMM on pre-packed operands, for conv2d. Eigen's GEMM
-// reaches about 70% of this machine's FMA peak on the conv shapes (64 x 576
-// times 576 x chunk); this register-blocked kernel reaches about 90%, and
-// lets im2col write its columns straight into the packed layout, so packing
-// costs nothing extra. Compiled only where the compiler targets AVX-512
-// (DCSR_PACKED_GEMM); everything else uses gemm_raw.
+// Float32 AVX-512 GEMM micro-kernels for conv2d. Eigen's GEMM reaches about
+// 55% of this machine's FMA peak per core on the conv shapes (64 x 576 times
+// 576 x chunk); these register-blocked kernels reach 85-100%, and two of them
+// read one operand in place (implicit im2col, conv2d_avx512.cpp), so the
+// conv needs no im2col buffer at all. Compiled only where the compiler
+// targets AVX-512 (DCSR_PACKED_GEMM); everything else uses gemm_raw.
 //
 // Layouts (MR = 8 rows, NR = 48 columns = three 16-float vectors):
 //   packed A: row panels of MR rows, each K x MR, k-major: ap[panel][k][r]
@@ -96,7 +96,7 @@ inline void micro_kernel(int64_t K, const float* __restrict a, const float* __re
 }
 
 // Like micro_kernel, with B read in place: row k of the B panel is the 48
-// floats at b + offset[k] (an implicit im2col: see conv2d_implicit.h).
+// floats at b + offset[k] (an implicit im2col: see conv2d_avx512.cpp).
 inline void micro_kernel_offsets(int64_t K, const float* __restrict a, const float* b, const int64_t* offset,
                                  float* c, int64_t ldc, int64_t mv, const float* bias) {
   __m512 acc[MR][3];
@@ -122,37 +122,36 @@ inline void micro_kernel_offsets(int64_t K, const float* __restrict a, const flo
   }
 }
 
-// The transposed orientation, for weight gradients: a 6 x 64 tile of C (24
-// registers) += sum over depth d of a_r[d] * b[d][0..64), where the six A rows
-// are read in place (a_r = a + offset[r], broadcast one float at a time) and B
-// is packed depth-major, 64 floats per depth step. Rows r >= mv are computed
-// from row 0 and not stored.
-constexpr int64_t MR_T = 6, NR_T = 64;
+// The transposed orientation, for weight gradients: a ROWS x (16*NV) tile of
+// C (ROWS*NV registers: 6 x 64 or 12 x 32) += sum over depth d of a_r[d] *
+// b[d][0..16*NV), where the A rows are read in place (a_r = a + offset[r],
+// one float broadcast at a time) and B is packed depth-major, 16*NV floats
+// per step. Rows r >= mv are computed from row 0 and not stored.
+template <int ROWS, int NV>
 inline void micro_kernel_rows(int64_t depth, const float* a, const int64_t* offset, int64_t mv,
                               const float* __restrict b, float* c, int64_t ldc) {
-  const float* rows[MR_T];
-  for (int64_t r = 0; r < MR_T; ++r) rows[r] = a + offset[r < mv ? r : 0];
-  __m512 acc[MR_T][4];
-#pragma GCC unroll 6
-  for (int r = 0; r < MR_T; ++r) acc[r][0] = acc[r][1] = acc[r][2] = acc[r][3] = _mm512_setzero_ps();
+  const float* rows[ROWS];
+  for (int64_t r = 0; r < ROWS; ++r) rows[r] = a + offset[r < mv ? r : 0];
+  __m512 acc[ROWS][NV];
+#pragma GCC unroll 12
+  for (int r = 0; r < ROWS; ++r)
+    for (int j = 0; j < NV; ++j) acc[r][j] = _mm512_setzero_ps();
   for (int64_t d = 0; d < depth; ++d) {
-    const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16), b2 = _mm512_loadu_ps(b + 32),
-                 b3 = _mm512_loadu_ps(b + 48);
-#pragma GCC unroll 6
-    for (int r = 0; r < MR_T; ++r) {
+    __m512 bv[NV];
+    for (int j = 0; j < NV; ++j) bv[j] = _mm512_loadu_ps(b + 16 * j);
+#pragma GCC unroll 12
+    for (int r = 0; r < ROWS; ++r) {
       const __m512 av = _mm512_set1_ps(rows[r][d]);
-      acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
-      acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
-      acc[r][2] = _mm512_fmadd_ps(av, b2, acc[r][2]);
-      acc[r][3] = _mm512_fmadd_ps(av, b3, acc[r][3]);
+      for (int j = 0; j < NV; ++j) acc[r][j] = _mm512_fmadd_ps(av, bv[j], acc[r][j]);
     }
-    b += NR_T;
+    b += 16 * NV;
   }
-#pragma GCC unroll 6
-  for (int r = 0; r < MR_T; ++r) {
+#pragma GCC unroll 12
+  for (int r = 0; r < ROWS; ++r) {
     if (r >= mv) break;
     float* out = c + r * ldc;
-    for (int j = 0; j < 4; ++j) _mm512_storeu_ps(out + 16 * j, _mm512_add_ps(acc[r][j], _mm512_loadu_ps(out + 16 * j)));
+    for (int j = 0; j < NV; ++j)
+      _mm512_storeu_ps(out + 16 * j, _mm512_add_ps(acc[r][j], _mm512_loadu_ps(out + 16 * j)));
   }
 }
 
