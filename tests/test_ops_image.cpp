@@ -156,25 +156,38 @@ TEST_CASE("forward: conv2d with a tiny workspace (many chunks) matches a large o
   // A bigger image than the other cases so that 1 KB means dozens of chunks,
   // and for the stride-2 input gradient a fall back to one chunk at a time.
   std::vector<ConvCase> cases = {
-      {{2, 4, 23, 19}, 5, 3, 1, 1, 1, true}, {{1, 4, 23, 19}, 5, 3, 2, 1, 1, true},
-      {{1, 4, 23, 19}, 6, 3, 1, 1, 2, true}, {{1, 4, 23, 19}, 5, 1, 1, 0, 1, true},
-      {{1, 3, 23, 19}, 4, 5, 4, 2, 1, true}, {{1, 4, 23, 19}, 5, 7, 2, 3, 1, false}};
+      {{2, 4, 23, 19}, 5, 3, 1, 1, 1, true},   {{1, 4, 23, 19}, 5, 3, 2, 1, 1, true},
+      {{1, 4, 23, 19}, 6, 3, 1, 1, 2, true},   {{1, 4, 23, 19}, 5, 1, 1, 0, 1, true},
+      {{1, 3, 23, 19}, 4, 5, 4, 2, 1, true},   {{1, 4, 23, 19}, 5, 7, 2, 3, 1, false},
+      {{1, 16, 23, 19}, 40, 3, 1, 1, 1, true}};  // wide enough for 64-wide weight-gradient panels
   for (const ConvCase& c : cases) {
     INFO(describe(c));
-    auto run = [&](int64_t limit) {
+    auto run = [&](int64_t limit, DType dtype) {
       WorkspaceLimit guard(limit);
-      TensorList in = conv_inputs(c, 11);
+      TensorList in;
+      for (const Tensor& t : conv_inputs(c, 11)) in.push_back(t.detach().to(dtype).requires_grad_());
       Tensor y = conv_of(c, in);
-      y.backward(leaf(y.shape(), 12).detach());
-      TensorList out{y.detach()};
-      for (const Tensor& t : in) out.push_back(t.grad());
+      y.backward(leaf(y.shape(), 12).detach().to(dtype));
+      TensorList out{y.detach().to(kFloat64)};
+      for (const Tensor& t : in) out.push_back(t.grad().to(kFloat64));
       return out;
     };
-    TensorList big = run(int64_t(1) << 30), tiny = run(1024), one = run(1);
+    // float64: the same arithmetic in every chunking, so equal to rounding.
+    TensorList big = run(int64_t(1) << 30, kFloat64), tiny = run(1024, kFloat64), one = run(1, kFloat64);
     for (size_t i = 0; i < big.size(); ++i) {
-      INFO("output " << i << " (0 = y, then dx, dw, db)");
+      INFO("float64 output " << i << " (0 = y, then dx, dw, db)");
       require_close(tiny[i], big[i], 1e-12, 1e-12);
       require_close(one[i], big[i], 1e-12, 1e-12);
+    }
+    // float32: 64 KB and 16 KB give the fast path bands of a few rows (or
+    // send it back to the generic path), 1 byte always does; all agree to
+    // float32 rounding.
+    for (int64_t limit : {int64_t(1) << 30, int64_t(64) << 10, int64_t(16) << 10, int64_t(1)}) {
+      TensorList f32 = run(limit, kFloat32);
+      for (size_t i = 0; i < big.size(); ++i) {
+        INFO("float32, limit " << limit << " bytes, output " << i << " (0 = y, then dx, dw, db)");
+        require_close(f32[i], big[i], 2e-5, 2e-5);
+      }
     }
   }
 }
