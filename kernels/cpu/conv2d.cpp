@@ -6,12 +6,16 @@
 // GEMM together. Depthwise convolutions (one input and one output channel per
 // group) use direct loops instead: a GEMM with one row is all overhead.
 //
-// Where the compiler targets AVX-512, float32 convolutions multiply with the
-// packed GEMM of packed_gemm.h, im2col writing straight into its packed
-// layout; float64 (gradchecks, goldens) and other targets use gemm_raw.
+// Where the compiler targets AVX-512, float32 forward and weight-gradient
+// convolutions go to the implicit GEMM of conv2d_avx512.cpp (no im2col at
+// all, about 90% of the FMA peak), and the col2im path below multiplies with
+// the packed kernels of packed_gemm.h. float64 (gradchecks, goldens), other
+// targets and workspace limits too small for those paths use this file's
+// im2col + gemm_raw code.
 //
 // Special cases that skip im2col:
-//   * 1x1, stride 1, no padding: the input plane IS the column matrix;
+//   * 1x1, stride 1, no padding: the input plane IS the column matrix (and its
+//     input gradient is again such a conv);
 //   * input gradient at stride 1: a forward convolution of grad_y with the
 //     kernel flipped and in/out channels swapped, padding k-1-pad (the
 //     transposed convolution of a stride-1 conv is a "full" correlation), so
@@ -66,7 +70,7 @@ void forward_gemm(const ConvShape& s, const T* x, const T* w, const T* b, T* y, 
   T* ws = pointwise ? nullptr : scratch.data<T>();
   run_jobs(plan.jobs, plan.workers, [&](int64_t job, int slot) {
     const int64_t image = job / plan.per_image, n = image / s.groups, g = image % s.groups;
-    const int64_t p0 = (job % plan.per_image) * plan.chunk, p1 = std::min(P, p0 + plan.chunk), len = p1 - p0;
+    const int64_t p0 = plan.first(job), p1 = std::min(P, p0 + plan.chunk), len = p1 - p0;
     const T* xg = x + (n * s.Cin + g * cin_g) * s.H * s.W;
     const T* cols = xg + p0;
     int64_t ld = P;
@@ -106,7 +110,7 @@ void backward_weight_gemm(const ConvShape& s, const T* gy, const T* x, T* gw, in
   std::fill(gw, gw + wsize, T(0));
   run_jobs(plan.jobs, plan.workers, [&](int64_t job, int slot) {
     const int64_t image = job / plan.per_image, n = image / s.groups, g = image % s.groups;
-    const int64_t p0 = (job % plan.per_image) * plan.chunk, p1 = std::min(P, p0 + plan.chunk), len = p1 - p0;
+    const int64_t p0 = plan.first(job), p1 = std::min(P, p0 + plan.chunk), len = p1 - p0;
     const T* xg = x + (n * s.Cin + g * cin_g) * s.H * s.W;
     const T* cols = xg + p0;
     int64_t ld = P;
@@ -353,18 +357,8 @@ void conv2d_backward_input(const Tensor& grad_y, const Tensor& weight, Tensor& g
     const T* w = weight.data<T>();
     T* gx = grad_x.data<T>();
     if (s.depthwise()) return depthwise_backward_input(s, gy, w, gx);
-    if (s.pointwise()) {
-      // grad_x = w_g^T @ grad_y per (image, group): again a stride-1 1x1 conv.
-      const int64_t P = s.P(), cin_g = s.cin_g(), cout_g = s.cout_g();
-      const ChunkPlan plan = plan_columns(s.images(), P, cout_g * int64_t(sizeof(T)), workspace_bytes);
-      return run_jobs(plan.jobs, plan.workers, [&](int64_t job, int) {
-        const int64_t image = job / plan.per_image, n = image / s.groups, g = image % s.groups;
-        const int64_t p0 = (job % plan.per_image) * plan.chunk, len = std::min(P, p0 + plan.chunk) - p0;
-        gemm_raw<T>(w + g * cout_g * cin_g, cin_g, gy + (n * s.Cout + g * cout_g) * P + p0, P,
-                    gx + (n * s.Cin + g * cin_g) * P + p0, P, cin_g, len, cout_g, true, false, T(1), T(0));
-      });
-    }
     if (s.stride == 1 && s.pad <= s.k - 1) {
+      // (1x1 convs included: then it is grad_x = w_g^T grad_y, a pointwise conv.)
       // Flipped kernel with in/out swapped: wf[g*cin_g + ci][co][ky][kx] =
       // w[g*cout_g + co][ci][k-1-ky][k-1-kx], shape (Cin, cout_g, k, k).
       const int64_t k = s.k, kk = k * k, cin_g = s.cin_g(), cout_g = s.cout_g();

@@ -40,28 +40,20 @@ struct ChunkPlan {
   int64_t per_image = 1;  // jobs per (image, group)
   int64_t jobs = 1;
   int workers = 1;
-  bool fits = true;  // the limit holds `align` columns per thread
-  int64_t first(int64_t job) const { return (job % per_image) * chunk; }
+  int64_t first(int64_t job) const { return (job % per_image) * chunk; }  // the job's first column
 };
 
 // Chunks of at most kChunkBytes and at most limit / threads of scratch each
-// (at least one column), a multiple of `align` columns (the packed GEMM's
-// panel width), and enough of them to give every thread work.
-inline ChunkPlan plan_columns(int64_t images, int64_t P, int64_t bytes_per_column, int64_t limit, int64_t align = 1) {
+// (at least one column), and enough of them to give every thread work.
+inline ChunkPlan plan_columns(int64_t images, int64_t P, int64_t bytes_per_column, int64_t limit) {
   const int threads = job_workers(images * P);
   const int64_t most = std::min(kChunkBytes, limit / threads) / std::max<int64_t>(bytes_per_column, 1);
   ChunkPlan plan;
-  plan.fits = most >= align;
-  int64_t chunk = std::clamp<int64_t>(most, 1, std::max<int64_t>(P, 1));
-  int64_t per_image = (P + chunk - 1) / chunk;
+  plan.chunk = std::clamp<int64_t>(most, 1, std::max<int64_t>(P, 1));
   const int64_t wanted = (threads + images - 1) / images;  // jobs per image so that no thread idles
-  if (per_image < wanted) {
-    per_image = std::min(wanted, P);
-    chunk = (P + per_image - 1) / per_image;
-  }
-  if (align > 1) chunk = std::max(align, chunk / align * align);
-  plan.chunk = chunk;
-  plan.per_image = (P + chunk - 1) / chunk;
+  if ((P + plan.chunk - 1) / plan.chunk < wanted) plan.chunk = (P + wanted - 1) / wanted;
+  plan.chunk = std::max<int64_t>(plan.chunk, 1);
+  plan.per_image = (P + plan.chunk - 1) / plan.chunk;
   plan.jobs = images * plan.per_image;
   plan.workers = job_workers(plan.jobs);
   return plan;
