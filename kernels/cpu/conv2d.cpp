@@ -64,7 +64,7 @@ void forward_gemm(const ConvShape& s, const T* x, const T* w, const T* b, T* y, 
   const Im2colGeometry geo = s.geometry();
   const bool pointwise = s.pointwise();
   const ChunkPlan plan =
-      plan_columns(s.images(), P, K * int64_t(sizeof(T)), pointwise ? std::numeric_limits<int64_t>::max() : limit);
+      plan_columns(s.images(), P, K * int64_t(sizeof(T)), pointwise ? std::numeric_limits<int64_t>::max() : limit, s.flops());
   Tensor scratch;
   if (!pointwise) scratch = empty({plan.workers * K * plan.chunk}, dtype_of<T>());
   T* ws = pointwise ? nullptr : scratch.data<T>();
@@ -101,7 +101,7 @@ void backward_weight_gemm(const ConvShape& s, const T* gy, const T* x, T* gw, in
   const Im2colGeometry geo = s.geometry();
   const bool pointwise = s.pointwise();
   const ChunkPlan plan =
-      plan_columns(s.images(), P, K * int64_t(sizeof(T)), pointwise ? std::numeric_limits<int64_t>::max() : limit);
+      plan_columns(s.images(), P, K * int64_t(sizeof(T)), pointwise ? std::numeric_limits<int64_t>::max() : limit, s.flops());
   Tensor scratch;
   if (!pointwise) scratch = empty({plan.workers * K * plan.chunk}, dtype_of<T>());
   T* ws = pointwise ? nullptr : scratch.data<T>();
@@ -140,19 +140,20 @@ template <typename T>
 void backward_input_col2im(const ConvShape& s, const T* gy, const T* w, T* gx, int64_t limit) {
   const int64_t K = s.K(), P = s.P(), cin_g = s.cin_g(), cout_g = s.cout_g(), sz = int64_t(sizeof(T));
   const Im2colGeometry geo = s.geometry();
-  parallel_for(s.N * s.Cin, 1, [&](int64_t b, int64_t e) { std::fill(gx + b * s.H * s.W, gx + e * s.H * s.W, T(0)); });
+  parallel_for(s.N * s.Cin, grain_for(s.H * s.W),
+               [&](int64_t b, int64_t e) { std::fill(gx + b * s.H * s.W, gx + e * s.H * s.W, T(0)); });
 
   // Band i covers output rows [a, a + h) and input rows [a*s - pad, (a+h-1)*s - pad + k - 1];
   // bands i and i+2 are disjoint iff the band between them has h*s >= k - s.
   const int64_t h_min = s.k > s.stride ? (s.k - s.stride + s.stride - 1) / s.stride : 0;
   int64_t rows = 0, bands = 1, chunk = 0, per_image = 0;
   int workers = 1;
-  const int threads = job_workers(s.images() * s.Ho);
+  const int threads = job_workers(s.images() * s.Ho, s.flops());
   const int64_t per_thread = std::min(kChunkBytes, limit / threads);
   if (h_min == 0) {
     // Stride >= kernel: no two output pixels read the same input pixel, so
     // any column chunks can run together.
-    ChunkPlan plan = plan_columns(s.images(), P, K * sz, limit);
+    ChunkPlan plan = plan_columns(s.images(), P, K * sz, limit, s.flops());
     chunk = plan.chunk;
     per_image = plan.per_image;
     workers = plan.workers;
@@ -220,7 +221,7 @@ void backward_input_col2im(const ConvShape& s, const T* gy, const T* w, T* gx, i
     const int64_t count = (bands - phase + 1) / 2;  // bands phase, phase + 2, ...
     if (count <= 0) continue;
     const int64_t jobs = s.images() * count;
-    run_jobs(jobs, std::min(workers, job_workers(jobs)), [&](int64_t job, int slot) {
+    run_jobs(jobs, std::min(workers, job_workers(jobs, s.flops())), [&](int64_t job, int slot) {
       const int64_t band = phase + 2 * (job % count);
       const int64_t p0 = band * chunk;
       one_chunk(job / count, p0, std::min(P, p0 + chunk), slot);
@@ -233,8 +234,7 @@ void backward_input_col2im(const ConvShape& s, const T* gy, const T* w, T* gx, i
 template <typename T>
 void depthwise_forward(const ConvShape& s, const T* x, const T* w, const T* b, T* y) {
   const int64_t C = s.Cin, k = s.k, st = s.stride;
-  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 14) / std::max<int64_t>(s.Wo * k * k, 1));
-  parallel_for(s.N * C * s.Ho, grain, [&](int64_t begin, int64_t end) {
+  parallel_for(s.N * C * s.Ho, grain_for(s.Wo * k * k), [&](int64_t begin, int64_t end) {
     for (int64_t job = begin; job < end; ++job) {
       const int64_t plane = job / s.Ho, oy = job % s.Ho, c = plane % C;
       T* out = y + job * s.Wo;
@@ -264,7 +264,7 @@ void depthwise_forward(const ConvShape& s, const T* x, const T* w, const T* b, T
 template <typename T>
 void depthwise_backward_input(const ConvShape& s, const T* gy, const T* w, T* gx) {
   const int64_t C = s.Cin, k = s.k, st = s.stride;
-  parallel_for(s.N * C, 1, [&](int64_t begin, int64_t end) {
+  parallel_for(s.N * C, grain_for(s.H * s.W + s.P() * k * k), [&](int64_t begin, int64_t end) {
     for (int64_t plane = begin; plane < end; ++plane) {
       const int64_t c = plane % C;
       T* gxp = gx + plane * s.H * s.W;
@@ -296,7 +296,7 @@ void depthwise_backward_input(const ConvShape& s, const T* gy, const T* w, T* gx
 template <typename T>
 void depthwise_backward_weight(const ConvShape& s, const T* gy, const T* x, T* gw) {
   const int64_t C = s.Cin, k = s.k, st = s.stride;
-  parallel_for(C, 1, [&](int64_t begin, int64_t end) {
+  parallel_for(C, grain_for(s.N * s.P() * k * k), [&](int64_t begin, int64_t end) {
     for (int64_t c = begin; c < end; ++c) {
       for (int64_t ky = 0; ky < k; ++ky)
         for (int64_t kx = 0; kx < k; ++kx) {
@@ -323,7 +323,7 @@ void depthwise_backward_weight(const ConvShape& s, const T* gy, const T* x, T* g
 template <typename T>
 void bias_gradient(const ConvShape& s, const T* gy, T* gb) {
   const int64_t P = s.P();
-  parallel_for(s.Cout, 1, [&](int64_t begin, int64_t end) {
+  parallel_for(s.Cout, grain_for(s.N * P), [&](int64_t begin, int64_t end) {
     for (int64_t co = begin; co < end; ++co) {
       double total = 0;
       for (int64_t n = 0; n < s.N; ++n) {

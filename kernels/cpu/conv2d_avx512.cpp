@@ -57,7 +57,7 @@ BandPlan plan_bands(const ConvShape& s, int64_t extra_per_pixel, int64_t limit) 
   plan.Wq = s.Wo + plan.extra_rows;
   plan.slack = plan.extra_rows + NR;
   const int64_t planes = s.cin_g() * s.stride * s.stride;
-  const int threads = job_workers(s.images() * s.Ho);
+  const int threads = job_workers(s.images() * s.Ho, s.flops());
   auto slot_bytes = [&](int64_t R) {
     const int64_t band = planes * ((R + plan.extra_rows) * plan.Wq + plan.slack);
     return int64_t(sizeof(float)) * (band + extra_per_pixel * round_up(R * plan.Wq, NR));
@@ -73,7 +73,7 @@ BandPlan plan_bands(const ConvShape& s, int64_t extra_per_pixel, int64_t limit) 
   plan.band_floats = planes * plan.plane;
   plan.per_image = (s.Ho + R - 1) / R;
   plan.jobs = s.images() * plan.per_image;
-  plan.workers = job_workers(plan.jobs);
+  plan.workers = job_workers(plan.jobs, s.flops());
   return plan;
 }
 
@@ -208,7 +208,7 @@ bool backward_weight_implicit(const ConvShape& s, const float* gy, const float* 
     }
   });
   // grad_w[g*cout_g + co][kk] = sum over slots of acc[g][kk][co].
-  parallel_for(s.Cout, 1, [&](int64_t begin, int64_t end) {
+  parallel_for(s.Cout, grain_for(K * plan.workers), [&](int64_t begin, int64_t end) {
     for (int64_t co_all = begin; co_all < end; ++co_all) {
       const int64_t g = co_all / cout_g, co = co_all % cout_g;
       for (int64_t kk = 0; kk < K; ++kk) {

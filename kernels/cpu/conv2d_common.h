@@ -27,6 +27,7 @@ struct ConvShape {
   Im2colGeometry geometry() const { return {cin_g(), H, W, k, stride, pad, Ho, Wo}; }
   bool pointwise() const { return k == 1 && stride == 1 && pad == 0; }
   bool depthwise() const { return cin_g() == 1 && cout_g() == 1; }
+  int64_t flops() const { return 2 * N * Cout * P() * K(); }  // multiply-adds of the forward pass, times 2
 };
 
 inline ConvShape conv_shape(const Tensor& x, const Tensor& weight, int64_t stride, int64_t pad, int64_t groups,
@@ -45,8 +46,9 @@ struct ChunkPlan {
 
 // Chunks of at most kChunkBytes and at most limit / threads of scratch each
 // (at least one column), and enough of them to give every thread work.
-inline ChunkPlan plan_columns(int64_t images, int64_t P, int64_t bytes_per_column, int64_t limit) {
-  const int threads = job_workers(images * P);
+// `work`: the operations of all chunks together (see job_workers).
+inline ChunkPlan plan_columns(int64_t images, int64_t P, int64_t bytes_per_column, int64_t limit, int64_t work) {
+  const int threads = job_workers(images * P, work);
   const int64_t most = std::min(kChunkBytes, limit / threads) / std::max<int64_t>(bytes_per_column, 1);
   ChunkPlan plan;
   plan.chunk = std::clamp<int64_t>(most, 1, std::max<int64_t>(P, 1));
@@ -55,7 +57,7 @@ inline ChunkPlan plan_columns(int64_t images, int64_t P, int64_t bytes_per_colum
   plan.chunk = std::max<int64_t>(plan.chunk, 1);
   plan.per_image = (P + plan.chunk - 1) / plan.chunk;
   plan.jobs = images * plan.per_image;
-  plan.workers = job_workers(plan.jobs);
+  plan.workers = job_workers(plan.jobs, work);
   return plan;
 }
 

@@ -9,11 +9,25 @@
 
 namespace dcsr::kernels::cpu {
 
-// Threads for `jobs` independent jobs: one when called inside a parallel
-// region (no nesting), else at most one per job.
-inline int job_workers(int64_t jobs) {
-  if (jobs <= 1 || omp_in_parallel()) return 1;
+// Below about this many scalar operations in total a kernel runs on one
+// thread: opening a parallel region costs microseconds, and much more when
+// the cores are shared with other processes (a thread spins while its
+// partner waits for a core), which would make small ops (gradchecks, tiny
+// layers) hundreds of times slower.
+constexpr int64_t kParallelWork = int64_t(1) << 17;
+
+// Threads for `jobs` independent jobs doing about `work` scalar operations
+// in all: one inside a parallel region (no nesting) or for little work, else
+// at most one per job.
+inline int job_workers(int64_t jobs, int64_t work) {
+  if (jobs <= 1 || work < kParallelWork || omp_in_parallel()) return 1;
   return int(std::min<int64_t>(omp_get_max_threads(), jobs));
+}
+
+// The grain for parallel_for (cpu_common.h) over items of `work_per_item`
+// operations each, by the same rule.
+inline int64_t grain_for(int64_t work_per_item) {
+  return std::max<int64_t>(1, kParallelWork / std::max<int64_t>(work_per_item, 1));
 }
 
 // Runs fn(job, slot) for job in [0, jobs) on `workers` threads (from
