@@ -89,7 +89,8 @@ void forward_gemm(const ConvShape& s, const T* x, const T* w, const T* b, T* y, 
 
 // grad_w (Cout x K per group, the weight's own layout) = sum over images and
 // chunks of grad_y_chunk (cout_g x len) @ cols^T (len x K). Each slot sums its
-// jobs into its own accumulator (slot 0: grad_w itself), added up at the end.
+// jobs into its own accumulator (slot 0: grad_w itself), added up at the end;
+// fixed job ranges per slot keep the rounding the same from run to run.
 template <typename T>
 void backward_weight_gemm(const ConvShape& s, const T* gy, const T* x, T* gw, int64_t limit) {
 #ifdef DCSR_PACKED_GEMM
@@ -123,7 +124,7 @@ void backward_weight_gemm(const ConvShape& s, const T* gy, const T* x, T* gw, in
     T* acc = (slot == 0 ? gw : extra.data<T>() + (slot - 1) * wsize) + g * cout_g * K;
     gemm_raw<T>(gy + (n * s.Cout + g * cout_g) * P + p0, P, cols, ld, acc, K, cout_g, K, len, false, true, T(1),
                 T(1));
-  });
+  }, /*fixed=*/true);
   for (int slot = 1; slot < plan.workers; ++slot) {
     const T* acc = extra.data<T>() + (slot - 1) * wsize;
     for (int64_t i = 0; i < wsize; ++i) gw[i] += acc[i];

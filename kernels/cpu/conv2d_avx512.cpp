@@ -167,8 +167,8 @@ bool forward_implicit(const ConvShape& s, const float* x, const float* w, const 
 // grad_w^T (K x cout_g) += band rows (A, read in place, ROWS taps at a time)
 // times grad_y^T (B: the band's grad_y transposed to depth-major, 16*NV output
 // channels per panel, 0 at the wrapped columns and past cout_g). Each slot
-// accumulates its own grad_w^T; they are summed and transposed into grad_w at
-// the end.
+// accumulates its own grad_w^T over fixed job ranges (the same rounding in
+// every run); they are summed and transposed into grad_w at the end.
 template <int ROWS, int NV>
 bool backward_weight_implicit(const ConvShape& s, const float* gy, const float* x, float* gw, int64_t limit) {
   constexpr int64_t width = 16 * NV;
@@ -206,7 +206,7 @@ bool backward_weight_implicit(const ConvShape& s, const float* gy, const float* 
           micro_kernel_rows<ROWS, NV>(steps, band + d0, off + k0, std::min<int64_t>(ROWS, K - k0),
                                       gyt + (panel * depth + d0) * width, acc + k0 * ldc + panel * width, ldc);
     }
-  });
+  }, /*fixed=*/true);
   // grad_w[g*cout_g + co][kk] = sum over slots of acc[g][kk][co].
   parallel_for(s.Cout, grain_for(K * plan.workers), [&](int64_t begin, int64_t end) {
     for (int64_t co_all = begin; co_all < end; ++co_all) {

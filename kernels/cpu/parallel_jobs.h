@@ -32,11 +32,14 @@ inline int64_t grain_for(int64_t work_per_item) {
 
 // Runs fn(job, slot) for job in [0, jobs) on `workers` threads (from
 // job_workers), slot = the thread's index in [0, workers), so that each slot
-// can own a piece of scratch memory. Contiguous static ranges: which jobs
-// share a slot depends only on the counts, so accumulations into per-slot
-// buffers are deterministic.
+// can own a piece of scratch memory. By default jobs are handed out one at a
+// time to whichever thread is free, which keeps both cores busy when one of
+// them is also serving another process. With `fixed`, thread t runs the
+// contiguous range [jobs*t/n, jobs*(t+1)/n): which jobs share a slot then
+// depends only on the counts, so sums accumulated per slot are the same
+// from run to run.
 template <typename Fn>
-void run_jobs(int64_t jobs, int workers, Fn&& fn) {
+void run_jobs(int64_t jobs, int workers, Fn&& fn, bool fixed = false) {
   if (jobs <= 0) return;
   if (workers <= 1) {
     for (int64_t j = 0; j < jobs; ++j) fn(j, 0);
@@ -45,7 +48,12 @@ void run_jobs(int64_t jobs, int workers, Fn&& fn) {
 #pragma omp parallel num_threads(workers)
   {
     const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-    for (int64_t j = jobs * t / nt; j < jobs * (t + 1) / nt; ++j) fn(j, int(t));
+    if (fixed) {
+      for (int64_t j = jobs * t / nt; j < jobs * (t + 1) / nt; ++j) fn(j, int(t));
+    } else {
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t j = 0; j < jobs; ++j) fn(j, int(t));
+    }
   }
 }
 
