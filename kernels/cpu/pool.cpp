@@ -73,12 +73,13 @@ void max_pool2d_forward(const Tensor& x, Tensor& y, Tensor& indices, int64_t ker
         int64_t best = oy * kernel * W + ox * kernel;
         T best_value = p[best];
         // Row-major window order; only a strictly larger value (or a NaN)
-        // replaces the best, so the first maximum wins, as in PyTorch.
+        // replaces the best, so the first maximum wins: PyTorch's rule,
+        // NaN included (the last NaN of a window wins there too).
         for (int64_t ky = 0; ky < kernel; ++ky)
           for (int64_t kx = 0; kx < kernel; ++kx) {
             const int64_t at = (oy * kernel + ky) * W + ox * kernel + kx;
             const T v = p[at];
-            if (v > best_value || (std::isnan(v) && !std::isnan(best_value))) {
+            if (v > best_value || std::isnan(v)) {
               best_value = v;
               best = at;
             }
