@@ -47,7 +47,8 @@ void validate_forward(const std::string& name, const Tensor& x, const Tensor& w,
     for (int64_t ci = 0; ci < kChannels; ++ci)
       for (int64_t ky = 0; ky < kKernel; ++ky)
         for (int64_t kx = 0; kx < kKernel; ++kx)
-          want += double(pw[((co * kChannels + ci) * kKernel + ky) * kKernel + kx]) * x_at(px, S, ci, i + ky - 1, j + kx - 1);
+          want += double(pw[((co * kChannels + ci) * kKernel + ky) * kKernel + kx]) *
+                  x_at(px, S, ci, i + ky - 1, j + kx - 1);
     check(near(py[(co * S + i) * S + j], want), name, "y");
   }
 }
@@ -63,7 +64,8 @@ void validate_backward(const std::string& name, const Tensor& x, const Tensor& w
     for (int64_t co = 0; co < kChannels; ++co)
       for (int64_t ky = 0; ky < kKernel; ++ky)
         for (int64_t kx = 0; kx < kKernel; ++kx)
-          want += double(pw[((co * kChannels + ci) * kKernel + ky) * kKernel + kx]) * x_at(pg, S, co, i - ky + 1, j - kx + 1);
+          want += double(pw[((co * kChannels + ci) * kKernel + ky) * kKernel + kx]) *
+                  x_at(pg, S, co, i - ky + 1, j - kx + 1);
     check(near(dx[(ci * S + i) * S + j], want), name, "dx");
     // dw[co][ci][ky][kx] = sum over pixels of gy[co][p] x[ci][p + tap - 1]
     const int64_t co = (probe * 17 + 3) % kChannels, ky = probe % 3, kx = (probe + 1) % 3;

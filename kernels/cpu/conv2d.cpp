@@ -63,8 +63,8 @@ void forward_gemm(const ConvShape& s, const T* x, const T* w, const T* b, T* y, 
   const int64_t K = s.K(), P = s.P(), cin_g = s.cin_g(), cout_g = s.cout_g();
   const Im2colGeometry geo = s.geometry();
   const bool pointwise = s.pointwise();
-  const ChunkPlan plan =
-      plan_columns(s.images(), P, K * int64_t(sizeof(T)), pointwise ? std::numeric_limits<int64_t>::max() : limit, s.flops());
+  const int64_t scratch_limit = pointwise ? std::numeric_limits<int64_t>::max() : limit;  // pointwise: no scratch
+  const ChunkPlan plan = plan_columns(s.images(), P, K * int64_t(sizeof(T)), scratch_limit, s.flops());
   Tensor scratch;
   if (!pointwise) scratch = empty({plan.workers * K * plan.chunk}, dtype_of<T>());
   T* ws = pointwise ? nullptr : scratch.data<T>();
@@ -101,8 +101,8 @@ void backward_weight_gemm(const ConvShape& s, const T* gy, const T* x, T* gw, in
   const int64_t K = s.K(), P = s.P(), cin_g = s.cin_g(), cout_g = s.cout_g(), wsize = s.Cout * K;
   const Im2colGeometry geo = s.geometry();
   const bool pointwise = s.pointwise();
-  const ChunkPlan plan =
-      plan_columns(s.images(), P, K * int64_t(sizeof(T)), pointwise ? std::numeric_limits<int64_t>::max() : limit, s.flops());
+  const int64_t scratch_limit = pointwise ? std::numeric_limits<int64_t>::max() : limit;  // pointwise: no scratch
+  const ChunkPlan plan = plan_columns(s.images(), P, K * int64_t(sizeof(T)), scratch_limit, s.flops());
   Tensor scratch;
   if (!pointwise) scratch = empty({plan.workers * K * plan.chunk}, dtype_of<T>());
   T* ws = pointwise ? nullptr : scratch.data<T>();

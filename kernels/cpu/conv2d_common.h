@@ -31,7 +31,7 @@ struct ConvShape {
 };
 
 inline ConvShape conv_shape(const Tensor& x, const Tensor& weight, int64_t stride, int64_t pad, int64_t groups,
-                     int64_t Ho, int64_t Wo) {
+                            int64_t Ho, int64_t Wo) {
   return {x.size(0), x.size(1), x.size(2), x.size(3), weight.size(0), weight.size(2), stride, pad, groups, Ho, Wo};
 }
 
