@@ -145,6 +145,20 @@ TEST_CASE("forward: conv2d equals the naive loop in every code path, float64 and
   }
 }
 
+TEST_CASE("forward: conv2d of an empty batch", "[ops]") {
+  for (DType dtype : {kFloat64, kFloat32}) {
+    Tensor x = zeros({0, 3, 5, 4}, dtype).requires_grad_();
+    Tensor w = leaf({6, 3, 3, 3}, 1).detach().to(dtype).requires_grad_();
+    Tensor b = leaf({6}, 2).detach().to(dtype).requires_grad_();
+    Tensor y = conv2d(x, w, b);
+    CHECK(y.shape() == Shape{0, 6, 5, 4});
+    y.backward(zeros(y.shape(), dtype));
+    CHECK(x.grad().shape() == Shape{0, 3, 5, 4});
+    require_close(w.grad(), std::vector<double>(162, 0.0), 1e-300);
+    require_close(b.grad(), std::vector<double>(6, 0.0), 1e-300);
+  }
+}
+
 TEST_CASE("forward: conv2d default padding is k / 2", "[ops]") {
   Tensor x = leaf({1, 2, 6, 5}, 3), w = leaf({3, 2, 5, 5}, 4);
   CHECK(conv2d(x, w, Tensor()).shape() == Shape{1, 3, 6, 5});

@@ -344,6 +344,7 @@ void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, T
     using T = decltype(zero);
     const ConvShape s = conv_shape(x, weight, stride, padding, groups, y.size(2), y.size(3));
     const T* b = bias.defined() ? bias.data<T>() : nullptr;
+    if (y.numel() == 0) return;
     if (s.depthwise()) return depthwise_forward(s, x.data<T>(), weight.data<T>(), b, y.data<T>());
     forward_gemm(s, x.data<T>(), weight.data<T>(), b, y.data<T>(), workspace_bytes);
   });
@@ -357,6 +358,7 @@ void conv2d_backward_input(const Tensor& grad_y, const Tensor& weight, Tensor& g
     const T* gy = grad_y.data<T>();
     const T* w = weight.data<T>();
     T* gx = grad_x.data<T>();
+    if (grad_y.numel() == 0) return std::fill(gx, gx + grad_x.numel(), T(0));  // an empty batch or no outputs
     if (s.depthwise()) return depthwise_backward_input(s, gy, w, gx);
     if (s.stride == 1 && s.pad <= s.k - 1) {
       // (1x1 convs included: then it is grad_x = w_g^T grad_y, a pointwise conv.)
@@ -383,6 +385,11 @@ void conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, Tensor& grad_
     using T = decltype(zero);
     const ConvShape s = conv_shape(x, grad_weight, stride, padding, groups, grad_y.size(2), grad_y.size(3));
     const T* gy = grad_y.data<T>();
+    if (grad_y.numel() == 0) {  // an empty batch or no outputs: nothing to sum
+      std::fill(grad_weight.data<T>(), grad_weight.data<T>() + grad_weight.numel(), T(0));
+      if (grad_bias.defined()) std::fill(grad_bias.data<T>(), grad_bias.data<T>() + grad_bias.numel(), T(0));
+      return;
+    }
     if (grad_bias.defined()) bias_gradient(s, gy, grad_bias.data<T>());
     if (s.depthwise()) return depthwise_backward_weight(s, gy, x.data<T>(), grad_weight.data<T>());
     backward_weight_gemm(s, gy, x.data<T>(), grad_weight.data<T>(), workspace_bytes);
