@@ -40,18 +40,12 @@ Tensor normalize_columns(const Tensor& x) {
 Tensor patch_descriptors(const Tensor& feats) {
   check_floating(feats, "patch_descriptors", "features");
   DCSR_CHECK(feats.dim() == 4, "patch_descriptors: features must be (N, C, H, W), got ", shape_str(feats.shape()));
-  const int64_t N = feats.size(0), C = feats.size(1), H = feats.size(2), W = feats.size(3);
+  const int64_t H = feats.size(2), W = feats.size(3);
   DCSR_CHECK(H >= 2 && W >= 2, "patch_descriptors: features ", shape_str(feats.shape()),
              " are too small for reflection padding 1 (need H, W >= 2)");
-  // Reflection padding 1 (dcsr-spec §13.1), then the 3x3 neighbourhoods in
-  // unfold's row order c * 9 + ky * 3 + kx: the nine shifted H x W windows of
-  // the padded map, stacked between the channel and position dims.
-  Tensor padded = pad2d(feats, {1, 1, 1, 1}, PadMode::Reflect);
-  TensorList shifted;
-  for (int64_t ky = 0; ky < 3; ++ky)
-    for (int64_t kx = 0; kx < 3; ++kx)
-      shifted.push_back(narrow(narrow(padded, 2, ky, H), 3, kx, W).reshape({N, C, 1, H * W}));
-  return detail::normalize_columns(concat(shifted, 2).reshape({N, C * 9, H * W}));
+  // Reflection padding 1 (dcsr-spec §13.1), then unfold 3x3 (rows in the
+  // order c * 9 + ky * 3 + kx, columns row-major), then each column L2-normalised.
+  return detail::normalize_columns(unfold(pad2d(feats, {1, 1, 1, 1}, PadMode::Reflect), 3));
 }
 
 MatchResult max_cosine(const Tensor& q, const Tensor& k) {

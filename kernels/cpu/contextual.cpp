@@ -9,12 +9,15 @@
 //   c_j   = exp((1 - d_{b_j j}) / 0.5)   (the reference fixes 0.5 here, whatever h)
 //   cx    = A / B,  A = sum_j M_j c_j,  B = sum_j c_j.
 //
-// Forward: three sweeps over the pairs with dot_panels.h (lanes = the vectors
+// Forward: two sweeps over the pairs with dot_panels.h (lanes = the vectors
 // a statistic belongs to, rows streamed in increasing index order so strict
 // comparisons keep the first index, as torch.min / torch.max):
-//   1. lanes x, rows y: rho_i and a_i;
-//   2. lanes x, rows y: Z_i and U_i = sum_j w_ij d_ij (E_i = U_i / Z_i, for backward);
-//   3. lanes y, rows x: M_j, b_j and d_{b_j j}, comparing CX_ij = w_ij / Z_i as the
+//   1. lanes x, rows y: each job keeps its lanes' d for every y in a tile, then
+//      takes rho_i and a_i from it, then Z_i and U_i = sum_j w_ij d_ij
+//      (E_i = U_i / Z_i, for backward). Z needs rho first, and rho changes the
+//      exponent's scale (not a factor that could be rescaled on the fly), hence
+//      the tile; when it does not fit the workspace, two sweeps instead.
+//   2. lanes y, rows x: M_j, b_j and d_{b_j j}, comparing CX_ij = w_ij / Z_i as the
 //      reference does (so exact ties, e.g. columns that all underflow to 0, pick the
 //      first x like torch.max).
 //
@@ -35,7 +38,9 @@
 //                      + [k = j, i = b_j] (gM_j M_j / (h rho_i) + 2 gc_j c_j)
 //                      - [k = a_i] grho_i,
 // and grad x_i = sum_k gcos_ik y_k, grad y_k = sum_i gcos_ik x_i: one tile of gcos at a time,
-// recomputing its cosines, then two GEMMs per tile.
+// recomputing its cosines, then two GEMMs per tile. (Rows that no column
+// selects have gcos = 0; with random features about 40 % of them, with
+// matching SR / HR features almost none, so they are not treated apart.)
 #include <cmath>
 #include <limits>
 
@@ -63,7 +68,13 @@ void contextual_forward_typed(const Tensor& xh, const Tensor& yh, double band_wi
              " features exceed the index lanes");
   const int64_t L = kLanes<T>;
   const int64_t Nx_pad = round_up(Nx, kWidth<T>), Ny_pad = round_up(Ny, kWidth<T>);
-  const Blocking by_x = choose_blocking<T>(C, Nx, Ny, workspace_bytes);
+  // Pass 1 keeps each job's d values for all of y in its scratch (a lane
+  // block x Ny tile), takes the row minimum from them and then the row sums.
+  // When even one panel's tile does not fit the workspace, it runs as two
+  // sweeps instead (the minimum, then the sums): the same values, bit for bit.
+  const Blocking by_x_tile = choose_blocking<T>(C, Nx, Ny, workspace_bytes, Ny);
+  const bool one_sweep = by_x_tile.fits;
+  const Blocking by_x = one_sweep ? by_x_tile : choose_blocking<T>(C, Nx, Ny, workspace_bytes);
   const Blocking by_y = choose_blocking<T>(C, Ny, Nx, workspace_bytes);
   const int64_t pack_elems = std::max(work_elements<T>(by_x, C), work_elements<T>(by_y, C));
   // Packing buffers, then lane states: row min, its index, rho, Z, U over x
@@ -87,49 +98,80 @@ void contextual_forward_typed(const Tensor& xh, const Tensor& yh, double band_wi
   int64_t* ca = col_arg.data<int64_t>();
   T* cxd = cx.data<T>();
 
+  // The two reductions of pass 1, on one vector of lanes, rows in increasing j:
+  // the first index among equal minima of d (strict <), and Z, U summed in order.
+  auto take_min = [](const V& d, I j, V& b, M& bi) {
+    const M smaller = d < b;
+    b = smaller ? d : b;
+    bi = smaller ? (M{} + j) : bi;
+  };
+  auto add_weight = [inv_h](const V& d, const V& rh, V& z, V& u) {
+    const V w = vexp<T>((T(1) - d / rh) * inv_h);
+    z += w;
+    u += w * d;
+  };
+
   for (int64_t n = 0; n < N; ++n) {
     const T* X = xd + n * C * Nx;
     const T* Y = yd + n * C * Ny;
-    // 1. rho_i: the first index among equal minima of d (strict <).
     std::fill(dmin, dmin + Nx_pad, std::numeric_limits<T>::infinity());
     std::fill(amin, amin + Nx_pad, I(0));
-    sweep<T>(Y, Ny, Ny, X, Nx, Nx, C, by_x, packs, [&](const Block<T>& acc, int64_t row0, int rows, int64_t lane0) {
-      for (int v = 0; v < kVecs; ++v) {
-        V b = load(dmin + lane0 + v * L);
-        M bi = *reinterpret_cast<const M*>(amin + lane0 + v * L);
-        for (int r = 0; r < rows; ++r) {
-          const V d = T(1) - acc[r][v];
-          const M smaller = d < b;
-          b = smaller ? d : b;
-          bi = smaller ? (M{} + I(row0 + r)) : bi;
-        }
-        store(dmin + lane0 + v * L, b);
-        *reinterpret_cast<M*>(amin + lane0 + v * L) = bi;
-      }
-    });
-    for (int64_t i = 0; i < Nx_pad; ++i) rho[i] = i < Nx ? dmin[i] + T(kRowEps) : T(1);
-    // 2. Z_i and U_i, summed in increasing j.
     std::fill(Z, Z + Nx_pad, T(0));
     std::fill(U, U + Nx_pad, T(0));
-    sweep<T>(Y, Ny, Ny, X, Nx, Nx, C, by_x, packs, [&](const Block<T>& acc, int64_t, int rows, int64_t lane0) {
-      for (int v = 0; v < kVecs; ++v) {
-        const V rh = load(rho + lane0 + v * L);
-        V z = load(Z + lane0 + v * L), u = load(U + lane0 + v * L);
-        for (int r = 0; r < rows; ++r) {
-          const V d = T(1) - acc[r][v];
-          const V w = vexp<T>((T(1) - d / rh) * inv_h);
-          z += w;
-          u += w * d;
+    if (one_sweep) {
+      // 1. d into the job's tile [j][lane], then per vector of lanes: the
+      //    minimum over j, rho, and the sums over j.
+      const int64_t lb = by_x.lane_block;
+      sweep<T>(
+          Y, Ny, Ny, X, Nx, Nx, C, by_x, packs,
+          [&](const Block<T>& acc, int64_t row0, int rows, int64_t lane0, T* tile) {
+            T* at = tile + lane0 % lb;
+            for (int r = 0; r < rows; ++r)
+              for (int v = 0; v < kVecs; ++v) store(at + (row0 + r) * lb + v * L, T(1) - acc[r][v]);
+          },
+          [&](int64_t l0, int64_t nl, T* tile) {
+            for (int64_t lv = 0; lv < round_up(nl, L); lv += L) {
+              V b = load(dmin + l0 + lv);
+              M bi = *reinterpret_cast<const M*>(amin + l0 + lv);
+              for (int64_t j = 0; j < Ny; ++j) take_min(load(tile + j * lb + lv), I(j), b, bi);
+              store(dmin + l0 + lv, b);
+              *reinterpret_cast<M*>(amin + l0 + lv) = bi;
+              const V rh = b + T(kRowEps);
+              V z = Vec<T>{}, u = Vec<T>{};
+              for (int64_t j = 0; j < Ny; ++j) add_weight(load(tile + j * lb + lv), rh, z, u);
+              store(Z + l0 + lv, z);
+              store(U + l0 + lv, u);
+            }
+          });
+      for (int64_t i = 0; i < Nx_pad; ++i) rho[i] = i < Nx ? dmin[i] + T(kRowEps) : T(1);
+    } else {
+      // 1a. rho_i;  1b. Z_i and U_i.
+      sweep<T>(Y, Ny, Ny, X, Nx, Nx, C, by_x, packs,
+               [&](const Block<T>& acc, int64_t row0, int rows, int64_t lane0, T*) {
+                 for (int v = 0; v < kVecs; ++v) {
+                   V b = load(dmin + lane0 + v * L);
+                   M bi = *reinterpret_cast<const M*>(amin + lane0 + v * L);
+                   for (int r = 0; r < rows; ++r) take_min(T(1) - acc[r][v], I(row0 + r), b, bi);
+                   store(dmin + lane0 + v * L, b);
+                   *reinterpret_cast<M*>(amin + lane0 + v * L) = bi;
+                 }
+               });
+      for (int64_t i = 0; i < Nx_pad; ++i) rho[i] = i < Nx ? dmin[i] + T(kRowEps) : T(1);
+      sweep<T>(Y, Ny, Ny, X, Nx, Nx, C, by_x, packs, [&](const Block<T>& acc, int64_t, int rows, int64_t lane0, T*) {
+        for (int v = 0; v < kVecs; ++v) {
+          const V rh = load(rho + lane0 + v * L);
+          V z = load(Z + lane0 + v * L), u = load(U + lane0 + v * L);
+          for (int r = 0; r < rows; ++r) add_weight(T(1) - acc[r][v], rh, z, u);
+          store(Z + lane0 + v * L, z);
+          store(U + lane0 + v * L, u);
         }
-        store(Z + lane0 + v * L, z);
-        store(U + lane0 + v * L, u);
-      }
-    });
-    // 3. M_j = max_i CX_ij with the first argmax, and d at that argmax.
+      });
+    }
+    // 2. M_j = max_i CX_ij with the first argmax, and d at that argmax.
     std::fill(best, best + Ny_pad, -std::numeric_limits<T>::infinity());
     std::fill(bidx, bidx + Ny_pad, I(0));
     std::fill(dsel, dsel + Ny_pad, T(0));
-    sweep<T>(X, Nx, Nx, Y, Ny, Ny, C, by_y, packs, [&](const Block<T>& acc, int64_t row0, int rows, int64_t lane0) {
+    sweep<T>(X, Nx, Nx, Y, Ny, Ny, C, by_y, packs, [&](const Block<T>& acc, int64_t row0, int rows, int64_t lane0, T*) {
       for (int v = 0; v < kVecs; ++v) {
         V b = load(best + lane0 + v * L), ds = load(dsel + lane0 + v * L);
         M bi = *reinterpret_cast<const M*>(bidx + lane0 + v * L);
@@ -237,31 +279,38 @@ void contextual_backward_typed(const Tensor& xh, const Tensor& yh, const Tensor&
       const int64_t ni = std::min(tile_rows, Nx - i0);
       for (int64_t j0 = 0; j0 < Ny; j0 += tile_cols) {
         const int64_t nj = std::min(tile_cols, Ny - j0);
-        // cos tile (ni x nj, row stride tile_cols) = X[:, i0:]^T Y[:, j0:]
-        gemm_raw<T>(X + i0, Nx, Y + j0, Ny, tile, tile_cols, ni, nj, C, true, false, T(1), T(0));
-        // Dense part, whole vectors (the padding columns compute garbage that no GEMM reads).
-        parallel_for(ni, 16, [&](int64_t begin, int64_t end) {
-          for (int64_t r = begin; r < end; ++r) {
+        // Threads split the tile's rows, then its columns, and every GEMM
+        // below runs single-threaded inside the parallel region: Eigen's own
+        // threading spin-waits between its blocks, which on a busy machine
+        // cost more than the products themselves.
+        // Phase 1, rows [r0, r1) of the tile per thread:
+        //   cos = X[:, rows]^T Y[:, cols];  gcos from it (dense and sparse parts);
+        //   GX[:, rows] (+)= Y[:, cols] gcos^T  (a thread owns its rows of GX).
+        parallel_for(ni, 16, [&](int64_t r0, int64_t r1) {
+          T* rows = tile + r0 * tile_cols;
+          gemm_raw<T>(X + i0 + r0, Nx, Y + j0, Ny, rows, tile_cols, r1 - r0, nj, C, true, false, T(1), T(0));
+          for (int64_t r = r0; r < r1; ++r) {
             T* row = tile + r * tile_cols;
             const T al = alpha[i0 + r], rh = rho[i0 + r];
             if (al == T(0)) {
               std::fill(row, row + nj, T(0));
-              continue;
+            } else {  // whole vectors: the padding columns compute garbage that no GEMM reads
+              for (int64_t col = 0; col < nj; col += L) {
+                const V d = T(1) - load(row + col);
+                store(row + col, -al * vexp<T>((T(1) - d / rh) * inv_h));
+              }
             }
-            for (int64_t col = 0; col < nj; col += L) {
-              const V d = T(1) - load(row + col);
-              store(row + col, -al * vexp<T>((T(1) - d / rh) * inv_h));
-            }
+            if (a[i0 + r] >= j0 && a[i0 + r] < j0 + nj) row[a[i0 + r] - j0] -= grho[i0 + r];
           }
+          for (int64_t j = j0; j < j0 + nj; ++j)
+            if (b[j] >= i0 + r0 && b[j] < i0 + r1) tile[(b[j] - i0) * tile_cols + (j - j0)] += sparse[j];
+          gemm_raw<T>(Y + j0, Ny, rows, tile_cols, GX + i0 + r0, Nx, C, r1 - r0, nj, false, true, T(1),
+                      j0 == 0 ? T(0) : T(1));
         });
-        // Sparse parts that fall into this tile.
-        for (int64_t j = j0; j < j0 + nj; ++j)
-          if (b[j] >= i0 && b[j] < i0 + ni) tile[(b[j] - i0) * tile_cols + (j - j0)] += sparse[j];
-        for (int64_t i = i0; i < i0 + ni; ++i)
-          if (a[i] >= j0 && a[i] < j0 + nj) tile[(i - i0) * tile_cols + (a[i] - j0)] -= grho[i];
-        // GX[:, i0:] (+)= Y[:, j0:] tile^T ;  GY[:, j0:] += X[:, i0:] tile
-        gemm_raw<T>(Y + j0, Ny, tile, tile_cols, GX + i0, Nx, C, ni, nj, false, true, T(1), j0 == 0 ? T(0) : T(1));
-        gemm_raw<T>(X + i0, Nx, tile, tile_cols, GY + j0, Ny, C, nj, ni, false, false, T(1), T(1));
+        // Phase 2, columns [c0, c1) per thread: GY[:, cols] += X[:, rows] gcos.
+        parallel_for(nj, 16, [&](int64_t c0, int64_t c1) {
+          gemm_raw<T>(X + i0, Nx, tile + c0, tile_cols, GY + j0 + c0, Ny, C, c1 - c0, ni, false, false, T(1), T(1));
+        });
       }
     }
   }

@@ -37,7 +37,7 @@ void max_cosine_typed(const Tensor& q, const Tensor& k, Tensor& confidence, Tens
     // order for every query, so "replace only when strictly greater" keeps
     // the first of equal maxima.
     sweep<T>(kd + n * D * Nk, Nk, Nk, qd + n * D * Nq, Nq, Nq, D, blocking, pack_buffers,
-             [&](const Block<T>& acc, int64_t row0, int rows, int64_t lane0) {
+             [&](const Block<T>& acc, int64_t row0, int rows, int64_t lane0, T*) {
                Vec<T> b[kVecs];
                Mask<T> bi[kVecs];
                for (int v = 0; v < kVecs; ++v) {
