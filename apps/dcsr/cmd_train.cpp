@@ -1,0 +1,117 @@
+// `dcsr train` (basic training, dcsr-spec §10.3) and `dcsr sra` (self-supervised
+// real-image adaptation, §10.4): the same loop (dcsr/trainer.h), different defaults.
+#include <iostream>
+
+#include "apps/dcsr/cli.h"
+#include "dcsr/trainer.h"
+
+namespace dcsr::cli {
+
+namespace {
+
+std::vector<OptionSpec> train_options() {
+  return {{"config", "FILE", "JSON config (keys: dcsr/trainer.h, configs/*.json); defaults as in the help"},
+          {"data", "DIR", "training set (config key data)"},
+          {"val-data", "DIR", "validation set, LR/x2 + Ref/x2 + HR (val_data)"},
+          {"out", "DIR", "output folder for checkpoints and the log (out_dir)"},
+          {"init", "MODEL", "start from this model (init)"},
+          {"resume", "CKPT", "continue a run exactly from its checkpoint (model_latest.ckpt)"},
+          {"steps", "N", "stop after N steps in all (max_steps)"},
+          {"epochs", "N", "number of epochs (epochs)"},
+          {"seed", "S", "random seed (seed)"},
+          {"device", "cpu|cuda", "where to train (device)"},
+          {"set", "KEY=VALUE", "set any config key; VALUE is read as JSON if it parses, else as text", true},
+          {"threads", "N", "CPU threads"},
+          {"quiet", "", "no progress bar"}};
+}
+
+int run_training(const CommandInfo& self, const std::vector<std::string>& argv, bool sra) {
+  Args args(self.name, self.options, argv);
+  if (args.help()) {
+    std::cout << command_help(self);
+    return 0;
+  }
+  apply_threads(args);
+  // Named flags are shorthands for config keys; --set comes last and wins.
+  nlohmann::json overrides = nlohmann::json::object();
+  auto text = [&](const char* flag, const char* key) {
+    if (args.has(flag)) overrides[key] = args.get(flag);
+  };
+  text("data", "data");
+  text("val-data", "val_data");
+  text("out", "out_dir");
+  text("init", "init");
+  text("device", "device");
+  if (args.has("steps")) overrides["max_steps"] = args.get_int("steps", 0);
+  if (args.has("epochs")) overrides["epochs"] = args.get_int("epochs", 0);
+  if (args.has("seed")) overrides["seed"] = args.get_u64("seed", 1);
+  TrainConfig scratch;  // collects --set values with their parsed types
+  for (const std::string& assignment : args.get_all("set")) {
+    try {
+      apply_override(scratch, assignment);
+    } catch (const Error& e) {
+      throw UsageError("dcsr " + self.name + ": --set " + assignment + ": " + e.what());
+    }
+    const std::string key = assignment.substr(0, assignment.find('='));
+    overrides[key] = scratch.to_json()[key];
+  }
+
+  TrainOptions options;
+  options.progress = !args.has("quiet");
+  TrainConfig config = sra ? TrainConfig::sra_defaults() : TrainConfig::basic_defaults();
+  if (args.has("resume")) {
+    if (args.has("config"))
+      throw UsageError("dcsr " + self.name + ": --resume continues with the checkpoint's own config; "
+                       "drop --config (use --set to change single keys)");
+    options.resume = args.get("resume");
+    options.resume_overrides = overrides;
+  } else {
+    if (args.has("config")) config = load_train_config(args.get("config"), config);
+    config = TrainConfig::from_json(overrides, config);
+    if (sra && config.init.empty())
+      throw UsageError("dcsr sra: SRA fine-tunes a trained model: pass --init MODEL (the basic model, "
+                       "e.g. experiments/basic/model_latest.ckpt)");
+  }
+  TrainResult r = train(config, options);
+  std::cout << self.name << ": " << r.steps << " steps, " << r.epochs << " epochs, last loss " << r.last_loss;
+  if (r.best_val_psnr >= 0) std::cout << ", best validation PSNR " << r.best_val_psnr << " dB";
+  std::cout << "\ncheckpoint: " << r.checkpoint << "\n";
+  return 0;
+}
+
+int run_train(const CommandInfo& self, const std::vector<std::string>& argv) { return run_training(self, argv, false); }
+int run_sra(const CommandInfo& self, const std::vector<std::string>& argv) { return run_training(self, argv, true); }
+
+}  // namespace
+
+CommandInfo train_command() {
+  CommandInfo c;
+  c.name = "train";
+  c.summary = "train DCSR on a dataset (4k mode, HR target)";
+  c.usage = "dcsr train --data DIR [--val-data DIR] [--out DIR] [--config FILE] [--set KEY=VALUE]... [--resume CKPT]";
+  c.details =
+      "Defaults (= configs/train_basic.json): batch 4, patch 128, 300 patches per image and epoch, n_feats 64,\n"
+      "loss 1*L1+0.05*CX_ref+0.01*CX_hr in the patch4 feature space, Adam lr 1e-4, milestones 20/45/80 (x0.5),\n"
+      "1000 epochs, seed 1. Writes OUT/model_latest.ckpt (model + Adam + RNG state), model_best.ckpt (best\n"
+      "validation PSNR) and train_log.jsonl. --resume continues exactly where the checkpoint left off.\n"
+      "A NaN/Inf loss stops with status 3 and keeps the last good checkpoint.";
+  c.options = train_options();
+  c.run = run_train;
+  return c;
+}
+
+CommandInfo sra_command() {
+  CommandInfo c;
+  c.name = "sra";
+  c.summary = "self-supervised real-image adaptation of a trained model (8k mode, LR target)";
+  c.usage = "dcsr sra --data DIR --init MODEL [--val-data DIR] [--out DIR] [--config FILE] [--set KEY=VALUE]...";
+  c.details =
+      "Defaults (= configs/sra.json): like train, but LR/x1 + Ref/x1 with the LR crop as target, 8k mode,\n"
+      "loss 1*L1+0.1*CX_ref, 3 epochs, out_dir experiments/sra. Validation (--val-data) runs in val_mode\n"
+      "(default 4k) on LR/x2 + Ref/x2 against HR, the only setting with a ground truth.";
+  c.options = train_options();
+  c.run = run_sra;
+  return c;
+}
+
+}  // namespace dcsr::cli

@@ -1,0 +1,46 @@
+// dcsr: the command-line front end (prepare, train, sra, sr, eval, help).
+//
+// Exit status: 0 success, 1 error (bad input file, model, data, ...),
+// 2 wrong command line, 3 training stopped because the loss diverged.
+// Every error is one message on stderr naming the file or option at fault.
+#include <iostream>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "apps/dcsr/cli.h"
+#include "dcsr/trainer.h"
+
+using namespace dcsr;
+using namespace dcsr::cli;
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    std::cerr << general_help();
+    return 2;
+  }
+  std::string name = args[0];
+  if (name == "--help" || name == "-h") name = "help";
+  const CommandInfo* command = find_command(name);
+  if (!command) {
+    std::cerr << "dcsr: unknown command '" << name << "'; run 'dcsr help' for the list\n";
+    return 2;
+  }
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  try {
+    return command->run(*command, rest);
+  } catch (const UsageError& e) {
+    std::cerr << e.what() << "\nRun 'dcsr help " << command->name << "' for the options.\n";
+    return 2;
+  } catch (const TrainingDiverged& e) {
+    std::cerr << "dcsr " << command->name << ": " << e.what() << "\n";
+    return 3;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "dcsr " << command->name << ": error: out of memory\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "dcsr " << command->name << ": error: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,363 @@
+// The `dcsr` command: every error path gives a clear message naming the file
+// or option, a non-zero exit status and no output file; the happy paths of
+// prepare, sr, eval, train and sra on tiny generated data; training
+// determinism, exact resume and the NaN stop. Runs the built binary
+// (DCSR_BIN_DIR/dcsr, a dependency of the test target).
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "dcsr/config.h"
+#include "dcsr/network.h"
+#include "dcsr/trainer.h"
+#include "kernels/device_memory.h"
+#include "nn/checkpoint.h"
+#include "test_files.h"
+#include "test_util.h"
+
+using namespace dcsr;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct RunResult {
+  int status = -1;
+  std::string output;  // stdout and stderr together
+};
+
+std::string quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// Runs `dcsr ARGS` (ARGS already quoted where needed) in `cwd`, with
+// DCSR_MODEL unset so that no default model leaks in.
+RunResult run_dcsr(const std::string& args, const std::string& cwd = ".") {
+  std::string cmd = "cd " + quote(cwd) + " && env -u DCSR_MODEL DCSR_NUM_THREADS=1 " +
+                    quote(std::string(DCSR_BIN_DIR) + "/dcsr") + " " + args + " 2>&1";
+  RunResult r;
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buffer[4096];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) r.output.append(buffer, n);
+  int status = ::pclose(pipe);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+#define REQUIRE_FAILS_WITH(result, code, text)            \
+  do {                                                    \
+    INFO("output: " << (result).output);                  \
+    CHECK((result).status == (code));                     \
+    CHECK_THAT((result).output, Catch::Contains(text));   \
+  } while (0)
+
+// A random DCSR model of width n_feats (default init from `seed`).
+void write_model(const std::string& path, int64_t n_feats, uint64_t seed = 1) {
+  ModelConfig config;
+  config.n_feats = n_feats;
+  Generator gen(seed);
+  DcsrNet net(config, gen);
+  Checkpoint ck;
+  ck.config = config.to_json();
+  ck.tensors = module_state(net);
+  save_checkpoint(path, ck);
+}
+
+// A dataset of n pairs with LR h x w in the CameraFusion layout.
+void write_dataset(const std::string& root, int64_t n, int64_t h, int64_t w) {
+  for (const char* sub : {"HR", "LR/x2", "Ref/x2", "LR/x1", "Ref/x1"}) fs::create_directories(fs::path(root) / sub);
+  for (int64_t i = 0; i < n; ++i) {
+    std::string name = "p" + std::to_string(i) + ".png";
+    Tensor hr = test::test_image(2 * h, 2 * w, uint64_t(1 + i));
+    write_png(root + "/HR/" + name, hr);
+    write_png(root + "/LR/x1/" + name, hr);
+    write_png(root + "/Ref/x1/" + name, test::test_image(2 * h, 2 * w, uint64_t(50 + i)));
+    write_png(root + "/LR/x2/" + name, test::test_image(h, w, uint64_t(100 + i)));
+    write_png(root + "/Ref/x2/" + name, test::test_image(h, w, uint64_t(150 + i)));
+  }
+}
+
+bool same_tensors(const std::string& a, const std::string& b) {
+  Checkpoint ca = read_checkpoint(a), cb = read_checkpoint(b);
+  if (ca.tensors.size() != cb.tensors.size()) return false;
+  for (size_t i = 0; i < ca.tensors.size(); ++i) {
+    const Tensor& x = ca.tensors[i].second;
+    const Tensor& y = cb.tensors[i].second;
+    if (ca.tensors[i].first != cb.tensors[i].first || x.shape() != y.shape() || x.dtype() != y.dtype()) return false;
+    if (std::memcmp(x.raw_data(), y.raw_data(), x.nbytes()) != 0) return false;
+  }
+  return true;
+}
+
+const char* kTiny = "--set n_feats=4 --set batch_size=2 --set patch_size=16 --set num_patch=2 --quiet";
+
+}  // namespace
+
+TEST_CASE("errors: unknown commands and options", "[cli]") {
+  RunResult none = run_dcsr("");
+  REQUIRE_FAILS_WITH(none, 2, "Commands:");
+  RunResult help = run_dcsr("help");
+  CHECK(help.status == 0);
+  CHECK_THAT(help.output, Catch::Contains("prepare") && Catch::Contains("sra") && Catch::Contains("eval"));
+  RunResult help_sr = run_dcsr("help sr");
+  CHECK(help_sr.status == 0);
+  CHECK_THAT(help_sr.output, Catch::Contains("--warped-ref") && Catch::Contains("--confidence"));
+  CHECK(run_dcsr("sr --help").status == 0);
+  REQUIRE_FAILS_WITH(run_dcsr("frobnicate"), 2, "unknown command 'frobnicate'");
+  REQUIRE_FAILS_WITH(run_dcsr("help frobnicate"), 2, "unknown command 'frobnicate'");
+  REQUIRE_FAILS_WITH(run_dcsr("sr --bogus 1"), 2, "unknown option '--bogus'");
+  REQUIRE_FAILS_WITH(run_dcsr("sr --lr"), 2, "'--lr' needs a value");
+  REQUIRE_FAILS_WITH(run_dcsr("sr stray"), 2, "unexpected argument 'stray'");
+  REQUIRE_FAILS_WITH(run_dcsr("sr --ref a.png --out b.png"), 2, "missing option --lr");
+  REQUIRE_FAILS_WITH(run_dcsr("sr --lr a --ref b --out c.png --mode 5k"), 2, "unknown mode '5k'");
+  REQUIRE_FAILS_WITH(run_dcsr("eval --data x --threads zero"), 2, "--threads expects an integer");
+  REQUIRE_FAILS_WITH(run_dcsr("prepare --out x"), 2, "missing option --photos");
+}
+
+TEST_CASE("errors: dcsr sr rejects bad images and models and leaves no output", "[cli]") {
+  test::TempDir dir("cli");
+  const std::string lr = dir / "lr.png", ref = dir / "ref.png", out = dir / "out.png", model = dir / "m.ckpt";
+  write_png(lr, test::test_image(20, 24, 1));
+  write_png(ref, test::test_image(20, 24, 2));
+  write_png(dir / "ref_big.png", test::test_image(22, 24, 2));
+  write_model(model, 4);
+  auto sr = [&](const std::string& lr_path, const std::string& ref_path, const std::string& extra) {
+    return run_dcsr("sr --lr " + quote(lr_path) + " --ref " + quote(ref_path) + " --out " + quote(out) + " " + extra);
+  };
+  REQUIRE_FAILS_WITH(sr(dir / "missing.png", ref, "--model " + quote(model)), 1, "missing.png' does not exist");
+  test::write_bytes(dir / "garbage.png", "GIF89a but not really an image");
+  REQUIRE_FAILS_WITH(sr(dir / "garbage.png", ref, "--model " + quote(model)), 1, "garbage.png");
+  std::string png = test::read_bytes_of(lr);
+  test::write_bytes(dir / "cut.png", png.substr(0, png.size() / 2));
+  REQUIRE_FAILS_WITH(sr(lr, dir / "cut.png", "--model " + quote(model)), 1, "cut.png");
+  REQUIRE_FAILS_WITH(sr(lr, dir / "ref_big.png", "--model " + quote(model)), 1, "pixel size");
+  REQUIRE_FAILS_WITH(sr(lr, ref, "--model " + quote(dir / "nomodel.ckpt")), 1, "nomodel.ckpt' does not exist");
+  std::string ckpt = test::read_bytes_of(model);
+  test::write_bytes(dir / "trunc.ckpt", ckpt.substr(0, ckpt.size() / 2));
+  REQUIRE_FAILS_WITH(sr(lr, ref, "--model " + quote(dir / "trunc.ckpt")), 1, "trunc.ckpt");
+  test::write_bytes(dir / "text.ckpt", "hello");
+  REQUIRE_FAILS_WITH(sr(lr, ref, "--model " + quote(dir / "text.ckpt")), 1, "text.ckpt");
+  {  // another architecture
+    Checkpoint vgg;
+    vgg.config = {{"model", "vgg19"}, {"layers", "features"}};
+    vgg.tensors = {{"features.0.weight", zeros({64, 3, 3, 3})}};
+    save_checkpoint(dir / "vgg.ckpt", vgg);
+  }
+  REQUIRE_FAILS_WITH(sr(lr, ref, "--model " + quote(dir / "vgg.ckpt")), 1, "not a DCSR model");
+  {  // a DCSR config whose tensors do not fit (n_feats 4 weights, n_feats 8 config)
+    Checkpoint c = read_checkpoint(model);
+    c.config["n_feats"] = 8;
+    save_checkpoint(dir / "wrong.ckpt", c);
+  }
+  REQUIRE_FAILS_WITH(sr(lr, ref, "--model " + quote(dir / "wrong.ckpt")), 1, "does not fit");
+  // No model at all: the message says how to get one.
+  REQUIRE_FAILS_WITH(run_dcsr("sr --lr lr.png --ref ref.png --out out.png", dir.str()), 1, "no model given");
+  REQUIRE_FAILS_WITH(run_dcsr("sr --lr " + quote(lr) + " --ref " + quote(ref) + " --out " +
+                              quote(dir / "nofolder/out.png") + " --model " + quote(model)),
+                     1, "nofolder");
+  REQUIRE_FAILS_WITH(sr(lr, ref, "--model " + quote(model) + " --confidence " + quote(dir / "nofolder/c.png")), 1,
+                     "--confidence");
+  if (!kernels::cuda_available()) {
+    REQUIRE_FAILS_WITH(sr(lr, ref, "--model " + quote(model) + " --device cuda"), 1, "no usable GPU");
+  }
+  CHECK_FALSE(fs::exists(out));
+  CHECK_FALSE(fs::exists(dir / "nofolder"));
+}
+
+TEST_CASE("forward: dcsr sr writes SR, confidence and warped Ref for any size", "[cli]") {
+  test::TempDir dir("cli");
+  const std::string model = dir / "m.ckpt";
+  write_model(model, 4);
+  write_png(dir / "lr.png", test::test_image(27, 33, 1));  // odd sizes
+  write_png(dir / "ref.png", test::test_image(27, 33, 2));
+  RunResult r = run_dcsr("sr --lr lr.png --ref ref.png --out out.png --confidence c.png --warped-ref w.png --model " +
+                             quote(model),
+                         dir.str());
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  ImageInfo out = read_image_info(dir / "out.png"), c = read_image_info(dir / "c.png"), w = read_image_info(dir / "w.png");
+  CHECK((out.height == 54 && out.width == 66 && out.channels == 3));
+  CHECK((c.height == 27 && c.width == 33 && c.channels == 1));
+  CHECK((w.height == 54 && w.width == 66));
+  // The default model path: models/default.ckpt in the working folder.
+  fs::create_directories(dir / "models");
+  fs::copy_file(model, dir / "models/default.ckpt");
+  RunResult d = run_dcsr("sr --lr lr.png --ref ref.png --out out2.png --mode 8k --quiet", dir.str());
+  INFO(d.output);
+  CHECK(d.status == 0);
+  CHECK(read_image_info(dir / "out2.png").width == 66);
+}
+
+TEST_CASE("forward: dcsr eval measures bicubic and the model, errors name the data", "[cli]") {
+  test::TempDir dir("cli");
+  write_dataset(dir / "set", 2, 24, 28);
+  const std::string model = dir / "m.ckpt";
+  write_model(model, 4);
+  RunResult b = run_dcsr("eval --data set --bicubic-only --json b.json --quiet", dir.str());
+  INFO(b.output);
+  REQUIRE(b.status == 0);
+  CHECK_THAT(b.output, Catch::Contains("bicubic") && Catch::Contains("PSNR-FoV"));
+  nlohmann::json j = nlohmann::json::parse(test::read_bytes_of(dir / "b.json"));
+  CHECK(j["images"].size() == 2);
+  CHECK(j["mean"]["bicubic"]["psnr"].is_number());
+  CHECK_FALSE(j["mean"].contains("sr"));
+  RunResult m = run_dcsr("eval --data set --model " + quote(model) + " --json m.json --quiet", dir.str());
+  INFO(m.output);
+  REQUIRE(m.status == 0);
+  nlohmann::json jm = nlohmann::json::parse(test::read_bytes_of(dir / "m.json"));
+  CHECK(jm["mean"]["sr"]["ssim"].is_number());
+  CHECK(jm["mean"]["bicubic"]["psnr"] == j["mean"]["bicubic"]["psnr"]);  // same baseline in the same protocol
+
+  REQUIRE_FAILS_WITH(run_dcsr("eval --data nothere --bicubic-only", dir.str()), 1, "nothere");
+  REQUIRE_FAILS_WITH(run_dcsr("eval --data set --bicubic-only --json no/x.json", dir.str()), 1, "no/x.json");
+  write_png(dir / "set/HR/p1.png", test::test_image(49, 56, 3));  // odd, not twice the LR
+  REQUIRE_FAILS_WITH(run_dcsr("eval --data set --bicubic-only --json odd.json", dir.str()), 1, "twice the LR size");
+  CHECK_FALSE(fs::exists(dir / "odd.json"));
+  fs::remove(dir / "set/Ref/x2/p0.png");
+  REQUIRE_FAILS_WITH(run_dcsr("eval --data set --bicubic-only --json cnt.json", dir.str()), 1, "Ref/x2 has 1");
+  CHECK_FALSE(fs::exists(dir / "cnt.json"));
+}
+
+TEST_CASE("forward: dcsr prepare builds a dataset, errors name the folder", "[cli]") {
+  test::TempDir dir("cli");
+  fs::create_directories(dir / "photos");
+  write_png(dir / "photos/a.png", test::test_image(70, 72, 1));
+  RunResult r = run_dcsr("prepare --photos photos --out ds --seed 5", dir.str());
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  CHECK(read_image_info(dir / "ds/Ref/x2/a.png").width == 36);
+  REQUIRE_FAILS_WITH(run_dcsr("prepare --photos photos --out ds", dir.str()), 1, "not empty");
+  REQUIRE_FAILS_WITH(run_dcsr("prepare --photos nophotos --out ds2", dir.str()), 1, "nophotos");
+  REQUIRE_FAILS_WITH(run_dcsr("prepare --photos photos --out ds3 --seed -1", dir.str()), 2, "--seed");
+}
+
+TEST_CASE("forward: the config files are the built-in defaults", "[cli]") {
+  const std::string root = std::string(DCSR_SOURCE_DIR) + "/configs/";
+  TrainConfig basic = load_train_config(root + "train_basic.json", TrainConfig());
+  CHECK(basic.to_json() == TrainConfig::basic_defaults().to_json());
+  TrainConfig sra = load_train_config(root + "sra.json", TrainConfig());
+  TrainConfig sra_defaults = TrainConfig::sra_defaults();
+  sra_defaults.init = sra.init;  // the file names the usual basic model
+  CHECK(sra.to_json() == sra_defaults.to_json());
+  CHECK(sra.mode == "8k");
+  CHECK(sra.loss == "1*L1+0.1*CX_ref");
+  TrainConfig c;
+  apply_override(c, "lr=0.5");
+  apply_override(c, "milestones=[1,2]");
+  apply_override(c, "out_dir=some/where");
+  apply_override(c, "init=123");  // a string key keeps the text
+  CHECK(c.lr == 0.5);
+  CHECK(c.milestones == std::vector<int64_t>{1, 2});
+  CHECK(c.out_dir == "some/where");
+  CHECK(c.init == "123");
+  CHECK_THROWS_WITH(apply_override(c, "lrr=1"), Catch::Contains("unknown config key 'lrr'"));
+  CHECK_THROWS_WITH(apply_override(c, "batch_size=two"), Catch::Contains("'batch_size': expected an integer"));
+  CHECK_THROWS_WITH(apply_override(c, "novalue"), Catch::Contains("key=value"));
+}
+
+TEST_CASE("forward: training is deterministic and resumes exactly", "[cli][train]") {
+  test::TempDir dir("cli");
+  write_dataset(dir / "set", 2, 64, 64);  // 2 images x 2 patches / batch 2 = 2 steps per epoch
+  const std::string base = "train --data set " + std::string(kTiny);
+  RunResult a = run_dcsr(base + " --out a --steps 5", dir.str());
+  INFO(a.output);
+  REQUIRE(a.status == 0);
+  REQUIRE(run_dcsr(base + " --out same --steps 5", dir.str()).status == 0);
+  CHECK(same_tensors(dir / "a/model_latest.ckpt", dir / "same/model_latest.ckpt"));
+  REQUIRE(run_dcsr(base + " --out other --steps 5 --seed 2", dir.str()).status == 0);
+  CHECK_FALSE(same_tensors(dir / "a/model_latest.ckpt", dir / "other/model_latest.ckpt"));
+  // Stop mid-epoch (step 3 of 2-step epochs), resume to step 5.
+  REQUIRE(run_dcsr(base + " --out b --steps 3", dir.str()).status == 0);
+  RunResult resumed = run_dcsr("train --resume b/model_latest.ckpt --steps 5 --quiet", dir.str());
+  INFO(resumed.output);
+  REQUIRE(resumed.status == 0);
+  CHECK(same_tensors(dir / "a/model_latest.ckpt", dir / "b/model_latest.ckpt"));
+  Checkpoint ck = read_checkpoint(dir / "b/model_latest.ckpt");
+  CHECK(ck.extra["loop"]["step"] == 5);
+  CHECK(ck.extra["loop"]["epoch"] == 2);
+  CHECK(ck.extra["loop"]["iter_in_epoch"] == 1);
+  // The log: one line per logged step, a resume marker.
+  std::ifstream log(dir / "b/train_log.jsonl");
+  std::string line;
+  int train_lines = 0, resume_lines = 0;
+  while (std::getline(log, line)) {
+    nlohmann::json j = nlohmann::json::parse(line);
+    if (j["type"] == "train") {
+      ++train_lines;
+      CHECK(j.contains("it_s"));
+      CHECK(j.contains("L1"));
+      CHECK(j.contains("lr"));
+    }
+    resume_lines += j["type"] == "resume";
+  }
+  CHECK(resume_lines == 1);
+  CHECK(train_lines == 0);  // log_every 10 > 5 steps
+  // The trained checkpoint is a model for `dcsr sr`.
+  write_png(dir / "lr.png", test::test_image(20, 20, 1));
+  RunResult sr = run_dcsr("sr --lr lr.png --ref lr.png --out o.png --quiet --model a/model_latest.ckpt", dir.str());
+  INFO(sr.output);
+  CHECK(sr.status == 0);
+  // A finished run is not overwritten.
+  REQUIRE_FAILS_WITH(run_dcsr(base + " --out a --steps 5", dir.str()), 1, "already holds a training run");
+}
+
+TEST_CASE("forward: a diverging loss stops training and keeps the last good checkpoint", "[cli][train]") {
+  test::TempDir dir("cli");
+  write_dataset(dir / "set", 2, 64, 64);
+  RunResult r = run_dcsr("train --data set " + std::string(kTiny) +
+                             " --out run --steps 20 --set lr=1e30 --set checkpoint_every=1 --set log_every=1",
+                         dir.str());
+  INFO(r.output);
+  CHECK(r.status == 3);
+  CHECK_THAT(r.output, Catch::Contains("training stopped") && Catch::Contains("nothing was saved after"));
+  REQUIRE(fs::exists(dir / "run/model_latest.ckpt"));
+  Checkpoint ck = read_checkpoint(dir / "run/model_latest.ckpt");
+  for (auto& [name, t] : ck.tensors) {
+    std::vector<double> v = t.to_vector<double>();
+    for (double x : v) REQUIRE(std::isfinite(x));
+  }
+  CHECK(ck.extra["loop"]["step"].get<int64_t>() < 20);
+}
+
+TEST_CASE("errors: dcsr train and sra check their configuration", "[cli][train]") {
+  test::TempDir dir("cli");
+  write_dataset(dir / "set", 1, 64, 64);
+  REQUIRE_FAILS_WITH(run_dcsr("train --out x --quiet", dir.str()), 1, "'data'");
+  REQUIRE_FAILS_WITH(run_dcsr("train --data set --set wat=1", dir.str()), 2, "unknown config key 'wat'");
+  REQUIRE_FAILS_WITH(run_dcsr("train --data set --set patch_size=big", dir.str()), 2, "'patch_size'");
+  REQUIRE_FAILS_WITH(run_dcsr("train --data set --config nope.json", dir.str()), 1, "nope.json");
+  test::write_bytes(dir / "bad.json", "{\"lr\": ");
+  REQUIRE_FAILS_WITH(run_dcsr("train --data set --config bad.json", dir.str()), 1, "not valid JSON");
+  REQUIRE_FAILS_WITH(run_dcsr("train --data set --set loss=1*L7 --quiet", dir.str()), 1, "L7");
+  REQUIRE_FAILS_WITH(run_dcsr("train --data set --set patch_size=128 --out big --quiet", dir.str()), 1,
+                     "too small for patch size 128");
+  REQUIRE_FAILS_WITH(run_dcsr("train --data nodata --out nd --quiet", dir.str()), 1, "nodata");
+  REQUIRE_FAILS_WITH(run_dcsr("sra --data set --quiet", dir.str()), 2, "--init");
+  REQUIRE_FAILS_WITH(run_dcsr("train --resume none.ckpt", dir.str()), 1, "none.ckpt");
+  write_model(dir / "m.ckpt", 4);
+  REQUIRE_FAILS_WITH(run_dcsr("train --resume m.ckpt", dir.str()), 1, "not a training checkpoint");
+  if (!kernels::cuda_available()) {
+    REQUIRE_FAILS_WITH(run_dcsr("train --data set --device cuda --quiet", dir.str()), 1, "no usable GPU");
+  }
+}
+
+TEST_CASE("forward: dcsr sra fine-tunes a model in 8k mode and validates", "[cli][train]") {
+  test::TempDir dir("cli");
+  write_dataset(dir / "set", 1, 32, 32);  // LR/x1 is 64 x 64
+  write_dataset(dir / "val", 1, 16, 18);
+  write_model(dir / "m.ckpt", 4);
+  RunResult r = run_dcsr("sra --data set --init m.ckpt --val-data val --out s --steps 2 " + std::string(kTiny),
+                         dir.str());
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  CHECK_THAT(r.output, Catch::Contains("best validation PSNR"));
+  CHECK(fs::exists(dir / "s/model_best.ckpt"));
+  Checkpoint ck = read_checkpoint(dir / "s/model_latest.ckpt");
+  CHECK(ck.extra["train_config"]["mode"] == "8k");
+  CHECK(ck.extra["train_config"]["sra"] == true);
+}

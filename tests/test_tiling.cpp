@@ -1,0 +1,296 @@
+// Tiled inference (dcsr-spec §8): the Ref window rules, the coarse search,
+// and tiling with a stub network against the same stub run on the whole image.
+#include <map>
+
+#include "dcsr/metrics.h"
+
+#include "autograd/grad_mode.h"
+#include "dcsr/eval.h"
+#include "dcsr/network.h"
+#include "dcsr/tiling.h"
+#include "tensor/serialize.h"
+#include "test_files.h"
+#include "test_util.h"
+
+using namespace dcsr;
+
+namespace {
+
+std::array<int64_t, 6> count_kinds(int64_t ny, int64_t nx, int64_t m1, int64_t m2, int64_t hr, int64_t wr,
+                                   std::map<std::pair<int64_t, int64_t>, int64_t>* sizes = nullptr) {
+  std::array<int64_t, 6> counts{};
+  for (int64_t j = 0; j < ny; ++j)
+    for (int64_t i = 0; i < nx; ++i) {
+      RefWindow w = ref_window(j, i, ny, nx, m1, m2, hr, wr);
+      ++counts[size_t(w.kind)];
+      REQUIRE(w.r0 >= 0);
+      REQUIRE(w.c0 >= 0);
+      REQUIRE(w.r1 <= hr);
+      REQUIRE(w.c1 <= wr);
+      if (sizes && w.kind != WindowKind::Coarse) ++(*sizes)[{w.height(), w.width()}];
+    }
+  return counts;
+}
+
+// The stub "network": SR = 2x nearest upsampling of a 3x3 box filter of the
+// LR (zero padding), plus the Ref window's mean (a per-tile constant) times
+// 0 so that the window is read; confidence = the box-filtered red channel at
+// LR resolution (4K) or its 2x2 average (8K); warped Ref = SR with the
+// channels reversed. Its output at a pixel depends on a 1-px LR
+// neighbourhood only, so tiles with 20 px of context must reproduce the
+// whole-image result exactly.
+TileOutput stub_network(const Tensor& lr, const Tensor& ref, Mode mode) {
+  const int64_t h = lr.size(2), w = lr.size(3);
+  const float* x = lr.data<float>();
+  double ref_sum = 0.0;
+  for (float v : ref.to_vector<float>()) ref_sum += v;
+  TileOutput out;
+  out.sr = empty({1, 3, 2 * h, 2 * w});
+  out.warped_ref = empty({1, 3, 2 * h, 2 * w});
+  Tensor box = empty({1, 3, h, w});
+  for (int64_t c = 0; c < 3; ++c)
+    for (int64_t y = 0; y < h; ++y)
+      for (int64_t xx = 0; xx < w; ++xx) {
+        double s = 0.0;
+        for (int64_t dy = -1; dy <= 1; ++dy)
+          for (int64_t dx = -1; dx <= 1; ++dx)
+            if (y + dy >= 0 && y + dy < h && xx + dx >= 0 && xx + dx < w) s += x[(c * h + y + dy) * w + xx + dx];
+        box.data<float>()[(c * h + y) * w + xx] = float(s / 9.0 + 0.0 * ref_sum);
+      }
+  for (int64_t c = 0; c < 3; ++c)
+    for (int64_t y = 0; y < 2 * h; ++y)
+      for (int64_t xx = 0; xx < 2 * w; ++xx) {
+        float v = box.data<float>()[(c * h + y / 2) * w + xx / 2];
+        out.sr.data<float>()[(c * 2 * h + y) * 2 * w + xx] = v;
+        out.warped_ref.data<float>()[((2 - c) * 2 * h + y) * 2 * w + xx] = v;
+      }
+  if (mode == Mode::K4) {
+    out.confidence = empty({1, 1, h, w});
+    std::copy_n(box.data<float>(), h * w, out.confidence.data<float>());
+  } else {
+    out.confidence = empty({1, 1, h / 2, w / 2});
+    const float* b = box.data<float>();
+    for (int64_t y = 0; y < h / 2; ++y)
+      for (int64_t xx = 0; xx < w / 2; ++xx)
+        out.confidence.data<float>()[y * (w / 2) + xx] =
+            0.25f * (b[2 * y * w + 2 * xx] + b[2 * y * w + 2 * xx + 1] + b[(2 * y + 1) * w + 2 * xx] +
+                     b[(2 * y + 1) * w + 2 * xx + 1]);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("forward: tile grid sizes", "[tiling]") {
+  TileGrid g = make_tile_grid(1512, 2016, Mode::K4);
+  CHECK(g.m1 == 126);
+  CHECK(g.ny == 12);
+  CHECK(g.nx == 16);
+  CHECK(g.tile_h() == 166);
+  TileGrid l = make_tile_grid(3024, 4032, Mode::K8);  // landscape
+  CHECK(l.m1 == 188);
+  CHECK(l.m2 == 252);
+  CHECK(l.tile_h() == 228);
+  CHECK(l.tile_w() == 292);
+  CHECK(l.ny == 17);  // the reference uses 16 and drops the last 16 rows; we cover them
+  CHECK(l.nx == 16);
+  TileGrid p = make_tile_grid(4032, 3024, Mode::K8);  // portrait
+  CHECK(p.m1 == 252);
+  CHECK(p.m2 == 188);
+  TileGrid s = make_tile_grid(1, 1, Mode::K4);
+  CHECK(s.ny == 1);
+  CHECK(s.nx == 1);
+}
+
+TEST_CASE("forward: Ref window categories and sizes of the 4K worked example", "[tiling]") {
+  std::map<std::pair<int64_t, int64_t>, int64_t> sizes;
+  std::array<int64_t, 6> c = count_kinds(12, 16, 126, 126, 1512, 2016, &sizes);
+  CHECK(c == std::array<int64_t, 6>{48, 15, 15, 1, 1, 112});
+  // Window sizes (rows x cols: tiles) of the official wrapper on the sample image (spec §8).
+  std::map<std::pair<int64_t, int64_t>, int64_t> expected = {
+      {{352, 352}, 39}, {{352, 332}, 4}, {{332, 352}, 6}, {{332, 332}, 1}, {{352, 272}, 4}, {{272, 352}, 6},
+      {{332, 272}, 1},  {{272, 332}, 1}, {{272, 272}, 1}, {{352, 252}, 1}, {{252, 352}, 1}, {{252, 252}, 15}};
+  CHECK(sizes == expected);
+  // Spot checks of each rule.
+  RefWindow a = ref_window(3, 4, 12, 16, 126, 126, 1512, 2016);
+  CHECK((a.kind == WindowKind::A && a.r0 == 0 && a.r1 == 332 && a.c0 == 0 && a.c1 == 332));
+  RefWindow a2 = ref_window(5, 6, 12, 16, 126, 126, 1512, 2016);
+  CHECK((a2.r0 == 504 - 20 && a2.r1 == 504 + 252 + 80 && a2.c0 == 504 - 20));
+  RefWindow d = ref_window(2, 12, 12, 16, 126, 126, 1512, 2016);
+  CHECK((d.kind == WindowKind::D && d.r0 == 0 && d.r1 == 352 && d.c0 == 2016 - 352 && d.c1 == 2016));
+  RefWindow e = ref_window(9, 3, 12, 16, 126, 126, 1512, 2016);
+  CHECK((e.kind == WindowKind::E && e.r0 == 1512 - 352 && e.r1 == 1512 && e.c0 == 0 && e.c1 == 352));
+  CHECK(ref_window(0, 0, 12, 16, 126, 126, 1512, 2016).kind == WindowKind::Coarse);
+}
+
+TEST_CASE("forward: Ref window categories and sizes of the 8K worked example", "[tiling]") {
+  // The reference's grid for a 4032x3024 LR: 16 x 16 tiles of 188 x 252.
+  std::map<std::pair<int64_t, int64_t>, int64_t> sizes;
+  std::array<int64_t, 6> c = count_kinds(16, 16, 188, 252, 3024, 4032, &sizes);
+  CHECK(c == std::array<int64_t, 6>{64, 17, 17, 1, 1, 156});
+  std::map<std::pair<int64_t, int64_t>, int64_t> expected = {
+      {{476, 604}, 53}, {{476, 584}, 6}, {{476, 524}, 6}, {{476, 504}, 1}, {{456, 604}, 6},  {{456, 584}, 1},
+      {{456, 524}, 1},  {{412, 604}, 6}, {{412, 584}, 1}, {{412, 524}, 1}, {{392, 604}, 1}, {{376, 504}, 17}};
+  CHECK(sizes == expected);
+}
+
+TEST_CASE("forward: small grids clip windows into the Ref", "[tiling]") {
+  for (int64_t n : {1, 2, 3, 5})
+    for (int64_t r : {8, 100, 300}) count_kinds(n, n + 1, 126, 126, r, r + 10);  // REQUIREs inside
+  RefWindow w = fit_window({WindowKind::A, 3, 5, 14, 20}, 4);
+  CHECK((w.r0 == 3 && w.r1 == 11 && w.c0 == 5 && w.c1 == 17));
+  CHECK_THROWS_WITH(fit_window({WindowKind::A, 0, 0, 3, 9}, 4), Catch::Contains("too small"));
+}
+
+TEST_CASE("golden: coarse search with torch 1.4 resize semantics", "[tiling][golden]") {
+  auto g = load_tensors(std::string(DCSR_SOURCE_DIR) + "/tests/golden/coarse_search.bin");
+  Tensor tile = g.at("tile").to(kFloat64), ref = g.at("ref").to(kFloat64);
+  Tensor ref_small = coarse_reference(ref);
+  test::require_close(ref_small, g.at("ref_s"), 1e-12, 1e-10, "ref_s");
+  test::require_close(bicubic_resize(tile, 2, 3), g.at("lr_s"), 1e-12, 1e-10, "lr_s");
+  Tensor cost;
+  RefWindow w = coarse_search(tile, ref_small, 72, 104, &cost);
+  test::require_close(cost, g.at("cost"), 1e-12, 1e-10, "cost");
+  CHECK(std::vector<int64_t>{w.r0, w.c0, w.r1, w.c1} == g.at("window").to_vector<int64_t>());
+  // float32 inputs, as tiled_inference passes them, pick the same window.
+  RefWindow w32 = coarse_search(g.at("tile"), coarse_reference(g.at("ref")), 72, 104);
+  CHECK(std::vector<int64_t>{w32.r0, w32.c0, w32.r1, w32.c1} == g.at("window").to_vector<int64_t>());
+  // Nothing to search when the tile does not fit: the whole Ref.
+  RefWindow whole = coarse_search(tile, coarse_reference(narrow(ref, 2, 0, 16)), 16, 104);
+  CHECK((whole.r0 == 0 && whole.r1 == 16 && whole.c0 == 0 && whole.c1 == 104));
+}
+
+TEST_CASE("forward: extract_tile reads zeros outside the image", "[tiling]") {
+  Tensor img = test::test_image(5, 7, 1);
+  Tensor t = extract_tile(img, -2, 3, 4, 6);
+  REQUIRE(t.shape() == Shape{1, 3, 4, 6});
+  std::vector<float> v = t.to_vector<float>(), src = img.to_vector<float>();
+  for (int64_t c = 0; c < 3; ++c)
+    for (int64_t y = 0; y < 4; ++y)
+      for (int64_t x = 0; x < 6; ++x) {
+        int64_t sy = y - 2, sx = x + 3;
+        float want = (sy >= 0 && sy < 5 && sx < 7) ? src[size_t((c * 5 + sy) * 7 + sx)] : 0.0f;
+        CHECK(v[size_t((c * 4 + y) * 6 + x)] == want);
+      }
+  CHECK(extract_tile(img, 10, 10, 2, 2).to_vector<float>() == std::vector<float>(12, 0.0f));
+}
+
+TEST_CASE("forward: tiled inference equals the whole-image result for a local network", "[tiling]") {
+  struct Case {
+    int64_t h, w;
+    Mode mode;
+  };
+  for (Case k : {Case{300, 270, Mode::K4}, Case{131, 77, Mode::K4}, Case{9, 260, Mode::K4}, Case{250, 530, Mode::K8},
+                 Case{61, 45, Mode::K8}}) {
+    INFO("LR " << k.h << "x" << k.w << " " << mode_name(k.mode));
+    Tensor lr = test::test_image(k.h, k.w, 11);
+    Tensor ref = test::test_image(k.h, k.w, 12);
+    int64_t tiles = 0;
+    TiledOptions opt;
+    opt.want_confidence = opt.want_warped_ref = true;
+    opt.on_window = [&](int64_t, int64_t, const RefWindow& w) {
+      const int64_t block = k.mode == Mode::K8 ? 4 : 2;
+      CHECK(w.height() % block == 0);
+      CHECK(w.width() % block == 0);
+      CHECK((w.r0 >= 0 && w.c0 >= 0 && w.r1 <= k.h && w.c1 <= k.w && w.height() > 0));
+    };
+    opt.progress = [&](int64_t done, int64_t total) {
+      CHECK(done == ++tiles);
+      CHECK(total >= done);
+    };
+    TiledResult r = tiled_inference(
+        lr, ref, k.mode, [&](const Tensor& t, const Tensor& w) { return stub_network(t, w, k.mode); }, opt);
+    TileGrid g = make_tile_grid(k.h, k.w, k.mode);
+    CHECK(tiles == g.ny * g.nx);
+    int64_t counted = 0;
+    for (int64_t n : r.window_counts) counted += n;
+    CHECK(counted == tiles);
+    TileOutput whole = stub_network(lr, ref, k.mode);
+    REQUIRE(r.sr.shape() == Shape{1, 3, 2 * k.h, 2 * k.w});
+    test::require_close(r.sr, whole.sr, 1e-12);
+    test::require_close(r.warped_ref, whole.warped_ref, 1e-12);
+    if (k.mode == Mode::K4) {
+      test::require_close(r.confidence, whole.confidence, 1e-12);
+    } else {
+      // Rounded up for odd sizes; the whole-image stub floors, so compare its part.
+      REQUIRE(r.confidence.size(2) == (k.h + 1) / 2);
+      REQUIRE(r.confidence.size(3) == (k.w + 1) / 2);
+      std::vector<float> got = r.confidence.to_vector<float>(), want = whole.confidence.to_vector<float>();
+      const int64_t wh = k.h / 2, ww = k.w / 2, gw = r.confidence.size(3);
+      for (int64_t y = 0; y < wh; ++y)
+        for (int64_t x = 0; x < ww; ++x) REQUIRE(got[size_t(y * gw + x)] == want[size_t(y * ww + x)]);
+    }
+  }
+}
+
+TEST_CASE("forward: tiled inference counts the window categories of a whole image", "[tiling]") {
+  // 6 x 8 tiles of 126: qy = 1, ey = 4, qx = 2, ex = 6 -> A = 3 * 4.
+  Tensor lr = test::test_image(756, 1008, 21), ref = test::test_image(756, 1008, 22);
+  auto cheap = [](const Tensor& t, const Tensor&) {
+    TileOutput o;
+    o.sr = empty({1, 3, 2 * t.size(2), 2 * t.size(3)});  // contents do not matter here
+    return o;
+  };
+  TiledResult r = tiled_inference(lr, ref, Mode::K4, cheap);
+  std::array<int64_t, 6> expected = count_kinds(6, 8, 126, 126, 756, 1008);
+  CHECK(r.window_counts == expected);
+  CHECK(expected[0] == 12);
+}
+
+TEST_CASE("errors: tiled inference rejects bad inputs and bad network outputs", "[tiling]") {
+  Tensor lr = test::test_image(40, 40, 1);
+  auto ok = [](const Tensor& t, const Tensor&) {
+    TileOutput o;
+    o.sr = zeros({1, 3, 2 * t.size(2), 2 * t.size(3)});
+    return o;
+  };
+  CHECK_THROWS_WITH(tiled_inference(lr.to(kFloat64), lr, Mode::K4, ok), Catch::Contains("LR must be"));
+  CHECK_THROWS_WITH(tiled_inference(lr, zeros({1, 1, 40, 40}), Mode::K4, ok), Catch::Contains("Ref must be"));
+  auto wrong = [](const Tensor& t, const Tensor&) {
+    TileOutput o;
+    o.sr = zeros({1, 3, t.size(2), t.size(3)});
+    return o;
+  };
+  CHECK_THROWS_WITH(tiled_inference(lr, lr, Mode::K4, wrong), Catch::Contains("expected twice its size"));
+  TiledOptions opt;
+  opt.want_confidence = true;
+  CHECK_THROWS_WITH(tiled_inference(lr, lr, Mode::K4, ok, opt), Catch::Contains("no confidence"));
+}
+
+TEST_CASE("forward: tiled DCSR places each tile's network output", "[tiling][model][slow]") {
+  // With the real network, tiled and whole-image results differ everywhere,
+  // not only near tile borders: the matching extractor's bicubic x2 with
+  // align_corners=True (spec §3.1) samples at positions that depend on the
+  // input size, and the receptive field (~45 LR px) exceeds the 20 px context.
+  // The reference wrapper has the same property. So this checks the stitching
+  // with the real forward: the core of tile (0, 1) of a 1 x 2 grid must be
+  // exactly the network's output for that tile and its Ref window.
+  // (3 forwards of a 166 x 166 tile: a few seconds, hence [slow].)
+  ModelConfig config;
+  config.n_feats = 4;
+  Generator gen(3);
+  DcsrNet net(config, gen);
+  const int64_t h = 20, w = 140;  // a 1 x 2 grid
+  Tensor lr = test::test_image(h, w, 31), ref = test::test_image(h, w, 32);
+  RefWindow seen;
+  TiledOptions opt;
+  opt.want_confidence = true;
+  opt.on_window = [&](int64_t j, int64_t i, const RefWindow& win) {
+    if (j == 0 && i == 1) seen = win;
+  };
+  TiledResult tiled = tiled_inference(lr, ref, Mode::K4, network_tile_forward(net, Mode::K4), opt);
+  REQUIRE(tiled.sr.shape() == Shape{1, 3, 2 * h, 2 * w});
+  REQUIRE(tiled.confidence.shape() == Shape{1, 1, h, w});
+  Tensor tile = extract_tile(lr, -kTileContext, 126 - kTileContext, 166, 166);
+  Tensor window = extract_tile(ref, seen.r0, seen.c0, seen.height(), seen.width());
+  DcsrNet::Output out;
+  {
+    NoGradGuard no_grad;
+    out = net.forward(tile, window, Mode::K4);
+  }
+  const int64_t cols = 2 * w - 2 * 126;  // the core is clipped at the image's end
+  test::require_close(crop(tiled.sr, {0, 2 * 126, 2 * h, cols}), crop(out.sr, {kTileDrop, kTileDrop, 2 * h, cols}),
+                      1e-12, 0.0, "SR core");
+  test::require_close(crop(tiled.confidence, {0, 126, h, w - 126}),
+                      crop(out.confidence, {kTileContext, kTileContext, h, w - 126}), 1e-12, 0.0, "confidence core");
+}
