@@ -7,6 +7,7 @@
 #ifdef DCSR_HAVE_CUDA
 #include <cuda_runtime.h>
 
+#include "kernels/cuda/cublas_handle.h"
 #include "kernels/cuda/cuda_check.h"
 #endif
 
@@ -65,6 +66,22 @@ std::string cuda_device_description() {
                         " SMs, driver ", driver / 1000, ".", (driver % 1000) / 10, ")");
 #else
   return "none";
+#endif
+}
+
+void set_cuda_tf32(bool enabled) {
+#ifdef DCSR_HAVE_CUDA
+  cuda::set_tf32_enabled(enabled);
+#else
+  (void)enabled;
+#endif
+}
+
+bool cuda_tf32() {
+#ifdef DCSR_HAVE_CUDA
+  return cuda::tf32_enabled();
+#else
+  return false;
 #endif
 }
 

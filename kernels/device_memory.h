@@ -16,6 +16,12 @@ bool cuda_available();  // built and a device answered; any runtime error counts
 std::string cuda_unavailable_reason();
 std::string cuda_device_description();  // "NVIDIA H100 80GB HBM3 (sm_90, driver 12.4)"
 
+// TF32 tensor-core math for the float32 GEMMs of the CUDA backend (cuBLAS).
+// Off by default (exact float32); DCSR_TF32=1 in the environment turns it on.
+// A no-op in builds without CUDA.
+void set_cuda_tf32(bool enabled);
+bool cuda_tf32();
+
 void* cuda_raw_alloc(size_t bytes);
 void cuda_raw_free(void* ptr, size_t bytes);
 void cuda_synchronize();

@@ -145,6 +145,20 @@ TEST_CASE("forward: conv2d equals the naive loop in every code path, float64 and
   }
 }
 
+TEST_CASE("forward: conv2d of an empty batch", "[ops]") {
+  for (DType dtype : {kFloat64, kFloat32}) {
+    Tensor x = zeros({0, 3, 5, 4}, dtype).requires_grad_();
+    Tensor w = leaf({6, 3, 3, 3}, 1).detach().to(dtype).requires_grad_();
+    Tensor b = leaf({6}, 2).detach().to(dtype).requires_grad_();
+    Tensor y = conv2d(x, w, b);
+    CHECK(y.shape() == Shape{0, 6, 5, 4});
+    y.backward(zeros(y.shape(), dtype));
+    CHECK(x.grad().shape() == Shape{0, 3, 5, 4});
+    require_close(w.grad(), std::vector<double>(162, 0.0), 1e-300);
+    require_close(b.grad(), std::vector<double>(6, 0.0), 1e-300);
+  }
+}
+
 TEST_CASE("forward: conv2d default padding is k / 2", "[ops]") {
   Tensor x = leaf({1, 2, 6, 5}, 3), w = leaf({3, 2, 5, 5}, 4);
   CHECK(conv2d(x, w, Tensor()).shape() == Shape{1, 3, 6, 5});
@@ -156,25 +170,73 @@ TEST_CASE("forward: conv2d with a tiny workspace (many chunks) matches a large o
   // A bigger image than the other cases so that 1 KB means dozens of chunks,
   // and for the stride-2 input gradient a fall back to one chunk at a time.
   std::vector<ConvCase> cases = {
-      {{2, 4, 23, 19}, 5, 3, 1, 1, 1, true}, {{1, 4, 23, 19}, 5, 3, 2, 1, 1, true},
-      {{1, 4, 23, 19}, 6, 3, 1, 1, 2, true}, {{1, 4, 23, 19}, 5, 1, 1, 0, 1, true},
-      {{1, 3, 23, 19}, 4, 5, 4, 2, 1, true}, {{1, 4, 23, 19}, 5, 7, 2, 3, 1, false}};
+      {{2, 4, 23, 19}, 5, 3, 1, 1, 1, true},   {{1, 4, 23, 19}, 5, 3, 2, 1, 1, true},
+      {{1, 4, 23, 19}, 6, 3, 1, 1, 2, true},   {{1, 4, 23, 19}, 5, 1, 1, 0, 1, true},
+      {{1, 3, 23, 19}, 4, 5, 4, 2, 1, true},   {{1, 4, 23, 19}, 5, 7, 2, 3, 1, false},
+      {{1, 16, 23, 19}, 40, 3, 1, 1, 1, true}};  // wide enough for 64-wide weight-gradient panels
   for (const ConvCase& c : cases) {
     INFO(describe(c));
-    auto run = [&](int64_t limit) {
+    auto run = [&](int64_t limit, DType dtype) {
       WorkspaceLimit guard(limit);
-      TensorList in = conv_inputs(c, 11);
+      TensorList in;
+      for (const Tensor& t : conv_inputs(c, 11)) in.push_back(t.detach().to(dtype).requires_grad_());
       Tensor y = conv_of(c, in);
-      y.backward(leaf(y.shape(), 12).detach());
-      TensorList out{y.detach()};
-      for (const Tensor& t : in) out.push_back(t.grad());
+      y.backward(leaf(y.shape(), 12).detach().to(dtype));
+      TensorList out{y.detach().to(kFloat64)};
+      for (const Tensor& t : in) out.push_back(t.grad().to(kFloat64));
       return out;
     };
-    TensorList big = run(int64_t(1) << 30), tiny = run(1024), one = run(1);
+    // float64: the same arithmetic in every chunking, so equal to rounding.
+    TensorList big = run(int64_t(1) << 30, kFloat64), tiny = run(1024, kFloat64), one = run(1, kFloat64);
     for (size_t i = 0; i < big.size(); ++i) {
-      INFO("output " << i << " (0 = y, then dx, dw, db)");
+      INFO("float64 output " << i << " (0 = y, then dx, dw, db)");
       require_close(tiny[i], big[i], 1e-12, 1e-12);
       require_close(one[i], big[i], 1e-12, 1e-12);
+    }
+    // float32: 64 KB and 16 KB give the fast path bands of a few rows (or
+    // send it back to the generic path), 1 byte always does; all agree to
+    // float32 rounding.
+    for (int64_t limit : {int64_t(1) << 30, int64_t(64) << 10, int64_t(16) << 10, int64_t(1)}) {
+      TensorList f32 = run(limit, kFloat32);
+      for (size_t i = 0; i < big.size(); ++i) {
+        INFO("float32, limit " << limit << " bytes, output " << i << " (0 = y, then dx, dw, db)");
+        require_close(f32[i], big[i], 2e-5, 2e-5);
+      }
+    }
+  }
+}
+
+TEST_CASE("forward: float32 conv2d (the CPU fast paths) matches float64, gradients included", "[ops]") {
+  // Float32 takes its own code on AVX-512 machines (implicit GEMM at stride
+  // 1, packed im2col otherwise, the 64-wide weight-gradient kernel from 32
+  // output channels per group up). Compared with the float64 result within
+  // float32 rounding of sums of K products: 2e-5 * (1 + |y|).
+  std::vector<ConvCase> cases = {
+      {{2, 8, 13, 11}, 40, 3, 1, 1, 1, true},   // implicit forward and weight gradient
+      {{1, 6, 12, 50}, 70, 3, 1, 1, 1, true},   // two 64-wide panels, several 48-pixel panels per row
+      {{1, 5, 9, 10}, 9, 5, 1, 2, 1, true},     // implicit, narrow output (packed weight gradient)
+      {{1, 4, 11, 9}, 34, 7, 1, 3, 1, false},
+      {{2, 8, 10, 9}, 64, 3, 1, 1, 2, true},    // grouped, 32 per group
+      {{1, 8, 7, 9}, 36, 1, 1, 0, 1, true},     // pointwise
+      {{1, 6, 13, 11}, 40, 3, 2, 1, 1, true},   // packed im2col, col2im
+      {{1, 5, 17, 14}, 33, 5, 4, 2, 1, true},   // stride 4
+      {{1, 3, 8, 9}, 5, 3, 1, 4, 1, true},      // padding beyond the kernel
+  };
+  for (const ConvCase& c : cases) {
+    INFO(describe(c));
+    auto run = [&](DType dtype) {
+      TensorList in;
+      for (const Tensor& t : conv_inputs(c, 91)) in.push_back(t.detach().to(dtype).requires_grad_());
+      Tensor y = conv_of(c, in);
+      y.backward(leaf(y.shape(), 92).detach().to(dtype));
+      TensorList out{y.detach().to(kFloat64)};
+      for (const Tensor& t : in) out.push_back(t.grad().to(kFloat64));
+      return out;
+    };
+    TensorList f64 = run(kFloat64), f32 = run(kFloat32);
+    for (size_t i = 0; i < f64.size(); ++i) {
+      INFO("output " << i << " (0 = y, then dx, dw, db)");
+      require_close(f32[i], f64[i], 2e-5, 2e-5);
     }
   }
 }

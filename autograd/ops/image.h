@@ -12,8 +12,11 @@ namespace dcsr {
 //   x: (N, Cin, H, W); weight: (Cout, Cin/groups, k, k); bias: (Cout) or undefined
 //   -> (N, Cout, Ho, Wo), Ho = (H + 2*padding - k) / stride + 1 (floor).
 // padding < 0 means k / 2 (the DCSR default). groups = Cin = Cout is depthwise.
-// CPU: im2col + GEMM over row chunks, so the im2col buffer never exceeds
-// conv_workspace_limit() bytes whatever the image size.
+// CPU: work is cut into chunks of output rows / columns, each thread with its
+// own scratch, so the scratch never exceeds conv_workspace_limit() bytes
+// whatever the image size (at least one output column per thread). float32
+// on AVX-512: an implicit GEMM over padded bands of input rows (no im2col);
+// otherwise im2col + GEMM; depthwise convs: direct loops.
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride = 1, int64_t padding = -1,
               int64_t groups = 1);
 void set_conv_workspace_limit(int64_t bytes);  // default 256 MB

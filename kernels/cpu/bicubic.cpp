@@ -6,7 +6,7 @@
 
 #include "kernels/cpu/cpu_common.h"
 #include "kernels/cpu/cpu_kernels.h"
-#include "kernels/cpu/im2col.h"
+#include "kernels/cpu/parallel_jobs.h"
 
 namespace dcsr::kernels::cpu {
 
@@ -65,7 +65,7 @@ void forward_typed(const Tensor& x, Tensor& y, bool align_corners) {
   T* out = y.data<T>();
   // One output row per job; the slot's scratch holds its H-interpolated row.
   const int64_t jobs = planes * Ho;
-  const int workers = job_workers(std::min(jobs, (jobs * (W + Wo)) >> 12));  // ~4k values per thread at least
+  const int workers = job_workers(jobs, jobs * 4 * (W + Wo));
   Tensor scratch = empty({int64_t(workers) * W}, dtype_of<T>());
   run_jobs(jobs, workers, [&](int64_t job, int slot) {
     const int64_t plane = job / Ho, oy = job % Ho;
@@ -96,7 +96,7 @@ void backward_typed(const Tensor& grad_y, Tensor& grad_x, bool align_corners) {
   const CubicTaps<T> rows = cubic_taps<T>(H, Ho, align_corners), cols = cubic_taps<T>(W, Wo, align_corners);
   const T* gy = grad_y.data<T>();
   T* gx = grad_x.data<T>();
-  const int workers = job_workers(planes);
+  const int workers = job_workers(planes, planes * Ho * 4 * (W + Wo));
   Tensor scratch = empty({int64_t(workers) * W}, dtype_of<T>());
   run_jobs(planes, workers, [&](int64_t plane, int slot) {
     T* tmp = scratch.data<T>() + slot * W;

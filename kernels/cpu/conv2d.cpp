@@ -6,71 +6,32 @@
 // GEMM together. Depthwise convolutions (one input and one output channel per
 // group) use direct loops instead: a GEMM with one row is all overhead.
 //
+// Where the compiler targets AVX-512, float32 forward and weight-gradient
+// convolutions go to the implicit GEMM of conv2d_avx512.cpp (no im2col at
+// all, about 90% of the FMA peak), and the col2im path below multiplies with
+// the packed kernels of packed_gemm.h. float64 (gradchecks, goldens), other
+// targets and workspace limits too small for those paths use this file's
+// im2col + gemm_raw code.
+//
 // Special cases that skip im2col:
-//   * 1x1, stride 1, no padding: the input plane IS the column matrix;
+//   * 1x1, stride 1, no padding: the input plane IS the column matrix (and its
+//     input gradient is again such a conv);
 //   * input gradient at stride 1: a forward convolution of grad_y with the
 //     kernel flipped and in/out channels swapped, padding k-1-pad (the
 //     transposed convolution of a stride-1 conv is a "full" correlation), so
 //     there is no col2im and no scatter between threads.
 #include <limits>
+#include <type_traits>
 
 #include "kernels/cpu/cpu_common.h"
 #include "kernels/cpu/cpu_gemm.h"
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/conv2d_common.h"
 #include "kernels/cpu/im2col.h"
 
 namespace dcsr::kernels::cpu {
 
 namespace {
-
-// Scratch per thread for one column chunk. Measured on 64->64 3x3 convs:
-// anything from 0.5 to 8 MB runs at the same speed; 1 MB stays in L2.
-constexpr int64_t kChunkBytes = int64_t(1) << 20;
-
-struct ConvShape {
-  int64_t N, Cin, H, W, Cout, k, stride, pad, groups, Ho, Wo;
-
-  int64_t cin_g() const { return Cin / groups; }
-  int64_t cout_g() const { return Cout / groups; }
-  int64_t K() const { return cin_g() * k * k; }  // rows of one group's column matrix
-  int64_t P() const { return Ho * Wo; }          // its columns
-  int64_t images() const { return N * groups; }  // independent (image, group) column matrices
-  Im2colGeometry geometry() const { return {cin_g(), H, W, k, stride, pad, Ho, Wo}; }
-  bool pointwise() const { return k == 1 && stride == 1 && pad == 0; }
-  bool depthwise() const { return cin_g() == 1 && cout_g() == 1; }
-};
-
-ConvShape conv_shape(const Tensor& x, const Tensor& weight, int64_t stride, int64_t pad, int64_t groups,
-                     int64_t Ho, int64_t Wo) {
-  return {x.size(0), x.size(1), x.size(2), x.size(3), weight.size(0), weight.size(2), stride, pad, groups, Ho, Wo};
-}
-
-// How the columns of every (image, group) are cut into jobs.
-struct ChunkPlan {
-  int64_t chunk = 1;      // columns per job
-  int64_t per_image = 1;  // jobs per (image, group)
-  int64_t jobs = 1;
-  int workers = 1;
-};
-
-// Chunks of at most kChunkBytes and at most limit / threads of scratch each
-// (at least one column), and enough of them to give every thread work.
-ChunkPlan plan_columns(int64_t images, int64_t P, int64_t bytes_per_column, int64_t limit) {
-  const int threads = job_workers(images * P);
-  const int64_t per_thread = std::max<int64_t>(1, std::min(kChunkBytes, limit / threads));
-  ChunkPlan plan;
-  plan.chunk = std::clamp<int64_t>(per_thread / std::max<int64_t>(bytes_per_column, 1), 1, std::max<int64_t>(P, 1));
-  int64_t per_image = (P + plan.chunk - 1) / plan.chunk;
-  const int64_t wanted = (threads + images - 1) / images;  // jobs per image so that no thread idles
-  if (per_image < wanted) {
-    per_image = std::min(wanted, P);
-    plan.chunk = (P + per_image - 1) / per_image;
-  }
-  plan.per_image = (P + plan.chunk - 1) / plan.chunk;
-  plan.jobs = images * plan.per_image;
-  plan.workers = job_workers(plan.jobs);
-  return plan;
-}
 
 // Sum of a[i] * b[i*stride] (b = null: of a[i]) over 16 partial sums, so
 // the stride-1 loops vectorise without reassociation flags.
@@ -94,17 +55,22 @@ T sum_lanes(const T* a, const T* b, int64_t n, int64_t stride) {
 // y = conv(x, w) + b for dense and grouped convolutions. b may be null.
 template <typename T>
 void forward_gemm(const ConvShape& s, const T* x, const T* w, const T* b, T* y, int64_t limit) {
+#ifdef DCSR_PACKED_GEMM
+  if constexpr (std::is_same_v<T, float>) {
+    if (forward_avx512(s, x, w, b, y, limit)) return;
+  }
+#endif
   const int64_t K = s.K(), P = s.P(), cin_g = s.cin_g(), cout_g = s.cout_g();
   const Im2colGeometry geo = s.geometry();
   const bool pointwise = s.pointwise();
-  const ChunkPlan plan =
-      plan_columns(s.images(), P, K * int64_t(sizeof(T)), pointwise ? std::numeric_limits<int64_t>::max() : limit);
+  const int64_t scratch_limit = pointwise ? std::numeric_limits<int64_t>::max() : limit;  // pointwise: no scratch
+  const ChunkPlan plan = plan_columns(s.images(), P, K * int64_t(sizeof(T)), scratch_limit, s.flops());
   Tensor scratch;
   if (!pointwise) scratch = empty({plan.workers * K * plan.chunk}, dtype_of<T>());
   T* ws = pointwise ? nullptr : scratch.data<T>();
   run_jobs(plan.jobs, plan.workers, [&](int64_t job, int slot) {
     const int64_t image = job / plan.per_image, n = image / s.groups, g = image % s.groups;
-    const int64_t p0 = (job % plan.per_image) * plan.chunk, p1 = std::min(P, p0 + plan.chunk), len = p1 - p0;
+    const int64_t p0 = plan.first(job), p1 = std::min(P, p0 + plan.chunk), len = p1 - p0;
     const T* xg = x + (n * s.Cin + g * cin_g) * s.H * s.W;
     const T* cols = xg + p0;
     int64_t ld = P;
@@ -123,14 +89,20 @@ void forward_gemm(const ConvShape& s, const T* x, const T* w, const T* b, T* y, 
 
 // grad_w (Cout x K per group, the weight's own layout) = sum over images and
 // chunks of grad_y_chunk (cout_g x len) @ cols^T (len x K). Each slot sums its
-// jobs into its own accumulator (slot 0: grad_w itself), added up at the end.
+// jobs into its own accumulator (slot 0: grad_w itself), added up at the end;
+// fixed job ranges per slot keep the rounding the same from run to run.
 template <typename T>
 void backward_weight_gemm(const ConvShape& s, const T* gy, const T* x, T* gw, int64_t limit) {
+#ifdef DCSR_PACKED_GEMM
+  if constexpr (std::is_same_v<T, float>) {
+    if (backward_weight_avx512(s, gy, x, gw, limit)) return;
+  }
+#endif
   const int64_t K = s.K(), P = s.P(), cin_g = s.cin_g(), cout_g = s.cout_g(), wsize = s.Cout * K;
   const Im2colGeometry geo = s.geometry();
   const bool pointwise = s.pointwise();
-  const ChunkPlan plan =
-      plan_columns(s.images(), P, K * int64_t(sizeof(T)), pointwise ? std::numeric_limits<int64_t>::max() : limit);
+  const int64_t scratch_limit = pointwise ? std::numeric_limits<int64_t>::max() : limit;  // pointwise: no scratch
+  const ChunkPlan plan = plan_columns(s.images(), P, K * int64_t(sizeof(T)), scratch_limit, s.flops());
   Tensor scratch;
   if (!pointwise) scratch = empty({plan.workers * K * plan.chunk}, dtype_of<T>());
   T* ws = pointwise ? nullptr : scratch.data<T>();
@@ -139,7 +111,7 @@ void backward_weight_gemm(const ConvShape& s, const T* gy, const T* x, T* gw, in
   std::fill(gw, gw + wsize, T(0));
   run_jobs(plan.jobs, plan.workers, [&](int64_t job, int slot) {
     const int64_t image = job / plan.per_image, n = image / s.groups, g = image % s.groups;
-    const int64_t p0 = (job % plan.per_image) * plan.chunk, p1 = std::min(P, p0 + plan.chunk), len = p1 - p0;
+    const int64_t p0 = plan.first(job), p1 = std::min(P, p0 + plan.chunk), len = p1 - p0;
     const T* xg = x + (n * s.Cin + g * cin_g) * s.H * s.W;
     const T* cols = xg + p0;
     int64_t ld = P;
@@ -152,7 +124,7 @@ void backward_weight_gemm(const ConvShape& s, const T* gy, const T* x, T* gw, in
     T* acc = (slot == 0 ? gw : extra.data<T>() + (slot - 1) * wsize) + g * cout_g * K;
     gemm_raw<T>(gy + (n * s.Cout + g * cout_g) * P + p0, P, cols, ld, acc, K, cout_g, K, len, false, true, T(1),
                 T(1));
-  });
+  }, /*fixed=*/true);
   for (int slot = 1; slot < plan.workers; ++slot) {
     const T* acc = extra.data<T>() + (slot - 1) * wsize;
     for (int64_t i = 0; i < wsize; ++i) gw[i] += acc[i];
@@ -169,19 +141,20 @@ template <typename T>
 void backward_input_col2im(const ConvShape& s, const T* gy, const T* w, T* gx, int64_t limit) {
   const int64_t K = s.K(), P = s.P(), cin_g = s.cin_g(), cout_g = s.cout_g(), sz = int64_t(sizeof(T));
   const Im2colGeometry geo = s.geometry();
-  parallel_for(s.N * s.Cin, 1, [&](int64_t b, int64_t e) { std::fill(gx + b * s.H * s.W, gx + e * s.H * s.W, T(0)); });
+  parallel_for(s.N * s.Cin, grain_for(s.H * s.W),
+               [&](int64_t b, int64_t e) { std::fill(gx + b * s.H * s.W, gx + e * s.H * s.W, T(0)); });
 
   // Band i covers output rows [a, a + h) and input rows [a*s - pad, (a+h-1)*s - pad + k - 1];
   // bands i and i+2 are disjoint iff the band between them has h*s >= k - s.
   const int64_t h_min = s.k > s.stride ? (s.k - s.stride + s.stride - 1) / s.stride : 0;
   int64_t rows = 0, bands = 1, chunk = 0, per_image = 0;
   int workers = 1;
-  const int threads = job_workers(s.images() * s.Ho);
+  const int threads = job_workers(s.images() * s.Ho, s.flops());
   const int64_t per_thread = std::min(kChunkBytes, limit / threads);
   if (h_min == 0) {
     // Stride >= kernel: no two output pixels read the same input pixel, so
     // any column chunks can run together.
-    ChunkPlan plan = plan_columns(s.images(), P, K * sz, limit);
+    ChunkPlan plan = plan_columns(s.images(), P, K * sz, limit, s.flops());
     chunk = plan.chunk;
     per_image = plan.per_image;
     workers = plan.workers;
@@ -199,13 +172,43 @@ void backward_input_col2im(const ConvShape& s, const T* gy, const T* w, T* gx, i
     per_image = (P + chunk - 1) / chunk;
     workers = 1;
   }
-  Tensor scratch = empty({int64_t(workers) * K * chunk}, dtype_of<T>());
+  // Slot: the chunk's grad_cols (K x chunk), then for the packed GEMM the
+  // chunk of grad_y packed as B (used only if that still fits the limit).
+  int64_t slot_floats = K * chunk;
+  bool use_packed = false;
+  Tensor a_storage;
+#ifdef DCSR_PACKED_GEMM
+  if constexpr (std::is_same_v<T, float>) {
+    const int64_t packed_slot = slot_floats + packed::b_size(chunk, cout_g);
+    if (int64_t(workers) * packed_slot * sz <= limit) {
+      use_packed = true;
+      slot_floats = packed_slot;
+      // w_g^T (K x cout_g) as packed A, from w_g stored (cout_g x K).
+      const int64_t a_stride = packed::a_size(K, cout_g);
+      a_storage = empty({s.groups * a_stride}, kFloat32);
+      for (int64_t g = 0; g < s.groups; ++g)
+        packed::pack_a(w + g * cout_g * K, K, K, cout_g, true, a_storage.data<float>() + g * a_stride);
+    }
+  }
+#endif
+  Tensor scratch = empty({int64_t(workers) * slot_floats}, dtype_of<T>());
   T* ws = scratch.data<T>();
   auto one_chunk = [&](int64_t image, int64_t p0, int64_t p1, int slot) {
     const int64_t n = image / s.groups, g = image % s.groups, len = p1 - p0;
-    T* buf = ws + slot * K * chunk;
-    gemm_raw<T>(w + g * cout_g * K, K, gy + (n * s.Cout + g * cout_g) * P + p0, P, buf, len, K, len, cout_g, true,
-                false, T(1), T(0));
+    T* buf = ws + slot * slot_floats;
+    const T* gy_chunk = gy + (n * s.Cout + g * cout_g) * P + p0;
+    if (!use_packed) {
+      gemm_raw<T>(w + g * cout_g * K, K, gy_chunk, P, buf, len, K, len, cout_g, true, false, T(1), T(0));
+    } else {
+#ifdef DCSR_PACKED_GEMM
+      if constexpr (std::is_same_v<T, float>) {
+        float* bbuf = buf + K * chunk;
+        packed::pack_b(gy_chunk, P, cout_g, len, bbuf);
+        packed::gemm(K, len, cout_g, a_storage.data<float>() + g * packed::a_size(K, cout_g), bbuf, buf, len, false,
+                     nullptr);
+      }
+#endif
+    }
     col2im_range(buf, len, geo, p0, p1, gx + (n * s.Cin + g * cin_g) * s.H * s.W);
   };
   if (rows == 0) {
@@ -219,7 +222,7 @@ void backward_input_col2im(const ConvShape& s, const T* gy, const T* w, T* gx, i
     const int64_t count = (bands - phase + 1) / 2;  // bands phase, phase + 2, ...
     if (count <= 0) continue;
     const int64_t jobs = s.images() * count;
-    run_jobs(jobs, std::min(workers, job_workers(jobs)), [&](int64_t job, int slot) {
+    run_jobs(jobs, std::min(workers, job_workers(jobs, s.flops())), [&](int64_t job, int slot) {
       const int64_t band = phase + 2 * (job % count);
       const int64_t p0 = band * chunk;
       one_chunk(job / count, p0, std::min(P, p0 + chunk), slot);
@@ -232,8 +235,7 @@ void backward_input_col2im(const ConvShape& s, const T* gy, const T* w, T* gx, i
 template <typename T>
 void depthwise_forward(const ConvShape& s, const T* x, const T* w, const T* b, T* y) {
   const int64_t C = s.Cin, k = s.k, st = s.stride;
-  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 14) / std::max<int64_t>(s.Wo * k * k, 1));
-  parallel_for(s.N * C * s.Ho, grain, [&](int64_t begin, int64_t end) {
+  parallel_for(s.N * C * s.Ho, grain_for(s.Wo * k * k), [&](int64_t begin, int64_t end) {
     for (int64_t job = begin; job < end; ++job) {
       const int64_t plane = job / s.Ho, oy = job % s.Ho, c = plane % C;
       T* out = y + job * s.Wo;
@@ -263,7 +265,7 @@ void depthwise_forward(const ConvShape& s, const T* x, const T* w, const T* b, T
 template <typename T>
 void depthwise_backward_input(const ConvShape& s, const T* gy, const T* w, T* gx) {
   const int64_t C = s.Cin, k = s.k, st = s.stride;
-  parallel_for(s.N * C, 1, [&](int64_t begin, int64_t end) {
+  parallel_for(s.N * C, grain_for(s.H * s.W + s.P() * k * k), [&](int64_t begin, int64_t end) {
     for (int64_t plane = begin; plane < end; ++plane) {
       const int64_t c = plane % C;
       T* gxp = gx + plane * s.H * s.W;
@@ -295,7 +297,7 @@ void depthwise_backward_input(const ConvShape& s, const T* gy, const T* w, T* gx
 template <typename T>
 void depthwise_backward_weight(const ConvShape& s, const T* gy, const T* x, T* gw) {
   const int64_t C = s.Cin, k = s.k, st = s.stride;
-  parallel_for(C, 1, [&](int64_t begin, int64_t end) {
+  parallel_for(C, grain_for(s.N * s.P() * k * k), [&](int64_t begin, int64_t end) {
     for (int64_t c = begin; c < end; ++c) {
       for (int64_t ky = 0; ky < k; ++ky)
         for (int64_t kx = 0; kx < k; ++kx) {
@@ -322,7 +324,7 @@ void depthwise_backward_weight(const ConvShape& s, const T* gy, const T* x, T* g
 template <typename T>
 void bias_gradient(const ConvShape& s, const T* gy, T* gb) {
   const int64_t P = s.P();
-  parallel_for(s.Cout, 1, [&](int64_t begin, int64_t end) {
+  parallel_for(s.Cout, grain_for(s.N * P), [&](int64_t begin, int64_t end) {
     for (int64_t co = begin; co < end; ++co) {
       double total = 0;
       for (int64_t n = 0; n < s.N; ++n) {
@@ -342,6 +344,7 @@ void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, T
     using T = decltype(zero);
     const ConvShape s = conv_shape(x, weight, stride, padding, groups, y.size(2), y.size(3));
     const T* b = bias.defined() ? bias.data<T>() : nullptr;
+    if (y.numel() == 0) return;
     if (s.depthwise()) return depthwise_forward(s, x.data<T>(), weight.data<T>(), b, y.data<T>());
     forward_gemm(s, x.data<T>(), weight.data<T>(), b, y.data<T>(), workspace_bytes);
   });
@@ -355,19 +358,10 @@ void conv2d_backward_input(const Tensor& grad_y, const Tensor& weight, Tensor& g
     const T* gy = grad_y.data<T>();
     const T* w = weight.data<T>();
     T* gx = grad_x.data<T>();
+    if (grad_y.numel() == 0) return std::fill(gx, gx + grad_x.numel(), T(0));  // an empty batch or no outputs
     if (s.depthwise()) return depthwise_backward_input(s, gy, w, gx);
-    if (s.pointwise()) {
-      // grad_x = w_g^T @ grad_y per (image, group): again a stride-1 1x1 conv.
-      const int64_t P = s.P(), cin_g = s.cin_g(), cout_g = s.cout_g();
-      const ChunkPlan plan = plan_columns(s.images(), P, cout_g * int64_t(sizeof(T)), workspace_bytes);
-      return run_jobs(plan.jobs, plan.workers, [&](int64_t job, int) {
-        const int64_t image = job / plan.per_image, n = image / s.groups, g = image % s.groups;
-        const int64_t p0 = (job % plan.per_image) * plan.chunk, len = std::min(P, p0 + plan.chunk) - p0;
-        gemm_raw<T>(w + g * cout_g * cin_g, cin_g, gy + (n * s.Cout + g * cout_g) * P + p0, P,
-                    gx + (n * s.Cin + g * cin_g) * P + p0, P, cin_g, len, cout_g, true, false, T(1), T(0));
-      });
-    }
     if (s.stride == 1 && s.pad <= s.k - 1) {
+      // (1x1 convs included: then it is grad_x = w_g^T grad_y, a pointwise conv.)
       // Flipped kernel with in/out swapped: wf[g*cin_g + ci][co][ky][kx] =
       // w[g*cout_g + co][ci][k-1-ky][k-1-kx], shape (Cin, cout_g, k, k).
       const int64_t k = s.k, kk = k * k, cin_g = s.cin_g(), cout_g = s.cout_g();
@@ -391,6 +385,11 @@ void conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, Tensor& grad_
     using T = decltype(zero);
     const ConvShape s = conv_shape(x, grad_weight, stride, padding, groups, grad_y.size(2), grad_y.size(3));
     const T* gy = grad_y.data<T>();
+    if (grad_y.numel() == 0) {  // an empty batch or no outputs: nothing to sum
+      std::fill(grad_weight.data<T>(), grad_weight.data<T>() + grad_weight.numel(), T(0));
+      if (grad_bias.defined()) std::fill(grad_bias.data<T>(), grad_bias.data<T>() + grad_bias.numel(), T(0));
+      return;
+    }
     if (grad_bias.defined()) bias_gradient(s, gy, grad_bias.data<T>());
     if (s.depthwise()) return depthwise_backward_weight(s, gy, x.data<T>(), grad_weight.data<T>());
     backward_weight_gemm(s, gy, x.data<T>(), grad_weight.data<T>(), workspace_bytes);

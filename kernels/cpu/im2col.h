@@ -1,6 +1,6 @@
-// im2col / col2im over a range of output pixels, and a job runner with one
-// scratch slot per thread. Shared by conv2d (which works on column chunks so
-// that its scratch stays bounded) and unfold / fold (which do whole images).
+// im2col / col2im over a range of output pixels. Shared by conv2d (which
+// works on column chunks so that its scratch stays bounded) and unfold / fold
+// (which do whole images).
 //
 // Geometry of one image: C channels of H x W, a k x k window moved with
 // stride s over the image padded by `pad` zeros on every side; Ho x Wo window
@@ -8,8 +8,6 @@
 // (PyTorch's F.unfold order), and Ho*Wo columns, column p = oy*Wo + ox; entry
 // (r, p) is x[c][oy*s - pad + ky][ox*s - pad + kx], 0 in the padding.
 #pragma once
-#include <omp.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -33,20 +31,46 @@ inline void valid_span(int64_t offset, int64_t size, int64_t stride, int64_t cou
   hi = std::min(std::max(hi, lo), count);
 }
 
-// Calls fn(row r, plane c, ky, kx, oy, ox0, ox1, dst offset) for every
-// maximal run of columns [p0, p1) that lies in one output row, for every row.
+// Calls fn(row r, plane c, ky, kx, oy, ox0, ox1, q0) for every maximal run
+// of columns [p0, p1) that lies in one output row and, when split > 0, in
+// one block of `split` columns counted from p0; q0 = the run's first column - p0.
 template <typename Fn>
-void for_each_run(const Im2colGeometry& g, int64_t p0, int64_t p1, Fn&& fn) {
+void for_each_run(const Im2colGeometry& g, int64_t p0, int64_t p1, Fn&& fn, int64_t split = 0) {
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t ky = 0; ky < g.k; ++ky)
       for (int64_t kx = 0; kx < g.k; ++kx) {
         const int64_t r = (c * g.k + ky) * g.k + kx;
         for (int64_t p = p0; p < p1;) {
-          const int64_t oy = p / g.Wo, ox0 = p % g.Wo, ox1 = std::min(g.Wo, ox0 + (p1 - p));
-          fn(r, c, ky, kx, oy, ox0, ox1, p - p0);
-          p += ox1 - ox0;
+          const int64_t oy = p / g.Wo, ox0 = p % g.Wo, q = p - p0;
+          int64_t n = std::min(g.Wo - ox0, p1 - p);
+          if (split > 0) n = std::min(n, split - q % split);
+          fn(r, c, ky, kx, oy, ox0, ox0 + n, q);
+          p += n;
         }
       }
+}
+
+// Copies the taps of one run: dst[ox] = x value of window column ox for ox in
+// [ox0, ox1), 0 in the padding. dst and src are indexed by ox (src[ox*stride]).
+template <typename T>
+void copy_run(const Im2colGeometry& g, int64_t iy, int64_t kx, const T* plane, int64_t ox0, int64_t ox1, T* dst,
+              int64_t dst_stride = 1) {
+  if (iy < 0 || iy >= g.H) {
+    for (int64_t ox = ox0; ox < ox1; ++ox) dst[ox * dst_stride] = T(0);
+    return;
+  }
+  int64_t lo, hi;
+  valid_span(kx - g.pad, g.W, g.stride, g.Wo, lo, hi);
+  lo = std::clamp(lo, ox0, ox1);
+  hi = std::clamp(hi, lo, ox1);
+  const T* src = plane + iy * g.W + kx - g.pad;
+  for (int64_t ox = ox0; ox < lo; ++ox) dst[ox * dst_stride] = T(0);
+  if (g.stride == 1 && dst_stride == 1) {
+    for (int64_t ox = lo; ox < hi; ++ox) dst[ox] = src[ox];
+  } else {
+    for (int64_t ox = lo; ox < hi; ++ox) dst[ox * dst_stride] = src[ox * g.stride];
+  }
+  for (int64_t ox = hi; ox < ox1; ++ox) dst[ox * dst_stride] = T(0);
 }
 }  // namespace im2col_detail
 
@@ -56,25 +80,8 @@ template <typename T>
 void im2col_range(const T* x, const Im2colGeometry& g, int64_t p0, int64_t p1, T* col, int64_t ld) {
   using namespace im2col_detail;
   for_each_run(g, p0, p1,
-               [&](int64_t r, int64_t c, int64_t ky, int64_t kx, int64_t oy, int64_t ox0, int64_t ox1, int64_t off) {
-                 T* dst = col + r * ld + off - ox0;  // dst[ox] for ox in [ox0, ox1)
-                 const int64_t iy = oy * g.stride - g.pad + ky;
-                 if (iy < 0 || iy >= g.H) {
-                   std::fill(dst + ox0, dst + ox1, T(0));
-                   return;
-                 }
-                 int64_t lo, hi;
-                 valid_span(kx - g.pad, g.W, g.stride, g.Wo, lo, hi);
-                 lo = std::clamp(lo, ox0, ox1);
-                 hi = std::clamp(hi, lo, ox1);
-                 const T* src = x + (c * g.H + iy) * g.W + kx - g.pad;  // src[ox*stride]
-                 std::fill(dst + ox0, dst + lo, T(0));
-                 if (g.stride == 1) {
-                   std::memcpy(dst + lo, src + lo, size_t(hi - lo) * sizeof(T));
-                 } else {
-                   for (int64_t ox = lo; ox < hi; ++ox) dst[ox] = src[ox * g.stride];
-                 }
-                 std::fill(dst + hi, dst + ox1, T(0));
+               [&](int64_t r, int64_t c, int64_t ky, int64_t kx, int64_t oy, int64_t ox0, int64_t ox1, int64_t q) {
+                 copy_run(g, oy * g.stride - g.pad + ky, kx, x + c * g.H * g.W, ox0, ox1, col + r * ld + q - ox0);
                });
 }
 
@@ -86,14 +93,14 @@ template <typename T>
 void col2im_range(const T* col, int64_t ld, const Im2colGeometry& g, int64_t p0, int64_t p1, T* x) {
   using namespace im2col_detail;
   for_each_run(g, p0, p1,
-               [&](int64_t r, int64_t c, int64_t ky, int64_t kx, int64_t oy, int64_t ox0, int64_t ox1, int64_t off) {
+               [&](int64_t r, int64_t c, int64_t ky, int64_t kx, int64_t oy, int64_t ox0, int64_t ox1, int64_t q) {
                  const int64_t iy = oy * g.stride - g.pad + ky;
                  if (iy < 0 || iy >= g.H) return;
                  int64_t lo, hi;
                  valid_span(kx - g.pad, g.W, g.stride, g.Wo, lo, hi);
                  lo = std::clamp(lo, ox0, ox1);
                  hi = std::clamp(hi, lo, ox1);
-                 const T* src = col + r * ld + off - ox0;
+                 const T* src = col + r * ld + q - ox0;
                  T* dst = x + (c * g.H + iy) * g.W + kx - g.pad;
                  if (g.stride == 1) {
                    for (int64_t ox = lo; ox < hi; ++ox) dst[ox] += src[ox];
@@ -101,32 +108,6 @@ void col2im_range(const T* col, int64_t ld, const Im2colGeometry& g, int64_t p0,
                    for (int64_t ox = lo; ox < hi; ++ox) dst[ox * g.stride] += src[ox];
                  }
                });
-}
-
-// Threads for `jobs` independent jobs: one when called inside a parallel
-// region (no nesting), else at most one per job.
-inline int job_workers(int64_t jobs) {
-  if (jobs <= 1 || omp_in_parallel()) return 1;
-  return int(std::min<int64_t>(omp_get_max_threads(), jobs));
-}
-
-// Runs fn(job, slot) for job in [0, jobs) on `workers` threads (from
-// job_workers), slot = the thread's index in [0, workers), so that each slot
-// can own a piece of scratch memory. Contiguous static ranges: which jobs
-// share a slot depends only on the counts, so accumulations into per-slot
-// buffers are deterministic.
-template <typename Fn>
-void run_jobs(int64_t jobs, int workers, Fn&& fn) {
-  if (jobs <= 0) return;
-  if (workers <= 1) {
-    for (int64_t j = 0; j < jobs; ++j) fn(j, 0);
-    return;
-  }
-#pragma omp parallel num_threads(workers)
-  {
-    const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-    for (int64_t j = jobs * t / nt; j < jobs * (t + 1) / nt; ++j) fn(j, int(t));
-  }
 }
 
 }  // namespace dcsr::kernels::cpu

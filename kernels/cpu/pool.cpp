@@ -4,12 +4,9 @@
 
 #include "kernels/cpu/cpu_common.h"
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/parallel_jobs.h"
 
 namespace dcsr::kernels::cpu {
-
-namespace {
-constexpr int64_t kGrain = 1 << 12;  // output values per thread at least
-}  // namespace
 
 void avg_pool2d_forward(const Tensor& x, Tensor& y, int64_t kernel) {
   dispatch_floating(x.dtype(), "avg_pool2d_forward", [&](auto zero) {
@@ -19,7 +16,7 @@ void avg_pool2d_forward(const Tensor& x, Tensor& y, int64_t kernel) {
     T* out = y.data<T>();
     const T count = T(kernel * kernel);  // divided, not multiplied by 1/count, as PyTorch
     // One output row per job.
-    parallel_for(y.numel() / std::max<int64_t>(Wo, 1), std::max<int64_t>(1, kGrain / std::max<int64_t>(Wo, 1)),
+    parallel_for(y.numel() / std::max<int64_t>(Wo, 1), grain_for(Wo * kernel * kernel),
                  [&](int64_t begin, int64_t end) {
                    for (int64_t job = begin; job < end; ++job) {
                      const int64_t plane = job / Ho, oy = job % Ho;
@@ -44,7 +41,7 @@ void avg_pool2d_backward(const Tensor& grad_y, Tensor& grad_x, int64_t kernel) {
     T* gx = grad_x.data<T>();
     const T count = T(kernel * kernel);
     // One input row per job: its windows' row of grad_y, or 0 past the last window.
-    parallel_for(grad_x.numel() / std::max<int64_t>(W, 1), std::max<int64_t>(1, kGrain / std::max<int64_t>(W, 1)),
+    parallel_for(grad_x.numel() / std::max<int64_t>(W, 1), grain_for(W),
                  [&](int64_t begin, int64_t end) {
                    for (int64_t job = begin; job < end; ++job) {
                      const int64_t plane = job / H, iy = job % H, oy = iy / kernel;
@@ -69,19 +66,20 @@ void max_pool2d_forward(const Tensor& x, Tensor& y, Tensor& indices, int64_t ker
     const T* in = x.data<T>();
     T* out = y.data<T>();
     int64_t* idx = indices.data<int64_t>();
-    parallel_for(y.numel(), kGrain, [&](int64_t begin, int64_t end) {
+    parallel_for(y.numel(), grain_for(kernel * kernel), [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) {
         const int64_t plane = i / (Ho * Wo), oy = (i / Wo) % Ho, ox = i % Wo;
         const T* p = in + plane * H * W;
         int64_t best = oy * kernel * W + ox * kernel;
         T best_value = p[best];
         // Row-major window order; only a strictly larger value (or a NaN)
-        // replaces the best, so the first maximum wins, as in PyTorch.
+        // replaces the best, so the first maximum wins: PyTorch's rule,
+        // NaN included (the last NaN of a window wins there too).
         for (int64_t ky = 0; ky < kernel; ++ky)
           for (int64_t kx = 0; kx < kernel; ++kx) {
             const int64_t at = (oy * kernel + ky) * W + ox * kernel + kx;
             const T v = p[at];
-            if (v > best_value || (std::isnan(v) && !std::isnan(best_value))) {
+            if (v > best_value || std::isnan(v)) {
               best_value = v;
               best = at;
             }
@@ -102,7 +100,7 @@ void max_pool2d_backward(const Tensor& grad_y, const Tensor& indices, Tensor& gr
     T* gx = grad_x.data<T>();
     // One plane per job. Windows do not overlap (stride = kernel), but a
     // plane-wide job keeps this correct for any index tensor.
-    parallel_for(grad_x.numel() / std::max<int64_t>(HW, 1), std::max<int64_t>(1, kGrain / std::max<int64_t>(HW, 1)),
+    parallel_for(grad_x.numel() / std::max<int64_t>(HW, 1), grain_for(HW),
                  [&](int64_t begin, int64_t end) {
                    for (int64_t plane = begin; plane < end; ++plane) {
                      T* g = gx + plane * HW;

@@ -10,7 +10,7 @@
 
 #include "kernels/cpu/cpu_common.h"
 #include "kernels/cpu/cpu_kernels.h"
-#include "kernels/cpu/im2col.h"
+#include "kernels/cpu/parallel_jobs.h"
 
 namespace dcsr::kernels::cpu {
 
@@ -73,7 +73,7 @@ void resize_typed(const Tensor& x, Tensor& y) {
   const T* in = x.data<T>();
   T* out = y.data<T>();
   const int64_t jobs = planes * Ho;
-  const int workers = job_workers(std::min(jobs, (jobs * (rows.taps * W + cols.taps * Wo)) >> 14));
+  const int workers = job_workers(jobs, jobs * (rows.taps * W + cols.taps * Wo));
   Tensor scratch = empty({int64_t(workers) * W}, dtype_of<T>());
   run_jobs(jobs, workers, [&](int64_t job, int slot) {
     const int64_t plane = job / Ho, oy = job % Ho;

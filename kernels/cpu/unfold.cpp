@@ -5,6 +5,7 @@
 #include "kernels/cpu/cpu_common.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/im2col.h"
+#include "kernels/cpu/parallel_jobs.h"
 
 namespace dcsr::kernels::cpu {
 
@@ -25,7 +26,7 @@ void unfold(const Tensor& x, Tensor& cols, int64_t kernel, int64_t stride, int64
     T* out = cols.data<T>();
     // Plane p = n*C + c owns rows c*kk .. c*kk + kk - 1 of image n, which sit
     // at offset p*kk*L in (N, C*kk, L).
-    parallel_for(x.size(0) * x.size(1), std::max<int64_t>(1, (int64_t(1) << 14) / std::max<int64_t>(kk * L, 1)),
+    parallel_for(x.size(0) * x.size(1), grain_for(kk * L),
                  [&](int64_t begin, int64_t end) {
                    for (int64_t p = begin; p < end; ++p) im2col_range(in + p * plane, g, 0, L, out + p * kk * L, L);
                  });
@@ -39,7 +40,7 @@ void fold(const Tensor& cols, Tensor& out, int64_t kernel, int64_t stride, int64
     const int64_t L = g.cols(), kk = kernel * kernel, plane = g.H * g.W;
     const T* in = cols.data<T>();
     T* o = out.data<T>();
-    parallel_for(out.size(0) * out.size(1), std::max<int64_t>(1, (int64_t(1) << 14) / std::max<int64_t>(kk * L, 1)),
+    parallel_for(out.size(0) * out.size(1), grain_for(kk * L),
                  [&](int64_t begin, int64_t end) {
                    for (int64_t p = begin; p < end; ++p) {
                      std::fill(o + p * plane, o + (p + 1) * plane, T(0));

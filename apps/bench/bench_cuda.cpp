@@ -1,0 +1,392 @@
+// GPU benches: our CUDA ops against the device's own ceilings measured in the
+// same run (a device-to-device cudaMemcpy for memory-bound ops, cuBLAS SGEMM
+// called directly on the same buffers for GEMM-shaped ones) and, where a
+// python with a CUDA torch is found, against PyTorch on the same GPU (TF32
+// off on both sides). Every result is checked before it is timed; times are
+// medians of CUDA-event measurements after warm-up.
+//
+// Without a GPU (or in a build without CUDA) the group prints one line saying
+// it was skipped.
+#include <algorithm>
+#include <cmath>
+#include <functional>
+
+#include "apps/bench/bench.h"
+#include "autograd/ops.h"
+#include "dcsr/loss.h"
+#include "dcsr/network.h"
+#include "kernels/device_memory.h"
+#include "nn/optim.h"
+#include "tensor/allocator.h"
+#include "tensor/random.h"
+
+#ifdef DCSR_HAVE_CUDA
+#include <cuda_runtime.h>
+
+#include "kernels/cuda/cublas_handle.h"
+#include "kernels/cuda/cuda_check.h"
+#endif
+
+namespace dcsr::bench {
+
+#ifdef DCSR_HAVE_CUDA
+namespace {
+
+// Median of CUDA-event times over `repeats` runs after `warmup` runs.
+Timing gpu_time_ms(const std::function<void()>& fn, int warmup, int repeats) {
+  for (int i = 0; i < warmup; ++i) fn();
+  DCSR_CUDA_CHECK(cudaDeviceSynchronize());
+  cudaEvent_t start, stop;
+  DCSR_CUDA_CHECK(cudaEventCreate(&start));
+  DCSR_CUDA_CHECK(cudaEventCreate(&stop));
+  std::vector<double> times;
+  for (int i = 0; i < repeats; ++i) {
+    DCSR_CUDA_CHECK(cudaEventRecord(start, 0));
+    fn();
+    DCSR_CUDA_CHECK(cudaEventRecord(stop, 0));
+    DCSR_CUDA_CHECK(cudaEventSynchronize(stop));
+    float ms = 0.0f;
+    DCSR_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+    times.push_back(ms);
+  }
+  DCSR_CUDA_CHECK(cudaEventDestroy(start));
+  DCSR_CUDA_CHECK(cudaEventDestroy(stop));
+  std::sort(times.begin(), times.end());
+  return {times[times.size() / 2], times[0], repeats};
+}
+
+// Largest |x - y| / (1e-3 + |y|), for validating before timing.
+double max_rel_diff(const Tensor& a, const Tensor& b) {
+  std::vector<float> x = a.to_vector<float>(), y = b.to_vector<float>();
+  double worst = 0.0;
+  for (size_t i = 0; i < x.size(); ++i)
+    worst = std::max(worst, double(std::abs(x[i] - y[i])) / (1e-3 + std::abs(double(y[i]))));
+  return worst;
+}
+
+// The copy ceiling: GB/s of a device-to-device cudaMemcpy, bytes read + written.
+double memcpy_gbps(const Context& ctx, int64_t n) {
+  Tensor src = full({n}, 1.0, kFloat32, kCUDA), dst = empty({n}, kFloat32, kCUDA);
+  Timing t = gpu_time_ms(
+      [&] {
+        DCSR_CUDA_CHECK(cudaMemcpyAsync(dst.raw_data(), src.raw_data(), dst.nbytes(), cudaMemcpyDeviceToDevice, 0));
+      },
+      3, repeats_for(ctx, 15));
+  return 2.0 * double(dst.nbytes()) / t.median_ms / 1e6;
+}
+
+void bench_memory_bound(const Context& ctx) {
+  const int64_t n = ctx.quick ? (int64_t(1) << 24) : (int64_t(1) << 26);  // 64 or 256 MiB per operand
+  const double copy = memcpy_gbps(ctx, n);
+  emit(ctx, {{"name", "cuda_memcpy_d2d_f32_" + std::to_string(n)},
+             {"gbps", copy},
+             {"note", "device-to-device cudaMemcpy, bytes read + written: the memory ceiling"}});
+  NoGradGuard no_grad;
+  Generator gen(3);
+  Tensor a = uniform({n}, gen, 1, 2, kFloat32, kCUDA), b = uniform({n}, gen, 1, 2, kFloat32, kCUDA);
+  const int repeats = repeats_for(ctx, 15);
+  if (selected(ctx, "cuda_add_f32")) {
+    Tensor c = add(a, b);
+    DCSR_CHECK(max_rel_diff(narrow(c, 0, n - 1000, 1000),
+                            add(narrow(a, 0, n - 1000, 1000).to(kCPU), narrow(b, 0, n - 1000, 1000).to(kCPU))) == 0.0,
+               "cuda_add_f32: wrong result");
+    Timing t = gpu_time_ms([&] { Tensor out = add(a, b); }, 3, repeats);
+    const double gbps = 3.0 * 4.0 * double(n) / t.median_ms / 1e6;
+    emit(ctx, {{"name", "cuda_add_f32_" + std::to_string(n)},
+               {"ms", t.median_ms},
+               {"gbps", gbps},
+               {"vs_memcpy", gbps / copy},
+               {"goal_vs_memcpy", 0.8},
+               {"note", "2 reads + 1 write per element"}});
+  }
+  if (selected(ctx, "cuda_sum_f32")) {
+    const double expect = sum(a.to(kCPU)).item();
+    DCSR_CHECK(std::abs(sum(a).item() - expect) <= 1e-6 * std::abs(expect), "cuda_sum_f32: wrong result");
+    Timing t = gpu_time_ms([&] { Tensor s = sum(a); }, 3, repeats);
+    const double gbps = 4.0 * double(n) / t.median_ms / 1e6;
+    emit(ctx, {{"name", "cuda_sum_f32_" + std::to_string(n)},
+               {"ms", t.median_ms},
+               {"gbps", gbps},
+               {"vs_memcpy", gbps / copy},
+               {"goal_vs_memcpy", 0.8},
+               {"note", "1 read per element; memcpy counts read + write"}});
+  }
+}
+
+// Our matmul against cublasSgemm on the same buffers (and PyTorch).
+// trans_a stores A as (K, M): the layout of the matching product K^T Q.
+void bench_matmul(const Context& ctx, const std::string& label, int64_t M, int64_t N, int64_t K, bool trans_a) {
+  const std::string name = "cuda_matmul_f32_" + label;
+  if (!selected(ctx, name)) return;
+  NoGradGuard no_grad;
+  Generator gen(4);
+  Tensor a = uniform(trans_a ? Shape{K, M} : Shape{M, K}, gen, -1, 1, kFloat32, kCUDA);
+  Tensor b = uniform({K, N}, gen, -1, 1, kFloat32, kCUDA);
+  Tensor c_raw = empty({M, N}, kFloat32, kCUDA);
+  cublasHandle_t handle = kernels::cuda::cublas_handle();
+  const float one = 1.0f, zero = 0.0f;
+  // Row-major C = op(A) B is column-major C^T = B^T op(A)^T (kernels/cuda/gemm.cu).
+  auto raw = [&] {
+    DCSR_CUBLAS_CHECK(cublasSgemm(handle, CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, int(N), int(M), int(K),
+                                  &one, b.data<float>(), int(N), a.data<float>(), int(trans_a ? M : K), &zero,
+                                  c_raw.data<float>(), int(N)));
+  };
+  raw();
+  Tensor ours_out = matmul(a, b, trans_a, false);
+  DCSR_CHECK(max_rel_diff(ours_out, c_raw) < 1e-4, name, ": our matmul disagrees with cuBLAS");
+  const int repeats = repeats_for(ctx, 15);
+  Timing ours = gpu_time_ms([&] { Tensor c = matmul(a, b, trans_a, false); }, 3, repeats);
+  Timing base = gpu_time_ms(raw, 3, repeats);
+  const double flop = 2.0 * double(M) * double(N) * double(K);
+  nlohmann::json line = {{"name", name},
+                         {"ms", ours.median_ms},
+                         {"tflops", flop / ours.median_ms / 1e9},
+                         {"baseline", "cublasSgemm on the same buffers"},
+                         {"baseline_ms", base.median_ms},
+                         {"vs_cublas_sgemm", base.median_ms / ours.median_ms},
+                         {"goal_vs_cublas_sgemm", 0.95},
+                         {"tf32", kernels::cuda_tf32()}};
+  double torch_ms = peer_ms(ctx, {{"op", "cuda_matmul"}, {"m", M}, {"n", N}, {"k", K}}, false);
+  if (torch_ms > 0) {
+    line["torch_ms"] = torch_ms;
+    line["time_ratio_vs_torch"] = ours.median_ms / torch_ms;
+  }
+  emit(ctx, line);
+}
+
+// conv2d 3x3, padding 1, against cuBLAS SGEMM on the equivalent GEMM
+// (W (Cout x 9 Cin) . cols (9 Cin x H W) per image) and PyTorch (cuDNN).
+// Forward alone, and a training step's forward + both gradients.
+void bench_conv2d(const Context& ctx, int64_t N, int64_t C, int64_t H, int64_t W) {
+  const std::string base = "cuda_conv2d_f32_" + std::to_string(N) + "x" + std::to_string(C) + "x" + std::to_string(H) +
+                           "x" + std::to_string(W) + "_3x3";
+  if (!selected(ctx, base)) return;
+  Generator gen(5);
+  Tensor x = uniform({N, C, H, W}, gen, -1, 1, kFloat32), w = uniform({C, C, 3, 3}, gen, -0.1, 0.1, kFloat32);
+  Tensor b = uniform({C}, gen, -0.1, 0.1, kFloat32);
+  Tensor dx = x.to(kCUDA), dw = w.to(kCUDA), db = b.to(kCUDA);
+  {
+    NoGradGuard no_grad;
+    DCSR_CHECK(max_rel_diff(conv2d(dx, dw, db, 1, 1), conv2d(x, w, b, 1, 1)) < 1e-3, base,
+               ": CUDA conv2d disagrees with the CPU");
+  }
+  const int64_t K = 9 * C, P = H * W;
+  const double flop = 2.0 * double(N) * double(C) * double(P) * double(K);
+  Tensor cols = uniform({N, K, P}, gen, -1, 1, kFloat32, kCUDA), y = empty({N, C, H, W}, kFloat32, kCUDA);
+  cublasHandle_t handle = kernels::cuda::cublas_handle();
+  const float one = 1.0f, zero = 0.0f;
+  const int repeats = repeats_for(ctx, 15);
+  Timing gemm = gpu_time_ms(
+      [&] {
+        DCSR_CUBLAS_CHECK(cublasSgemmStridedBatched(handle, CUBLAS_OP_N, CUBLAS_OP_N, int(P), int(C), int(K), &one,
+                                                    cols.data<float>(), int(P), K * P, dw.data<float>(), int(K), 0,
+                                                    &zero, y.data<float>(), int(P), C * P, int(N)));
+      },
+      3, repeats);
+  cols = Tensor();
+  Timing fwd;
+  {
+    NoGradGuard no_grad;
+    fwd = gpu_time_ms([&] { Tensor out = conv2d(dx, dw, db, 1, 1); }, 3, repeats);
+  }
+  nlohmann::json line = {{"name", base + "_forward"},
+                         {"ms", fwd.median_ms},
+                         {"tflops", flop / fwd.median_ms / 1e9},
+                         {"baseline", "cuBLAS SGEMM on the equivalent GEMM (random columns)"},
+                         {"baseline_ms", gemm.median_ms},
+                         {"vs_equivalent_gemm", gemm.median_ms / fwd.median_ms},
+                         {"goal_vs_equivalent_gemm", 0.7}};
+  const nlohmann::json spec = {{"op", "cuda_conv2d"}, {"n", N}, {"cin", C}, {"cout", C}, {"h", H}, {"w", W}, {"k", 3}};
+  double torch_ms = peer_ms(ctx, spec, false);
+  if (torch_ms > 0) {
+    line["torch_ms"] = torch_ms;
+    line["time_ratio_vs_torch"] = fwd.median_ms / torch_ms;
+  }
+  emit(ctx, line);
+  // A training step's share: forward, then the gradients of input, weight and bias.
+  Tensor lx = dx.detach().requires_grad_(), lw = dw.detach().requires_grad_(), lb = db.detach().requires_grad_();
+  Tensor seed = ones({N, C, H, W}, kFloat32, kCUDA);
+  Timing step = gpu_time_ms(
+      [&] {
+        lx.zero_grad();
+        lw.zero_grad();
+        lb.zero_grad();
+        conv2d(lx, lw, lb, 1, 1).backward(seed);
+      },
+      3, repeats);
+  nlohmann::json step_line = {{"name", base + "_forward_backward"},
+                              {"ms", step.median_ms},
+                              {"tflops", 3.0 * flop / step.median_ms / 1e9},
+                              {"baseline_ms", 3.0 * gemm.median_ms},
+                              {"vs_equivalent_gemm", 3.0 * gemm.median_ms / step.median_ms},
+                              {"note", "three GEMM-sized products: forward, input and weight gradients"}};
+  nlohmann::json bspec = spec;
+  bspec["backward"] = true;
+  torch_ms = peer_ms(ctx, bspec, false);
+  if (torch_ms > 0) {
+    step_line["torch_ms"] = torch_ms;
+    step_line["time_ratio_vs_torch"] = step.median_ms / torch_ms;
+  }
+  emit(ctx, step_line);
+}
+
+// Patch matching (fused tiled max/argmax) against cuBLAS SGEMM computing the
+// same scores (without the reduction); goal >= 50% of its throughput.
+void bench_matching(const Context& ctx, int64_t N, int64_t D, int64_t Nq, int64_t Nk) {
+  const std::string name = "cuda_max_cosine_f32_" + std::to_string(N) + "x" + std::to_string(D) + "x" +
+                           std::to_string(Nq) + "x" + std::to_string(Nk);
+  if (!selected(ctx, name)) return;
+  NoGradGuard no_grad;
+  Generator gen(6);
+  Tensor q = uniform({N, D, Nq}, gen, -1, 1, kFloat32), k = uniform({N, D, Nk}, gen, -1, 1, kFloat32);
+  Tensor dq = q.to(kCUDA), dk = k.to(kCUDA);
+  MatchResult ours = max_cosine(dq, dk), ref = max_cosine(q, k);
+  DCSR_CHECK(max_rel_diff(ours.confidence, ref.confidence) < 1e-4, name, ": CUDA matching disagrees with the CPU");
+  Tensor scores = empty({N, Nk, Nq}, kFloat32, kCUDA);
+  cublasHandle_t handle = kernels::cuda::cublas_handle();
+  const float one = 1.0f, zero = 0.0f;
+  const int repeats = repeats_for(ctx, 15);
+  // Row-major scores (Nk x Nq) = K^T Q, column-major (Nq x Nk) = Q^T K.
+  Timing gemm = gpu_time_ms(
+      [&] {
+        DCSR_CUBLAS_CHECK(cublasSgemmStridedBatched(handle, CUBLAS_OP_N, CUBLAS_OP_T, int(Nq), int(Nk), int(D), &one,
+                                                    dq.data<float>(), int(Nq), D * Nq, dk.data<float>(), int(Nk),
+                                                    D * Nk, &zero, scores.data<float>(), int(Nq), Nk * Nq, int(N)));
+      },
+      3, repeats);
+  scores = Tensor();
+  Timing t = gpu_time_ms([&] { MatchResult m = max_cosine(dq, dk); }, 3, repeats);
+  const double flop = 2.0 * double(N) * double(D) * double(Nq) * double(Nk);
+  emit(ctx, {{"name", name},
+             {"ms", t.median_ms},
+             {"tflops", flop / t.median_ms / 1e9},
+             {"baseline", "cuBLAS SGEMM of the same scores (no reduction, Nq x Nk written)"},
+             {"baseline_ms", gemm.median_ms},
+             {"vs_cublas_sgemm", gemm.median_ms / t.median_ms},
+             {"goal_vs_cublas_sgemm", 0.5},
+             {"index_equal_to_cpu", ours.index.to_vector<int64_t>() == ref.index.to_vector<int64_t>()}});
+}
+
+// One DCSR training step on the GPU (the shapes of bench_model.cpp: LR
+// 128x128, Ref 256x256, batch 1, n_feats 64; forward + loss + backward +
+// Adam), and the 4K-mode tile inference; against PyTorch running the
+// reference model (tests/reference/dcsr_ref.py) on the same GPU. The line
+// also says how many blocks the CUDA caching pool had to cudaMalloc during
+// the timed steps (0 in a steady state) and its peak of live bytes.
+void bench_model(const Context& ctx, const std::string& variant, const std::string& loss_spec,
+                 const std::string& features) {
+  const int64_t lr_size = 128, ref_size = 256, n_feats = 64;
+  const std::string name = "cuda_dcsr_train_step_lr128_ref256_nf64_" + variant;
+  if (!selected(ctx, name)) return;
+  Generator gen(7);
+  DcsrNet net(ModelConfig{n_feats}, gen);
+  net.to(kCUDA);
+  Generator data(1);
+  Tensor lr = uniform({1, 3, lr_size, lr_size}, data, 0, 1, kFloat32, kCUDA);
+  Tensor ref = uniform({1, 3, ref_size, ref_size}, data, 0, 1, kFloat32, kCUDA);
+  Tensor hr = uniform({1, 3, 2 * lr_size, 2 * lr_size}, data, 0, 1, kFloat32, kCUDA);
+  std::unique_ptr<DcsrLoss> loss = features == "vgg"
+                                       ? std::make_unique<DcsrLoss>(loss_spec, Vgg19Features::seeded(1234, kFloat32))
+                                       : std::make_unique<DcsrLoss>(loss_spec, features);
+  nn::Adam adam(net.parameters(true), 1e-4);  // after net.to(kCUDA): the optimiser holds the device parameters
+  double last_loss = 0;
+  auto step = [&] {
+    adam.zero_grad();
+    LossTerms t = (*loss)(net.forward(lr, ref, Mode::K4).sr, hr, ref);
+    last_loss = t.total.item();
+    t.total.backward();
+    adam.step();
+  };
+  step();  // validation and warm-up (fills the caching pool)
+  DCSR_CHECK(std::isfinite(last_loss), name, ": loss is not finite");
+  allocator_reset_peak(kCUDA);
+  const int64_t mallocs = allocator_stats(kCUDA).system_allocs;
+  Timing t = gpu_time_ms(step, 1, ctx.quick ? 3 : 5);
+  nlohmann::json line = {{"name", name},
+                         {"ms", t.median_ms},
+                         {"loss", loss_spec},
+                         {"features", features},
+                         {"forward_gmac", 149.5},
+                         {"cuda_mallocs_in_timed_steps", allocator_stats(kCUDA).system_allocs - mallocs},
+                         {"peak_device_tensors_mb", double(allocator_stats(kCUDA).peak_bytes_in_use) / 1048576.0}};
+  double torch_ms = peer_ms(ctx,
+                            {{"op", "cuda_dcsr_train_step"},
+                             {"lr_size", lr_size},
+                             {"ref_size", ref_size},
+                             {"n_feats", n_feats},
+                             {"loss", loss_spec},
+                             {"features", features}},
+                            false);
+  if (torch_ms > 0) {
+    line["torch_ms"] = torch_ms;
+    line["time_ratio_vs_torch"] = t.median_ms / torch_ms;
+  } else {
+    line["torch"] = "skipped (no python with a CUDA torch, or the peer failed)";
+  }
+  emit(ctx, line);
+}
+
+void bench_model_inference(const Context& ctx) {
+  const int64_t lr_size = 166, ref_size = 352, n_feats = 64;
+  const std::string name = "cuda_dcsr_infer_4k_tile_lr166_ref352_nf64";
+  if (!selected(ctx, name)) return;
+  Generator gen(7);
+  DcsrNet net(ModelConfig{n_feats}, gen);
+  net.to(kCUDA);
+  Generator data(1);
+  Tensor lr = uniform({1, 3, lr_size, lr_size}, data, 0, 1, kFloat32, kCUDA);
+  Tensor ref = uniform({1, 3, ref_size, ref_size}, data, 0, 1, kFloat32, kCUDA);
+  NoGradGuard no_grad;
+  {
+    DcsrNet::Output o = net.forward(lr, ref, Mode::K4);
+    DCSR_CHECK(o.sr.shape() == Shape({1, 3, 2 * lr_size, 2 * lr_size}), name, ": wrong output shape");
+  }
+  Timing t = gpu_time_ms([&] { Tensor sr = net.forward(lr, ref, Mode::K4).sr; }, 1, ctx.quick ? 3 : 5);
+  nlohmann::json line = {{"name", name}, {"ms", t.median_ms}, {"forward_gmac", 316.6},
+                         {"gmac_per_s", 316.6 / (t.median_ms / 1e3)}};
+  double torch_ms = peer_ms(
+      ctx, {{"op", "cuda_dcsr_infer_tile"}, {"lr_size", lr_size}, {"ref_size", ref_size}, {"n_feats", n_feats}}, false);
+  if (torch_ms > 0) {
+    line["torch_ms"] = torch_ms;
+    line["time_ratio_vs_torch"] = t.median_ms / torch_ms;
+  }
+  emit(ctx, line);
+}
+
+// Runs one bench; a failure (a wrong result, a CUDA error) becomes a JSON
+// line and the next bench still runs.
+void guarded(const Context& ctx, const std::string& what, const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    emit(ctx, {{"name", what}, {"error", e.what()}});
+  }
+}
+
+}  // namespace
+#endif
+
+DCSR_BENCH(cuda) {
+  if (!kernels::cuda_available()) {
+    emit(ctx, {{"name", "cuda"}, {"skipped", "no GPU: " + kernels::cuda_unavailable_reason()}});
+    return;
+  }
+#ifdef DCSR_HAVE_CUDA
+  guarded(ctx, "cuda_memory_bound", [&] { bench_memory_bound(ctx); });
+  guarded(ctx, "cuda_matmul_f32_2048", [&] { bench_matmul(ctx, "2048", 2048, 2048, 2048, false); });
+  if (!ctx.quick) guarded(ctx, "cuda_matmul_f32_4096", [&] { bench_matmul(ctx, "4096", 4096, 4096, 4096, false); });
+  // conv 64->64 3x3 at 256x256 as one GEMM: weights (64, 576) @ im2col (576, 65536).
+  guarded(ctx, "cuda_matmul_f32_conv", [&] { bench_matmul(ctx, "conv_64x65536x576", 64, 65536, 576, false); });
+  // matching: 4096 keys x 1600 queries over 576-entry descriptors, K^T Q.
+  guarded(ctx, "cuda_matmul_f32_match", [&] { bench_matmul(ctx, "match_4096x1600x576", 4096, 1600, 576, true); });
+  guarded(ctx, "cuda_conv2d_f32_256", [&] { bench_conv2d(ctx, 1, 64, 256, 256); });
+  if (!ctx.quick) guarded(ctx, "cuda_conv2d_f32_48", [&] { bench_conv2d(ctx, 16, 64, 48, 48); });
+  guarded(ctx, "cuda_max_cosine", [&] { bench_matching(ctx, 1, 576, ctx.quick ? 1024 : 4096, ctx.quick ? 1024 : 4096); });
+  guarded(ctx, "cuda_dcsr_train_step_l1", [&] { bench_model(ctx, "l1", "1*L1", "patch4"); });
+  guarded(ctx, "cuda_dcsr_train_step_cx_vgg",
+          [&] { bench_model(ctx, "cx_vgg", "1*L1+0.05*CX_ref+0.01*CX_hr", "vgg"); });
+  guarded(ctx, "cuda_dcsr_infer", [&] { bench_model_inference(ctx); });
+#endif
+}
+
+}  // namespace dcsr::bench

@@ -1,0 +1,66 @@
+// The process-wide cuBLAS handle (see cublas_handle.h).
+#include "kernels/cuda/cublas_handle.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+#include "kernels/cuda/cuda_check.h"
+#include "tensor/allocator.h"
+
+namespace dcsr::kernels::cuda {
+
+namespace {
+// cuBLAS asks for 32 MiB of workspace on Hopper (4 MiB on older parts) to
+// run its best split-K kernels.
+constexpr size_t kWorkspaceBytes = size_t(32) << 20;
+
+bool env_tf32() {
+  const char* value = std::getenv("DCSR_TF32");
+  return value && std::strcmp(value, "1") == 0;
+}
+
+std::atomic<bool> g_tf32{env_tf32()};
+
+struct HandleState {
+  std::mutex mutex;
+  cublasHandle_t handle = nullptr;
+  bool tf32_applied = false;
+};
+
+HandleState& state() {
+  // Never destroyed: destroying a handle after the CUDA runtime has shut down
+  // at exit fails, and the driver reclaims everything anyway.
+  static HandleState* s = new HandleState();
+  return *s;
+}
+}  // namespace
+
+const char* cublas_status_string(cublasStatus_t status) { return cublasGetStatusName(status); }
+
+bool tf32_enabled() { return g_tf32.load(); }
+void set_tf32_enabled(bool enabled) { g_tf32.store(enabled); }
+
+cublasHandle_t cublas_handle() {
+  HandleState& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  if (!s.handle) {
+    DCSR_CUBLAS_CHECK(cublasCreate(&s.handle));
+    DCSR_CUBLAS_CHECK(cublasSetStream(s.handle, 0));  // before the workspace: setting a stream resets it
+    // The workspace comes from the caching pool and is held for the life of
+    // the process (it shows in allocator_stats(kCUDA).bytes_in_use).
+    void* workspace = device_allocate(Device::CUDA, kWorkspaceBytes);
+    DCSR_CUBLAS_CHECK(cublasSetWorkspace(s.handle, workspace, kWorkspaceBytes));
+    DCSR_CUBLAS_CHECK(cublasSetMathMode(s.handle, CUBLAS_DEFAULT_MATH));
+    s.tf32_applied = false;
+  }
+  const bool want = g_tf32.load();
+  if (want != s.tf32_applied) {
+    DCSR_CUBLAS_CHECK(cublasSetMathMode(s.handle, want ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    s.tf32_applied = want;
+  }
+  return s.handle;
+}
+
+}  // namespace dcsr::kernels::cuda

@@ -1,0 +1,167 @@
+// Study: conv2d, forward and both gradients, dense 3x3 (the DCSR body's
+// convolution), x: (N, Cin, H, W), weight (Cout, Cin, 3, 3), padding 1.
+//
+//   forward
+//     version 0  production: kernels/cuda/conv2d.cu (im2col of whole images + one
+//                strided-batched cuBLAS SGEMM per chunk), default 256 MB workspace
+//     version 1  the same with a 16 MiB workspace: column chunks that stay in the
+//                50 MB L2 of an H100 between im2col and the GEMM, at the price of
+//                narrower GEMMs and more launches
+//     version 2  direct convolution, one thread per output value (no workspace)
+//   input gradient   version 0 production (GEMM W^T . gy, then col2im as a gather)
+//   weight gradient  version 0 production (im2col, then gy . cols^T per image)
+//
+// The goal (kernels/cuda/conv2d.cu): forward 64->64 at 256x256 at >= 70% of
+// cuBLAS SGEMM on the equivalent GEMM (M = Cout = 64, N = H*W = 65536, K = 576),
+// which this program times in the same run ("vs_equivalent_gemm" = GEMM time /
+// conv time). The two numbers: 4.8 GFLOP per image (~0.1 ms at 50 TFLOP/s);
+// im2col writes 151 MB (~0.05 ms at 3 TB/s).
+//
+// usage: study_conv2d [--quick] [--version V] [--shape NxCinxHxWxCout]...
+#include <cstring>
+
+#include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cuda/cublas_handle.h"
+#include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/cuda_kernels.h"
+#include "kernels/study/study_common.cuh"
+
+using namespace dcsr;
+using dcsr::kernels::cuda::grid_for;
+using dcsr::kernels::cuda::kBlock;
+
+namespace {
+
+struct ConvCase {
+  int64_t N, Cin, H, W, Cout;
+};
+
+// ---- version 2: direct convolution (3x3, stride 1, padding 1) ----
+__global__ void conv3x3_direct(const float* x, const float* w, const float* b, float* y, int64_t N, int64_t Cin,
+                               int64_t H, int64_t W, int64_t Cout) {
+  const int64_t total = N * Cout * H * W;
+  DCSR_GRID_STRIDE_LOOP(e, total) {
+    const int64_t ox = e % W, oy = (e / W) % H, co = (e / (H * W)) % Cout, n = e / (Cout * H * W);
+    float acc = b[co];
+    for (int64_t ci = 0; ci < Cin; ++ci) {
+      const float* xp = x + (n * Cin + ci) * H * W;
+      const float* wp = w + (co * Cin + ci) * 9;
+      for (int ky = 0; ky < 3; ++ky) {
+        const int64_t iy = oy + ky - 1;
+        if (iy < 0 || iy >= H) continue;
+        for (int kx = 0; kx < 3; ++kx) {
+          const int64_t ix = ox + kx - 1;
+          if (ix >= 0 && ix < W) acc = fmaf(wp[ky * 3 + kx], xp[iy * W + ix], acc);
+        }
+      }
+    }
+    y[e] = acc;
+  }
+}
+
+void run_case(const ConvCase& c, int only_version, const study::Peaks& peaks) {
+  const std::string shape = std::to_string(c.N) + "x" + std::to_string(c.Cin) + "x" + std::to_string(c.H) + "x" +
+                            std::to_string(c.W) + "->" + std::to_string(c.Cout);
+  const int64_t K = c.Cin * 9, P = c.H * c.W;
+  const double flop = 2.0 * double(c.N) * double(c.Cout) * double(P) * double(K);
+  Generator gen(21);
+  Tensor x = uniform({c.N, c.Cin, c.H, c.W}, gen, -1.0, 1.0), w = uniform({c.Cout, c.Cin, 3, 3}, gen, -0.1, 0.1);
+  Tensor b = uniform({c.Cout}, gen, -0.1, 0.1), gy = uniform({c.N, c.Cout, c.H, c.W}, gen, -1.0, 1.0);
+  // CPU references: the CPU backend's kernels.
+  const int64_t cpu_ws = int64_t(256) << 20;
+  Tensor y_ref = empty({c.N, c.Cout, c.H, c.W}), gx_ref = empty(x.shape()), gw_ref = empty(w.shape()), no_bias;
+  kernels::cpu::conv2d_forward(x, w, b, y_ref, 1, 1, 1, cpu_ws);
+  kernels::cpu::conv2d_backward_input(gy, w, gx_ref, 1, 1, 1, cpu_ws);
+  kernels::cpu::conv2d_backward_weight(gy, x, gw_ref, no_bias, 1, 1, 1, cpu_ws);
+  Tensor dx = x.to(kCUDA), dw = w.to(kCUDA), db = b.to(kCUDA), dgy = gy.to(kCUDA);
+  Tensor dy = empty(y_ref.shape(), kFloat32, kCUDA), dgx = empty(x.shape(), kFloat32, kCUDA);
+  Tensor dgw = empty(w.shape(), kFloat32, kCUDA), dgb;
+
+  // The equivalent GEMM, timed on the same device: W (Cout x K) . cols (K x P),
+  // per image, as one strided-batched cuBLAS call over a random cols buffer.
+  Tensor cols = uniform({c.N, K, P}, gen, -1.0, 1.0, kFloat32, kCUDA);
+  cublasHandle_t handle = kernels::cuda::cublas_handle();
+  const float one = 1.0f, zero = 0.0f;
+  const double gemm_ms = study::time_ms([&] {
+    DCSR_CUBLAS_CHECK(cublasSgemmStridedBatched(handle, CUBLAS_OP_N, CUBLAS_OP_N, int(P), int(c.Cout), int(K), &one,
+                                                cols.data<float>(), int(P), K * P, dw.data<float>(), int(K), 0, &zero,
+                                                dy.data<float>(), int(P), c.Cout * P, int(c.N)));
+  });
+  cols = Tensor();
+  std::printf("{\"study\": \"conv2d\", \"shape\": \"%s\", \"what\": \"equivalent GEMM (cuBLAS SGEMM, batched over "
+              "images)\", \"ms\": %.4f, \"tflops\": %.2f, \"vs_cublas_sgemm\": %.3f}\n",
+              shape.c_str(), gemm_ms, flop / (gemm_ms * 1e9), flop / (gemm_ms * 1e9) / peaks.sgemm_tflops);
+
+  struct Version {
+    const char* what;
+    Tensor* out;
+    const Tensor* ref;
+    std::function<void()> run;
+  };
+  const std::vector<Version> versions = {
+      {"forward: production (whole images per chunk, 256 MB workspace)", &dy, &y_ref,
+       [&] { kernels::cuda::conv2d_forward(dx, dw, db, dy, 1, 1, 1, int64_t(256) << 20); }},
+      {"forward: production with a 16 MiB workspace (L2-sized column chunks)", &dy, &y_ref,
+       [&] { kernels::cuda::conv2d_forward(dx, dw, db, dy, 1, 1, 1, int64_t(16) << 20); }},
+      {"forward: direct, one thread per output", &dy, &y_ref,
+       [&] {
+         conv3x3_direct<<<grid_for(dy.numel()), kBlock>>>(dx.data<float>(), dw.data<float>(), db.data<float>(),
+                                                          dy.data<float>(), c.N, c.Cin, c.H, c.W, c.Cout);
+         DCSR_CUDA_CHECK_LAUNCH();
+       }},
+      {"input gradient: production (GEMM + col2im gather)", &dgx, &gx_ref,
+       [&] { kernels::cuda::conv2d_backward_input(dgy, dw, dgx, 1, 1, 1, int64_t(256) << 20); }},
+      {"weight gradient: production (im2col + GEMM per image)", &dgw, &gw_ref,
+       [&] { kernels::cuda::conv2d_backward_weight(dgy, dx, dgw, dgb, 1, 1, 1, int64_t(256) << 20); }},
+  };
+  for (int v = 0; v < int(versions.size()); ++v) {
+    if (only_version >= 0 && v != only_version) continue;
+    const Version& ver = versions[size_t(v)];
+    study::poison(*ver.out);
+    ver.run();
+    DCSR_CUDA_CHECK(cudaDeviceSynchronize());
+    // float32 sums of 576 (forward, input gradient) or N*H*W (weight gradient) products.
+    study::Check check = study::compare(ver.out->to_vector<float>(), ver.ref->to_vector<float>(), 1e-4);
+    const double ms = check.ok ? study::time_ms(ver.run) : 0.0;
+    study::print_result("conv2d", shape, v, ver.what, check, ms, flop, 0.0, peaks);
+    if (check.ok) std::printf("{\"study\": \"conv2d\", \"shape\": \"%s\", \"version\": %d, \"vs_equivalent_gemm\": %.3f}\n",
+                              shape.c_str(), v, gemm_ms / ms);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (!study::gpu_or_skip("conv2d")) return 0;
+  int only_version = -1;
+  std::vector<ConvCase> cases;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) {
+      study::quick_mode() = true;
+    } else if (std::strcmp(argv[i], "--version") == 0 && i + 1 < argc) {
+      only_version = std::atoi(argv[++i]);
+    } else if (std::strcmp(argv[i], "--shape") == 0 && i + 1 < argc) {
+      long long n, cin, h, w, cout;
+      if (std::sscanf(argv[++i], "%lldx%lldx%lldx%lldx%lld", &n, &cin, &h, &w, &cout) != 5) {
+        std::fprintf(stderr, "study_conv2d: --shape wants NxCinxHxWxCout\n");
+        return 2;
+      }
+      cases.push_back({n, cin, h, w, cout});
+    } else {
+      std::fprintf(stderr, "usage: study_conv2d [--quick] [--version V] [--shape NxCinxHxWxCout]...\n");
+      return 2;
+    }
+  }
+  // The goal's shape (one image), a training batch of patches, the first layer.
+  if (cases.empty() && study::quick_mode()) cases = {{2, 5, 11, 13, 7}};
+  if (cases.empty()) cases = {{1, 64, 256, 256, 64}, {16, 64, 48, 48, 64}, {4, 3, 128, 128, 64}};
+  try {
+    const study::Peaks peaks = study::measure_peaks();
+    study::print_machine("conv2d", peaks);
+    for (const ConvCase& c : cases) run_case(c, only_version, peaks);
+  } catch (const std::exception& e) {
+    std::printf("{\"study\": \"conv2d\", \"error\": \"%s\"}\n", study::json_escape(e.what()).c_str());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,182 @@
+// Shared pieces of the kernel study programs (kernels/study/<kernel>.cu, built
+// as build/bin/study_<kernel> in CUDA builds only), in the manner of llm.c's
+// dev/cuda: each program holds numbered versions of one hot kernel, version 0
+// being the production kernel of kernels/cuda/; every version is checked
+// against the CPU backend's kernel (dcsr::kernels::cpu::...) on the same
+// inputs before it is timed; times are medians of CUDA-event measurements
+// after warm-up, reported as TFLOP/s or GB/s next to the ceilings measured in
+// the same process: a device-to-device cudaMemcpy (bytes read + written) and
+// a cuBLAS SGEMM (TF32 off).
+//
+// Output: one JSON object per line, so that tools/gpu_check.sh can collect
+// them. Without a GPU a program prints one line saying it was skipped and
+// exits 0.
+#pragma once
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "kernels/cuda/cublas_handle.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/device_memory.h"
+#include "tensor/random.h"
+#include "tensor/tensor.h"
+
+namespace dcsr::study {
+
+// --quick (every study takes it): small ceilings, few repeats. For smoke
+// runs, e.g. under the host emulator of tools/cuda_emu.
+inline bool& quick_mode() {
+  static bool quick = false;
+  return quick;
+}
+
+// Median milliseconds of fn() over `repeats` runs after `warmup` runs, each
+// run bracketed by CUDA events on the default stream.
+inline double time_ms(const std::function<void()>& fn, int warmup = 3, int repeats = 15) {
+  if (quick_mode()) warmup = 1, repeats = 3;
+  for (int i = 0; i < warmup; ++i) fn();
+  DCSR_CUDA_CHECK(cudaDeviceSynchronize());
+  cudaEvent_t start, stop;
+  DCSR_CUDA_CHECK(cudaEventCreate(&start));
+  DCSR_CUDA_CHECK(cudaEventCreate(&stop));
+  std::vector<double> times;
+  for (int i = 0; i < repeats; ++i) {
+    DCSR_CUDA_CHECK(cudaEventRecord(start, 0));
+    fn();
+    DCSR_CUDA_CHECK(cudaEventRecord(stop, 0));
+    DCSR_CUDA_CHECK(cudaEventSynchronize(stop));
+    float ms = 0.0f;
+    DCSR_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+    times.push_back(double(ms));
+  }
+  DCSR_CUDA_CHECK(cudaEventDestroy(start));
+  DCSR_CUDA_CHECK(cudaEventDestroy(stop));
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+struct Peaks {
+  double copy_gbps = 0.0;     // cudaMemcpy device to device, bytes read + written
+  double sgemm_tflops = 0.0;  // cuBLAS SGEMM 4096^3, float32 (no TF32)
+};
+
+// Measures both ceilings once (about 50 ms of device time; tiny with --quick).
+inline Peaks measure_peaks() {
+  Peaks p;
+  const int64_t n = quick_mode() ? int64_t(1) << 20 : int64_t(1) << 28;  // 1 GiB of float32
+  Tensor src = full({n}, 1.0, kFloat32, kCUDA), dst = empty({n}, kFloat32, kCUDA);
+  double ms = time_ms([&] {
+    DCSR_CUDA_CHECK(cudaMemcpyAsync(dst.raw_data(), src.raw_data(), dst.nbytes(), cudaMemcpyDeviceToDevice, 0));
+  });
+  p.copy_gbps = 2.0 * double(dst.nbytes()) / (ms * 1e6);
+  src = dst = Tensor();
+  const int s = quick_mode() ? 256 : 4096;
+  Generator gen(7);  // random operands: constant ones can run faster than real data
+  Tensor a = uniform({s, s}, gen, -1.0, 1.0, kFloat32, kCUDA), b = uniform({s, s}, gen, -1.0, 1.0, kFloat32, kCUDA);
+  Tensor c = empty({s, s}, kFloat32, kCUDA);
+  const bool tf32 = kernels::cuda_tf32();
+  kernels::set_cuda_tf32(false);
+  cublasHandle_t handle = kernels::cuda::cublas_handle();
+  const float one = 1.0f, zero = 0.0f;
+  ms = time_ms([&] {
+    DCSR_CUBLAS_CHECK(cublasSgemm(handle, CUBLAS_OP_N, CUBLAS_OP_N, s, s, s, &one, b.data<float>(), s,
+                                  a.data<float>(), s, &zero, c.data<float>(), s));
+  });
+  kernels::set_cuda_tf32(tf32);
+  p.sgemm_tflops = 2.0 * double(s) * s * s / (ms * 1e9);
+  return p;
+}
+
+// Relative L2 error of `got` against `ref`, NaN-aware (a NaN, e.g. from an
+// output element nobody wrote after poisoning, fails).
+struct Check {
+  double rel_l2 = 0.0;
+  double max_abs = 0.0;
+  bool ok = false;
+};
+
+inline Check compare(const std::vector<float>& got, const std::vector<float>& ref, double tolerance) {
+  Check c;
+  double num = 0.0, den = 0.0;
+  bool finite = got.size() == ref.size();
+  for (size_t i = 0; finite && i < got.size(); ++i) {
+    if (!std::isfinite(got[i])) {
+      finite = false;
+      break;
+    }
+    const double d = double(got[i]) - double(ref[i]);
+    num += d * d;
+    den += double(ref[i]) * double(ref[i]);
+    c.max_abs = std::max(c.max_abs, std::abs(d));
+  }
+  c.rel_l2 = finite ? std::sqrt(num / std::max(den, 1e-300)) : INFINITY;
+  c.ok = finite && c.rel_l2 <= tolerance;
+  return c;
+}
+
+// Poisons a device float32 tensor with NaN, so unwritten outputs show.
+inline void poison(Tensor& t) {
+  std::vector<float> nan(size_t(t.numel()), std::nanf(""));
+  kernels::copy_bytes(t.raw_data(), kCUDA, nan.data(), kCPU, t.nbytes());
+}
+
+// s with quotes and backslashes escaped and control characters dropped, for
+// JSON strings.
+inline std::string json_escape(const std::string& s) {
+  std::string out;
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\') out += '\\';
+    if (static_cast<unsigned char>(ch) >= 0x20) out += ch;
+  }
+  return out;
+}
+
+inline void print_machine(const char* study, const Peaks& p) {
+  std::printf("{\"study\": \"%s\", \"device\": \"%s\", \"copy_gbps\": %.1f, \"cublas_sgemm_tflops\": %.2f}\n", study,
+              json_escape(kernels::cuda_device_description()).c_str(), p.copy_gbps, p.sgemm_tflops);
+}
+
+// One result line. `flop` > 0: reports TFLOP/s against cuBLAS SGEMM; `bytes`
+// > 0: reports GB/s against the copy.
+inline void print_result(const char* study, const std::string& shape, int version, const char* what, const Check& c,
+                         double ms, double flop, double bytes, const Peaks& p) {
+  std::string line = "{\"study\": \"" + std::string(study) + "\", \"shape\": \"" + shape +
+                     "\", \"version\": " + std::to_string(version) + ", \"what\": \"" + what +
+                     "\", \"ok\": " + (c.ok ? "true" : "false");
+  char buf[256];
+  std::snprintf(buf, sizeof(buf), ", \"rel_l2\": %.3g, \"max_abs\": %.3g", c.rel_l2, c.max_abs);
+  line += buf;
+  if (c.ok) {
+    std::snprintf(buf, sizeof(buf), ", \"ms\": %.4f", ms);
+    line += buf;
+    if (flop > 0) {
+      const double tflops = flop / (ms * 1e9);
+      std::snprintf(buf, sizeof(buf), ", \"tflops\": %.2f, \"vs_cublas_sgemm\": %.3f", tflops, tflops / p.sgemm_tflops);
+      line += buf;
+    }
+    if (bytes > 0) {
+      const double gbps = bytes / (ms * 1e6);
+      std::snprintf(buf, sizeof(buf), ", \"gbps\": %.1f, \"vs_memcpy\": %.3f", gbps, gbps / p.copy_gbps);
+      line += buf;
+    }
+  }
+  std::printf("%s}\n", line.c_str());
+  std::fflush(stdout);
+}
+
+// Prints the skip line and returns false when no GPU answers.
+inline bool gpu_or_skip(const char* study) {
+  if (kernels::cuda_available()) return true;
+  std::printf("{\"study\": \"%s\", \"skipped\": \"no GPU: %s\"}\n", study,
+              json_escape(kernels::cuda_unavailable_reason()).c_str());
+  return false;
+}
+
+}  // namespace dcsr::study

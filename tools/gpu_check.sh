@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# One command for a session that has a GPU: build with CUDA, run the [cuda]
+# tests, the kernel study programs, the GPU benches and the whole test suite,
+# and write a short report. Designed to finish in under 8 minutes on an H100
+# (16 cores); every step has its own timeout, the whole run has a deadline, a
+# failing step is recorded and the next one still runs, and the report is
+# rewritten after every step, so it exists even if the run is cut short.
+#
+#   tools/gpu_check.sh                 run everything (the report goes to $OUT
+#                                      when set, else ./gpu_report/)
+#   tools/gpu_check.sh --bundle-deps   on the development machine: copy the
+#                                      header-only build dependencies (Eigen,
+#                                      nlohmann_json, Catch2, stb) and the
+#                                      commit id into .gpu_deps/, which the
+#                                      device call must carry (the device image
+#                                      has CUDA, CMake and a compiler, not these)
+#
+# Typical device call: run tools/gpu_check.sh --bundle-deps here, then run
+# `tools/gpu_check.sh` on the device with carry [".gpu_deps"].
+#
+# Environment: DCSR_GPU_CHECK_JOBS (build jobs, default: all cores),
+# DCSR_GPU_CHECK_DEADLINE (seconds for the whole run, default 450),
+# DCSR_GPU_CHECK_BUILD_DIR (default build-gpu).
+set -u
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT" || exit 1
+
+# ---------------------------------------------------------------- bundling
+if [ "${1:-}" = "--bundle-deps" ]; then
+  dest="$ROOT/.gpu_deps/usr"
+  rm -rf "$ROOT/.gpu_deps"
+  mkdir -p "$dest/include" "$dest/share" "$dest/lib/cmake"
+  # Same layout as the Debian packages, so the packages' CMake config files,
+  # which locate their headers relative to themselves, work unchanged.
+  cp -r /usr/include/eigen3 "$dest/include/"
+  mkdir -p "$dest/share/eigen3" && cp -r /usr/share/eigen3/cmake "$dest/share/eigen3/"
+  cp -r /usr/include/nlohmann "$dest/include/"
+  mkdir -p "$dest/share/cmake" && cp -r /usr/share/cmake/nlohmann_json "$dest/share/cmake/"
+  cp -r /usr/include/catch2 "$dest/include/"
+  cp -r /usr/lib/cmake/Catch2 "$dest/lib/cmake/"
+  cp /usr/lib/libCatch2WithMain.a "$dest/lib/"  # the package's target file checks that it exists
+  cp -r /usr/include/stb "$dest/include/"
+  {
+    git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown
+    echo "uncommitted changes: $(git -C "$ROOT" status --porcelain 2>/dev/null | wc -l) files"
+  } >"$ROOT/.gpu_deps/COMMIT"
+  echo "bundled into .gpu_deps ($(du -sh "$ROOT/.gpu_deps" | cut -f1)); carry [\".gpu_deps\"] with the device call"
+  exit 0
+fi
+
+# ---------------------------------------------------------------- setup
+START=$(date +%s)
+DEADLINE=$((START + ${DCSR_GPU_CHECK_DEADLINE:-450}))
+JOBS="${DCSR_GPU_CHECK_JOBS:-$(nproc)}"
+BUILD="${DCSR_GPU_CHECK_BUILD_DIR:-build-gpu}"
+REPORT_DIR="${OUT:-$ROOT/gpu_report}"
+mkdir -p "$REPORT_DIR"
+REPORT="$REPORT_DIR/report.md"
+STEPS="$REPORT_DIR/.steps"
+: >"$STEPS"
+for f in build.log cuda_tests.log study.jsonl bench.jsonl ctest.log; do : >"$REPORT_DIR/$f"; done
+
+HAVE_GPU=no
+if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then HAVE_GPU=yes; fi
+
+commit_id() {
+  if git -C "$ROOT" rev-parse HEAD >/dev/null 2>&1; then
+    echo "$(git -C "$ROOT" rev-parse HEAD) ($(git -C "$ROOT" status --porcelain 2>/dev/null | wc -l) uncommitted files)"
+  elif [ -f "$ROOT/.gpu_deps/COMMIT" ]; then
+    tr '\n' ' ' <"$ROOT/.gpu_deps/COMMIT"
+  else
+    echo "unknown (no git checkout and no .gpu_deps/COMMIT)"
+  fi
+}
+
+# Keeps a log under 1 MiB (head and tail), so the report files stay small.
+trim_log() {
+  local f="$1"
+  if [ -f "$f" ] && [ "$(stat -c %s "$f")" -gt 1048576 ]; then
+    { head -c 200000 "$f"; echo; echo "[... trimmed ...]"; tail -c 600000 "$f"; } >"$f.tmp.trim" && mv "$f.tmp.trim" "$f"
+  fi
+}
+
+# run_step NAME TIMEOUT LOG command...: runs the command with the smaller of
+# TIMEOUT and the time left before the deadline, appending its output to LOG,
+# and records "NAME<TAB>status<TAB>seconds".
+run_step() {
+  local name="$1" limit="$2" log="$3"
+  shift 3
+  local now left status rc t0
+  now=$(date +%s)
+  left=$((DEADLINE - now))
+  if [ "$left" -lt 10 ]; then
+    printf '%s\tSKIPPED (deadline reached)\t0\n' "$name" >>"$STEPS"
+    write_report
+    return 1
+  fi
+  [ "$limit" -gt "$left" ] && limit=$left
+  t0=$(date +%s)
+  echo "== $name (limit ${limit}s): $*" >>"$log"
+  timeout --signal=TERM --kill-after=10 "$limit" "$@" >>"$log" 2>&1
+  rc=$?
+  if [ $rc -eq 0 ]; then status="ok"
+  elif [ $rc -eq 124 ] || [ $rc -eq 137 ]; then status="TIMEOUT after ${limit}s"
+  else status="FAILED (exit $rc)"
+  fi
+  printf '%s\t%s\t%s\n' "$name" "$status" "$(($(date +%s) - t0))" >>"$STEPS"
+  trim_log "$log"
+  write_report
+  return $rc
+}
+
+write_report() {
+  {
+    echo "# GPU check"
+    echo
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+    echo "- commit: $(commit_id)"
+    echo "- host: $(uname -n), $(nproc) cores, build jobs $JOBS"
+    if [ "$HAVE_GPU" = yes ]; then
+      echo "- GPU: $(nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader 2>/dev/null | head -1)"
+    else
+      echo "- GPU: none found (nvidia-smi missing or failing); GPU steps run and report themselves as skipped"
+    fi
+    echo "- nvcc: $( (nvcc --version 2>/dev/null || /usr/local/cuda/bin/nvcc --version 2>/dev/null) | tail -1)"
+    echo "- elapsed: $(($(date +%s) - START)) s of a ${DCSR_GPU_CHECK_DEADLINE:-450} s deadline"
+    echo
+    echo "## Steps"
+    echo
+    echo "| step | status | seconds |"
+    echo "| --- | --- | --- |"
+    while IFS=$'\t' read -r name status secs; do echo "| $name | $status | $secs |"; done <"$STEPS"
+    echo
+    echo "## [cuda] tests"
+    echo
+    echo '```'
+    grep -E "^(Passed|Failed|No tests ran)" "$REPORT_DIR/cuda_tests.log" 2>/dev/null | tail -3
+    echo "skipped (no GPU): $(grep -c "SKIPPED: no GPU" "$REPORT_DIR/cuda_tests.log" 2>/dev/null)"
+    grep -E ": (failed|FAILED)" "$REPORT_DIR/cuda_tests.log" 2>/dev/null | head -20
+    # The comparisons that came closest to their tolerance.
+    grep -E "% of tolerance used" "$REPORT_DIR/cuda_tests.log" 2>/dev/null |
+      sed -E "s/.*'([^']*): ([0-9.eE+-]+)% of tolerance used'.*/\2 \1/" | sort -g -r | head -8 |
+      sed 's/^/tolerance used (%): /'
+    echo '```'
+    echo
+    echo "## Whole suite (ctest)"
+    echo
+    echo '```'
+    grep -E "tests passed|tests failed|Total Test time" "$REPORT_DIR/ctest.log" 2>/dev/null
+    echo "skipped: $(grep -c "(Skipped)" "$REPORT_DIR/ctest.log" 2>/dev/null)"
+    grep -E "\*\*\*Failed|\*\*\*Timeout|\*\*\*Exception|Not Run" "$REPORT_DIR/ctest.log" 2>/dev/null | head -30
+    echo '```'
+    echo
+    echo "## Study programs (kernels/study)"
+    echo
+    echo '```'
+    grep -E '^\{' "$REPORT_DIR/study.jsonl" 2>/dev/null
+    echo '```'
+    echo
+    echo "## Benchmarks (dcsr_bench, cuda group)"
+    echo
+    echo '```'
+    grep -E '^\{' "$REPORT_DIR/bench.jsonl" 2>/dev/null
+    echo '```'
+    echo
+    echo "Logs beside this file: build.log, cuda_tests.log, ctest.log (trimmed to 1 MiB)."
+  } >"$REPORT.tmp.write" && mv "$REPORT.tmp.write" "$REPORT"
+}
+
+trap write_report EXIT
+
+# ---------------------------------------------------------------- steps
+printf 'start\tok\t0\n' >>"$STEPS"
+write_report
+
+# 1. configure (a separate build dir, CUDA required)
+# CMAKE_POLICY_VERSION_MINIMUM lets CMake 4 read package files written for older
+# CMakes; older CMakes ignore it.
+cmake_args=(-S "$ROOT" -B "$BUILD" -DDCSR_CUDA=ON -DCMAKE_BUILD_TYPE=Release -DCMAKE_POLICY_VERSION_MINIMUM=3.5)
+if [ -d "$ROOT/.gpu_deps/usr" ]; then cmake_args+=("-DCMAKE_PREFIX_PATH=$ROOT/.gpu_deps/usr"); fi
+if [ ! -f "$BUILD/CMakeCache.txt" ] && command -v ninja >/dev/null 2>&1; then cmake_args+=(-G Ninja); fi
+if run_step "configure" 120 "$REPORT_DIR/build.log" cmake "${cmake_args[@]}"; then
+  # 2. build everything: library, tests, benches, study programs
+  run_step "build (-j$JOBS)" 330 "$REPORT_DIR/build.log" cmake --build "$BUILD" -j "$JOBS"
+else
+  if [ ! -d "$ROOT/.gpu_deps/usr" ]; then
+    echo "configure failed and there is no .gpu_deps/: run tools/gpu_check.sh --bundle-deps on the development" \
+      "machine and carry .gpu_deps with the device call" >>"$REPORT_DIR/build.log"
+  fi
+  printf 'build\tSKIPPED (configure failed)\t0\n' >>"$STEPS"
+fi
+
+BIN="$BUILD/bin"
+if [ -x "$BIN/dcsr_tests" ]; then
+  # 3. the CPU-versus-CUDA parity tests
+  run_step "dcsr_tests [cuda]" 180 "$REPORT_DIR/cuda_tests.log" "$BIN/dcsr_tests" "[cuda]" --reporter compact
+
+  # 4. kernel study programs: each version checked against the CPU, then timed
+  for study in "$BIN"/study_*; do
+    [ -x "$study" ] || continue
+    run_step "$(basename "$study")" 60 "$REPORT_DIR/study.jsonl" "$study"
+  done
+
+  # 5. GPU benches (with PyTorch on the same GPU as a peer when python3 has torch)
+  if [ -x "$BIN/dcsr_bench" ]; then
+    run_step "dcsr_bench --filter cuda" 180 "$REPORT_DIR/bench.jsonl" "$BIN/dcsr_bench" --filter cuda
+  fi
+
+  # 6. the whole suite, last: it gets whatever time is left
+  run_step "ctest (whole suite)" 400 "$REPORT_DIR/ctest.log" \
+    env OMP_NUM_THREADS=2 bash -c "cd '$BUILD' && ctest -j $(((JOBS + 1) / 2)) --timeout 240 --output-on-failure"
+else
+  printf 'tests, studies, benches\tSKIPPED (no build)\t0\n' >>"$STEPS"
+fi
+
+printf 'end\tok\t%s\n' "$(($(date +%s) - START))" >>"$STEPS"
+write_report
+echo "report: $REPORT"
+tail -n +1 "$STEPS" | column -t -s $'\t' 2>/dev/null || cat "$STEPS"
+# Exit status: 0 when every step passed.
+! grep -qE $'\t(FAILED|TIMEOUT)' "$STEPS"
