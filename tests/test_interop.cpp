@@ -21,6 +21,15 @@
 #include "tensor/serialize.h"
 #include "test_util.h"
 
+// CMakeLists.txt passes both paths; other build drivers that define only
+// DCSR_SOURCE_DIR (tools/cuda_emu/run.sh) get the same files.
+#ifndef DCSR_INTEROP_CASE_SCRIPT
+#define DCSR_INTEROP_CASE_SCRIPT DCSR_SOURCE_DIR "/tests/reference/make_interop_case.py"
+#endif
+#ifndef DCSR_TORCH_PYTHON_LAUNCHER
+#define DCSR_TORCH_PYTHON_LAUNCHER DCSR_SOURCE_DIR "/tools/with_torch_python.sh"
+#endif
+
 using namespace dcsr;
 using test::require_close;
 namespace fs = std::filesystem;
