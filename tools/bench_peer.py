@@ -40,10 +40,12 @@ auto); our side then runs on our CUDA backend.
 
 Length: by default train_l1, train_cx_vgg and infer_tile on the CPU, 3 runs per side after the
 warm-up, but fewer (at least 1) where the warm-ups say that the runs of a variant would take more than
-60 s; --quick: train_l1 and infer_tile, 2 runs, 30 s. --runs N asks for exactly N. With PyPI torch 2.15
-(MKL) on a 2-core EPYC the default run used 345 CPU-seconds, about 3 minutes on a quiet machine;
-Debian's torch 1.13 (reference BLAS) is 5 to 7 times slower than ours, so the budget cuts it to 1 run
-per variant.
+60 s; --quick: train_l1 and infer_tile, 2 runs, 30 s. --runs N asks for exactly N. The whole run stays
+under about 4.5 minutes on a quiet 2-core machine: each variant costs its warm-up pair plus at most the
+budget. (Measured on a 2-core EPYC with PyPI torch 2.15: 3 runs of each default variant took 345
+CPU-seconds, about 3 minutes of wall time when quiet, 8.7 minutes under a load average of 5. Debian's
+torch 1.13 calls the netlib reference BLAS and is 5 to 7 times slower than ours; the budget cuts it to
+1 run per variant.)
 """
 import argparse
 import json
