@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all setup configure build test bench clean
+.PHONY: all setup configure build test bench bench-peer clean
 
 all: build
 
@@ -24,6 +24,11 @@ test: build
 
 bench: build
 	@$(BUILD)/bin/dcsr_bench
+
+# Our DCSR against the PyTorch reference, alternating run by run (tools/bench_peer.py;
+# e.g. BENCH_PEER_ARGS=--quick, DCSR_PYTHON=/usr/bin/python3 for Debian's torch).
+bench-peer: build
+	@sh tools/with_torch_python.sh tools/bench_peer.py --binary $(BUILD)/bin/dcsr_bench $(BENCH_PEER_ARGS)
 
 clean:
 	rm -rf $(BUILD)

@@ -9,6 +9,8 @@ by hand (torchvision is not needed), converts them, reads them back and compares
 that a missing key, an unexpected key and a wrong shape each fail with a message naming the key.
 """
 import collections
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -39,9 +41,22 @@ def check(cond, msg):
     print(("ok   " if cond else "FAIL ") + msg)
 
 
-def run(*args):
+def run_subprocess(*args):
+    """The converter as a user runs it (its own interpreter, its own torch import)."""
     p = subprocess.run([sys.executable, SCRIPT] + list(args), capture_output=True, text=True)
     return p.returncode, p.stdout, p.stderr
+
+
+def run(*args):
+    """The converter's command line in this interpreter (status, stdout, stderr): the same code path as
+    run_subprocess without a torch import per call, which would make this test take a minute."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            rc = cw.main(list(args))
+        except SystemExit as e:  # argparse usage errors
+            rc = e.code
+    return rc, out.getvalue(), err.getvalue()
 
 
 def same_bits(a, b):
@@ -102,8 +117,8 @@ def main():
         # 1. plain DCSR state dict, n_feats 64
         sd = dcsr_ref.DCSR(64).state_dict()
         torch.save(sd, p("basic.pt"))
-        rc, out, err = run("dcsr", p("basic.pt"), p("basic.ckpt"))
-        check(rc == 0, "convert dcsr n_feats 64 (rc %d) %s" % (rc, err.strip()))
+        rc, out, err = run_subprocess("dcsr", p("basic.pt"), p("basic.ckpt"))
+        check(rc == 0, "convert dcsr n_feats 64 as a script (rc %d) %s" % (rc, err.strip()))
         header = compare_readback(p("basic.ckpt"), sd, "dcsr64")
         check(header["config"] == {"model": "dcsr", "n_feats": 64} and header["format"] == "dcsr-checkpoint"
               and header["version"] == 1 and header["extra"].get("converted_from") == "basic.pt",
@@ -175,7 +190,7 @@ def main():
             f.write(data[:-10])
         rc, out, err = run("--check", p("trunc.ckpt"))
         check(rc == 1 and "beyond the end" in err, "--check rejects a truncated file")
-        rc, out, err = run("dcsr", p("basic.pt"))
+        rc, out, err = run_subprocess("dcsr", p("basic.pt"))
         check(rc == 2, "usage error exits 2")
 
     n_pass = sum(RESULTS)

@@ -11,31 +11,145 @@
 //
 // forward_gmac: conv + matching multiply-accumulates of one forward (spec §8):
 // 149.5 GMAC for the training sample, 316.6 GMAC for the 352^2 4K tile.
+//
+// The workloads themselves (model_workload.h) are shared with
+// `dcsr_bench --serve`, which tools/bench_peer.py alternates run by run with
+// the PyTorch peer.
+#include <chrono>
 #include <cmath>
+#include <iostream>
 
 #include "apps/bench/bench.h"
+#include "apps/bench/model_workload.h"
 #include "autograd/ops.h"
 #include "dcsr/loss.h"
 #include "dcsr/network.h"
+#include "kernels/device_memory.h"
 #include "nn/optim.h"
 #include "tensor/allocator.h"
 #include "tensor/random.h"
+#include "tensor/runtime.h"
 
 namespace dcsr::bench {
 
 namespace {
 
+constexpr int64_t kNFeats = 64;
+
+struct Variant {
+  const char* variant;
+  const char* name;
+  const char* loss;      // training variants only
+  const char* features;  // "patch4" | "vgg"
+};
+
+const Variant kVariants[] = {
+    {"train_l1", "dcsr_train_step_lr128_ref256_nf64_l1", "1*L1", "patch4"},
+    {"train_cx_patch4", "dcsr_train_step_lr128_ref256_nf64_cx_patch4", "1*L1+0.05*CX_ref+0.01*CX_hr", "patch4"},
+    {"train_cx_vgg", "dcsr_train_step_lr128_ref256_nf64_cx_vgg", "1*L1+0.05*CX_ref+0.01*CX_hr", "vgg"},
+    {"infer_tile", "dcsr_infer_4k_tile_lr166_ref352_nf64", "", ""},
+};
+
+const Variant& find_variant(const std::string& variant) {
+  for (const Variant& v : kVariants)
+    if (variant == v.variant) return v;
+  std::string known;
+  for (const Variant& v : kVariants) known += std::string(known.empty() ? "" : ", ") + v.variant;
+  DCSR_CHECK(false, "unknown model workload '", variant, "' (known: ", known, ")");
+  return kVariants[0];
+}
+
 struct Inputs {
   Tensor lr, ref, hr;
 };
 
-Inputs make_inputs(int64_t lr_size, int64_t ref_size) {
+Inputs make_inputs(int64_t lr_size, int64_t ref_size, Device device) {
   Generator gen(1);
   Inputs in;
-  in.lr = uniform({1, 3, lr_size, lr_size}, gen);
-  in.ref = uniform({1, 3, ref_size, ref_size}, gen);
-  in.hr = uniform({1, 3, 2 * lr_size, 2 * lr_size}, gen);
+  in.lr = uniform({1, 3, lr_size, lr_size}, gen).to(device);
+  in.ref = uniform({1, 3, ref_size, ref_size}, gen).to(device);
+  in.hr = uniform({1, 3, 2 * lr_size, 2 * lr_size}, gen).to(device);
   return in;
+}
+
+// A unit of work ends when its results exist: CUDA kernels run asynchronously.
+void finish(Device device) {
+  if (device == kCUDA) kernels::cuda_synchronize();
+}
+
+struct TrainState {
+  std::unique_ptr<DcsrNet> net;
+  Inputs in;
+  std::unique_ptr<DcsrLoss> loss;
+  std::unique_ptr<nn::Adam> adam;
+  double last_loss = 0;
+};
+
+ModelWorkload train_workload(const Variant& v, Device device) {
+  const int64_t lr_size = 128, ref_size = 256;
+  auto s = std::make_shared<TrainState>();
+  Generator gen(7);
+  s->net = std::make_unique<DcsrNet>(ModelConfig{kNFeats}, gen);
+  s->net->to(device);  // before the optimiser: to() makes new leaves
+  s->in = make_inputs(lr_size, ref_size, device);
+  // The VGG moves to SR's device on first use (DcsrLoss::features).
+  s->loss = std::string(v.features) == "vgg"
+                ? std::make_unique<DcsrLoss>(v.loss, Vgg19Features::seeded(1234, kFloat32))
+                : std::make_unique<DcsrLoss>(v.loss, v.features);
+  s->adam = std::make_unique<nn::Adam>(s->net->parameters(true), 1e-4);
+  ModelWorkload w;
+  w.name = v.name;
+  w.info = {{"loss", v.loss}, {"features", v.features}, {"forward_gmac", 149.5}};
+  w.peer_spec = {{"op", "dcsr_train_step"}, {"lr_size", lr_size}, {"ref_size", ref_size},
+                 {"n_feats", kNFeats},      {"loss", v.loss},      {"features", v.features}};
+  TrainState* p = s.get();
+  w.run = [p, device] {
+    p->adam->zero_grad();
+    LossTerms t = (*p->loss)(p->net->forward(p->in.lr, p->in.ref, Mode::K4).sr, p->in.hr, p->in.ref);
+    p->last_loss = t.total.item();
+    t.total.backward();
+    p->adam->step();
+    finish(device);
+  };
+  const std::string name = w.name;
+  w.check = [p, run = w.run, name] {
+    run();
+    DCSR_CHECK(std::isfinite(p->last_loss), name, ": loss is not finite");
+  };
+  w.state = s;
+  return w;
+}
+
+struct InferState {
+  std::unique_ptr<DcsrNet> net;
+  Inputs in;
+};
+
+ModelWorkload infer_workload(const Variant& v, Device device) {
+  const int64_t lr_size = 166, ref_size = 352;
+  auto s = std::make_shared<InferState>();
+  Generator gen(7);
+  s->net = std::make_unique<DcsrNet>(ModelConfig{kNFeats}, gen);
+  s->net->to(device);
+  s->in = make_inputs(lr_size, ref_size, device);
+  ModelWorkload w;
+  w.name = v.name;
+  w.info = {{"forward_gmac", 316.6}};
+  w.peer_spec = {{"op", "dcsr_infer_tile"}, {"lr_size", lr_size}, {"ref_size", ref_size}, {"n_feats", kNFeats}};
+  InferState* p = s.get();
+  w.run = [p, device] {
+    NoGradGuard no_grad;
+    Tensor sr = p->net->forward(p->in.lr, p->in.ref, Mode::K4).sr;
+    finish(device);
+  };
+  const std::string name = w.name;
+  w.check = [p, lr_size, name] {
+    NoGradGuard no_grad;
+    DcsrNet::Output o = p->net->forward(p->in.lr, p->in.ref, Mode::K4);
+    DCSR_CHECK(o.sr.shape() == Shape({1, 3, 2 * lr_size, 2 * lr_size}), name, ": wrong output shape");
+  };
+  w.state = s;
+  return w;
 }
 
 // Starts a peak-memory measurement: the cache of earlier benches is given
@@ -73,77 +187,85 @@ void add_peer(const Context& ctx, nlohmann::json& line, const nlohmann::json& sp
   }
 }
 
-void bench_train_step(const Context& ctx, const std::string& variant, const std::string& loss_spec,
-                      const std::string& features) {
-  const int64_t lr_size = 128, ref_size = 256, n_feats = 64;
-  const std::string name = "dcsr_train_step_lr128_ref256_nf64_" + variant;
+void bench_variant(const Context& ctx, const std::string& variant) {
+  const std::string name = model_workload_name(variant);
   if (!selected(ctx, name)) return;
-  Generator gen(7);
-  DcsrNet net(ModelConfig{n_feats}, gen);
-  Inputs in = make_inputs(lr_size, ref_size);
-  std::unique_ptr<DcsrLoss> loss = features == "vgg"
-                                       ? std::make_unique<DcsrLoss>(loss_spec, Vgg19Features::seeded(1234, kFloat32))
-                                       : std::make_unique<DcsrLoss>(loss_spec, features);
-  nn::Adam adam(net.parameters(true), 1e-4);
-  double last_loss = 0;
-  auto step = [&] {
-    adam.zero_grad();
-    LossTerms t = (*loss)(net.forward(in.lr, in.ref, Mode::K4).sr, in.hr, in.ref);
-    last_loss = t.total.item();
-    t.total.backward();
-    adam.step();
-  };
+  ModelWorkload w = make_model_workload(variant);
   start_memory_measurement();
-  step();  // validation run (also the warm-up)
-  DCSR_CHECK(std::isfinite(last_loss), name, ": loss is not finite");
-  Timing t = time_ms(step, 0, ctx.quick ? 2 : 3);
-  nlohmann::json line = {{"name", name},
-                         {"ms", t.median_ms},
-                         {"loss", loss_spec},
-                         {"features", features},
-                         {"forward_gmac", 149.5}};
+  w.check();  // validation run (also the warm-up)
+  Timing t = time_ms(w.run, 0, ctx.quick ? 2 : 3);
+  nlohmann::json line = {{"name", name}, {"ms", t.median_ms}};
+  line.update(w.info);
+  if (variant == "infer_tile") line["gmac_per_s"] = w.info["forward_gmac"].get<double>() / (t.median_ms / 1e3);
   add_memory(line);
-  add_peer(ctx, line,
-           {{"op", "dcsr_train_step"},
-            {"lr_size", lr_size},
-            {"ref_size", ref_size},
-            {"n_feats", n_feats},
-            {"loss", loss_spec},
-            {"features", features}},
-           t.median_ms);
+  add_peer(ctx, line, w.peer_spec, t.median_ms);
   emit(ctx, line);
 }
 
-void bench_infer_tile(const Context& ctx) {
-  const int64_t lr_size = 166, ref_size = 352, n_feats = 64;
-  const std::string name = "dcsr_infer_4k_tile_lr166_ref352_nf64";
-  if (!selected(ctx, name)) return;
-  Generator gen(7);
-  DcsrNet net(ModelConfig{n_feats}, gen);
-  Inputs in = make_inputs(lr_size, ref_size);
-  NoGradGuard no_grad;
-  auto run = [&] { Tensor sr = net.forward(in.lr, in.ref, Mode::K4).sr; };
-  start_memory_measurement();
-  {
-    DcsrNet::Output o = net.forward(in.lr, in.ref, Mode::K4);
-    DCSR_CHECK(o.sr.shape() == Shape({1, 3, 2 * lr_size, 2 * lr_size}), name, ": wrong output shape");
-  }
-  Timing t = time_ms(run, 0, ctx.quick ? 2 : 3);
-  nlohmann::json line = {{"name", name}, {"ms", t.median_ms}, {"forward_gmac", 316.6},
-                         {"gmac_per_s", 316.6 / (t.median_ms / 1e3)}};
-  add_memory(line);
-  add_peer(ctx, line, {{"op", "dcsr_infer_tile"}, {"lr_size", lr_size}, {"ref_size", ref_size}, {"n_feats", n_feats}},
-           t.median_ms);
-  emit(ctx, line);
+double ms_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
+
+void print_line(const nlohmann::json& line) { std::cout << line.dump() << std::endl; }
 
 }  // namespace
 
+const std::vector<std::string>& model_workload_variants() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const Variant& v : kVariants) out.push_back(v.variant);
+    return out;
+  }();
+  return names;
+}
+
+std::string model_workload_name(const std::string& variant) { return find_variant(variant).name; }
+
+ModelWorkload make_model_workload(const std::string& variant, Device device) {
+  const Variant& v = find_variant(variant);
+  return *v.loss ? train_workload(v, device) : infer_workload(v, device);
+}
+
+int serve_model_workload(const std::string& variant, Device device) {
+  try {
+    const auto setup_start = std::chrono::steady_clock::now();
+    ModelWorkload w = make_model_workload(variant, device);
+    const double setup_ms = ms_since(setup_start);
+    const auto warmup_start = std::chrono::steady_clock::now();
+    w.check();
+    const double warmup_ms = ms_since(warmup_start);
+    nlohmann::json ready = {{"event", "ready"},          {"name", w.name},         {"variant", variant},
+                            {"device", device_name(device)}, {"threads", num_threads()}, {"setup_ms", setup_ms},
+                            {"warmup_ms", warmup_ms},     {"peer_spec", w.peer_spec}};
+    ready.update(w.info);
+    print_line(ready);
+    std::string command;
+    while (std::getline(std::cin, command)) {
+      if (command == "quit") break;
+      if (command != "run") {
+        print_line({{"event", "error"}, {"message", "unknown command '" + command + "' (run | quit)"}});
+        continue;
+      }
+      const auto start = std::chrono::steady_clock::now();
+      w.run();
+      print_line({{"ms", ms_since(start)}});
+    }
+    // The whole process, setup included: what tools/bench_peer.py compares
+    // with the PyTorch worker's ru_maxrss.
+    nlohmann::json done = {{"event", "done"},
+                           {"peak_rss_mb", peak_rss_mb()},
+                           {"peak_tensors_mb", double(allocator_stats(kCPU).peak_bytes_in_use) / 1048576.0}};
+    if (device == kCUDA) done["peak_device_mb"] = double(allocator_stats(kCUDA).peak_bytes_in_use) / 1048576.0;
+    print_line(done);
+    return 0;
+  } catch (const std::exception& e) {
+    print_line({{"event", "error"}, {"message", e.what()}});
+    return 1;
+  }
+}
+
 DCSR_BENCH(model) {
-  bench_train_step(ctx, "l1", "1*L1", "patch4");
-  bench_train_step(ctx, "cx_patch4", "1*L1+0.05*CX_ref+0.01*CX_hr", "patch4");
-  bench_train_step(ctx, "cx_vgg", "1*L1+0.05*CX_ref+0.01*CX_hr", "vgg");
-  bench_infer_tile(ctx);
+  for (const std::string& variant : model_workload_variants()) bench_variant(ctx, variant);
 }
 
 }  // namespace dcsr::bench

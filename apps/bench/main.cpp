@@ -1,9 +1,13 @@
 // dcsr_bench [--filter TEXT] [--quick] [--no-torch]
 // Runs every registered benchmark group and prints one JSON object per line.
+// dcsr_bench --serve VARIANT [--device cpu|cuda]
+// Serves one model workload run by run (model_workload.h; used by
+// tools/bench_peer.py to alternate our runs with PyTorch's).
 #include <cstring>
 #include <iostream>
 
 #include "apps/bench/bench.h"
+#include "apps/bench/model_workload.h"
 #include "kernels/device_memory.h"
 #include "tensor/error.h"
 #include "tensor/runtime.h"
@@ -15,15 +19,27 @@ const std::vector<std::pair<std::string, BenchFn>>& registered_groups();
 int main(int argc, char** argv) {
   using namespace dcsr::bench;
   Context ctx;
+  std::string serve, device = "cpu";
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--filter" && i + 1 < argc) ctx.filter = argv[++i];
     else if (arg == "--quick") ctx.quick = true;
     else if (arg == "--no-torch") ctx.with_torch = false;
+    else if (arg == "--serve" && i + 1 < argc) serve = argv[++i];
+    else if (arg == "--device" && i + 1 < argc) device = argv[++i];
     else {
-      std::cerr << "dcsr_bench: unknown option '" << arg << "'\nusage: dcsr_bench [--filter TEXT] [--quick] [--no-torch]\n";
+      std::cerr << "dcsr_bench: unknown option '" << arg
+                << "'\nusage: dcsr_bench [--filter TEXT] [--quick] [--no-torch]\n"
+                   "       dcsr_bench --serve VARIANT [--device cpu|cuda]\n";
       return 2;
     }
+  }
+  if (!serve.empty()) {
+    if (device != "cpu" && device != "cuda") {
+      std::cerr << "dcsr_bench: --device expects cpu or cuda, got '" << device << "'\n";
+      return 2;
+    }
+    return serve_model_workload(serve, dcsr::device_from_name(device));
   }
   ctx.threads = dcsr::num_threads();
   std::string python = ctx.with_torch ? torch_python() : "";

@@ -489,7 +489,7 @@ def blur(x, kernel=None):
     if kernel is None:
         kernel = torch.from_numpy(gaussian_kernel3())
     C = x.shape[1]
-    kern = kernel.to(x.dtype).view(1, 1, 3, 3).expand(C, 1, 3, 3).contiguous()
+    kern = kernel.to(device=x.device, dtype=x.dtype).view(1, 1, 3, 3).expand(C, 1, 3, 3).contiguous()
     return F.conv2d(reflect_pad(x, (2, 2, 2, 2)), kern, groups=C)
 
 

@@ -6,7 +6,8 @@ independent PyTorch reference (tests/reference/dcsr_ref.py), float32.
                            features ("patch4" | "vgg": the seeded VGG19 of the reference)
     dcsr_infer_tile  one 4K-mode tile under no_grad: spec lr_size, ref_size, n_feats
 
-Each returns the median ms and the peak RSS of this process (MB).
+Each returns the median ms and the peak RSS of this process (MB). make_workload(spec, device) builds
+the same work as a function that runs one unit (tools/bench_peer.py drives it run by run).
 """
 import os
 import resource
@@ -25,53 +26,73 @@ def _peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _inputs(spec, g):
+def _inputs(spec, g, device):
     h = int(spec["lr_size"])
     hr = int(spec["ref_size"])
     lr = torch.rand(1, 3, h, h, generator=g)
     ref = torch.rand(1, 3, hr, hr, generator=g)
     target = torch.rand(1, 3, 2 * h, 2 * h, generator=g)
-    return lr, ref, target
+    return lr.to(device), ref.to(device), target.to(device)
 
 
-def train_step(spec):
+def _finish(device):
+    """A unit of work ends when its results exist: CUDA kernels run asynchronously."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def make_workload(spec, device="cpu"):
+    """(check, run) for the op of `spec` on `device`: check runs one unit and validates it (the
+    warm-up), run runs one unit."""
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(1)
-    model = R.DCSR(int(spec.get("n_feats", 64)))
+    model = R.DCSR(int(spec.get("n_feats", 64))).to(device)
+    if spec["op"] == "dcsr_infer_tile":
+        lr, ref, _ = _inputs(spec, g, device)
+
+        def run():
+            with torch.no_grad():
+                sr, _, _ = model(lr, ref, flag_8k=False)
+            _finish(device)
+            return sr
+
+        def check():
+            sr = run()
+            if tuple(sr.shape) != (1, 3, 2 * lr.shape[-2], 2 * lr.shape[-1]):
+                raise RuntimeError("dcsr_infer_tile: wrong output shape %s" % (tuple(sr.shape),))
+        return check, run
+
+    if spec["op"] != "dcsr_train_step":
+        raise ValueError("unknown model op %r" % spec["op"])
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    lr, ref, hr = _inputs(spec, g)
+    lr, ref, hr = _inputs(spec, g, device)
     loss_string = spec.get("loss", "1*L1")
     if spec.get("features", "patch4") == "vgg":
-        vgg = R.seeded_vgg19(1234, torch.float32)
-        features = vgg
+        features = R.seeded_vgg19(1234, torch.float32).to(device)
     else:
         features = R.patch4_features
 
-    def step():
+    def run():
         opt.zero_grad()
         sr, _, _ = model(lr, ref, flag_8k=False)
         total = R.compute_losses(sr, hr, ref, loss_string, features)["total"]
         total.backward()
         opt.step()
+        _finish(device)
+        return float(total.detach())
 
-    quick = spec.get("quick")
-    ms = median_ms(step, 1, 2 if quick else 3)
+    def check():
+        value = run()
+        if not value == value or value in (float("inf"), float("-inf")):
+            raise RuntimeError("dcsr_train_step: loss is not finite")
+    return check, run
+
+
+def _timed(spec):
+    check, run = make_workload(spec)
+    check()  # the warm-up
+    ms = median_ms(run, 0, 2 if spec.get("quick") else 3)
     return {"ms": ms, "peak_rss_mb": _peak_rss_mb()}
 
 
-def infer_tile(spec):
-    torch.manual_seed(0)
-    g = torch.Generator().manual_seed(1)
-    model = R.DCSR(int(spec.get("n_feats", 64)))
-    lr, ref, _ = _inputs(spec, g)
-
-    def run():
-        with torch.no_grad():
-            model(lr, ref, flag_8k=False)
-
-    quick = spec.get("quick")
-    ms = median_ms(run, 1, 2 if quick else 3)
-    return {"ms": ms, "peak_rss_mb": _peak_rss_mb()}
-
-
-OPS = {"dcsr_train_step": train_step, "dcsr_infer_tile": infer_tile}
+OPS = {"dcsr_train_step": _timed, "dcsr_infer_tile": _timed}

@@ -1,0 +1,47 @@
+// The DCSR workloads of the model benches, shared by bench_model.cpp and
+// `dcsr_bench --serve` (driven by tools/bench_peer.py, which runs the same
+// work in PyTorch through tools/bench/peers/model.py):
+//
+//   train_l1         one training step (forward, loss, backward, Adam), LR 128x128,
+//                    Ref 256x256, batch 1, n_feats 64, float32, loss "1*L1"
+//   train_cx_patch4  the same with "1*L1+0.05*CX_ref+0.01*CX_hr" on patch4 features
+//   train_cx_vgg     the same on VGG19 relu3_4 features (the seeded VGG19), the
+//                    reference's setting (spec §9.2)
+//   infer_tile       one 4K-mode tile under no-grad, LR 166x166, Ref window 352x352
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tensor/types.h"
+
+namespace dcsr::bench {
+
+struct ModelWorkload {
+  std::string name;            // the bench name, e.g. "dcsr_train_step_lr128_ref256_nf64_l1"
+  nlohmann::json info;         // loss, features, forward_gmac: copied into the bench's JSON line
+  nlohmann::json peer_spec;    // the same work for the PyTorch peer (tools/bench/peers/model.py)
+  std::function<void()> check;  // one unit that validates its result (the warm-up run)
+  std::function<void()> run;    // one unit of work, finished (synchronised) on return
+  std::shared_ptr<void> state;  // owns the model, inputs and optimiser the functions use
+};
+
+// The variants above, in bench order.
+const std::vector<std::string>& model_workload_variants();
+// The bench name of a variant, without building anything; fails on an unknown variant.
+std::string model_workload_name(const std::string& variant);
+// Builds the model, inputs (and loss, optimiser) of `variant` on `device`.
+ModelWorkload make_model_workload(const std::string& variant, Device device = kCPU);
+
+// `dcsr_bench --serve VARIANT [--device cpu|cuda]`: builds the workload, runs
+// the checked warm-up unit, prints {"event": "ready", ...}, then for each line
+// "run" on stdin runs one unit and prints {"ms": ...}; on "quit" or end of
+// input prints {"event": "done", "peak_rss_mb": ..., ...} and returns 0. One
+// JSON object per stdout line; tools/bench_peer.py alternates these runs with
+// PyTorch's, run by run.
+int serve_model_workload(const std::string& variant, Device device);
+
+}  // namespace dcsr::bench
