@@ -11,8 +11,6 @@
 // once, 2 x 4 bytes per output value, reported against a device memcpy.
 //
 // usage: study_block_gather [--quick] [--version V]
-#include <cstring>
-
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_kernels.h"
@@ -40,21 +38,13 @@ __global__ void gather_rows(const float* value, const int64_t* index, float* out
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (!study::gpu_or_skip("block_gather")) return 0;
-  int only_version = -1;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--quick") == 0) study::quick_mode() = true;
-    else if (std::strcmp(argv[i], "--version") == 0 && i + 1 < argc) only_version = std::atoi(argv[++i]);
-  }
-  try {
-    const study::Peaks peaks = study::measure_peaks();
-    study::print_machine("block_gather", peaks);
+  return study::study_main(argc, argv, "block_gather", nullptr, 0, [](const study::Options& o,
+                                                                      const study::Peaks& peaks) {
     // A 4x transfer: 64-channel values 160 x 160 in 4 x 4 blocks, a 40 x 40 query grid, batch 4.
     const int64_t N = study::quick_mode() ? 2 : 4, C = study::quick_mode() ? 3 : 64, k = 4;
     const int64_t Hv = study::quick_mode() ? 24 : 160, Wv = study::quick_mode() ? 20 : 160;
     const int64_t out_h = study::quick_mode() ? 5 : 40, out_w = study::quick_mode() ? 7 : 40;
-    const std::string shape = std::to_string(N) + "x" + std::to_string(C) + "x" + std::to_string(Hv) + "x" +
-                              std::to_string(Wv) + " k" + std::to_string(k);
+    const std::string shape = study::dims({N, C, Hv, Wv}) + " k" + std::to_string(k);
     Generator gen(51);
     Tensor value = uniform({N, C, Hv, Wv}, gen, -1.0, 1.0);
     std::vector<int64_t> idx(size_t(N * out_h * out_w));
@@ -67,38 +57,19 @@ int main(int argc, char** argv) {
     Tensor dvalue = value.to(kCUDA), dindex = index.to(kCUDA), dgout = gout.to(kCUDA);
     Tensor dout = empty(gout.shape(), kFloat32, kCUDA), dgv = empty(value.shape(), kFloat32, kCUDA);
     const double bytes = 2.0 * 4.0 * double(gout.numel());
-    struct Version {
-      const char* what;
-      Tensor* out;
-      const Tensor* ref;
-      std::function<void()> run;
-    };
-    const std::vector<Version> versions = {
-        {"forward: production, one thread per value", &dout, &out_ref,
+    const std::vector<study::Version> versions = {
+        {"forward: production, one thread per value", {&dout}, {&out_ref}, 1e-6,
          [&] { kernels::cuda::block_gather(dvalue, dindex, k, dout); }},
-        {"forward: one thread per block row", &dout, &out_ref,
+        {"forward: one thread per block row", {&dout}, {&out_ref}, 1e-6,
          [&] {
            gather_rows<<<grid_for(N * C * out_h * k * out_w), kBlock>>>(dvalue.data<float>(), dindex.data<int64_t>(),
                                                                         dout.data<float>(), N, C, Hv, Wv, out_h * k,
                                                                         out_w * k, k);
            DCSR_CUDA_CHECK_LAUNCH();
          }},
-        {"backward: production, atomicAdd", &dgv, &gv_ref,
+        {"backward: production, atomicAdd", {&dgv}, {&gv_ref}, 1e-6,
          [&] { kernels::cuda::block_gather_backward(dgout, dindex, k, dgv); }},
     };
-    for (int v = 0; v < int(versions.size()); ++v) {
-      if (only_version >= 0 && v != only_version) continue;
-      study::poison(*versions[size_t(v)].out);
-      versions[size_t(v)].run();
-      DCSR_CUDA_CHECK(cudaDeviceSynchronize());
-      study::Check check =
-          study::compare(versions[size_t(v)].out->to_vector<float>(), versions[size_t(v)].ref->to_vector<float>(), 1e-6);
-      const double ms = check.ok ? study::time_ms(versions[size_t(v)].run) : 0.0;
-      study::print_result("block_gather", shape, v, versions[size_t(v)].what, check, ms, 0.0, bytes, peaks);
-    }
-  } catch (const std::exception& e) {
-    std::printf("{\"study\": \"block_gather\", \"error\": \"%s\"}\n", study::json_escape(e.what()).c_str());
-    return 1;
-  }
-  return 0;
+    study::run_versions("block_gather", shape, versions, o.only_version, 0.0, bytes, peaks);
+  });
 }

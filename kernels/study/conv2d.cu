@@ -18,8 +18,6 @@
 // im2col writes 151 MB (~0.05 ms at 3 TB/s).
 //
 // usage: study_conv2d [--quick] [--version V] [--shape NxCinxHxWxCout]...
-#include <cstring>
-
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cuda/cublas_handle.h"
 #include "kernels/cuda/cuda_common.cuh"
@@ -60,8 +58,7 @@ __global__ void conv3x3_direct(const float* x, const float* w, const float* b, f
 }
 
 void run_case(const ConvCase& c, int only_version, const study::Peaks& peaks) {
-  const std::string shape = std::to_string(c.N) + "x" + std::to_string(c.Cin) + "x" + std::to_string(c.H) + "x" +
-                            std::to_string(c.W) + "->" + std::to_string(c.Cout);
+  const std::string shape = study::dims({c.N, c.Cin, c.H, c.W}) + "->" + std::to_string(c.Cout);
   const int64_t K = c.Cin * 9, P = c.H * c.W;
   const double flop = 2.0 * double(c.N) * double(c.Cout) * double(P) * double(K);
   Generator gen(21);
@@ -88,80 +85,45 @@ void run_case(const ConvCase& c, int only_version, const study::Peaks& peaks) {
                                                 dy.data<float>(), int(P), c.Cout * P, int(c.N)));
   });
   cols = Tensor();
-  std::printf("{\"study\": \"conv2d\", \"shape\": \"%s\", \"what\": \"equivalent GEMM (cuBLAS SGEMM, batched over "
-              "images)\", \"ms\": %.4f, \"tflops\": %.2f, \"vs_cublas_sgemm\": %.3f}\n",
-              shape.c_str(), gemm_ms, flop / (gemm_ms * 1e9), flop / (gemm_ms * 1e9) / peaks.sgemm_tflops);
+  study::print_baseline("conv2d", shape, "equivalent GEMM (cuBLAS SGEMM, batched over images)", gemm_ms, flop, peaks);
 
-  struct Version {
-    const char* what;
-    Tensor* out;
-    const Tensor* ref;
-    std::function<void()> run;
-  };
-  const std::vector<Version> versions = {
-      {"forward: production (whole images per chunk, 256 MB workspace)", &dy, &y_ref,
+  // float32 sums of 576 (forward, input gradient) or N*H*W (weight gradient) products.
+  const double tol = 1e-4;
+  const std::vector<study::Version> versions = {
+      {"forward: production (whole images per chunk, 256 MB workspace)", {&dy}, {&y_ref}, tol,
        [&] { kernels::cuda::conv2d_forward(dx, dw, db, dy, 1, 1, 1, int64_t(256) << 20); }},
-      {"forward: production with a 16 MiB workspace (L2-sized column chunks)", &dy, &y_ref,
+      {"forward: production with a 16 MiB workspace (L2-sized column chunks)", {&dy}, {&y_ref}, tol,
        [&] { kernels::cuda::conv2d_forward(dx, dw, db, dy, 1, 1, 1, int64_t(16) << 20); }},
-      {"forward: direct, one thread per output", &dy, &y_ref,
+      {"forward: direct, one thread per output", {&dy}, {&y_ref}, tol,
        [&] {
          conv3x3_direct<<<grid_for(dy.numel()), kBlock>>>(dx.data<float>(), dw.data<float>(), db.data<float>(),
                                                           dy.data<float>(), c.N, c.Cin, c.H, c.W, c.Cout);
          DCSR_CUDA_CHECK_LAUNCH();
        }},
-      {"input gradient: production (GEMM + col2im gather)", &dgx, &gx_ref,
+      {"input gradient: production (GEMM + col2im gather)", {&dgx}, {&gx_ref}, tol,
        [&] { kernels::cuda::conv2d_backward_input(dgy, dw, dgx, 1, 1, 1, int64_t(256) << 20); }},
-      {"weight gradient: production (im2col + GEMM per image)", &dgw, &gw_ref,
+      {"weight gradient: production (im2col + GEMM per image)", {&dgw}, {&gw_ref}, tol,
        [&] { kernels::cuda::conv2d_backward_weight(dgy, dx, dgw, dgb, 1, 1, 1, int64_t(256) << 20); }},
   };
-  for (int v = 0; v < int(versions.size()); ++v) {
-    if (only_version >= 0 && v != only_version) continue;
-    const Version& ver = versions[size_t(v)];
-    study::poison(*ver.out);
-    ver.run();
-    DCSR_CUDA_CHECK(cudaDeviceSynchronize());
-    // float32 sums of 576 (forward, input gradient) or N*H*W (weight gradient) products.
-    study::Check check = study::compare(ver.out->to_vector<float>(), ver.ref->to_vector<float>(), 1e-4);
-    const double ms = check.ok ? study::time_ms(ver.run) : 0.0;
-    study::print_result("conv2d", shape, v, ver.what, check, ms, flop, 0.0, peaks);
-    if (check.ok) std::printf("{\"study\": \"conv2d\", \"shape\": \"%s\", \"version\": %d, \"vs_equivalent_gemm\": %.3f}\n",
-                              shape.c_str(), v, gemm_ms / ms);
-  }
+  study::run_versions("conv2d", shape, versions, only_version, flop, 0.0, peaks,
+                      [&](int v, const study::Check& check, double ms) {
+                        if (check.ok)
+                          std::printf("{\"study\": \"conv2d\", \"shape\": \"%s\", \"version\": %d, "
+                                      "\"vs_equivalent_gemm\": %.3f}\n",
+                                      shape.c_str(), v, gemm_ms / ms);
+                      });
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (!study::gpu_or_skip("conv2d")) return 0;
-  int only_version = -1;
-  std::vector<ConvCase> cases;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--quick") == 0) {
-      study::quick_mode() = true;
-    } else if (std::strcmp(argv[i], "--version") == 0 && i + 1 < argc) {
-      only_version = std::atoi(argv[++i]);
-    } else if (std::strcmp(argv[i], "--shape") == 0 && i + 1 < argc) {
-      long long n, cin, h, w, cout;
-      if (std::sscanf(argv[++i], "%lldx%lldx%lldx%lldx%lld", &n, &cin, &h, &w, &cout) != 5) {
-        std::fprintf(stderr, "study_conv2d: --shape wants NxCinxHxWxCout\n");
-        return 2;
-      }
-      cases.push_back({n, cin, h, w, cout});
-    } else {
-      std::fprintf(stderr, "usage: study_conv2d [--quick] [--version V] [--shape NxCinxHxWxCout]...\n");
-      return 2;
-    }
-  }
-  // The goal's shape (one image), a training batch of patches, the first layer.
-  if (cases.empty() && study::quick_mode()) cases = {{2, 5, 11, 13, 7}};
-  if (cases.empty()) cases = {{1, 64, 256, 256, 64}, {16, 64, 48, 48, 64}, {4, 3, 128, 128, 64}};
-  try {
-    const study::Peaks peaks = study::measure_peaks();
-    study::print_machine("conv2d", peaks);
-    for (const ConvCase& c : cases) run_case(c, only_version, peaks);
-  } catch (const std::exception& e) {
-    std::printf("{\"study\": \"conv2d\", \"error\": \"%s\"}\n", study::json_escape(e.what()).c_str());
-    return 1;
-  }
-  return 0;
+  return study::study_main(argc, argv, "conv2d", "NxCinxHxWxCout", 5, [](const study::Options& o,
+                                                                         const study::Peaks& peaks) {
+    std::vector<ConvCase> cases;
+    for (const std::vector<int64_t>& f : o.shapes) cases.push_back({f[0], f[1], f[2], f[3], f[4]});
+    // The goal's shape (one image), a training batch of patches, the first layer.
+    if (cases.empty() && study::quick_mode()) cases = {{2, 5, 11, 13, 7}};
+    if (cases.empty()) cases = {{1, 64, 256, 256, 64}, {16, 64, 48, 48, 64}, {4, 3, 128, 128, 64}};
+    for (const ConvCase& c : cases) run_case(c, o.only_version, peaks);
+  });
 }

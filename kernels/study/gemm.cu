@@ -19,8 +19,6 @@
 // bound but with little reuse along M = 64.
 //
 // usage: study_gemm [--quick] [--version V] [--shape MxNxK]...
-#include <cstring>
-
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_gemm.h"
@@ -183,96 +181,58 @@ struct Shape3 {
 };
 
 void run_shape(const Shape3& s, int only_version, const study::Peaks& peaks) {
-  const std::string shape = std::to_string(s.M) + "x" + std::to_string(s.N) + "x" + std::to_string(s.K);
   Generator gen(11);
   Tensor a = uniform({s.M, s.K}, gen, -1.0, 1.0), b = uniform({s.K, s.N}, gen, -1.0, 1.0);
   Tensor ref = empty({s.M, s.N});
   kernels::cpu::gemm(a, b, ref, false, false);  // the CPU backend's kernel is the reference
-  const std::vector<float> ref_values = ref.to_vector<float>();
   Tensor da = a.to(kCUDA), db = b.to(kCUDA), dc = empty({s.M, s.N}, kFloat32, kCUDA);
   const float* pa = da.data<float>();
   const float* pb = db.data<float>();
   float* pc = dc.data<float>();
   const double flop = 2.0 * double(s.M) * double(s.N) * double(s.K);
+  const double tol = 1e-4;  // float32 accumulation over K terms in different orders: ~1e-6 relative.
 
-  struct Version {
-    const char* what;
-    std::function<void()> run;
-  };
-  std::vector<Version> versions = {
-      {"production: cuBLAS SGEMM via kernels/cuda/gemm.cu",
+  const std::vector<study::Version> versions = {
+      {"production: cuBLAS SGEMM via kernels/cuda/gemm.cu", {&dc}, {&ref}, tol,
        [&] { kernels::cuda::gemm_raw(pa, s.K, pb, s.N, pc, s.N, s.M, s.N, s.K, false, false, 1.0f, 0.0f); }},
-      {"naive, one thread per output",
+      {"naive, one thread per output", {&dc}, {&ref}, tol,
        [&] {
          dim3 block(32, 8), grid(unsigned((s.N + 31) / 32), unsigned((s.M + 7) / 8));
          gemm_naive<<<grid, block>>>(pa, pb, pc, s.M, s.N, s.K);
          DCSR_CUDA_CHECK_LAUNCH();
        }},
-      {"32x32 shared-memory tiles",
+      {"32x32 shared-memory tiles", {&dc}, {&ref}, tol,
        [&] {
          dim3 block(T2, T2), grid(unsigned((s.N + T2 - 1) / T2), unsigned((s.M + T2 - 1) / T2));
          gemm_smem<<<grid, block>>>(pa, pb, pc, s.M, s.N, s.K);
          DCSR_CUDA_CHECK_LAUNCH();
        }},
-      {"128x128x8 block tile, 8x8 registers per thread, scalar shared loads",
+      {"128x128x8 block tile, 8x8 registers per thread, scalar shared loads", {&dc}, {&ref}, tol,
        [&] {
          dim3 grid(unsigned((s.N + BN - 1) / BN), unsigned((s.M + BM - 1) / BM));
          gemm_blocked<<<grid, kThreads3>>>(pa, pb, pc, s.M, s.N, s.K);
          DCSR_CUDA_CHECK_LAUNCH();
        }},
-      {"128x128x8 block tile, 8x8 registers per thread, float4 shared loads",
+      {"128x128x8 block tile, 8x8 registers per thread, float4 shared loads", {&dc}, {&ref}, tol,
        [&] {
          dim3 grid(unsigned((s.N + BN - 1) / BN), unsigned((s.M + BM - 1) / BM));
          gemm_blocked4<<<grid, kThreads3>>>(pa, pb, pc, s.M, s.N, s.K);
          DCSR_CUDA_CHECK_LAUNCH();
        }},
   };
-  for (int v = 0; v < int(versions.size()); ++v) {
-    if (only_version >= 0 && v != only_version) continue;
-    study::poison(dc);
-    versions[size_t(v)].run();
-    DCSR_CUDA_CHECK(cudaDeviceSynchronize());
-    // float32 accumulation over K terms in different orders: ~1e-6 relative.
-    study::Check check = study::compare(dc.to_vector<float>(), ref_values, 1e-4);
-    const double ms = check.ok ? study::time_ms(versions[size_t(v)].run) : 0.0;
-    study::print_result("gemm", shape, v, versions[size_t(v)].what, check, ms, flop, 0.0, peaks);
-  }
+  study::run_versions("gemm", study::dims({s.M, s.N, s.K}), versions, only_version, flop, 0.0, peaks);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (!study::gpu_or_skip("gemm")) return 0;
-  int only_version = -1;
-  std::vector<Shape3> shapes;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--quick") == 0) {
-      study::quick_mode() = true;
-    } else if (std::strcmp(argv[i], "--version") == 0 && i + 1 < argc) {
-      only_version = std::atoi(argv[++i]);
-    } else if (std::strcmp(argv[i], "--shape") == 0 && i + 1 < argc) {
-      long long m, n, k;
-      if (std::sscanf(argv[++i], "%lldx%lldx%lld", &m, &n, &k) != 3) {
-        std::fprintf(stderr, "study_gemm: --shape wants MxNxK\n");
-        return 2;
-      }
-      shapes.push_back({m, n, k});
-    } else {
-      std::fprintf(stderr, "usage: study_gemm [--quick] [--version V] [--shape MxNxK]...\n");
-      return 2;
-    }
-  }
-  // Square; the conv 64->64 3x3 at 256x256 as one GEMM; a matching tile
-  // (4096 keys x 1600 queries x 576 = 9 x 64 descriptor entries).
-  if (shapes.empty() && study::quick_mode()) shapes = {{130, 70, 45}, {64, 300, 27}};
-  if (shapes.empty()) shapes = {{2048, 2048, 2048}, {64, 65536, 576}, {4096, 1600, 576}};
-  try {
-    const study::Peaks peaks = study::measure_peaks();
-    study::print_machine("gemm", peaks);
-    for (const Shape3& s : shapes) run_shape(s, only_version, peaks);
-  } catch (const std::exception& e) {
-    std::printf("{\"study\": \"gemm\", \"error\": \"%s\"}\n", study::json_escape(e.what()).c_str());
-    return 1;
-  }
-  return 0;
+  return study::study_main(argc, argv, "gemm", "MxNxK", 3, [](const study::Options& o, const study::Peaks& peaks) {
+    std::vector<Shape3> shapes;
+    for (const std::vector<int64_t>& f : o.shapes) shapes.push_back({f[0], f[1], f[2]});
+    // Square; the conv 64->64 3x3 at 256x256 as one GEMM; a matching tile
+    // (4096 keys x 1600 queries x 576 = 9 x 64 descriptor entries).
+    if (shapes.empty() && study::quick_mode()) shapes = {{130, 70, 45}, {64, 300, 27}};
+    if (shapes.empty()) shapes = {{2048, 2048, 2048}, {64, 65536, 576}, {4096, 1600, 576}};
+    for (const Shape3& s : shapes) run_shape(s, o.only_version, peaks);
+  });
 }

@@ -12,8 +12,6 @@
 // warp's points are close, as the aligned grid's are).
 //
 // usage: study_grid_sample [--quick] [--version V]
-#include <cstring>
-
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_kernels.h"
@@ -56,20 +54,12 @@ __global__ void sample_per_channel(const float* x, const float* grid, float* out
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (!study::gpu_or_skip("grid_sample")) return 0;
-  int only_version = -1;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--quick") == 0) study::quick_mode() = true;
-    else if (std::strcmp(argv[i], "--version") == 0 && i + 1 < argc) only_version = std::atoi(argv[++i]);
-  }
-  try {
-    const study::Peaks peaks = study::measure_peaks();
-    study::print_machine("grid_sample", peaks);
+  return study::study_main(argc, argv, "grid_sample", nullptr, 0, [](const study::Options& o,
+                                                                     const study::Peaks& peaks) {
     // The aligned sampler at 4x: 64 channels, a 162 x 162 padded mosaic, 160 x 160 points, batch 4.
     const bool q = study::quick_mode();
     const int64_t N = q ? 2 : 4, C = q ? 3 : 64, H = q ? 12 : 162, W = q ? 13 : 162, Ho = q ? 10 : 160, Wo = q ? 11 : 160;
-    const std::string shape = std::to_string(N) + "x" + std::to_string(C) + "x" + std::to_string(H) + "x" +
-                              std::to_string(W) + " -> " + std::to_string(Ho) + "x" + std::to_string(Wo);
+    const std::string shape = study::dims({N, C, H, W}) + " -> " + study::dims({Ho, Wo});
     Generator gen(61);
     Tensor x = uniform({N, C, H, W}, gen, -1.0, 1.0);
     // Points near a regular grid (as the aligned grid's are), some past the border.
@@ -89,44 +79,19 @@ int main(int argc, char** argv) {
     Tensor dout = empty(gout.shape(), kFloat32, kCUDA), dgx = empty(x.shape(), kFloat32, kCUDA);
     Tensor dgg = empty(grid.shape(), kFloat32, kCUDA);
     const double bytes = 4.0 * double(x.numel() + grid.numel() + gout.numel());
-    for (int v = 0; v < 3; ++v) {
-      if (only_version >= 0 && v != only_version) continue;
-      std::function<void()> run;
-      const char* what = "";
-      if (v == 0) {
-        what = "forward: production, one thread per point";
-        run = [&] { kernels::cuda::grid_sample(dx, dgrid, border, dout); };
-      } else if (v == 1) {
-        what = "forward: one thread per (point, channel)";
-        run = [&] {
-          sample_per_channel<<<grid_for(dout.numel()), kBlock>>>(dx.data<float>(), dgrid.data<float>(),
-                                                                 dout.data<float>(), N, C, H, W, Ho * Wo);
-          DCSR_CUDA_CHECK_LAUNCH();
-        };
-      } else {
-        what = "backward: production (grad_x atomicAdd, grad_grid per point)";
-        run = [&] { kernels::cuda::grid_sample_backward(dx, dgrid, dgout, border, dgx, dgg); };
-      }
-      if (v < 2) study::poison(dout);
-      else study::poison(dgg);
-      run();
-      DCSR_CUDA_CHECK(cudaDeviceSynchronize());
-      study::Check check;
-      if (v < 2) {
-        check = study::compare(dout.to_vector<float>(), out_ref.to_vector<float>(), 1e-5);
-      } else {
-        std::vector<float> got = dgx.to_vector<float>(), want = gx_ref.to_vector<float>();
-        std::vector<float> g2 = dgg.to_vector<float>(), w2 = gg_ref.to_vector<float>();
-        got.insert(got.end(), g2.begin(), g2.end());
-        want.insert(want.end(), w2.begin(), w2.end());
-        check = study::compare(got, want, 1e-5);
-      }
-      const double ms = check.ok ? study::time_ms(run) : 0.0;
-      study::print_result("grid_sample", shape, v, what, check, ms, 0.0, bytes, peaks);
-    }
-  } catch (const std::exception& e) {
-    std::printf("{\"study\": \"grid_sample\", \"error\": \"%s\"}\n", study::json_escape(e.what()).c_str());
-    return 1;
-  }
-  return 0;
+    const std::vector<study::Version> versions = {
+        {"forward: production, one thread per point", {&dout}, {&out_ref}, 1e-5,
+         [&] { kernels::cuda::grid_sample(dx, dgrid, border, dout); }},
+        {"forward: one thread per (point, channel)", {&dout}, {&out_ref}, 1e-5,
+         [&] {
+           sample_per_channel<<<grid_for(dout.numel()), kBlock>>>(dx.data<float>(), dgrid.data<float>(),
+                                                                  dout.data<float>(), N, C, H, W, Ho * Wo);
+           DCSR_CUDA_CHECK_LAUNCH();
+         }},
+        // grad_x is zeroed by the kernel before its atomicAdds, so poisoning it changes nothing.
+        {"backward: production (grad_x atomicAdd, grad_grid per point)", {&dgx, &dgg}, {&gx_ref, &gg_ref}, 1e-5,
+         [&] { kernels::cuda::grid_sample_backward(dx, dgrid, dgout, border, dgx, dgg); }},
+    };
+    study::run_versions("grid_sample", shape, versions, o.only_version, 0.0, bytes, peaks);
+  });
 }

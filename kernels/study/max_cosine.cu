@@ -14,8 +14,6 @@
 // bound; the unfused version also writes and reads 64 MB of scores.
 //
 // usage: study_max_cosine [--quick] [--version V] [--shape NxDxNqxNk]...
-#include <cstring>
-
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cuda/cublas_handle.h"
 #include "kernels/cuda/cuda_common.cuh"
@@ -30,22 +28,13 @@ struct MatchCase {
   int64_t N, D, Nq, Nk;
 };
 
-// Unit columns, as the descriptors are.
-Tensor unit_columns(const Shape& shape, Generator& gen) {
-  Tensor x = normal(shape, gen, 0.0, 1.0), out = empty(shape), norm = empty({shape[0], shape[2]});
-  kernels::cpu::normalize_columns(x, out, norm);
-  return out;
-}
-
 void run_case(const MatchCase& c, int only_version, const study::Peaks& peaks) {
-  const std::string shape = std::to_string(c.N) + "x" + std::to_string(c.D) + "x" + std::to_string(c.Nq) + "x" +
-                            std::to_string(c.Nk);
+  const std::string shape = study::dims({c.N, c.D, c.Nq, c.Nk});
   const double flop = 2.0 * double(c.N) * double(c.D) * double(c.Nq) * double(c.Nk);
   Generator gen(31);
-  Tensor q = unit_columns({c.N, c.D, c.Nq}, gen), k = unit_columns({c.N, c.D, c.Nk}, gen);
+  Tensor q = study::unit_columns({c.N, c.D, c.Nq}, gen), k = study::unit_columns({c.N, c.D, c.Nk}, gen);
   Tensor conf_ref = empty({c.N, c.Nq}), index_ref = empty({c.N, c.Nq}, kInt64);
   kernels::cpu::max_cosine(q, k, conf_ref, index_ref, int64_t(64) << 20);
-  const std::vector<int64_t> index_want = index_ref.to_vector<int64_t>();
   Tensor dq = q.to(kCUDA), dk = k.to(kCUDA);
   Tensor conf = empty({c.N, c.Nq}, kFloat32, kCUDA), index = empty({c.N, c.Nq}, kInt64, kCUDA);
 
@@ -61,19 +50,14 @@ void run_case(const MatchCase& c, int only_version, const study::Peaks& peaks) {
                                                 int(c.N)));
   };
   const double gemm_ms = study::time_ms(gemm);
-  std::printf("{\"study\": \"max_cosine\", \"shape\": \"%s\", \"what\": \"cuBLAS SGEMM of the same scores\", "
-              "\"ms\": %.4f, \"tflops\": %.2f, \"vs_cublas_sgemm\": %.3f}\n",
-              shape.c_str(), gemm_ms, flop / (gemm_ms * 1e9), flop / (gemm_ms * 1e9) / peaks.sgemm_tflops);
+  study::print_baseline("max_cosine", shape, "cuBLAS SGEMM of the same scores", gemm_ms, flop, peaks);
 
   Tensor values = empty({c.N, 1, c.Nq}, kFloat32, kCUDA), argmax = empty({c.N, 1, c.Nq}, kInt64, kCUDA);
-  struct Version {
-    const char* what;
-    std::function<void()> run;
-  };
-  const std::vector<Version> versions = {
-      {"production: fused tiled sweep with running max/argmax",
+  // The confidences are checked here, the indices after each version.
+  const std::vector<study::Version> versions = {
+      {"production: fused tiled sweep with running max/argmax", {&conf}, {&conf_ref}, 1e-5,
        [&] { kernels::cuda::max_cosine(dq, dk, conf, index, int64_t(64) << 20); }},
-      {"unfused: cuBLAS scores + max_along",
+      {"unfused: cuBLAS scores + max_along", {&conf}, {&conf_ref}, 1e-5,
        [&] {
          gemm();
          kernels::cuda::max_along(scores, 1, false, values, argmax);
@@ -81,59 +65,31 @@ void run_case(const MatchCase& c, int only_version, const study::Peaks& peaks) {
          DCSR_CUDA_CHECK(cudaMemcpyAsync(index.raw_data(), argmax.raw_data(), index.nbytes(), cudaMemcpyDeviceToDevice, 0));
        }},
   };
-  for (int v = 0; v < int(versions.size()); ++v) {
-    if (only_version >= 0 && v != only_version) continue;
-    study::poison(conf);
-    versions[size_t(v)].run();
-    DCSR_CUDA_CHECK(cudaDeviceSynchronize());
-    study::Check check = study::compare(conf.to_vector<float>(), conf_ref.to_vector<float>(), 1e-5);
-    const std::vector<int64_t> got = index.to_vector<int64_t>();
-    int64_t mismatches = 0;
-    for (size_t i = 0; i < got.size(); ++i) mismatches += got[i] != index_want[i];
-    const double ms = check.ok ? study::time_ms(versions[size_t(v)].run) : 0.0;
-    study::print_result("max_cosine", shape, v, versions[size_t(v)].what, check, ms, flop, 0.0, peaks);
-    // Version 0 computes every dot product as the CPU does (one fma chain), so
-    // its indices should match exactly; cuBLAS sums in another order, so
-    // version 1 may pick another key where two scores are within rounding.
-    std::printf("{\"study\": \"max_cosine\", \"shape\": \"%s\", \"version\": %d, \"index_mismatches\": %lld%s}\n",
-                shape.c_str(), v, (long long)mismatches,
-                check.ok ? (", \"vs_same_shape_sgemm\": " + std::to_string(gemm_ms / ms)).c_str() : "");
-  }
+  study::run_versions("max_cosine", shape, versions, only_version, flop, 0.0, peaks,
+                      [&](int v, const study::Check& check, double ms) {
+                        // Version 0 computes every dot product as the CPU does (one fma
+                        // chain), so its indices should match exactly; cuBLAS sums in
+                        // another order, so version 1 may pick another key where two
+                        // scores are within rounding. (Timing reran the version: the
+                        // same indices, both versions being deterministic.)
+                        std::printf("{\"study\": \"max_cosine\", \"shape\": \"%s\", \"version\": %d, "
+                                    "\"index_mismatches\": %lld%s}\n",
+                                    shape.c_str(), v, (long long)study::mismatches(index, index_ref),
+                                    check.ok ? (", \"vs_same_shape_sgemm\": " + std::to_string(gemm_ms / ms)).c_str()
+                                             : "");
+                      });
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (!study::gpu_or_skip("max_cosine")) return 0;
-  int only_version = -1;
-  std::vector<MatchCase> cases;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--quick") == 0) {
-      study::quick_mode() = true;
-    } else if (std::strcmp(argv[i], "--version") == 0 && i + 1 < argc) {
-      only_version = std::atoi(argv[++i]);
-    } else if (std::strcmp(argv[i], "--shape") == 0 && i + 1 < argc) {
-      long long n, d, nq, nk;
-      if (std::sscanf(argv[++i], "%lldx%lldx%lldx%lld", &n, &d, &nq, &nk) != 4) {
-        std::fprintf(stderr, "study_max_cosine: --shape wants NxDxNqxNk\n");
-        return 2;
-      }
-      cases.push_back({n, d, nq, nk});
-    } else {
-      std::fprintf(stderr, "usage: study_max_cosine [--quick] [--version V] [--shape NxDxNqxNk]...\n");
-      return 2;
-    }
-  }
-  // 64-channel descriptors (D = 576) 4096 x 4096; a batch of 40x40 queries against 80x80 keys.
-  if (cases.empty() && study::quick_mode()) cases = {{2, 20, 131, 203}, {1, 9, 40, 700}};
-  if (cases.empty()) cases = {{1, 576, 4096, 4096}, {4, 576, 1600, 6400}};
-  try {
-    const study::Peaks peaks = study::measure_peaks();
-    study::print_machine("max_cosine", peaks);
-    for (const MatchCase& c : cases) run_case(c, only_version, peaks);
-  } catch (const std::exception& e) {
-    std::printf("{\"study\": \"max_cosine\", \"error\": \"%s\"}\n", study::json_escape(e.what()).c_str());
-    return 1;
-  }
-  return 0;
+  return study::study_main(argc, argv, "max_cosine", "NxDxNqxNk", 4, [](const study::Options& o,
+                                                                        const study::Peaks& peaks) {
+    std::vector<MatchCase> cases;
+    for (const std::vector<int64_t>& f : o.shapes) cases.push_back({f[0], f[1], f[2], f[3]});
+    // 64-channel descriptors (D = 576) 4096 x 4096; a batch of 40x40 queries against 80x80 keys.
+    if (cases.empty() && study::quick_mode()) cases = {{2, 20, 131, 203}, {1, 9, 40, 700}};
+    if (cases.empty()) cases = {{1, 576, 4096, 4096}, {4, 576, 1600, 6400}};
+    for (const MatchCase& c : cases) run_case(c, o.only_version, peaks);
+  });
 }

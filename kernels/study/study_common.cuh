@@ -18,10 +18,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <functional>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cuda/cublas_handle.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/device_memory.h"
@@ -177,6 +181,147 @@ inline bool gpu_or_skip(const char* study) {
   std::printf("{\"study\": \"%s\", \"skipped\": \"no GPU: %s\"}\n", study,
               json_escape(kernels::cuda_unavailable_reason()).c_str());
   return false;
+}
+
+// ---- the frame every study shares ----
+
+// "2x64x4096": sizes joined by 'x', for the "shape" field.
+inline std::string dims(std::initializer_list<int64_t> sizes) {
+  std::string out;
+  for (int64_t s : sizes) out += (out.empty() ? "" : "x") + std::to_string(s);
+  return out;
+}
+
+// Random unit columns (N, D, L) on the CPU, as matching descriptors and the
+// contextual loss's normalised features are.
+inline Tensor unit_columns(const Shape& shape, Generator& gen) {
+  Tensor x = normal(shape, gen, 0.0, 1.0), out = empty(shape), norm = empty({shape[0], shape[2]});
+  kernels::cpu::normalize_columns(x, out, norm);
+  return out;
+}
+
+// How many elements of two int64 tensors (argmax indices) differ.
+inline int64_t mismatches(const Tensor& a, const Tensor& b) {
+  std::vector<int64_t> x = a.to_vector<int64_t>(), y = b.to_vector<int64_t>();
+  int64_t count = 0;
+  for (size_t i = 0; i < x.size(); ++i) count += x[i] != y[i];
+  return count;
+}
+
+// All values of float32 tensors, concatenated, for one relative L2 check of
+// a version with several outputs.
+inline std::vector<float> joined(const std::vector<const Tensor*>& parts) {
+  std::vector<float> all;
+  for (const Tensor* t : parts) {
+    std::vector<float> v = t->to_vector<float>();
+    all.insert(all.end(), v.begin(), v.end());
+  }
+  return all;
+}
+
+// A baseline line (e.g. cuBLAS on the equivalent GEMM), in TFLOP/s against
+// the SGEMM ceiling.
+inline void print_baseline(const char* study, const std::string& shape, const char* what, double ms, double flop,
+                           const Peaks& p) {
+  std::printf("{\"study\": \"%s\", \"shape\": \"%s\", \"what\": \"%s\", \"ms\": %.4f, \"tflops\": %.2f, "
+              "\"vs_cublas_sgemm\": %.3f}\n",
+              study, shape.c_str(), what, ms, flop / (ms * 1e9), flop / (ms * 1e9) / p.sgemm_tflops);
+}
+
+// One version of the studied kernel: the device outputs it writes (poisoned
+// with NaN before its checked run, so unwritten values fail) and the CPU
+// results they must match, in the same order, within `tolerance` (relative
+// L2 over all of them together).
+struct Version {
+  std::string what;
+  std::vector<Tensor*> outputs;
+  std::vector<const Tensor*> references;
+  double tolerance = 0.0;
+  std::function<void()> run;
+};
+
+// Prints a study's extra lines for version v once it is checked (and timed:
+// ms is 0 when the check failed).
+using AfterVersion = std::function<void(int v, const Check& check, double ms)>;
+
+// Checks each version (only `only_version` when >= 0) against the CPU, times
+// it when it passed, and prints its result line: `flop` > 0 reports TFLOP/s,
+// `bytes` > 0 GB/s (print_result).
+inline void run_versions(const char* study, const std::string& shape, const std::vector<Version>& versions,
+                         int only_version, double flop, double bytes, const Peaks& peaks,
+                         const AfterVersion& after = nullptr) {
+  for (int v = 0; v < int(versions.size()); ++v) {
+    if (only_version >= 0 && v != only_version) continue;
+    const Version& ver = versions[size_t(v)];
+    for (Tensor* out : ver.outputs) poison(*out);
+    ver.run();
+    DCSR_CUDA_CHECK(cudaDeviceSynchronize());
+    const std::vector<const Tensor*> outputs(ver.outputs.begin(), ver.outputs.end());
+    const Check check = compare(joined(outputs), joined(ver.references), ver.tolerance);
+    const double ms = check.ok ? time_ms(ver.run) : 0.0;
+    print_result(study, shape, v, ver.what.c_str(), check, ms, flop, bytes, peaks);
+    if (after) after(v, check, ms);
+  }
+}
+
+// The command line every study takes: --quick, --version V and, for studies
+// with a list of shapes, --shape with `fields` sizes joined by 'x' (spelled
+// `spec` in messages), repeatable.
+struct Options {
+  int only_version = -1;
+  std::vector<std::vector<int64_t>> shapes;
+};
+
+// Parses "AxBx..." with exactly `fields` leading numbers (what follows them is
+// ignored, as sscanf did); false when there are fewer.
+inline bool parse_shape(const char* text, int fields, std::vector<int64_t>& out) {
+  out.clear();
+  const char* p = text;
+  for (int i = 0; i < fields; ++i) {
+    if (i > 0 && *p++ != 'x') return false;
+    char* end = nullptr;
+    const long long v = std::strtoll(p, &end, 10);
+    if (end == p) return false;
+    out.push_back(v);
+    p = end;
+  }
+  return true;
+}
+
+// main() of a study: the skip line without a GPU (exit 0), the options (the
+// usage and exit 2 on a bad one; without `spec`, arguments other than
+// --quick and --version are passed over), the machine line, then
+// body(options, peaks); an exception becomes an error line (exit 1).
+inline int study_main(int argc, char** argv, const char* study, const char* spec, int fields,
+                      const std::function<void(const Options&, const Peaks&)>& body) {
+  if (!gpu_or_skip(study)) return 0;
+  Options options;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) {
+      quick_mode() = true;
+    } else if (std::strcmp(argv[i], "--version") == 0 && i + 1 < argc) {
+      options.only_version = std::atoi(argv[++i]);
+    } else if (spec && std::strcmp(argv[i], "--shape") == 0 && i + 1 < argc) {
+      std::vector<int64_t> sizes;
+      if (!parse_shape(argv[++i], fields, sizes)) {
+        std::fprintf(stderr, "study_%s: --shape wants %s\n", study, spec);
+        return 2;
+      }
+      options.shapes.push_back(sizes);
+    } else if (spec) {
+      std::fprintf(stderr, "usage: study_%s [--quick] [--version V] [--shape %s]...\n", study, spec);
+      return 2;
+    }
+  }
+  try {
+    const Peaks peaks = measure_peaks();
+    print_machine(study, peaks);
+    body(options, peaks);
+  } catch (const std::exception& e) {
+    std::printf("{\"study\": \"%s\", \"error\": \"%s\"}\n", study, json_escape(e.what()).c_str());
+    return 1;
+  }
+  return 0;
 }
 
 }  // namespace dcsr::study
