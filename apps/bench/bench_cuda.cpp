@@ -25,6 +25,7 @@
 
 #include "kernels/cuda/cublas_handle.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/event_timing.h"
 #endif
 
 namespace dcsr::bench {
@@ -32,26 +33,9 @@ namespace dcsr::bench {
 #ifdef DCSR_HAVE_CUDA
 namespace {
 
-// Median of CUDA-event times over `repeats` runs after `warmup` runs.
+// Median (and minimum) of CUDA-event times over `repeats` runs after `warmup` runs.
 Timing gpu_time_ms(const std::function<void()>& fn, int warmup, int repeats) {
-  for (int i = 0; i < warmup; ++i) fn();
-  DCSR_CUDA_CHECK(cudaDeviceSynchronize());
-  cudaEvent_t start, stop;
-  DCSR_CUDA_CHECK(cudaEventCreate(&start));
-  DCSR_CUDA_CHECK(cudaEventCreate(&stop));
-  std::vector<double> times;
-  for (int i = 0; i < repeats; ++i) {
-    DCSR_CUDA_CHECK(cudaEventRecord(start, 0));
-    fn();
-    DCSR_CUDA_CHECK(cudaEventRecord(stop, 0));
-    DCSR_CUDA_CHECK(cudaEventSynchronize(stop));
-    float ms = 0.0f;
-    DCSR_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-    times.push_back(ms);
-  }
-  DCSR_CUDA_CHECK(cudaEventDestroy(start));
-  DCSR_CUDA_CHECK(cudaEventDestroy(stop));
-  std::sort(times.begin(), times.end());
+  const std::vector<double> times = kernels::cuda::event_times_ms(fn, warmup, repeats);
   return {times[times.size() / 2], times[0], repeats};
 }
 

@@ -28,6 +28,7 @@
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cuda/cublas_handle.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/event_timing.h"
 #include "kernels/device_memory.h"
 #include "tensor/random.h"
 #include "tensor/tensor.h"
@@ -45,24 +46,7 @@ inline bool& quick_mode() {
 // run bracketed by CUDA events on the default stream.
 inline double time_ms(const std::function<void()>& fn, int warmup = 3, int repeats = 15) {
   if (quick_mode()) warmup = 1, repeats = 3;
-  for (int i = 0; i < warmup; ++i) fn();
-  DCSR_CUDA_CHECK(cudaDeviceSynchronize());
-  cudaEvent_t start, stop;
-  DCSR_CUDA_CHECK(cudaEventCreate(&start));
-  DCSR_CUDA_CHECK(cudaEventCreate(&stop));
-  std::vector<double> times;
-  for (int i = 0; i < repeats; ++i) {
-    DCSR_CUDA_CHECK(cudaEventRecord(start, 0));
-    fn();
-    DCSR_CUDA_CHECK(cudaEventRecord(stop, 0));
-    DCSR_CUDA_CHECK(cudaEventSynchronize(stop));
-    float ms = 0.0f;
-    DCSR_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-    times.push_back(double(ms));
-  }
-  DCSR_CUDA_CHECK(cudaEventDestroy(start));
-  DCSR_CUDA_CHECK(cudaEventDestroy(stop));
-  std::sort(times.begin(), times.end());
+  const std::vector<double> times = kernels::cuda::event_times_ms(fn, warmup, repeats);
   return times[times.size() / 2];
 }
 
