@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -42,6 +43,14 @@ Timing time_ms(const std::function<void()>& fn, int warmup, int repeats) {
 void emit(const Context& ctx, nlohmann::json line) {
   line["threads"] = ctx.threads;
   std::cout << line.dump() << std::endl;
+}
+
+double max_rel_diff(const Tensor& a, const Tensor& b) {
+  std::vector<float> x = a.to_vector<float>(), y = b.to_vector<float>();
+  double worst = 0.0;
+  for (size_t i = 0; i < x.size(); ++i)
+    worst = std::max(worst, double(std::abs(x[i] - y[i])) / (1e-3 + std::abs(double(y[i]))));
+  return worst;
 }
 
 double peak_rss_mb() {
@@ -106,6 +115,16 @@ double peer_ms(const Context& ctx, const nlohmann::json& spec, bool tuned_malloc
   for (const nlohmann::json& line : run_peer(ctx, spec, tuned_malloc))
     if (line.contains("ms")) return line["ms"].get<double>();
   return -1.0;
+}
+
+double add_torch_peer(const Context& ctx, nlohmann::json& line, const nlohmann::json& spec, bool tuned_malloc,
+                      double ours_ms) {
+  const double torch_ms = peer_ms(ctx, spec, tuned_malloc);
+  if (torch_ms > 0) {
+    line["torch_ms"] = torch_ms;
+    line["time_ratio_vs_torch"] = ours_ms / torch_ms;
+  }
+  return torch_ms;
 }
 
 }  // namespace dcsr::bench

@@ -15,6 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tensor/tensor.h"
+
 namespace dcsr::bench {
 
 struct Context {
@@ -49,6 +51,10 @@ inline int repeats_for(const Context& ctx, int normal) { return ctx.quick ? std:
 // Prints one JSON line (adds "threads").
 void emit(const Context& ctx, nlohmann::json line);
 
+// Largest |a - b| / (1e-3 + |b|) over float32 tensors of the same size: the
+// check of a result against its reference before it is timed.
+double max_rel_diff(const Tensor& a, const Tensor& b);
+
 // Peak resident set size of this process (VmHWM) in MB, and its reset.
 double peak_rss_mb();
 void reset_peak_rss();
@@ -67,5 +73,10 @@ std::vector<nlohmann::json> run_peer(const Context& ctx, nlohmann::json spec, bo
 // Convenience: the median ms of the peer for `spec`, or a negative value when
 // there is none.
 double peer_ms(const Context& ctx, const nlohmann::json& spec, bool tuned_malloc);
+// peer_ms, and when the peer answered, "torch_ms" and "time_ratio_vs_torch"
+// (ours_ms / the peer's) added to `line`. Returns the peer's ms or a negative
+// value.
+double add_torch_peer(const Context& ctx, nlohmann::json& line, const nlohmann::json& spec, bool tuned_malloc,
+                      double ours_ms);
 
 }  // namespace dcsr::bench

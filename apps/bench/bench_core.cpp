@@ -1,13 +1,9 @@
 // Core benches (issue 2): our matmul against raw Eigen GEMM on the same
 // buffers, and elementwise add/mul against memcpy of the same bytes.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <Eigen/Core>
-#pragma GCC diagnostic pop
-
 #include <cstring>
 
 #include "apps/bench/bench.h"
+#include "apps/bench/eigen_baseline.h"
 #include "autograd/ops.h"
 #include "kernels/cpu/cpu_common.h"
 #include "tensor/random.h"
@@ -16,16 +12,6 @@
 namespace dcsr::bench {
 
 namespace {
-using RowMajorF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-
-// Largest relative difference, to validate before timing.
-double max_rel_diff(const Tensor& a, const Tensor& b) {
-  std::vector<float> x = a.to_vector<float>(), y = b.to_vector<float>();
-  double worst = 0.0;
-  for (size_t i = 0; i < x.size(); ++i)
-    worst = std::max(worst, double(std::abs(x[i] - y[i])) / (1e-3 + std::abs(double(y[i]))));
-  return worst;
-}
 
 void bench_matmul(const Context& ctx, int64_t n) {
   std::string name = "matmul_f32_" + std::to_string(n);
@@ -53,11 +39,7 @@ void bench_matmul(const Context& ctx, int64_t n) {
                          {"baseline_ms", base.median_ms},
                          {"vs_eigen", base.median_ms / ours.median_ms},
                          {"goal_vs_eigen", 0.9}};
-  double torch_ms = peer_ms(ctx, {{"op", "matmul"}, {"n", n}}, true);
-  if (torch_ms > 0) {
-    line["torch_ms"] = torch_ms;
-    line["time_ratio_vs_torch"] = ours.median_ms / torch_ms;
-  }
+  add_torch_peer(ctx, line, {{"op", "matmul"}, {"n", n}}, true, ours.median_ms);
   emit(ctx, line);
 }
 
@@ -102,11 +84,7 @@ void bench_elementwise(const Context& ctx, const char* op_name, Tensor (*op)(con
                          {"vs_threaded_memcpy", ours_gbps / threaded_gbps},
                          {"goal_vs_memcpy", 0.5},
                          {"note", "gbps counts 2 reads + 1 write for the op, 1 read + 1 write for memcpy"}};
-  double torch_ms = peer_ms(ctx, {{"op", op_name}, {"n", n}}, true);
-  if (torch_ms > 0) {
-    line["torch_ms"] = torch_ms;
-    line["time_ratio_vs_torch"] = ours.median_ms / torch_ms;
-  }
+  add_torch_peer(ctx, line, {{"op", op_name}, {"n", n}}, true, ours.median_ms);
   emit(ctx, line);
 }
 }  // namespace

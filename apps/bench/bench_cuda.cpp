@@ -39,15 +39,6 @@ Timing gpu_time_ms(const std::function<void()>& fn, int warmup, int repeats) {
   return {times[times.size() / 2], times[0], repeats};
 }
 
-// Largest |x - y| / (1e-3 + |y|), for validating before timing.
-double max_rel_diff(const Tensor& a, const Tensor& b) {
-  std::vector<float> x = a.to_vector<float>(), y = b.to_vector<float>();
-  double worst = 0.0;
-  for (size_t i = 0; i < x.size(); ++i)
-    worst = std::max(worst, double(std::abs(x[i] - y[i])) / (1e-3 + std::abs(double(y[i]))));
-  return worst;
-}
-
 // The copy ceiling: GB/s of a device-to-device cudaMemcpy, bytes read + written.
 double memcpy_gbps(const Context& ctx, int64_t n) {
   Tensor src = full({n}, 1.0, kFloat32, kCUDA), dst = empty({n}, kFloat32, kCUDA);
@@ -130,11 +121,7 @@ void bench_matmul(const Context& ctx, const std::string& label, int64_t M, int64
                          {"vs_cublas_sgemm", base.median_ms / ours.median_ms},
                          {"goal_vs_cublas_sgemm", 0.95},
                          {"tf32", kernels::cuda_tf32()}};
-  double torch_ms = peer_ms(ctx, {{"op", "cuda_matmul"}, {"m", M}, {"n", N}, {"k", K}}, false);
-  if (torch_ms > 0) {
-    line["torch_ms"] = torch_ms;
-    line["time_ratio_vs_torch"] = ours.median_ms / torch_ms;
-  }
+  add_torch_peer(ctx, line, {{"op", "cuda_matmul"}, {"m", M}, {"n", N}, {"k", K}}, false, ours.median_ms);
   emit(ctx, line);
 }
 
@@ -181,11 +168,7 @@ void bench_conv2d(const Context& ctx, int64_t N, int64_t C, int64_t H, int64_t W
                          {"vs_equivalent_gemm", gemm.median_ms / fwd.median_ms},
                          {"goal_vs_equivalent_gemm", 0.7}};
   const nlohmann::json spec = {{"op", "cuda_conv2d"}, {"n", N}, {"cin", C}, {"cout", C}, {"h", H}, {"w", W}, {"k", 3}};
-  double torch_ms = peer_ms(ctx, spec, false);
-  if (torch_ms > 0) {
-    line["torch_ms"] = torch_ms;
-    line["time_ratio_vs_torch"] = fwd.median_ms / torch_ms;
-  }
+  add_torch_peer(ctx, line, spec, false, fwd.median_ms);
   emit(ctx, line);
   // A training step's share: forward, then the gradients of input, weight and bias.
   Tensor lx = dx.detach().requires_grad_(), lw = dw.detach().requires_grad_(), lb = db.detach().requires_grad_();
@@ -206,11 +189,7 @@ void bench_conv2d(const Context& ctx, int64_t N, int64_t C, int64_t H, int64_t W
                               {"note", "three GEMM-sized products: forward, input and weight gradients"}};
   nlohmann::json bspec = spec;
   bspec["backward"] = true;
-  torch_ms = peer_ms(ctx, bspec, false);
-  if (torch_ms > 0) {
-    step_line["torch_ms"] = torch_ms;
-    step_line["time_ratio_vs_torch"] = step.median_ms / torch_ms;
-  }
+  add_torch_peer(ctx, step_line, bspec, false, step.median_ms);
   emit(ctx, step_line);
 }
 
@@ -293,20 +272,10 @@ void bench_model(const Context& ctx, const std::string& variant, const std::stri
                          {"forward_gmac", 149.5},
                          {"cuda_mallocs_in_timed_steps", allocator_stats(kCUDA).system_allocs - mallocs},
                          {"peak_device_tensors_mb", double(allocator_stats(kCUDA).peak_bytes_in_use) / 1048576.0}};
-  double torch_ms = peer_ms(ctx,
-                            {{"op", "cuda_dcsr_train_step"},
-                             {"lr_size", lr_size},
-                             {"ref_size", ref_size},
-                             {"n_feats", n_feats},
-                             {"loss", loss_spec},
-                             {"features", features}},
-                            false);
-  if (torch_ms > 0) {
-    line["torch_ms"] = torch_ms;
-    line["time_ratio_vs_torch"] = t.median_ms / torch_ms;
-  } else {
+  const nlohmann::json spec = {{"op", "cuda_dcsr_train_step"}, {"lr_size", lr_size}, {"ref_size", ref_size},
+                               {"n_feats", n_feats}, {"loss", loss_spec}, {"features", features}};
+  if (add_torch_peer(ctx, line, spec, false, t.median_ms) <= 0)
     line["torch"] = "skipped (no python with a CUDA torch, or the peer failed)";
-  }
   emit(ctx, line);
 }
 
@@ -328,12 +297,9 @@ void bench_model_inference(const Context& ctx) {
   Timing t = gpu_time_ms([&] { Tensor sr = net.forward(lr, ref, Mode::K4).sr; }, 1, ctx.quick ? 3 : 5);
   nlohmann::json line = {{"name", name}, {"ms", t.median_ms}, {"forward_gmac", 316.6},
                          {"gmac_per_s", 316.6 / (t.median_ms / 1e3)}};
-  double torch_ms = peer_ms(
-      ctx, {{"op", "cuda_dcsr_infer_tile"}, {"lr_size", lr_size}, {"ref_size", ref_size}, {"n_feats", n_feats}}, false);
-  if (torch_ms > 0) {
-    line["torch_ms"] = torch_ms;
-    line["time_ratio_vs_torch"] = t.median_ms / torch_ms;
-  }
+  add_torch_peer(ctx, line,
+                 {{"op", "cuda_dcsr_infer_tile"}, {"lr_size", lr_size}, {"ref_size", ref_size}, {"n_feats", n_feats}},
+                 false, t.median_ms);
   emit(ctx, line);
 }
 

@@ -2,15 +2,11 @@
 // and at a 4K-mode tile, and the contextual loss (§9.2) at 4096 x 4096
 // features. Baselines measured in the same run: a raw Eigen GEMM of the same
 // depth, and PyTorch doing what the reference code does (dense matrices).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <Eigen/Core>
-#pragma GCC diagnostic pop
-
 #include <cmath>
 #include <limits>
 
 #include "apps/bench/bench.h"
+#include "apps/bench/eigen_baseline.h"
 #include "autograd/ops.h"
 #include "autograd/ops/dcsr_internal.h"
 #include "tensor/allocator.h"
@@ -19,7 +15,6 @@
 namespace dcsr::bench {
 
 namespace {
-using RowMajorF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 Tensor unit_columns(int64_t d, int64_t n, uint64_t seed) {
   Generator gen(seed);
