@@ -1,33 +1,19 @@
 // CUDA antialiased bicubic resize in the style of MATLAB's imresize (for
 // making datasets; not differentiable), float32. x: (N, C, H, W); y: (N, C,
 // Ho, Wo). The per-axis tap tables (index and normalised weight of every
-// contribution, as kernels/cpu/resize_antialias.cpp defines them) are
-// computed on the host in double, exactly as the CPU does, and copied to the
-// device; the resampling is separable: along H into a (planes, Ho, W)
-// buffer, then along W, the CPU's order.
-#include <cmath>
+// contribution) are computed on the host by the CPU kernel's code
+// (kernels/resize_taps.h) and copied to the device; the resampling is
+// separable: along H into a (planes, Ho, W) buffer, then along W, the CPU's
+// order.
+#include <vector>
 
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_kernels.h"
+#include "kernels/resize_taps.h"
 
 namespace dcsr::kernels::cuda {
 
 namespace {
-
-// Keys' cubic convolution kernel with a = -0.5 (MATLAB's `cubic`).
-double keys_cubic(double x) {
-  const double ax = std::abs(x), ax2 = ax * ax, ax3 = ax2 * ax;
-  if (ax <= 1) return 1.5 * ax3 - 2.5 * ax2 + 1;
-  if (ax <= 2) return -0.5 * ax3 + 2.5 * ax2 - 4 * ax + 2;
-  return 0;
-}
-
-// 0-based index i mirrored into [0, n) with the edge repeated.
-int64_t mirror(int64_t i, int64_t n) {
-  int64_t m = i % (2 * n);
-  if (m < 0) m += 2 * n;
-  return m < n ? m : 2 * n - 1 - m;
-}
 
 // Device copies of one axis's tables: index (out, taps) int64, weight (out, taps) float.
 struct Table {
@@ -36,26 +22,10 @@ struct Table {
 };
 
 Table contributions(int64_t in, int64_t out) {
-  const double scale = double(out) / double(in);
-  const bool shrink = scale < 1;
-  const double width = shrink ? 4.0 / scale : 4.0;
-  const int64_t taps = int64_t(std::ceil(width)) + 2;
+  const int64_t taps = resize_taps::count(in, out);
   std::vector<int64_t> index(size_t(out * taps));
   std::vector<float> weight(size_t(out * taps));
-  for (int64_t o = 0; o < out; ++o) {
-    const double u = double(o + 1) / scale + 0.5 * (1.0 - 1.0 / scale);
-    const int64_t left = int64_t(std::floor(u - width / 2));
-    auto raw_weight = [&](int64_t j) {
-      const double d = u - double(left + j);
-      return shrink ? scale * keys_cubic(scale * d) : keys_cubic(d);
-    };
-    double total = 0;
-    for (int64_t j = 0; j < taps; ++j) total += raw_weight(j);
-    for (int64_t j = 0; j < taps; ++j) {
-      weight[size_t(o * taps + j)] = float(raw_weight(j) / total);
-      index[size_t(o * taps + j)] = mirror(left + j - 1, in);  // left + j is 1-based
-    }
-  }
+  resize_taps::fill(in, out, index.data(), weight.data());
   return {from_vector(index, {out, taps}, kInt64, Device::CUDA), from_vector(weight, {out, taps}, kFloat32, Device::CUDA),
           taps};
 }
