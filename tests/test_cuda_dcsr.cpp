@@ -7,20 +7,16 @@
 #include "autograd/ops/dcsr_internal.h"
 #include "cuda_parity.h"
 #include "kernels/kernels.h"
-#include "tensor/serialize.h"
 
 using namespace dcsr;
 using test::f32;
+using test::golden;
 using test::one;
 using test::Parity;
 using test::require_close;
 using test::require_parity;
 
 namespace {
-std::map<std::string, Tensor> golden(const std::string& name) {
-  return load_tensors(std::string(DCSR_SOURCE_DIR) + "/tests/golden/" + name + ".bin");
-}
-
 // Unit-norm random columns (N, D, L), float32, requiring grad.
 Tensor unit_columns(const Shape& shape, uint64_t seed) {
   Generator gen(seed);

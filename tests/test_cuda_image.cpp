@@ -12,6 +12,7 @@ using test::one;
 using test::Parity;
 using test::require_close;
 using test::require_parity;
+using test::WorkspaceLimit;
 
 namespace {
 Tensor ties(const Shape& shape, uint64_t seed, int64_t levels) {
@@ -20,13 +21,6 @@ Tensor ties(const Shape& shape, uint64_t seed, int64_t levels) {
   for (double& x : v) x = double(gen.randint(0, levels));
   return from_vector(v, shape, kFloat32).requires_grad_();
 }
-
-// Restores the conv workspace limit when a test leaves (also on failure).
-struct WorkspaceLimit {
-  int64_t saved = conv_workspace_limit();
-  explicit WorkspaceLimit(int64_t bytes) { set_conv_workspace_limit(bytes); }
-  ~WorkspaceLimit() { set_conv_workspace_limit(saved); }
-};
 }  // namespace
 
 // ---------------------------------------------------------------- conv2d

@@ -11,7 +11,6 @@
 #include "dcsr/network.h"
 #include "dcsr/vgg.h"
 #include "nn/init.h"
-#include "tensor/serialize.h"
 #include "test_util.h"
 
 using namespace dcsr;
@@ -22,7 +21,7 @@ namespace {
 using Golden = std::map<std::string, Tensor>;
 
 const Golden& golden() {
-  static const Golden g = load_tensors(std::string(DCSR_SOURCE_DIR) + "/tests/golden/model_tiny.bin");
+  static const Golden g = test::golden("model_tiny");
   return g;
 }
 

@@ -8,25 +8,16 @@
 
 #include "autograd/ops/dcsr_internal.h"
 #include "tensor/allocator.h"
-#include "tensor/serialize.h"
 #include "test_util.h"
 
 using namespace dcsr;
+using test::golden;
 using test::leaf;
 using test::require_close;
 using test::require_gradcheck;
+using test::TileLimitGuard;
 
 namespace {
-std::map<std::string, Tensor> golden(const std::string& name) {
-  return load_tensors(std::string(DCSR_SOURCE_DIR) + "/tests/golden/" + name + ".bin");
-}
-
-// Restores the matching tile limit when a test changes it.
-struct TileLimitGuard {
-  int64_t saved = match_tile_limit();
-  ~TileLimitGuard() { set_match_tile_limit(saved); }
-};
-
 // Unit-norm random columns (N, D, L), no gradient.
 Tensor unit_columns(const Shape& shape, uint64_t seed, DType dtype = kFloat64) {
   Generator gen(seed);

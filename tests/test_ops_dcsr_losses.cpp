@@ -8,25 +8,17 @@
 #include "autograd/ops/dcsr_internal.h"
 #include "kernels/cpu/vec_exp.h"
 #include "kernels/kernels.h"
-#include "tensor/serialize.h"
 #include "test_util.h"
 
 using namespace dcsr;
+using test::golden;
 using test::leaf;
 using test::leaf_distinct;
 using test::require_close;
 using test::require_gradcheck;
+using test::TileLimitGuard;
 
 namespace {
-std::map<std::string, Tensor> golden(const std::string& name) {
-  return load_tensors(std::string(DCSR_SOURCE_DIR) + "/tests/golden/" + name + ".bin");
-}
-
-struct TileLimitGuard {
-  int64_t saved = match_tile_limit();
-  ~TileLimitGuard() { set_match_tile_limit(saved); }
-};
-
 // The contextual kernel's outputs for x, y (centred and normalised as the op does).
 struct ContextualParts {
   Tensor row_stats, row_arg, col_stats, col_arg, cx;

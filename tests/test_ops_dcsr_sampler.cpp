@@ -4,20 +4,16 @@
 // the floor's jumps and the clamps' bounds, and the PyTorch goldens.
 #include <cmath>
 
-#include "tensor/serialize.h"
 #include "test_util.h"
 
 using namespace dcsr;
+using test::golden;
 using test::leaf;
 using test::leaf_away_from;
 using test::require_close;
 using test::require_gradcheck;
 
 namespace {
-std::map<std::string, Tensor> golden(const std::string& name) {
-  return load_tensors(std::string(DCSR_SOURCE_DIR) + "/tests/golden/" + name + ".bin");
-}
-
 // Values in [low, high) whose distance to the nearest integer is at least
 // `margin`: sample points where the floor does not jump under a finite
 // difference and that never sit on a clamp bound (0 and size - 1).

@@ -7,14 +7,15 @@
 #include <sstream>
 #include <string>
 
-#include "tensor/serialize.h"
 #include "test_util.h"
 
 using namespace dcsr;
+using test::golden;
 using test::leaf;
 using test::leaf_distinct;
 using test::require_close;
 using test::require_gradcheck;
+using test::WorkspaceLimit;
 
 namespace {
 
@@ -88,17 +89,6 @@ TensorList conv_inputs(const ConvCase& c, uint64_t seed) {
   TensorList in{leaf(c.x, seed), leaf({c.cout, c.x[1] / c.groups, c.k, c.k}, seed + 1)};
   if (c.bias) in.push_back(leaf({c.cout}, seed + 2));
   return in;
-}
-
-// Restores the workspace limit when a test ends, pass or fail.
-struct WorkspaceLimit {
-  int64_t saved = conv_workspace_limit();
-  explicit WorkspaceLimit(int64_t bytes) { set_conv_workspace_limit(bytes); }
-  ~WorkspaceLimit() { set_conv_workspace_limit(saved); }
-};
-
-std::map<std::string, Tensor> golden(const std::string& name) {
-  return load_tensors(std::string(DCSR_SOURCE_DIR) + "/tests/golden/" + name + ".bin");
 }
 
 // Golden tolerance for float64 ops (tests/reference/README.md).

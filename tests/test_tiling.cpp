@@ -8,7 +8,6 @@
 #include "dcsr/eval.h"
 #include "dcsr/network.h"
 #include "dcsr/tiling.h"
-#include "tensor/serialize.h"
 #include "test_files.h"
 #include "test_util.h"
 
@@ -143,7 +142,7 @@ TEST_CASE("forward: small grids clip windows into the Ref", "[tiling]") {
 }
 
 TEST_CASE("golden: coarse search with torch 1.4 resize semantics", "[tiling][golden]") {
-  auto g = load_tensors(std::string(DCSR_SOURCE_DIR) + "/tests/golden/coarse_search.bin");
+  auto g = test::golden("coarse_search");
   Tensor tile = g.at("tile").to(kFloat64), ref = g.at("ref").to(kFloat64);
   Tensor ref_small = coarse_reference(ref);
   test::require_close(ref_small, g.at("ref_s"), 1e-12, 1e-10, "ref_s");

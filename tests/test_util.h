@@ -1,11 +1,13 @@
 // Helpers shared by the tests: inputs that stay away from kinks and ties, a
-// gradcheck wrapper, and tolerance comparisons that report how much of the
-// tolerance was used.
+// gradcheck wrapper, tolerance comparisons that report how much of the
+// tolerance was used, the PyTorch goldens, and guards for the ops' global
+// limits.
 #pragma once
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <numeric>
 #include <string>
 
@@ -13,6 +15,7 @@
 #include "autograd/ops.h"
 #include "kernels/device_memory.h"
 #include "tensor/random.h"
+#include "tensor/serialize.h"
 
 // [cuda] tests call this first. Without a GPU the test prints the marker that
 // ctest's SKIP_REGULAR_EXPRESSION (CMakeLists.txt) turns into "Skipped".
@@ -88,5 +91,26 @@ inline void require_close(const Tensor& actual, const Tensor& expected, double a
   REQUIRE(actual.shape() == expected.shape());
   require_close(actual, expected.to_vector<double>(), atol, rtol, what);
 }
+
+// The tensors of tests/golden/<name>.bin, written by the scripts of
+// tests/reference/ (tests/reference/README.md lists them).
+inline std::map<std::string, Tensor> golden(const std::string& name) {
+  return load_tensors(std::string(DCSR_SOURCE_DIR) + "/tests/golden/" + name + ".bin");
+}
+
+// Restores the matching tile limit when a test that changes it leaves (also
+// on failure), so that later tests see the default.
+struct TileLimitGuard {
+  int64_t saved = match_tile_limit();
+  ~TileLimitGuard() { set_match_tile_limit(saved); }
+};
+
+// Sets the conv workspace limit for a test's scope and restores it when the
+// test leaves (also on failure).
+struct WorkspaceLimit {
+  int64_t saved = conv_workspace_limit();
+  explicit WorkspaceLimit(int64_t bytes) { set_conv_workspace_limit(bytes); }
+  ~WorkspaceLimit() { set_conv_workspace_limit(saved); }
+};
 
 }  // namespace dcsr::test
