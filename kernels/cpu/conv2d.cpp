@@ -52,6 +52,50 @@ T sum_lanes(const T* a, const T* b, int64_t n, int64_t stride) {
 
 // ---------------------------------------------------------------- im2col + GEMM
 
+// The column side shared by the forward and weight-gradient GEMMs: the chunk
+// plan over (image, group) x column ranges, a scratch slot per worker, and
+// the column matrix (K x len) of one job, built by im2col in the worker's
+// slot, or for pointwise convolutions the input plane itself (no scratch).
+template <typename T>
+class ColumnChunks {
+ public:
+  ColumnChunks(const ConvShape& s, const T* x, int64_t limit)
+      : s_(s), x_(x), geo_(s.geometry()), pointwise_(s.pointwise()),
+        plan_(plan_columns(s.images(), s.P(), s.K() * int64_t(sizeof(T)),
+                           pointwise_ ? std::numeric_limits<int64_t>::max() : limit, s.flops())) {
+    if (!pointwise_) scratch_ = empty({plan_.workers * s.K() * plan_.chunk}, dtype_of<T>());
+  }
+
+  const ChunkPlan& plan() const { return plan_; }
+
+  struct Chunk {
+    int64_t n, g;       // image and group
+    int64_t p0, len;    // output columns p0 .. p0 + len - 1
+    const T* cols;      // the column matrix, K x len
+    int64_t ld;         // its row stride
+  };
+
+  // The columns of `job`, built in `slot`'s scratch.
+  Chunk columns(int64_t job, int slot) const {
+    const int64_t P = s_.P(), K = s_.K();
+    const int64_t image = job / plan_.per_image, n = image / s_.groups, g = image % s_.groups;
+    const int64_t p0 = plan_.first(job), p1 = std::min(P, p0 + plan_.chunk), len = p1 - p0;
+    const T* xg = x_ + (n * s_.Cin + g * s_.cin_g()) * s_.H * s_.W;
+    if (pointwise_) return {n, g, p0, len, xg + p0, P};
+    T* buf = scratch_.data<T>() + slot * K * plan_.chunk;
+    im2col_range(xg, geo_, p0, p1, buf, len);
+    return {n, g, p0, len, buf, len};
+  }
+
+ private:
+  ConvShape s_;
+  const T* x_;
+  Im2colGeometry geo_;
+  bool pointwise_;
+  ChunkPlan plan_;
+  Tensor scratch_;
+};
+
 // y = conv(x, w) + b for dense and grouped convolutions. b may be null.
 template <typename T>
 void forward_gemm(const ConvShape& s, const T* x, const T* w, const T* b, T* y, int64_t limit) {
@@ -60,30 +104,14 @@ void forward_gemm(const ConvShape& s, const T* x, const T* w, const T* b, T* y, 
     if (forward_avx512(s, x, w, b, y, limit)) return;
   }
 #endif
-  const int64_t K = s.K(), P = s.P(), cin_g = s.cin_g(), cout_g = s.cout_g();
-  const Im2colGeometry geo = s.geometry();
-  const bool pointwise = s.pointwise();
-  const int64_t scratch_limit = pointwise ? std::numeric_limits<int64_t>::max() : limit;  // pointwise: no scratch
-  const ChunkPlan plan = plan_columns(s.images(), P, K * int64_t(sizeof(T)), scratch_limit, s.flops());
-  Tensor scratch;
-  if (!pointwise) scratch = empty({plan.workers * K * plan.chunk}, dtype_of<T>());
-  T* ws = pointwise ? nullptr : scratch.data<T>();
-  run_jobs(plan.jobs, plan.workers, [&](int64_t job, int slot) {
-    const int64_t image = job / plan.per_image, n = image / s.groups, g = image % s.groups;
-    const int64_t p0 = plan.first(job), p1 = std::min(P, p0 + plan.chunk), len = p1 - p0;
-    const T* xg = x + (n * s.Cin + g * cin_g) * s.H * s.W;
-    const T* cols = xg + p0;
-    int64_t ld = P;
-    if (!pointwise) {
-      T* buf = ws + slot * K * plan.chunk;
-      im2col_range(xg, geo, p0, p1, buf, len);
-      cols = buf;
-      ld = len;
-    }
-    T* yg = y + (n * s.Cout + g * cout_g) * P + p0;
+  const int64_t K = s.K(), P = s.P(), cout_g = s.cout_g();
+  const ColumnChunks<T> chunks(s, x, limit);
+  run_jobs(chunks.plan().jobs, chunks.plan().workers, [&](int64_t job, int slot) {
+    const auto c = chunks.columns(job, slot);
+    T* yg = y + (c.n * s.Cout + c.g * cout_g) * P + c.p0;
     if (b)
-      for (int64_t co = 0; co < cout_g; ++co) std::fill(yg + co * P, yg + co * P + len, b[g * cout_g + co]);
-    gemm_raw<T>(w + g * cout_g * K, K, cols, ld, yg, P, cout_g, len, K, false, false, T(1), b ? T(1) : T(0));
+      for (int64_t co = 0; co < cout_g; ++co) std::fill(yg + co * P, yg + co * P + c.len, b[c.g * cout_g + co]);
+    gemm_raw<T>(w + c.g * cout_g * K, K, c.cols, c.ld, yg, P, cout_g, c.len, K, false, false, T(1), b ? T(1) : T(0));
   });
 }
 
@@ -98,34 +126,19 @@ void backward_weight_gemm(const ConvShape& s, const T* gy, const T* x, T* gw, in
     if (backward_weight_avx512(s, gy, x, gw, limit)) return;
   }
 #endif
-  const int64_t K = s.K(), P = s.P(), cin_g = s.cin_g(), cout_g = s.cout_g(), wsize = s.Cout * K;
-  const Im2colGeometry geo = s.geometry();
-  const bool pointwise = s.pointwise();
-  const int64_t scratch_limit = pointwise ? std::numeric_limits<int64_t>::max() : limit;  // pointwise: no scratch
-  const ChunkPlan plan = plan_columns(s.images(), P, K * int64_t(sizeof(T)), scratch_limit, s.flops());
-  Tensor scratch;
-  if (!pointwise) scratch = empty({plan.workers * K * plan.chunk}, dtype_of<T>());
-  T* ws = pointwise ? nullptr : scratch.data<T>();
+  const int64_t K = s.K(), P = s.P(), cout_g = s.cout_g(), wsize = s.Cout * K;
+  const ColumnChunks<T> chunks(s, x, limit);
+  const int workers = chunks.plan().workers;
   Tensor extra;
-  if (plan.workers > 1) extra = zeros({(plan.workers - 1) * wsize}, dtype_of<T>());
+  if (workers > 1) extra = zeros({(workers - 1) * wsize}, dtype_of<T>());
   std::fill(gw, gw + wsize, T(0));
-  run_jobs(plan.jobs, plan.workers, [&](int64_t job, int slot) {
-    const int64_t image = job / plan.per_image, n = image / s.groups, g = image % s.groups;
-    const int64_t p0 = plan.first(job), p1 = std::min(P, p0 + plan.chunk), len = p1 - p0;
-    const T* xg = x + (n * s.Cin + g * cin_g) * s.H * s.W;
-    const T* cols = xg + p0;
-    int64_t ld = P;
-    if (!pointwise) {
-      T* buf = ws + slot * K * plan.chunk;
-      im2col_range(xg, geo, p0, p1, buf, len);
-      cols = buf;
-      ld = len;
-    }
-    T* acc = (slot == 0 ? gw : extra.data<T>() + (slot - 1) * wsize) + g * cout_g * K;
-    gemm_raw<T>(gy + (n * s.Cout + g * cout_g) * P + p0, P, cols, ld, acc, K, cout_g, K, len, false, true, T(1),
-                T(1));
+  run_jobs(chunks.plan().jobs, workers, [&](int64_t job, int slot) {
+    const auto c = chunks.columns(job, slot);
+    T* acc = (slot == 0 ? gw : extra.data<T>() + (slot - 1) * wsize) + c.g * cout_g * K;
+    gemm_raw<T>(gy + (c.n * s.Cout + c.g * cout_g) * P + c.p0, P, c.cols, c.ld, acc, K, cout_g, K, c.len, false, true,
+                T(1), T(1));
   }, /*fixed=*/true);
-  for (int slot = 1; slot < plan.workers; ++slot) {
+  for (int slot = 1; slot < workers; ++slot) {
     const T* acc = extra.data<T>() + (slot - 1) * wsize;
     for (int64_t i = 0; i < wsize; ++i) gw[i] += acc[i];
   }
