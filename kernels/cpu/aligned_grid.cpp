@@ -19,6 +19,26 @@ inline T clamped(T raw, bool* passes) {
   return std::min(std::max(a, T(-3)), T(3));
 }
 
+// Block (u, v)'s transform from its three raw predictions (planes of pn,
+// each h x w): the row and column scales and the rotation's cos and sin,
+// with whether each clamp passes its gradient.
+template <typename T>
+struct BlockTransform {
+  T s_r, s_c, cos_t, sin_t;
+  bool pass_r, pass_c, pass_t;
+};
+
+template <typename T>
+BlockTransform<T> block_transform(const T* pn, int64_t h, int64_t w, int64_t u, int64_t v) {
+  BlockTransform<T> t;
+  t.s_r = clamped(pn[u * w + v], &t.pass_r);
+  t.s_c = clamped(pn[h * w + u * w + v], &t.pass_c);
+  const T theta = (clamped(pn[2 * h * w + u * w + v], &t.pass_t) - T(1)) * T(kRadiansPerUnit);
+  t.cos_t = std::cos(theta);
+  t.sin_t = std::sin(theta);
+  return t;
+}
+
 template <typename T>
 void aligned_grid_typed(const Tensor& params, int64_t k, Tensor& grid) {
   const int64_t N = params.size(0), h = params.size(2), w = params.size(3);
@@ -33,11 +53,8 @@ void aligned_grid_typed(const Tensor& params, int64_t k, Tensor& grid) {
       T* rows = gd + n * 2 * P;
       T* cols = rows + P;
       for (int64_t v = 0; v < w; ++v) {
-        bool pass;
-        const T s_r = clamped(pn[u * w + v], &pass);
-        const T s_c = clamped(pn[h * w + u * w + v], &pass);
-        const T theta = (clamped(pn[2 * h * w + u * w + v], &pass) - T(1)) * T(kRadiansPerUnit);
-        const T cos_t = std::cos(theta), sin_t = std::sin(theta);
+        const BlockTransform<T> t = block_transform(pn, h, w, u, v);
+        const T s_r = t.s_r, s_c = t.s_c, cos_t = t.cos_t, sin_t = t.sin_t;
         // Block centre in the mosaic padded by 1: k u + 1 + (k - 1) / 2.
         const T c_r = T(k * u) + T(1) + half, c_c = T(k * v) + T(1) + half;
         for (int64_t a = 0; a < k; ++a) {
@@ -74,11 +91,8 @@ void aligned_grid_backward_typed(const Tensor& params, const Tensor& grad_grid, 
       const T* grow = gg + n * 2 * P;
       const T* gcol = grow + P;
       for (int64_t v = 0; v < w; ++v) {
-        bool pass_r, pass_c, pass_t;
-        const T s_r = clamped(pn[u * w + v], &pass_r);
-        const T s_c = clamped(pn[h * w + u * w + v], &pass_c);
-        const T theta = (clamped(pn[2 * h * w + u * w + v], &pass_t) - T(1)) * T(kRadiansPerUnit);
-        const T cos_t = std::cos(theta), sin_t = std::sin(theta);
+        const BlockTransform<T> t = block_transform(pn, h, w, u, v);
+        const T s_r = t.s_r, s_c = t.s_c, cos_t = t.cos_t, sin_t = t.sin_t;
         T g_sr = 0, g_sc = 0, g_theta = 0;
         for (int64_t a = 0; a < k; ++a) {
           for (int64_t b = 0; b < k; ++b) {
@@ -91,9 +105,9 @@ void aligned_grid_backward_typed(const Tensor& params, const Tensor& grad_grid, 
             g_theta += gr * (-o_r * s_r * sin_t - o_c * s_c * cos_t) + gc * (o_r * s_r * cos_t - o_c * s_c * sin_t);
           }
         }
-        gn[u * w + v] = pass_r ? g_sr : T(0);
-        gn[h * w + u * w + v] = pass_c ? g_sc : T(0);
-        gn[2 * h * w + u * w + v] = pass_t ? g_theta * T(kRadiansPerUnit) : T(0);
+        gn[u * w + v] = t.pass_r ? g_sr : T(0);
+        gn[h * w + u * w + v] = t.pass_c ? g_sc : T(0);
+        gn[2 * h * w + u * w + v] = t.pass_t ? g_theta * T(kRadiansPerUnit) : T(0);
       }
     }
   });
