@@ -102,6 +102,21 @@ inline Corners<T> corners(const Taps<T>& r, const Taps<T>& c, int64_t W) {
   return k;
 }
 
+// Runs row(n, y, gr, gc) for every row of output points, one job each (the
+// grain sized for the C channels every point touches); gr and gc are the
+// row's Wo row and column coordinates in grid (N, 2, Ho, Wo).
+template <typename T, typename Row>
+void for_each_point_row(const T* grid, int64_t N, int64_t Ho, int64_t Wo, int64_t C, const Row& row) {
+  const int64_t P = Ho * Wo;
+  parallel_for(N * Ho, std::max<int64_t>(1, (1 << 12) / std::max<int64_t>(Wo * C, 1)), [&](int64_t begin, int64_t end) {
+    for (int64_t job = begin; job < end; ++job) {
+      const int64_t n = job / Ho, y = job % Ho;
+      const T* gr = grid + n * 2 * P + y * Wo;
+      row(n, y, gr, gr + P);
+    }
+  });
+}
+
 template <typename T>
 void grid_sample_typed(const Tensor& x, const Tensor& grid, SampleBorder border, Tensor& out) {
   const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
@@ -109,20 +124,14 @@ void grid_sample_typed(const Tensor& x, const Tensor& grid, SampleBorder border,
   const T* xd = x.data<T>();
   const T* gd = grid.data<T>();
   T* od = out.data<T>();
-  // One job per output row of points; the corners are found once per point
-  // and applied to every channel.
-  parallel_for(N * Ho, std::max<int64_t>(1, (1 << 12) / std::max<int64_t>(Wo * C, 1)), [&](int64_t begin, int64_t end) {
-    for (int64_t job = begin; job < end; ++job) {
-      const int64_t n = job / Ho, y = job % Ho;
-      const T* gr = gd + n * 2 * P + y * Wo;
-      const T* gc = gr + P;
-      for (int64_t xo = 0; xo < Wo; ++xo) {
-        const Corners<T> k = corners(taps(gr[xo], H, border), taps(gc[xo], W, border), W);
-        for (int64_t c = 0; c < C; ++c) {
-          const T* plane = xd + (n * C + c) * H * W;
-          od[(n * C + c) * P + y * Wo + xo] =
-              k.w[0] * plane[k.off[0]] + k.w[1] * plane[k.off[1]] + k.w[2] * plane[k.off[2]] + k.w[3] * plane[k.off[3]];
-        }
+  // The corners are found once per point and applied to every channel.
+  for_each_point_row(gd, N, Ho, Wo, C, [&](int64_t n, int64_t y, const T* gr, const T* gc) {
+    for (int64_t xo = 0; xo < Wo; ++xo) {
+      const Corners<T> k = corners(taps(gr[xo], H, border), taps(gc[xo], W, border), W);
+      for (int64_t c = 0; c < C; ++c) {
+        const T* plane = xd + (n * C + c) * H * W;
+        od[(n * C + c) * P + y * Wo + xo] =
+            k.w[0] * plane[k.off[0]] + k.w[1] * plane[k.off[1]] + k.w[2] * plane[k.off[2]] + k.w[3] * plane[k.off[3]];
       }
     }
   });
@@ -157,29 +166,23 @@ void grid_sample_backward_typed(const Tensor& x, const Tensor& grid, const Tenso
   }
   if (grad_grid.defined()) {
     // d value / d P_row = gate_row * sum_b wc_b (X[q1, qc_b] - X[q0, qc_b]) and
-    // likewise for the column; invalid corners read 0. Summed over channels,
-    // one job per output row of points.
+    // likewise for the column; invalid corners read 0. Summed over channels.
     T* gg = grad_grid.data<T>();
-    parallel_for(N * Ho, std::max<int64_t>(1, (1 << 12) / std::max<int64_t>(Wo * C, 1)), [&](int64_t begin, int64_t end) {
-      for (int64_t job = begin; job < end; ++job) {
-        const int64_t n = job / Ho, y = job % Ho;
-        const T* gr = gd + n * 2 * P + y * Wo;
-        const T* gc = gr + P;
-        for (int64_t xo = 0; xo < Wo; ++xo) {
-          const Taps<T> r = taps(gr[xo], H, border), c = taps(gc[xo], W, border);
-          T grad_r = T(0), grad_c = T(0);
-          for (int64_t ch = 0; ch < C; ++ch) {
-            const T* plane = xd + (n * C + ch) * H * W;
-            auto at = [&](bool valid, int64_t off) { return valid ? plane[off] : T(0); };
-            const T x00 = at(r.valid0 && c.valid0, r.q0 * W + c.q0), x01 = at(r.valid0 && c.valid1, r.q0 * W + c.q1);
-            const T x10 = at(r.valid1 && c.valid0, r.q1 * W + c.q0), x11 = at(r.valid1 && c.valid1, r.q1 * W + c.q1);
-            const T g = go[(n * C + ch) * P + y * Wo + xo];
-            grad_r += g * (c.w0 * (x10 - x00) + c.w1 * (x11 - x01));
-            grad_c += g * (r.w0 * (x01 - x00) + r.w1 * (x11 - x10));
-          }
-          gg[n * 2 * P + y * Wo + xo] = grad_r * r.gate;
-          gg[n * 2 * P + P + y * Wo + xo] = grad_c * c.gate;
+    for_each_point_row(gd, N, Ho, Wo, C, [&](int64_t n, int64_t y, const T* gr, const T* gc) {
+      for (int64_t xo = 0; xo < Wo; ++xo) {
+        const Taps<T> r = taps(gr[xo], H, border), c = taps(gc[xo], W, border);
+        T grad_r = T(0), grad_c = T(0);
+        for (int64_t ch = 0; ch < C; ++ch) {
+          const T* plane = xd + (n * C + ch) * H * W;
+          auto at = [&](bool valid, int64_t off) { return valid ? plane[off] : T(0); };
+          const T x00 = at(r.valid0 && c.valid0, r.q0 * W + c.q0), x01 = at(r.valid0 && c.valid1, r.q0 * W + c.q1);
+          const T x10 = at(r.valid1 && c.valid0, r.q1 * W + c.q0), x11 = at(r.valid1 && c.valid1, r.q1 * W + c.q1);
+          const T g = go[(n * C + ch) * P + y * Wo + xo];
+          grad_r += g * (c.w0 * (x10 - x00) + c.w1 * (x11 - x01));
+          grad_c += g * (r.w0 * (x01 - x00) + r.w1 * (x11 - x10));
         }
+        gg[n * 2 * P + y * Wo + xo] = grad_r * r.gate;
+        gg[n * 2 * P + P + y * Wo + xo] = grad_c * c.gate;
       }
     });
   }
