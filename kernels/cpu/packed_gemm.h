@@ -59,14 +59,16 @@ inline void pack_b(const float* b, int64_t ldb, int64_t K, int64_t N, float* bp)
   }
 }
 
-// C tile (mv x nv of MR x NR, row stride ldc) = (accumulate ? C : 0) + A_panel B_panel (+ bias[r]).
-inline void micro_kernel(int64_t K, const float* __restrict a, const float* __restrict b, float* c, int64_t ldc,
-                         int64_t mv, int64_t nv, bool accumulate, const float* bias) {
-  __m512 acc[MR][3];
+// The k loop of both MR x NR micro-kernels: acc = A_panel (K x MR, k-major)
+// times the K rows of B, row k being the 48 floats at b_row(k). Inlined into
+// each caller, so every kernel keeps its own straight-line loop.
+template <typename BRow>
+inline void accumulate_tile(int64_t K, const float* __restrict a, const BRow& b_row, __m512 (&acc)[MR][3]) {
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = acc[r][2] = _mm512_setzero_ps();
   for (int64_t k = 0; k < K; ++k) {
-    const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16), b2 = _mm512_loadu_ps(b + 32);
+    const float* row = b_row(k);
+    const __m512 b0 = _mm512_loadu_ps(row), b1 = _mm512_loadu_ps(row + 16), b2 = _mm512_loadu_ps(row + 32);
 #pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
       const __m512 av = _mm512_set1_ps(a[r]);
@@ -75,8 +77,14 @@ inline void micro_kernel(int64_t K, const float* __restrict a, const float* __re
       acc[r][2] = _mm512_fmadd_ps(av, b2, acc[r][2]);
     }
     a += MR;
-    b += NR;
   }
+}
+
+// C tile (mv x nv of MR x NR, row stride ldc) = (accumulate ? C : 0) + A_panel B_panel (+ bias[r]).
+inline void micro_kernel(int64_t K, const float* __restrict a, const float* __restrict b, float* c, int64_t ldc,
+                         int64_t mv, int64_t nv, bool accumulate, const float* bias) {
+  __m512 acc[MR][3];
+  accumulate_tile(K, a, [b](int64_t k) { return b + k * NR; }, acc);
   __mmask16 mask[3];
   for (int j = 0; j < 3; ++j) {
     const int64_t left = std::clamp<int64_t>(nv - 16 * j, 0, 16);
@@ -100,20 +108,7 @@ inline void micro_kernel(int64_t K, const float* __restrict a, const float* __re
 inline void micro_kernel_offsets(int64_t K, const float* __restrict a, const float* b, const int64_t* offset,
                                  float* c, int64_t ldc, int64_t mv, const float* bias) {
   __m512 acc[MR][3];
-#pragma GCC unroll 8
-  for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = acc[r][2] = _mm512_setzero_ps();
-  for (int64_t k = 0; k < K; ++k) {
-    const float* row = b + offset[k];
-    const __m512 b0 = _mm512_loadu_ps(row), b1 = _mm512_loadu_ps(row + 16), b2 = _mm512_loadu_ps(row + 32);
-#pragma GCC unroll 8
-    for (int r = 0; r < MR; ++r) {
-      const __m512 av = _mm512_set1_ps(a[r]);
-      acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
-      acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
-      acc[r][2] = _mm512_fmadd_ps(av, b2, acc[r][2]);
-    }
-    a += MR;
-  }
+  accumulate_tile(K, a, [b, offset](int64_t k) { return b + offset[k]; }, acc);
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) {
     if (r >= mv) break;
