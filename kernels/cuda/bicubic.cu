@@ -55,38 +55,51 @@ __device__ __forceinline__ void taps(const Axis& a, int64_t o, int64_t index[4],
   for (int m = 0; m < 4; ++m) index[m] = min(max(base + m, int64_t(0)), a.in - 1);
 }
 
+// Output value e of (planes, Ho, Wo): its plane and the taps of its row and
+// column, the 4 x 4 input neighbourhood it reads (forward) or feeds (backward).
+struct Neighbourhood {
+  int64_t plane;
+  int64_t iy[4], ix[4];
+  float wy[4], wx[4];
+};
+
+__device__ __forceinline__ Neighbourhood neighbourhood(int64_t e, const Axis& rows, const Axis& cols) {
+  const int64_t Ho = rows.out, Wo = cols.out;
+  const int64_t ox = e % Wo, oy = (e / Wo) % Ho;
+  Neighbourhood nb;
+  nb.plane = e / (Ho * Wo);
+  taps(rows, oy, nb.iy, nb.wy);
+  taps(cols, ox, nb.ix, nb.wx);
+  return nb;
+}
+
 __global__ void bicubic_forward_kernel(const float* x, float* y, int64_t planes, Axis rows, Axis cols) {
-  const int64_t H = rows.in, W = cols.in, Ho = rows.out, Wo = cols.out;
-  DCSR_GRID_STRIDE_LOOP(e, planes * Ho * Wo) {
-    const int64_t ox = e % Wo, oy = (e / Wo) % Ho, plane = e / (Ho * Wo);
-    int64_t iy[4], ix[4];
-    float wy[4], wx[4];
-    taps(rows, oy, iy, wy);
-    taps(cols, ox, ix, wx);
-    const float* p = x + plane * H * W;
+  const int64_t W = cols.in;
+  DCSR_GRID_STRIDE_LOOP(e, planes * rows.out * cols.out) {
+    const Neighbourhood nb = neighbourhood(e, rows, cols);
+    const int64_t* iy = nb.iy;
+    const float* wy = nb.wy;
+    const float* p = x + nb.plane * rows.in * W;
     float out = 0.0f;
     for (int n = 0; n < 4; ++n) {
       // The H-interpolated value at column ix[n], as the CPU's row buffer holds it.
-      const float col = p[iy[0] * W + ix[n]] * wy[0] + p[iy[1] * W + ix[n]] * wy[1] + p[iy[2] * W + ix[n]] * wy[2] +
-                        p[iy[3] * W + ix[n]] * wy[3];
-      out += col * wx[n];
+      const int64_t ix = nb.ix[n];
+      const float col = p[iy[0] * W + ix] * wy[0] + p[iy[1] * W + ix] * wy[1] + p[iy[2] * W + ix] * wy[2] +
+                        p[iy[3] * W + ix] * wy[3];
+      out += col * nb.wx[n];
     }
     y[e] = out;
   }
 }
 
 __global__ void bicubic_backward_kernel(const float* gy, float* gx, int64_t planes, Axis rows, Axis cols) {
-  const int64_t H = rows.in, W = cols.in, Ho = rows.out, Wo = cols.out;
-  DCSR_GRID_STRIDE_LOOP(e, planes * Ho * Wo) {
-    const int64_t ox = e % Wo, oy = (e / Wo) % Ho, plane = e / (Ho * Wo);
-    int64_t iy[4], ix[4];
-    float wy[4], wx[4];
-    taps(rows, oy, iy, wy);
-    taps(cols, ox, ix, wx);
-    float* p = gx + plane * H * W;
+  const int64_t W = cols.in;
+  DCSR_GRID_STRIDE_LOOP(e, planes * rows.out * cols.out) {
+    const Neighbourhood nb = neighbourhood(e, rows, cols);
+    float* p = gx + nb.plane * rows.in * W;
     const float g = gy[e];
     for (int m = 0; m < 4; ++m)
-      for (int n = 0; n < 4; ++n) atomicAdd(p + iy[m] * W + ix[n], wy[m] * (wx[n] * g));
+      for (int n = 0; n < 4; ++n) atomicAdd(p + nb.iy[m] * W + nb.ix[n], nb.wy[m] * (nb.wx[n] * g));
   }
 }
 
