@@ -12,11 +12,9 @@
 #include <functional>
 
 #include "apps/bench/bench.h"
+#include "apps/bench/model_workload.h"
 #include "autograd/ops.h"
-#include "dcsr/loss.h"
-#include "dcsr/network.h"
 #include "kernels/device_memory.h"
-#include "nn/optim.h"
 #include "tensor/allocator.h"
 #include "tensor/random.h"
 
@@ -230,76 +228,34 @@ void bench_matching(const Context& ctx, int64_t N, int64_t D, int64_t Nq, int64_
              {"index_equal_to_cpu", ours.index.to_vector<int64_t>() == ref.index.to_vector<int64_t>()}});
 }
 
-// One DCSR training step on the GPU (the shapes of bench_model.cpp: LR
-// 128x128, Ref 256x256, batch 1, n_feats 64; forward + loss + backward +
-// Adam), and the 4K-mode tile inference; against PyTorch running the
-// reference model (tests/reference/dcsr_ref.py) on the same GPU. The line
-// also says how many blocks the CUDA caching pool had to cudaMalloc during
-// the timed steps (0 in a steady state) and its peak of live bytes.
-void bench_model(const Context& ctx, const std::string& variant, const std::string& loss_spec,
-                 const std::string& features) {
-  const int64_t lr_size = 128, ref_size = 256, n_feats = 64;
-  const std::string name = "cuda_dcsr_train_step_lr128_ref256_nf64_" + variant;
+// The DCSR workloads of the model benches (model_workload.h: a training step
+// at LR 128x128, Ref 256x256, batch 1, n_feats 64 with forward + loss +
+// backward + Adam, and the 4K-mode tile inference) on the GPU, against
+// PyTorch running the reference model (tests/reference/dcsr_ref.py) on the
+// same GPU. A training line also says how many blocks the CUDA caching pool
+// had to cudaMalloc during the timed steps (0 in a steady state) and its
+// peak of live bytes.
+void bench_model(const Context& ctx, const std::string& variant) {
+  const std::string name = "cuda_" + model_workload_name(variant);
   if (!selected(ctx, name)) return;
-  Generator gen(7);
-  DcsrNet net(ModelConfig{n_feats}, gen);
-  net.to(kCUDA);
-  Generator data(1);
-  Tensor lr = uniform({1, 3, lr_size, lr_size}, data, 0, 1, kFloat32, kCUDA);
-  Tensor ref = uniform({1, 3, ref_size, ref_size}, data, 0, 1, kFloat32, kCUDA);
-  Tensor hr = uniform({1, 3, 2 * lr_size, 2 * lr_size}, data, 0, 1, kFloat32, kCUDA);
-  std::unique_ptr<DcsrLoss> loss = features == "vgg"
-                                       ? std::make_unique<DcsrLoss>(loss_spec, Vgg19Features::seeded(1234, kFloat32))
-                                       : std::make_unique<DcsrLoss>(loss_spec, features);
-  nn::Adam adam(net.parameters(true), 1e-4);  // after net.to(kCUDA): the optimiser holds the device parameters
-  double last_loss = 0;
-  auto step = [&] {
-    adam.zero_grad();
-    LossTerms t = (*loss)(net.forward(lr, ref, Mode::K4).sr, hr, ref);
-    last_loss = t.total.item();
-    t.total.backward();
-    adam.step();
-  };
-  step();  // validation and warm-up (fills the caching pool)
-  DCSR_CHECK(std::isfinite(last_loss), name, ": loss is not finite");
-  allocator_reset_peak(kCUDA);
+  ModelWorkload w = make_model_workload(variant, kCUDA);
+  const bool training = variant != "infer_tile";
+  w.check();  // validation and warm-up (fills the caching pool)
+  if (training) allocator_reset_peak(kCUDA);
   const int64_t mallocs = allocator_stats(kCUDA).system_allocs;
-  Timing t = gpu_time_ms(step, 1, ctx.quick ? 3 : 5);
-  nlohmann::json line = {{"name", name},
-                         {"ms", t.median_ms},
-                         {"loss", loss_spec},
-                         {"features", features},
-                         {"forward_gmac", 149.5},
-                         {"cuda_mallocs_in_timed_steps", allocator_stats(kCUDA).system_allocs - mallocs},
-                         {"peak_device_tensors_mb", double(allocator_stats(kCUDA).peak_bytes_in_use) / 1048576.0}};
-  const nlohmann::json spec = {{"op", "cuda_dcsr_train_step"}, {"lr_size", lr_size}, {"ref_size", ref_size},
-                               {"n_feats", n_feats}, {"loss", loss_spec}, {"features", features}};
-  if (add_torch_peer(ctx, line, spec, false, t.median_ms) <= 0)
-    line["torch"] = "skipped (no python with a CUDA torch, or the peer failed)";
-  emit(ctx, line);
-}
-
-void bench_model_inference(const Context& ctx) {
-  const int64_t lr_size = 166, ref_size = 352, n_feats = 64;
-  const std::string name = "cuda_dcsr_infer_4k_tile_lr166_ref352_nf64";
-  if (!selected(ctx, name)) return;
-  Generator gen(7);
-  DcsrNet net(ModelConfig{n_feats}, gen);
-  net.to(kCUDA);
-  Generator data(1);
-  Tensor lr = uniform({1, 3, lr_size, lr_size}, data, 0, 1, kFloat32, kCUDA);
-  Tensor ref = uniform({1, 3, ref_size, ref_size}, data, 0, 1, kFloat32, kCUDA);
-  NoGradGuard no_grad;
-  {
-    DcsrNet::Output o = net.forward(lr, ref, Mode::K4);
-    DCSR_CHECK(o.sr.shape() == Shape({1, 3, 2 * lr_size, 2 * lr_size}), name, ": wrong output shape");
+  Timing t = gpu_time_ms(w.run, 1, ctx.quick ? 3 : 5);
+  nlohmann::json line = {{"name", name}, {"ms", t.median_ms}};
+  line.update(w.info);
+  if (training) {
+    line["cuda_mallocs_in_timed_steps"] = allocator_stats(kCUDA).system_allocs - mallocs;
+    line["peak_device_tensors_mb"] = double(allocator_stats(kCUDA).peak_bytes_in_use) / 1048576.0;
+  } else {
+    line["gmac_per_s"] = w.info["forward_gmac"].get<double>() / (t.median_ms / 1e3);
   }
-  Timing t = gpu_time_ms([&] { Tensor sr = net.forward(lr, ref, Mode::K4).sr; }, 1, ctx.quick ? 3 : 5);
-  nlohmann::json line = {{"name", name}, {"ms", t.median_ms}, {"forward_gmac", 316.6},
-                         {"gmac_per_s", 316.6 / (t.median_ms / 1e3)}};
-  add_torch_peer(ctx, line,
-                 {{"op", "cuda_dcsr_infer_tile"}, {"lr_size", lr_size}, {"ref_size", ref_size}, {"n_feats", n_feats}},
-                 false, t.median_ms);
+  nlohmann::json spec = w.peer_spec;  // the same work, run by the GPU peer
+  spec["op"] = "cuda_" + spec["op"].get<std::string>();
+  if (add_torch_peer(ctx, line, spec, false, t.median_ms) <= 0 && training)
+    line["torch"] = "skipped (no python with a CUDA torch, or the peer failed)";
   emit(ctx, line);
 }
 
@@ -332,10 +288,9 @@ DCSR_BENCH(cuda) {
   guarded(ctx, "cuda_conv2d_f32_256", [&] { bench_conv2d(ctx, 1, 64, 256, 256); });
   if (!ctx.quick) guarded(ctx, "cuda_conv2d_f32_48", [&] { bench_conv2d(ctx, 16, 64, 48, 48); });
   guarded(ctx, "cuda_max_cosine", [&] { bench_matching(ctx, 1, 576, ctx.quick ? 1024 : 4096, ctx.quick ? 1024 : 4096); });
-  guarded(ctx, "cuda_dcsr_train_step_l1", [&] { bench_model(ctx, "l1", "1*L1", "patch4"); });
-  guarded(ctx, "cuda_dcsr_train_step_cx_vgg",
-          [&] { bench_model(ctx, "cx_vgg", "1*L1+0.05*CX_ref+0.01*CX_hr", "vgg"); });
-  guarded(ctx, "cuda_dcsr_infer", [&] { bench_model_inference(ctx); });
+  guarded(ctx, "cuda_dcsr_train_step_l1", [&] { bench_model(ctx, "train_l1"); });
+  guarded(ctx, "cuda_dcsr_train_step_cx_vgg", [&] { bench_model(ctx, "train_cx_vgg"); });
+  guarded(ctx, "cuda_dcsr_infer", [&] { bench_model(ctx, "infer_tile"); });
 #endif
 }
 
