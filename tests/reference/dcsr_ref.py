@@ -18,6 +18,7 @@ Contents
   * coarse_search of §8 step 4 with the torch-1.4 resize rule
   * seeded_uniform: deterministic pseudo-random weights that C++ can regenerate
 """
+import contextlib
 import math
 import re
 
@@ -389,6 +390,26 @@ class DCSR(nn.Module):
             return sr, C, I, {"hf_al": hf_al, "f_ref1_al": f_ref1_al, "f_ref2_w": f_ref2_w,
                               "ref_hf": ref_hf, "base": base}
         return sr, C, I
+
+
+@contextlib.contextmanager
+def recording_aligner_raws(model):
+    """Within the block, each forward of the DCSR `model` records the raw predictions of its two
+    aligners (AlignedConv2d.predict on the inputs they were called with) into the yielded dict, under
+    "aa1" and "aa3". For the generators' robustness checks of the sample points."""
+    raws = {}
+    hooks = []
+    for aa in ("aa1", "aa3"):
+        al = getattr(model, aa).align
+
+        def hook(mod, inp, out, aa=aa, al=al):
+            raws[aa] = al.predict(inp[1], inp[2], inp[3]).detach()
+        hooks.append(al.register_forward_hook(hook))
+    try:
+        yield raws
+    finally:
+        for h_ in hooks:
+            h_.remove()
 
 
 def count_parameters(model, trainable_only=False):

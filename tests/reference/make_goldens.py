@@ -476,17 +476,8 @@ def make_model_tiny():
     for mode, f8 in (("4k", False), ("8k", True)):
         model.zero_grad()
         # record the raw aligner predictions for debugging
-        raws = {}
-        hooks = []
-        for aa in ("aa1", "aa3"):
-            al = getattr(model, aa).align
-
-            def hook(mod, inp, out, aa=aa, al=al):
-                raws[aa] = al.predict(inp[1], inp[2], inp[3]).detach()
-            hooks.append(al.register_forward_hook(hook))
-        sr, C, I = model(lr, ref, flag_8k=f8)
-        for h_ in hooks:
-            h_.remove()
+        with R.recording_aligner_raws(model) as raws:
+            sr, C, I = model(lr, ref, flag_8k=f8)
         # robustness: matching maxima well separated
         with torch.no_grad():
             q = model.feature_match.features(lr, not f8)

@@ -110,18 +110,9 @@ def top2_gap(S):
 def run_model(model, lr, ref, f8, t, prefix, stats, raw=True):
     """Forward in float64; records SR, C, I (and the raw aligner outputs) under `prefix`, and checks that
     neither the matching argmax nor an aligner floor() is within rounding of flipping."""
-    raws = {}
-    hooks = []
-    for aa in ("aa1", "aa3"):
-        al = getattr(model, aa).align
-
-        def hook(mod, inp, out, aa=aa, al=al):
-            raws[aa] = al.predict(inp[1], inp[2], inp[3]).detach()
-        hooks.append(al.register_forward_hook(hook))
     with torch.no_grad():
-        sr, C, I = model(lr, ref, flag_8k=f8)
-        for h_ in hooks:
-            h_.remove()
+        with R.recording_aligner_raws(model) as raws:
+            sr, C, I = model(lr, ref, flag_8k=f8)
         q = model.feature_match.features(lr, not f8)
         kf = model.feature_match.features(F.avg_pool2d(ref, 2), not f8)
         _, I2, S = R.patch_match(q, kf)
