@@ -275,6 +275,7 @@ TEST_CASE("forward: dcsr eval --unrelated-ref gives each image another image's r
   CHECK(b["images"][2]["ref"] == "p0.png");
   CHECK(b["mean"]["bicubic"] == a["mean"]["bicubic"]);  // bicubic uses no reference
   CHECK(b["mean"]["sr"]["psnr_fov"].is_number());
+  CHECK(b["n_feats"] == 4);
   CHECK(b["mean"]["sr"]["psnr"] != a["mean"]["sr"]["psnr"]);
 
   test::write_dataset(dir / "one", 1, 24, 28);

@@ -56,6 +56,7 @@ int run_eval(const CommandInfo& self, const std::vector<std::string>& argv) {
   if (bar) bar->finish();
   nlohmann::json j = eval_to_json(summary);
   j["model"] = model_path.empty() ? nlohmann::json(nullptr) : nlohmann::json(model_path);
+  j["n_feats"] = net ? nlohmann::json(net->config().n_feats) : nlohmann::json(nullptr);
   write_file_atomic(json_path, j.dump(2) + "\n");
   outputs.written(json_path);
   outputs.commit();
