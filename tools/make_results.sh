@@ -5,11 +5,13 @@
 # of one 4K-mode image. Every number in the report is measured by this run;
 # the goals' MET / NOT MET are computed from them (tools/results_report.py).
 #
-#   tools/make_results.sh [--model M] [--log LOG] [--quick] [--work DIR] [--out-dir DIR]
+#   tools/make_results.sh [--model M] [--log LOG] [--val-seed S] [--quick] [--work DIR] [--out-dir DIR]
 #
 #   --model M     the model (default models/default.ckpt)
 #   --log LOG     its training log (default models/train_log.jsonl)
-#   --quick       a smoke test of this script: 2 images per set and a 504x378
+#   --val-seed S  the seed of `dcsr prepare` for the validation set (default 2:
+#                 the validation set the default model was trained with)
+#   --quick       a smoke test of this script: 4 validation images and a 504x378
 #                 4K-mode input; the report says so at the top, and it goes to
 #                 the work folder unless --out-dir is given
 #   --work DIR    where the datasets, evaluations and logs go (default: a new
@@ -20,8 +22,8 @@
 # Sun_Hays80 (default ../shared/data next to the repository);
 # DCSR_NUM_THREADS, the CPU threads (default: all cores).
 #
-# Steps: (a) build the dcsr command; (b) prepare the validation sets from Set5
-# and Set14 with `dcsr prepare --seed 1`; (c) `dcsr eval` (4k protocol) with
+# Steps: (a) build the dcsr command; (b) prepare the validation set from the
+# Set5 and Set14 photos together with `dcsr prepare --seed 2`; (c) `dcsr eval` (4k protocol) with
 # the model, which measures bicubic in the same run, and again with
 # --unrelated-ref; (d) `dcsr plot-log` of the training log; (e) `make demo`
 # and `dcsr sr` on a 2016x1512 input in 4k mode under /usr/bin/time -v (the
@@ -37,17 +39,19 @@ cd "$repo"
 model="models/default.ckpt"
 log="models/train_log.jsonl"
 quick=0
+val_seed=2
 work=""
 out_dir=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    --model|--log|--work|--out-dir)
+    --model|--log|--work|--out-dir|--val-seed)
       [ $# -ge 2 ] || { echo "make_results: $1 needs a value (see --help)" >&2; exit 2; } ;;
   esac
   case "$1" in
     --model) model="$2"; shift 2 ;;
     --log) log="$2"; shift 2 ;;
     --quick) quick=1; shift ;;
+    --val-seed) val_seed="$2"; shift 2 ;;
     --work) work="$2"; shift 2 ;;
     --out-dir) out_dir="$2"; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -104,22 +108,27 @@ step "(a) building the dcsr command"
 run configure make configure
 run build cmake --build build --target dcsr -j "$(nproc)"
 
-step "(b) preparing the validation sets from $data/{Set5,Set14}"
-max_images=()
-if [ "$quick" = 1 ]; then max_images=(--max-images 2); fi
+step "(b) preparing the validation set from $data/{Set5,Set14} (seed $val_seed)"
+# One folder of both sets' photos (as the training's validation set): photo i
+# of the sorted list draws its simulated telephoto from (seed, i), so the same
+# photos and seed give the same pairs.
+rm -rf "$work/val_photos" "$work/val"
+mkdir -p "$work/val_photos"
 for set in Set5 Set14; do
-  rm -rf "$work/val/$set"
-  mkdir -p "$work/val"
-  run "prepare_$set" "$dcsr" prepare --photos "$data/$set" --out "$work/val/$set" --seed 1
+  for photo in "$data/$set"/*; do
+    [ -f "$photo" ] || continue
+    [ ! -e "$work/val_photos/$(basename "$photo")" ] || die "two validation photos are named $(basename "$photo")"
+    ln -s "$photo" "$work/val_photos/$(basename "$photo")"
+  done
 done
+run prepare_val "$dcsr" prepare --photos "$work/val_photos" --out "$work/val" --seed "$val_seed"
 
 step "(c) evaluating bicubic, the model and the model with unrelated references"
-for set in Set5 Set14; do
-  run "eval_$set" "$dcsr" eval --data "$work/val/$set" --model "$model" --json "$work/eval/$set.json" \
-    "${max_images[@]}" --quiet
-  run "eval_${set}_unrelated" "$dcsr" eval --data "$work/val/$set" --model "$model" --unrelated-ref \
-    --json "$work/eval/${set}_unrelated.json" "${max_images[@]}" --quiet
-done
+max_images=()
+if [ "$quick" = 1 ]; then max_images=(--max-images 4); fi
+run eval "$dcsr" eval --data "$work/val" --model "$model" --json "$work/eval/own.json" "${max_images[@]}" --quiet
+run eval_unrelated "$dcsr" eval --data "$work/val" --model "$model" --unrelated-ref \
+  --json "$work/eval/unrelated.json" "${max_images[@]}" --quiet
 
 step "(d) plotting the training loss"
 run plot "$dcsr" plot-log "$log" --out "$work/loss_curve.png" --title "training loss: $(basename "$log")"
@@ -143,7 +152,7 @@ cpu="$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || tr
 python3 tools/results_report.py --work "$work" --out "$work/RESULTS.md" \
   --model "$model" --log "$log" --quick "$quick" --threads "$threads" --cores "$(nproc)" \
   --cpu "${cpu:-unknown}" --commit "$commit" --date "$(date -u '+%Y-%m-%d %H:%M UTC')" \
-  --photo "$(basename "$photo")" --size4k "$size4k" --data "$data" \
+  --photo "$(basename "$photo")" --size4k "$size4k" --data "$data" --val-seed "$val_seed" \
   || die "the report could not be written (see above)"
 
 # Only now touch the outputs: copy next to them, then rename.

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Writes docs/RESULTS.md from what tools/make_results.sh measured (standard library only).
 
-Reads, in the work folder: eval/{Set5,Set14}.json and eval/{Set5,Set14}_unrelated.json
-(`dcsr eval` output), logs/demo.time and logs/sr4k.time (`/usr/bin/time -v` output), and the
+Reads, in the work folder: eval/own.json and eval/unrelated.json (`dcsr eval` output on the
+validation set made from the Set5 and Set14 photos together), logs/demo.time and logs/sr4k.time (`/usr/bin/time -v` output), and the
 training log. Every number in the report comes from these files; the goals' MET / NOT MET are
 computed here, never written by hand. Fails (exit 1, nothing written) when a file is missing or
 malformed.
@@ -34,8 +34,8 @@ def load_json(path):
 
 
 def image_scores(evaluation, method, path):
-    """[{metric: value}] per image for method 'sr' or 'bicubic'."""
-    rows = []
+    """{image name: {metric: value}} for method 'sr' or 'bicubic'."""
+    rows = {}
     for image in evaluation.get("images", []):
         scores = image.get(method)
         if scores is None:
@@ -43,7 +43,7 @@ def image_scores(evaluation, method, path):
         for m in METRICS:
             if not isinstance(scores.get(m), (int, float)) or not math.isfinite(scores[m]):
                 raise ReportError(f"'{path}': image {image.get('name')} {method}.{m} is {scores.get(m)!r}")
-        rows.append(scores)
+        rows[image.get("name")] = scores
     if not rows:
         raise ReportError(f"'{path}' holds no images")
     return rows
@@ -108,36 +108,42 @@ def status(value, goal):
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     for name in ["work", "out", "model", "log", "quick", "threads", "cores", "cpu", "commit", "date", "photo",
-                 "size4k", "data"]:
-        p.add_argument("--" + name, required=True)
+                 "size4k", "data", "val_seed"]:
+        p.add_argument("--" + name.replace("_", "-"), dest=name, required=True)
     a = p.parse_args()
 
+    path, upath = os.path.join(a.work, "eval", "own.json"), os.path.join(a.work, "eval", "unrelated.json")
+    ev, uev = load_json(path), load_json(upath)
+    if not str(uev.get("reference", "")).startswith("unrelated"):
+        raise ReportError(f"'{upath}' was not made with --unrelated-ref")
+    n_feats = ev.get("n_feats")
+    by_image = {"own": image_scores(ev, "sr", path), "bicubic": image_scores(ev, "bicubic", path),
+                "unrelated": image_scores(uev, "sr", upath)}
+    if set(by_image["own"]) != set(by_image["unrelated"]):
+        raise ReportError(f"'{upath}' and '{path}' hold different images")
+    # The images of each photo set (dcsr prepare names a pair after its photo's stem).
+    groups = []
+    for set_name in SETS:
+        stems = {os.path.splitext(f)[0] for f in os.listdir(os.path.join(a.data, set_name))}
+        names = sorted(n for n in by_image["own"] if os.path.splitext(n)[0] in stems)
+        if names:
+            groups.append((set_name, names))
+    groups.append(("Set5 + Set14", sorted(by_image["own"])))
     own, unrelated, bicubic = {}, {}, {}
-    n_feats = None
-    for s in SETS:
-        path = os.path.join(a.work, "eval", s + ".json")
-        ev = load_json(path)
-        own[s] = image_scores(ev, "sr", path)
-        bicubic[s] = image_scores(ev, "bicubic", path)
-        n_feats = ev.get("n_feats", n_feats)
-        upath = os.path.join(a.work, "eval", s + "_unrelated.json")
-        uev = load_json(upath)
-        if not str(uev.get("reference", "")).startswith("unrelated"):
-            raise ReportError(f"'{upath}' was not made with --unrelated-ref")
-        unrelated[s] = image_scores(uev, "sr", upath)
-        if len(unrelated[s]) != len(own[s]):
-            raise ReportError(f"'{upath}' and '{path}' hold different numbers of images")
-    groups = [(s, s) for s in SETS] + [("all", "Set5 + Set14")]
-    for table in (own, unrelated, bicubic):
-        table["all"] = sum((table[s] for s in SETS), [])
+    for label, names in groups:
+        own[label] = [by_image["own"][n] for n in names]
+        unrelated[label] = [by_image["unrelated"][n] for n in names]
+        bicubic[label] = [by_image["bicubic"][n] for n in names]
+    groups = [(label, label) for label, _ in groups]
 
     demo_s, demo_mb = parse_time(os.path.join(a.work, "logs", "demo.time"))
     sr_s, sr_mb = parse_time(os.path.join(a.work, "logs", "sr4k.time"))
     config, train, val = read_log(a.log)
 
-    gain_bicubic = mean(own["all"], "psnr_fov") - mean(bicubic["all"], "psnr_fov")
-    gain_unrelated = mean(own["all"], "psnr_fov") - mean(unrelated["all"], "psnr_fov")
-    n_all = len(own["all"])
+    all_key = "Set5 + Set14"
+    gain_bicubic = mean(own[all_key], "psnr_fov") - mean(bicubic[all_key], "psnr_fov")
+    gain_unrelated = mean(own[all_key], "psnr_fov") - mean(unrelated[all_key], "psnr_fov")
+    n_all = len(own[all_key])
     lr_w, lr_h = (int(v) // 2 for v in a.size4k.split("x"))
 
     out = []
@@ -146,15 +152,15 @@ def main():
     w("Written by `tools/make_results.sh`" + (" --quick" if a.quick == "1" else "") +
       "; every number below is measured by that run, and the goals' status is computed from them.\n")
     if a.quick == "1":
-        w("> **QUICK RUN** (`--quick`): 2 images per set and a small 4K-mode input. A smoke test of the script, "
+        w("> **QUICK RUN** (`--quick`): 4 validation images and a small 4K-mode input. A smoke test of the script, "
           "not the project's numbers.\n")
     w("| | |\n|---|---|")
     w(f"| date | {a.date} |")
     w(f"| commit | `{a.commit}` |")
     w(f"| machine | {a.cpu}, {a.cores} cores; threads used: {a.threads} (`DCSR_NUM_THREADS`) |")
     w(f"| model | `{shown(a.model)}`" + (f", n_feats {n_feats}" if n_feats is not None else "") + " |")
-    w(f"| validation data | Set5 + Set14 photos ({n_all} images) made into dual-camera pairs by "
-      f"`dcsr prepare --seed 1` (simulated telephoto, docs/app.md) |")
+    w(f"| validation data | the Set5 and Set14 photos in one folder ({n_all} images evaluated), made into "
+      f"dual-camera pairs by `dcsr prepare --seed {a.val_seed}` (simulated telephoto, docs/app.md) |")
     w("")
 
     w("## Goals (issue 7)\n")
@@ -170,7 +176,8 @@ def main():
     w("## Quality\n")
     w("`dcsr eval`, 4k protocol (LR/x2 + Ref/x2 -> HR, dcsr-spec §11): 8-bit quantised, PSNR and SSIM on Y, "
       "shave 2 px; *FoV*: inside the telephoto's view, no shave. Bicubic is measured in the same run. "
-      "*unrelated reference*: image i gets the reference of image (i+1) mod n of its set, resized to its "
+      "*unrelated reference*: image i gets the reference of image (i+1) mod n of the set (both photo sets "
+      "together, sorted by name), resized to its "
       "LR size (`dcsr eval --unrelated-ref`). Means over the images.\n")
     w("| images | method | PSNR | SSIM | PSNR FoV | SSIM FoV |\n|---|---|---|---|---|---|")
     for key, label in groups:
