@@ -28,7 +28,7 @@
 //            pairs for that).
 // Perturbation (drawn per photo, uniformly): rotation +-2 degrees, scale
 // 1 +- 3 %, translation +-4 Ref/x2 px per axis, per-channel gain 1 +- 5 %,
-// gamma 1 +- 0.1 (v -> (gain v)^gamma), Gaussian blur sigma 0.5..1.0 Ref/x2
+// gamma 1 +- 0.1 (v -> (gain v)^gamma), Gaussian blur sigma 0.2..0.5 Ref/x2
 // px, Gaussian noise sigma 0.5/255..2/255; values clamped to [0, 1] and
 // stored as 8-bit PNG.
 //

@@ -72,14 +72,16 @@ void max_pool2d_forward(const Tensor& x, Tensor& y, Tensor& indices, int64_t ker
         const T* p = in + plane * H * W;
         int64_t best = oy * kernel * W + ox * kernel;
         T best_value = p[best];
-        // Row-major window order; only a strictly larger value (or a NaN)
-        // replaces the best, so the first maximum wins: PyTorch's rule,
-        // NaN included (the last NaN of a window wins there too).
+        // Row-major window order; only a strictly larger value, or a first
+        // NaN, replaces the best: the first maximum wins, as in PyTorch, and a
+        // NaN beats any number. (Among several NaNs the first wins, as in
+        // the CUDA kernel; PyTorch takes the last. It only moves where the
+        // gradient goes.)
         for (int64_t ky = 0; ky < kernel; ++ky)
           for (int64_t kx = 0; kx < kernel; ++kx) {
             const int64_t at = (oy * kernel + ky) * W + ox * kernel + kx;
             const T v = p[at];
-            if (v > best_value || std::isnan(v)) {
+            if (v > best_value || (std::isnan(v) && !std::isnan(best_value))) {
               best_value = v;
               best = at;
             }
