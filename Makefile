@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all setup configure build test bench bench-peer clean
+.PHONY: all setup configure build test bench bench-peer demo clean
 
 all: build
 
@@ -29,6 +29,14 @@ bench: build
 # e.g. BENCH_PEER_ARGS=--quick, DCSR_PYTHON=/usr/bin/python3 for Debian's torch).
 bench-peer: build
 	@sh tools/with_torch_python.sh tools/bench_peer.py --binary $(BUILD)/bin/dcsr_bench $(BENCH_PEER_ARGS)
+
+# The first minute: set-up, build only the `dcsr` command, super-resolve the
+# embedded real dual-camera pair (demo/) with models/default.ckpt and write
+# out/demo/{sr,side_by_side,confidence}.png. DEMO_ARGS passes options, e.g.
+# DEMO_ARGS="--model M --out DIR --mode 4k".
+demo: configure
+	@cmake --build $(BUILD) --target dcsr -j $(JOBS)
+	@$(BUILD)/bin/dcsr demo $(DEMO_ARGS)
 
 clean:
 	rm -rf $(BUILD)

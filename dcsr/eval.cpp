@@ -71,6 +71,9 @@ Tensor bicubic_upsample(const Tensor& lr) {
 
 namespace {
 
+constexpr const char* kUnrelatedRefText =
+    "unrelated: image i gets the Ref/x2 of image (i+1) mod n, resized to its LR size with resize_antialias";
+
 void accumulate(QualityScores& sum, const QualityScores& s) {
   sum.psnr += s.psnr, sum.ssim += s.ssim, sum.psnr_fov += s.psnr_fov, sum.ssim_fov += s.ssim_fov;
 }
@@ -94,8 +97,11 @@ EvalSummary evaluate_dataset(const std::string& data_dir, const DcsrNet* net, co
   summary.data = data_dir;
   summary.mode = mode_name(options.mode);
   summary.has_model = net != nullptr;
+  summary.unrelated_ref = options.unrelated_ref;
   int64_t n = files.size();
   if (options.max_images > 0) n = std::min(n, options.max_images);
+  DCSR_CHECK(!options.unrelated_ref || n >= 2, "evaluation with unrelated references needs at least 2 images, '",
+             data_dir, "' gives ", n);
   if (!options.save_dir.empty()) {
     std::error_code ec;
     DCSR_CHECK(fs::is_directory(options.save_dir, ec), "output folder '", options.save_dir, "' does not exist");
@@ -110,6 +116,13 @@ EvalSummary evaluate_dataset(const std::string& data_dir, const DcsrNet* net, co
     check_pair_sizes(files, i, lr_info, ref_info, &hr_info);
     ImageEval e;
     e.name = name;
+    e.ref_name = fs::path(files.ref[size_t(i)]).filename().string();
+    if (options.unrelated_ref) {
+      const size_t other = size_t((i + 1) % n);
+      e.ref_name = fs::path(files.ref[other]).filename().string();
+      ref = read_image(files.ref[other]);
+      if (ref.size(2) != lr.size(2) || ref.size(3) != lr.size(3)) ref = resize_antialias(ref, lr.size(2), lr.size(3));
+    }
     e.bicubic = evaluate_pair(bicubic_upsample(lr), hr);
     if (net) {
       auto start = std::chrono::steady_clock::now();
@@ -132,7 +145,7 @@ EvalSummary evaluate_dataset(const std::string& data_dir, const DcsrNet* net, co
 nlohmann::json eval_to_json(const EvalSummary& s) {
   nlohmann::json images = nlohmann::json::array();
   for (const ImageEval& e : s.images) {
-    nlohmann::json j = {{"name", e.name}, {"bicubic", scores_json(e.bicubic)}};
+    nlohmann::json j = {{"name", e.name}, {"ref", e.ref_name}, {"bicubic", scores_json(e.bicubic)}};
     if (s.has_model) j["sr"] = scores_json(e.sr), j["seconds"] = e.seconds;
     images.push_back(j);
   }
@@ -140,6 +153,7 @@ nlohmann::json eval_to_json(const EvalSummary& s) {
   if (s.has_model) mean["sr"] = scores_json(s.mean_sr);
   return {{"data", s.data},
           {"mode", s.mode},
+          {"reference", s.unrelated_ref ? kUnrelatedRefText : "own (Ref/x2 of the same image)"},
           {"protocol",
            "quantised to 8 bits; PSNR on Y ((65.738, 129.057, 25.064)/256), shave 2; SSIM on Y (+16/255), "
            "11x11 Gaussian sigma 1.5, valid windows, shave 2; *_fov: the central half, no shave"},
@@ -155,6 +169,7 @@ std::string eval_table(const EvalSummary& s) {
                   q.ssim, q.psnr_fov, q.ssim_fov);
     out << line;
   };
+  if (s.unrelated_ref) out << "reference: " << kUnrelatedRefText << "\n";
   std::snprintf(line, sizeof(line), "%-24s %-8s %8s %8s %10s %10s\n", "image", "method", "PSNR", "SSIM", "PSNR-FoV",
                 "SSIM-FoV");
   out << line;

@@ -42,6 +42,7 @@ Tensor bicubic_upsample(const Tensor& lr);
 
 struct ImageEval {
   std::string name;
+  std::string ref_name;       // the reference used (another image's with unrelated_ref)
   QualityScores sr, bicubic;  // sr unset (zeros) when no network was given
   double seconds = 0;         // tiled inference time of this image
 };
@@ -49,6 +50,7 @@ struct ImageEval {
 struct EvalSummary {
   std::string data, mode;
   bool has_model = false;
+  bool unrelated_ref = false;
   std::vector<ImageEval> images;
   QualityScores mean_sr, mean_bicubic;  // plain means over the images (as the reference averages PSNR)
 };
@@ -57,6 +59,12 @@ struct EvalOptions {
   Mode mode = Mode::K4;
   int64_t max_images = 0;  // 0 = all
   std::string save_dir;    // when set, each SR is written there as <name>.png
+  // Give image i the reference of image (i + 1) mod n (n: the images
+  // evaluated; at least 2) instead of its own, resized to the LR's size with
+  // resize_antialias when the sizes differ (the aspect ratio is not kept):
+  // what the model makes of a reference that shows another scene, i.e. how
+  // much the right reference is worth. Bicubic is unaffected.
+  bool unrelated_ref = false;
   std::function<void(int64_t done, int64_t total, const std::string& name)> progress;
 };
 

@@ -6,12 +6,17 @@
 
 namespace dcsr::cli {
 
-Args::Args(std::string command, std::vector<OptionSpec> specs, const std::vector<std::string>& argv)
+Args::Args(std::string command, std::vector<OptionSpec> specs, const std::vector<std::string>& argv,
+           size_t max_positionals)
     : command_(std::move(command)), specs_(std::move(specs)) {
   for (size_t i = 0; i < argv.size(); ++i) {
     const std::string& arg = argv[i];
     if (arg == "--help" || arg == "-h") {
       help_ = true;
+      continue;
+    }
+    if (arg.rfind("-", 0) != 0 && positionals_.size() < max_positionals) {
+      positionals_.push_back(arg);
       continue;
     }
     if (arg.rfind("--", 0) != 0 || arg.size() == 2) {

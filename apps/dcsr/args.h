@@ -1,6 +1,8 @@
 // Command-line options of the `dcsr` subcommands: `--name value`,
-// `--name=value` and value-less flags. Anything else (an unknown option, a
-// missing value, a stray positional argument) is a UsageError naming it.
+// `--name=value` and value-less flags, plus up to `max_positionals` plain
+// arguments where a command takes them (`dcsr plot-log LOG.jsonl`). Anything
+// else (an unknown option, a missing value, a stray positional argument) is a
+// UsageError naming it.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -28,7 +30,8 @@ class Args {
  public:
   // Parses argv (without the program and subcommand names). --help / -h is
   // always accepted and sets help().
-  Args(std::string command, std::vector<OptionSpec> specs, const std::vector<std::string>& argv);
+  Args(std::string command, std::vector<OptionSpec> specs, const std::vector<std::string>& argv,
+       size_t max_positionals = 0);
 
   bool help() const { return help_; }
   bool has(const std::string& name) const;
@@ -36,6 +39,8 @@ class Args {
   // Fails with a UsageError naming the option when it is missing.
   std::string require(const std::string& name) const;
   std::vector<std::string> get_all(const std::string& name) const;
+  // The plain arguments, in order (at most max_positionals).
+  const std::vector<std::string>& positionals() const { return positionals_; }
   int64_t get_int(const std::string& name, int64_t fallback) const;
   uint64_t get_u64(const std::string& name, uint64_t fallback) const;
   double get_double(const std::string& name, double fallback) const;
@@ -49,6 +54,7 @@ class Args {
   std::string command_;
   std::vector<OptionSpec> specs_;
   std::map<std::string, std::vector<std::string>> values_;
+  std::vector<std::string> positionals_;
   bool help_ = false;
 };
 

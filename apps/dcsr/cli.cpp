@@ -21,17 +21,21 @@ fs::path executable_dir() {
 
 }  // namespace
 
-std::string resolve_model_path(const std::string& given) {
-  if (!given.empty()) return given;
-  if (const char* env = std::getenv("DCSR_MODEL"); env && *env) return env;
+std::string find_repo_file(const std::string& relative) {
   std::error_code ec;
-  const fs::path relative = fs::path("models") / "default.ckpt";
-  if (fs::exists(relative, ec)) return relative.string();
+  if (fs::exists(relative, ec)) return relative;
   fs::path dir = executable_dir();
   if (!dir.empty()) {
     fs::path beside = dir.parent_path().parent_path() / relative;
     if (fs::exists(beside, ec)) return beside.string();
   }
+  return "";
+}
+
+std::string resolve_model_path(const std::string& given) {
+  if (!given.empty()) return given;
+  if (const char* env = std::getenv("DCSR_MODEL"); env && *env) return env;
+  if (std::string found = find_repo_file("models/default.ckpt"); !found.empty()) return found;
   fail("no model given and no default model found (models/default.ckpt). Get one by training "
        "(dcsr train --data DIR, then use experiments/basic/model_latest.ckpt) or by converting the released "
        "weights (tools/convert_weights.py dcsr model_basic.pt models/default.ckpt), then pass --model FILE "

@@ -21,6 +21,9 @@ CommandInfo train_command();
 CommandInfo sra_command();
 CommandInfo sr_command();
 CommandInfo eval_command();
+CommandInfo demo_command();
+CommandInfo plot_log_command();
+CommandInfo resize_command();
 CommandInfo help_command();
 
 // Every subcommand, in the order of the general help.
@@ -34,6 +37,11 @@ std::string command_help(const CommandInfo& command);
 // the build folder of this executable (<repo>/build/bin/dcsr ->
 // <repo>/models/default.ckpt). Fails with instructions when none exists.
 std::string resolve_model_path(const std::string& given);
+
+// A file of the repository, e.g. "demo/wide.jpg": the path relative to the
+// current folder when it exists there, else the one next to the build folder
+// of this executable (<repo>/build/bin/dcsr -> <repo>/demo/wide.jpg), else "".
+std::string find_repo_file(const std::string& relative);
 
 // Applies --threads N when given.
 void apply_threads(const Args& args);

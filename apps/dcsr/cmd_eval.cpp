@@ -28,8 +28,11 @@ int run_eval(const CommandInfo& self, const std::vector<std::string>& argv) {
   }
   opt.max_images = args.get_int("max-images", 0);
   opt.save_dir = args.get("save-dir");
+  opt.unrelated_ref = args.has("unrelated-ref");
   if (args.has("bicubic-only") && args.has("model"))
     throw UsageError("dcsr eval: --bicubic-only and --model exclude each other");
+  if (args.has("bicubic-only") && opt.unrelated_ref)
+    throw UsageError("dcsr eval: --unrelated-ref needs a model (bicubic uses no reference)");
   apply_threads(args);
   OutputFiles outputs;
   outputs.declare(json_path, "json");
@@ -53,6 +56,7 @@ int run_eval(const CommandInfo& self, const std::vector<std::string>& argv) {
   if (bar) bar->finish();
   nlohmann::json j = eval_to_json(summary);
   j["model"] = model_path.empty() ? nlohmann::json(nullptr) : nlohmann::json(model_path);
+  j["n_feats"] = net ? nlohmann::json(net->config().n_feats) : nlohmann::json(nullptr);
   write_file_atomic(json_path, j.dump(2) + "\n");
   outputs.written(json_path);
   outputs.commit();
@@ -66,15 +70,18 @@ CommandInfo eval_command() {
   CommandInfo c;
   c.name = "eval";
   c.summary = "measure PSNR/SSIM (whole image and inside the telephoto's view) on a dataset";
-  c.usage = "dcsr eval --data DIR [--model M] [--mode 4k|8k] [--json OUT.json] [--device cpu|cuda]";
+  c.usage = "dcsr eval --data DIR [--model M] [--mode 4k|8k] [--unrelated-ref] [--json OUT.json] [--device cpu|cuda]";
   c.details =
       "DIR in the CameraFusion layout (LR/x2, Ref/x2, HR). Each LR is super-resolved with tiled inference\n"
       "and upsampled with bicubic x2; both are quantised to 8 bits and compared with HR: PSNR on Y (shave 2),\n"
       "SSIM on Y (11x11 Gaussian, sigma 1.5), and both again on the central half (the telephoto's view).\n"
-      "Prints a table and writes the numbers as JSON. Without --model: $DCSR_MODEL, else models/default.ckpt.";
+      "Prints a table and writes the numbers as JSON. Without --model: $DCSR_MODEL, else models/default.ckpt.\n"
+      "--unrelated-ref gives image i the reference of image (i+1) mod n (resized to its LR size with\n"
+      "resize_antialias): the difference to a normal run is what the right reference is worth.";
   c.options = {{"data", "DIR", "dataset folder"},
                {"model", "M", "model checkpoint"},
                {"bicubic-only", "", "measure bicubic only (no model)"},
+               {"unrelated-ref", "", "give each image the reference of the next image (a control)"},
                {"mode", "4k|8k", "tile and matching mode (default 4k)"},
                {"json", "OUT.json", "where to write the results (default eval.json)"},
                {"max-images", "N", "only the first N images (default all)"},

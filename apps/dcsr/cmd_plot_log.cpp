@@ -1,0 +1,56 @@
+// `dcsr plot-log`: the loss curves of a training log as a PNG (dcsr/plot_log.h).
+#include <iostream>
+
+#include "apps/dcsr/cli.h"
+#include "dcsr/plot_log.h"
+#include "io/image_io.h"
+
+namespace dcsr::cli {
+
+namespace {
+
+int run_plot_log(const CommandInfo& self, const std::vector<std::string>& argv) {
+  Args args(self.name, self.options, argv, /*max_positionals=*/1);
+  if (args.help()) {
+    std::cout << command_help(self);
+    return 0;
+  }
+  if (args.positionals().empty()) throw UsageError("dcsr plot-log: missing the log file (LOG.jsonl)");
+  const std::string log_path = args.positionals()[0], out_path = args.require("out");
+  PlotOptions opt;
+  opt.smooth = args.get_int("smooth", 0);
+  if (opt.smooth < 0) throw UsageError("dcsr plot-log: --smooth expects a positive number of log lines (0: auto)");
+  opt.width = args.get_int("width", 1000);
+  if (opt.width < 400 || opt.width > 8000) throw UsageError("dcsr plot-log: --width must be in [400, 8000]");
+  opt.title = args.get("title", "training loss: " + log_path);
+  OutputFiles outputs;
+  outputs.declare(out_path, "out");
+  TrainingLog log = read_training_log(log_path);
+  write_png(out_path, plot_training_log(log, opt));
+  outputs.written(out_path);
+  outputs.commit();
+  std::cout << "wrote " << out_path << " (" << log.losses[0].step.size() << " train points, "
+            << log.val_psnr.step.size() << " validation points)\n";
+  return 0;
+}
+
+}  // namespace
+
+CommandInfo plot_log_command() {
+  CommandInfo c;
+  c.name = "plot-log";
+  c.summary = "plot the loss curves and validation PSNR of a training log (train_log.jsonl) as a PNG";
+  c.usage = "dcsr plot-log LOG.jsonl --out PLOT.png [--smooth N] [--title TEXT] [--width PX]";
+  c.details =
+      "Top: the total loss and each loss term against the step (log scale), the logged values faint and\n"
+      "their moving average bold. Below, when the log has validation lines: the validation PSNR and the\n"
+      "bicubic PSNR of the same images (dashed). Steps logged again after a resume replace the earlier ones.";
+  c.options = {{"out", "PLOT.png", "the figure (PNG)"},
+               {"smooth", "N", "moving average over N log lines (default 0: about 1/20 of them, 1..50)"},
+               {"title", "TEXT", "the title (default: 'training loss: LOG.jsonl')"},
+               {"width", "PX", "image width (default 1000)"}};
+  c.run = run_plot_log;
+  return c;
+}
+
+}  // namespace dcsr::cli
