@@ -69,6 +69,27 @@ __global__ void gemm_smem(const float* A, const float* B, float* C, int64_t M, i
 constexpr int BM = 128, BN = 128, BK = 8, TM = 8, TN = 8;
 constexpr int kThreads3 = (BM / TM) * (BN / TN);  // 256
 
+// The block's k step of both operands into shared memory (versions 3 and 4),
+// zero past the matrices' edges. A is stored transposed (As[k][m]).
+__device__ __forceinline__ void load_tiles(const float* A, const float* B, float (&As)[BK][BM], float (&Bs)[BK][BN],
+                                           int64_t m0, int64_t n0, int64_t k0, int64_t M, int64_t N, int64_t K,
+                                           int tid) {
+  // A tile: 128 rows x 8 k; consecutive threads take consecutive k of a row.
+#pragma unroll
+  for (int e = tid; e < BM * BK; e += kThreads3) {
+    const int r = e / BK, k = e % BK;
+    const int64_t gm = m0 + r, gk = k0 + k;
+    As[k][r] = (gm < M && gk < K) ? A[gm * K + gk] : 0.0f;
+  }
+  // B tile: 8 k x 128 columns; consecutive threads take consecutive columns.
+#pragma unroll
+  for (int e = tid; e < BK * BN; e += kThreads3) {
+    const int k = e / BN, c = e % BN;
+    const int64_t gk = k0 + k, gn = n0 + c;
+    Bs[k][c] = (gk < K && gn < N) ? B[gk * N + gn] : 0.0f;
+  }
+}
+
 __global__ void __launch_bounds__(kThreads3) gemm_blocked(const float* A, const float* B, float* C, int64_t M,
                                                           int64_t N, int64_t K) {
   __shared__ float As[BK][BM];
@@ -81,20 +102,7 @@ __global__ void __launch_bounds__(kThreads3) gemm_blocked(const float* A, const 
 #pragma unroll
     for (int j = 0; j < TN; ++j) acc[i][j] = 0.0f;
   for (int64_t k0 = 0; k0 < K; k0 += BK) {
-    // A tile: 128 rows x 8 k; consecutive threads take consecutive k of a row.
-#pragma unroll
-    for (int e = tid; e < BM * BK; e += kThreads3) {
-      const int r = e / BK, k = e % BK;
-      const int64_t gm = m0 + r, gk = k0 + k;
-      As[k][r] = (gm < M && gk < K) ? A[gm * K + gk] : 0.0f;
-    }
-    // B tile: 8 k x 128 columns; consecutive threads take consecutive columns.
-#pragma unroll
-    for (int e = tid; e < BK * BN; e += kThreads3) {
-      const int k = e / BN, c = e % BN;
-      const int64_t gk = k0 + k, gn = n0 + c;
-      Bs[k][c] = (gk < K && gn < N) ? B[gk * N + gn] : 0.0f;
-    }
+    load_tiles(A, B, As, Bs, m0, n0, k0, M, N, K, tid);
     __syncthreads();
 #pragma unroll
     for (int k = 0; k < BK; ++k) {
@@ -137,18 +145,7 @@ __global__ void __launch_bounds__(kThreads3) gemm_blocked4(const float* A, const
 #pragma unroll
     for (int j = 0; j < TN; ++j) acc[i][j] = 0.0f;
   for (int64_t k0 = 0; k0 < K; k0 += BK) {
-#pragma unroll
-    for (int e = tid; e < BM * BK; e += kThreads3) {
-      const int r = e / BK, k = e % BK;
-      const int64_t gm = m0 + r, gk = k0 + k;
-      As[k][r] = (gm < M && gk < K) ? A[gm * K + gk] : 0.0f;
-    }
-#pragma unroll
-    for (int e = tid; e < BK * BN; e += kThreads3) {
-      const int k = e / BN, c = e % BN;
-      const int64_t gk = k0 + k, gn = n0 + c;
-      Bs[k][c] = (gk < K && gn < N) ? B[gk * N + gn] : 0.0f;
-    }
+    load_tiles(A, B, As, Bs, m0, n0, k0, M, N, K, tid);
     __syncthreads();
 #pragma unroll
     for (int k = 0; k < BK; ++k) {
