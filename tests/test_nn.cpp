@@ -12,6 +12,7 @@
 #include "nn/layers.h"
 #include "nn/optim.h"
 #include "tensor/serialize.h"
+#include "test_files.h"
 #include "test_util.h"
 
 using namespace dcsr;
@@ -42,8 +43,11 @@ class Toy : public nn::Module {
   nn::Conv2d* head_;
 };
 
+// Checkpoint files go to a scratch folder of their own (the build folder may
+// be named anything, and the source tree may be read-only).
 std::string temp_path(const std::string& name) {
-  return std::string(DCSR_SOURCE_DIR) + "/build/test_nn_" + name;
+  static const test::TempDir scratch("nn");
+  return scratch / name;
 }
 
 std::string read_bytes(const std::string& path) {
