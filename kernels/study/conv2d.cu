@@ -10,6 +10,11 @@
 //     version 2  direct convolution, one thread per output value (no workspace)
 //   input gradient   version 0 production (GEMM W^T . gy, then col2im as a gather)
 //   weight gradient  version 0 production (im2col, then gy . cols^T per image)
+//   forward, by stage (where production's time goes)
+//     version 5  im2col alone (kernels::cuda::unfold: the same device kernel)
+//     version 6  the GEMM alone, on version 5's columns, called as production calls it
+//     version 7  a candidate im2col (3x3, padding 1): four consecutive columns per
+//                thread, one division per four values, float4 stores
 //
 // The goal (kernels/cuda/conv2d.cu): forward 64->64 at 256x256 at >= 70% of
 // cuBLAS SGEMM on the equivalent GEMM (M = Cout = 64, N = H*W = 65536, K = 576),
@@ -21,6 +26,7 @@
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cuda/cublas_handle.h"
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/cuda_gemm.h"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/study/study_common.cuh"
 
@@ -57,6 +63,26 @@ __global__ void conv3x3_direct(const float* x, const float* w, const float* b, f
   }
 }
 
+// ---- version 7: im2col for 3x3, stride 1, padding 1, four columns per thread ----
+// Grid: x strides over groups of four columns, y = row r of the column
+// matrix, z = image. Needs P % 4 == 0 for the float4 stores (checked by the caller).
+__global__ void im2col3x3_x4(const float* __restrict__ x, float* __restrict__ cols, int C, int H, int W) {
+  const int K = C * 9, P = H * W, r = blockIdx.y, i = blockIdx.z;
+  const int c = r / 9, ky = (r / 3) % 3, kx = r % 3;
+  const float* plane = x + (int64_t(i) * C + c) * P;
+  float4* dst = reinterpret_cast<float4*>(cols + (int64_t(i) * K + r) * P);
+  for (int q = blockIdx.x * blockDim.x + threadIdx.x; q < P / 4; q += gridDim.x * blockDim.x) {
+    int oy = (4 * q) / W, ox = 4 * q - oy * W;
+    float v[4];
+    for (int j = 0; j < 4; ++j) {
+      const int iy = oy - 1 + ky, ix = ox - 1 + kx;
+      v[j] = (iy >= 0 && iy < H && ix >= 0 && ix < W) ? plane[iy * W + ix] : 0.0f;
+      if (++ox == W) ox = 0, ++oy;
+    }
+    dst[q] = make_float4(v[0], v[1], v[2], v[3]);
+  }
+}
+
 void run_case(const ConvCase& c, int only_version, const study::Peaks& peaks) {
   const std::string shape = study::dims({c.N, c.Cin, c.H, c.W}) + "->" + std::to_string(c.Cout);
   const int64_t K = c.Cin * 9, P = c.H * c.W;
@@ -70,9 +96,14 @@ void run_case(const ConvCase& c, int only_version, const study::Peaks& peaks) {
   kernels::cpu::conv2d_forward(x, w, b, y_ref, 1, 1, 1, cpu_ws);
   kernels::cpu::conv2d_backward_input(gy, w, gx_ref, 1, 1, 1, cpu_ws);
   kernels::cpu::conv2d_backward_weight(gy, x, gw_ref, no_bias, 1, 1, 1, cpu_ws);
+  // The forward's two stages: the column matrices, and the product without the bias.
+  Tensor cols_ref = empty({c.N, K, P}), y_nobias_ref = empty(y_ref.shape());
+  kernels::cpu::unfold(x, cols_ref, 3, 1, 1);
+  kernels::cpu::conv2d_forward(x, w, no_bias, y_nobias_ref, 1, 1, 1, cpu_ws);
   Tensor dx = x.to(kCUDA), dw = w.to(kCUDA), db = b.to(kCUDA), dgy = gy.to(kCUDA);
   Tensor dy = empty(y_ref.shape(), kFloat32, kCUDA), dgx = empty(x.shape(), kFloat32, kCUDA);
   Tensor dgw = empty(w.shape(), kFloat32, kCUDA), dgb;
+  Tensor dcols = empty({c.N, K, P}, kFloat32, kCUDA), dy_nobias = empty(y_ref.shape(), kFloat32, kCUDA);
 
   // The equivalent GEMM, timed on the same device: W (Cout x K) . cols (K x P),
   // per image, as one strided-batched cuBLAS call over a random cols buffer.
@@ -104,6 +135,21 @@ void run_case(const ConvCase& c, int only_version, const study::Peaks& peaks) {
        [&] { kernels::cuda::conv2d_backward_input(dgy, dw, dgx, 1, 1, 1, int64_t(256) << 20); }},
       {"weight gradient: production (im2col + GEMM per image)", {&dgw}, {&gw_ref}, tol,
        [&] { kernels::cuda::conv2d_backward_weight(dgy, dx, dgw, dgb, 1, 1, 1, int64_t(256) << 20); }},
+      {"forward stage: im2col alone (whole images)", {&dcols}, {&cols_ref}, 0.0,
+       [&] { kernels::cuda::unfold(dx, dcols, 3, 1, 1); }},
+      {"forward stage: the GEMM alone, on im2col's columns (as production calls it)", {&dy_nobias}, {&y_nobias_ref},
+       tol,
+       [&] {
+         kernels::cuda::gemm_raw(dw.data<float>(), K, dcols.data<float>(), P, dy_nobias.data<float>(), P, c.Cout, P, K,
+                                 false, false, 1.0f, 0.0f, c.N, 0, K * P, c.Cout * P);
+       }},
+      {"forward stage candidate: im2col, 4 columns per thread, float4 stores", {&dcols}, {&cols_ref}, 0.0,
+       [&] {
+         DCSR_CHECK(P % 4 == 0, "study version 7 needs H*W divisible by 4");
+         const dim3 grid(unsigned(std::min<int64_t>((P / 4 + kBlock - 1) / kBlock, 1024)), unsigned(K), unsigned(c.N));
+         im2col3x3_x4<<<grid, kBlock>>>(dx.data<float>(), dcols.data<float>(), int(c.Cin), int(c.H), int(c.W));
+         DCSR_CUDA_CHECK_LAUNCH();
+       }},
   };
   study::run_versions("conv2d", shape, versions, only_version, flop, 0.0, peaks,
                       [&](int v, const study::Check& check, double ms) {
@@ -122,7 +168,7 @@ int main(int argc, char** argv) {
     std::vector<ConvCase> cases;
     for (const std::vector<int64_t>& f : o.shapes) cases.push_back({f[0], f[1], f[2], f[3], f[4]});
     // The goal's shape (one image), a training batch of patches, the first layer.
-    if (cases.empty() && study::quick_mode()) cases = {{2, 5, 11, 13, 7}};
+    if (cases.empty() && study::quick_mode()) cases = {{2, 5, 11, 12, 7}};
     if (cases.empty()) cases = {{1, 64, 256, 256, 64}, {16, 64, 48, 48, 64}, {4, 3, 128, 128, 64}};
     for (const ConvCase& c : cases) run_case(c, o.only_version, peaks);
   });
