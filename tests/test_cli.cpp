@@ -244,6 +244,27 @@ TEST_CASE("forward: training is deterministic and resumes exactly", "[cli][train
   RunResult sr = run_dcsr("sr --lr lr.png --ref lr.png --out o.png --quiet --model a/model_latest.ckpt", dir.str());
   INFO(sr.output);
   CHECK(sr.status == 0);
+  // export keeps exactly the model's tensors; the exported model gives the same image.
+  RunResult ex = run_dcsr("export --model a/model_latest.ckpt --out small.ckpt", dir.str());
+  INFO(ex.output);
+  REQUIRE(ex.status == 0);
+  Checkpoint full = read_checkpoint(dir / "a/model_latest.ckpt"), small = read_checkpoint(dir / "small.ckpt");
+  int64_t model_tensors = 0;
+  for (const auto& [name, t] : full.tensors) {
+    if (name.rfind("adam.", 0) == 0) continue;
+    ++model_tensors;
+    const Tensor* kept = small.find(name);
+    REQUIRE(kept != nullptr);
+    REQUIRE(kept->nbytes() == t.nbytes());
+    CHECK(std::memcmp(kept->raw_data(), t.raw_data(), t.nbytes()) == 0);
+  }
+  CHECK(int64_t(small.tensors.size()) == model_tensors);
+  CHECK(small.config == full.config);
+  REQUIRE(run_dcsr("sr --lr lr.png --ref lr.png --out o2.png --quiet --model small.ckpt", dir.str()).status == 0);
+  test::require_close(read_image(dir / "o2.png"), read_image(dir / "o.png"), 1e-9);  // 8-bit PNGs: equal or >= 1/255 apart
+  REQUIRE_FAILS_WITH(run_dcsr("train --resume small.ckpt --quiet", dir.str()), 1, "small.ckpt");
+  REQUIRE_FAILS_WITH(run_dcsr("export --model none.ckpt --out x.ckpt", dir.str()), 1, "none.ckpt");
+  CHECK_FALSE(fs::exists(dir / "x.ckpt"));
   // A finished run is not overwritten.
   REQUIRE_FAILS_WITH(run_dcsr(base + " --out a --steps 5", dir.str()), 1, "already holds a training run");
 }

@@ -24,6 +24,7 @@ CommandInfo eval_command();
 CommandInfo demo_command();
 CommandInfo plot_log_command();
 CommandInfo resize_command();
+CommandInfo export_command();
 CommandInfo help_command();
 
 // Every subcommand, in the order of the general help.
