@@ -260,6 +260,8 @@ TEST_CASE("forward: training is deterministic and resumes exactly", "[cli][train
   }
   CHECK(int64_t(small.tensors.size()) == model_tensors);
   CHECK(small.config == full.config);
+  CHECK(small.extra["train_config"]["data"] == "set");  // folders reduced to their last component
+  CHECK(small.extra["trained_steps"] == 5);
   REQUIRE(run_dcsr("sr --lr lr.png --ref lr.png --out o2.png --quiet --model small.ckpt", dir.str()).status == 0);
   test::require_close(read_image(dir / "o2.png"), read_image(dir / "o.png"), 1e-9);  // 8-bit PNGs: equal or >= 1/255 apart
   REQUIRE_FAILS_WITH(run_dcsr("train --resume small.ckpt --quiet", dir.str()), 1, "small.ckpt");

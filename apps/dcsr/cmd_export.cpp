@@ -1,7 +1,9 @@
 // `dcsr export`: a training checkpoint (model + Adam state + loop state, as
 // `dcsr train` writes it) reduced to what inference needs: the model's
 // weights and config. A width-32 model is 4 MB this way instead of 12 MB;
-// the training config stays in the header for provenance.
+// the training config stays in the header for provenance, its folders
+// reduced to their last component.
+#include <filesystem>
 #include <iostream>
 
 #include "apps/dcsr/cli.h"
@@ -29,7 +31,15 @@ int run_export(const CommandInfo& self, const std::vector<std::string>& argv) {
     if (name.rfind(kOptimizerPrefix, 0) == 0) ++dropped;
     else weights.tensors.emplace_back(name, t);
   }
-  if (full.extra.contains("train_config")) weights.extra["train_config"] = full.extra["train_config"];
+  if (full.extra.contains("train_config")) {
+    // Folders are reduced to their last component: a shared model should not
+    // carry the trainer's folder layout.
+    nlohmann::json config = full.extra["train_config"];
+    for (const char* key : {"data", "val_data", "out_dir", "init", "vgg_init", "vgg_weights"})
+      if (config.contains(key) && config[key].is_string() && !config[key].get<std::string>().empty())
+        config[key] = std::filesystem::path(config[key].get<std::string>()).filename().string();
+    weights.extra["train_config"] = config;
+  }
   if (full.extra.contains("loop") && full.extra["loop"].contains("step"))
     weights.extra["trained_steps"] = full.extra["loop"]["step"];
   weights.extra["exported_from"] = "a dcsr training checkpoint, optimiser state dropped";
@@ -49,7 +59,8 @@ CommandInfo export_command() {
   c.name = "export";
   c.summary = "keep only a checkpoint's model weights and config (for inference and distribution)";
   c.usage = "dcsr export --model CKPT --out OUT.ckpt";
-  c.details = "Drops the Adam state and the training loop state; the training config stays in the header. "
+  c.details = "Drops the Adam state and the training loop state; the training config stays in the header, "
+              "its folders reduced to their last component. "
               "The result loads with --model everywhere but cannot be resumed.";
   c.options = {{"model", "CKPT", "checkpoint written by dcsr train or dcsr sra"},
                {"out", "OUT.ckpt", "the model-only checkpoint to write"}};
