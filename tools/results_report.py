@@ -90,9 +90,12 @@ def read_log(path):
 
 
 def shown(path):
-    """A path as the report shows it: relative inside the repository (the current folder), else absolute."""
+    """A path as the report shows it: relative to the repository (the current folder) when it lies inside it
+    or beside it (../shared/data), else only its last component: the report names no machine's folders."""
     real, repo = os.path.realpath(path), os.path.realpath(os.getcwd())
-    return os.path.relpath(real, repo) if real.startswith(repo + os.sep) else real
+    if real.startswith(os.path.dirname(repo) + os.sep):
+        return os.path.relpath(real, repo)
+    return os.path.basename(real)
 
 
 def duration(seconds):
