@@ -151,38 +151,51 @@ Tensor image_to_tensor(const ImageU8& image) {
 namespace {
 
 // (1, C, H, W) or (C, H, W) float on any device -> host doubles + C, H, W.
-std::vector<double> image_values(const Tensor& image, int64_t& c, int64_t& h, int64_t& w, const char* what) {
-  DCSR_CHECK(image.defined(), what, ": undefined image tensor");
-  const Shape& s = image.shape();
-  bool ok = (s.size() == 4 && s[0] == 1) || s.size() == 3;
-  DCSR_CHECK(ok && is_floating(image.dtype()), what, ": expected a float image (1, C, H, W) or (C, H, W), got ",
-             dtype_name(image.dtype()), " ", shape_str(s));
-  c = s[s.size() - 3], h = s[s.size() - 2], w = s[s.size() - 1];
-  return image.to_vector<double>();
-}
-
 uint8_t to_u8(double v) {
   if (!(v > 0.0)) return 0;  // also NaN -> 0
   if (v >= 1.0) return 255;
   return uint8_t(std::nearbyint(v * 255.0));  // half to even, as quantize() in dcsr/metrics.h
 }
 
+// The image's values as 8-bit (to_u8), planar (C, H, W) or interleaved
+// (H, W, C) as PNG rows store them. Straight from the tensor's own float32 or
+// float64 values: no wider copy of a picture that may hold 8064x6048 pixels.
+std::vector<uint8_t> image_bytes(const Tensor& image, int64_t& c, int64_t& h, int64_t& w, bool interleaved,
+                                 const char* what) {
+  DCSR_CHECK(image.defined(), what, ": undefined image tensor");
+  const Shape& s = image.shape();
+  bool ok = (s.size() == 4 && s[0] == 1) || s.size() == 3;
+  DCSR_CHECK(ok && is_floating(image.dtype()), what, ": expected a float image (1, C, H, W) or (C, H, W), got ",
+             dtype_name(image.dtype()), " ", shape_str(s));
+  c = s[s.size() - 3], h = s[s.size() - 2], w = s[s.size() - 1];
+  const Tensor host = image.is_cpu() ? image : image.to(Device::CPU);
+  const int64_t hw = h * w;
+  std::vector<uint8_t> out(size_t(c * hw));
+  auto convert = [&](const auto* src) {
+    for (int64_t k = 0; k < c; ++k)
+      for (int64_t i = 0; i < hw; ++i) out[size_t(interleaved ? i * c + k : k * hw + i)] = to_u8(double(src[k * hw + i]));
+  };
+  if (host.dtype() == kFloat32)
+    convert(host.data<float>());
+  else
+    convert(host.data<double>());
+  return out;
+}
+
 }  // namespace
 
 ImageU8 tensor_to_image(const Tensor& image) {
   int64_t c, h, w;
-  std::vector<double> v = image_values(image, c, h, w, "tensor_to_image");
-  DCSR_CHECK(c == 3, "tensor_to_image: expected 3 channels, got ", shape_str(image.shape()));
   ImageU8 out;
+  out.data = image_bytes(image, c, h, w, /*interleaved=*/false, "tensor_to_image");
+  DCSR_CHECK(c == 3, "tensor_to_image: expected 3 channels, got ", shape_str(image.shape()));
   out.height = h, out.width = w;
-  out.data.resize(v.size());
-  for (size_t i = 0; i < v.size(); ++i) out.data[i] = to_u8(v[i]);
   return out;
 }
 
 void write_png(const std::string& path, const Tensor& image) {
   int64_t c, h, w;
-  std::vector<double> v = image_values(image, c, h, w, "write_png");
+  const std::vector<uint8_t> pixels = image_bytes(image, c, h, w, /*interleaved=*/true, "write_png");
   DCSR_CHECK(c == 1 || c == 3, "write_png '", path, "': expected 1 or 3 channels, got ", shape_str(image.shape()));
   DCSR_CHECK(h > 0 && w > 0 && h < (1 << 24) && w < (1 << 24), "write_png '", path, "': bad size ",
              shape_str(image.shape()));
@@ -190,11 +203,6 @@ void write_png(const std::string& path, const Tensor& image) {
   std::error_code ec;
   DCSR_CHECK(parent.empty() || fs::is_directory(parent, ec), "cannot write '", path, "': folder '", parent.string(),
              "' does not exist");
-  // Planar floats -> interleaved 8-bit rows, as PNG stores them.
-  std::vector<uint8_t> pixels(size_t(c * h * w));
-  const int64_t hw = h * w;
-  for (int64_t i = 0; i < hw; ++i)
-    for (int64_t k = 0; k < c; ++k) pixels[size_t(i * c + k)] = to_u8(v[size_t(k * hw + i)]);
   std::string encoded;
   auto append = [](void* context, void* data, int size) {
     static_cast<std::string*>(context)->append(static_cast<const char*>(data), size_t(size));
