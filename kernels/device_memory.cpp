@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "kernels/kernel_profile.h"
 #include "tensor/error.h"
 
 #ifdef DCSR_HAVE_CUDA
@@ -125,6 +126,10 @@ void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device
   cudaMemcpyKind kind = dst_device == Device::CPU   ? cudaMemcpyDeviceToHost
                         : src_device == Device::CPU ? cudaMemcpyHostToDevice
                                                     : cudaMemcpyDeviceToDevice;
+  const KernelScope scope("copy", Device::CUDA,
+                          kind == cudaMemcpyDeviceToHost   ? "to_host"
+                          : kind == cudaMemcpyHostToDevice ? "to_device"
+                                                           : "on_device");
   DCSR_CUDA_CHECK(cudaMemcpy(dst, src, bytes, kind));
 #else
   fail("copy between ", device_name(src_device), " and ", device_name(dst_device), ": ",

@@ -1,6 +1,7 @@
 // Helpers for the dispatch_*.cpp files: a CUDA call compiles only in a CUDA build.
 #pragma once
 #include "kernels/device_memory.h"
+#include "kernels/kernel_profile.h"
 #include "tensor/error.h"
 
 #ifdef DCSR_HAVE_CUDA

@@ -35,6 +35,7 @@ const char* binary_op_name(BinaryOp op) {
 }
 
 void fill(Tensor& out, double value) {
+  const KernelScope scope("fill", out.device());
   switch (out.device()) {
     case Device::CPU: return cpu::fill(out, value);
     case Device::CUDA: return DCSR_CUDA_ONLY(cuda::fill(out, value));
@@ -42,6 +43,7 @@ void fill(Tensor& out, double value) {
 }
 
 void cast(const Tensor& src, Tensor& dst) {
+  const KernelScope scope("cast", src.device());
   switch (src.device()) {
     case Device::CPU: return cpu::cast(src, dst);
     case Device::CUDA: return DCSR_CUDA_ONLY(cuda::cast(src, dst));
@@ -49,6 +51,7 @@ void cast(const Tensor& src, Tensor& dst) {
 }
 
 void unary(UnaryOp op, const Tensor& x, Tensor& out, double alpha, double beta) {
+  const KernelScope scope("unary", x.device(), unary_op_name(op));
   switch (x.device()) {
     case Device::CPU: return cpu::unary(op, x, out, alpha, beta);
     case Device::CUDA: return DCSR_CUDA_ONLY(cuda::unary(op, x, out, alpha, beta));
@@ -56,6 +59,7 @@ void unary(UnaryOp op, const Tensor& x, Tensor& out, double alpha, double beta) 
 }
 
 void binary(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out, double alpha) {
+  const KernelScope scope("binary", out.device(), binary_op_name(op));
   switch (out.device()) {
     case Device::CPU: return cpu::binary(op, a, b, out, alpha);
     case Device::CUDA: return DCSR_CUDA_ONLY(cuda::binary(op, a, b, out, alpha));
@@ -63,6 +67,7 @@ void binary(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out, double a
 }
 
 void sum(const Tensor& x, const std::vector<int64_t>& dims, Tensor& out) {
+  const KernelScope scope("sum", x.device());
   switch (x.device()) {
     case Device::CPU: return cpu::sum(x, dims, out);
     case Device::CUDA: return DCSR_CUDA_ONLY(cuda::sum(x, dims, out));
@@ -70,6 +75,7 @@ void sum(const Tensor& x, const std::vector<int64_t>& dims, Tensor& out) {
 }
 
 void max_along(const Tensor& x, int64_t dim, bool take_min, Tensor& values, Tensor& indices) {
+  const KernelScope scope("max_along", x.device());
   switch (x.device()) {
     case Device::CPU: return cpu::max_along(x, dim, take_min, values, indices);
     case Device::CUDA: return DCSR_CUDA_ONLY(cuda::max_along(x, dim, take_min, values, indices));
@@ -77,6 +83,7 @@ void max_along(const Tensor& x, int64_t dim, bool take_min, Tensor& values, Tens
 }
 
 void gemm(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a, bool trans_b, double alpha, double beta) {
+  const KernelScope scope("gemm", c.device());
   switch (c.device()) {
     case Device::CPU: return cpu::gemm(a, b, c, trans_a, trans_b, alpha, beta);
     case Device::CUDA: return DCSR_CUDA_ONLY(cuda::gemm(a, b, c, trans_a, trans_b, alpha, beta));
@@ -84,6 +91,7 @@ void gemm(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a, bool trans_
 }
 
 void permute(const Tensor& x, const std::vector<int64_t>& perm, Tensor& out) {
+  const KernelScope scope("permute", x.device());
   switch (x.device()) {
     case Device::CPU: return cpu::permute(x, perm, out);
     case Device::CUDA: return DCSR_CUDA_ONLY(cuda::permute(x, perm, out));
@@ -92,6 +100,7 @@ void permute(const Tensor& x, const std::vector<int64_t>& perm, Tensor& out) {
 
 void copy_slice(const Tensor& src, Tensor& dst, int64_t dim, int64_t src_start, int64_t dst_start, int64_t length,
                 bool accumulate) {
+  const KernelScope scope("copy_slice", src.device());
   switch (src.device()) {
     case Device::CPU: return cpu::copy_slice(src, dst, dim, src_start, dst_start, length, accumulate);
     case Device::CUDA:
@@ -100,6 +109,7 @@ void copy_slice(const Tensor& src, Tensor& dst, int64_t dim, int64_t src_start, 
 }
 
 void pad2d(const Tensor& x, Tensor& out, const std::array<int64_t, 4>& pads, PadMode mode, double value) {
+  const KernelScope scope("pad2d", x.device());
   switch (x.device()) {
     case Device::CPU: return cpu::pad2d(x, out, pads, mode, value);
     case Device::CUDA: return DCSR_CUDA_ONLY(cuda::pad2d(x, out, pads, mode, value));
@@ -107,6 +117,7 @@ void pad2d(const Tensor& x, Tensor& out, const std::array<int64_t, 4>& pads, Pad
 }
 
 void pad2d_backward(const Tensor& grad_out, Tensor& grad_in, const std::array<int64_t, 4>& pads, PadMode mode) {
+  const KernelScope scope("pad2d_backward", grad_out.device());
   switch (grad_out.device()) {
     case Device::CPU: return cpu::pad2d_backward(grad_out, grad_in, pads, mode);
     case Device::CUDA: return DCSR_CUDA_ONLY(cuda::pad2d_backward(grad_out, grad_in, pads, mode));
@@ -114,6 +125,7 @@ void pad2d_backward(const Tensor& grad_out, Tensor& grad_in, const std::array<in
 }
 
 void index_select(const Tensor& x, int64_t dim, const Tensor& index, Tensor& out) {
+  const KernelScope scope("index_select", x.device());
   switch (x.device()) {
     case Device::CPU: return cpu::index_select(x, dim, index, out);
     case Device::CUDA: return DCSR_CUDA_ONLY(cuda::index_select(x, dim, index, out));
@@ -121,6 +133,7 @@ void index_select(const Tensor& x, int64_t dim, const Tensor& index, Tensor& out
 }
 
 void index_add(Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) {
+  const KernelScope scope("index_add", out.device());
   switch (out.device()) {
     case Device::CPU: return cpu::index_add(out, dim, index, src);
     case Device::CUDA: return DCSR_CUDA_ONLY(cuda::index_add(out, dim, index, src));
@@ -128,6 +141,7 @@ void index_add(Tensor& out, int64_t dim, const Tensor& index, const Tensor& src)
 }
 
 void gather(const Tensor& x, int64_t dim, const Tensor& index, Tensor& out) {
+  const KernelScope scope("gather", x.device());
   switch (x.device()) {
     case Device::CPU: return cpu::gather(x, dim, index, out);
     case Device::CUDA: return DCSR_CUDA_ONLY(cuda::gather(x, dim, index, out));
@@ -135,6 +149,7 @@ void gather(const Tensor& x, int64_t dim, const Tensor& index, Tensor& out) {
 }
 
 void scatter_add(Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) {
+  const KernelScope scope("scatter_add", out.device());
   switch (out.device()) {
     case Device::CPU: return cpu::scatter_add(out, dim, index, src);
     case Device::CUDA: return DCSR_CUDA_ONLY(cuda::scatter_add(out, dim, index, src));

@@ -4,6 +4,7 @@
 namespace dcsr::kernels {
 
 void normalize_columns(const Tensor& x, Tensor& out, Tensor& norm) {
+  const KernelScope scope("normalize_columns", x.device());
   switch (x.device()) {
     case Device::CPU: return cpu::normalize_columns(x, out, norm);
     case Device::CUDA: return DCSR_CUDA_ONLY(cuda::normalize_columns(x, out, norm));
@@ -11,6 +12,7 @@ void normalize_columns(const Tensor& x, Tensor& out, Tensor& norm) {
 }
 
 void normalize_columns_backward(const Tensor& grad_out, const Tensor& out, const Tensor& norm, Tensor& grad_in) {
+  const KernelScope scope("normalize_columns_backward", out.device());
   switch (out.device()) {
     case Device::CPU: return cpu::normalize_columns_backward(grad_out, out, norm, grad_in);
     case Device::CUDA: return DCSR_CUDA_ONLY(cuda::normalize_columns_backward(grad_out, out, norm, grad_in));
@@ -18,6 +20,7 @@ void normalize_columns_backward(const Tensor& grad_out, const Tensor& out, const
 }
 
 void max_cosine(const Tensor& q, const Tensor& k, Tensor& confidence, Tensor& index, int64_t workspace_bytes) {
+  const KernelScope scope("max_cosine", q.device());
   switch (q.device()) {
     case Device::CPU: return cpu::max_cosine(q, k, confidence, index, workspace_bytes);
     case Device::CUDA: return DCSR_CUDA_ONLY(cuda::max_cosine(q, k, confidence, index, workspace_bytes));
@@ -26,6 +29,7 @@ void max_cosine(const Tensor& q, const Tensor& k, Tensor& confidence, Tensor& in
 
 void max_cosine_backward(const Tensor& q, const Tensor& k, const Tensor& index, const Tensor& grad_conf,
                          Tensor& grad_q, Tensor& grad_k) {
+  const KernelScope scope("max_cosine_backward", q.device());
   switch (q.device()) {
     case Device::CPU: return cpu::max_cosine_backward(q, k, index, grad_conf, grad_q, grad_k);
     case Device::CUDA: return DCSR_CUDA_ONLY(cuda::max_cosine_backward(q, k, index, grad_conf, grad_q, grad_k));
@@ -33,6 +37,7 @@ void max_cosine_backward(const Tensor& q, const Tensor& k, const Tensor& index, 
 }
 
 void block_gather(const Tensor& value, const Tensor& index, int64_t block, Tensor& out) {
+  const KernelScope scope("block_gather", value.device());
   switch (value.device()) {
     case Device::CPU: return cpu::block_gather(value, index, block, out);
     case Device::CUDA: return DCSR_CUDA_ONLY(cuda::block_gather(value, index, block, out));
@@ -40,6 +45,7 @@ void block_gather(const Tensor& value, const Tensor& index, int64_t block, Tenso
 }
 
 void block_gather_backward(const Tensor& grad_out, const Tensor& index, int64_t block, Tensor& grad_value) {
+  const KernelScope scope("block_gather_backward", grad_out.device());
   switch (grad_out.device()) {
     case Device::CPU: return cpu::block_gather_backward(grad_out, index, block, grad_value);
     case Device::CUDA: return DCSR_CUDA_ONLY(cuda::block_gather_backward(grad_out, index, block, grad_value));
@@ -47,6 +53,7 @@ void block_gather_backward(const Tensor& grad_out, const Tensor& index, int64_t 
 }
 
 void grid_sample(const Tensor& x, const Tensor& grid, SampleBorder border, Tensor& out) {
+  const KernelScope scope("grid_sample", x.device());
   switch (x.device()) {
     case Device::CPU: return cpu::grid_sample(x, grid, border, out);
     case Device::CUDA: return DCSR_CUDA_ONLY(cuda::grid_sample(x, grid, border, out));
@@ -55,6 +62,7 @@ void grid_sample(const Tensor& x, const Tensor& grid, SampleBorder border, Tenso
 
 void grid_sample_backward(const Tensor& x, const Tensor& grid, const Tensor& grad_out, SampleBorder border,
                           Tensor& grad_x, Tensor& grad_grid) {
+  const KernelScope scope("grid_sample_backward", x.device());
   switch (x.device()) {
     case Device::CPU: return cpu::grid_sample_backward(x, grid, grad_out, border, grad_x, grad_grid);
     case Device::CUDA:
@@ -63,6 +71,7 @@ void grid_sample_backward(const Tensor& x, const Tensor& grid, const Tensor& gra
 }
 
 void aligned_grid(const Tensor& params, int64_t block, Tensor& grid) {
+  const KernelScope scope("aligned_grid", params.device());
   switch (params.device()) {
     case Device::CPU: return cpu::aligned_grid(params, block, grid);
     case Device::CUDA: return DCSR_CUDA_ONLY(cuda::aligned_grid(params, block, grid));
@@ -70,6 +79,7 @@ void aligned_grid(const Tensor& params, int64_t block, Tensor& grid) {
 }
 
 void aligned_grid_backward(const Tensor& params, const Tensor& grad_grid, int64_t block, Tensor& grad_params) {
+  const KernelScope scope("aligned_grid_backward", params.device());
   switch (params.device()) {
     case Device::CPU: return cpu::aligned_grid_backward(params, grad_grid, block, grad_params);
     case Device::CUDA: return DCSR_CUDA_ONLY(cuda::aligned_grid_backward(params, grad_grid, block, grad_params));
@@ -78,6 +88,7 @@ void aligned_grid_backward(const Tensor& params, const Tensor& grad_grid, int64_
 
 void contextual_forward(const Tensor& xh, const Tensor& yh, double band_width, int64_t workspace_bytes,
                         Tensor& row_stats, Tensor& row_arg, Tensor& col_stats, Tensor& col_arg, Tensor& cx) {
+  const KernelScope scope("contextual_forward", xh.device());
   switch (xh.device()) {
     case Device::CPU:
       return cpu::contextual_forward(xh, yh, band_width, workspace_bytes, row_stats, row_arg, col_stats, col_arg,
@@ -91,6 +102,7 @@ void contextual_forward(const Tensor& xh, const Tensor& yh, double band_width, i
 void contextual_backward(const Tensor& xh, const Tensor& yh, const Tensor& row_stats, const Tensor& row_arg,
                          const Tensor& col_stats, const Tensor& col_arg, const Tensor& cx, const Tensor& grad_cx,
                          double band_width, int64_t workspace_bytes, Tensor& grad_xh, Tensor& grad_yh) {
+  const KernelScope scope("contextual_backward", xh.device());
   switch (xh.device()) {
     case Device::CPU:
       return cpu::contextual_backward(xh, yh, row_stats, row_arg, col_stats, col_arg, cx, grad_cx, band_width,

@@ -6,6 +6,7 @@ namespace dcsr::kernels {
 
 void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y, int64_t stride,
                     int64_t padding, int64_t groups, int64_t workspace_bytes) {
+  const KernelScope scope("conv2d_forward", x.device());
   switch (x.device()) {
     case Device::CPU: return cpu::conv2d_forward(x, weight, bias, y, stride, padding, groups, workspace_bytes);
     case Device::CUDA:
@@ -15,6 +16,7 @@ void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, T
 
 void conv2d_backward_input(const Tensor& grad_y, const Tensor& weight, Tensor& grad_x, int64_t stride,
                            int64_t padding, int64_t groups, int64_t workspace_bytes) {
+  const KernelScope scope("conv2d_backward_input", grad_y.device());
   switch (grad_y.device()) {
     case Device::CPU:
       return cpu::conv2d_backward_input(grad_y, weight, grad_x, stride, padding, groups, workspace_bytes);
@@ -26,6 +28,7 @@ void conv2d_backward_input(const Tensor& grad_y, const Tensor& weight, Tensor& g
 
 void conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, Tensor& grad_weight, Tensor& grad_bias,
                             int64_t stride, int64_t padding, int64_t groups, int64_t workspace_bytes) {
+  const KernelScope scope("conv2d_backward_weight", grad_y.device());
   switch (grad_y.device()) {
     case Device::CPU:
       return cpu::conv2d_backward_weight(grad_y, x, grad_weight, grad_bias, stride, padding, groups,
@@ -37,6 +40,7 @@ void conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, Tensor& grad_
 }
 
 void bicubic_forward(const Tensor& x, Tensor& y, bool align_corners) {
+  const KernelScope scope("bicubic_forward", x.device());
   switch (x.device()) {
     case Device::CPU: return cpu::bicubic_forward(x, y, align_corners);
     case Device::CUDA: return DCSR_CUDA_ONLY(cuda::bicubic_forward(x, y, align_corners));
@@ -44,6 +48,7 @@ void bicubic_forward(const Tensor& x, Tensor& y, bool align_corners) {
 }
 
 void bicubic_backward(const Tensor& grad_y, Tensor& grad_x, bool align_corners) {
+  const KernelScope scope("bicubic_backward", grad_y.device());
   switch (grad_y.device()) {
     case Device::CPU: return cpu::bicubic_backward(grad_y, grad_x, align_corners);
     case Device::CUDA: return DCSR_CUDA_ONLY(cuda::bicubic_backward(grad_y, grad_x, align_corners));
@@ -51,6 +56,7 @@ void bicubic_backward(const Tensor& grad_y, Tensor& grad_x, bool align_corners) 
 }
 
 void resize_antialias(const Tensor& x, Tensor& y) {
+  const KernelScope scope("resize_antialias", x.device());
   switch (x.device()) {
     case Device::CPU: return cpu::resize_antialias(x, y);
     case Device::CUDA: return DCSR_CUDA_ONLY(cuda::resize_antialias(x, y));
@@ -58,6 +64,7 @@ void resize_antialias(const Tensor& x, Tensor& y) {
 }
 
 void avg_pool2d_forward(const Tensor& x, Tensor& y, int64_t kernel) {
+  const KernelScope scope("avg_pool2d_forward", x.device());
   switch (x.device()) {
     case Device::CPU: return cpu::avg_pool2d_forward(x, y, kernel);
     case Device::CUDA: return DCSR_CUDA_ONLY(cuda::avg_pool2d_forward(x, y, kernel));
@@ -65,6 +72,7 @@ void avg_pool2d_forward(const Tensor& x, Tensor& y, int64_t kernel) {
 }
 
 void avg_pool2d_backward(const Tensor& grad_y, Tensor& grad_x, int64_t kernel) {
+  const KernelScope scope("avg_pool2d_backward", grad_y.device());
   switch (grad_y.device()) {
     case Device::CPU: return cpu::avg_pool2d_backward(grad_y, grad_x, kernel);
     case Device::CUDA: return DCSR_CUDA_ONLY(cuda::avg_pool2d_backward(grad_y, grad_x, kernel));
@@ -72,6 +80,7 @@ void avg_pool2d_backward(const Tensor& grad_y, Tensor& grad_x, int64_t kernel) {
 }
 
 void max_pool2d_forward(const Tensor& x, Tensor& y, Tensor& indices, int64_t kernel) {
+  const KernelScope scope("max_pool2d_forward", x.device());
   switch (x.device()) {
     case Device::CPU: return cpu::max_pool2d_forward(x, y, indices, kernel);
     case Device::CUDA: return DCSR_CUDA_ONLY(cuda::max_pool2d_forward(x, y, indices, kernel));
@@ -79,6 +88,7 @@ void max_pool2d_forward(const Tensor& x, Tensor& y, Tensor& indices, int64_t ker
 }
 
 void max_pool2d_backward(const Tensor& grad_y, const Tensor& indices, Tensor& grad_x) {
+  const KernelScope scope("max_pool2d_backward", grad_y.device());
   switch (grad_y.device()) {
     case Device::CPU: return cpu::max_pool2d_backward(grad_y, indices, grad_x);
     case Device::CUDA: return DCSR_CUDA_ONLY(cuda::max_pool2d_backward(grad_y, indices, grad_x));
@@ -86,6 +96,7 @@ void max_pool2d_backward(const Tensor& grad_y, const Tensor& indices, Tensor& gr
 }
 
 void unfold(const Tensor& x, Tensor& cols, int64_t kernel, int64_t stride, int64_t padding) {
+  const KernelScope scope("unfold", x.device());
   switch (x.device()) {
     case Device::CPU: return cpu::unfold(x, cols, kernel, stride, padding);
     case Device::CUDA: return DCSR_CUDA_ONLY(cuda::unfold(x, cols, kernel, stride, padding));
@@ -93,6 +104,7 @@ void unfold(const Tensor& x, Tensor& cols, int64_t kernel, int64_t stride, int64
 }
 
 void fold(const Tensor& cols, Tensor& out, int64_t kernel, int64_t stride, int64_t padding) {
+  const KernelScope scope("fold", cols.device());
   switch (cols.device()) {
     case Device::CPU: return cpu::fold(cols, out, kernel, stride, padding);
     case Device::CUDA: return DCSR_CUDA_ONLY(cuda::fold(cols, out, kernel, stride, padding));

@@ -25,6 +25,7 @@
 #include "dcsr/loss.h"
 #include "dcsr/network.h"
 #include "kernels/device_memory.h"
+#include "kernels/kernel_profile.h"
 #include "nn/optim.h"
 #include "tensor/allocator.h"
 #include "tensor/random.h"
@@ -259,6 +260,52 @@ int serve_model_workload(const std::string& variant, Device device) {
     print_line(done);
     return 0;
   } catch (const std::exception& e) {
+    print_line({{"event", "error"}, {"message", e.what()}});
+    return 1;
+  }
+}
+
+int profile_model_workload(const std::string& variant, Device device, int runs) {
+  try {
+    ModelWorkload w = make_model_workload(variant, device);
+    w.check();  // validation and warm-up
+    const Timing plain = time_ms(w.run, 1, runs);
+    kernels::reset_kernel_profile();
+    kernels::set_kernel_profiling(true);
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < runs; ++i) w.run();
+    const double profiled_ms = ms_since(start) / runs;
+    kernels::set_kernel_profiling(false);
+    const std::vector<kernels::KernelProfileRow> rows = kernels::kernel_profile();
+    double kernels_ms = 0.0;
+    for (const kernels::KernelProfileRow& row : rows) kernels_ms += row.ms / runs;
+    print_line({{"profile", w.name},
+                {"device", device_name(device)},
+                {"threads", num_threads()},
+                {"runs", runs},
+                {"ms", plain.median_ms},
+                {"ms_profiled", profiled_ms},
+                {"ms_in_kernels", kernels_ms},
+                {"ms_outside_kernels", profiled_ms - kernels_ms}});
+    for (const kernels::KernelProfileRow& row : rows) {
+      print_line({{"profile", w.name},
+                  {"kernel", row.kernel},
+                  {"device", device_name(row.device)},
+                  {"calls_per_run", double(row.calls) / runs},
+                  {"ms_per_run", row.ms / runs},
+                  {"share_of_profiled", row.ms / runs / profiled_ms}});
+    }
+    std::vector<kernels::KernelProfileRow> per_run = rows;
+    for (kernels::KernelProfileRow& row : per_run) {
+      row.calls /= runs;
+      row.ms /= runs;
+    }
+    std::cerr << w.name << " on " << device_name(device) << ": " << plain.median_ms << " ms per run unprofiled, "
+              << profiled_ms << " ms profiled (kernels synchronised one by one); per run:\n"
+              << kernels::kernel_profile_table(per_run, profiled_ms);
+    return 0;
+  } catch (const std::exception& e) {
+    kernels::set_kernel_profiling(false);
     print_line({{"event", "error"}, {"message", e.what()}});
     return 1;
   }

@@ -3,6 +3,9 @@
 // Exit status: 0 success, 1 error (bad input file, model, data, ...),
 // 2 wrong command line, 3 training stopped because the loss diverged.
 // Every error is one message on stderr naming the file or option at fault.
+// With DCSR_PROFILE=1 in the environment, a successful command ends with a
+// table of the time spent in each kernel on stderr (kernels/kernel_profile.h).
+#include <chrono>
 #include <iostream>
 #include <new>
 #include <string>
@@ -10,6 +13,7 @@
 
 #include "apps/dcsr/cli.h"
 #include "dcsr/trainer.h"
+#include "kernels/kernel_profile.h"
 
 using namespace dcsr;
 using namespace dcsr::cli;
@@ -29,7 +33,15 @@ int main(int argc, char** argv) {
   }
   std::vector<std::string> rest(args.begin() + 1, args.end());
   try {
-    return command->run(*command, rest);
+    const auto start = std::chrono::steady_clock::now();
+    const int status = command->run(*command, rest);
+    if (kernels::kernel_profiling()) {
+      const double wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      std::cerr << "dcsr " << command->name << ": time per kernel (DCSR_PROFILE=1; " << wall_ms / 1e3
+                << " s in all)\n"
+                << kernels::kernel_profile_table(wall_ms);
+    }
+    return status;
   } catch (const UsageError& e) {
     std::cerr << e.what() << "\nRun 'dcsr help " << command->name << "' for the options.\n";
     return 2;
