@@ -14,14 +14,14 @@ AlignedConv2d::AlignedConv2d(Generator& gen) {
 
 Tensor AlignedConv2d::conv1(const Tensor& x) const {
   // conv -> LReLU -> ResBlock -> LReLU (an activation after the residual add).
-  return nn::lrelu(conv1_2_->forward(nn::lrelu(conv1_0_->forward(x))));
+  return nn::lrelu(conv1_2_->forward(conv1_0_->forward_activated(x)));
 }
 
 Tensor AlignedConv2d::predict(const Tensor& lr_up, const Tensor& ref_mosaic, int64_t block) const {
   DCSR_CHECK(lr_up.shape() == ref_mosaic.shape(), "AlignedConv2d: upsampled LR ", shape_str(lr_up.shape()),
              " and Ref mosaic ", shape_str(ref_mosaic.shape()), " differ in size");
   Tensor x = concat({conv1(ref_mosaic), conv1(lr_up)}, 1);  // [reference, LR] as everywhere (§2)
-  x = nn::lrelu(p_conv_0_->forward(x, block));
+  x = p_conv_0_->forward_activated(x, block, nn::kLeakySlope);
   x = nn::lrelu(p_conv_2_->forward(x));
   return p_conv_4_->forward(x);
 }

@@ -45,11 +45,11 @@ Tensor FeatureMatching::features(const Tensor& x, Mode mode) const {
   // §3.1 step 2: the ONLY bicubic of the model with align_corners=True (every
   // other x2 upsampling uses align_corners=False). 4K mode only.
   if (mode == Mode::K4) y = bicubic_resize(y, 2 * y.size(2), 2 * y.size(3), /*align_corners=*/true);
-  y = relu(conv1_1_->forward(y));  // VGG layers: plain ReLU
-  y = relu(conv1_2_->forward(y));
+  y = conv1_1_->forward_activated(y, 0.0);  // VGG layers: plain ReLU (slope 0)
+  y = conv1_2_->forward_activated(y, 0.0);
   y = max_pool2d(y, 2);
-  y = relu(conv2_1_->forward(y));
-  return nn::lrelu(map_->forward(y));
+  y = conv2_1_->forward_activated(y, 0.0);
+  return map_->forward_activated(y);
 }
 
 MatchResult FeatureMatching::match(const Tensor& lr, const Tensor& ref, Mode mode) const {

@@ -120,7 +120,7 @@ DcsrNet::Output DcsrNet::forward(const Tensor& lr, const Tensor& ref, Mode mode)
   Tensor y = fusion2_->forward(concat({f_ref1_al, f1u}, 1));
   Tensor f2 = decoder2_->forward(f1u + alpha2_->forward(cu) * y);
   // 17. decoder_tail: conv -> LReLU -> conv, no final activation.
-  Tensor base = tail2_->forward(nn::lrelu(tail0_->forward(f2)));
+  Tensor base = tail2_->forward(tail0_->forward_activated(f2));
   // 18-19. Image-space fusion; the gate sees [confidence, HF] in this order.
   // No global residual (no upsampled LR added) and no output clamp (§2 notes).
   Tensor g3 = alpha3_->forward(concat({cu, out.warped_ref_hf}, 1));

@@ -54,7 +54,7 @@ Tensor Vgg19Features::forward(const Tensor& x) const {
   const Tensor std = from_vector(std::vector<double>{0.229, 0.224, 0.225}, {1, 3, 1, 1}, x.dtype(), x.device());
   Tensor y = (x - mean) / std;
   for (int i = 0; i < 8; ++i) {
-    y = relu(convs_[i]->forward(y));
+    y = convs_[i]->forward_activated(y, 0.0);  // ReLU (slope 0)
     if (i == 1 || i == 3) y = max_pool2d(y, 2);  // features.4 and features.9
   }
   return y;

@@ -19,6 +19,10 @@ Tensor Conv2d::forward(const Tensor& x, int64_t stride) const {
   return conv2d(x, *weight_, *bias_, stride, kernel_ / 2);
 }
 
+Tensor Conv2d::forward_activated(const Tensor& x, int64_t stride, double slope) const {
+  return conv2d_leaky_relu(x, *weight_, *bias_, slope, stride, kernel_ / 2);
+}
+
 BasicBlock::BasicBlock(int64_t cin, int64_t cout, int64_t kernel, Generator& gen, int64_t stride)
     : conv_(register_module("0", make_conv(cin, cout, kernel, gen, stride))) {}
 
@@ -57,7 +61,7 @@ EncoderInput::EncoderInput(int64_t blocks, int64_t n, int64_t in_channels, Gener
       conv_tail_(register_module("conv_tail", make_conv(n, n, 3, gen))) {}
 
 Tensor EncoderInput::forward(const Tensor& x) const {
-  Tensor x1 = lrelu(conv_head_.forward(x));
+  Tensor x1 = conv_head_.forward_activated(x);
   return x1 + conv_tail_.forward(run_blocks(blocks_, x1));
 }
 

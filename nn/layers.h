@@ -37,6 +37,9 @@ class Conv2d : public Module {
   // The same layer applied with another stride (the aligner's p_conv.0 runs
   // with stride = block size, which differs between 4K and 8K mode: §3.5, §7).
   Tensor forward(const Tensor& x, int64_t stride) const;
+  // leaky_relu(forward(x), slope) in one pass (conv2d_leaky_relu); slope 0 is ReLU.
+  Tensor forward_activated(const Tensor& x, double slope = kLeakySlope) const { return forward_activated(x, stride_, slope); }
+  Tensor forward_activated(const Tensor& x, int64_t stride, double slope) const;
   const Tensor& weight() const { return *weight_; }
   const Tensor& bias() const { return *bias_; }
   int64_t kernel() const { return kernel_; }
@@ -58,7 +61,7 @@ inline std::unique_ptr<Conv2d> make_conv(int64_t cin, int64_t cout, int64_t k, G
 class BasicBlock : public Module {
  public:
   BasicBlock(int64_t cin, int64_t cout, int64_t kernel, Generator& gen, int64_t stride = 1);
-  Tensor forward(const Tensor& x) const { return lrelu(conv_.forward(x)); }
+  Tensor forward(const Tensor& x) const { return conv_.forward_activated(x); }
 
  private:
   Conv2d& conv_;  // "0" (the LReLU is index 1 of the reference's nn.Sequential)
@@ -74,7 +77,7 @@ class ResBlock : public Module {
  public:
   ResBlock(int64_t n, Generator& gen);
   // No activation after the addition (res_scale 1).
-  Tensor forward(const Tensor& x) const { return x + conv2_.forward(lrelu(conv1_.forward(x))); }
+  Tensor forward(const Tensor& x) const { return x + conv2_.forward(conv1_.forward_activated(x)); }
 
  private:
   Conv2d& conv1_;

@@ -65,6 +65,31 @@ TEST_CASE("cuda: conv2d forward and backward on every path", "[cuda]") {
   }
 }
 
+TEST_CASE("cuda: conv2d_leaky_relu (the activation fused into the bias pass)", "[cuda]") {
+  DCSR_SKIP_WITHOUT_GPU();
+  struct Case {
+    const char* what;
+    Shape x, w;
+    int64_t stride;
+    bool bias;
+  };
+  const std::vector<Case> cases = {
+      {"3x3, bias", {2, 3, 9, 11}, {5, 3, 3, 3}, 1, true},
+      {"3x3 stride 2, no bias", {2, 3, 9, 11}, {4, 3, 3, 3}, 2, false},
+      {"pointwise, no bias (activation without a bias)", {3, 6, 7, 5}, {4, 6, 1, 1}, 1, false},
+  };
+  for (double slope : {0.2, 0.0})
+    for (const Case& c : cases) {
+      TensorList inputs = {f32(c.x, 221), f32(c.w, 222, -0.3, 0.3)};
+      if (c.bias) inputs.push_back(f32({c.w[0]}, 223));
+      auto fn = [slope, s = c.stride, b = c.bias](const TensorList& in) {
+        return TensorList{conv2d_leaky_relu(in[0], in[1], b ? in[2] : Tensor(), slope, s)};
+      };
+      require_parity(std::string("conv2d_leaky_relu ") + c.what + " slope " + std::to_string(slope), fn, inputs,
+                     {1e-5, 1e-4, 1e-4, 1e-4});
+    }
+}
+
 TEST_CASE("cuda: the §9.1 blur (reflection padding + depthwise conv)", "[cuda]") {
   DCSR_SKIP_WITHOUT_GPU();
   require_parity("gaussian_blur3", one([](const Tensor& x) { return gaussian_blur3(x); }), {f32({2, 3, 17, 13}, 211)},

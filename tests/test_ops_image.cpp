@@ -247,6 +247,60 @@ TEST_CASE("gradcheck: conv2d with only some inputs requiring grad", "[ops][grad]
   require_gradcheck(fn, {in[0], in[1].detach(), in[2].detach()});  // input only
 }
 
+TEST_CASE("forward: conv2d_leaky_relu is leaky_relu(conv2d) exactly, gradients included", "[ops]") {
+  // The activation is fused into the conv kernels' output pass (every CPU
+  // code path, float64 and the float32 fast paths) and its gradient is taken
+  // from the output's sign: values and all gradients must be bit-identical to
+  // the two separate ops.
+  std::vector<ConvCase> cases;
+  for (const ConvCase& c : kConvCases)
+    if (c.groups == 1) cases.push_back(c);
+  cases.push_back({{2, 8, 13, 11}, 40, 3, 1, 1, 1, true});  // float32: implicit GEMM
+  cases.push_back({{1, 6, 13, 11}, 40, 3, 2, 1, 1, true});  // float32: packed im2col
+  for (DType dtype : {kFloat64, kFloat32})
+    for (double slope : {0.2, 0.0})
+      for (const ConvCase& c : cases) {
+        INFO(describe(c) << " " << dtype_name(dtype) << " slope " << slope);
+        auto run = [&](bool fused) {
+          TensorList in;
+          for (const Tensor& t : conv_inputs(c, 61)) in.push_back(t.detach().to(dtype).requires_grad_());
+          const Tensor bias = c.bias ? in[2] : Tensor();
+          Tensor y = fused ? conv2d_leaky_relu(in[0], in[1], bias, slope, c.stride, c.padding)
+                           : leaky_relu(conv2d(in[0], in[1], bias, c.stride, c.padding), slope);
+          y.backward(leaf(y.shape(), 62).detach().to(dtype));
+          TensorList out{y.detach()};
+          for (const Tensor& t : in) out.push_back(t.grad());
+          return out;
+        };
+        TensorList fused = run(true), separate = run(false);
+        for (size_t i = 0; i < fused.size(); ++i) {
+          INFO("output " << i << " (0 = y, then dx, dw, db)");
+          CHECK(fused[i].to(kFloat64).to_vector<double>() == separate[i].to(kFloat64).to_vector<double>());
+        }
+      }
+}
+
+TEST_CASE("gradcheck: conv2d_leaky_relu wrt input, weight and bias", "[ops][grad]") {
+  for (double slope : {0.2, 0.0})
+    for (const ConvCase& c : {ConvCase{{2, 3, 7, 6}, 4, 3, 1, 1, 1, true}, ConvCase{{1, 4, 13, 12}, 3, 5, 4, 2, 1, true},
+                              ConvCase{{1, 2, 5, 6}, 3, 1, 2, 0, 1, false}}) {
+      INFO(describe(c) << " slope " << slope);
+      require_gradcheck(
+          [c, slope](const TensorList& in) {
+            return TensorList{conv2d_leaky_relu(in[0], in[1], c.bias ? in[2] : Tensor(), slope, c.stride, c.padding)};
+          },
+          conv_inputs(c, 71));
+    }
+}
+
+TEST_CASE("errors: conv2d_leaky_relu", "[ops]") {
+  Tensor x = leaf({1, 2, 5, 5}, 1), w = leaf({3, 2, 3, 3}, 2);
+  CHECK_THROWS_WITH(conv2d_leaky_relu(x, w, Tensor(), 1.0), Catch::Contains("conv2d_leaky_relu: slope 1 must be in [0, 1)"));
+  CHECK_THROWS_WITH(conv2d_leaky_relu(x, w, Tensor(), -0.1), Catch::Contains("must be in [0, 1)"));
+  CHECK_THROWS_WITH(conv2d_leaky_relu(x, leaf({3, 4, 3, 3}, 3), Tensor(), 0.2),
+                    Catch::Contains("conv2d_leaky_relu: weight (3, 4, 3, 3) does not match input channels 2"));
+}
+
 TEST_CASE("errors: conv2d", "[ops]") {
   Tensor x = leaf({1, 4, 5, 5}, 1), w = leaf({6, 4, 3, 3}, 2);
   CHECK_THROWS_WITH(conv2d(leaf({4, 5, 5}, 1), w, Tensor()),

@@ -44,46 +44,58 @@ int64_t conv_workspace_limit() { return workspace_limit; }
 
 // ---------------------------------------------------------------- conv2d
 
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding,
-              int64_t groups) {
-  check_image(x, "conv2d");
-  check_floating(weight, "conv2d", "weight");
-  check_same_type(x, weight, "conv2d", "input", "weight");
-  DCSR_CHECK(weight.dim() == 4 && weight.size(2) == weight.size(3) && weight.size(2) >= 1, "conv2d: weight ",
+namespace {
+
+// conv2d and conv2d_leaky_relu: `op` names the op in messages and history;
+// slope 1 is no activation.
+Tensor convolve(const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride,
+                int64_t padding, int64_t groups, double slope) {
+  check_image(x, op);
+  check_floating(weight, op, "weight");
+  check_same_type(x, weight, op, "input", "weight");
+  DCSR_CHECK(weight.dim() == 4 && weight.size(2) == weight.size(3) && weight.size(2) >= 1, op, ": weight ",
              shape_str(weight.shape()), " must be (Cout, Cin/groups, k, k)");
   const int64_t N = x.size(0), Cin = x.size(1), H = x.size(2), W = x.size(3);
   const int64_t Cout = weight.size(0), k = weight.size(2);
-  DCSR_CHECK(groups >= 1, "conv2d: groups ", groups, " must be positive");
-  DCSR_CHECK(Cin % groups == 0, "conv2d: groups ", groups, " does not divide the input channels ", Cin,
+  DCSR_CHECK(groups >= 1, op, ": groups ", groups, " must be positive");
+  DCSR_CHECK(Cin % groups == 0, op, ": groups ", groups, " does not divide the input channels ", Cin,
              " of input ", shape_str(x.shape()));
-  DCSR_CHECK(Cout % groups == 0, "conv2d: groups ", groups, " does not divide the output channels of weight ",
+  DCSR_CHECK(Cout % groups == 0, op, ": groups ", groups, " does not divide the output channels of weight ",
              shape_str(weight.shape()));
-  DCSR_CHECK(weight.size(1) * groups == Cin, "conv2d: weight ", shape_str(weight.shape()),
+  DCSR_CHECK(weight.size(1) * groups == Cin, op, ": weight ", shape_str(weight.shape()),
              " does not match input channels ", Cin, groups > 1 ? " with groups " : "",
              groups > 1 ? std::to_string(groups) : std::string());
   if (bias.defined()) {
-    check_floating(bias, "conv2d", "bias");
-    check_same_type(x, bias, "conv2d", "input", "bias");
-    DCSR_CHECK(bias.dim() == 1 && bias.size(0) == Cout, "conv2d: bias ", shape_str(bias.shape()),
+    check_floating(bias, op, "bias");
+    check_same_type(x, bias, op, "input", "bias");
+    DCSR_CHECK(bias.dim() == 1 && bias.size(0) == Cout, op, ": bias ", shape_str(bias.shape()),
                " does not match the ", Cout, " output channels of weight ", shape_str(weight.shape()));
   }
-  DCSR_CHECK(stride >= 1, "conv2d: stride ", stride, " must be positive");
+  DCSR_CHECK(stride >= 1, op, ": stride ", stride, " must be positive");
   if (padding < 0) padding = k / 2;
-  DCSR_CHECK(H + 2 * padding >= k && W + 2 * padding >= k, "conv2d: kernel ", k, " is larger than input ",
+  DCSR_CHECK(H + 2 * padding >= k && W + 2 * padding >= k, op, ": kernel ", k, " is larger than input ",
              shape_str(x.shape()), " padded by ", padding);
   const int64_t Ho = windows(H, k, stride, padding), Wo = windows(W, k, stride, padding);
 
   Tensor y = empty({N, Cout, Ho, Wo}, x.dtype(), x.device());
-  kernels::conv2d_forward(x, weight, bias, y, stride, padding, groups, conv_workspace_limit());
+  kernels::conv2d_forward(x, weight, bias, y, stride, padding, groups, conv_workspace_limit(), slope);
 
   const bool need_x = x.requires_grad(), need_w = weight.requires_grad();
   const bool need_b = bias.defined() && bias.requires_grad();
   TensorList inputs{x, weight};
   if (bias.defined()) inputs.push_back(bias);
+  // With an activation, its gradient comes from the output's sign (the same
+  // as the pre-activation's for slope >= 0), so the pre-activation is never stored.
+  Tensor activated = slope != 1.0 ? y.detach() : Tensor();
   return autograd::record(
-      "conv2d", inputs, y,
-      [x = x.detach(), w = weight.detach(), has_bias = bias.defined(), need_x, need_w, need_b, stride, padding,
-       groups](const Tensor& gy) {
+      op, inputs, y,
+      [x = x.detach(), w = weight.detach(), activated, has_bias = bias.defined(), need_x, need_w, need_b, stride,
+       padding, groups, slope](const Tensor& grad_y) {
+        Tensor gy = grad_y;
+        if (activated.defined()) {
+          gy = empty_like(grad_y);
+          kernels::binary(kernels::BinaryOp::LeakyReluBackward, activated, grad_y, gy, slope);
+        }
         TensorList grads(has_bias ? 3 : 2);
         const int64_t limit = conv_workspace_limit();
         if (need_x) {
@@ -100,6 +112,19 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
         }
         return grads;
       });
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding,
+              int64_t groups) {
+  return convolve("conv2d", x, weight, bias, stride, padding, groups, 1.0);
+}
+
+Tensor conv2d_leaky_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, double slope, int64_t stride,
+                         int64_t padding) {
+  DCSR_CHECK(slope >= 0.0 && slope < 1.0, "conv2d_leaky_relu: slope ", slope, " must be in [0, 1)");
+  return convolve("conv2d_leaky_relu", x, weight, bias, stride, padding, 1, slope);
 }
 
 // ---------------------------------------------------------------- resampling

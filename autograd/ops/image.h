@@ -19,6 +19,12 @@ namespace dcsr {
 // otherwise im2col + GEMM; depthwise convs: direct loops.
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride = 1, int64_t padding = -1,
               int64_t groups = 1);
+// leaky_relu(conv2d(x, weight, bias, stride, padding), slope) in one pass: the
+// activation is applied to each chunk of the convolution's output while it is
+// in cache, and the pre-activation output is never stored (the gradient takes
+// its sign from the output). slope in [0, 1); 0 is ReLU.
+Tensor conv2d_leaky_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, double slope, int64_t stride = 1,
+                         int64_t padding = -1);
 void set_conv_workspace_limit(int64_t bytes);  // default 256 MB
 int64_t conv_workspace_limit();
 

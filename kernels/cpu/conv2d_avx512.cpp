@@ -127,8 +127,10 @@ Tensor tap_offsets(const ConvShape& s, const BandPlan& plan) {
 }
 
 // Per band: y rows (cout_g x R*Wq, staged) = packed weights (A) times the
-// band read in place (B); then the Wo valid columns of every row copied out.
-bool forward_implicit(const ConvShape& s, const float* x, const float* w, const float* b, float* y, int64_t limit) {
+// band read in place (B); then the Wo valid columns of every row copied out,
+// through the activation while they are in cache.
+bool forward_implicit(const ConvShape& s, const float* x, const float* w, const float* b, float* y, int64_t limit,
+                      double activation_slope) {
   const int64_t K = s.K(), cout_g = s.cout_g(), cin_g = s.cin_g(), P = s.P();
   const BandPlan plan = plan_bands(s, cout_g, limit);
   if (!plan.fits) return false;
@@ -158,8 +160,11 @@ bool forward_implicit(const ConvShape& s, const float* x, const float* w, const 
                              bias ? bias + m0 : nullptr);
     float* yg = y + (n * s.Cout + g * cout_g) * P + oy0 * s.Wo;
     for (int64_t co = 0; co < cout_g; ++co)
-      for (int64_t r = 0; r < rows; ++r)
-        std::copy(stage + co * ld + r * plan.Wq, stage + co * ld + r * plan.Wq + s.Wo, yg + co * P + r * s.Wo);
+      for (int64_t r = 0; r < rows; ++r) {
+        float* row = yg + co * P + r * s.Wo;
+        std::copy(stage + co * ld + r * plan.Wq, stage + co * ld + r * plan.Wq + s.Wo, row);
+        apply_activation(row, s.Wo, activation_slope);
+      }
   });
   return true;
 }
@@ -223,8 +228,9 @@ bool backward_weight_implicit(const ConvShape& s, const float* gy, const float* 
 
 }  // namespace
 
-bool forward_avx512(const ConvShape& s, const float* x, const float* w, const float* b, float* y, int64_t limit) {
-  return forward_implicit(s, x, w, b, y, limit);
+bool forward_avx512(const ConvShape& s, const float* x, const float* w, const float* b, float* y, int64_t limit,
+                    double activation_slope) {
+  return forward_implicit(s, x, w, b, y, limit, activation_slope);
 }
 
 bool backward_weight_avx512(const ConvShape& s, const float* gy, const float* x, float* gw, int64_t limit) {

@@ -61,13 +61,24 @@ inline ChunkPlan plan_columns(int64_t images, int64_t P, int64_t bytes_per_colum
   return plan;
 }
 
+// The activation fused into the forward convolution (kernel_list.inc):
+// v > 0 ? v : slope * v over n values; slope 1 is no activation.
+template <typename T>
+inline void apply_activation(T* v, int64_t n, double slope) {
+  if (slope == 1.0) return;
+  const T a = T(slope);
+  for (int64_t i = 0; i < n; ++i) v[i] = v[i] > T(0) ? v[i] : a * v[i];
+}
+
 #ifdef DCSR_PACKED_GEMM
 // Float32 fast paths. Each returns false, having done nothing, where it does
 // not apply or the workspace limit cannot hold its smallest chunk; the
 // caller then takes the generic gemm_raw path.
-//   forward:  y = conv(x, w) + b (b may be null), dense or grouped;
+//   forward:  y = activation(conv(x, w) + b) (b may be null; see
+//             apply_activation), dense or grouped;
 //   backward_weight: grad_w (Cout x K per group) overwritten.
-bool forward_avx512(const ConvShape& s, const float* x, const float* w, const float* b, float* y, int64_t limit);
+bool forward_avx512(const ConvShape& s, const float* x, const float* w, const float* b, float* y, int64_t limit,
+                    double activation_slope);
 bool backward_weight_avx512(const ConvShape& s, const float* gy, const float* x, float* gw, int64_t limit);
 #endif
 
