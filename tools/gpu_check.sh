@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One command for a session that has a GPU: build with CUDA, run the [cuda]
-# tests, the kernel study programs, the GPU benches and the whole test suite,
+# tests, the kernel study programs, the GPU benches, a kernel-by-kernel profile
+# of a model step and the whole test suite,
 # and write a short report. Designed to finish in under 8 minutes on an H100
 # (16 cores); every step has its own timeout, the whole run has a deadline, a
 # failing step is recorded and the next one still runs, and the report is
@@ -164,7 +165,16 @@ write_report() {
     grep -E '^\{' "$REPORT_DIR/bench.jsonl" 2>/dev/null
     echo '```'
     echo
-    echo "Logs beside this file: build.log, cuda_tests.log, ctest.log (trimmed to 1 MiB)."
+    echo "## Time per kernel (dcsr_bench --profile VARIANT --device cuda)"
+    echo
+    echo "Each kernel synchronised on its own: the rows show what each costs; the first line"
+    echo "of each table compares the unprofiled time per run with the profiled one."
+    echo
+    echo '```'
+    grep -vE '^(\{|== )' "$REPORT_DIR/profile.log" 2>/dev/null
+    echo '```'
+    echo
+    echo "Logs beside this file: build.log, cuda_tests.log, ctest.log, profile.log (trimmed to 1 MiB)."
   } >"$REPORT.tmp.write" && mv "$REPORT.tmp.write" "$REPORT"
 }
 
@@ -205,6 +215,11 @@ if [ -x "$BIN/dcsr_tests" ]; then
   # 5. GPU benches (with PyTorch on the same GPU as a peer when python3 has torch)
   if [ -x "$BIN/dcsr_bench" ]; then
     run_step "dcsr_bench --filter cuda" 180 "$REPORT_DIR/bench.jsonl" "$BIN/dcsr_bench" --filter cuda
+    # 5b. where a model step's time goes, kernel by kernel (kernels/kernel_profile.h)
+    for variant in infer_tile train_l1; do
+      run_step "dcsr_bench --profile $variant --device cuda" 60 "$REPORT_DIR/profile.log" \
+        "$BIN/dcsr_bench" --profile "$variant" --device cuda --runs 5
+    done
   fi
 
   # 6. the whole suite, last: it gets whatever time is left
