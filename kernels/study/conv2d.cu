@@ -17,6 +17,15 @@
 //                thread, one division per four values, float4 stores. Production's
 //                im2col (version 5) was one value per thread, 5x slower than this on
 //                an H200 (0.29 vs 0.058 ms at 64x256x256); it now does the same in general.
+//   forward, candidate without im2col
+//     version 8  nine shifted GEMMs: the input is zero-padded once to (H+2) x (W+2);
+//                on the padded-width output grid (H x (W+2), two wasted columns per
+//                row) every tap (ky, kx) is then a plain GEMM, W_t (Cout x Cin) times
+//                the padded planes read from offset ky*(W+2) + kx with the channel
+//                stride as row stride, accumulated (beta = 1) into one output; a
+//                last pass drops the wasted columns and adds the bias. Writes
+//                Cin*(H+2)*(W+2) floats instead of im2col's 9*Cin*H*W, but reads
+//                and writes the output nine times with K = Cin per GEMM.
 //
 // The goal (kernels/cuda/conv2d.cu): forward 64->64 at 256x256 at >= 70% of
 // cuBLAS SGEMM on the equivalent GEMM (M = Cout = 64, N = H*W = 65536, K = 576),
@@ -85,6 +94,34 @@ __global__ void im2col3x3_x4(const float* __restrict__ x, float* __restrict__ co
   }
 }
 
+// ---- version 8: shifted GEMMs over a zero-padded input ----
+// wt[t][co][ci] = w[co][ci][t], t = ky*3 + kx: one Cout x Cin matrix per tap.
+__global__ void taps_major(const float* w, float* wt, int64_t Cout, int64_t Cin) {
+  DCSR_GRID_STRIDE_LOOP(e, Cout * Cin * 9) {
+    const int64_t t = e % 9, ci = (e / 9) % Cin, co = e / (9 * Cin);
+    wt[(t * Cout + co) * Cin + ci] = w[e];
+  }
+}
+
+// xp[plane][(y+1)*(W+2) + x+1] = x[plane][y][x], zero border; planes = N*Cin.
+__global__ void pad_one(const float* x, float* xp, int64_t planes, int64_t H, int64_t W) {
+  const int64_t Wp = W + 2, Hp = H + 2;
+  DCSR_GRID_STRIDE_LOOP(e, planes * Hp * Wp) {
+    const int64_t px = e % Wp, py = (e / Wp) % Hp, plane = e / (Hp * Wp);
+    const bool inside = py >= 1 && py <= H && px >= 1 && px <= W;
+    xp[e] = inside ? x[(plane * H + py - 1) * W + px - 1] : 0.0f;
+  }
+}
+
+// y[n][co][oy][ox] = wide[n][co][oy*(W+2) + ox] + b[co].
+__global__ void crop_bias(const float* wide, const float* b, float* y, int64_t N, int64_t Cout, int64_t H,
+                          int64_t W) {
+  DCSR_GRID_STRIDE_LOOP(e, N * Cout * H * W) {
+    const int64_t ox = e % W, oy = (e / W) % H, plane = e / (H * W), co = plane % Cout;
+    y[e] = wide[(plane * H + oy) * (W + 2) + ox] + b[co];
+  }
+}
+
 void run_case(const ConvCase& c, int only_version, const study::Peaks& peaks) {
   const std::string shape = study::dims({c.N, c.Cin, c.H, c.W}) + "->" + std::to_string(c.Cout);
   const int64_t K = c.Cin * 9, P = c.H * c.W;
@@ -106,6 +143,13 @@ void run_case(const ConvCase& c, int only_version, const study::Peaks& peaks) {
   Tensor dy = empty(y_ref.shape(), kFloat32, kCUDA), dgx = empty(x.shape(), kFloat32, kCUDA);
   Tensor dgw = empty(w.shape(), kFloat32, kCUDA), dgb;
   Tensor dcols = empty({c.N, K, P}, kFloat32, kCUDA), dy_nobias = empty(y_ref.shape(), kFloat32, kCUDA);
+  // Version 8's buffers: taps-major weights, the padded input (+8 floats: the
+  // last tap's GEMM reads two floats past the last plane, into wasted columns),
+  // and the padded-width output.
+  const int64_t Hp = c.H + 2, Wp = c.W + 2;
+  Tensor dwt = empty({9 * c.Cout * c.Cin}, kFloat32, kCUDA);
+  Tensor dxp = empty({c.N * c.Cin * Hp * Wp + 8}, kFloat32, kCUDA);
+  Tensor dwide = empty({c.N * c.Cout * c.H * Wp}, kFloat32, kCUDA);
 
   // The equivalent GEMM, timed on the same device: W (Cout x K) . cols (K x P),
   // per image, as one strided-batched cuBLAS call over a random cols buffer.
@@ -150,6 +194,24 @@ void run_case(const ConvCase& c, int only_version, const study::Peaks& peaks) {
          DCSR_CHECK(P % 4 == 0, "study version 7 needs H*W divisible by 4");
          const dim3 grid(unsigned(std::min<int64_t>((P / 4 + kBlock - 1) / kBlock, 1024)), unsigned(K), unsigned(c.N));
          im2col3x3_x4<<<grid, kBlock>>>(dx.data<float>(), dcols.data<float>(), int(c.Cin), int(c.H), int(c.W));
+         DCSR_CUDA_CHECK_LAUNCH();
+       }},
+      {"forward candidate: nine shifted GEMMs over a zero-padded input (no im2col)", {&dy}, {&y_ref}, tol,
+       [&] {
+         taps_major<<<grid_for(dwt.numel()), kBlock>>>(dw.data<float>(), dwt.data<float>(), c.Cout, c.Cin);
+         DCSR_CUDA_CHECK_LAUNCH();
+         pad_one<<<grid_for(c.N * c.Cin * Hp * Wp), kBlock>>>(dx.data<float>(), dxp.data<float>(), c.N * c.Cin, c.H,
+                                                             c.W);
+         DCSR_CUDA_CHECK_LAUNCH();
+         for (int64_t t = 0; t < 9; ++t) {
+           // wide (Cout x H*Wp) (+)= W_t (Cout x Cin) . padded planes from offset ky*Wp + kx (Cin x H*Wp, row
+           // stride Hp*Wp), per image.
+           kernels::cuda::gemm_raw(dwt.data<float>() + t * c.Cout * c.Cin, c.Cin, dxp.data<float>() + (t / 3) * Wp + t % 3,
+                                   Hp * Wp, dwide.data<float>(), c.H * Wp, c.Cout, c.H * Wp, c.Cin, false, false, 1.0f,
+                                   t == 0 ? 0.0f : 1.0f, c.N, 0, c.Cin * Hp * Wp, c.Cout * c.H * Wp);
+         }
+         crop_bias<<<grid_for(dy.numel()), kBlock>>>(dwide.data<float>(), db.data<float>(), dy.data<float>(), c.N,
+                                                     c.Cout, c.H, c.W);
          DCSR_CUDA_CHECK_LAUNCH();
        }},
   };
