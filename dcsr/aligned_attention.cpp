@@ -14,7 +14,7 @@ AlignedConv2d::AlignedConv2d(Generator& gen) {
 
 Tensor AlignedConv2d::conv1(const Tensor& x) const {
   // conv -> LReLU -> ResBlock -> LReLU (an activation after the residual add).
-  return nn::lrelu(conv1_2_->forward(conv1_0_->forward_activated(x)));
+  return conv1_2_->forward(conv1_0_->forward_activated(x), nn::kLeakySlope);
 }
 
 Tensor AlignedConv2d::predict(const Tensor& lr_up, const Tensor& ref_mosaic, int64_t block) const {
@@ -22,7 +22,7 @@ Tensor AlignedConv2d::predict(const Tensor& lr_up, const Tensor& ref_mosaic, int
              " and Ref mosaic ", shape_str(ref_mosaic.shape()), " differ in size");
   Tensor x = concat({conv1(ref_mosaic), conv1(lr_up)}, 1);  // [reference, LR] as everywhere (§2)
   x = p_conv_0_->forward_activated(x, block, nn::kLeakySlope);
-  x = nn::lrelu(p_conv_2_->forward(x));
+  x = p_conv_2_->forward(x, nn::kLeakySlope);
   return p_conv_4_->forward(x);
 }
 

@@ -4,15 +4,17 @@
 
 namespace dcsr::kernels {
 
-void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y, int64_t stride,
-                    int64_t padding, int64_t groups, int64_t workspace_bytes, double activation_slope) {
+void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& residual, Tensor& y,
+                    int64_t stride, int64_t padding, int64_t groups, int64_t workspace_bytes,
+                    double activation_slope) {
   const KernelScope scope("conv2d_forward", x.device());
   switch (x.device()) {
     case Device::CPU:
-      return cpu::conv2d_forward(x, weight, bias, y, stride, padding, groups, workspace_bytes, activation_slope);
+      return cpu::conv2d_forward(x, weight, bias, residual, y, stride, padding, groups, workspace_bytes,
+                                 activation_slope);
     case Device::CUDA:
-      return DCSR_CUDA_ONLY(
-          cuda::conv2d_forward(x, weight, bias, y, stride, padding, groups, workspace_bytes, activation_slope));
+      return DCSR_CUDA_ONLY(cuda::conv2d_forward(x, weight, bias, residual, y, stride, padding, groups,
+                                                 workspace_bytes, activation_slope));
   }
 }
 

@@ -23,6 +23,11 @@ Tensor Conv2d::forward_activated(const Tensor& x, int64_t stride, double slope) 
   return conv2d_leaky_relu(x, *weight_, *bias_, slope, stride, kernel_ / 2);
 }
 
+Tensor Conv2d::forward_residual(const Tensor& x, const Tensor& residual, double slope) const {
+  DCSR_CHECK(stride_ == 1, "Conv2d::forward_residual: stride ", stride_, " (only stride 1 keeps the input's size)");
+  return conv2d_residual(x, *weight_, *bias_, residual, slope);
+}
+
 BasicBlock::BasicBlock(int64_t cin, int64_t cout, int64_t kernel, Generator& gen, int64_t stride)
     : conv_(register_module("0", make_conv(cin, cout, kernel, gen, stride))) {}
 
@@ -53,7 +58,7 @@ ResList::ResList(int64_t blocks, int64_t n, Generator& gen)
     : blocks_(register_module("RBs", res_blocks(blocks, n, gen))),
       conv_tail_(register_module("conv_tail", make_conv(n, n, 3, gen))) {}
 
-Tensor ResList::forward(const Tensor& x) const { return x + conv_tail_.forward(run_blocks(blocks_, x)); }
+Tensor ResList::forward(const Tensor& x) const { return conv_tail_.forward_residual(run_blocks(blocks_, x), x); }
 
 EncoderInput::EncoderInput(int64_t blocks, int64_t n, int64_t in_channels, Generator& gen)
     : conv_head_(register_module("conv_head", make_conv(in_channels, n, 3, gen))),
@@ -62,7 +67,7 @@ EncoderInput::EncoderInput(int64_t blocks, int64_t n, int64_t in_channels, Gener
 
 Tensor EncoderInput::forward(const Tensor& x) const {
   Tensor x1 = conv_head_.forward_activated(x);
-  return x1 + conv_tail_.forward(run_blocks(blocks_, x1));
+  return conv_tail_.forward_residual(run_blocks(blocks_, x1), x1);
 }
 
 }  // namespace dcsr::nn

@@ -40,6 +40,8 @@ class Conv2d : public Module {
   // leaky_relu(forward(x), slope) in one pass (conv2d_leaky_relu); slope 0 is ReLU.
   Tensor forward_activated(const Tensor& x, double slope = kLeakySlope) const { return forward_activated(x, stride_, slope); }
   Tensor forward_activated(const Tensor& x, int64_t stride, double slope) const;
+  // leaky_relu(residual + forward(x), slope) in one pass (conv2d_residual); stride 1 only.
+  Tensor forward_residual(const Tensor& x, const Tensor& residual, double slope = 1.0) const;
   const Tensor& weight() const { return *weight_; }
   const Tensor& bias() const { return *bias_; }
   int64_t kernel() const { return kernel_; }
@@ -76,8 +78,12 @@ class BasicBlocks : public ModuleList<BasicBlock> {
 class ResBlock : public Module {
  public:
   ResBlock(int64_t n, Generator& gen);
-  // No activation after the addition (res_scale 1).
-  Tensor forward(const Tensor& x) const { return x + conv2_.forward(conv1_.forward_activated(x)); }
+  // x + conv2(LReLU(conv1(x))): no activation after the addition (res_scale 1).
+  // `slope` < 1 applies a LeakyReLU after it (where the reference's next module
+  // is one), in the same pass.
+  Tensor forward(const Tensor& x, double slope = 1.0) const {
+    return conv2_.forward_residual(conv1_.forward_activated(x), x, slope);
+  }
 
  private:
   Conv2d& conv1_;

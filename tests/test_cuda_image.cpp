@@ -90,6 +90,21 @@ TEST_CASE("cuda: conv2d_leaky_relu (the activation fused into the bias pass)", "
     }
 }
 
+TEST_CASE("cuda: conv2d_residual (the residual and activation in the epilogue)", "[cuda]") {
+  DCSR_SKIP_WITHOUT_GPU();
+  for (double slope : {1.0, 0.2})
+    for (bool bias : {true, false}) {
+      TensorList inputs = {f32({2, 5, 9, 11}, 231), f32({5, 5, 3, 3}, 232, -0.3, 0.3)};
+      if (bias) inputs.push_back(f32({5}, 233));
+      inputs.push_back(f32({2, 5, 9, 11}, 234));
+      auto fn = [slope, bias](const TensorList& in) {
+        return TensorList{conv2d_residual(in[0], in[1], bias ? in[2] : Tensor(), in.back(), slope)};
+      };
+      require_parity(std::string("conv2d_residual slope ") + std::to_string(slope) + (bias ? ", bias" : ", no bias"),
+                     fn, inputs, {1e-5, 1e-4, 1e-4, 1e-4});
+    }
+}
+
 TEST_CASE("cuda: the §9.1 blur (reflection padding + depthwise conv)", "[cuda]") {
   DCSR_SKIP_WITHOUT_GPU();
   require_parity("gaussian_blur3", one([](const Tensor& x) { return gaussian_blur3(x); }), {f32({2, 3, 17, 13}, 211)},

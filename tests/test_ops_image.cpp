@@ -293,6 +293,62 @@ TEST_CASE("gradcheck: conv2d_leaky_relu wrt input, weight and bias", "[ops][grad
     }
 }
 
+TEST_CASE("forward: conv2d_residual is leaky_relu(residual + conv2d) exactly, gradients included", "[ops]") {
+  // The residual is added in the same output pass as the bias and the
+  // activation: values and every gradient (the residual's included) must be
+  // bit-identical to the separate ops, on every CPU path of stride 1.
+  const std::vector<ConvCase> cases = {
+      {{2, 3, 5, 6}, 4, 1, 1, 0, 1, true},      // pointwise
+      {{2, 3, 7, 6}, 4, 3, 1, 1, 1, true},      // the DCSR default
+      {{1, 2, 9, 8}, 3, 7, 1, 3, 1, false},     // 7x7, no bias
+      {{2, 8, 13, 11}, 40, 3, 1, 1, 1, true},   // float32: implicit GEMM
+      {{1, 6, 12, 50}, 70, 3, 1, 1, 1, true},   // float32: several panels per row
+  };
+  for (DType dtype : {kFloat64, kFloat32})
+    for (double slope : {1.0, 0.2})
+      for (const ConvCase& c : cases) {
+        INFO(describe(c) << " " << dtype_name(dtype) << " slope " << slope);
+        auto run = [&](bool fused) {
+          TensorList in;
+          for (const Tensor& t : conv_inputs(c, 81)) in.push_back(t.detach().to(dtype).requires_grad_());
+          in.push_back(leaf({c.x[0], c.cout, c.x[2], c.x[3]}, 83).detach().to(dtype).requires_grad_());
+          const Tensor bias = c.bias ? in[2] : Tensor();
+          const Tensor& residual = in.back();
+          Tensor y = fused ? conv2d_residual(in[0], in[1], bias, residual, slope)
+                           : residual + conv2d(in[0], in[1], bias, 1, c.padding);
+          if (!fused && slope != 1.0) y = leaky_relu(y, slope);
+          y.backward(leaf(y.shape(), 82).detach().to(dtype));
+          TensorList out{y.detach()};
+          for (const Tensor& t : in) out.push_back(t.grad());
+          return out;
+        };
+        TensorList fused = run(true), separate = run(false);
+        for (size_t i = 0; i < fused.size(); ++i) {
+          INFO("output " << i << " (0 = y, then dx, dw, [db], dresidual)");
+          CHECK(fused[i].to(kFloat64).to_vector<double>() == separate[i].to(kFloat64).to_vector<double>());
+        }
+      }
+}
+
+TEST_CASE("gradcheck: conv2d_residual wrt input, weight, bias and residual", "[ops][grad]") {
+  for (double slope : {1.0, 0.2}) {
+    INFO("slope " << slope);
+    TensorList in{leaf({2, 3, 6, 5}, 91), leaf({4, 3, 3, 3}, 92), leaf({4}, 93), leaf({2, 4, 6, 5}, 94)};
+    require_gradcheck([slope](const TensorList& t) { return TensorList{conv2d_residual(t[0], t[1], t[2], t[3], slope)}; },
+                      in);
+    require_gradcheck([slope](const TensorList& t) { return TensorList{conv2d_residual(t[0], t[1], Tensor(), t[2], slope)}; },
+                      {in[0], in[1], in[3]});
+  }
+}
+
+TEST_CASE("errors: conv2d_residual", "[ops]") {
+  Tensor x = leaf({1, 2, 5, 5}, 1), w = leaf({3, 2, 3, 3}, 2);
+  CHECK_THROWS_WITH(conv2d_residual(x, w, Tensor(), leaf({1, 3, 5, 4}, 3)),
+                    Catch::Contains("conv2d_residual: residual (1, 3, 5, 4) must have the output's shape (1, 3, 5, 5)"));
+  CHECK_THROWS_WITH(conv2d_residual(x, w, Tensor(), Tensor()), Catch::Contains("conv2d_residual: the residual is undefined"));
+  CHECK_THROWS_WITH(conv2d_residual(x, w, Tensor(), leaf({1, 3, 5, 5}, 3), 1.5), Catch::Contains("must be in [0, 1]"));
+}
+
 TEST_CASE("errors: conv2d_leaky_relu", "[ops]") {
   Tensor x = leaf({1, 2, 5, 5}, 1), w = leaf({3, 2, 3, 3}, 2);
   CHECK_THROWS_WITH(conv2d_leaky_relu(x, w, Tensor(), 1.0), Catch::Contains("conv2d_leaky_relu: slope 1 must be in [0, 1)"));

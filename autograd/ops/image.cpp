@@ -46,10 +46,11 @@ int64_t conv_workspace_limit() { return workspace_limit; }
 
 namespace {
 
-// conv2d and conv2d_leaky_relu: `op` names the op in messages and history;
-// slope 1 is no activation.
-Tensor convolve(const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride,
-                int64_t padding, int64_t groups, double slope) {
+// conv2d, conv2d_leaky_relu and conv2d_residual: act((conv(x) + bias) + residual)
+// with act(v) = v > 0 ? v : slope * v; `op` names the op in messages and
+// history; residual may be undefined; slope 1 is no activation.
+Tensor convolve(const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& residual,
+                int64_t stride, int64_t padding, int64_t groups, double slope) {
   check_image(x, op);
   check_floating(weight, op, "weight");
   check_same_type(x, weight, op, "input", "weight");
@@ -77,26 +78,34 @@ Tensor convolve(const char* op, const Tensor& x, const Tensor& weight, const Ten
              shape_str(x.shape()), " padded by ", padding);
   const int64_t Ho = windows(H, k, stride, padding), Wo = windows(W, k, stride, padding);
 
+  if (residual.defined()) {
+    check_same_type(x, residual, op, "input", "residual");
+    DCSR_CHECK(residual.shape() == Shape({N, Cout, Ho, Wo}), op, ": residual ", shape_str(residual.shape()),
+               " must have the output's shape (", N, ", ", Cout, ", ", Ho, ", ", Wo, ")");
+  }
+
   Tensor y = empty({N, Cout, Ho, Wo}, x.dtype(), x.device());
-  kernels::conv2d_forward(x, weight, bias, y, stride, padding, groups, conv_workspace_limit(), slope);
+  kernels::conv2d_forward(x, weight, bias, residual, y, stride, padding, groups, conv_workspace_limit(), slope);
 
   const bool need_x = x.requires_grad(), need_w = weight.requires_grad();
   const bool need_b = bias.defined() && bias.requires_grad();
   TensorList inputs{x, weight};
   if (bias.defined()) inputs.push_back(bias);
+  if (residual.defined()) inputs.push_back(residual);
   // With an activation, its gradient comes from the output's sign (the same
   // as the pre-activation's for slope >= 0), so the pre-activation is never stored.
   Tensor activated = slope != 1.0 ? y.detach() : Tensor();
   return autograd::record(
       op, inputs, y,
-      [x = x.detach(), w = weight.detach(), activated, has_bias = bias.defined(), need_x, need_w, need_b, stride,
-       padding, groups, slope](const Tensor& grad_y) {
+      [x = x.detach(), w = weight.detach(), activated, has_bias = bias.defined(), n_inputs = inputs.size(),
+       need_x, need_w, need_b, stride, padding, groups, slope](const Tensor& grad_y) {
         Tensor gy = grad_y;
         if (activated.defined()) {
           gy = empty_like(grad_y);
           kernels::binary(kernels::BinaryOp::LeakyReluBackward, activated, grad_y, gy, slope);
         }
-        TensorList grads(has_bias ? 3 : 2);
+        TensorList grads(n_inputs);
+        if (n_inputs == (has_bias ? 4u : 3u)) grads.back() = gy;  // the residual's gradient
         const int64_t limit = conv_workspace_limit();
         if (need_x) {
           grads[0] = empty_like(x);
@@ -118,13 +127,20 @@ Tensor convolve(const char* op, const Tensor& x, const Tensor& weight, const Ten
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding,
               int64_t groups) {
-  return convolve("conv2d", x, weight, bias, stride, padding, groups, 1.0);
+  return convolve("conv2d", x, weight, bias, Tensor(), stride, padding, groups, 1.0);
 }
 
 Tensor conv2d_leaky_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, double slope, int64_t stride,
                          int64_t padding) {
   DCSR_CHECK(slope >= 0.0 && slope < 1.0, "conv2d_leaky_relu: slope ", slope, " must be in [0, 1)");
-  return convolve("conv2d_leaky_relu", x, weight, bias, stride, padding, 1, slope);
+  return convolve("conv2d_leaky_relu", x, weight, bias, Tensor(), stride, padding, 1, slope);
+}
+
+Tensor conv2d_residual(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& residual,
+                       double slope) {
+  DCSR_CHECK(residual.defined(), "conv2d_residual: the residual is undefined");
+  DCSR_CHECK(slope >= 0.0 && slope <= 1.0, "conv2d_residual: slope ", slope, " must be in [0, 1]");
+  return convolve("conv2d_residual", x, weight, bias, residual, 1, -1, 1, slope);
 }
 
 // ---------------------------------------------------------------- resampling

@@ -25,6 +25,11 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
 // its sign from the output). slope in [0, 1); 0 is ReLU.
 Tensor conv2d_leaky_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, double slope, int64_t stride = 1,
                          int64_t padding = -1);
+// leaky_relu(residual + conv2d(x, weight, bias), slope), stride 1, padding k/2,
+// in the same single output pass (the residual blocks' skip connection).
+// residual: the output's shape; slope in [0, 1], 1 (the default) is no activation.
+Tensor conv2d_residual(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& residual,
+                       double slope = 1.0);
 void set_conv_workspace_limit(int64_t bytes);  // default 256 MB
 int64_t conv_workspace_limit();
 

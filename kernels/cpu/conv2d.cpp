@@ -99,10 +99,10 @@ class ColumnChunks {
 // y = conv(x, w) + b for dense and grouped convolutions. b may be null.
 template <typename T>
 void forward_gemm(const ConvShape& s, const T* x, const T* w, const T* b, T* y, int64_t limit,
-                  double activation_slope = 1.0) {
+                  const Epilogue& epilogue = {}) {
 #ifdef DCSR_PACKED_GEMM
   if constexpr (std::is_same_v<T, float>) {
-    if (forward_avx512(s, x, w, b, y, limit, activation_slope)) return;
+    if (forward_avx512(s, x, w, b, y, limit, epilogue)) return;
   }
 #endif
   const int64_t K = s.K(), P = s.P(), cout_g = s.cout_g();
@@ -113,7 +113,8 @@ void forward_gemm(const ConvShape& s, const T* x, const T* w, const T* b, T* y, 
     if (b)
       for (int64_t co = 0; co < cout_g; ++co) std::fill(yg + co * P, yg + co * P + c.len, b[c.g * cout_g + co]);
     gemm_raw<T>(w + c.g * cout_g * K, K, c.cols, c.ld, yg, P, cout_g, c.len, K, false, false, T(1), b ? T(1) : T(0));
-    for (int64_t co = 0; co < cout_g; ++co) apply_activation(yg + co * P, c.len, activation_slope);
+    if (epilogue.active())
+      for (int64_t co = 0; co < cout_g; ++co) apply_epilogue(yg + co * P, c.len, yg + co * P - y, epilogue);
   });
 }
 
@@ -248,7 +249,7 @@ void backward_input_col2im(const ConvShape& s, const T* gy, const T* w, T* gx, i
 // ---------------------------------------------------------------- depthwise
 
 template <typename T>
-void depthwise_forward(const ConvShape& s, const T* x, const T* w, const T* b, T* y, double activation_slope) {
+void depthwise_forward(const ConvShape& s, const T* x, const T* w, const T* b, T* y, const Epilogue& epilogue) {
   const int64_t C = s.Cin, k = s.k, st = s.stride;
   parallel_for(s.N * C * s.Ho, grain_for(s.Wo * k * k), [&](int64_t begin, int64_t end) {
     for (int64_t job = begin; job < end; ++job) {
@@ -271,7 +272,7 @@ void depthwise_forward(const ConvShape& s, const T* x, const T* w, const T* b, T
           }
         }
       }
-      apply_activation(out, s.Wo, activation_slope);
+      apply_epilogue(out, s.Wo, job * s.Wo, epilogue);
     }
   });
 }
@@ -354,15 +355,17 @@ void bias_gradient(const ConvShape& s, const T* gy, T* gb) {
 
 }  // namespace
 
-void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y, int64_t stride,
-                    int64_t padding, int64_t groups, int64_t workspace_bytes, double activation_slope) {
+void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& residual, Tensor& y,
+                    int64_t stride, int64_t padding, int64_t groups, int64_t workspace_bytes,
+                    double activation_slope) {
   dispatch_floating(x.dtype(), "conv2d_forward", [&](auto zero) {
     using T = decltype(zero);
     const ConvShape s = conv_shape(x, weight, stride, padding, groups, y.size(2), y.size(3));
     const T* b = bias.defined() ? bias.data<T>() : nullptr;
+    const Epilogue epilogue{residual.defined() ? residual.data<T>() : nullptr, activation_slope};
     if (y.numel() == 0) return;
-    if (s.depthwise()) return depthwise_forward(s, x.data<T>(), weight.data<T>(), b, y.data<T>(), activation_slope);
-    forward_gemm(s, x.data<T>(), weight.data<T>(), b, y.data<T>(), workspace_bytes, activation_slope);
+    if (s.depthwise()) return depthwise_forward(s, x.data<T>(), weight.data<T>(), b, y.data<T>(), epilogue);
+    forward_gemm(s, x.data<T>(), weight.data<T>(), b, y.data<T>(), workspace_bytes, epilogue);
   });
 }
 

@@ -128,9 +128,9 @@ Tensor tap_offsets(const ConvShape& s, const BandPlan& plan) {
 
 // Per band: y rows (cout_g x R*Wq, staged) = packed weights (A) times the
 // band read in place (B); then the Wo valid columns of every row copied out,
-// through the activation while they are in cache.
+// through the epilogue (residual, activation) while they are in cache.
 bool forward_implicit(const ConvShape& s, const float* x, const float* w, const float* b, float* y, int64_t limit,
-                      double activation_slope) {
+                      const Epilogue& epilogue) {
   const int64_t K = s.K(), cout_g = s.cout_g(), cin_g = s.cin_g(), P = s.P();
   const BandPlan plan = plan_bands(s, cout_g, limit);
   if (!plan.fits) return false;
@@ -163,7 +163,7 @@ bool forward_implicit(const ConvShape& s, const float* x, const float* w, const 
       for (int64_t r = 0; r < rows; ++r) {
         float* row = yg + co * P + r * s.Wo;
         std::copy(stage + co * ld + r * plan.Wq, stage + co * ld + r * plan.Wq + s.Wo, row);
-        apply_activation(row, s.Wo, activation_slope);
+        apply_epilogue(row, s.Wo, row - y, epilogue);
       }
   });
   return true;
@@ -229,8 +229,8 @@ bool backward_weight_implicit(const ConvShape& s, const float* gy, const float* 
 }  // namespace
 
 bool forward_avx512(const ConvShape& s, const float* x, const float* w, const float* b, float* y, int64_t limit,
-                    double activation_slope) {
-  return forward_implicit(s, x, w, b, y, limit, activation_slope);
+                    const Epilogue& epilogue) {
+  return forward_implicit(s, x, w, b, y, limit, epilogue);
 }
 
 bool backward_weight_avx512(const ConvShape& s, const float* gy, const float* x, float* gw, int64_t limit) {

@@ -61,24 +61,37 @@ inline ChunkPlan plan_columns(int64_t images, int64_t P, int64_t bytes_per_colum
   return plan;
 }
 
-// The activation fused into the forward convolution (kernel_list.inc):
-// v > 0 ? v : slope * v over n values; slope 1 is no activation.
+// The epilogue fused into the forward convolution (kernel_list.inc), over n
+// output values v: v += residual (when given), then v = v > 0 ? v : slope * v
+// (slope 1: no activation).
+struct Epilogue {
+  const void* residual = nullptr;  // same layout as the output, or null
+  double slope = 1.0;
+  bool active() const { return residual || slope != 1.0; }
+};
+
+// `offset`: the position of v[0] in the whole output (where the residual is read).
 template <typename T>
-inline void apply_activation(T* v, int64_t n, double slope) {
-  if (slope == 1.0) return;
-  const T a = T(slope);
-  for (int64_t i = 0; i < n; ++i) v[i] = v[i] > T(0) ? v[i] : a * v[i];
+inline void apply_epilogue(T* v, int64_t n, int64_t offset, const Epilogue& e) {
+  if (e.residual) {
+    const T* r = static_cast<const T*>(e.residual) + offset;
+    for (int64_t i = 0; i < n; ++i) v[i] += r[i];
+  }
+  if (e.slope != 1.0) {
+    const T a = T(e.slope);
+    for (int64_t i = 0; i < n; ++i) v[i] = v[i] > T(0) ? v[i] : a * v[i];
+  }
 }
 
 #ifdef DCSR_PACKED_GEMM
 // Float32 fast paths. Each returns false, having done nothing, where it does
 // not apply or the workspace limit cannot hold its smallest chunk; the
 // caller then takes the generic gemm_raw path.
-//   forward:  y = activation(conv(x, w) + b) (b may be null; see
-//             apply_activation), dense or grouped;
+//   forward:  y = epilogue(conv(x, w) + b) (b may be null; see Epilogue),
+//             dense or grouped;
 //   backward_weight: grad_w (Cout x K per group) overwritten.
 bool forward_avx512(const ConvShape& s, const float* x, const float* w, const float* b, float* y, int64_t limit,
-                    double activation_slope);
+                    const Epilogue& epilogue);
 bool backward_weight_avx512(const ConvShape& s, const float* gy, const float* x, float* gw, int64_t limit);
 #endif
 

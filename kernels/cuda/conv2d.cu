@@ -76,20 +76,22 @@ void for_each_chunk(const ConvShape& s, const Chunking& c, Fn&& fn) {
     for (int64_t p0 = 0; p0 < s.P(); p0 += c.len) fn(n0, std::min(c.images, s.N - n0), p0, std::min(c.len, s.P() - p0));
 }
 
-// y[n][co][p] = activation(y[n][co][p] + b[co]); b may be null; the
-// activation is v > 0 ? v : slope * v (slope 1: none).
-__global__ void bias_activation_kernel(float* y, const float* b, int64_t n, int64_t Cout, int64_t P, float slope) {
+// The epilogue: y[n][co][p] = act((y[n][co][p] + b[co]) + r[n][co][p]); b and r
+// may be null; act(v) = v > 0 ? v : slope * v (slope 1: none).
+__global__ void epilogue_kernel(float* y, const float* b, const float* r, int64_t n, int64_t Cout, int64_t P,
+                                float slope) {
   DCSR_GRID_STRIDE_LOOP(e, n) {
     float v = y[e];
     if (b) v += b[(e / P) % Cout];
+    if (r) v += r[e];
     y[e] = v > 0.0f ? v : slope * v;
   }
 }
 
 // ---- depthwise: direct loops, in the CPU's summation order ----
 
-__global__ void depthwise_forward_kernel(const float* x, const float* w, const float* b, float* y, ConvShape s,
-                                         float slope) {
+__global__ void depthwise_forward_kernel(const float* x, const float* w, const float* b, const float* r, float* y,
+                                         ConvShape s, float slope) {
   const int64_t n_out = s.N * s.Cout * s.Ho * s.Wo;
   DCSR_GRID_STRIDE_LOOP(e, n_out) {
     const int64_t ox = e % s.Wo, oy = (e / s.Wo) % s.Ho, plane = e / (s.Ho * s.Wo), c = plane % s.Cin;
@@ -105,6 +107,7 @@ __global__ void depthwise_forward_kernel(const float* x, const float* w, const f
         acc = fmaf(wc[ky * s.k + kx], xp[iy * s.W + ix], acc);
       }
     }
+    if (r) acc += r[e];
     y[e] = acc > 0.0f ? acc : slope * acc;
   }
 }
@@ -157,17 +160,19 @@ void check_types(const char* op, std::initializer_list<const Tensor*> tensors) {
 
 }  // namespace
 
-void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y, int64_t stride,
-                    int64_t padding, int64_t groups, int64_t workspace_bytes, double activation_slope) {
-  check_types("conv2d_forward", {&x, &weight, &bias, &y});
+void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& residual, Tensor& y,
+                    int64_t stride, int64_t padding, int64_t groups, int64_t workspace_bytes,
+                    double activation_slope) {
+  check_types("conv2d_forward", {&x, &weight, &bias, &residual, &y});
   const ConvShape s = conv_shape(x, weight, stride, padding, groups, y.size(2), y.size(3));
   if (y.numel() == 0) return;
   const float* xd = x.data<float>();
   const float* wd = weight.data<float>();
   const float* bd = bias.defined() ? bias.data<float>() : nullptr;
+  const float* rd = residual.defined() ? residual.data<float>() : nullptr;
   float* yd = y.data<float>();
   if (s.depthwise()) {
-    depthwise_forward_kernel<<<grid_for(y.numel()), kBlock>>>(xd, wd, bd, yd, s, float(activation_slope));
+    depthwise_forward_kernel<<<grid_for(y.numel()), kBlock>>>(xd, wd, bd, rd, yd, s, float(activation_slope));
     DCSR_CUDA_CHECK_LAUNCH();
     return;
   }
@@ -191,8 +196,8 @@ void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, T
       });
     }
   }
-  if (bd || activation_slope != 1.0) {
-    bias_activation_kernel<<<grid_for(y.numel()), kBlock>>>(yd, bd, y.numel(), s.Cout, P, float(activation_slope));
+  if (bd || rd || activation_slope != 1.0) {
+    epilogue_kernel<<<grid_for(y.numel()), kBlock>>>(yd, bd, rd, y.numel(), s.Cout, P, float(activation_slope));
     DCSR_CUDA_CHECK_LAUNCH();
   }
 }

@@ -132,13 +132,13 @@ void run_case(const ConvCase& c, int only_version, const study::Peaks& peaks) {
   // CPU references: the CPU backend's kernels.
   const int64_t cpu_ws = int64_t(256) << 20;
   Tensor y_ref = empty({c.N, c.Cout, c.H, c.W}), gx_ref = empty(x.shape()), gw_ref = empty(w.shape()), no_bias;
-  kernels::cpu::conv2d_forward(x, w, b, y_ref, 1, 1, 1, cpu_ws, 1.0);
+  kernels::cpu::conv2d_forward(x, w, b, Tensor(), y_ref, 1, 1, 1, cpu_ws, 1.0);
   kernels::cpu::conv2d_backward_input(gy, w, gx_ref, 1, 1, 1, cpu_ws);
   kernels::cpu::conv2d_backward_weight(gy, x, gw_ref, no_bias, 1, 1, 1, cpu_ws);
   // The forward's two stages: the column matrices, and the product without the bias.
   Tensor cols_ref = empty({c.N, K, P}), y_nobias_ref = empty(y_ref.shape());
   kernels::cpu::unfold(x, cols_ref, 3, 1, 1);
-  kernels::cpu::conv2d_forward(x, w, no_bias, y_nobias_ref, 1, 1, 1, cpu_ws, 1.0);
+  kernels::cpu::conv2d_forward(x, w, no_bias, Tensor(), y_nobias_ref, 1, 1, 1, cpu_ws, 1.0);
   Tensor dx = x.to(kCUDA), dw = w.to(kCUDA), db = b.to(kCUDA), dgy = gy.to(kCUDA);
   Tensor dy = empty(y_ref.shape(), kFloat32, kCUDA), dgx = empty(x.shape(), kFloat32, kCUDA);
   Tensor dgw = empty(w.shape(), kFloat32, kCUDA), dgb;
@@ -168,9 +168,9 @@ void run_case(const ConvCase& c, int only_version, const study::Peaks& peaks) {
   const double tol = 1e-4;
   const std::vector<study::Version> versions = {
       {"forward: production (whole images per chunk, 256 MB workspace)", {&dy}, {&y_ref}, tol,
-       [&] { kernels::cuda::conv2d_forward(dx, dw, db, dy, 1, 1, 1, int64_t(256) << 20, 1.0); }},
+       [&] { kernels::cuda::conv2d_forward(dx, dw, db, Tensor(), dy, 1, 1, 1, int64_t(256) << 20, 1.0); }},
       {"forward: production with a 16 MiB workspace (L2-sized column chunks)", {&dy}, {&y_ref}, tol,
-       [&] { kernels::cuda::conv2d_forward(dx, dw, db, dy, 1, 1, 1, int64_t(16) << 20, 1.0); }},
+       [&] { kernels::cuda::conv2d_forward(dx, dw, db, Tensor(), dy, 1, 1, 1, int64_t(16) << 20, 1.0); }},
       {"forward: direct, one thread per output", {&dy}, {&y_ref}, tol,
        [&] {
          conv3x3_direct<<<grid_for(dy.numel()), kBlock>>>(dx.data<float>(), dw.data<float>(), db.data<float>(),
