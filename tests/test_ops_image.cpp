@@ -100,6 +100,30 @@ Tensor grad_of(const Tensor& y, const Tensor& x, const Tensor& gy) {
   return x.grad();
 }
 
+// fn on fresh leaves (the inputs converted to dtype), backward with a fixed
+// random upstream gradient: {output, gradient of every input}, in float64.
+TensorList output_and_grads(const std::function<Tensor(const TensorList&)>& fn, const TensorList& inputs,
+                            DType dtype) {
+  TensorList in;
+  for (const Tensor& t : inputs) in.push_back(t.detach().to(dtype).requires_grad_());
+  Tensor y = fn(in);
+  y.backward(leaf(y.shape(), 62).detach().to(dtype));
+  TensorList out{y.detach().to(kFloat64)};
+  for (const Tensor& t : in) out.push_back(t.grad().to(kFloat64));
+  return out;
+}
+
+// A fused op against its separate ops: the same output and gradients, bit for bit.
+void require_bit_identical(const std::function<Tensor(const TensorList&)>& fused,
+                           const std::function<Tensor(const TensorList&)>& separate, const TensorList& inputs,
+                           DType dtype) {
+  const TensorList a = output_and_grads(fused, inputs, dtype), b = output_and_grads(separate, inputs, dtype);
+  for (size_t i = 0; i < a.size(); ++i) {
+    INFO("output " << i << " (0 = y, then the gradient of each input)");
+    CHECK(a[i].to_vector<double>() == b[i].to_vector<double>());
+  }
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- conv2d
@@ -261,22 +285,11 @@ TEST_CASE("forward: conv2d_leaky_relu is leaky_relu(conv2d) exactly, gradients i
     for (double slope : {0.2, 0.0})
       for (const ConvCase& c : cases) {
         INFO(describe(c) << " " << dtype_name(dtype) << " slope " << slope);
-        auto run = [&](bool fused) {
-          TensorList in;
-          for (const Tensor& t : conv_inputs(c, 61)) in.push_back(t.detach().to(dtype).requires_grad_());
-          const Tensor bias = c.bias ? in[2] : Tensor();
-          Tensor y = fused ? conv2d_leaky_relu(in[0], in[1], bias, slope, c.stride, c.padding)
-                           : leaky_relu(conv2d(in[0], in[1], bias, c.stride, c.padding), slope);
-          y.backward(leaf(y.shape(), 62).detach().to(dtype));
-          TensorList out{y.detach()};
-          for (const Tensor& t : in) out.push_back(t.grad());
-          return out;
-        };
-        TensorList fused = run(true), separate = run(false);
-        for (size_t i = 0; i < fused.size(); ++i) {
-          INFO("output " << i << " (0 = y, then dx, dw, db)");
-          CHECK(fused[i].to(kFloat64).to_vector<double>() == separate[i].to(kFloat64).to_vector<double>());
-        }
+        auto bias = [&c](const TensorList& in) { return c.bias ? in[2] : Tensor(); };
+        require_bit_identical(
+            [&](const TensorList& in) { return conv2d_leaky_relu(in[0], in[1], bias(in), slope, c.stride, c.padding); },
+            [&](const TensorList& in) { return leaky_relu(conv2d(in[0], in[1], bias(in), c.stride, c.padding), slope); },
+            conv_inputs(c, 61), dtype);
       }
 }
 
@@ -308,25 +321,16 @@ TEST_CASE("forward: conv2d_residual is leaky_relu(residual + conv2d) exactly, gr
     for (double slope : {1.0, 0.2})
       for (const ConvCase& c : cases) {
         INFO(describe(c) << " " << dtype_name(dtype) << " slope " << slope);
-        auto run = [&](bool fused) {
-          TensorList in;
-          for (const Tensor& t : conv_inputs(c, 81)) in.push_back(t.detach().to(dtype).requires_grad_());
-          in.push_back(leaf({c.x[0], c.cout, c.x[2], c.x[3]}, 83).detach().to(dtype).requires_grad_());
-          const Tensor bias = c.bias ? in[2] : Tensor();
-          const Tensor& residual = in.back();
-          Tensor y = fused ? conv2d_residual(in[0], in[1], bias, residual, slope)
-                           : residual + conv2d(in[0], in[1], bias, 1, c.padding);
-          if (!fused && slope != 1.0) y = leaky_relu(y, slope);
-          y.backward(leaf(y.shape(), 82).detach().to(dtype));
-          TensorList out{y.detach()};
-          for (const Tensor& t : in) out.push_back(t.grad());
-          return out;
-        };
-        TensorList fused = run(true), separate = run(false);
-        for (size_t i = 0; i < fused.size(); ++i) {
-          INFO("output " << i << " (0 = y, then dx, dw, [db], dresidual)");
-          CHECK(fused[i].to(kFloat64).to_vector<double>() == separate[i].to(kFloat64).to_vector<double>());
-        }
+        TensorList inputs = conv_inputs(c, 81);
+        inputs.push_back(leaf({c.x[0], c.cout, c.x[2], c.x[3]}, 83));  // the residual, last
+        auto bias = [&c](const TensorList& in) { return c.bias ? in[2] : Tensor(); };
+        require_bit_identical(
+            [&](const TensorList& in) { return conv2d_residual(in[0], in[1], bias(in), in.back(), slope); },
+            [&](const TensorList& in) {
+              Tensor y = in.back() + conv2d(in[0], in[1], bias(in), 1, c.padding);
+              return slope == 1.0 ? y : leaky_relu(y, slope);
+            },
+            inputs, dtype);
       }
 }
 
