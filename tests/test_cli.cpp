@@ -3,6 +3,7 @@
 // prepare, sr, eval, train and sra on tiny generated data; training
 // determinism, exact resume and the NaN stop. Runs the built binary
 // (DCSR_BIN_DIR/dcsr, a dependency of the test target).
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -133,6 +134,28 @@ TEST_CASE("forward: dcsr sr writes SR, confidence and warped Ref for any size", 
   INFO(d.output);
   CHECK(d.status == 0);
   CHECK(read_image_info(dir / "out2.png").width == 66);
+}
+
+TEST_CASE("forward: dcsr sr reports its time, and with DCSR_PROFILE=1 the time per kernel", "[cli][profile]") {
+  test::TempDir dir("cli_profile");
+  const std::string model = dir / "m.ckpt";
+  write_model(model, 4);
+  write_png(dir / "lr.png", test::test_image(24, 30, 1));
+  write_png(dir / "ref.png", test::test_image(24, 30, 2));
+  const std::string args = "sr --lr lr.png --ref ref.png --out out.png --model " + quote(model);
+  RunResult plain = run_dcsr(args, dir.str());
+  INFO(plain.output);
+  REQUIRE(plain.status == 0);
+  CHECK_THAT(plain.output, Catch::Contains("tiled inference") && Catch::Contains("s in all"));
+  CHECK_THAT(plain.output, !Catch::Contains("time per kernel"));
+  ::setenv("DCSR_PROFILE", "1", 1);  // inherited by the child process
+  RunResult profiled = run_dcsr(args, dir.str());
+  ::unsetenv("DCSR_PROFILE");
+  INFO(profiled.output);
+  REQUIRE(profiled.status == 0);
+  CHECK_THAT(profiled.output, Catch::Contains("dcsr sr: time per kernel (DCSR_PROFILE=1;"));
+  CHECK_THAT(profiled.output, Catch::Contains("conv2d_forward") && Catch::Contains("max_cosine") &&
+                                  Catch::Contains("(outside kernels)"));
 }
 
 TEST_CASE("forward: dcsr eval measures bicubic and the model, errors name the data", "[cli]") {
