@@ -19,8 +19,11 @@ configure: setup
 build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
+# ctest lists the skipped tests after its summary; the summary is repeated as
+# the last line, and ctest's exit status is kept.
 test: build
-	@cd $(BUILD) && ctest -j $(JOBS) --output-on-failure
+	@cd $(BUILD) && ctest -j $(JOBS) --output-on-failure --output-log ctest.log; status=$$?; \
+	  grep -E "tests passed|tests failed" ctest.log | tail -n 1; exit $$status
 
 bench: build
 	@$(BUILD)/bin/dcsr_bench
