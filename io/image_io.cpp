@@ -150,15 +150,16 @@ Tensor image_to_tensor(const ImageU8& image) {
 
 namespace {
 
-// (1, C, H, W) or (C, H, W) float on any device -> host doubles + C, H, W.
+// A value in [0, 1] as 8-bit.
 uint8_t to_u8(double v) {
   if (!(v > 0.0)) return 0;  // also NaN -> 0
   if (v >= 1.0) return 255;
   return uint8_t(std::nearbyint(v * 255.0));  // half to even, as quantize() in dcsr/metrics.h
 }
 
-// The image's values as 8-bit (to_u8), planar (C, H, W) or interleaved
-// (H, W, C) as PNG rows store them. Straight from the tensor's own float32 or
+// A (1, C, H, W) or (C, H, W) float image on any device as 8-bit values
+// (to_u8) and its C, H, W; planar (C, H, W) or interleaved (H, W, C), as PNG
+// rows store them. Straight from the tensor's own float32 or
 // float64 values: no wider copy of a picture that may hold 8064x6048 pixels.
 std::vector<uint8_t> image_bytes(const Tensor& image, int64_t& c, int64_t& h, int64_t& w, bool interleaved,
                                  const char* what) {

@@ -276,9 +276,13 @@ int profile_model_workload(const std::string& variant, Device device, int runs) 
     for (int i = 0; i < runs; ++i) w.run();
     const double profiled_ms = ms_since(start) / runs;
     kernels::set_kernel_profiling(false);
-    const std::vector<kernels::KernelProfileRow> rows = kernels::kernel_profile();
+    std::vector<kernels::KernelProfileRow> rows = kernels::kernel_profile();
     double kernels_ms = 0.0;
-    for (const kernels::KernelProfileRow& row : rows) kernels_ms += row.ms / runs;
+    for (kernels::KernelProfileRow& row : rows) {  // totals -> per run
+      row.calls /= runs;
+      row.ms /= runs;
+      kernels_ms += row.ms;
+    }
     print_line({{"profile", w.name},
                 {"device", device_name(device)},
                 {"threads", num_threads()},
@@ -291,18 +295,13 @@ int profile_model_workload(const std::string& variant, Device device, int runs) 
       print_line({{"profile", w.name},
                   {"kernel", row.kernel},
                   {"device", device_name(row.device)},
-                  {"calls_per_run", double(row.calls) / runs},
-                  {"ms_per_run", row.ms / runs},
-                  {"share_of_profiled", row.ms / runs / profiled_ms}});
-    }
-    std::vector<kernels::KernelProfileRow> per_run = rows;
-    for (kernels::KernelProfileRow& row : per_run) {
-      row.calls /= runs;
-      row.ms /= runs;
+                  {"calls_per_run", row.calls},
+                  {"ms_per_run", row.ms},
+                  {"share_of_profiled", row.ms / profiled_ms}});
     }
     std::cerr << w.name << " on " << device_name(device) << ": " << plain.median_ms << " ms per run unprofiled, "
               << profiled_ms << " ms profiled (kernels synchronised one by one); per run:\n"
-              << kernels::kernel_profile_table(per_run, profiled_ms);
+              << kernels::kernel_profile_table(rows, profiled_ms);
     return 0;
   } catch (const std::exception& e) {
     kernels::set_kernel_profiling(false);

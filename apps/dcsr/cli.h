@@ -1,5 +1,6 @@
 // Shared pieces of the `dcsr` subcommands.
 #pragma once
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -66,5 +67,10 @@ class OutputFiles {
   std::vector<std::string> written_;
   bool committed_ = false;
 };
+
+// Seconds of wall time since `start` (the timing lines of sr, demo and DCSR_PROFILE).
+inline double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
 
 }  // namespace dcsr::cli

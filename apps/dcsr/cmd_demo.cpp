@@ -120,7 +120,7 @@ int run_demo(const CommandInfo& self, const std::vector<std::string>& argv) {
   }
   TiledResult r = tiled_inference(lr, ref, mode, network_tile_forward(*net, mode), opt);
   if (bar) bar->finish();
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds = seconds_since(start);
 
   const Tensor bicubic = bicubic_upsample(lr);
   const Tensor figure = compose_side_by_side(bicubic, r.sr, ref);

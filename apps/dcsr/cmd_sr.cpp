@@ -12,10 +12,6 @@ namespace dcsr::cli {
 
 namespace {
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 int run_sr(const CommandInfo& self, const std::vector<std::string>& argv) {
   const auto start = std::chrono::steady_clock::now();
   Args args(self.name, self.options, argv);

@@ -36,10 +36,9 @@ int main(int argc, char** argv) {
     const auto start = std::chrono::steady_clock::now();
     const int status = command->run(*command, rest);
     if (kernels::kernel_profiling()) {
-      const double wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-      std::cerr << "dcsr " << command->name << ": time per kernel (DCSR_PROFILE=1; " << wall_ms / 1e3
-                << " s in all)\n"
-                << kernels::kernel_profile_table(wall_ms);
+      const double wall_s = seconds_since(start);
+      std::cerr << "dcsr " << command->name << ": time per kernel (DCSR_PROFILE=1; " << wall_s << " s in all)\n"
+                << kernels::kernel_profile_table(1e3 * wall_s);
     }
     return status;
   } catch (const UsageError& e) {

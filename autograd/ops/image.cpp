@@ -97,15 +97,15 @@ Tensor convolve(const char* op, const Tensor& x, const Tensor& weight, const Ten
   Tensor activated = slope != 1.0 ? y.detach() : Tensor();
   return autograd::record(
       op, inputs, y,
-      [x = x.detach(), w = weight.detach(), activated, has_bias = bias.defined(), n_inputs = inputs.size(),
+      [x = x.detach(), w = weight.detach(), activated, has_bias = bias.defined(), has_residual = residual.defined(),
        need_x, need_w, need_b, stride, padding, groups, slope](const Tensor& grad_y) {
         Tensor gy = grad_y;
         if (activated.defined()) {
           gy = empty_like(grad_y);
           kernels::binary(kernels::BinaryOp::LeakyReluBackward, activated, grad_y, gy, slope);
         }
-        TensorList grads(n_inputs);
-        if (n_inputs == (has_bias ? 4u : 3u)) grads.back() = gy;  // the residual's gradient
+        TensorList grads(2 + size_t(has_bias) + size_t(has_residual));
+        if (has_residual) grads.back() = gy;  // the residual's gradient: the sum's
         const int64_t limit = conv_workspace_limit();
         if (need_x) {
           grads[0] = empty_like(x);
