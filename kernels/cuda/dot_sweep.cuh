@@ -25,9 +25,10 @@
 //   state per lane, fed its rows in increasing order. After the block's rows,
 //   the 16 states of each lane are merged through shared memory.
 //   grid = (lane tiles, row chunks, images): the rows are cut into `chunks`
-//   consecutive ranges so that there are enough blocks for every SM; each
-//   chunk writes one partial state per lane, merged in chunk order by a
-//   second kernel that also writes the outputs.
+//   consecutive ranges, as many as make the blocks fill whole waves of the
+//   device (plan_chunks, below); each chunk writes one partial state per
+//   lane, merged in chunk order by a second kernel that also writes the
+//   outputs.
 //
 // An Op supplies:
 //   struct State;                                        plain data, per lane
@@ -178,6 +179,49 @@ inline int64_t multiprocessors() {
   return count;
 }
 
+// Blocks of sweep_kernel<Op> that run at once on the whole device (asked
+// once per Op): the "slots" one wave of blocks fills.
+template <typename Op>
+int64_t resident_blocks() {
+  static const int64_t slots = [] {
+    int per_sm = 0;
+    DCSR_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, sweep_kernel<Op>, kThreads, 0));
+    return std::max<int64_t>(1, per_sm) * multiprocessors();
+  }();
+  return slots;
+}
+
+// How many consecutive row ranges ("chunks") to cut the rows into. Every
+// block does `tiles_per_chunk` row tiles, and the blocks run in waves of
+// `slots`, so the sweep takes about waves * tiles_per_chunk tile-times:
+// this picks the chunk count that minimises it (plus a quarter tile per
+// wave for a block's start and its state write; ties go to fewer chunks),
+// within the workspace that holds one state per (chunk, image, lane).
+// Example, the 4K inference tile's matching (one image, 216 lane tiles, 242
+// row tiles, 264 slots on an H200): 2 chunks (the rule before, "two blocks
+// per SM") make 432 blocks, 1.64 waves run as 2; 11 chunks make 2376 blocks,
+// exactly 9 waves.
+struct ChunkPlan {
+  int64_t chunks = 1, tiles_per_chunk = 1;
+};
+
+inline ChunkPlan plan_chunks(int64_t lane_tiles, int64_t N, int64_t row_tiles, int64_t slots, int64_t state_bytes,
+                             int64_t workspace_bytes) {
+  ChunkPlan best{1, row_tiles};
+  double best_cost = -1.0;
+  int64_t last_tpc = -1;
+  for (int64_t want = 1; want <= std::min<int64_t>(row_tiles, 65535); ++want) {
+    const int64_t tpc = (row_tiles + want - 1) / want, chunks = (row_tiles + tpc - 1) / tpc;
+    if (tpc == last_tpc) continue;  // the same plan as the previous count
+    last_tpc = tpc;
+    if (chunks > 1 && chunks * state_bytes > workspace_bytes) break;  // more chunks only need more
+    const int64_t waves = (lane_tiles * N * chunks + slots - 1) / slots;
+    const double cost = double(waves) * (double(tpc) + 0.25);
+    if (best_cost < 0.0 || cost < best_cost) best = {chunks, tpc}, best_cost = cost;
+  }
+  return best;
+}
+
 // Runs the sweep for N images: rows (N, D, n_rows), lanes (N, D, n_lanes),
 // both contiguous. The partial states (N x chunks x n_lanes of them) come
 // from the caching pool and stay within workspace_bytes when more than one
@@ -189,14 +233,9 @@ void run(const float* rows, int64_t n_rows, const float* lanes, int64_t n_lanes,
   using State = typename Op::State;
   const int64_t lane_tiles = (n_lanes + kTile - 1) / kTile;
   const int64_t row_tiles = std::max<int64_t>(1, (n_rows + kTile - 1) / kTile);
-  // Two blocks per SM at least (a block holds 256 threads with ~128
-  // registers each: two fit an SM), and no more chunks than row tiles.
-  int64_t chunks = std::max<int64_t>(1, (2 * multiprocessors() + lane_tiles * N - 1) / (lane_tiles * N));
-  chunks = std::min(chunks, row_tiles);
   const int64_t state_bytes = N * n_lanes * int64_t(sizeof(State));
-  chunks = std::max<int64_t>(1, std::min(chunks, workspace_bytes / std::max<int64_t>(state_bytes, 1)));
-  const int64_t tiles_per_chunk = (row_tiles + chunks - 1) / chunks;
-  chunks = (row_tiles + tiles_per_chunk - 1) / tiles_per_chunk;  // no empty chunk
+  const ChunkPlan plan = plan_chunks(lane_tiles, N, row_tiles, resident_blocks<Op>(), state_bytes, workspace_bytes);
+  const int64_t chunks = plan.chunks, tiles_per_chunk = plan.tiles_per_chunk;
   DCSR_CHECK(N <= 65535 && chunks <= 65535, "dot sweep: ", N, " images in one launch exceed the grid");
   Tensor workspace = empty({(N * chunks * n_lanes * int64_t(sizeof(State)) + 7) / 8}, kFloat64, Device::CUDA);
   State* partial = reinterpret_cast<State*>(workspace.raw_data());

@@ -46,10 +46,7 @@ struct IndexWidth {
 // x + i * image_stride. Each thread writes four consecutive columns: one
 // division by Wo per four values, then the window walks right (and wraps to
 // the next row). With `kVec4` (len % 4 == 0, so every row starts 16-byte
-// aligned) the four values go out as one float4 store. Measured on an H200
-// (kernels/study/conv2d.cu, version 5 against the one-value-per-thread
-// kernel it replaced): 64 channels 3x3 at 256x256, 151 MB of columns, 0.29 ms
-// -> ~0.06 ms.
+// aligned) the four values go out as one float4 store.
 template <typename I, bool kVec4>
 __global__ void im2col_kernel(const float* __restrict__ x, int64_t image_stride, float* __restrict__ cols, int64_t nimg,
                               ColumnGeometry g, int64_t p0, int64_t len) {
@@ -80,6 +77,38 @@ __global__ void im2col_kernel(const float* __restrict__ x, int64_t image_stride,
         }
       }
     }
+  }
+}
+
+// The model's case, 3x3 with stride 1, kept lean: each thread of the general
+// kernel writes a single float4 at the model's sizes, so its set-up (64-bit
+// loops over images and rows, the window's divisions, k and the stride from
+// memory) is most of its work. Here a block has exactly one row r =
+// blockIdx.y of one image i = blockIdx.z, 32-bit index math, the tap's
+// offsets folded once. Needs len % 4 == 0 (float4 stores), 32-bit indices,
+// rows and images within the grid's y and z limits (launch_im2col checks).
+// Measured on an H200 (kernels/study/conv2d.cu), 64 channels at 256x256 (151
+// MB of columns): one value per thread 0.29 ms; the general kernel 0.096 ms
+// (version 9); the general kernel with k and the stride as compile-time
+// constants 0.083 ms; the study's lean 3x3 kernel, which this follows, 0.057 ms
+// (version 7).
+__global__ void im2col3x3_kernel(const float* __restrict__ x, int64_t image_stride, float* __restrict__ cols, int C,
+                                 int H, int W, int Wo, int pad, int p0, int len) {
+  const int K = C * 9, r = blockIdx.y, i = blockIdx.z;
+  const int c = r / 9, dy = (r / 3) % 3 - pad, dx = r % 3 - pad;  // input offset of the tap
+  const float* plane = x + int64_t(i) * image_stride + int64_t(c) * H * W;
+  float4* dst = reinterpret_cast<float4*>(cols + (int64_t(i) * K + r) * len);
+  for (int q = blockIdx.x * blockDim.x + threadIdx.x; q < len / 4; q += gridDim.x * blockDim.x) {
+    const int p = p0 + 4 * q;
+    int oy = p / Wo, ox = p - oy * Wo;
+    float v[4];
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const int iy = oy + dy, ix = ox + dx;
+      v[j] = (iy >= 0 && iy < H && ix >= 0 && ix < W) ? plane[iy * W + ix] : 0.0f;
+      if (++ox == Wo) ox = 0, ++oy;
+    }
+    dst[q] = make_float4(v[0], v[1], v[2], v[3]);
   }
 }
 
@@ -131,8 +160,10 @@ __global__ void col2im_kernel(const float* __restrict__ cols, int64_t nimg, Colu
 }
 
 // Launch helpers (grid y and z are limited to 65535; the kernels loop).
+// `specialise` false keeps the general kernel for a 3x3, stride-1 window too
+// (kernels/study/conv2d.cu times the two).
 inline void launch_im2col(const float* x, int64_t image_stride, float* cols, int64_t nimg, const ColumnGeometry& g,
-                          int64_t p0, int64_t len) {
+                          int64_t p0, int64_t len, bool specialise = true) {
   if (nimg == 0 || len == 0 || g.rows() == 0) return;
   const int64_t quads = (len + 3) / 4;
   const dim3 grid(unsigned(std::min<int64_t>((quads + kBlock - 1) / kBlock, std::min<int64_t>(1024, kMaxGridBlocks))),
@@ -141,7 +172,12 @@ inline void launch_im2col(const float* x, int64_t image_stride, float* cols, int
   // Rows of the chunk start at cols + (i*K + r)*len: 16-byte aligned when len % 4 == 0
   // (the workspace itself comes 256-byte aligned from the pool).
   const bool vec4 = len % 4 == 0 && reinterpret_cast<uintptr_t>(cols) % 16 == 0;
-  if (narrow && vec4) im2col_kernel<int32_t, true><<<grid, kBlock>>>(x, image_stride, cols, nimg, g, p0, len);
+  if (specialise && narrow && vec4 && g.k == 3 && g.stride == 1 && g.rows() <= 65535 && nimg <= 65535) {
+    // One block row per column-matrix row and one block layer per image (the hardware's limits on grid y and z).
+    const dim3 grid3(grid.x, unsigned(g.rows()), unsigned(nimg));
+    im2col3x3_kernel<<<grid3, kBlock>>>(x, image_stride, cols, int(g.C), int(g.H), int(g.W), int(g.Wo), int(g.pad),
+                                        int(p0), int(len));
+  } else if (narrow && vec4) im2col_kernel<int32_t, true><<<grid, kBlock>>>(x, image_stride, cols, nimg, g, p0, len);
   else if (narrow) im2col_kernel<int32_t, false><<<grid, kBlock>>>(x, image_stride, cols, nimg, g, p0, len);
   else im2col_kernel<int64_t, false><<<grid, kBlock>>>(x, image_stride, cols, nimg, g, p0, len);
   DCSR_CUDA_CHECK_LAUNCH();

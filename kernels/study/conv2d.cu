@@ -16,7 +16,12 @@
 //     version 7  im2col specialised to 3x3, padding 1: four consecutive columns per
 //                thread, one division per four values, float4 stores. Production's
 //                im2col (version 5) was one value per thread, 5x slower than this on
-//                an H200 (0.29 vs 0.058 ms at 64x256x256); it now does the same in general.
+//                an H200 (0.29 vs 0.058 ms at 64x256x256); it then took four columns
+//                per thread in general, which measured 0.096-0.099 ms (version 9),
+//                and 0.083 ms with k and the stride as compile-time constants. At
+//                these sizes each thread writes one float4, so the set-up is the
+//                work: production now has a lean 3x3 stride-1 kernel that follows
+//                this one (im2col3x3_kernel), which version 5 times
 //   forward, candidate without im2col
 //     version 8  nine shifted GEMMs: the input is zero-padded once to (H+2) x (W+2);
 //                on the padded-width output grid (H x (W+2), two wasted columns per
@@ -26,6 +31,22 @@
 //                last pass drops the wasted columns and adds the bias. Writes
 //                Cin*(H+2)*(W+2) floats instead of im2col's 9*Cin*H*W, but reads
 //                and writes the output nine times with K = Cin per GEMM.
+//   forward stage, diagnosis
+//     version 9  production's general im2col kernel (kernels/cuda/im2col.cuh; k and
+//                the stride read at run time), compiled in this program; version 5
+//                now takes production's 3x3 stride-1 specialisation. Against version
+//                7 it tells apart a difference of code from one of build or launch
+//   forward, candidate with a third of im2col's columns
+//     version 10 three shifted GEMMs with K = 3*Cin: columns unfolded along x only,
+//                cols3[(c*3 + kx)][yy*W + ox] = x[c][yy - 1][ox + kx - 1] for yy in
+//                [0, H+2) (a zero row above and below); tap row ky is then the GEMM
+//                W_ky (Cout x 3Cin) . cols3 from column ky*W (row stride (H+2)*W),
+//                accumulated (beta = 1) into y; a last pass adds the bias. Writes
+//                3*Cin*(H+2)*W floats (a third of im2col's), K = 192 per GEMM.
+//                Measured on an H200, 64 -> 64 at 256^2: 0.297 ms against
+//                production's 0.23 (0.45 of the equivalent GEMM): three K = 192
+//                GEMMs cost more than one K = 576 GEMM plus im2col, as the nine
+//                K = 64 GEMMs of version 8 (0.27 ms) did.
 //
 // The goal (kernels/cuda/conv2d.cu): forward 64->64 at 256x256 at >= 70% of
 // cuBLAS SGEMM on the equivalent GEMM (M = Cout = 64, N = H*W = 65536, K = 576),
@@ -39,6 +60,7 @@
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_gemm.h"
 #include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/im2col.cuh"
 #include "kernels/study/study_common.cuh"
 
 using namespace dcsr;
@@ -122,6 +144,30 @@ __global__ void crop_bias(const float* wide, const float* b, float* y, int64_t N
   }
 }
 
+// ---- version 10: three shifted GEMMs over columns unfolded along x ----
+// cols3[i][(c*3 + kx)][yy*W + ox] = x[i][c][yy - 1][ox + kx - 1] (0 outside), yy in [0, H+2).
+__global__ void unfold_x3(const float* __restrict__ x, float* __restrict__ cols3, int64_t N, int64_t C, int64_t H,
+                          int64_t W) {
+  const int64_t P3 = (H + 2) * W;
+  DCSR_GRID_STRIDE_LOOP(e, N * C * 3 * P3) {
+    const int64_t p = e % P3, r = (e / P3) % (3 * C), i = e / (3 * C * P3);
+    const int64_t c = r / 3, kx = r % 3, iy = p / W - 1, ix = p % W + kx - 1;
+    cols3[e] = (iy >= 0 && iy < H && ix >= 0 && ix < W) ? x[((i * C + c) * H + iy) * W + ix] : 0.0f;
+  }
+}
+
+// w3[ky][co][c*3 + kx] = w[co][c][ky][kx]: one Cout x 3Cin matrix per tap row.
+__global__ void tap_rows_major(const float* w, float* w3, int64_t Cout, int64_t Cin) {
+  DCSR_GRID_STRIDE_LOOP(e, Cout * Cin * 9) {
+    const int64_t kx = e % 3, ky = (e / 3) % 3, ci = (e / 9) % Cin, co = e / (9 * Cin);
+    w3[(ky * Cout + co) * 3 * Cin + ci * 3 + kx] = w[e];
+  }
+}
+
+__global__ void add_bias(float* y, const float* b, int64_t n, int64_t Cout, int64_t P) {
+  DCSR_GRID_STRIDE_LOOP(e, n) y[e] += b[(e / P) % Cout];
+}
+
 void run_case(const ConvCase& c, int only_version, const study::Peaks& peaks) {
   const std::string shape = study::dims({c.N, c.Cin, c.H, c.W}) + "->" + std::to_string(c.Cout);
   const int64_t K = c.Cin * 9, P = c.H * c.W;
@@ -150,6 +196,9 @@ void run_case(const ConvCase& c, int only_version, const study::Peaks& peaks) {
   Tensor dwt = empty({9 * c.Cout * c.Cin}, kFloat32, kCUDA);
   Tensor dxp = empty({c.N * c.Cin * Hp * Wp + 8}, kFloat32, kCUDA);
   Tensor dwide = empty({c.N * c.Cout * c.H * Wp}, kFloat32, kCUDA);
+  // Version 10's buffers: the x-unfolded columns and the tap-row weights.
+  Tensor dcols3 = empty({c.N * 3 * c.Cin * (c.H + 2) * c.W}, kFloat32, kCUDA);
+  Tensor dw3 = empty({9 * c.Cout * c.Cin}, kFloat32, kCUDA);
 
   // The equivalent GEMM, timed on the same device: W (Cout x K) . cols (K x P),
   // per image, as one strided-batched cuBLAS call over a random cols buffer.
@@ -212,6 +261,28 @@ void run_case(const ConvCase& c, int only_version, const study::Peaks& peaks) {
          }
          crop_bias<<<grid_for(dy.numel()), kBlock>>>(dwide.data<float>(), db.data<float>(), dy.data<float>(), c.N,
                                                      c.Cout, c.H, c.W);
+         DCSR_CUDA_CHECK_LAUNCH();
+       }},
+      {"forward stage: production's general im2col kernel (k, stride at run time), compiled here", {&dcols}, {&cols_ref}, 0.0,
+       [&] {
+         const kernels::cuda::ColumnGeometry g{c.Cin, c.H, c.W, 3, 1, 1, c.H, c.W};
+         kernels::cuda::launch_im2col(dx.data<float>(), c.Cin * P, dcols.data<float>(), c.N, g, 0, P,
+                                      /*specialise=*/false);
+       }},
+      {"forward candidate: three shifted GEMMs, K = 3*Cin, over columns unfolded along x", {&dy}, {&y_ref}, tol,
+       [&] {
+         const int64_t P3 = (c.H + 2) * c.W, K3 = 3 * c.Cin;
+         tap_rows_major<<<grid_for(dw3.numel()), kBlock>>>(dw.data<float>(), dw3.data<float>(), c.Cout, c.Cin);
+         DCSR_CUDA_CHECK_LAUNCH();
+         unfold_x3<<<grid_for(dcols3.numel()), kBlock>>>(dx.data<float>(), dcols3.data<float>(), c.N, c.Cin, c.H, c.W);
+         DCSR_CUDA_CHECK_LAUNCH();
+         for (int64_t ky = 0; ky < 3; ++ky) {
+           // y (Cout x P) (+)= W_ky (Cout x 3Cin) . cols3 from column ky*W (3Cin x P, row stride P3), per image.
+           kernels::cuda::gemm_raw(dw3.data<float>() + ky * c.Cout * K3, K3, dcols3.data<float>() + ky * c.W, P3,
+                                   dy.data<float>(), P, c.Cout, P, K3, false, false, 1.0f, ky == 0 ? 0.0f : 1.0f, c.N,
+                                   0, K3 * P3, c.Cout * P);
+         }
+         add_bias<<<grid_for(dy.numel()), kBlock>>>(dy.data<float>(), db.data<float>(), dy.numel(), c.Cout, P);
          DCSR_CUDA_CHECK_LAUNCH();
        }},
   };
