@@ -65,14 +65,20 @@ for f in build.log cuda_tests.log study.jsonl bench.jsonl ctest.log; do : >"$REP
 HAVE_GPU=no
 if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then HAVE_GPU=yes; fi
 
+# The device's copy of the tree may carry a .git that lags behind the files
+# (its HEAD then shows the changed files as uncommitted), so the commit
+# recorded by --bundle-deps on the development machine comes first.
 commit_id() {
-  if git -C "$ROOT" rev-parse HEAD >/dev/null 2>&1; then
-    echo "$(git -C "$ROOT" rev-parse HEAD) ($(git -C "$ROOT" status --porcelain 2>/dev/null | wc -l) uncommitted files)"
-  elif [ -f "$ROOT/.gpu_deps/COMMIT" ]; then
-    tr '\n' ' ' <"$ROOT/.gpu_deps/COMMIT"
-  else
-    echo "unknown (no git checkout and no .gpu_deps/COMMIT)"
+  local id=""
+  if [ -f "$ROOT/.gpu_deps/COMMIT" ]; then
+    id="$(head -1 "$ROOT/.gpu_deps/COMMIT") (bundled with --bundle-deps; $(sed -n 2p "$ROOT/.gpu_deps/COMMIT"))"
   fi
+  if git -C "$ROOT" rev-parse HEAD >/dev/null 2>&1; then
+    local here
+    here="$(git -C "$ROOT" rev-parse HEAD) ($(git -C "$ROOT" status --porcelain 2>/dev/null | wc -l) uncommitted files)"
+    if [ -n "$id" ]; then id="$id; git here: $here"; else id="$here"; fi
+  fi
+  echo "${id:-unknown (no git checkout and no .gpu_deps/COMMIT)}"
 }
 
 # Keeps a log under 1 MiB (head and tail), so the report files stay small.
