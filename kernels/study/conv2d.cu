@@ -47,6 +47,11 @@
 //                production's 0.23 (0.45 of the equivalent GEMM): three K = 192
 //                GEMMs cost more than one K = 576 GEMM plus im2col, as the nine
 //                K = 64 GEMMs of version 8 (0.27 ms) did.
+//   forward, candidate without a column matrix
+//     version 11 implicit GEMM (kernels/study/conv2d_implicit_gemm.cuh): the patch
+//                matching's 8x8-per-thread FFMA tiling, shaped 64 channels x 256
+//                pixels, loading the columns straight from the image, the bias
+//                added in the store. Checked on the host emulator only so far.
 //
 // The goal (kernels/cuda/conv2d.cu): forward 64->64 at 256x256 at >= 70% of
 // cuBLAS SGEMM on the equivalent GEMM (M = Cout = 64, N = H*W = 65536, K = 576),
@@ -61,6 +66,7 @@
 #include "kernels/cuda/cuda_gemm.h"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/im2col.cuh"
+#include "kernels/study/conv2d_implicit_gemm.cuh"
 #include "kernels/study/study_common.cuh"
 
 using namespace dcsr;
@@ -284,6 +290,12 @@ void run_case(const ConvCase& c, int only_version, const study::Peaks& peaks) {
          }
          add_bias<<<grid_for(dy.numel()), kBlock>>>(dy.data<float>(), db.data<float>(), dy.numel(), c.Cout, P);
          DCSR_CUDA_CHECK_LAUNCH();
+       }},
+      {"forward candidate: implicit GEMM, 64 channels x 256 pixels per block, no column matrix", {&dy}, {&y_ref},
+       tol,
+       [&] {
+         study::launch_conv3x3_implicit_gemm(dx.data<float>(), dw.data<float>(), db.data<float>(), dy.data<float>(),
+                                             c.N, c.Cin, c.H, c.W, c.Cout);
        }},
   };
   study::run_versions("conv2d", shape, versions, only_version, flop, 0.0, peaks,
