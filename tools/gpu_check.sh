@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command for a session that has a GPU: build with CUDA, run the [cuda]
 # tests, the kernel study programs, the GPU benches, a kernel-by-kernel profile
-# of a model step and the whole test suite,
+# of a model step, a whole 4K-mode image (ours, then the PyTorch reference's
+# when torch is there) and the whole test suite,
 # and write a short report. Designed to finish in under 8 minutes on an H100
 # (16 cores); every step has its own timeout, the whole run has a deadline, a
 # failing step is recorded and the next one still runs, and the report is
@@ -109,6 +110,7 @@ run_step() {
   timeout --signal=TERM --kill-after=10 "$limit" "$@" >>"$log" 2>&1
   rc=$?
   if [ $rc -eq 0 ]; then status="ok"
+  elif [ $rc -eq 77 ]; then status="SKIPPED (exit 77: a prerequisite is missing, see the log)"
   elif [ $rc -eq 124 ] || [ $rc -eq 137 ]; then status="TIMEOUT after ${limit}s"
   else status="FAILED (exit $rc)"
   fi
@@ -171,10 +173,11 @@ write_report() {
     grep -E '^\{' "$REPORT_DIR/bench.jsonl" 2>/dev/null
     echo '```'
     echo
-    echo "## A whole 4K-mode image on the GPU (dcsr sr, 2016x1512 -> 4032x3024, default model)"
+    echo "## A whole 4K-mode image on the GPU (dcsr sr, 2016x1512 -> 4032x3024, default model; then PyTorch's)"
     echo
     echo '```'
     grep -E "^wrote .*sr.png" "$REPORT_DIR/sr_4k.log" 2>/dev/null | tail -1
+    grep -E '^\{"peer": "sr"|SKIPPED: no torch' "$REPORT_DIR/sr_4k.log" 2>/dev/null | tail -1
     echo '```'
     echo
     echo "## Time per kernel (dcsr_bench --profile VARIANT --device cuda)"
@@ -244,6 +247,13 @@ if [ -x "$BIN/dcsr_tests" ]; then
        '$BIN/dcsr' prepare --photos '$sr_dir/photo' --out '$sr_dir/ds' &&
        '$BIN/dcsr' sr --lr '$sr_dir/ds/LR/x2/p.png' --ref '$sr_dir/ds/Ref/x2/p.png' --out '$sr_dir/sr.png' \
          --mode 4k --device cuda --model '$ROOT/models/default.ckpt'"
+    # 5d. the same pair through the PyTorch reference network, tiled the same way (tools/sr_peer.py),
+    # when a python with torch is there: the goal's "not slower than PyTorch on the same card".
+    if [ "$HAVE_GPU" = yes ] && [ -f "$sr_dir/ds/LR/x2/p.png" ]; then
+      run_step "sr_peer.py (PyTorch) 2016x1512 4k --device cuda" 150 "$REPORT_DIR/sr_4k.log" \
+        "$ROOT/tools/with_torch_python.sh" "$ROOT/tools/sr_peer.py" --lr "$sr_dir/ds/LR/x2/p.png" \
+        --ref "$sr_dir/ds/Ref/x2/p.png" --mode 4k --device cuda --model "$ROOT/models/default.ckpt"
+    fi
     rm -rf "$sr_dir"
   fi
 
