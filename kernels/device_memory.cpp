@@ -9,6 +9,7 @@
 #include <cuda_runtime.h>
 
 #include "kernels/cuda/cublas_handle.h"
+#include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/cuda_check.h"
 #endif
 
@@ -81,6 +82,22 @@ void set_cuda_tf32(bool enabled) {
 bool cuda_tf32() {
 #ifdef DCSR_HAVE_CUDA
   return cuda::tf32_enabled();
+#else
+  return false;
+#endif
+}
+
+void set_cuda_conv_implicit(bool enabled) {
+#ifdef DCSR_HAVE_CUDA
+  cuda::set_conv_implicit_enabled(enabled);
+#else
+  (void)enabled;
+#endif
+}
+
+bool cuda_conv_implicit() {
+#ifdef DCSR_HAVE_CUDA
+  return cuda::conv_implicit_enabled();
 #else
   return false;
 #endif

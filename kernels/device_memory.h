@@ -22,6 +22,13 @@ std::string cuda_device_description();  // "NVIDIA H100 80GB HBM3 (sm_90, driver
 void set_cuda_tf32(bool enabled);
 bool cuda_tf32();
 
+// The CUDA conv2d forward as an implicit GEMM for 3x3 stride-1 single-group
+// convolutions (kernels/cuda/conv2d_implicit.cuh) instead of im2col + cuBLAS.
+// Off by default: not yet measured on a GPU. DCSR_CONV_IMPLICIT=1 in the
+// environment turns it on. A no-op in builds without CUDA.
+void set_cuda_conv_implicit(bool enabled);
+bool cuda_conv_implicit();
+
 void* cuda_raw_alloc(size_t bytes);
 void cuda_raw_free(void* ptr, size_t bytes);
 void cuda_synchronize();

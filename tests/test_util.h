@@ -113,4 +113,12 @@ struct WorkspaceLimit {
   ~WorkspaceLimit() { set_conv_workspace_limit(saved); }
 };
 
+// Turns the CUDA conv forward's implicit-GEMM option on for a test's scope
+// (kernels/device_memory.h) and restores it when the test leaves.
+struct ConvImplicitOn {
+  bool saved = kernels::cuda_conv_implicit();
+  ConvImplicitOn() { kernels::set_cuda_conv_implicit(true); }
+  ~ConvImplicitOn() { kernels::set_cuda_conv_implicit(saved); }
+};
+
 }  // namespace dcsr::test

@@ -299,7 +299,9 @@ int profile_model_workload(const std::string& variant, Device device, int runs) 
                   {"ms_per_run", row.ms},
                   {"share_of_profiled", row.ms / profiled_ms}});
     }
-    std::cerr << w.name << " on " << device_name(device) << ": " << plain.median_ms << " ms per run unprofiled, "
+    const bool implicit = device == kCUDA && kernels::cuda_conv_implicit();
+    std::cerr << w.name << " on " << device_name(device) << (implicit ? " (conv implicit-GEMM option)" : "") << ": "
+              << plain.median_ms << " ms per run unprofiled, "
               << profiled_ms << " ms profiled (kernels synchronised one by one); per run:\n"
               << kernels::kernel_profile_table(rows, profiled_ms);
     return 0;

@@ -17,6 +17,10 @@
 // planes are the column matrix. Depthwise convolutions (one channel per
 // group) are direct kernels: a GEMM with one row per group is all overhead.
 //
+// Option (off by default; DCSR_CONV_IMPLICIT=1 or kernels::set_cuda_conv_implicit):
+// 3x3 stride-1 single-group forwards as an implicit GEMM
+// (kernels/cuda/conv2d_implicit.cuh), not yet measured on a GPU.
+//
 // Performance design (measured by kernels/study/conv2d.cu and dcsr_bench):
 // the goal is a 64->64 3x3 forward at 256x256 at >= 70% of cuBLAS SGEMM on
 // the equivalent GEMM (64 x 65536 x 576). The GEMM itself is that SGEMM; the
@@ -27,12 +31,28 @@
 // an H200 (fd13acf): im2col 0.060 ms + GEMM 0.14 ms + the epilogue = 0.212 ms,
 // 0.68 of the equivalent GEMM's rate; shifted GEMMs without im2col (nine with
 // K = Cin, three with K = 3 Cin) were slower (study versions 8 and 10).
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#include "kernels/cuda/conv2d_implicit.cuh"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_gemm.h"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/im2col.cuh"
 
 namespace dcsr::kernels::cuda {
+
+namespace {
+bool env_conv_implicit() {
+  const char* value = std::getenv("DCSR_CONV_IMPLICIT");
+  return value && std::strcmp(value, "1") == 0;
+}
+std::atomic<bool> g_conv_implicit{env_conv_implicit()};
+}  // namespace
+
+bool conv_implicit_enabled() { return g_conv_implicit.load(); }
+void set_conv_implicit_enabled(bool enabled) { g_conv_implicit.store(enabled); }
 
 namespace {
 
@@ -177,6 +197,11 @@ void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
   if (s.depthwise()) {
     depthwise_forward_kernel<<<grid_for(y.numel()), kBlock>>>(xd, wd, bd, rd, yd, s, float(activation_slope));
     DCSR_CUDA_CHECK_LAUNCH();
+    return;
+  }
+  if (conv_implicit_enabled() && implicit_gemm_fits(s.N, s.Cin, s.H, s.W, s.Cout, s.k, s.stride, s.pad, s.groups)) {
+    // The option: bias, residual and activation in the kernel's own store.
+    launch_conv3x3_implicit_gemm(xd, wd, bd, rd, yd, s.N, s.Cin, s.H, s.W, s.pad, s.Cout, float(activation_slope));
     return;
   }
   const int64_t K = s.K(), P = s.P(), cin_g = s.cin_g(), cout_g = s.cout_g();

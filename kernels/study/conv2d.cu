@@ -48,10 +48,11 @@
 //                GEMMs cost more than one K = 576 GEMM plus im2col, as the nine
 //                K = 64 GEMMs of version 8 (0.27 ms) did.
 //   forward, candidate without a column matrix
-//     version 11 implicit GEMM (kernels/study/conv2d_implicit_gemm.cuh): the patch
-//                matching's 8x8-per-thread FFMA tiling, shaped 64 channels x 256
-//                pixels, loading the columns straight from the image, the bias
-//                added in the store. Checked on the host emulator only so far.
+//     version 11 production's implicit-GEMM option (kernels/cuda/conv2d_implicit.cuh,
+//                off by default): the patch matching's 8x8-per-thread FFMA tiling,
+//                shaped 64 channels x 256 pixels, loading the columns straight from
+//                the image, the epilogue in the store. Checked on the host emulator
+//                only so far.
 //
 // The goal (kernels/cuda/conv2d.cu): forward 64->64 at 256x256 at >= 70% of
 // cuBLAS SGEMM on the equivalent GEMM (M = Cout = 64, N = H*W = 65536, K = 576),
@@ -66,7 +67,6 @@
 #include "kernels/cuda/cuda_gemm.h"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/im2col.cuh"
-#include "kernels/study/conv2d_implicit_gemm.cuh"
 #include "kernels/study/study_common.cuh"
 
 using namespace dcsr;
@@ -291,11 +291,13 @@ void run_case(const ConvCase& c, int only_version, const study::Peaks& peaks) {
          add_bias<<<grid_for(dy.numel()), kBlock>>>(dy.data<float>(), db.data<float>(), dy.numel(), c.Cout, P);
          DCSR_CUDA_CHECK_LAUNCH();
        }},
-      {"forward candidate: implicit GEMM, 64 channels x 256 pixels per block, no column matrix", {&dy}, {&y_ref},
-       tol,
+      {"forward: production's implicit-GEMM option (64 channels x 256 pixels per block, no column matrix)",
+       {&dy}, {&y_ref}, tol,
        [&] {
-         study::launch_conv3x3_implicit_gemm(dx.data<float>(), dw.data<float>(), db.data<float>(), dy.data<float>(),
-                                             c.N, c.Cin, c.H, c.W, c.Cout);
+         const bool before = kernels::cuda::conv_implicit_enabled();
+         kernels::cuda::set_conv_implicit_enabled(true);
+         kernels::cuda::conv2d_forward(dx, dw, db, Tensor(), dy, 1, 1, 1, int64_t(256) << 20, 1.0);
+         kernels::cuda::set_conv_implicit_enabled(before);
        }},
   };
   study::run_versions("conv2d", shape, versions, only_version, flop, 0.0, peaks,

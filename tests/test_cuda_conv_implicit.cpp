@@ -1,0 +1,57 @@
+// The implicit-GEMM option of the CUDA conv2d forward (kernels/cuda/conv2d_implicit.cuh,
+// off by default) against the CPU backend, float32, forward and backward
+// (tests/cuda_parity.h). Skipped without a GPU.
+#include "cuda_parity.h"
+#include "kernels/kernels.h"
+
+using namespace dcsr;
+using test::f32;
+using test::require_parity;
+
+TEST_CASE("cuda: conv2d forward with the implicit-GEMM option", "[cuda]") {
+  DCSR_SKIP_WITHOUT_GPU();
+  // The option changes only the forward of 3x3 stride-1 single-group convolutions; the
+  // other cases check that everything else still takes the default path correctly.
+  test::ConvImplicitOn on;
+  struct Case {
+    const char* what;
+    Shape x, w;
+    int64_t stride, padding, groups;
+    bool bias;
+  };
+  const std::vector<Case> cases = {
+      {"3x3 same padding, bias (partial tiles: 5 channels, 99 pixels, K = 27)", {2, 3, 9, 11}, {5, 3, 3, 3}, 1, 1,
+       1, true},
+      {"3x3 no padding, no bias", {2, 4, 10, 9}, {3, 4, 3, 3}, 1, 0, 1, false},
+      {"3x3 padding 2", {1, 2, 6, 7}, {3, 2, 3, 3}, 1, 2, 1, true},
+      {"64 -> 70 at 20x20 (two channel tiles, two pixel tiles)", {2, 64, 20, 20}, {70, 64, 3, 3}, 1, 1, 1, true},
+      {"3x3 stride 2 (default path)", {2, 3, 9, 11}, {4, 3, 3, 3}, 2, 1, 1, true},
+      {"grouped 2 (default path)", {2, 4, 8, 9}, {6, 2, 3, 3}, 1, 1, 2, true},
+  };
+  for (const Case& c : cases) {
+    TensorList inputs;
+    inputs.push_back(f32(c.x, 241));
+    inputs.push_back(f32(c.w, 242, -0.3, 0.3));
+    if (c.bias) inputs.push_back(f32({c.w[0]}, 243));
+    auto fn = [s = c.stride, p = c.padding, g = c.groups, b = c.bias](const TensorList& in) {
+      return TensorList{conv2d(in[0], in[1], b ? in[2] : Tensor(), s, p, g)};
+    };
+    require_parity(std::string("implicit-GEMM option: conv2d ") + c.what, fn, inputs, {1e-5, 1e-4, 1e-4, 1e-4});
+  }
+  // The epilogue in the kernel's store: the residual (with and without an activation), and
+  // an activation alone.
+  const Tensor x = f32({2, 5, 9, 11}, 244), w = f32({5, 5, 3, 3}, 245, -0.3, 0.3), b = f32({5}, 246);
+  const Tensor r = f32({2, 5, 9, 11}, 247);
+  for (double slope : {0.2, 1.0})
+    require_parity("implicit-GEMM option: conv2d_residual slope " + std::to_string(slope),
+                   [slope](const TensorList& in) {
+                     return TensorList{conv2d_residual(in[0], in[1], in[2], in[3], slope)};
+                   },
+                   {x, w, b, r}, {1e-5, 1e-4, 1e-4, 1e-4});
+  for (double slope : {0.2, 0.0})
+    require_parity("implicit-GEMM option: conv2d_leaky_relu slope " + std::to_string(slope),
+                   [slope](const TensorList& in) {
+                     return TensorList{conv2d_leaky_relu(in[0], in[1], in[2], slope, 1)};
+                   },
+                   {x, w, b}, {1e-5, 1e-4, 1e-4, 1e-4});
+}
