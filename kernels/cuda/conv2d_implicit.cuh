@@ -96,6 +96,9 @@ __global__ void __launch_bounds__(kIgThreads)
   for (int t = 0; t < steps; ++t) {
     const int buf = t & 1;
     if (t + 1 < steps) load_step((t + 1) * kIgK);
+    // The k-step of dot_sweep.cuh's tile, with this tile's half-offsets. (Not
+    // shared through a helper: that changed the sweep's machine code, which
+    // could not be re-timed without a GPU.)
 #pragma unroll
     for (int k = 0; k < kIgK; ++k) {
       const float4 a0 = *reinterpret_cast<const float4*>(&As[buf][k][4 * ty]);
