@@ -3,12 +3,18 @@
 #include <omp.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <thread>
 
 #include "tensor/error.h"
 
 namespace dcsr {
+
+bool env_switch_on(const char* name) {
+  const char* value = std::getenv(name);
+  return value && std::strcmp(value, "1") == 0;
+}
 
 namespace {
 int threads_from_environment() {

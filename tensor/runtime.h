@@ -1,4 +1,5 @@
-// Process-wide runtime settings: the CPU thread count.
+// Process-wide runtime settings: the CPU thread count, and on/off switches
+// read from the environment.
 #pragma once
 
 namespace dcsr {
@@ -7,5 +8,9 @@ namespace dcsr {
 // environment variable DCSR_NUM_THREADS, else the number of cores.
 int num_threads();
 void set_num_threads(int threads);
+
+// Whether the environment variable `name` is exactly "1" (the switches
+// DCSR_TF32 and DCSR_CONV_IMPLICIT; anything else, or unset, is off).
+bool env_switch_on(const char* name);
 
 }  // namespace dcsr

@@ -160,7 +160,10 @@ def extract(img, top, left, h, w):
 
 
 def coarse_search(R, torch, tile, ref_small, ref_h, ref_w):
-    """§8 step 4 as dcsr/tiling.cpp: bicubic (torch 1.4 rule) in float32, costs in float64, first minimum."""
+    """§8 step 4 as dcsr/tiling.cpp: bicubic (torch 1.4 rule) in float32, costs in float64, first minimum.
+    Not dcsr_ref.coarse_search, which states the reference's rule for the goldens: it resizes the whole
+    Ref again for every tile, sums the costs in the input's dtype and has no fallback for a Ref too small
+    to search; here the 1/16 Ref is made once per image (ref_small) as `dcsr sr` makes it."""
     th, tw = tile.shape[2], tile.shape[3]
     hl, wl = th // 8, tw // 8
     if ref_small is None or hl == 0 or wl == 0:

@@ -32,23 +32,18 @@
 // 0.68 of the equivalent GEMM's rate; shifted GEMMs without im2col (nine with
 // K = Cin, three with K = 3 Cin) were slower (study versions 8 and 10).
 #include <atomic>
-#include <cstdlib>
-#include <cstring>
 
 #include "kernels/cuda/conv2d_implicit.cuh"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_gemm.h"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/im2col.cuh"
+#include "tensor/runtime.h"
 
 namespace dcsr::kernels::cuda {
 
 namespace {
-bool env_conv_implicit() {
-  const char* value = std::getenv("DCSR_CONV_IMPLICIT");
-  return value && std::strcmp(value, "1") == 0;
-}
-std::atomic<bool> g_conv_implicit{env_conv_implicit()};
+std::atomic<bool> g_conv_implicit{env_switch_on("DCSR_CONV_IMPLICIT")};
 }  // namespace
 
 bool conv_implicit_enabled() { return g_conv_implicit.load(); }

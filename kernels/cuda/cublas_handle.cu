@@ -2,12 +2,11 @@
 #include "kernels/cuda/cublas_handle.h"
 
 #include <atomic>
-#include <cstdlib>
-#include <cstring>
 #include <mutex>
 
 #include "kernels/cuda/cuda_check.h"
 #include "tensor/allocator.h"
+#include "tensor/runtime.h"
 
 namespace dcsr::kernels::cuda {
 
@@ -16,12 +15,7 @@ namespace {
 // run its best split-K kernels.
 constexpr size_t kWorkspaceBytes = size_t(32) << 20;
 
-bool env_tf32() {
-  const char* value = std::getenv("DCSR_TF32");
-  return value && std::strcmp(value, "1") == 0;
-}
-
-std::atomic<bool> g_tf32{env_tf32()};
+std::atomic<bool> g_tf32{env_switch_on("DCSR_TF32")};
 
 struct HandleState {
   std::mutex mutex;
