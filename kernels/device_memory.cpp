@@ -1,5 +1,7 @@
 #include "kernels/device_memory.h"
 
+#include <atomic>
+#include <cstdlib>
 #include <cstring>
 
 #include "kernels/kernel_profile.h"
@@ -87,20 +89,36 @@ bool cuda_tf32() {
 #endif
 }
 
-void set_cuda_conv_implicit(bool enabled) {
-#ifdef DCSR_HAVE_CUDA
-  cuda::set_conv_implicit_enabled(enabled);
-#else
-  (void)enabled;
-#endif
+namespace {
+constexpr CudaConvPath kConvPaths[] = {CudaConvPath::kAuto, CudaConvPath::kIm2col, CudaConvPath::kImplicit};
+std::atomic<int> g_conv_path{-1};  // -1: DCSR_CONV_PATH not read yet
+
+}  // namespace
+
+CudaConvPath conv_path_from_name(const std::string& name) {
+  for (CudaConvPath p : kConvPaths)
+    if (name == conv_path_name(p)) return p;
+  throw Error("DCSR_CONV_PATH='" + name + "': expected auto, im2col or implicit");
 }
 
-bool cuda_conv_implicit() {
-#ifdef DCSR_HAVE_CUDA
-  return cuda::conv_implicit_enabled();
-#else
-  return false;
-#endif
+const char* conv_path_name(CudaConvPath path) {
+  switch (path) {
+    case CudaConvPath::kIm2col: return "im2col";
+    case CudaConvPath::kImplicit: return "implicit";
+    default: return "auto";
+  }
+}
+
+void set_cuda_conv_path(CudaConvPath path) { g_conv_path.store(int(path)); }
+
+CudaConvPath cuda_conv_path() {
+  int v = g_conv_path.load();
+  if (v < 0) {
+    const char* value = std::getenv("DCSR_CONV_PATH");
+    v = int(value && *value ? conv_path_from_name(value) : CudaConvPath::kAuto);
+    g_conv_path.store(v);
+  }
+  return CudaConvPath(v);
 }
 
 void* cuda_raw_alloc(size_t bytes) {

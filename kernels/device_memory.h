@@ -22,12 +22,18 @@ std::string cuda_device_description();  // "NVIDIA H100 80GB HBM3 (sm_90, driver
 void set_cuda_tf32(bool enabled);
 bool cuda_tf32();
 
-// The CUDA conv2d forward as an implicit GEMM for 3x3 stride-1 single-group
-// convolutions (kernels/cuda/conv2d_implicit.cuh) instead of im2col + cuBLAS.
-// Off by default: not yet measured on a GPU. DCSR_CONV_IMPLICIT=1 in the
-// environment turns it on. A no-op in builds without CUDA.
-void set_cuda_conv_implicit(bool enabled);
-bool cuda_conv_implicit();
+// How the CUDA conv2d forward runs 3x3 and 5x5 stride-1 single-group
+// convolutions: as an implicit GEMM (kernels/cuda/conv2d_implicit.cuh) or as
+// im2col + cuBLAS. kAuto (the default) takes the implicit GEMM where its grid
+// fills the GPU and im2col elsewhere (kernels/cuda/conv2d.cu, choose_forward);
+// the other two force one path where the implicit GEMM applies. Read on first
+// use from DCSR_CONV_PATH ("auto", "im2col" or "implicit"; unset: auto; any
+// other value is an Error that names it). No effect in builds without CUDA.
+enum class CudaConvPath { kAuto, kIm2col, kImplicit };
+void set_cuda_conv_path(CudaConvPath path);
+CudaConvPath cuda_conv_path();
+const char* conv_path_name(CudaConvPath path);  // "auto", "im2col", "implicit"
+CudaConvPath conv_path_from_name(const std::string& name);  // the inverse; an Error names a bad name
 
 void* cuda_raw_alloc(size_t bytes);
 void cuda_raw_free(void* ptr, size_t bytes);

@@ -9,8 +9,8 @@ namespace dcsr {
 int num_threads();
 void set_num_threads(int threads);
 
-// Whether the environment variable `name` is exactly "1" (the switches
-// DCSR_TF32 and DCSR_CONV_IMPLICIT; anything else, or unset, is off).
+// Whether the environment variable `name` is exactly "1" (the switch
+// DCSR_TF32; anything else, or unset, is off).
 bool env_switch_on(const char* name);
 
 }  // namespace dcsr

@@ -1,18 +1,23 @@
-// The implicit-GEMM option of the CUDA conv2d forward (kernels/cuda/conv2d_implicit.cuh,
-// off by default) against the CPU backend, float32, forward and backward
-// (tests/cuda_parity.h). Skipped without a GPU.
+// The implicit GEMM of the CUDA conv2d forward (kernels/cuda/conv2d_implicit.cuh),
+// forced for every convolution it applies to, against the CPU backend, float32,
+// forward and backward (tests/cuda_parity.h). Skipped without a GPU. Which of its
+// two tiles a case takes depends on the GPU's SM count (choose_forward in
+// kernels/cuda/conv2d.cu): small outputs take 64 x 128, the 232x232 case takes
+// 64 x 256 on any GPU of up to 140 SMs (the host emulator has 4, so more cases
+// take 64 x 256 there).
 #include "cuda_parity.h"
+#include "kernels/device_memory.h"
 #include "kernels/kernels.h"
 
 using namespace dcsr;
 using test::f32;
 using test::require_parity;
 
-TEST_CASE("cuda: conv2d forward with the implicit-GEMM option", "[cuda]") {
+TEST_CASE("cuda: conv2d forward through the implicit GEMM", "[cuda]") {
   DCSR_SKIP_WITHOUT_GPU();
-  // The option changes only the forward of 3x3 stride-1 single-group convolutions; the
-  // other cases check that everything else still takes the default path correctly.
-  test::ConvImplicitOn on;
+  // The path changes only the forward of 3x3 and 5x5 stride-1 single-group
+  // convolutions; the other cases check that everything else still takes im2col.
+  test::ConvPathScope scope(kernels::CudaConvPath::kImplicit);
   struct Case {
     const char* what;
     Shape x, w;
@@ -25,6 +30,11 @@ TEST_CASE("cuda: conv2d forward with the implicit-GEMM option", "[cuda]") {
       {"3x3 no padding, no bias", {2, 4, 10, 9}, {3, 4, 3, 3}, 1, 0, 1, false},
       {"3x3 padding 2", {1, 2, 6, 7}, {3, 2, 3, 3}, 1, 2, 1, true},
       {"64 -> 70 at 20x20 (two channel tiles, two pixel tiles)", {2, 64, 20, 20}, {70, 64, 3, 3}, 1, 1, 1, true},
+      {"4 -> 64 at 232x232 (211 blocks of 64 x 256)", {1, 4, 232, 232}, {64, 4, 3, 3}, 1, 1, 1, true},
+      {"5x5 same padding, 6 -> 66 (K = 150)", {2, 6, 13, 10}, {66, 6, 5, 5}, 1, 2, 1, true},
+      {"5x5 no padding, no bias", {1, 3, 12, 12}, {4, 3, 5, 5}, 1, 0, 1, false},
+      {"5x5 at 150x150, 8 -> 64", {1, 8, 150, 150}, {64, 8, 5, 5}, 1, 2, 1, true},
+      {"7x7 (im2col path)", {1, 2, 12, 12}, {4, 2, 7, 7}, 1, 3, 1, true},
       {"3x3 stride 2 (default path)", {2, 3, 9, 11}, {4, 3, 3, 3}, 2, 1, 1, true},
       {"grouped 2 (default path)", {2, 4, 8, 9}, {6, 2, 3, 3}, 1, 1, 2, true},
   };
@@ -54,4 +64,16 @@ TEST_CASE("cuda: conv2d forward with the implicit-GEMM option", "[cuda]") {
                      return TensorList{conv2d_leaky_relu(in[0], in[1], in[2], slope, 1)};
                    },
                    {x, w, b}, {1e-5, 1e-4, 1e-4, 1e-4});
+}
+
+TEST_CASE("conv forward path names", "[conv][options]") {
+  // Needs no GPU: the switch and its environment spelling.
+  using kernels::CudaConvPath;
+  for (CudaConvPath path : {CudaConvPath::kAuto, CudaConvPath::kIm2col, CudaConvPath::kImplicit})
+    REQUIRE(kernels::conv_path_from_name(kernels::conv_path_name(path)) == path);
+  REQUIRE(std::string(kernels::conv_path_name(CudaConvPath::kIm2col)) == "im2col");
+  REQUIRE_THROWS_WITH(kernels::conv_path_from_name("fast"),
+                      Catch::Contains("DCSR_CONV_PATH='fast'") && Catch::Contains("auto, im2col or implicit"));
+  test::ConvPathScope scope(CudaConvPath::kImplicit);
+  REQUIRE(kernels::cuda_conv_path() == CudaConvPath::kImplicit);
 }

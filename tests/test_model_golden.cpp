@@ -229,10 +229,14 @@ TEST_CASE("golden: the same model in float32 on CUDA", "[model][golden][cuda]") 
   run_float32(kCUDA, Mode::K8, "out8k", "loss8k", "grad8k");
 }
 
-TEST_CASE("golden: the same model in float32 on CUDA, conv implicit-GEMM option", "[model][golden][cuda]") {
+TEST_CASE("golden: the same model in float32 on CUDA, each conv forward path forced", "[model][golden][cuda]") {
   DCSR_SKIP_WITHOUT_GPU();
-  // Every 3x3 stride-1 forward of the network through kernels/cuda/conv2d_implicit.cuh.
-  test::ConvImplicitOn on;
-  run_float32(kCUDA, Mode::K4, "out4k", "loss4k", "grad4k");
-  run_float32(kCUDA, Mode::K8, "out8k", "loss8k", "grad8k");
+  // The default (above) picks a path per layer; here every 3x3 and 5x5 stride-1
+  // forward of the network goes through one of them.
+  for (kernels::CudaConvPath path : {kernels::CudaConvPath::kIm2col, kernels::CudaConvPath::kImplicit}) {
+    INFO("conv path " << kernels::conv_path_name(path));
+    test::ConvPathScope scope(path);
+    run_float32(kCUDA, Mode::K4, "out4k", "loss4k", "grad4k");
+    run_float32(kCUDA, Mode::K8, "out8k", "loss8k", "grad8k");
+  }
 }

@@ -113,12 +113,12 @@ struct WorkspaceLimit {
   ~WorkspaceLimit() { set_conv_workspace_limit(saved); }
 };
 
-// Turns the CUDA conv forward's implicit-GEMM option on for a test's scope
-// (kernels/device_memory.h) and restores it when the test leaves.
-struct ConvImplicitOn {
-  bool saved = kernels::cuda_conv_implicit();
-  ConvImplicitOn() { kernels::set_cuda_conv_implicit(true); }
-  ~ConvImplicitOn() { kernels::set_cuda_conv_implicit(saved); }
+// Sets the CUDA conv forward's path (kernels/device_memory.h) for a test's
+// scope and restores it when the test leaves.
+struct ConvPathScope {
+  kernels::CudaConvPath saved = kernels::cuda_conv_path();
+  explicit ConvPathScope(kernels::CudaConvPath path) { kernels::set_cuda_conv_path(path); }
+  ~ConvPathScope() { kernels::set_cuda_conv_path(saved); }
 };
 
 }  // namespace dcsr::test

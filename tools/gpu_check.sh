@@ -176,7 +176,7 @@ write_report() {
     echo "## A whole 4K-mode image on the GPU (dcsr sr, 2016x1512 -> 4032x3024, default model; then PyTorch's)"
     echo
     echo '```'
-    grep -E "^wrote .*sr(_implicit)?.png" "$REPORT_DIR/sr_4k.log" 2>/dev/null | tail -2
+    grep -E "^wrote .*sr(_im2col)?.png" "$REPORT_DIR/sr_4k.log" 2>/dev/null | tail -2
     grep -E '^\{"peer": "sr"|SKIPPED: no torch' "$REPORT_DIR/sr_4k.log" 2>/dev/null | tail -1
     echo '```'
     echo
@@ -235,12 +235,13 @@ if [ -x "$BIN/dcsr_tests" ]; then
       run_step "dcsr_bench --profile $variant --device cuda" 60 "$REPORT_DIR/profile.log" \
         "$BIN/dcsr_bench" --profile "$variant" --device cuda --runs 5
     done
-    # 5e. the conv forward's implicit-GEMM option (kernels/cuda/conv2d_implicit.cuh, off by default):
-    # the conv and model benches and the tile's profile again with it on.
-    run_step "DCSR_CONV_IMPLICIT=1 dcsr_bench (conv2d, dcsr model)" 150 "$REPORT_DIR/bench.jsonl" \
-      env DCSR_CONV_IMPLICIT=1 bash -c "'$BIN/dcsr_bench' --filter cuda_conv2d && '$BIN/dcsr_bench' --filter cuda_dcsr"
-    run_step "DCSR_CONV_IMPLICIT=1 dcsr_bench --profile infer_tile --device cuda" 60 "$REPORT_DIR/profile.log" \
-      env DCSR_CONV_IMPLICIT=1 "$BIN/dcsr_bench" --profile infer_tile --device cuda --runs 5
+    # 5e. the conv forward with im2col + cuBLAS forced (DCSR_CONV_PATH=im2col), the path the default
+    # "auto" leaves where the implicit GEMM does not fill the GPU: the conv and model benches and the
+    # tile's profile again, to compare.
+    run_step "DCSR_CONV_PATH=im2col dcsr_bench (conv2d, dcsr model)" 150 "$REPORT_DIR/bench.jsonl" \
+      env DCSR_CONV_PATH=im2col bash -c "'$BIN/dcsr_bench' --filter cuda_conv2d && '$BIN/dcsr_bench' --filter cuda_dcsr"
+    run_step "DCSR_CONV_PATH=im2col dcsr_bench --profile infer_tile --device cuda" 60 "$REPORT_DIR/profile.log" \
+      env DCSR_CONV_PATH=im2col "$BIN/dcsr_bench" --profile infer_tile --device cuda --runs 5
   fi
 
   # 5c. a whole 4K-mode image on the GPU (issue 5's goal: 2016x1512 in, 4032x3024 out, at most 10 s):
@@ -254,9 +255,9 @@ if [ -x "$BIN/dcsr_tests" ]; then
        '$BIN/dcsr' sr --lr '$sr_dir/ds/LR/x2/p.png' --ref '$sr_dir/ds/Ref/x2/p.png' --out '$sr_dir/sr.png' \
          --mode 4k --device cuda --model '$ROOT/models/default.ckpt'"
     if [ "$HAVE_GPU" = yes ] && [ -f "$sr_dir/ds/LR/x2/p.png" ]; then
-      run_step "DCSR_CONV_IMPLICIT=1 dcsr sr 2016x1512 4k --device cuda" 90 "$REPORT_DIR/sr_4k.log" \
-        env DCSR_CONV_IMPLICIT=1 "$BIN/dcsr" sr --lr "$sr_dir/ds/LR/x2/p.png" --ref "$sr_dir/ds/Ref/x2/p.png" \
-        --out "$sr_dir/sr_implicit.png" --mode 4k --device cuda --model "$ROOT/models/default.ckpt"
+      run_step "DCSR_CONV_PATH=im2col dcsr sr 2016x1512 4k --device cuda" 90 "$REPORT_DIR/sr_4k.log" \
+        env DCSR_CONV_PATH=im2col "$BIN/dcsr" sr --lr "$sr_dir/ds/LR/x2/p.png" --ref "$sr_dir/ds/Ref/x2/p.png" \
+        --out "$sr_dir/sr_im2col.png" --mode 4k --device cuda --model "$ROOT/models/default.ckpt"
     fi
     # 5d. the same pair through the PyTorch reference network, tiled the same way (tools/sr_peer.py),
     # when a python with torch is there: the goal's "not slower than PyTorch on the same card".

@@ -165,7 +165,7 @@ void bench_conv2d(const Context& ctx, int64_t N, int64_t C, int64_t H, int64_t W
                          {"baseline_ms", gemm.median_ms},
                          {"vs_equivalent_gemm", gemm.median_ms / fwd.median_ms},
                          {"goal_vs_equivalent_gemm", 0.7},
-                         {"conv_implicit", kernels::cuda_conv_implicit()}};
+                         {"conv_path", kernels::conv_path_name(kernels::cuda_conv_path())}};
   const nlohmann::json spec = {{"op", "cuda_conv2d"}, {"n", N}, {"cin", C}, {"cout", C}, {"h", H}, {"w", W}, {"k", 3}};
   add_torch_peer(ctx, line, spec, false, fwd.median_ms);
   emit(ctx, line);
@@ -245,7 +245,7 @@ void bench_model(const Context& ctx, const std::string& variant) {
   if (training) allocator_reset_peak(kCUDA);
   const int64_t mallocs = allocator_stats(kCUDA).system_allocs;
   Timing t = gpu_time_ms(w.run, 1, ctx.quick ? 3 : 5);
-  nlohmann::json line = {{"name", name}, {"ms", t.median_ms}, {"conv_implicit", kernels::cuda_conv_implicit()}};
+  nlohmann::json line = {{"name", name}, {"ms", t.median_ms}, {"conv_path", kernels::conv_path_name(kernels::cuda_conv_path())}};
   line.update(w.info);
   if (training) {
     line["cuda_mallocs_in_timed_steps"] = allocator_stats(kCUDA).system_allocs - mallocs;

@@ -299,8 +299,9 @@ int profile_model_workload(const std::string& variant, Device device, int runs) 
                   {"ms_per_run", row.ms},
                   {"share_of_profiled", row.ms / profiled_ms}});
     }
-    const bool implicit = device == kCUDA && kernels::cuda_conv_implicit();
-    std::cerr << w.name << " on " << device_name(device) << (implicit ? " (conv implicit-GEMM option)" : "") << ": "
+    const std::string conv_path =
+        device == kCUDA ? std::string(" (conv path ") + kernels::conv_path_name(kernels::cuda_conv_path()) + ")" : "";
+    std::cerr << w.name << " on " << device_name(device) << conv_path << ": "
               << plain.median_ms << " ms per run unprofiled, "
               << profiled_ms << " ms profiled (kernels synchronised one by one); per run:\n"
               << kernels::kernel_profile_table(rows, profiled_ms);

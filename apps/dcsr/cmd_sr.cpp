@@ -34,13 +34,17 @@ int run_sr(const CommandInfo& self, const std::vector<std::string>& argv) {
   if (!warped_path.empty()) outputs.declare(warped_path, "warped-ref");
   const Device device = select_device(args.get("device", "cpu"));
 
+  const auto reading_start = std::chrono::steady_clock::now();
   Tensor lr = read_image(lr_path), ref = read_image(ref_path);
+  const double reading_s = seconds_since(reading_start);
   DCSR_CHECK(lr.size(2) == ref.size(2) && lr.size(3) == ref.size(3), "the reference '", ref_path, "' is ",
              ref.size(3), "x", ref.size(2), " but the wide image '", lr_path, "' is ", lr.size(3), "x", lr.size(2),
              ": the telephoto must have the wide image's pixel size (it shows the central half of the view at "
              "twice the density, dcsr-spec §10.1)");
   const std::string model_path = resolve_model_path(args.get("model"));
-  std::unique_ptr<DcsrNet> net = load_model(model_path, device);
+  const auto model_start = std::chrono::steady_clock::now();
+  std::unique_ptr<DcsrNet> net = load_model(model_path, device);  // on CUDA: the device's start-up too
+  const double model_s = seconds_since(model_start);
 
   TiledOptions opt;
   opt.want_confidence = !conf_path.empty();
@@ -59,6 +63,7 @@ int run_sr(const CommandInfo& self, const std::vector<std::string>& argv) {
   const double inference_s = seconds_since(inference_start);
   if (bar) bar->finish();
 
+  const auto writing_start = std::chrono::steady_clock::now();
   write_png(out_path, r.sr);
   outputs.written(out_path);
   if (opt.want_confidence) {
@@ -70,10 +75,12 @@ int run_sr(const CommandInfo& self, const std::vector<std::string>& argv) {
     outputs.written(warped_path);
   }
   outputs.commit();
+  const double writing_s = seconds_since(writing_start);
   if (!args.has("quiet"))
     std::cerr << "wrote " << out_path << " (" << r.sr.size(3) << "x" << r.sr.size(2) << "): tiled inference "
               << inference_s << " s on " << device_name(device) << ", " << seconds_since(start)
-              << " s in all (reading, model, PNG writing)\n";
+              << " s in all (reading " << reading_s << " s, model " << model_s << " s, PNG writing " << writing_s
+              << " s)\n";
   return 0;
 }
 

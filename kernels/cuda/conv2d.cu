@@ -17,9 +17,10 @@
 // planes are the column matrix. Depthwise convolutions (one channel per
 // group) are direct kernels: a GEMM with one row per group is all overhead.
 //
-// Option (off by default; DCSR_CONV_IMPLICIT=1 or kernels::set_cuda_conv_implicit):
-// 3x3 stride-1 single-group forwards as an implicit GEMM
-// (kernels/cuda/conv2d_implicit.cuh), not yet measured on a GPU.
+// 3x3 and 5x5 stride-1 single-group forwards can instead run as an implicit
+// GEMM (kernels/cuda/conv2d_implicit.cuh): choose_forward below picks the
+// path per convolution, kernels::set_cuda_conv_path / DCSR_CONV_PATH can force
+// one.
 //
 // Performance design (measured by kernels/study/conv2d.cu and dcsr_bench):
 // the goal is a 64->64 3x3 forward at 256x256 at >= 70% of cuBLAS SGEMM on
@@ -31,23 +32,16 @@
 // an H200 (fd13acf): im2col 0.060 ms + GEMM 0.14 ms + the epilogue = 0.212 ms,
 // 0.68 of the equivalent GEMM's rate; shifted GEMMs without im2col (nine with
 // K = Cin, three with K = 3 Cin) were slower (study versions 8 and 10).
-#include <atomic>
+#include <optional>
 
 #include "kernels/cuda/conv2d_implicit.cuh"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_gemm.h"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/im2col.cuh"
-#include "tensor/runtime.h"
+#include "kernels/device_memory.h"
 
 namespace dcsr::kernels::cuda {
-
-namespace {
-std::atomic<bool> g_conv_implicit{env_switch_on("DCSR_CONV_IMPLICIT")};
-}  // namespace
-
-bool conv_implicit_enabled() { return g_conv_implicit.load(); }
-void set_conv_implicit_enabled(bool enabled) { g_conv_implicit.store(enabled); }
 
 namespace {
 
@@ -171,6 +165,29 @@ __global__ void depthwise_backward_weight_kernel(const float* gy, const float* x
   }
 }
 
+// The implicit GEMM's tile for this forward, or nothing for im2col + cuBLAS.
+// kAuto takes the implicit GEMM when its launch gives the SMs at least 1.5
+// blocks each, so that on most SMs two blocks' warps hide each other's loads
+// (with 64 x 256 tiles if those are enough, else with 64 x 128 tiles), and
+// when Cout is a whole number of 64-channel tiles (else part of every block
+// idles; cuBLAS handles narrow outputs better). Where the rule comes from, on
+// an H100 (132 SMs, 7a792a5), 64 x 256 tiles against im2col + cuBLAS: 256
+// blocks (64 -> 64 at 256x256) 0.185 against 0.229 ms; 144 blocks (16 images
+// of 48x48) 0.183 against 0.144 ms; the 4K tile's conv layers, most of them
+// 64 -> 64 at 166x166 (108 blocks) or at 332x332 and 352x352 (431, 484),
+// 20.5 ms either way. kImplicit takes the implicit GEMM wherever it applies.
+std::optional<ImplicitTile> choose_forward(const ConvShape& s, CudaConvPath path) {
+  if (path == CudaConvPath::kIm2col || !implicit_gemm_fits(s.N, s.Cin, s.H, s.W, s.Cout, s.k, s.stride, s.pad, s.groups))
+    return std::nullopt;
+  const int64_t enough = 3 * multiprocessors() / 2;
+  const ImplicitTile tile = implicit_gemm_blocks(ImplicitTile::k64x256, s.N, s.P(), s.Cout) >= enough
+                                ? ImplicitTile::k64x256
+                                : ImplicitTile::k64x128;
+  if (path == CudaConvPath::kImplicit) return tile;
+  if (s.Cout % kIgM != 0 || implicit_gemm_blocks(tile, s.N, s.P(), s.Cout) < enough) return std::nullopt;
+  return tile;
+}
+
 void check_types(const char* op, std::initializer_list<const Tensor*> tensors) {
   for (const Tensor* t : tensors)
     if (t->defined()) require_float32(*t, op);
@@ -194,9 +211,10 @@ void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
     DCSR_CUDA_CHECK_LAUNCH();
     return;
   }
-  if (conv_implicit_enabled() && implicit_gemm_fits(s.N, s.Cin, s.H, s.W, s.Cout, s.k, s.stride, s.pad, s.groups)) {
-    // The option: bias, residual and activation in the kernel's own store.
-    launch_conv3x3_implicit_gemm(xd, wd, bd, rd, yd, s.N, s.Cin, s.H, s.W, s.pad, s.Cout, float(activation_slope));
+  if (const std::optional<ImplicitTile> tile = choose_forward(s, cuda_conv_path())) {
+    // Bias, residual and activation happen in the kernel's own store.
+    launch_conv_implicit_gemm(*tile, xd, wd, bd, rd, yd, s.N, s.Cin, s.H, s.W, s.k, s.pad, s.Cout,
+                              float(activation_slope));
     return;
   }
   const int64_t K = s.K(), P = s.P(), cin_g = s.cin_g(), cout_g = s.cout_g();

@@ -1,60 +1,67 @@
-// conv2d forward as an implicit GEMM, 3x3 with stride 1 and any padding, one
-// group: no column matrix in memory. An option of kernels/cuda/conv2d.cu,
-// off by default (DCSR_CONV_IMPLICIT=1 or kernels::set_cuda_conv_implicit):
-// it has passed the host emulator's checks (tools/cuda_emu), not yet a GPU's,
-// and has not been timed; kernels/study/conv2d.cu (version 11) and
-// tools/gpu_check.sh measure it against the default im2col + cuBLAS path.
+// conv2d forward as an implicit GEMM, KS x KS (3 or 5) with stride 1 and any
+// padding, one group: no column matrix in memory. kernels/cuda/conv2d.cu
+// chooses between it and im2col + cuBLAS per convolution (choose_forward).
 //
 //   y[n][co][p] = act(b[co] + sum_{r < K} W[co][r] * cols_n[r][p] + res[n][co][p]),
-//   K = Cin*9, p < P = Ho*Wo, Ho = H + 2 pad - 2, Wo = W + 2 pad - 2,
+//   K = Cin*KS*KS, p < P = Ho*Wo, Ho = H + 2 pad - KS + 1, Wo likewise,
 //
-// where cols_n[r][p] (r = c*9 + ky*3 + kx) is never stored: the tile loader
-// reads x[n][c][oy + ky - pad][ox + kx - pad] (0 outside the image) straight
-// into shared memory. The register tiling is that of the patch matching's
-// sweep (kernels/cuda/dot_sweep.cuh, 32 TFLOP/s on an H200 at D = 576),
-// shaped for the model's Cout = 64: a block computes 64 output channels x 256
-// pixels with 256 threads as 8 x 32, each thread 8 channels x 8 pixels (two
-// runs of four, half a tile apart, so that every operand comes from shared
-// memory as a float4); K goes in steps of 8 through double-buffered shared
-// memory, the next step's global loads in flight while the current one is
-// multiplied. The bias, the residual and the LeakyReLU are applied as the
-// results are stored, in the order of the default path's epilogue.
+// where cols_n[r][p] (r = c*KS*KS + ky*KS + kx) is never stored: the tile
+// loader reads x[n][c][oy + ky - pad][ox + kx - pad] (0 outside the image)
+// straight into shared memory. The register tiling is that of the patch
+// matching's sweep (kernels/cuda/dot_sweep.cuh), shaped for the model's
+// Cout = 64: a block of 256 threads (8 x 32) computes 64 output channels x
+// TileN pixels, each thread 8 channels (two runs of four, half the channel
+// tile apart) x TileN/32 pixels (runs of four, 128 apart), so that every
+// operand comes from shared memory as a float4. K goes in steps of 8 through
+// double-buffered shared memory, the next step's global loads in flight while
+// the current one is multiplied. The bias, the residual and the LeakyReLU are
+// applied as the results are stored, in the order of the default epilogue.
 //
-// What it would save: the default path writes and re-reads the 151 MB column
-// matrix of a 64-channel 256x256 image (im2col 0.060 ms of its 0.212 ms on an
-// H200) and runs the epilogue as its own pass; cuBLAS reaches 35 TFLOP/s on
-// the equivalent GEMM (M = 64 is narrow for it).
+// Two block shapes (ImplicitTile): 64 x 256 pixels (8 x 8 per thread) and
+// 64 x 128 (8 x 4 per thread). The second has half the work per thread, so a
+// small output (a 166x166 tile layer: 108 blocks of 64 x 256 for 132 SMs)
+// still gives every SM warps to hide its loads behind. Measured on an H100
+// (7a792a5, study_conv2d version 11, 64 x 256): 64 -> 64 at 256x256 in
+// 0.185 ms against im2col + cuBLAS's 0.229 (0.79 of the equivalent GEMM's
+// rate, goal 0.70), but 16 x 48x48 images (144 blocks) in 0.183 against 0.144.
 #pragma once
 #include "kernels/cuda/cuda_common.cuh"
 
 namespace dcsr::kernels::cuda {
 
-constexpr int kIgM = 64;        // output channels per block
-constexpr int kIgN = 256;       // pixels per block
-constexpr int kIgK = 8;         // K per shared-memory step
-constexpr int kIgThreads = 256; // 8 (channels) x 32 (pixels)
+constexpr int kIgM = 64;         // output channels per block
+constexpr int kIgK = 8;          // K per shared-memory step
+constexpr int kIgThreads = 256;  // 8 (channel groups) x 32 (pixel groups)
 
-// grid = (ceil(P / 256), ceil(Cout / 64), N); block = 256. b and res may be null.
+enum class ImplicitTile { k64x256, k64x128 };
+inline int implicit_tile_pixels(ImplicitTile tile) { return tile == ImplicitTile::k64x256 ? 256 : 128; }
+
+// grid = (ceil(P / TileN), ceil(Cout / 64), N); block = 256. b and res may be null.
+template <int KS, int TileN>
 __global__ void __launch_bounds__(kIgThreads)
-    conv3x3_implicit_gemm(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ b,
-                          const float* __restrict__ res, float* __restrict__ y, int Cin, int H, int W, int pad,
-                          int Cout, float slope) {
-  __shared__ __align__(16) float As[2][kIgK][kIgM];  // weights, [k][channel]
-  __shared__ __align__(16) float Bs[2][kIgK][kIgN];  // implicit columns, [k][pixel]
+    conv_implicit_gemm(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ b,
+                       const float* __restrict__ res, float* __restrict__ y, int Cin, int H, int W, int pad, int Cout,
+                       float slope) {
+  constexpr int kTaps = KS * KS;
+  constexpr int kRuns = TileN / 128;                       // runs of four pixels per thread
+  constexpr int kLoadRows = kIgK * TileN / kIgThreads;     // column values a thread loads per step
+  static_assert(TileN == 128 || TileN == 256, "tile of 128 or 256 pixels");
+  __shared__ __align__(16) float As[2][kIgK][kIgM];   // weights, [k][channel]
+  __shared__ __align__(16) float Bs[2][kIgK][TileN];  // implicit columns, [k][pixel]
   const int tid = threadIdx.x, tx = tid & 31, ty = tid >> 5;
-  const int Ho = H + 2 * pad - 2, Wo = W + 2 * pad - 2, P = Ho * Wo, K = Cin * 9;
-  const int p0 = blockIdx.x * kIgN, m0 = blockIdx.y * kIgM;
+  const int Ho = H + 2 * pad - KS + 1, Wo = W + 2 * pad - KS + 1, P = Ho * Wo, K = Cin * kTaps;
+  const int p0 = blockIdx.x * TileN, m0 = blockIdx.y * kIgM;
   const float* xn = x + int64_t(blockIdx.z) * Cin * H * W;
 
-  // The pixel this thread loads for every K step (its own column of Bs).
-  const int p_load = p0 + tid;
+  // The column of Bs this thread loads (one pixel), rows load_row0 + j of every step.
+  const int load_col = tid % TileN, load_row0 = (tid / TileN) * kLoadRows;
+  const int p_load = p0 + load_col;
   const bool p_ok = p_load < P;
   const int oy = p_ok ? p_load / Wo : 0, ox = p_ok ? p_load - oy * Wo : 0;
 
-  float ra[2], rb[kIgK];
+  float ra[2], rb[kLoadRows];
   // Weights: element e = tid + 256 j of the step's 64 x 8 block is channel
   // e / 8, k = e % 8 (eight consecutive floats of one weight row per channel).
-  // Columns: thread tid loads pixel p0 + tid for the step's eight rows r.
   auto load_step = [&](int k0) {
 #pragma unroll
     for (int j = 0; j < 2; ++j) {
@@ -62,11 +69,11 @@ __global__ void __launch_bounds__(kIgThreads)
       ra[j] = (m0 + m < Cout && r < K) ? w[int64_t(m0 + m) * K + r] : 0.0f;
     }
 #pragma unroll
-    for (int j = 0; j < kIgK; ++j) {
-      const int r = k0 + j;
+    for (int j = 0; j < kLoadRows; ++j) {
+      const int r = k0 + load_row0 + j;
       float v = 0.0f;
       if (p_ok && r < K) {
-        const int c = r / 9, t = r - 9 * c, ky = t / 3, kx = t - 3 * ky;
+        const int c = r / kTaps, t = r - kTaps * c, ky = t / KS, kx = t - KS * ky;
         const int iy = oy + ky - pad, ix = ox + kx - pad;
         if (iy >= 0 && iy < H && ix >= 0 && ix < W) v = xn[int64_t(c) * H * W + iy * W + ix];
       }
@@ -80,14 +87,14 @@ __global__ void __launch_bounds__(kIgThreads)
       As[buf][e & 7][e >> 3] = ra[j];
     }
 #pragma unroll
-    for (int j = 0; j < kIgK; ++j) Bs[buf][j][tid] = rb[j];
+    for (int j = 0; j < kLoadRows; ++j) Bs[buf][load_row0 + j][load_col] = rb[j];
   };
 
-  float acc[8][8];
+  float acc[8][4 * kRuns];
 #pragma unroll
   for (int i = 0; i < 8; ++i)
 #pragma unroll
-    for (int j = 0; j < 8; ++j) acc[i][j] = 0.0f;
+    for (int j = 0; j < 4 * kRuns; ++j) acc[i][j] = 0.0f;
 
   const int steps = (K + kIgK - 1) / kIgK;
   load_step(0);
@@ -96,21 +103,23 @@ __global__ void __launch_bounds__(kIgThreads)
   for (int t = 0; t < steps; ++t) {
     const int buf = t & 1;
     if (t + 1 < steps) load_step((t + 1) * kIgK);
-    // The k-step of dot_sweep.cuh's tile, with this tile's half-offsets. (Not
-    // shared through a helper: that changed the sweep's machine code, which
-    // could not be re-timed without a GPU.)
+    // The k-step of dot_sweep.cuh's tile, with this tile's run offsets. (Not
+    // shared through a helper: that changed the sweep's machine code.)
 #pragma unroll
     for (int k = 0; k < kIgK; ++k) {
       const float4 a0 = *reinterpret_cast<const float4*>(&As[buf][k][4 * ty]);
       const float4 a1 = *reinterpret_cast<const float4*>(&As[buf][k][kIgM / 2 + 4 * ty]);
-      const float4 b0 = *reinterpret_cast<const float4*>(&Bs[buf][k][4 * tx]);
-      const float4 b1 = *reinterpret_cast<const float4*>(&Bs[buf][k][kIgN / 2 + 4 * tx]);
       const float a[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
-      const float bv[8] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
+      float bv[4 * kRuns];
+#pragma unroll
+      for (int h = 0; h < kRuns; ++h) {
+        const float4 bh = *reinterpret_cast<const float4*>(&Bs[buf][k][128 * h + 4 * tx]);
+        bv[4 * h] = bh.x, bv[4 * h + 1] = bh.y, bv[4 * h + 2] = bh.z, bv[4 * h + 3] = bh.w;
+      }
 #pragma unroll
       for (int i = 0; i < 8; ++i)
 #pragma unroll
-        for (int j = 0; j < 8; ++j) acc[i][j] = fmaf(a[i], bv[j], acc[i][j]);
+        for (int j = 0; j < 4 * kRuns; ++j) acc[i][j] = fmaf(a[i], bv[j], acc[i][j]);
     }
     // The other buffer was last read in step t - 1, before the barrier that
     // ended it; it is refilled now and read after the next barrier.
@@ -120,7 +129,7 @@ __global__ void __launch_bounds__(kIgThreads)
 
   // The epilogue, as the default path's (bias, then residual, then the
   // activation; slope 1: none). Channel i of this thread is 4 ty + i (i < 4)
-  // or 32 + 4 ty + i - 4; pixel j is 4 tx + j (j < 4) or 128 + 4 tx + j - 4.
+  // or 32 + 4 ty + i - 4; pixel 4 h + j is 128 h + 4 tx + j.
   const int64_t image = int64_t(blockIdx.z) * Cout * P;
   float* yn = y + image;
   const float* rn = res ? res + image : nullptr;
@@ -130,13 +139,13 @@ __global__ void __launch_bounds__(kIgThreads)
     const int co = m0 + (i < 4 ? 4 * ty + i : kIgM / 2 + 4 * ty + i - 4);
     if (co >= Cout) continue;
 #pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      const int p = p0 + half * (kIgN / 2) + 4 * tx;
+    for (int h = 0; h < kRuns; ++h) {
+      const int p = p0 + 128 * h + 4 * tx;
       const int64_t at = int64_t(co) * P + p;
       float v[4];
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
-        v[j] = acc[i][4 * half + j];
+        v[j] = acc[i][4 * h + j];
         if (b) v[j] += b[co];
         if (rn && p + j < P) v[j] += rn[at + j];
         v[j] = v[j] > 0.0f ? v[j] : slope * v[j];
@@ -152,21 +161,39 @@ __global__ void __launch_bounds__(kIgThreads)
   }
 }
 
-// Whether the kernel takes a convolution: 3x3, stride 1, one group, and
-// 32-bit pixel and plane offsets.
+// Whether the kernel takes a convolution: 3x3 or 5x5, stride 1, one group,
+// and 32-bit pixel and plane offsets.
 inline bool implicit_gemm_fits(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64_t k, int64_t stride,
                                int64_t pad, int64_t groups) {
-  const int64_t Ho = H + 2 * pad - 2, Wo = W + 2 * pad - 2, lim = int64_t(1) << 30;
-  return k == 3 && stride == 1 && groups == 1 && Ho > 0 && Wo > 0 && N <= 65535 && (Cout + kIgM - 1) / kIgM <= 65535 &&
-         Cin * H * W < lim && Cout * Ho * Wo < lim && Cin * 9 < lim && H + pad < lim && W + pad < lim;
+  const int64_t Ho = H + 2 * pad - k + 1, Wo = W + 2 * pad - k + 1, lim = int64_t(1) << 30;
+  return (k == 3 || k == 5) && stride == 1 && groups == 1 && Ho > 0 && Wo > 0 && N <= 65535 &&
+         (Cout + kIgM - 1) / kIgM <= 65535 && Cin * H * W < lim && Cout * Ho * Wo < lim && Cin * k * k < lim &&
+         H + pad < lim && W + pad < lim;
 }
 
-inline void launch_conv3x3_implicit_gemm(const float* x, const float* w, const float* b, const float* res, float* y,
-                                         int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t pad, int64_t Cout,
-                                         float slope) {
-  const int64_t P = (H + 2 * pad - 2) * (W + 2 * pad - 2);
-  const dim3 grid(unsigned((P + kIgN - 1) / kIgN), unsigned((Cout + kIgM - 1) / kIgM), unsigned(N));
-  conv3x3_implicit_gemm<<<grid, kIgThreads>>>(x, w, b, res, y, int(Cin), int(H), int(W), int(pad), int(Cout), slope);
+// Blocks of a launch with this tile (the grid's size).
+inline int64_t implicit_gemm_blocks(ImplicitTile tile, int64_t N, int64_t P, int64_t Cout) {
+  const int64_t n = implicit_tile_pixels(tile);
+  return (P + n - 1) / n * ((Cout + kIgM - 1) / kIgM) * N;
+}
+
+inline void launch_conv_implicit_gemm(ImplicitTile tile, const float* x, const float* w, const float* b,
+                                      const float* res, float* y, int64_t N, int64_t Cin, int64_t H, int64_t W,
+                                      int64_t k, int64_t pad, int64_t Cout, float slope) {
+  const int64_t P = (H + 2 * pad - k + 1) * (W + 2 * pad - k + 1), n = implicit_tile_pixels(tile);
+  const dim3 grid(unsigned((P + n - 1) / n), unsigned((Cout + kIgM - 1) / kIgM), unsigned(N));
+  const int ci = int(Cin), h = int(H), wi = int(W), p = int(pad), co = int(Cout);
+  const bool wide = tile == ImplicitTile::k64x256;
+  if (k == 3 && wide)
+    conv_implicit_gemm<3, 256><<<grid, kIgThreads>>>(x, w, b, res, y, ci, h, wi, p, co, slope);
+  else if (k == 3)
+    conv_implicit_gemm<3, 128><<<grid, kIgThreads>>>(x, w, b, res, y, ci, h, wi, p, co, slope);
+  else if (k == 5 && wide)
+    conv_implicit_gemm<5, 256><<<grid, kIgThreads>>>(x, w, b, res, y, ci, h, wi, p, co, slope);
+  else if (k == 5)
+    conv_implicit_gemm<5, 128><<<grid, kIgThreads>>>(x, w, b, res, y, ci, h, wi, p, co, slope);
+  else
+    DCSR_CHECK(false, "conv_implicit_gemm: kernel size ", k, " (3 or 5 only)");
   DCSR_CUDA_CHECK_LAUNCH();
 }
 

@@ -38,6 +38,17 @@ constexpr int64_t kMaxGridBlocks = DCSR_CUDA_MAX_GRID_BLOCKS;
 // Grid y and z are limited to 65535 by the hardware.
 constexpr int64_t kMaxGridYZ = std::min<int64_t>(65535, kMaxGridBlocks);
 
+// Streaming multiprocessors of the current device (asked once).
+inline int64_t multiprocessors() {
+  static const int64_t count = [] {
+    int device = 0, sms = 0;
+    DCSR_CUDA_CHECK(cudaGetDevice(&device));
+    DCSR_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+    return int64_t(sms);
+  }();
+  return count;
+}
+
 // Blocks for a grid-stride loop over n work items with `block` threads each.
 inline unsigned grid_for(int64_t n, int block = kBlock) {
   int64_t blocks = (n + block - 1) / block;

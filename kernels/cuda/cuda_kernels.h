@@ -5,9 +5,4 @@
 
 namespace dcsr::kernels::cuda {
 #include "kernels/kernel_list.inc"
-
-// The implicit-GEMM option of conv2d_forward (kernels/cuda/conv2d.cu; the
-// switch users see is kernels::set_cuda_conv_implicit).
-bool conv_implicit_enabled();
-void set_conv_implicit_enabled(bool enabled);
 }  // namespace dcsr::kernels::cuda

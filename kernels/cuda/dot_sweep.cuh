@@ -168,17 +168,6 @@ __global__ void sweep_finish_kernel(const typename Op::State* __restrict__ parti
   }
 }
 
-// Streaming multiprocessors of the current device (asked once).
-inline int64_t multiprocessors() {
-  static const int64_t count = [] {
-    int device = 0, sms = 0;
-    DCSR_CUDA_CHECK(cudaGetDevice(&device));
-    DCSR_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-    return int64_t(sms);
-  }();
-  return count;
-}
-
 // Blocks of sweep_kernel<Op> that run at once on the whole device (asked
 // once per Op): the "slots" one wave of blocks fills.
 template <typename Op>

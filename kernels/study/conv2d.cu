@@ -47,12 +47,20 @@
 //                production's 0.23 (0.45 of the equivalent GEMM): three K = 192
 //                GEMMs cost more than one K = 576 GEMM plus im2col, as the nine
 //                K = 64 GEMMs of version 8 (0.27 ms) did.
-//   forward, candidate without a column matrix
-//     version 11 production's implicit-GEMM option (kernels/cuda/conv2d_implicit.cuh,
-//                off by default): the patch matching's 8x8-per-thread FFMA tiling,
-//                shaped 64 channels x 256 pixels, loading the columns straight from
-//                the image, the epilogue in the store. Checked on the host emulator
-//                only so far.
+//   forward without a column matrix: production's implicit GEMM
+//   (kernels/cuda/conv2d_implicit.cuh), which version 0 takes where
+//   choose_forward (kernels/cuda/conv2d.cu) says so
+//     version 11 64 channels x 256 pixels per block, each thread 8 x 8 (the
+//                patch matching's FFMA tiling), columns loaded straight from the
+//                image, the epilogue in the store. Measured on an H100
+//                (7a792a5), 64 -> 64 at 256x256: 0.185 ms against version 0's
+//                0.229 (then im2col + cuBLAS), 0.79 of the equivalent GEMM; 16
+//                images of 48x48 (144 blocks for 132 SMs): 0.183 against 0.144.
+//     version 12 64 x 128 pixels per block, each thread 8 x 4: twice the blocks
+//                and warps for a given output, for outputs too small to fill
+//                the GPU with version 11's blocks.
+//     version 13 production with im2col + cuBLAS forced: what version 0 was
+//                before choose_forward.
 //
 // The goal (kernels/cuda/conv2d.cu): forward 64->64 at 256x256 at >= 70% of
 // cuBLAS SGEMM on the equivalent GEMM (M = Cout = 64, N = H*W = 65536, K = 576),
@@ -62,9 +70,11 @@
 //
 // usage: study_conv2d [--quick] [--version V] [--shape NxCinxHxWxCout]...
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/device_memory.h"
 #include "kernels/cuda/cublas_handle.h"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_gemm.h"
+#include "kernels/cuda/conv2d_implicit.cuh"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/im2col.cuh"
 #include "kernels/study/study_common.cuh"
@@ -291,13 +301,26 @@ void run_case(const ConvCase& c, int only_version, const study::Peaks& peaks) {
          add_bias<<<grid_for(dy.numel()), kBlock>>>(dy.data<float>(), db.data<float>(), dy.numel(), c.Cout, P);
          DCSR_CUDA_CHECK_LAUNCH();
        }},
-      {"forward: production's implicit-GEMM option (64 channels x 256 pixels per block, no column matrix)",
-       {&dy}, {&y_ref}, tol,
+      {"forward: production's implicit GEMM, 64 channels x 256 pixels per block (8 x 8 per thread)", {&dy}, {&y_ref},
+       tol,
        [&] {
-         const bool before = kernels::cuda::conv_implicit_enabled();
-         kernels::cuda::set_conv_implicit_enabled(true);
+         kernels::cuda::launch_conv_implicit_gemm(kernels::cuda::ImplicitTile::k64x256, dx.data<float>(),
+                                                  dw.data<float>(), db.data<float>(), nullptr, dy.data<float>(), c.N,
+                                                  c.Cin, c.H, c.W, 3, 1, c.Cout, 1.0f);
+       }},
+      {"forward: production's implicit GEMM, 64 channels x 128 pixels per block (8 x 4 per thread)", {&dy}, {&y_ref},
+       tol,
+       [&] {
+         kernels::cuda::launch_conv_implicit_gemm(kernels::cuda::ImplicitTile::k64x128, dx.data<float>(),
+                                                  dw.data<float>(), db.data<float>(), nullptr, dy.data<float>(), c.N,
+                                                  c.Cin, c.H, c.W, 3, 1, c.Cout, 1.0f);
+       }},
+      {"forward: production with im2col + cuBLAS forced (DCSR_CONV_PATH=im2col)", {&dy}, {&y_ref}, tol,
+       [&] {
+         const kernels::CudaConvPath before = kernels::cuda_conv_path();
+         kernels::set_cuda_conv_path(kernels::CudaConvPath::kIm2col);
          kernels::cuda::conv2d_forward(dx, dw, db, Tensor(), dy, 1, 1, 1, int64_t(256) << 20, 1.0);
-         kernels::cuda::set_conv_implicit_enabled(before);
+         kernels::set_cuda_conv_path(before);
        }},
   };
   study::run_versions("conv2d", shape, versions, only_version, flop, 0.0, peaks,
@@ -318,7 +341,10 @@ int main(int argc, char** argv) {
     for (const std::vector<int64_t>& f : o.shapes) cases.push_back({f[0], f[1], f[2], f[3], f[4]});
     // The goal's shape (one image), a training batch of patches, the first layer.
     if (cases.empty() && study::quick_mode()) cases = {{2, 5, 11, 12, 7}};
-    if (cases.empty()) cases = {{1, 64, 256, 256, 64}, {16, 64, 48, 48, 64}, {4, 3, 128, 128, 64}};
+    // Then the 4K inference tile's two most common layers (LR and SR resolution).
+    if (cases.empty())
+      cases = {{1, 64, 256, 256, 64}, {16, 64, 48, 48, 64}, {4, 3, 128, 128, 64}, {1, 64, 166, 166, 64},
+               {1, 64, 332, 332, 64}};
     for (const ConvCase& c : cases) run_case(c, o.only_version, peaks);
   });
 }
