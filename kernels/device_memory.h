@@ -24,9 +24,9 @@ bool cuda_tf32();
 
 // How the CUDA conv2d forward runs 3x3 and 5x5 stride-1 single-group
 // convolutions: as an implicit GEMM (kernels/cuda/conv2d_implicit.cuh) or as
-// im2col + cuBLAS. kAuto (the default) takes the implicit GEMM where its grid
-// fills the GPU and im2col elsewhere (kernels/cuda/conv2d.cu, choose_forward);
-// the other two force one path where the implicit GEMM applies. Read on first
+// im2col + cuBLAS. kAuto (the default) takes whichever a cost model fitted to
+// H100 timings says is faster (kernels/conv_forward_plan.h); the other two
+// force one path where the implicit GEMM applies. Read on first
 // use from DCSR_CONV_PATH ("auto", "im2col" or "implicit"; unset: auto; any
 // other value is an Error that names it). No effect in builds without CUDA.
 enum class CudaConvPath { kAuto, kIm2col, kImplicit };

@@ -1,11 +1,12 @@
 // The implicit GEMM of the CUDA conv2d forward (kernels/cuda/conv2d_implicit.cuh),
 // forced for every convolution it applies to, against the CPU backend, float32,
 // forward and backward (tests/cuda_parity.h). Skipped without a GPU. Which of its
-// two tiles a case takes depends on the GPU's SM count (choose_forward in
-// kernels/cuda/conv2d.cu): small outputs take 64 x 128, the 232x232 case takes
-// 64 x 256 on any GPU of up to 140 SMs (the host emulator has 4, so more cases
-// take 64 x 256 there).
+// two block shapes a case takes depends on the GPU's SM count
+// (kernels/conv_forward_plan.h): on 132 SMs the 232x232 case takes 64 x 256 and
+// the small ones 64 x 128 or 64 x 256; the host emulator has 4 SMs.
+// The cost model's choices are checked without a GPU at the end.
 #include "cuda_parity.h"
+#include "kernels/conv_forward_plan.h"
 #include "kernels/device_memory.h"
 #include "kernels/kernels.h"
 
@@ -76,4 +77,43 @@ TEST_CASE("conv forward path names", "[conv][options]") {
                       Catch::Contains("DCSR_CONV_PATH='fast'") && Catch::Contains("auto, im2col or implicit"));
   test::ConvPathScope scope(CudaConvPath::kImplicit);
   REQUIRE(kernels::cuda_conv_path() == CudaConvPath::kImplicit);
+}
+
+TEST_CASE("conv forward plan: the cost model picks the kernel measured fastest", "[conv][options]") {
+  // Needs no GPU. The rows of kernels/conv_forward_plan.cpp's table (an H100,
+  // 132 SMs): the model must pick the column that was fastest there.
+  using kernels::ConvForwardKernel;
+  using kernels::CudaConvPath;
+  struct Row {
+    kernels::ConvForwardShape shape;
+    ConvForwardKernel fastest;
+  };
+  const std::vector<Row> rows = {
+      {{1, 64, 256, 256, 64, 3, 1, 1, 1}, ConvForwardKernel::kImplicit64x256},
+      {{1, 64, 332, 332, 64, 3, 1, 1, 1}, ConvForwardKernel::kImplicit64x128},
+      {{1, 64, 166, 166, 64, 3, 1, 1, 1}, ConvForwardKernel::kIm2col},
+      {{16, 64, 48, 48, 64, 3, 1, 1, 1}, ConvForwardKernel::kIm2col},
+      {{4, 3, 128, 128, 64, 3, 1, 1, 1}, ConvForwardKernel::kImplicit64x256},
+  };
+  for (const Row& r : rows) {
+    const auto& s = r.shape;
+    INFO(s.N << "x" << s.Cin << "x" << s.H << "x" << s.W << " -> " << s.Cout);
+    CHECK(kernels::conv_forward_kernel_name(kernels::plan_conv_forward(s, CudaConvPath::kAuto, 132)) ==
+          std::string(kernels::conv_forward_kernel_name(r.fastest)));
+    // Forcing a path: im2col always; the implicit GEMM wherever it applies.
+    CHECK(kernels::plan_conv_forward(s, CudaConvPath::kIm2col, 132) == ConvForwardKernel::kIm2col);
+    CHECK(kernels::plan_conv_forward(s, CudaConvPath::kImplicit, 132) != ConvForwardKernel::kIm2col);
+  }
+  // Where the implicit GEMM does not apply, every path is im2col.
+  for (const kernels::ConvForwardShape& s : {kernels::ConvForwardShape{1, 64, 64, 64, 64, 3, 2, 1, 1},
+                                             kernels::ConvForwardShape{1, 64, 64, 64, 64, 3, 1, 1, 2},
+                                             kernels::ConvForwardShape{1, 4, 64, 64, 32, 7, 1, 3, 1},
+                                             kernels::ConvForwardShape{1, 64, 64, 64, 16, 1, 1, 0, 1}}) {
+    REQUIRE_FALSE(kernels::implicit_gemm_applies(s));
+    REQUIRE(kernels::plan_conv_forward(s, CudaConvPath::kImplicit, 132) == ConvForwardKernel::kIm2col);
+  }
+  // The block counts the model steps by: 332x332 = 110224 pixels.
+  const kernels::ConvForwardShape big{1, 64, 332, 332, 64, 3, 1, 1, 1};
+  REQUIRE(kernels::implicit_gemm_blocks(ConvForwardKernel::kImplicit64x256, big) == 431);
+  REQUIRE(kernels::implicit_gemm_blocks(ConvForwardKernel::kImplicit64x128, big) == 862);
 }

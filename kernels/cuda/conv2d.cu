@@ -18,9 +18,9 @@
 // group) are direct kernels: a GEMM with one row per group is all overhead.
 //
 // 3x3 and 5x5 stride-1 single-group forwards can instead run as an implicit
-// GEMM (kernels/cuda/conv2d_implicit.cuh): choose_forward below picks the
-// path per convolution, kernels::set_cuda_conv_path / DCSR_CONV_PATH can force
-// one.
+// GEMM (kernels/cuda/conv2d_implicit.cuh): kernels/conv_forward_plan.h picks
+// the kernel per convolution with a cost model fitted to H100 timings;
+// kernels::set_cuda_conv_path / DCSR_CONV_PATH can force one path.
 //
 // Performance design (measured by kernels/study/conv2d.cu and dcsr_bench):
 // the goal is a 64->64 3x3 forward at 256x256 at >= 70% of cuBLAS SGEMM on
@@ -31,9 +31,9 @@
 // M = Cout = 64); the study also times smaller, L2-sized chunks. Measured on
 // an H200 (fd13acf): im2col 0.060 ms + GEMM 0.14 ms + the epilogue = 0.212 ms,
 // 0.68 of the equivalent GEMM's rate; shifted GEMMs without im2col (nine with
-// K = Cin, three with K = 3 Cin) were slower (study versions 8 and 10).
-#include <optional>
-
+// K = Cin, three with K = 3 Cin) were slower (study versions 8 and 10). The
+// implicit GEMM, with no column matrix and the epilogue in its store, reached
+// 0.71-0.79 of it on an H100 (0.19 ms; kernels/conv_forward_plan.cpp).
 #include "kernels/cuda/conv2d_implicit.cuh"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_gemm.h"
@@ -165,29 +165,6 @@ __global__ void depthwise_backward_weight_kernel(const float* gy, const float* x
   }
 }
 
-// The implicit GEMM's tile for this forward, or nothing for im2col + cuBLAS.
-// kAuto takes the implicit GEMM when its launch gives the SMs at least 1.5
-// blocks each, so that on most SMs two blocks' warps hide each other's loads
-// (with 64 x 256 tiles if those are enough, else with 64 x 128 tiles), and
-// when Cout is a whole number of 64-channel tiles (else part of every block
-// idles; cuBLAS handles narrow outputs better). Where the rule comes from, on
-// an H100 (132 SMs, 7a792a5), 64 x 256 tiles against im2col + cuBLAS: 256
-// blocks (64 -> 64 at 256x256) 0.185 against 0.229 ms; 144 blocks (16 images
-// of 48x48) 0.183 against 0.144 ms; the 4K tile's conv layers, most of them
-// 64 -> 64 at 166x166 (108 blocks) or at 332x332 and 352x352 (431, 484),
-// 20.5 ms either way. kImplicit takes the implicit GEMM wherever it applies.
-std::optional<ImplicitTile> choose_forward(const ConvShape& s, CudaConvPath path) {
-  if (path == CudaConvPath::kIm2col || !implicit_gemm_fits(s.N, s.Cin, s.H, s.W, s.Cout, s.k, s.stride, s.pad, s.groups))
-    return std::nullopt;
-  const int64_t enough = 3 * multiprocessors() / 2;
-  const ImplicitTile tile = implicit_gemm_blocks(ImplicitTile::k64x256, s.N, s.P(), s.Cout) >= enough
-                                ? ImplicitTile::k64x256
-                                : ImplicitTile::k64x128;
-  if (path == CudaConvPath::kImplicit) return tile;
-  if (s.Cout % kIgM != 0 || implicit_gemm_blocks(tile, s.N, s.P(), s.Cout) < enough) return std::nullopt;
-  return tile;
-}
-
 void check_types(const char* op, std::initializer_list<const Tensor*> tensors) {
   for (const Tensor* t : tensors)
     if (t->defined()) require_float32(*t, op);
@@ -211,9 +188,11 @@ void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
     DCSR_CUDA_CHECK_LAUNCH();
     return;
   }
-  if (const std::optional<ImplicitTile> tile = choose_forward(s, cuda_conv_path())) {
+  const ConvForwardShape plan_shape{s.N, s.Cin, s.H, s.W, s.Cout, s.k, s.stride, s.pad, s.groups};
+  const ConvForwardKernel kernel = plan_conv_forward(plan_shape, cuda_conv_path(), multiprocessors());
+  if (kernel != ConvForwardKernel::kIm2col) {
     // Bias, residual and activation happen in the kernel's own store.
-    launch_conv_implicit_gemm(*tile, xd, wd, bd, rd, yd, s.N, s.Cin, s.H, s.W, s.k, s.pad, s.Cout,
+    launch_conv_implicit_gemm(kernel, xd, wd, bd, rd, yd, s.N, s.Cin, s.H, s.W, s.k, s.pad, s.Cout,
                               float(activation_slope));
     return;
   }

@@ -1,6 +1,7 @@
 // conv2d forward as an implicit GEMM, KS x KS (3 or 5) with stride 1 and any
 // padding, one group: no column matrix in memory. kernels/cuda/conv2d.cu
-// chooses between it and im2col + cuBLAS per convolution (choose_forward).
+// chooses between it and im2col + cuBLAS per convolution
+// (kernels/conv_forward_plan.h, whose cost model has the H100's times).
 //
 //   y[n][co][p] = act(b[co] + sum_{r < K} W[co][r] * cols_n[r][p] + res[n][co][p]),
 //   K = Cin*KS*KS, p < P = Ho*Wo, Ho = H + 2 pad - KS + 1, Wo likewise,
@@ -17,24 +18,22 @@
 // the current one is multiplied. The bias, the residual and the LeakyReLU are
 // applied as the results are stored, in the order of the default epilogue.
 //
-// Two block shapes (ImplicitTile): 64 x 256 pixels (8 x 8 per thread) and
-// 64 x 128 (8 x 4 per thread). The second has half the work per thread, so a
-// small output (a 166x166 tile layer: 108 blocks of 64 x 256 for 132 SMs)
-// still gives every SM warps to hide its loads behind. Measured on an H100
-// (7a792a5, study_conv2d version 11, 64 x 256): 64 -> 64 at 256x256 in
-// 0.185 ms against im2col + cuBLAS's 0.229 (0.79 of the equivalent GEMM's
-// rate, goal 0.70), but 16 x 48x48 images (144 blocks) in 0.183 against 0.144.
+// Two block shapes: 64 x 256 pixels (8 x 8 per thread; 127 registers, two
+// blocks per SM) and 64 x 128 (8 x 4 per thread; 75 registers, three per SM).
+// The second has half the work per block, so its time comes in finer steps of
+// blocks per SM. Measured on an H100 (study_conv2d versions 11 and 12): 64 ->
+// 64 at 256x256 in 0.19 ms with 64 x 256 blocks against im2col + cuBLAS's
+// 0.22 (0.71-0.79 of the equivalent GEMM's rate over two runs; goal 0.70);
+// at 332x332 in 0.346 ms with 64 x 128 blocks against 0.370.
 #pragma once
+#include "kernels/conv_forward_plan.h"
 #include "kernels/cuda/cuda_common.cuh"
 
 namespace dcsr::kernels::cuda {
 
-constexpr int kIgM = 64;         // output channels per block
+constexpr int kIgM = int(kImplicitChannels);  // output channels per block
 constexpr int kIgK = 8;          // K per shared-memory step
 constexpr int kIgThreads = 256;  // 8 (channel groups) x 32 (pixel groups)
-
-enum class ImplicitTile { k64x256, k64x128 };
-inline int implicit_tile_pixels(ImplicitTile tile) { return tile == ImplicitTile::k64x256 ? 256 : 128; }
 
 // grid = (ceil(P / TileN), ceil(Cout / 64), N); block = 256. b and res may be null.
 template <int KS, int TileN>
@@ -161,29 +160,16 @@ __global__ void __launch_bounds__(kIgThreads)
   }
 }
 
-// Whether the kernel takes a convolution: 3x3 or 5x5, stride 1, one group,
-// and 32-bit pixel and plane offsets.
-inline bool implicit_gemm_fits(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64_t k, int64_t stride,
-                               int64_t pad, int64_t groups) {
-  const int64_t Ho = H + 2 * pad - k + 1, Wo = W + 2 * pad - k + 1, lim = int64_t(1) << 30;
-  return (k == 3 || k == 5) && stride == 1 && groups == 1 && Ho > 0 && Wo > 0 && N <= 65535 &&
-         (Cout + kIgM - 1) / kIgM <= 65535 && Cin * H * W < lim && Cout * Ho * Wo < lim && Cin * k * k < lim &&
-         H + pad < lim && W + pad < lim;
-}
-
-// Blocks of a launch with this tile (the grid's size).
-inline int64_t implicit_gemm_blocks(ImplicitTile tile, int64_t N, int64_t P, int64_t Cout) {
-  const int64_t n = implicit_tile_pixels(tile);
-  return (P + n - 1) / n * ((Cout + kIgM - 1) / kIgM) * N;
-}
-
-inline void launch_conv_implicit_gemm(ImplicitTile tile, const float* x, const float* w, const float* b,
+// Runs a convolution that implicit_gemm_applies() to; `block` is one of the
+// two implicit shapes.
+inline void launch_conv_implicit_gemm(ConvForwardKernel block, const float* x, const float* w, const float* b,
                                       const float* res, float* y, int64_t N, int64_t Cin, int64_t H, int64_t W,
                                       int64_t k, int64_t pad, int64_t Cout, float slope) {
-  const int64_t P = (H + 2 * pad - k + 1) * (W + 2 * pad - k + 1), n = implicit_tile_pixels(tile);
+  DCSR_CHECK(block != ConvForwardKernel::kIm2col, "launch_conv_implicit_gemm: not an implicit-GEMM block shape");
+  const int64_t P = (H + 2 * pad - k + 1) * (W + 2 * pad - k + 1), n = implicit_block_pixels(block);
   const dim3 grid(unsigned((P + n - 1) / n), unsigned((Cout + kIgM - 1) / kIgM), unsigned(N));
   const int ci = int(Cin), h = int(H), wi = int(W), p = int(pad), co = int(Cout);
-  const bool wide = tile == ImplicitTile::k64x256;
+  const bool wide = block == ConvForwardKernel::kImplicit64x256;
   if (k == 3 && wide)
     conv_implicit_gemm<3, 256><<<grid, kIgThreads>>>(x, w, b, res, y, ci, h, wi, p, co, slope);
   else if (k == 3)

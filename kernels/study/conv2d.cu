@@ -49,7 +49,7 @@
 //                K = 64 GEMMs of version 8 (0.27 ms) did.
 //   forward without a column matrix: production's implicit GEMM
 //   (kernels/cuda/conv2d_implicit.cuh), which version 0 takes where
-//   choose_forward (kernels/cuda/conv2d.cu) says so
+//   kernels/conv_forward_plan.h says so
 //     version 11 64 channels x 256 pixels per block, each thread 8 x 8 (the
 //                patch matching's FFMA tiling), columns loaded straight from the
 //                image, the epilogue in the store. Measured on an H100
@@ -57,10 +57,13 @@
 //                0.229 (then im2col + cuBLAS), 0.79 of the equivalent GEMM; 16
 //                images of 48x48 (144 blocks for 132 SMs): 0.183 against 0.144.
 //     version 12 64 x 128 pixels per block, each thread 8 x 4: twice the blocks
-//                and warps for a given output, for outputs too small to fill
-//                the GPU with version 11's blocks.
+//                for a given output, so finer steps of blocks per SM. H100
+//                (bfd0297): 0.346 ms at 332x332 against version 11's 0.374 and
+//                im2col's 0.370; 0.207 at 256x256 against version 11's 0.192.
 //     version 13 production with im2col + cuBLAS forced: what version 0 was
-//                before choose_forward.
+//                before production chose per convolution. Versions 11-13 on this program's five
+//                shapes are the measurements kernels/conv_forward_plan.cpp's cost
+//                model is fitted to.
 //
 // The goal (kernels/cuda/conv2d.cu): forward 64->64 at 256x256 at >= 70% of
 // cuBLAS SGEMM on the equivalent GEMM (M = Cout = 64, N = H*W = 65536, K = 576),
@@ -304,14 +307,14 @@ void run_case(const ConvCase& c, int only_version, const study::Peaks& peaks) {
       {"forward: production's implicit GEMM, 64 channels x 256 pixels per block (8 x 8 per thread)", {&dy}, {&y_ref},
        tol,
        [&] {
-         kernels::cuda::launch_conv_implicit_gemm(kernels::cuda::ImplicitTile::k64x256, dx.data<float>(),
+         kernels::cuda::launch_conv_implicit_gemm(kernels::ConvForwardKernel::kImplicit64x256, dx.data<float>(),
                                                   dw.data<float>(), db.data<float>(), nullptr, dy.data<float>(), c.N,
                                                   c.Cin, c.H, c.W, 3, 1, c.Cout, 1.0f);
        }},
       {"forward: production's implicit GEMM, 64 channels x 128 pixels per block (8 x 4 per thread)", {&dy}, {&y_ref},
        tol,
        [&] {
-         kernels::cuda::launch_conv_implicit_gemm(kernels::cuda::ImplicitTile::k64x128, dx.data<float>(),
+         kernels::cuda::launch_conv_implicit_gemm(kernels::ConvForwardKernel::kImplicit64x128, dx.data<float>(),
                                                   dw.data<float>(), db.data<float>(), nullptr, dy.data<float>(), c.N,
                                                   c.Cin, c.H, c.W, 3, 1, c.Cout, 1.0f);
        }},

@@ -1,0 +1,79 @@
+// The CUDA conv2d forward's choice of kernel, as a cost model fitted to
+// study_conv2d on an H100 (132 SMs; commit bfd0297, 2026-11-27), in ms:
+//
+//   convolution             im2col+cuBLAS  implicit 64x256  implicit 64x128
+//   64->64 at 256x256           0.221          0.192 *          0.207
+//   64->64 at 332x332           0.370          0.374            0.346 *
+//   64->64 at 166x166           0.104 *        0.120            0.110
+//   16 x 64->64 at 48x48        0.143 *        0.191            0.158
+//   4 x 3->64 at 128x128        0.054          0.020 *          0.020
+//
+// The implicit GEMM's time goes in steps of whole blocks per SM (the busiest
+// SM decides): with b blocks per SM, a 64x128 launch takes about
+// (0.95 b + 0.3) u and a 64x256 launch 1.9 b u (2.4 u for one block per SM:
+// a lone block runs at 0.8 of the rate of two), where u (~0.05 ms at K = 576
+// on the H100) is a 64x128 block's share of the work. im2col + cuBLAS scales
+// with the output instead: 1.13 u per 64 channels x 128 pixels per SM, plus
+// 0.3 u. All three scale with K alike, so K drops out of the comparison,
+// except that at K < 64 (the first layers: 3 -> 64 channels) cuBLAS and the
+// extra passes of the im2col path are mostly fixed cost, and the implicit GEMM
+// is taken whatever the model says (0.020 against 0.054 ms above).
+//
+// The model picks the fastest column in every row above; it is fitted to them,
+// so that is a check of the fit, not of the model. The 4K inference tile's
+// other layers (64->64 at 352x352 and 176x176, 64->128, 128->64 5x5) have not
+// been timed one by one.
+#include "kernels/conv_forward_plan.h"
+
+#include <algorithm>
+
+namespace dcsr::kernels {
+
+const char* conv_forward_kernel_name(ConvForwardKernel kernel) {
+  switch (kernel) {
+    case ConvForwardKernel::kImplicit64x256: return "implicit 64x256";
+    case ConvForwardKernel::kImplicit64x128: return "implicit 64x128";
+    default: return "im2col";
+  }
+}
+
+bool implicit_gemm_applies(const ConvForwardShape& s) {
+  const int64_t lim = int64_t(1) << 30;
+  return (s.k == 3 || s.k == 5) && s.stride == 1 && s.groups == 1 && s.Ho() > 0 && s.Wo() > 0 && s.N <= 65535 &&
+         (s.Cout + kImplicitChannels - 1) / kImplicitChannels <= 65535 && s.Cin * s.H * s.W < lim &&
+         s.Cout * s.Ho() * s.Wo() < lim && s.Cin * s.k * s.k < lim && s.H + s.pad < lim && s.W + s.pad < lim;
+}
+
+int64_t implicit_gemm_blocks(ConvForwardKernel kernel, const ConvForwardShape& s) {
+  const int64_t pixels = implicit_block_pixels(kernel), P = s.Ho() * s.Wo();
+  return (P + pixels - 1) / pixels * ((s.Cout + kImplicitChannels - 1) / kImplicitChannels) * s.N;
+}
+
+namespace {
+
+// The model's time of each kernel, in u (the file comment).
+double modelled_time(ConvForwardKernel kernel, const ConvForwardShape& s, int64_t sms) {
+  if (kernel == ConvForwardKernel::kIm2col) {
+    const double work = double(s.N) * double(s.Ho() * s.Wo()) * (double(s.Cout) / double(kImplicitChannels));
+    return 1.13 * work / (double(sms) * 128.0) + 0.3;
+  }
+  const int64_t per_sm = (implicit_gemm_blocks(kernel, s) + sms - 1) / sms;
+  if (kernel == ConvForwardKernel::kImplicit64x128) return 0.95 * double(per_sm) + 0.3;
+  return per_sm == 1 ? 2.4 : 1.9 * double(per_sm);
+}
+
+}  // namespace
+
+ConvForwardKernel plan_conv_forward(const ConvForwardShape& s, CudaConvPath path, int64_t multiprocessors) {
+  if (path == CudaConvPath::kIm2col || !implicit_gemm_applies(s)) return ConvForwardKernel::kIm2col;
+  const int64_t sms = std::max<int64_t>(1, multiprocessors);
+  const ConvForwardKernel implicit =
+      modelled_time(ConvForwardKernel::kImplicit64x256, s, sms) <= modelled_time(ConvForwardKernel::kImplicit64x128, s, sms)
+          ? ConvForwardKernel::kImplicit64x256
+          : ConvForwardKernel::kImplicit64x128;
+  if (path == CudaConvPath::kImplicit || s.Cin * s.k * s.k < 64) return implicit;
+  return modelled_time(implicit, s, sms) < modelled_time(ConvForwardKernel::kIm2col, s, sms) ? implicit
+                                                                                             : ConvForwardKernel::kIm2col;
+}
+
+}  // namespace dcsr::kernels

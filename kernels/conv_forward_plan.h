@@ -1,0 +1,41 @@
+// Which kernel the CUDA conv2d forward (kernels/cuda/conv2d.cu) runs for one
+// convolution: im2col + cuBLAS, or the implicit GEMM
+// (kernels/cuda/conv2d_implicit.cuh) with one of its two block shapes. Host
+// code only, so that the choice is testable without a GPU.
+#pragma once
+#include <cstdint>
+
+#include "kernels/device_memory.h"
+
+namespace dcsr::kernels {
+
+enum class ConvForwardKernel { kIm2col, kImplicit64x256, kImplicit64x128 };
+const char* conv_forward_kernel_name(ConvForwardKernel kernel);  // "im2col", "implicit 64x256", ...
+
+// An implicit-GEMM block computes 64 output channels x 256 or 128 pixels.
+constexpr int64_t kImplicitChannels = 64;
+inline int64_t implicit_block_pixels(ConvForwardKernel kernel) {
+  return kernel == ConvForwardKernel::kImplicit64x256 ? 256 : 128;
+}
+
+struct ConvForwardShape {
+  int64_t N, Cin, H, W, Cout, k, stride, pad, groups;
+  int64_t Ho() const { return H + 2 * pad - k + 1; }  // stride 1
+  int64_t Wo() const { return W + 2 * pad - k + 1; }
+};
+
+// Whether the implicit GEMM takes the convolution: 3x3 or 5x5, stride 1, one
+// group, a grid within the hardware's limits and 32-bit offsets in its planes.
+bool implicit_gemm_applies(const ConvForwardShape& s);
+
+// Blocks of an implicit-GEMM launch with this block shape.
+int64_t implicit_gemm_blocks(ConvForwardKernel kernel, const ConvForwardShape& s);
+
+// The kernel for `path` on a GPU with `multiprocessors` SMs: kIm2col always
+// takes im2col; kImplicit takes the implicit GEMM wherever it applies, with
+// the block shape the cost model below prefers; kAuto takes whichever of the
+// three the model says is fastest (conv_forward_plan.cpp says where it comes
+// from).
+ConvForwardKernel plan_conv_forward(const ConvForwardShape& s, CudaConvPath path, int64_t multiprocessors);
+
+}  // namespace dcsr::kernels
