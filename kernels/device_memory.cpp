@@ -92,7 +92,6 @@ bool cuda_tf32() {
 namespace {
 constexpr CudaConvPath kConvPaths[] = {CudaConvPath::kAuto, CudaConvPath::kIm2col, CudaConvPath::kImplicit};
 std::atomic<int> g_conv_path{-1};  // -1: DCSR_CONV_PATH not read yet
-
 }  // namespace
 
 CudaConvPath conv_path_from_name(const std::string& name) {

@@ -245,7 +245,8 @@ void bench_model(const Context& ctx, const std::string& variant) {
   if (training) allocator_reset_peak(kCUDA);
   const int64_t mallocs = allocator_stats(kCUDA).system_allocs;
   Timing t = gpu_time_ms(w.run, 1, ctx.quick ? 3 : 5);
-  nlohmann::json line = {{"name", name}, {"ms", t.median_ms}, {"conv_path", kernels::conv_path_name(kernels::cuda_conv_path())}};
+  nlohmann::json line = {
+      {"name", name}, {"ms", t.median_ms}, {"conv_path", kernels::conv_path_name(kernels::cuda_conv_path())}};
   line.update(w.info);
   if (training) {
     line["cuda_mallocs_in_timed_steps"] = allocator_stats(kCUDA).system_allocs - mallocs;

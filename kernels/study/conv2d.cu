@@ -232,6 +232,11 @@ void run_case(const ConvCase& c, int only_version, const study::Peaks& peaks) {
   cols = Tensor();
   study::print_baseline("conv2d", shape, "equivalent GEMM (cuBLAS SGEMM, batched over images)", gemm_ms, flop, peaks);
 
+  // Versions 11 and 12: production's implicit GEMM with one block shape, the bias in its store.
+  auto implicit_gemm = [&](kernels::ConvForwardKernel block) {
+    kernels::cuda::launch_conv_implicit_gemm(block, dx.data<float>(), dw.data<float>(), db.data<float>(), nullptr,
+                                             dy.data<float>(), c.N, c.Cin, c.H, c.W, 3, 1, c.Cout, 1.0f);
+  };
   // float32 sums of 576 (forward, input gradient) or N*H*W (weight gradient) products.
   const double tol = 1e-4;
   const std::vector<study::Version> versions = {
@@ -305,19 +310,9 @@ void run_case(const ConvCase& c, int only_version, const study::Peaks& peaks) {
          DCSR_CUDA_CHECK_LAUNCH();
        }},
       {"forward: production's implicit GEMM, 64 channels x 256 pixels per block (8 x 8 per thread)", {&dy}, {&y_ref},
-       tol,
-       [&] {
-         kernels::cuda::launch_conv_implicit_gemm(kernels::ConvForwardKernel::kImplicit64x256, dx.data<float>(),
-                                                  dw.data<float>(), db.data<float>(), nullptr, dy.data<float>(), c.N,
-                                                  c.Cin, c.H, c.W, 3, 1, c.Cout, 1.0f);
-       }},
+       tol, [&] { implicit_gemm(kernels::ConvForwardKernel::kImplicit64x256); }},
       {"forward: production's implicit GEMM, 64 channels x 128 pixels per block (8 x 4 per thread)", {&dy}, {&y_ref},
-       tol,
-       [&] {
-         kernels::cuda::launch_conv_implicit_gemm(kernels::ConvForwardKernel::kImplicit64x128, dx.data<float>(),
-                                                  dw.data<float>(), db.data<float>(), nullptr, dy.data<float>(), c.N,
-                                                  c.Cin, c.H, c.W, 3, 1, c.Cout, 1.0f);
-       }},
+       tol, [&] { implicit_gemm(kernels::ConvForwardKernel::kImplicit64x128); }},
       {"forward: production with im2col + cuBLAS forced (DCSR_CONV_PATH=im2col)", {&dy}, {&y_ref}, tol,
        [&] {
          const kernels::CudaConvPath before = kernels::cuda_conv_path();
