@@ -1,7 +1,6 @@
 #include "io/image_io.h"
 
 #include <stb_image.h>
-#include <stb_image_write.h>
 
 #include <algorithm>
 #include <cmath>
@@ -12,6 +11,7 @@
 #include <memory>
 #include <sstream>
 
+#include "io/png_encode.h"
 #include "tensor/serialize.h"
 
 namespace dcsr {
@@ -204,13 +204,7 @@ void write_png(const std::string& path, const Tensor& image) {
   std::error_code ec;
   DCSR_CHECK(parent.empty() || fs::is_directory(parent, ec), "cannot write '", path, "': folder '", parent.string(),
              "' does not exist");
-  std::string encoded;
-  auto append = [](void* context, void* data, int size) {
-    static_cast<std::string*>(context)->append(static_cast<const char*>(data), size_t(size));
-  };
-  int ok = stbi_write_png_to_func(append, &encoded, int(w), int(h), int(c), pixels.data(), int(w * c));
-  DCSR_CHECK(ok && !encoded.empty(), "cannot encode PNG '", path, "'");
-  write_file_atomic(path, encoded);
+  write_file_atomic(path, encode_png(pixels.data(), w, h, int(c)));
 }
 
 bool is_image_file(const std::string& path) {

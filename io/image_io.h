@@ -1,6 +1,6 @@
 // Image files <-> tensors. Reading: PNG (8 and 16 bit), JPEG and BMP through
-// stb_image; every image becomes RGB. Writing: PNG through stb_image_write,
-// atomically (temporary file + rename), so a failed or interrupted write never
+// stb_image; every image becomes RGB. Writing: PNG through io/png_encode.h
+// (filtered and deflated on all CPU threads), atomically (temporary file + rename), so a failed or interrupted write never
 // leaves half a file under the requested name.
 //
 // Every failure is a dcsr::Error whose message names the file: missing,

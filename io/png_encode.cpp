@@ -1,0 +1,318 @@
+#include "io/png_encode.h"
+
+#include <algorithm>
+#include <array>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "tensor/error.h"
+#include "tensor/runtime.h"
+
+namespace dcsr {
+
+namespace {
+
+// ---------------------------------------------------------------- checksums
+
+const std::array<uint32_t, 256>& crc_table() {
+  static const std::array<uint32_t, 256> table = [] {
+    std::array<uint32_t, 256> t{};
+    for (uint32_t n = 0; n < 256; ++n) {
+      uint32_t c = n;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t[n] = c;
+    }
+    return t;
+  }();
+  return table;
+}
+
+// ---------------------------------------------------------------- filtering
+
+int paeth(int a, int b, int c) {
+  const int p = a + b - c, pa = std::abs(p - a), pb = std::abs(p - b), pc = std::abs(p - c);
+  return (pa <= pb && pa <= pc) ? a : (pb <= pc ? b : c);
+}
+
+// Byte i of a row under PNG filter F (0 none, 1 sub, 2 up, 3 average, 4
+// Paeth), from the raw row and the raw row above it; bpp: bytes per pixel.
+template <int F>
+inline uint8_t filtered_byte(const uint8_t* row, const uint8_t* above, int64_t i, int bpp) {
+  const int a = i >= bpp ? row[i - bpp] : 0, b = above[i], c = i >= bpp ? above[i - bpp] : 0;
+  const int predicted = F == 0 ? 0 : F == 1 ? a : F == 2 ? b : F == 3 ? (a + b) >> 1 : paeth(a, b, c);
+  return uint8_t(row[i] - predicted);
+}
+
+template <int F>
+int64_t filter_cost(const uint8_t* row, const uint8_t* above, int64_t n, int bpp) {
+  int64_t cost = 0;
+  for (int64_t i = 0; i < n; ++i) cost += std::abs(int(int8_t(filtered_byte<F>(row, above, i, bpp))));
+  return cost;
+}
+
+template <int F>
+void write_filtered(const uint8_t* row, const uint8_t* above, int64_t n, int bpp, uint8_t* out) {
+  out[0] = uint8_t(F);
+  for (int64_t i = 0; i < n; ++i) out[1 + i] = filtered_byte<F>(row, above, i, bpp);
+}
+
+// Writes one filtered row (filter byte + n bytes) for the raw row `row` over
+// `above` (the previous raw row, or zeros): the filter whose output has the
+// least sum of |signed byte| (ties: the lower filter number).
+void filter_row(const uint8_t* row, const uint8_t* above, int64_t n, int bpp, uint8_t* out) {
+  const int64_t costs[5] = {filter_cost<0>(row, above, n, bpp), filter_cost<1>(row, above, n, bpp),
+                            filter_cost<2>(row, above, n, bpp), filter_cost<3>(row, above, n, bpp),
+                            filter_cost<4>(row, above, n, bpp)};
+  switch (int(std::min_element(costs, costs + 5) - costs)) {
+    case 0: return write_filtered<0>(row, above, n, bpp, out);
+    case 1: return write_filtered<1>(row, above, n, bpp, out);
+    case 2: return write_filtered<2>(row, above, n, bpp, out);
+    case 3: return write_filtered<3>(row, above, n, bpp, out);
+    default: return write_filtered<4>(row, above, n, bpp, out);
+  }
+}
+
+// ---------------------------------------------------------------- deflate
+
+// Fixed Huffman codes (RFC 1951 §3.2.6), bit-reversed for an LSB-first writer.
+struct FixedCodes {
+  uint16_t lit_code[288];
+  uint8_t lit_bits[288];
+  uint16_t dist_code[30];
+  // Length 3..258 -> symbol (257..285), extra bit count and extra value.
+  uint16_t len_symbol[259];
+  uint8_t len_extra_bits[259];
+  uint16_t len_extra[259];
+};
+
+uint32_t reverse_bits(uint32_t code, int bits) {
+  uint32_t r = 0;
+  for (int i = 0; i < bits; ++i) r |= ((code >> i) & 1u) << (bits - 1 - i);
+  return r;
+}
+
+const FixedCodes& fixed_codes() {
+  static const FixedCodes codes = [] {
+    FixedCodes c{};
+    for (int s = 0; s < 288; ++s) {
+      uint32_t code;
+      int bits;
+      if (s < 144) code = 0x30 + s, bits = 8;
+      else if (s < 256) code = 0x190 + (s - 144), bits = 9;
+      else if (s < 280) code = s - 256, bits = 7;
+      else code = 0xC0 + (s - 280), bits = 8;
+      c.lit_code[s] = uint16_t(reverse_bits(code, bits));
+      c.lit_bits[s] = uint8_t(bits);
+    }
+    for (int d = 0; d < 30; ++d) c.dist_code[d] = uint16_t(reverse_bits(uint32_t(d), 5));
+    static const int base[29] = {3,  4,  5,  6,  7,  8,  9,  10, 11,  13,  15,  17,  19,  23, 27,
+                                 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258};
+    static const int extra[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
+    for (int k = 0; k < 29; ++k) {
+      const int end = k == 28 ? 259 : base[k + 1];
+      for (int len = base[k]; len < end && len < 259; ++len) {
+        c.len_symbol[len] = uint16_t(257 + k);
+        c.len_extra_bits[len] = uint8_t(extra[k]);
+        c.len_extra[len] = uint16_t(len - base[k]);
+      }
+    }
+    return c;
+  }();
+  return codes;
+}
+
+// Appends bits least significant first, as deflate packs them.
+class BitWriter {
+ public:
+  explicit BitWriter(std::string& out) : out_(out) {}
+  void put(uint32_t bits, int n) {  // n <= 32
+    acc_ |= uint64_t(bits) << count_;
+    count_ += n;
+    while (count_ >= 8) {
+      out_.push_back(char(acc_ & 0xFF));
+      acc_ >>= 8;
+      count_ -= 8;
+    }
+  }
+  void align_to_byte() {
+    if (count_ > 0) put(0, 8 - count_);
+  }
+
+ private:
+  std::string& out_;
+  uint64_t acc_ = 0;
+  int count_ = 0;
+};
+
+constexpr int kWindow = 32768, kMinMatch = 3, kMaxMatch = 258;
+constexpr int kHashBits = 15, kMaxChain = 16;
+
+// Deflate blocks for one band of data: one fixed-Huffman block; then, unless
+// `last`, an empty stored block that ends on a byte boundary (the next band
+// starts there); if `last`, the block is final and padded to a byte.
+std::string deflate_band(const uint8_t* data, int64_t n, bool last) {
+  const FixedCodes& fc = fixed_codes();
+  std::string out;
+  out.reserve(size_t(n / 3 + 64));
+  BitWriter bw(out);
+  bw.put(last ? 1 : 0, 1);  // BFINAL
+  bw.put(1, 2);             // BTYPE 01: fixed Huffman codes
+
+  std::vector<int32_t> head(size_t(1) << kHashBits, -1), prev(kWindow, -1);
+  auto hash_at = [&](int64_t i) {
+    const uint32_t v = uint32_t(data[i]) << 16 | uint32_t(data[i + 1]) << 8 | data[i + 2];
+    return (v * 2654435761u) >> (32 - kHashBits);
+  };
+  int64_t inserted = 0;  // positions below this are in the hash chains
+  auto insert_up_to = [&](int64_t end) {
+    for (; inserted < end && inserted + kMinMatch <= n; ++inserted) {
+      const uint32_t h = hash_at(inserted);
+      prev[inserted & (kWindow - 1)] = head[h];
+      head[h] = int32_t(inserted);
+    }
+    inserted = std::max(inserted, end);
+  };
+  // The longest earlier match at i (length 0 if under kMinMatch).
+  auto find = [&](int64_t i, int& best_dist) {
+    int best = kMinMatch - 1;
+    if (i + kMinMatch > n) return 0;
+    const int limit = int(std::min<int64_t>(kMaxMatch, n - i));
+    int64_t cand = head[hash_at(i)];
+    for (int chain = 0; cand >= 0 && i - cand <= kWindow && chain < kMaxChain; ++chain) {
+      if (data[cand + best] == data[i + best]) {
+        int len = 0;
+        while (len < limit && data[cand + len] == data[i + len]) ++len;
+        if (len > best) {
+          best = len, best_dist = int(i - cand);
+          if (len == limit) break;
+        }
+      }
+      const int64_t next = prev[cand & (kWindow - 1)];
+      if (next >= cand) break;  // a slot reused by a newer position: the chain has left the window
+      cand = next;
+    }
+    return best >= kMinMatch ? best : 0;
+  };
+  auto literal = [&](uint8_t b) { bw.put(fc.lit_code[b], fc.lit_bits[b]); };
+  auto match = [&](int len, int dist) {
+    const int sym = fc.len_symbol[len];
+    bw.put(fc.lit_code[sym], fc.lit_bits[sym]);
+    if (fc.len_extra_bits[len]) bw.put(fc.len_extra[len], fc.len_extra_bits[len]);
+    const uint32_t x = uint32_t(dist - 1);
+    if (x < 4) {
+      bw.put(fc.dist_code[x], 5);
+    } else {
+      const int nb = 31 - __builtin_clz(x), hi = int((x >> (nb - 1)) & 1u);
+      bw.put(fc.dist_code[2 * nb + hi], 5);
+      bw.put(x - (uint32_t(2 + hi) << (nb - 1)), nb - 1);
+    }
+  };
+
+  int64_t i = 0;
+  while (i < n) {
+    insert_up_to(i);
+    int dist = 0;
+    const int len = find(i, dist);
+    if (len == 0) {
+      literal(data[i]);
+      ++i;
+      continue;
+    }
+    // One step of lazy matching: a longer match one byte on wins.
+    if (len < 32 && i + 1 < n) {
+      insert_up_to(i + 1);
+      int dist_next = 0;
+      if (find(i + 1, dist_next) > len) {
+        literal(data[i]);
+        ++i;
+        continue;
+      }
+    }
+    match(len, dist);
+    i += len;
+  }
+  bw.put(fc.lit_code[256], fc.lit_bits[256]);  // end of block
+  if (!last) bw.put(0, 3);                     // BFINAL 0, BTYPE 00: an empty stored block
+  bw.align_to_byte();
+  if (!last) out.append("\x00\x00\xFF\xFF", 4);  // its LEN 0 and NLEN
+  return out;
+}
+
+// ---------------------------------------------------------------- chunks
+
+void put_be32(std::string& out, uint32_t v) {
+  const char b[4] = {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
+  out.append(b, 4);
+}
+
+void put_chunk(std::string& out, const char* type, const char* data, size_t size) {
+  put_be32(out, uint32_t(size));
+  const size_t start = out.size();
+  out.append(type, 4);
+  out.append(data, size);
+  put_be32(out, crc32_png(reinterpret_cast<const uint8_t*>(out.data() + start), size + 4));
+}
+
+}  // namespace
+
+uint32_t crc32_png(const uint8_t* data, size_t size, uint32_t crc) {
+  const std::array<uint32_t, 256>& t = crc_table();
+  crc = ~crc;
+  for (size_t i = 0; i < size; ++i) crc = t[(crc ^ data[i]) & 0xFF] ^ (crc >> 8);
+  return ~crc;
+}
+
+uint32_t adler32(const uint8_t* data, size_t size, uint32_t adler) {
+  uint32_t a = adler & 0xFFFF, b = adler >> 16;
+  while (size > 0) {
+    const size_t block = std::min<size_t>(size, 5552);  // the longest run before b can overflow 32 bits
+    for (size_t i = 0; i < block; ++i) a += data[i], b += a;
+    a %= 65521, b %= 65521;
+    data += block, size -= block;
+  }
+  return b << 16 | a;
+}
+
+std::string encode_png(const uint8_t* pixels, int64_t width, int64_t height, int channels, int threads) {
+  DCSR_CHECK(channels == 1 || channels == 3, "encode_png: ", channels, " channels (1 or 3)");
+  DCSR_CHECK(width > 0 && height > 0 && width < (int64_t(1) << 24) && height < (int64_t(1) << 24),
+             "encode_png: bad size ", width, "x", height);
+  const int64_t row_bytes = width * channels, line = row_bytes + 1;
+  // Bands of about 1 MiB of filtered data: the output does not depend on the
+  // thread count.
+  const int64_t band_rows = std::max<int64_t>(1, (int64_t(1) << 20) / line);
+  const int64_t bands = (height + band_rows - 1) / band_rows;
+  std::vector<uint8_t> filtered(size_t(height * line));
+  std::vector<std::string> deflated(static_cast<size_t>(bands));
+  const std::vector<uint8_t> zero_row(size_t(row_bytes), 0);
+  const int use_threads = threads > 0 ? threads : num_threads();
+#pragma omp parallel for schedule(dynamic, 1) num_threads(use_threads)
+  for (int64_t band = 0; band < bands; ++band) {
+    const int64_t y0 = band * band_rows, y1 = std::min(height, y0 + band_rows);
+    for (int64_t y = y0; y < y1; ++y)
+      filter_row(pixels + y * row_bytes, y > 0 ? pixels + (y - 1) * row_bytes : zero_row.data(), row_bytes, channels,
+                 filtered.data() + y * line);
+    deflated[size_t(band)] = deflate_band(filtered.data() + y0 * line, (y1 - y0) * line, band + 1 == bands);
+  }
+
+  std::string zlib = "\x78\x5E";  // deflate, 32 KiB window
+  for (const std::string& d : deflated) zlib += d;
+  put_be32(zlib, adler32(filtered.data(), filtered.size()));
+
+  std::string png("\x89PNG\r\n\x1A\n", 8);
+  std::string header;
+  put_be32(header, uint32_t(width));
+  put_be32(header, uint32_t(height));
+  header += char(8);                     // bit depth
+  header += char(channels == 3 ? 2 : 0);  // colour type: RGB or grey
+  header.append(3, '\0');                // deflate, adaptive filtering, no interlace
+  put_chunk(png, "IHDR", header.data(), header.size());
+  const size_t chunk = size_t(1) << 20;
+  for (size_t at = 0; at < zlib.size(); at += chunk)
+    put_chunk(png, "IDAT", zlib.data() + at, std::min(chunk, zlib.size() - at));
+  put_chunk(png, "IEND", "", 0);
+  return png;
+}
+
+}  // namespace dcsr
