@@ -35,26 +35,36 @@ int paeth(int a, int b, int c) {
   return (pa <= pb && pa <= pc) ? a : (pb <= pc ? b : c);
 }
 
-// Byte i of a row under PNG filter F (0 none, 1 sub, 2 up, 3 average, 4
-// Paeth), from the raw row and the raw row above it; bpp: bytes per pixel.
+// A byte under PNG filter F (0 none, 1 sub, 2 up, 3 average, 4 Paeth) from
+// the raw byte x, the byte a one pixel to its left, b above it and c above a
+// (0 where they fall outside the image).
 template <int F>
-inline uint8_t filtered_byte(const uint8_t* row, const uint8_t* above, int64_t i, int bpp) {
-  const int a = i >= bpp ? row[i - bpp] : 0, b = above[i], c = i >= bpp ? above[i - bpp] : 0;
+inline uint8_t filtered_byte(int x, int a, int b, int c) {
   const int predicted = F == 0 ? 0 : F == 1 ? a : F == 2 ? b : F == 3 ? (a + b) >> 1 : paeth(a, b, c);
-  return uint8_t(row[i] - predicted);
+  return uint8_t(x - predicted);
+}
+
+// Calls visit(i, filtered byte i) along a row; bpp: bytes per pixel. The
+// first pixel (nothing to its left) is split off so that the main loop has
+// no branch and vectorises.
+template <int F, typename Visit>
+inline void for_each_filtered(const uint8_t* row, const uint8_t* above, int64_t n, int bpp, Visit&& visit) {
+  const int64_t first = std::min<int64_t>(bpp, n);
+  for (int64_t i = 0; i < first; ++i) visit(i, filtered_byte<F>(row[i], 0, above[i], 0));
+  for (int64_t i = first; i < n; ++i) visit(i, filtered_byte<F>(row[i], row[i - bpp], above[i], above[i - bpp]));
 }
 
 template <int F>
 int64_t filter_cost(const uint8_t* row, const uint8_t* above, int64_t n, int bpp) {
   int64_t cost = 0;
-  for (int64_t i = 0; i < n; ++i) cost += std::abs(int(int8_t(filtered_byte<F>(row, above, i, bpp))));
+  for_each_filtered<F>(row, above, n, bpp, [&](int64_t, uint8_t v) { cost += std::abs(int(int8_t(v))); });
   return cost;
 }
 
 template <int F>
 void write_filtered(const uint8_t* row, const uint8_t* above, int64_t n, int bpp, uint8_t* out) {
   out[0] = uint8_t(F);
-  for (int64_t i = 0; i < n; ++i) out[1 + i] = filtered_byte<F>(row, above, i, bpp);
+  for_each_filtered<F>(row, above, n, bpp, [&](int64_t i, uint8_t v) { out[1 + i] = v; });
 }
 
 // Writes one filtered row (filter byte + n bytes) for the raw row `row` over
@@ -145,6 +155,23 @@ class BitWriter {
   int count_ = 0;
 };
 
+// How many leading bytes of a and b agree, at most `limit`: eight at a time,
+// the first differing byte found from the lowest set bit of the XOR (which
+// is the first byte in memory on a little-endian machine).
+int common_prefix(const uint8_t* a, const uint8_t* b, int limit) {
+  int len = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  for (; len + 8 <= limit; len += 8) {
+    uint64_t x, y;
+    std::memcpy(&x, a + len, 8);
+    std::memcpy(&y, b + len, 8);
+    if (x != y) return len + (__builtin_ctzll(x ^ y) >> 3);
+  }
+#endif
+  while (len < limit && a[len] == b[len]) ++len;
+  return len;
+}
+
 constexpr int kWindow = 32768, kMinMatch = 3, kMaxMatch = 258;
 constexpr int kHashBits = 15, kMaxChain = 16;
 
@@ -181,8 +208,7 @@ std::string deflate_band(const uint8_t* data, int64_t n, bool last) {
     int64_t cand = head[hash_at(i)];
     for (int chain = 0; cand >= 0 && i - cand <= kWindow && chain < kMaxChain; ++chain) {
       if (data[cand + best] == data[i + best]) {
-        int len = 0;
-        while (len < limit && data[cand + len] == data[i + len]) ++len;
+        const int len = common_prefix(data + cand, data + i, limit);
         if (len > best) {
           best = len, best_dist = int(i - cand);
           if (len == limit) break;
