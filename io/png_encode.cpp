@@ -118,7 +118,8 @@ const FixedCodes& fixed_codes() {
     for (int d = 0; d < 30; ++d) c.dist_code[d] = uint16_t(reverse_bits(uint32_t(d), 5));
     static const int base[29] = {3,  4,  5,  6,  7,  8,  9,  10, 11,  13,  15,  17,  19,  23, 27,
                                  31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258};
-    static const int extra[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
+    static const int extra[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2,
+                                  2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
     for (int k = 0; k < 29; ++k) {
       const int end = k == 28 ? 259 : base[k + 1];
       for (int len = base[k]; len < end && len < 259; ++len) {
@@ -215,7 +216,7 @@ std::string deflate_band(const uint8_t* data, int64_t n, bool last) {
         }
       }
       const int64_t next = prev[cand & (kWindow - 1)];
-      if (next >= cand) break;  // a slot reused by a newer position: the chain has left the window
+      if (next >= cand) break;  // a slot reused by a newer position (a guard: within the window it cannot be)
       cand = next;
     }
     return best >= kMinMatch ? best : 0;

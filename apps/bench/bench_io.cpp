@@ -22,7 +22,8 @@ void bench_png_encode(const Context& ctx, int64_t w, int64_t h) {
   const std::string name = "png_encode_" + std::to_string(w) + "x" + std::to_string(h);
   if (!selected(ctx, name)) return;
   NoGradGuard no_grad;
-  const ImageU8 image = tensor_to_image(bicubic_resize(read_image(std::string(DCSR_SOURCE_DIR) + "/demo/wide.jpg"), h, w));
+  const Tensor photo = read_image(std::string(DCSR_SOURCE_DIR) + "/demo/wide.jpg");
+  const ImageU8 image = tensor_to_image(bicubic_resize(photo, h, w));
   std::vector<uint8_t> pixels(size_t(3 * w * h));
   for (int64_t i = 0; i < w * h; ++i)
     for (int64_t k = 0; k < 3; ++k) pixels[size_t(3 * i + k)] = image.data[size_t(k * w * h + i)];
