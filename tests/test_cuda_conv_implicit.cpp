@@ -47,20 +47,20 @@ TEST_CASE("cuda: conv2d forward through the implicit GEMM", "[cuda]") {
     auto fn = [s = c.stride, p = c.padding, g = c.groups, b = c.bias](const TensorList& in) {
       return TensorList{conv2d(in[0], in[1], b ? in[2] : Tensor(), s, p, g)};
     };
-    require_parity(std::string("implicit-GEMM option: conv2d ") + c.what, fn, inputs, {1e-5, 1e-4, 1e-4, 1e-4});
+    require_parity(std::string("implicit GEMM forced: conv2d ") + c.what, fn, inputs, {1e-5, 1e-4, 1e-4, 1e-4});
   }
   // The epilogue in the kernel's store: the residual (with and without an activation), and
   // an activation alone.
   const Tensor x = f32({2, 5, 9, 11}, 244), w = f32({5, 5, 3, 3}, 245, -0.3, 0.3), b = f32({5}, 246);
   const Tensor r = f32({2, 5, 9, 11}, 247);
   for (double slope : {0.2, 1.0})
-    require_parity("implicit-GEMM option: conv2d_residual slope " + std::to_string(slope),
+    require_parity("implicit GEMM forced: conv2d_residual slope " + std::to_string(slope),
                    [slope](const TensorList& in) {
                      return TensorList{conv2d_residual(in[0], in[1], in[2], in[3], slope)};
                    },
                    {x, w, b, r}, {1e-5, 1e-4, 1e-4, 1e-4});
   for (double slope : {0.2, 0.0})
-    require_parity("implicit-GEMM option: conv2d_leaky_relu slope " + std::to_string(slope),
+    require_parity("implicit GEMM forced: conv2d_leaky_relu slope " + std::to_string(slope),
                    [slope](const TensorList& in) {
                      return TensorList{conv2d_leaky_relu(in[0], in[1], in[2], slope, 1)};
                    },
