@@ -2,8 +2,9 @@
 // forced for every convolution it applies to, against the CPU backend, float32,
 // forward and backward (tests/cuda_parity.h). Skipped without a GPU. Which of its
 // two block shapes a case takes depends on the GPU's SM count
-// (kernels/conv_forward_plan.h): on 132 SMs the 232x232 case takes 64 x 256 and
-// the small ones 64 x 128 or 64 x 256; the host emulator has 4 SMs.
+// (kernels/conv_forward_plan.h): on 132 SMs (an H100 or H200) the two 232x232
+// cases take 64 x 256 and the smaller ones 64 x 128; on the host emulator's 4
+// SMs the 20x20 and 150x150 cases take 64 x 256 too.
 // The cost model's choices are checked without a GPU at the end.
 #include "cuda_parity.h"
 #include "kernels/conv_forward_plan.h"
@@ -35,9 +36,10 @@ TEST_CASE("cuda: conv2d forward through the implicit GEMM", "[cuda]") {
       {"5x5 same padding, 6 -> 66 (K = 150)", {2, 6, 13, 10}, {66, 6, 5, 5}, 1, 2, 1, true},
       {"5x5 no padding, no bias", {1, 3, 12, 12}, {4, 3, 5, 5}, 1, 0, 1, false},
       {"5x5 at 150x150, 8 -> 64", {1, 8, 150, 150}, {64, 8, 5, 5}, 1, 2, 1, true},
+      {"5x5 at 232x232, 4 -> 64 (211 blocks of 64 x 256)", {1, 4, 232, 232}, {64, 4, 5, 5}, 1, 2, 1, true},
       {"7x7 (im2col path)", {1, 2, 12, 12}, {4, 2, 7, 7}, 1, 3, 1, true},
-      {"3x3 stride 2 (default path)", {2, 3, 9, 11}, {4, 3, 3, 3}, 2, 1, 1, true},
-      {"grouped 2 (default path)", {2, 4, 8, 9}, {6, 2, 3, 3}, 1, 1, 2, true},
+      {"3x3 stride 2 (im2col path)", {2, 3, 9, 11}, {4, 3, 3, 3}, 2, 1, 1, true},
+      {"grouped 2 (im2col path)", {2, 4, 8, 9}, {6, 2, 3, 3}, 1, 1, 2, true},
   };
   for (const Case& c : cases) {
     TensorList inputs;
