@@ -16,16 +16,9 @@ import subprocess
 import sys
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(REPO, "tests", "reference"))
+from torch_test_setup import HERE  # noqa: E402  (exits 77 without torch)
 
-try:
-    import torch
-except ImportError:
-    print("torch is not importable: skipping (run with a python that has torch)")
-    sys.exit(77)
+import torch  # noqa: E402
 
 import numpy as np  # noqa: E402
 

@@ -4,9 +4,10 @@
 //   forward
 //     version 0  production: kernels/cuda/conv2d.cu (im2col of whole images + one
 //                strided-batched cuBLAS SGEMM per chunk), default 256 MB workspace
-//     version 1  the same with a 16 MiB workspace: column chunks that stay in the
-//                50 MB L2 of an H100 between im2col and the GEMM, at the price of
-//                narrower GEMMs and more launches
+//     version 1  im2col + cuBLAS (forced) with a 16 MiB workspace: column chunks
+//                that stay in the 50 MB L2 of an H100 between im2col and the GEMM,
+//                at the price of narrower GEMMs and more launches (version 13 is
+//                the same path with version 0's workspace)
 //     version 2  direct convolution, one thread per output value (no workspace)
 //   input gradient   version 0 production (GEMM W^T . gy, then col2im as a gather)
 //   weight gradient  version 0 production (im2col, then gy . cols^T per image)
@@ -232,6 +233,13 @@ void run_case(const ConvCase& c, int only_version, const study::Peaks& peaks) {
   cols = Tensor();
   study::print_baseline("conv2d", shape, "equivalent GEMM (cuBLAS SGEMM, batched over images)", gemm_ms, flop, peaks);
 
+  // Versions 1 and 13: production's forward with the im2col path forced, with a given workspace.
+  auto im2col_forward = [&](int64_t workspace_bytes) {
+    const kernels::CudaConvPath before = kernels::cuda_conv_path();
+    kernels::set_cuda_conv_path(kernels::CudaConvPath::kIm2col);
+    kernels::cuda::conv2d_forward(dx, dw, db, Tensor(), dy, 1, 1, 1, workspace_bytes, 1.0);
+    kernels::set_cuda_conv_path(before);
+  };
   // Versions 11 and 12: production's implicit GEMM with one block shape, the bias in its store.
   auto implicit_gemm = [&](kernels::ConvForwardKernel block) {
     kernels::cuda::launch_conv_implicit_gemm(block, dx.data<float>(), dw.data<float>(), db.data<float>(), nullptr,
@@ -242,8 +250,8 @@ void run_case(const ConvCase& c, int only_version, const study::Peaks& peaks) {
   const std::vector<study::Version> versions = {
       {"forward: production (whole images per chunk, 256 MB workspace)", {&dy}, {&y_ref}, tol,
        [&] { kernels::cuda::conv2d_forward(dx, dw, db, Tensor(), dy, 1, 1, 1, int64_t(256) << 20, 1.0); }},
-      {"forward: production with a 16 MiB workspace (L2-sized column chunks)", {&dy}, {&y_ref}, tol,
-       [&] { kernels::cuda::conv2d_forward(dx, dw, db, Tensor(), dy, 1, 1, 1, int64_t(16) << 20, 1.0); }},
+      {"forward: im2col + cuBLAS with a 16 MiB workspace (L2-sized column chunks)", {&dy}, {&y_ref}, tol,
+       [&] { im2col_forward(int64_t(16) << 20); }},
       {"forward: direct, one thread per output", {&dy}, {&y_ref}, tol,
        [&] {
          conv3x3_direct<<<grid_for(dy.numel()), kBlock>>>(dx.data<float>(), dw.data<float>(), db.data<float>(),
@@ -314,12 +322,7 @@ void run_case(const ConvCase& c, int only_version, const study::Peaks& peaks) {
       {"forward: production's implicit GEMM, 64 channels x 128 pixels per block (8 x 4 per thread)", {&dy}, {&y_ref},
        tol, [&] { implicit_gemm(kernels::ConvForwardKernel::kImplicit64x128); }},
       {"forward: production with im2col + cuBLAS forced (DCSR_CONV_PATH=im2col)", {&dy}, {&y_ref}, tol,
-       [&] {
-         const kernels::CudaConvPath before = kernels::cuda_conv_path();
-         kernels::set_cuda_conv_path(kernels::CudaConvPath::kIm2col);
-         kernels::cuda::conv2d_forward(dx, dw, db, Tensor(), dy, 1, 1, 1, int64_t(256) << 20, 1.0);
-         kernels::set_cuda_conv_path(before);
-       }},
+       [&] { im2col_forward(int64_t(256) << 20); }},
   };
   study::run_versions("conv2d", shape, versions, only_version, flop, 0.0, peaks,
                       [&](int v, const study::Check& check, double ms) {
