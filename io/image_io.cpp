@@ -154,7 +154,7 @@ namespace {
 uint8_t to_u8(double v) {
   if (!(v > 0.0)) return 0;  // also NaN -> 0
   if (v >= 1.0) return 255;
-  return uint8_t(std::nearbyint(v * 255.0));  // half to even, as quantize() in dcsr/metrics.h
+  return uint8_t(std::nearbyint(v * 255.0));  // half to even, as quantize() in dcsr/inference/metrics.h
 }
 
 // A (1, C, H, W) or (C, H, W) float image on any device as 8-bit values

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "tensor/error.h"
-#include "tensor/runtime.h"
+#include "runtime/threads.h"
 
 namespace dcsr {
 

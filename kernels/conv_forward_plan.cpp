@@ -64,14 +64,14 @@ double modelled_time(ConvForwardKernel kernel, const ConvForwardShape& s, int64_
 
 }  // namespace
 
-ConvForwardKernel plan_conv_forward(const ConvForwardShape& s, CudaConvPath path, int64_t multiprocessors) {
-  if (path == CudaConvPath::kIm2col || !implicit_gemm_applies(s)) return ConvForwardKernel::kIm2col;
+ConvForwardKernel plan_conv_forward(const ConvForwardShape& s, runtime::CudaConvPath path, int64_t multiprocessors) {
+  if (path == runtime::CudaConvPath::kIm2col || !implicit_gemm_applies(s)) return ConvForwardKernel::kIm2col;
   const int64_t sms = std::max<int64_t>(1, multiprocessors);
   const double wide = modelled_time(ConvForwardKernel::kImplicit64x256, s, sms);
   const double narrow = modelled_time(ConvForwardKernel::kImplicit64x128, s, sms);
   const ConvForwardKernel implicit =
       wide <= narrow ? ConvForwardKernel::kImplicit64x256 : ConvForwardKernel::kImplicit64x128;
-  if (path == CudaConvPath::kImplicit || s.Cin * s.k * s.k < 64) return implicit;
+  if (path == runtime::CudaConvPath::kImplicit || s.Cin * s.k * s.k < 64) return implicit;
   const double im2col = modelled_time(ConvForwardKernel::kIm2col, s, sms);
   return std::min(wide, narrow) < im2col ? implicit : ConvForwardKernel::kIm2col;
 }

@@ -5,7 +5,7 @@
 #pragma once
 #include <cstdint>
 
-#include "kernels/device_memory.h"
+#include "runtime/switches.h"
 
 namespace dcsr::kernels {
 
@@ -36,6 +36,6 @@ int64_t implicit_gemm_blocks(ConvForwardKernel kernel, const ConvForwardShape& s
 // the block shape the cost model below prefers; kAuto takes whichever of the
 // three the model says is fastest (conv_forward_plan.cpp says where it comes
 // from).
-ConvForwardKernel plan_conv_forward(const ConvForwardShape& s, CudaConvPath path, int64_t multiprocessors);
+ConvForwardKernel plan_conv_forward(const ConvForwardShape& s, runtime::CudaConvPath path, int64_t multiprocessors);
 
 }  // namespace dcsr::kernels

@@ -7,9 +7,8 @@
 #include <iomanip>
 #include <sstream>
 
-#include "kernels/device_memory.h"
-#include "kernels/kernels.h"
-#include "tensor/allocator.h"
+#include "runtime/device.h"
+#include "runtime/allocator.h"
 #include "tensor/random.h"
 
 namespace dcsr {
@@ -44,22 +43,6 @@ Tensor Tensor::detach() const {
   return Tensor(view);
 }
 
-template <typename T>
-std::vector<T> Tensor::to_vector() const {
-  Tensor host = detach();
-  if (device() != Device::CPU || dtype() != dtype_of<T>()) {
-    Tensor converted = empty(shape(), dtype_of<T>(), device());
-    kernels::cast(*this, converted);
-    host = empty(shape(), dtype_of<T>(), Device::CPU);
-    kernels::copy_bytes(host.raw_data(), Device::CPU, converted.raw_data(), device(), host.nbytes());
-  }
-  const T* p = host.data<T>();
-  return std::vector<T>(p, p + numel());
-}
-template std::vector<float> Tensor::to_vector<float>() const;
-template std::vector<double> Tensor::to_vector<double>() const;
-template std::vector<int64_t> Tensor::to_vector<int64_t>() const;
-
 double Tensor::item() const {
   DCSR_CHECK(numel() == 1, "item: tensor of shape ", shape_str(shape()), " has ", numel(), " elements, not 1");
   if (dtype() == DType::Int64) return double(to_vector<int64_t>()[0]);
@@ -77,11 +60,6 @@ Tensor empty(const Shape& shape, DType dtype, Device device) {
   return Tensor(impl);
 }
 
-Tensor full(const Shape& shape, double value, DType dtype, Device device) {
-  Tensor t = empty(shape, dtype, device);
-  kernels::fill(t, value);
-  return t;
-}
 Tensor zeros(const Shape& shape, DType dtype, Device device) { return full(shape, 0.0, dtype, device); }
 Tensor ones(const Shape& shape, DType dtype, Device device) { return full(shape, 1.0, dtype, device); }
 Tensor scalar_tensor(double value, DType dtype, Device device) { return full({}, value, dtype, device); }
@@ -90,23 +68,10 @@ Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.dtype(), t.device
 
 Tensor from_blob(const void* data, const Shape& shape, DType dtype, Device device) {
   Tensor t = empty(shape, dtype, device);
-  kernels::copy_bytes(t.raw_data(), device, data, Device::CPU, t.nbytes());
+  runtime::copy_bytes(t.raw_data(), device, data, Device::CPU, t.nbytes());
   return t;
 }
 
-template <typename T>
-Tensor from_vector(const std::vector<T>& values, const Shape& shape, DType dtype, Device device) {
-  DCSR_CHECK(int64_t(values.size()) == shape_numel(shape), "from_vector: ", values.size(),
-             " values for shape ", shape_str(shape));
-  Tensor host = from_blob(values.data(), shape, dtype_of<T>(), Device::CPU);
-  if (dtype == dtype_of<T>() && device == Device::CPU) return host;
-  Tensor converted = empty(shape, dtype, Device::CPU);
-  kernels::cast(host, converted);
-  return device == Device::CPU ? converted : from_blob(converted.raw_data(), shape, dtype, device);
-}
-template Tensor from_vector<float>(const std::vector<float>&, const Shape&, DType, Device);
-template Tensor from_vector<double>(const std::vector<double>&, const Shape&, DType, Device);
-template Tensor from_vector<int64_t>(const std::vector<int64_t>&, const Shape&, DType, Device);
 
 Tensor arange(int64_t n, DType dtype, Device device) {
   std::vector<int64_t> values(size_t(std::max<int64_t>(n, 0)));

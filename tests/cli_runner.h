@@ -7,8 +7,8 @@
 #include <filesystem>
 #include <string>
 
-#include "dcsr/config.h"
-#include "dcsr/network.h"
+#include "dcsr/model/config.h"
+#include "dcsr/model/network.h"
 #include "nn/checkpoint.h"
 #include "test_files.h"
 #include "test_util.h"

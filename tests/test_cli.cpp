@@ -9,8 +9,8 @@
 #include <fstream>
 
 #include "cli_runner.h"
-#include "dcsr/trainer.h"
-#include "kernels/device_memory.h"
+#include "dcsr/training/trainer.h"
+#include "runtime/device.h"
 
 using namespace dcsr;
 namespace fs = std::filesystem;
@@ -105,7 +105,7 @@ TEST_CASE("errors: dcsr sr rejects bad images and models and leaves no output", 
                      1, "nofolder");
   REQUIRE_FAILS_WITH(sr(lr, ref, "--model " + quote(model) + " --confidence " + quote(dir / "nofolder/c.png")), 1,
                      "--confidence");
-  if (!kernels::cuda_available()) {
+  if (!runtime::cuda_available()) {
     REQUIRE_FAILS_WITH(sr(lr, ref, "--model " + quote(model) + " --device cuda"), 1, "no usable GPU");
   }
   CHECK_FALSE(fs::exists(out));
@@ -329,7 +329,7 @@ TEST_CASE("errors: dcsr train and sra check their configuration", "[cli][train]"
   REQUIRE_FAILS_WITH(run_dcsr("train --resume none.ckpt", dir.str()), 1, "none.ckpt");
   write_model(dir / "m.ckpt", 4);
   REQUIRE_FAILS_WITH(run_dcsr("train --resume m.ckpt", dir.str()), 1, "not a training checkpoint");
-  if (!kernels::cuda_available()) {
+  if (!runtime::cuda_available()) {
     REQUIRE_FAILS_WITH(run_dcsr("train --data set --device cuda --quiet", dir.str()), 1, "no usable GPU");
   }
 }

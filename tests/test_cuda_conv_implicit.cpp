@@ -8,7 +8,8 @@
 // The cost model's choices are checked without a GPU at the end.
 #include "cuda_parity.h"
 #include "kernels/conv_forward_plan.h"
-#include "kernels/device_memory.h"
+#include "runtime/device.h"
+#include "runtime/switches.h"
 #include "kernels/kernels.h"
 
 using namespace dcsr;
@@ -19,7 +20,7 @@ TEST_CASE("cuda: conv2d forward through the implicit GEMM", "[cuda]") {
   DCSR_SKIP_WITHOUT_GPU();
   // The path changes only the forward of 3x3 and 5x5 stride-1 single-group
   // convolutions; the other cases check that everything else still takes im2col.
-  test::ConvPathScope scope(kernels::CudaConvPath::kImplicit);
+  test::ConvPathScope scope(runtime::CudaConvPath::kImplicit);
   struct Case {
     const char* what;
     Shape x, w;
@@ -71,21 +72,21 @@ TEST_CASE("cuda: conv2d forward through the implicit GEMM", "[cuda]") {
 
 TEST_CASE("conv forward path names", "[conv][options]") {
   // Needs no GPU: the switch and its environment spelling.
-  using kernels::CudaConvPath;
+  using runtime::CudaConvPath;
   for (CudaConvPath path : {CudaConvPath::kAuto, CudaConvPath::kIm2col, CudaConvPath::kImplicit})
-    REQUIRE(kernels::conv_path_from_name(kernels::conv_path_name(path)) == path);
-  REQUIRE(std::string(kernels::conv_path_name(CudaConvPath::kIm2col)) == "im2col");
-  REQUIRE_THROWS_WITH(kernels::conv_path_from_name("fast"),
+    REQUIRE(runtime::conv_path_from_name(runtime::conv_path_name(path)) == path);
+  REQUIRE(std::string(runtime::conv_path_name(CudaConvPath::kIm2col)) == "im2col");
+  REQUIRE_THROWS_WITH(runtime::conv_path_from_name("fast"),
                       Catch::Contains("DCSR_CONV_PATH='fast'") && Catch::Contains("auto, im2col or implicit"));
   test::ConvPathScope scope(CudaConvPath::kImplicit);
-  REQUIRE(kernels::cuda_conv_path() == CudaConvPath::kImplicit);
+  REQUIRE(runtime::cuda_conv_path() == CudaConvPath::kImplicit);
 }
 
 TEST_CASE("conv forward plan: the cost model picks the kernel measured fastest", "[conv][options]") {
   // Needs no GPU. The rows of kernels/conv_forward_plan.cpp's table (an H100,
   // 132 SMs): the model must pick the column that was fastest there.
   using kernels::ConvForwardKernel;
-  using kernels::CudaConvPath;
+  using runtime::CudaConvPath;
   struct Row {
     kernels::ConvForwardShape shape;
     ConvForwardKernel fastest;

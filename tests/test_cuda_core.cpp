@@ -8,7 +8,8 @@
 
 #include "cuda_parity.h"
 #include "kernels/kernels.h"
-#include "tensor/allocator.h"
+#include "runtime/allocator.h"
+#include "runtime/switches.h"
 
 using namespace dcsr;
 using test::f32;
@@ -246,12 +247,12 @@ TEST_CASE("cuda: TF32 matmul is close to float32 and can be switched off", "[cud
   DCSR_SKIP_WITHOUT_GPU();
   Tensor a = f32({128, 512}, 66).detach(), b = f32({512, 96}, 67).detach();
   Tensor ref = matmul(a, b);
-  const bool before = kernels::cuda_tf32();
-  kernels::set_cuda_tf32(true);
+  const bool before = runtime::cuda_tf32();
+  runtime::set_cuda_tf32(true);
   Tensor tf32 = matmul(a.to(kCUDA), b.to(kCUDA));
-  kernels::set_cuda_tf32(false);
+  runtime::set_cuda_tf32(false);
   Tensor exact = matmul(a.to(kCUDA), b.to(kCUDA));
-  kernels::set_cuda_tf32(before);
+  runtime::set_cuda_tf32(before);
   // TF32 keeps 10 mantissa bits of each factor: ~2^-11 relative per product,
   // random signs over K = 512 products of size ~1/3 give errors ~1e-3.
   require_close(tf32, ref, 2e-2, 1e-2, "TF32 matmul K=512");

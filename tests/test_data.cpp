@@ -3,8 +3,8 @@
 #include <filesystem>
 #include <set>
 
-#include "dcsr/data.h"
-#include "dcsr/prepare.h"
+#include "dcsr/data/data.h"
+#include "dcsr/data/prepare.h"
 #include "test_files.h"
 #include "test_util.h"
 

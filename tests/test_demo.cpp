@@ -1,5 +1,5 @@
 // The demo and reporting pieces of the `dcsr` command: the rasteriser and
-// the demo figure (dcsr/raster.h, dcsr/compose.h), `dcsr demo` on a tiny
+// the demo figure (dcsr/figures/raster.h, dcsr/figures/compose.h), `dcsr demo` on a tiny
 // generated pair with a tiny model, `dcsr plot-log` on generated logs,
 // `dcsr eval --unrelated-ref`, `dcsr resize`, and their error paths.
 #include <filesystem>
@@ -7,9 +7,9 @@
 #include <sstream>
 
 #include "cli_runner.h"
-#include "dcsr/compose.h"
-#include "dcsr/plot_log.h"
-#include "dcsr/raster.h"
+#include "dcsr/figures/compose.h"
+#include "dcsr/figures/plot_log.h"
+#include "dcsr/figures/raster.h"
 
 using namespace dcsr;
 namespace fs = std::filesystem;

@@ -15,9 +15,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "dcsr/matching.h"
-#include "dcsr/network.h"
-#include "dcsr/vgg.h"
+#include "dcsr/model/matching.h"
+#include "dcsr/model/network.h"
+#include "dcsr/model/vgg.h"
 #include "tensor/serialize.h"
 #include "test_util.h"
 

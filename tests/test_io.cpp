@@ -6,7 +6,7 @@
 #include <iostream>
 #include <sstream>
 
-#include "dcsr/metrics.h"
+#include "dcsr/inference/metrics.h"
 #include "test_files.h"
 #include "test_util.h"
 

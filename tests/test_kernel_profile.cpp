@@ -1,10 +1,10 @@
-// The kernel profiler (kernels/kernel_profile.h): what it records, what it
+// The kernel profiler (runtime/profiler.h): what it records, what it
 // leaves out, and its table. Only counts and names are asserted, never times.
-#include "kernels/kernel_profile.h"
+#include "runtime/profiler.h"
 #include "test_util.h"
 
 using namespace dcsr;
-using kernels::KernelProfileRow;
+using runtime::KernelProfileRow;
 
 namespace {
 
@@ -12,12 +12,12 @@ namespace {
 // whatever happens.
 struct ProfilingOn {
   ProfilingOn() {
-    kernels::reset_kernel_profile();
-    kernels::set_kernel_profiling(true);
+    runtime::reset_kernel_profile();
+    runtime::set_kernel_profiling(true);
   }
   ~ProfilingOn() {
-    kernels::set_kernel_profiling(false);
-    kernels::reset_kernel_profile();
+    runtime::set_kernel_profiling(false);
+    runtime::reset_kernel_profile();
   }
 };
 
@@ -39,7 +39,7 @@ TEST_CASE("profiler: every kernel entry point is counted under its name", "[prof
   Tensor d = relu(c) + relu(c);       // unary:relu twice, binary:add once
   Tensor e = d * 2.0;                 // unary:mul_scalar
   (void)e;
-  const std::vector<KernelProfileRow> rows = kernels::kernel_profile();
+  const std::vector<KernelProfileRow> rows = runtime::kernel_profile();
   const KernelProfileRow* gemm = find_row(rows, "gemm");
   const KernelProfileRow* relu_row = find_row(rows, "unary:relu");
   const KernelProfileRow* add_row = find_row(rows, "binary:add");
@@ -59,11 +59,11 @@ TEST_CASE("profiler: every kernel entry point is counted under its name", "[prof
 TEST_CASE("profiler: nested entry points are charged to the outermost", "[profile]") {
   ProfilingOn on;
   {
-    kernels::KernelScope outer("outer_kernel", Device::CPU);
-    kernels::KernelScope inner("inner_kernel", Device::CPU, "detail");
+    runtime::KernelScope outer("outer_kernel", Device::CPU);
+    runtime::KernelScope inner("inner_kernel", Device::CPU, "detail");
   }
-  { kernels::KernelScope alone("inner_kernel", Device::CPU, "detail"); }
-  const std::vector<KernelProfileRow> rows = kernels::kernel_profile();
+  { runtime::KernelScope alone("inner_kernel", Device::CPU, "detail"); }
+  const std::vector<KernelProfileRow> rows = runtime::kernel_profile();
   REQUIRE(rows.size() == 2);
   REQUIRE(find_row(rows, "outer_kernel"));
   REQUIRE(find_row(rows, "inner_kernel:detail"));
@@ -72,32 +72,32 @@ TEST_CASE("profiler: nested entry points are charged to the outermost", "[profil
 }
 
 TEST_CASE("profiler: off records nothing, reset forgets", "[profile]") {
-  kernels::set_kernel_profiling(false);
-  kernels::reset_kernel_profile();
+  runtime::set_kernel_profiling(false);
+  runtime::reset_kernel_profile();
   Generator gen(4);
   Tensor a = uniform({4, 4}, gen);
   Tensor b = matmul(a, a);
   (void)b;
-  CHECK(kernels::kernel_profile().empty());
+  CHECK(runtime::kernel_profile().empty());
   {
     ProfilingOn on;
     Tensor c = matmul(a, a);
     (void)c;
-    CHECK(kernels::kernel_profile().size() == 1);
+    CHECK(runtime::kernel_profile().size() == 1);
   }
-  CHECK(kernels::kernel_profile().empty());  // ProfilingOn resets on the way out
+  CHECK(runtime::kernel_profile().empty());  // ProfilingOn resets on the way out
 }
 
 TEST_CASE("profiler: the table names each kernel and the time outside kernels", "[profile]") {
   std::vector<KernelProfileRow> rows = {{"conv2d_forward", Device::CPU, 3, 30.0},
                                         {"binary:add", Device::CPU, 10, 10.0}};
-  const std::string table = kernels::kernel_profile_table(rows, 50.0);
+  const std::string table = runtime::kernel_profile_table(rows, 50.0);
   CHECK_THAT(table, Catch::Contains("conv2d_forward"));
   CHECK_THAT(table, Catch::Contains("60.0%"));  // 30 of 50 ms
   CHECK_THAT(table, Catch::Contains("binary:add"));
   CHECK_THAT(table, Catch::Contains("(outside kernels)"));
   CHECK_THAT(table, Catch::Contains("20.0%"));  // 50 - 40 ms
-  const std::string own_sum = kernels::kernel_profile_table(rows);
+  const std::string own_sum = runtime::kernel_profile_table(rows);
   CHECK_THAT(own_sum, Catch::Contains("75.0%"));  // 30 of the kernels' 40 ms
   CHECK_THAT(own_sum, Catch::Contains("(kernels in all)"));
 }
@@ -109,7 +109,7 @@ TEST_CASE("cuda: profiler charges device kernels and copies to the GPU", "[cuda]
   Tensor a = uniform({64, 64}, gen).to(Device::CUDA);
   NoGradGuard no_grad;
   Tensor c = matmul(a, a).to(Device::CPU);
-  const std::vector<KernelProfileRow> rows = kernels::kernel_profile();
+  const std::vector<KernelProfileRow> rows = runtime::kernel_profile();
   REQUIRE(find_row(rows, "gemm", Device::CUDA));
   CHECK(find_row(rows, "gemm", Device::CUDA)->calls == 1);
   REQUIRE(find_row(rows, "copy:to_device", Device::CUDA));

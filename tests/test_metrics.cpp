@@ -1,7 +1,7 @@
 // PSNR / SSIM of the evaluation protocol (dcsr-spec §11).
 #include <cmath>
 
-#include "dcsr/metrics.h"
+#include "dcsr/inference/metrics.h"
 #include "test_files.h"
 #include "test_util.h"
 

@@ -5,9 +5,9 @@
 // in test_model_golden.cpp.
 #include <map>
 
-#include "dcsr/loss.h"
-#include "dcsr/network.h"
-#include "dcsr/vgg.h"
+#include "dcsr/model/loss.h"
+#include "dcsr/model/network.h"
+#include "dcsr/model/vgg.h"
 #include "nn/init.h"
 #include "nn/optim.h"
 #include "tensor/serialize.h"

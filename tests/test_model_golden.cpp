@@ -7,9 +7,9 @@
 #include <iomanip>
 #include <sstream>
 
-#include "dcsr/loss.h"
-#include "dcsr/network.h"
-#include "dcsr/vgg.h"
+#include "dcsr/model/loss.h"
+#include "dcsr/model/network.h"
+#include "dcsr/model/vgg.h"
 #include "nn/init.h"
 #include "test_util.h"
 
@@ -233,8 +233,8 @@ TEST_CASE("golden: the same model in float32 on CUDA, each conv forward path for
   DCSR_SKIP_WITHOUT_GPU();
   // The default (above) picks a path per layer; here every 3x3 and 5x5 stride-1
   // forward of the network goes through one of them.
-  for (kernels::CudaConvPath path : {kernels::CudaConvPath::kIm2col, kernels::CudaConvPath::kImplicit}) {
-    INFO("conv path " << kernels::conv_path_name(path));
+  for (runtime::CudaConvPath path : {runtime::CudaConvPath::kIm2col, runtime::CudaConvPath::kImplicit}) {
+    INFO("conv path " << runtime::conv_path_name(path));
     test::ConvPathScope scope(path);
     run_float32(kCUDA, Mode::K4, "out4k", "loss4k", "grad4k");
     run_float32(kCUDA, Mode::K8, "out8k", "loss8k", "grad8k");

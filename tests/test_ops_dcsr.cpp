@@ -7,7 +7,7 @@
 #include <limits>
 
 #include "autograd/ops/dcsr_internal.h"
-#include "tensor/allocator.h"
+#include "runtime/allocator.h"
 #include "test_util.h"
 
 using namespace dcsr;

@@ -2,7 +2,7 @@
 #include <cstdio>
 #include <fstream>
 
-#include "tensor/allocator.h"
+#include "runtime/allocator.h"
 #include "tensor/serialize.h"
 #include "test_util.h"
 
@@ -126,7 +126,7 @@ TEST_CASE("generators are deterministic and their state round-trips", "[tensor][
 }
 
 TEST_CASE("CUDA requests without a GPU fail clearly", "[tensor][cuda]") {
-  if (kernels::cuda_available()) {
+  if (runtime::cuda_available()) {
     CHECK(zeros({2}, kFloat32, kCUDA).device() == kCUDA);
     return;
   }

@@ -2,12 +2,12 @@
 // and tiling with a stub network against the same stub run on the whole image.
 #include <map>
 
-#include "dcsr/metrics.h"
+#include "dcsr/inference/metrics.h"
 
 #include "autograd/grad_mode.h"
-#include "dcsr/eval.h"
-#include "dcsr/network.h"
-#include "dcsr/tiling.h"
+#include "dcsr/inference/eval.h"
+#include "dcsr/model/network.h"
+#include "dcsr/inference/tiling.h"
 #include "test_files.h"
 #include "test_util.h"
 

@@ -13,7 +13,8 @@
 
 #include "autograd/gradcheck.h"
 #include "autograd/ops.h"
-#include "kernels/device_memory.h"
+#include "runtime/device.h"
+#include "runtime/switches.h"
 #include "tensor/random.h"
 #include "tensor/serialize.h"
 
@@ -21,8 +22,8 @@
 // ctest's SKIP_REGULAR_EXPRESSION (CMakeLists.txt) turns into "Skipped".
 #define DCSR_SKIP_WITHOUT_GPU()                                                        \
   do {                                                                                 \
-    if (!::dcsr::kernels::cuda_available()) {                                          \
-      WARN("SKIPPED: no GPU (" << ::dcsr::kernels::cuda_unavailable_reason() << ")"); \
+    if (!::dcsr::runtime::cuda_available()) {                                          \
+      WARN("SKIPPED: no GPU (" << ::dcsr::runtime::cuda_unavailable_reason() << ")"); \
       return;                                                                          \
     }                                                                                  \
   } while (0)
@@ -113,12 +114,12 @@ struct WorkspaceLimit {
   ~WorkspaceLimit() { set_conv_workspace_limit(saved); }
 };
 
-// Sets the CUDA conv forward's path (kernels/device_memory.h) for a test's
+// Sets the CUDA conv forward's path (runtime/device.h) for a test's
 // scope and restores it when the test leaves.
 struct ConvPathScope {
-  kernels::CudaConvPath saved = kernels::cuda_conv_path();
-  explicit ConvPathScope(kernels::CudaConvPath path) { kernels::set_cuda_conv_path(path); }
-  ~ConvPathScope() { kernels::set_cuda_conv_path(saved); }
+  runtime::CudaConvPath saved = runtime::cuda_conv_path();
+  explicit ConvPathScope(runtime::CudaConvPath path) { runtime::set_cuda_conv_path(path); }
+  ~ConvPathScope() { runtime::set_cuda_conv_path(saved); }
 };
 
 }  // namespace dcsr::test

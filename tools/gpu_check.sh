@@ -230,7 +230,7 @@ if [ -x "$BIN/dcsr_tests" ]; then
   # 5. GPU benches (with PyTorch on the same GPU as a peer when python3 has torch)
   if [ -x "$BIN/dcsr_bench" ]; then
     run_step "dcsr_bench --filter cuda" 180 "$REPORT_DIR/bench.jsonl" "$BIN/dcsr_bench" --filter cuda
-    # 5b. where a model step's time goes, kernel by kernel (kernels/kernel_profile.h)
+    # 5b. where a model step's time goes, kernel by kernel (runtime/profiler.h)
     for variant in infer_tile train_l1; do
       run_step "dcsr_bench --profile $variant --device cuda" 60 "$REPORT_DIR/profile.log" \
         "$BIN/dcsr_bench" --profile "$variant" --device cuda --runs 5

@@ -6,7 +6,7 @@
                      [--device cpu|cuda] [--threads N] [--compare OURS.png]
 
 The network is tests/reference/dcsr_ref.py (independent of the C++ library) with the checkpoint's
-weights, float32, under no_grad, TF32 off. The tiling follows dcsr/tiling.cpp (spec §8): cores of
+weights, float32, under no_grad, TF32 off. The tiling follows dcsr/inference/tiling.cpp (spec §8): cores of
 126x126 (4K mode) or 188x252 / 252x188 (8K mode) with 20 LR px of context, the tile grid
 ceil(H / m1) x ceil(W / m2) with zeros beyond the image, the Ref window of §8 step 3 (categories A-E,
 else the coarse search at 1/16 with torch 1.4's bicubic rule, the first minimum), window starts
@@ -37,7 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "reference"))
 
-CONTEXT = 20  # LR px of context on each side of a core (dcsr/tiling.h kTileContext)
+CONTEXT = 20  # LR px of context on each side of a core (dcsr/inference/tiling.h kTileContext)
 
 
 class PeerError(Exception):
@@ -115,7 +115,7 @@ def read_png(path):
     return (img.transpose(2, 0, 1)[None].astype(np.float32) / np.float32(255.0))
 
 
-# ---------------------------------------------------------------- tiling (dcsr/tiling.cpp)
+# ---------------------------------------------------------------- tiling (dcsr/inference/tiling.cpp)
 
 def tile_grid(h, w, mode):
     if mode == "4k":
@@ -160,7 +160,7 @@ def extract(img, top, left, h, w):
 
 
 def coarse_search(R, torch, tile, ref_small, ref_h, ref_w):
-    """§8 step 4 as dcsr/tiling.cpp: bicubic (torch 1.4 rule) in float32, costs in float64, first minimum.
+    """§8 step 4 as dcsr/inference/tiling.cpp: bicubic (torch 1.4 rule) in float32, costs in float64, first minimum.
     Not dcsr_ref.coarse_search, which states the reference's rule for the goldens: it resizes the whole
     Ref again for every tile, sums the costs in the input's dtype and has no fallback for a Ref too small
     to search; here the 1/16 Ref is made once per image (ref_small) as `dcsr sr` makes it."""

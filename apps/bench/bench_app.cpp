@@ -14,9 +14,9 @@
 
 #include "apps/bench/bench.h"
 #include "autograd/grad_mode.h"
-#include "dcsr/network.h"
-#include "dcsr/tiling.h"
-#include "tensor/allocator.h"
+#include "dcsr/model/network.h"
+#include "dcsr/inference/tiling.h"
+#include "runtime/allocator.h"
 #include "tensor/random.h"
 
 namespace dcsr::bench {

@@ -20,7 +20,7 @@
 #include "kernels/cpu/cpu_common.h"
 #include "kernels/cpu/cpu_gemm.h"
 #include "kernels/cpu/packed_gemm.h"
-#include "tensor/allocator.h"
+#include "runtime/allocator.h"
 #include "tensor/random.h"
 
 namespace dcsr::bench {
@@ -99,7 +99,7 @@ GemmBaselines time_gemm(const Context& ctx, int64_t N) {
   constexpr int64_t kColumns = 480;  // per single-threaded call, as the conv's chunks
   out.split_ms = time_ms(
                      [&] {
-                       kernels::cpu::parallel_for((N + kColumns - 1) / kColumns, 1, [&](int64_t begin, int64_t end) {
+                       parallel_for((N + kColumns - 1) / kColumns, 1, [&](int64_t begin, int64_t end) {
                          for (int64_t t = begin; t < end; ++t) {
                            const int64_t n0 = t * kColumns, n = std::min(kColumns, N - n0);
                            kernels::cpu::gemm_raw<float>(pa, K, pb + n0, N, pc + n0, N, M, n, K, false, false, 1.f,
@@ -116,7 +116,7 @@ GemmBaselines time_gemm(const Context& ctx, int64_t N) {
   packed::pack_b(pb, N, K, N, bp.data<float>());
   out.packed_ms = time_ms(
                       [&] {
-                        kernels::cpu::parallel_for((N + kColumns - 1) / kColumns, 1, [&](int64_t begin, int64_t end) {
+                        parallel_for((N + kColumns - 1) / kColumns, 1, [&](int64_t begin, int64_t end) {
                           for (int64_t t = begin; t < end; ++t) {
                             const int64_t n0 = t * kColumns, n = std::min(kColumns, N - n0);
                             packed::gemm(M, n, K, ap.data<float>(), bp.data<float>() + n0 * K, pc + n0, N, false,

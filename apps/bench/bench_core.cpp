@@ -5,9 +5,9 @@
 #include "apps/bench/bench.h"
 #include "apps/bench/eigen_baseline.h"
 #include "autograd/ops.h"
-#include "kernels/cpu/cpu_common.h"
+#include "runtime/threads.h"
 #include "tensor/random.h"
-#include "tensor/runtime.h"
+#include "runtime/threads.h"
 
 namespace dcsr::bench {
 
@@ -67,7 +67,7 @@ void bench_elementwise(const Context& ctx, const char* op_name, Tensor (*op)(con
   Timing plain = time_ms([&] { std::memcpy(dst.raw_data(), a.raw_data(), bytes); }, 2, repeats);
   Timing threaded = time_ms(
       [&] {
-        kernels::cpu::parallel_for(n, 1 << 16, [&](int64_t begin, int64_t end) {
+        parallel_for(n, 1 << 16, [&](int64_t begin, int64_t end) {
           std::memcpy(dst.data<float>() + begin, a.data<float>() + begin, size_t(end - begin) * sizeof(float));
         });
       },

@@ -14,15 +14,16 @@
 #include "apps/bench/bench.h"
 #include "apps/bench/model_workload.h"
 #include "autograd/ops.h"
-#include "kernels/device_memory.h"
-#include "tensor/allocator.h"
+#include "runtime/device.h"
+#include "runtime/switches.h"
+#include "runtime/allocator.h"
 #include "tensor/random.h"
 
 #ifdef DCSR_HAVE_CUDA
 #include <cuda_runtime.h>
 
 #include "kernels/cuda/cublas_handle.h"
-#include "kernels/cuda/cuda_check.h"
+#include "runtime/cuda_check.h"
 #include "kernels/cuda/event_timing.h"
 #endif
 
@@ -118,7 +119,7 @@ void bench_matmul(const Context& ctx, const std::string& label, int64_t M, int64
                          {"baseline_ms", base.median_ms},
                          {"vs_cublas_sgemm", base.median_ms / ours.median_ms},
                          {"goal_vs_cublas_sgemm", 0.95},
-                         {"tf32", kernels::cuda_tf32()}};
+                         {"tf32", runtime::cuda_tf32()}};
   add_torch_peer(ctx, line, {{"op", "cuda_matmul"}, {"m", M}, {"n", N}, {"k", K}}, false, ours.median_ms);
   emit(ctx, line);
 }
@@ -165,7 +166,7 @@ void bench_conv2d(const Context& ctx, int64_t N, int64_t C, int64_t H, int64_t W
                          {"baseline_ms", gemm.median_ms},
                          {"vs_equivalent_gemm", gemm.median_ms / fwd.median_ms},
                          {"goal_vs_equivalent_gemm", 0.7},
-                         {"conv_path", kernels::conv_path_name(kernels::cuda_conv_path())}};
+                         {"conv_path", runtime::conv_path_name(runtime::cuda_conv_path())}};
   const nlohmann::json spec = {{"op", "cuda_conv2d"}, {"n", N}, {"cin", C}, {"cout", C}, {"h", H}, {"w", W}, {"k", 3}};
   add_torch_peer(ctx, line, spec, false, fwd.median_ms);
   emit(ctx, line);
@@ -194,7 +195,7 @@ void bench_conv2d(const Context& ctx, int64_t N, int64_t C, int64_t H, int64_t W
 
 // Patch matching (fused tiled max/argmax) against cuBLAS SGEMM computing the
 // same scores (without the reduction); goal >= 50% of its throughput.
-void bench_matching(const Context& ctx, int64_t N, int64_t D, int64_t Nq, int64_t Nk) {
+void bench_max_cosine(const Context& ctx, int64_t N, int64_t D, int64_t Nq, int64_t Nk) {
   const std::string name = "cuda_max_cosine_f32_" + std::to_string(N) + "x" + std::to_string(D) + "x" +
                            std::to_string(Nq) + "x" + std::to_string(Nk);
   if (!selected(ctx, name)) return;
@@ -246,7 +247,7 @@ void bench_model(const Context& ctx, const std::string& variant) {
   const int64_t mallocs = allocator_stats(kCUDA).system_allocs;
   Timing t = gpu_time_ms(w.run, 1, ctx.quick ? 3 : 5);
   nlohmann::json line = {
-      {"name", name}, {"ms", t.median_ms}, {"conv_path", kernels::conv_path_name(kernels::cuda_conv_path())}};
+      {"name", name}, {"ms", t.median_ms}, {"conv_path", runtime::conv_path_name(runtime::cuda_conv_path())}};
   line.update(w.info);
   if (training) {
     line["cuda_mallocs_in_timed_steps"] = allocator_stats(kCUDA).system_allocs - mallocs;
@@ -275,8 +276,8 @@ void guarded(const Context& ctx, const std::string& what, const std::function<vo
 #endif
 
 DCSR_BENCH(cuda) {
-  if (!kernels::cuda_available()) {
-    emit(ctx, {{"name", "cuda"}, {"skipped", "no GPU: " + kernels::cuda_unavailable_reason()}});
+  if (!runtime::cuda_available()) {
+    emit(ctx, {{"name", "cuda"}, {"skipped", "no GPU: " + runtime::cuda_unavailable_reason()}});
     return;
   }
 #ifdef DCSR_HAVE_CUDA
@@ -289,7 +290,7 @@ DCSR_BENCH(cuda) {
   guarded(ctx, "cuda_matmul_f32_match", [&] { bench_matmul(ctx, "match_4096x1600x576", 4096, 1600, 576, true); });
   guarded(ctx, "cuda_conv2d_f32_256", [&] { bench_conv2d(ctx, 1, 64, 256, 256); });
   if (!ctx.quick) guarded(ctx, "cuda_conv2d_f32_48", [&] { bench_conv2d(ctx, 16, 64, 48, 48); });
-  guarded(ctx, "cuda_max_cosine", [&] { bench_matching(ctx, 1, 576, ctx.quick ? 1024 : 4096, ctx.quick ? 1024 : 4096); });
+  guarded(ctx, "cuda_max_cosine", [&] { bench_max_cosine(ctx, 1, 576, ctx.quick ? 1024 : 4096, ctx.quick ? 1024 : 4096); });
   guarded(ctx, "cuda_dcsr_train_step_l1", [&] { bench_model(ctx, "train_l1"); });
   guarded(ctx, "cuda_dcsr_train_step_cx_vgg", [&] { bench_model(ctx, "train_cx_vgg"); });
   guarded(ctx, "cuda_dcsr_infer", [&] { bench_model(ctx, "infer_tile"); });

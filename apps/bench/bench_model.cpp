@@ -22,14 +22,15 @@
 #include "apps/bench/bench.h"
 #include "apps/bench/model_workload.h"
 #include "autograd/ops.h"
-#include "dcsr/loss.h"
-#include "dcsr/network.h"
-#include "kernels/device_memory.h"
-#include "kernels/kernel_profile.h"
+#include "dcsr/model/loss.h"
+#include "dcsr/model/network.h"
+#include "runtime/device.h"
+#include "runtime/switches.h"
+#include "runtime/profiler.h"
 #include "nn/optim.h"
-#include "tensor/allocator.h"
+#include "runtime/allocator.h"
 #include "tensor/random.h"
-#include "tensor/runtime.h"
+#include "runtime/threads.h"
 
 namespace dcsr::bench {
 
@@ -75,7 +76,7 @@ Inputs make_inputs(int64_t lr_size, int64_t ref_size, Device device) {
 
 // A unit of work ends when its results exist: CUDA kernels run asynchronously.
 void finish(Device device) {
-  if (device == kCUDA) kernels::cuda_synchronize();
+  if (device == kCUDA) runtime::cuda_synchronize();
 }
 
 struct TrainState {
@@ -270,15 +271,15 @@ int profile_model_workload(const std::string& variant, Device device, int runs) 
     ModelWorkload w = make_model_workload(variant, device);
     w.check();  // validation and warm-up
     const Timing plain = time_ms(w.run, 1, runs);
-    kernels::reset_kernel_profile();
-    kernels::set_kernel_profiling(true);
+    runtime::reset_kernel_profile();
+    runtime::set_kernel_profiling(true);
     const auto start = std::chrono::steady_clock::now();
     for (int i = 0; i < runs; ++i) w.run();
     const double profiled_ms = ms_since(start) / runs;
-    kernels::set_kernel_profiling(false);
-    std::vector<kernels::KernelProfileRow> rows = kernels::kernel_profile();
+    runtime::set_kernel_profiling(false);
+    std::vector<runtime::KernelProfileRow> rows = runtime::kernel_profile();
     double kernels_ms = 0.0;
-    for (kernels::KernelProfileRow& row : rows) {  // totals -> per run
+    for (runtime::KernelProfileRow& row : rows) {  // totals -> per run
       row.calls /= runs;
       row.ms /= runs;
       kernels_ms += row.ms;
@@ -291,7 +292,7 @@ int profile_model_workload(const std::string& variant, Device device, int runs) 
                 {"ms_profiled", profiled_ms},
                 {"ms_in_kernels", kernels_ms},
                 {"ms_outside_kernels", profiled_ms - kernels_ms}});
-    for (const kernels::KernelProfileRow& row : rows) {
+    for (const runtime::KernelProfileRow& row : rows) {
       print_line({{"profile", w.name},
                   {"kernel", row.kernel},
                   {"device", device_name(row.device)},
@@ -300,14 +301,14 @@ int profile_model_workload(const std::string& variant, Device device, int runs) 
                   {"share_of_profiled", row.ms / profiled_ms}});
     }
     const std::string conv_path =
-        device == kCUDA ? std::string(" (conv path ") + kernels::conv_path_name(kernels::cuda_conv_path()) + ")" : "";
+        device == kCUDA ? std::string(" (conv path ") + runtime::conv_path_name(runtime::cuda_conv_path()) + ")" : "";
     std::cerr << w.name << " on " << device_name(device) << conv_path << ": "
               << plain.median_ms << " ms per run unprofiled, "
               << profiled_ms << " ms profiled (kernels synchronised one by one); per run:\n"
-              << kernels::kernel_profile_table(rows, profiled_ms);
+              << runtime::kernel_profile_table(rows, profiled_ms);
     return 0;
   } catch (const std::exception& e) {
-    kernels::set_kernel_profiling(false);
+    runtime::set_kernel_profiling(false);
     print_line({{"event", "error"}, {"message", e.what()}});
     return 1;
   }

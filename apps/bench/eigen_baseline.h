@@ -1,5 +1,5 @@
 // Eigen for the CPU benches' raw-GEMM baselines (bench_core.cpp,
-// bench_matching.cpp): our row-major float32 buffers mapped as Eigen
+// bench_max_cosine.cpp): our row-major float32 buffers mapped as Eigen
 // matrices, multiplied by Eigen directly. GCC 12 reports false
 // "maybe-uninitialized" warnings inside the AVX intrinsics that Eigen's
 // packet code inlines (as in kernels/cpu/gemm.cpp), hence the pragmas.

@@ -11,9 +11,9 @@
 
 #include "apps/bench/bench.h"
 #include "apps/bench/model_workload.h"
-#include "kernels/device_memory.h"
+#include "runtime/device.h"
 #include "tensor/error.h"
-#include "tensor/runtime.h"
+#include "runtime/threads.h"
 
 namespace dcsr::bench {
 const std::vector<std::pair<std::string, BenchFn>>& registered_groups();
@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
   }
   emit(ctx, {{"name", "machine"},
              {"cpu_threads", ctx.threads},
-             {"cuda", dcsr::kernels::cuda_device_description()},
+             {"cuda", dcsr::runtime::cuda_device_description()},
              {"torch_peer", python.empty() ? "none" : python},
              {"torch_version", torch_version}});
   try {

@@ -46,7 +46,7 @@ int serve_model_workload(const std::string& variant, Device device);
 
 // `dcsr_bench --profile VARIANT [--device cpu|cuda] [--runs N]`: builds the
 // workload, runs the checked warm-up unit, times N units unprofiled, then N
-// units with the kernel profiler on (kernels/kernel_profile.h). Prints one
+// units with the kernel profiler on (runtime/profiler.h). Prints one
 // JSON line with the times ({"profile": name, "ms", "ms_profiled",
 // "ms_in_kernels", "ms_outside_kernels"}), then one per kernel, the most
 // expensive first ({"kernel", "calls_per_run", "ms_per_run",

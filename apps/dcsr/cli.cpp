@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "tensor/runtime.h"
+#include "runtime/threads.h"
 
 namespace dcsr::cli {
 namespace fs = std::filesystem;

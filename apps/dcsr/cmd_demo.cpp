@@ -7,9 +7,9 @@
 #include <iostream>
 
 #include "apps/dcsr/cli.h"
-#include "dcsr/compose.h"
-#include "dcsr/eval.h"
-#include "dcsr/progress.h"
+#include "dcsr/figures/compose.h"
+#include "dcsr/inference/eval.h"
+#include "dcsr/inference/progress.h"
 #include "io/image_io.h"
 
 namespace dcsr::cli {

@@ -3,9 +3,9 @@
 #include <iostream>
 
 #include "apps/dcsr/cli.h"
-#include "dcsr/data.h"
-#include "dcsr/eval.h"
-#include "dcsr/progress.h"
+#include "dcsr/data/data.h"
+#include "dcsr/inference/eval.h"
+#include "dcsr/inference/progress.h"
 #include "tensor/serialize.h"
 
 namespace dcsr::cli {

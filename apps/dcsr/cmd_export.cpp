@@ -7,7 +7,7 @@
 #include <iostream>
 
 #include "apps/dcsr/cli.h"
-#include "dcsr/eval.h"
+#include "dcsr/inference/eval.h"
 #include "nn/checkpoint.h"
 
 namespace dcsr::cli {

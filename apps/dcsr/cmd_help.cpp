@@ -6,19 +6,6 @@
 
 namespace dcsr::cli {
 
-const std::vector<CommandInfo>& all_commands() {
-  static const std::vector<CommandInfo> commands = {
-      prepare_command(), train_command(),    sra_command(),     sr_command(),  eval_command(),
-      demo_command(),    plot_log_command(), resize_command(), export_command(), help_command()};
-  return commands;
-}
-
-const CommandInfo* find_command(const std::string& name) {
-  for (const CommandInfo& c : all_commands())
-    if (c.name == name) return &c;
-  return nullptr;
-}
-
 std::string general_help() {
   std::ostringstream out;
   out << "dcsr: dual-camera super-resolution (DCSR, ICCV 2021) in C++\n\n"

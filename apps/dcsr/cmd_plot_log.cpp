@@ -1,8 +1,8 @@
-// `dcsr plot-log`: the loss curves of a training log as a PNG (dcsr/plot_log.h).
+// `dcsr plot-log`: the loss curves of a training log as a PNG (dcsr/figures/plot_log.h).
 #include <iostream>
 
 #include "apps/dcsr/cli.h"
-#include "dcsr/plot_log.h"
+#include "dcsr/figures/plot_log.h"
 #include "io/image_io.h"
 
 namespace dcsr::cli {

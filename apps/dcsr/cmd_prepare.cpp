@@ -1,10 +1,10 @@
-// `dcsr prepare`: a CameraFusion-layout dataset from ordinary photos (dcsr/prepare.h).
+// `dcsr prepare`: a CameraFusion-layout dataset from ordinary photos (dcsr/data/prepare.h).
 #include <iostream>
 
 #include "apps/dcsr/cli.h"
-#include "dcsr/eval.h"
-#include "dcsr/prepare.h"
-#include "dcsr/progress.h"
+#include "dcsr/inference/eval.h"
+#include "dcsr/data/prepare.h"
+#include "dcsr/inference/progress.h"
 
 namespace dcsr::cli {
 
@@ -45,7 +45,7 @@ CommandInfo prepare_command() {
       "Every photo becomes HR (cropped to a multiple of 8), LR/x2 (antialiased bicubic 1/2), LR/x1 (= HR),\n"
       "Ref/x2 (the central half of HR at full resolution, the LR's pixel size, perturbed: rotation +-2 deg,\n"
       "scale +-3%, shift +-4 px, colour gain +-5%, gamma +-0.1, blur sigma 0.5-1, noise 0.5-2/255) and\n"
-      "Ref/x1 (the same view at twice the density). Geometry and seeding: dcsr/prepare.h.";
+      "Ref/x1 (the same view at twice the density). Geometry and seeding: dcsr/data/prepare.h.";
   c.options = {{"photos", "DIR", "folder of photos (PNG, JPEG, BMP; at least 32x32)"},
                {"out", "DIR", "output dataset folder (must be empty or new)"},
                {"seed", "S", "random seed of the perturbations (default 1)"},

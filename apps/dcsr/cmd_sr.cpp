@@ -4,8 +4,8 @@
 
 #include "apps/dcsr/cli.h"
 #include "autograd/ops/elementwise.h"
-#include "dcsr/eval.h"
-#include "dcsr/progress.h"
+#include "dcsr/inference/eval.h"
+#include "dcsr/inference/progress.h"
 #include "io/image_io.h"
 
 namespace dcsr::cli {

@@ -1,16 +1,15 @@
-// `dcsr train` (basic training, dcsr-spec §10.3) and `dcsr sra` (self-supervised
-// real-image adaptation, §10.4): the same loop (dcsr/trainer.h), different defaults.
+// `dcsr train` (basic training, dcsr-spec §10.3). `dcsr sra` (cmd_sra.cpp) runs
+// the same loop (dcsr/training/trainer.h) with other defaults, through
+// run_training() below.
 #include <iostream>
 
-#include "apps/dcsr/cli.h"
-#include "dcsr/trainer.h"
+#include "apps/dcsr/cmd_train.h"
+#include "dcsr/training/trainer.h"
 
 namespace dcsr::cli {
 
-namespace {
-
-std::vector<OptionSpec> train_options() {
-  return {{"config", "FILE", "JSON config (keys: dcsr/trainer.h, configs/*.json); defaults as in the help"},
+std::vector<OptionSpec> training_options() {
+  return {{"config", "FILE", "JSON config (keys: dcsr/training/trainer.h, configs/*.json); defaults as in the help"},
           {"data", "DIR", "training set (config key data)"},
           {"val-data", "DIR", "validation set, LR/x2 + Ref/x2 + HR (val_data)"},
           {"out", "DIR", "output folder for checkpoints and the log (out_dir)"},
@@ -79,9 +78,8 @@ int run_training(const CommandInfo& self, const std::vector<std::string>& argv, 
   return 0;
 }
 
+namespace {
 int run_train(const CommandInfo& self, const std::vector<std::string>& argv) { return run_training(self, argv, false); }
-int run_sra(const CommandInfo& self, const std::vector<std::string>& argv) { return run_training(self, argv, true); }
-
 }  // namespace
 
 CommandInfo train_command() {
@@ -95,22 +93,8 @@ CommandInfo train_command() {
       "1000 epochs, seed 1. Writes OUT/model_latest.ckpt (model + Adam + RNG state), model_best.ckpt (best\n"
       "validation PSNR) and train_log.jsonl. --resume continues exactly where the checkpoint left off.\n"
       "A NaN/Inf loss stops with status 3 and keeps the last good checkpoint.";
-  c.options = train_options();
+  c.options = training_options();
   c.run = run_train;
-  return c;
-}
-
-CommandInfo sra_command() {
-  CommandInfo c;
-  c.name = "sra";
-  c.summary = "self-supervised real-image adaptation of a trained model (8k mode, LR target)";
-  c.usage = "dcsr sra --data DIR --init MODEL [--val-data DIR] [--out DIR] [--config FILE] [--set KEY=VALUE]...";
-  c.details =
-      "Defaults (= configs/sra.json): like train, but LR/x1 + Ref/x1 with the LR crop as target, 8k mode,\n"
-      "loss 1*L1+0.1*CX_ref, 3 epochs, out_dir experiments/sra. Validation (--val-data) runs in val_mode\n"
-      "(default 4k) on LR/x2 + Ref/x2 against HR, the only setting with a ground truth.";
-  c.options = train_options();
-  c.run = run_sra;
   return c;
 }
 

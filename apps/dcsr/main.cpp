@@ -4,7 +4,7 @@
 // 2 wrong command line, 3 training stopped because the loss diverged.
 // Every error is one message on stderr naming the file or option at fault.
 // With DCSR_PROFILE=1 in the environment, a successful command ends with a
-// table of the time spent in each kernel on stderr (kernels/kernel_profile.h).
+// table of the time spent in each kernel on stderr (runtime/profiler.h).
 #include <chrono>
 #include <iostream>
 #include <new>
@@ -12,8 +12,27 @@
 #include <vector>
 
 #include "apps/dcsr/cli.h"
-#include "dcsr/trainer.h"
-#include "kernels/kernel_profile.h"
+#include "dcsr/training/trainer.h"
+#include "runtime/profiler.h"
+
+namespace dcsr::cli {
+
+// The command registry: every subcommand (one file cmd_<name>.cpp each), in
+// the order of the general help.
+const std::vector<CommandInfo>& all_commands() {
+  static const std::vector<CommandInfo> commands = {
+      prepare_command(), train_command(),    sra_command(),     sr_command(),  eval_command(),
+      demo_command(),    plot_log_command(), resize_command(), export_command(), help_command()};
+  return commands;
+}
+
+const CommandInfo* find_command(const std::string& name) {
+  for (const CommandInfo& c : all_commands())
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+}  // namespace dcsr::cli
 
 using namespace dcsr;
 using namespace dcsr::cli;
@@ -35,10 +54,10 @@ int main(int argc, char** argv) {
   try {
     const auto start = std::chrono::steady_clock::now();
     const int status = command->run(*command, rest);
-    if (kernels::kernel_profiling()) {
+    if (runtime::kernel_profiling()) {
       const double wall_s = seconds_since(start);
       std::cerr << "dcsr " << command->name << ": time per kernel (DCSR_PROFILE=1; " << wall_s << " s in all)\n"
-                << kernels::kernel_profile_table(1e3 * wall_s);
+                << runtime::kernel_profile_table(1e3 * wall_s);
     }
     return status;
   } catch (const UsageError& e) {

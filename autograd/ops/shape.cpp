@@ -1,7 +1,7 @@
 #include "autograd/ops/shape.h"
 
 #include "autograd/ops.h"
-#include "kernels/device_memory.h"
+#include "runtime/device.h"
 
 namespace dcsr {
 
@@ -34,7 +34,7 @@ Tensor Tensor::reshape(const Shape& requested) const {
 
 Tensor Tensor::to(Device target) const {
   Tensor out = empty(shape(), dtype(), target);
-  kernels::copy_bytes(out.raw_data(), target, raw_data(), device(), nbytes());
+  runtime::copy_bytes(out.raw_data(), target, raw_data(), device(), nbytes());
   return autograd::record("to_device", {*this}, out,
                           [source = device()](const Tensor& g) { return TensorList{g.to(source)}; });
 }
@@ -48,7 +48,7 @@ Tensor Tensor::to(DType target) const {
 
 Tensor Tensor::clone() const {
   Tensor out = empty(shape(), dtype(), device());
-  kernels::copy_bytes(out.raw_data(), device(), raw_data(), device(), nbytes());
+  runtime::copy_bytes(out.raw_data(), device(), raw_data(), device(), nbytes());
   return autograd::record("clone", {*this}, out, [](const Tensor& g) { return TensorList{g}; });
 }
 

@@ -9,7 +9,7 @@
 //   c_j   = exp((1 - d_{b_j j}) / 0.5)   (the reference fixes 0.5 here, whatever h)
 //   cx    = A / B,  A = sum_j M_j c_j,  B = sum_j c_j.
 //
-// Forward: two sweeps over the pairs with dot_panels.h (lanes = the vectors
+// Forward: two sweeps over the pairs with dot_sweep.h (lanes = the vectors
 // a statistic belongs to, rows streamed in increasing index order so strict
 // comparisons keep the first index, as torch.min / torch.max):
 //   1. lanes x, rows y: each job keeps its lanes' d for every y in a tile, then
@@ -47,7 +47,7 @@
 #include "kernels/cpu/cpu_common.h"
 #include "kernels/cpu/cpu_gemm.h"
 #include "kernels/cpu/cpu_kernels.h"
-#include "kernels/cpu/dot_panels.h"
+#include "kernels/cpu/dot_sweep.h"
 #include "kernels/cpu/vec_exp.h"
 
 namespace dcsr::kernels::cpu {

@@ -12,7 +12,7 @@
 #include "kernels/cpu/cpu_common.h"
 #include "kernels/cpu/cpu_gemm.h"
 #include "kernels/cpu/cpu_kernels.h"
-#include "tensor/runtime.h"
+#include "runtime/threads.h"
 
 namespace dcsr::kernels::cpu {
 

@@ -1,4 +1,4 @@
-// exp on a whole SIMD vector (kernels/cpu/dot_panels.h), for the contextual
+// exp on a whole SIMD vector (kernels/cpu/dot_sweep.h), for the contextual
 // loss, which takes one exp per feature pair (16.7 M per sweep at 4096 x 4096):
 // std::exp is scalar and would cost more than the dot products themselves.
 //
@@ -9,7 +9,7 @@
 // subnormal range round correctly and overflow gives inf. Accuracy: within a
 // few ulp of std::exp over the whole range (tests/test_ops_dcsr.cpp checks it).
 #pragma once
-#include "kernels/cpu/dot_panels.h"
+#include "kernels/cpu/dot_sweep.h"
 
 namespace dcsr::kernels::cpu::dot {
 

@@ -20,7 +20,7 @@
 // 3x3 and 5x5 stride-1 single-group forwards can instead run as an implicit
 // GEMM (kernels/cuda/conv2d_implicit.cuh): kernels/conv_forward_plan.h picks
 // the kernel per convolution with a cost model fitted to H100 timings;
-// kernels::set_cuda_conv_path / DCSR_CONV_PATH can force one path.
+// runtime::set_cuda_conv_path / DCSR_CONV_PATH can force one path.
 //
 // Performance design (measured by kernels/study/conv2d.cu and dcsr_bench):
 // the goal is a 64->64 3x3 forward at 256x256 at >= 70% of cuBLAS SGEMM on
@@ -39,7 +39,8 @@
 #include "kernels/cuda/cuda_gemm.h"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/im2col.cuh"
-#include "kernels/device_memory.h"
+#include "runtime/device.h"
+#include "runtime/switches.h"
 
 namespace dcsr::kernels::cuda {
 
@@ -189,7 +190,7 @@ void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
     return;
   }
   const ConvForwardShape plan_shape{s.N, s.Cin, s.H, s.W, s.Cout, s.k, s.stride, s.pad, s.groups};
-  const ConvForwardKernel kernel = plan_conv_forward(plan_shape, cuda_conv_path(), multiprocessors());
+  const ConvForwardKernel kernel = plan_conv_forward(plan_shape, runtime::cuda_conv_path(), multiprocessors());
   if (kernel != ConvForwardKernel::kIm2col) {
     // Bias, residual and activation happen in the kernel's own store.
     launch_conv_implicit_gemm(kernel, xd, wd, bd, rd, yd, s.N, s.Cin, s.H, s.W, s.k, s.pad, s.Cout,

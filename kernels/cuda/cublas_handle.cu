@@ -4,9 +4,9 @@
 #include <atomic>
 #include <mutex>
 
-#include "kernels/cuda/cuda_check.h"
-#include "tensor/allocator.h"
-#include "tensor/runtime.h"
+#include "runtime/cuda_check.h"
+#include "runtime/allocator.h"
+#include "runtime/switches.h"
 
 namespace dcsr::kernels::cuda {
 
@@ -14,8 +14,6 @@ namespace {
 // cuBLAS asks for 32 MiB of workspace on Hopper (4 MiB on older parts) to
 // run its best split-K kernels.
 constexpr size_t kWorkspaceBytes = size_t(32) << 20;
-
-std::atomic<bool> g_tf32{env_switch_on("DCSR_TF32")};
 
 struct HandleState {
   std::mutex mutex;
@@ -33,9 +31,6 @@ HandleState& state() {
 
 const char* cublas_status_string(cublasStatus_t status) { return cublasGetStatusName(status); }
 
-bool tf32_enabled() { return g_tf32.load(); }
-void set_tf32_enabled(bool enabled) { g_tf32.store(enabled); }
-
 cublasHandle_t cublas_handle() {
   HandleState& s = state();
   std::lock_guard<std::mutex> lock(s.mutex);
@@ -49,7 +44,7 @@ cublasHandle_t cublas_handle() {
     DCSR_CUBLAS_CHECK(cublasSetMathMode(s.handle, CUBLAS_DEFAULT_MATH));
     s.tf32_applied = false;
   }
-  const bool want = g_tf32.load();
+  const bool want = runtime::cuda_tf32();
   if (want != s.tf32_applied) {
     DCSR_CUBLAS_CHECK(cublasSetMathMode(s.handle, want ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
     s.tf32_applied = want;

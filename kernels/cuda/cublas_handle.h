@@ -7,7 +7,7 @@
 //
 // TF32: off by default, so float32 GEMMs are exact float32 (the [cuda] tests
 // compare against the CPU at float32 tolerances). DCSR_TF32=1 in the
-// environment, or set_tf32_enabled(true), lets cuBLAS use TF32 tensor cores
+// environment, or runtime::set_cuda_tf32(true), lets cuBLAS use TF32 tensor cores
 // (10-bit mantissa products, float32 accumulation: about 2^-11 relative error
 // per product, several times the SGEMM throughput on an H100).
 #pragma once
@@ -19,9 +19,6 @@ namespace dcsr::kernels::cuda {
 
 // The handle, with the math mode of the current TF32 setting applied.
 cublasHandle_t cublas_handle();
-
-bool tf32_enabled();
-void set_tf32_enabled(bool enabled);
 
 const char* cublas_status_string(cublasStatus_t status);
 

@@ -18,7 +18,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "kernels/cuda/cuda_check.h"
+#include "runtime/cuda_check.h"
 #include "tensor/error.h"
 #include "tensor/tensor.h"
 

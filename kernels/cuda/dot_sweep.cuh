@@ -1,14 +1,14 @@
 // All pairwise dot products of two column sets, computed in register tiles
 // with a per-column reduction fused in, so the (rows x lanes) matrix never
-// exists: the patch matching's running max/argmax (kernels/cuda/match_max.cu)
+// exists: the patch matching's running max/argmax (kernels/cuda/max_cosine.cu)
 // and the contextual loss's row and column statistics
-// (kernels/cuda/contextual.cu). The device twin of kernels/cpu/dot_panels.h.
+// (kernels/cuda/contextual.cu). The device twin of kernels/cpu/dot_sweep.h.
 //
 // Operands, per image n < N: rows R (D, n_rows) and lanes L (D, n_lanes),
 // row-major (a column is one vector), as the (N, D, count) descriptor
 // tensors store them. For every lane l the reduction sees
 //   s(r, l) = <R[:, r], L[:, l]>,  computed as acc = fma(R[d][r], L[d][l], acc), d = 0..D-1,
-// from acc = 0: the same fma chain as the CPU's dot_panels, whatever the
+// from acc = 0: the same fma chain as the CPU's dot_sweep, whatever the
 // tile, chunk or thread, so identical columns give bit-identical products
 // and a tie rule sees exact ties (the CPU and CUDA results agree bit for bit
 // when both compilers emit the FMAs, as nvcc and GCC at -O3 do).

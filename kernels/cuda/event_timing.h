@@ -8,7 +8,7 @@
 #include <functional>
 #include <vector>
 
-#include "kernels/cuda/cuda_check.h"
+#include "runtime/cuda_check.h"
 
 namespace dcsr::kernels::cuda {
 

@@ -74,7 +74,8 @@
 //
 // usage: study_conv2d [--quick] [--version V] [--shape NxCinxHxWxCout]...
 #include "kernels/cpu/cpu_kernels.h"
-#include "kernels/device_memory.h"
+#include "runtime/device.h"
+#include "runtime/switches.h"
 #include "kernels/cuda/cublas_handle.h"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_gemm.h"
@@ -235,10 +236,10 @@ void run_case(const ConvCase& c, int only_version, const study::Peaks& peaks) {
 
   // Versions 1 and 13: production's forward with the im2col path forced, with a given workspace.
   auto im2col_forward = [&](int64_t workspace_bytes) {
-    const kernels::CudaConvPath before = kernels::cuda_conv_path();
-    kernels::set_cuda_conv_path(kernels::CudaConvPath::kIm2col);
+    const runtime::CudaConvPath before = runtime::cuda_conv_path();
+    runtime::set_cuda_conv_path(runtime::CudaConvPath::kIm2col);
     kernels::cuda::conv2d_forward(dx, dw, db, Tensor(), dy, 1, 1, 1, workspace_bytes, 1.0);
-    kernels::set_cuda_conv_path(before);
+    runtime::set_cuda_conv_path(before);
   };
   // Versions 11 and 12: production's implicit GEMM with one block shape, the bias in its store.
   auto implicit_gemm = [&](kernels::ConvForwardKernel block) {

@@ -1,7 +1,7 @@
 // Study: patch matching (dcsr-spec §4.1), max and FIRST argmax over keys of
 // the query-key dot products. q: (N, D, Nq), k: (N, D, Nk).
 //
-//   version 0  production: kernels/cuda/match_max.cu, the fused sweep of
+//   version 0  production: kernels/cuda/max_cosine.cu, the fused sweep of
 //              kernels/cuda/dot_sweep.cuh (128 x 128 register tiles, double-buffered
 //              D steps, running max/argmax per query, keys cut into chunks)
 //   version 1  unfused: cuBLAS SGEMM of all scores (N, Nk, Nq) into a buffer, then

@@ -27,9 +27,10 @@
 
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cuda/cublas_handle.h"
-#include "kernels/cuda/cuda_check.h"
+#include "runtime/cuda_check.h"
 #include "kernels/cuda/event_timing.h"
-#include "kernels/device_memory.h"
+#include "runtime/device.h"
+#include "runtime/switches.h"
 #include "tensor/random.h"
 #include "tensor/tensor.h"
 
@@ -69,15 +70,15 @@ inline Peaks measure_peaks() {
   Generator gen(7);  // random operands: constant ones can run faster than real data
   Tensor a = uniform({s, s}, gen, -1.0, 1.0, kFloat32, kCUDA), b = uniform({s, s}, gen, -1.0, 1.0, kFloat32, kCUDA);
   Tensor c = empty({s, s}, kFloat32, kCUDA);
-  const bool tf32 = kernels::cuda_tf32();
-  kernels::set_cuda_tf32(false);
+  const bool tf32 = runtime::cuda_tf32();
+  runtime::set_cuda_tf32(false);
   cublasHandle_t handle = kernels::cuda::cublas_handle();
   const float one = 1.0f, zero = 0.0f;
   ms = time_ms([&] {
     DCSR_CUBLAS_CHECK(cublasSgemm(handle, CUBLAS_OP_N, CUBLAS_OP_N, s, s, s, &one, b.data<float>(), s,
                                   a.data<float>(), s, &zero, c.data<float>(), s));
   });
-  kernels::set_cuda_tf32(tf32);
+  runtime::set_cuda_tf32(tf32);
   p.sgemm_tflops = 2.0 * double(s) * s * s / (ms * 1e9);
   return p;
 }
@@ -112,7 +113,7 @@ inline Check compare(const std::vector<float>& got, const std::vector<float>& re
 // Poisons a device float32 tensor with NaN, so unwritten outputs show.
 inline void poison(Tensor& t) {
   std::vector<float> nan(size_t(t.numel()), std::nanf(""));
-  kernels::copy_bytes(t.raw_data(), kCUDA, nan.data(), kCPU, t.nbytes());
+  runtime::copy_bytes(t.raw_data(), kCUDA, nan.data(), kCPU, t.nbytes());
 }
 
 // s with quotes and backslashes escaped and control characters dropped, for
@@ -128,7 +129,7 @@ inline std::string json_escape(const std::string& s) {
 
 inline void print_machine(const char* study, const Peaks& p) {
   std::printf("{\"study\": \"%s\", \"device\": \"%s\", \"copy_gbps\": %.1f, \"cublas_sgemm_tflops\": %.2f}\n", study,
-              json_escape(kernels::cuda_device_description()).c_str(), p.copy_gbps, p.sgemm_tflops);
+              json_escape(runtime::cuda_device_description()).c_str(), p.copy_gbps, p.sgemm_tflops);
 }
 
 // One result line. `flop` > 0: reports TFLOP/s against cuBLAS SGEMM; `bytes`
@@ -161,9 +162,9 @@ inline void print_result(const char* study, const std::string& shape, int versio
 
 // Prints the skip line and returns false when no GPU answers.
 inline bool gpu_or_skip(const char* study) {
-  if (kernels::cuda_available()) return true;
+  if (runtime::cuda_available()) return true;
   std::printf("{\"study\": \"%s\", \"skipped\": \"no GPU: %s\"}\n", study,
-              json_escape(kernels::cuda_unavailable_reason()).c_str());
+              json_escape(runtime::cuda_unavailable_reason()).c_str());
   return false;
 }
 

@@ -1,0 +1,195 @@
+// DCSR operator benches: patch matching (dcsr-spec §4.1) at the training size
+// and at a 4K-mode tile, and the contextual loss (§9.2) at 4096 x 4096
+// features. Baselines measured in the same run: a raw Eigen GEMM of the same
+// depth, and PyTorch doing what the reference code does (dense matrices).
+#include <cmath>
+#include <limits>
+
+#include "apps/bench/bench.h"
+#include "apps/bench/eigen_baseline.h"
+#include "autograd/ops.h"
+#include "autograd/ops/dcsr_internal.h"
+#include "runtime/allocator.h"
+#include "tensor/random.h"
+
+namespace dcsr::bench {
+
+namespace {
+
+Tensor unit_columns(int64_t d, int64_t n, uint64_t seed) {
+  Generator gen(seed);
+  return detail::normalize_columns(normal({1, d, n}, gen));
+}
+
+// Checks `samples` queries against a direct double-precision max / first
+// argmax (the index only where the best two keys are clearly apart).
+void validate_matching(const std::string& name, const Tensor& q, const Tensor& k, const MatchResult& m,
+                       int64_t samples) {
+  const int64_t D = q.size(1), Nq = q.size(2), Nk = k.size(2);
+  const float* qd = q.data<float>();
+  const float* kd = k.data<float>();
+  std::vector<float> conf = m.confidence.to_vector<float>();
+  std::vector<int64_t> index = m.index.to_vector<int64_t>();
+  for (int64_t s = 0; s < samples; ++s) {
+    const int64_t i = s * (Nq / samples);
+    double best = -1e30, second = -1e30;
+    int64_t arg = 0;
+    for (int64_t j = 0; j < Nk; ++j) {
+      double dot = 0;
+      for (int64_t d = 0; d < D; ++d) dot += double(qd[d * Nq + i]) * double(kd[d * Nk + j]);
+      if (dot > best) second = best, best = dot, arg = j;
+      else second = std::max(second, dot);
+    }
+    DCSR_CHECK(std::abs(conf[size_t(i)] - best) < 1e-5, name, ": confidence of query ", i, " is ", conf[size_t(i)],
+               ", expected ", best);
+    DCSR_CHECK(best - second < 1e-5 || index[size_t(i)] == arg, name, ": query ", i, " matched key ",
+               index[size_t(i)], ", expected ", arg);
+  }
+}
+
+void bench_max_cosine(const Context& ctx, const std::string& name, int64_t nq, int64_t nk) {
+  if (!selected(ctx, name)) return;
+  const int64_t D = 144;  // 16 channels x 3 x 3 (§4.1)
+  Tensor q = unit_columns(D, nq, 1), k = unit_columns(D, nk, 2);
+  MatchResult check = max_cosine(q, k);
+  validate_matching(name, q, k, check, ctx.quick ? 8 : 32);
+  check = MatchResult{};
+
+  // The op's own extra memory (allocator peak above what was live) and the
+  // process's peak RSS while it runs.
+  const int64_t live = allocator_stats(kCPU).bytes_in_use;
+  allocator_reset_peak(kCPU);
+  reset_peak_rss();
+  const int repeats = repeats_for(ctx, 5);
+  Timing ours = time_ms([&] { MatchResult m = max_cosine(q, k); }, 1, repeats);
+  const double rss = peak_rss_mb();
+  const int64_t extra = allocator_stats(kCPU).peak_bytes_in_use - live;
+  const int64_t outputs = nq * int64_t(sizeof(float) + sizeof(int64_t));
+
+  // Forward + sparse backward, as in training (the similarity matrix is not stored).
+  Tensor qg = q.clone().requires_grad_(), kg = k.clone().requires_grad_();
+  Timing with_backward = time_ms(
+      [&] {
+        max_cosine(qg, kg).confidence.backward(ones({1, nq}));
+        qg.zero_grad();
+        kg.zero_grad();
+      },
+      1, repeats);
+
+  // Baseline: Eigen's GEMM of the same depth, 4096 keys x 4096 queries (a
+  // 64 MB product), on the same descriptor buffers.
+  const int64_t m = std::min<int64_t>(4096, nk), n = std::min<int64_t>(4096, nq);
+  Tensor c = empty({m, n});
+  Eigen::setNbThreads(ctx.threads);
+  Eigen::Map<const RowMajorF, Eigen::Unaligned, Eigen::OuterStride<>> K(k.data<float>(), D, m,
+                                                                         Eigen::OuterStride<>(nk));
+  Eigen::Map<const RowMajorF, Eigen::Unaligned, Eigen::OuterStride<>> Q(q.data<float>(), D, n,
+                                                                         Eigen::OuterStride<>(nq));
+  Eigen::Map<RowMajorF> C(c.data<float>(), m, n);
+  Timing gemm = time_ms([&] { C.noalias() = K.transpose() * Q; }, 2, repeats_for(ctx, 7));
+
+  const double flop = 2.0 * double(D) * double(nq) * double(nk);
+  const double gemm_gflops = 2.0 * double(D) * double(m) * double(n) / gemm.median_ms / 1e6;
+  const double our_gflops = flop / ours.median_ms / 1e6;
+  nlohmann::json line = {{"name", name},
+                         {"queries", nq},
+                         {"keys", nk},
+                         {"dim", D},
+                         {"ms", ours.median_ms},
+                         {"gflops", our_gflops},
+                         {"ms_forward_backward", with_backward.median_ms},
+                         {"baseline", "raw Eigen GEMM, 4096 x 4096, depth 144"},
+                         {"gemm_gflops", gemm_gflops},
+                         {"vs_gemm", our_gflops / gemm_gflops},
+                         {"peak_rss_mb", rss},
+                         {"op_peak_extra_mb", double(extra) / 1048576.0},
+                         {"op_extra_bound_mb", double(match_tile_limit() + outputs) / 1048576.0},
+                         {"similarity_matrix_mb", double(nq) * double(nk) * 4.0 / 1048576.0}};
+  DCSR_CHECK(extra <= match_tile_limit() + outputs + (int64_t(1) << 20), name, ": the op used ", extra,
+             " extra bytes, more than the tile limit ", match_tile_limit(), " plus its outputs");
+  // Fewer PyTorch repeats above 1 GB of similarities (each run allocates and fills it).
+  const int torch_repeats = double(nq) * double(nk) > 3e8 ? 3 : 5;
+  for (const nlohmann::json& peer :
+       run_peer(ctx, {{"op", "max_cosine"}, {"nq", nq}, {"nk", nk}, {"d", D}, {"repeats", torch_repeats}}, true)) {
+    if (!peer.contains("ms")) continue;
+    line["torch_ms"] = peer["ms"];
+    line["torch_peak_rss_mb"] = peer.value("peak_rss_mb", -1.0);
+    line["time_ratio_vs_torch"] = ours.median_ms / peer["ms"].get<double>();
+    line["torch_note"] = "bmm + max over dim 1, the full similarity matrix materialised";
+  }
+  if (!line.contains("torch_ms")) line["torch_note"] = "skipped: no python with torch";
+  emit(ctx, line);
+}
+
+void bench_contextual(const Context& ctx, int64_t channels, int64_t hw) {
+  const std::string name = "contextual_loss_" + std::to_string(hw * hw) + "x" + std::to_string(hw * hw) + "_c" +
+                           std::to_string(channels);
+  if (!selected(ctx, name)) return;
+  Generator gen(3);
+  Tensor x = uniform({1, channels, hw, hw}, gen), y = uniform({1, channels, hw, hw}, gen);
+  double value;
+  {
+    NoGradGuard no_grad;
+    value = contextual_loss(x, y).item();
+    DCSR_CHECK(std::isfinite(value) && value > 0, name, ": loss ", value, " is not a positive number");
+  }
+  const int repeats = repeats_for(ctx, 5);
+  const int64_t live = allocator_stats(kCPU).bytes_in_use;
+  allocator_reset_peak(kCPU);
+  reset_peak_rss();
+  Timing forward = time_ms(
+      [&] {
+        NoGradGuard no_grad;
+        contextual_loss(x, y);
+      },
+      1, repeats);
+  Tensor xg = x.clone().requires_grad_(), yg = y.clone().requires_grad_();
+  Timing both = time_ms(
+      [&] {
+        contextual_loss(xg, yg).backward();
+        xg.zero_grad();
+        yg.zero_grad();
+      },
+      1, repeats);
+  const double rss = peak_rss_mb();
+  const int64_t extra = allocator_stats(kCPU).peak_bytes_in_use - live;
+  // The forward sweeps the pairs twice (dcsr-spec §9.2 in two passes).
+  const double pairs = double(hw * hw) * double(hw * hw);
+  nlohmann::json line = {{"name", name},
+                         {"ms", forward.median_ms},
+                         {"ms_forward_backward", both.median_ms},
+                         {"loss", value},
+                         {"forward_gflops_in_dot_products", 2.0 * 2.0 * pairs * double(channels) / forward.median_ms / 1e6},
+                         {"peak_rss_mb", rss},
+                         {"op_peak_extra_mb", double(extra) / 1048576.0},
+                         {"pair_matrix_mb", pairs * 4.0 / 1048576.0}};
+  // The peer's forward, then forward + backward (its peak RSS is that of the latter).
+  const nlohmann::json spec = {{"op", "contextual_loss"}, {"c", channels}, {"hw", hw}};
+  nlohmann::json spec_backward = spec;
+  spec_backward["backward"] = true;
+  const double torch_fwd = peer_ms(ctx, spec, true);
+  for (const nlohmann::json& peer : run_peer(ctx, spec_backward, true)) {
+    if (!peer.contains("ms") || torch_fwd <= 0) continue;
+    line["torch_ms"] = torch_fwd;
+    line["torch_ms_forward_backward"] = peer["ms"];
+    line["torch_peak_rss_mb"] = peer.value("peak_rss_mb", -1.0);
+    line["time_ratio_vs_torch"] = forward.median_ms / torch_fwd;
+    line["time_ratio_vs_torch_forward_backward"] = both.median_ms / peer["ms"].get<double>();
+    line["torch_note"] = "the reference formulation: dense Nx x Ny matrices";
+  }
+  if (!line.contains("torch_ms")) line["torch_note"] = "skipped: no python with torch";
+  emit(ctx, line);
+}
+}  // namespace
+
+DCSR_BENCH(matching) {
+  if (ctx.quick) {
+    bench_max_cosine(ctx, "max_cosine_4096x4096", 4096, 4096);
+  } else {
+    bench_max_cosine(ctx, "max_cosine_train_16384x16384", 16384, 16384);  // LR 128^2 vs Ref/2 128^2
+    bench_max_cosine(ctx, "max_cosine_4k_tile_27556x30976", 27556, 30976);  // 166^2 queries vs 176^2 keys
+  }
+  bench_contextual(ctx, 256, ctx.quick ? 32 : 64);
+}
+
+}  // namespace dcsr::bench

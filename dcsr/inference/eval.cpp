@@ -1,0 +1,185 @@
+#include "dcsr/inference/eval.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+
+#include "autograd/grad_mode.h"
+#include "autograd/ops/image.h"
+#include "dcsr/data/data.h"
+#include "io/image_io.h"
+#include "runtime/device.h"
+#include "nn/checkpoint.h"
+
+namespace dcsr {
+namespace fs = std::filesystem;
+
+Device select_device(const std::string& name) {
+  DCSR_CHECK(name == "cpu" || name == "cuda", "unknown device '", name, "' (expected cpu or cuda)");
+  if (name == "cpu") return kCPU;
+  DCSR_CHECK(runtime::cuda_available(), "--device cuda: no usable GPU (", runtime::cuda_unavailable_reason(),
+             "); use --device cpu");
+  return kCUDA;
+}
+
+std::unique_ptr<DcsrNet> load_model(const std::string& path, Device device) {
+  std::error_code ec;
+  DCSR_CHECK(fs::exists(path, ec), "model file '", path, "' does not exist");
+  Checkpoint ckpt = read_checkpoint(path);  // its errors name the file
+  ModelConfig config;
+  try {
+    config = ModelConfig::from_json(ckpt.config);
+  } catch (const Error& e) {
+    fail("model file '", path, "' is not a DCSR model: ", e.what());
+  }
+  // Training checkpoints also hold the optimiser state: keep the model's tensors only.
+  Checkpoint model_only;
+  model_only.config = ckpt.config;
+  for (auto& [name, tensor] : ckpt.tensors)
+    if (name.rfind(kOptimizerPrefix, 0) != 0) model_only.tensors.emplace_back(name, tensor);
+  Generator init(0);  // overwritten by the checkpoint
+  auto net = std::make_unique<DcsrNet>(config, init);
+  try {
+    load_parameters_strict(*net, model_only);
+  } catch (const Error& e) {
+    fail("model file '", path, "' does not fit a DCSR network with n_feats ", config.n_feats, ": ", e.what());
+  }
+  if (device != kCPU) net->to(device);
+  return net;
+}
+
+TileForward network_tile_forward(const DcsrNet& net, Mode mode) {
+  return [&net, mode](const Tensor& tile, const Tensor& window) {
+    NoGradGuard no_grad;
+    const Device device = net.device();
+    const DType dtype = net.dtype();
+    DcsrNet::Output out = net.forward(tile.to(dtype).to(device), window.to(dtype).to(device), mode);
+    TileOutput t;
+    t.sr = out.sr.to(kCPU).to(kFloat32);
+    t.confidence = out.confidence.to(kCPU).to(kFloat32);
+    t.warped_ref = out.warped_ref_hf.to(kCPU).to(kFloat32);
+    return t;
+  };
+}
+
+Tensor bicubic_upsample(const Tensor& lr) {
+  NoGradGuard no_grad;
+  return bicubic_resize(lr, 2 * lr.size(2), 2 * lr.size(3), /*align_corners=*/false);
+}
+
+namespace {
+
+constexpr const char* kUnrelatedRefText =
+    "unrelated: image i gets the Ref/x2 of image (i+1) mod n, resized to its LR size with resize_antialias";
+
+void accumulate(QualityScores& sum, const QualityScores& s) {
+  sum.psnr += s.psnr, sum.ssim += s.ssim, sum.psnr_fov += s.psnr_fov, sum.ssim_fov += s.ssim_fov;
+}
+QualityScores divide(QualityScores s, double n) {
+  s.psnr /= n, s.ssim /= n, s.psnr_fov /= n, s.ssim_fov /= n;
+  return s;
+}
+
+nlohmann::json scores_json(const QualityScores& s) {
+  // JSON has no infinity: identical images (PSNR = inf) are written as null.
+  auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
+  return {{"psnr", number(s.psnr)}, {"ssim", number(s.ssim)}, {"psnr_fov", number(s.psnr_fov)},
+          {"ssim_fov", number(s.ssim_fov)}};
+}
+
+}  // namespace
+
+EvalSummary evaluate_dataset(const std::string& data_dir, const DcsrNet* net, const EvalOptions& options) {
+  DatasetFiles files = list_dataset(data_dir, DatasetKind::Basic);
+  EvalSummary summary;
+  summary.data = data_dir;
+  summary.mode = mode_name(options.mode);
+  summary.has_model = net != nullptr;
+  summary.unrelated_ref = options.unrelated_ref;
+  int64_t n = files.size();
+  if (options.max_images > 0) n = std::min(n, options.max_images);
+  DCSR_CHECK(!options.unrelated_ref || n >= 2, "evaluation with unrelated references needs at least 2 images, '",
+             data_dir, "' gives ", n);
+  if (!options.save_dir.empty()) {
+    std::error_code ec;
+    DCSR_CHECK(fs::is_directory(options.save_dir, ec), "output folder '", options.save_dir, "' does not exist");
+  }
+  QualityScores sum_sr, sum_bic;
+  for (int64_t i = 0; i < n; ++i) {
+    const std::string name = fs::path(files.lr[size_t(i)]).filename().string();
+    Tensor lr = read_image(files.lr[size_t(i)]);
+    Tensor ref = read_image(files.ref[size_t(i)]);
+    Tensor hr = read_image(files.hr[size_t(i)]);
+    ImageInfo lr_info{lr.size(2), lr.size(3), 3}, ref_info{ref.size(2), ref.size(3), 3}, hr_info{hr.size(2), hr.size(3), 3};
+    check_pair_sizes(files, i, lr_info, ref_info, &hr_info);
+    ImageEval e;
+    e.name = name;
+    e.ref_name = fs::path(files.ref[size_t(i)]).filename().string();
+    if (options.unrelated_ref) {
+      const size_t other = size_t((i + 1) % n);
+      e.ref_name = fs::path(files.ref[other]).filename().string();
+      ref = read_image(files.ref[other]);
+      if (ref.size(2) != lr.size(2) || ref.size(3) != lr.size(3)) ref = resize_antialias(ref, lr.size(2), lr.size(3));
+    }
+    e.bicubic = evaluate_pair(bicubic_upsample(lr), hr);
+    if (net) {
+      auto start = std::chrono::steady_clock::now();
+      TiledResult r = tiled_inference(lr, ref, options.mode, network_tile_forward(*net, options.mode));
+      e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      e.sr = evaluate_pair(r.sr, hr);
+      if (!options.save_dir.empty())
+        write_png((fs::path(options.save_dir) / (fs::path(name).stem().string() + ".png")).string(), r.sr);
+    }
+    accumulate(sum_sr, e.sr);
+    accumulate(sum_bic, e.bicubic);
+    summary.images.push_back(e);
+    if (options.progress) options.progress(i + 1, n, name);
+  }
+  summary.mean_sr = divide(sum_sr, double(n));
+  summary.mean_bicubic = divide(sum_bic, double(n));
+  return summary;
+}
+
+nlohmann::json eval_to_json(const EvalSummary& s) {
+  nlohmann::json images = nlohmann::json::array();
+  for (const ImageEval& e : s.images) {
+    nlohmann::json j = {{"name", e.name}, {"ref", e.ref_name}, {"bicubic", scores_json(e.bicubic)}};
+    if (s.has_model) j["sr"] = scores_json(e.sr), j["seconds"] = e.seconds;
+    images.push_back(j);
+  }
+  nlohmann::json mean = {{"bicubic", scores_json(s.mean_bicubic)}};
+  if (s.has_model) mean["sr"] = scores_json(s.mean_sr);
+  return {{"data", s.data},
+          {"mode", s.mode},
+          {"reference", s.unrelated_ref ? kUnrelatedRefText : "own (Ref/x2 of the same image)"},
+          {"protocol",
+           "quantised to 8 bits; PSNR on Y ((65.738, 129.057, 25.064)/256), shave 2; SSIM on Y (+16/255), "
+           "11x11 Gaussian sigma 1.5, valid windows, shave 2; *_fov: the central half, no shave"},
+          {"images", images},
+          {"mean", mean}};
+}
+
+std::string eval_table(const EvalSummary& s) {
+  std::ostringstream out;
+  char line[256];
+  auto row = [&](const std::string& name, const char* method, const QualityScores& q) {
+    std::snprintf(line, sizeof(line), "%-24.24s %-8s %8.3f %8.4f %10.3f %10.4f\n", name.c_str(), method, q.psnr,
+                  q.ssim, q.psnr_fov, q.ssim_fov);
+    out << line;
+  };
+  if (s.unrelated_ref) out << "reference: " << kUnrelatedRefText << "\n";
+  std::snprintf(line, sizeof(line), "%-24s %-8s %8s %8s %10s %10s\n", "image", "method", "PSNR", "SSIM", "PSNR-FoV",
+                "SSIM-FoV");
+  out << line;
+  for (const ImageEval& e : s.images) {
+    row(e.name, "bicubic", e.bicubic);
+    if (s.has_model) row(e.name, "dcsr", e.sr);
+  }
+  row("mean (" + std::to_string(s.images.size()) + " images)", "bicubic", s.mean_bicubic);
+  if (s.has_model) row("mean (" + std::to_string(s.images.size()) + " images)", "dcsr", s.mean_sr);
+  return out.str();
+}
+
+}  // namespace dcsr

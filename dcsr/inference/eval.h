@@ -1,0 +1,80 @@
+// Running a trained DCSR: loading a model file, the per-tile forward for
+// tiled inference (dcsr/inference/tiling.h), and the evaluation of a dataset (spec §11)
+// with bicubic upsampling measured in the same run.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "dcsr/model/config.h"
+#include "dcsr/inference/metrics.h"
+#include "dcsr/model/network.h"
+#include "dcsr/inference/tiling.h"
+
+namespace dcsr {
+
+// Tensors of a training checkpoint that are not model parameters carry this
+// prefix (the Adam state); loading a model skips them.
+constexpr const char* kOptimizerPrefix = "adam.";
+
+// Reads a model checkpoint (tools/convert_weights.py output or a training
+// checkpoint) and builds the network on `device`. Every failure names the
+// file: missing, truncated or corrupt (nn/checkpoint.h), another model
+// ("model" in its config is not "dcsr"), or parameters that do not match a
+// DcsrNet of its n_feats (missing, extra or mis-shaped tensors).
+std::unique_ptr<DcsrNet> load_model(const std::string& path, Device device = kCPU);
+
+// Selects a device by name ("cpu" | "cuda"); "cuda" without a usable GPU
+// fails with the runtime's reason.
+Device select_device(const std::string& name);
+
+// The per-tile forward of tiled inference: moves the tile and its Ref window
+// to the network's device, runs it in `mode`, and returns SR, confidence and
+// the aligned Ref high frequencies (AA1's output).
+TileForward network_tile_forward(const DcsrNet& net, Mode mode);
+
+// x2 bicubic upsampling (align_corners false, A = -0.75): the baseline.
+// lr: (1, 3, h, w) -> (1, 3, 2h, 2w).
+Tensor bicubic_upsample(const Tensor& lr);
+
+struct ImageEval {
+  std::string name;
+  std::string ref_name;       // the reference used (another image's with unrelated_ref)
+  QualityScores sr, bicubic;  // sr unset (zeros) when no network was given
+  double seconds = 0;         // tiled inference time of this image
+};
+
+struct EvalSummary {
+  std::string data, mode;
+  bool has_model = false;
+  bool unrelated_ref = false;
+  std::vector<ImageEval> images;
+  QualityScores mean_sr, mean_bicubic;  // plain means over the images (as the reference averages PSNR)
+};
+
+struct EvalOptions {
+  Mode mode = Mode::K4;
+  int64_t max_images = 0;  // 0 = all
+  std::string save_dir;    // when set, each SR is written there as <name>.png
+  // Give image i the reference of image (i + 1) mod n (n: the images
+  // evaluated; at least 2) instead of its own, resized to the LR's size with
+  // resize_antialias when the sizes differ (the aspect ratio is not kept):
+  // what the model makes of a reference that shows another scene, i.e. how
+  // much the right reference is worth. Bicubic is unaffected.
+  bool unrelated_ref = false;
+  std::function<void(int64_t done, int64_t total, const std::string& name)> progress;
+};
+
+// Evaluates the Basic layout of `data_dir` (LR/x2 + Ref/x2 -> HR): per image,
+// tiled inference with `net` (when not null) and bicubic x2, both quantised and
+// measured against HR (PSNR/SSIM, whole and inside the FoV).
+EvalSummary evaluate_dataset(const std::string& data_dir, const DcsrNet* net, const EvalOptions& options);
+
+nlohmann::json eval_to_json(const EvalSummary& summary);
+// A fixed-width table: one row per image and the mean.
+std::string eval_table(const EvalSummary& summary);
+
+}  // namespace dcsr

@@ -1,0 +1,262 @@
+#include "dcsr/inference/tiling.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "autograd/grad_mode.h"
+#include "autograd/ops/image.h"
+#include "runtime/threads.h"
+#include "runtime/device.h"
+#include "runtime/allocator.h"
+
+namespace dcsr {
+
+
+
+TileGrid make_tile_grid(int64_t height, int64_t width, Mode mode) {
+  DCSR_CHECK(height > 0 && width > 0, "tiled inference: empty LR image ", height, "x", width);
+  TileGrid g;
+  g.mode = mode;
+  g.height = height, g.width = width;
+  if (mode == Mode::K4) {
+    g.m1 = g.m2 = 126;
+  } else if (height < width) {
+    g.m1 = 188, g.m2 = 252;
+  } else {
+    g.m1 = 252, g.m2 = 188;
+  }
+  g.ny = (height + g.m1 - 1) / g.m1;
+  g.nx = (width + g.m2 - 1) / g.m2;
+  return g;
+}
+
+const char* window_kind_name(WindowKind kind) {
+  switch (kind) {
+    case WindowKind::A: return "A";
+    case WindowKind::B: return "B";
+    case WindowKind::C: return "C";
+    case WindowKind::D: return "D";
+    case WindowKind::E: return "E";
+    case WindowKind::Coarse: return "coarse";
+  }
+  return "?";
+}
+
+RefWindow ref_window(int64_t j, int64_t i, int64_t ny, int64_t nx, int64_t m1, int64_t m2, int64_t ref_h,
+                     int64_t ref_w) {
+  // Tile rows qy..ey-1 and columns qx..ex-1 lie inside the telephoto's view
+  // (the central half of the grid). Ref row 2 m1 (j - qy) is where tile row j
+  // starts in the Ref (twice the density, origin at the view's top edge).
+  const int64_t qy = ny / 4, ey = 3 * ny / 4, qx = nx / 4, ex = 3 * nx / 4;
+  const int64_t ry = 2 * m1 * (j - qy), rx = 2 * m2 * (i - qx);
+  RefWindow w;
+  if (qy <= j && j < ey && qx <= i && i < ex) {
+    // A: inside the view: the tile's Ref area plus 20 Ref px before and 80 after
+    // (the LR context is 20 px = 40 Ref px on each side; the reference adds
+    // less before than after).
+    w = {WindowKind::A, ry - 20, rx - 20, ry + 2 * m1 + 80, rx + 2 * m2 + 80};
+  } else if ((i == qx - 1 && qy - 1 <= j && j < ey) || (j == qy - 1 && qx - 1 <= i && i < ex)) {
+    // B: the ring just above/left of the view: start at the view's edge.
+    const int64_t r0 = std::max<int64_t>(ry, 0), c0 = std::max<int64_t>(rx, 0);
+    w = {WindowKind::B, r0, c0, r0 + 2 * m1 + 100, c0 + 2 * m2 + 100};
+  } else if ((i == ex && qy <= j && j <= ey) || (j == ey && qx <= i && i <= ex)) {
+    // C: the ring just below/right: a 2m1 x 2m2 window that ends at the view's
+    // edge at most (no margin, as the reference).
+    const int64_t r0 = std::min(ry, ref_h - 2 * m1), c0 = std::min(rx, ref_w - 2 * m2);
+    w = {WindowKind::C, r0, c0, r0 + 2 * m1, c0 + 2 * m2};
+  } else if (j == qy - 1 && i == ex) {
+    w = {WindowKind::D, 0, ref_w - 2 * m2 - 100, 2 * m1 + 100, ref_w};  // top-right corner
+  } else if (j == ey && i == qx - 1) {
+    w = {WindowKind::E, ref_h - 2 * m1 - 100, 0, ref_h, 2 * m2 + 100};  // bottom-left corner
+  } else {
+    return {WindowKind::Coarse, 0, 0, ref_h, ref_w};
+  }
+  // Python slices clip the end at the size; the start is clipped at 0 here
+  // (see the header about negative starts).
+  w.r0 = std::clamp<int64_t>(w.r0, 0, ref_h);
+  w.c0 = std::clamp<int64_t>(w.c0, 0, ref_w);
+  w.r1 = std::clamp<int64_t>(w.r1, w.r0, ref_h);
+  w.c1 = std::clamp<int64_t>(w.c1, w.c0, ref_w);
+  return w;
+}
+
+Tensor coarse_reference(const Tensor& ref) {
+  DCSR_CHECK(ref.dim() == 4 && ref.size(0) == 1, "coarse search: expected a Ref (1, C, H, W), got ",
+             shape_str(ref.shape()));
+  const int64_t hs = ref.size(2) / 16, ws = ref.size(3) / 16;
+  if (hs == 0 || ws == 0) return Tensor();  // too small to search
+  // Resize in the Ref's own dtype (no float64 copy of a whole image), then
+  // widen the small result.
+  return bicubic_resize(ref.detach(), hs, ws, /*align_corners=*/false).to(kFloat64);
+}
+
+RefWindow coarse_search(const Tensor& tile, const Tensor& ref_small, int64_t ref_h, int64_t ref_w, Tensor* cost) {
+  DCSR_CHECK(tile.dim() == 4 && tile.size(0) == 1, "coarse search: expected a tile (1, C, h, w), got ",
+             shape_str(tile.shape()));
+  const int64_t th = tile.size(2), tw = tile.size(3), hl = th / 8, wl = tw / 8;
+  RefWindow whole{WindowKind::Coarse, 0, 0, ref_h, ref_w};
+  if (!ref_small.defined() || hl == 0 || wl == 0) return whole;
+  DCSR_CHECK(ref_small.dim() == 4 && ref_small.size(1) == tile.size(1), "coarse search: Ref ",
+             shape_str(ref_small.shape()), " and tile ", shape_str(tile.shape()), " differ in channels");
+  const int64_t c = tile.size(1), hs = ref_small.size(2), ws = ref_small.size(3);
+  const int64_t ph = hs - hl + 1, pw = ws - wl + 1;
+  if (ph <= 0 || pw <= 0) return whole;
+  Tensor lr_small = bicubic_resize(tile.detach(), hl, wl, /*align_corners=*/false).to(kFloat64).to(kCPU);
+  Tensor rs = ref_small.to(kFloat64).to(kCPU);
+  const double* l = lr_small.data<double>();
+  const double* r = rs.data<double>();
+  std::vector<double> costs(size_t(ph * pw));
+  const double inv_n = 1.0 / double(c * hl * wl);
+  // Rows of candidates per thread: at least ~1M absolute differences, so that
+  // small searches do not pay for waking threads.
+  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 20) / std::max<int64_t>(1, pw * c * hl * wl));
+  parallel_for(ph, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t y = begin; y < end; ++y)
+      for (int64_t x = 0; x < pw; ++x) {
+        double s = 0.0;
+        for (int64_t k = 0; k < c; ++k)
+          for (int64_t u = 0; u < hl; ++u) {
+            const double* rr = r + (k * hs + y + u) * ws + x;
+            const double* ll = l + (k * hl + u) * wl;
+            for (int64_t v = 0; v < wl; ++v) s += std::abs(rr[v] - ll[v]);
+          }
+        costs[size_t(y * pw + x)] = s * inv_n;
+      }
+  });
+  // First minimum in row-major order (torch argmin / numpy argmin).
+  int64_t best = 0;
+  for (int64_t t = 1; t < ph * pw; ++t)
+    if (costs[size_t(t)] < costs[size_t(best)]) best = t;
+  if (cost) *cost = from_vector(costs, {ph, pw});
+  const int64_t r0 = 16 * (best / pw), c0 = 16 * (best % pw);
+  return {WindowKind::Coarse, r0, c0, std::min(r0 + 2 * th, ref_h), std::min(c0 + 2 * tw, ref_w)};
+}
+
+RefWindow fit_window(const RefWindow& window, int64_t multiple) {
+  RefWindow w = window;
+  w.r1 = w.r0 + (w.height() / multiple) * multiple;
+  w.c1 = w.c0 + (w.width() / multiple) * multiple;
+  DCSR_CHECK(w.height() > 0 && w.width() > 0, "tiled inference: the Ref window ", window.height(), "x",
+             window.width(), " is smaller than the network's block size ", multiple, " (Ref image too small)");
+  return w;
+}
+
+Tensor extract_tile(const Tensor& lr, int64_t top, int64_t left, int64_t h, int64_t w) {
+  DCSR_CHECK(lr.dim() == 4 && lr.size(0) == 1 && lr.is_cpu() && lr.dtype() == kFloat32,
+             "extract_tile: expected a CPU float32 image (1, C, H, W), got ", shape_str(lr.shape()));
+  const int64_t c = lr.size(1), height = lr.size(2), width = lr.size(3);
+  Tensor out = empty({1, c, h, w});
+  const float* src = lr.data<float>();
+  float* dst = out.data<float>();
+  std::fill(dst, dst + out.numel(), 0.0f);  // serial: a tile is small, a thread wake-up is not free
+  const int64_t x0 = std::max<int64_t>(left, 0), x1 = std::min(left + w, width);
+  if (x1 <= x0) return out;
+  for (int64_t k = 0; k < c; ++k)
+    for (int64_t y = std::max<int64_t>(top, 0); y < std::min(top + h, height); ++y)
+      std::copy(src + (k * height + y) * width + x0, src + (k * height + y) * width + x1,
+                dst + (k * h + y - top) * w + (x0 - left));
+  return out;
+}
+
+namespace {
+
+// Copies the core of one tile map into the output map. The map has `scale`
+// times the LR tile's resolution (2 for SR, 1 or 1/2 for the confidence):
+// drop kTileContext * scale pixels per side, place at (j m1, i m2) * scale,
+// clip at the output's end.
+void place_core(const Tensor& tile_map, Tensor& out, const TileGrid& g, int64_t j, int64_t i, const char* what) {
+  Tensor t = tile_map.to(kCPU).to(kFloat32);
+  const int64_t c = out.size(1), oh = out.size(2), ow = out.size(3);
+  DCSR_CHECK(t.dim() == 4 && t.size(0) == 1 && t.size(1) == c, "tiled inference: the network's ", what, " ",
+             shape_str(t.shape()), " does not have ", c, " channel(s)");
+  const int64_t th = t.size(2), tw = t.size(3);
+  // scale = th / tile_h as a fraction; every offset below must be a whole pixel.
+  auto scaled = [&](int64_t v, int64_t num, int64_t den) {
+    DCSR_CHECK((v * num) % den == 0, "tiled inference: the network's ", what, " ", shape_str(t.shape()),
+               " is not a whole-pixel scale of the tile ", g.tile_h(), "x", g.tile_w());
+    return v * num / den;
+  };
+  const int64_t margin_y = scaled(kTileContext, th, g.tile_h()), margin_x = scaled(kTileContext, tw, g.tile_w());
+  const int64_t core_h = scaled(g.m1, th, g.tile_h()), core_w = scaled(g.m2, tw, g.tile_w());
+  DCSR_CHECK(th * g.tile_w() == tw * g.tile_h(), "tiled inference: the network's ", what, " ",
+             shape_str(t.shape()), " is not a uniform scale of the tile ", g.tile_h(), "x", g.tile_w());
+  const int64_t y0 = j * core_h, x0 = i * core_w;
+  const int64_t rows = std::min(core_h, oh - y0), cols = std::min(core_w, ow - x0);
+  if (rows <= 0 || cols <= 0) return;
+  const float* src = t.data<float>();
+  float* dst = out.data<float>();
+  for (int64_t k = 0; k < c; ++k)
+    for (int64_t y = 0; y < rows; ++y)
+      std::copy_n(src + (k * th + margin_y + y) * tw + margin_x, cols, dst + (k * oh + y0 + y) * ow + x0);
+}
+
+}  // namespace
+
+TiledResult tiled_inference(const Tensor& lr, const Tensor& ref, Mode mode, const TileForward& forward,
+                            const TiledOptions& options) {
+  DCSR_CHECK(lr.dim() == 4 && lr.size(0) == 1 && lr.size(1) == 3 && lr.is_cpu() && lr.dtype() == kFloat32,
+             "tiled inference: LR must be a CPU float32 image (1, 3, H, W), got ", shape_str(lr.shape()));
+  DCSR_CHECK(ref.dim() == 4 && ref.size(0) == 1 && ref.size(1) == 3 && ref.is_cpu() && ref.dtype() == kFloat32,
+             "tiled inference: Ref must be a CPU float32 image (1, 3, H, W), got ", shape_str(ref.shape()));
+  NoGradGuard no_grad;
+  const TileGrid g = make_tile_grid(lr.size(2), lr.size(3), mode);
+  const int64_t ref_h = ref.size(2), ref_w = ref.size(3);
+  const int64_t block = big_block(mode);  // Ref windows must be whole blocks of AA1/AA3
+  TiledResult result;
+  result.sr = empty({1, 3, 2 * g.height, 2 * g.width});
+  if (options.want_warped_ref) result.warped_ref = empty({1, 3, 2 * g.height, 2 * g.width});
+  Tensor ref_small;  // made on the first coarse tile
+  bool have_ref_small = false;
+  int64_t last_h = -1, last_w = -1;  // the previous tile's Ref window size
+  const int64_t total = g.ny * g.nx;
+  for (int64_t j = 0; j < g.ny; ++j)
+    for (int64_t i = 0; i < g.nx; ++i) {
+      Tensor tile = extract_tile(lr, j * g.m1 - kTileContext, i * g.m2 - kTileContext, g.tile_h(), g.tile_w());
+      RefWindow w = ref_window(j, i, g.ny, g.nx, g.m1, g.m2, ref_h, ref_w);
+      if (w.kind == WindowKind::Coarse) {
+        if (!have_ref_small) ref_small = coarse_reference(ref), have_ref_small = true;
+        w = coarse_search(tile, ref_small, ref_h, ref_w);
+      }
+      ++result.window_counts[size_t(w.kind)];
+      w = fit_window(w, block);
+      if (options.on_window) options.on_window(j, i, w);
+      Tensor window = extract_tile(ref, w.r0, w.c0, w.height(), w.width());
+      // The network's buffers are sized by the Ref window. The caching
+      // allocator keeps freed blocks per size class (up to its cache limit,
+      // 2 GB by default), so a run through many window sizes would keep one
+      // set of buffers per size. Releasing the cache when the size changes
+      // keeps the peak at one tile's worth; tiles of one size in a row (most
+      // of them) still reuse their blocks.
+      if (w.height() != last_h || w.width() != last_w) {
+        allocator_empty_cache(kCPU);
+        if (runtime::cuda_available()) allocator_empty_cache(kCUDA);
+        last_h = w.height(), last_w = w.width();
+      }
+      TileOutput out = forward(tile, window);
+      DCSR_CHECK(out.sr.defined() && out.sr.dim() == 4 && out.sr.size(2) == 2 * g.tile_h() &&
+                     out.sr.size(3) == 2 * g.tile_w(),
+                 "tiled inference: the network returned SR ", out.sr.defined() ? shape_str(out.sr.shape()) : "none",
+                 " for a tile of ", g.tile_h(), "x", g.tile_w(), " (expected twice its size)");
+      place_core(out.sr, result.sr, g, j, i, "SR");
+      if (options.want_confidence) {
+        DCSR_CHECK(out.confidence.defined(), "tiled inference: the network gave no confidence map");
+        if (!result.confidence.defined()) {
+          // Output size = the image at the confidence's scale, rounded up.
+          const int64_t ch = out.confidence.size(2), cw = out.confidence.size(3);
+          result.confidence = empty({1, 1, (g.height * ch + g.tile_h() - 1) / g.tile_h(),
+                                     (g.width * cw + g.tile_w() - 1) / g.tile_w()});
+        }
+        place_core(out.confidence, result.confidence, g, j, i, "confidence");
+      }
+      if (options.want_warped_ref) {
+        DCSR_CHECK(out.warped_ref.defined(), "tiled inference: the network gave no warped Ref");
+        place_core(out.warped_ref, result.warped_ref, g, j, i, "warped Ref");
+      }
+      if (options.progress) options.progress(j * g.nx + i + 1, total);
+    }
+  return result;
+}
+
+}  // namespace dcsr

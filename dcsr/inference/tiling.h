@@ -1,0 +1,128 @@
+// Test-time tiled inference (dcsr-spec §8): the LR image is cut into tiles
+// (a core plus 20 px of context on every side), each tile is matched against
+// a Ref window chosen from the dual-camera geometry (the telephoto sees the
+// central half of the wide view at twice the density; Ref has the LR's pixel
+// size), the network runs per tile, and the central 2*core part of each SR
+// tile is placed into the output.
+//
+// Differences from the reference wrapper, on purpose:
+// * Any LR size works. The reference crops the LR to whole tiles and never
+//   super-resolves the bottom/right remainder; here the tile grid is
+//   ceil(H / m1) x ceil(W / m2), tiles read zeros beyond the image (exactly
+//   what the reference's 20 px zero padding gives at the top/left), and the
+//   output is cropped to 2H x 2W. For sizes that are multiples of the core
+//   (the 4K worked example) nothing changes.
+// * Memory does not grow with the image beyond the input and output images:
+//   one tile at a time, no autograd, cores written straight into the
+//   preallocated output, tiles cut from the LR on the fly (no padded copy),
+//   and the 1/16 Ref of the coarse search computed once per image.
+// * Window ends are clipped to the Ref and window starts to 0 (the reference
+//   would wrap a negative Python start index, which only happens for images
+//   smaller than about two tiles), then trimmed to a multiple of the block
+//   size the network needs (2 in 4K mode, 4 in 8K mode).
+//
+// Tiled and whole-image results of the DCSR network differ everywhere, not
+// only near tile borders, here as in the reference: the matching extractor
+// upsamples with align_corners=True (§3.1), whose sample positions depend on
+// the input size, and the network's receptive field (~45 LR px) exceeds the
+// 20 px context. A network whose output is local (tests/test_tiling.cpp's
+// stub) gives identical results.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <functional>
+
+#include "dcsr/model/config.h"
+#include "tensor/tensor.h"
+
+namespace dcsr {
+
+constexpr int64_t kTileContext = 20;  // LR pixels of context on each side of a core
+constexpr int64_t kTileDrop = 40;     // SR pixels dropped on each side of an SR tile (2 * context)
+
+struct TileGrid {
+  Mode mode = Mode::K4;
+  int64_t height = 0, width = 0;  // the LR image
+  int64_t m1 = 0, m2 = 0;         // core rows and columns
+  int64_t ny = 0, nx = 0;         // tile rows and columns: ceil(H / m1), ceil(W / m2)
+  int64_t tile_h() const { return m1 + 2 * kTileContext; }
+  int64_t tile_w() const { return m2 + 2 * kTileContext; }
+};
+
+// Cores: 4K mode 126 x 126; 8K mode (188, 252) for landscape (H < W), else (252, 188).
+TileGrid make_tile_grid(int64_t height, int64_t width, Mode mode);
+
+// The categories of §8 step 3, checked in this order.
+enum class WindowKind { A, B, C, D, E, Coarse };
+const char* window_kind_name(WindowKind kind);  // "A" ... "E", "coarse"
+
+// A Ref window: rows [r0, r1), cols [c0, c1).
+struct RefWindow {
+  WindowKind kind = WindowKind::Coarse;
+  int64_t r0 = 0, c0 = 0, r1 = 0, c1 = 0;
+  int64_t height() const { return r1 - r0; }
+  int64_t width() const { return c1 - c0; }
+};
+
+// The Ref window of tile (j, i) of an ny x nx grid with cores m1 x m2 and a
+// Ref of ref_h x ref_w, clipped to the Ref (starts at 0, ends at the size).
+// For WindowKind::Coarse it is the whole Ref (the coarse search picks the
+// real window).
+RefWindow ref_window(int64_t j, int64_t i, int64_t ny, int64_t nx, int64_t m1, int64_t m2, int64_t ref_h,
+                     int64_t ref_w);
+
+// The Ref at 1/16 for the coarse search: bicubic to (Hr / 16, Wr / 16), torch
+// 1.4 rule (spec §1). It depends on the Ref only, so it is made once per image.
+// ref: (1, 3, Hr, Wr) -> (1, 3, Hr/16, Wr/16), float64.
+Tensor coarse_reference(const Tensor& ref);
+
+// §8 step 4: lr_s = bicubic(tile, (th/8, tw/8)); slide lr_s over ref_small
+// (stride 1, valid); cost = mean |difference| over C*h*w; first (row-major)
+// minimum t; window rows [16 (t // P), +2 th), cols [16 (t % P), +2 tw),
+// clipped to ref_h x ref_w. When lr_s does not fit inside ref_small (a Ref
+// smaller than about two tiles) there is nothing to search and the window is
+// the whole Ref. tile: (1, 3, th, tw); ref_small from coarse_reference().
+// `cost`, when given, receives the (Hs-h+1, Ws-w+1) float64 cost map.
+RefWindow coarse_search(const Tensor& tile, const Tensor& ref_small, int64_t ref_h, int64_t ref_w,
+                        Tensor* cost = nullptr);
+
+// Trims the window's end so that both sizes are multiples of `multiple`
+// (the network's Ref block grid). Fails when nothing would be left.
+RefWindow fit_window(const RefWindow& window, int64_t multiple);
+
+// (1, C, h, w) = lr[:, :, top:top+h, left:left+w] with zeros outside the image
+// (top/left may be negative). lr: (1, C, H, W) float on the CPU.
+Tensor extract_tile(const Tensor& lr, int64_t top, int64_t left, int64_t h, int64_t w);
+
+// What the network gives for one tile. sr: (1, 3, 2 th, 2 tw). confidence
+// (optional): (1, 1, th * f, tw * f) with f = 1 (4K mode) or 1/2 (8K mode).
+// warped_ref (optional): (1, 3, 2 th, 2 tw). Any device.
+struct TileOutput {
+  Tensor sr, confidence, warped_ref;
+};
+// lr_tile: (1, 3, th, tw) and ref_window: (1, 3, hr, wr), both CPU float32.
+using TileForward = std::function<TileOutput(const Tensor& lr_tile, const Tensor& ref_window)>;
+
+struct TiledOptions {
+  bool want_confidence = false;
+  bool want_warped_ref = false;
+  // Called after every tile with (tiles done, tiles in all).
+  std::function<void(int64_t, int64_t)> progress;
+  // Called before every tile's forward with (j, i, window): for tests and logs.
+  std::function<void(int64_t, int64_t, const RefWindow&)> on_window;
+};
+
+struct TiledResult {
+  Tensor sr;          // (1, 3, 2H, 2W) float32, CPU
+  Tensor confidence;  // (1, 1, H f, W f) when asked for (f as in TileOutput; sizes rounded up)
+  Tensor warped_ref;  // (1, 3, 2H, 2W) when asked for
+  std::array<int64_t, 6> window_counts{};  // tiles per WindowKind (A, B, C, D, E, coarse)
+};
+
+// Runs `forward` tile by tile under NoGradGuard. lr: (1, 3, H, W) and ref:
+// (1, 3, Hr, Wr), float32 CPU, any sizes (the geometry assumes Ref has the
+// LR's size; see spec §10.1).
+TiledResult tiled_inference(const Tensor& lr, const Tensor& ref, Mode mode, const TileForward& forward,
+                            const TiledOptions& options = {});
+
+}  // namespace dcsr

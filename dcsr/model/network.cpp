@@ -1,0 +1,131 @@
+#include "dcsr/model/network.h"
+
+namespace dcsr {
+
+namespace {
+// nn.Sequential of BasicBlocks given as (cin, cout, kernel, stride).
+struct BlockSpec {
+  int64_t cin, cout, kernel, stride;
+};
+std::unique_ptr<nn::BasicBlocks> blocks(std::initializer_list<BlockSpec> specs, Generator& gen) {
+  auto out = std::make_unique<nn::BasicBlocks>();
+  for (const BlockSpec& s : specs) out->push_back(std::make_unique<nn::BasicBlock>(s.cin, s.cout, s.kernel, gen, s.stride));
+  return out;
+}
+
+// Bicubic x2 with align_corners=False: every upsampling of the model except
+// the one inside the matching extractor (§1).
+Tensor up2(const Tensor& x) { return bicubic_resize(x, 2 * x.size(2), 2 * x.size(3), false); }
+}  // namespace
+
+DcsrNet::DcsrNet(const ModelConfig& config, Generator& gen) : config_(config) {
+  const int64_t n = config.n_feats;
+  DCSR_CHECK(n >= 2 && n % 2 == 0, "DcsrNet: n_feats must be even and >= 2, got ", n);
+  // Registration order = the reference state-dict order (dcsr_ref.DCSR).
+  feature_match_ = &register_module("feature_match", std::make_unique<FeatureMatching>(gen));
+  ref_encoder1_ = &register_module("ref_encoder1", blocks({{3, n, 3, 1}, {n, n, 3, 1}}, gen));
+  res1_ = &register_module("res1", std::make_unique<nn::ResList>(4, n, gen));
+  ref_encoder2_ = &register_module("ref_encoder2", blocks({{n, n, 3, 2}, {n, n, 3, 1}}, gen));  // stride 2: Ref/2
+  res2_ = &register_module("res2", std::make_unique<nn::ResList>(4, n, gen));
+  input_encoder_ = &register_module("input_encoder", std::make_unique<nn::EncoderInput>(8, n, 3, gen));
+  fusion1_ = &register_module("fusion1", blocks({{2 * n, n, 5, 1}, {n, n, 3, 1}}, gen));
+  decoder1_ = &register_module("decoder1", std::make_unique<nn::ResList>(8, n, gen));
+  fusion2_ = &register_module("fusion2", blocks({{2 * n, n, 5, 1}, {n, n, 3, 1}}, gen));
+  decoder2_ = &register_module("decoder2", std::make_unique<nn::ResList>(4, n, gen));
+  auto& tail = register_module("decoder_tail", std::make_unique<nn::Container>());
+  tail0_ = &tail.add("0", nn::make_conv(n, n / 2, 3, gen));  // n_feats/2 middle channels (§13.7)
+  tail2_ = &tail.add("2", nn::make_conv(n / 2, 3, 3, gen));
+  alpha1_ = &register_module("alpha1", blocks({{1, 16, 7, 1}, {16, n, 3, 1}}, gen));
+  alpha2_ = &register_module("alpha2", blocks({{1, 16, 7, 1}, {16, n, 3, 1}}, gen));
+  alpha3_ = &register_module("alpha3", blocks({{4, 32, 7, 1}, {32, 3, 3, 1}}, gen));
+  aa1_ = &register_module("aa1", std::make_unique<AlignedAttention>(gen));
+  // aa2 (align=False) has no parameters: a plain block_gather in forward().
+  aa3_ = &register_module("aa3", std::make_unique<AlignedAttention>(gen));
+}
+
+DcsrNet::Output DcsrNet::forward(const Tensor& lr, const Tensor& ref, Mode mode) const {
+  DCSR_CHECK(lr.dim() == 4 && lr.size(1) == 3, "DcsrNet: lr must be (N, 3, h, w), got ", shape_str(lr.shape()));
+  DCSR_CHECK(ref.dim() == 4 && ref.size(1) == 3 && ref.size(0) == lr.size(0), "DcsrNet: ref must be (N, 3, Hr, Wr) with N = ",
+             lr.size(0), ", got ", shape_str(ref.shape()));
+  DCSR_CHECK(lr.dtype() == dtype() && ref.dtype() == dtype(), "DcsrNet: inputs are ", dtype_name(lr.dtype()), "/",
+             dtype_name(ref.dtype()), ", the parameters ", dtype_name(dtype()));
+  const int64_t h = lr.size(2), w = lr.size(3), hr = ref.size(2), wr = ref.size(3);
+  // §4.2 / §13.6: odd LR sizes crash the reference (the AA2 fold and the concat
+  // disagree by one row); Ref sizes must make the block grid equal the key grid.
+  DCSR_CHECK(h % 2 == 0 && w % 2 == 0 && h >= 2 && w >= 2, "DcsrNet: LR size ", h, "x", w, " must be even");
+  const int64_t kb = big_block(mode), ks = small_block(mode);
+  DCSR_CHECK(hr % kb == 0 && wr % kb == 0 && hr > 0 && wr > 0, "DcsrNet: Ref size ", hr, "x", wr,
+             " must be a multiple of ", kb, " in ", mode_name(mode), " mode");
+
+  Output out;
+  // 1. Matching (§4.1). C is differentiable (its gradient reaches the
+  // extractor only through C -> alpha gates, §2 notes); I is an integer map.
+  MatchResult match = feature_match_->match(lr, ref, mode);
+  out.confidence = match.confidence;
+  out.index = match.index;
+  const Tensor& index = match.index;
+
+  // Output grids of the aligned-attention modules: always 2x the first input's
+  // size in blocks of k. AA1/AA3: first input = LR -> (2h/kb, 2w/kb), i.e. the
+  // LR grid in 4K mode and the LR/2 grid in 8K mode = the query grid.
+  const int64_t gh = 2 * h / kb, gw = 2 * w / kb;
+  // AA2: the reference passes bicubic(LR, x0.5) only for its SIZE (floor
+  // halves), so its mosaic is 2 * (h/2) = h rows (§2 step 6, §4.2). The
+  // resize itself is skipped here: nothing reads its values.
+  const int64_t gh2 = 2 * (h / 2) / ks, gw2 = 2 * (w / 2) / ks;
+
+  // 2. Ref high frequencies: Ref - up2(avgpool2(Ref)) (§6).
+  Tensor ref_hf = ref - up2(avg_pool2d(ref, 2));
+
+  // Shared by AA1 and AA3 (computed once): the LR upsampled for the aligner's
+  // query branch and the raw Ref RGB gathered with the same index (§5 steps 1-2).
+  Tensor lr_up = up2(lr);
+  Tensor ref_mosaic = block_gather(ref, index, kb, gh, gw);
+
+  // 3. HF_al = AA1(Ref_hf).
+  AlignedAttention::Result aa1 = aa1_->forward(ref_hf, index, kb, gh, gw, lr_up, ref_mosaic);
+  out.warped_ref_hf = aa1.out;
+  out.aa1_params = aa1.params;
+
+  // 4-5. Reference encoders psi1 (Ref res) and psi2 (Ref/2 res).
+  Tensor f_ref1 = res1_->forward(ref_encoder1_->forward(ref));
+  Tensor f_ref2 = res2_->forward(ref_encoder2_->forward(f_ref1));
+
+  // 7. AA2: gather of psi2 features, no alignment (§3.5, §14).
+  Tensor f_ref2_w = block_gather(f_ref2, index, ks, gh2, gw2);
+  // 8. AA3: aligned psi1 features at HR res (own aligner weights).
+  AlignedAttention::Result aa3 = aa3_->forward(f_ref1, index, kb, gh, gw, lr_up, ref_mosaic);
+  out.aa3_params = aa3.params;
+  Tensor f_ref1_al = aa3.out;
+  aa1 = {};
+  aa3 = {};
+  ref_mosaic = Tensor();
+  lr_up = Tensor();
+
+  // 9. LR encoder ("input_up" in the reference, but NOT upsampled).
+  Tensor f_lr = input_encoder_->forward(lr);
+
+  // Confidence at LR resolution: C itself (4K) or C bicubic x2 (8K, §7),
+  // and at HR resolution for alpha2 / alpha3.
+  Tensor c1 = mode == Mode::K8 ? up2(match.confidence) : match.confidence;
+  Tensor cu = up2(c1);
+
+  // 10-12. LR-scale fusion: F1 = D1(F_lr + g1(C) * h1([F_ref2_w, F_lr])).
+  // The gates end in LeakyReLU (not a sigmoid): they can exceed 1 (§2 notes).
+  Tensor x = fusion1_->forward(concat({f_ref2_w, f_lr}, 1));
+  Tensor f1 = decoder1_->forward(f_lr + alpha1_->forward(c1) * x);
+  // 13. The only LR->HR step of the trunk: bicubic x2 of FEATURES (§2 step 13).
+  Tensor f1u = up2(f1);
+  // 15-16. HR-scale fusion.
+  Tensor y = fusion2_->forward(concat({f_ref1_al, f1u}, 1));
+  Tensor f2 = decoder2_->forward(f1u + alpha2_->forward(cu) * y);
+  // 17. decoder_tail: conv -> LReLU -> conv, no final activation.
+  Tensor base = tail2_->forward(tail0_->forward_activated(f2));
+  // 18-19. Image-space fusion; the gate sees [confidence, HF] in this order.
+  // No global residual (no upsampled LR added) and no output clamp (§2 notes).
+  Tensor g3 = alpha3_->forward(concat({cu, out.warped_ref_hf}, 1));
+  out.sr = base + out.warped_ref_hf * g3;
+  return out;
+}
+
+}  // namespace dcsr

@@ -1,0 +1,114 @@
+// Patch matching on the CPU (dcsr-spec §4.1): max and FIRST argmax over keys
+// of the query-key dot products, swept in register blocks (dot_sweep.h) with
+// the running max fused in, and the sparse backward.
+#include <limits>
+
+#include "kernels/cpu/cpu_common.h"
+#include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/dot_sweep.h"
+
+namespace dcsr::kernels::cpu {
+
+namespace {
+
+template <typename T>
+void max_cosine_typed(const Tensor& q, const Tensor& k, Tensor& confidence, Tensor& index, int64_t workspace_bytes) {
+  using namespace dot;
+  using I = Index<T>;
+  const int64_t N = q.size(0), D = q.size(1), Nq = q.size(2), Nk = k.size(2);
+  DCSR_CHECK(Nk <= int64_t(std::numeric_limits<I>::max()), "max_cosine: ", Nk, " keys exceed the index lanes");
+  const int64_t W = kWidth<T>;
+  const int64_t Nq_pad = round_up(Nq, W);
+  const Blocking blocking = choose_blocking<T>(D, Nq, Nk, workspace_bytes);
+  // Packing buffers, then the running best value and index of every query
+  // (one image at a time; the index lanes have the width of the value lanes).
+  Tensor work = empty({work_elements<T>(blocking, D) + 2 * Nq_pad}, q.dtype());
+  T* pack_buffers = work.data<T>();
+  T* best = pack_buffers + work_elements<T>(blocking, D);
+  I* best_index = reinterpret_cast<I*>(best + Nq_pad);
+  const T* qd = q.data<T>();
+  const T* kd = k.data<T>();
+  T* conf = confidence.data<T>();
+  int64_t* idx = index.data<int64_t>();
+  for (int64_t n = 0; n < N; ++n) {
+    std::fill(best, best + Nq_pad, -std::numeric_limits<T>::infinity());
+    std::fill(best_index, best_index + Nq_pad, I(0));
+    // Rows = keys (broadcast), lanes = queries. Keys arrive in increasing
+    // order for every query, so "replace only when strictly greater" keeps
+    // the first of equal maxima.
+    sweep<T>(kd + n * D * Nk, Nk, Nk, qd + n * D * Nq, Nq, Nq, D, blocking, pack_buffers,
+             [&](const Block<T>& acc, int64_t row0, int rows, int64_t lane0, T*) {
+               Vec<T> b[kVecs];
+               Mask<T> bi[kVecs];
+               for (int v = 0; v < kVecs; ++v) {
+                 b[v] = load(best + lane0 + v * kLanes<T>);
+                 bi[v] = *reinterpret_cast<const Mask<T>*>(best_index + lane0 + v * kLanes<T>);
+               }
+               for (int r = 0; r < rows; ++r) {
+                 const Mask<T> key = Mask<T>{} + I(row0 + r);
+                 for (int v = 0; v < kVecs; ++v) {
+                   const Mask<T> greater = acc[r][v] > b[v];
+                   b[v] = greater ? acc[r][v] : b[v];
+                   bi[v] = greater ? key : bi[v];
+                 }
+               }
+               for (int v = 0; v < kVecs; ++v) {
+                 store(best + lane0 + v * kLanes<T>, b[v]);
+                 *reinterpret_cast<Mask<T>*>(best_index + lane0 + v * kLanes<T>) = bi[v];
+               }
+             });
+    std::copy(best, best + Nq, conf + n * Nq);
+    std::copy(best_index, best_index + Nq, idx + n * Nq);
+  }
+}
+
+template <typename T>
+void max_cosine_backward_typed(const Tensor& q, const Tensor& k, const Tensor& index, const Tensor& grad_conf,
+                               Tensor& grad_q, Tensor& grad_k) {
+  const int64_t N = q.size(0), D = q.size(1), Nq = q.size(2), Nk = k.size(2);
+  const T* qd = q.data<T>();
+  const T* kd = k.data<T>();
+  const T* g = grad_conf.data<T>();
+  const int64_t* idx = index.data<int64_t>();
+  for (int64_t i = 0; i < N * Nq; ++i)
+    DCSR_CHECK(idx[i] >= 0 && idx[i] < Nk, "max_cosine_backward: index ", idx[i], " out of range for ", Nk, " keys");
+  // One job per descriptor row (n, d): each writes only its own rows of
+  // grad_q and grad_k, so the scatter into grad_k needs no atomics.
+  T* gq = grad_q.defined() ? grad_q.data<T>() : nullptr;
+  T* gk = grad_k.defined() ? grad_k.data<T>() : nullptr;
+  parallel_for(N * D, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(Nq, 1)), [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row) {
+      const int64_t n = row / D;
+      const T* gn = g + n * Nq;
+      const int64_t* in = idx + n * Nq;
+      const T* krow = kd + row * Nk;
+      if (gq) {
+        T* out = gq + row * Nq;
+        for (int64_t i = 0; i < Nq; ++i) out[i] = gn[i] * krow[in[i]];
+      }
+      if (gk) {
+        T* out = gk + row * Nk;
+        const T* qrow = qd + row * Nq;
+        std::fill(out, out + Nk, T(0));
+        for (int64_t i = 0; i < Nq; ++i) out[in[i]] += gn[i] * qrow[i];
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void max_cosine(const Tensor& q, const Tensor& k, Tensor& confidence, Tensor& index, int64_t workspace_bytes) {
+  dispatch_floating(q.dtype(), "max_cosine", [&](auto zero) {
+    max_cosine_typed<decltype(zero)>(q, k, confidence, index, workspace_bytes);
+  });
+}
+
+void max_cosine_backward(const Tensor& q, const Tensor& k, const Tensor& index, const Tensor& grad_conf,
+                         Tensor& grad_q, Tensor& grad_k) {
+  dispatch_floating(q.dtype(), "max_cosine_backward", [&](auto zero) {
+    max_cosine_backward_typed<decltype(zero)>(q, k, index, grad_conf, grad_q, grad_k);
+  });
+}
+
+}  // namespace dcsr::kernels::cpu

@@ -1,0 +1,139 @@
+#include "runtime/allocator.h"
+
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "runtime/device.h"
+#include "tensor/error.h"
+
+namespace dcsr {
+
+size_t allocation_size_class(size_t bytes) {
+  if (bytes == 0) bytes = 1;
+  if (bytes <= 4096) return (bytes + 63) / 64 * 64;
+  // Round up to a multiple of 1/8 of the largest power of two <= bytes.
+  int top = 63 - __builtin_clzll(bytes);
+  size_t step = size_t(1) << (top - 3);
+  return (bytes + step - 1) / step * step;
+}
+
+namespace {
+
+int64_t env_megabytes(const char* name, int64_t fallback) {
+  const char* value = std::getenv(name);
+  if (!value || !*value) return fallback;
+  char* end = nullptr;
+  long long mb = std::strtoll(value, &end, 10);
+  DCSR_CHECK(end && *end == 0 && mb >= 0, "environment variable ", name, "='", value,
+             "' is not a non-negative number of megabytes");
+  return int64_t(mb) << 20;
+}
+
+// One caching pool per device. `raw_alloc`/`raw_free` talk to the OS or driver.
+class CachingPool {
+ public:
+  using RawAlloc = void* (*)(size_t);
+  using RawFree = void (*)(void*, size_t);
+
+  CachingPool(RawAlloc raw_alloc, RawFree raw_free, int64_t cache_limit)
+      : raw_alloc_(raw_alloc), raw_free_(raw_free), cache_limit_(cache_limit) {}
+
+  void* allocate(size_t bytes) {
+    size_t size = allocation_size_class(bytes);
+    std::lock_guard<std::mutex> lock(mutex_);
+    void* ptr = nullptr;
+    auto it = free_.find(size);
+    if (it != free_.end() && !it->second.empty()) {
+      ptr = it->second.back();
+      it->second.pop_back();
+      stats_.bytes_cached -= int64_t(size);
+      stats_.cache_hits++;
+    } else {
+      ptr = raw_alloc_(size);
+      if (!ptr) {
+        // Out of memory: give back everything cached and try once more.
+        release_until(0);
+        ptr = raw_alloc_(size);
+      }
+      DCSR_CHECK(ptr, "out of memory allocating ", size, " bytes (", stats_.bytes_in_use,
+                 " bytes in use)");
+      stats_.system_allocs++;
+    }
+    stats_.bytes_in_use += int64_t(size);
+    if (stats_.bytes_in_use > stats_.peak_bytes_in_use) stats_.peak_bytes_in_use = stats_.bytes_in_use;
+    return ptr;
+  }
+
+  void deallocate(void* ptr, size_t bytes) {
+    if (!ptr) return;
+    size_t size = allocation_size_class(bytes);
+    std::lock_guard<std::mutex> lock(mutex_);
+    stats_.bytes_in_use -= int64_t(size);
+    free_[size].push_back(ptr);
+    stats_.bytes_cached += int64_t(size);
+    if (stats_.bytes_cached > cache_limit_) release_until(cache_limit_);
+  }
+
+  AllocatorStats stats() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return stats_;
+  }
+  void reset_peak() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stats_.peak_bytes_in_use = stats_.bytes_in_use;
+  }
+  void empty_cache() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    release_until(0);
+  }
+  void set_cache_limit(int64_t limit) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    cache_limit_ = limit;
+    release_until(limit);
+  }
+
+ private:
+  // Frees the largest cached blocks first until at most `limit` bytes stay cached.
+  void release_until(int64_t limit) {
+    for (auto it = free_.rbegin(); it != free_.rend() && stats_.bytes_cached > limit; ++it) {
+      while (!it->second.empty() && stats_.bytes_cached > limit) {
+        raw_free_(it->second.back(), it->first);
+        it->second.pop_back();
+        stats_.bytes_cached -= int64_t(it->first);
+      }
+    }
+  }
+
+  RawAlloc raw_alloc_;
+  RawFree raw_free_;
+  int64_t cache_limit_;
+  std::mutex mutex_;
+  std::map<size_t, std::vector<void*>> free_;  // size class -> free blocks
+  AllocatorStats stats_;
+};
+
+void* cpu_raw_alloc(size_t bytes) { return std::aligned_alloc(64, bytes); }
+void cpu_raw_free(void* ptr, size_t) { std::free(ptr); }
+
+CachingPool& pool(Device device) {
+  if (device == Device::CPU) {
+    static CachingPool cpu_pool(cpu_raw_alloc, cpu_raw_free, env_megabytes("DCSR_CPU_CACHE_MB", int64_t(2048) << 20));
+    return cpu_pool;
+  }
+  static CachingPool cuda_pool(runtime::cuda_raw_alloc, runtime::cuda_raw_free,
+                               env_megabytes("DCSR_CUDA_CACHE_MB", INT64_MAX));
+  return cuda_pool;
+}
+
+}  // namespace
+
+void* device_allocate(Device device, size_t bytes) { return pool(device).allocate(bytes); }
+void device_deallocate(Device device, void* ptr, size_t bytes) { pool(device).deallocate(ptr, bytes); }
+AllocatorStats allocator_stats(Device device) { return pool(device).stats(); }
+void allocator_reset_peak(Device device) { pool(device).reset_peak(); }
+void allocator_empty_cache(Device device) { pool(device).empty_cache(); }
+void allocator_set_cache_limit(Device device, int64_t bytes) { pool(device).set_cache_limit(bytes); }
+
+}  // namespace dcsr

@@ -1,0 +1,54 @@
+#include "runtime/switches.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#include "tensor/error.h"
+
+namespace dcsr::runtime {
+
+bool env_switch_on(const char* name) {
+  const char* value = std::getenv(name);
+  return value && std::strcmp(value, "1") == 0;
+}
+
+namespace {
+std::atomic<bool> g_tf32{env_switch_on("DCSR_TF32")};
+}  // namespace
+
+void set_cuda_tf32(bool enabled) { g_tf32.store(enabled); }
+bool cuda_tf32() { return g_tf32.load(); }
+
+namespace {
+constexpr CudaConvPath kConvPaths[] = {CudaConvPath::kAuto, CudaConvPath::kIm2col, CudaConvPath::kImplicit};
+std::atomic<int> g_conv_path{-1};  // -1: DCSR_CONV_PATH not read yet
+}  // namespace
+
+CudaConvPath conv_path_from_name(const std::string& name) {
+  for (CudaConvPath p : kConvPaths)
+    if (name == conv_path_name(p)) return p;
+  throw Error("DCSR_CONV_PATH='" + name + "': expected auto, im2col or implicit");
+}
+
+const char* conv_path_name(CudaConvPath path) {
+  switch (path) {
+    case CudaConvPath::kIm2col: return "im2col";
+    case CudaConvPath::kImplicit: return "implicit";
+    default: return "auto";
+  }
+}
+
+void set_cuda_conv_path(CudaConvPath path) { g_conv_path.store(int(path)); }
+
+CudaConvPath cuda_conv_path() {
+  int v = g_conv_path.load();
+  if (v < 0) {
+    const char* value = std::getenv("DCSR_CONV_PATH");
+    v = int(value && *value ? conv_path_from_name(value) : CudaConvPath::kAuto);
+    g_conv_path.store(v);
+  }
+  return CudaConvPath(v);
+}
+
+}  // namespace dcsr::runtime

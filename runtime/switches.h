@@ -1,0 +1,32 @@
+// Run-time switches: on/off settings read from the environment, and the two
+// settings of the CUDA backend (TF32 GEMMs, the conv forward's path). They live
+// here, below the kernels, so that any layer can read or set them.
+#pragma once
+#include <string>
+
+namespace dcsr::runtime {
+
+// Whether the environment variable `name` is exactly "1" (anything else, or
+// unset, is off).
+bool env_switch_on(const char* name);
+
+// TF32 tensor-core math for the float32 GEMMs of the CUDA backend (cuBLAS).
+// Off by default (exact float32); DCSR_TF32=1 in the environment turns it on.
+// A no-op in builds without CUDA.
+void set_cuda_tf32(bool enabled);
+bool cuda_tf32();
+
+// How the CUDA conv2d forward runs 3x3 and 5x5 stride-1 single-group
+// convolutions: as an implicit GEMM (kernels/cuda/conv2d_implicit.cuh) or as
+// im2col + cuBLAS. kAuto (the default) takes whichever a cost model fitted to
+// H100 timings says is faster (kernels/conv_forward_plan.h); the other two
+// force one path where the implicit GEMM applies. Read on first
+// use from DCSR_CONV_PATH ("auto", "im2col" or "implicit"; unset: auto; any
+// other value is an Error that names it). No effect in builds without CUDA.
+enum class CudaConvPath { kAuto, kIm2col, kImplicit };
+void set_cuda_conv_path(CudaConvPath path);
+CudaConvPath cuda_conv_path();
+const char* conv_path_name(CudaConvPath path);  // "auto", "im2col", "implicit"
+CudaConvPath conv_path_from_name(const std::string& name);  // the inverse; an Error names a bad name
+
+}  // namespace dcsr::runtime

@@ -1,0 +1,36 @@
+// The CPU thread setting and the parallel loop every CPU kernel and the
+// pipeline use.
+#pragma once
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdint>
+
+namespace dcsr {
+
+// Threads used by CPU kernels (OpenMP and Eigen). Initialised once from the
+// environment variable DCSR_NUM_THREADS, else the number of cores.
+int num_threads();
+void set_num_threads(int threads);
+
+// Runs fn(begin, end) on contiguous chunks of [0, n), one per thread, when
+// there is more than `grain` work items; otherwise runs fn(0, n) here. Nested
+// calls (inside another parallel region) run serially.
+template <typename Fn>
+void parallel_for(int64_t n, int64_t grain, Fn&& fn) {
+  if (n <= 0) return;
+  int threads = omp_get_max_threads();
+  if (n <= grain || threads == 1 || omp_in_parallel()) {
+    fn(int64_t(0), n);
+    return;
+  }
+  int64_t chunks = std::min<int64_t>(threads, (n + grain - 1) / std::max<int64_t>(grain, 1));
+#pragma omp parallel num_threads(int(chunks))
+  {
+    int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+    int64_t begin = n * t / nt, end = n * (t + 1) / nt;
+    if (begin < end) fn(begin, end);
+  }
+}
+
+}  // namespace dcsr
