@@ -101,6 +101,17 @@ void cuda_synchronize() {
 #endif
 }
 
+void cuda_select_device(int index) {
+#ifdef DCSR_HAVE_CUDA
+  DCSR_CHECK(cuda_available(), "cuda_select_device: ", cuda_unavailable_reason());
+  int count = 0;
+  DCSR_CUDA_CHECK(cudaGetDeviceCount(&count));
+  DCSR_CUDA_CHECK(cudaSetDevice(index % count));
+#else
+  (void)index;
+#endif
+}
+
 void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes) {
   if (bytes == 0) return;
   if (dst_device == Device::CPU && src_device == Device::CPU) {

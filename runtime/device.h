@@ -19,6 +19,9 @@ std::string cuda_device_description();  // "NVIDIA H100 80GB HBM3 (sm_90, driver
 void* cuda_raw_alloc(size_t bytes);
 void cuda_raw_free(void* ptr, size_t bytes);
 void cuda_synchronize();
+// Makes device `index % device count` the current one (data-parallel ranks:
+// one GPU per rank). Call before anything is allocated on the device.
+void cuda_select_device(int index);
 
 // Copies `bytes` between any two devices (host<->device, device<->device, host<->host).
 void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes);

@@ -1,0 +1,68 @@
+// Data-parallel runs over several processes: Open MPI launches the ranks and
+// carries the CPU collectives; NCCL carries the GPU ones (one GPU per rank,
+// chosen by the local rank). There is no home-made transport.
+//
+//   mpirun -np 4 build/bin/dcsr train ...        (as root: see docs/scaling.md)
+//
+// Without MPI in the build, or in a process not started by mpirun, the world
+// is one rank and every collective is a no-op: the binary runs as before.
+//
+// No collective waits forever. Each one is started non-blocking and polled
+// against a deadline (DCSR_COLLECTIVE_TIMEOUT seconds, default 120); when a
+// rank has died or hangs, the others print one line naming the collective and
+// abort the whole job (MPI_Abort), so a job never hangs on a lost rank.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tensor/tensor.h"
+
+namespace dcsr::distributed {
+
+struct World {
+  int rank = 0, size = 1;
+  int local_rank = 0;  // rank among the processes on this node (picks the GPU)
+  bool is_root() const { return rank == 0; }
+};
+
+// Starts MPI when the build has it and mpirun started this process (its
+// environment says so); else leaves a world of one. Call once, first thing in
+// main. finalize() at exit (also registered with atexit by init).
+void init(int* argc, char*** argv);
+void finalize();
+bool mpi_built();
+const World& world();
+// Ends every rank at once with `status` when this is a multi-rank job (a rank
+// that fails must not leave the others waiting); a no-op for one rank.
+void abort_all(int status);
+
+// The share [begin, end) of `total` items that this rank takes: contiguous,
+// sizes differing by at most one, rank order.
+void share(int64_t total, int64_t& begin, int64_t& end);
+
+// Sums a float32 or float64 tensor over the ranks, in place (every rank gets
+// the sum). CPU tensors go through MPI_Iallreduce; CUDA tensors through NCCL
+// on the default stream.
+void allreduce_sum(Tensor& t);
+// The same on plain host doubles (losses, metric sums).
+void allreduce_sum(std::vector<double>& values);
+
+// Averages the gradients of `params` over the ranks with one allreduce over a
+// flat buffer (packed, reduced, unpacked). Every rank must pass the same
+// parameters in the same order; a parameter without a gradient on every rank
+// counts as zero. Gradients of the local shard must already be scaled so that
+// their sum over the ranks is the global batch's gradient (see the trainer).
+void allreduce_gradients(const std::vector<Tensor>& params);
+
+// Root's value of `value` on every rank.
+void broadcast(std::string& value);
+// Every rank's string, in rank order, on the root; empty elsewhere.
+std::vector<std::string> gather(const std::string& mine);
+// Waits until every rank gets here (with the same deadline as the collectives).
+void barrier();
+
+// Seconds a collective may take before the job is aborted.
+double collective_timeout_s();
+
+}  // namespace dcsr::distributed
