@@ -17,7 +17,10 @@ Work (the same on both sides; apps/bench/model_workload.h, tools/bench/peers/mod
     train_cx_patch4  the same on patch4 features (the project's default feature space; with --all)
     infer_tile       one 4K-mode tile under no-grad, LR 166, Ref window 352
 Ours is `dcsr_bench --serve VARIANT`, PyTorch is tests/reference/dcsr_ref.py in a worker process of this
-script. Both workers are started per variant (ours first), each runs one checked warm-up unit, then
+script, in two formulations (--formulation, default both): "fast", the strongest honest peer, with the
+matching chunked over blocks of queries and the contextual loss in one pass over blocks of rows
+(tools/bench/peers/fast_ops.py, checked against the reference's operators); and "reference", the
+reference code's dense matrices. A lead counts against "fast". Both workers are started per variant (ours first), each runs one checked warm-up unit, then
 the runs ALTERNATE, ours then PyTorch, run by run, so that drift of the machine hits both sides alike.
 Between runs the script pauses 0.2 s (OpenMP threads that spin after a parallel region go to sleep).
 
@@ -234,7 +237,7 @@ def git_commit():
         return "unknown"
 
 
-def measure(variant, device, runs, budget_s, binary, env_ours, env_torch, threads):
+def measure(variant, device, runs, budget_s, binary, env_ours, env_torch, threads, formulation):
     """Both workers for one variant on one device; runs alternate ours / PyTorch. With budget_s > 0,
     fewer runs (at least 1) when `runs` pairs would take longer than budget_s, estimated from the
     warm-up units (which are a little slower than the runs)."""
@@ -243,8 +246,8 @@ def measure(variant, device, runs, budget_s, binary, env_ours, env_torch, thread
         ours = Worker("ours (dcsr_bench --serve %s --device %s)" % (variant, device),
                       [binary, "--serve", variant, "--device", device], env_ours)
         ready_ours = ours.expect("ready")
-        spec = ready_ours["peer_spec"]
-        theirs = Worker("PyTorch (%s)" % spec["op"],
+        spec = dict(ready_ours["peer_spec"], formulation=formulation)
+        theirs = Worker("PyTorch (%s, %s)" % (spec["op"], formulation),
                         [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(spec),
                          "--device", device, "--threads", str(threads)], env_torch)
         ready_theirs = theirs.expect("ready")
@@ -263,9 +266,11 @@ def measure(variant, device, runs, budget_s, binary, env_ours, env_torch, thread
         for w in (ours, theirs):
             if w is not None:
                 w.kill()
-        return {"name": variant, "variant": variant, "device": device, "error": str(e)}
+        return {"name": variant, "variant": variant, "device": device, "torch_formulation": formulation,
+                "error": str(e)}
     om, tm = statistics.median(ours_ms), statistics.median(torch_ms)
-    line = {"name": ready_ours["name"], "variant": variant, "device": device, "runs": runs,
+    line = {"name": ready_ours["name"], "variant": variant, "device": device, "torch_formulation": formulation,
+            "runs": runs,
             "runs_requested": requested, "budget_s": budget_s,
             "threads": ready_ours["threads"], "torch_threads": ready_theirs["threads"],
             "ours_ms": om, "torch_ms": tm, "time_ratio_vs_torch": om / tm,
@@ -284,18 +289,18 @@ def measure(variant, device, runs, budget_s, binary, env_ours, env_torch, thread
 
 
 def print_table(lines):
-    rows = [("variant", "device", "ours ms", "torch ms", "time o/t", "ours RSS", "torch RSS", "RSS o/t")]
+    rows = [("variant", "device", "peer", "ours ms", "torch ms", "time o/t", "ours RSS", "torch RSS", "RSS o/t")]
     for ln in lines:
         if "error" in ln:
-            rows.append((ln["variant"], ln["device"], "error", "", "", "", "", ""))
+            rows.append((ln["variant"], ln["device"], ln["torch_formulation"], "error", "", "", "", "", ""))
             continue
-        rows.append((ln["variant"], ln["device"], "%.0f" % ln["ours_ms"], "%.0f" % ln["torch_ms"],
+        rows.append((ln["variant"], ln["device"], ln["torch_formulation"], "%.0f" % ln["ours_ms"], "%.0f" % ln["torch_ms"],
                      "%.2f" % ln["time_ratio_vs_torch"], "%.0f MB" % ln["ours_peak_rss_mb"],
                      "%.0f MB" % ln["torch_peak_rss_mb"], "%.2f" % ln["rss_ratio_vs_torch"]))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     print()
     for i, r in enumerate(rows):
-        print("  ".join(c.ljust(w) if j < 2 else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths))))
+        print("  ".join(c.ljust(w) if j < 3 else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths))))
         if i == 0:
             print("  ".join("-" * w for w in widths))
     print("(medians of %s runs per side; o/t = ours / PyTorch: below 1, ours is faster / smaller)"
@@ -319,6 +324,9 @@ def main(argv=None):
     ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                     help="auto: the CPU, and CUDA when torch sees a GPU")
     ap.add_argument("--torch-malloc", default="tuned", choices=["tuned", "default"])
+    ap.add_argument("--formulation", default="both", choices=["fast", "reference", "both"],
+                    help="PyTorch's formulation: fast (chunked matching, single-pass contextual loss: "
+                         "tools/bench/peers/fast_ops.py), reference (the reference's dense matrices), or both")
     ap.add_argument("--binary", default=os.path.join(REPO, "build", "bin", "dcsr_bench"))
     ap.add_argument("--json-only", action="store_true", help="no table")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
@@ -365,10 +373,12 @@ def main(argv=None):
     for device in devices:
         runs = a.runs or ((3 if a.quick else 7) if device == "cuda" else (2 if a.quick else 3))
         budget_s = 0 if a.runs else a.budget_s if a.budget_s is not None else 30 if a.quick else 60
+        formulations = ["fast", "reference"] if a.formulation == "both" else [a.formulation]
         for variant in variants:
-            line = measure(variant, device, runs, budget_s, a.binary, env, env_torch, threads)
-            say(line)
-            lines.append(line)
+            for formulation in formulations:
+                line = measure(variant, device, runs, budget_s, a.binary, env, env_torch, threads, formulation)
+                say(line)
+                lines.append(line)
     say({"name": "bench_peer_end", "load_avg_1min_end": os.getloadavg()[0]})
     if not a.json_only:
         print_table(lines)

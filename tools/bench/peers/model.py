@@ -5,6 +5,8 @@ independent PyTorch reference (tests/reference/dcsr_ref.py), float32.
                      spec: lr_size, ref_size, n_feats, loss ("1*L1", "1*L1+0.05*CX_ref+0.01*CX_hr"),
                            features ("patch4" | "vgg": the seeded VGG19 of the reference)
     dcsr_infer_tile  one 4K-mode tile under no_grad: spec lr_size, ref_size, n_feats
+    Both take spec "formulation": "fast" (default; peers/fast_ops.py: chunked matching, single-pass
+    contextual loss) or "reference" (the reference code's dense matrices).
 
 Each returns the median ms and the peak RSS of this process (MB). make_workload(spec, device) builds
 the same work as a function that runs one unit (tools/bench_peer.py drives it run by run).
@@ -20,6 +22,7 @@ from peers.timing import median_ms
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "tests", "reference"))
 import dcsr_ref as R  # noqa: E402
+from peers import fast_ops  # noqa: E402
 
 
 def _peak_rss_mb():
@@ -44,6 +47,12 @@ def _finish(device):
 def make_workload(spec, device="cpu"):
     """(check, run) for the op of `spec` on `device`: check runs one unit and validates it (the
     warm-up), run runs one unit."""
+    # "fast" (default): chunked matching and the single-pass contextual loss, the
+    # strongest honest peer; "reference": the reference code's dense matrices.
+    formulation = spec.get("formulation", "fast")
+    if formulation == "fast":
+        fast_ops.check_against_reference(R)  # same results as the reference's operators, or an error
+    fast_ops.use_formulation(R, formulation)
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(1)
     model = R.DCSR(int(spec.get("n_feats", 64))).to(device)
