@@ -1,4 +1,4 @@
-#include "dcsr/training/distributed.h"
+#include "nn/distributed.h"
 
 #include <chrono>
 #include <cstdio>
