@@ -10,6 +10,8 @@
 #include "tensor/error.h"
 
 #ifdef DCSR_HAVE_MPI
+#define OMPI_SKIP_MPICXX 1  // the C API only: MPI's C++ bindings warn under -Wextra
+#define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
 #endif
 #ifdef DCSR_HAVE_NCCL
@@ -22,14 +24,16 @@ namespace dcsr::distributed {
 namespace {
 
 World g_world;
-bool g_mpi_started = false;
+[[maybe_unused]] bool g_mpi_started = false;  // MPI_Init ran (only in MPI builds)
 
+#ifdef DCSR_HAVE_MPI
 // Whether a launcher (Open MPI, or a PMI-based one) started this process.
 bool started_by_launcher() {
   for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"})
     if (std::getenv(name)) return true;
   return false;
 }
+#endif
 
 using Clock = std::chrono::steady_clock;
 
@@ -192,6 +196,8 @@ void allreduce_sum(Tensor& t) {
   MPI_Request request;
   MPI_Iallreduce(MPI_IN_PLACE, t.raw_data(), int(t.numel()), mpi_type(t.dtype()), MPI_SUM, MPI_COMM_WORLD, &request);
   wait_request(request, "MPI_Iallreduce");
+#else
+  (void)t;
 #endif
 }
 
@@ -247,6 +253,8 @@ void broadcast(std::string& value) {
   value.resize(size_t(length));
   MPI_Ibcast(value.data(), int(length), MPI_CHAR, 0, MPI_COMM_WORLD, &request);
   wait_request(request, "MPI_Ibcast");
+#else
+  (void)value;
 #endif
 }
 
