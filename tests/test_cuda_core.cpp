@@ -1,9 +1,10 @@
-// The core CUDA kernels against the CPU backend, float32, forward and backward
-// (tests/cuda_parity.h). Every test is skipped without a GPU. Shapes are
-// chosen to hit each kernel's paths: sizes that are not multiples of the block
-// (256) or of the transpose tile (32), every broadcasting kind, every grouping
-// of reduced dims, ties and NaN for max/min, repeated indices for the
-// scatters, and one tensor past 2^31 elements for the 64-bit index math.
+// The core CUDA kernels against the CPU backend, float32 (tests/cuda_parity.h),
+// where a check is not one op's parity: casts, the accuracy of long sums, NaN
+// in max, the GEMM kernel's alpha and beta, TF32, the raw scatter kernels with
+// heavy collisions, the optimiser, the allocator, and one tensor past 2^31
+// elements for the 64-bit index math. Every test is skipped without a GPU.
+// Each differentiable op's parity, forward and backward, runs from the op
+// table (tests/op_rows_core.h, driven by tests/test_op_table.cpp).
 #include <cmath>
 
 #include "cuda_parity.h"
@@ -13,12 +14,9 @@
 
 using namespace dcsr;
 using test::f32;
-using test::f32_away;
 using test::one;
-using test::Parity;
 using test::require_close;
 using test::require_parity;
-using test::two;
 
 namespace {
 // int64 CPU tensor, uniform in [low, high).
@@ -29,24 +27,12 @@ Tensor ints(const Shape& shape, uint64_t seed, int64_t low, int64_t high) {
   return from_vector(v, shape);
 }
 
-// float32 leaf with values from {0, 1, ..., levels - 1}: many exact ties.
-Tensor ties(const Shape& shape, uint64_t seed, int64_t levels) {
-  return ints(shape, seed, 0, levels).to(kFloat32).requires_grad_();
-}
-
 // "Exact" comparisons: require_close needs a nonzero tolerance (it divides by
 // it), and 1e-12 is far below any float32 difference at the magnitudes used.
 constexpr double kExact = 1e-12;
-const Parity kExactParity{kExact, 0.0, kExact, 0.0};
-
-std::string dims_str(const std::vector<int64_t>& dims) {
-  std::string s = "{";
-  for (size_t i = 0; i < dims.size(); ++i) s += (i ? "," : "") + std::to_string(dims[i]);
-  return s + "}";
-}
 }  // namespace
 
-// ---------------------------------------------------------------- elementwise
+// ---------------------------------------------------------------- casts
 
 TEST_CASE("cuda: fill and cast between every dtype pair", "[cuda]") {
   DCSR_SKIP_WITHOUT_GPU();
@@ -75,82 +61,7 @@ TEST_CASE("cuda: fill and cast between every dtype pair", "[cuda]") {
                  {f32({3, 7}, 4)});
 }
 
-TEST_CASE("cuda: unary ops forward and backward", "[cuda]") {
-  DCSR_SKIP_WITHOUT_GPU();
-  struct Case {
-    const char* name;
-    std::function<Tensor(const Tensor&)> f;
-    std::vector<double> kinks;
-    double low, high;
-  };
-  std::vector<Case> cases = {
-      {"neg", [](const Tensor& x) { return neg(x); }, {}, -1, 1},
-      {"exp", [](const Tensor& x) { return exp(x); }, {}, -3, 3},
-      {"log", [](const Tensor& x) { return log(x); }, {}, 0.1, 3},
-      {"abs", [](const Tensor& x) { return abs(x); }, {0.0}, -1, 1},
-      {"sqrt", [](const Tensor& x) { return sqrt(x); }, {}, 0.1, 3},
-      {"pow 2", [](const Tensor& x) { return pow(x, 2.0); }, {}, -2, 2},
-      {"pow 1/3", [](const Tensor& x) { return pow(x, 1.0 / 3.0); }, {}, 0.1, 3},
-      {"pow -1.5", [](const Tensor& x) { return pow(x, -1.5); }, {}, 0.5, 3},
-      {"clamp", [](const Tensor& x) { return clamp(x, -0.5, 0.5); }, {-0.5, 0.5}, -1, 1},
-      {"relu", [](const Tensor& x) { return relu(x); }, {0.0}, -1, 1},
-      {"leaky_relu", [](const Tensor& x) { return leaky_relu(x, 0.2); }, {0.0}, -1, 1},
-      {"sigmoid", [](const Tensor& x) { return sigmoid(x); }, {}, -4, 4},
-      {"add scalar", [](const Tensor& x) { return add(x, 1.5); }, {}, -1, 1},
-      {"mul scalar", [](const Tensor& x) { return mul(x, -2.0); }, {}, -1, 1},
-  };
-  for (const Case& c : cases) {
-    for (const Shape& shape : {Shape{3, 5, 7}, Shape{100003}}) {
-      std::string what = std::string(c.name) + " " + shape_str(shape);
-      require_parity(what, one(c.f), {f32_away(shape, 11, c.kinks, 0.01, c.low, c.high)}, {1e-6, 2e-6});
-    }
-  }
-}
-
-TEST_CASE("cuda: binary ops with every broadcasting kind", "[cuda]") {
-  DCSR_SKIP_WITHOUT_GPU();
-  // same shape, scalar, trailing row, column, outer product, per-channel
-  // (1,C,1,1), leading dims, both sides broadcast, a middle dim, and sizes
-  // that are not multiples of the block.
-  std::vector<std::pair<Shape, Shape>> shapes = {
-      {{2, 3}, {2, 3}},       {{2, 3}, {}},          {{4, 5}, {5}},           {{4, 5}, {4, 1}},
-      {{3, 1}, {1, 4}},       {{2, 3, 4, 5}, {1, 3, 1, 1}}, {{4}, {2, 3, 4}}, {{5, 1, 7}, {1, 6, 1}},
-      {{2, 3, 4, 5}, {3, 1, 5}}, {{257, 33}, {257, 33}}, {{1000003}, {}},     {{}, {1000003}},
-  };
-  using Fn = Tensor (*)(const Tensor&, const Tensor&);
-  std::vector<std::pair<const char*, Fn>> ops = {{"add", add}, {"sub", sub}, {"mul", mul}, {"div", div}};
-  for (auto& [name, op] : ops) {
-    for (auto& [sa, sb] : shapes) {
-      std::string what = std::string(name) + " " + shape_str(sa) + " with " + shape_str(sb);
-      // Divisors away from 0; gradients of broadcast operands are sums (the sum kernel).
-      Tensor a = f32(sa, 21), b = f32_away(sb, 22, {0.0}, 0.3);
-      require_parity(what, two(op), {a, b}, {1e-6, 1e-5, 1e-4, 1e-5});
-    }
-  }
-}
-
 // ---------------------------------------------------------------- reductions
-
-TEST_CASE("cuda: sum over every grouping of dims", "[cuda]") {
-  DCSR_SKIP_WITHOUT_GPU();
-  std::vector<std::vector<int64_t>> dim_sets = {{},     {0},    {1},    {3},       {0, 1},
-                                                {0, 2}, {1, 3}, {2, 3}, {0, 2, 3}, {0, 1, 2, 3}};
-  for (const auto& dims : dim_sets)
-    require_parity("sum (3,4,5,6) over " + dims_str(dims), one([dims](const Tensor& x) { return sum(x, dims); }),
-                   {f32({3, 4, 5, 6}, 31)}, {1e-5, 1e-5});
-  // size-1 dims, and the split paths: few outputs with long reductions, both layouts.
-  struct Case {
-    Shape shape;
-    std::vector<int64_t> dims;
-  };
-  std::vector<Case> cases = {{{3, 1, 5}, {1}},        {{1000003}, {0}},       {{2000, 600}, {0}},
-                             {{600, 2000}, {1}},      {{8, 100000, 3}, {1}},  {{4, 250001}, {0}},
-                             {{250001, 4}, {0}},      {{7, 33, 257}, {0, 2}}, {{5, 3, 1000}, {1}}};
-  for (const Case& c : cases)
-    require_parity("sum " + shape_str(c.shape) + " over " + dims_str(c.dims),
-                   one([dims = c.dims](const Tensor& x) { return sum(x, dims, true); }), {f32(c.shape, 32)},
-                   {1e-4, 1e-5});
-}
 
 TEST_CASE("cuda: a float32 sum of 10^6 terms carries only the final rounding", "[cuda]") {
   DCSR_SKIP_WITHOUT_GPU();
@@ -163,31 +74,6 @@ TEST_CASE("cuda: a float32 sum of 10^6 terms carries only the final rounding", "
   Tensor rows = x.reshape({1000, 1000}).to(kCUDA);
   require_close(sum(rows, {0}), sum(x.reshape({1000, 1000}).to(kFloat64), {0}).to_vector<double>(), 0.0, 6.0e-8,
                 "column sums of (1000, 1000)");
-}
-
-TEST_CASE("cuda: max and min take the first index among ties", "[cuda]") {
-  DCSR_SKIP_WITHOUT_GPU();
-  struct Case {
-    Shape shape;
-    int64_t dim;
-  };
-  // Along the last dim (one warp per row) with lengths below, at and above the
-  // warp size; along other dims (one thread per output); length 1.
-  std::vector<Case> cases = {{{7, 1000}, 1}, {{5, 33}, 1},   {{6, 5}, 1},    {{2, 3, 64}, 2}, {{4, 1}, 1},
-                             {{7, 1000}, 0}, {{3, 4, 5}, 1}, {{3, 4, 5}, 0}, {{100003}, 0},   {{9, 70, 3}, 1}};
-  for (const Case& c : cases) {
-    for (bool take_min : {false, true}) {
-      auto fn = [dim = c.dim, take_min](const TensorList& in) {
-        ValuesIndices r = take_min ? min(in[0], dim) : max(in[0], dim);
-        return TensorList{r.values, r.indices};
-      };
-      std::string what = std::string(take_min ? "min " : "max ") + shape_str(c.shape) + " dim " +
-                         std::to_string(c.dim);
-      require_parity(what + " ties", fn, {ties(c.shape, 41, 3)}, kExactParity);
-      require_parity(what + " distinct", fn, {test::leaf_distinct(c.shape, 42).detach().to(kFloat32).requires_grad_()},
-                     kExactParity);
-    }
-  }
 }
 
 TEST_CASE("cuda: max with NaN picks the first NaN, as the CPU", "[cuda]") {
@@ -204,25 +90,6 @@ TEST_CASE("cuda: max with NaN picks the first NaN, as the CPU", "[cuda]") {
 }
 
 // ---------------------------------------------------------------- GEMM
-
-TEST_CASE("cuda: matmul with every transpose, batched and shared operands", "[cuda]") {
-  DCSR_SKIP_WITHOUT_GPU();
-  const int64_t B = 3, M = 37, K = 53, N = 29;  // odd sizes: no tile divides them
-  for (bool ta : {false, true}) {
-    for (bool tb : {false, true}) {
-      Shape a2 = ta ? Shape{K, M} : Shape{M, K}, b2 = tb ? Shape{N, K} : Shape{K, N};
-      Shape a3 = ta ? Shape{B, K, M} : Shape{B, M, K}, b3 = tb ? Shape{B, N, K} : Shape{B, K, N};
-      auto mm = [ta, tb](const TensorList& in) { return TensorList{matmul(in[0], in[1], ta, tb)}; };
-      std::string t = std::string(ta ? "A^T" : "A") + (tb ? " B^T" : " B");
-      Parity tol{1e-5, 1e-5, 1e-5, 1e-5};
-      require_parity("matmul 2-D " + t, mm, {f32(a2, 51), f32(b2, 52)}, tol);
-      require_parity("matmul batched " + t, mm, {f32(a3, 53), f32(b3, 54)}, tol);
-      require_parity("matmul shared B " + t, mm, {f32(a3, 55), f32(b2, 56)}, tol);
-    }
-  }
-  require_parity("matmul (256,300)@(300,200)", two([](const Tensor& a, const Tensor& b) { return matmul(a, b); }),
-                 {f32({256, 300}, 57), f32({300, 200}, 58)}, {1e-4, 1e-4, 1e-4, 1e-4});
-}
 
 TEST_CASE("cuda: gemm kernel with alpha, beta and an empty inner dim", "[cuda]") {
   DCSR_SKIP_WITHOUT_GPU();
@@ -261,49 +128,8 @@ TEST_CASE("cuda: TF32 matmul is close to float32 and can be switched off", "[cud
 
 // ---------------------------------------------------------------- data movement
 
-TEST_CASE("cuda: permute, tiled transposes and the generic walk", "[cuda]") {
+TEST_CASE("cuda: accumulating slice copies, float32 and int64", "[cuda]") {
   DCSR_SKIP_WITHOUT_GPU();
-  struct Case {
-    Shape shape;
-    std::vector<int64_t> perm;
-  };
-  std::vector<Case> cases = {
-      {{2, 3, 4, 5}, {0, 2, 3, 1}},   // NCHW -> NHWC: batched transpose (N, C, HW)
-      {{2, 3, 4, 5}, {0, 3, 1, 2}},   // batched transpose (N, CH, W)
-      {{2, 3, 4, 5}, {3, 2, 1, 0}},   // generic
-      {{2, 3, 4, 5}, {1, 0, 2, 3}},   // generic after merging (2, 3, 20) -> (3, 2, 20)
-      {{2, 3, 4, 5}, {0, 1, 2, 3}},   // identity: a copy
-      {{67, 45}, {1, 0}},             // 2-D transpose, partial tiles
-      {{1, 70, 1, 33}, {3, 2, 1, 0}}, // size-1 dims dropped: a 2-D transpose
-      {{3, 1000, 517}, {0, 2, 1}},    // many tiles
-  };
-  for (const Case& c : cases)
-    require_parity("permute " + shape_str(c.shape) + " by " + dims_str(c.perm),
-                   one([perm = c.perm](const Tensor& x) { return permute(x, perm); }), {f32(c.shape, 71)}, kExactParity);
-  require_parity("permute int64", one([](const Tensor& x) { return permute(x, {2, 0, 1}); }),
-                 {ints({4, 5, 6}, 72, -1000, 1000)});
-  require_parity("transpose int64", one([](const Tensor& x) { return permute(x, {1, 0}); }),
-                 {ints({40, 70}, 73, -1000, 1000)});
-}
-
-TEST_CASE("cuda: narrow, concat, split and accumulating slice copies", "[cuda]") {
-  DCSR_SKIP_WITHOUT_GPU();
-  for (int64_t dim : {0, 1, 2})
-    require_parity("narrow dim " + std::to_string(dim), one([dim](const Tensor& x) { return narrow(x, dim, 1, 3); }),
-                   {f32({4, 5, 6}, 81)}, kExactParity);
-  for (int64_t dim : {0, 1, 2}) {
-    Shape s1 = {4, 5, 6}, s2 = {4, 5, 6};
-    s1[size_t(dim)] = 2;
-    s2[size_t(dim)] = 3;
-    require_parity("concat dim " + std::to_string(dim),
-                   [dim](const TensorList& in) { return TensorList{concat(in, dim)}; },
-                   {f32(s1, 82), f32({4, 5, 6}, 83), f32(s2, 84)}, kExactParity);
-    require_parity("split dim " + std::to_string(dim),
-                   [dim](const TensorList& in) { return split(in[0], {1, 2, 1}, dim); }, {f32({4, 4, 4}, 85)},
-                   kExactParity);
-  }
-  require_parity("concat int64", [](const TensorList& in) { return TensorList{concat(in, 1)}; },
-                 {ints({3, 2}, 86, 0, 100), ints({3, 5}, 87, 0, 100)});
   // accumulate = true, float32 and int64, on a slice that is not a block multiple.
   for (DType dtype : {kFloat32, kInt64}) {
     Tensor src = ints({3, 300, 7}, 88, -50, 50).to(dtype), dst = ints({3, 500, 7}, 89, -50, 50).to(dtype);
@@ -314,39 +140,8 @@ TEST_CASE("cuda: narrow, concat, split and accumulating slice copies", "[cuda]")
   }
 }
 
-TEST_CASE("cuda: pad2d constant and reflect, forward and backward", "[cuda]") {
+TEST_CASE("cuda: index_add with heavy collisions, and index_select's range check", "[cuda]") {
   DCSR_SKIP_WITHOUT_GPU();
-  struct Case {
-    Shape shape;
-    std::array<int64_t, 4> pads;
-  };
-  // Asymmetric pads, no padding, the largest reflect pads (size - 1), inputs
-  // with 2 and 3 dims, a 1x1 image (constant only).
-  std::vector<Case> cases = {{{2, 3, 7, 9}, {1, 2, 3, 0}}, {{2, 3, 7, 9}, {0, 0, 0, 0}}, {{2, 3, 7, 9}, {8, 8, 6, 6}},
-                             {{3, 5, 4}, {2, 3, 1, 3}},    {{6, 6}, {5, 1, 0, 5}},       {{40, 300, 37}, {2, 2, 2, 2}}};
-  for (const Case& c : cases) {
-    for (PadMode mode : {PadMode::Constant, PadMode::Reflect}) {
-      std::string what = std::string(mode == PadMode::Reflect ? "reflect " : "constant ") + shape_str(c.shape) +
-                         " pads " + dims_str({c.pads[0], c.pads[1], c.pads[2], c.pads[3]});
-      require_parity(what, one([pads = c.pads, mode](const Tensor& x) { return pad2d(x, pads, mode, 0.7); }),
-                     {f32(c.shape, 91)}, {kExact, 0.0, 1e-6, 1e-6});
-    }
-  }
-  require_parity("constant 1x1", one([](const Tensor& x) { return pad2d(x, {1, 1, 1, 1}, PadMode::Constant); }),
-                 {f32({1, 1, 1, 1}, 92)}, kExactParity);
-}
-
-TEST_CASE("cuda: index_select and index_add with repeated indices", "[cuda]") {
-  DCSR_SKIP_WITHOUT_GPU();
-  const Shape shape = {5, 4, 300};
-  for (int64_t dim : {0, 1, 2}) {
-    Tensor index = ints({9}, 101 + uint64_t(dim), 0, shape[size_t(dim)]);  // 9 draws from <= 5 values: repeats
-    require_parity("index_select dim " + std::to_string(dim),
-                   [dim, index](const TensorList& in) { return TensorList{index_select(in[0], dim, in[1])}; },
-                   {f32(shape, 102), index}, {kExact, 0.0, 1e-6, 1e-6});
-  }
-  require_parity("index_select int64", [](const TensorList& in) { return TensorList{index_select(in[0], 0, in[1])}; },
-                 {ints({6, 7}, 103, -9, 9), ints({10}, 104, 0, 6)});
   // Heavy collisions: 5000 source rows into 10 output rows.
   Tensor index = ints({5000}, 105, 0, 10), src = f32({5000, 300}, 106).detach();
   Tensor out = zeros({10, 300}), out_cuda = zeros({10, 300}, kFloat32, kCUDA);
@@ -357,19 +152,8 @@ TEST_CASE("cuda: index_select and index_add with repeated indices", "[cuda]") {
                     Catch::Contains("index_select: index 9 out of range for dim 0 of size 5"));
 }
 
-TEST_CASE("cuda: gather and scatter_add along every dim", "[cuda]") {
+TEST_CASE("cuda: scatter_add with heavy collisions, and gather's range check", "[cuda]") {
   DCSR_SKIP_WITHOUT_GPU();
-  const Shape shape = {4, 5, 6};
-  for (int64_t dim : {0, 1, 2}) {
-    Shape ishape = {3, 4, 5};  // smaller than the data outside dim
-    ishape[size_t(dim)] = 7;   // longer than the data along dim: repeats
-    Tensor index = ints(ishape, 111 + uint64_t(dim), 0, shape[size_t(dim)]);
-    require_parity("gather dim " + std::to_string(dim),
-                   [dim](const TensorList& in) { return TensorList{gather(in[0], dim, in[1])}; },
-                   {f32(shape, 112), index}, {kExact, 0.0, 1e-6, 1e-6});
-  }
-  require_parity("gather int64", [](const TensorList& in) { return TensorList{gather(in[0], 1, in[1])}; },
-                 {ints({3, 8}, 113, -9, 9), ints({3, 20}, 114, 0, 8)});
   Tensor index = ints({200, 300}, 115, 0, 10), src = f32({200, 300}, 116).detach();
   Tensor out = zeros({10, 300}), out_cuda = zeros({10, 300}, kFloat32, kCUDA);
   kernels::scatter_add(out, 0, index, src);

@@ -1,19 +1,13 @@
-// Core ops: forward values computed by hand, and a float64 gradcheck with a
-// random upstream gradient for every op and every differentiable input.
+// Core ops: forward values computed by hand, tie rules and error messages.
+// Their gradchecks, CPU-vs-CUDA parity and goldens run from the op table
+// (tests/op_rows_core.h, driven by tests/test_op_table.cpp).
 #include "test_util.h"
 
 using namespace dcsr;
-using test::leaf;
-using test::leaf_away_from;
-using test::leaf_distinct;
 using test::require_close;
-using test::require_gradcheck;
 
 namespace {
 Tensor vec(std::vector<double> v, Shape s) { return from_vector(v, s); }
-TensorFunction unary_fn(Tensor (*op)(const Tensor&)) {
-  return [op](const TensorList& in) { return TensorList{op(in[0])}; };
-}
 }  // namespace
 
 // ---------------------------------------------------------------- elementwise
@@ -51,47 +45,6 @@ TEST_CASE("forward: unary ops", "[ops]") {
   require_close(sigmoid(vec({0, std::log(3.0)}, {2})), {0.5, 0.75}, 1e-15);
   CHECK_THROWS_WITH(clamp(x, 1, -1), Catch::Contains("clamp: low 1 > high -1"));
 }
-
-TEST_CASE("gradcheck: add, sub, mul, div, broadcasting included", "[ops][grad]") {
-  // same shape, scalar, per-channel (1,C,1,1), general (3,1) with (1,4)
-  std::vector<std::pair<Shape, Shape>> cases = {
-      {{2, 3}, {2, 3}}, {{2, 3}, {}}, {{2, 3, 2, 2}, {1, 3, 1, 1}}, {{3, 1}, {1, 4}}, {{4}, {2, 3, 4}}};
-  using BinaryFn = Tensor (*)(const Tensor&, const Tensor&);
-  std::vector<std::pair<const char*, BinaryFn>> ops = {
-      {"add", add}, {"sub", sub}, {"mul", mul}, {"div", div}};
-  for (auto& [name, op] : ops) {
-    for (auto& [sa, sb] : cases) {
-      INFO(name << " " << shape_str(sa) << " with " << shape_str(sb));
-      Tensor a = leaf(sa, 1), b = leaf_away_from(sb, 2, {0.0}, 0.3);  // divisors away from 0
-      require_gradcheck([op = op](const TensorList& in) { return TensorList{op(in[0], in[1])}; }, {a, b});
-    }
-  }
-}
-
-TEST_CASE("gradcheck: neg, add/mul by a scalar", "[ops][grad]") {
-  require_gradcheck(unary_fn(neg), {leaf({3, 2}, 1)});
-  require_gradcheck([](const TensorList& in) { return TensorList{add(in[0], 2.5)}; }, {leaf({3, 2}, 2)});
-  require_gradcheck([](const TensorList& in) { return TensorList{mul(in[0], -1.5)}; }, {leaf({3, 2}, 3)});
-}
-
-TEST_CASE("gradcheck: exp, log, sqrt, pow", "[ops][grad]") {
-  require_gradcheck(unary_fn(exp), {leaf({2, 3}, 4)});
-  require_gradcheck(unary_fn(log), {leaf({2, 3}, 5, 0.2, 2.0)});
-  require_gradcheck(unary_fn(sqrt), {leaf({2, 3}, 6, 0.2, 2.0)});
-  require_gradcheck([](const TensorList& in) { return TensorList{pow(in[0], 3.0)}; }, {leaf({2, 3}, 7)});
-  require_gradcheck([](const TensorList& in) { return TensorList{pow(in[0], -0.5)}; }, {leaf({2, 3}, 8, 0.3, 2.0)});
-}
-
-TEST_CASE("gradcheck: abs, relu, leaky_relu, clamp (inputs away from kinks)", "[ops][grad]") {
-  require_gradcheck(unary_fn(abs), {leaf_away_from({10}, 9, {0.0})});
-  require_gradcheck(unary_fn(relu), {leaf_away_from({10}, 10, {0.0})});
-  require_gradcheck([](const TensorList& in) { return TensorList{leaky_relu(in[0], 0.2)}; },
-                    {leaf_away_from({10}, 11, {0.0})});
-  require_gradcheck([](const TensorList& in) { return TensorList{clamp(in[0], -0.5, 0.5)}; },
-                    {leaf_away_from({12}, 12, {-0.5, 0.5})});
-}
-
-TEST_CASE("gradcheck: sigmoid", "[ops][grad]") { require_gradcheck(unary_fn(sigmoid), {leaf({2, 4}, 13, -3, 3)}); }
 
 // ----------------------------------------------------------------- reductions
 
@@ -132,20 +85,6 @@ TEST_CASE("forward: max and min take the first index on ties", "[ops]") {
   CHECK(c.indices.to_vector<int64_t>() == std::vector<int64_t>{0, 0, 1, 0});
 }
 
-TEST_CASE("gradcheck: sum and mean", "[ops][grad]") {
-  require_gradcheck(unary_fn(sum), {leaf({2, 3}, 14)});
-  require_gradcheck(unary_fn(mean), {leaf({2, 3}, 15)});
-  require_gradcheck([](const TensorList& in) { return TensorList{sum(in[0], {0, 2})}; }, {leaf({2, 3, 4}, 16)});
-  require_gradcheck([](const TensorList& in) { return TensorList{sum(in[0], {1}, true)}; }, {leaf({2, 3, 4}, 17)});
-  require_gradcheck([](const TensorList& in) { return TensorList{mean(in[0], {-1})}; }, {leaf({2, 3, 4}, 18)});
-}
-
-TEST_CASE("gradcheck: max and min along a dim", "[ops][grad]") {
-  require_gradcheck([](const TensorList& in) { return TensorList{max(in[0], 1).values}; }, {leaf_distinct({3, 4, 2}, 19)});
-  require_gradcheck([](const TensorList& in) { return TensorList{min(in[0], 0, true).values}; },
-                    {leaf_distinct({3, 4}, 20)});
-}
-
 // ------------------------------------------------------------- linear algebra
 
 TEST_CASE("forward: matmul, batched, shared and transposed", "[ops]") {
@@ -158,18 +97,6 @@ TEST_CASE("forward: matmul, batched, shared and transposed", "[ops]") {
   require_close(matmul(batch, b), {4, 5, 10, 11, 8, 10, 20, 22});
   require_close(matmul(batch, concat({b.reshape({1, 3, 2}), b.reshape({1, 3, 2})}, 0)), {4, 5, 10, 11, 8, 10, 20, 22});
   CHECK_THROWS_WITH(matmul(a, a), Catch::Contains("inner sizes differ"));
-}
-
-TEST_CASE("gradcheck: matmul in every layout", "[ops][grad]") {
-  for (bool ta : {false, true})
-    for (bool tb : {false, true}) {
-      INFO("trans_a " << ta << " trans_b " << tb);
-      Tensor a = leaf(ta ? Shape{4, 3} : Shape{3, 4}, 21), b = leaf(tb ? Shape{2, 4} : Shape{4, 2}, 22);
-      require_gradcheck([ta, tb](const TensorList& in) { return TensorList{matmul(in[0], in[1], ta, tb)}; }, {a, b});
-      Tensor ab = leaf(ta ? Shape{2, 4, 3} : Shape{2, 3, 4}, 23), bb = leaf(tb ? Shape{2, 2, 4} : Shape{2, 4, 2}, 24);
-      require_gradcheck([ta, tb](const TensorList& in) { return TensorList{matmul(in[0], in[1], ta, tb)}; }, {ab, bb});
-      require_gradcheck([ta, tb](const TensorList& in) { return TensorList{matmul(in[0], in[1], ta, tb)}; }, {ab, b});
-    }
 }
 
 // ---------------------------------------------------------------- shape / data
@@ -213,35 +140,3 @@ TEST_CASE("forward: index_select and gather", "[ops]") {
   CHECK_THROWS_WITH(gather(x, 1, from_vector<int64_t>({0, -1}, {1, 2})), Catch::Contains("gather: index -1 out of range"));
 }
 
-TEST_CASE("gradcheck: reshape, permute, transpose, expand, clone, to(dtype)", "[ops][grad]") {
-  require_gradcheck([](const TensorList& in) { return TensorList{in[0].reshape({4, -1})}; }, {leaf({2, 3, 2}, 25)});
-  require_gradcheck([](const TensorList& in) { return TensorList{permute(in[0], {2, 0, 1})}; }, {leaf({2, 3, 4}, 26)});
-  require_gradcheck([](const TensorList& in) { return TensorList{transpose(in[0], 0, 2)}; }, {leaf({2, 3, 4}, 27)});
-  require_gradcheck([](const TensorList& in) { return TensorList{expand(in[0], {2, 3, 4})}; }, {leaf({3, 1}, 28)});
-  require_gradcheck([](const TensorList& in) { return TensorList{in[0].clone()}; }, {leaf({5}, 29)});
-  require_gradcheck([](const TensorList& in) { return TensorList{in[0].to(kFloat32).to(kFloat64)}; },
-                    {leaf({5}, 30)}, {1e-3, 1e-4, 1e-3});
-}
-
-TEST_CASE("gradcheck: concat, split, narrow", "[ops][grad]") {
-  require_gradcheck([](const TensorList& in) { return TensorList{concat({in[0], in[1], in[2]}, 1)}; },
-                    {leaf({2, 1, 3}, 31), leaf({2, 2, 3}, 32), leaf({2, 3, 3}, 33)});
-  require_gradcheck([](const TensorList& in) { return split(in[0], {1, 3, 1}, -1); }, {leaf({2, 5}, 34)});
-  require_gradcheck([](const TensorList& in) { return TensorList{narrow(in[0], 0, 1, 2)}; }, {leaf({4, 3}, 35)});
-}
-
-TEST_CASE("gradcheck: constant and reflection padding", "[ops][grad]") {
-  require_gradcheck([](const TensorList& in) { return TensorList{pad2d(in[0], {1, 2, 0, 1}, PadMode::Constant, 0.5)}; },
-                    {leaf({2, 3, 4}, 36)});
-  require_gradcheck([](const TensorList& in) { return TensorList{pad2d(in[0], {2, 1, 1, 2}, PadMode::Reflect)}; },
-                    {leaf({1, 2, 3, 4}, 37)});
-}
-
-TEST_CASE("gradcheck: index_select and gather with repeated indices", "[ops][grad]") {
-  Tensor idx = from_vector<int64_t>({2, 0, 2, 1}, {4});
-  require_gradcheck([idx](const TensorList& in) { return TensorList{index_select(in[0], 1, idx)}; }, {leaf({2, 3, 2}, 38)});
-  Tensor gidx = from_vector<int64_t>({0, 2, 2, 1, 0, 0}, {2, 3});
-  require_gradcheck([gidx](const TensorList& in) { return TensorList{gather(in[0], 1, gidx)}; }, {leaf({2, 4}, 39)});
-  require_gradcheck([gidx](const TensorList& in) { return TensorList{gather(in[0], 0, gidx.reshape({3, 2}))}; },
-                    {leaf({3, 2}, 40)});
-}

@@ -1,9 +1,9 @@
 // DCSR operators, part 1: patch matching (dcsr-spec §4.1) and block transfer
-// (§4.2). Forward values against direct re-computations and the PyTorch
-// goldens, the first-index tie rule, the bounded memory of the tiled search,
-// float64 gradchecks of every differentiable input, and error messages.
-// (The sampler and the losses are in test_ops_dcsr_sampler.cpp and
-// test_ops_dcsr_losses.cpp.)
+// (§4.2). Forward values against direct re-computations, the first-index tie
+// rule, the bounded memory of the tiled search, and error messages. (The
+// sampler and the losses are in test_ops_dcsr_sampler.cpp and
+// test_ops_dcsr_losses.cpp; the gradchecks, CPU-vs-CUDA parity and PyTorch
+// goldens of all of them run from the op table, tests/op_rows_dcsr.h.)
 #include <limits>
 
 #include "autograd/ops/dcsr_internal.h"
@@ -11,10 +11,8 @@
 #include "test_util.h"
 
 using namespace dcsr;
-using test::golden;
 using test::leaf;
 using test::require_close;
-using test::require_gradcheck;
 using test::TileLimitGuard;
 
 namespace {
@@ -204,16 +202,6 @@ TEST_CASE("forward: max_cosine's extra memory stays within the tile limit", "[op
   CHECK(m.index.to_vector<int64_t>() == full.index.to_vector<int64_t>());
 }
 
-TEST_CASE("gradcheck: max_cosine (sparse backward) wrt queries and keys", "[ops][dcsr][grad]") {
-  // Unnormalised random columns: the op is max_j <k_j, q_i> on whatever it gets.
-  require_gradcheck([](const TensorList& in) { return TensorList{max_cosine(in[0], in[1]).confidence}; },
-                    {leaf({2, 5, 7}, 11), leaf({2, 5, 9}, 12)});
-  // Several queries choosing the same key: its gradient sums them.
-  Tensor k = leaf({1, 3, 2}, 13);
-  Tensor q = leaf({1, 3, 6}, 14);
-  require_gradcheck([](const TensorList& in) { return TensorList{max_cosine(in[0], in[1]).confidence}; }, {q, k});
-}
-
 TEST_CASE("errors: max_cosine and patch_match name the op and the shapes", "[ops][dcsr]") {
   Tensor q = zeros({1, 4, 5}, kFloat64), k = zeros({1, 3, 5}, kFloat64);
   CHECK_THROWS_WITH(max_cosine(q, k), Catch::Contains("max_cosine: queries (1, 4, 5)") &&
@@ -237,29 +225,6 @@ TEST_CASE("forward: patch_descriptors are reflection-padded 3x3 neighbourhoods, 
   require_close(patch_descriptors(zeros({1, 1, 3, 3}, kFloat64)), std::vector<double>(81, 0.0));
 }
 
-TEST_CASE("gradcheck: patch_descriptors and patch_match", "[ops][dcsr][grad]") {
-  require_gradcheck([](const TensorList& in) { return TensorList{patch_descriptors(in[0])}; },
-                    {leaf({1, 2, 3, 4}, 22)});
-  require_gradcheck([](const TensorList& in) { return TensorList{patch_match(in[0], in[1]).confidence}; },
-                    {leaf({1, 2, 3, 4}, 23), leaf({1, 2, 4, 5}, 24)});
-}
-
-TEST_CASE("golden: patch_match against the PyTorch reference (random and exact ties)", "[ops][dcsr][golden]") {
-  auto g = golden("patch_match");
-  for (std::string p : {"rand", "ties"}) {
-    INFO(p);
-    Tensor q = g[p + ".q"].requires_grad_(), k = g[p + ".k"].requires_grad_();
-    MatchResult m = patch_match(q, k);
-    require_close(m.confidence, g[p + ".conf"], 1e-12, 1e-10, p + " conf");
-    REQUIRE(m.index.to_vector<int64_t>() == g[p + ".index"].to_vector<int64_t>());
-    m.confidence.backward(g[p + ".gy"]);
-    require_close(q.grad(), g[p + ".dq"], 1e-12, 1e-10, p + " dq");
-    require_close(k.grad(), g[p + ".dk"], 1e-12, 1e-10, p + " dk");
-  }
-  require_close(patch_descriptors(g["rand.q"]), g["rand.q_hat"], 1e-12, 1e-10, "q_hat");
-  require_close(patch_descriptors(g["rand.k"]), g["rand.k_hat"], 1e-12, 1e-10, "k_hat");
-}
-
 // ---------------------------------------------------------------- block_gather
 
 TEST_CASE("forward: block_gather copies whole blocks without overlap", "[ops][dcsr]") {
@@ -271,31 +236,6 @@ TEST_CASE("forward: block_gather copies whole blocks without overlap", "[ops][dc
   require_close(y, {10, 11, 0, 1, 0, 1, 14, 15, 4, 5, 4, 5});
   // block 1: a plain gather of pixels
   require_close(block_gather(value, from_vector<int64_t>({15, 2, 5, 5}, {1, 4}), 1, 2, 2), {15, 2, 5, 5});
-}
-
-TEST_CASE("gradcheck: block_gather with repeated blocks (k = 1, 2, 4)", "[ops][dcsr][grad]") {
-  for (int64_t k : {1, 2, 4}) {
-    INFO("block " << k);
-    // 2 x 3 = 6 source blocks, a 2 x 2 output grid per image, repeats included.
-    Tensor index = from_vector<int64_t>({5, 0, 5, 5, 1, 1, 2, 0}, {2, 4});
-    require_gradcheck(
-        [index, k](const TensorList& in) { return TensorList{block_gather(in[0], index, k, 2, 2)}; },
-        {leaf({2, 2, 2 * k, 3 * k}, 31)});
-  }
-}
-
-TEST_CASE("golden: block_gather against the PyTorch reference (k = 1, 2, 4)", "[ops][dcsr][golden]") {
-  auto g = golden("block_transfer");
-  for (std::string p : {"k1", "k2", "k4"}) {
-    INFO(p);
-    Tensor value = g[p + ".value"].requires_grad_();
-    std::vector<int64_t> grid = g[p + ".grid"].to_vector<int64_t>();
-    const int64_t k = value.size(2) / 3;
-    Tensor y = block_gather(value, g[p + ".index"], k, grid[0], grid[1]);
-    REQUIRE(y.to_vector<double>() == g[p + ".y"].to_vector<double>());  // a copy: exact
-    y.backward(g[p + ".gy"]);
-    require_close(value.grad(), g[p + ".dvalue"], 1e-15, 0.0, p + " dvalue");
-  }
 }
 
 TEST_CASE("errors: block_gather names the op, the bad index value and the shapes", "[ops][dcsr]") {

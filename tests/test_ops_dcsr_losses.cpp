@@ -1,7 +1,8 @@
 // DCSR operators, part 3: the losses (dcsr-spec §9). The contextual loss's
-// parts and gradients against the PyTorch goldens and a dense re-computation,
-// its tiling, gradchecks wrt both feature maps, L1 / MSE, and the vector exp
-// the contextual kernels use.
+// parts against the PyTorch goldens and a dense re-computation, its tiling,
+// float32 against float64, errors, and the vector exp the contextual kernels
+// use. The losses' gradchecks, CPU-vs-CUDA parity and the goldens of their
+// values and gradients run from the op table (tests/op_rows_dcsr.h).
 #include <cmath>
 #include <limits>
 
@@ -13,9 +14,7 @@
 using namespace dcsr;
 using test::golden;
 using test::leaf;
-using test::leaf_distinct;
 using test::require_close;
-using test::require_gradcheck;
 using test::TileLimitGuard;
 
 namespace {
@@ -48,16 +47,11 @@ std::vector<double> stat_row(const Tensor& stats, int64_t r) {
 
 // ---------------------------------------------------------------- contextual loss
 
-TEST_CASE("golden: contextual_loss and its parts against the PyTorch reference", "[ops][dcsr][golden]") {
+TEST_CASE("golden: contextual_loss's parts and its symmetric form against the PyTorch reference",
+          "[ops][dcsr][golden]") {
+  // The loss and its gradients: the op table's golden (tests/op_rows_dcsr.h).
   auto g = golden("contextual");
-  Tensor x = g["x"].requires_grad_(), y = g["y"].requires_grad_();
-  Tensor loss = contextual_loss(x, y);
-  REQUIRE(loss.shape() == Shape{});
-  require_close(loss, g["loss"].to_vector<double>(), 1e-10, 1e-8, "loss");
-  loss.backward(g["gy"].reshape({}));
-  require_close(x.grad(), g["dx"], 1e-10, 1e-8, "dx");
-  require_close(y.grad(), g["dy"], 1e-10, 1e-8, "dy");
-
+  REQUIRE(contextual_loss(g["x"], g["y"]).shape() == Shape{});
   ContextualParts p = contextual_parts(g["x"], g["y"], int64_t(64) << 20);
   require_close(from_vector(stat_row(p.col_stats, 0), {2, 12}), g["parts.m"], 1e-12, 1e-10, "m");
   REQUIRE(p.col_arg.to_vector<int64_t>() == g["parts.istar"].to_vector<int64_t>());
@@ -81,15 +75,6 @@ TEST_CASE("golden: contextual_loss and its parts against the PyTorch reference",
   sym.backward(g["sym.gy"].reshape({}));
   require_close(xs.grad(), g["sym.dx"], 1e-10, 1e-8, "sym dx");
   require_close(ys.grad(), g["sym.dy"], 1e-10, 1e-8, "sym dy");
-}
-
-TEST_CASE("gradcheck: contextual_loss wrt both feature maps (the centring mean included)", "[ops][dcsr][grad]") {
-  // Distinct values keep the row minima and column maxima apart.
-  require_gradcheck([](const TensorList& in) { return TensorList{contextual_loss(in[0], in[1])}; },
-                    {leaf_distinct({2, 3, 2, 3}, 1), leaf_distinct({2, 3, 3, 2}, 2)});
-  // Unequal sizes, another band width, a single image.
-  require_gradcheck([](const TensorList& in) { return TensorList{contextual_loss(in[0], in[1], 0.3)}; },
-                    {leaf({1, 4, 3, 3}, 3), leaf({1, 4, 2, 4}, 4)});
 }
 
 TEST_CASE("forward: contextual_loss is the same in tiles as in one piece", "[ops][dcsr]") {
@@ -139,27 +124,6 @@ TEST_CASE("errors: contextual_loss and the plain losses name the op and the shap
 }
 
 // ---------------------------------------------------------------- L1 and MSE
-
-TEST_CASE("golden: l1_loss and mse_loss against the PyTorch reference", "[ops][dcsr][golden]") {
-  auto g = golden("losses");
-  for (std::string p : {"l1", "mse"}) {
-    INFO(p);
-    Tensor a = g[p + ".a"].requires_grad_(), b = g[p + ".b"].requires_grad_();
-    Tensor loss = p == "l1" ? l1_loss(a, b) : mse_loss(a, b);
-    require_close(loss, g[p + ".loss"].to_vector<double>(), 1e-12, 1e-10, p + " loss");
-    loss.backward(g[p + ".gy"].reshape({}));
-    require_close(a.grad(), g[p + ".da"], 1e-12, 1e-10, p + " da");
-    require_close(b.grad(), g[p + ".db"], 1e-12, 1e-10, p + " db");
-  }
-}
-
-TEST_CASE("gradcheck: l1_loss and mse_loss", "[ops][dcsr][grad]") {
-  // |a - b| has a kink where a = b: a stays 0.2 away from 0, b within 0.05 of it.
-  Tensor a = test::leaf_away_from({2, 3, 4}, 9, {0.0}, 0.2), b = leaf({2, 3, 4}, 10, -0.05, 0.05);
-  require_gradcheck([](const TensorList& in) { return TensorList{l1_loss(in[0], in[1])}; }, {a, b});
-  require_gradcheck([](const TensorList& in) { return TensorList{mse_loss(in[0], in[1])}; },
-                    {leaf({2, 3, 4}, 11), leaf({2, 3, 4}, 12)});
-}
 
 // ---------------------------------------------------------------- the vector exp of the CPU kernels
 

@@ -1,38 +1,17 @@
 // DCSR operators, part 2: the aligned sampler (dcsr-spec §5). The three border
-// rules by hand, the identity warp, a direct scalar evaluation of the §5
-// formulas for warps that push samples past the border, gradchecks away from
-// the floor's jumps and the clamps' bounds, and the PyTorch goldens.
+// rules by hand, the identity warp, and a direct scalar evaluation of the §5
+// formulas for warps that push samples past the border. The gradchecks (away
+// from the floor's jumps and the clamps' bounds), CPU-vs-CUDA parity and
+// PyTorch goldens run from the op table (tests/op_rows_dcsr.h).
 #include <cmath>
 
 #include "test_util.h"
 
 using namespace dcsr;
-using test::golden;
 using test::leaf;
-using test::leaf_away_from;
 using test::require_close;
-using test::require_gradcheck;
 
 namespace {
-// Values in [low, high) whose distance to the nearest integer is at least
-// `margin`: sample points where the floor does not jump under a finite
-// difference and that never sit on a clamp bound (0 and size - 1).
-Tensor off_integer(const Shape& shape, uint64_t seed, double low, double high, double margin = 0.15) {
-  Generator gen(seed);
-  std::vector<double> v(size_t(shape_numel(shape)));
-  for (double& x : v) {
-    do x = gen.uniform(low, high);
-    while (std::abs(x - std::round(x)) < margin);
-  }
-  return from_vector(v, shape).requires_grad_();
-}
-
-double min_distance_to_integer(const Tensor& t) {
-  double m = 1.0;
-  for (double x : t.to_vector<double>()) m = std::min(m, std::abs(x - std::round(x)));
-  return m;
-}
-
 // §5 steps 4-8 evaluated point by point, straight from the spec's formulas:
 // X (N, C, kh, kw), raw (N, 3, h, w) -> y, and the number of samples that hit
 // the border double count on some axis.
@@ -78,17 +57,6 @@ std::vector<double> reference_aligned_sample(const Tensor& X, const Tensor& raw,
   return y;
 }
 
-// Random raw predictions whose sample points all keep `margin` from integers
-// (so a gradcheck never straddles a jump of the floor); tries seeds in turn.
-Tensor raw_off_integer_grid(const Shape& shape, int64_t k, uint64_t seed, double low, double high) {
-  for (uint64_t s = seed; s < seed + 500; ++s) {
-    Tensor raw = leaf(shape, s, low, high);
-    NoGradGuard no_grad;
-    if (min_distance_to_integer(aligned_grid(raw, k)) > 0.02) return raw;
-  }
-  FAIL("no raw predictions with every sample point off the integers");
-  return Tensor();
-}
 }  // namespace
 
 // ---------------------------------------------------------------- grid_sample
@@ -129,18 +97,6 @@ TEST_CASE("forward: grid_sample at integer points copies pixels (every rule)", "
     REQUIRE(grid_sample(x, grid, b).to_vector<double>() == expected);
 }
 
-TEST_CASE("gradcheck: grid_sample in each border rule, wrt the image and the points", "[ops][dcsr][grad]") {
-  // Points from 1.5 pixels before the image to 1.5 after it, off integers: the
-  // Zeros rule reads partly outside, Clamp and DcsrReference clamp (no
-  // gradient wrt the point there).
-  for (GridBorder b : {GridBorder::Zeros, GridBorder::Clamp, GridBorder::DcsrReference}) {
-    INFO("border rule " << int(b));
-    Tensor x = leaf({2, 2, 4, 5}, 2);
-    Tensor grid = off_integer({2, 2, 3, 4}, 3, -1.5, 5.5);
-    require_gradcheck([b](const TensorList& in) { return TensorList{grid_sample(in[0], in[1], b)}; }, {x, grid});
-  }
-}
-
 TEST_CASE("errors: grid_sample and the aligned sampler name the op and the shapes", "[ops][dcsr]") {
   CHECK_THROWS_WITH(grid_sample(zeros({1, 2, 4, 4}), zeros({1, 3, 4, 4}), GridBorder::Zeros),
                     Catch::Contains("grid_sample: input (1, 2, 4, 4) and grid (1, 3, 4, 4)"));
@@ -177,39 +133,3 @@ TEST_CASE("forward: aligned_sample equals a direct evaluation of §5, samples pa
   }
 }
 
-TEST_CASE("gradcheck: aligned_grid wrt the raw predictions, inside and outside the clamp", "[ops][dcsr][grad]") {
-  // a = clamp(raw + 1, -3, 3): kinks at raw = -4 and 2.
-  for (int64_t k : {2, 4}) {
-    INFO("block " << k);
-    require_gradcheck([k](const TensorList& in) { return TensorList{aligned_grid(in[0], k)}; },
-                      {leaf_away_from({2, 3, 2, 3}, 7, {-4.0, 2.0}, 0.05, -5.5, 3.5)});
-  }
-}
-
-TEST_CASE("gradcheck: aligned_sample wrt the mosaic and the raw predictions", "[ops][dcsr][grad]") {
-  for (int64_t k : {2, 4}) {
-    INFO("block " << k);
-    Tensor X = leaf({1, 2, 2 * k, 3 * k}, 8);
-    Tensor raw = raw_off_integer_grid({1, 3, 2, 3}, k, 100, -0.6, 0.6);
-    require_gradcheck([k](const TensorList& in) { return TensorList{aligned_sample(in[0], in[1], k)}; }, {X, raw});
-  }
-  // Large predictions: clamped parameters and samples outside the mosaic.
-  Tensor X = leaf({1, 2, 4, 6}, 9);
-  Tensor raw = raw_off_integer_grid({1, 3, 2, 3}, 2, 200, -5.0, 5.0);
-  require_gradcheck([](const TensorList& in) { return TensorList{aligned_sample(in[0], in[1], 2)}; }, {X, raw});
-}
-
-TEST_CASE("golden: aligned_sample against the PyTorch reference (k = 2, 4, stress, identity)",
-          "[ops][dcsr][golden]") {
-  auto g = golden("aligned_sampler");
-  for (std::string p : {"k2", "k4", "k2_stress", "k4_stress", "k2_identity"}) {
-    INFO(p);
-    const int64_t k = g[p + ".k"].to_vector<int64_t>()[0];
-    Tensor X = g[p + ".X"].requires_grad_(), raw = g[p + ".raw"].requires_grad_();
-    Tensor y = aligned_sample(X, raw, k);
-    require_close(y, g[p + ".y"], 1e-12, 1e-10, p + " y");
-    y.backward(g[p + ".gy"]);
-    require_close(X.grad(), g[p + ".dX"], 1e-12, 1e-10, p + " dX");
-    require_close(raw.grad(), g[p + ".draw"], 1e-12, 1e-10, p + " draw");
-  }
-}

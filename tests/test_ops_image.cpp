@@ -1,20 +1,24 @@
 // Image ops: conv2d, bicubic, antialiased resize, pooling, unfold/fold, blur.
-// Forward values by hand or against a naive loop written here, a float64
-// gradcheck for every differentiable input, error messages, and the PyTorch
-// goldens of tests/golden/.
+// Forward values by hand or against a naive loop written here, the fused
+// convolutions against their separate ops, and error messages. Their
+// gradchecks, CPU-vs-CUDA parity and PyTorch goldens run from the op table
+// (tests/op_rows_image.h, driven by tests/test_op_table.cpp).
 #include <cmath>
 #include <map>
 #include <sstream>
 #include <string>
 
+#include "conv_cases.h"
 #include "test_util.h"
 
 using namespace dcsr;
-using test::golden;
+using test::conv_cases;
+using test::conv_inputs;
+using test::conv_of;
+using test::ConvCase;
+using test::describe;
 using test::leaf;
-using test::leaf_distinct;
 using test::require_close;
-using test::require_gradcheck;
 using test::WorkspaceLimit;
 
 namespace {
@@ -47,57 +51,6 @@ std::vector<double> naive_conv2d(const Tensor& x, const Tensor& w, const Tensor&
           y[size_t(((n * Cout + co) * Ho + oy) * Wo + ox)] = acc;
         }
   return y;
-}
-
-struct ConvCase {
-  Shape x;
-  int64_t cout, k, stride, padding, groups;
-  bool bias;
-};
-
-std::string describe(const ConvCase& c) {
-  std::ostringstream s;
-  s << "x " << shape_str(c.x) << " cout " << c.cout << " k " << c.k << " stride " << c.stride << " padding "
-    << c.padding << " groups " << c.groups << (c.bias ? " bias" : " no bias");
-  return s.str();
-}
-
-// Every code path of the CPU kernels: pointwise, im2col + GEMM, grouped,
-// depthwise, stride-1 input gradient by the flipped kernel, col2im with and
-// without overlapping footprints, padding beyond k - 1.
-const std::vector<ConvCase> kConvCases = {
-    {{2, 3, 5, 6}, 4, 1, 1, 0, 1, true},   // pointwise
-    {{2, 3, 7, 6}, 4, 3, 1, 1, 1, true},   // the DCSR default
-    {{1, 3, 8, 7}, 5, 3, 2, 1, 1, true},   // col2im, overlapping footprints
-    {{1, 2, 10, 9}, 3, 5, 2, 2, 1, false},
-    {{1, 4, 13, 12}, 3, 5, 4, 2, 1, true},  // stride 4 (8K p_conv geometry)
-    {{1, 2, 9, 8}, 3, 7, 1, 3, 1, true},
-    {{1, 3, 9, 10}, 2, 3, 4, 1, 1, true},  // stride > kernel: disjoint footprints
-    {{1, 4, 6, 5}, 6, 3, 1, 1, 2, true},   // grouped
-    {{2, 3, 7, 6}, 3, 3, 1, 1, 3, true},   // depthwise
-    {{1, 3, 8, 7}, 3, 3, 2, 1, 3, false},  // depthwise, stride 2
-    {{1, 2, 5, 6}, 3, 1, 2, 0, 1, true},   // 1x1 stride 2: im2col path
-    {{1, 2, 4, 5}, 3, 1, 1, 1, 1, true},   // padding > k - 1
-    {{1, 2, 6, 5}, 2, 3, 1, 0, 1, true},   // valid convolution
-};
-
-Tensor conv_of(const ConvCase& c, const TensorList& in) {
-  return conv2d(in[0], in[1], c.bias ? in[2] : Tensor(), c.stride, c.padding, c.groups);
-}
-
-TensorList conv_inputs(const ConvCase& c, uint64_t seed) {
-  TensorList in{leaf(c.x, seed), leaf({c.cout, c.x[1] / c.groups, c.k, c.k}, seed + 1)};
-  if (c.bias) in.push_back(leaf({c.cout}, seed + 2));
-  return in;
-}
-
-// Golden tolerance for float64 ops (tests/reference/README.md).
-constexpr double kAtol = 1e-12, kRtol = 1e-10;
-
-// y = f(x) and dL/dx for L = sum(y * gy).
-Tensor grad_of(const Tensor& y, const Tensor& x, const Tensor& gy) {
-  y.backward(gy);
-  return x.grad();
 }
 
 // fn on fresh leaves (the inputs converted to dtype), backward with a fixed
@@ -147,7 +100,7 @@ TEST_CASE("forward: conv2d by hand", "[ops]") {
 }
 
 TEST_CASE("forward: conv2d equals the naive loop in every code path, float64 and float32", "[ops]") {
-  for (const ConvCase& c : kConvCases) {
+  for (const ConvCase& c : conv_cases()) {
     INFO(describe(c));
     TensorList in = conv_inputs(c, 7);
     std::vector<double> expected = naive_conv2d(in[0], in[1], c.bias ? in[2] : Tensor(), c.stride, c.padding,
@@ -255,29 +208,13 @@ TEST_CASE("forward: float32 conv2d (the CPU fast paths) matches float64, gradien
   }
 }
 
-TEST_CASE("gradcheck: conv2d wrt input, weight and bias in every code path", "[ops][grad]") {
-  for (const ConvCase& c : kConvCases) {
-    INFO(describe(c));
-    require_gradcheck([c](const TensorList& in) { return TensorList{conv_of(c, in)}; }, conv_inputs(c, 21));
-  }
-}
-
-TEST_CASE("gradcheck: conv2d with only some inputs requiring grad", "[ops][grad]") {
-  const ConvCase c{{1, 2, 5, 6}, 3, 3, 1, 1, 1, true};
-  TensorList in = conv_inputs(c, 31);
-  auto fn = [c](const TensorList& t) { return TensorList{conv_of(c, t)}; };
-  require_gradcheck(fn, {in[0].detach(), in[1].detach(), in[2]});  // bias only
-  require_gradcheck(fn, {in[0].detach(), in[1], in[2].detach()});  // weight only
-  require_gradcheck(fn, {in[0], in[1].detach(), in[2].detach()});  // input only
-}
-
 TEST_CASE("forward: conv2d_leaky_relu is leaky_relu(conv2d) exactly, gradients included", "[ops]") {
   // The activation is fused into the conv kernels' output pass (every CPU
   // code path, float64 and the float32 fast paths) and its gradient is taken
   // from the output's sign: values and all gradients must be bit-identical to
   // the two separate ops.
   std::vector<ConvCase> cases;
-  for (const ConvCase& c : kConvCases)
+  for (const ConvCase& c : conv_cases())
     if (c.groups == 1) cases.push_back(c);
   cases.push_back({{2, 8, 13, 11}, 40, 3, 1, 1, 1, true});  // float32: implicit GEMM
   cases.push_back({{1, 6, 13, 11}, 40, 3, 2, 1, 1, true});  // float32: packed im2col
@@ -291,19 +228,6 @@ TEST_CASE("forward: conv2d_leaky_relu is leaky_relu(conv2d) exactly, gradients i
             [&](const TensorList& in) { return leaky_relu(conv2d(in[0], in[1], bias(in), c.stride, c.padding), slope); },
             conv_inputs(c, 61), dtype);
       }
-}
-
-TEST_CASE("gradcheck: conv2d_leaky_relu wrt input, weight and bias", "[ops][grad]") {
-  for (double slope : {0.2, 0.0})
-    for (const ConvCase& c : {ConvCase{{2, 3, 7, 6}, 4, 3, 1, 1, 1, true}, ConvCase{{1, 4, 13, 12}, 3, 5, 4, 2, 1, true},
-                              ConvCase{{1, 2, 5, 6}, 3, 1, 2, 0, 1, false}}) {
-      INFO(describe(c) << " slope " << slope);
-      require_gradcheck(
-          [c, slope](const TensorList& in) {
-            return TensorList{conv2d_leaky_relu(in[0], in[1], c.bias ? in[2] : Tensor(), slope, c.stride, c.padding)};
-          },
-          conv_inputs(c, 71));
-    }
 }
 
 TEST_CASE("forward: conv2d_residual is leaky_relu(residual + conv2d) exactly, gradients included", "[ops]") {
@@ -332,17 +256,6 @@ TEST_CASE("forward: conv2d_residual is leaky_relu(residual + conv2d) exactly, gr
             },
             inputs, dtype);
       }
-}
-
-TEST_CASE("gradcheck: conv2d_residual wrt input, weight, bias and residual", "[ops][grad]") {
-  for (double slope : {1.0, 0.2}) {
-    INFO("slope " << slope);
-    TensorList in{leaf({2, 3, 6, 5}, 91), leaf({4, 3, 3, 3}, 92), leaf({4}, 93), leaf({2, 4, 6, 5}, 94)};
-    require_gradcheck([slope](const TensorList& t) { return TensorList{conv2d_residual(t[0], t[1], t[2], t[3], slope)}; },
-                      in);
-    require_gradcheck([slope](const TensorList& t) { return TensorList{conv2d_residual(t[0], t[1], Tensor(), t[2], slope)}; },
-                      {in[0], in[1], in[3]});
-  }
 }
 
 TEST_CASE("errors: conv2d_residual", "[ops]") {
@@ -424,17 +337,6 @@ TEST_CASE("forward: bicubic_scale uses floor sizes and the size ratio (torch 1.4
   CHECK_THROWS_WITH(bicubic_scale(x, -1), Catch::Contains("bicubic_scale: scale -1 must be positive"));
 }
 
-TEST_CASE("gradcheck: bicubic up, down, odd sizes, both align modes", "[ops][grad]") {
-  const std::vector<std::pair<int64_t, int64_t>> sizes = {{10, 14}, {2, 3}, {9, 11}, {3, 4}, {1, 1}, {5, 7}, {1, 9}};
-  for (bool ac : {false, true})
-    for (auto [h, w] : sizes) {
-      INFO("align_corners " << ac << " to " << h << " x " << w);
-      require_gradcheck(
-          [ac, h = h, w = w](const TensorList& in) { return TensorList{bicubic_resize(in[0], h, w, ac)}; },
-          {leaf({2, 2, 5, 7}, 41)});
-    }
-}
-
 TEST_CASE("errors: bicubic", "[ops]") {
   CHECK_THROWS_WITH(bicubic_resize(leaf({2, 5, 7}, 1), 4, 4),
                     Catch::Contains("bicubic_resize: input must be 4-D (N, C, H, W), got (2, 5, 7)"));
@@ -492,15 +394,6 @@ TEST_CASE("forward: avg and max pooling by hand, floor mode, first maximum", "[o
   require_close(xa.grad(), {1, 1, 2, 2, 0, 1, 1, 2, 2, 0, 3, 3, 4, 4, 0, 3, 3, 4, 4, 0, 0, 0, 0, 0, 0});
 }
 
-TEST_CASE("gradcheck: avg and max pooling", "[ops][grad]") {
-  for (int64_t k : {2, 3}) {
-    INFO("kernel " << k);
-    require_gradcheck([k](const TensorList& in) { return TensorList{avg_pool2d(in[0], k)}; }, {leaf({2, 2, 7, 8}, 51)});
-    require_gradcheck([k](const TensorList& in) { return TensorList{max_pool2d(in[0], k)}; },
-                      {leaf_distinct({2, 2, 7, 8}, 52)});
-  }
-}
-
 TEST_CASE("errors: pooling", "[ops]") {
   CHECK_THROWS_WITH(avg_pool2d(leaf({1, 1, 1, 5}, 1)),
                     Catch::Contains("avg_pool2d: kernel 2 is larger than input (1, 1, 1, 5)"));
@@ -539,20 +432,6 @@ TEST_CASE("forward: fold is the adjoint of unfold", "[ops]") {
     Tensor c = leaf(u.shape(), 62).detach();
     const double lhs = sum(mul(u, c)).item(), rhs = sum(mul(x, fold(c, 7, 9, g.k, g.s, g.p))).item();
     CHECK(lhs == Approx(rhs).epsilon(1e-13));
-  }
-}
-
-TEST_CASE("gradcheck: unfold and fold", "[ops][grad]") {
-  struct Geo {
-    int64_t k, s, p;
-  };
-  for (Geo g : std::vector<Geo>{{3, 1, 1}, {2, 2, 0}, {4, 4, 0}, {3, 2, 1}, {1, 1, 0}}) {
-    INFO("k " << g.k << " stride " << g.s << " padding " << g.p);
-    require_gradcheck([g](const TensorList& in) { return TensorList{unfold(in[0], g.k, g.s, g.p)}; },
-                      {leaf({1, 2, 6, 7}, 71)});
-    const int64_t L = ((6 + 2 * g.p - g.k) / g.s + 1) * ((7 + 2 * g.p - g.k) / g.s + 1);
-    require_gradcheck([g](const TensorList& in) { return TensorList{fold(in[0], 6, 7, g.k, g.s, g.p)}; },
-                      {leaf({1, 2 * g.k * g.k, L}, 72)});
   }
 }
 
@@ -596,95 +475,3 @@ TEST_CASE("forward: gaussian_blur3 kernel, shape, constants", "[ops]") {
                     Catch::Contains("gaussian_blur3: input (1, 3, 2, 5) must be at least 3 x 3"));
 }
 
-TEST_CASE("gradcheck: gaussian_blur3", "[ops][grad]") {
-  require_gradcheck([](const TensorList& in) { return TensorList{gaussian_blur3(in[0])}; }, {leaf({2, 3, 4, 5}, 81)});
-}
-
-// ---------------------------------------------------------------- goldens (PyTorch, float64)
-
-TEST_CASE("golden: bicubic against F.interpolate, values and gradients", "[ops][golden]") {
-  auto g = golden("bicubic");
-  for (int ac : {0, 1})
-    for (auto [h, w] : std::vector<std::pair<int64_t, int64_t>>{{10, 14}, {2, 3}, {9, 11}, {3, 4}}) {
-      const std::string p = "ac" + std::to_string(ac) + "_" + std::to_string(h) + "x" + std::to_string(w);
-      Tensor x = g.at("x").detach().requires_grad_();
-      Tensor y = bicubic_resize(x, h, w, ac == 1);
-      require_close(y, g.at(p + ".y"), kAtol, kRtol, "bicubic " + p + " y");
-      require_close(grad_of(y, x, g.at(p + ".gy")), g.at(p + ".dx"), kAtol, kRtol, "bicubic " + p + " dx");
-    }
-  Tensor x = g.at("half_even.x").detach().requires_grad_();
-  Tensor y = bicubic_resize(x, 3, 4);
-  require_close(y, g.at("half_even.y"), kAtol, kRtol, "bicubic half_even y");
-  require_close(y, g.at("half_even.y4tap"), kAtol, kRtol, "bicubic half_even y (4-tap filter)");
-  require_close(grad_of(y, x, g.at("half_even.gy")), g.at("half_even.dx"), kAtol, kRtol, "bicubic half_even dx");
-}
-
-TEST_CASE("golden: reflection padding against ReflectionPad2d", "[ops][golden]") {
-  auto g = golden("reflect_pad");
-  for (std::string p : {"pad_1_1_1_1", "pad_2_1_0_3"}) {
-    std::vector<int64_t> pads = g.at(p + ".pad").to_vector<int64_t>();
-    Tensor x = g.at("x").detach().requires_grad_();
-    Tensor y = pad2d(x, {pads[0], pads[1], pads[2], pads[3]}, PadMode::Reflect);
-    require_close(y, g.at(p + ".y"), kAtol, kRtol, "reflect " + p + " y");
-    require_close(grad_of(y, x, g.at(p + ".gy")), g.at(p + ".dx"), kAtol, kRtol, "reflect " + p + " dx");
-  }
-}
-
-TEST_CASE("golden: unfold and fold against F.unfold / F.fold", "[ops][golden]") {
-  auto g = golden("unfold_fold");
-  for (std::string p : {"k3p1s1", "k2p0s2", "k4p0s4"}) {
-    std::vector<int64_t> params = g.at(p + ".params").to_vector<int64_t>();  // k, padding, stride
-    const int64_t k = params[0], pad = params[1], s = params[2];
-    Tensor x = g.at("x").detach().requires_grad_();
-    Tensor u = unfold(x, k, s, pad);
-    require_close(u, g.at(p + ".unfold"), kAtol, kRtol, "unfold " + p);
-    require_close(grad_of(u, x, g.at(p + ".unfold_gy")), g.at(p + ".unfold_dx"), kAtol, kRtol, "unfold " + p + " dx");
-    Tensor c = g.at(p + ".fold_in").detach().requires_grad_();
-    Tensor f = fold(c, x.size(2), x.size(3), k, s, pad);
-    require_close(f, g.at(p + ".fold"), kAtol, kRtol, "fold " + p);
-    require_close(grad_of(f, c, g.at(p + ".fold_gy")), g.at(p + ".fold_dcols"), kAtol, kRtol,
-                  "fold " + p + " dcols");
-  }
-}
-
-TEST_CASE("golden: conv2d against F.conv2d, values and all gradients", "[ops][golden]") {
-  auto g = golden("conv2d");
-  for (std::string p : {"k3s1", "k3s2", "k5s2", "k5s4", "k7s1", "k7s2", "k1s1", "k3s4", "dw3"}) {
-    std::vector<int64_t> params = g.at(p + ".params").to_vector<int64_t>();  // stride, padding, groups
-    Tensor x = g.at(p + ".x").detach().requires_grad_();
-    Tensor w = g.at(p + ".w").detach().requires_grad_();
-    Tensor b = g.at(p + ".b").detach().requires_grad_();
-    Tensor y = conv2d(x, w, b, params[0], params[1], params[2]);
-    require_close(y, g.at(p + ".y"), kAtol, kRtol, "conv2d " + p + " y");
-    y.backward(g.at(p + ".gy"));
-    require_close(x.grad(), g.at(p + ".dx"), kAtol, kRtol, "conv2d " + p + " dx");
-    require_close(w.grad(), g.at(p + ".dw"), kAtol, kRtol, "conv2d " + p + " dw");
-    require_close(b.grad(), g.at(p + ".db"), kAtol, kRtol, "conv2d " + p + " db");
-  }
-}
-
-TEST_CASE("golden: avg and max pooling against PyTorch", "[ops][golden]") {
-  auto g = golden("pool");
-  for (std::string p : {"maxpool", "avgpool"}) {
-    Tensor x = g.at("x").detach().requires_grad_();
-    Tensor y = p == "maxpool" ? max_pool2d(x) : avg_pool2d(x);
-    require_close(y, g.at(p + ".y"), kAtol, kRtol, p + " y");
-    require_close(grad_of(y, x, g.at(p + ".gy")), g.at(p + ".dx"), kAtol, kRtol, p + " dx");
-  }
-}
-
-TEST_CASE("golden: gaussian_blur3 against the reference blur", "[ops][golden]") {
-  auto g = golden("blur");
-  Tensor x = g.at("x").detach().requires_grad_();
-  Tensor y = gaussian_blur3(x);
-  require_close(y, g.at("y"), kAtol, kRtol, "blur y");
-  require_close(grad_of(y, x, g.at("gy")), g.at("dx"), kAtol, kRtol, "blur dx");
-  // The kernel itself: the blur of a centred impulse (see the forward test).
-  std::vector<double> impulse(49, 0.0);
-  impulse[24] = 1.0;
-  std::vector<double> v = gaussian_blur3(from_vector(impulse, {1, 1, 7, 7})).to_vector<double>();
-  std::vector<double> kernel;
-  for (int a = 0; a < 3; ++a)
-    for (int b = 0; b < 3; ++b) kernel.push_back(v[size_t((5 - a) * 9 + (5 - b))]);
-  require_close(from_vector(kernel, {3, 3}), g.at("kernel"), 1e-15, 1e-14, "blur kernel");
-}

@@ -1,5 +1,6 @@
 // Core benches (issue 2): our matmul against raw Eigen GEMM on the same
-// buffers, and elementwise add/mul against memcpy of the same bytes.
+// buffers, and elementwise add/mul against memcpy of the same bytes. The
+// sizes are the op table's (tests/op_table.h, the rows' `bench`).
 #include <cstring>
 
 #include "apps/bench/bench.h"
@@ -7,7 +8,7 @@
 #include "autograd/ops.h"
 #include "runtime/threads.h"
 #include "tensor/random.h"
-#include "runtime/threads.h"
+#include "tests/op_table.h"
 
 namespace dcsr::bench {
 
@@ -44,8 +45,8 @@ void bench_matmul(const Context& ctx, int64_t n) {
 }
 
 // Bytes moved by a binary elementwise op: two reads and one write per element.
-void bench_elementwise(const Context& ctx, const char* op_name, Tensor (*op)(const Tensor&, const Tensor&)) {
-  const int64_t n = ctx.quick ? (int64_t(1) << 22) : (int64_t(1) << 24);  // 64 MB per float32 operand
+void bench_elementwise(const Context& ctx, const char* op_name, Tensor (*op)(const Tensor&, const Tensor&),
+                       int64_t n) {
   std::string name = std::string(op_name) + "_f32_" + std::to_string(n);
   if (!selected(ctx, name)) return;
   NoGradGuard no_grad;
@@ -90,10 +91,12 @@ void bench_elementwise(const Context& ctx, const char* op_name, Tensor (*op)(con
 }  // namespace
 
 DCSR_BENCH(core) {
-  bench_matmul(ctx, 1024);
-  bench_matmul(ctx, 2048);
-  bench_elementwise(ctx, "add", static_cast<Tensor (*)(const Tensor&, const Tensor&)>(add));
-  bench_elementwise(ctx, "mul", static_cast<Tensor (*)(const Tensor&, const Tensor&)>(mul));
+  for (const test::BenchSize& size : test::op_row("matmul").bench)  // n for n x n x n
+    if (size.runs(ctx.quick)) bench_matmul(ctx, size.sizes.at(0));
+  using Binary = Tensor (*)(const Tensor&, const Tensor&);
+  for (auto [op_name, op] : {std::pair<const char*, Binary>{"add", add}, std::pair<const char*, Binary>{"mul", mul}})
+    for (const test::BenchSize& size : test::op_row(op_name).bench)  // elements per operand
+      if (size.runs(ctx.quick)) bench_elementwise(ctx, op_name, op, size.sizes.at(0));
 }
 
 }  // namespace dcsr::bench

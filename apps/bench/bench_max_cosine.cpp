@@ -2,6 +2,7 @@
 // and at a 4K-mode tile, and the contextual loss (§9.2) at 4096 x 4096
 // features. Baselines measured in the same run: a raw Eigen GEMM of the same
 // depth, and PyTorch doing what the reference code does (dense matrices).
+// The sizes are the op table's (tests/op_table.h, the rows' `bench`).
 #include <cmath>
 #include <limits>
 
@@ -11,6 +12,7 @@
 #include "autograd/ops/dcsr_internal.h"
 #include "runtime/allocator.h"
 #include "tensor/random.h"
+#include "tests/op_table.h"
 
 namespace dcsr::bench {
 
@@ -183,13 +185,14 @@ void bench_contextual(const Context& ctx, int64_t channels, int64_t hw) {
 }  // namespace
 
 DCSR_BENCH(matching) {
-  if (ctx.quick) {
-    bench_max_cosine(ctx, "max_cosine_4096x4096", 4096, 4096);
-  } else {
-    bench_max_cosine(ctx, "max_cosine_train_16384x16384", 16384, 16384);  // LR 128^2 vs Ref/2 128^2
-    bench_max_cosine(ctx, "max_cosine_4k_tile_27556x30976", 27556, 30976);  // 166^2 queries vs 176^2 keys
+  for (const test::BenchSize& size : test::op_row("max_cosine").bench) {  // queries, keys
+    if (!size.runs(ctx.quick)) continue;
+    const int64_t nq = size.sizes.at(0), nk = size.sizes.at(1);
+    bench_max_cosine(ctx, "max_cosine_" + (size.label.empty() ? "" : size.label + "_") + std::to_string(nq) + "x" +
+                              std::to_string(nk), nq, nk);
   }
-  bench_contextual(ctx, 256, ctx.quick ? 32 : 64);
+  for (const test::BenchSize& size : test::op_row("contextual_loss").bench)  // channels, side of the maps
+    if (size.runs(ctx.quick)) bench_contextual(ctx, size.sizes.at(0), size.sizes.at(1));
 }
 
 }  // namespace dcsr::bench
