@@ -1,15 +1,22 @@
 // Image files <-> tensors. Reading: PNG (8 and 16 bit), JPEG and BMP through
-// stb_image; every image becomes RGB. Writing: PNG through io/png_encode.h
-// (filtered and deflated on all CPU threads), atomically (temporary file + rename), so a failed or interrupted write never
-// leaves half a file under the requested name.
+// stb_image, after the file's structure is checked (io/image_checks.h: PNG
+// CRCs and Adler-32, complete JPEG and BMP files, at most kMaxImagePixels);
+// a JPEG's EXIF orientation is applied (io/exif.h), so every image comes out
+// upright, as a viewer shows it; every image becomes RGB. Writing
+// (io/image_write.cpp): the format follows the extension (.png 8 or 16 bit
+// through io/png_encode.h, filtered and deflated on all CPU threads; .jpg/.jpeg
+// through stb_image_write), atomically (temporary file + rename), so a failed or
+// interrupted write never leaves half a file under the requested name; an
+// image holding NaN or infinite values is refused, not written.
 //
-// Every failure is a dcsr::Error whose message names the file: missing,
-// unreadable, not an image, corrupt or truncated.
+// Every failure is a one-line dcsr::Error whose message names the file:
+// missing, unreadable, not an image, corrupt, truncated or too large.
 #pragma once
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "io/image_checks.h"
 #include "tensor/tensor.h"
 
 namespace dcsr {
@@ -20,7 +27,9 @@ struct ImageInfo {
   int64_t channels = 0;  // in the file: 1 grey, 2 grey + alpha, 3 RGB, 4 RGBA
 };
 
-// Size and channel count from the header only (cheap; no decoding).
+// Size (upright, after the EXIF orientation) and channel count, from the
+// headers only: the structure checks of read_image() but no decoding (a PNG's
+// data is not inflated, so its Adler-32 is checked only by read_image()).
 ImageInfo read_image_info(const std::string& path);
 
 // An 8-bit RGB image, planar: data[c * H * W + y * W + x], c = 0, 1, 2 (R, G, B).
@@ -33,7 +42,8 @@ struct ImageU8 {
 };
 
 // Reads an image as RGB float32 (1, 3, H, W) in [0, 1] (8-bit: v / 255,
-// 16-bit PNG: v / 65535). Grey images are replicated to the three channels and
+// 16-bit PNG: v / 65535), upright (a JPEG's EXIF orientation applied: H and W
+// are the upright ones). At most kMaxImagePixels pixels. Grey images are replicated to the three channels and
 // an alpha channel is dropped (not composited); both print a warning naming
 // the file on stderr.
 Tensor read_image(const std::string& path);
@@ -45,8 +55,25 @@ Tensor image_to_tensor(const ImageU8& image);
 // round(clamp(v, 0, 1) * 255). image: (1, 3, H, W) or (3, H, W), any float dtype, CPU or CUDA.
 ImageU8 tensor_to_image(const Tensor& image);
 
-// Writes a PNG: image (1, C, H, W) or (C, H, W) with C = 1 (grey) or 3 (RGB),
-// values clamped to [0, 1] and rounded to 8 bits. The parent folder must exist.
+// How write_image() encodes.
+struct ImageWriteOptions {
+  int bit_depth = 8;      // .png: 8 or 16 (16: round(v * 65535), big-endian samples); .jpg/.jpeg: 8 only
+  int jpeg_quality = 95;  // .jpg/.jpeg: 1 (smallest) to 100 (best); above 90 the colour is not subsampled
+};
+
+// Checks, before any work, that write_image() can write `path` with these
+// options: the extension is .png, .jpg or .jpeg (any case) and the options
+// suit it. Throws a one-line Error naming the file and the extension or option.
+void check_image_output(const std::string& path, const ImageWriteOptions& options = {});
+
+// Writes image (1, C, H, W) or (C, H, W), C = 1 (grey) or 3 (RGB), any float
+// dtype, CPU or CUDA, values clamped to [0, 1], in the format of the path's
+// extension (check_image_output). A NaN or infinite value anywhere is an
+// Error naming the file and how many there are; nothing is written. The
+// parent folder must exist; the write is atomic.
+void write_image(const std::string& path, const Tensor& image, const ImageWriteOptions& options = {});
+
+// Writes an 8-bit PNG whatever the extension (as write_image otherwise).
 void write_png(const std::string& path, const Tensor& image);
 
 // True for the extensions read_image understands (.png .jpg .jpeg .bmp, any case).

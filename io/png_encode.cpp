@@ -301,11 +301,16 @@ uint32_t adler32(const uint8_t* data, size_t size, uint32_t adler) {
   return b << 16 | a;
 }
 
-std::string encode_png(const uint8_t* pixels, int64_t width, int64_t height, int channels, int threads) {
+namespace {
+
+// bytes_per_sample: 1 (8-bit) or 2 (16-bit, big-endian samples as PNG stores them).
+std::string encode_png_samples(const uint8_t* pixels, int64_t width, int64_t height, int channels,
+                               int bytes_per_sample, int threads) {
   DCSR_CHECK(channels == 1 || channels == 3, "encode_png: ", channels, " channels (1 or 3)");
   DCSR_CHECK(width > 0 && height > 0 && width < (int64_t(1) << 24) && height < (int64_t(1) << 24),
              "encode_png: bad size ", width, "x", height);
-  const int64_t row_bytes = width * channels, line = row_bytes + 1;
+  const int bpp = channels * bytes_per_sample;  // bytes per pixel: the filters' left neighbour
+  const int64_t row_bytes = width * bpp, line = row_bytes + 1;
   // Bands of about 1 MiB of filtered data: the output does not depend on the
   // thread count.
   const int64_t band_rows = std::max<int64_t>(1, (int64_t(1) << 20) / line);
@@ -318,7 +323,7 @@ std::string encode_png(const uint8_t* pixels, int64_t width, int64_t height, int
   for (int64_t band = 0; band < bands; ++band) {
     const int64_t y0 = band * band_rows, y1 = std::min(height, y0 + band_rows);
     for (int64_t y = y0; y < y1; ++y)
-      filter_row(pixels + y * row_bytes, y > 0 ? pixels + (y - 1) * row_bytes : zero_row.data(), row_bytes, channels,
+      filter_row(pixels + y * row_bytes, y > 0 ? pixels + (y - 1) * row_bytes : zero_row.data(), row_bytes, bpp,
                  filtered.data() + y * line);
     deflated[size_t(band)] = deflate_band(filtered.data() + y0 * line, (y1 - y0) * line, band + 1 == bands);
   }
@@ -331,7 +336,7 @@ std::string encode_png(const uint8_t* pixels, int64_t width, int64_t height, int
   std::string header;
   put_be32(header, uint32_t(width));
   put_be32(header, uint32_t(height));
-  header += char(8);                     // bit depth
+  header += char(8 * bytes_per_sample);   // bit depth
   header += char(channels == 3 ? 2 : 0);  // colour type: RGB or grey
   header.append(3, '\0');                // deflate, adaptive filtering, no interlace
   put_chunk(png, "IHDR", header.data(), header.size());
@@ -340,6 +345,24 @@ std::string encode_png(const uint8_t* pixels, int64_t width, int64_t height, int
     put_chunk(png, "IDAT", zlib.data() + at, std::min(chunk, zlib.size() - at));
   put_chunk(png, "IEND", "", 0);
   return png;
+}
+
+}  // namespace
+
+std::string encode_png(const uint8_t* pixels, int64_t width, int64_t height, int channels, int threads) {
+  return encode_png_samples(pixels, width, height, channels, 1, threads);
+}
+
+std::string encode_png16(const uint16_t* samples, int64_t width, int64_t height, int channels, int threads) {
+  DCSR_CHECK(width > 0 && height > 0 && width < (int64_t(1) << 24) && height < (int64_t(1) << 24),
+             "encode_png16: bad size ", width, "x", height);
+  const size_t count = size_t(width * height * channels);
+  std::vector<uint8_t> big_endian(2 * count);
+  for (size_t i = 0; i < count; ++i) {
+    big_endian[2 * i] = uint8_t(samples[i] >> 8);
+    big_endian[2 * i + 1] = uint8_t(samples[i] & 0xFF);
+  }
+  return encode_png_samples(big_endian.data(), width, height, channels, 2, threads);
 }
 
 }  // namespace dcsr

@@ -21,6 +21,9 @@ namespace dcsr {
 // The PNG file for 8-bit interleaved pixels (height rows of width * channels
 // bytes; channels 1 = grey, 3 = RGB). `threads` <= 0: num_threads().
 std::string encode_png(const uint8_t* pixels, int64_t width, int64_t height, int channels, int threads = 0);
+// The same with 16-bit samples (interleaved, native byte order here; the file
+// holds them big-endian, as PNG requires): a PNG of bit depth 16.
+std::string encode_png16(const uint16_t* samples, int64_t width, int64_t height, int channels, int threads = 0);
 
 // The checksums PNG and zlib use (exposed for the tests).
 uint32_t crc32_png(const uint8_t* data, size_t size, uint32_t crc = 0);

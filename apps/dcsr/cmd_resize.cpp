@@ -1,6 +1,7 @@
 // `dcsr resize`: one image to another size with the dataset resampler
 // (resize_antialias: MATLAB-style bicubic, antialiased when shrinking). Used
-// to make test inputs of a given size (tools/make_results.sh).
+// to make test inputs of a given size (tools/make_results.sh). The output's
+// format follows its extension (io/image_io.h: write_image).
 #include <cstdio>
 #include <iostream>
 
@@ -23,11 +24,20 @@ int run_resize(const CommandInfo& self, const std::vector<std::string>& argv) {
   char rest = 0;
   if (std::sscanf(size.c_str(), "%lldx%lld%c", &w, &h, &rest) != 2 || w < 1 || h < 1 || w > 65535 || h > 65535)
     throw UsageError("dcsr resize: --size expects WIDTHxHEIGHT (e.g. 4032x3024), got '" + size + "'");
+  ImageWriteOptions write_options;
+  const int64_t bit_depth = args.get_int("bit-depth", 8), quality = args.get_int("quality", write_options.jpeg_quality);
+  if (bit_depth != 8 && bit_depth != 16)
+    throw UsageError("dcsr resize: option --bit-depth expects 8 or 16, got '" + args.get("bit-depth") + "'");
+  if (quality < 1 || quality > 100)
+    throw UsageError("dcsr resize: option --quality expects an integer from 1 to 100, got '" + args.get("quality") +
+                     "'");
+  write_options.bit_depth = int(bit_depth), write_options.jpeg_quality = int(quality);
   apply_threads(args);
   OutputFiles outputs;
   outputs.declare(out_path, "out");
+  check_image_output(out_path, write_options);  // the extension, before any work
   Tensor image = read_image(in_path);
-  write_png(out_path, resize_antialias(image, h, w));
+  write_image(out_path, resize_antialias(image, h, w), write_options);
   outputs.written(out_path);
   outputs.commit();
   std::cout << "wrote " << out_path << " (" << w << "x" << h << " from " << image.size(3) << "x" << image.size(2)
@@ -40,12 +50,15 @@ int run_resize(const CommandInfo& self, const std::vector<std::string>& argv) {
 CommandInfo resize_command() {
   CommandInfo c;
   c.name = "resize";
-  c.summary = "resize an image (bicubic, antialiased when shrinking) and save it as PNG";
-  c.usage = "dcsr resize --in IMAGE --out OUT.png --size WxH";
-  c.details = "The resampler of dcsr prepare (MATLAB imresize's bicubic); the aspect ratio is not kept.";
-  c.options = {{"in", "IMAGE", "input image (PNG, JPEG, BMP)"},
-               {"out", "OUT.png", "output PNG"},
+  c.summary = "resize an image (bicubic, antialiased when shrinking) and save it as PNG or JPEG";
+  c.usage = "dcsr resize --in IMAGE --out OUT.png|OUT.jpg --size WxH [--bit-depth 8|16] [--quality Q]";
+  c.details = "The resampler of dcsr prepare (MATLAB imresize's bicubic); the aspect ratio is not kept. The output's "
+              "format follows its extension: .png (8-bit, or 16-bit with --bit-depth 16) or .jpg/.jpeg (--quality).";
+  c.options = {{"in", "IMAGE", "input image (PNG, JPEG, BMP; a JPEG's EXIF orientation is applied)"},
+               {"out", "OUT", "output image: .png or .jpg/.jpeg"},
                {"size", "WxH", "output width x height in pixels"},
+               {"bit-depth", "8|16", "PNG bits per sample (default 8; JPEG: 8 only)"},
+               {"quality", "Q", "JPEG quality from 1 to 100 (default 95)"},
                {"threads", "N", "CPU threads"}};
   c.run = run_resize;
   return c;

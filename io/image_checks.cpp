@@ -1,0 +1,230 @@
+#include "io/image_checks.h"
+
+#include <stb_image.h>
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "io/exif.h"
+#include "io/png_encode.h"
+#include "tensor/tensor.h"
+
+namespace dcsr {
+
+namespace {
+
+uint32_t be16(const uint8_t* p) { return uint32_t(p[0]) << 8 | p[1]; }
+uint32_t be32(const uint8_t* p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]; }
+uint32_t le16(const uint8_t* p) { return uint32_t(p[1]) << 8 | p[0]; }
+uint32_t le32(const uint8_t* p) { return uint32_t(p[3]) << 24 | uint32_t(p[2]) << 16 | uint32_t(p[1]) << 8 | p[0]; }
+
+void check_pixel_count(int64_t width, int64_t height, const std::string& path) {
+  DCSR_CHECK(width > 0 && height > 0, "image '", path, "' has no pixels (its header says ", width, "x", height, ")");
+  if (width * height <= kMaxImagePixels) return;
+  char mpixel[32];
+  std::snprintf(mpixel, sizeof(mpixel), "%.1f", double(width) * double(height) / 1e6);
+  fail("image '", path, "' is ", width, "x", height, " pixels (", mpixel, " Mpixel): more than the ",
+       kMaxImagePixels, " pixels (2^28, 268 Mpixel) an image may have");
+}
+
+// ---- PNG ----
+
+// A chunk type for a message: its four bytes, anything unprintable as '?'.
+std::string chunk_name(const uint8_t* type) {
+  std::string name(4, '?');
+  for (int i = 0; i < 4; ++i)
+    if (type[i] >= 0x20 && type[i] < 0x7F) name[size_t(i)] = char(type[i]);
+  return name;
+}
+
+// The bytes of the filtered image data (a filter byte + the packed row, per
+// row, per interlace pass) that IHDR implies; 0 for a colour type stb rejects.
+int64_t png_data_size(int64_t width, int64_t height, int bit_depth, int colour_type, int interlace) {
+  const int channels[7] = {1, 0, 3, 1, 2, 0, 4};
+  if (colour_type < 0 || colour_type > 6 || channels[colour_type] == 0) return 0;
+  const int64_t bits = int64_t(channels[colour_type]) * bit_depth;
+  auto rows = [&](int64_t w, int64_t h) { return w > 0 && h > 0 ? h * (1 + (w * bits + 7) / 8) : 0; };
+  if (interlace == 0) return rows(width, height);
+  // Adam7: (x0, y0, dx, dy) of the seven passes.
+  const int pass[7][4] = {{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4}, {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}};
+  int64_t total = 0;
+  for (const auto& p : pass) total += rows((width - p[0] + p[2] - 1) / p[2], (height - p[1] + p[3] - 1) / p[3]);
+  return total;
+}
+
+struct StbFree {
+  void operator()(void* p) const { stbi_image_free(p); }
+};
+
+// Inflates the zlib stream of the IDAT chunks and checks its Adler-32 (the
+// last four bytes of the stream) and its length.
+void check_png_data(const std::string& zlib, int64_t expected, const std::string& path) {
+  DCSR_CHECK(zlib.size() >= 6, "image '", path, "' is a corrupt PNG (its image data is ", zlib.size(), " bytes)");
+  int inflated_size = 0;
+  const int guess = int(std::min<int64_t>(expected > 0 ? expected : 1 << 16, INT32_MAX / 2));
+  std::unique_ptr<char, StbFree> inflated(stbi_zlib_decode_malloc_guesssize_headerflag(
+      zlib.data(), int(zlib.size()), guess, &inflated_size, /*parse_header=*/1));
+  DCSR_CHECK(inflated != nullptr, "image '", path, "' is a corrupt PNG (its image data does not inflate: ",
+             stbi_failure_reason(), ")");
+  const uint32_t stored = be32(reinterpret_cast<const uint8_t*>(zlib.data()) + zlib.size() - 4);
+  const uint32_t actual = adler32(reinterpret_cast<const uint8_t*>(inflated.get()), size_t(inflated_size));
+  DCSR_CHECK(stored == actual, "image '", path, "' is a corrupt PNG (the Adler-32 of its image data does not match)");
+  DCSR_CHECK(int64_t(inflated_size) >= expected, "image '", path, "' is a truncated PNG (its image data holds ",
+             inflated_size, " of the ", expected, " bytes its header implies)");
+}
+
+ImageHeader check_png(const uint8_t* b, size_t n, const std::string& path, bool inflate) {
+  ImageHeader header;
+  header.format = ImageFormat::kPng;
+  int bit_depth = 0, colour_type = 0, interlace = 0;
+  std::string zlib;
+  size_t idat_chunks = 0;
+  for (size_t pos = 8, index = 0;; ++index) {
+    DCSR_CHECK(n - pos >= 12, "image '", path, "' is a truncated PNG (it ends at byte ", n, " before its IEND chunk)");
+    const uint32_t length = be32(b + pos);
+    const uint8_t* type = b + pos + 4;
+    const std::string name = chunk_name(type);
+    DCSR_CHECK(length <= n - pos - 12, "image '", path, "' is a truncated PNG (chunk '", name, "' at byte ", pos,
+               " claims ", length, " bytes; the file ends first)");
+    const uint32_t crc = be32(b + pos + 8 + length);
+    DCSR_CHECK(crc == crc32_png(type, size_t(length) + 4), "image '", path, "' is a corrupt PNG (CRC mismatch in chunk '",
+               name, "' at byte ", pos, ")");
+    const uint8_t* data = b + pos + 8;
+    const bool is_ihdr = std::memcmp(type, "IHDR", 4) == 0;
+    DCSR_CHECK(is_ihdr == (index == 0), "image '", path, "' is a corrupt PNG (",
+               is_ihdr ? "a second IHDR chunk" : "its first chunk is not IHDR", ")");
+    if (is_ihdr) {
+      DCSR_CHECK(length == 13, "image '", path, "' is a corrupt PNG (IHDR has ", length, " bytes, not 13)");
+      header.width = be32(data), header.height = be32(data + 4);
+      bit_depth = data[8], colour_type = data[9], interlace = data[12];
+      check_pixel_count(header.width, header.height, path);
+    } else if (std::memcmp(type, "IDAT", 4) == 0) {
+      ++idat_chunks;
+      if (inflate) zlib.append(reinterpret_cast<const char*>(data), length);
+    } else if (std::memcmp(type, "IEND", 4) == 0) {
+      break;  // anything after IEND is not part of the image
+    }
+    pos += 12 + size_t(length);
+  }
+  DCSR_CHECK(idat_chunks > 0, "image '", path, "' is a corrupt PNG (no IDAT chunk: no image data)");
+  if (inflate)
+    check_png_data(zlib, png_data_size(header.width, header.height, bit_depth, colour_type, interlace), path);
+  return header;
+}
+
+// ---- JPEG ----
+
+std::string hex_byte(uint8_t v) {
+  char text[8];
+  std::snprintf(text, sizeof(text), "0x%02X", v);
+  return text;
+}
+
+bool is_frame_header(uint8_t marker) {  // SOF0-SOF15 but DHT (C4), JPG (C8), DAC (CC)
+  return marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+}
+
+ImageHeader check_jpeg(const uint8_t* b, size_t n, const std::string& path) {
+  ImageHeader header;
+  header.format = ImageFormat::kJpeg;
+  bool have_frame = false, have_scan = false, have_exif = false;
+  auto truncated = [&](const char* where) {
+    fail("image '", path, "' is a truncated or corrupt JPEG (", where, "; no end-of-image marker)");
+  };
+  size_t pos = 2;  // after SOI
+  for (;;) {
+    if (pos >= n) truncated("it ends between segments");
+    DCSR_CHECK(b[pos] == 0xFF, "image '", path, "' is a corrupt JPEG (no marker at byte ", pos, ")");
+    while (pos < n && b[pos] == 0xFF) ++pos;  // a marker may be preceded by fill bytes
+    if (pos >= n) truncated("it ends in a marker");
+    const uint8_t marker = b[pos++];
+    if (marker == 0xD9) break;                                       // EOI
+    if ((marker >= 0xD0 && marker <= 0xD7) || marker == 0x01) continue;  // RSTn, TEM: no length
+    DCSR_CHECK(marker != 0xD8 && marker != 0x00, "image '", path, "' is a corrupt JPEG (marker ", hex_byte(marker), " at byte ",
+               pos - 1, ")");
+    if (n - pos < 2) truncated("it ends in a segment header");
+    const size_t length = be16(b + pos);  // includes its own two bytes
+    DCSR_CHECK(length >= 2, "image '", path, "' is a corrupt JPEG (segment length ", length, " at byte ", pos, ")");
+    if (length > n - pos) truncated("a segment runs past the end of the file");
+    const uint8_t* data = b + pos + 2;
+    const size_t size = length - 2;
+    if (is_frame_header(marker) && !have_frame) {
+      DCSR_CHECK(size >= 6, "image '", path, "' is a corrupt JPEG (frame header of ", size, " bytes)");
+      header.height = be16(data + 1), header.width = be16(data + 3);
+      check_pixel_count(header.width, header.height, path);
+      have_frame = true;
+    } else if (marker == 0xE1 && !have_exif && size >= 6 && std::memcmp(data, "Exif\0\0", 6) == 0) {
+      header.orientation = exif_orientation(data + 6, size - 6);
+      have_exif = true;
+    }
+    pos += length;
+    if (marker != 0xDA) continue;
+    // SOS: the entropy-coded data follows, up to the next marker. Inside it
+    // every FF is followed by 00 (a stuffed byte) or a restart marker D0-D7.
+    DCSR_CHECK(have_frame, "image '", path, "' is a corrupt JPEG (a scan before the frame header)");
+    have_scan = true;
+    for (;;) {
+      const void* ff = pos < n ? std::memchr(b + pos, 0xFF, n - pos) : nullptr;
+      if (ff == nullptr || static_cast<const uint8_t*>(ff) + 1 >= b + n) truncated("its scan data is cut off");
+      pos = size_t(static_cast<const uint8_t*>(ff) - b);
+      const uint8_t next = b[pos + 1];
+      if (next == 0x00 || (next >= 0xD0 && next <= 0xD7))
+        pos += 2;
+      else if (next == 0xFF)
+        pos += 1;  // fill byte before a marker
+      else
+        break;  // a marker: the outer loop reads it
+    }
+  }
+  DCSR_CHECK(have_scan, "image '", path, "' is a corrupt JPEG (it ends before any image data)");
+  return header;
+}
+
+// ---- BMP ----
+
+ImageHeader check_bmp(const uint8_t* b, size_t n, const std::string& path) {
+  ImageHeader header;
+  header.format = ImageFormat::kBmp;
+  DCSR_CHECK(n >= 26, "image '", path, "' is a truncated BMP (", n, " bytes: shorter than its headers)");
+  const uint32_t file_size = le32(b + 2), offset = le32(b + 10), info_size = le32(b + 14);
+  DCSR_CHECK(info_size >= 12 && info_size <= n - 14, "image '", path, "' is a truncated or corrupt BMP (info header of ",
+             info_size, " bytes in a file of ", n, ")");
+  int64_t height = 0;
+  uint32_t bits = 0, compression = 0;
+  if (info_size == 12) {  // OS/2 BITMAPCOREHEADER: 16-bit sizes
+    header.width = le16(b + 18), height = le16(b + 20), bits = le16(b + 24);
+  } else {
+    DCSR_CHECK(info_size >= 40, "image '", path, "' is a corrupt BMP (info header of ", info_size, " bytes)");
+    header.width = int32_t(le32(b + 18)), height = int32_t(le32(b + 22));
+    bits = le16(b + 28), compression = le32(b + 30);
+  }
+  header.height = height < 0 ? -height : height;  // negative: rows stored top-down
+  check_pixel_count(header.width, header.height, path);
+  DCSR_CHECK(file_size == 0 || file_size <= n, "image '", path, "' is a truncated BMP (its header says ", file_size,
+             " bytes, the file has ", n, ")");
+  DCSR_CHECK(offset >= 14 + info_size && offset <= n, "image '", path, "' is a truncated or corrupt BMP (pixel data at byte ",
+             offset, " of a file of ", n, ")");
+  // Uncompressed (0) and bit-field (3, 6) layouts: rows of whole 32-bit words.
+  const bool plain = compression == 0 || compression == 3 || compression == 6;
+  if (plain && (bits == 1 || bits == 4 || bits == 8 || bits == 16 || bits == 24 || bits == 32)) {
+    const int64_t row_bytes = (header.width * bits + 31) / 32 * 4;
+    DCSR_CHECK(row_bytes * header.height <= int64_t(n - offset), "image '", path, "' is a truncated BMP (its ",
+               header.height, " rows need ", row_bytes * header.height, " bytes after byte ", offset, "; the file has ",
+               n - offset, ")");
+  }
+  return header;
+}
+
+}  // namespace
+
+ImageHeader check_image_bytes(const std::string& bytes, const std::string& path, bool inflate_png) {
+  const auto* b = reinterpret_cast<const uint8_t*>(bytes.data());
+  const size_t n = bytes.size();
+  if (n >= 8 && std::memcmp(b, "\x89PNG\r\n\x1A\n", 8) == 0) return check_png(b, n, path, inflate_png);
+  if (n >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) return check_jpeg(b, n, path);
+  if (n >= 2 && b[0] == 'B' && b[1] == 'M') return check_bmp(b, n, path);
+  fail("cannot read image '", path, "': not a PNG, JPEG or BMP file (supported formats: PNG, JPEG, BMP)");
+}
+
+}  // namespace dcsr

@@ -1,0 +1,187 @@
+// The readers refuse corrupt files (io/image_checks.h): a bit flip anywhere
+// in a PNG, image data that fails Adler-32, truncated BMP and JPEG files,
+// images over the size limit; every message is one line naming the file.
+// Tiny images read fine.
+#include <filesystem>
+
+#include "test_io_helpers.h"
+#include "test_util.h"
+
+using namespace dcsr;
+
+namespace {
+
+// The message read_image() throws for the file `bytes` (written to `path`), or "" when it reads it.
+std::string read_error(const std::string& path, const std::string& bytes) {
+  test::write_bytes(path, bytes);
+  try {
+    read_image(path);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+std::string bmp_bytes(const std::vector<uint8_t>& rgb, int64_t w, int64_t h) {
+  std::string out;
+  auto append = [](void* context, void* data, int size) {
+    static_cast<std::string*>(context)->append(static_cast<const char*>(data), size_t(size));
+  };
+  REQUIRE(stbi_write_bmp_to_func(append, &out, int(w), int(h), 3, rgb.data()));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("errors: a bit flip in any byte of any PNG chunk is rejected", "[io][readers]") {
+  test::TempDir dir("io_readers");
+  const Tensor img = test::test_image(12, 10, 21);
+  write_png(dir / "good.png", img);
+  const std::string png = test::with_text_chunk(test::read_bytes_of(dir / "good.png"));
+  const std::string path = dir / "flipped.png";
+  REQUIRE(read_error(path, png).empty());
+  const std::vector<test::PngChunk> chunks = test::png_chunks(png);
+  REQUIRE(chunks.size() == 4);
+  CHECK(chunks[0].type == "IHDR");
+  CHECK(chunks[1].type == "tEXt");
+  CHECK(chunks[2].type == "IDAT");
+  CHECK(chunks[3].type == "IEND");
+  // Every byte of the file, the signature and every chunk's length, type,
+  // data and CRC, with one bit flipped (a different bit from byte to byte).
+  size_t rejected = 0;
+  for (size_t at = 0; at < png.size(); ++at) {
+    std::string bad = png;
+    bad[at] = char(uint8_t(bad[at]) ^ (1u << (at % 8)));
+    const std::string message = read_error(path, bad);
+    INFO("byte " << at << ": " << message);
+    CHECK_THAT(message, Catch::Contains("flipped.png"));
+    CHECK(message.find('\n') == std::string::npos);
+    rejected += !message.empty();
+  }
+  CHECK(rejected == png.size());
+  CHECK_THAT(read_error(path, png.substr(0, 40) + char(png[40] ^ 1) + png.substr(41)), Catch::Contains("CRC mismatch"));
+}
+
+TEST_CASE("errors: PNG image data that fails Adler-32 is rejected even with good CRCs", "[io][readers]") {
+  test::TempDir dir("io_readers");
+  write_png(dir / "good.png", test::test_image(16, 16, 22));
+  const std::string png = test::read_bytes_of(dir / "good.png");
+  const test::PngChunk idat = test::png_chunks(png)[1];
+  REQUIRE(idat.type == "IDAT");
+  const std::string path = dir / "bad_data.png";
+  // The Adler-32 itself (the last four bytes of the zlib stream), then bytes
+  // of the deflate data, each flip with the chunk's CRC made right again.
+  const size_t data = idat.offset + 8;
+  std::vector<size_t> positions = {data + idat.length - 1, data + idat.length - 4};
+  for (size_t k = 1; k <= 8; ++k) positions.push_back(data + 2 + k * (idat.length - 8) / 9);
+  for (size_t at : positions) {
+    std::string bad = png;
+    bad[at] = char(uint8_t(bad[at]) ^ 0x10);
+    test::fix_crc(bad, idat);
+    const std::string message = read_error(path, bad);
+    INFO("byte " << at << " of IDAT data at " << data);
+    CHECK_THAT(message, Catch::Contains("bad_data.png") && Catch::Contains("corrupt PNG"));
+    CHECK(message.find("CRC") == std::string::npos);  // the CRC is right: the data check caught it
+  }
+  // The exact message for a wrong checksum alone.
+  std::string bad = png;
+  bad[data + idat.length - 1] = char(uint8_t(bad[data + idat.length - 1]) ^ 1);
+  test::fix_crc(bad, idat);
+  CHECK_THAT(read_error(path, bad), Catch::Contains("Adler-32"));
+  // A PNG cut short, at several places.
+  for (size_t keep : {size_t(8), size_t(20), size_t(40), png.size() / 2, png.size() - 12, png.size() - 1}) {
+    INFO("kept " << keep << " bytes");
+    CHECK_THAT(read_error(path, png.substr(0, keep)), Catch::Contains("bad_data.png") && Catch::Contains("truncated"));
+  }
+}
+
+TEST_CASE("errors: truncated or inconsistent BMP files are rejected", "[io][readers]") {
+  test::TempDir dir("io_readers");
+  const Tensor img = test::test_image(10, 7, 23);
+  const std::string bmp = bmp_bytes(test::interleaved_rgb(img), 7, 10);
+  const std::string path = dir / "cut.bmp";
+  REQUIRE(read_error(path, bmp).empty());
+  test::require_close(read_image(path), quantize(img), 1e-7);
+  for (size_t keep : {size_t(10), size_t(30), size_t(54), size_t(60), bmp.size() / 2, bmp.size() - 1}) {
+    INFO("kept " << keep << " of " << bmp.size() << " bytes");
+    CHECK_THAT(read_error(path, bmp.substr(0, keep)), Catch::Contains("cut.bmp") && Catch::Contains("truncated"));
+  }
+  // The header's file size larger than the file.
+  std::string bigger = bmp;
+  bigger[2] = char(uint8_t(bigger[2]) + 100);
+  CHECK_THAT(read_error(path, bigger), Catch::Contains("its header says"));
+  // The pixel data offset inside the headers.
+  std::string inside = bmp;
+  inside[10] = 20;
+  CHECK_THAT(read_error(path, inside), Catch::Contains("cut.bmp") && Catch::Contains("BMP"));
+}
+
+TEST_CASE("errors: truncated or corrupt JPEG files are rejected", "[io][readers]") {
+  test::TempDir dir("io_readers");
+  const Tensor img = test::test_image(24, 32, 24);
+  const std::string jpeg = test::jpeg_bytes(test::interleaved_rgb(img), 32, 24, 90);
+  const std::string path = dir / "cut.jpg";
+  REQUIRE(read_error(path, jpeg).empty());
+  // Cut anywhere: in the headers, in the scan data, just before EOI.
+  for (size_t keep = 3; keep < jpeg.size(); keep += std::max<size_t>(1, jpeg.size() / 40)) {
+    INFO("kept " << keep << " of " << jpeg.size() << " bytes");
+    const std::string message = read_error(path, jpeg.substr(0, keep));
+    CHECK_THAT(message, Catch::Contains("cut.jpg") && (Catch::Contains("truncated") || Catch::Contains("corrupt")));
+  }
+  CHECK_THAT(read_error(path, jpeg.substr(0, jpeg.size() - 2)), Catch::Contains("no end-of-image marker"));
+  // Bytes after EOI (some cameras append data) are not part of the image.
+  CHECK(read_error(path, jpeg + "trailing data").empty());
+  // A segment whose length runs past the end of the file.
+  std::string long_segment = jpeg;
+  long_segment[4] = char(0xFF), long_segment[5] = char(0xF0);  // APP0's length
+  CHECK_THAT(read_error(path, long_segment), Catch::Contains("segment runs past the end"));
+}
+
+TEST_CASE("errors: images over the size limit are refused before decoding, with the limit", "[io][readers]") {
+  test::TempDir dir("io_readers");
+  write_png(dir / "small.png", test::test_image(4, 4, 25));
+  std::string png = test::read_bytes_of(dir / "small.png");
+  test::write_be32(png, 16, 60000);  // IHDR width, height
+  test::write_be32(png, 20, 60000);
+  test::fix_crc(png, test::png_chunks(png)[0]);
+  const std::string message = read_error(dir / "huge.png", png);
+  CHECK_THAT(message, Catch::Contains("huge.png") && Catch::Contains("60000x60000") &&
+                          Catch::Contains("3600.0 Mpixel") && Catch::Contains("268435456 pixels"));
+  CHECK_THROWS_WITH(read_image_info(dir / "huge.png"), Catch::Contains("60000x60000"));
+  // 16384 x 16385 is one row over 2^28 pixels.
+  test::write_be32(png, 16, 16384);
+  test::write_be32(png, 20, 16385);
+  test::fix_crc(png, test::png_chunks(png)[0]);
+  CHECK_THAT(read_error(dir / "over.png", png), Catch::Contains("16384x16385"));
+  // JPEG: the frame header's size (SOF0: FF C0, length, precision, height, width).
+  std::string jpeg = test::jpeg_bytes(test::interleaved_rgb(test::test_image(8, 8, 26)), 8, 8);
+  const size_t sof = jpeg.find("\xFF\xC0");
+  REQUIRE(sof != std::string::npos);
+  jpeg[sof + 5] = jpeg[sof + 6] = jpeg[sof + 7] = jpeg[sof + 8] = char(0xFF);
+  CHECK_THAT(read_error(dir / "huge.jpg", jpeg), Catch::Contains("huge.jpg") && Catch::Contains("65535x65535"));
+  // BMP: width and height in the info header.
+  std::string bmp = bmp_bytes(test::interleaved_rgb(test::test_image(4, 4, 27)), 4, 4);
+  bmp[18] = bmp[19] = bmp[22] = bmp[23] = 0, bmp[20] = bmp[24] = 1;  // 65536 x 65536
+  CHECK_THAT(read_error(dir / "huge.bmp", bmp), Catch::Contains("huge.bmp") && Catch::Contains("65536x65536"));
+}
+
+TEST_CASE("forward: tiny images (1x1, 2x2, 3x5) read fine in every format", "[io][readers]") {
+  test::TempDir dir("io_readers");
+  for (auto [h, w] : {std::pair<int64_t, int64_t>{1, 1}, {2, 2}, {3, 5}, {5, 3}}) {
+    INFO(w << "x" << h);
+    const Tensor img = test::test_image(h, w, uint64_t(30 + h * w));
+    write_png(dir / "t.png", img);
+    test::require_close(read_image(dir / "t.png"), quantize(img), 1e-7);
+    write_image(dir / "t16.png", img, ImageWriteOptions{16, 95});
+    test::require_close(read_image(dir / "t16.png"), img, 1e-5);
+    test::write_bytes(dir / "t.bmp", bmp_bytes(test::interleaved_rgb(img), w, h));
+    test::require_close(read_image(dir / "t.bmp"), quantize(img), 1e-7);
+    write_image(dir / "t.jpg", img, ImageWriteOptions{8, 100});
+    const Tensor jpeg = read_image(dir / "t.jpg");
+    REQUIRE(jpeg.shape() == Shape{1, 3, h, w});
+    test::require_close(jpeg, img, 0.1);
+    const ImageInfo info = read_image_info(dir / "t.jpg");
+    CHECK(info.height == h);
+    CHECK(info.width == w);
+  }
+}
