@@ -5,12 +5,15 @@
 # of one 4K-mode image. Every number in the report is measured by this run;
 # the goals' MET / NOT MET are computed from them (tools/results_report.py).
 #
-#   tools/make_results.sh [--model M] [--log LOG] [--val-seed S] [--quick] [--work DIR] [--out-dir DIR]
+#   tools/make_results.sh [--model M] [--log LOG] [--val-seed S] [--val-sim SIM] [--quick] [--work DIR] [--out-dir DIR]
 #
 #   --model M     the model (default models/default.ckpt)
 #   --log LOG     its training log (default models/train_log.jsonl)
 #   --val-seed S  the seed of `dcsr prepare` for the validation set (default 2:
 #                 the validation set the default model was trained with)
+#   --val-sim SIM the telephoto simulation of that set, `dcsr prepare --sim`
+#                 (default classic: the one the default model was trained and
+#                 validated with; camera: the simulation of issue 15)
 #   --quick       a smoke test of this script: 4 validation images and a 504x378
 #                 4K-mode input; the report says so at the top, and it goes to
 #                 the work folder unless --out-dir is given
@@ -23,7 +26,7 @@
 # DCSR_NUM_THREADS, the CPU threads (default: all cores).
 #
 # Steps: (a) build the dcsr command; (b) prepare the validation set from the
-# Set5 and Set14 photos together with `dcsr prepare --seed 2`; (c) `dcsr eval` (4k protocol) with
+# Set5 and Set14 photos together with `dcsr prepare --seed 2 --sim classic`; (c) `dcsr eval` (4k protocol) with
 # the model, which measures bicubic in the same run, and again with
 # --unrelated-ref; (d) `dcsr plot-log` of the training log; (e) `make demo`
 # and `dcsr sr` on a 2016x1512 input in 4k mode under /usr/bin/time -v (the
@@ -40,11 +43,12 @@ model="models/default.ckpt"
 log="models/train_log.jsonl"
 quick=0
 val_seed=2
+val_sim=classic
 work=""
 out_dir=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    --model|--log|--work|--out-dir|--val-seed)
+    --model|--log|--work|--out-dir|--val-seed|--val-sim)
       [ $# -ge 2 ] || { echo "make_results: $1 needs a value (see --help)" >&2; exit 2; } ;;
   esac
   case "$1" in
@@ -52,6 +56,7 @@ while [ $# -gt 0 ]; do
     --log) log="$2"; shift 2 ;;
     --quick) quick=1; shift ;;
     --val-seed) val_seed="$2"; shift 2 ;;
+    --val-sim) val_sim="$2"; shift 2 ;;
     --work) work="$2"; shift 2 ;;
     --out-dir) out_dir="$2"; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -108,7 +113,7 @@ step "(a) building the dcsr command"
 run configure make configure
 run build cmake --build build --target dcsr -j "$(nproc)"
 
-step "(b) preparing the validation set from $data/{Set5,Set14} (seed $val_seed)"
+step "(b) preparing the validation set from $data/{Set5,Set14} (seed $val_seed, $val_sim simulation)"
 # One folder of both sets' photos (as the training's validation set): photo i
 # of the sorted list draws its simulated telephoto from (seed, i), so the same
 # photos and seed give the same pairs.
@@ -121,7 +126,7 @@ for set in Set5 Set14; do
     ln -s "$photo" "$work/val_photos/$(basename "$photo")"
   done
 done
-run prepare_val "$dcsr" prepare --photos "$work/val_photos" --out "$work/val" --seed "$val_seed"
+run prepare_val "$dcsr" prepare --photos "$work/val_photos" --out "$work/val" --seed "$val_seed" --sim "$val_sim"
 
 step "(c) evaluating bicubic, the model and the model with unrelated references"
 max_images=()
@@ -141,7 +146,7 @@ if [ "$quick" = 1 ]; then size4k=1008x756; else size4k=4032x3024; fi
 rm -rf "$work/big"
 mkdir -p "$work/big/photo"
 run resize "$dcsr" resize --in "$photo" --out "$work/big/photo/big.png" --size "$size4k"
-run prepare_big "$dcsr" prepare --photos "$work/big/photo" --out "$work/big/data" --seed 1
+run prepare_big "$dcsr" prepare --photos "$work/big/photo" --out "$work/big/data" --seed 1 --sim classic
 timed sr4k "$dcsr" sr --lr "$work/big/data/LR/x2/big.png" --ref "$work/big/data/Ref/x2/big.png" \
   --out "$work/big/sr.png" --model "$model" --mode 4k --quiet
 

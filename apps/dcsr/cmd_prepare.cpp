@@ -21,6 +21,10 @@ int run_prepare(const CommandInfo& self, const std::vector<std::string>& argv) {
   opt.out_dir = args.require("out");
   opt.seed = args.get_u64("seed", 1);
   opt.force = args.has("force");
+  const std::string sim = args.get("sim", "camera");
+  if (sim != "camera" && sim != "classic")
+    throw UsageError("dcsr prepare: --sim must be camera or classic, got '" + sim + "'");
+  opt.simulation = parse_simulation(sim);
   apply_threads(args);
   select_device(args.get("device", "cpu"));  // accepted for uniformity; the simulation runs on the CPU
   ProgressBar bar("prepare", 0);
@@ -40,15 +44,21 @@ CommandInfo prepare_command() {
   CommandInfo c;
   c.name = "prepare";
   c.summary = "make a training/evaluation dataset from ordinary photos (simulated dual camera)";
-  c.usage = "dcsr prepare --photos DIR --out DIR [--seed S]";
+  c.usage = "dcsr prepare --photos DIR --out DIR [--seed S] [--sim camera|classic]";
   c.details =
       "Every photo becomes HR (cropped to a multiple of 8), LR/x2 (antialiased bicubic 1/2), LR/x1 (= HR),\n"
-      "Ref/x2 (the central half of HR at full resolution, the LR's pixel size, perturbed: rotation +-2 deg,\n"
-      "scale +-3%, shift +-4 px, colour gain +-5%, gamma +-0.1, blur sigma 0.5-1, noise 0.5-2/255) and\n"
-      "Ref/x1 (the same view at twice the density). Geometry and seeding: dcsr/data/prepare.h.";
+      "Ref/x2 (a simulated telephoto showing the central half of HR at full resolution, the LR's pixel size)\n"
+      "and Ref/x1 (the same view at twice the density).\n"
+      "--sim camera (default): each photo draws its own zoom around 2 (normalised back to 2), residual\n"
+      "rotation/scale/shift, smooth parallax displacement, lens blur, vignetting, signal-dependent noise,\n"
+      "white balance/colour matrix/exposure/gamma, JPEG (dcsr/data/camera_sim.h).\n"
+      "--sim classic: the simulation models/default.ckpt was trained with: rotation +-2 deg, scale +-3%,\n"
+      "shift +-4 px, colour gain +-5%, gamma +-0.1, blur sigma 0.2-0.5, noise 0.5-2/255 (dcsr/data/prepare.h).\n"
+      "Every drawn parameter goes to OUT/prepare.json; the same seed gives the same bytes.";
   c.options = {{"photos", "DIR", "folder of photos (PNG, JPEG, BMP; at least 32x32)"},
                {"out", "DIR", "output dataset folder (must be empty or new)"},
                {"seed", "S", "random seed of the perturbations (default 1)"},
+               {"sim", "camera|classic", "telephoto simulation (default camera; classic: the default model's)"},
                {"force", "", "write into a non-empty output folder"},
                {"device", "cpu|cuda", "accepted for uniformity; the simulation runs on the CPU"},
                {"threads", "N", "CPU threads"}};

@@ -10,6 +10,8 @@
 
 #include "autograd/grad_mode.h"
 #include "autograd/ops/image.h"
+#include "dcsr/data/augment.h"
+#include "dcsr/data/camera_sim.h"
 #include "io/image_io.h"
 #include "runtime/threads.h"
 #include "tensor/serialize.h"
@@ -34,32 +36,22 @@ DualCameraParams draw_dual_camera(Generator& gen) {
   return p;
 }
 
+nlohmann::json dual_camera_to_json(const DualCameraParams& p) {
+  return {{"angle_deg", p.angle_deg},     {"scale", p.scale},
+          {"translation", {p.ty, p.tx}}, {"gain", {p.gain[0], p.gain[1], p.gain[2]}},
+          {"gamma", p.gamma},             {"blur_sigma", p.blur_sigma},
+          {"noise_sigma", p.noise_sigma}};
+}
+
+const char* simulation_name(Simulation s) { return s == Simulation::Camera ? "camera" : "classic"; }
+
+Simulation parse_simulation(const std::string& name) {
+  if (name == "camera") return Simulation::Camera;
+  if (name == "classic") return Simulation::Classic;
+  fail("unknown simulation '", name, "' (expected camera or classic)");
+}
+
 namespace {
-
-// Keys cubic kernel with a = -0.5 (the usual image-warping choice; it
-// interpolates and reproduces linear ramps).
-inline double keys(double t) {
-  t = std::abs(t);
-  if (t <= 1.0) return (1.5 * t - 2.5) * t * t + 1.0;
-  if (t < 2.0) return ((-0.5 * t + 2.5) * t - 4.0) * t + 2.0;
-  return 0.0;
-}
-
-// Bicubic sample of one plane at (y, x) (pixel centres at integers), border replicated.
-inline double sample_bicubic(const float* plane, int64_t h, int64_t w, double y, double x) {
-  const double fy = std::floor(y), fx = std::floor(x);
-  const int64_t iy = int64_t(fy), ix = int64_t(fx);
-  double wy[4], wx[4];
-  for (int k = 0; k < 4; ++k) wy[k] = keys(y - double(iy - 1 + k)), wx[k] = keys(x - double(ix - 1 + k));
-  double s = 0.0;
-  for (int a = 0; a < 4; ++a) {
-    const int64_t yy = std::clamp<int64_t>(iy - 1 + a, 0, h - 1);
-    double row = 0.0;
-    for (int b = 0; b < 4; ++b) row += wx[b] * double(plane[yy * w + std::clamp<int64_t>(ix - 1 + b, 0, w - 1)]);
-    s += wy[a] * row;
-  }
-  return s;
-}
 
 // Renders the telephoto view: an out_h x out_w image whose pixel (R, C) shows
 // Ref/x2 position ((R + 1/2)/density - 1/2, ...), mapped into the HR by the
@@ -86,39 +78,6 @@ Tensor render_view(const Tensor& hr, const DualCameraParams& p, int64_t density)
   return out;
 }
 
-// Separable Gaussian blur in place, radius ceil(3 sigma), border replicated.
-void gaussian_blur_inplace(Tensor& img, double sigma) {
-  if (sigma <= 0.0) return;
-  const int64_t radius = int64_t(std::ceil(3.0 * sigma)), h = img.size(2), w = img.size(3);
-  std::vector<double> k(size_t(2 * radius + 1));
-  double sum = 0.0;
-  for (int64_t i = -radius; i <= radius; ++i) sum += k[size_t(i + radius)] = std::exp(-0.5 * double(i * i) / (sigma * sigma));
-  for (double& v : k) v /= sum;
-  float* data = img.data<float>();
-  for (int64_t c = 0; c < img.size(1); ++c) {
-    float* plane = data + c * h * w;
-    std::vector<float> tmp(size_t(h * w));
-    parallel_for(h, 8, [&](int64_t begin, int64_t end) {  // along rows
-      for (int64_t y = begin; y < end; ++y)
-        for (int64_t x = 0; x < w; ++x) {
-          double s = 0.0;
-          for (int64_t i = -radius; i <= radius; ++i)
-            s += k[size_t(i + radius)] * plane[y * w + std::clamp<int64_t>(x + i, 0, w - 1)];
-          tmp[size_t(y * w + x)] = float(s);
-        }
-    });
-    parallel_for(h, 8, [&](int64_t begin, int64_t end) {  // along columns
-      for (int64_t y = begin; y < end; ++y)
-        for (int64_t x = 0; x < w; ++x) {
-          double s = 0.0;
-          for (int64_t i = -radius; i <= radius; ++i)
-            s += k[size_t(i + radius)] * tmp[size_t(std::clamp<int64_t>(y + i, 0, h - 1) * w + x)];
-          plane[y * w + x] = float(s);
-        }
-    });
-  }
-}
-
 // Colour gain, gamma, additive Gaussian noise (drawn serially in pixel order,
 // so the result does not depend on the thread count), clamp to [0, 1].
 void colour_and_noise(Tensor& img, const DualCameraParams& p, Generator& gen) {
@@ -140,22 +99,28 @@ Tensor clamp01(Tensor t) {
 
 }  // namespace
 
-SimulatedPair simulate_dual_camera(const Tensor& photo, const DualCameraParams& params, Generator& gen) {
+Tensor crop_to_multiple_of_8(const Tensor& photo) {
   DCSR_CHECK(photo.dim() == 4 && photo.size(0) == 1 && photo.size(1) == 3 && photo.dtype() == kFloat32 &&
                  photo.is_cpu(),
              "simulate_dual_camera: expected a CPU float32 photo (1, 3, H, W), got ", shape_str(photo.shape()));
   const int64_t H = photo.size(2) / 8 * 8, W = photo.size(3) / 8 * 8;
   DCSR_CHECK(H >= 32 && W >= 32, "simulate_dual_camera: the photo ", photo.size(3), "x", photo.size(2),
              " is too small (needs at least 32x32)");
-  NoGradGuard no_grad;
-  SimulatedPair out;
-  // Centre crop to multiples of 8 (the odd extra row/column goes at the bottom/right).
+  // Centre crop (the odd extra row/column goes at the bottom/right).
   const int64_t top = (photo.size(2) - H) / 2, left = (photo.size(3) - W) / 2;
-  out.hr = empty({1, 3, H, W});
+  Tensor hr = empty({1, 3, H, W});
   for (int64_t c = 0; c < 3; ++c)
     for (int64_t y = 0; y < H; ++y)
       std::copy_n(photo.data<float>() + (c * photo.size(2) + top + y) * photo.size(3) + left, W,
-                  out.hr.data<float>() + (c * H + y) * W);
+                  hr.data<float>() + (c * H + y) * W);
+  return hr;
+}
+
+SimulatedPair simulate_dual_camera(const Tensor& photo, const DualCameraParams& params, Generator& gen) {
+  NoGradGuard no_grad;
+  SimulatedPair out;
+  out.hr = crop_to_multiple_of_8(photo);
+  const int64_t H = out.hr.size(2), W = out.hr.size(3);
   out.lr_x1 = out.hr;
   out.lr_x2 = clamp01(resize_antialias(out.hr, H / 2, W / 2).to(kFloat32).to(kCPU).clone());
   out.ref_x2 = render_view(out.hr, params, 1);
@@ -190,25 +155,30 @@ int64_t prepare_dataset(const PrepareOptions& options) {
     fs::create_directories(fs::path(options.out_dir) / sub, ec);
     DCSR_CHECK(!ec, "cannot create folder '", (fs::path(options.out_dir) / sub).string(), "': ", ec.message());
   }
-  nlohmann::json record = {{"seed", options.seed}, {"photos", options.photos_dir}, {"pairs", nlohmann::json::array()}};
+  nlohmann::json record = {{"seed", options.seed},
+                           {"simulation", simulation_name(options.simulation)},
+                           {"photos", options.photos_dir},
+                           {"pairs", nlohmann::json::array()}};
   for (size_t i = 0; i < photos.size(); ++i) {
     const std::string stem = fs::path(photos[i]).stem().string();
     Generator gen(options.seed, 1 + uint64_t(i));
-    DualCameraParams p = draw_dual_camera(gen);
-    SimulatedPair pair = simulate_dual_camera(read_image(photos[i]), p, gen);
+    nlohmann::json entry = {{"name", stem + ".png"}, {"photo", fs::path(photos[i]).filename().string()}};
+    SimulatedPair pair;
+    if (options.simulation == Simulation::Camera) {
+      const CameraSimParams p = draw_camera_sim(gen);
+      pair = simulate_camera_pair(read_image(photos[i]), p, gen);
+      entry["hr_size"] = {pair.hr.size(3), pair.hr.size(2)};
+      entry.update(camera_sim_to_json(p));
+    } else {
+      const DualCameraParams p = draw_dual_camera(gen);
+      pair = simulate_dual_camera(read_image(photos[i]), p, gen);
+      entry["hr_size"] = {pair.hr.size(3), pair.hr.size(2)};
+      entry.update(dual_camera_to_json(p));
+    }
     const Tensor* images[] = {&pair.hr, &pair.lr_x2, &pair.ref_x2, &pair.lr_x1, &pair.ref_x1};
     for (size_t k = 0; k < 5; ++k)
       write_png((fs::path(options.out_dir) / subdirs[k] / (stem + ".png")).string(), *images[k]);
-    record["pairs"].push_back({{"name", stem + ".png"},
-                               {"photo", fs::path(photos[i]).filename().string()},
-                               {"hr_size", {pair.hr.size(3), pair.hr.size(2)}},
-                               {"angle_deg", p.angle_deg},
-                               {"scale", p.scale},
-                               {"translation", {p.ty, p.tx}},
-                               {"gain", {p.gain[0], p.gain[1], p.gain[2]}},
-                               {"gamma", p.gamma},
-                               {"blur_sigma", p.blur_sigma},
-                               {"noise_sigma", p.noise_sigma}});
+    record["pairs"].push_back(entry);
     if (options.progress) options.progress(int64_t(i) + 1, int64_t(photos.size()), stem);
   }
   write_file_atomic((fs::path(options.out_dir) / "prepare.json").string(), record.dump(2) + "\n");

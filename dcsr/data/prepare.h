@@ -1,5 +1,6 @@
 // `dcsr prepare`: a CameraFusion-layout dataset (dcsr/data/data.h) from ordinary
-// photos, by simulating the dual camera.
+// photos, by simulating the dual camera. Two simulations: "camera" (the
+// default, dcsr/data/camera_sim.h) and "classic", described here.
 //
 // Per photo (h x w below is the LR size):
 //   HR     = the photo, centre-cropped to a multiple of 8 in both dimensions
@@ -40,6 +41,8 @@
 #include <functional>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "tensor/random.h"
 #include "tensor/tensor.h"
 
@@ -55,6 +58,11 @@ struct DualCameraParams {
 
 // Draws the perturbation in the order of the struct's fields.
 DualCameraParams draw_dual_camera(Generator& gen);
+nlohmann::json dual_camera_to_json(const DualCameraParams& p);
+
+// The HR of the protocol: the photo (1, 3, H, W) float32, H, W >= 32,
+// centre-cropped to a multiple of 8 in both dimensions.
+Tensor crop_to_multiple_of_8(const Tensor& photo);
 
 struct SimulatedPair {
   Tensor hr, lr_x2, ref_x2, lr_x1, ref_x1;  // (1, 3, ...) float32 in [0, 1]
@@ -64,9 +72,17 @@ struct SimulatedPair {
 // (after the parameters, when the caller drew them from the same generator).
 SimulatedPair simulate_dual_camera(const Tensor& photo, const DualCameraParams& params, Generator& gen);
 
+// Which telephoto simulation `dcsr prepare` runs: Camera (dcsr/data/camera_sim.h,
+// the default: closer to real phones) or Classic (the one above, with which
+// models/default.ckpt was trained and validated).
+enum class Simulation { Camera, Classic };
+const char* simulation_name(Simulation s);
+Simulation parse_simulation(const std::string& name);  // "camera" or "classic"; else fails
+
 struct PrepareOptions {
   std::string photos_dir, out_dir;
   uint64_t seed = 1;
+  Simulation simulation = Simulation::Camera;
   bool force = false;  // allow a non-empty output folder
   std::function<void(int64_t done, int64_t total, const std::string& name)> progress;
 };
