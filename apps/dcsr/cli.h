@@ -21,6 +21,7 @@ CommandInfo prepare_command();
 CommandInfo train_command();
 CommandInfo sra_command();
 CommandInfo sr_command();
+CommandInfo register_command();
 CommandInfo eval_command();
 CommandInfo demo_command();
 CommandInfo plot_log_command();

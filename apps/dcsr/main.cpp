@@ -22,6 +22,7 @@ namespace dcsr::cli {
 const std::vector<CommandInfo>& all_commands() {
   static const std::vector<CommandInfo> commands = {
       prepare_command(), train_command(),    sra_command(),     sr_command(),  eval_command(),
+      register_command(),
       demo_command(),    plot_log_command(), resize_command(), export_command(), help_command()};
   return commands;
 }

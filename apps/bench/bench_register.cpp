@@ -1,0 +1,166 @@
+// Registration's accuracy and speed (issue 14's goals; dcsr/registration/register.h).
+//
+// register_accuracy_*: 60 synthetic pairs with a known transform, made from
+// photos of $DCSR_DATA (default ../shared/data next to the source tree;
+// skipped with a line when absent): 40 from Sun_Hays80 (every other photo),
+// 20 from Kodak24. The wide image is the photo downscaled to at most 512 px
+// (Kodak24's 500 x 500 as it is); the telephoto has the wide's pixel count,
+// scale drawn in four bands (1.5-2, 2-3, 3-4, 4-5, 15 pairs each), rotation in
+// +-3 degrees, the view's centre anywhere that keeps at least ~80% of it
+// inside the wide image; the telephoto seen through a random other camera
+// (synthetic_pair.h random_look: colour matrix, gain, gamma, blur, noise,
+// JPEG 60-95), the wide with light noise and JPEG 92. Error: the distance of
+// each recovered field-of-view corner from the true one, in wide pixels; per
+// band the median and the maximum over all corners (4 per pair). A refused
+// pair counts as failed ("refused").
+//
+// register_12mp: one 4032 x 3024 pair (a Sun_Hays80 photo upscaled, 3x
+// telephoto of the same size, 1.3 degrees): time per registration (wall and
+// process CPU), and the memory it adds (peak RSS during it minus RSS before).
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+
+#include "apps/bench/bench.h"
+#include "autograd/grad_mode.h"
+#include "autograd/ops/image.h"
+#include "dcsr/registration/register.h"
+#include "dcsr/registration/synthetic_pair.h"
+#include "io/image_io.h"
+
+namespace dcsr::bench {
+namespace {
+namespace fs = std::filesystem;
+using namespace dcsr::registration;
+
+constexpr double kPi = 3.14159265358979323846;
+
+std::string shared_data() {
+  if (const char* env = std::getenv("DCSR_DATA"); env && *env) return env;
+  return std::string(DCSR_SOURCE_DIR) + "/../shared/data";
+}
+
+double current_rss_mb() {
+  std::ifstream in("/proc/self/statm");
+  long pages_total = 0, pages_resident = 0;
+  in >> pages_total >> pages_resident;
+  return double(pages_resident) * double(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
+struct Band {
+  double low, high;
+  std::vector<double> corner_errors, ms;
+  int pairs = 0, refused = 0;
+};
+
+void bench_accuracy(const Context& ctx, const std::vector<std::string>& sun, const std::vector<std::string>& kodak) {
+  NoGradGuard no_grad;
+  std::vector<Band> bands = {{1.5, 2.0, {}, {}}, {2.0, 3.0, {}, {}}, {3.0, 4.0, {}, {}}, {4.0, 5.0, {}, {}}};
+  Generator gen(2024);
+  const int pairs = ctx.quick ? 20 : 60;
+  for (int i = 0; i < pairs; ++i) {
+    const std::string path = i < 40 ? sun[size_t(2 * i) % sun.size()] : kodak[size_t(i - 40) % kodak.size()];
+    const Tensor photo = read_image(path);
+    const int64_t Hp = photo.size(2), Wp = photo.size(3);
+    const double down = std::max(1.0, double(std::max(Hp, Wp)) / 512.0);
+    const int64_t H = std::llround(double(Hp) / down), W = std::llround(double(Wp) / down);
+    Band& band = bands[size_t(i % 4)];
+    const double scale = gen.uniform(band.low, band.high), angle = gen.uniform(-3.0, 3.0);
+    const double c = std::cos(angle * kPi / 180), s = std::abs(std::sin(angle * kPi / 180));
+    // Half the rotated view's bounding box; centres keep >= ~80% of it inside.
+    const double hx = (double(W) * c + double(H) * s) / (2 * scale), hy = (double(W) * s + double(H) * c) / (2 * scale);
+    const double cx = gen.uniform(0.8 * hx, double(W) - 0.8 * hx), cy = gen.uniform(0.8 * hy, double(H) - 0.8 * hy);
+    const CameraLook tele_look = random_look(gen);
+    CameraLook wide_look;
+    wide_look.noise = 0.004;
+    wide_look.jpeg_quality = 92;
+    const SyntheticPair pair =
+        make_synthetic_pair(photo, H, W, H, W, scale, angle, cx, cy, tele_look, wide_look, uint64_t(1000 + i));
+    ++band.pairs;
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      const dcsr::Registration r = register_pair(pair.wide, pair.tele);
+      band.ms.push_back(1e3 * std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      const auto truth = fov_quad(pair.truth, H, W);
+      for (size_t k = 0; k < 4; ++k)
+        band.corner_errors.push_back(std::hypot(r.fov_quad[k][0] - truth[k][0], r.fov_quad[k][1] - truth[k][1]));
+    } catch (const Error&) {
+      ++band.refused;
+    }
+  }
+  std::vector<double> all;
+  for (const Band& b : bands) {
+    all.insert(all.end(), b.corner_errors.begin(), b.corner_errors.end());
+    char name[64];
+    std::snprintf(name, sizeof(name), "register_accuracy_scale_%.1f-%.1f", b.low, b.high);
+    emit(ctx, {{"name", name},
+               {"ms", median(b.ms)},
+               {"pairs", b.pairs},
+               {"refused", b.refused},
+               {"median_corner_px", median(b.corner_errors)},
+               {"max_corner_px", b.corner_errors.empty() ? 0.0 : *std::max_element(b.corner_errors.begin(), b.corner_errors.end())},
+               {"wide_px", "<= 512 long side"}});
+  }
+  emit(ctx, {{"name", "register_accuracy_all"},
+             {"ms", 0.0},
+             {"pairs", pairs},
+             {"median_corner_px", median(all)},
+             {"max_corner_px", all.empty() ? 0.0 : *std::max_element(all.begin(), all.end())},
+             {"goal", "median <= 0.5 px, max <= 2 px"}});
+}
+
+void bench_12mp(const Context& ctx, const std::string& photo_path) {
+  NoGradGuard no_grad;
+  const int64_t H = 3024, W = 4032;
+  const Tensor photo = bicubic_resize(read_image(photo_path), H, W);
+  CameraLook tele_look;
+  tele_look.gain = 1.1, tele_look.gamma = 0.9, tele_look.noise = 0.01, tele_look.jpeg_quality = 90;
+  const SyntheticPair pair = make_synthetic_pair(photo, H, W, H, W, 3.0, 1.3, 2200.0, 1400.0, tele_look, {}, 7);
+  dcsr::Registration r = register_pair(pair.wide, pair.tele);  // validate (and warm up) before timing
+  const auto truth = fov_quad(pair.truth, H, W);
+  double worst = 0;
+  for (size_t k = 0; k < 4; ++k) worst = std::max(worst, std::hypot(r.fov_quad[k][0] - truth[k][0], r.fov_quad[k][1] - truth[k][1]));
+  DCSR_CHECK(worst < 2.0, "register_12mp: corner error ", worst, " px");
+  const double rss_before = current_rss_mb();
+  reset_peak_rss();
+  const std::clock_t cpu_start = std::clock();
+  const int repeats = repeats_for(ctx, 3);
+  const Timing t = time_ms([&] { r = register_pair(pair.wide, pair.tele); }, 0, repeats);
+  const double cpu_ms = 1e3 * double(std::clock() - cpu_start) / CLOCKS_PER_SEC / repeats;
+  emit(ctx, {{"name", "register_12mp"},
+             {"ms", t.median_ms},
+             {"min_ms", t.min_ms},
+             {"cpu_ms", cpu_ms},
+             {"extra_peak_mb", peak_rss_mb() - rss_before},
+             {"max_corner_px", worst},
+             {"goal", "<= 3000 ms on 2 cores, <= 512 MB extra"}});
+}
+
+}  // namespace
+
+DCSR_BENCH(register) {
+  const fs::path root = shared_data();
+  std::error_code ec;
+  if (!fs::is_directory(root / "Sun_Hays80", ec) || !fs::is_directory(root / "Kodak24", ec)) {
+    if (selected(ctx, "register")) emit(ctx, {{"name", "register"}, {"ms", 0.0}, {"skipped", "no " + root.string() + "/Sun_Hays80 and Kodak24"}});
+    return;
+  }
+  const std::vector<std::string> sun = list_images((root / "Sun_Hays80").string());
+  const std::vector<std::string> kodak = list_images((root / "Kodak24").string());
+  if (selected(ctx, "register_accuracy")) bench_accuracy(ctx, sun, kodak);
+  if (selected(ctx, "register_12mp")) bench_12mp(ctx, sun.front());
+}
+
+}  // namespace dcsr::bench

@@ -1,0 +1,175 @@
+// Robust Gauss-Newton on a similarity at one pyramid level (refine.h).
+#include "dcsr/registration/refine.h"
+
+#include <Eigen/Dense>
+
+#include <algorithm>
+#include <cmath>
+
+#include "runtime/threads.h"
+
+namespace dcsr::registration {
+
+LinearSimilarity LinearSimilarity::from(const Similarity& s, double tele_width, double tele_height) {
+  LinearSimilarity p;
+  p.a = std::cos(s.angle) / s.scale;
+  p.b = std::sin(s.angle) / s.scale;
+  const auto centre = s.to_wide(0.5 * tele_width, 0.5 * tele_height);
+  p.cx = centre[0];
+  p.cy = centre[1];
+  return p;
+}
+
+Similarity LinearSimilarity::to_similarity(double tele_width, double tele_height) const {
+  Similarity s;
+  s.scale = 1.0 / std::hypot(a, b);
+  s.angle = std::atan2(b, a);
+  const double ux = 0.5 * tele_width, uy = 0.5 * tele_height;
+  s.tx = cx - (a * ux - b * uy);
+  s.ty = cy - (b * ux + a * uy);
+  return s;
+}
+
+namespace {
+
+// Every telephoto sample of one evaluation: residual and the pieces of its Jacobian.
+struct Samples {
+  int64_t rows = 0, cols = 0, step = 1;
+  std::vector<float> residual, gx, gy, dx, dy, wide_value, tele_value;
+  std::vector<uint8_t> valid;
+};
+
+// Samples the wide structure plane where `p` puts each telephoto sample.
+// dx, dy: the sample's offset from the telephoto's centre over `norm`.
+void evaluate(const WideLevel& wide, const LevelPlane& tele, double tele_width, double tele_height,
+              const LinearSimilarity& p, double norm, Samples& s) {
+  const Plane& t = tele.image;
+  const Plane& w = wide.level.image;
+  const size_t n = size_t(s.rows * s.cols);
+  for (auto* v : {&s.residual, &s.gx, &s.gy, &s.dx, &s.dy, &s.wide_value, &s.tele_value}) v->assign(n, 0.0f);
+  s.valid.assign(n, 0);
+  const double ctx = 0.5 * tele_width, cty = 0.5 * tele_height;
+  parallel_for(s.rows, 8, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t i = std::min(t.height - 1, r * s.step + s.step / 2);
+      const double yt = (double(i) + 0.5) * tele.ky - cty;
+      for (int64_t c = 0; c < s.cols; ++c) {
+        const int64_t j = std::min(t.width - 1, c * s.step + s.step / 2);
+        const double xt = (double(j) + 0.5) * tele.kx - ctx;
+        const double u = (p.a * xt - p.b * yt + p.cx) / wide.level.kx;
+        const double v = (p.b * xt + p.a * yt + p.cy) / wide.level.ky;
+        const size_t k = size_t(r * s.cols + c);
+        if (!(u >= 1.0 && v >= 1.0 && u <= double(w.width) - 1.0 && v <= double(w.height) - 1.0)) continue;
+        s.valid[k] = 1;
+        s.wide_value[k] = sample_bilinear(w, u, v);
+        s.tele_value[k] = t.row(i)[j];
+        s.residual[k] = s.wide_value[k] - s.tele_value[k];
+        s.gx[k] = float(sample_bilinear(wide.gx, u, v) / wide.level.kx);  // per full-resolution pixel
+        s.gy[k] = float(sample_bilinear(wide.gy, u, v) / wide.level.ky);
+        s.dx[k] = float(xt / norm);
+        s.dy[k] = float(yt / norm);
+      }
+    }
+  });
+}
+
+Samples make_samples(const LevelPlane& tele, const RefineOptions& options) {
+  Samples s;
+  const double total = double(tele.image.height * tele.image.width);
+  s.step = std::max<int64_t>(1, int64_t(std::ceil(std::sqrt(total / double(options.max_samples)))));
+  s.rows = (tele.image.height + s.step - 1) / s.step;
+  s.cols = (tele.image.width + s.step - 1) / s.step;
+  return s;
+}
+
+// ZNCC of wide and tele values over the valid samples, and the valid fraction.
+void score(const Samples& s, RefineResult& out) {
+  double n = 0, sw = 0, st = 0, sww = 0, stt = 0, swt = 0;
+  for (size_t k = 0; k < s.valid.size(); ++k) {
+    if (!s.valid[k]) continue;
+    const double w = s.wide_value[k], t = s.tele_value[k];
+    n += 1, sw += w, st += t, sww += w * w, stt += t * t, swt += w * t;
+  }
+  out.overlap = s.valid.empty() ? 0.0 : n / double(s.valid.size());
+  if (n < 16) {
+    out.ncc = -1.0;
+    return;
+  }
+  const double cov = swt - sw * st / n, vw = sww - sw * sw / n, vt = stt - st * st / n;
+  out.ncc = (vw > 0 && vt > 0) ? cov / std::sqrt(vw * vt) : -1.0;
+}
+
+}  // namespace
+
+RefineResult score_level(const WideLevel& wide, const LevelPlane& tele, double tele_width, double tele_height,
+                         const LinearSimilarity& params, const RefineOptions& options) {
+  Samples s = make_samples(tele, options);
+  evaluate(wide, tele, tele_width, tele_height, params, 0.5 * std::hypot(tele_width, tele_height), s);
+  RefineResult out;
+  out.params = params;
+  score(s, out);
+  return out;
+}
+
+RefineResult refine_level(const WideLevel& wide, const LevelPlane& tele, double tele_width, double tele_height,
+                          const LinearSimilarity& start, const RefineOptions& options) {
+  // Parameters in pixel units: (a, b) times the telephoto's half diagonal,
+  // which is how far they move its corners.
+  const double norm = 0.5 * std::hypot(tele_width, tele_height);
+  LinearSimilarity p = start;
+  Samples s = make_samples(tele, options);
+  RefineResult out;
+  constexpr int64_t kBlocks = 64;  // fixed reduction blocks: the same sums on any thread count
+  std::vector<Eigen::Matrix4d> block_h(kBlocks);
+  std::vector<Eigen::Vector4d> block_g(kBlocks);
+  for (int64_t it = 0; it < options.max_iterations; ++it) {
+    evaluate(wide, tele, tele_width, tele_height, p, norm, s);
+    out.iterations = it + 1;
+    std::vector<float> magnitudes;
+    magnitudes.reserve(s.valid.size());
+    for (size_t k = 0; k < s.valid.size(); ++k)
+      if (s.valid[k]) magnitudes.push_back(std::abs(s.residual[k]));
+    if (magnitudes.size() < 16) break;
+    const size_t mid = magnitudes.size() / 2;
+    std::nth_element(magnitudes.begin(), magnitudes.begin() + mid, magnitudes.end());
+    const double threshold = std::max(1e-6, options.huber * 1.4826 * double(magnitudes[mid]));
+    const int64_t n = int64_t(s.valid.size());
+    parallel_for(kBlocks, 1, [&](int64_t b0, int64_t b1) {
+      for (int64_t blk = b0; blk < b1; ++blk) {
+        Eigen::Matrix4d h = Eigen::Matrix4d::Zero();
+        Eigen::Vector4d g = Eigen::Vector4d::Zero();
+        for (int64_t k = n * blk / kBlocks; k < n * (blk + 1) / kBlocks; ++k) {
+          if (!s.valid[size_t(k)]) continue;
+          const double r = s.residual[size_t(k)], ax = std::abs(r);
+          const double weight = ax <= threshold ? 1.0 : threshold / ax;
+          const double gx = s.gx[size_t(k)], gy = s.gy[size_t(k)], dx = s.dx[size_t(k)], dy = s.dy[size_t(k)];
+          const Eigen::Vector4d j(gx * dx + gy * dy, -gx * dy + gy * dx, gx, gy);
+          h.noalias() += weight * j * j.transpose();
+          g.noalias() += weight * r * j;
+        }
+        block_h[size_t(blk)] = h;
+        block_g[size_t(blk)] = g;
+      }
+    });
+    Eigen::Matrix4d h = Eigen::Matrix4d::Zero();
+    Eigen::Vector4d g = Eigen::Vector4d::Zero();
+    for (int64_t blk = 0; blk < kBlocks; ++blk) h += block_h[size_t(blk)], g += block_g[size_t(blk)];
+    h.diagonal() *= 1.0 + 1e-9;
+    const Eigen::Vector4d delta = -h.ldlt().solve(g);
+    if (!delta.allFinite()) break;
+    p.a += delta[0] / norm;
+    p.b += delta[1] / norm;
+    p.cx += delta[2];
+    p.cy += delta[3];
+    // The largest corner movement of this step, in level pixels.
+    const double moved = (std::hypot(delta[0], delta[1]) + std::hypot(delta[2], delta[3])) /
+                         std::min(wide.level.kx, wide.level.ky);
+    if (moved < options.converged_px) break;
+  }
+  evaluate(wide, tele, tele_width, tele_height, p, norm, s);
+  out.params = p;
+  score(s, out);
+  return out;
+}
+
+}  // namespace dcsr::registration

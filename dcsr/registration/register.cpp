@@ -1,0 +1,262 @@
+// register_pair: coarse NCC search, then robust Gauss-Newton on a pyramid (register.h).
+#include "dcsr/registration/register.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <cstdlib>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <sstream>
+
+#include "dcsr/registration/coarse_search.h"
+#include "dcsr/registration/plane.h"
+#include "dcsr/registration/refine.h"
+#include "tensor/error.h"
+
+namespace dcsr {
+
+using namespace registration;
+
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+constexpr int64_t kStructureRadius = 3;  // structure() window, in level pixels
+
+// A power-of-two pyramid of a luminance plane, built on demand: level k is
+// level k - 1 halved (rounded), so its continuous coordinates are the full
+// ones times width_k / width_0 (and height_k / height_0).
+class Pyramid {
+ public:
+  explicit Pyramid(Plane full) { levels_.push_back(std::move(full)); }
+  const Plane& level(int64_t k) {
+    while (int64_t(levels_.size()) <= k) {
+      const Plane& last = levels_.back();
+      levels_.push_back(resize_plane(last, std::max<int64_t>(1, (last.height + 1) / 2),
+                                     std::max<int64_t>(1, (last.width + 1) / 2)));
+    }
+    return levels_[size_t(k)];
+  }
+  // The smallest level whose long side is still at least `long_side` (level 0 at most).
+  const Plane& at_least(int64_t long_side) {
+    int64_t k = 0;
+    while (std::max(level(k + 1).height, level(k + 1).width) >= long_side && level(k + 1).width > 1) ++k;
+    return level(k);
+  }
+  int64_t height() const { return levels_[0].height; }
+  int64_t width() const { return levels_[0].width; }
+
+ private:
+  std::vector<Plane> levels_;
+};
+
+// The per-level images of the refinement: the wide structure plane (cached
+// per level) and the telephoto's, resampled to the wide level's density.
+class LevelImages {
+ public:
+  LevelImages(Pyramid& wide, Pyramid& tele) : wide_(wide), tele_(tele) {}
+  const WideLevel& wide(int64_t k) {
+    auto it = wide_levels_.find(k);
+    if (it != wide_levels_.end()) return it->second;
+    const Plane& lum = wide_.level(k);
+    WideLevel w;
+    w.level.image = structure(lum, kStructureRadius);
+    w.level.kx = double(wide_.width()) / double(lum.width);
+    w.level.ky = double(wide_.height()) / double(lum.height);
+    gradients(w.level.image, w.gx, w.gy);
+    return wide_levels_.emplace(k, std::move(w)).first->second;
+  }
+  // The telephoto at `scale` telephoto pixels per wide pixel, at wide level k's density.
+  LevelPlane tele(int64_t k, double scale) {
+    const WideLevel& w = wide(k);
+    const double factor = scale * std::sqrt(w.level.kx * w.level.ky);  // telephoto pixels per level pixel
+    int64_t m = 0;
+    while (std::ldexp(1.0, int(m + 1)) <= factor && tele_.level(m + 1).width > 16) ++m;
+    const Plane& source = tele_.level(m);
+    const int64_t h = std::max<int64_t>(8, std::llround(double(tele_.height()) / factor));
+    const int64_t wd = std::max<int64_t>(8, std::llround(double(tele_.width()) / factor));
+    LevelPlane t;
+    t.image = structure(resize_plane(source, std::min(h, source.height), std::min(wd, source.width)), kStructureRadius);
+    t.kx = double(tele_.width()) / double(t.image.width);
+    t.ky = double(tele_.height()) / double(t.image.height);
+    return t;
+  }
+
+ private:
+  Pyramid& wide_;
+  Pyramid& tele_;
+  std::map<int64_t, WideLevel> wide_levels_;
+};
+
+// The pyramid level (of the wide image) where the view's long side is about `pixels`.
+int64_t level_for_view(double view_long_side, double pixels) {
+  return std::max<int64_t>(0, int64_t(std::floor(std::log2(std::max(1.0, view_long_side / pixels)))));
+}
+
+// The confidence an unrelated pair can reach by chance on a view of n wide
+// pixels: the ZNCC of band-passed planes (correlation length about 4 px, so
+// about n / 16 independent samples) has a chance standard deviation of about
+// 4 / sqrt(n); the search takes the best of many places, so the bar is about
+// six of those. Measured on 24 unrelated photo pairs: up to 0.41 on a 1300 px
+// view (bar 0.69), 0.29 on 4800 px (bar 0.36), 0.15 above 10^4 px (bar <= 0.25).
+double chance_ncc_bar(double view_pixels) { return 25.0 / std::sqrt(std::max(view_pixels, 1.0)); }
+
+struct Hypothesis {
+  RefineResult result;
+  bool plausible = false;
+  int64_t start_level = 0, middle_level = 0;
+};
+
+// The image itself when it is float32 on the CPU already (no 150 MB copy of a 12 MP image).
+Tensor cpu_float(const Tensor& t) {
+  Tensor out = t;
+  if (out.dtype() != kFloat32) out = out.to(kFloat32);
+  if (!out.is_cpu()) out = out.to(kCPU);
+  return out;
+}
+
+}  // namespace
+
+std::array<std::array<double, 2>, 4> fov_quad(const Similarity& t, int64_t tele_height, int64_t tele_width) {
+  const double w = double(tele_width), h = double(tele_height);
+  return {t.to_wide(0, 0), t.to_wide(w, 0), t.to_wide(w, h), t.to_wide(0, h)};
+}
+
+Similarity canonical_similarity(int64_t height, int64_t width) {
+  return {2.0, 0.0, double(width) / 4.0, double(height) / 4.0};
+}
+
+Registration register_pair(const Tensor& wide, const Tensor& tele, const RegisterOptions& options) {
+  for (const Tensor* t : {&wide, &tele}) {
+    const char* which = t == &wide ? "wide" : "telephoto";
+    DCSR_CHECK(t->defined() && t->dim() == 4 && t->size(0) == 1 && t->size(1) == 3, "register: the ", which,
+               " image must be RGB (1, 3, H, W), got ", t->defined() ? shape_str(t->shape()) : std::string("nothing"));
+    DCSR_CHECK(t->size(2) >= 32 && t->size(3) >= 32, "register: the ", which, " image is ", t->size(3), "x",
+               t->size(2), "; registration needs at least 32x32 pixels");
+  }
+  const int64_t Ht = tele.size(2), Wt = tele.size(3);
+
+  static const bool timing = std::getenv("DCSR_REGISTER_TIMING") != nullptr;
+  auto clock_start = std::chrono::steady_clock::now();
+  std::clock_t cpu_start = std::clock();
+  auto stage = [&](const char* name) {
+    if (!timing) return;
+    const auto now = std::chrono::steady_clock::now();
+    const std::clock_t cpu = std::clock();
+    std::fprintf(stderr, "register: %s %.1f ms wall, %.1f ms cpu\n", name,
+                 std::chrono::duration<double>(now - clock_start).count() * 1e3, double(cpu - cpu_start) * 1e3 / CLOCKS_PER_SEC);
+    clock_start = now;
+    cpu_start = cpu;
+  };
+  Pyramid wide_pyramid(luminance(cpu_float(wide)));
+  Pyramid tele_pyramid(luminance(cpu_float(tele)));
+  const int64_t Hw = wide_pyramid.height(), Ww = wide_pyramid.width();
+  stage("luminance");
+  // 1. Coarse hypotheses.
+  CoarseOptions coarse;
+  coarse.min_scale = options.min_scale;
+  coarse.max_scale = options.max_scale;
+  coarse.max_angle_deg = options.max_angle_deg;
+  const std::vector<Candidate> candidates =
+      coarse_search(wide_pyramid.at_least(512), Hw, Ww, tele_pyramid.at_least(256), Ht, Wt, coarse);
+
+  stage("coarse search");
+  // 2. Each hypothesis refined down to a middle level, where they are compared.
+  LevelImages images(wide_pyramid, tele_pyramid);
+  RefineOptions refine;
+  const double view_long_px = double(std::max(Ht, Wt));
+  auto plausible = [&](const RefineResult& r) {
+    const Similarity s = r.params.to_similarity(double(Wt), double(Ht));
+    return s.scale >= options.min_scale / 1.05 && s.scale <= options.max_scale * 1.05 &&
+           std::abs(s.angle) <= (options.max_angle_deg + 1.0) * kPi / 180 && r.overlap >= options.min_overlap;
+  };
+  auto refine_down = [&](LinearSimilarity p, int64_t from, int64_t to) {
+    RefineResult r;
+    r.params = p;
+    for (int64_t k = from; k >= to; --k) {
+      const double scale = r.params.to_similarity(double(Wt), double(Ht)).scale;
+      r = refine_level(images.wide(k), images.tele(k, scale), double(Wt), double(Ht), r.params, refine);
+    }
+    return r;
+  };
+  // Every hypothesis gets a few iterations where the view is about 48 px
+  // long; the two that match best there go on to the middle level.
+  std::vector<Hypothesis> tracks;
+  for (const Candidate& c : candidates) {
+    LinearSimilarity p;
+    p.a = std::cos(c.angle) / c.scale;
+    p.b = std::sin(c.angle) / c.scale;
+    p.cx = c.centre_x;
+    p.cy = c.centre_y;
+    const int64_t start = level_for_view(view_long_px / c.scale, 48);
+    Hypothesis h;
+    h.result = refine_down(p, start, start);
+    h.start_level = start;
+    h.plausible = plausible(h.result);
+    if (h.plausible) tracks.push_back(h);
+  }
+  std::sort(tracks.begin(), tracks.end(),
+            [](const Hypothesis& x, const Hypothesis& y) { return x.result.ncc > y.result.ncc; });
+  if (tracks.size() > 2) tracks.resize(2);
+  Hypothesis best;
+  for (Hypothesis& h : tracks) {
+    const double view = view_long_px / h.result.params.to_similarity(double(Wt), double(Ht)).scale;
+    const int64_t middle = std::min(h.start_level, level_for_view(view, 192));
+    if (middle < h.start_level) h.result = refine_down(h.result.params, h.start_level - 1, middle);
+    h.middle_level = middle;
+    h.plausible = plausible(h.result);
+    if (h.plausible && (!best.plausible || h.result.ncc > best.result.ncc)) best = h;
+  }
+  stage("hypotheses refined");
+  // 3. The best one down to the finest level needed.
+  double confidence = -1.0, required = options.min_confidence, view_pixels_inside = 0.0;
+  Registration reg;
+  struct StageAtEnd {
+    std::function<void()> fn;
+    ~StageAtEnd() { fn(); }
+  } at_end{[&] { stage("finest levels"); }};
+  if (best.plausible) {
+    const Similarity mid = best.result.params.to_similarity(double(Wt), double(Ht));
+    const double view_pixels = double(Wt) * double(Ht) / (mid.scale * mid.scale);
+    const int64_t middle = best.middle_level;
+    int64_t finest = 0;
+    while (view_pixels / std::pow(4.0, double(finest)) > double(options.max_refine_pixels)) ++finest;
+    finest = std::min(finest, middle);
+    RefineResult fine = middle > finest ? refine_down(best.result.params, middle - 1, finest) : best.result;
+    if (plausible(fine)) {
+      confidence = fine.ncc;
+      reg.tele_to_wide = fine.params.to_similarity(double(Wt), double(Ht));
+      view_pixels_inside = fine.overlap * double(Wt) * double(Ht) / (reg.tele_to_wide.scale * reg.tele_to_wide.scale);
+      required = std::max(required, chance_ncc_bar(view_pixels_inside));
+    }
+  }
+  if (!(confidence >= required)) {
+    std::ostringstream msg;
+    msg.precision(3);
+    msg << "register: the telephoto does not match the wide image (confidence " << std::max(confidence, -1.0) << " < "
+        << required << " required";
+    if (required > options.min_confidence)
+      msg << " for a view of " << std::llround(view_pixels_inside) << " wide pixels";
+    msg << "); check the pair, or pass --registration none to use the telephoto as it is";
+    throw Error(msg.str());
+  }
+  reg.confidence = confidence;
+  reg.fov_quad = fov_quad(reg.tele_to_wide, Ht, Wt);
+  if (Hw == Ht && Ww == Wt && std::abs(reg.tele_to_wide.angle) <= options.identity_deg * kPi / 180) {
+    const auto canonical = fov_quad(canonical_similarity(Hw, Ww), Ht, Wt);
+    double worst = 0;
+    for (size_t i = 0; i < 4; ++i)
+      worst = std::max(worst, std::hypot(reg.fov_quad[i][0] - canonical[i][0], reg.fov_quad[i][1] - canonical[i][1]));
+    if (worst <= options.identity_px) {
+      // Already canonical: report the exact layout, which callers then keep as it is.
+      reg.identity = true;
+      reg.tele_to_wide = canonical_similarity(Hw, Ww);
+      reg.fov_quad = canonical;
+    }
+  }
+  return reg;
+}
+
+}  // namespace dcsr

@@ -1,0 +1,201 @@
+// Registration of wide + telephoto pairs (dcsr/registration/): transforms
+// recovered from small synthetic pairs with an exact known transform, the
+// canonical layout detected as the identity, an unrelated pair refused, the
+// JSON form, and the `dcsr register` command's outputs and errors. All images
+// are generated here.
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "autograd/grad_mode.h"
+#include "autograd/ops/image.h"
+#include "cli_runner.h"
+#include "dcsr/registration/register.h"
+#include "dcsr/registration/synthetic_pair.h"
+
+using namespace dcsr;
+using namespace dcsr::registration;
+using test::quote;
+using test::run_dcsr;
+using test::RunResult;
+
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+// A photo-like RGB texture (1, 3, h, w), not periodic: random noise at three
+// scales, each upsampled smoothly, summed.
+Tensor texture(int64_t h, int64_t w, uint64_t seed) {
+  NoGradGuard no_grad;
+  Generator gen(seed);
+  Tensor sum = zeros({1, 3, h, w});
+  float* s = sum.data<float>();
+  for (int64_t cell : {32, 12, 5}) {
+    const Tensor noise = uniform({1, 3, h / cell + 3, w / cell + 3}, gen, -1.0, 1.0);
+    const Tensor up = bicubic_resize(noise, h, w);
+    const float* u = up.data<float>();
+    for (int64_t i = 0; i < sum.numel(); ++i) s[i] += 0.12f * u[i];
+  }
+  for (int64_t i = 0; i < sum.numel(); ++i) s[i] = std::clamp(0.5f + s[i], 0.0f, 1.0f);
+  return sum;
+}
+
+double worst_corner_error(const Registration& r, const Similarity& truth, int64_t tele_h, int64_t tele_w) {
+  const auto expected = fov_quad(truth, tele_h, tele_w);
+  double worst = 0;
+  for (size_t i = 0; i < 4; ++i)
+    worst = std::max(worst, std::hypot(r.fov_quad[i][0] - expected[i][0], r.fov_quad[i][1] - expected[i][1]));
+  return worst;
+}
+
+// The canonical layout by construction: the wide image is the photo halved,
+// the telephoto the photo's centre crop of the wide's size (shifted by
+// shift_x photo pixels).
+std::pair<Tensor, Tensor> canonical_pair(const Tensor& photo, int64_t shift_x) {
+  NoGradGuard no_grad;
+  const int64_t H = photo.size(2) / 2, W = photo.size(3) / 2;
+  Tensor tele = empty({1, 3, H, W});
+  const float* p = photo.data<float>();
+  float* t = tele.data<float>();
+  for (int64_t c = 0; c < 3; ++c)
+    for (int64_t y = 0; y < H; ++y)
+      for (int64_t x = 0; x < W; ++x)
+        t[(c * H + y) * W + x] = p[(c * 2 * H + y + H / 2) * 2 * W + x + W / 2 + shift_x];
+  return {resize_antialias(photo, H, W), tele};
+}
+
+}  // namespace
+
+TEST_CASE("registration: Similarity maps both ways", "[registration]") {
+  const Similarity s{2.7, 0.04, 310.5, -12.25};
+  for (auto [x, y] : {std::pair{0.0, 0.0}, {100.0, 37.5}, {-20.0, 400.0}}) {
+    const auto w = s.to_wide(x, y);
+    const auto t = s.to_tele(w[0], w[1]);
+    CHECK(t[0] == Approx(x).margin(1e-9));
+    CHECK(t[1] == Approx(y).margin(1e-9));
+  }
+  const Similarity c = canonical_similarity(300, 400);
+  const auto corner = c.to_wide(400, 300);
+  CHECK(corner[0] == Approx(300.0));  // 3W/4
+  CHECK(corner[1] == Approx(225.0));  // 3H/4
+}
+
+TEST_CASE("registration: recovers a known transform from synthetic pairs", "[registration]") {
+  const Tensor photo = texture(480, 640, 11);
+  struct Case {
+    double scale, angle_deg, centre_x, centre_y;
+  };
+  // The telephoto has the wide's pixel count (240 x 320), as on phones; views off centre.
+  for (const Case& c : {Case{1.6, -2.0, 150.0, 130.0}, Case{2.5, 1.5, 200.0, 90.0}, Case{4.2, -0.7, 90.0, 160.0}}) {
+    CAPTURE(c.scale, c.angle_deg);
+    CameraLook tele_look;  // another camera: colour, gain, gamma, blur, noise
+    tele_look.colour = {1.1, 0.03, 0.0, 0.02, 0.95, 0.03, 0.0, 0.04, 0.9};
+    tele_look.gain = 1.15;
+    tele_look.gamma = 0.8;
+    tele_look.blur_sigma = 0.6;
+    tele_look.noise = 0.01;
+    const SyntheticPair pair =
+        make_synthetic_pair(photo, 240, 320, 240, 320, c.scale, c.angle_deg, c.centre_x, c.centre_y, tele_look, {}, 5);
+    const Registration r = register_pair(pair.wide, pair.tele);
+    CHECK(r.tele_to_wide.scale == Approx(c.scale).epsilon(0.003));
+    CHECK(r.tele_to_wide.angle * 180 / kPi == Approx(c.angle_deg).margin(0.1));
+    CHECK(worst_corner_error(r, pair.truth, 240, 320) < 0.25);
+    CHECK(r.confidence > 0.6);
+    CHECK_FALSE(r.identity);
+  }
+}
+
+TEST_CASE("registration: a canonical pair is the identity, a half-pixel shift is not", "[registration]") {
+  const Tensor photo = texture(320, 384, 21);
+  const auto [wide, tele] = canonical_pair(photo, 0);
+  const Registration r = register_pair(wide, tele);
+  CHECK(r.identity);
+  CHECK(r.tele_to_wide.scale == 2.0);
+  CHECK(r.tele_to_wide.angle == 0.0);
+  CHECK(r.tele_to_wide.tx == 48.0);  // W / 4
+  CHECK(r.tele_to_wide.ty == 40.0);  // H / 4
+  // One photo pixel to the right is half a wide pixel: registered, not canonical.
+  const auto [wide2, tele2] = canonical_pair(photo, 1);
+  const Registration shifted = register_pair(wide2, tele2);
+  CHECK_FALSE(shifted.identity);
+  CHECK(shifted.tele_to_wide.tx == Approx(48.5).margin(0.05));
+  CHECK(shifted.tele_to_wide.ty == Approx(40.0).margin(0.05));
+}
+
+TEST_CASE("registration: an unrelated pair is refused, naming the confidence and the way out", "[registration]") {
+  const Tensor wide = texture(240, 320, 31);
+  const Tensor tele = texture(240, 320, 32);
+  try {
+    register_pair(wide, tele);
+    FAIL("an unrelated pair was registered");
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    CHECK_THAT(message, Catch::Contains("confidence") && Catch::Contains(" required") &&
+                            Catch::Contains("--registration none"));
+    CHECK(message.find('\n') == std::string::npos);
+  }
+  // Bad shapes are errors naming the image.
+  CHECK_THROWS_WITH(register_pair(zeros({1, 3, 16, 16}), tele), Catch::Contains("wide image is 16x16"));
+  CHECK_THROWS_WITH(register_pair(wide, zeros({3, 20, 20})), Catch::Contains("telephoto image must be RGB"));
+}
+
+TEST_CASE("registration: JSON round trip and its errors", "[registration]") {
+  Registration r;
+  r.tele_to_wide = {3.25, -0.031, 812.5, 403.75};
+  r.confidence = 0.8125;
+  r.fov_quad = fov_quad(r.tele_to_wide, 3024, 4032);
+  const Registration back = registration_from_json(nlohmann::json::parse(registration_to_json(r).dump()), "r.json");
+  CHECK(back.tele_to_wide.scale == r.tele_to_wide.scale);
+  CHECK(back.tele_to_wide.angle == r.tele_to_wide.angle);
+  CHECK(back.tele_to_wide.tx == r.tele_to_wide.tx);
+  CHECK(back.tele_to_wide.ty == r.tele_to_wide.ty);
+  CHECK(back.confidence == r.confidence);
+  CHECK(back.fov_quad == r.fov_quad);
+  CHECK(back.identity == false);
+  nlohmann::json bad = registration_to_json(r);
+  bad["tele_to_wide"].erase("tx");
+  CHECK_THROWS_WITH(registration_from_json(bad, "r.json"), Catch::Contains("r.json") && Catch::Contains("'tx'"));
+  bad = registration_to_json(r);
+  bad["tele_to_wide"]["scale"] = -1.0;
+  CHECK_THROWS_WITH(registration_from_json(bad, "r.json"), Catch::Contains("scale must be positive"));
+  bad = registration_to_json(r);
+  bad["fov_quad"].erase(0);
+  CHECK_THROWS_WITH(registration_from_json(bad, "r.json"), Catch::Contains("4 corners"));
+  CHECK_THROWS_WITH(registration_from_json(nlohmann::json::array(), "r.json"), Catch::Contains("must be an object"));
+}
+
+TEST_CASE("registration: dcsr register prints, writes JSON and an overlay; errors name the file", "[registration][cli]") {
+  test::TempDir dir("register");
+  const Tensor photo = texture(480, 640, 41);
+  const SyntheticPair pair = make_synthetic_pair(photo, 240, 320, 240, 320, 2.0, 1.0, 170.0, 115.0, {}, {}, 3);
+  write_png(dir / "wide.png", pair.wide);
+  write_png(dir / "tele.png", pair.tele);
+  write_png(dir / "other.png", texture(240, 320, 42));
+  const std::string wide = quote(dir / "wide.png"), tele = quote(dir / "tele.png");
+
+  const RunResult ok = run_dcsr("register --lr " + wide + " --ref " + tele + " --json " + quote(dir / "r.json") +
+                                " --overlay " + quote(dir / "o.png"));
+  INFO(ok.output);
+  REQUIRE(ok.status == 0);
+  CHECK_THAT(ok.output, (Catch::Contains("scale 1.99") || Catch::Contains("scale 2.00")) &&
+                            (Catch::Contains("angle 0.99") || Catch::Contains("angle 1.00")) &&
+                            Catch::Contains("confidence") && Catch::Contains("field of view"));
+  std::ifstream in(dir / "r.json");
+  const Registration r = registration_from_json(nlohmann::json::parse(in), "r.json");
+  CHECK(worst_corner_error(r, pair.truth, 240, 320) < 0.25);
+  const Tensor overlay = read_image(dir / "o.png");
+  CHECK(overlay.size(2) == 240);
+  CHECK(overlay.size(3) == 320);
+
+  REQUIRE_FAILS_WITH(run_dcsr("register --ref " + tele), 2, "missing option --lr");
+  REQUIRE_FAILS_WITH(run_dcsr("register --lr " + quote(dir / "none.png") + " --ref " + tele), 1, "none.png");
+  REQUIRE_FAILS_WITH(run_dcsr("register --lr " + wide + " --ref " + tele + " --overlay " + quote(dir / "o.jpg")), 2,
+                     "ending in .png");
+  REQUIRE_FAILS_WITH(run_dcsr("register --lr " + wide + " --ref " + tele + " --json " + tele), 2, "is an input");
+  REQUIRE_FAILS_WITH(run_dcsr("register --lr " + wide + " --ref " + tele + " --min-confidence 3"), 2,
+                     "--min-confidence");
+  const RunResult refused =
+      run_dcsr("register --lr " + wide + " --ref " + quote(dir / "other.png") + " --json " + quote(dir / "x.json"));
+  REQUIRE_FAILS_WITH(refused, 1, "--registration none");
+  CHECK_FALSE(std::filesystem::exists(dir / "x.json"));
+}
