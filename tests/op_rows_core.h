@@ -114,7 +114,18 @@ inline std::vector<OpRow> elementwise_rows() {
   rows.push_back(unary_row(
       "clamp", {{"[-0.5, 0.5]", f([](const Tensor& x) { return clamp(x, -0.5, 0.5); }), {12}, 12, -1, 1, -1, 1}},
       {-0.5, 0.5}));
-  rows.push_back(unary_row("sigmoid", {{"", f([](const Tensor& x) { return sigmoid(x); }), {2, 4}, 13, -3, 3, -4, 4}}));
+  // sigmoid written out as README "How to add an op" describes a row (the
+  // unary_row helper above makes the same cases).
+  OpRow sigmoid_row{"sigmoid"};
+  sigmoid_row.parity = {1e-6, 2e-6};
+  sigmoid_row.cases.push_back(make_case("(2, 4)", kGradcheck,
+                                        [](DType dt) { return TensorList{uniform_leaf({2, 4}, 13, dt, -3, 3)}; },
+                                        unary([](const Tensor& x) { return sigmoid(x); })));
+  for (const Shape& shape : {Shape{3, 5, 7}, Shape{100003}})  // 100003: a partial last block
+    sigmoid_row.cases.push_back(make_case(shape_str(shape), kParity,
+                                          [shape](DType dt) { return TensorList{uniform_leaf(shape, 11, dt, -4, 4)}; },
+                                          unary([](const Tensor& x) { return sigmoid(x); })));
+  rows.push_back(sigmoid_row);
   return rows;
 }
 
