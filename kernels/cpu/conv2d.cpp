@@ -6,6 +6,10 @@
 // GEMM together. Depthwise convolutions (one input and one output channel per
 // group) use direct loops instead: a GEMM with one row is all overhead.
 //
+// Float32 3x3 stride-1 convolutions (forward, and the input gradient, which
+// is a forward convolution) go first to Winograd (winograd.h) where its plan
+// (winograd_plan.h) chooses it.
+//
 // Where the compiler targets AVX-512, float32 forward and weight-gradient
 // convolutions go to the implicit GEMM of conv2d_avx512.cpp (no im2col at
 // all, about 90% of the FMA peak), and the col2im path below multiplies with
@@ -28,6 +32,7 @@
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/conv2d_common.h"
 #include "kernels/cpu/im2col.h"
+#include "kernels/cpu/winograd_plan.h"
 
 namespace dcsr::kernels::cpu {
 
@@ -100,6 +105,9 @@ class ColumnChunks {
 template <typename T>
 void forward_gemm(const ConvShape& s, const T* x, const T* w, const T* b, T* y, int64_t limit,
                   const Epilogue& epilogue = {}) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (winograd_forward_planned(s, x, w, b, y, limit, epilogue)) return;
+  }
 #ifdef DCSR_PACKED_GEMM
   if constexpr (std::is_same_v<T, float>) {
     if (forward_avx512(s, x, w, b, y, limit, epilogue)) return;

@@ -1,0 +1,228 @@
+// The Winograd convolution's driver (winograd.h): weight transform and
+// packing, jobs over tile rows, input staging, the epilogue; and the portable
+// versions of the three steps, which any CPU can run (DCSR_CPU_ISA=generic).
+#include "kernels/cpu/winograd.h"
+
+#include <algorithm>
+
+#include "kernels/cpu/cpu_common.h"
+#include "kernels/cpu/winograd_transforms.h"
+
+namespace dcsr::kernels::cpu {
+
+namespace winograd {
+
+namespace {
+
+constexpr int64_t kGenericRows = 4, kGenericBlock = 8;
+
+template <int M>
+void input_generic(const float* p, int64_t ld, float* v, int64_t pos_stride) {
+  constexpr int N = M + 2;
+  for (int64_t t = 0; t < 8; ++t) {
+    float h[N][N];
+    for (int i = 0; i < N; ++i) {
+      float d[N];
+      for (int j = 0; j < N; ++j) d[j] = p[i * ld + M * t + j];
+      input_1d<M>(d, h[i]);
+    }
+    for (int l = 0; l < N; ++l) {
+      float col[N], o[N];
+      for (int i = 0; i < N; ++i) col[i] = h[i][l];
+      input_1d<M>(col, o);
+      for (int k = 0; k < N; ++k) v[(k * N + l) * pos_stride + t] = o[k];
+    }
+  }
+}
+
+template <int M>
+void output_generic(const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld) {
+  constexpr int N = M + 2;
+  for (int64_t t = 0; t < 8; ++t) {
+    float s[M][N];
+    for (int l = 0; l < N; ++l) {
+      float col[N], o[M];
+      for (int k = 0; k < N; ++k) col[k] = mo[(k * N + l) * pos_stride + t];
+      output_1d<M>(col, o);
+      for (int r = 0; r < M; ++r) s[r][l] = o[r];
+    }
+    for (int r = 0; r < M; ++r) {
+      float o[M];
+      output_1d<M>(s[r], o);
+      for (int c = 0; c < M; ++c) out[r * ld + M * t + c] = o[c] + bias;
+    }
+  }
+}
+
+void input_generic_any(int m, const float* p, int64_t ld, float* v, int64_t pos_stride) {
+  if (m == 4) return input_generic<4>(p, ld, v, pos_stride);
+  input_generic<2>(p, ld, v, pos_stride);
+}
+
+void output_generic_any(int m, const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld) {
+  if (m == 4) return output_generic<4>(mo, pos_stride, bias, out, ld);
+  output_generic<2>(mo, pos_stride, bias, out, ld);
+}
+
+void multiply_generic(int m, const float* u, const float* v, float* mo, int64_t cin, int64_t cout) {
+  const int64_t positions = (m + 2) * (m + 2), panels = (cout + kGenericRows - 1) / kGenericRows;
+  for (int64_t pos = 0; pos < positions; ++pos)
+    for (int64_t co = 0; co < cout; ++co) {
+      float acc[kGenericBlock] = {};
+      const float* up = u + (pos * panels + co / kGenericRows) * cin * kGenericRows + co % kGenericRows;
+      const float* vp = v + pos * cin * kGenericBlock;
+      for (int64_t ci = 0; ci < cin; ++ci) {
+        const float a = up[ci * kGenericRows];
+        for (int64_t t = 0; t < kGenericBlock; ++t) acc[t] += a * vp[ci * kGenericBlock + t];
+      }
+      std::copy(acc, acc + kGenericBlock, mo + (pos * cout + co) * kGenericBlock);
+    }
+}
+
+// U for output tile m: u[pos][panel][ci][r] = (G g G^T)[pos] of the kernel
+// g = w[panel*mr + r][ci], 0 for the padding rows past cout; pos = k*(m+2) + l
+// (k along y, l along x, as the input and output transforms number them).
+template <int M>
+void pack_weights(const ConvShape& s, const float* w, int64_t mr, float* u) {
+  constexpr int N = M + 2;
+  const int64_t panels = (s.Cout + mr - 1) / mr;
+  std::fill(u, u + N * N * panels * s.Cin * mr, 0.0f);
+  parallel_for(s.Cout, grain_for(s.Cin * 100), [&](int64_t begin, int64_t end) {
+    for (int64_t co = begin; co < end; ++co)
+      for (int64_t ci = 0; ci < s.Cin; ++ci) {
+        const float* g = w + (co * s.Cin + ci) * 9;
+        double cols[3][N];  // cols[kx] = G g[.][kx]
+        for (int kx = 0; kx < 3; ++kx) {
+          const double taps[3] = {g[kx], g[3 + kx], g[6 + kx]};
+          weight_1d<M>(taps, cols[kx]);
+        }
+        for (int k = 0; k < N; ++k) {
+          const double row[3] = {cols[0][k], cols[1][k], cols[2][k]};
+          double o[N];
+          weight_1d<M>(row, o);
+          for (int l = 0; l < N; ++l)
+            u[(((k * N + l) * panels + co / mr) * s.Cin + ci) * mr + co % mr] = float(o[l]);
+        }
+      }
+  });
+}
+
+}  // namespace
+
+const Kernels& generic_kernels() {
+  static const Kernels kernels{kGenericRows, kGenericBlock, input_generic_any, multiply_generic, output_generic_any};
+  return kernels;
+}
+
+const Kernels& kernels_for(CpuIsa isa) {
+  switch (isa) {
+    case CpuIsa::kAvx512: return avx512_kernels();
+    case CpuIsa::kAvx2: return avx2_kernels();
+    case CpuIsa::kGeneric: break;
+  }
+  return generic_kernels();
+}
+
+}  // namespace winograd
+
+namespace {
+
+// Copies the window of `rows` x `cols` pixels at (y0, x0) of an H x W plane
+// into dst (row stride cols), zero outside the plane.
+void stage_window(const float* plane, int64_t H, int64_t W, int64_t y0, int64_t x0, int64_t rows, int64_t cols,
+                  float* dst) {
+  const int64_t lo = std::clamp<int64_t>(-x0, 0, cols), hi = std::clamp<int64_t>(W - x0, lo, cols);
+  for (int64_t i = 0; i < rows; ++i, dst += cols) {
+    const int64_t iy = y0 + i;
+    if (iy < 0 || iy >= H) {
+      std::fill(dst, dst + cols, 0.0f);
+      continue;
+    }
+    const float* src = plane + iy * W + x0;
+    std::fill(dst, dst + lo, 0.0f);
+    std::copy(src + lo, src + hi, dst + lo);
+    std::fill(dst + hi, dst + cols, 0.0f);
+  }
+}
+
+}  // namespace
+
+bool winograd_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y, int64_t limit,
+                      const Epilogue& epilogue, int m, CpuIsa isa) {
+  const winograd::Kernels& kern = winograd::kernels_for(isa);
+  const int64_t N = m + 2, positions = N * N, block = kern.block, per_job = block / 8;
+  // Groups of 8 tiles side by side, numbered along tile rows, then tile rows, then images; a
+  // job takes per_job consecutive ones (several tile rows at once when the image is narrow).
+  const int64_t tiles_y = (s.Ho + m - 1) / m, per_row = (s.Wo + 8 * m - 1) / (8 * m);
+  const int64_t all_groups = s.N * tiles_y * per_row, jobs = (all_groups + per_job - 1) / per_job;
+  const int64_t window_cols = 8 * m + 2, group_cols = 8 * m;  // a group's input window and output columns
+  const int64_t v_floats = positions * s.Cin * block, m_floats = positions * s.Cout * block;
+  const int64_t slot_floats = v_floats + m_floats + N * window_cols + m * group_cols;
+  const int64_t panels = (s.Cout + kern.mr - 1) / kern.mr, u_floats = positions * panels * s.Cin * kern.mr;
+  const int workers = job_workers(jobs, s.flops());
+  if ((int64_t(workers) * slot_floats + u_floats) * int64_t(sizeof(float)) > limit) return false;
+
+  Tensor u_storage = empty({u_floats}, kFloat32), scratch = empty({int64_t(workers) * slot_floats}, kFloat32);
+  float* u = u_storage.data<float>();
+  if (m == 4) {
+    winograd::pack_weights<4>(s, w, kern.mr, u);
+  } else {
+    winograd::pack_weights<2>(s, w, kern.mr, u);
+  }
+  float* ws = scratch.data<float>();
+  struct Group {
+    int64_t n, y0, x0;  // image, first output row and column
+  };
+  auto group_at = [&](int64_t q) {
+    return Group{q / (tiles_y * per_row), m * ((q / per_row) % tiles_y), group_cols * (q % per_row)};
+  };
+  run_jobs(jobs, workers, [&](int64_t job, int slot) {
+    const int64_t first = job * per_job, count = std::min(per_job, all_groups - first);
+    float* v = ws + slot * slot_floats;
+    float* mo = v + v_floats;
+    float* window = mo + m_floats;               // an edge group's staged input window
+    float* edge_out = window + N * window_cols;  // an edge group's output rows
+    for (int64_t g = 0; g < per_job; ++g) {
+      if (g >= count) {  // past the last group: zeros, multiplied and dropped
+        for (int64_t row = 0; row < positions * s.Cin; ++row) std::fill_n(v + row * block + 8 * g, 8, 0.0f);
+        continue;
+      }
+      const Group grp = group_at(first + g);
+      // The input window: rows y0 - pad .. y0 - pad + m + 1, columns x0 - pad .. x0 - pad + 8m + 1.
+      const int64_t wy = grp.y0 - s.pad, wx = grp.x0 - s.pad;
+      const bool inside = wy >= 0 && wy + N <= s.H && wx >= 0 && wx + window_cols <= s.W;
+      for (int64_t ci = 0; ci < s.Cin; ++ci) {
+        const float* plane = x + (grp.n * s.Cin + ci) * s.H * s.W;
+        float* vg = v + ci * block + 8 * g;
+        if (inside) {
+          kern.input(m, plane + wy * s.W + wx, s.W, vg, s.Cin * block);
+        } else {
+          stage_window(plane, s.H, s.W, wy, wx, N, window_cols, window);
+          kern.input(m, window, window_cols, vg, s.Cin * block);
+        }
+      }
+    }
+    kern.multiply(m, u, v, mo, s.Cin, s.Cout);
+    for (int64_t g = 0; g < count; ++g) {
+      const Group grp = group_at(first + g);
+      const int64_t rows = std::min<int64_t>(m, s.Ho - grp.y0), cols = std::min(group_cols, s.Wo - grp.x0);
+      for (int64_t co = 0; co < s.Cout; ++co) {
+        const float* mg = mo + co * block + 8 * g;
+        const float bias = b ? b[co] : 0.0f;
+        float* yrow = y + ((grp.n * s.Cout + co) * s.Ho + grp.y0) * s.Wo + grp.x0;  // the group's first output row
+        if (rows == m && cols == group_cols) {
+          kern.output(m, mg, s.Cout * block, bias, yrow, s.Wo);
+        } else {
+          kern.output(m, mg, s.Cout * block, bias, edge_out, group_cols);
+          for (int64_t r = 0; r < rows; ++r)
+            std::copy(edge_out + r * group_cols, edge_out + r * group_cols + cols, yrow + r * s.Wo);
+        }
+        if (epilogue.active())
+          for (int64_t r = 0; r < rows; ++r) apply_epilogue(yrow + r * s.Wo, cols, yrow + r * s.Wo - y, epilogue);
+      }
+    }
+  });
+  return true;
+}
+
+}  // namespace dcsr::kernels::cpu

@@ -1,0 +1,71 @@
+// Winograd convolutions on the CPU: float32 3x3 stride-1 dense convolutions
+// as F(4x4, 3x3) or F(2x2, 3x3) (winograd_transforms.h), the forward pass
+// with its epilogue (bias, residual, LeakyReLU) fused into the output
+// transform. conv2d.cpp routes such convolutions here when the plan
+// (winograd_plan.h) says this is faster than its direct path; the input
+// gradient of a stride-1 conv is a forward conv of grad_y with the flipped
+// kernel, so it comes here too.
+//
+// Work is cut into groups of eight tiles side by side (8m output columns of
+// m rows), and jobs of block / 8 consecutive groups (one tile row of a wide
+// image, several of a narrow one): each job applies the input transform to every channel (V: (m+2)^2
+// positions x Cin x block; the input is read in place, only windows that
+// cross the image's edge are staged with zeros), multiplies every position's
+// transformed weights (U: Cout x Cin) by its V (M: positions x Cout x block),
+// and applies the output transform with the bias straight into y, then the
+// epilogue (residual, LeakyReLU) on those rows while they are in cache.
+// Scratch per thread: V and M, about 300 KB for 64 channels and 16 tiles
+// (600 KB for 32), which stays in L2.
+//
+// The three steps have a portable version and AVX2 and AVX-512 versions
+// (winograd_avx2.cpp, winograd_avx512.cpp, compiled for their ISA with
+// function attributes), chosen per call by cpu_isa() (isa.h).
+#pragma once
+#include <cstdint>
+
+#include "kernels/cpu/conv2d_common.h"
+#include "kernels/cpu/isa.h"
+
+namespace dcsr::kernels::cpu {
+
+// Whether a convolution can take the Winograd path: 3x3, stride 1, one group,
+// padding 0..2.
+inline bool winograd_applies(const ConvShape& s) {
+  return s.k == 3 && s.stride == 1 && s.groups == 1 && s.pad >= 0 && s.pad <= 2 && s.Ho > 0 && s.Wo > 0;
+}
+
+// y (N, Cout, Ho, Wo) = epilogue(conv(x, w) + b) for a shape where
+// winograd_applies; m = 2 or 4 (the output tile). b may be null. Returns
+// false, having done nothing, when the scratch does not fit `limit` bytes.
+bool winograd_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y, int64_t limit,
+                      const Epilogue& epilogue, int m, CpuIsa isa);
+
+namespace winograd {
+
+// One ISA's versions of the three steps, for output tile m (2 or 4; P = (m+2)^2
+// positions). The transforms handle eight tiles side by side (a row of 8m
+// output columns); a job multiplies `block` tiles at once (a multiple of 8).
+struct Kernels {
+  int64_t mr = 1;     // output channels per panel of the packed U
+  int64_t block = 8;  // tiles per job
+  // p: the top-left corner of the (m+2) x (8m+2) input window of eight tiles
+  // of one channel, row stride ld (read in place, or a staged copy at the
+  // image's edges). Writes the P values of tile t to v[pos*pos_stride + t].
+  void (*input)(int m, const float* p, int64_t ld, float* v, int64_t pos_stride);
+  // For every position: mo[pos] (cout x block) = U[pos] (cout x cin) v[pos]
+  // (cin x block). u: P x panels x cin x mr (pack_weights); v: P x cin x block;
+  // mo: P x cout x block.
+  void (*multiply)(int m, const float* u, const float* v, float* mo, int64_t cin, int64_t cout);
+  // out (m rows of 8m, row stride ld) = bias + the output transform of the
+  // P values mo[pos*pos_stride + t] of eight tiles t.
+  void (*output)(int m, const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld);
+};
+
+const Kernels& generic_kernels();
+const Kernels& avx2_kernels();    // call only where isa_supported(kAvx2)
+const Kernels& avx512_kernels();  // call only where isa_supported(kAvx512)
+const Kernels& kernels_for(CpuIsa isa);
+
+}  // namespace winograd
+
+}  // namespace dcsr::kernels::cpu

@@ -1,0 +1,84 @@
+// The Winograd convolution's AVX-512 kernels (winograd.h): the transforms of
+// winograd_simd.h (eight tiles per ymm register, which is enough: they are a
+// small part of the work) and an 8 x 32 register-blocked multiply (16 zmm
+// accumulators: 8 output channels x 32 tiles), 32 tiles per job. Compiled for
+// AVX-512F by function attributes, whatever the build's -march; called only
+// where the CPU and the OS support it (isa.h).
+#include <algorithm>
+#include <cstdint>
+
+#include "kernels/cpu/winograd.h"
+#include "kernels/cpu/winograd_transforms.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define DCSR_WINO_TARGET __attribute__((target("avx512f,avx2,fma")))
+
+namespace dcsr::kernels::cpu::winograd {
+
+namespace {
+
+#include "kernels/cpu/winograd_simd.h"
+
+constexpr int64_t kRows = 8, kBlock = 32;
+
+// c (mv x 32, row stride kBlock) = a (cin x kRows, k-major panel) times b (cin x 32, row stride kBlock).
+DCSR_WINO_TARGET void tile_8x32(int64_t cin, const float* __restrict a, const float* __restrict b, float* c,
+                                int64_t mv) {
+  __m512 acc[kRows][2];
+#pragma GCC unroll 8
+  for (int r = 0; r < kRows; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < cin; ++k) {
+    const __m512 b0 = _mm512_loadu_ps(b + k * kBlock), b1 = _mm512_loadu_ps(b + k * kBlock + 16);
+#pragma GCC unroll 8
+    for (int r = 0; r < kRows; ++r) {
+      const __m512 av = _mm512_set1_ps(a[k * kRows + r]);
+      acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+    }
+  }
+  // Unrolled, so that every accumulator stays a register (an indexed store loop would keep them on the stack).
+#pragma GCC unroll 8
+  for (int r = 0; r < kRows; ++r) {
+    if (r >= mv) break;
+    _mm512_storeu_ps(c + r * kBlock, acc[r][0]);
+    _mm512_storeu_ps(c + r * kBlock + 16, acc[r][1]);
+  }
+}
+
+DCSR_WINO_TARGET void multiply(int m, const float* u, const float* v, float* mo, int64_t cin, int64_t cout) {
+  const int64_t positions = (m + 2) * (m + 2), panels = (cout + kRows - 1) / kRows;
+  for (int64_t pos = 0; pos < positions; ++pos) {
+    const float* up = u + pos * panels * cin * kRows;
+    const float* vp = v + pos * cin * kBlock;
+    float* mp = mo + pos * cout * kBlock;
+    for (int64_t panel = 0; panel < panels; ++panel)
+      tile_8x32(cin, up + panel * cin * kRows, vp, mp + panel * kRows * kBlock,
+                std::min(kRows, cout - panel * kRows));
+  }
+}
+
+DCSR_WINO_TARGET void input(int m, const float* p, int64_t ld, float* v, int64_t pos_stride) {
+  if (m == 4) return input_tiles<4>(p, ld, v, pos_stride);
+  input_tiles<2>(p, ld, v, pos_stride);
+}
+
+DCSR_WINO_TARGET void output(int m, const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld) {
+  if (m == 4) return output_tiles<4>(mo, pos_stride, bias, out, ld);
+  output_tiles<2>(mo, pos_stride, bias, out, ld);
+}
+
+}  // namespace
+
+const Kernels& avx512_kernels() {
+  static const Kernels kernels{kRows, kBlock, input, multiply, output};
+  return kernels;
+}
+
+}  // namespace dcsr::kernels::cpu::winograd
+
+#else  // not x86-64: no AVX-512 path (isa_supported(kAvx512) is false there)
+namespace dcsr::kernels::cpu::winograd {
+const Kernels& avx512_kernels() { return generic_kernels(); }
+}  // namespace dcsr::kernels::cpu::winograd
+#endif

@@ -1,0 +1,104 @@
+// The CPU conv path plan (winograd_plan.h).
+//
+// The rule (auto), for 3x3 stride-1 single-group float32 convolutions, with
+// side = min(Ho, Wo):
+//   F(4x4,3x3)  when side >= 64, or side >= 32 and both channel counts <= 32;
+//   direct      when side < 16 and Cin * Cout >= 128 * 128 (the weight
+//               transform, redone every call, outweighs the few tiles);
+//   F(2x2,3x3)  otherwise (small outputs: F(4x4)'s groups of eight 4-wide
+//               tiles would be mostly padding, and its transformed weights
+//               no longer fit in L2 for 64+ channels).
+// Fitted to one-thread CPU times of the forward conv (the grid of
+// dcsr_bench --filter wino_plan: C -> C channels, C in 8..128, square sides
+// 8..128; and 3 -> 64, 64 -> 3, 16 -> 64, 64 -> 128) on an AMD EPYC with
+// AVX2 only (2 cores, shared), where the direct path is im2col + Eigen's
+// GEMM. The times, ms (direct / F(4x4) / F(2x2)):
+//   C=16:  side 8  0.028/0.033/0.019   side 32 0.195/0.063/0.094   side 128  2.14/0.86/1.48
+//   C=64:  side 8  0.203/0.398/0.145   side 32 2.06/0.655/0.612    side 128 27.2/7.56/11.3
+//   C=128: side 8  0.409/1.69/0.570    side 32 7.90/3.56/2.94      side 128  122/26.2/32.5
+//   3 -> 64 at 128: 1.66/1.38/1.47;  64 -> 3 at 128: 7.17/2.35/3.10
+// Winograd wins almost everywhere against im2col; on AVX-512 builds the
+// direct path is the implicit GEMM of conv2d_avx512.cpp (about twice as fast
+// as im2col), which the same rule has not yet been measured against: refit
+// the thresholds with the wino_plan bench on such a machine.
+#include "kernels/cpu/winograd_plan.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <mutex>
+
+#include "kernels/cpu/winograd.h"
+#include "tensor/error.h"
+
+namespace dcsr::kernels::cpu {
+
+namespace {
+
+std::atomic<int> g_forced{-1};
+std::once_flag g_env_once;
+int g_env = int(CpuConvPath::kAuto);
+
+}  // namespace
+
+CpuConvPath cpu_conv_path() {
+  const int forced = g_forced.load(std::memory_order_relaxed);
+  if (forced >= 0) return CpuConvPath(forced);
+  std::call_once(g_env_once, [] {
+    const char* env = std::getenv("DCSR_CPU_CONV");
+    if (env && *env) g_env = int(cpu_conv_path_from_name(env));
+  });
+  return CpuConvPath(g_env);
+}
+
+void set_cpu_conv_path(CpuConvPath path) { g_forced.store(int(path), std::memory_order_relaxed); }
+void reset_cpu_conv_path() { g_forced.store(-1, std::memory_order_relaxed); }
+
+const char* cpu_conv_path_name(CpuConvPath path) {
+  switch (path) {
+    case CpuConvPath::kAuto: return "auto";
+    case CpuConvPath::kDirect: return "direct";
+    case CpuConvPath::kWinograd2: return "winograd2";
+    case CpuConvPath::kWinograd4: return "winograd4";
+  }
+  return "?";
+}
+
+CpuConvPath cpu_conv_path_from_name(const std::string& name) {
+  for (CpuConvPath p : {CpuConvPath::kAuto, CpuConvPath::kDirect, CpuConvPath::kWinograd2, CpuConvPath::kWinograd4})
+    if (name == cpu_conv_path_name(p)) return p;
+  DCSR_CHECK(false, "DCSR_CPU_CONV: unknown path '", name, "' (expected auto, direct, winograd2 or winograd4)");
+  return CpuConvPath::kAuto;
+}
+
+int winograd_tile_for(const ConvShape& s) {
+  if (!winograd_applies(s)) return 0;
+  switch (cpu_conv_path()) {
+    case CpuConvPath::kDirect: return 0;
+    case CpuConvPath::kWinograd2: return 2;
+    case CpuConvPath::kWinograd4: return 4;
+    case CpuConvPath::kAuto: break;
+  }
+  const int64_t side = std::min(s.Ho, s.Wo);
+  if (side >= 64 || (side >= 32 && std::max(s.Cin, s.Cout) <= 32)) return 4;
+  if (side < 16 && s.Cin * s.Cout >= 128 * 128) return 0;
+  return 2;
+}
+
+bool winograd_forward_planned(const ConvShape& s, const float* x, const float* w, const float* b, float* y,
+                              int64_t limit, const Epilogue& epilogue) {
+  const int m = winograd_tile_for(s);
+  return m > 0 && winograd_forward(s, x, w, b, y, limit, epilogue, m, cpu_isa());
+}
+
+std::string conv_forward_path(const ConvShape& s) {
+  const int m = winograd_tile_for(s);
+  if (m > 0) return "winograd" + std::to_string(m) + "/" + isa_name(cpu_isa());
+#ifdef DCSR_PACKED_GEMM
+  return "direct/avx512-implicit-gemm";
+#else
+  return "direct/im2col-gemm";
+#endif
+}
+
+}  // namespace dcsr::kernels::cpu

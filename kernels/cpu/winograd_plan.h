@@ -1,0 +1,40 @@
+// Which path a float32 CPU convolution takes: Winograd F(4x4,3x3) or
+// F(2x2,3x3) (winograd.h), or the direct path of conv2d.cpp (the implicit
+// GEMM of conv2d_avx512.cpp where the build targets AVX-512, else im2col +
+// GEMM). The choice is a fixed rule fitted to timings (docs in
+// winograd_plan.cpp), not a timing at run time: the same convolution takes
+// the same path in every run, so results are reproducible.
+//
+// DCSR_CPU_CONV=auto|direct|winograd2|winograd4 (unset: auto) forces a path
+// wherever Winograd applies (3x3, stride 1, one group); set_cpu_conv_path()
+// does the same from code (tests, the bench).
+#pragma once
+#include <string>
+
+#include "kernels/cpu/conv2d_common.h"
+
+namespace dcsr::kernels::cpu {
+
+enum class CpuConvPath { kAuto, kDirect, kWinograd2, kWinograd4 };
+
+CpuConvPath cpu_conv_path();
+void set_cpu_conv_path(CpuConvPath path);
+void reset_cpu_conv_path();  // back to DCSR_CPU_CONV / auto
+const char* cpu_conv_path_name(CpuConvPath path);            // "auto", "direct", "winograd2", "winograd4"
+CpuConvPath cpu_conv_path_from_name(const std::string& name);  // the inverse; an Error names a bad name
+
+// The output tile for a float32 forward convolution of shape s under the
+// current path setting: 4 or 2 (Winograd), 0 (direct).
+int winograd_tile_for(const ConvShape& s);
+
+// y = epilogue(conv(x, w) + b) through Winograd when winograd_tile_for(s) > 0
+// (on the cpu_isa() path) and its scratch fits `limit`; false, having done
+// nothing, otherwise (the caller takes the direct path).
+bool winograd_forward_planned(const ConvShape& s, const float* x, const float* w, const float* b, float* y,
+                              int64_t limit, const Epilogue& epilogue);
+
+// The path a float32 forward conv of shape s takes now, for bench lines:
+// "winograd4/avx2", "direct/avx512-implicit-gemm", "direct/im2col-gemm", ...
+std::string conv_forward_path(const ConvShape& s);
+
+}  // namespace dcsr::kernels::cpu

@@ -1,0 +1,118 @@
+// The SIMD input and output transforms of the Winograd convolution
+// (winograd.h), eight tiles per __m256: one body for the AVX2 and the AVX-512
+// files. Each includes this header inside its own anonymous namespace after
+// defining DCSR_WINO_TARGET as its __attribute__((target(...))), so every
+// function here is compiled for that file's ISA and none is shared between
+// them (no inline function compiled for AVX-512 can be picked by the linker
+// for a caller on an AVX2 machine).
+//
+// Tiles lie m floats apart along a strip row, so the columns j of eight
+// consecutive tiles (x[m*t + j], t < 8) are strided; load_columns
+// de-interleaves them with in-lane transposes and store_columns interleaves
+// the outputs back.
+// The including file includes <immintrin.h>, <cstdint> and
+// winograd_transforms.h first (outside its namespace).
+#pragma once
+
+#ifndef DCSR_WINO_TARGET
+#error "define DCSR_WINO_TARGET before including winograd_simd.h"
+#endif
+
+// In-lane 4x4 transposes of four vectors: out[j] lane h = (r0[j], r1[j], r2[j], r3[j]) of lane h.
+[[gnu::always_inline]] DCSR_WINO_TARGET inline void transpose_lanes(__m256 r0, __m256 r1, __m256 r2, __m256 r3,
+                                                                     __m256& o0, __m256& o1, __m256& o2,
+                                                                     __m256& o3) {
+  const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpacklo_ps(r2, r3);
+  const __m256 t2 = _mm256_unpackhi_ps(r0, r1), t3 = _mm256_unpackhi_ps(r2, r3);
+  o0 = _mm256_shuffle_ps(t0, t1, 0x44);
+  o1 = _mm256_shuffle_ps(t0, t1, 0xEE);
+  o2 = _mm256_shuffle_ps(t2, t3, 0x44);
+  o3 = _mm256_shuffle_ps(t2, t3, 0xEE);
+}
+
+// c[j] = (p[m*t + j] for t < 8), j < m + 2. Reads p[0 .. 8m + 2), no more.
+template <int M>
+[[gnu::always_inline]] DCSR_WINO_TARGET inline void load_columns(const float* p, __m256 (&c)[M + 2]) {
+  if constexpr (M == 4) {
+    // Lx = tiles (2x, 2x+1); r_i = tiles (i, i+4), i <= 4.
+    const __m256 l0 = _mm256_loadu_ps(p), l1 = _mm256_loadu_ps(p + 8), l2 = _mm256_loadu_ps(p + 16),
+                 l3 = _mm256_loadu_ps(p + 24);
+    const __m256 r0 = _mm256_permute2f128_ps(l0, l2, 0x20), r1 = _mm256_permute2f128_ps(l0, l2, 0x31);
+    const __m256 r2 = _mm256_permute2f128_ps(l1, l3, 0x20), r3 = _mm256_permute2f128_ps(l1, l3, 0x31);
+    // Tile 8: only its columns 0 and 1 are needed (and are the last two floats of the window).
+    const __m128 tile8 = _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(p + 32)));
+    const __m256 r4 = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(p + 16)), tile8, 1);
+    transpose_lanes(r0, r1, r2, r3, c[0], c[1], c[2], c[3]);
+    // Columns 4 and 5 of tile t are columns 0 and 1 of tile t + 1.
+    const __m256 u0 = _mm256_unpacklo_ps(r1, r2), u1 = _mm256_unpacklo_ps(r3, r4);
+    c[4] = _mm256_shuffle_ps(u0, u1, 0x44);
+    c[5] = _mm256_shuffle_ps(u0, u1, 0xEE);
+  } else {
+    static_assert(M == 2, "F(m x m, 3 x 3) for m = 2 or 4");
+    for (int half = 0; half < 2; ++half) {  // columns (0, 1), then (2, 3) = (0, 1) two floats on
+      const __m256 a = _mm256_loadu_ps(p + 2 * half), b = _mm256_loadu_ps(p + 2 * half + 8);
+      // shuffle_ps leaves tile pairs in the order (0 1 4 5 | 2 3 6 7); the 64-bit permute restores it.
+      const __m256 even = _mm256_shuffle_ps(a, b, 0x88), odd = _mm256_shuffle_ps(a, b, 0xDD);
+      c[2 * half] = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), 0xD8));
+      c[2 * half + 1] = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(odd), 0xD8));
+    }
+  }
+}
+
+// p[m*t + j] = o[j][t] + add for t < 8, j < m: the inverse of load_columns.
+template <int M>
+[[gnu::always_inline]] DCSR_WINO_TARGET inline void store_columns(float* p, const __m256 (&o)[M], __m256 add) {
+  if constexpr (M == 4) {
+    __m256 q0, q1, q2, q3;  // q_i = tiles (i, i + 4)
+    transpose_lanes(o[0], o[1], o[2], o[3], q0, q1, q2, q3);
+    _mm256_storeu_ps(p, _mm256_add_ps(_mm256_permute2f128_ps(q0, q1, 0x20), add));
+    _mm256_storeu_ps(p + 8, _mm256_add_ps(_mm256_permute2f128_ps(q2, q3, 0x20), add));
+    _mm256_storeu_ps(p + 16, _mm256_add_ps(_mm256_permute2f128_ps(q0, q1, 0x31), add));
+    _mm256_storeu_ps(p + 24, _mm256_add_ps(_mm256_permute2f128_ps(q2, q3, 0x31), add));
+  } else {
+    const __m256 lo = _mm256_unpacklo_ps(o[0], o[1]), hi = _mm256_unpackhi_ps(o[0], o[1]);  // (0 1 | 4 5), (2 3 | 6 7)
+    _mm256_storeu_ps(p, _mm256_add_ps(_mm256_permute2f128_ps(lo, hi, 0x20), add));
+    _mm256_storeu_ps(p + 8, _mm256_add_ps(_mm256_permute2f128_ps(lo, hi, 0x31), add));
+  }
+}
+
+// Kernels::input: eight tiles, along x per window row, then along y.
+template <int M>
+DCSR_WINO_TARGET void input_tiles(const float* p, int64_t ld, float* v, int64_t pos_stride) {
+  constexpr int N = M + 2;
+  __m256 h[N][N];  // h[i][l]: window row i transformed along x, position l
+#pragma GCC unroll 6
+  for (int i = 0; i < N; ++i) {
+    __m256 d[N];
+    load_columns<M>(p + i * ld, d);
+    winograd::input_1d<M>(d, h[i]);
+  }
+#pragma GCC unroll 6
+  for (int l = 0; l < N; ++l) {
+    __m256 col[N], o[N];
+    for (int i = 0; i < N; ++i) col[i] = h[i][l];
+    winograd::input_1d<M>(col, o);
+    for (int k = 0; k < N; ++k) _mm256_storeu_ps(v + (k * N + l) * pos_stride, o[k]);
+  }
+}
+
+// Kernels::output: eight tiles, along y, then along x into the rows.
+template <int M>
+DCSR_WINO_TARGET void output_tiles(const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld) {
+  constexpr int N = M + 2;
+  __m256 s[M][N];  // s[r][l]: output row r, position l along x
+#pragma GCC unroll 6
+  for (int l = 0; l < N; ++l) {
+    __m256 col[N], o[M];
+    for (int k = 0; k < N; ++k) col[k] = _mm256_loadu_ps(mo + (k * N + l) * pos_stride);
+    winograd::output_1d<M>(col, o);
+    for (int r = 0; r < M; ++r) s[r][l] = o[r];
+  }
+  const __m256 add = _mm256_set1_ps(bias);
+#pragma GCC unroll 4
+  for (int r = 0; r < M; ++r) {
+    __m256 o[M];
+    winograd::output_1d<M>(s[r], o);
+    store_columns<M>(out + r * ld, o, add);
+  }
+}

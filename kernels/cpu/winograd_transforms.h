@@ -1,0 +1,80 @@
+// The transforms of Winograd's minimal filtering F(m x m, 3 x 3) (Lavin and
+// Gray, "Fast Algorithms for Convolutional Neural Networks", 2016), m = 2 or
+// 4: an m x m output tile of a 3x3 correlation is
+//   Y = A^T [ (G g G^T) . (B^T d B) ] A
+// with d the (m+2) x (m+2) input tile, g the 3x3 kernel and . the elementwise
+// product, so (m+2)^2 multiplications per channel pair instead of 9 m^2
+// (36 instead of 144 for m = 4). Each transform is applied along one axis by
+// the 1-D functions below, written once for any value type V that has + - *
+// with float (float, or a vector of tiles: __m256 in winograd_simd.h), so
+// the portable and the SIMD paths share the same arithmetic.
+//
+// Points: 0, 1, -1 (m = 2); 0, 1, -1, 2, -2 and infinity (m = 4), the
+// matrices of the paper's F(4x4, 3x3):
+//   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+//   G   = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
+//   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+// and of F(2x2, 3x3):
+//   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],  G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1],
+//   A^T = [1 1 1 0; 0 1 -1 -1].
+#pragma once
+
+namespace dcsr::kernels::cpu::winograd {
+
+// o = B^T d (d, o: m + 2 values).
+template <int M, typename V>
+[[gnu::always_inline]] inline void input_1d(const V (&d)[M + 2], V (&o)[M + 2]) {
+  if constexpr (M == 4) {
+    const V d4_d2 = d[4] - d[2], d4_d3 = d[4] + d[3];
+    o[0] = 4.0f * d[0] - 5.0f * d[2] + d[4];
+    o[1] = d4_d3 - 4.0f * (d[1] + d[2]);
+    o[2] = (d[4] - d[3]) + 4.0f * (d[1] - d[2]);
+    o[3] = d4_d2 + 2.0f * (d[3] - d[1]);
+    o[4] = d4_d2 - 2.0f * (d[3] - d[1]);
+    o[5] = 4.0f * d[1] - 5.0f * d[3] + d[5];
+  } else {
+    static_assert(M == 2, "F(m x m, 3 x 3) for m = 2 or 4");
+    o[0] = d[0] - d[2];
+    o[1] = d[1] + d[2];
+    o[2] = d[2] - d[1];
+    o[3] = d[1] - d[3];
+  }
+}
+
+// o = A^T t (t: m + 2 values, o: m).
+template <int M, typename V>
+[[gnu::always_inline]] inline void output_1d(const V (&t)[M + 2], V (&o)[M]) {
+  if constexpr (M == 4) {
+    const V s12 = t[1] + t[2], d12 = t[1] - t[2], s34 = t[3] + t[4], d34 = t[3] - t[4];
+    o[0] = t[0] + s12 + s34;
+    o[1] = d12 + 2.0f * d34;
+    o[2] = s12 + 4.0f * s34;
+    o[3] = d12 + 8.0f * d34 + t[5];
+  } else {
+    static_assert(M == 2, "F(m x m, 3 x 3) for m = 2 or 4");
+    o[0] = t[0] + t[1] + t[2];
+    o[1] = t[1] - t[2] - t[3];
+  }
+}
+
+// o = G g (g: 3 kernel taps, o: m + 2), in double: the weights are
+// transformed once per call, and rounding them once keeps the error down.
+template <int M>
+inline void weight_1d(const double (&g)[3], double (&o)[M + 2]) {
+  if constexpr (M == 4) {
+    o[0] = g[0] / 4;
+    o[1] = -(g[0] + g[1] + g[2]) / 6;
+    o[2] = -(g[0] - g[1] + g[2]) / 6;
+    o[3] = g[0] / 24 + g[1] / 12 + g[2] / 6;
+    o[4] = g[0] / 24 - g[1] / 12 + g[2] / 6;
+    o[5] = g[2];
+  } else {
+    static_assert(M == 2, "F(m x m, 3 x 3) for m = 2 or 4");
+    o[0] = g[0];
+    o[1] = (g[0] + g[1] + g[2]) / 2;
+    o[2] = (g[0] - g[1] + g[2]) / 2;
+    o[3] = g[2];
+  }
+}
+
+}  // namespace dcsr::kernels::cpu::winograd

@@ -1,0 +1,252 @@
+// Winograd convolutions on the CPU (kernels/cpu/winograd.h) and the run-time
+// ISA detection they dispatch on (kernels/cpu/isa.h): every ISA path this CPU
+// has, each tile size, against the direct convolution computed in float64,
+// on odd sizes, every padding and every epilogue; then through the autograd
+// ops with the path forced both ways.
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/isa.h"
+#include "kernels/cpu/winograd.h"
+#include "kernels/cpu/winograd_plan.h"
+#include "test_util.h"
+
+namespace dcsr::test {
+
+namespace {
+
+using kernels::cpu::CpuConvPath;
+using kernels::cpu::CpuIsa;
+
+// Restores the ISA and the conv path however a test ends.
+struct PathGuard {
+  ~PathGuard() {
+    kernels::cpu::reset_cpu_isa();
+    kernels::cpu::reset_cpu_conv_path();
+  }
+};
+
+std::vector<CpuIsa> supported_isas() {
+  std::vector<CpuIsa> out;
+  for (CpuIsa isa : {CpuIsa::kGeneric, CpuIsa::kAvx2, CpuIsa::kAvx512})
+    if (kernels::cpu::isa_supported(isa)) out.push_back(isa);
+  return out;
+}
+
+struct Case {
+  int64_t n, cin, h, w, cout, pad;
+  bool bias, residual;
+  double slope;  // 1: no activation
+};
+
+std::string describe(const Case& c) {
+  return "N" + std::to_string(c.n) + " " + std::to_string(c.cin) + "->" + std::to_string(c.cout) + " " +
+         std::to_string(c.h) + "x" + std::to_string(c.w) + " pad " + std::to_string(c.pad) + (c.bias ? " bias" : "") +
+         (c.residual ? " residual" : "") + " slope " + std::to_string(c.slope);
+}
+
+// Odd sizes, every padding, one and several tile blocks per row (the AVX2
+// path takes 16 tiles per job, AVX-512 32: 150 columns are 38 tiles of 4),
+// images smaller than one tile, one channel, and every epilogue.
+const std::vector<Case>& cases() {
+  static const std::vector<Case> all = {
+      {1, 1, 1, 1, 1, 1, true, false, 1.0},     {2, 3, 5, 7, 5, 1, true, false, 1.0},
+      {1, 16, 13, 11, 13, 1, false, false, 1.0}, {1, 5, 9, 10, 7, 0, true, false, 0.2},
+      {1, 4, 8, 9, 6, 2, true, true, 1.0},      {2, 8, 17, 150, 9, 1, true, true, 0.2},
+      {1, 7, 33, 70, 17, 1, false, true, 0.0},  {1, 24, 6, 6, 24, 1, true, false, 0.1},
+  };
+  return all;
+}
+
+struct Inputs {
+  Tensor x, w, b, r;  // float64; b and r undefined when the case has none
+};
+
+Inputs make_inputs(const Case& c, uint64_t seed) {
+  Generator gen(seed);
+  Inputs in;
+  in.x = uniform({c.n, c.cin, c.h, c.w}, gen, -1, 1, kFloat64);
+  in.w = uniform({c.cout, c.cin, 3, 3}, gen, -0.5, 0.5, kFloat64);
+  if (c.bias) in.b = uniform({c.cout}, gen, -1, 1, kFloat64);
+  if (c.residual) in.r = uniform({c.n, c.cout, c.h + 2 * c.pad - 2, c.w + 2 * c.pad - 2}, gen, -1, 1, kFloat64);
+  return in;
+}
+
+// Largest |a - b| over two tensors of the same shape (any floating dtype).
+double max_abs_diff(const Tensor& a, const Tensor& b) {
+  REQUIRE(a.shape() == b.shape());
+  const Tensor a64 = a.to(kFloat64), b64 = b.to(kFloat64);
+  const double *pa = a64.data<double>(), *pb = b64.data<double>();
+  double most = 0;
+  for (int64_t i = 0; i < a64.numel(); ++i) most = std::max(most, std::abs(pa[i] - pb[i]));
+  return most;
+}
+
+Tensor f32(const Tensor& t) { return t.defined() ? t.to(kFloat32) : Tensor(); }
+
+// The kernel-level forward, on whatever path is set now.
+Tensor forward(const Case& c, const Inputs& in, DType dtype) {
+  auto cast = [&](const Tensor& t) { return dtype == kFloat32 ? f32(t) : t; };
+  Tensor y = empty({c.n, c.cout, c.h + 2 * c.pad - 2, c.w + 2 * c.pad - 2}, dtype);
+  kernels::cpu::conv2d_forward(cast(in.x), cast(in.w), cast(in.b), cast(in.r), y, 1, c.pad, 1, int64_t(1) << 30,
+                               c.slope);
+  return y;
+}
+
+// Float32 rounding of the transforms: each output is a sum of cin * 36
+// products of transformed values up to a few times |x| |w| (F(4x4,3x3)'s
+// points +-2 make its transforms grow the values), so the error allowed grows
+// with sum |x| |w| over the receptive field, here at most cin * 9 * 0.5.
+double tolerance(const Case& c) { return 2e-6 * double(c.cin) * 9 * 0.5 + 1e-6; }
+
+}  // namespace
+
+TEST_CASE("isa: detection, names and forcing", "[winograd]") {
+  PathGuard guard;
+  const auto& f = kernels::cpu::cpu_features();
+  CHECK_FALSE(kernels::cpu::cpu_model().empty());
+  CHECK_FALSE(f.summary().empty());
+  CHECK(kernels::cpu::isa_supported(CpuIsa::kGeneric));
+  CHECK(kernels::cpu::isa_supported(kernels::cpu::best_isa()));
+  CHECK(kernels::cpu::isa_supported(CpuIsa::kAvx512) == f.avx512f);
+  CHECK(kernels::cpu::isa_supported(CpuIsa::kAvx2) == f.avx2_fma);
+  if (f.avx512f) CHECK(f.avx2_fma);  // the AVX-512 path uses AVX2 + FMA for its transforms
+  for (CpuIsa isa : {CpuIsa::kGeneric, CpuIsa::kAvx2, CpuIsa::kAvx512}) {
+    CHECK(kernels::cpu::isa_from_name(kernels::cpu::isa_name(isa)) == isa);
+    if (kernels::cpu::isa_supported(isa)) {
+      kernels::cpu::set_cpu_isa(isa);
+      CHECK(kernels::cpu::cpu_isa() == isa);
+    } else {
+      CHECK_THROWS_WITH(kernels::cpu::set_cpu_isa(isa), Catch::Contains("cannot run the"));
+    }
+  }
+  CHECK_THROWS_WITH(kernels::cpu::isa_from_name("sse9"), Catch::Contains("unknown ISA 'sse9'"));
+  kernels::cpu::reset_cpu_isa();
+  CHECK(kernels::cpu::isa_supported(kernels::cpu::cpu_isa()));
+}
+
+TEST_CASE("winograd: the plan's rule and its overrides", "[winograd]") {
+  PathGuard guard;
+  using kernels::cpu::ConvShape;
+  using kernels::cpu::winograd_tile_for;
+  auto shape = [](int64_t cin, int64_t cout, int64_t side, int64_t k, int64_t stride, int64_t groups) {
+    const int64_t out = (side + 2 * (k / 2) - k) / stride + 1;
+    return ConvShape{1, cin, side, side, cout, k, stride, k / 2, groups, out, out};
+  };
+  kernels::cpu::set_cpu_conv_path(CpuConvPath::kAuto);
+  CHECK(winograd_tile_for(shape(64, 64, 256, 3, 1, 1)) == 4);
+  CHECK(winograd_tile_for(shape(3, 64, 256, 3, 1, 1)) == 4);
+  CHECK(winograd_tile_for(shape(32, 32, 32, 3, 1, 1)) == 4);
+  CHECK(winograd_tile_for(shape(64, 64, 32, 3, 1, 1)) == 2);   // 64 channels on a small output
+  CHECK(winograd_tile_for(shape(64, 64, 8, 3, 1, 1)) == 2);    // small outputs: fewer padding tiles
+  CHECK(winograd_tile_for(shape(128, 128, 8, 3, 1, 1)) == 0);  // the weight transform would dominate
+  CHECK(winograd_tile_for(shape(64, 64, 256, 3, 2, 1)) == 0); // stride 2
+  CHECK(winograd_tile_for(shape(64, 64, 256, 3, 1, 2)) == 0); // grouped
+  CHECK(winograd_tile_for(shape(64, 64, 256, 5, 1, 1)) == 0); // 5x5
+  kernels::cpu::set_cpu_conv_path(CpuConvPath::kDirect);
+  CHECK(winograd_tile_for(shape(64, 64, 256, 3, 1, 1)) == 0);
+  kernels::cpu::set_cpu_conv_path(CpuConvPath::kWinograd2);
+  CHECK(winograd_tile_for(shape(3, 5, 7, 3, 1, 1)) == 2);
+  CHECK(winograd_tile_for(shape(3, 5, 7, 3, 2, 1)) == 0);     // forced only where it applies
+  for (CpuConvPath p : {CpuConvPath::kAuto, CpuConvPath::kDirect, CpuConvPath::kWinograd2, CpuConvPath::kWinograd4})
+    CHECK(kernels::cpu::cpu_conv_path_from_name(kernels::cpu::cpu_conv_path_name(p)) == p);
+  CHECK_THROWS_WITH(kernels::cpu::cpu_conv_path_from_name("fft"), Catch::Contains("DCSR_CPU_CONV: unknown path 'fft'"));
+}
+
+TEST_CASE("winograd: forward on every ISA path and tile equals the float64 direct conv", "[winograd]") {
+  PathGuard guard;
+  for (const Case& c : cases()) {
+    const Inputs in = make_inputs(c, 17);
+    kernels::cpu::set_cpu_conv_path(CpuConvPath::kDirect);
+    const Tensor want = forward(c, in, kFloat64);
+    const Tensor direct32 = forward(c, in, kFloat32).to(kFloat64);
+    const double direct_error = max_abs_diff(direct32, want);
+    for (CpuIsa isa : supported_isas())
+      for (CpuConvPath path : {CpuConvPath::kWinograd2, CpuConvPath::kWinograd4}) {
+        INFO(describe(c) << ", " << kernels::cpu::isa_name(isa) << ", " << kernels::cpu::cpu_conv_path_name(path));
+        kernels::cpu::set_cpu_isa(isa);
+        kernels::cpu::set_cpu_conv_path(path);
+        const Tensor got = forward(c, in, kFloat32).to(kFloat64);
+        const double error = max_abs_diff(got, want);
+        INFO("max |winograd - float64| " << error << ", direct float32's " << direct_error << ", allowed "
+                                         << tolerance(c));
+        CHECK(error <= tolerance(c));
+        // The float64 path never takes Winograd, whatever is forced.
+        CHECK(max_abs_diff(forward(c, in, kFloat64), want) == 0.0);
+      }
+  }
+}
+
+TEST_CASE("winograd: the ISA paths agree with each other", "[winograd]") {
+  PathGuard guard;
+  const Case c{1, 16, 21, 150, 19, 1, true, true, 0.2};
+  const Inputs in = make_inputs(c, 23);
+  for (CpuConvPath path : {CpuConvPath::kWinograd2, CpuConvPath::kWinograd4}) {
+    kernels::cpu::set_cpu_conv_path(path);
+    kernels::cpu::set_cpu_isa(CpuIsa::kGeneric);
+    const Tensor generic = forward(c, in, kFloat32).to(kFloat64);
+    for (CpuIsa isa : supported_isas()) {
+      INFO(kernels::cpu::isa_name(isa) << " " << kernels::cpu::cpu_conv_path_name(path));
+      kernels::cpu::set_cpu_isa(isa);
+      // Same transforms, sums in another order: float32 rounding apart.
+      CHECK(max_abs_diff(forward(c, in, kFloat32).to(kFloat64), generic) <= tolerance(c));
+    }
+  }
+}
+
+TEST_CASE("winograd: too small a workspace falls back to the direct path", "[winograd]") {
+  PathGuard guard;
+  const Case c{1, 8, 12, 13, 6, 1, true, false, 1.0};
+  const Inputs in = make_inputs(c, 29);
+  kernels::cpu::set_cpu_conv_path(CpuConvPath::kWinograd4);
+  const kernels::cpu::ConvShape s{c.n, c.cin, c.h, c.w, c.cout, 3, 1, c.pad, 1, c.h, c.w};
+  Tensor x = f32(in.x), w = f32(in.w), b = f32(in.b), y = zeros({c.n, c.cout, c.h, c.w}, kFloat32);
+  CHECK_FALSE(kernels::cpu::winograd_forward(s, x.data<float>(), w.data<float>(), b.data<float>(), y.data<float>(),
+                                              1024, {}, 4, kernels::cpu::cpu_isa()));
+  CHECK(max_abs_diff(y, zeros(y.shape(), kFloat32)) == 0.0);  // did nothing
+  // Through the op, the same limit takes the direct path and is still right.
+  Tensor got = empty({c.n, c.cout, c.h, c.w}, kFloat32);
+  kernels::cpu::conv2d_forward(x, w, b, Tensor(), got, 1, c.pad, 1, 1024, 1.0);
+  kernels::cpu::set_cpu_conv_path(CpuConvPath::kDirect);
+  CHECK(max_abs_diff(got.to(kFloat64), forward(c, in, kFloat64)) <= tolerance(c));
+}
+
+TEST_CASE("winograd: conv2d ops and their gradients, Winograd against direct", "[winograd]") {
+  // Forward and input gradient (a forward conv of grad_y with the flipped
+  // kernel) go through Winograd; the weight gradient stays direct.
+  PathGuard guard;
+  const Case c{2, 16, 19, 23, 20, 1, true, true, 0.2};
+  const Inputs in = make_inputs(c, 37);
+  Generator gen(38);
+  const Tensor gy = uniform({c.n, c.cout, c.h, c.w}, gen, -1, 1, kFloat64);
+  auto run = [&](CpuConvPath path, DType dtype) {
+    kernels::cpu::set_cpu_conv_path(path);
+    auto leaf_of = [&](const Tensor& t) { return t.detach().to(dtype).requires_grad_(); };
+    Tensor x = leaf_of(in.x), w = leaf_of(in.w), b = leaf_of(in.b), r = leaf_of(in.r);
+    TensorList out;
+    for (int op = 0; op < 3; ++op) {
+      Tensor y = op == 0   ? conv2d(x, w, b)
+                 : op == 1 ? conv2d_leaky_relu(x, w, b, c.slope)
+                           : conv2d_residual(x, w, b, r, c.slope);
+      y.backward(gy.to(dtype));
+      out.push_back(y.detach().to(kFloat64));
+    }
+    for (const Tensor& t : {x, w, b, r}) out.push_back(t.grad().to(kFloat64));  // summed over the three ops
+    return out;
+  };
+  const TensorList want = run(CpuConvPath::kDirect, kFloat64);
+  for (CpuIsa isa : supported_isas()) {
+    kernels::cpu::set_cpu_isa(isa);
+    const TensorList wino = run(CpuConvPath::kWinograd4, kFloat32);
+    for (size_t i = 0; i < want.size(); ++i) {
+      INFO(kernels::cpu::isa_name(isa) << ", output " << i << " (y of conv2d, leaky, residual; dx, dw, db, dr)");
+      // The weight gradient sums over every pixel: its scale is N*H*W, not cin*9.
+      const double scale = i == 4 ? double(c.n * c.h * c.w) / (double(c.cin) * 9) : 3.0;
+      CHECK(max_abs_diff(wino[i], want[i]) <= tolerance(c) * scale);
+    }
+  }
+}
+
+}  // namespace dcsr::test
