@@ -28,6 +28,7 @@ CommandInfo plot_log_command();
 CommandInfo resize_command();
 CommandInfo export_command();
 CommandInfo help_command();
+CommandInfo detail_command();
 
 // Every subcommand, in the order of the general help.
 const std::vector<CommandInfo>& all_commands();

@@ -23,7 +23,8 @@ const std::vector<CommandInfo>& all_commands() {
   static const std::vector<CommandInfo> commands = {
       prepare_command(), train_command(),    sra_command(),     sr_command(),  eval_command(),
       register_command(),
-      demo_command(),    plot_log_command(), resize_command(), export_command(), help_command()};
+      demo_command(),    plot_log_command(), resize_command(), export_command(), help_command(),
+      detail_command()};
   return commands;
 }
 
