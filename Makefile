@@ -41,5 +41,14 @@ demo: configure
 	@cmake --build $(BUILD) --target dcsr -j $(JOBS)
 	@$(BUILD)/bin/dcsr demo $(DEMO_ARGS)
 
+# `dcsr` into $(PREFIX)/bin, the default model, configs/ and demo/ into $(PREFIX)/share/dcsr/,
+# where the installed dcsr finds them from any folder.
+PREFIX ?= /usr/local
+install: configure
+	@cmake --build $(BUILD) --target dcsr -j $(JOBS)
+	@cmake --install $(BUILD) --prefix $(PREFIX)
+
+.PHONY: install
+
 clean:
 	rm -rf $(BUILD)

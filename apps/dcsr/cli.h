@@ -36,15 +36,16 @@ const CommandInfo* find_command(const std::string& name);
 std::string general_help();
 std::string command_help(const CommandInfo& command);
 
-// The model used when --model is not given: $DCSR_MODEL if set, else
-// models/default.ckpt in the current folder, else models/default.ckpt next to
-// the build folder of this executable (<repo>/build/bin/dcsr ->
-// <repo>/models/default.ckpt). Fails with instructions when none exists.
+// The model used when --model is not given: $DCSR_MODEL if set, else the
+// first models/default.ckpt found by find_repo_file(). Fails naming the places
+// it looked, with instructions, when none exists (apps/dcsr/model_path.cpp).
 std::string resolve_model_path(const std::string& given);
 
-// A file of the repository, e.g. "demo/wide.jpg": the path relative to the
-// current folder when it exists there, else the one next to the build folder
-// of this executable (<repo>/build/bin/dcsr -> <repo>/demo/wide.jpg), else "".
+// A file of the repository, e.g. "demo/wide.jpg", found from any working
+// folder: the path relative to the current folder when it exists there, else
+// next to this executable (<exe dir>/../FILE, <exe dir>/../../FILE: a build's
+// <repo>/build/bin/dcsr -> <repo>/FILE), else under its install prefix
+// (<prefix>/bin/dcsr -> <prefix>/share/dcsr/FILE); "" when none exists.
 std::string find_repo_file(const std::string& relative);
 
 // Applies --threads N when given.
