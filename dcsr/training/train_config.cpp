@@ -1,0 +1,184 @@
+// The training configuration (dcsr/training/trainer.h): JSON reading and
+// writing with type checks, the defaults of `dcsr train` and `dcsr sra`, the
+// range checks, and command-line overrides.
+#include <cmath>
+#include <fstream>
+
+#include "dcsr/model/loss.h"
+#include "dcsr/model/network.h"
+#include "dcsr/training/trainer.h"
+
+namespace dcsr {
+using nlohmann::json;
+
+// ---------------------------------------------------------------- config
+
+namespace {
+
+// The config's fields, each with a JSON reader that checks the type.
+template <typename T>
+T read_key(const json& j, const std::string& key);
+
+template <>
+std::string read_key<std::string>(const json& j, const std::string& key) {
+  DCSR_CHECK(j.is_string(), "config key '", key, "': expected a string, got ", j.dump());
+  return j.get<std::string>();
+}
+template <>
+bool read_key<bool>(const json& j, const std::string& key) {
+  DCSR_CHECK(j.is_boolean(), "config key '", key, "': expected true or false, got ", j.dump());
+  return j.get<bool>();
+}
+template <>
+int64_t read_key<int64_t>(const json& j, const std::string& key) {
+  DCSR_CHECK(j.is_number_integer(), "config key '", key, "': expected an integer, got ", j.dump());
+  return j.get<int64_t>();
+}
+template <>
+uint64_t read_key<uint64_t>(const json& j, const std::string& key) {
+  DCSR_CHECK(j.is_number_unsigned() || (j.is_number_integer() && j.get<int64_t>() >= 0), "config key '", key,
+             "': expected a non-negative integer, got ", j.dump());
+  return j.get<uint64_t>();
+}
+template <>
+double read_key<double>(const json& j, const std::string& key) {
+  DCSR_CHECK(j.is_number(), "config key '", key, "': expected a number, got ", j.dump());
+  return j.get<double>();
+}
+template <>
+std::vector<int64_t> read_key<std::vector<int64_t>>(const json& j, const std::string& key) {
+  DCSR_CHECK(j.is_array(), "config key '", key, "': expected a list of integers, got ", j.dump());
+  std::vector<int64_t> v;
+  for (const json& e : j) v.push_back(read_key<int64_t>(e, key));
+  return v;
+}
+
+// Calls fn(key, field) for every field: one list for reading, writing and
+// the error message about unknown keys.
+template <typename Config, typename Fn>
+void for_each_field(Config& c, Fn&& fn) {
+  fn("data", c.data);
+  fn("val_data", c.val_data);
+  fn("out_dir", c.out_dir);
+  fn("sra", c.sra);
+  fn("mode", c.mode);
+  fn("val_mode", c.val_mode);
+  fn("val_max_images", c.val_max_images);
+  fn("batch_size", c.batch_size);
+  fn("patch_size", c.patch_size);
+  fn("num_patch", c.num_patch);
+  fn("epochs", c.epochs);
+  fn("max_steps", c.max_steps);
+  fn("n_feats", c.n_feats);
+  fn("init", c.init);
+  fn("vgg_init", c.vgg_init);
+  fn("loss", c.loss);
+  fn("feature_space", c.feature_space);
+  fn("vgg_weights", c.vgg_weights);
+  fn("lr", c.lr);
+  fn("milestones", c.milestones);
+  fn("gamma", c.gamma);
+  fn("seed", c.seed);
+  fn("device", c.device);
+  fn("log_every", c.log_every);
+  fn("val_every", c.val_every);
+  fn("checkpoint_every", c.checkpoint_every);
+}
+
+std::string known_keys() {
+  TrainConfig c;
+  std::string keys;
+  for_each_field(c, [&](const char* key, auto&) { keys += (keys.empty() ? "" : ", ") + std::string(key); });
+  return keys;
+}
+
+}  // namespace
+
+json TrainConfig::to_json() const {
+  json j = json::object();
+  for_each_field(*this, [&](const char* key, const auto& field) { j[key] = field; });
+  return j;
+}
+
+TrainConfig TrainConfig::from_json(const json& j, const TrainConfig& base) {
+  DCSR_CHECK(j.is_object(), "training config: expected a JSON object, got ", j.dump());
+  TrainConfig c = base;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (it.key().rfind("_", 0) == 0) continue;  // "_comment" and the like
+    bool found = false;
+    for_each_field(c, [&](const char* key, auto& field) {
+      if (it.key() != key) return;
+      found = true;
+      field = read_key<std::decay_t<decltype(field)>>(it.value(), key);
+    });
+    DCSR_CHECK(found, "unknown config key '", it.key(), "' (known keys: ", known_keys(), ")");
+  }
+  return c;
+}
+
+TrainConfig TrainConfig::from_json(const json& j) { return from_json(j, TrainConfig()); }
+
+TrainConfig TrainConfig::basic_defaults() { return TrainConfig(); }
+
+TrainConfig TrainConfig::sra_defaults() {
+  TrainConfig c;
+  c.out_dir = "experiments/sra";
+  c.sra = true;
+  c.mode = "8k";
+  c.loss = "1*L1+0.1*CX_ref";
+  c.epochs = 3;
+  return c;
+}
+
+void TrainConfig::validate() const {
+  DCSR_CHECK(!data.empty(), "config: 'data' (the training set folder) is not set; pass --data DIR");
+  DCSR_CHECK(!out_dir.empty(), "config: 'out_dir' is empty");
+  mode_from_name(mode);
+  mode_from_name(val_mode);
+  DCSR_CHECK(batch_size >= 1, "config: batch_size must be >= 1, got ", batch_size);
+  DCSR_CHECK(patch_size >= 8 && patch_size % 4 == 0, "config: patch_size must be a multiple of 4 and >= 8, got ",
+             patch_size);
+  DCSR_CHECK(num_patch >= 1, "config: num_patch must be >= 1, got ", num_patch);
+  DCSR_CHECK(epochs >= 1, "config: epochs must be >= 1, got ", epochs);
+  DCSR_CHECK(max_steps >= 0, "config: max_steps must be >= 0, got ", max_steps);
+  DCSR_CHECK(val_max_images >= 0, "config: val_max_images must be >= 0, got ", val_max_images);
+  DCSR_CHECK(n_feats >= 2 && n_feats % 2 == 0, "config: n_feats must be even and >= 2, got ", n_feats);
+  DCSR_CHECK(feature_space == "patch4" || feature_space == "vgg", "config: feature_space must be patch4 or vgg, got '",
+             feature_space, "'");
+  DCSR_CHECK(std::isfinite(lr) && lr > 0, "config: lr must be > 0, got ", lr);
+  DCSR_CHECK(std::isfinite(gamma) && gamma > 0, "config: gamma must be > 0, got ", gamma);
+  DCSR_CHECK(log_every >= 1, "config: log_every must be >= 1, got ", log_every);
+  DCSR_CHECK(val_every >= 0 && checkpoint_every >= 0, "config: val_every and checkpoint_every must be >= 0");
+  DCSR_CHECK(device == "cpu" || device == "cuda", "config: device must be cpu or cuda, got '", device, "'");
+  parse_loss_spec(loss);  // fails naming the bad term
+}
+
+TrainConfig load_train_config(const std::string& path, const TrainConfig& base) {
+  std::ifstream file(path);
+  DCSR_CHECK(file, "cannot open config file '", path, "'");
+  json j;
+  try {
+    j = json::parse(file);
+  } catch (const json::exception& e) {
+    fail("config file '", path, "' is not valid JSON: ", e.what());
+  }
+  try {
+    return TrainConfig::from_json(j, base);
+  } catch (const Error& e) {
+    fail("config file '", path, "': ", e.what());
+  }
+}
+
+void apply_override(TrainConfig& config, const std::string& assignment) {
+  size_t eq = assignment.find('=');
+  DCSR_CHECK(eq != std::string::npos && eq > 0, "--set expects key=value, got '", assignment, "'");
+  std::string key = assignment.substr(0, eq), text = assignment.substr(eq + 1);
+  json value = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (value.is_discarded()) value = text;  // a bare word: a string
+  // A string field given a number or list (e.g. --set init=123) stays the text.
+  json probe = config.to_json();
+  if (probe.contains(key) && probe[key].is_string() && !value.is_string()) value = text;
+  config = TrainConfig::from_json(json{{key, value}}, config);
+}
+
+}  // namespace dcsr
