@@ -26,6 +26,11 @@ struct ParityTolerance {
       : atol(atol_), rtol(rtol_), grad_atol(grad_atol_), grad_rtol(grad_rtol_) {}
 };
 
+// "Exact" parity: a nonzero tolerance far below any float32 difference at the
+// magnitudes used (the comparison divides by it).
+inline constexpr double kExact = 1e-12;
+inline constexpr ParityTolerance kExactParity{kExact, 0.0, kExact, 0.0};
+
 // Which checks run a case.
 enum OpCheck : unsigned { kGradcheck = 1, kParity = 2, kBothChecks = 3 };
 
