@@ -56,6 +56,10 @@ int run_detail(const CommandInfo& self, const std::vector<std::string>& argv) {
   DetailOptions opt;
   opt.block = args.get_int("block", opt.block);
   opt.search = args.get_int("search", opt.search);
+  opt.sigma_fine = args.get_double("sigma-fine", opt.sigma_fine);
+  opt.sigma_coarse = args.get_double("sigma-coarse", opt.sigma_coarse);
+  if (opt.sigma_fine < 0 || opt.sigma_coarse <= opt.sigma_fine)
+    throw UsageError("dcsr detail: --sigma-coarse must be above --sigma-fine, and both at least 0");
   if (opt.block < 8) throw UsageError("dcsr detail: --block must be at least 8");
   if (opt.search < 0) throw UsageError("dcsr detail: --search must not be negative");
   apply_threads(args);
@@ -117,7 +121,7 @@ CommandInfo detail_command() {
   c.usage = "dcsr detail --sr OUT.png --ref TELE --lr WIDE [--fov Y0,X0,H,W] [--json FILE]";
   c.details =
       "Compares the output inside the telephoto's view with the telephoto, ignoring colour: the weighted\n"
-      "correlation of luminance detail bands (difference of Gaussians, sigma 0.7 and 2 output px) per block,\n"
+      "correlation of luminance detail bands (difference of Gaussians, sigma 0.5 and 1.2 output px) per block,\n"
       "each block searched over small shifts for residual misalignment (dcsr/inference/detail_transfer.h).\n"
       "Bicubic x2 of WIDE is measured in the same run. TELE must be in the output's geometry: by default the\n"
       "canonical layout (TELE the wide image's size, the central half at twice the density, as dcsr sr's\n"
@@ -128,6 +132,8 @@ CommandInfo detail_command() {
                {"fov", "Y0,X0,H,W", "the telephoto's view in WIDE pixels (default the central half)"},
                {"block", "N", "block side in output pixels (default 48)"},
                {"search", "N", "largest shift searched per axis, output pixels (default 4)"},
+               {"sigma-fine", "S", "the detail band's inner Gaussian, output px (default 0.5)"},
+               {"sigma-coarse", "S", "the detail band's outer Gaussian, output px (default 1.2)"},
                {"json", "FILE", "also write the scores as JSON"},
                {"threads", "N", "CPU threads"}};
   c.run = run_detail;
