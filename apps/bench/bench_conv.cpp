@@ -1,25 +1,42 @@
-// Conv benches (issue 3): conv2d 64 -> 64, 3x3, padding 1, bias, batch 1,
-// float32, at 128x128 and 256x256; forward, and forward + backward (input,
-// weight and bias gradients through autograd).
+// Conv benches (issues 3 and 18): conv2d 64 -> 64, 3x3, padding 1, bias,
+// batch 1, float32, at 128x128 and 256x256; forward, and forward + backward
+// (input, weight and bias gradients through autograd).
+//
+// Each line times our conv on the path the plan picks (kernels/cpu/
+// winograd_plan.h: Winograd F(4x4,3x3) here) and, in the same run, forced to
+// the direct path (DCSR_CPU_CONV=direct: the implicit GEMM on AVX-512 builds,
+// im2col + GEMM otherwise): "ms" / "direct_ms", "speedup_vs_direct". It names
+// the CPU ("cpu", from cpuid), the ISA path taken ("isa", kernels/cpu/isa.h)
+// and the conv path ("path"), and reports the float32 error of both paths
+// against the direct conv computed in float64 ("max_abs_err_vs_float64",
+// "direct_max_abs_err_vs_float64") and of the planned path against the
+// float32 direct conv ("max_abs_diff_vs_direct").
 //
 // Baselines measured in the same run, on a GEMM of the conv's shape
 // (M = Cout = 64, K = Cin*9 = 576, N = H*W), operands already in memory:
 //   gemm_raw        one gemm_raw call (Eigen, threaded by Eigen);
 //   gemm_raw_split  the same with N split across our threads (each call single-threaded);
 //   gemm_packed     the AVX-512 micro-kernel of packed_gemm.h on pre-packed operands, N split.
-// "vs_gemm" is our GFLOP/s over the best of those (goal >= 0.6: what im2col,
-// padding and chunking cost on top of the multiply). The PyTorch peer (F.conv2d,
-// same thread count) runs twice: glibc's default allocator, and glibc told to
-// keep freed blocks ("tuned"), which is what our caching allocator does.
-// Besides the medians, lines carry the fastest run of each side and their
-// ratio: on cores shared with other processes that is the steadier number.
+// "vs_gemm" is our GFLOP/s (direct-conv FLOPs, whatever the path) over the
+// best of those. The PyTorch peer (F.conv2d, same thread count) runs twice:
+// glibc's default allocator, and glibc told to keep freed blocks ("tuned"),
+// which is what our caching allocator does; "direct_time_ratio_vs_torch*"
+// gives the direct path's ratio. Besides the medians, lines carry the fastest
+// run of each side and their ratio: on cores shared with other processes
+// that is the steadier number.
+//
+// Group wino_plan (dcsr_bench --filter wino_plan): the timings behind the
+// plan's rule, direct vs F(2x2) vs F(4x4) over channels and sizes.
 #include <cmath>
 
 #include "apps/bench/bench.h"
 #include "autograd/ops.h"
 #include "kernels/cpu/cpu_common.h"
 #include "kernels/cpu/cpu_gemm.h"
+#include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/isa.h"
 #include "kernels/cpu/packed_gemm.h"
+#include "kernels/cpu/winograd_plan.h"
 #include "runtime/allocator.h"
 #include "tensor/random.h"
 
@@ -145,8 +162,10 @@ void add_gemm_ratios(nlohmann::json& line, const GemmBaselines& g, double flop_p
   line["goal_vs_gemm"] = 0.6;
 }
 
-// The peer's median and minimum, each way (see the file comment).
-void add_torch(const Context& ctx, nlohmann::json& line, nlohmann::json spec, const Timing& ours) {
+// The peer's median and minimum, each way (see the file comment), against
+// our planned path (`ours`) and the direct path (`direct`).
+void add_torch(const Context& ctx, nlohmann::json& line, nlohmann::json spec, const Timing& ours,
+               const Timing& direct) {
   bool any = false;
   for (bool tuned : {false, true}) {
     for (const nlohmann::json& peer : run_peer(ctx, spec, tuned)) {
@@ -155,16 +174,20 @@ void add_torch(const Context& ctx, nlohmann::json& line, nlohmann::json spec, co
       const double ms = peer["ms"].get<double>();
       line[key + "_ms"] = ms;
       line["time_ratio_vs_" + key] = ours.median_ms / ms;
+      line["direct_time_ratio_vs_" + key] = direct.median_ms / ms;
       if (peer.contains("min_ms")) {
-        line[key + "_min_ms"] = peer["min_ms"];
-        line["min_time_ratio_vs_" + key] = ours.min_ms / peer["min_ms"].get<double>();
+        const double min_ms = peer["min_ms"].get<double>();
+        line[key + "_min_ms"] = min_ms;
+        line["min_time_ratio_vs_" + key] = ours.min_ms / min_ms;
+        line["direct_min_time_ratio_vs_" + key] = direct.min_ms / min_ms;
       }
+      if (peer.contains("torch")) line["torch_version"] = peer["torch"];
       any = true;
       break;
     }
   }
   if (any) {
-    line["goal_time_ratio_vs_torch"] = 1.0;
+    line["goal_time_ratio_vs_torch"] = 0.6;
     line["torch_note"] =
         "torch_*: glibc's default allocator; torch_tuned_malloc_*: MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_ "
         "raised so freed buffers stay in the process; min_time_ratio_*: fastest run against fastest run, the "
@@ -172,6 +195,49 @@ void add_torch(const Context& ctx, nlohmann::json& line, nlohmann::json spec, co
   } else {
     line["torch"] = "skipped (no python with torch)";
   }
+}
+
+using kernels::cpu::CpuConvPath;
+
+// Sets the CPU conv path for its lifetime (the plan's auto, or direct).
+struct ConvPathScope {
+  explicit ConvPathScope(CpuConvPath path) { kernels::cpu::set_cpu_conv_path(path); }
+  ~ConvPathScope() { kernels::cpu::reset_cpu_conv_path(); }
+};
+
+double max_abs_diff(const Tensor& a, const Tensor& b) {
+  const Tensor a64 = a.to(kFloat64), b64 = b.to(kFloat64);
+  const double *pa = a64.data<double>(), *pb = b64.data<double>();
+  double most = 0;
+  for (int64_t i = 0; i < a64.numel(); ++i) most = std::max(most, std::abs(pa[i] - pb[i]));
+  return most;
+}
+
+// The CPU, the ISA path and the conv path of a line, and the float32 errors:
+// the planned path's and the direct path's outputs against the direct conv in
+// float64, and against each other.
+void add_paths_and_errors(nlohmann::json& line, const Tensor& x, const Tensor& w, const Tensor& b) {
+  const int64_t S = x.size(2);
+  const kernels::cpu::ConvShape shape{1, kChannels, S, S, kChannels, kKernel, 1, 1, 1, S, S};
+  line["cpu"] = kernels::cpu::cpu_model();
+  line["cpu_features"] = kernels::cpu::cpu_features().summary();
+  line["isa"] = kernels::cpu::isa_name(kernels::cpu::cpu_isa());
+  line["path"] = kernels::cpu::conv_forward_path(shape);
+  {
+    ConvPathScope direct(CpuConvPath::kDirect);
+    line["direct_path"] = kernels::cpu::conv_forward_path(shape);
+  }
+  NoGradGuard no_grad;
+  Tensor want, direct32;
+  {
+    ConvPathScope direct(CpuConvPath::kDirect);
+    want = conv2d(x.to(kFloat64), w.to(kFloat64), b.to(kFloat64));
+    direct32 = conv2d(x, w, b);
+  }
+  const Tensor planned = conv2d(x, w, b);
+  line["max_abs_err_vs_float64"] = max_abs_diff(planned, want);
+  line["direct_max_abs_err_vs_float64"] = max_abs_diff(direct32, want);
+  line["max_abs_diff_vs_direct"] = max_abs_diff(planned, direct32);
 }
 
 void bench_conv(const Context& ctx, int64_t S) {
@@ -189,15 +255,35 @@ void bench_conv(const Context& ctx, int64_t S) {
   const int repeats = repeats_for(ctx, 9);
   nlohmann::json spec = {{"op", "conv2d"}, {"channels", kChannels}, {"size", S}, {"k", kKernel}};
 
+  // Times fn on the planned path, then on the direct path.
+  auto both_paths = [&](const std::function<void()>& fn, double& peak_mb) {
+    reset_peak_rss();
+    const Timing planned = time_ms(fn, 2, repeats);
+    peak_mb = peak_rss_mb();
+    ConvPathScope direct(CpuConvPath::kDirect);
+    return std::make_pair(planned, time_ms(fn, 2, repeats));
+  };
+  auto add_direct = [](nlohmann::json& line, const Timing& t, const Timing& direct) {
+    line["direct_ms"] = direct.median_ms;
+    line["direct_min_ms"] = direct.min_ms;
+    line["speedup_vs_direct"] = direct.median_ms / t.median_ms;
+  };
+
   if (want_fwd) {
     NoGradGuard no_grad;
     validate_forward(fwd_name, x, w, b, conv2d(x, w, b));
-    reset_peak_rss();
-    Timing t = time_ms([&] { Tensor y = conv2d(x, w, b); }, 2, repeats);
+    {
+      ConvPathScope direct(CpuConvPath::kDirect);
+      validate_forward(fwd_name + " (direct)", x, w, b, conv2d(x, w, b));
+    }
+    double peak_mb = 0;
+    const auto [t, direct] = both_paths([&] { Tensor y = conv2d(x, w, b); }, peak_mb);
     nlohmann::json line = {{"name", fwd_name}, {"ms", t.median_ms}, {"min_ms", t.min_ms},
-                           {"gflops", flop / t.median_ms / 1e6}, {"peak_rss_mb", peak_rss_mb()}};
+                           {"gflops", flop / t.median_ms / 1e6}, {"peak_rss_mb", peak_mb}};
+    add_paths_and_errors(line, x, w, b);
+    add_direct(line, t, direct);
     add_gemm_ratios(line, gemm, flop, 1.0, t.median_ms);
-    add_torch(ctx, line, spec, t);
+    add_torch(ctx, line, spec, t, direct);
     emit(ctx, line);
   }
   if (want_step) {
@@ -211,16 +297,56 @@ void bench_conv(const Context& ctx, int64_t S) {
     };
     step();
     validate_backward(step_name, xg, wg, gy);
-    reset_peak_rss();
-    Timing t = time_ms(step, 2, repeats);
+    {
+      ConvPathScope direct(CpuConvPath::kDirect);
+      step();
+      validate_backward(step_name + " (direct)", xg, wg, gy);
+    }
+    double peak_mb = 0;
+    const auto [t, direct] = both_paths(step, peak_mb);
     nlohmann::json line = {{"name", step_name}, {"ms", t.median_ms}, {"min_ms", t.min_ms},
-                           {"gflops", 3.0 * flop / t.median_ms / 1e6}, {"peak_rss_mb", peak_rss_mb()},
-                           {"note", "gflops counts three GEMM-sized products: forward, input and weight gradients"}};
+                           {"gflops", 3.0 * flop / t.median_ms / 1e6}, {"peak_rss_mb", peak_mb},
+                           {"note", "gflops counts three GEMM-sized products: forward, input and weight gradients; "
+                                    "Winograd takes the forward and the input gradient, the weight gradient is direct"}};
+    add_paths_and_errors(line, x, w, b);
+    add_direct(line, t, direct);
     add_gemm_ratios(line, gemm, flop, 3.0, t.median_ms);
     spec["backward"] = true;
-    add_torch(ctx, line, spec, t);
+    add_torch(ctx, line, spec, t, direct);
     emit(ctx, line);
   }
+}
+
+// One line per (channels, size): the forward conv's median ms on the direct
+// path and with F(2x2,3x3) and F(4x4,3x3) forced, batch 1, padding 1.
+void bench_plan_grid(const Context& ctx) {
+  const std::vector<int64_t> channels = {8, 16, 32, 64, 128};
+  const std::vector<int64_t> sizes = ctx.quick ? std::vector<int64_t>{16, 64} : std::vector<int64_t>{8, 16, 32, 64, 128};
+  for (int64_t C : channels)
+    for (int64_t S : sizes) {
+      const std::string name = "wino_plan_c" + std::to_string(C) + "_s" + std::to_string(S);
+      if (!selected(ctx, name)) continue;
+      NoGradGuard no_grad;
+      Generator gen(7);
+      Tensor x = uniform({1, C, S, S}, gen, -1, 1), w = mul(uniform({C, C, 3, 3}, gen, -1, 1), 0.05);
+      Tensor b = uniform({C}, gen);
+      nlohmann::json line = {{"name", name}, {"cpu", kernels::cpu::cpu_model()},
+                             {"isa", kernels::cpu::isa_name(kernels::cpu::cpu_isa())}};
+      const int repeats = repeats_for(ctx, 7);
+      double best = 1e300;
+      std::string best_path;
+      for (CpuConvPath path : {CpuConvPath::kDirect, CpuConvPath::kWinograd2, CpuConvPath::kWinograd4}) {
+        ConvPathScope scope(path);
+        const double ms = time_ms([&] { Tensor y = conv2d(x, w, b); }, 2, repeats).median_ms;
+        line[std::string(kernels::cpu::cpu_conv_path_name(path)) + "_ms"] = ms;
+        if (ms < best) best = ms, best_path = kernels::cpu::cpu_conv_path_name(path);
+      }
+      line["ms"] = best;
+      line["fastest"] = best_path;
+      const kernels::cpu::ConvShape shape{1, C, S, S, C, 3, 1, 1, 1, S, S};
+      line["plan"] = kernels::cpu::conv_forward_path(shape);
+      emit(ctx, line);
+    }
 }
 
 }  // namespace
@@ -228,6 +354,12 @@ void bench_conv(const Context& ctx, int64_t S) {
 DCSR_BENCH(conv) {
   bench_conv(ctx, 128);
   if (!ctx.quick) bench_conv(ctx, 256);
+}
+
+DCSR_BENCH(wino_plan) {
+  // Only on request: dozens of timings that matter only when refitting the rule.
+  if (ctx.filter.find("wino_plan") == std::string::npos) return;
+  bench_plan_grid(ctx);
 }
 
 }  // namespace dcsr::bench
