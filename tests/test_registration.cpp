@@ -174,7 +174,7 @@ TEST_CASE("registration: dcsr register prints, writes JSON and an overlay; error
   const std::string wide = quote(dir / "wide.png"), tele = quote(dir / "tele.png");
 
   const RunResult ok = run_dcsr("register --lr " + wide + " --ref " + tele + " --json " + quote(dir / "r.json") +
-                                " --overlay " + quote(dir / "o.png"));
+                                " --overlay " + quote(dir / "o.png") + " --check " + quote(dir / "c.png"));
   INFO(ok.output);
   REQUIRE(ok.status == 0);
   CHECK_THAT(ok.output, (Catch::Contains("scale 1.99") || Catch::Contains("scale 2.00")) &&
@@ -186,11 +186,20 @@ TEST_CASE("registration: dcsr register prints, writes JSON and an overlay; error
   const Tensor overlay = read_image(dir / "o.png");
   CHECK(overlay.size(2) == 240);
   CHECK(overlay.size(3) == 320);
+  // The checkerboard covers the view's bounding box at the telephoto's density (scale 2).
+  const Tensor check = read_image(dir / "c.png");
+  CHECK(std::abs(check.size(3) - 2 * 162) <= 2);
+  CHECK(std::abs(check.size(2) - 2 * 123) <= 2);
 
   REQUIRE_FAILS_WITH(run_dcsr("register --ref " + tele), 2, "missing option --lr");
   REQUIRE_FAILS_WITH(run_dcsr("register --lr " + quote(dir / "none.png") + " --ref " + tele), 1, "none.png");
   REQUIRE_FAILS_WITH(run_dcsr("register --lr " + wide + " --ref " + tele + " --overlay " + quote(dir / "o.jpg")), 2,
                      "ending in .png");
+  REQUIRE_FAILS_WITH(run_dcsr("register --lr " + wide + " --ref " + tele + " --check " + quote(dir / "c.bmp")), 2,
+                     "ending in .png");
+  REQUIRE_FAILS_WITH(run_dcsr("register --lr " + wide + " --ref " + tele + " --overlay " + quote(dir / "o.png") +
+                              " --check " + quote(dir / "o.png")),
+                     2, "same file");
   REQUIRE_FAILS_WITH(run_dcsr("register --lr " + wide + " --ref " + tele + " --json " + tele), 2, "is an input");
   REQUIRE_FAILS_WITH(run_dcsr("register --lr " + wide + " --ref " + tele + " --min-confidence 3"), 2,
                      "--min-confidence");

@@ -128,13 +128,16 @@ void bench_12mp(const Context& ctx, const std::string& photo_path) {
   CameraLook tele_look;
   tele_look.gain = 1.1, tele_look.gamma = 0.9, tele_look.noise = 0.01, tele_look.jpeg_quality = 90;
   const SyntheticPair pair = make_synthetic_pair(photo, H, W, H, W, 3.0, 1.3, 2200.0, 1400.0, tele_look, {}, 7);
-  dcsr::Registration r = register_pair(pair.wide, pair.tele);  // validate (and warm up) before timing
+  // The first registration: validated, and its memory measured (the peak
+  // resident size during it over the resident size before it).
+  const double rss_before = current_rss_mb();
+  reset_peak_rss();
+  dcsr::Registration r = register_pair(pair.wide, pair.tele);
+  const double extra_peak_mb = peak_rss_mb() - rss_before;
   const auto truth = fov_quad(pair.truth, H, W);
   double worst = 0;
   for (size_t k = 0; k < 4; ++k) worst = std::max(worst, std::hypot(r.fov_quad[k][0] - truth[k][0], r.fov_quad[k][1] - truth[k][1]));
   DCSR_CHECK(worst < 2.0, "register_12mp: corner error ", worst, " px");
-  const double rss_before = current_rss_mb();
-  reset_peak_rss();
   const std::clock_t cpu_start = std::clock();
   const int repeats = repeats_for(ctx, 3);
   const Timing t = time_ms([&] { r = register_pair(pair.wide, pair.tele); }, 0, repeats);
@@ -143,7 +146,7 @@ void bench_12mp(const Context& ctx, const std::string& photo_path) {
              {"ms", t.median_ms},
              {"min_ms", t.min_ms},
              {"cpu_ms", cpu_ms},
-             {"extra_peak_mb", peak_rss_mb() - rss_before},
+             {"extra_peak_mb", extra_peak_mb},
              {"max_corner_px", worst},
              {"goal", "<= 3000 ms on 2 cores, <= 512 MB extra"}});
 }

@@ -69,6 +69,60 @@ Tensor draw_overlay(const Tensor& wide, const Registration& reg) {
   return canvas.image();
 }
 
+// Bilinear sample of channel c of an RGB image (1, 3, H, W) at continuous
+// coordinates, clamped to the image.
+float sample_rgb(const Tensor& image, int64_t c, double x, double y) {
+  const int64_t H = image.size(2), W = image.size(3);
+  const double fx = std::clamp(x - 0.5, 0.0, double(W - 1)), fy = std::clamp(y - 0.5, 0.0, double(H - 1));
+  const int64_t x0 = std::min<int64_t>(int64_t(fx), W - 2 < 0 ? 0 : W - 2), y0 = std::min<int64_t>(int64_t(fy), H - 2 < 0 ? 0 : H - 2);
+  const int64_t x1 = std::min(x0 + 1, W - 1), y1 = std::min(y0 + 1, H - 1);
+  const float ax = float(fx - double(x0)), ay = float(fy - double(y0));
+  const float* p = image.data<float>() + c * H * W;
+  const float top = p[y0 * W + x0] + ax * (p[y0 * W + x1] - p[y0 * W + x0]);
+  const float bottom = p[y1 * W + x0] + ax * (p[y1 * W + x1] - p[y1 * W + x0]);
+  return top + ay * (bottom - top);
+}
+
+// The view's bounding box in the wide image's frame, at up to the
+// telephoto's density (at most kOverlayLongSide px long): 8 x 8 checkerboard
+// cells alternate between the wide image (upsampled) and the telephoto
+// resampled through the registration. Where they are aligned, edges run on
+// straight across the cells' borders; colours differ as the cameras do.
+Tensor draw_checkerboard(const Tensor& wide, const Tensor& tele, const Registration& reg) {
+  NoGradGuard no_grad;
+  double x0 = 1e300, y0 = 1e300, x1 = -1e300, y1 = -1e300;
+  for (const auto& c : reg.fov_quad)
+    x0 = std::min(x0, c[0]), y0 = std::min(y0, c[1]), x1 = std::max(x1, c[0]), y1 = std::max(y1, c[1]);
+  x0 = std::max(x0, 0.0), y0 = std::max(y0, 0.0);
+  x1 = std::min(x1, double(wide.size(3))), y1 = std::min(y1, double(wide.size(2)));
+  DCSR_CHECK(x1 - x0 >= 1 && y1 - y0 >= 1, "register: the view does not overlap the wide image");
+  const double scale = reg.tele_to_wide.scale;
+  const double zoom = std::min(scale, double(kOverlayLongSide) / std::max(x1 - x0, y1 - y0));  // output px per wide px
+  const int64_t w = std::max<int64_t>(8, std::llround((x1 - x0) * zoom)), h = std::max<int64_t>(8, std::llround((y1 - y0) * zoom));
+  // The telephoto at the output's density first (antialiased), so that sampling it does not alias.
+  Tensor t = tele;
+  double tele_zoom = 1.0;  // resized telephoto px per telephoto px
+  if (zoom < scale * 0.999) {
+    tele_zoom = zoom / scale;
+    t = resize_antialias(tele, std::max<int64_t>(2, std::llround(double(tele.size(2)) * tele_zoom)),
+                         std::max<int64_t>(2, std::llround(double(tele.size(3)) * tele_zoom)));
+  }
+  const double tzx = double(t.size(3)) / double(tele.size(3)), tzy = double(t.size(2)) / double(tele.size(2));
+  Tensor out = empty({1, 3, h, w});
+  float* o = out.data<float>();
+  const int64_t cell = std::max<int64_t>(1, std::max(w, h) / 8);
+  for (int64_t v = 0; v < h; ++v)
+    for (int64_t u = 0; u < w; ++u) {
+      const double xw = x0 + (double(u) + 0.5) / zoom, yw = y0 + (double(v) + 0.5) / zoom;
+      const auto xt = reg.tele_to_wide.to_tele(xw, yw);
+      const bool inside = xt[0] >= 0 && xt[1] >= 0 && xt[0] <= double(tele.size(3)) && xt[1] <= double(tele.size(2));
+      const bool use_tele = inside && ((u / cell + v / cell) % 2 == 1);
+      for (int64_t c = 0; c < 3; ++c)
+        o[(c * h + v) * w + u] = use_tele ? sample_rgb(t, c, xt[0] * tzx, xt[1] * tzy) : sample_rgb(wide, c, xw, yw);
+    }
+  return out;
+}
+
 int run_register(const CommandInfo& self, const std::vector<std::string>& argv) {
   Args args(self.name, self.options, argv);
   if (args.help()) {
@@ -76,7 +130,7 @@ int run_register(const CommandInfo& self, const std::vector<std::string>& argv) 
     return 0;
   }
   const std::string lr_path = args.require("lr"), ref_path = args.require("ref");
-  const std::string json_path = args.get("json"), overlay_path = args.get("overlay");
+  const std::string json_path = args.get("json"), overlay_path = args.get("overlay"), check_path = args.get("check");
   RegisterOptions options;
   options.min_confidence = args.get_double("min-confidence", options.min_confidence);
   if (!(options.min_confidence >= -1.0 && options.min_confidence <= 1.0))
@@ -84,11 +138,13 @@ int run_register(const CommandInfo& self, const std::vector<std::string>& argv) 
                      "'");
   if (!overlay_path.empty() && !has_extension(overlay_path, ".png"))
     throw UsageError("dcsr register: --overlay writes a PNG; give a name ending in .png, got '" + overlay_path + "'");
-  if (!json_path.empty() && !overlay_path.empty() && json_path == overlay_path)
-    throw UsageError("dcsr register: --json and --overlay name the same file " + json_path);
+  if (!check_path.empty() && !has_extension(check_path, ".png"))
+    throw UsageError("dcsr register: --check writes a PNG; give a name ending in .png, got '" + check_path + "'");
+  for (const auto& [a, b] : {std::pair{json_path, overlay_path}, {json_path, check_path}, {overlay_path, check_path}})
+    if (!a.empty() && a == b) throw UsageError("dcsr register: two outputs name the same file " + a);
   apply_threads(args);
   OutputFiles outputs;
-  for (const auto& [path, option] : {std::pair{json_path, "json"}, std::pair{overlay_path, "overlay"}}) {
+  for (const auto& [path, option] : {std::pair{json_path, "json"}, std::pair{overlay_path, "overlay"}, std::pair{check_path, "check"}}) {
     if (path.empty()) continue;
     check_not_input(path, option, {lr_path, ref_path});
     outputs.declare(path, option);
@@ -129,6 +185,11 @@ int run_register(const CommandInfo& self, const std::vector<std::string>& argv) 
     outputs.written(overlay_path);
     std::cout << "wrote " << overlay_path << "\n";
   }
+  if (!check_path.empty()) {
+    write_png(check_path, draw_checkerboard(wide, tele, reg));
+    outputs.written(check_path);
+    std::cout << "wrote " << check_path << "\n";
+  }
   outputs.commit();
   return 0;
 }
@@ -139,7 +200,7 @@ CommandInfo register_command() {
   CommandInfo c;
   c.name = "register";
   c.summary = "find where a telephoto's view lies in the wide image (scale, angle, offset)";
-  c.usage = "dcsr register --lr WIDE --ref TELE [--json R.json] [--overlay O.png]";
+  c.usage = "dcsr register --lr WIDE --ref TELE [--json R.json] [--overlay O.png] [--check C.png]";
   c.details =
       "Registers a phone's wide + telephoto pair with a similarity transform (zoom 1.2x-8x, rotation within 5 "
       "degrees, any offset that keeps most of the view inside the wide image): a coarse search of normalised "
@@ -147,11 +208,13 @@ CommandInfo register_command() {
       "transform, its confidence (ZNCC of band-passed luminance over the overlap) and the view's corners; a pair "
       "whose confidence is below --min-confidence is refused. --json writes what `dcsr sr --registration FILE.json` "
       "reads; --overlay draws the telephoto's outline (solid, its top edge doubled in red) and the canonical central "
-      "half (dashed) on the wide image. Details: docs/registration.md.";
+      "half (dashed) on the wide image; --check shows the view as a checkerboard of the wide image and the "
+      "telephoto resampled into its frame (aligned: edges run on across the cells). Details: docs/registration.md.";
   c.options = {{"lr", "WIDE", "the wide image (PNG, JPEG, BMP)"},
                {"ref", "TELE", "the telephoto image"},
                {"json", "R.json", "write the registration as JSON"},
                {"overlay", "O.png", "write the wide image with the telephoto's outline (PNG)"},
+               {"check", "C.png", "write the view as a checkerboard of wide and registered telephoto (PNG)"},
                {"min-confidence", "C", "refuse the pair below this confidence (default 0.25)"},
                {"threads", "N", "CPU threads"}};
   c.run = run_register;
