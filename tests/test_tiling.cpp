@@ -1,5 +1,6 @@
 // Tiled inference (dcsr-spec §8): the Ref window rules, the coarse search,
 // and tiling with a stub network against the same stub run on the whole image.
+#include <cstring>
 #include <map>
 
 #include "dcsr/inference/metrics.h"
@@ -292,4 +293,109 @@ TEST_CASE("forward: tiled DCSR places each tile's network output", "[tiling][mod
                       1e-12, 0.0, "SR core");
   test::require_close(crop(tiled.confidence, {0, 126, h, w - 126}),
                       crop(out.confidence, {kTileContext, kTileContext, h, w - 126}), 1e-12, 0.0, "confidence core");
+}
+
+// ---- Any field of view (a registered pair, TiledOptions::view) ----
+
+TEST_CASE("forward: view windows equal §8's for canonical sizes of whole quarter grids", "[tiling]") {
+  struct Case {
+    int64_t h, w;
+    Mode mode;
+  };
+  // Sides that are multiples of 4 cores: the view's edges fall on tile edges.
+  for (Case k : {Case{1008, 2016, Mode::K4}, Case{504, 504, Mode::K4}, Case{3008, 4032, Mode::K8},
+                 Case{4032, 3008, Mode::K8}}) {
+    INFO(k.w << "x" << k.h << " " << mode_name(k.mode));
+    const TileGrid g = make_tile_grid(k.h, k.w, k.mode);
+    const FovRect view = canonical_view(k.h, k.w);
+    for (int64_t j = 0; j < g.ny; ++j)
+      for (int64_t i = 0; i < g.nx; ++i) {
+        const RefWindow a = ref_window(j, i, g.ny, g.nx, g.m1, g.m2, k.h, k.w);
+        const RefWindow b = ref_window_in_view(j, i, g, view, k.h, k.w);
+        INFO("tile " << j << ", " << i);
+        CHECK((a.kind == b.kind && a.r0 == b.r0 && a.c0 == b.c0 && a.r1 == b.r1 && a.c1 == b.c1));
+      }
+  }
+}
+
+TEST_CASE("forward: a canonical pair keeps today's windows and bytes when given its view", "[tiling]") {
+  // 300 x 270 is not a whole quarter grid: §8's rule (qy = ny / 4) and the
+  // view rule differ there, and the canonical view must keep §8's.
+  for (auto [h, w] : {std::pair<int64_t, int64_t>{300, 270}, {756, 1008}}) {
+    INFO(w << "x" << h);
+    Tensor lr = test::test_image(h, w, 41), ref = test::test_image(h, w, 42);
+    auto run = [&](bool with_view) {
+      std::vector<RefWindow> windows;
+      TiledOptions opt;
+      opt.want_confidence = true;
+      if (with_view) opt.view = canonical_view(h, w);
+      opt.on_window = [&](int64_t, int64_t, const RefWindow& win) { windows.push_back(win); };
+      // The stub's SR reads the Ref window's mean, so that the bytes depend on the window.
+      auto forward = [](const Tensor& t, const Tensor& win) {
+        TileOutput o = stub_network(t, win, Mode::K4);
+        double mean = 0.0;
+        for (float v : win.to_vector<float>()) mean += v;
+        mean /= double(win.numel());
+        float* s = o.sr.data<float>();
+        for (int64_t n = 0; n < o.sr.numel(); ++n) s[n] += float(mean);
+        return o;
+      };
+      TiledResult r = tiled_inference(lr, ref, Mode::K4, forward, opt);
+      return std::make_pair(r, windows);
+    };
+    auto [plain, plain_windows] = run(false);
+    auto [viewed, viewed_windows] = run(true);
+    REQUIRE(plain_windows.size() == viewed_windows.size());
+    for (size_t n = 0; n < plain_windows.size(); ++n) {
+      const RefWindow &a = plain_windows[n], &b = viewed_windows[n];
+      CHECK((a.kind == b.kind && a.r0 == b.r0 && a.c0 == b.c0 && a.r1 == b.r1 && a.c1 == b.c1));
+    }
+    CHECK(plain.window_counts == viewed.window_counts);
+    CHECK(std::memcmp(plain.sr.raw_data(), viewed.sr.raw_data(), size_t(plain.sr.nbytes())) == 0);
+    CHECK(std::memcmp(plain.confidence.raw_data(), viewed.confidence.raw_data(), size_t(plain.confidence.nbytes())) ==
+          0);
+  }
+}
+
+TEST_CASE("forward: windows of an off-centre view follow the geometry", "[tiling]") {
+  // A 3x telephoto's view, off the centre: LR rows [150, 430), cols [300, 650)
+  // of a 756 x 1008 LR (6 x 8 tiles of 126); Ref 560 x 700.
+  const TileGrid g = make_tile_grid(756, 1008, Mode::K4);
+  const FovRect view{150, 300, 280, 350};
+  const int64_t rh = 560, rw = 700;
+  // Cores inside the view: rows ceil(150/126) = 2 .. floor(430/126) = 3 (exclusive),
+  // cols ceil(300/126) = 3 .. floor(650/126) = 5 (exclusive).
+  std::array<int64_t, 6> counts{};
+  for (int64_t j = 0; j < g.ny; ++j)
+    for (int64_t i = 0; i < g.nx; ++i) {
+      const RefWindow w = ref_window_in_view(j, i, g, view, rh, rw);
+      ++counts[size_t(w.kind)];
+      CHECK((w.r0 >= 0 && w.c0 >= 0 && w.r1 <= rh && w.c1 <= rw));
+      if (w.kind == WindowKind::A) {
+        // The core's Ref rows [2 (j m1 - y0), + 2 m1) with 20 before and 80 after.
+        CHECK((j == 2 && (i == 3 || i == 4)));
+        const int64_t ry = 2 * (j * 126 - 150), rx = 2 * (i * 126 - 300);
+        CHECK(w.r0 == std::max<int64_t>(ry - 20, 0));
+        CHECK(w.c0 == std::max<int64_t>(rx - 20, 0));
+        CHECK(w.r1 == std::min<int64_t>(ry + 252 + 80, rh));
+        CHECK(w.c1 == std::min<int64_t>(rx + 252 + 80, rw));
+      }
+    }
+  // A: 1 x 2; B: the row above (j = 1, i = 2..4) and the column left (i = 2, j = 2): 4;
+  // C: the column right (i = 5, j = 2..3) and the row below (j = 3, i = 3..5): 4;
+  // D (1, 5), E (3, 2); the rest coarse.
+  CHECK(counts == std::array<int64_t, 6>{2, 4, 4, 1, 1, 48 - 12});
+  // The whole pipeline with this view (the stub is local: equal to the whole image).
+  Tensor lr = test::test_image(756, 1008, 51), ref = test::test_image(rh, rw, 52);
+  TiledOptions opt;
+  opt.view = view;
+  TiledResult r = tiled_inference(
+      lr, ref, Mode::K4, [](const Tensor& t, const Tensor& w) { return stub_network(t, w, Mode::K4); }, opt);
+  CHECK(r.window_counts == counts);
+  test::require_close(r.sr, stub_network(lr, ref, Mode::K4).sr, 1e-12);
+  // A Ref that is not twice the view is refused.
+  opt.view = FovRect{150, 300, 281, 350};
+  CHECK_THROWS_WITH(tiled_inference(lr, ref, Mode::K4,
+                                    [](const Tensor& t, const Tensor& w) { return stub_network(t, w, Mode::K4); }, opt),
+                    Catch::Contains("needs twice its size"));
 }

@@ -1,46 +1,138 @@
-// `dcsr sr`: super-resolve one wide image with its telephoto reference.
-#include <chrono>
+// `dcsr sr`: super-resolve a wide image with its telephoto reference, one
+// pair (--lr/--ref/--out) or folders of pairs (--lr-dir/--ref-dir/--out-dir).
+// The telephoto is registered to the wide image (dcsr/registration/) and,
+// unless the pair is already in DCSR's canonical layout, resampled into it
+// (normalise.h) before the tiled inference (dcsr-spec §8, any view).
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <map>
+#include <optional>
 
 #include "apps/dcsr/cli.h"
 #include "autograd/ops/elementwise.h"
 #include "dcsr/inference/eval.h"
 #include "dcsr/inference/progress.h"
+#include "dcsr/registration/normalise.h"
+#include "dcsr/registration/register.h"
 #include "io/image_io.h"
 
 namespace dcsr::cli {
 
 namespace {
+namespace fs = std::filesystem;
 
-int run_sr(const CommandInfo& self, const std::vector<std::string>& argv) {
-  const auto start = std::chrono::steady_clock::now();
-  Args args(self.name, self.options, argv);
-  if (args.help()) {
-    std::cout << command_help(self);
-    return 0;
-  }
-  const std::string lr_path = args.require("lr"), ref_path = args.require("ref"), out_path = args.require("out");
-  const std::string conf_path = args.get("confidence"), warped_path = args.get("warped-ref");
-  Mode mode;
+constexpr int kSomePairsFailed = 4;  // batch mode: exit status when pairs were skipped
+
+// The pair as the tiling takes it: the LR, the Ref and where the Ref lies.
+struct PreparedPair {
+  Tensor lr, ref;
+  std::optional<FovRect> view;  // unset: the canonical layout, today's path
+  std::string registration_line;
+};
+
+Registration read_registration_file(const std::string& path) {
+  std::error_code ec;
+  DCSR_CHECK(fs::is_regular_file(path, ec), "option --registration: '", path,
+             "' is neither auto, none nor an existing registration JSON file (dcsr register --json)");
+  std::ifstream in(path);
+  nlohmann::json j;
   try {
-    mode = mode_from_name(args.get("mode", "4k"));
-  } catch (const Error& e) {
-    throw UsageError(std::string("dcsr sr: option --mode: ") + e.what());
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    fail(path, ": not a registration JSON file (", e.what(), ")");
   }
-  apply_threads(args);
-  OutputFiles outputs;
-  outputs.declare(out_path, "out");
-  if (!conf_path.empty()) outputs.declare(conf_path, "confidence");
-  if (!warped_path.empty()) outputs.declare(warped_path, "warped-ref");
-  const Device device = select_device(args.get("device", "cpu"));
+  return registration_from_json(j, path);
+}
 
-  const auto reading_start = std::chrono::steady_clock::now();
-  Tensor lr = read_image(lr_path), ref = read_image(ref_path);
-  const double reading_s = seconds_since(reading_start);
+std::string describe(const Registration& r, const std::string& source) {
+  const Similarity& t = r.tele_to_wide;
+  char line[320];
+  std::snprintf(line, sizeof(line),
+                "registration (%s): scale %.4f, angle %.3f deg, offset (%.2f, %.2f) px, confidence %.3f%s",
+                source.c_str(), t.scale, t.angle * 180.0 / 3.14159265358979323846, t.tx, t.ty, r.confidence,
+                r.identity ? ", identity: the canonical layout, used as it is" : "");
+  return line;
+}
+
+void check_same_size(const Tensor& lr, const Tensor& ref, const std::string& lr_path, const std::string& ref_path) {
   DCSR_CHECK(lr.size(2) == ref.size(2) && lr.size(3) == ref.size(3), "the reference '", ref_path, "' is ",
              ref.size(3), "x", ref.size(2), " but the wide image '", lr_path, "' is ", lr.size(3), "x", lr.size(2),
              ": the telephoto must have the wide image's pixel size (it shows the central half of the view at "
              "twice the density, dcsr-spec §10.1)");
+}
+
+// registration: "auto", "none" or a JSON file.
+PreparedPair prepare_pair(const std::string& lr_path, const std::string& ref_path, const std::string& registration) {
+  PreparedPair p;
+  p.lr = read_image(lr_path);
+  Tensor tele = read_image(ref_path);
+  if (registration == "none") {
+    check_same_size(p.lr, tele, lr_path, ref_path);
+    p.ref = tele;
+    return p;
+  }
+  Registration r;
+  if (registration == "auto") {
+    try {
+      r = register_pair(p.lr, tele);
+    } catch (const Error& e) {
+      std::string message = e.what();
+      if (message.find("--registration none") == std::string::npos)
+        message += " (--registration none uses the pair as it is)";
+      fail(lr_path, " + ", ref_path, ": ", message);
+    }
+  } else {
+    r = read_registration_file(registration);
+  }
+  p.registration_line = describe(r, registration == "auto" ? "auto" : registration);
+  if (r.identity) {
+    check_same_size(p.lr, tele, lr_path, ref_path);
+    p.ref = tele;
+    return p;
+  }
+  NormalisedReference n = normalise_reference(tele, r, p.lr.size(2), p.lr.size(3));
+  p.ref = n.ref;
+  p.view = n.fov;
+  p.registration_line += ", Ref " + std::to_string(n.ref.size(3)) + "x" + std::to_string(n.ref.size(2)) +
+                         " over LR rows " + std::to_string(n.fov.y0) + "+" + std::to_string(n.fov.height) +
+                         ", cols " + std::to_string(n.fov.x0) + "+" + std::to_string(n.fov.width);
+  return p;
+}
+
+struct SrSettings {
+  Mode mode = Mode::K4;
+  std::string registration = "auto";
+  bool quiet = false;
+};
+
+Mode parse_mode(const Args& args) {
+  try {
+    return mode_from_name(args.get("mode", "4k"));
+  } catch (const Error& e) {
+    throw UsageError(std::string("dcsr sr: option --mode: ") + e.what());
+  }
+}
+
+int run_single(const Args& args, const SrSettings& s, const Device device) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::string lr_path = args.require("lr"), ref_path = args.require("ref"), out_path = args.require("out");
+  const std::string conf_path = args.get("confidence"), warped_path = args.get("warped-ref");
+  OutputFiles outputs;
+  outputs.declare_input(lr_path, "lr");
+  outputs.declare_input(ref_path, "ref");
+  if (s.registration != "auto" && s.registration != "none") outputs.declare_input(s.registration, "registration");
+  outputs.declare(out_path, "out");
+  if (!conf_path.empty()) outputs.declare(conf_path, "confidence");
+  if (!warped_path.empty()) outputs.declare(warped_path, "warped-ref");
+  check_image_output(out_path);
+
+  const auto reading_start = std::chrono::steady_clock::now();
+  PreparedPair pair = prepare_pair(lr_path, ref_path, s.registration);
+  const double reading_s = seconds_since(reading_start);  // with the registration
+  if (!s.quiet && !pair.registration_line.empty()) std::cerr << pair.registration_line << "\n";
   const std::string model_path = resolve_model_path(args.get("model"));
   const auto model_start = std::chrono::steady_clock::now();
   std::unique_ptr<DcsrNet> net = load_model(model_path, device);  // on CUDA: the device's start-up too
@@ -49,8 +141,9 @@ int run_sr(const CommandInfo& self, const std::vector<std::string>& argv) {
   TiledOptions opt;
   opt.want_confidence = !conf_path.empty();
   opt.want_warped_ref = !warped_path.empty();
+  opt.view = pair.view;
   std::unique_ptr<ProgressBar> bar;
-  if (!args.has("quiet")) {
+  if (!s.quiet) {
     bar = std::make_unique<ProgressBar>("sr tiles", 0);
     opt.progress = [&](int64_t done, int64_t total) {
       bar->set_total(total);
@@ -59,29 +152,150 @@ int run_sr(const CommandInfo& self, const std::vector<std::string>& argv) {
   }
   const auto inference_start = std::chrono::steady_clock::now();
   // Every tile's result is on the CPU when this returns (place_core copies it).
-  TiledResult r = tiled_inference(lr, ref, mode, network_tile_forward(*net, mode), opt);
+  TiledResult r = tiled_inference(pair.lr, pair.ref, s.mode, network_tile_forward(*net, s.mode), opt);
   const double inference_s = seconds_since(inference_start);
   if (bar) bar->finish();
 
   const auto writing_start = std::chrono::steady_clock::now();
-  write_png(out_path, r.sr);
-  outputs.written(out_path);
-  if (opt.want_confidence) {
-    write_png(conf_path, r.confidence);  // max cosine similarity, clamped to [0, 1]
-    outputs.written(conf_path);
-  }
-  if (opt.want_warped_ref) {
-    write_png(warped_path, add(r.warped_ref, 0.5));  // high frequencies around mid-grey
-    outputs.written(warped_path);
-  }
+  outputs.write(out_path, [&](const std::string& p) { write_image(p, r.sr); });
+  if (opt.want_confidence)  // max cosine similarity, clamped to [0, 1]
+    outputs.write(conf_path, [&](const std::string& p) { write_png(p, r.confidence); });
+  if (opt.want_warped_ref)  // high frequencies around mid-grey
+    outputs.write(warped_path, [&](const std::string& p) { write_png(p, add(r.warped_ref, 0.5)); });
   outputs.commit();
   const double writing_s = seconds_since(writing_start);
-  if (!args.has("quiet"))
+  if (!s.quiet)
     std::cerr << "wrote " << out_path << " (" << r.sr.size(3) << "x" << r.sr.size(2) << "): tiled inference "
               << inference_s << " s on " << device_name(device) << ", " << seconds_since(start)
-              << " s in all (reading " << reading_s << " s, model " << model_s << " s, PNG writing " << writing_s
-              << " s)\n";
+              << " s in all (reading " << (s.registration == "auto" ? "and registration " : "") << reading_s
+              << " s, model " << model_s << " s, writing " << writing_s << " s)\n";
   return 0;
+}
+
+// ---- batch mode ----
+
+// Pairs by sorted name, each output OUT-DIR/<lr stem>.<ext>.
+struct BatchPlan {
+  std::vector<std::string> lrs, refs, outs;
+};
+
+BatchPlan plan_batch(const std::string& lr_dir, const std::string& ref_dir, const std::string& out_dir,
+                     const std::string& ext) {
+  BatchPlan b;
+  b.lrs = list_images(lr_dir);
+  b.refs = list_images(ref_dir);
+  DCSR_CHECK(!b.lrs.empty(), "--lr-dir '", lr_dir, "' has no images (.png .jpg .jpeg .bmp)");
+  DCSR_CHECK(b.lrs.size() == b.refs.size(), "--lr-dir '", lr_dir, "' has ", b.lrs.size(), " images but --ref-dir '",
+             ref_dir, "' has ", b.refs.size(), ": pairs are made by sorted file name, so the counts must be equal");
+  std::error_code ec;
+  for (const std::string& input_dir : {lr_dir, ref_dir})
+    DCSR_CHECK(!fs::exists(out_dir, ec) || !fs::equivalent(out_dir, input_dir, ec), "--out-dir '", out_dir,
+               "' is the input folder '", input_dir, "': outputs could replace inputs; choose another folder");
+  std::map<std::string, std::string> by_name;
+  for (const std::string& lr : b.lrs) {
+    const std::string name = fs::path(lr).stem().string() + "." + ext;
+    const auto [it, fresh] = by_name.emplace(name, lr);
+    DCSR_CHECK(fresh, "'", it->second, "' and '", lr, "' would both be written to '", name,
+               "' in --out-dir: rename one of them");
+    b.outs.push_back((fs::path(out_dir) / name).string());
+  }
+  return b;
+}
+
+int64_t tiles_of(const std::string& lr_path, Mode mode) {
+  try {
+    const ImageInfo info = read_image_info(lr_path);
+    const TileGrid g = make_tile_grid(info.height, info.width, mode);
+    return g.ny * g.nx;
+  } catch (const Error&) {
+    return 0;  // reported when the pair's turn comes
+  }
+}
+
+int run_batch(const Args& args, const SrSettings& s, const Device device) {
+  for (const char* single : {"lr", "ref", "out", "confidence", "warped-ref"})
+    if (args.has(single))
+      throw UsageError(std::string("dcsr sr: --") + single + " does not go with --lr-dir/--ref-dir/--out-dir");
+  const std::string lr_dir = args.require("lr-dir"), ref_dir = args.require("ref-dir");
+  const std::string out_dir = args.require("out-dir"), ext = args.get("ext", "png");
+  if (ext != "png" && ext != "jpg" && ext != "jpeg")
+    throw UsageError("dcsr sr: option --ext expects png, jpg or jpeg, got '" + ext + "'");
+  if (s.registration != "auto" && s.registration != "none")
+    throw UsageError("dcsr sr: --registration FILE.json is for one pair; folders take auto or none");
+  const BatchPlan plan = plan_batch(lr_dir, ref_dir, out_dir, ext);
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  DCSR_CHECK(fs::is_directory(out_dir, ec), "cannot create the output folder '", out_dir, "'");
+  std::unique_ptr<DcsrNet> net = load_model(resolve_model_path(args.get("model")), device);
+  const TileForward forward = network_tile_forward(*net, s.mode);
+
+  const size_t n = plan.lrs.size();
+  std::vector<int64_t> tiles(n);
+  int64_t total = 0;
+  for (size_t k = 0; k < n; ++k) total += tiles[k] = tiles_of(plan.lrs[k], s.mode);
+  std::unique_ptr<ProgressBar> bar;
+  if (!s.quiet) bar = std::make_unique<ProgressBar>("sr tiles of " + std::to_string(n) + " pairs", total);
+  auto say = [&](const std::string& line) {
+    if (bar) bar->message(line);
+    else std::cerr << line << "\n";
+  };
+  int64_t done_before = 0;
+  std::vector<std::string> failed;
+  for (size_t k = 0; k < n; ++k) {
+    const std::string& lr = plan.lrs[k];
+    const std::string& ref = plan.refs[k];
+    const std::string& out = plan.outs[k];
+    const std::string label = "pair " + std::to_string(k + 1) + "/" + std::to_string(n);
+    try {
+      OutputFiles outputs;
+      outputs.declare_input(lr, "lr-dir");
+      outputs.declare_input(ref, "ref-dir");
+      outputs.declare(out, "out-dir");
+      check_image_output(out);
+      PreparedPair pair = prepare_pair(lr, ref, s.registration);
+      if (!s.quiet && !pair.registration_line.empty()) say(label + " " + pair.registration_line);
+      TiledOptions opt;
+      opt.view = pair.view;
+      if (bar)
+        opt.progress = [&](int64_t done, int64_t) {
+          bar->update(done_before + done, label + " " + fs::path(lr).filename().string());
+        };
+      TiledResult r = tiled_inference(pair.lr, pair.ref, s.mode, forward, opt);
+      outputs.write(out, [&](const std::string& p) { write_image(p, r.sr); });
+      outputs.commit();
+      if (!s.quiet) say(label + " wrote " + out);
+    } catch (const std::exception& e) {
+      failed.push_back(lr);
+      say("dcsr sr: " + label + " skipped (" + lr + " + " + ref + "): " + e.what());
+    }
+    done_before += tiles[k];
+    if (bar) bar->update(done_before);
+  }
+  if (bar) bar->finish();
+  if (!failed.empty()) {
+    std::cerr << "dcsr sr: " << failed.size() << " of " << n << " pairs failed and were skipped (exit status "
+              << kSomePairsFailed << "); the other outputs are in " << out_dir << "\n";
+    return kSomePairsFailed;
+  }
+  if (!s.quiet) std::cerr << "dcsr sr: " << n << " pairs written to " << out_dir << "\n";
+  return 0;
+}
+
+int run_sr(const CommandInfo& self, const std::vector<std::string>& argv) {
+  Args args(self.name, self.options, argv);
+  if (args.help()) {
+    std::cout << command_help(self);
+    return 0;
+  }
+  SrSettings s;
+  s.mode = parse_mode(args);
+  s.registration = args.get("registration", "auto");
+  if (s.registration.empty()) throw UsageError("dcsr sr: option --registration expects auto, none or FILE.json");
+  s.quiet = args.has("quiet");
+  const bool batch = args.has("lr-dir") || args.has("ref-dir") || args.has("out-dir");
+  apply_threads(args);
+  const Device device = select_device(args.get("device", "cpu"));
+  return batch ? run_batch(args, s, device) : run_single(args, s, device);
 }
 
 }  // namespace
@@ -90,18 +304,32 @@ CommandInfo sr_command() {
   CommandInfo c;
   c.name = "sr";
   c.summary = "super-resolve a wide image x2 with its telephoto reference";
-  c.usage = "dcsr sr --lr WIDE --ref TELE --out OUT.png [--model M] [--mode 4k|8k] [--confidence C.png] "
-            "[--warped-ref W.png] [--device cpu|cuda]";
+  c.usage =
+      "dcsr sr --lr WIDE --ref TELE --out OUT.png [--registration auto|none|R.json] [--model M] [--mode 4k|8k]\n"
+      "         [--confidence C.png] [--warped-ref W.png] [--device cpu|cuda]\n"
+      "       dcsr sr --lr-dir DIR --ref-dir DIR --out-dir DIR [--ext png|jpg] [--registration auto|none] ...";
   c.details =
-      "WIDE and TELE must have the same pixel size: TELE shows the central half of WIDE's view at twice\n"
-      "the density (CameraFusion's LR/x2 + Ref/x2 in 4k mode, LR/x1 + Ref/x1 in 8k mode). Any size works:\n"
-      "the image is processed in tiles (dcsr-spec §8) and the output is exactly twice the input.\n"
+      "TELE is registered to WIDE (--registration auto, the default): its zoom (1.2x to 8x), rotation\n"
+      "(up to 5 degrees) and position are found and printed on one line with the confidence, and TELE is\n"
+      "resampled to exactly twice WIDE's density over the part of the view it sees. A pair already in\n"
+      "DCSR's layout (same pixel size, TELE = the central half at twice the density, e.g. CameraFusion's\n"
+      "LR/x2 + Ref/x2) is detected and used as it is. An unrelated pair is refused; --registration none\n"
+      "takes the pair as it is (then TELE must have WIDE's pixel size), R.json a saved registration\n"
+      "(dcsr register --json). Any size works: the image is processed in tiles (dcsr-spec §8) and the\n"
+      "output is exactly twice the input.\n"
+      "Folders: files are paired by sorted name; OUT-DIR/<wide file's stem>.png (--ext); a bad pair is\n"
+      "reported and skipped, and the exit status is 4 when any was (1: nothing done, 2: usage).\n"
       "Without --model: $DCSR_MODEL, else models/default.ckpt.\n"
       "--confidence writes the matching confidence (LR resolution in 4k mode, half of it in 8k mode);\n"
       "--warped-ref writes the aligned reference high frequencies + 0.5 (SR resolution).";
   c.options = {{"lr", "WIDE", "the wide-angle image (PNG, JPEG, BMP)"},
-               {"ref", "TELE", "the telephoto image, same pixel size"},
-               {"out", "OUT.png", "the x2 result (PNG)"},
+               {"ref", "TELE", "the telephoto image"},
+               {"out", "OUT.png", "the x2 result (.png or .jpg)"},
+               {"registration", "auto|none|R.json", "how TELE lies in WIDE (default auto)"},
+               {"lr-dir", "DIR", "folder of wide images (batch)"},
+               {"ref-dir", "DIR", "folder of telephoto images, paired by sorted name (batch)"},
+               {"out-dir", "DIR", "folder for the results (batch; created if missing)"},
+               {"ext", "png|jpg", "the results' format in batch mode (default png)"},
                {"model", "M", "model checkpoint (default: $DCSR_MODEL or models/default.ckpt)"},
                {"mode", "4k|8k", "tile and matching mode (default 4k)"},
                {"confidence", "C.png", "also write the matching confidence map"},

@@ -7,13 +7,11 @@
 
 #include "autograd/grad_mode.h"
 #include "autograd/ops/image.h"
-#include "runtime/threads.h"
-#include "runtime/device.h"
 #include "runtime/allocator.h"
+#include "runtime/device.h"
+#include "runtime/threads.h"
 
 namespace dcsr {
-
-
 
 TileGrid make_tile_grid(int64_t height, int64_t width, Mode mode) {
   DCSR_CHECK(height > 0 && width > 0, "tiled inference: empty LR image ", height, "x", width);
@@ -44,13 +42,20 @@ const char* window_kind_name(WindowKind kind) {
   return "?";
 }
 
-RefWindow ref_window(int64_t j, int64_t i, int64_t ny, int64_t nx, int64_t m1, int64_t m2, int64_t ref_h,
-                     int64_t ref_w) {
-  // Tile rows qy..ey-1 and columns qx..ex-1 lie inside the telephoto's view
-  // (the central half of the grid). Ref row 2 m1 (j - qy) is where tile row j
-  // starts in the Ref (twice the density, origin at the view's top edge).
-  const int64_t qy = ny / 4, ey = 3 * ny / 4, qx = nx / 4, ex = 3 * nx / 4;
-  const int64_t ry = 2 * m1 * (j - qy), rx = 2 * m2 * (i - qx);
+namespace {
+
+// Where the telephoto's view lies in tile units, and where tiles start in the
+// Ref: tiles qy <= j < ey, qx <= i < ex have their core inside the view;
+// tile row j starts at Ref row ry(j) = ry0 + 2 m1 j (columns alike).
+struct ViewInTiles {
+  int64_t qy, ey, qx, ex, ry0, rx0;
+};
+
+// §8 step 3's kinds A-E for tile (j, i), checked in this order.
+RefWindow window_of_kind(int64_t j, int64_t i, const ViewInTiles& v, int64_t m1, int64_t m2, int64_t ref_h,
+                         int64_t ref_w) {
+  const int64_t qy = v.qy, ey = v.ey, qx = v.qx, ex = v.ex;
+  const int64_t ry = v.ry0 + 2 * m1 * j, rx = v.rx0 + 2 * m2 * i;
   RefWindow w;
   if (qy <= j && j < ey && qx <= i && i < ex) {
     // A: inside the view: the tile's Ref area plus 20 Ref px before and 80 after
@@ -80,6 +85,40 @@ RefWindow ref_window(int64_t j, int64_t i, int64_t ny, int64_t nx, int64_t m1, i
   w.r1 = std::clamp<int64_t>(w.r1, w.r0, ref_h);
   w.c1 = std::clamp<int64_t>(w.c1, w.c0, ref_w);
   return w;
+}
+
+int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+int64_t ceil_div(int64_t a, int64_t b) { return -floor_div(-a, b); }
+
+}  // namespace
+
+RefWindow ref_window(int64_t j, int64_t i, int64_t ny, int64_t nx, int64_t m1, int64_t m2, int64_t ref_h,
+                     int64_t ref_w) {
+  // §8: the view is the central half of the tile grid; Ref row 2 m1 (j - qy)
+  // is where tile row j starts in the Ref (twice the density, origin at the
+  // view's top edge).
+  ViewInTiles v;
+  v.qy = ny / 4, v.ey = 3 * ny / 4, v.qx = nx / 4, v.ex = 3 * nx / 4;
+  v.ry0 = -2 * m1 * v.qy, v.rx0 = -2 * m2 * v.qx;
+  return window_of_kind(j, i, v, m1, m2, ref_h, ref_w);
+}
+
+FovRect canonical_view(int64_t lr_h, int64_t lr_w) { return {lr_h / 4, lr_w / 4, lr_h / 2, lr_w / 2}; }
+
+bool uses_canonical_windows(const FovRect* view, int64_t lr_h, int64_t lr_w, int64_t ref_h, int64_t ref_w) {
+  if (!view) return true;
+  const FovRect c = canonical_view(lr_h, lr_w);
+  return view->y0 == c.y0 && view->x0 == c.x0 && view->height == c.height && view->width == c.width &&
+         ref_h == lr_h && ref_w == lr_w;
+}
+
+RefWindow ref_window_in_view(int64_t j, int64_t i, const TileGrid& grid, const FovRect& view, int64_t ref_h,
+                             int64_t ref_w) {
+  ViewInTiles v;
+  v.qy = ceil_div(view.y0, grid.m1), v.ey = floor_div(view.y0 + view.height, grid.m1);
+  v.qx = ceil_div(view.x0, grid.m2), v.ex = floor_div(view.x0 + view.width, grid.m2);
+  v.ry0 = -2 * view.y0, v.rx0 = -2 * view.x0;
+  return window_of_kind(j, i, v, grid.m1, grid.m2, ref_h, ref_w);
 }
 
 Tensor coarse_reference(const Tensor& ref) {
@@ -204,6 +243,12 @@ TiledResult tiled_inference(const Tensor& lr, const Tensor& ref, Mode mode, cons
   const TileGrid g = make_tile_grid(lr.size(2), lr.size(3), mode);
   const int64_t ref_h = ref.size(2), ref_w = ref.size(3);
   const int64_t block = big_block(mode);  // Ref windows must be whole blocks of AA1/AA3
+  const FovRect* view = options.view ? &*options.view : nullptr;
+  const bool canonical = uses_canonical_windows(view, g.height, g.width, ref_h, ref_w);
+  if (!canonical)
+    DCSR_CHECK(ref_h == 2 * view->height && ref_w == 2 * view->width, "tiled inference: the Ref is ", ref_w, "x",
+               ref_h, " but the view ", view->width, "x", view->height,
+               " needs twice its size (normalise_reference)");
   TiledResult result;
   result.sr = empty({1, 3, 2 * g.height, 2 * g.width});
   if (options.want_warped_ref) result.warped_ref = empty({1, 3, 2 * g.height, 2 * g.width});
@@ -214,7 +259,8 @@ TiledResult tiled_inference(const Tensor& lr, const Tensor& ref, Mode mode, cons
   for (int64_t j = 0; j < g.ny; ++j)
     for (int64_t i = 0; i < g.nx; ++i) {
       Tensor tile = extract_tile(lr, j * g.m1 - kTileContext, i * g.m2 - kTileContext, g.tile_h(), g.tile_w());
-      RefWindow w = ref_window(j, i, g.ny, g.nx, g.m1, g.m2, ref_h, ref_w);
+      RefWindow w = canonical ? ref_window(j, i, g.ny, g.nx, g.m1, g.m2, ref_h, ref_w)
+                              : ref_window_in_view(j, i, g, *view, ref_h, ref_w);
       if (w.kind == WindowKind::Coarse) {
         if (!have_ref_small) ref_small = coarse_reference(ref), have_ref_small = true;
         w = coarse_search(tile, ref_small, ref_h, ref_w);

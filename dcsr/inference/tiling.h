@@ -1,9 +1,10 @@
 // Test-time tiled inference (dcsr-spec §8): the LR image is cut into tiles
 // (a core plus 20 px of context on every side), each tile is matched against
-// a Ref window chosen from the dual-camera geometry (the telephoto sees the
-// central half of the wide view at twice the density; Ref has the LR's pixel
-// size), the network runs per tile, and the central 2*core part of each SR
-// tile is placed into the output.
+// a Ref window chosen from the dual-camera geometry (canonically the
+// telephoto sees the central half of the wide view at twice the density and
+// Ref has the LR's pixel size; a registered pair gives any axis-aligned view,
+// TiledOptions::view), the network runs per tile, and the central 2*core part
+// of each SR tile is placed into the output.
 //
 // Differences from the reference wrapper, on purpose:
 // * Any LR size works. The reference crops the LR to whole tiles and never
@@ -31,8 +32,10 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <optional>
 
 #include "dcsr/model/config.h"
+#include "dcsr/registration/registration.h"
 #include "tensor/tensor.h"
 
 namespace dcsr {
@@ -70,6 +73,25 @@ struct RefWindow {
 // real window).
 RefWindow ref_window(int64_t j, int64_t i, int64_t ny, int64_t nx, int64_t m1, int64_t m2, int64_t ref_h,
                      int64_t ref_w);
+
+// The canonical view of an lr_h x lr_w LR: {H/4, W/4, H/2, W/2} (spec §10.1).
+FovRect canonical_view(int64_t lr_h, int64_t lr_w);
+
+// Whether ref_window() (today's rules, written for the canonical layout) is
+// the one to use: no view given, or the canonical view with a Ref of the LR's
+// size. tiled_inference() keeps exactly today's windows for such pairs.
+bool uses_canonical_windows(const FovRect* view, int64_t lr_h, int64_t lr_w, int64_t ref_h, int64_t ref_w);
+
+// §8's windows generalised to a view at any FovRect (normalise_reference:
+// Ref pixel (r, c) shows LR (view.y0 + r/2, view.x0 + c/2), the Ref is
+// 2 view.height x 2 view.width). Tiles whose core lies inside the view are
+// qy <= j < ey, qx <= i < ex with qy = ceil(y0 / m1), ey = floor((y0 + h) / m1)
+// (columns alike), tile row j starts at Ref row 2 (j m1 - y0), and the kinds
+// A-E and their margins are §8's with these. For a canonical LR whose sides
+// are multiples of 4 cores this is ref_window() exactly; for other sizes §8's
+// grid-fraction rule (qy = ny / 4) and this one can differ by a tile.
+RefWindow ref_window_in_view(int64_t j, int64_t i, const TileGrid& grid, const FovRect& view, int64_t ref_h,
+                             int64_t ref_w);
 
 // The Ref at 1/16 for the coarse search: bicubic to (Hr / 16, Wr / 16), torch
 // 1.4 rule (spec §1). It depends on the Ref only, so it is made once per image.
@@ -110,6 +132,10 @@ struct TiledOptions {
   std::function<void(int64_t, int64_t)> progress;
   // Called before every tile's forward with (j, i, window): for tests and logs.
   std::function<void(int64_t, int64_t, const RefWindow&)> on_window;
+  // Where the Ref lies in LR pixels (normalise_reference). Unset: the
+  // canonical layout, today's §8 windows (also when it is the canonical view
+  // and the Ref has the LR's size: see uses_canonical_windows()).
+  std::optional<FovRect> view;
 };
 
 struct TiledResult {
@@ -120,8 +146,9 @@ struct TiledResult {
 };
 
 // Runs `forward` tile by tile under NoGradGuard. lr: (1, 3, H, W) and ref:
-// (1, 3, Hr, Wr), float32 CPU, any sizes (the geometry assumes Ref has the
-// LR's size; see spec §10.1).
+// (1, 3, Hr, Wr), float32 CPU, any sizes. Without options.view the geometry
+// assumes the canonical layout (Ref of the LR's size, spec §10.1); with it,
+// ref_window_in_view() (Ref = 2 view.height x 2 view.width, checked).
 TiledResult tiled_inference(const Tensor& lr, const Tensor& ref, Mode mode, const TileForward& forward,
                             const TiledOptions& options = {});
 

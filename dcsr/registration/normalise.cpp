@@ -1,0 +1,191 @@
+#include "dcsr/registration/normalise.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "runtime/threads.h"
+#include "tensor/error.h"
+
+namespace dcsr {
+
+namespace {
+
+// Slack for rounding in the transform: a rectangle edge within this distance
+// of the view's edge counts as inside.
+constexpr double kEdgeSlack = 1e-6;
+
+// The telephoto frame's corners in wide pixels: top-left, top-right,
+// bottom-right, bottom-left (registration.h's fov_quad order).
+std::array<std::array<double, 2>, 4> frame_corners(const Similarity& t, int64_t tele_h, int64_t tele_w) {
+  return {t.to_wide(0, 0), t.to_wide(double(tele_w), 0), t.to_wide(double(tele_w), double(tele_h)),
+          t.to_wide(0, double(tele_h))};
+}
+
+// The x-extent [left, right] of the convex quadrilateral on the line at height
+// y; false when the line misses it.
+bool extent_at(const std::array<std::array<double, 2>, 4>& quad, double y, double& left, double& right) {
+  left = INFINITY, right = -INFINITY;
+  for (size_t k = 0; k < 4; ++k) {
+    const auto& p = quad[k];
+    const auto& q = quad[(k + 1) % 4];
+    const double lo = std::min(p[1], q[1]), hi = std::max(p[1], q[1]);
+    if (y < lo - kEdgeSlack || y > hi + kEdgeSlack) continue;
+    if (hi - lo < 1e-12) {  // a horizontal edge on the line: both ends
+      left = std::min({left, p[0], q[0]}), right = std::max({right, p[0], q[0]});
+      continue;
+    }
+    const double t = std::clamp((y - p[1]) / (q[1] - p[1]), 0.0, 1.0);
+    const double x = p[0] + t * (q[0] - p[0]);
+    left = std::min(left, x), right = std::max(right, x);
+  }
+  return left <= right;
+}
+
+// Keys' cubic convolution kernel with a = -0.5 (support [-2, 2]).
+double keys(double x) {
+  x = std::abs(x);
+  if (x <= 1.0) return (1.5 * x - 2.5) * x * x + 1.0;
+  if (x < 2.0) return ((-0.5 * x + 2.5) * x - 4.0) * x + 2.0;
+  return 0.0;
+}
+
+// The taps of one axis: telephoto indices first..first+n-1 (clamped when
+// read) and their weights for a sample at continuous coordinate `centre`
+// (pixel i's centre at i + 0.5), kernel stretched by `stretch`.
+struct Taps {
+  int64_t first = 0;
+  std::vector<double> weights;
+};
+void make_taps(double centre, double stretch, Taps& taps) {
+  const double pos = centre - 0.5;  // in index units
+  const double radius = 2.0 * stretch;
+  taps.first = int64_t(std::floor(pos - radius)) + 1;
+  const int64_t last = int64_t(std::ceil(pos + radius)) - 1;
+  taps.weights.resize(size_t(std::max<int64_t>(last - taps.first + 1, 1)));
+  double sum = 0.0;
+  for (size_t k = 0; k < taps.weights.size(); ++k) {
+    const double w = keys((double(taps.first + int64_t(k)) - pos) / stretch);
+    taps.weights[k] = w;
+    sum += w;
+  }
+  for (double& w : taps.weights) w /= sum;
+  if (stretch == 1.0) return;  // Keys' kernel at unit spacing reproduces linear functions already
+  // The stretched kernel sampled at whole pixels has a small first moment
+  // m1 = sum w d (d = index - pos; up to ~0.02 pixel of shift). Subtract
+  // m1 (d - mean d) / sum (d - mean d)^2 from the weights: they still sum to
+  // 1, sum w d becomes 0, and linear functions are reproduced exactly (exact
+  // geometry). (Keys' kernel has no second moment to tilt by: sum w d^2 ~ 0.)
+  const size_t n = taps.weights.size();
+  double m1 = 0.0, mean_d = 0.0;
+  for (size_t k = 0; k < n; ++k) {
+    const double d = double(taps.first + int64_t(k)) - pos;
+    m1 += taps.weights[k] * d, mean_d += d / double(n);
+  }
+  double spread = 0.0;
+  for (size_t k = 0; k < n; ++k) {
+    const double e = double(taps.first + int64_t(k)) - pos - mean_d;
+    spread += e * e;
+  }
+  if (spread <= 0.0) return;
+  for (size_t k = 0; k < n; ++k)
+    taps.weights[k] -= m1 * (double(taps.first + int64_t(k)) - pos - mean_d) / spread;
+}
+
+}  // namespace
+
+FovRect fov_rect(const Similarity& tele_to_wide, int64_t tele_h, int64_t tele_w, int64_t lr_h, int64_t lr_w) {
+  DCSR_CHECK(tele_h > 0 && tele_w > 0 && lr_h > 0 && lr_w > 0, "fov_rect: empty image (telephoto ", tele_w, "x",
+             tele_h, ", wide ", lr_w, "x", lr_h, ")");
+  const auto quad = frame_corners(tele_to_wide, tele_h, tele_w);
+  // x-extent of view and LR together on every whole-pixel row line y = 0..lr_h.
+  std::vector<double> left(size_t(lr_h + 1)), right(size_t(lr_h + 1));
+  std::vector<char> hit(size_t(lr_h + 1));
+  for (int64_t y = 0; y <= lr_h; ++y) {
+    double l, r;
+    hit[size_t(y)] = extent_at(quad, double(y), l, r);
+    left[size_t(y)] = std::max(l, 0.0), right[size_t(y)] = std::min(r, double(lr_w));
+  }
+  // The view is convex, so a rectangle spanning rows [a, b] fits iff it fits
+  // on both lines a and b: its columns are the overlap of their extents.
+  FovRect best;
+  int64_t best_area = 0;
+  for (int64_t a = 0; a < lr_h; ++a) {
+    if (!hit[size_t(a)]) continue;
+    for (int64_t b = a + 1; b <= lr_h; ++b) {
+      if (!hit[size_t(b)]) continue;
+      const int64_t x0 = int64_t(std::ceil(std::max(left[size_t(a)], left[size_t(b)]) - kEdgeSlack));
+      const int64_t x1 = int64_t(std::floor(std::min(right[size_t(a)], right[size_t(b)]) + kEdgeSlack));
+      const int64_t area = (b - a) * (x1 - x0);
+      if (x1 > x0 && area > best_area) best_area = area, best = {a, x0, b - a, x1 - x0};
+    }
+  }
+  DCSR_CHECK(best_area > 0, "the telephoto's view (", tele_w, "x", tele_h, " at scale ", tele_to_wide.scale,
+             ", offset (", tele_to_wide.tx, ", ", tele_to_wide.ty, ")) does not cover a whole pixel of the ", lr_w,
+             "x", lr_h, " wide image");
+  return best;
+}
+
+Tensor resample_reference(const Tensor& tele, const Similarity& tele_to_wide, const FovRect& fov) {
+  DCSR_CHECK(tele.dim() == 4 && tele.size(0) == 1 && tele.is_cpu() && tele.dtype() == kFloat32,
+             "normalise_reference: the telephoto must be a CPU float32 image (1, C, H, W), got ",
+             shape_str(tele.shape()));
+  DCSR_CHECK(fov.height > 0 && fov.width > 0, "normalise_reference: empty field of view ", fov.width, "x",
+             fov.height);
+  const int64_t channels = tele.size(1), th = tele.size(2), tw = tele.size(3);
+  const int64_t out_h = 2 * fov.height, out_w = 2 * fov.width;
+  // Telephoto pixels per Ref pixel: the kernel's stretch when shrinking.
+  const double stretch = std::max(1.0, tele_to_wide.scale / 2.0);
+  Tensor ref = empty({1, channels, out_h, out_w});
+  const float* src = tele.data<float>();
+  float* dst = ref.data<float>();
+  parallel_for(out_h, 1, [&](int64_t row_begin, int64_t row_end) {
+    Taps tx, ty;
+    std::vector<double> row_sum(static_cast<size_t>(channels));
+    for (int64_t r = row_begin; r < row_end; ++r)
+      for (int64_t c = 0; c < out_w; ++c) {
+        // The Ref pixel's centre in LR pixels, then in telephoto pixels.
+        const double x_w = double(fov.x0) + (double(c) + 0.5) / 2.0;
+        const double y_w = double(fov.y0) + (double(r) + 0.5) / 2.0;
+        const std::array<double, 2> t = tele_to_wide.to_tele(x_w, y_w);
+        make_taps(t[0], stretch, tx);
+        make_taps(t[1], stretch, ty);
+        std::fill(row_sum.begin(), row_sum.end(), 0.0);
+        for (size_t v = 0; v < ty.weights.size(); ++v) {
+          const int64_t yy = std::clamp<int64_t>(ty.first + int64_t(v), 0, th - 1);
+          for (int64_t k = 0; k < channels; ++k) {
+            const float* line = src + (k * th + yy) * tw;
+            double s = 0.0;
+            for (size_t u = 0; u < tx.weights.size(); ++u)
+              s += tx.weights[u] * double(line[std::clamp<int64_t>(tx.first + int64_t(u), 0, tw - 1)]);
+            row_sum[size_t(k)] += ty.weights[v] * s;
+          }
+        }
+        for (int64_t k = 0; k < channels; ++k) dst[(k * out_h + r) * out_w + c] = float(row_sum[size_t(k)]);
+      }
+  });
+  return ref;
+}
+
+NormalisedReference normalise_reference(const Tensor& tele, const Registration& registration, int64_t lr_h,
+                                        int64_t lr_w) {
+  DCSR_CHECK(tele.dim() == 4 && tele.size(0) == 1, "normalise_reference: expected a telephoto (1, C, H, W), got ",
+             shape_str(tele.shape()));
+  const int64_t th = tele.size(2), tw = tele.size(3);
+  const Similarity& t = registration.tele_to_wide;
+  DCSR_CHECK(t.scale > 0 && std::isfinite(t.scale) && std::isfinite(t.angle) && std::isfinite(t.tx) &&
+                 std::isfinite(t.ty),
+             "normalise_reference: not a valid transform (scale ", t.scale, ", angle ", t.angle, ")");
+  const auto corners = frame_corners(t, th, tw);
+  for (size_t k = 0; k < 4; ++k)
+    DCSR_CHECK(std::abs(corners[k][0] - registration.fov_quad[k][0]) < 1e-3 &&
+                   std::abs(corners[k][1] - registration.fov_quad[k][1]) < 1e-3,
+               "the registration's field of view does not match the ", tw, "x", th,
+               " telephoto: it was made for an image of another size");
+  NormalisedReference out;
+  out.fov = fov_rect(t, th, tw, lr_h, lr_w);
+  out.ref = resample_reference(tele, t, out.fov);
+  return out;
+}
+
+}  // namespace dcsr

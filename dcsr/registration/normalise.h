@@ -1,0 +1,52 @@
+// The telephoto brought into DCSR's geometry (dcsr-spec §10.1, generalised):
+// given where its view lies in the wide image (a Registration), it is
+// resampled, de-rotated, to exactly twice the wide image's pixel density over
+// an axis-aligned rectangle of whole wide (LR) pixels. Tiled inference
+// (dcsr/inference/tiling.h) then takes the Ref windows of the tiles inside
+// that rectangle from the geometry.
+//
+// Coordinates as in registration.h (pixel (r, c) covers [c, c + 1) x
+// [r, r + 1)). Ref pixel (r, c) covers LR [x0 + c/2, x0 + (c + 1)/2) x
+// [y0 + r/2, y0 + (r + 1)/2): its centre is LR (x0 + (c + 0.5)/2,
+// y0 + (r + 0.5)/2), mapped into the telephoto by Similarity::to_tele.
+//
+// Resampling: each Ref pixel is a weighted sum of telephoto pixels with the
+// Keys cubic kernel (a = -0.5) in the telephoto's own axes, stretched by the
+// shrink factor k = max(1, scale / 2) telephoto pixels per Ref pixel when the
+// telephoto is reduced (the antialiasing of MATLAB's imresize and of
+// resize_antialias, here through a similarity), weights normalised to sum 1,
+// telephoto indices clamped at its border. For k = 1 this is plain bicubic
+// interpolation, so a canonical pair (scale 2, angle 0, tx = W/4, ty = H/4)
+// gives back the telephoto's own pixels.
+#pragma once
+#include <cstdint>
+
+#include "dcsr/registration/registration.h"
+#include "tensor/tensor.h"
+
+namespace dcsr {
+
+// The largest axis-aligned rectangle of whole LR pixels inside the telephoto's
+// view (the quadrilateral of its frame [0, tele_w] x [0, tele_h] mapped by
+// tele_to_wide) and inside the LR image [0, lr_w] x [0, lr_h]. Ties: the first
+// found (smallest y0, then smallest height). Fails (naming the sizes) when the
+// view and the LR image overlap in less than one pixel.
+FovRect fov_rect(const Similarity& tele_to_wide, int64_t tele_h, int64_t tele_w, int64_t lr_h, int64_t lr_w);
+
+struct NormalisedReference {
+  Tensor ref;  // (1, 3, 2 fov.height, 2 fov.width) float32, CPU
+  FovRect fov;
+};
+
+// tele: (1, 3, Ht, Wt) float32 CPU, the image the registration was made for
+// (its fov_quad must match tele's size under tele_to_wide within 1e-3 px, else
+// an Error says the registration belongs to another image size).
+// lr_h x lr_w: the wide (LR) image's size.
+NormalisedReference normalise_reference(const Tensor& tele, const Registration& registration, int64_t lr_h,
+                                        int64_t lr_w);
+
+// The resampling alone, for a given rectangle (which may reach outside the
+// view: such pixels repeat the telephoto's border).
+Tensor resample_reference(const Tensor& tele, const Similarity& tele_to_wide, const FovRect& fov);
+
+}  // namespace dcsr

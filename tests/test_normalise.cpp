@@ -1,0 +1,211 @@
+// The telephoto brought into DCSR's geometry (dcsr/registration/normalise.h):
+// the field-of-view rectangle, exact geometry on synthetic pairs with a known
+// transform, the canonical pair given back unchanged, and the errors.
+#include <cmath>
+#include <cstring>
+#include <functional>
+
+#include "dcsr/registration/normalise.h"
+#include "test_files.h"
+#include "test_util.h"
+
+using namespace dcsr;
+
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+// A picture defined in continuous wide (LR) coordinates: f(x, y, channel).
+using Scene = std::function<double(double x, double y, int64_t c)>;
+
+// The telephoto of `scene` through `t`: pixel (v, u) shows the scene at the
+// wide position of its centre (point sampling).
+Tensor make_tele(const Scene& scene, const Similarity& t, int64_t th, int64_t tw) {
+  Tensor tele = empty({1, 3, th, tw});
+  float* d = tele.data<float>();
+  for (int64_t c = 0; c < 3; ++c)
+    for (int64_t v = 0; v < th; ++v)
+      for (int64_t u = 0; u < tw; ++u) {
+        const auto w = t.to_wide(double(u) + 0.5, double(v) + 0.5);
+        d[(c * th + v) * tw + u] = float(scene(w[0], w[1], c));
+      }
+  return tele;
+}
+
+Registration make_registration(const Similarity& t, int64_t th, int64_t tw) {
+  Registration r;
+  r.tele_to_wide = t;
+  r.confidence = 1.0;
+  r.fov_quad = {t.to_wide(0, 0), t.to_wide(double(tw), 0), t.to_wide(double(tw), double(th)),
+                t.to_wide(0, double(th))};
+  return r;
+}
+
+// Whether wide point (x, y) lies in the telephoto's frame (within slack px of telephoto pixels).
+bool in_view(const Similarity& t, int64_t th, int64_t tw, double x, double y, double slack = 1e-6) {
+  const auto p = t.to_tele(x, y);
+  return p[0] >= -slack && p[1] >= -slack && p[0] <= double(tw) + slack && p[1] <= double(th) + slack;
+}
+
+bool rect_in_view(const FovRect& f, const Similarity& t, int64_t th, int64_t tw, int64_t lr_h, int64_t lr_w) {
+  if (f.y0 < 0 || f.x0 < 0 || f.y0 + f.height > lr_h || f.x0 + f.width > lr_w) return false;
+  const double x0 = double(f.x0), y0 = double(f.y0), x1 = double(f.x0 + f.width), y1 = double(f.y0 + f.height);
+  return in_view(t, th, tw, x0, y0) && in_view(t, th, tw, x1, y0) && in_view(t, th, tw, x1, y1) &&
+         in_view(t, th, tw, x0, y1);
+}
+
+struct Case {
+  double scale, angle_deg, tx, ty;
+  int64_t th, tw;  // telephoto size
+};
+
+// Small wide image (LR) of the synthetic pairs.
+constexpr int64_t kLrH = 60, kLrW = 80;
+
+const Case kCases[] = {
+    {1.5, 0.0, 20.0, 12.0, 48, 64},   // enlarged telephoto (k = 1: plain bicubic)
+    {3.0, 2.5, 25.0, 14.0, 90, 120},  // 3x, rotated
+    {5.0, -3.0, 9.0, 21.0, 150, 200}, // 5x, rotated the other way, off-centre
+    {2.5, 1.0, 47.0, -6.0, 100, 90},  // partly outside the LR: clipped
+};
+
+Similarity similarity_of(const Case& k) { return {k.scale, k.angle_deg * kPi / 180.0, k.tx, k.ty}; }
+
+}  // namespace
+
+TEST_CASE("normalise: the canonical pair's view is the central half", "[normalise]") {
+  for (auto [h, w] : {std::pair<int64_t, int64_t>{64, 96}, {1512, 2016}, {28, 44}}) {
+    INFO(w << "x" << h);
+    Similarity canonical{2.0, 0.0, double(w) / 4.0, double(h) / 4.0};
+    FovRect f = fov_rect(canonical, h, w, h, w);
+    CHECK(f.y0 == h / 4);
+    CHECK(f.x0 == w / 4);
+    CHECK(f.height == h / 2);
+    CHECK(f.width == w / 2);
+  }
+  // Sides that are not multiples of 4: the view [7.5, 22.5] x [10.5, 31.5]
+  // holds whole pixels [8, 22) x [11, 31) only.
+  FovRect odd = fov_rect(Similarity{2.0, 0.0, 10.5, 7.5}, 30, 42, 30, 42);
+  CHECK((odd.y0 == 8 && odd.x0 == 11 && odd.height == 14 && odd.width == 20));
+}
+
+TEST_CASE("normalise: the view rectangle is inside the view and cannot grow", "[normalise]") {
+  for (const Case& k : kCases) {
+    INFO("scale " << k.scale << " angle " << k.angle_deg);
+    const Similarity t = similarity_of(k);
+    FovRect f = fov_rect(t, k.th, k.tw, kLrH, kLrW);
+    REQUIRE(f.height > 0);
+    REQUIRE(f.width > 0);
+    CHECK(rect_in_view(f, t, k.th, k.tw, kLrH, kLrW));
+    // Maximal: no side moves out by one pixel and stays inside.
+    for (FovRect g : {FovRect{f.y0 - 1, f.x0, f.height + 1, f.width}, FovRect{f.y0, f.x0 - 1, f.height, f.width + 1},
+                      FovRect{f.y0, f.x0, f.height + 1, f.width}, FovRect{f.y0, f.x0, f.height, f.width + 1}})
+      CHECK_FALSE(rect_in_view(g, t, k.th, k.tw, kLrH, kLrW));
+    // No other rectangle of whole pixels inside is larger (brute force).
+    int64_t best = 0;
+    for (int64_t y0 = 0; y0 < kLrH; ++y0)
+      for (int64_t y1 = y0 + 1; y1 <= kLrH; ++y1)
+        for (int64_t x0 = 0; x0 < kLrW; ++x0) {
+          int64_t x1 = x0;  // grow to the right while it fits (the fitting x1 form an interval)
+          while (x1 < kLrW && rect_in_view({y0, x0, y1 - y0, x1 + 1 - x0}, t, k.th, k.tw, kLrH, kLrW)) ++x1;
+          best = std::max(best, (y1 - y0) * (x1 - x0));
+        }
+    CHECK(f.height * f.width == best);
+  }
+}
+
+TEST_CASE("normalise: a canonical pair gives back the telephoto's pixels", "[normalise]") {
+  const int64_t h = 40, w = 56;
+  Tensor tele = test::test_image(h, w, 5);
+  Similarity canonical{2.0, 0.0, double(w) / 4.0, double(h) / 4.0};
+  NormalisedReference n = normalise_reference(tele, make_registration(canonical, h, w), h, w);
+  CHECK((n.fov.y0 == h / 4 && n.fov.x0 == w / 4 && n.fov.height == h / 2 && n.fov.width == w / 2));
+  REQUIRE(n.ref.shape() == tele.shape());
+  CHECK(std::memcmp(n.ref.data<float>(), tele.data<float>(), size_t(tele.nbytes())) == 0);
+}
+
+TEST_CASE("normalise: Ref pixel (r, c) shows LR position (y0 + r/2, x0 + c/2)", "[normalise]") {
+  // Ramps in wide coordinates: the cubic kernel and the normalised stretched
+  // kernel reproduce linear functions exactly, so away from the telephoto's
+  // border (clamped reads) the Ref must show its pixel centre's LR position.
+  const double s = 128.0;
+  Scene ramps = [&](double x, double y, int64_t c) { return c == 0 ? x / s : c == 1 ? y / s : (x + y) / (2 * s); };
+  for (const Case& k : kCases) {
+    INFO("scale " << k.scale << " angle " << k.angle_deg);
+    const Similarity t = similarity_of(k);
+    Tensor tele = make_tele(ramps, t, k.th, k.tw);
+    NormalisedReference n = normalise_reference(tele, make_registration(t, k.th, k.tw), kLrH, kLrW);
+    const FovRect& f = n.fov;
+    REQUIRE(n.ref.shape() == Shape{1, 3, 2 * f.height, 2 * f.width});
+    const float* d = n.ref.data<float>();
+    const int64_t rh = 2 * f.height, rw = 2 * f.width;
+    // Kernel reach in telephoto pixels: 2 max(1, scale/2), plus one for safety.
+    const double reach = 2.0 * std::max(1.0, k.scale / 2.0) + 1.0;
+    int64_t checked = 0;
+    double worst = 0.0;
+    for (int64_t r = 0; r < rh; ++r)
+      for (int64_t c = 0; c < rw; ++c) {
+        const double x = double(f.x0) + (double(c) + 0.5) / 2.0, y = double(f.y0) + (double(r) + 0.5) / 2.0;
+        const auto p = t.to_tele(x, y);
+        if (p[0] < reach || p[1] < reach || p[0] > double(k.tw) - reach || p[1] > double(k.th) - reach) continue;
+        worst = std::max(worst, std::abs(double(d[(0 * rh + r) * rw + c]) * s - x));
+        worst = std::max(worst, std::abs(double(d[(1 * rh + r) * rw + c]) * s - y));
+        ++checked;
+      }
+    CHECK(checked > rh * rw / 3);
+    CHECK(worst < 2e-4);  // LR pixels (float32 values of ~0.5 carry ~1e-5 px)
+  }
+}
+
+TEST_CASE("normalise: a synthetic pair gives the ground-truth 2x crop", "[normalise]") {
+  // A smooth scene (periods of 5 to 12 LR px, well below the 2x grid's
+  // Nyquist limit of 1 LR px): the normalised Ref must equal the scene sampled
+  // at the Ref pixel centres up to interpolation error, and a Ref misplaced by
+  // a quarter LR pixel must be clearly worse (the check sees geometry).
+  Scene scene = [](double x, double y, int64_t c) {
+    return 0.5 + 0.2 * std::sin(0.55 * x + 0.3 * y + double(c)) + 0.15 * std::cos(0.2 * x - 0.75 * y + 2.0 * double(c));
+  };
+  for (const Case& k : kCases) {
+    INFO("scale " << k.scale << " angle " << k.angle_deg);
+    const Similarity t = similarity_of(k);
+    Tensor tele = make_tele(scene, t, k.th, k.tw);
+    NormalisedReference n = normalise_reference(tele, make_registration(t, k.th, k.tw), kLrH, kLrW);
+    const FovRect& f = n.fov;
+    const int64_t rh = 2 * f.height, rw = 2 * f.width;
+    const float* d = n.ref.data<float>();
+    const double reach = 2.0 * std::max(1.0, k.scale / 2.0) + 1.0;
+    double err = 0.0, err_shifted = 0.0, worst = 0.0;
+    int64_t count = 0;
+    for (int64_t c = 0; c < 3; ++c)
+      for (int64_t r = 0; r < rh; ++r)
+        for (int64_t q = 0; q < rw; ++q) {
+          const double x = double(f.x0) + (double(q) + 0.5) / 2.0, y = double(f.y0) + (double(r) + 0.5) / 2.0;
+          const auto p = t.to_tele(x, y);
+          if (p[0] < reach || p[1] < reach || p[0] > double(k.tw) - reach || p[1] > double(k.th) - reach) continue;
+          const double got = d[(c * rh + r) * rw + q];
+          const double e = std::abs(got - scene(x, y, c));
+          err += e * e, worst = std::max(worst, e);
+          const double es = got - scene(x + 0.25, y, c);
+          err_shifted += es * es;
+          ++count;
+        }
+    REQUIRE(count > 0);
+    const double rms = std::sqrt(err / double(count)), rms_shifted = std::sqrt(err_shifted / double(count));
+    INFO("rms " << rms << " max " << worst << " rms a quarter pixel off " << rms_shifted);
+    CHECK(rms < 0.01);
+    CHECK(worst < 0.03);
+    CHECK(rms_shifted > 5 * rms);
+  }
+}
+
+TEST_CASE("errors: normalise_reference names a mismatched or empty view", "[normalise]") {
+  Tensor tele = test::test_image(30, 40, 3);
+  const Similarity t{2.0, 0.0, 10.0, 7.0};
+  Registration other_size = make_registration(t, 30, 44);
+  CHECK_THROWS_WITH(normalise_reference(tele, other_size, 30, 40), Catch::Contains("another size"));
+  const Similarity away{2.0, 0.0, 500.0, 7.0};
+  CHECK_THROWS_WITH(normalise_reference(tele, make_registration(away, 30, 40), 30, 40),
+                    Catch::Contains("does not cover a whole pixel"));
+  CHECK_THROWS_WITH(normalise_reference(tele.to(kFloat64), make_registration(t, 30, 40), 30, 40),
+                    Catch::Contains("float32"));
+}

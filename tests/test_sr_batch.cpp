@@ -1,0 +1,139 @@
+// `dcsr sr` with registration and on folders (apps/dcsr/cmd_sr.cpp), through
+// the built binary as tests/test_cli.cpp does: a saved registration, the
+// refusal of an unrelated pair, and batch mode skipping a corrupt pair with an
+// exit status that says so.
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "cli_runner.h"
+#include "dcsr/registration/normalise.h"
+
+using namespace dcsr;
+namespace fs = std::filesystem;
+
+namespace {
+
+using test::quote;
+using test::run_dcsr;
+using test::RunResult;
+
+// The telephoto of `wide_scene` (a function of wide pixel coordinates) through t.
+Tensor render_tele(const Similarity& t, int64_t th, int64_t tw) {
+  Tensor tele = empty({1, 3, th, tw});
+  float* d = tele.data<float>();
+  for (int64_t c = 0; c < 3; ++c)
+    for (int64_t v = 0; v < th; ++v)
+      for (int64_t u = 0; u < tw; ++u) {
+        const auto w = t.to_wide(double(u) + 0.5, double(v) + 0.5);
+        d[(c * th + v) * tw + u] =
+            float(0.5 + 0.3 * std::sin(0.37 * w[0] + 0.21 * w[1] + double(c)) * std::cos(0.13 * w[1] - 0.05 * w[0]));
+      }
+  return tele;
+}
+
+Registration registration_of(const Similarity& t, int64_t th, int64_t tw) {
+  Registration r;
+  r.tele_to_wide = t;
+  r.confidence = 0.9;
+  r.fov_quad = {t.to_wide(0, 0), t.to_wide(double(tw), 0), t.to_wide(double(tw), double(th)),
+                t.to_wide(0, double(th))};
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("forward: dcsr sr takes a saved registration and resamples the telephoto", "[cli][sr_batch]") {
+  test::TempDir dir("sr_reg");
+  const std::string model = dir / "m.ckpt";
+  test::write_model(model, 4);
+  const int64_t h = 40, w = 56;
+  write_png(dir / "wide.png", render_tele(Similarity{1.0, 0.0, 0.0, 0.0}, h, w));
+  const Similarity t{3.0, 0.03, 17.0, 9.0};
+  write_png(dir / "tele.png", render_tele(t, 60, 75));
+  {
+    std::ofstream json(dir / "r.json");
+    json << registration_to_json(registration_of(t, 60, 75)).dump(2);
+  }
+  RunResult r = run_dcsr("sr --lr wide.png --ref tele.png --out out.png --registration r.json --model " + quote(model),
+                         dir.str());
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  CHECK_THAT(r.output, Catch::Contains("registration (r.json): scale 3.0000, angle 1.719 deg"));
+  const FovRect f = fov_rect(t, 60, 75, h, w);
+  CHECK_THAT(r.output, Catch::Contains("Ref " + std::to_string(2 * f.width) + "x" + std::to_string(2 * f.height)));
+  const ImageInfo out = read_image_info(dir / "out.png");
+  CHECK((out.height == 2 * h && out.width == 2 * w));
+  // A registration made for another telephoto size is refused, naming the problem; nothing is written.
+  write_png(dir / "tele_small.png", render_tele(t, 50, 75));
+  RunResult bad = run_dcsr(
+      "sr --lr wide.png --ref tele_small.png --out out2.png --registration r.json --model " + quote(model), dir.str());
+  REQUIRE_FAILS_WITH(bad, 1, "another size");
+  CHECK_FALSE(fs::exists(dir / "out2.png"));
+  REQUIRE_FAILS_WITH(run_dcsr("sr --lr wide.png --ref tele.png --out o.png --registration nofile.json --model " +
+                                  quote(model),
+                              dir.str()),
+                     1, "neither auto, none nor an existing registration JSON file");
+}
+
+TEST_CASE("errors: dcsr sr refuses an unrelated pair and names --registration none", "[cli][sr_batch]") {
+  test::TempDir dir("sr_refuse");
+  const std::string model = dir / "m.ckpt";
+  test::write_model(model, 4);
+  write_png(dir / "wide.png", test::test_image(96, 128, 1));
+  Generator gen(7);
+  write_png(dir / "noise.png", uniform({1, 3, 96, 128}, gen));
+  RunResult r = run_dcsr("sr --lr wide.png --ref noise.png --out out.png --model " + quote(model), dir.str());
+  REQUIRE_FAILS_WITH(r, 1, "--registration none");
+  CHECK_FALSE(fs::exists(dir / "out.png"));
+  // Forced, the same pair goes through as it is.
+  RunResult forced =
+      run_dcsr("sr --lr wide.png --ref noise.png --out out.png --registration none --quiet --model " + quote(model),
+               dir.str());
+  INFO(forced.output);
+  CHECK(forced.status == 0);
+  CHECK(fs::exists(dir / "out.png"));
+}
+
+TEST_CASE("forward: dcsr sr on folders skips a corrupt pair and says so in its exit status", "[cli][sr_batch]") {
+  test::TempDir dir("sr_batch");
+  const std::string model = dir / "m.ckpt";
+  test::write_model(model, 4);
+  fs::create_directories(dir / "wide");
+  fs::create_directories(dir / "tele");
+  for (int k = 0; k < 3; ++k) {
+    const std::string name = "p" + std::to_string(k) + ".png";
+    write_png(dir / ("wide/" + name), test::test_image(20 + k, 24, uint64_t(1 + k)));
+    write_png(dir / ("tele/" + name), test::test_image(20 + k, 24, uint64_t(11 + k)));
+  }
+  test::write_bytes(dir / "wide/notes.txt", "not an image: ignored");
+  const std::string args = "sr --lr-dir wide --ref-dir tele --registration none --model " + quote(model);
+  RunResult ok = run_dcsr(args + " --out-dir out", dir.str());
+  INFO(ok.output);
+  REQUIRE(ok.status == 0);
+  for (int k = 0; k < 3; ++k)
+    CHECK(read_image_info(dir / ("out/p" + std::to_string(k) + ".png")).height == 2 * (20 + k));
+  CHECK_THAT(ok.output, Catch::Contains("3 pairs written"));
+
+  // The second telephoto cut in half: pair 2 is reported and skipped, 1 and 3 are written.
+  const std::string png = test::read_bytes_of(dir / "tele/p1.png");
+  test::write_bytes(dir / "tele/p1.png", png.substr(0, png.size() / 2));
+  RunResult some = run_dcsr(args + " --out-dir out2", dir.str());
+  INFO(some.output);
+  CHECK(some.status == 4);
+  CHECK_THAT(some.output, Catch::Contains("pair 2/3 skipped") && Catch::Contains("p1.png"));
+  CHECK_THAT(some.output, Catch::Contains("1 of 3 pairs failed"));
+  CHECK(fs::exists(dir / "out2/p0.png"));
+  CHECK_FALSE(fs::exists(dir / "out2/p1.png"));
+  CHECK(fs::exists(dir / "out2/p2.png"));
+
+  // Up-front refusals: nothing is written.
+  REQUIRE_FAILS_WITH(run_dcsr(args + " --out-dir wide", dir.str()), 1, "outputs could replace inputs");
+  fs::create_directories(dir / "tele_more");
+  for (const char* name : {"a.png", "b.png"}) fs::copy_file(dir / "wide/p0.png", dir / (std::string("tele_more/") + name));
+  REQUIRE_FAILS_WITH(run_dcsr("sr --lr-dir wide --ref-dir tele_more --out-dir out3 --model " + quote(model), dir.str()),
+                     1, "has 3 images but --ref-dir");
+  CHECK_FALSE(fs::exists(dir / "out3"));
+  REQUIRE_FAILS_WITH(run_dcsr(args + " --out-dir out4 --ext tif", dir.str()), 2, "--ext expects png, jpg or jpeg");
+  REQUIRE_FAILS_WITH(run_dcsr(args + " --out-dir out4 --out x.png", dir.str()), 2, "does not go with");
+}
