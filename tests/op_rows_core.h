@@ -5,7 +5,6 @@
 // kernel's paths: sizes that are not multiples of the block (256) or of the
 // transpose tile (32), every broadcasting kind, every grouping of reduced dims,
 // ties for max/min, repeated indices for the scatters.
-#include "nn/distributed.h"
 #include "op_rows_shape.h"
 #include "op_table_types.h"
 
@@ -231,20 +230,6 @@ inline OpRow matmul_row() {
   return row;
 }
 
-// ---------------------------------------------------------------- distributed
-
-// The differentiable sum over the MPI ranks (nn/distributed.h). A test process
-// is one rank, where the op is the identity and records nothing: the checks
-// here hold it to that. Over several ranks it is exercised only end to end
-// (tests/test_distributed.cpp: 2 ranks train as 1 rank does).
-inline OpRow allreduce_row() {
-  OpRow row{"allreduce_sum"};
-  row.unrecorded_here = "one MPI rank: the identity";
-  row.cases.push_back(make_case("(3, 4) on one rank", kBothChecks, [](DType dt) { return TensorList{uniform_leaf({3, 4}, 42, dt)}; },
-                                unary([](const Tensor& x) { return distributed::allreduce_sum_op(x); })));
-  return row;
-}
-
 }  // namespace op_rows_core
 
 inline std::vector<OpRow> core_rows() {
@@ -253,7 +238,6 @@ inline std::vector<OpRow> core_rows() {
   for (OpRow& r : reduction_rows()) rows.push_back(std::move(r));
   rows.push_back(matmul_row());
   for (OpRow& r : op_rows_shape::shape_rows()) rows.push_back(std::move(r));
-  rows.push_back(allreduce_row());
   return rows;
 }
 
