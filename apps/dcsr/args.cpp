@@ -1,6 +1,7 @@
 #include "apps/dcsr/args.h"
 
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <sstream>
 
@@ -76,9 +77,37 @@ int64_t Args::get_int(const std::string& name, int64_t fallback) const {
   char* end = nullptr;
   errno = 0;
   long long v = std::strtoll(text.c_str(), &end, 10);
-  if (text.empty() || *end != '\0' || errno != 0)
+  if (text.empty() || *end != '\0')
     throw UsageError("dcsr " + command_ + ": option --" + name + " expects an integer, got '" + text + "'");
+  if (errno != 0)
+    throw UsageError("dcsr " + command_ + ": option --" + name + " expects an integer, got '" + text +
+                     "', which is out of range");
   return int64_t(v);
+}
+
+int64_t Args::get_int_in(const std::string& name, int64_t fallback, int64_t lo, int64_t hi) const {
+  if (!has(name)) return fallback;
+  const std::string text = get(name);
+  const std::string range = "an integer from " + std::to_string(lo) + " to " + std::to_string(hi);
+  char* end = nullptr;
+  errno = 0;
+  long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno != 0 || v < lo || v > hi)
+    throw UsageError("dcsr " + command_ + ": option --" + name + " expects " + range + ", got '" + text + "'");
+  return int64_t(v);
+}
+
+double Args::get_double_in(const std::string& name, double fallback, double lo, double hi) const {
+  if (!has(name)) return fallback;
+  const std::string text = get(name);
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || !(v >= lo && v <= hi)) {
+    std::ostringstream range;
+    range << "a number from " << lo << " to " << hi;
+    throw UsageError("dcsr " + command_ + ": option --" + name + " expects " + range.str() + ", got '" + text + "'");
+  }
+  return v;
 }
 
 uint64_t Args::get_u64(const std::string& name, uint64_t fallback) const {
@@ -97,7 +126,7 @@ double Args::get_double(const std::string& name, double fallback) const {
   const std::string text = get(name);
   char* end = nullptr;
   double v = std::strtod(text.c_str(), &end);
-  if (text.empty() || *end != '\0')
+  if (text.empty() || *end != '\0' || !std::isfinite(v))
     throw UsageError("dcsr " + command_ + ": option --" + name + " expects a number, got '" + text + "'");
   return v;
 }

@@ -44,6 +44,10 @@ class Args {
   int64_t get_int(const std::string& name, int64_t fallback) const;
   uint64_t get_u64(const std::string& name, uint64_t fallback) const;
   double get_double(const std::string& name, double fallback) const;
+  // The same, checked against [lo, hi]: a UsageError gives the range
+  // ("option --threads expects an integer from 1 to 1024, got '100000'").
+  int64_t get_int_in(const std::string& name, int64_t fallback, int64_t lo, int64_t hi) const;
+  double get_double_in(const std::string& name, double fallback, double lo, double hi) const;
 
   // "Options:" followed by one line per option.
   std::string options_help() const;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "apps/dcsr/args.h"
+#include "io/output_rules.h"
 
 namespace dcsr::cli {
 
@@ -48,27 +49,41 @@ std::string resolve_model_path(const std::string& given);
 // (<prefix>/bin/dcsr -> <prefix>/share/dcsr/FILE); "" when none exists.
 std::string find_repo_file(const std::string& relative);
 
-// Applies --threads N when given.
+// Applies --threads N when given (1 to kMaxThreads).
+constexpr int64_t kMaxThreads = 1024;
 void apply_threads(const Args& args);
 
-// Output files of one command. declare() checks up front that each path can
-// be written (its folder exists, it is not a folder) so that a typo fails
-// before minutes of work; written() records a finished file. If the command
-// fails (the object is destroyed without commit()), the files written so far
-// are removed again: no partial set of outputs is left behind.
+// The files of one command: a thin front for io/output_rules.h (the rules
+// and what they promise are there). Declare every input and output before any
+// work; declare() checks each output up front (folder exists, not a folder,
+// not a link or device, writable with its temp name, not an input or another
+// output) so that a typo fails before minutes of work. Write each output with
+// write() (or call written() right after writing it), then commit(). If the
+// command fails or is interrupted first, the outputs this run wrote are removed
+// and any file they replaced is put back byte for byte.
 class OutputFiles {
  public:
   OutputFiles() = default;
-  ~OutputFiles();
   OutputFiles(const OutputFiles&) = delete;
   OutputFiles& operator=(const OutputFiles&) = delete;
-  void declare(const std::string& path, const std::string& option);
-  void written(const std::string& path) { written_.push_back(path); }
-  void commit() { committed_ = true; }
+  // An output file of option --<option>.
+  void declare(const std::string& path, const std::string& option) { plan_.add_output(path, "--" + option); }
+  // An input file of option --<option> (no output may be the same file).
+  void declare_input(const std::string& path, const std::string& option) { plan_.add_input(path, "--" + option); }
+  // Writes a declared output: writer(path) must replace the file by rename
+  // (write_png, save_checkpoint and write_file_atomic do).
+  template <typename Writer>
+  void write(const std::string& path, Writer&& writer) {
+    plan_.begin_write(path);
+    writer(path);
+  }
+  void written(const std::string& path) { plan_.begin_write(path); }
+  void commit() { plan_.commit(); }
+  // The rules themselves: free-form names, staged folders (eval --save-dir, batch sr).
+  OutputPlan& plan() { return plan_; }
 
  private:
-  std::vector<std::string> written_;
-  bool committed_ = false;
+  OutputPlan plan_;
 };
 
 // Seconds of wall time since `start` (the timing lines of sr, demo and DCSR_PROFILE).

@@ -90,19 +90,19 @@ int run_demo(const CommandInfo& self, const std::vector<std::string>& argv) {
   DCSR_CHECK(lr.size(2) == ref.size(2) && lr.size(3) == ref.size(3), "the reference '", ref_path, "' is ",
              ref.size(3), "x", ref.size(2), " but the wide image '", lr_path, "' is ", lr.size(3), "x", lr.size(2),
              ": the telephoto must have the wide image's pixel size (dcsr-spec §10.1)");
-  std::unique_ptr<DcsrNet> net = load_model(model_path, device);
+  // The three files are written into a staging folder that the commit moves
+  // into DIR (io/output_rules.h): all three or none, never over an input.
   const fs::path out_dir = args.get("out", "out/demo");
-  std::error_code ec;
-  fs::create_directories(out_dir, ec);
-  DCSR_CHECK(fs::is_directory(out_dir, ec), "cannot create the output folder '", out_dir.string(), "'",
-             ec ? ": " + ec.message() : std::string());
+  OutputFiles outputs;
+  outputs.declare_input(lr_path, "lr");
+  outputs.declare_input(ref_path, "ref");
+  outputs.declare_input(model_path, "model");
+  const fs::path stage =
+      outputs.plan().stage_folder(out_dir.string(), "--out", {"sr.png", "side_by_side.png", "confidence.png"});
   const std::string sr_path = (out_dir / "sr.png").string();
   const std::string figure_path = (out_dir / "side_by_side.png").string();
   const std::string conf_path = (out_dir / "confidence.png").string();
-  OutputFiles outputs;
-  outputs.declare(sr_path, "out");
-  outputs.declare(figure_path, "out");
-  outputs.declare(conf_path, "out");
+  std::unique_ptr<DcsrNet> net = load_model(model_path, device);
 
   const auto start = std::chrono::steady_clock::now();
   TiledOptions opt;
@@ -125,12 +125,9 @@ int run_demo(const CommandInfo& self, const std::vector<std::string>& argv) {
   const Tensor bicubic = bicubic_upsample(lr);
   const Tensor figure = compose_side_by_side(bicubic, r.sr, ref);
   const Tensor confidence = confidence_at(r.confidence, lr.size(2), lr.size(3));  // values already in [0, 1]
-  write_png(sr_path, r.sr);
-  outputs.written(sr_path);
-  write_png(figure_path, figure);
-  outputs.written(figure_path);
-  write_png(conf_path, confidence);
-  outputs.written(conf_path);
+  write_png((stage / "sr.png").string(), r.sr);
+  write_png((stage / "side_by_side.png").string(), figure);
+  write_png((stage / "confidence.png").string(), confidence);
   outputs.commit();
 
   double conf_in = 0, conf_out = 0;

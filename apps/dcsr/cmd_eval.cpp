@@ -9,6 +9,7 @@
 #include "tensor/serialize.h"
 
 namespace dcsr::cli {
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -26,24 +27,35 @@ int run_eval(const CommandInfo& self, const std::vector<std::string>& argv) {
   } catch (const Error& e) {
     throw UsageError(std::string("dcsr eval: option --mode: ") + e.what());
   }
-  opt.max_images = args.get_int("max-images", 0);
-  opt.save_dir = args.get("save-dir");
+  opt.max_images = args.get_int_in("max-images", 0, 0, 1000000000);
+  const std::string save_dir = args.get("save-dir");
   opt.unrelated_ref = args.has("unrelated-ref");
   if (args.has("bicubic-only") && args.has("model"))
     throw UsageError("dcsr eval: --bicubic-only and --model exclude each other");
   if (args.has("bicubic-only") && opt.unrelated_ref)
     throw UsageError("dcsr eval: --unrelated-ref needs a model (bicubic uses no reference)");
+  if (args.has("bicubic-only") && !save_dir.empty())
+    throw UsageError("dcsr eval: --save-dir writes the model's images; --bicubic-only has none");
   apply_threads(args);
-  OutputFiles outputs;
-  outputs.declare(json_path, "json");
   const Device device = select_device(args.get("device", "cpu"));
-  list_dataset(data, DatasetKind::Basic);  // folder errors before loading a model
-  std::unique_ptr<DcsrNet> net;
+  const DatasetFiles files = list_dataset(data, DatasetKind::Basic);  // folder errors before loading a model
   std::string model_path;
-  if (!args.has("bicubic-only")) {
-    model_path = resolve_model_path(args.get("model"));
-    net = load_model(model_path, device);
+  if (!args.has("bicubic-only")) model_path = resolve_model_path(args.get("model"));
+  // Every input and output before any work (io/output_rules.h): the dataset's
+  // images and the model are never overwritten; --save-dir is all or nothing.
+  OutputFiles outputs;
+  for (const auto* list : {&files.lr, &files.ref, &files.hr})
+    for (const std::string& path : *list) outputs.plan().add_input(path, "dataset image");
+  if (!model_path.empty()) outputs.declare_input(model_path, "model");
+  outputs.declare(json_path, "json");
+  if (!save_dir.empty()) {
+    std::vector<std::string> names;
+    const size_t n = opt.max_images > 0 ? std::min(files.lr.size(), size_t(opt.max_images)) : files.lr.size();
+    for (size_t i = 0; i < n; ++i) names.push_back(fs::path(files.lr[i]).stem().string() + ".png");
+    opt.save_dir = outputs.plan().stage_folder(save_dir, "--save-dir", names);
   }
+  std::unique_ptr<DcsrNet> net;
+  if (!model_path.empty()) net = load_model(model_path, device);
   std::unique_ptr<ProgressBar> bar;
   if (!args.has("quiet")) {
     bar = std::make_unique<ProgressBar>("eval", 0);
@@ -57,8 +69,7 @@ int run_eval(const CommandInfo& self, const std::vector<std::string>& argv) {
   nlohmann::json j = eval_to_json(summary);
   j["model"] = model_path.empty() ? nlohmann::json(nullptr) : nlohmann::json(model_path);
   j["n_feats"] = net ? nlohmann::json(net->config().n_feats) : nlohmann::json(nullptr);
-  write_file_atomic(json_path, j.dump(2) + "\n");
-  outputs.written(json_path);
+  outputs.write(json_path, [&](const std::string& path) { write_file_atomic(path, j.dump(2) + "\n"); });
   outputs.commit();
   std::cout << eval_table(summary) << "wrote " << json_path << "\n";
   return 0;
@@ -84,8 +95,8 @@ CommandInfo eval_command() {
                {"unrelated-ref", "", "give each image the reference of the next image (a control)"},
                {"mode", "4k|8k", "tile and matching mode (default 4k)"},
                {"json", "OUT.json", "where to write the results (default eval.json)"},
-               {"max-images", "N", "only the first N images (default all)"},
-               {"save-dir", "DIR", "also write every SR image there"},
+               {"max-images", "N", "only the first N images (default 0: all)"},
+               {"save-dir", "DIR", "also write every SR image there (all or none; made if missing)"},
                {"device", "cpu|cuda", "where the network runs (default cpu)"},
                {"threads", "N", "CPU threads"},
                {"quiet", "", "no progress output"}};

@@ -22,7 +22,9 @@ int run_export(const CommandInfo& self, const std::vector<std::string>& argv) {
   }
   const std::string in_path = args.require("model"), out_path = args.require("out");
   OutputFiles outputs;
+  outputs.declare_input(in_path, "model");
   outputs.declare(out_path, "out");
+  load_model(in_path);  // a checkpoint that is not a loadable model fails here, before anything is written
   const Checkpoint full = read_checkpoint(in_path);
   Checkpoint weights;
   weights.config = full.config;
@@ -43,9 +45,8 @@ int run_export(const CommandInfo& self, const std::vector<std::string>& argv) {
   if (full.extra.contains("loop") && full.extra["loop"].contains("step"))
     weights.extra["trained_steps"] = full.extra["loop"]["step"];
   weights.extra["exported_from"] = "a dcsr training checkpoint, optimiser state dropped";
-  save_checkpoint(out_path, weights);
-  load_model(out_path);  // the result must load strictly as a model, or the command fails
-  outputs.written(out_path);
+  outputs.write(out_path, [&](const std::string& path) { save_checkpoint(path, weights); });
+  load_model(out_path);  // the result must load strictly as a model, or the old file is put back
   outputs.commit();
   std::cout << "wrote " << out_path << ": " << weights.tensors.size() << " model tensors (" << dropped
             << " optimiser tensors dropped)\n";

@@ -18,16 +18,14 @@ int run_plot_log(const CommandInfo& self, const std::vector<std::string>& argv) 
   if (args.positionals().empty()) throw UsageError("dcsr plot-log: missing the log file (LOG.jsonl)");
   const std::string log_path = args.positionals()[0], out_path = args.require("out");
   PlotOptions opt;
-  opt.smooth = args.get_int("smooth", 0);
-  if (opt.smooth < 0) throw UsageError("dcsr plot-log: --smooth expects a positive number of log lines (0: auto)");
-  opt.width = args.get_int("width", 1000);
-  if (opt.width < 400 || opt.width > 8000) throw UsageError("dcsr plot-log: --width must be in [400, 8000]");
+  opt.smooth = args.get_int_in("smooth", 0, 0, 1000000);  // 0: automatic
+  opt.width = args.get_int_in("width", 1000, 400, 8000);
   opt.title = args.get("title", "training loss: " + log_path);
   OutputFiles outputs;
+  outputs.declare_input(log_path, "log");
   outputs.declare(out_path, "out");
   TrainingLog log = read_training_log(log_path);
-  write_png(out_path, plot_training_log(log, opt));
-  outputs.written(out_path);
+  outputs.write(out_path, [&](const std::string& path) { write_png(path, plot_training_log(log, opt)); });
   outputs.commit();
   std::cout << "wrote " << out_path << " (" << log.losses[0].step.size() << " train points, "
             << log.val_psnr.step.size() << " validation points)\n";

@@ -5,6 +5,7 @@
 
 #include "apps/dcsr/cmd_train.h"
 #include "dcsr/training/trainer.h"
+#include "runtime/signals.h"
 
 namespace dcsr::cli {
 
@@ -41,8 +42,8 @@ int run_training(const CommandInfo& self, const std::vector<std::string>& argv, 
   text("out", "out_dir");
   text("init", "init");
   text("device", "device");
-  if (args.has("steps")) overrides["max_steps"] = args.get_int("steps", 0);
-  if (args.has("epochs")) overrides["epochs"] = args.get_int("epochs", 0);
+  if (args.has("steps")) overrides["max_steps"] = args.get_int_in("steps", 0, 0, int64_t(1) << 40);
+  if (args.has("epochs")) overrides["epochs"] = args.get_int_in("epochs", 0, 1, 1000000000);
   if (args.has("seed")) overrides["seed"] = args.get_u64("seed", 1);
   TrainConfig scratch;  // collects --set values with their parsed types
   for (const std::string& assignment : args.get_all("set")) {
@@ -71,10 +72,21 @@ int run_training(const CommandInfo& self, const std::vector<std::string>& argv, 
       throw UsageError("dcsr sra: SRA fine-tunes a trained model: pass --init MODEL (the basic model, "
                        "e.g. experiments/basic/model_latest.ckpt)");
   }
+  // SIGINT / SIGTERM: finish the step, save model_latest, write a stop line
+  // naming the signal, exit 128 + signal; a second signal stops at once.
+  runtime::install_stop_handlers(runtime::StopMode::kAtStepBoundary);
+  options.stop_requested = [] {
+    const int signal = runtime::stop_signal();
+    return signal ? runtime::signal_name(signal) : std::string();
+  };
   TrainResult r = train(config, options);
   std::cout << self.name << ": " << r.steps << " steps, " << r.epochs << " epochs, last loss " << r.last_loss;
   if (r.best_val_psnr >= 0) std::cout << ", best validation PSNR " << r.best_val_psnr << " dB";
   std::cout << "\ncheckpoint: " << r.checkpoint << "\n";
+  if (!r.stopped_by.empty()) {
+    std::cout << self.name << ": stopped by " << r.stopped_by << "; continue with --resume " << r.checkpoint << "\n";
+    return 128 + runtime::stop_signal();
+  }
   return 0;
 }
 
@@ -92,7 +104,8 @@ CommandInfo train_command() {
       "loss 1*L1+0.05*CX_ref+0.01*CX_hr in the patch4 feature space, Adam lr 1e-4, milestones 20/45/80 (x0.5),\n"
       "1000 epochs, seed 1. Writes OUT/model_latest.ckpt (model + Adam + RNG state), model_best.ckpt (best\n"
       "validation PSNR) and train_log.jsonl. --resume continues exactly where the checkpoint left off.\n"
-      "A NaN/Inf loss stops with status 3 and keeps the last good checkpoint.";
+      "A NaN/Inf loss stops with status 3 and keeps the last good checkpoint. Ctrl-C (SIGINT) or SIGTERM\n"
+      "stops after the current step: model_latest.ckpt is saved, a stop line written, status 130 / 143.";
   c.options = training_options();
   c.run = run_train;
   return c;

@@ -1,8 +1,11 @@
 // dcsr: the command-line front end (prepare, train, sra, sr, eval, help).
 //
 // Exit status: 0 success, 1 error (bad input file, model, data, ...),
-// 2 wrong command line, 3 training stopped because the loss diverged.
-// Every error is one message on stderr naming the file or option at fault.
+// 2 wrong command line, 3 training stopped because the loss diverged,
+// 130 / 143 stopped by SIGINT / SIGTERM (runtime/signals.h: train and sra stop
+// at the next step boundary, every other command at once; no partial output
+// is left either way). Every error is one line on stderr naming the file or
+// option at fault.
 // With DCSR_PROFILE=1 in the environment, a successful command ends with a
 // table of the time spent in each kernel on stderr (runtime/profiler.h).
 #include <chrono>
@@ -14,6 +17,7 @@
 #include "apps/dcsr/cli.h"
 #include "dcsr/training/trainer.h"
 #include "runtime/profiler.h"
+#include "runtime/signals.h"
 
 namespace dcsr::cli {
 
@@ -39,6 +43,29 @@ const CommandInfo* find_command(const std::string& name) {
 using namespace dcsr;
 using namespace dcsr::cli;
 
+namespace {
+
+// An error message as one line: line breaks become "; ", and a message longer
+// than a screenful is cut (the reader code summarises long lists itself; this
+// is the backstop).
+std::string one_line(std::string message) {
+  constexpr size_t kMaxChars = 600;
+  std::string out;
+  for (size_t i = 0; i < message.size(); ++i) {
+    if (message[i] == '\n' || message[i] == '\r') {
+      while (i + 1 < message.size() && (message[i + 1] == '\n' || message[i + 1] == '\r' || message[i + 1] == ' ')) ++i;
+      if (i + 1 < message.size()) out += "; ";
+    } else {
+      out += message[i];
+    }
+  }
+  if (out.size() > kMaxChars)
+    out = out.substr(0, kMaxChars) + " ... (" + std::to_string(out.size() - kMaxChars) + " more characters)";
+  return out;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
@@ -53,6 +80,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::vector<std::string> rest(args.begin() + 1, args.end());
+  runtime::install_stop_handlers(runtime::StopMode::kImmediate);  // train and sra switch to step boundaries
   try {
     const auto start = std::chrono::steady_clock::now();
     const int status = command->run(*command, rest);
@@ -63,16 +91,16 @@ int main(int argc, char** argv) {
     }
     return status;
   } catch (const UsageError& e) {
-    std::cerr << e.what() << "\nRun 'dcsr help " << command->name << "' for the options.\n";
+    std::cerr << one_line(e.what()) << " (run 'dcsr help " << command->name << "' for the options)\n";
     return 2;
   } catch (const TrainingDiverged& e) {
-    std::cerr << "dcsr " << command->name << ": " << e.what() << "\n";
+    std::cerr << "dcsr " << command->name << ": " << one_line(e.what()) << "\n";
     return 3;
   } catch (const std::bad_alloc&) {
     std::cerr << "dcsr " << command->name << ": error: out of memory\n";
     return 1;
   } catch (const std::exception& e) {
-    std::cerr << "dcsr " << command->name << ": error: " << e.what() << "\n";
+    std::cerr << "dcsr " << command->name << ": error: " << one_line(e.what()) << "\n";
     return 1;
   }
 }

@@ -13,6 +13,7 @@
 #include "dcsr/data/augment.h"
 #include "dcsr/data/camera_sim.h"
 #include "io/image_io.h"
+#include "io/output_rules.h"
 #include "runtime/threads.h"
 #include "tensor/serialize.h"
 
@@ -150,10 +151,20 @@ int64_t prepare_dataset(const PrepareOptions& options) {
     DCSR_CHECK(options.force || fs::is_empty(options.out_dir, ec), "output folder '", options.out_dir,
                "' is not empty (pass --force to write into it anyway)");
   }
+  // All or nothing (io/output_rules.h): the dataset is written into a staging
+  // folder that plan.commit() moves into place; a failure leaves nothing.
+  OutputPlan plan;
+  std::vector<std::string> expected = {"prepare.json"};
+  for (const std::string& path : photos) {
+    plan.add_input(path, "photo");
+    for (const char* sub : {"HR", "LR/x2", "Ref/x2", "LR/x1", "Ref/x1"})
+      expected.push_back(std::string(sub) + "/" + fs::path(path).stem().string() + ".png");
+  }
+  const std::string root = plan.stage_folder(options.out_dir, "--out", expected);
   const char* subdirs[] = {"HR", "LR/x2", "Ref/x2", "LR/x1", "Ref/x1"};
   for (const char* sub : subdirs) {
-    fs::create_directories(fs::path(options.out_dir) / sub, ec);
-    DCSR_CHECK(!ec, "cannot create folder '", (fs::path(options.out_dir) / sub).string(), "': ", ec.message());
+    fs::create_directories(fs::path(root) / sub, ec);
+    DCSR_CHECK(!ec, "cannot create folder '", (fs::path(root) / sub).string(), "': ", ec.message());
   }
   nlohmann::json record = {{"seed", options.seed},
                            {"simulation", simulation_name(options.simulation)},
@@ -177,11 +188,12 @@ int64_t prepare_dataset(const PrepareOptions& options) {
     }
     const Tensor* images[] = {&pair.hr, &pair.lr_x2, &pair.ref_x2, &pair.lr_x1, &pair.ref_x1};
     for (size_t k = 0; k < 5; ++k)
-      write_png((fs::path(options.out_dir) / subdirs[k] / (stem + ".png")).string(), *images[k]);
+      write_png((fs::path(root) / subdirs[k] / (stem + ".png")).string(), *images[k]);
     record["pairs"].push_back(entry);
     if (options.progress) options.progress(int64_t(i) + 1, int64_t(photos.size()), stem);
   }
-  write_file_atomic((fs::path(options.out_dir) / "prepare.json").string(), record.dump(2) + "\n");
+  write_file_atomic((fs::path(root) / "prepare.json").string(), record.dump(2) + "\n");
+  plan.commit();
   return int64_t(photos.size());
 }
 

@@ -40,7 +40,8 @@ TrainingLog read_training_log(const std::string& path) {
   std::ifstream file(path);
   DCSR_CHECK(file, "cannot read the training log '", path, "': ", std::strerror(errno));
   std::vector<std::string> lines;
-  for (std::string line; std::getline(file, line);) lines.push_back(line);
+  bool ends_with_newline = true;
+  for (std::string line; std::getline(file, line);) lines.push_back(line), ends_with_newline = !file.eof();
   DCSR_CHECK(!file.bad(), "cannot read the training log '", path, "'");
 
   TrainingLog log;
@@ -53,9 +54,11 @@ TrainingLog read_training_log(const std::string& path) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded() || !j.is_object()) {
-      // The trainer flushes whole lines; only a run killed mid-write leaves a
-      // broken last line. Anything else means this is not a training log.
-      DCSR_CHECK(i + 1 == lines.size(), "the training log '", path, "' line ", i + 1,
+      // The trainer flushes whole lines ending in a newline; only a run killed
+      // mid-write leaves a broken last line: the start of an object, no
+      // newline after it. Anything else means this is not a training log.
+      const bool cut_short = i + 1 == lines.size() && !ends_with_newline && line.rfind("{", 0) == 0;
+      DCSR_CHECK(cut_short, "the training log '", path, "' line ", i + 1,
                  " is not a JSON object (is it a train_log.jsonl written by dcsr train?)");
       std::cerr << "warning: ignoring the incomplete last line " << i + 1 << " of '" << path << "'\n";
       continue;

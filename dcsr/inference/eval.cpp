@@ -71,6 +71,8 @@ Tensor bicubic_upsample(const Tensor& lr) {
 
 namespace {
 
+constexpr int64_t kMinEvalSide = 12;
+
 constexpr const char* kUnrelatedRefText =
     "unrelated: image i gets the Ref/x2 of image (i+1) mod n, resized to its LR size with resize_antialias";
 
@@ -114,6 +116,10 @@ EvalSummary evaluate_dataset(const std::string& data_dir, const DcsrNet* net, co
     Tensor hr = read_image(files.hr[size_t(i)]);
     ImageInfo lr_info{lr.size(2), lr.size(3), 3}, ref_info{ref.size(2), ref.size(3), 3}, hr_info{hr.size(2), hr.size(3), 3};
     check_pair_sizes(files, i, lr_info, ref_info, &hr_info);
+    // SSIM's 11x11 window must fit the central half of the 2x HR (the FoV scores, no shave).
+    DCSR_CHECK(lr.size(2) >= kMinEvalSide && lr.size(3) >= kMinEvalSide, "'", files.lr[size_t(i)], "' is ",
+               lr.size(3), "x", lr.size(2), ": evaluation needs LR images of at least ", kMinEvalSide, "x",
+               kMinEvalSide, " (SSIM's 11x11 window inside the telephoto's view of the 2x HR)");
     ImageEval e;
     e.name = name;
     e.ref_name = fs::path(files.ref[size_t(i)]).filename().string();

@@ -2,6 +2,7 @@
 // writing with type checks, the defaults of `dcsr train` and `dcsr sra`, the
 // range checks, and command-line overrides.
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 
 #include "dcsr/model/loss.h"
@@ -130,30 +131,47 @@ TrainConfig TrainConfig::sra_defaults() {
   return c;
 }
 
+namespace {
+
+// "config: <key> must be from <lo> to <hi>, got <value>" unless lo <= value <= hi.
+template <typename T>
+void check_range(const char* key, T value, T lo, T hi) {
+  DCSR_CHECK(value >= lo && value <= hi, "config: ", key, " must be from ", lo, " to ", hi, ", got ", value);
+}
+
+constexpr int64_t kMaxSteps = int64_t(1) << 40;
+
+}  // namespace
+
 void TrainConfig::validate() const {
   DCSR_CHECK(!data.empty(), "config: 'data' (the training set folder) is not set; pass --data DIR");
   DCSR_CHECK(!out_dir.empty(), "config: 'out_dir' is empty");
   mode_from_name(mode);
   mode_from_name(val_mode);
-  DCSR_CHECK(batch_size >= 1, "config: batch_size must be >= 1, got ", batch_size);
-  DCSR_CHECK(patch_size >= 8 && patch_size % 4 == 0, "config: patch_size must be a multiple of 4 and >= 8, got ",
-             patch_size);
-  DCSR_CHECK(num_patch >= 1, "config: num_patch must be >= 1, got ", num_patch);
-  DCSR_CHECK(epochs >= 1, "config: epochs must be >= 1, got ", epochs);
-  DCSR_CHECK(max_steps >= 0, "config: max_steps must be >= 0, got ", max_steps);
-  DCSR_CHECK(val_max_images >= 0, "config: val_max_images must be >= 0, got ", val_max_images);
-  DCSR_CHECK(n_feats >= 2 && n_feats % 2 == 0, "config: n_feats must be even and >= 2, got ", n_feats);
+  check_range<int64_t>("batch_size", batch_size, 1, 4096);
+  DCSR_CHECK(patch_size >= 8 && patch_size <= 4096 && patch_size % 4 == 0,
+             "config: patch_size must be a multiple of 4 from 8 to 4096, got ", patch_size);
+  check_range<int64_t>("num_patch", num_patch, 1, 1000000);
+  check_range<int64_t>("epochs", epochs, 1, 1000000000);
+  check_range<int64_t>("max_steps", max_steps, 0, kMaxSteps);
+  check_range<int64_t>("val_max_images", val_max_images, 0, 1000000000);
+  DCSR_CHECK(n_feats >= 2 && n_feats <= 1024 && n_feats % 2 == 0, "config: n_feats must be even, from 2 to 1024, got ",
+             n_feats);
   DCSR_CHECK(feature_space == "patch4" || feature_space == "vgg", "config: feature_space must be patch4 or vgg, got '",
              feature_space, "'");
-  DCSR_CHECK(std::isfinite(lr) && lr > 0, "config: lr must be > 0, got ", lr);
-  DCSR_CHECK(std::isfinite(gamma) && gamma > 0, "config: gamma must be > 0, got ", gamma);
-  DCSR_CHECK(log_every >= 1, "config: log_every must be >= 1, got ", log_every);
-  DCSR_CHECK(val_every >= 0 && checkpoint_every >= 0, "config: val_every and checkpoint_every must be >= 0");
+  DCSR_CHECK(std::isfinite(lr) && lr > 0, "config: lr must be a finite number > 0, got ", lr);
+  DCSR_CHECK(std::isfinite(gamma) && gamma > 0, "config: gamma must be a finite number > 0, got ", gamma);
+  for (int64_t m : milestones) check_range<int64_t>("each of milestones", m, 0, 1000000000);
+  check_range<int64_t>("log_every", log_every, 1, kMaxSteps);
+  check_range<int64_t>("val_every", val_every, 0, kMaxSteps);
+  check_range<int64_t>("checkpoint_every", checkpoint_every, 0, kMaxSteps);
   DCSR_CHECK(device == "cpu" || device == "cuda", "config: device must be cpu or cuda, got '", device, "'");
   parse_loss_spec(loss);  // fails naming the bad term
 }
 
 TrainConfig load_train_config(const std::string& path, const TrainConfig& base) {
+  std::error_code ec;
+  DCSR_CHECK(!std::filesystem::is_directory(path, ec), "config file '", path, "' is a folder; expected a JSON file");
   std::ifstream file(path);
   DCSR_CHECK(file, "cannot open config file '", path, "'");
   json j;

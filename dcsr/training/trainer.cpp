@@ -19,9 +19,11 @@
 #include "dcsr/inference/progress.h"
 #include "dcsr/model/loss.h"
 #include "dcsr/model/network.h"
+#include "io/output_rules.h"
 #include "nn/checkpoint.h"
 #include "nn/distributed.h"
 #include "nn/optim.h"
+#include "runtime/signals.h"
 
 namespace dcsr {
 namespace fs = std::filesystem;
@@ -105,6 +107,7 @@ struct TrainingRun {
   int64_t n_samples = 0, iters_per_epoch = 0, total_steps = 0;
 
   TrainResult result;
+  std::vector<int> exit_cleanups;  // runtime/signals.h slots: the checkpoints' temp files
   std::string saved_at;  // the last checkpoint written in this run
   int64_t saved_step = -1;
   int64_t validated_step = -1;
@@ -145,8 +148,23 @@ void check_data_and_out_dir(TrainingRun& run) {
   run.data = std::make_unique<Dataset>(cfg.data, cfg.sra ? DatasetKind::Sra : DatasetKind::Basic);
   run.data->check_patch_size(cfg.patch_size);
   if (!cfg.val_data.empty()) list_dataset(cfg.val_data, DatasetKind::Basic);
+  // The run's outputs are never one of its inputs (the resumed checkpoint is
+  // read whole before anything is written, so it may be model_latest).
+  const std::string log_path = (fs::path(cfg.out_dir) / "train_log.jsonl").string();
+  for (const auto& [key, input] : {std::pair<const char*, const std::string&>{"init", cfg.init},
+                                   {"vgg_init", cfg.vgg_init}, {"vgg_weights", cfg.vgg_weights}}) {
+    if (input.empty()) continue;
+    const PathIdentity in = identify(input, /*follow_symlinks=*/true);
+    for (const std::string& out : {run.latest, run.best, log_path})
+      DCSR_CHECK(!same_file(in, identify(out, false)), "config: ", key, " '", input, "' is the same file as '", out,
+                 "', which this run writes; copy it elsewhere first");
+  }
   fs::create_directories(cfg.out_dir, ec);
   DCSR_CHECK(fs::is_directory(cfg.out_dir, ec), "cannot create the output folder '", cfg.out_dir, "'");
+  // Temp files of killed runs go; this run's go if a second signal ends it at once.
+  remove_stale_temp_files(cfg.out_dir);
+  for (const std::string& path : {run.latest, run.best})
+    run.exit_cleanups.push_back(runtime::add_exit_cleanup(runtime::CleanupKind::kUnlink, atomic_temp_path(path)));
 }
 
 // The network: random init (seeded), then the init model, or the resumed state.
@@ -371,6 +389,10 @@ std::string run_epochs(TrainingRun& run) {
     const std::vector<int64_t> order = epoch_order(run.data->size(), cfg.num_patch, cfg.seed, run.st.epoch);
     while (run.st.iter_in_epoch < run.iters_per_epoch) {
       if (cfg.max_steps > 0 && run.st.step >= cfg.max_steps) return "max_steps";
+      if (run.options.stop_requested) {
+        run.result.stopped_by = run.options.stop_requested();
+        if (!run.result.stopped_by.empty()) return run.result.stopped_by;
+      }
       train_step(run, order, lr);
     }
     ++run.st.epoch;
@@ -381,10 +403,11 @@ std::string run_epochs(TrainingRun& run) {
   return "epochs";
 }
 
-// The last state is always saved and measured; the stop line ends the log.
+// The last state is always saved, and measured unless a stop request asked
+// for a quick end; the stop line ends the log.
 void finish(TrainingRun& run, const std::string& reason) {
   if (run.saved_step != run.st.step) save(run, run.latest);
-  if (run.validated_step != run.st.step) validate(run);
+  if (run.validated_step != run.st.step && run.result.stopped_by.empty()) validate(run);
   if (run.bar) run.bar->finish();
   run.log->write({{"type", "stop"}, {"reason", reason}, {"step", run.st.step}, {"epochs_done", run.st.epoch}});
   run.result.steps = run.st.step;
@@ -397,6 +420,12 @@ void finish(TrainingRun& run, const std::string& reason) {
 
 TrainResult train(const TrainConfig& config, const TrainOptions& options) {
   TrainingRun run;
+  struct Disarm {  // the exit cleanups end with the run, however it ends
+    TrainingRun& run;
+    ~Disarm() {
+      for (int slot : run.exit_cleanups) runtime::remove_exit_cleanup(slot);
+    }
+  } disarm{run};
   run.options = options;
   read_config_and_resume_state(run, config);
   check_data_and_out_dir(run);

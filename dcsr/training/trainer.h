@@ -25,7 +25,9 @@
 //                       ssim, psnr_fov, ssim_fov, psnr_bicubic, images, seconds}
 //                       per validation; {"type": "start"/"resume", step,
 //                       epochs_done, config} and {"type": "stop", reason,
-//                       step, epochs_done} markers
+//                       step, epochs_done} markers (reason: "epochs",
+//                       "max_steps", "loss not finite", or the stop
+//                       request's, e.g. "SIGINT")
 //
 // Exact resume: `resume` continues from a checkpoint as if the run had never
 // stopped (same parameters, Adam moments, sample order and random draws), on
@@ -36,6 +38,7 @@
 // disk is the last good state.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -106,6 +109,10 @@ struct TrainOptions {
   // checkpoint's config when resuming (JSON object of keys).
   nlohmann::json resume_overrides = nlohmann::json::object();
   bool progress = true;  // the progress bar on stderr
+  // Asked before every step: a non-empty answer (e.g. "SIGINT") stops the run
+  // at that step boundary: model_latest is saved, a stop line with that reason
+  // written (no final validation), and the answer returned in stopped_by.
+  std::function<std::string()> stop_requested;
 };
 
 struct TrainResult {
@@ -114,6 +121,7 @@ struct TrainResult {
   double last_loss = 0;
   double best_val_psnr = -1;    // -1 when never validated
   std::string checkpoint;       // the last checkpoint written
+  std::string stopped_by;       // the reason stop_requested gave, "" when the run ended by itself
 };
 
 // Runs the training described by `config` (or continues `options.resume`).

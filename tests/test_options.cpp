@@ -1,0 +1,81 @@
+// Command-line options of the `dcsr` commands: numeric ranges named in the
+// message, one-line errors, a folder given as --config, plot-log on a log
+// with a garbage line. Runs the built binary.
+#include <filesystem>
+
+#include "cli_runner.h"
+
+using namespace dcsr;
+namespace fs = std::filesystem;
+using test::run_dcsr;
+using test::RunResult;
+
+namespace {
+
+// Every error the binary prints is one line (stderr and stdout together here;
+// a failing run prints nothing else).
+void require_one_line(const RunResult& r) {
+  INFO(r.output);
+  CHECK(r.status != 0);
+  CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
+}
+
+}  // namespace
+
+TEST_CASE("options: thread counts outside 1..1024 are refused with the range", "[options][cli]") {
+  for (const char* n : {"100000", "60000", "1025", "0", "-3", "99999999999999999999"}) {
+    RunResult r = run_dcsr(std::string("eval --data nothere --bicubic-only --threads ") + n);
+    INFO(n);
+    REQUIRE_FAILS_WITH(r, 2, "--threads expects an integer from 1 to 1024");
+    require_one_line(r);
+  }
+  // In range: the command gets as far as its data.
+  REQUIRE_FAILS_WITH(run_dcsr("eval --data nothere --bicubic-only --threads 1024"), 1, "nothere");
+}
+
+TEST_CASE("options: numeric options of every command name their range", "[options][cli]") {
+  test::TempDir dir("options");
+  struct Case {
+    std::string args, message;
+  };
+  const std::vector<Case> cases = {
+      {"train --data set --steps -1", "option --steps expects an integer from 0 to"},
+      {"train --data set --epochs 0", "option --epochs expects an integer from 1 to"},
+      {"train --data set --set lr=-1 --quiet", "lr must be a finite number > 0"},
+      {"train --data set --set batch_size=0 --quiet", "batch_size must be from 1 to 4096"},
+      {"train --data set --set patch_size=1000000 --quiet", "patch_size"},
+      {"eval --data set --max-images -2", "--max-images expects an integer from 0 to"},
+      {"plot-log log.jsonl --out a.png --width 100", "--width expects an integer from 400 to 8000"},
+      {"plot-log log.jsonl --out a.png --smooth -1", "--smooth expects an integer from 0 to"},
+      {"prepare --photos p --out o --seed -1", "--seed expects a non-negative integer"},
+  };
+  for (const Case& c : cases) {
+    RunResult r = run_dcsr(c.args, dir.str());
+    INFO(c.args << "\n" << r.output);
+    CHECK(r.status != 0);
+    CHECK_THAT(r.output, Catch::Contains(c.message));
+    require_one_line(r);
+  }
+}
+
+TEST_CASE("options: --config naming a folder gets a clear message", "[options][cli]") {
+  test::TempDir dir("options");
+  fs::create_directories(dir / "conf");
+  RunResult r = run_dcsr("train --data set --config conf --quiet", dir.str());
+  REQUIRE_FAILS_WITH(r, 1, "config file 'conf' is a folder");
+  require_one_line(r);
+}
+
+TEST_CASE("options: plot-log refuses a complete garbage line, forgives a cut last line", "[options][cli]") {
+  test::TempDir dir("options");
+  const std::string good = "{\"type\": \"train\", \"step\": 1, \"loss\": 1}\n{\"type\": \"train\", \"step\": 2, \"loss\": 0.5}\n";
+  test::write_bytes(dir / "garbage_last.jsonl", good + "garbage\n");
+  RunResult r = run_dcsr("plot-log garbage_last.jsonl --out a.png", dir.str());
+  REQUIRE_FAILS_WITH(r, 1, "line 3 is not a JSON object");
+  CHECK_FALSE(fs::exists(dir / "a.png"));
+  test::write_bytes(dir / "cut.jsonl", good + "{\"type\": \"train\", \"st");
+  RunResult cut = run_dcsr("plot-log cut.jsonl --out b.png", dir.str());
+  INFO(cut.output);
+  CHECK(cut.status == 0);
+  CHECK_THAT(cut.output, Catch::Contains("incomplete last line 3"));
+}
