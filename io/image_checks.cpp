@@ -47,7 +47,8 @@ int64_t png_data_size(int64_t width, int64_t height, int bit_depth, int colour_t
   auto rows = [&](int64_t w, int64_t h) { return w > 0 && h > 0 ? h * (1 + (w * bits + 7) / 8) : 0; };
   if (interlace == 0) return rows(width, height);
   // Adam7: (x0, y0, dx, dy) of the seven passes.
-  const int pass[7][4] = {{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4}, {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}};
+  const int pass[7][4] = {{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4},
+                          {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}};
   int64_t total = 0;
   for (const auto& p : pass) total += rows((width - p[0] + p[2] - 1) / p[2], (height - p[1] + p[3] - 1) / p[3]);
   return total;
@@ -88,8 +89,8 @@ ImageHeader check_png(const uint8_t* b, size_t n, const std::string& path, bool 
     DCSR_CHECK(length <= n - pos - 12, "image '", path, "' is a truncated PNG (chunk '", name, "' at byte ", pos,
                " claims ", length, " bytes; the file ends first)");
     const uint32_t crc = be32(b + pos + 8 + length);
-    DCSR_CHECK(crc == crc32_png(type, size_t(length) + 4), "image '", path, "' is a corrupt PNG (CRC mismatch in chunk '",
-               name, "' at byte ", pos, ")");
+    DCSR_CHECK(crc == crc32_png(type, size_t(length) + 4), "image '", path,
+               "' is a corrupt PNG (CRC mismatch in chunk '", name, "' at byte ", pos, ")");
     const uint8_t* data = b + pos + 8;
     const bool is_ihdr = std::memcmp(type, "IHDR", 4) == 0;
     DCSR_CHECK(is_ihdr == (index == 0), "image '", path, "' is a corrupt PNG (",
@@ -141,8 +142,8 @@ ImageHeader check_jpeg(const uint8_t* b, size_t n, const std::string& path) {
     const uint8_t marker = b[pos++];
     if (marker == 0xD9) break;                                       // EOI
     if ((marker >= 0xD0 && marker <= 0xD7) || marker == 0x01) continue;  // RSTn, TEM: no length
-    DCSR_CHECK(marker != 0xD8 && marker != 0x00, "image '", path, "' is a corrupt JPEG (marker ", hex_byte(marker), " at byte ",
-               pos - 1, ")");
+    DCSR_CHECK(marker != 0xD8 && marker != 0x00, "image '", path, "' is a corrupt JPEG (marker ", hex_byte(marker),
+               " at byte ", pos - 1, ")");
     if (n - pos < 2) truncated("it ends in a segment header");
     const size_t length = be16(b + pos);  // includes its own two bytes
     DCSR_CHECK(length >= 2, "image '", path, "' is a corrupt JPEG (segment length ", length, " at byte ", pos, ")");
@@ -188,8 +189,8 @@ ImageHeader check_bmp(const uint8_t* b, size_t n, const std::string& path) {
   header.format = ImageFormat::kBmp;
   DCSR_CHECK(n >= 26, "image '", path, "' is a truncated BMP (", n, " bytes: shorter than its headers)");
   const uint32_t file_size = le32(b + 2), offset = le32(b + 10), info_size = le32(b + 14);
-  DCSR_CHECK(info_size >= 12 && info_size <= n - 14, "image '", path, "' is a truncated or corrupt BMP (info header of ",
-             info_size, " bytes in a file of ", n, ")");
+  DCSR_CHECK(info_size >= 12 && info_size <= n - 14, "image '", path,
+             "' is a truncated or corrupt BMP (info header of ", info_size, " bytes in a file of ", n, ")");
   int64_t height = 0;
   uint32_t bits = 0, compression = 0;
   if (info_size == 12) {  // OS/2 BITMAPCOREHEADER: 16-bit sizes
@@ -203,8 +204,8 @@ ImageHeader check_bmp(const uint8_t* b, size_t n, const std::string& path) {
   check_pixel_count(header.width, header.height, path);
   DCSR_CHECK(file_size == 0 || file_size <= n, "image '", path, "' is a truncated BMP (its header says ", file_size,
              " bytes, the file has ", n, ")");
-  DCSR_CHECK(offset >= 14 + info_size && offset <= n, "image '", path, "' is a truncated or corrupt BMP (pixel data at byte ",
-             offset, " of a file of ", n, ")");
+  DCSR_CHECK(offset >= 14 + info_size && offset <= n, "image '", path,
+             "' is a truncated or corrupt BMP (pixel data at byte ", offset, " of a file of ", n, ")");
   // Uncompressed (0) and bit-field (3, 6) layouts: rows of whole 32-bit words.
   const bool plain = compression == 0 || compression == 3 || compression == 6;
   if (plain && (bits == 1 || bits == 4 || bits == 8 || bits == 16 || bits == 24 || bits == 32)) {

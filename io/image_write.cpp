@@ -146,7 +146,8 @@ void write_image(const std::string& path, const Tensor& image, const ImageWriteO
 
 void write_png(const std::string& path, const Tensor& image) {
   int64_t c, h, w, non_finite;
-  const std::vector<uint8_t> pixels = image_samples<uint8_t>(image, c, h, w, true, "write_png '" + path + "'", non_finite);
+  const std::string what = "write_png '" + path + "'";
+  const std::vector<uint8_t> pixels = image_samples<uint8_t>(image, c, h, w, true, what, non_finite);
   check_written_image(path, image, c, h, w, non_finite);
   write_file_atomic(path, encode_png(pixels.data(), w, h, int(c)));
 }

@@ -114,7 +114,8 @@ TEST_CASE("errors: a malformed EXIF block is ignored, never trusted", "[io][exif
   // The parser itself, straight on the bytes.
   const auto* g = reinterpret_cast<const uint8_t*>(good.data());
   CHECK(exif_orientation(g, good.size()) == 6);
-  for (size_t cut = 0; cut < good.size(); ++cut) CHECK(exif_orientation(g, cut) == (cut >= 32 ? 6 : 1));  // the value: bytes 30-31
+  // The orientation value is bytes 30-31: any block cut before them reads as 1.
+  for (size_t cut = 0; cut < good.size(); ++cut) CHECK(exif_orientation(g, cut) == (cut >= 32 ? 6 : 1));
   CHECK(exif_orientation(nullptr, 100) == 1);
 }
 

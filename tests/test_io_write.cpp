@@ -111,7 +111,8 @@ TEST_CASE("errors: write_image refuses unknown extensions and bad options, writi
   CHECK_THROWS_WITH(write_image(dir / "a", img), Catch::Contains("''"));
   ImageWriteOptions deep_jpeg;
   deep_jpeg.bit_depth = 16;
-  CHECK_THROWS_WITH(write_image(dir / "a.jpg", img, deep_jpeg), Catch::Contains("a.jpg") && Catch::Contains("8-bit only"));
+  CHECK_THROWS_WITH(write_image(dir / "a.jpg", img, deep_jpeg),
+                    Catch::Contains("a.jpg") && Catch::Contains("8-bit only"));
   ImageWriteOptions odd_depth;
   odd_depth.bit_depth = 12;
   CHECK_THROWS_WITH(write_image(dir / "a.png", img, odd_depth), Catch::Contains("bit depth 12"));
