@@ -34,11 +34,12 @@ int run_resize(const CommandInfo& self, const std::vector<std::string>& argv) {
   write_options.bit_depth = int(bit_depth), write_options.jpeg_quality = int(quality);
   apply_threads(args);
   OutputFiles outputs;
+  outputs.declare_input(in_path, "in");
   outputs.declare(out_path, "out");
   check_image_output(out_path, write_options);  // the extension, before any work
   Tensor image = read_image(in_path);
-  write_image(out_path, resize_antialias(image, h, w), write_options);
-  outputs.written(out_path);
+  const Tensor resized = resize_antialias(image, h, w);
+  outputs.write(out_path, [&](const std::string& path) { write_image(path, resized, write_options); });
   outputs.commit();
   std::cout << "wrote " << out_path << " (" << w << "x" << h << " from " << image.size(3) << "x" << image.size(2)
             << ")\n";
