@@ -1,10 +1,10 @@
 #include "nn/checkpoint.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 
 namespace dcsr {
 
@@ -20,10 +20,40 @@ uint64_t align_up(uint64_t x) { return (x + kAlign - 1) / kAlign * kAlign; }
 // little-endian hosts (x86-64, aarch64), so raw copies are the right bytes.
 static_assert(sizeof(uint64_t) == 8, "64-bit sizes");
 
-std::string list(const std::vector<std::string>& names) {
-  std::string out;
-  for (size_t i = 0; i < names.size(); ++i) out += (i ? ", " : "") + names[i];
+constexpr size_t kMaxDims = 16;
+constexpr int kMaxJsonDepth = 64;
+
+// At most 200 characters of `text` on one line (JSON dumps and parser messages in errors).
+std::string clip(const std::string& text) {
+  std::string out = text.size() > 200 ? text.substr(0, 200) + "..." : text;
+  for (char& c : out)
+    if (c == '\n' || c == '\r') c = ' ';
   return out;
+}
+
+// Fails naming the tensor and the element when a float tensor holds a NaN or an infinity.
+template <typename T>
+void check_finite_values(const char* data, uint64_t nbytes, const std::string& what) {
+  const uint64_t n = nbytes / sizeof(T);
+  for (uint64_t i = 0; i < n; ++i) {
+    T v;
+    std::memcpy(&v, data + i * sizeof(T), sizeof(T));
+    DCSR_CHECK(std::isfinite(v), what, " holds a non-finite value (", v, " at element ", i, ")");
+  }
+}
+
+void check_finite(const Tensor& host, const std::string& what) {
+  if (host.dtype() == kFloat32) check_finite_values<float>(static_cast<const char*>(host.raw_data()), host.nbytes(), what);
+  if (host.dtype() == kFloat64) check_finite_values<double>(static_cast<const char*>(host.raw_data()), host.nbytes(), what);
+}
+
+// "3 missing (e.g. a, b, c)": the count and the first few names.
+std::string summary(const std::vector<std::string>& names, const char* kind) {
+  std::string out = std::to_string(names.size()) + " " + kind + " (";
+  const size_t shown = std::min<size_t>(names.size(), 3);
+  out += names.size() > shown ? "e.g. " : "";
+  for (size_t i = 0; i < shown; ++i) out += (i ? ", " : "") + names[i];
+  return out + ")";
 }
 }  // namespace
 
@@ -40,15 +70,26 @@ const Tensor& Checkpoint::at(const std::string& name) const {
 }
 
 void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
+  std::string bytes;
+  try {
+    bytes = encode_checkpoint(ckpt);
+  } catch (const Error& e) {
+    fail("save_checkpoint ", path, ": ", e.what());
+  }
+  write_file_atomic(path, bytes);
+}
+
+std::string encode_checkpoint(const Checkpoint& ckpt) {
   // ordered_json: keys in the order tools/convert_weights.py writes them.
   nlohmann::ordered_json entries = nlohmann::ordered_json::array();
   std::vector<std::pair<uint64_t, Tensor>> blobs;
   std::set<std::string> seen;
   uint64_t offset = 0;
   for (const auto& [name, tensor] : ckpt.tensors) {
-    DCSR_CHECK(tensor.defined(), "save_checkpoint ", path, ": tensor '", name, "' is undefined");
-    DCSR_CHECK(seen.insert(name).second, "save_checkpoint ", path, ": duplicate tensor name '", name, "'");
+    DCSR_CHECK(tensor.defined(), "tensor '", name, "' is undefined");
+    DCSR_CHECK(seen.insert(name).second, "duplicate tensor name '", name, "'");
     Tensor host = tensor.device() == kCPU ? tensor.detach() : tensor.detach().to(kCPU);
+    check_finite(host, "tensor '" + name + "'");  // what read_checkpoint would refuse is not written
     offset = align_up(offset);
     nlohmann::ordered_json entry;
     entry["name"] = name;
@@ -60,13 +101,18 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
     blobs.emplace_back(offset, host);
     offset += host.nbytes();
   }
-  nlohmann::ordered_json header;
-  header["format"] = kFormat;
-  header["version"] = kVersion;
-  header["config"] = nlohmann::ordered_json::parse(ckpt.config.is_null() ? "{}" : ckpt.config.dump());
-  header["tensors"] = entries;
-  header["extra"] = nlohmann::ordered_json::parse(ckpt.extra.is_null() ? "{}" : ckpt.extra.dump());
-  const std::string text = header.dump();
+  std::string text;
+  try {  // dump() fails on a string that is not UTF-8
+    nlohmann::ordered_json header;
+    header["format"] = kFormat;
+    header["version"] = kVersion;
+    header["config"] = nlohmann::ordered_json::parse(ckpt.config.is_null() ? "{}" : ckpt.config.dump());
+    header["tensors"] = entries;
+    header["extra"] = nlohmann::ordered_json::parse(ckpt.extra.is_null() ? "{}" : ckpt.extra.dump());
+    text = header.dump();
+  } catch (const nlohmann::json::exception& e) {
+    fail("cannot encode the checkpoint header: ", clip(e.what()));
+  }
   const uint64_t data_start = align_up(16 + text.size());
   std::string out;
   out.reserve(size_t(data_start + offset));
@@ -79,61 +125,139 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
     out.resize(size_t(data_start + off), '\0');
     out.append(static_cast<const char*>(host.raw_data()), host.nbytes());
   }
-  write_file_atomic(path, out);
+  return out;
 }
 
 Checkpoint read_checkpoint(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  DCSR_CHECK(file, "cannot open checkpoint '", path, "'");
-  std::stringstream buffer;
-  buffer << file.rdbuf();
-  const std::string bytes = buffer.str();
+  return parse_checkpoint(read_file_bytes(path, "checkpoint"), path);
+}
+
+namespace {
+
+// What a checkpoint's header entry says about one tensor.
+struct Entry {
+  std::string name;
+  DType dtype;
+  Shape shape;
+  uint64_t offset, nbytes;
+};
+
+// A non-negative JSON integer at most `max` (not a float, bool or string).
+uint64_t count_value(const nlohmann::json& v, uint64_t max, const std::string& what) {
+  DCSR_CHECK(v.is_number_integer() && (v.is_number_unsigned() || v.get<int64_t>() >= 0), what,
+             " must be a non-negative integer, got ", clip(v.dump()));
+  const uint64_t n = v.get<uint64_t>();
+  DCSR_CHECK(n <= max, what, " is ", n, ", more than ", max);
+  return n;
+}
+
+const nlohmann::json& field(const nlohmann::json& entry, const char* key, const std::string& what) {
+  auto it = entry.find(key);
+  DCSR_CHECK(it != entry.end(), what, " has no \"", key, "\"");
+  return *it;
+}
+
+// One entry of "tensors", checked against the `data_bytes` after data_start.
+Entry parse_entry(const nlohmann::json& e, size_t index, uint64_t data_bytes, const std::string& path) {
+  DCSR_CHECK(e.is_object(), path, ": tensor entry ", index, " is not a JSON object");
+  Entry t;
+  const nlohmann::json& name = field(e, "name", path + ": tensor entry " + std::to_string(index));
+  DCSR_CHECK(name.is_string() && !name.get<std::string>().empty(), path, ": tensor entry ", index,
+             " has a name that is not a non-empty string");
+  t.name = name.get<std::string>();
+  const std::string what = path + ": tensor '" + printable_name(t.name) + "'";
+  const nlohmann::json& dtype = field(e, "dtype", what);
+  DCSR_CHECK(dtype.is_string() && (dtype == "float32" || dtype == "float64" || dtype == "int64"), what,
+             " has unknown dtype ", clip(dtype.dump()), " (expected float32, float64 or int64)");
+  t.dtype = dtype_from_name(dtype.get<std::string>());
+  const nlohmann::json& shape = field(e, "shape", what);
+  DCSR_CHECK(shape.is_array() && shape.size() <= kMaxDims, what, " has a shape that is not an array of at most ",
+             kMaxDims, " sizes: ", clip(shape.dump()));
+  for (const auto& s : shape) t.shape.push_back(int64_t(count_value(s, uint64_t(INT64_MAX), what + ": a size")));
+  t.offset = count_value(field(e, "offset", what), UINT64_MAX, what + ": offset");
+  t.nbytes = count_value(field(e, "nbytes", what), UINT64_MAX, what + ": nbytes");
+  uint64_t expected = 0;
+  checked_numel(t.shape, dtype_size(t.dtype), UINT64_MAX, what, &expected);
+  DCSR_CHECK(t.nbytes == expected, what, ": nbytes ", t.nbytes, " does not match shape ", shape_str(t.shape),
+             " of ", dtype_name(t.dtype), " (", expected, " bytes)");
+  DCSR_CHECK(t.offset % kAlign == 0, what, ": offset ", t.offset, " is not a multiple of ", kAlign);
+  DCSR_CHECK(t.offset <= data_bytes && t.nbytes <= data_bytes - t.offset, path, ": truncated checkpoint (tensor '",
+             printable_name(t.name), "' at offset ", t.offset, " has ", t.nbytes, " bytes, the data after the header ",
+             data_bytes, ")");
+  return t;
+}
+
+// Fails naming the first pair of tensors whose bytes overlap.
+void check_no_overlap(std::vector<const Entry*> entries, const std::string& path) {
+  std::sort(entries.begin(), entries.end(), [](const Entry* a, const Entry* b) { return a->offset < b->offset; });
+  const Entry* last = nullptr;  // the tensor reaching furthest so far
+  for (const Entry* e : entries) {
+    if (e->nbytes == 0) continue;
+    DCSR_CHECK(!last || last->offset + last->nbytes <= e->offset, path, ": tensors '", printable_name(last->name),
+               "' and '", printable_name(e->name), "' overlap (bytes ", e->offset, " to ",
+               last->offset + last->nbytes, " of the data)");
+    if (!last || e->offset + e->nbytes > last->offset + last->nbytes) last = e;
+  }
+}
+
+Checkpoint checkpoint_from_header(const nlohmann::json& header, const std::string& bytes, uint64_t header_len,
+                                  const std::string& path) {
+  DCSR_CHECK(header.is_object() && header.contains("format") && header.at("format") == kFormat, path,
+             ": not a dcsr checkpoint (format is not '", kFormat, "')");
+  DCSR_CHECK(header.contains("version") && header.at("version") == kVersion, path, ": checkpoint version ",
+             clip(header.value("version", nlohmann::json()).dump()), ", this build reads version ", kVersion);
+  Checkpoint ckpt;
+  for (const char* key : {"config", "extra"}) {
+    if (!header.contains(key)) continue;
+    DCSR_CHECK(header.at(key).is_object(), path, ": corrupt checkpoint header (\"", key, "\" is not an object)");
+    (key[0] == 'c' ? ckpt.config : ckpt.extra) = header.at(key);
+  }
+  DCSR_CHECK(header.contains("tensors") && header.at("tensors").is_array(), path,
+             ": corrupt checkpoint header (no \"tensors\" array)");
+  const uint64_t data_start = align_up(16 + header_len);
+  const uint64_t data_bytes = bytes.size() > data_start ? bytes.size() - data_start : 0;
+  std::vector<Entry> entries;
+  std::set<std::string> seen;
+  for (const auto& e : header.at("tensors")) {
+    entries.push_back(parse_entry(e, entries.size(), data_bytes, path));
+    DCSR_CHECK(seen.insert(entries.back().name).second, path, ": duplicate tensor '",
+               printable_name(entries.back().name), "'");
+  }
+  std::vector<const Entry*> by_offset;
+  for (const Entry& e : entries) by_offset.push_back(&e);
+  check_no_overlap(by_offset, path);
+  for (const Entry& e : entries) {
+    const char* data = e.nbytes ? bytes.data() + data_start + e.offset : bytes.data();
+    const std::string what = path + ": tensor '" + printable_name(e.name) + "'";
+    if (e.dtype == kFloat32) check_finite_values<float>(data, e.nbytes, what);
+    if (e.dtype == kFloat64) check_finite_values<double>(data, e.nbytes, what);
+    ckpt.tensors.emplace_back(e.name, from_blob(data, e.shape, e.dtype));
+  }
+  return ckpt;
+}
+
+}  // namespace
+
+Checkpoint parse_checkpoint(const std::string& bytes, const std::string& path) {
   DCSR_CHECK(bytes.size() >= 16 && std::memcmp(bytes.data(), kMagic, 8) == 0, path,
              ": not a dcsr checkpoint (bad magic or shorter than 16 bytes)");
   uint64_t header_len;
   std::memcpy(&header_len, bytes.data() + 8, 8);
   DCSR_CHECK(header_len <= bytes.size() - 16, path, ": truncated checkpoint (header of ", header_len,
              " bytes, file has ", bytes.size(), ")");
-  nlohmann::json header;
   try {
-    header = nlohmann::json::parse(bytes.begin() + 16, bytes.begin() + 16 + int64_t(header_len));
+    // Nesting is limited: copying, comparing and printing JSON recurse.
+    auto depth_limit = [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+      DCSR_CHECK(depth <= kMaxJsonDepth, path, ": corrupt checkpoint header (JSON nested deeper than ",
+                 kMaxJsonDepth, " levels)");
+      return true;
+    };
+    return checkpoint_from_header(
+        nlohmann::json::parse(bytes.begin() + 16, bytes.begin() + 16 + int64_t(header_len), depth_limit), bytes,
+        header_len, path);
   } catch (const nlohmann::json::exception& e) {
-    fail(path, ": corrupt checkpoint header (", e.what(), ")");
+    fail(path, ": corrupt checkpoint header (", clip(e.what()), ")");
   }
-  Checkpoint ckpt;
-  try {
-    DCSR_CHECK(header.is_object() && header.value("format", "") == kFormat, path,
-               ": not a dcsr checkpoint (format is not '", kFormat, "')");
-    DCSR_CHECK(header.value("version", -1) == kVersion, path, ": checkpoint version ", header.value("version", -1),
-               ", this build reads version ", kVersion);
-    ckpt.config = header.value("config", nlohmann::json::object());
-    ckpt.extra = header.value("extra", nlohmann::json::object());
-    const uint64_t data_start = align_up(16 + header_len);
-    std::set<std::string> seen;
-    for (const auto& e : header.at("tensors")) {
-      const std::string name = e.at("name").get<std::string>();
-      DCSR_CHECK(seen.insert(name).second, path, ": duplicate tensor '", name, "'");
-      DType dtype;
-      try {
-        dtype = dtype_from_name(e.at("dtype").get<std::string>());
-      } catch (const Error&) {
-        fail(path, ": tensor '", name, "' has unknown dtype '", e.at("dtype").get<std::string>(), "'");
-      }
-      const Shape shape = e.at("shape").get<Shape>();
-      for (int64_t s : shape) DCSR_CHECK(s >= 0, path, ": tensor '", name, "' has a negative size");
-      const uint64_t off = e.at("offset").get<uint64_t>();
-      const uint64_t nbytes = e.at("nbytes").get<uint64_t>();
-      DCSR_CHECK(nbytes == uint64_t(shape_numel(shape)) * dtype_size(dtype), path, ": tensor '", name, "': nbytes ",
-                 nbytes, " does not match shape ", shape_str(shape));
-      DCSR_CHECK(off % kAlign == 0, path, ": tensor '", name, "': offset ", off, " is not a multiple of ", kAlign);
-      DCSR_CHECK(data_start + off + nbytes <= bytes.size(), path, ": truncated checkpoint (tensor '", name,
-                 "' ends at byte ", data_start + off + nbytes, ", file has ", bytes.size(), ")");
-      ckpt.tensors.emplace_back(name, from_blob(bytes.data() + data_start + off, shape, dtype));
-    }
-  } catch (const nlohmann::json::exception& e) {
-    fail(path, ": corrupt checkpoint header (", e.what(), ")");
-  }
-  return ckpt;
 }
 
 NamedTensors module_state(const nn::Module& module) {
@@ -154,21 +278,22 @@ void load_parameters_strict(nn::Module& module, const Checkpoint& ckpt, const st
     known.insert(name);
     auto it = available.find(name);
     if (it == available.end()) {
-      missing.push_back(prefix + name);
+      missing.push_back(printable_name(prefix + name));
     } else if (it->second->shape() != p.shape()) {
-      wrong.push_back(prefix + name + " (checkpoint " + shape_str(it->second->shape()) + ", model " +
+      wrong.push_back(printable_name(prefix + name) + " (checkpoint " + shape_str(it->second->shape()) + ", model " +
                       shape_str(p.shape()) + ")");
     }
   }
   for (const auto& [name, t] : available)
-    if (!known.count(name)) unexpected.push_back(prefix + name);
+    if (!known.count(name)) unexpected.push_back(printable_name(prefix + name));
   if (!missing.empty() || !unexpected.empty() || !wrong.empty()) {
-    std::ostringstream msg;
-    msg << "load_parameters_strict: the checkpoint does not match the model:";
-    if (!missing.empty()) msg << "\n  missing (" << missing.size() << "): " << list(missing);
-    if (!unexpected.empty()) msg << "\n  unexpected (" << unexpected.size() << "): " << list(unexpected);
-    if (!wrong.empty()) msg << "\n  wrong shape (" << wrong.size() << "): " << list(wrong);
-    throw Error(msg.str());
+    // One line however long the lists: a count and a few names of each kind.
+    std::string msg = "load_parameters_strict: the checkpoint does not match the model:";
+    std::string sep = " ";
+    if (!missing.empty()) msg += sep + summary(missing, "missing"), sep = "; ";
+    if (!unexpected.empty()) msg += sep + summary(unexpected, "unexpected"), sep = "; ";
+    if (!wrong.empty()) msg += sep + summary(wrong, "with the wrong shape");
+    throw Error(msg);
   }
   for (const auto& [name, p] : params) {
     const Tensor& src = *available.at(name);

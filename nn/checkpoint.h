@@ -36,7 +36,16 @@ struct Checkpoint {
 };
 
 void save_checkpoint(const std::string& path, const Checkpoint& ckpt);
+// The bytes save_checkpoint writes.
+std::string encode_checkpoint(const Checkpoint& ckpt);
+// Reads and validates: the header is a JSON object of the shape above; every
+// tensor entry has a non-empty name (no two alike), a known dtype, a shape of
+// at most 16 non-negative integer sizes, nbytes = numel * dtype size, a
+// 64-aligned offset; tensors lie inside the data and do not overlap; float
+// tensors hold only finite values. Fails naming the file and the tensor.
 Checkpoint read_checkpoint(const std::string& path);
+// The same from the file's bytes; `path` is only used in messages.
+Checkpoint parse_checkpoint(const std::string& bytes, const std::string& path);
 
 // Every parameter of `module` with its name, copied to the CPU (for saving).
 NamedTensors module_state(const nn::Module& module);
@@ -44,7 +53,8 @@ NamedTensors module_state(const nn::Module& module);
 // Copies the checkpoint tensors `prefix + name` into the module's parameters
 // (converted to each parameter's dtype and device). Strict: fails when a
 // parameter has no tensor, a tensor under `prefix` has no parameter, or
-// shapes differ, listing every such name. Tensors not starting with `prefix`
+// shapes differ, in one line: the count of each kind and up to three names
+// ("2 missing (a, b); 14 unexpected (e.g. c, d, e)"). Nothing is copied then. Tensors not starting with `prefix`
 // are ignored (a training checkpoint holds optimiser state next to the model).
 void load_parameters_strict(nn::Module& module, const Checkpoint& ckpt, const std::string& prefix = "");
 

@@ -1,13 +1,13 @@
 #include "tensor/serialize.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+#include <set>
 
 namespace dcsr {
 
@@ -21,27 +21,36 @@ void put(std::string& out, T value) {
 
 class Reader {
  public:
-  Reader(std::string bytes, std::string path) : bytes_(std::move(bytes)), path_(std::move(path)) {}
+  Reader(const std::string& bytes, const std::string& name) : bytes_(bytes), name_(name) {}
   template <typename T>
   T get() {
     T value;
     std::memcpy(&value, take(sizeof(T)), sizeof(T));
     return value;
   }
-  const char* take(size_t n) {
-    DCSR_CHECK(pos_ + n <= bytes_.size(), path_, ": truncated tensor file (needed ", n, " bytes at offset ", pos_,
+  const char* take(uint64_t n) {
+    DCSR_CHECK(n <= bytes_.size() - pos_, name_, ": truncated tensor file (needed ", n, " bytes at offset ", pos_,
                ", file has ", bytes_.size(), ")");
     const char* p = bytes_.data() + pos_;
-    pos_ += n;
+    pos_ += size_t(n);
     return p;
   }
+  size_t left() const { return bytes_.size() - pos_; }
 
  private:
-  std::string bytes_;
-  std::string path_;
+  const std::string& bytes_;
+  const std::string& name_;
   size_t pos_ = 0;
 };
+
 }  // namespace
+
+std::string printable_name(const std::string& name) {
+  std::string out = name.substr(0, 64);
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return name.size() > 64 ? out + "..." : out;
+}
 
 void write_file_atomic(const std::string& path, const std::string& bytes) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
@@ -84,34 +93,79 @@ void save_tensors(const std::string& path, const NamedTensors& tensors) {
   write_file_atomic(path, out);
 }
 
+std::string read_file_bytes(const std::string& path, const char* what, uint64_t max_bytes) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  DCSR_CHECK(fd >= 0, "cannot open ", what, " '", path, "': ", std::strerror(errno));
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    const bool folder = S_ISDIR(st.st_mode);
+    ::close(fd);
+    fail("cannot read ", what, " '", path, "': ", folder ? "it is a folder" : "not a regular file");
+  }
+  if (uint64_t(st.st_size) > max_bytes) {
+    ::close(fd);
+    fail("cannot read ", what, " '", path, "': ", st.st_size, " bytes, more than the limit of ", max_bytes);
+  }
+  std::string bytes(size_t(st.st_size), '\0');
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::read(fd, &bytes[done], bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = n < 0 ? errno : 0;
+      ::close(fd);
+      fail("cannot read ", what, " '", path, "': ", err ? std::strerror(err) : "it shrank while being read");
+    }
+    done += size_t(n);
+  }
+  ::close(fd);
+  return bytes;
+}
+
+int64_t checked_numel(const Shape& shape, size_t element_bytes, uint64_t max_bytes, const std::string& what,
+                      uint64_t* bytes) {
+  uint64_t numel = 1, total = element_bytes;
+  bool too_big = false;
+  for (int64_t s : shape) {
+    DCSR_CHECK(s >= 0, what, " has a negative size in shape ", shape_str(shape));
+    too_big = too_big || __builtin_mul_overflow(numel, uint64_t(s), &numel);
+  }
+  too_big = too_big || __builtin_mul_overflow(numel, uint64_t(element_bytes), &total) || total > max_bytes;
+  DCSR_CHECK(!too_big, what, " has shape ", shape_str(shape), ", more than the ", max_bytes,
+             " bytes available");
+  if (bytes) *bytes = total;
+  return int64_t(numel);
+}
+
 std::map<std::string, Tensor> load_tensors(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  DCSR_CHECK(file, "cannot open tensor file '", path, "'");
-  std::stringstream buffer;
-  buffer << file.rdbuf();
-  Reader in(buffer.str(), path);
-  DCSR_CHECK(std::memcmp(in.take(8), kMagic, 8) == 0, path, ": not a dcsr tensor file (bad magic)");
+  return parse_tensors(read_file_bytes(path, "tensor file"), path);
+}
+
+std::map<std::string, Tensor> parse_tensors(const std::string& bytes, const std::string& name) {
+  Reader in(bytes, name);
+  DCSR_CHECK(std::memcmp(in.take(8), kMagic, 8) == 0, name, ": not a dcsr tensor file (bad magic)");
   uint32_t version = in.get<uint32_t>();
-  DCSR_CHECK(version == kTensorFileVersion, path, ": tensor file version ", version, ", this build reads version ",
+  DCSR_CHECK(version == kTensorFileVersion, name, ": tensor file version ", version, ", this build reads version ",
              kTensorFileVersion, "; regenerate golden files with: python3 tests/reference/make_goldens.py");
   uint32_t count = in.get<uint32_t>();
   std::map<std::string, Tensor> tensors;
   for (uint32_t i = 0; i < count; ++i) {
     uint32_t name_length = in.get<uint32_t>();
-    std::string name(in.take(name_length), name_length);
+    std::string tensor(in.take(name_length), name_length);
+    const std::string what = name + ": tensor '" + printable_name(tensor) + "'";
+    DCSR_CHECK(!tensors.count(tensor), what, " appears twice");
     uint8_t code = in.get<uint8_t>();
-    DCSR_CHECK(code <= 2, path, ": tensor '", name, "' has unknown dtype code ", int(code));
+    DCSR_CHECK(code <= 2, what, " has unknown dtype code ", int(code));
     uint8_t ndim = in.get<uint8_t>();
     in.get<uint16_t>();
     Shape shape(ndim);
-    for (auto& s : shape) {
-      s = in.get<int64_t>();
-      DCSR_CHECK(s >= 0, path, ": tensor '", name, "' has a negative size");
-    }
-    DType dtype = DType(code);
-    size_t bytes = size_t(shape_numel(shape)) * dtype_size(dtype);
-    tensors[name] = from_blob(in.take(bytes), shape, dtype);
+    for (auto& s : shape) s = in.get<int64_t>();
+    const DType dtype = DType(code);
+    uint64_t nbytes = 0;
+    checked_numel(shape, dtype_size(dtype), UINT64_MAX, what, &nbytes);  // take() checks the length
+    tensors[tensor] = from_blob(in.take(nbytes), shape, dtype);
   }
+  DCSR_CHECK(in.left() == 0, name, ": ", in.left(), " bytes after the last of its ", count, " tensors");
   return tensors;
 }
 

@@ -22,8 +22,26 @@ using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 // Writes atomically: a temporary file next to `path`, then a rename.
 void save_tensors(const std::string& path, const NamedTensors& tensors);
 // Reads every tensor to the CPU. Fails naming the file on a bad magic, a
-// version other than kTensorFileVersion, or truncation.
+// version other than kTensorFileVersion, truncation, trailing bytes, an unknown
+// dtype, a negative or overflowing shape, or a name given twice.
 std::map<std::string, Tensor> load_tensors(const std::string& path);
+// The same from the file's bytes; `name` is used in messages.
+std::map<std::string, Tensor> parse_tensors(const std::string& bytes, const std::string& name);
+
+// The whole of a regular file. Fails naming the file (and `what` it should
+// be, e.g. "checkpoint") when it is missing, unreadable, a folder, a device or
+// a pipe, or larger than `max_bytes`.
+std::string read_file_bytes(const std::string& path, const char* what, uint64_t max_bytes = uint64_t(1) << 40);
+
+// A name read from a file, for messages: at most 64 characters, control
+// characters as '?', so that an error stays one short line.
+std::string printable_name(const std::string& name);
+
+// Elements of `shape`, or a failure naming `what` when a size is negative or
+// the product (or the product times `element_bytes`) exceeds `max_bytes`.
+// Returns the element count; `*bytes` gets the byte count.
+int64_t checked_numel(const Shape& shape, size_t element_bytes, uint64_t max_bytes, const std::string& what,
+                      uint64_t* bytes);
 
 // Writes `bytes` to `path` atomically (temporary file, fsync, rename): a crash
 // leaves either the old file or the new one, never half of one.
