@@ -164,7 +164,7 @@ TEST_CASE("registration: JSON round trip and its errors", "[registration]") {
   CHECK_THROWS_WITH(registration_from_json(nlohmann::json::array(), "r.json"), Catch::Contains("must be an object"));
 }
 
-TEST_CASE("registration: dcsr register prints, writes JSON and an overlay; errors name the file", "[registration][cli]") {
+TEST_CASE("registration: dcsr register prints the transform, writes its outputs, and its errors name the file", "[registration][cli]") {
   test::TempDir dir("register");
   const Tensor photo = texture(480, 640, 41);
   const SyntheticPair pair = make_synthetic_pair(photo, 240, 320, 240, 320, 2.0, 1.0, 170.0, 115.0, {}, {}, 3);
