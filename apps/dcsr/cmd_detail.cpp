@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 
@@ -14,6 +16,8 @@
 #include "autograd/ops/image.h"
 #include "dcsr/inference/detail_transfer.h"
 #include "dcsr/inference/metrics.h"
+#include "dcsr/registration/normalise.h"
+#include "dcsr/registration/register.h"
 #include "io/image_io.h"
 #include "tensor/serialize.h"
 
@@ -34,6 +38,21 @@ std::array<int64_t, 4> parse_fov(const Args& args, int64_t lr_h, int64_t lr_w) {
     throw UsageError("dcsr detail: --fov " + args.get("fov") + " does not lie inside the " + std::to_string(lr_w) +
                      "x" + std::to_string(lr_h) + " wide image");
   return v;
+}
+
+// --registration FILE: what `dcsr register --json` wrote.
+Registration read_registration(const std::string& path) {
+  std::error_code ec;
+  DCSR_CHECK(std::filesystem::is_regular_file(path, ec), "option --registration: '", path,
+             "' is neither auto, none nor an existing registration JSON file (dcsr register --json)");
+  std::ifstream in(path);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    fail(path, ": not a registration JSON file (", e.what(), ")");
+  }
+  return registration_from_json(j, path);
 }
 
 // rows [y0, y0 + h), cols [x0, x0 + w) of a (1, 3, H, W) image.
@@ -63,14 +82,31 @@ int run_detail(const CommandInfo& self, const std::vector<std::string>& argv) {
   if (opt.block < 8) throw UsageError("dcsr detail: --block must be at least 8");
   if (opt.search < 0) throw UsageError("dcsr detail: --search must not be negative");
   apply_threads(args);
+  const std::string registration = args.get("registration", "auto");
+  if (registration != "none" && args.has("fov"))
+    throw UsageError("dcsr detail: --fov goes with --registration none (a registration finds the view itself)");
   OutputFiles outputs;
+  outputs.declare_input(sr_path, "sr");
+  outputs.declare_input(ref_path, "ref");
+  outputs.declare_input(lr_path, "lr");
+  if (registration != "auto" && registration != "none") outputs.declare_input(registration, "registration");
   if (args.has("json")) outputs.declare(args.get("json"), "json");
   NoGradGuard no_grad;
-  const Tensor lr = read_image(lr_path), sr = read_image(sr_path), ref = read_image(ref_path);
+  const Tensor lr = read_image(lr_path), sr = read_image(sr_path);
+  Tensor ref = read_image(ref_path);
   const int64_t h = lr.size(2), w = lr.size(3);
   DCSR_CHECK(sr.size(2) == 2 * h && sr.size(3) == 2 * w, "the output '", sr_path, "' is ", sr.size(3), "x",
              sr.size(2), " but twice the wide image '", lr_path, "' is ", 2 * w, "x", 2 * h);
-  const std::array<int64_t, 4> fov = parse_fov(args, h, w);
+  std::array<int64_t, 4> fov = parse_fov(args, h, w);
+  if (registration != "none") {  // the telephoto normalised into the output's geometry (registration/normalise.h)
+    const Registration r = registration == "auto" ? register_pair(lr, ref) : read_registration(registration);
+    const NormalisedReference n = normalise_reference(ref, r, h, w);
+    ref = n.ref;
+    fov = {n.fov.y0, n.fov.x0, n.fov.height, n.fov.width};
+    std::printf("registration (%s): scale %.4f, angle %.3f deg, offset (%.2f, %.2f) px, confidence %.3f\n",
+                registration.c_str(), r.tele_to_wide.scale, r.tele_to_wide.angle * 180.0 / 3.14159265358979323846,
+                r.tele_to_wide.tx, r.tele_to_wide.ty, r.confidence);
+  }
   DCSR_CHECK(ref.size(2) == 2 * fov[2] && ref.size(3) == 2 * fov[3], "the telephoto '", ref_path, "' is ",
              ref.size(3), "x", ref.size(2), " but the view (", fov[3], "x", fov[2],
              " wide pixels) at twice the density is ", 2 * fov[3], "x", 2 * fov[2],
@@ -99,6 +135,7 @@ int run_detail(const CommandInfo& self, const std::vector<std::string>& argv) {
                               {"ref", ref_path},
                               {"lr", lr_path},
                               {"fov", fov},
+                              {"registration", registration},
                               {"block", opt.block},
                               {"search", opt.search},
                               {"sigma_fine", opt.sigma_fine},
@@ -118,18 +155,20 @@ CommandInfo detail_command() {
   CommandInfo c;
   c.name = "detail";
   c.summary = "measure detail transfer in 8k mode (no ground truth): the output's detail against the telephoto's";
-  c.usage = "dcsr detail --sr OUT.png --ref TELE --lr WIDE [--fov Y0,X0,H,W] [--json FILE]";
+  c.usage = "dcsr detail --sr OUT.png --ref TELE --lr WIDE [--registration auto|none|R.json] [--json FILE]";
   c.details =
       "Compares the output inside the telephoto's view with the telephoto, ignoring colour: the weighted\n"
       "correlation of luminance detail bands (difference of Gaussians, sigma 0.5 and 1.2 output px) per block,\n"
       "each block searched over small shifts for residual misalignment (dcsr/inference/detail_transfer.h).\n"
-      "Bicubic x2 of WIDE is measured in the same run. TELE must be in the output's geometry: by default the\n"
-      "canonical layout (TELE the wide image's size, the central half at twice the density, as dcsr sr's\n"
-      "8k mode takes it); --fov gives another view, TELE then 2H x 2W.";
+      "Bicubic x2 of WIDE is measured in the same run. TELE is the telephoto as dcsr sr takes it: registered\n"
+      "onto WIDE and resampled into the output's geometry (--registration auto, the default, or a file of\n"
+      "dcsr register --json); --registration none takes it as it is: the canonical layout (TELE the wide\n"
+      "image's size, the central half at twice the density) or, with --fov, that view at twice the density.";
   c.options = {{"sr", "OUT", "the super-resolved image (twice WIDE's size)"},
                {"ref", "TELE", "the telephoto in the output's geometry"},
                {"lr", "WIDE", "the wide image the output was made from"},
-               {"fov", "Y0,X0,H,W", "the telephoto's view in WIDE pixels (default the central half)"},
+               {"registration", "auto|none|R.json", "how TELE lies in WIDE (default auto, as dcsr sr)"},
+               {"fov", "Y0,X0,H,W", "with --registration none: TELE's view in WIDE pixels (default the central half)"},
                {"block", "N", "block side in output pixels (default 48)"},
                {"search", "N", "largest shift searched per axis, output pixels (default 4)"},
                {"sigma-fine", "S", "the detail band's inner Gaussian, output px (default 0.5)"},
