@@ -159,8 +159,14 @@ Registration register_pair(const Tensor& wide, const Tensor& tele, const Registe
   coarse.min_scale = options.min_scale;
   coarse.max_scale = options.max_scale;
   coarse.max_angle_deg = options.max_angle_deg;
+  // The largest search image the coarse stage makes (the 8x view's: long side
+  // template_size / template_fraction * max_scale * wide / telephoto long sides),
+  // doubled: the wide pyramid level it resamples from (not the 12 MP image).
+  const int64_t coarse_wide_long_side = std::min<int64_t>(
+      1024, 2 * int64_t(std::ceil(double(coarse.template_size) / coarse.template_fraction * options.max_scale *
+                                  double(std::max(Hw, Ww)) / double(std::max(Ht, Wt)))));
   const std::vector<Candidate> candidates =
-      coarse_search(wide_pyramid.at_least(512), Hw, Ww, tele_pyramid.at_least(256), Ht, Wt, coarse);
+      coarse_search(wide_pyramid.at_least(coarse_wide_long_side), Hw, Ww, tele_pyramid.at_least(256), Ht, Wt, coarse);
 
   stage("coarse search");
   // 2. Each hypothesis refined down to a middle level, where they are compared.
