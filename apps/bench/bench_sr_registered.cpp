@@ -20,6 +20,8 @@
 // raw view's rectangle (fov_rect of the truth, in SR pixels), which lies
 // inside both views. Runs only when the filter names it: dcsr_bench --filter
 // sr_registered (minutes on 2 CPU cores).
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -110,7 +112,7 @@ DCSR_BENCH(sr_registered) {
     write_png((dir / "lr.png").string(), lr);
     write_png((dir / "raw.png").string(), raw.tele);
     write_png((dir / "canon.png").string(), canon.tele);
-    Registration truth_reg;
+    dcsr::Registration truth_reg;
     truth_reg.tele_to_wide = raw.truth;
     truth_reg.confidence = 1.0;
     for (size_t k = 0; k < 4; ++k) {
@@ -209,7 +211,7 @@ DCSR_BENCH(sr_nikon_figure) {
   }
   const std::string lr_path = (pair / "LR.png").string(), ref_path = (pair / "Ref.png").string();
   const Tensor lr = read_image(lr_path), tele = read_image(ref_path);
-  const Registration r = register_pair(lr, tele);
+  const dcsr::Registration r = register_pair(lr, tele);
   const NormalisedReference n = normalise_reference(tele, r, lr.size(2), lr.size(3));
   const fs::path work = fs::temp_directory_path() / ("dcsr_bench_nikon_" + std::to_string(::getpid()));
   fs::create_directories(work);

@@ -129,14 +129,15 @@ int run_single(const Args& args, const SrSettings& s, const Device device) {
   if (!warped_path.empty()) outputs.declare(warped_path, "warped-ref");
   check_image_output(out_path);
 
-  const auto reading_start = std::chrono::steady_clock::now();
-  PreparedPair pair = prepare_pair(lr_path, ref_path, s.registration);
-  const double reading_s = seconds_since(reading_start);  // with the registration
-  if (!s.quiet && !pair.registration_line.empty()) std::cerr << pair.registration_line << "\n";
+  // The model first: a bad model fails before the registration's work.
   const std::string model_path = resolve_model_path(args.get("model"));
   const auto model_start = std::chrono::steady_clock::now();
   std::unique_ptr<DcsrNet> net = load_model(model_path, device);  // on CUDA: the device's start-up too
   const double model_s = seconds_since(model_start);
+  const auto reading_start = std::chrono::steady_clock::now();
+  PreparedPair pair = prepare_pair(lr_path, ref_path, s.registration);
+  const double reading_s = seconds_since(reading_start);  // with the registration
+  if (!s.quiet && !pair.registration_line.empty()) std::cerr << pair.registration_line << "\n";
 
   TiledOptions opt;
   opt.want_confidence = !conf_path.empty();
