@@ -6,6 +6,7 @@
 #include <cstring>
 #include <thread>
 
+#include "autograd/ops.h"
 #include "runtime/device.h"
 #include "tensor/error.h"
 
@@ -241,6 +242,36 @@ void allreduce_gradients(const std::vector<Tensor>& params) {
     handle.set_grad(g);
     offset += p.numel();
   }
+}
+
+Tensor allreduce_sum_op(const Tensor& x) {
+  if (g_world.size == 1) return x;
+  Tensor sum = x.detach().clone();
+  allreduce_sum(sum);
+  return autograd::record("allreduce_sum", {x}, sum, [](const Tensor& grad) {
+    Tensor g = grad.detach().clone();
+    allreduce_sum(g);
+    return TensorList{g};
+  });
+}
+
+namespace {
+bool g_stand_in = false;
+}  // namespace
+
+void set_stand_in_share(bool stand_in) { g_stand_in = stand_in; }
+
+Tensor global_batch_channel_mean(const Tensor& y) {
+  if (g_world.size == 1) return mean(y, {0, 2, 3}, true);
+  DCSR_CHECK(y.dim() == 4, "global_batch_channel_mean: y must be (N, C, H, W), got ", shape_str(y.shape()));
+  // A stand-in share adds zeros (still through the graph, so that its backward
+  // joins the collective) and no count.
+  Tensor local = sum(y, {0, 2, 3}, true);
+  if (g_stand_in) local = mul(local, 0.0);
+  std::vector<double> count = {g_stand_in ? 0.0 : double(y.size(0) * y.size(2) * y.size(3))};
+  allreduce_sum(count);
+  DCSR_CHECK(count[0] > 0, "global_batch_channel_mean: no samples on any rank");
+  return mul(allreduce_sum_op(local), 1.0 / count[0]);
 }
 
 void broadcast(std::string& value) {

@@ -55,6 +55,25 @@ void allreduce_sum(std::vector<double>& values);
 // their sum over the ranks is the global batch's gradient (see the trainer).
 void allreduce_gradients(const std::vector<Tensor>& params);
 
+// Differentiable sum over the ranks (autograd op "allreduce_sum"): the
+// forward sums x over the ranks, the backward sums the incoming gradients
+// over the ranks (the total loss is the sum of the ranks' losses, and each
+// depends on every rank's x). Every rank must call it, in the same order, in
+// the forward and in the backward. One rank: the identity.
+Tensor allreduce_sum_op(const Tensor& x);
+
+// The mean of y (N, C, H, W) over the batch and all positions, (1, C, 1, 1),
+// taken over the whole global batch of a data-parallel step (the shares of
+// all ranks), differentiable: the statistic the contextual loss centres its
+// features with (dcsr-spec §9.2). One rank: mean(y, {0, 2, 3}, true), exactly.
+Tensor global_batch_channel_mean(const Tensor& y);
+
+// A rank whose share of a short last batch is empty still runs the step on a
+// stand-in sample with weight 0, so that it joins every collective of the
+// forward and backward; while this is set, its samples count for nothing in
+// global_batch_channel_mean.
+void set_stand_in_share(bool stand_in);
+
 // Root's value of `value` on every rank.
 void broadcast(std::string& value);
 // Every rank's string, in rank order, on the root; empty elsewhere.

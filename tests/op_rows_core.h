@@ -5,6 +5,7 @@
 // kernel's paths: sizes that are not multiples of the block (256) or of the
 // transpose tile (32), every broadcasting kind, every grouping of reduced dims,
 // ties for max/min, repeated indices for the scatters.
+#include "nn/distributed.h"
 #include "op_rows_shape.h"
 #include "op_table_types.h"
 
@@ -230,6 +231,18 @@ inline OpRow matmul_row() {
   return row;
 }
 
+// The sum over the ranks of a data-parallel job (nn/distributed.h): on the one
+// rank of a test process it is the identity and records nothing; the
+// multi-rank behaviour is tested through mpirun (tests/test_distributed.cpp).
+inline OpRow allreduce_row() {
+  OpRow row{"allreduce_sum"};
+  row.unrecorded_here = "one MPI rank: the identity";
+  row.cases.push_back(make_case("(3, 4) on one rank", kBothChecks,
+                                [](DType dt) { return TensorList{uniform_leaf({3, 4}, 42, dt)}; },
+                                unary([](const Tensor& x) { return distributed::allreduce_sum_op(x); })));
+  return row;
+}
+
 }  // namespace op_rows_core
 
 inline std::vector<OpRow> core_rows() {
@@ -237,6 +250,7 @@ inline std::vector<OpRow> core_rows() {
   std::vector<OpRow> rows = elementwise_rows();
   for (OpRow& r : reduction_rows()) rows.push_back(std::move(r));
   rows.push_back(matmul_row());
+  rows.push_back(allreduce_row());
   for (OpRow& r : op_rows_shape::shape_rows()) rows.push_back(std::move(r));
   return rows;
 }

@@ -14,6 +14,9 @@ need_file /usr/include/eigen3/Eigen/Core libeigen3-dev
 need_file /usr/include/catch2/catch.hpp catch2
 need_file /usr/include/nlohmann/json.hpp nlohmann-json3-dev
 need_file /usr/include/stb/stb_image.h libstb-dev
+# Open MPI: data-parallel training (nn/distributed.h; optional in the build)
+need_command mpicxx libopenmpi-dev
+need_command mpirun openmpi-bin
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -16,6 +16,7 @@
 
 #include "apps/dcsr/cli.h"
 #include "dcsr/training/trainer.h"
+#include "nn/distributed.h"
 #include "runtime/profiler.h"
 #include "runtime/signals.h"
 
@@ -66,7 +67,7 @@ std::string one_line(std::string message) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run_command(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
     std::cerr << general_help();
@@ -103,4 +104,12 @@ int main(int argc, char** argv) {
     std::cerr << "dcsr " << command->name << ": error: " << one_line(e.what()) << "\n";
     return 1;
   }
+}
+
+int main(int argc, char** argv) {
+  distributed::init(&argc, &argv);  // one rank unless mpirun started this process (nn/distributed.h)
+  const int status = run_command(argc, argv);
+  // A rank that fails must not leave the others waiting in a collective.
+  if (status != 0) distributed::abort_all(status);
+  return status;
 }

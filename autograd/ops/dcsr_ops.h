@@ -87,5 +87,8 @@ Tensor mse_loss(const Tensor& a, const Tensor& b);
 // then column maximum with its argmax): memory bounded by the tile, never
 // (Hx Wx) x (Hy Wy).
 Tensor contextual_loss(const Tensor& x, const Tensor& y, double band_width = 0.5);
+// The same with the centre given: mu (1, C, 1, 1), e.g. the mean of y over the
+// global batch of a data-parallel step (nn/distributed.h).
+Tensor contextual_loss(const Tensor& x, const Tensor& y, const Tensor& mu, double band_width = 0.5);
 
 }  // namespace dcsr

@@ -50,6 +50,13 @@ Tensor mse_loss(const Tensor& a, const Tensor& b) {
 }
 
 Tensor contextual_loss(const Tensor& x, const Tensor& y, double band_width) {
+  // §9.2 step 1's centre: the mean of y over the batch and all positions (so
+  // y's gradient also flows through mu).
+  DCSR_CHECK(y.dim() == 4, "contextual_loss: y ", shape_str(y.shape()), " must be (N, C, Hy, Wy)");
+  return contextual_loss(x, y, mean(y, {0, 2, 3}, true), band_width);
+}
+
+Tensor contextual_loss(const Tensor& x, const Tensor& y, const Tensor& mu, double band_width) {
   check_floating(x, "contextual_loss", "x");
   check_floating(y, "contextual_loss", "y");
   check_same_device({x, y}, "contextual_loss");
@@ -60,10 +67,9 @@ Tensor contextual_loss(const Tensor& x, const Tensor& y, double band_width) {
   DCSR_CHECK(x.numel() > 0 && y.numel() > 0, "contextual_loss: empty features");
   DCSR_CHECK(band_width > 0, "contextual_loss: band width ", band_width, " must be positive");
   const int64_t N = x.size(0), C = x.size(1);
-  // §9.2 step 1: centre both by the mean of y over the batch and all
-  // positions (so y's gradient also flows through mu), then L2-normalise
-  // every feature vector.
-  Tensor mu = mean(y, {0, 2, 3}, true);
+  DCSR_CHECK(mu.shape() == Shape({1, C, 1, 1}), "contextual_loss: the centre mu ", shape_str(mu.shape()),
+             " must be (1, ", C, ", 1, 1)");
+  // §9.2 step 1: centre both by mu, then L2-normalise every feature vector.
   Tensor xh = detail::normalize_columns(sub(x, mu).reshape({N, C, -1}));
   Tensor yh = detail::normalize_columns(sub(y, mu).reshape({N, C, -1}));
   Tensor cx = contextual_similarity(xh, yh, band_width);

@@ -145,16 +145,28 @@ Patch cut_patch(const ImagePair& pair, DatasetKind kind, const PatchDraw& d, int
 }
 
 Batch make_batch(const Dataset& data, const std::vector<int64_t>& image_indices, int64_t p, Generator& gen) {
+  return make_batch_share(data, image_indices, p, gen, 0, int64_t(image_indices.size()));
+}
+
+Batch make_batch_share(const Dataset& data, const std::vector<int64_t>& image_indices, int64_t p, Generator& gen,
+                       int64_t begin, int64_t end) {
   DCSR_CHECK(!image_indices.empty(), "make_batch: no samples");
-  const int64_t b = int64_t(image_indices.size());
+  DCSR_CHECK(0 <= begin && begin <= end && end <= int64_t(image_indices.size()), "make_batch: share [", begin, ", ",
+             end, ") of ", image_indices.size(), " samples");
+  const int64_t b = end - begin;
   const int64_t tp = data.kind() == DatasetKind::Basic ? 2 * p : p;
   Batch batch{empty({b, 3, p, p}), empty({b, 3, 2 * p, 2 * p}), empty({b, 3, tp, tp})};
-  for (int64_t n = 0; n < b; ++n) {
+  for (int64_t n = 0; n < int64_t(image_indices.size()); ++n) {
     const ImagePair& pair = data.pair(image_indices[size_t(n)]);
-    Patch s = cut_patch(pair, data.kind(), draw_patch(pair.lr.height, pair.lr.width, p, gen), p);
-    std::copy_n(s.lr.data<float>(), s.lr.numel(), batch.lr.data<float>() + n * s.lr.numel());
-    std::copy_n(s.ref.data<float>(), s.ref.numel(), batch.ref.data<float>() + n * s.ref.numel());
-    std::copy_n(s.target.data<float>(), s.target.numel(), batch.target.data<float>() + n * s.target.numel());
+    // Every sample is drawn, so that the generator moves the same on every
+    // rank; only the share's samples are cut.
+    const PatchDraw draw = draw_patch(pair.lr.height, pair.lr.width, p, gen);
+    if (n < begin || n >= end) continue;
+    Patch s = cut_patch(pair, data.kind(), draw, p);
+    const int64_t k = n - begin;
+    std::copy_n(s.lr.data<float>(), s.lr.numel(), batch.lr.data<float>() + k * s.lr.numel());
+    std::copy_n(s.ref.data<float>(), s.ref.numel(), batch.ref.data<float>() + k * s.ref.numel());
+    std::copy_n(s.target.data<float>(), s.target.numel(), batch.target.data<float>() + k * s.target.numel());
   }
   return batch;
 }

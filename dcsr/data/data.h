@@ -104,6 +104,11 @@ struct Batch {
 };
 // One draw_patch + cut_patch per entry of `image_indices`, in order.
 Batch make_batch(const Dataset& data, const std::vector<int64_t>& image_indices, int64_t patch, Generator& gen);
+// The samples [begin, end) of that batch (a data-parallel rank's share):
+// every sample's draw is still made, so `gen` ends where make_batch leaves it
+// and the shares of all ranks together are exactly make_batch's batch.
+Batch make_batch_share(const Dataset& data, const std::vector<int64_t>& image_indices, int64_t patch, Generator& gen,
+                       int64_t begin, int64_t end);
 
 // The sample order of one epoch: every image index repeated `repeats` times
 // (the reference's num_patch; image = sample % n_images), shuffled

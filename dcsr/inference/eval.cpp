@@ -110,6 +110,7 @@ EvalSummary evaluate_dataset(const std::string& data_dir, const DcsrNet* net, co
   }
   QualityScores sum_sr, sum_bic;
   for (int64_t i = 0; i < n; ++i) {
+    if (i % options.shard_count != options.shard_index) continue;
     const std::string name = fs::path(files.lr[size_t(i)]).filename().string();
     Tensor lr = read_image(files.lr[size_t(i)]);
     Tensor ref = read_image(files.ref[size_t(i)]);
@@ -143,8 +144,8 @@ EvalSummary evaluate_dataset(const std::string& data_dir, const DcsrNet* net, co
     summary.images.push_back(e);
     if (options.progress) options.progress(i + 1, n, name);
   }
-  summary.mean_sr = divide(sum_sr, double(n));
-  summary.mean_bicubic = divide(sum_bic, double(n));
+  summary.mean_sr = divide(sum_sr, double(summary.images.size()));
+  summary.mean_bicubic = divide(sum_bic, double(summary.images.size()));
   return summary;
 }
 

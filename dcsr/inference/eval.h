@@ -66,6 +66,9 @@ struct EvalOptions {
   // much the right reference is worth. Bicubic is unaffected.
   bool unrelated_ref = false;
   std::function<void(int64_t done, int64_t total, const std::string& name)> progress;
+  // Only images i with i % shard_count == shard_index: one rank's share of a
+  // sharded evaluation (dcsr/inference/eval_shard.h); the means are over them.
+  int64_t shard_index = 0, shard_count = 1;
 };
 
 // Evaluates the Basic layout of `data_dir` (LR/x2 + Ref/x2 -> HR): per image,

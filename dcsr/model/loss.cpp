@@ -6,10 +6,21 @@
 #include <regex>
 
 #include "autograd/ops.h"
+#include "nn/distributed.h"
 
 namespace dcsr {
 
 namespace {
+
+// CX(x, y) (§9.2). Its centre is the mean of y over the batch; in a
+// data-parallel step the batch is split over the ranks, so the centre is
+// taken over all of them (nn/distributed.h), as one process would take it.
+// One process: the plain contextual_loss, bit for bit.
+Tensor cx(const Tensor& x, const Tensor& y) {
+  if (distributed::world().size == 1) return contextual_loss(x, y);
+  return contextual_loss(x, y, distributed::global_batch_channel_mean(y));
+}
+
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::tolower(c)); });
   return s;
@@ -109,11 +120,11 @@ LossTerms DcsrLoss::operator()(const Tensor& sr, const Tensor& target, const Ten
       value = mse_loss(sr, target);
     } else if (term.type == "CX_ref") {
       DCSR_CHECK(ref.defined(), "loss: CX_ref needs the Ref image");
-      value = contextual_loss(feat(f_sr, sr), feat(f_ref, ref));
+      value = cx(feat(f_sr, sr), feat(f_ref, ref));
     } else {  // CX_hr, symmetric
       const Tensor& a = feat(f_sr, sr);
       const Tensor& b = feat(f_target, target);
-      value = contextual_loss(a, b) + contextual_loss(b, a);
+      value = cx(a, b) + cx(b, a);
     }
     out.parts.emplace_back(term.type, value.item());
     Tensor weighted = value * term.weight;

@@ -1,0 +1,98 @@
+#include "dcsr/inference/eval_shard.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+
+#include "nn/distributed.h"
+#include "tensor/error.h"
+
+namespace dcsr {
+
+namespace {
+
+// One image per line: name, reference name, seconds and the eight scores,
+// tab-separated, numbers with full precision ("inf" survives, as a PSNR of
+// identical images must).
+std::string serialise(const std::vector<ImageEval>& images) {
+  std::ostringstream out;
+  char number[40];
+  auto put = [&](double v) {
+    std::snprintf(number, sizeof(number), "\t%.17g", v);
+    out << number;
+  };
+  for (const ImageEval& e : images) {
+    out << e.name << "\t" << e.ref_name;
+    put(e.seconds);
+    for (const QualityScores* s : {&e.sr, &e.bicubic}) {
+      put(s->psnr);
+      put(s->ssim);
+      put(s->psnr_fov);
+      put(s->ssim_fov);
+    }
+    out << "\n";
+  }
+  return out.str();
+}
+
+std::vector<ImageEval> deserialise(const std::string& text) {
+  std::vector<ImageEval> images;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> field;
+    size_t start = 0;
+    for (size_t tab; (tab = line.find('\t', start)) != std::string::npos; start = tab + 1)
+      field.push_back(line.substr(start, tab - start));
+    field.push_back(line.substr(start));
+    DCSR_CHECK(field.size() == 11, "sharded evaluation: a rank sent a malformed line");
+    auto num = [&](size_t k) { return std::strtod(field[k].c_str(), nullptr); };
+    ImageEval e;
+    e.name = field[0];
+    e.ref_name = field[1];
+    e.seconds = num(2);
+    e.sr = {num(3), num(4), num(5), num(6)};
+    e.bicubic = {num(7), num(8), num(9), num(10)};
+    images.push_back(e);
+  }
+  return images;
+}
+
+QualityScores mean_of(const std::vector<ImageEval>& images, QualityScores ImageEval::*which) {
+  QualityScores m;
+  for (const ImageEval& e : images) {
+    const QualityScores& s = e.*which;
+    m.psnr += s.psnr, m.ssim += s.ssim, m.psnr_fov += s.psnr_fov, m.ssim_fov += s.ssim_fov;
+  }
+  const double n = double(images.size());
+  if (n > 0) m.psnr /= n, m.ssim /= n, m.psnr_fov /= n, m.ssim_fov /= n;
+  return m;
+}
+
+}  // namespace
+
+EvalSummary evaluate_dataset_sharded(const std::string& data_dir, const DcsrNet* net, EvalOptions options) {
+  const distributed::World& world = distributed::world();
+  if (world.size == 1) return evaluate_dataset(data_dir, net, options);
+  options.shard_index = world.rank;
+  options.shard_count = world.size;
+  EvalSummary mine = evaluate_dataset(data_dir, net, options);
+  const std::vector<std::string> all = distributed::gather(serialise(mine.images));
+  if (!world.is_root()) return mine;
+  // Rank r's k-th image is image r + k N: interleave back into dataset order.
+  std::vector<std::vector<ImageEval>> per_rank;
+  for (const std::string& text : all) per_rank.push_back(deserialise(text));
+  EvalSummary whole = mine;
+  whole.images.clear();
+  for (size_t k = 0;; ++k) {
+    bool any = false;
+    for (const auto& images : per_rank)
+      if (k < images.size()) whole.images.push_back(images[k]), any = true;
+    if (!any) break;
+  }
+  whole.mean_sr = mean_of(whole.images, &ImageEval::sr);
+  whole.mean_bicubic = mean_of(whole.images, &ImageEval::bicubic);
+  return whole;
+}
+
+}  // namespace dcsr
