@@ -57,6 +57,7 @@ struct cudaDeviceProp {
 
 const char* cudaGetErrorString(cudaError_t error);
 cudaError_t cudaGetDeviceCount(int* count);
+cudaError_t cudaSetDevice(int device);
 cudaError_t cudaGetDevice(int* device);
 cudaError_t cudaGetLastError();
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device);
