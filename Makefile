@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all setup configure build test bench bench-peer demo clean
+.PHONY: all setup configure build test bench bench-peer demo clean fuzz test-asan
 
 all: build
 
@@ -23,6 +23,37 @@ build: configure
 # the last line, and ctest's exit status is kept.
 test: build
 	@cd $(BUILD) && ctest -j $(JOBS) --output-on-failure --output-log ctest.log; status=$$?; \
+	  grep -E "tests passed|tests failed" ctest.log | tail -n 1; exit $$status
+
+# The mutation fuzzer (tests/fuzz/) over the image readers, checkpoints, tensor
+# files, the JSON configs and the command-line parser: FUZZ_RUNS inputs per
+# target (minutes in all), from a new seed each time; every line names its seed,
+# and a failure prints the command that replays it. `make test` runs a short
+# fixed-seed pass of every target (ctest fuzz_every_target_short).
+FUZZ_RUNS ?= 100000
+FUZZ_SEED ?= $(shell date +%s)
+fuzz: build
+	@$(BUILD)/bin/dcsr_fuzz --target all --runs $(FUZZ_RUNS) --seed $(FUZZ_SEED)
+
+# The suite under AddressSanitizer + UndefinedBehaviorSanitizer (any report
+# fails the test): a CPU-only build (-O2 -g) in $(ASAN_BUILD). ASAN_SKIP
+# (a ctest -E regular expression) leaves out what `make test` already runs
+# and what would not fit the CI's 45 minutes on 2 cores next to it: the
+# [slow] Catch2 cases (multi-rank distributed training, the tiny-DCSR
+# overfitting run, the tiled whole-network forward), which spend minutes in
+# the same kernels the fast tests cover, and the two PyTorch peer tests
+# (sr_peer_matches_dcsr_sr: a whole image through both networks;
+# convert_weights_py: Python only, nothing of ours to sanitize).
+ASAN_BUILD ?= build-asan
+ASAN_SKIP ?= ^distributed: |^forward: a tiny DCSR overfits|^forward: tiled DCSR places|^sr_peer_matches_dcsr_sr$$|^convert_weights_py$$
+test-asan: setup
+	@mkdir -p $(ASAN_BUILD)
+	@cmake -S . -B $(ASAN_BUILD) -DDCSR_CUDA=OFF -DDCSR_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) \
+	  > $(ASAN_BUILD)/configure.log 2>&1 || (cat $(ASAN_BUILD)/configure.log; exit 1)
+	@cmake --build $(ASAN_BUILD) -j $(JOBS) --target dcsr_tests dcsr dcsr_fuzz
+	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest -j $(JOBS) -E '$(ASAN_SKIP)' --output-on-failure --output-log ctest.log; status=$$?; \
 	  grep -E "tests passed|tests failed" ctest.log | tail -n 1; exit $$status
 
 bench: build
