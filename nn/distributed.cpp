@@ -308,7 +308,8 @@ std::vector<std::string> gather(const std::string& mine) {
                MPI_COMM_WORLD, &request);
   wait_request(request, "MPI_Igatherv");
   if (g_world.is_root())
-    for (int r = 0; r < g_world.size; ++r) all.push_back(joined.substr(size_t(offsets[size_t(r)]), size_t(lengths[size_t(r)])));
+    for (int r = 0; r < g_world.size; ++r)
+      all.push_back(joined.substr(size_t(offsets[size_t(r)]), size_t(lengths[size_t(r)])));
 #endif
   return all;
 }

@@ -27,11 +27,8 @@ inline std::string quote(const std::string& s) {
   return q + "'";
 }
 
-// Runs `dcsr ARGS` (ARGS already quoted where needed) in `cwd`, with
-// DCSR_MODEL unset so that no default model leaks in, on one thread.
-inline RunResult run_dcsr(const std::string& args, const std::string& cwd = ".") {
-  std::string cmd = "cd " + quote(cwd) + " && env -u DCSR_MODEL DCSR_NUM_THREADS=1 " +
-                    quote(std::string(DCSR_BIN_DIR) + "/dcsr") + " " + args + " 2>&1";
+// Runs a shell command line; its stdout and stderr together, and its exit status.
+inline RunResult run_shell(const std::string& cmd) {
   RunResult r;
   FILE* pipe = ::popen(cmd.c_str(), "r");
   REQUIRE(pipe != nullptr);
@@ -41,6 +38,13 @@ inline RunResult run_dcsr(const std::string& args, const std::string& cwd = ".")
   int status = ::pclose(pipe);
   r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+// Runs `dcsr ARGS` (ARGS already quoted where needed) in `cwd`, with
+// DCSR_MODEL unset so that no default model leaks in, on one thread.
+inline RunResult run_dcsr(const std::string& args, const std::string& cwd = ".") {
+  return run_shell("cd " + quote(cwd) + " && env -u DCSR_MODEL DCSR_NUM_THREADS=1 " +
+                   quote(std::string(DCSR_BIN_DIR) + "/dcsr") + " " + args + " 2>&1");
 }
 
 // Whether the repository has a default model: `dcsr` then finds one next to

@@ -68,7 +68,9 @@ TEST_CASE("errors: dcsr sr rejects bad images and models and leaves no output", 
   write_png(dir / "ref_big.png", test::test_image(22, 24, 2));
   write_model(model, 4);
   auto sr = [&](const std::string& lr_path, const std::string& ref_path, const std::string& extra) {
-    return run_dcsr("sr --lr " + quote(lr_path) + " --ref " + quote(ref_path) + " --out " + quote(out) + " " + extra);
+    // Pairs in the canonical layout, too small to register: --registration none.
+    return run_dcsr("sr --registration none --lr " + quote(lr_path) + " --ref " + quote(ref_path) + " --out " +
+                    quote(out) + " " + extra);
   };
   REQUIRE_FAILS_WITH(sr(dir / "missing.png", ref, "--model " + quote(model)), 1, "missing.png' does not exist");
   test::write_bytes(dir / "garbage.png", "GIF89a but not really an image");
@@ -99,8 +101,9 @@ TEST_CASE("errors: dcsr sr rejects bad images and models and leaves no output", 
   // No model at all: the message says how to get one (unless the repository
   // has a default model, which dcsr finds next to its build folder).
   if (!test::repository_has_default_model())
-    REQUIRE_FAILS_WITH(run_dcsr("sr --lr lr.png --ref ref.png --out out.png", dir.str()), 1, "no model given");
-  REQUIRE_FAILS_WITH(run_dcsr("sr --lr " + quote(lr) + " --ref " + quote(ref) + " --out " +
+    REQUIRE_FAILS_WITH(run_dcsr("sr --registration none --lr lr.png --ref ref.png --out out.png", dir.str()), 1,
+                       "no model given");
+  REQUIRE_FAILS_WITH(run_dcsr("sr --registration none --lr " + quote(lr) + " --ref " + quote(ref) + " --out " +
                               quote(dir / "nofolder/out.png") + " --model " + quote(model)),
                      1, "nofolder");
   REQUIRE_FAILS_WITH(sr(lr, ref, "--model " + quote(model) + " --confidence " + quote(dir / "nofolder/c.png")), 1,
@@ -118,7 +121,8 @@ TEST_CASE("forward: dcsr sr writes SR, confidence and warped Ref for any size", 
   write_model(model, 4);
   write_png(dir / "lr.png", test::test_image(27, 33, 1));  // odd sizes
   write_png(dir / "ref.png", test::test_image(27, 33, 2));
-  RunResult r = run_dcsr("sr --lr lr.png --ref ref.png --out out.png --confidence c.png --warped-ref w.png --model " +
+  RunResult r = run_dcsr("sr --registration none --lr lr.png --ref ref.png --out out.png --confidence c.png "
+                         "--warped-ref w.png --model " +
                              quote(model),
                          dir.str());
   INFO(r.output);
@@ -130,7 +134,8 @@ TEST_CASE("forward: dcsr sr writes SR, confidence and warped Ref for any size", 
   // The default model path: models/default.ckpt in the working folder.
   fs::create_directories(dir / "models");
   fs::copy_file(model, dir / "models/default.ckpt");
-  RunResult d = run_dcsr("sr --lr lr.png --ref ref.png --out out2.png --mode 8k --quiet", dir.str());
+  RunResult d =
+      run_dcsr("sr --registration none --lr lr.png --ref ref.png --out out2.png --mode 8k --quiet", dir.str());
   INFO(d.output);
   CHECK(d.status == 0);
   CHECK(read_image_info(dir / "out2.png").width == 66);
@@ -142,7 +147,7 @@ TEST_CASE("forward: dcsr sr reports its time, and with DCSR_PROFILE=1 the time p
   write_model(model, 4);
   write_png(dir / "lr.png", test::test_image(24, 30, 1));
   write_png(dir / "ref.png", test::test_image(24, 30, 2));
-  const std::string args = "sr --lr lr.png --ref ref.png --out out.png --model " + quote(model);
+  const std::string args = "sr --registration none --lr lr.png --ref ref.png --out out.png --model " + quote(model);
   RunResult plain = run_dcsr(args, dir.str());
   INFO(plain.output);
   REQUIRE(plain.status == 0);
@@ -264,7 +269,8 @@ TEST_CASE("forward: training is deterministic and resumes exactly", "[cli][train
   CHECK(train_lines == 0);  // log_every 10 > 5 steps
   // The trained checkpoint is a model for `dcsr sr`.
   write_png(dir / "lr.png", test::test_image(20, 20, 1));
-  RunResult sr = run_dcsr("sr --lr lr.png --ref lr.png --out o.png --quiet --model a/model_latest.ckpt", dir.str());
+  RunResult sr = run_dcsr(
+      "sr --registration none --lr lr.png --ref lr.png --out o.png --quiet --model a/model_latest.ckpt", dir.str());
   INFO(sr.output);
   CHECK(sr.status == 0);
   // export keeps exactly the model's tensors; the exported model gives the same image.
@@ -285,7 +291,8 @@ TEST_CASE("forward: training is deterministic and resumes exactly", "[cli][train
   CHECK(small.config == full.config);
   CHECK(small.extra["train_config"]["data"] == "set");  // folders reduced to their last component
   CHECK(small.extra["trained_steps"] == 5);
-  REQUIRE(run_dcsr("sr --lr lr.png --ref lr.png --out o2.png --quiet --model small.ckpt", dir.str()).status == 0);
+  REQUIRE(run_dcsr("sr --registration none --lr lr.png --ref lr.png --out o2.png --quiet --model small.ckpt",
+                          dir.str()).status == 0);
   test::require_close(read_image(dir / "o2.png"), read_image(dir / "o.png"), 1e-9);  // 8-bit PNGs: equal or >= 1/255 apart
   REQUIRE_FAILS_WITH(run_dcsr("train --resume small.ckpt --quiet", dir.str()), 1, "small.ckpt");
   REQUIRE_FAILS_WITH(run_dcsr("export --model none.ckpt --out x.ckpt", dir.str()), 1, "none.ckpt");

@@ -2,8 +2,6 @@
 // launcher: `mpirun -np 2 dcsr train` against `dcsr train` on one rank, with
 // the same global batch and seed. Needs a build with MPI and mpirun on the
 // PATH; otherwise each case prints "SKIPPED: no MPI" (ctest lists it skipped).
-#include <unistd.h>
-
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -11,8 +9,8 @@
 #include <map>
 
 #include "cli_runner.h"
-#include "nn/distributed.h"
 #include "nn/checkpoint.h"
+#include "nn/distributed.h"
 
 using namespace dcsr;
 namespace fs = std::filesystem;
@@ -38,20 +36,11 @@ bool mpi_usable() {
 // `mpirun -np N dcsr ARGS` in `cwd`. Open MPI refuses to run as root without
 // its two documented switches (CI runs as root), and 2 ranks on fewer cores
 // need --oversubscribe.
-RunResult run_mpi(int ranks, const std::string& args, const std::string& cwd, const std::string& env = "") {
-  const std::string launcher = "env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 " + env +
-                               " mpirun --oversubscribe -np " + std::to_string(ranks) + " -x DCSR_NUM_THREADS=1 " +
+RunResult run_mpi(int ranks, const std::string& args, const std::string& cwd) {
+  const std::string launcher = "env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun "
+                               "--oversubscribe -np " + std::to_string(ranks) + " -x DCSR_NUM_THREADS=1 " +
                                test::quote(std::string(DCSR_BIN_DIR) + "/dcsr");
-  std::string cmd = "cd " + test::quote(cwd) + " && env -u DCSR_MODEL " + launcher + " " + args + " 2>&1";
-  RunResult r;
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) r.output.append(buffer, n);
-  const int status = ::pclose(pipe);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  return test::run_shell("cd " + test::quote(cwd) + " && env -u DCSR_MODEL " + launcher + " " + args + " 2>&1");
 }
 
 // step -> loss of the "train" lines of a log.
@@ -170,17 +159,33 @@ TEST_CASE("distributed: a rank that dies ends the whole job with an error, never
   {
     std::ofstream(dir / "kill.sh") << script;
   }
-  const std::string cmd = "cd " + test::quote(dir.str()) + " && timeout 60 sh kill.sh 2>&1";
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string output;
-  char buffer[4096];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.append(buffer, n);
-  const int raw = ::pclose(pipe);
-  const int status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  INFO(output);
+  RunResult r = test::run_shell("cd " + test::quote(dir.str()) + " && timeout 60 sh kill.sh 2>&1");
+  const int status = r.status;
+  INFO(r.output);
   CHECK(status != 0);
   CHECK(status != 90);   // the job never reached step 2
   CHECK(status != 124);  // the job hung
+}
+
+// `mpirun -np 2 dcsr eval`: rank r evaluates images r, r + 2, ...; the root
+// gathers them. The JSON equals one process's, but for the per-image times.
+TEST_CASE("distributed: sharded eval gives the single-process JSON", "[distributed][slow]") {
+  REQUIRE_MPI_OR_SKIP();
+  test::TempDir dir("mpi_eval");
+  test::write_dataset(dir / "set", 3, 24, 28);
+  test::write_model(dir / "m.ckpt", 4);
+  RunResult one = run_dcsr("eval --data set --model m.ckpt --json one.json --quiet", dir.str());
+  INFO(one.output);
+  REQUIRE(one.status == 0);
+  RunResult two = run_mpi(2, "eval --data set --model m.ckpt --json two.json --quiet", dir.str());
+  INFO(two.output);
+  REQUIRE(two.status == 0);
+  auto without_times = [](nlohmann::json j) {
+    for (auto& image : j["images"]) image.erase("seconds");
+    return j;
+  };
+  const nlohmann::json a = nlohmann::json::parse(test::read_bytes_of(dir / "one.json"));
+  const nlohmann::json b = nlohmann::json::parse(test::read_bytes_of(dir / "two.json"));
+  CHECK(a["images"].size() == 3);
+  CHECK(without_times(a) == without_times(b));
 }

@@ -5,7 +5,9 @@
 #include "apps/dcsr/cli.h"
 #include "dcsr/data/data.h"
 #include "dcsr/inference/eval.h"
+#include "dcsr/inference/eval_shard.h"
 #include "dcsr/inference/progress.h"
+#include "nn/distributed.h"
 #include "tensor/serialize.h"
 
 namespace dcsr::cli {
@@ -36,6 +38,11 @@ int run_eval(const CommandInfo& self, const std::vector<std::string>& argv) {
     throw UsageError("dcsr eval: --unrelated-ref needs a model (bicubic uses no reference)");
   if (args.has("bicubic-only") && !save_dir.empty())
     throw UsageError("dcsr eval: --save-dir writes the model's images; --bicubic-only has none");
+  // Under mpirun the images are shared over the ranks (dcsr/inference/eval_shard.h);
+  // the root gathers them and alone prints and writes.
+  const bool root = distributed::world().is_root();
+  if (distributed::world().size > 1 && !save_dir.empty())
+    throw UsageError("dcsr eval: --save-dir is not supported with several ranks yet; run it as one process");
   apply_threads(args);
   const Device device = select_device(args.get("device", "cpu"));
   const DatasetFiles files = list_dataset(data, DatasetKind::Basic);  // folder errors before loading a model
@@ -44,28 +51,31 @@ int run_eval(const CommandInfo& self, const std::vector<std::string>& argv) {
   // Every input and output before any work (io/output_rules.h): the dataset's
   // images and the model are never overwritten; --save-dir is all or nothing.
   OutputFiles outputs;
-  for (const auto* list : {&files.lr, &files.ref, &files.hr})
-    for (const std::string& path : *list) outputs.plan().add_input(path, "dataset image");
-  if (!model_path.empty()) outputs.declare_input(model_path, "model");
-  outputs.declare(json_path, "json");
-  if (!save_dir.empty()) {
-    std::vector<std::string> names;
-    const size_t n = opt.max_images > 0 ? std::min(files.lr.size(), size_t(opt.max_images)) : files.lr.size();
-    for (size_t i = 0; i < n; ++i) names.push_back(fs::path(files.lr[i]).stem().string() + ".png");
-    opt.save_dir = outputs.plan().stage_folder(save_dir, "--save-dir", names);
+  if (root) {
+    for (const auto* list : {&files.lr, &files.ref, &files.hr})
+      for (const std::string& path : *list) outputs.plan().add_input(path, "dataset image");
+    if (!model_path.empty()) outputs.declare_input(model_path, "model");
+    outputs.declare(json_path, "json");
+    if (!save_dir.empty()) {
+      std::vector<std::string> names;
+      const size_t n = opt.max_images > 0 ? std::min(files.lr.size(), size_t(opt.max_images)) : files.lr.size();
+      for (size_t i = 0; i < n; ++i) names.push_back(fs::path(files.lr[i]).stem().string() + ".png");
+      opt.save_dir = outputs.plan().stage_folder(save_dir, "--save-dir", names);
+    }
   }
   std::unique_ptr<DcsrNet> net;
   if (!model_path.empty()) net = load_model(model_path, device);
   std::unique_ptr<ProgressBar> bar;
-  if (!args.has("quiet")) {
+  if (!args.has("quiet") && root) {
     bar = std::make_unique<ProgressBar>("eval", 0);
     opt.progress = [&](int64_t done, int64_t total, const std::string& name) {
       bar->set_total(total);
       bar->update(done, name);
     };
   }
-  EvalSummary summary = evaluate_dataset(data, net.get(), opt);
+  EvalSummary summary = evaluate_dataset_sharded(data, net.get(), opt);
   if (bar) bar->finish();
+  if (!root) return 0;
   nlohmann::json j = eval_to_json(summary);
   j["model"] = model_path.empty() ? nlohmann::json(nullptr) : nlohmann::json(model_path);
   j["n_feats"] = net ? nlohmann::json(net->config().n_feats) : nlohmann::json(nullptr);

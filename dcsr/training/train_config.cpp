@@ -16,39 +16,47 @@ using nlohmann::json;
 
 namespace {
 
+// A JSON value for an error message: one line, invalid UTF-8 replaced (a
+// plain dump() throws on it), cut to 200 characters.
+std::string shown(const nlohmann::json& j) {
+  std::string text = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (text.size() > 200) text = text.substr(0, 200) + "...";
+  return text;
+}
+
 // The config's fields, each with a JSON reader that checks the type.
 template <typename T>
 T read_key(const json& j, const std::string& key);
 
 template <>
 std::string read_key<std::string>(const json& j, const std::string& key) {
-  DCSR_CHECK(j.is_string(), "config key '", key, "': expected a string, got ", j.dump());
+  DCSR_CHECK(j.is_string(), "config key '", key, "': expected a string, got ", shown(j));
   return j.get<std::string>();
 }
 template <>
 bool read_key<bool>(const json& j, const std::string& key) {
-  DCSR_CHECK(j.is_boolean(), "config key '", key, "': expected true or false, got ", j.dump());
+  DCSR_CHECK(j.is_boolean(), "config key '", key, "': expected true or false, got ", shown(j));
   return j.get<bool>();
 }
 template <>
 int64_t read_key<int64_t>(const json& j, const std::string& key) {
-  DCSR_CHECK(j.is_number_integer(), "config key '", key, "': expected an integer, got ", j.dump());
+  DCSR_CHECK(j.is_number_integer(), "config key '", key, "': expected an integer, got ", shown(j));
   return j.get<int64_t>();
 }
 template <>
 uint64_t read_key<uint64_t>(const json& j, const std::string& key) {
   DCSR_CHECK(j.is_number_unsigned() || (j.is_number_integer() && j.get<int64_t>() >= 0), "config key '", key,
-             "': expected a non-negative integer, got ", j.dump());
+             "': expected a non-negative integer, got ", shown(j));
   return j.get<uint64_t>();
 }
 template <>
 double read_key<double>(const json& j, const std::string& key) {
-  DCSR_CHECK(j.is_number(), "config key '", key, "': expected a number, got ", j.dump());
+  DCSR_CHECK(j.is_number(), "config key '", key, "': expected a number, got ", shown(j));
   return j.get<double>();
 }
 template <>
 std::vector<int64_t> read_key<std::vector<int64_t>>(const json& j, const std::string& key) {
-  DCSR_CHECK(j.is_array(), "config key '", key, "': expected a list of integers, got ", j.dump());
+  DCSR_CHECK(j.is_array(), "config key '", key, "': expected a list of integers, got ", shown(j));
   std::vector<int64_t> v;
   for (const json& e : j) v.push_back(read_key<int64_t>(e, key));
   return v;
@@ -102,7 +110,7 @@ json TrainConfig::to_json() const {
 }
 
 TrainConfig TrainConfig::from_json(const json& j, const TrainConfig& base) {
-  DCSR_CHECK(j.is_object(), "training config: expected a JSON object, got ", j.dump());
+  DCSR_CHECK(j.is_object(), "training config: expected a JSON object, got ", shown(j));
   TrainConfig c = base;
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (it.key().rfind("_", 0) == 0) continue;  // "_comment" and the like

@@ -314,7 +314,10 @@ void log_step(TrainingRun& run, const LossTerms& terms, double value, double lr)
                  {"loss", acc.loss_sum / double(acc.steps)},
                  {"it_s", seconds > 0 ? double(acc.steps) / seconds : 0.0}};
     for (auto& [name, sum] : acc.part_sums) line[name] = sum / double(acc.steps), sum = 0;
-    if (distributed::world().size > 1) line["comm_s"] = acc.comm_s / double(acc.steps), line["ranks"] = distributed::world().size;
+    if (distributed::world().size > 1) {
+      line["comm_s"] = acc.comm_s / double(acc.steps);
+      line["ranks"] = distributed::world().size;
+    }
     acc.comm_s = 0;
     run.log->write(line);
     acc.loss_sum = 0, acc.steps = 0, acc.start = std::chrono::steady_clock::now();
