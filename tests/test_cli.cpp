@@ -356,3 +356,27 @@ TEST_CASE("forward: dcsr sra fine-tunes a model in 8k mode and validates", "[cli
   CHECK(ck.extra["train_config"]["mode"] == "8k");
   CHECK(ck.extra["train_config"]["sra"] == true);
 }
+
+TEST_CASE("forward: dcsr sr writes the format of the output's extension", "[cli]") {
+  test::TempDir dir("cli");
+  const std::string model = dir / "m.ckpt";
+  write_model(model, 4);
+  write_png(dir / "lr.png", test::test_image(20, 24, 1));
+  write_png(dir / "ref.png", test::test_image(20, 24, 2));
+  const std::string base = "sr --registration none --lr lr.png --ref ref.png --quiet --model " + quote(model);
+  REQUIRE(run_dcsr(base + " --out o.jpg --quality 80", dir.str()).status == 0);
+  const std::string jpg = test::read_bytes_of(dir / "o.jpg");
+  REQUIRE(jpg.size() > 4);
+  CHECK(uint8_t(jpg[0]) == 0xFF);  // JPEG's start-of-image marker
+  CHECK(uint8_t(jpg[1]) == 0xD8);
+  REQUIRE(run_dcsr(base + " --out o16.png --bit-depth 16", dir.str()).status == 0);
+  const std::string png = test::read_bytes_of(dir / "o16.png");
+  REQUIRE(png.size() > 25);
+  CHECK(png.substr(1, 3) == "PNG");
+  CHECK(int(uint8_t(png[24])) == 16);  // IHDR's bit depth
+  CHECK(read_image_info(dir / "o16.png").width == 48);
+  REQUIRE_FAILS_WITH(run_dcsr(base + " --out o.tif", dir.str()), 1, ".tif");
+  CHECK_FALSE(fs::exists(dir / "o.tif"));
+  REQUIRE_FAILS_WITH(run_dcsr(base + " --out o.png --bit-depth 12", dir.str()), 2, "--bit-depth");
+  REQUIRE_FAILS_WITH(run_dcsr(base + " --out o.jpg --quality 0", dir.str()), 2, "--quality");
+}

@@ -152,7 +152,8 @@ TEST_CASE("distributed: a rank that dies ends the whole job with an error, never
       "job=$!\n"
       "i=0; until grep -q '\"step\":2,' killed/train_log.jsonl 2>/dev/null; do\n"
       "  i=$((i+1)); [ $i -gt 1200 ] && { echo 'no step 2'; kill $job; exit 90; }; sleep 0.1; done\n"
-      "for p in $(pgrep -f 'dcsr train'); do\n"
+      // Only this job's ranks: other tests may run MPI jobs at the same time.
+      "for p in $(pgrep -f -- '--out killed --steps 100000'); do\n"
       "  tr '\\0' '\\n' < /proc/$p/environ 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=1 && kill -9 $p\n"
       "done\n"
       "wait $job; status=$?; cat job.log; exit $status\n";

@@ -208,7 +208,8 @@ TEST_CASE("golden: PyTorch DCSR and VGG19 weights converted by tools/convert_wei
     const Checkpoint dcsr_ckpt = read_checkpoint(c.file("dcsr.ckpt"));
     auto net = load_converted_dcsr();
     REQUIRE_THROWS_WITH(net->init_matching_from_vgg(dcsr_ckpt), Catch::Contains("features.0.weight"));
-    REQUIRE_THROWS_WITH(load_parameters_strict(*net, vgg19), Catch::Contains("features.16.weight"));
+    // One line, the list summarised: the 16 VGG19 tensors the DCSR model lacks.
+    REQUIRE_THROWS_WITH(load_parameters_strict(*net, vgg19), Catch::Contains("16 unexpected (e.g. features."));
     Vgg19Features vgg;
     REQUIRE_THROWS_WITH(load_parameters_strict(vgg, dcsr_ckpt), Catch::Contains("features.0.weight"));
   }

@@ -106,6 +106,7 @@ struct SrSettings {
   Mode mode = Mode::K4;
   std::string registration = "auto";
   bool quiet = false;
+  ImageWriteOptions write;  // --bit-depth, --quality: the SR images' format options
 };
 
 Mode parse_mode(const Args& args) {
@@ -127,7 +128,7 @@ int run_single(const Args& args, const SrSettings& s, const Device device) {
   outputs.declare(out_path, "out");
   if (!conf_path.empty()) outputs.declare(conf_path, "confidence");
   if (!warped_path.empty()) outputs.declare(warped_path, "warped-ref");
-  check_image_output(out_path);
+  check_image_output(out_path, s.write);
 
   // The model first: a bad model fails before the registration's work.
   const std::string model_path = resolve_model_path(args.get("model"));
@@ -158,7 +159,7 @@ int run_single(const Args& args, const SrSettings& s, const Device device) {
   if (bar) bar->finish();
 
   const auto writing_start = std::chrono::steady_clock::now();
-  outputs.write(out_path, [&](const std::string& p) { write_image(p, r.sr); });
+  outputs.write(out_path, [&](const std::string& p) { write_image(p, r.sr, s.write); });
   if (opt.want_confidence)  // max cosine similarity, clamped to [0, 1]
     outputs.write(conf_path, [&](const std::string& p) { write_png(p, r.confidence); });
   if (opt.want_warped_ref)  // high frequencies around mid-grey
@@ -252,7 +253,7 @@ int run_batch(const Args& args, const SrSettings& s, const Device device) {
       outputs.declare_input(lr, "lr-dir");
       outputs.declare_input(ref, "ref-dir");
       outputs.declare(out, "out-dir");
-      check_image_output(out);
+      check_image_output(out, s.write);
       PreparedPair pair = prepare_pair(lr, ref, s.registration);
       if (!s.quiet && !pair.registration_line.empty()) say(label + " " + pair.registration_line);
       TiledOptions opt;
@@ -262,7 +263,7 @@ int run_batch(const Args& args, const SrSettings& s, const Device device) {
           bar->update(done_before + done, label + " " + fs::path(lr).filename().string());
         };
       TiledResult r = tiled_inference(pair.lr, pair.ref, s.mode, forward, opt);
-      outputs.write(out, [&](const std::string& p) { write_image(p, r.sr); });
+      outputs.write(out, [&](const std::string& p) { write_image(p, r.sr, s.write); });
       outputs.commit();
       if (!s.quiet) say(label + " wrote " + out);
     } catch (const std::exception& e) {
@@ -293,6 +294,12 @@ int run_sr(const CommandInfo& self, const std::vector<std::string>& argv) {
   s.registration = args.get("registration", "auto");
   if (s.registration.empty()) throw UsageError("dcsr sr: option --registration expects auto, none or FILE.json");
   s.quiet = args.has("quiet");
+  const int64_t bit_depth = args.get_int("bit-depth", 8), quality = args.get_int("quality", s.write.jpeg_quality);
+  if (bit_depth != 8 && bit_depth != 16)
+    throw UsageError("dcsr sr: option --bit-depth expects 8 or 16, got '" + args.get("bit-depth") + "'");
+  if (quality < 1 || quality > 100)
+    throw UsageError("dcsr sr: option --quality expects an integer from 1 to 100, got '" + args.get("quality") + "'");
+  s.write.bit_depth = int(bit_depth), s.write.jpeg_quality = int(quality);
   const bool batch = args.has("lr-dir") || args.has("ref-dir") || args.has("out-dir");
   apply_threads(args);
   const Device device = select_device(args.get("device", "cpu"));
@@ -331,6 +338,8 @@ CommandInfo sr_command() {
                {"ref-dir", "DIR", "folder of telephoto images, paired by sorted name (batch)"},
                {"out-dir", "DIR", "folder for the results (batch; created if missing)"},
                {"ext", "png|jpg", "the results' format in batch mode (default png)"},
+               {"bit-depth", "8|16", "PNG bits per sample of the result (default 8; JPEG: 8 only)"},
+               {"quality", "Q", "JPEG quality of the result, 1 to 100 (default 95)"},
                {"model", "M", "model checkpoint (default: $DCSR_MODEL or models/default.ckpt)"},
                {"mode", "4k|8k", "tile and matching mode (default 4k)"},
                {"confidence", "C.png", "also write the matching confidence map"},
