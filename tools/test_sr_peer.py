@@ -61,12 +61,17 @@ def main():
         os.makedirs(os.path.join(tmp, "photo"))
         run([dcsr, "resize", "--in", os.path.join(REPO, "demo", "wide.jpg"), "--out",
              os.path.join(tmp, "photo", "p.png"), "--size", "1280x1280"], env)
-        run([dcsr, "prepare", "--photos", os.path.join(tmp, "photo"), "--out", os.path.join(tmp, "ds")], env)
+        # The classic simulation, whose Ref is the canonical layout up to small perturbations;
+        # `dcsr sr --registration none` then tiles it exactly as sr_peer.py does (with `auto` it would
+        # register the perturbation and resample the Ref, which the reference network never does).
+        run([dcsr, "prepare", "--sim", "classic", "--photos", os.path.join(tmp, "photo"), "--out",
+             os.path.join(tmp, "ds")], env)
         lr, ref = os.path.join(tmp, "ds", "LR", "x2", "p.png"), os.path.join(tmp, "ds", "Ref", "x2", "p.png")
         modes = (("8k", False), ("4k", True)) if run_all else (("8k", False),)
         for mode, want_coarse in modes:
             ours = os.path.join(tmp, "ours_%s.png" % mode)
-            run([dcsr, "sr", "--lr", lr, "--ref", ref, "--out", ours, "--mode", mode, "--model", ckpt, "--quiet"], env)
+            run([dcsr, "sr", "--registration", "none", "--lr", lr, "--ref", ref, "--out", ours, "--mode", mode,
+                 "--model", ckpt, "--quiet"], env)
             out = io.StringIO()
             with contextlib.redirect_stdout(out):
                 rc = sr_peer.main(["--lr", lr, "--ref", ref, "--mode", mode, "--model", ckpt, "--threads", "2",
