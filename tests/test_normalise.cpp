@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "dcsr/registration/normalise.h"
+#include "dcsr/registration/register.h"
 #include "test_files.h"
 #include "test_util.h"
 
@@ -36,8 +37,7 @@ Registration make_registration(const Similarity& t, int64_t th, int64_t tw) {
   Registration r;
   r.tele_to_wide = t;
   r.confidence = 1.0;
-  r.fov_quad = {t.to_wide(0, 0), t.to_wide(double(tw), 0), t.to_wide(double(tw), double(th)),
-                t.to_wide(0, double(th))};
+  r.fov_quad = fov_quad(t, th, tw);
   return r;
 }
 

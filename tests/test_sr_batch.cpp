@@ -8,6 +8,7 @@
 
 #include "cli_runner.h"
 #include "dcsr/registration/normalise.h"
+#include "dcsr/registration/register.h"
 
 using namespace dcsr;
 namespace fs = std::filesystem;
@@ -36,8 +37,7 @@ Registration registration_of(const Similarity& t, int64_t th, int64_t tw) {
   Registration r;
   r.tele_to_wide = t;
   r.confidence = 0.9;
-  r.fov_quad = {t.to_wide(0, 0), t.to_wide(double(tw), 0), t.to_wide(double(tw), double(th)),
-                t.to_wide(0, double(th))};
+  r.fov_quad = fov_quad(t, th, tw);
   return r;
 }
 
