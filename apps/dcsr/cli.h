@@ -77,7 +77,6 @@ class OutputFiles {
     plan_.begin_write(path);
     writer(path);
   }
-  void written(const std::string& path) { plan_.begin_write(path); }
   void commit() { plan_.commit(); }
   // The rules themselves: free-form names, staged folders (eval --save-dir, batch sr).
   OutputPlan& plan() { return plan_; }

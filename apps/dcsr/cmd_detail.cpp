@@ -142,8 +142,7 @@ int run_detail(const CommandInfo& self, const std::vector<std::string>& argv) {
                               {"sigma_coarse", opt.sigma_coarse},
                               {"ours", to_json(ours)},
                               {"bicubic", to_json(bic)}};
-    write_file_atomic(args.get("json"), j.dump(2) + "\n");
-    outputs.written(args.get("json"));
+    outputs.write(args.get("json"), [&](const std::string& path) { write_file_atomic(path, j.dump(2) + "\n"); });
   }
   outputs.commit();
   return 0;

@@ -176,18 +176,16 @@ int run_register(const CommandInfo& self, const std::vector<std::string>& argv) 
             << (reg.identity ? "canonical: yes (already DCSR's layout; dcsr sr uses the pair as it is)\n"
                              : "canonical: no\n");
   if (!json_path.empty()) {
-    write_file_atomic(json_path, registration_to_json(reg).dump(2) + "\n");
-    outputs.written(json_path);
+    outputs.write(json_path,
+                  [&](const std::string& p) { write_file_atomic(p, registration_to_json(reg).dump(2) + "\n"); });
     std::cout << "wrote " << json_path << "\n";
   }
   if (!overlay_path.empty()) {
-    write_png(overlay_path, draw_overlay(wide, reg));
-    outputs.written(overlay_path);
+    outputs.write(overlay_path, [&](const std::string& p) { write_png(p, draw_overlay(wide, reg)); });
     std::cout << "wrote " << overlay_path << "\n";
   }
   if (!check_path.empty()) {
-    write_png(check_path, draw_checkerboard(wide, tele, reg));
-    outputs.written(check_path);
+    outputs.write(check_path, [&](const std::string& p) { write_png(p, draw_checkerboard(wide, tele, reg)); });
     std::cout << "wrote " << check_path << "\n";
   }
   outputs.commit();
