@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <list>
 #include <thread>
 
 #include "autograd/ops.h"
@@ -26,6 +27,12 @@ namespace {
 
 World g_world;
 [[maybe_unused]] bool g_mpi_started = false;  // MPI_Init ran (only in MPI builds)
+bool g_exit_agreed = false;                   // set_exit_status_agreed()
+int64_t g_transported = 0;                    // allreduces that went through MPI or NCCL
+
+// Whether the collectives can be skipped: one rank, and not forced by
+// DCSR_COLLECTIVES_ALWAYS (collectives_always()).
+bool one_rank() { return g_world.size == 1 && !collectives_always(); }
 
 #ifdef DCSR_HAVE_MPI
 // Whether a launcher (Open MPI, or a PMI-based one) started this process.
@@ -157,6 +164,12 @@ void init(int* argc, char*** argv) {
 }
 
 void finalize() {
+  static bool reported = false;
+  if (collectives_always() && !reported) {
+    reported = true;
+    std::fprintf(stderr, "dcsr: rank %d: DCSR_COLLECTIVES_ALWAYS=1: %lld allreduces went through MPI or NCCL\n",
+                 g_world.rank, static_cast<long long>(g_transported));
+  }
 #ifdef DCSR_HAVE_NCCL
   if (g_nccl) {
     ncclCommDestroy(g_nccl);
@@ -172,7 +185,7 @@ void finalize() {
 
 void abort_all(int status) {
 #ifdef DCSR_HAVE_MPI
-  if (g_mpi_started && g_world.size > 1) {
+  if (g_mpi_started && g_world.size > 1 && !g_exit_agreed) {
     std::fflush(stdout);
     std::fflush(stderr);
     MPI_Abort(MPI_COMM_WORLD, status);
@@ -187,7 +200,8 @@ void share(int64_t total, int64_t& begin, int64_t& end) {
 }
 
 void allreduce_sum(Tensor& t) {
-  if (g_world.size == 1) return;
+  if (one_rank()) return;
+  ++g_transported;
 #ifdef DCSR_HAVE_NCCL
   if (t.device() == Device::CUDA) return nccl_allreduce(t);
 #endif
@@ -203,14 +217,14 @@ void allreduce_sum(Tensor& t) {
 }
 
 void allreduce_sum(std::vector<double>& values) {
-  if (g_world.size == 1 || values.empty()) return;
+  if (one_rank() || values.empty()) return;
   Tensor t = from_vector(values, {int64_t(values.size())}, DType::Float64);
   allreduce_sum(t);
   values = t.to_vector<double>();
 }
 
 void allreduce_gradients(const std::vector<Tensor>& params) {
-  if (g_world.size == 1 || params.empty()) return;
+  if (one_rank() || params.empty()) return;
   const DType dtype = params[0].dtype();
   const Device device = params[0].device();
   int64_t total = 0;
@@ -320,6 +334,86 @@ void barrier() {
   MPI_Request request;
   MPI_Ibarrier(MPI_COMM_WORLD, &request);
   wait_request(request, "MPI_Ibarrier");
+#endif
+}
+
+bool collectives_always() {
+  static const bool always = [] {
+    const char* value = std::getenv("DCSR_COLLECTIVES_ALWAYS");
+    return value && std::strcmp(value, "1") == 0;
+  }();
+  return g_mpi_started && always;
+}
+
+void set_exit_status_agreed() { g_exit_agreed = true; }
+
+void abort_job_after_timeout(const std::string& what) { abort_job(what.c_str()); }
+
+// ---- messages ----
+
+namespace {
+#ifdef DCSR_HAVE_MPI
+// Sends in flight: each text stays here (a list: its nodes never move) until
+// its request completes.
+struct PendingSend {
+  MPI_Request request;
+  std::string text;
+};
+std::list<PendingSend> g_sends;
+
+void drop_completed_sends() {
+  for (auto it = g_sends.begin(); it != g_sends.end();) {
+    int finished = 0;
+    MPI_Test(&it->request, &finished, MPI_STATUS_IGNORE);
+    it = finished ? g_sends.erase(it) : std::next(it);
+  }
+}
+#endif
+}  // namespace
+
+void send(int to, int tag, const std::string& text) {
+  DCSR_CHECK(g_world.size > 1 && to >= 0 && to < g_world.size && to != g_world.rank,
+             "distributed::send: no rank ", to, " to send to (rank ", g_world.rank, " of ", g_world.size, ")");
+#ifdef DCSR_HAVE_MPI
+  drop_completed_sends();
+  PendingSend& p = g_sends.emplace_back();
+  p.text = text;
+  MPI_Isend(p.text.data(), int(p.text.size()), MPI_CHAR, to, tag, MPI_COMM_WORLD, &p.request);
+#else
+  (void)tag;
+  (void)text;
+#endif
+}
+
+bool poll_receive(int& from, int& tag, std::string& text) {
+  if (g_world.size == 1) return false;
+#ifdef DCSR_HAVE_MPI
+  int arrived = 0;
+  MPI_Status status;
+  MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &arrived, &status);
+  if (!arrived) return false;
+  int length = 0;
+  MPI_Get_count(&status, MPI_CHAR, &length);
+  text.assign(size_t(length), '\0');
+  // The probed message itself (its source and tag), so nothing can come between.
+  MPI_Recv(text.data(), length, MPI_CHAR, status.MPI_SOURCE, status.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+  from = status.MPI_SOURCE;
+  tag = status.MPI_TAG;
+  return true;
+#else
+  (void)from;
+  (void)tag;
+  (void)text;
+  return false;
+#endif
+}
+
+void complete_sends() {
+#ifdef DCSR_HAVE_MPI
+  wait_with_deadline("delivery of this rank's messages", [] {
+    drop_completed_sends();
+    return g_sends.empty();
+  });
 #endif
 }
 

@@ -84,4 +84,33 @@ void barrier();
 // Seconds a collective may take before the job is aborted.
 double collective_timeout_s();
 
+// ---- Messages, for ranks that work at their own pace between collectives
+// (dcsr sr on folders: dcsr/inference/shard_reports.h). Short tagged strings
+// between two ranks; messages from one rank arrive in the order sent. A
+// world of one rank has no one to talk to: these must not be called there.
+
+// Sends `text` to rank `to` without waiting; the text is kept until it is
+// delivered (complete_sends).
+void send(int to, int tag, const std::string& text);
+// One message that has arrived from any rank, with any tag: true and fills
+// from/tag/text; false at once when none is there.
+bool poll_receive(int& from, int& tag, std::string& text);
+// Waits (with the collective deadline) until every message this rank sent
+// has been received.
+void complete_sends();
+// Ends the job as abort_job does (one line naming `what`, then MPI_Abort).
+[[noreturn]] void abort_job_after_timeout(const std::string& what);
+
+// Every rank has agreed on the exit status through a collective (sharded sr:
+// 4 when a pair was skipped): then a non-zero status is not a failure of one
+// rank and abort_all does nothing; each rank exits with that status.
+void set_exit_status_agreed();
+
+// DCSR_COLLECTIVES_ALWAYS=1 under mpirun: the collectives of allreduce_sum
+// and allreduce_gradients run even in a world of one rank, through MPI on the
+// CPU and NCCL on CUDA, so that one GPU can check the NCCL path
+// (tools/gpu_check.sh). Off by default; no effect without mpirun. At exit
+// each rank prints how many allreduces went through MPI or NCCL.
+bool collectives_always();
+
 }  // namespace dcsr::distributed

@@ -2,11 +2,13 @@
 // launcher: `mpirun -np 2 dcsr train` against `dcsr train` on one rank, with
 // the same global batch and seed. Needs a build with MPI and mpirun on the
 // PATH; otherwise each case prints "SKIPPED: no MPI" (ctest lists it skipped).
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 
 #include "cli_runner.h"
 #include "nn/checkpoint.h"
@@ -36,10 +38,11 @@ bool mpi_usable() {
 // `mpirun -np N dcsr ARGS` in `cwd`. Open MPI refuses to run as root without
 // its two documented switches (CI runs as root), and 2 ranks on fewer cores
 // need --oversubscribe.
-RunResult run_mpi(int ranks, const std::string& args, const std::string& cwd) {
+// `mpirun_options` go to mpirun (e.g. "-x NAME=VALUE").
+RunResult run_mpi(int ranks, const std::string& args, const std::string& cwd, const std::string& mpirun_options = "") {
   const std::string launcher = "env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun "
                                "--oversubscribe -np " + std::to_string(ranks) + " -x DCSR_NUM_THREADS=1 " +
-                               test::quote(std::string(DCSR_BIN_DIR) + "/dcsr");
+                               mpirun_options + " " + test::quote(std::string(DCSR_BIN_DIR) + "/dcsr");
   return test::run_shell("cd " + test::quote(cwd) + " && env -u DCSR_MODEL " + launcher + " " + args + " 2>&1");
 }
 
@@ -137,6 +140,25 @@ TEST_CASE("distributed: more ranks than samples in a batch", "[distributed][slow
   require_same_curve(losses(dir / "one/train_log.jsonl"), losses(dir / "four/train_log.jsonl"), 1);
 }
 
+// DCSR_COLLECTIVES_ALWAYS=1 (what tools/gpu_check.sh uses to put NCCL through
+// one GPU): one rank under mpirun runs the gradient allreduce anyway, here
+// through MPI on the CPU, and trains exactly as a plain process does.
+TEST_CASE("distributed: one rank with DCSR_COLLECTIVES_ALWAYS=1 trains as one process", "[distributed][slow]") {
+  REQUIRE_MPI_OR_SKIP();
+  test::TempDir dir("mpi_always");
+  test::write_dataset(dir / "set", 1, 64, 64);
+  const std::string base = "train --data set " + std::string(kTiny) + " --steps 3";
+  REQUIRE(run_dcsr(base + " --out one", dir.str()).status == 0);
+  RunResult forced = run_mpi(1, base + " --out forced", dir.str(), "-x DCSR_COLLECTIVES_ALWAYS=1");
+  INFO(forced.output);
+  REQUIRE(forced.status == 0);
+  const auto curve = losses(dir / "one/train_log.jsonl");
+  CHECK(curve.size() == 3);
+  CHECK(losses(dir / "forced/train_log.jsonl") == curve);  // a sum over one rank changes no bit
+  // One gradient allreduce per step went through MPI (printed at exit).
+  CHECK_THAT(forced.output, Catch::Contains("DCSR_COLLECTIVES_ALWAYS=1: 3 allreduces went through MPI or NCCL"));
+}
+
 TEST_CASE("distributed: a rank that dies ends the whole job with an error, never a hang", "[distributed][slow]") {
   REQUIRE_MPI_OR_SKIP();
   test::TempDir dir("mpi_kill");
@@ -189,4 +211,66 @@ TEST_CASE("distributed: sharded eval gives the single-process JSON", "[distribut
   const nlohmann::json b = nlohmann::json::parse(test::read_bytes_of(dir / "two.json"));
   CHECK(a["images"].size() == 3);
   CHECK(without_times(a) == without_times(b));
+}
+
+// `mpirun -np 2 dcsr sr` on folders: the pairs are shared over the ranks
+// (dcsr/inference/shard_reports.h), each rank writes its own outputs, and the
+// root prints every pair's lines and the one summary. Against one process:
+// the same files byte for byte, the same skipped pair, the same exit status.
+TEST_CASE("distributed: sharded dcsr sr on folders writes what one process writes", "[distributed][slow]") {
+  REQUIRE_MPI_OR_SKIP();
+  test::TempDir dir("mpi_sr");
+  test::write_model(dir / "m.ckpt", 4);
+  fs::create_directories(dir / "wide");
+  fs::create_directories(dir / "tele");
+  for (int k = 0; k < 5; ++k) {
+    const std::string name = "p" + std::to_string(k) + ".png";
+    write_png(dir / ("wide/" + name), test::test_image(20 + 2 * k, 24, uint64_t(1 + k)));
+    write_png(dir / ("tele/" + name), test::test_image(20 + 2 * k, 24, uint64_t(11 + k)));
+  }
+  // Pair 3's telephoto cut in half: skipped by whichever rank takes it.
+  const std::string png = test::read_bytes_of(dir / "tele/p2.png");
+  test::write_bytes(dir / "tele/p2.png", png.substr(0, png.size() / 2));
+  const std::string args = "sr --lr-dir wide --ref-dir tele --registration none --model m.ckpt --out-dir ";
+  RunResult one = run_dcsr(args + "one", dir.str());
+  INFO(one.output);
+  RunResult two = run_mpi(2, args + "two", dir.str());
+  INFO(two.output);
+  CHECK(one.status == 4);
+  CHECK(two.status == 4);
+
+  auto files_of = [](const fs::path& folder) {
+    std::map<std::string, std::string> files;
+    for (const auto& entry : fs::directory_iterator(folder))
+      files[entry.path().filename().string()] = test::read_bytes_of(entry.path());
+    return files;
+  };
+  const auto expected = files_of(dir / "one"), got = files_of(dir / "two");
+  CHECK(expected.size() == 4);
+  CHECK(expected.count("p2.png") == 0);
+  CHECK(got == expected);  // names and bytes; no temporary file left over
+
+  // The skipped lines (printed by the root, whichever rank skipped the pair) and the one summary.
+  auto lines_with = [](const std::string& output, const std::string& text, const std::string& start = "") {
+    std::vector<std::string> found;
+    std::istringstream in(output);
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind(start, 0) == 0 && line.find(text) != std::string::npos) found.push_back(line);
+    std::sort(found.begin(), found.end());
+    return found;
+  };
+  const auto skipped = lines_with(one.output, " skipped (", "dcsr sr: pair ");
+  REQUIRE(skipped.size() == 1);
+  CHECK_THAT(skipped[0], Catch::Contains("pair 3/5 skipped") && Catch::Contains("p2.png"));
+  CHECK(lines_with(two.output, " skipped (", "dcsr sr: pair ") == skipped);
+  CHECK(lines_with(two.output, " wrote two/", "pair ").size() == 4);
+  CHECK(lines_with(two.output, "1 of 5 pairs failed and were skipped (exit status 4)").size() == 1);
+  CHECK(lines_with(one.output, "1 of 5 pairs failed and were skipped (exit status 4)").size() == 1);
+
+  // All pairs good: status 0 from both, and the root's summary counts all five.
+  test::write_bytes(dir / "tele/p2.png", png);
+  RunResult all = run_mpi(2, args + "all --quiet", dir.str());
+  INFO(all.output);
+  CHECK(all.status == 0);
+  CHECK(files_of(dir / "all").size() == 5);
 }

@@ -270,6 +270,36 @@ if [ -x "$BIN/dcsr_tests" ]; then
     rm -rf "$sr_dir"
   fi
 
+  # 5f. the data-parallel path on the GPU (issue 19, docs/scaling.md): `mpirun -np 1 dcsr train
+  # --device cuda` on a tiny dataset made here, with DCSR_COLLECTIVES_ALWAYS=1 so that the gradient
+  # allreduce goes through NCCL although there is one rank (nn/distributed.h), and NCCL_DEBUG=INFO so
+  # that the log shows NCCL's communicator; both checked, with the count of allreduces the rank prints
+  # at exit. Skipped (exit 77) without mpirun or NCCL.
+  if [ -x "$BIN/dcsr" ]; then
+    nccl_dir="$REPORT_DIR/nccl"
+    rm -rf "$nccl_dir" && mkdir -p "$nccl_dir/photos"
+    run_step "mpirun -np 1 dcsr train --device cuda (NCCL allreduce)" 120 "$REPORT_DIR/nccl.log" bash -c "
+      if ! command -v mpirun >/dev/null 2>&1; then echo 'SKIPPED: no mpirun (Open MPI: tools/setup.sh)'; exit 77; fi
+      if ! grep -q 'NCCL ON' '$REPORT_DIR/build.log'; then
+        echo 'SKIPPED: the build has no NCCL (configure printed no \"NCCL ON\": no MPI or no nccl.h)'; exit 77; fi
+      set -e -o pipefail
+      for k in 0 1; do
+        '$BIN/dcsr' resize --in '$ROOT/demo/wide.jpg' --out '$nccl_dir/photos/p\$k.png' --size \$((256 + 64 * k))x192
+      done
+      '$BIN/dcsr' prepare --photos '$nccl_dir/photos' --out '$nccl_dir/set'
+      cd '$nccl_dir'
+      env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -np 1 \\
+        -x DCSR_COLLECTIVES_ALWAYS=1 -x NCCL_DEBUG=INFO '$BIN/dcsr' train --data set --out run --device cuda \\
+        --steps 3 --set n_feats=8 --set batch_size=2 --set patch_size=32 --set num_patch=2 --set log_every=1 --quiet \\
+        2>&1 | tee run.log
+      grep -q 'NCCL INFO' run.log || { echo 'FAILED: NCCL never started (no NCCL INFO line)'; exit 1; }
+      grep -q 'DCSR_COLLECTIVES_ALWAYS=1: 3 allreduces went through' run.log ||
+        { echo 'FAILED: not one gradient allreduce per step'; exit 1; }
+      test \$(grep -c '\"type\":\"train\"' run/train_log.jsonl) -eq 3
+      echo 'ok: 3 steps, gradients through NCCL'"
+    rm -rf "$nccl_dir"
+  fi
+
   # 6. the whole suite, last: it gets whatever time is left
   run_step "ctest (whole suite)" 400 "$REPORT_DIR/ctest.log" \
     env OMP_NUM_THREADS=2 bash -c "cd '$BUILD' && ctest -j $(((JOBS + 1) / 2)) --timeout 240 --output-on-failure"

@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "apps/dcsr/cli.h"
+#include "apps/dcsr/sr_batch.h"
 #include "autograd/ops/elementwise.h"
 #include "dcsr/inference/eval.h"
 #include "dcsr/inference/progress.h"
@@ -23,15 +24,6 @@ namespace dcsr::cli {
 
 namespace {
 namespace fs = std::filesystem;
-
-constexpr int kSomePairsFailed = 4;  // batch mode: exit status when pairs were skipped
-
-// The pair as the tiling takes it: the LR, the Ref and where the Ref lies.
-struct PreparedPair {
-  Tensor lr, ref;
-  std::optional<FovRect> view;  // unset: the canonical layout, today's path
-  std::string registration_line;
-};
 
 Registration read_registration_file(const std::string& path) {
   std::error_code ec;
@@ -63,6 +55,8 @@ void check_same_size(const Tensor& lr, const Tensor& ref, const std::string& lr_
              ": the telephoto must have the wide image's pixel size (it shows the central half of the view at "
              "twice the density, dcsr-spec §10.1)");
 }
+
+}  // namespace
 
 // registration: "auto", "none" or a JSON file.
 PreparedPair prepare_pair(const std::string& lr_path, const std::string& ref_path, const std::string& registration) {
@@ -102,12 +96,7 @@ PreparedPair prepare_pair(const std::string& lr_path, const std::string& ref_pat
   return p;
 }
 
-struct SrSettings {
-  Mode mode = Mode::K4;
-  std::string registration = "auto";
-  bool quiet = false;
-  ImageWriteOptions write;  // --bit-depth, --quality: the SR images' format options
-};
+namespace {
 
 Mode parse_mode(const Args& args) {
   try {
@@ -174,45 +163,7 @@ int run_single(const Args& args, const SrSettings& s, const Device device) {
   return 0;
 }
 
-// ---- batch mode ----
-
-// Pairs by sorted name, each output OUT-DIR/<lr stem>.<ext>.
-struct BatchPlan {
-  std::vector<std::string> lrs, refs, outs;
-};
-
-BatchPlan plan_batch(const std::string& lr_dir, const std::string& ref_dir, const std::string& out_dir,
-                     const std::string& ext) {
-  BatchPlan b;
-  b.lrs = list_images(lr_dir);
-  b.refs = list_images(ref_dir);
-  DCSR_CHECK(!b.lrs.empty(), "--lr-dir '", lr_dir, "' has no images (.png .jpg .jpeg .bmp)");
-  DCSR_CHECK(b.lrs.size() == b.refs.size(), "--lr-dir '", lr_dir, "' has ", b.lrs.size(), " images but --ref-dir '",
-             ref_dir, "' has ", b.refs.size(), ": pairs are made by sorted file name, so the counts must be equal");
-  std::error_code ec;
-  for (const std::string& input_dir : {lr_dir, ref_dir})
-    DCSR_CHECK(!fs::exists(out_dir, ec) || !fs::equivalent(out_dir, input_dir, ec), "--out-dir '", out_dir,
-               "' is the input folder '", input_dir, "': outputs could replace inputs; choose another folder");
-  std::map<std::string, std::string> by_name;
-  for (const std::string& lr : b.lrs) {
-    const std::string name = fs::path(lr).stem().string() + "." + ext;
-    const auto [it, fresh] = by_name.emplace(name, lr);
-    DCSR_CHECK(fresh, "'", it->second, "' and '", lr, "' would both be written to '", name,
-               "' in --out-dir: rename one of them");
-    b.outs.push_back((fs::path(out_dir) / name).string());
-  }
-  return b;
-}
-
-int64_t tiles_of(const std::string& lr_path, Mode mode) {
-  try {
-    const ImageInfo info = read_image_info(lr_path);
-    const TileGrid g = make_tile_grid(info.height, info.width, mode);
-    return g.ny * g.nx;
-  } catch (const Error&) {
-    return 0;  // reported when the pair's turn comes
-  }
-}
+// ---- batch mode (the pairs' processing: sr_batch.cpp) ----
 
 int run_batch(const Args& args, const SrSettings& s, const Device device) {
   for (const char* single : {"lr", "ref", "out", "confidence", "warped-ref"})
@@ -229,58 +180,7 @@ int run_batch(const Args& args, const SrSettings& s, const Device device) {
   fs::create_directories(out_dir, ec);
   DCSR_CHECK(fs::is_directory(out_dir, ec), "cannot create the output folder '", out_dir, "'");
   std::unique_ptr<DcsrNet> net = load_model(resolve_model_path(args.get("model")), device);
-  const TileForward forward = network_tile_forward(*net, s.mode);
-
-  const size_t n = plan.lrs.size();
-  std::vector<int64_t> tiles(n);
-  int64_t total = 0;
-  for (size_t k = 0; k < n; ++k) total += tiles[k] = tiles_of(plan.lrs[k], s.mode);
-  std::unique_ptr<ProgressBar> bar;
-  if (!s.quiet) bar = std::make_unique<ProgressBar>("sr tiles of " + std::to_string(n) + " pairs", total);
-  auto say = [&](const std::string& line) {
-    if (bar) bar->message(line);
-    else std::cerr << line << "\n";
-  };
-  int64_t done_before = 0;
-  std::vector<std::string> failed;
-  for (size_t k = 0; k < n; ++k) {
-    const std::string& lr = plan.lrs[k];
-    const std::string& ref = plan.refs[k];
-    const std::string& out = plan.outs[k];
-    const std::string label = "pair " + std::to_string(k + 1) + "/" + std::to_string(n);
-    try {
-      OutputFiles outputs;
-      outputs.declare_input(lr, "lr-dir");
-      outputs.declare_input(ref, "ref-dir");
-      outputs.declare(out, "out-dir");
-      check_image_output(out, s.write);
-      PreparedPair pair = prepare_pair(lr, ref, s.registration);
-      if (!s.quiet && !pair.registration_line.empty()) say(label + " " + pair.registration_line);
-      TiledOptions opt;
-      opt.view = pair.view;
-      if (bar)
-        opt.progress = [&](int64_t done, int64_t) {
-          bar->update(done_before + done, label + " " + fs::path(lr).filename().string());
-        };
-      TiledResult r = tiled_inference(pair.lr, pair.ref, s.mode, forward, opt);
-      outputs.write(out, [&](const std::string& p) { write_image(p, r.sr, s.write); });
-      outputs.commit();
-      if (!s.quiet) say(label + " wrote " + out);
-    } catch (const std::exception& e) {
-      failed.push_back(lr);
-      say("dcsr sr: " + label + " skipped (" + lr + " + " + ref + "): " + e.what());
-    }
-    done_before += tiles[k];
-    if (bar) bar->update(done_before);
-  }
-  if (bar) bar->finish();
-  if (!failed.empty()) {
-    std::cerr << "dcsr sr: " << failed.size() << " of " << n << " pairs failed and were skipped (exit status "
-              << kSomePairsFailed << "); the other outputs are in " << out_dir << "\n";
-    return kSomePairsFailed;
-  }
-  if (!s.quiet) std::cerr << "dcsr sr: " << n << " pairs written to " << out_dir << "\n";
-  return 0;
+  return process_pairs(plan, network_tile_forward(*net, s.mode), s);
 }
 
 int run_sr(const CommandInfo& self, const std::vector<std::string>& argv) {
@@ -327,6 +227,7 @@ CommandInfo sr_command() {
       "output is exactly twice the input.\n"
       "Folders: files are paired by sorted name; OUT-DIR/<wide file's stem>.png (--ext); a bad pair is\n"
       "reported and skipped, and the exit status is 4 when any was (1: nothing done, 2: usage).\n"
+      "Under mpirun -np N the pairs are shared over the ranks; rank 0 prints (docs/scaling.md).\n"
       "Without --model: $DCSR_MODEL, else models/default.ckpt.\n"
       "--confidence writes the matching confidence (LR resolution in 4k mode, half of it in 8k mode);\n"
       "--warped-ref writes the aligned reference high frequencies + 0.5 (SR resolution).";

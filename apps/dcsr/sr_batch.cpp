@@ -1,0 +1,141 @@
+#include "apps/dcsr/sr_batch.h"
+
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <memory>
+
+#include "apps/dcsr/cli.h"
+#include "dcsr/inference/progress.h"
+#include "dcsr/inference/shard_reports.h"
+#include "nn/distributed.h"
+#include "tensor/error.h"
+
+namespace dcsr::cli {
+
+namespace {
+namespace fs = std::filesystem;
+
+constexpr int kSomePairsFailed = 4;  // exit status when pairs were skipped
+
+// The tiles of a pair (its cost, and its share of the progress display), from
+// the image header alone; 0 when unreadable (reported when the pair's turn comes).
+int64_t tiles_of(const std::string& lr_path, Mode mode) {
+  try {
+    const ImageInfo info = read_image_info(lr_path);
+    const TileGrid g = make_tile_grid(info.height, info.width, mode);
+    return g.ny * g.nx;
+  } catch (const Error&) {
+    return 0;
+  }
+}
+
+}  // namespace
+
+BatchPlan plan_batch(const std::string& lr_dir, const std::string& ref_dir, const std::string& out_dir,
+                     const std::string& ext) {
+  BatchPlan b;
+  b.out_dir = out_dir;
+  b.lrs = list_images(lr_dir);
+  b.refs = list_images(ref_dir);
+  DCSR_CHECK(!b.lrs.empty(), "--lr-dir '", lr_dir, "' has no images (.png .jpg .jpeg .bmp)");
+  DCSR_CHECK(b.lrs.size() == b.refs.size(), "--lr-dir '", lr_dir, "' has ", b.lrs.size(), " images but --ref-dir '",
+             ref_dir, "' has ", b.refs.size(), ": pairs are made by sorted file name, so the counts must be equal");
+  std::error_code ec;
+  for (const std::string& input_dir : {lr_dir, ref_dir})
+    DCSR_CHECK(!fs::exists(out_dir, ec) || !fs::equivalent(out_dir, input_dir, ec), "--out-dir '", out_dir,
+               "' is the input folder '", input_dir, "': outputs could replace inputs; choose another folder");
+  std::map<std::string, std::string> by_name;
+  for (const std::string& lr : b.lrs) {
+    const std::string name = fs::path(lr).stem().string() + "." + ext;
+    const auto [it, fresh] = by_name.emplace(name, lr);
+    DCSR_CHECK(fresh, "'", it->second, "' and '", lr, "' would both be written to '", name,
+               "' in --out-dir: rename one of them");
+    b.outs.push_back((fs::path(out_dir) / name).string());
+  }
+  return b;
+}
+
+int process_pairs(const BatchPlan& plan, const TileForward& forward, const SrSettings& s) {
+  const distributed::World& world = distributed::world();
+  const size_t n = plan.lrs.size();
+  std::vector<int64_t> tiles(n);
+  int64_t total = 0;
+  for (size_t k = 0; k < n; ++k) total += tiles[k] = tiles_of(plan.lrs[k], s.mode);
+  // Which rank does which pair: the same split on every rank (all zeros for one rank).
+  const std::vector<int> owner = assign_by_cost(tiles, world.size);
+
+  // The root alone draws the display and prints every pair's lines.
+  std::unique_ptr<ProgressBar> bar;
+  if (!s.quiet && world.is_root())
+    bar = std::make_unique<ProgressBar>("sr tiles of " + std::to_string(n) + " pairs", total);
+  auto print = [&](const std::string& line) {
+    if (bar) bar->message(line);
+    else std::cerr << line << "\n";
+  };
+  int64_t done_here = 0, done_elsewhere = 0;  // tiles done by this rank / by the others (root)
+  ShardReports reports([&](int64_t elsewhere, const std::string& lines) {
+    done_elsewhere = elsewhere;
+    for (size_t start = 0, end; (end = lines.find('\n', start)) != std::string::npos; start = end + 1)
+      print(lines.substr(start, end - start));
+    if (bar) bar->update(done_here + done_elsewhere);
+  });
+
+  for (size_t k = 0; k < n; ++k) {
+    if (owner[k] != world.rank) continue;
+    const std::string& lr = plan.lrs[k];
+    const std::string& ref = plan.refs[k];
+    const std::string& out = plan.outs[k];
+    const std::string label = "pair " + std::to_string(k + 1) + "/" + std::to_string(n);
+    std::string lines;  // another rank's lines go to the root with the pair's report
+    auto say = [&](const std::string& line) {
+      if (world.is_root()) print(line);
+      else lines += line + "\n";
+    };
+    bool failed = false;
+    try {
+      OutputFiles outputs;
+      outputs.declare_input(lr, "lr-dir");
+      outputs.declare_input(ref, "ref-dir");
+      outputs.declare(out, "out-dir");
+      check_image_output(out, s.write);
+      PreparedPair pair = prepare_pair(lr, ref, s.registration);
+      if (!s.quiet && !pair.registration_line.empty()) say(label + " " + pair.registration_line);
+      TiledOptions opt;
+      opt.view = pair.view;
+      opt.progress = [&](int64_t done, int64_t) {
+        if (bar) bar->update(done_here + done + done_elsewhere, label + " " + fs::path(lr).filename().string());
+        reports.progress(done_here + done);
+      };
+      TiledResult r = tiled_inference(pair.lr, pair.ref, s.mode, forward, opt);
+      outputs.write(out, [&](const std::string& p) { write_image(p, r.sr, s.write); });
+      outputs.commit();
+      if (!s.quiet) say(label + " wrote " + out);
+    } catch (const std::exception& e) {
+      failed = true;
+      say("dcsr sr: " + label + " skipped (" + lr + " + " + ref + "): " + e.what());
+    }
+    done_here += tiles[k];
+    if (bar) bar->update(done_here + done_elsewhere);
+    reports.item_done(int64_t(k), failed, done_here, lines);
+  }
+  const std::vector<int64_t> failed = reports.finish();
+  if (bar) bar->finish();
+  int status = 0;
+  if (world.is_root()) {
+    if (!failed.empty())
+      std::cerr << "dcsr sr: " << failed.size() << " of " << n << " pairs failed and were skipped (exit status "
+                << kSomePairsFailed << "); the other outputs are in " << plan.out_dir << "\n";
+    else if (!s.quiet)
+      std::cerr << "dcsr sr: " << n << " pairs written to " << plan.out_dir
+                << (world.size > 1 ? " by " + std::to_string(world.size) + " ranks" : std::string()) << "\n";
+    std::cerr.flush();
+  }
+  if (!failed.empty()) status = kSomePairsFailed;
+  reports.end();
+  // Every rank knows the same status: exiting with 4 is no one rank's failure.
+  if (world.size > 1) distributed::set_exit_status_agreed();
+  return status;
+}
+
+}  // namespace dcsr::cli

@@ -1,0 +1,53 @@
+// `dcsr sr` on folders (--lr-dir/--ref-dir/--out-dir): the pairs, and their
+// processing, one process or sharded over the ranks of `mpirun -np N`
+// (dcsr/inference/shard_reports.h). The single-pair mode and the options are
+// in cmd_sr.cpp.
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dcsr/inference/tiling.h"
+#include "dcsr/model/config.h"
+#include "io/image_io.h"
+#include "tensor/tensor.h"
+
+namespace dcsr::cli {
+
+// The options shared by both modes.
+struct SrSettings {
+  Mode mode = Mode::K4;
+  std::string registration = "auto";
+  bool quiet = false;
+  ImageWriteOptions write;  // --bit-depth, --quality: the SR images' format options
+};
+
+// The pair as the tiling takes it: the LR, the Ref and where the Ref lies.
+struct PreparedPair {
+  Tensor lr, ref;
+  std::optional<FovRect> view;  // unset: the canonical layout, today's path
+  std::string registration_line;
+};
+
+// Reads and registers one pair (cmd_sr.cpp). registration: "auto", "none" or a JSON file.
+PreparedPair prepare_pair(const std::string& lr_path, const std::string& ref_path, const std::string& registration);
+
+// Pairs by sorted name, each output OUT-DIR/<lr stem>.<ext>.
+struct BatchPlan {
+  std::vector<std::string> lrs, refs, outs;
+  std::string out_dir;
+};
+
+// The pairs of two folders; fails (one line) when the counts differ, two
+// outputs collide or --out-dir is an input folder.
+BatchPlan plan_batch(const std::string& lr_dir, const std::string& ref_dir, const std::string& out_dir,
+                     const std::string& ext);
+
+// Super-resolves every pair of `plan` with `forward`, each output written
+// through the output rules (io/output_rules.h); a bad pair is reported on one
+// line and skipped. Under mpirun the pairs are shared over the ranks and the
+// root prints the one progress display and summary. Returns the exit status,
+// the same on every rank: 0, or 4 when some pair was skipped.
+int process_pairs(const BatchPlan& plan, const TileForward& forward, const SrSettings& s);
+
+}  // namespace dcsr::cli
