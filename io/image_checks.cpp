@@ -2,9 +2,12 @@
 
 #include <stb_image.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "io/exif.h"
 #include "io/png_encode.h"
@@ -126,9 +129,86 @@ bool is_frame_header(uint8_t marker) {  // SOF0-SOF15 but DHT (C4), JPG (C8), DA
   return marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
 }
 
+bool is_progressive(uint8_t frame_marker) { return frame_marker == 0xC2 || frame_marker == 0xC6; }
+
+// The tables a JPEG has defined so far (DQT, DHT), in file order, and the
+// components of its first frame header. stb_image keeps its Huffman and
+// quantization tables in a malloc'd struct it never clears: a scan that uses
+// a table the file never defined decodes with whatever that memory held. For
+// Huffman tables that means wild reads (a segfault that depends on the heap's
+// history: the fuzzer's seed 7 crash). So every scan must use only tables
+// defined before it.
+struct JpegTables {
+  bool huffman[2][4] = {};  // [0 DC / 1 AC][table id]
+  bool quant[4] = {};
+  uint8_t frame_marker = 0;
+  std::vector<std::pair<uint8_t, uint8_t>> components;  // (component id, quantization table) from SOF
+  std::vector<bool> scanned;                            // per component: in some scan yet
+
+  // DQT: one or more (Pq|Tq, 64 or 128 values). Malformed tables are left to stb_image, which rejects them.
+  void define_quant(const uint8_t* data, size_t size) {
+    for (size_t i = 0; i < size;) {
+      const int precision = data[i] >> 4, id = data[i] & 15;
+      const size_t bytes = 1 + (precision ? 128 : 64);
+      if (precision > 1 || id > 3 || bytes > size - i) return;
+      quant[id] = true;
+      i += bytes;
+    }
+  }
+  // DHT: one or more (Tc|Th, 16 code counts, the values).
+  void define_huffman(const uint8_t* data, size_t size) {
+    for (size_t i = 0; i + 17 <= size;) {
+      const int table_class = data[i] >> 4, id = data[i] & 15;
+      size_t values = 0;
+      for (int k = 1; k <= 16; ++k) values += data[i + size_t(k)];
+      if (table_class > 1 || id > 3 || 17 + values > size - i) return;
+      huffman[table_class][id] = true;
+      i += 17 + values;
+    }
+  }
+  void set_frame(uint8_t marker, const uint8_t* data, size_t size) {
+    frame_marker = marker;
+    for (size_t c = 0, count = data[5]; c < count && 8 + 3 * c < size; ++c)
+      components.emplace_back(data[6 + 3 * c], data[8 + 3 * c]);
+    scanned.assign(components.size(), false);
+  }
+  // SOS: Ns, (Cs, Td|Ta) per component, Ss, Se, Ah|Al. Throws naming the first table used but not defined.
+  void check_scan(const uint8_t* data, size_t size, size_t at, const std::string& path) {
+    const size_t count = size >= 1 ? data[0] : 0;
+    if (size < 4 + 2 * count) return;  // stb_image rejects a short scan header
+    const uint8_t spectral_start = data[1 + 2 * count], approximation_high = data[3 + 2 * count] >> 4;
+    // Baseline scans decode with both tables; progressive DC scans with the DC
+    // table only (refinements with none), AC scans with the AC table.
+    const bool progressive = is_progressive(frame_marker);
+    const bool uses_dc = !progressive || (spectral_start == 0 && approximation_high == 0);
+    const bool uses_ac = !progressive || spectral_start != 0;
+    for (size_t k = 0; k < count; ++k) {
+      const uint8_t id = data[1 + 2 * k], dc = data[2 + 2 * k] >> 4, ac = data[2 + 2 * k] & 15;
+      const auto component = std::find_if(components.begin(), components.end(),
+                                          [&](const auto& c) { return c.first == id; });
+      if (component == components.end()) continue;  // stb_image rejects an unknown component
+      scanned[size_t(component - components.begin())] = true;
+      auto require = [&](bool defined, const char* what, int table) {
+        DCSR_CHECK(defined, "image '", path, "' is a corrupt JPEG (the scan at byte ", at, " uses ", what, " table ",
+                   table, ", which the file does not define before it)");
+      };
+      if (component->second <= 3) require(quant[component->second], "quantization", component->second);
+      if (uses_dc) require(dc <= 3 && huffman[0][dc], "Huffman DC", dc);
+      if (uses_ac) require(ac <= 3 && huffman[1][ac], "Huffman AC", ac);
+    }
+  }
+  // A component no scan carries would come out of uninitialised memory too.
+  void check_every_component_scanned(const std::string& path) const {
+    for (size_t c = 0; c < components.size(); ++c)
+      DCSR_CHECK(scanned[c], "image '", path, "' is a corrupt JPEG (component ", int(components[c].first),
+                 " of its frame is in no scan: it has no image data)");
+  }
+};
+
 ImageHeader check_jpeg(const uint8_t* b, size_t n, const std::string& path) {
   ImageHeader header;
   header.format = ImageFormat::kJpeg;
+  JpegTables tables;
   bool have_frame = false, have_scan = false, have_exif = false;
   auto truncated = [&](const char* where) {
     fail("image '", path, "' is a truncated or corrupt JPEG (", where, "; no end-of-image marker)");
@@ -154,7 +234,12 @@ ImageHeader check_jpeg(const uint8_t* b, size_t n, const std::string& path) {
       DCSR_CHECK(size >= 6, "image '", path, "' is a corrupt JPEG (frame header of ", size, " bytes)");
       header.height = be16(data + 1), header.width = be16(data + 3);
       check_pixel_count(header.width, header.height, path);
+      tables.set_frame(marker, data, size);
       have_frame = true;
+    } else if (marker == 0xDB) {
+      tables.define_quant(data, size);
+    } else if (marker == 0xC4) {
+      tables.define_huffman(data, size);
     } else if (marker == 0xE1 && !have_exif && size >= 6 && std::memcmp(data, "Exif\0\0", 6) == 0) {
       header.orientation = exif_orientation(data + 6, size - 6);
       have_exif = true;
@@ -164,6 +249,7 @@ ImageHeader check_jpeg(const uint8_t* b, size_t n, const std::string& path) {
     // SOS: the entropy-coded data follows, up to the next marker. Inside it
     // every FF is followed by 00 (a stuffed byte) or a restart marker D0-D7.
     DCSR_CHECK(have_frame, "image '", path, "' is a corrupt JPEG (a scan before the frame header)");
+    tables.check_scan(data, size, pos - length - 2, path);
     have_scan = true;
     for (;;) {
       const void* ff = pos < n ? std::memchr(b + pos, 0xFF, n - pos) : nullptr;
@@ -179,6 +265,7 @@ ImageHeader check_jpeg(const uint8_t* b, size_t n, const std::string& path) {
     }
   }
   DCSR_CHECK(have_scan, "image '", path, "' is a corrupt JPEG (it ends before any image data)");
+  tables.check_every_component_scanned(path);
   return header;
 }
 

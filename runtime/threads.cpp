@@ -2,6 +2,8 @@
 
 #include <omp.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -11,16 +13,23 @@
 namespace dcsr {
 
 namespace {
+// Runs during static initialisation, before main(): an exception here would
+// end in std::terminate's multi-line abort, so a bad value is reported on one
+// line and the program exits with status 2 (a usage error, as for a bad option).
 int threads_from_environment() {
   if (const char* value = std::getenv("DCSR_NUM_THREADS"); value && *value) {
     char* end = nullptr;
-    long n = std::strtol(value, &end, 10);
-    DCSR_CHECK(end && *end == 0 && n >= 1 && n <= 4096, "DCSR_NUM_THREADS='", value,
-               "' is not a thread count (a positive integer)");
+    errno = 0;
+    const long n = std::strtol(value, &end, 10);
+    if (errno != 0 || end == value || *end != 0 || n < 1 || n > kMaxThreads) {
+      std::fprintf(stderr, "error: environment variable DCSR_NUM_THREADS='%.64s' is not a thread count "
+                   "(an integer from 1 to %d)\n", value, kMaxThreads);
+      std::exit(2);
+    }
     return int(n);
   }
-  unsigned cores = std::thread::hardware_concurrency();
-  return cores ? int(cores) : 1;
+  const unsigned cores = std::thread::hardware_concurrency();
+  return cores ? int(std::min<unsigned>(cores, unsigned(kMaxThreads))) : 1;
 }
 
 int& thread_setting() {
@@ -39,7 +48,8 @@ const int applied_at_startup = thread_setting();
 int num_threads() { return thread_setting(); }
 
 void set_num_threads(int threads) {
-  DCSR_CHECK(threads >= 1, "set_num_threads: ", threads, " is not a positive thread count");
+  DCSR_CHECK(threads >= 1 && threads <= kMaxThreads, "set_num_threads: ", threads,
+             " is not a thread count (an integer from 1 to ", kMaxThreads, ")");
   thread_setting() = threads;
   omp_set_num_threads(threads);
 }

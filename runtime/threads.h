@@ -8,9 +8,17 @@
 
 namespace dcsr {
 
+// The most CPU threads a run may ask for, through --threads or
+// DCSR_NUM_THREADS alike (libgomp fails with its own message far above it).
+constexpr int kMaxThreads = 1024;
+
 // Threads used by CPU kernels (OpenMP and Eigen). Initialised once from the
-// environment variable DCSR_NUM_THREADS, else the number of cores.
+// environment variable DCSR_NUM_THREADS (1 to kMaxThreads), else the number of
+// cores (at most kMaxThreads). A DCSR_NUM_THREADS that is not such a number
+// ends the program at start-up with a one-line error naming the variable and
+// exit status 2.
 int num_threads();
+// 1 <= threads <= kMaxThreads, else throws dcsr::Error.
 void set_num_threads(int threads);
 
 // Runs fn(begin, end) on contiguous chunks of [0, n), one per thread, when

@@ -1,6 +1,6 @@
 // The readers refuse corrupt files (io/image_checks.h): a bit flip anywhere
-// in a PNG, image data that fails Adler-32, truncated BMP and JPEG files,
-// images over the size limit; every message is one line naming the file.
+// in a PNG, image data that fails Adler-32, truncated BMP and JPEG files, JPEG
+// scans using tables the file never defines, images over the size limit; every message is one line naming the file.
 // Tiny images read fine.
 #include <filesystem>
 
@@ -135,6 +135,37 @@ TEST_CASE("errors: truncated or corrupt JPEG files are rejected", "[io][readers]
   std::string long_segment = jpeg;
   long_segment[4] = char(0xFF), long_segment[5] = char(0xF0);  // APP0's length
   CHECK_THAT(read_error(path, long_segment), Catch::Contains("segment runs past the end"));
+}
+
+// stb_image keeps its tables in memory it never clears: a scan that uses a
+// Huffman table the file never defined read wild addresses (the fuzzer's
+// crash: dcsr_fuzz --target jpeg --seed 7 --first 146356 --runs 1, a scan
+// naming DC table 2). Such files are refused before stb_image sees them.
+TEST_CASE("errors: a JPEG scan that uses an undefined table, or a component no scan carries, is rejected",
+          "[io][readers]") {
+  test::TempDir dir("io_readers");
+  const std::string jpeg = test::jpeg_bytes(test::interleaved_rgb(test::test_image(16, 16, 27)), 16, 16, 90);
+  const std::string path = dir / "tables.jpg";
+  REQUIRE(read_error(path, jpeg).empty());
+  const size_t sof = jpeg.find("\xFF\xC0"), sos = jpeg.find("\xFF\xDA");
+  REQUIRE(sof != std::string::npos);
+  REQUIRE(sos != std::string::npos);
+  REQUIRE(uint8_t(jpeg[sof + 9]) == 3);  // three components,
+  REQUIRE(uint8_t(jpeg[sos + 4]) == 3);  // all in one scan
+  auto edited = [&](size_t at, uint8_t value) {
+    std::string bytes = jpeg;
+    bytes[at] = char(value);
+    return bytes;
+  };
+  // The third component's table selectors (Td|Ta) in the scan header.
+  CHECK_THAT(read_error(path, edited(sos + 10, 0x21)),
+             Catch::Contains("tables.jpg") && Catch::Contains("uses Huffman DC table 2"));
+  CHECK_THAT(read_error(path, edited(sos + 10, 0x12)), Catch::Contains("uses Huffman AC table 2"));
+  // The third component's quantization table in the frame header.
+  CHECK_THAT(read_error(path, edited(sof + 18, 2)), Catch::Contains("uses quantization table 2"));
+  // The scan names the second component twice and the third not at all.
+  CHECK_THAT(read_error(path, edited(sos + 9, uint8_t(jpeg[sos + 7]))),
+             Catch::Contains("component " + std::to_string(int(uint8_t(jpeg[sof + 16]))) + " of its frame is in no scan"));
 }
 
 TEST_CASE("errors: images over the size limit are refused before decoding, with the limit", "[io][readers]") {

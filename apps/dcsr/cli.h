@@ -49,8 +49,8 @@ std::string resolve_model_path(const std::string& given);
 // (<prefix>/bin/dcsr -> <prefix>/share/dcsr/FILE); "" when none exists.
 std::string find_repo_file(const std::string& relative);
 
-// Applies --threads N when given (1 to kMaxThreads).
-constexpr int64_t kMaxThreads = 1024;
+// Applies --threads N when given (1 to dcsr::kMaxThreads, runtime/threads.h:
+// the same limit as DCSR_NUM_THREADS).
 void apply_threads(const Args& args);
 
 // The files of one command: a thin front for io/output_rules.h (the rules
