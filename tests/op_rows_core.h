@@ -227,7 +227,14 @@ inline OpRow matmul_row() {
                                 [](DType dt) { return TensorList{uniform_leaf({256, 300}, 57, dt), uniform_leaf({300, 200}, 58, dt)}; },
                                 binary([](const Tensor& a, const Tensor& b) { return matmul(a, b); }),
                                 ParityTolerance{1e-4, 1e-4, 1e-4, 1e-4}));
-  row.bench = {{"", {1024}}, {"", {2048}}};
+  // Bench sizes: n for n x n x n (apps/bench/bench_core.cpp); "cuda" (bench_cuda.cpp):
+  // n, or (M, N, K, A stored transposed) named by the rest of the label.
+  row.bench = {{"", {1024}},
+               {"", {2048}},
+               {"cuda", {2048}},
+               {"cuda", {4096}, BenchSize::kFullOnly},
+               {"cuda_conv", {64, 65536, 576, 0}},     // conv 64->64 3x3 at 256^2: W (64, 576) @ im2col (576, 65536)
+               {"cuda_match", {4096, 1600, 576, 1}}};  // matching: 4096 keys x 1600 queries, K^T Q
   return row;
 }
 

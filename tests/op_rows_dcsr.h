@@ -99,7 +99,10 @@ inline std::vector<OpRow> matching_rows() {
   cosine.parity = {1e-6, 1e-6, 1e-5, 1e-5};
   cosine.bench = {{"", {4096, 4096}, BenchSize::kQuickOnly},
                   {"train", {16384, 16384}, BenchSize::kFullOnly},     // LR 128^2 vs Ref/2 128^2
-                  {"4k_tile", {27556, 30976}, BenchSize::kFullOnly}};  // 166^2 queries vs 176^2 keys
+                  {"4k_tile", {27556, 30976}, BenchSize::kFullOnly},   // 166^2 queries vs 176^2 keys
+                  // GPU (bench_cuda.cpp): (N, D, queries, keys)
+                  {"cuda", {1, 576, 1024, 1024}, BenchSize::kQuickOnly},
+                  {"cuda", {1, 576, 4096, 4096}, BenchSize::kFullOnly}};
 
   OpRow descriptors{"patch_descriptors", true};
   descriptors.parity = {1e-6, 1e-5};

@@ -89,6 +89,12 @@ inline OpRow conv2d_row() {
     }
     return runs;
   }});
+  // Bench sizes: x (N, C, H, W), C -> C channels, 3x3, padding 1, bias
+  // (apps/bench/bench_conv.cpp; "cuda": bench_cuda.cpp).
+  row.bench = {{"", {1, 64, 128, 128}},
+               {"", {1, 64, 256, 256}, BenchSize::kFullOnly},
+               {"cuda", {1, 64, 256, 256}},
+               {"cuda", {16, 64, 48, 48}, BenchSize::kFullOnly}};  // a training batch of 48^2 crops
   return row;
 }
 

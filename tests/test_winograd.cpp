@@ -1,5 +1,6 @@
-// Winograd convolutions on the CPU (kernels/cpu/winograd.h) and the run-time
-// ISA detection they dispatch on (kernels/cpu/isa.h): every ISA path this CPU
+// Winograd convolutions on the CPU (kernels/cpu/winograd*) and the run-time
+// ISA detection they dispatch on (kernels/cpu/isa.h), through the CPU
+// backend's public paths (kernels/cpu_paths.h): every ISA path this CPU
 // has, each tile size, against the direct convolution computed in float64,
 // on odd sizes, every padding and every epilogue; then through the autograd
 // ops with the path forced both ways.
@@ -7,31 +8,30 @@
 #include <string>
 #include <vector>
 
-#include "kernels/cpu/cpu_kernels.h"
-#include "kernels/cpu/isa.h"
-#include "kernels/cpu/winograd.h"
-#include "kernels/cpu/winograd_plan.h"
+#include "kernels/cpu_paths.h"
+#include "kernels/kernels.h"
 #include "test_util.h"
 
 namespace dcsr::test {
 
 namespace {
 
-using kernels::cpu::CpuConvPath;
-using kernels::cpu::CpuIsa;
+namespace paths = kernels::cpu_paths;
+using paths::CpuConvPath;
+using paths::CpuIsa;
 
 // Restores the ISA and the conv path however a test ends.
 struct PathGuard {
   ~PathGuard() {
-    kernels::cpu::reset_cpu_isa();
-    kernels::cpu::reset_cpu_conv_path();
+    paths::reset_cpu_isa();
+    paths::reset_cpu_conv_path();
   }
 };
 
 std::vector<CpuIsa> supported_isas() {
   std::vector<CpuIsa> out;
   for (CpuIsa isa : {CpuIsa::kGeneric, CpuIsa::kAvx2, CpuIsa::kAvx512})
-    if (kernels::cpu::isa_supported(isa)) out.push_back(isa);
+    if (paths::isa_supported(isa)) out.push_back(isa);
   return out;
 }
 
@@ -86,12 +86,12 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
 
 Tensor f32(const Tensor& t) { return t.defined() ? t.to(kFloat32) : Tensor(); }
 
-// The kernel-level forward, on whatever path is set now.
+// The kernel-level forward (kernels.h's entry point, which runs the CPU
+// kernel for CPU tensors), on whatever path is set now.
 Tensor forward(const Case& c, const Inputs& in, DType dtype) {
   auto cast = [&](const Tensor& t) { return dtype == kFloat32 ? f32(t) : t; };
   Tensor y = empty({c.n, c.cout, c.h + 2 * c.pad - 2, c.w + 2 * c.pad - 2}, dtype);
-  kernels::cpu::conv2d_forward(cast(in.x), cast(in.w), cast(in.b), cast(in.r), y, 1, c.pad, 1, int64_t(1) << 30,
-                               c.slope);
+  kernels::conv2d_forward(cast(in.x), cast(in.w), cast(in.b), cast(in.r), y, 1, c.pad, 1, int64_t(1) << 30, c.slope);
   return y;
 }
 
@@ -105,37 +105,37 @@ double tolerance(const Case& c) { return 2e-6 * double(c.cin) * 9 * 0.5 + 1e-6; 
 
 TEST_CASE("isa: detection, names and forcing", "[winograd]") {
   PathGuard guard;
-  const auto& f = kernels::cpu::cpu_features();
-  CHECK_FALSE(kernels::cpu::cpu_model().empty());
-  CHECK_FALSE(f.summary().empty());
-  CHECK(kernels::cpu::isa_supported(CpuIsa::kGeneric));
-  CHECK(kernels::cpu::isa_supported(kernels::cpu::best_isa()));
-  CHECK(kernels::cpu::isa_supported(CpuIsa::kAvx512) == f.avx512f);
-  CHECK(kernels::cpu::isa_supported(CpuIsa::kAvx2) == f.avx2_fma);
+  const auto& f = paths::cpu_features();
+  CHECK_FALSE(paths::cpu_model().empty());
+  CHECK_FALSE(f.summary.empty());
+  CHECK(paths::isa_supported(CpuIsa::kGeneric));
+  CHECK(paths::isa_supported(paths::best_isa()));
+  CHECK(paths::isa_supported(CpuIsa::kAvx512) == f.avx512f);
+  CHECK(paths::isa_supported(CpuIsa::kAvx2) == f.avx2_fma);
   if (f.avx512f) CHECK(f.avx2_fma);  // the AVX-512 path uses AVX2 + FMA for its transforms
   for (CpuIsa isa : {CpuIsa::kGeneric, CpuIsa::kAvx2, CpuIsa::kAvx512}) {
-    CHECK(kernels::cpu::isa_from_name(kernels::cpu::isa_name(isa)) == isa);
-    if (kernels::cpu::isa_supported(isa)) {
-      kernels::cpu::set_cpu_isa(isa);
-      CHECK(kernels::cpu::cpu_isa() == isa);
+    CHECK(paths::isa_from_name(paths::isa_name(isa)) == isa);
+    if (paths::isa_supported(isa)) {
+      paths::set_cpu_isa(isa);
+      CHECK(paths::cpu_isa() == isa);
     } else {
-      CHECK_THROWS_WITH(kernels::cpu::set_cpu_isa(isa), Catch::Contains("cannot run the"));
+      CHECK_THROWS_WITH(paths::set_cpu_isa(isa), Catch::Contains("cannot run the"));
     }
   }
-  CHECK_THROWS_WITH(kernels::cpu::isa_from_name("sse9"), Catch::Contains("unknown ISA 'sse9'"));
-  kernels::cpu::reset_cpu_isa();
-  CHECK(kernels::cpu::isa_supported(kernels::cpu::cpu_isa()));
+  CHECK_THROWS_WITH(paths::isa_from_name("sse9"), Catch::Contains("unknown ISA 'sse9'"));
+  paths::reset_cpu_isa();
+  CHECK(paths::isa_supported(paths::cpu_isa()));
 }
 
 TEST_CASE("winograd: the plan's rule and its overrides", "[winograd]") {
   PathGuard guard;
-  using kernels::cpu::ConvShape;
-  using kernels::cpu::winograd_tile_for;
+  using paths::ConvShape;
+  using paths::winograd_tile_for;
   auto shape = [](int64_t cin, int64_t cout, int64_t side, int64_t k, int64_t stride, int64_t groups) {
     const int64_t out = (side + 2 * (k / 2) - k) / stride + 1;
     return ConvShape{1, cin, side, side, cout, k, stride, k / 2, groups, out, out};
   };
-  kernels::cpu::set_cpu_conv_path(CpuConvPath::kAuto);
+  paths::set_cpu_conv_path(CpuConvPath::kAuto);
   CHECK(winograd_tile_for(shape(64, 64, 256, 3, 1, 1)) == 4);
   CHECK(winograd_tile_for(shape(3, 64, 256, 3, 1, 1)) == 4);
   CHECK(winograd_tile_for(shape(32, 32, 32, 3, 1, 1)) == 4);
@@ -145,29 +145,29 @@ TEST_CASE("winograd: the plan's rule and its overrides", "[winograd]") {
   CHECK(winograd_tile_for(shape(64, 64, 256, 3, 2, 1)) == 0); // stride 2
   CHECK(winograd_tile_for(shape(64, 64, 256, 3, 1, 2)) == 0); // grouped
   CHECK(winograd_tile_for(shape(64, 64, 256, 5, 1, 1)) == 0); // 5x5
-  kernels::cpu::set_cpu_conv_path(CpuConvPath::kDirect);
+  paths::set_cpu_conv_path(CpuConvPath::kDirect);
   CHECK(winograd_tile_for(shape(64, 64, 256, 3, 1, 1)) == 0);
-  kernels::cpu::set_cpu_conv_path(CpuConvPath::kWinograd2);
+  paths::set_cpu_conv_path(CpuConvPath::kWinograd2);
   CHECK(winograd_tile_for(shape(3, 5, 7, 3, 1, 1)) == 2);
   CHECK(winograd_tile_for(shape(3, 5, 7, 3, 2, 1)) == 0);     // forced only where it applies
   for (CpuConvPath p : {CpuConvPath::kAuto, CpuConvPath::kDirect, CpuConvPath::kWinograd2, CpuConvPath::kWinograd4})
-    CHECK(kernels::cpu::cpu_conv_path_from_name(kernels::cpu::cpu_conv_path_name(p)) == p);
-  CHECK_THROWS_WITH(kernels::cpu::cpu_conv_path_from_name("fft"), Catch::Contains("DCSR_CPU_CONV: unknown path 'fft'"));
+    CHECK(paths::cpu_conv_path_from_name(paths::cpu_conv_path_name(p)) == p);
+  CHECK_THROWS_WITH(paths::cpu_conv_path_from_name("fft"), Catch::Contains("DCSR_CPU_CONV: unknown path 'fft'"));
 }
 
 TEST_CASE("winograd: forward on every ISA path and tile equals the float64 direct conv", "[winograd]") {
   PathGuard guard;
   for (const Case& c : cases()) {
     const Inputs in = make_inputs(c, 17);
-    kernels::cpu::set_cpu_conv_path(CpuConvPath::kDirect);
+    paths::set_cpu_conv_path(CpuConvPath::kDirect);
     const Tensor want = forward(c, in, kFloat64);
     const Tensor direct32 = forward(c, in, kFloat32).to(kFloat64);
     const double direct_error = max_abs_diff(direct32, want);
     for (CpuIsa isa : supported_isas())
       for (CpuConvPath path : {CpuConvPath::kWinograd2, CpuConvPath::kWinograd4}) {
-        INFO(describe(c) << ", " << kernels::cpu::isa_name(isa) << ", " << kernels::cpu::cpu_conv_path_name(path));
-        kernels::cpu::set_cpu_isa(isa);
-        kernels::cpu::set_cpu_conv_path(path);
+        INFO(describe(c) << ", " << paths::isa_name(isa) << ", " << paths::cpu_conv_path_name(path));
+        paths::set_cpu_isa(isa);
+        paths::set_cpu_conv_path(path);
         const Tensor got = forward(c, in, kFloat32).to(kFloat64);
         const double error = max_abs_diff(got, want);
         INFO("max |winograd - float64| " << error << ", direct float32's " << direct_error << ", allowed "
@@ -184,12 +184,12 @@ TEST_CASE("winograd: the ISA paths agree with each other", "[winograd]") {
   const Case c{1, 16, 21, 150, 19, 1, true, true, 0.2};
   const Inputs in = make_inputs(c, 23);
   for (CpuConvPath path : {CpuConvPath::kWinograd2, CpuConvPath::kWinograd4}) {
-    kernels::cpu::set_cpu_conv_path(path);
-    kernels::cpu::set_cpu_isa(CpuIsa::kGeneric);
+    paths::set_cpu_conv_path(path);
+    paths::set_cpu_isa(CpuIsa::kGeneric);
     const Tensor generic = forward(c, in, kFloat32).to(kFloat64);
     for (CpuIsa isa : supported_isas()) {
-      INFO(kernels::cpu::isa_name(isa) << " " << kernels::cpu::cpu_conv_path_name(path));
-      kernels::cpu::set_cpu_isa(isa);
+      INFO(paths::isa_name(isa) << " " << paths::cpu_conv_path_name(path));
+      paths::set_cpu_isa(isa);
       // Same transforms, sums in another order: float32 rounding apart.
       CHECK(max_abs_diff(forward(c, in, kFloat32).to(kFloat64), generic) <= tolerance(c));
     }
@@ -200,16 +200,16 @@ TEST_CASE("winograd: too small a workspace falls back to the direct path", "[win
   PathGuard guard;
   const Case c{1, 8, 12, 13, 6, 1, true, false, 1.0};
   const Inputs in = make_inputs(c, 29);
-  kernels::cpu::set_cpu_conv_path(CpuConvPath::kWinograd4);
-  const kernels::cpu::ConvShape s{c.n, c.cin, c.h, c.w, c.cout, 3, 1, c.pad, 1, c.h, c.w};
+  paths::set_cpu_conv_path(CpuConvPath::kWinograd4);
+  const paths::ConvShape s{c.n, c.cin, c.h, c.w, c.cout, 3, 1, c.pad, 1, c.h, c.w};
   Tensor x = f32(in.x), w = f32(in.w), b = f32(in.b), y = zeros({c.n, c.cout, c.h, c.w}, kFloat32);
-  CHECK_FALSE(kernels::cpu::winograd_forward(s, x.data<float>(), w.data<float>(), b.data<float>(), y.data<float>(),
-                                              1024, {}, 4, kernels::cpu::cpu_isa()));
+  CHECK_FALSE(paths::winograd_forward(s, x.data<float>(), w.data<float>(), b.data<float>(), y.data<float>(), 1024, 4,
+                                       paths::cpu_isa()));
   CHECK(max_abs_diff(y, zeros(y.shape(), kFloat32)) == 0.0);  // did nothing
   // Through the op, the same limit takes the direct path and is still right.
   Tensor got = empty({c.n, c.cout, c.h, c.w}, kFloat32);
-  kernels::cpu::conv2d_forward(x, w, b, Tensor(), got, 1, c.pad, 1, 1024, 1.0);
-  kernels::cpu::set_cpu_conv_path(CpuConvPath::kDirect);
+  kernels::conv2d_forward(x, w, b, Tensor(), got, 1, c.pad, 1, 1024, 1.0);
+  paths::set_cpu_conv_path(CpuConvPath::kDirect);
   CHECK(max_abs_diff(got.to(kFloat64), forward(c, in, kFloat64)) <= tolerance(c));
 }
 
@@ -222,7 +222,7 @@ TEST_CASE("winograd: conv2d ops and their gradients, Winograd against direct", "
   Generator gen(38);
   const Tensor gy = uniform({c.n, c.cout, c.h, c.w}, gen, -1, 1, kFloat64);
   auto run = [&](CpuConvPath path, DType dtype) {
-    kernels::cpu::set_cpu_conv_path(path);
+    paths::set_cpu_conv_path(path);
     auto leaf_of = [&](const Tensor& t) { return t.detach().to(dtype).requires_grad_(); };
     Tensor x = leaf_of(in.x), w = leaf_of(in.w), b = leaf_of(in.b), r = leaf_of(in.r);
     TensorList out;
@@ -238,10 +238,10 @@ TEST_CASE("winograd: conv2d ops and their gradients, Winograd against direct", "
   };
   const TensorList want = run(CpuConvPath::kDirect, kFloat64);
   for (CpuIsa isa : supported_isas()) {
-    kernels::cpu::set_cpu_isa(isa);
+    paths::set_cpu_isa(isa);
     const TensorList wino = run(CpuConvPath::kWinograd4, kFloat32);
     for (size_t i = 0; i < want.size(); ++i) {
-      INFO(kernels::cpu::isa_name(isa) << ", output " << i << " (y of conv2d, leaky, residual; dx, dw, db, dr)");
+      INFO(paths::isa_name(isa) << ", output " << i << " (y of conv2d, leaky, residual; dx, dw, db, dr)");
       // The weight gradient sums over every pixel: its scale is N*H*W, not cin*9.
       const double scale = i == 4 ? double(c.n * c.h * c.w) / (double(c.cin) * 9) : 3.0;
       CHECK(max_abs_diff(wino[i], want[i]) <= tolerance(c) * scale);

@@ -1,12 +1,13 @@
-// Conv benches (issues 3 and 18): conv2d 64 -> 64, 3x3, padding 1, bias,
-// batch 1, float32, at 128x128 and 256x256; forward, and forward + backward
-// (input, weight and bias gradients through autograd).
+// Conv benches (issues 3 and 18): conv2d C -> C, 3x3, padding 1, bias,
+// batch 1, float32, at the conv2d row's bench sizes in the op table (64 -> 64
+// at 128x128 and 256x256); forward, and forward + backward (input, weight and
+// bias gradients through autograd).
 //
-// Each line times our conv on the path the plan picks (kernels/cpu/
-// winograd_plan.h: Winograd F(4x4,3x3) here) and, in the same run, forced to
+// Each line times our conv on the path the plan picks (kernels/cpu_paths.h,
+// kernels/cpu/winograd_plan.cpp: Winograd F(4x4,3x3) here) and, in the same run, forced to
 // the direct path (DCSR_CPU_CONV=direct: the implicit GEMM on AVX-512 builds,
 // im2col + GEMM otherwise): "ms" / "direct_ms", "speedup_vs_direct". It names
-// the CPU ("cpu", from cpuid), the ISA path taken ("isa", kernels/cpu/isa.h)
+// the CPU ("cpu", from cpuid), the ISA path taken ("isa", DCSR_CPU_ISA)
 // and the conv path ("path"), and reports the float32 error of both paths
 // against the direct conv computed in float64 ("max_abs_err_vs_float64",
 // "direct_max_abs_err_vs_float64") and of the planned path against the
@@ -14,9 +15,11 @@
 //
 // Baselines measured in the same run, on a GEMM of the conv's shape
 // (M = Cout = 64, K = Cin*9 = 576, N = H*W), operands already in memory:
-//   gemm_raw        one gemm_raw call (Eigen, threaded by Eigen);
+//   gemm_raw        one call of the CPU kernels' raw GEMM (Eigen, threaded by Eigen);
 //   gemm_raw_split  the same with N split across our threads (each call single-threaded);
-//   gemm_packed     the AVX-512 micro-kernel of packed_gemm.h on pre-packed operands, N split.
+//   gemm_packed     the direct conv's AVX-512 packed GEMM on pre-packed operands, N split
+//                   (AVX-512 builds only).
+// (kernels/cpu_paths.h gives them: gemm_f32, packed_gemm.)
 // "vs_gemm" is our GFLOP/s (direct-conv FLOPs, whatever the path) over the
 // best of those. The PyTorch peer (F.conv2d, same thread count) runs twice:
 // glibc's default allocator, and glibc told to keep freed blocks ("tuned"),
@@ -30,21 +33,20 @@
 #include <cmath>
 
 #include "apps/bench/bench.h"
+#include "apps/bench/table_sizes.h"
 #include "autograd/ops.h"
-#include "kernels/cpu/cpu_common.h"
-#include "kernels/cpu/cpu_gemm.h"
-#include "kernels/cpu/cpu_kernels.h"
-#include "kernels/cpu/isa.h"
-#include "kernels/cpu/packed_gemm.h"
-#include "kernels/cpu/winograd_plan.h"
+#include "kernels/cpu_paths.h"
 #include "runtime/allocator.h"
+#include "runtime/threads.h"
 #include "tensor/random.h"
 
 namespace dcsr::bench {
 
 namespace {
 
-constexpr int64_t kChannels = 64, kKernel = 3;
+namespace paths = kernels::cpu_paths;
+
+constexpr int64_t kKernel = 3;
 
 // Spot checks of y = conv(x, w) + b (padding 1) and of the gradients of
 // sum(y * gy) against direct sums in double; fails naming the value.
@@ -59,41 +61,41 @@ void check(bool ok, const std::string& name, const char* what) {
 bool near(double got, double want) { return std::abs(got - want) <= 1e-3 * (1.0 + std::abs(want)); }
 
 void validate_forward(const std::string& name, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y) {
-  const int64_t S = x.size(2);
+  const int64_t C = x.size(1), S = x.size(2);
   const float *px = x.data<float>(), *pw = w.data<float>(), *pb = b.data<float>(), *py = y.data<float>();
   for (int64_t probe = 0; probe < 16; ++probe) {
-    const int64_t co = (probe * 37) % kChannels, i = (probe * 101) % S, j = (probe * 53 + 7 * probe * probe) % S;
+    const int64_t co = (probe * 37) % C, i = (probe * 101) % S, j = (probe * 53 + 7 * probe * probe) % S;
     double want = pb[co];
-    for (int64_t ci = 0; ci < kChannels; ++ci)
+    for (int64_t ci = 0; ci < C; ++ci)
       for (int64_t ky = 0; ky < kKernel; ++ky)
         for (int64_t kx = 0; kx < kKernel; ++kx)
-          want += double(pw[((co * kChannels + ci) * kKernel + ky) * kKernel + kx]) *
+          want += double(pw[((co * C + ci) * kKernel + ky) * kKernel + kx]) *
                   x_at(px, S, ci, i + ky - 1, j + kx - 1);
     check(near(py[(co * S + i) * S + j], want), name, "y");
   }
 }
 
 void validate_backward(const std::string& name, const Tensor& x, const Tensor& w, const Tensor& gy) {
-  const int64_t S = x.size(2);
+  const int64_t C = x.size(1), S = x.size(2);
   const float *px = x.detach().data<float>(), *pw = w.detach().data<float>(), *pg = gy.data<float>();
   const float *dx = x.grad().data<float>(), *dw = w.grad().data<float>();
   for (int64_t probe = 0; probe < 4; ++probe) {
     // dx[ci][i][j] = sum over co, taps of w[co][ci][ky][kx] gy[co][i - ky + 1][j - kx + 1]
-    const int64_t ci = (probe * 29) % kChannels, i = (probe * 71) % S, j = (probe * 13 + 5) % S;
+    const int64_t ci = (probe * 29) % C, i = (probe * 71) % S, j = (probe * 13 + 5) % S;
     double want = 0;
-    for (int64_t co = 0; co < kChannels; ++co)
+    for (int64_t co = 0; co < C; ++co)
       for (int64_t ky = 0; ky < kKernel; ++ky)
         for (int64_t kx = 0; kx < kKernel; ++kx)
-          want += double(pw[((co * kChannels + ci) * kKernel + ky) * kKernel + kx]) *
+          want += double(pw[((co * C + ci) * kKernel + ky) * kKernel + kx]) *
                   x_at(pg, S, co, i - ky + 1, j - kx + 1);
     check(near(dx[(ci * S + i) * S + j], want), name, "dx");
     // dw[co][ci][ky][kx] = sum over pixels of gy[co][p] x[ci][p + tap - 1]
-    const int64_t co = (probe * 17 + 3) % kChannels, ky = probe % 3, kx = (probe + 1) % 3;
+    const int64_t co = (probe * 17 + 3) % C, ky = probe % 3, kx = (probe + 1) % 3;
     double want_w = 0;
     for (int64_t oy = 0; oy < S; ++oy)
       for (int64_t ox = 0; ox < S; ++ox)
         want_w += double(pg[(co * S + oy) * S + ox]) * x_at(px, S, ci, oy + ky - 1, ox + kx - 1);
-    check(near(dw[((co * kChannels + ci) * kKernel + ky) * kKernel + kx], want_w), name, "dw");
+    check(near(dw[((co * C + ci) * kKernel + ky) * kKernel + kx], want_w), name, "dw");
   }
 }
 
@@ -101,49 +103,43 @@ struct GemmBaselines {
   double raw_ms = 0, split_ms = 0, packed_ms = -1;
 };
 
-// The conv's GEMM, (64 x 576) @ (576 x N), on operands already in memory.
-GemmBaselines time_gemm(const Context& ctx, int64_t N) {
-  const int64_t M = kChannels, K = kChannels * kKernel * kKernel;
+// The conv's GEMM, (C x 9C) @ (9C x N), on operands already in memory.
+GemmBaselines time_gemm(const Context& ctx, int64_t C, int64_t N) {
+  const int64_t M = C, K = C * kKernel * kKernel;
   Generator gen(5);
   Tensor a = uniform({M, K}, gen, -1, 1), b = uniform({K, N}, gen, -1, 1), c = empty({M, N});
   const float *pa = a.data<float>(), *pb = b.data<float>();
   float* pc = c.data<float>();
   const int repeats = repeats_for(ctx, 9);
   GemmBaselines out;
-  out.raw_ms = time_ms([&] { kernels::cpu::gemm_raw<float>(pa, K, pb, N, pc, N, M, N, K, false, false, 1.f, 0.f); }, 2,
-                       repeats)
-                   .median_ms;
+  out.raw_ms = time_ms([&] { paths::gemm_f32(pa, K, pb, N, pc, N, M, N, K); }, 2, repeats).median_ms;
   constexpr int64_t kColumns = 480;  // per single-threaded call, as the conv's chunks
   out.split_ms = time_ms(
                      [&] {
                        parallel_for((N + kColumns - 1) / kColumns, 1, [&](int64_t begin, int64_t end) {
                          for (int64_t t = begin; t < end; ++t) {
                            const int64_t n0 = t * kColumns, n = std::min(kColumns, N - n0);
-                           kernels::cpu::gemm_raw<float>(pa, K, pb + n0, N, pc + n0, N, M, n, K, false, false, 1.f,
-                                                         0.f);
+                           paths::gemm_f32(pa, K, pb + n0, N, pc + n0, N, M, n, K);
                          }
                        });
                      },
                      2, repeats)
                      .median_ms;
-#ifdef DCSR_PACKED_GEMM
-  namespace packed = kernels::cpu::packed;
-  Tensor ap = empty({packed::a_size(M, K)}), bp = empty({packed::b_size(N, K)});
-  packed::pack_a(pa, K, M, K, false, ap.data<float>());
-  packed::pack_b(pb, N, K, N, bp.data<float>());
+  if (!paths::packed_gemm_built()) return out;
+  Tensor ap = empty({paths::packed_a_floats(M, K)}), bp = empty({paths::packed_b_floats(N, K)});
+  paths::pack_a(pa, K, M, K, ap.data<float>());
+  paths::pack_b(pb, N, K, N, bp.data<float>());
   out.packed_ms = time_ms(
                       [&] {
                         parallel_for((N + kColumns - 1) / kColumns, 1, [&](int64_t begin, int64_t end) {
                           for (int64_t t = begin; t < end; ++t) {
                             const int64_t n0 = t * kColumns, n = std::min(kColumns, N - n0);
-                            packed::gemm(M, n, K, ap.data<float>(), bp.data<float>() + n0 * K, pc + n0, N, false,
-                                         nullptr);
+                            paths::packed_gemm(M, n, K, ap.data<float>(), bp.data<float>() + n0 * K, pc + n0, N);
                           }
                         });
                       },
                       2, repeats)
                       .median_ms;
-#endif
   return out;
 }
 
@@ -197,12 +193,12 @@ void add_torch(const Context& ctx, nlohmann::json& line, nlohmann::json spec, co
   }
 }
 
-using kernels::cpu::CpuConvPath;
+using paths::CpuConvPath;
 
 // Sets the CPU conv path for its lifetime (the plan's auto, or direct).
 struct ConvPathScope {
-  explicit ConvPathScope(CpuConvPath path) { kernels::cpu::set_cpu_conv_path(path); }
-  ~ConvPathScope() { kernels::cpu::reset_cpu_conv_path(); }
+  explicit ConvPathScope(CpuConvPath path) { paths::set_cpu_conv_path(path); }
+  ~ConvPathScope() { paths::reset_cpu_conv_path(); }
 };
 
 double max_abs_diff(const Tensor& a, const Tensor& b) {
@@ -217,15 +213,15 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
 // the planned path's and the direct path's outputs against the direct conv in
 // float64, and against each other.
 void add_paths_and_errors(nlohmann::json& line, const Tensor& x, const Tensor& w, const Tensor& b) {
-  const int64_t S = x.size(2);
-  const kernels::cpu::ConvShape shape{1, kChannels, S, S, kChannels, kKernel, 1, 1, 1, S, S};
-  line["cpu"] = kernels::cpu::cpu_model();
-  line["cpu_features"] = kernels::cpu::cpu_features().summary();
-  line["isa"] = kernels::cpu::isa_name(kernels::cpu::cpu_isa());
-  line["path"] = kernels::cpu::conv_forward_path(shape);
+  const int64_t C = x.size(1), S = x.size(2);
+  const paths::ConvShape shape{1, C, S, S, C, kKernel, 1, 1, 1, S, S};
+  line["cpu"] = paths::cpu_model();
+  line["cpu_features"] = paths::cpu_features().summary;
+  line["isa"] = paths::isa_name(paths::cpu_isa());
+  line["path"] = paths::conv_forward_path(shape);
   {
     ConvPathScope direct(CpuConvPath::kDirect);
-    line["direct_path"] = kernels::cpu::conv_forward_path(shape);
+    line["direct_path"] = paths::conv_forward_path(shape);
   }
   NoGradGuard no_grad;
   Tensor want, direct32;
@@ -240,20 +236,20 @@ void add_paths_and_errors(nlohmann::json& line, const Tensor& x, const Tensor& w
   line["max_abs_diff_vs_direct"] = max_abs_diff(planned, direct32);
 }
 
-void bench_conv(const Context& ctx, int64_t S) {
-  const std::string shape = "conv2d_64x64_k3_" + std::to_string(S);
+void bench_conv(const Context& ctx, int64_t C, int64_t S) {
+  const std::string shape = "conv2d_" + std::to_string(C) + "x" + std::to_string(C) + "_k3_" + std::to_string(S);
   const std::string fwd_name = shape + "_fwd", step_name = shape + "_fwd_bwd";
   const bool want_fwd = selected(ctx, fwd_name), want_step = selected(ctx, step_name);
   if (!want_fwd && !want_step) return;
   Generator gen(3);
-  Tensor x = uniform({1, kChannels, S, S}, gen, -1, 1);
-  Tensor w = mul(uniform({kChannels, kChannels, kKernel, kKernel}, gen, -1, 1), 0.05);
-  Tensor b = uniform({kChannels}, gen);
-  const double flop = 2.0 * double(kChannels * kChannels * kKernel * kKernel) * double(S * S);
-  const GemmBaselines gemm = time_gemm(ctx, S * S);
+  Tensor x = uniform({1, C, S, S}, gen, -1, 1);
+  Tensor w = mul(uniform({C, C, kKernel, kKernel}, gen, -1, 1), 0.05);
+  Tensor b = uniform({C}, gen);
+  const double flop = 2.0 * double(C * C * kKernel * kKernel) * double(S * S);
+  const GemmBaselines gemm = time_gemm(ctx, C, S * S);
   allocator_empty_cache(kCPU);  // the baselines' big operands should not count in the conv's peak RSS
   const int repeats = repeats_for(ctx, 9);
-  nlohmann::json spec = {{"op", "conv2d"}, {"channels", kChannels}, {"size", S}, {"k", kKernel}};
+  nlohmann::json spec = {{"op", "conv2d"}, {"channels", C}, {"size", S}, {"k", kKernel}};
 
   // Times fn on the planned path, then on the direct path.
   auto both_paths = [&](const std::function<void()>& fn, double& peak_mb) {
@@ -288,7 +284,7 @@ void bench_conv(const Context& ctx, int64_t S) {
   }
   if (want_step) {
     Tensor xg = x.detach().requires_grad_(), wg = w.detach().requires_grad_(), bg = b.detach().requires_grad_();
-    Tensor gy = uniform({1, kChannels, S, S}, gen);
+    Tensor gy = uniform({1, C, S, S}, gen);
     auto step = [&] {
       xg.zero_grad();
       wg.zero_grad();
@@ -330,21 +326,21 @@ void bench_plan_grid(const Context& ctx) {
       Generator gen(7);
       Tensor x = uniform({1, C, S, S}, gen, -1, 1), w = mul(uniform({C, C, 3, 3}, gen, -1, 1), 0.05);
       Tensor b = uniform({C}, gen);
-      nlohmann::json line = {{"name", name}, {"cpu", kernels::cpu::cpu_model()},
-                             {"isa", kernels::cpu::isa_name(kernels::cpu::cpu_isa())}};
+      nlohmann::json line = {{"name", name}, {"cpu", paths::cpu_model()},
+                             {"isa", paths::isa_name(paths::cpu_isa())}};
       const int repeats = repeats_for(ctx, 7);
       double best = 1e300;
       std::string best_path;
       for (CpuConvPath path : {CpuConvPath::kDirect, CpuConvPath::kWinograd2, CpuConvPath::kWinograd4}) {
         ConvPathScope scope(path);
         const double ms = time_ms([&] { Tensor y = conv2d(x, w, b); }, 2, repeats).median_ms;
-        line[std::string(kernels::cpu::cpu_conv_path_name(path)) + "_ms"] = ms;
-        if (ms < best) best = ms, best_path = kernels::cpu::cpu_conv_path_name(path);
+        line[std::string(paths::cpu_conv_path_name(path)) + "_ms"] = ms;
+        if (ms < best) best = ms, best_path = paths::cpu_conv_path_name(path);
       }
       line["ms"] = best;
       line["fastest"] = best_path;
-      const kernels::cpu::ConvShape shape{1, C, S, S, C, 3, 1, 1, 1, S, S};
-      line["plan"] = kernels::cpu::conv_forward_path(shape);
+      const paths::ConvShape shape{1, C, S, S, C, 3, 1, 1, 1, S, S};
+      line["plan"] = paths::conv_forward_path(shape);
       emit(ctx, line);
     }
 }
@@ -352,8 +348,12 @@ void bench_plan_grid(const Context& ctx) {
 }  // namespace
 
 DCSR_BENCH(conv) {
-  bench_conv(ctx, 128);
-  if (!ctx.quick) bench_conv(ctx, 256);
+  for (const TableSize& size : table_sizes(ctx, "conv2d", kCPU)) {  // x (N, C, H, W), C -> C, 3x3, padding 1
+    const std::vector<int64_t>& s = size.sizes;
+    DCSR_CHECK(s.size() == 4 && s[0] == 1 && s[2] == s[3], "conv bench: the op table's conv2d bench size ",
+               shape_str(s), " is not one square image (1, C, S, S), which this bench validates");
+    bench_conv(ctx, s[1], s[2]);
+  }
 }
 
 DCSR_BENCH(wino_plan) {

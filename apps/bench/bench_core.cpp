@@ -8,7 +8,7 @@
 #include "autograd/ops.h"
 #include "runtime/threads.h"
 #include "tensor/random.h"
-#include "tests/op_table.h"
+#include "apps/bench/table_sizes.h"
 
 namespace dcsr::bench {
 
@@ -91,12 +91,11 @@ void bench_elementwise(const Context& ctx, const char* op_name, Tensor (*op)(con
 }  // namespace
 
 DCSR_BENCH(core) {
-  for (const test::BenchSize& size : test::op_row("matmul").bench)  // n for n x n x n
-    if (size.runs(ctx.quick)) bench_matmul(ctx, size.sizes.at(0));
+  for (const TableSize& size : table_sizes(ctx, "matmul", kCPU)) bench_matmul(ctx, size.sizes.at(0));  // n x n x n
   using Binary = Tensor (*)(const Tensor&, const Tensor&);
   for (auto [op_name, op] : {std::pair<const char*, Binary>{"add", add}, std::pair<const char*, Binary>{"mul", mul}})
-    for (const test::BenchSize& size : test::op_row(op_name).bench)  // elements per operand
-      if (size.runs(ctx.quick)) bench_elementwise(ctx, op_name, op, size.sizes.at(0));
+    for (const TableSize& size : table_sizes(ctx, op_name, kCPU))  // elements per operand
+      bench_elementwise(ctx, op_name, op, size.sizes.at(0));
 }
 
 }  // namespace dcsr::bench

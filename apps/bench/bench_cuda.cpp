@@ -13,7 +13,9 @@
 
 #include "apps/bench/bench.h"
 #include "apps/bench/model_workload.h"
+#include "apps/bench/table_sizes.h"
 #include "autograd/ops.h"
+#include "kernels/cuda_baselines.h"
 #include "runtime/device.h"
 #include "runtime/switches.h"
 #include "runtime/allocator.h"
@@ -22,9 +24,7 @@
 #ifdef DCSR_HAVE_CUDA
 #include <cuda_runtime.h>
 
-#include "kernels/cuda/cublas_handle.h"
 #include "runtime/cuda_check.h"
-#include "kernels/cuda/event_timing.h"
 #endif
 
 namespace dcsr::bench {
@@ -32,9 +32,11 @@ namespace dcsr::bench {
 #ifdef DCSR_HAVE_CUDA
 namespace {
 
+namespace baselines = kernels::cuda_baselines;
+
 // Median (and minimum) of CUDA-event times over `repeats` runs after `warmup` runs.
 Timing gpu_time_ms(const std::function<void()>& fn, int warmup, int repeats) {
-  const std::vector<double> times = kernels::cuda::event_times_ms(fn, warmup, repeats);
+  const std::vector<double> times = baselines::event_times_ms(fn, warmup, repeats);
   return {times[times.size() / 2], times[0], repeats};
 }
 
@@ -97,14 +99,10 @@ void bench_matmul(const Context& ctx, const std::string& label, int64_t M, int64
   Tensor a = uniform(trans_a ? Shape{K, M} : Shape{M, K}, gen, -1, 1, kFloat32, kCUDA);
   Tensor b = uniform({K, N}, gen, -1, 1, kFloat32, kCUDA);
   Tensor c_raw = empty({M, N}, kFloat32, kCUDA);
-  cublasHandle_t handle = kernels::cuda::cublas_handle();
-  const float one = 1.0f, zero = 0.0f;
-  // Row-major C = op(A) B is column-major C^T = B^T op(A)^T (kernels/cuda/gemm.cu).
-  auto raw = [&] {
-    DCSR_CUBLAS_CHECK(cublasSgemm(handle, CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, int(N), int(M), int(K),
-                                  &one, b.data<float>(), int(N), a.data<float>(), int(trans_a ? M : K), &zero,
-                                  c_raw.data<float>(), int(N)));
-  };
+  baselines::SgemmArgs gemm;  // C (M x N) = op(A) B, one cublasSgemm call
+  gemm.a = a.data<float>(), gemm.b = b.data<float>(), gemm.c = c_raw.data<float>();
+  gemm.M = M, gemm.N = N, gemm.K = K, gemm.trans_a = trans_a;
+  auto raw = [&] { baselines::sgemm(gemm); };
   raw();
   Tensor ours_out = matmul(a, b, trans_a, false);
   DCSR_CHECK(max_rel_diff(ours_out, c_raw) < 1e-4, name, ": our matmul disagrees with cuBLAS");
@@ -143,16 +141,14 @@ void bench_conv2d(const Context& ctx, int64_t N, int64_t C, int64_t H, int64_t W
   const int64_t K = 9 * C, P = H * W;
   const double flop = 2.0 * double(N) * double(C) * double(P) * double(K);
   Tensor cols = uniform({N, K, P}, gen, -1, 1, kFloat32, kCUDA), y = empty({N, C, H, W}, kFloat32, kCUDA);
-  cublasHandle_t handle = kernels::cuda::cublas_handle();
-  const float one = 1.0f, zero = 0.0f;
+  // Per image: y (C x P) = W (C x K) . cols (K x P), the same W for every image.
+  baselines::SgemmArgs equivalent;
+  equivalent.a = dw.data<float>(), equivalent.b = cols.data<float>(), equivalent.c = y.data<float>();
+  equivalent.M = C, equivalent.N = P, equivalent.K = K;
+  equivalent.batched = true, equivalent.batch = N;
+  equivalent.stride_a = 0, equivalent.stride_b = K * P, equivalent.stride_c = C * P;
   const int repeats = repeats_for(ctx, 15);
-  Timing gemm = gpu_time_ms(
-      [&] {
-        DCSR_CUBLAS_CHECK(cublasSgemmStridedBatched(handle, CUBLAS_OP_N, CUBLAS_OP_N, int(P), int(C), int(K), &one,
-                                                    cols.data<float>(), int(P), K * P, dw.data<float>(), int(K), 0,
-                                                    &zero, y.data<float>(), int(P), C * P, int(N)));
-      },
-      3, repeats);
+  Timing gemm = gpu_time_ms([&] { baselines::sgemm(equivalent); }, 3, repeats);
   cols = Tensor();
   Timing fwd;
   {
@@ -206,17 +202,14 @@ void bench_max_cosine(const Context& ctx, int64_t N, int64_t D, int64_t Nq, int6
   MatchResult ours = max_cosine(dq, dk), ref = max_cosine(q, k);
   DCSR_CHECK(max_rel_diff(ours.confidence, ref.confidence) < 1e-4, name, ": CUDA matching disagrees with the CPU");
   Tensor scores = empty({N, Nk, Nq}, kFloat32, kCUDA);
-  cublasHandle_t handle = kernels::cuda::cublas_handle();
-  const float one = 1.0f, zero = 0.0f;
   const int repeats = repeats_for(ctx, 15);
-  // Row-major scores (Nk x Nq) = K^T Q, column-major (Nq x Nk) = Q^T K.
-  Timing gemm = gpu_time_ms(
-      [&] {
-        DCSR_CUBLAS_CHECK(cublasSgemmStridedBatched(handle, CUBLAS_OP_N, CUBLAS_OP_T, int(Nq), int(Nk), int(D), &one,
-                                                    dq.data<float>(), int(Nq), D * Nq, dk.data<float>(), int(Nk),
-                                                    D * Nk, &zero, scores.data<float>(), int(Nq), Nk * Nq, int(N)));
-      },
-      3, repeats);
+  // Per batch entry: scores (Nk x Nq) = K^T (Nk x D, K stored D x Nk) . Q (D x Nq).
+  baselines::SgemmArgs scores_gemm;
+  scores_gemm.a = dk.data<float>(), scores_gemm.b = dq.data<float>(), scores_gemm.c = scores.data<float>();
+  scores_gemm.M = Nk, scores_gemm.N = Nq, scores_gemm.K = D, scores_gemm.trans_a = true;
+  scores_gemm.batched = true, scores_gemm.batch = N;
+  scores_gemm.stride_a = D * Nk, scores_gemm.stride_b = D * Nq, scores_gemm.stride_c = Nk * Nq;
+  Timing gemm = gpu_time_ms([&] { baselines::sgemm(scores_gemm); }, 3, repeats);
   scores = Tensor();
   Timing t = gpu_time_ms([&] { MatchResult m = max_cosine(dq, dk); }, 3, repeats);
   const double flop = 2.0 * double(N) * double(D) * double(Nq) * double(Nk);
@@ -282,15 +275,26 @@ DCSR_BENCH(cuda) {
   }
 #ifdef DCSR_HAVE_CUDA
   guarded(ctx, "cuda_memory_bound", [&] { bench_memory_bound(ctx); });
-  guarded(ctx, "cuda_matmul_f32_2048", [&] { bench_matmul(ctx, "2048", 2048, 2048, 2048, false); });
-  if (!ctx.quick) guarded(ctx, "cuda_matmul_f32_4096", [&] { bench_matmul(ctx, "4096", 4096, 4096, 4096, false); });
-  // conv 64->64 3x3 at 256x256 as one GEMM: weights (64, 576) @ im2col (576, 65536).
-  guarded(ctx, "cuda_matmul_f32_conv", [&] { bench_matmul(ctx, "conv_64x65536x576", 64, 65536, 576, false); });
-  // matching: 4096 keys x 1600 queries over 576-entry descriptors, K^T Q.
-  guarded(ctx, "cuda_matmul_f32_match", [&] { bench_matmul(ctx, "match_4096x1600x576", 4096, 1600, 576, true); });
-  guarded(ctx, "cuda_conv2d_f32_256", [&] { bench_conv2d(ctx, 1, 64, 256, 256); });
-  if (!ctx.quick) guarded(ctx, "cuda_conv2d_f32_48", [&] { bench_conv2d(ctx, 16, 64, 48, 48); });
-  guarded(ctx, "cuda_max_cosine", [&] { bench_max_cosine(ctx, 1, 576, ctx.quick ? 1024 : 4096, ctx.quick ? 1024 : 4096); });
+  // The ops' sizes are the op table's (apps/bench/table_sizes.h; the rows say what they mean).
+  for (const TableSize& size : table_sizes(ctx, "matmul", kCUDA)) {
+    const std::vector<int64_t>& s = size.sizes;
+    if (s.size() == 1) {  // n x n x n
+      const std::string n = std::to_string(s[0]);
+      guarded(ctx, "cuda_matmul_f32_" + n, [&] { bench_matmul(ctx, n, s[0], s[0], s[0], false); });
+    } else {  // (M, N, K, A stored transposed), named by the label's part
+      const std::string label = size.part + "_" + std::to_string(s.at(0)) + "x" + std::to_string(s.at(1)) + "x" +
+                                std::to_string(s.at(2));
+      guarded(ctx, "cuda_matmul_f32_" + size.part, [&] { bench_matmul(ctx, label, s[0], s[1], s[2], s.at(3) != 0); });
+    }
+  }
+  for (const TableSize& size : table_sizes(ctx, "conv2d", kCUDA)) {  // x (N, C, H, W), C -> C, 3x3, padding 1
+    const std::vector<int64_t>& s = size.sizes;
+    guarded(ctx, "cuda_conv2d_f32_" + std::to_string(s.at(2)), [&] { bench_conv2d(ctx, s[0], s[1], s[2], s.at(3)); });
+  }
+  for (const TableSize& size : table_sizes(ctx, "max_cosine", kCUDA)) {  // (N, D, queries, keys)
+    const std::vector<int64_t>& s = size.sizes;
+    guarded(ctx, "cuda_max_cosine", [&] { bench_max_cosine(ctx, s.at(0), s.at(1), s.at(2), s.at(3)); });
+  }
   guarded(ctx, "cuda_dcsr_train_step_l1", [&] { bench_model(ctx, "train_l1"); });
   guarded(ctx, "cuda_dcsr_train_step_cx_vgg", [&] { bench_model(ctx, "train_cx_vgg"); });
   guarded(ctx, "cuda_dcsr_infer", [&] { bench_model(ctx, "infer_tile"); });

@@ -12,7 +12,7 @@
 #include "autograd/ops/dcsr_internal.h"
 #include "runtime/allocator.h"
 #include "tensor/random.h"
-#include "tests/op_table.h"
+#include "apps/bench/table_sizes.h"
 
 namespace dcsr::bench {
 
@@ -185,14 +185,13 @@ void bench_contextual(const Context& ctx, int64_t channels, int64_t hw) {
 }  // namespace
 
 DCSR_BENCH(matching) {
-  for (const test::BenchSize& size : test::op_row("max_cosine").bench) {  // queries, keys
-    if (!size.runs(ctx.quick)) continue;
+  for (const TableSize& size : table_sizes(ctx, "max_cosine", kCPU)) {  // queries, keys
     const int64_t nq = size.sizes.at(0), nk = size.sizes.at(1);
-    bench_max_cosine(ctx, "max_cosine_" + (size.label.empty() ? "" : size.label + "_") + std::to_string(nq) + "x" +
+    bench_max_cosine(ctx, "max_cosine_" + (size.part.empty() ? "" : size.part + "_") + std::to_string(nq) + "x" +
                               std::to_string(nk), nq, nk);
   }
-  for (const test::BenchSize& size : test::op_row("contextual_loss").bench)  // channels, side of the maps
-    if (size.runs(ctx.quick)) bench_contextual(ctx, size.sizes.at(0), size.sizes.at(1));
+  for (const TableSize& size : table_sizes(ctx, "contextual_loss", kCPU))  // channels, side of the maps
+    bench_contextual(ctx, size.sizes.at(0), size.sizes.at(1));
 }
 
 }  // namespace dcsr::bench

@@ -1,0 +1,110 @@
+// The CPU backend's run-time paths, and a few of its kernels below the op
+// level, for the code outside kernels/ that checks or times them
+// (tests/test_winograd.cpp, the vector exp test of tests/test_ops_dcsr_losses.cpp,
+// apps/bench/bench_conv.cpp):
+//   - the instruction-set level the kernels run (DCSR_CPU_ISA; kernels/cpu/isa.h);
+//   - the path a float32 convolution takes, direct or Winograd, and the plan's
+//     rule (DCSR_CPU_CONV; kernels/cpu/winograd_plan.h);
+//   - the Winograd forward under a given scratch limit (kernels/cpu/winograd.h);
+//   - the raw float32 GEMM and the AVX-512 packed GEMM, the conv bench's
+//     baselines (kernels/cpu/cpu_gemm.h, kernels/cpu/packed_gemm.h);
+//   - the SIMD exp of the contextual loss (kernels/cpu/vec_exp.h).
+// The kernels/cpu/ headers stay private to kernels/ (a ctest checks that
+// nothing else includes them): this header mirrors the types it needs (same
+// enumerators, same fields) and kernels/cpu_paths.cpp forwards every call.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <utility>
+
+namespace dcsr::kernels::cpu_paths {
+
+// ---- the instruction-set level (narrowest first) ----
+//   kGeneric: plain C++; kAvx2: AVX2 + FMA (256-bit); kAvx512: AVX-512F (512-bit).
+enum class CpuIsa { kGeneric = 0, kAvx2 = 1, kAvx512 = 2 };
+
+// What the CPU (and the OS, which must save the wider registers) supports.
+struct CpuFeatures {
+  bool avx2_fma = false;
+  bool avx512f = false;
+  bool avx512_bf16 = false;
+  bool amx = false;
+  std::string model;    // the cpuid brand string, e.g. "AMD EPYC 9B14"
+  std::string summary;  // the flags present, e.g. "avx2+fma avx512f"
+};
+
+CpuFeatures cpu_features();  // detected once, on first use
+std::string cpu_model();     // cpu_features().model, for bench lines
+bool isa_supported(CpuIsa isa);
+CpuIsa best_isa();  // the widest supported level
+// The level the kernels use now: set_cpu_isa's, else DCSR_CPU_ISA's, else
+// best_isa(). Setting a level the CPU lacks is an Error naming it.
+CpuIsa cpu_isa();
+void set_cpu_isa(CpuIsa isa);
+void reset_cpu_isa();                            // back to DCSR_CPU_ISA / best_isa()
+const char* isa_name(CpuIsa isa);                // "generic", "avx2", "avx512"
+CpuIsa isa_from_name(const std::string& name);  // the inverse; an Error names a bad name
+
+// ---- the path of a float32 convolution ----
+enum class CpuConvPath { kAuto, kDirect, kWinograd2, kWinograd4 };
+
+CpuConvPath cpu_conv_path();
+void set_cpu_conv_path(CpuConvPath path);  // forces a path wherever Winograd applies
+void reset_cpu_conv_path();                // back to DCSR_CPU_CONV / auto
+const char* cpu_conv_path_name(CpuConvPath path);              // "auto", "direct", "winograd2", "winograd4"
+CpuConvPath cpu_conv_path_from_name(const std::string& name);  // the inverse; an Error names a bad name
+
+// A convolution's geometry: x (N, Cin, H, W), weight (Cout, Cin / groups, k, k),
+// y (N, Cout, Ho, Wo).
+struct ConvShape {
+  int64_t N, Cin, H, W, Cout, k, stride, pad, groups, Ho, Wo;
+};
+
+// The output tile the plan picks for a float32 forward conv of shape s under
+// the current path setting: 4 or 2 (Winograd), 0 (direct).
+int winograd_tile_for(const ConvShape& s);
+
+// The path a float32 forward conv of shape s takes now, for bench lines:
+// "winograd4/avx2", "direct/avx512-implicit-gemm", "direct/im2col-gemm", ...
+std::string conv_forward_path(const ConvShape& s);
+
+// y (N, Cout, Ho, Wo) = conv(x, w) + b through Winograd F(m x m, 3x3), m = 2
+// or 4, on `isa`'s path, for a 3x3 stride-1 dense float32 conv (b may be
+// null; no epilogue). Returns false, having done nothing, when its scratch
+// does not fit `limit` bytes.
+bool winograd_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y, int64_t limit,
+                      int m, CpuIsa isa);
+
+// ---- float32 GEMMs below the op level (the conv bench's baselines) ----
+
+// C (M x N, row stride ldc) = A (M x K, row stride lda) B (K x N, row stride
+// ldb), row-major: the raw GEMM the CPU kernels call on sub-blocks (Eigen;
+// Eigen's threads outside a parallel region, one thread inside one).
+void gemm_f32(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t M, int64_t N,
+              int64_t K);
+
+// The AVX-512 packed GEMM of the direct conv, compiled only where the build
+// targets AVX-512; the four functions below are Errors where it is not.
+bool packed_gemm_built();
+int64_t packed_a_floats(int64_t M, int64_t K);  // floats in A packed into row panels
+int64_t packed_b_floats(int64_t N, int64_t K);  // floats in B packed into column panels
+void pack_a(const float* a, int64_t lda, int64_t M, int64_t K, float* packed);  // A (M x K), row stride lda
+void pack_b(const float* b, int64_t ldb, int64_t K, int64_t N, float* packed);  // B (K x N), row stride ldb
+// C (M x N, row stride ldc) = A B from packed operands; one thread (callers
+// split N: columns [n0, n0 + n) of B start at packed_b + n0 * K, n0 a multiple
+// of the panel width 48).
+void packed_gemm(int64_t M, int64_t N, int64_t K, const float* packed_a, const float* packed_b, float* c, int64_t ldc);
+
+// ---- the SIMD exp of the contextual loss (float, double) ----
+
+// Values in one SIMD vector of T in this build.
+template <typename T>
+int vector_lanes();
+// [lo, hi]: below lo e^x rounds to 0, above hi it overflows (inputs are clamped there).
+template <typename T>
+std::pair<T, T> vector_exp_range();
+// out[i] = e^in[i] for i < n, a vector at a time.
+template <typename T>
+void vector_exp(const T* in, T* out, int64_t n);
+
+}  // namespace dcsr::kernels::cpu_paths
