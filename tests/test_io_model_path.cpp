@@ -96,3 +96,37 @@ TEST_CASE("errors: no default model anywhere names the places looked in", "[cli]
                            Catch::Contains("make install"));
   CHECK(!fs::exists(work / "out.json"));
 }
+
+// 8K mode is the real-photo mode: without --model, `dcsr sr` and `dcsr demo`
+// take models/real.ckpt (the SRA-adapted model) when it exists, 4K mode and
+// `dcsr eval` take models/default.ckpt, and --model overrides both. Each model
+// file here is broken in its own way, so the error names the file dcsr chose.
+TEST_CASE("cli: 8k mode defaults to models/real.ckpt, 4k mode to models/default.ckpt", "[cli][model_path]") {
+  test::TempDir work("io_model_mode");
+  test::write_dataset(work.str() + "/set", 1, 24, 28);
+  fs::create_directories(work / "models");
+  test::write_bytes(work / "models/default.ckpt", "basic, broken");
+  test::write_bytes(work / "models/real.ckpt", "real, broken");
+  test::write_model(work.str() + "/chosen.ckpt", 4);
+  const std::string pair = "--lr set/LR/x2/p0.png --ref set/Ref/x2/p0.png --registration none";
+  auto sr = [&](const std::string& extra) { return test::run_dcsr("sr " + pair + " --out o.png " + extra, work.str()); };
+
+  const test::RunResult k8 = sr("--mode 8k");
+  REQUIRE_FAILS_WITH(k8, 1, "models/real.ckpt");
+  const test::RunResult k4 = sr("--mode 4k");
+  REQUIRE_FAILS_WITH(k4, 1, "models/default.ckpt");
+  const test::RunResult demo = test::run_dcsr("demo --lr set/LR/x2/p0.png --ref set/Ref/x2/p0.png --out d", work.str());
+  REQUIRE_FAILS_WITH(demo, 1, "models/real.ckpt");
+  const test::RunResult eval = test::run_dcsr("eval --data set --json e.json --quiet", work.str());
+  REQUIRE_FAILS_WITH(eval, 1, "models/default.ckpt");
+
+  const test::RunResult chosen = sr("--mode 8k --model chosen.ckpt");
+  INFO(chosen.output);
+  CHECK(chosen.status == 0);
+  CHECK(fs::exists(work / "o.png"));
+
+  // Without real.ckpt, 8k mode falls back to the basic model.
+  fs::remove(work / "models/real.ckpt");
+  const test::RunResult fallback = sr("--mode 8k");
+  REQUIRE_FAILS_WITH(fallback, 1, "models/default.ckpt");
+}

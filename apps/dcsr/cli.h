@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "apps/dcsr/args.h"
+#include "dcsr/model/config.h"
 #include "io/output_rules.h"
 
 namespace dcsr::cli {
@@ -37,10 +38,11 @@ const CommandInfo* find_command(const std::string& name);
 std::string general_help();
 std::string command_help(const CommandInfo& command);
 
-// The model used when --model is not given: $DCSR_MODEL if set, else the
-// first models/default.ckpt found by find_repo_file(). Fails naming the places
-// it looked, with instructions, when none exists (apps/dcsr/model_path.cpp).
-std::string resolve_model_path(const std::string& given);
+// The model used when --model is not given: $DCSR_MODEL if set, else (8K
+// mode only) the first models/real.ckpt found by find_repo_file(), else the
+// first models/default.ckpt. Fails naming the places it looked, with
+// instructions, when none exists (apps/dcsr/model_path.cpp).
+std::string resolve_model_path(const std::string& given, Mode mode = Mode::K4);
 
 // A file of the repository, e.g. "demo/wide.jpg", found from any working
 // folder: the path relative to the current folder when it exists there, else

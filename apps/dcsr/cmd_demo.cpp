@@ -24,12 +24,13 @@ const char* kGetModel =
     "experiments/default/model_latest.ckpt, or convert the published weights (docs/published_weights.md); "
     "DCSR_MODEL=FILE also works";
 
-// The model file: --model, else $DCSR_MODEL, else models/default.ckpt; a
-// missing file fails here, with how to get one, before any work is done.
-std::string demo_model(const Args& args) {
+// The model file: --model, else $DCSR_MODEL, else (8K mode) models/real.ckpt
+// when shipped, else models/default.ckpt; a missing file fails here, with how
+// to get one, before any work is done.
+std::string demo_model(const Args& args, Mode mode) {
   std::string path;
   try {
-    path = resolve_model_path(args.get("model"));
+    path = resolve_model_path(args.get("model"), mode);
   } catch (const Error&) {
     fail("no model: models/default.ckpt was not found (neither in the current folder nor next to the build "
          "folder of this dcsr). ", kGetModel);
@@ -85,7 +86,7 @@ int run_demo(const CommandInfo& self, const std::vector<std::string>& argv) {
   // Everything that can be checked cheaply, before minutes of work.
   const std::string lr_path = demo_image(args, "lr", "demo/ultrawide.jpg");
   const std::string ref_path = demo_image(args, "ref", "demo/wide.jpg");
-  const std::string model_path = demo_model(args);
+  const std::string model_path = demo_model(args, mode);
   Tensor lr = read_image(lr_path), ref = read_image(ref_path);
   DCSR_CHECK(lr.size(2) == ref.size(2) && lr.size(3) == ref.size(3), "the reference '", ref_path, "' is ",
              ref.size(3), "x", ref.size(2), " but the wide image '", lr_path, "' is ", lr.size(3), "x", lr.size(2),
@@ -167,8 +168,8 @@ CommandInfo demo_command() {
       "  side_by_side.png  bicubic x2 | ours | the reference placed where its view lies, the telephoto's\n"
       "                    view outlined (orange), and a 2x nearest-neighbour zoom of one region (cyan box)\n"
       "  confidence.png    the matching confidence at the input's size (8k mode: each value covers 2x2)\n"
-      "Without --model: $DCSR_MODEL, else models/default.ckpt.";
-  c.options = {{"model", "M", "model checkpoint (default: $DCSR_MODEL or models/default.ckpt)"},
+      "Without --model: $DCSR_MODEL, else in 8k mode models/real.ckpt (the SRA-adapted model) when present, else models/default.ckpt.";
+  c.options = {{"model", "M", "model checkpoint (default: $DCSR_MODEL, else models/real.ckpt in 8k mode when present, else models/default.ckpt)"},
                {"out", "DIR", "output folder, created if needed (default out/demo)"},
                {"mode", "8k|4k", "matching mode (default 8k)"},
                {"lr", "WIDE", "another wide image instead of demo/ultrawide.jpg"},

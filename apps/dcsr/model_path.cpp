@@ -4,6 +4,9 @@
 // The places, in order: the current folder; the checkout of a build
 // (<repo>/build/bin/dcsr -> <repo>/FILE, also <repo>/bin/dcsr -> <repo>/FILE);
 // an install prefix (`make install PREFIX=P`: P/bin/dcsr -> P/share/dcsr/FILE).
+//
+// The models: models/default.ckpt is the basic model (4K mode, `dcsr eval`);
+// models/real.ckpt, when present, is the SRA-adapted one that 8K mode uses.
 #include <cstdlib>
 #include <filesystem>
 #include <vector>
@@ -44,9 +47,13 @@ std::string find_repo_file(const std::string& relative) {
   return "";
 }
 
-std::string resolve_model_path(const std::string& given) {
+std::string resolve_model_path(const std::string& given, Mode mode) {
   if (!given.empty()) return given;
   if (const char* env = std::getenv("DCSR_MODEL"); env && *env) return env;
+  // 8K mode is the real-photo mode (spec §11: test_8k_SRA.sh): its default is
+  // the SRA-adapted model when one is shipped, else the basic one.
+  if (mode == Mode::K8)
+    if (std::string found = find_repo_file("models/real.ckpt"); !found.empty()) return found;
   if (std::string found = find_repo_file("models/default.ckpt"); !found.empty()) return found;
   std::string looked;
   for (const fs::path& place : candidates("models/default.ckpt"))
