@@ -120,7 +120,7 @@ int run_single(const Args& args, const SrSettings& s, const Device device) {
   check_image_output(out_path, s.write);
 
   // The model first: a bad model fails before the registration's work.
-  const std::string model_path = resolve_model_path(args.get("model"));
+  const std::string model_path = resolve_model_path(args.get("model"), s.mode);
   const auto model_start = std::chrono::steady_clock::now();
   std::unique_ptr<DcsrNet> net = load_model(model_path, device);  // on CUDA: the device's start-up too
   const double model_s = seconds_since(model_start);
@@ -179,7 +179,7 @@ int run_batch(const Args& args, const SrSettings& s, const Device device) {
   std::error_code ec;
   fs::create_directories(out_dir, ec);
   DCSR_CHECK(fs::is_directory(out_dir, ec), "cannot create the output folder '", out_dir, "'");
-  std::unique_ptr<DcsrNet> net = load_model(resolve_model_path(args.get("model")), device);
+  std::unique_ptr<DcsrNet> net = load_model(resolve_model_path(args.get("model"), s.mode), device);
   return process_pairs(plan, network_tile_forward(*net, s.mode), s);
 }
 
@@ -228,7 +228,7 @@ CommandInfo sr_command() {
       "Folders: files are paired by sorted name; OUT-DIR/<wide file's stem>.png (--ext); a bad pair is\n"
       "reported and skipped, and the exit status is 4 when any was (1: nothing done, 2: usage).\n"
       "Under mpirun -np N the pairs are shared over the ranks; rank 0 prints (docs/scaling.md).\n"
-      "Without --model: $DCSR_MODEL, else models/default.ckpt.\n"
+      "Without --model: $DCSR_MODEL, else in 8k mode models/real.ckpt (the SRA-adapted model) when present, else models/default.ckpt.\n"
       "--confidence writes the matching confidence (LR resolution in 4k mode, half of it in 8k mode);\n"
       "--warped-ref writes the aligned reference high frequencies + 0.5 (SR resolution).";
   c.options = {{"lr", "WIDE", "the wide-angle image (PNG, JPEG, BMP)"},
@@ -241,7 +241,7 @@ CommandInfo sr_command() {
                {"ext", "png|jpg", "the results' format in batch mode (default png)"},
                {"bit-depth", "8|16", "PNG bits per sample of the result (default 8; JPEG: 8 only)"},
                {"quality", "Q", "JPEG quality of the result, 1 to 100 (default 95)"},
-               {"model", "M", "model checkpoint (default: $DCSR_MODEL or models/default.ckpt)"},
+               {"model", "M", "model checkpoint (default: $DCSR_MODEL, else models/real.ckpt in 8k mode when present, else models/default.ckpt)"},
                {"mode", "4k|8k", "tile and matching mode (default 4k)"},
                {"confidence", "C.png", "also write the matching confidence map"},
                {"warped-ref", "W.png", "also write the aligned reference high frequencies"},
