@@ -100,9 +100,11 @@ inline std::vector<OpRow> matching_rows() {
   cosine.bench = {{"", {4096, 4096}, BenchSize::kQuickOnly},
                   {"train", {16384, 16384}, BenchSize::kFullOnly},     // LR 128^2 vs Ref/2 128^2
                   {"4k_tile", {27556, 30976}, BenchSize::kFullOnly},   // 166^2 queries vs 176^2 keys
-                  // GPU (bench_cuda.cpp): (N, D, queries, keys)
+                  // GPU (bench_cuda.cpp, kernels/study/max_cosine.cu): (N, D, queries, keys)
                   {"cuda", {1, 576, 1024, 1024}, BenchSize::kQuickOnly},
-                  {"cuda", {1, 576, 4096, 4096}, BenchSize::kFullOnly}};
+                  {"cuda", {1, 576, 4096, 4096}, BenchSize::kFullOnly},     // 64 channels (D = 576)
+                  {"cuda", {4, 576, 1600, 6400}, BenchSize::kFullOnly},     // a batch: 40^2 queries, 80^2 keys
+                  {"cuda", {1, 144, 27556, 30976}, BenchSize::kFullOnly}};  // the 4K tile's (16 channels, 3x3)
 
   OpRow descriptors{"patch_descriptors", true};
   descriptors.parity = {1e-6, 1e-5};
@@ -283,7 +285,10 @@ inline std::vector<OpRow> loss_rows() {
     run.atol = 1e-10, run.rtol = 1e-8;
     return std::vector<GoldenRun>{run};
   }});
-  cx.bench = {{"", {256, 32}, BenchSize::kQuickOnly}, {"", {256, 64}, BenchSize::kFullOnly}};
+  cx.bench = {{"", {256, 32}, BenchSize::kQuickOnly}, {"", {256, 64}, BenchSize::kFullOnly},  // (C, side)
+              // GPU (kernels/study/contextual.cu): (N, C, Nx, Ny)
+              {"cuda", {1, 64, 4096, 4096}, BenchSize::kFullOnly},
+              {"cuda", {4, 256, 1024, 1024}, BenchSize::kFullOnly}};
 
   OpRow l1{"l1_loss", true}, mse{"mse_loss", true};
   l1.parity = mse.parity = {1e-6, 1e-5};

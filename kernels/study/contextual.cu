@@ -16,6 +16,7 @@
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/study/study_common.cuh"
+#include "tests/op_table.h"
 
 using namespace dcsr;
 
@@ -72,7 +73,10 @@ int main(int argc, char** argv) {
     std::vector<CxCase> cases;
     for (const std::vector<int64_t>& f : o.shapes) cases.push_back({f[0], f[1], f[2], f[3]});
     if (cases.empty() && study::quick_mode()) cases = {{2, 8, 42, 45}};
-    if (cases.empty()) cases = {{1, 64, 4096, 4096}, {4, 256, 1024, 1024}};
+    // The op table's GPU sizes of contextual_loss (tests/op_rows_dcsr.h), (N, C, Nx, Ny).
+    if (cases.empty())
+      for (const std::vector<int64_t>& s : study::table_gpu_sizes(test::op_row("contextual_loss")))
+        cases.push_back({s.at(0), s.at(1), s.at(2), s.at(3)});
     for (const CxCase& c : cases) run_case(c, o.only_version, peaks);
   });
 }

@@ -23,6 +23,7 @@
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_gemm.h"
 #include "kernels/study/study_common.cuh"
+#include "tests/op_table.h"
 
 using namespace dcsr;
 using dcsr::kernels::cuda::grid_for;
@@ -226,10 +227,14 @@ int main(int argc, char** argv) {
   return study::study_main(argc, argv, "gemm", "MxNxK", 3, [](const study::Options& o, const study::Peaks& peaks) {
     std::vector<Shape3> shapes;
     for (const std::vector<int64_t>& f : o.shapes) shapes.push_back({f[0], f[1], f[2]});
-    // Square; the conv 64->64 3x3 at 256x256 as one GEMM; a matching tile
-    // (4096 keys x 1600 queries x 576 = 9 x 64 descriptor entries).
     if (shapes.empty() && study::quick_mode()) shapes = {{130, 70, 45}, {64, 300, 27}};
-    if (shapes.empty()) shapes = {{2048, 2048, 2048}, {64, 65536, 576}, {4096, 1600, 576}};
+    // The op table's GPU sizes of matmul (tests/op_rows_core.h): n for n x n x n, or
+    // (M, N, K, A stored transposed): square; the conv 64->64 3x3 at 256x256 as one GEMM;
+    // a matching tile (4096 keys x 1600 queries x 576). The versions here are all
+    // A B products: a transposed A is timed as the A B product of the same size.
+    if (shapes.empty())
+      for (const std::vector<int64_t>& s : study::table_gpu_sizes(test::op_row("matmul")))
+        shapes.push_back(s.size() == 1 ? Shape3{s[0], s[0], s[0]} : Shape3{s.at(0), s.at(1), s.at(2)});
     for (const Shape3& s : shapes) run_shape(s, o.only_version, peaks);
   });
 }

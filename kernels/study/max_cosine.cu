@@ -25,6 +25,7 @@
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/study/study_common.cuh"
+#include "tests/op_table.h"
 
 using namespace dcsr;
 
@@ -93,11 +94,11 @@ int main(int argc, char** argv) {
                                                                         const study::Peaks& peaks) {
     std::vector<MatchCase> cases;
     for (const std::vector<int64_t>& f : o.shapes) cases.push_back({f[0], f[1], f[2], f[3]});
-    // 64-channel descriptors (D = 576) 4096 x 4096; a batch of 40x40 queries against 80x80 keys;
-    // the 4K inference tile's matching (16-channel features, 3x3 patches: D = 144; 166^2
-    // queries, 176^2 keys).
     if (cases.empty() && study::quick_mode()) cases = {{2, 20, 131, 203}, {1, 9, 40, 700}};
-    if (cases.empty()) cases = {{1, 576, 4096, 4096}, {4, 576, 1600, 6400}, {1, 144, 27556, 30976}};
+    // The op table's GPU sizes of max_cosine (tests/op_rows_dcsr.h), (N, D, queries, keys).
+    if (cases.empty())
+      for (const std::vector<int64_t>& s : study::table_gpu_sizes(test::op_row("max_cosine")))
+        cases.push_back({s.at(0), s.at(1), s.at(2), s.at(3)});
     for (const MatchCase& c : cases) run_case(c, o.only_version, peaks);
   });
 }

@@ -257,6 +257,20 @@ struct Options {
   std::vector<std::vector<int64_t>> shapes;
 };
 
+// The GPU sizes of an op's row in the op table (tests/op_table.h: the `bench`
+// sizes labelled "cuda" or "cuda_<part>" that a full bench run times,
+// apps/bench/bench_cuda.cpp): a study's default shapes when no --shape is
+// given (--quick runs keep their own small odd sizes, for the emulator). Each
+// study says what the sizes mean (the row says it too).
+template <typename Row>
+std::vector<std::vector<int64_t>> table_gpu_sizes(const Row& row) {
+  std::vector<std::vector<int64_t>> out;
+  for (const auto& size : row.bench)
+    if ((size.label == "cuda" || size.label.rfind("cuda_", 0) == 0) && size.runs(/*quick=*/false))
+      out.push_back(size.sizes);
+  return out;
+}
+
 // Parses "AxBx..." with exactly `fields` leading numbers (what follows them is
 // ignored, as sscanf did); false when there are fewer.
 inline bool parse_shape(const char* text, int fields, std::vector<int64_t>& out) {
