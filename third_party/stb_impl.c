@@ -1,6 +1,8 @@
-/* The one translation unit that compiles the stb single-header libraries
- * (system headers from /usr/include/stb). io/image_io.cpp includes the same
- * headers without the IMPLEMENTATION macros. */
+/* The translation unit that compiles stb_image, the image decoder (system
+ * header from /usr/include/stb). io/ includes the same header without the
+ * IMPLEMENTATION macro. The encoder is in stb_write_impl.c, apart, so that a
+ * sanitizer exception it needs does not reach the decoder, which reads
+ * untrusted files. */
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_NO_PSD
 #define STBI_NO_HDR
@@ -9,6 +11,3 @@
 #define STBI_NO_GIF
 #define STBI_NO_TGA
 #include <stb_image.h>
-
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#include <stb_image_write.h>
