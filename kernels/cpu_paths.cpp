@@ -33,10 +33,6 @@ cpu::ConvShape to_cpu(const ConvShape& s) {
   return {s.N, s.Cin, s.H, s.W, s.Cout, s.k, s.stride, s.pad, s.groups, s.Ho, s.Wo};
 }
 
-[[noreturn]] void no_packed_gemm(const char* what) {
-  fail("cpu_paths::", what, ": the packed GEMM is compiled only where the build targets AVX-512 (not this build)");
-}
-
 }  // namespace
 
 CpuFeatures cpu_features() {
@@ -85,6 +81,11 @@ void packed_gemm(int64_t M, int64_t N, int64_t K, const float* packed_a, const f
   cpu::packed::gemm(M, N, K, packed_a, packed_b, c, ldc, false, nullptr);
 }
 #else
+namespace {
+[[noreturn]] void no_packed_gemm(const char* what) {
+  fail("cpu_paths::", what, ": the packed GEMM is compiled only where the build targets AVX-512 (not this build)");
+}
+}  // namespace
 bool packed_gemm_built() { return false; }
 int64_t packed_a_floats(int64_t, int64_t) { no_packed_gemm("packed_a_floats"); }
 int64_t packed_b_floats(int64_t, int64_t) { no_packed_gemm("packed_b_floats"); }
