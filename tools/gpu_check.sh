@@ -284,7 +284,7 @@ if [ -x "$BIN/dcsr_tests" ]; then
         echo 'SKIPPED: the build has no NCCL (configure printed no \"NCCL ON\": no MPI or no nccl.h)'; exit 77; fi
       set -e -o pipefail
       for k in 0 1; do
-        '$BIN/dcsr' resize --in '$ROOT/demo/wide.jpg' --out '$nccl_dir/photos/p\$k.png' --size \$((256 + 64 * k))x192
+        '$BIN/dcsr' resize --in '$ROOT/demo/wide.jpg' --out '$nccl_dir/photos/p'\$k.png --size \$((256 + 64 * k))x192
       done
       '$BIN/dcsr' prepare --photos '$nccl_dir/photos' --out '$nccl_dir/set'
       cd '$nccl_dir'
