@@ -228,9 +228,12 @@ TEST_CASE("distributed: sharded dcsr sr on folders writes what one process write
     write_png(dir / ("wide/" + name), test::test_image(20 + 2 * k, 24, uint64_t(1 + k)));
     write_png(dir / ("tele/" + name), test::test_image(20 + 2 * k, 24, uint64_t(11 + k)));
   }
-  // Pair 3's telephoto cut in half: skipped by whichever rank takes it.
-  const std::string png = test::read_bytes_of(dir / "tele/p2.png");
-  test::write_bytes(dir / "tele/p2.png", png.substr(0, png.size() / 2));
+  // Pairs 2 and 3 with their telephotos cut in half. The pairs have one tile
+  // each, so they alternate over 2 ranks (assign_by_cost): pair 2 fails on
+  // rank 1, pair 3 on the root.
+  const std::string png1 = test::read_bytes_of(dir / "tele/p1.png"), png2 = test::read_bytes_of(dir / "tele/p2.png");
+  test::write_bytes(dir / "tele/p1.png", png1.substr(0, png1.size() / 2));
+  test::write_bytes(dir / "tele/p2.png", png2.substr(0, png2.size() / 2));
   const std::string args = "sr --lr-dir wide --ref-dir tele --registration none --model m.ckpt --out-dir ";
   RunResult one = run_dcsr(args + "one", dir.str());
   INFO(one.output);
@@ -246,8 +249,8 @@ TEST_CASE("distributed: sharded dcsr sr on folders writes what one process write
     return files;
   };
   const auto expected = files_of(dir / "one"), got = files_of(dir / "two");
-  CHECK(expected.size() == 4);
-  CHECK(expected.count("p2.png") == 0);
+  CHECK(expected.size() == 3);
+  CHECK(expected.count("p1.png") + expected.count("p2.png") == 0);
   CHECK(got == expected);  // names and bytes; no temporary file left over
 
   // The skipped lines (printed by the root, whichever rank skipped the pair) and the one summary.
@@ -260,15 +263,17 @@ TEST_CASE("distributed: sharded dcsr sr on folders writes what one process write
     return found;
   };
   const auto skipped = lines_with(one.output, " skipped (", "dcsr sr: pair ");
-  REQUIRE(skipped.size() == 1);
-  CHECK_THAT(skipped[0], Catch::Contains("pair 3/5 skipped") && Catch::Contains("p2.png"));
+  REQUIRE(skipped.size() == 2);
+  CHECK_THAT(skipped[0], Catch::Contains("pair 2/5 skipped") && Catch::Contains("p1.png"));
+  CHECK_THAT(skipped[1], Catch::Contains("pair 3/5 skipped") && Catch::Contains("p2.png"));
   CHECK(lines_with(two.output, " skipped (", "dcsr sr: pair ") == skipped);
-  CHECK(lines_with(two.output, " wrote two/", "pair ").size() == 4);
-  CHECK(lines_with(two.output, "1 of 5 pairs failed and were skipped (exit status 4)").size() == 1);
-  CHECK(lines_with(one.output, "1 of 5 pairs failed and were skipped (exit status 4)").size() == 1);
+  CHECK(lines_with(two.output, " wrote two/", "pair ").size() == 3);
+  CHECK(lines_with(two.output, "2 of 5 pairs failed and were skipped (exit status 4)").size() == 1);
+  CHECK(lines_with(one.output, "2 of 5 pairs failed and were skipped (exit status 4)").size() == 1);
 
   // All pairs good: status 0 from both, and the root's summary counts all five.
-  test::write_bytes(dir / "tele/p2.png", png);
+  test::write_bytes(dir / "tele/p1.png", png1);
+  test::write_bytes(dir / "tele/p2.png", png2);
   RunResult all = run_mpi(2, args + "all --quiet", dir.str());
   INFO(all.output);
   CHECK(all.status == 0);
