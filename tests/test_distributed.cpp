@@ -271,6 +271,13 @@ TEST_CASE("distributed: sharded dcsr sr on folders writes what one process write
   CHECK(lines_with(two.output, "2 of 5 pairs failed and were skipped (exit status 4)").size() == 1);
   CHECK(lines_with(one.output, "2 of 5 pairs failed and were skipped (exit status 4)").size() == 1);
 
+  // One pair under mpirun is refused (every rank would write the same file); nothing is written.
+  RunResult single = run_mpi(2, "sr --lr wide/p0.png --ref tele/p0.png --out single.png --model m.ckpt", dir.str());
+  INFO(single.output);
+  CHECK(single.status == 2);
+  CHECK_THAT(single.output, Catch::Contains("one pair (--lr/--ref/--out) runs in one process"));
+  CHECK_FALSE(fs::exists(dir / "single.png"));
+
   // All pairs good: status 0 from both, and the root's summary counts all five.
   test::write_bytes(dir / "tele/p1.png", png1);
   test::write_bytes(dir / "tele/p2.png", png2);

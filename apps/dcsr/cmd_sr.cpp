@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <map>
 #include <optional>
 
 #include "apps/dcsr/cli.h"
@@ -19,6 +18,7 @@
 #include "dcsr/registration/normalise.h"
 #include "dcsr/registration/register.h"
 #include "io/image_io.h"
+#include "nn/distributed.h"
 
 namespace dcsr::cli {
 
@@ -201,6 +201,10 @@ int run_sr(const CommandInfo& self, const std::vector<std::string>& argv) {
     throw UsageError("dcsr sr: option --quality expects an integer from 1 to 100, got '" + args.get("quality") + "'");
   s.write.bit_depth = int(bit_depth), s.write.jpeg_quality = int(quality);
   const bool batch = args.has("lr-dir") || args.has("ref-dir") || args.has("out-dir");
+  // Under mpirun every rank would do the one pair and write the same file.
+  if (!batch && distributed::world().size > 1)
+    throw UsageError("dcsr sr: one pair (--lr/--ref/--out) runs in one process; under mpirun, give folders "
+                     "(--lr-dir/--ref-dir/--out-dir) to share their pairs over the ranks");
   apply_threads(args);
   const Device device = select_device(args.get("device", "cpu"));
   return batch ? run_batch(args, s, device) : run_single(args, s, device);
