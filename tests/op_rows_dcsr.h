@@ -183,6 +183,10 @@ inline std::vector<OpRow> sampler_rows() {
     return runs;
   }});
 
+  // GPU (kernels/study/block_gather.cu): (N, C, Hv, Wv, k, query rows, query cols): a 4x
+  // transfer, 64-channel values 160 x 160 in 4 x 4 blocks, a 40 x 40 query grid, batch 4.
+  gather.bench = {{"cuda", {4, 64, 160, 160, 4, 40, 40}}};
+
   OpRow sample{"grid_sample"};
   sample.parity = {1e-6, 1e-5, 1e-5, 1e-5};
   // Points from 1.5 pixels before the image to 1.5 after it, off integers: the
@@ -209,6 +213,10 @@ inline std::vector<OpRow> sampler_rows() {
       return TensorList{uniform_leaf({2, 3, H, W}, 352, dt), from_vector(pts, {2, 2, Ho, Wo}, dt).requires_grad_()};
     }, call));
   }
+
+  // GPU (kernels/study/grid_sample.cu): (N, C, H, W, Ho, Wo): the aligned sampler at 4x,
+  // 64 channels, a 162 x 162 padded mosaic, 160 x 160 points, batch 4.
+  sample.bench = {{"cuda", {4, 64, 162, 162, 160, 160}}};
 
   OpRow grid{"aligned_grid"};
   grid.parity = {1e-5, 1e-5, 1e-4, 1e-5};

@@ -15,6 +15,7 @@
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/study/study_common.cuh"
+#include "tests/op_table.h"
 
 using namespace dcsr;
 using dcsr::kernels::cuda::grid_for;
@@ -40,36 +41,40 @@ __global__ void gather_rows(const float* value, const int64_t* index, float* out
 int main(int argc, char** argv) {
   return study::study_main(argc, argv, "block_gather", nullptr, 0, [](const study::Options& o,
                                                                       const study::Peaks& peaks) {
-    // A 4x transfer: 64-channel values 160 x 160 in 4 x 4 blocks, a 40 x 40 query grid, batch 4.
-    const int64_t N = study::quick_mode() ? 2 : 4, C = study::quick_mode() ? 3 : 64, k = 4;
-    const int64_t Hv = study::quick_mode() ? 24 : 160, Wv = study::quick_mode() ? 20 : 160;
-    const int64_t out_h = study::quick_mode() ? 5 : 40, out_w = study::quick_mode() ? 7 : 40;
-    const std::string shape = study::dims({N, C, Hv, Wv}) + " k" + std::to_string(k);
-    Generator gen(51);
-    Tensor value = uniform({N, C, Hv, Wv}, gen, -1.0, 1.0);
-    std::vector<int64_t> idx(size_t(N * out_h * out_w));
-    for (int64_t& v : idx) v = gen.randint(0, (Hv / k) * (Wv / k));
-    Tensor index = from_vector(idx, {N, out_h * out_w});
-    Tensor gout = uniform({N, C, out_h * k, out_w * k}, gen, -1.0, 1.0);
-    Tensor out_ref = empty(gout.shape()), gv_ref = empty(value.shape());
-    kernels::cpu::block_gather(value, index, k, out_ref);
-    kernels::cpu::block_gather_backward(gout, index, k, gv_ref);
-    Tensor dvalue = value.to(kCUDA), dindex = index.to(kCUDA), dgout = gout.to(kCUDA);
-    Tensor dout = empty(gout.shape(), kFloat32, kCUDA), dgv = empty(value.shape(), kFloat32, kCUDA);
-    const double bytes = 2.0 * 4.0 * double(gout.numel());
-    const std::vector<study::Version> versions = {
-        {"forward: production, one thread per value", {&dout}, {&out_ref}, 1e-6,
-         [&] { kernels::cuda::block_gather(dvalue, dindex, k, dout); }},
-        {"forward: one thread per block row", {&dout}, {&out_ref}, 1e-6,
-         [&] {
-           gather_rows<<<grid_for(N * C * out_h * k * out_w), kBlock>>>(dvalue.data<float>(), dindex.data<int64_t>(),
-                                                                        dout.data<float>(), N, C, Hv, Wv, out_h * k,
-                                                                        out_w * k, k);
-           DCSR_CUDA_CHECK_LAUNCH();
-         }},
-        {"backward: production, atomicAdd", {&dgv}, {&gv_ref}, 1e-6,
-         [&] { kernels::cuda::block_gather_backward(dgout, dindex, k, dgv); }},
-    };
-    study::run_versions("block_gather", shape, versions, o.only_version, 0.0, bytes, peaks);
+    // The op table's GPU sizes of block_gather (tests/op_rows_dcsr.h): (N, C, Hv, Wv, k,
+    // query rows, query cols); --quick: a small odd one.
+    std::vector<std::vector<int64_t>> sizes = {{2, 3, 24, 20, 4, 5, 7}};
+    if (!study::quick_mode()) sizes = study::table_gpu_sizes(test::op_row("block_gather"));
+    for (const std::vector<int64_t>& s : sizes) {
+      const int64_t N = s.at(0), C = s.at(1), Hv = s.at(2), Wv = s.at(3), k = s.at(4), out_h = s.at(5),
+                    out_w = s.at(6);
+      const std::string shape = study::dims({N, C, Hv, Wv}) + " k" + std::to_string(k);
+      Generator gen(51);
+      Tensor value = uniform({N, C, Hv, Wv}, gen, -1.0, 1.0);
+      std::vector<int64_t> idx(size_t(N * out_h * out_w));
+      for (int64_t& v : idx) v = gen.randint(0, (Hv / k) * (Wv / k));
+      Tensor index = from_vector(idx, {N, out_h * out_w});
+      Tensor gout = uniform({N, C, out_h * k, out_w * k}, gen, -1.0, 1.0);
+      Tensor out_ref = empty(gout.shape()), gv_ref = empty(value.shape());
+      kernels::cpu::block_gather(value, index, k, out_ref);
+      kernels::cpu::block_gather_backward(gout, index, k, gv_ref);
+      Tensor dvalue = value.to(kCUDA), dindex = index.to(kCUDA), dgout = gout.to(kCUDA);
+      Tensor dout = empty(gout.shape(), kFloat32, kCUDA), dgv = empty(value.shape(), kFloat32, kCUDA);
+      const double bytes = 2.0 * 4.0 * double(gout.numel());
+      const std::vector<study::Version> versions = {
+          {"forward: production, one thread per value", {&dout}, {&out_ref}, 1e-6,
+           [&] { kernels::cuda::block_gather(dvalue, dindex, k, dout); }},
+          {"forward: one thread per block row", {&dout}, {&out_ref}, 1e-6,
+           [&] {
+             gather_rows<<<grid_for(N * C * out_h * k * out_w), kBlock>>>(dvalue.data<float>(), dindex.data<int64_t>(),
+                                                                          dout.data<float>(), N, C, Hv, Wv, out_h * k,
+                                                                          out_w * k, k);
+             DCSR_CUDA_CHECK_LAUNCH();
+           }},
+          {"backward: production, atomicAdd", {&dgv}, {&gv_ref}, 1e-6,
+           [&] { kernels::cuda::block_gather_backward(dgout, dindex, k, dgv); }},
+      };
+      study::run_versions("block_gather", shape, versions, o.only_version, 0.0, bytes, peaks);
+    }
   });
 }
