@@ -103,8 +103,8 @@ TEST_CASE("forward: the side-by-side figure and the confidence map", "[demo]") {
   float* r = ref.data<float>();
   for (int64_t y = 16; y < h; ++y)
     for (int64_t x = 0; x < w; ++x) r[y * w + x] = float((x + y) % 2);
-  Region detail = detail_region(2 * h, 2 * w, ref);
   const Region fov = fov_region(2 * h, 2 * w);
+  Region detail = detail_region(2 * h, 2 * w, ref, fov);
   CHECK(detail.left == fov.left);
   CHECK(detail.width == fov.width);
   CHECK(detail.height == fov.height / 2);
@@ -115,6 +115,17 @@ TEST_CASE("forward: the side-by-side figure and the confidence map", "[demo]") {
   CHECK_THROWS_WITH(compose_side_by_side(bic, sr, zeros({1, 3, h + 1, w})), Catch::Contains("field of view"));
   CHECK_THROWS_WITH(compose_side_by_side(bic, test::test_image(2 * h, 2 * w + 2, 1), ref),
                     Catch::Contains("differ in size"));
+  // A registered view off the centre: the reference has the view's size.
+  const Region off{4, 30, 20, 26};
+  Tensor off_ref = test::test_image(off.height, off.width, 3);
+  const Region off_detail = detail_region(2 * h, 2 * w, off_ref, off);
+  CHECK(off_detail.left == off.left);
+  CHECK(off_detail.width == off.width);
+  CHECK(off_detail.top >= off.top);
+  CHECK(off_detail.top + off_detail.height <= off.top + off.height);
+  CHECK(compose_side_by_side(bic, sr, off_ref, {}, off).size(2) == fig.size(2) - fov.height + off.height);
+  CHECK_THROWS_WITH(compose_side_by_side(bic, sr, ref, {}, off), Catch::Contains("field of view"));
+  CHECK_THROWS_WITH(compose_side_by_side(bic, sr, off_ref, {}, Region{40, 50, 20, 26}), Catch::Contains("inside"));
   // 8k mode's half-resolution map (rounded up) repeated to the LR size.
   Tensor conf = from_vector(std::vector<float>{0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f}, {1, 1, 2, 3});
   Tensor full = confidence_at(conf, 3, 5);
@@ -134,7 +145,8 @@ TEST_CASE("forward: dcsr demo writes the result, the figure and the confidence m
   test::write_model(dir / "m.ckpt", 4);
   write_png(dir / "wide.png", test::test_image(h, w, 1));
   write_png(dir / "tele.png", test::test_image(h, w, 2));
-  const std::string pair = "--lr wide.png --ref tele.png --model m.ckpt";
+  // Unrelated random images: the registration would refuse them, so as they are.
+  const std::string pair = "--lr wide.png --ref tele.png --model m.ckpt --registration none";
   RunResult r = run_dcsr("demo " + pair, dir.str());  // default mode 8k, default folder out/demo
   INFO(r.output);
   REQUIRE(r.status == 0);
@@ -171,7 +183,10 @@ TEST_CASE("errors: dcsr demo says how to get a model and leaves no output", "[cl
     REQUIRE_FAILS_WITH(run_dcsr("demo " + pair, dir.str()), 1, "no model: models/default.ckpt was not found");
   REQUIRE_FAILS_WITH(run_dcsr("demo --lr nowide.png --ref tele.png --model m.ckpt", dir.str()), 1,
                      "nowide.png' does not exist");
-  REQUIRE_FAILS_WITH(run_dcsr("demo --lr wide.png --ref big.png --model m.ckpt", dir.str()), 1, "pixel size");
+  REQUIRE_FAILS_WITH(run_dcsr("demo --lr wide.png --ref big.png --model m.ckpt --registration none", dir.str()), 1,
+                     "pixel size");
+  REQUIRE_FAILS_WITH(run_dcsr("demo --lr wide.png --ref big.png --model m.ckpt", dir.str()), 1,
+                     "registration needs at least");
   REQUIRE_FAILS_WITH(run_dcsr("demo --lr wide.png --model m.ckpt", dir.str()), 2, "--lr and --ref go together");
   REQUIRE_FAILS_WITH(run_dcsr("demo " + pair + " --model m.ckpt --mode 5k", dir.str()), 2, "unknown mode '5k'");
   test::write_bytes(dir / "afile", "x");

@@ -208,3 +208,25 @@ TEST_CASE("registration: dcsr register prints the transform, writes its outputs,
   REQUIRE_FAILS_WITH(refused, 1, "--registration none");
   CHECK_FALSE(std::filesystem::exists(dir / "x.json"));
 }
+
+TEST_CASE("registration: dcsr demo registers a phone pair as dcsr sr does", "[registration][cli][demo]") {
+  test::TempDir dir("demo_registered");
+  const Tensor photo = texture(240, 320, 43);
+  // A 1.9x telephoto with the wide's pixel count, its view off the centre.
+  const SyntheticPair pair = make_synthetic_pair(photo, 120, 160, 120, 160, 1.9, -1.0, 95.0, 55.0, {}, {}, 4);
+  write_png(dir / "wide.png", pair.wide);
+  write_png(dir / "tele.png", pair.tele);
+  test::write_model(dir / "m.ckpt", 4);
+  const std::string inputs = " --lr wide.png --ref tele.png --model m.ckpt";
+  const RunResult demo = run_dcsr("demo" + inputs + " --out d", dir.str());
+  INFO(demo.output);
+  REQUIRE(demo.status == 0);
+  CHECK_THAT(demo.output, (Catch::Contains("registration (auto): scale 1.89") || Catch::Contains("registration (auto): scale 1.90")) &&
+                              Catch::Contains("over LR rows"));
+  const RunResult sr = run_dcsr("sr" + inputs + " --mode 8k --out sr.png --quiet", dir.str());
+  INFO(sr.output);
+  REQUIRE(sr.status == 0);
+  // The same registration, normalisation and tiling: the same bytes.
+  CHECK(test::read_bytes_of(dir / "d/sr.png") == test::read_bytes_of(dir / "sr.png"));
+  CHECK(read_image(dir / "d/side_by_side.png").size(3) > 3 * 320);
+}

@@ -7,8 +7,10 @@
 #include <iostream>
 
 #include "apps/dcsr/cli.h"
+#include "apps/dcsr/sr_batch.h"
 #include "dcsr/figures/compose.h"
 #include "dcsr/inference/eval.h"
+#include "dcsr/inference/metrics.h"
 #include "dcsr/inference/progress.h"
 #include "io/image_io.h"
 
@@ -49,10 +51,9 @@ std::string demo_image(const Args& args, const std::string& option, const std::s
   return found;
 }
 
-// Mean of the confidence map over the telephoto's view and outside it.
-void confidence_means(const Tensor& conf, double& inside, double& outside) {
+// Mean of the confidence map over the telephoto's view (LR pixels) and outside it.
+void confidence_means(const Tensor& conf, const Region& fov, double& inside, double& outside) {
   const int64_t h = conf.size(2), w = conf.size(3);
-  const Region fov = fov_region(h, w);
   const float* c = conf.data<float>();
   double sum_in = 0, sum_out = 0;
   int64_t n_in = 0;
@@ -87,10 +88,7 @@ int run_demo(const CommandInfo& self, const std::vector<std::string>& argv) {
   const std::string lr_path = demo_image(args, "lr", "demo/ultrawide.jpg");
   const std::string ref_path = demo_image(args, "ref", "demo/wide.jpg");
   const std::string model_path = demo_model(args, mode);
-  Tensor lr = read_image(lr_path), ref = read_image(ref_path);
-  DCSR_CHECK(lr.size(2) == ref.size(2) && lr.size(3) == ref.size(3), "the reference '", ref_path, "' is ",
-             ref.size(3), "x", ref.size(2), " but the wide image '", lr_path, "' is ", lr.size(3), "x", lr.size(2),
-             ": the telephoto must have the wide image's pixel size (dcsr-spec §10.1)");
+  const std::string registration = args.get("registration", "auto");
   // The three files are written into a staging folder that the commit moves
   // into DIR (io/output_rules.h): all three or none, never over an input.
   const fs::path out_dir = args.get("out", "out/demo");
@@ -98,16 +96,23 @@ int run_demo(const CommandInfo& self, const std::vector<std::string>& argv) {
   outputs.declare_input(lr_path, "lr");
   outputs.declare_input(ref_path, "ref");
   outputs.declare_input(model_path, "model");
+  if (registration != "auto" && registration != "none") outputs.declare_input(registration, "registration");
   const fs::path stage =
       outputs.plan().stage_folder(out_dir.string(), "--out", {"sr.png", "side_by_side.png", "confidence.png"});
   const std::string sr_path = (out_dir / "sr.png").string();
   const std::string figure_path = (out_dir / "side_by_side.png").string();
   const std::string conf_path = (out_dir / "confidence.png").string();
   std::unique_ptr<DcsrNet> net = load_model(model_path, device);
+  // As `dcsr sr` does: the telephoto registered and resampled to twice the
+  // wide's density over its view (dcsr/registration/), or used as it is.
+  const PreparedPair pair = prepare_pair(lr_path, ref_path, registration);
+  const Tensor& lr = pair.lr;
+  if (!quiet && !pair.registration_line.empty()) std::cerr << "dcsr demo: " << pair.registration_line << "\n";
 
   const auto start = std::chrono::steady_clock::now();
   TiledOptions opt;
   opt.want_confidence = true;
+  opt.view = pair.view;
   std::unique_ptr<ProgressBar> bar;
   if (!quiet) {
     std::cerr << "dcsr demo: super-resolving " << lr_path << " (" << lr.size(3) << "x" << lr.size(2) << ") with "
@@ -119,12 +124,16 @@ int run_demo(const CommandInfo& self, const std::vector<std::string>& argv) {
       bar->update(done);
     };
   }
-  TiledResult r = tiled_inference(lr, ref, mode, network_tile_forward(*net, mode), opt);
+  TiledResult r = tiled_inference(lr, pair.ref, mode, network_tile_forward(*net, mode), opt);
   if (bar) bar->finish();
   const double seconds = seconds_since(start);
 
   const Tensor bicubic = bicubic_upsample(lr);
-  const Tensor figure = compose_side_by_side(bicubic, r.sr, ref);
+  // The telephoto's view: SR pixels in the figure, LR pixels for the confidence.
+  const Region lr_view = pair.view ? Region{pair.view->y0, pair.view->x0, pair.view->height, pair.view->width}
+                                   : fov_region(lr.size(2), lr.size(3));
+  const Region sr_view{2 * lr_view.top, 2 * lr_view.left, 2 * lr_view.height, 2 * lr_view.width};
+  const Tensor figure = compose_side_by_side(bicubic, r.sr, pair.ref, {}, sr_view);
   const Tensor confidence = confidence_at(r.confidence, lr.size(2), lr.size(3));  // values already in [0, 1]
   write_png((stage / "sr.png").string(), r.sr);
   write_png((stage / "side_by_side.png").string(), figure);
@@ -132,7 +141,7 @@ int run_demo(const CommandInfo& self, const std::vector<std::string>& argv) {
   outputs.commit();
 
   double conf_in = 0, conf_out = 0;
-  confidence_means(confidence, conf_in, conf_out);
+  confidence_means(confidence, lr_view, conf_in, conf_out);
   int64_t tiles = 0;
   for (int64_t n : r.window_counts) tiles += n;
   char line[512];
@@ -159,7 +168,7 @@ CommandInfo demo_command() {
   CommandInfo c;
   c.name = "demo";
   c.summary = "super-resolve the embedded real dual-camera pair and write a side-by-side comparison";
-  c.usage = "dcsr demo [--model M] [--out DIR] [--mode 8k|4k] [--lr WIDE --ref TELE]";
+  c.usage = "dcsr demo [--model M] [--out DIR] [--mode 8k|4k] [--lr WIDE --ref TELE] [--registration auto|none|R.json]";
   c.details =
       "The embedded pair (demo/ultrawide.jpg as the wide camera, demo/wide.jpg as the telephoto; real phone\n"
       "frames, demo/ATTRIBUTION.md) is super-resolved x2 at full size in 8k mode (the real-image mode,\n"
@@ -173,7 +182,8 @@ CommandInfo demo_command() {
                {"out", "DIR", "output folder, created if needed (default out/demo)"},
                {"mode", "8k|4k", "matching mode (default 8k)"},
                {"lr", "WIDE", "another wide image instead of demo/ultrawide.jpg"},
-               {"ref", "TELE", "its telephoto image, same pixel size"},
+               {"ref", "TELE", "its telephoto image"},
+               {"registration", "auto|none|R.json", "where the telephoto's view lies, as for dcsr sr (default auto)"},
                {"device", "cpu|cuda", "where the network runs (default cpu)"},
                {"threads", "N", "CPU threads"},
                {"quiet", "", "no progress output"}};

@@ -29,8 +29,11 @@ int64_t title_bar() { return Canvas::text_height(kTitleScale) + kTitleGap; }
 
 }  // namespace
 
-Region detail_region(int64_t sr_h, int64_t sr_w, const Tensor& ref) {
-  const Region fov = fov_region(sr_h, sr_w);
+Region detail_region(int64_t sr_h, int64_t sr_w, const Tensor& ref, const Region& fov) {
+  DCSR_CHECK(fov.top >= 0 && fov.left >= 0 && fov.height > 0 && fov.width > 0 && fov.top + fov.height <= sr_h &&
+                 fov.left + fov.width <= sr_w,
+             "side-by-side: the view (", fov.top, ", ", fov.left, ") ", fov.height, "x", fov.width,
+             " does not lie inside the ", sr_h, "x", sr_w, " image");
   check_image(ref, "the reference");
   DCSR_CHECK(ref.size(2) == fov.height && ref.size(3) == fov.width, "side-by-side: the reference ",
              shape_str(ref.shape()), " must have the size of the field of view ", fov.height, "x", fov.width);
@@ -59,14 +62,15 @@ Region detail_region(int64_t sr_h, int64_t sr_w, const Tensor& ref) {
   return {fov.top + best_top, fov.left, band, fov.width};
 }
 
-Tensor compose_side_by_side(const Tensor& bicubic, const Tensor& sr, const Tensor& ref, const FigureTitles& titles) {
+Tensor compose_side_by_side(const Tensor& bicubic, const Tensor& sr, const Tensor& ref, const FigureTitles& titles,
+                            std::optional<Region> view) {
   check_image(bicubic, "the bicubic image");
   check_image(sr, "the SR image");
   DCSR_CHECK(bicubic.shape() == sr.shape(), "side-by-side: bicubic ", shape_str(bicubic.shape()), " and SR ",
              shape_str(sr.shape()), " differ in size");
   const int64_t H = sr.size(2), W = sr.size(3);
-  const Region fov = fov_region(H, W);
-  const Region detail = detail_region(H, W, ref);  // also checks the reference's size
+  const Region fov = view ? *view : fov_region(H, W);
+  const Region detail = detail_region(H, W, ref, fov);  // also checks the reference's size
 
   // Row 1: three H x W panels under their titles; row 2: three zoomed crops
   // (2x the detail region: W x H/2 when the region spans the view's width).

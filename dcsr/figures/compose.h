@@ -4,11 +4,12 @@
 //   [the whole frame]   | [the whole frame]   | [the telephoto, placed where its view lies]
 //   zoom: the same detail region of each, 2x nearest neighbour
 //
-// The three top panels have the SR size. The telephoto's field of view (the
-// central half of the frame, fov_region(), the geometry the tiling assumes,
-// dcsr-spec §10.1) is outlined in orange on every panel; the detail region of
-// the zoom row is outlined in cyan.
+// The three top panels have the SR size. The telephoto's field of view (by
+// default the central half of the frame, fov_region(), the canonical geometry
+// of dcsr-spec §10.1; else the registered view, SR pixels) is outlined in
+// orange on every panel; the detail region of the zoom row is outlined in cyan.
 #pragma once
+#include <optional>
 #include <string>
 
 #include "dcsr/inference/metrics.h"
@@ -21,17 +22,19 @@ namespace dcsr {
 // most texture (largest mean absolute horizontal + vertical difference of its
 // luma, candidates every 4 rows). Chosen from the reference only, never from
 // our output, so the choice cannot favour the model. sr_h x sr_w: the SR
-// size; ref: the reference (1, 3, sr_h/2, sr_w/2), which shows fov_region().
-Region detail_region(int64_t sr_h, int64_t sr_w, const Tensor& ref);
+// size; fov: the view in SR pixels; ref: the reference (1, 3, fov.height,
+// fov.width) at the SR's density, which shows the view.
+Region detail_region(int64_t sr_h, int64_t sr_w, const Tensor& ref, const Region& fov);
 
 // The figure, (1, 3, H', W') float32. bicubic, sr: (1, 3, 2h, 2w); ref:
-// (1, 3, h, w), the telephoto at its own resolution (= the SR's density
-// inside the field of view). Panel titles: the three strings.
+// (1, 3, fov.height, fov.width), the telephoto at the SR's density over its
+// view. fov: that view in SR pixels, unset = fov_region() (the canonical
+// layout, where the Ref has the LR's size). Panel titles: the three strings.
 struct FigureTitles {
   std::string bicubic = "bicubic x2", sr = "ours (DCSR x2)", ref = "reference (telephoto)";
 };
 Tensor compose_side_by_side(const Tensor& bicubic, const Tensor& sr, const Tensor& ref,
-                            const FigureTitles& titles = {});
+                            const FigureTitles& titles = {}, std::optional<Region> fov = std::nullopt);
 
 // A confidence map (1, 1, hc, wc) brought to exactly h x w by repeating each
 // pixel (nearest neighbour; 8k mode's map has half the LR resolution) and
