@@ -83,6 +83,9 @@ inline std::vector<OpRow> elementwise_rows() {
   // Bench sizes of add and mul: n elements per operand (64 MB in float32 at 2^24).
   for (size_t r : {size_t(0), size_t(2)})
     rows[r].bench = {{"", {int64_t(1) << 22}, BenchSize::kQuickOnly}, {"", {int64_t(1) << 24}, BenchSize::kFullOnly}};
+  // add on the GPU (bench_cuda.cpp, against a device-to-device memcpy): 64 or 256 MiB per operand.
+  rows[0].bench.push_back({"cuda", {int64_t(1) << 24}, BenchSize::kQuickOnly});
+  rows[0].bench.push_back({"cuda", {int64_t(1) << 26}, BenchSize::kFullOnly});
   rows.push_back(binary_row("div", static_cast<Tensor (*)(const Tensor&, const Tensor&)>(div)));
   auto f = [](auto fn) { return std::function<Tensor(const Tensor&)>(fn); };
   rows.push_back(unary_row("neg", {{"", f([](const Tensor& x) { return neg(x); }), {3, 2}, 1, -1, 1, -1, 1}}));
@@ -144,6 +147,9 @@ inline std::vector<OpRow> reduction_rows() {
     sum_row.cases.push_back(make_case(shape_str(shape) + " over " + dims_label(dims) + ", keepdim", kParity,
                                       one_leaf(shape, 32), unary([dims = dims](const Tensor& x) { return sum(x, dims, true); }),
                                       ParityTolerance{1e-4, 1e-5}));
+  // Bench sizes, GPU only (bench_cuda.cpp, the whole tensor against memcpy): elements.
+  sum_row.bench = {{"cuda", {int64_t(1) << 24}, BenchSize::kQuickOnly},
+                   {"cuda", {int64_t(1) << 26}, BenchSize::kFullOnly}};
   rows.push_back(sum_row);
 
   OpRow mean_row{"mean", true};

@@ -51,8 +51,8 @@ double memcpy_gbps(const Context& ctx, int64_t n) {
   return 2.0 * double(dst.nbytes()) / t.median_ms / 1e6;
 }
 
-void bench_memory_bound(const Context& ctx) {
-  const int64_t n = ctx.quick ? (int64_t(1) << 24) : (int64_t(1) << 26);  // 64 or 256 MiB per operand
+// add and/or sum of n float32 elements against the copy ceiling at the same size.
+void bench_memory_bound(const Context& ctx, int64_t n, bool with_add, bool with_sum) {
   const double copy = memcpy_gbps(ctx, n);
   emit(ctx, {{"name", "cuda_memcpy_d2d_f32_" + std::to_string(n)},
              {"gbps", copy},
@@ -61,7 +61,7 @@ void bench_memory_bound(const Context& ctx) {
   Generator gen(3);
   Tensor a = uniform({n}, gen, 1, 2, kFloat32, kCUDA), b = uniform({n}, gen, 1, 2, kFloat32, kCUDA);
   const int repeats = repeats_for(ctx, 15);
-  if (selected(ctx, "cuda_add_f32")) {
+  if (with_add && selected(ctx, "cuda_add_f32")) {
     Tensor c = add(a, b);
     DCSR_CHECK(max_rel_diff(narrow(c, 0, n - 1000, 1000),
                             add(narrow(a, 0, n - 1000, 1000).to(kCPU), narrow(b, 0, n - 1000, 1000).to(kCPU))) == 0.0,
@@ -75,7 +75,7 @@ void bench_memory_bound(const Context& ctx) {
                {"goal_vs_memcpy", 0.8},
                {"note", "2 reads + 1 write per element"}});
   }
-  if (selected(ctx, "cuda_sum_f32")) {
+  if (with_sum && selected(ctx, "cuda_sum_f32")) {
     const double expect = sum(a.to(kCPU)).item();
     DCSR_CHECK(std::abs(sum(a).item() - expect) <= 1e-6 * std::abs(expect), "cuda_sum_f32: wrong result");
     Timing t = gpu_time_ms([&] { Tensor s = sum(a); }, 3, repeats);
@@ -274,8 +274,17 @@ DCSR_BENCH(cuda) {
     return;
   }
 #ifdef DCSR_HAVE_CUDA
-  guarded(ctx, "cuda_memory_bound", [&] { bench_memory_bound(ctx); });
   // The ops' sizes are the op table's (apps/bench/table_sizes.h; the rows say what they mean).
+  std::vector<int64_t> add_sizes, sum_sizes, memory_sizes;  // elements
+  for (const TableSize& size : table_sizes(ctx, "add", kCUDA)) add_sizes.push_back(size.sizes.at(0));
+  for (const TableSize& size : table_sizes(ctx, "sum", kCUDA)) sum_sizes.push_back(size.sizes.at(0));
+  memory_sizes = add_sizes;
+  memory_sizes.insert(memory_sizes.end(), sum_sizes.begin(), sum_sizes.end());
+  std::sort(memory_sizes.begin(), memory_sizes.end());
+  memory_sizes.erase(std::unique(memory_sizes.begin(), memory_sizes.end()), memory_sizes.end());
+  auto has = [](const std::vector<int64_t>& v, int64_t n) { return std::find(v.begin(), v.end(), n) != v.end(); };
+  for (int64_t n : memory_sizes)
+    guarded(ctx, "cuda_memory_bound", [&] { bench_memory_bound(ctx, n, has(add_sizes, n), has(sum_sizes, n)); });
   for (const TableSize& size : table_sizes(ctx, "matmul", kCUDA)) {
     const std::vector<int64_t>& s = size.sizes;
     if (s.size() == 1) {  // n x n x n
