@@ -145,25 +145,32 @@ struct JpegTables {
   std::vector<std::pair<uint8_t, uint8_t>> components;  // (component id, quantization table) from SOF
   std::vector<bool> scanned;                            // per component: in some scan yet
 
-  // DQT: one or more (Pq|Tq, 64 or 128 values). Malformed tables are left to stb_image, which rejects them.
-  void define_quant(const uint8_t* data, size_t size) {
+  // DQT: one or more (Pq|Tq, 64 or 128 values), filling the segment exactly.
+  void define_quant(const uint8_t* data, size_t size, size_t at, const std::string& path) {
     for (size_t i = 0; i < size;) {
       const int precision = data[i] >> 4, id = data[i] & 15;
       const size_t bytes = 1 + (precision ? 128 : 64);
-      if (precision > 1 || id > 3 || bytes > size - i) return;
+      DCSR_CHECK(precision <= 1 && id <= 3 && bytes <= size - i, "image '", path,
+                 "' is a corrupt JPEG (bad quantization table in the segment at byte ", at, ")");
       quant[id] = true;
       i += bytes;
     }
   }
-  // DHT: one or more (Tc|Th, 16 code counts, the values).
-  void define_huffman(const uint8_t* data, size_t size) {
-    for (size_t i = 0; i + 17 <= size;) {
+  // DHT: one or more (Tc|Th, 16 code counts, the values), filling the segment
+  // exactly. A table has at most 256 codes: stb_image writes one byte per
+  // code into a 257-byte array without checking (UBSan caught the overflow).
+  void define_huffman(const uint8_t* data, size_t size, size_t at, const std::string& path) {
+    for (size_t i = 0; i < size;) {
+      DCSR_CHECK(size - i >= 17, "image '", path, "' is a corrupt JPEG (Huffman table segment at byte ", at,
+                 " ends inside a table)");
       const int table_class = data[i] >> 4, id = data[i] & 15;
-      size_t values = 0;
-      for (int k = 1; k <= 16; ++k) values += data[i + size_t(k)];
-      if (table_class > 1 || id > 3 || 17 + values > size - i) return;
+      size_t codes = 0;
+      for (int k = 1; k <= 16; ++k) codes += data[i + size_t(k)];
+      DCSR_CHECK(table_class <= 1 && id <= 3 && codes <= 256 && 17 + codes <= size - i, "image '", path,
+                 "' is a corrupt JPEG (bad Huffman table in the segment at byte ", at, ": class ", table_class,
+                 ", id ", id, ", ", codes, " codes)");
       huffman[table_class][id] = true;
-      i += 17 + values;
+      i += 17 + codes;
     }
   }
   void set_frame(uint8_t marker, const uint8_t* data, size_t size) {
@@ -237,9 +244,9 @@ ImageHeader check_jpeg(const uint8_t* b, size_t n, const std::string& path) {
       tables.set_frame(marker, data, size);
       have_frame = true;
     } else if (marker == 0xDB) {
-      tables.define_quant(data, size);
+      tables.define_quant(data, size, pos - 2, path);
     } else if (marker == 0xC4) {
-      tables.define_huffman(data, size);
+      tables.define_huffman(data, size, pos - 2, path);
     } else if (marker == 0xE1 && !have_exif && size >= 6 && std::memcmp(data, "Exif\0\0", 6) == 0) {
       header.orientation = exif_orientation(data + 6, size - 6);
       have_exif = true;

@@ -141,7 +141,8 @@ TEST_CASE("errors: truncated or corrupt JPEG files are rejected", "[io][readers]
 // Huffman table the file never defined read wild addresses (the fuzzer's
 // crash: dcsr_fuzz --target jpeg --seed 7 --first 146356 --runs 1, a scan
 // naming DC table 2). Such files are refused before stb_image sees them.
-TEST_CASE("errors: a JPEG scan that uses an undefined table, or a component no scan carries, is rejected",
+TEST_CASE("errors: a JPEG scan that uses an undefined table, a table of over 256 codes, or a frame component no scan "
+          "carries is rejected",
           "[io][readers]") {
   test::TempDir dir("io_readers");
   const std::string jpeg = test::jpeg_bytes(test::interleaved_rgb(test::test_image(16, 16, 27)), 16, 16, 90);
@@ -163,6 +164,12 @@ TEST_CASE("errors: a JPEG scan that uses an undefined table, or a component no s
   CHECK_THAT(read_error(path, edited(sos + 10, 0x12)), Catch::Contains("uses Huffman AC table 2"));
   // The third component's quantization table in the frame header.
   CHECK_THAT(read_error(path, edited(sof + 18, 2)), Catch::Contains("uses quantization table 2"));
+  // A Huffman table of more than 256 codes (stb_image would write past its
+  // 257-byte array): the first table's count of 16-bit codes (byte 20 of
+  // its segment: FF C4, length, class|id, 16 counts) raised to 255.
+  const size_t dht = jpeg.find("\xFF\xC4");
+  REQUIRE(dht != std::string::npos);
+  CHECK_THAT(read_error(path, edited(dht + 20, 255)), Catch::Contains("bad Huffman table"));
   // The scan names the second component twice and the third not at all.
   CHECK_THAT(read_error(path, edited(sos + 9, uint8_t(jpeg[sos + 7]))),
              Catch::Contains("component " + std::to_string(int(uint8_t(jpeg[sof + 16]))) + " of its frame is in no scan"));

@@ -15,8 +15,8 @@ namespace dcsr::cli {
 // another file of the app wins.
 __attribute__((weak)) const std::vector<CommandInfo>& all_commands() {
   static const std::vector<CommandInfo> commands = {
-      prepare_command(), train_command(),    sra_command(),    sr_command(),     eval_command(), demo_command(),
-      plot_log_command(), resize_command(), export_command(), help_command(), detail_command()};
+      prepare_command(),  train_command(),  sra_command(),    sr_command(),   eval_command(), register_command(),
+      demo_command(),     plot_log_command(), resize_command(), export_command(), help_command(), detail_command()};
   return commands;
 }
 __attribute__((weak)) const CommandInfo* find_command(const std::string& name) {

@@ -3,18 +3,21 @@
 // (uncompressed) deflate blocks, so that mutations reach the scanlines and
 // their filter bytes, in every colour type, bit depth and interlacing, plus
 // one from write_png; BMPs in every bit depth and header version; JPEGs from
-// stb_image_write. A third of the PNG runs repair the CRCs after mutating,
-// another third the Adler-32 too.
+// stb_image_write, plus a progressive one and one with restart markers and
+// 2x1 subsampling (tests/fuzz/jpeg_seeds.h). A third of the PNG runs repair
+// the CRCs after mutating, another third the Adler-32 too.
 #include <cmath>
 #include <fstream>
 #include <iterator>
 #include <stdexcept>
+#include <utility>
 
 #include <stb_image_write.h>
 
 #include "io/image_io.h"
 #include "tensor/error.h"
 #include "tests/fuzz/fuzz.h"
+#include "tests/fuzz/jpeg_seeds.h"
 
 namespace dcsr::fuzz {
 namespace {
@@ -227,13 +230,10 @@ void append_bytes(void* context, void* data, int size) {
   static_cast<std::string*>(context)->append(static_cast<const char*>(data), size_t(size));
 }
 
-// A JPEG from stb_image_write (baseline; 4:2:0 below quality 90) with the
-// marker segments' lengths and the SOF, DQT, DHT and SOS fields marked.
-Seed make_jpeg(Rng& rng, int w, int h, int channels, int quality) {
-  std::vector<uint8_t> pixels(size_t(w * h * channels));
-  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = uint8_t(128 + 60 * std::sin(0.3 * double(i)) + rng.below(40));
-  Seed seed{"", {}, ".jpg"};
-  stbi_write_jpg_to_func(append_bytes, &seed.bytes, w, h, channels, pixels.data(), quality);
+// A JPEG seed: the marker segments' lengths and the SOF, DQT, DHT and first
+// SOS fields marked.
+Seed jpeg_seed(std::string bytes) {
+  Seed seed{std::move(bytes), {}, ".jpg"};
   const std::string& b = seed.bytes;
   size_t at = 2;
   while (at + 4 <= b.size() && uint8_t(b[at]) == 0xff) {
@@ -242,7 +242,7 @@ Seed make_jpeg(Rng& rng, int w, int h, int channels, int quality) {
     seed.fields.push_back({at + 1, 1, true});  // the marker itself (SOF0 -> SOF2 ...)
     seed.fields.push_back({at + 2, 2, true});
     const size_t body = at + 4;
-    if (marker == 0xc0 && body + 6 <= b.size()) {
+    if ((marker == 0xc0 || marker == 0xc1 || marker == 0xc2) && body + 6 <= b.size()) {
       seed.fields.insert(seed.fields.end(), {{body, 1, true}, {body + 1, 2, true}, {body + 3, 2, true}, {body + 5, 1, true}});
       for (size_t c = 0; c < uint8_t(b[body + 5]) && body + 8 + 3 * c < b.size(); ++c)
         seed.fields.insert(seed.fields.end(), {{body + 6 + 3 * c, 1, true}, {body + 7 + 3 * c, 1, true}, {body + 8 + 3 * c, 1, true}});
@@ -259,10 +259,25 @@ Seed make_jpeg(Rng& rng, int w, int h, int channels, int quality) {
   return seed;
 }
 
+// A JPEG from stb_image_write (baseline; 4:2:0 below quality 90).
+Seed make_jpeg(Rng& rng, int w, int h, int channels, int quality) {
+  std::vector<uint8_t> pixels(size_t(w * h * channels));
+  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = uint8_t(128 + 60 * std::sin(0.3 * double(i)) + rng.below(40));
+  std::string bytes;
+  stbi_write_jpg_to_func(append_bytes, &bytes, w, h, channels, pixels.data(), quality);
+  return jpeg_seed(std::move(bytes));
+}
+
+template <size_t N>
+Seed embedded_jpeg(const unsigned char (&bytes)[N]) {
+  return jpeg_seed(std::string(reinterpret_cast<const char*>(bytes), N));
+}
+
 std::vector<Seed> jpeg_seeds() {
   Rng rng(23);
-  return {make_jpeg(rng, 17, 9, 3, 50), make_jpeg(rng, 8, 8, 3, 95), make_jpeg(rng, 33, 16, 1, 75),
-          make_jpeg(rng, 1, 1, 3, 90),  make_jpeg(rng, 24, 17, 3, 20)};
+  return {make_jpeg(rng, 17, 9, 3, 50), make_jpeg(rng, 8, 8, 3, 95),  make_jpeg(rng, 33, 16, 1, 75),
+          make_jpeg(rng, 1, 1, 3, 90),  make_jpeg(rng, 24, 17, 3, 20), embedded_jpeg(kProgressiveJpeg),
+          embedded_jpeg(kRestartJpeg)};
 }
 
 // ---------------------------------------------------------------- the run

@@ -7,6 +7,7 @@
 // counting the failures (the first of each distinct message is written); a
 // crash or a sanitizer report prints the target, the run and the command that
 // replays it.
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
@@ -108,6 +109,14 @@ int main(int argc, char** argv) {
 
   for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) ::signal(sig, on_signal);
   if (__sanitizer_set_death_callback) __sanitizer_set_death_callback(report_crash);
+  // GCC links UBSan as its own library with its own copy of the sanitizer
+  // runtime: the call above reaches ASan's copy only, and a UBSan report would
+  // end the process without the replay line. Register with UBSan's copy too.
+  if (void* ubsan = ::dlopen("libubsan.so.1", RTLD_NOW | RTLD_NOLOAD)) {
+    using SetCallback = void (*)(void (*)(void));
+    if (auto set = reinterpret_cast<SetCallback>(::dlsym(ubsan, "__sanitizer_set_death_callback"))) set(report_crash);
+    ::dlclose(ubsan);
+  }
   std::ostringstream silenced;  // the readers' warnings (grey, alpha) would flood stderr
   for (const Target* target : chosen) {
     const auto start = std::chrono::steady_clock::now();

@@ -193,13 +193,16 @@ std::string interesting_text(Rng& rng) {
 }
 
 const std::string& scratch_dir() {
-  static const std::string dir = [] {
+  // Never destroyed: the atexit handler registered inside the initialiser runs
+  // after the destructor of a static std::string would have (ASan found that
+  // use after free), so the name lives on the heap until the process ends.
+  static const std::string& dir = *new std::string([] {
     const char* base = std::getenv("TMPDIR");
     std::string pattern = std::string(base && *base ? base : "/tmp") + "/dcsr_fuzz.XXXXXX";
     if (!::mkdtemp(&pattern[0])) throw std::runtime_error("dcsr_fuzz: cannot create a scratch folder: " + pattern);
     std::atexit([] { std::error_code ec; std::filesystem::remove_all(scratch_dir(), ec); });
     return pattern;
-  }();
+  }());
   return dir;
 }
 
