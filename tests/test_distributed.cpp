@@ -286,3 +286,46 @@ TEST_CASE("distributed: sharded dcsr sr on folders writes what one process write
   CHECK(all.status == 0);
   CHECK(files_of(dir / "all").size() == 5);
 }
+
+// A rank of a sharded sr that stops (SIGSTOP: alive but silent) ends the job
+// within the deadline, whatever it was doing: working (the root hears nothing
+// from it), or already done (then the root's closing barrier waits for it).
+TEST_CASE("distributed: a stopped rank ends a sharded dcsr sr with an error, never a hang", "[distributed][slow]") {
+  REQUIRE_MPI_OR_SKIP();
+  test::TempDir dir("mpi_sr_stop");
+  test::write_model(dir / "m.ckpt", 4);
+  fs::create_directories(dir / "wide");
+  fs::create_directories(dir / "tele");
+  for (int k = 0; k < 12; ++k) {  // one tile each, about a second of work (the matching)
+    const std::string name = std::string(k < 10 ? "p0" : "p") + std::to_string(k) + ".png";
+    write_png(dir / ("wide/" + name), test::test_image(24, 28, uint64_t(1 + k)));
+    write_png(dir / ("tele/" + name), test::test_image(24, 28, uint64_t(11 + k)));
+  }
+  // Rank 1 (OMPI_COMM_WORLD_RANK=1 in its environment) is stopped once the
+  // first output exists; `timeout 60` turns a hang into status 124.
+  const std::string script =
+      "env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 DCSR_COLLECTIVE_TIMEOUT=5 mpirun "
+      "--oversubscribe -np 2 -x DCSR_NUM_THREADS=1 -x DCSR_COLLECTIVE_TIMEOUT " +
+      test::quote(std::string(DCSR_BIN_DIR) + "/dcsr") +
+      " sr --lr-dir wide --ref-dir tele --registration none --model m.ckpt --out-dir stopped > job.log 2>&1 &\n"
+      "job=$!\n"
+      "i=0; until ls stopped 2>/dev/null | grep -q '[.]png$'; do\n"
+      "  i=$((i+1)); [ $i -gt 800 ] && { echo 'no output'; kill $job; exit 90; }; sleep 0.05; done\n"
+      "for p in $(pgrep -f -- '--out-dir stopped'); do\n"
+      "  tr '\\0' '\\n' < /proc/$p/environ 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=1 && kill -STOP $p\n"
+      "done\n"
+      "wait $job; status=$?; cat job.log\n"
+      // Only this job's processes, should any be left.
+      "for p in $(pgrep -f -- '--out-dir stopped'); do kill -9 $p; done\n"
+      "exit $status\n";
+  {
+    std::ofstream(dir / "stop.sh") << script;
+  }
+  RunResult r = test::run_shell("cd " + test::quote(dir.str()) + " && timeout 60 sh stop.sh 2>&1");
+  const int status = r.status;
+  INFO(r.output);
+  CHECK(status != 0);    // 0: the job finished before rank 1 was stopped
+  CHECK(status != 90);   // no output ever appeared
+  CHECK(status != 124);  // the job hung
+  CHECK_THAT(r.output, Catch::Contains("DCSR_COLLECTIVE_TIMEOUT"));
+}
