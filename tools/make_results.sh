@@ -1,46 +1,72 @@
 #!/usr/bin/env bash
-# Regenerates docs/RESULTS.md and docs/loss_curve.png from scratch: the quality
-# of the default model against bicubic and against itself with unrelated
-# references, the training loss curve, and the time and memory of the demo and
-# of one 4K-mode image. Every number in the report is measured by this run;
-# the goals' MET / NOT MET are computed from them (tools/results_report.py).
+# Regenerates docs/RESULTS.md, docs/loss_curve.png and docs/demo_sra_crops.png
+# from scratch: the basic model's quality against bicubic and against itself
+# with unrelated references, on the synthetic validation set and on the real
+# validation pairs; the 8K-mode detail transfer of the basic and the SRA model
+# on the demo pair and the real validation pairs; demo crops before and after
+# SRA; the training loss curve; the time and memory of the demo and of one
+# 4K-mode image. Every number in the report is measured by this run; the
+# goals' MET / NOT MET are computed from them (tools/results_report.py).
 #
-#   tools/make_results.sh [--model M] [--log LOG] [--val-seed S] [--val-sim SIM] [--quick] [--work DIR] [--out-dir DIR]
+#   tools/make_results.sh [--model M] [--real-model M|none] [--log LOG] [--val-seed S] [--val-sim SIM]
+#                         [--real-split FILE] [--build-dir DIR] [--quick] [--work DIR] [--out-dir DIR]
 #
-#   --model M     the model (default models/default.ckpt)
-#   --log LOG     its training log (default models/train_log.jsonl)
-#   --val-seed S  the seed of `dcsr prepare` for the validation set (default 2:
-#                 the validation set the default model was trained with)
-#   --val-sim SIM the telephoto simulation of that set, `dcsr prepare --sim`
-#                 (default classic: the one the default model was trained and
-#                 validated with; camera: the simulation of issue 15)
-#   --quick       a smoke test of this script: 4 validation images and a 504x378
-#                 4K-mode input; the report says so at the top, and it goes to
-#                 the work folder unless --out-dir is given
-#   --work DIR    where the datasets, evaluations and logs go (default: a new
-#                 temporary folder, kept and printed at the end)
-#   --out-dir DIR where RESULTS.md and loss_curve.png go (default docs/)
+#   --model M       the basic model (default models/default.ckpt): dcsr eval
+#                   (4k protocol) and the "basic" column of the 8K measure
+#   --real-model M  the SRA model for 8K mode (default models/real.ckpt when
+#                   it exists; none, or no such file: the SRA column and the
+#                   SRA panel are left out, and the report says so)
+#   --log LOG       the basic model's training log (default models/train_log.jsonl)
+#   --val-seed S    the seed of `dcsr prepare` for the synthetic validation set
+#                   (default 2: the validation set the default model was trained with)
+#   --val-sim SIM   its telephoto simulation, `dcsr prepare --sim` (default
+#                   classic: the default model's; camera: the simulation of issue 15)
+#   --real-split F  the real-pair split (default configs/real_split_dualfocal.json)
+#   --build-dir D   the build folder (default build; `make ... BUILD=D`)
+#   --quick         a smoke test of this script: 4 synthetic and 2 real validation
+#                   images, the demo and 2 real pairs in 8K mode, a 504x378
+#                   4K-mode input; the report says so at the top, and it goes to
+#                   the work folder unless --out-dir is given
+#   --work DIR      where the datasets, evaluations and logs go (default: a new
+#                   temporary folder, kept and printed at the end)
+#   --out-dir DIR   where RESULTS.md, loss_curve.png and demo_sra_crops.png go (default docs/)
 #
-# Environment: DCSR_DATA, the folder holding the photo folders Set5, Set14 and
-# Sun_Hays80 (default ../shared/data next to the repository);
-# DCSR_NUM_THREADS, the CPU threads (default: all cores).
+# Environment: DCSR_DATA, the folder holding the photo folders Set5, Set14,
+# Sun_Hays80 and the real frames dualfocal-ultrawide-wide (default
+# ../shared/data next to the repository); DCSR_NUM_THREADS, the CPU threads
+# (default: all cores).
 #
-# Steps: (a) build the dcsr command; (b) prepare the validation set from the
-# Set5 and Set14 photos together with `dcsr prepare --seed 2 --sim classic`; (c) `dcsr eval` (4k protocol) with
-# the model, which measures bicubic in the same run, and again with
-# --unrelated-ref; (d) `dcsr plot-log` of the training log; (e) `make demo`
-# and `dcsr sr` on a 2016x1512 input in 4k mode under /usr/bin/time -v (the
-# input: the first Sun_Hays80 photo resized to 4032x3024 with `dcsr resize`,
-# then `dcsr prepare`, whose LR/x2 and Ref/x2 are 2016x1512); (f) the report.
-# Any failing step stops the script with its log; the outputs are written to
-# temporary names and renamed only when everything succeeded.
+# Steps: (a) build the dcsr command; (b) prepare the synthetic validation set
+# from the Set5 and Set14 photos together with `dcsr prepare --seed 2 --sim
+# classic`; (c) prepare the real pairs of the split's two sets and of the demo
+# pair with `dcsr prepare --real` (CameraFusion's 4K protocol; the script stops
+# if a sequence or a frame is in both sets), and the "other scene" control set
+# (the validation pairs, each with the Ref/x2 of a training pair: the other
+# scene); (d) `dcsr eval` (4k protocol) of the basic model on both validation
+# sets, bicubic measured in the same runs, again with --unrelated-ref, and on
+# the real set with the other scene's references; (e) `dcsr plot-log`; (f)
+# `make demo` and `dcsr sr` on a 2016x1512 input in 4k mode under
+# /usr/bin/time -v (the input: the first Sun_Hays80 photo resized to
+# 4032x3024 with `dcsr resize`, then `dcsr prepare`); (g) 8K mode, §11's 8K
+# test: `dcsr sr --mode 8k` with the basic and the SRA model on the demo pair
+# (as a user runs it: the raw frames, registration auto) and on each real
+# validation pair (LR = HR, Ref = Ref/x1, the canonical layout by
+# construction: --registration none), then `dcsr detail` on every output
+# against the raw telephoto frame (bicubic measured in the same run); (h) the
+# demo crops (tools/crops_figure.py: bicubic x2 | basic | SRA | the
+# telephoto as Ref/x1 of the demo pair); (i) the report. Any failing step
+# stops the script with its log; the outputs are written to temporary names
+# and renamed only when everything succeeded.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
 model="models/default.ckpt"
+real_model=""
 log="models/train_log.jsonl"
+split="configs/real_split_dualfocal.json"
+build_dir="build"
 quick=0
 val_seed=2
 val_sim=classic
@@ -48,12 +74,15 @@ work=""
 out_dir=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    --model|--log|--work|--out-dir|--val-seed|--val-sim)
+    --model|--real-model|--log|--work|--out-dir|--val-seed|--val-sim|--real-split|--build-dir)
       [ $# -ge 2 ] || { echo "make_results: $1 needs a value (see --help)" >&2; exit 2; } ;;
   esac
   case "$1" in
     --model) model="$2"; shift 2 ;;
+    --real-model) real_model="$2"; shift 2 ;;
     --log) log="$2"; shift 2 ;;
+    --real-split) split="$2"; shift 2 ;;
+    --build-dir) build_dir="$2"; shift 2 ;;
     --quick) quick=1; shift ;;
     --val-seed) val_seed="$2"; shift 2 ;;
     --val-sim) val_sim="$2"; shift 2 ;;
@@ -66,18 +95,33 @@ done
 
 die() { echo "make_results: error: $*" >&2; exit 1; }
 step() { echo "make_results: $*"; }
+absolute() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
 
 data="${DCSR_DATA:-$repo/../shared/data}"
 data="$(cd "$data" 2>/dev/null && pwd || echo "$data")"
-for d in Set5 Set14 Sun_Hays80; do
-  [ -d "$data/$d" ] || die "photo folder '$data/$d' not found (set DCSR_DATA to the folder holding Set5, Set14, Sun_Hays80)"
+for d in Set5 Set14 Sun_Hays80 dualfocal-ultrawide-wide; do
+  [ -d "$data/$d" ] || die "data folder '$data/$d' not found (set DCSR_DATA to the folder holding Set5, Set14, Sun_Hays80, dualfocal-ultrawide-wide)"
 done
 [ -f "$model" ] || die "model '$model' not found (train it or pass --model FILE)"
 [ -f "$log" ] || die "training log '$log' not found (pass --log FILE)"
+[ -f "$split" ] || die "real-pair split '$split' not found (pass --real-split FILE)"
+for f in demo/ultrawide.jpg demo/wide.jpg; do [ -f "$f" ] || die "the demo pair's '$f' is missing"; done
+# The SRA model: the option, else models/real.ckpt when present; "none" leaves it out.
+real_model_note=""
+if [ -z "$real_model" ]; then
+  if [ -f models/real.ckpt ]; then real_model=models/real.ckpt
+  else real_model=none; real_model_note="no models/real.ckpt and no --real-model"; fi
+elif [ "$real_model" = none ]; then
+  real_model_note="--real-model none"
+else
+  [ -f "$real_model" ] || die "SRA model '$real_model' not found (pass --real-model FILE, or none)"
+fi
 [ -x /usr/bin/time ] && /usr/bin/time -v true >/dev/null 2>&1 || die "GNU time (/usr/bin/time -v) is needed: apt-get install time"
 command -v python3 >/dev/null || die "python3 is needed for the report (standard library only)"
-model="$(cd "$(dirname "$model")" && pwd)/$(basename "$model")"
-log="$(cd "$(dirname "$log")" && pwd)/$(basename "$log")"
+model="$(absolute "$model")"
+log="$(absolute "$log")"
+split="$(absolute "$split")"
+if [ "$real_model" != none ]; then real_model="$(absolute "$real_model")"; fi
 
 if [ -z "$work" ]; then work="$(mktemp -d /tmp/dcsr_results.XXXXXX)"; fi
 mkdir -p "$work"
@@ -85,20 +129,23 @@ work="$(cd "$work" && pwd)"
 if [ -z "$out_dir" ]; then
   if [ "$quick" = 1 ]; then out_dir="$work/report"; else out_dir="$repo/docs"; fi
 fi
-mkdir -p "$out_dir" "$work/logs" "$work/eval"
+mkdir -p "$out_dir" "$work/logs" "$work/eval" "$work/detail"
+: > "$work/logs/steps.tsv"
 threads="${DCSR_NUM_THREADS:-$(nproc)}"
 export DCSR_NUM_THREADS="$threads"
-dcsr="$repo/build/bin/dcsr"
+dcsr="$repo/$build_dir/bin/dcsr"
 
-# run NAME CMD...: runs CMD with its output in logs/NAME.log; on failure shows
-# the end of the log and stops.
+# run NAME CMD...: runs CMD with its output in logs/NAME.log and its wall
+# milliseconds in logs/steps.tsv; on failure shows the end of the log and stops.
 run() {
   local name="$1"; shift
+  local start; start="$(date +%s%N)"
   if ! "$@" >"$work/logs/$name.log" 2>&1; then
     echo "make_results: step '$name' failed: $*" >&2
     tail -n 30 "$work/logs/$name.log" >&2
     exit 1
   fi
+  printf '%s\t%s\n' "$name" "$(( ($(date +%s%N) - start) / 1000000 ))" >> "$work/logs/steps.tsv"
 }
 
 # timed NAME CMD...: like run, under /usr/bin/time -v; writes NAME.time.
@@ -108,12 +155,13 @@ timed() {
 }
 
 step "work folder $work, $threads threads$([ "$quick" = 1 ] && echo ', QUICK run')"
+[ -z "$real_model_note" ] || step "no SRA model ($real_model_note): the SRA column and panel are left out"
 
-step "(a) building the dcsr command"
-run configure make configure
-run build cmake --build build --target dcsr -j "$(nproc)"
+step "(a) building the dcsr command ($build_dir)"
+run configure make configure BUILD="$build_dir"
+run build cmake --build "$build_dir" --target dcsr -j "$(nproc)"
 
-step "(b) preparing the validation set from $data/{Set5,Set14} (seed $val_seed, $val_sim simulation)"
+step "(b) preparing the synthetic validation set from $data/{Set5,Set14} (seed $val_seed, $val_sim simulation)"
 # One folder of both sets' photos (as the training's validation set): photo i
 # of the sorted list draws its simulated telephoto from (seed, i), so the same
 # photos and seed give the same pairs.
@@ -128,18 +176,86 @@ for set in Set5 Set14; do
 done
 run prepare_val "$dcsr" prepare --photos "$work/val_photos" --out "$work/val" --seed "$val_seed" --sim "$val_sim"
 
-step "(c) evaluating bicubic, the model and the model with unrelated references"
-max_images=()
-if [ "$quick" = 1 ]; then max_images=(--max-images 4); fi
-run eval "$dcsr" eval --data "$work/val" --model "$model" --json "$work/eval/own.json" "${max_images[@]}" --quiet
-run eval_unrelated "$dcsr" eval --data "$work/val" --model "$model" --unrelated-ref \
-  --json "$work/eval/unrelated.json" "${max_images[@]}" --quiet
+step "(c) preparing the real pairs ($(basename "$split")) and the demo pair with dcsr prepare --real"
+# The split's sequences, one "SET SEQUENCE" line each; refused when a sequence is in both sets.
+split_lines="$(python3 - "$split" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+train, val = s.get("sra_train"), s.get("validation")
+if not isinstance(train, list) or not isinstance(val, list) or not train or not val:
+    sys.exit(f"'{sys.argv[1]}' needs non-empty lists sra_train and validation")
+both = set(train) & set(val)
+if both:
+    sys.exit(f"'{sys.argv[1]}': sequences in both sets: {sorted(both)}")
+for name, seqs in (("sra_train", train), ("validation", val)):
+    for q in seqs:
+        print(name, q)
+PY
+)" || die "the split '$split' is not usable (see above)"
+frames="$data/dualfocal-ultrawide-wide"
+rm -rf "$work/real"
+while read -r set seq; do
+  [ -d "$frames/$seq" ] || die "sequence folder '$frames/$seq' of the split not found"
+  mkdir -p "$work/real/$set/wide" "$work/real/$set/tele"
+  # Pair name: the sequence's first word and the frame number (Roll_F1), as docs/RESULTS.md's commands name them.
+  for f in "$frames/$seq"/*.jpg; do
+    k="$(basename "$f" | grep -o 'F[0-9]*' | head -n 1)" || die "no frame number (F1..) in '$f'"
+    case "$(basename "$f")" in
+      *ultra*) side=wide ;;
+      *wide*) side=tele ;;
+      *) die "'$f' is neither an ultra-wide (*ultra*) nor a wide (*wide*) frame" ;;
+    esac
+    link="$work/real/$set/$side/${seq%%_*}_$k.jpg"
+    [ ! -e "$link" ] || die "two frames would be named $(basename "$link") in the $set set"
+    ln -s "$f" "$link"
+  done
+done <<< "$split_lines"
+# No frame (by content) in both sets: the left-out reversed copies would be such frames.
+dups="$(cd "$work/real" && md5sum -- sra_train/*/*.jpg validation/*/*.jpg 2>/dev/null | awk '{print $1}' | sort | uniq -d)"
+[ -z "$dups" ] || die "the same frame (by content) is in both real sets or twice in one: $(echo $dups | head -c 200)"
+for set in sra_train validation; do
+  run "prepare_real_$set" "$dcsr" prepare --real --wide "$work/real/$set/wide" --tele "$work/real/$set/tele" \
+    --out "$work/real/data_$set"
+done
+mkdir -p "$work/real/demo/wide" "$work/real/demo/tele"
+ln -s "$repo/demo/ultrawide.jpg" "$work/real/demo/wide/demo.jpg"
+ln -s "$repo/demo/wide.jpg" "$work/real/demo/tele/demo.jpg"
+run prepare_real_demo "$dcsr" prepare --real --wide "$work/real/demo/wide" --tele "$work/real/demo/tele" \
+  --out "$work/real/data_demo"
+# The other-scene control: validation pair i with the Ref/x2 of training pair i (sorted names).
+other="$work/real/data_other_scene"
+mkdir -p "$other/Ref/x2"
+ln -s "$work/real/data_validation/HR" "$other/HR"
+mkdir -p "$other/LR"
+ln -s "$work/real/data_validation/LR/x2" "$other/LR/x2"
+mapfile -t val_names < <(cd "$work/real/data_validation/Ref/x2" && ls | LC_ALL=C sort)
+mapfile -t train_refs < <(cd "$work/real/data_sra_train/Ref/x2" && ls | LC_ALL=C sort)
+[ "${#train_refs[@]}" -ge "${#val_names[@]}" ] || die "the other-scene control needs at least as many training pairs (${#train_refs[@]}) as validation pairs (${#val_names[@]})"
+for i in "${!val_names[@]}"; do
+  ln -s "$work/real/data_sra_train/Ref/x2/${train_refs[$i]}" "$other/Ref/x2/${val_names[$i]}"
+  printf '%s\t%s\n' "${val_names[$i]}" "${train_refs[$i]}" >> "$other/pairing.tsv"
+done
 
-step "(d) plotting the training loss"
+step "(d) evaluating bicubic, the basic model and its controls (4k protocol)"
+max_val=() max_real=()
+if [ "$quick" = 1 ]; then max_val=(--max-images 4); max_real=(--max-images 2); fi
+run eval "$dcsr" eval --data "$work/val" --model "$model" --json "$work/eval/own.json" "${max_val[@]}" --quiet
+run eval_unrelated "$dcsr" eval --data "$work/val" --model "$model" --unrelated-ref \
+  --json "$work/eval/unrelated.json" "${max_val[@]}" --quiet
+real_val="$work/real/data_validation"
+run eval_real "$dcsr" eval --data "$real_val" --model "$model" --json "$work/eval/real_own.json" "${max_real[@]}" --quiet
+run eval_real_unrelated "$dcsr" eval --data "$real_val" --model "$model" --unrelated-ref \
+  --json "$work/eval/real_unrelated.json" "${max_real[@]}" --quiet
+run eval_real_other_scene "$dcsr" eval --data "$other" --model "$model" \
+  --json "$work/eval/real_other_scene.json" "${max_real[@]}" --quiet
+
+step "(e) plotting the training loss"
 run plot "$dcsr" plot-log "$log" --out "$work/loss_curve.png" --title "training loss: $(basename "$log")"
 
-step "(e) timing make demo and one 4K-mode image"
-timed demo make demo DEMO_ARGS="--model $model --out $work/demo --quiet"
+step "(f) timing make demo and one 4K-mode image"
+# make demo with the model it takes by default in 8k mode: the SRA model when there is one.
+demo_model="$model"; [ "$real_model" = none ] || demo_model="$real_model"
+timed demo make demo BUILD="$build_dir" DEMO_ARGS="--model $demo_model --out $work/demo --quiet"
 photo="$(find "$data/Sun_Hays80" -maxdepth 1 -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' \) | LC_ALL=C sort | head -n 1)"
 [ -n "$photo" ] || die "no photo in $data/Sun_Hays80"
 if [ "$quick" = 1 ]; then size4k=1008x756; else size4k=4032x3024; fi
@@ -150,19 +266,65 @@ run prepare_big "$dcsr" prepare --photos "$work/big/photo" --out "$work/big/data
 timed sr4k "$dcsr" sr --lr "$work/big/data/LR/x2/big.png" --ref "$work/big/data/Ref/x2/big.png" \
   --out "$work/big/sr.png" --model "$model" --mode 4k --quiet
 
-step "(f) writing the report"
+step "(g) 8K mode: dcsr sr with the basic$([ "$real_model" = none ] || echo ' and the SRA') model, then dcsr detail"
+models8k=(basic); [ "$real_model" = none ] || models8k+=(sra)
+model_file() { if [ "$1" = basic ]; then echo "$model"; else echo "$real_model"; fi; }
+# pair8k NAME LR REF REGISTRATION TELE: both models' outputs and their detail scores against TELE.
+pair8k() {
+  local name="$1" lr="$2" ref="$3" registration="$4" tele="$5" m
+  for m in "${models8k[@]}"; do
+    mkdir -p "$work/sr8k/$m" "$work/detail/$m"
+    run "sr8k_$m.$name" "$dcsr" sr --lr "$lr" --ref "$ref" --out "$work/sr8k/$m/$name.png" --mode 8k \
+      --model "$(model_file "$m")" --registration "$registration" --quiet
+    run "detail_$m.$name" "$dcsr" detail --sr "$work/sr8k/$m/$name.png" --ref "$tele" --lr "$lr" \
+      --json "$work/detail/$m/$name.json"
+  done
+}
+pair8k demo "$repo/demo/ultrawide.jpg" "$repo/demo/wide.jpg" auto "$repo/demo/wide.jpg"
+n8k=0
+for hr in "$real_val"/HR/*.png; do
+  if [ "$quick" = 1 ] && [ "$n8k" -ge 2 ]; then break; fi
+  stem="$(basename "$hr" .png)"
+  [ -f "$real_val/Ref/x1/$stem.png" ] || die "'$real_val/Ref/x1/$stem.png' missing"
+  [ -e "$work/real/validation/tele/$stem.jpg" ] || die "the telephoto frame of pair $stem is missing"
+  pair8k "real_$stem" "$hr" "$real_val/Ref/x1/$stem.png" none "$work/real/validation/tele/$stem.jpg"
+  n8k=$((n8k + 1))
+done
+
+step "(h) the demo crops: bicubic x2 | basic$([ "$real_model" = none ] || echo ' | SRA') | telephoto"
+run bicubic_demo "$dcsr" resize --in "$repo/demo/ultrawide.jpg" --out "$work/sr8k/bicubic_demo.png" \
+  --size "$(python3 -c "import json; w, h = json.load(open('$work/real/data_demo/prepare.json'))['pairs'][0]['hr_size']; print(f'{2 * w}x{2 * h}')")"
+# Ref/x1 of the demo pair is the telephoto over the HR's central half at twice its density: output pixel
+# (H/4 + r, W/4 + c) of the 2x output (H x W), as the HR is the uncropped demo frame (checked).
+crop_args="$(python3 - "$work/real/data_demo/prepare.json" "$work/detail/basic/demo.json" <<'PY'
+import json, sys
+pair = json.load(open(sys.argv[1]))["pairs"][0]
+if list(pair["crop_top_left"]) != [0, 0]:
+    sys.exit("the demo frame was cropped by dcsr prepare --real; the crops' geometry assumes it was not")
+w, h = pair["hr_size"]
+y0, x0, fh, fw = json.load(open(sys.argv[2]))["fov"]  # the telephoto's view measured by dcsr detail (wide px)
+print(f"--texture-at {h // 2},{w // 2} --region {2 * y0},{2 * x0},{2 * fh},{2 * fw}")
+PY
+)" || die "the demo crop's geometry (see above)"
+panels=(--panel "$work/sr8k/bicubic_demo.png")
+for m in "${models8k[@]}"; do panels+=(--panel "$work/sr8k/$m/demo.png"); done
+# shellcheck disable=SC2086
+run crops python3 tools/crops_figure.py "${panels[@]}" --texture "$work/real/data_demo/Ref/x1/demo.png" \
+  $crop_args --size 128 --zoom 2 --out "$work/demo_sra_crops.png" --json "$work/detail/crop.json"
+
+step "(i) writing the report"
 commit="$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
 if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then commit="$commit (with uncommitted changes)"; fi
 cpu="$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)"
 python3 tools/results_report.py --work "$work" --out "$work/RESULTS.md" \
-  --model "$model" --log "$log" --quick "$quick" --threads "$threads" --cores "$(nproc)" \
-  --cpu "${cpu:-unknown}" --commit "$commit" --date "$(date -u '+%Y-%m-%d %H:%M UTC')" \
-  --photo "$(basename "$photo")" --size4k "$size4k" --data "$data" --val-seed "$val_seed" \
+  --model "$model" --real-model "$real_model" --real-model-note "$real_model_note" --log "$log" --split "$split" --quick "$quick" \
+  --threads "$threads" --cores "$(nproc)" --cpu "${cpu:-unknown}" --commit "$commit" \
+  --date "$(date -u '+%Y-%m-%d %H:%M UTC')" --photo "$(basename "$photo")" --size4k "$size4k" --data "$data" \
+  --val-seed "$val_seed" --val-sim "$val_sim" \
   || die "the report could not be written (see above)"
 
 # Only now touch the outputs: copy next to them, then rename.
-cp "$work/loss_curve.png" "$out_dir/.loss_curve.png.tmp"
-cp "$work/RESULTS.md" "$out_dir/.RESULTS.md.tmp"
-mv -f "$out_dir/.loss_curve.png.tmp" "$out_dir/loss_curve.png"
-mv -f "$out_dir/.RESULTS.md.tmp" "$out_dir/RESULTS.md"
-step "wrote $out_dir/RESULTS.md and $out_dir/loss_curve.png (work folder: $work)"
+outputs=(loss_curve.png demo_sra_crops.png RESULTS.md)
+for f in "${outputs[@]}"; do cp "$work/$f" "$out_dir/.$f.tmp"; done
+for f in "${outputs[@]}"; do mv -f "$out_dir/.$f.tmp" "$out_dir/$f"; done
+step "wrote $out_dir/{RESULTS.md,loss_curve.png,demo_sra_crops.png} (work folder: $work)"

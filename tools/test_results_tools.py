@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""Tests of tools/crops_figure.py and tools/results_report.py (standard library only; no dcsr binary, no data).
+
+    python3 tools/test_results_tools.py
+"""
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import unittest
+import zlib
+
+TOOLS = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, TOOLS)
+import crops_figure  # noqa: E402
+
+
+def paeth(a, b, c):
+    p = a + b - c
+    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+    return a if pa <= pb and pa <= pc else b if pb <= pc else c
+
+
+def encode_png(path, width, rows, channels, depth, filters):
+    """A PNG whose row y uses PNG filter filters[y % len(filters)] (rows: bytes of width * channels samples)."""
+    bpp = channels * depth // 8
+    raw, prev = b"", bytes(len(rows[0]))
+    for y, row in enumerate(rows):
+        kind = filters[y % len(filters)]
+        out = bytearray(len(row))
+        for i, v in enumerate(row):
+            a = row[i - bpp] if i >= bpp else 0
+            c = prev[i - bpp] if i >= bpp else 0
+            pred = [0, a, prev[i], (a + prev[i]) >> 1, paeth(a, prev[i], c)][kind]
+            out[i] = (v - pred) & 255
+        raw += bytes([kind]) + bytes(out)
+        prev = row
+    colour = {1: 0, 3: 2, 4: 6}[channels]
+    def chunk(k, body):
+        return struct.pack(">I", len(body)) + k + body + struct.pack(">I", zlib.crc32(k + body) & 0xFFFFFFFF)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, len(rows), depth, colour, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+class PngTest(unittest.TestCase):
+    def test_every_filter_decodes_to_the_pixels(self):
+        width, height = 7, 10
+        rows = [bytes((x * 37 + y * 91 + c * 53 + x * y * 13) % 256 for x in range(width) for c in range(3))
+                for y in range(height)]
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "a.png")
+            encode_png(path, width, rows, 3, 8, [0, 1, 2, 3, 4])
+            self.assertEqual(crops_figure.read_png(path), (width, height, rows))
+            crops_figure.write_png(os.path.join(d, "b.png"), width, height, rows)
+            self.assertEqual(crops_figure.read_png(os.path.join(d, "b.png")), (width, height, rows))
+
+    def test_grey_rgba_and_16_bit_become_rgb8(self):
+        with tempfile.TemporaryDirectory() as d:
+            grey = os.path.join(d, "g.png")
+            encode_png(grey, 3, [bytes([10, 20, 30])], 1, 8, [4])
+            self.assertEqual(crops_figure.read_png(grey)[2], [bytes([10] * 3 + [20] * 3 + [30] * 3)])
+            rgba = os.path.join(d, "a.png")
+            encode_png(rgba, 2, [bytes([1, 2, 3, 255, 4, 5, 6, 0])], 4, 8, [1])
+            self.assertEqual(crops_figure.read_png(rgba)[2], [bytes([1, 2, 3, 4, 5, 6])])
+            deep = os.path.join(d, "d.png")
+            encode_png(deep, 1, [bytes([200, 1, 100, 2, 50, 3])], 3, 16, [3])
+            self.assertEqual(crops_figure.read_png(deep)[2], [bytes([200, 100, 50])])
+
+    def test_not_a_png_is_one_error(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "x.png")
+            with open(path, "wb") as f:
+                f.write(b"GIF89a")
+            with self.assertRaises(crops_figure.FigureError):
+                crops_figure.read_png(path)
+
+
+class CropChoiceTest(unittest.TestCase):
+    def test_the_textured_square_is_chosen(self):
+        texture = [[0] * 64 for _ in range(64)]
+        for y in range(40, 56):
+            for x in range(8, 24):
+                texture[y][x] = 255 * ((x + y) % 2)
+        self.assertEqual(crops_figure.choose_crop(texture, (0, 0, 64, 64), 16), (40, 8))
+
+    def test_repeated_rows_score_nothing(self):
+        # Rows 0-31 vary only along x (a repeated row): no vertical detail. Rows 32-63: weak detail both ways.
+        texture = [[(x % 2) * 255 for x in range(32)] for _ in range(32)] + \
+                  [[((x + y) % 3) for x in range(32)] for y in range(32)]
+        y, x = crops_figure.choose_crop(texture, (0, 0, 64, 32), 16)
+        self.assertGreaterEqual(y, 24)
+
+
+def write(path, obj):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(obj if isinstance(obj, str) else json.dumps(obj))
+
+
+def scores(psnr, fov):
+    return {"psnr": psnr, "ssim": 0.9, "psnr_fov": fov, "ssim_fov": 0.9}
+
+
+def evaluation(names, sr, bicubic, unrelated=False):
+    return {"n_feats": 32, "reference": "unrelated: ..." if unrelated else "own",
+            "images": [{"name": n, "ref": n, "sr": scores(*s), "bicubic": scores(*b)}
+                       for n, s, b in zip(names, sr, bicubic)]}
+
+
+TIME = "Elapsed (wall clock) time (h:mm:ss or m:ss): 0:07.50\nMaximum resident set size (kbytes): 102400\n"
+
+
+def make_work(root, sra=True, real_worst=-0.1):
+    """A work folder of make_results.sh with known numbers: synthetic FoV gain +3.5, whole +1.0 dB; real FoV gain
+    +3.6, right over unrelated +1.0 (other scene +2.0) dB; one real image real_worst dB below bicubic."""
+    data, work = os.path.join(root, "data"), os.path.join(root, "work")
+    write(os.path.join(data, "Set5", "bird.png"), "")
+    write(os.path.join(data, "Set14", "zebra.png"), "")
+    syn = ["bird.png", "zebra.png"]
+    write(os.path.join(work, "eval", "own.json"), evaluation(syn, [(31, 33.5), (31, 33.5)], [(30, 30), (30, 30)]))
+    write(os.path.join(work, "eval", "unrelated.json"),
+          evaluation(syn, [(30.5, 31), (30.5, 31)], [(30, 30), (30, 30)], unrelated=True))
+    real = ["Pitch_F1.png", "Roll_F1.png"]
+    bic = [(33, 32), (33, 32)]
+    write(os.path.join(work, "eval", "real_own.json"), evaluation(real, [(35, 35.6), (33 + real_worst, 35.6)], bic))
+    write(os.path.join(work, "eval", "real_unrelated.json"),
+          evaluation(real, [(34, 34.6), (34, 34.6)], bic, unrelated=True))
+    write(os.path.join(work, "eval", "real_other_scene.json"), evaluation(real, [(34, 33.6), (34, 33.6)], bic))
+    for m, base in [("basic", 0.47)] + ([("sra", 0.55)] if sra else []):
+        for name in ["demo", "real_Pitch_F1", "real_Roll_F1"]:
+            write(os.path.join(work, "detail", m, name + ".json"),
+                  {"fov": [1, 2, 3, 4], "ours": {"correlation": base, "energy_ratio": 0.5, "blocks": 9},
+                   "bicubic": {"correlation": 0.46, "energy_ratio": 0.3, "blocks": 9}})
+    write(os.path.join(work, "detail", "crop.json"), {"panel_y": 300, "panel_x": 400, "size": 128, "zoom": 2})
+    write(os.path.join(work, "logs", "demo.time"), TIME)
+    write(os.path.join(work, "logs", "sr4k.time"), TIME)
+    write(os.path.join(work, "logs", "steps.tsv"), "eval\t1500\nsr8k_basic.demo\t2000\nsr8k_basic.real_Roll_F1\t1000\n")
+    reg = {"tele_to_wide": {"scale": 1.85, "angle_deg": 0.1}, "confidence": 0.6}
+    for s in ("sra_train", "validation"):
+        write(os.path.join(work, "real", f"data_{s}", "prepare.json"), {"pairs": [{"name": "a.png", "registration": reg}]})
+    write(os.path.join(work, "real", "data_other_scene", "pairing.tsv"), "Pitch_F1.png\tLeft_F1.png\nRoll_F1.png\tLeft_F2.png\n")
+    write(os.path.join(root, "split.json"), {"source": "dualfocal", "sra_train": ["Left"], "validation": ["Pitch", "Roll"]})
+    write(os.path.join(root, "log.jsonl"), '{"type": "start", "config": {"n_feats": 32}}\n{"type": "train", "step": 10}\n')
+    return data, work
+
+
+def report(root, data, work, sra=True):
+    out = os.path.join(root, "RESULTS.md")
+    args = [sys.executable, os.path.join(TOOLS, "results_report.py"), "--work", work, "--out", out,
+            "--model", os.path.join(root, "m.ckpt"), "--real-model", os.path.join(root, "r.ckpt") if sra else "none",
+            "--log", os.path.join(root, "log.jsonl"), "--split", os.path.join(root, "split.json"), "--quick", "1",
+            "--threads", "1", "--cores", "2", "--cpu", "a CPU", "--commit", "abc", "--date", "today",
+            "--photo", "p.jpg", "--size4k", "1008x756", "--data", data, "--val-seed", "2", "--val-sim", "classic"]
+    r = subprocess.run(args, capture_output=True, text=True)
+    if not os.path.exists(out):
+        return r, None
+    with open(out) as f:
+        return r, f.read()
+
+
+def goal_line(text, start):
+    return next(line for line in text.splitlines() if line.startswith("| " + start))
+
+
+class ReportTest(unittest.TestCase):
+    def test_goals_follow_the_numbers(self):
+        with tempfile.TemporaryDirectory() as root:
+            r, text = report(root, *make_work(root))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("QUICK RUN", text)
+            self.assertIn("+3.50 dB | **MET**", goal_line(text, "synthetic validation, FoV"))
+            self.assertIn("+1.00 dB | **NOT MET**", goal_line(text, "synthetic validation, whole"))
+            self.assertIn("+3.60 dB | **MET**", goal_line(text, "real validation, FoV"))
+            line = goal_line(text, "real validation, right reference")
+            self.assertIn("+1.00 dB (the other scene's reference: +2.00 dB) | **NOT MET**", line)
+            self.assertIn("`Roll_F1.png` -0.10 dB | **NOT MET**", goal_line(text, "no image"))
+            self.assertIn("demo +0.0800; real pairs mean +0.0800, SRA above on 2 of 2 | **MET**",
+                          goal_line(text, "8K mode"))
+            self.assertIn("| `sr8k_basic` | 2 | 3.0 s |", text)
+
+    def test_no_image_below_bicubic_and_no_sra(self):
+        with tempfile.TemporaryDirectory() as root:
+            r, text = report(root, *make_work(root, sra=False, real_worst=0.2), sra=False)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("**MET**", goal_line(text, "no image"))
+            self.assertIn("**NOT MEASURED**", goal_line(text, "8K mode"))
+            self.assertIn("**No SRA model**", text)
+
+    def test_a_missing_file_is_one_error_and_no_report(self):
+        with tempfile.TemporaryDirectory() as root:
+            data, work = make_work(root)
+            os.remove(os.path.join(work, "eval", "real_unrelated.json"))
+            r, text = report(root, data, work)
+            self.assertEqual(r.returncode, 1)
+            self.assertIsNone(text)
+            self.assertIn("real_unrelated.json", r.stderr)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
