@@ -60,7 +60,7 @@ void apply_threads(const Args& args);
 // work; declare() checks each output up front (folder exists, not a folder,
 // not a link or device, writable with its temp name, not an input or another
 // output) so that a typo fails before minutes of work. Write each output with
-// write() (or call written() right after writing it), then commit(). If the
+// write() (or plan().stage_folder() for a folder of files), then commit(). If the
 // command fails or is interrupted first, the outputs this run wrote are removed
 // and any file they replaced is put back byte for byte.
 class OutputFiles {

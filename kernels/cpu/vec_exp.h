@@ -7,7 +7,7 @@
 // float: truncation 8e-9 relative; degree 13 for double: 5e-18), times 2^n
 // built in the exponent bits as 2^(n/2) * 2^(n - n/2) so that results in the
 // subnormal range round correctly and overflow gives inf. Accuracy: within a
-// few ulp of std::exp over the whole range (tests/test_ops_dcsr.cpp checks it).
+// few ulp of std::exp over the whole range (tests/test_ops_dcsr_losses.cpp checks it).
 #pragma once
 #include "kernels/cpu/dot_sweep.h"
 
