@@ -309,7 +309,8 @@ TEST_CASE("distributed: a stopped rank ends a sharded dcsr sr with an error, nev
       test::quote(std::string(DCSR_BIN_DIR) + "/dcsr") +
       " sr --lr-dir wide --ref-dir tele --registration none --model m.ckpt --out-dir stopped > job.log 2>&1 &\n"
       "job=$!\n"
-      "i=0; until ls stopped 2>/dev/null | grep -q '[.]png$'; do\n"
+      // (A job that has already ended, e.g. aborted on a slow first tile, ends the wait too.)
+      "i=0; until ls stopped 2>/dev/null | grep -q '[.]png$' || ! kill -0 $job 2>/dev/null; do\n"
       "  i=$((i+1)); [ $i -gt 800 ] && { echo 'no output'; kill $job; exit 90; }; sleep 0.05; done\n"
       "for p in $(pgrep -f -- '--out-dir stopped'); do\n"
       "  tr '\\0' '\\n' < /proc/$p/environ 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=1 && kill -STOP $p\n"
