@@ -1,5 +1,6 @@
 // Tiled inference (dcsr-spec §8): the Ref window rules, the coarse search,
 // and tiling with a stub network against the same stub run on the whole image.
+#include <cmath>
 #include <cstring>
 #include <map>
 
@@ -192,7 +193,9 @@ TEST_CASE("forward: tiled inference equals the whole-image result for a local ne
       const int64_t block = k.mode == Mode::K8 ? 4 : 2;
       CHECK(w.height() % block == 0);
       CHECK(w.width() % block == 0);
-      CHECK((w.r0 >= 0 && w.c0 >= 0 && w.r1 <= k.h && w.c1 <= k.w && w.height() > 0));
+      // (below kMinTiledSide the image runs padded with zeros to that size)
+      CHECK((w.r0 >= 0 && w.c0 >= 0 && w.r1 <= std::max(k.h, kMinTiledSide) &&
+             w.c1 <= std::max(k.w, kMinTiledSide) && w.height() > 0));
     };
     opt.progress = [&](int64_t done, int64_t total) {
       CHECK(done == ++tiles);
@@ -270,7 +273,7 @@ TEST_CASE("forward: tiled DCSR places each tile's network output", "[tiling][mod
   config.n_feats = 4;
   Generator gen(3);
   DcsrNet net(config, gen);
-  const int64_t h = 20, w = 140;  // a 1 x 2 grid
+  const int64_t h = kMinTiledSide, w = 140;  // a 1 x 2 grid, no padding
   Tensor lr = test::test_image(h, w, 31), ref = test::test_image(h, w, 32);
   RefWindow seen;
   TiledOptions opt;
@@ -398,4 +401,26 @@ TEST_CASE("forward: windows of an off-centre view follow the geometry", "[tiling
   CHECK_THROWS_WITH(tiled_inference(lr, ref, Mode::K4,
                                     [](const Tensor& t, const Tensor& w) { return stub_network(t, w, Mode::K4); }, opt),
                     Catch::Contains("needs twice its size"));
+}
+
+// The docs promise any size: images below kMinTiledSide (down to 1x1) run
+// padded with zeros and come back at exactly twice their size, every value
+// finite, in both modes.
+TEST_CASE("forward: tiny images through the real network in both modes", "[tiling][model]") {
+  ModelConfig config;
+  config.n_feats = 4;
+  Generator gen(5);
+  DcsrNet net(config, gen);
+  for (Mode mode : {Mode::K4, Mode::K8})
+    for (auto [h, w] : {std::pair<int64_t, int64_t>{1, 1}, {3, 5}, {7, 9}}) {
+      INFO(h << "x" << w << " " << mode_name(mode));
+      const Tensor lr = test::test_image(h, w, 41), ref = test::test_image(h, w, 42);
+      TiledOptions opt;
+      opt.want_confidence = true;
+      const TiledResult r = tiled_inference(lr, ref, mode, network_tile_forward(net, mode), opt);
+      REQUIRE(r.sr.shape() == Shape{1, 3, 2 * h, 2 * w});
+      const int64_t f = mode == Mode::K8 ? 2 : 1;  // the confidence's scale: 1/f of the LR, rounded up
+      REQUIRE(r.confidence.shape() == Shape{1, 1, (h + f - 1) / f, (w + f - 1) / f});
+      for (float v : r.sr.to_vector<float>()) REQUIRE(std::isfinite(v));
+    }
 }

@@ -233,6 +233,14 @@ void place_core(const Tensor& tile_map, Tensor& out, const TileGrid& g, int64_t 
 
 }  // namespace
 
+namespace {
+
+// The top-left rows x cols of x (1, C, H, W) as a new tensor, zeros where
+// x ends: a crop, or x padded with zeros below and to the right.
+Tensor top_left(const Tensor& x, int64_t rows, int64_t cols) { return extract_tile(x, 0, 0, rows, cols); }
+
+}  // namespace
+
 TiledResult tiled_inference(const Tensor& lr, const Tensor& ref, Mode mode, const TileForward& forward,
                             const TiledOptions& options) {
   DCSR_CHECK(lr.dim() == 4 && lr.size(0) == 1 && lr.size(1) == 3 && lr.is_cpu() && lr.dtype() == kFloat32,
@@ -240,6 +248,24 @@ TiledResult tiled_inference(const Tensor& lr, const Tensor& ref, Mode mode, cons
   DCSR_CHECK(ref.dim() == 4 && ref.size(0) == 1 && ref.size(1) == 3 && ref.is_cpu() && ref.dtype() == kFloat32,
              "tiled inference: Ref must be a CPU float32 image (1, 3, H, W), got ", shape_str(ref.shape()));
   NoGradGuard no_grad;
+  // Images narrower than kMinTiledSide in either direction (down to 1x1: the
+  // docs promise any size) are too small for the network's pyramid (features
+  // at 1/4 of the Ref window, reflection padding, whole Ref blocks). Such a
+  // canonical pair runs padded with zeros below and to the right, which is
+  // what every tile already reads beyond the image's end (extract_tile), and
+  // the outputs are cropped back; a registered view is never this small (the
+  // registration needs 32x32).
+  if (!options.view && (lr.size(2) < kMinTiledSide || lr.size(3) < kMinTiledSide) && ref.shape() == lr.shape()) {
+    const int64_t H = lr.size(2), W = lr.size(3);
+    const int64_t h = std::max(H, kMinTiledSide), w = std::max(W, kMinTiledSide);
+    TiledResult padded = tiled_inference(top_left(lr, h, w), top_left(ref, h, w), mode, forward, options);
+    padded.sr = top_left(padded.sr, 2 * H, 2 * W);
+    if (padded.warped_ref.defined()) padded.warped_ref = top_left(padded.warped_ref, 2 * H, 2 * W);
+    if (padded.confidence.defined())  // at the map's scale, rounded up
+      padded.confidence = top_left(padded.confidence, (H * padded.confidence.size(2) + h - 1) / h,
+                                   (W * padded.confidence.size(3) + w - 1) / w);
+    return padded;
+  }
   const TileGrid g = make_tile_grid(lr.size(2), lr.size(3), mode);
   const int64_t ref_h = ref.size(2), ref_w = ref.size(3);
   const int64_t block = big_block(mode);  // Ref windows must be whole blocks of AA1/AA3

@@ -42,6 +42,7 @@ namespace dcsr {
 
 constexpr int64_t kTileContext = 20;  // LR pixels of context on each side of a core
 constexpr int64_t kTileDrop = 40;     // SR pixels dropped on each side of an SR tile (2 * context)
+constexpr int64_t kMinTiledSide = 32; // smaller canonical images run padded to this (tiled_inference)
 
 struct TileGrid {
   Mode mode = Mode::K4;
