@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all setup configure build test bench bench-peer demo clean fuzz test-asan
+.PHONY: all setup configure build test bench bench-peer demo clean fuzz fuzz-asan test-asan asan-configure
 
 all: build
 
@@ -36,25 +36,34 @@ fuzz: build
 	@$(BUILD)/bin/dcsr_fuzz --target all --runs $(FUZZ_RUNS) --seed $(FUZZ_SEED)
 
 # The suite under AddressSanitizer + UndefinedBehaviorSanitizer (any report
-# fails the test): a CPU-only build (-O2 -g) in $(ASAN_BUILD). ASAN_SKIP
-# (a ctest -E regular expression) leaves out what `make test` already runs
-# and what would not fit the CI's 45 minutes on 2 cores next to it: the
-# [slow] Catch2 cases (multi-rank distributed training, the tiny-DCSR
-# overfitting run, the tiled whole-network forward), which spend minutes in
-# the same kernels the fast tests cover, and the two PyTorch peer tests
-# (sr_peer_matches_dcsr_sr: a whole image through both networks;
-# convert_weights_py: Python only, nothing of ours to sanitize).
+# fails the test): a CPU-only build (-O2 -g) in $(ASAN_BUILD), leak checks on
+# (docs/reliability.md). ASAN_SKIP (a ctest -E regular expression) leaves out
+# what `make test` already runs and what would not fit the CI's 45 minutes on
+# 2 cores next to it: the [slow] Catch2 cases (multi-rank distributed
+# training, the tiny-DCSR overfitting run, the tiled whole-network forward),
+# which spend minutes in the same kernels the fast tests cover, and the two
+# PyTorch peer tests (sr_peer_matches_dcsr_sr: a whole image through both
+# networks; convert_weights_py: Python only, nothing of ours to sanitize).
+# dcsr_fuzz is built first so that `make fuzz-asan` can start early.
 ASAN_BUILD ?= build-asan
 ASAN_SKIP ?= ^distributed: |^forward: a tiny DCSR overfits|^forward: tiled DCSR places|^sr_peer_matches_dcsr_sr$$|^convert_weights_py$$
-test-asan: setup
+ASAN_ENV = ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+asan-configure: setup
 	@mkdir -p $(ASAN_BUILD)
 	@cmake -S . -B $(ASAN_BUILD) -DDCSR_CUDA=OFF -DDCSR_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) \
 	  > $(ASAN_BUILD)/configure.log 2>&1 || (cat $(ASAN_BUILD)/configure.log; exit 1)
-	@cmake --build $(ASAN_BUILD) -j $(JOBS) --target dcsr_tests dcsr dcsr_fuzz
-	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1 \
-	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+
+test-asan: asan-configure
+	@cmake --build $(ASAN_BUILD) -j $(JOBS) --target dcsr_fuzz dcsr dcsr_tests
+	@cd $(ASAN_BUILD) && $(ASAN_ENV) \
 	  ctest -j $(JOBS) -E '$(ASAN_SKIP)' --output-on-failure --output-log ctest.log; status=$$?; \
 	  grep -E "tests passed|tests failed" ctest.log | tail -n 1; exit $$status
+
+# The fuzzer under the sanitizers: FUZZ_RUNS inputs per target from FUZZ_SEED.
+fuzz-asan: asan-configure
+	@cmake --build $(ASAN_BUILD) -j $(JOBS) --target dcsr_fuzz
+	@$(ASAN_ENV) $(ASAN_BUILD)/bin/dcsr_fuzz --target all --runs $(FUZZ_RUNS) --seed $(FUZZ_SEED)
 
 bench: build
 	@$(BUILD)/bin/dcsr_bench
