@@ -9,7 +9,8 @@
 # goals' MET / NOT MET are computed from them (tools/results_report.py).
 #
 #   tools/make_results.sh [--model M] [--real-model M|none] [--log LOG] [--val-seed S] [--val-sim SIM]
-#                         [--real-split FILE] [--build-dir DIR] [--quick] [--work DIR] [--out-dir DIR]
+#                         [--real-split FILE] [--max-real N] [--build-dir DIR] [--device cpu|cuda] [--quick] [--work DIR]
+#                         [--out-dir DIR]
 #
 #   --model M       the basic model (default models/default.ckpt): dcsr eval
 #                   (4k protocol) and the "basic" column of the 8K measure
@@ -22,7 +23,11 @@
 #   --val-sim SIM   its telephoto simulation, `dcsr prepare --sim` (default
 #                   classic: the default model's; camera: the simulation of issue 15)
 #   --real-split F  the real-pair split (default configs/real_split_dualfocal.json)
+#   --max-real N    only the first N (at least 2) real validation pairs in
+#                   dcsr eval and in 8K mode (default 0: all; the report gives the count)
 #   --build-dir D   the build folder (default build; `make ... BUILD=D`)
+#   --device DEV    where the networks run in eval, sr and demo (default cpu;
+#                   cuda needs a CUDA build and a GPU: the times are then GPU times)
 #   --quick         a smoke test of this script: 4 synthetic and 2 real validation
 #                   images, the demo and 2 real pairs in 8K mode, a 504x378
 #                   4K-mode input; the report says so at the top, and it goes to
@@ -67,6 +72,8 @@ real_model=""
 log="models/train_log.jsonl"
 split="configs/real_split_dualfocal.json"
 build_dir="build"
+device=cpu
+max_real_n=0
 quick=0
 val_seed=2
 val_sim=classic
@@ -74,7 +81,7 @@ work=""
 out_dir=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    --model|--real-model|--log|--work|--out-dir|--val-seed|--val-sim|--real-split|--build-dir)
+    --model|--real-model|--log|--work|--out-dir|--val-seed|--val-sim|--real-split|--build-dir|--device|--max-real)
       [ $# -ge 2 ] || { echo "make_results: $1 needs a value (see --help)" >&2; exit 2; } ;;
   esac
   case "$1" in
@@ -83,6 +90,8 @@ while [ $# -gt 0 ]; do
     --log) log="$2"; shift 2 ;;
     --real-split) split="$2"; shift 2 ;;
     --build-dir) build_dir="$2"; shift 2 ;;
+    --device) device="$2"; shift 2 ;;
+    --max-real) max_real_n="$2"; shift 2 ;;
     --quick) quick=1; shift ;;
     --val-seed) val_seed="$2"; shift 2 ;;
     --val-sim) val_sim="$2"; shift 2 ;;
@@ -95,6 +104,9 @@ done
 
 die() { echo "make_results: error: $*" >&2; exit 1; }
 step() { echo "make_results: $*"; }
+case "$device" in cpu|cuda) ;; *) echo "make_results: --device must be cpu or cuda, got '$device'" >&2; exit 2 ;; esac
+[[ "$max_real_n" =~ ^[0-9]+$ ]] && [ "$max_real_n" != 1 ] || { echo "make_results: --max-real must be 0 (all) or at least 2 (--unrelated-ref needs two images), got '$max_real_n'" >&2; exit 2; }
+[ "$quick" = 0 ] || max_real_n=2
 absolute() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
 
 data="${DCSR_DATA:-$repo/../shared/data}"
@@ -116,6 +128,21 @@ elif [ "$real_model" = none ]; then
 else
   [ -f "$real_model" ] || die "SRA model '$real_model' not found (pass --real-model FILE, or none)"
 fi
+# The split's sequences, one "SET SEQUENCE" line each; refused when a sequence is in both sets.
+split_lines="$(python3 - "$split" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+train, val = s.get("sra_train"), s.get("validation")
+if not isinstance(train, list) or not isinstance(val, list) or not train or not val:
+    sys.exit(f"'{sys.argv[1]}' needs non-empty lists sra_train and validation")
+both = set(train) & set(val)
+if both:
+    sys.exit(f"'{sys.argv[1]}': sequences in both sets: {sorted(both)}")
+for name, seqs in (("sra_train", train), ("validation", val)):
+    for q in seqs:
+        print(name, q)
+PY
+)" || die "the split '$split' is not usable (see above)"
 [ -x /usr/bin/time ] && /usr/bin/time -v true >/dev/null 2>&1 || die "GNU time (/usr/bin/time -v) is needed: apt-get install time"
 command -v python3 >/dev/null || die "python3 is needed for the report (standard library only)"
 model="$(absolute "$model")"
@@ -154,7 +181,7 @@ timed() {
   run "$name" /usr/bin/time -v -o "$work/logs/$name.time" "$@"
 }
 
-step "work folder $work, $threads threads$([ "$quick" = 1 ] && echo ', QUICK run')"
+step "work folder $work, device $device, $threads threads$([ "$quick" = 1 ] && echo ', QUICK run')"
 [ -z "$real_model_note" ] || step "no SRA model ($real_model_note): the SRA column and panel are left out"
 
 step "(a) building the dcsr command ($build_dir)"
@@ -177,21 +204,6 @@ done
 run prepare_val "$dcsr" prepare --photos "$work/val_photos" --out "$work/val" --seed "$val_seed" --sim "$val_sim"
 
 step "(c) preparing the real pairs ($(basename "$split")) and the demo pair with dcsr prepare --real"
-# The split's sequences, one "SET SEQUENCE" line each; refused when a sequence is in both sets.
-split_lines="$(python3 - "$split" <<'PY'
-import json, sys
-s = json.load(open(sys.argv[1]))
-train, val = s.get("sra_train"), s.get("validation")
-if not isinstance(train, list) or not isinstance(val, list) or not train or not val:
-    sys.exit(f"'{sys.argv[1]}' needs non-empty lists sra_train and validation")
-both = set(train) & set(val)
-if both:
-    sys.exit(f"'{sys.argv[1]}': sequences in both sets: {sorted(both)}")
-for name, seqs in (("sra_train", train), ("validation", val)):
-    for q in seqs:
-        print(name, q)
-PY
-)" || die "the split '$split' is not usable (see above)"
 frames="$data/dualfocal-ultrawide-wide"
 rm -rf "$work/real"
 while read -r set seq; do
@@ -211,8 +223,8 @@ while read -r set seq; do
   done
 done <<< "$split_lines"
 # No frame (by content) in both sets: the left-out reversed copies would be such frames.
-dups="$(cd "$work/real" && md5sum -- sra_train/*/*.jpg validation/*/*.jpg 2>/dev/null | awk '{print $1}' | sort | uniq -d)"
-[ -z "$dups" ] || die "the same frame (by content) is in both real sets or twice in one: $(echo $dups | head -c 200)"
+dups="$(cd "$work/real" && md5sum -- sra_train/*/*.jpg validation/*/*.jpg | sort | uniq -w 32 -D | awk '{print $2}')"
+[ -z "$dups" ] || die "the same frame (by content) is in both real sets or twice in one: $(echo $dups | cut -c 1-300)"
 for set in sra_train validation; do
   run "prepare_real_$set" "$dcsr" prepare --real --wide "$work/real/$set/wide" --tele "$work/real/$set/tele" \
     --out "$work/real/data_$set"
@@ -238,16 +250,17 @@ done
 
 step "(d) evaluating bicubic, the basic model and its controls (4k protocol)"
 max_val=() max_real=()
-if [ "$quick" = 1 ]; then max_val=(--max-images 4); max_real=(--max-images 2); fi
-run eval "$dcsr" eval --data "$work/val" --model "$model" --json "$work/eval/own.json" "${max_val[@]}" --quiet
+if [ "$quick" = 1 ]; then max_val=(--max-images 4); fi
+if [ "$max_real_n" -gt 0 ]; then max_real=(--max-images "$max_real_n"); fi
+run eval "$dcsr" eval --data "$work/val" --model "$model" --json "$work/eval/own.json" "${max_val[@]}" --device "$device" --quiet
 run eval_unrelated "$dcsr" eval --data "$work/val" --model "$model" --unrelated-ref \
-  --json "$work/eval/unrelated.json" "${max_val[@]}" --quiet
+  --json "$work/eval/unrelated.json" "${max_val[@]}" --device "$device" --quiet
 real_val="$work/real/data_validation"
-run eval_real "$dcsr" eval --data "$real_val" --model "$model" --json "$work/eval/real_own.json" "${max_real[@]}" --quiet
+run eval_real "$dcsr" eval --data "$real_val" --model "$model" --json "$work/eval/real_own.json" "${max_real[@]}" --device "$device" --quiet
 run eval_real_unrelated "$dcsr" eval --data "$real_val" --model "$model" --unrelated-ref \
-  --json "$work/eval/real_unrelated.json" "${max_real[@]}" --quiet
+  --json "$work/eval/real_unrelated.json" "${max_real[@]}" --device "$device" --quiet
 run eval_real_other_scene "$dcsr" eval --data "$other" --model "$model" \
-  --json "$work/eval/real_other_scene.json" "${max_real[@]}" --quiet
+  --json "$work/eval/real_other_scene.json" "${max_real[@]}" --device "$device" --quiet
 
 step "(e) plotting the training loss"
 run plot "$dcsr" plot-log "$log" --out "$work/loss_curve.png" --title "training loss: $(basename "$log")"
@@ -255,7 +268,7 @@ run plot "$dcsr" plot-log "$log" --out "$work/loss_curve.png" --title "training 
 step "(f) timing make demo and one 4K-mode image"
 # make demo with the model it takes by default in 8k mode: the SRA model when there is one.
 demo_model="$model"; [ "$real_model" = none ] || demo_model="$real_model"
-timed demo make demo BUILD="$build_dir" DEMO_ARGS="--model $demo_model --out $work/demo --quiet"
+timed demo make demo BUILD="$build_dir" DEMO_ARGS="--model $demo_model --out $work/demo --device $device --quiet"
 photo="$(find "$data/Sun_Hays80" -maxdepth 1 -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' \) | LC_ALL=C sort | head -n 1)"
 [ -n "$photo" ] || die "no photo in $data/Sun_Hays80"
 if [ "$quick" = 1 ]; then size4k=1008x756; else size4k=4032x3024; fi
@@ -264,7 +277,7 @@ mkdir -p "$work/big/photo"
 run resize "$dcsr" resize --in "$photo" --out "$work/big/photo/big.png" --size "$size4k"
 run prepare_big "$dcsr" prepare --photos "$work/big/photo" --out "$work/big/data" --seed 1 --sim classic
 timed sr4k "$dcsr" sr --lr "$work/big/data/LR/x2/big.png" --ref "$work/big/data/Ref/x2/big.png" \
-  --out "$work/big/sr.png" --model "$model" --mode 4k --quiet
+  --out "$work/big/sr.png" --model "$model" --mode 4k --device "$device" --quiet
 
 step "(g) 8K mode: dcsr sr with the basic$([ "$real_model" = none ] || echo ' and the SRA') model, then dcsr detail"
 models8k=(basic); [ "$real_model" = none ] || models8k+=(sra)
@@ -275,7 +288,7 @@ pair8k() {
   for m in "${models8k[@]}"; do
     mkdir -p "$work/sr8k/$m" "$work/detail/$m"
     run "sr8k_$m.$name" "$dcsr" sr --lr "$lr" --ref "$ref" --out "$work/sr8k/$m/$name.png" --mode 8k \
-      --model "$(model_file "$m")" --registration "$registration" --quiet
+      --model "$(model_file "$m")" --registration "$registration" --device "$device" --quiet
     run "detail_$m.$name" "$dcsr" detail --sr "$work/sr8k/$m/$name.png" --ref "$tele" --lr "$lr" \
       --json "$work/detail/$m/$name.json"
   done
@@ -283,7 +296,7 @@ pair8k() {
 pair8k demo "$repo/demo/ultrawide.jpg" "$repo/demo/wide.jpg" auto "$repo/demo/wide.jpg"
 n8k=0
 for hr in "$real_val"/HR/*.png; do
-  if [ "$quick" = 1 ] && [ "$n8k" -ge 2 ]; then break; fi
+  if [ "$max_real_n" -gt 0 ] && [ "$n8k" -ge "$max_real_n" ]; then break; fi
   stem="$(basename "$hr" .png)"
   [ -f "$real_val/Ref/x1/$stem.png" ] || die "'$real_val/Ref/x1/$stem.png' missing"
   [ -e "$work/real/validation/tele/$stem.jpg" ] || die "the telephoto frame of pair $stem is missing"
@@ -320,7 +333,7 @@ python3 tools/results_report.py --work "$work" --out "$work/RESULTS.md" \
   --model "$model" --real-model "$real_model" --real-model-note "$real_model_note" --log "$log" --split "$split" --quick "$quick" \
   --threads "$threads" --cores "$(nproc)" --cpu "${cpu:-unknown}" --commit "$commit" \
   --date "$(date -u '+%Y-%m-%d %H:%M UTC')" --photo "$(basename "$photo")" --size4k "$size4k" --data "$data" \
-  --val-seed "$val_seed" --val-sim "$val_sim" \
+  --val-seed "$val_seed" --val-sim "$val_sim" --device "$device" --max-real "$max_real_n" \
   || die "the report could not be written (see above)"
 
 # Only now touch the outputs: copy next to them, then rename.

@@ -141,8 +141,9 @@ def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--real-model-note", dest="real_model_note", default="",
                    help="why there is no SRA model (with --real-model none)")
+    p.add_argument("--max-real", dest="max_real", default="0", help="make_results.sh --max-real (0: all pairs)")
     for name in ["work", "out", "model", "real_model", "log", "split", "quick", "threads", "cores", "cpu", "commit",
-                 "date", "photo", "size4k", "data", "val_seed", "val_sim"]:
+                 "date", "photo", "size4k", "data", "val_seed", "val_sim", "device"]:
         p.add_argument("--" + name.replace("_", "-"), dest=name, required=True)
     a = p.parse_args()
     quick = a.quick == "1"
@@ -189,12 +190,15 @@ def main():
     w("| | |\n|---|---|")
     w(f"| date | {a.date} |")
     w(f"| commit | `{a.commit}` |")
-    w(f"| machine | {a.cpu}, {a.cores} cores; threads used: {a.threads} (`DCSR_NUM_THREADS`) |")
+    w(f"| machine | {a.cpu}, {a.cores} cores; threads used: {a.threads} (`DCSR_NUM_THREADS`); the networks ran on "
+      f"the {'GPU (`--device cuda`)' if a.device == 'cuda' else 'CPU'} |")
     w(f"| basic model | `{shown(a.model)}`" + (f", n_feats {n_feats}" if n_feats is not None else "") + " |")
     w(f"| SRA model | " + (f"`{shown(a.real_model)}`" if "sra" in models else f"none ({a.real_model_note})") + " |")
     w(f"| synthetic validation | the Set5 and Set14 photos in one folder ({len(o)} images evaluated), made into "
       f"dual-camera pairs by `dcsr prepare --seed {a.val_seed} --sim {a.val_sim}` (simulated telephoto) |")
-    w(f"| real validation | {len(ro)} pairs of `{split.get('source', '?')}` (sequences "
+    n_real = len(regs["validation"])
+    w(f"| real validation | {len(ro)} pairs" + (f" (the first {len(ro)} of {n_real}, sorted by name)" if len(ro) < n_real
+                                                 else "") + f" of `{split.get('source', '?')}` (sequences "
       f"{', '.join(split['validation'])}), CameraFusion's 4K protocol by `dcsr prepare --real` (below: the split) |")
     w("")
 
@@ -260,7 +264,7 @@ def main():
     detail_section(w, a, detail, models, crop)
 
     w("## Speed and memory\n")
-    w(f"Wall time and peak resident memory from `/usr/bin/time -v`; threads: {a.threads}.\n")
+    w(f"Wall time and peak resident memory from `/usr/bin/time -v`; threads: {a.threads}; device: {a.device}.\n")
     w("| what | wall time | peak RSS |\n|---|---|---|")
     w(f"| `make demo`: the embedded 480x424 pair -> 960x848, 8k mode, the "
       f"{'SRA' if 'sra' in models else 'basic'} model (build already up to date) | "
@@ -308,9 +312,15 @@ def main():
         w(f"| `{group}` | {runs} | {duration(seconds)} |")
     w("")
     w("## How to reproduce\n")
-    cmd = "tools/make_results.sh" + (" --quick" if quick else "")
+    cmd = "tools/make_results.sh" + (" --quick" if quick else "") + (" --device cuda" if a.device == "cuda" else "")
+    if a.val_sim != "classic" or a.val_seed != "2":
+        cmd += f" --val-seed {a.val_seed} --val-sim {a.val_sim}"
+    if shown(a.model) != os.path.join("models", "default.ckpt"):
+        cmd += f" --model {shown(a.model)} --log {shown(a.log)}"
     if "sra" in models:
         cmd += f" --real-model {shown(a.real_model)}"
+    if a.max_real != "0" and not quick:
+        cmd += f" --max-real {a.max_real}"
     w(f"```sh\n{cmd}\n```\n")
     w(f"It builds the `dcsr` command, prepares the validation sets from `{shown(a.data)}`, runs the evaluations "
       "and the 8K runs, draws the crops, plots the log, times the two runs and writes this file (see the "

@@ -153,7 +153,7 @@ def report(root, data, work, sra=True):
             "--model", os.path.join(root, "m.ckpt"), "--real-model", os.path.join(root, "r.ckpt") if sra else "none",
             "--log", os.path.join(root, "log.jsonl"), "--split", os.path.join(root, "split.json"), "--quick", "1",
             "--threads", "1", "--cores", "2", "--cpu", "a CPU", "--commit", "abc", "--date", "today",
-            "--photo", "p.jpg", "--size4k", "1008x756", "--data", data, "--val-seed", "2", "--val-sim", "classic"]
+            "--photo", "p.jpg", "--size4k", "1008x756", "--data", data, "--val-seed", "2", "--val-sim", "classic", "--device", "cpu"]
     r = subprocess.run(args, capture_output=True, text=True)
     if not os.path.exists(out):
         return r, None
