@@ -232,6 +232,13 @@ done
 mkdir -p "$work/real/demo/wide" "$work/real/demo/tele"
 ln -s "$repo/demo/ultrawide.jpg" "$work/real/demo/wide/demo.jpg"
 ln -s "$repo/demo/wide.jpg" "$work/real/demo/tele/demo.jpg"
+# Which validation pair the demo pair is, if any (same files): the report says so.
+: > "$work/real/demo_in_validation.txt"
+for f in "$work/real/validation/wide"/*.jpg; do
+  if cmp -s "$f" "$repo/demo/ultrawide.jpg" && cmp -s "$work/real/validation/tele/$(basename "$f")" "$repo/demo/wide.jpg"; then
+    basename "$f" .jpg >> "$work/real/demo_in_validation.txt"
+  fi
+done
 run prepare_real_demo "$dcsr" prepare --real --wide "$work/real/demo/wide" --tele "$work/real/demo/tele" \
   --out "$work/real/data_demo"
 # The other-scene control: validation pair i with the Ref/x2 of training pair i (sorted names).

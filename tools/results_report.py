@@ -303,6 +303,12 @@ def main():
           f"{min(x[2] for x in r):.1f} to {max(x[2] for x in r):.1f} deg, {min(x[3] for x in r):.2f}-"
           f"{max(x[3] for x in r):.2f} |")
     w("")
+    demo_in = os.path.join(a.work, "real", "demo_in_validation.txt")
+    if os.path.exists(demo_in):
+        with open(demo_in) as f:
+            found = f.read().split()
+        w("The demo pair (`demo/`) is " + (f"the validation pair `{found[0]}` (the same files): SRA never trains on "
+                                           "its scene.\n" if found else "not one of the validation pairs.\n"))
     w("The other scene's references (validation pair: SRA-training pair): " +
       ", ".join(f"`{v}`: `{t}`" for v, t in pairing[:len(ro)]) + ".\n")
 
