@@ -125,8 +125,10 @@ TEST_CASE("cli: 8k mode defaults to models/real.ckpt, 4k mode to models/default.
   CHECK(chosen.status == 0);
   CHECK(fs::exists(work / "o.png"));
 
-  // Without real.ckpt, 8k mode falls back to the basic model.
+  // Without real.ckpt here, 8k mode takes this folder's basic model, not a
+  // real.ckpt of a place further down the list (the checkout's, if any).
   fs::remove(work / "models/real.ckpt");
   const test::RunResult fallback = sr("--mode 8k");
   REQUIRE_FAILS_WITH(fallback, 1, "models/default.ckpt");
+  CHECK_THAT(fallback.output, !Catch::Contains("real.ckpt"));
 }

@@ -51,10 +51,15 @@ std::string resolve_model_path(const std::string& given, Mode mode) {
   if (!given.empty()) return given;
   if (const char* env = std::getenv("DCSR_MODEL"); env && *env) return env;
   // 8K mode is the real-photo mode (spec §11: test_8k_SRA.sh): its default is
-  // the SRA-adapted model when one is shipped, else the basic one.
-  if (mode == Mode::K8)
-    if (std::string found = find_repo_file("models/real.ckpt"); !found.empty()) return found;
-  if (std::string found = find_repo_file("models/default.ckpt"); !found.empty()) return found;
+  // the SRA-adapted model when one is shipped, else the basic one. The places
+  // keep their order: a models/default.ckpt in the current folder comes
+  // before the checkout's models/real.ckpt.
+  std::error_code ec;
+  const std::vector<fs::path> reals = candidates("models/real.ckpt"), basics = candidates("models/default.ckpt");
+  for (size_t i = 0; i < basics.size(); ++i) {
+    if (mode == Mode::K8 && fs::is_regular_file(reals[i], ec)) return reals[i].string();
+    if (fs::is_regular_file(basics[i], ec)) return basics[i].string();
+  }
   std::string looked;
   for (const fs::path& place : candidates("models/default.ckpt"))
     looked += (looked.empty() ? "" : ", ") + fs::absolute(place).lexically_normal().string();
