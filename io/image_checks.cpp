@@ -24,7 +24,9 @@ uint32_t le32(const uint8_t* p) { return uint32_t(p[3]) << 24 | uint32_t(p[2]) <
 
 void check_pixel_count(int64_t width, int64_t height, const std::string& path) {
   DCSR_CHECK(width > 0 && height > 0, "image '", path, "' has no pixels (its header says ", width, "x", height, ")");
-  if (width * height <= kMaxImagePixels) return;
+  // Not width * height: PNG and BMP headers hold sizes up to 2^32 - 1, whose
+  // product overflows int64 (UBSan found 3199044530 x 4294967295).
+  if (width <= kMaxImagePixels && height <= kMaxImagePixels / width) return;
   char mpixel[32];
   std::snprintf(mpixel, sizeof(mpixel), "%.1f", double(width) * double(height) / 1e6);
   fail("image '", path, "' is ", width, "x", height, " pixels (", mpixel, " Mpixel): more than the ",

@@ -191,6 +191,11 @@ TEST_CASE("errors: images over the size limit are refused before decoding, with 
   test::write_be32(png, 20, 16385);
   test::fix_crc(png, test::png_chunks(png)[0]);
   CHECK_THAT(read_error(dir / "over.png", png), Catch::Contains("16384x16385"));
+  // Sizes whose product overflows 64 bits (the fuzzer's UBSan finding, png seed 7 run 10249).
+  test::write_be32(png, 16, 3199044530u);
+  test::write_be32(png, 20, 4294967295u);
+  test::fix_crc(png, test::png_chunks(png)[0]);
+  CHECK_THAT(read_error(dir / "overflow.png", png), Catch::Contains("3199044530x4294967295"));
   // JPEG: the frame header's size (SOF0: FF C0, length, precision, height, width).
   std::string jpeg = test::jpeg_bytes(test::interleaved_rgb(test::test_image(8, 8, 26)), 8, 8);
   const size_t sof = jpeg.find("\xFF\xC0");
