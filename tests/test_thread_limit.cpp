@@ -1,0 +1,54 @@
+// One thread limit (runtime/threads.h kMaxThreads) for --threads and the
+// environment variable DCSR_NUM_THREADS: values outside 1..kMaxThreads are
+// refused with one line naming the option or the variable and the range.
+#include "cli_runner.h"
+#include "runtime/threads.h"
+
+using namespace dcsr;
+
+namespace {
+
+// `dcsr resize --help` with DCSR_NUM_THREADS=value (the variable is read at start-up, before any option).
+test::RunResult run_with_environment(const std::string& value) {
+  return test::run_shell("env -u DCSR_MODEL DCSR_NUM_THREADS=" + test::quote(value) + " " +
+                         test::quote(std::string(DCSR_BIN_DIR) + "/dcsr") + " resize --help 2>&1");
+}
+
+int lines(const std::string& text) {
+  int n = 0;
+  for (char c : text) n += c == '\n';
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("errors: DCSR_NUM_THREADS outside 1..kMaxThreads is one line naming the variable, exit 2",
+          "[threads][cli]") {
+  const std::string max = std::to_string(kMaxThreads);
+  for (const std::string value : {std::to_string(kMaxThreads + 1), std::string("0"), std::string("-3"),
+                                  std::string("abc"), std::string("4x"), std::string("99999999999999999999")}) {
+    INFO("DCSR_NUM_THREADS=" << value);
+    const test::RunResult r = run_with_environment(value);
+    CHECK(r.status == 2);
+    CHECK_THAT(r.output, Catch::Contains("DCSR_NUM_THREADS='" + value + "'") &&
+                             Catch::Contains("from 1 to " + max));
+    CHECK(lines(r.output) == 1);
+  }
+  // The limit itself is accepted.
+  CHECK(run_with_environment(max).status == 0);
+}
+
+TEST_CASE("errors: --threads takes the same range as DCSR_NUM_THREADS", "[threads][cli]") {
+  const test::RunResult over = test::run_dcsr("resize --threads " + std::to_string(kMaxThreads + 1) +
+                                              " --in missing.png --out x.png --size 4x4");
+  CHECK(over.status == 2);
+  CHECK_THAT(over.output, Catch::Contains("--threads") && Catch::Contains("1 to " + std::to_string(kMaxThreads)));
+  CHECK(lines(over.output) == 1);
+  // set_num_threads refuses the same values.
+  CHECK_THROWS_AS(set_num_threads(kMaxThreads + 1), Error);
+  CHECK_THROWS_AS(set_num_threads(0), Error);
+  const int before = num_threads();
+  set_num_threads(kMaxThreads);
+  CHECK(num_threads() == kMaxThreads);
+  set_num_threads(before);
+}
