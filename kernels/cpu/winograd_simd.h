@@ -40,7 +40,9 @@ template <int M>
     const __m256 r0 = _mm256_permute2f128_ps(l0, l2, 0x20), r1 = _mm256_permute2f128_ps(l0, l2, 0x31);
     const __m256 r2 = _mm256_permute2f128_ps(l1, l3, 0x20), r3 = _mm256_permute2f128_ps(l1, l3, 0x31);
     // Tile 8: only its columns 0 and 1 are needed (and are the last two floats of the window).
-    const __m128 tile8 = _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(p + 32)));
+    // (a 64-bit integer load: _mm_load_sd through a double* is a misaligned
+    // double load to UBSan, since p + 32 is only float-aligned)
+    const __m128 tile8 = _mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 32)));
     const __m256 r4 = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(p + 16)), tile8, 1);
     transpose_lanes(r0, r1, r2, r3, c[0], c[1], c[2], c[3]);
     // Columns 4 and 5 of tile t are columns 0 and 1 of tile t + 1.
