@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/dcsr/cli.h"
+#include "apps/dcsr/sr_batch.h"
 #include "autograd/grad_mode.h"
 #include "autograd/ops/image.h"
 #include "dcsr/inference/detail_transfer.h"
@@ -38,21 +39,6 @@ std::array<int64_t, 4> parse_fov(const Args& args, int64_t lr_h, int64_t lr_w) {
     throw UsageError("dcsr detail: --fov " + args.get("fov") + " does not lie inside the " + std::to_string(lr_w) +
                      "x" + std::to_string(lr_h) + " wide image");
   return v;
-}
-
-// --registration FILE: what `dcsr register --json` wrote.
-Registration read_registration(const std::string& path) {
-  std::error_code ec;
-  DCSR_CHECK(std::filesystem::is_regular_file(path, ec), "option --registration: '", path,
-             "' is neither auto, none nor an existing registration JSON file (dcsr register --json)");
-  std::ifstream in(path);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    fail(path, ": not a registration JSON file (", e.what(), ")");
-  }
-  return registration_from_json(j, path);
 }
 
 // rows [y0, y0 + h), cols [x0, x0 + w) of a (1, 3, H, W) image.
@@ -99,7 +85,7 @@ int run_detail(const CommandInfo& self, const std::vector<std::string>& argv) {
              sr.size(2), " but twice the wide image '", lr_path, "' is ", 2 * w, "x", 2 * h);
   std::array<int64_t, 4> fov = parse_fov(args, h, w);
   if (registration != "none") {  // the telephoto normalised into the output's geometry (registration/normalise.h)
-    const Registration r = registration == "auto" ? register_pair(lr, ref) : read_registration(registration);
+    const Registration r = registration == "auto" ? register_pair(lr, ref) : read_registration_file(registration);
     const NormalisedReference n = normalise_reference(ref, r, h, w);
     ref = n.ref;
     fov = {n.fov.y0, n.fov.x0, n.fov.height, n.fov.width};

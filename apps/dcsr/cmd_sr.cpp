@@ -25,20 +25,6 @@ namespace dcsr::cli {
 namespace {
 namespace fs = std::filesystem;
 
-Registration read_registration_file(const std::string& path) {
-  std::error_code ec;
-  DCSR_CHECK(fs::is_regular_file(path, ec), "option --registration: '", path,
-             "' is neither auto, none nor an existing registration JSON file (dcsr register --json)");
-  std::ifstream in(path);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    fail(path, ": not a registration JSON file (", e.what(), ")");
-  }
-  return registration_from_json(j, path);
-}
-
 std::string describe(const Registration& r, const std::string& source) {
   const Similarity& t = r.tele_to_wide;
   char line[320];
@@ -57,6 +43,21 @@ void check_same_size(const Tensor& lr, const Tensor& ref, const std::string& lr_
 }
 
 }  // namespace
+
+// --registration FILE: what `dcsr register --json` wrote (sr_batch.h).
+Registration read_registration_file(const std::string& path) {
+  std::error_code ec;
+  DCSR_CHECK(fs::is_regular_file(path, ec), "option --registration: '", path,
+             "' is neither auto, none nor an existing registration JSON file (dcsr register --json)");
+  std::ifstream in(path);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    fail(path, ": not a registration JSON file (", e.what(), ")");
+  }
+  return registration_from_json(j, path);
+}
 
 // registration: "auto", "none" or a JSON file.
 PreparedPair prepare_pair(const std::string& lr_path, const std::string& ref_path, const std::string& registration) {

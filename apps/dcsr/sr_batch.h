@@ -9,6 +9,7 @@
 
 #include "dcsr/inference/tiling.h"
 #include "dcsr/model/config.h"
+#include "dcsr/registration/registration.h"
 #include "io/image_io.h"
 #include "tensor/tensor.h"
 
@@ -28,6 +29,10 @@ struct PreparedPair {
   std::optional<FovRect> view;  // unset: the canonical layout, today's path
   std::string registration_line;
 };
+
+// A registration JSON file as `dcsr register --json` writes it (cmd_sr.cpp;
+// `dcsr sr` and `dcsr detail`); a bad file fails naming it and --registration.
+Registration read_registration_file(const std::string& path);
 
 // Reads and registers one pair (cmd_sr.cpp). registration: "auto", "none" or a JSON file.
 PreparedPair prepare_pair(const std::string& lr_path, const std::string& ref_path, const std::string& registration);
