@@ -9,19 +9,32 @@ Run it with a python that has torch; `make bench-peer` picks the first of $DCSR_
 make bench-peer` measures Debian's python3-torch (1.13) and plain `make bench-peer` the python3 on PATH
 (here a PyPI torch with MKL). The torch version, its BLAS and the libraries it loaded are printed first.
 
-Work (the same on both sides; apps/bench/model_workload.h, tools/bench/peers/model.py):
+Work (the same on both sides; apps/bench/model_workload.h, tools/bench/peers/model.py and image.py):
     train_l1         one training step: forward, loss "1*L1", backward, Adam; LR 128, Ref 256, batch 1,
                      n_feats 64, float32
     train_cx_vgg     the same with the contextual terms "1*L1+0.05*CX_ref+0.01*CX_hr" on VGG19 relu3_4
                      features (the reference's setting, spec §9.2)
     train_cx_patch4  the same on patch4 features (the project's default feature space; with --all)
     infer_tile       one 4K-mode tile under no-grad, LR 166, Ref window 352
+    infer_tile_8k    one 8K-mode tile under no-grad, LR 228x292, Ref window 476x604 (spec §8's centre
+                     tile; the model's Mode::K8, the reference's flag_8k)
+    conv3x3_fwd      one conv2d forward under no-grad: batch 1, 64 -> 64 channels, 3x3, stride 1, padding
+                     1, bias, 256x256, float32; ours on the path the library's plan picks (the line's
+                     "conv_path", e.g. "winograd4/avx2", and "isa"), PyTorch's torch.nn.functional.conv2d
+                     on the same x, weight and bias (seeded on our side, handed over in a temporary folder
+                     that our worker removes when it exits)
+The warm-up units are checked: the training steps' loss is finite, the tiles' outputs have the right
+shape, our conv matches direct sums in double at 16 points, and PyTorch's conv output is compared with
+ours: its largest difference is the line's "max_abs_diff_vs_torch" (above 1e-3 * (1 + max|y|) the
+variant fails).
 Ours is `dcsr_bench --serve VARIANT`, PyTorch is tests/reference/dcsr_ref.py in a worker process of this
 script, in two formulations (--formulation, default both): "fast", the strongest honest peer, with the
 matching chunked over blocks of queries and the contextual loss in one pass over blocks of rows
 (tools/bench/peers/fast_ops.py, checked against the reference's operators); and "reference", the
-reference code's dense matrices. A lead counts against "fast". Both workers are started per variant (ours first), each runs one checked warm-up unit, then
-the runs ALTERNATE, ours then PyTorch, run by run, so that drift of the machine hits both sides alike.
+reference code's dense matrices. A lead counts against "fast". conv3x3_fwd has one PyTorch side,
+F.conv2d, measured once (its line says "F.conv2d" as the formulation). Both workers are started per
+variant (ours first), each runs one checked warm-up unit, then the runs ALTERNATE, ours then PyTorch,
+run by run, so that drift of the machine hits both sides alike.
 Between runs the script pauses 0.2 s (OpenMP threads that spin after a parallel region go to sleep).
 
 Threads: DCSR_NUM_THREADS, else all cores, given to both sides (DCSR_NUM_THREADS, OMP_NUM_THREADS,
@@ -41,14 +54,17 @@ worker process's high-water mark over its whole life (model, inputs, warm-up and
 peak device memory of the tensors is added. CUDA is measured too when torch sees a GPU (--device
 auto); our side then runs on our CUDA backend.
 
-Length: by default train_l1, train_cx_vgg and infer_tile on the CPU, 3 runs per side after the
-warm-up, but fewer (at least 1) where the warm-ups say that the runs of a variant would take more than
-60 s; --quick: train_l1 and infer_tile, 2 runs, 30 s. --runs N asks for exactly N. The whole run stays
-under about 4.5 minutes on a quiet 2-core machine: each variant costs its warm-up pair plus at most the
-budget. (Measured on a 2-core EPYC with PyPI torch 2.15: 3 runs of each default variant took 345
-CPU-seconds, about 3 minutes of wall time when quiet, 8.7 minutes under a load average of 5. Debian's
-torch 1.13 calls the netlib reference BLAS and is 5 to 7 times slower than ours; the budget cuts it to
-1 run per variant.)
+Length: by default train_l1, train_cx_vgg, infer_tile, infer_tile_8k and conv3x3_fwd on the CPU, 3 runs
+per side after the warm-up, but fewer (at least 1) where the warm-ups say that the runs of a variant
+would take more than 60 s; --quick: train_l1 and infer_tile, 2 runs, 30 s. --runs N asks for exactly N.
+Each variant and formulation costs its warm-up pair plus at most the budget. (Measured on a 2-core EPYC
+with PyPI torch 2.15, before infer_tile_8k and conv3x3_fwd were added: 3 runs of each of the other
+default variants took 345 CPU-seconds, about 3 minutes of wall time when quiet, 8.7 minutes under a
+load average of 5. infer_tile_8k does 1.5 times infer_tile's multiply-accumulates (473.9 vs 316.6 GMAC,
+spec §8), so expect it to add about 1.5 times infer_tile's share, or less where the budget cuts its runs
+(on that EPYC under load its warm-up pair took over 30 s per formulation: 1 run). conv3x3_fwd adds a
+few seconds. Debian's torch 1.13 calls the netlib reference BLAS and is 5 to 7 times slower than ours;
+the budget cuts it to 1 run per variant.)
 """
 import argparse
 import json
@@ -62,9 +78,13 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-DEFAULT_VARIANTS = ["train_l1", "train_cx_vgg", "infer_tile"]
+DEFAULT_VARIANTS = ["train_l1", "train_cx_vgg", "infer_tile", "infer_tile_8k", "conv3x3_fwd"]
 QUICK_VARIANTS = ["train_l1", "infer_tile"]
-ALL_VARIANTS = ["train_l1", "train_cx_patch4", "train_cx_vgg", "infer_tile"]
+ALL_VARIANTS = ["train_l1", "train_cx_patch4", "train_cx_vgg", "infer_tile", "infer_tile_8k", "conv3x3_fwd"]
+# Variants whose PyTorch side has one formulation only: measured once, under this label.
+SINGLE_FORMULATION = {"conv3x3_fwd": "F.conv2d"}
+# Keys of our worker's "ready" line copied into the variant's line.
+OURS_INFO_KEYS = ("loss", "features", "forward_gmac", "mode", "conv_path", "isa", "gflop")
 PAUSE_S = 0.2
 TUNED_MALLOC = {"MALLOC_MMAP_THRESHOLD_": "4294967296", "MALLOC_TRIM_THRESHOLD_": "68719476736"}
 
@@ -89,13 +109,13 @@ def torch_worker(spec, device, threads):
         check, run = peer_model.make_workload(spec, device)
         setup_ms = (time.perf_counter() - start) * 1e3
         start = time.perf_counter()
-        check()
+        checked = check()
         warmup_ms = (time.perf_counter() - start) * 1e3
     except Exception as e:  # noqa: BLE001 -- reported to the controller
         say({"event": "error", "message": "%s: %s" % (type(e).__name__, e)})
         return 1
     say({"event": "ready", "device": device, "threads": torch.get_num_threads(), "setup_ms": setup_ms,
-         "warmup_ms": warmup_ms, "torch": torch.__version__})
+         "warmup_ms": warmup_ms, "torch": torch.__version__, "check": checked if isinstance(checked, dict) else {}})
     for command in sys.stdin:
         command = command.strip()
         if command == "quit":
@@ -279,9 +299,11 @@ def measure(variant, device, runs, budget_s, binary, env_ours, env_torch, thread
             "ours_peak_rss_mb": done_ours["peak_rss_mb"], "torch_peak_rss_mb": done_theirs["peak_rss_mb"],
             "rss_ratio_vs_torch": done_ours["peak_rss_mb"] / done_theirs["peak_rss_mb"],
             "ours_peak_tensors_mb": done_ours.get("peak_tensors_mb")}
-    for key in ("loss", "features", "forward_gmac"):
+    for key in OURS_INFO_KEYS:
         if key in ready_ours:
             line[key] = ready_ours[key]
+    if "max_abs_diff_vs_ours" in ready_theirs.get("check", {}):  # the conv: the same inputs on both sides
+        line["max_abs_diff_vs_torch"] = ready_theirs["check"]["max_abs_diff_vs_ours"]
     if "peak_device_mb" in done_ours and "peak_device_mb" in done_theirs:
         line["ours_peak_device_mb"] = done_ours["peak_device_mb"]
         line["torch_peak_device_mb"] = done_theirs["peak_device_mb"]
@@ -294,7 +316,8 @@ def print_table(lines):
         if "error" in ln:
             rows.append((ln["variant"], ln["device"], ln["torch_formulation"], "error", "", "", "", "", ""))
             continue
-        rows.append((ln["variant"], ln["device"], ln["torch_formulation"], "%.0f" % ln["ours_ms"], "%.0f" % ln["torch_ms"],
+        ms = "%.1f" if min(ln["ours_ms"], ln["torch_ms"]) < 100 else "%.0f"
+        rows.append((ln["variant"], ln["device"], ln["torch_formulation"], ms % ln["ours_ms"], ms % ln["torch_ms"],
                      "%.2f" % ln["time_ratio_vs_torch"], "%.0f MB" % ln["ours_peak_rss_mb"],
                      "%.0f MB" % ln["torch_peak_rss_mb"], "%.2f" % ln["rss_ratio_vs_torch"]))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -375,7 +398,7 @@ def main(argv=None):
         budget_s = 0 if a.runs else a.budget_s if a.budget_s is not None else 30 if a.quick else 60
         formulations = ["fast", "reference"] if a.formulation == "both" else [a.formulation]
         for variant in variants:
-            for formulation in formulations:
+            for formulation in [SINGLE_FORMULATION[variant]] if variant in SINGLE_FORMULATION else formulations:
                 line = measure(variant, device, runs, budget_s, a.binary, env, env_torch, threads, formulation)
                 say(line)
                 lines.append(line)

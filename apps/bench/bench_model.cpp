@@ -10,11 +10,13 @@
 // thread count: time_ratio_vs_torch = ours / PyTorch (< 1 is faster).
 //
 // forward_gmac: conv + matching multiply-accumulates of one forward (spec §8):
-// 149.5 GMAC for the training sample, 316.6 GMAC for the 352^2 4K tile.
+// 149.5 GMAC for the training sample, 316.6 GMAC for the 352^2 4K tile,
+// 473.9 GMAC for the 8K tile (228x292, window 476x604).
 //
 // The workloads themselves (model_workload.h) are shared with
 // `dcsr_bench --serve`, which tools/bench_peer.py alternates run by run with
-// the PyTorch peer.
+// the PyTorch peer; --serve also has the 8K tile and one 64 -> 64 3x3 conv
+// (infer_tile_8k, conv3x3_fwd), which this in-process bench leaves out.
 #include <chrono>
 #include <cmath>
 #include <iostream>
@@ -38,18 +40,34 @@ namespace {
 
 constexpr int64_t kNFeats = 64;
 
+enum class Kind { kTrain, kInfer, kConv };
+
 struct Variant {
   const char* variant;
   const char* name;
+  Kind kind;
   const char* loss;      // training variants only
   const char* features;  // "patch4" | "vgg"
+  Mode mode;             // the model's mode (spec §8): K4 or K8
+  int64_t lr_h, lr_w, ref_h, ref_w;
+  double forward_gmac;   // spec §8's exact forward counts
+  bool in_model_bench;   // also timed by `dcsr_bench --filter model` (the conv has bench_conv.cpp)
 };
 
 const Variant kVariants[] = {
-    {"train_l1", "dcsr_train_step_lr128_ref256_nf64_l1", "1*L1", "patch4"},
-    {"train_cx_patch4", "dcsr_train_step_lr128_ref256_nf64_cx_patch4", "1*L1+0.05*CX_ref+0.01*CX_hr", "patch4"},
-    {"train_cx_vgg", "dcsr_train_step_lr128_ref256_nf64_cx_vgg", "1*L1+0.05*CX_ref+0.01*CX_hr", "vgg"},
-    {"infer_tile", "dcsr_infer_4k_tile_lr166_ref352_nf64", "", ""},
+    {"train_l1", "dcsr_train_step_lr128_ref256_nf64_l1", Kind::kTrain, "1*L1", "patch4", Mode::K4, 128, 128, 256, 256,
+     149.5, true},
+    {"train_cx_patch4", "dcsr_train_step_lr128_ref256_nf64_cx_patch4", Kind::kTrain, "1*L1+0.05*CX_ref+0.01*CX_hr",
+     "patch4", Mode::K4, 128, 128, 256, 256, 149.5, true},
+    {"train_cx_vgg", "dcsr_train_step_lr128_ref256_nf64_cx_vgg", Kind::kTrain, "1*L1+0.05*CX_ref+0.01*CX_hr", "vgg",
+     Mode::K4, 128, 128, 256, 256, 149.5, true},
+    {"infer_tile", "dcsr_infer_4k_tile_lr166_ref352_nf64", Kind::kInfer, "", "", Mode::K4, 166, 166, 352, 352, 316.6,
+     true},
+    // An 8K-mode centre tile (§8: tile 228x292, window 476x604); serve / profile only.
+    {"infer_tile_8k", "dcsr_infer_8k_tile_lr228x292_ref476x604_nf64", Kind::kInfer, "", "", Mode::K8, 228, 292, 476,
+     604, 473.9, false},
+    // One conv2d 64 -> 64, 3x3, padding 1, at 256x256 (bench_conv_workload.cpp); serve / profile only.
+    {"conv3x3_fwd", "conv2d_64x64_k3_256_fwd", Kind::kConv, "", "", Mode::K4, 256, 256, 0, 0, 0.0, false},
 };
 
 const Variant& find_variant(const std::string& variant) {
@@ -65,14 +83,18 @@ struct Inputs {
   Tensor lr, ref, hr;
 };
 
-Inputs make_inputs(int64_t lr_size, int64_t ref_size, Device device) {
+Inputs make_inputs(const Variant& v, Device device) {
   Generator gen(1);
   Inputs in;
-  in.lr = uniform({1, 3, lr_size, lr_size}, gen).to(device);
-  in.ref = uniform({1, 3, ref_size, ref_size}, gen).to(device);
-  in.hr = uniform({1, 3, 2 * lr_size, 2 * lr_size}, gen).to(device);
+  in.lr = uniform({1, 3, v.lr_h, v.lr_w}, gen).to(device);
+  in.ref = uniform({1, 3, v.ref_h, v.ref_w}, gen).to(device);
+  in.hr = uniform({1, 3, 2 * v.lr_h, 2 * v.lr_w}, gen).to(device);
   return in;
 }
+
+// The peer's size of a side pair: one number when square (as the peer has
+// always been given), else [h, w].
+nlohmann::json peer_size(int64_t h, int64_t w) { return h == w ? nlohmann::json(h) : nlohmann::json({h, w}); }
 
 // A unit of work ends when its results exist: CUDA kernels run asynchronously.
 void finish(Device device) {
@@ -88,12 +110,11 @@ struct TrainState {
 };
 
 ModelWorkload train_workload(const Variant& v, Device device) {
-  const int64_t lr_size = 128, ref_size = 256;
   auto s = std::make_shared<TrainState>();
   Generator gen(7);
   s->net = std::make_unique<DcsrNet>(ModelConfig{kNFeats}, gen);
   s->net->to(device);  // before the optimiser: to() makes new leaves
-  s->in = make_inputs(lr_size, ref_size, device);
+  s->in = make_inputs(v, device);
   // The VGG moves to SR's device on first use (DcsrLoss::features).
   s->loss = std::string(v.features) == "vgg"
                 ? std::make_unique<DcsrLoss>(v.loss, Vgg19Features::seeded(1234, kFloat32))
@@ -101,9 +122,13 @@ ModelWorkload train_workload(const Variant& v, Device device) {
   s->adam = std::make_unique<nn::Adam>(s->net->parameters(true), 1e-4);
   ModelWorkload w;
   w.name = v.name;
-  w.info = {{"loss", v.loss}, {"features", v.features}, {"forward_gmac", 149.5}};
-  w.peer_spec = {{"op", "dcsr_train_step"}, {"lr_size", lr_size}, {"ref_size", ref_size},
-                 {"n_feats", kNFeats},      {"loss", v.loss},      {"features", v.features}};
+  w.info = {{"loss", v.loss}, {"features", v.features}, {"forward_gmac", v.forward_gmac}};
+  w.peer_spec = {{"op", "dcsr_train_step"},
+                 {"lr_size", peer_size(v.lr_h, v.lr_w)},
+                 {"ref_size", peer_size(v.ref_h, v.ref_w)},
+                 {"n_feats", kNFeats},
+                 {"loss", v.loss},
+                 {"features", v.features}};
   TrainState* p = s.get();
   w.run = [p, device] {
     p->adam->zero_grad();
@@ -128,27 +153,30 @@ struct InferState {
 };
 
 ModelWorkload infer_workload(const Variant& v, Device device) {
-  const int64_t lr_size = 166, ref_size = 352;
   auto s = std::make_shared<InferState>();
   Generator gen(7);
   s->net = std::make_unique<DcsrNet>(ModelConfig{kNFeats}, gen);
   s->net->to(device);
-  s->in = make_inputs(lr_size, ref_size, device);
+  s->in = make_inputs(v, device);
+  const bool k8 = v.mode == Mode::K8;
   ModelWorkload w;
   w.name = v.name;
-  w.info = {{"forward_gmac", 316.6}};
-  w.peer_spec = {{"op", "dcsr_infer_tile"}, {"lr_size", lr_size}, {"ref_size", ref_size}, {"n_feats", kNFeats}};
+  w.info = {{"forward_gmac", v.forward_gmac}, {"mode", k8 ? "8k" : "4k"}};
+  w.peer_spec = {{"op", "dcsr_infer_tile"}, {"lr_size", peer_size(v.lr_h, v.lr_w)},
+                 {"ref_size", peer_size(v.ref_h, v.ref_w)}, {"n_feats", kNFeats}};
+  if (k8) w.peer_spec["mode"] = "8k";  // the peer's flag_8k; 4K when absent
   InferState* p = s.get();
-  w.run = [p, device] {
+  const Mode mode = v.mode;
+  w.run = [p, device, mode] {
     NoGradGuard no_grad;
-    Tensor sr = p->net->forward(p->in.lr, p->in.ref, Mode::K4).sr;
+    Tensor sr = p->net->forward(p->in.lr, p->in.ref, mode).sr;
     finish(device);
   };
   const std::string name = w.name;
-  w.check = [p, lr_size, name] {
+  w.check = [p, mode, out_h = 2 * v.lr_h, out_w = 2 * v.lr_w, name] {
     NoGradGuard no_grad;
-    DcsrNet::Output o = p->net->forward(p->in.lr, p->in.ref, Mode::K4);
-    DCSR_CHECK(o.sr.shape() == Shape({1, 3, 2 * lr_size, 2 * lr_size}), name, ": wrong output shape");
+    DcsrNet::Output o = p->net->forward(p->in.lr, p->in.ref, mode);
+    DCSR_CHECK(o.sr.shape() == Shape({1, 3, out_h, out_w}), name, ": wrong output shape ", shape_str(o.sr.shape()));
   };
   w.state = s;
   return w;
@@ -198,7 +226,8 @@ void bench_variant(const Context& ctx, const std::string& variant) {
   Timing t = time_ms(w.run, 0, ctx.quick ? 2 : 3);
   nlohmann::json line = {{"name", name}, {"ms", t.median_ms}};
   line.update(w.info);
-  if (variant == "infer_tile") line["gmac_per_s"] = w.info["forward_gmac"].get<double>() / (t.median_ms / 1e3);
+  if (find_variant(variant).kind == Kind::kInfer)
+    line["gmac_per_s"] = w.info["forward_gmac"].get<double>() / (t.median_ms / 1e3);
   add_memory(line);
   add_peer(ctx, line, w.peer_spec, t.median_ms);
   emit(ctx, line);
@@ -225,7 +254,12 @@ std::string model_workload_name(const std::string& variant) { return find_varian
 
 ModelWorkload make_model_workload(const std::string& variant, Device device) {
   const Variant& v = find_variant(variant);
-  return *v.loss ? train_workload(v, device) : infer_workload(v, device);
+  switch (v.kind) {
+    case Kind::kTrain: return train_workload(v, device);
+    case Kind::kInfer: return infer_workload(v, device);
+    case Kind::kConv: break;
+  }
+  return conv3x3_workload(v.name, device);
 }
 
 int serve_model_workload(const std::string& variant, Device device) {
@@ -315,7 +349,8 @@ int profile_model_workload(const std::string& variant, Device device, int runs) 
 }
 
 DCSR_BENCH(model) {
-  for (const std::string& variant : model_workload_variants()) bench_variant(ctx, variant);
+  for (const Variant& v : kVariants)
+    if (v.in_model_bench) bench_variant(ctx, v.variant);
 }
 
 }  // namespace dcsr::bench

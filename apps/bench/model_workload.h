@@ -8,6 +8,14 @@
 //   train_cx_vgg     the same on VGG19 relu3_4 features (the seeded VGG19), the
 //                    reference's setting (spec §9.2)
 //   infer_tile       one 4K-mode tile under no-grad, LR 166x166, Ref window 352x352
+//   infer_tile_8k    one 8K-mode tile under no-grad, LR 228x292, Ref window 476x604
+//                    (spec §8's centre tile)
+//   conv3x3_fwd      one conv2d forward under no-grad: batch 1, 64 -> 64, 3x3,
+//                    stride 1, padding 1, bias, 256x256 (bench_conv_workload.cpp;
+//                    the peer convolves the same x, weight and bias)
+// The first four are also timed in-process by `dcsr_bench --filter model`;
+// the last two only through --serve / --profile (the conv's in-process bench
+// is bench_conv.cpp).
 #pragma once
 #include <functional>
 #include <memory>
@@ -35,6 +43,9 @@ const std::vector<std::string>& model_workload_variants();
 std::string model_workload_name(const std::string& variant);
 // Builds the model, inputs (and loss, optimiser) of `variant` on `device`.
 ModelWorkload make_model_workload(const std::string& variant, Device device = kCPU);
+
+// The conv3x3_fwd workload (bench_conv_workload.cpp), named `name`.
+ModelWorkload conv3x3_workload(const std::string& name, Device device);
 
 // `dcsr_bench --serve VARIANT [--device cpu|cuda]`: builds the workload, runs
 // the checked warm-up unit, prints {"event": "ready", ...}, then for each line

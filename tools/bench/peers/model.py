@@ -4,8 +4,10 @@ independent PyTorch reference (tests/reference/dcsr_ref.py), float32.
     dcsr_train_step  one training step (forward, loss, backward, Adam) at batch 1
                      spec: lr_size, ref_size, n_feats, loss ("1*L1", "1*L1+0.05*CX_ref+0.01*CX_hr"),
                            features ("patch4" | "vgg": the seeded VGG19 of the reference)
-    dcsr_infer_tile  one 4K-mode tile under no_grad: spec lr_size, ref_size, n_feats
-    Both take spec "formulation": "fast" (default; peers/fast_ops.py: chunked matching, single-pass
+    dcsr_infer_tile  one tile under no_grad: spec lr_size, ref_size (each a number for a square, or
+                     [h, w]), n_feats, mode ("4k", default, or "8k": the reference's flag_8k)
+    conv2d_forward   one F.conv2d forward on our side's inputs (peers/image.py, make_conv2d_workload)
+    The model ops take spec "formulation": "fast" (default; peers/fast_ops.py: chunked matching, single-pass
     contextual loss) or "reference" (the reference code's dense matrices).
 
 Each returns the median ms and the peak RSS of this process (MB). make_workload(spec, device) builds
@@ -29,12 +31,17 @@ def _peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _hw(size):
+    """A spec size: one number (a square) or [h, w]."""
+    return (int(size), int(size)) if isinstance(size, (int, float)) else (int(size[0]), int(size[1]))
+
+
 def _inputs(spec, g, device):
-    h = int(spec["lr_size"])
-    hr = int(spec["ref_size"])
-    lr = torch.rand(1, 3, h, h, generator=g)
-    ref = torch.rand(1, 3, hr, hr, generator=g)
-    target = torch.rand(1, 3, 2 * h, 2 * h, generator=g)
+    h, w = _hw(spec["lr_size"])
+    hr, wr = _hw(spec["ref_size"])
+    lr = torch.rand(1, 3, h, w, generator=g)
+    ref = torch.rand(1, 3, hr, wr, generator=g)
+    target = torch.rand(1, 3, 2 * h, 2 * w, generator=g)
     return lr.to(device), ref.to(device), target.to(device)
 
 
@@ -46,7 +53,11 @@ def _finish(device):
 
 def make_workload(spec, device="cpu"):
     """(check, run) for the op of `spec` on `device`: check runs one unit and validates it (the
-    warm-up), run runs one unit."""
+    warm-up; it may return a dict of what it measured, e.g. the conv's difference from ours), run runs
+    one unit."""
+    if spec["op"] == "conv2d_forward":  # F.conv2d is both formulations
+        from peers import image
+        return image.make_conv2d_workload(spec, device)
     # "fast" (default): chunked matching and the single-pass contextual loss, the
     # strongest honest peer; "reference": the reference code's dense matrices.
     formulation = spec.get("formulation", "fast")
@@ -58,10 +69,13 @@ def make_workload(spec, device="cpu"):
     model = R.DCSR(int(spec.get("n_feats", 64))).to(device)
     if spec["op"] == "dcsr_infer_tile":
         lr, ref, _ = _inputs(spec, g, device)
+        mode = spec.get("mode", "4k")
+        if mode not in ("4k", "8k"):
+            raise ValueError("dcsr_infer_tile: mode %r (4k | 8k)" % mode)
 
         def run():
             with torch.no_grad():
-                sr, _, _ = model(lr, ref, flag_8k=False)
+                sr, _, _ = model(lr, ref, flag_8k=mode == "8k")
             _finish(device)
             return sr
 
