@@ -4,10 +4,11 @@
 // given in DCSR's canonical layout by construction.
 //
 // Per photo (the first landscape photos of $DCSR_DATA/Sun_Hays80, default
-// ../shared/data next to the source tree; skipped with a line when absent):
-//   photo cropped to 1008 x 756; ground truth G = resize_antialias to 672 x 504;
-//   LR = resize_antialias(G) 336 x 252 (the protocol's LR/x2 of G).
-//   raw: a 504 x 378 telephoto at 3 telephoto px per LR px (the view is the
+// ../shared/data next to the source tree; skipped with a line when absent),
+// for an LR W x H of 336 x 252 and of 224 x 168 (3 and 4.5 photo px per LR px):
+//   photo cropped to 1008 x 756; ground truth G = resize_antialias to 2W x 2H;
+//   LR = resize_antialias(G) W x H (the protocol's LR/x2 of G).
+//   raw: a 3W/2 x 3H/2 telephoto at 3 telephoto px per LR px (the view is the
 //        central half, as canonical, but rotated by +-2 degrees and off by a
 //        few LR px), rendered from the photo, through a random camera look
 //        (registration/synthetic_pair.h: colour, gain, gamma, blur, noise, JPEG).
@@ -15,11 +16,12 @@
 //        on the central half, shrunk by exactly 2/3 to 2 px per LR px (LR's
 //        pixel size): DCSR's layout by construction, with the same detail,
 //        noise and JPEG per scene area as the raw one.
-// `dcsr sr` runs three times (the default model, 4k mode): raw with
+// `dcsr sr` runs four times (the default model, 4k mode): raw with
 // --registration auto, raw with the known transform (--registration
-// truth.json: the cost of normalisation alone), and canonical with
-// --registration none. PSNR (Y, eval's weights, no shave) against G inside the
-// raw view's rectangle (fov_rect of the truth, in SR pixels), which lies
+// truth.json: the cost of normalisation alone), canonical with
+// --registration none (§8's windows), and canonical through the registered
+// path's windows (below). PSNR (Y, eval's weights, no shave) against G inside
+// the raw view's rectangle (fov_rect of the truth, in SR pixels), which lies
 // inside both views. Runs only when the filter names it: dcsr_bench --filter
 // sr_registered (minutes on 2 CPU cores).
 #include <unistd.h>
@@ -81,17 +83,11 @@ double psnr_in(const std::string& sr_path, const Tensor& truth, const Region& re
 
 }  // namespace
 
-DCSR_BENCH(sr_registered) {
-  if (ctx.filter.empty() || std::string("sr_registered").find(ctx.filter) == std::string::npos) return;
-  const fs::path photos = fs::path(data_root()) / "Sun_Hays80";
-  std::error_code ec;
-  if (!fs::is_directory(photos, ec)) {
-    emit(ctx, {{"name", "sr_registered_3x"}, {"skipped", "no photos at " + photos.string()}});
-    return;
-  }
-  const fs::path work = fs::temp_directory_path() / ("dcsr_bench_sr_registered_" + std::to_string(::getpid()));
-  fs::create_directories(work);
-  const int wanted = ctx.quick ? 2 : 8;
+// One density of the photo under an LR of W x (3W/4): `wanted` photos, four
+// `dcsr sr` runs each, one line per photo and a mean line.
+static void measure_density(const Context& ctx, const fs::path& photos, const fs::path& work, int64_t W, int wanted) {
+  const int64_t H = W * 3 / 4;
+  const double density = 1008.0 / double(W);
   int done = 0;
   double sum_auto = 0, sum_truth = 0, sum_canon = 0, sum_view = 0;
   Generator look_gen(14);
@@ -100,16 +96,18 @@ DCSR_BENCH(sr_registered) {
     Tensor photo = read_image(path);
     if (photo.size(2) < 756 || photo.size(3) < 1008) continue;  // landscape 1024 x 768 photos only
     photo = crop(photo, {0, 0, 756, 1008});
-    const Tensor truth = resize_antialias(photo, 504, 672);
-    const Tensor lr = resize_antialias(truth, 252, 336);
+    const Tensor truth = resize_antialias(photo, 2 * H, 2 * W);
+    const Tensor lr = resize_antialias(truth, H, W);
     const registration::CameraLook look = registration::random_look(look_gen), plain;
-    // Offsets cycle through four, |dx| <= 2 and |dy| <= 2.5 LR px, so that the raw
-    // view's inscribed rectangle (about 164 x 120 LR px at 2 degrees) stays
-    // inside the canonical central half (168 x 126).
+    // Offsets cycle through four, |dx| <= 2 and |dy| <= 2.5 LR px at W = 336 (scaled
+    // with W), so that the raw view's inscribed rectangle (about 164 x 120 LR px
+    // at 2 degrees for W = 336) stays inside the canonical central half (168 x 126).
     const int k = done % 4;
-    const double angle = done % 2 ? -2.0 : 2.0, dx = 2.0 - 4.0 * k / 3.0, dy = -2.5 + 5.0 * k / 3.0;
+    const double f = double(W) / 336.0;  // offsets scale with the view
+    const double angle = done % 2 ? -2.0 : 2.0, dx = f * (2.0 - 4.0 * k / 3.0), dy = f * (-2.5 + 5.0 * k / 3.0);
+    const int64_t th = 3 * H / 2, tw = 3 * W / 2;  // the 3x telephoto of the central half
     registration::SyntheticPair raw = registration::make_synthetic_pair(
-        photo, 252, 336, 378, 504, 3.0, angle, 168.0 + dx, 126.0 + dy, look, plain, uint64_t(100 + done));
+        photo, H, W, th, tw, 3.0, angle, W / 2.0 + dx, H / 2.0 + dy, look, plain, uint64_t(100 + done));
     // Like for like: the canonical telephoto is the same camera (3 px per LR px,
     // the same look applied per telephoto pixel), only held straight and
     // centred, then shrunk by exactly 2/3 (antialiased) onto the canonical grid.
@@ -117,26 +115,26 @@ DCSR_BENCH(sr_registered) {
     // noise and JPEG 1.5x coarser in scene terms and make the two pairs differ
     // in more than their geometry.
     registration::SyntheticPair canon =
-        registration::make_synthetic_pair(photo, 252, 336, 378, 504, 3.0, 0.0, 168.0, 126.0, look, plain,
+        registration::make_synthetic_pair(photo, H, W, th, tw, 3.0, 0.0, W / 2.0, H / 2.0, look, plain,
                                           uint64_t(100 + done));
-    canon.tele = resize_antialias(canon.tele, 252, 336);
-    const fs::path dir = work / std::to_string(done);
+    canon.tele = resize_antialias(canon.tele, H, W);
+    const fs::path dir = work / (std::to_string(W) + "_" + std::to_string(done));
     fs::create_directories(dir);
     write_png((dir / "lr.png").string(), lr);
     write_png((dir / "raw.png").string(), raw.tele);
     write_png((dir / "canon.png").string(), canon.tele);
     // The canonical telephoto less its last 2 rows and columns, with its exact
-    // transform (2 px per LR px from LR (84, 63)): no longer the canonical pixel
+    // transform (2 px per LR px from LR (W/4, H/4)): no longer the canonical pixel
     // size, so `dcsr sr` takes the registered path's Ref windows
     // (ref_window_in_view) instead of §8's grid-fraction rules, which were
-    // written for large images and pick other windows on this 2 x 3 tile grid.
+    // written for large images and pick other windows on these 2 x 3 and 2 x 2 tile grids.
     // Same pixels, other windows: what the window rules alone are worth.
-    write_png((dir / "canon_trim.png").string(), crop(canon.tele, {0, 0, 250, 334}));
+    write_png((dir / "canon_trim.png").string(), crop(canon.tele, {0, 0, H - 2, W - 2}));
     dcsr::Registration canon_reg;
-    canon_reg.tele_to_wide = {2.0, 0.0, 84.0, 63.0};
+    canon_reg.tele_to_wide = {2.0, 0.0, W / 4.0, H / 4.0};
     canon_reg.confidence = 1.0;
     for (size_t k = 0; k < 4; ++k) {
-      const double x = (k == 1 || k == 2) ? 334.0 : 0.0, y = k >= 2 ? 250.0 : 0.0;
+      const double x = (k == 1 || k == 2) ? double(W - 2) : 0.0, y = k >= 2 ? double(H - 2) : 0.0;
       canon_reg.fov_quad[k] = canon_reg.tele_to_wide.to_wide(x, y);
     }
     std::ofstream((dir / "canon.json").string()) << registration_to_json(canon_reg).dump(2);
@@ -144,11 +142,11 @@ DCSR_BENCH(sr_registered) {
     truth_reg.tele_to_wide = raw.truth;
     truth_reg.confidence = 1.0;
     for (size_t k = 0; k < 4; ++k) {
-      const double x = (k == 1 || k == 2) ? 504.0 : 0.0, y = k >= 2 ? 378.0 : 0.0;
+      const double x = (k == 1 || k == 2) ? double(tw) : 0.0, y = k >= 2 ? double(th) : 0.0;
       truth_reg.fov_quad[k] = raw.truth.to_wide(x, y);
     }
     std::ofstream((dir / "truth.json").string()) << registration_to_json(truth_reg).dump(2);
-    const FovRect fov = fov_rect(raw.truth, 378, 504, 252, 336);
+    const FovRect fov = fov_rect(raw.truth, th, tw, H, W);
     const Region region{2 * fov.y0, 2 * fov.x0, 2 * fov.height, 2 * fov.width};
     const std::string d = dir.string() + "/";
     std::string log_auto, log_truth, log_canon;
@@ -164,6 +162,7 @@ DCSR_BENCH(sr_registered) {
                                   "sr_view.png --registration " + d + "canon.json",
                               log_view);
     nlohmann::json line = {{"name", "sr_registered_3x"},
+                           {"lr", {W, H}}, {"photo_px_per_lr_px", density},
                            {"photo", fs::path(path).filename().string()},
                            {"truth", {{"scale", 3.0}, {"angle_deg", angle}, {"centre_offset_lr_px", {dx, dy}}}},
                            {"fov_lr", {fov.y0, fov.x0, fov.height, fov.width}},
@@ -191,11 +190,34 @@ DCSR_BENCH(sr_registered) {
   }
   if (done > 0)
     emit(ctx, {{"name", "sr_registered_3x_mean"},
+               {"lr", {W, H}}, {"photo_px_per_lr_px", density},
                {"photos", done},
                {"psnr_fov_db", {{"raw_auto", sum_auto / done}, {"raw_known_transform", sum_truth / done},
                                 {"canonical", sum_canon / done}, {"canonical_view_windows", sum_view / done}}},
                {"delta_auto_vs_canonical_db", (sum_auto - sum_canon) / done},
                {"delta_auto_vs_canonical_view_windows_db", (sum_auto - sum_view) / done}});
+}
+
+DCSR_BENCH(sr_registered) {
+  if (ctx.filter.empty() || std::string("sr_registered").find(ctx.filter) == std::string::npos) return;
+  const fs::path photos = fs::path(data_root()) / "Sun_Hays80";
+  std::error_code ec;
+  if (!fs::is_directory(photos, ec)) {
+    emit(ctx, {{"name", "sr_registered_3x"}, {"skipped", "no photos at " + photos.string()}});
+    return;
+  }
+  const fs::path work = fs::temp_directory_path() / ("dcsr_bench_sr_registered_" + std::to_string(::getpid()));
+  fs::create_directories(work);
+  const int wanted = ctx.quick ? 2 : 8;
+  // Two densities of the photo under the LR: 3 photo px per LR px (LR 336 x 252),
+  // where the 3x telephoto is rendered at the photo's own density, so the raw
+  // (rotated) one carries an interpolation blur the straight one does not;
+  // and 4.5 (LR 224 x 168), where both are antialiased shrinks of the photo,
+  // as a real telephoto's pixels are not interpolated from anything.
+  // DCSR_BENCH_LR_WIDTH=336 or 224 runs one of the two only.
+  const char* only = std::getenv("DCSR_BENCH_LR_WIDTH");
+  for (const int64_t W : {int64_t(336), int64_t(224)})
+    if (!only || !*only || std::atoll(only) == W) measure_density(ctx, photos, work, W, wanted);
   fs::remove_all(work, ec);
 }
 
