@@ -131,20 +131,14 @@ static void measure_density(const Context& ctx, const fs::path& photos, const fs
     // Same pixels, other windows: what the window rules alone are worth.
     write_png((dir / "canon_trim.png").string(), crop(canon.tele, {0, 0, H - 2, W - 2}));
     dcsr::Registration canon_reg;
-    canon_reg.tele_to_wide = {2.0, 0.0, W / 4.0, H / 4.0};
+    canon_reg.tele_to_wide = canonical_similarity(H, W);
     canon_reg.confidence = 1.0;
-    for (size_t k = 0; k < 4; ++k) {
-      const double x = (k == 1 || k == 2) ? double(W - 2) : 0.0, y = k >= 2 ? double(H - 2) : 0.0;
-      canon_reg.fov_quad[k] = canon_reg.tele_to_wide.to_wide(x, y);
-    }
+    canon_reg.fov_quad = fov_quad(canon_reg.tele_to_wide, H - 2, W - 2);
     std::ofstream((dir / "canon.json").string()) << registration_to_json(canon_reg).dump(2);
     dcsr::Registration truth_reg;
     truth_reg.tele_to_wide = raw.truth;
     truth_reg.confidence = 1.0;
-    for (size_t k = 0; k < 4; ++k) {
-      const double x = (k == 1 || k == 2) ? double(tw) : 0.0, y = k >= 2 ? double(th) : 0.0;
-      truth_reg.fov_quad[k] = raw.truth.to_wide(x, y);
-    }
+    truth_reg.fov_quad = fov_quad(raw.truth, th, tw);
     std::ofstream((dir / "truth.json").string()) << registration_to_json(truth_reg).dump(2);
     const FovRect fov = fov_rect(raw.truth, th, tw, H, W);
     const Region region{2 * fov.y0, 2 * fov.x0, 2 * fov.height, 2 * fov.width};
