@@ -1,6 +1,7 @@
 // The telephoto brought into DCSR's geometry (dcsr/registration/normalise.h):
 // the field-of-view rectangle, exact geometry on synthetic pairs with a known
 // transform, the canonical pair given back unchanged, and the errors.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -120,8 +121,51 @@ TEST_CASE("normalise: a canonical pair gives back the telephoto's pixels", "[nor
   Similarity canonical{2.0, 0.0, double(w) / 4.0, double(h) / 4.0};
   NormalisedReference n = normalise_reference(tele, make_registration(canonical, h, w), h, w);
   CHECK((n.fov.y0 == h / 4 && n.fov.x0 == w / 4 && n.fov.height == h / 2 && n.fov.width == w / 2));
+  CHECK((n.ref_rect.y0 == n.fov.y0 && n.ref_rect.x0 == n.fov.x0 && n.ref_rect.height == n.fov.height &&
+         n.ref_rect.width == n.fov.width));
   REQUIRE(n.ref.shape() == tele.shape());
   CHECK(std::memcmp(n.ref.data<float>(), tele.data<float>(), size_t(tele.nbytes())) == 0);
+}
+
+TEST_CASE("normalise: the Ref's rectangle is the smallest that holds the view", "[normalise]") {
+  for (const Case& k : kCases) {
+    INFO("scale " << k.scale << " angle " << k.angle_deg);
+    const Similarity t = similarity_of(k);
+    const FovRect b = view_bounds(t, k.th, k.tw, kLrH, kLrW), f = fov_rect(t, k.th, k.tw, kLrH, kLrW);
+    // Inside the LR image, and holding the rectangle inside the view.
+    CHECK((b.y0 >= 0 && b.x0 >= 0 && b.y0 + b.height <= kLrH && b.x0 + b.width <= kLrW));
+    CHECK((b.y0 <= f.y0 && b.x0 <= f.x0 && f.y0 + f.height <= b.y0 + b.height && f.x0 + f.width <= b.x0 + b.width));
+    // Every corner of the view is inside, or outside the LR image on that side;
+    // and each side touches a corner (within a pixel) unless the LR clips it.
+    const auto quad = fov_quad(t, k.th, k.tw);
+    double x0 = 1e9, y0 = 1e9, x1 = -1e9, y1 = -1e9;
+    for (const auto& p : quad)
+      x0 = std::min(x0, p[0]), y0 = std::min(y0, p[1]), x1 = std::max(x1, p[0]), y1 = std::max(y1, p[1]);
+    CHECK(double(b.x0) == (x0 <= 0 ? 0.0 : std::floor(x0)));
+    CHECK(double(b.y0) == (y0 <= 0 ? 0.0 : std::floor(y0)));
+    CHECK(double(b.x0 + b.width) == (x1 >= kLrW ? double(kLrW) : std::ceil(x1)));
+    CHECK(double(b.y0 + b.height) == (y1 >= kLrH ? double(kLrH) : std::ceil(y1)));
+    // The rotated views reach beyond the rectangle inside them.
+    if (k.angle_deg != 0.0) CHECK(b.height * b.width > f.height * f.width);
+    // fov_part() is the Ref's crop over fov.
+    Tensor tele = test::test_image(k.th, k.tw, 9);
+    NormalisedReference n = normalise_reference(tele, make_registration(t, k.th, k.tw), kLrH, kLrW);
+    CHECK((n.ref_rect.y0 == b.y0 && n.ref_rect.x0 == b.x0 && n.ref_rect.height == b.height &&
+           n.ref_rect.width == b.width));
+    const Tensor part = n.fov_part();
+    REQUIRE(part.shape() == Shape{1, 3, 2 * f.height, 2 * f.width});
+    const int64_t rh = 2 * b.height, rw = 2 * b.width, dy = 2 * (f.y0 - b.y0), dx = 2 * (f.x0 - b.x0);
+    bool same = true;
+    for (int64_t c = 0; c < 3; ++c)
+      for (int64_t r = 0; r < 2 * f.height; ++r)
+        for (int64_t q = 0; q < 2 * f.width; ++q)
+          same = same && part.data<float>()[(c * 2 * f.height + r) * 2 * f.width + q] ==
+                             n.ref.data<float>()[(c * rh + r + dy) * rw + q + dx];
+    CHECK(same);
+  }
+  // A canonical view on whole pixels: both rectangles are the central half.
+  const FovRect c = view_bounds(Similarity{2.0, 0.0, 14.0, 10.0}, 40, 56, 40, 56);
+  CHECK((c.y0 == 10 && c.x0 == 14 && c.height == 20 && c.width == 28));
 }
 
 TEST_CASE("normalise: Ref pixel (r, c) shows LR position (y0 + r/2, x0 + c/2)", "[normalise]") {
@@ -135,7 +179,7 @@ TEST_CASE("normalise: Ref pixel (r, c) shows LR position (y0 + r/2, x0 + c/2)", 
     const Similarity t = similarity_of(k);
     Tensor tele = make_tele(ramps, t, k.th, k.tw);
     NormalisedReference n = normalise_reference(tele, make_registration(t, k.th, k.tw), kLrH, kLrW);
-    const FovRect& f = n.fov;
+    const FovRect& f = n.ref_rect;  // where the Ref lies
     REQUIRE(n.ref.shape() == Shape{1, 3, 2 * f.height, 2 * f.width});
     const float* d = n.ref.data<float>();
     const int64_t rh = 2 * f.height, rw = 2 * f.width;
@@ -170,7 +214,7 @@ TEST_CASE("normalise: a synthetic pair gives the ground-truth 2x crop", "[normal
     const Similarity t = similarity_of(k);
     Tensor tele = make_tele(scene, t, k.th, k.tw);
     NormalisedReference n = normalise_reference(tele, make_registration(t, k.th, k.tw), kLrH, kLrW);
-    const FovRect& f = n.fov;
+    const FovRect& f = n.ref_rect;  // where the Ref lies
     const int64_t rh = 2 * f.height, rw = 2 * f.width;
     const float* d = n.ref.data<float>();
     const double reach = 2.0 * std::max(1.0, k.scale / 2.0) + 1.0;

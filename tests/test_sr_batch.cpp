@@ -60,8 +60,13 @@ TEST_CASE("forward: dcsr sr takes a saved registration and resamples the telepho
   INFO(r.output);
   REQUIRE(r.status == 0);
   CHECK_THAT(r.output, Catch::Contains("registration (r.json): scale 3.0000, angle 1.719 deg"));
-  const FovRect f = fov_rect(t, 60, 75, h, w);
-  CHECK_THAT(r.output, Catch::Contains("Ref " + std::to_string(2 * f.width) + "x" + std::to_string(2 * f.height)));
+  // The Ref covers the view's bounds at twice the density; the rectangle inside the view is named too.
+  const FovRect b = view_bounds(t, 60, 75, h, w), f = fov_rect(t, 60, 75, h, w);
+  CHECK_THAT(r.output, Catch::Contains("Ref " + std::to_string(2 * b.width) + "x" + std::to_string(2 * b.height) +
+                                       " over LR rows " + std::to_string(b.y0) + "+" + std::to_string(b.height)));
+  CHECK_THAT(r.output, Catch::Contains("inside the view: rows " + std::to_string(f.y0) + "+" +
+                                       std::to_string(f.height) + ", cols " + std::to_string(f.x0) + "+" +
+                                       std::to_string(f.width)));
   const ImageInfo out = read_image_info(dir / "out.png");
   CHECK((out.height == 2 * h && out.width == 2 * w));
   // A registration made for another telephoto size is refused, naming the problem; nothing is written.

@@ -403,6 +403,46 @@ TEST_CASE("forward: windows of an off-centre view follow the geometry", "[tiling
                     Catch::Contains("needs twice its size"));
 }
 
+TEST_CASE("forward: a Ref that reaches beyond the view keeps the view's kinds", "[tiling]") {
+  // The view of the test above, with the Ref over a larger rectangle (as
+  // normalise_reference makes for a rotated view): LR rows [141, 437), cols
+  // [293, 661). The kinds are the view's; the windows start at the tile's own
+  // Ref rows 2 (j m1 - 141), and reach into the extra rows and columns.
+  const TileGrid g = make_tile_grid(756, 1008, Mode::K4);
+  const FovRect view{150, 300, 280, 350}, ref_rect{141, 293, 296, 368};
+  const int64_t rh = 2 * ref_rect.height, rw = 2 * ref_rect.width;
+  std::array<int64_t, 6> counts{};
+  for (int64_t j = 0; j < g.ny; ++j)
+    for (int64_t i = 0; i < g.nx; ++i) {
+      const RefWindow w = ref_window_in_view(j, i, g, view, ref_rect, rh, rw);
+      CHECK(w.kind == ref_window_in_view(j, i, g, view, 560, 700).kind);
+      ++counts[size_t(w.kind)];
+      CHECK((w.r0 >= 0 && w.c0 >= 0 && w.r1 <= rh && w.c1 <= rw));
+      if (w.kind == WindowKind::A) {
+        const int64_t ry = 2 * (j * 126 - 141), rx = 2 * (i * 126 - 293);
+        CHECK(w.r0 == ry - 20);
+        CHECK(w.c0 == rx - 20);
+        CHECK(w.r1 == std::min<int64_t>(ry + 252 + 80, rh));
+        CHECK(w.c1 == std::min<int64_t>(rx + 252 + 80, rw));
+      }
+    }
+  CHECK(counts == std::array<int64_t, 6>{2, 4, 4, 1, 1, 48 - 12});
+  Tensor lr = test::test_image(756, 1008, 53), ref = test::test_image(rh, rw, 54);
+  TiledOptions opt;
+  opt.view = view;
+  opt.ref_rect = ref_rect;
+  const auto stub = [](const Tensor& t, const Tensor& w) { return stub_network(t, w, Mode::K4); };
+  TiledResult r = tiled_inference(lr, ref, Mode::K4, stub, opt);
+  CHECK(r.window_counts == counts);
+  // Refused: a Ref rectangle that does not hold the view, and a Ref of the wrong size.
+  opt.ref_rect = FovRect{151, 293, 295, 368};
+  CHECK_THROWS_WITH(tiled_inference(lr, test::test_image(590, 736, 55), Mode::K4, stub, opt),
+                    Catch::Contains("does not hold the view"));
+  opt.ref_rect = ref_rect;
+  CHECK_THROWS_WITH(tiled_inference(lr, test::test_image(560, 700, 55), Mode::K4, stub, opt),
+                    Catch::Contains("needs twice its size"));
+}
+
 // The docs promise any size: images below kMinTiledSide (down to 1x1) run
 // padded with zeros and come back at exactly twice their size, every value
 // finite, in both modes.

@@ -284,11 +284,12 @@ DCSR_BENCH(sr_nikon_figure) {
   }
   const Tensor sr = read_image(sr_path);
   const Tensor bicubic = quantize(bicubic_upsample(lr));
-  const int64_t size = std::min<int64_t>({160, n.ref.size(2), n.ref.size(3)}), zoom = 2;
-  const auto at = most_textured(n.ref, size);
+  const Tensor view_ref = n.fov_part();  // the telephoto over the view, at the SR's density
+  const int64_t size = std::min<int64_t>({160, view_ref.size(2), view_ref.size(3)}), zoom = 2;
+  const auto at = most_textured(view_ref, size);
   const Region in_ref{at[0], at[1], size, size};
   const Region in_sr{2 * n.fov.y0 + at[0], 2 * n.fov.x0 + at[1], size, size};
-  const Tensor panels[3] = {crop(bicubic, in_sr), crop(sr, in_sr), crop(n.ref, in_ref)};
+  const Tensor panels[3] = {crop(bicubic, in_sr), crop(sr, in_sr), crop(view_ref, in_ref)};
   const std::string titles[3] = {"bicubic x2", "ours (8k mode, real.ckpt)", "telephoto, registered"};
   const int64_t margin = 12, panel = size * zoom, title_h = Canvas::text_height(2) + 10;
   Canvas canvas(4 * margin + 3 * panel, 2 * margin + title_h + panel, Color{1, 1, 1});

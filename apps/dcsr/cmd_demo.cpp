@@ -112,7 +112,7 @@ int run_demo(const CommandInfo& self, const std::vector<std::string>& argv) {
   const auto start = std::chrono::steady_clock::now();
   TiledOptions opt;
   opt.want_confidence = true;
-  opt.view = pair.view;
+  pair.place(opt);
   std::unique_ptr<ProgressBar> bar;
   if (!quiet) {
     std::cerr << "dcsr demo: super-resolving " << lr_path << " (" << lr.size(3) << "x" << lr.size(2) << ") with "
@@ -133,7 +133,12 @@ int run_demo(const CommandInfo& self, const std::vector<std::string>& argv) {
   const Region lr_view = pair.view ? Region{pair.view->y0, pair.view->x0, pair.view->height, pair.view->width}
                                    : fov_region(lr.size(2), lr.size(3));
   const Region sr_view{2 * lr_view.top, 2 * lr_view.left, 2 * lr_view.height, 2 * lr_view.width};
-  const Tensor figure = compose_side_by_side(bicubic, r.sr, pair.ref, {}, sr_view);
+  // The telephoto's part over the view (the Ref may reach beyond it: pair.ref_rect).
+  const Tensor ref_view =
+      pair.ref_rect ? crop(pair.ref, {2 * (lr_view.top - pair.ref_rect->y0), 2 * (lr_view.left - pair.ref_rect->x0),
+                                      sr_view.height, sr_view.width})
+                    : pair.ref;
+  const Tensor figure = compose_side_by_side(bicubic, r.sr, ref_view, {}, sr_view);
   const Tensor confidence = confidence_at(r.confidence, lr.size(2), lr.size(3));  // values already in [0, 1]
   write_png((stage / "sr.png").string(), r.sr);
   write_png((stage / "side_by_side.png").string(), figure);

@@ -87,7 +87,7 @@ int run_detail(const CommandInfo& self, const std::vector<std::string>& argv) {
   if (registration != "none") {  // the telephoto normalised into the output's geometry (registration/normalise.h)
     const Registration r = registration == "auto" ? register_pair(lr, ref) : read_registration_file(registration);
     const NormalisedReference n = normalise_reference(ref, r, h, w);
-    ref = n.ref;
+    ref = n.fov_part();
     fov = {n.fov.y0, n.fov.x0, n.fov.height, n.fov.width};
     std::printf("registration (%s): scale %.4f, angle %.3f deg, offset (%.2f, %.2f) px, confidence %.3f\n",
                 registration.c_str(), r.tele_to_wide.scale, r.tele_to_wide.angle * 180.0 / 3.14159265358979323846,

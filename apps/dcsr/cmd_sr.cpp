@@ -91,9 +91,12 @@ PreparedPair prepare_pair(const std::string& lr_path, const std::string& ref_pat
   NormalisedReference n = normalise_reference(tele, r, p.lr.size(2), p.lr.size(3));
   p.ref = n.ref;
   p.view = n.fov;
+  p.ref_rect = n.ref_rect;
   p.registration_line += ", Ref " + std::to_string(n.ref.size(3)) + "x" + std::to_string(n.ref.size(2)) +
-                         " over LR rows " + std::to_string(n.fov.y0) + "+" + std::to_string(n.fov.height) +
-                         ", cols " + std::to_string(n.fov.x0) + "+" + std::to_string(n.fov.width);
+                         " over LR rows " + std::to_string(n.ref_rect.y0) + "+" + std::to_string(n.ref_rect.height) +
+                         ", cols " + std::to_string(n.ref_rect.x0) + "+" + std::to_string(n.ref_rect.width) +
+                         " (inside the view: rows " + std::to_string(n.fov.y0) + "+" + std::to_string(n.fov.height) +
+                         ", cols " + std::to_string(n.fov.x0) + "+" + std::to_string(n.fov.width) + ")";
   return p;
 }
 
@@ -133,7 +136,7 @@ int run_single(const Args& args, const SrSettings& s, const Device device) {
   TiledOptions opt;
   opt.want_confidence = !conf_path.empty();
   opt.want_warped_ref = !warped_path.empty();
-  opt.view = pair.view;
+  pair.place(opt);
   std::unique_ptr<ProgressBar> bar;
   if (!s.quiet) {
     bar = std::make_unique<ProgressBar>("sr tiles", 0);

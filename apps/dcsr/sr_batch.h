@@ -26,8 +26,11 @@ struct SrSettings {
 // The pair as the tiling takes it: the LR, the Ref and where the Ref lies.
 struct PreparedPair {
   Tensor lr, ref;
-  std::optional<FovRect> view;  // unset: the canonical layout, today's path
+  std::optional<FovRect> view;      // unset: the canonical layout, today's path
+  std::optional<FovRect> ref_rect;  // where ref lies (holds the view); set with it
   std::string registration_line;
+  // The tiling's options for this pair's geometry (view and ref_rect).
+  void place(TiledOptions& options) const { options.view = view, options.ref_rect = ref_rect; }
 };
 
 // A registration JSON file as `dcsr register --json` writes it (cmd_sr.cpp;

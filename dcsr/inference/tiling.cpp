@@ -112,12 +112,12 @@ bool uses_canonical_windows(const FovRect* view, int64_t lr_h, int64_t lr_w, int
          ref_h == lr_h && ref_w == lr_w;
 }
 
-RefWindow ref_window_in_view(int64_t j, int64_t i, const TileGrid& grid, const FovRect& view, int64_t ref_h,
-                             int64_t ref_w) {
+RefWindow ref_window_in_view(int64_t j, int64_t i, const TileGrid& grid, const FovRect& view,
+                             const FovRect& ref_rect, int64_t ref_h, int64_t ref_w) {
   ViewInTiles v;
   v.qy = ceil_div(view.y0, grid.m1), v.ey = floor_div(view.y0 + view.height, grid.m1);
   v.qx = ceil_div(view.x0, grid.m2), v.ex = floor_div(view.x0 + view.width, grid.m2);
-  v.ry0 = -2 * view.y0, v.rx0 = -2 * view.x0;
+  v.ry0 = -2 * ref_rect.y0, v.rx0 = -2 * ref_rect.x0;
   return window_of_kind(j, i, v, grid.m1, grid.m2, ref_h, ref_w);
 }
 
@@ -270,11 +270,20 @@ TiledResult tiled_inference(const Tensor& lr, const Tensor& ref, Mode mode, cons
   const int64_t ref_h = ref.size(2), ref_w = ref.size(3);
   const int64_t block = big_block(mode);  // Ref windows must be whole blocks of AA1/AA3
   const FovRect* view = options.view ? &*options.view : nullptr;
-  const bool canonical = uses_canonical_windows(view, g.height, g.width, ref_h, ref_w);
-  if (!canonical)
-    DCSR_CHECK(ref_h == 2 * view->height && ref_w == 2 * view->width, "tiled inference: the Ref is ", ref_w, "x",
-               ref_h, " but the view ", view->width, "x", view->height,
+  const bool canonical = !options.ref_rect && uses_canonical_windows(view, g.height, g.width, ref_h, ref_w);
+  const FovRect ref_rect = options.ref_rect ? *options.ref_rect : view ? *view : FovRect{};
+  if (!canonical) {
+    DCSR_CHECK(view, "tiled inference: a Ref rectangle was given without the view");
+    DCSR_CHECK(ref_h == 2 * ref_rect.height && ref_w == 2 * ref_rect.width, "tiled inference: the Ref is ", ref_w,
+               "x", ref_h, " but its rectangle ", ref_rect.width, "x", ref_rect.height,
                " needs twice its size (normalise_reference)");
+    DCSR_CHECK(ref_rect.y0 <= view->y0 && ref_rect.x0 <= view->x0 &&
+                   view->y0 + view->height <= ref_rect.y0 + ref_rect.height &&
+                   view->x0 + view->width <= ref_rect.x0 + ref_rect.width,
+               "tiled inference: the Ref's rectangle (", ref_rect.x0, ", ", ref_rect.y0, ") ", ref_rect.width, "x",
+               ref_rect.height, " does not hold the view (", view->x0, ", ", view->y0, ") ", view->width, "x",
+               view->height);
+  }
   TiledResult result;
   result.sr = empty({1, 3, 2 * g.height, 2 * g.width});
   if (options.want_warped_ref) result.warped_ref = empty({1, 3, 2 * g.height, 2 * g.width});
@@ -286,7 +295,7 @@ TiledResult tiled_inference(const Tensor& lr, const Tensor& ref, Mode mode, cons
     for (int64_t i = 0; i < g.nx; ++i) {
       Tensor tile = extract_tile(lr, j * g.m1 - kTileContext, i * g.m2 - kTileContext, g.tile_h(), g.tile_w());
       RefWindow w = canonical ? ref_window(j, i, g.ny, g.nx, g.m1, g.m2, ref_h, ref_w)
-                              : ref_window_in_view(j, i, g, *view, ref_h, ref_w);
+                              : ref_window_in_view(j, i, g, *view, ref_rect, ref_h, ref_w);
       if (w.kind == WindowKind::Coarse) {
         if (!have_ref_small) ref_small = coarse_reference(ref), have_ref_small = true;
         w = coarse_search(tile, ref_small, ref_h, ref_w);

@@ -84,15 +84,22 @@ FovRect canonical_view(int64_t lr_h, int64_t lr_w);
 bool uses_canonical_windows(const FovRect* view, int64_t lr_h, int64_t lr_w, int64_t ref_h, int64_t ref_w);
 
 // §8's windows generalised to a view at any FovRect (normalise_reference:
-// Ref pixel (r, c) shows LR (view.y0 + r/2, view.x0 + c/2), the Ref is
-// 2 view.height x 2 view.width). Tiles whose core lies inside the view are
-// qy <= j < ey, qx <= i < ex with qy = ceil(y0 / m1), ey = floor((y0 + h) / m1)
-// (columns alike), tile row j starts at Ref row 2 (j m1 - y0), and the kinds
-// A-E and their margins are §8's with these. For a canonical LR whose sides
-// are multiples of 4 cores this is ref_window() exactly; for other sizes §8's
-// grid-fraction rule (qy = ny / 4) and this one can differ by a tile.
-RefWindow ref_window_in_view(int64_t j, int64_t i, const TileGrid& grid, const FovRect& view, int64_t ref_h,
-                             int64_t ref_w);
+// Ref pixel (r, c) shows LR (ref_rect.y0 + r/2, ref_rect.x0 + c/2), the Ref
+// is 2 ref_rect.height x 2 ref_rect.width and ref_rect holds the view).
+// Tiles whose core lies inside the view are qy <= j < ey, qx <= i < ex with
+// qy = ceil(y0 / m1), ey = floor((y0 + h) / m1) (columns alike), tile row j
+// starts at Ref row 2 (j m1 - ref_rect.y0), and the kinds A-E and their
+// margins are §8's with these (clipped to the Ref, which may reach beyond the
+// view). For a canonical LR whose sides are multiples of 4 cores this is
+// ref_window() exactly; for other sizes §8's grid-fraction rule (qy = ny / 4)
+// and this one can differ by a tile.
+RefWindow ref_window_in_view(int64_t j, int64_t i, const TileGrid& grid, const FovRect& view,
+                             const FovRect& ref_rect, int64_t ref_h, int64_t ref_w);
+// The Ref exactly over the view (ref_rect = view).
+inline RefWindow ref_window_in_view(int64_t j, int64_t i, const TileGrid& grid, const FovRect& view, int64_t ref_h,
+                                    int64_t ref_w) {
+  return ref_window_in_view(j, i, grid, view, view, ref_h, ref_w);
+}
 
 // The Ref at 1/16 for the coarse search: bicubic to (Hr / 16, Wr / 16), torch
 // 1.4 rule (spec §1). It depends on the Ref only, so it is made once per image.
@@ -137,6 +144,9 @@ struct TiledOptions {
   // canonical layout, today's §8 windows (also when it is the canonical view
   // and the Ref has the LR's size: see uses_canonical_windows()).
   std::optional<FovRect> view;
+  // Where the Ref lies in LR pixels when it reaches beyond the view
+  // (normalise_reference's ref_rect; holds the view). Unset: the view.
+  std::optional<FovRect> ref_rect;
 };
 
 struct TiledResult {
@@ -149,7 +159,7 @@ struct TiledResult {
 // Runs `forward` tile by tile under NoGradGuard. lr: (1, 3, H, W) and ref:
 // (1, 3, Hr, Wr), float32 CPU, any sizes. Without options.view the geometry
 // assumes the canonical layout (Ref of the LR's size, spec §10.1); with it,
-// ref_window_in_view() (Ref = 2 view.height x 2 view.width, checked).
+// ref_window_in_view() (Ref = twice options.ref_rect, or the view, checked).
 TiledResult tiled_inference(const Tensor& lr, const Tensor& ref, Mode mode, const TileForward& forward,
                             const TiledOptions& options = {});
 

@@ -4,6 +4,9 @@
 #include <cmath>
 #include <vector>
 
+#include "autograd/grad_mode.h"
+#include "autograd/ops/shape.h"
+#include "dcsr/registration/resample.h"
 #include "runtime/threads.h"
 #include "tensor/error.h"
 
@@ -42,56 +45,6 @@ bool extent_at(const std::array<std::array<double, 2>, 4>& quad, double y, doubl
   return left <= right;
 }
 
-// Keys' cubic convolution kernel with a = -0.5 (support [-2, 2]).
-double keys(double x) {
-  x = std::abs(x);
-  if (x <= 1.0) return (1.5 * x - 2.5) * x * x + 1.0;
-  if (x < 2.0) return ((-0.5 * x + 2.5) * x - 4.0) * x + 2.0;
-  return 0.0;
-}
-
-// The taps of one axis: telephoto indices first..first+n-1 (clamped when
-// read) and their weights for a sample at continuous coordinate `centre`
-// (pixel i's centre at i + 0.5), kernel stretched by `stretch`.
-struct Taps {
-  int64_t first = 0;
-  std::vector<double> weights;
-};
-void make_taps(double centre, double stretch, Taps& taps) {
-  const double pos = centre - 0.5;  // in index units
-  const double radius = 2.0 * stretch;
-  taps.first = int64_t(std::floor(pos - radius)) + 1;
-  const int64_t last = int64_t(std::ceil(pos + radius)) - 1;
-  taps.weights.resize(size_t(std::max<int64_t>(last - taps.first + 1, 1)));
-  double sum = 0.0;
-  for (size_t k = 0; k < taps.weights.size(); ++k) {
-    const double w = keys((double(taps.first + int64_t(k)) - pos) / stretch);
-    taps.weights[k] = w;
-    sum += w;
-  }
-  for (double& w : taps.weights) w /= sum;
-  if (stretch == 1.0) return;  // Keys' kernel at unit spacing reproduces linear functions already
-  // The stretched kernel sampled at whole pixels has a small first moment
-  // m1 = sum w d (d = index - pos; up to ~0.02 pixel of shift). Subtract
-  // m1 (d - mean d) / sum (d - mean d)^2 from the weights: they still sum to
-  // 1, sum w d becomes 0, and linear functions are reproduced exactly (exact
-  // geometry). (Keys' kernel has no second moment to tilt by: sum w d^2 ~ 0.)
-  const size_t n = taps.weights.size();
-  double m1 = 0.0, mean_d = 0.0;
-  for (size_t k = 0; k < n; ++k) {
-    const double d = double(taps.first + int64_t(k)) - pos;
-    m1 += taps.weights[k] * d, mean_d += d / double(n);
-  }
-  double spread = 0.0;
-  for (size_t k = 0; k < n; ++k) {
-    const double e = double(taps.first + int64_t(k)) - pos - mean_d;
-    spread += e * e;
-  }
-  if (spread <= 0.0) return;
-  for (size_t k = 0; k < n; ++k)
-    taps.weights[k] -= m1 * (double(taps.first + int64_t(k)) - pos - mean_d) / spread;
-}
-
 }  // namespace
 
 FovRect fov_rect(const Similarity& tele_to_wide, int64_t tele_h, int64_t tele_w, int64_t lr_h, int64_t lr_w) {
@@ -126,6 +79,30 @@ FovRect fov_rect(const Similarity& tele_to_wide, int64_t tele_h, int64_t tele_w,
   return best;
 }
 
+FovRect view_bounds(const Similarity& tele_to_wide, int64_t tele_h, int64_t tele_w, int64_t lr_h, int64_t lr_w) {
+  DCSR_CHECK(tele_h > 0 && tele_w > 0 && lr_h > 0 && lr_w > 0, "view_bounds: empty image (telephoto ", tele_w, "x",
+             tele_h, ", wide ", lr_w, "x", lr_h, ")");
+  const auto quad = frame_corners(tele_to_wide, tele_h, tele_w);
+  double x0 = INFINITY, y0 = INFINITY, x1 = -INFINITY, y1 = -INFINITY;
+  for (const auto& p : quad)
+    x0 = std::min(x0, p[0]), y0 = std::min(y0, p[1]), x1 = std::max(x1, p[0]), y1 = std::max(y1, p[1]);
+  // Outward to whole pixels; an edge within kEdgeSlack of a whole pixel stays on it.
+  const int64_t left = std::max<int64_t>(0, int64_t(std::floor(x0 + kEdgeSlack)));
+  const int64_t top = std::max<int64_t>(0, int64_t(std::floor(y0 + kEdgeSlack)));
+  const int64_t right = std::min<int64_t>(lr_w, int64_t(std::ceil(x1 - kEdgeSlack)));
+  const int64_t bottom = std::min<int64_t>(lr_h, int64_t(std::ceil(y1 - kEdgeSlack)));
+  DCSR_CHECK(right > left && bottom > top, "the telephoto's view (", tele_w, "x", tele_h, " at scale ",
+             tele_to_wide.scale, ", offset (", tele_to_wide.tx, ", ", tele_to_wide.ty,
+             ")) does not overlap the ", lr_w, "x", lr_h, " wide image");
+  return {top, left, bottom - top, right - left};
+}
+
+Tensor NormalisedReference::fov_part() const {
+  NoGradGuard no_grad;
+  const int64_t top = 2 * (fov.y0 - ref_rect.y0), left = 2 * (fov.x0 - ref_rect.x0);
+  return narrow(narrow(ref, 2, top, 2 * fov.height), 3, left, 2 * fov.width);
+}
+
 Tensor resample_reference(const Tensor& tele, const Similarity& tele_to_wide, const FovRect& fov) {
   DCSR_CHECK(tele.dim() == 4 && tele.size(0) == 1 && tele.is_cpu() && tele.dtype() == kFloat32,
              "normalise_reference: the telephoto must be a CPU float32 image (1, C, H, W), got ",
@@ -140,28 +117,17 @@ Tensor resample_reference(const Tensor& tele, const Similarity& tele_to_wide, co
   const float* src = tele.data<float>();
   float* dst = ref.data<float>();
   parallel_for(out_h, 1, [&](int64_t row_begin, int64_t row_end) {
-    Taps tx, ty;
-    std::vector<double> row_sum(static_cast<size_t>(channels));
+    registration::Taps tx, ty;
     for (int64_t r = row_begin; r < row_end; ++r)
       for (int64_t c = 0; c < out_w; ++c) {
         // The Ref pixel's centre in LR pixels, then in telephoto pixels.
         const double x_w = double(fov.x0) + (double(c) + 0.5) / 2.0;
         const double y_w = double(fov.y0) + (double(r) + 0.5) / 2.0;
         const std::array<double, 2> t = tele_to_wide.to_tele(x_w, y_w);
-        make_taps(t[0], stretch, tx);
-        make_taps(t[1], stretch, ty);
-        std::fill(row_sum.begin(), row_sum.end(), 0.0);
-        for (size_t v = 0; v < ty.weights.size(); ++v) {
-          const int64_t yy = std::clamp<int64_t>(ty.first + int64_t(v), 0, th - 1);
-          for (int64_t k = 0; k < channels; ++k) {
-            const float* line = src + (k * th + yy) * tw;
-            double s = 0.0;
-            for (size_t u = 0; u < tx.weights.size(); ++u)
-              s += tx.weights[u] * double(line[std::clamp<int64_t>(tx.first + int64_t(u), 0, tw - 1)]);
-            row_sum[size_t(k)] += ty.weights[v] * s;
-          }
-        }
-        for (int64_t k = 0; k < channels; ++k) dst[(k * out_h + r) * out_w + c] = float(row_sum[size_t(k)]);
+        registration::make_taps(t[0], stretch, tx);
+        registration::make_taps(t[1], stretch, ty);
+        for (int64_t k = 0; k < channels; ++k)
+          dst[(k * out_h + r) * out_w + c] = float(registration::sample_taps(src + k * th * tw, th, tw, tx, ty));
       }
   });
   return ref;
@@ -184,7 +150,8 @@ NormalisedReference normalise_reference(const Tensor& tele, const Registration& 
                " telephoto: it was made for an image of another size");
   NormalisedReference out;
   out.fov = fov_rect(t, th, tw, lr_h, lr_w);
-  out.ref = resample_reference(tele, t, out.fov);
+  out.ref_rect = view_bounds(t, th, tw, lr_h, lr_w);
+  out.ref = resample_reference(tele, t, out.ref_rect);
   return out;
 }
 

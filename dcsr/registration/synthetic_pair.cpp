@@ -11,6 +11,7 @@
 
 #include "autograd/grad_mode.h"
 #include "autograd/ops/image.h"
+#include "dcsr/registration/resample.h"
 #include "runtime/threads.h"
 #include "tensor/error.h"
 
@@ -19,28 +20,6 @@ namespace dcsr::registration {
 namespace {
 
 constexpr double kPi = 3.14159265358979323846;
-
-double keys(double x) {  // Keys' cubic, a = -0.5
-  const double ax = std::abs(x);
-  if (ax <= 1) return (1.5 * ax - 2.5) * ax * ax + 1;
-  if (ax <= 2) return ((-0.5 * ax + 2.5) * ax - 4) * ax + 2;
-  return 0;
-}
-
-// Bicubic sample of plane `p` (h x w) at continuous coordinates, edges repeated.
-float sample_bicubic(const float* p, int64_t h, int64_t w, double x, double y) {
-  const double fx = x - 0.5, fy = y - 0.5;
-  const int64_t x0 = int64_t(std::floor(fx)), y0 = int64_t(std::floor(fy));
-  double sum = 0;
-  for (int64_t i = -1; i <= 2; ++i) {
-    const double wy = keys(fy - double(y0 + i));
-    const float* row = p + std::clamp<int64_t>(y0 + i, 0, h - 1) * w;
-    double line = 0;
-    for (int64_t j = -1; j <= 2; ++j) line += keys(fx - double(x0 + j)) * row[std::clamp<int64_t>(x0 + j, 0, w - 1)];
-    sum += wy * line;
-  }
-  return float(sum);
-}
 
 // Separable Gaussian blur of each plane, edges repeated.
 void gaussian_blur(float* data, int64_t planes, int64_t h, int64_t w, double sigma) {
@@ -133,25 +112,26 @@ SyntheticPair make_synthetic_pair(const Tensor& photo, int64_t wide_height, int6
   const double ctx = 0.5 * double(tele_width), cty = 0.5 * double(tele_height);
   pair.truth.tx = centre_x - (c * ctx - s * cty);
   pair.truth.ty = centre_y - (s * ctx + c * cty);
-  // The photo at no more than the telephoto's density (antialiased), so that
-  // bicubic sampling below never aliases.
-  const double photo_per_tele = double(Wp) / double(wide_width) / scale;
-  Tensor source = photo;
-  if (photo_per_tele > 1.0)
-    source = resize_antialias(photo, std::max<int64_t>(4, std::llround(double(Hp) / photo_per_tele)),
-                              std::max<int64_t>(4, std::llround(double(Wp) / photo_per_tele)));
-  const int64_t Hs = source.size(2), Ws = source.size(3);
-  const double sx = double(Ws) / double(wide_width), sy = double(Hs) / double(wide_height);  // source px per wide px
+  // Each telephoto pixel straight from the photo through the Keys kernel,
+  // stretched to antialias where the photo is denser than the telephoto: one
+  // resampling, so that a rotated view is as sharp as a straight one (a real
+  // camera's would be; a render from a pre-shrunk photo would interpolate a
+  // second time and blur the rotated view only).
+  const double sx = double(Wp) / double(wide_width), sy = double(Hp) / double(wide_height);  // photo px per wide px
+  const double stretch = std::max(1.0, sx / scale);
   Tensor tele = empty({1, 3, tele_height, tele_width});
-  const float* src = source.data<float>();
+  const float* src = photo.data<float>();
   float* dst = tele.data<float>();
   parallel_for(tele_height, 8, [&](int64_t y0, int64_t y1) {
+    Taps tx, ty;
     for (int64_t y = y0; y < y1; ++y)
       for (int64_t x = 0; x < tele_width; ++x) {
         const auto p = pair.truth.to_wide(double(x) + 0.5, double(y) + 0.5);
+        make_taps(p[0] * sx, stretch, tx);
+        make_taps(p[1] * sy, stretch, ty);
         for (int64_t ch = 0; ch < 3; ++ch)
-          dst[(ch * tele_height + y) * tele_width + x] = std::clamp(
-              sample_bicubic(src + ch * Hs * Ws, Hs, Ws, p[0] * sx, p[1] * sy), 0.0f, 1.0f);
+          dst[(ch * tele_height + y) * tele_width + x] =
+              std::clamp(float(sample_taps(src + ch * Hp * Wp, Hp, Wp, tx, ty)), 0.0f, 1.0f);
       }
   });
   Generator gen(seed);

@@ -1,9 +1,10 @@
 // Synthetic wide + telephoto pairs with a known transform, made from one
 // photo: what the registration's tests and its accuracy benchmark measure
 // against. The wide image is the photo downscaled (antialiased); the telephoto
-// is the photo resampled (bicubic, antialiased first where it shrinks) through
-// a known Similarity and then seen "through a different camera": a colour
-// matrix, gain, gamma, blur, noise and JPEG compression.
+// is the photo resampled once through a known Similarity (Keys' cubic,
+// stretched to antialias where it shrinks: resample.h) and then seen "through
+// a different camera": a colour matrix, gain, gamma, blur, noise and JPEG
+// compression.
 #pragma once
 #include <array>
 #include <cstdint>
