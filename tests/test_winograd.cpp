@@ -101,6 +101,55 @@ Tensor forward(const Case& c, const Inputs& in, DType dtype) {
 // with sum |x| |w| over the receptive field, here at most cin * 9 * 0.5.
 double tolerance(const Case& c) { return 2e-6 * double(c.cin) * 9 * 0.5 + 1e-6; }
 
+// ---- the weight gradient ----
+
+struct WeightCase {
+  int64_t n, cin, h, w, cout, pad;
+};
+
+std::string describe(const WeightCase& c) {
+  return "N" + std::to_string(c.n) + " " + std::to_string(c.cin) + "->" + std::to_string(c.cout) + " " +
+         std::to_string(c.h) + "x" + std::to_string(c.w) + " pad " + std::to_string(c.pad);
+}
+
+// Odd sizes (H, W not multiples of 2 or 4), every padding, batch > 1,
+// Cin != Cout on both sides of the register blocks (6 x 16 on AVX2, 8 x 32
+// on AVX-512), one and several jobs (32 tiles each on the SIMD paths) per
+// tile row, and outputs smaller than one tile.
+const std::vector<WeightCase>& weight_cases() {
+  static const std::vector<WeightCase> all = {
+      {1, 1, 1, 1, 1, 1},   {2, 3, 5, 7, 5, 1},    {3, 16, 13, 11, 13, 1}, {1, 5, 9, 10, 7, 0},
+      {2, 4, 8, 9, 6, 2},   {2, 8, 17, 150, 9, 1}, {1, 7, 33, 70, 17, 1},  {4, 24, 6, 6, 40, 1},
+      {1, 33, 21, 19, 7, 2}, {2, 3, 4, 4, 2, 0},
+  };
+  return all;
+}
+
+struct WeightInputs {
+  Tensor x, gy;  // float64
+};
+
+WeightInputs make_weight_inputs(const WeightCase& c, uint64_t seed) {
+  Generator gen(seed);
+  const int64_t ho = c.h + 2 * c.pad - 2, wo = c.w + 2 * c.pad - 2;
+  return {uniform({c.n, c.cin, c.h, c.w}, gen, -1, 1, kFloat64), uniform({c.n, c.cout, ho, wo}, gen, -1, 1, kFloat64)};
+}
+
+// The kernel-level weight gradient (and bias gradient) on whatever path is set now.
+std::pair<Tensor, Tensor> weight_gradient(const WeightCase& c, const WeightInputs& in, DType dtype,
+                                          int64_t workspace = int64_t(1) << 30) {
+  Tensor gw = empty({c.cout, c.cin, 3, 3}, dtype), gb = empty({c.cout}, dtype);
+  kernels::conv2d_backward_weight(in.gy.to(dtype), in.x.to(dtype), gw, gb, 1, c.pad, 1, workspace);
+  return {gw, gb};
+}
+
+// Each weight-gradient value sums N*Ho*Wo products of values in [-1, 1]:
+// the float32 rounding of the transforms (F(4x4)'s grow the values most)
+// allows an error proportional to that count.
+double weight_tolerance(const WeightCase& c) {
+  return 2e-6 * double(c.n * (c.h + 2 * c.pad - 2) * (c.w + 2 * c.pad - 2)) + 1e-6;
+}
+
 }  // namespace
 
 TEST_CASE("isa: detection, names and forcing", "[winograd]") {
@@ -213,9 +262,53 @@ TEST_CASE("winograd: too small a workspace falls back to the direct path", "[win
   CHECK(max_abs_diff(got.to(kFloat64), forward(c, in, kFloat64)) <= tolerance(c));
 }
 
+TEST_CASE("winograd: weight gradient on every ISA path and tile equals the float64 direct one", "[winograd]") {
+  PathGuard guard;
+  for (const WeightCase& c : weight_cases()) {
+    const WeightInputs in = make_weight_inputs(c, 41);
+    paths::set_cpu_conv_path(CpuConvPath::kDirect);
+    const auto [want, want_bias] = weight_gradient(c, in, kFloat64);
+    const double direct_error = max_abs_diff(weight_gradient(c, in, kFloat32).first, want);
+    for (CpuIsa isa : supported_isas())
+      for (CpuConvPath path : {CpuConvPath::kWinograd2, CpuConvPath::kWinograd4}) {
+        INFO(describe(c) << ", " << paths::isa_name(isa) << ", " << paths::cpu_conv_path_name(path));
+        paths::set_cpu_isa(isa);
+        paths::set_cpu_conv_path(path);
+        const auto [got, got_bias] = weight_gradient(c, in, kFloat32);
+        const double error = max_abs_diff(got, want);
+        INFO("max |winograd - float64| " << error << ", direct float32's " << direct_error << ", allowed "
+                                         << weight_tolerance(c));
+        CHECK(error <= weight_tolerance(c));
+        CHECK(max_abs_diff(got_bias, want_bias) <= weight_tolerance(c));
+        // The float64 path never takes Winograd, whatever is forced.
+        CHECK(max_abs_diff(weight_gradient(c, in, kFloat64).first, want) == 0.0);
+      }
+  }
+}
+
+TEST_CASE("winograd: weight gradient is the same from run to run, and falls back on a small workspace",
+          "[winograd]") {
+  PathGuard guard;
+  const WeightCase c{3, 20, 37, 45, 14, 1};
+  const WeightInputs in = make_weight_inputs(c, 43);
+  paths::set_cpu_conv_path(CpuConvPath::kDirect);
+  const Tensor want = weight_gradient(c, in, kFloat64).first;
+  for (CpuIsa isa : supported_isas())
+    for (CpuConvPath path : {CpuConvPath::kWinograd2, CpuConvPath::kWinograd4}) {
+      INFO(paths::isa_name(isa) << ", " << paths::cpu_conv_path_name(path));
+      paths::set_cpu_isa(isa);
+      paths::set_cpu_conv_path(path);
+      const Tensor first = weight_gradient(c, in, kFloat32).first;
+      CHECK(max_abs_diff(weight_gradient(c, in, kFloat32).first, first) == 0.0);  // bit for bit
+      CHECK(max_abs_diff(first, want) <= weight_tolerance(c));
+      // 1 KB holds no Winograd scratch: the direct path answers, still right.
+      CHECK(max_abs_diff(weight_gradient(c, in, kFloat32, 1024).first, want) <= weight_tolerance(c));
+    }
+}
+
 TEST_CASE("winograd: conv2d ops and their gradients, Winograd against direct", "[winograd]") {
-  // Forward and input gradient (a forward conv of grad_y with the flipped
-  // kernel) go through Winograd; the weight gradient stays direct.
+  // Forward, input gradient (a forward conv of grad_y with the flipped
+  // kernel) and weight gradient all go through Winograd.
   PathGuard guard;
   const Case c{2, 16, 19, 23, 20, 1, true, true, 0.2};
   const Inputs in = make_inputs(c, 37);

@@ -6,9 +6,9 @@
 // GEMM together. Depthwise convolutions (one input and one output channel per
 // group) use direct loops instead: a GEMM with one row is all overhead.
 //
-// Float32 3x3 stride-1 convolutions (forward, and the input gradient, which
-// is a forward convolution) go first to Winograd (winograd.h) where its plan
-// (winograd_plan.h) chooses it.
+// Float32 3x3 stride-1 convolutions (forward, the input gradient, which is a
+// forward convolution, and the weight gradient) go first to Winograd
+// (winograd.h) where its plan (winograd_plan.h) chooses it.
 //
 // Where the compiler targets AVX-512, float32 forward and weight-gradient
 // convolutions go to the implicit GEMM of conv2d_avx512.cpp (no im2col at
@@ -132,6 +132,9 @@ void forward_gemm(const ConvShape& s, const T* x, const T* w, const T* b, T* y, 
 // fixed job ranges per slot keep the rounding the same from run to run.
 template <typename T>
 void backward_weight_gemm(const ConvShape& s, const T* gy, const T* x, T* gw, int64_t limit) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (winograd_backward_weight_planned(s, gy, x, gw, limit)) return;
+  }
 #ifdef DCSR_PACKED_GEMM
   if constexpr (std::is_same_v<T, float>) {
     if (backward_weight_avx512(s, gy, x, gw, limit)) return;

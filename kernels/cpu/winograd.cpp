@@ -125,10 +125,8 @@ const Kernels& kernels_for(CpuIsa isa) {
 
 }  // namespace winograd
 
-namespace {
+namespace winograd {
 
-// Copies the window of `rows` x `cols` pixels at (y0, x0) of an H x W plane
-// into dst (row stride cols), zero outside the plane.
 void stage_window(const float* plane, int64_t H, int64_t W, int64_t y0, int64_t x0, int64_t rows, int64_t cols,
                   float* dst) {
   const int64_t lo = std::clamp<int64_t>(-x0, 0, cols), hi = std::clamp<int64_t>(W - x0, lo, cols);
@@ -145,7 +143,7 @@ void stage_window(const float* plane, int64_t H, int64_t W, int64_t y0, int64_t 
   }
 }
 
-}  // namespace
+}  // namespace winograd
 
 bool winograd_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y, int64_t limit,
                       const Epilogue& epilogue, int m, CpuIsa isa) {
@@ -197,7 +195,7 @@ bool winograd_forward(const ConvShape& s, const float* x, const float* w, const 
         if (inside) {
           kern.input(m, plane + wy * s.W + wx, s.W, vg, s.Cin * block);
         } else {
-          stage_window(plane, s.H, s.W, wy, wx, N, window_cols, window);
+          winograd::stage_window(plane, s.H, s.W, wy, wx, N, window_cols, window);
           kern.input(m, window, window_cols, vg, s.Cin * block);
         }
       }

@@ -40,7 +40,22 @@ inline bool winograd_applies(const ConvShape& s) {
 bool winograd_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y, int64_t limit,
                       const Epilogue& epilogue, int m, CpuIsa isa);
 
+// grad_w (Cout, Cin, 3, 3) = the weight gradient of y = conv(x, w) given
+// grad_y (N, Cout, Ho, Wo), for a shape where winograd_applies, through
+// F(m x m, 3x3), m = 2 or 4 (winograd_weight.cpp):
+//   dW[co][ci] = G^T [ sum over images and tiles of (A dY A^T) . (B^T X B) ] G.
+// Returns false, having done nothing, when the scratch does not fit `limit`
+// bytes. The same result for the same thread count (fixed job ranges per
+// thread, partial sums added in thread order).
+bool winograd_backward_weight(const ConvShape& s, const float* gy, const float* x, float* gw, int64_t limit, int m,
+                              CpuIsa isa);
+
 namespace winograd {
+
+// Copies the window of `rows` x `cols` pixels at (y0, x0) of an H x W plane
+// into dst (row stride cols), zero outside the plane.
+void stage_window(const float* plane, int64_t H, int64_t W, int64_t y0, int64_t x0, int64_t rows, int64_t cols,
+                  float* dst);
 
 // One ISA's versions of the three steps, for output tile m (2 or 4; P = (m+2)^2
 // positions). The transforms handle eight tiles side by side (a row of 8m
@@ -60,6 +75,30 @@ struct Kernels {
   // P values mo[pos*pos_stride + t] of eight tiles t.
   void (*output)(int m, const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld);
 };
+
+// One ISA's versions of the weight gradient's own steps (the input transform
+// is Kernels::input). Per job of `block` tiles, for every position pos of
+// the P = (m+2)^2: acc[pos] (Cout x Cin) += Z[pos] (Cout x block) V[pos]^T,
+// a GEMM over the tiles. Output channels are padded to a multiple of mr and
+// input channels to a multiple of nr in Z and acc (zero rows, unused columns).
+struct WeightKernels {
+  int64_t mr = 1, nr = 1;  // output x input channels of the accumulate's register block
+  int64_t block = 8;       // tiles per job (a multiple of 8)
+  // p: the top-left corner of the m x 8m window of grad_y of eight tiles of
+  // one channel, row stride ld. Writes the P values of A dY A^T of tile t to
+  // z[pos*pos_stride + t].
+  void (*gradient)(int m, const float* p, int64_t ld, float* z, int64_t pos_stride);
+  // z: P x cout_pad x block; v: P x cin x block (Kernels::input's layout);
+  // vt: scratch of block x cin_pad floats, its columns past cin zero;
+  // acc: P x cout_pad x cin_pad, accumulated into.
+  void (*accumulate)(int m, const float* z, const float* v, float* vt, float* acc, int64_t cin, int64_t cout_pad,
+                     int64_t cin_pad);
+};
+
+const WeightKernels& generic_weight_kernels();
+const WeightKernels& avx2_weight_kernels();    // call only where isa_supported(kAvx2)
+const WeightKernels& avx512_weight_kernels();  // call only where isa_supported(kAvx512)
+const WeightKernels& weight_kernels_for(CpuIsa isa);
 
 const Kernels& generic_kernels();
 const Kernels& avx2_kernels();    // call only where isa_supported(kAvx2)

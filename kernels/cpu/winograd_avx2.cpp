@@ -1,6 +1,8 @@
 // The Winograd convolution's AVX2 + FMA kernels (winograd.h): the SIMD
 // transforms of winograd_simd.h and a 6 x 16 register-blocked multiply
-// (12 ymm accumulators: 6 output channels x 16 tiles), 16 tiles per job.
+// (12 ymm accumulators: 6 output channels x 16 tiles), 16 tiles per job;
+// and the weight gradient's gradient transform and a 6 x 16 accumulate
+// (6 output x 16 input channels) over 32 tiles per job.
 // Compiled for AVX2 by function attributes, whatever the build's -march;
 // called only where the CPU has AVX2 and FMA (isa.h).
 #include <algorithm>
@@ -70,10 +72,64 @@ DCSR_WINO_TARGET void output(int m, const float* mo, int64_t pos_stride, float b
   output_tiles<2>(mo, pos_stride, bias, out, ld);
 }
 
+// ---- the weight gradient (winograd_weight.cpp) ----
+
+// 32 tiles per job of the weight gradient: the GEMM's inner dimension.
+constexpr int64_t kWeightRows = 6, kWeightCols = 16, kWeightBlock = 32;
+
+// c (6 x 16, row stride ldc) += a (6 x kWeightBlock, row stride kWeightBlock) times
+// b (kWeightBlock x 16, row stride ldb).
+DCSR_WINO_TARGET void accumulate_6x16(const float* __restrict a, const float* __restrict b, int64_t ldb, float* c,
+                                      int64_t ldc) {
+  __m256 acc[kWeightRows][2];
+#pragma GCC unroll 6
+  for (int r = 0; r < kWeightRows; ++r) {
+    acc[r][0] = _mm256_loadu_ps(c + r * ldc);
+    acc[r][1] = _mm256_loadu_ps(c + r * ldc + 8);
+  }
+  for (int64_t t = 0; t < kWeightBlock; ++t) {
+    const __m256 b0 = _mm256_loadu_ps(b + t * ldb), b1 = _mm256_loadu_ps(b + t * ldb + 8);
+#pragma GCC unroll 6
+    for (int r = 0; r < kWeightRows; ++r) {
+      const __m256 av = _mm256_broadcast_ss(a + r * kWeightBlock + t);
+      acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
+    }
+  }
+#pragma GCC unroll 6
+  for (int r = 0; r < kWeightRows; ++r) {
+    _mm256_storeu_ps(c + r * ldc, acc[r][0]);
+    _mm256_storeu_ps(c + r * ldc + 8, acc[r][1]);
+  }
+}
+
+DCSR_WINO_TARGET void accumulate(int m, const float* z, const float* v, float* vt, float* acc, int64_t cin,
+                                 int64_t cout_pad, int64_t cin_pad) {
+  const int64_t positions = (m + 2) * (m + 2);
+  for (int64_t pos = 0; pos < positions; ++pos) {
+    transpose_tiles(v + pos * cin * kWeightBlock, cin, kWeightBlock, vt, cin_pad);
+    const float* zp = z + pos * cout_pad * kWeightBlock;
+    float* ap = acc + pos * cout_pad * cin_pad;
+    for (int64_t co = 0; co < cout_pad; co += kWeightRows)
+      for (int64_t ci = 0; ci < cin_pad; ci += kWeightCols)
+        accumulate_6x16(zp + co * kWeightBlock, vt + ci, cin_pad, ap + co * cin_pad + ci, cin_pad);
+  }
+}
+
+DCSR_WINO_TARGET void gradient(int m, const float* p, int64_t ld, float* z, int64_t pos_stride) {
+  if (m == 4) return gradient_tiles<4>(p, ld, z, pos_stride);
+  gradient_tiles<2>(p, ld, z, pos_stride);
+}
+
 }  // namespace
 
 const Kernels& avx2_kernels() {
   static const Kernels kernels{kRows, kBlock, input, multiply, output};
+  return kernels;
+}
+
+const WeightKernels& avx2_weight_kernels() {
+  static const WeightKernels kernels{kWeightRows, kWeightCols, kWeightBlock, gradient, accumulate};
   return kernels;
 }
 
@@ -82,5 +138,6 @@ const Kernels& avx2_kernels() {
 #else  // not x86-64: no AVX2 path (isa_supported(kAvx2) is false there)
 namespace dcsr::kernels::cpu::winograd {
 const Kernels& avx2_kernels() { return generic_kernels(); }
+const WeightKernels& avx2_weight_kernels() { return generic_weight_kernels(); }
 }  // namespace dcsr::kernels::cpu::winograd
 #endif

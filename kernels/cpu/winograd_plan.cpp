@@ -85,6 +85,22 @@ int winograd_tile_for(const ConvShape& s) {
   return 2;
 }
 
+int winograd_weight_tile_for(const ConvShape& s) {
+  if (!winograd_applies(s)) return 0;
+  switch (cpu_conv_path()) {
+    case CpuConvPath::kDirect: return 0;
+    case CpuConvPath::kWinograd2: return 2;
+    case CpuConvPath::kWinograd4: return 4;
+    case CpuConvPath::kAuto: break;
+  }
+  return 0;  // provisional: direct unless forced, until the rule is fitted
+}
+
+bool winograd_backward_weight_planned(const ConvShape& s, const float* gy, const float* x, float* gw, int64_t limit) {
+  const int m = winograd_weight_tile_for(s);
+  return m > 0 && winograd_backward_weight(s, gy, x, gw, limit, m, cpu_isa());
+}
+
 bool winograd_forward_planned(const ConvShape& s, const float* x, const float* w, const float* b, float* y,
                               int64_t limit, const Epilogue& epilogue) {
   const int m = winograd_tile_for(s);

@@ -33,6 +33,15 @@ int winograd_tile_for(const ConvShape& s);
 bool winograd_forward_planned(const ConvShape& s, const float* x, const float* w, const float* b, float* y,
                               int64_t limit, const Epilogue& epilogue);
 
+// The output tile for the float32 WEIGHT gradient of a conv of shape s under
+// the current path setting (DCSR_CPU_CONV forces it too): 4, 2 or 0 (direct).
+int winograd_weight_tile_for(const ConvShape& s);
+
+// grad_w of a conv of shape s through Winograd when winograd_weight_tile_for(s)
+// > 0 (on the cpu_isa() path) and its scratch fits `limit`; false, having
+// done nothing, otherwise (the caller takes the direct path).
+bool winograd_backward_weight_planned(const ConvShape& s, const float* gy, const float* x, float* gw, int64_t limit);
+
 // The path a float32 forward conv of shape s takes now, for bench lines:
 // "winograd4/avx2", "direct/avx512-implicit-gemm", "direct/im2col-gemm", ...
 std::string conv_forward_path(const ConvShape& s);

@@ -118,3 +118,67 @@ DCSR_WINO_TARGET void output_tiles(const float* mo, int64_t pos_stride, float bi
     store_columns<M>(out + r * ld, o, add);
   }
 }
+
+// c[j] = (p[m*t + j] for t < 8), j < m: the columns of eight m-wide tiles.
+// Reads p[0 .. 8m), no more (the inverse of store_columns without the add).
+template <int M>
+[[gnu::always_inline]] DCSR_WINO_TARGET inline void load_tile_columns(const float* p, __m256 (&c)[M]) {
+  if constexpr (M == 4) {
+    const __m256 l0 = _mm256_loadu_ps(p), l1 = _mm256_loadu_ps(p + 8), l2 = _mm256_loadu_ps(p + 16),
+                 l3 = _mm256_loadu_ps(p + 24);
+    // r_i = tiles (i, i + 4), as in load_columns.
+    const __m256 r0 = _mm256_permute2f128_ps(l0, l2, 0x20), r1 = _mm256_permute2f128_ps(l0, l2, 0x31);
+    const __m256 r2 = _mm256_permute2f128_ps(l1, l3, 0x20), r3 = _mm256_permute2f128_ps(l1, l3, 0x31);
+    transpose_lanes(r0, r1, r2, r3, c[0], c[1], c[2], c[3]);
+  } else {
+    static_assert(M == 2, "F(m x m, 3 x 3) for m = 2 or 4");
+    const __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8);
+    const __m256 even = _mm256_shuffle_ps(a, b, 0x88), odd = _mm256_shuffle_ps(a, b, 0xDD);
+    c[0] = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), 0xD8));
+    c[1] = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(odd), 0xD8));
+  }
+}
+
+// WeightKernels::gradient: A dY A^T of eight m x m tiles of the output
+// gradient (rows of 8m at p, row stride ld), along x per row, then along y.
+template <int M>
+DCSR_WINO_TARGET void gradient_tiles(const float* p, int64_t ld, float* z, int64_t pos_stride) {
+  constexpr int N = M + 2;
+  __m256 h[M][N];  // h[r][l]: tile row r transformed along x, position l
+#pragma GCC unroll 4
+  for (int r = 0; r < M; ++r) {
+    __m256 d[M];
+    load_tile_columns<M>(p + r * ld, d);
+    winograd::gradient_1d<M>(d, h[r]);
+  }
+#pragma GCC unroll 6
+  for (int l = 0; l < N; ++l) {
+    __m256 col[M], o[N];
+    for (int r = 0; r < M; ++r) col[r] = h[r][l];
+    winograd::gradient_1d<M>(col, o);
+    for (int k = 0; k < N; ++k) _mm256_storeu_ps(z + (k * N + l) * pos_stride, o[k]);
+  }
+}
+
+// dst[t * ld_dst + i] = src[i * ld_src + t] for i, t < 8: an 8 x 8 transpose.
+[[gnu::always_inline]] DCSR_WINO_TARGET inline void transpose_8x8(const float* src, int64_t ld_src, float* dst,
+                                                                   int64_t ld_dst) {
+  __m256 r[8], q[8];
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * ld_src);
+  // q[0..3]: rows 0-3 transposed within each 128-bit lane; q[4..7]: rows 4-7.
+  transpose_lanes(r[0], r[1], r[2], r[3], q[0], q[1], q[2], q[3]);
+  transpose_lanes(r[4], r[5], r[6], r[7], q[4], q[5], q[6], q[7]);
+  for (int j = 0; j < 4; ++j) {
+    _mm256_storeu_ps(dst + j * ld_dst, _mm256_permute2f128_ps(q[j], q[j + 4], 0x20));
+    _mm256_storeu_ps(dst + (j + 4) * ld_dst, _mm256_permute2f128_ps(q[j], q[j + 4], 0x31));
+  }
+}
+
+// vt (block x cin, row stride ld) = v^T of v (cin x block, row stride block); block a multiple of 8.
+DCSR_WINO_TARGET inline void transpose_tiles(const float* v, int64_t cin, int64_t block, float* vt, int64_t ld) {
+  int64_t ci = 0;
+  for (; ci + 8 <= cin; ci += 8)
+    for (int64_t t = 0; t < block; t += 8) transpose_8x8(v + ci * block + t, block, vt + t * ld + ci, ld);
+  for (; ci < cin; ++ci)
+    for (int64_t t = 0; t < block; ++t) vt[t * ld + ci] = v[ci * block + t];
+}

@@ -57,6 +57,47 @@ template <int M, typename V>
   }
 }
 
+// The weight gradient (winograd_weight.cpp) runs the adjoint of the forward:
+// with Z = A dY A^T ((m+2) x (m+2), dY the m x m output-gradient tile) and
+// V = B^T d B, the gradient of the kernel is
+//   dg = G^T [ sum over tiles of Z . V ] G.
+
+// o = A d (d: m values of the output gradient, o: m + 2), the transpose of output_1d.
+template <int M, typename V>
+[[gnu::always_inline]] inline void gradient_1d(const V (&d)[M], V (&o)[M + 2]) {
+  if constexpr (M == 4) {
+    const V s02 = d[0] + d[2], s13 = d[1] + d[3], q02 = d[0] + 4.0f * d[2], q13 = 2.0f * d[1] + 8.0f * d[3];
+    o[0] = d[0];
+    o[1] = s02 + s13;
+    o[2] = s02 - s13;
+    o[3] = q02 + q13;
+    o[4] = q02 - q13;
+    o[5] = d[3];
+  } else {
+    static_assert(M == 2, "F(m x m, 3 x 3) for m = 2 or 4");
+    o[0] = d[0];
+    o[1] = d[0] + d[1];
+    o[2] = d[0] - d[1];
+    o[3] = -1.0f * d[1];
+  }
+}
+
+// o = G^T t (t: m + 2 values, o: 3 kernel taps), the transpose of weight_1d,
+// in double: applied once per call to the summed products.
+template <int M>
+inline void weight_gradient_1d(const double (&t)[M + 2], double (&o)[3]) {
+  if constexpr (M == 4) {
+    o[0] = t[0] / 4 - (t[1] + t[2]) / 6 + (t[3] + t[4]) / 24;
+    o[1] = (t[2] - t[1]) / 6 + (t[3] - t[4]) / 12;
+    o[2] = (t[3] + t[4] - t[1] - t[2]) / 6 + t[5];
+  } else {
+    static_assert(M == 2, "F(m x m, 3 x 3) for m = 2 or 4");
+    o[0] = t[0] + (t[1] + t[2]) / 2;
+    o[1] = (t[1] - t[2]) / 2;
+    o[2] = (t[1] + t[2]) / 2 + t[3];
+  }
+}
+
 // o = G g (g: 3 kernel taps, o: m + 2), in double: the weights are
 // transformed once per call, and rounding them once keeps the error down.
 template <int M>
