@@ -306,6 +306,41 @@ TEST_CASE("winograd: weight gradient is the same from run to run, and falls back
     }
 }
 
+TEST_CASE("winograd: the weight gradient's plan picks direct, F(2x2) or F(4x4) by side and channels",
+          "[winograd]") {
+  // The plan's rule for the weight gradient (winograd_plan.cpp) is not in
+  // cpu_paths.h; each path gives its own float32 rounding and runs the same
+  // from run to run, so auto's result equals, bit for bit, the forced path's.
+  PathGuard guard;
+  struct PlanCase {
+    WeightCase c;
+    CpuConvPath expected;
+  };
+  const std::vector<PlanCase> plan_cases = {
+      {{1, 16, 8, 8, 16, 1}, CpuConvPath::kDirect},        // side < 12: too few tiles
+      {{1, 4, 40, 40, 16, 1}, CpuConvPath::kDirect},       // Cin < 8
+      {{2, 16, 40, 45, 12, 1}, CpuConvPath::kWinograd2},   // 12 <= side < 128
+      {{1, 8, 128, 131, 8, 1}, CpuConvPath::kWinograd4},   // side >= 128
+  };
+  for (const PlanCase& pc : plan_cases) {
+    INFO(describe(pc.c) << ", expected " << paths::cpu_conv_path_name(pc.expected));
+    const WeightInputs in = make_weight_inputs(pc.c, 47);
+    TensorList forced;
+    for (CpuConvPath path : {CpuConvPath::kDirect, CpuConvPath::kWinograd2, CpuConvPath::kWinograd4}) {
+      paths::set_cpu_conv_path(path);
+      forced.push_back(weight_gradient(pc.c, in, kFloat32).first);
+    }
+    // The three paths round differently here, so the comparison tells them apart.
+    CHECK(max_abs_diff(forced[0], forced[1]) > 0.0);
+    CHECK(max_abs_diff(forced[1], forced[2]) > 0.0);
+    CHECK(max_abs_diff(forced[0], forced[2]) > 0.0);
+    paths::set_cpu_conv_path(CpuConvPath::kAuto);
+    const Tensor planned = weight_gradient(pc.c, in, kFloat32).first;
+    const int index = pc.expected == CpuConvPath::kDirect ? 0 : pc.expected == CpuConvPath::kWinograd2 ? 1 : 2;
+    CHECK(max_abs_diff(planned, forced[index]) == 0.0);
+  }
+}
+
 TEST_CASE("winograd: conv2d ops and their gradients, Winograd against direct", "[winograd]") {
   // Forward, input gradient (a forward conv of grad_y with the flipped
   // kernel) and weight gradient all go through Winograd.

@@ -21,6 +21,31 @@
 // direct path is the implicit GEMM of conv2d_avx512.cpp (about twice as fast
 // as im2col), which the same rule has not yet been measured against: refit
 // the thresholds with the wino_plan bench on such a machine.
+//
+// The rule for the WEIGHT gradient (winograd_weight.cpp), same shapes, side =
+// min(Ho, Wo):
+//   direct      when side < 12 or Cin < 8 (few tiles for the fixed cost of
+//               the accumulators; input channels padded to the register block);
+//   F(4x4,3x3)  when side >= 128;
+//   F(2x2,3x3)  otherwise (at side 64 as fast as F(4x4) on two threads, and
+//               its float32 error is about 5x smaller).
+// Fitted on the same AMD EPYC (AVX2, im2col + Eigen as the direct path):
+// one-thread times, ms (direct / F(2x2) / F(4x4)), batch 1, C -> C:
+//   C=32:  side 8  0.059/0.074/0.245  side 16 0.188/0.102/0.237  side 64 2.27/1.19/0.96
+//   C=64:  side 8  0.156/0.305/0.989  side 16 0.487/0.314/0.839  side 32 1.70/0.83/1.19
+//          side 64 8.97/3.67/2.95
+//   C=128: side 8  0.591/1.31/4.24   side 32 6.29/4.42/5.12     side 128 119/57.8/38.4
+//   3 -> 64 at 128: 1.87/3.14/2.06;  64 -> 3 at 128: 7.57/3.80/3.11
+// and two-thread times on the DCSR shapes (32 and 64 channels, batch 4 and
+// 1, sides 64, 128, 256), time ratios against direct, F(2x2) / F(4x4):
+//   batch 4, C=64: side 64 0.32/0.40, 128 0.41/0.35, 256 0.43/0.29
+//   batch 4, C=32: side 64 0.51/0.52, 128 0.52/0.44, 256 0.61/0.43
+//   batch 1, C=64: side 64 0.55/0.56, 128 0.39/0.32, 256 0.43/0.34
+//   batch 1, C=32: side 64 0.68/0.70, 128 0.41/0.42, 256 0.63/0.47
+// (shared cores: two-thread times of a few ms are mostly waiting for the
+// other thread, so the small sides were fitted on one thread). The float32
+// error against the float64 direct gradient, relative to max |dW|, on the
+// same shapes: direct 3-7e-7, F(2x2) 0.9-7e-6, F(4x4) 0.5-4.6e-5.
 #include "kernels/cpu/winograd_plan.h"
 
 #include <algorithm>
@@ -93,7 +118,9 @@ int winograd_weight_tile_for(const ConvShape& s) {
     case CpuConvPath::kWinograd4: return 4;
     case CpuConvPath::kAuto: break;
   }
-  return 0;  // provisional: direct unless forced, until the rule is fitted
+  const int64_t side = std::min(s.Ho, s.Wo);
+  if (side < 12 || s.Cin < 8) return 0;
+  return side >= 128 ? 4 : 2;
 }
 
 bool winograd_backward_weight_planned(const ConvShape& s, const float* gy, const float* x, float* gw, int64_t limit) {
