@@ -236,6 +236,27 @@ void add_paths_and_errors(nlohmann::json& line, const Tensor& x, const Tensor& w
   line["max_abs_diff_vs_direct"] = max_abs_diff(planned, direct32);
 }
 
+// The weight gradient's float32 error, planned and direct paths, against the
+// direct path in float64 (the gradient of sum(conv(x, w, b) * gy)), and the
+// largest |dW| as the scale of both.
+void add_weight_gradient_errors(nlohmann::json& line, const Tensor& x, const Tensor& w, const Tensor& b,
+                                const Tensor& gy) {
+  auto weight_grad = [&](DType dtype) {
+    Tensor leaf = w.detach().to(dtype).requires_grad_();
+    conv2d(x.detach().to(dtype), leaf, b.detach().to(dtype)).backward(gy.to(dtype));
+    return leaf.grad();
+  };
+  Tensor want, direct32;
+  {
+    ConvPathScope direct(CpuConvPath::kDirect);
+    want = weight_grad(kFloat64);
+    direct32 = weight_grad(kFloat32);
+  }
+  line["dw_max_abs_err_vs_float64"] = max_abs_diff(weight_grad(kFloat32), want);
+  line["dw_direct_max_abs_err_vs_float64"] = max_abs_diff(direct32, want);
+  line["dw_max_abs"] = max_abs_diff(want, zeros(want.shape(), kFloat64));
+}
+
 void bench_conv(const Context& ctx, int64_t C, int64_t S) {
   const std::string shape = "conv2d_" + std::to_string(C) + "x" + std::to_string(C) + "_k3_" + std::to_string(S);
   const std::string fwd_name = shape + "_fwd", step_name = shape + "_fwd_bwd";
@@ -303,8 +324,10 @@ void bench_conv(const Context& ctx, int64_t C, int64_t S) {
     nlohmann::json line = {{"name", step_name}, {"ms", t.median_ms}, {"min_ms", t.min_ms},
                            {"gflops", 3.0 * flop / t.median_ms / 1e6}, {"peak_rss_mb", peak_mb},
                            {"note", "gflops counts three GEMM-sized products: forward, input and weight gradients; "
-                                    "Winograd takes the forward and the input gradient, the weight gradient is direct"}};
+                                    "Winograd takes all three where the plan chooses it (dw_*: the weight "
+                                    "gradient's float32 errors)"}};
     add_paths_and_errors(line, x, w, b);
+    add_weight_gradient_errors(line, x, w, b, gy);
     add_direct(line, t, direct);
     add_gemm_ratios(line, gemm, flop, 3.0, t.median_ms);
     spec["backward"] = true;
