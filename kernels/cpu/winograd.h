@@ -88,11 +88,12 @@ struct WeightKernels {
   // one channel, row stride ld. Writes the P values of A dY A^T of tile t to
   // z[pos*pos_stride + t].
   void (*gradient)(int m, const float* p, int64_t ld, float* z, int64_t pos_stride);
-  // z: P x cout_pad x block; v: P x cin x block (Kernels::input's layout);
-  // vt: scratch of block x cin_pad floats, its columns past cin zero;
-  // acc: P x cout_pad x cin_pad, accumulated into.
-  void (*accumulate)(int m, const float* z, const float* v, float* vt, float* acc, int64_t cin, int64_t cout_pad,
-                     int64_t cin_pad);
+  // z: P x cout_pad x block, position stride z_pos; v: P x cin x block
+  // (Kernels::input's layout), position stride v_pos; vt: scratch of
+  // block x cin_pad floats, its columns past cin zero; acc: P x cout_pad x
+  // cin_pad, accumulated into.
+  void (*accumulate)(int m, const float* z, int64_t z_pos, const float* v, int64_t v_pos, float* vt, float* acc,
+                     int64_t cin, int64_t cout_pad, int64_t cin_pad);
 };
 
 const WeightKernels& generic_weight_kernels();

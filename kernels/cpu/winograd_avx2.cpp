@@ -103,12 +103,12 @@ DCSR_WINO_TARGET void accumulate_6x16(const float* __restrict a, const float* __
   }
 }
 
-DCSR_WINO_TARGET void accumulate(int m, const float* z, const float* v, float* vt, float* acc, int64_t cin,
-                                 int64_t cout_pad, int64_t cin_pad) {
+DCSR_WINO_TARGET void accumulate(int m, const float* z, int64_t z_pos, const float* v, int64_t v_pos, float* vt,
+                                 float* acc, int64_t cin, int64_t cout_pad, int64_t cin_pad) {
   const int64_t positions = (m + 2) * (m + 2);
   for (int64_t pos = 0; pos < positions; ++pos) {
-    transpose_tiles(v + pos * cin * kWeightBlock, cin, kWeightBlock, vt, cin_pad);
-    const float* zp = z + pos * cout_pad * kWeightBlock;
+    transpose_tiles(v + pos * v_pos, cin, kWeightBlock, vt, cin_pad);
+    const float* zp = z + pos * z_pos;
     float* ap = acc + pos * cout_pad * cin_pad;
     for (int64_t co = 0; co < cout_pad; co += kWeightRows)
       for (int64_t ci = 0; ci < cin_pad; ci += kWeightCols)

@@ -60,15 +60,15 @@ void gradient_generic_any(int m, const float* p, int64_t ld, float* z, int64_t p
   gradient_generic<2>(p, ld, z, pos_stride);
 }
 
-void accumulate_generic(int m, const float* z, const float* v, float* vt, float* acc, int64_t cin, int64_t cout_pad,
-                        int64_t cin_pad) {
+void accumulate_generic(int m, const float* z, int64_t z_pos, const float* v, int64_t v_pos, float* vt, float* acc,
+                        int64_t cin, int64_t cout_pad, int64_t cin_pad) {
   const int64_t positions = (m + 2) * (m + 2), block = kGenericBlock;
   for (int64_t pos = 0; pos < positions; ++pos) {
-    const float* vp = v + pos * cin * block;
+    const float* vp = v + pos * v_pos;
     for (int64_t ci = 0; ci < cin; ++ci)
       for (int64_t t = 0; t < block; ++t) vt[t * cin_pad + ci] = vp[ci * block + t];
     for (int64_t co = 0; co < cout_pad; ++co) {
-      const float* zr = z + (pos * cout_pad + co) * block;
+      const float* zr = z + pos * z_pos + co * block;
       float* a = acc + (pos * cout_pad + co) * cin_pad;
       for (int64_t t = 0; t < block; ++t) {
         const float zt = zr[t];
@@ -139,7 +139,10 @@ bool winograd_backward_weight(const ConvShape& s, const float* gy, const float* 
   const int64_t all_groups = s.N * tiles_y * per_row, jobs = (all_groups + per_job - 1) / per_job;
   const int64_t window_cols = 8 * m + 2, group_cols = 8 * m;  // a group's input window and output columns
   const int64_t cout_pad = (s.Cout + wk.mr - 1) / wk.mr * wk.mr, cin_pad = (s.Cin + wk.nr - 1) / wk.nr * wk.nr;
-  const int64_t v_floats = positions * s.Cin * block, z_floats = positions * cout_pad * block;
+  // V and Z: a position's rows, then 16 floats of padding, so that the transforms' stores to the P
+  // positions do not all fall in the same cache set (a position is 8 KB for 64 channels otherwise).
+  const int64_t v_pos = s.Cin * block + 16, z_pos = cout_pad * block + 16;
+  const int64_t v_floats = positions * v_pos, z_floats = positions * z_pos;
   const int64_t vt_floats = block * cin_pad, acc_floats = positions * cout_pad * cin_pad;
   const int64_t acc_offset = v_floats + z_floats + vt_floats + N * window_cols + m * group_cols;
   const int64_t slot_floats = acc_offset + acc_floats;
@@ -171,8 +174,10 @@ bool winograd_backward_weight(const ConvShape& s, const float* gy, const float* 
     }
     for (int64_t g = 0; g < per_job; ++g) {
       if (g >= count) {  // past the last group: zeros, which add nothing
-        for (int64_t row = 0; row < positions * s.Cin; ++row) std::fill_n(v + row * block + 8 * g, 8, 0.0f);
-        for (int64_t row = 0; row < positions * cout_pad; ++row) std::fill_n(z + row * block + 8 * g, 8, 0.0f);
+        for (int64_t pos = 0; pos < positions; ++pos) {
+          for (int64_t ci = 0; ci < s.Cin; ++ci) std::fill_n(v + pos * v_pos + ci * block + 8 * g, 8, 0.0f);
+          for (int64_t co = 0; co < s.Cout; ++co) std::fill_n(z + pos * z_pos + co * block + 8 * g, 8, 0.0f);
+        }
         continue;
       }
       const Group grp = group_at(first + g);
@@ -183,10 +188,10 @@ bool winograd_backward_weight(const ConvShape& s, const float* gy, const float* 
         const float* plane = x + (grp.n * s.Cin + ci) * s.H * s.W;
         float* vg = v + ci * block + 8 * g;
         if (x_inside) {
-          kern.input(m, plane + wy * s.W + wx, s.W, vg, s.Cin * block);
+          kern.input(m, plane + wy * s.W + wx, s.W, vg, v_pos);
         } else {
           winograd::stage_window(plane, s.H, s.W, wy, wx, N, window_cols, x_window);
-          kern.input(m, x_window, window_cols, vg, s.Cin * block);
+          kern.input(m, x_window, window_cols, vg, v_pos);
         }
       }
       // The output-gradient tiles: rows y0 .. y0 + m - 1, columns x0 .. x0 + 8m - 1, zero past Ho, Wo.
@@ -195,14 +200,14 @@ bool winograd_backward_weight(const ConvShape& s, const float* gy, const float* 
         const float* plane = gy + (grp.n * s.Cout + co) * s.Ho * s.Wo;
         float* zg = z + co * block + 8 * g;
         if (gy_inside) {
-          wk.gradient(m, plane + grp.y0 * s.Wo + grp.x0, s.Wo, zg, cout_pad * block);
+          wk.gradient(m, plane + grp.y0 * s.Wo + grp.x0, s.Wo, zg, z_pos);
         } else {
           winograd::stage_window(plane, s.Ho, s.Wo, grp.y0, grp.x0, m, group_cols, gy_window);
-          wk.gradient(m, gy_window, group_cols, zg, cout_pad * block);
+          wk.gradient(m, gy_window, group_cols, zg, z_pos);
         }
       }
     }
-    wk.accumulate(m, z, v, vt, acc, s.Cin, cout_pad, cin_pad);
+    wk.accumulate(m, z, z_pos, v, v_pos, vt, acc, s.Cin, cout_pad, cin_pad);
   }, /*fixed=*/true);
   std::vector<const float*> sums;  // the used slots' accumulators, in slot order
   for (int slot = 0; slot < workers; ++slot)
