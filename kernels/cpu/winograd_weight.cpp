@@ -89,16 +89,22 @@ void finish(const ConvShape& s, const std::vector<const float*>& sums, int64_t c
   constexpr int N = M + 2;
   const int64_t per_channel = s.Cin * N * N * int64_t(sums.size() + 4);
   parallel_for(s.Cout, std::max<int64_t>(1, (int64_t(1) << 23) / per_channel), [&](int64_t begin, int64_t end) {
-    for (int64_t co = begin; co < end; ++co)
-      for (int64_t ci = 0; ci < s.Cin; ++ci) {
-        double t[N][N];
+    std::vector<double> row(s.Cin * N * N);  // one output channel's sums: row[ci*P + pos]
+    for (int64_t co = begin; co < end; ++co) {
+      std::fill(row.begin(), row.end(), 0.0);
+      for (const float* acc : sums)  // in slot order; each position's Cin values are contiguous
         for (int pos = 0; pos < N * N; ++pos) {
-          double sum = 0;
-          for (const float* acc : sums) sum += acc[(pos * cout_pad + co) * cin_pad + ci];
-          t[pos / N][pos % N] = sum;
+          const float* a = acc + (pos * cout_pad + co) * cin_pad;
+          for (int64_t ci = 0; ci < s.Cin; ++ci) row[ci * N * N + pos] += double(a[ci]);
         }
-        double rows[N][3];  // rows[k] = G^T t[k][.] (along x)
-        for (int k = 0; k < N; ++k) weight_gradient_1d<M>(t[k], rows[k]);
+      for (int64_t ci = 0; ci < s.Cin; ++ci) {
+        const double* t = row.data() + ci * N * N;  // t[k*N + l], k along y, l along x
+        double rows[N][3];                          // rows[k] = G^T t[k][.] (along x)
+        for (int k = 0; k < N; ++k) {
+          double tk[N];
+          std::copy(t + k * N, t + (k + 1) * N, tk);
+          weight_gradient_1d<M>(tk, rows[k]);
+        }
         float* g = gw + (co * s.Cin + ci) * 9;
         for (int kx = 0; kx < 3; ++kx) {
           double col[N], o[3];
@@ -107,6 +113,7 @@ void finish(const ConvShape& s, const std::vector<const float*>& sums, int64_t c
           for (int ky = 0; ky < 3; ++ky) g[ky * 3 + kx] = float(o[ky]);
         }
       }
+    }
   });
 }
 
