@@ -64,18 +64,19 @@ void output_generic_any(int m, const float* mo, int64_t pos_stride, float bias, 
   output_generic<2>(mo, pos_stride, bias, out, ld);
 }
 
-void multiply_generic(int m, const float* u, const float* v, float* mo, int64_t cin, int64_t cout) {
+void multiply_generic(int m, const float* u, const float* v, int64_t v_pos, float* mo, int64_t m_pos, int64_t cin,
+                      int64_t cout) {
   const int64_t positions = (m + 2) * (m + 2), panels = (cout + kGenericRows - 1) / kGenericRows;
   for (int64_t pos = 0; pos < positions; ++pos)
     for (int64_t co = 0; co < cout; ++co) {
       float acc[kGenericBlock] = {};
       const float* up = u + (pos * panels + co / kGenericRows) * cin * kGenericRows + co % kGenericRows;
-      const float* vp = v + pos * cin * kGenericBlock;
+      const float* vp = v + pos * v_pos;
       for (int64_t ci = 0; ci < cin; ++ci) {
         const float a = up[ci * kGenericRows];
         for (int64_t t = 0; t < kGenericBlock; ++t) acc[t] += a * vp[ci * kGenericBlock + t];
       }
-      std::copy(acc, acc + kGenericBlock, mo + (pos * cout + co) * kGenericBlock);
+      std::copy(acc, acc + kGenericBlock, mo + pos * m_pos + co * kGenericBlock);
     }
 }
 
@@ -154,7 +155,10 @@ bool winograd_forward(const ConvShape& s, const float* x, const float* w, const 
   const int64_t tiles_y = (s.Ho + m - 1) / m, per_row = (s.Wo + 8 * m - 1) / (8 * m);
   const int64_t all_groups = s.N * tiles_y * per_row, jobs = (all_groups + per_job - 1) / per_job;
   const int64_t window_cols = 8 * m + 2, group_cols = 8 * m;  // a group's input window and output columns
-  const int64_t v_floats = positions * s.Cin * block, m_floats = positions * s.Cout * block;
+  // V and M: a position's rows, then 16 floats of padding, so that the transforms' accesses to the P
+  // positions do not all fall in one cache set (a position is 4 KB for 64 channels and 16 tiles otherwise).
+  const int64_t v_pos = s.Cin * block + 16, m_pos = s.Cout * block + 16;
+  const int64_t v_floats = positions * v_pos, m_floats = positions * m_pos;
   const int64_t slot_floats = v_floats + m_floats + N * window_cols + m * group_cols;
   const int64_t panels = (s.Cout + kern.mr - 1) / kern.mr, u_floats = positions * panels * s.Cin * kern.mr;
   const int workers = job_workers(jobs, s.flops());
@@ -182,7 +186,8 @@ bool winograd_forward(const ConvShape& s, const float* x, const float* w, const 
     float* edge_out = window + N * window_cols;  // an edge group's output rows
     for (int64_t g = 0; g < per_job; ++g) {
       if (g >= count) {  // past the last group: zeros, multiplied and dropped
-        for (int64_t row = 0; row < positions * s.Cin; ++row) std::fill_n(v + row * block + 8 * g, 8, 0.0f);
+        for (int64_t pos = 0; pos < positions; ++pos)
+          for (int64_t ci = 0; ci < s.Cin; ++ci) std::fill_n(v + pos * v_pos + ci * block + 8 * g, 8, 0.0f);
         continue;
       }
       const Group grp = group_at(first + g);
@@ -193,14 +198,14 @@ bool winograd_forward(const ConvShape& s, const float* x, const float* w, const 
         const float* plane = x + (grp.n * s.Cin + ci) * s.H * s.W;
         float* vg = v + ci * block + 8 * g;
         if (inside) {
-          kern.input(m, plane + wy * s.W + wx, s.W, vg, s.Cin * block);
+          kern.input(m, plane + wy * s.W + wx, s.W, vg, v_pos);
         } else {
           winograd::stage_window(plane, s.H, s.W, wy, wx, N, window_cols, window);
-          kern.input(m, window, window_cols, vg, s.Cin * block);
+          kern.input(m, window, window_cols, vg, v_pos);
         }
       }
     }
-    kern.multiply(m, u, v, mo, s.Cin, s.Cout);
+    kern.multiply(m, u, v, v_pos, mo, m_pos, s.Cin, s.Cout);
     for (int64_t g = 0; g < count; ++g) {
       const Group grp = group_at(first + g);
       const int64_t rows = std::min<int64_t>(m, s.Ho - grp.y0), cols = std::min(group_cols, s.Wo - grp.x0);
@@ -209,9 +214,9 @@ bool winograd_forward(const ConvShape& s, const float* x, const float* w, const 
         const float bias = b ? b[co] : 0.0f;
         float* yrow = y + ((grp.n * s.Cout + co) * s.Ho + grp.y0) * s.Wo + grp.x0;  // the group's first output row
         if (rows == m && cols == group_cols) {
-          kern.output(m, mg, s.Cout * block, bias, yrow, s.Wo);
+          kern.output(m, mg, m_pos, bias, yrow, s.Wo);
         } else {
-          kern.output(m, mg, s.Cout * block, bias, edge_out, group_cols);
+          kern.output(m, mg, m_pos, bias, edge_out, group_cols);
           for (int64_t r = 0; r < rows; ++r)
             std::copy(edge_out + r * group_cols, edge_out + r * group_cols + cols, yrow + r * s.Wo);
         }

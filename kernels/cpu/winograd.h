@@ -68,9 +68,10 @@ struct Kernels {
   // image's edges). Writes the P values of tile t to v[pos*pos_stride + t].
   void (*input)(int m, const float* p, int64_t ld, float* v, int64_t pos_stride);
   // For every position: mo[pos] (cout x block) = U[pos] (cout x cin) v[pos]
-  // (cin x block). u: P x panels x cin x mr (pack_weights); v: P x cin x block;
-  // mo: P x cout x block.
-  void (*multiply)(int m, const float* u, const float* v, float* mo, int64_t cin, int64_t cout);
+  // (cin x block). u: P x panels x cin x mr (pack_weights); v: P x cin x block,
+  // position stride v_pos; mo: P x cout x block, position stride m_pos.
+  void (*multiply)(int m, const float* u, const float* v, int64_t v_pos, float* mo, int64_t m_pos, int64_t cin,
+                   int64_t cout);
   // out (m rows of 8m, row stride ld) = bias + the output transform of the
   // P values mo[pos*pos_stride + t] of eight tiles t.
   void (*output)(int m, const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld);

@@ -48,12 +48,13 @@ DCSR_WINO_TARGET void tile_8x32(int64_t cin, const float* __restrict a, const fl
   }
 }
 
-DCSR_WINO_TARGET void multiply(int m, const float* u, const float* v, float* mo, int64_t cin, int64_t cout) {
+DCSR_WINO_TARGET void multiply(int m, const float* u, const float* v, int64_t v_pos, float* mo, int64_t m_pos,
+                               int64_t cin, int64_t cout) {
   const int64_t positions = (m + 2) * (m + 2), panels = (cout + kRows - 1) / kRows;
   for (int64_t pos = 0; pos < positions; ++pos) {
     const float* up = u + pos * panels * cin * kRows;
-    const float* vp = v + pos * cin * kBlock;
-    float* mp = mo + pos * cout * kBlock;
+    const float* vp = v + pos * v_pos;
+    float* mp = mo + pos * m_pos;
     for (int64_t panel = 0; panel < panels; ++panel)
       tile_8x32(cin, up + panel * cin * kRows, vp, mp + panel * kRows * kBlock,
                 std::min(kRows, cout - panel * kRows));
