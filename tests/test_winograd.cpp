@@ -319,8 +319,8 @@ TEST_CASE("winograd: the weight gradient's plan picks direct, F(2x2) or F(4x4) b
   const std::vector<PlanCase> plan_cases = {
       {{1, 16, 8, 8, 16, 1}, CpuConvPath::kDirect},        // side < 12: too few tiles
       {{1, 4, 40, 40, 16, 1}, CpuConvPath::kDirect},       // Cin < 8
-      {{2, 16, 40, 45, 12, 1}, CpuConvPath::kWinograd2},   // 12 <= side < 128
-      {{1, 8, 128, 131, 8, 1}, CpuConvPath::kWinograd4},   // side >= 128
+      {{2, 16, 40, 45, 12, 1}, CpuConvPath::kWinograd2},   // 12 <= side < 64
+      {{1, 8, 64, 71, 8, 1}, CpuConvPath::kWinograd4},     // side >= 64
   };
   for (const PlanCase& pc : plan_cases) {
     INFO(describe(pc.c) << ", expected " << paths::cpu_conv_path_name(pc.expected));

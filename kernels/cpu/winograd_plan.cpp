@@ -26,22 +26,23 @@
 // min(Ho, Wo):
 //   direct      when side < 12 or Cin < 8 (few tiles for the fixed cost of
 //               the accumulators; input channels padded to the register block);
-//   F(4x4,3x3)  when side >= 128;
-//   F(2x2,3x3)  otherwise (at side 64 as fast as F(4x4) on two threads, and
-//               its float32 error is about 5x smaller).
+//   F(4x4,3x3)  when side >= 64;
+//   F(2x2,3x3)  otherwise (faster at side 16, as fast as F(4x4) at 32-48,
+//               and its float32 error is about 5x smaller).
 // Fitted on the same AMD EPYC (AVX2, im2col + Eigen as the direct path):
 // one-thread times, ms (direct / F(2x2) / F(4x4)), batch 1, C -> C:
-//   C=32:  side 8  0.059/0.074/0.245  side 16 0.188/0.102/0.237  side 64 2.27/1.19/0.96
-//   C=64:  side 8  0.156/0.305/0.989  side 16 0.487/0.314/0.839  side 32 1.70/0.83/1.19
-//          side 64 8.97/3.67/2.95
-//   C=128: side 8  0.591/1.31/4.24   side 32 6.29/4.42/5.12     side 128 119/57.8/38.4
-//   3 -> 64 at 128: 1.87/3.14/2.06;  64 -> 3 at 128: 7.57/3.80/3.11
+//   C=32:  side 8  0.059/0.074/0.245  side 16 0.173/0.096/0.176  side 32 0.497/0.205/0.202
+//          side 48 1.34/0.589/0.554   side 64 2.24/1.01/0.714
+//   C=64:  side 8  0.156/0.305/0.989  side 16 0.581/0.324/0.610  side 32 2.09/0.917/0.854
+//          side 48 4.51/1.85/1.78     side 64 7.81/3.17/2.30
+//   C=128: side 8  0.591/1.31/4.24   side 16 2.05/1.27/2.46     side 64 21.2/8.71/6.38
+//   3 -> 64 at 128: 1.87/3.14/2.06;  4 -> 32 at 64: 0.247/0.322/0.204;  8 -> 32 at 64: 0.443/0.384/0.232
 // and two-thread times on the DCSR shapes (32 and 64 channels, batch 4 and
 // 1, sides 64, 128, 256), time ratios against direct, F(2x2) / F(4x4):
-//   batch 4, C=64: side 64 0.32/0.40, 128 0.41/0.35, 256 0.43/0.29
-//   batch 4, C=32: side 64 0.51/0.52, 128 0.52/0.44, 256 0.61/0.43
-//   batch 1, C=64: side 64 0.55/0.56, 128 0.39/0.32, 256 0.43/0.34
-//   batch 1, C=32: side 64 0.68/0.70, 128 0.41/0.42, 256 0.63/0.47
+//   batch 4, C=64: side 64 0.43/0.34, 128 0.36/0.27, 256 0.50/0.30
+//   batch 4, C=32: side 64 0.51/0.51, 128 0.54/0.33, 256 0.58/0.37
+//   batch 1, C=64: side 64 0.36/0.33, 128 0.39/0.28, 256 0.50/0.28
+//   batch 1, C=32: side 64 0.88/0.92, 128 0.62/0.50, 256 0.64/0.50
 // (shared cores: two-thread times of a few ms are mostly waiting for the
 // other thread, so the small sides were fitted on one thread). The float32
 // error against the float64 direct gradient, relative to max |dW|, on the
@@ -120,7 +121,7 @@ int winograd_weight_tile_for(const ConvShape& s) {
   }
   const int64_t side = std::min(s.Ho, s.Wo);
   if (side < 12 || s.Cin < 8) return 0;
-  return side >= 128 ? 4 : 2;
+  return side >= 64 ? 4 : 2;
 }
 
 bool winograd_backward_weight_planned(const ConvShape& s, const float* gy, const float* x, float* gw, int64_t limit) {
