@@ -124,10 +124,6 @@ const Kernels& kernels_for(CpuIsa isa) {
   return generic_kernels();
 }
 
-}  // namespace winograd
-
-namespace winograd {
-
 void stage_window(const float* plane, int64_t H, int64_t W, int64_t y0, int64_t x0, int64_t rows, int64_t cols,
                   float* dst) {
   const int64_t lo = std::clamp<int64_t>(-x0, 0, cols), hi = std::clamp<int64_t>(W - x0, lo, cols);

@@ -4,7 +4,9 @@
 // transform. conv2d.cpp routes such convolutions here when the plan
 // (winograd_plan.h) says this is faster than its direct path; the input
 // gradient of a stride-1 conv is a forward conv of grad_y with the flipped
-// kernel, so it comes here too.
+// kernel, so it comes here too. The weight gradient has its own driver
+// (winograd_backward_weight, winograd_weight.cpp), which reuses the input
+// transform.
 //
 // Work is cut into groups of eight tiles side by side (8m output columns of
 // m rows), and jobs of block / 8 consecutive groups (one tile row of a wide
