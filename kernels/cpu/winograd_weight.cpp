@@ -12,11 +12,12 @@
 // (V: P x Cin x block, Kernels::input), the gradient transform of every
 // output channel (Z: P x Cout x block), then for every position the GEMM
 // acc[pos] (Cout x Cin) += Z[pos] V[pos]^T, contracting over the tiles, into
-// the thread's own accumulator. Jobs are split into fixed ranges per thread
-// and the accumulators are added in thread order, in double, at the end,
-// then G^T (.) G takes every channel pair down to 3x3 (in double).
-// Scratch per thread: V, Z and acc (P x Cout x Cin), about 1.3 MB for 64
-// channels, F(4x4) and 32 tiles per job.
+// the thread's own float accumulator, which every kJobsPerFlush jobs is
+// added into the thread's double accumulator. Jobs are split into fixed
+// ranges per thread and the accumulators are added in thread order, in
+// double, at the end, then G^T (.) G takes every channel pair down to 3x3
+// (in double). Scratch per thread: V, Z and the two accumulators (P x Cout x
+// Cin each), about 2.4 MB for 64 channels, F(4x4) and 32 tiles per job.
 //
 // This file also has the portable versions of the two steps of
 // WeightKernels; the AVX2 and AVX-512 ones are in winograd_avx2.cpp and
@@ -35,6 +36,19 @@ namespace winograd {
 namespace {
 
 constexpr int64_t kGenericRows = 4, kGenericCols = 8, kGenericBlock = 16;
+
+// A thread's float accumulator takes the products of this many jobs (512
+// tiles on the SIMD paths), then is added into its double accumulator and
+// cleared: float sums over a whole batch of large images would otherwise
+// add most of the float32 error (the products of F(4x4)'s transforms are
+// large against the gradient they cancel down to).
+constexpr int64_t kJobsPerFlush = 16;
+
+// A thread's sums: the double accumulator and the float one (P x cout_pad x cin_pad each).
+struct SlotSums {
+  const double* wide;
+  const float* recent;
+};
 
 template <int M>
 void gradient_generic(const float* p, int64_t ld, float* z, int64_t pos_stride) {
@@ -79,23 +93,23 @@ void accumulate_generic(int m, const float* z, int64_t z_pos, const float* v, in
   }
 }
 
-// gw[co][ci] (3x3) = G^T T G of T[pos] = the sum of the accumulators acc[pos][co][ci], in their order.
+// gw[co][ci] (3x3) = G^T T G of T[pos] = the sum of the threads' accumulators at [pos][co][ci], in slot order.
 // A small part of the work (Cout Cin P per thread): on one thread unless the
 // channels are many, since on shared cores every parallel region can cost a
 // scheduler time slice.
 template <int M>
-void finish(const ConvShape& s, const std::vector<const float*>& sums, int64_t cout_pad, int64_t cin_pad,
-            float* gw) {
+void finish(const ConvShape& s, const std::vector<SlotSums>& sums, int64_t cout_pad, int64_t cin_pad, float* gw) {
   constexpr int N = M + 2;
   const int64_t per_channel = s.Cin * N * N * int64_t(sums.size() + 4);
   parallel_for(s.Cout, std::max<int64_t>(1, (int64_t(1) << 23) / per_channel), [&](int64_t begin, int64_t end) {
     std::vector<double> row(s.Cin * N * N);  // one output channel's sums: row[ci*P + pos]
     for (int64_t co = begin; co < end; ++co) {
       std::fill(row.begin(), row.end(), 0.0);
-      for (const float* acc : sums)  // in slot order; each position's Cin values are contiguous
+      for (const SlotSums& slot : sums)  // in slot order; each position's Cin values are contiguous
         for (int pos = 0; pos < N * N; ++pos) {
-          const float* a = acc + (pos * cout_pad + co) * cin_pad;
-          for (int64_t ci = 0; ci < s.Cin; ++ci) row[ci * N * N + pos] += double(a[ci]);
+          const int64_t at = (pos * cout_pad + co) * cin_pad;
+          for (int64_t ci = 0; ci < s.Cin; ++ci)
+            row[ci * N * N + pos] += slot.wide[at + ci] + double(slot.recent[at + ci]);
         }
       for (int64_t ci = 0; ci < s.Cin; ++ci) {
         const double* t = row.data() + ci * N * N;  // t[k*N + l], k along y, l along x
@@ -155,11 +169,16 @@ bool winograd_backward_weight(const ConvShape& s, const float* gy, const float* 
   const int64_t slot_floats = acc_offset + acc_floats;
   // Two passes over the data (both transforms), the GEMMs about 2 Cin Cout P / m^2 per pixel.
   const int workers = job_workers(jobs, s.flops());
-  if (int64_t(workers) * slot_floats * int64_t(sizeof(float)) > limit) return false;
+  const int64_t bytes_per_slot = slot_floats * int64_t(sizeof(float)) + acc_floats * int64_t(sizeof(double));
+  if (int64_t(workers) * bytes_per_slot > limit) return false;
 
   Tensor scratch = empty({int64_t(workers) * slot_floats}, kFloat32);
+  Tensor wide_sums = empty({int64_t(workers) * acc_floats}, kFloat64);
   float* ws = scratch.data<float>();
-  std::vector<char> used(workers, 0);  // slots whose accumulator holds sums (a thread may get no jobs)
+  double* wide = wide_sums.data<double>();
+  // Per slot: whether it has run a job (a thread may get none), and its jobs since the last flush.
+  std::vector<char> used(workers, 0);
+  std::vector<int64_t> pending(workers, 0);
   struct Group {
     int64_t n, y0, x0;  // image, first output row and column
   };
@@ -178,6 +197,7 @@ bool winograd_backward_weight(const ConvShape& s, const float* gy, const float* 
       used[slot] = 1;   // acc start at zero and stay so
       std::fill(z, z + z_floats + vt_floats, 0.0f);
       std::fill_n(acc, acc_floats, 0.0f);
+      std::fill_n(wide + slot * acc_floats, acc_floats, 0.0);
     }
     for (int64_t g = 0; g < per_job; ++g) {
       if (g >= count) {  // past the last group: zeros, which add nothing
@@ -215,10 +235,16 @@ bool winograd_backward_weight(const ConvShape& s, const float* gy, const float* 
       }
     }
     wk.accumulate(m, z, z_pos, v, v_pos, vt, acc, s.Cin, cout_pad, cin_pad);
+    if (++pending[slot] == winograd::kJobsPerFlush) {
+      pending[slot] = 0;
+      double* w = wide + slot * acc_floats;
+      for (int64_t i = 0; i < acc_floats; ++i) w[i] += double(acc[i]);
+      std::fill_n(acc, acc_floats, 0.0f);
+    }
   }, /*fixed=*/true);
-  std::vector<const float*> sums;  // the used slots' accumulators, in slot order
+  std::vector<winograd::SlotSums> sums;  // the used slots' accumulators, in slot order
   for (int slot = 0; slot < workers; ++slot)
-    if (used[slot]) sums.push_back(ws + slot * slot_floats + acc_offset);
+    if (used[slot]) sums.push_back({wide + slot * acc_floats, ws + slot * slot_floats + acc_offset});
   if (m == 4) {
     winograd::finish<4>(s, sums, cout_pad, cin_pad, gw);
   } else {
