@@ -28,7 +28,7 @@
 //               the accumulators; input channels padded to the register block);
 //   F(4x4,3x3)  when side >= 64;
 //   F(2x2,3x3)  otherwise (faster at side 16, as fast as F(4x4) at 32-48,
-//               and its float32 error is about 5x smaller).
+//               and its float32 error is about ten times smaller).
 // Fitted on the same AMD EPYC (AVX2, im2col + Eigen as the direct path):
 // one-thread times, ms (direct / F(2x2) / F(4x4)), batch 1, C -> C:
 //   C=32:  side 8  0.059/0.074/0.245  side 16 0.173/0.096/0.176  side 32 0.497/0.205/0.202
@@ -38,15 +38,18 @@
 //   C=128: side 8  0.591/1.31/4.24   side 16 2.05/1.27/2.46     side 64 21.2/8.71/6.38
 //   3 -> 64 at 128: 1.87/3.14/2.06;  4 -> 32 at 64: 0.247/0.322/0.204;  8 -> 32 at 64: 0.443/0.384/0.232
 // and two-thread times on the DCSR shapes (32 and 64 channels, batch 4 and
-// 1, sides 64, 128, 256), time ratios against direct, F(2x2) / F(4x4):
-//   batch 4, C=64: side 64 0.43/0.34, 128 0.36/0.27, 256 0.50/0.30
-//   batch 4, C=32: side 64 0.51/0.51, 128 0.54/0.33, 256 0.58/0.37
-//   batch 1, C=64: side 64 0.36/0.33, 128 0.39/0.28, 256 0.50/0.28
-//   batch 1, C=32: side 64 0.88/0.92, 128 0.62/0.50, 256 0.64/0.50
-// (shared cores: two-thread times of a few ms are mostly waiting for the
-// other thread, so the small sides were fitted on one thread). The float32
-// error against the float64 direct gradient, relative to max |dW|, on the
-// same shapes: direct 3-7e-7, F(2x2) 0.9-7e-6, F(4x4) 0.5-4.6e-5.
+// 1, sides 64, 128, 256; one run, paths alternating), time ratios against
+// direct, F(2x2) / F(4x4):
+//   batch 4, C=64: side 64 0.46/0.24, 128 0.45/0.32, 256 0.46/0.26
+//   batch 4, C=32: side 64 0.96/0.96, 128 0.43/0.43, 256 0.59/0.41
+//   batch 1, C=64: side 64 0.51/0.45, 128 0.37/0.34, 256 0.51/0.33
+//   batch 1, C=32: side 64 1.06/1.05, 128 0.52/0.52, 256 0.76/0.51
+// (shared cores: two-thread times under about 10 ms are mostly one thread
+// waiting for the other, 8 ms steps whatever the path, so the small sides
+// were fitted on one thread, where F(4x4) takes 0.28-0.34x direct's time at
+// side 64). The float32 error against the float64 direct gradient, relative
+// to max |dW|, on the same shapes: direct 2.8-6.5e-7, F(2x2) 0.7-1.1e-6,
+// F(4x4) 0.45-1.3e-5.
 #include "kernels/cpu/winograd_plan.h"
 
 #include <algorithm>
