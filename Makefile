@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all setup configure build test bench bench-peer demo clean fuzz fuzz-asan test-asan asan-configure
+.PHONY: all setup configure build test bench bench-peer demo clean fuzz fuzz-asan test-asan test-asan-ci asan-configure
 
 all: build
 
@@ -63,6 +63,15 @@ test-asan: asan-configure
 # The fuzzer under the sanitizers: FUZZ_RUNS inputs per target from FUZZ_SEED.
 fuzz-asan: asan-configure
 	@cmake --build $(ASAN_BUILD) -j $(JOBS) --target dcsr_fuzz
+	@$(ASAN_ENV) $(ASAN_BUILD)/bin/dcsr_fuzz --target all --runs $(FUZZ_RUNS) --seed $(FUZZ_SEED)
+
+# What `.ci/run` runs under the sanitizers after `make test`: the reliability
+# subset of the suite (dcsr_tests_reliability, listed in CMakeLists.txt: output
+# rules, signals, options, readers, writers, checkpoints, thread limit, the
+# Winograd kernels, the telephoto's normalisation), then the fuzzer's pass.
+test-asan-ci: asan-configure
+	@cmake --build $(ASAN_BUILD) -j $(JOBS) --target dcsr_fuzz dcsr dcsr_tests_reliability
+	@$(ASAN_ENV) OMP_WAIT_POLICY=passive $(ASAN_BUILD)/bin/dcsr_tests_reliability
 	@$(ASAN_ENV) $(ASAN_BUILD)/bin/dcsr_fuzz --target all --runs $(FUZZ_RUNS) --seed $(FUZZ_SEED)
 
 bench: build
