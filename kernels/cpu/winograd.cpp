@@ -140,6 +140,24 @@ void stage_window(const float* plane, int64_t H, int64_t W, int64_t y0, int64_t 
   }
 }
 
+void input_group(const Kernels& kern, int m, const ConvShape& s, const float* x, int64_t n, int64_t y0, int64_t x0,
+                 float* v, int64_t block, int64_t v_pos, float* window) {
+  // The input window: rows y0 - pad .. y0 - pad + m + 1, columns x0 - pad .. x0 - pad + 8m + 1.
+  const int64_t rows = m + 2, cols = 8 * m + 2;
+  const int64_t wy = y0 - s.pad, wx = x0 - s.pad;
+  const bool inside = wy >= 0 && wy + rows <= s.H && wx >= 0 && wx + cols <= s.W;
+  for (int64_t ci = 0; ci < s.Cin; ++ci) {
+    const float* plane = x + (n * s.Cin + ci) * s.H * s.W;
+    float* vg = v + ci * block;
+    if (inside) {
+      kern.input(m, plane + wy * s.W + wx, s.W, vg, v_pos);
+    } else {
+      stage_window(plane, s.H, s.W, wy, wx, rows, cols, window);
+      kern.input(m, window, cols, vg, v_pos);
+    }
+  }
+}
+
 }  // namespace winograd
 
 bool winograd_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y, int64_t limit,
@@ -187,19 +205,7 @@ bool winograd_forward(const ConvShape& s, const float* x, const float* w, const 
         continue;
       }
       const Group grp = group_at(first + g);
-      // The input window: rows y0 - pad .. y0 - pad + m + 1, columns x0 - pad .. x0 - pad + 8m + 1.
-      const int64_t wy = grp.y0 - s.pad, wx = grp.x0 - s.pad;
-      const bool inside = wy >= 0 && wy + N <= s.H && wx >= 0 && wx + window_cols <= s.W;
-      for (int64_t ci = 0; ci < s.Cin; ++ci) {
-        const float* plane = x + (grp.n * s.Cin + ci) * s.H * s.W;
-        float* vg = v + ci * block + 8 * g;
-        if (inside) {
-          kern.input(m, plane + wy * s.W + wx, s.W, vg, v_pos);
-        } else {
-          winograd::stage_window(plane, s.H, s.W, wy, wx, N, window_cols, window);
-          kern.input(m, window, window_cols, vg, v_pos);
-        }
-      }
+      winograd::input_group(kern, m, s, x, grp.n, grp.y0, grp.x0, v + 8 * g, block, v_pos, window);
     }
     kern.multiply(m, u, v, v_pos, mo, m_pos, s.Cin, s.Cout);
     for (int64_t g = 0; g < count; ++g) {

@@ -59,6 +59,17 @@ namespace winograd {
 void stage_window(const float* plane, int64_t H, int64_t W, int64_t y0, int64_t x0, int64_t rows, int64_t cols,
                   float* dst);
 
+struct Kernels;
+
+// The input transform of one group of eight tiles, every input channel: the
+// (m+2) x (8m+2) window of image n whose top-left is output pixel (y0, x0)
+// less the padding, read in place or, where it crosses the image's edge,
+// staged in `window` first. Writes channel ci's values to v + ci * block (the
+// group's columns of V; position stride v_pos). Shared by the forward and the
+// weight gradient.
+void input_group(const Kernels& kern, int m, const ConvShape& s, const float* x, int64_t n, int64_t y0, int64_t x0,
+                 float* v, int64_t block, int64_t v_pos, float* window);
+
 // One ISA's versions of the three steps, for output tile m (2 or 4; P = (m+2)^2
 // positions). The transforms handle eight tiles side by side (a row of 8m
 // output columns); a job multiplies `block` tiles at once (a multiple of 8).

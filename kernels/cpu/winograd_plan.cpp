@@ -100,14 +100,21 @@ CpuConvPath cpu_conv_path_from_name(const std::string& name) {
   return CpuConvPath::kAuto;
 }
 
-int winograd_tile_for(const ConvShape& s) {
-  if (!winograd_applies(s)) return 0;
+// The tile a forced path (DCSR_CPU_CONV, set_cpu_conv_path) sets: 0 (direct),
+// 2 or 4; -1 under auto, where the shape's rule decides.
+static int forced_tile() {
   switch (cpu_conv_path()) {
     case CpuConvPath::kDirect: return 0;
     case CpuConvPath::kWinograd2: return 2;
     case CpuConvPath::kWinograd4: return 4;
     case CpuConvPath::kAuto: break;
   }
+  return -1;
+}
+
+int winograd_tile_for(const ConvShape& s) {
+  if (!winograd_applies(s)) return 0;
+  if (const int forced = forced_tile(); forced >= 0) return forced;
   const int64_t side = std::min(s.Ho, s.Wo);
   if (side >= 64 || (side >= 32 && std::max(s.Cin, s.Cout) <= 32)) return 4;
   if (side < 16 && s.Cin * s.Cout >= 128 * 128) return 0;
@@ -116,12 +123,7 @@ int winograd_tile_for(const ConvShape& s) {
 
 int winograd_weight_tile_for(const ConvShape& s) {
   if (!winograd_applies(s)) return 0;
-  switch (cpu_conv_path()) {
-    case CpuConvPath::kDirect: return 0;
-    case CpuConvPath::kWinograd2: return 2;
-    case CpuConvPath::kWinograd4: return 4;
-    case CpuConvPath::kAuto: break;
-  }
+  if (const int forced = forced_tile(); forced >= 0) return forced;
   const int64_t side = std::min(s.Ho, s.Wo);
   if (side < 12 || s.Cin < 8) return 0;
   return side >= 64 ? 4 : 2;

@@ -208,19 +208,7 @@ bool winograd_backward_weight(const ConvShape& s, const float* gy, const float* 
         continue;
       }
       const Group grp = group_at(first + g);
-      // The input window: rows y0 - pad .. y0 - pad + m + 1, columns x0 - pad .. x0 - pad + 8m + 1.
-      const int64_t wy = grp.y0 - s.pad, wx = grp.x0 - s.pad;
-      const bool x_inside = wy >= 0 && wy + N <= s.H && wx >= 0 && wx + window_cols <= s.W;
-      for (int64_t ci = 0; ci < s.Cin; ++ci) {
-        const float* plane = x + (grp.n * s.Cin + ci) * s.H * s.W;
-        float* vg = v + ci * block + 8 * g;
-        if (x_inside) {
-          kern.input(m, plane + wy * s.W + wx, s.W, vg, v_pos);
-        } else {
-          winograd::stage_window(plane, s.H, s.W, wy, wx, N, window_cols, x_window);
-          kern.input(m, x_window, window_cols, vg, v_pos);
-        }
-      }
+      winograd::input_group(kern, m, s, x, grp.n, grp.y0, grp.x0, v + 8 * g, block, v_pos, x_window);
       // The output-gradient tiles: rows y0 .. y0 + m - 1, columns x0 .. x0 + 8m - 1, zero past Ho, Wo.
       const bool gy_inside = grp.y0 + m <= s.Ho && grp.x0 + group_cols <= s.Wo;
       for (int64_t co = 0; co < s.Cout; ++co) {
