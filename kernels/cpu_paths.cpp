@@ -6,6 +6,7 @@
 
 #include "kernels/cpu/cpu_gemm.h"
 #include "kernels/cpu/isa.h"
+#include "kernels/cpu/max_cosine_int16.h"
 #include "kernels/cpu/packed_gemm.h"
 #include "kernels/cpu/vec_exp.h"
 #include "kernels/cpu/winograd.h"
@@ -47,6 +48,12 @@ void set_cpu_isa(CpuIsa isa) { cpu::set_cpu_isa(to_cpu(isa)); }
 void reset_cpu_isa() { cpu::reset_cpu_isa(); }
 const char* isa_name(CpuIsa isa) { return cpu::isa_name(to_cpu(isa)); }
 CpuIsa isa_from_name(const std::string& name) { return from_cpu(cpu::isa_from_name(name)); }
+
+Int16MatchStats int16_match_stats() {
+  const cpu::Int16MatchStats s = cpu::int16_match_stats();
+  return {s.queries, s.rescored, s.fallbacks, s.declined};
+}
+void reset_int16_match_stats() { cpu::reset_int16_match_stats(); }
 
 CpuConvPath cpu_conv_path() { return from_cpu(cpu::cpu_conv_path()); }
 void set_cpu_conv_path(CpuConvPath path) { cpu::set_cpu_conv_path(to_cpu(path)); }

@@ -3,6 +3,7 @@
 // (tests/test_winograd.cpp, the vector exp test of tests/test_ops_dcsr_losses.cpp,
 // apps/bench/bench_conv.cpp):
 //   - the instruction-set level the kernels run (DCSR_CPU_ISA; kernels/cpu/isa.h);
+//   - the exact int16 matching's counters (kernels/cpu/max_cosine_int16.h);
 //   - the path a float32 convolution takes, direct or Winograd, and the plan's
 //     rule (DCSR_CPU_CONV; kernels/cpu/winograd_plan.h);
 //   - the Winograd forward under a given scratch limit (kernels/cpu/winograd.h);
@@ -44,6 +45,19 @@ void set_cpu_isa(CpuIsa isa);
 void reset_cpu_isa();                            // back to DCSR_CPU_ISA / best_isa()
 const char* isa_name(CpuIsa isa);                // "generic", "avx2", "avx512"
 CpuIsa isa_from_name(const std::string& name);  // the inverse; an Error names a bad name
+
+// ---- the exact int16 matching of float32 max_cosine (kernels/cpu/max_cosine_int16.h) ----
+// Taken on AVX2 and wider (forcing DCSR_CPU_ISA=generic takes the float32
+// sweep); both give bit-identical values and indices. Counts since the last
+// reset, summed over calls and images.
+struct Int16MatchStats {
+  int64_t queries = 0;    // matched through the int16 sweep
+  int64_t rescored = 0;   // candidate pairs re-scored in float32
+  int64_t fallbacks = 0;  // queries handed to the float32 sweep (candidate list overflowed)
+  int64_t declined = 0;   // images the path declined (workspace, non-finite input, int32 range)
+};
+Int16MatchStats int16_match_stats();
+void reset_int16_match_stats();
 
 // ---- the path of a float32 convolution ----
 enum class CpuConvPath { kAuto, kDirect, kWinograd2, kWinograd4 };

@@ -10,6 +10,7 @@
 #include "apps/bench/eigen_baseline.h"
 #include "autograd/ops.h"
 #include "autograd/ops/dcsr_internal.h"
+#include "kernels/cpu_paths.h"
 #include "runtime/allocator.h"
 #include "tensor/random.h"
 #include "apps/bench/table_sizes.h"
@@ -17,6 +18,8 @@
 namespace dcsr::bench {
 
 namespace {
+
+namespace paths = kernels::cpu_paths;
 
 Tensor unit_columns(int64_t d, int64_t n, uint64_t seed) {
   Generator gen(seed);
@@ -63,9 +66,18 @@ void bench_max_cosine(const Context& ctx, const std::string& name, int64_t nq, i
   allocator_reset_peak(kCPU);
   reset_peak_rss();
   const int repeats = repeats_for(ctx, 5);
+  paths::reset_int16_match_stats();
   Timing ours = time_ms([&] { MatchResult m = max_cosine(q, k); }, 1, repeats);
   const double rss = peak_rss_mb();
   const int64_t extra = allocator_stats(kCPU).peak_bytes_in_use - live;
+  const paths::Int16MatchStats int16 = paths::int16_match_stats();
+  // The float32 sweep alone (the path DCSR_CPU_ISA=generic takes), same run.
+  Timing float32_sweep = ours;
+  if (int16.queries > 0) {
+    paths::set_cpu_isa(paths::CpuIsa::kGeneric);
+    float32_sweep = time_ms([&] { MatchResult m = max_cosine(q, k); }, 1, repeats);
+    paths::reset_cpu_isa();
+  }
   const int64_t outputs = nq * int64_t(sizeof(float) + sizeof(int64_t));
 
   // Forward + sparse backward, as in training (the similarity matrix is not stored).
@@ -94,10 +106,18 @@ void bench_max_cosine(const Context& ctx, const std::string& name, int64_t nq, i
   const double gemm_gflops = 2.0 * double(D) * double(m) * double(n) / gemm.median_ms / 1e6;
   const double our_gflops = flop / ours.median_ms / 1e6;
   nlohmann::json line = {{"name", name},
+                         {"cpu", paths::cpu_model()},
                          {"queries", nq},
                          {"keys", nk},
                          {"dim", D},
                          {"ms", ours.median_ms},
+                         {"path", int16.queries > 0 ? std::string("int16-exact/") + paths::isa_name(paths::cpu_isa())
+                                                    : std::string("float32-sweep")},
+                         {"ms_float32_sweep", float32_sweep.median_ms},
+                         {"vs_float32_sweep", ours.median_ms / float32_sweep.median_ms},
+                         {"int16_rescored_per_query", double(int16.rescored) / double(std::max<int64_t>(1, int16.queries))},
+                         {"int16_fallback_share",
+                          double(int16.fallbacks) / double(std::max<int64_t>(1, int16.queries + int16.fallbacks))},
                          {"gflops", our_gflops},
                          {"ms_forward_backward", with_backward.median_ms},
                          {"baseline", "raw Eigen GEMM, 4096 x 4096, depth 144"},

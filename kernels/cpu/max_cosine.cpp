@@ -1,64 +1,85 @@
 // Patch matching on the CPU (dcsr-spec §4.1): max and FIRST argmax over keys
 // of the query-key dot products, swept in register blocks (dot_sweep.h) with
-// the running max fused in, and the sparse backward.
+// the running max fused in, and the sparse backward. In float32 on AVX2 the
+// int16 sweep of max_cosine_int16.h finds the same maxima first.
 #include <limits>
+#include <type_traits>
 
 #include "kernels/cpu/cpu_common.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/dot_sweep.h"
+#include "kernels/cpu/max_cosine_int16.h"
 
 namespace dcsr::kernels::cpu {
 
 namespace {
 
+// One image: queries q (D, Nq; row stride ldq) against keys k (D, Nk; row
+// stride Nk), the float32/float64 sweep.
 template <typename T>
-void max_cosine_typed(const Tensor& q, const Tensor& k, Tensor& confidence, Tensor& index, int64_t workspace_bytes) {
+void match_image(const T* qd, int64_t ldq, int64_t Nq, const T* kd, int64_t Nk, int64_t D, T* conf, int64_t* idx,
+                 int64_t workspace_bytes) {
   using namespace dot;
   using I = Index<T>;
-  const int64_t N = q.size(0), D = q.size(1), Nq = q.size(2), Nk = k.size(2);
   DCSR_CHECK(Nk <= int64_t(std::numeric_limits<I>::max()), "max_cosine: ", Nk, " keys exceed the index lanes");
   const int64_t W = kWidth<T>;
   const int64_t Nq_pad = round_up(Nq, W);
   const Blocking blocking = choose_blocking<T>(D, Nq, Nk, workspace_bytes);
   // Packing buffers, then the running best value and index of every query
-  // (one image at a time; the index lanes have the width of the value lanes).
-  Tensor work = empty({work_elements<T>(blocking, D) + 2 * Nq_pad}, q.dtype());
+  // (the index lanes have the width of the value lanes).
+  Tensor work = empty({work_elements<T>(blocking, D) + 2 * Nq_pad}, std::is_same_v<T, float> ? kFloat32 : kFloat64);
   T* pack_buffers = work.data<T>();
   T* best = pack_buffers + work_elements<T>(blocking, D);
   I* best_index = reinterpret_cast<I*>(best + Nq_pad);
+  std::fill(best, best + Nq_pad, -std::numeric_limits<T>::infinity());
+  std::fill(best_index, best_index + Nq_pad, I(0));
+  // Rows = keys (broadcast), lanes = queries. Keys arrive in increasing
+  // order for every query, so "replace only when strictly greater" keeps
+  // the first of equal maxima.
+  sweep<T>(kd, Nk, Nk, qd, ldq, Nq, D, blocking, pack_buffers,
+           [&](const Block<T>& acc, int64_t row0, int rows, int64_t lane0, T*) {
+             Vec<T> b[kVecs];
+             Mask<T> bi[kVecs];
+             for (int v = 0; v < kVecs; ++v) {
+               b[v] = load(best + lane0 + v * kLanes<T>);
+               bi[v] = *reinterpret_cast<const Mask<T>*>(best_index + lane0 + v * kLanes<T>);
+             }
+             for (int r = 0; r < rows; ++r) {
+               const Mask<T> key = Mask<T>{} + I(row0 + r);
+               for (int v = 0; v < kVecs; ++v) {
+                 const Mask<T> greater = acc[r][v] > b[v];
+                 b[v] = greater ? acc[r][v] : b[v];
+                 bi[v] = greater ? key : bi[v];
+               }
+             }
+             for (int v = 0; v < kVecs; ++v) {
+               store(best + lane0 + v * kLanes<T>, b[v]);
+               *reinterpret_cast<Mask<T>*>(best_index + lane0 + v * kLanes<T>) = bi[v];
+             }
+           });
+  std::copy(best, best + Nq, conf);
+  std::copy(best_index, best_index + Nq, idx);
+}
+
+template <typename T>
+void max_cosine_typed(const Tensor& q, const Tensor& k, Tensor& confidence, Tensor& index, int64_t workspace_bytes) {
+  const int64_t N = q.size(0), D = q.size(1), Nq = q.size(2), Nk = k.size(2);
   const T* qd = q.data<T>();
   const T* kd = k.data<T>();
   T* conf = confidence.data<T>();
   int64_t* idx = index.data<int64_t>();
   for (int64_t n = 0; n < N; ++n) {
-    std::fill(best, best + Nq_pad, -std::numeric_limits<T>::infinity());
-    std::fill(best_index, best_index + Nq_pad, I(0));
-    // Rows = keys (broadcast), lanes = queries. Keys arrive in increasing
-    // order for every query, so "replace only when strictly greater" keeps
-    // the first of equal maxima.
-    sweep<T>(kd + n * D * Nk, Nk, Nk, qd + n * D * Nq, Nq, Nq, D, blocking, pack_buffers,
-             [&](const Block<T>& acc, int64_t row0, int rows, int64_t lane0, T*) {
-               Vec<T> b[kVecs];
-               Mask<T> bi[kVecs];
-               for (int v = 0; v < kVecs; ++v) {
-                 b[v] = load(best + lane0 + v * kLanes<T>);
-                 bi[v] = *reinterpret_cast<const Mask<T>*>(best_index + lane0 + v * kLanes<T>);
-               }
-               for (int r = 0; r < rows; ++r) {
-                 const Mask<T> key = Mask<T>{} + I(row0 + r);
-                 for (int v = 0; v < kVecs; ++v) {
-                   const Mask<T> greater = acc[r][v] > b[v];
-                   b[v] = greater ? acc[r][v] : b[v];
-                   bi[v] = greater ? key : bi[v];
-                 }
-               }
-               for (int v = 0; v < kVecs; ++v) {
-                 store(best + lane0 + v * kLanes<T>, b[v]);
-                 *reinterpret_cast<Mask<T>*>(best_index + lane0 + v * kLanes<T>) = bi[v];
-               }
-             });
-    std::copy(best, best + Nq, conf + n * Nq);
-    std::copy(best_index, best_index + Nq, idx + n * Nq);
+    const T* qn = qd + n * D * Nq;
+    const T* kn = kd + n * D * Nk;
+    if constexpr (std::is_same_v<T, float>) {
+      // float32: the int16 sweep with exact re-scoring where the CPU has it
+      // (max_cosine_int16.h), the same values and indices as match_image.
+      auto float32_match = [&](const float* qc, int64_t ldq, int64_t nq, float* c, int64_t* i) {
+        match_image<float>(qc, ldq, nq, kn, Nk, D, c, i, workspace_bytes);
+      };
+      if (exact_match_int16(qn, kn, D, Nq, Nk, conf + n * Nq, idx + n * Nq, workspace_bytes, float32_match)) continue;
+    }
+    match_image<T>(qn, Nq, Nq, kn, Nk, D, conf + n * Nq, idx + n * Nq, workspace_bytes);
   }
 }
 

@@ -1,0 +1,405 @@
+// Exact matching through an int16 score sweep (max_cosine_int16.h).
+//
+// Why int16 and not int8 or bf16: the machines without AVX-512 have no
+// int8 instruction that adds into int32 in one step (VNNI) and no bf16
+// arithmetic. AVX2's vpmaddwd multiplies 16 int16 pairs and adds them
+// pairwise into 8 int32 lanes: 16 products per multiply uop, twice the
+// float32 FMA's 8. int8 through vpmaddubsw needs a second multiply uop
+// (vpmaddwd by ones) to reach int32, so it multiplies at the same rate with
+// a 7-bit operand (its int16 sums saturate otherwise), and a bound about
+// 200 times wider: hundreds of candidates per query in textured regions
+// instead of a few.
+//
+// The bound. For query q_i and key k_j (float32 columns) let
+//   t = q.k                            the exact real dot product,
+//   f = the float32 kernel's value     (the chain acc += k[d] q[d]),
+//   q~ = q_int * inv_sq, k~ = k_int * inv_sk   (the values the int16
+//        columns stand for; inv_s are the float scales the sweep multiplies by),
+//   a = fl(fl(fl(float(sum q_int k_int)) * inv_sk) * inv_sq)   the sweep's score.
+// Then
+//   |f - t| <= gamma_D |q| |k|         (D roundings; gamma_D = D u / (1 - D u), u = 2^-24;
+//                                       sum |q_d k_d| <= |q| |k| by Cauchy-Schwarz),
+//   |t - q~.k~| <= |q - q~| |k| + |q~| |k - k~|   (Cauchy-Schwarz twice),
+//   |a - q~.k~| <= 3.01 u |q~| |k~|    (three roundings: the int32 sum is exact
+//                                       (bounded below 2^31, checked), then
+//                                       its float conversion and two products),
+// so |a - f| <= E_i, with E_i the sum of the three right-hand sides at the
+// keys' largest |k|, |k - k~| and |k~|. If j* is the float32 argmax and j_a
+// the approximate one, a(j*) >= f(j*) - E_i >= f(j_a) - E_i >= a(j_a) - 2 E_i:
+// every key with a >= max a - 2 E_i is a candidate, and j* (with any key that
+// ties it exactly) is among them. T_i is 2 E_i widened by 1e-5 relative and
+// 4 u |q~| max|k~| absolute for the rounding of the float threshold
+// best - T_i itself. The column statistics are computed in double.
+//
+// The sweep keeps each query's running best approximate score and appends
+// every key within T_i of it to the query's list (keys arrive in increasing
+// order, so the list is in key order); a full list is compacted against the
+// current best, and a list still full marks the query for the float32 sweep.
+#include "kernels/cpu/max_cosine_int16.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "kernels/cpu/isa.h"
+#include "tensor/tensor.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define DCSR_INT16_TARGET __attribute__((target("avx2,fma")))
+#endif
+
+namespace dcsr::kernels::cpu {
+
+namespace {
+
+std::atomic<int64_t> g_queries{0}, g_rescored{0}, g_fallbacks{0}, g_declined{0};
+
+constexpr int kRows = 6;     // keys per register block (broadcast)
+constexpr int kLanes = 16;   // queries per register block: two vectors of 8 int32 lanes
+constexpr int kCap = 32;     // candidates a query's list holds
+constexpr int64_t kRowBlock = 384;  // keys per row block: 384 x 144 x 2 bytes = 110 KB, in L2
+// Columns are scaled to |x_int| <= 46000 (and every element to <= 32767), so
+// every |sum q_int k_int| <= |q_int| |k_int| <= (46000 + sqrt(D) / 2)^2 stays
+// below 2^31 (checked for the actual columns in column_stats' caller).
+constexpr double kNormTarget = 46000.0;
+constexpr double kUnit = 1.0 / 16777216.0;  // u = 2^-24
+
+inline int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
+
+// Per-column statistics of one side (D, n), row stride ld.
+struct Columns {
+  std::vector<double> scale;      // x_int = nearbyint(x * scale)
+  std::vector<float> inv_scale;   // what the sweep multiplies by
+  std::vector<double> norm;       // |x|
+  std::vector<double> residual;   // |x - x~|, x~ = x_int * inv_scale
+  std::vector<double> approx;     // |x~|
+  double largest_int_norm = 0;    // max |x_int|
+  bool finite = true;
+};
+
+Columns column_stats(const float* x, int64_t ld, int64_t n, int64_t D) {
+  Columns c;
+  c.scale.assign(size_t(n), 0.0);
+  c.inv_scale.assign(size_t(n), 0.0f);
+  c.norm.assign(size_t(n), 0.0);
+  c.residual.assign(size_t(n), 0.0);
+  c.approx.assign(size_t(n), 0.0);
+  std::vector<double> largest(size_t(n), 0.0), int_norm(size_t(n), 0.0);
+  // Row by row (the columns are strided): sums of squares and largest magnitudes.
+  for (int64_t d = 0; d < D; ++d) {
+    const float* row = x + d * ld;
+    for (int64_t i = 0; i < n; ++i) {
+      const double v = row[i];
+      c.norm[size_t(i)] += v * v;
+      largest[size_t(i)] = std::max(largest[size_t(i)], std::abs(v));
+    }
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    const double sq = c.norm[size_t(i)];
+    if (!std::isfinite(sq)) {  // an infinite or NaN element (or an overflowing sum)
+      c.finite = false;
+      return c;
+    }
+    c.norm[size_t(i)] = std::sqrt(sq);
+    if (largest[size_t(i)] > 0) {
+      c.scale[size_t(i)] = std::min(kNormTarget / c.norm[size_t(i)], 32767.0 / largest[size_t(i)]);
+      c.inv_scale[size_t(i)] = float(1.0 / c.scale[size_t(i)]);
+    }
+  }
+  for (int64_t d = 0; d < D; ++d) {
+    const float* row = x + d * ld;
+    for (int64_t i = 0; i < n; ++i) {
+      const double v = row[i], q = std::nearbyint(v * c.scale[size_t(i)]);
+      const double back = q * double(c.inv_scale[size_t(i)]);
+      c.residual[size_t(i)] += (v - back) * (v - back);
+      c.approx[size_t(i)] += back * back;
+      int_norm[size_t(i)] += q * q;
+    }
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    // The double sums above are exact to far below the margins of the bound.
+    c.residual[size_t(i)] = std::sqrt(c.residual[size_t(i)]) * (1 + 1e-12);
+    c.approx[size_t(i)] = std::sqrt(c.approx[size_t(i)]) * (1 + 1e-12);
+    c.largest_int_norm = std::max(c.largest_int_norm, std::sqrt(int_norm[size_t(i)]));
+  }
+  return c;
+}
+
+// Packs the int16 columns into panels of `width` columns:
+// [panel][pair p][width][2], element (p, w, t) = column p0 + w at row 2p + t,
+// zero past the columns and past D (zeros add nothing to an integer sum).
+void pack_int16(const float* x, int64_t ld, int64_t n, int64_t D, int width, const std::vector<double>& scale,
+                int16_t* dst) {
+  const int64_t pairs = (D + 1) / 2;
+  for (int64_t p0 = 0; p0 < n; p0 += width) {
+    int16_t* panel = dst + p0 * pairs * 2;
+    for (int64_t p = 0; p < pairs; ++p)
+      for (int w = 0; w < width; ++w)
+        for (int t = 0; t < 2; ++t) {
+          const int64_t col = p0 + w, d = 2 * p + t;
+          panel[(p * width + w) * 2 + t] =
+              col < n && d < D ? int16_t(std::nearbyint(double(x[d * ld + col]) * scale[size_t(col)])) : int16_t(0);
+        }
+  }
+}
+
+// A job's per-query state, lanes [l0, l0 + nl) of the sweep.
+struct JobState {
+  std::vector<float> best, threshold_gap;  // running best approximate score; T_i
+  std::vector<int32_t> count;              // list lengths; kCap + 1 = overflowed
+  std::vector<int32_t> keys;               // [lane][kCap]
+  std::vector<float> scores;               // [lane][kCap]
+  std::vector<float> query;                // one query column, gathered for re-scoring
+};
+
+// Appends key j (approximate score s) to lane i's list, compacting it against
+// best - gap when full.
+inline void add_candidate(JobState& st, int64_t i, int32_t j, float s) {
+  int32_t& n = st.count[size_t(i)];
+  if (n > kCap) return;
+  int32_t* keys = st.keys.data() + i * kCap;
+  float* scores = st.scores.data() + i * kCap;
+  if (n == kCap) {
+    const float floor = st.best[size_t(i)] - st.threshold_gap[size_t(i)];
+    int32_t kept = 0;
+    for (int32_t c = 0; c < n; ++c)
+      if (scores[c] >= floor) keys[kept] = keys[c], scores[kept] = scores[c], ++kept;
+    n = kept;
+    if (n == kCap) {
+      n = kCap + 1;
+      return;
+    }
+  }
+  keys[n] = j;
+  scores[n] = s;
+  ++n;
+}
+
+#if defined(__x86_64__)
+// The register block: acc[r][v] lane l = sum over d of key (row0 + r)'s and
+// query (lane0 + 8 v + l)'s int16 values; then the epilogue.
+DCSR_INT16_TARGET void sweep_block(const int16_t* row_panel, const int16_t* lane_panel, int64_t pairs, int rows,
+                                   int64_t row0, int64_t lane_in_job, const float* inv_sk, const float* inv_sq,
+                                   JobState& st) {
+  __m256i acc[kRows][2];
+#pragma GCC unroll 6
+  for (int r = 0; r < kRows; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+  for (int64_t p = 0; p < pairs; ++p) {
+    const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lane_panel + p * 2 * kLanes));
+    const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lane_panel + p * 2 * kLanes + 16));
+    const int32_t* a = reinterpret_cast<const int32_t*>(row_panel + p * 2 * kRows);
+#pragma GCC unroll 6
+    for (int r = 0; r < kRows; ++r) {
+      const __m256i av = _mm256_set1_epi32(a[r]);
+      acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(av, b0));
+      acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(av, b1));
+    }
+  }
+  float* best = st.best.data() + lane_in_job;
+  const float* gap = st.threshold_gap.data() + lane_in_job;
+  const __m256 q0 = _mm256_loadu_ps(inv_sq), q1 = _mm256_loadu_ps(inv_sq + 8);
+  const __m256 g0 = _mm256_loadu_ps(gap), g1 = _mm256_loadu_ps(gap + 8);
+  __m256 b0 = _mm256_loadu_ps(best), b1 = _mm256_loadu_ps(best + 8);
+#pragma GCC unroll 6
+  for (int r = 0; r < kRows; ++r) {
+    if (r >= rows) break;
+    const __m256 ks = _mm256_set1_ps(inv_sk[r]);
+    const __m256 s0 = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc[r][0]), ks), q0);
+    const __m256 s1 = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc[r][1]), ks), q1);
+    b0 = _mm256_max_ps(b0, s0);
+    b1 = _mm256_max_ps(b1, s1);
+    const int m0 = _mm256_movemask_ps(_mm256_cmp_ps(s0, _mm256_sub_ps(b0, g0), _CMP_GE_OQ));
+    const int m1 = _mm256_movemask_ps(_mm256_cmp_ps(s1, _mm256_sub_ps(b1, g1), _CMP_GE_OQ));
+    if ((m0 | m1) == 0) continue;
+    // Rare once the running best is near the final one: store, append, go on.
+    _mm256_storeu_ps(best, b0);
+    _mm256_storeu_ps(best + 8, b1);
+    alignas(32) float s[16];
+    _mm256_store_ps(s, s0);
+    _mm256_store_ps(s + 8, s1);
+    for (int mask = m0 | (m1 << 8); mask != 0; mask &= mask - 1) {
+      const int l = __builtin_ctz(unsigned(mask));
+      add_candidate(st, lane_in_job + l, int32_t(row0 + r), s[l]);
+    }
+  }
+  _mm256_storeu_ps(best, b0);
+  _mm256_storeu_ps(best + 8, b1);
+}
+#endif
+
+// The float32 kernel's chain for one pair (dot_sweep.h's dot_block:
+// acc += k[d] * q[d] from zero, d increasing). Built with FMA, GCC contracts
+// dot_block's vector chain into fused multiply-adds; here the fusing is
+// spelled out, because left to the compiler a scalar loop can be
+// vectorised into separate multiplies (a vmulps of four products) and adds,
+// which rounds twice. Without FMA both round twice.
+float float32_dot(const float* q, const float* k, int64_t ldk, int64_t D) {
+  float acc = 0.0f;
+#if defined(__FMA__)
+  for (int64_t d = 0; d < D; ++d) acc = std::fma(k[d * ldk], q[d], acc);
+#else
+  for (int64_t d = 0; d < D; ++d) acc += k[d * ldk] * q[d];
+#endif
+  return acc;
+}
+
+}  // namespace
+
+Int16MatchStats int16_match_stats() {
+  Int16MatchStats s;
+  s.queries = g_queries.load();
+  s.rescored = g_rescored.load();
+  s.fallbacks = g_fallbacks.load();
+  s.declined = g_declined.load();
+  return s;
+}
+
+void reset_int16_match_stats() { g_queries = g_rescored = g_fallbacks = g_declined = 0; }
+
+bool exact_match_int16(const float* q, const float* k, int64_t D, int64_t Nq, int64_t Nk, float* conf,
+                       int64_t* index, int64_t workspace_bytes, const Float32Match& float32_match) {
+#if !defined(__x86_64__)
+  (void)q, (void)k, (void)D, (void)Nq, (void)Nk, (void)conf, (void)index, (void)workspace_bytes, (void)float32_match;
+  return false;
+#else
+  if (cpu_isa() < CpuIsa::kAvx2 || Nq <= 0 || Nk <= 0 || D <= 0 || Nk > std::numeric_limits<int32_t>::max() ||
+      D > (int64_t(1) << 20))
+    return false;
+  const int64_t pairs = (D + 1) / 2;
+  const int64_t threads_max = std::max(1, omp_get_max_threads());
+  int64_t lane_block = std::min<int64_t>(1024, round_up((Nq + 2 * threads_max - 1) / (2 * threads_max), kLanes));
+  lane_block = std::max(std::min<int64_t>(256, round_up(Nq, kLanes)), lane_block);
+  lane_block = std::min<int64_t>(lane_block, 1024);
+  const int64_t jobs = (Nq + lane_block - 1) / lane_block;
+  const int64_t threads = omp_in_parallel() ? 1 : std::min(threads_max, jobs);
+  const int64_t packed_bytes = (round_up(Nk, kRows) + round_up(Nq, kLanes)) * pairs * 2 * 2;
+  const int64_t state_bytes = threads * (lane_block * (kCap * 8 + 16) + D * 4);
+  const int64_t stats_bytes = (Nq + Nk) * 8 * 7;
+  if (packed_bytes + state_bytes + stats_bytes > workspace_bytes) {
+    ++g_declined;
+    return false;
+  }
+  const Columns qs = column_stats(q, Nq, Nq, D), ks = column_stats(k, Nk, Nk, D);
+  // The int32 sums must stay below 2^31 (|sum| <= |q_int| |k_int|).
+  if (!qs.finite || !ks.finite || qs.largest_int_norm * ks.largest_int_norm >= 2147483000.0) {
+    ++g_declined;
+    return false;
+  }
+  double k_norm = 0, k_residual = 0, k_approx = 0;
+  for (int64_t j = 0; j < Nk; ++j) {
+    k_norm = std::max(k_norm, ks.norm[size_t(j)]);
+    k_residual = std::max(k_residual, ks.residual[size_t(j)]);
+    k_approx = std::max(k_approx, ks.approx[size_t(j)]);
+  }
+  const double gamma = double(D) * kUnit / (1.0 - double(D) * kUnit);
+  std::vector<float> gap(size_t(round_up(Nq, kLanes)), 0.0f), inv_sq(size_t(round_up(Nq, kLanes)), 0.0f);
+  for (int64_t i = 0; i < Nq; ++i) {
+    const double e = qs.residual[size_t(i)] * k_norm + qs.approx[size_t(i)] * k_residual +
+                     gamma * qs.norm[size_t(i)] * k_norm + 3.01 * kUnit * qs.approx[size_t(i)] * k_approx;
+    const double t = 2 * e * (1 + 1e-5) + 4 * kUnit * qs.approx[size_t(i)] * k_approx;
+    gap[size_t(i)] = std::nextafter(float(t), std::numeric_limits<float>::infinity());
+    inv_sq[size_t(i)] = qs.inv_scale[size_t(i)];
+  }
+
+  Tensor packed = empty({packed_bytes / 4 + 16});
+  int16_t* key_panels = reinterpret_cast<int16_t*>(packed.data<float>());
+  int16_t* query_panels = key_panels + round_up(Nk, kRows) * pairs * 2;
+  pack_int16(k, Nk, Nk, D, kRows, ks.scale, key_panels);
+  pack_int16(q, Nq, Nq, D, kLanes, qs.scale, query_panels);
+
+  std::vector<uint8_t> overflowed(size_t(Nq), 0);
+  std::atomic<int64_t> rescored{0};
+  auto run_job = [&](int64_t job, JobState& st) {
+    const int64_t l0 = job * lane_block, nl = std::min(lane_block, Nq - l0), nl_pad = round_up(nl, kLanes);
+    std::fill(st.best.begin(), st.best.end(), -std::numeric_limits<float>::infinity());
+    std::fill(st.count.begin(), st.count.end(), 0);
+    std::copy(gap.begin() + l0, gap.begin() + l0 + nl_pad, st.threshold_gap.begin());
+    for (int64_t r0 = 0; r0 < Nk; r0 += kRowBlock) {
+      const int64_t nr = std::min(kRowBlock, Nk - r0);
+      for (int64_t lp = 0; lp < nl_pad; lp += kLanes) {
+        const int16_t* lane_panel = query_panels + (l0 + lp) * pairs * 2;
+        for (int64_t rp = 0; rp < nr; rp += kRows)
+          sweep_block(key_panels + (r0 + rp) * pairs * 2, lane_panel, pairs, int(std::min<int64_t>(kRows, nr - rp)),
+                      r0 + rp, lp, ks.inv_scale.data() + r0 + rp, inv_sq.data() + l0 + lp, st);
+      }
+    }
+    // Re-score each query's candidates in float32; the first strict maximum wins.
+    int64_t job_rescored = 0;
+    for (int64_t i = 0; i < nl; ++i) {
+      const int64_t query = l0 + i;
+      const int32_t n = st.count[size_t(i)];
+      if (n > kCap) {
+        overflowed[size_t(query)] = 1;
+        continue;
+      }
+      for (int64_t d = 0; d < D; ++d) st.query[size_t(d)] = q[d * Nq + query];
+      const float floor = st.best[size_t(i)] - st.threshold_gap[size_t(i)];
+      float best = -std::numeric_limits<float>::infinity();
+      int64_t best_key = -1;
+      for (int32_t c = 0; c < n; ++c) {
+        if (st.scores[size_t(i * kCap + c)] < floor) continue;
+        const int32_t j = st.keys[size_t(i * kCap + c)];
+        const float f = float32_dot(st.query.data(), k + j, Nk, D);
+        ++job_rescored;
+        if (best_key < 0 || f > best) best = f, best_key = j;
+      }
+      conf[query] = best;
+      index[query] = best_key;
+    }
+    rescored += job_rescored;
+  };
+  auto make_state = [&] {
+    JobState st;
+    st.best.resize(size_t(lane_block));
+    st.threshold_gap.resize(size_t(lane_block));
+    st.count.resize(size_t(lane_block));
+    st.keys.resize(size_t(lane_block * kCap));
+    st.scores.resize(size_t(lane_block * kCap));
+    st.query.resize(size_t(D));
+    return st;
+  };
+  if (threads <= 1) {
+    JobState st = make_state();
+    for (int64_t job = 0; job < jobs; ++job) run_job(job, st);
+  } else {
+#pragma omp parallel num_threads(int(threads))
+    {
+      JobState st = make_state();
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t job = 0; job < jobs; ++job) run_job(job, st);
+    }
+  }
+
+  // The queries whose lists overflowed: the float32 sweep, 4096 at a time.
+  std::vector<int64_t> rest;
+  for (int64_t i = 0; i < Nq; ++i)
+    if (overflowed[size_t(i)]) rest.push_back(i);
+  constexpr int64_t kChunk = 4096;
+  std::vector<float> chunk, chunk_conf;
+  std::vector<int64_t> chunk_index;
+  for (size_t c0 = 0; c0 < rest.size(); c0 += size_t(kChunk)) {
+    const int64_t n = std::min<int64_t>(kChunk, int64_t(rest.size() - c0));
+    chunk.resize(size_t(D * n));
+    chunk_conf.resize(size_t(n));
+    chunk_index.resize(size_t(n));
+    for (int64_t d = 0; d < D; ++d)
+      for (int64_t i = 0; i < n; ++i) chunk[size_t(d * n + i)] = q[d * Nq + rest[c0 + size_t(i)]];
+    float32_match(chunk.data(), n, n, chunk_conf.data(), chunk_index.data());
+    for (int64_t i = 0; i < n; ++i) {
+      conf[rest[c0 + size_t(i)]] = chunk_conf[size_t(i)];
+      index[rest[c0 + size_t(i)]] = chunk_index[size_t(i)];
+    }
+  }
+  g_queries += Nq - int64_t(rest.size());
+  g_fallbacks += int64_t(rest.size());
+  g_rescored += rescored.load();
+  return true;
+#endif
+}
+
+}  // namespace dcsr::kernels::cpu
