@@ -54,6 +54,9 @@ Int16MatchStats int16_match_stats() {
   return {s.queries, s.rescored, s.fallbacks, s.declined};
 }
 void reset_int16_match_stats() { cpu::reset_int16_match_stats(); }
+bool int16_match_allowed() { return cpu::int16_match_allowed(); }
+void set_int16_match_allowed(bool allowed) { cpu::set_int16_match_allowed(allowed); }
+void reset_int16_match_allowed() { cpu::reset_int16_match_allowed(); }
 
 CpuConvPath cpu_conv_path() { return from_cpu(cpu::cpu_conv_path()); }
 void set_cpu_conv_path(CpuConvPath path) { cpu::set_cpu_conv_path(to_cpu(path)); }

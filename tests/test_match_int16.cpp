@@ -23,7 +23,10 @@ namespace paths = kernels::cpu_paths;
 using paths::CpuIsa;
 
 struct IsaGuard {
-  ~IsaGuard() { paths::reset_cpu_isa(); }
+  ~IsaGuard() {
+    paths::reset_cpu_isa();
+    paths::reset_int16_match_allowed();
+  }
 };
 
 // (N, D, L) float32 columns of a seeded normal, scaled to unit length.
@@ -195,6 +198,24 @@ TEST_CASE("max_cosine float32: the int16 path declines a workspace it does not f
     CHECK(bits(got.confidence) == bits(expected.confidence));
     CHECK(got.index.to_vector<int64_t>() == expected.index.to_vector<int64_t>());
   }
+}
+
+TEST_CASE("max_cosine float32: set_int16_match_allowed(false) keeps the float32 sweep, with the same result",
+          "[match_int16][ops][dcsr]") {
+  IsaGuard guard;
+  const int64_t D = 144, Nq = 100, Nk = 200;
+  Tensor q = from_vector(unit_columns(1, D, Nq, 31), {1, D, Nq}, kFloat32);
+  Tensor k = from_vector(unit_columns(1, D, Nk, 32), {1, D, Nk}, kFloat32);
+  paths::set_int16_match_allowed(false);
+  paths::reset_int16_match_stats();
+  const MatchResult float32 = max_cosine(q, k);
+  CHECK(paths::int16_match_stats().queries == 0);
+  CHECK(paths::int16_match_stats().declined == 0);  // not allowed is not declined
+  paths::set_int16_match_allowed(true);
+  const MatchResult int16 = max_cosine(q, k);
+  CHECK(paths::int16_match_stats().queries == (paths::isa_supported(CpuIsa::kAvx2) ? Nq : 0));
+  CHECK(bits(int16.confidence) == bits(float32.confidence));
+  CHECK(int16.index.to_vector<int64_t>() == float32.index.to_vector<int64_t>());
 }
 
 }  // namespace dcsr::test

@@ -71,12 +71,12 @@ void bench_max_cosine(const Context& ctx, const std::string& name, int64_t nq, i
   const double rss = peak_rss_mb();
   const int64_t extra = allocator_stats(kCPU).peak_bytes_in_use - live;
   const paths::Int16MatchStats int16 = paths::int16_match_stats();
-  // The float32 sweep alone (the path DCSR_CPU_ISA=generic takes), same run.
+  // The float32 sweep alone (the path DCSR_CPU_MATCH=float32 takes), same run.
   Timing float32_sweep = ours;
   if (int16.queries > 0) {
-    paths::set_cpu_isa(paths::CpuIsa::kGeneric);
+    paths::set_int16_match_allowed(false);
     float32_sweep = time_ms([&] { MatchResult m = max_cosine(q, k); }, 1, repeats);
-    paths::reset_cpu_isa();
+    paths::reset_int16_match_allowed();
   }
   const int64_t outputs = nq * int64_t(sizeof(float) + sizeof(int64_t));
 

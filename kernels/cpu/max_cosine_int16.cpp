@@ -42,10 +42,14 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
+#include <mutex>
+#include <string>
 #include <vector>
 
 #include "kernels/cpu/isa.h"
+#include "tensor/error.h"
 #include "tensor/tensor.h"
 
 #if defined(__x86_64__)
@@ -248,7 +252,27 @@ float float32_dot(const float* q, const float* k, int64_t ldk, int64_t D) {
   return acc;
 }
 
+std::atomic<int> g_allowed_forced{-1};
+std::once_flag g_env_once;
+bool g_env_allowed = true;
+
 }  // namespace
+
+bool int16_match_allowed() {
+  const int forced = g_allowed_forced.load(std::memory_order_relaxed);
+  if (forced >= 0) return forced == 1;
+  std::call_once(g_env_once, [] {
+    const char* env = std::getenv("DCSR_CPU_MATCH");
+    if (!env || !*env) return;
+    const std::string value = env;
+    DCSR_CHECK(value == "auto" || value == "float32", "DCSR_CPU_MATCH: unknown path '", value,
+               "' (expected auto or float32)");
+    g_env_allowed = value == "auto";
+  });
+  return g_env_allowed;
+}
+void set_int16_match_allowed(bool allowed) { g_allowed_forced.store(allowed ? 1 : 0, std::memory_order_relaxed); }
+void reset_int16_match_allowed() { g_allowed_forced.store(-1, std::memory_order_relaxed); }
 
 Int16MatchStats int16_match_stats() {
   Int16MatchStats s;
@@ -267,7 +291,7 @@ bool exact_match_int16(const float* q, const float* k, int64_t D, int64_t Nq, in
   (void)q, (void)k, (void)D, (void)Nq, (void)Nk, (void)conf, (void)index, (void)workspace_bytes, (void)float32_match;
   return false;
 #else
-  if (cpu_isa() < CpuIsa::kAvx2 || Nq <= 0 || Nk <= 0 || D <= 0 || Nk > std::numeric_limits<int32_t>::max() ||
+  if (!int16_match_allowed() || cpu_isa() < CpuIsa::kAvx2 || Nq <= 0 || Nk <= 0 || D <= 0 || Nk > std::numeric_limits<int32_t>::max() ||
       D > (int64_t(1) << 20))
     return false;
   const int64_t pairs = (D + 1) / 2;

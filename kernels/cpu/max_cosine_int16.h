@@ -23,6 +23,15 @@
 
 namespace dcsr::kernels::cpu {
 
+// Whether float32 matching may take the int16 path: DCSR_CPU_MATCH=auto (or
+// unset) lets it, DCSR_CPU_MATCH=float32 keeps the float32 sweep (for
+// profiling the two; the results are the same). set_int16_match_allowed
+// overrides the variable until reset_int16_match_allowed. An unknown value is
+// an Error that names it.
+bool int16_match_allowed();
+void set_int16_match_allowed(bool allowed);
+void reset_int16_match_allowed();
+
 // Counts of the last exact_match_int16 calls since the last reset, for the
 // bench lines (every value summed over images and calls).
 struct Int16MatchStats {
@@ -40,8 +49,9 @@ using Float32Match = std::function<void(const float* q, int64_t ldq, int64_t nq,
 
 // One image: q (D, Nq) and k (D, Nk), row-major, columns are the vectors.
 // Writes conf[Nq] and index[Nq] and returns true; or returns false, having
-// written nothing, where the path does not apply: the CPU lacks AVX2 or the
-// level is forced below it (DCSR_CPU_ISA=generic), an input is not finite,
+// written nothing, where the path does not apply: it is not allowed
+// (DCSR_CPU_MATCH=float32), the CPU lacks AVX2 or the level is forced below
+// it (DCSR_CPU_ISA=generic), an input is not finite,
 // the int32 sums could overflow, or the packed operands and the per-thread
 // lists would exceed `workspace_bytes`.
 bool exact_match_int16(const float* q, const float* k, int64_t D, int64_t Nq, int64_t Nk, float* conf,
