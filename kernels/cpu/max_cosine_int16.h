@@ -1,7 +1,7 @@
 // Exact patch matching through a reduced-precision score sweep (dcsr-spec
 // §4.1; kernels/cpu/max_cosine_int16.cpp): the max and FIRST argmax over keys
 // of every query's dot products, bit-identical to the float32 sweep of
-// max_cosine.cpp, at about twice its speed on AVX2.
+// max_cosine.cpp, in about two thirds of its time on AVX2 (Zen 3).
 //
 //   1. Every column is rounded to int16 at its own scale; the sweep computes
 //      all int16 dot products exactly (int32 sums) and scales them back: an
@@ -50,8 +50,9 @@ using Float32Match = std::function<void(const float* q, int64_t ldq, int64_t nq,
 // One image: q (D, Nq) and k (D, Nk), row-major, columns are the vectors.
 // Writes conf[Nq] and index[Nq] and returns true; or returns false, having
 // written nothing, where the path does not apply: it is not allowed
-// (DCSR_CPU_MATCH=float32), the CPU lacks AVX2 or the level is forced below
-// it (DCSR_CPU_ISA=generic), an input is not finite,
+// (DCSR_CPU_MATCH=float32), the ISA level is not AVX2 (the CPU lacks it, the
+// level is forced to generic, or it is AVX-512, where the float32 sweep is
+// 512 bits wide: max_cosine_int16.cpp), an input is not finite,
 // the int32 sums could overflow, or the packed operands and the per-thread
 // lists would exceed `workspace_bytes`.
 bool exact_match_int16(const float* q, const float* k, int64_t D, int64_t Nq, int64_t Nk, float* conf,
