@@ -78,18 +78,19 @@ struct ConvShape {
   int64_t N, Cin, H, W, Cout, k, stride, pad, groups, Ho, Wo;
 };
 
-// The output tile the plan picks for a float32 forward conv of shape s under
-// the current path setting: 4 or 2 (Winograd), 0 (direct).
+// The Winograd variant the plan picks for a float32 forward conv of shape s
+// under the current path setting: 4 or 2 (F(m x m, 3x3)), 5 (F(2x2, 5x5)),
+// 0 (direct).
 int winograd_tile_for(const ConvShape& s);
 
 // The path a float32 forward conv of shape s takes now, for bench lines:
 // "winograd4/avx2", "direct/avx512-implicit-gemm", "direct/im2col-gemm", ...
 std::string conv_forward_path(const ConvShape& s);
 
-// y (N, Cout, Ho, Wo) = conv(x, w) + b through Winograd F(m x m, 3x3), m = 2
-// or 4, on `isa`'s path, for a 3x3 stride-1 dense float32 conv (b may be
-// null; no epilogue). Returns false, having done nothing, when its scratch
-// does not fit `limit` bytes.
+// y (N, Cout, Ho, Wo) = conv(x, w) + b through Winograd on `isa`'s path:
+// F(m x m, 3x3), m = 2 or 4, for a 3x3 stride-1 dense float32 conv, or
+// F(2x2, 5x5), m = 5, for a 5x5 one (b may be null; no epilogue). Returns
+// false, having done nothing, when its scratch does not fit `limit` bytes.
 bool winograd_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y, int64_t limit,
                       int m, CpuIsa isa);
 

@@ -39,12 +39,16 @@ struct Case {
   int64_t n, cin, h, w, cout, pad;
   bool bias, residual;
   double slope;  // 1: no activation
+  int64_t k = 3;  // 3x3, or 5x5 (F(2x2, 5x5))
+  int64_t ho() const { return h + 2 * pad - k + 1; }
+  int64_t wo() const { return w + 2 * pad - k + 1; }
 };
 
 std::string describe(const Case& c) {
   return "N" + std::to_string(c.n) + " " + std::to_string(c.cin) + "->" + std::to_string(c.cout) + " " +
          std::to_string(c.h) + "x" + std::to_string(c.w) + " pad " + std::to_string(c.pad) + (c.bias ? " bias" : "") +
-         (c.residual ? " residual" : "") + " slope " + std::to_string(c.slope);
+         (c.residual ? " residual" : "") + " slope " + std::to_string(c.slope) + " " + std::to_string(c.k) + "x" +
+         std::to_string(c.k);
 }
 
 // Odd sizes, every padding, one and several tile blocks per row (the AVX2
@@ -56,6 +60,11 @@ const std::vector<Case>& cases() {
       {1, 16, 13, 11, 13, 1, false, false, 1.0}, {1, 5, 9, 10, 7, 0, true, false, 0.2},
       {1, 4, 8, 9, 6, 2, true, true, 1.0},      {2, 8, 17, 150, 9, 1, true, true, 0.2},
       {1, 7, 33, 70, 17, 1, false, true, 0.0},  {1, 24, 6, 6, 24, 1, true, false, 0.1},
+      // 5x5 (F(2x2, 5x5); tiles 2 apart, windows 20 columns wide): odd
+      // sizes, paddings 0 to 4, an output smaller than one tile.
+      {1, 1, 1, 1, 1, 2, true, false, 1.0, 5},   {2, 3, 5, 7, 5, 2, true, false, 1.0, 5},
+      {1, 8, 13, 37, 7, 2, true, true, 0.2, 5},  {1, 5, 9, 10, 7, 0, true, false, 0.2, 5},
+      {1, 4, 8, 9, 6, 4, false, true, 1.0, 5},   {2, 16, 17, 150, 9, 1, true, true, 0.0, 5},
   };
   return all;
 }
@@ -68,9 +77,9 @@ Inputs make_inputs(const Case& c, uint64_t seed) {
   Generator gen(seed);
   Inputs in;
   in.x = uniform({c.n, c.cin, c.h, c.w}, gen, -1, 1, kFloat64);
-  in.w = uniform({c.cout, c.cin, 3, 3}, gen, -0.5, 0.5, kFloat64);
+  in.w = uniform({c.cout, c.cin, c.k, c.k}, gen, -0.5, 0.5, kFloat64);
   if (c.bias) in.b = uniform({c.cout}, gen, -1, 1, kFloat64);
-  if (c.residual) in.r = uniform({c.n, c.cout, c.h + 2 * c.pad - 2, c.w + 2 * c.pad - 2}, gen, -1, 1, kFloat64);
+  if (c.residual) in.r = uniform({c.n, c.cout, c.ho(), c.wo()}, gen, -1, 1, kFloat64);
   return in;
 }
 
@@ -90,16 +99,17 @@ Tensor f32(const Tensor& t) { return t.defined() ? t.to(kFloat32) : Tensor(); }
 // kernel for CPU tensors), on whatever path is set now.
 Tensor forward(const Case& c, const Inputs& in, DType dtype) {
   auto cast = [&](const Tensor& t) { return dtype == kFloat32 ? f32(t) : t; };
-  Tensor y = empty({c.n, c.cout, c.h + 2 * c.pad - 2, c.w + 2 * c.pad - 2}, dtype);
+  Tensor y = empty({c.n, c.cout, c.ho(), c.wo()}, dtype);
   kernels::conv2d_forward(cast(in.x), cast(in.w), cast(in.b), cast(in.r), y, 1, c.pad, 1, int64_t(1) << 30, c.slope);
   return y;
 }
 
 // Float32 rounding of the transforms: each output is a sum of cin * 36
-// products of transformed values up to a few times |x| |w| (F(4x4,3x3)'s
-// points +-2 make its transforms grow the values), so the error allowed grows
-// with sum |x| |w| over the receptive field, here at most cin * 9 * 0.5.
-double tolerance(const Case& c) { return 2e-6 * double(c.cin) * 9 * 0.5 + 1e-6; }
+// products of transformed values up to a few times |x| |w| (the points +-2
+// of F(4x4,3x3) and F(2x2,5x5) make their transforms grow the values), so the
+// error allowed grows with sum |x| |w| over the receptive field, here at
+// most cin * k^2 * 0.5.
+double tolerance(const Case& c) { return 2e-6 * double(c.cin) * double(c.k * c.k) * 0.5 + 1e-6; }
 
 // ---- the weight gradient ----
 
@@ -193,11 +203,18 @@ TEST_CASE("winograd: the plan's rule and its overrides", "[winograd]") {
   CHECK(winograd_tile_for(shape(128, 128, 8, 3, 1, 1)) == 0);  // the weight transform would dominate
   CHECK(winograd_tile_for(shape(64, 64, 256, 3, 2, 1)) == 0); // stride 2
   CHECK(winograd_tile_for(shape(64, 64, 256, 3, 1, 2)) == 0); // grouped
-  CHECK(winograd_tile_for(shape(64, 64, 256, 5, 1, 1)) == 0); // 5x5
+  CHECK(winograd_tile_for(shape(64, 64, 256, 5, 1, 1)) == 5);  // F(2x2, 5x5)
+  CHECK(winograd_tile_for(shape(128, 64, 456, 5, 1, 1)) == 5);
+  CHECK(winograd_tile_for(shape(3, 32, 456, 5, 1, 1)) == 0);   // 5x5 on 3 channels: direct
+  CHECK(winograd_tile_for(shape(64, 64, 8, 5, 1, 1)) == 0);    // 5x5 on a small output: direct
+  CHECK(winograd_tile_for(shape(64, 32, 456, 5, 4, 1)) == 0);  // 5x5 stride 4
+  CHECK(winograd_tile_for(shape(64, 64, 256, 7, 1, 1)) == 0);  // 7x7
   paths::set_cpu_conv_path(CpuConvPath::kDirect);
   CHECK(winograd_tile_for(shape(64, 64, 256, 3, 1, 1)) == 0);
+  CHECK(winograd_tile_for(shape(64, 64, 256, 5, 1, 1)) == 0);
   paths::set_cpu_conv_path(CpuConvPath::kWinograd2);
   CHECK(winograd_tile_for(shape(3, 5, 7, 3, 1, 1)) == 2);
+  CHECK(winograd_tile_for(shape(3, 5, 7, 5, 1, 1)) == 5);  // a forced Winograd path takes F(2x2, 5x5) for 5x5
   CHECK(winograd_tile_for(shape(3, 5, 7, 3, 2, 1)) == 0);     // forced only where it applies
   for (CpuConvPath p : {CpuConvPath::kAuto, CpuConvPath::kDirect, CpuConvPath::kWinograd2, CpuConvPath::kWinograd4})
     CHECK(paths::cpu_conv_path_from_name(paths::cpu_conv_path_name(p)) == p);
@@ -230,17 +247,19 @@ TEST_CASE("winograd: forward on every ISA path and tile equals the float64 direc
 
 TEST_CASE("winograd: the ISA paths agree with each other", "[winograd]") {
   PathGuard guard;
-  const Case c{1, 16, 21, 150, 19, 1, true, true, 0.2};
-  const Inputs in = make_inputs(c, 23);
-  for (CpuConvPath path : {CpuConvPath::kWinograd2, CpuConvPath::kWinograd4}) {
-    paths::set_cpu_conv_path(path);
-    paths::set_cpu_isa(CpuIsa::kGeneric);
-    const Tensor generic = forward(c, in, kFloat32).to(kFloat64);
-    for (CpuIsa isa : supported_isas()) {
-      INFO(paths::isa_name(isa) << " " << paths::cpu_conv_path_name(path));
-      paths::set_cpu_isa(isa);
-      // Same transforms, sums in another order: float32 rounding apart.
-      CHECK(max_abs_diff(forward(c, in, kFloat32).to(kFloat64), generic) <= tolerance(c));
+  // 3x3 (both tiles) and 5x5 (F(2x2, 5x5), whichever Winograd path is forced).
+  for (const Case& c : {Case{1, 16, 21, 150, 19, 1, true, true, 0.2}, Case{1, 16, 21, 150, 19, 2, true, true, 0.2, 5}}) {
+    const Inputs in = make_inputs(c, 23);
+    for (CpuConvPath path : {CpuConvPath::kWinograd2, CpuConvPath::kWinograd4}) {
+      paths::set_cpu_conv_path(path);
+      paths::set_cpu_isa(CpuIsa::kGeneric);
+      const Tensor generic = forward(c, in, kFloat32).to(kFloat64);
+      for (CpuIsa isa : supported_isas()) {
+        INFO(describe(c) << ", " << paths::isa_name(isa) << " " << paths::cpu_conv_path_name(path));
+        paths::set_cpu_isa(isa);
+        // Same transforms, sums in another order: float32 rounding apart.
+        CHECK(max_abs_diff(forward(c, in, kFloat32).to(kFloat64), generic) <= tolerance(c));
+      }
     }
   }
 }

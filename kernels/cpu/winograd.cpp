@@ -16,57 +16,59 @@ namespace {
 
 constexpr int64_t kGenericRows = 4, kGenericBlock = 8;
 
-template <int M>
+template <int M, int R>
 void input_generic(const float* p, int64_t ld, float* v, int64_t pos_stride) {
-  constexpr int N = M + 2;
+  constexpr int N = M + R - 1;
   for (int64_t t = 0; t < 8; ++t) {
     float h[N][N];
     for (int i = 0; i < N; ++i) {
       float d[N];
       for (int j = 0; j < N; ++j) d[j] = p[i * ld + M * t + j];
-      input_1d<M>(d, h[i]);
+      input_1d_of<M, R>(d, h[i]);
     }
     for (int l = 0; l < N; ++l) {
       float col[N], o[N];
       for (int i = 0; i < N; ++i) col[i] = h[i][l];
-      input_1d<M>(col, o);
+      input_1d_of<M, R>(col, o);
       for (int k = 0; k < N; ++k) v[(k * N + l) * pos_stride + t] = o[k];
     }
   }
 }
 
-template <int M>
+template <int M, int R>
 void output_generic(const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld) {
-  constexpr int N = M + 2;
+  constexpr int N = M + R - 1;
   for (int64_t t = 0; t < 8; ++t) {
     float s[M][N];
     for (int l = 0; l < N; ++l) {
       float col[N], o[M];
       for (int k = 0; k < N; ++k) col[k] = mo[(k * N + l) * pos_stride + t];
-      output_1d<M>(col, o);
+      output_1d_of<M, R>(col, o);
       for (int r = 0; r < M; ++r) s[r][l] = o[r];
     }
     for (int r = 0; r < M; ++r) {
       float o[M];
-      output_1d<M>(s[r], o);
+      output_1d_of<M, R>(s[r], o);
       for (int c = 0; c < M; ++c) out[r * ld + M * t + c] = o[c] + bias;
     }
   }
 }
 
 void input_generic_any(int m, const float* p, int64_t ld, float* v, int64_t pos_stride) {
-  if (m == 4) return input_generic<4>(p, ld, v, pos_stride);
-  input_generic<2>(p, ld, v, pos_stride);
+  if (m == kF2x5) return input_generic<2, 5>(p, ld, v, pos_stride);
+  if (m == 4) return input_generic<4, 3>(p, ld, v, pos_stride);
+  input_generic<2, 3>(p, ld, v, pos_stride);
 }
 
 void output_generic_any(int m, const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld) {
-  if (m == 4) return output_generic<4>(mo, pos_stride, bias, out, ld);
-  output_generic<2>(mo, pos_stride, bias, out, ld);
+  if (m == kF2x5) return output_generic<2, 5>(mo, pos_stride, bias, out, ld);
+  if (m == 4) return output_generic<4, 3>(mo, pos_stride, bias, out, ld);
+  output_generic<2, 3>(mo, pos_stride, bias, out, ld);
 }
 
 void multiply_generic(int m, const float* u, const float* v, int64_t v_pos, float* mo, int64_t m_pos, int64_t cin,
                       int64_t cout) {
-  const int64_t positions = (m + 2) * (m + 2), panels = (cout + kGenericRows - 1) / kGenericRows;
+  const int64_t positions = in_tile(m) * in_tile(m), panels = (cout + kGenericRows - 1) / kGenericRows;
   for (int64_t pos = 0; pos < positions; ++pos)
     for (int64_t co = 0; co < cout; ++co) {
       float acc[kGenericBlock] = {};
@@ -80,27 +82,30 @@ void multiply_generic(int m, const float* u, const float* v, int64_t v_pos, floa
     }
 }
 
-// U for output tile m: u[pos][panel][ci][r] = (G g G^T)[pos] of the kernel
-// g = w[panel*mr + r][ci], 0 for the padding rows past cout; pos = k*(m+2) + l
-// (k along y, l along x, as the input and output transforms number them).
-template <int M>
+// U of F(M x M, R x R): u[pos][panel][ci][r] = (G g G^T)[pos] of the kernel
+// g = w[panel*mr + r][ci], 0 for the padding rows past cout; pos = k*N + l
+// (N = M + R - 1; k along y, l along x, as the input and output transforms
+// number them).
+template <int M, int R>
 void pack_weights(const ConvShape& s, const float* w, int64_t mr, float* u) {
-  constexpr int N = M + 2;
+  constexpr int N = M + R - 1;
   const int64_t panels = (s.Cout + mr - 1) / mr;
   std::fill(u, u + N * N * panels * s.Cin * mr, 0.0f);
   parallel_for(s.Cout, grain_for(s.Cin * 100), [&](int64_t begin, int64_t end) {
     for (int64_t co = begin; co < end; ++co)
       for (int64_t ci = 0; ci < s.Cin; ++ci) {
-        const float* g = w + (co * s.Cin + ci) * 9;
-        double cols[3][N];  // cols[kx] = G g[.][kx]
-        for (int kx = 0; kx < 3; ++kx) {
-          const double taps[3] = {g[kx], g[3 + kx], g[6 + kx]};
-          weight_1d<M>(taps, cols[kx]);
+        const float* g = w + (co * s.Cin + ci) * R * R;
+        double cols[R][N];  // cols[kx] = G g[.][kx]
+        for (int kx = 0; kx < R; ++kx) {
+          double taps[R];
+          for (int ky = 0; ky < R; ++ky) taps[ky] = g[ky * R + kx];
+          weight_1d_of<M, R>(taps, cols[kx]);
         }
         for (int k = 0; k < N; ++k) {
-          const double row[3] = {cols[0][k], cols[1][k], cols[2][k]};
+          double row[R];
+          for (int kx = 0; kx < R; ++kx) row[kx] = cols[kx][k];
           double o[N];
-          weight_1d<M>(row, o);
+          weight_1d_of<M, R>(row, o);
           for (int l = 0; l < N; ++l)
             u[(((k * N + l) * panels + co / mr) * s.Cin + ci) * mr + co % mr] = float(o[l]);
         }
@@ -142,8 +147,8 @@ void stage_window(const float* plane, int64_t H, int64_t W, int64_t y0, int64_t 
 
 void input_group(const Kernels& kern, int m, const ConvShape& s, const float* x, int64_t n, int64_t y0, int64_t x0,
                  float* v, int64_t block, int64_t v_pos, float* window) {
-  // The input window: rows y0 - pad .. y0 - pad + m + 1, columns x0 - pad .. x0 - pad + 8m + 1.
-  const int64_t rows = m + 2, cols = 8 * m + 2;
+  // The input window: in_tile(m) rows and 8 out_tile(m) + taps - 1 columns from (y0 - pad, x0 - pad).
+  const int64_t rows = in_tile(m), cols = 8 * out_tile(m) + kernel_taps(m) - 1;
   const int64_t wy = y0 - s.pad, wx = x0 - s.pad;
   const bool inside = wy >= 0 && wy + rows <= s.H && wx >= 0 && wx + cols <= s.W;
   for (int64_t ci = 0; ci < s.Cin; ++ci) {
@@ -163,34 +168,38 @@ void input_group(const Kernels& kern, int m, const ConvShape& s, const float* x,
 bool winograd_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y, int64_t limit,
                       const Epilogue& epilogue, int m, CpuIsa isa) {
   const winograd::Kernels& kern = winograd::kernels_for(isa);
-  const int64_t N = m + 2, positions = N * N, block = kern.block, per_job = block / 8;
+  // m names the variant (winograd.h); mo_side is its output tile, N its input tile.
+  const int64_t N = in_tile(m), mo_side = out_tile(m), positions = N * N, block = kern.block, per_job = block / 8;
   // Groups of 8 tiles side by side, numbered along tile rows, then tile rows, then images; a
   // job takes per_job consecutive ones (several tile rows at once when the image is narrow).
-  const int64_t tiles_y = (s.Ho + m - 1) / m, per_row = (s.Wo + 8 * m - 1) / (8 * m);
+  const int64_t tiles_y = (s.Ho + mo_side - 1) / mo_side, per_row = (s.Wo + 8 * mo_side - 1) / (8 * mo_side);
   const int64_t all_groups = s.N * tiles_y * per_row, jobs = (all_groups + per_job - 1) / per_job;
-  const int64_t window_cols = 8 * m + 2, group_cols = 8 * m;  // a group's input window and output columns
+  // A group's input window and output columns.
+  const int64_t window_cols = 8 * mo_side + kernel_taps(m) - 1, group_cols = 8 * mo_side;
   // V and M: a position's rows, then 16 floats of padding, so that the transforms' accesses to the P
   // positions do not all fall in one cache set (a position is 4 KB for 64 channels and 16 tiles otherwise).
   const int64_t v_pos = s.Cin * block + 16, m_pos = s.Cout * block + 16;
   const int64_t v_floats = positions * v_pos, m_floats = positions * m_pos;
-  const int64_t slot_floats = v_floats + m_floats + N * window_cols + m * group_cols;
+  const int64_t slot_floats = v_floats + m_floats + N * window_cols + mo_side * group_cols;
   const int64_t panels = (s.Cout + kern.mr - 1) / kern.mr, u_floats = positions * panels * s.Cin * kern.mr;
   const int workers = job_workers(jobs, s.flops());
   if ((int64_t(workers) * slot_floats + u_floats) * int64_t(sizeof(float)) > limit) return false;
 
   Tensor u_storage = empty({u_floats}, kFloat32), scratch = empty({int64_t(workers) * slot_floats}, kFloat32);
   float* u = u_storage.data<float>();
-  if (m == 4) {
-    winograd::pack_weights<4>(s, w, kern.mr, u);
+  if (m == kF2x5) {
+    winograd::pack_weights<2, 5>(s, w, kern.mr, u);
+  } else if (m == 4) {
+    winograd::pack_weights<4, 3>(s, w, kern.mr, u);
   } else {
-    winograd::pack_weights<2>(s, w, kern.mr, u);
+    winograd::pack_weights<2, 3>(s, w, kern.mr, u);
   }
   float* ws = scratch.data<float>();
   struct Group {
     int64_t n, y0, x0;  // image, first output row and column
   };
   auto group_at = [&](int64_t q) {
-    return Group{q / (tiles_y * per_row), m * ((q / per_row) % tiles_y), group_cols * (q % per_row)};
+    return Group{q / (tiles_y * per_row), mo_side * ((q / per_row) % tiles_y), group_cols * (q % per_row)};
   };
   run_jobs(jobs, workers, [&](int64_t job, int slot) {
     const int64_t first = job * per_job, count = std::min(per_job, all_groups - first);
@@ -210,12 +219,12 @@ bool winograd_forward(const ConvShape& s, const float* x, const float* w, const 
     kern.multiply(m, u, v, v_pos, mo, m_pos, s.Cin, s.Cout);
     for (int64_t g = 0; g < count; ++g) {
       const Group grp = group_at(first + g);
-      const int64_t rows = std::min<int64_t>(m, s.Ho - grp.y0), cols = std::min(group_cols, s.Wo - grp.x0);
+      const int64_t rows = std::min<int64_t>(mo_side, s.Ho - grp.y0), cols = std::min(group_cols, s.Wo - grp.x0);
       for (int64_t co = 0; co < s.Cout; ++co) {
         const float* mg = mo + co * block + 8 * g;
         const float bias = b ? b[co] : 0.0f;
         float* yrow = y + ((grp.n * s.Cout + co) * s.Ho + grp.y0) * s.Wo + grp.x0;  // the group's first output row
-        if (rows == m && cols == group_cols) {
+        if (rows == mo_side && cols == group_cols) {
           kern.output(m, mg, m_pos, bias, yrow, s.Wo);
         } else {
           kern.output(m, mg, m_pos, bias, edge_out, group_cols);

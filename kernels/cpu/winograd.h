@@ -30,14 +30,28 @@
 
 namespace dcsr::kernels::cpu {
 
-// Whether a convolution can take the Winograd path: 3x3, stride 1, one group,
-// padding 0..2.
+// Whether a convolution can take the 3x3 Winograd paths: 3x3, stride 1, one
+// group, padding 0..2.
 inline bool winograd_applies(const ConvShape& s) {
   return s.k == 3 && s.stride == 1 && s.groups == 1 && s.pad >= 0 && s.pad <= 2 && s.Ho > 0 && s.Wo > 0;
 }
 
+// The Winograd variants, named by the `m` every function here takes: 2 and 4
+// are F(m x m, 3x3) (m the output tile), kF2x5 is F(2x2, 5x5), a 5x5 kernel
+// on a 6 x 6 tile (forward only: 5x5 weight gradients stay direct).
+constexpr int kF2x5 = 5;
+inline int out_tile(int m) { return m == kF2x5 ? 2 : m; }
+inline int kernel_taps(int m) { return m == kF2x5 ? 5 : 3; }
+inline int in_tile(int m) { return out_tile(m) + kernel_taps(m) - 1; }
+
+// Whether F(2x2, 5x5) applies: 5x5, stride 1, one group, padding 0..4.
+inline bool winograd_5x5_applies(const ConvShape& s) {
+  return s.k == 5 && s.stride == 1 && s.groups == 1 && s.pad >= 0 && s.pad <= 4 && s.Ho > 0 && s.Wo > 0;
+}
+
 // y (N, Cout, Ho, Wo) = epilogue(conv(x, w) + b) for a shape where
-// winograd_applies; m = 2 or 4 (the output tile). b may be null. Returns
+// winograd_applies (m = 2 or 4, the output tile) or winograd_5x5_applies
+// (m = kF2x5). b may be null. Returns
 // false, having done nothing, when the scratch does not fit `limit` bytes.
 bool winograd_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y, int64_t limit,
                       const Epilogue& epilogue, int m, CpuIsa isa);
@@ -62,7 +76,7 @@ void stage_window(const float* plane, int64_t H, int64_t W, int64_t y0, int64_t 
 struct Kernels;
 
 // The input transform of one group of eight tiles, every input channel: the
-// (m+2) x (8m+2) window of image n whose top-left is output pixel (y0, x0)
+// in_tile(m) x (8 out_tile(m) + taps - 1) window of image n whose top-left is output pixel (y0, x0)
 // less the padding, read in place or, where it crosses the image's edge,
 // staged in `window` first. Writes channel ci's values to v + ci * block (the
 // group's columns of V; position stride v_pos). Shared by the forward and the
@@ -70,8 +84,8 @@ struct Kernels;
 void input_group(const Kernels& kern, int m, const ConvShape& s, const float* x, int64_t n, int64_t y0, int64_t x0,
                  float* v, int64_t block, int64_t v_pos, float* window);
 
-// One ISA's versions of the three steps, for output tile m (2 or 4; P = (m+2)^2
-// positions). The transforms handle eight tiles side by side (a row of 8m
+// One ISA's versions of the three steps, for variant m (2, 4 or kF2x5; P =
+// in_tile(m)^2 positions). The transforms handle eight tiles side by side (a row of 8m
 // output columns); a job multiplies `block` tiles at once (a multiple of 8).
 struct Kernels {
   int64_t mr = 1;     // output channels per panel of the packed U

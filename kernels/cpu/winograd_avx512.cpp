@@ -50,7 +50,7 @@ DCSR_WINO_TARGET void tile_8x32(int64_t cin, const float* __restrict a, const fl
 
 DCSR_WINO_TARGET void multiply(int m, const float* u, const float* v, int64_t v_pos, float* mo, int64_t m_pos,
                                int64_t cin, int64_t cout) {
-  const int64_t positions = (m + 2) * (m + 2), panels = (cout + kRows - 1) / kRows;
+  const int64_t positions = in_tile(m) * in_tile(m), panels = (cout + kRows - 1) / kRows;
   for (int64_t pos = 0; pos < positions; ++pos) {
     const float* up = u + pos * panels * cin * kRows;
     const float* vp = v + pos * v_pos;
@@ -62,13 +62,15 @@ DCSR_WINO_TARGET void multiply(int m, const float* u, const float* v, int64_t v_
 }
 
 DCSR_WINO_TARGET void input(int m, const float* p, int64_t ld, float* v, int64_t pos_stride) {
-  if (m == 4) return input_tiles<4>(p, ld, v, pos_stride);
-  input_tiles<2>(p, ld, v, pos_stride);
+  if (m == kF2x5) return input_tiles<2, 5>(p, ld, v, pos_stride);
+  if (m == 4) return input_tiles<4, 3>(p, ld, v, pos_stride);
+  input_tiles<2, 3>(p, ld, v, pos_stride);
 }
 
 DCSR_WINO_TARGET void output(int m, const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld) {
-  if (m == 4) return output_tiles<4>(mo, pos_stride, bias, out, ld);
-  output_tiles<2>(mo, pos_stride, bias, out, ld);
+  if (m == kF2x5) return output_tiles<2, 5>(mo, pos_stride, bias, out, ld);
+  if (m == 4) return output_tiles<4, 3>(mo, pos_stride, bias, out, ld);
+  output_tiles<2, 3>(mo, pos_stride, bias, out, ld);
 }
 
 // ---- the weight gradient (winograd_weight.cpp) ----

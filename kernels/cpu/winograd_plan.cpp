@@ -113,6 +113,14 @@ static int forced_tile() {
 }
 
 int winograd_tile_for(const ConvShape& s) {
+  if (winograd_5x5_applies(s)) {
+    // F(2x2, 5x5): forced Winograd paths take it, forced direct does not.
+    // Under auto: where there are enough channels and pixels for the
+    // transforms to pay (the 3x3 rules' thresholds; measured: bench_conv's
+    // conv2d_*_k5 lines).
+    if (const int forced = forced_tile(); forced >= 0) return forced == 0 ? 0 : kF2x5;
+    return s.Cin >= 8 && std::min(s.Ho, s.Wo) >= 16 ? kF2x5 : 0;
+  }
   if (!winograd_applies(s)) return 0;
   if (const int forced = forced_tile(); forced >= 0) return forced;
   const int64_t side = std::min(s.Ho, s.Wo);
@@ -142,6 +150,7 @@ bool winograd_forward_planned(const ConvShape& s, const float* x, const float* w
 
 std::string conv_forward_path(const ConvShape& s) {
   const int m = winograd_tile_for(s);
+  if (m == kF2x5) return std::string("winograd2x5/") + isa_name(cpu_isa());
   if (m > 0) return "winograd" + std::to_string(m) + "/" + isa_name(cpu_isa());
 #ifdef DCSR_PACKED_GEMM
   return "direct/avx512-implicit-gemm";

@@ -23,8 +23,9 @@ void reset_cpu_conv_path();  // back to DCSR_CPU_CONV / auto
 const char* cpu_conv_path_name(CpuConvPath path);            // "auto", "direct", "winograd2", "winograd4"
 CpuConvPath cpu_conv_path_from_name(const std::string& name);  // the inverse; an Error names a bad name
 
-// The output tile for a float32 forward convolution of shape s under the
-// current path setting: 4 or 2 (Winograd), 0 (direct).
+// The Winograd variant for a float32 forward convolution of shape s under
+// the current path setting: 4 or 2 (F(m x m, 3x3)), winograd::kF2x5 (5:
+// F(2x2, 5x5)), 0 (direct).
 int winograd_tile_for(const ConvShape& s);
 
 // y = epilogue(conv(x, w) + b) through Winograd when winograd_tile_for(s) > 0

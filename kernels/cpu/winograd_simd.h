@@ -78,43 +78,57 @@ template <int M>
   }
 }
 
-// Kernels::input: eight tiles, along x per window row, then along y.
-template <int M>
+// F(2x2, 5x5)'s columns: c[j] = (p[2t + j] for t < 8), j < 6. Columns 0-3
+// as F(2x2, 3x3) loads them; columns 4 and 5 are columns 0 and 1 four
+// floats on (their first half of load_columns<2>). Reads p[0 .. 20), no more.
+[[gnu::always_inline]] DCSR_WINO_TARGET inline void load_columns_2x5(const float* p, __m256 (&c)[6]) {
+  __m256 first[4];
+  load_columns<2>(p, first);
+  for (int j = 0; j < 4; ++j) c[j] = first[j];
+  const __m256 a = _mm256_loadu_ps(p + 4), b = _mm256_loadu_ps(p + 12);
+  const __m256 even = _mm256_shuffle_ps(a, b, 0x88), odd = _mm256_shuffle_ps(a, b, 0xDD);
+  c[4] = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), 0xD8));
+  c[5] = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(odd), 0xD8));
+}
+
+// Kernels::input: eight tiles of F(M x M, R x R), along x per window row, then along y.
+template <int M, int R>
 DCSR_WINO_TARGET void input_tiles(const float* p, int64_t ld, float* v, int64_t pos_stride) {
-  constexpr int N = M + 2;
+  constexpr int N = M + R - 1;
   __m256 h[N][N];  // h[i][l]: window row i transformed along x, position l
 #pragma GCC unroll 6
   for (int i = 0; i < N; ++i) {
     __m256 d[N];
-    load_columns<M>(p + i * ld, d);
-    winograd::input_1d<M>(d, h[i]);
+    if constexpr (R == 5) load_columns_2x5(p + i * ld, d);
+    else load_columns<M>(p + i * ld, d);
+    winograd::input_1d_of<M, R>(d, h[i]);
   }
 #pragma GCC unroll 6
   for (int l = 0; l < N; ++l) {
     __m256 col[N], o[N];
     for (int i = 0; i < N; ++i) col[i] = h[i][l];
-    winograd::input_1d<M>(col, o);
+    winograd::input_1d_of<M, R>(col, o);
     for (int k = 0; k < N; ++k) _mm256_storeu_ps(v + (k * N + l) * pos_stride, o[k]);
   }
 }
 
-// Kernels::output: eight tiles, along y, then along x into the rows.
-template <int M>
+// Kernels::output: eight tiles of F(M x M, R x R), along y, then along x into the rows.
+template <int M, int R>
 DCSR_WINO_TARGET void output_tiles(const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld) {
-  constexpr int N = M + 2;
+  constexpr int N = M + R - 1;
   __m256 s[M][N];  // s[r][l]: output row r, position l along x
 #pragma GCC unroll 6
   for (int l = 0; l < N; ++l) {
     __m256 col[N], o[M];
     for (int k = 0; k < N; ++k) col[k] = _mm256_loadu_ps(mo + (k * N + l) * pos_stride);
-    winograd::output_1d<M>(col, o);
+    winograd::output_1d_of<M, R>(col, o);
     for (int r = 0; r < M; ++r) s[r][l] = o[r];
   }
   const __m256 add = _mm256_set1_ps(bias);
 #pragma GCC unroll 4
   for (int r = 0; r < M; ++r) {
     __m256 o[M];
-    winograd::output_1d<M>(s[r], o);
+    winograd::output_1d_of<M, R>(s[r], o);
     store_columns<M>(out + r * ld, o, add);
   }
 }

@@ -17,6 +17,15 @@
 // and of F(2x2, 3x3):
 //   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],  G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1],
 //   A^T = [1 1 1 0; 0 1 -1 -1].
+//
+// F(2x2, 5x5) (a 5x5 kernel, tile 6 x 6: 36 multiplications for 4 outputs
+// instead of 100) uses the same six points as F(4x4, 3x3), so the same B^T,
+// with
+//   G   = [1/4 0 0 0 0; -1/6 -1/6 -1/6 -1/6 -1/6; -1/6 1/6 -1/6 1/6 -1/6;
+//          1/24 1/12 1/6 1/3 2/3; 1/24 -1/12 1/6 -1/3 2/3; 0 0 0 0 1]
+//   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 1]
+// (G solved from B^T and A^T so that every 2-tap output of every 5-tap
+// kernel is exact; the 30 unknowns have one solution).
 #pragma once
 
 namespace dcsr::kernels::cpu::winograd {
@@ -116,6 +125,42 @@ inline void weight_1d(const double (&g)[3], double (&o)[M + 2]) {
     o[2] = (g[0] - g[1] + g[2]) / 2;
     o[3] = g[2];
   }
+}
+
+// ---- F(2x2, 5x5) ----
+
+// o = A^T t for F(2x2, 5x5) (t: 6 values, o: 2).
+template <typename V>
+[[gnu::always_inline]] inline void output_2x5_1d(const V (&t)[6], V (&o)[2]) {
+  o[0] = t[0] + (t[1] + t[2]) + (t[3] + t[4]);
+  o[1] = (t[1] - t[2]) + 2.0f * (t[3] - t[4]) + t[5];
+}
+
+// o = G g for F(2x2, 5x5) (g: 5 kernel taps, o: 6), in double.
+inline void weight_2x5_1d(const double (&g)[5], double (&o)[6]) {
+  o[0] = g[0] / 4;
+  o[1] = -(g[0] + g[1] + g[2] + g[3] + g[4]) / 6;
+  o[2] = -(g[0] - g[1] + g[2] - g[3] + g[4]) / 6;
+  o[3] = g[0] / 24 + g[1] / 12 + g[2] / 6 + g[3] / 3 + 2 * g[4] / 3;
+  o[4] = g[0] / 24 - g[1] / 12 + g[2] / 6 - g[3] / 3 + 2 * g[4] / 3;
+  o[5] = g[4];
+}
+
+// The 1-D transforms of F(M x M, R x R), R = 3 or 5 (tile M + R - 1), for
+// the code written once for every variant.
+template <int M, int R, typename V>
+[[gnu::always_inline]] inline void input_1d_of(const V (&d)[M + R - 1], V (&o)[M + R - 1]) {
+  input_1d<M + R - 3>(d, o);  // B^T depends only on the tile: F(2,5) shares F(4,3)'s
+}
+template <int M, int R, typename V>
+[[gnu::always_inline]] inline void output_1d_of(const V (&t)[M + R - 1], V (&o)[M]) {
+  if constexpr (R == 3) output_1d<M>(t, o);
+  else output_2x5_1d(t, o);
+}
+template <int M, int R>
+inline void weight_1d_of(const double (&g)[R], double (&o)[M + R - 1]) {
+  if constexpr (R == 3) weight_1d<M>(g, o);
+  else weight_2x5_1d(g, o);
 }
 
 }  // namespace dcsr::kernels::cpu::winograd
