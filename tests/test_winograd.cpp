@@ -205,8 +205,9 @@ TEST_CASE("winograd: the plan's rule and its overrides", "[winograd]") {
   CHECK(winograd_tile_for(shape(64, 64, 256, 3, 1, 2)) == 0); // grouped
   CHECK(winograd_tile_for(shape(64, 64, 256, 5, 1, 1)) == 5);  // F(2x2, 5x5)
   CHECK(winograd_tile_for(shape(128, 64, 456, 5, 1, 1)) == 5);
-  CHECK(winograd_tile_for(shape(3, 32, 456, 5, 1, 1)) == 0);   // 5x5 on 3 channels: direct
-  CHECK(winograd_tile_for(shape(64, 64, 8, 5, 1, 1)) == 0);    // 5x5 on a small output: direct
+  CHECK(winograd_tile_for(shape(3, 32, 456, 5, 1, 1)) == 5);   // 3 channels too
+  CHECK(winograd_tile_for(shape(16, 16, 8, 5, 1, 1)) == 5);
+  CHECK(winograd_tile_for(shape(64, 64, 8, 5, 1, 1)) == 0);    // a small output with many channels: direct
   CHECK(winograd_tile_for(shape(64, 32, 456, 5, 4, 1)) == 0);  // 5x5 stride 4
   CHECK(winograd_tile_for(shape(64, 64, 256, 7, 1, 1)) == 0);  // 7x7
   paths::set_cpu_conv_path(CpuConvPath::kDirect);

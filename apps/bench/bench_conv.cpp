@@ -337,32 +337,41 @@ void bench_conv(const Context& ctx, int64_t C, int64_t S) {
 }
 
 // One line per (channels, size): the forward conv's median ms on the direct
-// path and with F(2x2,3x3) and F(4x4,3x3) forced, batch 1, padding 1.
-void bench_plan_grid(const Context& ctx) {
-  const std::vector<int64_t> channels = {8, 16, 32, 64, 128};
+// path and with each Winograd variant forced, batch 1, C -> C channels.
+// 3x3 (padding 1): F(2x2,3x3) and F(4x4,3x3); 5x5 (padding 2): F(2x2,5x5),
+// which either forced Winograd path takes for a 5x5 kernel.
+void bench_plan_grid(const Context& ctx, int64_t k) {
+  const std::vector<int64_t> channels =
+      k == 3 ? std::vector<int64_t>{8, 16, 32, 64, 128} : std::vector<int64_t>{3, 8, 16, 32, 64, 128};
   const std::vector<int64_t> sizes = ctx.quick ? std::vector<int64_t>{16, 64} : std::vector<int64_t>{8, 16, 32, 64, 128};
+  const std::vector<CpuConvPath> variants =
+      k == 3 ? std::vector<CpuConvPath>{CpuConvPath::kDirect, CpuConvPath::kWinograd2, CpuConvPath::kWinograd4}
+             : std::vector<CpuConvPath>{CpuConvPath::kDirect, CpuConvPath::kWinograd2};
   for (int64_t C : channels)
     for (int64_t S : sizes) {
-      const std::string name = "wino_plan_c" + std::to_string(C) + "_s" + std::to_string(S);
+      const std::string name =
+          std::string(k == 3 ? "wino_plan" : "wino_plan_k5") + "_c" + std::to_string(C) + "_s" + std::to_string(S);
       if (!selected(ctx, name)) continue;
       NoGradGuard no_grad;
       Generator gen(7);
-      Tensor x = uniform({1, C, S, S}, gen, -1, 1), w = mul(uniform({C, C, 3, 3}, gen, -1, 1), 0.05);
+      Tensor x = uniform({1, C, S, S}, gen, -1, 1), w = mul(uniform({C, C, k, k}, gen, -1, 1), 0.05);
       Tensor b = uniform({C}, gen);
       nlohmann::json line = {{"name", name}, {"cpu", paths::cpu_model()},
                              {"isa", paths::isa_name(paths::cpu_isa())}};
       const int repeats = repeats_for(ctx, 7);
       double best = 1e300;
       std::string best_path;
-      for (CpuConvPath path : {CpuConvPath::kDirect, CpuConvPath::kWinograd2, CpuConvPath::kWinograd4}) {
+      for (CpuConvPath path : variants) {
         ConvPathScope scope(path);
-        const double ms = time_ms([&] { Tensor y = conv2d(x, w, b); }, 2, repeats).median_ms;
-        line[std::string(paths::cpu_conv_path_name(path)) + "_ms"] = ms;
-        if (ms < best) best = ms, best_path = paths::cpu_conv_path_name(path);
+        const paths::ConvShape shape{1, C, S, S, C, k, 1, k / 2, 1, S, S};
+        const std::string label = paths::conv_forward_path(shape).substr(0, paths::conv_forward_path(shape).find('/'));
+        const double ms = time_ms([&] { Tensor y = conv2d(x, w, b, 1, k / 2); }, 2, repeats).median_ms;
+        line[label + "_ms"] = ms;
+        if (ms < best) best = ms, best_path = label;
       }
       line["ms"] = best;
       line["fastest"] = best_path;
-      const paths::ConvShape shape{1, C, S, S, C, 3, 1, 1, 1, S, S};
+      const paths::ConvShape shape{1, C, S, S, C, k, 1, k / 2, 1, S, S};
       line["plan"] = paths::conv_forward_path(shape);
       emit(ctx, line);
     }
@@ -382,7 +391,8 @@ DCSR_BENCH(conv) {
 DCSR_BENCH(wino_plan) {
   // Only on request: dozens of timings that matter only when refitting the rule.
   if (ctx.filter.find("wino_plan") == std::string::npos) return;
-  bench_plan_grid(ctx);
+  bench_plan_grid(ctx, 3);
+  bench_plan_grid(ctx, 5);
 }
 
 }  // namespace dcsr::bench
