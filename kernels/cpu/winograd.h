@@ -1,5 +1,6 @@
 // Winograd convolutions on the CPU: float32 3x3 stride-1 dense convolutions
-// as F(4x4, 3x3) or F(2x2, 3x3) (winograd_transforms.h), the forward pass
+// as F(4x4, 3x3) or F(2x2, 3x3), and 5x5 ones as F(2x2, 5x5)
+// (winograd_transforms.h), the forward pass
 // with its epilogue (bias, residual, LeakyReLU) fused into the output
 // transform. conv2d.cpp routes such convolutions here when the plan
 // (winograd_plan.h) says this is faster than its direct path; the input
