@@ -361,17 +361,16 @@ void bench_plan_grid(const Context& ctx, int64_t k) {
       const int repeats = repeats_for(ctx, 7);
       double best = 1e300;
       std::string best_path;
+      const paths::ConvShape shape{1, C, S, S, C, k, 1, k / 2, 1, S, S};
       for (CpuConvPath path : variants) {
         ConvPathScope scope(path);
-        const paths::ConvShape shape{1, C, S, S, C, k, 1, k / 2, 1, S, S};
-        const std::string label = paths::conv_forward_path(shape).substr(0, paths::conv_forward_path(shape).find('/'));
+        const std::string taken = paths::conv_forward_path(shape), label = taken.substr(0, taken.find('/'));
         const double ms = time_ms([&] { Tensor y = conv2d(x, w, b, 1, k / 2); }, 2, repeats).median_ms;
         line[label + "_ms"] = ms;
         if (ms < best) best = ms, best_path = label;
       }
       line["ms"] = best;
       line["fastest"] = best_path;
-      const paths::ConvShape shape{1, C, S, S, C, k, 1, k / 2, 1, S, S};
       line["plan"] = paths::conv_forward_path(shape);
       emit(ctx, line);
     }

@@ -70,7 +70,7 @@ constexpr int kCap = 32;     // candidates a query's list holds
 constexpr int64_t kRowBlock = 384;  // keys per row block: 384 x 144 x 2 bytes = 110 KB, in L2
 // Columns are scaled to |x_int| <= 46000 (and every element to <= 32767), so
 // every |sum q_int k_int| <= |q_int| |k_int| <= (46000 + sqrt(D) / 2)^2 stays
-// below 2^31 (checked for the actual columns in column_stats' caller).
+// below 2^31 (checked for the actual columns in quantise_and_pack's caller).
 constexpr double kNormTarget = 46000.0;
 constexpr double kUnit = 1.0 / 16777216.0;  // u = 2^-24
 
@@ -87,7 +87,13 @@ struct Columns {
   bool finite = true;
 };
 
-Columns column_stats(const float* x, int64_t ld, int64_t n, int64_t D) {
+// Rounds one side (D, n; row stride ld) to int16 at each column's scale and
+// packs it into panels of `width` columns, [panel][pair p][width][2]: element
+// (p, w, t) is column p0 + w at row 2p + t, zero past the columns and past D
+// (zeros add nothing to an integer sum). Returns the columns' statistics,
+// gathered from the same rounded values; `finite` false (and nothing packed)
+// where an element is not finite.
+Columns quantise_and_pack(const float* x, int64_t ld, int64_t n, int64_t D, int width, int16_t* panels) {
   Columns c;
   c.scale.assign(size_t(n), 0.0);
   c.inv_scale.assign(size_t(n), 0.0f);
@@ -116,15 +122,24 @@ Columns column_stats(const float* x, int64_t ld, int64_t n, int64_t D) {
       c.inv_scale[size_t(i)] = float(1.0 / c.scale[size_t(i)]);
     }
   }
-  for (int64_t d = 0; d < D; ++d) {
-    const float* row = x + d * ld;
-    for (int64_t i = 0; i < n; ++i) {
-      const double v = row[i], q = std::nearbyint(v * c.scale[size_t(i)]);
-      const double back = q * double(c.inv_scale[size_t(i)]);
-      c.residual[size_t(i)] += (v - back) * (v - back);
-      c.approx[size_t(i)] += back * back;
-      int_norm[size_t(i)] += q * q;
-    }
+  const int64_t pairs = (D + 1) / 2;
+  for (int64_t p0 = 0; p0 < n; p0 += width) {
+    int16_t* panel = panels + p0 * pairs * 2;
+    for (int64_t p = 0; p < pairs; ++p)
+      for (int w = 0; w < width; ++w)
+        for (int t = 0; t < 2; ++t) {
+          const int64_t col = p0 + w, d = 2 * p + t;
+          double rounded = 0;
+          if (col < n && d < D) {
+            const double v = x[d * ld + col];
+            rounded = std::nearbyint(v * c.scale[size_t(col)]);
+            const double back = rounded * double(c.inv_scale[size_t(col)]);
+            c.residual[size_t(col)] += (v - back) * (v - back);
+            c.approx[size_t(col)] += back * back;
+            int_norm[size_t(col)] += rounded * rounded;
+          }
+          panel[(p * width + w) * 2 + t] = int16_t(rounded);
+        }
   }
   for (int64_t i = 0; i < n; ++i) {
     // The double sums above are exact to far below the margins of the bound.
@@ -133,24 +148,6 @@ Columns column_stats(const float* x, int64_t ld, int64_t n, int64_t D) {
     c.largest_int_norm = std::max(c.largest_int_norm, std::sqrt(int_norm[size_t(i)]));
   }
   return c;
-}
-
-// Packs the int16 columns into panels of `width` columns:
-// [panel][pair p][width][2], element (p, w, t) = column p0 + w at row 2p + t,
-// zero past the columns and past D (zeros add nothing to an integer sum).
-void pack_int16(const float* x, int64_t ld, int64_t n, int64_t D, int width, const std::vector<double>& scale,
-                int16_t* dst) {
-  const int64_t pairs = (D + 1) / 2;
-  for (int64_t p0 = 0; p0 < n; p0 += width) {
-    int16_t* panel = dst + p0 * pairs * 2;
-    for (int64_t p = 0; p < pairs; ++p)
-      for (int w = 0; w < width; ++w)
-        for (int t = 0; t < 2; ++t) {
-          const int64_t col = p0 + w, d = 2 * p + t;
-          panel[(p * width + w) * 2 + t] =
-              col < n && d < D ? int16_t(std::nearbyint(double(x[d * ld + col]) * scale[size_t(col)])) : int16_t(0);
-        }
-  }
 }
 
 // A job's per-query state, lanes [l0, l0 + nl) of the sweep.
@@ -315,7 +312,11 @@ bool exact_match_int16(const float* q, const float* k, int64_t D, int64_t Nq, in
     ++g_declined;
     return false;
   }
-  const Columns qs = column_stats(q, Nq, Nq, D), ks = column_stats(k, Nk, Nk, D);
+  Tensor packed = empty({packed_bytes / 4 + 16});
+  int16_t* key_panels = reinterpret_cast<int16_t*>(packed.data<float>());
+  int16_t* query_panels = key_panels + round_up(Nk, kRows) * pairs * 2;
+  const Columns ks = quantise_and_pack(k, Nk, Nk, D, kRows, key_panels);
+  const Columns qs = quantise_and_pack(q, Nq, Nq, D, kLanes, query_panels);
   // The int32 sums must stay below 2^31 (|sum| <= |q_int| |k_int|).
   if (!qs.finite || !ks.finite || qs.largest_int_norm * ks.largest_int_norm >= 2147483000.0) {
     ++g_declined;
@@ -337,11 +338,6 @@ bool exact_match_int16(const float* q, const float* k, int64_t D, int64_t Nq, in
     inv_sq[size_t(i)] = qs.inv_scale[size_t(i)];
   }
 
-  Tensor packed = empty({packed_bytes / 4 + 16});
-  int16_t* key_panels = reinterpret_cast<int16_t*>(packed.data<float>());
-  int16_t* query_panels = key_panels + round_up(Nk, kRows) * pairs * 2;
-  pack_int16(k, Nk, Nk, D, kRows, ks.scale, key_panels);
-  pack_int16(q, Nq, Nq, D, kLanes, qs.scale, query_panels);
 
   std::vector<uint8_t> overflowed(size_t(Nq), 0);
   std::atomic<int64_t> rescored{0};

@@ -30,6 +30,14 @@
   o3 = _mm256_shuffle_ps(t2, t3, 0xEE);
 }
 
+// The even and odd floats of a and b (16 floats, a first), in order:
+// even = (a0 a2 a4 a6 b0 b2 b4 b6), odd = (a1 a3 ... b7). shuffle_ps leaves
+// them in the order (0 1 4 5 | 2 3 6 7); the 64-bit permute restores it.
+[[gnu::always_inline]] DCSR_WINO_TARGET inline void deinterleave(__m256 a, __m256 b, __m256& even, __m256& odd) {
+  even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+  odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
+}
+
 // c[j] = (p[m*t + j] for t < 8), j < m + 2. Reads p[0 .. 8m + 2), no more.
 template <int M>
 [[gnu::always_inline]] DCSR_WINO_TARGET inline void load_columns(const float* p, __m256 (&c)[M + 2]) {
@@ -51,13 +59,9 @@ template <int M>
     c[5] = _mm256_shuffle_ps(u0, u1, 0xEE);
   } else {
     static_assert(M == 2, "F(m x m, 3 x 3) for m = 2 or 4");
-    for (int half = 0; half < 2; ++half) {  // columns (0, 1), then (2, 3) = (0, 1) two floats on
-      const __m256 a = _mm256_loadu_ps(p + 2 * half), b = _mm256_loadu_ps(p + 2 * half + 8);
-      // shuffle_ps leaves tile pairs in the order (0 1 4 5 | 2 3 6 7); the 64-bit permute restores it.
-      const __m256 even = _mm256_shuffle_ps(a, b, 0x88), odd = _mm256_shuffle_ps(a, b, 0xDD);
-      c[2 * half] = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), 0xD8));
-      c[2 * half + 1] = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(odd), 0xD8));
-    }
+    // Columns (0, 1), then (2, 3) = (0, 1) two floats on.
+    for (int half = 0; half < 2; ++half)
+      deinterleave(_mm256_loadu_ps(p + 2 * half), _mm256_loadu_ps(p + 2 * half + 8), c[2 * half], c[2 * half + 1]);
   }
 }
 
@@ -78,17 +82,12 @@ template <int M>
   }
 }
 
-// F(2x2, 5x5)'s columns: c[j] = (p[2t + j] for t < 8), j < 6. Columns 0-3
-// as F(2x2, 3x3) loads them; columns 4 and 5 are columns 0 and 1 four
-// floats on (their first half of load_columns<2>). Reads p[0 .. 20), no more.
+// F(2x2, 5x5)'s columns: c[j] = (p[2t + j] for t < 8), j < 6, as
+// load_columns<2> takes columns 0-3, with (4, 5) = (0, 1) four floats on.
+// Reads p[0 .. 20), no more.
 [[gnu::always_inline]] DCSR_WINO_TARGET inline void load_columns_2x5(const float* p, __m256 (&c)[6]) {
-  __m256 first[4];
-  load_columns<2>(p, first);
-  for (int j = 0; j < 4; ++j) c[j] = first[j];
-  const __m256 a = _mm256_loadu_ps(p + 4), b = _mm256_loadu_ps(p + 12);
-  const __m256 even = _mm256_shuffle_ps(a, b, 0x88), odd = _mm256_shuffle_ps(a, b, 0xDD);
-  c[4] = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), 0xD8));
-  c[5] = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(odd), 0xD8));
+  for (int half = 0; half < 3; ++half)
+    deinterleave(_mm256_loadu_ps(p + 2 * half), _mm256_loadu_ps(p + 2 * half + 8), c[2 * half], c[2 * half + 1]);
 }
 
 // Kernels::input: eight tiles of F(M x M, R x R), along x per window row, then along y.
@@ -146,10 +145,7 @@ template <int M>
     transpose_lanes(r0, r1, r2, r3, c[0], c[1], c[2], c[3]);
   } else {
     static_assert(M == 2, "F(m x m, 3 x 3) for m = 2 or 4");
-    const __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8);
-    const __m256 even = _mm256_shuffle_ps(a, b, 0x88), odd = _mm256_shuffle_ps(a, b, 0xDD);
-    c[0] = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), 0xD8));
-    c[1] = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(odd), 0xD8));
+    deinterleave(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), c[0], c[1]);
   }
 }
 
