@@ -38,7 +38,7 @@ cpu::ConvShape to_cpu(const ConvShape& s) {
 
 CpuFeatures cpu_features() {
   const cpu::CpuFeatures& f = cpu::cpu_features();
-  return {f.avx2_fma, f.avx512f, f.avx512_bf16, f.amx, f.model, f.summary()};
+  return {f.avx2_fma, f.avx512f, f.avx512_bf16, f.avx512_vnni, f.amx, f.model, f.summary()};
 }
 std::string cpu_model() { return cpu::cpu_model(); }
 bool isa_supported(CpuIsa isa) { return cpu::isa_supported(to_cpu(isa)); }
@@ -57,6 +57,7 @@ void reset_int16_match_stats() { cpu::reset_int16_match_stats(); }
 bool int16_match_allowed() { return cpu::int16_match_allowed(); }
 void set_int16_match_allowed(bool allowed) { cpu::set_int16_match_allowed(allowed); }
 void reset_int16_match_allowed() { cpu::reset_int16_match_allowed(); }
+const char* int16_match_sweep() { return cpu::int16_match_sweep(); }
 
 CpuConvPath cpu_conv_path() { return from_cpu(cpu::cpu_conv_path()); }
 void set_cpu_conv_path(CpuConvPath path) { cpu::set_cpu_conv_path(to_cpu(path)); }

@@ -29,6 +29,7 @@ struct CpuFeatures {
   bool avx2_fma = false;
   bool avx512f = false;
   bool avx512_bf16 = false;
+  bool avx512_vnni = false;  // vpdpwssd: the int16 matching's 512-bit sweep
   bool amx = false;
   std::string model;    // the cpuid brand string, e.g. "AMD EPYC 9B14"
   std::string summary;  // the flags present, e.g. "avx2+fma avx512f"
@@ -62,6 +63,10 @@ struct Int16MatchStats {
 };
 Int16MatchStats int16_match_stats();
 void reset_int16_match_stats();
+// The sweep the int16 matching takes now ("avx2", "avx512_vnni"), or
+// nullptr where it declines (generic level, AVX-512 without VNNI,
+// DCSR_CPU_MATCH=float32).
+const char* int16_match_sweep();
 
 // ---- the path of a float32 convolution ----
 enum class CpuConvPath { kAuto, kDirect, kWinograd2, kWinograd4 };

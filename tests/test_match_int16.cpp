@@ -1,5 +1,6 @@
-// The exact int16 matching of float32 max_cosine (kernels/cpu/max_cosine_int16.h,
-// taken at the AVX2 level): on every ISA path this CPU has, the values and
+// The exact int16 matching of float32 max_cosine (kernels/cpu/max_cosine_int16.h:
+// the 256-bit sweep at the AVX2 level, the VNNI sweep at the AVX-512 level
+// where the CPU has VNNI): on every ISA path this CPU has, the values and
 // indices are bit-identical to the float32 sweep (the path DCSR_CPU_ISA=generic
 // forces), on random inputs
 // and on adversarial near-ties: keys a few ulps apart, exact duplicates, keys
@@ -63,7 +64,8 @@ std::vector<Input> inputs() {
     return &all.back();
   };
   // Random unit columns at the descriptors' depth, two images, partial
-  // panels on both sides (333 = 20 x 16 + 13 queries, 1001 = 166 x 6 + 5 keys).
+  // panels on both sides (333 = 20 x 16 + 13 = 5 x 64 + 13 queries,
+  // 1001 = 166 x 6 + 5 keys).
   add("random 144-D", 2, 144, 333, 1001, unit_columns(2, 144, 333, 1), unit_columns(2, 144, 1001, 2));
   // Odd depths (an odd D pads one zero row), a single query, a single key.
   add("D 9", 1, 9, 17, 7, unit_columns(1, 9, 17, 3), unit_columns(1, 9, 7, 4));
@@ -167,7 +169,9 @@ TEST_CASE("max_cosine float32: the int16 path's values and indices are the float
       const paths::Int16MatchStats s = paths::int16_match_stats();
       REQUIRE(bits(got.confidence) == bits(expected.confidence));
       REQUIRE(got.index.to_vector<int64_t>() == expected.index.to_vector<int64_t>());
-      if (isa == CpuIsa::kAvx512) {  // the 512-bit float32 sweep (max_cosine_int16.cpp says why)
+      if (isa == CpuIsa::kAvx512 && !paths::cpu_features().avx512_vnni) {
+        // No VNNI: the 512-bit float32 sweep (max_cosine_int16.cpp says why).
+        CHECK(paths::int16_match_sweep() == nullptr);
         CHECK(s.queries == 0);
         CHECK(s.declined == 0);
       } else if (in.expect_decline) {
@@ -187,14 +191,18 @@ TEST_CASE("max_cosine float32: the int16 path's values and indices are the float
 TEST_CASE("max_cosine float32: the int16 path declines a workspace it does not fit, with the same result",
           "[match_int16][ops][dcsr]") {
   IsaGuard guard;
-  if (!paths::isa_supported(CpuIsa::kAvx2)) SUCCEED("no AVX2 on this CPU: the int16 path never runs");
-  else {
-    const int64_t D = 144, Nq = 300, Nk = 500;
-    Tensor q = from_vector(unit_columns(1, D, Nq, 21), {1, D, Nq}, kFloat32);
-    Tensor k = from_vector(unit_columns(1, D, Nk, 22), {1, D, Nk}, kFloat32);
-    paths::set_cpu_isa(CpuIsa::kGeneric);
-    const MatchResult expected = max_cosine(q, k);
-    paths::set_cpu_isa(CpuIsa::kAvx2);
+  const int64_t D = 144, Nq = 300, Nk = 500;
+  Tensor q = from_vector(unit_columns(1, D, Nq, 21), {1, D, Nq}, kFloat32);
+  Tensor k = from_vector(unit_columns(1, D, Nk, 22), {1, D, Nk}, kFloat32);
+  paths::set_cpu_isa(CpuIsa::kGeneric);
+  const MatchResult expected = max_cosine(q, k);
+  int sweeps = 0;
+  for (CpuIsa isa : {CpuIsa::kAvx2, CpuIsa::kAvx512}) {
+    if (!paths::isa_supported(isa)) continue;
+    paths::set_cpu_isa(isa);
+    if (paths::int16_match_sweep() == nullptr) continue;
+    INFO(paths::int16_match_sweep());
+    ++sweeps;
     TileLimitGuard small(int64_t(64) << 10);  // the packed operands alone need 230 KB
     paths::reset_int16_match_stats();
     const MatchResult got = max_cosine(q, k);
@@ -202,6 +210,7 @@ TEST_CASE("max_cosine float32: the int16 path declines a workspace it does not f
     CHECK(bits(got.confidence) == bits(expected.confidence));
     CHECK(got.index.to_vector<int64_t>() == expected.index.to_vector<int64_t>());
   }
+  if (sweeps == 0) SUCCEED("no int16 sweep on this CPU: the path never runs");
 }
 
 TEST_CASE("max_cosine float32: set_int16_match_allowed(false) keeps the float32 sweep, with the same result",
@@ -217,7 +226,7 @@ TEST_CASE("max_cosine float32: set_int16_match_allowed(false) keeps the float32 
   CHECK(paths::int16_match_stats().declined == 0);  // not allowed is not declined
   paths::set_int16_match_allowed(true);
   const MatchResult int16 = max_cosine(q, k);
-  CHECK(paths::int16_match_stats().queries == (paths::cpu_isa() == CpuIsa::kAvx2 ? Nq : 0));
+  CHECK(paths::int16_match_stats().queries == (paths::int16_match_sweep() != nullptr ? Nq : 0));
   CHECK(bits(int16.confidence) == bits(float32.confidence));
   CHECK(int16.index.to_vector<int64_t>() == float32.index.to_vector<int64_t>());
 }

@@ -111,8 +111,8 @@ void bench_max_cosine(const Context& ctx, const std::string& name, int64_t nq, i
                          {"keys", nk},
                          {"dim", D},
                          {"ms", ours.median_ms},
-                         {"path", int16.queries > 0 ? std::string("int16-exact/") + paths::isa_name(paths::cpu_isa())
-                                                    : std::string("float32-sweep")},
+                         {"path", int16.queries > 0 ? std::string("int16-exact/") + paths::int16_match_sweep()
+                                                    : std::string("float32-sweep/") + paths::isa_name(paths::cpu_isa())},
                          {"ms_float32_sweep", float32_sweep.median_ms},
                          {"vs_float32_sweep", ours.median_ms / float32_sweep.median_ms},
                          {"int16_rescored_per_query", double(int16.rescored) / double(std::max<int64_t>(1, int16.queries))},

@@ -58,13 +58,15 @@ CpuFeatures detect() {
   __get_cpuid(0, &max_leaf, &b, &c, &d);
   if (max_leaf < 7) return f;
   __cpuid_count(7, 0, a, b, c, d);
-  const bool avx2 = b & (1u << 5), avx512f = b & (1u << 16);
+  const bool avx2 = b & (1u << 5), avx512f = b & (1u << 16), avx512bw = b & (1u << 30);
+  const bool avx512_vnni = c & (1u << 11);
   const bool amx_bf16 = d & (1u << 22), amx_tile = d & (1u << 24), amx_int8 = d & (1u << 25);
   unsigned a1 = 0, b1 = 0, c1 = 0, d1 = 0;
   if (a >= 1) __cpuid_count(7, 1, a1, b1, c1, d1);
   f.avx2_fma = os_ymm && avx2 && fma;
   f.avx512f = os_zmm && avx512f && f.avx2_fma;
   f.avx512_bf16 = f.avx512f && (a1 & (1u << 5));
+  f.avx512_vnni = f.avx512f && avx512bw && avx512_vnni;
   f.amx = os_amx && amx_tile && amx_bf16 && amx_int8;
 #else
   f.model = "non-x86 CPU";
@@ -92,6 +94,7 @@ std::string CpuFeatures::summary() const {
   };
   add(avx2_fma, "avx2,fma");
   add(avx512f, "avx512f");
+  add(avx512_vnni, "avx512_vnni");
   add(avx512_bf16, "avx512_bf16");
   add(amx, "amx");
   return s.empty() ? "no avx2" : s;

@@ -23,6 +23,7 @@ struct CpuFeatures {
   bool avx2_fma = false;
   bool avx512f = false;
   bool avx512_bf16 = false;
+  bool avx512_vnni = false; // AVX512_VNNI (with AVX512BW): vpdpwssd, int16 pairs multiplied and added into int32
   bool amx = false;         // AMX tiles with bf16 and int8 (the OS must still grant them per process)
   std::string model;        // the cpuid brand string, e.g. "AMD EPYC 9B14"
   std::string summary() const;  // e.g. "avx2+fma avx512f" (the flags that are present)

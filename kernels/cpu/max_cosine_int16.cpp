@@ -1,14 +1,19 @@
 // Exact matching through an int16 score sweep (max_cosine_int16.h).
 //
-// Why int16 and not int8 or bf16: the machines without AVX-512 have no
-// int8 instruction that adds into int32 in one step (VNNI) and no bf16
-// arithmetic. AVX2's vpmaddwd multiplies 16 int16 pairs and adds them
-// pairwise into 8 int32 lanes: 16 products per multiply uop, twice the
-// float32 FMA's 8. int8 through vpmaddubsw needs a second multiply uop
-// (vpmaddwd by ones) to reach int32, so it multiplies at the same rate with
-// a 7-bit operand (its int16 sums saturate otherwise), and a bound about
-// 200 times wider: hundreds of candidates per query in textured regions
-// instead of a few.
+// Two sweeps, one bound and one driver (exact_match<Sweep>):
+//   Avx2Sweep:   vpmaddwd multiplies 16 int16 pairs and adds them pairwise
+//                into 8 int32 lanes, then vpaddd: 16 products per multiply
+//                uop, twice the 256-bit float32 FMA's 8.
+//   VnniSweep:   AVX512_VNNI's vpdpwssd multiplies 32 int16 pairs and adds
+//                them into 16 int32 accumulators in one uop: 32 products,
+//                twice the 512-bit float32 FMA's 16. AVX-512 without VNNI
+//                keeps the 512-bit float32 sweep (vpmaddwd + vpaddd there
+//                is two uops for 32 products: no gain).
+// Why int16 and not int8 or bf16: int8 (vpmaddubsw, or VNNI's vpdpbusd)
+// rounds to a 7-bit operand, a bound about 200 times wider: hundreds of
+// candidates per query in textured regions instead of a few. bf16
+// (vdpbf16ps) rounds to 8 significant bits, a bound about 100 times wider
+// than int16's 15, for the same 32 products per uop as vpdpwssd.
 //
 // The bound. For query q_i and key k_j (float32 columns) let
 //   t = q.k                            the exact real dot product,
@@ -56,6 +61,7 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define DCSR_INT16_TARGET __attribute__((target("avx2,fma")))
+#define DCSR_INT16_VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512vnni,avx2,fma")))
 #endif
 
 namespace dcsr::kernels::cpu {
@@ -64,10 +70,9 @@ namespace {
 
 std::atomic<int64_t> g_queries{0}, g_rescored{0}, g_fallbacks{0}, g_declined{0};
 
-constexpr int kRows = 6;     // keys per register block (broadcast)
-constexpr int kLanes = 16;   // queries per register block: two vectors of 8 int32 lanes
 constexpr int kCap = 32;     // candidates a query's list holds
 constexpr int64_t kRowBlock = 384;  // keys per row block: 384 x 144 x 2 bytes = 110 KB, in L2
+                                    // (a multiple of every sweep's kRows)
 // Columns are scaled to |x_int| <= 46000 (and every element to <= 32767), so
 // every |sum q_int k_int| <= |q_int| |k_int| <= (46000 + sqrt(D) / 2)^2 stays
 // below 2^31 (checked for the actual columns in quantise_and_pack's caller).
@@ -183,57 +188,145 @@ inline void add_candidate(JobState& st, int64_t i, int32_t j, float s) {
 }
 
 #if defined(__x86_64__)
-// The register block: acc[r][v] lane l = sum over d of key (row0 + r)'s and
-// query (lane0 + 8 v + l)'s int16 values; then the epilogue.
-DCSR_INT16_TARGET void sweep_block(const int16_t* row_panel, const int16_t* lane_panel, int64_t pairs, int rows,
-                                   int64_t row0, int64_t lane_in_job, const float* inv_sk, const float* inv_sq,
-                                   JobState& st) {
-  __m256i acc[kRows][2];
+// The register blocks: acc[r][v] lane l = sum over d of key (row0 + r)'s and
+// query (lane0 + L v + l)'s int16 values (L int32 lanes per vector); then
+// the epilogue, the same arithmetic in both: score = (float(acc) * inv_sk) *
+// inv_sq, the running best, and every key within the gap of it appended.
+// Keys past `rows` (zero padding of the last panel) are computed, not used.
+
+// Appends the lanes set in `mask` (bit l = lane l of the block, scores s[l])
+// as candidates for key `key`.
+inline void add_lanes(JobState& st, int64_t lane_in_job, uint64_t mask, int32_t key, const float* s) {
+  for (; mask != 0; mask &= mask - 1) {
+    const int l = __builtin_ctzll(mask);
+    add_candidate(st, lane_in_job + l, key, s[l]);
+  }
+}
+
+struct Avx2Sweep {
+  static constexpr int kRows = 6;    // keys per register block (broadcast)
+  static constexpr int kLanes = 16;  // queries per register block: two vectors of 8 int32 lanes
+  static const char* name() { return "avx2"; }
+
+  DCSR_INT16_TARGET static void block(const int16_t* row_panel, const int16_t* lane_panel, int64_t pairs, int rows,
+                                      int64_t row0, int64_t lane_in_job, const float* inv_sk, const float* inv_sq,
+                                      JobState& st) {
+    __m256i acc[kRows][2];
 #pragma GCC unroll 6
-  for (int r = 0; r < kRows; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
-  for (int64_t p = 0; p < pairs; ++p) {
-    const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lane_panel + p * 2 * kLanes));
-    const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lane_panel + p * 2 * kLanes + 16));
-    const int16_t* a = row_panel + p * 2 * kRows;
+    for (int r = 0; r < kRows; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+    for (int64_t p = 0; p < pairs; ++p) {
+      const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lane_panel + p * 2 * kLanes));
+      const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lane_panel + p * 2 * kLanes + 16));
+      const int16_t* a = row_panel + p * 2 * kRows;
+#pragma GCC unroll 6
+      for (int r = 0; r < kRows; ++r) {
+        int32_t pair;  // key r's two int16 values of this pair, broadcast to every lane
+        std::memcpy(&pair, a + 2 * r, sizeof(pair));
+        const __m256i av = _mm256_set1_epi32(pair);
+        acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(av, b0));
+        acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(av, b1));
+      }
+    }
+    float* best = st.best.data() + lane_in_job;
+    const float* gap = st.threshold_gap.data() + lane_in_job;
+    const __m256 q0 = _mm256_loadu_ps(inv_sq), q1 = _mm256_loadu_ps(inv_sq + 8);
+    const __m256 g0 = _mm256_loadu_ps(gap), g1 = _mm256_loadu_ps(gap + 8);
+    __m256 b0 = _mm256_loadu_ps(best), b1 = _mm256_loadu_ps(best + 8);
 #pragma GCC unroll 6
     for (int r = 0; r < kRows; ++r) {
-      int32_t pair;  // key r's two int16 values of this pair, broadcast to every lane
-      std::memcpy(&pair, a + 2 * r, sizeof(pair));
-      const __m256i av = _mm256_set1_epi32(pair);
-      acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(av, b0));
-      acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(av, b1));
+      if (r >= rows) break;
+      const __m256 ks = _mm256_set1_ps(inv_sk[r]);
+      const __m256 s0 = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc[r][0]), ks), q0);
+      const __m256 s1 = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc[r][1]), ks), q1);
+      b0 = _mm256_max_ps(b0, s0);
+      b1 = _mm256_max_ps(b1, s1);
+      const int m0 = _mm256_movemask_ps(_mm256_cmp_ps(s0, _mm256_sub_ps(b0, g0), _CMP_GE_OQ));
+      const int m1 = _mm256_movemask_ps(_mm256_cmp_ps(s1, _mm256_sub_ps(b1, g1), _CMP_GE_OQ));
+      if ((m0 | m1) == 0) continue;
+      // Rare once the running best is near the final one: store, append, go on.
+      _mm256_storeu_ps(best, b0);
+      _mm256_storeu_ps(best + 8, b1);
+      alignas(32) float s[kLanes];
+      _mm256_store_ps(s, s0);
+      _mm256_store_ps(s + 8, s1);
+      add_lanes(st, lane_in_job, uint64_t(unsigned(m0 | (m1 << 8))), int32_t(row0 + r), s);
     }
-  }
-  float* best = st.best.data() + lane_in_job;
-  const float* gap = st.threshold_gap.data() + lane_in_job;
-  const __m256 q0 = _mm256_loadu_ps(inv_sq), q1 = _mm256_loadu_ps(inv_sq + 8);
-  const __m256 g0 = _mm256_loadu_ps(gap), g1 = _mm256_loadu_ps(gap + 8);
-  __m256 b0 = _mm256_loadu_ps(best), b1 = _mm256_loadu_ps(best + 8);
-#pragma GCC unroll 6
-  for (int r = 0; r < kRows; ++r) {
-    if (r >= rows) break;
-    const __m256 ks = _mm256_set1_ps(inv_sk[r]);
-    const __m256 s0 = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc[r][0]), ks), q0);
-    const __m256 s1 = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc[r][1]), ks), q1);
-    b0 = _mm256_max_ps(b0, s0);
-    b1 = _mm256_max_ps(b1, s1);
-    const int m0 = _mm256_movemask_ps(_mm256_cmp_ps(s0, _mm256_sub_ps(b0, g0), _CMP_GE_OQ));
-    const int m1 = _mm256_movemask_ps(_mm256_cmp_ps(s1, _mm256_sub_ps(b1, g1), _CMP_GE_OQ));
-    if ((m0 | m1) == 0) continue;
-    // Rare once the running best is near the final one: store, append, go on.
     _mm256_storeu_ps(best, b0);
     _mm256_storeu_ps(best + 8, b1);
-    alignas(32) float s[16];
-    _mm256_store_ps(s, s0);
-    _mm256_store_ps(s + 8, s1);
-    for (int mask = m0 | (m1 << 8); mask != 0; mask &= mask - 1) {
-      const int l = __builtin_ctz(unsigned(mask));
-      add_candidate(st, lane_in_job + l, int32_t(row0 + r), s[l]);
-    }
   }
-  _mm256_storeu_ps(best, b0);
-  _mm256_storeu_ps(best + 8, b1);
-}
+};
+
+// GCC 12's AVX-512 intrinsics start some results from _mm512_undefined_ps(),
+// which -Wmaybe-uninitialized reports when inlined (GCC bug 105593): silenced
+// for this block only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+struct VnniSweep {
+  static constexpr int kRows = 6;    // keys per register block: 6 x 4 = 24 accumulators of the 32 registers
+  static constexpr int kLanes = 64;  // queries per register block: four vectors of 16 int32 lanes
+  static constexpr int kVecs = 4;
+  static const char* name() { return "avx512_vnni"; }
+
+  DCSR_INT16_VNNI_TARGET static void block(const int16_t* row_panel, const int16_t* lane_panel, int64_t pairs,
+                                           int rows, int64_t row0, int64_t lane_in_job, const float* inv_sk,
+                                           const float* inv_sq, JobState& st) {
+    // GCC keeps the 24 accumulators in registers only as its own int32
+    // vectors (__v16si): through __m512i (a vector of int64) every
+    // _mm512_dpwssd_epi32 converts, and the array goes to the stack.
+    __v16si acc[kRows][kVecs];
+#pragma GCC unroll 6
+    for (int r = 0; r < kRows; ++r)
+#pragma GCC unroll 4
+      for (int v = 0; v < kVecs; ++v) acc[r][v] = __v16si{};
+    for (int64_t p = 0; p < pairs; ++p) {
+      __v16si b[kVecs];
+#pragma GCC unroll 4
+      for (int v = 0; v < kVecs; ++v) std::memcpy(&b[v], lane_panel + p * 2 * kLanes + 32 * v, sizeof(b[v]));
+      const int16_t* a = row_panel + p * 2 * kRows;
+#pragma GCC unroll 6
+      for (int r = 0; r < kRows; ++r) {
+        int32_t pair;
+        std::memcpy(&pair, a + 2 * r, sizeof(pair));
+        const __v16si av = __v16si{} + pair;
+#pragma GCC unroll 4
+        for (int v = 0; v < kVecs; ++v) acc[r][v] = __builtin_ia32_vpdpwssd_v16si(acc[r][v], av, b[v]);
+      }
+    }
+    float* best = st.best.data() + lane_in_job;
+    const float* gap = st.threshold_gap.data() + lane_in_job;
+    __m512 q[kVecs], g[kVecs], bst[kVecs];
+#pragma GCC unroll 4
+    for (int v = 0; v < kVecs; ++v) {
+      q[v] = _mm512_loadu_ps(inv_sq + 16 * v);
+      g[v] = _mm512_loadu_ps(gap + 16 * v);
+      bst[v] = _mm512_loadu_ps(best + 16 * v);
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < kRows; ++r) {
+      if (r >= rows) break;
+      const __m512 ks = _mm512_set1_ps(inv_sk[r]);
+      __m512 s[kVecs];
+      uint64_t mask = 0;
+#pragma GCC unroll 4
+      for (int v = 0; v < kVecs; ++v) {
+        s[v] = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(__m512i(acc[r][v])), ks), q[v]);
+        bst[v] = _mm512_max_ps(bst[v], s[v]);
+        mask |= uint64_t(_mm512_cmp_ps_mask(s[v], _mm512_sub_ps(bst[v], g[v]), _CMP_GE_OQ)) << (16 * v);
+      }
+      if (mask == 0) continue;
+      alignas(64) float scores[kLanes];
+#pragma GCC unroll 4
+      for (int v = 0; v < kVecs; ++v) {
+        _mm512_storeu_ps(best + 16 * v, bst[v]);
+        _mm512_store_ps(scores + 16 * v, s[v]);
+      }
+      add_lanes(st, lane_in_job, mask, int32_t(row0 + r), scores);
+    }
+#pragma GCC unroll 4
+    for (int v = 0; v < kVecs; ++v) _mm512_storeu_ps(best + 16 * v, bst[v]);
+  }
+};
+#pragma GCC diagnostic pop
 #endif
 
 // The float32 kernel's chain for one pair (dot_sweep.h's dot_block:
@@ -285,19 +378,15 @@ Int16MatchStats int16_match_stats() {
 
 void reset_int16_match_stats() { g_queries = g_rescored = g_fallbacks = g_declined = 0; }
 
-bool exact_match_int16(const float* q, const float* k, int64_t D, int64_t Nq, int64_t Nk, float* conf,
-                       int64_t* index, int64_t workspace_bytes, const Float32Match& float32_match) {
-#if !defined(__x86_64__)
-  (void)q, (void)k, (void)D, (void)Nq, (void)Nk, (void)conf, (void)index, (void)workspace_bytes, (void)float32_match;
-  return false;
-#else
-  // AVX2 only: where the CPU has AVX-512 the float32 sweep runs at 512 bits
-  // (dot_sweep.h), as many products per cycle as this 256-bit int16 sweep
-  // at best; an AVX-512 int16 sweep (VNNI's vpdpwssd: multiply and add in one
-  // uop) is not written, because no machine here could measure it.
-  if (!int16_match_allowed() || cpu_isa() != CpuIsa::kAvx2 || Nq <= 0 || Nk <= 0 || D <= 0 || Nk > std::numeric_limits<int32_t>::max() ||
-      D > (int64_t(1) << 20))
-    return false;
+namespace {
+
+#if defined(__x86_64__)
+// The driver for one sweep: quantise, bound, sweep, re-score, fall back
+// (the steps of max_cosine_int16.h); false where it declines.
+template <class Sweep>
+bool exact_match(const float* q, const float* k, int64_t D, int64_t Nq, int64_t Nk, float* conf, int64_t* index,
+                 int64_t workspace_bytes, const Float32Match& float32_match) {
+  constexpr int kRows = Sweep::kRows, kLanes = Sweep::kLanes;
   const int64_t pairs = (D + 1) / 2;
   const int64_t threads_max = std::max(1, omp_get_max_threads());
   int64_t lane_block = std::min<int64_t>(1024, round_up((Nq + 2 * threads_max - 1) / (2 * threads_max), kLanes));
@@ -316,9 +405,13 @@ bool exact_match_int16(const float* q, const float* k, int64_t D, int64_t Nq, in
   int16_t* key_panels = reinterpret_cast<int16_t*>(packed.data<float>());
   int16_t* query_panels = key_panels + round_up(Nk, kRows) * pairs * 2;
   const Columns ks = quantise_and_pack(k, Nk, Nk, D, kRows, key_panels);
+  if (!ks.finite) {
+    ++g_declined;
+    return false;
+  }
   const Columns qs = quantise_and_pack(q, Nq, Nq, D, kLanes, query_panels);
   // The int32 sums must stay below 2^31 (|sum| <= |q_int| |k_int|).
-  if (!qs.finite || !ks.finite || qs.largest_int_norm * ks.largest_int_norm >= 2147483000.0) {
+  if (!qs.finite || qs.largest_int_norm * ks.largest_int_norm >= 2147483000.0) {
     ++g_declined;
     return false;
   }
@@ -351,7 +444,7 @@ bool exact_match_int16(const float* q, const float* k, int64_t D, int64_t Nq, in
       for (int64_t lp = 0; lp < nl_pad; lp += kLanes) {
         const int16_t* lane_panel = query_panels + (l0 + lp) * pairs * 2;
         for (int64_t rp = 0; rp < nr; rp += kRows)
-          sweep_block(key_panels + (r0 + rp) * pairs * 2, lane_panel, pairs, int(std::min<int64_t>(kRows, nr - rp)),
+          Sweep::block(key_panels + (r0 + rp) * pairs * 2, lane_panel, pairs, int(std::min<int64_t>(kRows, nr - rp)),
                       r0 + rp, lp, ks.inv_scale.data() + r0 + rp, inv_sq.data() + l0 + lp, st);
       }
     }
@@ -426,7 +519,41 @@ bool exact_match_int16(const float* q, const float* k, int64_t D, int64_t Nq, in
   g_fallbacks += int64_t(rest.size());
   g_rescored += rescored.load();
   return true;
+}
 #endif
+
+}  // namespace
+
+bool exact_match_int16(const float* q, const float* k, int64_t D, int64_t Nq, int64_t Nk, float* conf,
+                       int64_t* index, int64_t workspace_bytes, const Float32Match& float32_match) {
+  if (!int16_match_allowed() || Nq <= 0 || Nk <= 0 || D <= 0 || Nk > std::numeric_limits<int32_t>::max() ||
+      D > (int64_t(1) << 20))
+    return false;
+#if defined(__x86_64__)
+  switch (cpu_isa()) {
+    case CpuIsa::kAvx2:
+      return exact_match<Avx2Sweep>(q, k, D, Nq, Nk, conf, index, workspace_bytes, float32_match);
+    case CpuIsa::kAvx512:
+      // Without VNNI the 512-bit float32 sweep is as fast (the file's header).
+      if (!cpu_features().avx512_vnni) return false;
+      return exact_match<VnniSweep>(q, k, D, Nq, Nk, conf, index, workspace_bytes, float32_match);
+    case CpuIsa::kGeneric:
+      break;
+  }
+#else
+  (void)q, (void)k, (void)conf, (void)index, (void)workspace_bytes, (void)float32_match;
+#endif
+  return false;
+}
+
+const char* int16_match_sweep() {
+#if defined(__x86_64__)
+  if (int16_match_allowed()) {
+    if (cpu_isa() == CpuIsa::kAvx2) return Avx2Sweep::name();
+    if (cpu_isa() == CpuIsa::kAvx512 && cpu_features().avx512_vnni) return VnniSweep::name();
+  }
+#endif
+  return nullptr;
 }
 
 }  // namespace dcsr::kernels::cpu

@@ -1,7 +1,8 @@
 // Exact patch matching through a reduced-precision score sweep (dcsr-spec
 // §4.1; kernels/cpu/max_cosine_int16.cpp): the max and FIRST argmax over keys
 // of every query's dot products, bit-identical to the float32 sweep of
-// max_cosine.cpp, in about two thirds of its time on AVX2 (Zen 3).
+// max_cosine.cpp, in about two thirds of its time on AVX2 (Zen 3) and
+// AVX-512 with VNNI (Zen 5).
 //
 //   1. Every column is rounded to int16 at its own scale; the sweep computes
 //      all int16 dot products exactly (int32 sums) and scales them back: an
@@ -50,12 +51,16 @@ using Float32Match = std::function<void(const float* q, int64_t ldq, int64_t nq,
 // One image: q (D, Nq) and k (D, Nk), row-major, columns are the vectors.
 // Writes conf[Nq] and index[Nq] and returns true; or returns false, having
 // written nothing, where the path does not apply: it is not allowed
-// (DCSR_CPU_MATCH=float32), the ISA level is not AVX2 (the CPU lacks it, the
-// level is forced to generic, or it is AVX-512, where the float32 sweep is
-// 512 bits wide: max_cosine_int16.cpp), an input is not finite,
+// (DCSR_CPU_MATCH=float32), the ISA level has no int16 sweep (generic, or
+// AVX-512 without VNNI, whose 512-bit float32 sweep is as fast:
+// max_cosine_int16.cpp), an input is not finite,
 // the int32 sums could overflow, or the packed operands and the per-thread
 // lists would exceed `workspace_bytes`.
 bool exact_match_int16(const float* q, const float* k, int64_t D, int64_t Nq, int64_t Nk, float* conf,
                        int64_t* index, int64_t workspace_bytes, const Float32Match& float32_match);
+
+// The int16 sweep exact_match_int16 takes at the current ISA level ("avx2",
+// "avx512_vnni"), or nullptr where it declines every input (bench lines).
+const char* int16_match_sweep();
 
 }  // namespace dcsr::kernels::cpu
