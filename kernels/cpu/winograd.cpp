@@ -4,6 +4,7 @@
 #include "kernels/cpu/winograd.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "kernels/cpu/cpu_common.h"
 #include "kernels/cpu/winograd_transforms.h"
@@ -85,31 +86,50 @@ void multiply_generic(int m, const float* u, const float* v, int64_t v_pos, floa
 // U of F(M x M, R x R): u[pos][panel][ci][r] = (G g G^T)[pos] of the kernel
 // g = w[panel*mr + r][ci], 0 for the padding rows past cout; pos = k*N + l
 // (N = M + R - 1; k along y, l along x, as the input and output transforms
-// number them).
+// number them). Computed in double, rounded once.
+//
+// Redone every call, so it must cost little next to the tiles. One job per
+// panel: its kernels are transformed into a panel-sized buffer first,
+// [ci][r][pos], then written out position by position, each a contiguous
+// run of Cin * mr floats. (Written straight from the transform, the N * N
+// positions' stores, a power of two apart for 64 or 128 channels, fell in
+// one L1 set, and at 128 channels the transform took ten times as long as
+// the tiles of an 8 x 8 image.)
 template <int M, int R>
 void pack_weights(const ConvShape& s, const float* w, int64_t mr, float* u) {
-  constexpr int N = M + R - 1;
-  const int64_t panels = (s.Cout + mr - 1) / mr;
-  std::fill(u, u + N * N * panels * s.Cin * mr, 0.0f);
-  parallel_for(s.Cout, grain_for(s.Cin * 100), [&](int64_t begin, int64_t end) {
-    for (int64_t co = begin; co < end; ++co)
-      for (int64_t ci = 0; ci < s.Cin; ++ci) {
-        const float* g = w + (co * s.Cin + ci) * R * R;
-        double cols[R][N];  // cols[kx] = G g[.][kx]
-        for (int kx = 0; kx < R; ++kx) {
-          double taps[R];
-          for (int ky = 0; ky < R; ++ky) taps[ky] = g[ky * R + kx];
-          weight_1d_of<M, R>(taps, cols[kx]);
+  constexpr int N = M + R - 1, P = N * N;
+  const int64_t panels = (s.Cout + mr - 1) / mr, pos_stride = panels * s.Cin * mr;
+  parallel_for(panels, grain_for(s.Cin * mr * 200), [&](int64_t begin, int64_t end) {
+    std::vector<float> panel_u(size_t(s.Cin * mr * P));  // [ci][r][pos]
+    for (int64_t panel = begin; panel < end; ++panel) {
+      for (int64_t ci = 0; ci < s.Cin; ++ci)
+        for (int64_t r = 0; r < mr; ++r) {
+          float* dst = panel_u.data() + (ci * mr + r) * P;
+          const int64_t co = panel * mr + r;
+          if (co >= s.Cout) {
+            std::fill(dst, dst + P, 0.0f);
+            continue;
+          }
+          const float* g = w + (co * s.Cin + ci) * R * R;
+          double cols[R][N];  // cols[kx] = G g[.][kx]
+          for (int kx = 0; kx < R; ++kx) {
+            double taps[R];
+            for (int ky = 0; ky < R; ++ky) taps[ky] = g[ky * R + kx];
+            weight_1d_of<M, R>(taps, cols[kx]);
+          }
+          for (int k = 0; k < N; ++k) {
+            double row[R];
+            for (int kx = 0; kx < R; ++kx) row[kx] = cols[kx][k];
+            double o[N];
+            weight_1d_of<M, R>(row, o);
+            for (int l = 0; l < N; ++l) dst[k * N + l] = float(o[l]);
+          }
         }
-        for (int k = 0; k < N; ++k) {
-          double row[R];
-          for (int kx = 0; kx < R; ++kx) row[kx] = cols[kx][k];
-          double o[N];
-          weight_1d_of<M, R>(row, o);
-          for (int l = 0; l < N; ++l)
-            u[(((k * N + l) * panels + co / mr) * s.Cin + ci) * mr + co % mr] = float(o[l]);
-        }
+      for (int pos = 0; pos < P; ++pos) {
+        float* out = u + pos * pos_stride + panel * s.Cin * mr;
+        for (int64_t c = 0; c < s.Cin * mr; ++c) out[c] = panel_u[size_t(c * P + pos)];
       }
+    }
   });
 }
 

@@ -17,10 +17,12 @@
 //   C=64:  side 8  0.203/0.398/0.145   side 32 2.06/0.655/0.612    side 128 27.2/7.56/11.3
 //   C=128: side 8  0.409/1.69/0.570    side 32 7.90/3.56/2.94      side 128  122/26.2/32.5
 //   3 -> 64 at 128: 1.66/1.38/1.47;  64 -> 3 at 128: 7.17/2.35/3.10
-// Winograd wins almost everywhere against im2col; on AVX-512 builds the
-// direct path is the implicit GEMM of conv2d_avx512.cpp (about twice as fast
-// as im2col), which the same rule has not yet been measured against: refit
-// the thresholds with the wino_plan bench on such a machine.
+// Winograd wins almost everywhere against im2col. On AVX-512 builds the
+// direct path is the implicit GEMM of conv2d_avx512.cpp, and the rule is
+// packed_gemm_tile_for's below, fitted on such a machine. (These AVX2 times
+// predate the weight transform's fix, which took up to 2 ms off F(4x4) at
+// 128 channels on Zen 5; refitting on an AVX2-only machine may move the
+// small-side thresholds.)
 //
 // The rule for the WEIGHT gradient (winograd_weight.cpp), same shapes, side =
 // min(Ho, Wo):
@@ -112,7 +114,37 @@ static int forced_tile() {
   return -1;
 }
 
+// The forward rule where the direct path is the AVX-512 implicit GEMM
+// (DCSR_PACKED_GEMM builds), refitted on a 2-core AMD EPYC Zen 5 (AVX-512,
+// `dcsr_bench --filter wino_plan`, two threads) after the weight transform
+// stopped thrashing L1 (winograd.cpp, pack_weights). The implicit GEMM is
+// about twice as fast as im2col, so direct wins more small shapes than on
+// AVX2. Times, ms (direct / F(2x2) / F(4x4)), C -> C:
+//   C=8:   side 32 0.006/0.008/0.006  side 128 0.048/0.073/0.052
+//   C=16:  side 16 0.006/0.008/0.012  side 32  0.016/0.018/0.014  side 128 0.194/0.188/0.130
+//   C=32:  side 16 0.021/0.021/0.029  side 32  0.055/0.040/0.032  side 128 0.784/0.467/0.314
+//   C=64:  side 8  0.024/0.046/0.086  side 16  0.054/0.047/0.094  side 32  0.178/0.134/0.116
+//          side 64 0.788/0.397/0.278  side 128 4.47/1.67/1.08
+//   C=128: side 8  0.090/0.187/0.421  side 16  0.199/0.198/0.439  side 32  0.703/0.430/0.475
+//          side 64 3.09/1.45/1.10     side 128 10.9/5.84/3.58
+// 5x5 (direct / F(2x2,5x5)): C=3 direct everywhere (side 128: 0.043/0.051),
+// C=8 too (0.117/0.147); C=16 from side 32 (0.035/0.034; side 128 0.483/0.363);
+// C >= 32 from side 16 (C=128: 0.666/0.550; side 8: 0.228/0.545).
+static int packed_gemm_tile_for(const ConvShape& s) {
+  const int64_t side = std::min(s.Ho, s.Wo), channels = std::max(s.Cin, s.Cout);
+  if (winograd_5x5_applies(s)) return (s.Cin >= 32 && side >= 16) || (s.Cin >= 16 && side >= 32) ? kF2x5 : 0;
+  if (channels <= 8 || side < 16) return 0;
+  if (side < 32) return channels >= 64 ? 2 : 0;
+  if (side < 64 && channels > 64) return 2;
+  return 4;
+}
+
 int winograd_tile_for(const ConvShape& s) {
+  if ((winograd_5x5_applies(s) || winograd_applies(s)) && cpu_conv_path() == CpuConvPath::kAuto) {
+#ifdef DCSR_PACKED_GEMM
+    return packed_gemm_tile_for(s);
+#endif
+  }
   if (winograd_5x5_applies(s)) {
     // F(2x2, 5x5): forced Winograd paths take it, forced direct does not.
     // Under auto, everywhere but small outputs with many channels, where the

@@ -109,14 +109,19 @@ inline void weight_gradient_1d(const double (&t)[M + 2], double (&o)[3]) {
 
 // o = G g (g: 3 kernel taps, o: m + 2), in double: the weights are
 // transformed once per call, and rounding them once keeps the error down.
+// The thirds, sixths and 24ths are multiplications by their double
+// reciprocals: a division costs about 20 times as much, and every call
+// transforms Cout x Cin kernels (the products differ from the quotients by
+// an ulp of double at most, far below the one rounding to float).
+constexpr double kSixth = 1.0 / 6, kTwelfth = 1.0 / 12, kTwentyFourth = 1.0 / 24, kTwoThirds = 2.0 / 3;
 template <int M>
 inline void weight_1d(const double (&g)[3], double (&o)[M + 2]) {
   if constexpr (M == 4) {
-    o[0] = g[0] / 4;
-    o[1] = -(g[0] + g[1] + g[2]) / 6;
-    o[2] = -(g[0] - g[1] + g[2]) / 6;
-    o[3] = g[0] / 24 + g[1] / 12 + g[2] / 6;
-    o[4] = g[0] / 24 - g[1] / 12 + g[2] / 6;
+    o[0] = g[0] * 0.25;
+    o[1] = -(g[0] + g[1] + g[2]) * kSixth;
+    o[2] = -(g[0] - g[1] + g[2]) * kSixth;
+    o[3] = g[0] * kTwentyFourth + g[1] * kTwelfth + g[2] * kSixth;
+    o[4] = g[0] * kTwentyFourth - g[1] * kTwelfth + g[2] * kSixth;
     o[5] = g[2];
   } else {
     static_assert(M == 2, "F(m x m, 3 x 3) for m = 2 or 4");
@@ -138,11 +143,11 @@ template <typename V>
 
 // o = G g for F(2x2, 5x5) (g: 5 kernel taps, o: 6), in double.
 inline void weight_2x5_1d(const double (&g)[5], double (&o)[6]) {
-  o[0] = g[0] / 4;
-  o[1] = -(g[0] + g[1] + g[2] + g[3] + g[4]) / 6;
-  o[2] = -(g[0] - g[1] + g[2] - g[3] + g[4]) / 6;
-  o[3] = g[0] / 24 + g[1] / 12 + g[2] / 6 + g[3] / 3 + 2 * g[4] / 3;
-  o[4] = g[0] / 24 - g[1] / 12 + g[2] / 6 - g[3] / 3 + 2 * g[4] / 3;
+  o[0] = g[0] * 0.25;
+  o[1] = -(g[0] + g[1] + g[2] + g[3] + g[4]) * kSixth;
+  o[2] = -(g[0] - g[1] + g[2] - g[3] + g[4]) * kSixth;
+  o[3] = g[0] * kTwentyFourth + g[1] * kTwelfth + g[2] * kSixth + g[3] * (2 * kSixth) + g[4] * kTwoThirds;
+  o[4] = g[0] * kTwentyFourth - g[1] * kTwelfth + g[2] * kSixth - g[3] * (2 * kSixth) + g[4] * kTwoThirds;
   o[5] = g[4];
 }
 
