@@ -185,6 +185,11 @@ void input_group(const Kernels& kern, int m, const ConvShape& s, const float* x,
 
 }  // namespace winograd
 
+// How many output channels ahead the epilogue loop prefetches.
+constexpr int64_t kPrefetchChannels = 4;
+// The most 8-tile groups a job takes (block / 8: 4 for AVX-512's 32-tile block).
+constexpr int64_t kMaxGroupsPerJob = 16;
+
 bool winograd_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y, int64_t limit,
                       const Epilogue& epilogue, int m, CpuIsa isa) {
   const winograd::Kernels& kern = winograd::kernels_for(isa);
@@ -194,6 +199,8 @@ bool winograd_forward(const ConvShape& s, const float* x, const float* w, const 
   // job takes per_job consecutive ones (several tile rows at once when the image is narrow).
   const int64_t tiles_y = (s.Ho + mo_side - 1) / mo_side, per_row = (s.Wo + 8 * mo_side - 1) / (8 * mo_side);
   const int64_t all_groups = s.N * tiles_y * per_row, jobs = (all_groups + per_job - 1) / per_job;
+  DCSR_CHECK(per_job <= kMaxGroupsPerJob, "winograd_forward: a ", block, "-tile block is more than ", kMaxGroupsPerJob,
+             " groups");
   // A group's input window and output columns.
   const int64_t window_cols = 8 * mo_side + kernel_taps(m) - 1, group_cols = 8 * mo_side;
   // V and M: a position's rows, then 16 floats of padding, so that the transforms' accesses to the P
@@ -237,12 +244,34 @@ bool winograd_forward(const ConvShape& s, const float* x, const float* w, const 
       winograd::input_group(kern, m, s, x, grp.n, grp.y0, grp.x0, v + 8 * g, block, v_pos, window);
     }
     kern.multiply(m, u, v, v_pos, mo, m_pos, s.Cin, s.Cout);
+    // Channel by channel, the job's groups side by side (their output rows
+    // run on along the tile row), so each channel's output and residual are a
+    // few long runs. Those of a channel kPrefetchChannels later are fetched
+    // ahead: the planes lie far apart, a pattern the hardware prefetchers do
+    // not follow, and the residual's misses took half the epilogue's time
+    // (perf, a whole 4K image).
+    Group groups[kMaxGroupsPerJob];
+    int64_t group_rows[kMaxGroupsPerJob], group_cols_here[kMaxGroupsPerJob];
     for (int64_t g = 0; g < count; ++g) {
-      const Group grp = group_at(first + g);
-      const int64_t rows = std::min<int64_t>(mo_side, s.Ho - grp.y0), cols = std::min(group_cols, s.Wo - grp.x0);
-      for (int64_t co = 0; co < s.Cout; ++co) {
+      groups[g] = group_at(first + g);
+      group_rows[g] = std::min<int64_t>(mo_side, s.Ho - groups[g].y0);
+      group_cols_here[g] = std::min(group_cols, s.Wo - groups[g].x0);
+    }
+    for (int64_t co = 0; co < s.Cout; ++co) {
+      const float bias = b ? b[co] : 0.0f;
+      for (int64_t g = 0; g < count; ++g) {
+        const Group& grp = groups[g];
+        const int64_t rows = group_rows[g], cols = group_cols_here[g];
+        if (co + kPrefetchChannels < s.Cout) {
+          const int64_t ahead = ((grp.n * s.Cout + co + kPrefetchChannels) * s.Ho + grp.y0) * s.Wo + grp.x0;
+          for (int64_t r = 0; r < rows; ++r)
+            for (int64_t c = 0; c < cols; c += 16) {
+              __builtin_prefetch(y + ahead + r * s.Wo + c, 1);
+              if (epilogue.residual)
+                __builtin_prefetch(static_cast<const float*>(epilogue.residual) + ahead + r * s.Wo + c, 0);
+            }
+        }
         const float* mg = mo + co * block + 8 * g;
-        const float bias = b ? b[co] : 0.0f;
         float* yrow = y + ((grp.n * s.Cout + co) * s.Ho + grp.y0) * s.Wo + grp.x0;  // the group's first output row
         if (rows == mo_side && cols == group_cols) {
           kern.output(m, mg, m_pos, bias, yrow, s.Wo);
