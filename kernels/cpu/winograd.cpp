@@ -257,6 +257,19 @@ bool winograd_forward(const ConvShape& s, const float* x, const float* w, const 
       group_rows[g] = std::min<int64_t>(mo_side, s.Ho - groups[g].y0);
       group_cols_here[g] = std::min(group_cols, s.Wo - groups[g].x0);
     }
+    // The epilogue of channel co runs after channel co + 1's output
+    // transform: read back at once, the output's 512-bit loads met the
+    // transform's narrower stores still in flight, which cannot be forwarded
+    // (the loads then wait for the stores to complete; a third of the
+    // epilogue's time in perf).
+    auto finish_channel = [&](int64_t co) {
+      for (int64_t g = 0; g < count; ++g) {
+        const Group& grp = groups[g];
+        float* yrow = y + ((grp.n * s.Cout + co) * s.Ho + grp.y0) * s.Wo + grp.x0;
+        for (int64_t r = 0; r < group_rows[g]; ++r)
+          apply_epilogue(yrow + r * s.Wo, group_cols_here[g], yrow + r * s.Wo - y, epilogue);
+      }
+    };
     for (int64_t co = 0; co < s.Cout; ++co) {
       const float bias = b ? b[co] : 0.0f;
       for (int64_t g = 0; g < count; ++g) {
@@ -280,10 +293,10 @@ bool winograd_forward(const ConvShape& s, const float* x, const float* w, const 
           for (int64_t r = 0; r < rows; ++r)
             std::copy(edge_out + r * group_cols, edge_out + r * group_cols + cols, yrow + r * s.Wo);
         }
-        if (epilogue.active())
-          for (int64_t r = 0; r < rows; ++r) apply_epilogue(yrow + r * s.Wo, cols, yrow + r * s.Wo - y, epilogue);
       }
+      if (epilogue.active() && co > 0) finish_channel(co - 1);
     }
+    if (epilogue.active()) finish_channel(s.Cout - 1);
   });
   return true;
 }
