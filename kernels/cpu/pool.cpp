@@ -66,28 +66,34 @@ void max_pool2d_forward(const Tensor& x, Tensor& y, Tensor& indices, int64_t ker
     const T* in = x.data<T>();
     T* out = y.data<T>();
     int64_t* idx = indices.data<int64_t>();
-    parallel_for(y.numel(), grain_for(kernel * kernel), [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        const int64_t plane = i / (Ho * Wo), oy = (i / Wo) % Ho, ox = i % Wo;
+    // One output row per item: the divisions that find a row's plane and
+    // position are paid once per row, not per element (they were most of the
+    // time of a 4K tile's pools).
+    parallel_for(y.numel() / std::max<int64_t>(Wo, 1), grain_for(Wo * kernel * kernel), [&](int64_t begin, int64_t end) {
+      for (int64_t row = begin; row < end; ++row) {
+        const int64_t plane = row / Ho, oy = row % Ho;
         const T* p = in + plane * H * W;
-        int64_t best = oy * kernel * W + ox * kernel;
-        T best_value = p[best];
-        // Row-major window order; only a strictly larger value, or a first
-        // NaN, replaces the best: the first maximum wins, as in PyTorch, and a
-        // NaN beats any number. (Among several NaNs the first wins, as in
-        // the CUDA kernel; PyTorch takes the last. It only moves where the
-        // gradient goes.)
-        for (int64_t ky = 0; ky < kernel; ++ky)
-          for (int64_t kx = 0; kx < kernel; ++kx) {
-            const int64_t at = (oy * kernel + ky) * W + ox * kernel + kx;
-            const T v = p[at];
-            if (v > best_value || (std::isnan(v) && !std::isnan(best_value))) {
-              best_value = v;
-              best = at;
+        for (int64_t ox = 0; ox < Wo; ++ox) {
+          const int64_t i = row * Wo + ox;
+          int64_t best = oy * kernel * W + ox * kernel;
+          T best_value = p[best];
+          // Row-major window order; only a strictly larger value, or a first
+          // NaN, replaces the best: the first maximum wins, as in PyTorch, and a
+          // NaN beats any number. (Among several NaNs the first wins, as in
+          // the CUDA kernel; PyTorch takes the last. It only moves where the
+          // gradient goes.)
+          for (int64_t ky = 0; ky < kernel; ++ky)
+            for (int64_t kx = 0; kx < kernel; ++kx) {
+              const int64_t at = (oy * kernel + ky) * W + ox * kernel + kx;
+              const T v = p[at];
+              if (v > best_value || (std::isnan(v) && !std::isnan(best_value))) {
+                best_value = v;
+                best = at;
+              }
             }
-          }
-        out[i] = best_value;
-        idx[i] = best;
+          out[i] = best_value;
+          idx[i] = best;
+        }
       }
     });
   });
