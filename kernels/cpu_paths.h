@@ -48,7 +48,8 @@ const char* isa_name(CpuIsa isa);                // "generic", "avx2", "avx512"
 CpuIsa isa_from_name(const std::string& name);  // the inverse; an Error names a bad name
 
 // ---- the exact int16 matching of float32 max_cosine (kernels/cpu/max_cosine_int16.h) ----
-// Taken at the AVX2 level (not AVX-512, whose float32 sweep is as fast) unless
+// Taken at the AVX2 level and at the AVX-512 level where the CPU has VNNI
+// (without it, AVX-512's float32 sweep is as fast) unless
 // DCSR_CPU_MATCH=float32 (or DCSR_CPU_ISA=generic) keeps the float32 sweep; both give bit-identical values and indices.
 // set_int16_match_allowed overrides DCSR_CPU_MATCH until the reset. Counts
 // since the last reset, summed over calls and images.
