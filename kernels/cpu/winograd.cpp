@@ -37,7 +37,8 @@ void input_generic(const float* p, int64_t ld, float* v, int64_t pos_stride) {
 }
 
 template <int M, int R>
-void output_generic(const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld) {
+void output_generic(const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld, const float* residual,
+                    float slope) {
   constexpr int N = M + R - 1;
   for (int64_t t = 0; t < 8; ++t) {
     float s[M][N];
@@ -50,7 +51,12 @@ void output_generic(const float* mo, int64_t pos_stride, float bias, float* out,
     for (int r = 0; r < M; ++r) {
       float o[M];
       output_1d_of<M, R>(s[r], o);
-      for (int c = 0; c < M; ++c) out[r * ld + M * t + c] = o[c] + bias;
+      for (int c = 0; c < M; ++c) {
+        float v = o[c] + bias;
+        if (residual) v += residual[r * ld + M * t + c];
+        if (slope != 1.0f) v = v > 0.0f ? v : slope * v;
+        out[r * ld + M * t + c] = v;
+      }
     }
   }
 }
@@ -61,10 +67,11 @@ void input_generic_any(int m, const float* p, int64_t ld, float* v, int64_t pos_
   input_generic<2, 3>(p, ld, v, pos_stride);
 }
 
-void output_generic_any(int m, const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld) {
-  if (m == kF2x5) return output_generic<2, 5>(mo, pos_stride, bias, out, ld);
-  if (m == 4) return output_generic<4, 3>(mo, pos_stride, bias, out, ld);
-  output_generic<2, 3>(mo, pos_stride, bias, out, ld);
+void output_generic_any(int m, const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld,
+                        const float* residual, float slope) {
+  if (m == kF2x5) return output_generic<2, 5>(mo, pos_stride, bias, out, ld, residual, slope);
+  if (m == 4) return output_generic<4, 3>(mo, pos_stride, bias, out, ld, residual, slope);
+  output_generic<2, 3>(mo, pos_stride, bias, out, ld, residual, slope);
 }
 
 void multiply_generic(int m, const float* u, const float* v, int64_t v_pos, float* mo, int64_t m_pos, int64_t cin,
@@ -257,19 +264,13 @@ bool winograd_forward(const ConvShape& s, const float* x, const float* w, const 
       group_rows[g] = std::min<int64_t>(mo_side, s.Ho - groups[g].y0);
       group_cols_here[g] = std::min(group_cols, s.Wo - groups[g].x0);
     }
-    // The epilogue of channel co runs after channel co + 1's output
-    // transform: read back at once, the output's 512-bit loads met the
-    // transform's narrower stores still in flight, which cannot be forwarded
-    // (the loads then wait for the stores to complete; a third of the
-    // epilogue's time in perf).
-    auto finish_channel = [&](int64_t co) {
-      for (int64_t g = 0; g < count; ++g) {
-        const Group& grp = groups[g];
-        float* yrow = y + ((grp.n * s.Cout + co) * s.Ho + grp.y0) * s.Wo + grp.x0;
-        for (int64_t r = 0; r < group_rows[g]; ++r)
-          apply_epilogue(yrow + r * s.Wo, group_cols_here[g], yrow + r * s.Wo - y, epilogue);
-      }
-    };
+    // The epilogue (residual, LeakyReLU) is applied in the output transform,
+    // before the one store, for whole groups; an edge group's output goes to
+    // edge_out, is copied, and gets it after (as a separate pass, its loads
+    // would meet the transform's narrower stores still in flight, which cannot
+    // be forwarded: a third of the epilogue's time in perf, before the fusion).
+    const float* residual = static_cast<const float*>(epilogue.residual);
+    const float slope = float(epilogue.slope);
     for (int64_t co = 0; co < s.Cout; ++co) {
       const float bias = b ? b[co] : 0.0f;
       for (int64_t g = 0; g < count; ++g) {
@@ -287,16 +288,16 @@ bool winograd_forward(const ConvShape& s, const float* x, const float* w, const 
         const float* mg = mo + co * block + 8 * g;
         float* yrow = y + ((grp.n * s.Cout + co) * s.Ho + grp.y0) * s.Wo + grp.x0;  // the group's first output row
         if (rows == mo_side && cols == group_cols) {
-          kern.output(m, mg, m_pos, bias, yrow, s.Wo);
+          kern.output(m, mg, m_pos, bias, yrow, s.Wo, residual ? residual + (yrow - y) : nullptr, slope);
         } else {
-          kern.output(m, mg, m_pos, bias, edge_out, group_cols);
-          for (int64_t r = 0; r < rows; ++r)
+          kern.output(m, mg, m_pos, bias, edge_out, group_cols, nullptr, 1.0f);
+          for (int64_t r = 0; r < rows; ++r) {
             std::copy(edge_out + r * group_cols, edge_out + r * group_cols + cols, yrow + r * s.Wo);
+            if (epilogue.active()) apply_epilogue(yrow + r * s.Wo, cols, yrow + r * s.Wo - y, epilogue);
+          }
         }
       }
-      if (epilogue.active() && co > 0) finish_channel(co - 1);
     }
-    if (epilogue.active()) finish_channel(s.Cout - 1);
   });
   return true;
 }

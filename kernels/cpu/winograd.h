@@ -15,8 +15,9 @@
 // positions x Cin x block; the input is read in place, only windows that
 // cross the image's edge are staged with zeros), multiplies every position's
 // transformed weights (U: Cout x Cin) by its V (M: positions x Cout x block),
-// and applies the output transform with the bias straight into y, then the
-// epilogue (residual, LeakyReLU) on those rows while they are in cache.
+// and applies the output transform, the bias and the epilogue (residual,
+// LeakyReLU) in registers, straight into y, channel by channel (an edge
+// group's rows, staged, get the epilogue after their copy).
 // Scratch per thread: V and M, about 300 KB for 64 channels and 16 tiles
 // (600 KB for 32), which stays in L2.
 //
@@ -100,9 +101,12 @@ struct Kernels {
   // position stride v_pos; mo: P x cout x block, position stride m_pos.
   void (*multiply)(int m, const float* u, const float* v, int64_t v_pos, float* mo, int64_t m_pos, int64_t cin,
                    int64_t cout);
-  // out (m rows of 8m, row stride ld) = bias + the output transform of the
-  // P values mo[pos*pos_stride + t] of eight tiles t.
-  void (*output)(int m, const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld);
+  // out (m rows of 8m, row stride ld) = the epilogue of bias + the output
+  // transform of the P values mo[pos*pos_stride + t] of eight tiles t: then
+  // + residual (same rows and stride as out, when not null), then LeakyReLU
+  // with `slope` (when it is not 1), in apply_epilogue's order and roundings.
+  void (*output)(int m, const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld,
+                 const float* residual, float slope);
 };
 
 // One ISA's versions of the weight gradient's own steps (the input transform

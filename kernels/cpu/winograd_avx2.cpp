@@ -69,10 +69,11 @@ DCSR_WINO_TARGET void input(int m, const float* p, int64_t ld, float* v, int64_t
   input_tiles<2, 3>(p, ld, v, pos_stride);
 }
 
-DCSR_WINO_TARGET void output(int m, const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld) {
-  if (m == kF2x5) return output_tiles<2, 5>(mo, pos_stride, bias, out, ld);
-  if (m == 4) return output_tiles<4, 3>(mo, pos_stride, bias, out, ld);
-  output_tiles<2, 3>(mo, pos_stride, bias, out, ld);
+DCSR_WINO_TARGET void output(int m, const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld,
+                               const float* residual, float slope) {
+  if (m == kF2x5) return output_tiles<2, 5>(mo, pos_stride, bias, out, ld, residual, slope);
+  if (m == 4) return output_tiles<4, 3>(mo, pos_stride, bias, out, ld, residual, slope);
+  output_tiles<2, 3>(mo, pos_stride, bias, out, ld, residual, slope);
 }
 
 // ---- the weight gradient (winograd_weight.cpp) ----

@@ -67,18 +67,28 @@ template <int M>
 
 // p[m*t + j] = o[j][t] + add for t < 8, j < m: the inverse of load_columns.
 template <int M>
-[[gnu::always_inline]] DCSR_WINO_TARGET inline void store_columns(float* p, const __m256 (&o)[M], __m256 add) {
+[[gnu::always_inline]] DCSR_WINO_TARGET inline void store_columns(float* p, const __m256 (&o)[M], __m256 add,
+                                                                   const float* residual, float slope) {
+  // apply_epilogue's steps on 8 outputs: + bias, + residual, LeakyReLU (v > 0 ? v : slope v).
+  const bool leaky = slope != 1.0f;
+  const __m256 a = _mm256_set1_ps(slope), zero = _mm256_setzero_ps();
+  auto store = [&](int at, __m256 v) {
+    v = _mm256_add_ps(v, add);
+    if (residual) v = _mm256_add_ps(v, _mm256_loadu_ps(residual + at));
+    if (leaky) v = _mm256_blendv_ps(_mm256_mul_ps(a, v), v, _mm256_cmp_ps(v, zero, _CMP_GT_OQ));
+    _mm256_storeu_ps(p + at, v);
+  };
   if constexpr (M == 4) {
     __m256 q0, q1, q2, q3;  // q_i = tiles (i, i + 4)
     transpose_lanes(o[0], o[1], o[2], o[3], q0, q1, q2, q3);
-    _mm256_storeu_ps(p, _mm256_add_ps(_mm256_permute2f128_ps(q0, q1, 0x20), add));
-    _mm256_storeu_ps(p + 8, _mm256_add_ps(_mm256_permute2f128_ps(q2, q3, 0x20), add));
-    _mm256_storeu_ps(p + 16, _mm256_add_ps(_mm256_permute2f128_ps(q0, q1, 0x31), add));
-    _mm256_storeu_ps(p + 24, _mm256_add_ps(_mm256_permute2f128_ps(q2, q3, 0x31), add));
+    store(0, _mm256_permute2f128_ps(q0, q1, 0x20));
+    store(8, _mm256_permute2f128_ps(q2, q3, 0x20));
+    store(16, _mm256_permute2f128_ps(q0, q1, 0x31));
+    store(24, _mm256_permute2f128_ps(q2, q3, 0x31));
   } else {
     const __m256 lo = _mm256_unpacklo_ps(o[0], o[1]), hi = _mm256_unpackhi_ps(o[0], o[1]);  // (0 1 | 4 5), (2 3 | 6 7)
-    _mm256_storeu_ps(p, _mm256_add_ps(_mm256_permute2f128_ps(lo, hi, 0x20), add));
-    _mm256_storeu_ps(p + 8, _mm256_add_ps(_mm256_permute2f128_ps(lo, hi, 0x31), add));
+    store(0, _mm256_permute2f128_ps(lo, hi, 0x20));
+    store(8, _mm256_permute2f128_ps(lo, hi, 0x31));
   }
 }
 
@@ -111,9 +121,11 @@ DCSR_WINO_TARGET void input_tiles(const float* p, int64_t ld, float* v, int64_t 
   }
 }
 
-// Kernels::output: eight tiles of F(M x M, R x R), along y, then along x into the rows.
+// Kernels::output: eight tiles of F(M x M, R x R), along y, then along x into
+// the rows, with the epilogue (Kernels::output in winograd.h).
 template <int M, int R>
-DCSR_WINO_TARGET void output_tiles(const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld) {
+DCSR_WINO_TARGET void output_tiles(const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld,
+                                   const float* residual, float slope) {
   constexpr int N = M + R - 1;
   __m256 s[M][N];  // s[r][l]: output row r, position l along x
 #pragma GCC unroll 6
@@ -128,7 +140,7 @@ DCSR_WINO_TARGET void output_tiles(const float* mo, int64_t pos_stride, float bi
   for (int r = 0; r < M; ++r) {
     __m256 o[M];
     winograd::output_1d_of<M, R>(s[r], o);
-    store_columns<M>(out + r * ld, o, add);
+    store_columns<M>(out + r * ld, o, add, residual ? residual + r * ld : nullptr, slope);
   }
 }
 
