@@ -265,10 +265,10 @@ bool winograd_forward(const ConvShape& s, const float* x, const float* w, const 
       group_cols_here[g] = std::min(group_cols, s.Wo - groups[g].x0);
     }
     // The epilogue (residual, LeakyReLU) is applied in the output transform,
-    // before the one store, for whole groups; an edge group's output goes to
-    // edge_out, is copied, and gets it after (as a separate pass, its loads
-    // would meet the transform's narrower stores still in flight, which cannot
-    // be forwarded: a third of the epilogue's time in perf, before the fusion).
+    // before its one store, for whole groups. (As a separate pass it read the
+    // rows back while the transform's narrower stores were still in flight,
+    // which cannot be forwarded to wider loads.) An edge group's output goes
+    // to edge_out, is copied, and gets the epilogue after.
     const float* residual = static_cast<const float*>(epilogue.residual);
     const float slope = float(epilogue.slope);
     for (int64_t co = 0; co < s.Cout; ++co) {
@@ -281,8 +281,7 @@ bool winograd_forward(const ConvShape& s, const float* x, const float* w, const 
           for (int64_t r = 0; r < rows; ++r)
             for (int64_t c = 0; c < cols; c += 16) {
               __builtin_prefetch(y + ahead + r * s.Wo + c, 1);
-              if (epilogue.residual)
-                __builtin_prefetch(static_cast<const float*>(epilogue.residual) + ahead + r * s.Wo + c, 0);
+              if (residual) __builtin_prefetch(residual + ahead + r * s.Wo + c, 0);
             }
         }
         const float* mg = mo + co * block + 8 * g;
