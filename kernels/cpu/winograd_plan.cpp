@@ -114,6 +114,7 @@ static int forced_tile() {
   return -1;
 }
 
+#ifdef DCSR_PACKED_GEMM
 // The forward rule where the direct path is the AVX-512 implicit GEMM
 // (DCSR_PACKED_GEMM builds), refitted on a 2-core AMD EPYC Zen 5 (AVX-512,
 // `dcsr_bench --filter wino_plan`, two threads) after the weight transform
@@ -138,13 +139,13 @@ static int packed_gemm_tile_for(const ConvShape& s) {
   if (side < 64 && channels > 64) return 2;
   return 4;
 }
+#endif
 
 int winograd_tile_for(const ConvShape& s) {
-  if ((winograd_5x5_applies(s) || winograd_applies(s)) && cpu_conv_path() == CpuConvPath::kAuto) {
 #ifdef DCSR_PACKED_GEMM
+  if ((winograd_5x5_applies(s) || winograd_applies(s)) && cpu_conv_path() == CpuConvPath::kAuto)
     return packed_gemm_tile_for(s);
 #endif
-  }
   if (winograd_5x5_applies(s)) {
     // F(2x2, 5x5): forced Winograd paths take it, forced direct does not.
     // Under auto, everywhere but small outputs with many channels, where the
