@@ -387,6 +387,7 @@ template <class Sweep>
 bool exact_match(const float* q, const float* k, int64_t D, int64_t Nq, int64_t Nk, float* conf, int64_t* index,
                  int64_t workspace_bytes, const Float32Match& float32_match) {
   constexpr int kRows = Sweep::kRows, kLanes = Sweep::kLanes;
+  static_assert(kRowBlock % kRows == 0, "a row block holds whole register blocks");
   const int64_t pairs = (D + 1) / 2;
   const int64_t threads_max = std::max(1, omp_get_max_threads());
   int64_t lane_block = std::min<int64_t>(1024, round_up((Nq + 2 * threads_max - 1) / (2 * threads_max), kLanes));
@@ -524,21 +525,36 @@ bool exact_match(const float* q, const float* k, int64_t D, int64_t Nq, int64_t 
 
 }  // namespace
 
+namespace {
+
+// The sweep for the current ISA level: the one place that decides it (for
+// exact_match_int16 and the bench lines' int16_match_sweep).
+enum class SweepKind { kNone, kAvx2, kVnni };
+
+SweepKind current_sweep() {
+#if defined(__x86_64__)
+  if (!int16_match_allowed()) return SweepKind::kNone;
+  switch (cpu_isa()) {
+    case CpuIsa::kAvx2: return SweepKind::kAvx2;
+    // Without VNNI the 512-bit float32 sweep is as fast (the file's header).
+    case CpuIsa::kAvx512: return cpu_features().avx512_vnni ? SweepKind::kVnni : SweepKind::kNone;
+    case CpuIsa::kGeneric: break;
+  }
+#endif
+  return SweepKind::kNone;
+}
+
+}  // namespace
+
 bool exact_match_int16(const float* q, const float* k, int64_t D, int64_t Nq, int64_t Nk, float* conf,
                        int64_t* index, int64_t workspace_bytes, const Float32Match& float32_match) {
-  if (!int16_match_allowed() || Nq <= 0 || Nk <= 0 || D <= 0 || Nk > std::numeric_limits<int32_t>::max() ||
-      D > (int64_t(1) << 20))
+  if (Nq <= 0 || Nk <= 0 || D <= 0 || Nk > std::numeric_limits<int32_t>::max() || D > (int64_t(1) << 20))
     return false;
 #if defined(__x86_64__)
-  switch (cpu_isa()) {
-    case CpuIsa::kAvx2:
-      return exact_match<Avx2Sweep>(q, k, D, Nq, Nk, conf, index, workspace_bytes, float32_match);
-    case CpuIsa::kAvx512:
-      // Without VNNI the 512-bit float32 sweep is as fast (the file's header).
-      if (!cpu_features().avx512_vnni) return false;
-      return exact_match<VnniSweep>(q, k, D, Nq, Nk, conf, index, workspace_bytes, float32_match);
-    case CpuIsa::kGeneric:
-      break;
+  switch (current_sweep()) {
+    case SweepKind::kAvx2: return exact_match<Avx2Sweep>(q, k, D, Nq, Nk, conf, index, workspace_bytes, float32_match);
+    case SweepKind::kVnni: return exact_match<VnniSweep>(q, k, D, Nq, Nk, conf, index, workspace_bytes, float32_match);
+    case SweepKind::kNone: break;
   }
 #else
   (void)q, (void)k, (void)conf, (void)index, (void)workspace_bytes, (void)float32_match;
@@ -548,9 +564,10 @@ bool exact_match_int16(const float* q, const float* k, int64_t D, int64_t Nq, in
 
 const char* int16_match_sweep() {
 #if defined(__x86_64__)
-  if (int16_match_allowed()) {
-    if (cpu_isa() == CpuIsa::kAvx2) return Avx2Sweep::name();
-    if (cpu_isa() == CpuIsa::kAvx512 && cpu_features().avx512_vnni) return VnniSweep::name();
+  switch (current_sweep()) {
+    case SweepKind::kAvx2: return Avx2Sweep::name();
+    case SweepKind::kVnni: return VnniSweep::name();
+    case SweepKind::kNone: break;
   }
 #endif
   return nullptr;

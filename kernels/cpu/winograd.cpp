@@ -241,14 +241,21 @@ bool winograd_forward(const ConvShape& s, const float* x, const float* w, const 
     float* mo = v + v_floats;
     float* window = mo + m_floats;               // an edge group's staged input window
     float* edge_out = window + N * window_cols;  // an edge group's output rows
+    // The job's groups: where each starts, and its rows and columns inside the output.
+    Group groups[kMaxGroupsPerJob];
+    int64_t group_rows[kMaxGroupsPerJob], group_cols_here[kMaxGroupsPerJob];
+    for (int64_t g = 0; g < count; ++g) {
+      groups[g] = group_at(first + g);
+      group_rows[g] = std::min<int64_t>(mo_side, s.Ho - groups[g].y0);
+      group_cols_here[g] = std::min(group_cols, s.Wo - groups[g].x0);
+    }
     for (int64_t g = 0; g < per_job; ++g) {
       if (g >= count) {  // past the last group: zeros, multiplied and dropped
         for (int64_t pos = 0; pos < positions; ++pos)
           for (int64_t ci = 0; ci < s.Cin; ++ci) std::fill_n(v + pos * v_pos + ci * block + 8 * g, 8, 0.0f);
         continue;
       }
-      const Group grp = group_at(first + g);
-      winograd::input_group(kern, m, s, x, grp.n, grp.y0, grp.x0, v + 8 * g, block, v_pos, window);
+      winograd::input_group(kern, m, s, x, groups[g].n, groups[g].y0, groups[g].x0, v + 8 * g, block, v_pos, window);
     }
     kern.multiply(m, u, v, v_pos, mo, m_pos, s.Cin, s.Cout);
     // Channel by channel, the job's groups side by side (their output rows
@@ -257,13 +264,6 @@ bool winograd_forward(const ConvShape& s, const float* x, const float* w, const 
     // ahead: the planes lie far apart, a pattern the hardware prefetchers do
     // not follow, and the residual's misses took half the epilogue's time
     // (perf, a whole 4K image).
-    Group groups[kMaxGroupsPerJob];
-    int64_t group_rows[kMaxGroupsPerJob], group_cols_here[kMaxGroupsPerJob];
-    for (int64_t g = 0; g < count; ++g) {
-      groups[g] = group_at(first + g);
-      group_rows[g] = std::min<int64_t>(mo_side, s.Ho - groups[g].y0);
-      group_cols_here[g] = std::min(group_cols, s.Wo - groups[g].x0);
-    }
     // The epilogue (residual, LeakyReLU) is applied in the output transform,
     // before its one store, for whole groups. (As a separate pass it read the
     // rows back while the transform's narrower stores were still in flight,
