@@ -53,13 +53,17 @@ std::string describe(const Case& c) {
 
 // Odd sizes, every padding, one and several tile blocks per row (the AVX2
 // path takes 16 tiles per job, AVX-512 32: 150 columns are 38 tiles of 4),
-// images smaller than one tile, one channel, and every epilogue.
+// images smaller than one tile, one channel, and every epilogue. AVX-512's
+// F(4x4) takes two whole groups of 8 tiles at once (64 output columns; a
+// window staged where it crosses the edge): the rows of 70 to 150 columns
+// have such pairs, at every padding.
 const std::vector<Case>& cases() {
   static const std::vector<Case> all = {
       {1, 1, 1, 1, 1, 1, true, false, 1.0},     {2, 3, 5, 7, 5, 1, true, false, 1.0},
       {1, 16, 13, 11, 13, 1, false, false, 1.0}, {1, 5, 9, 10, 7, 0, true, false, 0.2},
       {1, 4, 8, 9, 6, 2, true, true, 1.0},      {2, 8, 17, 150, 9, 1, true, true, 0.2},
       {1, 7, 33, 70, 17, 1, false, true, 0.0},  {1, 24, 6, 6, 24, 1, true, false, 0.1},
+      {1, 6, 14, 137, 5, 2, false, true, 0.2},  {2, 3, 10, 131, 4, 0, true, false, 1.0},
       // 5x5 (F(2x2, 5x5); tiles 2 apart, windows 20 columns wide): odd
       // sizes, paddings 0 to 4, an output smaller than one tile.
       {1, 1, 1, 1, 1, 2, true, false, 1.0, 5},   {2, 3, 5, 7, 5, 2, true, false, 1.0, 5},

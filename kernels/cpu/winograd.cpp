@@ -190,6 +190,26 @@ void input_group(const Kernels& kern, int m, const ConvShape& s, const float* x,
   }
 }
 
+// input_group for two adjacent groups at once through Kernels::input16
+// (m = 4): the 6 x 66 window whose top-left is output pixel (y0, x0) less
+// the padding; v: the first group's columns.
+void input_group_pair(const Kernels& kern, const ConvShape& s, const float* x, int64_t n, int64_t y0, int64_t x0,
+                      float* v, int64_t block, int64_t v_pos, float* window) {
+  constexpr int64_t rows = 6, cols = 66;
+  const int64_t wy = y0 - s.pad, wx = x0 - s.pad;
+  const bool inside = wy >= 0 && wy + rows <= s.H && wx >= 0 && wx + cols <= s.W;
+  for (int64_t ci = 0; ci < s.Cin; ++ci) {
+    const float* plane = x + (n * s.Cin + ci) * s.H * s.W;
+    float* vg = v + ci * block;
+    if (inside) {
+      kern.input16(plane + wy * s.W + wx, s.W, vg, v_pos);
+    } else {
+      stage_window(plane, s.H, s.W, wy, wx, rows, cols, window);
+      kern.input16(window, cols, vg, v_pos);
+    }
+  }
+}
+
 }  // namespace winograd
 
 // How many output channels ahead the epilogue loop prefetches.
@@ -214,7 +234,9 @@ bool winograd_forward(const ConvShape& s, const float* x, const float* w, const 
   // positions do not all fall in one cache set (a position is 4 KB for 64 channels and 16 tiles otherwise).
   const int64_t v_pos = s.Cin * block + 16, m_pos = s.Cout * block + 16;
   const int64_t v_floats = positions * v_pos, m_floats = positions * m_pos;
-  const int64_t slot_floats = v_floats + m_floats + N * window_cols + mo_side * group_cols;
+  // The staged window holds two groups' (input_group_pair) or one group's.
+  const int64_t window_floats = N * (window_cols + group_cols);
+  const int64_t slot_floats = v_floats + m_floats + window_floats + mo_side * group_cols;
   const int64_t panels = (s.Cout + kern.mr - 1) / kern.mr, u_floats = positions * panels * s.Cin * kern.mr;
   const int workers = job_workers(jobs, s.flops());
   if ((int64_t(workers) * slot_floats + u_floats) * int64_t(sizeof(float)) > limit) return false;
@@ -240,7 +262,7 @@ bool winograd_forward(const ConvShape& s, const float* x, const float* w, const 
     float* v = ws + slot * slot_floats;
     float* mo = v + v_floats;
     float* window = mo + m_floats;               // an edge group's staged input window
-    float* edge_out = window + N * window_cols;  // an edge group's output rows
+    float* edge_out = window + window_floats;    // an edge group's output rows
     // The job's groups: where each starts, and its rows and columns inside the output.
     Group groups[kMaxGroupsPerJob];
     int64_t group_rows[kMaxGroupsPerJob], group_cols_here[kMaxGroupsPerJob];
@@ -249,10 +271,27 @@ bool winograd_forward(const ConvShape& s, const float* x, const float* w, const 
       group_rows[g] = std::min<int64_t>(mo_side, s.Ho - groups[g].y0);
       group_cols_here[g] = std::min(group_cols, s.Wo - groups[g].x0);
     }
+    // Pairs of whole, adjacent groups of one tile row go through input16 and
+    // output16 together (winograd.h); pair_first[g]: g and g + 1 are one.
+    bool pair_first[kMaxGroupsPerJob] = {};
+    if (m == 4 && kern.input16 != nullptr) {
+      auto whole = [&](int64_t g) { return group_rows[g] == mo_side && group_cols_here[g] == group_cols; };
+      for (int64_t g = 0; g + 1 < count; ++g)
+        if (whole(g) && whole(g + 1) && groups[g + 1].n == groups[g].n && groups[g + 1].y0 == groups[g].y0) {
+          pair_first[g] = true;
+          ++g;
+        }
+    }
     for (int64_t g = 0; g < per_job; ++g) {
       if (g >= count) {  // past the last group: zeros, multiplied and dropped
         for (int64_t pos = 0; pos < positions; ++pos)
           for (int64_t ci = 0; ci < s.Cin; ++ci) std::fill_n(v + pos * v_pos + ci * block + 8 * g, 8, 0.0f);
+        continue;
+      }
+      if (pair_first[g]) {
+        winograd::input_group_pair(kern, s, x, groups[g].n, groups[g].y0, groups[g].x0, v + 8 * g, block, v_pos,
+                                   window);
+        ++g;
         continue;
       }
       winograd::input_group(kern, m, s, x, groups[g].n, groups[g].y0, groups[g].x0, v + 8 * g, block, v_pos, window);
@@ -284,9 +323,12 @@ bool winograd_forward(const ConvShape& s, const float* x, const float* w, const 
               if (residual) __builtin_prefetch(residual + ahead + r * s.Wo + c, 0);
             }
         }
+        if (g > 0 && pair_first[g - 1]) continue;  // written with the group before it
         const float* mg = mo + co * block + 8 * g;
         float* yrow = y + ((grp.n * s.Cout + co) * s.Ho + grp.y0) * s.Wo + grp.x0;  // the group's first output row
-        if (rows == mo_side && cols == group_cols) {
+        if (pair_first[g]) {
+          kern.output16(mg, m_pos, bias, yrow, s.Wo, residual ? residual + (yrow - y) : nullptr, slope);
+        } else if (rows == mo_side && cols == group_cols) {
           kern.output(m, mg, m_pos, bias, yrow, s.Wo, residual ? residual + (yrow - y) : nullptr, slope);
         } else {
           kern.output(m, mg, m_pos, bias, edge_out, group_cols, nullptr, 1.0f);

@@ -17,7 +17,9 @@
 // transformed weights (U: Cout x Cin) by its V (M: positions x Cout x block),
 // and applies the output transform, the bias and the epilogue (residual,
 // LeakyReLU) in registers, straight into y, channel by channel (an edge
-// group's rows, staged, get the epilogue after their copy).
+// group's rows, staged, get the epilogue after their copy). Where the ISA
+// has sixteen-tile transforms (AVX-512, F(4x4)), two whole adjacent groups
+// of a tile row go through them together.
 // Scratch per thread: V and M, about 300 KB for 64 channels and 16 tiles
 // (600 KB for 32), which stays in L2.
 //
@@ -85,6 +87,11 @@ struct Kernels;
 // weight gradient.
 void input_group(const Kernels& kern, int m, const ConvShape& s, const float* x, int64_t n, int64_t y0, int64_t x0,
                  float* v, int64_t block, int64_t v_pos, float* window);
+// input_group for two adjacent whole groups through Kernels::input16 (m = 4;
+// the forward only): the 6 x 66 window at (y0, x0) less the padding, staged
+// in `window` (6 x 66 floats) where it crosses the image's edge.
+void input_group_pair(const Kernels& kern, const ConvShape& s, const float* x, int64_t n, int64_t y0, int64_t x0,
+                      float* v, int64_t block, int64_t v_pos, float* window);
 
 // One ISA's versions of the three steps, for variant m (2, 4 or kF2x5; P =
 // in_tile(m)^2 positions). The transforms handle eight tiles side by side (a row of 8m
@@ -107,6 +114,15 @@ struct Kernels {
   // with `slope` (when it is not 1), in apply_epilogue's order and roundings.
   void (*output)(int m, const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld,
                  const float* residual, float slope);
+  // Optional (null where an ISA has none; AVX-512 has them): F(4x4, 3x3)
+  // on sixteen tiles, two adjacent groups at once, as input and output for
+  // m = 4. The sixteen tiles lie in V and M in an order of these two
+  // functions' own (not t = 0..15), so a pair of groups must go through both
+  // or through neither. input16's window is 6 x 66 at p; output16 writes 4
+  // rows of 64.
+  void (*input16)(const float* p, int64_t ld, float* v, int64_t pos_stride) = nullptr;
+  void (*output16)(const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld, const float* residual,
+                   float slope) = nullptr;
 };
 
 // One ISA's versions of the weight gradient's own steps (the input transform

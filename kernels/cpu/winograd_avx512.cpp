@@ -1,6 +1,6 @@
 // The Winograd convolution's AVX-512 kernels (winograd.h): the transforms of
-// winograd_simd.h (eight tiles per ymm register, which is enough: they are a
-// small part of the work) and an 8 x 32 register-blocked multiply (16 zmm
+// winograd_simd.h (eight tiles per ymm register) and, for F(4x4, 3x3), the
+// same on sixteen tiles in zmm for two adjacent groups, and an 8 x 32 register-blocked multiply (16 zmm
 // accumulators: 8 output channels x 32 tiles), 32 tiles per job; and the
 // weight gradient's gradient transform and an 8 x 32 accumulate (8 output x
 // 32 input channels) over 32 tiles per job. Compiled for
@@ -60,6 +60,106 @@ DCSR_WINO_TARGET void multiply(int m, const float* u, const float* v, int64_t v_
                 std::min(kRows, cout - panel * kRows));
   }
 }
+
+// ---- F(4x4, 3x3) on sixteen tiles: two adjacent groups in one zmm ----
+//
+// At 32 channels the 8-tile ymm transforms took about as long as the
+// multiply (perf, a 4K-mode image: 10% + 4.5% of the samples against 12%).
+// A zmm of 16 tiles does twice the work for about the same shuffles:
+// F(4x4) at 128 x 128, 32 channels 0.46 -> 0.32-0.39 ms, 64 channels
+// 1.37 -> 0.98-1.18 ms (dcsr_bench --filter wino_plan, Zen 5). At a 4K
+// tile's SR side (332 x 332, 14 MB a tensor) the conv waits on memory and
+// the whole image did not move measurably. The tiles sit in the vector
+// in the order of an in-lane 4x4 transpose: element i of 128-bit lane s is
+// tile 4i + s. The multiply treats tiles as independent columns, so the
+// order only has to be the same in input16 and output16, which both use it
+// (transpose_lanes16 is its own inverse).
+
+// GCC 12's AVX-512 intrinsics start some results from _mm512_undefined_ps(),
+// which -Wuninitialized reports when inlined (GCC bug 105593): silenced for
+// the sixteen-tile functions only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+// out[j] lane s = (r0[s][j], r1[s][j], r2[s][j], r3[s][j]): a 4x4 transpose in every 128-bit lane.
+[[gnu::always_inline]] DCSR_WINO_TARGET inline void transpose_lanes16(__m512 r0, __m512 r1, __m512 r2, __m512 r3,
+                                                                       __m512& o0, __m512& o1, __m512& o2,
+                                                                       __m512& o3) {
+  const __m512 t0 = _mm512_unpacklo_ps(r0, r1), t1 = _mm512_unpacklo_ps(r2, r3);
+  const __m512 t2 = _mm512_unpackhi_ps(r0, r1), t3 = _mm512_unpackhi_ps(r2, r3);
+  o0 = _mm512_shuffle_ps(t0, t1, 0x44);
+  o1 = _mm512_shuffle_ps(t0, t1, 0xEE);
+  o2 = _mm512_shuffle_ps(t2, t3, 0x44);
+  o3 = _mm512_shuffle_ps(t2, t3, 0xEE);
+}
+
+// c[j] = column j of the sixteen tiles at p (tile t's is p[4t + j]), j < 6,
+// in the transposed tile order. Reads p[0 .. 66), no more (the last load is
+// masked to it).
+[[gnu::always_inline]] DCSR_WINO_TARGET inline void load_columns16(const float* p, __m512 (&c)[6]) {
+  transpose_lanes16(_mm512_loadu_ps(p), _mm512_loadu_ps(p + 16), _mm512_loadu_ps(p + 32), _mm512_loadu_ps(p + 48),
+                    c[0], c[1], c[2], c[3]);
+  // Columns 4 and 5 of tile t are columns 0 and 1 of tile t + 1: the same transpose of the loads one tile on.
+  const __m512 s0 = _mm512_loadu_ps(p + 4), s1 = _mm512_loadu_ps(p + 20), s2 = _mm512_loadu_ps(p + 36);
+  const __m512 s3 = _mm512_maskz_loadu_ps(0x3FFF, p + 52);  // p[52 .. 66)
+  const __m512 t0 = _mm512_unpacklo_ps(s0, s1), t1 = _mm512_unpacklo_ps(s2, s3);
+  c[4] = _mm512_shuffle_ps(t0, t1, 0x44);
+  c[5] = _mm512_shuffle_ps(t0, t1, 0xEE);
+}
+
+// Kernels::input16: sixteen tiles of F(4x4, 3x3), the 6 x 66 window at p.
+DCSR_WINO_TARGET void input16(const float* p, int64_t ld, float* v, int64_t pos_stride) {
+  constexpr int N = 6;
+  __m512 h[N][N];  // h[i][l]: window row i transformed along x, position l
+#pragma GCC unroll 6
+  for (int i = 0; i < N; ++i) {
+    __m512 d[N];
+    load_columns16(p + i * ld, d);
+    winograd::input_1d<4>(d, h[i]);
+  }
+#pragma GCC unroll 6
+  for (int l = 0; l < N; ++l) {
+    __m512 col[N], o[N];
+    for (int i = 0; i < N; ++i) col[i] = h[i][l];
+    winograd::input_1d<4>(col, o);
+    for (int k = 0; k < N; ++k) _mm512_storeu_ps(v + (k * N + l) * pos_stride, o[k]);
+  }
+}
+
+// Kernels::output16: sixteen tiles of F(4x4, 3x3) into 4 rows of 64 at out,
+// with the epilogue in apply_epilogue's order and roundings (as output).
+DCSR_WINO_TARGET void output16(const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld,
+                               const float* residual, float slope) {
+  constexpr int N = 6, M = 4;
+  __m512 s[M][N];  // s[r][l]: output row r, position l along x
+#pragma GCC unroll 6
+  for (int l = 0; l < N; ++l) {
+    __m512 col[N], o[M];
+    for (int k = 0; k < N; ++k) col[k] = _mm512_loadu_ps(mo + (k * N + l) * pos_stride);
+    winograd::output_1d<4>(col, o);
+    for (int r = 0; r < M; ++r) s[r][l] = o[r];
+  }
+  const __m512 add = _mm512_set1_ps(bias), a = _mm512_set1_ps(slope), zero = _mm512_setzero_ps();
+  const bool leaky = slope != 1.0f;
+#pragma GCC unroll 4
+  for (int r = 0; r < M; ++r) {
+    __m512 o[M], q[M];
+    winograd::output_1d<4>(s[r], o);
+    transpose_lanes16(o[0], o[1], o[2], o[3], q[0], q[1], q[2], q[3]);  // q[i] = p[16i .. 16i + 16)
+    float* row = out + r * ld;
+    const float* res = residual ? residual + r * ld : nullptr;
+#pragma GCC unroll 4
+    for (int i = 0; i < M; ++i) {
+      __m512 x = _mm512_add_ps(q[i], add);
+      if (res) x = _mm512_add_ps(x, _mm512_loadu_ps(res + 16 * i));
+      if (leaky) x = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, zero, _CMP_GT_OQ), _mm512_mul_ps(a, x), x);
+      _mm512_storeu_ps(row + 16 * i, x);
+    }
+  }
+}
+
+#pragma GCC diagnostic pop
 
 DCSR_WINO_TARGET void input(int m, const float* p, int64_t ld, float* v, int64_t pos_stride) {
   if (m == kF2x5) return input_tiles<2, 5>(p, ld, v, pos_stride);
@@ -125,7 +225,7 @@ DCSR_WINO_TARGET void gradient(int m, const float* p, int64_t ld, float* z, int6
 }  // namespace
 
 const Kernels& avx512_kernels() {
-  static const Kernels kernels{kRows, kBlock, input, multiply, output};
+  static const Kernels kernels{kRows, kBlock, input, multiply, output, input16, output16};
   return kernels;
 }
 
