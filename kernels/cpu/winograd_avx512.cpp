@@ -1,11 +1,11 @@
 // The Winograd convolution's AVX-512 kernels (winograd.h): the transforms of
 // winograd_simd.h (eight tiles per ymm register) and, for F(4x4, 3x3), the
-// same on sixteen tiles in zmm for two adjacent groups, and an 8 x 32 register-blocked multiply (16 zmm
-// accumulators: 8 output channels x 32 tiles), 32 tiles per job; and the
-// weight gradient's gradient transform and an 8 x 32 accumulate (8 output x
-// 32 input channels) over 32 tiles per job. Compiled for
-// AVX-512F by function attributes, whatever the build's -march; called only
-// where the CPU and the OS support it (isa.h).
+// same on sixteen tiles in zmm for two adjacent groups; an 8 x 32
+// register-blocked multiply (16 zmm accumulators: 8 output channels x 32
+// tiles), 32 tiles per job; and the weight gradient's gradient transform and
+// an 8 x 32 accumulate (8 output x 32 input channels) over 32 tiles per job.
+// Compiled for AVX-512F by function attributes, whatever the build's -march;
+// called only where the CPU and the OS support it (isa.h).
 #include <algorithm>
 #include <cstdint>
 
