@@ -172,22 +172,36 @@ void stage_window(const float* plane, int64_t H, int64_t W, int64_t y0, int64_t 
   }
 }
 
-void input_group(const Kernels& kern, int m, const ConvShape& s, const float* x, int64_t n, int64_t y0, int64_t x0,
-                 float* v, int64_t block, int64_t v_pos, float* window) {
-  // The input window: in_tile(m) rows and 8 out_tile(m) + taps - 1 columns from (y0 - pad, x0 - pad).
-  const int64_t rows = in_tile(m), cols = 8 * out_tile(m) + kernel_taps(m) - 1;
-  const int64_t wy = y0 - s.pad, wx = x0 - s.pad;
+namespace {
+
+// For every input channel ci of image n: transform(p, ld, v + ci * block)
+// with p the rows x cols window at (wy, wx) of its plane, read in place (ld =
+// the plane's width) or, where the window crosses the plane's edge, staged
+// in `window` with zeros (ld = cols).
+template <typename Transform>
+void for_each_channel_window(const ConvShape& s, const float* x, int64_t n, int64_t wy, int64_t wx, int64_t rows,
+                             int64_t cols, float* v, int64_t block, float* window, Transform transform) {
   const bool inside = wy >= 0 && wy + rows <= s.H && wx >= 0 && wx + cols <= s.W;
   for (int64_t ci = 0; ci < s.Cin; ++ci) {
     const float* plane = x + (n * s.Cin + ci) * s.H * s.W;
     float* vg = v + ci * block;
     if (inside) {
-      kern.input(m, plane + wy * s.W + wx, s.W, vg, v_pos);
+      transform(plane + wy * s.W + wx, s.W, vg);
     } else {
       stage_window(plane, s.H, s.W, wy, wx, rows, cols, window);
-      kern.input(m, window, cols, vg, v_pos);
+      transform(window, cols, vg);
     }
   }
+}
+
+}  // namespace
+
+void input_group(const Kernels& kern, int m, const ConvShape& s, const float* x, int64_t n, int64_t y0, int64_t x0,
+                 float* v, int64_t block, int64_t v_pos, float* window) {
+  // The input window: in_tile(m) rows and 8 out_tile(m) + taps - 1 columns from (y0 - pad, x0 - pad).
+  const int64_t rows = in_tile(m), cols = 8 * out_tile(m) + kernel_taps(m) - 1;
+  for_each_channel_window(s, x, n, y0 - s.pad, x0 - s.pad, rows, cols, v, block, window,
+                          [&](const float* p, int64_t ld, float* vg) { kern.input(m, p, ld, vg, v_pos); });
 }
 
 // input_group for two adjacent groups at once through Kernels::input16
@@ -195,19 +209,8 @@ void input_group(const Kernels& kern, int m, const ConvShape& s, const float* x,
 // the padding; v: the first group's columns.
 void input_group_pair(const Kernels& kern, const ConvShape& s, const float* x, int64_t n, int64_t y0, int64_t x0,
                       float* v, int64_t block, int64_t v_pos, float* window) {
-  constexpr int64_t rows = 6, cols = 66;
-  const int64_t wy = y0 - s.pad, wx = x0 - s.pad;
-  const bool inside = wy >= 0 && wy + rows <= s.H && wx >= 0 && wx + cols <= s.W;
-  for (int64_t ci = 0; ci < s.Cin; ++ci) {
-    const float* plane = x + (n * s.Cin + ci) * s.H * s.W;
-    float* vg = v + ci * block;
-    if (inside) {
-      kern.input16(plane + wy * s.W + wx, s.W, vg, v_pos);
-    } else {
-      stage_window(plane, s.H, s.W, wy, wx, rows, cols, window);
-      kern.input16(window, cols, vg, v_pos);
-    }
-  }
+  for_each_channel_window(s, x, n, y0 - s.pad, x0 - s.pad, 6, 66, v, block, window,
+                          [&](const float* p, int64_t ld, float* vg) { kern.input16(p, ld, vg, v_pos); });
 }
 
 }  // namespace winograd
