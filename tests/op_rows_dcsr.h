@@ -156,7 +156,7 @@ inline std::vector<OpRow> matching_rows() {
 inline std::vector<OpRow> sampler_rows() {
   OpRow gather{"block_gather"};
   gather.parity = {1e-12, 0.0, 1e-6, 1e-6};
-  for (int64_t k : {1, 2, 4}) {
+  for (int64_t k : {1, 2, 3, 4}) {  // 3: the CPU's general copy (1, 2 and 4 have their own)
     const std::string ks = "block " + std::to_string(k);
     // 2 x 3 = 6 source blocks, a 2 x 2 output grid per image, repeats included.
     gather.cases.push_back(make_case(ks, kGradcheck, [k](DType dt) {

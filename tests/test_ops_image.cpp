@@ -4,6 +4,7 @@
 // gradchecks, CPU-vs-CUDA parity and PyTorch goldens run from the op table
 // (tests/op_rows_image.h, driven by tests/test_op_table.cpp).
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <sstream>
 #include <string>
@@ -392,6 +393,36 @@ TEST_CASE("forward: avg and max pooling by hand, floor mode, first maximum", "[o
   Tensor xa = x.detach().requires_grad_();
   avg_pool2d(xa).backward(vec({4, 8, 12, 16}, {1, 1, 2, 2}));
   require_close(xa.grad(), {1, 1, 2, 2, 0, 1, 1, 2, 2, 0, 3, 3, 4, 4, 0, 3, 3, 4, 4, 0, 0, 0, 0, 0, 0});
+}
+
+TEST_CASE("forward: max pooling without a graph gives the recorded op's values bit for bit", "[ops]") {
+  // Without a graph the kernel writes no indices and takes the 2x2 fast path
+  // on the CPU; the values must be those of the indexed loop: NaN beats any
+  // number, and of equal values (+0 and -0 too) the first in row-major order.
+  const double nan = std::nan("");
+  for (DType dt : {kFloat32, kFloat64})
+    for (int64_t k : {2, 3}) {
+      INFO(dtype_name(dt) << ", kernel " << k);
+      Tensor x = test::uniform_leaf({2, 3, 7, 11}, 5, dt).detach();
+      std::vector<double> v = x.to_vector<double>();
+      for (size_t i = 0; i < v.size(); i += 7) v[i] = 0.0;     // ties of zeros, signs below
+      for (size_t i = 3; i < v.size(); i += 14) v[i] = -0.0;
+      for (size_t i = 5; i < v.size(); i += 29) v[i] = nan;
+      for (size_t i = 1; i < v.size(); i += 9) v[i] = -std::abs(v[i]);  // windows that are all negative
+      x = from_vector<double>(v, x.shape()).to(dt);
+      Tensor plain;
+      {
+        NoGradGuard no_grad;
+        plain = max_pool2d(x, k);
+      }
+      Tensor recorded = max_pool2d(x.detach().requires_grad_(), k);
+      std::vector<double> a = plain.to_vector<double>(), b = recorded.to_vector<double>();
+      REQUIRE(a.size() == b.size());
+      for (size_t i = 0; i < a.size(); ++i) {
+        INFO("output " << i << ": " << a[i] << " against " << b[i]);
+        CHECK(std::memcmp(&a[i], &b[i], sizeof(double)) == 0);
+      }
+    }
 }
 
 TEST_CASE("errors: pooling", "[ops]") {

@@ -206,6 +206,14 @@ Tensor avg_pool2d(const Tensor& x, int64_t kernel) {
 Tensor max_pool2d(const Tensor& x, int64_t kernel) {
   const Shape shape = pooled_shape(x, kernel, "max_pool2d");
   Tensor y = empty(shape, x.dtype(), x.device());
+  // The argmax indices only feed the backward: without a graph (inference)
+  // the kernel gets an undefined tensor and writes the values alone, which
+  // saves the int64 map, twice the bytes of the output.
+  if (!autograd::needs_grad({x})) {
+    Tensor no_indices;
+    kernels::max_pool2d_forward(x, y, no_indices, kernel);
+    return y;
+  }
   Tensor indices = empty(shape, kInt64, x.device());
   kernels::max_pool2d_forward(x, y, indices, kernel);
   return autograd::record("max_pool2d", {x}, y, [x_shape = x.shape(), indices](const Tensor& gy) {

@@ -1,6 +1,7 @@
 // Block transfer on the CPU (dcsr-spec §4.2): non-overlapping block x block
 // copies from the value map into the mosaic, and the scatter-add back.
 #include <cstring>
+#include <vector>
 
 #include "kernels/cpu/cpu_common.h"
 #include "kernels/cpu/cpu_kernels.h"
@@ -36,23 +37,43 @@ BlockLayout layout(const Tensor& value, const Tensor& mosaic, const Tensor& inde
   return b;
 }
 
+// Each index's source offset (row 0 of its block), found once: the
+// divisions in BlockLayout::source were most of a 4K tile's gathers when
+// paid per row of every channel.
+std::vector<int64_t> source_offsets(const BlockLayout& b, const int64_t* idx, int64_t count) {
+  std::vector<int64_t> base(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) base[size_t(i)] = b.source(idx[i], 0);
+  return base;
+}
+
+// One output row: out_w runs of k values, run bx from plane[base[bx] + row_offset].
+// kFixed > 0 is k known at compile time (the model's 1, 2 and 4: the copies
+// become a few moves instead of a library call per run of 4-16 bytes);
+// 0 takes k.
+template <typename T, int kFixed>
+void gather_row(const T* plane, const int64_t* base, int64_t row_offset, int64_t out_w, int64_t k, T* row) {
+  if (kFixed > 0) k = kFixed;
+  for (int64_t bx = 0; bx < out_w; ++bx) std::memcpy(row + bx * k, plane + base[bx] + row_offset, size_t(k) * sizeof(T));
+}
+
 template <typename T>
 void block_gather_typed(const Tensor& value, const Tensor& index, int64_t k, Tensor& out) {
   const BlockLayout b = layout(value, out, index, k, "block_gather");
   const T* vd = value.data<T>();
   const int64_t* idx = index.data<int64_t>();
   T* od = out.data<T>();
-  // One job per output row (n, c, y): the row crosses out_w blocks, each a
-  // contiguous run of k values copied from its source block's row.
+  const std::vector<int64_t> base = source_offsets(b, idx, index.numel());
+  auto* const row_fn = k == 1   ? &gather_row<T, 1>
+                       : k == 2 ? &gather_row<T, 2>
+                       : k == 4 ? &gather_row<T, 4>
+                                : &gather_row<T, 0>;
+  // One job per output row (n, c, y): the row crosses out_w blocks.
   const int64_t grain = std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(b.Wo, 1));
   parallel_for(b.N * b.C * b.Ho, grain, [&](int64_t begin, int64_t end) {
     for (int64_t job = begin; job < end; ++job) {
       const int64_t y = job % b.Ho, nc = job / b.Ho, n = nc / b.C;
-      const int64_t* in = idx + n * b.L + (y / k) * b.out_w;
-      const T* plane = vd + nc * b.Hv * b.Wv;
-      T* row = od + job * b.Wo;
-      for (int64_t bx = 0; bx < b.out_w; ++bx)
-        std::memcpy(row + bx * k, plane + b.source(in[bx], y), size_t(k) * sizeof(T));
+      row_fn(vd + nc * b.Hv * b.Wv, base.data() + n * b.L + (y / k) * b.out_w, (y % k) * b.Wv, b.out_w, k,
+             od + job * b.Wo);
     }
   });
 }
@@ -61,7 +82,7 @@ template <typename T>
 void block_gather_backward_typed(const Tensor& grad_out, const Tensor& index, int64_t k, Tensor& grad_value) {
   const BlockLayout b = layout(grad_value, grad_out, index, k, "block_gather_backward");
   const T* gd = grad_out.data<T>();
-  const int64_t* idx = index.data<int64_t>();
+  const std::vector<int64_t> base = source_offsets(b, index.data<int64_t>(), index.numel());
   T* gv = grad_value.data<T>();
   // One job per (n, c) plane: several output blocks may come from the same
   // value block, and they all add into that plane only, so a plane's sums
@@ -73,10 +94,10 @@ void block_gather_backward_typed(const Tensor& grad_out, const Tensor& index, in
       std::fill(plane, plane + b.Hv * b.Wv, T(0));
       const T* gplane = gd + nc * b.Ho * b.Wo;
       for (int64_t y = 0; y < b.Ho; ++y) {
-        const int64_t* in = idx + n * b.L + (y / k) * b.out_w;
+        const int64_t* row_base = base.data() + n * b.L + (y / k) * b.out_w;
         const T* grow = gplane + y * b.Wo;
         for (int64_t bx = 0; bx < b.out_w; ++bx) {
-          T* dst = plane + b.source(in[bx], y);
+          T* dst = plane + row_base[bx] + (y % k) * b.Wv;
           for (int64_t x = 0; x < k; ++x) dst[x] += grow[bx * k + x];
         }
       }

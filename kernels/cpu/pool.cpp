@@ -59,13 +59,42 @@ void avg_pool2d_backward(const Tensor& grad_y, Tensor& grad_x, int64_t kernel) {
   });
 }
 
+namespace {
+
+// Row-major window order; only a strictly larger value, or a first NaN,
+// replaces the best: the first maximum wins, as in PyTorch, and a NaN beats
+// any number. (Among several NaNs the first wins, as in the CUDA kernel;
+// PyTorch takes the last. It only moves where the gradient goes.)
+template <typename T>
+inline bool replaces(T v, T best) {
+  return v > best || (v != v && best == best);
+}
+
+// The 2x2 windows of one output row without indices (inference): rows r0, r1
+// of the input, Wo outputs. Branch-free selects in window order, so the
+// compiler vectorises it and every value (a signed zero included) is the one
+// the general loop picks.
+template <typename T>
+void max_pool_row_2x2(const T* r0, const T* r1, T* out, int64_t Wo) {
+  for (int64_t ox = 0; ox < Wo; ++ox) {
+    T best = r0[2 * ox];
+    const T v1 = r0[2 * ox + 1], v2 = r1[2 * ox], v3 = r1[2 * ox + 1];
+    best = replaces(v1, best) ? v1 : best;
+    best = replaces(v2, best) ? v2 : best;
+    best = replaces(v3, best) ? v3 : best;
+    out[ox] = best;
+  }
+}
+
+}  // namespace
+
 void max_pool2d_forward(const Tensor& x, Tensor& y, Tensor& indices, int64_t kernel) {
   dispatch_floating(x.dtype(), "max_pool2d_forward", [&](auto zero) {
     using T = decltype(zero);
     const int64_t H = x.size(2), W = x.size(3), Ho = y.size(2), Wo = y.size(3);
     const T* in = x.data<T>();
     T* out = y.data<T>();
-    int64_t* idx = indices.data<int64_t>();
+    int64_t* idx = indices.defined() ? indices.data<int64_t>() : nullptr;  // undefined: values only
     // One output row per item: the divisions that find a row's plane and
     // position are paid once per row, not per element (they were most of the
     // time of a 4K tile's pools).
@@ -73,26 +102,26 @@ void max_pool2d_forward(const Tensor& x, Tensor& y, Tensor& indices, int64_t ker
       for (int64_t row = begin; row < end; ++row) {
         const int64_t plane = row / Ho, oy = row % Ho;
         const T* p = in + plane * H * W;
+        if (idx == nullptr && kernel == 2) {
+          const T* r0 = p + 2 * oy * W;
+          max_pool_row_2x2(r0, r0 + W, out + row * Wo, Wo);
+          continue;
+        }
         for (int64_t ox = 0; ox < Wo; ++ox) {
           const int64_t i = row * Wo + ox;
           int64_t best = oy * kernel * W + ox * kernel;
           T best_value = p[best];
-          // Row-major window order; only a strictly larger value, or a first
-          // NaN, replaces the best: the first maximum wins, as in PyTorch, and a
-          // NaN beats any number. (Among several NaNs the first wins, as in
-          // the CUDA kernel; PyTorch takes the last. It only moves where the
-          // gradient goes.)
           for (int64_t ky = 0; ky < kernel; ++ky)
             for (int64_t kx = 0; kx < kernel; ++kx) {
               const int64_t at = (oy * kernel + ky) * W + ox * kernel + kx;
               const T v = p[at];
-              if (v > best_value || (std::isnan(v) && !std::isnan(best_value))) {
+              if (replaces(v, best_value)) {
                 best_value = v;
                 best = at;
               }
             }
           out[i] = best_value;
-          idx[i] = best;
+          if (idx != nullptr) idx[i] = best;
         }
       }
     });

@@ -53,7 +53,7 @@ __global__ void max_pool_forward_kernel(const float* x, float* y, int64_t* indic
         }
       }
     y[e] = best_value;
-    indices[e] = best;
+    if (indices != nullptr) indices[e] = best;
   }
 }
 
@@ -88,9 +88,10 @@ void avg_pool2d_backward(const Tensor& grad_y, Tensor& grad_x, int64_t kernel) {
 void max_pool2d_forward(const Tensor& x, Tensor& y, Tensor& indices, int64_t kernel) {
   require_float32(x, "max_pool2d_forward");
   require_float32(y, "max_pool2d_forward");
-  DCSR_CHECK(indices.dtype() == DType::Int64, "max_pool2d_forward: indices must be int64");
+  DCSR_CHECK(!indices.defined() || indices.dtype() == DType::Int64, "max_pool2d_forward: indices must be int64");
   if (y.numel() == 0) return;
-  max_pool_forward_kernel<<<grid_for(y.numel()), kBlock>>>(x.data<float>(), y.data<float>(), indices.data<int64_t>(),
+  int64_t* index_out = indices.defined() ? indices.data<int64_t>() : nullptr;  // undefined: values only
+  max_pool_forward_kernel<<<grid_for(y.numel()), kBlock>>>(x.data<float>(), y.data<float>(), index_out,
                                                            y.numel(), x.size(2), x.size(3), y.size(2), y.size(3),
                                                            kernel);
   DCSR_CUDA_CHECK_LAUNCH();
