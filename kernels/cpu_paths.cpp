@@ -7,6 +7,7 @@
 #include "kernels/cpu/cpu_gemm.h"
 #include "kernels/cpu/isa.h"
 #include "kernels/cpu/max_cosine_int16.h"
+#include "kernels/cpu/max_cosine_patches.h"
 #include "kernels/cpu/packed_gemm.h"
 #include "kernels/cpu/vec_exp.h"
 #include "kernels/cpu/winograd.h"
@@ -58,6 +59,15 @@ bool int16_match_allowed() { return cpu::int16_match_allowed(); }
 void set_int16_match_allowed(bool allowed) { cpu::set_int16_match_allowed(allowed); }
 void reset_int16_match_allowed() { cpu::reset_int16_match_allowed(); }
 const char* int16_match_sweep() { return cpu::int16_match_sweep(); }
+
+bool patch_match_allowed() { return cpu::patch_match_allowed(); }
+void set_patch_match_allowed(bool allowed) { cpu::set_patch_match_allowed(allowed); }
+void reset_patch_match_allowed() { cpu::reset_patch_match_allowed(); }
+PatchMatchStats patch_match_stats() {
+  const cpu::PatchMatchStats s = cpu::patch_match_stats();
+  return {s.queries, s.rescored, s.fallbacks, s.declined};
+}
+void reset_patch_match_stats() { cpu::reset_patch_match_stats(); }
 
 CpuConvPath cpu_conv_path() { return from_cpu(cpu::cpu_conv_path()); }
 void set_cpu_conv_path(CpuConvPath path) { cpu::set_cpu_conv_path(to_cpu(path)); }

@@ -68,6 +68,18 @@ void reset_int16_match_stats();
 // nullptr where it declines (generic level, AVX-512 without VNNI,
 // DCSR_CPU_MATCH=float32).
 const char* int16_match_sweep();
+// ---- the map sweep of float32 patch matching (kernels/cpu/max_cosine_patches.h) ----
+// patch_match (descriptors with their feature maps) tries it first, on every
+// ISA level, unless DCSR_CPU_MATCH is int16 or float32; the values and
+// indices are bit-identical to the float32 sweep's. set_patch_match_allowed
+// overrides DCSR_CPU_MATCH until the reset. Counts as for the int16 path
+// (fallbacks: overflowed lists and zero patches).
+bool patch_match_allowed();
+void set_patch_match_allowed(bool allowed);
+void reset_patch_match_allowed();
+using PatchMatchStats = Int16MatchStats;
+PatchMatchStats patch_match_stats();
+void reset_patch_match_stats();
 
 // ---- the path of a float32 convolution ----
 enum class CpuConvPath { kAuto, kDirect, kWinograd2, kWinograd4 };

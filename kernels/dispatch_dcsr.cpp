@@ -27,6 +27,18 @@ void max_cosine(const Tensor& q, const Tensor& k, Tensor& confidence, Tensor& in
   }
 }
 
+void patch_max_cosine(const Tensor& query_feats, const Tensor& key_feats, const Tensor& q, const Tensor& k,
+                      Tensor& confidence, Tensor& index, int64_t workspace_bytes) {
+  // Timed under max_cosine's name: the same work, and profiles stay comparable.
+  const KernelScope scope("max_cosine", q.device());
+  switch (q.device()) {
+    case Device::CPU: return cpu::patch_max_cosine(query_feats, key_feats, q, k, confidence, index, workspace_bytes);
+    case Device::CUDA:
+      return DCSR_CUDA_ONLY(
+          cuda::patch_max_cosine(query_feats, key_feats, q, k, confidence, index, workspace_bytes));
+  }
+}
+
 void max_cosine_backward(const Tensor& q, const Tensor& k, const Tensor& index, const Tensor& grad_conf,
                          Tensor& grad_q, Tensor& grad_k) {
   const KernelScope scope("max_cosine_backward", q.device());

@@ -48,7 +48,10 @@ Tensor patch_descriptors(const Tensor& feats) {
   return detail::normalize_columns(unfold(pad2d(feats, {1, 1, 1, 1}, PadMode::Reflect), 3));
 }
 
-MatchResult max_cosine(const Tensor& q, const Tensor& k) {
+namespace {
+// max_cosine with its kernel call given: `search` fills (confidence, index).
+template <typename Search>
+MatchResult max_cosine_with(const Tensor& q, const Tensor& k, const Search& search) {
   check_3d(q, "max_cosine", "queries");
   check_3d(k, "max_cosine", "keys");
   check_same_device({q, k}, "max_cosine");
@@ -59,7 +62,7 @@ MatchResult max_cosine(const Tensor& q, const Tensor& k) {
   const int64_t N = q.size(0), Nq = q.size(2);
   Tensor confidence = empty({N, Nq}, q.dtype(), q.device());
   Tensor index = empty({N, Nq}, kInt64, q.device());
-  kernels::max_cosine(q, k, confidence, index, match_tile_limit());
+  search(confidence, index);
   // Sparse backward (dcsr-spec §13.4): only the selected key of each query
   // receives gradient, and nothing flows through the argmax.
   bool need_q = q.requires_grad(), need_k = k.requires_grad();
@@ -74,6 +77,13 @@ MatchResult max_cosine(const Tensor& q, const Tensor& k) {
       });
   return {outputs[0], outputs[1]};
 }
+}  // namespace
+
+MatchResult max_cosine(const Tensor& q, const Tensor& k) {
+  return max_cosine_with(q, k, [&](Tensor& confidence, Tensor& index) {
+    kernels::max_cosine(q, k, confidence, index, match_tile_limit());
+  });
+}
 
 MatchResult patch_match(const Tensor& query, const Tensor& key) {
   check_floating(query, "patch_match", "query features");
@@ -81,7 +91,13 @@ MatchResult patch_match(const Tensor& query, const Tensor& key) {
   DCSR_CHECK(query.dim() == 4 && key.dim() == 4 && query.size(0) == key.size(0) && query.size(1) == key.size(1),
              "patch_match: query ", shape_str(query.shape()), " and key ", shape_str(key.shape()),
              " must be (N, C, h, w) and (N, C, H, W) with the same N and C");
-  MatchResult m = max_cosine(patch_descriptors(query), patch_descriptors(key));
+  // The descriptors feed the backward and the exact re-scoring; the search
+  // may also read the maps themselves (kernels::patch_max_cosine).
+  const Tensor q = patch_descriptors(query), k = patch_descriptors(key);
+  const Tensor query_map = query.detach(), key_map = key.detach();
+  MatchResult m = max_cosine_with(q, k, [&](Tensor& confidence, Tensor& index) {
+    kernels::patch_max_cosine(query_map, key_map, q, k, confidence, index, match_tile_limit());
+  });
   return {m.confidence.reshape({query.size(0), 1, query.size(2), query.size(3)}), m.index};
 }
 

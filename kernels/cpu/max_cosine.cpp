@@ -1,7 +1,9 @@
 // Patch matching on the CPU (dcsr-spec §4.1): max and FIRST argmax over keys
 // of the query-key dot products, swept in register blocks (dot_sweep.h) with
 // the running max fused in, and the sparse backward. In float32 on AVX2 the
-// int16 sweep of max_cosine_int16.h finds the same maxima first.
+// int16 sweep of max_cosine_int16.h finds the same maxima first, and where
+// the descriptors come with their feature maps (patch_max_cosine) the map
+// sweep of max_cosine_patches.h before it.
 #include <limits>
 #include <type_traits>
 
@@ -9,6 +11,7 @@
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/dot_sweep.h"
 #include "kernels/cpu/max_cosine_int16.h"
+#include "kernels/cpu/max_cosine_patches.h"
 
 namespace dcsr::kernels::cpu {
 
@@ -61,8 +64,11 @@ void match_image(const T* qd, int64_t ldq, int64_t Nq, const T* kd, int64_t Nk, 
   std::copy(best_index, best_index + Nq, idx);
 }
 
+// maps: the feature maps q and k are the patch descriptors of (query (N, C,
+// Hq, Wq), key (N, C, Hk, Wk)), or null where they are plain columns.
 template <typename T>
-void max_cosine_typed(const Tensor& q, const Tensor& k, Tensor& confidence, Tensor& index, int64_t workspace_bytes) {
+void max_cosine_typed(const Tensor& q, const Tensor& k, Tensor& confidence, Tensor& index, int64_t workspace_bytes,
+                      const Tensor* maps = nullptr) {
   const int64_t N = q.size(0), D = q.size(1), Nq = q.size(2), Nk = k.size(2);
   const T* qd = q.data<T>();
   const T* kd = k.data<T>();
@@ -72,11 +78,21 @@ void max_cosine_typed(const Tensor& q, const Tensor& k, Tensor& confidence, Tens
     const T* qn = qd + n * D * Nq;
     const T* kn = kd + n * D * Nk;
     if constexpr (std::is_same_v<T, float>) {
-      // float32: the int16 sweep with exact re-scoring where the CPU has it
-      // (max_cosine_int16.h), the same values and indices as match_image.
+      // float32: the exact paths with re-scoring where the CPU has them (the
+      // map sweep of max_cosine_patches.h, then the int16 sweep of
+      // max_cosine_int16.h), the same values and indices as match_image.
       auto float32_match = [&](const float* qc, int64_t ldq, int64_t nq, float* c, int64_t* i) {
         match_image<float>(qc, ldq, nq, kn, Nk, D, c, i, workspace_bytes);
       };
+      if (maps != nullptr) {
+        const Tensor& fq = maps[0];
+        const Tensor& fk = maps[1];
+        const int64_t C = fq.size(1);
+        PatchMaps pm{fq.data<float>() + n * C * fq.size(2) * fq.size(3),
+                     fk.data<float>() + n * C * fk.size(2) * fk.size(3),
+                     C, fq.size(2), fq.size(3), fk.size(2), fk.size(3)};
+        if (exact_match_patches(pm, qn, kn, conf + n * Nq, idx + n * Nq, workspace_bytes, float32_match)) continue;
+      }
       if (exact_match_int16(qn, kn, D, Nq, Nk, conf + n * Nq, idx + n * Nq, workspace_bytes, float32_match)) continue;
     }
     match_image<T>(qn, Nq, Nq, kn, Nk, D, conf + n * Nq, idx + n * Nq, workspace_bytes);
@@ -122,6 +138,14 @@ void max_cosine_backward_typed(const Tensor& q, const Tensor& k, const Tensor& i
 void max_cosine(const Tensor& q, const Tensor& k, Tensor& confidence, Tensor& index, int64_t workspace_bytes) {
   dispatch_floating(q.dtype(), "max_cosine", [&](auto zero) {
     max_cosine_typed<decltype(zero)>(q, k, confidence, index, workspace_bytes);
+  });
+}
+
+void patch_max_cosine(const Tensor& query_feats, const Tensor& key_feats, const Tensor& q, const Tensor& k,
+                      Tensor& confidence, Tensor& index, int64_t workspace_bytes) {
+  const Tensor maps[2] = {query_feats, key_feats};
+  dispatch_floating(q.dtype(), "patch_max_cosine", [&](auto zero) {
+    max_cosine_typed<decltype(zero)>(q, k, confidence, index, workspace_bytes, maps);
   });
 }
 

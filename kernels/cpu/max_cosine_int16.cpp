@@ -55,6 +55,7 @@
 #include <vector>
 
 #include "kernels/cpu/isa.h"
+#include "kernels/cpu/match_candidates.h"
 #include "tensor/error.h"
 #include "tensor/tensor.h"
 
@@ -66,11 +67,16 @@
 
 namespace dcsr::kernels::cpu {
 
+using match::add_candidate;
+using match::JobState;
+using match::kCap;
+using match::match_overflowed;
+using match::rescore_lane;
+
 namespace {
 
 std::atomic<int64_t> g_queries{0}, g_rescored{0}, g_fallbacks{0}, g_declined{0};
 
-constexpr int kCap = 32;     // candidates a query's list holds
 constexpr int64_t kRowBlock = 384;  // keys per row block: 384 x 144 x 2 bytes = 110 KB, in L2
                                     // (a multiple of every sweep's kRows)
 // Columns are scaled to |x_int| <= 46000 (and every element to <= 32767), so
@@ -153,38 +159,6 @@ Columns quantise_and_pack(const float* x, int64_t ld, int64_t n, int64_t D, int 
     c.largest_int_norm = std::max(c.largest_int_norm, std::sqrt(int_norm[size_t(i)]));
   }
   return c;
-}
-
-// A job's per-query state, lanes [l0, l0 + nl) of the sweep.
-struct JobState {
-  std::vector<float> best, threshold_gap;  // running best approximate score; T_i
-  std::vector<int32_t> count;              // list lengths; kCap + 1 = overflowed
-  std::vector<int32_t> keys;               // [lane][kCap]
-  std::vector<float> scores;               // [lane][kCap]
-  std::vector<float> query;                // one query column, gathered for re-scoring
-};
-
-// Appends key j (approximate score s) to lane i's list, compacting it against
-// best - gap when full.
-inline void add_candidate(JobState& st, int64_t i, int32_t j, float s) {
-  int32_t& n = st.count[size_t(i)];
-  if (n > kCap) return;
-  int32_t* keys = st.keys.data() + i * kCap;
-  float* scores = st.scores.data() + i * kCap;
-  if (n == kCap) {
-    const float floor = st.best[size_t(i)] - st.threshold_gap[size_t(i)];
-    int32_t kept = 0;
-    for (int32_t c = 0; c < n; ++c)
-      if (scores[c] >= floor) keys[kept] = keys[c], scores[kept] = scores[c], ++kept;
-    n = kept;
-    if (n == kCap) {
-      n = kCap + 1;
-      return;
-    }
-  }
-  keys[n] = j;
-  scores[n] = s;
-  ++n;
 }
 
 #if defined(__x86_64__)
@@ -329,40 +303,28 @@ struct VnniSweep {
 #pragma GCC diagnostic pop
 #endif
 
-// The float32 kernel's chain for one pair (dot_sweep.h's dot_block:
-// acc += k[d] * q[d] from zero, d increasing). Built with FMA, GCC contracts
-// dot_block's vector chain into fused multiply-adds; here the fusing is
-// spelled out, because left to the compiler a scalar loop can be
-// vectorised into separate multiplies (a vmulps of four products) and adds,
-// which rounds twice. Without FMA both round twice.
-float float32_dot(const float* q, const float* k, int64_t ldk, int64_t D) {
-  float acc = 0.0f;
-#if defined(__FMA__)
-  for (int64_t d = 0; d < D; ++d) acc = std::fma(k[d * ldk], q[d], acc);
-#else
-  for (int64_t d = 0; d < D; ++d) acc += k[d * ldk] * q[d];
-#endif
-  return acc;
-}
-
 std::atomic<int> g_allowed_forced{-1};
 std::once_flag g_env_once;
-bool g_env_allowed = true;
+CpuMatchPath g_env_path = CpuMatchPath::kAuto;
 
 }  // namespace
 
-bool int16_match_allowed() {
-  const int forced = g_allowed_forced.load(std::memory_order_relaxed);
-  if (forced >= 0) return forced == 1;
+CpuMatchPath cpu_match_path() {
   std::call_once(g_env_once, [] {
     const char* env = std::getenv("DCSR_CPU_MATCH");
     if (!env || !*env) return;
     const std::string value = env;
-    DCSR_CHECK(value == "auto" || value == "float32", "DCSR_CPU_MATCH: unknown path '", value,
-               "' (expected auto or float32)");
-    g_env_allowed = value == "auto";
+    DCSR_CHECK(value == "auto" || value == "int16" || value == "float32", "DCSR_CPU_MATCH: unknown path '", value,
+               "' (expected auto, int16 or float32)");
+    g_env_path = value == "auto" ? CpuMatchPath::kAuto : value == "int16" ? CpuMatchPath::kInt16 : CpuMatchPath::kFloat32;
   });
-  return g_env_allowed;
+  return g_env_path;
+}
+
+bool int16_match_allowed() {
+  const int forced = g_allowed_forced.load(std::memory_order_relaxed);
+  if (forced >= 0) return forced == 1;
+  return cpu_match_path() != CpuMatchPath::kFloat32;
 }
 void set_int16_match_allowed(bool allowed) { g_allowed_forced.store(allowed ? 1 : 0, std::memory_order_relaxed); }
 void reset_int16_match_allowed() { g_allowed_forced.store(-1, std::memory_order_relaxed); }
@@ -453,37 +415,12 @@ bool exact_match(const float* q, const float* k, int64_t D, int64_t Nq, int64_t 
     int64_t job_rescored = 0;
     for (int64_t i = 0; i < nl; ++i) {
       const int64_t query = l0 + i;
-      const int32_t n = st.count[size_t(i)];
-      if (n > kCap) {
+      if (!rescore_lane(st, i, q + query, Nq, k, Nk, D, conf + query, index + query, job_rescored))
         overflowed[size_t(query)] = 1;
-        continue;
-      }
-      for (int64_t d = 0; d < D; ++d) st.query[size_t(d)] = q[d * Nq + query];
-      const float floor = st.best[size_t(i)] - st.threshold_gap[size_t(i)];
-      float best = -std::numeric_limits<float>::infinity();
-      int64_t best_key = -1;
-      for (int32_t c = 0; c < n; ++c) {
-        if (st.scores[size_t(i * kCap + c)] < floor) continue;
-        const int32_t j = st.keys[size_t(i * kCap + c)];
-        const float f = float32_dot(st.query.data(), k + j, Nk, D);
-        ++job_rescored;
-        if (best_key < 0 || f > best) best = f, best_key = j;
-      }
-      conf[query] = best;
-      index[query] = best_key;
     }
     rescored += job_rescored;
   };
-  auto make_state = [&] {
-    JobState st;
-    st.best.resize(size_t(lane_block));
-    st.threshold_gap.resize(size_t(lane_block));
-    st.count.resize(size_t(lane_block));
-    st.keys.resize(size_t(lane_block * kCap));
-    st.scores.resize(size_t(lane_block * kCap));
-    st.query.resize(size_t(D));
-    return st;
-  };
+  auto make_state = [&] { return JobState(lane_block, D); };
   if (threads <= 1) {
     JobState st = make_state();
     for (int64_t job = 0; job < jobs; ++job) run_job(job, st);
@@ -496,28 +433,9 @@ bool exact_match(const float* q, const float* k, int64_t D, int64_t Nq, int64_t 
     }
   }
 
-  // The queries whose lists overflowed: the float32 sweep, 4096 at a time.
-  std::vector<int64_t> rest;
-  for (int64_t i = 0; i < Nq; ++i)
-    if (overflowed[size_t(i)]) rest.push_back(i);
-  constexpr int64_t kChunk = 4096;
-  std::vector<float> chunk, chunk_conf;
-  std::vector<int64_t> chunk_index;
-  for (size_t c0 = 0; c0 < rest.size(); c0 += size_t(kChunk)) {
-    const int64_t n = std::min<int64_t>(kChunk, int64_t(rest.size() - c0));
-    chunk.resize(size_t(D * n));
-    chunk_conf.resize(size_t(n));
-    chunk_index.resize(size_t(n));
-    for (int64_t d = 0; d < D; ++d)
-      for (int64_t i = 0; i < n; ++i) chunk[size_t(d * n + i)] = q[d * Nq + rest[c0 + size_t(i)]];
-    float32_match(chunk.data(), n, n, chunk_conf.data(), chunk_index.data());
-    for (int64_t i = 0; i < n; ++i) {
-      conf[rest[c0 + size_t(i)]] = chunk_conf[size_t(i)];
-      index[rest[c0 + size_t(i)]] = chunk_index[size_t(i)];
-    }
-  }
-  g_queries += Nq - int64_t(rest.size());
-  g_fallbacks += int64_t(rest.size());
+  const int64_t rest = match_overflowed(q, D, Nq, overflowed, float32_match, conf, index);
+  g_queries += Nq - rest;
+  g_fallbacks += rest;
   g_rescored += rescored.load();
   return true;
 }

@@ -24,11 +24,17 @@
 
 namespace dcsr::kernels::cpu {
 
-// Whether float32 matching may take the int16 path: DCSR_CPU_MATCH=auto (or
-// unset) lets it, DCSR_CPU_MATCH=float32 keeps the float32 sweep (for
-// profiling the two; the results are the same). set_int16_match_allowed
-// overrides the variable until reset_int16_match_allowed. An unknown value is
-// an Error that names it.
+// The float32 matching paths DCSR_CPU_MATCH allows (read once; the results
+// are the same on every path, the variable is for profiling them): auto (or
+// unset) all of them, the map sweep of max_cosine_patches.h first; int16 this
+// file's sweep and the float32 one; float32 only the float32 sweep. An
+// unknown value is an Error that names it.
+enum class CpuMatchPath { kAuto, kInt16, kFloat32 };
+CpuMatchPath cpu_match_path();
+
+// Whether float32 matching may take the int16 path (DCSR_CPU_MATCH auto or
+// int16). set_int16_match_allowed overrides the variable until
+// reset_int16_match_allowed.
 bool int16_match_allowed();
 void set_int16_match_allowed(bool allowed);
 void reset_int16_match_allowed();

@@ -69,6 +69,12 @@ void max_cosine(const Tensor& q, const Tensor& k, Tensor& confidence, Tensor& in
   sweep::run(k.data<float>(), Nk, q.data<float>(), Nq, D, N, workspace_bytes, op);
 }
 
+// The descriptor sweep serves here: the GPU has no map sweep (yet).
+void patch_max_cosine(const Tensor& /*query_feats*/, const Tensor& /*key_feats*/, const Tensor& q, const Tensor& k,
+                      Tensor& confidence, Tensor& index, int64_t workspace_bytes) {
+  max_cosine(q, k, confidence, index, workspace_bytes);
+}
+
 void max_cosine_backward(const Tensor& q, const Tensor& k, const Tensor& index, const Tensor& grad_conf,
                          Tensor& grad_q, Tensor& grad_k) {
   require_float32(q, "max_cosine_backward");

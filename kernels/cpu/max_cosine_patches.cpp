@@ -1,0 +1,400 @@
+// Exact matching from the feature maps (max_cosine_patches.h).
+//
+// The sweep. Jobs are bands of kBand query rows times blocks of at most kCols
+// query columns; a job's queries are its lanes, kLanes per band row (the
+// block's columns and the two padding columns its 3x3 windows reach). For
+// each diagonal d = v - y of the job's band it forms the pixel products of
+// the row pairs (Y, Y + d) it needs, P[U][l] = Fk(:, Y + d, U) . Fq(:, Y, x0 + l)
+// (one float32 multiply-add chain over the channels), each once, into one of
+// three slots; a band row y then sums the three of its row pairs,
+// R = P[y] + P[y + 1] + P[y + 2], and key u's score is
+// R[u][l] + R[u + 1][l + 1] + R[u + 2][l + 2] times the two reciprocal
+// norms. Keys reach every query in increasing order (v rises with d, u
+// within a row), so each query's list is in key order.
+//
+// The bound. For query i and key j let F_i, F_j be their patches (the 9C
+// padded map values, exact float32 inputs), n_i, n_j their norms (computed in
+// double), q_i, k_j the descriptor columns the float32 kernel reads (F / norm,
+// rounded, as normalize_columns makes them), t = (F_i . F_j) / (n_i n_j), and
+// f the float32 kernel's value (the chain acc += k[d] q[d]). Then
+//   |f - q.k| <= gamma_D |q_i| |k_j|           (D roundings, sum |q_d k_d| <= |q||k|),
+//   |q.k - t| <= r_i |k_j| + r_j               (r = |q - F / n|, computed in double;
+//                                               |F_i / n_i| = 1),
+//   |a - t|   <= gamma_(2C+8) (1 + gamma_4) + gamma_4 + 1e-30
+//     (a sums the C products of each of the nine pixel pairs and then the
+//     nine sums, at most 2C + 8 roundings of terms whose absolute values add
+//     up to at most n_i n_j (Cauchy-Schwarz over all 9C terms), whether or
+//     not the compiler fuses the multiply-adds; then two products with
+//     reciprocals rounded once each; 1e-30 covers products that fall below
+//     the normal range, as norms inside [1e-6, 1e15] keep them).
+// So |a - f| <= E_i, the sum of the three right-hand sides at the keys'
+// largest |k_j| and r_j, and as in max_cosine_int16.cpp every key within
+// T_i = 2 E_i (widened by 1e-5 relative and 4.04 u for the rounding of the
+// float threshold) of the query's running best is a candidate: the float32
+// argmax, and any key that ties it exactly, is among them.
+#include "kernels/cpu/max_cosine_patches.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "kernels/cpu/cpu_common.h"
+#include "kernels/cpu/match_candidates.h"
+#include "tensor/tensor.h"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+namespace dcsr::kernels::cpu {
+
+namespace {
+
+using match::JobState;
+
+std::atomic<int64_t> g_queries{0}, g_rescored{0}, g_fallbacks{0}, g_declined{0};
+std::atomic<int> g_forced{-1};
+
+constexpr int kVec = 16;                      // floats per vector
+constexpr int kLaneVecs = 4;                  // vectors of query columns per job
+constexpr int64_t kLanes = kVec * kLaneVecs;  // padded query columns a job reads
+constexpr int64_t kCols = kLanes - 2;         // query columns a job matches
+constexpr int64_t kBand = 16;                 // query rows a job matches
+constexpr int64_t kRStride = kLanes + kVec;   // a row of R, with room for the loads shifted by 1 and 2
+constexpr int kChannelChunk = 16;             // query vectors held in registers while P is formed
+constexpr int64_t kKeyChunk = 32;             // keys of a row scored per pass: P and R stay in L1
+constexpr int64_t kSlot = (kKeyChunk + 2) * kLanes;  // one P slot
+constexpr double kUnit = 1.0 / 16777216.0;    // u = 2^-24
+
+typedef float Vec __attribute__((vector_size(kVec * sizeof(float))));
+typedef int32_t Mask __attribute__((vector_size(kVec * sizeof(float))));
+
+inline Vec loadu(const float* p) {
+  Vec v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+inline void storeu(float* p, Vec v) { std::memcpy(p, &v, sizeof(v)); }
+
+inline bool any_lane(Mask m) {
+#if defined(__AVX512F__)
+  return _mm512_test_epi32_mask(__m512i(m), __m512i(m)) != 0;
+#else
+  int32_t lanes[kVec];
+  std::memcpy(lanes, &m, sizeof(lanes));
+  int32_t any = 0;
+  for (int l = 0; l < kVec; ++l) any |= lanes[l];
+  return any != 0;
+#endif
+}
+
+inline double gamma(double n) { return n * kUnit / (1.0 - n * kUnit); }
+
+// Padded coordinate p in [0, n + 2) of reflection padding 1 -> the source index (n >= 2).
+inline int64_t reflect(int64_t p, int64_t n) {
+  const int64_t s = p - 1;
+  return s < 0 ? -s : (s >= n ? 2 * n - 2 - s : s);
+}
+
+// The per-patch numbers of one side: 1 / n (float, 0 for a zero patch), and
+// for the bound |column|, r = |column - F / n| (0 where n = 0).
+struct Side {
+  std::vector<float> inv_norm;
+  std::vector<double> column_norm, residual;
+  bool usable = true;  // every value finite, every nonzero norm inside [1e-6, 1e15]
+};
+
+// map (C, H, W); cols (9C, H W), the descriptors. One parallel job per patch row.
+Side side_of(const float* map, int64_t C, int64_t H, int64_t W, const float* cols) {
+  const int64_t L = H * W;
+  Side s;
+  s.inv_norm.assign(size_t(L), 0.0f);
+  s.column_norm.assign(size_t(L), 0.0);
+  s.residual.assign(size_t(L), 0.0);
+  std::atomic<bool> usable{true};
+  parallel_for(H, 1, [&](int64_t begin, int64_t end) {
+    std::vector<double> sq(static_cast<size_t>(W)), colsq(static_cast<size_t>(W)), res(static_cast<size_t>(W));
+    for (int64_t y = begin; y < end; ++y) {
+      std::fill(sq.begin(), sq.end(), 0.0);
+      std::fill(colsq.begin(), colsq.end(), 0.0);
+      std::fill(res.begin(), res.end(), 0.0);
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t ky = 0; ky < 3; ++ky) {
+          const float* row = map + (c * H + reflect(y + ky, H)) * W;
+          for (int64_t kx = 0; kx < 3; ++kx)
+            for (int64_t x = 0; x < W; ++x) {
+              const double v = row[reflect(x + kx, W)];
+              sq[size_t(x)] += v * v;
+            }
+        }
+      for (int64_t x = 0; x < W; ++x) {
+        const double n = std::sqrt(sq[size_t(x)]);
+        if (!std::isfinite(n) || (n != 0 && (n < 1e-6 || n > 1e15))) usable = false;
+        sq[size_t(x)] = n;  // now the norm
+      }
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t ky = 0; ky < 3; ++ky) {
+          const float* row = map + (c * H + reflect(y + ky, H)) * W;
+          for (int64_t kx = 0; kx < 3; ++kx) {
+            const float* col = cols + (c * 9 + ky * 3 + kx) * L + y * W;
+            for (int64_t x = 0; x < W; ++x) {
+              const double n = sq[size_t(x)], v = col[x];
+              const double e = n > 0 ? v - double(row[reflect(x + kx, W)]) / n : v;
+              colsq[size_t(x)] += v * v;
+              res[size_t(x)] += e * e;
+            }
+          }
+        }
+      for (int64_t x = 0; x < W; ++x) {
+        const size_t i = size_t(y * W + x);
+        // The double sums are exact to far below the margins of the bound.
+        s.column_norm[i] = std::sqrt(colsq[size_t(x)]) * (1 + 1e-12);
+        s.residual[i] = std::sqrt(res[size_t(x)]) * (1 + 1e-12);
+        if (!std::isfinite(s.column_norm[i])) usable = false;
+        s.inv_norm[i] = sq[size_t(x)] > 0 ? float(1.0 / sq[size_t(x)]) : 0.0f;
+      }
+    }
+  });
+  s.usable = usable;
+  return s;
+}
+
+// P[U][l] (+)= sum over c in [c0, c0 + NC) of key_row[U][c] * q[c][l] for
+// lanes v * kVec .. + kVec and U < cols_p, the chain over c in order (from
+// zero where c0 = 0): key_row channels-last (row stride C), q (C, kLanes).
+// NC > 0 fixes the chunk's channel count at compile time, so its query
+// vectors stay in registers; 0 takes nc. Eight U at once: eight independent
+// chains hide the multiply-add's latency.
+template <int NC>
+void products_chunk(const float* key_row, int64_t C, int64_t c0, int64_t nc, const float* q, int v, int64_t cols_p,
+                    float* P) {
+  if (NC > 0) nc = NC;
+  constexpr int kU = 8;
+  Vec qv[kChannelChunk];
+#pragma GCC unroll 16
+  for (int64_t c = 0; c < nc; ++c) qv[c] = loadu(q + (c0 + c) * kLanes + v * kVec);
+  int64_t U = 0;
+  for (; U + kU <= cols_p; U += kU) {
+    Vec acc[kU];
+#pragma GCC unroll 8
+    for (int r = 0; r < kU; ++r) acc[r] = c0 > 0 ? loadu(P + (U + r) * kLanes + v * kVec) : Vec{};
+    const float* k0 = key_row + U * C + c0;
+#pragma GCC unroll 16
+    for (int64_t c = 0; c < nc; ++c)
+#pragma GCC unroll 8
+      for (int r = 0; r < kU; ++r) acc[r] += k0[r * C + c] * qv[c];
+#pragma GCC unroll 8
+    for (int r = 0; r < kU; ++r) storeu(P + (U + r) * kLanes + v * kVec, acc[r]);
+  }
+  for (; U < cols_p; ++U) {
+    Vec a = c0 > 0 ? loadu(P + U * kLanes + v * kVec) : Vec{};
+    for (int64_t c = 0; c < nc; ++c) a += key_row[U * C + c0 + c] * qv[c];
+    storeu(P + U * kLanes + v * kVec, a);
+  }
+}
+
+// P[U][l] = sum over c of key_row[U][c] * q[c][l] for U < cols_p (the chain
+// over c in order, from zero): key_row channels-last, q (C, kLanes).
+void pixel_products(const float* key_row, const float* q, int64_t C, int64_t cols_p, float* P) {
+  for (int v = 0; v < kLaneVecs; ++v)
+    for (int64_t c0 = 0; c0 < C; c0 += kChannelChunk) {
+      const int64_t nc = std::min<int64_t>(kChannelChunk, C - c0);
+      if (nc == kChannelChunk) {
+        products_chunk<kChannelChunk>(key_row, C, c0, nc, q, v, cols_p, P);
+      } else {
+        products_chunk<0>(key_row, C, c0, nc, q, v, cols_p, P);
+      }
+    }
+}
+
+// One job's scratch.
+struct Scratch {
+  std::vector<float> q;      // [band row + 2][C][kLanes]: the padded query rows
+  std::vector<float> slots;  // 3 x [U][kLanes]: P of three row pairs
+  std::vector<float> R;      // [U][kRStride]
+  std::vector<float> iq;     // [band row][kLanes]: 1 / n of the queries, 0 for padding lanes
+  JobState st;
+  Scratch(int64_t C, int64_t D)
+      : q(size_t((kBand + 2) * C * kLanes)), slots(size_t(3 * kSlot)), R(size_t((kKeyChunk + 3) * kRStride)),
+        iq(size_t(kBand * kLanes)), st(kBand * kLanes, D) {}
+};
+
+// Scores nu keys of one row against band row r's kLanes queries: key u's
+// score is R[u][l] + R[u + 1][l + 1] + R[u + 2][l + 2] times 1 / n of the key
+// (ik[u]) and of the query; the running best follows, and every lane within
+// its gap of it gets key first_key + u as a candidate.
+void score_row(const float* R, int64_t nu, const float* ik, int32_t first_key, int64_t r, Scratch& sc) {
+  JobState& st = sc.st;
+  float* best = st.best.data() + r * kLanes;
+  Vec b[kLaneVecs], g[kLaneVecs], iq[kLaneVecs];
+  for (int v = 0; v < kLaneVecs; ++v) {
+    b[v] = loadu(best + v * kVec);
+    g[v] = loadu(st.threshold_gap.data() + r * kLanes + v * kVec);
+    iq[v] = loadu(sc.iq.data() + r * kLanes + v * kVec);
+  }
+  for (int64_t u = 0; u < nu; ++u) {
+    Vec a[kLaneVecs];
+    Mask hit[kLaneVecs];
+    for (int v = 0; v < kLaneVecs; ++v) {
+      const Vec s = loadu(R + u * kRStride + v * kVec) + loadu(R + (u + 1) * kRStride + v * kVec + 1) +
+                    loadu(R + (u + 2) * kRStride + v * kVec + 2);
+      a[v] = (s * ik[u]) * iq[v];
+      b[v] = a[v] > b[v] ? a[v] : b[v];
+      hit[v] = a[v] >= b[v] - g[v];
+    }
+    if (!any_lane(hit[0] | hit[1] | hit[2] | hit[3])) continue;
+    // Rare once the running best is near the final one: store, append, go on.
+    for (int v = 0; v < kLaneVecs; ++v) storeu(best + v * kVec, b[v]);
+    alignas(64) float scores[kLanes];
+    alignas(64) int32_t hits[kLanes];
+    for (int v = 0; v < kLaneVecs; ++v) {
+      storeu(scores + v * kVec, a[v]);
+      std::memcpy(hits + v * kVec, &hit[v], sizeof(hit[v]));
+    }
+    for (int64_t l = 0; l < kLanes; ++l)
+      if (hits[l]) match::add_candidate(st, r * kLanes + l, first_key + int32_t(u), scores[l]);
+  }
+  for (int v = 0; v < kLaneVecs; ++v) storeu(best + v * kVec, b[v]);
+}
+
+}  // namespace
+
+bool patch_match_allowed() {
+  const int forced = g_forced.load(std::memory_order_relaxed);
+  if (forced >= 0) return forced == 1;
+  return cpu_match_path() == CpuMatchPath::kAuto;
+}
+void set_patch_match_allowed(bool allowed) { g_forced.store(allowed ? 1 : 0, std::memory_order_relaxed); }
+void reset_patch_match_allowed() { g_forced.store(-1, std::memory_order_relaxed); }
+
+PatchMatchStats patch_match_stats() {
+  return {g_queries.load(), g_rescored.load(), g_fallbacks.load(), g_declined.load()};
+}
+void reset_patch_match_stats() { g_queries = g_rescored = g_fallbacks = g_declined = 0; }
+
+bool exact_match_patches(const PatchMaps& m, const float* q, const float* k, float* conf, int64_t* index,
+                         int64_t workspace_bytes, const Float32Match& float32_match) {
+  const int64_t C = m.C, Hq = m.Hq, Wq = m.Wq, Hk = m.Hk, Wk = m.Wk, D = 9 * C;
+  const int64_t Nq = Hq * Wq, Nk = Hk * Wk, cols_p = Wk + 2;
+  if (!patch_match_allowed() || C <= 0 || Hq < 2 || Wq < 2 || Hk < 2 || Wk < 2 ||
+      Nk > std::numeric_limits<int32_t>::max())
+    return false;
+  const int64_t bands = (Hq + kBand - 1) / kBand, blocks = (Wq + kCols - 1) / kCols;
+  const int64_t block_cols = (Wq + blocks - 1) / blocks, jobs = bands * blocks;
+  const int64_t threads = omp_in_parallel() ? 1 : std::min<int64_t>(std::max(1, omp_get_max_threads()), jobs);
+  const int64_t scratch_bytes = 4 * ((kBand + 2) * C * kLanes + 3 * kSlot + (kKeyChunk + 3) * kRStride) +
+                                kBand * kLanes * (match::kCap * 8 + 16) + 4 * D;
+  const int64_t shared_bytes = 4 * (Hk + 2) * cols_p * C + 20 * (Nq + Nk);
+  if (threads * scratch_bytes + shared_bytes > workspace_bytes) {
+    ++g_declined;
+    return false;
+  }
+  const Side qs = side_of(m.query, C, Hq, Wq, q);
+  const Side ks = qs.usable ? side_of(m.key, C, Hk, Wk, k) : Side{};
+  if (!qs.usable || !ks.usable) {
+    ++g_declined;
+    return false;
+  }
+  // The key map, padded and channels-last: [V][U][c].
+  std::vector<float> key_map(static_cast<size_t>((Hk + 2) * cols_p * C));
+  for (int64_t V = 0; V < Hk + 2; ++V)
+    for (int64_t U = 0; U < cols_p; ++U)
+      for (int64_t c = 0; c < C; ++c)
+        key_map[size_t((V * cols_p + U) * C + c)] = m.key[(c * Hk + reflect(V, Hk)) * Wk + reflect(U, Wk)];
+  double k_norm = 0, k_residual = 0;
+  for (int64_t j = 0; j < Nk; ++j) {
+    k_norm = std::max(k_norm, ks.column_norm[size_t(j)]);
+    k_residual = std::max(k_residual, ks.residual[size_t(j)]);
+  }
+  const double gamma_d = gamma(double(D)), g4 = gamma(4.0);
+  const double approx = (gamma(double(2 * C + 8)) * (1 + g4) + g4) * (1 + 1e-12) + 1e-30;
+  std::vector<float> gap(static_cast<size_t>(Nq));
+  for (int64_t i = 0; i < Nq; ++i) {
+    const double e = gamma_d * qs.column_norm[size_t(i)] * k_norm + qs.residual[size_t(i)] * k_norm + k_residual + approx;
+    const double t = 2 * e * (1 + 1e-5) + 4.04 * kUnit * (1 + e);
+    gap[size_t(i)] = std::nextafter(float(t), std::numeric_limits<float>::infinity());
+  }
+
+  std::vector<uint8_t> overflowed(size_t(Nq), 0);
+  std::atomic<int64_t> rescored{0};
+  auto run_job = [&](int64_t job, Scratch& sc) {
+    const int64_t y0 = (job / blocks) * kBand, x0 = (job % blocks) * block_cols;
+    const int64_t rows = std::min(kBand, Hq - y0), cols = std::min(block_cols, Wq - x0);
+    JobState& st = sc.st;
+    // The padded query rows y0 .. y0 + rows + 1, columns x0 .. x0 + kLanes - 1 (0 past the padding).
+    for (int64_t r = 0; r < rows + 2; ++r)
+      for (int64_t c = 0; c < C; ++c) {
+        float* dst = sc.q.data() + (r * C + c) * kLanes;
+        const float* src = m.query + (c * Hq + reflect(y0 + r, Hq)) * Wq;
+        for (int64_t l = 0; l < kLanes; ++l) dst[l] = x0 + l < Wq + 2 ? src[reflect(x0 + l, Wq)] : 0.0f;
+      }
+    // Lane state: padding lanes never become candidates (a 0 score against a gap of -inf).
+    for (int64_t r = 0; r < kBand; ++r)
+      for (int64_t l = 0; l < kLanes; ++l) {
+        const size_t lane = size_t(r * kLanes + l);
+        const bool real = r < rows && l < cols;
+        const int64_t i = (y0 + r) * Wq + x0 + l;
+        st.best[lane] = -std::numeric_limits<float>::infinity();
+        st.threshold_gap[lane] = real ? gap[size_t(i)] : -std::numeric_limits<float>::infinity();
+        sc.iq[lane] = real ? qs.inv_norm[size_t(i)] : 0.0f;
+        // A zero patch ties every key: straight to the float32 sweep.
+        st.count[lane] = real && qs.inv_norm[size_t(i)] == 0.0f ? match::kCap + 1 : 0;
+      }
+    float* const slots = sc.slots.data();
+    float* const R = sc.R.data();
+    const float* const q_rows = sc.q.data();
+    for (int64_t d = -(y0 + rows - 1); d <= Hk - 1 - y0; ++d)
+      for (int64_t u0 = 0; u0 < Wk; u0 += kKeyChunk) {
+        // Keys u0 .. u0 + nu - 1 of each row: P and R over padded key columns u0 .. u0 + nu + 1.
+        const int64_t nu = std::min(kKeyChunk, Wk - u0), np = nu + 2;
+        int64_t slot_row[3] = {-1, -1, -1};  // the padded query row whose P a slot holds
+        for (int64_t y = std::max(y0, -d); y < y0 + rows && y + d < Hk; ++y) {
+          for (int64_t Y = y; Y < y + 3; ++Y) {
+            if (slot_row[Y % 3] == Y) continue;
+            pixel_products(key_map.data() + ((Y + d) * cols_p + u0) * C, q_rows + (Y - y0) * C * kLanes, C, np,
+                           slots + (Y % 3) * kSlot);
+            slot_row[Y % 3] = Y;
+          }
+          const float *P0 = slots + (y % 3) * kSlot, *P1 = slots + ((y + 1) % 3) * kSlot,
+                      *P2 = slots + ((y + 2) % 3) * kSlot;
+          for (int64_t U = 0; U < np; ++U)
+            for (int v = 0; v < kLaneVecs; ++v) {
+              const int64_t at = U * kLanes + v * kVec;
+              storeu(R + U * kRStride + v * kVec, loadu(P0 + at) + loadu(P1 + at) + loadu(P2 + at));
+            }
+          score_row(R, nu, ks.inv_norm.data() + (y + d) * Wk + u0, int32_t((y + d) * Wk + u0), y - y0, sc);
+        }
+      }
+    int64_t job_rescored = 0;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t l = 0; l < cols; ++l) {
+        const int64_t i = (y0 + r) * Wq + x0 + l;
+        if (!match::rescore_lane(st, r * kLanes + l, q + i, Nq, k, Nk, D, conf + i, index + i, job_rescored))
+          overflowed[size_t(i)] = 1;
+      }
+    rescored += job_rescored;
+  };
+  if (threads <= 1) {
+    Scratch sc(C, D);
+    for (int64_t job = 0; job < jobs; ++job) run_job(job, sc);
+  } else {
+#pragma omp parallel num_threads(int(threads))
+    {
+      Scratch sc(C, D);
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t job = 0; job < jobs; ++job) run_job(job, sc);
+    }
+  }
+  const int64_t rest = match::match_overflowed(q, D, Nq, overflowed, float32_match, conf, index);
+  g_queries += Nq - rest;
+  g_fallbacks += rest;
+  g_rescored += rescored.load();
+  return true;
+}
+
+}  // namespace dcsr::kernels::cpu

@@ -1,0 +1,181 @@
+// The exact map sweep of float32 patch matching (kernels/cpu/max_cosine_patches.h):
+// patch_match's values and indices are bit-identical to those of the float32
+// descriptor sweep (both exact paths off), on random maps of odd sizes and
+// channel counts, and on adversarial ones: exact duplicates (ties the first
+// index must win), keys an ulp apart, flat regions that overflow the
+// candidate lists, zero patches, very large and very small values.
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "autograd/ops.h"
+#include "kernels/cpu_paths.h"
+#include "op_inputs.h"
+#include "tensor/random.h"
+#include "test_util.h"
+
+namespace dcsr::test {
+
+namespace {
+
+namespace paths = kernels::cpu_paths;
+
+struct PathGuard {
+  ~PathGuard() {
+    paths::reset_patch_match_allowed();
+    paths::reset_int16_match_allowed();
+  }
+};
+
+std::vector<uint32_t> bits(const Tensor& t) {
+  std::vector<float> v = t.to_vector<float>();
+  std::vector<uint32_t> b(v.size());
+  std::memcpy(b.data(), v.data(), v.size() * sizeof(float));
+  return b;
+}
+
+// (N, C, H, W) float32 from a seeded normal, times `scale`; `relu` clamps at 0
+// as the matching extractor's last layer does.
+std::vector<float> normal_map(int64_t N, int64_t C, int64_t H, int64_t W, uint64_t seed, double scale, bool relu) {
+  Generator gen(seed);
+  std::vector<float> v = normal({N, C, H, W}, gen).to_vector<float>();
+  for (float& x : v) x = float((relu ? std::max(0.0f, x) : x) * scale);
+  return v;
+}
+
+struct Case {
+  std::string name;
+  Tensor query, key;
+  bool expect_fallback = false;  // some query goes to the float32 sweep (overflow or zero patch)
+  bool expect_decline = false;   // the path declines the images
+};
+
+std::vector<Case> cases() {
+  std::vector<Case> all;
+  auto make = [](const std::vector<float>& v, int64_t N, int64_t C, int64_t H, int64_t W) {
+    return from_vector(v, {N, C, H, W}, kFloat32);
+  };
+  {  // Two images, 16 channels, sizes that fill no band and no column block exactly.
+    all.push_back({"random, 2 images, C 16", make(normal_map(2, 16, 37, 75, 1, 1.0, true), 2, 16, 37, 75),
+                   make(normal_map(2, 16, 29, 41, 2, 1.0, true), 2, 16, 29, 41)});
+  }
+  for (int64_t C : {1, 3, 20}) {  // channel chunks below, at and past one chunk
+    all.push_back({"random, C " + std::to_string(C), make(normal_map(1, C, 18, 66, 3, 1.0, false), 1, C, 18, 66),
+                   make(normal_map(1, C, 21, 19, 4, 1.0, false), 1, C, 21, 19)});
+  }
+  all.push_back({"smallest maps (2 x 2 against 2 x 3)", make(normal_map(1, 16, 2, 2, 5, 1.0, false), 1, 16, 2, 2),
+                 make(normal_map(1, 16, 2, 3, 6, 1.0, false), 1, 16, 2, 3)});
+  {  // The key map repeats a 5 x 7 patch of itself: exact ties, the first index wins;
+     // a copy perturbed by one ulp at one pixel: near-ties of one ulp's size.
+    const int64_t C = 16, H = 20, W = 28;
+    std::vector<float> k = normal_map(1, C, H, W, 7, 1.0, true);
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t y = 0; y < 5; ++y)
+        for (int64_t x = 0; x < 7; ++x) {
+          const float v = k[size_t((c * H + y + 2) * W + x + 3)];
+          k[size_t((c * H + y + 12) * W + x + 3)] = v;
+          k[size_t((c * H + y + 12) * W + x + 15)] = (y == 2 && x == 3) ? std::nextafter(v, 10.0f) : v;
+        }
+    std::vector<float> q = normal_map(1, C, 9, 17, 8, 1.0, true);
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t y = 0; y < 5; ++y)
+        for (int64_t x = 0; x < 7; ++x) q[size_t((c * 9 + y + 2) * 17 + x + 5)] = k[size_t((c * H + y + 2) * W + x + 3)];
+    all.push_back({"duplicated and ulp-perturbed regions", make(q, 1, C, 9, 17), make(k, 1, C, H, W)});
+  }
+  {  // A flat region (every pixel the same vector) and a zero region in both maps.
+    const int64_t C = 16, H = 24, W = 30;
+    std::vector<float> q = normal_map(1, C, H, W, 9, 1.0, true), k = normal_map(1, C, H, W, 10, 1.0, true);
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t y = 4; y < 16; ++y)
+        for (int64_t x = 4; x < 16; ++x) {
+          q[size_t((c * H + y) * W + x)] = 0.25f + 0.01f * float(c);
+          k[size_t((c * H + y) * W + x)] = 0.25f + 0.01f * float(c);
+          q[size_t((c * H + y + 6) * W + x + 12)] = 0.0f;
+          k[size_t((c * H + y + 8) * W + x + 10)] = 0.0f;
+        }
+    Case flat{"flat and zero regions", make(q, 1, C, H, W), make(k, 1, C, H, W)};
+    flat.expect_fallback = true;
+    all.push_back(flat);
+  }
+  all.push_back({"large values (x 1e4)", make(normal_map(1, 16, 17, 23, 11, 1e4, false), 1, 16, 17, 23),
+                 make(normal_map(1, 16, 19, 21, 12, 1e4, false), 1, 16, 19, 21)});
+  {  // Patch norms below 1e-6: the path declines (the bound's relative terms need normal numbers).
+    Case tiny{"tiny values (x 1e-9)", make(normal_map(1, 16, 9, 11, 13, 1e-9, false), 1, 16, 9, 11),
+              make(normal_map(1, 16, 10, 12, 14, 1e-9, false), 1, 16, 10, 12)};
+    tiny.expect_decline = true;
+    all.push_back(tiny);
+  }
+  return all;
+}
+
+// The float32 descriptor sweep: both exact paths off.
+MatchResult float32_sweep(const Tensor& query, const Tensor& key) {
+  paths::set_patch_match_allowed(false);
+  paths::set_int16_match_allowed(false);
+  MatchResult m = patch_match(query, key);
+  paths::reset_patch_match_allowed();
+  paths::reset_int16_match_allowed();
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("patch_match float32: the map sweep's values and indices are the float32 sweep's, bit for bit",
+          "[match_patches][ops][dcsr]") {
+  PathGuard guard;
+  TileLimitGuard limit(int64_t(64) << 20);
+  for (const Case& c : cases()) {
+    INFO(c.name);
+    const MatchResult expected = float32_sweep(c.query, c.key);
+    paths::set_patch_match_allowed(true);
+    paths::set_int16_match_allowed(false);  // a decline falls to the float32 sweep, not the int16 one
+    paths::reset_patch_match_stats();
+    const MatchResult got = patch_match(c.query, c.key);
+    const paths::PatchMatchStats s = paths::patch_match_stats();
+    REQUIRE(bits(got.confidence) == bits(expected.confidence));
+    REQUIRE(got.index.to_vector<int64_t>() == expected.index.to_vector<int64_t>());
+    const int64_t N = c.query.size(0), queries = N * c.query.size(2) * c.query.size(3);
+    if (c.expect_decline) {
+      CHECK(s.declined == N);
+      CHECK(s.queries == 0);
+    } else {
+      CHECK(s.declined == 0);
+      CHECK(s.queries + s.fallbacks == queries);
+      CHECK(s.queries > 0);
+      CHECK(s.rescored >= s.queries);  // at least the winner of each
+      CHECK((s.fallbacks > 0) == c.expect_fallback);
+    }
+  }
+}
+
+TEST_CASE("patch_match float32: the map sweep declines a workspace it does not fit, with the same result",
+          "[match_patches][ops][dcsr]") {
+  PathGuard guard;
+  Tensor q = from_vector(normal_map(1, 16, 20, 30, 21, 1.0, true), {1, 16, 20, 30}, kFloat32);
+  Tensor k = from_vector(normal_map(1, 16, 25, 35, 22, 1.0, true), {1, 16, 25, 35}, kFloat32);
+  const MatchResult expected = float32_sweep(q, k);
+  TileLimitGuard small(int64_t(64) << 10);  // one job's scratch alone is about 400 KB
+  paths::set_patch_match_allowed(true);
+  paths::reset_patch_match_stats();
+  const MatchResult got = patch_match(q, k);
+  CHECK(paths::patch_match_stats().declined == 1);
+  CHECK(bits(got.confidence) == bits(expected.confidence));
+  CHECK(got.index.to_vector<int64_t>() == expected.index.to_vector<int64_t>());
+}
+
+TEST_CASE("patch_match float32: plain max_cosine on descriptors never takes the map sweep",
+          "[match_patches][ops][dcsr]") {
+  PathGuard guard;
+  Tensor q = from_vector(normal_map(1, 16, 6, 7, 31, 1.0, true), {1, 16, 6, 7}, kFloat32);
+  paths::set_patch_match_allowed(true);
+  paths::reset_patch_match_stats();
+  const Tensor d = patch_descriptors(q);
+  (void)max_cosine(d, d);
+  CHECK(paths::patch_match_stats().queries == 0);
+  CHECK(paths::patch_match_stats().declined == 0);
+  (void)patch_match(q, q);
+  CHECK(paths::patch_match_stats().queries + paths::patch_match_stats().fallbacks == 42);
+}
+
+}  // namespace dcsr::test
