@@ -143,6 +143,63 @@ void bench_max_cosine(const Context& ctx, const std::string& name, int64_t nq, i
   emit(ctx, line);
 }
 
+// patch_match from feature maps (the matching of a 4K-mode tile: 16 channels,
+// queries h x h, keys H x H) on each CPU path, timed in the same run: the map
+// sweep (max_cosine_patches.h), the int16 sweep, the float32 sweep. The maps
+// are a seeded normal through a 3x3 box blur and a ReLU (neighbouring
+// pixels alike, some zeros, as the extractor's output). All three must agree
+// bit for bit.
+void bench_patch_match(const Context& ctx, int64_t h, int64_t H) {
+  const std::string name = "patch_match_" + std::to_string(h) + "x" + std::to_string(H);
+  if (!selected(ctx, name)) return;
+  auto map = [](int64_t side, uint64_t seed) {
+    Generator gen(seed);
+    Tensor x = normal({1, 16, side + 2, side + 2}, gen);
+    NoGradGuard no_grad;
+    const Tensor box = full({16, 1, 3, 3}, 1.0 / 9.0);  // depthwise 3x3 mean, no padding
+    return relu(conv2d(x, box, Tensor(), 1, 0, 16));
+  };
+  const Tensor q = map(h, 5), k = map(H, 6);
+  const int repeats = repeats_for(ctx, 5);
+  struct Path {
+    const char* name;
+    bool maps, int16;
+  };
+  nlohmann::json line = {{"name", name}, {"cpu", paths::cpu_model()}, {"isa", paths::isa_name(paths::cpu_isa())},
+                         {"channels", 16}, {"queries", h * h}, {"keys", H * H}};
+  MatchResult reference;
+  double maps_ms = 0;
+  for (const Path& path : {Path{"maps", true, true}, Path{"int16", false, true}, Path{"float32", false, false}}) {
+    paths::set_patch_match_allowed(path.maps);
+    paths::set_int16_match_allowed(path.int16);
+    NoGradGuard no_grad;
+    MatchResult m = patch_match(q, k);
+    if (!reference.index.defined()) {
+      reference = m;
+    } else {
+      DCSR_CHECK(m.index.to_vector<int64_t>() == reference.index.to_vector<int64_t>() &&
+                     m.confidence.to_vector<float>() == reference.confidence.to_vector<float>(),
+                 name, ": the ", path.name, " path differs from the map sweep");
+    }
+    paths::reset_patch_match_stats();
+    const double ms = time_ms([&] { MatchResult r = patch_match(q, k); }, 1, repeats).median_ms;
+    line[std::string(path.name) + "_ms"] = ms;
+    if (path.maps) {
+      const paths::PatchMatchStats st = paths::patch_match_stats();
+      maps_ms = ms;
+      line["ms"] = ms;
+      line["maps_rescored_per_query"] = double(st.rescored) / double(std::max<int64_t>(1, st.queries));
+      line["maps_fallback_share"] = double(st.fallbacks) / double(std::max<int64_t>(1, st.queries + st.fallbacks));
+    } else {
+      line[std::string("maps_vs_") + path.name] = maps_ms / ms;
+    }
+  }
+  paths::reset_patch_match_allowed();
+  paths::reset_int16_match_allowed();
+  line["int16_sweep"] = paths::int16_match_sweep() ? paths::int16_match_sweep() : "none (float32 sweep)";
+  emit(ctx, line);
+}
+
 void bench_contextual(const Context& ctx, int64_t channels, int64_t hw) {
   const std::string name = "contextual_loss_" + std::to_string(hw * hw) + "x" + std::to_string(hw * hw) + "_c" +
                            std::to_string(channels);
@@ -210,6 +267,7 @@ DCSR_BENCH(matching) {
     bench_max_cosine(ctx, "max_cosine_" + (size.part.empty() ? "" : size.part + "_") + std::to_string(nq) + "x" +
                               std::to_string(nk), nq, nk);
   }
+  bench_patch_match(ctx, 166, 176);  // a 4K-mode tile's query and key grids
   for (const TableSize& size : table_sizes(ctx, "contextual_loss", kCPU))  // channels, side of the maps
     bench_contextual(ctx, size.sizes.at(0), size.sizes.at(1));
 }
