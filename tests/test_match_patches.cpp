@@ -64,6 +64,8 @@ std::vector<Case> cases() {
     all.push_back({"random, C " + std::to_string(C), make(normal_map(1, C, 18, 66, 3, 1.0, false), 1, C, 18, 66),
                    make(normal_map(1, C, 21, 19, 4, 1.0, false), 1, C, 21, 19)});
   }
+  all.push_back({"40 query columns (three lane vectors)", make(normal_map(1, 16, 7, 40, 15, 1.0, true), 1, 16, 7, 40),
+                 make(normal_map(1, 16, 12, 9, 16, 1.0, true), 1, 16, 12, 9)});
   all.push_back({"smallest maps (2 x 2 against 2 x 3)", make(normal_map(1, 16, 2, 2, 5, 1.0, false), 1, 16, 2, 2),
                  make(normal_map(1, 16, 2, 3, 6, 1.0, false), 1, 16, 2, 3)});
   {  // The key map repeats a 5 x 7 patch of itself: exact ties, the first index wins;
@@ -98,7 +100,8 @@ std::vector<Case> cases() {
     flat.expect_fallback = true;
     all.push_back(flat);
   }
-  all.push_back({"large values (x 1e4)", make(normal_map(1, 16, 17, 23, 11, 1e4, false), 1, 16, 17, 23),
+  all.push_back({"large values (x 1e4), 47 query columns (their padding needs a fourth lane vector)",
+                 make(normal_map(1, 16, 17, 47, 11, 1e4, false), 1, 16, 17, 47),
                  make(normal_map(1, 16, 19, 21, 12, 1e4, false), 1, 16, 19, 21)});
   {  // Patch norms below 1e-6: the path declines (the bound's relative terms need normal numbers).
     Case tiny{"tiny values (x 1e-9)", make(normal_map(1, 16, 9, 11, 13, 1e-9, false), 1, 16, 9, 11),

@@ -198,10 +198,11 @@ void products_chunk(const float* key_row, int64_t C, int64_t c0, int64_t nc, con
   }
 }
 
-// P[U][l] = sum over c of key_row[U][c] * q[c][l] for U < cols_p (the chain
-// over c in order, from zero): key_row channels-last, q (C, kLanes).
-void pixel_products(const float* key_row, const float* q, int64_t C, int64_t cols_p, float* P) {
-  for (int v = 0; v < kLaneVecs; ++v)
+// P[U][l] = sum over c of key_row[U][c] * q[c][l] for U < cols_p and the
+// lanes of the first nv vectors (the chain over c in order, from zero):
+// key_row channels-last, q (C, kLanes).
+void pixel_products(const float* key_row, const float* q, int64_t C, int64_t cols_p, int nv, float* P) {
+  for (int v = 0; v < nv; ++v)
     for (int64_t c0 = 0; c0 < C; c0 += kChannelChunk) {
       const int64_t nc = std::min<int64_t>(kChannelChunk, C - c0);
       if (nc == kChannelChunk) {
@@ -224,42 +225,54 @@ struct Scratch {
         iq(size_t(kBand * kLanes)), st(kBand * kLanes, D) {}
 };
 
-// Scores nu keys of one row against band row r's kLanes queries: key u's
-// score is R[u][l] + R[u + 1][l + 1] + R[u + 2][l + 2] times 1 / n of the key
-// (ik[u]) and of the query; the running best follows, and every lane within
-// its gap of it gets key first_key + u as a candidate.
+// Scores nu keys of one row against band row r's queries in its first NV
+// vectors of lanes: key u's score is R[u][l] + R[u + 1][l + 1] + R[u + 2][l + 2]
+// times 1 / n of the key (ik[u]) and of the query; the running best follows,
+// and every lane within its gap of it gets key first_key + u as a candidate.
+template <int NV>
 void score_row(const float* R, int64_t nu, const float* ik, int32_t first_key, int64_t r, Scratch& sc) {
   JobState& st = sc.st;
   float* best = st.best.data() + r * kLanes;
-  Vec b[kLaneVecs], g[kLaneVecs], iq[kLaneVecs];
-  for (int v = 0; v < kLaneVecs; ++v) {
+  Vec b[NV], g[NV], iq[NV];
+  for (int v = 0; v < NV; ++v) {
     b[v] = loadu(best + v * kVec);
     g[v] = loadu(st.threshold_gap.data() + r * kLanes + v * kVec);
     iq[v] = loadu(sc.iq.data() + r * kLanes + v * kVec);
   }
   for (int64_t u = 0; u < nu; ++u) {
-    Vec a[kLaneVecs];
-    Mask hit[kLaneVecs];
-    for (int v = 0; v < kLaneVecs; ++v) {
+    Vec a[NV];
+    Mask hit[NV], any = {};
+    for (int v = 0; v < NV; ++v) {
       const Vec s = loadu(R + u * kRStride + v * kVec) + loadu(R + (u + 1) * kRStride + v * kVec + 1) +
                     loadu(R + (u + 2) * kRStride + v * kVec + 2);
       a[v] = (s * ik[u]) * iq[v];
       b[v] = a[v] > b[v] ? a[v] : b[v];
       hit[v] = a[v] >= b[v] - g[v];
+      any |= hit[v];
     }
-    if (!any_lane(hit[0] | hit[1] | hit[2] | hit[3])) continue;
+    if (!any_lane(any)) continue;
     // Rare once the running best is near the final one: store, append, go on.
-    for (int v = 0; v < kLaneVecs; ++v) storeu(best + v * kVec, b[v]);
+    for (int v = 0; v < NV; ++v) storeu(best + v * kVec, b[v]);
     alignas(64) float scores[kLanes];
     alignas(64) int32_t hits[kLanes];
-    for (int v = 0; v < kLaneVecs; ++v) {
+    for (int v = 0; v < NV; ++v) {
       storeu(scores + v * kVec, a[v]);
       std::memcpy(hits + v * kVec, &hit[v], sizeof(hit[v]));
     }
-    for (int64_t l = 0; l < kLanes; ++l)
+    for (int64_t l = 0; l < NV * kVec; ++l)
       if (hits[l]) match::add_candidate(st, r * kLanes + l, first_key + int32_t(u), scores[l]);
   }
-  for (int v = 0; v < kLaneVecs; ++v) storeu(best + v * kVec, b[v]);
+  for (int v = 0; v < NV; ++v) storeu(best + v * kVec, b[v]);
+}
+
+// score_row for nv (1 .. kLaneVecs) vectors.
+void score_row_any(int nv, const float* R, int64_t nu, const float* ik, int32_t first_key, int64_t r, Scratch& sc) {
+  switch (nv) {
+    case 1: return score_row<1>(R, nu, ik, first_key, r, sc);
+    case 2: return score_row<2>(R, nu, ik, first_key, r, sc);
+    case 3: return score_row<3>(R, nu, ik, first_key, r, sc);
+    default: return score_row<kLaneVecs>(R, nu, ik, first_key, r, sc);
+  }
 }
 
 }  // namespace
@@ -284,8 +297,9 @@ bool exact_match_patches(const PatchMaps& m, const float* q, const float* k, flo
   if (!patch_match_allowed() || C <= 0 || Hq < 2 || Wq < 2 || Hk < 2 || Wk < 2 ||
       Nk > std::numeric_limits<int32_t>::max())
     return false;
-  const int64_t bands = (Hq + kBand - 1) / kBand, blocks = (Wq + kCols - 1) / kCols;
-  const int64_t block_cols = (Wq + blocks - 1) / blocks, jobs = bands * blocks;
+  // Column blocks of kCols, the last one narrower: a job forms only the lane
+  // vectors its columns and their padding need (42 columns: 3 of the 4).
+  const int64_t bands = (Hq + kBand - 1) / kBand, blocks = (Wq + kCols - 1) / kCols, jobs = bands * blocks;
   const int64_t threads = omp_in_parallel() ? 1 : std::min<int64_t>(std::max(1, omp_get_max_threads()), jobs);
   const int64_t scratch_bytes = 4 * ((kBand + 2) * C * kLanes + 3 * kSlot + (kKeyChunk + 3) * kRStride) +
                                 kBand * kLanes * (match::kCap * 8 + 16) + 4 * D;
@@ -323,8 +337,9 @@ bool exact_match_patches(const PatchMaps& m, const float* q, const float* k, flo
   std::vector<uint8_t> overflowed(size_t(Nq), 0);
   std::atomic<int64_t> rescored{0};
   auto run_job = [&](int64_t job, Scratch& sc) {
-    const int64_t y0 = (job / blocks) * kBand, x0 = (job % blocks) * block_cols;
-    const int64_t rows = std::min(kBand, Hq - y0), cols = std::min(block_cols, Wq - x0);
+    const int64_t y0 = (job / blocks) * kBand, x0 = (job % blocks) * kCols;
+    const int64_t rows = std::min(kBand, Hq - y0), cols = std::min(kCols, Wq - x0);
+    const int nv = int((cols + 2 + kVec - 1) / kVec);  // lane vectors: the columns and their two padding columns
     JobState& st = sc.st;
     // The padded query rows y0 .. y0 + rows + 1, columns x0 .. x0 + kLanes - 1 (0 past the padding).
     for (int64_t r = 0; r < rows + 2; ++r)
@@ -356,18 +371,18 @@ bool exact_match_patches(const PatchMaps& m, const float* q, const float* k, flo
         for (int64_t y = std::max(y0, -d); y < y0 + rows && y + d < Hk; ++y) {
           for (int64_t Y = y; Y < y + 3; ++Y) {
             if (slot_row[Y % 3] == Y) continue;
-            pixel_products(key_map.data() + ((Y + d) * cols_p + u0) * C, q_rows + (Y - y0) * C * kLanes, C, np,
+            pixel_products(key_map.data() + ((Y + d) * cols_p + u0) * C, q_rows + (Y - y0) * C * kLanes, C, np, nv,
                            slots + (Y % 3) * kSlot);
             slot_row[Y % 3] = Y;
           }
           const float *P0 = slots + (y % 3) * kSlot, *P1 = slots + ((y + 1) % 3) * kSlot,
                       *P2 = slots + ((y + 2) % 3) * kSlot;
           for (int64_t U = 0; U < np; ++U)
-            for (int v = 0; v < kLaneVecs; ++v) {
+            for (int v = 0; v < nv; ++v) {
               const int64_t at = U * kLanes + v * kVec;
               storeu(R + U * kRStride + v * kVec, loadu(P0 + at) + loadu(P1 + at) + loadu(P2 + at));
             }
-          score_row(R, nu, ks.inv_norm.data() + (y + d) * Wk + u0, int32_t((y + d) * Wk + u0), y - y0, sc);
+          score_row_any(nv, R, nu, ks.inv_norm.data() + (y + d) * Wk + u0, int32_t((y + d) * Wk + u0), y - y0, sc);
         }
       }
     int64_t job_rescored = 0;
