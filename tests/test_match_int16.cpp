@@ -140,13 +140,6 @@ std::vector<Input> inputs() {
   return all;
 }
 
-// Bit patterns, so that NaN and -0 compare as what they are.
-std::vector<uint32_t> bits(const Tensor& t) {
-  std::vector<float> v = t.to_vector<float>();
-  std::vector<uint32_t> b(v.size());
-  std::memcpy(b.data(), v.data(), v.size() * sizeof(float));
-  return b;
-}
 
 }  // namespace
 
@@ -167,7 +160,7 @@ TEST_CASE("max_cosine float32: the int16 path's values and indices are the float
       paths::reset_int16_match_stats();
       const MatchResult got = max_cosine(in.q, in.k);
       const paths::Int16MatchStats s = paths::int16_match_stats();
-      REQUIRE(bits(got.confidence) == bits(expected.confidence));
+      REQUIRE(float_bits(got.confidence) == float_bits(expected.confidence));
       REQUIRE(got.index.to_vector<int64_t>() == expected.index.to_vector<int64_t>());
       if (isa == CpuIsa::kAvx512 && !paths::cpu_features().avx512_vnni) {
         // No VNNI: the 512-bit float32 sweep (max_cosine_int16.cpp says why).
@@ -207,7 +200,7 @@ TEST_CASE("max_cosine float32: the int16 path declines a workspace it does not f
     paths::reset_int16_match_stats();
     const MatchResult got = max_cosine(q, k);
     CHECK(paths::int16_match_stats().declined == 1);
-    CHECK(bits(got.confidence) == bits(expected.confidence));
+    CHECK(float_bits(got.confidence) == float_bits(expected.confidence));
     CHECK(got.index.to_vector<int64_t>() == expected.index.to_vector<int64_t>());
   }
   if (sweeps == 0) SUCCEED("no int16 sweep on this CPU: the path never runs");
@@ -227,7 +220,7 @@ TEST_CASE("max_cosine float32: set_int16_match_allowed(false) keeps the float32 
   paths::set_int16_match_allowed(true);
   const MatchResult int16 = max_cosine(q, k);
   CHECK(paths::int16_match_stats().queries == (paths::int16_match_sweep() != nullptr ? Nq : 0));
-  CHECK(bits(int16.confidence) == bits(float32.confidence));
+  CHECK(float_bits(int16.confidence) == float_bits(float32.confidence));
   CHECK(int16.index.to_vector<int64_t>() == float32.index.to_vector<int64_t>());
 }
 

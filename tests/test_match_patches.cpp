@@ -28,12 +28,6 @@ struct PathGuard {
   }
 };
 
-std::vector<uint32_t> bits(const Tensor& t) {
-  std::vector<float> v = t.to_vector<float>();
-  std::vector<uint32_t> b(v.size());
-  std::memcpy(b.data(), v.data(), v.size() * sizeof(float));
-  return b;
-}
 
 // (N, C, H, W) float32 from a seeded normal, times `scale`; `relu` clamps at 0
 // as the matching extractor's last layer does.
@@ -136,7 +130,7 @@ TEST_CASE("patch_match float32: the map sweep's values and indices are the float
     paths::reset_patch_match_stats();
     const MatchResult got = patch_match(c.query, c.key);
     const paths::PatchMatchStats s = paths::patch_match_stats();
-    REQUIRE(bits(got.confidence) == bits(expected.confidence));
+    REQUIRE(float_bits(got.confidence) == float_bits(expected.confidence));
     REQUIRE(got.index.to_vector<int64_t>() == expected.index.to_vector<int64_t>());
     const int64_t N = c.query.size(0), queries = N * c.query.size(2) * c.query.size(3);
     if (c.expect_decline) {
@@ -163,7 +157,7 @@ TEST_CASE("patch_match float32: the map sweep declines a workspace it does not f
   paths::reset_patch_match_stats();
   const MatchResult got = patch_match(q, k);
   CHECK(paths::patch_match_stats().declined == 1);
-  CHECK(bits(got.confidence) == bits(expected.confidence));
+  CHECK(float_bits(got.confidence) == float_bits(expected.confidence));
   CHECK(got.index.to_vector<int64_t>() == expected.index.to_vector<int64_t>());
 }
 

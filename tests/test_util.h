@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <numeric>
 #include <string>
@@ -30,6 +31,15 @@
   } while (0)
 
 namespace dcsr::test {
+
+// A float32 tensor's bit patterns, so that NaN and -0 compare as what they are
+// (the exact matching paths are checked bit for bit with it).
+inline std::vector<uint32_t> float_bits(const Tensor& t) {
+  std::vector<float> v = t.to_vector<float>();
+  std::vector<uint32_t> b(v.size());
+  std::memcpy(b.data(), v.data(), v.size() * sizeof(float));
+  return b;
+}
 
 inline void require_gradcheck(const TensorFunction& fn, const TensorList& inputs, GradcheckOptions options = {}) {
   GradcheckReport report = gradcheck(fn, inputs, options);

@@ -43,13 +43,10 @@ bool patch_match_allowed();
 void set_patch_match_allowed(bool allowed);
 void reset_patch_match_allowed();
 
-// Counts since the last reset, for bench lines and tests.
-struct PatchMatchStats {
-  int64_t queries = 0;    // queries matched through the map sweep
-  int64_t rescored = 0;   // candidate pairs re-scored in float32
-  int64_t fallbacks = 0;  // queries handed to the float32 sweep (overflow, zero norm)
-  int64_t declined = 0;   // images the path declined
-};
+// Counts since the last reset, for bench lines and tests: the int16 path's
+// (queries matched here, pairs re-scored, queries handed to the float32 sweep
+// for an overflowing list or a zero patch, images declined).
+using PatchMatchStats = Int16MatchStats;
 PatchMatchStats patch_match_stats();
 void reset_patch_match_stats();
 
