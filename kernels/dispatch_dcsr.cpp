@@ -29,6 +29,16 @@ void max_cosine(const Tensor& q, const Tensor& k, Tensor& confidence, Tensor& in
 
 void patch_max_cosine(const Tensor& query_feats, const Tensor& key_feats, const Tensor& q, const Tensor& k,
                       Tensor& confidence, Tensor& index, int64_t workspace_bytes) {
+  // The maps must be those the descriptors were made from (the CPU path reads both).
+  DCSR_CHECK(query_feats.dim() == 4 && key_feats.dim() == 4 && q.dim() == 3 && k.dim() == 3 &&
+                 query_feats.dtype() == q.dtype() && key_feats.dtype() == q.dtype() &&
+                 query_feats.size(0) == q.size(0) && key_feats.size(0) == k.size(0) &&
+                 key_feats.size(1) == query_feats.size(1) && q.size(1) == 9 * query_feats.size(1) &&
+                 q.size(2) == query_feats.size(2) * query_feats.size(3) &&
+                 k.size(2) == key_feats.size(2) * key_feats.size(3),
+             "patch_max_cosine: maps ", shape_str(query_feats.shape()), " and ", shape_str(key_feats.shape()), " ",
+             dtype_name(query_feats.dtype()), " do not match descriptors ", shape_str(q.shape()), " and ",
+             shape_str(k.shape()), " ", dtype_name(q.dtype()), " (D = 9C, one column per pixel)");
   // Timed under max_cosine's name: the same work, and profiles stay comparable.
   const KernelScope scope("max_cosine", q.device());
   switch (q.device()) {

@@ -11,6 +11,7 @@
 
 #include "autograd/ops.h"
 #include "kernels/cpu_paths.h"
+#include "kernels/kernels.h"
 #include "op_inputs.h"
 #include "tensor/random.h"
 #include "test_util.h"
@@ -173,6 +174,24 @@ TEST_CASE("patch_match float32: plain max_cosine on descriptors never takes the 
   CHECK(paths::patch_match_stats().declined == 0);
   (void)patch_match(q, q);
   CHECK(paths::patch_match_stats().queries + paths::patch_match_stats().fallbacks == 42);
+}
+
+}  // namespace dcsr::test
+
+namespace dcsr::test {
+
+TEST_CASE("errors: patch_max_cosine names maps that do not match their descriptors", "[match_patches][ops][dcsr]") {
+  const Tensor q = zeros({1, 144, 12}), k = zeros({1, 144, 20});
+  Tensor confidence = empty({1, 12}), index = empty({1, 12}, kInt64);
+  // 4 x 4 key pixels for 20 key columns: refused before any read.
+  CHECK_THROWS_WITH(kernels::patch_max_cosine(zeros({1, 16, 3, 4}), zeros({1, 16, 4, 4}), q, k, confidence, index,
+                                              int64_t(1) << 20),
+                    Catch::Contains("patch_max_cosine: maps (1, 16, 3, 4) and (1, 16, 4, 4)") &&
+                        Catch::Contains("do not match descriptors (1, 144, 12) and (1, 144, 20)"));
+  // 8 channels for 144 descriptor rows.
+  CHECK_THROWS_WITH(kernels::patch_max_cosine(zeros({1, 8, 3, 4}), zeros({1, 8, 4, 5}), q, k, confidence, index,
+                                              int64_t(1) << 20),
+                    Catch::Contains("patch_max_cosine: maps (1, 8, 3, 4)"));
 }
 
 }  // namespace dcsr::test

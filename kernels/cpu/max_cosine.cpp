@@ -64,8 +64,8 @@ void match_image(const T* qd, int64_t ldq, int64_t Nq, const T* kd, int64_t Nk, 
   std::copy(best_index, best_index + Nq, idx);
 }
 
-// maps: the feature maps q and k are the patch descriptors of (query (N, C,
-// Hq, Wq), key (N, C, Hk, Wk)), or null where they are plain columns.
+// maps: null where q and k are plain columns; else {query (N, C, Hq, Wq),
+// key (N, C, Hk, Wk)}, the feature maps whose patch descriptors q and k are.
 template <typename T>
 void max_cosine_typed(const Tensor& q, const Tensor& k, Tensor& confidence, Tensor& index, int64_t workspace_bytes,
                       const Tensor* maps = nullptr) {
