@@ -100,12 +100,12 @@ DCSR_WINO_TARGET void multiply(int m, const float* u, const float* v, int64_t v_
 [[gnu::always_inline]] DCSR_WINO_TARGET inline void load_columns16(const float* p, __m512 (&c)[6]) {
   transpose_lanes16(_mm512_loadu_ps(p), _mm512_loadu_ps(p + 16), _mm512_loadu_ps(p + 32), _mm512_loadu_ps(p + 48),
                     c[0], c[1], c[2], c[3]);
-  // Columns 4 and 5 of tile t are columns 0 and 1 of tile t + 1: the same transpose of the loads one tile on.
-  const __m512 s0 = _mm512_loadu_ps(p + 4), s1 = _mm512_loadu_ps(p + 20), s2 = _mm512_loadu_ps(p + 36);
-  const __m512 s3 = _mm512_maskz_loadu_ps(0x3FFF, p + 52);  // p[52 .. 66)
-  const __m512 t0 = _mm512_unpacklo_ps(s0, s1), t1 = _mm512_unpacklo_ps(s2, s3);
-  c[4] = _mm512_shuffle_ps(t0, t1, 0x44);
-  c[5] = _mm512_shuffle_ps(t0, t1, 0xEE);
+  // Columns 4 and 5 of tile t are columns 0 and 1 of tile t + 1: the same transpose of the loads one tile
+  // on (its other two outputs are unused, and the compiler drops them).
+  __m512 unused2, unused3;
+  transpose_lanes16(_mm512_loadu_ps(p + 4), _mm512_loadu_ps(p + 20), _mm512_loadu_ps(p + 36),
+                    _mm512_maskz_loadu_ps(0x3FFF, p + 52),  // p[52 .. 66)
+                    c[4], c[5], unused2, unused3);
 }
 
 // Kernels::input16: sixteen tiles of F(4x4, 3x3), the 6 x 66 window at p.
