@@ -176,7 +176,7 @@ write_report() {
     echo "## A whole 4K-mode image on the GPU (dcsr sr, 2016x1512 -> 4032x3024, default model; then PyTorch's)"
     echo
     echo '```'
-    grep -E "^wrote .*sr(_im2col)?.png" "$REPORT_DIR/sr_4k.log" 2>/dev/null | tail -2
+    grep -E "^wrote .*sr(_im2col|_tf32)?.png|^tf32 quality guard" "$REPORT_DIR/sr_4k.log" 2>/dev/null | tail -4
     grep -E '^\{"peer": "sr"|SKIPPED: no torch' "$REPORT_DIR/sr_4k.log" 2>/dev/null | tail -1
     echo '```'
     echo
@@ -259,6 +259,20 @@ if [ -x "$BIN/dcsr_tests" ]; then
       run_step "DCSR_CONV_PATH=im2col dcsr sr 2016x1512 4k --device cuda" 90 "$REPORT_DIR/sr_4k.log" \
         env DCSR_CONV_PATH=im2col "$BIN/dcsr" sr --lr "$sr_dir/ds/LR/x2/p.png" --ref "$sr_dir/ds/Ref/x2/p.png" \
         --out "$sr_dir/sr_im2col.png" --mode 4k --device cuda --model "$ROOT/models/default.ckpt"
+    fi
+    # 5c'. the same image with cuBLAS on TF32 tensor cores (DCSR_TF32=1: the im2col convolutions and
+    # the matmuls), and issue 18's quality guard: its PSNR against the float32 output must be >= 50 dB.
+    if [ "$HAVE_GPU" = yes ] && [ -f "$sr_dir/sr.png" ]; then
+      run_step "DCSR_TF32=1 dcsr sr 2016x1512 4k --device cuda (PSNR vs fp32 >= 50 dB)" 90 "$REPORT_DIR/sr_4k.log" \
+        bash -c "env DCSR_TF32=1 '$BIN/dcsr' sr --lr '$sr_dir/ds/LR/x2/p.png' --ref '$sr_dir/ds/Ref/x2/p.png' \
+          --out '$sr_dir/sr_tf32.png' --mode 4k --device cuda --model '$ROOT/models/default.ckpt' &&
+          python3 -c \"
+import sys, numpy as np
+from PIL import Image
+a = np.asarray(Image.open(sys.argv[1]), dtype=np.float64); b = np.asarray(Image.open(sys.argv[2]), dtype=np.float64)
+mse = np.mean((a - b) ** 2); psnr = float('inf') if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+print('tf32 quality guard: PSNR %.2f dB against the float32 output, %.4f%% of values differ' % (psnr, 100 * np.mean(a != b)))
+sys.exit(0 if psnr >= 50 else 1)\" '$sr_dir/sr_tf32.png' '$sr_dir/sr.png'"
     fi
     # 5d. the same pair through the PyTorch reference network, tiled the same way (tools/sr_peer.py),
     # when a python with torch is there: the goal's "not slower than PyTorch on the same card".
