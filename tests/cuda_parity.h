@@ -13,6 +13,7 @@
 #pragma once
 #include <string>
 
+#include "kernels/cpu_paths.h"
 #include "test_util.h"
 
 namespace dcsr::test {
@@ -23,6 +24,17 @@ struct Parity {
   double grad_atol = -1.0;  // input gradients; < 0: same as outputs
   double grad_rtol = -1.0;
   uint64_t seed = 777;      // upstream gradients
+};
+
+// Makes the CPU reference take its direct convolution path for a scope: its
+// sums round as the CUDA kernels' do, while the Winograd path's transforms add
+// their own float32 error (up to ~10x a plain sum's on a 64-channel 3x3 conv),
+// which tests/test_winograd.cpp bounds against the direct path.
+struct DirectCpuConvolutions {
+  DirectCpuConvolutions() { kernels::cpu_paths::set_cpu_conv_path(kernels::cpu_paths::CpuConvPath::kDirect); }
+  ~DirectCpuConvolutions() { kernels::cpu_paths::reset_cpu_conv_path(); }
+  DirectCpuConvolutions(const DirectCpuConvolutions&) = delete;
+  DirectCpuConvolutions& operator=(const DirectCpuConvolutions&) = delete;
 };
 
 // A float32 CPU leaf that requires grad, uniform in [low, high).

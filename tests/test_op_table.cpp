@@ -38,6 +38,7 @@ void run_gradchecks(const OpRow& row) {
 
 void run_parity(const OpRow& row) {
   DCSR_SKIP_WITHOUT_GPU();
+  DirectCpuConvolutions direct;  // the reference sums as the GPU does (cuda_parity.h)
   int64_t checked = 0;
   for (const OpCase& c : row.cases) {
     if (!(c.checks & kParity)) continue;

@@ -18,11 +18,14 @@
 #                                      has CUDA, CMake and a compiler, not these)
 #
 # Typical device call: run tools/gpu_check.sh --bundle-deps here, then run
-# `tools/gpu_check.sh` on the device with carry [".gpu_deps"].
+# `tools/gpu_check.sh` on the device with carry [".gpu_deps"]. The report
+# folder holds about ten files and the device tool brings back at most eight:
+#   DCSR_GPU_REPORT_DIR=gpu_report tools/gpu_check.sh; tar czf $OUT/gpu_report.tgz gpu_report
 #
 # Environment: DCSR_GPU_CHECK_JOBS (build jobs, default: all cores),
 # DCSR_GPU_CHECK_DEADLINE (seconds for the whole run, default 450),
-# DCSR_GPU_CHECK_BUILD_DIR (default build-gpu).
+# DCSR_GPU_CHECK_BUILD_DIR (default build-gpu), DCSR_GPU_REPORT_DIR (default $OUT, else
+# ./gpu_report).
 set -u
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -56,7 +59,9 @@ START=$(date +%s)
 DEADLINE=$((START + ${DCSR_GPU_CHECK_DEADLINE:-450}))
 JOBS="${DCSR_GPU_CHECK_JOBS:-$(nproc)}"
 BUILD="${DCSR_GPU_CHECK_BUILD_DIR:-build-gpu}"
-REPORT_DIR="${OUT:-$ROOT/gpu_report}"
+# Absolute, since some steps run from other folders (the NCCL step's mpirun).
+case "$BUILD" in /*) ;; *) BUILD="$ROOT/$BUILD" ;; esac
+REPORT_DIR="${DCSR_GPU_REPORT_DIR:-${OUT:-$ROOT/gpu_report}}"
 mkdir -p "$REPORT_DIR"
 REPORT="$REPORT_DIR/report.md"
 STEPS="$REPORT_DIR/.steps"
