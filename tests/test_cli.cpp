@@ -380,3 +380,18 @@ TEST_CASE("forward: dcsr sr writes the format of the output's extension", "[cli]
   REQUIRE_FAILS_WITH(run_dcsr(base + " --out o.png --bit-depth 12", dir.str()), 2, "--bit-depth");
   REQUIRE_FAILS_WITH(run_dcsr(base + " --out o.jpg --quality 0", dir.str()), 2, "--quality");
 }
+
+TEST_CASE("forward: dcsr sr --tile-batch gives the same bytes for any batch", "[cli]") {
+  test::TempDir dir("cli");
+  const std::string model = dir / "m.ckpt";
+  write_model(model, 4);
+  // 40 x 300: a 1 x 3 grid of 4K-mode tiles with windows of one size.
+  write_png(dir / "lr.png", test::test_image(40, 300, 3));
+  write_png(dir / "ref.png", test::test_image(40, 300, 4));
+  const std::string base = "sr --registration none --lr lr.png --ref ref.png --quiet --model " + quote(model);
+  REQUIRE(run_dcsr(base + " --out one.png", dir.str()).status == 0);
+  REQUIRE(run_dcsr(base + " --out three.png --tile-batch 3", dir.str()).status == 0);
+  CHECK(test::read_bytes_of(dir / "one.png") == test::read_bytes_of(dir / "three.png"));
+  REQUIRE_FAILS_WITH(run_dcsr(base + " --out o.png --tile-batch 0", dir.str()), 2, "--tile-batch");
+  CHECK_FALSE(fs::exists(dir / "o.png"));
+}

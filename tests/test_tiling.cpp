@@ -3,6 +3,9 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <numeric>
+#include <tuple>
+#include <algorithm>
 
 #include "dcsr/inference/metrics.h"
 
@@ -254,7 +257,18 @@ TEST_CASE("errors: tiled inference rejects bad inputs and bad network outputs", 
     o.sr = zeros({1, 3, t.size(2), t.size(3)});
     return o;
   };
-  CHECK_THROWS_WITH(tiled_inference(lr, lr, Mode::K4, wrong), Catch::Contains("expected twice its size"));
+  CHECK_THROWS_WITH(tiled_inference(lr, lr, Mode::K4, wrong), Catch::Contains("expected twice their size"));
+  // A batch of tiles (40x300: a 1 x 3 grid) must get one output per tile.
+  TiledOptions batched;
+  batched.batch_tiles = 3;
+  const Tensor wide = test::test_image(40, 300, 2);
+  auto first_only = [](const Tensor& t, const Tensor&) {
+    TileOutput o;
+    o.sr = zeros({1, 3, 2 * t.size(2), 2 * t.size(3)});
+    return o;
+  };
+  CHECK_THROWS_WITH(tiled_inference(wide, wide, Mode::K4, first_only, batched),
+                    Catch::Contains("SR (1, 3, 332, 332) for 3 tile(s)"));
   TiledOptions opt;
   opt.want_confidence = true;
   CHECK_THROWS_WITH(tiled_inference(lr, lr, Mode::K4, ok, opt), Catch::Contains("no confidence"));
@@ -296,6 +310,160 @@ TEST_CASE("forward: tiled DCSR places each tile's network output", "[tiling][mod
                       1e-12, 0.0, "SR core");
   test::require_close(crop(tiled.confidence, {0, 126, h, w - 126}),
                       crop(out.confidence, {kTileContext, kTileContext, h, w - 126}), 1e-12, 0.0, "confidence core");
+}
+
+TEST_CASE("forward: tiles batched through the real network give each tile's own result", "[tiling][model][slow]") {
+  // TiledOptions::batch_tiles stacks consecutive tiles whose Ref windows have
+  // one size into one forward (for GPUs). Every batch must hold one window
+  // size and at most batch_tiles tiles, and every output (SR, confidence,
+  // warped Ref) must be what the tile gets alone, bit for bit: the network
+  // computes each batch element on its own.
+  ModelConfig config;
+  config.n_feats = 4;
+  Generator gen(7);
+  DcsrNet net(config, gen);
+  const int64_t h = 160, w = 300;  // a 2 x 3 grid of 4K-mode tiles
+  const Tensor lr = test::test_image(h, w, 51), ref = test::test_image(h, w, 52);
+  const TileForward one = network_tile_forward(net, Mode::K4);
+  std::vector<int64_t> batch_sizes;
+  const TileForward logged = [&](const Tensor& tiles, const Tensor& windows) {
+    REQUIRE(tiles.size(0) == windows.size(0));
+    batch_sizes.push_back(tiles.size(0));
+    return one(tiles, windows);
+  };
+  TiledOptions opt;
+  opt.want_confidence = opt.want_warped_ref = true;
+  const TiledResult alone = tiled_inference(lr, ref, Mode::K4, logged, opt);
+  REQUIRE(batch_sizes == std::vector<int64_t>(6, 1));
+  batch_sizes.clear();
+  std::vector<int64_t> done;
+  opt.batch_tiles = 4;
+  opt.progress = [&](int64_t d, int64_t total) {
+    REQUIRE(total == 6);
+    done.push_back(d);
+  };
+  const TiledResult batched = tiled_inference(lr, ref, Mode::K4, logged, opt);
+  CHECK(done == std::vector<int64_t>{1, 2, 3, 4, 5, 6});
+  INFO("batches: " << batch_sizes.size());
+  CHECK(std::accumulate(batch_sizes.begin(), batch_sizes.end(), int64_t(0)) == 6);
+  CHECK(*std::max_element(batch_sizes.begin(), batch_sizes.end()) > 1);  // something was batched
+  CHECK(*std::max_element(batch_sizes.begin(), batch_sizes.end()) <= 4);
+  CHECK(batched.window_counts == alone.window_counts);
+  CHECK(test::count_bit_differences(batched.sr, alone.sr) == 0);
+  CHECK(test::count_bit_differences(batched.confidence, alone.confidence) == 0);
+  CHECK(test::count_bit_differences(batched.warped_ref, alone.warped_ref) == 0);
+}
+
+TEST_CASE("cuda: tiles batched through the network on the GPU", "[tiling][model][cuda]") {
+  // The inference ops on CUDA with a batch of tiles (training has batches, but
+  // inference takes paths of its own, e.g. max_pool2d without indices): a 1 x 3
+  // grid in one call against one tile per call. The GPU may choose another
+  // conv kernel for a batch (kernels/conv_forward_plan.h), which sums in
+  // another order; a near-tie of the patch matching can then pick another
+  // patch, which moves a few values far. So: almost every value within
+  // float32 rounding, and no more than 1% beyond it. (CPU-vs-CUDA parity of
+  // the network is the float32 model golden's, tests/test_model_golden.cpp.)
+  DCSR_SKIP_WITHOUT_GPU();
+  ModelConfig config;
+  config.n_feats = 4;
+  Generator gen(9);
+  DcsrNet net(config, gen);
+  net.to(kCUDA);
+  const Tensor lr = test::test_image(40, 300, 71), ref = test::test_image(40, 300, 72);
+  std::vector<int64_t> calls;
+  const TileForward one = network_tile_forward(net, Mode::K4);
+  const TileForward counted = [&](const Tensor& tiles, const Tensor& windows) {
+    calls.push_back(tiles.size(0));
+    return one(tiles, windows);
+  };
+  TiledOptions opt;
+  opt.want_confidence = true;
+  const TiledResult alone = tiled_inference(lr, ref, Mode::K4, counted, opt);
+  opt.batch_tiles = 3;
+  const TiledResult three = tiled_inference(lr, ref, Mode::K4, counted, opt);
+  CHECK(calls == std::vector<int64_t>{1, 1, 1, 3});
+  for (auto [name, a, b] : {std::tuple<const char*, Tensor, Tensor>{"SR", three.sr, alone.sr},
+                            {"confidence", three.confidence, alone.confidence}}) {
+    INFO(name);
+    const std::vector<float> x = a.to_vector<float>(), y = b.to_vector<float>();
+    REQUIRE(x.size() == y.size());
+    size_t beyond = 0;
+    for (size_t k = 0; k < x.size(); ++k) beyond += !(std::abs(x[k] - y[k]) <= 1e-5f + 1e-5f * std::abs(y[k]));
+    WARN(name << ": " << beyond << " of " << x.size() << " values beyond float32 rounding, 3 tiles per call vs 1");
+    CHECK(double(beyond) <= 0.01 * double(x.size()));
+  }
+}
+
+TEST_CASE("forward: a batch that runs out of memory is run again in halves", "[tiling]") {
+  // A stub network that has memory for at most 3 tiles at once, as the caching
+  // allocator reports it; every tile must still be placed, once, with the
+  // stub's output, and later batches must not try more than the half that fit.
+  const int64_t h = 40, w = 1600;  // a 1 x 13 grid
+  const Tensor lr = test::test_image(h, w, 81), ref = test::test_image(h, w, 82);
+  std::vector<int64_t> tried;
+  auto limited = [&](const Tensor& tiles, const Tensor& windows) {
+    tried.push_back(tiles.size(0));
+    if (tiles.size(0) > 3) fail("out of memory allocating 123 bytes (456 bytes in use)");
+    TensorList srs;
+    for (int64_t b = 0; b < tiles.size(0); ++b)
+      srs.push_back(stub_network(narrow(tiles, 0, b, 1), narrow(windows, 0, b, 1), Mode::K4).sr);
+    TileOutput o;
+    o.sr = concat(srs, 0);
+    return o;
+  };
+  TiledOptions opt;
+  opt.batch_tiles = 8;
+  const TiledResult r = tiled_inference(lr, ref, Mode::K4, limited, opt);
+  const TiledResult alone = tiled_inference(lr, ref, Mode::K4, [](const Tensor& t, const Tensor& win) {
+    return stub_network(t, win, Mode::K4);
+  });
+  CHECK(test::count_bit_differences(r.sr, alone.sr) == 0);
+  // The grid's Ref windows (40 rows): two coarse ones (the whole Ref), one of
+  // kind E, seven of kind C, three coarse ones. So the calls are 2, 1, then
+  // the seven C tiles, which fail and run as 3 + 4, the 4 failing again and
+  // running as 2 + 2, then the last three tiles at most 2 per call (4 / 2).
+  CHECK(tried == std::vector<int64_t>{2, 1, 7, 3, 4, 2, 2, 2, 1});
+  // An error other than memory, or one tile out of memory, is the caller's.
+  auto broken = [](const Tensor&, const Tensor&) -> TileOutput { fail("the network is broken"); };
+  CHECK_THROWS_WITH(tiled_inference(lr, ref, Mode::K4, broken, opt), Catch::Contains("broken"));
+  auto no_memory = [](const Tensor&, const Tensor&) -> TileOutput { fail("out of memory allocating 1 bytes"); };
+  CHECK_THROWS_WITH(tiled_inference(lr, ref, Mode::K4, no_memory, opt), Catch::Contains("out of memory"));
+}
+
+TEST_CASE("forward: batched tiles never mix Ref window sizes", "[tiling]") {
+  // The stub network refuses a batch whose windows it cannot stack; the
+  // grid's windows come in several sizes (kinds A-E and coarse).
+  const int64_t h = 700, w = 900;
+  const Tensor lr = test::test_image(h, w, 61), ref = test::test_image(h, w, 62);
+  for (int64_t limit : {int64_t(1), int64_t(2), int64_t(5), int64_t(64)}) {
+    INFO("batch_tiles " << limit);
+    std::vector<std::pair<Shape, int64_t>> batches;  // (window shape, tiles)
+    TiledOptions opt;
+    opt.batch_tiles = limit;
+    int64_t seen = 0;
+    opt.on_window = [&](int64_t, int64_t, const RefWindow&) { ++seen; };
+    const TiledResult r = tiled_inference(lr, ref, Mode::K4, [&](const Tensor& tiles, const Tensor& windows) {
+      batches.push_back({windows.shape(), tiles.size(0)});
+      TileOutput o;
+      o.sr = zeros({tiles.size(0), 3, 2 * tiles.size(2), 2 * tiles.size(3)});
+      return o;
+    }, opt);
+    int64_t tiles = 0;
+    for (const auto& [shape, n] : batches) {
+      CHECK(n >= 1);
+      CHECK(n <= limit);
+      CHECK(shape[0] == n);
+      tiles += n;
+    }
+    CHECK(tiles == seen);
+    CHECK(tiles == make_tile_grid(h, w, Mode::K4).ny * make_tile_grid(h, w, Mode::K4).nx);
+    // Consecutive batches of one window size are split only at the limit.
+    for (size_t k = 1; k < batches.size(); ++k)
+      if (batches[k].first[2] == batches[k - 1].first[2] && batches[k].first[3] == batches[k - 1].first[3])
+        CHECK(batches[k - 1].second == limit);
+    if (limit == 1) CHECK(batches.size() == size_t(tiles));
+    if (limit == 64) CHECK(batches.size() < size_t(tiles));
+  }
 }
 
 // ---- Any field of view (a registered pair, TiledOptions::view) ----

@@ -41,6 +41,17 @@ inline std::vector<uint32_t> float_bits(const Tensor& t) {
   return b;
 }
 
+// How many values of two float32 tensors differ in their bits; -1 when the
+// shapes differ. A count prints briefly where a failing vector comparison
+// would print every value.
+inline int64_t count_bit_differences(const Tensor& a, const Tensor& b) {
+  if (a.shape() != b.shape()) return -1;
+  const std::vector<uint32_t> x = float_bits(a), y = float_bits(b);
+  int64_t differ = 0;
+  for (size_t i = 0; i < x.size(); ++i) differ += x[i] != y[i];
+  return differ;
+}
+
 inline void require_gradcheck(const TensorFunction& fn, const TensorList& inputs, GradcheckOptions options = {}) {
   GradcheckReport report = gradcheck(fn, inputs, options);
   INFO(report.summary());

@@ -10,12 +10,14 @@
 #
 #   tools/gpu_check.sh                 run everything (the report goes to $OUT
 #                                      when set, else ./gpu_report/)
-#   tools/gpu_check.sh --bundle-deps   on the development machine: copy the
+#   tools/gpu_check.sh --bundle-deps [--xz]
+#                                      on the development machine: copy the
 #                                      header-only build dependencies (Eigen,
 #                                      nlohmann_json, Catch2, stb) and the
 #                                      commit id into .gpu_deps/, which the
 #                                      device call must carry (the device image
-#                                      has CUDA, CMake and a compiler, not these)
+#                                      has CUDA, CMake and a compiler, not these);
+#                                      --xz packs them into .gpu_deps.tar.xz (2 MB)
 #
 # Typical device call: run tools/gpu_check.sh --bundle-deps here, then run
 # `tools/gpu_check.sh` on the device with carry [".gpu_deps"]. The report
@@ -50,9 +52,17 @@ if [ "${1:-}" = "--bundle-deps" ]; then
     git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown
     echo "uncommitted changes: $(git -C "$ROOT" status --porcelain 2>/dev/null | wc -l) files"
   } >"$ROOT/.gpu_deps/COMMIT"
-  echo "bundled into .gpu_deps ($(du -sh "$ROOT/.gpu_deps" | cut -f1)); carry [\".gpu_deps\"] with the device call"
+  if [ "${2:-}" = "--xz" ]; then
+    # Packed, 2 MB instead of 16: room beside .gpu_train in the 64 MiB a call carries.
+    tar cJf "$ROOT/.gpu_deps.tar.xz" -C "$ROOT" .gpu_deps && rm -rf "$ROOT/.gpu_deps"
+    echo "bundled into .gpu_deps.tar.xz ($(du -sh "$ROOT/.gpu_deps.tar.xz" | cut -f1)); carry [\".gpu_deps.tar.xz\"] with the device call"
+  else
+    echo "bundled into .gpu_deps ($(du -sh "$ROOT/.gpu_deps" | cut -f1)); carry [\".gpu_deps\"] with the device call"
+  fi
   exit 0
 fi
+# Packed dependencies (--bundle-deps --xz) are unpacked where the unpacked ones would be.
+if [ ! -d "$ROOT/.gpu_deps/usr" ] && [ -f "$ROOT/.gpu_deps.tar.xz" ]; then tar xJf "$ROOT/.gpu_deps.tar.xz" -C "$ROOT"; fi
 
 # ---------------------------------------------------------------- setup
 START=$(date +%s)
@@ -181,7 +191,7 @@ write_report() {
     echo "## A whole 4K-mode image on the GPU (dcsr sr, 2016x1512 -> 4032x3024, default model; then PyTorch's)"
     echo
     echo '```'
-    grep -E "^wrote .*sr(_im2col|_tf32)?.png|^tf32 quality guard" "$REPORT_DIR/sr_4k.log" 2>/dev/null | tail -4
+    grep -E "^wrote .*sr(_im2col|_tf32|_batch1)?.png|^tf32 quality guard|^one tile per call" "$REPORT_DIR/sr_4k.log" 2>/dev/null | tail -6
     grep -E '^\{"peer": "sr"|SKIPPED: no torch' "$REPORT_DIR/sr_4k.log" 2>/dev/null | tail -1
     echo '```'
     echo
@@ -271,13 +281,16 @@ if [ -x "$BIN/dcsr_tests" ]; then
       run_step "DCSR_TF32=1 dcsr sr 2016x1512 4k --device cuda (PSNR vs fp32 >= 50 dB)" 90 "$REPORT_DIR/sr_4k.log" \
         bash -c "env DCSR_TF32=1 '$BIN/dcsr' sr --lr '$sr_dir/ds/LR/x2/p.png' --ref '$sr_dir/ds/Ref/x2/p.png' \
           --out '$sr_dir/sr_tf32.png' --mode 4k --device cuda --model '$ROOT/models/default.ckpt' &&
-          python3 -c \"
-import sys, numpy as np
-from PIL import Image
-a = np.asarray(Image.open(sys.argv[1]), dtype=np.float64); b = np.asarray(Image.open(sys.argv[2]), dtype=np.float64)
-mse = np.mean((a - b) ** 2); psnr = float('inf') if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
-print('tf32 quality guard: PSNR %.2f dB against the float32 output, %.4f%% of values differ' % (psnr, 100 * np.mean(a != b)))
-sys.exit(0 if psnr >= 50 else 1)\" '$sr_dir/sr_tf32.png' '$sr_dir/sr.png'"
+          python3 '$ROOT/tools/image_psnr.py' '$sr_dir/sr_tf32.png' '$sr_dir/sr.png' --min 50 \
+            --label 'tf32 quality guard, against the float32 output'"
+      # 5c''. one tile per network call (--tile-batch 1) against the default batch of 8 tiles: the
+      # time of each (the lines above and this one), and the outputs' agreement (the GPU's kernels may
+      # sum a batch in another order, so within float32 rounding rather than byte for byte).
+      run_step "dcsr sr 2016x1512 4k --device cuda --tile-batch 1 (PSNR vs batched >= 60 dB)" 90 "$REPORT_DIR/sr_4k.log" \
+        bash -c "'$BIN/dcsr' sr --lr '$sr_dir/ds/LR/x2/p.png' --ref '$sr_dir/ds/Ref/x2/p.png' \
+          --out '$sr_dir/sr_batch1.png' --mode 4k --device cuda --model '$ROOT/models/default.ckpt' --tile-batch 1 &&
+          python3 '$ROOT/tools/image_psnr.py' '$sr_dir/sr_batch1.png' '$sr_dir/sr.png' --min 60 \
+            --label 'one tile per call, against 8 per call'"
     fi
     # 5d. the same pair through the PyTorch reference network, tiled the same way (tools/sr_peer.py),
     # when a python with torch is there: the goal's "not slower than PyTorch on the same card".

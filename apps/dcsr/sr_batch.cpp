@@ -102,6 +102,7 @@ int process_pairs(const BatchPlan& plan, const TileForward& forward, const SrSet
       PreparedPair pair = prepare_pair(lr, ref, s.registration);
       if (!s.quiet && !pair.registration_line.empty()) say(label + " " + pair.registration_line);
       TiledOptions opt;
+      opt.batch_tiles = s.tile_batch;
       pair.place(opt);
       opt.progress = [&](int64_t done, int64_t) {
         if (bar) bar->update(done_here + done + done_elsewhere, label + " " + fs::path(lr).filename().string());

@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "autograd/grad_mode.h"
 #include "autograd/ops/image.h"
+#include "autograd/ops/shape.h"
 #include "runtime/allocator.h"
 #include "runtime/device.h"
 #include "runtime/threads.h"
@@ -205,11 +208,13 @@ namespace {
 // times the LR tile's resolution (2 for SR, 1 or 1/2 for the confidence):
 // drop kTileContext * scale pixels per side, place at (j m1, i m2) * scale,
 // clip at the output's end.
-void place_core(const Tensor& tile_map, Tensor& out, const TileGrid& g, int64_t j, int64_t i, const char* what) {
-  Tensor t = tile_map.to(kCPU).to(kFloat32);
+// tile_map holds a batch of tiles' maps (B, C, h, w); `sample` picks one.
+void place_core(const Tensor& tile_map, int64_t sample, Tensor& out, const TileGrid& g, int64_t j, int64_t i,
+                const char* what) {
+  const Tensor& t = tile_map;  // CPU float32 (run_batch converts it once for the batch)
   const int64_t c = out.size(1), oh = out.size(2), ow = out.size(3);
-  DCSR_CHECK(t.dim() == 4 && t.size(0) == 1 && t.size(1) == c, "tiled inference: the network's ", what, " ",
-             shape_str(t.shape()), " does not have ", c, " channel(s)");
+  DCSR_CHECK(t.dim() == 4 && sample < t.size(0) && t.size(1) == c, "tiled inference: the network's ", what, " ",
+             shape_str(t.shape()), " does not have ", c, " channel(s) for tile ", sample + 1, " of its batch");
   const int64_t th = t.size(2), tw = t.size(3);
   // scale = th / tile_h as a fraction; every offset below must be a whole pixel.
   auto scaled = [&](int64_t v, int64_t num, int64_t den) {
@@ -224,7 +229,7 @@ void place_core(const Tensor& tile_map, Tensor& out, const TileGrid& g, int64_t 
   const int64_t y0 = j * core_h, x0 = i * core_w;
   const int64_t rows = std::min(core_h, oh - y0), cols = std::min(core_w, ow - x0);
   if (rows <= 0 || cols <= 0) return;
-  const float* src = t.data<float>();
+  const float* src = t.data<float>() + sample * c * th * tw;
   float* dst = out.data<float>();
   for (int64_t k = 0; k < c; ++k)
     for (int64_t y = 0; y < rows; ++y)
@@ -289,8 +294,88 @@ TiledResult tiled_inference(const Tensor& lr, const Tensor& ref, Mode mode, cons
   if (options.want_warped_ref) result.warped_ref = empty({1, 3, 2 * g.height, 2 * g.width});
   Tensor ref_small;  // made on the first coarse tile
   bool have_ref_small = false;
-  int64_t last_h = -1, last_w = -1;  // the previous tile's Ref window size
+  int64_t last_h = -1, last_w = -1;  // the Ref window size of the batch before
   const int64_t total = g.ny * g.nx;
+  // Shrinks when a batch runs out of memory (run_tiles), for the rest of the image.
+  int64_t batch_limit = std::max<int64_t>(1, options.batch_tiles);
+  int64_t done = 0;
+
+  // Tiles waiting for the network: consecutive in row-major order, with Ref
+  // windows of one size (so that they stack into one batch).
+  struct Pending {
+    int64_t j, i;
+    Tensor tile, window;  // (1, 3, th, tw), (1, 3, hr, wr)
+  };
+  std::vector<Pending> pending;
+  // The network on pending[begin, end) as one batch. A batch that runs out of
+  // memory (the caching allocator's error, after it gave back its cache) is
+  // run again as two halves, and later batches are no larger than a half:
+  // the same results, since each tile's result does not depend on its batch.
+  std::function<void(size_t, size_t)> run_tiles = [&](size_t begin, size_t end) {
+    const int64_t n = int64_t(end - begin);
+    TileOutput out;
+    try {
+      if (n == 1) {
+        out = forward(pending[begin].tile, pending[begin].window);
+      } else {
+        TensorList tiles, windows;
+        for (size_t k = begin; k < end; ++k) tiles.push_back(pending[k].tile), windows.push_back(pending[k].window);
+        out = forward(concat(tiles, 0), concat(windows, 0));
+      }
+    } catch (const Error& e) {
+      if (n == 1 || std::string(e.what()).find("out of memory") == std::string::npos) throw;
+      batch_limit = std::min(batch_limit, n / 2);
+      const size_t middle = begin + size_t(n / 2);
+      run_tiles(begin, middle);
+      run_tiles(middle, end);
+      return;
+    }
+    DCSR_CHECK(out.sr.defined() && out.sr.dim() == 4 && out.sr.size(0) == n && out.sr.size(2) == 2 * g.tile_h() &&
+                   out.sr.size(3) == 2 * g.tile_w(),
+               "tiled inference: the network returned SR ", out.sr.defined() ? shape_str(out.sr.shape()) : "none",
+               " for ", n, " tile(s) of ", g.tile_h(), "x", g.tile_w(), " (expected twice their size)");
+    const Tensor sr = out.sr.to(kCPU).to(kFloat32);
+    Tensor confidence, warped_ref;
+    if (options.want_confidence) {
+      DCSR_CHECK(out.confidence.defined(), "tiled inference: the network gave no confidence map");
+      confidence = out.confidence.to(kCPU).to(kFloat32);
+      if (!result.confidence.defined()) {
+        // Output size = the image at the confidence's scale, rounded up.
+        const int64_t ch = confidence.size(2), cw = confidence.size(3);
+        result.confidence = empty({1, 1, (g.height * ch + g.tile_h() - 1) / g.tile_h(),
+                                   (g.width * cw + g.tile_w() - 1) / g.tile_w()});
+      }
+    }
+    if (options.want_warped_ref) {
+      DCSR_CHECK(out.warped_ref.defined(), "tiled inference: the network gave no warped Ref");
+      warped_ref = out.warped_ref.to(kCPU).to(kFloat32);
+    }
+    for (int64_t b = 0; b < n; ++b) {
+      const int64_t j = pending[begin + size_t(b)].j, i = pending[begin + size_t(b)].i;
+      place_core(sr, b, result.sr, g, j, i, "SR");
+      if (options.want_confidence) place_core(confidence, b, result.confidence, g, j, i, "confidence");
+      if (options.want_warped_ref) place_core(warped_ref, b, result.warped_ref, g, j, i, "warped Ref");
+      if (options.progress) options.progress(++done, total);
+    }
+  };
+  auto run_batch = [&] {
+    if (pending.empty()) return;
+    const int64_t wh = pending[0].window.size(2), ww = pending[0].window.size(3);
+    // The network's buffers are sized by the Ref window. The caching
+    // allocator keeps freed blocks per size class (up to its cache limit,
+    // 2 GB by default), so a run through many window sizes would keep one
+    // set of buffers per size. Releasing the cache when the size changes
+    // keeps the peak at one batch's worth; batches of one size in a row (most
+    // of them) still reuse their blocks.
+    if (wh != last_h || ww != last_w) {
+      allocator_empty_cache(kCPU);
+      if (runtime::cuda_available()) allocator_empty_cache(kCUDA);
+      last_h = wh, last_w = ww;
+    }
+    run_tiles(0, pending.size());
+    pending.clear();
+  };
+
   for (int64_t j = 0; j < g.ny; ++j)
     for (int64_t i = 0; i < g.nx; ++i) {
       Tensor tile = extract_tile(lr, j * g.m1 - kTileContext, i * g.m2 - kTileContext, g.tile_h(), g.tile_w());
@@ -303,40 +388,13 @@ TiledResult tiled_inference(const Tensor& lr, const Tensor& ref, Mode mode, cons
       ++result.window_counts[size_t(w.kind)];
       w = fit_window(w, block);
       if (options.on_window) options.on_window(j, i, w);
-      Tensor window = extract_tile(ref, w.r0, w.c0, w.height(), w.width());
-      // The network's buffers are sized by the Ref window. The caching
-      // allocator keeps freed blocks per size class (up to its cache limit,
-      // 2 GB by default), so a run through many window sizes would keep one
-      // set of buffers per size. Releasing the cache when the size changes
-      // keeps the peak at one tile's worth; tiles of one size in a row (most
-      // of them) still reuse their blocks.
-      if (w.height() != last_h || w.width() != last_w) {
-        allocator_empty_cache(kCPU);
-        if (runtime::cuda_available()) allocator_empty_cache(kCUDA);
-        last_h = w.height(), last_w = w.width();
-      }
-      TileOutput out = forward(tile, window);
-      DCSR_CHECK(out.sr.defined() && out.sr.dim() == 4 && out.sr.size(2) == 2 * g.tile_h() &&
-                     out.sr.size(3) == 2 * g.tile_w(),
-                 "tiled inference: the network returned SR ", out.sr.defined() ? shape_str(out.sr.shape()) : "none",
-                 " for a tile of ", g.tile_h(), "x", g.tile_w(), " (expected twice its size)");
-      place_core(out.sr, result.sr, g, j, i, "SR");
-      if (options.want_confidence) {
-        DCSR_CHECK(out.confidence.defined(), "tiled inference: the network gave no confidence map");
-        if (!result.confidence.defined()) {
-          // Output size = the image at the confidence's scale, rounded up.
-          const int64_t ch = out.confidence.size(2), cw = out.confidence.size(3);
-          result.confidence = empty({1, 1, (g.height * ch + g.tile_h() - 1) / g.tile_h(),
-                                     (g.width * cw + g.tile_w() - 1) / g.tile_w()});
-        }
-        place_core(out.confidence, result.confidence, g, j, i, "confidence");
-      }
-      if (options.want_warped_ref) {
-        DCSR_CHECK(out.warped_ref.defined(), "tiled inference: the network gave no warped Ref");
-        place_core(out.warped_ref, result.warped_ref, g, j, i, "warped Ref");
-      }
-      if (options.progress) options.progress(j * g.nx + i + 1, total);
+      if (!pending.empty() &&
+          (pending[0].window.size(2) != w.height() || pending[0].window.size(3) != w.width()))
+        run_batch();
+      pending.push_back({j, i, tile, extract_tile(ref, w.r0, w.c0, w.height(), w.width())});
+      if (int64_t(pending.size()) >= batch_limit) run_batch();
     }
+  run_batch();
   return result;
 }
 

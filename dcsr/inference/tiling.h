@@ -14,9 +14,10 @@
 //   output is cropped to 2H x 2W. For sizes that are multiples of the core
 //   (the 4K worked example) nothing changes.
 // * Memory does not grow with the image beyond the input and output images:
-//   one tile at a time, no autograd, cores written straight into the
-//   preallocated output, tiles cut from the LR on the fly (no padded copy),
-//   and the 1/16 Ref of the coarse search computed once per image.
+//   one tile (or one batch of TiledOptions::batch_tiles) at a time, no
+//   autograd, cores written straight into the preallocated output, tiles cut
+//   from the LR on the fly (no padded copy), and the 1/16 Ref of the coarse
+//   search computed once per image.
 // * Window ends are clipped to the Ref and window starts to 0 (the reference
 //   would wrap a negative Python start index, which only happens for images
 //   smaller than about two tiles), then trimmed to a multiple of the block
@@ -130,12 +131,22 @@ Tensor extract_tile(const Tensor& lr, int64_t top, int64_t left, int64_t h, int6
 struct TileOutput {
   Tensor sr, confidence, warped_ref;
 };
-// lr_tile: (1, 3, th, tw) and ref_window: (1, 3, hr, wr), both CPU float32.
+// lr_tile: (B, 3, th, tw) and ref_window: (B, 3, hr, wr), both CPU float32;
+// B = 1 unless TiledOptions::batch_tiles allows more, and the outputs then
+// hold B tiles in the same order.
 using TileForward = std::function<TileOutput(const Tensor& lr_tile, const Tensor& ref_window)>;
 
 struct TiledOptions {
   bool want_confidence = false;
   bool want_warped_ref = false;
+  // Tiles run through the network together, up to this many: consecutive
+  // tiles (row-major) whose Ref windows have the same size, stacked into one
+  // batch. More tiles per call fill a GPU better (a 166x166 tile at width 32
+  // leaves most of its SMs idle); the peak memory grows with the batch. Each
+  // tile's result is the one it gets alone (tests/test_tiling.cpp). A batch
+  // that runs out of memory runs again as two halves, and the image's later
+  // batches stay at most that size.
+  int64_t batch_tiles = 1;
   // Called after every tile with (tiles done, tiles in all).
   std::function<void(int64_t, int64_t)> progress;
   // Called before every tile's forward with (j, i, window): for tests and logs.
