@@ -163,6 +163,20 @@ TEST_CASE("forward: dcsr sr reports its time, and with DCSR_PROFILE=1 the time p
                                   Catch::Contains("(outside kernels)"));
 }
 
+TEST_CASE("forward: dcsr eval --tile-batch measures the same images", "[cli]") {
+  test::TempDir dir("cli");
+  write_dataset(dir / "set", 1, 40, 300);  // a 1 x 3 grid of 4K-mode tiles
+  const std::string model = dir / "m.ckpt";
+  write_model(model, 4);
+  const std::string base = "eval --data set --quiet --model " + quote(model);
+  REQUIRE(run_dcsr(base + " --json one.json", dir.str()).status == 0);
+  REQUIRE(run_dcsr(base + " --json three.json --tile-batch 3", dir.str()).status == 0);
+  const nlohmann::json one = nlohmann::json::parse(test::read_bytes_of(dir / "one.json"));
+  const nlohmann::json three = nlohmann::json::parse(test::read_bytes_of(dir / "three.json"));
+  CHECK(one["mean"]["sr"] == three["mean"]["sr"]);  // PSNR and SSIM, whole and FoV, to the last bit
+  REQUIRE_FAILS_WITH(run_dcsr(base + " --tile-batch 300", dir.str()), 2, "--tile-batch");
+}
+
 TEST_CASE("forward: dcsr eval measures bicubic and the model, errors name the data", "[cli]") {
   test::TempDir dir("cli");
   write_dataset(dir / "set", 2, 24, 28);

@@ -24,10 +24,6 @@ struct SrSettings {
   int64_t tile_batch = 1;   // --tile-batch: tiles per network call (TiledOptions::batch_tiles)
 };
 
-// --tile-batch's default: 8 tiles per call on a GPU, whose SMs one 4K-mode tile
-// leaves mostly idle; 1 on the CPU, which gains nothing from batches and would
-// only hold more activations at once.
-constexpr int64_t kDefaultGpuTileBatch = 8;
 
 // The pair as the tiling takes it: the LR, the Ref and where the Ref lies.
 struct PreparedPair {

@@ -133,7 +133,9 @@ EvalSummary evaluate_dataset(const std::string& data_dir, const DcsrNet* net, co
     e.bicubic = evaluate_pair(bicubic_upsample(lr), hr);
     if (net) {
       auto start = std::chrono::steady_clock::now();
-      TiledResult r = tiled_inference(lr, ref, options.mode, network_tile_forward(*net, options.mode));
+      TiledOptions tiling;
+      tiling.batch_tiles = options.tile_batch;
+      TiledResult r = tiled_inference(lr, ref, options.mode, network_tile_forward(*net, options.mode), tiling);
       e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       e.sr = evaluate_pair(r.sr, hr);
       if (!options.save_dir.empty())

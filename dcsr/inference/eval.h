@@ -65,6 +65,7 @@ struct EvalOptions {
   // what the model makes of a reference that shows another scene, i.e. how
   // much the right reference is worth. Bicubic is unaffected.
   bool unrelated_ref = false;
+  int64_t tile_batch = 1;  // tiles per network call (TiledOptions::batch_tiles)
   std::function<void(int64_t done, int64_t total, const std::string& name)> progress;
   // Only images i with i % shard_count == shard_index: one rank's share of a
   // sharded evaluation (dcsr/inference/eval_shard.h); the means are over them.

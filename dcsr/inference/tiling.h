@@ -160,6 +160,11 @@ struct TiledOptions {
   std::optional<FovRect> ref_rect;
 };
 
+// The commands' --tile-batch default: 8 tiles per call on a GPU, whose SMs
+// one 4K-mode tile leaves mostly idle; 1 on the CPU, which gains nothing from
+// batches and would only hold more activations at once.
+constexpr int64_t kDefaultGpuTileBatch = 8;
+
 struct TiledResult {
   Tensor sr;          // (1, 3, 2H, 2W) float32, CPU
   Tensor confidence;  // (1, 1, H f, W f) when asked for (f as in TileOutput; sizes rounded up)
