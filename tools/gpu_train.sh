@@ -86,7 +86,7 @@ fi
 dcsr="$build/bin/dcsr"
 
 t0=$(date +%s)
-"$dcsr" prepare --photos "$PACK/photos" --out "$work/train_camera" --seed 1 > "$work/prepare.log" 2>&1 || { tail -5 "$work/prepare.log"; die "dcsr prepare failed"; }
+"$dcsr" prepare --photos "$PACK/photos" --out "$work/train_camera" --seed 1 --threads "$(nproc)" > "$work/prepare.log" 2>&1 || { tail -5 "$work/prepare.log"; die "dcsr prepare failed"; }
 t_prepare=$(( $(date +%s) - t0 ))
 
 train_args=(--config "$CONFIG" --data "$work/train_camera" --out "$work/run" --device "${DCSR_GPU_TRAIN_DEVICE:-cuda}"

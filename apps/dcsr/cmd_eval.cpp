@@ -45,7 +45,7 @@ int run_eval(const CommandInfo& self, const std::vector<std::string>& argv) {
     throw UsageError("dcsr eval: --save-dir is not supported with several ranks yet; run it as one process");
   apply_threads(args);
   const Device device = select_device(args.get("device", "cpu"));
-  opt.tile_batch = args.get_int_in("tile-batch", device == kCPU ? 1 : kDefaultGpuTileBatch, 1, 256);
+  opt.tile_batch = args.get_int_in("tile-batch", 1, 1, 256);
   const DatasetFiles files = list_dataset(data, DatasetKind::Basic);  // folder errors before loading a model
   std::string model_path;
   if (!args.has("bicubic-only")) model_path = resolve_model_path(args.get("model"));
@@ -109,7 +109,7 @@ CommandInfo eval_command() {
                {"max-images", "N", "only the first N images (default 0: all)"},
                {"save-dir", "DIR", "also write every SR image there (all or none; made if missing)"},
                {"device", "cpu|cuda", "where the network runs (default cpu)"},
-               {"tile-batch", "N", "tiles per network call, the same result for any N (default 1 on cpu, 8 on cuda)"},
+               {"tile-batch", "N", "tiles per network call, the same result for any N (default 1)"},
                {"threads", "N", "CPU threads"},
                {"quiet", "", "no progress output"}};
   c.run = run_eval;

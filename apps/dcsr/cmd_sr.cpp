@@ -212,7 +212,7 @@ int run_sr(const CommandInfo& self, const std::vector<std::string>& argv) {
                      "(--lr-dir/--ref-dir/--out-dir) to share their pairs over the ranks");
   apply_threads(args);
   const Device device = select_device(args.get("device", "cpu"));
-  s.tile_batch = args.get_int_in("tile-batch", device == kCPU ? 1 : kDefaultGpuTileBatch, 1, 256);
+  s.tile_batch = args.get_int_in("tile-batch", 1, 1, 256);
   return batch ? run_batch(args, s, device) : run_single(args, s, device);
 }
 
@@ -256,7 +256,7 @@ CommandInfo sr_command() {
                {"confidence", "C.png", "also write the matching confidence map"},
                {"warped-ref", "W.png", "also write the aligned reference high frequencies"},
                {"device", "cpu|cuda", "where the network runs (default cpu)"},
-               {"tile-batch", "N", "tiles per network call, the same result for any N (default 1 on cpu, 8 on cuda)"},
+               {"tile-batch", "N", "tiles per network call, the same result for any N (default 1)"},
                {"threads", "N", "CPU threads"},
                {"quiet", "", "no progress output"}};
   c.run = run_sr;

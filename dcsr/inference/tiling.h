@@ -141,9 +141,10 @@ struct TiledOptions {
   bool want_warped_ref = false;
   // Tiles run through the network together, up to this many: consecutive
   // tiles (row-major) whose Ref windows have the same size, stacked into one
-  // batch. More tiles per call give a GPU more work per kernel (a 4K-mode tile
-  // at width 64 ran at under half of cuBLAS SGEMM's rate on an H200, and the
-  // default model has width 32); the peak memory grows with the batch. Each
+  // batch. More tiles per call give a GPU more work per kernel; on an H200 a
+  // whole 2016x1512 image in 4K mode (width 32) took as long with 8 tiles per
+  // call as with 1 (4.46-4.51 s against 4.37-4.57 s of tiled inference), so 1
+  // stays the default everywhere. The peak memory grows with the batch. Each
   // tile's result is the one it gets alone (tests/test_tiling.cpp). A batch
   // that runs out of memory runs again as two halves, and the image's later
   // batches stay at most that size.
@@ -160,12 +161,6 @@ struct TiledOptions {
   // (normalise_reference's ref_rect; holds the view). Unset: the view.
   std::optional<FovRect> ref_rect;
 };
-
-// The commands' --tile-batch default: 8 tiles per call on a GPU, for which one
-// 4K-mode tile is little work per kernel (not yet timed: tools/gpu_check.sh
-// times 1 and 8); 1 on the CPU, which gains nothing from batches and would only
-// hold more activations at once.
-constexpr int64_t kDefaultGpuTileBatch = 8;
 
 struct TiledResult {
   Tensor sr;          // (1, 3, 2H, 2W) float32, CPU
