@@ -3,9 +3,11 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "runtime/device.h"
+#include "runtime/profiler.h"
 #include "tensor/error.h"
 
 namespace dcsr {
@@ -37,8 +39,8 @@ class CachingPool {
   using RawAlloc = void* (*)(size_t);
   using RawFree = void (*)(void*, size_t);
 
-  CachingPool(RawAlloc raw_alloc, RawFree raw_free, int64_t cache_limit)
-      : raw_alloc_(raw_alloc), raw_free_(raw_free), cache_limit_(cache_limit) {}
+  CachingPool(Device device, RawAlloc raw_alloc, RawFree raw_free, int64_t cache_limit)
+      : device_(device), raw_alloc_(raw_alloc), raw_free_(raw_free), cache_limit_(cache_limit) {}
 
   void* allocate(size_t bytes) {
     size_t size = allocation_size_class(bytes);
@@ -51,11 +53,11 @@ class CachingPool {
       stats_.bytes_cached -= int64_t(size);
       stats_.cache_hits++;
     } else {
-      ptr = raw_alloc_(size);
+      ptr = system_alloc(size);
       if (!ptr) {
         // Out of memory: give back everything cached and try once more.
         release_until(0);
-        ptr = raw_alloc_(size);
+        ptr = system_alloc(size);
       }
       DCSR_CHECK(ptr, "out of memory allocating ", size, " bytes (", stats_.bytes_in_use,
                  " bytes in use)");
@@ -95,17 +97,37 @@ class CachingPool {
   }
 
  private:
+  // The OS's or driver's allocation calls, each a row of DCSR_PROFILE's table
+  // (runtime/profiler.h; inside a kernel's scope they count as the kernel's):
+  // cudaMalloc and cudaFree (which waits for the device) are slow enough to
+  // matter when a cache is emptied often.
+  void* system_alloc(size_t size) {
+    runtime::KernelScope scope("allocator:system_alloc", device_);
+    return raw_alloc_(size);
+  }
+  void system_free(void* ptr, size_t size) {
+    // Frees run from tensors' destructors: a failed device sync (profiling
+    // only) must not throw from here, so such a free goes untimed.
+    std::optional<runtime::KernelScope> scope;
+    try {
+      scope.emplace("allocator:system_free", device_);
+    } catch (...) {
+    }
+    raw_free_(ptr, size);
+  }
+
   // Frees the largest cached blocks first until at most `limit` bytes stay cached.
   void release_until(int64_t limit) {
     for (auto it = free_.rbegin(); it != free_.rend() && stats_.bytes_cached > limit; ++it) {
       while (!it->second.empty() && stats_.bytes_cached > limit) {
-        raw_free_(it->second.back(), it->first);
+        system_free(it->second.back(), it->first);
         it->second.pop_back();
         stats_.bytes_cached -= int64_t(it->first);
       }
     }
   }
 
+  Device device_;
   RawAlloc raw_alloc_;
   RawFree raw_free_;
   int64_t cache_limit_;
@@ -124,10 +146,10 @@ void cpu_raw_free(void* ptr, size_t) { std::free(ptr); }
 CachingPool& pool(Device device) {
   if (device == Device::CPU) {
     static CachingPool& cpu_pool =
-        *new CachingPool(cpu_raw_alloc, cpu_raw_free, env_megabytes("DCSR_CPU_CACHE_MB", int64_t(2048) << 20));
+        *new CachingPool(Device::CPU, cpu_raw_alloc, cpu_raw_free, env_megabytes("DCSR_CPU_CACHE_MB", int64_t(2048) << 20));
     return cpu_pool;
   }
-  static CachingPool& cuda_pool = *new CachingPool(runtime::cuda_raw_alloc, runtime::cuda_raw_free,
+  static CachingPool& cuda_pool = *new CachingPool(Device::CUDA, runtime::cuda_raw_alloc, runtime::cuda_raw_free,
                                                    env_megabytes("DCSR_CUDA_CACHE_MB", INT64_MAX));
   return cuda_pool;
 }

@@ -161,6 +161,9 @@ TEST_CASE("forward: dcsr sr reports its time, and with DCSR_PROFILE=1 the time p
   CHECK_THAT(profiled.output, Catch::Contains("dcsr sr: time per kernel (DCSR_PROFILE=1;"));
   CHECK_THAT(profiled.output, Catch::Contains("conv2d_forward") && Catch::Contains("max_cosine") &&
                                   Catch::Contains("(outside kernels)"));
+  // The allocator's calls to the system are rows of their own, and its counts close the report.
+  CHECK_THAT(profiled.output, Catch::Contains("allocator:system_alloc") &&
+                                  Catch::Contains("allocator (cpu): ") && Catch::Contains(" from the cache, peak "));
 }
 
 TEST_CASE("forward: dcsr eval --tile-batch measures the same images", "[cli]") {

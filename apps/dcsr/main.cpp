@@ -17,6 +17,8 @@
 #include "apps/dcsr/cli.h"
 #include "dcsr/training/trainer.h"
 #include "nn/distributed.h"
+#include "runtime/allocator.h"
+#include "runtime/device.h"
 #include "runtime/profiler.h"
 #include "runtime/signals.h"
 
@@ -89,6 +91,13 @@ static int run_command(int argc, char** argv) {
       const double wall_s = seconds_since(start);
       std::cerr << "dcsr " << command->name << ": time per kernel (DCSR_PROFILE=1; " << wall_s << " s in all)\n"
                 << runtime::kernel_profile_table(1e3 * wall_s);
+      for (Device device : {Device::CPU, Device::CUDA}) {
+        if (device == Device::CUDA && !runtime::cuda_available()) continue;
+        const AllocatorStats a = allocator_stats(device);
+        std::cerr << "allocator (" << device_name(device) << "): " << a.system_allocs << " blocks from the "
+                  << (device == Device::CUDA ? "driver" : "system") << ", " << a.cache_hits
+                  << " from the cache, peak " << (a.peak_bytes_in_use >> 20) << " MiB in use\n";
+      }
     }
     return status;
   } catch (const UsageError& e) {

@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "autograd/grad_mode.h"
@@ -244,6 +244,162 @@ namespace {
 // x ends: a crop, or x padded with zeros below and to the right.
 Tensor top_left(const Tensor& x, int64_t rows, int64_t cols) { return extract_tile(x, 0, 0, rows, cols); }
 
+// Tile (j, i) of the grid with its context: (1, 3, tile_h, tile_w).
+Tensor tile_of(const Tensor& lr, const TileGrid& g, int64_t j, int64_t i) {
+  return extract_tile(lr, j * g.m1 - kTileContext, i * g.m2 - kTileContext, g.tile_h(), g.tile_w());
+}
+
+// A tile of the grid and its Ref window, fitted to whole blocks.
+struct PlannedTile {
+  int64_t j, i;
+  RefWindow window;
+};
+
+// Puts the tiles of one Ref window size together: the sizes in the order
+// they first appear, row-major within a size. Each tile's result does not
+// depend on the order, and the network's buffers are sized by the window,
+// so this order makes one size change (one cache release, one set of
+// buffers to allocate) per distinct size instead of one at almost every
+// turn of a row: a 2016x1512 image in 4K mode has 192 tiles, 58 changes of
+// window size in row-major order and 5 distinct sizes. Each release made the
+// GPU allocate the next size's buffers anew (cudaMalloc, and cudaFree, which
+// waits for the device).
+void group_by_window_size(std::vector<PlannedTile>& plan) {
+  std::vector<std::pair<int64_t, int64_t>> sizes;  // in order of first appearance
+  auto rank = [&](const RefWindow& w) {
+    const std::pair<int64_t, int64_t> size{w.height(), w.width()};
+    const auto it = std::find(sizes.begin(), sizes.end(), size);
+    if (it != sizes.end()) return int64_t(it - sizes.begin());
+    sizes.push_back(size);
+    return int64_t(sizes.size()) - 1;
+  };
+  std::vector<int64_t> ranks;
+  ranks.reserve(plan.size());
+  for (const PlannedTile& t : plan) ranks.push_back(rank(t.window));
+  std::vector<size_t> order(plan.size());
+  for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ranks[a] < ranks[b]; });
+  std::vector<PlannedTile> grouped;
+  grouped.reserve(plan.size());
+  for (size_t k : order) grouped.push_back(plan[k]);
+  plan = std::move(grouped);
+}
+
+// Runs planned tiles through the network, up to options.batch_tiles of one
+// window size per call, and places every result into `result`.
+class TileBatcher {
+ public:
+  TileBatcher(const Tensor& lr, const Tensor& ref, const TileGrid& g, const TileForward& forward,
+              const TiledOptions& options, TiledResult& result)
+      : lr_(lr), ref_(ref), g_(g), forward_(forward), options_(options), result_(result),
+        batch_limit_(std::max<int64_t>(1, options.batch_tiles)), total_(g.ny * g.nx) {}
+
+  // Queues a tile; the queued batch runs first when the tile's window size
+  // differs from it, and when the tile fills it.
+  void add(const PlannedTile& t) {
+    if (!pending_.empty() &&
+        (pending_[0].window.size(2) != t.window.height() || pending_[0].window.size(3) != t.window.width()))
+      flush();
+    const RefWindow& w = t.window;
+    pending_.push_back({t.j, t.i, tile_of(lr_, g_, t.j, t.i), extract_tile(ref_, w.r0, w.c0, w.height(), w.width())});
+    if (int64_t(pending_.size()) >= batch_limit_) flush();
+  }
+
+  // Runs the queued tiles.
+  void flush() {
+    if (pending_.empty()) return;
+    const int64_t wh = pending_[0].window.size(2), ww = pending_[0].window.size(3);
+    // The network's buffers are sized by the Ref window. The caching
+    // allocator keeps freed blocks per size class (up to its cache limit,
+    // 2 GB by default on the CPU), so a run through many window sizes would
+    // keep one set of buffers per size. Releasing the cache when the size
+    // changes keeps the peak at one batch's worth; the tiles come grouped by
+    // size (group_by_window_size), so this happens once per size.
+    if (wh != last_h_ || ww != last_w_) {
+      allocator_empty_cache(kCPU);
+      if (runtime::cuda_available()) allocator_empty_cache(kCUDA);
+      last_h_ = wh, last_w_ = ww;
+    }
+    run(0, pending_.size());
+    pending_.clear();
+  }
+
+ private:
+  struct Pending {
+    int64_t j, i;
+    Tensor tile, window;  // (1, 3, th, tw), (1, 3, hr, wr)
+  };
+
+  // The network on pending_[begin, end) as one batch. A batch that runs out
+  // of memory (the caching allocator's error, after it gave back its cache)
+  // is run again as two halves, and later batches are no larger than a half:
+  // the same results, since each tile's result does not depend on its batch.
+  void run(size_t begin, size_t end) {
+    const int64_t n = int64_t(end - begin);
+    TileOutput out;
+    try {
+      if (n == 1) {
+        out = forward_(pending_[begin].tile, pending_[begin].window);
+      } else {
+        TensorList tiles, windows;
+        for (size_t k = begin; k < end; ++k) tiles.push_back(pending_[k].tile), windows.push_back(pending_[k].window);
+        out = forward_(concat(tiles, 0), concat(windows, 0));
+      }
+    } catch (const Error& e) {
+      if (n == 1 || std::string(e.what()).find("out of memory") == std::string::npos) throw;
+      batch_limit_ = std::min(batch_limit_, n / 2);
+      const size_t middle = begin + size_t(n / 2);
+      run(begin, middle);
+      run(middle, end);
+      return;
+    }
+    place(out, begin, end);
+  }
+
+  void place(const TileOutput& out, size_t begin, size_t end) {
+    const int64_t n = int64_t(end - begin);
+    DCSR_CHECK(out.sr.defined() && out.sr.dim() == 4 && out.sr.size(0) == n &&
+                   out.sr.size(2) == 2 * g_.tile_h() && out.sr.size(3) == 2 * g_.tile_w(),
+               "tiled inference: the network returned SR ", out.sr.defined() ? shape_str(out.sr.shape()) : "none",
+               " for ", n, " tile(s) of ", g_.tile_h(), "x", g_.tile_w(), " (expected twice their size)");
+    const Tensor sr = out.sr.to(kCPU).to(kFloat32);
+    Tensor confidence, warped_ref;
+    if (options_.want_confidence) {
+      DCSR_CHECK(out.confidence.defined(), "tiled inference: the network gave no confidence map");
+      confidence = out.confidence.to(kCPU).to(kFloat32);
+      if (!result_.confidence.defined()) {
+        // Output size = the image at the confidence's scale, rounded up.
+        const int64_t ch = confidence.size(2), cw = confidence.size(3);
+        result_.confidence = empty({1, 1, (g_.height * ch + g_.tile_h() - 1) / g_.tile_h(),
+                                    (g_.width * cw + g_.tile_w() - 1) / g_.tile_w()});
+      }
+    }
+    if (options_.want_warped_ref) {
+      DCSR_CHECK(out.warped_ref.defined(), "tiled inference: the network gave no warped Ref");
+      warped_ref = out.warped_ref.to(kCPU).to(kFloat32);
+    }
+    for (int64_t b = 0; b < n; ++b) {
+      const int64_t j = pending_[begin + size_t(b)].j, i = pending_[begin + size_t(b)].i;
+      place_core(sr, b, result_.sr, g_, j, i, "SR");
+      if (options_.want_confidence) place_core(confidence, b, result_.confidence, g_, j, i, "confidence");
+      if (options_.want_warped_ref) place_core(warped_ref, b, result_.warped_ref, g_, j, i, "warped Ref");
+      if (options_.progress) options_.progress(++done_, total_);
+    }
+  }
+
+  const Tensor& lr_;
+  const Tensor& ref_;
+  const TileGrid& g_;
+  const TileForward& forward_;
+  const TiledOptions& options_;
+  TiledResult& result_;
+  int64_t batch_limit_;  // shrinks when a batch runs out of memory, for the rest of the image
+  const int64_t total_;
+  int64_t done_ = 0;
+  int64_t last_h_ = -1, last_w_ = -1;  // the Ref window size of the batch before
+  std::vector<Pending> pending_;  // same window size, at most batch_limit_
+};
+
 }  // namespace
 
 TiledResult tiled_inference(const Tensor& lr, const Tensor& ref, Mode mode, const TileForward& forward,
@@ -292,109 +448,31 @@ TiledResult tiled_inference(const Tensor& lr, const Tensor& ref, Mode mode, cons
   TiledResult result;
   result.sr = empty({1, 3, 2 * g.height, 2 * g.width});
   if (options.want_warped_ref) result.warped_ref = empty({1, 3, 2 * g.height, 2 * g.width});
+
+  // Pass 1, row-major: every tile's Ref window (the coarse searches run here).
+  std::vector<PlannedTile> plan;
+  plan.reserve(size_t(g.ny * g.nx));
   Tensor ref_small;  // made on the first coarse tile
   bool have_ref_small = false;
-  int64_t last_h = -1, last_w = -1;  // the Ref window size of the batch before
-  const int64_t total = g.ny * g.nx;
-  // Shrinks when a batch runs out of memory (run_tiles), for the rest of the image.
-  int64_t batch_limit = std::max<int64_t>(1, options.batch_tiles);
-  int64_t done = 0;
-
-  // Tiles waiting for the network: consecutive in row-major order, with Ref
-  // windows of one size (so that they stack into one batch).
-  struct Pending {
-    int64_t j, i;
-    Tensor tile, window;  // (1, 3, th, tw), (1, 3, hr, wr)
-  };
-  std::vector<Pending> pending;
-  // The network on pending[begin, end) as one batch. A batch that runs out of
-  // memory (the caching allocator's error, after it gave back its cache) is
-  // run again as two halves, and later batches are no larger than a half:
-  // the same results, since each tile's result does not depend on its batch.
-  std::function<void(size_t, size_t)> run_tiles = [&](size_t begin, size_t end) {
-    const int64_t n = int64_t(end - begin);
-    TileOutput out;
-    try {
-      if (n == 1) {
-        out = forward(pending[begin].tile, pending[begin].window);
-      } else {
-        TensorList tiles, windows;
-        for (size_t k = begin; k < end; ++k) tiles.push_back(pending[k].tile), windows.push_back(pending[k].window);
-        out = forward(concat(tiles, 0), concat(windows, 0));
-      }
-    } catch (const Error& e) {
-      if (n == 1 || std::string(e.what()).find("out of memory") == std::string::npos) throw;
-      batch_limit = std::min(batch_limit, n / 2);
-      const size_t middle = begin + size_t(n / 2);
-      run_tiles(begin, middle);
-      run_tiles(middle, end);
-      return;
-    }
-    DCSR_CHECK(out.sr.defined() && out.sr.dim() == 4 && out.sr.size(0) == n && out.sr.size(2) == 2 * g.tile_h() &&
-                   out.sr.size(3) == 2 * g.tile_w(),
-               "tiled inference: the network returned SR ", out.sr.defined() ? shape_str(out.sr.shape()) : "none",
-               " for ", n, " tile(s) of ", g.tile_h(), "x", g.tile_w(), " (expected twice their size)");
-    const Tensor sr = out.sr.to(kCPU).to(kFloat32);
-    Tensor confidence, warped_ref;
-    if (options.want_confidence) {
-      DCSR_CHECK(out.confidence.defined(), "tiled inference: the network gave no confidence map");
-      confidence = out.confidence.to(kCPU).to(kFloat32);
-      if (!result.confidence.defined()) {
-        // Output size = the image at the confidence's scale, rounded up.
-        const int64_t ch = confidence.size(2), cw = confidence.size(3);
-        result.confidence = empty({1, 1, (g.height * ch + g.tile_h() - 1) / g.tile_h(),
-                                   (g.width * cw + g.tile_w() - 1) / g.tile_w()});
-      }
-    }
-    if (options.want_warped_ref) {
-      DCSR_CHECK(out.warped_ref.defined(), "tiled inference: the network gave no warped Ref");
-      warped_ref = out.warped_ref.to(kCPU).to(kFloat32);
-    }
-    for (int64_t b = 0; b < n; ++b) {
-      const int64_t j = pending[begin + size_t(b)].j, i = pending[begin + size_t(b)].i;
-      place_core(sr, b, result.sr, g, j, i, "SR");
-      if (options.want_confidence) place_core(confidence, b, result.confidence, g, j, i, "confidence");
-      if (options.want_warped_ref) place_core(warped_ref, b, result.warped_ref, g, j, i, "warped Ref");
-      if (options.progress) options.progress(++done, total);
-    }
-  };
-  auto run_batch = [&] {
-    if (pending.empty()) return;
-    const int64_t wh = pending[0].window.size(2), ww = pending[0].window.size(3);
-    // The network's buffers are sized by the Ref window. The caching
-    // allocator keeps freed blocks per size class (up to its cache limit,
-    // 2 GB by default), so a run through many window sizes would keep one
-    // set of buffers per size. Releasing the cache when the size changes
-    // keeps the peak at one batch's worth; batches of one size in a row (most
-    // of them) still reuse their blocks.
-    if (wh != last_h || ww != last_w) {
-      allocator_empty_cache(kCPU);
-      if (runtime::cuda_available()) allocator_empty_cache(kCUDA);
-      last_h = wh, last_w = ww;
-    }
-    run_tiles(0, pending.size());
-    pending.clear();
-  };
-
   for (int64_t j = 0; j < g.ny; ++j)
     for (int64_t i = 0; i < g.nx; ++i) {
-      Tensor tile = extract_tile(lr, j * g.m1 - kTileContext, i * g.m2 - kTileContext, g.tile_h(), g.tile_w());
       RefWindow w = canonical ? ref_window(j, i, g.ny, g.nx, g.m1, g.m2, ref_h, ref_w)
                               : ref_window_in_view(j, i, g, *view, ref_rect, ref_h, ref_w);
       if (w.kind == WindowKind::Coarse) {
         if (!have_ref_small) ref_small = coarse_reference(ref), have_ref_small = true;
-        w = coarse_search(tile, ref_small, ref_h, ref_w);
+        w = coarse_search(tile_of(lr, g, j, i), ref_small, ref_h, ref_w);
       }
       ++result.window_counts[size_t(w.kind)];
       w = fit_window(w, block);
       if (options.on_window) options.on_window(j, i, w);
-      if (!pending.empty() &&
-          (pending[0].window.size(2) != w.height() || pending[0].window.size(3) != w.width()))
-        run_batch();
-      pending.push_back({j, i, tile, extract_tile(ref, w.r0, w.c0, w.height(), w.width())});
-      if (int64_t(pending.size()) >= batch_limit) run_batch();
+      plan.push_back({j, i, w});
     }
-  run_batch();
+  group_by_window_size(plan);
+
+  // Pass 2: the network, a window size at a time.
+  TileBatcher batcher(lr, ref, g, forward, options, result);
+  for (const PlannedTile& t : plan) batcher.add(t);
+  batcher.flush();
   return result;
 }
 

@@ -139,9 +139,9 @@ using TileForward = std::function<TileOutput(const Tensor& lr_tile, const Tensor
 struct TiledOptions {
   bool want_confidence = false;
   bool want_warped_ref = false;
-  // Tiles run through the network together, up to this many: consecutive
-  // tiles (row-major) whose Ref windows have the same size, stacked into one
-  // batch. More tiles per call give a GPU more work per kernel; on an H200 a
+  // Tiles run through the network together, up to this many: tiles whose
+  // Ref windows have the same size, stacked into one batch (the tiles run
+  // grouped by window size, row-major within a size). More tiles per call give a GPU more work per kernel; on an H200 a
   // whole 2016x1512 image in 4K mode (width 32) took as long with 8 tiles per
   // call as with 1 (4.46-4.51 s against 4.37-4.57 s of tiled inference), so 1
   // stays the default everywhere. The peak memory grows with the batch. Each
@@ -151,7 +151,8 @@ struct TiledOptions {
   int64_t batch_tiles = 1;
   // Called after every tile with (tiles done, tiles in all).
   std::function<void(int64_t, int64_t)> progress;
-  // Called before every tile's forward with (j, i, window): for tests and logs.
+  // Called with every tile's (j, i, window), row-major, before the network
+  // runs on any of them: for tests and logs.
   std::function<void(int64_t, int64_t, const RefWindow&)> on_window;
   // Where the Ref lies in LR pixels (normalise_reference). Unset: the
   // canonical layout, today's §8 windows (also when it is the canonical view
@@ -169,7 +170,8 @@ struct TiledResult {
   std::array<int64_t, 6> window_counts{};  // tiles per WindowKind (A, B, C, D, E, coarse)
 };
 
-// Runs `forward` tile by tile under NoGradGuard. lr: (1, 3, H, W) and ref:
+// Runs `forward` tile by tile under NoGradGuard: first every tile's Ref
+// window is chosen (row-major), then the tiles run grouped by window size. lr: (1, 3, H, W) and ref:
 // (1, 3, Hr, Wr), float32 CPU, any sizes. Without options.view the geometry
 // assumes the canonical layout (Ref of the LR's size, spec §10.1); with it,
 // ref_window_in_view() (Ref = twice options.ref_rect, or the view, checked).
