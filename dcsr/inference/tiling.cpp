@@ -261,7 +261,7 @@ struct PlannedTile {
 // so this order makes one size change (one cache release, one set of
 // buffers to allocate) per distinct size instead of one at almost every
 // turn of a row: a 2016x1512 image in 4K mode has 192 tiles, 58 changes of
-// window size in row-major order and 5 distinct sizes. Each release made the
+// window size in row-major order and 14 distinct sizes. Each release made the
 // GPU allocate the next size's buffers anew (cudaMalloc, and cudaFree, which
 // waits for the device).
 void group_by_window_size(std::vector<PlannedTile>& plan) {
