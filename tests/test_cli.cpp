@@ -85,6 +85,8 @@ TEST_CASE("errors: dcsr sr rejects bad images and models and leaves no output", 
   REQUIRE_FAILS_WITH(sr(lr, ref, "--model " + quote(dir / "trunc.ckpt")), 1, "trunc.ckpt");
   test::write_bytes(dir / "text.ckpt", "hello");
   REQUIRE_FAILS_WITH(sr(lr, ref, "--model " + quote(dir / "text.ckpt")), 1, "text.ckpt");
+  // The model loads while the pair is read; with both bad, the model's error is the one reported.
+  REQUIRE_FAILS_WITH(sr(dir / "missing.png", ref, "--model " + quote(dir / "text.ckpt")), 1, "text.ckpt");
   {  // another architecture
     Checkpoint vgg;
     vgg.config = {{"model", "vgg19"}, {"layers", "features"}};
