@@ -195,6 +195,12 @@ write_report() {
     grep -E '^\{"peer": "sr"|SKIPPED: no torch' "$REPORT_DIR/sr_4k.log" 2>/dev/null | tail -1
     echo '```'
     echo
+    echo "The whole image with DCSR_PROFILE=1 (each kernel synchronised; the allocators' driver calls as rows):"
+    echo
+    echo '```'
+    grep -vE '^== ' "$REPORT_DIR/sr_4k_profile.log" 2>/dev/null | head -40
+    echo '```'
+    echo
     echo "## Time per kernel (dcsr_bench --profile VARIANT --device cuda)"
     echo
     echo "Each kernel synchronised on its own: the rows show what each costs; the first line"
@@ -274,6 +280,15 @@ if [ -x "$BIN/dcsr_tests" ]; then
       run_step "DCSR_CONV_PATH=im2col dcsr sr 2016x1512 4k --device cuda" 90 "$REPORT_DIR/sr_4k.log" \
         env DCSR_CONV_PATH=im2col "$BIN/dcsr" sr --lr "$sr_dir/ds/LR/x2/p.png" --ref "$sr_dir/ds/Ref/x2/p.png" \
         --out "$sr_dir/sr_im2col.png" --mode 4k --device cuda --model "$ROOT/models/default.ckpt"
+    fi
+    # 5c+. the same image with DCSR_PROFILE=1: the time per kernel (each one synchronised, so the
+    # total is above the plain run's), the time outside kernels, and the caching allocators' calls to
+    # the driver (rows allocator:system_alloc/free, and the counts at the end). Issue 18's question:
+    # where a whole image's seconds go beyond the tiles' kernels.
+    if [ "$HAVE_GPU" = yes ] && [ -f "$sr_dir/ds/LR/x2/p.png" ]; then
+      run_step "DCSR_PROFILE=1 dcsr sr 2016x1512 4k --device cuda" 90 "$REPORT_DIR/sr_4k_profile.log" \
+        env DCSR_PROFILE=1 "$BIN/dcsr" sr --lr "$sr_dir/ds/LR/x2/p.png" --ref "$sr_dir/ds/Ref/x2/p.png" \
+        --out "$sr_dir/sr_profiled.png" --mode 4k --device cuda --model "$ROOT/models/default.ckpt" --quiet
     fi
     # 5c'. the same image with cuBLAS on TF32 tensor cores (DCSR_TF32=1: the im2col convolutions and
     # the matmuls), and issue 18's quality guard: its PSNR against the float32 output must be >= 50 dB.
