@@ -37,6 +37,18 @@ bool same_tensors(const std::string& a, const std::string& b) {
 
 const char* kTiny = "--set n_feats=4 --set batch_size=2 --set patch_size=16 --set num_patch=2 --quiet";
 
+// A tiny model (m.ckpt, n_feats 4) and an h x w pair in the canonical layout
+// (lr.png, ref.png; test images of seeds `seed` and `seed` + 1) in `dir`.
+// Returns the `dcsr sr` command for them, to be run in `dir`: add --out and
+// any options.
+std::string write_sr_pair(const test::TempDir& dir, int64_t h, int64_t w, uint64_t seed) {
+  const std::string model = dir / "m.ckpt";
+  write_model(model, 4);
+  write_png(dir / "lr.png", test::test_image(h, w, seed));
+  write_png(dir / "ref.png", test::test_image(h, w, seed + 1));
+  return "sr --registration none --lr lr.png --ref ref.png --model " + quote(model);
+}
+
 }  // namespace
 
 TEST_CASE("errors: unknown commands and options", "[cli]") {
@@ -145,11 +157,7 @@ TEST_CASE("forward: dcsr sr writes SR, confidence and warped Ref for any size", 
 
 TEST_CASE("forward: dcsr sr reports its time, and with DCSR_PROFILE=1 the time per kernel", "[cli][profile]") {
   test::TempDir dir("cli_profile");
-  const std::string model = dir / "m.ckpt";
-  write_model(model, 4);
-  write_png(dir / "lr.png", test::test_image(24, 30, 1));
-  write_png(dir / "ref.png", test::test_image(24, 30, 2));
-  const std::string args = "sr --registration none --lr lr.png --ref ref.png --out out.png --model " + quote(model);
+  const std::string args = write_sr_pair(dir, 24, 30, 1) + " --out out.png";
   RunResult plain = run_dcsr(args, dir.str());
   INFO(plain.output);
   REQUIRE(plain.status == 0);
@@ -378,11 +386,7 @@ TEST_CASE("forward: dcsr sra fine-tunes a model in 8k mode and validates", "[cli
 
 TEST_CASE("forward: dcsr sr writes the format of the output's extension", "[cli]") {
   test::TempDir dir("cli");
-  const std::string model = dir / "m.ckpt";
-  write_model(model, 4);
-  write_png(dir / "lr.png", test::test_image(20, 24, 1));
-  write_png(dir / "ref.png", test::test_image(20, 24, 2));
-  const std::string base = "sr --registration none --lr lr.png --ref ref.png --quiet --model " + quote(model);
+  const std::string base = write_sr_pair(dir, 20, 24, 1) + " --quiet";
   REQUIRE(run_dcsr(base + " --out o.jpg --quality 80", dir.str()).status == 0);
   const std::string jpg = test::read_bytes_of(dir / "o.jpg");
   REQUIRE(jpg.size() > 4);
@@ -402,12 +406,8 @@ TEST_CASE("forward: dcsr sr writes the format of the output's extension", "[cli]
 
 TEST_CASE("forward: dcsr sr --tile-batch gives the same bytes for any batch", "[cli]") {
   test::TempDir dir("cli");
-  const std::string model = dir / "m.ckpt";
-  write_model(model, 4);
   // 40 x 300: a 1 x 3 grid of 4K-mode tiles with windows of one size.
-  write_png(dir / "lr.png", test::test_image(40, 300, 3));
-  write_png(dir / "ref.png", test::test_image(40, 300, 4));
-  const std::string base = "sr --registration none --lr lr.png --ref ref.png --quiet --model " + quote(model);
+  const std::string base = write_sr_pair(dir, 40, 300, 3) + " --quiet";
   REQUIRE(run_dcsr(base + " --out one.png", dir.str()).status == 0);
   REQUIRE(run_dcsr(base + " --out three.png --tile-batch 3", dir.str()).status == 0);
   CHECK(test::read_bytes_of(dir / "one.png") == test::read_bytes_of(dir / "three.png"));
