@@ -328,6 +328,30 @@ TEST_CASE("forward: training is deterministic and resumes exactly", "[cli][train
   REQUIRE_FAILS_WITH(run_dcsr(base + " --out a --steps 5", dir.str()), 1, "already holds a training run");
 }
 
+TEST_CASE("forward: warmup_steps raises the learning rate linearly, and a resume keeps its place", "[cli][train]") {
+  test::TempDir dir("cli_warmup");
+  write_dataset(dir / "set", 2, 64, 64);  // 2 steps per epoch
+  const std::string base = "train --data set " + std::string(kTiny) +
+                           " --set lr=0.001 --set warmup_steps=4 --set log_every=1 --set milestones=[2] --set gamma=0.5";
+  REQUIRE(run_dcsr(base + " --out a --steps 3", dir.str()).status == 0);
+  RunResult resumed = run_dcsr("train --resume a/model_latest.ckpt --steps 6 --quiet", dir.str());
+  INFO(resumed.output);
+  REQUIRE(resumed.status == 0);
+  std::vector<double> lrs;
+  std::ifstream log(dir / "a/train_log.jsonl");
+  for (std::string line; std::getline(log, line);) {
+    const nlohmann::json j = nlohmann::json::parse(line);
+    if (j["type"] == "train") lrs.push_back(j["lr"].get<double>());
+  }
+  // Steps 1-4 warm up to the epoch's lr (0.001 in epochs 0 and 1), steps 5-6
+  // are epoch 2, after the milestone: 0.0005. The resume at step 3 goes on
+  // where the first run stopped.
+  const std::vector<double> expected{0.00025, 0.0005, 0.00075, 0.001, 0.0005, 0.0005};
+  REQUIRE(lrs.size() == expected.size());
+  for (size_t k = 0; k < lrs.size(); ++k) CHECK(lrs[k] == Approx(expected[k]).epsilon(1e-12));
+  REQUIRE_FAILS_WITH(run_dcsr(base + " --out b --steps 1 --set warmup_steps=-1", dir.str()), 1, "warmup_steps");
+}
+
 TEST_CASE("forward: a diverging loss stops training and keeps the last good checkpoint", "[cli][train]") {
   test::TempDir dir("cli");
   write_dataset(dir / "set", 2, 64, 64);

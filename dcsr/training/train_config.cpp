@@ -87,6 +87,7 @@ void for_each_field(Config& c, Fn&& fn) {
   fn("lr", c.lr);
   fn("milestones", c.milestones);
   fn("gamma", c.gamma);
+  fn("warmup_steps", c.warmup_steps);
   fn("seed", c.seed);
   fn("device", c.device);
   fn("log_every", c.log_every);
@@ -170,6 +171,7 @@ void TrainConfig::validate() const {
   DCSR_CHECK(std::isfinite(lr) && lr > 0, "config: lr must be a finite number > 0, got ", lr);
   DCSR_CHECK(std::isfinite(gamma) && gamma > 0, "config: gamma must be a finite number > 0, got ", gamma);
   for (int64_t m : milestones) check_range<int64_t>("each of milestones", m, 0, 1000000000);
+  check_range<int64_t>("warmup_steps", warmup_steps, 0, kMaxSteps);
   check_range<int64_t>("log_every", log_every, 1, kMaxSteps);
   check_range<int64_t>("val_every", val_every, 0, kMaxSteps);
   check_range<int64_t>("checkpoint_every", checkpoint_every, 0, kMaxSteps);

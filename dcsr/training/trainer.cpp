@@ -388,7 +388,6 @@ std::string run_epochs(TrainingRun& run) {
   const TrainConfig& cfg = run.cfg;
   while (run.st.epoch < cfg.epochs) {
     const double lr = run.schedule->lr_at(run.st.epoch);
-    run.adam->set_lr(lr);
     const std::vector<int64_t> order = epoch_order(run.data->size(), cfg.num_patch, cfg.seed, run.st.epoch);
     while (run.st.iter_in_epoch < run.iters_per_epoch) {
       if (cfg.max_steps > 0 && run.st.step >= cfg.max_steps) return "max_steps";
@@ -396,7 +395,11 @@ std::string run_epochs(TrainingRun& run) {
         run.result.stopped_by = run.options.stop_requested();
         if (!run.result.stopped_by.empty()) return run.result.stopped_by;
       }
-      train_step(run, order, lr);
+      const double step_lr = cfg.warmup_steps > 0 && run.st.step < cfg.warmup_steps
+                                 ? lr * double(run.st.step + 1) / double(cfg.warmup_steps)
+                                 : lr;
+      run.adam->set_lr(step_lr);
+      train_step(run, order, step_lr);
     }
     ++run.st.epoch;
     run.st.iter_in_epoch = 0;

@@ -74,6 +74,13 @@ struct TrainConfig {
   double lr = 1e-4;
   std::vector<int64_t> milestones = {20, 45, 80};
   double gamma = 0.5;
+  // Linear warmup: the first warmup_steps steps of the run (counted from its
+  // step 0, so a resume past them has none) train at lr_at(epoch) * (s + 1) /
+  // warmup_steps, s = 0, 1, ... For a run from --init with a fresh Adam
+  // state (tools/gpu_train.sh's segments), whose first full-size steps
+  // otherwise throw the model off (loss 0.02 -> 0.12 after 20 steps in width-64
+  // segment 2). 0: none (the reference's schedule).
+  int64_t warmup_steps = 0;
   // run
   uint64_t seed = 1;
   std::string device = "cpu";
