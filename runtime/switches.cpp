@@ -51,4 +51,28 @@ CudaConvPath cuda_conv_path() {
   return CudaConvPath(v);
 }
 
+namespace {
+std::atomic<int> g_match_path{-1};  // -1: DCSR_CUDA_MATCH not read yet
+}  // namespace
+
+const char* match_path_name(CudaMatchPath path) { return path == CudaMatchPath::kTf32 ? "tf32" : "float32"; }
+
+CudaMatchPath match_path_from_name(const std::string& name) {
+  if (name.empty() || name == "float32") return CudaMatchPath::kFloat32;
+  if (name == "tf32") return CudaMatchPath::kTf32;
+  throw Error("DCSR_CUDA_MATCH='" + name + "': expected float32 or tf32");
+}
+
+void set_cuda_match_path(CudaMatchPath path) { g_match_path.store(int(path)); }
+
+CudaMatchPath cuda_match_path() {
+  int v = g_match_path.load();
+  if (v < 0) {
+    const char* value = std::getenv("DCSR_CUDA_MATCH");
+    v = int(match_path_from_name(value ? value : ""));
+    g_match_path.store(v);
+  }
+  return CudaMatchPath(v);
+}
+
 }  // namespace dcsr::runtime

@@ -29,4 +29,17 @@ CudaConvPath cuda_conv_path();
 const char* conv_path_name(CudaConvPath path);  // "auto", "im2col", "implicit"
 CudaConvPath conv_path_from_name(const std::string& name);  // the inverse; an Error names a bad name
 
+// How the CUDA patch matching (max_cosine) scores its pairs: kFloat32 (the
+// default) with the float32 sweep of kernels/cuda/max_cosine.cu; kTf32 with
+// TF32 tensor-core scores and an exact float32 re-scoring of every candidate
+// within the proven bound (kernels/cuda/max_cosine_tf32.cu): the same values
+// and indices. Read on first use from DCSR_CUDA_MATCH ("float32" or "tf32";
+// unset: float32; any other value is an Error that names it). No effect in
+// builds without CUDA.
+enum class CudaMatchPath { kFloat32, kTf32 };
+void set_cuda_match_path(CudaMatchPath path);
+CudaMatchPath cuda_match_path();
+const char* match_path_name(CudaMatchPath path);               // "float32", "tf32"
+CudaMatchPath match_path_from_name(const std::string& name);  // the inverse ("" too: float32); an Error names a bad name
+
 }  // namespace dcsr::runtime

@@ -90,6 +90,16 @@ TEST_CASE("conv forward path names", "[conv][options]") {
   REQUIRE(runtime::cuda_conv_path() == CudaConvPath::kImplicit);
 }
 
+TEST_CASE("matching path names", "[options]") {
+  // Needs no GPU: DCSR_CUDA_MATCH's spellings.
+  using runtime::CudaMatchPath;
+  for (CudaMatchPath path : {CudaMatchPath::kFloat32, CudaMatchPath::kTf32})
+    REQUIRE(runtime::match_path_from_name(runtime::match_path_name(path)) == path);
+  REQUIRE(runtime::match_path_from_name("") == CudaMatchPath::kFloat32);
+  REQUIRE_THROWS_WITH(runtime::match_path_from_name("bf16"),
+                      Catch::Contains("DCSR_CUDA_MATCH='bf16'") && Catch::Contains("float32 or tf32"));
+}
+
 TEST_CASE("conv forward plan: the cost model picks the kernel measured fastest", "[conv][options]") {
   // Needs no GPU. The rows of kernels/conv_forward_plan.cpp's table (an H100,
   // 132 SMs): the model must pick the column that was fastest there.

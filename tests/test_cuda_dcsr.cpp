@@ -7,7 +7,11 @@
 // (tests/op_rows_dcsr.h, driven by tests/test_op_table.cpp).
 #include "autograd/ops/dcsr_internal.h"
 #include "cuda_parity.h"
+#include "kernels/cuda_paths.h"
 #include "kernels/kernels.h"
+#include "runtime/switches.h"
+
+#include <cstring>
 
 using namespace dcsr;
 using test::golden;
@@ -50,6 +54,81 @@ TEST_CASE("cuda: max_cosine keeps the FIRST of duplicate keys across tiles and c
     for (int64_t j : dup)
       if (index[size_t(i)] == j) CHECK(j == 11);
   CHECK(index == max_cosine(q, k).index.to_vector<int64_t>());
+}
+
+TEST_CASE("cuda: the TF32 matching path gives the float32 sweep's values and indices", "[cuda]") {
+  // DCSR_CUDA_MATCH=tf32 (kernels/cuda/max_cosine_tf32.cu): TF32 scores, the
+  // candidates within the proven bound re-scored with the sweep's own chain.
+  // Every case must be bit-identical to the float32 sweep, conf and index:
+  // random columns; near-ties far below TF32's resolution and exact
+  // duplicates (the first index wins); a flat set (lists overflow: the
+  // float32 sweep settles them); a depth that is not a multiple of the
+  // sweep's 8; scores in several chunks (a small workspace); a key that is
+  // not finite (the image goes to the float32 sweep).
+  DCSR_SKIP_WITHOUT_GPU();
+  struct PathGuard {
+    ~PathGuard() { runtime::set_cuda_match_path(runtime::CudaMatchPath::kFloat32); }
+  } guard;
+  namespace paths = kernels::cuda_paths;
+  auto match = [](const Tensor& q, const Tensor& k, runtime::CudaMatchPath path, int64_t workspace) {
+    runtime::set_cuda_match_path(path);
+    const int64_t N = q.size(0), Nq = q.size(2);
+    Tensor conf = empty({N, Nq}, kFloat32, Device::CUDA), index = empty({N, Nq}, kInt64, Device::CUDA);
+    kernels::max_cosine(q.to(kCUDA), k.to(kCUDA), conf, index, workspace);
+    return std::make_pair(conf.to_vector<float>(), index.to_vector<int64_t>());
+  };
+  auto check_same = [&](const char* what, const Tensor& q, const Tensor& k, int64_t workspace) {
+    INFO(what);
+    const auto f32 = match(q, k, runtime::CudaMatchPath::kFloat32, workspace);
+    paths::reset_tf32_match_stats();
+    const auto tf32 = match(q, k, runtime::CudaMatchPath::kTf32, workspace);
+    CHECK(tf32.second == f32.second);
+    size_t bit_differences = 0;
+    for (size_t i = 0; i < f32.first.size(); ++i)
+      bit_differences += std::memcmp(&f32.first[i], &tf32.first[i], sizeof(float)) != 0;
+    CHECK(bit_differences == 0);
+    return paths::tf32_match_stats();
+  };
+  const int64_t D = 144, Nk = 700, Nq = 300;
+  const Tensor k = unit_columns({2, D, Nk}, 401).detach(), q = unit_columns({2, D, Nq}, 402).detach();
+  paths::Tf32MatchStats st = check_same("random", q, k, int64_t(1) << 30);
+  CHECK(st.queries == 2 * Nq);
+  CHECK(st.rescored >= st.queries);
+  CHECK(st.fallbacks == 0);
+  st = check_same("random, 64 queries per chunk", q, k, 64 * 4 * Nk);
+  CHECK(st.queries == 2 * Nq);
+
+  {  // near-ties: keys 5..12 are query 3 plus noise of 1e-7, far below TF32's 2^-10; 20 and 21 duplicate 6
+    std::vector<float> kv = k.to_vector<float>(), qv = q.to_vector<float>();
+    std::vector<float> noise = unit_columns({1, D, 16}, 403).detach().to_vector<float>();
+    for (int64_t j = 5; j <= 12; ++j)
+      for (int64_t d = 0; d < D; ++d)
+        kv[size_t(d * Nk + j)] = qv[size_t(d * Nq + 3)] + 1e-7f * noise[size_t(d * 16 + j)];
+    for (int64_t j : {20, 21})
+      for (int64_t d = 0; d < D; ++d) kv[size_t(d * Nk + j)] = kv[size_t(d * Nk + 6)];
+    st = check_same("near-ties", from_vector(qv, q.shape()), from_vector(kv, k.shape()), int64_t(1) << 30);
+    CHECK(st.rescored >= st.queries + 8);
+  }
+  {  // flat: every key nearly the same column, so every query has hundreds of candidates
+    std::vector<float> kv = k.to_vector<float>();
+    std::vector<float> proto = unit_columns({1, D, 1}, 404).detach().to_vector<float>();
+    for (int64_t j = 0; j < Nk; ++j)
+      for (int64_t d = 0; d < D; ++d)
+        kv[size_t(d * Nk + j)] = proto[size_t(d)] + 1e-6f * kv[size_t(d * Nk + j)];
+    st = check_same("flat", q, from_vector(kv, k.shape()), int64_t(1) << 30);
+    CHECK(st.fallbacks > 0);
+  }
+  {  // depth 13: the sweep's zero steps to 16
+    const Tensor k13 = unit_columns({1, 13, 333}, 405).detach(), q13 = unit_columns({1, 13, 77}, 406).detach();
+    check_same("depth 13", q13, k13, int64_t(1) << 30);
+  }
+  {  // a key that is not finite: image 0 declined, the float32 sweep decides its queries
+    std::vector<float> kv = k.to_vector<float>();
+    kv[size_t(5 * Nk + 17)] = INFINITY;
+    st = check_same("infinite key", q, from_vector(kv, k.shape()), int64_t(1) << 30);
+    CHECK(st.declined == 1);  // image 0 holds it; image 1 matches as usual
+    CHECK(st.fallbacks == Nq);
+  }
 }
 
 TEST_CASE("cuda: patch_match against the PyTorch goldens, in float32 on the device", "[cuda]") {

@@ -25,7 +25,7 @@ int lines(const std::string& text) {
 TEST_CASE("errors: DCSR_NUM_THREADS outside 1..kMaxThreads is one line naming the variable, exit 2",
           "[threads][cli]") {
   const std::string max = std::to_string(kMaxThreads);
-  for (const std::string value : {std::to_string(kMaxThreads + 1), std::string("0"), std::string("-3"),
+  for (const std::string& value : {std::to_string(kMaxThreads + 1), std::string("0"), std::string("-3"),
                                   std::string("abc"), std::string("4x"), std::string("99999999999999999999")}) {
     INFO("DCSR_NUM_THREADS=" << value);
     const test::RunResult r = run_with_environment(value);

@@ -17,6 +17,7 @@
 #include "autograd/ops.h"
 #include "kernels/cpu_paths.h"
 #include "kernels/cuda_baselines.h"
+#include "kernels/cuda_paths.h"
 #include "runtime/device.h"
 #include "runtime/switches.h"
 #include "runtime/allocator.h"
@@ -219,14 +220,36 @@ void bench_max_cosine(const Context& ctx, int64_t N, int64_t D, int64_t Nq, int6
   scores = Tensor();
   Timing t = gpu_time_ms([&] { MatchResult m = max_cosine(dq, dk); }, 3, repeats);
   const double flop = 2.0 * double(N) * double(D) * double(Nq) * double(Nk);
-  emit(ctx, {{"name", name},
-             {"ms", t.median_ms},
-             {"tflops", flop / t.median_ms / 1e9},
-             {"baseline", "cuBLAS SGEMM of the same scores (no reduction, Nq x Nk written)"},
-             {"baseline_ms", gemm.median_ms},
-             {"vs_cublas_sgemm", gemm.median_ms / t.median_ms},
-             {"goal_vs_cublas_sgemm", 0.5},
-             {"index_equal_to_cpu", ours.index.to_vector<int64_t>() == ref.index.to_vector<int64_t>()}});
+  nlohmann::json line = {{"name", name},
+                         {"ms", t.median_ms},
+                         {"tflops", flop / t.median_ms / 1e9},
+                         {"baseline", "cuBLAS SGEMM of the same scores (no reduction, Nq x Nk written)"},
+                         {"baseline_ms", gemm.median_ms},
+                         {"vs_cublas_sgemm", gemm.median_ms / t.median_ms},
+                         {"goal_vs_cublas_sgemm", 0.5},
+                         {"index_equal_to_cpu", ours.index.to_vector<int64_t>() == ref.index.to_vector<int64_t>()}};
+  // The exact TF32 path (DCSR_CUDA_MATCH=tf32) in the same run: its time, and
+  // whether it gives the float32 sweep's values and indices bit for bit.
+  {
+    struct PathGuard {
+      runtime::CudaMatchPath before = runtime::cuda_match_path();
+      ~PathGuard() { runtime::set_cuda_match_path(before); }
+    } guard;
+    runtime::set_cuda_match_path(runtime::CudaMatchPath::kFloat32);
+    const MatchResult f32 = max_cosine(dq, dk);
+    runtime::set_cuda_match_path(runtime::CudaMatchPath::kTf32);
+    kernels::cuda_paths::reset_tf32_match_stats();
+    const MatchResult tf32 = max_cosine(dq, dk);
+    const kernels::cuda_paths::Tf32MatchStats st = kernels::cuda_paths::tf32_match_stats();
+    const Timing tt = gpu_time_ms([&] { MatchResult m = max_cosine(dq, dk); }, 3, repeats);
+    line["tf32_exact_ms"] = tt.median_ms;
+    line["tf32_exact_vs_float32"] = tt.median_ms / t.median_ms;
+    line["tf32_exact_bit_identical"] = tf32.index.to_vector<int64_t>() == f32.index.to_vector<int64_t>() &&
+                                       tf32.confidence.to_vector<float>() == f32.confidence.to_vector<float>();
+    line["tf32_rescored_per_query"] = double(st.rescored) / double(std::max<int64_t>(1, st.queries));
+    line["tf32_fallback_share"] = double(st.fallbacks) / double(std::max<int64_t>(1, st.queries + st.fallbacks));
+  }
+  emit(ctx, line);
 }
 
 // The DCSR workloads of the model benches (model_workload.h: a training step

@@ -10,6 +10,8 @@
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/dot_sweep.cuh"
 #include "kernels/cuda/index_check.h"
+#include "kernels/cuda/max_cosine_tf32.h"
+#include "runtime/switches.h"
 
 namespace dcsr::kernels::cuda {
 
@@ -65,6 +67,16 @@ void max_cosine(const Tensor& q, const Tensor& k, Tensor& confidence, Tensor& in
   require_float32(k, "max_cosine");
   const int64_t N = q.size(0), D = q.size(1), Nq = q.size(2), Nk = k.size(2);
   DCSR_CHECK(Nk <= INT32_MAX, "max_cosine: ", Nk, " keys exceed the int32 index of the device states");
+  if (runtime::cuda_match_path() == runtime::CudaMatchPath::kTf32 && Nk > 0 && D > 0) {
+    // TF32 scores, exact re-scoring; the queries it cannot settle go to the float32 sweep (one image).
+    max_cosine_tf32(q, k, confidence, index, workspace_bytes,
+                    [&](const float* qs, const float* ks, int64_t n_lanes, int64_t n_keys, float* conf,
+                        int64_t* idx) {
+                      MaxFirst op{conf, idx, n_lanes};
+                      sweep::run(ks, n_keys, qs, n_lanes, D, 1, workspace_bytes, op);
+                    });
+    return;
+  }
   MaxFirst op{confidence.data<float>(), index.data<int64_t>(), Nq};
   sweep::run(k.data<float>(), Nk, q.data<float>(), Nq, D, N, workspace_bytes, op);
 }

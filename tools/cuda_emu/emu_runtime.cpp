@@ -273,10 +273,21 @@ cublasStatus_t cublasSetMathMode(cublasHandle_t, cublasMath_t) { return CUBLAS_S
 // Column-major: C (m x n, ld ldc) = alpha op(A) op(B) + beta C; op(A) is m x k,
 // stored (m x k, ld lda) when N, (k x m, ld lda) when T. beta = 0 never reads C.
 // The argument checks are cuBLAS's documented ones.
-cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t, cublasOperation_t transa, cublasOperation_t transb, int m,
-                                         int n, int k, const float* alpha, const float* A, int lda, long long strideA,
-                                         const float* B, int ldb, long long strideB, const float* beta, float* C,
-                                         int ldc, long long strideC, int batchCount) {
+namespace {
+
+// A float32 input as a TF32 tensor core may see it: the low 13 mantissa bits cleared.
+float truncate_to_tf32(float v) {
+  uint32_t bits;
+  std::memcpy(&bits, &v, sizeof(bits));
+  bits &= ~uint32_t(0x1FFF);
+  std::memcpy(&v, &bits, sizeof(bits));
+  return v;
+}
+
+cublasStatus_t gemm_strided_batched(cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k,
+                                    const float* alpha, const float* A, int lda, long long strideA, const float* B,
+                                    int ldb, long long strideB, const float* beta, float* C, int ldc,
+                                    long long strideC, int batchCount, bool tf32) {
   const int a_rows = transa == CUBLAS_OP_N ? m : k, b_rows = transb == CUBLAS_OP_N ? k : n;
   if (m < 0 || n < 0 || k < 0 || batchCount < 0 || lda < std::max(1, a_rows) || ldb < std::max(1, b_rows) ||
       ldc < std::max(1, m)) {
@@ -298,8 +309,9 @@ cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t, cublasOperation_t trans
       for (int i = 0; i < m; ++i) {
         double acc = 0.0;
         for (int p = 0; p < k; ++p) {
-          const float a = transa == CUBLAS_OP_N ? Ab[i + size_t(p) * lda] : Ab[p + size_t(i) * lda];
-          const float bv = transb == CUBLAS_OP_N ? Bb[p + size_t(j) * ldb] : Bb[j + size_t(p) * ldb];
+          float a = transa == CUBLAS_OP_N ? Ab[i + size_t(p) * lda] : Ab[p + size_t(i) * lda];
+          float bv = transb == CUBLAS_OP_N ? Bb[p + size_t(j) * ldb] : Bb[j + size_t(p) * ldb];
+          if (tf32) a = truncate_to_tf32(a), bv = truncate_to_tf32(bv);
           acc += double(a) * double(bv);
         }
         float& c = Cb[i + size_t(j) * ldc];
@@ -307,6 +319,30 @@ cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t, cublasOperation_t trans
       }
   }
   return CUBLAS_STATUS_SUCCESS;
+}
+
+}  // namespace
+
+cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t, cublasOperation_t transa, cublasOperation_t transb, int m,
+                                         int n, int k, const float* alpha, const float* A, int lda, long long strideA,
+                                         const float* B, int ldb, long long strideB, const float* beta, float* C,
+                                         int ldc, long long strideC, int batchCount) {
+  return gemm_strided_batched(transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC,
+                              batchCount, false);
+}
+
+cublasStatus_t cublasGemmEx(cublasHandle_t, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k,
+                            const void* alpha, const void* A, cudaDataType Atype, int lda, const void* B,
+                            cudaDataType Btype, int ldb, const void* beta, void* C, cudaDataType Ctype, int ldc,
+                            cublasComputeType_t compute, cublasGemmAlgo_t) {
+  if (Atype != CUDA_R_32F || Btype != CUDA_R_32F || Ctype != CUDA_R_32F) {
+    std::fprintf(stderr, "cuda_emu: cublasGemmEx supports float32 operands only\n");
+    return CUBLAS_STATUS_INVALID_VALUE;
+  }
+  return gemm_strided_batched(transa, transb, m, n, k, static_cast<const float*>(alpha),
+                              static_cast<const float*>(A), lda, 0, static_cast<const float*>(B), ldb, 0,
+                              static_cast<const float*>(beta), static_cast<float*>(C), ldc, 0, 1,
+                              compute == CUBLAS_COMPUTE_32F_FAST_TF32);
 }
 
 cublasStatus_t cublasSgemm(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n,
