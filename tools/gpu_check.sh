@@ -191,7 +191,7 @@ write_report() {
     echo "## A whole 4K-mode image on the GPU (dcsr sr, 2016x1512 -> 4032x3024, default model; then PyTorch's)"
     echo
     echo '```'
-    grep -E "^wrote .*sr(_im2col|_tf32|_batch8)?.png|^tf32 quality guard|^eight tiles per call" "$REPORT_DIR/sr_4k.log" 2>/dev/null | tail -6
+    grep -E "^wrote .*sr(_im2col|_tf32|_tf32match|_batch8)?.png|^tf32 quality guard|^eight tiles per call|^exact tf32 matching" "$REPORT_DIR/sr_4k.log" 2>/dev/null | tail -8
     grep -E '^\{"peer": "sr"|SKIPPED: no torch' "$REPORT_DIR/sr_4k.log" 2>/dev/null | tail -1
     echo '```'
     echo
@@ -289,6 +289,14 @@ if [ -x "$BIN/dcsr_tests" ]; then
       run_step "DCSR_PROFILE=1 dcsr sr 2016x1512 4k --device cuda" 90 "$REPORT_DIR/sr_4k_profile.log" \
         env DCSR_PROFILE=1 "$BIN/dcsr" sr --lr "$sr_dir/ds/LR/x2/p.png" --ref "$sr_dir/ds/Ref/x2/p.png" \
         --out "$sr_dir/sr_profiled.png" --mode 4k --device cuda --model "$ROOT/models/default.ckpt" --quiet
+    fi
+    # 5c++. the same image with the exact TF32 matching (DCSR_CUDA_MATCH=tf32): its time, and the
+    # same bytes as the float32 sweep's output (the path is exact: cmp, not a PSNR).
+    if [ "$HAVE_GPU" = yes ] && [ -f "$sr_dir/sr.png" ]; then
+      run_step "DCSR_CUDA_MATCH=tf32 dcsr sr 2016x1512 4k --device cuda (same bytes as float32)" 90 "$REPORT_DIR/sr_4k.log" \
+        bash -c "env DCSR_CUDA_MATCH=tf32 '$BIN/dcsr' sr --lr '$sr_dir/ds/LR/x2/p.png' --ref '$sr_dir/ds/Ref/x2/p.png' \
+          --out '$sr_dir/sr_tf32match.png' --mode 4k --device cuda --model '$ROOT/models/default.ckpt' &&
+          cmp '$sr_dir/sr_tf32match.png' '$sr_dir/sr.png' && echo 'exact tf32 matching: the same bytes as float32'"
     fi
     # 5c'. the same image with cuBLAS on TF32 tensor cores (DCSR_TF32=1: the im2col convolutions and
     # the matmuls), and issue 18's quality guard: its PSNR against the float32 output must be >= 50 dB.
