@@ -21,16 +21,19 @@
 // The bound. With u_t = 2^-10 (a TF32 rounding, by truncation or to
 // nearest), the products of rounded inputs are exact in float32 (11-bit
 // mantissas), |q~ k~ - q k| <= (2 u_t + u_t^2) |q_d k_d|; the tensor cores'
-// float32 accumulation, perhaps truncating, adds at most gamma(D, 2^-22)
-// times the sum of the |terms|; the float32 chain f itself is within
+// float32 accumulation, perhaps truncating, in any order, adds at most
+// gamma(D, 2^-22) times the sum of the rounded products' magnitudes (at most
+// (1 + u_t)^2 sum |q_d k_d|); the float32 chain f itself is within
 // gamma(D, 2^-24) of the exact dot. Every sum of |q_d k_d| is at most
-// |q_i| |k_j| (Cauchy-Schwarz). So |a - f| <= E_i = c_D |q_i| K + 1e-30 D
-// (K = the largest key norm; 1e-30 D covers products flushed below the
-// normal range), and every key with a(i, j) >= best_i - 2 E_i is a
+// |q_i| |k_j| (Cauchy-Schwarz). So |a - f| <= E_i = c_D |q_i| K +
+// 1e-30 D (1 + |q_i| + K) (K = the largest key norm; the second term covers
+// inputs and products flushed below the normal range), and every key with
+// a(i, j) >= best_i - 2 E_i is a
 // candidate: the float32 argmax j* has a(j*) >= f(j*) - E >= f(j_a) - E >=
-// a(j_a) - 2 E, and so has every key that ties it exactly. Inputs whose norms
+// a(j_a) - 2 E, and so has every key that ties it exactly. Keys whose norms
 // leave [1e-6, 1e15] (zero columns aside) or are not finite send the whole
-// image to the float32 sweep.
+// image to the float32 sweep; a query whose scores are not all finite, or
+// whose |q_i| K exceeds 1e37, goes to it alone.
 //
 // A probe on five real 4K-mode tiles (the default model's matching features,
 // 600 sampled queries each, 2026-12-04): with this bound (about 4e-3 at
@@ -58,10 +61,12 @@ std::atomic<int64_t> g_queries{0}, g_rescored{0}, g_fallbacks{0}, g_declined{0};
 
 __host__ __device__ inline double gamma_n(double n, double unit) { return n * unit / (1.0 - n * unit); }
 
-// The bound's factor c_D: E = c_D |q| K + 1e-30 D.
+// The bound's factor c_D in E = c_D |q| K + 1e-30 D (1 + |q| + K): the
+// inputs' TF32 rounding, the accumulation's (on the rounded products, at most
+// (1 + u_t)^2 times the exact ones) and the float32 chain's own.
 double bound_factor(int64_t D) {
   const double ut = 1.0 / 1024.0;
-  return (2.0 * ut + ut * ut) * (1.0 + gamma_n(double(D), 1.0 / 4194304.0)) + gamma_n(double(D), 1.0 / 4194304.0) +
+  return (2.0 * ut + ut * ut) + gamma_n(double(D), 1.0 / 4194304.0) * (1.0 + ut) * (1.0 + ut) +
          gamma_n(double(D), 1.0 / 16777216.0);
 }
 
@@ -143,7 +148,8 @@ __global__ void __launch_bounds__(kQueryThreads)
     if (t == 0) count = 0;
     __syncthreads();
     if (!lane_bad) {
-      const double bound = 2.0 * (factor * q_norm * key_norm_max[0] + 1e-30 * double(D)) * (1.0 + 1e-5);
+      const double K = key_norm_max[0];
+      const double bound = 2.0 * (factor * q_norm * K + 1e-30 * double(D) * (1.0 + q_norm + K)) * (1.0 + 1e-5);
       const double floor = best_all - bound;
       for (int64_t j = t; j < Nk; j += kQueryThreads)
         if (double(s[j]) >= floor) {
