@@ -33,7 +33,8 @@ Device select_device(const std::string& name);
 
 // The per-tile forward of tiled inference: moves the tile and its Ref window
 // to the network's device, runs it in `mode`, and returns SR, confidence and
-// the aligned Ref high frequencies (AA1's output).
+// the aligned Ref high frequencies (AA1's output), left on that device and in
+// its dtype (tiled_inference copies the maps it needs).
 TileForward network_tile_forward(const DcsrNet& net, Mode mode);
 
 // x2 bicubic upsampling (align_corners false, A = -0.75): the baseline.
