@@ -8,6 +8,7 @@
 #include "autograd/ops/dcsr_internal.h"
 #include "cuda_parity.h"
 #include "kernels/cuda_paths.h"
+#include "match_inputs.h"
 #include "kernels/kernels.h"
 #include "runtime/switches.h"
 
@@ -63,8 +64,9 @@ TEST_CASE("cuda: the TF32 matching path gives the float32 sweep's values and ind
   // random columns; near-ties far below TF32's resolution and exact
   // duplicates (the first index wins); a flat set (lists overflow: the
   // float32 sweep settles them); a depth that is not a multiple of the
-  // sweep's 8; scores in several chunks (a small workspace); a key that is
-  // not finite (the image goes to the float32 sweep).
+  // sweep's 8; scores in several chunks (a small workspace); the CPU exact
+  // paths' adversarial inputs; a key that is not finite (the image goes to
+  // the float32 sweep).
   DCSR_SKIP_WITHOUT_GPU();
   struct PathGuard {
     ~PathGuard() { runtime::set_cuda_match_path(runtime::CudaMatchPath::kFloat32); }
@@ -121,6 +123,13 @@ TEST_CASE("cuda: the TF32 matching path gives the float32 sweep's values and ind
   {  // depth 13: the sweep's zero steps to 16
     const Tensor k13 = unit_columns({1, 13, 333}, 405).detach(), q13 = unit_columns({1, 13, 77}, 406).detach();
     check_same("depth 13", q13, k13, int64_t(1) << 30);
+  }
+  // The CPU exact paths' adversarial inputs (tests/match_inputs.h): near-ties
+  // from 1e-7 to 1e-4, ulp neighbours, duplicates, flat regions, zero columns
+  // and norms from 1e-3 to 1e3, odd depths, one key, one query, a NaN.
+  for (const test::MatchInput& in : test::match_inputs()) {
+    st = check_same(in.name.c_str(), in.q, in.k, int64_t(1) << 30);
+    CHECK(st.queries + st.fallbacks == in.q.size(0) * in.q.size(2));
   }
   {  // a key that is not finite: image 0 declined, the float32 sweep decides its queries
     std::vector<float> kv = k.to_vector<float>();
