@@ -264,6 +264,10 @@ if [ -x "$BIN/dcsr_tests" ]; then
       env DCSR_CONV_PATH=im2col bash -c "'$BIN/dcsr_bench' --filter cuda_conv2d && '$BIN/dcsr_bench' --filter cuda_dcsr_infer"
     run_step "DCSR_CONV_PATH=im2col dcsr_bench --profile infer_tile --device cuda" 60 "$REPORT_DIR/profile.log" \
       env DCSR_CONV_PATH=im2col "$BIN/dcsr_bench" --profile infer_tile --device cuda --runs 5
+    # 5e'. the same two benches with TF32 tensor cores (DCSR_TF32=1) on the im2col path: the data a
+    # TF32-aware conv plan needs (conv_forward_plan.cpp is fitted to float32 timings only).
+    run_step "DCSR_TF32=1 DCSR_CONV_PATH=im2col dcsr_bench (conv2d, inference tile)" 120 "$REPORT_DIR/bench.jsonl" \
+      env DCSR_TF32=1 DCSR_CONV_PATH=im2col bash -c "'$BIN/dcsr_bench' --filter cuda_conv2d && '$BIN/dcsr_bench' --filter cuda_dcsr_infer"
   fi
 
   # 5c. a whole 4K-mode image on the GPU (issue 5's goal: 2016x1512 in, 4032x3024 out, at most 10 s):
