@@ -1,6 +1,7 @@
 // The kernel profiler (runtime/profiler.h): what it records, what it
 // leaves out, and its table. Only counts and names are asserted, never times.
 #include "runtime/profiler.h"
+#include "runtime/allocator.h"
 #include "test_util.h"
 
 using namespace dcsr;
@@ -83,9 +84,35 @@ TEST_CASE("profiler: off records nothing, reset forgets", "[profile]") {
     ProfilingOn on;
     Tensor c = matmul(a, a);
     (void)c;
-    CHECK(runtime::kernel_profile().size() == 1);
+    // The product's row, and an allocator row when the cache had no block for
+    // its output (a fresh process: each ctest case runs alone).
+    size_t kernel_rows = 0;
+    for (const KernelProfileRow& row : runtime::kernel_profile())
+      kernel_rows += row.kernel.rfind("allocator:", 0) != 0;
+    CHECK(kernel_rows == 1);
   }
   CHECK(runtime::kernel_profile().empty());  // ProfilingOn resets on the way out
+}
+
+TEST_CASE("profiler: the caching allocator's calls to the system are rows of their own", "[profile]") {
+  // A block the cache cannot serve comes from the system (allocator:system_alloc);
+  // emptying the cache gives it back (allocator:system_free). Sizes no other
+  // test uses, so that the cache holds none of them.
+  allocator_empty_cache(kCPU);
+  ProfilingOn on;
+  {
+    Tensor x = empty({3, 1000003});
+    Tensor y = empty({5, 1000003});
+    (void)x, (void)y;
+  }
+  allocator_empty_cache(kCPU);
+  const std::vector<KernelProfileRow> rows = runtime::kernel_profile();
+  const KernelProfileRow* alloc = find_row(rows, "allocator:system_alloc");
+  const KernelProfileRow* release = find_row(rows, "allocator:system_free");
+  REQUIRE(alloc);
+  REQUIRE(release);
+  CHECK(alloc->calls == 2);
+  CHECK(release->calls >= 2);  // these two, and whatever else the cache held
 }
 
 TEST_CASE("profiler: the table names each kernel and the time outside kernels", "[profile]") {
