@@ -227,8 +227,8 @@ void max_cosine_tf32(const Tensor& q, const Tensor& k, Tensor& confidence, Tenso
                      const Float32Sweep& float32_sweep) {
   const int64_t N = q.size(0), D = q.size(1), Nq = q.size(2), Nk = k.size(2);
   if (Nq == 0) return;
-  DCSR_CHECK(Nk > 0 && Nk <= INT32_MAX && D <= INT32_MAX, "max_cosine (tf32): ", Nk, " keys of depth ", D,
-             " exceed the path's int32 limits");
+  DCSR_CHECK(Nk > 0 && Nk <= INT32_MAX && Nq <= INT32_MAX && D <= INT32_MAX, "max_cosine (tf32): ", Nq,
+             " queries and ", Nk, " keys of depth ", D, " exceed cuBLAS's int32 sizes");
   const int64_t D_swept = (D + sweep::kStep - 1) / sweep::kStep * sweep::kStep;
   const double factor = bound_factor(D);
   // Queries per chunk: their scores (Nk floats each) within the workspace.
