@@ -10,6 +10,12 @@
 #include "apps/bench/eigen_baseline.h"
 #include "autograd/ops.h"
 #include "autograd/ops/dcsr_internal.h"
+#include "autograd/ops/dcsr_ops.h"
+#include "dcsr/inference/eval.h"
+#include "dcsr/inference/tiling.h"
+#include "dcsr/model/matching.h"
+#include "dcsr/model/network.h"
+#include "io/image_io.h"
 #include "kernels/cpu_paths.h"
 #include "runtime/allocator.h"
 #include "tensor/random.h"
@@ -259,6 +265,65 @@ void bench_contextual(const Context& ctx, int64_t channels, int64_t hw) {
   if (!line.contains("torch_ms")) line["torch_note"] = "skipped: no python with torch";
   emit(ctx, line);
 }
+// How many keys lie within a reduced precision's error bound of each query's
+// best score, on real matching features: the design input of the exact TF32
+// matching (kernels/cuda/max_cosine_tf32.cu), whose queries with more than
+// 32 candidates go to the float32 sweep. The demo pair in 4K mode's roles:
+// LR tiles (166 x 166) from the ultra-wide frame's centre, Ref windows
+// (352 x 352) from the wide frame, the default model's matching extractor
+// (features and descriptors as patch_match makes them); 300 queries a tile,
+// scored against every key in double. Bounds 2E for unit columns at depth
+// 144: TF32 (u = 2^-10 per input, max_cosine_tf32.cu) 3.96e-3, bf16 (2^-8)
+// 1.6e-2.
+void bench_match_candidates(const Context& ctx) {
+  const std::string name = "match_candidates_real";
+  if (!selected(ctx, name)) return;
+  const std::string root = DCSR_SOURCE_DIR;
+  const std::unique_ptr<DcsrNet> net = load_model(root + "/models/default.ckpt");
+  Generator gen(1);
+  FeatureMatching matching(gen);
+  for (const auto& [param, value] : net->named_parameters())
+    if (param.rfind("feature_match.", 0) == 0) matching.copy_into_parameter(param.substr(14), value);
+  const Tensor lr = read_image(root + "/demo/ultrawide.jpg"), ref = read_image(root + "/demo/wide.jpg");
+  NoGradGuard no_grad;
+  const double bounds[2] = {3.96e-3, 1.6e-2};
+  const char* labels[2] = {"tf32", "bf16"};
+  int64_t at_most_8[2] = {0, 0}, above_32[2] = {0, 0}, queries = 0;
+  const int64_t tiles[4][4] = {{129, 157, 0, 0}, {100, 120, 0, 128}, {160, 200, 72, 0}, {129, 157, 72, 128}};
+  for (const auto& t : tiles) {
+    const Tensor q = patch_descriptors(matching.features(extract_tile(lr, t[0], t[1], 166, 166), Mode::K4));
+    const Tensor k = patch_descriptors(matching.features(avg_pool2d(extract_tile(ref, t[2], t[3], 352, 352), 2),
+                                                         Mode::K4));
+    const int64_t D = q.size(1), Nq = q.size(2), Nk = k.size(2);
+    const std::vector<float> qv = q.to_vector<float>(), kv = k.to_vector<float>();
+    std::vector<double> scores(static_cast<size_t>(Nk));
+    const int64_t samples = ctx.quick ? 60 : 300;
+    for (int64_t s = 0; s < samples; ++s, ++queries) {
+      const int64_t i = (s * 7919) % Nq;  // spread over the tile
+      double best = -1e300;
+      for (int64_t j = 0; j < Nk; ++j) {
+        double dot = 0.0;
+        for (int64_t d = 0; d < D; ++d) dot += double(qv[size_t(d * Nq + i)]) * double(kv[size_t(d * Nk + j)]);
+        scores[size_t(j)] = dot;
+        best = std::max(best, dot);
+      }
+      for (int b = 0; b < 2; ++b) {
+        int64_t candidates = 0;
+        for (double v : scores) candidates += v >= best - bounds[b];
+        at_most_8[b] += candidates <= 8;
+        above_32[b] += candidates > 32;
+      }
+    }
+  }
+  nlohmann::json line = {{"name", name}, {"cpu", paths::cpu_model()}, {"tiles", 4}, {"queries", queries}};
+  for (int b = 0; b < 2; ++b) {
+    line[std::string(labels[b]) + "_bound"] = bounds[b];
+    line[std::string(labels[b]) + "_share_at_most_8"] = double(at_most_8[b]) / double(queries);
+    line[std::string(labels[b]) + "_share_above_32"] = double(above_32[b]) / double(queries);
+  }
+  emit(ctx, line);
+}
+
 }  // namespace
 
 DCSR_BENCH(matching) {
@@ -268,6 +333,7 @@ DCSR_BENCH(matching) {
                               std::to_string(nk), nq, nk);
   }
   bench_patch_match(ctx, 166, 176);  // a 4K-mode tile's query and key grids
+  bench_match_candidates(ctx);
   for (const TableSize& size : table_sizes(ctx, "contextual_loss", kCPU))  // channels, side of the maps
     bench_contextual(ctx, size.sizes.at(0), size.sizes.at(1));
 }

@@ -35,11 +35,13 @@
 // image to the float32 sweep; a query whose scores are not all finite, or
 // whose |q_i| K exceeds 1e37, goes to it alone.
 //
-// A probe on five real 4K-mode tiles (the default model's matching features,
-// 600 sampled queries each, 2026-12-04): with this bound (about 4e-3 at
-// D = 144) 99.8-100% of the queries had at most 8 candidates on four tiles;
-// on a flat one 45% had more than 32, and go to the fallback. At bf16's bound
-// (about 1.6e-2) the flat tile's share above 256 was 52%: TF32, not bf16.
+// Why TF32 and not bf16: `dcsr_bench --filter match_candidates_real` counts
+// the keys within each bound on real features (the demo pair, 4 tiles, 1200
+// queries; 2026-12-04): at TF32's bound (3.96e-3 at D = 144) 89.6% of the
+// queries have at most 8 candidates and 1.5% more than 32 (the fallback); at
+// bf16's (1.6e-2) 74.8% and 16.5%. A one-off probe on five tiles of a
+// 2016x1512 photo agreed: 99.8-100% at most 8 on four tiles, while a flat
+// tile had 45% above 32 at TF32's bound and 52% above 256 at bf16's.
 #include "kernels/cuda/max_cosine_tf32.h"
 
 #include <atomic>
