@@ -62,7 +62,8 @@ if [ "${1:-}" = "--bundle-deps" ]; then
   exit 0
 fi
 # Packed dependencies (--bundle-deps --xz) are unpacked where the unpacked ones would be.
-if [ ! -d "$ROOT/.gpu_deps/usr" ] && [ -f "$ROOT/.gpu_deps.tar.xz" ]; then tar xJf "$ROOT/.gpu_deps.tar.xz" -C "$ROOT"; fi
+. "$ROOT/tools/gpu_build.sh"
+gpu_unpack_deps "$ROOT"
 
 # ---------------------------------------------------------------- setup
 START=$(date +%s)
@@ -220,13 +221,9 @@ trap write_report EXIT
 printf 'start\tok\t0\n' >>"$STEPS"
 write_report
 
-# 1. configure (a separate build dir, CUDA required)
-# CMAKE_POLICY_VERSION_MINIMUM lets CMake 4 read package files written for older
-# CMakes; older CMakes ignore it.
-cmake_args=(-S "$ROOT" -B "$BUILD" -DDCSR_CUDA=ON -DCMAKE_BUILD_TYPE=Release -DCMAKE_POLICY_VERSION_MINIMUM=3.5)
-if [ -d "$ROOT/.gpu_deps/usr" ]; then cmake_args+=("-DCMAKE_PREFIX_PATH=$ROOT/.gpu_deps/usr"); fi
-if [ ! -f "$BUILD/CMakeCache.txt" ] && command -v ninja >/dev/null 2>&1; then cmake_args+=(-G Ninja); fi
-if run_step "configure" 120 "$REPORT_DIR/build.log" cmake "${cmake_args[@]}"; then
+# 1. configure (a separate build dir, CUDA required; tools/gpu_build.sh)
+gpu_cmake_args "$ROOT" "$BUILD"
+if run_step "configure" 120 "$REPORT_DIR/build.log" cmake "${GPU_CMAKE_ARGS[@]}"; then
   # 2. build everything: library, tests, benches, study programs
   run_step "build (-j$JOBS)" 330 "$REPORT_DIR/build.log" cmake --build "$BUILD" -j "$JOBS"
 else

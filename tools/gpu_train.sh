@@ -76,11 +76,10 @@ summary="$out/gpu_train_seg$segment.txt"
 
 # The build: gpu_check.sh's folder when it ran in this call, else the dcsr target alone.
 if [ ! -x "$build/bin/dcsr" ]; then
-  if [ ! -d "$ROOT/.gpu_deps/usr" ] && [ -f "$ROOT/.gpu_deps.tar.xz" ]; then tar xJf "$ROOT/.gpu_deps.tar.xz" -C "$ROOT"; fi
-  args=(-S "$ROOT" -B "$build" -DDCSR_CUDA=ON -DCMAKE_BUILD_TYPE=Release -DCMAKE_POLICY_VERSION_MINIMUM=3.5)
-  [ -d "$ROOT/.gpu_deps/usr" ] && args+=("-DCMAKE_PREFIX_PATH=$ROOT/.gpu_deps/usr")
-  command -v ninja >/dev/null 2>&1 && [ ! -f "$build/CMakeCache.txt" ] && args+=(-G Ninja)
-  cmake "${args[@]}" > "$work/build.log" 2>&1 || { tail -20 "$work/build.log"; die "configure failed"; }
+  . "$ROOT/tools/gpu_build.sh"
+  gpu_unpack_deps "$ROOT"
+  gpu_cmake_args "$ROOT" "$build"
+  cmake "${GPU_CMAKE_ARGS[@]}" > "$work/build.log" 2>&1 || { tail -20 "$work/build.log"; die "configure failed"; }
   cmake --build "$build" -j "$(nproc)" --target dcsr >> "$work/build.log" 2>&1 || { tail -20 "$work/build.log"; die "build failed"; }
 fi
 dcsr="$build/bin/dcsr"
