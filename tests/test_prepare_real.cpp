@@ -7,7 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include "autograd/ops/image.h"
+#include "autograd/ops/shape.h"
 #include "dcsr/data/real_pairs.h"
+#include "dcsr/registration/normalise.h"
 #include "dcsr/registration/register.h"
 #include "dcsr/registration/synthetic_pair.h"
 #include "io/image_io.h"
@@ -62,34 +64,78 @@ TEST_CASE("forward: the real protocol's canonical pair keeps the telephoto's pix
   CHECK(p.lr_x2.size(3) == p.ref_x2.size(3));
 }
 
+TEST_CASE("forward: the real protocol's crop puts the telephoto's view around HR's central half", "[prepare][real]") {
+  // The dualfocal pairs' geometry: a 480x424 wide image, the telephoto (same
+  // pixel count) at zoom 1.85 seeing x [104, 363.5) and y [61, 290.2), above
+  // the centre. The central half of a centre crop (y [106, 318)) would reach
+  // 28 rows below the view; the crop keeps the full width and takes the
+  // longest height whose central half fits: 384 (rows [96, 288)), at the top.
+  const Similarity dualfocal{1.85, 0.0, 104.0, 61.0};
+  FovRect c = real_protocol_crop(dualfocal, 424, 480, 424, 480);
+  CHECK(c.y0 == 0);
+  CHECK(c.height == 384);
+  CHECK(c.x0 == 0);
+  CHECK(c.width == 480);
+  // Zoom 3.5 in an 800x600 image: the view x [300, 528.6), y [200, 371.4)
+  // (whole pixels: x [300, 528), y [200, 371)). HR is twice the view:
+  // widths 456 = 2 * 228 starting at 300 - 114; heights 336 (342 is not a
+  // multiple of 8) with the start in [116, 119], 117.5 centring the view,
+  // rounded up.
+  const Similarity zoom35{3.5, 0.0, 300.0, 200.0};
+  c = real_protocol_crop(zoom35, 600, 800, 600, 800);
+  CHECK(c.x0 == 186);
+  CHECK(c.width == 456);
+  CHECK(c.y0 == 118);
+  CHECK(c.height == 336);
+  // The canonical layout keeps the whole image.
+  c = real_protocol_crop(Similarity{2.0, 0.0, 24.0, 16.0}, 64, 96, 64, 96);
+  CHECK((c.y0 == 0 && c.x0 == 0 && c.height == 64 && c.width == 96));
+  // A view under 16 pixels: HR would be under 32.
+  CHECK_THROWS_WITH(real_protocol_crop(Similarity{4.0, 0.0, 100.0, 100.0}, 40, 60, 400, 400),
+                    Catch::Contains("covers only 15x10") && Catch::Contains("400x400"));
+}
+
 TEST_CASE("forward: the real protocol puts a known transform's telephoto exactly in the canonical layout",
           "[prepare][real]") {
-  // A wide image that is cropped (70 x 90 -> 64 x 88: 3 rows off the top, 1
-  // column off the left) and a rotated telephoto at zoom 1.9, off centre.
+  // A rotated telephoto at zoom 1.9 whose view is off the 70 x 90 wide
+  // image's centre: the crop follows the view (real_protocol_crop).
   const int64_t H = 70, W = 90;
   const double angle = 2.0 * 3.14159265358979323846 / 180.0;
   const Similarity truth{1.9, angle, 18.0, 20.0};
   const Tensor wide = render(H, W, nullptr), tele = render(64, 80, &truth);
+  const FovRect crop = real_protocol_crop(truth, 64, 80, H, W);
   const SimulatedPair p = make_real_pair(wide, tele, truth);
-  REQUIRE(p.hr.size(2) == 64);
-  REQUIRE(p.hr.size(3) == 88);
-  REQUIRE(p.ref_x1.size(2) == 64);
-  REQUIRE(p.ref_x1.size(3) == 88);
-  // Ref/x1 pixel (R, C) covers HR [x0 + C/2, x0 + (C+1)/2) with x0 = 88/4 = 22,
-  // y0 = 64/4 = 16; in the uncropped wide image add (left, top) = (1, 3).
-  // Compare where the telephoto's view covers the pixel with 3 telephoto px to spare.
+  const int64_t h = crop.height, w = crop.width;
+  REQUIRE(p.hr.size(2) == h);
+  REQUIRE(p.hr.size(3) == w);
+  REQUIRE(p.ref_x1.size(2) == h);
+  REQUIRE(p.ref_x1.size(3) == w);
+  CHECK(h % 8 == 0);
+  CHECK(w % 8 == 0);
+  CHECK(max_abs_diff(p.hr, narrow(narrow(wide, 2, crop.y0, h), 3, crop.x0, w)) == 0.0);
+  // The crop's central half is inside the telephoto's view.
+  const FovRect view = fov_rect(truth, 64, 80, H, W);
+  CHECK(crop.y0 + h / 4 >= view.y0);
+  CHECK(crop.y0 + 3 * h / 4 <= view.y0 + view.height);
+  CHECK(crop.x0 + w / 4 >= view.x0);
+  CHECK(crop.x0 + 3 * w / 4 <= view.x0 + view.width);
+  // Ref/x1 pixel (R, C) covers HR [w/4 + C/2, w/4 + (C+1)/2) x [h/4 + R/2, ...);
+  // in the uncropped wide image add the crop's corner. Compared where the
+  // telephoto's pixels reach 3 px beyond the sample (the interpolation's
+  // support); with the central half in the view, that is nearly all of them.
   int64_t compared = 0;
   double worst = 0.0;
-  for (int64_t R = 0; R < 64; ++R)
-    for (int64_t C = 0; C < 88; ++C) {
-      const double x = 1.0 + 22.0 + (double(C) + 0.5) / 2.0, y = 3.0 + 16.0 + (double(R) + 0.5) / 2.0;
+  for (int64_t R = 0; R < h; ++R)
+    for (int64_t C = 0; C < w; ++C) {
+      const double x = double(crop.x0 + w / 4) + (double(C) + 0.5) / 2.0;
+      const double y = double(crop.y0 + h / 4) + (double(R) + 0.5) / 2.0;
       const std::array<double, 2> t = truth.to_tele(x, y);
       if (t[0] < 3.0 || t[1] < 3.0 || t[0] > 80.0 - 3.0 || t[1] > 64.0 - 3.0) continue;
       ++compared;
       for (int64_t ch = 0; ch < 3; ++ch)
-        worst = std::max(worst, std::abs(double(p.ref_x1.data<float>()[(ch * 64 + R) * 88 + C]) - scene(x, y, ch)));
+        worst = std::max(worst, std::abs(double(p.ref_x1.data<float>()[(ch * h + R) * w + C]) - scene(x, y, ch)));
     }
-  CHECK(compared > 64 * 88 / 2);
+  CHECK(compared > h * w * 3 / 4);
   // Interpolation error only; a quarter-pixel error in the geometry would cost about 0.01.
   CHECK(worst < 2e-3);
 }
@@ -111,17 +157,23 @@ TEST_CASE("forward: prepare --real registers and writes the protocol's five fold
   opt.tele_dir = dir / "tele";
   opt.out_dir = dir / "out";
   REQUIRE(prepare_real_dataset(opt) == 1);
-  CHECK(read_image_info(dir / "out/HR/a.png").width == 320);
-  CHECK(read_image_info(dir / "out/LR/x2/a.png").width == 160);
-  CHECK(read_image_info(dir / "out/Ref/x2/a.png").width == 160);
-  CHECK(read_image_info(dir / "out/LR/x1/a.png").width == 320);
-  CHECK(read_image_info(dir / "out/Ref/x1/a.png").height == 240);
   std::ifstream in(dir / "out/prepare.json");
   const nlohmann::json record = nlohmann::json::parse(in);
   CHECK(record.at("protocol") == "real");
   const Registration r = registration_from_json(record["pairs"][0].at("registration"), "prepare.json");
   CHECK(r.tele_to_wide.scale == Approx(pair.truth.scale).margin(0.01));
   CHECK(r.tele_to_wide.tx == Approx(pair.truth.tx).margin(0.2));
+  // The recorded crop is the protocol's for the recorded registration, and the files have its size.
+  const FovRect crop = real_protocol_crop(r.tele_to_wide, 240, 320, 240, 320);
+  CHECK(record["pairs"][0].at("crop_top_left") == nlohmann::json::array({crop.y0, crop.x0}));
+  CHECK(record["pairs"][0].at("hr_size") == nlohmann::json::array({crop.width, crop.height}));
+  CHECK(crop.width < 320);  // the 1-degree rotation leaves less than half the width in the view
+  CHECK(read_image_info(dir / "out/HR/a.png").width == crop.width);
+  CHECK(read_image_info(dir / "out/HR/a.png").height == crop.height);
+  CHECK(read_image_info(dir / "out/LR/x2/a.png").width == crop.width / 2);
+  CHECK(read_image_info(dir / "out/Ref/x2/a.png").width == crop.width / 2);
+  CHECK(read_image_info(dir / "out/LR/x1/a.png").width == crop.width);
+  CHECK(read_image_info(dir / "out/Ref/x1/a.png").height == crop.height);
 
   opt.out_dir = dir / "out2";
   fs::create_directories(dir / "tele2");

@@ -241,7 +241,9 @@ for f in "$work/real/validation/wide"/*.jpg; do
 done
 run prepare_real_demo "$dcsr" prepare --real --wide "$work/real/demo/wide" --tele "$work/real/demo/tele" \
   --out "$work/real/data_demo"
-# The other-scene control: validation pair i with the Ref/x2 of training pair i (sorted names).
+# The other-scene control: validation pair i with the Ref/x2 of training pair i (sorted names), resized
+# to the pair's LR size with resize_antialias (`dcsr resize`) when the two crops differ in size, as
+# `dcsr eval --unrelated-ref` does.
 other="$work/real/data_other_scene"
 mkdir -p "$other/Ref/x2"
 ln -s "$work/real/data_validation/HR" "$other/HR"
@@ -250,8 +252,17 @@ ln -s "$work/real/data_validation/LR/x2" "$other/LR/x2"
 mapfile -t val_names < <(cd "$work/real/data_validation/Ref/x2" && ls | LC_ALL=C sort)
 mapfile -t train_refs < <(cd "$work/real/data_sra_train/Ref/x2" && ls | LC_ALL=C sort)
 [ "${#train_refs[@]}" -ge "${#val_names[@]}" ] || die "the other-scene control needs at least as many training pairs (${#train_refs[@]}) as validation pairs (${#val_names[@]})"
+png_size() {  # WIDTHxHEIGHT of a PNG, from its IHDR chunk
+  python3 -c 'import struct, sys; d = open(sys.argv[1], "rb").read(24); print("%dx%d" % struct.unpack(">II", d[16:24]))' "$1"
+}
 for i in "${!val_names[@]}"; do
-  ln -s "$work/real/data_sra_train/Ref/x2/${train_refs[$i]}" "$other/Ref/x2/${val_names[$i]}"
+  train_ref="$work/real/data_sra_train/Ref/x2/${train_refs[$i]}"
+  lr_size="$(png_size "$work/real/data_validation/LR/x2/${val_names[$i]}")"
+  if [ "$(png_size "$train_ref")" = "$lr_size" ]; then
+    ln -s "$train_ref" "$other/Ref/x2/${val_names[$i]}"
+  else
+    run "other_scene_resize_$i" "$dcsr" resize --in "$train_ref" --out "$other/Ref/x2/${val_names[$i]}" --size "$lr_size"
+  fi
   printf '%s\t%s\n' "${val_names[$i]}" "${train_refs[$i]}" >> "$other/pairing.tsv"
 done
 
@@ -313,17 +324,17 @@ done
 
 step "(h) the demo crops: bicubic x2 | basic$([ "$real_model" = none ] || echo ' | SRA') | telephoto"
 run bicubic_demo "$dcsr" resize --in "$repo/demo/ultrawide.jpg" --out "$work/sr8k/bicubic_demo.png" \
-  --size "$(python3 -c "import json; w, h = json.load(open('$work/real/data_demo/prepare.json'))['pairs'][0]['hr_size']; print(f'{2 * w}x{2 * h}')")"
-# Ref/x1 of the demo pair is the telephoto over the HR's central half at twice its density: output pixel
-# (H/4 + r, W/4 + c) of the 2x output (H x W), as the HR is the uncropped demo frame (checked).
+  --size "$(png_size "$work/sr8k/${models8k[0]}/demo.png")"
+# Ref/x1 of the demo pair is the telephoto over its HR's central half at twice its density; the HR is
+# the h x w window of the demo frame at crop_top_left (top, left; dcsr prepare --real): Ref/x1 pixel
+# (r, c) is pixel (2 top + h/2 + r, 2 left + w/2 + c) of the 2x output of the whole frame.
 crop_args="$(python3 - "$work/real/data_demo/prepare.json" "$work/detail/basic/demo.json" <<'PY'
 import json, sys
 pair = json.load(open(sys.argv[1]))["pairs"][0]
-if list(pair["crop_top_left"]) != [0, 0]:
-    sys.exit("the demo frame was cropped by dcsr prepare --real; the crops' geometry assumes it was not")
 w, h = pair["hr_size"]
+top, left = pair["crop_top_left"]
 y0, x0, fh, fw = json.load(open(sys.argv[2]))["fov"]  # the telephoto's view measured by dcsr detail (wide px)
-print(f"--texture-at {h // 2},{w // 2} --region {2 * y0},{2 * x0},{2 * fh},{2 * fw}")
+print(f"--texture-at {2 * top + h // 2},{2 * left + w // 2} --region {2 * y0},{2 * x0},{2 * fh},{2 * fw}")
 PY
 )" || die "the demo crop's geometry (see above)"
 panels=(--panel "$work/sr8k/bicubic_demo.png")

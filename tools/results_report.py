@@ -247,8 +247,8 @@ def main():
       "*unrelated reference*: image i gets the reference of image (i+1) mod n of the set (sorted by name), "
       "resized to its LR size (`dcsr eval --unrelated-ref`); on the real set that is mostly the next frame of the "
       "same motion sequence (the same scene, moved), so the real set also gets *the other scene's reference*: "
-      "validation pair i with the Ref/x2 of SRA-training pair i (sorted names; the other scene). Means over "
-      "the images.\n")
+      "validation pair i with the Ref/x2 of SRA-training pair i (sorted names; the other scene), resized to its "
+      "LR size where the two windows differ. Means over the images.\n")
     w("### Synthetic validation\n")
     quality_rows(w, sets, [("bicubic", "bicubic"), ("own", "DCSR"), ("unrelated", "DCSR, unrelated reference")])
     gains_rows(w, sets, [("unrelated", "unrelated")])
@@ -290,10 +290,11 @@ def main():
 
     w("## Real pairs: the split (issue 15)\n")
     w(f"The real frames of `{split.get('source', '?')}` ({shown(os.path.join(a.data, split.get('source', '')))}, "
-      "MIT) are made into CameraFusion-layout pairs by `dcsr prepare --real` (docs/app.md): HR = the ultra-wide "
-      "frame (playing DCSR's wide camera), LR = HR/2, Ref/x1 = the wide frame (playing the telephoto) registered "
-      "onto the HR and resampled to twice its density over its central half, Ref/x2 = Ref/x1 halved; LR/x1 = HR "
-      f"for SRA. Split by motion sequence (`{shown(a.split)}`); this run checked that no sequence and no frame "
+      "MIT) are made into CameraFusion-layout pairs by `dcsr prepare --real` (docs/app.md): HR = the window of "
+      "the ultra-wide frame (playing DCSR's wide camera) whose central half the wide frame (playing the "
+      "telephoto) sees, LR = HR/2, Ref/x1 = the wide frame registered onto the HR and resampled to twice its "
+      "density over its central half, Ref/x2 = Ref/x1 halved; LR/x1 = HR for SRA. prepare.json records each "
+      f"window (`crop_top_left`, `hr_size`). Split by motion sequence (`{shown(a.split)}`); this run checked that no sequence and no frame "
       "(by content) is in both sets. Left out: " +
       ", ".join(split.get("left_out_reversed_copies", [])) + " (the files of other sequences in reverse order).\n")
     w("| set | sequences | pairs | registration (`dcsr prepare --real`): zoom, angle, confidence |\n|---|---|---|---|")

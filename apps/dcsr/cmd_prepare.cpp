@@ -83,9 +83,10 @@ CommandInfo prepare_command() {
       "--sim classic: the simulation models/default.ckpt was trained with: rotation +-2 deg, scale +-3%,\n"
       "shift +-4 px, colour gain +-5%, gamma +-0.1, blur sigma 0.2-0.5, noise 0.5-2/255 (dcsr/data/prepare.h).\n"
       "Every drawn parameter goes to OUT/prepare.json; the same seed gives the same bytes.\n"
-      "--real: real pairs (WIDE_DIR and TELE_DIR paired by sorted name), CameraFusion's protocol: HR = the wide\n"
-      "image, LR = HR/2, Ref/x1 = the telephoto registered (as dcsr register) and resampled to twice the\n"
-      "wide's density over its central half, Ref/x2 = Ref/x1 halved; LR/x1 = HR (dcsr/data/real_pairs.h).";
+      "--real: real pairs (WIDE_DIR and TELE_DIR paired by sorted name), CameraFusion's protocol: HR = the\n"
+      "window of the wide image whose central half the telephoto sees (registered as dcsr register), LR =\n"
+      "HR/2, Ref/x1 = the telephoto resampled to twice HR's density over its central half, Ref/x2 = Ref/x1\n"
+      "halved; LR/x1 = HR (dcsr/data/real_pairs.h).";
   c.options = {{"photos", "DIR", "folder of photos (PNG, JPEG, BMP; at least 32x32)"},
                {"real", "", "real pairs instead of photos: --wide and --tele"},
                {"wide", "DIR", "with --real: the wide camera's images"},

@@ -9,6 +9,7 @@
 
 #include "autograd/grad_mode.h"
 #include "autograd/ops/image.h"
+#include "autograd/ops/shape.h"
 #include "dcsr/registration/normalise.h"
 #include "dcsr/registration/register.h"
 #include "io/image_io.h"
@@ -27,17 +28,46 @@ Tensor clamped_cpu(const Tensor& t) {
   return out;
 }
 
+// One dimension of real_protocol_crop: the image is [0, n), the view
+// [v0, v0 + v_len). Returns {start, length}; length 0 when no window fits.
+std::pair<int64_t, int64_t> crop_along(int64_t n, int64_t v0, int64_t v_len) {
+  for (int64_t len = n / 8 * 8; len >= 8; len -= 8) {
+    const int64_t lo = std::max<int64_t>(0, v0 - len / 4);
+    const int64_t hi = std::min<int64_t>(n - len, v0 + v_len - 3 * len / 4);
+    if (lo > hi) continue;
+    const double centred = double(v0) + double(v_len) / 2.0 - double(len) / 2.0;
+    return {std::clamp<int64_t>(int64_t(std::floor(centred + 0.5)), lo, hi), len};
+  }
+  return {0, 0};
+}
+
 }  // namespace
+
+FovRect real_protocol_crop(const Similarity& tele_to_wide, int64_t tele_h, int64_t tele_w, int64_t wide_h,
+                           int64_t wide_w) {
+  const FovRect view = fov_rect(tele_to_wide, tele_h, tele_w, wide_h, wide_w);
+  const auto [top, height] = crop_along(wide_h, view.y0, view.height);
+  const auto [left, width] = crop_along(wide_w, view.x0, view.width);
+  DCSR_CHECK(height >= 32 && width >= 32, "the telephoto's view covers only ", view.width, "x", view.height,
+             " pixels of the ", wide_w, "x", wide_h, " wide image; the real protocol needs a view of at least 16x16 ",
+             "(HR is twice the view, at least 32x32)");
+  return {top, left, height, width};
+}
 
 SimulatedPair make_real_pair(const Tensor& wide, const Tensor& tele, const Similarity& tele_to_wide) {
   NoGradGuard no_grad;
+  for (const Tensor* image : {&wide, &tele})
+    DCSR_CHECK(image->dim() == 4 && image->size(0) == 1 && image->size(1) == 3 && image->dtype() == kFloat32 &&
+                   image->is_cpu(),
+               "make_real_pair: expected CPU float32 images (1, 3, H, W), got ", shape_str(wide.shape()),
+               " (wide) and ", shape_str(tele.shape()), " (telephoto)");
+  const FovRect crop = real_protocol_crop(tele_to_wide, tele.size(2), tele.size(3), wide.size(2), wide.size(3));
   SimulatedPair out;
-  out.hr = crop_to_multiple_of_8(wide);  // checks the shape
-  const int64_t H = out.hr.size(2), W = out.hr.size(3);
-  const int64_t top = (wide.size(2) - H) / 2, left = (wide.size(3) - W) / 2;  // as crop_to_multiple_of_8 cuts
+  out.hr = narrow(narrow(wide, 2, crop.y0, crop.height), 3, crop.x0, crop.width);
+  const int64_t H = crop.height, W = crop.width;
   Similarity in_hr = tele_to_wide;
-  in_hr.tx -= double(left);
-  in_hr.ty -= double(top);
+  in_hr.tx -= double(crop.x0);
+  in_hr.ty -= double(crop.y0);
   out.lr_x1 = out.hr;
   out.lr_x2 = clamped_cpu(resize_antialias(out.hr, H / 2, W / 2));
   out.ref_x1 = clamped_cpu(resample_reference(tele, in_hr, FovRect{H / 4, W / 4, H / 2, W / 2}));
@@ -96,15 +126,17 @@ int64_t prepare_real_dataset(const RealPrepareOptions& options) {
                            {"pairs", nlohmann::json::array()}};
   for (size_t i = 0; i < wides.size(); ++i) {
     const std::string stem = fs::path(wides[i]).stem().string();
-    const Tensor wide = read_image(wides[i]);
-    const SimulatedPair pair = make_real_pair(wide, read_image(teles[i]), registrations[i].tele_to_wide);
+    const Tensor wide = read_image(wides[i]), tele = read_image(teles[i]);
+    const Similarity& tele_to_wide = registrations[i].tele_to_wide;
+    const FovRect crop = real_protocol_crop(tele_to_wide, tele.size(2), tele.size(3), wide.size(2), wide.size(3));
+    const SimulatedPair pair = make_real_pair(wide, tele, tele_to_wide);
     const Tensor* images[] = {&pair.hr, &pair.lr_x2, &pair.ref_x2, &pair.lr_x1, &pair.ref_x1};
     for (size_t k = 0; k < 5; ++k) write_png((fs::path(root) / subdirs[k] / (stem + ".png")).string(), *images[k]);
     record["pairs"].push_back({{"name", stem + ".png"},
                                {"wide", fs::path(wides[i]).filename().string()},
                                {"tele", fs::path(teles[i]).filename().string()},
                                {"hr_size", {pair.hr.size(3), pair.hr.size(2)}},
-                               {"crop_top_left", {(wide.size(2) - pair.hr.size(2)) / 2, (wide.size(3) - pair.hr.size(3)) / 2}},
+                               {"crop_top_left", {crop.y0, crop.x0}},
                                {"registration", registration_to_json(registrations[i])}});
     if (options.progress) options.progress(int64_t(wides.size() + i) + 1, int64_t(2 * wides.size()), stem);
   }

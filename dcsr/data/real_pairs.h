@@ -1,6 +1,7 @@
 // `dcsr prepare --real`: CameraFusion's protocol on real phone pairs, so that
 // real pairs have ground truth (dcsr-spec §10.1, §11):
-//   HR     = the wide image, centre-cropped to a multiple of 8 (2h x 2w);
+//   HR     = the window of the wide image (real_protocol_crop) whose central
+//            half is inside the telephoto's view, 2h x 2w;
 //   LR/x2  = resize_antialias(HR, h, w);
 //   LR/x1  = HR (the wide image at full size, for SRA);
 //   Ref/x1 = the telephoto registered onto the wide image
@@ -14,6 +15,15 @@
 // The registration is of the whole wide image; the crop moves it by the
 // crop's offset. prepare.json records each pair's registration (in the
 // whole wide image's pixels) and its crop.
+//
+// Why the crop follows the view: the protocol assumes the telephoto shows
+// the central half of HR (§10.1). A real telephoto's view is off centre
+// (the lenses sit side by side) and its zoom is not exactly 2. Cropping the
+// wide image's centre, as this command first did, left 13-16% of the
+// dualfocal pairs' "field of view" (their central half) outside the
+// telephoto's view, where Ref/x1 only repeats the telephoto's border: the
+// measures inside the field of view mixed in pixels no reference can help,
+// and training crops could pair LR detail with that smear.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -24,8 +34,21 @@
 
 namespace dcsr {
 
+// The HR window of a pair, in the whole wide image's pixels: per dimension
+// the longest length L, a multiple of 8 and at most the image's, for which a
+// whole-pixel start s exists with the window inside the image and its
+// central half [s + L/4, s + 3L/4) inside the telephoto's view (fov_rect,
+// normalise.h: the largest axis-aligned rectangle the telephoto sees); of
+// those starts, the one that centres the view best (ties: the smaller s).
+// A canonical pair (a multiple of 8, the view its central half) keeps the
+// whole image. Fails, naming the sizes, when the view is under 16 pixels in
+// a dimension (HR would be under 32).
+FovRect real_protocol_crop(const Similarity& tele_to_wide, int64_t tele_h, int64_t tele_w, int64_t wide_h,
+                           int64_t wide_w);
+
 // wide, tele: (1, 3, H, W) float32 CPU in [0, 1]; tele_to_wide: telephoto
-// pixels -> pixels of the whole (uncropped) wide image.
+// pixels -> pixels of the whole (uncropped) wide image. HR is the window
+// real_protocol_crop gives.
 SimulatedPair make_real_pair(const Tensor& wide, const Tensor& tele, const Similarity& tele_to_wide);
 
 struct RealPrepareOptions {
