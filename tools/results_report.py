@@ -203,7 +203,8 @@ def main():
     w("")
 
     w("## Goals (issue 15)\n")
-    w("Means over each set's images; *FoV*: inside the telephoto's field of view (the central half).\n")
+    w("Means over each set's images; *FoV*: inside the telephoto's field of view (the central half; on the real "
+      "pairs `dcsr prepare --real` chooses the window whose central half the telephoto sees).\n")
     w("| goal | measured | status |\n|---|---|---|")
     g = gain(o, b, "psnr_fov")
     w(f"| synthetic validation, FoV over bicubic ≥ +{GOAL_SYN_FOV} dB | {g:+.2f} dB | {status(g >= GOAL_SYN_FOV)} |")
@@ -212,10 +213,13 @@ def main():
       f"{status(g >= GOAL_SYN_WHOLE)} |")
     g = gain(ro, rb, "psnr_fov")
     w(f"| real validation, FoV over bicubic ≥ +{GOAL_REAL_FOV} dB | {g:+.2f} dB | {status(g >= GOAL_REAL_FOV)} |")
-    g = gain(ro, real_set.rows["unrelated"], "psnr_fov")
-    w(f"| real validation, right reference over an unrelated one (`--unrelated-ref`), FoV ≥ +{GOAL_REAL_UNRELATED} dB"
-      f" | {g:+.2f} dB (the other scene's reference: "
-      f"{gain(ro, real_set.rows['other'], 'psnr_fov'):+.2f} dB) | {status(g >= GOAL_REAL_UNRELATED)} |")
+    # Judged on the other scene's reference: on the real set `--unrelated-ref` gives each pair the next frame
+    # of its own motion sequence (names sort by sequence), the same objects seen from a moved camera, which
+    # is a related reference; it is reported beside, as the harder control.
+    g = gain(ro, real_set.rows["other"], "psnr_fov")
+    w(f"| real validation, right reference over an unrelated one (the other scene's reference), FoV ≥ "
+      f"+{GOAL_REAL_UNRELATED} dB | {g:+.2f} dB (over the next frame of the same scene, `--unrelated-ref`: "
+      f"{gain(ro, real_set.rows['unrelated'], 'psnr_fov'):+.2f} dB) | {status(g >= GOAL_REAL_UNRELATED)} |")
     w("| no image of any set below bicubic over the whole image | " +
       "; ".join(f"{label}: worst `{name}` {v:+.2f} dB" for label, name, v in worst) +
       f" | {status(all(v >= 0 for _, _, v in worst))} |")
