@@ -211,5 +211,56 @@ class ReportTest(unittest.TestCase):
             self.assertEqual(len(r.stderr.strip().splitlines()), 1)
 
 
+class SraSelectMeanTest(unittest.TestCase):
+    """tools/sra_select_mean.py: the stop with the best mean over held-out folds."""
+
+    def fold(self, root, name, curve, chosen=True):
+        work = os.path.join(root, name)
+        os.makedirs(work)
+        with open(os.path.join(work, "selection.jsonl"), "w") as f:
+            for step, corr in curve:
+                f.write(json.dumps({"step": step, "correlation": corr, "bicubic": 0.5, "pairs": {}}) + "\n")
+            if chosen:
+                f.write(json.dumps({"chosen": max(curve, key=lambda c: c[1])[0]}) + "\n")
+        return work
+
+    def run_tool(self, *args):
+        return subprocess.run([sys.executable, os.path.join(TOOLS, "sra_select_mean.py"), *args],
+                              capture_output=True, text=True)
+
+    def test_the_mean_decides_not_one_fold(self):
+        with tempfile.TemporaryDirectory() as root:
+            # The folds peak at 100, 150 and 50; the mean at 50 (0.650 against 0.640 and 0.617).
+            a = self.fold(root, "a", [(0, 0.60), (50, 0.62), (100, 0.66), (150, 0.58)])
+            b = self.fold(root, "b", [(0, 0.60), (50, 0.68), (100, 0.62), (150, 0.70)])
+            c = self.fold(root, "c", [(0, 0.60), (50, 0.65), (100, 0.64), (150, 0.57)])
+            out = os.path.join(root, "mean.jsonl")
+            r = self.run_tool(a, b, c, "--out", out)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            lines = [json.loads(line) for line in r.stdout.splitlines()]
+            self.assertEqual(lines[-1]["chosen"], 50)
+            self.assertAlmostEqual(lines[-1]["mean"], (0.62 + 0.68 + 0.65) / 3)
+            self.assertAlmostEqual(lines[-1]["basic"], 0.60)
+            self.assertEqual(lines[1]["folds"], {"a": 0.62, "b": 0.68, "c": 0.65})
+            with open(out) as f:
+                self.assertEqual(f.read(), r.stdout)
+            # The output file is never overwritten.
+            r = self.run_tool(a, b, "--out", out)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("exists", r.stderr)
+
+    def test_folds_must_match_and_be_finished(self):
+        with tempfile.TemporaryDirectory() as root:
+            a = self.fold(root, "a", [(0, 0.6), (50, 0.62)])
+            b = self.fold(root, "b", [(0, 0.6), (100, 0.62)])
+            c = self.fold(root, "c", [(0, 0.6), (50, 0.62)], chosen=False)
+            r = self.run_tool(a, b)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("must share --every and --max", r.stderr)
+            r = self.run_tool(a, c)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("not a finished sra_select.sh run", r.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()
