@@ -1,8 +1,10 @@
 #include "dcsr/data/real_pairs.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <set>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>

@@ -19,7 +19,7 @@
 // Why the crop follows the view: the protocol assumes the telephoto shows
 // the central half of HR (§10.1). A real telephoto's view is off centre
 // (the lenses sit side by side) and its zoom is not exactly 2. Cropping the
-// wide image's centre, as this command first did, left 13-16% of the
+// wide image's centre, as this command first did, left 12-16% of the
 // dualfocal pairs' "field of view" (their central half) outside the
 // telephoto's view, where Ref/x1 only repeats the telephoto's border: the
 // measures inside the field of view mixed in pixels no reference can help,
