@@ -1,7 +1,7 @@
 // The demo and reporting pieces of the `dcsr` command: the rasteriser and
 // the demo figure (dcsr/figures/raster.h, dcsr/figures/compose.h), `dcsr demo` on a tiny
 // generated pair with a tiny model, `dcsr plot-log` on generated logs,
-// `dcsr eval --unrelated-ref`, `dcsr resize`, and their error paths.
+// `dcsr eval --unrelated-ref` and `--ref-from`, `dcsr resize`, and their error paths.
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -263,7 +263,7 @@ TEST_CASE("errors: dcsr plot-log names the unreadable log", "[cli][demo]") {
   CHECK_FALSE(fs::exists(dir / "a.png"));
 }
 
-// ---------------------------------------------------------------- eval --unrelated-ref, resize
+// ---------------------------------------------------------------- eval --unrelated-ref, --ref-from, resize
 
 TEST_CASE("forward: dcsr eval --unrelated-ref gives each image another image's reference", "[cli][demo]") {
   test::TempDir dir("unrel");
@@ -297,6 +297,58 @@ TEST_CASE("forward: dcsr eval --unrelated-ref gives each image another image's r
   REQUIRE_FAILS_WITH(run_dcsr("eval --data one --model m.ckpt --unrelated-ref --json x.json --quiet", dir.str()), 1,
                      "at least 2 images");
   REQUIRE_FAILS_WITH(run_dcsr("eval --data set --bicubic-only --unrelated-ref", dir.str()), 2, "needs a model");
+  CHECK_FALSE(fs::exists(dir / "x.json"));
+}
+
+TEST_CASE("forward: dcsr eval --ref-from gives image i another dataset's reference i", "[cli][demo]") {
+  test::TempDir dir("reffrom");
+  test::write_dataset(dir / "set", 3, 24, 28);
+  test::write_model(dir / "m.ckpt", 4);
+  // Another scene: 4 references named q*, the second of another size (resized to the LR's).
+  fs::create_directories(dir / "other/Ref/x2");
+  for (int64_t i = 0; i < 4; ++i)
+    write_png(dir / ("other/Ref/x2/q" + std::to_string(i) + ".png"),
+              i == 1 ? test::test_image(30, 20, uint64_t(300 + i)) : test::test_image(24, 28, uint64_t(300 + i)));
+  // The set's own references under other names: --ref-from then gives the normal run's numbers.
+  fs::create_directories(dir / "same/Ref/x2");
+  for (int64_t i = 0; i < 3; ++i)
+    fs::copy_file(dir / ("set/Ref/x2/p" + std::to_string(i) + ".png"), dir / ("same/Ref/x2/s" + std::to_string(i) + ".png"));
+
+  RunResult own = run_dcsr("eval --data set --model m.ckpt --json own.json --quiet", dir.str());
+  INFO(own.output);
+  REQUIRE(own.status == 0);
+  RunResult other = run_dcsr("eval --data set --model m.ckpt --ref-from other --json other.json --quiet", dir.str());
+  INFO(other.output);
+  REQUIRE(other.status == 0);
+  CHECK_THAT(other.output, Catch::Contains("reference: from 'other'"));
+  RunResult same = run_dcsr("eval --data set --model m.ckpt --ref-from same --json same.json --quiet", dir.str());
+  REQUIRE(same.status == 0);
+  nlohmann::json a = nlohmann::json::parse(test::read_bytes_of(dir / "own.json"));
+  nlohmann::json b = nlohmann::json::parse(test::read_bytes_of(dir / "other.json"));
+  nlohmann::json c = nlohmann::json::parse(test::read_bytes_of(dir / "same.json"));
+  CHECK_THAT(b["reference"].get<std::string>(), Catch::StartsWith("from 'other'"));
+  REQUIRE(b["images"].size() == 3);
+  for (int i = 0; i < 3; ++i) {
+    CHECK(b["images"][i]["name"] == "p" + std::to_string(i) + ".png");
+    CHECK(b["images"][i]["ref"] == "q" + std::to_string(i) + ".png");
+    CHECK(c["images"][i]["ref"] == "s" + std::to_string(i) + ".png");
+    CHECK(c["images"][i]["sr"] == a["images"][i]["sr"]);  // the same references: the same numbers
+    CHECK(b["images"][i]["sr"]["psnr"] != a["images"][i]["sr"]["psnr"]);
+  }
+  CHECK(b["mean"]["bicubic"] == a["mean"]["bicubic"]);  // bicubic uses no reference
+
+  // Errors: one line naming the folder or the options; nothing written.
+  fs::create_directories(dir / "few/Ref/x2");
+  write_png(dir / "few/Ref/x2/q0.png", test::test_image(24, 28, 1));
+  REQUIRE_FAILS_WITH(run_dcsr("eval --data set --model m.ckpt --ref-from few --json x.json --quiet", dir.str()), 1,
+                     "holds 1 images, fewer than the 3");
+  REQUIRE_FAILS_WITH(run_dcsr("eval --data set --model m.ckpt --ref-from none --json x.json --quiet", dir.str()), 1,
+                     "'none/Ref/x2' does not exist");
+  REQUIRE_FAILS_WITH(
+      run_dcsr("eval --data set --model m.ckpt --ref-from other --unrelated-ref --json x.json --quiet", dir.str()), 2,
+      "two controls");
+  REQUIRE_FAILS_WITH(run_dcsr("eval --data set --bicubic-only --ref-from other --json x.json", dir.str()), 2,
+                     "needs a model");
   CHECK_FALSE(fs::exists(dir / "x.json"));
 }
 

@@ -45,11 +45,11 @@
 # from the Set5 and Set14 photos together with `dcsr prepare --seed 2 --sim
 # classic`; (c) prepare the real pairs of the split's two sets and of the demo
 # pair with `dcsr prepare --real` (CameraFusion's 4K protocol; the script stops
-# if a sequence or a frame is in both sets), and the "other scene" control set
-# (the validation pairs, each with the Ref/x2 of a training pair: the other
-# scene); (d) `dcsr eval` (4k protocol) of the basic model on both validation
-# sets, bicubic measured in the same runs, again with --unrelated-ref, and on
-# the real set with the other scene's references; (e) `dcsr plot-log`; (f)
+# if a sequence or a frame is in both sets); (d) `dcsr eval` (4k protocol) of
+# the basic model on both validation sets, bicubic measured in the same runs,
+# again with --unrelated-ref, and on the real set with the other scene's
+# references (--ref-from the training pairs: validation pair i gets training
+# pair i's Ref/x2); (e) `dcsr plot-log`; (f)
 # `make demo` and `dcsr sr` on a 2016x1512 input in 4k mode under
 # /usr/bin/time -v (the input: the first Sun_Hays80 photo resized to
 # 4032x3024 with `dcsr resize`, then `dcsr prepare`); (g) 8K mode, §11's 8K
@@ -108,6 +108,9 @@ case "$device" in cpu|cuda) ;; *) echo "make_results: --device must be cpu or cu
 [[ "$max_real_n" =~ ^[0-9]+$ ]] && [ "$max_real_n" != 1 ] || { echo "make_results: --max-real must be 0 (all) or at least 2 (--unrelated-ref needs two images), got '$max_real_n'" >&2; exit 2; }
 [ "$quick" = 0 ] || max_real_n=2
 absolute() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
+png_size() {  # WIDTHxHEIGHT of a PNG, from its IHDR chunk
+  python3 -c 'import struct, sys; d = open(sys.argv[1], "rb").read(24); print("%dx%d" % struct.unpack(">II", d[16:24]))' "$1"
+}
 
 data="${DCSR_DATA:-$repo/../shared/data}"
 data="$(cd "$data" 2>/dev/null && pwd || echo "$data")"
@@ -241,30 +244,6 @@ for f in "$work/real/validation/wide"/*.jpg; do
 done
 run prepare_real_demo "$dcsr" prepare --real --wide "$work/real/demo/wide" --tele "$work/real/demo/tele" \
   --out "$work/real/data_demo"
-# The other-scene control: validation pair i with the Ref/x2 of training pair i (sorted names), resized
-# to the pair's LR size with resize_antialias (`dcsr resize`) when the two crops differ in size, as
-# `dcsr eval --unrelated-ref` does.
-other="$work/real/data_other_scene"
-mkdir -p "$other/Ref/x2"
-ln -s "$work/real/data_validation/HR" "$other/HR"
-mkdir -p "$other/LR"
-ln -s "$work/real/data_validation/LR/x2" "$other/LR/x2"
-mapfile -t val_names < <(cd "$work/real/data_validation/Ref/x2" && ls | LC_ALL=C sort)
-mapfile -t train_refs < <(cd "$work/real/data_sra_train/Ref/x2" && ls | LC_ALL=C sort)
-[ "${#train_refs[@]}" -ge "${#val_names[@]}" ] || die "the other-scene control needs at least as many training pairs (${#train_refs[@]}) as validation pairs (${#val_names[@]})"
-png_size() {  # WIDTHxHEIGHT of a PNG, from its IHDR chunk
-  python3 -c 'import struct, sys; d = open(sys.argv[1], "rb").read(24); print("%dx%d" % struct.unpack(">II", d[16:24]))' "$1"
-}
-for i in "${!val_names[@]}"; do
-  train_ref="$work/real/data_sra_train/Ref/x2/${train_refs[$i]}"
-  lr_size="$(png_size "$work/real/data_validation/LR/x2/${val_names[$i]}")"
-  if [ "$(png_size "$train_ref")" = "$lr_size" ]; then
-    ln -s "$train_ref" "$other/Ref/x2/${val_names[$i]}"
-  else
-    run "other_scene_resize_$i" "$dcsr" resize --in "$train_ref" --out "$other/Ref/x2/${val_names[$i]}" --size "$lr_size"
-  fi
-  printf '%s\t%s\n' "${val_names[$i]}" "${train_refs[$i]}" >> "$other/pairing.tsv"
-done
 
 step "(d) evaluating bicubic, the basic model and its controls (4k protocol)"
 max_val=() max_real=()
@@ -277,7 +256,7 @@ real_val="$work/real/data_validation"
 run eval_real "$dcsr" eval --data "$real_val" --model "$model" --json "$work/eval/real_own.json" "${max_real[@]}" --device "$device" --quiet
 run eval_real_unrelated "$dcsr" eval --data "$real_val" --model "$model" --unrelated-ref \
   --json "$work/eval/real_unrelated.json" "${max_real[@]}" --device "$device" --quiet
-run eval_real_other_scene "$dcsr" eval --data "$other" --model "$model" \
+run eval_real_other_scene "$dcsr" eval --data "$real_val" --ref-from "$work/real/data_sra_train" --model "$model" \
   --json "$work/eval/real_other_scene.json" "${max_real[@]}" --device "$device" --quiet
 
 step "(e) plotting the training loss"

@@ -170,8 +170,11 @@ def main():
     split = load_json(a.split)
     regs = {s: registrations(os.path.join(a.work, "real", f"data_{s}", "prepare.json"))
             for s in ("sra_train", "validation")}
-    with open(os.path.join(a.work, "real", "data_other_scene", "pairing.tsv")) as f:
-        pairing = [line.split("\t") for line in f.read().splitlines()]
+    # The other scene's references, as `dcsr eval --ref-from` recorded them: (validation pair, reference).
+    other_eval = load_json(os.path.join(a.work, "eval", "real_other_scene.json"))
+    if not str(other_eval.get("reference", "")).startswith("from "):
+        raise ReportError("'eval/real_other_scene.json' was not made with dcsr eval --ref-from")
+    pairing = [(image["name"], image["ref"]) for image in other_eval.get("images", [])]
 
     o, b = syn_all.rows["own"], syn_all.rows["bicubic"]
     ro, rb = real_set.rows["own"], real_set.rows["bicubic"]
@@ -251,8 +254,8 @@ def main():
       "*unrelated reference*: image i gets the reference of image (i+1) mod n of the set (sorted by name), "
       "resized to its LR size (`dcsr eval --unrelated-ref`); on the real set that is mostly the next frame of the "
       "same motion sequence (the same scene, moved), so the real set also gets *the other scene's reference*: "
-      "validation pair i with the Ref/x2 of SRA-training pair i (sorted names; the other scene), resized to its "
-      "LR size where the two windows differ. Means over the images.\n")
+      "validation pair i with the Ref/x2 of SRA-training pair i (sorted names; the other scene; `dcsr eval "
+      "--ref-from`), resized to its LR size where the two windows differ. Means over the images.\n")
     w("### Synthetic validation\n")
     quality_rows(w, sets, [("bicubic", "bicubic"), ("own", "DCSR"), ("unrelated", "DCSR, unrelated reference")])
     gains_rows(w, sets, [("unrelated", "unrelated")])

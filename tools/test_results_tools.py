@@ -104,10 +104,11 @@ def scores(psnr, fov):
     return {"psnr": psnr, "ssim": 0.9, "psnr_fov": fov, "ssim_fov": 0.9}
 
 
-def evaluation(names, sr, bicubic, unrelated=False):
-    return {"n_feats": 32, "reference": "unrelated: ..." if unrelated else "own",
-            "images": [{"name": n, "ref": n, "sr": scores(*s), "bicubic": scores(*b)}
-                       for n, s, b in zip(names, sr, bicubic)]}
+def evaluation(names, sr, bicubic, unrelated=False, refs=None, reference=None):
+    reference = reference or ("unrelated: ..." if unrelated else "own")
+    return {"n_feats": 32, "reference": reference,
+            "images": [{"name": n, "ref": r, "sr": scores(*s), "bicubic": scores(*b)}
+                       for n, r, s, b in zip(names, refs or names, sr, bicubic)]}
 
 
 TIME = "Elapsed (wall clock) time (h:mm:ss or m:ss): 0:07.50\nMaximum resident set size (kbytes): 102400\n"
@@ -130,7 +131,8 @@ def make_work(root, sra=True, real_worst=-0.1, other_scene_fov=33.6):
     write(os.path.join(work, "eval", "real_unrelated.json"),
           evaluation(real, [(34, 34.6), (34, 34.6)], bic, unrelated=True))
     write(os.path.join(work, "eval", "real_other_scene.json"),
-          evaluation(real, [(34, other_scene_fov), (34, other_scene_fov)], bic))
+          evaluation(real, [(34, other_scene_fov), (34, other_scene_fov)], bic, refs=["Left_F1.png", "Left_F2.png"],
+                     reference="from 'data_sra_train': ..."))
     for m, base in [("basic", 0.47)] + ([("sra", 0.55)] if sra else []):
         for name in ["demo", "real_Pitch_F1", "real_Roll_F1"]:
             write(os.path.join(work, "detail", m, name + ".json"),
@@ -143,7 +145,6 @@ def make_work(root, sra=True, real_worst=-0.1, other_scene_fov=33.6):
     reg = {"tele_to_wide": {"scale": 1.85, "angle_deg": 0.1}, "confidence": 0.6}
     for s in ("sra_train", "validation"):
         write(os.path.join(work, "real", f"data_{s}", "prepare.json"), {"pairs": [{"name": "a.png", "registration": reg}]})
-    write(os.path.join(work, "real", "data_other_scene", "pairing.tsv"), "Pitch_F1.png\tLeft_F1.png\nRoll_F1.png\tLeft_F2.png\n")
     write(os.path.join(root, "split.json"), {"source": "dualfocal", "sra_train": ["Left"], "validation": ["Pitch", "Roll"]})
     write(os.path.join(root, "log.jsonl"), '{"type": "start", "config": {"n_feats": 32}}\n{"type": "train", "step": 10}\n')
     return data, work
@@ -183,6 +184,7 @@ class ReportTest(unittest.TestCase):
             self.assertIn("demo +0.0800; real pairs mean +0.0800, SRA above on 2 of 2 | **MET**",
                           goal_line(text, "8K mode"))
             self.assertIn("| `sr8k_basic` | 2 | 3.0 s |", text)
+            self.assertIn("`Pitch_F1.png`: `Left_F1.png`, `Roll_F1.png`: `Left_F2.png`", text)
 
     def test_the_unrelated_reference_goal_follows_the_other_scene(self):
         with tempfile.TemporaryDirectory() as root:

@@ -32,6 +32,12 @@ int run_eval(const CommandInfo& self, const std::vector<std::string>& argv) {
   opt.max_images = args.get_int_in("max-images", 0, 0, 1000000000);
   const std::string save_dir = args.get("save-dir");
   opt.unrelated_ref = args.has("unrelated-ref");
+  opt.ref_from = args.get("ref-from");
+  if (opt.unrelated_ref && args.has("ref-from"))
+    throw UsageError("dcsr eval: --unrelated-ref and --ref-from are two controls; give one");
+  if (args.has("ref-from") && opt.ref_from.empty()) throw UsageError("dcsr eval: option --ref-from needs a folder");
+  if (args.has("bicubic-only") && args.has("ref-from"))
+    throw UsageError("dcsr eval: --ref-from needs a model (bicubic uses no reference)");
   if (args.has("bicubic-only") && args.has("model"))
     throw UsageError("dcsr eval: --bicubic-only and --model exclude each other");
   if (args.has("bicubic-only") && opt.unrelated_ref)
@@ -92,18 +98,21 @@ CommandInfo eval_command() {
   CommandInfo c;
   c.name = "eval";
   c.summary = "measure PSNR/SSIM (whole image and inside the telephoto's view) on a dataset";
-  c.usage = "dcsr eval --data DIR [--model M] [--mode 4k|8k] [--unrelated-ref] [--json OUT.json] [--device cpu|cuda]";
+  c.usage = "dcsr eval --data DIR [--model M] [--mode 4k|8k] [--unrelated-ref | --ref-from DIR2] [--json OUT.json] [--device cpu|cuda]";
   c.details =
       "DIR in the CameraFusion layout (LR/x2, Ref/x2, HR). Each LR is super-resolved with tiled inference\n"
       "and upsampled with bicubic x2; both are quantised to 8 bits and compared with HR: PSNR on Y (shave 2),\n"
       "SSIM on Y (11x11 Gaussian, sigma 1.5), and both again on the central half (the telephoto's view).\n"
       "Prints a table and writes the numbers as JSON. Without --model: $DCSR_MODEL, else models/default.ckpt.\n"
       "--unrelated-ref gives image i the reference of image (i+1) mod n (resized to its LR size with\n"
-      "resize_antialias): the difference to a normal run is what the right reference is worth.";
+      "resize_antialias): the difference to a normal run is what the right reference is worth. Where the\n"
+      "next image shows the same scene (a real set's motion sequences), --ref-from DIR2 gives image i the\n"
+      "Ref/x2 image i of DIR2 (sorted by name; resized the same way) instead: another scene's reference.";
   c.options = {{"data", "DIR", "dataset folder"},
                {"model", "M", "model checkpoint"},
                {"bicubic-only", "", "measure bicubic only (no model)"},
                {"unrelated-ref", "", "give each image the reference of the next image (a control)"},
+               {"ref-from", "DIR2", "give image i the Ref/x2 image i of DIR2, another dataset (a control)"},
                {"mode", "4k|8k", "tile and matching mode (default 4k)"},
                {"json", "OUT.json", "where to write the results (default eval.json)"},
                {"max-images", "N", "only the first N images (default 0: all)"},

@@ -78,6 +78,14 @@ constexpr int64_t kMinEvalSide = 12;
 constexpr const char* kUnrelatedRefText =
     "unrelated: image i gets the Ref/x2 of image (i+1) mod n, resized to its LR size with resize_antialias";
 
+std::string reference_text(const EvalSummary& s) {
+  if (s.unrelated_ref) return kUnrelatedRefText;
+  if (!s.ref_from.empty())
+    return "from '" + s.ref_from + "': image i gets that folder's Ref/x2 image i (sorted by name), resized to its "
+           "LR size with resize_antialias";
+  return "own (Ref/x2 of the same image)";
+}
+
 void accumulate(QualityScores& sum, const QualityScores& s) {
   sum.psnr += s.psnr, sum.ssim += s.ssim, sum.psnr_fov += s.psnr_fov, sum.ssim_fov += s.ssim_fov;
 }
@@ -102,10 +110,23 @@ EvalSummary evaluate_dataset(const std::string& data_dir, const DcsrNet* net, co
   summary.mode = mode_name(options.mode);
   summary.has_model = net != nullptr;
   summary.unrelated_ref = options.unrelated_ref;
+  summary.ref_from = options.ref_from;
   int64_t n = files.size();
   if (options.max_images > 0) n = std::min(n, options.max_images);
   DCSR_CHECK(!options.unrelated_ref || n >= 2, "evaluation with unrelated references needs at least 2 images, '",
              data_dir, "' gives ", n);
+  std::vector<std::string> other_refs;  // ref_from's Ref/x2 images, sorted
+  if (!options.ref_from.empty()) {
+    DCSR_CHECK(!options.unrelated_ref, "unrelated references and references from '", options.ref_from,
+               "' are two controls; ask for one");
+    const std::string dir = (fs::path(options.ref_from) / "Ref" / "x2").string();
+    std::error_code ec;
+    DCSR_CHECK(fs::is_directory(dir, ec), "reference folder '", dir, "' does not exist (--ref-from takes a dataset ",
+               "folder with Ref/x2)");
+    other_refs = list_images(dir);
+    DCSR_CHECK(int64_t(other_refs.size()) >= n, "reference folder '", dir, "' holds ", other_refs.size(),
+               " images, fewer than the ", n, " evaluated from '", data_dir, "'");
+  }
   if (!options.save_dir.empty()) {
     std::error_code ec;
     DCSR_CHECK(fs::is_directory(options.save_dir, ec), "output folder '", options.save_dir, "' does not exist");
@@ -126,10 +147,10 @@ EvalSummary evaluate_dataset(const std::string& data_dir, const DcsrNet* net, co
     ImageEval e;
     e.name = name;
     e.ref_name = fs::path(files.ref[size_t(i)]).filename().string();
-    if (options.unrelated_ref) {
-      const size_t other = size_t((i + 1) % n);
-      e.ref_name = fs::path(files.ref[other]).filename().string();
-      ref = read_image(files.ref[other]);
+    if (options.unrelated_ref || !other_refs.empty()) {
+      const std::string& path = options.unrelated_ref ? files.ref[size_t((i + 1) % n)] : other_refs[size_t(i)];
+      e.ref_name = fs::path(path).filename().string();
+      ref = read_image(path);
       if (ref.size(2) != lr.size(2) || ref.size(3) != lr.size(3)) ref = resize_antialias(ref, lr.size(2), lr.size(3));
     }
     e.bicubic = evaluate_pair(bicubic_upsample(lr), hr);
@@ -164,7 +185,7 @@ nlohmann::json eval_to_json(const EvalSummary& s) {
   if (s.has_model) mean["sr"] = scores_json(s.mean_sr);
   return {{"data", s.data},
           {"mode", s.mode},
-          {"reference", s.unrelated_ref ? kUnrelatedRefText : "own (Ref/x2 of the same image)"},
+          {"reference", reference_text(s)},
           {"protocol",
            "quantised to 8 bits; PSNR on Y ((65.738, 129.057, 25.064)/256), shave 2; SSIM on Y (+16/255), "
            "11x11 Gaussian sigma 1.5, valid windows, shave 2; *_fov: the central half, no shave"},
@@ -180,7 +201,7 @@ std::string eval_table(const EvalSummary& s) {
                   q.ssim, q.psnr_fov, q.ssim_fov);
     out << line;
   };
-  if (s.unrelated_ref) out << "reference: " << kUnrelatedRefText << "\n";
+  if (s.unrelated_ref || !s.ref_from.empty()) out << "reference: " << reference_text(s) << "\n";
   std::snprintf(line, sizeof(line), "%-24s %-8s %8s %8s %10s %10s\n", "image", "method", "PSNR", "SSIM", "PSNR-FoV",
                 "SSIM-FoV");
   out << line;

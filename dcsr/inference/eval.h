@@ -43,7 +43,7 @@ Tensor bicubic_upsample(const Tensor& lr);
 
 struct ImageEval {
   std::string name;
-  std::string ref_name;       // the reference used (another image's with unrelated_ref)
+  std::string ref_name;       // the reference used (another image's with unrelated_ref or ref_from)
   QualityScores sr, bicubic;  // sr unset (zeros) when no network was given
   double seconds = 0;         // tiled inference time of this image
 };
@@ -52,6 +52,7 @@ struct EvalSummary {
   std::string data, mode;
   bool has_model = false;
   bool unrelated_ref = false;
+  std::string ref_from;  // EvalOptions::ref_from
   std::vector<ImageEval> images;
   QualityScores mean_sr, mean_bicubic;  // plain means over the images (as the reference averages PSNR)
 };
@@ -66,6 +67,12 @@ struct EvalOptions {
   // what the model makes of a reference that shows another scene, i.e. how
   // much the right reference is worth. Bicubic is unaffected.
   bool unrelated_ref = false;
+  // Give image i the reference of image i of another dataset folder instead:
+  // REF_FROM/Ref/x2's images sorted by name (at least as many as evaluated),
+  // resized as above. The control for a set whose neighbours by name show
+  // the same scene (a real set's motion sequences): references of another
+  // scene. Excludes unrelated_ref.
+  std::string ref_from;
   int64_t tile_batch = 1;  // tiles per network call (TiledOptions::batch_tiles)
   std::function<void(int64_t done, int64_t total, const std::string& name)> progress;
   // Only images i with i % shard_count == shard_index: one rank's share of a
