@@ -56,14 +56,12 @@ FovRect real_protocol_crop(const Similarity& tele_to_wide, int64_t tele_h, int64
   return {top, left, height, width};
 }
 
-SimulatedPair make_real_pair(const Tensor& wide, const Tensor& tele, const Similarity& tele_to_wide) {
+namespace {
+
+// make_real_pair with its window already chosen (real_protocol_crop).
+SimulatedPair real_pair_in(const Tensor& wide, const Tensor& tele, const Similarity& tele_to_wide,
+                           const FovRect& crop) {
   NoGradGuard no_grad;
-  for (const Tensor* image : {&wide, &tele})
-    DCSR_CHECK(image->dim() == 4 && image->size(0) == 1 && image->size(1) == 3 && image->dtype() == kFloat32 &&
-                   image->is_cpu(),
-               "make_real_pair: expected CPU float32 images (1, 3, H, W), got ", shape_str(wide.shape()),
-               " (wide) and ", shape_str(tele.shape()), " (telephoto)");
-  const FovRect crop = real_protocol_crop(tele_to_wide, tele.size(2), tele.size(3), wide.size(2), wide.size(3));
   SimulatedPair out;
   out.hr = narrow(narrow(wide, 2, crop.y0, crop.height), 3, crop.x0, crop.width);
   const int64_t H = crop.height, W = crop.width;
@@ -75,6 +73,22 @@ SimulatedPair make_real_pair(const Tensor& wide, const Tensor& tele, const Simil
   out.ref_x1 = clamped_cpu(resample_reference(tele, in_hr, FovRect{H / 4, W / 4, H / 2, W / 2}));
   out.ref_x2 = clamped_cpu(resize_antialias(out.ref_x1, H / 2, W / 2));
   return out;
+}
+
+void check_images(const Tensor& wide, const Tensor& tele) {
+  for (const Tensor* image : {&wide, &tele})
+    DCSR_CHECK(image->dim() == 4 && image->size(0) == 1 && image->size(1) == 3 && image->dtype() == kFloat32 &&
+                   image->is_cpu(),
+               "make_real_pair: expected CPU float32 images (1, 3, H, W), got ", shape_str(wide.shape()),
+               " (wide) and ", shape_str(tele.shape()), " (telephoto)");
+}
+
+}  // namespace
+
+SimulatedPair make_real_pair(const Tensor& wide, const Tensor& tele, const Similarity& tele_to_wide) {
+  check_images(wide, tele);
+  return real_pair_in(wide, tele, tele_to_wide,
+                      real_protocol_crop(tele_to_wide, tele.size(2), tele.size(3), wide.size(2), wide.size(3)));
 }
 
 int64_t prepare_real_dataset(const RealPrepareOptions& options) {
@@ -129,9 +143,10 @@ int64_t prepare_real_dataset(const RealPrepareOptions& options) {
   for (size_t i = 0; i < wides.size(); ++i) {
     const std::string stem = fs::path(wides[i]).stem().string();
     const Tensor wide = read_image(wides[i]), tele = read_image(teles[i]);
+    check_images(wide, tele);
     const Similarity& tele_to_wide = registrations[i].tele_to_wide;
     const FovRect crop = real_protocol_crop(tele_to_wide, tele.size(2), tele.size(3), wide.size(2), wide.size(3));
-    const SimulatedPair pair = make_real_pair(wide, tele, tele_to_wide);
+    const SimulatedPair pair = real_pair_in(wide, tele, tele_to_wide, crop);
     const Tensor* images[] = {&pair.hr, &pair.lr_x2, &pair.ref_x2, &pair.lr_x1, &pair.ref_x1};
     for (size_t k = 0; k < 5; ++k) write_png((fs::path(root) / subdirs[k] / (stem + ".png")).string(), *images[k]);
     record["pairs"].push_back({{"name", stem + ".png"},
