@@ -216,12 +216,14 @@ class ReportTest(unittest.TestCase):
 class SraSelectMeanTest(unittest.TestCase):
     """tools/sra_select_mean.py: the stop with the best mean over held-out folds."""
 
-    def fold(self, root, name, curve, chosen=True):
+    def fold(self, root, name, curve, chosen=True, pairs=None):
+        """curve: [(step, mean correlation)]; pairs: {step: {pair: correlation}} or none."""
         work = os.path.join(root, name)
         os.makedirs(work)
         with open(os.path.join(work, "selection.jsonl"), "w") as f:
             for step, corr in curve:
-                f.write(json.dumps({"step": step, "correlation": corr, "bicubic": 0.5, "pairs": {}}) + "\n")
+                f.write(json.dumps({"step": step, "correlation": corr, "bicubic": 0.5,
+                                    "pairs": (pairs or {}).get(step, {})}) + "\n")
             if chosen:
                 f.write(json.dumps({"chosen": max(curve, key=lambda c: c[1])[0]}) + "\n")
         return work
@@ -250,6 +252,40 @@ class SraSelectMeanTest(unittest.TestCase):
             r = self.run_tool(a, b, "--out", out)
             self.assertNotEqual(r.returncode, 0)
             self.assertIn("exists", r.stderr)
+
+    def test_every_pair_rule_wants_every_held_out_pair_above_its_basic_model(self):
+        with tempfile.TemporaryDirectory() as root:
+            # Fold a: both pairs gain at 50 and 100; at 150 its second pair falls below step 0.
+            # Fold b: its pair gains everywhere. The mean peaks at 150, the every-pair rule takes 100.
+            pa = {0: {"a1": 0.60, "a2": 0.60}, 50: {"a1": 0.61, "a2": 0.61},
+                  100: {"a1": 0.64, "a2": 0.62}, 150: {"a1": 0.74, "a2": 0.59}}
+            pb = {0: {"b1": 0.50}, 50: {"b1": 0.52}, 100: {"b1": 0.53}, 150: {"b1": 0.56}}
+            mean = lambda d: {s: sum(v.values()) / len(v) for s, v in d.items()}
+            a = self.fold(root, "a", sorted(mean(pa).items()), pairs=pa)
+            b = self.fold(root, "b", sorted(mean(pb).items()), pairs=pb)
+            r = self.run_tool(a, b)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            lines = [json.loads(line) for line in r.stdout.splitlines()]
+            self.assertEqual((lines[-1]["chosen"], lines[-1]["rule"]), (150, "mean"))
+            self.assertEqual([l["pairs_above_basic"] for l in lines[:-1]], [0, 3, 3, 2])
+            self.assertEqual(lines[3]["pairs"], 3)
+            self.assertAlmostEqual(lines[3]["worst_gain"], -0.01)
+            r = self.run_tool(a, b, "--rule", "every-pair")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            choice = json.loads(r.stdout.splitlines()[-1])
+            self.assertEqual((choice["chosen"], choice["rule"]), (100, "every-pair"))
+            self.assertAlmostEqual(choice["mean"], (0.63 + 0.53) / 2)
+            # No step where every pair gains: the basic model (step 0) is the choice.
+            pc = {0: {"c1": 0.5}, 50: {"c1": 0.49}, 100: {"c1": 0.48}, 150: {"c1": 0.5}}
+            c = self.fold(root, "c", sorted(mean(pc).items()), pairs=pc)
+            r = self.run_tool(a, b, c, "--rule", "every-pair")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(json.loads(r.stdout.splitlines()[-1])["chosen"], 0)
+            # Folds without the pairs' scores cannot use the rule.
+            d = self.fold(root, "d", [(0, 0.6), (50, 0.62), (100, 0.6), (150, 0.6)])
+            r = self.run_tool(d, "--rule", "every-pair")
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("needs the pairs' scores", r.stderr)
 
     def test_folds_must_match_and_be_finished(self):
         with tempfile.TemporaryDirectory() as root:
