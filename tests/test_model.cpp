@@ -284,6 +284,35 @@ TEST_CASE("golden: blurred L1 (same size and SRA size mismatch), patch4 and VGG1
   }
 }
 
+TEST_CASE("patch4s2 features: every 4x4 patch at stride 2, stride 4's patches among them", "[model][loss]") {
+  Tensor x = image({2, 3, 10, 9}, 11, kFloat64);
+  Tensor s2 = patch4_features(x, 2), s4 = patch4_features(x, 4);
+  REQUIRE(s2.shape() == Shape{2, 48, 4, 3});  // (10-4)/2+1, (9-4)/2+1
+  REQUIRE(s4.shape() == Shape{2, 48, 2, 2});
+  auto at = [](const Tensor& t, int64_t n, int64_t ch, int64_t i, int64_t j) {
+    return t.to_vector<double>()[((n * t.size(1) + ch) * t.size(2) + i) * t.size(3) + j];
+  };
+  for (int64_t n = 0; n < 2; ++n)
+    for (int64_t c = 0; c < 3; ++c)
+      for (int64_t ky = 0; ky < 4; ++ky)
+        for (int64_t kx = 0; kx < 4; ++kx)
+          for (int64_t i = 0; i < 4; ++i)
+            for (int64_t j = 0; j < 3; ++j) {
+              const int64_t ch = c * 16 + ky * 4 + kx;
+              CHECK(at(s2, n, ch, i, j) == at(x, n, c, 2 * i + ky, 2 * j + kx));
+              if (i % 2 == 0 && j % 2 == 0 && i / 2 < 2 && j / 2 < 2) CHECK(at(s4, n, ch, i / 2, j / 2) == at(s2, n, ch, i, j));
+            }
+  // The features and a CX term on them are differentiable (float64, a random upstream gradient).
+  Tensor leaf = test::leaf({1, 3, 9, 8}, 12, 0.0, 1.0);
+  test::require_gradcheck([](const TensorList& in) { return TensorList{patch4_features(in[0], 2)}; }, {leaf});
+  Tensor ref = image({1, 3, 8, 8}, 13, kFloat64);
+  DcsrLoss loss("1*CX_ref", "patch4s2");
+  test::require_gradcheck([&](const TensorList& in) { return TensorList{loss(in[0], Tensor(), ref).total}; }, {leaf});
+  CHECK_THROWS_WITH(patch4_features(x, 3), Catch::Contains("stride 3"));
+  CHECK_THROWS_WITH(patch4_features(image({1, 3, 3, 8}, 1, kFloat64), 2), Catch::Contains("smaller than one 4x4 patch"));
+  CHECK_THROWS_WITH(DcsrLoss("1*CX_ref", "patch8"), Catch::Contains("known: patch4, patch4s2, vgg"));
+}
+
 TEST_CASE("gradcheck: blurred L1 in the SRA case and the loss total", "[model][loss][grad]") {
   Tensor sr = test::leaf({1, 3, 8, 6}, 5, 0.0, 1.0);
   Tensor target = image({1, 3, 4, 3}, 6, kFloat64);

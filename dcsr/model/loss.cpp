@@ -73,17 +73,20 @@ Tensor blurred_l1(const Tensor& sr, const Tensor& target) {
   return l1_loss(gaussian_blur3(s), gaussian_blur3(target));
 }
 
-Tensor patch4_features(const Tensor& x) {
+Tensor patch4_features(const Tensor& x, int64_t stride) {
   DCSR_CHECK(x.dim() == 4, "patch4_features: input must be (N, C, H, W), got ", shape_str(x.shape()));
-  const int64_t n = x.size(0), c = x.size(1), h = x.size(2) / 4, w = x.size(3) / 4;
-  DCSR_CHECK(h > 0 && w > 0, "patch4_features: input ", shape_str(x.shape()), " is smaller than one 4x4 patch");
-  return unfold(x, 4, 4).reshape({n, 16 * c, h, w});
+  DCSR_CHECK(stride == 2 || stride == 4, "patch4_features: stride ", stride, " (known: 4, 2)");
+  DCSR_CHECK(x.size(2) >= 4 && x.size(3) >= 4, "patch4_features: input ", shape_str(x.shape()),
+             " is smaller than one 4x4 patch");
+  const int64_t n = x.size(0), c = x.size(1);
+  const int64_t h = (x.size(2) - 4) / stride + 1, w = (x.size(3) - 4) / stride + 1;
+  return unfold(x, 4, stride).reshape({n, 16 * c, h, w});
 }
 
 DcsrLoss::DcsrLoss(const std::string& spec, const std::string& feature_space, const Checkpoint* vgg19)
     : terms_(parse_loss_spec(spec)), feature_space_(feature_space) {
-  DCSR_CHECK(feature_space == "patch4" || feature_space == "vgg", "loss: unknown feature space '", feature_space,
-             "' (known: patch4, vgg)");
+  DCSR_CHECK(feature_space == "patch4" || feature_space == "patch4s2" || feature_space == "vgg",
+             "loss: unknown feature space '", feature_space, "' (known: patch4, patch4s2, vgg)");
   if (feature_space == "vgg" && needs_features(terms_)) {
     DCSR_CHECK(vgg19 != nullptr, "loss: feature space 'vgg' needs a VGG19 checkpoint (tools/convert_weights.py vgg19)");
     vgg_ = Vgg19Features::from_checkpoint(*vgg19);
@@ -96,7 +99,8 @@ DcsrLoss::DcsrLoss(const std::string& spec, std::unique_ptr<Vgg19Features> vgg)
 }
 
 Tensor DcsrLoss::features(const Tensor& x) const {
-  if (feature_space_ == "patch4") return patch4_features(x);
+  if (feature_space_ == "patch4") return patch4_features(x, 4);
+  if (feature_space_ == "patch4s2") return patch4_features(x, 2);
   DCSR_CHECK(vgg_ != nullptr, "loss: feature space 'vgg' has no VGG19 network");
   if (vgg_->dtype() != x.dtype()) vgg_->to(x.dtype());
   if (vgg_->device() != x.device()) vgg_->to(x.device());

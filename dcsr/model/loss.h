@@ -10,7 +10,9 @@
 //
 // CX is the confidence-weighted contextual loss on the features f of a
 // pluggable feature space: "patch4" (default, no weights: non-overlapping 4x4
-// RGB patches as 48-channel vectors) or "vgg" (VGG19 relu3_4 of a converted
+// RGB patches as 48-channel vectors), "patch4s2" (the same patches at stride
+// 2, overlapping: a patch across every 4x4 block boundary is scored too) or
+// "vgg" (VGG19 relu3_4 of a converted
 // torchvision checkpoint, as the reference). The features of SR, target and
 // Ref are each computed once per call however many CX terms use them (the
 // reference runs a VGG per CX argument, §9.2 cost note: same values).
@@ -42,12 +44,13 @@ std::vector<LossTerm> parse_loss_spec(const std::string& spec);
 // §9.1: sr (N,C,H,W), target (N,C,H,W) or (N,C,H/2,W/2) -> scalar.
 Tensor blurred_l1(const Tensor& sr, const Tensor& target);
 // The "patch4" feature space: unfold(x, 4, stride 4) reshaped to
-// (N, 16C, H/4, W/4), channel = c*16 + ky*4 + kx.
-Tensor patch4_features(const Tensor& x);
+// (N, 16C, H/4, W/4), channel = c*16 + ky*4 + kx. With stride 2 ("patch4s2"):
+// (N, 16C, (H-4)/2+1, (W-4)/2+1), the patch at (2i, 2j) in position (i, j).
+Tensor patch4_features(const Tensor& x, int64_t stride = 4);
 
 class DcsrLoss {
  public:
-  // feature_space "patch4" or "vgg"; "vgg" needs the VGG19 checkpoint
+  // feature_space "patch4", "patch4s2" or "vgg"; "vgg" needs the VGG19 checkpoint
   // (converted with tools/convert_weights.py vgg19) when the spec has CX terms.
   DcsrLoss(const std::string& spec, const std::string& feature_space = "patch4", const Checkpoint* vgg19 = nullptr);
   // The "vgg" feature space with a given network (e.g. Vgg19Features::seeded).

@@ -166,8 +166,8 @@ void TrainConfig::validate() const {
   check_range<int64_t>("val_max_images", val_max_images, 0, 1000000000);
   DCSR_CHECK(n_feats >= 2 && n_feats <= 1024 && n_feats % 2 == 0, "config: n_feats must be even, from 2 to 1024, got ",
              n_feats);
-  DCSR_CHECK(feature_space == "patch4" || feature_space == "vgg", "config: feature_space must be patch4 or vgg, got '",
-             feature_space, "'");
+  DCSR_CHECK(feature_space == "patch4" || feature_space == "patch4s2" || feature_space == "vgg",
+             "config: feature_space must be patch4, patch4s2 or vgg, got '", feature_space, "'");
   DCSR_CHECK(std::isfinite(lr) && lr > 0, "config: lr must be a finite number > 0, got ", lr);
   DCSR_CHECK(std::isfinite(gamma) && gamma > 0, "config: gamma must be a finite number > 0, got ", gamma);
   for (int64_t m : milestones) check_range<int64_t>("each of milestones", m, 0, 1000000000);
