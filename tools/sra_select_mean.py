@@ -13,7 +13,8 @@ The rule that chooses:
   mean        the step with the best mean (the earliest of equal ones);
   every-pair  the same among the steps at which every held-out pair scores above its own basic model
               (step 0): a stop whose gain holds pair by pair, not only on average. When no step
-              qualifies the choice is step 0, the basic model.
+              qualifies the choice is step 0, the basic model. The pairs' scores are compared as
+              sra_select.sh writes them, rounded to 4 decimals, so a gain under 0.00005 does not count.
 
 Prints one JSON line per step ({"step", "mean", "folds": {work name: correlation}, "pairs_above_basic",
 "pairs", "worst_gain": the lowest pair's correlation minus its basic model's}) and then {"chosen", "rule",
