@@ -237,6 +237,12 @@ TEST_CASE("forward: the config files are the built-in defaults", "[cli]") {
   const std::string root = std::string(DCSR_SOURCE_DIR) + "/configs/";
   TrainConfig basic = load_train_config(root + "train_basic.json", TrainConfig());
   CHECK(basic.to_json() == TrainConfig::basic_defaults().to_json());
+  for (const char* name : {"train_basic.json", "sra.json"}) {  // each file names every key
+    nlohmann::json file = nlohmann::json::parse(test::read_bytes_of(root + name));
+    file.erase("_comment");
+    INFO(name);
+    CHECK(file.size() == basic.to_json().size());
+  }
   TrainConfig sra = load_train_config(root + "sra.json", TrainConfig());
   TrainConfig sra_defaults = TrainConfig::sra_defaults();
   sra_defaults.init = sra.init;  // the file names the usual basic model
@@ -406,6 +412,85 @@ TEST_CASE("forward: dcsr sra fine-tunes a model in 8k mode and validates", "[cli
   Checkpoint ck = read_checkpoint(dir / "s/model_latest.ckpt");
   CHECK(ck.extra["train_config"]["mode"] == "8k");
   CHECK(ck.extra["train_config"]["sra"] == true);
+}
+
+// The "val" and "monitor" lines of a training log, in order.
+std::vector<nlohmann::json> validation_lines(const std::string& log_path) {
+  std::vector<nlohmann::json> lines;
+  std::ifstream log(log_path);
+  for (std::string line; std::getline(log, line);) {
+    nlohmann::json j = nlohmann::json::parse(line);
+    if (j["type"] == "val" || j["type"] == "monitor") lines.push_back(j);
+  }
+  return lines;
+}
+
+TEST_CASE("forward: dcsr train measures monitored sets beside the validation set", "[cli][train]") {
+  test::TempDir dir("cli_monitor");
+  write_dataset(dir / "set", 2, 64, 64);  // 2 steps per epoch
+  write_dataset(dir / "val", 2, 40, 44);
+  write_dataset(dir / "real", 3, 36, 40);
+  write_dataset(dir / "other", 3, 36, 40);
+  // The same images with references of other scenes (seeds 400+).
+  for (int i = 0; i < 3; ++i)
+    write_png(dir / ("other/Ref/x2/p" + std::to_string(i) + ".png"), test::test_image(36, 40, 400 + i));
+  const std::string base = "train --data set " + std::string(kTiny);
+  RunResult r = run_dcsr(base + " --val-data val --monitor real=real --monitor 'swapped=./real,ref_from=./other' "
+                                "--monitor same=val --out a --epochs 2",
+                         dir.str());
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  // Each validation point (after epochs 1 and 2): val, then the monitored sets by name.
+  const std::vector<nlohmann::json> lines = validation_lines(dir / "a/train_log.jsonl");
+  REQUIRE(lines.size() == 8);
+  for (size_t k = 0; k < lines.size(); ++k) {
+    const nlohmann::json& j = lines[k];
+    const size_t slot = k % 4;
+    CHECK(j["step"] == (k < 4 ? 2 : 4));
+    CHECK(j["type"] == (slot == 0 ? "val" : "monitor"));
+    if (slot > 0) CHECK(j["set"] == std::vector<std::string>{"real", "same", "swapped"}[slot - 1]);
+    for (const char* key : {"psnr", "ssim", "psnr_fov", "ssim_fov", "psnr_bicubic", "psnr_fov_bicubic"}) {
+      INFO(key);
+      CHECK(std::isfinite(j[key].get<double>()));
+    }
+  }
+  // A monitor of the validation folder scores exactly what validation does.
+  CHECK(lines[2]["psnr"] == lines[0]["psnr"]);
+  CHECK(lines[2]["images"] == 2);
+  CHECK(lines[1]["images"] == 3);
+  // The last monitor line is what `dcsr eval` gives the final model, with the right references and with
+  // the other folder's: the swapped set changes the model's scores, never bicubic's.
+  for (const auto& [line, extra] : {std::pair<size_t, std::string>{5, ""}, {7, " --ref-from other"}}) {
+    RunResult e = run_dcsr("eval --data real --model a/model_latest.ckpt --json e.json" + extra + " --quiet", dir.str());
+    INFO(e.output);
+    REQUIRE(e.status == 0);
+    std::ifstream in(dir / "e.json");
+    const nlohmann::json ej = nlohmann::json::parse(in);
+    CHECK(lines[line]["psnr"].get<double>() == Approx(ej["mean"]["sr"]["psnr"].get<double>()).epsilon(1e-12));
+    CHECK(lines[line]["psnr_fov_bicubic"].get<double>() ==
+          Approx(ej["mean"]["bicubic"]["psnr_fov"].get<double>()).epsilon(1e-12));
+  }
+  CHECK(lines[7]["psnr"] != lines[5]["psnr"]);
+  CHECK(lines[7]["psnr_bicubic"] == lines[5]["psnr_bicubic"]);
+  // An exported model keeps the monitored sets with their folders reduced to the last component.
+  REQUIRE(run_dcsr("export --model a/model_latest.ckpt --out small.ckpt", dir.str()).status == 0);
+  CHECK(read_checkpoint(dir / "small.ckpt").extra["train_config"]["monitor"] ==
+        nlohmann::json({{"real", "real"}, {"same", "val"}, {"swapped", {{"data", "real"}, {"ref_from", "other"}}}}));
+  // The monitors never choose model_best: with a val set alone the best is the same checkpoint.
+  RunResult plain = run_dcsr(base + " --val-data val --out b --epochs 2", dir.str());
+  REQUIRE(plain.status == 0);
+  CHECK(same_tensors(dir / "a/model_best.ckpt", dir / "b/model_best.ckpt"));
+  // Bad monitors are refused before training, naming the set and the folder or the option.
+  REQUIRE_FAILS_WITH(run_dcsr(base + " --monitor real=nowhere --out c", dir.str()), 1, "monitor set 'real'");
+  REQUIRE_FAILS_WITH(run_dcsr(base + " --monitor real=nowhere --out c", dir.str()), 1, "nowhere");
+  REQUIRE_FAILS_WITH(run_dcsr(base + " --monitor 'real=real,ref_from=val' --out c", dir.str()), 1,
+                     "fewer than the 3 evaluated");
+  REQUIRE_FAILS_WITH(run_dcsr(base + " --monitor real --out c", dir.str()), 2, "NAME=DIR");
+  REQUIRE_FAILS_WITH(run_dcsr(base + " --monitor a=real --monitor a=val --out c", dir.str()), 2, "given twice");
+  REQUIRE_FAILS_WITH(run_dcsr(base + " --monitor 'a b=real' --out c", dir.str()), 1, "monitor set name 'a b'");
+  REQUIRE_FAILS_WITH(run_dcsr(base + " --set 'monitor={\"r\": {\"dir\": \"real\"}}' --out c", dir.str()), 2,
+                     "unknown key 'dir'");
+  CHECK_FALSE(fs::exists(dir / "c"));
 }
 
 TEST_CASE("forward: dcsr sr writes the format of the output's extension", "[cli]") {

@@ -220,6 +220,70 @@ TEST_CASE("forward: reading a training log and its moving average", "[demo]") {
   CHECK(default_smoothing(100000) == 50);
 }
 
+TEST_CASE("forward: monitored sets and runs that continue one another in a training log", "[demo]") {
+  test::TempDir dir("plot_runs");
+  // The first run: generated_log (steps to 200, then a stop line at 205),
+  // with a monitored set "real" at each validation.
+  std::string first = generated_log(false);
+  first += "{\"type\": \"stop\", \"reason\": \"epochs\", \"step\": 205}\n";
+  for (int step : {100, 200})
+    first += "{\"type\": \"monitor\", \"set\": \"real\", \"step\": " + std::to_string(step) +
+             ", \"psnr\": " + std::to_string(30 + step / 100) + ", \"psnr_bicubic\": 29.0}\n";
+  test::write_bytes(dir / "first.jsonl", first);
+  // The second run, from the first one's model: its own steps from 1, and a monitor "other".
+  std::string second = "{\"type\": \"start\", \"step\": 0}\n";
+  for (int step : {10, 20})
+    second += "{\"type\": \"train\", \"step\": " + std::to_string(step) + ", \"loss\": 0.1, \"L1\": 0.1}\n";
+  second += "{\"type\": \"val\", \"step\": 20, \"psnr\": 29.0, \"psnr_bicubic\": 26.0}\n";
+  second += "{\"type\": \"monitor\", \"set\": \"real\", \"step\": 20, \"psnr\": 33.0, \"psnr_bicubic\": 29.0}\n";
+  second += "{\"type\": \"monitor\", \"set\": \"other\", \"step\": 20, \"psnr\": 31.0}\n";
+  test::write_bytes(dir / "second.jsonl", second);
+
+  TrainingLog one = read_training_log(dir / "first.jsonl");
+  REQUIRE(one.monitors.size() == 1);
+  CHECK(one.monitors[0].name == "real");
+  CHECK(one.monitors[0].psnr.step == std::vector<double>{100, 200});
+  CHECK(one.monitors[0].psnr.value == std::vector<double>{31, 32});
+  CHECK(one.monitors[0].bicubic.value == std::vector<double>{29, 29});
+
+  TrainingLog both = read_training_logs({dir / "first.jsonl", dir / "second.jsonl"});
+  // The second run's steps follow the first one's last (the stop line's 205).
+  REQUIRE(both.losses[0].step.size() == 22);
+  CHECK(both.losses[0].step[20] == 215);
+  CHECK(both.losses[0].step[21] == 225);
+  CHECK(both.val_psnr.step == std::vector<double>{100, 200, 225});
+  REQUIRE(both.monitors.size() == 2);  // by name
+  CHECK(both.monitors[0].name == "other");
+  CHECK(both.monitors[0].psnr.step == std::vector<double>{225});
+  CHECK(both.monitors[0].bicubic.step.empty());
+  CHECK(both.monitors[1].psnr.value == std::vector<double>{31, 32, 33});
+  // CX_ref is only in the first run's lines, L1 in both.
+  REQUIRE(both.losses.size() == 3);
+  CHECK(both.losses[1].step.size() == 20);
+  CHECK(both.losses[2].step.size() == 22);
+
+  // The figure has a panel per monitored set below the validation panel.
+  RunResult r = run_dcsr("plot-log first.jsonl second.jsonl --out runs.png", dir.str());
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  CHECK_THAT(r.output, Catch::Contains("22 train points, 3 validation points, 1 of 'other', 3 of 'real'"));
+  REQUIRE(run_dcsr("plot-log first.jsonl --out first.png", dir.str()).status == 0);
+  REQUIRE(run_dcsr("plot-log second.jsonl --out second.png", dir.str()).status == 0);
+  const int64_t h_runs = read_image_info(dir / "runs.png").height, h_first = read_image_info(dir / "first.png").height,
+                h_second = read_image_info(dir / "second.png").height;
+  CHECK(h_second == h_runs);      // validation + 2 monitored sets
+  CHECK(h_first < h_runs);        // validation + 1
+  // Without val and monitor lines: no PSNR panel; each panel adds the same height.
+  std::string train_only;
+  std::istringstream in(first);
+  for (std::string line; std::getline(in, line);)
+    if (line.find("\"val\"") == std::string::npos && line.find("\"monitor\"") == std::string::npos)
+      train_only += line + "\n";
+  test::write_bytes(dir / "train.jsonl", train_only);
+  REQUIRE(run_dcsr("plot-log train.jsonl --out train.png", dir.str()).status == 0);
+  CHECK(h_first - read_image_info(dir / "train.png").height == 2 * (h_runs - h_first));
+}
+
 TEST_CASE("forward: dcsr plot-log draws a generated log", "[cli][demo]") {
   test::TempDir dir("plot");
   test::write_bytes(dir / "log.jsonl", generated_log(true));
@@ -255,8 +319,10 @@ TEST_CASE("errors: dcsr plot-log names the unreadable log", "[cli][demo]") {
   test::write_bytes(dir / "empty.jsonl", "{\"type\": \"start\", \"step\": 0}\n");
   REQUIRE_FAILS_WITH(run_dcsr("plot-log empty.jsonl --out a.png", dir.str()), 1, "has no train lines");
   REQUIRE_FAILS_WITH(run_dcsr("plot-log --out a.png", dir.str()), 2, "missing the log file");
-  REQUIRE_FAILS_WITH(run_dcsr("plot-log log.jsonl other.jsonl --out a.png", dir.str()), 2,
-                     "unexpected argument 'other.jsonl'");
+  REQUIRE_FAILS_WITH(run_dcsr("plot-log log.jsonl other.jsonl --out a.png", dir.str()), 1,
+                     "cannot read the training log 'other.jsonl'");
+  REQUIRE_FAILS_WITH(run_dcsr("plot-log log.jsonl empty.jsonl --out a.png", dir.str()), 1,
+                     "'empty.jsonl' has no train lines");
   REQUIRE_FAILS_WITH(run_dcsr("plot-log log.jsonl", dir.str()), 2, "missing option --out");
   REQUIRE_FAILS_WITH(run_dcsr("plot-log log.jsonl --out a.png --smooth -2", dir.str()), 2, "--smooth");
   REQUIRE_FAILS_WITH(run_dcsr("plot-log log.jsonl --out no/a.png", dir.str()), 1, "no/a.png");

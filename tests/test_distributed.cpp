@@ -213,6 +213,43 @@ TEST_CASE("distributed: sharded eval gives the single-process JSON", "[distribut
   CHECK(without_times(a) == without_times(b));
 }
 
+// A 2-rank training run validates and measures its monitored sets sharded
+// over the ranks: one "val" and one "monitor" line per validation point, from
+// the root, with the scores one rank gives (up to the 2-rank run's rounding).
+TEST_CASE("distributed: validation and monitored sets are sharded and logged once", "[distributed][slow]") {
+  REQUIRE_MPI_OR_SKIP();
+  test::TempDir dir("mpi_monitor");
+  test::write_dataset(dir / "set", 2, 64, 64);  // 2 steps per epoch
+  test::write_dataset(dir / "val", 3, 24, 28);
+  const std::string base = "train --data set " + std::string(kTiny) + " --val-data val --monitor again=val --steps 2";
+  RunResult one = run_dcsr(base + " --out one", dir.str());
+  INFO(one.output);
+  REQUIRE(one.status == 0);
+  RunResult two = run_mpi(2, base + " --out two", dir.str());
+  INFO(two.output);
+  REQUIRE(two.status == 0);
+  auto scored_lines = [](const fs::path& log_path) {
+    std::vector<nlohmann::json> lines;
+    std::ifstream log(log_path);
+    for (std::string line; std::getline(log, line);) {
+      nlohmann::json j = nlohmann::json::parse(line);
+      if (j["type"] == "val" || j["type"] == "monitor") lines.push_back(j);
+    }
+    return lines;
+  };
+  const std::vector<nlohmann::json> a = scored_lines(dir / "one/train_log.jsonl"), b = scored_lines(dir / "two/train_log.jsonl");
+  REQUIRE(a.size() == 2);
+  REQUIRE(b.size() == 2);
+  for (size_t k = 0; k < 2; ++k) {
+    CHECK(b[k]["type"] == a[k]["type"]);
+    CHECK(b[k]["images"] == 3);
+    CHECK(b[k]["psnr_bicubic"] == a[k]["psnr_bicubic"]);
+    CHECK(std::abs(b[k]["psnr"].get<double>() - a[k]["psnr"].get<double>()) < 1e-3);
+  }
+  CHECK(b[1]["set"] == "again");
+  CHECK(b[1]["psnr"] == b[0]["psnr"]);  // the same folder, the same model
+}
+
 // `mpirun -np 2 dcsr sr` on folders: the pairs are shared over the ranks
 // (dcsr/inference/shard_reports.h), each rank writes its own outputs, and the
 // root prints every pair's lines and the one summary. Against one process:

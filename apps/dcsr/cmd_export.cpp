@@ -37,9 +37,18 @@ int run_export(const CommandInfo& self, const std::vector<std::string>& argv) {
     // Folders are reduced to their last component: a shared model should not
     // carry the trainer's folder layout.
     nlohmann::json config = full.extra["train_config"];
+    auto last_component = [](nlohmann::json& value) {
+      if (value.is_string() && !value.get<std::string>().empty())
+        value = std::filesystem::path(value.get<std::string>()).filename().string();
+    };
     for (const char* key : {"data", "val_data", "out_dir", "init", "vgg_init", "vgg_weights"})
-      if (config.contains(key) && config[key].is_string() && !config[key].get<std::string>().empty())
-        config[key] = std::filesystem::path(config[key].get<std::string>()).filename().string();
+      if (config.contains(key)) last_component(config[key]);
+    if (config.contains("monitor") && config["monitor"].is_object())
+      for (auto& [name, set] : config["monitor"].items()) {
+        if (set.is_string()) last_component(set);
+        if (set.is_object())
+          for (auto& [key, folder] : set.items()) last_component(folder);
+      }
     weights.extra["train_config"] = config;
   }
   if (full.extra.contains("loop") && full.extra["loop"].contains("step"))

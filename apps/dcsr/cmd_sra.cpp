@@ -8,7 +8,8 @@ CommandInfo sra_command() {
   CommandInfo c;
   c.name = "sra";
   c.summary = "self-supervised real-image adaptation of a trained model (8k mode, LR target)";
-  c.usage = "dcsr sra --data DIR --init MODEL [--val-data DIR] [--out DIR] [--config FILE] [--set KEY=VALUE]...";
+  c.usage = "dcsr sra --data DIR --init MODEL [--val-data DIR] [--monitor NAME=DIR]... [--out DIR] [--config FILE] "
+            "[--set KEY=VALUE]...";
   c.details =
       "Defaults (= configs/sra.json): like train, but LR/x1 + Ref/x1 with the LR crop as target, 8k mode,\n"
       "loss 1*L1+0.1*CX_ref, 3 epochs, out_dir experiments/sra. Validation (--val-data) runs in val_mode\n"

@@ -13,6 +13,10 @@ std::vector<OptionSpec> training_options() {
   return {{"config", "FILE", "JSON config (keys: dcsr/training/trainer.h, configs/*.json); defaults as in the help"},
           {"data", "DIR", "training set (config key data)"},
           {"val-data", "DIR", "validation set, LR/x2 + Ref/x2 + HR (val_data)"},
+          {"monitor", "NAME=DIR[,ref_from=DIR2]",
+           "also measure this set at every validation, logged as NAME, never used to choose model_best; ref_from: "
+           "image i takes DIR2's Ref/x2 image i as its reference (config key monitor)",
+           true},
           {"out", "DIR", "output folder for checkpoints and the log (out_dir)"},
           {"init", "MODEL", "start from this model (init)"},
           {"resume", "CKPT", "continue a run exactly from its checkpoint (model_latest.ckpt)"},
@@ -24,6 +28,28 @@ std::vector<OptionSpec> training_options() {
           {"threads", "N", "CPU threads"},
           {"quiet", "", "no progress bar"}};
 }
+
+namespace {
+
+// --monitor NAME=DIR[,ref_from=DIR2], each one a key of the config's "monitor".
+nlohmann::json monitor_sets(const CommandInfo& self, const Args& args) {
+  nlohmann::json sets = nlohmann::json::object();
+  for (const std::string& spec : args.get_all("monitor")) {
+    const size_t eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
+      throw UsageError("dcsr " + self.name + ": --monitor " + spec + ": expected NAME=DIR[,ref_from=DIR2]");
+    const std::string name = spec.substr(0, eq);
+    std::string data = spec.substr(eq + 1);
+    std::string ref_from;
+    const size_t cut = data.find(",ref_from=");
+    if (cut != std::string::npos) ref_from = data.substr(cut + 10), data = data.substr(0, cut);
+    if (sets.contains(name)) throw UsageError("dcsr " + self.name + ": --monitor: the name '" + name + "' is given twice");
+    sets[name] = MonitorSet{data, ref_from};
+  }
+  return sets;
+}
+
+}  // namespace
 
 int run_training(const CommandInfo& self, const std::vector<std::string>& argv, bool sra) {
   Args args(self.name, self.options, argv);
@@ -45,6 +71,7 @@ int run_training(const CommandInfo& self, const std::vector<std::string>& argv, 
   if (args.has("steps")) overrides["max_steps"] = args.get_int_in("steps", 0, 0, int64_t(1) << 40);
   if (args.has("epochs")) overrides["epochs"] = args.get_int_in("epochs", 0, 1, 1000000000);
   if (args.has("seed")) overrides["seed"] = args.get_u64("seed", 1);
+  if (args.has("monitor")) overrides["monitor"] = monitor_sets(self, args);
   TrainConfig scratch;  // collects --set values with their parsed types
   for (const std::string& assignment : args.get_all("set")) {
     try {
@@ -98,12 +125,15 @@ CommandInfo train_command() {
   CommandInfo c;
   c.name = "train";
   c.summary = "train DCSR on a dataset (4k mode, HR target)";
-  c.usage = "dcsr train --data DIR [--val-data DIR] [--out DIR] [--config FILE] [--set KEY=VALUE]... [--resume CKPT]";
+  c.usage = "dcsr train --data DIR [--val-data DIR] [--monitor NAME=DIR]... [--out DIR] [--config FILE] "
+            "[--set KEY=VALUE]... [--resume CKPT]";
   c.details =
       "Defaults (= configs/train_basic.json): batch 4, patch 128, 300 patches per image and epoch, n_feats 64,\n"
       "loss 1*L1+0.05*CX_ref+0.01*CX_hr in the patch4 feature space, Adam lr 1e-4, milestones 20/45/80 (x0.5),\n"
       "1000 epochs, seed 1. Writes OUT/model_latest.ckpt (model + Adam + RNG state), model_best.ckpt (best\n"
       "validation PSNR) and train_log.jsonl. --resume continues exactly where the checkpoint left off.\n"
+      "--monitor sets (real pairs beside a synthetic --val-data, say) are measured at every validation and\n"
+      "logged as \"monitor\" lines; dcsr plot-log draws them.\n"
       "A NaN/Inf loss stops with status 3 and keeps the last good checkpoint. Ctrl-C (SIGINT) or SIGTERM\n"
       "stops after the current step: model_latest.ckpt is saved, a stop line written, status 130 / 143.";
   c.options = training_options();

@@ -34,7 +34,25 @@ const std::set<std::string> kTrainMeta = {"type", "step", "epoch", "lr", "loss",
 
 }  // namespace
 
-TrainingLog read_training_log(const std::string& path) {
+namespace {
+
+// The series of one or more logs while they are read, keyed by name.
+struct LogReader {
+  LogSeries total{"loss", {}, {}};
+  std::map<std::string, LogSeries> terms;  // by name: the legend's order
+  PsnrCurves val{"validation", {"validation PSNR", {}, {}}, {"bicubic", {}, {}}};
+  std::map<std::string, PsnrCurves> monitors;
+};
+
+void add_psnr_points(PsnrCurves& curves, const json& j, double step) {
+  if (j.contains("psnr") && j["psnr"].is_number()) add_point(curves.psnr, step, j["psnr"].get<double>());
+  if (j.contains("psnr_bicubic") && j["psnr_bicubic"].is_number())
+    add_point(curves.bicubic, step, j["psnr_bicubic"].get<double>());
+}
+
+// Reads one log into `r`, its steps shifted by `offset`; returns its last
+// step (unshifted): the largest of any line's, a stop line's included.
+double read_log_into(const std::string& path, double offset, LogReader& r) {
   std::error_code ec;
   DCSR_CHECK(!std::filesystem::is_directory(path, ec), "the training log '", path, "' is a folder, not a file");
   std::ifstream file(path);
@@ -44,11 +62,8 @@ TrainingLog read_training_log(const std::string& path) {
   for (std::string line; std::getline(file, line);) lines.push_back(line), ends_with_newline = !file.eof();
   DCSR_CHECK(!file.bad(), "cannot read the training log '", path, "'");
 
-  TrainingLog log;
-  log.val_psnr.name = "validation PSNR";
-  log.val_bicubic.name = "bicubic";
-  LogSeries total{"loss", {}, {}};
-  std::map<std::string, LogSeries> terms;  // by name: the legend's order
+  double last_step = 0;
+  bool has_train = false;
   for (size_t i = 0; i < lines.size(); ++i) {
     const std::string& line = lines[i];
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
@@ -64,29 +79,55 @@ TrainingLog read_training_log(const std::string& path) {
       continue;
     }
     const std::string type = j.value("type", "");
-    if ((type != "train" && type != "val") || !j.contains("step") || !j["step"].is_number()) continue;
-    const double step = j["step"].get<double>();
+    if (!j.contains("step") || !j["step"].is_number()) continue;
+    last_step = std::max(last_step, j["step"].get<double>());
+    const double step = offset + j["step"].get<double>();
     if (type == "train") {
-      if (j.contains("loss") && j["loss"].is_number()) add_point(total, step, j["loss"].get<double>());
+      has_train = true;
+      if (j.contains("loss") && j["loss"].is_number()) add_point(r.total, step, j["loss"].get<double>());
       for (auto& [key, value] : j.items())
         if (!kTrainMeta.count(key) && value.is_number()) {
-          LogSeries& s = terms[key];
+          LogSeries& s = r.terms[key];
           s.name = key;
           add_point(s, step, value.get<double>());
         }
-    } else {
-      if (j.contains("psnr") && j["psnr"].is_number()) add_point(log.val_psnr, step, j["psnr"].get<double>());
-      if (j.contains("psnr_bicubic") && j["psnr_bicubic"].is_number())
-        add_point(log.val_bicubic, step, j["psnr_bicubic"].get<double>());
+    } else if (type == "val") {
+      add_psnr_points(r.val, j, step);
+    } else if (type == "monitor" && j.contains("set") && j["set"].is_string()) {
+      const std::string name = j["set"].get<std::string>();
+      PsnrCurves& curves = r.monitors[name];
+      curves.name = name;
+      add_psnr_points(curves, j, step);
     }
   }
-  DCSR_CHECK(!total.step.empty(), "the training log '", path,
-             "' has no train lines ({\"type\": \"train\", \"step\": ..., \"loss\": ...}); is it a train_log.jsonl "
-             "written by dcsr train?");
-  log.losses.push_back(total);
-  for (auto& [name, s] : terms) log.losses.push_back(s);
+  DCSR_CHECK(has_train, "the training log '", path,
+             "' has no train lines ({\"type\": \"train\", \"step\": ..., \"loss\": ...}); is it a "
+             "train_log.jsonl written by dcsr train?");
+  return last_step;
+}
+
+}  // namespace
+
+TrainingLog read_training_logs(const std::vector<std::string>& paths) {
+  DCSR_CHECK(!paths.empty(), "plot-log: no training log given");
+  LogReader r;
+  double offset = 0;
+  for (const std::string& path : paths) offset += read_log_into(path, offset, r);
+  if (r.total.step.empty()) {
+    std::string names;
+    for (const std::string& path : paths) names += (names.empty() ? "'" : ", '") + path + "'";
+    fail("the training log ", names, " has no loss values in its train lines");
+  }
+  TrainingLog log;
+  log.losses.push_back(r.total);
+  for (auto& [name, s] : r.terms) log.losses.push_back(s);
+  log.val_psnr = r.val.psnr;
+  log.val_bicubic = r.val.bicubic;
+  for (auto& [name, curves] : r.monitors) log.monitors.push_back(curves);
   return log;
 }
+
+TrainingLog read_training_log(const std::string& path) { return read_training_logs({path}); }
 
 std::vector<double> moving_average(const std::vector<double>& v, int64_t n) {
   n = std::max<int64_t>(n, 1);
@@ -256,26 +297,64 @@ void range_of(const std::vector<double>& v, bool positive_only, double& lo, doub
 
 }  // namespace
 
+namespace {
+
+// A PSNR panel at `top`: the model's curve with a marker per point, bicubic's
+// dashed, its title and legend above it.
+void draw_psnr_panel(Canvas& c, int64_t left, int64_t top, int64_t width, int64_t height, double x_lo, double x_hi,
+                     const std::vector<double>& x_ticks, const PsnrCurves& curves, const std::string& title) {
+  const int64_t th = Canvas::text_height(kText);
+  double v_lo = 1e300, v_hi = -1e300;
+  range_of(curves.psnr.value, false, v_lo, v_hi);
+  range_of(curves.bicubic.value, false, v_lo, v_hi);
+  v_lo -= 0.5, v_hi += 0.5;  // dB of headroom
+  const Panel psnr = make_panel(left, top, width, height, x_lo, x_hi, v_lo, v_hi, false);
+  c.text(left, top - th - 12, title, kInk, kText);
+  draw_axes(c, psnr, x_ticks, linear_ticks(v_lo, v_hi, 4), true);
+  std::vector<std::pair<std::string, Color>> entries = {{"DCSR", kPsnrColor}};
+  std::vector<int64_t> dashes = {0};
+  if (!curves.bicubic.step.empty()) {
+    draw_series(c, psnr, curves.bicubic.step, curves.bicubic.value, kBicubicColor, 2, 6);
+    entries.emplace_back("bicubic", kBicubicColor);
+    dashes.push_back(6);
+  }
+  draw_series(c, psnr, curves.psnr.step, curves.psnr.value, kPsnrColor, 2);
+  for (size_t i = 0; i < curves.psnr.step.size(); ++i) {  // a marker per validation
+    const int64_t x = std::lround(psnr.x.to_pixel(curves.psnr.step[i]));
+    const int64_t y = std::lround(psnr.y.to_pixel(curves.psnr.value[i]));
+    c.fill_rect(x - 3, y - 3, 7, 7, kPsnrColor);
+  }
+  draw_legend(c, left + Canvas::text_width(title, kText) + 40, top - th - 12, entries, dashes);
+}
+
+}  // namespace
+
 Tensor plot_training_log(const TrainingLog& log, const PlotOptions& options) {
   DCSR_CHECK(!log.losses.empty() && !log.losses[0].step.empty(), "plot-log: the log has no train lines");
   DCSR_CHECK(options.width >= 400, "plot-log: width ", options.width, " is too small (at least 400)");
   const int64_t n_points = int64_t(log.losses[0].step.size());
   const int64_t smooth = options.smooth > 0 ? options.smooth : default_smoothing(n_points);
-  const bool has_val = !log.val_psnr.step.empty();
+  // The PSNR panels: validation first (when logged), then each monitored set.
+  std::vector<std::pair<PsnrCurves, std::string>> psnr_panels;
+  if (!log.val_psnr.step.empty())
+    psnr_panels.push_back({PsnrCurves{"validation", log.val_psnr, log.val_bicubic}, "validation PSNR (dB)"});
+  for (const PsnrCurves& m : log.monitors)
+    if (!m.psnr.step.empty()) psnr_panels.push_back({m, "monitor '" + m.name + "', PSNR (dB)"});
 
-  // Layout: title, loss panel, x labels, [PSNR panel title, PSNR panel, x labels], "step".
+  // Layout: title, loss panel, x labels, then per PSNR panel [its title, the panel, x labels], "step".
   const int64_t th = Canvas::text_height(kText), margin_l = 90, margin_r = 24;
   const int64_t loss_h = 400, psnr_h = 220;
   const int64_t plot_w = options.width - margin_l - margin_r;
   const int64_t loss_top = 16 + 3 * (th + 8) + 4;  // title, subtitle, legend
+  const int64_t psnr_pitch = th + 24 + th + 12 + psnr_h;  // the x labels above, a title, the panel
   const int64_t psnr_top = loss_top + loss_h + th + 24 + th + 12;
-  const int64_t bottom = (has_val ? psnr_top + psnr_h : loss_top + loss_h) + th + 16 + th + 16;
+  const int64_t bottom = loss_top + loss_h + int64_t(psnr_panels.size()) * psnr_pitch + th + 16 + th + 16;
   Canvas c(options.width, bottom, {0.97f, 0.97f, 0.97f});
 
   // x: every step of the log, from 0 when the run started at the beginning.
   double x_lo = 1e300, x_hi = -1e300;
   for (const LogSeries& s : log.losses) range_of(s.step, false, x_lo, x_hi);
-  range_of(log.val_psnr.step, false, x_lo, x_hi);
+  for (const auto& [curves, title] : psnr_panels) range_of(curves.psnr.step, false, x_lo, x_hi);
   if (x_lo <= x_hi * 0.2) x_lo = 0;  // a run that starts near 0: show the origin
   if (x_hi <= x_lo) x_hi = x_lo + 1;
   const std::vector<double> x_ticks = linear_ticks(x_lo, x_hi, 8);
@@ -304,31 +383,10 @@ Tensor plot_training_log(const TrainingLog& log, const PlotOptions& options) {
     draw_series(c, loss, log.losses[k].step, moving_average(log.losses[k].value, smooth), entries[k].second, 2);
   draw_legend(c, margin_l, 16 + 2 * (th + 8), entries, std::vector<int64_t>(entries.size(), 0));
 
-  // ---- validation panel (linear y, dB) ----
-  if (has_val) {
-    double v_lo = 1e300, v_hi = -1e300;
-    range_of(log.val_psnr.value, false, v_lo, v_hi);
-    range_of(log.val_bicubic.value, false, v_lo, v_hi);
-    v_lo -= 0.5, v_hi += 0.5;  // dB of headroom
-    const Panel psnr = make_panel(margin_l, psnr_top, plot_w, psnr_h, x_lo, x_hi, v_lo, v_hi, false);
-    const std::string psnr_title = "validation PSNR (dB)";
-    c.text(margin_l, psnr_top - th - 12, psnr_title, kInk, kText);
-    draw_axes(c, psnr, x_ticks, linear_ticks(v_lo, v_hi, 4), true);
-    std::vector<std::pair<std::string, Color>> val_entries = {{"DCSR", kPsnrColor}};
-    std::vector<int64_t> dashes = {0};
-    if (!log.val_bicubic.step.empty()) {
-      draw_series(c, psnr, log.val_bicubic.step, log.val_bicubic.value, kBicubicColor, 2, 6);
-      val_entries.emplace_back("bicubic", kBicubicColor);
-      dashes.push_back(6);
-    }
-    draw_series(c, psnr, log.val_psnr.step, log.val_psnr.value, kPsnrColor, 2);
-    for (size_t i = 0; i < log.val_psnr.step.size(); ++i) {  // a marker per validation
-      const int64_t x = std::lround(psnr.x.to_pixel(log.val_psnr.step[i]));
-      const int64_t y = std::lround(psnr.y.to_pixel(log.val_psnr.value[i]));
-      c.fill_rect(x - 3, y - 3, 7, 7, kPsnrColor);
-    }
-    draw_legend(c, margin_l + Canvas::text_width(psnr_title, kText) + 40, psnr_top - th - 12, val_entries, dashes);
-  }
+  // ---- PSNR panels (linear y, dB) ----
+  for (size_t k = 0; k < psnr_panels.size(); ++k)
+    draw_psnr_panel(c, margin_l, psnr_top + int64_t(k) * psnr_pitch, plot_w, psnr_h, x_lo, x_hi, x_ticks,
+                    psnr_panels[k].first, psnr_panels[k].second);
   const std::string x_label = "step";
   c.text(margin_l + (plot_w - Canvas::text_width(x_label, kText)) / 2, bottom - th - 12, x_label, kInk, kText);
   return c.image();

@@ -103,19 +103,13 @@ nlohmann::json scores_json(const QualityScores& s) {
 
 }  // namespace
 
-EvalSummary evaluate_dataset(const std::string& data_dir, const DcsrNet* net, const EvalOptions& options) {
-  DatasetFiles files = list_dataset(data_dir, DatasetKind::Basic);
-  EvalSummary summary;
-  summary.data = data_dir;
-  summary.mode = mode_name(options.mode);
-  summary.has_model = net != nullptr;
-  summary.unrelated_ref = options.unrelated_ref;
-  summary.ref_from = options.ref_from;
-  int64_t n = files.size();
-  if (options.max_images > 0) n = std::min(n, options.max_images);
-  DCSR_CHECK(!options.unrelated_ref || n >= 2, "evaluation with unrelated references needs at least 2 images, '",
-             data_dir, "' gives ", n);
-  std::vector<std::string> other_refs;  // ref_from's Ref/x2 images, sorted
+EvalInputs check_eval_inputs(const std::string& data_dir, const EvalOptions& options) {
+  EvalInputs in;
+  in.files = list_dataset(data_dir, DatasetKind::Basic);
+  in.n = in.files.size();
+  if (options.max_images > 0) in.n = std::min(in.n, options.max_images);
+  DCSR_CHECK(!options.unrelated_ref || in.n >= 2, "evaluation with unrelated references needs at least 2 images, '",
+             data_dir, "' gives ", in.n);
   if (!options.ref_from.empty()) {
     DCSR_CHECK(!options.unrelated_ref, "unrelated references and references from '", options.ref_from,
                "' are two controls; ask for one");
@@ -123,10 +117,24 @@ EvalSummary evaluate_dataset(const std::string& data_dir, const DcsrNet* net, co
     std::error_code ec;
     DCSR_CHECK(fs::is_directory(dir, ec), "reference folder '", dir, "' does not exist (--ref-from takes a dataset ",
                "folder with Ref/x2)");
-    other_refs = list_images(dir);
-    DCSR_CHECK(int64_t(other_refs.size()) >= n, "reference folder '", dir, "' holds ", other_refs.size(),
-               " images, fewer than the ", n, " evaluated from '", data_dir, "'");
+    in.other_refs = list_images(dir);
+    DCSR_CHECK(int64_t(in.other_refs.size()) >= in.n, "reference folder '", dir, "' holds ", in.other_refs.size(),
+               " images, fewer than the ", in.n, " evaluated from '", data_dir, "'");
   }
+  return in;
+}
+
+EvalSummary evaluate_dataset(const std::string& data_dir, const DcsrNet* net, const EvalOptions& options) {
+  const EvalInputs in = check_eval_inputs(data_dir, options);
+  const DatasetFiles& files = in.files;
+  const int64_t n = in.n;
+  const std::vector<std::string>& other_refs = in.other_refs;  // ref_from's Ref/x2 images, sorted
+  EvalSummary summary;
+  summary.data = data_dir;
+  summary.mode = mode_name(options.mode);
+  summary.has_model = net != nullptr;
+  summary.unrelated_ref = options.unrelated_ref;
+  summary.ref_from = options.ref_from;
   if (!options.save_dir.empty()) {
     std::error_code ec;
     DCSR_CHECK(fs::is_directory(options.save_dir, ec), "output folder '", options.save_dir, "' does not exist");

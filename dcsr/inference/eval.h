@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "dcsr/data/data.h"
 #include "dcsr/model/config.h"
 #include "dcsr/inference/metrics.h"
 #include "dcsr/model/network.h"
@@ -79,6 +80,16 @@ struct EvalOptions {
   // sharded evaluation (dcsr/inference/eval_shard.h); the means are over them.
   int64_t shard_index = 0, shard_count = 1;
 };
+
+// What an evaluation of `data_dir` reads, checked before any image is: the
+// dataset's files, how many are evaluated (max_images), and ref_from's
+// references (sorted by name, at least n). Fails naming the folder.
+struct EvalInputs {
+  DatasetFiles files;
+  int64_t n = 0;
+  std::vector<std::string> other_refs;
+};
+EvalInputs check_eval_inputs(const std::string& data_dir, const EvalOptions& options);
 
 // Evaluates the Basic layout of `data_dir` (LR/x2 + Ref/x2 -> HR): per image,
 // tiled inference with `net` (when not null) and bicubic x2, both quantised and

@@ -62,6 +62,30 @@ std::vector<int64_t> read_key<std::vector<int64_t>>(const json& j, const std::st
   return v;
 }
 
+// A monitored set: "DIR" or {"data": DIR, "ref_from": DIR2}.
+MonitorSet read_monitor_set(const json& j, const std::string& key) {
+  MonitorSet set;
+  if (j.is_string()) {
+    set.data = j.get<std::string>();
+    return set;
+  }
+  DCSR_CHECK(j.is_object(), "config key '", key, "': expected a folder or {\"data\": DIR, \"ref_from\": DIR}, got ",
+             shown(j));
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    DCSR_CHECK(it.key() == "data" || it.key() == "ref_from", "config key '", key, "': unknown key '", it.key(),
+               "' (known: data, ref_from)");
+    (it.key() == "data" ? set.data : set.ref_from) = read_key<std::string>(it.value(), key + "." + it.key());
+  }
+  return set;
+}
+template <>
+std::map<std::string, MonitorSet> read_key<std::map<std::string, MonitorSet>>(const json& j, const std::string& key) {
+  DCSR_CHECK(j.is_object(), "config key '", key, "': expected an object of NAME: DIR, got ", shown(j));
+  std::map<std::string, MonitorSet> sets;
+  for (auto it = j.begin(); it != j.end(); ++it) sets[it.key()] = read_monitor_set(it.value(), key + "." + it.key());
+  return sets;
+}
+
 // Calls fn(key, field) for every field: one list for reading, writing and
 // the error message about unknown keys.
 template <typename Config, typename Fn>
@@ -73,6 +97,7 @@ void for_each_field(Config& c, Fn&& fn) {
   fn("mode", c.mode);
   fn("val_mode", c.val_mode);
   fn("val_max_images", c.val_max_images);
+  fn("monitor", c.monitor);
   fn("batch_size", c.batch_size);
   fn("patch_size", c.patch_size);
   fn("num_patch", c.num_patch);
@@ -103,6 +128,13 @@ std::string known_keys() {
 }
 
 }  // namespace
+
+void to_json(json& j, const MonitorSet& set) {
+  if (set.ref_from.empty())
+    j = set.data;
+  else
+    j = json{{"data", set.data}, {"ref_from", set.ref_from}};
+}
 
 json TrainConfig::to_json() const {
   json j = json::object();
@@ -164,6 +196,13 @@ void TrainConfig::validate() const {
   check_range<int64_t>("epochs", epochs, 1, 1000000000);
   check_range<int64_t>("max_steps", max_steps, 0, kMaxSteps);
   check_range<int64_t>("val_max_images", val_max_images, 0, 1000000000);
+  for (const auto& [name, set] : monitor) {
+    const bool plain = !name.empty() && name.size() <= 64 &&
+                       name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") ==
+                           std::string::npos;
+    DCSR_CHECK(plain, "config: monitor set name '", name, "' must be 1 to 64 letters, digits, '_', '-' or '.'");
+    DCSR_CHECK(!set.data.empty(), "config: monitor set '", name, "' has no data folder");
+  }
   DCSR_CHECK(n_feats >= 2 && n_feats <= 1024 && n_feats % 2 == 0, "config: n_feats must be even, from 2 to 1024, got ",
              n_feats);
   DCSR_CHECK(feature_space == "patch4" || feature_space == "patch4s2" || feature_space == "vgg",

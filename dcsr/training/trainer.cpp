@@ -137,6 +137,19 @@ void read_config_and_resume_state(TrainingRun& run, const TrainConfig& config_in
   run.best = (fs::path(run.cfg.out_dir) / "model_best.ckpt").string();
 }
 
+// The evaluation settings of val_data and of a monitored set.
+EvalOptions val_eval_options(const TrainingRun& run) {
+  EvalOptions eo;
+  eo.mode = run.val_mode;
+  eo.max_images = run.cfg.val_max_images;
+  return eo;
+}
+EvalOptions monitor_eval_options(const TrainingRun& run, const MonitorSet& set) {
+  EvalOptions eo = val_eval_options(run);
+  eo.ref_from = set.ref_from;
+  return eo;
+}
+
 // Data first: the most likely thing to be wrong, and cheap to check. A fresh
 // run never overwrites another run's folder.
 void check_data_and_out_dir(TrainingRun& run) {
@@ -148,6 +161,13 @@ void check_data_and_out_dir(TrainingRun& run) {
   run.data = std::make_unique<Dataset>(cfg.data, cfg.sra ? DatasetKind::Sra : DatasetKind::Basic);
   run.data->check_patch_size(cfg.patch_size);
   if (!cfg.val_data.empty()) list_dataset(cfg.val_data, DatasetKind::Basic);
+  for (const auto& [name, set] : cfg.monitor) {
+    try {
+      check_eval_inputs(set.data, monitor_eval_options(run, set));
+    } catch (const Error& e) {
+      fail("monitor set '", name, "': ", e.what());
+    }
+  }
   // The run's outputs are never one of its inputs (the resumed checkpoint is
   // read whole before anything is written, so it may be model_latest).
   const std::string log_path = (fs::path(cfg.out_dir) / "train_log.jsonl").string();
@@ -261,31 +281,70 @@ void save(TrainingRun& run, const std::string& path) {
   run.result.checkpoint = path;
 }
 
-// Tiled evaluation on val_data (when set): a "val" log line, and
-// model_best.ckpt when the PSNR is the best so far.
+// The scores a "val" or "monitor" log line carries.
+json eval_scores(const TrainingRun& run, const EvalSummary& s, double seconds) {
+  return {{"step", run.st.step},
+          {"epoch", run.epoch_label()},
+          {"psnr", s.mean_sr.psnr},
+          {"ssim", s.mean_sr.ssim},
+          {"psnr_fov", s.mean_sr.psnr_fov},
+          {"ssim_fov", s.mean_sr.ssim_fov},
+          {"psnr_bicubic", s.mean_bicubic.psnr},
+          {"psnr_fov_bicubic", s.mean_bicubic.psnr_fov},
+          {"images", s.images.size()},
+          {"seconds", seconds}};
+}
+
+// Evaluation sharded over the ranks of a data-parallel job (the root gets
+// every image; every rank must call it) and its seconds.
+std::pair<EvalSummary, double> timed_evaluation(const TrainingRun& run, const std::string& data,
+                                                const EvalOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  EvalSummary s = evaluate_dataset_sharded(data, run.net.get(), options);
+  return {s, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()};
+}
+
+// Each monitored set: a "monitor" log line. Never chooses model_best.
+void measure_monitored_sets(TrainingRun& run) {
+  for (const auto& [name, set] : run.cfg.monitor) {
+    const auto [s, seconds] = timed_evaluation(run, set.data, monitor_eval_options(run, set));
+    if (!distributed::world().is_root()) continue;
+    json line = {{"type", "monitor"}, {"set", name}};
+    line.update(eval_scores(run, s, seconds));
+    run.log->write(line);
+    std::ostringstream msg;
+    msg << std::fixed << std::setprecision(3) << "monitor '" << name << "' at step " << run.st.step << ": PSNR "
+        << s.mean_sr.psnr << " dB, FoV " << s.mean_sr.psnr_fov << " dB (bicubic " << s.mean_bicubic.psnr_fov << ")";
+    if (run.bar) run.bar->message(msg.str());
+  }
+}
+
+// A validation point: the tiled evaluation on val_data (when set), a "val"
+// log line and model_best.ckpt when its PSNR is the best so far; then the
+// monitored sets.
 void validate(TrainingRun& run) {
   const TrainConfig& cfg = run.cfg;
-  if (cfg.val_data.empty()) return;
+  if (cfg.val_data.empty() && cfg.monitor.empty()) return;
   run.validated_step = run.st.step;
-  EvalOptions eo;
-  eo.mode = run.val_mode;
-  eo.max_images = cfg.val_max_images;
-  auto start = std::chrono::steady_clock::now();
-  // Sharded over the ranks of a data-parallel job; the root gets every image.
-  EvalSummary s = evaluate_dataset_sharded(cfg.val_data, run.net.get(), eo);
-  if (!distributed::world().is_root()) return;
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  run.log->write({{"type", "val"}, {"step", run.st.step}, {"epoch", run.epoch_label()}, {"psnr", s.mean_sr.psnr},
-                  {"ssim", s.mean_sr.ssim}, {"psnr_fov", s.mean_sr.psnr_fov}, {"ssim_fov", s.mean_sr.ssim_fov},
-                  {"psnr_bicubic", s.mean_bicubic.psnr}, {"images", s.images.size()}, {"seconds", seconds}});
-  std::ostringstream msg;
-  msg << std::fixed << std::setprecision(3) << "validation at step " << run.st.step << ": PSNR " << s.mean_sr.psnr
-      << " dB (bicubic " << s.mean_bicubic.psnr << "), SSIM " << std::setprecision(4) << s.mean_sr.ssim;
-  if (run.bar) run.bar->message(msg.str());
-  if (s.mean_sr.psnr > run.st.best_val_psnr) {
-    run.st.best_val_psnr = s.mean_sr.psnr;
-    save(run, run.best);
+  if (!cfg.val_data.empty()) {
+    const auto [s, seconds] = timed_evaluation(run, cfg.val_data, val_eval_options(run));
+    if (distributed::world().is_root()) {
+      json line = {{"type", "val"}};
+      line.update(eval_scores(run, s, seconds));
+      run.log->write(line);
+      std::ostringstream msg;
+      msg << std::fixed << std::setprecision(3) << "validation at step " << run.st.step << ": PSNR "
+          << s.mean_sr.psnr << " dB (bicubic " << s.mean_bicubic.psnr << "), SSIM " << std::setprecision(4)
+          << s.mean_sr.ssim;
+      if (run.bar) run.bar->message(msg.str());
+    }
+    // Only the root has the means: it alone keeps the best and writes it.
+    if (distributed::world().is_root() && s.mean_sr.psnr > run.st.best_val_psnr) {
+      run.st.best_val_psnr = s.mean_sr.psnr;
+      save(run, run.best);
+    }
   }
+  measure_monitored_sets(run);
 }
 
 // A non-finite loss: a stop line, then TrainingDiverged naming the last good checkpoint.

@@ -23,7 +23,10 @@
 //                       epoch, lr, loss, <term>: value..., it_s} every
 //                       log_every steps; {"type": "val", step, epoch, psnr,
 //                       ssim, psnr_fov, ssim_fov, psnr_bicubic, images, seconds}
-//                       per validation; {"type": "start"/"resume", step,
+//                       per validation; {"type": "monitor", "set": NAME,
+//                       step, epoch, the same scores and psnr_fov_bicubic}
+//                       per monitored set at each validation point;
+//                       {"type": "start"/"resume", step,
 //                       epochs_done, config} and {"type": "stop", reason,
 //                       step, epochs_done} markers (reason: "epochs",
 //                       "max_steps", "loss not finite", or the stop
@@ -39,6 +42,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -48,6 +52,18 @@
 
 namespace dcsr {
 
+// A dataset measured at every validation point and logged, never used to
+// choose model_best: e.g. real dual-camera pairs beside a synthetic
+// val_data, or the same pairs with another scene's references (ref_from) to
+// see what the right reference is worth as training goes on. In JSON a set
+// is its folder ("DIR") or {"data": DIR, "ref_from": DIR2}.
+struct MonitorSet {
+  std::string data;      // Basic layout: LR/x2, Ref/x2, HR
+  std::string ref_from;  // "" or a folder whose Ref/x2 image i replaces image i's reference (EvalOptions::ref_from)
+  bool operator==(const MonitorSet& o) const { return data == o.data && ref_from == o.ref_from; }
+};
+void to_json(nlohmann::json& j, const MonitorSet& set);
+
 struct TrainConfig {
   // data
   std::string data;              // training set (CameraFusion layout)
@@ -56,7 +72,11 @@ struct TrainConfig {
   bool sra = false;              // SRA: LR/x1 + Ref/x1, the target is the LR crop (§10.4)
   std::string mode = "4k";       // training forward mode: "4k" (basic) or "8k" (SRA)
   std::string val_mode = "4k";   // tiled validation mode (against HR, so 4k is the meaningful one)
-  int64_t val_max_images = 0;    // 0 = every validation image
+  int64_t val_max_images = 0;    // 0 = every validation image (and every monitored set's)
+  // Sets measured beside val_data at each validation point, by name
+  // (letters, digits, '_', '-', '.'); with no val_data they still run at
+  // the validation points (val_every).
+  std::map<std::string, MonitorSet> monitor;
   int64_t batch_size = 4;
   int64_t patch_size = 128;      // LR crop; Ref and HR crops are twice that
   int64_t num_patch = 300;       // samples per image per epoch
