@@ -16,6 +16,8 @@ namespace {
 std::vector<Seed> config_seeds() {
   TrainConfig basic = TrainConfig::basic_defaults(), sra = TrainConfig::sra_defaults();
   basic.data = sra.data = "data/train";
+  sra.monitor["real"] = {"data/real_val", ""};
+  sra.monitor["real_other"] = {"data/real_val", "data/real_train"};
   return {{basic.to_json().dump(2), {}, ".json"},
           {sra.to_json().dump(), {}, ".json"},
           {R"({"_comment": "x", "n_feats": 32, "lr": 2e-4, "milestones": [1, 2], "model": "dcsr"})", {}, ".json"}};
