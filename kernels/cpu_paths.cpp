@@ -9,6 +9,7 @@
 #include "kernels/cpu/max_cosine_int16.h"
 #include "kernels/cpu/max_cosine_patches.h"
 #include "kernels/cpu/packed_gemm.h"
+#include "kernels/cpu/parallel_jobs.h"
 #include "kernels/cpu/vec_exp.h"
 #include "kernels/cpu/winograd.h"
 #include "kernels/cpu/winograd_plan.h"
@@ -147,5 +148,9 @@ template std::pair<float, float> vector_exp_range<float>();
 template std::pair<double, double> vector_exp_range<double>();
 template void vector_exp<float>(const float*, float*, int64_t);
 template void vector_exp<double>(const double*, double*, int64_t);
+
+void run_jobs(int64_t jobs, int workers, const std::function<void(int64_t, int)>& fn, bool fixed) {
+  cpu::run_jobs(jobs, workers, fn, fixed);
+}
 
 }  // namespace dcsr::kernels::cpu_paths

@@ -9,12 +9,14 @@
 //   - the Winograd forward under a given scratch limit (kernels/cpu/winograd.h);
 //   - the raw float32 GEMM and the AVX-512 packed GEMM, the conv bench's
 //     baselines (kernels/cpu/cpu_gemm.h, kernels/cpu/packed_gemm.h);
-//   - the SIMD exp of the contextual loss (kernels/cpu/vec_exp.h).
+//   - the SIMD exp of the contextual loss (kernels/cpu/vec_exp.h);
+//   - the kernels' parallel loop over jobs (kernels/cpu/parallel_jobs.h).
 // The kernels/cpu/ headers stay private to kernels/ (a ctest checks that
 // nothing else includes them): this header mirrors the types it needs (same
 // enumerators, same fields) and kernels/cpu_paths.cpp forwards every call.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 
@@ -143,5 +145,12 @@ std::pair<T, T> vector_exp_range();
 // out[i] = e^in[i] for i < n, a vector at a time.
 template <typename T>
 void vector_exp(const T* in, T* out, int64_t n);
+
+// ---- the parallel loop over jobs (kernels/cpu/parallel_jobs.h) ----
+
+// fn(job, slot) for every job in [0, jobs) on `workers` threads: each thread
+// its own contiguous range first, then the untaken jobs of the others' (or,
+// with `fixed`, exactly its own range).
+void run_jobs(int64_t jobs, int workers, const std::function<void(int64_t, int)>& fn, bool fixed);
 
 }  // namespace dcsr::kernels::cpu_paths
