@@ -82,6 +82,15 @@ BandPlan plan_bands(const ConvShape& s, int64_t extra_per_pixel, int64_t limit) 
 // and columns outside the image are 0, and so is each plane's tail that the
 // wrapped columns read past its filled rows (no stale NaN or denormal bits
 // ever reach the FMAs).
+// dst[j] = src[ST * j] for j in [lo, hi): with the stride known at compile
+// time the compiler turns the strided reads into vector loads and permutes
+// (2 threads, Zen 5: a 5x5 stride-4 conv 64 -> 32 at 456x584 took 9.9 ms
+// instead of 11.1, a 3x3 stride-2 one 32 -> 32 4.1 ms instead of 5.1).
+template <int ST>
+void copy_strided(const float* src, float* dst, int64_t lo, int64_t hi) {
+  for (int64_t j = lo; j < hi; ++j) dst[j] = src[ST * j];
+}
+
 void fill_band(const ConvShape& s, const BandPlan& plan, const float* x, int64_t oy0, int64_t rows, float* band) {
   const int64_t st = s.stride, filled = (rows + plan.extra_rows) * plan.Wq;
   for (int64_t c = 0; c < s.cin_g(); ++c)
@@ -103,6 +112,10 @@ void fill_band(const ConvShape& s, const BandPlan& plan, const float* x, int64_t
           std::fill(dst, dst + lo, 0.0f);
           if (st == 1) {
             std::copy(src + lo, src + hi, dst + lo);
+          } else if (st == 2) {
+            copy_strided<2>(src, dst, lo, hi);
+          } else if (st == 4) {
+            copy_strided<4>(src, dst, lo, hi);
           } else {
             for (int64_t j = lo; j < hi; ++j) dst[j] = src[st * j];
           }
