@@ -135,6 +135,51 @@ def read_tensors(path, check_version=True):
     return out
 
 
+# The largest relative difference compare_goldens accepts between a float tensor regenerated with
+# another torch version and the stored one: float64 results of the same formulas differ in the last
+# bits between versions (torch 1.13 against 2.15: at most 1.4e-14 over every golden file).
+COMPARE_REL_TOL = 1e-12
+
+
+def compare_goldens(stored, regenerated, rel_tol=COMPARE_REL_TOL):
+    """Compare a stored golden file's bytes with a regenerated one's.
+
+    Returns (ok, text): ok when the bytes are identical, or when both hold the same tensor names in the
+    same order with the same dtypes and shapes, int64 tensors equal and every float tensor within
+    rel_tol of the stored one: max|new - old| <= rel_tol * (1 + max|old|). text says which, with the
+    largest relative difference and its tensor, or what differs first.
+    """
+    if stored == regenerated:
+        return True, "same bytes"
+    _, old = decode_tensors(stored)
+    _, new = decode_tensors(regenerated)
+    if list(old) != list(new):
+        missing = [k for k in old if k not in new] + [k for k in new if k not in old]
+        return False, "DIFFERS: tensor names (%s)" % (", ".join(missing[:3]) or "order")
+    worst, worst_name = 0.0, ""
+    for name, a in old.items():
+        b = new[name]
+        if a.dtype != b.dtype or a.shape != b.shape:
+            return False, "DIFFERS: %s is %s %s, was %s %s" % (name, b.dtype, b.shape, a.dtype, a.shape)
+        if a.size == 0:
+            continue
+        if a.dtype == np.int64:
+            if not np.array_equal(a, b):
+                return False, "DIFFERS: %s (int64 values)" % name
+            continue
+        a64, b64 = a.astype(np.float64), b.astype(np.float64)
+        if not np.array_equal(np.isnan(a64), np.isnan(b64)):
+            return False, "DIFFERS: %s (NaN positions)" % name
+        finite = ~np.isnan(a64)
+        scale = 1.0 + float(np.max(np.abs(a64[finite]), initial=0.0))
+        rel = float(np.max(np.abs(b64[finite] - a64[finite]), initial=0.0)) / scale
+        if not rel <= rel_tol:
+            return False, "DIFFERS: %s by %.2e relative (tolerance %.0e)" % (name, rel, rel_tol)
+        if rel > worst:
+            worst, worst_name = rel, name
+    return True, "same within %.0e (largest relative difference %.1e, %s)" % (rel_tol, worst, worst_name)
+
+
 if __name__ == "__main__":
     import sys
     if len(sys.argv) < 2:

@@ -5,8 +5,10 @@ Run with a python that has torch (Debian's torch 1.13 is /usr/bin/python3):
 
     /usr/bin/python3 tests/reference/make_goldens.py [--out DIR] [--check]
 
-Deterministic: fixed seeds, one thread, so every run writes the same bytes. `--check` regenerates into
-memory and compares with the files in DIR instead of writing (exit 1 on any difference).
+Deterministic: fixed seeds, one thread, so every run with one torch writes the same bytes. `--check`
+regenerates into memory and compares with the files in DIR instead of writing: the same bytes, or (another
+torch version) the same tensors with every float value within 1e-12 relative (golden_io.compare_goldens);
+exit 1 on anything else.
 The tensor names of every file are documented in tests/reference/README.md.
 """
 import argparse
@@ -569,9 +571,13 @@ def main():
         path = os.path.join(args.out, fname)
         data = golden_io.encode_tensors(tensors)
         if args.check:
-            same = os.path.exists(path) and open(path, "rb").read() == data
+            if os.path.exists(path):
+                with open(path, "rb") as f:
+                    same, text = golden_io.compare_goldens(f.read(), data)
+            else:
+                same, text = False, "DIFFERS: no such file"
             bad += not same
-            print("%-22s %9d bytes  %3d tensors  %s" % (fname, len(data), len(tensors), "same" if same else "DIFFERS"))
+            print("%-22s %9d bytes  %3d tensors  %s" % (fname, len(data), len(tensors), text))
         else:
             golden_io.write_tensors(path, tensors)
             print("%-22s %9d bytes  %3d tensors" % (fname, len(data), len(tensors)))
