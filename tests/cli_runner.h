@@ -5,7 +5,11 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "dcsr/model/config.h"
 #include "dcsr/model/network.h"
@@ -79,6 +83,17 @@ inline void write_dataset(const std::string& root, int64_t n, int64_t h, int64_t
     write_png(root + "/LR/x2/" + name, test_image(h, w, uint64_t(100 + i)));
     write_png(root + "/Ref/x2/" + name, test_image(h, w, uint64_t(150 + i)));
   }
+}
+
+// The "val" and "monitor" lines of a training log (train_log.jsonl), in order.
+inline std::vector<nlohmann::json> validation_lines(const std::string& log_path) {
+  std::vector<nlohmann::json> lines;
+  std::ifstream log(log_path);
+  for (std::string line; std::getline(log, line);) {
+    nlohmann::json j = nlohmann::json::parse(line);
+    if (j["type"] == "val" || j["type"] == "monitor") lines.push_back(j);
+  }
+  return lines;
 }
 
 }  // namespace dcsr::test

@@ -414,17 +414,6 @@ TEST_CASE("forward: dcsr sra fine-tunes a model in 8k mode and validates", "[cli
   CHECK(ck.extra["train_config"]["sra"] == true);
 }
 
-// The "val" and "monitor" lines of a training log, in order.
-std::vector<nlohmann::json> validation_lines(const std::string& log_path) {
-  std::vector<nlohmann::json> lines;
-  std::ifstream log(log_path);
-  for (std::string line; std::getline(log, line);) {
-    nlohmann::json j = nlohmann::json::parse(line);
-    if (j["type"] == "val" || j["type"] == "monitor") lines.push_back(j);
-  }
-  return lines;
-}
-
 TEST_CASE("forward: dcsr train measures monitored sets beside the validation set", "[cli][train]") {
   test::TempDir dir("cli_monitor");
   write_dataset(dir / "set", 2, 64, 64);  // 2 steps per epoch
@@ -441,7 +430,7 @@ TEST_CASE("forward: dcsr train measures monitored sets beside the validation set
   INFO(r.output);
   REQUIRE(r.status == 0);
   // Each validation point (after epochs 1 and 2): val, then the monitored sets by name.
-  const std::vector<nlohmann::json> lines = validation_lines(dir / "a/train_log.jsonl");
+  const std::vector<nlohmann::json> lines = test::validation_lines(dir / "a/train_log.jsonl");
   REQUIRE(lines.size() == 8);
   for (size_t k = 0; k < lines.size(); ++k) {
     const nlohmann::json& j = lines[k];

@@ -228,16 +228,8 @@ TEST_CASE("distributed: validation and monitored sets are sharded and logged onc
   RunResult two = run_mpi(2, base + " --out two", dir.str());
   INFO(two.output);
   REQUIRE(two.status == 0);
-  auto scored_lines = [](const fs::path& log_path) {
-    std::vector<nlohmann::json> lines;
-    std::ifstream log(log_path);
-    for (std::string line; std::getline(log, line);) {
-      nlohmann::json j = nlohmann::json::parse(line);
-      if (j["type"] == "val" || j["type"] == "monitor") lines.push_back(j);
-    }
-    return lines;
-  };
-  const std::vector<nlohmann::json> a = scored_lines(dir / "one/train_log.jsonl"), b = scored_lines(dir / "two/train_log.jsonl");
+  const std::vector<nlohmann::json> a = test::validation_lines(dir / "one/train_log.jsonl"),
+                                    b = test::validation_lines(dir / "two/train_log.jsonl");
   REQUIRE(a.size() == 2);
   REQUIRE(b.size() == 2);
   for (size_t k = 0; k < 2; ++k) {

@@ -41,8 +41,9 @@ nlohmann::json monitor_sets(const CommandInfo& self, const Args& args) {
     const std::string name = spec.substr(0, eq);
     std::string data = spec.substr(eq + 1);
     std::string ref_from;
-    const size_t cut = data.find(",ref_from=");
-    if (cut != std::string::npos) ref_from = data.substr(cut + 10), data = data.substr(0, cut);
+    const std::string ref_key = ",ref_from=";
+    const size_t cut = data.find(ref_key);
+    if (cut != std::string::npos) ref_from = data.substr(cut + ref_key.size()), data = data.substr(0, cut);
     if (sets.contains(name)) throw UsageError("dcsr " + self.name + ": --monitor: the name '" + name + "' is given twice");
     sets[name] = MonitorSet{data, ref_from};
   }

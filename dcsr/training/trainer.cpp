@@ -328,6 +328,7 @@ void validate(TrainingRun& run) {
   run.validated_step = run.st.step;
   if (!cfg.val_data.empty()) {
     const auto [s, seconds] = timed_evaluation(run, cfg.val_data, val_eval_options(run));
+    // Only the root has the means: it alone logs them, keeps the best and writes it.
     if (distributed::world().is_root()) {
       json line = {{"type", "val"}};
       line.update(eval_scores(run, s, seconds));
@@ -337,11 +338,10 @@ void validate(TrainingRun& run) {
           << s.mean_sr.psnr << " dB (bicubic " << s.mean_bicubic.psnr << "), SSIM " << std::setprecision(4)
           << s.mean_sr.ssim;
       if (run.bar) run.bar->message(msg.str());
-    }
-    // Only the root has the means: it alone keeps the best and writes it.
-    if (distributed::world().is_root() && s.mean_sr.psnr > run.st.best_val_psnr) {
-      run.st.best_val_psnr = s.mean_sr.psnr;
-      save(run, run.best);
+      if (s.mean_sr.psnr > run.st.best_val_psnr) {
+        run.st.best_val_psnr = s.mean_sr.psnr;
+        save(run, run.best);
+      }
     }
   }
   measure_monitored_sets(run);
