@@ -42,8 +42,9 @@ inline int64_t grain_for(int64_t work_per_item) {
 // the core that wrote them in the layer before (the ranges of two layers of
 // one size coincide): handed out one at a time to whichever thread was free,
 // half of a 2-thread convolution's input had just been written by the other
-// core, and a chain of 32-channel convolutions ran 1.25x slower than the
-// same convolutions on an input both cores had only read. Taking over the
+// core, and a chain of 32-channel convolutions ran 1.33x slower than the
+// same convolutions on an input no conv writes (1.13x now; dcsr_bench's
+// conv2d_32x32_k3_228x292_chain line). Taking over the
 // rest of a slow thread's range keeps both cores busy when one of them also
 // serves another process. Which slot runs a job then varies from run to
 // run; with `fixed`, thread t runs exactly its own range, so that sums
