@@ -4,10 +4,29 @@
 
 namespace dcsr::kernels {
 
+namespace {
+
+// A convolution's row when profiling by shape (runtime/profiler.h): "32->32
+// 3x3 s1 p1 at 1x228x292" (channels in -> out, kernel, stride, padding, and
+// the input's batch x height x width; then the groups and the dtype where
+// they are not 1 and float32). Empty, and built at no cost, otherwise.
+std::string conv_shape_detail(const Tensor& x, const Tensor& weight, int64_t stride, int64_t padding, int64_t groups) {
+  if (!runtime::kernel_profile_shapes()) return {};
+  std::string d = std::to_string(x.size(1)) + "->" + std::to_string(weight.size(0)) + " " +
+                  std::to_string(weight.size(2)) + "x" + std::to_string(weight.size(3)) + " s" + std::to_string(stride) +
+                  " p" + std::to_string(padding) + " at " + std::to_string(x.size(0)) + "x" + std::to_string(x.size(2)) +
+                  "x" + std::to_string(x.size(3));
+  if (groups != 1) d += " g" + std::to_string(groups);
+  if (x.dtype() != kFloat32) d += std::string(" ") + dtype_name(x.dtype());
+  return d;
+}
+
+}  // namespace
+
 void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& residual, Tensor& y,
                     int64_t stride, int64_t padding, int64_t groups, int64_t workspace_bytes,
                     double activation_slope) {
-  const KernelScope scope("conv2d_forward", x.device());
+  const KernelScope scope("conv2d_forward", x.device(), conv_shape_detail(x, weight, stride, padding, groups));
   switch (x.device()) {
     case Device::CPU:
       return cpu::conv2d_forward(x, weight, bias, residual, y, stride, padding, groups, workspace_bytes,
@@ -20,7 +39,8 @@ void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
 
 void conv2d_backward_input(const Tensor& grad_y, const Tensor& weight, Tensor& grad_x, int64_t stride,
                            int64_t padding, int64_t groups, int64_t workspace_bytes) {
-  const KernelScope scope("conv2d_backward_input", grad_y.device());
+  const KernelScope scope("conv2d_backward_input", grad_y.device(),
+                          conv_shape_detail(grad_x, weight, stride, padding, groups));
   switch (grad_y.device()) {
     case Device::CPU:
       return cpu::conv2d_backward_input(grad_y, weight, grad_x, stride, padding, groups, workspace_bytes);
@@ -32,7 +52,8 @@ void conv2d_backward_input(const Tensor& grad_y, const Tensor& weight, Tensor& g
 
 void conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, Tensor& grad_weight, Tensor& grad_bias,
                             int64_t stride, int64_t padding, int64_t groups, int64_t workspace_bytes) {
-  const KernelScope scope("conv2d_backward_weight", grad_y.device());
+  const KernelScope scope("conv2d_backward_weight", grad_y.device(),
+                          conv_shape_detail(x, grad_weight, stride, padding, groups));
   switch (grad_y.device()) {
     case Device::CPU:
       return cpu::conv2d_backward_weight(grad_y, x, grad_weight, grad_bias, stride, padding, groups,

@@ -22,10 +22,23 @@ bool profiling_requested_by_environment() {
   return value && *value && std::strcmp(value, "0") != 0;
 }
 
+bool shapes_requested_by_environment() {
+  const char* value = std::getenv("DCSR_PROFILE");
+  return value && std::strcmp(value, "shapes") == 0;
+}
+
 std::atomic<bool>& profiling_flag() {
   static std::atomic<bool> flag{profiling_requested_by_environment()};
   return flag;
 }
+
+std::atomic<bool>& shapes_flag() {
+  static std::atomic<bool> flag{shapes_requested_by_environment()};
+  return flag;
+}
+
+// The path noted by the kernel running under this thread's outermost scope.
+thread_local std::string noted_path;
 
 struct Totals {
   int64_t calls = 0;
@@ -54,6 +67,22 @@ int64_t now_ns() {
 
 void set_kernel_profiling(bool on) { profiling_flag().store(on, std::memory_order_relaxed); }
 bool kernel_profiling() { return profiling_flag().load(std::memory_order_relaxed); }
+void set_kernel_profile_shapes(bool on) { shapes_flag().store(on, std::memory_order_relaxed); }
+bool kernel_profile_shapes() { return kernel_profiling() && shapes_flag().load(std::memory_order_relaxed); }
+
+void note_kernel_path(std::string_view path) {
+  if (!kernel_profile_shapes() || nesting_depth == 0) return;
+  try {
+    noted_path.assign(path);
+  } catch (...) {
+    // out of memory while noting: the row goes without its path
+  }
+}
+
+KernelScope::KernelScope(const char* kernel, Device device, std::string shape_detail)
+    : KernelScope(kernel, device, nullptr) {
+  if (kernel_ && kernel_profile_shapes()) shape_detail_ = std::move(shape_detail);  // the outermost scope only
+}
 
 KernelScope::KernelScope(const char* kernel, Device device, const char* detail) {
   if (!kernel_profiling()) return;
@@ -65,6 +94,7 @@ KernelScope::KernelScope(const char* kernel, Device device, const char* detail) 
   if (device == Device::CUDA) cuda_synchronize();  // earlier launches are not ours (may throw: nothing entered yet)
   ++nesting_depth;
   entered_ = true;
+  noted_path.clear();
   kernel_ = kernel;
   detail_ = detail;
   device_ = device;
@@ -85,6 +115,10 @@ void KernelScope::finish() noexcept {
   const int64_t elapsed = now_ns() - start_ns_;
   std::string name = kernel_;
   if (detail_) name += std::string(":") + detail_;
+  if (!shape_detail_.empty()) {
+    name += ":" + shape_detail_;
+    if (!noted_path.empty()) name += " (" + noted_path + ")";
+  }
   Recorder& r = recorder();
   std::lock_guard<std::mutex> lock(r.mutex);
   try {

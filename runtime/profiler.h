@@ -19,9 +19,19 @@
 //
 // Used by `dcsr_bench --profile VARIANT` and by every `dcsr` command when
 // DCSR_PROFILE=1 (the table goes to standard error at the end).
+//
+// By shape: with DCSR_PROFILE=shapes (or set_kernel_profile_shapes(true)),
+// the kernels that pass a shape (the convolutions) get one row per shape and
+// path taken, e.g. "conv2d_forward:32->32 3x3 s1 p1 at 1x228x292
+// (winograd4/avx512)". The path is what the kernel noted with
+// note_kernel_path while it ran (the CPU conv's Winograd variant or direct
+// path, the CUDA forward's kernel): the path it took, not the one a plan
+// would pick. Off (the default), a shape costs nothing: the callers build it
+// only when kernel_profile_shapes() is true.
 #pragma once
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tensor/types.h"
@@ -29,7 +39,16 @@
 namespace dcsr::runtime {
 
 void set_kernel_profiling(bool on);
-bool kernel_profiling();  // initially true when the environment has DCSR_PROFILE=1
+bool kernel_profiling();  // initially true when the environment has DCSR_PROFILE=1 (or =shapes)
+
+// Rows by shape (see above); true only while profiling is on too.
+void set_kernel_profile_shapes(bool on);
+bool kernel_profile_shapes();  // initially true when the environment has DCSR_PROFILE=shapes
+
+// Records the path the running kernel takes, for its row when profiling by
+// shape (the last note of the outermost scope's call wins); does nothing
+// otherwise. Call it from the thread that opened the scope.
+void note_kernel_path(std::string_view path);
 
 struct KernelProfileRow {
   std::string kernel;  // entry point name, e.g. "conv2d_forward", "unary:relu"
@@ -54,6 +73,8 @@ inline std::string kernel_profile_table(double total_ms = 0.0) { return kernel_p
 class KernelScope {
  public:
   KernelScope(const char* kernel, Device device, const char* detail = nullptr);
+  // With a detail made for this call (a shape): an empty one adds nothing.
+  KernelScope(const char* kernel, Device device, std::string shape_detail);
   ~KernelScope();
   KernelScope(const KernelScope&) = delete;
   KernelScope& operator=(const KernelScope&) = delete;
@@ -63,6 +84,7 @@ class KernelScope {
   const char* kernel_ = nullptr;  // null: this scope records nothing (off, or nested)
   bool entered_ = false;          // counted in the thread's nesting depth
   const char* detail_ = nullptr;
+  std::string shape_detail_;  // by shape only: the call's shape
   Device device_ = Device::CPU;
   int64_t start_ns_ = 0;
 };

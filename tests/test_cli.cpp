@@ -174,6 +174,16 @@ TEST_CASE("forward: dcsr sr reports its time, and with DCSR_PROFILE=1 the time p
   // The allocator's calls to the system are rows of their own, and its counts close the report.
   CHECK_THAT(profiled.output, Catch::Contains("allocator:system_alloc") &&
                                   Catch::Contains("allocator (cpu): ") && Catch::Contains(" from the cache, peak "));
+  CHECK_THAT(profiled.output, !Catch::Contains("conv2d_forward:"));
+  // DCSR_PROFILE=shapes: the convolutions by shape and path (the network's first, the LR's 3 -> n_feats 3x3).
+  ::setenv("DCSR_PROFILE", "shapes", 1);
+  RunResult shapes = run_dcsr(args, dir.str());
+  ::unsetenv("DCSR_PROFILE");
+  INFO(shapes.output);
+  REQUIRE(shapes.status == 0);
+  CHECK_THAT(shapes.output, Catch::Contains("dcsr sr: time per kernel (DCSR_PROFILE=shapes;"));
+  CHECK_THAT(shapes.output, Catch::Contains("conv2d_forward:3->4 3x3 s1 p1 at 1x") && Catch::Contains("max_cosine"));
+  CHECK_THAT(shapes.output, !Catch::Contains("conv2d_forward   "));  // no row without its shape
 }
 
 TEST_CASE("forward: dcsr eval --tile-batch measures the same images", "[cli]") {

@@ -1,5 +1,6 @@
 // The kernel profiler (runtime/profiler.h): what it records, what it
 // leaves out, and its table. Only counts and names are asserted, never times.
+#include "kernels/cpu_paths.h"
 #include "runtime/profiler.h"
 #include "runtime/allocator.h"
 #include "test_util.h"
@@ -21,6 +22,19 @@ struct ProfilingOn {
     runtime::reset_kernel_profile();
   }
 };
+
+// Profiling by shape for one test (on top of ProfilingOn), off again whatever happens.
+struct ShapesOn {
+  ShapesOn() { runtime::set_kernel_profile_shapes(true); }
+  ~ShapesOn() { runtime::set_kernel_profile_shapes(false); }
+};
+
+// The path the CPU conv plan gives a float32 forward conv, as a row names it: " (winograd4/avx512)".
+std::string planned_path(int64_t n, int64_t cin, int64_t h, int64_t w, int64_t cout, int64_t k, int64_t stride,
+                         int64_t pad) {
+  const int64_t ho = (h + 2 * pad - k) / stride + 1, wo = (w + 2 * pad - k) / stride + 1;
+  return " (" + kernels::cpu_paths::conv_forward_path({n, cin, h, w, cout, k, stride, pad, 1, ho, wo}) + ")";
+}
 
 const KernelProfileRow* find_row(const std::vector<KernelProfileRow>& rows, const std::string& kernel,
                                  Device device = Device::CPU) {
@@ -127,6 +141,89 @@ TEST_CASE("profiler: the table names each kernel and the time outside kernels", 
   const std::string own_sum = runtime::kernel_profile_table(rows);
   CHECK_THAT(own_sum, Catch::Contains("75.0%"));  // 30 of the kernels' 40 ms
   CHECK_THAT(own_sum, Catch::Contains("(kernels in all)"));
+}
+
+TEST_CASE("profiler: by shape, each convolution's row names its shape and the path it took", "[profile]") {
+  namespace paths = kernels::cpu_paths;
+  Generator gen(6);
+  const Tensor x = uniform({1, 8, 40, 44}, gen, -1, 1), w3 = uniform({16, 8, 3, 3}, gen, -0.1, 0.1);
+  const Tensor b = uniform({16}, gen), w1 = uniform({4, 8, 1, 1}, gen, -0.1, 0.1), b1 = uniform({4}, gen);
+  const std::string row3 = "conv2d_forward:8->16 3x3 s1 p1 at 1x40x44";
+  SECTION("off: one row for every convolution") {
+    NoGradGuard no_grad;
+    ProfilingOn on;
+    Tensor y = conv2d(x, w3, b), z = conv2d(x, w1, b1, 1, 0);
+    (void)y, (void)z;
+    const std::vector<KernelProfileRow> rows = runtime::kernel_profile();
+    REQUIRE(find_row(rows, "conv2d_forward"));
+    CHECK(find_row(rows, "conv2d_forward")->calls == 2);
+  }
+  SECTION("on: a row per shape, with the planned path; a forced path is named as forced") {
+    NoGradGuard no_grad;
+    ProfilingOn on;
+    ShapesOn shapes;
+    CHECK(runtime::kernel_profile_shapes());
+    Tensor y = conv2d(x, w3, b), y2 = conv2d(x, w3, b), z = conv2d(x, w1, b1, 1, 0);
+    paths::set_cpu_conv_path(paths::CpuConvPath::kDirect);
+    Tensor direct = conv2d(x, w3, b);
+    const std::string direct_path = planned_path(1, 8, 40, 44, 16, 3, 1, 1);
+    paths::reset_cpu_conv_path();
+    (void)y, (void)y2, (void)z, (void)direct;
+    const std::vector<KernelProfileRow> rows = runtime::kernel_profile();
+    const std::string planned = planned_path(1, 8, 40, 44, 16, 3, 1, 1);
+    INFO("planned" << planned << ", forced direct" << direct_path);
+    CHECK(planned != direct_path);  // the two rows below are two paths
+    REQUIRE(find_row(rows, row3 + planned));
+    CHECK(find_row(rows, row3 + planned)->calls == 2);
+    REQUIRE(find_row(rows, row3 + direct_path));
+    CHECK(find_row(rows, row3 + direct_path)->calls == 1);
+    const std::string row1 = "conv2d_forward:8->4 1x1 s1 p0 at 1x40x44" + planned_path(1, 8, 40, 44, 4, 1, 1, 0);
+    REQUIRE(find_row(rows, row1));
+    CHECK(find_row(rows, row1)->calls == 1);
+    CHECK_FALSE(find_row(rows, "conv2d_forward"));
+  }
+  SECTION("on: float64, groups and strides are named") {
+    NoGradGuard no_grad;
+    ProfilingOn on;
+    ShapesOn shapes;
+    Tensor x64 = x.to(kFloat64);
+    Tensor wg = uniform({8, 2, 3, 3}, gen, -0.1, 0.1, kFloat64);
+    Tensor y = conv2d(x64, wg, Tensor(), 2, 1, 4);  // 4 groups of 2 -> 2 channels, stride 2
+    (void)y;
+    const std::vector<KernelProfileRow> rows = runtime::kernel_profile();
+    REQUIRE(rows.size() >= 1);
+    CHECK(find_row(rows, "conv2d_forward:8->8 3x3 s2 p1 at 1x40x44 g4 float64 (direct/im2col-gemm)"));
+  }
+  SECTION("on: training's three convolutions, each a row of its own") {
+    Tensor xl = x.detach().requires_grad_(), wl = w3.detach().requires_grad_();
+    ProfilingOn on;
+    ShapesOn shapes;
+    Tensor y = conv2d(xl, wl, b);
+    sum(y).backward();
+    const std::vector<KernelProfileRow> rows = runtime::kernel_profile();
+    size_t input_rows = 0, weight_rows = 0;
+    for (const KernelProfileRow& row : rows) {
+      input_rows += row.kernel.rfind("conv2d_backward_input:8->16 3x3 s1 p1 at 1x40x44 (", 0) == 0;
+      weight_rows += row.kernel.rfind("conv2d_backward_weight:8->16 3x3 s1 p1 at 1x40x44 (", 0) == 0;
+    }
+    CHECK(input_rows == 1);
+    CHECK(weight_rows == 1);
+  }
+  SECTION("a path noted outside any kernel, or with shapes off, changes nothing") {
+    runtime::note_kernel_path("nowhere");  // no scope open: ignored
+    ProfilingOn on;
+    { runtime::KernelScope scope("plain_kernel", Device::CPU, std::string("a shape")); }
+    {
+      ShapesOn shapes;
+      runtime::KernelScope scope("shaped_kernel", Device::CPU, std::string("a shape"));
+      runtime::KernelScope nested("inner", Device::CPU);
+      runtime::note_kernel_path("its path");  // under the outermost scope: its row's
+    }
+    const std::vector<KernelProfileRow> rows = runtime::kernel_profile();
+    CHECK(find_row(rows, "plain_kernel"));  // shapes off: the shape was never kept
+    CHECK(find_row(rows, "shaped_kernel:a shape (its path)"));
+    CHECK(rows.size() == 2);
+  }
 }
 
 TEST_CASE("cuda: profiler charges device kernels and copies to the GPU", "[cuda][profile]") {

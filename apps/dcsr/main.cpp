@@ -7,7 +7,8 @@
 // is left either way). Every error is one line on stderr naming the file or
 // option at fault.
 // With DCSR_PROFILE=1 in the environment, a successful command ends with a
-// table of the time spent in each kernel on stderr (runtime/profiler.h).
+// table of the time spent in each kernel on stderr (runtime/profiler.h);
+// DCSR_PROFILE=shapes splits the convolutions' rows by shape and path.
 #include <chrono>
 #include <iostream>
 #include <new>
@@ -89,7 +90,8 @@ static int run_command(int argc, char** argv) {
     const int status = command->run(*command, rest);
     if (runtime::kernel_profiling()) {
       const double wall_s = seconds_since(start);
-      std::cerr << "dcsr " << command->name << ": time per kernel (DCSR_PROFILE=1; " << wall_s << " s in all)\n"
+      std::cerr << "dcsr " << command->name << ": time per kernel (DCSR_PROFILE="
+                << (runtime::kernel_profile_shapes() ? "shapes" : "1") << "; " << wall_s << " s in all)\n"
                 << runtime::kernel_profile_table(1e3 * wall_s);
       for (Device device : {Device::CPU, Device::CUDA}) {
         if (device == Device::CUDA && !runtime::cuda_available()) continue;

@@ -33,6 +33,7 @@
 #include "kernels/cpu/conv2d_common.h"
 #include "kernels/cpu/im2col.h"
 #include "kernels/cpu/winograd_plan.h"
+#include "runtime/profiler.h"
 
 namespace dcsr::kernels::cpu {
 
@@ -106,13 +107,14 @@ template <typename T>
 void forward_gemm(const ConvShape& s, const T* x, const T* w, const T* b, T* y, int64_t limit,
                   const Epilogue& epilogue = {}) {
   if constexpr (std::is_same_v<T, float>) {
-    if (winograd_forward_planned(s, x, w, b, y, limit, epilogue)) return;
+    if (winograd_forward_planned(s, x, w, b, y, limit, epilogue)) return;  // notes its variant
   }
 #ifdef DCSR_PACKED_GEMM
   if constexpr (std::is_same_v<T, float>) {
-    if (forward_avx512(s, x, w, b, y, limit, epilogue)) return;
+    if (forward_avx512(s, x, w, b, y, limit, epilogue)) return runtime::note_kernel_path("direct/avx512-implicit-gemm");
   }
 #endif
+  runtime::note_kernel_path("direct/im2col-gemm");
   const int64_t K = s.K(), P = s.P(), cout_g = s.cout_g();
   const ColumnChunks<T> chunks(s, x, limit);
   run_jobs(chunks.plan().jobs, chunks.plan().workers, [&](int64_t job, int slot) {
@@ -133,13 +135,14 @@ void forward_gemm(const ConvShape& s, const T* x, const T* w, const T* b, T* y, 
 template <typename T>
 void backward_weight_gemm(const ConvShape& s, const T* gy, const T* x, T* gw, int64_t limit) {
   if constexpr (std::is_same_v<T, float>) {
-    if (winograd_backward_weight_planned(s, gy, x, gw, limit)) return;
+    if (winograd_backward_weight_planned(s, gy, x, gw, limit)) return;  // notes its variant
   }
 #ifdef DCSR_PACKED_GEMM
   if constexpr (std::is_same_v<T, float>) {
-    if (backward_weight_avx512(s, gy, x, gw, limit)) return;
+    if (backward_weight_avx512(s, gy, x, gw, limit)) return runtime::note_kernel_path("direct/avx512-implicit-gemm");
   }
 #endif
+  runtime::note_kernel_path("direct/im2col-gemm");
   const int64_t K = s.K(), P = s.P(), cout_g = s.cout_g(), wsize = s.Cout * K;
   const ColumnChunks<T> chunks(s, x, limit);
   const int workers = chunks.plan().workers;
@@ -166,6 +169,7 @@ void backward_weight_gemm(const ConvShape& s, const T* gy, const T* x, T* gw, in
 // then separated by a band tall enough that their footprints are disjoint.
 template <typename T>
 void backward_input_col2im(const ConvShape& s, const T* gy, const T* w, T* gx, int64_t limit) {
+  runtime::note_kernel_path("direct/col2im-gemm");
   const int64_t K = s.K(), P = s.P(), cin_g = s.cin_g(), cout_g = s.cout_g(), sz = int64_t(sizeof(T));
   const Im2colGeometry geo = s.geometry();
   parallel_for(s.N * s.Cin, grain_for(s.H * s.W),
@@ -375,7 +379,10 @@ void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
     const T* b = bias.defined() ? bias.data<T>() : nullptr;
     const Epilogue epilogue{residual.defined() ? residual.data<T>() : nullptr, activation_slope};
     if (y.numel() == 0) return;
-    if (s.depthwise()) return depthwise_forward(s, x.data<T>(), weight.data<T>(), b, y.data<T>(), epilogue);
+    if (s.depthwise()) {
+      runtime::note_kernel_path("depthwise");
+      return depthwise_forward(s, x.data<T>(), weight.data<T>(), b, y.data<T>(), epilogue);
+    }
     forward_gemm(s, x.data<T>(), weight.data<T>(), b, y.data<T>(), workspace_bytes, epilogue);
   });
 }
@@ -389,7 +396,10 @@ void conv2d_backward_input(const Tensor& grad_y, const Tensor& weight, Tensor& g
     const T* w = weight.data<T>();
     T* gx = grad_x.data<T>();
     if (grad_y.numel() == 0) return std::fill(gx, gx + grad_x.numel(), T(0));  // an empty batch or no outputs
-    if (s.depthwise()) return depthwise_backward_input(s, gy, w, gx);
+    if (s.depthwise()) {
+      runtime::note_kernel_path("depthwise");
+      return depthwise_backward_input(s, gy, w, gx);
+    }
     if (s.stride == 1 && s.pad <= s.k - 1) {
       // (1x1 convs included: then it is grad_x = w_g^T grad_y, a pointwise conv.)
       // Flipped kernel with in/out swapped: wf[g*cin_g + ci][co][ky][kx] =
@@ -421,7 +431,10 @@ void conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, Tensor& grad_
       return;
     }
     if (grad_bias.defined()) bias_gradient(s, gy, grad_bias.data<T>());
-    if (s.depthwise()) return depthwise_backward_weight(s, gy, x.data<T>(), grad_weight.data<T>());
+    if (s.depthwise()) {
+      runtime::note_kernel_path("depthwise");
+      return depthwise_backward_weight(s, gy, x.data<T>(), grad_weight.data<T>());
+    }
     backward_weight_gemm(s, gy, x.data<T>(), grad_weight.data<T>(), workspace_bytes);
   });
 }

@@ -52,6 +52,16 @@
 // side 64). The float32 error against the float64 direct gradient, relative
 // to max |dW|, on the same shapes: direct 2.8-6.5e-7, F(2x2) 0.7-1.1e-6,
 // F(4x4) 0.45-1.3e-5.
+//
+// F(6x6, 3x3) was tried (2026-12-05, Zen 5, AVX-512; eight tiles per ymm,
+// an 8 x 8 transpose for the stride of 6) and not kept. It was correct (an
+// 8K-mode image within 93.6 dB of F(4x4)'s) and needs 21% fewer
+// multiplications, but measured slower, one-input times per conv, 2 threads:
+// 32 -> 32 at 228x292 1.47-1.48 against 1.22-1.25 ms, at 240x288 (whole
+// 48-column groups) 1.32 against 1.16-1.17, at 456x584 5.43-5.50 against
+// 5.20-5.30, 64 -> 64 at 256x256 4.22-4.34 against 3.75-3.78. Its multiply
+// shrank by a tenth, its transforms doubled: F(4x4)'s sixteen-tile zmm
+// transforms need only in-lane 4x4 transposes.
 #include "kernels/cpu/winograd_plan.h"
 
 #include <algorithm>
@@ -60,6 +70,7 @@
 #include <mutex>
 
 #include "kernels/cpu/winograd.h"
+#include "runtime/profiler.h"
 #include "tensor/error.h"
 
 namespace dcsr::kernels::cpu {
@@ -172,21 +183,34 @@ int winograd_weight_tile_for(const ConvShape& s) {
   return side >= 64 ? 4 : 2;
 }
 
+// "winograd4/avx512", "winograd2x5/avx2", ...: variant m on the current ISA.
+static std::string winograd_path_name(int m) {
+  return (m == kF2x5 ? std::string("winograd2x5") : "winograd" + std::to_string(m)) + "/" + isa_name(cpu_isa());
+}
+
+// Notes variant m as the running kernel's path when profiling by shape (runtime/profiler.h).
+static void note_winograd_path(int m) {
+  if (runtime::kernel_profile_shapes()) runtime::note_kernel_path(winograd_path_name(m));
+}
+
 bool winograd_backward_weight_planned(const ConvShape& s, const float* gy, const float* x, float* gw, int64_t limit) {
   const int m = winograd_weight_tile_for(s);
-  return m > 0 && winograd_backward_weight(s, gy, x, gw, limit, m, cpu_isa());
+  if (m <= 0 || !winograd_backward_weight(s, gy, x, gw, limit, m, cpu_isa())) return false;
+  note_winograd_path(m);
+  return true;
 }
 
 bool winograd_forward_planned(const ConvShape& s, const float* x, const float* w, const float* b, float* y,
                               int64_t limit, const Epilogue& epilogue) {
   const int m = winograd_tile_for(s);
-  return m > 0 && winograd_forward(s, x, w, b, y, limit, epilogue, m, cpu_isa());
+  if (m <= 0 || !winograd_forward(s, x, w, b, y, limit, epilogue, m, cpu_isa())) return false;
+  note_winograd_path(m);
+  return true;
 }
 
 std::string conv_forward_path(const ConvShape& s) {
   const int m = winograd_tile_for(s);
-  if (m == kF2x5) return std::string("winograd2x5/") + isa_name(cpu_isa());
-  if (m > 0) return "winograd" + std::to_string(m) + "/" + isa_name(cpu_isa());
+  if (m > 0) return winograd_path_name(m);
 #ifdef DCSR_PACKED_GEMM
   return "direct/avx512-implicit-gemm";
 #else

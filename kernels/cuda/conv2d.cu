@@ -40,6 +40,7 @@
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/im2col.cuh"
 #include "runtime/device.h"
+#include "runtime/profiler.h"
 #include "runtime/switches.h"
 
 namespace dcsr::kernels::cuda {
@@ -185,12 +186,14 @@ void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
   const float* rd = residual.defined() ? residual.data<float>() : nullptr;
   float* yd = y.data<float>();
   if (s.depthwise()) {
+    runtime::note_kernel_path("depthwise");
     depthwise_forward_kernel<<<grid_for(y.numel()), kBlock>>>(xd, wd, bd, rd, yd, s, float(activation_slope));
     DCSR_CUDA_CHECK_LAUNCH();
     return;
   }
   const ConvForwardShape plan_shape{s.N, s.Cin, s.H, s.W, s.Cout, s.k, s.stride, s.pad, s.groups};
   const ConvForwardKernel kernel = plan_conv_forward(plan_shape, runtime::cuda_conv_path(), multiprocessors());
+  runtime::note_kernel_path(conv_forward_kernel_name(kernel));
   if (kernel != ConvForwardKernel::kIm2col) {
     // Bias, residual and activation happen in the kernel's own store.
     launch_conv_implicit_gemm(kernel, xd, wd, bd, rd, yd, s.N, s.Cin, s.H, s.W, s.k, s.pad, s.Cout,
