@@ -10,8 +10,10 @@ namespace dcsr::runtime {
 // unset, is off).
 bool env_switch_on(const char* name);
 
-// TF32 tensor-core math for the float32 GEMMs of the CUDA backend (cuBLAS).
-// Off by default (exact float32); DCSR_TF32=1 in the environment turns it on.
+// TF32 tensor-core math for the float32 GEMMs of the CUDA backend: cuBLAS's,
+// and the implicit-GEMM convolutions' (kernels/cuda/conv2d_implicit_tf32.cuh,
+// on GPUs of compute capability 8.0 or later). Off by default (exact
+// float32); DCSR_TF32=1 in the environment turns it on.
 // A no-op in builds without CUDA.
 void set_cuda_tf32(bool enabled);
 bool cuda_tf32();

@@ -7,10 +7,12 @@
 // SMs the 20x20 and 150x150 cases take 64 x 256 too.
 // The cost model's choices are checked without a GPU at the end.
 #include <algorithm>
+#include <cmath>
 
 #include "cuda_parity.h"
 #include "kernels/conv_forward_plan.h"
 #include "runtime/device.h"
+#include "runtime/profiler.h"
 #include "runtime/switches.h"
 #include "kernels/kernels.h"
 
@@ -76,6 +78,112 @@ TEST_CASE("cuda: conv2d forward through the implicit GEMM", "[cuda]") {
                      return TensorList{conv2d_leaky_relu(in[0], in[1], in[2], slope, 1)};
                    },
                    {x, w, b}, {1e-5, 1e-4, 1e-4, 1e-4});
+}
+
+namespace {
+
+// Sets TF32 on the CUDA backend (runtime/switches.h) for a scope.
+struct Tf32Scope {
+  bool saved = runtime::cuda_tf32();
+  explicit Tf32Scope(bool on) { runtime::set_cuda_tf32(on); }
+  ~Tf32Scope() { runtime::set_cuda_tf32(saved); }
+};
+
+// Largest |a - b| over the elements, float64.
+double max_abs_diff_of(const Tensor& a, const Tensor& b) {
+  const Tensor d = abs(a.to(kFloat64) - b.to(kFloat64));  // a fresh, contiguous result
+  double m = 0.0;
+  for (int64_t i = 0; i < d.numel(); ++i) m = std::max(m, d.data<double>()[i]);
+  return m;
+}
+
+// Largest of (a - b) over the elements, float64.
+double max_excess(const Tensor& a, const Tensor& b) {
+  const Tensor d = a.to(kFloat64) - b.to(kFloat64);  // a fresh, contiguous result
+  double m = -INFINITY;
+  for (int64_t i = 0; i < d.numel(); ++i) m = std::max(m, d.data<double>()[i]);
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("cuda: conv2d forward on TF32 tensor cores, within TF32's error bound", "[cuda]") {
+  DCSR_SKIP_WITHOUT_GPU();
+  // DCSR_TF32=1 with the implicit GEMM forced: conv2d_implicit_tf32.cuh (a
+  // GPU of compute capability 8.0 or later: H100, H200; the host emulator
+  // says 9.0). Its bound (the kernel's header): |y - exact| <= (2^-10 +
+  // 2^-22 + K 2^-24) sum |w| |x| per output, before the epilogue's float32
+  // roundings (allowed for with 2^-22 of the magnitudes), the exact result
+  // the float64 CPU convolution. LeakyReLU (slope <= 1) does not widen it.
+  test::ConvPathScope scope(runtime::CudaConvPath::kImplicit);
+  struct Case {
+    const char* what;
+    Shape x, w;
+    int64_t padding;
+    bool bias, residual;
+    double slope;
+  };
+  const std::vector<Case> cases = {
+      {"3x3, 3 -> 5 (partial tiles, K = 27)", {2, 3, 9, 11}, {5, 3, 3, 3}, 1, true, false, 1.0},
+      {"3x3, 64 -> 70 at 20x20 (two channel tiles, K = 576)", {2, 64, 20, 20}, {70, 64, 3, 3}, 1, true, true, 0.2},
+      {"3x3, 4 -> 64 at 232x232 (211 blocks of 64 x 256)", {1, 4, 232, 232}, {64, 4, 3, 3}, 1, true, true, 0.0},
+      {"3x3 padding 2, no bias", {1, 2, 6, 7}, {3, 2, 3, 3}, 2, false, false, 1.0},
+      {"5x5, 6 -> 66 (K = 150)", {2, 6, 13, 10}, {66, 6, 5, 5}, 2, true, false, 0.2},
+      {"5x5 at 150x150, 8 -> 64", {1, 8, 150, 150}, {64, 8, 5, 5}, 2, true, true, 1.0},
+  };
+  NoGradGuard no_grad;
+  for (const Case& c : cases) {
+    INFO(c.what);
+    const Tensor x = f32(c.x, 251).detach(), w = f32(c.w, 252, -0.3, 0.3).detach();
+    const Tensor b = c.bias ? f32({c.w[0]}, 253).detach() : Tensor();
+    const int64_t ho = c.x[2] + 2 * c.padding - c.w[2] + 1, wo = c.x[3] + 2 * c.padding - c.w[3] + 1;
+    const Tensor r = c.residual ? f32({c.x[0], c.w[0], ho, wo}, 254).detach() : Tensor();
+    auto run = [&](Device d) {
+      const Tensor xd = x.to(d), wd = w.to(d), bd = b.defined() ? b.to(d) : Tensor();
+      if (c.residual) return conv2d_residual(xd, wd, bd, r.to(d), c.slope).to(kCPU);  // padding k / 2
+      if (c.slope == 1.0) return conv2d(xd, wd, bd, 1, c.padding).to(kCPU);
+      return conv2d_leaky_relu(xd, wd, bd, c.slope, 1, c.padding).to(kCPU);
+    };
+    Tensor tf32, float32;
+    {
+      Tf32Scope on(true);
+      tf32 = run(kCUDA);
+    }
+    {
+      Tf32Scope off(false);
+      float32 = run(kCUDA);
+    }
+    // The exact result and the bound, in float64 on the CPU.
+    const Tensor x64 = x.to(kFloat64), w64 = w.to(kFloat64), b64 = b.defined() ? b.to(kFloat64) : Tensor();
+    const Tensor pre = c.residual ? conv2d_residual(x64, w64, b64, r.to(kFloat64)) : conv2d(x64, w64, b64, 1, c.padding);
+    const Tensor exact = c.slope == 1.0 ? pre : leaky_relu(pre, c.slope);
+    const double K = double(c.w[1] * c.w[2] * c.w[3]);
+    Tensor magnitude = conv2d(abs(x64), abs(w64), b64.defined() ? abs(b64) : Tensor(), 1, c.padding);
+    if (c.residual) magnitude = magnitude + abs(r.to(kFloat64));
+    const Tensor bound = magnitude * (std::ldexp(1.0, -10) + std::ldexp(1.0, -22) * 2 + K * std::ldexp(1.0, -24));
+    CHECK(max_excess(abs(tf32.to(kFloat64) - exact), bound) <= 0.0);
+    // TF32 was used: its error is far above the float32 kernel's at K = 576
+    // (about 2^-11 relative per product against 2^-24 per addition).
+    if (K >= 576) CHECK(max_abs_diff_of(tf32, exact) > 10.0 * max_abs_diff_of(float32, exact));
+  }
+  // The profiler names the path (DCSR_PROFILE=shapes).
+  runtime::reset_kernel_profile();
+  runtime::set_kernel_profiling(true);
+  runtime::set_kernel_profile_shapes(true);
+  {
+    Tf32Scope on(true);
+    Tensor y = conv2d(f32({1, 64, 20, 20}, 255).detach().to(kCUDA), f32({64, 64, 3, 3}, 256).detach().to(kCUDA),
+                      Tensor(), 1, 1);
+    (void)y;
+  }
+  runtime::set_kernel_profile_shapes(false);
+  runtime::set_kernel_profiling(false);
+  bool named = false;
+  for (const runtime::KernelProfileRow& row : runtime::kernel_profile())
+    named = named || (row.kernel.rfind("conv2d_forward:64->64 3x3 s1 p1 at 1x20x20 (implicit 64x", 0) == 0 &&
+                      row.kernel.find(" tf32)") != std::string::npos);
+  runtime::reset_kernel_profile();
+  CHECK(named);
 }
 
 TEST_CASE("conv forward path names", "[conv][options]") {

@@ -265,6 +265,10 @@ if [ -x "$BIN/dcsr_tests" ]; then
     # TF32-aware conv plan needs (conv_forward_plan.cpp is fitted to float32 timings only).
     run_step "DCSR_TF32=1 DCSR_CONV_PATH=im2col dcsr_bench (conv2d, inference tile)" 120 "$REPORT_DIR/bench.jsonl" \
       env DCSR_TF32=1 DCSR_CONV_PATH=im2col bash -c "'$BIN/dcsr_bench' --filter cuda_conv2d && '$BIN/dcsr_bench' --filter cuda_dcsr_infer"
+    # 5e''. and with the implicit GEMM forced on TF32 tensor cores (conv2d_implicit_tf32.cuh, first
+    # timed here; study_conv2d versions 14 and 15 time it alone).
+    run_step "DCSR_TF32=1 DCSR_CONV_PATH=implicit dcsr_bench (conv2d, inference tile)" 120 "$REPORT_DIR/bench.jsonl" \
+      env DCSR_TF32=1 DCSR_CONV_PATH=implicit bash -c "'$BIN/dcsr_bench' --filter cuda_conv2d && '$BIN/dcsr_bench' --filter cuda_dcsr_infer"
   fi
 
   # 5c. a whole 4K-mode image on the GPU (issue 5's goal: 2016x1512 in, 4032x3024 out, at most 10 s):
@@ -299,8 +303,9 @@ if [ -x "$BIN/dcsr_tests" ]; then
           --out '$sr_dir/sr_tf32match.png' --mode 4k --device cuda --model '$ROOT/models/default.ckpt' &&
           cmp '$sr_dir/sr_tf32match.png' '$sr_dir/sr.png' && echo 'exact tf32 matching: the same bytes as float32'"
     fi
-    # 5c'. the same image with cuBLAS on TF32 tensor cores (DCSR_TF32=1: the im2col convolutions and
-    # the matmuls), and issue 18's quality guard: its PSNR against the float32 output must be >= 50 dB.
+    # 5c'. the same image on TF32 tensor cores (DCSR_TF32=1: cuBLAS for the im2col convolutions and
+    # the matmuls, conv2d_implicit_tf32.cuh for the implicit ones), and issue 18's quality guard: its
+    # PSNR against the float32 output must be >= 50 dB.
     if [ "$HAVE_GPU" = yes ] && [ -f "$sr_dir/sr.png" ]; then
       run_step "DCSR_TF32=1 dcsr sr 2016x1512 4k --device cuda (PSNR vs fp32 >= 50 dB)" 90 "$REPORT_DIR/sr_4k.log" \
         bash -c "env DCSR_TF32=1 '$BIN/dcsr' sr --lr '$sr_dir/ds/LR/x2/p.png' --ref '$sr_dir/ds/Ref/x2/p.png' \

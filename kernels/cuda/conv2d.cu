@@ -20,7 +20,10 @@
 // 3x3 and 5x5 stride-1 single-group forwards can instead run as an implicit
 // GEMM (kernels/cuda/conv2d_implicit.cuh): kernels/conv_forward_plan.h picks
 // the kernel per convolution with a cost model fitted to H100 timings;
-// runtime::set_cuda_conv_path / DCSR_CONV_PATH can force one path.
+// runtime::set_cuda_conv_path / DCSR_CONV_PATH can force one path. With TF32
+// on (DCSR_TF32=1) and a GPU that has TF32 tensor cores, the implicit GEMM
+// runs its tensor-core twin (kernels/cuda/conv2d_implicit_tf32.cuh), as
+// cuBLAS then runs the im2col path's GEMMs on them.
 //
 // Performance design (measured by kernels/study/conv2d.cu and dcsr_bench):
 // the goal is a 64->64 3x3 forward at 256x256 at >= 70% of cuBLAS SGEMM on
@@ -34,7 +37,7 @@
 // K = Cin, three with K = 3 Cin) were slower (study versions 8 and 10). The
 // implicit GEMM, with no column matrix and the epilogue in its store, reached
 // 0.71-0.79 of it on an H100 (0.19 ms; kernels/conv_forward_plan.cpp).
-#include "kernels/cuda/conv2d_implicit.cuh"
+#include "kernels/cuda/conv2d_implicit_launch.cuh"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_gemm.h"
 #include "kernels/cuda/cuda_kernels.h"
@@ -193,13 +196,18 @@ void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
   }
   const ConvForwardShape plan_shape{s.N, s.Cin, s.H, s.W, s.Cout, s.k, s.stride, s.pad, s.groups};
   const ConvForwardKernel kernel = plan_conv_forward(plan_shape, runtime::cuda_conv_path(), multiprocessors());
-  runtime::note_kernel_path(conv_forward_kernel_name(kernel));
   if (kernel != ConvForwardKernel::kIm2col) {
-    // Bias, residual and activation happen in the kernel's own store.
-    launch_conv_implicit_gemm(kernel, xd, wd, bd, rd, yd, s.N, s.Cin, s.H, s.W, s.k, s.pad, s.Cout,
+    // Bias, residual and activation happen in the kernel's own store. With
+    // TF32 on, the products run on the tensor cores, as cuBLAS's do below.
+    const bool tf32 = runtime::cuda_tf32() && tf32_tensor_cores();
+    runtime::note_kernel_path(tf32 ? (kernel == ConvForwardKernel::kImplicit64x256 ? "implicit 64x256 tf32"
+                                                                                    : "implicit 64x128 tf32")
+                                   : conv_forward_kernel_name(kernel));
+    launch_conv_implicit_gemm(kernel, tf32, xd, wd, bd, rd, yd, s.N, s.Cin, s.H, s.W, s.k, s.pad, s.Cout,
                               float(activation_slope));
     return;
   }
+  runtime::note_kernel_path(conv_forward_kernel_name(kernel));
   const int64_t K = s.K(), P = s.P(), cin_g = s.cin_g(), cout_g = s.cout_g();
   if (s.pointwise()) {
     // y_n,g = W_g . x_n,g for the whole batch in one batched GEMM per group.

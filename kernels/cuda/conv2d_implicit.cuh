@@ -1,7 +1,9 @@
 // conv2d forward as an implicit GEMM, KS x KS (3 or 5) with stride 1 and any
 // padding, one group: no column matrix in memory. kernels/cuda/conv2d.cu
 // chooses between it and im2col + cuBLAS per convolution
-// (kernels/conv_forward_plan.h, whose cost model has the H100's times).
+// (kernels/conv_forward_plan.h, whose cost model has the H100's times) and
+// launches it through conv2d_implicit_launch.cuh, or its TF32 tensor-core
+// twin (conv2d_implicit_tf32.cuh) when TF32 is on.
 //
 //   y[n][co][p] = act(b[co] + sum_{r < K} W[co][r] * cols_n[r][p] + res[n][co][p]),
 //   K = Cin*KS*KS, p < P = Ho*Wo, Ho = H + 2 pad - KS + 1, Wo likewise,
@@ -158,29 +160,6 @@ __global__ void __launch_bounds__(kIgThreads)
       }
     }
   }
-}
-
-// Runs a convolution that implicit_gemm_applies() to; `block` is one of the
-// two implicit shapes.
-inline void launch_conv_implicit_gemm(ConvForwardKernel block, const float* x, const float* w, const float* b,
-                                      const float* res, float* y, int64_t N, int64_t Cin, int64_t H, int64_t W,
-                                      int64_t k, int64_t pad, int64_t Cout, float slope) {
-  DCSR_CHECK(block != ConvForwardKernel::kIm2col, "launch_conv_implicit_gemm: not an implicit-GEMM block shape");
-  const int64_t P = (H + 2 * pad - k + 1) * (W + 2 * pad - k + 1), n = implicit_block_pixels(block);
-  const dim3 grid(unsigned((P + n - 1) / n), unsigned((Cout + kIgM - 1) / kIgM), unsigned(N));
-  const int ci = int(Cin), h = int(H), wi = int(W), p = int(pad), co = int(Cout);
-  const bool wide = block == ConvForwardKernel::kImplicit64x256;
-  if (k == 3 && wide)
-    conv_implicit_gemm<3, 256><<<grid, kIgThreads>>>(x, w, b, res, y, ci, h, wi, p, co, slope);
-  else if (k == 3)
-    conv_implicit_gemm<3, 128><<<grid, kIgThreads>>>(x, w, b, res, y, ci, h, wi, p, co, slope);
-  else if (k == 5 && wide)
-    conv_implicit_gemm<5, 256><<<grid, kIgThreads>>>(x, w, b, res, y, ci, h, wi, p, co, slope);
-  else if (k == 5)
-    conv_implicit_gemm<5, 128><<<grid, kIgThreads>>>(x, w, b, res, y, ci, h, wi, p, co, slope);
-  else
-    DCSR_CHECK(false, "conv_implicit_gemm: kernel size ", k, " (3 or 5 only)");
-  DCSR_CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace dcsr::kernels::cuda

@@ -65,6 +65,10 @@
 //                before production chose per convolution. Versions 11-13 on this program's five
 //                shapes are the measurements kernels/conv_forward_plan.cpp's cost
 //                model is fitted to.
+//     version 14 version 11 on TF32 tensor cores (kernels/cuda/conv2d_implicit_tf32.cuh:
+//                mma.m16n8k8, the operands rounded to TF32 as they are staged),
+//                what production takes with DCSR_TF32=1; not yet timed.
+//     version 15 version 12 on TF32 tensor cores likewise.
 //
 // The goal (kernels/cuda/conv2d.cu): forward 64->64 at 256x256 at >= 70% of
 // cuBLAS SGEMM on the equivalent GEMM (M = Cout = 64, N = H*W = 65536, K = 576),
@@ -79,7 +83,7 @@
 #include "kernels/cuda/cublas_handle.h"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_gemm.h"
-#include "kernels/cuda/conv2d_implicit.cuh"
+#include "kernels/cuda/conv2d_implicit_launch.cuh"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/im2col.cuh"
 #include "kernels/study/study_common.cuh"
@@ -241,13 +245,15 @@ void run_case(const ConvCase& c, int only_version, const study::Peaks& peaks) {
     kernels::cuda::conv2d_forward(dx, dw, db, Tensor(), dy, 1, 1, 1, workspace_bytes, 1.0);
     runtime::set_cuda_conv_path(before);
   };
-  // Versions 11 and 12: production's implicit GEMM with one block shape, the bias in its store.
-  auto implicit_gemm = [&](kernels::ConvForwardKernel block) {
-    kernels::cuda::launch_conv_implicit_gemm(block, dx.data<float>(), dw.data<float>(), db.data<float>(), nullptr,
-                                             dy.data<float>(), c.N, c.Cin, c.H, c.W, 3, 1, c.Cout, 1.0f);
+  // Versions 11, 12 (float32), 14 and 15 (TF32 tensor cores): production's implicit GEMM with one block
+  // shape, the bias in its store.
+  auto implicit_gemm = [&](kernels::ConvForwardKernel block, bool tf32 = false) {
+    kernels::cuda::launch_conv_implicit_gemm(block, tf32, dx.data<float>(), dw.data<float>(), db.data<float>(),
+                                             nullptr, dy.data<float>(), c.N, c.Cin, c.H, c.W, 3, 1, c.Cout, 1.0f);
   };
-  // float32 sums of 576 (forward, input gradient) or N*H*W (weight gradient) products.
-  const double tol = 1e-4;
+  // float32 sums of 576 (forward, input gradient) or N*H*W (weight gradient) products; TF32 operands
+  // (10 mantissa bits) each round by up to 2^-11 relative.
+  const double tol = 1e-4, tf32_tol = 2e-3;
   const std::vector<study::Version> versions = {
       {"forward: production (whole images per chunk, 256 MB workspace)", {&dy}, {&y_ref}, tol,
        [&] { kernels::cuda::conv2d_forward(dx, dw, db, Tensor(), dy, 1, 1, 1, int64_t(256) << 20, 1.0); }},
@@ -324,6 +330,10 @@ void run_case(const ConvCase& c, int only_version, const study::Peaks& peaks) {
        tol, [&] { implicit_gemm(kernels::ConvForwardKernel::kImplicit64x128); }},
       {"forward: production with im2col + cuBLAS forced (DCSR_CONV_PATH=im2col)", {&dy}, {&y_ref}, tol,
        [&] { im2col_forward(int64_t(256) << 20); }},
+      {"forward: production's implicit GEMM on TF32 tensor cores, 64 channels x 256 pixels per block", {&dy},
+       {&y_ref}, tf32_tol, [&] { implicit_gemm(kernels::ConvForwardKernel::kImplicit64x256, true); }},
+      {"forward: production's implicit GEMM on TF32 tensor cores, 64 channels x 128 pixels per block", {&dy},
+       {&y_ref}, tf32_tol, [&] { implicit_gemm(kernels::ConvForwardKernel::kImplicit64x128, true); }},
   };
   study::run_versions("conv2d", shape, versions, only_version, flop, 0.0, peaks,
                       [&](int v, const study::Check& check, double ms) {

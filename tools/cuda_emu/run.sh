@@ -11,7 +11,9 @@
 # What this checks: index math, launch geometry, barrier placement, grid
 # striding (grids are capped at 16 blocks), the row-major/column-major
 # cuBLAS derivation (the emulated SGEMM follows cuBLAS's column-major
-# definition and argument checks), and CPU-vs-CUDA parity of the ops. What it
+# definition and argument checks), the TF32 tensor-core fragments
+# (DCSR_CUDA_EMU: kernels/cuda/mma_tf32.cuh computes each lane's share of an
+# mma through warp shuffles), and CPU-vs-CUDA parity of the ops. What it
 # does not check: speed, races between blocks (blocks run one after
 # another), device floating point (expf, FMA contraction), memory limits.
 #
@@ -50,7 +52,7 @@ PY
 
 # 2. A Makefile over the library, the rewritten kernels, the emulator, the
 #    tests and the study programs.
-CXXFLAGS="-std=c++17 ${EMU_OPT:--O1} -march=native -fopenmp -w -DDCSR_HAVE_CUDA -DDCSR_CUDA_MAX_GRID_BLOCKS=16 \
+CXXFLAGS="-std=c++17 ${EMU_OPT:--O1} -march=native -fopenmp -w -DDCSR_HAVE_CUDA -DDCSR_CUDA_EMU -DDCSR_CUDA_MAX_GRID_BLOCKS=16 \
 -DDCSR_SOURCE_DIR=\\\"$ROOT\\\" -DDCSR_BIN_DIR=\\\"$OUT\\\" -I$ROOT/tools/cuda_emu/include -I$GEN -I$ROOT -I/usr/include/eigen3 -I/usr/include/stb"
 object() { echo "$OUT/obj/$(echo "${1#/}" | tr '/' '_').o"; }
 rule() {

@@ -37,6 +37,10 @@ struct alignas(16) float4 {
   float x, y, z, w;
 };
 inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
+struct alignas(8) float2 {
+  float x, y;
+};
+inline float2 make_float2(float x, float y) { return {x, y}; }
 
 // ---- runtime API ----
 enum cudaError_t { cudaSuccess = 0, cudaErrorMemoryAllocation = 2, cudaErrorInvalidValue = 1 };
@@ -156,6 +160,22 @@ T __shfl_down_sync(unsigned, T value, int delta) {
   emu::sync_warp();
   T result = value;
   if (lane + unsigned(delta) < 32) std::memcpy(&result, &slots[lane + unsigned(delta)], sizeof(T));
+  emu::sync_warp();
+  return result;
+}
+
+// value of lane src_lane (0-31) of the warp, as every lane asks.
+template <typename T>
+T __shfl_sync(unsigned, T value, int src_lane) {
+  static_assert(sizeof(T) <= 8, "shuffle of at most 8 bytes");
+  uint64_t* slots = emu::warp_slots(emu::warp_index());
+  const unsigned lane = emu::warp_lane();
+  uint64_t raw = 0;
+  std::memcpy(&raw, &value, sizeof(T));
+  slots[lane] = raw;
+  emu::sync_warp();
+  T result;
+  std::memcpy(&result, &slots[unsigned(src_lane) & 31u], sizeof(T));
   emu::sync_warp();
   return result;
 }
