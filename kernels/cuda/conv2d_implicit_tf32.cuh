@@ -50,9 +50,13 @@ __global__ void __launch_bounds__(kIgThreads)
   const int p0 = blockIdx.x * TileN, m0 = blockIdx.y * kIgM;
   const float* xn = x + int64_t(blockIdx.z) * Cin * H * W;
 
-  // The loads of conv_implicit_gemm: this thread's column of Bs (one pixel),
-  // rows load_row0 + j of every step; weight element e = tid + 256 j of the
-  // step's 64 x 8 block is channel e / 8, k = e % 8.
+  // The loads of conv_implicit_gemm, repeated rather than shared: this
+  // thread's column of Bs (one pixel), rows load_row0 + j of every step;
+  // weight element e = tid + 256 j of the step's 64 x 8 block is channel
+  // e / 8, k = e % 8. (Moved into a helper both kernels call, they changed
+  // the float32 kernel's machine code, 128-384 bytes longer with the same
+  // registers: that kernel's speed was measured on an H100, and a change to
+  // it waits for a GPU to time it.)
   const int load_col = tid % TileN, load_row0 = (tid / TileN) * kLoadRows;
   const int p_load = p0 + load_col;
   const bool p_ok = p_load < P;

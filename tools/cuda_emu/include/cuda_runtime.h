@@ -149,36 +149,37 @@ inline T min(T a, T b) { return b < a ? b : a; }
 template <typename T>
 inline T max(T a, T b) { return a < b ? b : a; }
 
+namespace emu {
+// A warp shuffle: every lane posts `value`, then reads the value of the lane
+// source(lane) names (its own value where that is outside the warp).
+template <typename T, typename Source>
+T shuffle(T value, Source source) {
+  static_assert(sizeof(T) <= 8, "shuffle of at most 8 bytes");
+  uint64_t* slots = warp_slots(warp_index());
+  const unsigned lane = warp_lane();
+  uint64_t raw = 0;
+  std::memcpy(&raw, &value, sizeof(T));
+  slots[lane] = raw;
+  sync_warp();
+  T result = value;
+  const unsigned from = source(lane);
+  if (from < 32) std::memcpy(&result, &slots[from], sizeof(T));
+  sync_warp();
+  return result;
+}
+}  // namespace emu
+
 template <typename T>
 T __shfl_down_sync(unsigned, T value, int delta) {
-  static_assert(sizeof(T) <= 8, "shuffle of at most 8 bytes");
-  uint64_t* slots = emu::warp_slots(emu::warp_index());
-  const unsigned lane = emu::warp_lane();
-  uint64_t raw = 0;
-  std::memcpy(&raw, &value, sizeof(T));
-  slots[lane] = raw;
-  emu::sync_warp();
-  T result = value;
-  if (lane + unsigned(delta) < 32) std::memcpy(&result, &slots[lane + unsigned(delta)], sizeof(T));
-  emu::sync_warp();
-  return result;
+  return emu::shuffle(value, [delta](unsigned lane) { return lane + unsigned(delta); });
 }
 
-// value of lane src_lane (0-31) of the warp, as every lane asks.
+// The value of lane src_lane (0-31) of the warp, as every lane asks.
 template <typename T>
 T __shfl_sync(unsigned, T value, int src_lane) {
-  static_assert(sizeof(T) <= 8, "shuffle of at most 8 bytes");
-  uint64_t* slots = emu::warp_slots(emu::warp_index());
-  const unsigned lane = emu::warp_lane();
-  uint64_t raw = 0;
-  std::memcpy(&raw, &value, sizeof(T));
-  slots[lane] = raw;
-  emu::sync_warp();
-  T result;
-  std::memcpy(&result, &slots[unsigned(src_lane) & 31u], sizeof(T));
-  emu::sync_warp();
-  return result;
+  return emu::shuffle(value, [src_lane](unsigned) { return unsigned(src_lane) & 31u; });
 }
+
 
 template <typename T>
 T atomicAdd(T* address, T value) {
