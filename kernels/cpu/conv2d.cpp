@@ -111,7 +111,10 @@ void forward_gemm(const ConvShape& s, const T* x, const T* w, const T* b, T* y, 
   }
 #ifdef DCSR_PACKED_GEMM
   if constexpr (std::is_same_v<T, float>) {
-    if (forward_avx512(s, x, w, b, y, limit, epilogue)) return runtime::note_kernel_path("direct/avx512-implicit-gemm");
+    if (forward_avx512(s, x, w, b, y, limit, epilogue)) {
+      runtime::note_kernel_path("direct/avx512-implicit-gemm");
+      return;
+    }
   }
 #endif
   runtime::note_kernel_path("direct/im2col-gemm");
@@ -139,7 +142,10 @@ void backward_weight_gemm(const ConvShape& s, const T* gy, const T* x, T* gw, in
   }
 #ifdef DCSR_PACKED_GEMM
   if constexpr (std::is_same_v<T, float>) {
-    if (backward_weight_avx512(s, gy, x, gw, limit)) return runtime::note_kernel_path("direct/avx512-implicit-gemm");
+    if (backward_weight_avx512(s, gy, x, gw, limit)) {
+      runtime::note_kernel_path("direct/avx512-implicit-gemm");
+      return;
+    }
   }
 #endif
   runtime::note_kernel_path("direct/im2col-gemm");
