@@ -37,6 +37,15 @@ const char* conv_forward_kernel_name(ConvForwardKernel kernel) {
   }
 }
 
+const char* conv_forward_kernel_name(ConvForwardKernel kernel, bool tf32) {
+  if (!tf32) return conv_forward_kernel_name(kernel);
+  switch (kernel) {
+    case ConvForwardKernel::kImplicit64x256: return "implicit 64x256 tf32";
+    case ConvForwardKernel::kImplicit64x128: return "implicit 64x128 tf32";
+    default: return conv_forward_kernel_name(kernel);
+  }
+}
+
 bool implicit_gemm_applies(const ConvForwardShape& s) {
   const int64_t lim = int64_t(1) << 30;
   return (s.k == 3 || s.k == 5) && s.stride == 1 && s.groups == 1 && s.Ho() > 0 && s.Wo() > 0 && s.N <= 65535 &&

@@ -11,6 +11,8 @@ namespace dcsr::kernels {
 
 enum class ConvForwardKernel { kIm2col, kImplicit64x256, kImplicit64x128 };
 const char* conv_forward_kernel_name(ConvForwardKernel kernel);  // "im2col", "implicit 64x256", ...
+// The same, run on TF32 tensor cores where it is an implicit GEMM: "implicit 64x256 tf32", ...
+const char* conv_forward_kernel_name(ConvForwardKernel kernel, bool tf32);
 
 // An implicit-GEMM block computes 64 output channels x 256 or 128 pixels.
 constexpr int64_t kImplicitChannels = 64;

@@ -89,21 +89,8 @@ struct Tf32Scope {
   ~Tf32Scope() { runtime::set_cuda_tf32(saved); }
 };
 
-// Largest |a - b| over the elements, float64.
-double max_abs_diff_of(const Tensor& a, const Tensor& b) {
-  const Tensor d = abs(a.to(kFloat64) - b.to(kFloat64));  // a fresh, contiguous result
-  double m = 0.0;
-  for (int64_t i = 0; i < d.numel(); ++i) m = std::max(m, d.data<double>()[i]);
-  return m;
-}
-
-// Largest of (a - b) over the elements, float64.
-double max_excess(const Tensor& a, const Tensor& b) {
-  const Tensor d = a.to(kFloat64) - b.to(kFloat64);  // a fresh, contiguous result
-  double m = -INFINITY;
-  for (int64_t i = 0; i < d.numel(); ++i) m = std::max(m, d.data<double>()[i]);
-  return m;
-}
+// The largest element of t, through the max op.
+double largest(const Tensor& t) { return max(t.flatten(), 0).values.item(); }
 
 }  // namespace
 
@@ -161,10 +148,11 @@ TEST_CASE("cuda: conv2d forward on TF32 tensor cores, within TF32's error bound"
     Tensor magnitude = conv2d(abs(x64), abs(w64), b64.defined() ? abs(b64) : Tensor(), 1, c.padding);
     if (c.residual) magnitude = magnitude + abs(r.to(kFloat64));
     const Tensor bound = magnitude * (std::ldexp(1.0, -10) + std::ldexp(1.0, -22) * 2 + K * std::ldexp(1.0, -24));
-    CHECK(max_excess(abs(tf32.to(kFloat64) - exact), bound) <= 0.0);
+    const Tensor tf32_error = abs(tf32.to(kFloat64) - exact);
+    CHECK(largest(tf32_error - bound) <= 0.0);
     // TF32 was used: its error is far above the float32 kernel's at K = 576
     // (about 2^-11 relative per product against 2^-24 per addition).
-    if (K >= 576) CHECK(max_abs_diff_of(tf32, exact) > 10.0 * max_abs_diff_of(float32, exact));
+    if (K >= 576) CHECK(largest(tf32_error) > 10.0 * largest(abs(float32.to(kFloat64) - exact)));
   }
   // The profiler names the path (DCSR_PROFILE=shapes).
   runtime::reset_kernel_profile();
@@ -196,6 +184,13 @@ TEST_CASE("conv forward path names", "[conv][options]") {
                       Catch::Contains("DCSR_CONV_PATH='fast'") && Catch::Contains("auto, im2col or implicit"));
   test::ConvPathScope scope(CudaConvPath::kImplicit);
   REQUIRE(runtime::cuda_conv_path() == CudaConvPath::kImplicit);
+  // The kernels' names in profiles: TF32 marks the implicit GEMM's, im2col's GEMMs are cuBLAS's.
+  using kernels::ConvForwardKernel;
+  CHECK(std::string(kernels::conv_forward_kernel_name(ConvForwardKernel::kImplicit64x256, true)) ==
+        "implicit 64x256 tf32");
+  CHECK(std::string(kernels::conv_forward_kernel_name(ConvForwardKernel::kImplicit64x128, false)) ==
+        "implicit 64x128");
+  CHECK(std::string(kernels::conv_forward_kernel_name(ConvForwardKernel::kIm2col, true)) == "im2col");
 }
 
 TEST_CASE("matching path names", "[options]") {

@@ -46,6 +46,18 @@ RunResult run_mpi(int ranks, const std::string& args, const std::string& cwd, co
   return test::run_shell("cd " + test::quote(cwd) + " && env -u DCSR_MODEL " + launcher + " " + args + " 2>&1");
 }
 
+// Runs args_one in one process, then args_two on 2 ranks, in dir: both must
+// succeed (each one's output is shown when it does not).
+void require_one_and_two_ranks_succeed(const std::string& args_one, const std::string& args_two,
+                                       const test::TempDir& dir) {
+  RunResult one = run_dcsr(args_one, dir.str());
+  INFO(one.output);
+  REQUIRE(one.status == 0);
+  RunResult two = run_mpi(2, args_two, dir.str());
+  INFO(two.output);
+  REQUIRE(two.status == 0);
+}
+
 // step -> loss of the "train" lines of a log.
 std::map<int64_t, double> losses(const fs::path& log_path) {
   std::map<int64_t, double> out;
@@ -105,12 +117,7 @@ TEST_CASE("distributed: 2 ranks train as 1 rank does, and a 2-rank run resumes o
   test::TempDir dir("mpi");
   test::write_dataset(dir / "set", 2, 64, 64);  // 2 images x 4 patches / batch 4 = 2 steps per epoch
   const std::string base = "train --data set " + std::string(kTiny);
-  RunResult one = run_dcsr(base + " --out one --steps 8", dir.str());
-  INFO(one.output);
-  REQUIRE(one.status == 0);
-  RunResult two = run_mpi(2, base + " --out two --steps 8", dir.str());
-  INFO(two.output);
-  REQUIRE(two.status == 0);
+  require_one_and_two_ranks_succeed(base + " --out one --steps 8", base + " --out two --steps 8", dir);
   const auto curve = losses(dir / "one/train_log.jsonl");
   CHECK(curve.size() == 8);
   require_same_curve(curve, losses(dir / "two/train_log.jsonl"), 1);
@@ -197,12 +204,7 @@ TEST_CASE("distributed: sharded eval gives the single-process JSON", "[distribut
   test::TempDir dir("mpi_eval");
   test::write_dataset(dir / "set", 3, 24, 28);
   test::write_model(dir / "m.ckpt", 4);
-  RunResult one = run_dcsr("eval --data set --model m.ckpt --json one.json --quiet", dir.str());
-  INFO(one.output);
-  REQUIRE(one.status == 0);
-  RunResult two = run_mpi(2, "eval --data set --model m.ckpt --json two.json --quiet", dir.str());
-  INFO(two.output);
-  REQUIRE(two.status == 0);
+  require_one_and_two_ranks_succeed("eval --data set --model m.ckpt --json one.json --quiet", "eval --data set --model m.ckpt --json two.json --quiet", dir);
   auto without_times = [](nlohmann::json j) {
     for (auto& image : j["images"]) image.erase("seconds");
     return j;
@@ -222,12 +224,7 @@ TEST_CASE("distributed: validation and monitored sets are sharded and logged onc
   test::write_dataset(dir / "set", 2, 64, 64);  // 2 steps per epoch
   test::write_dataset(dir / "val", 3, 24, 28);
   const std::string base = "train --data set " + std::string(kTiny) + " --val-data val --monitor again=val --steps 2";
-  RunResult one = run_dcsr(base + " --out one", dir.str());
-  INFO(one.output);
-  REQUIRE(one.status == 0);
-  RunResult two = run_mpi(2, base + " --out two", dir.str());
-  INFO(two.output);
-  REQUIRE(two.status == 0);
+  require_one_and_two_ranks_succeed(base + " --out one", base + " --out two", dir);
   const std::vector<nlohmann::json> a = test::validation_lines(dir / "one/train_log.jsonl"),
                                     b = test::validation_lines(dir / "two/train_log.jsonl");
   REQUIRE(a.size() == 2);

@@ -200,9 +200,7 @@ void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
     // Bias, residual and activation happen in the kernel's own store. With
     // TF32 on, the products run on the tensor cores, as cuBLAS's do below.
     const bool tf32 = runtime::cuda_tf32() && tf32_tensor_cores();
-    runtime::note_kernel_path(tf32 ? (kernel == ConvForwardKernel::kImplicit64x256 ? "implicit 64x256 tf32"
-                                                                                    : "implicit 64x128 tf32")
-                                   : conv_forward_kernel_name(kernel));
+    runtime::note_kernel_path(conv_forward_kernel_name(kernel, tf32));
     launch_conv_implicit_gemm(kernel, tf32, xd, wd, bd, rd, yd, s.N, s.Cin, s.H, s.W, s.k, s.pad, s.Cout,
                               float(activation_slope));
     return;
