@@ -13,6 +13,7 @@
 // missing, unreadable, not an image, corrupt, truncated or too large.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -75,6 +76,33 @@ void write_image(const std::string& path, const Tensor& image, const ImageWriteO
 
 // Writes an 8-bit PNG whatever the extension (as write_image otherwise).
 void write_png(const std::string& path, const Tensor& image);
+
+// An image file written band by band as its rows are made, so that an image
+// of any height never has to be held whole (write_image and write_png are
+// this writer given one band). PNG streams (io/png_encode.h: the same bytes
+// however the rows are split); JPEG keeps the 8-bit samples, a quarter of the
+// float32 image, and encodes them at finish(). The checks of write_image: the
+// extension, options, channels, size and folder when it is made, before any
+// work; a band holding NaN or infinite values is an Error naming the file and
+// the rows, and nothing is written under `path`. The file appears under `path`
+// only at finish() (atomic: tensor/serialize.h's AtomicFileWriter); a writer
+// destroyed before that leaves nothing.
+class ImageFileWriter {
+ public:
+  // png_whatever_the_extension: an 8-bit PNG, as write_png.
+  ImageFileWriter(const std::string& path, int64_t channels, int64_t height, int64_t width,
+                  const ImageWriteOptions& options = {}, bool png_whatever_the_extension = false);
+  ~ImageFileWriter();
+  ImageFileWriter(ImageFileWriter&&) noexcept;
+  // The next rows: (1, C, r, W) or (C, r, W), any float dtype, CPU or CUDA, values clamped to [0, 1].
+  void write_rows(const Tensor& rows);
+  // After the last row: the file is complete and renamed to `path`.
+  void finish();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 // True for the extensions read_image understands (.png .jpg .jpeg .bmp, any case).
 bool is_image_file(const std::string& path);

@@ -4,9 +4,11 @@
 #include <stb_image_write.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <memory>
 
 #include "io/image_io.h"
 #include "io/png_encode.h"
@@ -44,6 +46,15 @@ OutputFormat output_format(const std::string& path, const ImageWriteOptions& opt
   return format;
 }
 
+// C, H, W of a (1, C, H, W) or (C, H, W) image, as image_samples reads them.
+std::array<int64_t, 3> image_chw(const Tensor& image, const std::string& what) {
+  DCSR_CHECK(image.defined(), what, ": undefined image tensor");
+  const Shape& s = image.shape();
+  DCSR_CHECK(((s.size() == 4 && s[0] == 1) || s.size() == 3) && is_floating(image.dtype()), what,
+             ": expected a float image (1, C, H, W) or (C, H, W), got ", dtype_name(image.dtype()), " ", shape_str(s));
+  return {s[s.size() - 3], s[s.size() - 2], s[s.size() - 1]};
+}
+
 // A value in [0, 1] as an integer 0..max: round(clamp(v, 0, 1) * max), half
 // to even, as quantize() in dcsr/inference/metrics.h for max = 255.
 template <typename T>
@@ -61,12 +72,8 @@ T to_sample(double v, double max) {
 template <typename T>
 std::vector<T> image_samples(const Tensor& image, int64_t& c, int64_t& h, int64_t& w, bool interleaved,
                              const std::string& what, int64_t& non_finite) {
-  DCSR_CHECK(image.defined(), what, ": undefined image tensor");
-  const Shape& s = image.shape();
-  bool ok = (s.size() == 4 && s[0] == 1) || s.size() == 3;
-  DCSR_CHECK(ok && is_floating(image.dtype()), what, ": expected a float image (1, C, H, W) or (C, H, W), got ",
-             dtype_name(image.dtype()), " ", shape_str(s));
-  c = s[s.size() - 3], h = s[s.size() - 2], w = s[s.size() - 1];
+  const std::array<int64_t, 3> chw = image_chw(image, what);
+  c = chw[0], h = chw[1], w = chw[2];
   const Tensor host = image.is_cpu() ? image : image.to(Device::CPU);
   const int64_t hw = h * w;
   const double max = double(std::numeric_limits<T>::max());
@@ -87,16 +94,13 @@ std::vector<T> image_samples(const Tensor& image, int64_t& c, int64_t& h, int64_
   return out;
 }
 
-// The checks every written image passes: 1 or 3 channels, a sane size, no
-// NaN or infinity, an existing folder.
-void check_written_image(const std::string& path, const Tensor& image, int64_t c, int64_t h, int64_t w,
-                         int64_t non_finite) {
-  DCSR_CHECK(c == 1 || c == 3, "cannot write image '", path, "': expected 1 or 3 channels, got ",
-             shape_str(image.shape()));
-  DCSR_CHECK(h > 0 && w > 0 && h < (1 << 24) && w < (1 << 24), "cannot write image '", path, "': bad size ",
-             shape_str(image.shape()));
-  DCSR_CHECK(non_finite == 0, "cannot write image '", path, "': ", non_finite, " of its ", c * h * w,
-             " values are NaN or infinite (", shape_str(image.shape()), "); nothing was written");
+// The checks every written image passes before any of it is made: 1 or 3
+// channels, a sane size, an existing folder (the values are checked as they
+// come: ImageFileWriter::write_rows).
+void check_image_shape(const std::string& path, int64_t c, int64_t h, int64_t w) {
+  DCSR_CHECK(c == 1 || c == 3, "cannot write image '", path, "': expected 1 or 3 channels, got ", c);
+  DCSR_CHECK(h > 0 && w > 0 && h < (1 << 24) && w < (1 << 24), "cannot write image '", path, "': bad size ", w, "x",
+             h);
   fs::path parent = fs::path(path).parent_path();
   std::error_code ec;
   DCSR_CHECK(parent.empty() || fs::is_directory(parent, ec), "cannot write '", path, "': folder '", parent.string(),
@@ -120,36 +124,108 @@ ImageU8 tensor_to_image(const Tensor& image) {
 
 void check_image_output(const std::string& path, const ImageWriteOptions& options) { output_format(path, options); }
 
-void write_image(const std::string& path, const Tensor& image, const ImageWriteOptions& options) {
-  const OutputFormat format = output_format(path, options);
-  const std::string what = "write_image '" + path + "'";
+struct ImageFileWriter::State {
+  std::string path;
+  ImageWriteOptions options;
+  OutputFormat format = OutputFormat::kPng;
+  int64_t c = 0, h = 0, w = 0, rows = 0;
+  std::unique_ptr<AtomicFileWriter> file;
+  std::unique_ptr<PngStreamEncoder> png;
+  std::vector<uint8_t> jpeg_samples;  // JPEG: the 8-bit samples so far, interleaved (stb encodes whole images)
+};
+
+ImageFileWriter::ImageFileWriter(const std::string& path, int64_t channels, int64_t height, int64_t width,
+                                 const ImageWriteOptions& options, bool png_whatever_the_extension)
+    : state_(std::make_unique<State>()) {
+  State& s = *state_;
+  s.path = path, s.options = options, s.c = channels, s.h = height, s.w = width;
+  s.format = png_whatever_the_extension ? OutputFormat::kPng : output_format(path, options);
+  if (png_whatever_the_extension) s.options.bit_depth = 8;
+  check_image_shape(path, channels, height, width);
+  if (s.format == OutputFormat::kJpeg)
+    DCSR_CHECK(height <= 65535 && width <= 65535, "cannot write image '", path,
+               "': JPEG allows at most 65535x65535 pixels, got ", width, "x", height);
+  s.file = std::make_unique<AtomicFileWriter>(path);
+  if (s.format == OutputFormat::kPng) {
+    AtomicFileWriter* file = s.file.get();
+    s.png = std::make_unique<PngStreamEncoder>(width, height, int(channels), s.options.bit_depth / 8,
+                                               [file](const char* data, size_t size) { file->append(data, size); });
+  }
+}
+
+ImageFileWriter::~ImageFileWriter() = default;
+ImageFileWriter::ImageFileWriter(ImageFileWriter&&) noexcept = default;
+
+void ImageFileWriter::write_rows(const Tensor& rows) {
+  DCSR_CHECK(state_ && state_->file, "cannot write image: the writer was finished or moved from");
+  State& s = *state_;
+  const std::string what = "write_image '" + s.path + "'";
+  const std::array<int64_t, 3> chw = image_chw(rows, what);
+  DCSR_CHECK(chw[0] == s.c && chw[2] == s.w && s.rows + chw[1] <= s.h, "cannot write image '", s.path, "': rows ",
+             shape_str(rows.shape()), " after ", s.rows, " of its ", s.h, " rows do not fit a ", s.c, "x", s.h, "x",
+             s.w, " image");
   int64_t c, h, w, non_finite;
-  if (format == OutputFormat::kPng && options.bit_depth == 16) {
-    const std::vector<uint16_t> samples = image_samples<uint16_t>(image, c, h, w, true, what, non_finite);
-    check_written_image(path, image, c, h, w, non_finite);
-    write_file_atomic(path, encode_png16(samples.data(), w, h, int(c)));
-    return;
+  const bool whole = s.rows == 0 && chw[1] == s.h;
+  auto refuse_non_finite = [&] {
+    if (non_finite == 0) return;
+    s.file.reset();  // removes the temporary file: nothing was written under the name
+    if (whole)
+      fail("cannot write image '", s.path, "': ", non_finite, " of its ", c * h * w, " values are NaN or infinite (",
+           shape_str(rows.shape()), "); nothing was written");
+    fail("cannot write image '", s.path, "': ", non_finite, " of the ", c * h * w, " values of rows ", s.rows, " to ",
+         s.rows + h - 1, " are NaN or infinite; nothing was written");
+  };
+  if (s.format == OutputFormat::kPng && s.options.bit_depth == 16) {
+    const std::vector<uint16_t> samples = image_samples<uint16_t>(rows, c, h, w, true, what, non_finite);
+    refuse_non_finite();
+    std::vector<uint8_t> big_endian(2 * samples.size());
+    for (size_t i = 0; i < samples.size(); ++i)
+      big_endian[2 * i] = uint8_t(samples[i] >> 8), big_endian[2 * i + 1] = uint8_t(samples[i] & 0xFF);
+    s.png->add_rows(big_endian.data(), h);
+  } else {
+    std::vector<uint8_t> samples = image_samples<uint8_t>(rows, c, h, w, true, what, non_finite);
+    refuse_non_finite();
+    if (s.png)
+      s.png->add_rows(samples.data(), h);
+    else if (s.jpeg_samples.empty())
+      s.jpeg_samples = std::move(samples);
+    else
+      s.jpeg_samples.insert(s.jpeg_samples.end(), samples.begin(), samples.end());
   }
-  const std::vector<uint8_t> samples = image_samples<uint8_t>(image, c, h, w, true, what, non_finite);
-  check_written_image(path, image, c, h, w, non_finite);
-  if (format == OutputFormat::kPng) {
-    write_file_atomic(path, encode_png(samples.data(), w, h, int(c)));
-    return;
+  s.rows += h;
+}
+
+void ImageFileWriter::finish() {
+  DCSR_CHECK(state_ && state_->file, "cannot write image: the writer was finished or moved from");
+  State& s = *state_;
+  DCSR_CHECK(s.rows == s.h, "cannot write image '", s.path, "': ", s.rows, " of its ", s.h, " rows were made");
+  if (s.png) {
+    s.png->finish();
+  } else {
+    std::string jpeg;
+    DCSR_CHECK(stbi_write_jpg_to_func(append_bytes, &jpeg, int(s.w), int(s.h), int(s.c), s.jpeg_samples.data(),
+                                      s.options.jpeg_quality),
+               "cannot write image '", s.path, "': the JPEG encoder failed");
+    std::vector<uint8_t>().swap(s.jpeg_samples);
+    s.file->append(jpeg);
   }
-  DCSR_CHECK(h <= 65535 && w <= 65535, "cannot write image '", path, "': JPEG allows at most 65535x65535 pixels, got ",
-             w, "x", h);
-  std::string jpeg;
-  DCSR_CHECK(stbi_write_jpg_to_func(append_bytes, &jpeg, int(w), int(h), int(c), samples.data(), options.jpeg_quality),
-             "cannot write image '", path, "': the JPEG encoder failed");
-  write_file_atomic(path, jpeg);
+  s.file->commit();
+  s.file.reset();
+}
+
+void write_image(const std::string& path, const Tensor& image, const ImageWriteOptions& options) {
+  output_format(path, options);  // the extension's error before the shape's
+  const std::array<int64_t, 3> chw = image_chw(image, "write_image '" + path + "'");
+  ImageFileWriter writer(path, chw[0], chw[1], chw[2], options);
+  writer.write_rows(image);
+  writer.finish();
 }
 
 void write_png(const std::string& path, const Tensor& image) {
-  int64_t c, h, w, non_finite;
-  const std::string what = "write_png '" + path + "'";
-  const std::vector<uint8_t> pixels = image_samples<uint8_t>(image, c, h, w, true, what, non_finite);
-  check_written_image(path, image, c, h, w, non_finite);
-  write_file_atomic(path, encode_png(pixels.data(), w, h, int(c)));
+  const std::array<int64_t, 3> chw = image_chw(image, "write_png '" + path + "'");
+  ImageFileWriter writer(path, chw[0], chw[1], chw[2], {}, /*png_whatever_the_extension=*/true);
+  writer.write_rows(image);
+  writer.finish();
 }
 
 }  // namespace dcsr

@@ -301,49 +301,105 @@ uint32_t adler32(const uint8_t* data, size_t size, uint32_t adler) {
   return b << 16 | a;
 }
 
-namespace {
-
-// bytes_per_sample: 1 (8-bit) or 2 (16-bit, big-endian samples as PNG stores them).
-std::string encode_png_samples(const uint8_t* pixels, int64_t width, int64_t height, int channels,
-                               int bytes_per_sample, int threads) {
+PngStreamEncoder::PngStreamEncoder(int64_t width, int64_t height, int channels, int bytes_per_sample, Sink sink,
+                                   int threads)
+    : width_(width), height_(height), bpp_(channels * bytes_per_sample), row_bytes_(width * bpp_),
+      sink_(std::move(sink)), threads_(threads > 0 ? threads : num_threads()) {
   DCSR_CHECK(channels == 1 || channels == 3, "encode_png: ", channels, " channels (1 or 3)");
+  DCSR_CHECK(bytes_per_sample == 1 || bytes_per_sample == 2, "encode_png: ", bytes_per_sample,
+             " bytes per sample (1 or 2)");
   DCSR_CHECK(width > 0 && height > 0 && width < (int64_t(1) << 24) && height < (int64_t(1) << 24),
              "encode_png: bad size ", width, "x", height);
-  const int bpp = channels * bytes_per_sample;  // bytes per pixel: the filters' left neighbour
-  const int64_t row_bytes = width * bpp, line = row_bytes + 1;
-  // Bands of about 1 MiB of filtered data: the output does not depend on the
-  // thread count.
-  const int64_t band_rows = std::max<int64_t>(1, (int64_t(1) << 20) / line);
-  const int64_t bands = (height + band_rows - 1) / band_rows;
-  std::vector<uint8_t> filtered(size_t(height * line));
-  std::vector<std::string> deflated(static_cast<size_t>(bands));
-  const std::vector<uint8_t> zero_row(size_t(row_bytes), 0);
-  const int use_threads = threads > 0 ? threads : num_threads();
-#pragma omp parallel for schedule(dynamic, 1) num_threads(use_threads)
-  for (int64_t band = 0; band < bands; ++band) {
-    const int64_t y0 = band * band_rows, y1 = std::min(height, y0 + band_rows);
-    for (int64_t y = y0; y < y1; ++y)
-      filter_row(pixels + y * row_bytes, y > 0 ? pixels + (y - 1) * row_bytes : zero_row.data(), row_bytes, bpp,
-                 filtered.data() + y * line);
-    deflated[size_t(band)] = deflate_band(filtered.data() + y0 * line, (y1 - y0) * line, band + 1 == bands);
-  }
-
-  std::string zlib = "\x78\x5E";  // deflate, 32 KiB window
-  for (const std::string& d : deflated) zlib += d;
-  put_be32(zlib, adler32(filtered.data(), filtered.size()));
-
-  std::string png("\x89PNG\r\n\x1A\n", 8);
-  std::string header;
+  // Bands of about 1 MiB of filtered data: the output depends neither on
+  // the thread count nor on how the rows arrive.
+  band_rows_ = std::max<int64_t>(1, (int64_t(1) << 20) / (row_bytes_ + 1));
+  bands_ = (height + band_rows_ - 1) / band_rows_;
+  std::string head("\x89PNG\r\n\x1A\n", 8), header;
   put_be32(header, uint32_t(width));
   put_be32(header, uint32_t(height));
   header += char(8 * bytes_per_sample);   // bit depth
   header += char(channels == 3 ? 2 : 0);  // colour type: RGB or grey
   header.append(3, '\0');                // deflate, adaptive filtering, no interlace
-  put_chunk(png, "IHDR", header.data(), header.size());
+  put_chunk(head, "IHDR", header.data(), header.size());
+  sink_(head.data(), head.size());
+  zlib_ = "\x78\x5E";  // deflate, 32 KiB window
+  above_.assign(size_t(row_bytes_), 0);  // the row above row 0: zeros
+}
+
+void PngStreamEncoder::add_rows(const uint8_t* rows, int64_t count) {
+  DCSR_CHECK(count >= 0 && rows_added_ + count <= height_, "encode_png: ", rows_added_ + count,
+             " rows given for an image of ", height_);
+  pending_.insert(pending_.end(), rows, rows + count * row_bytes_);
+  rows_added_ += count;
+  compress_ready_bands();
+}
+
+// Filters and deflates every band whose rows are all in, one band per
+// thread, then passes their data on in order.
+void PngStreamEncoder::compress_ready_bands() {
+  const int64_t complete = rows_added_ == height_ ? bands_ : rows_added_ / band_rows_;
+  const int64_t first = next_band_, ready = complete - first;
+  if (ready <= 0) return;
+  const int64_t line = row_bytes_ + 1, row0 = first * band_rows_;  // row0: pending_'s first row
+  std::vector<std::vector<uint8_t>> filtered(static_cast<size_t>(ready));
+  std::vector<std::string> deflated(static_cast<size_t>(ready));
+  const uint8_t* raw = pending_.data();
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads_)
+  for (int64_t k = 0; k < ready; ++k) {
+    const int64_t band = first + k, y0 = band * band_rows_, y1 = std::min(height_, y0 + band_rows_);
+    std::vector<uint8_t>& f = filtered[size_t(k)];
+    f.resize(size_t((y1 - y0) * line));
+    for (int64_t y = y0; y < y1; ++y) {
+      const uint8_t* row = raw + (y - row0) * row_bytes_;
+      filter_row(row, y > row0 ? row - row_bytes_ : above_.data(), row_bytes_, bpp_, f.data() + (y - y0) * line);
+    }
+    deflated[size_t(k)] = deflate_band(f.data(), int64_t(f.size()), band + 1 == bands_);
+  }
+  for (int64_t k = 0; k < ready; ++k) {
+    adler_ = adler32(filtered[size_t(k)].data(), filtered[size_t(k)].size(), adler_);
+    zlib_ += deflated[size_t(k)];
+    emit_chunks(false);
+  }
+  next_band_ = complete;
+  const int64_t done_rows = std::min(height_, complete * band_rows_) - row0;
+  std::copy_n(raw + (done_rows - 1) * row_bytes_, row_bytes_, above_.begin());
+  pending_.erase(pending_.begin(), pending_.begin() + done_rows * row_bytes_);
+}
+
+// IDAT chunks of 1 MiB of the zlib stream; at the end also the remainder.
+void PngStreamEncoder::emit_chunks(bool last) {
   const size_t chunk = size_t(1) << 20;
-  for (size_t at = 0; at < zlib.size(); at += chunk)
-    put_chunk(png, "IDAT", zlib.data() + at, std::min(chunk, zlib.size() - at));
-  put_chunk(png, "IEND", "", 0);
+  size_t at = 0;
+  std::string out;
+  for (; zlib_.size() - at >= chunk || (last && at < zlib_.size()); at += std::min(chunk, zlib_.size() - at))
+    put_chunk(out, "IDAT", zlib_.data() + at, std::min(chunk, zlib_.size() - at));
+  if (at == 0) return;
+  zlib_.erase(0, at);
+  sink_(out.data(), out.size());
+}
+
+void PngStreamEncoder::finish() {
+  DCSR_CHECK(rows_added_ == height_, "encode_png: ", rows_added_, " of the image's ", height_, " rows were given");
+  DCSR_CHECK(!finished_, "encode_png: finished twice");
+  finished_ = true;
+  put_be32(zlib_, adler_);
+  emit_chunks(true);
+  std::string end;
+  put_chunk(end, "IEND", "", 0);
+  sink_(end.data(), end.size());
+}
+
+namespace {
+
+// bytes_per_sample: 1 (8-bit) or 2 (16-bit, big-endian samples as PNG stores them).
+std::string encode_png_samples(const uint8_t* pixels, int64_t width, int64_t height, int channels,
+                               int bytes_per_sample, int threads) {
+  std::string png;
+  PngStreamEncoder encoder(
+      width, height, channels, bytes_per_sample, [&](const char* data, size_t size) { png.append(data, size); },
+      threads);
+  encoder.add_rows(pixels, height);
+  encoder.finish();
   return png;
 }
 

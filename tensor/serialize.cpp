@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <set>
+#include <utility>
 
 namespace dcsr {
 
@@ -52,28 +53,52 @@ std::string printable_name(const std::string& name) {
   return name.size() > 64 ? out + "..." : out;
 }
 
-void write_file_atomic(const std::string& path, const std::string& bytes) {
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  DCSR_CHECK(fd >= 0, "cannot write '", tmp, "': ", std::strerror(errno));
+AtomicFileWriter::AtomicFileWriter(std::string path)
+    : path_(std::move(path)), temp_(path_ + ".tmp." + std::to_string(::getpid())) {
+  fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  DCSR_CHECK(fd_ >= 0, "cannot write '", temp_, "': ", std::strerror(errno));
+}
+
+AtomicFileWriter::~AtomicFileWriter() { discard(); }
+
+void AtomicFileWriter::discard() noexcept {
+  if (fd_ < 0) return;
+  ::close(fd_);
+  fd_ = -1;
+  std::remove(temp_.c_str());
+}
+
+void AtomicFileWriter::append(const char* data, size_t size) {
+  DCSR_CHECK(fd_ >= 0, "cannot write '", path_, "': the file was already committed or abandoned");
   size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+  while (done < size) {
+    const ssize_t n = ::write(fd_, data + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      std::remove(tmp.c_str());
-      fail("cannot write '", tmp, "': ", std::strerror(err));
+      const int err = errno;
+      discard();
+      fail("cannot write '", temp_, "': ", std::strerror(err));
     }
     done += size_t(n);
   }
-  ::fsync(fd);
-  ::close(fd);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    std::remove(tmp.c_str());
-    fail("cannot rename '", tmp, "' to '", path, "': ", std::strerror(err));
+}
+
+void AtomicFileWriter::commit() {
+  DCSR_CHECK(fd_ >= 0, "cannot write '", path_, "': the file was already committed or abandoned");
+  ::fsync(fd_);
+  ::close(fd_);
+  fd_ = -1;
+  if (std::rename(temp_.c_str(), path_.c_str()) != 0) {
+    const int err = errno;
+    std::remove(temp_.c_str());
+    fail("cannot rename '", temp_, "' to '", path_, "': ", std::strerror(err));
   }
+}
+
+void write_file_atomic(const std::string& path, const std::string& bytes) {
+  AtomicFileWriter file(path);
+  file.append(bytes);
+  file.commit();
 }
 
 void save_tensors(const std::string& path, const NamedTensors& tensors) {

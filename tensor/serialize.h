@@ -47,4 +47,27 @@ int64_t checked_numel(const Shape& shape, size_t element_bytes, uint64_t max_byt
 // leaves either the old file or the new one, never half of one.
 void write_file_atomic(const std::string& path, const std::string& bytes);
 
+// The same for a file written piece by piece (an image streamed as it is
+// made): the pieces go to the temporary file `<path>.tmp.<pid>`
+// (atomic_temp_path, io/output_rules.h); commit() fsyncs it and renames it to
+// `path`. Destroyed without commit() (an error on the way), it removes the
+// temporary file: `path` is never touched.
+class AtomicFileWriter {
+ public:
+  explicit AtomicFileWriter(std::string path);
+  ~AtomicFileWriter();
+  AtomicFileWriter(const AtomicFileWriter&) = delete;
+  AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
+
+  void append(const char* data, size_t size);
+  void append(const std::string& bytes) { append(bytes.data(), bytes.size()); }
+  void commit();
+  const std::string& path() const { return path_; }
+
+ private:
+  void discard() noexcept;
+  std::string path_, temp_;
+  int fd_ = -1;
+};
+
 }  // namespace dcsr

@@ -522,3 +522,30 @@ TEST_CASE("forward: dcsr sr --tile-batch gives the same bytes for any batch", "[
   REQUIRE_FAILS_WITH(run_dcsr(base + " --out o.png --tile-batch 0", dir.str()), 2, "--tile-batch");
   CHECK_FALSE(fs::exists(dir / "o.png"));
 }
+
+TEST_CASE("forward: dcsr sr writes its outputs band by band, the same bytes as in one piece", "[cli]") {
+  test::TempDir dir("cli");
+  // 300 x 260 in 4K mode: 3 tile rows; with 1 MiB bands each tile row is a band
+  // (an SR tile row is 252 x 520 x 3 float32, 1.6 MB).
+  const std::string base = write_sr_pair(dir, 300, 260, 5) + " --quiet";
+  auto with_band_mib = [&](const std::string& mib, const std::string& args) {
+    return test::run_shell("cd " + quote(dir.str()) + " && env -u DCSR_MODEL DCSR_NUM_THREADS=1 DCSR_OUTPUT_BAND_MIB=" +
+                           mib + " " + quote(std::string(DCSR_BIN_DIR) + "/dcsr") + " " + args + " 2>&1");
+  };
+  REQUIRE(run_dcsr(base + " --out one.png --confidence one_c.png --warped-ref one_w.png", dir.str()).status == 0);
+  RunResult banded = with_band_mib("1", base + " --out bands.png --confidence bands_c.png --warped-ref bands_w.png");
+  INFO(banded.output);
+  REQUIRE(banded.status == 0);
+  for (const std::string name : {".png", "_c.png", "_w.png"})
+    CHECK(test::read_bytes_of(dir / ("bands" + name)) == test::read_bytes_of(dir / ("one" + name)));
+  // JPEG (kept as 8-bit samples until the end) and 16-bit PNG.
+  for (const std::string out : {".jpg", "16.png"}) {
+    const std::string options = out == ".jpg" ? "" : " --bit-depth 16";
+    REQUIRE(run_dcsr(base + options + " --out one" + out, dir.str()).status == 0);
+    REQUIRE(with_band_mib("1", base + options + " --out bands" + out).status == 0);
+    CHECK(test::read_bytes_of(dir / ("bands" + out)) == test::read_bytes_of(dir / ("one" + out)));
+  }
+  REQUIRE_FAILS_WITH(with_band_mib("0", base + " --out x.png"), 1, "DCSR_OUTPUT_BAND_MIB");
+  REQUIRE_FAILS_WITH(with_band_mib("2x", base + " --out x.png"), 1, "'2x'");
+  CHECK_FALSE(fs::exists(dir / "x.png"));
+}

@@ -150,3 +150,70 @@ TEST_CASE("errors: an image with NaN or Inf is refused naming the file and the c
   CHECK(test::read_bytes_of(dir / "keep.png") == before);
   CHECK(files_in(dir.str()) == 1);
 }
+
+TEST_CASE("forward: ImageFileWriter writes band by band the bytes write_image writes", "[io][write]") {
+  test::TempDir dir("io_write");
+  const Tensor img = test::test_image(37, 21, 17);  // (1, 3, 37, 21)
+  ImageWriteOptions deep, rough;
+  deep.bit_depth = 16, rough.jpeg_quality = 60;
+  struct Case {
+    const char* name;
+    ImageWriteOptions options;
+  };
+  for (const Case& k : {Case{"a.png", {}}, Case{"b.png", deep}, Case{"c.jpg", rough}}) {
+    INFO(k.name);
+    write_image(dir / (std::string("whole_") + k.name), img, k.options);
+    const std::string want = test::read_bytes_of(dir / (std::string("whole_") + k.name));
+    const std::string path = dir / (std::string("bands_") + k.name);
+    ImageFileWriter writer(path, 3, 37, 21, k.options);
+    for (int64_t y = 0; y < 37; y += 10) writer.write_rows(narrow(img, 2, y, std::min<int64_t>(10, 37 - y)));
+    CHECK_FALSE(fs::exists(path));  // nothing under the name before finish()
+    writer.finish();
+    CHECK(test::read_bytes_of(path) == want);
+  }
+  // An 8-bit PNG whatever the extension, as write_png.
+  write_png(dir / "p.jpg", img);
+  ImageFileWriter as_png(dir / "q.jpg", 3, 37, 21, {}, /*png_whatever_the_extension=*/true);
+  as_png.write_rows(img);
+  as_png.finish();
+  CHECK(test::read_bytes_of(dir / "q.jpg") == test::read_bytes_of(dir / "p.jpg"));
+}
+
+TEST_CASE("errors: ImageFileWriter leaves nothing behind when a band is bad or the rows run short", "[io][write]") {
+  test::TempDir dir("io_write");
+  Tensor img = test::test_image(12, 5, 19);
+  img.data<float>()[2 * 12 * 5 + 7 * 5 + 1] = std::nanf("");  // blue, row 7
+  write_image(dir / "keep.png", test::test_image(4, 5, 16));
+  const std::string before = test::read_bytes_of(dir / "keep.png");
+  for (const char* name : {"keep.png", "new.png", "new.jpg"}) {
+    INFO(name);
+    ImageFileWriter writer(dir / name, 3, 12, 5);
+    writer.write_rows(narrow(img, 2, 0, 6));  // rows 0-5 are fine
+    CHECK_THROWS_WITH(writer.write_rows(narrow(img, 2, 6, 6)),
+                      Catch::Contains(name) && Catch::Contains("1 of the 90 values of rows 6 to 11 are NaN"));
+  }
+  {
+    ImageFileWriter short_of_rows(dir / "short.png", 3, 12, 5);
+    short_of_rows.write_rows(narrow(img, 2, 0, 6));
+    CHECK_THROWS_WITH(short_of_rows.finish(), Catch::Contains("short.png") && Catch::Contains("6 of its 12 rows"));
+    CHECK_FALSE(fs::exists(dir / "short.png"));
+  }
+  {
+    ImageFileWriter too_many(dir / "many.png", 3, 4, 5);
+    CHECK_THROWS_WITH(too_many.write_rows(narrow(img, 2, 0, 6)),
+                      Catch::Contains("many.png") && Catch::Contains("do not fit"));
+    ImageFileWriter abandoned(dir / "abandoned.png", 3, 4, 5);  // destroyed before finish()
+    abandoned.write_rows(narrow(img, 2, 0, 2));
+  }
+  CHECK_THROWS_WITH(ImageFileWriter(dir / "grey_alpha.png", 2, 4, 5), Catch::Contains("1 or 3 channels"));
+  CHECK_THROWS_WITH(ImageFileWriter((dir / "missing") + "/a.png", 3, 4, 5), Catch::Contains("does not exist"));
+  CHECK_THROWS_WITH(ImageFileWriter(dir / "huge.jpg", 3, 70000, 5), Catch::Contains("65535"));
+  CHECK(test::read_bytes_of(dir / "keep.png") == before);
+  CHECK(files_in(dir.str()) == 1);  // keep.png, and no temporary file
+  // Once finished, the writer takes no more rows.
+  ImageFileWriter done(dir / "done.png", 3, 6, 5);
+  done.write_rows(narrow(img, 2, 0, 6));
+  done.finish();
+  CHECK_THROWS_WITH(done.write_rows(narrow(img, 2, 0, 1)), Catch::Contains("finished"));
+  CHECK_THROWS_WITH(done.finish(), Catch::Contains("finished"));
+}

@@ -150,6 +150,55 @@ TEST_CASE("png encode: the bytes do not depend on the thread count", "[io][png]"
   CHECK(encode_png(pixels.data(), 900, 1000, 3, 5) == one);
 }
 
+TEST_CASE("png encode: streamed rows give encode_png's bytes however they are split", "[io][png]") {
+  uint64_t state = 3;
+  auto noisy_gradient = [&](int64_t i) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return uint8_t((i / 3) % 700 + (state >> 60));
+  };
+  struct Case {
+    int64_t w, h;
+    int channels, bytes_per_sample;
+  };
+  // 700x900 RGB: bands of 499 rows (two); 1500x1200 grey 16-bit: bands of 349 rows
+  // and an IDAT chunk boundary inside a band; 5x3: one band.
+  for (Case k : {Case{700, 900, 3, 1}, Case{1500, 1200, 1, 2}, Case{5, 3, 3, 1}}) {
+    const int64_t row_bytes = k.w * k.channels * k.bytes_per_sample;
+    const std::vector<uint8_t> rows = bytes_where(k.h * row_bytes, noisy_gradient);
+    std::string whole;
+    if (k.bytes_per_sample == 1) {
+      whole = encode_png(rows.data(), k.w, k.h, k.channels);
+    } else {
+      std::vector<uint16_t> samples(size_t(k.h * k.w * k.channels));
+      for (size_t i = 0; i < samples.size(); ++i) samples[i] = uint16_t(rows[2 * i] << 8 | rows[2 * i + 1]);
+      whole = encode_png16(samples.data(), k.w, k.h, k.channels);
+    }
+    // Splits: one row at a time, uneven pieces across band ends, all at once.
+    for (int64_t piece : {int64_t(1), int64_t(37), int64_t(500), k.h}) {
+      INFO(k.w << "x" << k.h << "x" << k.channels << " x" << k.bytes_per_sample << " bytes, pieces of " << piece);
+      std::string streamed;
+      size_t flushes = 0;
+      PngStreamEncoder encoder(k.w, k.h, k.channels, k.bytes_per_sample, [&](const char* data, size_t size) {
+        streamed.append(data, size);
+        ++flushes;
+      });
+      for (int64_t y = 0; y < k.h; y += piece) encoder.add_rows(rows.data() + y * row_bytes, std::min(piece, k.h - y));
+      CHECK(encoder.rows_added() == k.h);
+      CHECK_THROWS_WITH(encoder.add_rows(rows.data(), 1), Catch::Contains("rows given for an image of"));
+      encoder.finish();
+      CHECK(streamed == whole);
+      // The file leaves as the rows come, not at the end only.
+      if (k.h > 1000 && piece < k.h) CHECK(flushes > 3);
+    }
+  }
+  // finish() before the last row.
+  std::string out;
+  PngStreamEncoder short_of_rows(4, 4, 3, 1, [&](const char* data, size_t size) { out.append(data, size); });
+  const std::vector<uint8_t> two_rows(2 * 4 * 3, 9);
+  short_of_rows.add_rows(two_rows.data(), 2);
+  CHECK_THROWS_WITH(short_of_rows.finish(), Catch::Contains("2 of the image's 4 rows"));
+}
+
 TEST_CASE("png encode: a photo's file is about as small as stb_image_write's", "[io][png]") {
   // The demo's wide frame (480x424) upscaled twice with bicubic, as an SR output is.
   const Tensor photo = read_image(std::string(DCSR_SOURCE_DIR) + "/demo/wide.jpg");

@@ -230,6 +230,56 @@ TEST_CASE("forward: tiled inference equals the whole-image result for a local ne
   }
 }
 
+TEST_CASE("forward: outputs streamed band by band are the whole result's rows, in order", "[tiling]") {
+  struct Case {
+    int64_t h, w;
+    Mode mode;
+  };
+  // 9x260: below kMinTiledSide (run padded, one band); 250x530 in 8K mode: 2 tile rows, the confidence at 1/2.
+  for (Case k : {Case{300, 270, Mode::K4}, Case{131, 77, Mode::K4}, Case{9, 260, Mode::K4}, Case{250, 530, Mode::K8},
+                 Case{401, 45, Mode::K8}}) {
+    const Tensor lr = test::test_image(k.h, k.w, 31), ref = test::test_image(k.h, k.w, 32);
+    auto stub = [&](const Tensor& t, const Tensor& w) { return stub_network(t, w, k.mode); };
+    TiledOptions whole_opt;
+    whole_opt.want_confidence = whole_opt.want_warped_ref = true;
+    const TiledResult whole = tiled_inference(lr, ref, k.mode, stub, whole_opt);
+    const TileGrid g = make_tile_grid(k.h, k.w, k.mode);
+    const int64_t tile_row_bytes = 2 * g.m1 * 2 * k.w * 3 * 4 * 2;  // SR and warped Ref, float32
+    // band_bytes: under one tile row (one per band), two tile rows, the whole image.
+    for (int64_t band_bytes : {int64_t(1), 2 * tile_row_bytes + 5, int64_t(256) << 20}) {
+      INFO("LR " << k.h << "x" << k.w << " " << mode_name(k.mode) << ", band_bytes " << band_bytes);
+      TiledOptions opt = whole_opt;
+      opt.band_bytes = band_bytes;
+      TensorList srs, confidences, warped;
+      int64_t next_sr_row = 0, next_confidence_row = 0, tiles_done = 0;
+      opt.progress = [&](int64_t done, int64_t) { tiles_done = done; };
+      opt.on_band = [&](const TiledBand& band) {
+        CHECK(band.sr_row == next_sr_row);
+        CHECK(band.confidence_row == next_confidence_row);
+        CHECK(band.confidence_height == whole.confidence.size(2));
+        REQUIRE(band.warped_ref.shape() == band.sr.shape());
+        const int64_t tile_rows_here = k.h < kMinTiledSide ? 1 : band_bytes / tile_row_bytes;
+        CHECK(band.sr.size(2) <= 2 * g.m1 * std::max<int64_t>(1, tile_rows_here));
+        // Every tile over the band has run when it arrives.
+        CHECK(tiles_done >= std::min(g.ny, (band.sr_row + band.sr.size(2) + 2 * g.m1 - 1) / (2 * g.m1)) * g.nx);
+        next_sr_row += band.sr.size(2), next_confidence_row += band.confidence.size(2);
+        srs.push_back(band.sr), confidences.push_back(band.confidence), warped.push_back(band.warped_ref);
+      };
+      const TiledResult streamed = tiled_inference(lr, ref, k.mode, stub, opt);
+      CHECK_FALSE(streamed.sr.defined());
+      CHECK_FALSE(streamed.confidence.defined());
+      CHECK_FALSE(streamed.warped_ref.defined());
+      CHECK(streamed.window_counts == whole.window_counts);
+      CHECK(tiles_done == g.ny * g.nx);
+      const int64_t per_band = std::clamp<int64_t>(band_bytes / tile_row_bytes, 1, g.ny);
+      CHECK(int64_t(srs.size()) == (k.h < kMinTiledSide ? 1 : (g.ny + per_band - 1) / per_band));
+      CHECK(test::count_bit_differences(concat(srs, 2), whole.sr) == 0);
+      CHECK(test::count_bit_differences(concat(confidences, 2), whole.confidence) == 0);
+      CHECK(test::count_bit_differences(concat(warped, 2), whole.warped_ref) == 0);
+    }
+  }
+}
+
 TEST_CASE("forward: tiled inference counts the window categories of a whole image", "[tiling]") {
   // 6 x 8 tiles of 126: qy = 1, ey = 4, qx = 2, ex = 6 -> A = 3 * 4.
   Tensor lr = test::test_image(756, 1008, 21), ref = test::test_image(756, 1008, 22);

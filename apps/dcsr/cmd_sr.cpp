@@ -14,7 +14,6 @@
 
 #include "apps/dcsr/cli.h"
 #include "apps/dcsr/sr_batch.h"
-#include "autograd/ops/elementwise.h"
 #include "dcsr/inference/eval.h"
 #include "dcsr/inference/progress.h"
 #include "dcsr/registration/normalise.h"
@@ -154,8 +153,6 @@ int run_single(const Args& args, const SrSettings& s, const Device device) {
 
   TiledOptions opt;
   opt.batch_tiles = s.tile_batch;
-  opt.want_confidence = !conf_path.empty();
-  opt.want_warped_ref = !warped_path.empty();
   pair.place(opt);
   std::unique_ptr<ProgressBar> bar;
   if (!s.quiet) {
@@ -165,25 +162,20 @@ int run_single(const Args& args, const SrSettings& s, const Device device) {
       bar->update(done);
     };
   }
+  // The outputs are written as their rows finish (one band of memory).
   const auto inference_start = std::chrono::steady_clock::now();
-  // Every tile's result is on the CPU when this returns (place_core copies it).
-  TiledResult r = tiled_inference(pair.lr, pair.ref, s.mode, network_tile_forward(*net, s.mode), opt);
-  const double inference_s = seconds_since(inference_start);
+  double writing_s = 0.0;
+  super_resolve_to_files(pair, network_tile_forward(*net, s.mode), s, opt, {out_path, conf_path, warped_path},
+                         outputs, &writing_s);
+  const double inference_s = seconds_since(inference_start) - writing_s;
   if (bar) bar->finish();
-
-  const auto writing_start = std::chrono::steady_clock::now();
-  outputs.write(out_path, [&](const std::string& p) { write_image(p, r.sr, s.write); });
-  if (opt.want_confidence)  // max cosine similarity, clamped to [0, 1]
-    outputs.write(conf_path, [&](const std::string& p) { write_png(p, r.confidence); });
-  if (opt.want_warped_ref)  // high frequencies around mid-grey
-    outputs.write(warped_path, [&](const std::string& p) { write_png(p, add(r.warped_ref, 0.5)); });
   outputs.commit();
-  const double writing_s = seconds_since(writing_start);
   if (!s.quiet)
-    std::cerr << "wrote " << out_path << " (" << r.sr.size(3) << "x" << r.sr.size(2) << "): tiled inference "
-              << inference_s << " s on " << device_name(device) << ", " << seconds_since(start)
-              << " s in all (reading " << (s.registration == "auto" ? "and registration " : "") << reading_s
-              << " s, meanwhile the model's loading " << model_s << " s; writing " << writing_s << " s)\n";
+    std::cerr << "wrote " << out_path << " (" << 2 * pair.lr.size(3) << "x" << 2 * pair.lr.size(2)
+              << "): tiled inference " << inference_s << " s on " << device_name(device) << ", "
+              << seconds_since(start) << " s in all (reading " << (s.registration == "auto" ? "and registration " : "")
+              << reading_s << " s, meanwhile the model's loading " << model_s << " s; writing, as the rows came, "
+              << writing_s << " s)\n";
   return 0;
 }
 
@@ -232,6 +224,7 @@ int run_sr(const CommandInfo& self, const std::vector<std::string>& argv) {
   apply_threads(args);
   const Device device = select_device(args.get("device", "cpu"));
   s.tile_batch = args.get_int_in("tile-batch", 1, 1, 256);
+  s.band_bytes = output_band_bytes();
   return batch ? run_batch(args, s, device) : run_single(args, s, device);
 }
 

@@ -1,11 +1,15 @@
 #include "apps/dcsr/sr_batch.h"
 
+#include <cerrno>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "apps/dcsr/cli.h"
+#include "autograd/ops/elementwise.h"
 #include "dcsr/inference/progress.h"
 #include "dcsr/inference/shard_reports.h"
 #include "nn/distributed.h"
@@ -31,6 +35,55 @@ int64_t tiles_of(const std::string& lr_path, Mode mode) {
 }
 
 }  // namespace
+
+int64_t output_band_bytes() {
+  const char* env = std::getenv("DCSR_OUTPUT_BAND_MIB");
+  if (!env || !*env) return TiledOptions{}.band_bytes;
+  char* end = nullptr;
+  errno = 0;
+  const long long mib = std::strtoll(env, &end, 10);
+  DCSR_CHECK(errno == 0 && *end == '\0' && mib >= 1 && mib <= (1 << 20),
+             "DCSR_OUTPUT_BAND_MIB: expected a whole number of MiB from 1 to 1048576, got '", env, "'");
+  return int64_t(mib) << 20;
+}
+
+TiledResult super_resolve_to_files(const PreparedPair& pair, const TileForward& forward, const SrSettings& s,
+                                   TiledOptions options, const SrOutputPaths& paths, OutputFiles& outputs,
+                                   double* writing_s) {
+  const int64_t H = pair.lr.size(2), W = pair.lr.size(3);
+  // Each writer opens its file (a temp file until finish) when the output
+  // is begun; the confidence's size is known with its first band.
+  std::optional<ImageFileWriter> sr, confidence, warped;
+  outputs.write(paths.sr, [&](const std::string& p) { sr.emplace(p, 3, 2 * H, 2 * W, s.write); });
+  if (!paths.warped_ref.empty())
+    outputs.write(paths.warped_ref, [&](const std::string& p) { warped.emplace(p, 3, 2 * H, 2 * W); });
+  options.band_bytes = s.band_bytes;
+  options.want_confidence = !paths.confidence.empty();
+  options.want_warped_ref = !paths.warped_ref.empty();
+  double writing = 0.0;
+  options.on_band = [&](const TiledBand& band) {
+    const auto start = std::chrono::steady_clock::now();
+    sr->write_rows(band.sr);
+    if (warped) warped->write_rows(add(band.warped_ref, 0.5));  // high frequencies around mid-grey
+    if (options.want_confidence) {  // max cosine similarity, clamped to [0, 1]
+      if (!confidence)
+        outputs.write(paths.confidence, [&](const std::string& p) {
+          confidence.emplace(p, 1, band.confidence_height, band.confidence.size(3), ImageWriteOptions{},
+                             /*png_whatever_the_extension=*/true);
+        });
+      confidence->write_rows(band.confidence);
+    }
+    writing += seconds_since(start);
+  };
+  TiledResult r = tiled_inference(pair.lr, pair.ref, s.mode, forward, options);
+  const auto start = std::chrono::steady_clock::now();
+  sr->finish();
+  if (confidence) confidence->finish();
+  if (warped) warped->finish();
+  writing += seconds_since(start);
+  if (writing_s) *writing_s = writing;
+  return r;
+}
 
 BatchPlan plan_batch(const std::string& lr_dir, const std::string& ref_dir, const std::string& out_dir,
                      const std::string& ext) {
@@ -108,8 +161,7 @@ int process_pairs(const BatchPlan& plan, const TileForward& forward, const SrSet
         if (bar) bar->update(done_here + done + done_elsewhere, label + " " + fs::path(lr).filename().string());
         reports.progress(done_here + done);
       };
-      TiledResult r = tiled_inference(pair.lr, pair.ref, s.mode, forward, opt);
-      outputs.write(out, [&](const std::string& p) { write_image(p, r.sr, s.write); });
+      super_resolve_to_files(pair, forward, s, opt, {out, "", ""}, outputs);
       outputs.commit();
       if (!s.quiet) say(label + " wrote " + out);
     } catch (const std::exception& e) {

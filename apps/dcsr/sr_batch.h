@@ -22,7 +22,13 @@ struct SrSettings {
   bool quiet = false;
   ImageWriteOptions write;  // --bit-depth, --quality: the SR images' format options
   int64_t tile_batch = 1;   // --tile-batch: tiles per network call (TiledOptions::batch_tiles)
+  int64_t band_bytes = TiledOptions{}.band_bytes;  // the outputs' band (output_band_bytes())
 };
+
+// The output band of `dcsr sr` (TiledOptions::band_bytes): DCSR_OUTPUT_BAND_MIB
+// in the environment, a whole number of MiB from 1 to 1048576 (for tests, and
+// for a tighter memory budget), else 256 MiB. A bad value is an Error naming it.
+int64_t output_band_bytes();
 
 
 // The pair as the tiling takes it: the LR, the Ref and where the Ref lies.
@@ -41,6 +47,24 @@ Registration read_registration_file(const std::string& path);
 
 // Reads and registers one pair (cmd_sr.cpp). registration: "auto", "none" or a JSON file.
 PreparedPair prepare_pair(const std::string& lr_path, const std::string& ref_path, const std::string& registration);
+
+class OutputFiles;  // cli.h
+
+// Where one pair's outputs go: the SR image, and the confidence map and the
+// warped Ref when their paths are not empty; all declared in the OutputFiles.
+struct SrOutputPaths {
+  std::string sr, confidence, warped_ref;
+};
+
+// Super-resolves the pair and writes its outputs as their rows are made
+// (TiledOptions::on_band into ImageFileWriter): the outputs take one band of
+// memory (TiledOptions::band_bytes), not the whole image. The files are
+// complete when this returns; outputs.commit() is the caller's, and an error
+// on the way leaves no output behind. `writing_s` (optional) gets the time
+// spent converting and encoding the rows.
+TiledResult super_resolve_to_files(const PreparedPair& pair, const TileForward& forward, const SrSettings& s,
+                                   TiledOptions options, const SrOutputPaths& paths, OutputFiles& outputs,
+                                   double* writing_s = nullptr);
 
 // Pairs by sorted name, each output OUT-DIR/<lr stem>.<ext>.
 struct BatchPlan {

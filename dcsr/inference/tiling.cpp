@@ -206,11 +206,12 @@ namespace {
 
 // Copies the core of one tile map into the output map. The map has `scale`
 // times the LR tile's resolution (2 for SR, 1 or 1/2 for the confidence):
-// drop kTileContext * scale pixels per side, place at (j m1, i m2) * scale,
-// clip at the output's end.
+// drop kTileContext * scale pixels per side, place at ((j - j0) m1, i m2) *
+// scale, clip at the output's end. `out` is the band of the output from tile
+// row j0 on (the whole output: j0 = 0).
 // tile_map holds a batch of tiles' maps (B, C, h, w); `sample` picks one.
-void place_core(const Tensor& tile_map, int64_t sample, Tensor& out, const TileGrid& g, int64_t j, int64_t i,
-                const char* what) {
+void place_core(const Tensor& tile_map, int64_t sample, Tensor& out, const TileGrid& g, int64_t j0, int64_t j,
+                int64_t i, const char* what) {
   const Tensor& t = tile_map;  // CPU float32 (run_batch converts it once for the batch)
   const int64_t c = out.size(1), oh = out.size(2), ow = out.size(3);
   DCSR_CHECK(t.dim() == 4 && sample < t.size(0) && t.size(1) == c, "tiled inference: the network's ", what, " ",
@@ -226,7 +227,7 @@ void place_core(const Tensor& tile_map, int64_t sample, Tensor& out, const TileG
   const int64_t core_h = scaled(g.m1, th, g.tile_h()), core_w = scaled(g.m2, tw, g.tile_w());
   DCSR_CHECK(th * g.tile_w() == tw * g.tile_h(), "tiled inference: the network's ", what, " ",
              shape_str(t.shape()), " is not a uniform scale of the tile ", g.tile_h(), "x", g.tile_w());
-  const int64_t y0 = j * core_h, x0 = i * core_w;
+  const int64_t y0 = (j - j0) * core_h, x0 = i * core_w;
   const int64_t rows = std::min(core_h, oh - y0), cols = std::min(core_w, ow - x0);
   if (rows <= 0 || cols <= 0) return;
   const float* src = t.data<float>() + sample * c * th * tw;
@@ -285,14 +286,24 @@ void group_by_window_size(std::vector<PlannedTile>& plan) {
   plan = std::move(grouped);
 }
 
+// The outputs of tile rows [j0, j1): the whole image, or one band of it
+// (TiledOptions::on_band).
+struct OutputBand {
+  int64_t j0 = 0, j1 = 0;
+  TiledBand maps;
+};
+
 // Runs planned tiles through the network, up to options.batch_tiles of one
-// window size per call, and places every result into `result`.
+// window size per call, and places every result into the current band.
 class TileBatcher {
  public:
   TileBatcher(const Tensor& lr, const Tensor& ref, const TileGrid& g, const TileForward& forward,
-              const TiledOptions& options, TiledResult& result)
-      : lr_(lr), ref_(ref), g_(g), forward_(forward), options_(options), result_(result),
+              const TiledOptions& options)
+      : lr_(lr), ref_(ref), g_(g), forward_(forward), options_(options),
         batch_limit_(std::max<int64_t>(1, options.batch_tiles)), total_(g.ny * g.nx) {}
+
+  // Where the next tiles' results go (their rows must lie in it).
+  void set_band(OutputBand* band) { band_ = band; }
 
   // Queues a tile; the queued batch runs first when the tile's window size
   // differs from it, and when the tile fills it.
@@ -367,11 +378,15 @@ class TileBatcher {
     if (options_.want_confidence) {
       DCSR_CHECK(out.confidence.defined(), "tiled inference: the network gave no confidence map");
       confidence = out.confidence.to(kCPU).to(kFloat32);
-      if (!result_.confidence.defined()) {
-        // Output size = the image at the confidence's scale, rounded up.
+      if (!band_->maps.confidence.defined()) {
+        // Output size = the image at the confidence's scale, rounded up; the
+        // band has its tile rows' share of it (place_core checks the scale).
         const int64_t ch = confidence.size(2), cw = confidence.size(3);
-        result_.confidence = empty({1, 1, (g_.height * ch + g_.tile_h() - 1) / g_.tile_h(),
-                                    (g_.width * cw + g_.tile_w() - 1) / g_.tile_w()});
+        const int64_t rows = (g_.height * ch + g_.tile_h() - 1) / g_.tile_h(), core_rows = g_.m1 * ch / g_.tile_h();
+        band_->maps.confidence_row = band_->j0 * core_rows;
+        band_->maps.confidence_height = rows;
+        band_->maps.confidence = empty({1, 1, std::min(rows, band_->j1 * core_rows) - band_->maps.confidence_row,
+                                        (g_.width * cw + g_.tile_w() - 1) / g_.tile_w()});
       }
     }
     if (options_.want_warped_ref) {
@@ -380,9 +395,10 @@ class TileBatcher {
     }
     for (int64_t b = 0; b < n; ++b) {
       const int64_t j = pending_[begin + size_t(b)].j, i = pending_[begin + size_t(b)].i;
-      place_core(sr, b, result_.sr, g_, j, i, "SR");
-      if (options_.want_confidence) place_core(confidence, b, result_.confidence, g_, j, i, "confidence");
-      if (options_.want_warped_ref) place_core(warped_ref, b, result_.warped_ref, g_, j, i, "warped Ref");
+      const int64_t j0 = band_->j0;
+      place_core(sr, b, band_->maps.sr, g_, j0, j, i, "SR");
+      if (options_.want_confidence) place_core(confidence, b, band_->maps.confidence, g_, j0, j, i, "confidence");
+      if (options_.want_warped_ref) place_core(warped_ref, b, band_->maps.warped_ref, g_, j0, j, i, "warped Ref");
       if (options_.progress) options_.progress(++done_, total_);
     }
   }
@@ -392,7 +408,7 @@ class TileBatcher {
   const TileGrid& g_;
   const TileForward& forward_;
   const TiledOptions& options_;
-  TiledResult& result_;
+  OutputBand* band_ = nullptr;
   int64_t batch_limit_;  // shrinks when a batch runs out of memory, for the rest of the image
   const int64_t total_;
   int64_t done_ = 0;
@@ -419,12 +435,19 @@ TiledResult tiled_inference(const Tensor& lr, const Tensor& ref, Mode mode, cons
   if (!options.view && (lr.size(2) < kMinTiledSide || lr.size(3) < kMinTiledSide) && ref.shape() == lr.shape()) {
     const int64_t H = lr.size(2), W = lr.size(3);
     const int64_t h = std::max(H, kMinTiledSide), w = std::max(W, kMinTiledSide);
-    TiledResult padded = tiled_inference(top_left(lr, h, w), top_left(ref, h, w), mode, forward, options);
+    TiledOptions whole = options;
+    whole.on_band = nullptr;  // a small image is one band
+    TiledResult padded = tiled_inference(top_left(lr, h, w), top_left(ref, h, w), mode, forward, whole);
     padded.sr = top_left(padded.sr, 2 * H, 2 * W);
     if (padded.warped_ref.defined()) padded.warped_ref = top_left(padded.warped_ref, 2 * H, 2 * W);
     if (padded.confidence.defined())  // at the map's scale, rounded up
       padded.confidence = top_left(padded.confidence, (H * padded.confidence.size(2) + h - 1) / h,
                                    (W * padded.confidence.size(3) + w - 1) / w);
+    if (options.on_band) {
+      options.on_band({0, 0, padded.sr, padded.confidence, padded.warped_ref,
+                       padded.confidence.defined() ? padded.confidence.size(2) : 0});
+      padded.sr = padded.confidence = padded.warped_ref = Tensor();
+    }
     return padded;
   }
   const TileGrid g = make_tile_grid(lr.size(2), lr.size(3), mode);
@@ -446,8 +469,6 @@ TiledResult tiled_inference(const Tensor& lr, const Tensor& ref, Mode mode, cons
                view->height);
   }
   TiledResult result;
-  result.sr = empty({1, 3, 2 * g.height, 2 * g.width});
-  if (options.want_warped_ref) result.warped_ref = empty({1, 3, 2 * g.height, 2 * g.width});
 
   // Pass 1, row-major: every tile's Ref window (the coarse searches run here).
   std::vector<PlannedTile> plan;
@@ -467,12 +488,32 @@ TiledResult tiled_inference(const Tensor& lr, const Tensor& ref, Mode mode, cons
       if (options.on_window) options.on_window(j, i, w);
       plan.push_back({j, i, w});
     }
-  group_by_window_size(plan);
 
-  // Pass 2: the network, a window size at a time.
-  TileBatcher batcher(lr, ref, g, forward, options, result);
-  for (const PlannedTile& t : plan) batcher.add(t);
-  batcher.flush();
+  // Pass 2: the network, band by band (one band for the whole image without
+  // on_band), a window size at a time within a band.
+  const int64_t images = options.want_warped_ref ? 2 : 1;  // SR and warped Ref, float32
+  const int64_t tile_row_bytes = images * 3 * (2 * g.m1) * (2 * g.width) * int64_t(sizeof(float));
+  const int64_t band_tile_rows =
+      options.on_band ? std::clamp<int64_t>(options.band_bytes / tile_row_bytes, 1, g.ny) : g.ny;
+  TileBatcher batcher(lr, ref, g, forward, options);
+  for (int64_t j0 = 0; j0 < g.ny; j0 += band_tile_rows) {
+    OutputBand band;
+    band.j0 = j0, band.j1 = std::min(g.ny, j0 + band_tile_rows);
+    band.maps.sr_row = 2 * g.m1 * j0;
+    const int64_t rows = std::min(2 * g.m1 * band.j1, 2 * g.height) - band.maps.sr_row;
+    band.maps.sr = empty({1, 3, rows, 2 * g.width});
+    if (options.want_warped_ref) band.maps.warped_ref = empty({1, 3, rows, 2 * g.width});
+    std::vector<PlannedTile> band_plan(plan.begin() + j0 * g.nx, plan.begin() + band.j1 * g.nx);  // row-major
+    group_by_window_size(band_plan);
+    batcher.set_band(&band);
+    for (const PlannedTile& t : band_plan) batcher.add(t);
+    batcher.flush();
+    if (options.on_band) {
+      options.on_band(band.maps);
+    } else {
+      result.sr = band.maps.sr, result.confidence = band.maps.confidence, result.warped_ref = band.maps.warped_ref;
+    }
+  }
   return result;
 }
 

@@ -17,7 +17,8 @@
 //   one tile (or one batch of TiledOptions::batch_tiles) at a time, no
 //   autograd, cores written straight into the preallocated output, tiles cut
 //   from the LR on the fly (no padded copy), and the 1/16 Ref of the coarse
-//   search computed once per image.
+//   search computed once per image. With TiledOptions::on_band the output is
+//   not held whole either: it leaves band by band as the tile rows finish.
 // * Window ends are clipped to the Ref and window starts to 0 (the reference
 //   would wrap a negative Python start index, which only happens for images
 //   smaller than about two tiles), then trimmed to a multiple of the block
@@ -136,6 +137,16 @@ struct TileOutput {
 // hold B tiles in the same order.
 using TileForward = std::function<TileOutput(const Tensor& lr_tile, const Tensor& ref_window)>;
 
+// A band of finished output rows (TiledOptions::on_band): whole tile rows,
+// top to bottom. sr holds rows [sr_row, sr_row + sr.size(2)) of the SR image
+// (1, 3, rows, 2W), warped_ref the same rows, confidence rows
+// [confidence_row, ...) of the confidence map; each only when asked for.
+struct TiledBand {
+  int64_t sr_row = 0, confidence_row = 0;
+  Tensor sr, confidence, warped_ref;
+  int64_t confidence_height = 0;  // rows of the whole confidence map
+};
+
 struct TiledOptions {
   bool want_confidence = false;
   bool want_warped_ref = false;
@@ -161,6 +172,17 @@ struct TiledOptions {
   // Where the Ref lies in LR pixels when it reaches beyond the view
   // (normalise_reference's ref_rect; holds the view). Unset: the view.
   std::optional<FovRect> ref_rect;
+  // Streaming the outputs. Set, it gets the outputs band by band, top to
+  // bottom, each as soon as every tile over it has run, and TiledResult's
+  // images stay undefined: the outputs then take one band of memory (at most
+  // band_bytes of float32 output, but never less than one tile row), not the
+  // whole image, so that an image of any height fits (`dcsr sr` writes the
+  // bands to the file as they come: ImageFileWriter). Within a band the tiles
+  // run grouped by window size; an image whose outputs fit in band_bytes is
+  // one band and runs exactly as without on_band. Each tile's result is the
+  // same either way.
+  std::function<void(const TiledBand&)> on_band;
+  int64_t band_bytes = int64_t(256) << 20;
 };
 
 struct TiledResult {
@@ -171,7 +193,8 @@ struct TiledResult {
 };
 
 // Runs `forward` tile by tile under NoGradGuard: first every tile's Ref
-// window is chosen (row-major), then the tiles run grouped by window size. lr: (1, 3, H, W) and ref:
+// window is chosen (row-major), then the tiles run grouped by window size
+// (within each band of TiledOptions::on_band). lr: (1, 3, H, W) and ref:
 // (1, 3, Hr, Wr), float32 CPU, any sizes. Without options.view the geometry
 // assumes the canonical layout (Ref of the LR's size, spec §10.1); with it,
 // ref_window_in_view() (Ref = twice options.ref_rect, or the view, checked).
