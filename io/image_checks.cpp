@@ -321,7 +321,8 @@ ImageHeader check_image_bytes(const std::string& bytes, const std::string& path,
   if (n >= 8 && std::memcmp(b, "\x89PNG\r\n\x1A\n", 8) == 0) return check_png(b, n, path, inflate_png);
   if (n >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) return check_jpeg(b, n, path);
   if (n >= 2 && b[0] == 'B' && b[1] == 'M') return check_bmp(b, n, path);
-  fail("cannot read image '", path, "': not a PNG, JPEG or BMP file (supported formats: PNG, JPEG, BMP)");
+  fail("cannot read image '", path,
+       "': not a PNG, JPEG or BMP file (supported formats: PNG, JPEG, BMP, and HEIC/HEIF/AVIF when built with libheif)");
 }
 
 }  // namespace dcsr

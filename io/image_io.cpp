@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "io/exif.h"
+#include "io/heif_decode.h"
 
 namespace dcsr {
 namespace fs = std::filesystem;
@@ -45,10 +46,6 @@ std::string read_bytes(const std::string& path) {
   return bytes;
 }
 
-struct StbFree {
-  void operator()(void* p) const { stbi_image_free(p); }
-};
-
 void warn_about_channels(int channels, const std::string& path) {
   if (channels == 1 || channels == 2)
     std::cerr << "warning: image '" << path << "' is greyscale; using it as RGB (grey in all three channels)\n";
@@ -57,12 +54,12 @@ void warn_about_channels(int channels, const std::string& path) {
 }
 
 // A decoded image: interleaved RGB (3 values per pixel), 8 or 16 bits, in a
-// buffer owned by stb_image, as stored in the file; `orientation` maps it
-// upright.
+// buffer owned by stb_image (or the HEIF decoder's copy), as stored in the
+// file; `orientation` maps it upright.
 struct Decoded {
   Orientation orientation;
   bool is16 = false;
-  std::unique_ptr<void, StbFree> pixels;
+  std::unique_ptr<void, void (*)(void*)> pixels{nullptr, stbi_image_free};
   int64_t height() const { return orientation.height(); }  // upright
   int64_t width() const { return orientation.width(); }
   uint16_t value(int64_t i) const {  // element i of the interleaved (stored) buffer
@@ -79,11 +76,19 @@ struct Decoded {
 
 Decoded decode_rgb(const std::string& path) {
   std::string bytes = read_bytes(path);
+  Decoded out;
+  if (is_heif_bytes(bytes)) {  // HEIC, AVIF (io/heif_decode.h): decoded upright
+    HeifPicture picture = heif_decode(bytes, path);
+    warn_about_channels(picture.has_alpha ? 4 : 3, path);
+    out.is16 = picture.is16();
+    out.pixels = std::move(picture.pixels);
+    out.orientation = Orientation{1, picture.height, picture.width};
+    return out;
+  }
   const ImageHeader header = check_image_bytes(bytes, path, /*inflate_png=*/true);
   auto* buffer = reinterpret_cast<const stbi_uc*>(bytes.data());
   int len = int(bytes.size());
   int w = 0, h = 0, file_channels = 0;
-  Decoded out;
   out.is16 = stbi_is_16_bit_from_memory(buffer, len);
   if (out.is16)
     out.pixels.reset(stbi_load_16_from_memory(buffer, len, &w, &h, &file_channels, 3));
@@ -101,6 +106,10 @@ Decoded decode_rgb(const std::string& path) {
 
 ImageInfo read_image_info(const std::string& path) {
   std::string bytes = read_bytes(path);
+  if (is_heif_bytes(bytes)) {
+    const HeifPicture info = heif_info(bytes, path);
+    return {info.height, info.width, info.has_alpha ? 4 : 3};
+  }
   const ImageHeader header = check_image_bytes(bytes, path, /*inflate_png=*/false);
   int w = 0, h = 0, channels = 0;
   if (!stbi_info_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()), int(bytes.size()), &w, &h, &channels))
@@ -147,7 +156,8 @@ Tensor image_to_tensor(const ImageU8& image) {
 
 bool is_image_file(const std::string& path) {
   std::string ext = lower_extension(path);
-  return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp";
+  return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp" || ext == ".heic" || ext == ".heif" ||
+         ext == ".avif";
 }
 
 std::vector<std::string> list_images(const std::string& dir) {

@@ -1,6 +1,8 @@
 // Image files <-> tensors. Reading: PNG (8 and 16 bit), JPEG and BMP through
 // stb_image, after the file's structure is checked (io/image_checks.h: PNG
 // CRCs and Adler-32, complete JPEG and BMP files, at most kMaxImagePixels);
+// HEIC/HEIF and AVIF, as phones save photos, through libheif in builds that
+// have it (io/heif_decode.h: recognised by their content, 10-bit ones as 16-bit);
 // a JPEG's EXIF orientation is applied (io/exif.h), so every image comes out
 // upright, as a viewer shows it; every image becomes RGB. Writing
 // (io/image_write.cpp): the format follows the extension (.png 8 or 16 bit
@@ -104,7 +106,9 @@ class ImageFileWriter {
   std::unique_ptr<State> state_;
 };
 
-// True for the extensions read_image understands (.png .jpg .jpeg .bmp, any case).
+// True for the extensions read_image understands (.png .jpg .jpeg .bmp .heic
+// .heif .avif, any case; the HEIF ones also in a build without libheif, which
+// then says so naming the file, rather than skip a folder's photos).
 bool is_image_file(const std::string& path);
 // The image files directly inside `dir`, sorted by name (byte order). Fails
 // naming the folder when it does not exist or is not a folder.

@@ -157,7 +157,8 @@ ImageFileWriter::~ImageFileWriter() = default;
 ImageFileWriter::ImageFileWriter(ImageFileWriter&&) noexcept = default;
 
 void ImageFileWriter::write_rows(const Tensor& rows) {
-  DCSR_CHECK(state_ && state_->file, "cannot write image: the writer was finished or moved from");
+  DCSR_CHECK(state_ && state_->file, "cannot write image", state_ ? " '" + state_->path + "'" : std::string(),
+             ": its writer was finished, or given up after an error");
   State& s = *state_;
   const std::string what = "write_image '" + s.path + "'";
   const std::array<int64_t, 3> chw = image_chw(rows, what);
@@ -168,6 +169,7 @@ void ImageFileWriter::write_rows(const Tensor& rows) {
   const bool whole = s.rows == 0 && chw[1] == s.h;
   auto refuse_non_finite = [&] {
     if (non_finite == 0) return;
+    s.png.reset();
     s.file.reset();  // removes the temporary file: nothing was written under the name
     if (whole)
       fail("cannot write image '", s.path, "': ", non_finite, " of its ", c * h * w, " values are NaN or infinite (",
@@ -196,7 +198,8 @@ void ImageFileWriter::write_rows(const Tensor& rows) {
 }
 
 void ImageFileWriter::finish() {
-  DCSR_CHECK(state_ && state_->file, "cannot write image: the writer was finished or moved from");
+  DCSR_CHECK(state_ && state_->file, "cannot write image", state_ ? " '" + state_->path + "'" : std::string(),
+             ": its writer was finished, or given up after an error");
   State& s = *state_;
   DCSR_CHECK(s.rows == s.h, "cannot write image '", s.path, "': ", s.rows, " of its ", s.h, " rows were made");
   if (s.png) {

@@ -84,6 +84,15 @@ TileOutput stub_network(const Tensor& lr, const Tensor& ref, Mode mode) {
   return out;
 }
 
+// LR sizes and modes for the stub network: odd sizes, a 1-row grid, an image
+// below kMinTiledSide, both modes.
+struct LrCase {
+  int64_t h, w;
+  Mode mode;
+};
+const LrCase kLocalNetworkCases[] = {{300, 270, Mode::K4}, {131, 77, Mode::K4}, {9, 260, Mode::K4},
+                                     {250, 530, Mode::K8}, {61, 45, Mode::K8}};
+
 }  // namespace
 
 TEST_CASE("forward: tile grid sizes", "[tiling]") {
@@ -181,12 +190,7 @@ TEST_CASE("forward: extract_tile reads zeros outside the image", "[tiling]") {
 }
 
 TEST_CASE("forward: tiled inference equals the whole-image result for a local network", "[tiling]") {
-  struct Case {
-    int64_t h, w;
-    Mode mode;
-  };
-  for (Case k : {Case{300, 270, Mode::K4}, Case{131, 77, Mode::K4}, Case{9, 260, Mode::K4}, Case{250, 530, Mode::K8},
-                 Case{61, 45, Mode::K8}}) {
+  for (LrCase k : kLocalNetworkCases) {
     INFO("LR " << k.h << "x" << k.w << " " << mode_name(k.mode));
     Tensor lr = test::test_image(k.h, k.w, 11);
     Tensor ref = test::test_image(k.h, k.w, 12);
@@ -231,13 +235,9 @@ TEST_CASE("forward: tiled inference equals the whole-image result for a local ne
 }
 
 TEST_CASE("forward: outputs streamed band by band are the whole result's rows, in order", "[tiling]") {
-  struct Case {
-    int64_t h, w;
-    Mode mode;
-  };
-  // 9x260: below kMinTiledSide (run padded, one band); 250x530 in 8K mode: 2 tile rows, the confidence at 1/2.
-  for (Case k : {Case{300, 270, Mode::K4}, Case{131, 77, Mode::K4}, Case{9, 260, Mode::K4}, Case{250, 530, Mode::K8},
-                 Case{401, 45, Mode::K8}}) {
+  // 9x260: below kMinTiledSide (run padded, one band); 250x530 in 8K mode: 2 tile rows, the confidence at 1/2;
+  // 61x45 in 8K mode: the confidence's odd size rounded up.
+  for (LrCase k : kLocalNetworkCases) {
     const Tensor lr = test::test_image(k.h, k.w, 31), ref = test::test_image(k.h, k.w, 32);
     auto stub = [&](const Tensor& t, const Tensor& w) { return stub_network(t, w, k.mode); };
     TiledOptions whole_opt;

@@ -17,6 +17,9 @@ need_file /usr/include/stb/stb_image.h libstb-dev
 # Open MPI: data-parallel training (nn/distributed.h; optional in the build)
 need_command mpicxx libopenmpi-dev
 need_command mpirun openmpi-bin
+# libheif: HEIC/HEIF/AVIF photos as phones save them (io/heif_decode.h; optional in the build)
+need_command pkg-config pkg-config
+command -v pkg-config >/dev/null 2>&1 && pkg-config --exists libheif || missing+=(libheif-dev)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -87,7 +87,7 @@ CommandInfo prepare_command() {
       "window of the wide image whose central half the telephoto sees (registered as dcsr register), LR =\n"
       "HR/2, Ref/x1 = the telephoto resampled to twice HR's density over its central half, Ref/x2 = Ref/x1\n"
       "halved; LR/x1 = HR (dcsr/data/real_pairs.h).";
-  c.options = {{"photos", "DIR", "folder of photos (PNG, JPEG, BMP; at least 32x32)"},
+  c.options = {{"photos", "DIR", "folder of photos (PNG, JPEG, BMP, HEIC; at least 32x32)"},
                {"real", "", "real pairs instead of photos: --wide and --tele"},
                {"wide", "DIR", "with --real: the wide camera's images"},
                {"tele", "DIR", "with --real: the telephoto images (paired with --wide by sorted name)"},

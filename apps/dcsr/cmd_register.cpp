@@ -208,7 +208,7 @@ CommandInfo register_command() {
       "reads; --overlay draws the telephoto's outline (solid, its top edge doubled in red) and the canonical central "
       "half (dashed) on the wide image; --check shows the view as a checkerboard of the wide image and the "
       "telephoto resampled into its frame (aligned: edges run on across the cells). Details: docs/registration.md.";
-  c.options = {{"lr", "WIDE", "the wide image (PNG, JPEG, BMP)"},
+  c.options = {{"lr", "WIDE", "the wide image (PNG, JPEG, BMP, HEIC)"},
                {"ref", "TELE", "the telephoto image"},
                {"json", "R.json", "write the registration as JSON"},
                {"overlay", "O.png", "write the wide image with the telephoto's outline (PNG)"},

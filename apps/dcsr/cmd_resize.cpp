@@ -55,7 +55,7 @@ CommandInfo resize_command() {
   c.usage = "dcsr resize --in IMAGE --out OUT.png|OUT.jpg --size WxH [--bit-depth 8|16] [--quality Q]";
   c.details = "The resampler of dcsr prepare (MATLAB imresize's bicubic); the aspect ratio is not kept. The output's "
               "format follows its extension: .png (8-bit, or 16-bit with --bit-depth 16) or .jpg/.jpeg (--quality).";
-  c.options = {{"in", "IMAGE", "input image (PNG, JPEG, BMP; a JPEG's EXIF orientation is applied)"},
+  c.options = {{"in", "IMAGE", "input image (PNG, JPEG, BMP, HEIC; a JPEG's EXIF orientation is applied)"},
                {"out", "OUT", "output image: .png or .jpg/.jpeg"},
                {"size", "WxH", "output width x height in pixels"},
                {"bit-depth", "8|16", "PNG bits per sample (default 8; JPEG: 8 only)"},

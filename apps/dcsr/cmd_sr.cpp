@@ -253,7 +253,7 @@ CommandInfo sr_command() {
       "Without --model: $DCSR_MODEL, else in 8k mode models/real.ckpt (the SRA-adapted model) when present, else models/default.ckpt.\n"
       "--confidence writes the matching confidence (LR resolution in 4k mode, half of it in 8k mode);\n"
       "--warped-ref writes the aligned reference high frequencies + 0.5 (SR resolution).";
-  c.options = {{"lr", "WIDE", "the wide-angle image (PNG, JPEG, BMP)"},
+  c.options = {{"lr", "WIDE", "the wide-angle image (PNG, JPEG, BMP, HEIC)"},
                {"ref", "TELE", "the telephoto image"},
                {"out", "OUT.png", "the x2 result (.png or .jpg)"},
                {"registration", "auto|none|R.json", "how TELE lies in WIDE (default auto)"},

@@ -91,7 +91,7 @@ BatchPlan plan_batch(const std::string& lr_dir, const std::string& ref_dir, cons
   b.out_dir = out_dir;
   b.lrs = list_images(lr_dir);
   b.refs = list_images(ref_dir);
-  DCSR_CHECK(!b.lrs.empty(), "--lr-dir '", lr_dir, "' has no images (.png .jpg .jpeg .bmp)");
+  DCSR_CHECK(!b.lrs.empty(), "--lr-dir '", lr_dir, "' has no images (.png .jpg .jpeg .bmp .heic .heif .avif)");
   DCSR_CHECK(b.lrs.size() == b.refs.size(), "--lr-dir '", lr_dir, "' has ", b.lrs.size(), " images but --ref-dir '",
              ref_dir, "' has ", b.refs.size(), ": pairs are made by sorted file name, so the counts must be equal");
   std::error_code ec;

@@ -15,7 +15,7 @@ std::vector<std::string> list_folder(const std::string& root, const std::string&
              "' is missing (expected the CameraFusion layout HR/, LR/x2/, Ref/x2/, LR/x1/, Ref/x1/; "
              "`dcsr prepare` makes one from photos)");
   std::vector<std::string> files = list_images(dir);
-  DCSR_CHECK(!files.empty(), "dataset '", root, "': folder '", sub, "' holds no images (.png .jpg .jpeg .bmp)");
+  DCSR_CHECK(!files.empty(), "dataset '", root, "': folder '", sub, "' holds no images (.png .jpg .jpeg .bmp .heic .heif .avif)");
   return files;
 }
 

@@ -135,7 +135,7 @@ SimulatedPair simulate_dual_camera(const Tensor& photo, const DualCameraParams& 
 
 int64_t prepare_dataset(const PrepareOptions& options) {
   std::vector<std::string> photos = list_images(options.photos_dir);
-  DCSR_CHECK(!photos.empty(), "photo folder '", options.photos_dir, "' holds no images (.png .jpg .jpeg .bmp)");
+  DCSR_CHECK(!photos.empty(), "photo folder '", options.photos_dir, "' holds no images (.png .jpg .jpeg .bmp .heic .heif .avif)");
   std::set<std::string> stems;
   for (const std::string& path : photos) {
     std::string stem = fs::path(path).stem().string();

@@ -93,7 +93,7 @@ SimulatedPair make_real_pair(const Tensor& wide, const Tensor& tele, const Simil
 
 int64_t prepare_real_dataset(const RealPrepareOptions& options) {
   const std::vector<std::string> wides = list_images(options.wide_dir), teles = list_images(options.tele_dir);
-  DCSR_CHECK(!wides.empty(), "wide folder '", options.wide_dir, "' holds no images (.png .jpg .jpeg .bmp)");
+  DCSR_CHECK(!wides.empty(), "wide folder '", options.wide_dir, "' holds no images (.png .jpg .jpeg .bmp .heic .heif .avif)");
   DCSR_CHECK(wides.size() == teles.size(), "wide folder '", options.wide_dir, "' holds ", wides.size(),
              " images but telephoto folder '", options.tele_dir, "' holds ", teles.size(),
              " (pairs are made by sorted name)");
