@@ -1,10 +1,12 @@
-// Targets png, bmp, jpeg: io/image_io.h's read_image_info and read_image on
+// Targets png, bmp, jpeg, heif: io/image_io.h's read_image_info and read_image on
 // a mutated file. Seeds are written here: PNGs by a tiny encoder with stored
 // (uncompressed) deflate blocks, so that mutations reach the scanlines and
 // their filter bytes, in every colour type, bit depth and interlacing, plus
 // one from write_png; BMPs in every bit depth and header version; JPEGs from
 // stb_image_write, plus a progressive one and one with restart markers and
-// 2x1 subsampling (tests/fuzz/jpeg_seeds.h). A third of the PNG runs repair
+// 2x1 subsampling (tests/fuzz/jpeg_seeds.h); HEIC and AVIF files from libheif's
+// encoder (tests/fuzz/heif_seeds.h), their box sizes and image sizes as the
+// fields to edit. A third of the PNG runs repair
 // the CRCs after mutating, another third the Adler-32 too.
 #include <cmath>
 #include <fstream>
@@ -17,6 +19,7 @@
 #include "io/image_io.h"
 #include "tensor/error.h"
 #include "tests/fuzz/fuzz.h"
+#include "tests/fuzz/heif_seeds.h"
 #include "tests/fuzz/jpeg_seeds.h"
 
 namespace dcsr::fuzz {
@@ -280,13 +283,46 @@ std::vector<Seed> jpeg_seeds() {
           embedded_jpeg(kRestartJpeg)};
 }
 
+// ---------------------------------------------------------------- HEIF
+
+// The size field of every ISO BMFF box, inside the containers a HEIF file
+// nests its item boxes in, and the width and height of every ispe box.
+void heif_box_fields(Seed& seed, size_t at, size_t end) {
+  const std::string& b = seed.bytes;
+  while (at + 8 <= end) {
+    const size_t size = size_t(read_field(b, {at, 4, true}));
+    if (size < 8 || size > end - at) return;
+    seed.fields.push_back({at, 4, true});
+    const std::string type = b.substr(at + 4, 4);
+    size_t children = 0;  // where the box's child boxes start, 0: none
+    if (type == "meta" || type == "iref") children = at + 12;  // FullBox: version and flags first
+    else if (type == "iprp" || type == "ipco" || type == "dinf") children = at + 8;
+    else if (type == "iinf") children = at + 14;  // FullBox, then a 16-bit entry count (version 0)
+    if (type == "ispe" && size >= 20) seed.fields.insert(seed.fields.end(), {{at + 12, 4, true}, {at + 16, 4, true}});
+    if (children) heif_box_fields(seed, children, at + size);
+    at += size;
+  }
+}
+
+template <size_t N>
+Seed embedded_heif(const unsigned char (&bytes)[N], const char* extension) {
+  Seed seed{std::string(reinterpret_cast<const char*>(bytes), N), {}, extension};
+  heif_box_fields(seed, 0, seed.bytes.size());
+  return seed;
+}
+
+std::vector<Seed> heif_seeds() {
+  return {embedded_heif(kLossyHeic, ".heic"), embedded_heif(kLosslessHeic, ".heic"),
+          embedded_heif(kTenBitHeic, ".heic"), embedded_heif(kAvif, ".avif")};
+}
+
 // ---------------------------------------------------------------- the run
 
 void run_image(const std::vector<Seed>& seeds, Rng& rng, std::string& input, bool png) {
   const Seed& seed = rng.pick(seeds);
   input = mutate_seed(seed, rng);
   if (png && !rng.chance(3)) png_repair(input, rng.chance(2));
-  static const std::vector<std::string> extensions = {".png", ".bmp", ".jpg", ".jpeg", ".PNG"};
+  static const std::vector<std::string> extensions = {".png", ".bmp", ".jpg", ".jpeg", ".PNG", ".heic"};
   const std::string path = scratch_dir() + "/input" + (rng.chance(16) ? rng.pick(extensions) : seed.extension);
   write_whole_file(path, input);
   ImageInfo info;
@@ -314,6 +350,8 @@ std::vector<Target> image_targets() {
           {"bmp", "the same on a mutated BMP", bmp_seeds,
            [](const std::vector<Seed>& s, Rng& r, std::string& in) { run_image(s, r, in, false); }},
           {"jpeg", "the same on a mutated JPEG", jpeg_seeds,
+           [](const std::vector<Seed>& s, Rng& r, std::string& in) { run_image(s, r, in, false); }},
+          {"heif", "the same on a mutated HEIC or AVIF (libheif, where the build has it)", heif_seeds,
            [](const std::vector<Seed>& s, Rng& r, std::string& in) { run_image(s, r, in, false); }}};
 }
 
