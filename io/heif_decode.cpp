@@ -139,6 +139,17 @@ HeifPicture heif_decode(const std::string& bytes, const std::string& path) {
   return picture;
 }
 
+std::string heif_icc_profile(const std::string& bytes, const std::string& path) {
+  HeifPicture info;
+  const Opened o = open_primary(bytes, path, info);
+  const heif_color_profile_type type = heif_image_handle_get_color_profile_type(o.handle.get());
+  if (type != heif_color_profile_type_prof && type != heif_color_profile_type_rICC) return "";
+  std::string profile(heif_image_handle_get_raw_color_profile_size(o.handle.get()), '\0');
+  if (profile.empty()) return "";
+  check(heif_image_handle_get_raw_color_profile(o.handle.get(), profile.data()), path, "colour profile");
+  return profile;
+}
+
 #else  // built without libheif
 
 bool heif_decoder_available() { return false; }
@@ -152,6 +163,7 @@ namespace {
 
 HeifPicture heif_info(const std::string&, const std::string& path) { no_decoder(path); }
 HeifPicture heif_decode(const std::string&, const std::string& path) { no_decoder(path); }
+std::string heif_icc_profile(const std::string&, const std::string&) { return ""; }
 
 #endif
 

@@ -11,7 +11,7 @@
 // come out as 16-bit samples, v * 65535 / (2^bits - 1) rounded, so that
 // read_image() keeps their precision as it does for a 16-bit PNG. Colour
 // profiles are not applied (the samples are taken as they are, as for PNG
-// and JPEG).
+// and JPEG); an ICC profile is carried to the outputs (heif_icc_profile).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -46,5 +46,10 @@ HeifPicture heif_info(const std::string& bytes, const std::string& path);
 // The primary image decoded (see above); the same errors, and a decoding
 // error of the file's image data, name `path`.
 HeifPicture heif_decode(const std::string& bytes, const std::string& path);
+
+// The primary image's ICC colour profile (its 'prof' or 'rICC' colour
+// property; io/icc_profile.h), "" when it has none (or only an nclx one) or
+// the build has no HEIF decoder.
+std::string heif_icc_profile(const std::string& bytes, const std::string& path);
 
 }  // namespace dcsr

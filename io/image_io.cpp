@@ -13,6 +13,7 @@
 
 #include "io/exif.h"
 #include "io/heif_decode.h"
+#include "io/icc_profile.h"
 
 namespace dcsr {
 namespace fs = std::filesystem;
@@ -130,6 +131,12 @@ Tensor read_image(const std::string& path) {
     for (int64_t c = 0; c < 3; ++c) dst[c * hw + i] = float(d.value(3 * from + c)) / range;
   });
   return out;
+}
+
+std::string read_icc_profile(const std::string& path) {
+  const std::string bytes = read_bytes(path);
+  if (is_heif_bytes(bytes)) return valid_icc_profile_or_none(heif_icc_profile(bytes, path), path);
+  return icc_profile_of_png_or_jpeg(bytes, path);
 }
 
 ImageU8 read_image_u8(const std::string& path) {

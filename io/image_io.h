@@ -53,6 +53,13 @@ Tensor read_image(const std::string& path);
 // The same as 8-bit planar RGB (16-bit PNGs are rounded to 8 bits).
 ImageU8 read_image_u8(const std::string& path);
 
+// The ICC colour profile the image file carries (io/icc_profile.h: PNG
+// iCCP, JPEG APP2, HEIF colour property), "" when it has none; a malformed
+// one gives "" and a warning naming the file. Give it to the images made from
+// this one (ImageWriteOptions::icc_profile) so that they say the same colour
+// space.
+std::string read_icc_profile(const std::string& path);
+
 // (1, 3, H, W) float32 in [0, 1].
 Tensor image_to_tensor(const ImageU8& image);
 // round(clamp(v, 0, 1) * 255). image: (1, 3, H, W) or (3, H, W), any float dtype, CPU or CUDA.
@@ -62,6 +69,7 @@ ImageU8 tensor_to_image(const Tensor& image);
 struct ImageWriteOptions {
   int bit_depth = 8;      // .png: 8 or 16 (16: round(v * 65535), big-endian samples); .jpg/.jpeg: 8 only
   int jpeg_quality = 95;  // .jpg/.jpeg: 1 (smallest) to 100 (best); above 90 the colour is not subsampled
+  std::string icc_profile;  // embedded when not empty (PNG iCCP, JPEG APP2): read_icc_profile() of the source
 };
 
 // Checks, before any work, that write_image() can write `path` with these

@@ -10,6 +10,7 @@
 #include <limits>
 #include <memory>
 
+#include "io/icc_profile.h"
 #include "io/image_io.h"
 #include "io/png_encode.h"
 #include "tensor/serialize.h"
@@ -148,8 +149,9 @@ ImageFileWriter::ImageFileWriter(const std::string& path, int64_t channels, int6
   s.file = std::make_unique<AtomicFileWriter>(path);
   if (s.format == OutputFormat::kPng) {
     AtomicFileWriter* file = s.file.get();
-    s.png = std::make_unique<PngStreamEncoder>(width, height, int(channels), s.options.bit_depth / 8,
-                                               [file](const char* data, size_t size) { file->append(data, size); });
+    s.png = std::make_unique<PngStreamEncoder>(
+        width, height, int(channels), s.options.bit_depth / 8,
+        [file](const char* data, size_t size) { file->append(data, size); }, 0, s.options.icc_profile);
   }
 }
 
@@ -210,7 +212,7 @@ void ImageFileWriter::finish() {
                                       s.options.jpeg_quality),
                "cannot write image '", s.path, "': the JPEG encoder failed");
     std::vector<uint8_t>().swap(s.jpeg_samples);
-    s.file->append(jpeg);
+    s.file->append(jpeg_with_icc_profile(jpeg, s.options.icc_profile));
   }
   s.file->commit();
   s.file.reset();

@@ -302,7 +302,7 @@ uint32_t adler32(const uint8_t* data, size_t size, uint32_t adler) {
 }
 
 PngStreamEncoder::PngStreamEncoder(int64_t width, int64_t height, int channels, int bytes_per_sample, Sink sink,
-                                   int threads)
+                                   int threads, const std::string& icc_profile)
     : width_(width), height_(height), bpp_(channels * bytes_per_sample), row_bytes_(width * bpp_),
       sink_(std::move(sink)), threads_(threads > 0 ? threads : num_threads()) {
   DCSR_CHECK(channels == 1 || channels == 3, "encode_png: ", channels, " channels (1 or 3)");
@@ -321,6 +321,15 @@ PngStreamEncoder::PngStreamEncoder(int64_t width, int64_t height, int channels, 
   header += char(channels == 3 ? 2 : 0);  // colour type: RGB or grey
   header.append(3, '\0');                // deflate, adaptive filtering, no interlace
   put_chunk(head, "IHDR", header.data(), header.size());
+  if (!icc_profile.empty()) {
+    // iCCP: a profile name, NUL, compression method 0, the profile as a zlib stream.
+    std::string iccp("ICC profile\0\0", 13);
+    iccp += "\x78\x5E";
+    const auto* profile = reinterpret_cast<const uint8_t*>(icc_profile.data());
+    iccp += deflate_band(profile, int64_t(icc_profile.size()), /*last=*/true);
+    put_be32(iccp, adler32(profile, icc_profile.size()));
+    put_chunk(head, "iCCP", iccp.data(), iccp.size());
+  }
   sink_(head.data(), head.size());
   zlib_ = "\x78\x5E";  // deflate, 32 KiB window
   above_.assign(size_t(row_bytes_), 0);  // the row above row 0: zeros

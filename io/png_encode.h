@@ -39,7 +39,9 @@ class PngStreamEncoder {
  public:
   using Sink = std::function<void(const char* data, size_t size)>;
   // bytes_per_sample: 1 (8-bit) or 2 (16-bit, each sample big-endian as the file stores it).
-  PngStreamEncoder(int64_t width, int64_t height, int channels, int bytes_per_sample, Sink sink, int threads = 0);
+  // icc_profile: when not empty, an iCCP chunk carries it (io/icc_profile.h).
+  PngStreamEncoder(int64_t width, int64_t height, int channels, int bytes_per_sample, Sink sink, int threads = 0,
+                   const std::string& icc_profile = "");
   // `count` rows of width * channels samples, interleaved.
   void add_rows(const uint8_t* rows, int64_t count);
   // After the last row: the checksum and the end of the file.

@@ -80,7 +80,8 @@ struct HeifEncoded {
 
 // A lossless HEIC file of interleaved RGB samples with `bits` bits each (8 or
 // 10), shown with EXIF-style `orientation` (libheif writes irot/imir boxes).
-HeifEncoded encode_heic(const std::vector<uint16_t>& rgb, int w, int h, int bits, int orientation = 1) {
+HeifEncoded encode_heic(const std::vector<uint16_t>& rgb, int w, int h, int bits, int orientation = 1,
+                        const std::string& icc_profile = "") {
   HeifEncoded out;
   heif_context* ctx = heif_context_alloc();
   heif_encoder* encoder = nullptr;
@@ -102,6 +103,9 @@ HeifEncoded encode_heic(const std::vector<uint16_t>& rgb, int w, int h, int bits
       if (bits == 8) plane[y * stride + i] = uint8_t(v);
       else plane[y * stride + 2 * i] = uint8_t(v & 0xFF), plane[y * stride + 2 * i + 1] = uint8_t(v >> 8);
     }
+  if (!icc_profile.empty())
+    REQUIRE(heif_image_set_raw_color_profile(image, "prof", icc_profile.data(), icc_profile.size()).code ==
+            heif_error_Ok);
   // RGB coded as RGB (matrix "identity", full range, 4:4:4).
   heif_color_profile_nclx* nclx = heif_nclx_color_profile_alloc();
   nclx->matrix_coefficients = heif_matrix_coefficients_RGB_GBR;
@@ -234,6 +238,21 @@ TEST_CASE("forward: a 10-bit HEIC keeps its precision as 16-bit samples", "[io][
   int64_t off_the_8_bit_grid = 0;
   for (float v : got.to_vector<float>()) off_the_8_bit_grid += std::abs(v * 255.0 - std::round(v * 255.0)) > 1e-3;
   CHECK(off_the_8_bit_grid > got.numel() / 2);  // not rounded to 8 bits on the way
+}
+
+TEST_CASE("forward: a HEIC photo's ICC colour profile is read for the outputs", "[io][heif][icc]") {
+  TempDir dir("io_heif");
+  // An ICC header (size, 'acsp') on a patterned body, as a Display P3 profile's 536 bytes would be.
+  std::string profile(536, '\0');
+  for (size_t i = 0; i < profile.size(); ++i) profile[i] = char(i * 7 + 3);
+  profile[0] = 0, profile[1] = 0, profile[2] = char(536 >> 8), profile[3] = char(536 & 0xFF);
+  profile.replace(36, 4, "acsp");
+  const HeifEncoded with = encode_heic(pattern(16, 16, 255), 16, 16, 8, 1, profile);
+  HEIF_ENCODED_OR_SKIP(with);
+  write_bytes(dir / "p3.heic", with.bytes);
+  CHECK(read_icc_profile(dir / "p3.heic") == profile);
+  write_bytes(dir / "none.heic", encode_heic(pattern(16, 16, 255), 16, 16, 8).bytes);
+  CHECK(read_icc_profile(dir / "none.heic").empty());  // libheif writes an nclx colour box: no ICC profile
 }
 
 TEST_CASE("errors: a truncated HEIC is refused naming the file", "[io][heif]") {

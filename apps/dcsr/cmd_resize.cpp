@@ -38,6 +38,7 @@ int run_resize(const CommandInfo& self, const std::vector<std::string>& argv) {
   outputs.declare(out_path, "out");
   check_image_output(out_path, write_options);  // the extension, before any work
   Tensor image = read_image(in_path);
+  write_options.icc_profile = read_icc_profile(in_path);  // the same colour space as the input
   const Tensor resized = resize_antialias(image, h, w);
   outputs.write(out_path, [&](const std::string& path) { write_image(path, resized, write_options); });
   outputs.commit();

@@ -54,7 +54,9 @@ TiledResult super_resolve_to_files(const PreparedPair& pair, const TileForward& 
   // Each writer opens its file (a temp file until finish) when the output
   // is begun; the confidence's size is known with its first band.
   std::optional<ImageFileWriter> sr, confidence, warped;
-  outputs.write(paths.sr, [&](const std::string& p) { sr.emplace(p, 3, 2 * H, 2 * W, s.write); });
+  ImageWriteOptions sr_format = s.write;
+  sr_format.icc_profile = pair.icc_profile;
+  outputs.write(paths.sr, [&](const std::string& p) { sr.emplace(p, 3, 2 * H, 2 * W, sr_format); });
   if (!paths.warped_ref.empty())
     outputs.write(paths.warped_ref, [&](const std::string& p) { warped.emplace(p, 3, 2 * H, 2 * W); });
   options.band_bytes = s.band_bytes;

@@ -1,0 +1,125 @@
+#include "io/icc_profile.h"
+
+#include <stb_image.h>
+
+#include <cstdint>
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <vector>
+
+namespace dcsr {
+
+namespace {
+
+constexpr size_t kMaxProfileBytes = size_t(16) << 20;  // far above any real profile (a few KB to a few hundred)
+constexpr char kIccId[] = "ICC_PROFILE";                 // with its NUL: the 12-byte APP2 identifier
+constexpr size_t kIccIdBytes = 12;
+constexpr size_t kSegmentPayload = 65535 - 2 - kIccIdBytes - 2;  // length field, id, sequence number and count
+
+uint32_t be32(const std::string& b, size_t at) {
+  return uint32_t(uint8_t(b[at])) << 24 | uint32_t(uint8_t(b[at + 1])) << 16 | uint32_t(uint8_t(b[at + 2])) << 8 |
+         uint32_t(uint8_t(b[at + 3]));
+}
+
+std::string dropped(const std::string& path, const char* why) {
+  std::cerr << "warning: image '" << path << "': its ICC colour profile is malformed (" << why
+            << "); the outputs made from it carry none\n";
+  return "";
+}
+
+
+// PNG: the iCCP chunk (profile name, NUL, compression method 0, zlib data).
+std::string png_profile(const std::string& b, const std::string& path) {
+  size_t at = 8;
+  while (at + 12 <= b.size()) {
+    const size_t length = be32(b, at);
+    if (length > b.size() - at - 12) return "";  // the structure checks of read_image report it
+    const std::string type = b.substr(at + 4, 4);
+    if (type == "IDAT" || type == "IEND") return "";  // iCCP comes before the image data
+    if (type == "iCCP") {
+      const std::string body = b.substr(at + 8, length);
+      const size_t name_end = body.find('\0');
+      if (name_end == std::string::npos || name_end == 0 || name_end > 79 || name_end + 2 > body.size() ||
+          body[name_end + 1] != 0)
+        return dropped(path, "a bad iCCP chunk");
+      const std::string zlib = body.substr(name_end + 2);
+      std::vector<char> inflated(kMaxProfileBytes);
+      const int n = stbi_zlib_decode_buffer(inflated.data(), int(inflated.size()), zlib.data(), int(zlib.size()));
+      if (n <= 0) return dropped(path, "its iCCP data does not inflate, or inflates to more than 16 MiB");
+      return valid_icc_profile_or_none(std::string(inflated.data(), size_t(n)), path);
+    }
+    at += 12 + length;
+  }
+  return "";
+}
+
+// JPEG: APP2 segments "ICC_PROFILE\0", sequence number (1-based), count, data; before the first scan.
+std::string jpeg_profile(const std::string& b, const std::string& path) {
+  std::map<int, std::string> parts;
+  int count = 0;
+  size_t at = 2;
+  while (at + 4 <= b.size() && uint8_t(b[at]) == 0xFF) {
+    const uint8_t marker = uint8_t(b[at + 1]);
+    if (marker == 0xDA || marker == 0xD9) break;  // start of scan, end of image
+    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7) || marker == 0xFF) {
+      at += marker == 0xFF ? 1 : 2;  // fill byte, or a marker without a length
+      continue;
+    }
+    const size_t length = size_t(uint8_t(b[at + 2])) << 8 | uint8_t(b[at + 3]);
+    if (length < 2 || at + 2 + length > b.size()) break;
+    if (marker == 0xE2 && length >= 2 + kIccIdBytes + 2 && b.compare(at + 4, kIccIdBytes, kIccId, kIccIdBytes) == 0) {
+      const int sequence = uint8_t(b[at + 4 + kIccIdBytes]), total = uint8_t(b[at + 5 + kIccIdBytes]);
+      if (sequence == 0 || total == 0 || sequence > total || (count != 0 && total != count) || parts.count(sequence))
+        return dropped(path, "APP2 segments numbered inconsistently");
+      count = total;
+      parts[sequence] = b.substr(at + 6 + kIccIdBytes, length - 4 - kIccIdBytes);
+    }
+    at += 2 + length;
+  }
+  if (parts.empty()) return "";
+  if (int(parts.size()) != count) return dropped(path, "APP2 segments missing");
+  std::string profile;
+  for (const auto& [sequence, data] : parts) profile += data;
+  return valid_icc_profile_or_none(std::move(profile), path);
+}
+
+}  // namespace
+
+std::string valid_icc_profile_or_none(std::string profile, const std::string& path) {
+  if (profile.empty() || looks_like_icc_profile(profile)) return profile;
+  return dropped(path, "no valid ICC header");
+}
+
+bool looks_like_icc_profile(const std::string& p) {
+  return p.size() >= 128 && p.size() <= kMaxProfileBytes && be32(p, 0) == p.size() && p.compare(36, 4, "acsp") == 0;
+}
+
+std::string icc_profile_of_png_or_jpeg(const std::string& bytes, const std::string& path) {
+  if (bytes.size() >= 8 && bytes.compare(0, 8, "\x89PNG\r\n\x1A\n", 8) == 0) return png_profile(bytes, path);
+  if (bytes.size() >= 4 && uint8_t(bytes[0]) == 0xFF && uint8_t(bytes[1]) == 0xD8) return jpeg_profile(bytes, path);
+  return "";
+}
+
+std::string jpeg_with_icc_profile(const std::string& jpeg, const std::string& profile) {
+  if (profile.empty()) return jpeg;
+  const size_t segments = (profile.size() + kSegmentPayload - 1) / kSegmentPayload;
+  if (segments > 255 || jpeg.size() < 4) return jpeg;  // cannot be numbered (over 16 MB): left out
+  // After SOI, and after an APP0 (JFIF) segment right behind it, which must stay first.
+  size_t insert = 2;
+  if (uint8_t(jpeg[2]) == 0xFF && uint8_t(jpeg[3]) == 0xE0 && jpeg.size() >= 6)
+    insert = 4 + (size_t(uint8_t(jpeg[4])) << 8 | uint8_t(jpeg[5]));
+  std::string app2;
+  for (size_t k = 0; k < segments; ++k) {
+    const std::string part = profile.substr(k * kSegmentPayload, kSegmentPayload);
+    const size_t length = 2 + kIccIdBytes + 2 + part.size();
+    app2 += "\xFF\xE2";
+    app2 += char(length >> 8), app2 += char(length & 0xFF);
+    app2.append(kIccId, kIccIdBytes);
+    app2 += char(k + 1), app2 += char(segments);
+    app2 += part;
+  }
+  return jpeg.substr(0, insert) + app2 + jpeg.substr(insert);
+}
+
+}  // namespace dcsr
