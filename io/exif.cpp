@@ -1,5 +1,9 @@
 #include "io/exif.h"
 
+#include <cstring>
+
+#include "io/jpeg_segments.h"
+
 namespace dcsr {
 
 namespace {
@@ -26,6 +30,28 @@ struct TiffReader {
 
 constexpr uint32_t kOrientationTag = 0x0112;
 constexpr uint32_t kTypeShort = 3, kTypeLong = 4;
+constexpr uint32_t kImageWidthTag = 0x0100, kImageLengthTag = 0x0101, kExifIfdTag = 0x8769;
+constexpr uint32_t kPixelXTag = 0xA002, kPixelYTag = 0xA003;
+
+// Writes a 16/32-bit value in the block's byte order (the caller checked the range).
+void put(std::string& b, size_t at, uint32_t v, int bytes, bool big_endian) {
+  for (int k = 0; k < bytes; ++k) b[at + size_t(k)] = char(v >> (8 * (big_endian ? bytes - 1 - k : k)));
+}
+
+// The entries of the IFD at `ifd`: calls visit(entry offset, tag, type,
+// count) for each. False when the IFD runs past the block.
+template <typename Visit>
+bool for_each_entry(const TiffReader& r, uint32_t ifd, Visit&& visit) {
+  uint32_t entries = 0;
+  if (!r.u16(ifd, entries) || size_t(ifd) + 2 + 12 * size_t(entries) + 4 > r.size) return false;
+  for (uint32_t i = 0; i < entries; ++i) {
+    const size_t entry = size_t(ifd) + 2 + 12 * size_t(i);
+    uint32_t tag = 0, type = 0, count = 0;
+    r.u16(entry, tag), r.u16(entry + 2, type), r.u32(entry + 4, count);
+    visit(entry, tag, type, count);
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -50,6 +76,71 @@ int exif_orientation(const uint8_t* tiff, size_t size) {
     return ok && value >= 1 && value <= 8 ? int(value) : 1;
   }
   return 1;
+}
+
+std::string exif_for_output(const std::string& tiff, int64_t width, int64_t height) {
+  if (tiff.size() < 8 || tiff.size() > (size_t(1) << 24)) return "";
+  const auto* data = reinterpret_cast<const uint8_t*>(tiff.data());
+  TiffReader r{data, tiff.size(), false};
+  if (tiff.compare(0, 2, "MM") == 0) r.big_endian = true;
+  else if (tiff.compare(0, 2, "II") != 0) return "";
+  uint32_t magic = 0, ifd0 = 0;
+  if (!r.u16(2, magic) || magic != 42 || !r.u32(4, ifd0)) return "";
+  std::string out = tiff;
+  uint32_t exif_ifd = 0;
+  // A one-value SHORT or LONG entry set to v (a SHORT only when v fits).
+  auto set_value = [&](size_t entry, uint32_t type, uint32_t count, int64_t v) {
+    if (count != 1 || v < 0) return;
+    if (type == kTypeShort && v <= 0xFFFF) put(out, entry + 8, uint32_t(v), 2, r.big_endian);
+    if (type == kTypeLong && v <= 0xFFFFFFFFll) put(out, entry + 8, uint32_t(v), 4, r.big_endian);
+  };
+  uint32_t entries = 0;
+  const bool ifd0_ok = for_each_entry(r, ifd0, [&](size_t entry, uint32_t tag, uint32_t type, uint32_t count) {
+    if (tag == kOrientationTag) set_value(entry, type, count, 1);
+    if (tag == kImageWidthTag) set_value(entry, type, count, width);
+    if (tag == kImageLengthTag) set_value(entry, type, count, height);
+    if (tag == kExifIfdTag && type == kTypeLong && count == 1) r.u32(entry + 8, exif_ifd);
+  });
+  if (!ifd0_ok || !r.u16(ifd0, entries)) return "";
+  put(out, size_t(ifd0) + 2 + 12 * size_t(entries), 0, 4, r.big_endian);  // no IFD1: the thumbnail goes
+  if (exif_ifd != 0 && !for_each_entry(r, exif_ifd, [&](size_t entry, uint32_t tag, uint32_t type, uint32_t count) {
+        if (tag == kPixelXTag) set_value(entry, type, count, width);
+        if (tag == kPixelYTag) set_value(entry, type, count, height);
+      }))
+    return "";
+  return out;
+}
+
+std::string exif_block_of_png_or_jpeg(const std::string& b) {
+  auto be = [&](size_t at, int bytes) {
+    uint32_t v = 0;
+    for (int k = 0; k < bytes; ++k) v = v << 8 | uint8_t(b[at + size_t(k)]);
+    return v;
+  };
+  // PNG: the eXIf chunk (before IDAT, or anywhere before IEND in older files).
+  if (b.size() >= 8 && b.compare(0, 8, "\x89PNG\r\n\x1A\n", 8) == 0) {
+    for (size_t at = 8; at + 12 <= b.size();) {
+      const size_t length = be(at, 4);
+      if (length > b.size() - at - 12) return "";
+      if (b.compare(at + 4, 4, "eXIf") == 0) return b.substr(at + 8, length);
+      if (b.compare(at + 4, 4, "IEND") == 0) return "";
+      at += 12 + length;
+    }
+    return "";
+  }
+  std::string tiff;
+  for_each_jpeg_segment(b, [&](uint8_t marker, size_t at, size_t size) {
+    if (marker != 0xE1 || size < 6 || b.compare(at, 6, "Exif\0\0", 6) != 0) return true;
+    tiff = b.substr(at + 6, size - 6);
+    return false;
+  });
+  return tiff;
+}
+
+std::string jpeg_with_exif(const std::string& jpeg, const std::string& tiff) {
+  if (tiff.empty() || tiff.size() > 65535 - 2 - 6 || jpeg.size() < 4) return jpeg;
+  const size_t insert = jpeg_metadata_offset(jpeg);
+  return jpeg.substr(0, insert) + jpeg_segment(0xE1, std::string("Exif\0\0", 6) + tiff) + jpeg.substr(insert);
 }
 
 }  // namespace dcsr

@@ -13,6 +13,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace dcsr {
 
@@ -21,6 +22,31 @@ namespace dcsr {
 // absent, out of range, or the block is malformed (a bad EXIF block is
 // ignored, never trusted and never read past its end).
 int exif_orientation(const uint8_t* tiff, size_t size);
+
+// ---- Carrying a photo's EXIF block to the images made from it ----
+// The block holds what a photo library sorts and groups by (the capture
+// time, the camera, the place), so `dcsr sr` gives it to its output, made
+// true for the new image (exif_for_output).
+
+// The EXIF block (from its TIFF header on) of a JPEG (the first APP1
+// "Exif\0\0" segment) or PNG (the eXIf chunk) file's bytes; "" when it has
+// none. HEIF files: io/heif_decode.h.
+std::string exif_block_of_png_or_jpeg(const std::string& bytes);
+
+// The block as it must travel with an upright width x height image made from
+// its photo: Orientation 1 (the pixels are written upright), the pixel
+// dimensions (ExifImageWidth/Height, 0xA002/0xA003, and IFD0's ImageWidth/
+// ImageLength where present) set to the new size, and the thumbnail (IFD1)
+// unlinked, as it shows the old picture in the old orientation. Everything
+// else, the maker notes included, is kept byte for byte. "" when the block is
+// malformed (not a TIFF header, an IFD past its end): a bad block is dropped,
+// not copied.
+std::string exif_for_output(const std::string& tiff, int64_t width, int64_t height);
+
+// `jpeg` (a JPEG file from a writer that puts no APP1 in) with the block in
+// an APP1 "Exif\0\0" segment right after SOI and the APP0 (JFIF) segment. A
+// block over the segment's 65527 bytes is left out.
+std::string jpeg_with_exif(const std::string& jpeg, const std::string& tiff);
 
 // Where each upright pixel comes from, for a stored (decoded) image of
 // stored_height x stored_width pixels and an EXIF orientation 1-8.

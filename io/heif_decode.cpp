@@ -150,6 +150,20 @@ std::string heif_icc_profile(const std::string& bytes, const std::string& path) 
   return profile;
 }
 
+std::string heif_exif_block(const std::string& bytes, const std::string& path) {
+  HeifPicture info;
+  const Opened o = open_primary(bytes, path, info);
+  heif_item_id id = 0;
+  if (heif_image_handle_get_list_of_metadata_block_IDs(o.handle.get(), "Exif", &id, 1) != 1) return "";
+  std::string block(heif_image_handle_get_metadata_size(o.handle.get(), id), '\0');
+  if (block.size() < 4) return "";
+  check(heif_image_handle_get_metadata(o.handle.get(), id, block.data()), path, "EXIF block");
+  // HEIF's Exif item: a 32-bit big-endian offset to the TIFF header (past "Exif\0\0" when present), then the data.
+  const size_t offset = size_t(uint8_t(block[0])) << 24 | size_t(uint8_t(block[1])) << 16 |
+                        size_t(uint8_t(block[2])) << 8 | uint8_t(block[3]);
+  return offset < block.size() - 4 ? block.substr(4 + offset) : "";
+}
+
 #else  // built without libheif
 
 bool heif_decoder_available() { return false; }
@@ -164,6 +178,7 @@ namespace {
 HeifPicture heif_info(const std::string&, const std::string& path) { no_decoder(path); }
 HeifPicture heif_decode(const std::string&, const std::string& path) { no_decoder(path); }
 std::string heif_icc_profile(const std::string&, const std::string&) { return ""; }
+std::string heif_exif_block(const std::string&, const std::string&) { return ""; }
 
 #endif
 

@@ -52,4 +52,9 @@ HeifPicture heif_decode(const std::string& bytes, const std::string& path);
 // the build has no HEIF decoder.
 std::string heif_icc_profile(const std::string& bytes, const std::string& path);
 
+// The primary image's EXIF block from its TIFF header on (io/exif.h), ""
+// when it has none or the build has no HEIF decoder. (The block's own
+// Orientation is not applied on reading: the file's irot/imir are.)
+std::string heif_exif_block(const std::string& bytes, const std::string& path);
+
 }  // namespace dcsr

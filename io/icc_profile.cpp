@@ -8,6 +8,8 @@
 #include <map>
 #include <vector>
 
+#include "io/jpeg_segments.h"
+
 namespace dcsr {
 
 namespace {
@@ -58,25 +60,17 @@ std::string png_profile(const std::string& b, const std::string& path) {
 std::string jpeg_profile(const std::string& b, const std::string& path) {
   std::map<int, std::string> parts;
   int count = 0;
-  size_t at = 2;
-  while (at + 4 <= b.size() && uint8_t(b[at]) == 0xFF) {
-    const uint8_t marker = uint8_t(b[at + 1]);
-    if (marker == 0xDA || marker == 0xD9) break;  // start of scan, end of image
-    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7) || marker == 0xFF) {
-      at += marker == 0xFF ? 1 : 2;  // fill byte, or a marker without a length
-      continue;
-    }
-    const size_t length = size_t(uint8_t(b[at + 2])) << 8 | uint8_t(b[at + 3]);
-    if (length < 2 || at + 2 + length > b.size()) break;
-    if (marker == 0xE2 && length >= 2 + kIccIdBytes + 2 && b.compare(at + 4, kIccIdBytes, kIccId, kIccIdBytes) == 0) {
-      const int sequence = uint8_t(b[at + 4 + kIccIdBytes]), total = uint8_t(b[at + 5 + kIccIdBytes]);
-      if (sequence == 0 || total == 0 || sequence > total || (count != 0 && total != count) || parts.count(sequence))
-        return dropped(path, "APP2 segments numbered inconsistently");
-      count = total;
-      parts[sequence] = b.substr(at + 6 + kIccIdBytes, length - 4 - kIccIdBytes);
-    }
-    at += 2 + length;
-  }
+  bool consistent = true;
+  for_each_jpeg_segment(b, [&](uint8_t marker, size_t at, size_t size) {
+    if (marker != 0xE2 || size < kIccIdBytes + 2 || b.compare(at, kIccIdBytes, kIccId, kIccIdBytes) != 0) return true;
+    const int sequence = uint8_t(b[at + kIccIdBytes]), total = uint8_t(b[at + kIccIdBytes + 1]);
+    if (sequence == 0 || total == 0 || sequence > total || (count != 0 && total != count) || parts.count(sequence))
+      return consistent = false;
+    count = total;
+    parts[sequence] = b.substr(at + kIccIdBytes + 2, size - kIccIdBytes - 2);
+    return true;
+  });
+  if (!consistent) return dropped(path, "APP2 segments numbered inconsistently");
   if (parts.empty()) return "";
   if (int(parts.size()) != count) return dropped(path, "APP2 segments missing");
   std::string profile;
@@ -105,20 +99,13 @@ std::string jpeg_with_icc_profile(const std::string& jpeg, const std::string& pr
   if (profile.empty()) return jpeg;
   const size_t segments = (profile.size() + kSegmentPayload - 1) / kSegmentPayload;
   if (segments > 255 || jpeg.size() < 4) return jpeg;  // cannot be numbered (over 16 MB): left out
-  // After SOI, and after an APP0 (JFIF) segment right behind it, which must stay first.
-  size_t insert = 2;
-  if (uint8_t(jpeg[2]) == 0xFF && uint8_t(jpeg[3]) == 0xE0 && jpeg.size() >= 6)
-    insert = 4 + (size_t(uint8_t(jpeg[4])) << 8 | uint8_t(jpeg[5]));
   std::string app2;
   for (size_t k = 0; k < segments; ++k) {
-    const std::string part = profile.substr(k * kSegmentPayload, kSegmentPayload);
-    const size_t length = 2 + kIccIdBytes + 2 + part.size();
-    app2 += "\xFF\xE2";
-    app2 += char(length >> 8), app2 += char(length & 0xFF);
-    app2.append(kIccId, kIccIdBytes);
-    app2 += char(k + 1), app2 += char(segments);
-    app2 += part;
+    std::string payload(kIccId, kIccIdBytes);
+    payload += char(k + 1), payload += char(segments);
+    app2 += jpeg_segment(0xE2, payload + profile.substr(k * kSegmentPayload, kSegmentPayload));
   }
+  const size_t insert = jpeg_metadata_offset(jpeg);
   return jpeg.substr(0, insert) + app2 + jpeg.substr(insert);
 }
 

@@ -133,10 +133,19 @@ Tensor read_image(const std::string& path) {
   return out;
 }
 
-std::string read_icc_profile(const std::string& path) {
+std::string read_icc_profile(const std::string& path) { return read_photo_metadata(path).icc_profile; }
+
+PhotoMetadata read_photo_metadata(const std::string& path) {
   const std::string bytes = read_bytes(path);
-  if (is_heif_bytes(bytes)) return valid_icc_profile_or_none(heif_icc_profile(bytes, path), path);
-  return icc_profile_of_png_or_jpeg(bytes, path);
+  PhotoMetadata m;
+  if (is_heif_bytes(bytes)) {
+    m.icc_profile = valid_icc_profile_or_none(heif_icc_profile(bytes, path), path);
+    m.exif = heif_exif_block(bytes, path);
+  } else {
+    m.icc_profile = icc_profile_of_png_or_jpeg(bytes, path);
+    m.exif = exif_block_of_png_or_jpeg(bytes);
+  }
+  return m;
 }
 
 ImageU8 read_image_u8(const std::string& path) {

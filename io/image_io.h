@@ -60,6 +60,15 @@ ImageU8 read_image_u8(const std::string& path);
 // space.
 std::string read_icc_profile(const std::string& path);
 
+// What a photo says about itself that the images made from it should say
+// too: its ICC profile (as read_icc_profile) and its EXIF block (io/exif.h:
+// JPEG APP1, PNG eXIf, HEIF Exif item; "" when none). Read from the file's
+// bytes once.
+struct PhotoMetadata {
+  std::string icc_profile, exif;
+};
+PhotoMetadata read_photo_metadata(const std::string& path);
+
 // (1, 3, H, W) float32 in [0, 1].
 Tensor image_to_tensor(const ImageU8& image);
 // round(clamp(v, 0, 1) * 255). image: (1, 3, H, W) or (3, H, W), any float dtype, CPU or CUDA.
@@ -70,6 +79,9 @@ struct ImageWriteOptions {
   int bit_depth = 8;      // .png: 8 or 16 (16: round(v * 65535), big-endian samples); .jpg/.jpeg: 8 only
   int jpeg_quality = 95;  // .jpg/.jpeg: 1 (smallest) to 100 (best); above 90 the colour is not subsampled
   std::string icc_profile;  // embedded when not empty (PNG iCCP, JPEG APP2): read_icc_profile() of the source
+  // An EXIF block (TIFF header on) embedded when not empty (PNG eXIf, JPEG APP1), as is: make it true for the
+  // new image with exif_for_output() (io/exif.h).
+  std::string exif;
 };
 
 // Checks, before any work, that write_image() can write `path` with these

@@ -10,6 +10,7 @@
 #include <limits>
 #include <memory>
 
+#include "io/exif.h"
 #include "io/icc_profile.h"
 #include "io/image_io.h"
 #include "io/png_encode.h"
@@ -151,7 +152,8 @@ ImageFileWriter::ImageFileWriter(const std::string& path, int64_t channels, int6
     AtomicFileWriter* file = s.file.get();
     s.png = std::make_unique<PngStreamEncoder>(
         width, height, int(channels), s.options.bit_depth / 8,
-        [file](const char* data, size_t size) { file->append(data, size); }, 0, s.options.icc_profile);
+        [file](const char* data, size_t size) { file->append(data, size); }, 0, s.options.icc_profile,
+        s.options.exif);
   }
 }
 
@@ -212,7 +214,8 @@ void ImageFileWriter::finish() {
                                       s.options.jpeg_quality),
                "cannot write image '", s.path, "': the JPEG encoder failed");
     std::vector<uint8_t>().swap(s.jpeg_samples);
-    s.file->append(jpeg_with_icc_profile(jpeg, s.options.icc_profile));
+    // APP0 (JFIF), then APP1 (EXIF), then APP2 (ICC): each goes in right after APP0.
+    s.file->append(jpeg_with_exif(jpeg_with_icc_profile(jpeg, s.options.icc_profile), s.options.exif));
   }
   s.file->commit();
   s.file.reset();

@@ -302,7 +302,7 @@ uint32_t adler32(const uint8_t* data, size_t size, uint32_t adler) {
 }
 
 PngStreamEncoder::PngStreamEncoder(int64_t width, int64_t height, int channels, int bytes_per_sample, Sink sink,
-                                   int threads, const std::string& icc_profile)
+                                   int threads, const std::string& icc_profile, const std::string& exif)
     : width_(width), height_(height), bpp_(channels * bytes_per_sample), row_bytes_(width * bpp_),
       sink_(std::move(sink)), threads_(threads > 0 ? threads : num_threads()) {
   DCSR_CHECK(channels == 1 || channels == 3, "encode_png: ", channels, " channels (1 or 3)");
@@ -330,6 +330,7 @@ PngStreamEncoder::PngStreamEncoder(int64_t width, int64_t height, int channels, 
     put_be32(iccp, adler32(profile, icc_profile.size()));
     put_chunk(head, "iCCP", iccp.data(), iccp.size());
   }
+  if (!exif.empty()) put_chunk(head, "eXIf", exif.data(), exif.size());
   sink_(head.data(), head.size());
   zlib_ = "\x78\x5E";  // deflate, 32 KiB window
   above_.assign(size_t(row_bytes_), 0);  // the row above row 0: zeros

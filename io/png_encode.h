@@ -39,9 +39,10 @@ class PngStreamEncoder {
  public:
   using Sink = std::function<void(const char* data, size_t size)>;
   // bytes_per_sample: 1 (8-bit) or 2 (16-bit, each sample big-endian as the file stores it).
-  // icc_profile: when not empty, an iCCP chunk carries it (io/icc_profile.h).
+  // icc_profile, exif: when not empty, an iCCP chunk carries the profile
+  // (io/icc_profile.h) and an eXIf chunk the EXIF block (io/exif.h).
   PngStreamEncoder(int64_t width, int64_t height, int channels, int bytes_per_sample, Sink sink, int threads = 0,
-                   const std::string& icc_profile = "");
+                   const std::string& icc_profile = "", const std::string& exif = "");
   // `count` rows of width * channels samples, interleaved.
   void add_rows(const uint8_t* rows, int64_t count);
   // After the last row: the checksum and the end of the file.

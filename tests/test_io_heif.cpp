@@ -81,7 +81,7 @@ struct HeifEncoded {
 // A lossless HEIC file of interleaved RGB samples with `bits` bits each (8 or
 // 10), shown with EXIF-style `orientation` (libheif writes irot/imir boxes).
 HeifEncoded encode_heic(const std::vector<uint16_t>& rgb, int w, int h, int bits, int orientation = 1,
-                        const std::string& icc_profile = "") {
+                        const std::string& icc_profile = "", const std::string& exif = "") {
   HeifEncoded out;
   heif_context* ctx = heif_context_alloc();
   heif_encoder* encoder = nullptr;
@@ -115,6 +115,8 @@ HeifEncoded encode_heic(const std::vector<uint16_t>& rgb, int w, int h, int bits
   options->image_orientation = heif_orientation(orientation);
   heif_image_handle* handle = nullptr;
   REQUIRE(heif_context_encode_image(ctx, image, encoder, options, &handle).code == heif_error_Ok);
+  if (!exif.empty())
+    REQUIRE(heif_context_add_exif_metadata(ctx, handle, exif.data(), int(exif.size())).code == heif_error_Ok);
   heif_writer writer{};
   writer.writer_api_version = 1;
   writer.write = [](heif_context*, const void* data, size_t size, void* user) {
@@ -253,6 +255,19 @@ TEST_CASE("forward: a HEIC photo's ICC colour profile is read for the outputs", 
   CHECK(read_icc_profile(dir / "p3.heic") == profile);
   write_bytes(dir / "none.heic", encode_heic(pattern(16, 16, 255), 16, 16, 8).bytes);
   CHECK(read_icc_profile(dir / "none.heic").empty());  // libheif writes an nclx colour box: no ICC profile
+  CHECK(read_photo_metadata(dir / "none.heic").exif.empty());
+}
+
+TEST_CASE("forward: a HEIC photo's EXIF block is read for the outputs", "[io][heif][exif]") {
+  TempDir dir("io_heif");
+  // A little-endian TIFF block: IFD0 with one entry, Orientation 6 (which
+  // HEIF's own irot overrides: the picture is read as the file's boxes say).
+  std::string tiff("II*\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0\x06\0\0\0\0\0\0\0", 26);
+  const HeifEncoded heic = encode_heic(pattern(16, 8, 255), 16, 8, 8, 1, "", tiff);
+  HEIF_ENCODED_OR_SKIP(heic);
+  write_bytes(dir / "exif.heic", heic.bytes);
+  CHECK(read_photo_metadata(dir / "exif.heic").exif == tiff);
+  CHECK(read_image_info(dir / "exif.heic").width == 16);  // not turned by the EXIF orientation
 }
 
 TEST_CASE("errors: a truncated HEIC is refused naming the file", "[io][heif]") {

@@ -7,6 +7,7 @@
 
 #include "apps/dcsr/cli.h"
 #include "autograd/ops/image.h"
+#include "io/exif.h"
 #include "io/image_io.h"
 
 namespace dcsr::cli {
@@ -38,7 +39,9 @@ int run_resize(const CommandInfo& self, const std::vector<std::string>& argv) {
   outputs.declare(out_path, "out");
   check_image_output(out_path, write_options);  // the extension, before any work
   Tensor image = read_image(in_path);
-  write_options.icc_profile = read_icc_profile(in_path);  // the same colour space as the input
+  const PhotoMetadata metadata = read_photo_metadata(in_path);
+  write_options.icc_profile = metadata.icc_profile;  // the same colour space as the input
+  write_options.exif = exif_for_output(metadata.exif, w, h);
   const Tensor resized = resize_antialias(image, h, w);
   outputs.write(out_path, [&](const std::string& path) { write_image(path, resized, write_options); });
   outputs.commit();

@@ -68,7 +68,7 @@ PreparedPair prepare_pair(const std::string& lr_path, const std::string& ref_pat
   std::future<Tensor> tele_read = std::async(std::launch::async, [&] { return read_image(ref_path); });
   p.lr = read_image(lr_path);  // when it throws, tele_read's destructor waits for the other decode
   Tensor tele = tele_read.get();
-  p.icc_profile = read_icc_profile(lr_path);  // the output is in the wide image's colour space
+  p.wide_metadata = read_photo_metadata(lr_path);  // the output is in the wide image's colour space
   if (registration == "none") {
     check_same_size(p.lr, tele, lr_path, ref_path);
     p.ref = tele;

@@ -10,6 +10,7 @@
 
 #include "apps/dcsr/cli.h"
 #include "autograd/ops/elementwise.h"
+#include "io/exif.h"
 #include "dcsr/inference/progress.h"
 #include "dcsr/inference/shard_reports.h"
 #include "nn/distributed.h"
@@ -55,7 +56,8 @@ TiledResult super_resolve_to_files(const PreparedPair& pair, const TileForward& 
   // is begun; the confidence's size is known with its first band.
   std::optional<ImageFileWriter> sr, confidence, warped;
   ImageWriteOptions sr_format = s.write;
-  sr_format.icc_profile = pair.icc_profile;
+  sr_format.icc_profile = pair.wide_metadata.icc_profile;
+  sr_format.exif = exif_for_output(pair.wide_metadata.exif, 2 * W, 2 * H);  // capture time, camera, place
   outputs.write(paths.sr, [&](const std::string& p) { sr.emplace(p, 3, 2 * H, 2 * W, sr_format); });
   if (!paths.warped_ref.empty())
     outputs.write(paths.warped_ref, [&](const std::string& p) { warped.emplace(p, 3, 2 * H, 2 * W); });

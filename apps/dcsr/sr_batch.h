@@ -37,7 +37,7 @@ struct PreparedPair {
   std::optional<FovRect> view;      // unset: the canonical layout, today's path
   std::optional<FovRect> ref_rect;  // where ref lies (holds the view); set with it
   std::string registration_line;
-  std::string icc_profile;  // the wide image's colour profile, carried to the SR image ("" when none)
+  PhotoMetadata wide_metadata;  // the wide image's colour profile and EXIF block, carried to the SR image
   // The tiling's options for this pair's geometry (view and ref_rect).
   void place(TiledOptions& options) const { options.view = view, options.ref_rect = ref_rect; }
 };
