@@ -6,7 +6,7 @@
 #include <cstring>
 #include <iostream>
 #include <map>
-#include <vector>
+#include <memory>
 
 #include "io/jpeg_segments.h"
 
@@ -46,10 +46,11 @@ std::string png_profile(const std::string& b, const std::string& path) {
           body[name_end + 1] != 0)
         return dropped(path, "a bad iCCP chunk");
       const std::string zlib = body.substr(name_end + 2);
-      std::vector<char> inflated(kMaxProfileBytes);
-      const int n = stbi_zlib_decode_buffer(inflated.data(), int(inflated.size()), zlib.data(), int(zlib.size()));
+      // Into a buffer of the most a profile may be (not zeroed: only what inflates is read).
+      const std::unique_ptr<char[]> inflated(new char[kMaxProfileBytes]);
+      const int n = stbi_zlib_decode_buffer(inflated.get(), int(kMaxProfileBytes), zlib.data(), int(zlib.size()));
       if (n <= 0) return dropped(path, "its iCCP data does not inflate, or inflates to more than 16 MiB");
-      return valid_icc_profile_or_none(std::string(inflated.data(), size_t(n)), path);
+      return valid_icc_profile_or_none(std::string(inflated.get(), size_t(n)), path);
     }
     at += 12 + length;
   }

@@ -16,6 +16,8 @@
 
 #include <stb_image_write.h>
 
+#include "io/exif.h"
+#include "io/icc_profile.h"
 #include "io/image_io.h"
 #include "tensor/error.h"
 #include "tests/fuzz/fuzz.h"
@@ -51,6 +53,26 @@ uint32_t adler32(const std::string& data) {
   uint32_t a = 1, b = 0;
   for (char c : data) a = (a + uint8_t(c)) % 65521, b = (b + a) % 65521;
   return (b << 16) | a;
+}
+
+// ---------------------------------------------------------------- metadata
+
+// An EXIF block as phones write one (little-endian): IFD0 with Orientation 6
+// and the Exif IFD's pointer, the Exif IFD with PixelX/YDimension (LONG,
+// SHORT), a thumbnail IFD1 (its Compression) linked from IFD0.
+const std::string kSeedExif(
+    "II*\0\x08\0\0\0"
+    "\x02\0" "\x12\x01\x03\0\x01\0\0\0\x06\0\0\0" "\x69\x87\x04\0\x01\0\0\0\x26\0\0\0" "\x44\0\0\0"
+    "\x02\0" "\x02\xA0\x04\0\x01\0\0\0\x40\0\0\0" "\x03\xA0\x03\0\x01\0\0\0\x30\0\0\0" "\0\0\0\0"
+    "\x01\0" "\x03\x01\x03\0\x01\0\0\0\x06\0\0\0" "\0\0\0\0",
+    86);
+
+// A 200-byte profile with an ICC header (size, 'acsp').
+std::string seed_icc_profile() {
+  std::string p(200, '\x07');
+  p[0] = 0, p[1] = 0, p[2] = 0, p[3] = char(200);
+  p.replace(36, 4, "acsp");
+  return p;
 }
 
 // ---------------------------------------------------------------- PNG
@@ -176,6 +198,13 @@ std::vector<Seed> png_seeds() {
   for (const Field& f : std::vector<Field>{{16, 4, true}, {20, 4, true}, {24, 1, true}, {25, 1, true}, {28, 1, true}})
     written.fields.push_back(f);
   seeds.push_back(written);
+  // One with the metadata an output carries: an iCCP chunk (a zlib stream
+  // of its own) and an eXIf chunk.
+  ImageWriteOptions with_metadata;
+  with_metadata.icc_profile = seed_icc_profile(), with_metadata.exif = kSeedExif;
+  write_image(path, image, with_metadata);
+  std::ifstream again(path, std::ios::binary);
+  seeds.push_back({std::string(std::istreambuf_iterator<char>(again), std::istreambuf_iterator<char>()), {}, ".png"});
   return seeds;
 }
 
@@ -278,9 +307,15 @@ Seed embedded_jpeg(const unsigned char (&bytes)[N]) {
 
 std::vector<Seed> jpeg_seeds() {
   Rng rng(23);
-  return {make_jpeg(rng, 17, 9, 3, 50), make_jpeg(rng, 8, 8, 3, 95),  make_jpeg(rng, 33, 16, 1, 75),
-          make_jpeg(rng, 1, 1, 3, 90),  make_jpeg(rng, 24, 17, 3, 20), embedded_jpeg(kProgressiveJpeg),
-          embedded_jpeg(kRestartJpeg)};
+  std::vector<Seed> seeds = {make_jpeg(rng, 17, 9, 3, 50), make_jpeg(rng, 8, 8, 3, 95),  make_jpeg(rng, 33, 16, 1, 75),
+                             make_jpeg(rng, 1, 1, 3, 90),  make_jpeg(rng, 24, 17, 3, 20), embedded_jpeg(kProgressiveJpeg),
+                             embedded_jpeg(kRestartJpeg)};
+  // With an EXIF block (APP1) and an ICC profile over two APP2 segments.
+  const std::string plain = make_jpeg(rng, 12, 10, 3, 80).bytes;
+  std::string profile = seed_icc_profile() + std::string(70000, '\x05');
+  profile[1] = char(profile.size() >> 16), profile[2] = char(profile.size() >> 8), profile[3] = char(profile.size());
+  seeds.push_back(jpeg_seed(jpeg_with_exif(jpeg_with_icc_profile(plain, profile), kSeedExif)));
+  return seeds;
 }
 
 // ---------------------------------------------------------------- HEIF
@@ -331,6 +366,17 @@ void run_image(const std::vector<Seed>& seeds, Rng& rng, std::string& input, boo
     info = read_image_info(path);
   } catch (const Error&) {
     info_ok = false;
+  }
+  // The metadata carried to outputs (ICC profile, EXIF made true for a new
+  // size): whatever the file holds, values or an Error, never a crash.
+  try {
+    const PhotoMetadata metadata = read_photo_metadata(path);
+    const std::string exif = exif_for_output(metadata.exif, 64, 48);
+    if (!metadata.icc_profile.empty() && !looks_like_icc_profile(metadata.icc_profile))
+      throw std::logic_error("read_photo_metadata kept a profile without an ICC header");
+    if (!exif.empty() && exif.size() != metadata.exif.size())
+      throw std::logic_error("exif_for_output changed the EXIF block's size");
+  } catch (const Error&) {
   }
   const Tensor image = read_image(path);  // throws dcsr::Error on rejection
   if (image.dim() != 4 || image.size(0) != 1 || image.size(1) != 3)
