@@ -339,21 +339,31 @@ PngStreamEncoder::PngStreamEncoder(int64_t width, int64_t height, int channels, 
 void PngStreamEncoder::add_rows(const uint8_t* rows, int64_t count) {
   DCSR_CHECK(count >= 0 && rows_added_ + count <= height_, "encode_png: ", rows_added_ + count,
              " rows given for an image of ", height_);
-  pending_.insert(pending_.end(), rows, rows + count * row_bytes_);
   rows_added_ += count;
-  compress_ready_bands();
+  const int64_t complete = rows_added_ == height_ ? bands_ : rows_added_ / band_rows_;
+  if (pending_.empty()) {
+    // The rows start at band next_band_'s first row: its complete bands are
+    // compressed from the caller's rows, and only the rest is kept.
+    const int64_t row0 = next_band_ * band_rows_, used = std::min(height_, complete * band_rows_) - row0;
+    compress_bands(rows, complete);
+    pending_.assign(rows + used * row_bytes_, rows + count * row_bytes_);
+    return;
+  }
+  pending_.insert(pending_.end(), rows, rows + count * row_bytes_);
+  const int64_t used = std::min(height_, complete * band_rows_) - next_band_ * band_rows_;
+  compress_bands(pending_.data(), complete);
+  pending_.erase(pending_.begin(), pending_.begin() + used * row_bytes_);
 }
 
-// Filters and deflates every band whose rows are all in, one band per
-// thread, then passes their data on in order.
-void PngStreamEncoder::compress_ready_bands() {
-  const int64_t complete = rows_added_ == height_ ? bands_ : rows_added_ / band_rows_;
+// Filters and deflates bands next_band_ .. complete - 1, one band per thread,
+// and passes their data on in order. raw: the rows from band next_band_'s
+// first row on.
+void PngStreamEncoder::compress_bands(const uint8_t* raw, int64_t complete) {
   const int64_t first = next_band_, ready = complete - first;
   if (ready <= 0) return;
-  const int64_t line = row_bytes_ + 1, row0 = first * band_rows_;  // row0: pending_'s first row
+  const int64_t line = row_bytes_ + 1, row0 = first * band_rows_;  // row0: raw's first row
   std::vector<std::vector<uint8_t>> filtered(static_cast<size_t>(ready));
   std::vector<std::string> deflated(static_cast<size_t>(ready));
-  const uint8_t* raw = pending_.data();
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads_)
   for (int64_t k = 0; k < ready; ++k) {
     const int64_t band = first + k, y0 = band * band_rows_, y1 = std::min(height_, y0 + band_rows_);
@@ -373,7 +383,6 @@ void PngStreamEncoder::compress_ready_bands() {
   next_band_ = complete;
   const int64_t done_rows = std::min(height_, complete * band_rows_) - row0;
   std::copy_n(raw + (done_rows - 1) * row_bytes_, row_bytes_, above_.begin());
-  pending_.erase(pending_.begin(), pending_.begin() + done_rows * row_bytes_);
 }
 
 // IDAT chunks of 1 MiB of the zlib stream; at the end also the remainder.

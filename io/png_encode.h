@@ -50,14 +50,14 @@ class PngStreamEncoder {
   int64_t rows_added() const { return rows_added_; }
 
  private:
-  void compress_ready_bands();
+  void compress_bands(const uint8_t* raw, int64_t complete);
   void emit_chunks(bool last);
 
   int64_t width_, height_, bpp_, row_bytes_, band_rows_ = 0, bands_ = 0;
   Sink sink_;
   int threads_;
   int64_t rows_added_ = 0, next_band_ = 0;  // next_band_: the first band not yet compressed
-  std::vector<uint8_t> pending_;            // raw rows from band next_band_'s first row on
+  std::vector<uint8_t> pending_;            // raw rows from band next_band_'s first row on (not yet complete)
   std::vector<uint8_t> above_;              // the raw row above that one (zeros for row 0)
   std::string zlib_;                        // compressed bytes not yet in an IDAT chunk
   uint32_t adler_ = 1;
