@@ -48,6 +48,7 @@ fuzz: build
 ASAN_BUILD ?= build-asan
 ASAN_SKIP ?= ^distributed: |^forward: a tiny DCSR overfits|^forward: tiled DCSR places|^sr_peer_matches_dcsr_sr$$|^convert_weights_py$$
 ASAN_ENV = ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1 \
+  LSAN_OPTIONS=suppressions=$(CURDIR)/tools/lsan_suppressions.txt \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 asan-configure: setup
 	@mkdir -p $(ASAN_BUILD)
