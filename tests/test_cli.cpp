@@ -525,9 +525,10 @@ TEST_CASE("forward: dcsr sr --tile-batch gives the same bytes for any batch", "[
 
 TEST_CASE("forward: dcsr sr writes its outputs band by band, the same bytes as in one piece", "[cli]") {
   test::TempDir dir("cli");
-  // 300 x 260 in 4K mode: 3 tile rows; with 1 MiB bands each tile row is a band
-  // (an SR tile row is 252 x 520 x 3 float32, 1.6 MB).
-  const std::string base = write_sr_pair(dir, 300, 260, 5) + " --quiet";
+  // 300 x 100 in 4K mode: 3 tile rows of one tile; with 1 MiB bands each tile
+  // row is a band (an SR tile row is 252 x 200 x 3 float32, 0.6 MB; with the
+  // warped Ref beside it 1.2 MB).
+  const std::string base = write_sr_pair(dir, 300, 100, 5) + " --quiet";
   auto with_band_mib = [&](const std::string& mib, const std::string& args) {
     return test::run_shell("cd " + quote(dir.str()) + " && env -u DCSR_MODEL DCSR_NUM_THREADS=1 DCSR_OUTPUT_BAND_MIB=" +
                            mib + " " + quote(std::string(DCSR_BIN_DIR) + "/dcsr") + " " + args + " 2>&1");
