@@ -119,8 +119,41 @@ ImageInfo read_image_info(const std::string& path) {
   return {upright.height(), upright.width(), channels};
 }
 
-Tensor read_image(const std::string& path) {
-  Decoded d = decode_rgb(path);
+namespace {
+
+// 8-bit samples of a decoded image, planar and upright.
+ImageU8 planar_u8(const Decoded& d) {
+  const int64_t hw = d.height() * d.width();
+  ImageU8 image;
+  image.height = d.height(), image.width = d.width();
+  image.data.resize(size_t(3 * hw));
+  d.for_each_pixel([&](int64_t i, int64_t from) {
+    for (int64_t c = 0; c < 3; ++c) {
+      uint16_t v = d.value(3 * from + c);
+      image.data[size_t(c * hw + i)] = d.is16 ? uint8_t((uint32_t(v) * 255 + 32767) / 65535) : uint8_t(v);
+    }
+  });
+  return image;
+}
+
+// Copies rows top .. top+h, columns left .. left+w of a planar C x H x W
+// image into dst (C x h x w, zeroed first), as convert(sample) each.
+template <typename T, typename Convert>
+void copy_window(const T* src, int64_t c, int64_t height, int64_t width, int64_t top, int64_t left, int64_t h,
+                 int64_t w, float* dst, Convert convert) {
+  std::fill(dst, dst + c * h * w, 0.0f);  // serial: a tile is small, a thread wake-up is not free
+  const int64_t x0 = std::max<int64_t>(left, 0), x1 = std::min(left + w, width);
+  if (x1 <= x0) return;
+  for (int64_t k = 0; k < c; ++k)
+    for (int64_t y = std::max<int64_t>(top, 0); y < std::min(top + h, height); ++y) {
+      const T* row = src + (k * height + y) * width;
+      float* out = dst + (k * h + y - top) * w;
+      for (int64_t x = x0; x < x1; ++x) out[x - left] = convert(row[x]);
+    }
+}
+
+// A decoded image as floats in [0, 1], planar and upright.
+Tensor float_tensor(const Decoded& d) {
   const int64_t hw = d.height() * d.width();
   // Divide (not multiply by a reciprocal) so that v / 255 is the float nearest
   // to the true quotient, the same value quantize() produces.
@@ -132,6 +165,10 @@ Tensor read_image(const std::string& path) {
   });
   return out;
 }
+
+}  // namespace
+
+Tensor read_image(const std::string& path) { return float_tensor(decode_rgb(path)); }
 
 std::string read_icc_profile(const std::string& path) { return read_photo_metadata(path).icc_profile; }
 
@@ -148,19 +185,32 @@ PhotoMetadata read_photo_metadata(const std::string& path) {
   return m;
 }
 
-ImageU8 read_image_u8(const std::string& path) {
+ImageU8 read_image_u8(const std::string& path) { return planar_u8(decode_rgb(path)); }
+
+CompactImage read_image_compact(const std::string& path) {
   Decoded d = decode_rgb(path);
-  const int64_t hw = d.height() * d.width();
-  ImageU8 image;
-  image.height = d.height(), image.width = d.width();
-  image.data.resize(size_t(3 * hw));
-  d.for_each_pixel([&](int64_t i, int64_t from) {
-    for (int64_t c = 0; c < 3; ++c) {
-      uint16_t v = d.value(3 * from + c);
-      image.data[size_t(c * hw + i)] = d.is16 ? uint8_t((uint32_t(v) * 255 + 32767) / 65535) : uint8_t(v);
-    }
-  });
-  return image;
+  return d.is16 ? CompactImage(float_tensor(d)) : CompactImage(planar_u8(d));
+}
+
+Tensor CompactImage::to_tensor() const { return is_u8() ? image_to_tensor(u8) : f32; }
+
+Tensor CompactImage::crop(int64_t top, int64_t left, int64_t h, int64_t w) const {
+  if (!is_u8()) return crop_with_zeros(f32, top, left, h, w);
+  Tensor out = empty({1, 3, h, w});
+  // float(v) / 255.0f: image_to_tensor's (and read_image's) value, bit for bit.
+  copy_window(u8.data.data(), 3, u8.height, u8.width, top, left, h, w, out.data<float>(),
+              [](uint8_t v) { return float(v) / 255.0f; });
+  return out;
+}
+
+Tensor crop_with_zeros(const Tensor& image, int64_t top, int64_t left, int64_t h, int64_t w) {
+  DCSR_CHECK(image.dim() == 4 && image.size(0) == 1 && image.is_cpu() && image.dtype() == kFloat32,
+             "crop: expected a CPU float32 image (1, C, H, W), got ", shape_str(image.shape()));
+  const int64_t c = image.size(1);
+  Tensor out = empty({1, c, h, w});
+  copy_window(image.data<float>(), c, image.size(2), image.size(3), top, left, h, w, out.data<float>(),
+              [](float v) { return v; });
+  return out;
 }
 
 Tensor image_to_tensor(const ImageU8& image) {

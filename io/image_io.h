@@ -71,6 +71,32 @@ PhotoMetadata read_photo_metadata(const std::string& path);
 
 // (1, 3, H, W) float32 in [0, 1].
 Tensor image_to_tensor(const ImageU8& image);
+
+// An image as read_image() gives it, held in the least memory that keeps it
+// exactly: 8-bit planar samples when the file has 8 bits per sample (a
+// quarter of float32's 12 bytes per pixel), else the float32 tensor. The
+// tiled inference cuts its tiles from it (dcsr/inference/tiling.h), so a
+// photo is never held as float32 whole.
+struct CompactImage {
+  ImageU8 u8;  // the samples, when f32 is undefined
+  Tensor f32;  // (1, 3, H, W) float32 on the CPU, or undefined
+  CompactImage() = default;
+  explicit CompactImage(Tensor image) : f32(std::move(image)) {}
+  explicit CompactImage(ImageU8 image) : u8(std::move(image)) {}
+  bool is_u8() const { return !f32.defined(); }
+  int64_t height() const { return is_u8() ? u8.height : f32.size(2); }
+  int64_t width() const { return is_u8() ? u8.width : f32.size(3); }
+  // read_image()'s tensor, bit for bit (8-bit: v / 255).
+  Tensor to_tensor() const;
+  // (1, 3, h, w) float32: rows top .. top+h, columns left .. left+w of
+  // to_tensor(), zeros outside the image (top, left may be negative).
+  Tensor crop(int64_t top, int64_t left, int64_t h, int64_t w) const;
+};
+CompactImage read_image_compact(const std::string& path);
+
+// (1, C, h, w) float32 = image[:, :, top:top+h, left:left+w], zeros outside
+// the image (top, left may be negative). image: (1, C, H, W) float32, CPU.
+Tensor crop_with_zeros(const Tensor& image, int64_t top, int64_t left, int64_t h, int64_t w);
 // round(clamp(v, 0, 1) * 255). image: (1, 3, H, W) or (3, H, W), any float dtype, CPU or CUDA.
 ImageU8 tensor_to_image(const Tensor& image);
 

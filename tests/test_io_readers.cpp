@@ -230,3 +230,38 @@ TEST_CASE("forward: tiny images (1x1, 2x2, 3x5) read fine in every format", "[io
     CHECK(info.width == w);
   }
 }
+
+TEST_CASE("forward: a compact image holds what read_image gives, bit for bit, and crops it", "[io][readers]") {
+  test::TempDir dir("io_readers");
+  const Tensor img = test::test_image(13, 17, 61);
+  write_png(dir / "eight.png", img);
+  ImageWriteOptions deep;
+  deep.bit_depth = 16;
+  write_image(dir / "sixteen.png", img, deep);
+  // A JPEG turned by its EXIF orientation (6): the compact image is upright too.
+  test::write_bytes(dir / "turned.jpg",
+                    test::with_exif(test::jpeg_bytes(test::interleaved_rgb(img), 17, 13), test::exif_tiff(6, false)));
+  for (const char* name : {"eight.png", "sixteen.png", "turned.jpg"}) {
+    INFO(name);
+    const Tensor full = read_image(dir / name);
+    const CompactImage compact = read_image_compact(dir / name);
+    CHECK(compact.is_u8() == (std::string(name) != "sixteen.png"));  // 8 bits: a quarter of the memory
+    CHECK(compact.height() == full.size(2));
+    CHECK(compact.width() == full.size(3));
+    CHECK(test::count_bit_differences(compact.to_tensor(), full) == 0);
+    // Crops reaching past every side read zeros there, the image's values inside.
+    for (const auto& [top, left] : {std::pair<int64_t, int64_t>{-3, -2}, {5, 9}, {-1, 12}, {40, 40}}) {
+      const Tensor got = compact.crop(top, left, 9, 11), want = crop_with_zeros(full, top, left, 9, 11);
+      REQUIRE(got.shape() == Shape{1, 3, 9, 11});
+      CHECK(test::count_bit_differences(got, want) == 0);
+    }
+  }
+  // crop_with_zeros itself, against the index arithmetic, on one channel.
+  const Tensor grey = narrow(img, 1, 0, 1);
+  const std::vector<float> v = crop_with_zeros(grey, -2, 3, 4, 6).to_vector<float>(), src = grey.to_vector<float>();
+  for (int64_t y = 0; y < 4; ++y)
+    for (int64_t x = 0; x < 6; ++x) {
+      const int64_t sy = y - 2, sx = x + 3;
+      CHECK(v[size_t(y * 6 + x)] == (sy >= 0 && sy < 13 && sx < 17 ? src[size_t(sy * 17 + sx)] : 0.0f));
+    }
+}

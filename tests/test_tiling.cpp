@@ -280,6 +280,23 @@ TEST_CASE("forward: outputs streamed band by band are the whole result's rows, i
   }
 }
 
+TEST_CASE("forward: tiles cut from 8-bit images give the bytes of float32 ones", "[tiling]") {
+  for (LrCase k : kLocalNetworkCases) {
+    INFO("LR " << k.h << "x" << k.w << " " << mode_name(k.mode));
+    const ImageU8 lr8 = tensor_to_image(test::test_image(k.h, k.w, 71));
+    const ImageU8 ref8 = tensor_to_image(test::test_image(k.h, k.w, 72));
+    auto stub = [&](const Tensor& t, const Tensor& w) { return stub_network(t, w, k.mode); };
+    TiledOptions opt;
+    opt.want_confidence = opt.want_warped_ref = true;
+    const TiledResult floats = tiled_inference(image_to_tensor(lr8), image_to_tensor(ref8), k.mode, stub, opt);
+    const TiledResult compact = tiled_inference(CompactImage(lr8), CompactImage(ref8), k.mode, stub, opt);
+    CHECK(compact.window_counts == floats.window_counts);  // the coarse search saw the same Ref
+    CHECK(test::count_bit_differences(compact.sr, floats.sr) == 0);
+    CHECK(test::count_bit_differences(compact.confidence, floats.confidence) == 0);
+    CHECK(test::count_bit_differences(compact.warped_ref, floats.warped_ref) == 0);
+  }
+}
+
 TEST_CASE("forward: tiled inference counts the window categories of a whole image", "[tiling]") {
   // 6 x 8 tiles of 126: qy = 1, ey = 4, qx = 2, ex = 6 -> A = 3 * 4.
   Tensor lr = test::test_image(756, 1008, 21), ref = test::test_image(756, 1008, 22);

@@ -106,7 +106,7 @@ int run_demo(const CommandInfo& self, const std::vector<std::string>& argv) {
   // As `dcsr sr` does: the telephoto registered and resampled to twice the
   // wide's density over its view (dcsr/registration/), or used as it is.
   const PreparedPair pair = prepare_pair(lr_path, ref_path, registration);
-  const Tensor& lr = pair.lr;
+  const Tensor lr = pair.lr.to_tensor(), ref = pair.ref.to_tensor();  // a demo-sized pair: held as floats
   if (!quiet && !pair.registration_line.empty()) std::cerr << "dcsr demo: " << pair.registration_line << "\n";
 
   const auto start = std::chrono::steady_clock::now();
@@ -124,7 +124,7 @@ int run_demo(const CommandInfo& self, const std::vector<std::string>& argv) {
       bar->update(done);
     };
   }
-  TiledResult r = tiled_inference(lr, pair.ref, mode, network_tile_forward(*net, mode), opt);
+  TiledResult r = tiled_inference(lr, ref, mode, network_tile_forward(*net, mode), opt);
   if (bar) bar->finish();
   const double seconds = seconds_since(start);
 
@@ -135,9 +135,9 @@ int run_demo(const CommandInfo& self, const std::vector<std::string>& argv) {
   const Region sr_view{2 * lr_view.top, 2 * lr_view.left, 2 * lr_view.height, 2 * lr_view.width};
   // The telephoto's part over the view (the Ref may reach beyond it: pair.ref_rect).
   const Tensor ref_view =
-      pair.ref_rect ? crop(pair.ref, {2 * (lr_view.top - pair.ref_rect->y0), 2 * (lr_view.left - pair.ref_rect->x0),
-                                      sr_view.height, sr_view.width})
-                    : pair.ref;
+      pair.ref_rect ? crop(ref, {2 * (lr_view.top - pair.ref_rect->y0), 2 * (lr_view.left - pair.ref_rect->x0),
+                                 sr_view.height, sr_view.width})
+                    : ref;
   const Tensor figure = compose_side_by_side(bicubic, r.sr, ref_view, {}, sr_view);
   const Tensor confidence = confidence_at(r.confidence, lr.size(2), lr.size(3));  // values already in [0, 1]
   write_png((stage / "sr.png").string(), r.sr);

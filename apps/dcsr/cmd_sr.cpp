@@ -36,9 +36,10 @@ std::string describe(const Registration& r, const std::string& source) {
   return line;
 }
 
-void check_same_size(const Tensor& lr, const Tensor& ref, const std::string& lr_path, const std::string& ref_path) {
-  DCSR_CHECK(lr.size(2) == ref.size(2) && lr.size(3) == ref.size(3), "the reference '", ref_path, "' is ",
-             ref.size(3), "x", ref.size(2), " but the wide image '", lr_path, "' is ", lr.size(3), "x", lr.size(2),
+void check_same_size(const CompactImage& lr, const CompactImage& ref, const std::string& lr_path,
+                     const std::string& ref_path) {
+  DCSR_CHECK(lr.height() == ref.height() && lr.width() == ref.width(), "the reference '", ref_path, "' is ",
+             ref.width(), "x", ref.height(), " but the wide image '", lr_path, "' is ", lr.width(), "x", lr.height(),
              ": the telephoto must have the wide image's pixel size (it shows the central half of the view at "
              "twice the density, dcsr-spec §10.1)");
 }
@@ -65,9 +66,12 @@ PreparedPair prepare_pair(const std::string& lr_path, const std::string& ref_pat
   PreparedPair p;
   // The two decodes run at once: an image decoder is one thread. An error in
   // the wide image is reported first, as when they ran one after the other.
-  std::future<Tensor> tele_read = std::async(std::launch::async, [&] { return read_image(ref_path); });
-  p.lr = read_image(lr_path);  // when it throws, tele_read's destructor waits for the other decode
-  Tensor tele = tele_read.get();
+  // Both held compactly (8-bit where the files are): only what the
+  // registration needs becomes float32, and only while it runs.
+  std::future<CompactImage> tele_read =
+      std::async(std::launch::async, [&] { return read_image_compact(ref_path); });
+  p.lr = read_image_compact(lr_path);  // when it throws, tele_read's destructor waits for the other decode
+  CompactImage tele = tele_read.get();
   p.wide_metadata = read_photo_metadata(lr_path);  // the output is in the wide image's colour space
   if (registration == "none") {
     check_same_size(p.lr, tele, lr_path, ref_path);
@@ -77,7 +81,7 @@ PreparedPair prepare_pair(const std::string& lr_path, const std::string& ref_pat
   Registration r;
   if (registration == "auto") {
     try {
-      r = register_pair(p.lr, tele);
+      r = register_pair(p.lr.to_tensor(), tele.to_tensor());
     } catch (const Error& e) {
       std::string message = e.what();
       if (message.find("--registration none") == std::string::npos)
@@ -93,8 +97,8 @@ PreparedPair prepare_pair(const std::string& lr_path, const std::string& ref_pat
     p.ref = tele;
     return p;
   }
-  NormalisedReference n = normalise_reference(tele, r, p.lr.size(2), p.lr.size(3));
-  p.ref = n.ref;
+  NormalisedReference n = normalise_reference(tele.to_tensor(), r, p.lr.height(), p.lr.width());
+  p.ref = CompactImage(n.ref);
   p.view = n.fov;
   p.ref_rect = n.ref_rect;
   p.registration_line += ", Ref " + std::to_string(n.ref.size(3)) + "x" + std::to_string(n.ref.size(2)) +
@@ -172,7 +176,7 @@ int run_single(const Args& args, const SrSettings& s, const Device device) {
   if (bar) bar->finish();
   outputs.commit();
   if (!s.quiet)
-    std::cerr << "wrote " << out_path << " (" << 2 * pair.lr.size(3) << "x" << 2 * pair.lr.size(2)
+    std::cerr << "wrote " << out_path << " (" << 2 * pair.lr.width() << "x" << 2 * pair.lr.height()
               << "): tiled inference " << inference_s << " s on " << device_name(device) << ", "
               << seconds_since(start) << " s in all (reading " << (s.registration == "auto" ? "and registration " : "")
               << reading_s << " s, meanwhile the model's loading " << model_s << " s; writing, as the rows came, "

@@ -51,7 +51,7 @@ int64_t output_band_bytes() {
 TiledResult super_resolve_to_files(const PreparedPair& pair, const TileForward& forward, const SrSettings& s,
                                    TiledOptions options, const SrOutputPaths& paths, OutputFiles& outputs,
                                    double* writing_s) {
-  const int64_t H = pair.lr.size(2), W = pair.lr.size(3);
+  const int64_t H = pair.lr.height(), W = pair.lr.width();
   // Each writer opens its file (a temp file until finish) when the output
   // is begun; the confidence's size is known with its first band.
   std::optional<ImageFileWriter> sr, confidence, warped;

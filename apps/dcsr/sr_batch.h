@@ -32,8 +32,10 @@ int64_t output_band_bytes();
 
 
 // The pair as the tiling takes it: the LR, the Ref and where the Ref lies.
+// The images are held compactly (8-bit samples where the file has 8 bits:
+// io/image_io.h's CompactImage), a registered Ref as the float32 it is made.
 struct PreparedPair {
-  Tensor lr, ref;
+  CompactImage lr, ref;
   std::optional<FovRect> view;      // unset: the canonical layout, today's path
   std::optional<FovRect> ref_rect;  // where ref lies (holds the view); set with it
   std::string registration_line;

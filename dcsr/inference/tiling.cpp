@@ -186,20 +186,7 @@ RefWindow fit_window(const RefWindow& window, int64_t multiple) {
 }
 
 Tensor extract_tile(const Tensor& lr, int64_t top, int64_t left, int64_t h, int64_t w) {
-  DCSR_CHECK(lr.dim() == 4 && lr.size(0) == 1 && lr.is_cpu() && lr.dtype() == kFloat32,
-             "extract_tile: expected a CPU float32 image (1, C, H, W), got ", shape_str(lr.shape()));
-  const int64_t c = lr.size(1), height = lr.size(2), width = lr.size(3);
-  Tensor out = empty({1, c, h, w});
-  const float* src = lr.data<float>();
-  float* dst = out.data<float>();
-  std::fill(dst, dst + out.numel(), 0.0f);  // serial: a tile is small, a thread wake-up is not free
-  const int64_t x0 = std::max<int64_t>(left, 0), x1 = std::min(left + w, width);
-  if (x1 <= x0) return out;
-  for (int64_t k = 0; k < c; ++k)
-    for (int64_t y = std::max<int64_t>(top, 0); y < std::min(top + h, height); ++y)
-      std::copy(src + (k * height + y) * width + x0, src + (k * height + y) * width + x1,
-                dst + (k * h + y - top) * w + (x0 - left));
-  return out;
+  return crop_with_zeros(lr, top, left, h, w);
 }
 
 namespace {
@@ -246,8 +233,8 @@ namespace {
 Tensor top_left(const Tensor& x, int64_t rows, int64_t cols) { return extract_tile(x, 0, 0, rows, cols); }
 
 // Tile (j, i) of the grid with its context: (1, 3, tile_h, tile_w).
-Tensor tile_of(const Tensor& lr, const TileGrid& g, int64_t j, int64_t i) {
-  return extract_tile(lr, j * g.m1 - kTileContext, i * g.m2 - kTileContext, g.tile_h(), g.tile_w());
+Tensor tile_of(const CompactImage& lr, const TileGrid& g, int64_t j, int64_t i) {
+  return lr.crop(j * g.m1 - kTileContext, i * g.m2 - kTileContext, g.tile_h(), g.tile_w());
 }
 
 // A tile of the grid and its Ref window, fitted to whole blocks.
@@ -297,7 +284,7 @@ struct OutputBand {
 // window size per call, and places every result into the current band.
 class TileBatcher {
  public:
-  TileBatcher(const Tensor& lr, const Tensor& ref, const TileGrid& g, const TileForward& forward,
+  TileBatcher(const CompactImage& lr, const CompactImage& ref, const TileGrid& g, const TileForward& forward,
               const TiledOptions& options)
       : lr_(lr), ref_(ref), g_(g), forward_(forward), options_(options),
         batch_limit_(std::max<int64_t>(1, options.batch_tiles)), total_(g.ny * g.nx) {}
@@ -312,7 +299,7 @@ class TileBatcher {
         (pending_[0].window.size(2) != t.window.height() || pending_[0].window.size(3) != t.window.width()))
       flush();
     const RefWindow& w = t.window;
-    pending_.push_back({t.j, t.i, tile_of(lr_, g_, t.j, t.i), extract_tile(ref_, w.r0, w.c0, w.height(), w.width())});
+    pending_.push_back({t.j, t.i, tile_of(lr_, g_, t.j, t.i), ref_.crop(w.r0, w.c0, w.height(), w.width())});
     if (int64_t(pending_.size()) >= batch_limit_) flush();
   }
 
@@ -403,8 +390,8 @@ class TileBatcher {
     }
   }
 
-  const Tensor& lr_;
-  const Tensor& ref_;
+  const CompactImage& lr_;
+  const CompactImage& ref_;
   const TileGrid& g_;
   const TileForward& forward_;
   const TiledOptions& options_;
@@ -424,6 +411,11 @@ TiledResult tiled_inference(const Tensor& lr, const Tensor& ref, Mode mode, cons
              "tiled inference: LR must be a CPU float32 image (1, 3, H, W), got ", shape_str(lr.shape()));
   DCSR_CHECK(ref.dim() == 4 && ref.size(0) == 1 && ref.size(1) == 3 && ref.is_cpu() && ref.dtype() == kFloat32,
              "tiled inference: Ref must be a CPU float32 image (1, 3, H, W), got ", shape_str(ref.shape()));
+  return tiled_inference(CompactImage(lr), CompactImage(ref), mode, forward, options);
+}
+
+TiledResult tiled_inference(const CompactImage& lr, const CompactImage& ref, Mode mode, const TileForward& forward,
+                            const TiledOptions& options) {
   NoGradGuard no_grad;
   // Images narrower than kMinTiledSide in either direction (down to 1x1: the
   // docs promise any size) are too small for the network's pyramid (features
@@ -432,12 +424,13 @@ TiledResult tiled_inference(const Tensor& lr, const Tensor& ref, Mode mode, cons
   // what every tile already reads beyond the image's end (extract_tile), and
   // the outputs are cropped back; a registered view is never this small (the
   // registration needs 32x32).
-  if (!options.view && (lr.size(2) < kMinTiledSide || lr.size(3) < kMinTiledSide) && ref.shape() == lr.shape()) {
-    const int64_t H = lr.size(2), W = lr.size(3);
+  if (!options.view && (lr.height() < kMinTiledSide || lr.width() < kMinTiledSide) && ref.height() == lr.height() &&
+      ref.width() == lr.width()) {
+    const int64_t H = lr.height(), W = lr.width();
     const int64_t h = std::max(H, kMinTiledSide), w = std::max(W, kMinTiledSide);
     TiledOptions whole = options;
     whole.on_band = nullptr;  // a small image is one band
-    TiledResult padded = tiled_inference(top_left(lr, h, w), top_left(ref, h, w), mode, forward, whole);
+    TiledResult padded = tiled_inference(lr.crop(0, 0, h, w), ref.crop(0, 0, h, w), mode, forward, whole);
     padded.sr = top_left(padded.sr, 2 * H, 2 * W);
     if (padded.warped_ref.defined()) padded.warped_ref = top_left(padded.warped_ref, 2 * H, 2 * W);
     if (padded.confidence.defined())  // at the map's scale, rounded up
@@ -450,8 +443,8 @@ TiledResult tiled_inference(const Tensor& lr, const Tensor& ref, Mode mode, cons
     }
     return padded;
   }
-  const TileGrid g = make_tile_grid(lr.size(2), lr.size(3), mode);
-  const int64_t ref_h = ref.size(2), ref_w = ref.size(3);
+  const TileGrid g = make_tile_grid(lr.height(), lr.width(), mode);
+  const int64_t ref_h = ref.height(), ref_w = ref.width();
   const int64_t block = big_block(mode);  // Ref windows must be whole blocks of AA1/AA3
   const FovRect* view = options.view ? &*options.view : nullptr;
   const bool canonical = !options.ref_rect && uses_canonical_windows(view, g.height, g.width, ref_h, ref_w);
@@ -480,7 +473,7 @@ TiledResult tiled_inference(const Tensor& lr, const Tensor& ref, Mode mode, cons
       RefWindow w = canonical ? ref_window(j, i, g.ny, g.nx, g.m1, g.m2, ref_h, ref_w)
                               : ref_window_in_view(j, i, g, *view, ref_rect, ref_h, ref_w);
       if (w.kind == WindowKind::Coarse) {
-        if (!have_ref_small) ref_small = coarse_reference(ref), have_ref_small = true;
+        if (!have_ref_small) ref_small = coarse_reference(ref.to_tensor()), have_ref_small = true;
         w = coarse_search(tile_of(lr, g, j, i), ref_small, ref_h, ref_w);
       }
       ++result.window_counts[size_t(w.kind)];

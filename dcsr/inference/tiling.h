@@ -38,6 +38,7 @@
 
 #include "dcsr/model/config.h"
 #include "dcsr/registration/registration.h"
+#include "io/image_io.h"
 #include "tensor/tensor.h"
 
 namespace dcsr {
@@ -123,7 +124,8 @@ RefWindow coarse_search(const Tensor& tile, const Tensor& ref_small, int64_t ref
 RefWindow fit_window(const RefWindow& window, int64_t multiple);
 
 // (1, C, h, w) = lr[:, :, top:top+h, left:left+w] with zeros outside the image
-// (top/left may be negative). lr: (1, C, H, W) float on the CPU.
+// (top/left may be negative). lr: (1, C, H, W) float32 on the CPU
+// (io/image_io.h's crop_with_zeros).
 Tensor extract_tile(const Tensor& lr, int64_t top, int64_t left, int64_t h, int64_t w);
 
 // What the network gives for one tile. sr: (1, 3, 2 th, 2 tw). confidence
@@ -199,6 +201,12 @@ struct TiledResult {
 // assumes the canonical layout (Ref of the LR's size, spec §10.1); with it,
 // ref_window_in_view() (Ref = twice options.ref_rect, or the view, checked).
 TiledResult tiled_inference(const Tensor& lr, const Tensor& ref, Mode mode, const TileForward& forward,
+                            const TiledOptions& options = {});
+// The same on images held compactly (io/image_io.h: 8-bit samples where the
+// file has 8 bits, as `dcsr sr` reads its pair): each tile and Ref window is
+// cut from them as float32, the same values, so the results are the same
+// bytes; the whole float32 Ref is made once, for the coarse search's 1/16 Ref.
+TiledResult tiled_inference(const CompactImage& lr, const CompactImage& ref, Mode mode, const TileForward& forward,
                             const TiledOptions& options = {});
 
 }  // namespace dcsr
