@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "io/jpeg_segments.h"
+#include "io/file_segments.h"
 
 namespace dcsr {
 
@@ -112,23 +112,14 @@ std::string exif_for_output(const std::string& tiff, int64_t width, int64_t heig
 }
 
 std::string exif_block_of_png_or_jpeg(const std::string& b) {
-  auto be = [&](size_t at, int bytes) {
-    uint32_t v = 0;
-    for (int k = 0; k < bytes; ++k) v = v << 8 | uint8_t(b[at + size_t(k)]);
-    return v;
-  };
-  // PNG: the eXIf chunk (before IDAT, or anywhere before IEND in older files).
-  if (b.size() >= 8 && b.compare(0, 8, "\x89PNG\r\n\x1A\n", 8) == 0) {
-    for (size_t at = 8; at + 12 <= b.size();) {
-      const size_t length = be(at, 4);
-      if (length > b.size() - at - 12) return "";
-      if (b.compare(at + 4, 4, "eXIf") == 0) return b.substr(at + 8, length);
-      if (b.compare(at + 4, 4, "IEND") == 0) return "";
-      at += 12 + length;
-    }
-    return "";
-  }
   std::string tiff;
+  // PNG: the eXIf chunk (before IDAT, or anywhere before IEND in older files).
+  for_each_png_chunk(b, [&](const std::string& type, size_t at, size_t size) {
+    if (type != "eXIf") return true;
+    tiff = b.substr(at, size);
+    return false;
+  });
+  if (!tiff.empty()) return tiff;
   for_each_jpeg_segment(b, [&](uint8_t marker, size_t at, size_t size) {
     if (marker != 0xE1 || size < 6 || b.compare(at, 6, "Exif\0\0", 6) != 0) return true;
     tiff = b.substr(at + 6, size - 6);
@@ -137,10 +128,15 @@ std::string exif_block_of_png_or_jpeg(const std::string& b) {
   return tiff;
 }
 
+std::string jpeg_exif_segment(const std::string& tiff) {
+  if (tiff.empty() || tiff.size() > 65535 - 2 - 6) return "";
+  return jpeg_segment(0xE1, std::string("Exif\0\0", 6) + tiff);
+}
+
 std::string jpeg_with_exif(const std::string& jpeg, const std::string& tiff) {
-  if (tiff.empty() || tiff.size() > 65535 - 2 - 6 || jpeg.size() < 4) return jpeg;
-  const size_t insert = jpeg_metadata_offset(jpeg);
-  return jpeg.substr(0, insert) + jpeg_segment(0xE1, std::string("Exif\0\0", 6) + tiff) + jpeg.substr(insert);
+  std::string out = jpeg;
+  if (jpeg.size() >= 4) out.insert(jpeg_metadata_offset(jpeg), jpeg_exif_segment(tiff));
+  return out;
 }
 
 }  // namespace dcsr

@@ -43,9 +43,11 @@ std::string exif_block_of_png_or_jpeg(const std::string& bytes);
 // not copied.
 std::string exif_for_output(const std::string& tiff, int64_t width, int64_t height);
 
-// `jpeg` (a JPEG file from a writer that puts no APP1 in) with the block in
-// an APP1 "Exif\0\0" segment right after SOI and the APP0 (JFIF) segment. A
-// block over the segment's 65527 bytes is left out.
+// The APP1 "Exif\0\0" segment that carries the block in a JPEG file ("" for
+// an empty block, or one over the segment's 65527 bytes: left out).
+std::string jpeg_exif_segment(const std::string& tiff);
+// `jpeg` (a JPEG file from a writer that puts no APP1 in) with that segment
+// right after SOI and the APP0 (JFIF) segment (io/file_segments.h).
 std::string jpeg_with_exif(const std::string& jpeg, const std::string& tiff);
 
 // Where each upright pixel comes from, for a stored (decoded) image of

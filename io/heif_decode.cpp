@@ -64,6 +64,25 @@ void check(const heif_error& e, const std::string& path, const char* doing) {
        " (corrupt or unsupported HEIF file)");
 }
 
+// The image's ICC profile and EXIF block (HeifPicture::icc_profile, exif).
+void read_metadata(const heif_image_handle* handle, const std::string& path, HeifPicture& info) {
+  const heif_color_profile_type type = heif_image_handle_get_color_profile_type(handle);
+  if (type == heif_color_profile_type_prof || type == heif_color_profile_type_rICC) {
+    info.icc_profile.assign(heif_image_handle_get_raw_color_profile_size(handle), '\0');
+    if (!info.icc_profile.empty())
+      check(heif_image_handle_get_raw_color_profile(handle, info.icc_profile.data()), path, "colour profile");
+  }
+  heif_item_id id = 0;
+  if (heif_image_handle_get_list_of_metadata_block_IDs(handle, "Exif", &id, 1) != 1) return;
+  std::string block(heif_image_handle_get_metadata_size(handle, id), '\0');
+  if (block.size() < 4) return;
+  check(heif_image_handle_get_metadata(handle, id, block.data()), path, "EXIF block");
+  // HEIF's Exif item: a 32-bit big-endian offset to the TIFF header (past "Exif\0\0" when present), then the data.
+  const size_t offset = size_t(uint8_t(block[0])) << 24 | size_t(uint8_t(block[1])) << 16 |
+                        size_t(uint8_t(block[2])) << 8 | uint8_t(block[3]);
+  if (offset < block.size() - 4) info.exif = block.substr(4 + offset);
+}
+
 // The file's boxes parsed (the bytes must outlive the context) and its
 // primary image's handle.
 struct Opened {
@@ -90,6 +109,7 @@ Opened open_primary(const std::string& bytes, const std::string& path, HeifPictu
   DCSR_CHECK(info.width * info.height <= kMaxImagePixels, "cannot read image '", path, "': ", info.width, "x",
              info.height, " pixels, more than the limit of ", kMaxImagePixels);
   DCSR_CHECK(info.bits <= 16, "cannot read image '", path, "': HEIF image of ", info.bits, " bits per sample");
+  read_metadata(handle, path, info);
   return o;
 }
 
@@ -139,31 +159,6 @@ HeifPicture heif_decode(const std::string& bytes, const std::string& path) {
   return picture;
 }
 
-std::string heif_icc_profile(const std::string& bytes, const std::string& path) {
-  HeifPicture info;
-  const Opened o = open_primary(bytes, path, info);
-  const heif_color_profile_type type = heif_image_handle_get_color_profile_type(o.handle.get());
-  if (type != heif_color_profile_type_prof && type != heif_color_profile_type_rICC) return "";
-  std::string profile(heif_image_handle_get_raw_color_profile_size(o.handle.get()), '\0');
-  if (profile.empty()) return "";
-  check(heif_image_handle_get_raw_color_profile(o.handle.get(), profile.data()), path, "colour profile");
-  return profile;
-}
-
-std::string heif_exif_block(const std::string& bytes, const std::string& path) {
-  HeifPicture info;
-  const Opened o = open_primary(bytes, path, info);
-  heif_item_id id = 0;
-  if (heif_image_handle_get_list_of_metadata_block_IDs(o.handle.get(), "Exif", &id, 1) != 1) return "";
-  std::string block(heif_image_handle_get_metadata_size(o.handle.get(), id), '\0');
-  if (block.size() < 4) return "";
-  check(heif_image_handle_get_metadata(o.handle.get(), id, block.data()), path, "EXIF block");
-  // HEIF's Exif item: a 32-bit big-endian offset to the TIFF header (past "Exif\0\0" when present), then the data.
-  const size_t offset = size_t(uint8_t(block[0])) << 24 | size_t(uint8_t(block[1])) << 16 |
-                        size_t(uint8_t(block[2])) << 8 | uint8_t(block[3]);
-  return offset < block.size() - 4 ? block.substr(4 + offset) : "";
-}
-
 #else  // built without libheif
 
 bool heif_decoder_available() { return false; }
@@ -177,8 +172,6 @@ namespace {
 
 HeifPicture heif_info(const std::string&, const std::string& path) { no_decoder(path); }
 HeifPicture heif_decode(const std::string&, const std::string& path) { no_decoder(path); }
-std::string heif_icc_profile(const std::string&, const std::string&) { return ""; }
-std::string heif_exif_block(const std::string&, const std::string&) { return ""; }
 
 #endif
 

@@ -11,7 +11,7 @@
 // come out as 16-bit samples, v * 65535 / (2^bits - 1) rounded, so that
 // read_image() keeps their precision as it does for a 16-bit PNG. Colour
 // profiles are not applied (the samples are taken as they are, as for PNG
-// and JPEG); an ICC profile is carried to the outputs (heif_icc_profile).
+// and JPEG); an ICC profile is carried to the outputs (HeifPicture::icc_profile).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -34,11 +34,16 @@ struct HeifPicture {
   // Interleaved RGB, width * height * 3 samples: uint8_t when bits == 8,
   // else uint16_t scaled to 0..65535. Empty from heif_info().
   std::unique_ptr<void, void (*)(void*)> pixels{nullptr, nullptr};
+  // What the outputs carry (io/icc_profile.h, io/exif.h), as the file holds
+  // them: the ICC profile of the 'prof' or 'rICC' colour property ("" when
+  // there is none or only an nclx one), and the Exif item's block from its
+  // TIFF header on ("" when none; its Orientation is not applied: irot/imir are).
+  std::string icc_profile, exif;
   bool is16() const { return bits > 8; }
 };
 
-// The primary image's size, alpha and bit depth, from the file's boxes only
-// (nothing decoded). Throws a one-line Error naming `path` when the file is
+// The primary image's size, alpha, bit depth, ICC profile and EXIF block,
+// from the file's boxes only (nothing decoded). Throws a one-line Error naming `path` when the file is
 // not a readable HEIF file, holds more than kMaxImagePixels pixels, or this
 // build has no HEIF decoder.
 HeifPicture heif_info(const std::string& bytes, const std::string& path);
@@ -47,14 +52,5 @@ HeifPicture heif_info(const std::string& bytes, const std::string& path);
 // error of the file's image data, name `path`.
 HeifPicture heif_decode(const std::string& bytes, const std::string& path);
 
-// The primary image's ICC colour profile (its 'prof' or 'rICC' colour
-// property; io/icc_profile.h), "" when it has none (or only an nclx one) or
-// the build has no HEIF decoder.
-std::string heif_icc_profile(const std::string& bytes, const std::string& path);
-
-// The primary image's EXIF block from its TIFF header on (io/exif.h), ""
-// when it has none or the build has no HEIF decoder. (The block's own
-// Orientation is not applied on reading: the file's irot/imir are.)
-std::string heif_exif_block(const std::string& bytes, const std::string& path);
 
 }  // namespace dcsr

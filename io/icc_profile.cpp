@@ -8,7 +8,7 @@
 #include <map>
 #include <memory>
 
-#include "io/jpeg_segments.h"
+#include "io/file_segments.h"
 
 namespace dcsr {
 
@@ -31,30 +31,26 @@ std::string dropped(const std::string& path, const char* why) {
 }
 
 
-// PNG: the iCCP chunk (profile name, NUL, compression method 0, zlib data).
+// PNG: the iCCP chunk (profile name, NUL, compression method 0, zlib data),
+// which comes before the image data.
 std::string png_profile(const std::string& b, const std::string& path) {
-  size_t at = 8;
-  while (at + 12 <= b.size()) {
-    const size_t length = be32(b, at);
-    if (length > b.size() - at - 12) return "";  // the structure checks of read_image report it
-    const std::string type = b.substr(at + 4, 4);
-    if (type == "IDAT" || type == "IEND") return "";  // iCCP comes before the image data
-    if (type == "iCCP") {
-      const std::string body = b.substr(at + 8, length);
-      const size_t name_end = body.find('\0');
-      if (name_end == std::string::npos || name_end == 0 || name_end > 79 || name_end + 2 > body.size() ||
-          body[name_end + 1] != 0)
-        return dropped(path, "a bad iCCP chunk");
-      const std::string zlib = body.substr(name_end + 2);
-      // Into a buffer of the most a profile may be (not zeroed: only what inflates is read).
-      const std::unique_ptr<char[]> inflated(new char[kMaxProfileBytes]);
-      const int n = stbi_zlib_decode_buffer(inflated.get(), int(kMaxProfileBytes), zlib.data(), int(zlib.size()));
-      if (n <= 0) return dropped(path, "its iCCP data does not inflate, or inflates to more than 16 MiB");
-      return valid_icc_profile_or_none(std::string(inflated.get(), size_t(n)), path);
-    }
-    at += 12 + length;
-  }
-  return "";
+  std::string body;
+  bool found = false;
+  for_each_png_chunk(b, [&](const std::string& type, size_t at, size_t size) {
+    if (type == "iCCP") body = b.substr(at, size), found = true;
+    return type != "iCCP" && type != "IDAT";
+  });
+  if (!found) return "";
+  const size_t name_end = body.find('\0');
+  if (name_end == std::string::npos || name_end == 0 || name_end > 79 || name_end + 2 > body.size() ||
+      body[name_end + 1] != 0)
+    return dropped(path, "a bad iCCP chunk");
+  const std::string zlib = body.substr(name_end + 2);
+  // Into a buffer of the most a profile may be (not zeroed: only what inflates is read).
+  const std::unique_ptr<char[]> inflated(new char[kMaxProfileBytes]);
+  const int n = stbi_zlib_decode_buffer(inflated.get(), int(kMaxProfileBytes), zlib.data(), int(zlib.size()));
+  if (n <= 0) return dropped(path, "its iCCP data does not inflate, or inflates to more than 16 MiB");
+  return valid_icc_profile_or_none(std::string(inflated.get(), size_t(n)), path);
 }
 
 // JPEG: APP2 segments "ICC_PROFILE\0", sequence number (1-based), count, data; before the first scan.
@@ -96,18 +92,22 @@ std::string icc_profile_of_png_or_jpeg(const std::string& bytes, const std::stri
   return "";
 }
 
-std::string jpeg_with_icc_profile(const std::string& jpeg, const std::string& profile) {
-  if (profile.empty()) return jpeg;
+std::string jpeg_icc_segments(const std::string& profile) {
   const size_t segments = (profile.size() + kSegmentPayload - 1) / kSegmentPayload;
-  if (segments > 255 || jpeg.size() < 4) return jpeg;  // cannot be numbered (over 16 MB): left out
+  if (segments == 0 || segments > 255) return "";  // empty, or cannot be numbered (over 16 MB): left out
   std::string app2;
   for (size_t k = 0; k < segments; ++k) {
     std::string payload(kIccId, kIccIdBytes);
     payload += char(k + 1), payload += char(segments);
     app2 += jpeg_segment(0xE2, payload + profile.substr(k * kSegmentPayload, kSegmentPayload));
   }
-  const size_t insert = jpeg_metadata_offset(jpeg);
-  return jpeg.substr(0, insert) + app2 + jpeg.substr(insert);
+  return app2;
+}
+
+std::string jpeg_with_icc_profile(const std::string& jpeg, const std::string& profile) {
+  std::string out = jpeg;
+  if (jpeg.size() >= 4) out.insert(jpeg_metadata_offset(jpeg), jpeg_icc_segments(profile));
+  return out;
 }
 
 }  // namespace dcsr

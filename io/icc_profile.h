@@ -27,9 +27,12 @@ std::string icc_profile_of_png_or_jpeg(const std::string& bytes, const std::stri
 // warning naming `path` (for profiles from elsewhere, e.g. a HEIF file's).
 std::string valid_icc_profile_or_none(std::string profile, const std::string& path);
 
-// `jpeg` (a JPEG file from a writer that puts no APP2 segments in) with the
-// profile in APP2 "ICC_PROFILE" segments right after SOI and the APP0 (JFIF)
-// segment, as many as it needs (65519 bytes each, at most 255).
+// The APP2 "ICC_PROFILE" segments that carry the profile in a JPEG file, as
+// many as it needs (65519 bytes each, at most 255; "" for an empty profile or
+// one too large to number).
+std::string jpeg_icc_segments(const std::string& profile);
+// `jpeg` (a JPEG file from a writer that puts no APP2 segments in) with those
+// segments right after SOI and the APP0 (JFIF) segment (io/file_segments.h).
 std::string jpeg_with_icc_profile(const std::string& jpeg, const std::string& profile);
 
 }  // namespace dcsr

@@ -75,11 +75,24 @@ struct Decoded {
   }
 };
 
-Decoded decode_rgb(const std::string& path) {
+// The metadata of a HEIF picture as the outputs carry it (the profile checked).
+PhotoMetadata metadata_of(HeifPicture& picture, const std::string& path) {
+  return {valid_icc_profile_or_none(std::move(picture.icc_profile), path), std::move(picture.exif)};
+}
+
+// The same from a PNG or JPEG file's bytes.
+PhotoMetadata metadata_of(const std::string& bytes, const std::string& path) {
+  return {icc_profile_of_png_or_jpeg(bytes, path), exif_block_of_png_or_jpeg(bytes)};
+}
+
+// The file decoded; `metadata`, when given, gets what it says about itself
+// from the same bytes (read once).
+Decoded decode_rgb(const std::string& path, PhotoMetadata* metadata = nullptr) {
   std::string bytes = read_bytes(path);
   Decoded out;
   if (is_heif_bytes(bytes)) {  // HEIC, AVIF (io/heif_decode.h): decoded upright
     HeifPicture picture = heif_decode(bytes, path);
+    if (metadata) *metadata = metadata_of(picture, path);
     warn_about_channels(picture.has_alpha ? 4 : 3, path);
     out.is16 = picture.is16();
     out.pixels = std::move(picture.pixels);
@@ -87,6 +100,7 @@ Decoded decode_rgb(const std::string& path) {
     return out;
   }
   const ImageHeader header = check_image_bytes(bytes, path, /*inflate_png=*/true);
+  if (metadata) *metadata = metadata_of(bytes, path);
   auto* buffer = reinterpret_cast<const stbi_uc*>(bytes.data());
   int len = int(bytes.size());
   int w = 0, h = 0, file_channels = 0;
@@ -168,27 +182,24 @@ Tensor float_tensor(const Decoded& d) {
 
 }  // namespace
 
-Tensor read_image(const std::string& path) { return float_tensor(decode_rgb(path)); }
+Tensor read_image(const std::string& path, PhotoMetadata* metadata) {
+  return float_tensor(decode_rgb(path, metadata));
+}
 
 std::string read_icc_profile(const std::string& path) { return read_photo_metadata(path).icc_profile; }
 
 PhotoMetadata read_photo_metadata(const std::string& path) {
   const std::string bytes = read_bytes(path);
-  PhotoMetadata m;
-  if (is_heif_bytes(bytes)) {
-    m.icc_profile = valid_icc_profile_or_none(heif_icc_profile(bytes, path), path);
-    m.exif = heif_exif_block(bytes, path);
-  } else {
-    m.icc_profile = icc_profile_of_png_or_jpeg(bytes, path);
-    m.exif = exif_block_of_png_or_jpeg(bytes);
-  }
-  return m;
+  if (!is_heif_bytes(bytes)) return metadata_of(bytes, path);
+  if (!heif_decoder_available()) return {};  // (reading the picture says why)
+  HeifPicture info = heif_info(bytes, path);
+  return metadata_of(info, path);
 }
 
 ImageU8 read_image_u8(const std::string& path) { return planar_u8(decode_rgb(path)); }
 
-CompactImage read_image_compact(const std::string& path) {
-  Decoded d = decode_rgb(path);
+CompactImage read_image_compact(const std::string& path, PhotoMetadata* metadata) {
+  Decoded d = decode_rgb(path, metadata);
   return d.is16 ? CompactImage(float_tensor(d)) : CompactImage(planar_u8(d));
 }
 

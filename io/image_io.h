@@ -44,12 +44,20 @@ struct ImageU8 {
   const uint8_t* plane(int64_t c) const { return data.data() + c * height * width; }
 };
 
+// What a photo says about itself that the images made from it should say
+// too: its ICC profile (as read_icc_profile) and its EXIF block (io/exif.h:
+// JPEG APP1, PNG eXIf, HEIF Exif item; "" when none). The readers below fill
+// it, when given one, from the bytes they decode: the file is read once.
+struct PhotoMetadata {
+  std::string icc_profile, exif;
+};
+
 // Reads an image as RGB float32 (1, 3, H, W) in [0, 1] (8-bit: v / 255,
 // 16-bit PNG: v / 65535), upright (a JPEG's EXIF orientation applied: H and W
 // are the upright ones). At most kMaxImagePixels pixels. Grey images are replicated to the three channels and
 // an alpha channel is dropped (not composited); both print a warning naming
 // the file on stderr.
-Tensor read_image(const std::string& path);
+Tensor read_image(const std::string& path, PhotoMetadata* metadata = nullptr);
 // The same as 8-bit planar RGB (16-bit PNGs are rounded to 8 bits).
 ImageU8 read_image_u8(const std::string& path);
 
@@ -60,13 +68,7 @@ ImageU8 read_image_u8(const std::string& path);
 // space.
 std::string read_icc_profile(const std::string& path);
 
-// What a photo says about itself that the images made from it should say
-// too: its ICC profile (as read_icc_profile) and its EXIF block (io/exif.h:
-// JPEG APP1, PNG eXIf, HEIF Exif item; "" when none). Read from the file's
-// bytes once.
-struct PhotoMetadata {
-  std::string icc_profile, exif;
-};
+// The metadata alone (PhotoMetadata), from the file's bytes; nothing decoded.
 PhotoMetadata read_photo_metadata(const std::string& path);
 
 // (1, 3, H, W) float32 in [0, 1].
@@ -92,7 +94,7 @@ struct CompactImage {
   // to_tensor(), zeros outside the image (top, left may be negative).
   Tensor crop(int64_t top, int64_t left, int64_t h, int64_t w) const;
 };
-CompactImage read_image_compact(const std::string& path);
+CompactImage read_image_compact(const std::string& path, PhotoMetadata* metadata = nullptr);
 
 // (1, C, h, w) float32 = image[:, :, top:top+h, left:left+w], zeros outside
 // the image (top, left may be negative). image: (1, C, H, W) float32, CPU.

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "io/exif.h"
+#include "io/file_segments.h"
 #include "io/icc_profile.h"
 #include "io/image_io.h"
 #include "io/png_encode.h"
@@ -214,8 +215,10 @@ void ImageFileWriter::finish() {
                                       s.options.jpeg_quality),
                "cannot write image '", s.path, "': the JPEG encoder failed");
     std::vector<uint8_t>().swap(s.jpeg_samples);
-    // APP0 (JFIF), then APP1 (EXIF), then APP2 (ICC): each goes in right after APP0.
-    s.file->append(jpeg_with_exif(jpeg_with_icc_profile(jpeg, s.options.icc_profile), s.options.exif));
+    // APP0 (JFIF), then APP1 (EXIF), then APP2 (ICC), in one insertion.
+    const std::string metadata = jpeg_exif_segment(s.options.exif) + jpeg_icc_segments(s.options.icc_profile);
+    jpeg.insert(jpeg_metadata_offset(jpeg), metadata);
+    s.file->append(jpeg);
   }
   s.file->commit();
   s.file.reset();

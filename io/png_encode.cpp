@@ -341,16 +341,16 @@ void PngStreamEncoder::add_rows(const uint8_t* rows, int64_t count) {
              " rows given for an image of ", height_);
   rows_added_ += count;
   const int64_t complete = rows_added_ == height_ ? bands_ : rows_added_ / band_rows_;
+  // Rows from band next_band_'s first row on that complete bands take.
+  const int64_t used = std::min(height_, complete * band_rows_) - next_band_ * band_rows_;
   if (pending_.empty()) {
-    // The rows start at band next_band_'s first row: its complete bands are
-    // compressed from the caller's rows, and only the rest is kept.
-    const int64_t row0 = next_band_ * band_rows_, used = std::min(height_, complete * band_rows_) - row0;
+    // The rows start at that first row: the complete bands are compressed
+    // from the caller's rows, and only the rest is kept.
     compress_bands(rows, complete);
     pending_.assign(rows + used * row_bytes_, rows + count * row_bytes_);
     return;
   }
   pending_.insert(pending_.end(), rows, rows + count * row_bytes_);
-  const int64_t used = std::min(height_, complete * band_rows_) - next_band_ * band_rows_;
   compress_bands(pending_.data(), complete);
   pending_.erase(pending_.begin(), pending_.begin() + used * row_bytes_);
 }

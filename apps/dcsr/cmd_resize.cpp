@@ -38,8 +38,8 @@ int run_resize(const CommandInfo& self, const std::vector<std::string>& argv) {
   outputs.declare_input(in_path, "in");
   outputs.declare(out_path, "out");
   check_image_output(out_path, write_options);  // the extension, before any work
-  Tensor image = read_image(in_path);
-  const PhotoMetadata metadata = read_photo_metadata(in_path);
+  PhotoMetadata metadata;
+  Tensor image = read_image(in_path, &metadata);
   write_options.icc_profile = metadata.icc_profile;  // the same colour space as the input
   write_options.exif = exif_for_output(metadata.exif, w, h);
   const Tensor resized = resize_antialias(image, h, w);

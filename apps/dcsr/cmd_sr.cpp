@@ -65,23 +65,26 @@ Registration read_registration_file(const std::string& path) {
 PreparedPair prepare_pair(const std::string& lr_path, const std::string& ref_path, const std::string& registration) {
   PreparedPair p;
   // The two decodes run at once: an image decoder is one thread. An error in
-  // the wide image is reported first, as when they ran one after the other.
-  // Both held compactly (8-bit where the files are): only what the
-  // registration needs becomes float32, and only while it runs.
+  // the wide image is reported first, as when they ran one after the other
+  // (when it throws, tele_read's destructor waits for the other decode).
+  // Both are held compactly (8-bit where the files are): only what the
+  // registration needs becomes float32, and only while it runs. The wide
+  // image's profile and EXIF come from the same read: the output is in its
+  // colour space.
   std::future<CompactImage> tele_read =
       std::async(std::launch::async, [&] { return read_image_compact(ref_path); });
-  p.lr = read_image_compact(lr_path);  // when it throws, tele_read's destructor waits for the other decode
+  p.lr = read_image_compact(lr_path, &p.wide_metadata);
   CompactImage tele = tele_read.get();
-  p.wide_metadata = read_photo_metadata(lr_path);  // the output is in the wide image's colour space
   if (registration == "none") {
     check_same_size(p.lr, tele, lr_path, ref_path);
     p.ref = tele;
     return p;
   }
+  const Tensor tele32 = tele.to_tensor();  // for the registration and the resampling, while they run
   Registration r;
   if (registration == "auto") {
     try {
-      r = register_pair(p.lr.to_tensor(), tele.to_tensor());
+      r = register_pair(p.lr.to_tensor(), tele32);
     } catch (const Error& e) {
       std::string message = e.what();
       if (message.find("--registration none") == std::string::npos)
@@ -97,7 +100,7 @@ PreparedPair prepare_pair(const std::string& lr_path, const std::string& ref_pat
     p.ref = tele;
     return p;
   }
-  NormalisedReference n = normalise_reference(tele.to_tensor(), r, p.lr.height(), p.lr.width());
+  NormalisedReference n = normalise_reference(tele32, r, p.lr.height(), p.lr.width());
   p.ref = CompactImage(n.ref);
   p.view = n.fov;
   p.ref_rect = n.ref_rect;

@@ -1,7 +1,7 @@
-// A JPEG file's marker segments, for the metadata it carries (EXIF in APP1,
-// ICC profiles in APP2: io/exif.h, io/icc_profile.h). The full structure
-// checks are io/image_checks.h's; these walks only stop at what they cannot
-// read.
+// A JPEG file's marker segments and a PNG file's chunks, for the metadata
+// they carry (EXIF in APP1 or eXIf, ICC profiles in APP2 or iCCP: io/exif.h,
+// io/icc_profile.h). The full structure checks are io/image_checks.h's; these
+// walks only stop at what they cannot read.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -27,6 +27,22 @@ void for_each_jpeg_segment(const std::string& b, Visit&& visit) {
     if (length < 2 || at + 2 + length > b.size()) return;
     if (!visit(marker, at + 4, length - 2)) return;
     at += 2 + length;
+  }
+}
+
+// Calls visit(type, data offset, data bytes) for each chunk of a PNG file's
+// bytes after the signature, in order, until visit returns false or IEND; a
+// chunk running past the file ends the walk. (Not a PNG: no calls.)
+template <typename Visit>
+void for_each_png_chunk(const std::string& b, Visit&& visit) {
+  if (b.size() < 8 || b.compare(0, 8, "\x89PNG\r\n\x1A\n", 8) != 0) return;
+  for (size_t at = 8; at + 12 <= b.size();) {
+    size_t length = 0;
+    for (int k = 0; k < 4; ++k) length = length << 8 | uint8_t(b[at + size_t(k)]);
+    if (length > b.size() - at - 12) return;
+    const std::string type = b.substr(at + 4, 4);
+    if (type == "IEND" || !visit(type, at + 8, length)) return;
+    at += 12 + length;
   }
 }
 
