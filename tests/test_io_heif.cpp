@@ -32,17 +32,6 @@ std::string heic_ftyp() {
   return box;
 }
 
-// Interleaved RGB samples (3 per pixel) in [0, max], a smooth pattern with
-// some detail, different in each channel.
-std::vector<uint16_t> pattern(int64_t w, int64_t h, uint32_t max) {
-  std::vector<uint16_t> v(size_t(w * h * 3));
-  for (int64_t y = 0; y < h; ++y)
-    for (int64_t x = 0; x < w; ++x)
-      for (int64_t c = 0; c < 3; ++c)
-        v[size_t((y * w + x) * 3 + c)] = uint16_t((x * 37 + y * 91 * (c + 1) + (x * y) % 13 * 101 + c * 500) % (max + 1));
-  return v;
-}
-
 }  // namespace
 
 TEST_CASE("forward: HEIF files are recognised by their content", "[io][heif]") {
@@ -72,6 +61,17 @@ TEST_CASE("errors: a broken HEIF file, or one this build cannot decode, is refus
 #ifdef DCSR_HAVE_HEIF
 
 namespace {
+
+// Interleaved RGB samples (3 per pixel) in [0, max], a smooth pattern with
+// some detail, different in each channel.
+std::vector<uint16_t> pattern(int64_t w, int64_t h, uint32_t max) {
+  std::vector<uint16_t> v(size_t(w * h * 3));
+  for (int64_t y = 0; y < h; ++y)
+    for (int64_t x = 0; x < w; ++x)
+      for (int64_t c = 0; c < 3; ++c)
+        v[size_t((y * w + x) * 3 + c)] = uint16_t((x * 37 + y * 91 * (c + 1) + (x * y) % 13 * 101 + c * 500) % (max + 1));
+  return v;
+}
 
 struct HeifEncoded {
   std::string bytes;
