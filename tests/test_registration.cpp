@@ -105,6 +105,38 @@ TEST_CASE("registration: recovers a known transform from synthetic pairs", "[reg
   }
 }
 
+TEST_CASE("registration: a view partly outside the wide image (a cropped wide photo) is found", "[registration]") {
+  const Tensor photo = texture(480, 640, 13);
+  struct Case {
+    double scale, angle_deg, centre_x, centre_y;
+    int64_t top, left, height, width;  // the wide image kept, of 240 x 320
+    double share_inside;               // of the view's bounding box, by construction
+  };
+  // Views cut by the left edge (60% inside), the top edge (55%) and a corner (58%).
+  for (const Case& c : {Case{2.2, 1.0, 160.0, 120.0, 0, 145, 240, 175, 0.60},
+                        Case{3.0, -1.5, 170.0, 120.0, 116, 0, 124, 320, 0.55},
+                        Case{1.6, 0.5, 150.0, 110.0, 0, 0, 150, 200, 0.58}}) {
+    CAPTURE(c.scale, c.angle_deg, c.share_inside);
+    CameraLook tele_look;
+    tele_look.gain = 1.1;
+    tele_look.gamma = 0.85;
+    tele_look.blur_sigma = 0.5;
+    tele_look.noise = 0.01;
+    const SyntheticPair whole =
+        make_synthetic_pair(photo, 240, 320, 240, 320, c.scale, c.angle_deg, c.centre_x, c.centre_y, tele_look, {}, 9);
+    const SyntheticPair pair = crop_wide(whole, c.top, c.left, c.height, c.width);
+    const Registration r = register_pair(pair.wide, pair.tele);
+    CHECK(r.tele_to_wide.scale == Approx(c.scale).epsilon(0.003));
+    CHECK(r.tele_to_wide.angle * 180 / kPi == Approx(c.angle_deg).margin(0.1));
+    CHECK(worst_corner_error(r, pair.truth, 240, 320) < 0.25);
+    CHECK(r.confidence > 0.6);
+  }
+  // Under half of the view inside is refused, not guessed.
+  const SyntheticPair whole = make_synthetic_pair(photo, 240, 320, 240, 320, 2.2, 0.0, 160.0, 120.0, {}, {}, 10);
+  CHECK_THROWS_WITH(register_pair(crop_wide(whole, 0, 190, 240, 130).wide, whole.tele),  // 30% inside
+                    Catch::Contains("does not match"));
+}
+
 TEST_CASE("registration: a canonical pair is the identity, a half-pixel shift is not", "[registration]") {
   const Tensor photo = texture(320, 384, 21);
   const auto [wide, tele] = canonical_pair(photo, 0);

@@ -14,6 +14,16 @@
 // band the median and the maximum over all corners (4 per pair). A refused
 // pair counts as failed ("refused").
 //
+// register_partial_view: 20 more pairs (Sun_Hays80, the odd photos) whose
+// view is then cut by the wide image's edge (crop_wide: a cropped wide photo),
+// keeping 50-80% of the view's bounding box inside; scale 1.5-4, the cut on
+// one of the four sides in turn. Error and refusals as above.
+//
+// register_unrelated: 24 pairs whose telephoto comes from another Sun_Hays80
+// photo than the wide image (scale 1.5-5; every other wide image cut to 70% of
+// its width, as a cropped photo): how many are wrongly accepted (goal 0), and
+// the highest confidence reached.
+//
 // register_12mp: one 4032 x 3024 pair (a Sun_Hays80 photo upscaled, 3x
 // telephoto of the same size, 1.3 degrees): time per registration (wall and
 // process CPU), and the memory it adds (peak RSS during it minus RSS before).
@@ -121,6 +131,99 @@ void bench_accuracy(const Context& ctx, const std::vector<std::string>& sun, con
              {"goal", "median <= 0.5 px, max <= 2 px"}});
 }
 
+void bench_partial_view(const Context& ctx, const std::vector<std::string>& sun) {
+  NoGradGuard no_grad;
+  Band band{1.5, 4.0, {}, {}};
+  std::vector<double> shares;
+  Generator gen(2025);
+  const int pairs = ctx.quick ? 8 : 20;
+  for (int i = 0; i < pairs; ++i) {
+    const Tensor photo = read_image(sun[size_t(2 * i + 1) % sun.size()]);
+    const int64_t Hp = photo.size(2), Wp = photo.size(3);
+    const double down = std::max(1.0, double(std::max(Hp, Wp)) / 512.0);
+    const int64_t H = std::llround(double(Hp) / down), W = std::llround(double(Wp) / down);
+    const double scale = gen.uniform(band.low, band.high), angle = gen.uniform(-3.0, 3.0);
+    const double c = std::cos(angle * kPi / 180), s = std::abs(std::sin(angle * kPi / 180));
+    // The rotated view's bounding box, wholly inside the uncut wide image.
+    const double hx = (double(W) * c + double(H) * s) / (2 * scale), hy = (double(W) * s + double(H) * c) / (2 * scale);
+    const double cx = gen.uniform(hx + 1, double(W) - hx - 1), cy = gen.uniform(hy + 1, double(H) - hy - 1);
+    const SyntheticPair whole = make_synthetic_pair(photo, H, W, H, W, scale, angle, cx, cy, random_look(gen), {},
+                                                    uint64_t(3000 + i));
+    // Cut one side (left, top, right, bottom in turn) through the view.
+    const double share = gen.uniform(0.5, 0.8);
+    shares.push_back(share);
+    int64_t top = 0, left = 0, height = H, width = W;
+    switch (i % 4) {
+      case 0: left = std::llround(cx - hx + (1 - share) * 2 * hx), width = W - left; break;
+      case 1: top = std::llround(cy - hy + (1 - share) * 2 * hy), height = H - top; break;
+      case 2: width = std::llround(cx - hx + share * 2 * hx); break;
+      default: height = std::llround(cy - hy + share * 2 * hy); break;
+    }
+    const SyntheticPair pair = crop_wide(whole, top, left, height, width);
+    ++band.pairs;
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      const dcsr::Registration r = register_pair(pair.wide, pair.tele);
+      band.ms.push_back(1e3 * std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      const auto truth = fov_quad(pair.truth, H, W);
+      for (size_t k = 0; k < 4; ++k)
+        band.corner_errors.push_back(std::hypot(r.fov_quad[k][0] - truth[k][0], r.fov_quad[k][1] - truth[k][1]));
+    } catch (const Error&) {
+      ++band.refused;
+    }
+  }
+  emit(ctx, {{"name", "register_partial_view"},
+             {"ms", median(band.ms)},
+             {"pairs", band.pairs},
+             {"refused", band.refused},
+             {"median_corner_px", median(band.corner_errors)},
+             {"max_corner_px", band.corner_errors.empty() ? 0.0 : *std::max_element(band.corner_errors.begin(), band.corner_errors.end())},
+             {"share_inside", {*std::min_element(shares.begin(), shares.end()), *std::max_element(shares.begin(), shares.end())}},
+             {"scale", {band.low, band.high}},
+             {"wide_px", "<= 512 long side, then cut"}});
+}
+
+void bench_unrelated(const Context& ctx, const std::vector<std::string>& sun) {
+  NoGradGuard no_grad;
+  Generator gen(2026);
+  const int pairs = ctx.quick ? 8 : 24;
+  int accepted = 0;
+  double highest = -1;
+  for (int i = 0; i < pairs; ++i) {
+    auto load = [&](size_t k, int64_t& H, int64_t& W) {
+      const Tensor photo = read_image(sun[k % sun.size()]);
+      const double down = std::max(1.0, double(std::max(photo.size(2), photo.size(3))) / 512.0);
+      H = std::llround(double(photo.size(2)) / down), W = std::llround(double(photo.size(3)) / down);
+      return photo;
+    };
+    int64_t H = 0, W = 0, Hb = 0, Wb = 0;
+    const Tensor photo = load(size_t(3 * i), H, W), other = load(size_t(3 * i + 1), Hb, Wb);
+    const double scale = gen.uniform(1.5, 5.0);
+    const SyntheticPair own = make_synthetic_pair(photo, H, W, H, W, 2.0, 0.0, 0.5 * double(W), 0.5 * double(H), {}, {},
+                                                  uint64_t(4000 + i));
+    const SyntheticPair theirs =
+        make_synthetic_pair(other, Hb, Wb, H, W, scale, gen.uniform(-3.0, 3.0), 0.5 * double(Wb), 0.5 * double(Hb),
+                            random_look(gen), {}, uint64_t(5000 + i));
+    const Tensor wide = i % 2 ? crop_wide(own, 0, 0, H, std::llround(0.7 * double(W))).wide : own.wide;
+    try {
+      const dcsr::Registration r = register_pair(wide, theirs.tele);
+      ++accepted;
+      highest = std::max(highest, r.confidence);
+    } catch (const Error& e) {
+      // The message names the confidence reached: "(confidence C < ...".
+      const std::string m = e.what();
+      const size_t at = m.find("(confidence ");
+      if (at != std::string::npos) highest = std::max(highest, std::atof(m.c_str() + at + 12));
+    }
+  }
+  emit(ctx, {{"name", "register_unrelated"},
+             {"ms", 0.0},
+             {"pairs", pairs},
+             {"accepted", accepted},
+             {"highest_confidence", highest},
+             {"goal", "0 accepted"}});
+}
+
 void bench_12mp(const Context& ctx, const std::string& photo_path) {
   NoGradGuard no_grad;
   const int64_t H = 3024, W = 4032;
@@ -163,6 +266,8 @@ DCSR_BENCH(register) {
   const std::vector<std::string> sun = list_images((root / "Sun_Hays80").string());
   const std::vector<std::string> kodak = list_images((root / "Kodak24").string());
   if (selected(ctx, "register_accuracy")) bench_accuracy(ctx, sun, kodak);
+  if (selected(ctx, "register_partial_view")) bench_partial_view(ctx, sun);
+  if (selected(ctx, "register_unrelated")) bench_unrelated(ctx, sun);
   if (selected(ctx, "register_12mp")) bench_12mp(ctx, sun.front());
 }
 

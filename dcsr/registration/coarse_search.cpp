@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
 #include "runtime/threads.h"
 
@@ -31,17 +32,28 @@ struct WindowStats {
       }
     }
   }
-  // Variance times n of the window with top-left (x, y), size a x b.
+  // The sum over the window with top-left (x, y), size a x b.
+  double sum_of(int64_t x, int64_t y, int64_t a, int64_t b) const { return box(sum, x, y, a, b); }
+  // Variance times n of that window.
   double centred_energy(int64_t x, int64_t y, int64_t a, int64_t b) const {
+    const double s1 = box(sum, x, y, a, b), n = double(a * b);
+    return box(sum_sq, x, y, a, b) - s1 * s1 / n;
+  }
+
+ private:
+  double box(const std::vector<double>& s, int64_t x, int64_t y, int64_t a, int64_t b) const {
     const int64_t W1 = width + 1;
-    auto box = [&](const std::vector<double>& s) {
-      return s[size_t((y + b) * W1 + x + a)] - s[size_t(y * W1 + x + a)] - s[size_t((y + b) * W1 + x)] +
-             s[size_t(y * W1 + x)];
-    };
-    const double s1 = box(sum), n = double(a * b);
-    return box(sum_sq) - s1 * s1 / n;
+    return s[size_t((y + b) * W1 + x + a)] - s[size_t(y * W1 + x + a)] - s[size_t((y + b) * W1 + x)] +
+           s[size_t(y * W1 + x)];
   }
 };
+
+// p framed by `rows` rows of zeros above and below and `cols` columns left and right.
+Plane pad_with_zeros(const Plane& p, int64_t rows, int64_t cols) {
+  Plane out(p.height + 2 * rows, p.width + 2 * cols);
+  for (int64_t y = 0; y < p.height; ++y) std::copy(p.row(y), p.row(y) + p.width, out.row(y + rows) + cols);
+  return out;
+}
 
 // The offset of a parabola's peak through (-1, l), (0, c), (1, r), in [-0.5, 0.5].
 double parabola_peak(double l, double c, double r) {
@@ -70,17 +82,23 @@ std::vector<Candidate> coarse_search(const Plane& wide, int64_t wide_height, int
     const int64_t a = std::llround(options.template_fraction * view_w * fx);
     const int64_t b = std::llround(options.template_fraction * view_h * fy);
     if (a < 4 || b < 4 || a > Wc || b > Hc) continue;
-    const Plane search = resize_plane(wide, Hc, Wc);
+    // The wide image at the search resolution, framed by zeros where the
+    // template may hang over its edges (views partly outside the wide image).
+    const int64_t mx = a - int64_t(std::ceil(options.min_template_overlap * double(a)));
+    const int64_t my = b - int64_t(std::ceil(options.min_template_overlap * double(b)));
+    const Plane search = pad_with_zeros(resize_plane(wide, Hc, Wc), my, mx);
     const WindowStats stats(search);
     // The telephoto at about the search resolution, sampled below with rotation.
     const Plane tele_small = resize_plane(tele, std::max<int64_t>(2, std::llround(double(tele_height) * fy / s)),
                                           std::max<int64_t>(2, std::llround(double(tele_width) * fx / s)));
     const double gx = double(tele_small.width) / double(tele_width), gy = double(tele_small.height) / double(tele_height);
-    const int64_t positions_x = Wc - a + 1, positions_y = Hc - b + 1;
+    // Positions of the template's top-left corner in the framed plane; (mx, my)
+    // is the wide image's top-left corner.
+    const int64_t positions_x = Wc + 2 * mx - a + 1, positions_y = Hc + 2 * my - b + 1;
     for (double angle : angles) {
       // Template (b x a): the telephoto's content at each search pixel of
       // the view's centred part, zero mean and unit norm.
-      std::vector<float> tmpl(size_t(a * b));
+      Plane tmpl(b, a);
       const double c = std::cos(angle), sn = std::sin(angle);
       double mean = 0;
       for (int64_t i = 0; i < b; ++i)
@@ -90,16 +108,20 @@ std::vector<Candidate> coarse_search(const Plane& wide, int64_t wide_height, int
           const double yt = 0.5 * double(tele_height) + s * (-sn * u + c * v);
           const double xs = std::clamp(xt * gx, 0.5, double(tele_small.width) - 0.5);
           const double ys = std::clamp(yt * gy, 0.5, double(tele_small.height) - 0.5);
-          tmpl[size_t(i * a + j)] = sample_bilinear(tele_small, xs, ys);
-          mean += tmpl[size_t(i * a + j)];
+          tmpl.row(i)[j] = sample_bilinear(tele_small, xs, ys);
+          mean += tmpl.row(i)[j];
         }
       mean /= double(a * b);
       double norm = 0;
-      for (float& t : tmpl) t = float(t - mean), norm += double(t) * double(t);
+      for (float& t : tmpl.data) t = float(t - mean), norm += double(t) * double(t);
       if (norm < 1e-12) continue;
-      for (float& t : tmpl) t = float(t / std::sqrt(norm));
-      // NCC at every position: correlation rows in parallel.
-      std::vector<float> ncc(size_t(positions_x * positions_y), -1.0f);
+      for (float& t : tmpl.data) t = float(t / std::sqrt(norm));
+      const WindowStats tmpl_stats(tmpl);  // the template's sums over the part that overlaps
+      // Score at every position: the NCC over the overlap, times the square
+      // root of the template's share inside (a chance match on fewer samples
+      // is likelier; -1 where less than min_template_overlap is inside).
+      // Correlation rows in parallel.
+      std::vector<float> score(size_t(positions_x * positions_y), -1.0f);
       parallel_for(positions_y, 4, [&](int64_t y0, int64_t y1) {
         std::vector<float> acc(static_cast<size_t>(positions_x));
         for (int64_t y = y0; y < y1; ++y) {
@@ -107,47 +129,109 @@ std::vector<Candidate> coarse_search(const Plane& wide, int64_t wide_height, int
           for (int64_t i = 0; i < b; ++i) {
             const float* r = search.row(y + i);
             for (int64_t j = 0; j < a; ++j) {
-              const float t = tmpl[size_t(i * a + j)];
+              const float t = tmpl.row(i)[j];
               const float* rj = r + j;
               for (int64_t x = 0; x < positions_x; ++x) acc[size_t(x)] += t * rj[x];
             }
           }
+          // The template rows [i0, i1) and columns [j0, j1) lie inside the wide image.
+          const int64_t i0 = std::max<int64_t>(0, my - y), i1 = std::min(b, my + Hc - y);
           for (int64_t x = 0; x < positions_x; ++x) {
-            const double energy = stats.centred_energy(x, y, a, b);
-            if (energy > 1e-9 * double(a * b)) ncc[size_t(y * positions_x + x)] = float(acc[size_t(x)] / std::sqrt(energy));
+            const int64_t j0 = std::max<int64_t>(0, mx - x), j1 = std::min(a, mx + Wc - x);
+            const int64_t inside = (i1 - i0) * (j1 - j0);
+            if (inside == a * b) {  // wholly inside: the template is zero-mean, unit-norm
+              const double energy = stats.centred_energy(x, y, a, b);
+              if (energy > 1e-9 * double(a * b)) score[size_t(y * positions_x + x)] = float(acc[size_t(x)] / std::sqrt(energy));
+              continue;
+            }
+            const double share = double(inside) / double(a * b);
+            if (share < options.min_template_overlap) continue;
+            const double n = double(inside);
+            const double t_sum = tmpl_stats.sum_of(j0, i0, j1 - j0, i1 - i0);
+            const double t_energy = tmpl_stats.centred_energy(j0, i0, j1 - j0, i1 - i0);
+            const double w_sum = stats.sum_of(x + j0, y + i0, j1 - j0, i1 - i0);
+            const double w_energy = stats.centred_energy(x + j0, y + i0, j1 - j0, i1 - i0);
+            if (!(w_energy > 1e-9 * n && t_energy > 1e-9)) continue;
+            const double ncc = (double(acc[size_t(x)]) - t_sum * w_sum / n) / std::sqrt(t_energy * w_energy);
+            score[size_t(y * positions_x + x)] = float(ncc * std::sqrt(share));
           }
         }
       });
-      const int64_t best = int64_t(std::max_element(ncc.begin(), ncc.end()) - ncc.begin());
-      const int64_t bx = best % positions_x, by = best / positions_x;
-      auto at = [&](int64_t x, int64_t y) { return double(ncc[size_t(y * positions_x + x)]); };
-      const double peak = at(bx, by);
-      const double dx = (bx > 0 && bx < positions_x - 1) ? parabola_peak(at(bx - 1, by), peak, at(bx + 1, by)) : 0.0;
-      const double dy = (by > 0 && by < positions_y - 1) ? parabola_peak(at(bx, by - 1), peak, at(bx, by + 1)) : 0.0;
-      Candidate cand;
-      cand.scale = s;
-      cand.angle = angle;
-      cand.centre_x = (double(bx) + dx + 0.5 * double(a)) / fx;
-      cand.centre_y = (double(by) + dy + 0.5 * double(b)) / fy;
-      cand.ncc = peak;
-      found.push_back(cand);
+      // Candidates: the best place wholly inside (what a search without the
+      // frame finds), and the best few places partly outside that are peaks
+      // of the whole map (a place on the border of a better inside region is
+      // that region's slope, not a view of its own).
+      auto wholly_inside = [&](int64_t x, int64_t y) {
+        return x >= mx && x + a <= mx + Wc && y >= my && y + b <= my + Hc;
+      };
+      auto at = [&](int64_t x, int64_t y) { return double(score[size_t(y * positions_x + x)]); };
+      auto valid = [&](int64_t x, int64_t y) {
+        return x >= 0 && x < positions_x && y >= 0 && y < positions_y && at(x, y) > -1.0;
+      };
+      auto add_candidate = [&](int64_t bx, int64_t by, bool inside) {
+        // Sub-pixel peak from neighbours of the same kind.
+        auto usable = [&](int64_t x, int64_t y) { return valid(x, y) && wholly_inside(x, y) == inside; };
+        const double peak = at(bx, by);
+        const double dx = usable(bx - 1, by) && usable(bx + 1, by) ? parabola_peak(at(bx - 1, by), peak, at(bx + 1, by)) : 0.0;
+        const double dy = usable(bx, by - 1) && usable(bx, by + 1) ? parabola_peak(at(bx, by - 1), peak, at(bx, by + 1)) : 0.0;
+        Candidate cand;
+        cand.scale = s;
+        cand.angle = angle;
+        cand.centre_x = (double(bx - mx) + dx + 0.5 * double(a)) / fx;
+        cand.centre_y = (double(by - my) + dy + 0.5 * double(b)) / fy;
+        cand.ncc = peak;
+        cand.partly_outside = !inside;
+        found.push_back(cand);
+      };
+      int64_t best_inside = -1;
+      std::vector<std::pair<double, int64_t>> outside_peaks;  // (score, position)
+      for (int64_t y = 0; y < positions_y; ++y)
+        for (int64_t x = 0; x < positions_x; ++x) {
+          if (!valid(x, y)) continue;
+          const int64_t k = y * positions_x + x;
+          if (wholly_inside(x, y)) {
+            if (best_inside < 0 || score[size_t(k)] > score[size_t(best_inside)]) best_inside = k;
+            continue;
+          }
+          bool peak = true;
+          for (int64_t v = y - 1; v <= y + 1 && peak; ++v)
+            for (int64_t u = x - 1; u <= x + 1; ++u)
+              if ((u != x || v != y) && valid(u, v) && at(u, v) > at(x, y)) peak = false;
+          if (peak) outside_peaks.push_back({at(x, y), k});
+        }
+      if (best_inside >= 0) add_candidate(best_inside % positions_x, best_inside / positions_x, true);
+      std::sort(outside_peaks.begin(), outside_peaks.end(), std::greater<>());
+      for (size_t p = 0; p < outside_peaks.size() && int64_t(p) < options.partial_peaks_per_pose; ++p)
+        add_candidate(outside_peaks[p].second % positions_x, outside_peaks[p].second / positions_x, false);
     }
   }
   std::sort(found.begin(), found.end(), [](const Candidate& x, const Candidate& y) { return x.ncc > y.ncc; });
   // Keep the best of each distinct view: another scale within 25% and a centre
-  // within a quarter of the view's width describe the same hypothesis.
+  // within a quarter of the view's width describe the same hypothesis. Views
+  // wholly inside first (the same hypotheses as a search without the frame),
+  // then those partly outside. These get their own quota: at this resolution
+  // small views fit smooth places almost as well as the true one, so a view
+  // partly outside seldom ranks first (one candidate per 25% of scale covers
+  // the range; a wrong one is dropped by the refinement's ZNCC, which is
+  // discriminating).
   std::vector<Candidate> chosen;
-  for (const Candidate& c : found) {
-    if (int64_t(chosen.size()) >= options.max_candidates) break;
-    bool duplicate = false;
-    for (const Candidate& d : chosen) {
-      const double view = double(tele_width) / d.scale;
-      if (std::abs(std::log(c.scale / d.scale)) < std::log(1.25) &&
-          std::hypot(c.centre_x - d.centre_x, c.centre_y - d.centre_y) < 0.25 * view)
-        duplicate = true;
+  auto add_distinct = [&](bool partly_outside, int64_t quota) {
+    int64_t taken = 0;
+    for (const Candidate& c : found) {
+      if (c.partly_outside != partly_outside) continue;
+      if (taken >= quota) break;
+      bool duplicate = false;
+      for (const Candidate& d : chosen) {
+        const double view = double(tele_width) / d.scale;
+        if (std::abs(std::log(c.scale / d.scale)) < std::log(1.25) &&
+            std::hypot(c.centre_x - d.centre_x, c.centre_y - d.centre_y) < 0.25 * view)
+          duplicate = true;
+      }
+      if (!duplicate) chosen.push_back(c), ++taken;
     }
-    if (!duplicate) chosen.push_back(c);
-  }
+  };
+  add_distinct(false, options.max_candidates);
+  add_distinct(true, options.max_partial_candidates);
   return chosen;
 }
 

@@ -19,20 +19,30 @@ struct CoarseOptions {
   double angle_step_deg = 2.5;
   int64_t template_size = 20;    // long side of the telephoto template, in search pixels
   double template_fraction = 0.7;  // the centred part of the view used as the template
-  int64_t max_candidates = 6;    // distinct hypotheses handed to the refinement
+  // Places where the template hangs over the wide image's edges are searched
+  // too, down to this share of it inside (a view partly outside the wide image:
+  // a cropped wide photo, or a telephoto shot aimed near the wide one's edge).
+  double min_template_overlap = 0.5;
+  int64_t max_candidates = 6;    // distinct hypotheses handed to the refinement, wholly inside
+  int64_t max_partial_candidates = 10;  // and partly outside the wide image
+  int64_t partial_peaks_per_pose = 3;   // peaks partly outside kept per (scale, angle)
 };
 
 // One hypothesis: scale and angle of registration.h's Similarity and the wide
 // position (full-resolution continuous coordinates) of the telephoto's centre.
 struct Candidate {
   double scale = 0, angle = 0, centre_x = 0, centre_y = 0;
-  double ncc = -1;  // the template's NCC at that place
+  // The template's NCC at that place (over the part inside the wide image,
+  // times the square root of that part's share when it is not all of it).
+  double ncc = -1;
+  bool partly_outside = false;  // the template hangs over the wide image's edge
 };
 
 // wide: the wide image's luminance downscaled by any factor (full width
 // wide_width); tele: the telephoto's luminance downscaled likewise (full size
-// tele_height x tele_width). Returns up to max_candidates hypotheses, best NCC
-// first, no two of them describing nearly the same view.
+// tele_height x tele_width). Returns up to max_candidates hypotheses wholly
+// inside, best NCC first, then up to max_partial_candidates partly outside, no
+// two of them describing nearly the same view.
 std::vector<Candidate> coarse_search(const Plane& wide, int64_t wide_height, int64_t wide_width, const Plane& tele,
                                      int64_t tele_height, int64_t tele_width, const CoarseOptions& options);
 

@@ -11,6 +11,7 @@
 
 #include "autograd/grad_mode.h"
 #include "autograd/ops/image.h"
+#include "autograd/ops/shape.h"
 #include "dcsr/registration/resample.h"
 #include "runtime/threads.h"
 #include "tensor/error.h"
@@ -138,6 +139,18 @@ SyntheticPair make_synthetic_pair(const Tensor& photo, int64_t wide_height, int6
   pair.tele = apply_look(tele, tele_look, gen);
   pair.wide = apply_look(resize_antialias(photo, wide_height, wide_width), wide_look, gen);
   return pair;
+}
+
+SyntheticPair crop_wide(const SyntheticPair& pair, int64_t top, int64_t left, int64_t height, int64_t width) {
+  DCSR_CHECK(top >= 0 && left >= 0 && height > 0 && width > 0 && top + height <= pair.wide.size(2) &&
+                 left + width <= pair.wide.size(3),
+             "crop_wide: rows ", top, "+", height, ", columns ", left, "+", width, " leave the wide image ",
+             shape_str(pair.wide.shape()));
+  SyntheticPair out = pair;
+  out.wide = narrow(narrow(pair.wide, 2, top, height), 3, left, width);
+  out.truth.tx -= double(left);
+  out.truth.ty -= double(top);
+  return out;
 }
 
 }  // namespace dcsr::registration

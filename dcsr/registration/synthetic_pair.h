@@ -41,6 +41,12 @@ SyntheticPair make_synthetic_pair(const Tensor& photo, int64_t wide_height, int6
                                   int64_t tele_width, double scale, double angle_deg, double centre_x, double centre_y,
                                   const CameraLook& tele_look, const CameraLook& wide_look, uint64_t seed);
 
+// The pair with its wide image cut to rows [top, top + height) and columns
+// [left, left + width), the telephoto unchanged: where the cut crosses the
+// view, the view lies partly outside the wide image (a cropped wide photo, or a
+// telephoto aimed near the wide one's edge). The truth moves with the origin.
+SyntheticPair crop_wide(const SyntheticPair& pair, int64_t top, int64_t left, int64_t height, int64_t width);
+
 // Applies a CameraLook to an image (1, 3, H, W) float32 (noise drawn from `gen`).
 Tensor apply_look(const Tensor& image, const CameraLook& look, Generator& gen);
 
