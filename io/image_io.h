@@ -7,7 +7,8 @@
 // upright, as a viewer shows it; every image becomes RGB. Writing
 // (io/image_write.cpp): the format follows the extension (.png 8 or 16 bit
 // through io/png_encode.h, filtered and deflated on all CPU threads; .jpg/.jpeg
-// through stb_image_write), atomically (temporary file + rename), so a failed or
+// through io/jpeg_encode.h, stb_image_write's coding band by band, its blocks
+// transformed on all CPU threads), atomically (temporary file + rename), so a failed or
 // interrupted write never leaves half a file under the requested name; an
 // image holding NaN or infinite values is refused, not written.
 //

@@ -1,8 +1,7 @@
 // Writing images (declared in io/image_io.h): tensors to 8-bit or 16-bit
-// samples, then PNG (io/png_encode.h) or JPEG (stb_image_write), written
-// atomically (tensor/serialize.h: write_file_atomic).
-#include <stb_image_write.h>
-
+// samples, then PNG (io/png_encode.h) or JPEG (io/jpeg_encode.h), each band
+// encoded as it comes, the file written atomically (tensor/serialize.h:
+// AtomicFileWriter).
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -14,6 +13,7 @@
 #include "io/file_segments.h"
 #include "io/icc_profile.h"
 #include "io/image_io.h"
+#include "io/jpeg_encode.h"
 #include "io/png_encode.h"
 #include "tensor/serialize.h"
 
@@ -110,10 +110,6 @@ void check_image_shape(const std::string& path, int64_t c, int64_t h, int64_t w)
              "' does not exist");
 }
 
-void append_bytes(void* context, void* data, int size) {
-  static_cast<std::string*>(context)->append(static_cast<const char*>(data), size_t(size));
-}
-
 }  // namespace
 
 ImageU8 tensor_to_image(const Tensor& image) {
@@ -134,7 +130,7 @@ struct ImageFileWriter::State {
   int64_t c = 0, h = 0, w = 0, rows = 0;
   std::unique_ptr<AtomicFileWriter> file;
   std::unique_ptr<PngStreamEncoder> png;
-  std::vector<uint8_t> jpeg_samples;  // JPEG: the 8-bit samples so far, interleaved (stb encodes whole images)
+  std::unique_ptr<JpegStreamEncoder> jpeg;
 };
 
 ImageFileWriter::ImageFileWriter(const std::string& path, int64_t channels, int64_t height, int64_t width,
@@ -155,6 +151,13 @@ ImageFileWriter::ImageFileWriter(const std::string& path, int64_t channels, int6
         width, height, int(channels), s.options.bit_depth / 8,
         [file](const char* data, size_t size) { file->append(data, size); }, 0, s.options.icc_profile,
         s.options.exif);
+  } else {
+    AtomicFileWriter* file = s.file.get();
+    // APP0 (JFIF), then APP1 (EXIF), then APP2 (ICC).
+    s.jpeg = std::make_unique<JpegStreamEncoder>(
+        width, height, int(channels), s.options.jpeg_quality,
+        [file](const char* data, size_t size) { file->append(data, size); }, 0,
+        jpeg_exif_segment(s.options.exif) + jpeg_icc_segments(s.options.icc_profile));
   }
 }
 
@@ -175,6 +178,7 @@ void ImageFileWriter::write_rows(const Tensor& rows) {
   auto refuse_non_finite = [&] {
     if (non_finite == 0) return;
     s.png.reset();
+    s.jpeg.reset();
     s.file.reset();  // removes the temporary file: nothing was written under the name
     if (whole)
       fail("cannot write image '", s.path, "': ", non_finite, " of its ", c * h * w, " values are NaN or infinite (",
@@ -194,10 +198,8 @@ void ImageFileWriter::write_rows(const Tensor& rows) {
     refuse_non_finite();
     if (s.png)
       s.png->add_rows(samples.data(), h);
-    else if (s.jpeg_samples.empty())
-      s.jpeg_samples = std::move(samples);
     else
-      s.jpeg_samples.insert(s.jpeg_samples.end(), samples.begin(), samples.end());
+      s.jpeg->add_rows(samples.data(), h);
   }
   s.rows += h;
 }
@@ -207,19 +209,10 @@ void ImageFileWriter::finish() {
              ": its writer was finished, or given up after an error");
   State& s = *state_;
   DCSR_CHECK(s.rows == s.h, "cannot write image '", s.path, "': ", s.rows, " of its ", s.h, " rows were made");
-  if (s.png) {
+  if (s.png)
     s.png->finish();
-  } else {
-    std::string jpeg;
-    DCSR_CHECK(stbi_write_jpg_to_func(append_bytes, &jpeg, int(s.w), int(s.h), int(s.c), s.jpeg_samples.data(),
-                                      s.options.jpeg_quality),
-               "cannot write image '", s.path, "': the JPEG encoder failed");
-    std::vector<uint8_t>().swap(s.jpeg_samples);
-    // APP0 (JFIF), then APP1 (EXIF), then APP2 (ICC), in one insertion.
-    const std::string metadata = jpeg_exif_segment(s.options.exif) + jpeg_icc_segments(s.options.icc_profile);
-    jpeg.insert(jpeg_metadata_offset(jpeg), metadata);
-    s.file->append(jpeg);
-  }
+  else
+    s.jpeg->finish();
   s.file->commit();
   s.file.reset();
 }

@@ -1,5 +1,6 @@
-// Image writing: the parallel PNG encoder (io/png_encode.h) against
-// stb_image_write's PNG writer on the same pixels, in the same run. The image
+// Image writing: the parallel PNG encoder (io/png_encode.h) and the streamed
+// JPEG encoder (io/jpeg_encode.h) against stb_image_write's PNG and JPEG
+// writers on the same pixels, in the same run. The image
 // is what `dcsr sr` writes in 4K mode: 4032x3024 RGB, here the demo's wide
 // frame upscaled with bicubic (smooth, like an SR output). Encoding only: no
 // file is written, so the disk is not in the numbers.
@@ -12,6 +13,7 @@
 #include "autograd/grad_mode.h"
 #include "autograd/ops/image.h"
 #include "io/image_io.h"
+#include "io/jpeg_encode.h"
 #include "io/png_encode.h"
 
 namespace dcsr::bench {
@@ -59,8 +61,53 @@ void bench_png_encode(const Context& ctx, int64_t w, int64_t h) {
              {"size_ratio_vs_stb", double(ours.size()) / double(stb.size())}});
 }
 
+// The JPEG encoder at the quality `dcsr sr` writes by default (95: 4:4:4),
+// fed in bands of 64 rows as the tiled inference hands them over.
+void bench_jpeg_encode(const Context& ctx, int64_t w, int64_t h) {
+  const std::string name = "jpeg_encode_" + std::to_string(w) + "x" + std::to_string(h);
+  if (!selected(ctx, name)) return;
+  NoGradGuard no_grad;
+  const Tensor photo = read_image(std::string(DCSR_SOURCE_DIR) + "/demo/wide.jpg");
+  const ImageU8 image = tensor_to_image(bicubic_resize(photo, h, w));
+  std::vector<uint8_t> pixels(size_t(3 * w * h));
+  for (int64_t i = 0; i < w * h; ++i)
+    for (int64_t k = 0; k < 3; ++k) pixels[size_t(3 * i + k)] = image.data[size_t(k * w * h + i)];
+  const int quality = 95;
+  std::string ours;
+  auto encode = [&] {
+    ours.clear();
+    JpegStreamEncoder encoder(w, h, 3, quality, [&](const char* d, size_t n) { ours.append(d, n); });
+    for (int64_t y = 0; y < h; y += 64) encoder.add_rows(pixels.data() + y * w * 3, std::min<int64_t>(64, h - y));
+    encoder.finish();
+  };
+  Timing t = time_ms(encode, 1, repeats_for(ctx, 5));
+  std::string stb;
+  auto append = [](void* context, void* data, int size) {
+    static_cast<std::string*>(context)->append(static_cast<const char*>(data), size_t(size));
+  };
+  Timing base = time_ms(
+      [&] {
+        stb.clear();
+        DCSR_CHECK(stbi_write_jpg_to_func(append, &stb, int(w), int(h), 3, pixels.data(), quality),
+                   "stbi_write_jpg failed");
+      },
+      1, repeats_for(ctx, 5));
+  DCSR_CHECK(ours == stb, name, ": the streamed JPEG differs from stb_image_write's");
+  emit(ctx, {{"name", name},
+             {"ms", t.median_ms},
+             {"bytes", ours.size()},
+             {"quality", quality},
+             {"baseline", "stb_image_write JPEG (one thread, the whole image's samples at once)"},
+             {"stb_ms", base.median_ms},
+             {"same_bytes_as_stb", true},
+             {"time_ratio_vs_stb", t.median_ms / base.median_ms}});
+}
+
 }  // namespace
 
-DCSR_BENCH(io) { bench_png_encode(ctx, 4032, 3024); }
+DCSR_BENCH(io) {
+  bench_png_encode(ctx, 4032, 3024);
+  bench_jpeg_encode(ctx, 4032, 3024);
+}
 
 }  // namespace dcsr::bench
