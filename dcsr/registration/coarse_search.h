@@ -19,6 +19,10 @@ struct CoarseOptions {
   double angle_step_deg = 2.5;
   int64_t template_size = 20;    // long side of the telephoto template, in search pixels
   double template_fraction = 0.7;  // the centred part of the view used as the template
+  // Both images lose their local mean over (2 r + 1)^2 search pixels before
+  // matching, so the NCC follows edges and texture: on the bare luminance a
+  // small view fits the smooth gradients of a sky or a wall almost anywhere.
+  int64_t local_mean_radius = 4;
   // Places where the template hangs over the wide image's edges are searched
   // too, down to this share of it inside (a view partly outside the wide image:
   // a cropped wide photo, or a telephoto shot aimed near the wide one's edge).
