@@ -262,3 +262,25 @@ TEST_CASE("registration: dcsr demo registers a phone pair as dcsr sr does", "[re
   CHECK(test::read_bytes_of(dir / "d/sr.png") == test::read_bytes_of(dir / "sr.png"));
   CHECK(read_image(dir / "d/side_by_side.png").size(3) > 3 * 320);
 }
+
+TEST_CASE("registration: dcsr sr on a wide photo cropped through the telephoto's view", "[registration][cli]") {
+  test::TempDir dir("sr_partial_view");
+  const Tensor photo = texture(240, 320, 44);
+  // A 2.2x view centred in the whole wide image; the wide photo is then cropped
+  // at column 70, so that about 60% of the view is left in it.
+  const SyntheticPair whole = make_synthetic_pair(photo, 120, 160, 120, 160, 2.2, 0.8, 80.0, 60.0, {}, {}, 5);
+  const SyntheticPair pair = crop_wide(whole, 0, 70, 120, 90);
+  write_png(dir / "wide.png", pair.wide);
+  write_png(dir / "tele.png", pair.tele);
+  test::write_model(dir / "m.ckpt", 4);
+  const RunResult sr =
+      run_dcsr("sr --lr wide.png --ref tele.png --model m.ckpt --mode 8k --out sr.jpg --quality 90", dir.str());
+  INFO(sr.output);
+  REQUIRE(sr.status == 0);
+  CHECK_THAT(sr.output, (Catch::Contains("registration (auto): scale 2.19") ||
+                         Catch::Contains("registration (auto): scale 2.20")) &&
+                            Catch::Contains("over LR rows"));
+  const Tensor out = read_image(dir / "sr.jpg");
+  CHECK(out.size(2) == 240);
+  CHECK(out.size(3) == 180);
+}
