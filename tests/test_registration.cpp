@@ -40,6 +40,17 @@ Tensor texture(int64_t h, int64_t w, uint64_t seed) {
   return sum;
 }
 
+// The telephoto seen through another camera: colour, gain, gamma, blur, noise.
+CameraLook another_camera() {
+  CameraLook look;
+  look.colour = {1.1, 0.03, 0.0, 0.02, 0.95, 0.03, 0.0, 0.04, 0.9};
+  look.gain = 1.15;
+  look.gamma = 0.8;
+  look.blur_sigma = 0.6;
+  look.noise = 0.01;
+  return look;
+}
+
 double worst_corner_error(const Registration& r, const Similarity& truth, int64_t tele_h, int64_t tele_w) {
   const auto expected = fov_quad(truth, tele_h, tele_w);
   double worst = 0;
@@ -88,14 +99,8 @@ TEST_CASE("registration: recovers a known transform from synthetic pairs", "[reg
   // The telephoto has the wide's pixel count (240 x 320), as on phones; views off centre.
   for (const Case& c : {Case{1.6, -2.0, 150.0, 130.0}, Case{2.5, 1.5, 200.0, 90.0}, Case{4.2, -0.7, 90.0, 160.0}}) {
     CAPTURE(c.scale, c.angle_deg);
-    CameraLook tele_look;  // another camera: colour, gain, gamma, blur, noise
-    tele_look.colour = {1.1, 0.03, 0.0, 0.02, 0.95, 0.03, 0.0, 0.04, 0.9};
-    tele_look.gain = 1.15;
-    tele_look.gamma = 0.8;
-    tele_look.blur_sigma = 0.6;
-    tele_look.noise = 0.01;
-    const SyntheticPair pair =
-        make_synthetic_pair(photo, 240, 320, 240, 320, c.scale, c.angle_deg, c.centre_x, c.centre_y, tele_look, {}, 5);
+    const SyntheticPair pair = make_synthetic_pair(photo, 240, 320, 240, 320, c.scale, c.angle_deg, c.centre_x,
+                                                   c.centre_y, another_camera(), {}, 5);
     const Registration r = register_pair(pair.wide, pair.tele);
     CHECK(r.tele_to_wide.scale == Approx(c.scale).epsilon(0.003));
     CHECK(r.tele_to_wide.angle * 180 / kPi == Approx(c.angle_deg).margin(0.1));
@@ -117,13 +122,8 @@ TEST_CASE("registration: a view partly outside the wide image (a cropped wide ph
                         Case{3.0, -1.5, 170.0, 120.0, 116, 0, 124, 320, 0.55},
                         Case{1.6, 0.5, 150.0, 110.0, 0, 0, 150, 200, 0.58}}) {
     CAPTURE(c.scale, c.angle_deg, c.share_inside);
-    CameraLook tele_look;
-    tele_look.gain = 1.1;
-    tele_look.gamma = 0.85;
-    tele_look.blur_sigma = 0.5;
-    tele_look.noise = 0.01;
-    const SyntheticPair whole =
-        make_synthetic_pair(photo, 240, 320, 240, 320, c.scale, c.angle_deg, c.centre_x, c.centre_y, tele_look, {}, 9);
+    const SyntheticPair whole = make_synthetic_pair(photo, 240, 320, 240, 320, c.scale, c.angle_deg, c.centre_x,
+                                                    c.centre_y, another_camera(), {}, 9);
     const SyntheticPair pair = crop_wide(whole, c.top, c.left, c.height, c.width);
     const Registration r = register_pair(pair.wide, pair.tele);
     CHECK(r.tele_to_wide.scale == Approx(c.scale).epsilon(0.003));

@@ -20,15 +20,27 @@ namespace dcsr::bench {
 
 namespace {
 
-void bench_png_encode(const Context& ctx, int64_t w, int64_t h) {
-  const std::string name = "png_encode_" + std::to_string(w) + "x" + std::to_string(h);
-  if (!selected(ctx, name)) return;
+// What `dcsr sr` writes: the demo's wide frame upscaled with bicubic to w x h
+// (smooth, like an SR output), 8-bit RGB interleaved.
+std::vector<uint8_t> smooth_photo(int64_t w, int64_t h) {
   NoGradGuard no_grad;
   const Tensor photo = read_image(std::string(DCSR_SOURCE_DIR) + "/demo/wide.jpg");
   const ImageU8 image = tensor_to_image(bicubic_resize(photo, h, w));
   std::vector<uint8_t> pixels(size_t(3 * w * h));
   for (int64_t i = 0; i < w * h; ++i)
     for (int64_t k = 0; k < 3; ++k) pixels[size_t(3 * i + k)] = image.data[size_t(k * w * h + i)];
+  return pixels;
+}
+
+// stb_image_write's callback: appends to a std::string.
+void append(void* context, void* data, int size) {
+  static_cast<std::string*>(context)->append(static_cast<const char*>(data), size_t(size));
+}
+
+void bench_png_encode(const Context& ctx, int64_t w, int64_t h) {
+  const std::string name = "png_encode_" + std::to_string(w) + "x" + std::to_string(h);
+  if (!selected(ctx, name)) return;
+  const std::vector<uint8_t> pixels = smooth_photo(w, h);
 
   // Validate: ours decodes to the same pixels.
   std::string ours = encode_png(pixels.data(), w, h, 3);
@@ -41,9 +53,6 @@ void bench_png_encode(const Context& ctx, int64_t w, int64_t h) {
 
   Timing t = time_ms([&] { ours = encode_png(pixels.data(), w, h, 3); }, 1, repeats_for(ctx, 5));
   std::string stb;
-  auto append = [](void* context, void* data, int size) {
-    static_cast<std::string*>(context)->append(static_cast<const char*>(data), size_t(size));
-  };
   Timing base = time_ms(
       [&] {
         stb.clear();
@@ -66,12 +75,7 @@ void bench_png_encode(const Context& ctx, int64_t w, int64_t h) {
 void bench_jpeg_encode(const Context& ctx, int64_t w, int64_t h) {
   const std::string name = "jpeg_encode_" + std::to_string(w) + "x" + std::to_string(h);
   if (!selected(ctx, name)) return;
-  NoGradGuard no_grad;
-  const Tensor photo = read_image(std::string(DCSR_SOURCE_DIR) + "/demo/wide.jpg");
-  const ImageU8 image = tensor_to_image(bicubic_resize(photo, h, w));
-  std::vector<uint8_t> pixels(size_t(3 * w * h));
-  for (int64_t i = 0; i < w * h; ++i)
-    for (int64_t k = 0; k < 3; ++k) pixels[size_t(3 * i + k)] = image.data[size_t(k * w * h + i)];
+  const std::vector<uint8_t> pixels = smooth_photo(w, h);
   const int quality = 95;
   std::string ours;
   auto encode = [&] {
@@ -82,9 +86,6 @@ void bench_jpeg_encode(const Context& ctx, int64_t w, int64_t h) {
   };
   Timing t = time_ms(encode, 1, repeats_for(ctx, 5));
   std::string stb;
-  auto append = [](void* context, void* data, int size) {
-    static_cast<std::string*>(context)->append(static_cast<const char*>(data), size_t(size));
-  };
   Timing base = time_ms(
       [&] {
         stb.clear();

@@ -73,6 +73,25 @@ struct Band {
   double low, high;
   std::vector<double> corner_errors, ms;
   int pairs = 0, refused = 0;
+
+  // Registers one pair (its telephoto tele_h x tele_w): its time and the
+  // distances of its four field-of-view corners from the truth, or a refusal.
+  void measure(const SyntheticPair& pair, int64_t tele_h, int64_t tele_w) {
+    ++pairs;
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      const dcsr::Registration r = register_pair(pair.wide, pair.tele);
+      ms.push_back(1e3 * std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      const auto truth = fov_quad(pair.truth, tele_h, tele_w);
+      for (size_t k = 0; k < 4; ++k)
+        corner_errors.push_back(std::hypot(r.fov_quad[k][0] - truth[k][0], r.fov_quad[k][1] - truth[k][1]));
+    } catch (const Error&) {
+      ++refused;
+    }
+  }
+  double max_corner() const {
+    return corner_errors.empty() ? 0.0 : *std::max_element(corner_errors.begin(), corner_errors.end());
+  }
 };
 
 void bench_accuracy(const Context& ctx, const std::vector<std::string>& sun, const std::vector<std::string>& kodak) {
@@ -98,17 +117,7 @@ void bench_accuracy(const Context& ctx, const std::vector<std::string>& sun, con
     wide_look.jpeg_quality = 92;
     const SyntheticPair pair =
         make_synthetic_pair(photo, H, W, H, W, scale, angle, cx, cy, tele_look, wide_look, uint64_t(1000 + i));
-    ++band.pairs;
-    const auto start = std::chrono::steady_clock::now();
-    try {
-      const dcsr::Registration r = register_pair(pair.wide, pair.tele);
-      band.ms.push_back(1e3 * std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-      const auto truth = fov_quad(pair.truth, H, W);
-      for (size_t k = 0; k < 4; ++k)
-        band.corner_errors.push_back(std::hypot(r.fov_quad[k][0] - truth[k][0], r.fov_quad[k][1] - truth[k][1]));
-    } catch (const Error&) {
-      ++band.refused;
-    }
+    band.measure(pair, H, W);
   }
   std::vector<double> all;
   for (const Band& b : bands) {
@@ -120,7 +129,7 @@ void bench_accuracy(const Context& ctx, const std::vector<std::string>& sun, con
                {"pairs", b.pairs},
                {"refused", b.refused},
                {"median_corner_px", median(b.corner_errors)},
-               {"max_corner_px", b.corner_errors.empty() ? 0.0 : *std::max_element(b.corner_errors.begin(), b.corner_errors.end())},
+               {"max_corner_px", b.max_corner()},
                {"wide_px", "<= 512 long side"}});
   }
   emit(ctx, {{"name", "register_accuracy_all"},
@@ -160,24 +169,14 @@ void bench_partial_view(const Context& ctx, const std::vector<std::string>& sun)
       default: height = std::llround(cy - hy + share * 2 * hy); break;
     }
     const SyntheticPair pair = crop_wide(whole, top, left, height, width);
-    ++band.pairs;
-    const auto start = std::chrono::steady_clock::now();
-    try {
-      const dcsr::Registration r = register_pair(pair.wide, pair.tele);
-      band.ms.push_back(1e3 * std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-      const auto truth = fov_quad(pair.truth, H, W);
-      for (size_t k = 0; k < 4; ++k)
-        band.corner_errors.push_back(std::hypot(r.fov_quad[k][0] - truth[k][0], r.fov_quad[k][1] - truth[k][1]));
-    } catch (const Error&) {
-      ++band.refused;
-    }
+    band.measure(pair, H, W);
   }
   emit(ctx, {{"name", "register_partial_view"},
              {"ms", median(band.ms)},
              {"pairs", band.pairs},
              {"refused", band.refused},
              {"median_corner_px", median(band.corner_errors)},
-             {"max_corner_px", band.corner_errors.empty() ? 0.0 : *std::max_element(band.corner_errors.begin(), band.corner_errors.end())},
+             {"max_corner_px", band.max_corner()},
              {"share_inside", {*std::min_element(shares.begin(), shares.end()), *std::max_element(shares.begin(), shares.end())}},
              {"scale", {band.low, band.high}},
              {"wide_px", "<= 512 long side, then cut"}});
