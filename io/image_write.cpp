@@ -10,7 +10,6 @@
 #include <memory>
 
 #include "io/exif.h"
-#include "io/file_segments.h"
 #include "io/icc_profile.h"
 #include "io/image_io.h"
 #include "io/jpeg_encode.h"
