@@ -186,12 +186,15 @@ void ImageFileWriter::write_rows(const Tensor& rows) {
          s.rows + h - 1, " are NaN or infinite; nothing was written");
   };
   if (s.format == OutputFormat::kPng && s.options.bit_depth == 16) {
-    const std::vector<uint16_t> samples = image_samples<uint16_t>(rows, c, h, w, true, what, non_finite);
+    std::vector<uint16_t> samples = image_samples<uint16_t>(rows, c, h, w, true, what, non_finite);
     refuse_non_finite();
-    std::vector<uint8_t> big_endian(2 * samples.size());
-    for (size_t i = 0; i < samples.size(); ++i)
-      big_endian[2 * i] = uint8_t(samples[i] >> 8), big_endian[2 * i + 1] = uint8_t(samples[i] & 0xFF);
-    s.png->add_rows(big_endian.data(), h);
+    // PNG stores each sample big-endian: the bytes rewritten in place, not in a second buffer.
+    uint8_t* big_endian = reinterpret_cast<uint8_t*>(samples.data());
+    for (size_t i = 0; i < samples.size(); ++i) {
+      const uint16_t v = samples[i];
+      big_endian[2 * i] = uint8_t(v >> 8), big_endian[2 * i + 1] = uint8_t(v & 0xFF);
+    }
+    s.png->add_rows(big_endian, h);
   } else {
     std::vector<uint8_t> samples = image_samples<uint8_t>(rows, c, h, w, true, what, non_finite);
     refuse_non_finite();
