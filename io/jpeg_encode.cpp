@@ -3,8 +3,6 @@
 // same float expressions in the same order, the same rounding, the same tables.
 #include "io/jpeg_encode.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cstring>
 
