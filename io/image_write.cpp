@@ -144,20 +144,15 @@ ImageFileWriter::ImageFileWriter(const std::string& path, int64_t channels, int6
     DCSR_CHECK(height <= 65535 && width <= 65535, "cannot write image '", path,
                "': JPEG allows at most 65535x65535 pixels, got ", width, "x", height);
   s.file = std::make_unique<AtomicFileWriter>(path);
-  if (s.format == OutputFormat::kPng) {
-    AtomicFileWriter* file = s.file.get();
-    s.png = std::make_unique<PngStreamEncoder>(
-        width, height, int(channels), s.options.bit_depth / 8,
-        [file](const char* data, size_t size) { file->append(data, size); }, 0, s.options.icc_profile,
-        s.options.exif);
-  } else {
-    AtomicFileWriter* file = s.file.get();
-    // APP0 (JFIF), then APP1 (EXIF), then APP2 (ICC).
-    s.jpeg = std::make_unique<JpegStreamEncoder>(
-        width, height, int(channels), s.options.jpeg_quality,
-        [file](const char* data, size_t size) { file->append(data, size); }, 0,
-        jpeg_exif_segment(s.options.exif) + jpeg_icc_segments(s.options.icc_profile));
-  }
+  AtomicFileWriter* file = s.file.get();
+  auto to_file = [file](const char* data, size_t size) { file->append(data, size); };  // the encoders' sink
+  if (s.format == OutputFormat::kPng)
+    s.png = std::make_unique<PngStreamEncoder>(width, height, int(channels), s.options.bit_depth / 8, to_file, 0,
+                                               s.options.icc_profile, s.options.exif);
+  else  // APP0 (JFIF), then APP1 (EXIF), then APP2 (ICC)
+    s.jpeg = std::make_unique<JpegStreamEncoder>(width, height, int(channels), s.options.jpeg_quality, to_file, 0,
+                                                 jpeg_exif_segment(s.options.exif) +
+                                                     jpeg_icc_segments(s.options.icc_profile));
 }
 
 ImageFileWriter::~ImageFileWriter() = default;

@@ -69,6 +69,17 @@ double median(std::vector<double> v) {
   return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
 }
 
+// A photo and the size of the wide images made from it: at most 512 px on
+// the long side (Kodak24's 500 x 500 as it is).
+struct Photo {
+  Tensor image;
+  int64_t H = 0, W = 0;
+  explicit Photo(const std::string& path) : image(read_image(path)) {
+    const double down = std::max(1.0, double(std::max(image.size(2), image.size(3))) / 512.0);
+    H = std::llround(double(image.size(2)) / down), W = std::llround(double(image.size(3)) / down);
+  }
+};
+
 struct Band {
   double low, high;
   std::vector<double> corner_errors, ms;
@@ -101,10 +112,9 @@ void bench_accuracy(const Context& ctx, const std::vector<std::string>& sun, con
   const int pairs = ctx.quick ? 20 : 60;
   for (int i = 0; i < pairs; ++i) {
     const std::string path = i < 40 ? sun[size_t(2 * i) % sun.size()] : kodak[size_t(i - 40) % kodak.size()];
-    const Tensor photo = read_image(path);
-    const int64_t Hp = photo.size(2), Wp = photo.size(3);
-    const double down = std::max(1.0, double(std::max(Hp, Wp)) / 512.0);
-    const int64_t H = std::llround(double(Hp) / down), W = std::llround(double(Wp) / down);
+    const Photo p(path);
+    const Tensor& photo = p.image;
+    const int64_t H = p.H, W = p.W;
     Band& band = bands[size_t(i % 4)];
     const double scale = gen.uniform(band.low, band.high), angle = gen.uniform(-3.0, 3.0);
     const double c = std::cos(angle * kPi / 180), s = std::abs(std::sin(angle * kPi / 180));
@@ -147,10 +157,9 @@ void bench_partial_view(const Context& ctx, const std::vector<std::string>& sun)
   Generator gen(2025);
   const int pairs = ctx.quick ? 8 : 20;
   for (int i = 0; i < pairs; ++i) {
-    const Tensor photo = read_image(sun[size_t(2 * i + 1) % sun.size()]);
-    const int64_t Hp = photo.size(2), Wp = photo.size(3);
-    const double down = std::max(1.0, double(std::max(Hp, Wp)) / 512.0);
-    const int64_t H = std::llround(double(Hp) / down), W = std::llround(double(Wp) / down);
+    const Photo p(sun[size_t(2 * i + 1) % sun.size()]);
+    const Tensor& photo = p.image;
+    const int64_t H = p.H, W = p.W;
     const double scale = gen.uniform(band.low, band.high), angle = gen.uniform(-3.0, 3.0);
     const double c = std::cos(angle * kPi / 180), s = std::abs(std::sin(angle * kPi / 180));
     // The rotated view's bounding box, wholly inside the uncut wide image.
@@ -189,14 +198,9 @@ void bench_unrelated(const Context& ctx, const std::vector<std::string>& sun) {
   int accepted = 0;
   double highest = -1;
   for (int i = 0; i < pairs; ++i) {
-    auto load = [&](size_t k, int64_t& H, int64_t& W) {
-      const Tensor photo = read_image(sun[k % sun.size()]);
-      const double down = std::max(1.0, double(std::max(photo.size(2), photo.size(3))) / 512.0);
-      H = std::llround(double(photo.size(2)) / down), W = std::llround(double(photo.size(3)) / down);
-      return photo;
-    };
-    int64_t H = 0, W = 0, Hb = 0, Wb = 0;
-    const Tensor photo = load(size_t(3 * i), H, W), other = load(size_t(3 * i + 1), Hb, Wb);
+    const Photo mine(sun[size_t(3 * i) % sun.size()]), theirs_photo(sun[size_t(3 * i + 1) % sun.size()]);
+    const Tensor &photo = mine.image, &other = theirs_photo.image;
+    const int64_t H = mine.H, W = mine.W, Hb = theirs_photo.H, Wb = theirs_photo.W;
     const double scale = gen.uniform(1.5, 5.0);
     const SyntheticPair own = make_synthetic_pair(photo, H, W, H, W, 2.0, 0.0, 0.5 * double(W), 0.5 * double(H), {}, {},
                                                   uint64_t(4000 + i));
