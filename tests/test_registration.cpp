@@ -137,6 +137,30 @@ TEST_CASE("registration: a view partly outside the wide image (a cropped wide ph
                     Catch::Contains("does not match"));
 }
 
+TEST_CASE("registration: a 10x telephoto is found (0.5x ultra-wide with a 5x telephoto)", "[registration]") {
+  const Tensor photo = texture(960, 1280, 17);
+  const SyntheticPair pair =
+      make_synthetic_pair(photo, 480, 640, 480, 640, 10.0, 1.2, 380.0, 210.0, another_camera(), {}, 6);
+  const Registration r = register_pair(pair.wide, pair.tele);
+  CHECK(r.tele_to_wide.scale == Approx(10.0).epsilon(0.003));
+  CHECK(r.tele_to_wide.angle * 180 / kPi == Approx(1.2).margin(0.1));
+  CHECK(worst_corner_error(r, pair.truth, 480, 640) < 0.25);
+}
+
+TEST_CASE("registration: swapped photos and photos at the same zoom are refused saying so", "[registration]") {
+  const Tensor photo = texture(480, 640, 19);
+  const SyntheticPair pair =
+      make_synthetic_pair(photo, 240, 320, 240, 320, 2.5, -1.0, 170.0, 110.0, another_camera(), {}, 7);
+  // The telephoto given as the wide image and the other way round.
+  CHECK_THROWS_WITH(register_pair(pair.tele, pair.wide),
+                    Catch::Contains("the two photos look swapped") && Catch::Contains("at 2.50x"));
+  // The same view at the same zoom, through another camera.
+  const SyntheticPair same =
+      make_synthetic_pair(photo, 240, 320, 240, 320, 1.0, 0.5, 160.0, 120.0, another_camera(), {}, 8);
+  CHECK_THROWS_WITH(register_pair(same.wide, same.tele),
+                    Catch::Contains("about the same zoom") && Catch::Contains("at least 1.20x"));
+}
+
 TEST_CASE("registration: a canonical pair is the identity, a half-pixel shift is not", "[registration]") {
   const Tensor photo = texture(320, 384, 21);
   const auto [wide, tele] = canonical_pair(photo, 0);
@@ -163,6 +187,7 @@ TEST_CASE("registration: an unrelated pair is refused, naming the confidence and
   } catch (const Error& e) {
     const std::string message = e.what();
     CHECK_THAT(message, Catch::Contains("confidence") && Catch::Contains(" required") &&
+                            Catch::Contains("searched: zoom 1.2x-16x, rotation up to 5 degrees") &&
                             Catch::Contains("--registration none"));
     CHECK(message.find('\n') == std::string::npos);
   }

@@ -200,11 +200,12 @@ CommandInfo register_command() {
   c.summary = "find where a telephoto's view lies in the wide image (scale, angle, offset)";
   c.usage = "dcsr register --lr WIDE --ref TELE [--json R.json] [--overlay O.png] [--check C.png]";
   c.details =
-      "Registers a phone's wide + telephoto pair with a similarity transform (zoom 1.2x-8x, rotation within 5 "
+      "Registers a phone's wide + telephoto pair with a similarity transform (zoom 1.2x-16x, rotation within 5 "
       "degrees, any offset that keeps most of the view inside the wide image): a coarse search of normalised "
       "cross-correlation over scales and angles, then robust Gauss-Newton refinement on an image pyramid. Prints the "
       "transform, its confidence (ZNCC of band-passed luminance over the overlap) and the view's corners; a pair "
-      "whose confidence is below --min-confidence is refused. --json writes what `dcsr sr --registration FILE.json` "
+      "whose confidence is below --min-confidence is refused (the message says so when the two photos look swapped or "
+      "show the same zoom). --json writes what `dcsr sr --registration FILE.json` "
       "reads; --overlay draws the telephoto's outline (solid, its top edge doubled in red) and the canonical central "
       "half (dashed) on the wide image; --check shows the view as a checkerboard of the wide image and the "
       "telephoto resampled into its frame (aligned: edges run on across the cells). Details: docs/registration.md.";

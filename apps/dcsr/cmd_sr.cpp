@@ -247,13 +247,14 @@ CommandInfo sr_command() {
       "         [--confidence C.png] [--warped-ref W.png] [--device cpu|cuda]\n"
       "       dcsr sr --lr-dir DIR --ref-dir DIR --out-dir DIR [--ext png|jpg] [--registration auto|none] ...";
   c.details =
-      "TELE is registered to WIDE (--registration auto, the default): its zoom (1.2x to 8x), rotation\n"
+      "TELE is registered to WIDE (--registration auto, the default): its zoom (1.2x to 16x), rotation\n"
       "(up to 5 degrees) and position (the view may run off WIDE's edge, half of it inside at least) are\n"
       "found and printed on one line with the confidence, and TELE is resampled to exactly twice WIDE's\n"
       "density over the part of the view it sees. A pair already in DCSR's layout (same pixel size,\n"
       "TELE = the central half at twice the density, e.g. CameraFusion's LR/x2 + Ref/x2) is detected and\n"
-      "used as it is. An unrelated pair is refused; --registration none takes the pair as it is (then\n"
-      "TELE must have WIDE's pixel size), R.json a saved registration (dcsr register --json). Any size\n"
+      "used as it is. An unrelated pair is refused (swapped photos, or two at the same zoom, are named\n"
+      "as such); --registration none takes the pair as it is (then TELE must have WIDE's pixel size),\n"
+      "R.json a saved registration (dcsr register --json). Any size\n"
       "works: the image is processed in tiles (dcsr-spec §8) and the output is exactly twice the input.\n"
       "Folders: files are paired by sorted name; OUT-DIR/<wide file's stem>.png (--ext); a bad pair is\n"
       "reported and skipped, and the exit status is 4 when any was (1: nothing done, 2: usage).\n"

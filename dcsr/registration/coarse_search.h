@@ -13,7 +13,7 @@
 namespace dcsr::registration {
 
 struct CoarseOptions {
-  double min_scale = 1.2, max_scale = 8.0;
+  double min_scale = 1.2, max_scale = 16.0;
   double scale_step = 1.07;      // ratio between consecutive candidate scales
   double max_angle_deg = 5.0;    // angles searched: -max .. +max
   double angle_step_deg = 2.5;

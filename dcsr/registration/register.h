@@ -8,6 +8,7 @@
 //     angles every 2.5 degrees in +-max_angle_deg and every translation, on
 //     strongly downscaled images (antialiased, without their local means);
 //     a few distinct hypotheses, views partly outside the wide image too.
+//     Zooms above long_zoom_from are searched only when none below matched.
 //  2. refine_level (refine.h): robust Gauss-Newton on the 4 parameters over a
 //     pyramid of structure() planes (band-passed, locally normalised
 //     luminance, so colour, gain and gamma differences cancel). Every
@@ -32,7 +33,9 @@
 namespace dcsr {
 
 struct RegisterOptions {
-  double min_scale = 1.2, max_scale = 8.0;  // telephoto pixels per wide pixel
+  double min_scale = 1.2, max_scale = 16.0;  // telephoto pixels per wide pixel
+  // Zooms above this are searched only when none up to it matched (register.cpp search_zoom_range).
+  double long_zoom_from = 8.0;
   double max_angle_deg = 5.0;
   // Below this confidence (or the chance bar above, when higher) the pair is
   // refused: an Error naming the value, the threshold and `--registration none`.
@@ -48,7 +51,8 @@ struct RegisterOptions {
 
 // wide, tele: RGB (1, 3, H, W) float32 on the CPU, values in [0, 1], any sizes.
 // Throws dcsr::Error for bad input and for a pair whose best confidence is
-// below options.min_confidence.
+// below its bar; the message says so when the two photos look swapped (the
+// wide image's view found inside the telephoto) or show the same zoom.
 Registration register_pair(const Tensor& wide, const Tensor& tele, const RegisterOptions& options = {});
 
 // The four corners of a telephoto of tele_height x tele_width mapped into the
