@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "dcsr/registration/normalise.h"
+#include "dcsr/registration/plane.h"
 #include "dcsr/registration/register.h"
 #include "test_files.h"
 #include "test_util.h"
@@ -252,4 +253,59 @@ TEST_CASE("errors: normalise_reference names a mismatched or empty view", "[norm
                     Catch::Contains("does not cover a whole pixel"));
   CHECK_THROWS_WITH(normalise_reference(tele.to(kFloat64), make_registration(t, 30, 40), 30, 40),
                     Catch::Contains("float32"));
+}
+
+TEST_CASE("normalise: the 8-bit images as read give the float32 path's registration and Ref bit for bit",
+          "[normalise][registration]") {
+  // dcsr sr registers and resamples the telephoto from its 8-bit samples
+  // (a 48 MP telephoto is never float32 whole); the results must be those of
+  // the float32 images read_image() gives.
+  auto eight_bit = [](int64_t h, int64_t w, double period, double phase) {
+    ImageU8 image;
+    image.height = h, image.width = w;
+    image.data.resize(size_t(3 * h * w));
+    for (int64_t c = 0; c < 3; ++c)
+      for (int64_t y = 0; y < h; ++y)
+        for (int64_t x = 0; x < w; ++x) {
+          const double v = 0.5 + 0.2 * std::sin(double(x) / period + phase * double(c + 1)) +
+                           0.2 * std::cos(double(y) / (0.7 * period) - double(x * y % 7) * 0.05);
+          image.data[size_t((c * h + y) * w + x)] = uint8_t(std::clamp(std::lround(255.0 * v), 0L, 255L));
+        }
+    return CompactImage(std::move(image));
+  };
+  const CompactImage wide = eight_bit(96, 128, 3.0, 0.4);
+  const Similarity truth{2.5, 0.02, 30.0, 20.0};
+  // The telephoto: the wide image's texture seen through `truth`, point-sampled, 8-bit.
+  ImageU8 tele_samples;
+  tele_samples.height = 120, tele_samples.width = 160;
+  tele_samples.data.resize(size_t(3 * 120 * 160));
+  for (int64_t c = 0; c < 3; ++c)
+    for (int64_t v = 0; v < 120; ++v)
+      for (int64_t u = 0; u < 160; ++u) {
+        const auto p = truth.to_wide(double(u) + 0.5, double(v) + 0.5);
+        const int64_t x = std::clamp<int64_t>(int64_t(p[0]), 0, 127), y = std::clamp<int64_t>(int64_t(p[1]), 0, 95);
+        tele_samples.data[size_t((c * 120 + v) * 160 + u)] = wide.u8.data[size_t((c * 96 + y) * 128 + x)];
+      }
+  const CompactImage tele(std::move(tele_samples));
+  REQUIRE(wide.is_u8());
+  // Luminance.
+  const registration::Plane from_u8 = registration::luminance(wide);
+  const registration::Plane from_f32 = registration::luminance(wide.to_tensor());
+  REQUIRE(from_u8.data.size() == from_f32.data.size());
+  CHECK(std::memcmp(from_u8.data.data(), from_f32.data.data(), from_u8.data.size() * sizeof(float)) == 0);
+  // Registration.
+  const Registration a = register_pair(wide, tele), b = register_pair(wide.to_tensor(), tele.to_tensor());
+  CHECK(a.tele_to_wide.scale == b.tele_to_wide.scale);
+  CHECK(a.tele_to_wide.angle == b.tele_to_wide.angle);
+  CHECK(a.tele_to_wide.tx == b.tele_to_wide.tx);
+  CHECK(a.tele_to_wide.ty == b.tele_to_wide.ty);
+  CHECK(a.confidence == b.confidence);
+  CHECK(a.tele_to_wide.scale == Approx(2.5).epsilon(0.01));
+  // The Ref.
+  const NormalisedReference n8 = normalise_reference(tele, a, 96, 128), n32 = normalise_reference(tele.to_tensor(), a, 96, 128);
+  CHECK(n8.ref_rect.x0 == n32.ref_rect.x0);
+  CHECK(n8.ref_rect.width == n32.ref_rect.width);
+  CHECK(n8.fov.height == n32.fov.height);
+  REQUIRE(n8.ref.numel() == n32.ref.numel());
+  CHECK(std::memcmp(n8.ref.data<float>(), n32.ref.data<float>(), size_t(n8.ref.numel()) * sizeof(float)) == 0);
 }

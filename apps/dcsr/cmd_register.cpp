@@ -149,7 +149,8 @@ int run_register(const CommandInfo& self, const std::vector<std::string>& argv) 
     check_not_input(path, option, {lr_path, ref_path});
     outputs.declare(path, option);
   }
-  const Tensor wide = read_image(lr_path), tele = read_image(ref_path);
+  // Held as read (8-bit samples); float32 copies only for the drawings.
+  const CompactImage wide = read_image_compact(lr_path), tele = read_image_compact(ref_path);
   Registration reg;
   try {
     reg = register_pair(wide, tele, options);
@@ -158,8 +159,8 @@ int run_register(const CommandInfo& self, const std::vector<std::string>& argv) 
   }
   const Similarity& t = reg.tele_to_wide;
   char line[256];
-  std::printf("wide %s: %lldx%lld, telephoto %s: %lldx%lld\n", lr_path.c_str(), (long long)wide.size(3),
-              (long long)wide.size(2), ref_path.c_str(), (long long)tele.size(3), (long long)tele.size(2));
+  std::printf("wide %s: %lldx%lld, telephoto %s: %lldx%lld\n", lr_path.c_str(), (long long)wide.width(),
+              (long long)wide.height(), ref_path.c_str(), (long long)tele.width(), (long long)tele.height());
   std::snprintf(line, sizeof(line), "scale %.5f (telephoto pixels per wide pixel), angle %.4f degrees", t.scale,
                 t.angle * 180.0 / kPi);
   std::cout << line << "\n";
@@ -181,11 +182,11 @@ int run_register(const CommandInfo& self, const std::vector<std::string>& argv) 
     std::cout << "wrote " << json_path << "\n";
   }
   if (!overlay_path.empty()) {
-    outputs.write(overlay_path, [&](const std::string& p) { write_png(p, draw_overlay(wide, reg)); });
+    outputs.write(overlay_path, [&](const std::string& p) { write_png(p, draw_overlay(wide.to_tensor(), reg)); });
     std::cout << "wrote " << overlay_path << "\n";
   }
   if (!check_path.empty()) {
-    outputs.write(check_path, [&](const std::string& p) { write_png(p, draw_checkerboard(wide, tele, reg)); });
+    outputs.write(check_path, [&](const std::string& p) { write_png(p, draw_checkerboard(wide.to_tensor(), tele.to_tensor(), reg)); });
     std::cout << "wrote " << check_path << "\n";
   }
   outputs.commit();

@@ -70,7 +70,8 @@ PreparedPair prepare_pair(const std::string& lr_path, const std::string& ref_pat
   // Both are held compactly (8-bit where the files are): only what the
   // registration needs becomes float32, and only while it runs. The wide
   // image's profile and EXIF come from the same read: the output is in its
-  // colour space.
+  // colour space. The registration and the resampling read the 8-bit samples
+  // themselves (a 48 MP telephoto is never float32 whole).
   std::future<CompactImage> tele_read =
       std::async(std::launch::async, [&] { return read_image_compact(ref_path); });
   p.lr = read_image_compact(lr_path, &p.wide_metadata);
@@ -80,11 +81,10 @@ PreparedPair prepare_pair(const std::string& lr_path, const std::string& ref_pat
     p.ref = tele;
     return p;
   }
-  const Tensor tele32 = tele.to_tensor();  // for the registration and the resampling, while they run
   Registration r;
   if (registration == "auto") {
     try {
-      r = register_pair(p.lr.to_tensor(), tele32);
+      r = register_pair(p.lr, tele);
     } catch (const Error& e) {
       std::string message = e.what();
       if (message.find("--registration none") == std::string::npos)
@@ -100,7 +100,7 @@ PreparedPair prepare_pair(const std::string& lr_path, const std::string& ref_pat
     p.ref = tele;
     return p;
   }
-  NormalisedReference n = normalise_reference(tele32, r, p.lr.height(), p.lr.width());
+  NormalisedReference n = normalise_reference(tele, r, p.lr.height(), p.lr.width());
   p.ref = CompactImage(n.ref);
   p.view = n.fov;
   p.ref_rect = n.ref_rect;

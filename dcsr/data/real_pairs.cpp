@@ -117,7 +117,7 @@ int64_t prepare_real_dataset(const RealPrepareOptions& options) {
   std::vector<Registration> registrations;
   for (size_t i = 0; i < wides.size(); ++i) {
     try {
-      registrations.push_back(register_pair(read_image(wides[i]), read_image(teles[i])));
+      registrations.push_back(register_pair(read_image_compact(wides[i]), read_image_compact(teles[i])));
     } catch (const Error& e) {
       fail("pair ", i + 1, " (wide '", wides[i], "', telephoto '", teles[i], "'): ", e.what());
     }

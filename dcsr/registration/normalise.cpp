@@ -103,18 +103,19 @@ Tensor NormalisedReference::fov_part() const {
   return narrow(narrow(ref, 2, top, 2 * fov.height), 3, left, 2 * fov.width);
 }
 
-Tensor resample_reference(const Tensor& tele, const Similarity& tele_to_wide, const FovRect& fov) {
-  DCSR_CHECK(tele.dim() == 4 && tele.size(0) == 1 && tele.is_cpu() && tele.dtype() == kFloat32,
-             "normalise_reference: the telephoto must be a CPU float32 image (1, C, H, W), got ",
-             shape_str(tele.shape()));
+namespace {
+
+// resample_reference over any planar source: channel k's samples at
+// planes + k * th * tw, turned into float values by `value`.
+template <typename Sample, typename Value>
+Tensor resample_planes(const Sample* planes, int64_t channels, int64_t th, int64_t tw, Value value,
+                       const Similarity& tele_to_wide, const FovRect& fov) {
   DCSR_CHECK(fov.height > 0 && fov.width > 0, "normalise_reference: empty field of view ", fov.width, "x",
              fov.height);
-  const int64_t channels = tele.size(1), th = tele.size(2), tw = tele.size(3);
   const int64_t out_h = 2 * fov.height, out_w = 2 * fov.width;
   // Telephoto pixels per Ref pixel: the kernel's stretch when shrinking.
   const double stretch = std::max(1.0, tele_to_wide.scale / 2.0);
   Tensor ref = empty({1, channels, out_h, out_w});
-  const float* src = tele.data<float>();
   float* dst = ref.data<float>();
   parallel_for(out_h, 1, [&](int64_t row_begin, int64_t row_end) {
     registration::Taps tx, ty;
@@ -127,17 +128,16 @@ Tensor resample_reference(const Tensor& tele, const Similarity& tele_to_wide, co
         registration::make_taps(t[0], stretch, tx);
         registration::make_taps(t[1], stretch, ty);
         for (int64_t k = 0; k < channels; ++k)
-          dst[(k * out_h + r) * out_w + c] = float(registration::sample_taps(src + k * th * tw, th, tw, tx, ty));
+          dst[(k * out_h + r) * out_w + c] =
+              float(registration::sample_taps(planes + k * th * tw, th, tw, tx, ty, value));
       }
   });
   return ref;
 }
 
-NormalisedReference normalise_reference(const Tensor& tele, const Registration& registration, int64_t lr_h,
-                                        int64_t lr_w) {
-  DCSR_CHECK(tele.dim() == 4 && tele.size(0) == 1, "normalise_reference: expected a telephoto (1, C, H, W), got ",
-             shape_str(tele.shape()));
-  const int64_t th = tele.size(2), tw = tele.size(3);
+// The checks of normalise_reference, and its rectangles.
+NormalisedReference place_reference(int64_t th, int64_t tw, const Registration& registration, int64_t lr_h,
+                                    int64_t lr_w) {
   const Similarity& t = registration.tele_to_wide;
   DCSR_CHECK(t.scale > 0 && std::isfinite(t.scale) && std::isfinite(t.angle) && std::isfinite(t.tx) &&
                  std::isfinite(t.ty),
@@ -151,7 +151,35 @@ NormalisedReference normalise_reference(const Tensor& tele, const Registration& 
   NormalisedReference out;
   out.fov = fov_rect(t, th, tw, lr_h, lr_w);
   out.ref_rect = view_bounds(t, th, tw, lr_h, lr_w);
-  out.ref = resample_reference(tele, t, out.ref_rect);
+  return out;
+}
+
+}  // namespace
+
+Tensor resample_reference(const Tensor& tele, const Similarity& tele_to_wide, const FovRect& fov) {
+  DCSR_CHECK(tele.dim() == 4 && tele.size(0) == 1 && tele.is_cpu() && tele.dtype() == kFloat32,
+             "normalise_reference: the telephoto must be a CPU float32 image (1, C, H, W), got ",
+             shape_str(tele.shape()));
+  return resample_planes(tele.data<float>(), tele.size(1), tele.size(2), tele.size(3), [](float v) { return v; },
+                         tele_to_wide, fov);
+}
+
+NormalisedReference normalise_reference(const Tensor& tele, const Registration& registration, int64_t lr_h,
+                                        int64_t lr_w) {
+  DCSR_CHECK(tele.dim() == 4 && tele.size(0) == 1, "normalise_reference: expected a telephoto (1, C, H, W), got ",
+             shape_str(tele.shape()));
+  NormalisedReference out = place_reference(tele.size(2), tele.size(3), registration, lr_h, lr_w);
+  out.ref = resample_reference(tele, registration.tele_to_wide, out.ref_rect);
+  return out;
+}
+
+NormalisedReference normalise_reference(const CompactImage& tele, const Registration& registration, int64_t lr_h,
+                                        int64_t lr_w) {
+  if (!tele.is_u8()) return normalise_reference(tele.f32, registration, lr_h, lr_w);
+  NormalisedReference out = place_reference(tele.height(), tele.width(), registration, lr_h, lr_w);
+  // float(v) / 255.0f: CompactImage::to_tensor()'s value, so the Ref is the same bit for bit.
+  out.ref = resample_planes(tele.u8.data.data(), 3, tele.height(), tele.width(),
+                            [](uint8_t v) { return float(v) / 255.0f; }, registration.tele_to_wide, out.ref_rect);
   return out;
 }
 

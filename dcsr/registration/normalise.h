@@ -32,6 +32,7 @@
 #include <cstdint>
 
 #include "dcsr/registration/registration.h"
+#include "io/image_io.h"
 #include "tensor/tensor.h"
 
 namespace dcsr {
@@ -62,6 +63,10 @@ struct NormalisedReference {
 // an Error says the registration belongs to another image size).
 // lr_h x lr_w: the wide (LR) image's size.
 NormalisedReference normalise_reference(const Tensor& tele, const Registration& registration, int64_t lr_h,
+                                        int64_t lr_w);
+// The same from the telephoto as read (8-bit samples read where they are: a
+// 48 MP telephoto is never held as float32), the same Ref bit for bit.
+NormalisedReference normalise_reference(const CompactImage& tele, const Registration& registration, int64_t lr_h,
                                         int64_t lr_w);
 
 // The resampling alone, for a given rectangle (which may reach outside the

@@ -26,6 +26,21 @@ Plane luminance(const Tensor& rgb) {
   return out;
 }
 
+Plane luminance(const CompactImage& image) {
+  if (!image.is_u8()) return luminance(image.f32);
+  Plane out(image.height(), image.width());
+  const int64_t n = out.height * out.width;
+  const uint8_t* r = image.u8.data.data();
+  const uint8_t *g = r + n, *b = g + n;
+  float* o = out.data.data();
+  // float(v) / 255.0f: read_image's value, so the sums are luminance(to_tensor())'s.
+  parallel_for(n, 1 << 16, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i)
+      o[i] = 0.299f * (float(r[i]) / 255.0f) + 0.587f * (float(g[i]) / 255.0f) + 0.114f * (float(b[i]) / 255.0f);
+  });
+  return out;
+}
+
 Tensor plane_to_tensor(const Plane& p) {
   Tensor t = empty({1, 1, p.height, p.width});
   std::memcpy(t.data<float>(), p.data.data(), p.data.size() * sizeof(float));

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "io/image_io.h"
 #include "tensor/tensor.h"
 
 namespace dcsr::registration {
@@ -24,6 +25,9 @@ struct Plane {
 
 // Rec. 601 luma of an RGB image (1, 3, H, W) float32 on the CPU.
 Plane luminance(const Tensor& rgb);
+// The same of an image as read, from its 8-bit samples where it has them
+// (bit for bit luminance(image.to_tensor()), without the float32 copy).
+Plane luminance(const CompactImage& image);
 
 // Antialiased bicubic resize (resize_antialias: MATLAB's imresize) to h x w.
 // Continuous coordinates scale by exactly width / w along x and height / h along y.

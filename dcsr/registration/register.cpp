@@ -313,31 +313,38 @@ std::string refusal_message(Pyramid& wide, Pyramid& tele, const RegisterOptions&
 
 }  // namespace
 
-Registration register_pair(const Tensor& wide, const Tensor& tele, const RegisterOptions& options) {
-  for (const Tensor* t : {&wide, &tele}) {
-    const char* which = t == &wide ? "wide" : "telephoto";
-    DCSR_CHECK(t->defined() && t->dim() == 4 && t->size(0) == 1 && t->size(1) == 3, "register: the ", which,
-               " image must be RGB (1, 3, H, W), got ", t->defined() ? shape_str(t->shape()) : std::string("nothing"));
-    DCSR_CHECK(t->size(2) >= 32 && t->size(3) >= 32, "register: the ", which, " image is ", t->size(3), "x",
-               t->size(2), "; registration needs at least 32x32 pixels");
-  }
-  const int64_t Ht = tele.size(2), Wt = tele.size(3);
+namespace {
 
-  static const bool timing = std::getenv("DCSR_REGISTER_TIMING") != nullptr;
-  auto clock_start = std::chrono::steady_clock::now();
-  std::clock_t cpu_start = std::clock();
-  auto stage = [&](const char* name) {
-    if (!timing) return;
+void check_size(const char* which, int64_t height, int64_t width) {
+  DCSR_CHECK(height >= 32 && width >= 32, "register: the ", which, " image is ", width, "x", height,
+             "; registration needs at least 32x32 pixels");
+}
+
+// DCSR_REGISTER_TIMING: each stage's wall and CPU time on stderr.
+class StageTimer {
+ public:
+  void operator()(const char* name) {
+    if (!enabled_) return;
     const auto now = std::chrono::steady_clock::now();
     const std::clock_t cpu = std::clock();
     std::fprintf(stderr, "register: %s %.1f ms wall, %.1f ms cpu\n", name,
-                 std::chrono::duration<double>(now - clock_start).count() * 1e3, double(cpu - cpu_start) * 1e3 / CLOCKS_PER_SEC);
-    clock_start = now;
-    cpu_start = cpu;
-  };
-  Pyramid wide_pyramid(luminance(cpu_float(wide)));
-  Pyramid tele_pyramid(luminance(cpu_float(tele)));
-  stage("luminance");
+                 std::chrono::duration<double>(now - wall_).count() * 1e3, double(cpu - cpu_) * 1e3 / CLOCKS_PER_SEC);
+    wall_ = now;
+    cpu_ = cpu;
+  }
+
+ private:
+  bool enabled_ = std::getenv("DCSR_REGISTER_TIMING") != nullptr;
+  std::chrono::steady_clock::time_point wall_ = std::chrono::steady_clock::now();
+  std::clock_t cpu_ = std::clock();
+};
+
+// register_pair on the two images' luminance.
+Registration register_luminance(Plane wide_luma, Plane tele_luma, const RegisterOptions& options, StageTimer& timer) {
+  const std::function<void(const char*)> stage = [&](const char* name) { timer(name); };
+  const int64_t Ht = tele_luma.height, Wt = tele_luma.width;
+  Pyramid wide_pyramid(std::move(wide_luma));
+  Pyramid tele_pyramid(std::move(tele_luma));
   const Attempt best = search_zoom_range(wide_pyramid, tele_pyramid, options, stage);
   if (!best.accepted()) throw Error(refusal_message(wide_pyramid, tele_pyramid, options, best));
   Registration reg;
@@ -358,6 +365,30 @@ Registration register_pair(const Tensor& wide, const Tensor& tele, const Registe
     }
   }
   return reg;
+}
+
+}  // namespace
+
+Registration register_pair(const Tensor& wide, const Tensor& tele, const RegisterOptions& options) {
+  for (const Tensor* t : {&wide, &tele}) {
+    const char* which = t == &wide ? "wide" : "telephoto";
+    DCSR_CHECK(t->defined() && t->dim() == 4 && t->size(0) == 1 && t->size(1) == 3, "register: the ", which,
+               " image must be RGB (1, 3, H, W), got ", t->defined() ? shape_str(t->shape()) : std::string("nothing"));
+    check_size(which, t->size(2), t->size(3));
+  }
+  StageTimer timer;
+  Plane wide_luma = luminance(cpu_float(wide)), tele_luma = luminance(cpu_float(tele));
+  timer("luminance");
+  return register_luminance(std::move(wide_luma), std::move(tele_luma), options, timer);
+}
+
+Registration register_pair(const CompactImage& wide, const CompactImage& tele, const RegisterOptions& options) {
+  check_size("wide", wide.height(), wide.width());
+  check_size("telephoto", tele.height(), tele.width());
+  StageTimer timer;
+  Plane wide_luma = luminance(wide), tele_luma = luminance(tele);
+  timer("luminance");
+  return register_luminance(std::move(wide_luma), std::move(tele_luma), options, timer);
 }
 
 }  // namespace dcsr

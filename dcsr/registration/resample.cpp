@@ -48,16 +48,4 @@ void make_taps(double centre, double stretch, Taps& taps) {
     taps.weights[k] -= m1 * (double(taps.first + int64_t(k)) - pos - mean_d) / spread;
 }
 
-double sample_taps(const float* p, int64_t h, int64_t w, const Taps& tx, const Taps& ty) {
-  double sum = 0.0;
-  for (size_t v = 0; v < ty.weights.size(); ++v) {
-    const float* line = p + std::clamp<int64_t>(ty.first + int64_t(v), 0, h - 1) * w;
-    double s = 0.0;
-    for (size_t u = 0; u < tx.weights.size(); ++u)
-      s += tx.weights[u] * double(line[std::clamp<int64_t>(tx.first + int64_t(u), 0, w - 1)]);
-    sum += ty.weights[v] * s;
-  }
-  return sum;
-}
-
 }  // namespace dcsr::registration
