@@ -147,6 +147,50 @@ TEST_CASE("registration: a 10x telephoto is found (0.5x ultra-wide with a 5x tel
   CHECK(worst_corner_error(r, pair.truth, 480, 640) < 0.25);
 }
 
+TEST_CASE("registration: a telephoto turned by a quarter or half turn is found (lost EXIF orientation)",
+          "[registration]") {
+  const Tensor photo = texture(480, 640, 23);
+  const SyntheticPair pair =
+      make_synthetic_pair(photo, 240, 320, 240, 320, 2.5, 1.0, 170.0, 110.0, another_camera(), {}, 12);
+  const Registration upright = register_pair(pair.wide, pair.tele);
+  // The telephoto turned clockwise by `turns` quarter turns, pixel by pixel.
+  auto turned = [](const Tensor& t, int turns) {
+    const int64_t H = t.size(2), W = t.size(3);
+    const bool sideways = turns % 2 == 1;
+    const int64_t h = sideways ? W : H, w = sideways ? H : W;
+    Tensor out = empty({1, 3, h, w});
+    const float* src = t.data<float>();
+    float* dst = out.data<float>();
+    for (int64_t c = 0; c < 3; ++c)
+      for (int64_t y = 0; y < H; ++y)
+        for (int64_t x = 0; x < W; ++x) {
+          int64_t xr = W - 1 - x, yr = H - 1 - y;  // 2 turns
+          if (turns == 1) xr = H - 1 - y, yr = x;
+          if (turns == 3) xr = y, yr = W - 1 - x;
+          dst[(c * h + yr) * w + xr] = src[(c * H + y) * W + x];
+        }
+    return out;
+  };
+  for (int turns = 1; turns <= 3; ++turns) {
+    CAPTURE(turns);
+    const Registration r = register_pair(pair.wide, turned(pair.tele, turns));
+    CHECK(r.tele_to_wide.scale == Approx(upright.tele_to_wide.scale).epsilon(1e-6));
+    // Turned clockwise, the telephoto's frame is the upright one turned back: angle - 90 degrees per turn.
+    double expected = upright.tele_to_wide.angle - turns * kPi / 2;
+    expected = std::remainder(expected, 2 * kPi);
+    CHECK(std::remainder(r.tele_to_wide.angle - expected, 2 * kPi) == Approx(0.0).margin(1e-6));
+    // The same view: the four corners the upright registration found, in another order.
+    for (const auto& corner : r.fov_quad) {
+      double nearest = 1e9;
+      for (const auto& u : upright.fov_quad) nearest = std::min(nearest, std::hypot(corner[0] - u[0], corner[1] - u[1]));
+      CHECK(nearest < 1e-3);
+    }
+  }
+  RegisterOptions upright_only;
+  upright_only.quarter_turns = false;
+  CHECK_THROWS(register_pair(pair.wide, turned(pair.tele, 1), upright_only));
+}
+
 TEST_CASE("registration: swapped photos and photos at the same zoom are refused saying so", "[registration]") {
   const Tensor photo = texture(480, 640, 19);
   const SyntheticPair pair =

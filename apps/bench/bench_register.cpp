@@ -109,7 +109,28 @@ struct Band {
   double max_corner() const {
     return corner_errors.empty() ? 0.0 : *std::max_element(corner_errors.begin(), corner_errors.end());
   }
+  // The bench line's common fields.
+  nlohmann::json report(const std::string& name) const {
+    return {{"name", name},
+            {"ms", median(ms)},
+            {"pairs", pairs},
+            {"refused", refused},
+            {"median_corner_px", median(corner_errors)},
+            {"max_corner_px", max_corner()}};
+  }
 };
+
+// A random centre for an H x W telephoto's view at `scale` and angle_deg in an
+// H x W wide image that keeps at least ~80% of the view's bounding box inside.
+std::pair<double, double> view_centre_mostly_inside(Generator& gen, int64_t H, int64_t W, double scale,
+                                                     double angle_deg) {
+  const double c = std::cos(angle_deg * kPi / 180), s = std::abs(std::sin(angle_deg * kPi / 180));
+  // Half the rotated view's bounding box.
+  const double hx = (double(W) * c + double(H) * s) / (2 * scale), hy = (double(W) * s + double(H) * c) / (2 * scale);
+  const double cx = gen.uniform(0.8 * hx, double(W) - 0.8 * hx);
+  const double cy = gen.uniform(0.8 * hy, double(H) - 0.8 * hy);
+  return {cx, cy};
+}
 
 void bench_accuracy(const Context& ctx, const std::vector<std::string>& sun, const std::vector<std::string>& kodak) {
   NoGradGuard no_grad;
@@ -123,10 +144,7 @@ void bench_accuracy(const Context& ctx, const std::vector<std::string>& sun, con
     const int64_t H = p.H, W = p.W;
     Band& band = bands[size_t(i % 4)];
     const double scale = gen.uniform(band.low, band.high), angle = gen.uniform(-3.0, 3.0);
-    const double c = std::cos(angle * kPi / 180), s = std::abs(std::sin(angle * kPi / 180));
-    // Half the rotated view's bounding box; centres keep >= ~80% of it inside.
-    const double hx = (double(W) * c + double(H) * s) / (2 * scale), hy = (double(W) * s + double(H) * c) / (2 * scale);
-    const double cx = gen.uniform(0.8 * hx, double(W) - 0.8 * hx), cy = gen.uniform(0.8 * hy, double(H) - 0.8 * hy);
+    const auto [cx, cy] = view_centre_mostly_inside(gen, H, W, scale, angle);
     const CameraLook tele_look = random_look(gen);
     CameraLook wide_look;
     wide_look.noise = 0.004;
@@ -140,13 +158,9 @@ void bench_accuracy(const Context& ctx, const std::vector<std::string>& sun, con
     all.insert(all.end(), b.corner_errors.begin(), b.corner_errors.end());
     char name[64];
     std::snprintf(name, sizeof(name), "register_accuracy_scale_%.1f-%.1f", b.low, b.high);
-    emit(ctx, {{"name", name},
-               {"ms", median(b.ms)},
-               {"pairs", b.pairs},
-               {"refused", b.refused},
-               {"median_corner_px", median(b.corner_errors)},
-               {"max_corner_px", b.max_corner()},
-               {"wide_px", "<= 512 long side"}});
+    nlohmann::json line = b.report(name);
+    line["wide_px"] = "<= 512 long side";
+    emit(ctx, line);
   }
   emit(ctx, {{"name", "register_accuracy_all"},
              {"ms", 0.0},
@@ -186,15 +200,11 @@ void bench_partial_view(const Context& ctx, const std::vector<std::string>& sun)
     const SyntheticPair pair = crop_wide(whole, top, left, height, width);
     band.measure(pair, H, W);
   }
-  emit(ctx, {{"name", "register_partial_view"},
-             {"ms", median(band.ms)},
-             {"pairs", band.pairs},
-             {"refused", band.refused},
-             {"median_corner_px", median(band.corner_errors)},
-             {"max_corner_px", band.max_corner()},
-             {"share_inside", {*std::min_element(shares.begin(), shares.end()), *std::max_element(shares.begin(), shares.end())}},
-             {"scale", {band.low, band.high}},
-             {"wide_px", "<= 512 long side, then cut"}});
+  nlohmann::json line = band.report("register_partial_view");
+  line["share_inside"] = {*std::min_element(shares.begin(), shares.end()), *std::max_element(shares.begin(), shares.end())};
+  line["scale"] = {band.low, band.high};
+  line["wide_px"] = "<= 512 long side, then cut";
+  emit(ctx, line);
 }
 
 void bench_long_zoom(const Context& ctx, const std::vector<std::string>& sun) {
@@ -208,9 +218,7 @@ void bench_long_zoom(const Context& ctx, const std::vector<std::string>& sun) {
     const Tensor photo = read_image(sun[size_t(4 * i + 2) % sun.size()]);
     const int64_t H = photo.size(2), W = photo.size(3);
     const double scale = std::exp(gen.uniform(std::log(band.low), std::log(band.high))), angle = gen.uniform(-3.0, 3.0);
-    const double c = std::cos(angle * kPi / 180), s = std::abs(std::sin(angle * kPi / 180));
-    const double hx = (double(W) * c + double(H) * s) / (2 * scale), hy = (double(W) * s + double(H) * c) / (2 * scale);
-    const double cx = gen.uniform(0.8 * hx, double(W) - 0.8 * hx), cy = gen.uniform(0.8 * hy, double(H) - 0.8 * hy);
+    const auto [cx, cy] = view_centre_mostly_inside(gen, H, W, scale, angle);
     CameraLook wide_look;
     wide_look.noise = 0.004;
     wide_look.jpeg_quality = 92;
@@ -218,14 +226,10 @@ void bench_long_zoom(const Context& ctx, const std::vector<std::string>& sun) {
         make_synthetic_pair(photo, H, W, H, W, scale, angle, cx, cy, random_look(gen), wide_look, uint64_t(6000 + i));
     band.measure(pair, H, W);
   }
-  emit(ctx, {{"name", "register_long_zoom"},
-             {"ms", median(band.ms)},
-             {"pairs", band.pairs},
-             {"refused", band.refused},
-             {"median_corner_px", median(band.corner_errors)},
-             {"max_corner_px", band.max_corner()},
-             {"scale", {band.low, band.high}},
-             {"wide_px", "the photo's own size (about 1024 long side)"}});
+  nlohmann::json line = band.report("register_long_zoom");
+  line["scale"] = {band.low, band.high};
+  line["wide_px"] = "the photo's own size (about 1024 long side)";
+  emit(ctx, line);
 }
 
 void bench_unrelated(const Context& ctx, const std::vector<std::string>& sun) {

@@ -202,7 +202,7 @@ CommandInfo register_command() {
   c.usage = "dcsr register --lr WIDE --ref TELE [--json R.json] [--overlay O.png] [--check C.png]";
   c.details =
       "Registers a phone's wide + telephoto pair with a similarity transform (zoom 1.2x-16x, rotation within 5 "
-      "degrees, any offset that keeps most of the view inside the wide image): a coarse search of normalised "
+      "degrees of upright or of a quarter or half turn, any offset that keeps most of the view inside the wide image): a coarse search of normalised "
       "cross-correlation over scales and angles, then robust Gauss-Newton refinement on an image pyramid. Prints the "
       "transform, its confidence (ZNCC of band-passed luminance over the overlap) and the view's corners; a pair "
       "whose confidence is below --min-confidence is refused (the message says so when the two photos look swapped or "

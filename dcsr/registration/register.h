@@ -38,6 +38,9 @@ struct RegisterOptions {
   // Zooms above this are searched only when none up to it matched (register.cpp search_zoom_range).
   double long_zoom_from = 8.0;
   double max_angle_deg = 5.0;
+  // When nothing matches upright, the telephoto is searched again turned by
+  // 90, 180 and 270 degrees (within max_angle_deg of those).
+  bool quarter_turns = true;
   // Below this confidence (or the chance bar above, when higher) the pair is
   // refused: an Error naming the value, the threshold and `--registration none`.
   double min_confidence = 0.25;
