@@ -1,0 +1,78 @@
+// The search behind register_pair (register.h): where the telephoto's view
+// lies in the wide image over a range of zooms, on luminance pyramids, with
+// its confidence and the bar chance sets for it. register.cpp decides what to
+// search (upright, turned, the diagnoses of a refusal) and what to report.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "dcsr/registration/plane.h"
+#include "dcsr/registration/register.h"
+
+namespace dcsr::registration {
+
+// A power-of-two pyramid of a luminance plane, built on demand: level k is
+// level k - 1 halved (rounded), so its continuous coordinates are the full
+// ones times width_k / width_0 (and height_k / height_0).
+class Pyramid {
+ public:
+  explicit Pyramid(Plane full) { levels_.push_back(std::move(full)); }
+  const Plane& level(int64_t k) {
+    while (int64_t(levels_.size()) <= k) {
+      const Plane& last = levels_.back();
+      levels_.push_back(resize_plane(last, std::max<int64_t>(1, (last.height + 1) / 2),
+                                     std::max<int64_t>(1, (last.width + 1) / 2)));
+    }
+    return levels_[size_t(k)];
+  }
+  // The smallest level whose long side is still at least `long_side` (level 0 at most).
+  const Plane& at_least(int64_t long_side) {
+    int64_t k = 0;
+    while (std::max(level(k + 1).height, level(k + 1).width) >= long_side && level(k + 1).width > 1) ++k;
+    return level(k);
+  }
+  int64_t height() const { return levels_[0].height; }
+  int64_t width() const { return levels_[0].width; }
+
+ private:
+  std::vector<Plane> levels_;
+};
+
+// The confidence an unrelated pair can reach by chance on a view of n wide
+// pixels (search_view.cpp says how it was calibrated).
+double chance_ncc_bar(double view_pixels);
+
+// One search's outcome: the best transform and its confidence, or none.
+struct Attempt {
+  bool found = false;  // a plausible transform (in range, enough of the view inside)
+  Similarity tele_to_wide;
+  double confidence = -1.0;   // its ZNCC (-1 when nothing was found)
+  double required = 0.0;      // the bar it had to reach: max(min_confidence, chance bar)
+  double view_pixels_inside = 0.0;
+  bool accepted() const { return found && confidence >= required; }
+};
+
+// How near an attempt came to its bar (1: on it); -1 when nothing was found.
+inline double share_of_bar(const Attempt& a) { return a.found ? a.confidence / a.required : -1.0; }
+
+// One search for the telephoto's view in the wide image over options' scale
+// and angle range (coarse NCC search, then Gauss-Newton refinement of the
+// best hypotheses). Never throws for a mismatch; the caller decides. `stage`
+// reports each stage's time (DCSR_REGISTER_TIMING).
+Attempt search_view(Pyramid& wide, Pyramid& tele, const RegisterOptions& options,
+                    const std::function<void(const char*)>& stage);
+
+// The search over the whole zoom range, in two passes: zooms up to
+// options.long_zoom_from first, and the longer ones only when nothing below
+// matched. Searched together, the long zooms' views (a few dozen wide pixels
+// on a small wide image, searched at nearly full resolution over many more
+// places) reach high NCCs by chance and crowd the true view out of the
+// hypotheses: 1 of the 60 pairs of dcsr_bench register_accuracy (4-5x) was
+// refused so, and the search took 50% longer. Pairs in the first range get
+// exactly the hypotheses they had when it was the whole range.
+Attempt search_zoom_range(Pyramid& wide, Pyramid& tele, const RegisterOptions& options,
+                          const std::function<void(const char*)>& stage);
+
+}  // namespace dcsr::registration
