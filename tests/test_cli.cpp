@@ -162,6 +162,7 @@ TEST_CASE("forward: dcsr sr reports its time, and with DCSR_PROFILE=1 the time p
   INFO(plain.output);
   REQUIRE(plain.status == 0);
   CHECK_THAT(plain.output, Catch::Contains("tiled inference") && Catch::Contains("s in all"));
+  CHECK_THAT(plain.output, Catch::Contains(" in 4k mode): "));  // which model and mode made it
   CHECK_THAT(plain.output, !Catch::Contains("time per kernel"));
   ::setenv("DCSR_PROFILE", "1", 1);  // inherited by the child process
   RunResult profiled = run_dcsr(args, dir.str());

@@ -179,8 +179,8 @@ int run_single(const Args& args, const SrSettings& s, const Device device) {
   if (bar) bar->finish();
   outputs.commit();
   if (!s.quiet)
-    std::cerr << "wrote " << out_path << " (" << 2 * pair.lr.width() << "x" << 2 * pair.lr.height()
-              << "): tiled inference " << inference_s << " s on " << device_name(device) << ", "
+    std::cerr << "wrote " << out_path << " (" << 2 * pair.lr.width() << "x" << 2 * pair.lr.height() << ", model "
+              << model_path << " in " << mode_name(s.mode) << " mode): tiled inference " << inference_s << " s on " << device_name(device) << ", "
               << seconds_since(start) << " s in all (reading " << (s.registration == "auto" ? "and registration " : "")
               << reading_s << " s, meanwhile the model's loading " << model_s << " s; writing, as the rows came, "
               << writing_s << " s)\n";
