@@ -208,9 +208,7 @@ Tensor CompactImage::to_tensor() const { return is_u8() ? image_to_tensor(u8) : 
 Tensor CompactImage::crop(int64_t top, int64_t left, int64_t h, int64_t w) const {
   if (!is_u8()) return crop_with_zeros(f32, top, left, h, w);
   Tensor out = empty({1, 3, h, w});
-  // float(v) / 255.0f: image_to_tensor's (and read_image's) value, bit for bit.
-  copy_window(u8.data.data(), 3, u8.height, u8.width, top, left, h, w, out.data<float>(),
-              [](uint8_t v) { return float(v) / 255.0f; });
+  copy_window(u8.data.data(), 3, u8.height, u8.width, top, left, h, w, out.data<float>(), u8_value);
   return out;
 }
 
@@ -227,7 +225,7 @@ Tensor crop_with_zeros(const Tensor& image, int64_t top, int64_t left, int64_t h
 Tensor image_to_tensor(const ImageU8& image) {
   Tensor out = empty({1, 3, image.height, image.width});
   float* dst = out.data<float>();
-  for (size_t i = 0; i < image.data.size(); ++i) dst[i] = float(image.data[i]) / 255.0f;
+  for (size_t i = 0; i < image.data.size(); ++i) dst[i] = u8_value(image.data[i]);
   return out;
 }
 

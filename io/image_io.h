@@ -72,6 +72,12 @@ std::string read_icc_profile(const std::string& path);
 // The metadata alone (PhotoMetadata), from the file's bytes; nothing decoded.
 PhotoMetadata read_photo_metadata(const std::string& path);
 
+// An 8-bit sample's value as read_image() gives it: float(v) / 255.0f, the
+// float nearest v / 255. Every path that reads 8-bit samples directly
+// (CompactImage, registration's luminance and resampling) uses this, so that
+// it gives read_image()'s results bit for bit.
+inline float u8_value(uint8_t v) { return float(v) / 255.0f; }
+
 // (1, 3, H, W) float32 in [0, 1].
 Tensor image_to_tensor(const ImageU8& image);
 

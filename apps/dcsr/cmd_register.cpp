@@ -181,12 +181,14 @@ int run_register(const CommandInfo& self, const std::vector<std::string>& argv) 
                   [&](const std::string& p) { write_file_atomic(p, registration_to_json(reg).dump(2) + "\n"); });
     std::cout << "wrote " << json_path << "\n";
   }
+  // The drawings' float32 copy of the wide image, made once and only for them.
+  const Tensor wide32 = overlay_path.empty() && check_path.empty() ? Tensor() : wide.to_tensor();
   if (!overlay_path.empty()) {
-    outputs.write(overlay_path, [&](const std::string& p) { write_png(p, draw_overlay(wide.to_tensor(), reg)); });
+    outputs.write(overlay_path, [&](const std::string& p) { write_png(p, draw_overlay(wide32, reg)); });
     std::cout << "wrote " << overlay_path << "\n";
   }
   if (!check_path.empty()) {
-    outputs.write(check_path, [&](const std::string& p) { write_png(p, draw_checkerboard(wide.to_tensor(), tele.to_tensor(), reg)); });
+    outputs.write(check_path, [&](const std::string& p) { write_png(p, draw_checkerboard(wide32, tele.to_tensor(), reg)); });
     std::cout << "wrote " << check_path << "\n";
   }
   outputs.commit();

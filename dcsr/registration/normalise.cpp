@@ -177,9 +177,9 @@ NormalisedReference normalise_reference(const CompactImage& tele, const Registra
                                         int64_t lr_w) {
   if (!tele.is_u8()) return normalise_reference(tele.f32, registration, lr_h, lr_w);
   NormalisedReference out = place_reference(tele.height(), tele.width(), registration, lr_h, lr_w);
-  // float(v) / 255.0f: CompactImage::to_tensor()'s value, so the Ref is the same bit for bit.
-  out.ref = resample_planes(tele.u8.data.data(), 3, tele.height(), tele.width(),
-                            [](uint8_t v) { return float(v) / 255.0f; }, registration.tele_to_wide, out.ref_rect);
+  // u8_value: CompactImage::to_tensor()'s value, so the Ref is the same bit for bit.
+  out.ref = resample_planes(tele.u8.data.data(), 3, tele.height(), tele.width(), u8_value,
+                            registration.tele_to_wide, out.ref_rect);
   return out;
 }
 

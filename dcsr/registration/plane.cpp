@@ -33,10 +33,12 @@ Plane luminance(const CompactImage& image) {
   const uint8_t* r = image.u8.data.data();
   const uint8_t *g = r + n, *b = g + n;
   float* o = out.data.data();
-  // float(v) / 255.0f: read_image's value, so the sums are luminance(to_tensor())'s.
+  // u8_value: read_image's value, so the sums are luminance(to_tensor())'s
+  // (the same expression as there, written out: a shared template was tried
+  // and its two instantiations were contracted into FMAs differently).
   parallel_for(n, 1 << 16, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i)
-      o[i] = 0.299f * (float(r[i]) / 255.0f) + 0.587f * (float(g[i]) / 255.0f) + 0.114f * (float(b[i]) / 255.0f);
+      o[i] = 0.299f * u8_value(r[i]) + 0.587f * u8_value(g[i]) + 0.114f * u8_value(b[i]);
   });
   return out;
 }
