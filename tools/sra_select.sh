@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Chooses where SRA (dcsr-spec §10.4) stops by a measure, not by a fixed step:
 # one motion sequence of the SRA training pairs is held out, SRA runs on the
-# others with a checkpoint every --every steps, and each checkpoint's 8K-mode
-# output on the held-out pairs is scored with `dcsr detail` (the correlation of
+# others with a checkpoint every --every steps, and each checkpoint's output
+# (in --mode, 8k unless told) on the held-out pairs is scored with `dcsr detail` (the correlation of
 # its fine detail with the raw telephoto frame's, docs/app.md). The step with
 # the best mean score (the earliest of equal ones) is the stop; the basic
 # model is scored too, as step 0. The validation pairs are never read.
 #
 #   tools/sra_select.sh --init MODEL --data DIR --tele DIR --hold PREFIX --work DIR
-#                       [--config FILE] [--every N] [--max N] [--build-dir DIR] [--threads N]
+#                       [--config FILE] [--mode 8k|4k] [--every N] [--max N] [--build-dir DIR] [--threads N]
 #
 #   --init MODEL     the basic model SRA starts from
 #   --data DIR       the SRA training pairs (`dcsr prepare --real`: HR, LR/x1,
@@ -18,6 +18,8 @@
 #   --work DIR       new folder: the split, the run, the checkpoints, the outputs,
 #                    and selection.jsonl (one line per step, then the choice)
 #   --config FILE    SRA config (default configs/sra_real32.json)
+#   --mode 8k|4k     the mode SRA trains in (its config key mode) and the held-out
+#                    pairs are super-resolved in (default 8k, the spec's SRA mode)
 #   --every N        steps between checkpoints (default 50)
 #   --max N          the last step tried (default 600)
 #
@@ -26,11 +28,11 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 init="" data="" tele="" hold="" work="" config="$repo/configs/sra_real32.json"
-every=50 max=600 build_dir="$repo/build" threads=""
+every=50 max=600 build_dir="$repo/build" threads="" mode=8k
 die() { echo "sra_select: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --init|--data|--tele|--hold|--work|--config|--every|--max|--build-dir|--threads)
+    --init|--data|--tele|--hold|--work|--config|--mode|--every|--max|--build-dir|--threads)
       [ $# -ge 2 ] || die "$1 needs a value" ;;
   esac
   case "$1" in
@@ -40,11 +42,12 @@ while [ $# -gt 0 ]; do
     --hold) hold="$2"; shift 2 ;;
     --work) work="$2"; shift 2 ;;
     --config) config="$2"; shift 2 ;;
+    --mode) mode="$2"; shift 2 ;;
     --every) every="$2"; shift 2 ;;
     --max) max="$2"; shift 2 ;;
     --build-dir) build_dir="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
-    -h|--help) sed -n '2,24p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done
@@ -53,6 +56,7 @@ for v in init data tele hold work; do [ -n "${!v}" ] || die "--$v is required (s
 [ -d "$data/HR" ] || die "'$data' has no HR folder (a dcsr prepare --real output)"
 [ -d "$tele" ] || die "no telephoto folder '$tele'"
 [[ "$every" =~ ^[1-9][0-9]*$ && "$max" =~ ^[1-9][0-9]*$ ]] || die "--every and --max must be positive integers"
+[ "$mode" = 8k ] || [ "$mode" = 4k ] || die "--mode must be 8k or 4k, not '$mode'"
 [ "$max" -ge "$every" ] || die "--max $max is below --every $every"
 [ ! -e "$work" ] || die "'$work' exists; give a new folder (nothing is overwritten)"
 dcsr="$build_dir/bin/dcsr"
@@ -86,7 +90,7 @@ score() {  # score STEP MODEL
   for hr in "$work"/select/HR/*.png; do
     stem="$(basename "$hr" .png)"
     run "sr_${step}_$stem" "$dcsr" sr --lr "$hr" --ref "$work/select/Ref/x1/$stem.png" --out "$work/sr/${step}_$stem.png" \
-      --mode 8k --model "$model" --registration none --quiet "${thread_args[@]}"
+      --mode "$mode" --model "$model" --registration none --quiet "${thread_args[@]}"
     run "detail_${step}_$stem" "$dcsr" detail --sr "$work/sr/${step}_$stem.png" --ref "$tele/$stem.jpg" --lr "$hr" \
       --json "$work/detail/${step}_$stem.json"
   done
@@ -109,7 +113,7 @@ score 0 "$init"
 for ((step = every; step <= max; step += every)); do
   if [ "$step" -eq "$every" ]; then
     run "sra_$step" "$dcsr" sra --config "$config" --data "$work/fit" --init "$init" --out "$work/run" \
-      --steps "$step" --quiet "${thread_args[@]}"
+      --set "mode=$mode" --steps "$step" --quiet "${thread_args[@]}"
   else  # an exact continuation: the checkpoint carries the config, the data order and the optimiser
     run "sra_$step" "$dcsr" sra --resume "$work/run/model_latest.ckpt" --steps "$step" --quiet "${thread_args[@]}"
   fi
