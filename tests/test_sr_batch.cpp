@@ -118,7 +118,7 @@ TEST_CASE("forward: dcsr sr on folders skips a corrupt pair and says so in its e
   REQUIRE(ok.status == 0);
   for (int k = 0; k < 3; ++k)
     CHECK(read_image_info(dir / ("out/p" + std::to_string(k) + ".png")).height == 2 * (20 + k));
-  CHECK_THAT(ok.output, Catch::Contains("3 pairs written"));
+  CHECK_THAT(ok.output, Catch::Contains("3 pairs written") && Catch::Contains("m.ckpt in 4k mode)"));
 
   // The second telephoto cut in half: pair 2 is reported and skipped, 1 and 3 are written.
   const std::string png = test::read_bytes_of(dir / "tele/p1.png");
@@ -127,7 +127,7 @@ TEST_CASE("forward: dcsr sr on folders skips a corrupt pair and says so in its e
   INFO(some.output);
   CHECK(some.status == 4);
   CHECK_THAT(some.output, Catch::Contains("pair 2/3 skipped") && Catch::Contains("p1.png"));
-  CHECK_THAT(some.output, Catch::Contains("1 of 3 pairs failed"));
+  CHECK_THAT(some.output, Catch::Contains("1 of 3 pairs failed") && Catch::Contains("m.ckpt in 4k mode)"));
   CHECK(fs::exists(dir / "out2/p0.png"));
   CHECK_FALSE(fs::exists(dir / "out2/p1.png"));
   CHECK(fs::exists(dir / "out2/p2.png"));

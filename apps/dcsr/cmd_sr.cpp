@@ -203,8 +203,9 @@ int run_batch(const Args& args, const SrSettings& s, const Device device) {
   std::error_code ec;
   fs::create_directories(out_dir, ec);
   DCSR_CHECK(fs::is_directory(out_dir, ec), "cannot create the output folder '", out_dir, "'");
-  std::unique_ptr<DcsrNet> net = load_model(resolve_model_path(args.get("model"), s.mode), device);
-  return process_pairs(plan, network_tile_forward(*net, s.mode), s);
+  const std::string model_path = resolve_model_path(args.get("model"), s.mode);
+  std::unique_ptr<DcsrNet> net = load_model(model_path, device);
+  return process_pairs(plan, network_tile_forward(*net, s.mode), s, model_path);
 }
 
 int run_sr(const CommandInfo& self, const std::vector<std::string>& argv) {

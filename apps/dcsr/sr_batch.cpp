@@ -113,7 +113,8 @@ BatchPlan plan_batch(const std::string& lr_dir, const std::string& ref_dir, cons
   return b;
 }
 
-int process_pairs(const BatchPlan& plan, const TileForward& forward, const SrSettings& s) {
+int process_pairs(const BatchPlan& plan, const TileForward& forward, const SrSettings& s,
+                  const std::string& model_path) {
   const distributed::World& world = distributed::world();
   const size_t n = plan.lrs.size();
   std::vector<int64_t> tiles(n);
@@ -180,12 +181,14 @@ int process_pairs(const BatchPlan& plan, const TileForward& forward, const SrSet
   if (bar) bar->finish();
   int status = 0;
   if (world.is_root()) {
+    const std::string made_by = "model " + model_path + " in " + mode_name(s.mode) + " mode";
     if (!failed.empty())
       std::cerr << "dcsr sr: " << failed.size() << " of " << n << " pairs failed and were skipped (exit status "
-                << kSomePairsFailed << "); the other outputs are in " << plan.out_dir << "\n";
+                << kSomePairsFailed << "); the other outputs are in " << plan.out_dir << " (" << made_by << ")\n";
     else if (!s.quiet)
       std::cerr << "dcsr sr: " << n << " pairs written to " << plan.out_dir
-                << (world.size > 1 ? " by " + std::to_string(world.size) + " ranks" : std::string()) << "\n";
+                << (world.size > 1 ? " by " + std::to_string(world.size) + " ranks" : std::string()) << " ("
+                << made_by << ")\n";
     std::cerr.flush();
   }
   if (!failed.empty()) status = kSomePairsFailed;

@@ -84,7 +84,9 @@ BatchPlan plan_batch(const std::string& lr_dir, const std::string& ref_dir, cons
 // through the output rules (io/output_rules.h); a bad pair is reported on one
 // line and skipped. Under mpirun the pairs are shared over the ranks and the
 // root prints the one progress display and summary. Returns the exit status,
-// the same on every rank: 0, or 4 when some pair was skipped.
-int process_pairs(const BatchPlan& plan, const TileForward& forward, const SrSettings& s);
+// the same on every rank: 0, or 4 when some pair was skipped. The summary
+// names model_path and the mode (the two models differ: models/README.md).
+int process_pairs(const BatchPlan& plan, const TileForward& forward, const SrSettings& s,
+                  const std::string& model_path);
 
 }  // namespace dcsr::cli
