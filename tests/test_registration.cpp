@@ -147,6 +147,26 @@ TEST_CASE("registration: a 10x telephoto is found (0.5x ultra-wide with a 5x tel
   CHECK(worst_corner_error(r, pair.truth, 480, 640) < 0.25);
 }
 
+TEST_CASE("registration: a telephoto tilted by 5-15 degrees is found (two shots, the phone tilted between)",
+          "[registration]") {
+  const Tensor photo = texture(480, 640, 29);
+  for (const double angle : {8.0, -12.5, 15.0}) {
+    CAPTURE(angle);
+    const SyntheticPair pair =
+        make_synthetic_pair(photo, 240, 320, 240, 320, 2.5, angle, 165.0, 118.0, another_camera(), {}, 13);
+    const Registration r = register_pair(pair.wide, pair.tele);
+    CHECK(r.tele_to_wide.scale == Approx(2.5).epsilon(0.003));
+    CHECK(r.tele_to_wide.angle * 180 / kPi == Approx(angle).margin(0.1));
+    CHECK(worst_corner_error(r, pair.truth, 240, 320) < 0.5);
+    // Searched only within max_angle_deg, the same pair is refused.
+    RegisterOptions small_angles;
+    small_angles.max_tilt_deg = 0;
+    small_angles.quarter_turns = false;
+    CHECK_THROWS_WITH(register_pair(pair.wide, pair.tele, small_angles),
+                      Catch::Contains("does not match") && Catch::Contains("rotation up to 5 degrees"));
+  }
+}
+
 TEST_CASE("registration: a telephoto turned by a quarter or half turn is found (lost EXIF orientation)",
           "[registration]") {
   const Tensor photo = texture(480, 640, 23);
@@ -231,7 +251,8 @@ TEST_CASE("registration: an unrelated pair is refused, naming the confidence and
   } catch (const Error& e) {
     const std::string message = e.what();
     CHECK_THAT(message, Catch::Contains("confidence") && Catch::Contains(" required") &&
-                            Catch::Contains("searched: zoom 1.2x-16x, rotation up to 5 degrees") &&
+                            Catch::Contains("searched: zoom 1.2x-16x, rotation up to 15 degrees") &&
+                            Catch::Contains("(and within 5 of a quarter or half turn)") &&
                             Catch::Contains("--registration none"));
     CHECK(message.find('\n') == std::string::npos);
   }

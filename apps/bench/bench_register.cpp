@@ -23,6 +23,11 @@
 // at 8-16x (log-uniform), the wide image the photo at its own size, otherwise
 // as register_accuracy: the zooms searched only when none up to 8x matched.
 //
+// register_tilted: 12 pairs (Sun_Hays80, every fourth photo from the second)
+// as register_accuracy's but tilted by 5-15 degrees either way (two photos
+// taken one after the other), scale 1.5-5: searched only when nothing within
+// 5 degrees matched.
+//
 // register_unrelated: 24 pairs whose telephoto comes from another Sun_Hays80
 // photo than the wide image (scale 1.5-5; every other wide image cut to 70% of
 // its width, as a cropped photo): how many are wrongly accepted (goal 0), how
@@ -232,6 +237,31 @@ void bench_long_zoom(const Context& ctx, const std::vector<std::string>& sun) {
   emit(ctx, line);
 }
 
+void bench_tilted(const Context& ctx, const std::vector<std::string>& sun) {
+  NoGradGuard no_grad;
+  Band band{5.0, 15.0, {}, {}};
+  Generator gen(2029);
+  const int pairs = ctx.quick ? 4 : 12;
+  for (int i = 0; i < pairs; ++i) {
+    const Photo p(sun[size_t(4 * i + 1) % sun.size()]);
+    const int64_t H = p.H, W = p.W;
+    const double scale = gen.uniform(1.5, 5.0);
+    const double angle = (i % 2 ? -1.0 : 1.0) * gen.uniform(band.low, band.high);
+    const auto [cx, cy] = view_centre_mostly_inside(gen, H, W, scale, angle);
+    CameraLook wide_look;
+    wide_look.noise = 0.004;
+    wide_look.jpeg_quality = 92;
+    const SyntheticPair pair =
+        make_synthetic_pair(p.image, H, W, H, W, scale, angle, cx, cy, random_look(gen), wide_look, uint64_t(7000 + i));
+    band.measure(pair, H, W);
+  }
+  nlohmann::json line = band.report("register_tilted");
+  line["angle_deg"] = {band.low, band.high};
+  line["scale"] = {1.5, 5.0};
+  line["wide_px"] = "<= 512 long side";
+  emit(ctx, line);
+}
+
 void bench_unrelated(const Context& ctx, const std::vector<std::string>& sun) {
   NoGradGuard no_grad;
   // DCSR_REGISTER_UNRELATED_SEED draws other pairs (calibrating the chance bar).
@@ -332,6 +362,7 @@ DCSR_BENCH(register) {
   if (selected(ctx, "register_accuracy")) bench_accuracy(ctx, sun, kodak);
   if (selected(ctx, "register_partial_view")) bench_partial_view(ctx, sun);
   if (selected(ctx, "register_long_zoom")) bench_long_zoom(ctx, sun);
+  if (selected(ctx, "register_tilted")) bench_tilted(ctx, sun);
   if (selected(ctx, "register_unrelated")) bench_unrelated(ctx, sun);
   if (selected(ctx, "register_12mp")) bench_12mp(ctx, sun.front());
 }

@@ -203,8 +203,8 @@ CommandInfo register_command() {
   c.summary = "find where a telephoto's view lies in the wide image (scale, angle, offset)";
   c.usage = "dcsr register --lr WIDE --ref TELE [--json R.json] [--overlay O.png] [--check C.png]";
   c.details =
-      "Registers a phone's wide + telephoto pair with a similarity transform (zoom 1.2x-16x, rotation within 5 "
-      "degrees of upright or of a quarter or half turn, any offset that keeps most of the view inside the wide image): a coarse search of normalised "
+      "Registers a phone's wide + telephoto pair with a similarity transform (zoom 1.2x-16x, rotation within 15 "
+      "degrees of upright or 5 of a quarter or half turn, any offset that keeps most of the view inside the wide image): a coarse search of normalised "
       "cross-correlation over scales and angles, then robust Gauss-Newton refinement on an image pyramid. Prints the "
       "transform, its confidence (ZNCC of band-passed luminance over the overlap) and the view's corners; a pair "
       "whose confidence is below --min-confidence is refused (the message says so when the two photos look swapped or "

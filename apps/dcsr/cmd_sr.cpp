@@ -249,7 +249,7 @@ CommandInfo sr_command() {
       "       dcsr sr --lr-dir DIR --ref-dir DIR --out-dir DIR [--ext png|jpg] [--registration auto|none] ...";
   c.details =
       "TELE is registered to WIDE (--registration auto, the default): its zoom (1.2x to 16x), rotation\n"
-      "(up to 5 degrees, or that off a quarter or half turn) and position (the view may run off WIDE's\n"
+      "(up to 15 degrees, or 5 off a quarter or half turn) and position (the view may run off WIDE's\n"
       "edge, half of it inside at least) are found and printed on one line with the confidence, and\n"
       "TELE is resampled to exactly twice WIDE's density over the part of the view it sees. A pair\n"
       "already in DCSR's layout (same pixel size, TELE = the central half at twice the density, e.g.\n"

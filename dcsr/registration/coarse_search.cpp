@@ -211,7 +211,11 @@ std::vector<Candidate> coarse_search(const Plane& wide, int64_t wide_height, int
                                      int64_t tele_height, int64_t tele_width, const CoarseOptions& options) {
   std::vector<double> angles;
   const int64_t angle_steps = int64_t(std::floor(options.max_angle_deg / options.angle_step_deg + 1e-9));
-  for (int64_t k = -angle_steps; k <= angle_steps; ++k) angles.push_back(double(k) * options.angle_step_deg * kPi / 180);
+  for (int64_t k = -angle_steps; k <= angle_steps; ++k) {
+    const double degrees = double(k) * options.angle_step_deg;
+    if (options.min_angle_deg > 0 && std::abs(degrees) <= options.min_angle_deg + 1e-9) continue;
+    angles.push_back(degrees * kPi / 180);
+  }
   std::vector<Candidate> found;  // the best places for every (scale, angle)
   for (double s = options.min_scale; s <= options.max_scale * 1.0001; s *= options.scale_step) {
     // The view's size in wide pixels, and the search resolution that makes

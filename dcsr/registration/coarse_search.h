@@ -15,7 +15,8 @@ namespace dcsr::registration {
 struct CoarseOptions {
   double min_scale = 1.2, max_scale = 16.0;
   double scale_step = 1.07;      // ratio between consecutive candidate scales
-  double max_angle_deg = 5.0;    // angles searched: -max .. +max
+  double max_angle_deg = 5.0;    // angles searched: -max .. +max,
+  double min_angle_deg = 0.0;    // leaving out those within +-min (searched by an earlier pass)
   double angle_step_deg = 2.5;
   int64_t template_size = 20;    // long side of the telephoto template, in search pixels
   double template_fraction = 0.7;  // the centred part of the view used as the template

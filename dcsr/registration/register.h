@@ -8,7 +8,9 @@
 //     angles every 2.5 degrees in +-max_angle_deg and every translation, on
 //     strongly downscaled images (antialiased, without their local means);
 //     a few distinct hypotheses, views partly outside the wide image too.
-//     Zooms above long_zoom_from are searched only when none below matched.
+//     Zooms above long_zoom_from are searched only when none below matched;
+//     angles up to max_tilt_deg, and the telephoto turned by quarter turns,
+//     only when nothing upright matched.
 //  2. refine_level (refine.h): robust Gauss-Newton on the 4 parameters over a
 //     pyramid of structure() planes (band-passed, locally normalised
 //     luminance, so colour, gain and gamma differences cancel). Every
@@ -38,8 +40,12 @@ struct RegisterOptions {
   // Zooms above this are searched only when none up to it matched (register.cpp search_zoom_range).
   double long_zoom_from = 8.0;
   double max_angle_deg = 5.0;
-  // When nothing matches upright, the telephoto is searched again turned by
-  // 90, 180 and 270 degrees (within max_angle_deg of those).
+  // When nothing matches within max_angle_deg, angles beyond it up to this
+  // are searched (two photos taken one after the other, the phone tilted in
+  // between); at most max_angle_deg: not searched.
+  double max_tilt_deg = 15.0;
+  // When nothing matches upright or tilted, the telephoto is searched again
+  // turned by 90, 180 and 270 degrees (within max_angle_deg of those).
   bool quarter_turns = true;
   // Below this confidence (or the chance bar above, when higher) the pair is
   // refused: an Error naming the value, the threshold and `--registration none`.

@@ -82,14 +82,15 @@ struct Hypothesis {
 double chance_ncc_bar(double view_pixels) { return 32.0 / std::sqrt(std::max(view_pixels, 1.0)); }
 
 Attempt search_view(Pyramid& wide_pyramid, Pyramid& tele_pyramid, const RegisterOptions& options,
-                    const std::function<void(const char*)>& stage) {
+                    const AngleBand& band, const std::function<void(const char*)>& stage) {
   const int64_t Hw = wide_pyramid.height(), Ww = wide_pyramid.width();
   const int64_t Ht = tele_pyramid.height(), Wt = tele_pyramid.width();
   // 1. Coarse hypotheses.
   CoarseOptions coarse;
   coarse.min_scale = options.min_scale;
   coarse.max_scale = options.max_scale;
-  coarse.max_angle_deg = options.max_angle_deg;
+  coarse.max_angle_deg = band.up_to_deg;
+  coarse.min_angle_deg = band.above_deg;
   // The largest search image the coarse stage makes (the largest scale's
   // view's: long side template_size / template_fraction * max_scale * wide /
   // telephoto long sides), doubled: the wide pyramid level it resamples from
@@ -107,7 +108,7 @@ Attempt search_view(Pyramid& wide_pyramid, Pyramid& tele_pyramid, const Register
   auto plausible = [&](const RefineResult& r) {
     const Similarity s = r.params.to_similarity(double(Wt), double(Ht));
     return s.scale >= options.min_scale / 1.05 && s.scale <= options.max_scale * 1.05 &&
-           std::abs(s.angle) <= (options.max_angle_deg + 1.0) * kPi / 180 && r.overlap >= options.min_overlap;
+           std::abs(s.angle) <= (band.up_to_deg + 1.0) * kPi / 180 && r.overlap >= options.min_overlap;
   };
   auto refine_down = [&](LinearSimilarity p, int64_t from, int64_t to) {
     RefineResult r;
@@ -182,15 +183,15 @@ Attempt search_view(Pyramid& wide_pyramid, Pyramid& tele_pyramid, const Register
   return out;
 }
 
-Attempt search_zoom_range(Pyramid& wide, Pyramid& tele, const RegisterOptions& options,
+Attempt search_zoom_range(Pyramid& wide, Pyramid& tele, const RegisterOptions& options, const AngleBand& band,
                           const std::function<void(const char*)>& stage) {
-  if (options.max_scale <= options.long_zoom_from) return search_view(wide, tele, options, stage);
+  if (options.max_scale <= options.long_zoom_from) return search_view(wide, tele, options, band, stage);
   RegisterOptions first = options, longer = options;
   first.max_scale = options.long_zoom_from;
   longer.min_scale = std::max(options.min_scale, options.long_zoom_from);
-  const Attempt ordinary = search_view(wide, tele, first, stage);
+  const Attempt ordinary = search_view(wide, tele, first, band, stage);
   if (ordinary.accepted()) return ordinary;
-  const Attempt long_zoom = search_view(wide, tele, longer, stage);
+  const Attempt long_zoom = search_view(wide, tele, longer, band, stage);
   // Refused by both: the one nearer its bar is reported.
   return long_zoom.accepted() || share_of_bar(long_zoom) > share_of_bar(ordinary) ? long_zoom : ordinary;
 }

@@ -57,11 +57,18 @@ struct Attempt {
 // How near an attempt came to its bar (1: on it); -1 when nothing was found.
 inline double share_of_bar(const Attempt& a) { return a.found ? a.confidence / a.required : -1.0; }
 
+// The angles one search tries, in degrees: above_deg < |angle| <= up_to_deg
+// (above_deg 0: from upright). The refinement may end up to 1 degree past
+// up_to_deg.
+struct AngleBand {
+  double above_deg = 0.0, up_to_deg = 5.0;
+};
+
 // One search for the telephoto's view in the wide image over options' scale
-// and angle range (coarse NCC search, then Gauss-Newton refinement of the
-// best hypotheses). Never throws for a mismatch; the caller decides. `stage`
-// reports each stage's time (DCSR_REGISTER_TIMING).
-Attempt search_view(Pyramid& wide, Pyramid& tele, const RegisterOptions& options,
+// range and the angles of `band` (coarse NCC search, then Gauss-Newton
+// refinement of the best hypotheses). Never throws for a mismatch; the caller
+// decides. `stage` reports each stage's time (DCSR_REGISTER_TIMING).
+Attempt search_view(Pyramid& wide, Pyramid& tele, const RegisterOptions& options, const AngleBand& band,
                     const std::function<void(const char*)>& stage);
 
 // The search over the whole zoom range, in two passes: zooms up to
@@ -72,7 +79,7 @@ Attempt search_view(Pyramid& wide, Pyramid& tele, const RegisterOptions& options
 // hypotheses: 1 of the 60 pairs of dcsr_bench register_accuracy (4-5x) was
 // refused so, and the search took 50% longer. Pairs in the first range get
 // exactly the hypotheses they had when it was the whole range.
-Attempt search_zoom_range(Pyramid& wide, Pyramid& tele, const RegisterOptions& options,
+Attempt search_zoom_range(Pyramid& wide, Pyramid& tele, const RegisterOptions& options, const AngleBand& band,
                           const std::function<void(const char*)>& stage);
 
 }  // namespace dcsr::registration
