@@ -125,6 +125,14 @@ struct Band {
   }
 };
 
+// The wide image's camera in these pairs: light noise, JPEG 92.
+CameraLook wide_camera_look() {
+  CameraLook look;
+  look.noise = 0.004;
+  look.jpeg_quality = 92;
+  return look;
+}
+
 // A random centre for an H x W telephoto's view at `scale` and angle_deg in an
 // H x W wide image that keeps at least ~80% of the view's bounding box inside.
 std::pair<double, double> view_centre_mostly_inside(Generator& gen, int64_t H, int64_t W, double scale,
@@ -151,11 +159,8 @@ void bench_accuracy(const Context& ctx, const std::vector<std::string>& sun, con
     const double scale = gen.uniform(band.low, band.high), angle = gen.uniform(-3.0, 3.0);
     const auto [cx, cy] = view_centre_mostly_inside(gen, H, W, scale, angle);
     const CameraLook tele_look = random_look(gen);
-    CameraLook wide_look;
-    wide_look.noise = 0.004;
-    wide_look.jpeg_quality = 92;
     const SyntheticPair pair =
-        make_synthetic_pair(photo, H, W, H, W, scale, angle, cx, cy, tele_look, wide_look, uint64_t(1000 + i));
+        make_synthetic_pair(photo, H, W, H, W, scale, angle, cx, cy, tele_look, wide_camera_look(), uint64_t(1000 + i));
     band.measure(pair, H, W);
   }
   std::vector<double> all;
@@ -224,11 +229,8 @@ void bench_long_zoom(const Context& ctx, const std::vector<std::string>& sun) {
     const int64_t H = photo.size(2), W = photo.size(3);
     const double scale = std::exp(gen.uniform(std::log(band.low), std::log(band.high))), angle = gen.uniform(-3.0, 3.0);
     const auto [cx, cy] = view_centre_mostly_inside(gen, H, W, scale, angle);
-    CameraLook wide_look;
-    wide_look.noise = 0.004;
-    wide_look.jpeg_quality = 92;
-    const SyntheticPair pair =
-        make_synthetic_pair(photo, H, W, H, W, scale, angle, cx, cy, random_look(gen), wide_look, uint64_t(6000 + i));
+    const SyntheticPair pair = make_synthetic_pair(photo, H, W, H, W, scale, angle, cx, cy, random_look(gen),
+                                                   wide_camera_look(), uint64_t(6000 + i));
     band.measure(pair, H, W);
   }
   nlohmann::json line = band.report("register_long_zoom");
@@ -239,7 +241,7 @@ void bench_long_zoom(const Context& ctx, const std::vector<std::string>& sun) {
 
 void bench_tilted(const Context& ctx, const std::vector<std::string>& sun) {
   NoGradGuard no_grad;
-  Band band{5.0, 15.0, {}, {}};
+  Band band{5.0, 15.0, {}, {}};  // here the band of angles, in degrees
   Generator gen(2029);
   const int pairs = ctx.quick ? 4 : 12;
   for (int i = 0; i < pairs; ++i) {
@@ -248,11 +250,8 @@ void bench_tilted(const Context& ctx, const std::vector<std::string>& sun) {
     const double scale = gen.uniform(1.5, 5.0);
     const double angle = (i % 2 ? -1.0 : 1.0) * gen.uniform(band.low, band.high);
     const auto [cx, cy] = view_centre_mostly_inside(gen, H, W, scale, angle);
-    CameraLook wide_look;
-    wide_look.noise = 0.004;
-    wide_look.jpeg_quality = 92;
-    const SyntheticPair pair =
-        make_synthetic_pair(p.image, H, W, H, W, scale, angle, cx, cy, random_look(gen), wide_look, uint64_t(7000 + i));
+    const SyntheticPair pair = make_synthetic_pair(p.image, H, W, H, W, scale, angle, cx, cy, random_look(gen),
+                                                   wide_camera_look(), uint64_t(7000 + i));
     band.measure(pair, H, W);
   }
   nlohmann::json line = band.report("register_tilted");
