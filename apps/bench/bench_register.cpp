@@ -133,13 +133,18 @@ CameraLook wide_camera_look() {
   return look;
 }
 
+// Half the bounding box (x, y extents) of an H x W telephoto's view at
+// `scale` and angle_deg, in wide pixels.
+std::pair<double, double> half_view_box(int64_t H, int64_t W, double scale, double angle_deg) {
+  const double c = std::cos(angle_deg * kPi / 180), s = std::abs(std::sin(angle_deg * kPi / 180));
+  return {(double(W) * c + double(H) * s) / (2 * scale), (double(W) * s + double(H) * c) / (2 * scale)};
+}
+
 // A random centre for an H x W telephoto's view at `scale` and angle_deg in an
 // H x W wide image that keeps at least ~80% of the view's bounding box inside.
 std::pair<double, double> view_centre_mostly_inside(Generator& gen, int64_t H, int64_t W, double scale,
                                                      double angle_deg) {
-  const double c = std::cos(angle_deg * kPi / 180), s = std::abs(std::sin(angle_deg * kPi / 180));
-  // Half the rotated view's bounding box.
-  const double hx = (double(W) * c + double(H) * s) / (2 * scale), hy = (double(W) * s + double(H) * c) / (2 * scale);
+  const auto [hx, hy] = half_view_box(H, W, scale, angle_deg);
   const double cx = gen.uniform(0.8 * hx, double(W) - 0.8 * hx);
   const double cy = gen.uniform(0.8 * hy, double(H) - 0.8 * hy);
   return {cx, cy};
@@ -191,9 +196,8 @@ void bench_partial_view(const Context& ctx, const std::vector<std::string>& sun)
     const Tensor& photo = p.image;
     const int64_t H = p.H, W = p.W;
     const double scale = gen.uniform(band.low, band.high), angle = gen.uniform(-3.0, 3.0);
-    const double c = std::cos(angle * kPi / 180), s = std::abs(std::sin(angle * kPi / 180));
     // The rotated view's bounding box, wholly inside the uncut wide image.
-    const double hx = (double(W) * c + double(H) * s) / (2 * scale), hy = (double(W) * s + double(H) * c) / (2 * scale);
+    const auto [hx, hy] = half_view_box(H, W, scale, angle);
     const double cx = gen.uniform(hx + 1, double(W) - hx - 1), cy = gen.uniform(hy + 1, double(H) - hy - 1);
     const SyntheticPair whole = make_synthetic_pair(photo, H, W, H, W, scale, angle, cx, cy, random_look(gen), {},
                                                     uint64_t(3000 + i));

@@ -141,6 +141,13 @@ Registration register_luminance(Plane wide_luma, Plane tele_luma, const Register
   const AngleBand upright{0.0, options.max_angle_deg};
   Attempt best = search_zoom_range(wide_pyramid, tele_pyramid, options, upright, stage);
   const auto quiet = [](const char*) {};
+  // A later pass's attempt, which must clear bar_factor times its bar: it
+  // replaces the best so far when accepted, or, refused every way, when it
+  // came nearer its bar (the attempt then reported).
+  const auto weigh = [&](Attempt found, double bar_factor) {
+    found.required *= bar_factor;
+    if (found.accepted() || share_of_bar(found) > share_of_bar(best)) best = found;
+  };
   // Not found upright: larger angles (two photos taken one after the other,
   // the phone tilted in between), searched only now, so upright pairs pay
   // nothing. Eight more angles are more tries for chance: on 1224 unrelated
@@ -148,13 +155,9 @@ Registration register_luminance(Plane wide_luma, Plane tele_luma, const Register
   // the plain bar (the upright one 0.91 on the first 744). A tilted match
   // must clear kTiltedBarFactor times the bar (0.73 of it then); the true
   // tilted pairs of register_tilted reach 2.5-3.9 times the plain bar.
-  if (!best.accepted() && options.max_tilt_deg > options.max_angle_deg) {
-    Attempt tilted =
-        search_zoom_range(wide_pyramid, tele_pyramid, options, {options.max_angle_deg, options.max_tilt_deg}, quiet);
-    tilted.required *= kTiltedBarFactor;
-    // Refused both ways: the attempt nearer its bar is the one reported.
-    if (tilted.accepted() || share_of_bar(tilted) > share_of_bar(best)) best = tilted;
-  }
+  if (!best.accepted() && options.max_tilt_deg > options.max_angle_deg)
+    weigh(search_zoom_range(wide_pyramid, tele_pyramid, options, {options.max_angle_deg, options.max_tilt_deg}, quiet),
+          kTiltedBarFactor);
   // Still not found: the telephoto turned by a quarter or half turn (a photo
   // whose EXIF orientation was lost, or a phone held the other way).
   for (int turns = 1; turns <= 3 && !best.accepted() && options.quarter_turns; ++turns) {
@@ -165,9 +168,7 @@ Registration register_luminance(Plane wide_luma, Plane tele_luma, const Register
     // unrelated pairs (dcsr_bench register_unrelated, 31 seeds) the turned
     // searches reached 1.13 of the bar, the upright one 0.91. A turned match
     // must clear kTurnedBarFactor times the bar (those 1.13 are then 0.75).
-    found.required *= kTurnedBarFactor;
-    // Refused every way: the attempt nearest its bar is the one reported.
-    if (found.accepted() || share_of_bar(found) > share_of_bar(best)) best = found;
+    weigh(found, kTurnedBarFactor);
   }
   if (!best.accepted()) throw Error(refusal_message(wide_pyramid, tele_pyramid, options, best));
   Registration reg;
