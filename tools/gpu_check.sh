@@ -192,7 +192,7 @@ write_report() {
     echo "## A whole 4K-mode image on the GPU (dcsr sr, 2016x1512 -> 4032x3024, default model; then PyTorch's)"
     echo
     echo '```'
-    grep -E "^wrote .*sr(_im2col|_tf32|_tf32match|_batch8)?.png|^tf32 quality guard|^eight tiles per call|^exact tf32 matching" "$REPORT_DIR/sr_4k.log" 2>/dev/null | tail -8
+    grep -E "^wrote .*sr(_im2col|_tf32|_tf32match|_batch8|_fast)?.png|quality guard|^eight tiles per call|^exact tf32 matching|^end to end" "$REPORT_DIR/sr_4k.log" 2>/dev/null | tail -16
     grep -E '^\{"peer": "sr"|SKIPPED: no torch' "$REPORT_DIR/sr_4k.log" 2>/dev/null | tail -1
     echo '```'
     echo
@@ -239,99 +239,7 @@ if [ -x "$BIN/dcsr_tests" ]; then
   # 3. the CPU-versus-CUDA parity tests
   run_step "dcsr_tests [cuda]" 180 "$REPORT_DIR/cuda_tests.log" "$BIN/dcsr_tests" "[cuda]" --reporter compact
 
-  # 4. kernel study programs: each version checked against the CPU, then timed
-  for study in "$BIN"/study_*; do
-    [ -x "$study" ] || continue
-    run_step "$(basename "$study")" 60 "$REPORT_DIR/study.jsonl" "$study"
-  done
-
-  # 5. GPU benches (with PyTorch on the same GPU as a peer when python3 has torch)
-  if [ -x "$BIN/dcsr_bench" ]; then
-    run_step "dcsr_bench --filter cuda" 180 "$REPORT_DIR/bench.jsonl" "$BIN/dcsr_bench" --filter cuda
-    # 5b. where a model step's time goes, kernel by kernel (runtime/profiler.h)
-    for variant in infer_tile train_l1; do
-      run_step "dcsr_bench --profile $variant --device cuda" 60 "$REPORT_DIR/profile.log" \
-        "$BIN/dcsr_bench" --profile "$variant" --device cuda --runs 5
-    done
-    # 5e. the conv forward with im2col + cuBLAS forced (DCSR_CONV_PATH=im2col), where the default
-    # "auto" chooses per convolution (kernels/conv_forward_plan.h): the conv bench, the inference
-    # tile's bench and its profile again, to compare (not the training steps: this run must stay under
-    # 8 minutes on an H100, and took 7 with them).
-    run_step "DCSR_CONV_PATH=im2col dcsr_bench (conv2d, inference tile)" 120 "$REPORT_DIR/bench.jsonl" \
-      env DCSR_CONV_PATH=im2col bash -c "'$BIN/dcsr_bench' --filter cuda_conv2d && '$BIN/dcsr_bench' --filter cuda_dcsr_infer"
-    run_step "DCSR_CONV_PATH=im2col dcsr_bench --profile infer_tile --device cuda" 60 "$REPORT_DIR/profile.log" \
-      env DCSR_CONV_PATH=im2col "$BIN/dcsr_bench" --profile infer_tile --device cuda --runs 5
-    # 5e'. the same two benches with TF32 tensor cores (DCSR_TF32=1) on the im2col path: the data a
-    # TF32-aware conv plan needs (conv_forward_plan.cpp is fitted to float32 timings only).
-    run_step "DCSR_TF32=1 DCSR_CONV_PATH=im2col dcsr_bench (conv2d, inference tile)" 120 "$REPORT_DIR/bench.jsonl" \
-      env DCSR_TF32=1 DCSR_CONV_PATH=im2col bash -c "'$BIN/dcsr_bench' --filter cuda_conv2d && '$BIN/dcsr_bench' --filter cuda_dcsr_infer"
-    # 5e''. and with the implicit GEMM forced on TF32 tensor cores (conv2d_implicit_tf32.cuh, first
-    # timed here; study_conv2d versions 14 and 15 time it alone).
-    run_step "DCSR_TF32=1 DCSR_CONV_PATH=implicit dcsr_bench (conv2d, inference tile)" 120 "$REPORT_DIR/bench.jsonl" \
-      env DCSR_TF32=1 DCSR_CONV_PATH=implicit bash -c "'$BIN/dcsr_bench' --filter cuda_conv2d && '$BIN/dcsr_bench' --filter cuda_dcsr_infer"
-  fi
-
-  # 5c. a whole 4K-mode image on the GPU (issue 5's goal: 2016x1512 in, 4032x3024 out, at most 10 s):
-  # the embedded demo's wide frame resized to 4032x3024 and made into a pair by `dcsr prepare`.
-  if [ -x "$BIN/dcsr" ]; then
-    sr_dir="$REPORT_DIR/sr_4k"
-    rm -rf "$sr_dir" && mkdir -p "$sr_dir/photo"
-    run_step "dcsr sr 2016x1512 4k --device cuda" 120 "$REPORT_DIR/sr_4k.log" bash -c \
-      "'$BIN/dcsr' resize --in '$ROOT/demo/wide.jpg' --out '$sr_dir/photo/p.png' --size 4032x3024 &&
-       '$BIN/dcsr' prepare --photos '$sr_dir/photo' --out '$sr_dir/ds' &&
-       '$BIN/dcsr' sr --lr '$sr_dir/ds/LR/x2/p.png' --ref '$sr_dir/ds/Ref/x2/p.png' --out '$sr_dir/sr.png' \
-         --mode 4k --device cuda --model '$ROOT/models/default.ckpt'"
-    if [ "$HAVE_GPU" = yes ] && [ -f "$sr_dir/ds/LR/x2/p.png" ]; then
-      run_step "DCSR_CONV_PATH=im2col dcsr sr 2016x1512 4k --device cuda" 90 "$REPORT_DIR/sr_4k.log" \
-        env DCSR_CONV_PATH=im2col "$BIN/dcsr" sr --lr "$sr_dir/ds/LR/x2/p.png" --ref "$sr_dir/ds/Ref/x2/p.png" \
-        --out "$sr_dir/sr_im2col.png" --mode 4k --device cuda --model "$ROOT/models/default.ckpt"
-    fi
-    # 5c+. the same image with DCSR_PROFILE=1: the time per kernel (each one synchronised, so the
-    # total is above the plain run's), the time outside kernels, and the caching allocators' calls to
-    # the driver (rows allocator:system_alloc/free, and the counts at the end). Issue 18's question:
-    # where a whole image's seconds go beyond the tiles' kernels.
-    if [ "$HAVE_GPU" = yes ] && [ -f "$sr_dir/ds/LR/x2/p.png" ]; then
-      run_step "DCSR_PROFILE=1 dcsr sr 2016x1512 4k --device cuda" 90 "$REPORT_DIR/sr_4k_profile.log" \
-        env DCSR_PROFILE=1 "$BIN/dcsr" sr --lr "$sr_dir/ds/LR/x2/p.png" --ref "$sr_dir/ds/Ref/x2/p.png" \
-        --out "$sr_dir/sr_profiled.png" --mode 4k --device cuda --model "$ROOT/models/default.ckpt" --quiet
-    fi
-    # 5c++. the same image with the exact TF32 matching (DCSR_CUDA_MATCH=tf32): its time, and the
-    # same bytes as the float32 sweep's output (the path is exact: cmp, not a PSNR).
-    if [ "$HAVE_GPU" = yes ] && [ -f "$sr_dir/sr.png" ]; then
-      run_step "DCSR_CUDA_MATCH=tf32 dcsr sr 2016x1512 4k --device cuda (same bytes as float32)" 90 "$REPORT_DIR/sr_4k.log" \
-        bash -c "env DCSR_CUDA_MATCH=tf32 '$BIN/dcsr' sr --lr '$sr_dir/ds/LR/x2/p.png' --ref '$sr_dir/ds/Ref/x2/p.png' \
-          --out '$sr_dir/sr_tf32match.png' --mode 4k --device cuda --model '$ROOT/models/default.ckpt' &&
-          cmp '$sr_dir/sr_tf32match.png' '$sr_dir/sr.png' && echo 'exact tf32 matching: the same bytes as float32'"
-    fi
-    # 5c'. the same image on TF32 tensor cores (DCSR_TF32=1: cuBLAS for the im2col convolutions and
-    # the matmuls, conv2d_implicit_tf32.cuh for the implicit ones), and issue 18's quality guard: its
-    # PSNR against the float32 output must be >= 50 dB.
-    if [ "$HAVE_GPU" = yes ] && [ -f "$sr_dir/sr.png" ]; then
-      run_step "DCSR_TF32=1 dcsr sr 2016x1512 4k --device cuda (PSNR vs fp32 >= 50 dB)" 90 "$REPORT_DIR/sr_4k.log" \
-        bash -c "env DCSR_TF32=1 '$BIN/dcsr' sr --lr '$sr_dir/ds/LR/x2/p.png' --ref '$sr_dir/ds/Ref/x2/p.png' \
-          --out '$sr_dir/sr_tf32.png' --mode 4k --device cuda --model '$ROOT/models/default.ckpt' &&
-          python3 '$ROOT/tools/image_psnr.py' '$sr_dir/sr_tf32.png' '$sr_dir/sr.png' --min 50 \
-            --label 'tf32 quality guard, against the float32 output'"
-      # 5c''. eight tiles per network call (--tile-batch 8) against the default one: the time of
-      # each (the lines above and this one), and the outputs' agreement (the GPU's kernels may sum a
-      # batch in another order, so within float32 rounding rather than byte for byte).
-      run_step "dcsr sr 2016x1512 4k --device cuda --tile-batch 8 (PSNR vs 1 per call >= 60 dB)" 90 "$REPORT_DIR/sr_4k.log" \
-        bash -c "'$BIN/dcsr' sr --lr '$sr_dir/ds/LR/x2/p.png' --ref '$sr_dir/ds/Ref/x2/p.png' \
-          --out '$sr_dir/sr_batch8.png' --mode 4k --device cuda --model '$ROOT/models/default.ckpt' --tile-batch 8 &&
-          python3 '$ROOT/tools/image_psnr.py' '$sr_dir/sr_batch8.png' '$sr_dir/sr.png' --min 60 \
-            --label 'eight tiles per call, against one per call'"
-    fi
-    # 5d. the same pair through the PyTorch reference network, tiled the same way (tools/sr_peer.py),
-    # when a python with torch is there: the goal's "not slower than PyTorch on the same card".
-    if [ "$HAVE_GPU" = yes ] && [ -f "$sr_dir/ds/LR/x2/p.png" ]; then
-      run_step "sr_peer.py (PyTorch) 2016x1512 4k --device cuda" 150 "$REPORT_DIR/sr_4k.log" \
-        "$ROOT/tools/with_torch_python.sh" "$ROOT/tools/sr_peer.py" --lr "$sr_dir/ds/LR/x2/p.png" \
-        --ref "$sr_dir/ds/Ref/x2/p.png" --mode 4k --device cuda --model "$ROOT/models/default.ckpt"
-    fi
-    rm -rf "$sr_dir"
-  fi
-
-  # 5f. the data-parallel path on the GPU (issue 19, docs/scaling.md): `mpirun -np 1 dcsr train
+  # 4. the data-parallel path on the GPU (issue 19, docs/scaling.md): `mpirun -np 1 dcsr train
   # --device cuda` on a tiny dataset made here, with DCSR_COLLECTIVES_ALWAYS=1 so that the gradient
   # allreduce goes through NCCL although there is one rank (nn/distributed.h), and NCCL_DEBUG=INFO so
   # that the log shows NCCL's communicator; both checked, with the count of allreduces the rank prints
@@ -361,7 +269,120 @@ if [ -x "$BIN/dcsr_tests" ]; then
     rm -rf "$nccl_dir"
   fi
 
-  # 6. the whole suite, last: it gets whatever time is left
+  # 5. a whole 4K-mode image on the GPU (issue 5's goal: 2016x1512 in, 4032x3024 out, at most 10 s;
+  # issue 18's: 2 s end to end): the embedded demo's wide frame resized to 4032x3024 and made into a
+  # pair by `dcsr prepare`. These steps come before the studies and benches: they answer the open
+  # questions, and a session's device time may run out before the end. Each `dcsr sr` line splits its
+  # tiled inference (TilingTimes: windows, tile crops, network calls, outputs to the CPU, placing).
+  if [ -x "$BIN/dcsr" ]; then
+    sr_dir="$REPORT_DIR/sr_4k"
+    rm -rf "$sr_dir" && mkdir -p "$sr_dir/photo"
+    run_step "dcsr sr 2016x1512 4k --device cuda" 120 "$REPORT_DIR/sr_4k.log" bash -c \
+      "'$BIN/dcsr' resize --in '$ROOT/demo/wide.jpg' --out '$sr_dir/photo/p.png' --size 4032x3024 &&
+       '$BIN/dcsr' prepare --photos '$sr_dir/photo' --out '$sr_dir/ds' &&
+       t0=\$(date +%s.%N) &&
+       '$BIN/dcsr' sr --lr '$sr_dir/ds/LR/x2/p.png' --ref '$sr_dir/ds/Ref/x2/p.png' --out '$sr_dir/sr.png' \
+         --mode 4k --device cuda --model '$ROOT/models/default.ckpt' &&
+       echo \"end to end, float32: \$(awk -v a=\$t0 -v b=\$(date +%s.%N) 'BEGIN{print b-a}') s\""
+    if [ "$HAVE_GPU" = yes ] && [ -f "$sr_dir/ds/LR/x2/p.png" ]; then
+      run_step "DCSR_CONV_PATH=im2col dcsr sr 2016x1512 4k --device cuda" 90 "$REPORT_DIR/sr_4k.log" \
+        env DCSR_CONV_PATH=im2col "$BIN/dcsr" sr --lr "$sr_dir/ds/LR/x2/p.png" --ref "$sr_dir/ds/Ref/x2/p.png" \
+        --out "$sr_dir/sr_im2col.png" --mode 4k --device cuda --model "$ROOT/models/default.ckpt"
+    fi
+    # 5b. the same image with DCSR_PROFILE=1: the time per kernel (each one synchronised, so the
+    # total is above the plain run's), the time outside kernels, and the caching allocators' calls to
+    # the driver (rows allocator:system_alloc/free, and the counts at the end). Issue 18's question:
+    # where a whole image's seconds go beyond the tiles' kernels.
+    if [ "$HAVE_GPU" = yes ] && [ -f "$sr_dir/ds/LR/x2/p.png" ]; then
+      run_step "DCSR_PROFILE=1 dcsr sr 2016x1512 4k --device cuda" 90 "$REPORT_DIR/sr_4k_profile.log" \
+        env DCSR_PROFILE=1 "$BIN/dcsr" sr --lr "$sr_dir/ds/LR/x2/p.png" --ref "$sr_dir/ds/Ref/x2/p.png" \
+        --out "$sr_dir/sr_profiled.png" --mode 4k --device cuda --model "$ROOT/models/default.ckpt" --quiet
+    fi
+    # 5c. the same image with the exact TF32 matching (DCSR_CUDA_MATCH=tf32): its time, and the
+    # same bytes as the float32 sweep's output (the path is exact: cmp, not a PSNR).
+    if [ "$HAVE_GPU" = yes ] && [ -f "$sr_dir/sr.png" ]; then
+      run_step "DCSR_CUDA_MATCH=tf32 dcsr sr 2016x1512 4k --device cuda (same bytes as float32)" 90 "$REPORT_DIR/sr_4k.log" \
+        bash -c "env DCSR_CUDA_MATCH=tf32 '$BIN/dcsr' sr --lr '$sr_dir/ds/LR/x2/p.png' --ref '$sr_dir/ds/Ref/x2/p.png' \
+          --out '$sr_dir/sr_tf32match.png' --mode 4k --device cuda --model '$ROOT/models/default.ckpt' &&
+          cmp '$sr_dir/sr_tf32match.png' '$sr_dir/sr.png' && echo 'exact tf32 matching: the same bytes as float32'"
+    fi
+    # 5d. the same image on TF32 tensor cores (DCSR_TF32=1: cuBLAS for the im2col convolutions and
+    # the matmuls, conv2d_implicit_tf32.cuh for the implicit ones), and issue 18's quality guard: its
+    # PSNR against the float32 output must be >= 50 dB.
+    if [ "$HAVE_GPU" = yes ] && [ -f "$sr_dir/sr.png" ]; then
+      run_step "DCSR_TF32=1 dcsr sr 2016x1512 4k --device cuda (PSNR vs fp32 >= 50 dB)" 90 "$REPORT_DIR/sr_4k.log" \
+        bash -c "env DCSR_TF32=1 '$BIN/dcsr' sr --lr '$sr_dir/ds/LR/x2/p.png' --ref '$sr_dir/ds/Ref/x2/p.png' \
+          --out '$sr_dir/sr_tf32.png' --mode 4k --device cuda --model '$ROOT/models/default.ckpt' &&
+          python3 '$ROOT/tools/image_psnr.py' '$sr_dir/sr_tf32.png' '$sr_dir/sr.png' --min 50 \
+            --label 'tf32 quality guard, against the float32 output'"
+      # 5e. eight tiles per network call (--tile-batch 8) against the default one: the time of
+      # each (the lines above and this one), and the outputs' agreement (the GPU's kernels may sum a
+      # batch in another order, so within float32 rounding rather than byte for byte).
+      run_step "dcsr sr 2016x1512 4k --device cuda --tile-batch 8 (PSNR vs 1 per call >= 60 dB)" 90 "$REPORT_DIR/sr_4k.log" \
+        bash -c "'$BIN/dcsr' sr --lr '$sr_dir/ds/LR/x2/p.png' --ref '$sr_dir/ds/Ref/x2/p.png' \
+          --out '$sr_dir/sr_batch8.png' --mode 4k --device cuda --model '$ROOT/models/default.ckpt' --tile-batch 8 &&
+          python3 '$ROOT/tools/image_psnr.py' '$sr_dir/sr_batch8.png' '$sr_dir/sr.png' --min 60 \
+            --label 'eight tiles per call, against one per call'"
+    fi
+    # 5f. both tensor-core paths at once (TF32 convolutions and matmuls, exact TF32 matching), twice,
+    # each timed end to end by the shell (process start, CUDA's start, reading, registration, inference,
+    # PNG writing): issue 18's "a whole 4K-mode image in 2 s end to end", with its quality guard.
+    if [ "$HAVE_GPU" = yes ] && [ -f "$sr_dir/sr.png" ]; then
+      run_step "DCSR_TF32=1 DCSR_CUDA_MATCH=tf32 dcsr sr 2016x1512 4k, twice, end to end (PSNR >= 50 dB)" 90 \
+        "$REPORT_DIR/sr_4k.log" bash -c "for k in 1 2; do
+            t0=\$(date +%s.%N)
+            env DCSR_TF32=1 DCSR_CUDA_MATCH=tf32 '$BIN/dcsr' sr --lr '$sr_dir/ds/LR/x2/p.png' \
+              --ref '$sr_dir/ds/Ref/x2/p.png' --out '$sr_dir/sr_fast.png' --mode 4k --device cuda \
+              --model '$ROOT/models/default.ckpt' || exit 1
+            echo \"end to end, TF32 convolutions + TF32 matching: \$(awk -v a=\$t0 -v b=\$(date +%s.%N) 'BEGIN{print b-a}') s (run \$k)\"
+            rm -f '$sr_dir/sr_fast_prev.png'; mv '$sr_dir/sr_fast.png' '$sr_dir/sr_fast_prev.png'
+          done
+          python3 '$ROOT/tools/image_psnr.py' '$sr_dir/sr_fast_prev.png' '$sr_dir/sr.png' --min 50 \
+            --label 'tf32 convolutions + tf32 matching quality guard, against the float32 output'"
+    fi
+    # 5g. the same pair through the PyTorch reference network, tiled the same way (tools/sr_peer.py),
+    # when a python with torch is there: the goal's "not slower than PyTorch on the same card".
+    if [ "$HAVE_GPU" = yes ] && [ -f "$sr_dir/ds/LR/x2/p.png" ]; then
+      run_step "sr_peer.py (PyTorch) 2016x1512 4k --device cuda" 150 "$REPORT_DIR/sr_4k.log" \
+        "$ROOT/tools/with_torch_python.sh" "$ROOT/tools/sr_peer.py" --lr "$sr_dir/ds/LR/x2/p.png" \
+        --ref "$sr_dir/ds/Ref/x2/p.png" --mode 4k --device cuda --model "$ROOT/models/default.ckpt"
+    fi
+    rm -rf "$sr_dir"
+  fi
+
+  # 6. kernel study programs: each version checked against the CPU, then timed
+  for study in "$BIN"/study_*; do
+    [ -x "$study" ] || continue
+    run_step "$(basename "$study")" 60 "$REPORT_DIR/study.jsonl" "$study"
+  done
+
+  # 7. GPU benches (with PyTorch on the same GPU as a peer when python3 has torch)
+  if [ -x "$BIN/dcsr_bench" ]; then
+    run_step "dcsr_bench --filter cuda" 180 "$REPORT_DIR/bench.jsonl" "$BIN/dcsr_bench" --filter cuda
+    # 7b. where a model step's time goes, kernel by kernel (runtime/profiler.h)
+    for variant in infer_tile train_l1; do
+      run_step "dcsr_bench --profile $variant --device cuda" 60 "$REPORT_DIR/profile.log" \
+        "$BIN/dcsr_bench" --profile "$variant" --device cuda --runs 5
+    done
+    # 7c. the conv forward with im2col + cuBLAS forced (DCSR_CONV_PATH=im2col), where the default
+    # "auto" chooses per convolution (kernels/conv_forward_plan.h): the conv bench, the inference
+    # tile's bench and its profile again, to compare (not the training steps: this run must stay under
+    # 8 minutes on an H100, and took 7 with them).
+    run_step "DCSR_CONV_PATH=im2col dcsr_bench (conv2d, inference tile)" 120 "$REPORT_DIR/bench.jsonl" \
+      env DCSR_CONV_PATH=im2col bash -c "'$BIN/dcsr_bench' --filter cuda_conv2d && '$BIN/dcsr_bench' --filter cuda_dcsr_infer"
+    run_step "DCSR_CONV_PATH=im2col dcsr_bench --profile infer_tile --device cuda" 60 "$REPORT_DIR/profile.log" \
+      env DCSR_CONV_PATH=im2col "$BIN/dcsr_bench" --profile infer_tile --device cuda --runs 5
+    # 7d. the same two benches with TF32 tensor cores (DCSR_TF32=1) on the im2col path: the data a
+    # TF32-aware conv plan needs (conv_forward_plan.cpp is fitted to float32 timings only).
+    run_step "DCSR_TF32=1 DCSR_CONV_PATH=im2col dcsr_bench (conv2d, inference tile)" 120 "$REPORT_DIR/bench.jsonl" \
+      env DCSR_TF32=1 DCSR_CONV_PATH=im2col bash -c "'$BIN/dcsr_bench' --filter cuda_conv2d && '$BIN/dcsr_bench' --filter cuda_dcsr_infer"
+    # 7e. and with the implicit GEMM forced on TF32 tensor cores (conv2d_implicit_tf32.cuh, first
+    # timed here; study_conv2d versions 14 and 15 time it alone).
+    run_step "DCSR_TF32=1 DCSR_CONV_PATH=implicit dcsr_bench (conv2d, inference tile)" 120 "$REPORT_DIR/bench.jsonl" \
+      env DCSR_TF32=1 DCSR_CONV_PATH=implicit bash -c "'$BIN/dcsr_bench' --filter cuda_conv2d && '$BIN/dcsr_bench' --filter cuda_dcsr_infer"
+  fi
+
+  # 8. the whole suite, last: it gets whatever time is left
   run_step "ctest (whole suite)" 400 "$REPORT_DIR/ctest.log" \
     env OMP_NUM_THREADS=2 bash -c "cd '$BUILD' && ctest -j $(((JOBS + 1) / 2)) --timeout 240 --output-on-failure"
 else

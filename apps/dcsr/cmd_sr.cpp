@@ -11,6 +11,7 @@
 #include <future>
 #include <iostream>
 #include <optional>
+#include <sstream>
 
 #include "apps/dcsr/cli.h"
 #include "apps/dcsr/sr_batch.h"
@@ -122,6 +123,14 @@ Mode parse_mode(const Args& args) {
   }
 }
 
+// Where the tiled inference's time went (TilingTimes), for the timing line.
+std::string tiling_times_text(const TilingTimes& t) {
+  std::ostringstream text;
+  text << "windows " << t.windows << " s, tile crops " << t.crops << " s, network calls " << t.network
+       << " s, outputs to the CPU " << t.download << " s, placing " << t.placing << " s";
+  return text.str();
+}
+
 int run_single(const Args& args, const SrSettings& s, const Device device) {
   const auto start = std::chrono::steady_clock::now();
   const std::string lr_path = args.require("lr"), ref_path = args.require("ref"), out_path = args.require("out");
@@ -173,14 +182,15 @@ int run_single(const Args& args, const SrSettings& s, const Device device) {
   // The outputs are written as their rows finish (one band of memory).
   const auto inference_start = std::chrono::steady_clock::now();
   double writing_s = 0.0;
-  super_resolve_to_files(pair, network_tile_forward(*net, s.mode), s, opt, {out_path, conf_path, warped_path},
-                         outputs, &writing_s);
+  const TiledResult tiled = super_resolve_to_files(pair, network_tile_forward(*net, s.mode), s, opt,
+                                                   {out_path, conf_path, warped_path}, outputs, &writing_s);
   const double inference_s = seconds_since(inference_start) - writing_s;
   if (bar) bar->finish();
   outputs.commit();
   if (!s.quiet)
     std::cerr << "wrote " << out_path << " (" << 2 * pair.lr.width() << "x" << 2 * pair.lr.height() << ", model "
-              << model_path << " in " << mode_name(s.mode) << " mode): tiled inference " << inference_s << " s on " << device_name(device) << ", "
+              << model_path << " in " << mode_name(s.mode) << " mode): tiled inference " << inference_s << " s on "
+              << device_name(device) << " (" << tiling_times_text(tiled.times) << "), "
               << seconds_since(start) << " s in all (reading " << (s.registration == "auto" ? "and registration " : "")
               << reading_s << " s, meanwhile the model's loading " << model_s << " s; writing, as the rows came, "
               << writing_s << " s)\n";

@@ -1,8 +1,10 @@
 #include "dcsr/inference/tiling.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -237,6 +239,19 @@ Tensor tile_of(const CompactImage& lr, const TileGrid& g, int64_t j, int64_t i) 
   return lr.crop(j * g.m1 - kTileContext, i * g.m2 - kTileContext, g.tile_h(), g.tile_w());
 }
 
+// Adds the seconds from its construction to its end to *total.
+class ScopedSeconds {
+ public:
+  explicit ScopedSeconds(double* total) : total_(total), start_(std::chrono::steady_clock::now()) {}
+  ~ScopedSeconds() { *total_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(); }
+  ScopedSeconds(const ScopedSeconds&) = delete;
+  ScopedSeconds& operator=(const ScopedSeconds&) = delete;
+
+ private:
+  double* total_;
+  std::chrono::steady_clock::time_point start_;
+};
+
 // A tile of the grid and its Ref window, fitted to whole blocks.
 struct PlannedTile {
   int64_t j, i;
@@ -285,8 +300,8 @@ struct OutputBand {
 class TileBatcher {
  public:
   TileBatcher(const CompactImage& lr, const CompactImage& ref, const TileGrid& g, const TileForward& forward,
-              const TiledOptions& options)
-      : lr_(lr), ref_(ref), g_(g), forward_(forward), options_(options),
+              const TiledOptions& options, TilingTimes& times)
+      : lr_(lr), ref_(ref), g_(g), forward_(forward), options_(options), times_(times),
         batch_limit_(std::max<int64_t>(1, options.batch_tiles)), total_(g.ny * g.nx) {}
 
   // Where the next tiles' results go (their rows must lie in it).
@@ -299,7 +314,10 @@ class TileBatcher {
         (pending_[0].window.size(2) != t.window.height() || pending_[0].window.size(3) != t.window.width()))
       flush();
     const RefWindow& w = t.window;
-    pending_.push_back({t.j, t.i, tile_of(lr_, g_, t.j, t.i), ref_.crop(w.r0, w.c0, w.height(), w.width())});
+    {
+      ScopedSeconds timed(&times_.crops);
+      pending_.push_back({t.j, t.i, tile_of(lr_, g_, t.j, t.i), ref_.crop(w.r0, w.c0, w.height(), w.width())});
+    }
     if (int64_t(pending_.size()) >= batch_limit_) flush();
   }
 
@@ -336,6 +354,7 @@ class TileBatcher {
     const int64_t n = int64_t(end - begin);
     TileOutput out;
     try {
+      ScopedSeconds timed(&times_.network);
       if (n == 1) {
         out = forward_(pending_[begin].tile, pending_[begin].window);
       } else {
@@ -360,11 +379,30 @@ class TileBatcher {
                    out.sr.size(2) == 2 * g_.tile_h() && out.sr.size(3) == 2 * g_.tile_w(),
                "tiled inference: the network returned SR ", out.sr.defined() ? shape_str(out.sr.shape()) : "none",
                " for ", n, " tile(s) of ", g_.tile_h(), "x", g_.tile_w(), " (expected twice their size)");
-    const Tensor sr = out.sr.to(kCPU).to(kFloat32);
-    Tensor confidence, warped_ref;
+    Tensor sr, confidence, warped_ref;
+    {
+      ScopedSeconds timed(&times_.download);
+      sr = out.sr.to(kCPU).to(kFloat32);
+      if (options_.want_confidence) {
+        DCSR_CHECK(out.confidence.defined(), "tiled inference: the network gave no confidence map");
+        confidence = out.confidence.to(kCPU).to(kFloat32);
+      }
+      if (options_.want_warped_ref) {
+        DCSR_CHECK(out.warped_ref.defined(), "tiled inference: the network gave no warped Ref");
+        warped_ref = out.warped_ref.to(kCPU).to(kFloat32);
+      }
+    }
+    {
+      ScopedSeconds timed(&times_.placing);
+      place_all(sr, confidence, warped_ref, begin, n);
+    }
+    if (options_.progress)
+      for (int64_t b = 0; b < n; ++b) options_.progress(++done_, total_);
+  }
+
+  // Places the n results of pending_[begin, begin + n) into the current band.
+  void place_all(const Tensor& sr, const Tensor& confidence, const Tensor& warped_ref, size_t begin, int64_t n) {
     if (options_.want_confidence) {
-      DCSR_CHECK(out.confidence.defined(), "tiled inference: the network gave no confidence map");
-      confidence = out.confidence.to(kCPU).to(kFloat32);
       if (!band_->maps.confidence.defined()) {
         // Output size = the image at the confidence's scale, rounded up; the
         // band has its tile rows' share of it (place_core checks the scale).
@@ -376,17 +414,12 @@ class TileBatcher {
                                         (g_.width * cw + g_.tile_w() - 1) / g_.tile_w()});
       }
     }
-    if (options_.want_warped_ref) {
-      DCSR_CHECK(out.warped_ref.defined(), "tiled inference: the network gave no warped Ref");
-      warped_ref = out.warped_ref.to(kCPU).to(kFloat32);
-    }
     for (int64_t b = 0; b < n; ++b) {
       const int64_t j = pending_[begin + size_t(b)].j, i = pending_[begin + size_t(b)].i;
       const int64_t j0 = band_->j0;
       place_core(sr, b, band_->maps.sr, g_, j0, j, i, "SR");
       if (options_.want_confidence) place_core(confidence, b, band_->maps.confidence, g_, j0, j, i, "confidence");
       if (options_.want_warped_ref) place_core(warped_ref, b, band_->maps.warped_ref, g_, j0, j, i, "warped Ref");
-      if (options_.progress) options_.progress(++done_, total_);
     }
   }
 
@@ -395,6 +428,7 @@ class TileBatcher {
   const TileGrid& g_;
   const TileForward& forward_;
   const TiledOptions& options_;
+  TilingTimes& times_;
   OutputBand* band_ = nullptr;
   int64_t batch_limit_;  // shrinks when a batch runs out of memory, for the rest of the image
   const int64_t total_;
@@ -464,6 +498,7 @@ TiledResult tiled_inference(const CompactImage& lr, const CompactImage& ref, Mod
   TiledResult result;
 
   // Pass 1, row-major: every tile's Ref window (the coarse searches run here).
+  std::optional<ScopedSeconds> planning(std::in_place, &result.times.windows);
   std::vector<PlannedTile> plan;
   plan.reserve(size_t(g.ny * g.nx));
   Tensor ref_small;  // made on the first coarse tile
@@ -481,6 +516,7 @@ TiledResult tiled_inference(const CompactImage& lr, const CompactImage& ref, Mod
       if (options.on_window) options.on_window(j, i, w);
       plan.push_back({j, i, w});
     }
+  planning.reset();
 
   // Pass 2: the network, band by band (one band for the whole image without
   // on_band), a window size at a time within a band.
@@ -488,7 +524,7 @@ TiledResult tiled_inference(const CompactImage& lr, const CompactImage& ref, Mod
   const int64_t tile_row_bytes = images * 3 * (2 * g.m1) * (2 * g.width) * int64_t(sizeof(float));
   const int64_t band_tile_rows =
       options.on_band ? std::clamp<int64_t>(options.band_bytes / tile_row_bytes, 1, g.ny) : g.ny;
-  TileBatcher batcher(lr, ref, g, forward, options);
+  TileBatcher batcher(lr, ref, g, forward, options, result.times);
   for (int64_t j0 = 0; j0 < g.ny; j0 += band_tile_rows) {
     OutputBand band;
     band.j0 = j0, band.j1 = std::min(g.ny, j0 + band_tile_rows);

@@ -187,11 +187,23 @@ struct TiledOptions {
   int64_t band_bytes = int64_t(256) << 20;
 };
 
+// Where tiled_inference's wall time went, in seconds (for `dcsr sr`'s timing
+// line and the GPU check): choosing the Ref windows (pass 1, with the coarse
+// searches); cutting the tiles and windows out of the images; the network's
+// calls (on a GPU mostly the host launching kernels, as they run
+// asynchronously); the outputs' copies to the CPU (on a GPU: waiting for the
+// kernels still queued); placing the results into the output band. The rest
+// of the time goes to the callbacks (progress, on_band's writing).
+struct TilingTimes {
+  double windows = 0, crops = 0, network = 0, download = 0, placing = 0;
+};
+
 struct TiledResult {
   Tensor sr;          // (1, 3, 2H, 2W) float32, CPU
   Tensor confidence;  // (1, 1, H f, W f) when asked for (f as in TileOutput; sizes rounded up)
   Tensor warped_ref;  // (1, 3, 2H, 2W) when asked for
   std::array<int64_t, 6> window_counts{};  // tiles per WindowKind (A, B, C, D, E, coarse)
+  TilingTimes times;
 };
 
 // Runs `forward` tile by tile under NoGradGuard: first every tile's Ref
