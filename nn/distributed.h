@@ -28,7 +28,9 @@ struct World {
 
 // Starts MPI when the build has it and mpirun started this process (its
 // environment says so); else leaves a world of one. Call once, first thing in
-// main. finalize() at exit (also registered with atexit by init).
+// main. finalize() as main returns, before the CUDA runtime's own teardown
+// (also registered with atexit by init, for other exits; a second call does
+// nothing).
 void init(int* argc, char*** argv);
 void finalize();
 bool mpi_built();

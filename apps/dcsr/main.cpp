@@ -122,5 +122,10 @@ int main(int argc, char** argv) {
   const int status = run_command(argc, argv);
   // A rank that fails must not leave the others waiting in a collective.
   if (status != 0) distributed::abort_all(status);
+  // Before returning: the CUDA runtime tears itself down in an atexit handler
+  // registered after init's, so it runs before init's finalize, and NCCL's
+  // communicator would then be destroyed on a driver already shutting down
+  // (NCCL printed "Cuda failure 'driver shutting down'" on an H100).
+  distributed::finalize();
   return status;
 }
