@@ -23,6 +23,13 @@
 // so that is a check of the fit, not of the model. The 4K inference tile's
 // other layers (64->64 at 352x352 and 176x176, 64->128, 128->64 5x5) have not
 // been timed one by one.
+//
+// At width 32 (the default model) most layers have 32 output channels. The
+// model then takes im2col (a 64-channel block would be half idle), and a whole
+// 2016x1512 image's convolutions ran at about 10 TFLOP/s on an H100
+// (2026-12-05). The implicit GEMM's 32-channel block (kImplicit32x256) is
+// taken only when the implicit path is forced (DCSR_CONV_PATH=implicit), until
+// a GPU has timed it (study_conv2d version 16, tools/gpu_check.sh).
 #include "kernels/conv_forward_plan.h"
 
 #include <algorithm>
@@ -33,6 +40,7 @@ const char* conv_forward_kernel_name(ConvForwardKernel kernel) {
   switch (kernel) {
     case ConvForwardKernel::kImplicit64x256: return "implicit 64x256";
     case ConvForwardKernel::kImplicit64x128: return "implicit 64x128";
+    case ConvForwardKernel::kImplicit32x256: return "implicit 32x256";
     default: return "im2col";
   }
 }
@@ -54,8 +62,9 @@ bool implicit_gemm_applies(const ConvForwardShape& s) {
 }
 
 int64_t implicit_gemm_blocks(ConvForwardKernel kernel, const ConvForwardShape& s) {
-  const int64_t pixels = implicit_block_pixels(kernel), P = s.Ho() * s.Wo();
-  return (P + pixels - 1) / pixels * ((s.Cout + kImplicitChannels - 1) / kImplicitChannels) * s.N;
+  const int64_t pixels = implicit_block_pixels(kernel), channels = implicit_block_channels(kernel);
+  const int64_t P = s.Ho() * s.Wo();
+  return (P + pixels - 1) / pixels * ((s.Cout + channels - 1) / channels) * s.N;
 }
 
 namespace {
@@ -73,8 +82,12 @@ double modelled_time(ConvForwardKernel kernel, const ConvForwardShape& s, int64_
 
 }  // namespace
 
-ConvForwardKernel plan_conv_forward(const ConvForwardShape& s, runtime::CudaConvPath path, int64_t multiprocessors) {
+ConvForwardKernel plan_conv_forward(const ConvForwardShape& s, runtime::CudaConvPath path, int64_t multiprocessors,
+                                    bool tf32) {
   if (path == runtime::CudaConvPath::kIm2col || !implicit_gemm_applies(s)) return ConvForwardKernel::kIm2col;
+  // Forced, a layer of at most 32 output channels takes the 32-channel block,
+  // which does not leave half of each block idle (float32 only).
+  if (path == runtime::CudaConvPath::kImplicit && s.Cout <= 32 && !tf32) return ConvForwardKernel::kImplicit32x256;
   const int64_t sms = std::max<int64_t>(1, multiprocessors);
   const double wide = modelled_time(ConvForwardKernel::kImplicit64x256, s, sms);
   const double narrow = modelled_time(ConvForwardKernel::kImplicit64x128, s, sms);

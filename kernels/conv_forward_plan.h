@@ -9,15 +9,20 @@
 
 namespace dcsr::kernels {
 
-enum class ConvForwardKernel { kIm2col, kImplicit64x256, kImplicit64x128 };
+enum class ConvForwardKernel { kIm2col, kImplicit64x256, kImplicit64x128, kImplicit32x256 };
 const char* conv_forward_kernel_name(ConvForwardKernel kernel);  // "im2col", "implicit 64x256", ...
 // The same, run on TF32 tensor cores where it is an implicit GEMM: "implicit 64x256 tf32", ...
 const char* conv_forward_kernel_name(ConvForwardKernel kernel, bool tf32);
 
-// An implicit-GEMM block computes 64 output channels x 256 or 128 pixels.
+// An implicit-GEMM block computes 64 output channels x 256 or 128 pixels, or
+// 32 channels x 256 pixels (for layers of at most 32 output channels, which a
+// 64-channel block would leave half idle; float32 only: no TF32 twin yet).
 constexpr int64_t kImplicitChannels = 64;
+inline int64_t implicit_block_channels(ConvForwardKernel kernel) {
+  return kernel == ConvForwardKernel::kImplicit32x256 ? 32 : kImplicitChannels;
+}
 inline int64_t implicit_block_pixels(ConvForwardKernel kernel) {
-  return kernel == ConvForwardKernel::kImplicit64x256 ? 256 : 128;
+  return kernel == ConvForwardKernel::kImplicit64x128 ? 128 : 256;
 }
 
 struct ConvForwardShape {
@@ -35,9 +40,12 @@ int64_t implicit_gemm_blocks(ConvForwardKernel kernel, const ConvForwardShape& s
 
 // The kernel for `path` on a GPU with `multiprocessors` SMs: kIm2col always
 // takes im2col; kImplicit takes the implicit GEMM wherever it applies, with
-// the block shape the cost model below prefers; kAuto takes whichever of the
-// three the model says is fastest (conv_forward_plan.cpp says where it comes
-// from).
-ConvForwardKernel plan_conv_forward(const ConvForwardShape& s, runtime::CudaConvPath path, int64_t multiprocessors);
+// 32-channel blocks for at most 32 output channels in float32 (tf32 false),
+// else the 64-channel block shape the cost model below prefers; kAuto takes
+// whichever of im2col and the 64-channel shapes the model says is fastest
+// (conv_forward_plan.cpp says where it comes from). kAuto does not take the
+// 32-channel blocks: they have not been timed on a GPU yet.
+ConvForwardKernel plan_conv_forward(const ConvForwardShape& s, runtime::CudaConvPath path, int64_t multiprocessors,
+                                    bool tf32 = false);
 
 }  // namespace dcsr::kernels

@@ -1,7 +1,8 @@
 // The implicit GEMM of the CUDA conv2d forward (kernels/cuda/conv2d_implicit.cuh),
 // forced for every convolution it applies to, against the CPU backend, float32,
-// forward and backward (tests/cuda_parity.h). Skipped without a GPU. Which of its
-// two block shapes a case takes depends on the GPU's SM count
+// forward and backward (tests/cuda_parity.h). Skipped without a GPU. Layers of
+// at most 32 output channels take the 32 x 256 block. Which of the two
+// 64-channel block shapes a wider case takes depends on the GPU's SM count
 // (kernels/conv_forward_plan.h): on 132 SMs (an H100 or H200) the two 232x232
 // cases take 64 x 256 and the smaller ones 64 x 128; on the host emulator's 4
 // SMs the 20x20 and 150x150 cases take 64 x 256 too.
@@ -43,6 +44,11 @@ TEST_CASE("cuda: conv2d forward through the implicit GEMM", "[cuda]") {
       {"5x5 no padding, no bias", {1, 3, 12, 12}, {4, 3, 5, 5}, 1, 0, 1, false},
       {"5x5 at 150x150, 8 -> 64", {1, 8, 150, 150}, {64, 8, 5, 5}, 1, 2, 1, true},
       {"5x5 at 232x232, 4 -> 64 (211 blocks of 64 x 256)", {1, 4, 232, 232}, {64, 4, 5, 5}, 1, 2, 1, true},
+      {"32 -> 32 at 40x33 (32-channel blocks, 6 pixel tiles, the last partial)", {2, 32, 40, 33}, {32, 32, 3, 3}, 1,
+       1, 1, true},
+      {"5x5 same padding, 64 -> 32 at 18x21 (32-channel blocks, K = 1600)", {1, 64, 18, 21}, {32, 64, 5, 5}, 1, 2, 1,
+       true},
+      {"3x3, 8 -> 33 (a 64-channel block: more than 32 channels)", {1, 8, 12, 14}, {33, 8, 3, 3}, 1, 1, 1, true},
       {"7x7 (im2col path)", {1, 2, 12, 12}, {4, 2, 7, 7}, 1, 3, 1, true},
       {"3x3 stride 2 (im2col path)", {2, 3, 9, 11}, {4, 3, 3, 3}, 2, 1, 1, true},
       {"grouped 2 (im2col path)", {2, 4, 8, 9}, {6, 2, 3, 3}, 1, 1, 2, true},
@@ -62,6 +68,25 @@ TEST_CASE("cuda: conv2d forward through the implicit GEMM", "[cuda]") {
     const double grad_atol = 1e-4 * std::max(1.0, weight_sums / 6400.0);
     require_parity(std::string("implicit GEMM forced: conv2d ") + c.what, fn, inputs, {1e-5, 1e-4, grad_atol, 1e-4});
   }
+  // The profiler names the block shape: 32 channels for 32 output channels, 64 for 33.
+  runtime::reset_kernel_profile();
+  runtime::set_kernel_profiling(true);
+  runtime::set_kernel_profile_shapes(true);
+  {
+    NoGradGuard no_grad;
+    const Tensor x = f32({1, 8, 12, 14}, 248).detach().to(kCUDA);
+    for (int64_t cout : {32, 33}) (void)conv2d(x, f32({cout, 8, 3, 3}, 249).detach().to(kCUDA), Tensor(), 1, 1);
+  }
+  runtime::set_kernel_profile_shapes(false);
+  runtime::set_kernel_profiling(false);
+  bool narrow = false, wide = false;
+  for (const runtime::KernelProfileRow& row : runtime::kernel_profile()) {
+    narrow = narrow || row.kernel == "conv2d_forward:8->32 3x3 s1 p1 at 1x12x14 (implicit 32x256)";
+    wide = wide || row.kernel.rfind("conv2d_forward:8->33 3x3 s1 p1 at 1x12x14 (implicit 64x", 0) == 0;
+  }
+  runtime::reset_kernel_profile();
+  CHECK(narrow);
+  CHECK(wide);
   // The epilogue in the kernel's store: the residual (with and without an activation), and
   // an activation alone.
   const Tensor x = f32({2, 5, 9, 11}, 244), w = f32({5, 5, 3, 3}, 245, -0.3, 0.3), b = f32({5}, 246);
@@ -240,4 +265,23 @@ TEST_CASE("conv forward plan: the cost model picks the kernel measured fastest",
   const kernels::ConvForwardShape big{1, 64, 332, 332, 64, 3, 1, 1, 1};
   REQUIRE(kernels::implicit_gemm_blocks(ConvForwardKernel::kImplicit64x256, big) == 431);
   REQUIRE(kernels::implicit_gemm_blocks(ConvForwardKernel::kImplicit64x128, big) == 862);
+  REQUIRE(kernels::implicit_gemm_blocks(ConvForwardKernel::kImplicit32x256, big) == 862);  // two channel tiles
+  // Layers of at most 32 output channels: forced, the 32-channel block (float32
+  // only: with TF32 a 64-channel tensor-core block); the model (kAuto) does not
+  // take it until a GPU has timed it.
+  for (const kernels::ConvForwardShape& s : {kernels::ConvForwardShape{1, 32, 332, 332, 32, 3, 1, 1, 1},
+                                             kernels::ConvForwardShape{1, 64, 332, 332, 32, 5, 1, 2, 1},
+                                             kernels::ConvForwardShape{1, 3, 166, 166, 32, 3, 1, 1, 1},
+                                             kernels::ConvForwardShape{2, 32, 9, 11, 5, 3, 1, 1, 1}}) {
+    INFO(s.N << "x" << s.Cin << "x" << s.H << "x" << s.W << " -> " << s.Cout << ", " << s.k << "x" << s.k);
+    CHECK(kernels::plan_conv_forward(s, CudaConvPath::kImplicit, 132) == ConvForwardKernel::kImplicit32x256);
+    const ConvForwardKernel tf32 = kernels::plan_conv_forward(s, CudaConvPath::kImplicit, 132, /*tf32=*/true);
+    CHECK((tf32 == ConvForwardKernel::kImplicit64x256 || tf32 == ConvForwardKernel::kImplicit64x128));
+    CHECK(kernels::plan_conv_forward(s, CudaConvPath::kAuto, 132) != ConvForwardKernel::kImplicit32x256);
+  }
+  CHECK(kernels::plan_conv_forward({1, 32, 64, 64, 33, 3, 1, 1, 1}, CudaConvPath::kImplicit, 132) !=
+        ConvForwardKernel::kImplicit32x256);
+  CHECK(std::string(kernels::conv_forward_kernel_name(ConvForwardKernel::kImplicit32x256)) == "implicit 32x256");
+  REQUIRE(kernels::implicit_gemm_blocks(ConvForwardKernel::kImplicit32x256, {1, 32, 332, 332, 32, 3, 1, 1, 1}) ==
+          431);
 }

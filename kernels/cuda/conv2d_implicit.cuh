@@ -20,8 +20,16 @@
 // the current one is multiplied. The bias, the residual and the LeakyReLU are
 // applied as the results are stored, in the order of the default epilogue.
 //
-// Two block shapes: 64 x 256 pixels (8 x 8 per thread; 127 registers, two
-// blocks per SM) and 64 x 128 (8 x 4 per thread; 75 registers, three per SM).
+// Three block shapes: 64 x 256 pixels (8 x 8 per thread; 127 registers, two
+// blocks per SM), 64 x 128 (8 x 4 per thread; 75 registers, three per SM) and
+// 32 x 256 (M = 32: 4 x 8 per thread, one run of four channels), for layers of
+// at most 32 output channels. A 64-channel block leaves half its threads'
+// work unused there, and im2col + cuBLAS, which the plan takes instead, moves
+// a column matrix that at 32 channels costs more than its GEMM (a 32 -> 32
+// conv at 332x332: 127 MB of columns for 2 GFLOP; docs/gpu_check_h100.md).
+// Per k the 32-channel thread reads one broadcast float4 of weights and two
+// float4 of columns for 32 FMAs (the 64-channel one: two and two for 64), so
+// it is more bound by shared memory; not yet timed on a GPU.
 // The second has half the work per block, so its time comes in finer steps of
 // blocks per SM. Measured on an H100 (study_conv2d versions 11 and 12): 64 ->
 // 64 at 256x256 in 0.19 ms with 64 x 256 blocks against im2col + cuBLAS's
@@ -37,21 +45,23 @@ constexpr int kIgM = int(kImplicitChannels);  // output channels per block
 constexpr int kIgK = 8;          // K per shared-memory step
 constexpr int kIgThreads = 256;  // 8 (channel groups) x 32 (pixel groups)
 
-// grid = (ceil(P / TileN), ceil(Cout / 64), N); block = 256. b and res may be null.
-template <int KS, int TileN>
+// grid = (ceil(P / TileN), ceil(Cout / M), N); block = 256. b and res may be null.
+template <int KS, int TileN, int M = kIgM>
 __global__ void __launch_bounds__(kIgThreads)
     conv_implicit_gemm(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ b,
                        const float* __restrict__ res, float* __restrict__ y, int Cin, int H, int W, int pad, int Cout,
                        float slope) {
   constexpr int kTaps = KS * KS;
   constexpr int kRuns = TileN / 128;                       // runs of four pixels per thread
+  constexpr int kChannelRuns = M / 32;                     // runs of four channels per thread, 32 apart
   constexpr int kLoadRows = kIgK * TileN / kIgThreads;     // column values a thread loads per step
   static_assert(TileN == 128 || TileN == 256, "tile of 128 or 256 pixels");
-  __shared__ __align__(16) float As[2][kIgK][kIgM];   // weights, [k][channel]
+  static_assert(M == 64 || M == 32, "tile of 64 or 32 output channels");
+  __shared__ __align__(16) float As[2][kIgK][M];      // weights, [k][channel]
   __shared__ __align__(16) float Bs[2][kIgK][TileN];  // implicit columns, [k][pixel]
   const int tid = threadIdx.x, tx = tid & 31, ty = tid >> 5;
   const int Ho = H + 2 * pad - KS + 1, Wo = W + 2 * pad - KS + 1, P = Ho * Wo, K = Cin * kTaps;
-  const int p0 = blockIdx.x * TileN, m0 = blockIdx.y * kIgM;
+  const int p0 = blockIdx.x * TileN, m0 = blockIdx.y * M;
   const float* xn = x + int64_t(blockIdx.z) * Cin * H * W;
 
   // The column of Bs this thread loads (one pixel), rows load_row0 + j of every step.
@@ -60,12 +70,12 @@ __global__ void __launch_bounds__(kIgThreads)
   const bool p_ok = p_load < P;
   const int oy = p_ok ? p_load / Wo : 0, ox = p_ok ? p_load - oy * Wo : 0;
 
-  float ra[2], rb[kLoadRows];
-  // Weights: element e = tid + 256 j of the step's 64 x 8 block is channel
+  float ra[kChannelRuns], rb[kLoadRows];
+  // Weights: element e = tid + 256 j of the step's M x 8 block is channel
   // e / 8, k = e % 8 (eight consecutive floats of one weight row per channel).
   auto load_step = [&](int k0) {
 #pragma unroll
-    for (int j = 0; j < 2; ++j) {
+    for (int j = 0; j < kChannelRuns; ++j) {
       const int e = tid + kIgThreads * j, m = e >> 3, r = k0 + (e & 7);
       ra[j] = (m0 + m < Cout && r < K) ? w[int64_t(m0 + m) * K + r] : 0.0f;
     }
@@ -83,7 +93,7 @@ __global__ void __launch_bounds__(kIgThreads)
   };
   auto store_step = [&](int buf) {
 #pragma unroll
-    for (int j = 0; j < 2; ++j) {
+    for (int j = 0; j < kChannelRuns; ++j) {
       const int e = tid + kIgThreads * j;
       As[buf][e & 7][e >> 3] = ra[j];
     }
@@ -91,9 +101,9 @@ __global__ void __launch_bounds__(kIgThreads)
     for (int j = 0; j < kLoadRows; ++j) Bs[buf][load_row0 + j][load_col] = rb[j];
   };
 
-  float acc[8][4 * kRuns];
+  float acc[4 * kChannelRuns][4 * kRuns];
 #pragma unroll
-  for (int i = 0; i < 8; ++i)
+  for (int i = 0; i < 4 * kChannelRuns; ++i)
 #pragma unroll
     for (int j = 0; j < 4 * kRuns; ++j) acc[i][j] = 0.0f;
 
@@ -108,9 +118,12 @@ __global__ void __launch_bounds__(kIgThreads)
     // shared through a helper: that changed the sweep's machine code.)
 #pragma unroll
     for (int k = 0; k < kIgK; ++k) {
-      const float4 a0 = *reinterpret_cast<const float4*>(&As[buf][k][4 * ty]);
-      const float4 a1 = *reinterpret_cast<const float4*>(&As[buf][k][kIgM / 2 + 4 * ty]);
-      const float a[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
+      float a[4 * kChannelRuns];
+#pragma unroll
+      for (int r = 0; r < kChannelRuns; ++r) {
+        const float4 ar = *reinterpret_cast<const float4*>(&As[buf][k][32 * r + 4 * ty]);
+        a[4 * r] = ar.x, a[4 * r + 1] = ar.y, a[4 * r + 2] = ar.z, a[4 * r + 3] = ar.w;
+      }
       float bv[4 * kRuns];
 #pragma unroll
       for (int h = 0; h < kRuns; ++h) {
@@ -118,7 +131,7 @@ __global__ void __launch_bounds__(kIgThreads)
         bv[4 * h] = bh.x, bv[4 * h + 1] = bh.y, bv[4 * h + 2] = bh.z, bv[4 * h + 3] = bh.w;
       }
 #pragma unroll
-      for (int i = 0; i < 8; ++i)
+      for (int i = 0; i < 4 * kChannelRuns; ++i)
 #pragma unroll
         for (int j = 0; j < 4 * kRuns; ++j) acc[i][j] = fmaf(a[i], bv[j], acc[i][j]);
     }
@@ -129,15 +142,15 @@ __global__ void __launch_bounds__(kIgThreads)
   }
 
   // The epilogue, as the default path's (bias, then residual, then the
-  // activation; slope 1: none). Channel i of this thread is 4 ty + i (i < 4)
-  // or 32 + 4 ty + i - 4; pixel 4 h + j is 128 h + 4 tx + j.
+  // activation; slope 1: none). Channel i of this thread is 32 (i / 4) +
+  // 4 ty + i % 4; pixel 4 h + j is 128 h + 4 tx + j.
   const int64_t image = int64_t(blockIdx.z) * Cout * P;
   float* yn = y + image;
   const float* rn = res ? res + image : nullptr;
   const bool vec4 = (P & 3) == 0;
 #pragma unroll
-  for (int i = 0; i < 8; ++i) {
-    const int co = m0 + (i < 4 ? 4 * ty + i : kIgM / 2 + 4 * ty + i - 4);
+  for (int i = 0; i < 4 * kChannelRuns; ++i) {
+    const int co = m0 + 32 * (i / 4) + 4 * ty + i % 4;
     if (co >= Cout) continue;
 #pragma unroll
     for (int h = 0; h < kRuns; ++h) {

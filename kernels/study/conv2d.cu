@@ -67,8 +67,14 @@
 //                model is fitted to.
 //     version 14 version 11 on TF32 tensor cores (kernels/cuda/conv2d_implicit_tf32.cuh:
 //                mma.m16n8k8, the operands rounded to TF32 as they are staged),
-//                what production takes with DCSR_TF32=1; not yet timed.
-//     version 15 version 12 on TF32 tensor cores likewise.
+//                what production takes with DCSR_TF32=1. H100 (2026-12-05): 0.128 ms
+//                at 256x256, 0.249 at 332x332 (float32: 0.192, 0.346).
+//     version 15 version 12 on TF32 tensor cores likewise (0.140, 0.229 ms).
+//     version 16 32 channels x 256 pixels per block, each thread 4 x 8, float32:
+//                for layers of at most 32 output channels (the width-32 model's),
+//                where a 64-channel block is half idle and im2col's column matrix
+//                outweighs its GEMM. The last two default shapes are such layers
+//                (the 4K tile's SR- and LR-resolution 32 -> 32); not yet timed.
 //
 // The goal (kernels/cuda/conv2d.cu): forward 64->64 at 256x256 at >= 70% of
 // cuBLAS SGEMM on the equivalent GEMM (M = Cout = 64, N = H*W = 65536, K = 576),
@@ -334,6 +340,8 @@ void run_case(const ConvCase& c, int only_version, const study::Peaks& peaks) {
        {&y_ref}, tf32_tol, [&] { implicit_gemm(kernels::ConvForwardKernel::kImplicit64x256, true); }},
       {"forward: production's implicit GEMM on TF32 tensor cores, 64 channels x 128 pixels per block", {&dy},
        {&y_ref}, tf32_tol, [&] { implicit_gemm(kernels::ConvForwardKernel::kImplicit64x128, true); }},
+      {"forward: production's implicit GEMM, 32 channels x 256 pixels per block (4 x 8 per thread)", {&dy}, {&y_ref},
+       tol, [&] { implicit_gemm(kernels::ConvForwardKernel::kImplicit32x256); }},
   };
   study::run_versions("conv2d", shape, versions, only_version, flop, 0.0, peaks,
                       [&](int v, const study::Check& check, double ms) {
@@ -353,10 +361,11 @@ int main(int argc, char** argv) {
     for (const std::vector<int64_t>& f : o.shapes) cases.push_back({f[0], f[1], f[2], f[3], f[4]});
     // The goal's shape (one image), a training batch of patches, the first layer.
     if (cases.empty() && study::quick_mode()) cases = {{2, 5, 11, 12, 7}};
-    // Then the 4K inference tile's two most common layers (LR and SR resolution).
+    // Then the 4K inference tile's two most common layers (LR and SR resolution),
+    // at width 64 and at the default model's width 32.
     if (cases.empty())
       cases = {{1, 64, 256, 256, 64}, {16, 64, 48, 48, 64}, {4, 3, 128, 128, 64}, {1, 64, 166, 166, 64},
-               {1, 64, 332, 332, 64}};
+               {1, 64, 332, 332, 64}, {1, 32, 332, 332, 32}, {1, 32, 166, 166, 32}};
     for (const ConvCase& c : cases) run_case(c, o.only_version, peaks);
   });
 }
