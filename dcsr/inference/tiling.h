@@ -158,10 +158,10 @@ struct TiledOptions {
   // give a GPU more work per kernel, but a whole 2016x1512 image in 4K mode
   // (width 32) took about as long with 8 tiles per call as with 1: 4.46-4.51 s
   // against 4.37-4.57 s of tiled inference on an H200, 3.89 against 3.98 s on
-  // an H100 (its kernels bound it). So 1 stays the default everywhere. The peak memory grows with the batch. Each
-  // tile's result is the one it gets alone (tests/test_tiling.cpp). A batch
-  // that runs out of memory runs again as two halves, and the image's later
-  // batches stay at most that size.
+  // an H100 (its kernels bound it). So 1 stays the default everywhere. The
+  // peak memory grows with the batch. Each tile's result is the one it gets
+  // alone (tests/test_tiling.cpp). A batch that runs out of memory runs again
+  // as two halves, and the image's later batches stay at most that size.
   int64_t batch_tiles = 1;
   // Called after every tile with (tiles done, tiles in all).
   std::function<void(int64_t, int64_t)> progress;
