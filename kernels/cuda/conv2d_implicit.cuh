@@ -142,15 +142,15 @@ __global__ void __launch_bounds__(kIgThreads)
   }
 
   // The epilogue, as the default path's (bias, then residual, then the
-  // activation; slope 1: none). Channel i of this thread is 32 (i / 4) +
-  // 4 ty + i % 4; pixel 4 h + j is 128 h + 4 tx + j.
+  // activation; slope 1: none). Channel i of this thread is 4 ty + i (i < 4)
+  // or 32 + 4 ty + i - 4 (M = 64 only); pixel 4 h + j is 128 h + 4 tx + j.
   const int64_t image = int64_t(blockIdx.z) * Cout * P;
   float* yn = y + image;
   const float* rn = res ? res + image : nullptr;
   const bool vec4 = (P & 3) == 0;
 #pragma unroll
   for (int i = 0; i < 4 * kChannelRuns; ++i) {
-    const int co = m0 + 32 * (i / 4) + 4 * ty + i % 4;
+    const int co = m0 + (i < 4 ? 4 * ty + i : 32 + 4 * ty + i - 4);
     if (co >= Cout) continue;
 #pragma unroll
     for (int h = 0; h < kRuns; ++h) {
