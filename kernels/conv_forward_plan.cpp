@@ -27,9 +27,10 @@
 // At width 32 (the default model) most layers have 32 output channels. The
 // model then takes im2col (a 64-channel block would be half idle), and a whole
 // 2016x1512 image's convolutions ran at about 10 TFLOP/s on an H100
-// (2026-12-05). The implicit GEMM's 32-channel block (kImplicit32x256) is
-// taken only when the implicit path is forced (DCSR_CONV_PATH=implicit), until
-// a GPU has timed it (study_conv2d version 16, tools/gpu_check.sh).
+// (2026-12-05). The implicit GEMM's 32-channel block (kImplicit32x256, float32
+// and TF32) is taken only when the implicit path is forced
+// (DCSR_CONV_PATH=implicit), until a GPU has timed it (study_conv2d versions
+// 16 and 17, tools/gpu_check.sh).
 #include "kernels/conv_forward_plan.h"
 
 #include <algorithm>
@@ -50,6 +51,7 @@ const char* conv_forward_kernel_name(ConvForwardKernel kernel, bool tf32) {
   switch (kernel) {
     case ConvForwardKernel::kImplicit64x256: return "implicit 64x256 tf32";
     case ConvForwardKernel::kImplicit64x128: return "implicit 64x128 tf32";
+    case ConvForwardKernel::kImplicit32x256: return "implicit 32x256 tf32";
     default: return conv_forward_kernel_name(kernel);
   }
 }
@@ -82,12 +84,11 @@ double modelled_time(ConvForwardKernel kernel, const ConvForwardShape& s, int64_
 
 }  // namespace
 
-ConvForwardKernel plan_conv_forward(const ConvForwardShape& s, runtime::CudaConvPath path, int64_t multiprocessors,
-                                    bool tf32) {
+ConvForwardKernel plan_conv_forward(const ConvForwardShape& s, runtime::CudaConvPath path, int64_t multiprocessors) {
   if (path == runtime::CudaConvPath::kIm2col || !implicit_gemm_applies(s)) return ConvForwardKernel::kIm2col;
   // Forced, a layer of at most 32 output channels takes the 32-channel block,
-  // which does not leave half of each block idle (float32 only).
-  if (path == runtime::CudaConvPath::kImplicit && s.Cout <= 32 && !tf32) return ConvForwardKernel::kImplicit32x256;
+  // which does not leave half of each block idle.
+  if (path == runtime::CudaConvPath::kImplicit && s.Cout <= 32) return ConvForwardKernel::kImplicit32x256;
   const int64_t sms = std::max<int64_t>(1, multiprocessors);
   const double wide = modelled_time(ConvForwardKernel::kImplicit64x256, s, sms);
   const double narrow = modelled_time(ConvForwardKernel::kImplicit64x128, s, sms);

@@ -16,7 +16,7 @@ const char* conv_forward_kernel_name(ConvForwardKernel kernel, bool tf32);
 
 // An implicit-GEMM block computes 64 output channels x 256 or 128 pixels, or
 // 32 channels x 256 pixels (for layers of at most 32 output channels, which a
-// 64-channel block would leave half idle; float32 only: no TF32 twin yet).
+// 64-channel block would leave half idle).
 constexpr int64_t kImplicitChannels = 64;
 inline int64_t implicit_block_channels(ConvForwardKernel kernel) {
   return kernel == ConvForwardKernel::kImplicit32x256 ? 32 : kImplicitChannels;
@@ -40,12 +40,11 @@ int64_t implicit_gemm_blocks(ConvForwardKernel kernel, const ConvForwardShape& s
 
 // The kernel for `path` on a GPU with `multiprocessors` SMs: kIm2col always
 // takes im2col; kImplicit takes the implicit GEMM wherever it applies, with
-// 32-channel blocks for at most 32 output channels in float32 (tf32 false),
-// else the 64-channel block shape the cost model below prefers; kAuto takes
-// whichever of im2col and the 64-channel shapes the model says is fastest
+// 32-channel blocks for at most 32 output channels, else the 64-channel
+// block shape the cost model below prefers; kAuto takes whichever of im2col
+// and the 64-channel shapes the model says is fastest
 // (conv_forward_plan.cpp says where it comes from). kAuto does not take the
 // 32-channel blocks: they have not been timed on a GPU yet.
-ConvForwardKernel plan_conv_forward(const ConvForwardShape& s, runtime::CudaConvPath path, int64_t multiprocessors,
-                                    bool tf32 = false);
+ConvForwardKernel plan_conv_forward(const ConvForwardShape& s, runtime::CudaConvPath path, int64_t multiprocessors);
 
 }  // namespace dcsr::kernels

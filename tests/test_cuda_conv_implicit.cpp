@@ -127,6 +127,7 @@ TEST_CASE("cuda: conv2d forward on TF32 tensor cores, within TF32's error bound"
   // 2^-22 + K 2^-24) sum |w| |x| per output, before the epilogue's float32
   // roundings (allowed for with 2^-22 of the magnitudes), the exact result
   // the float64 CPU convolution. LeakyReLU (slope <= 1) does not widen it.
+  // Cases of at most 32 output channels take the 32-channel TF32 block.
   test::ConvPathScope scope(runtime::CudaConvPath::kImplicit);
   struct Case {
     const char* what;
@@ -142,6 +143,8 @@ TEST_CASE("cuda: conv2d forward on TF32 tensor cores, within TF32's error bound"
       {"3x3 padding 2, no bias", {1, 2, 6, 7}, {3, 2, 3, 3}, 2, false, false, 1.0},
       {"5x5, 6 -> 66 (K = 150)", {2, 6, 13, 10}, {66, 6, 5, 5}, 2, true, false, 0.2},
       {"5x5 at 150x150, 8 -> 64", {1, 8, 150, 150}, {64, 8, 5, 5}, 2, true, true, 1.0},
+      {"3x3, 32 -> 32 at 40x33 (32-channel blocks, K = 288)", {2, 32, 40, 33}, {32, 32, 3, 3}, 1, true, true, 0.2},
+      {"5x5, 64 -> 32 at 18x21 (32-channel blocks, K = 1600)", {1, 64, 18, 21}, {32, 64, 5, 5}, 2, true, false, 1.0},
   };
   NoGradGuard no_grad;
   for (const Case& c : cases) {
@@ -185,18 +188,20 @@ TEST_CASE("cuda: conv2d forward on TF32 tensor cores, within TF32's error bound"
   runtime::set_kernel_profile_shapes(true);
   {
     Tf32Scope on(true);
-    Tensor y = conv2d(f32({1, 64, 20, 20}, 255).detach().to(kCUDA), f32({64, 64, 3, 3}, 256).detach().to(kCUDA),
-                      Tensor(), 1, 1);
-    (void)y;
+    const Tensor x = f32({1, 64, 20, 20}, 255).detach().to(kCUDA);
+    for (int64_t cout : {64, 32}) (void)conv2d(x, f32({cout, 64, 3, 3}, 256).detach().to(kCUDA), Tensor(), 1, 1);
   }
   runtime::set_kernel_profile_shapes(false);
   runtime::set_kernel_profiling(false);
-  bool named = false;
-  for (const runtime::KernelProfileRow& row : runtime::kernel_profile())
+  bool named = false, narrow = false;
+  for (const runtime::KernelProfileRow& row : runtime::kernel_profile()) {
     named = named || (row.kernel.rfind("conv2d_forward:64->64 3x3 s1 p1 at 1x20x20 (implicit 64x", 0) == 0 &&
                       row.kernel.find(" tf32)") != std::string::npos);
+    narrow = narrow || row.kernel == "conv2d_forward:64->32 3x3 s1 p1 at 1x20x20 (implicit 32x256 tf32)";
+  }
   runtime::reset_kernel_profile();
   CHECK(named);
+  CHECK(narrow);
 }
 
 TEST_CASE("conv forward path names", "[conv][options]") {
@@ -266,22 +271,21 @@ TEST_CASE("conv forward plan: the cost model picks the kernel measured fastest",
   REQUIRE(kernels::implicit_gemm_blocks(ConvForwardKernel::kImplicit64x256, big) == 431);
   REQUIRE(kernels::implicit_gemm_blocks(ConvForwardKernel::kImplicit64x128, big) == 862);
   REQUIRE(kernels::implicit_gemm_blocks(ConvForwardKernel::kImplicit32x256, big) == 862);  // two channel tiles
-  // Layers of at most 32 output channels: forced, the 32-channel block (float32
-  // only: with TF32 a 64-channel tensor-core block); the model (kAuto) does not
-  // take it until a GPU has timed it.
+  // Layers of at most 32 output channels: forced, the 32-channel block; the
+  // model (kAuto) does not take it until a GPU has timed it.
   for (const kernels::ConvForwardShape& s : {kernels::ConvForwardShape{1, 32, 332, 332, 32, 3, 1, 1, 1},
                                              kernels::ConvForwardShape{1, 64, 332, 332, 32, 5, 1, 2, 1},
                                              kernels::ConvForwardShape{1, 3, 166, 166, 32, 3, 1, 1, 1},
                                              kernels::ConvForwardShape{2, 32, 9, 11, 5, 3, 1, 1, 1}}) {
     INFO(s.N << "x" << s.Cin << "x" << s.H << "x" << s.W << " -> " << s.Cout << ", " << s.k << "x" << s.k);
     CHECK(kernels::plan_conv_forward(s, CudaConvPath::kImplicit, 132) == ConvForwardKernel::kImplicit32x256);
-    const ConvForwardKernel tf32 = kernels::plan_conv_forward(s, CudaConvPath::kImplicit, 132, /*tf32=*/true);
-    CHECK((tf32 == ConvForwardKernel::kImplicit64x256 || tf32 == ConvForwardKernel::kImplicit64x128));
     CHECK(kernels::plan_conv_forward(s, CudaConvPath::kAuto, 132) != ConvForwardKernel::kImplicit32x256);
   }
   CHECK(kernels::plan_conv_forward({1, 32, 64, 64, 33, 3, 1, 1, 1}, CudaConvPath::kImplicit, 132) !=
         ConvForwardKernel::kImplicit32x256);
   CHECK(std::string(kernels::conv_forward_kernel_name(ConvForwardKernel::kImplicit32x256)) == "implicit 32x256");
+  CHECK(std::string(kernels::conv_forward_kernel_name(ConvForwardKernel::kImplicit32x256, true)) ==
+        "implicit 32x256 tf32");
   REQUIRE(kernels::implicit_gemm_blocks(ConvForwardKernel::kImplicit32x256, {1, 32, 332, 332, 32, 3, 1, 1, 1}) ==
           431);
 }

@@ -192,7 +192,7 @@ write_report() {
     echo "## A whole 4K-mode image on the GPU (dcsr sr, 2016x1512 -> 4032x3024, default model; then PyTorch's)"
     echo
     echo '```'
-    grep -E "^wrote .*sr(_im2col|_implicit|_tf32|_tf32match|_batch8|_fast)?.png|quality guard|^eight tiles per call|^implicit GEMM forced|^exact tf32 matching|^end to end" "$REPORT_DIR/sr_4k.log" 2>/dev/null | tail -20
+    grep -E "^wrote .*sr(_im2col|_implicit|_implicit_tf32|_tf32|_tf32match|_batch8|_fast)?.png|quality guard|^eight tiles per call|^implicit GEMM forced|^exact tf32 matching|^end to end" "$REPORT_DIR/sr_4k.log" 2>/dev/null | tail -20
     grep -E '^\{"peer": "sr"|SKIPPED: no torch' "$REPORT_DIR/sr_4k.log" 2>/dev/null | tail -1
     echo '```'
     echo
@@ -300,6 +300,16 @@ if [ -x "$BIN/dcsr_tests" ]; then
           --model '$ROOT/models/default.ckpt' &&
           python3 '$ROOT/tools/image_psnr.py' '$sr_dir/sr_implicit.png' '$sr_dir/sr.png' --min 60 \
             --label 'implicit GEMM forced (32-channel blocks), against the default plan'"
+    fi
+    # 5a'. and on TF32 tensor cores (the 32-channel block's TF32 twin), against the float32 output: the
+    # quality guard of 5d, >= 50 dB.
+    if [ "$HAVE_GPU" = yes ] && [ -f "$sr_dir/sr.png" ]; then
+      run_step "DCSR_TF32=1 DCSR_CONV_PATH=implicit dcsr sr 2016x1512 4k --device cuda (PSNR vs fp32 >= 50 dB)" 90 \
+        "$REPORT_DIR/sr_4k.log" bash -c "env DCSR_TF32=1 DCSR_CONV_PATH=implicit '$BIN/dcsr' sr \
+          --lr '$sr_dir/ds/LR/x2/p.png' --ref '$sr_dir/ds/Ref/x2/p.png' --out '$sr_dir/sr_implicit_tf32.png' \
+          --mode 4k --device cuda --model '$ROOT/models/default.ckpt' &&
+          python3 '$ROOT/tools/image_psnr.py' '$sr_dir/sr_implicit_tf32.png' '$sr_dir/sr.png' --min 50 \
+            --label 'implicit GEMM forced on TF32 (32-channel blocks), quality guard against the float32 output'"
     fi
     # 5b. the same image with DCSR_PROFILE=1: the time per kernel (each one synchronised, so the
     # total is above the plain run's), the time outside kernels, and the caching allocators' calls to

@@ -195,11 +195,11 @@ void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
     return;
   }
   const ConvForwardShape plan_shape{s.N, s.Cin, s.H, s.W, s.Cout, s.k, s.stride, s.pad, s.groups};
-  // With TF32 on, the implicit GEMM's products run on the tensor cores, as cuBLAS's do below.
-  const bool tf32 = runtime::cuda_tf32() && tf32_tensor_cores();
-  const ConvForwardKernel kernel = plan_conv_forward(plan_shape, runtime::cuda_conv_path(), multiprocessors(), tf32);
+  const ConvForwardKernel kernel = plan_conv_forward(plan_shape, runtime::cuda_conv_path(), multiprocessors());
   if (kernel != ConvForwardKernel::kIm2col) {
-    // Bias, residual and activation happen in the kernel's own store.
+    // Bias, residual and activation happen in the kernel's own store. With
+    // TF32 on, the products run on the tensor cores, as cuBLAS's do below.
+    const bool tf32 = runtime::cuda_tf32() && tf32_tensor_cores();
     runtime::note_kernel_path(conv_forward_kernel_name(kernel, tf32));
     launch_conv_implicit_gemm(kernel, tf32, xd, wd, bd, rd, yd, s.N, s.Cin, s.H, s.W, s.k, s.pad, s.Cout,
                               float(activation_slope));

@@ -29,7 +29,8 @@
 // conv at 332x332: 127 MB of columns for 2 GFLOP; docs/gpu_check_h100.md).
 // Per k the 32-channel thread reads one broadcast float4 of weights and two
 // float4 of columns for 32 FMAs (the 64-channel one: two and two for 64), so
-// it is more bound by shared memory; not yet timed on a GPU.
+// it is more bound by shared memory; not yet timed on a GPU (nor its TF32
+// twin, conv2d_implicit_tf32.cuh with M = 32).
 // The second has half the work per block, so its time comes in finer steps of
 // blocks per SM. Measured on an H100 (study_conv2d versions 11 and 12): 64 ->
 // 64 at 256x256 in 0.19 ms with 64 x 256 blocks against im2col + cuBLAS's

@@ -1,7 +1,7 @@
 // Launches the implicit-GEMM conv2d forward: the float32 kernel
 // (conv2d_implicit.cuh) or its TF32 tensor-core twin
 // (conv2d_implicit_tf32.cuh), for a 3x3 or 5x5 kernel, with one of the two
-// block shapes, or the float32 kernel with 32-channel blocks. Used by
+// 64-channel block shapes or with 32-channel blocks. Used by
 // kernels/cuda/conv2d.cu and kernels/study/conv2d.cu.
 #pragma once
 #include "kernels/cuda/conv2d_implicit.cuh"
@@ -23,15 +23,13 @@ inline bool tf32_tensor_cores() {
 
 // Runs a convolution that implicit_gemm_applies() to; `block` is one of the
 // three implicit shapes; tf32: on the tensor cores (only where
-// tf32_tensor_cores(); the 32-channel block has no TF32 twin).
+// tf32_tensor_cores()).
 inline void launch_conv_implicit_gemm(ConvForwardKernel block, bool tf32, const float* x, const float* w,
                                       const float* b, const float* res, float* y, int64_t N, int64_t Cin, int64_t H,
                                       int64_t W, int64_t k, int64_t pad, int64_t Cout, float slope) {
   DCSR_CHECK(block != ConvForwardKernel::kIm2col, "launch_conv_implicit_gemm: not an implicit-GEMM block shape");
   DCSR_CHECK(k == 3 || k == 5, "conv_implicit_gemm: kernel size ", k, " (3 or 5 only)");
   DCSR_CHECK(!tf32 || tf32_tensor_cores(), "conv_implicit_gemm: TF32 needs a GPU of compute capability 8.0 or later");
-  DCSR_CHECK(!tf32 || block != ConvForwardKernel::kImplicit32x256,
-             "conv_implicit_gemm: the 32-channel block has no TF32 kernel");
   using Kernel = void (*)(const float*, const float*, const float*, const float*, float*, int, int, int, int, int, float);
   // [k == 5][tf32][wide]
   static const Kernel kernels[2][2][2] = {
@@ -39,10 +37,12 @@ inline void launch_conv_implicit_gemm(ConvForwardKernel block, bool tf32, const 
        {conv_implicit_gemm_tf32<3, 128>, conv_implicit_gemm_tf32<3, 256>}},
       {{conv_implicit_gemm<5, 128>, conv_implicit_gemm<5, 256>},
        {conv_implicit_gemm_tf32<5, 128>, conv_implicit_gemm_tf32<5, 256>}}};
-  static const Kernel narrow_channels[2] = {conv_implicit_gemm<3, 256, 32>, conv_implicit_gemm<5, 256, 32>};
+  // [k == 5][tf32]
+  static const Kernel narrow_channels[2][2] = {{conv_implicit_gemm<3, 256, 32>, conv_implicit_gemm_tf32<3, 256, 32>},
+                                               {conv_implicit_gemm<5, 256, 32>, conv_implicit_gemm_tf32<5, 256, 32>}};
   const bool wide = block == ConvForwardKernel::kImplicit64x256;
   const Kernel kernel =
-      block == ConvForwardKernel::kImplicit32x256 ? narrow_channels[k == 5] : kernels[k == 5][tf32][wide];
+      block == ConvForwardKernel::kImplicit32x256 ? narrow_channels[k == 5][tf32] : kernels[k == 5][tf32][wide];
   const int64_t P = (H + 2 * pad - k + 1) * (W + 2 * pad - k + 1), n = implicit_block_pixels(block);
   const int64_t m = implicit_block_channels(block);
   const dim3 grid(unsigned((P + n - 1) / n), unsigned((Cout + m - 1) / m), unsigned(N));

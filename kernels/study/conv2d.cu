@@ -75,6 +75,8 @@
 //                where a 64-channel block is half idle and im2col's column matrix
 //                outweighs its GEMM. The last two default shapes are such layers
 //                (the 4K tile's SR- and LR-resolution 32 -> 32); not yet timed.
+//     version 17 version 16 on TF32 tensor cores (conv2d_implicit_tf32.cuh with
+//                M = 32: eight warps along the pixels); not yet timed.
 //
 // The goal (kernels/cuda/conv2d.cu): forward 64->64 at 256x256 at >= 70% of
 // cuBLAS SGEMM on the equivalent GEMM (M = Cout = 64, N = H*W = 65536, K = 576),
@@ -251,8 +253,8 @@ void run_case(const ConvCase& c, int only_version, const study::Peaks& peaks) {
     kernels::cuda::conv2d_forward(dx, dw, db, Tensor(), dy, 1, 1, 1, workspace_bytes, 1.0);
     runtime::set_cuda_conv_path(before);
   };
-  // Versions 11, 12 (float32), 14 and 15 (TF32 tensor cores): production's implicit GEMM with one block
-  // shape, the bias in its store.
+  // Versions 11, 12, 16 (float32), 14, 15 and 17 (TF32 tensor cores): production's implicit GEMM with
+  // one block shape, the bias in its store.
   auto implicit_gemm = [&](kernels::ConvForwardKernel block, bool tf32 = false) {
     kernels::cuda::launch_conv_implicit_gemm(block, tf32, dx.data<float>(), dw.data<float>(), db.data<float>(),
                                              nullptr, dy.data<float>(), c.N, c.Cin, c.H, c.W, 3, 1, c.Cout, 1.0f);
@@ -342,6 +344,8 @@ void run_case(const ConvCase& c, int only_version, const study::Peaks& peaks) {
        {&y_ref}, tf32_tol, [&] { implicit_gemm(kernels::ConvForwardKernel::kImplicit64x128, true); }},
       {"forward: production's implicit GEMM, 32 channels x 256 pixels per block (4 x 8 per thread)", {&dy}, {&y_ref},
        tol, [&] { implicit_gemm(kernels::ConvForwardKernel::kImplicit32x256); }},
+      {"forward: production's implicit GEMM on TF32 tensor cores, 32 channels x 256 pixels per block", {&dy},
+       {&y_ref}, tf32_tol, [&] { implicit_gemm(kernels::ConvForwardKernel::kImplicit32x256, true); }},
   };
   study::run_versions("conv2d", shape, versions, only_version, flop, 0.0, peaks,
                       [&](int v, const study::Check& check, double ms) {
