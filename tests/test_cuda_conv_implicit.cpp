@@ -9,6 +9,9 @@
 // The cost model's choices are checked without a GPU at the end.
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
+#include <string>
+#include <vector>
 
 #include "cuda_parity.h"
 #include "kernels/conv_forward_plan.h"
@@ -20,6 +23,38 @@
 using namespace dcsr;
 using test::f32;
 using test::require_parity;
+
+namespace {
+
+// The kernel rows DCSR_PROFILE=shapes records for 3x3 convolutions (padding
+// 1, no bias) of x, a CUDA tensor, to each output channel count in couts.
+std::vector<std::string> profiled_conv_names(const Tensor& x, std::initializer_list<int64_t> couts) {
+  runtime::reset_kernel_profile();
+  runtime::set_kernel_profiling(true);
+  runtime::set_kernel_profile_shapes(true);
+  {
+    NoGradGuard no_grad;
+    for (int64_t cout : couts)
+      (void)conv2d(x, f32({cout, x.size(1), 3, 3}, 249).detach().to(kCUDA), Tensor(), 1, 1);
+  }
+  runtime::set_kernel_profile_shapes(false);
+  runtime::set_kernel_profiling(false);
+  std::vector<std::string> names;
+  for (const runtime::KernelProfileRow& row : runtime::kernel_profile()) names.push_back(row.kernel);
+  runtime::reset_kernel_profile();
+  return names;
+}
+
+// Whether one of the names starts with prefix and ends with suffix.
+bool named_with_prefix(const std::vector<std::string>& names, const std::string& prefix, const std::string& suffix) {
+  for (const std::string& n : names)
+    if (n.size() >= prefix.size() + suffix.size() && n.rfind(prefix, 0) == 0 &&
+        n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0)
+      return true;
+  return false;
+}
+
+}  // namespace
 
 TEST_CASE("cuda: conv2d forward through the implicit GEMM", "[cuda]") {
   DCSR_SKIP_WITHOUT_GPU();
@@ -69,24 +104,9 @@ TEST_CASE("cuda: conv2d forward through the implicit GEMM", "[cuda]") {
     require_parity(std::string("implicit GEMM forced: conv2d ") + c.what, fn, inputs, {1e-5, 1e-4, grad_atol, 1e-4});
   }
   // The profiler names the block shape: 32 channels for 32 output channels, 64 for 33.
-  runtime::reset_kernel_profile();
-  runtime::set_kernel_profiling(true);
-  runtime::set_kernel_profile_shapes(true);
-  {
-    NoGradGuard no_grad;
-    const Tensor x = f32({1, 8, 12, 14}, 248).detach().to(kCUDA);
-    for (int64_t cout : {32, 33}) (void)conv2d(x, f32({cout, 8, 3, 3}, 249).detach().to(kCUDA), Tensor(), 1, 1);
-  }
-  runtime::set_kernel_profile_shapes(false);
-  runtime::set_kernel_profiling(false);
-  bool narrow = false, wide = false;
-  for (const runtime::KernelProfileRow& row : runtime::kernel_profile()) {
-    narrow = narrow || row.kernel == "conv2d_forward:8->32 3x3 s1 p1 at 1x12x14 (implicit 32x256)";
-    wide = wide || row.kernel.rfind("conv2d_forward:8->33 3x3 s1 p1 at 1x12x14 (implicit 64x", 0) == 0;
-  }
-  runtime::reset_kernel_profile();
-  CHECK(narrow);
-  CHECK(wide);
+  const std::vector<std::string> names = profiled_conv_names(f32({1, 8, 12, 14}, 248).detach().to(kCUDA), {32, 33});
+  CHECK(named_with_prefix(names, "conv2d_forward:8->32 3x3 s1 p1 at 1x12x14 (implicit 32x256)", ""));
+  CHECK(named_with_prefix(names, "conv2d_forward:8->33 3x3 s1 p1 at 1x12x14 (implicit 64x", ")"));
   // The epilogue in the kernel's store: the residual (with and without an activation), and
   // an activation alone.
   const Tensor x = f32({2, 5, 9, 11}, 244), w = f32({5, 5, 3, 3}, 245, -0.3, 0.3), b = f32({5}, 246);
@@ -183,25 +203,13 @@ TEST_CASE("cuda: conv2d forward on TF32 tensor cores, within TF32's error bound"
     if (K >= 576) CHECK(largest(tf32_error) > 10.0 * largest(abs(float32.to(kFloat64) - exact)));
   }
   // The profiler names the path (DCSR_PROFILE=shapes).
-  runtime::reset_kernel_profile();
-  runtime::set_kernel_profiling(true);
-  runtime::set_kernel_profile_shapes(true);
+  std::vector<std::string> names;
   {
     Tf32Scope on(true);
-    const Tensor x = f32({1, 64, 20, 20}, 255).detach().to(kCUDA);
-    for (int64_t cout : {64, 32}) (void)conv2d(x, f32({cout, 64, 3, 3}, 256).detach().to(kCUDA), Tensor(), 1, 1);
+    names = profiled_conv_names(f32({1, 64, 20, 20}, 255).detach().to(kCUDA), {64, 32});
   }
-  runtime::set_kernel_profile_shapes(false);
-  runtime::set_kernel_profiling(false);
-  bool named = false, narrow = false;
-  for (const runtime::KernelProfileRow& row : runtime::kernel_profile()) {
-    named = named || (row.kernel.rfind("conv2d_forward:64->64 3x3 s1 p1 at 1x20x20 (implicit 64x", 0) == 0 &&
-                      row.kernel.find(" tf32)") != std::string::npos);
-    narrow = narrow || row.kernel == "conv2d_forward:64->32 3x3 s1 p1 at 1x20x20 (implicit 32x256 tf32)";
-  }
-  runtime::reset_kernel_profile();
-  CHECK(named);
-  CHECK(narrow);
+  CHECK(named_with_prefix(names, "conv2d_forward:64->64 3x3 s1 p1 at 1x20x20 (implicit 64x", " tf32)"));
+  CHECK(named_with_prefix(names, "conv2d_forward:64->32 3x3 s1 p1 at 1x20x20 (implicit 32x256 tf32)", ""));
 }
 
 TEST_CASE("conv forward path names", "[conv][options]") {
