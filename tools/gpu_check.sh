@@ -192,7 +192,7 @@ write_report() {
     echo "## A whole 4K-mode image on the GPU (dcsr sr, 2016x1512 -> 4032x3024, default model; then PyTorch's)"
     echo
     echo '```'
-    grep -E "^wrote .*sr(_im2col|_implicit|_implicit_tf32|_tf32|_tf32match|_batch8|_fast)?.png|quality guard|^eight tiles per call|^implicit GEMM forced|^exact tf32 matching|^end to end" "$REPORT_DIR/sr_4k.log" 2>/dev/null | tail -20
+    grep -E "^wrote .*sr(_im2col|_implicit|_implicit_tf32|_tf32|_tf32match|_batch8|_fast_[12])?.png|quality guard|^eight tiles per call|^implicit GEMM forced|^exact tf32 matching|^end to end" "$REPORT_DIR/sr_4k.log" 2>/dev/null | tail -20
     grep -E '^\{"peer": "sr"|SKIPPED: no torch' "$REPORT_DIR/sr_4k.log" 2>/dev/null | tail -1
     echo '```'
     echo
@@ -277,89 +277,70 @@ if [ -x "$BIN/dcsr_tests" ]; then
   if [ -x "$BIN/dcsr" ]; then
     sr_dir="$REPORT_DIR/sr_4k"
     rm -rf "$sr_dir" && mkdir -p "$sr_dir/photo"
+    # The pair's `dcsr sr` command and the PSNR tool, quoted for the `bash -c` lines below (each adds its
+    # environment before and --out after).
+    sr_4k="'$BIN/dcsr' sr --lr '$sr_dir/ds/LR/x2/p.png' --ref '$sr_dir/ds/Ref/x2/p.png' --mode 4k --device cuda \
+      --model '$ROOT/models/default.ckpt'"
+    psnr="python3 '$ROOT/tools/image_psnr.py'"
+    seconds_since_t0="\$(awk -v a=\$t0 -v b=\$(date +%s.%N) 'BEGIN{print b-a}')"
     run_step "dcsr sr 2016x1512 4k --device cuda" 120 "$REPORT_DIR/sr_4k.log" bash -c \
       "'$BIN/dcsr' resize --in '$ROOT/demo/wide.jpg' --out '$sr_dir/photo/p.png' --size 4032x3024 &&
        '$BIN/dcsr' prepare --photos '$sr_dir/photo' --out '$sr_dir/ds' &&
-       t0=\$(date +%s.%N) &&
-       '$BIN/dcsr' sr --lr '$sr_dir/ds/LR/x2/p.png' --ref '$sr_dir/ds/Ref/x2/p.png' --out '$sr_dir/sr.png' \
-         --mode 4k --device cuda --model '$ROOT/models/default.ckpt' &&
-       echo \"end to end, float32: \$(awk -v a=\$t0 -v b=\$(date +%s.%N) 'BEGIN{print b-a}') s\""
+       t0=\$(date +%s.%N) && $sr_4k --out '$sr_dir/sr.png' &&
+       echo \"end to end, float32: $seconds_since_t0 s\""
     if [ "$HAVE_GPU" = yes ] && [ -f "$sr_dir/ds/LR/x2/p.png" ]; then
       run_step "DCSR_CONV_PATH=im2col dcsr sr 2016x1512 4k --device cuda" 90 "$REPORT_DIR/sr_4k.log" \
-        env DCSR_CONV_PATH=im2col "$BIN/dcsr" sr --lr "$sr_dir/ds/LR/x2/p.png" --ref "$sr_dir/ds/Ref/x2/p.png" \
-        --out "$sr_dir/sr_im2col.png" --mode 4k --device cuda --model "$ROOT/models/default.ckpt"
-    fi
-    # 5a. the same image with the implicit GEMM forced (DCSR_CONV_PATH=implicit): the width-32 model's
-    # layers of 32 output channels then take the 32-channel block (kImplicit32x256, not yet in the
-    # plan's "auto" until timed here; study_conv2d version 16 times it alone), and its output agrees
-    # with the default's within float32 rounding.
-    if [ "$HAVE_GPU" = yes ] && [ -f "$sr_dir/sr.png" ]; then
-      run_step "DCSR_CONV_PATH=implicit dcsr sr 2016x1512 4k --device cuda (PSNR vs auto >= 60 dB)" 90 \
-        "$REPORT_DIR/sr_4k.log" bash -c "env DCSR_CONV_PATH=implicit '$BIN/dcsr' sr --lr '$sr_dir/ds/LR/x2/p.png' \
-          --ref '$sr_dir/ds/Ref/x2/p.png' --out '$sr_dir/sr_implicit.png' --mode 4k --device cuda \
-          --model '$ROOT/models/default.ckpt' &&
-          python3 '$ROOT/tools/image_psnr.py' '$sr_dir/sr_implicit.png' '$sr_dir/sr.png' --min 60 \
-            --label 'implicit GEMM forced (32-channel blocks), against the default plan'"
-    fi
-    # 5a'. and on TF32 tensor cores (the 32-channel block's TF32 twin), against the float32 output: the
-    # quality guard of 5d, >= 50 dB.
-    if [ "$HAVE_GPU" = yes ] && [ -f "$sr_dir/sr.png" ]; then
-      run_step "DCSR_TF32=1 DCSR_CONV_PATH=implicit dcsr sr 2016x1512 4k --device cuda (PSNR vs fp32 >= 50 dB)" 90 \
-        "$REPORT_DIR/sr_4k.log" bash -c "env DCSR_TF32=1 DCSR_CONV_PATH=implicit '$BIN/dcsr' sr \
-          --lr '$sr_dir/ds/LR/x2/p.png' --ref '$sr_dir/ds/Ref/x2/p.png' --out '$sr_dir/sr_implicit_tf32.png' \
-          --mode 4k --device cuda --model '$ROOT/models/default.ckpt' &&
-          python3 '$ROOT/tools/image_psnr.py' '$sr_dir/sr_implicit_tf32.png' '$sr_dir/sr.png' --min 50 \
-            --label 'implicit GEMM forced on TF32 (32-channel blocks), quality guard against the float32 output'"
-    fi
-    # 5b. the same image with DCSR_PROFILE=1: the time per kernel (each one synchronised, so the
-    # total is above the plain run's), the time outside kernels, and the caching allocators' calls to
-    # the driver (rows allocator:system_alloc/free, and the counts at the end). Issue 18's question:
-    # where a whole image's seconds go beyond the tiles' kernels.
-    if [ "$HAVE_GPU" = yes ] && [ -f "$sr_dir/ds/LR/x2/p.png" ]; then
+        bash -c "env DCSR_CONV_PATH=im2col $sr_4k --out '$sr_dir/sr_im2col.png'"
+      # 5a. the same image with DCSR_PROFILE=1: the time per kernel (each one synchronised, so the
+      # total is above the plain run's), the time outside kernels, and the caching allocators' calls to
+      # the driver (rows allocator:system_alloc/free, and the counts at the end). Issue 18's question:
+      # where a whole image's seconds go beyond the tiles' kernels.
       run_step "DCSR_PROFILE=1 dcsr sr 2016x1512 4k --device cuda" 90 "$REPORT_DIR/sr_4k_profile.log" \
-        env DCSR_PROFILE=1 "$BIN/dcsr" sr --lr "$sr_dir/ds/LR/x2/p.png" --ref "$sr_dir/ds/Ref/x2/p.png" \
-        --out "$sr_dir/sr_profiled.png" --mode 4k --device cuda --model "$ROOT/models/default.ckpt" --quiet
+        bash -c "env DCSR_PROFILE=1 $sr_4k --out '$sr_dir/sr_profiled.png' --quiet"
     fi
-    # 5c. the same image with the exact TF32 matching (DCSR_CUDA_MATCH=tf32): its time, and the
-    # same bytes as the float32 sweep's output (the path is exact: cmp, not a PSNR).
+    # The steps that compare their output with the float32 one.
     if [ "$HAVE_GPU" = yes ] && [ -f "$sr_dir/sr.png" ]; then
-      run_step "DCSR_CUDA_MATCH=tf32 dcsr sr 2016x1512 4k --device cuda (same bytes as float32)" 90 "$REPORT_DIR/sr_4k.log" \
-        bash -c "env DCSR_CUDA_MATCH=tf32 '$BIN/dcsr' sr --lr '$sr_dir/ds/LR/x2/p.png' --ref '$sr_dir/ds/Ref/x2/p.png' \
-          --out '$sr_dir/sr_tf32match.png' --mode 4k --device cuda --model '$ROOT/models/default.ckpt' &&
+      # 5b. the implicit GEMM forced (DCSR_CONV_PATH=implicit): the width-32 model's layers of 32
+      # output channels then take the 32-channel block (kImplicit32x256, not yet in the plan's "auto"
+      # until timed here; study_conv2d version 16 times it alone); its output agrees with the default's
+      # within float32 rounding. Then on TF32 tensor cores (the block's TF32 twin, version 17), with the
+      # quality guard of 5d.
+      run_step "DCSR_CONV_PATH=implicit dcsr sr 2016x1512 4k --device cuda (PSNR vs auto >= 60 dB)" 90 \
+        "$REPORT_DIR/sr_4k.log" bash -c "env DCSR_CONV_PATH=implicit $sr_4k --out '$sr_dir/sr_implicit.png' &&
+          $psnr '$sr_dir/sr_implicit.png' '$sr_dir/sr.png' --min 60 \
+            --label 'implicit GEMM forced (32-channel blocks), against the default plan'"
+      run_step "DCSR_TF32=1 DCSR_CONV_PATH=implicit dcsr sr 2016x1512 4k --device cuda (PSNR vs fp32 >= 50 dB)" 90 \
+        "$REPORT_DIR/sr_4k.log" bash -c "env DCSR_TF32=1 DCSR_CONV_PATH=implicit $sr_4k \
+          --out '$sr_dir/sr_implicit_tf32.png' &&
+          $psnr '$sr_dir/sr_implicit_tf32.png' '$sr_dir/sr.png' --min 50 \
+            --label 'implicit GEMM forced on TF32 (32-channel blocks), quality guard against the float32 output'"
+      # 5c. the exact TF32 matching (DCSR_CUDA_MATCH=tf32): its time, and the same bytes as the float32
+      # sweep's output (the path is exact: cmp, not a PSNR).
+      run_step "DCSR_CUDA_MATCH=tf32 dcsr sr 2016x1512 4k --device cuda (same bytes as float32)" 90 \
+        "$REPORT_DIR/sr_4k.log" bash -c "env DCSR_CUDA_MATCH=tf32 $sr_4k --out '$sr_dir/sr_tf32match.png' &&
           cmp '$sr_dir/sr_tf32match.png' '$sr_dir/sr.png' && echo 'exact tf32 matching: the same bytes as float32'"
-    fi
-    # 5d. the same image on TF32 tensor cores (DCSR_TF32=1: cuBLAS for the im2col convolutions and
-    # the matmuls, conv2d_implicit_tf32.cuh for the implicit ones), and issue 18's quality guard: its
-    # PSNR against the float32 output must be >= 50 dB.
-    if [ "$HAVE_GPU" = yes ] && [ -f "$sr_dir/sr.png" ]; then
+      # 5d. TF32 tensor cores (DCSR_TF32=1: cuBLAS for the im2col convolutions and the matmuls,
+      # conv2d_implicit_tf32.cuh for the implicit ones), and issue 18's quality guard: its PSNR against
+      # the float32 output must be >= 50 dB.
       run_step "DCSR_TF32=1 dcsr sr 2016x1512 4k --device cuda (PSNR vs fp32 >= 50 dB)" 90 "$REPORT_DIR/sr_4k.log" \
-        bash -c "env DCSR_TF32=1 '$BIN/dcsr' sr --lr '$sr_dir/ds/LR/x2/p.png' --ref '$sr_dir/ds/Ref/x2/p.png' \
-          --out '$sr_dir/sr_tf32.png' --mode 4k --device cuda --model '$ROOT/models/default.ckpt' &&
-          python3 '$ROOT/tools/image_psnr.py' '$sr_dir/sr_tf32.png' '$sr_dir/sr.png' --min 50 \
-            --label 'tf32 quality guard, against the float32 output'"
+        bash -c "env DCSR_TF32=1 $sr_4k --out '$sr_dir/sr_tf32.png' &&
+          $psnr '$sr_dir/sr_tf32.png' '$sr_dir/sr.png' --min 50 --label 'tf32 quality guard, against the float32 output'"
       # 5e. eight tiles per network call (--tile-batch 8) against the default one: the time of
       # each (the lines above and this one), and the outputs' agreement (the GPU's kernels may sum a
       # batch in another order, so within float32 rounding rather than byte for byte).
-      run_step "dcsr sr 2016x1512 4k --device cuda --tile-batch 8 (PSNR vs 1 per call >= 60 dB)" 90 "$REPORT_DIR/sr_4k.log" \
-        bash -c "'$BIN/dcsr' sr --lr '$sr_dir/ds/LR/x2/p.png' --ref '$sr_dir/ds/Ref/x2/p.png' \
-          --out '$sr_dir/sr_batch8.png' --mode 4k --device cuda --model '$ROOT/models/default.ckpt' --tile-batch 8 &&
-          python3 '$ROOT/tools/image_psnr.py' '$sr_dir/sr_batch8.png' '$sr_dir/sr.png' --min 60 \
-            --label 'eight tiles per call, against one per call'"
-    fi
-    # 5f. both tensor-core paths at once (TF32 convolutions and matmuls, exact TF32 matching), twice,
-    # each timed end to end by the shell (process start, CUDA's start, reading, registration, inference,
-    # PNG writing): issue 18's "a whole 4K-mode image in 2 s end to end", with its quality guard.
-    if [ "$HAVE_GPU" = yes ] && [ -f "$sr_dir/sr.png" ]; then
+      run_step "dcsr sr 2016x1512 4k --device cuda --tile-batch 8 (PSNR vs 1 per call >= 60 dB)" 90 \
+        "$REPORT_DIR/sr_4k.log" bash -c "$sr_4k --out '$sr_dir/sr_batch8.png' --tile-batch 8 &&
+          $psnr '$sr_dir/sr_batch8.png' '$sr_dir/sr.png' --min 60 --label 'eight tiles per call, against one per call'"
+      # 5f. both tensor-core paths at once (TF32 convolutions and matmuls, exact TF32 matching), twice,
+      # each timed end to end by the shell (process start, CUDA's start, reading, registration,
+      # inference, PNG writing): issue 18's "a whole 4K-mode image in 2 s end to end", with its guard.
       run_step "DCSR_TF32=1 DCSR_CUDA_MATCH=tf32 dcsr sr 2016x1512 4k, twice, end to end (PSNR >= 50 dB)" 90 \
         "$REPORT_DIR/sr_4k.log" bash -c "for k in 1 2; do
             t0=\$(date +%s.%N)
-            env DCSR_TF32=1 DCSR_CUDA_MATCH=tf32 '$BIN/dcsr' sr --lr '$sr_dir/ds/LR/x2/p.png' \
-              --ref '$sr_dir/ds/Ref/x2/p.png' --out '$sr_dir/sr_fast.png' --mode 4k --device cuda \
-              --model '$ROOT/models/default.ckpt' || exit 1
-            echo \"end to end, TF32 convolutions + TF32 matching: \$(awk -v a=\$t0 -v b=\$(date +%s.%N) 'BEGIN{print b-a}') s (run \$k)\"
-            rm -f '$sr_dir/sr_fast_prev.png'; mv '$sr_dir/sr_fast.png' '$sr_dir/sr_fast_prev.png'
+            env DCSR_TF32=1 DCSR_CUDA_MATCH=tf32 $sr_4k --out '$sr_dir/sr_fast_'\$k.png || exit 1
+            echo \"end to end, TF32 convolutions + TF32 matching: $seconds_since_t0 s (run \$k)\"
           done
-          python3 '$ROOT/tools/image_psnr.py' '$sr_dir/sr_fast_prev.png' '$sr_dir/sr.png' --min 50 \
+          $psnr '$sr_dir/sr_fast_2.png' '$sr_dir/sr.png' --min 50 \
             --label 'tf32 convolutions + tf32 matching quality guard, against the float32 output'"
     fi
     # 5g. the same pair through the PyTorch reference network, tiled the same way (tools/sr_peer.py),

@@ -188,7 +188,8 @@ int run_register(const CommandInfo& self, const std::vector<std::string>& argv) 
     std::cout << "wrote " << overlay_path << "\n";
   }
   if (!check_path.empty()) {
-    outputs.write(check_path, [&](const std::string& p) { write_png(p, draw_checkerboard(wide32, tele.to_tensor(), reg)); });
+    outputs.write(check_path,
+                  [&](const std::string& p) { write_png(p, draw_checkerboard(wide32, tele.to_tensor(), reg)); });
     std::cout << "wrote " << check_path << "\n";
   }
   outputs.commit();
@@ -204,9 +205,10 @@ CommandInfo register_command() {
   c.usage = "dcsr register --lr WIDE --ref TELE [--json R.json] [--overlay O.png] [--check C.png]";
   c.details =
       "Registers a phone's wide + telephoto pair with a similarity transform (zoom 1.2x-16x, rotation within 15 "
-      "degrees of upright or 5 of a quarter or half turn, any offset that keeps most of the view inside the wide image): a coarse search of normalised "
-      "cross-correlation over scales and angles, then robust Gauss-Newton refinement on an image pyramid. Prints the "
-      "transform, its confidence (ZNCC of band-passed luminance over the overlap) and the view's corners; a pair "
+      "degrees of upright or 5 of a quarter or half turn, any offset that keeps most of the view inside the wide "
+      "image): a coarse search of normalised cross-correlation over scales and angles, then robust Gauss-Newton "
+      "refinement on an image pyramid. Prints the transform, its confidence (ZNCC of band-passed luminance over "
+      "the overlap) and the view's corners; a pair "
       "whose confidence is below --min-confidence is refused (the message says so when the two photos look swapped or "
       "show the same zoom). --json writes what `dcsr sr --registration FILE.json` "
       "reads; --overlay draws the telephoto's outline (solid, its top edge doubled in red) and the canonical central "

@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
-#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -498,7 +497,7 @@ TiledResult tiled_inference(const CompactImage& lr, const CompactImage& ref, Mod
   TiledResult result;
 
   // Pass 1, row-major: every tile's Ref window (the coarse searches run here).
-  std::optional<ScopedSeconds> planning(std::in_place, &result.times.windows);
+  const auto planning_start = std::chrono::steady_clock::now();
   std::vector<PlannedTile> plan;
   plan.reserve(size_t(g.ny * g.nx));
   Tensor ref_small;  // made on the first coarse tile
@@ -516,7 +515,7 @@ TiledResult tiled_inference(const CompactImage& lr, const CompactImage& ref, Mod
       if (options.on_window) options.on_window(j, i, w);
       plan.push_back({j, i, w});
     }
-  planning.reset();
+  result.times.windows = std::chrono::duration<double>(std::chrono::steady_clock::now() - planning_start).count();
 
   // Pass 2: the network, band by band (one band for the whole image without
   // on_band), a window size at a time within a band.
