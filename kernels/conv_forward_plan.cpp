@@ -31,6 +31,11 @@
 // and TF32) is taken only when the implicit path is forced
 // (DCSR_CONV_PATH=implicit), until a GPU has timed it (study_conv2d versions
 // 16 and 17, tools/gpu_check.sh).
+//
+// The direct tile kernel on TF32 tensor cores (kernels/cuda/conv2d_tile_tf32.cuh:
+// 32 channels x 16x16 pixels a block, its input staged once per 8 channels
+// with the taps' halo) is taken only with DCSR_CONV_PATH=tile and TF32 on,
+// likewise until a GPU has timed it (study_conv2d version 18).
 #include "kernels/conv_forward_plan.h"
 
 #include <algorithm>
@@ -42,6 +47,7 @@ const char* conv_forward_kernel_name(ConvForwardKernel kernel) {
     case ConvForwardKernel::kImplicit64x256: return "implicit 64x256";
     case ConvForwardKernel::kImplicit64x128: return "implicit 64x128";
     case ConvForwardKernel::kImplicit32x256: return "implicit 32x256";
+    case ConvForwardKernel::kTileTf32: return "tile 32x16x16 tf32";
     default: return "im2col";
   }
 }
@@ -84,8 +90,10 @@ double modelled_time(ConvForwardKernel kernel, const ConvForwardShape& s, int64_
 
 }  // namespace
 
-ConvForwardKernel plan_conv_forward(const ConvForwardShape& s, runtime::CudaConvPath path, int64_t multiprocessors) {
+ConvForwardKernel plan_conv_forward(const ConvForwardShape& s, runtime::CudaConvPath path, int64_t multiprocessors,
+                                    bool tf32) {
   if (path == runtime::CudaConvPath::kIm2col || !implicit_gemm_applies(s)) return ConvForwardKernel::kIm2col;
+  if (path == runtime::CudaConvPath::kTile && tf32 && (s.Cout + 31) / 32 <= 65535) return ConvForwardKernel::kTileTf32;
   // Forced, a layer of at most 32 output channels takes the 32-channel block,
   // which does not leave half of each block idle.
   if (path == runtime::CudaConvPath::kImplicit && s.Cout <= 32) return ConvForwardKernel::kImplicit32x256;

@@ -1,7 +1,8 @@
 // Which kernel the CUDA conv2d forward (kernels/cuda/conv2d.cu) runs for one
-// convolution: im2col + cuBLAS, or the implicit GEMM
-// (kernels/cuda/conv2d_implicit.cuh) with one of its two block shapes. Host
-// code only, so that the choice is testable without a GPU.
+// convolution: im2col + cuBLAS, the implicit GEMM
+// (kernels/cuda/conv2d_implicit.cuh) with one of its block shapes, or the
+// direct tile kernel on TF32 tensor cores (kernels/cuda/conv2d_tile_tf32.cuh).
+// Host code only, so that the choice is testable without a GPU.
 #pragma once
 #include <cstdint>
 
@@ -9,9 +10,10 @@
 
 namespace dcsr::kernels {
 
-enum class ConvForwardKernel { kIm2col, kImplicit64x256, kImplicit64x128, kImplicit32x256 };
+enum class ConvForwardKernel { kIm2col, kImplicit64x256, kImplicit64x128, kImplicit32x256, kTileTf32 };
 const char* conv_forward_kernel_name(ConvForwardKernel kernel);  // "im2col", "implicit 64x256", ...
 // The same, run on TF32 tensor cores where it is an implicit GEMM: "implicit 64x256 tf32", ...
+// (kTileTf32 is "tile 32x16x16 tf32" either way: it runs on TF32 tensor cores only).
 const char* conv_forward_kernel_name(ConvForwardKernel kernel, bool tf32);
 
 // An implicit-GEMM block computes 64 output channels x 256 or 128 pixels, or
@@ -38,13 +40,17 @@ bool implicit_gemm_applies(const ConvForwardShape& s);
 // Blocks of an implicit-GEMM launch with this block shape.
 int64_t implicit_gemm_blocks(ConvForwardKernel kernel, const ConvForwardShape& s);
 
-// The kernel for `path` on a GPU with `multiprocessors` SMs: kIm2col always
-// takes im2col; kImplicit takes the implicit GEMM wherever it applies, with
-// 32-channel blocks for at most 32 output channels, else the 64-channel
-// block shape the cost model below prefers; kAuto takes whichever of im2col
-// and the 64-channel shapes the model says is fastest
-// (conv_forward_plan.cpp says where it comes from). kAuto does not take the
-// 32-channel blocks: they have not been timed on a GPU yet.
-ConvForwardKernel plan_conv_forward(const ConvForwardShape& s, runtime::CudaConvPath path, int64_t multiprocessors);
+// The kernel for `path` on a GPU with `multiprocessors` SMs, `tf32` saying
+// whether the convolution may run on TF32 tensor cores (TF32 on and a GPU
+// that has them): kIm2col always takes im2col; kImplicit takes the implicit
+// GEMM wherever it applies, with 32-channel blocks for at most 32 output
+// channels, else the 64-channel block shape the cost model below prefers;
+// kTile with tf32 takes the tile kernel wherever the implicit GEMM applies
+// (the same convolutions), and is kAuto without; kAuto takes whichever of
+// im2col and the 64-channel shapes the model says is fastest
+// (conv_forward_plan.cpp says where it comes from). kAuto takes neither the
+// 32-channel blocks nor the tile kernel: they have not been timed on a GPU yet.
+ConvForwardKernel plan_conv_forward(const ConvForwardShape& s, runtime::CudaConvPath path, int64_t multiprocessors,
+                                    bool tf32 = false);
 
 }  // namespace dcsr::kernels

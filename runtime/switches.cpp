@@ -21,20 +21,22 @@ void set_cuda_tf32(bool enabled) { g_tf32.store(enabled); }
 bool cuda_tf32() { return g_tf32.load(); }
 
 namespace {
-constexpr CudaConvPath kConvPaths[] = {CudaConvPath::kAuto, CudaConvPath::kIm2col, CudaConvPath::kImplicit};
+constexpr CudaConvPath kConvPaths[] = {CudaConvPath::kAuto, CudaConvPath::kIm2col, CudaConvPath::kImplicit,
+                                       CudaConvPath::kTile};
 std::atomic<int> g_conv_path{-1};  // -1: DCSR_CONV_PATH not read yet
 }  // namespace
 
 CudaConvPath conv_path_from_name(const std::string& name) {
   for (CudaConvPath p : kConvPaths)
     if (name == conv_path_name(p)) return p;
-  throw Error("DCSR_CONV_PATH='" + name + "': expected auto, im2col or implicit");
+  throw Error("DCSR_CONV_PATH='" + name + "': expected auto, im2col, implicit or tile");
 }
 
 const char* conv_path_name(CudaConvPath path) {
   switch (path) {
     case CudaConvPath::kIm2col: return "im2col";
     case CudaConvPath::kImplicit: return "implicit";
+    case CudaConvPath::kTile: return "tile";
     default: return "auto";
   }
 }

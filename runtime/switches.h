@@ -21,14 +21,17 @@ bool cuda_tf32();
 // How the CUDA conv2d forward runs 3x3 and 5x5 stride-1 single-group
 // convolutions: as an implicit GEMM (kernels/cuda/conv2d_implicit.cuh) or as
 // im2col + cuBLAS. kAuto (the default) takes whichever a cost model fitted to
-// H100 timings says is faster (kernels/conv_forward_plan.h); the other two
-// force one path where the implicit GEMM applies. Read on first
-// use from DCSR_CONV_PATH ("auto", "im2col" or "implicit"; unset: auto; any
+// H100 timings says is faster (kernels/conv_forward_plan.h); kIm2col and
+// kImplicit force one path where the implicit GEMM applies. kTile, with TF32
+// on, takes the direct tile kernel on the tensor cores
+// (kernels/cuda/conv2d_tile_tf32.cuh) for every such convolution, and is kAuto
+// with TF32 off (it has no float32 form). Read on first use from
+// DCSR_CONV_PATH ("auto", "im2col", "implicit" or "tile"; unset: auto; any
 // other value is an Error that names it). No effect in builds without CUDA.
-enum class CudaConvPath { kAuto, kIm2col, kImplicit };
+enum class CudaConvPath { kAuto, kIm2col, kImplicit, kTile };
 void set_cuda_conv_path(CudaConvPath path);
 CudaConvPath cuda_conv_path();
-const char* conv_path_name(CudaConvPath path);  // "auto", "im2col", "implicit"
+const char* conv_path_name(CudaConvPath path);  // "auto", "im2col", "implicit", "tile"
 CudaConvPath conv_path_from_name(const std::string& name);  // the inverse; an Error names a bad name
 
 // How the CUDA patch matching (max_cosine) scores its pairs: kFloat32 (the

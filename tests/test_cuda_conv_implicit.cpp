@@ -137,37 +137,26 @@ struct Tf32Scope {
 // The largest element of t, through the max op.
 double largest(const Tensor& t) { return max(t.flatten(), 0).values.item(); }
 
-}  // namespace
+// One convolution of the TF32 bound checks below.
+struct Tf32Case {
+  const char* what;
+  Shape x, w;
+  int64_t padding;  // k / 2 where there is a residual (conv2d_residual's)
+  bool bias, residual;
+  double slope;
+};
 
-TEST_CASE("cuda: conv2d forward on TF32 tensor cores, within TF32's error bound", "[cuda]") {
-  DCSR_SKIP_WITHOUT_GPU();
-  // DCSR_TF32=1 with the implicit GEMM forced: conv2d_implicit_tf32.cuh (a
-  // GPU of compute capability 8.0 or later: H100, H200; the host emulator
-  // says 9.0). Its bound (the kernel's header): |y - exact| <= (2^-10 +
-  // 2^-22 + K 2^-24) sum |w| |x| per output, before the epilogue's float32
-  // roundings (allowed for with 2^-22 of the magnitudes), the exact result
-  // the float64 CPU convolution. LeakyReLU (slope <= 1) does not widen it.
-  // Cases of at most 32 output channels take the 32-channel TF32 block.
-  test::ConvPathScope scope(runtime::CudaConvPath::kImplicit);
-  struct Case {
-    const char* what;
-    Shape x, w;
-    int64_t padding;
-    bool bias, residual;
-    double slope;
-  };
-  const std::vector<Case> cases = {
-      {"3x3, 3 -> 5 (partial tiles, K = 27)", {2, 3, 9, 11}, {5, 3, 3, 3}, 1, true, false, 1.0},
-      {"3x3, 64 -> 70 at 20x20 (two channel tiles, K = 576)", {2, 64, 20, 20}, {70, 64, 3, 3}, 1, true, true, 0.2},
-      {"3x3, 4 -> 64 at 232x232 (211 blocks of 64 x 256)", {1, 4, 232, 232}, {64, 4, 3, 3}, 1, true, true, 0.0},
-      {"3x3 padding 2, no bias", {1, 2, 6, 7}, {3, 2, 3, 3}, 2, false, false, 1.0},
-      {"5x5, 6 -> 66 (K = 150)", {2, 6, 13, 10}, {66, 6, 5, 5}, 2, true, false, 0.2},
-      {"5x5 at 150x150, 8 -> 64", {1, 8, 150, 150}, {64, 8, 5, 5}, 2, true, true, 1.0},
-      {"3x3, 32 -> 32 at 40x33 (32-channel blocks, K = 288)", {2, 32, 40, 33}, {32, 32, 3, 3}, 1, true, true, 0.2},
-      {"5x5, 64 -> 32 at 18x21 (32-channel blocks, K = 1600)", {1, 64, 18, 21}, {32, 64, 5, 5}, 2, true, false, 1.0},
-  };
+// Runs each case on the CUDA backend's current path with TF32 on and off and
+// checks the TF32 result against TF32's error bound (the kernels' headers):
+// |y - exact| <= (2^-10 + 2^-22 + K 2^-24) sum |w| |x| per output, before the
+// epilogue's float32 roundings (allowed for with 2^-22 of the magnitudes),
+// the exact result the float64 CPU convolution. LeakyReLU (slope <= 1) does
+// not widen it. At K >= 576 it also checks that TF32 was used: its error is
+// far above the float32 kernel's (about 2^-11 relative per product against
+// 2^-24 per addition).
+void check_within_tf32_bound(const std::vector<Tf32Case>& cases) {
   NoGradGuard no_grad;
-  for (const Case& c : cases) {
+  for (const Tf32Case& c : cases) {
     INFO(c.what);
     const Tensor x = f32(c.x, 251).detach(), w = f32(c.w, 252, -0.3, 0.3).detach();
     const Tensor b = c.bias ? f32({c.w[0]}, 253).detach() : Tensor();
@@ -198,10 +187,30 @@ TEST_CASE("cuda: conv2d forward on TF32 tensor cores, within TF32's error bound"
     const Tensor bound = magnitude * (std::ldexp(1.0, -10) + std::ldexp(1.0, -22) * 2 + K * std::ldexp(1.0, -24));
     const Tensor tf32_error = abs(tf32.to(kFloat64) - exact);
     CHECK(largest(tf32_error - bound) <= 0.0);
-    // TF32 was used: its error is far above the float32 kernel's at K = 576
-    // (about 2^-11 relative per product against 2^-24 per addition).
     if (K >= 576) CHECK(largest(tf32_error) > 10.0 * largest(abs(float32.to(kFloat64) - exact)));
   }
+}
+
+}  // namespace
+
+TEST_CASE("cuda: conv2d forward on TF32 tensor cores, within TF32's error bound", "[cuda]") {
+  DCSR_SKIP_WITHOUT_GPU();
+  // DCSR_TF32=1 with the implicit GEMM forced: conv2d_implicit_tf32.cuh (a
+  // GPU of compute capability 8.0 or later: H100, H200; the host emulator
+  // says 9.0). Cases of at most 32 output channels take the 32-channel TF32
+  // block.
+  test::ConvPathScope scope(runtime::CudaConvPath::kImplicit);
+  const std::vector<Tf32Case> cases = {
+      {"3x3, 3 -> 5 (partial tiles, K = 27)", {2, 3, 9, 11}, {5, 3, 3, 3}, 1, true, false, 1.0},
+      {"3x3, 64 -> 70 at 20x20 (two channel tiles, K = 576)", {2, 64, 20, 20}, {70, 64, 3, 3}, 1, true, true, 0.2},
+      {"3x3, 4 -> 64 at 232x232 (211 blocks of 64 x 256)", {1, 4, 232, 232}, {64, 4, 3, 3}, 1, true, true, 0.0},
+      {"3x3 padding 2, no bias", {1, 2, 6, 7}, {3, 2, 3, 3}, 2, false, false, 1.0},
+      {"5x5, 6 -> 66 (K = 150)", {2, 6, 13, 10}, {66, 6, 5, 5}, 2, true, false, 0.2},
+      {"5x5 at 150x150, 8 -> 64", {1, 8, 150, 150}, {64, 8, 5, 5}, 2, true, true, 1.0},
+      {"3x3, 32 -> 32 at 40x33 (32-channel blocks, K = 288)", {2, 32, 40, 33}, {32, 32, 3, 3}, 1, true, true, 0.2},
+      {"5x5, 64 -> 32 at 18x21 (32-channel blocks, K = 1600)", {1, 64, 18, 21}, {32, 64, 5, 5}, 2, true, false, 1.0},
+  };
+  check_within_tf32_bound(cases);
   // The profiler names the path (DCSR_PROFILE=shapes).
   std::vector<std::string> names;
   {
@@ -212,14 +221,53 @@ TEST_CASE("cuda: conv2d forward on TF32 tensor cores, within TF32's error bound"
   CHECK(named_with_prefix(names, "conv2d_forward:64->32 3x3 s1 p1 at 1x20x20 (implicit 32x256 tf32)", ""));
 }
 
+TEST_CASE("cuda: conv2d forward through the TF32 tile kernel, within TF32's error bound", "[cuda]") {
+  DCSR_SKIP_WITHOUT_GPU();
+  // DCSR_CONV_PATH=tile with DCSR_TF32=1: conv2d_tile_tf32.cuh, 32 output
+  // channels x 16x16 pixels a block, 8 input channels a step. The cases
+  // cover partial tiles on both sides and partial channel blocks and chunks
+  // (fewer than 8 input channels, 9 = 8 + 1, fewer than 32 output channels,
+  // 70 = 32 + 32 + 6), odd and even output widths (scalar and paired
+  // stores), padding 0, 1 and 2, and every epilogue.
+  test::ConvPathScope scope(runtime::CudaConvPath::kTile);
+  const std::vector<Tf32Case> cases = {
+      {"3x3, 3 -> 5 at 9x11 (one partial tile, K = 27)", {2, 3, 9, 11}, {5, 3, 3, 3}, 1, true, false, 1.0},
+      {"3x3, 32 -> 32 at 40x33 (3 x 3 tiles, the last row and column partial)", {2, 32, 40, 33}, {32, 32, 3, 3}, 1,
+       true, true, 0.2},
+      {"3x3, 64 -> 70 at 20x20 (three channel blocks, K = 576)", {2, 64, 20, 20}, {70, 64, 3, 3}, 1, true, true, 0.2},
+      {"3x3, 9 -> 16 at 17x18 (the second chunk one channel), LeakyReLU 0", {1, 9, 17, 18}, {16, 9, 3, 3}, 1, true,
+       false, 0.0},
+      {"3x3 padding 0, no bias", {2, 4, 10, 9}, {3, 4, 3, 3}, 0, false, false, 1.0},
+      {"3x3 padding 2, no bias", {1, 2, 6, 7}, {3, 2, 3, 3}, 2, false, false, 1.0},
+      {"5x5, 6 -> 66 at 13x10 (K = 150)", {2, 6, 13, 10}, {66, 6, 5, 5}, 2, true, false, 0.2},
+      {"5x5, 64 -> 32 at 18x21 (K = 1600)", {1, 64, 18, 21}, {32, 64, 5, 5}, 2, true, true, 1.0},
+      {"5x5 padding 0, 3 -> 4 at 12x12", {1, 3, 12, 12}, {4, 3, 5, 5}, 0, false, false, 1.0},
+      {"3x3, 16 -> 32 at 50x50 (16 tiles)", {1, 16, 50, 50}, {32, 16, 3, 3}, 1, true, true, 0.2},
+  };
+  check_within_tf32_bound(cases);
+  // The profiler names the kernel; with TF32 off the tile path is the automatic one.
+  std::vector<std::string> names;
+  {
+    Tf32Scope on(true);
+    names = profiled_conv_names(f32({1, 8, 12, 14}, 256).detach().to(kCUDA), {32, 40});
+  }
+  CHECK(named_with_prefix(names, "conv2d_forward:8->32 3x3 s1 p1 at 1x12x14 (tile 32x16x16 tf32)", ""));
+  CHECK(named_with_prefix(names, "conv2d_forward:8->40 3x3 s1 p1 at 1x12x14 (tile 32x16x16 tf32)", ""));
+  {
+    Tf32Scope off(false);
+    names = profiled_conv_names(f32({1, 8, 12, 14}, 256).detach().to(kCUDA), {32});
+  }
+  CHECK_FALSE(named_with_prefix(names, "conv2d_forward:8->32 3x3 s1 p1 at 1x12x14 (tile", ""));
+}
+
 TEST_CASE("conv forward path names", "[conv][options]") {
   // Needs no GPU: the switch and its environment spelling.
   using runtime::CudaConvPath;
-  for (CudaConvPath path : {CudaConvPath::kAuto, CudaConvPath::kIm2col, CudaConvPath::kImplicit})
+  for (CudaConvPath path : {CudaConvPath::kAuto, CudaConvPath::kIm2col, CudaConvPath::kImplicit, CudaConvPath::kTile})
     REQUIRE(runtime::conv_path_from_name(runtime::conv_path_name(path)) == path);
   REQUIRE(std::string(runtime::conv_path_name(CudaConvPath::kIm2col)) == "im2col");
   REQUIRE_THROWS_WITH(runtime::conv_path_from_name("fast"),
-                      Catch::Contains("DCSR_CONV_PATH='fast'") && Catch::Contains("auto, im2col or implicit"));
+                      Catch::Contains("DCSR_CONV_PATH='fast'") && Catch::Contains("auto, im2col, implicit or tile"));
   test::ConvPathScope scope(CudaConvPath::kImplicit);
   REQUIRE(runtime::cuda_conv_path() == CudaConvPath::kImplicit);
   // The kernels' names in profiles: TF32 marks the implicit GEMM's, im2col's GEMMs are cuBLAS's.
@@ -296,4 +344,21 @@ TEST_CASE("conv forward plan: the cost model picks the kernel measured fastest",
         "implicit 32x256 tf32");
   REQUIRE(kernels::implicit_gemm_blocks(ConvForwardKernel::kImplicit32x256, {1, 32, 332, 332, 32, 3, 1, 1, 1}) ==
           431);
+  // The tile kernel: with DCSR_CONV_PATH=tile and TF32, wherever the implicit
+  // GEMM applies, any channel counts; without TF32, what kAuto takes; never
+  // taken by kAuto (not yet timed).
+  for (const kernels::ConvForwardShape& s : {kernels::ConvForwardShape{1, 32, 332, 332, 32, 3, 1, 1, 1},
+                                             kernels::ConvForwardShape{1, 64, 332, 332, 32, 5, 1, 2, 1},
+                                             kernels::ConvForwardShape{1, 64, 166, 166, 128, 3, 1, 1, 1},
+                                             kernels::ConvForwardShape{4, 3, 128, 128, 64, 3, 1, 1, 1}}) {
+    INFO(s.N << "x" << s.Cin << "x" << s.H << "x" << s.W << " -> " << s.Cout << ", " << s.k << "x" << s.k);
+    CHECK(kernels::plan_conv_forward(s, CudaConvPath::kTile, 132, true) == ConvForwardKernel::kTileTf32);
+    CHECK(kernels::plan_conv_forward(s, CudaConvPath::kTile, 132, false) ==
+          kernels::plan_conv_forward(s, CudaConvPath::kAuto, 132, false));
+    CHECK(kernels::plan_conv_forward(s, CudaConvPath::kAuto, 132, true) != ConvForwardKernel::kTileTf32);
+  }
+  for (const kernels::ConvForwardShape& s : {kernels::ConvForwardShape{1, 64, 64, 64, 64, 3, 2, 1, 1},
+                                             kernels::ConvForwardShape{1, 4, 64, 64, 32, 7, 1, 3, 1}})
+    CHECK(kernels::plan_conv_forward(s, CudaConvPath::kTile, 132, true) == ConvForwardKernel::kIm2col);
+  CHECK(std::string(kernels::conv_forward_kernel_name(ConvForwardKernel::kTileTf32, false)) == "tile 32x16x16 tf32");
 }

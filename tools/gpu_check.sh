@@ -192,7 +192,7 @@ write_report() {
     echo "## A whole 4K-mode image on the GPU (dcsr sr, 2016x1512 -> 4032x3024, default model; then PyTorch's)"
     echo
     echo '```'
-    grep -E "^wrote .*sr(_im2col|_implicit|_implicit_tf32|_tf32|_tf32match|_batch8|_fast_[12])?.png|quality guard|^eight tiles per call|^implicit GEMM forced|^exact tf32 matching|^end to end" "$REPORT_DIR/sr_4k.log" 2>/dev/null | tail -20
+    grep -E "^wrote .*sr(_im2col|_implicit|_implicit_tf32|_tile_tf32|_tf32|_tf32match|_batch8|_fast_[12])?.png|quality guard|^eight tiles per call|^implicit GEMM forced|^exact tf32 matching|^end to end" "$REPORT_DIR/sr_4k.log" 2>/dev/null | tail -24
     grep -E '^\{"peer": "sr"|SKIPPED: no torch' "$REPORT_DIR/sr_4k.log" 2>/dev/null | tail -1
     echo '```'
     echo
@@ -288,6 +288,24 @@ if [ -x "$BIN/dcsr_tests" ]; then
        '$BIN/dcsr' prepare --photos '$sr_dir/photo' --out '$sr_dir/ds' &&
        t0=\$(date +%s.%N) && $sr_4k --out '$sr_dir/sr.png' &&
        echo \"end to end, float32: $seconds_since_t0 s\""
+    # 5-tile. the direct tile kernel on TF32 tensor cores (DCSR_CONV_PATH=tile DCSR_TF32=1,
+    # kernels/cuda/conv2d_tile_tf32.cuh; not in the plan's "auto" until timed here), with the exact
+    # TF32 matching beside it, end to end, with the quality guard against the float32 output; then its
+    # profile (the convolutions' share). First after the float32 run: the open question.
+    if [ "$HAVE_GPU" = yes ] && [ -f "$sr_dir/sr.png" ]; then
+      run_step "DCSR_TF32=1 DCSR_CONV_PATH=tile dcsr sr 2016x1512 4k, end to end (PSNR vs fp32 >= 50 dB)" 90 \
+        "$REPORT_DIR/sr_4k.log" bash -c "for match in float32 tf32; do
+            t0=\$(date +%s.%N)
+            env DCSR_TF32=1 DCSR_CONV_PATH=tile DCSR_CUDA_MATCH=\$match $sr_4k \
+              --out '$sr_dir/sr_tile_tf32'_\$match.png || exit 1
+            echo \"end to end, tile TF32 convolutions + \$match matching: $seconds_since_t0 s\"
+            $psnr '$sr_dir/sr_tile_tf32'_\$match.png '$sr_dir/sr.png' --min 50 \
+              --label \"tile kernel on TF32 + \$match matching, quality guard against the float32 output\" || exit 1
+          done"
+      run_step "DCSR_PROFILE=1 DCSR_TF32=1 DCSR_CONV_PATH=tile dcsr sr 2016x1512 4k" 90 \
+        "$REPORT_DIR/sr_4k_profile.log" bash -c "env DCSR_PROFILE=1 DCSR_TF32=1 DCSR_CONV_PATH=tile $sr_4k \
+          --out '$sr_dir/sr_tile_profiled.png' --quiet"
+    fi
     if [ "$HAVE_GPU" = yes ] && [ -f "$sr_dir/ds/LR/x2/p.png" ]; then
       run_step "DCSR_CONV_PATH=im2col dcsr sr 2016x1512 4k --device cuda" 90 "$REPORT_DIR/sr_4k.log" \
         bash -c "env DCSR_CONV_PATH=im2col $sr_4k --out '$sr_dir/sr_im2col.png'"
@@ -383,6 +401,9 @@ if [ -x "$BIN/dcsr_tests" ]; then
     # timed here; study_conv2d versions 14 and 15 time it alone).
     run_step "DCSR_TF32=1 DCSR_CONV_PATH=implicit dcsr_bench (conv2d, inference tile)" 120 "$REPORT_DIR/bench.jsonl" \
       env DCSR_TF32=1 DCSR_CONV_PATH=implicit bash -c "'$BIN/dcsr_bench' --filter cuda_conv2d && '$BIN/dcsr_bench' --filter cuda_dcsr_infer"
+    # 7f. and with the direct tile kernel on TF32 tensor cores (conv2d_tile_tf32.cuh, study version 18).
+    run_step "DCSR_TF32=1 DCSR_CONV_PATH=tile dcsr_bench (conv2d, inference tile)" 120 "$REPORT_DIR/bench.jsonl" \
+      env DCSR_TF32=1 DCSR_CONV_PATH=tile bash -c "'$BIN/dcsr_bench' --filter cuda_conv2d && '$BIN/dcsr_bench' --filter cuda_dcsr_infer"
   fi
 
   # 8. the whole suite, last: it gets whatever time is left

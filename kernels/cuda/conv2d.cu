@@ -23,7 +23,9 @@
 // runtime::set_cuda_conv_path / DCSR_CONV_PATH can force one path. With TF32
 // on (DCSR_TF32=1) and a GPU that has TF32 tensor cores, the implicit GEMM
 // runs its tensor-core twin (kernels/cuda/conv2d_implicit_tf32.cuh), as
-// cuBLAS then runs the im2col path's GEMMs on them.
+// cuBLAS then runs the im2col path's GEMMs on them; with DCSR_CONV_PATH=tile
+// as well, these convolutions run the direct tile kernel on the tensor cores
+// (kernels/cuda/conv2d_tile_tf32.cuh).
 //
 // Performance design (measured by kernels/study/conv2d.cu and dcsr_bench):
 // the goal is a 64->64 3x3 forward at 256x256 at >= 70% of cuBLAS SGEMM on
@@ -195,11 +197,16 @@ void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
     return;
   }
   const ConvForwardShape plan_shape{s.N, s.Cin, s.H, s.W, s.Cout, s.k, s.stride, s.pad, s.groups};
-  const ConvForwardKernel kernel = plan_conv_forward(plan_shape, runtime::cuda_conv_path(), multiprocessors());
+  // With TF32 on, the products run on the tensor cores, as cuBLAS's do below.
+  const bool tf32 = runtime::cuda_tf32() && tf32_tensor_cores();
+  const ConvForwardKernel kernel = plan_conv_forward(plan_shape, runtime::cuda_conv_path(), multiprocessors(), tf32);
+  if (kernel == ConvForwardKernel::kTileTf32) {
+    runtime::note_kernel_path(conv_forward_kernel_name(kernel));
+    launch_conv_tile_tf32(xd, wd, bd, rd, yd, s.N, s.Cin, s.H, s.W, s.k, s.pad, s.Cout, float(activation_slope));
+    return;
+  }
   if (kernel != ConvForwardKernel::kIm2col) {
-    // Bias, residual and activation happen in the kernel's own store. With
-    // TF32 on, the products run on the tensor cores, as cuBLAS's do below.
-    const bool tf32 = runtime::cuda_tf32() && tf32_tensor_cores();
+    // Bias, residual and activation happen in the kernel's own store.
     runtime::note_kernel_path(conv_forward_kernel_name(kernel, tf32));
     launch_conv_implicit_gemm(kernel, tf32, xd, wd, bd, rd, yd, s.N, s.Cin, s.H, s.W, s.k, s.pad, s.Cout,
                               float(activation_slope));

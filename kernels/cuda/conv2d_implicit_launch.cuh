@@ -1,11 +1,13 @@
 // Launches the implicit-GEMM conv2d forward: the float32 kernel
 // (conv2d_implicit.cuh) or its TF32 tensor-core twin
 // (conv2d_implicit_tf32.cuh), for a 3x3 or 5x5 kernel, with one of the two
-// 64-channel block shapes or with 32-channel blocks. Used by
-// kernels/cuda/conv2d.cu and kernels/study/conv2d.cu.
+// 64-channel block shapes or with 32-channel blocks; and the direct tile
+// kernel on TF32 tensor cores (conv2d_tile_tf32.cuh), for the same
+// convolutions. Used by kernels/cuda/conv2d.cu and kernels/study/conv2d.cu.
 #pragma once
 #include "kernels/cuda/conv2d_implicit.cuh"
 #include "kernels/cuda/conv2d_implicit_tf32.cuh"
+#include "kernels/cuda/conv2d_tile_tf32.cuh"
 
 namespace dcsr::kernels::cuda {
 
@@ -47,6 +49,26 @@ inline void launch_conv_implicit_gemm(ConvForwardKernel block, bool tf32, const 
   const int64_t m = implicit_block_channels(block);
   const dim3 grid(unsigned((P + n - 1) / n), unsigned((Cout + m - 1) / m), unsigned(N));
   kernel<<<grid, kIgThreads>>>(x, w, b, res, y, int(Cin), int(H), int(W), int(pad), int(Cout), slope);
+  DCSR_CUDA_CHECK_LAUNCH();
+}
+
+// Runs a convolution that implicit_gemm_applies() to on the tile kernel
+// (only where tf32_tensor_cores()).
+inline void launch_conv_tile_tf32(const float* x, const float* w, const float* b, const float* res, float* y,
+                                  int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t k, int64_t pad, int64_t Cout,
+                                  float slope) {
+  DCSR_CHECK(k == 3 || k == 5, "conv_tile_tf32: kernel size ", k, " (3 or 5 only)");
+  DCSR_CHECK(tf32_tensor_cores(), "conv_tile_tf32: TF32 needs a GPU of compute capability 8.0 or later");
+  const int64_t Ho = H + 2 * pad - k + 1, Wo = W + 2 * pad - k + 1;
+  const dim3 grid(unsigned(tile_conv_tiles(Ho, Wo)), unsigned((Cout + kTileConvChannels - 1) / kTileConvChannels),
+                  unsigned(N));
+  if (k == 3) {
+    conv_tile_tf32<3><<<grid, kTileConvThreads>>>(x, w, b, res, y, int(Cin), int(H), int(W), int(pad), int(Cout),
+                                                  slope);
+  } else {
+    conv_tile_tf32<5><<<grid, kTileConvThreads>>>(x, w, b, res, y, int(Cin), int(H), int(W), int(pad), int(Cout),
+                                                  slope);
+  }
   DCSR_CUDA_CHECK_LAUNCH();
 }
 

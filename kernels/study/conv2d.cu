@@ -77,6 +77,12 @@
 //                (the 4K tile's SR- and LR-resolution 32 -> 32); not yet timed.
 //     version 17 version 16 on TF32 tensor cores (conv2d_implicit_tf32.cuh with
 //                M = 32: eight warps along the pixels); not yet timed.
+//     version 18 the direct tile kernel on TF32 tensor cores
+//                (kernels/cuda/conv2d_tile_tf32.cuh, DCSR_CONV_PATH=tile): 32
+//                channels x 16x16 pixels per block, the input staged once per 8
+//                channels with the taps' halo, each tap reading it in place (no
+//                column values, no division in the inner loop); 124 registers,
+//                22 KB of shared memory. Not yet timed.
 //
 // The goal (kernels/cuda/conv2d.cu): forward 64->64 at 256x256 at >= 70% of
 // cuBLAS SGEMM on the equivalent GEMM (M = Cout = 64, N = H*W = 65536, K = 576),
@@ -346,6 +352,12 @@ void run_case(const ConvCase& c, int only_version, const study::Peaks& peaks) {
        tol, [&] { implicit_gemm(kernels::ConvForwardKernel::kImplicit32x256); }},
       {"forward: production's implicit GEMM on TF32 tensor cores, 32 channels x 256 pixels per block", {&dy},
        {&y_ref}, tf32_tol, [&] { implicit_gemm(kernels::ConvForwardKernel::kImplicit32x256, true); }},
+      {"forward: production's direct tile kernel on TF32 tensor cores, 32 channels x 16x16 pixels per block",
+       {&dy}, {&y_ref}, tf32_tol,
+       [&] {
+         kernels::cuda::launch_conv_tile_tf32(dx.data<float>(), dw.data<float>(), db.data<float>(), nullptr,
+                                              dy.data<float>(), c.N, c.Cin, c.H, c.W, 3, 1, c.Cout, 1.0f);
+       }},
   };
   study::run_versions("conv2d", shape, versions, only_version, flop, 0.0, peaks,
                       [&](int v, const study::Check& check, double ms) {

@@ -1,0 +1,241 @@
+// conv2d forward on TF32 tensor cores as a direct convolution over tiles of
+// the output (sm_80 and later), KS x KS (3 or 5), stride 1, any padding, one
+// group:
+//
+//   y[n][co][oy][ox] = act(b[co] + sum_{c, ky, kx} W[co][c][ky][kx] x[n][c][oy + ky - pad][ox + kx - pad]
+//                          + res[n][co][oy][ox])
+//
+// Why another kernel: the width-32 model's layers have 32 output channels, so
+// a GEMM over (Cout x Cin*KS*KS) . (Cin*KS*KS x pixels) is 32 rows tall. The
+// implicit GEMM (conv2d_implicit_tf32.cuh) rebuilds each column value from x
+// with a division per value and a barrier per 8 of K, and im2col + cuBLAS
+// moves a column matrix KS*KS times the input (docs/gpu_check_h100.md: the
+// whole image's convolutions ran at about 10 TFLOP/s). Here a block stages
+// its tile's input once per 8 channels, with the halo the taps need, and
+// every tap reads it from shared memory at a shifted place: no column
+// values, no division in the inner loop.
+//
+// Block: 256 threads (8 warps) compute 32 output channels x a 16 x 16 tile
+// of output pixels; warp w owns rows 2w and 2w + 1 of the tile (2 rows x 2
+// runs of 8 pixels = four n-tiles of mma.m16n8k8, times two 16-channel
+// m-tiles: 32 accumulators a thread). The input channels go in chunks of 8,
+// one mma k-step per tap:
+//   Xs[c][(hy, hx)]   the chunk's 8 channels over the (16 + KS - 1)^2 halo, as TF32
+//   Ws[tap][c][co]    the chunk's weights, as TF32
+// A warp loads the B fragments of its KS + 1 halo rows once per kx and uses
+// each for the KS taps ky that read it (row r + ky serves output row r at tap
+// ky); the A fragments are loaded once per tap for the warp's 8 n-tiles.
+// The next chunk's global loads are in flight (registers) while the current
+// one is multiplied, as in the implicit GEMM.
+//
+// Shared-memory banks: a fragment load has lane 4 g + t read channel (or k)
+// t or t + 4 and pixel (or channel) g. The channel stride of Xs is the halo
+// rounded up to 8 or 24 modulo 32 (328 for KS = 3, 408 for KS = 5) and Ws's
+// channel row is 40 floats, so that the 32 lanes hit 32 banks (8 t + g). The
+// weights' staging stores (a thread per (co, c), its KS*KS taps) meet two to
+// a bank; a row of 36 would spare them and put two lanes on a bank in every
+// A fragment load instead, which are far more.
+// Size: KS = 3: Xs 10.5 KB + Ws 11.5 KB; KS = 5: 13.1 + 32 KB (static, under 48 KB).
+//
+// Error: the operands are rounded to nearest TF32 as they are staged, as in
+// conv2d_implicit_tf32.cuh, so the same bound holds:
+//   |y - exact| <= (2^-10 + 2^-22 + K 2^-24) sum_r |W[co][r]| |x_r|  (K = Cin*KS*KS)
+// up to the epilogue's roundings (tests/test_cuda_conv_implicit.cpp).
+//
+// Not yet timed on a GPU (study_conv2d version 18; tools/gpu_check.sh runs it
+// and the whole image with DCSR_CONV_PATH=tile DCSR_TF32=1). Its index math
+// is checked on the host emulator.
+#pragma once
+#include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/mma_tf32.cuh"
+
+namespace dcsr::kernels::cuda {
+
+constexpr int kTileConvThreads = 256;
+constexpr int kTileConvChannels = 32;  // output channels per block
+constexpr int kTileConvSide = 16;      // output tile: 16 x 16 pixels
+constexpr int kTileConvChunk = 8;      // input channels per shared-memory step (one mma k-step)
+
+// The smallest stride >= n that is 8 or 24 modulo 32 (see the banks above).
+__host__ __device__ constexpr int tile_conv_channel_stride(int n) {
+  return (n % 32 == 8 || n % 32 == 24) ? n : tile_conv_channel_stride(n + 1);
+}
+
+// Blocks of a launch: the tiles of one output plane, for grid.x.
+inline int64_t tile_conv_tiles(int64_t Ho, int64_t Wo) {
+  return ((Ho + kTileConvSide - 1) / kTileConvSide) * ((Wo + kTileConvSide - 1) / kTileConvSide);
+}
+
+// grid = (tile_conv_tiles(Ho, Wo), ceil(Cout / 32), N); block = 256. b and res may be null.
+template <int KS>
+__global__ void __launch_bounds__(kTileConvThreads, 2)
+    conv_tile_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ b,
+                   const float* __restrict__ res, float* __restrict__ y, int Cin, int H, int W, int pad, int Cout,
+                   float slope) {
+  constexpr int kTaps = KS * KS, kCC = kTileConvChunk, kM = kTileConvChannels, kSide = kTileConvSide;
+  constexpr int kHaloW = kSide + KS - 1, kHalo = kHaloW * kHaloW;
+  constexpr int kXStride = tile_conv_channel_stride(kHalo);  // Xs: floats between channels
+  constexpr int kWRow = kM + 8;                              // Ws: floats between input channels
+  constexpr int kWTap = kCC * kWRow;                         // Ws: floats between taps
+  constexpr int kRowsPerWarp = 2, kHaloRows = kRowsPerWarp + KS - 1;
+  static_assert(KS == 3 || KS == 5, "3x3 or 5x5");
+  static_assert(kHalo > kTileConvThreads && kHalo <= 2 * kTileConvThreads, "one or two halo places a thread");
+  static_assert(kM * kCC == kTileConvThreads, "one (output channel, input channel) of weights a thread");
+  __shared__ __align__(16) uint32_t Xs[kCC * kXStride];
+  __shared__ __align__(16) uint32_t Ws[kTaps * kWTap];
+
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int g = lane >> 2, t = lane & 3;  // mma_tf32.cuh's group and thread
+  const int Ho = H + 2 * pad - KS + 1, Wo = W + 2 * pad - KS + 1;
+  const int tiles_x = (Wo + kSide - 1) / kSide;
+  const int oy0 = (int(blockIdx.x) / tiles_x) * kSide, ox0 = (int(blockIdx.x) % tiles_x) * kSide;
+  const int m0 = int(blockIdx.y) * kM;
+  const int64_t plane = int64_t(H) * W;
+  const float* xn = x + int64_t(blockIdx.z) * Cin * plane;
+
+  // Staging. Input: this thread's halo places tid and tid + 256 (if inside
+  // the halo), all 8 channels of the chunk; offset -1 outside the image.
+  auto halo_offset = [&](int place) {
+    const int iy = oy0 - pad + place / kHaloW, ix = ox0 - pad + place % kHaloW;
+    return (iy >= 0 && iy < H && ix >= 0 && ix < W) ? iy * W + ix : -1;
+  };
+  const int second_place = tid + kTileConvThreads;
+  const bool has_second = second_place < kHalo;
+  const int offset_first = halo_offset(tid), offset_second = has_second ? halo_offset(second_place) : -1;
+  // Weights: this thread's output channel m0 + tid / 8 and chunk channel tid % 8, its KS*KS taps
+  // (contiguous in w[co][c][ky][kx]).
+  const int w_co = tid / kCC, w_c = tid % kCC;
+  const bool w_co_ok = m0 + w_co < Cout;
+  const float* w_row = w + int64_t(m0 + (w_co_ok ? w_co : 0)) * Cin * kTaps;
+  // 5x5's 25 weights would not fit beside the rest in registers (ptxas
+  // spilled): it loads them from global memory when it stores them (they are
+  // small and cached; the SM's other block computes meanwhile).
+  constexpr bool kPrefetchWeights = KS == 3;
+  float rx[2][kCC], rw[kTaps];
+  int next_c0 = 0;  // the chunk load_chunk fetched
+  auto load_weights = [&](int c0, float(&into)[kTaps]) {
+    const bool ok = w_co_ok && c0 + w_c < Cin;
+    const float* wc = w_row + int64_t(ok ? c0 + w_c : 0) * kTaps;
+#pragma unroll
+    for (int tap = 0; tap < kTaps; ++tap) into[tap] = ok ? wc[tap] : 0.0f;
+  };
+  auto load_chunk = [&](int c0) {
+#pragma unroll
+    for (int c = 0; c < kCC; ++c) {
+      const bool c_ok = c0 + c < Cin;
+      const float* xc = xn + int64_t(c_ok ? c0 + c : 0) * plane;
+      rx[0][c] = (c_ok && offset_first >= 0) ? xc[offset_first] : 0.0f;
+      rx[1][c] = (c_ok && offset_second >= 0) ? xc[offset_second] : 0.0f;
+    }
+    if constexpr (kPrefetchWeights) load_weights(c0, rw);
+    next_c0 = c0;
+  };
+  auto store_chunk = [&] {
+#pragma unroll
+    for (int c = 0; c < kCC; ++c) {
+      Xs[c * kXStride + tid] = to_tf32(rx[0][c]);
+      if (has_second) Xs[c * kXStride + second_place] = to_tf32(rx[1][c]);
+    }
+    if constexpr (!kPrefetchWeights) load_weights(next_c0, rw);
+#pragma unroll
+    for (int tap = 0; tap < kTaps; ++tap) Ws[tap * kWTap + w_c * kWRow + w_co] = to_tf32(rw[tap]);
+  };
+
+  // acc[i][r][s][q]: channel 16 i + g (+ 8 for q >= 2), tile row 2 warp + r,
+  // tile column 8 s + 2 t (+ 1 for odd q).
+  float acc[2][kRowsPerWarp][2][4];
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+#pragma unroll
+    for (int r = 0; r < kRowsPerWarp; ++r)
+#pragma unroll
+      for (int s = 0; s < 2; ++s)
+#pragma unroll
+        for (int q = 0; q < 4; ++q) acc[i][r][s][q] = 0.0f;
+
+  const int warp_row = kRowsPerWarp * warp;
+  load_chunk(0);
+  store_chunk();
+  __syncthreads();
+  for (int c0 = 0; c0 < Cin; c0 += kCC) {
+    const bool more = c0 + kCC < Cin;
+    if (more) load_chunk(c0 + kCC);  // in flight during the products
+#pragma unroll
+    for (int kx = 0; kx < KS; ++kx) {
+      // B[k][n] = Xs[channel k][halo row, column n + kx]: fragments of the warp's halo rows.
+      uint32_t fb[kHaloRows][2][2];
+#pragma unroll
+      for (int hr = 0; hr < kHaloRows; ++hr)
+#pragma unroll
+        for (int s = 0; s < 2; ++s) {
+          const int at = (warp_row + hr) * kHaloW + 8 * s + kx + g;
+          fb[hr][s][0] = Xs[t * kXStride + at];
+          fb[hr][s][1] = Xs[(t + 4) * kXStride + at];
+        }
+#pragma unroll
+      for (int ky = 0; ky < KS; ++ky) {
+        // A[m][k] = Ws[tap][channel k][output channel m].
+        const uint32_t* wt = Ws + (ky * KS + kx) * kWTap;
+        uint32_t fa[2][4];
+#pragma unroll
+        for (int i = 0; i < 2; ++i) {
+          const int m = 16 * i + g;
+          fa[i][0] = wt[t * kWRow + m];
+          fa[i][1] = wt[t * kWRow + m + 8];
+          fa[i][2] = wt[(t + 4) * kWRow + m];
+          fa[i][3] = wt[(t + 4) * kWRow + m + 8];
+        }
+#pragma unroll
+        for (int i = 0; i < 2; ++i)
+#pragma unroll
+          for (int r = 0; r < kRowsPerWarp; ++r)
+#pragma unroll
+            for (int s = 0; s < 2; ++s) mma_tf32_m16n8k8(acc[i][r][s], fa[i], fb[r + ky][s]);
+      }
+    }
+    if (!more) break;
+    __syncthreads();  // every warp is done with this chunk
+    store_chunk();
+    __syncthreads();
+  }
+
+  // The epilogue of the implicit GEMM: bias, then residual, then the activation.
+  const int64_t P = int64_t(Ho) * Wo, image = int64_t(blockIdx.z) * Cout * P;
+  float* yn = y + image;
+  const float* rn = res ? res + image : nullptr;
+  const bool vec2 = (Wo & 1) == 0;  // then (co, oy, ox even) is an even offset
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int co = m0 + 16 * i + g + 8 * half;
+      if (co >= Cout) continue;
+#pragma unroll
+      for (int r = 0; r < kRowsPerWarp; ++r) {
+        const int oy = oy0 + warp_row + r;
+        if (oy >= Ho) continue;
+#pragma unroll
+        for (int s = 0; s < 2; ++s) {
+          const int ox = ox0 + 8 * s + 2 * t;
+          const int64_t at = int64_t(co) * P + int64_t(oy) * Wo + ox;
+          float v[2];
+#pragma unroll
+          for (int q = 0; q < 2; ++q) {
+            v[q] = acc[i][r][s][2 * half + q];
+            if (b) v[q] += b[co];
+            if (rn && ox + q < Wo) v[q] += rn[at + q];
+            v[q] = v[q] > 0.0f ? v[q] : slope * v[q];
+          }
+          if (vec2 && ox + 1 < Wo) {
+            *reinterpret_cast<float2*>(yn + at) = make_float2(v[0], v[1]);
+          } else {
+#pragma unroll
+            for (int q = 0; q < 2; ++q)
+              if (ox + q < Wo) yn[at + q] = v[q];
+          }
+        }
+      }
+    }
+}
+
+}  // namespace dcsr::kernels::cuda
