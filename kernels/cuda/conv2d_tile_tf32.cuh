@@ -26,7 +26,10 @@
 // each for the KS taps ky that read it (row r + ky serves output row r at tap
 // ky); the A fragments are loaded once per tap for the warp's 8 n-tiles.
 // The next chunk's global loads are in flight (registers) while the current
-// one is multiplied, as in the implicit GEMM.
+// one is multiplied, as in the implicit GEMM. At KS = 3 the shared memory is
+// double-buffered (one barrier a chunk: a warp stores the next chunk as soon
+// as it is done with the current one); 5x5's two buffers would not fit under
+// 48 KB, so it has one and a second barrier before the store.
 //
 // Shared-memory banks: a fragment load has lane 4 g + t read channel (or k)
 // t or t + 4 and pixel (or channel) g. The channel stride of Xs is the halo
@@ -35,7 +38,7 @@
 // weights' staging stores (a thread per (co, c), its KS*KS taps) meet two to
 // a bank; a row of 36 would spare them and put two lanes on a bank in every
 // A fragment load instead, which are far more.
-// Size: KS = 3: Xs 10.5 KB + Ws 11.5 KB; KS = 5: 13.1 + 32 KB (static, under 48 KB).
+// Size of a buffer: KS = 3: Xs 10.5 KB + Ws 11.5 KB (two buffers: 44 KB); KS = 5: 13.1 + 32 KB (one).
 //
 // Error: the operands are rounded to nearest TF32 as they are staged, as in
 // conv2d_implicit_tf32.cuh, so the same bound holds:
@@ -81,8 +84,9 @@ __global__ void __launch_bounds__(kTileConvThreads, 2)
   static_assert(KS == 3 || KS == 5, "3x3 or 5x5");
   static_assert(kHalo > kTileConvThreads && kHalo <= 2 * kTileConvThreads, "one or two halo places a thread");
   static_assert(kM * kCC == kTileConvThreads, "one (output channel, input channel) of weights a thread");
-  __shared__ __align__(16) uint32_t Xs[kCC * kXStride];
-  __shared__ __align__(16) uint32_t Ws[kTaps * kWTap];
+  constexpr int kBuffers = KS == 3 ? 2 : 1;  // (static shared memory is at most 48 KB)
+  __shared__ __align__(16) uint32_t Xs_buffers[kBuffers][kCC * kXStride];
+  __shared__ __align__(16) uint32_t Ws_buffers[kBuffers][kTaps * kWTap];
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int g = lane >> 2, t = lane & 3;  // mma_tf32.cuh's group and thread
@@ -130,7 +134,9 @@ __global__ void __launch_bounds__(kTileConvThreads, 2)
     if constexpr (kPrefetchWeights) load_weights(c0, rw);
     next_c0 = c0;
   };
-  auto store_chunk = [&] {
+  auto store_chunk = [&](int buf) {
+    uint32_t* Xs = Xs_buffers[buf];
+    uint32_t* Ws = Ws_buffers[buf];
 #pragma unroll
     for (int c = 0; c < kCC; ++c) {
       Xs[c * kXStride + tid] = to_tf32(rx[0][c]);
@@ -155,11 +161,13 @@ __global__ void __launch_bounds__(kTileConvThreads, 2)
 
   const int warp_row = kRowsPerWarp * warp;
   load_chunk(0);
-  store_chunk();
+  store_chunk(0);
   __syncthreads();
-  for (int c0 = 0; c0 < Cin; c0 += kCC) {
+  for (int c0 = 0, buf = 0; c0 < Cin; c0 += kCC, buf = (buf + 1) % kBuffers) {
     const bool more = c0 + kCC < Cin;
     if (more) load_chunk(c0 + kCC);  // in flight during the products
+    const uint32_t* Xs = Xs_buffers[buf];
+    const uint32_t* Ws = Ws_buffers[buf];
 #pragma unroll
     for (int kx = 0; kx < KS; ++kx) {
       // B[k][n] = Xs[channel k][halo row, column n + kx]: fragments of the warp's halo rows.
@@ -194,8 +202,10 @@ __global__ void __launch_bounds__(kTileConvThreads, 2)
       }
     }
     if (!more) break;
-    __syncthreads();  // every warp is done with this chunk
-    store_chunk();
+    // With two buffers the other one was last read in the chunk before, which
+    // every warp finished before the barrier that ended it.
+    if constexpr (kBuffers == 1) __syncthreads();  // every warp is done with this chunk
+    store_chunk((buf + 1) % kBuffers);
     __syncthreads();
   }
 

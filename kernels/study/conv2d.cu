@@ -82,7 +82,7 @@
 //                channels x 16x16 pixels per block, the input staged once per 8
 //                channels with the taps' halo, each tap reading it in place (no
 //                column values, no division in the inner loop); 124 registers,
-//                22 KB of shared memory. Not yet timed.
+//                two 22 KB shared-memory buffers. Not yet timed.
 //
 // The goal (kernels/cuda/conv2d.cu): forward 64->64 at 256x256 at >= 70% of
 // cuBLAS SGEMM on the equivalent GEMM (M = Cout = 64, N = H*W = 65536, K = 576),
