@@ -296,6 +296,14 @@ struct OutputBand {
 
 // Runs planned tiles through the network, up to options.batch_tiles of one
 // window size per call, and places every result into the current band.
+//
+// One batch deep pipeline: a batch's outputs are copied to the CPU just
+// before the next batch's network call, and placed after it. On a GPU the
+// call returns once its kernels are queued, so the placing and the next
+// tiles' crops run while they execute, instead of leaving the GPU idle
+// between tiles; the copy waits for the batch's kernels (they are the
+// stream's only work then). On the CPU nothing changes but the order.
+// finish() places the last batch: the band is complete after it.
 class TileBatcher {
  public:
   TileBatcher(const CompactImage& lr, const CompactImage& ref, const TileGrid& g, const TileForward& forward,
@@ -320,7 +328,15 @@ class TileBatcher {
     if (int64_t(pending_.size()) >= batch_limit_) flush();
   }
 
-  // Runs the queued tiles.
+  // Runs the queued tiles and places every result (the band is then complete).
+  void finish() {
+    flush();
+    place(download(in_flight_));
+    in_flight_ = {};
+  }
+
+ private:
+  // Runs the queued tiles (their results are placed later: the class comment).
   void flush() {
     if (pending_.empty()) return;
     const int64_t wh = pending_[0].window.size(2), ww = pending_[0].window.size(3);
@@ -339,10 +355,19 @@ class TileBatcher {
     pending_.clear();
   }
 
- private:
   struct Pending {
     int64_t j, i;
     Tensor tile, window;  // (1, 3, th, tw), (1, 3, hr, wr)
+  };
+  // A batch's results and its tiles' places (j, i), in batch order: on the
+  // network's device (InFlight), then on the CPU (Downloaded).
+  struct InFlight {
+    TileOutput out;
+    std::vector<std::pair<int64_t, int64_t>> places;
+  };
+  struct Downloaded {
+    Tensor sr, confidence, warped_ref;
+    std::vector<std::pair<int64_t, int64_t>> places;
   };
 
   // The network on pending_[begin, end) as one batch. A batch that runs out
@@ -351,6 +376,8 @@ class TileBatcher {
   // the same results, since each tile's result does not depend on its batch.
   void run(size_t begin, size_t end) {
     const int64_t n = int64_t(end - begin);
+    const Downloaded previous = download(in_flight_);
+    in_flight_ = {};
     TileOutput out;
     try {
       ScopedSeconds timed(&times_.network);
@@ -364,43 +391,56 @@ class TileBatcher {
     } catch (const Error& e) {
       if (n == 1 || std::string(e.what()).find("out of memory") == std::string::npos) throw;
       batch_limit_ = std::min(batch_limit_, n / 2);
+      place(previous);
       const size_t middle = begin + size_t(n / 2);
       run(begin, middle);
       run(middle, end);
       return;
     }
-    place(out, begin, end);
+    place(previous);
+    in_flight_.out = out;
+    for (size_t k = begin; k < end; ++k) in_flight_.places.emplace_back(pending_[k].j, pending_[k].i);
   }
 
-  void place(const TileOutput& out, size_t begin, size_t end) {
-    const int64_t n = int64_t(end - begin);
+  // A batch's results on the CPU (none for an empty batch).
+  Downloaded download(const InFlight& batch) {
+    Downloaded d;
+    d.places = batch.places;
+    const int64_t n = int64_t(batch.places.size());
+    if (n == 0) return d;
+    const TileOutput& out = batch.out;
     DCSR_CHECK(out.sr.defined() && out.sr.dim() == 4 && out.sr.size(0) == n &&
                    out.sr.size(2) == 2 * g_.tile_h() && out.sr.size(3) == 2 * g_.tile_w(),
                "tiled inference: the network returned SR ", out.sr.defined() ? shape_str(out.sr.shape()) : "none",
                " for ", n, " tile(s) of ", g_.tile_h(), "x", g_.tile_w(), " (expected twice their size)");
-    Tensor sr, confidence, warped_ref;
-    {
-      ScopedSeconds timed(&times_.download);
-      sr = out.sr.to(kCPU).to(kFloat32);
-      if (options_.want_confidence) {
-        DCSR_CHECK(out.confidence.defined(), "tiled inference: the network gave no confidence map");
-        confidence = out.confidence.to(kCPU).to(kFloat32);
-      }
-      if (options_.want_warped_ref) {
-        DCSR_CHECK(out.warped_ref.defined(), "tiled inference: the network gave no warped Ref");
-        warped_ref = out.warped_ref.to(kCPU).to(kFloat32);
-      }
+    ScopedSeconds timed(&times_.download);
+    d.sr = out.sr.to(kCPU).to(kFloat32);
+    if (options_.want_confidence) {
+      DCSR_CHECK(out.confidence.defined(), "tiled inference: the network gave no confidence map");
+      d.confidence = out.confidence.to(kCPU).to(kFloat32);
     }
+    if (options_.want_warped_ref) {
+      DCSR_CHECK(out.warped_ref.defined(), "tiled inference: the network gave no warped Ref");
+      d.warped_ref = out.warped_ref.to(kCPU).to(kFloat32);
+    }
+    return d;
+  }
+
+  void place(const Downloaded& d) {
+    const int64_t n = int64_t(d.places.size());
+    if (n == 0) return;
     {
       ScopedSeconds timed(&times_.placing);
-      place_all(sr, confidence, warped_ref, begin, n);
+      place_all(d);
     }
     if (options_.progress)
       for (int64_t b = 0; b < n; ++b) options_.progress(++done_, total_);
   }
 
-  // Places the n results of pending_[begin, begin + n) into the current band.
-  void place_all(const Tensor& sr, const Tensor& confidence, const Tensor& warped_ref, size_t begin, int64_t n) {
+  // Places a batch's results into the current band.
+  void place_all(const Downloaded& d) {
+    const Tensor &sr = d.sr, &confidence = d.confidence, &warped_ref = d.warped_ref;
+    const int64_t n = int64_t(d.places.size());
     if (options_.want_confidence) {
       if (!band_->maps.confidence.defined()) {
         // Output size = the image at the confidence's scale, rounded up; the
@@ -414,7 +454,7 @@ class TileBatcher {
       }
     }
     for (int64_t b = 0; b < n; ++b) {
-      const int64_t j = pending_[begin + size_t(b)].j, i = pending_[begin + size_t(b)].i;
+      const auto [j, i] = d.places[size_t(b)];
       const int64_t j0 = band_->j0;
       place_core(sr, b, band_->maps.sr, g_, j0, j, i, "SR");
       if (options_.want_confidence) place_core(confidence, b, band_->maps.confidence, g_, j0, j, i, "confidence");
@@ -434,6 +474,7 @@ class TileBatcher {
   int64_t done_ = 0;
   int64_t last_h_ = -1, last_w_ = -1;  // the Ref window size of the batch before
   std::vector<Pending> pending_;  // same window size, at most batch_limit_
+  InFlight in_flight_;            // the batch run last, not yet placed
 };
 
 }  // namespace
@@ -535,7 +576,7 @@ TiledResult tiled_inference(const CompactImage& lr, const CompactImage& ref, Mod
     group_by_window_size(band_plan);
     batcher.set_band(&band);
     for (const PlannedTile& t : band_plan) batcher.add(t);
-    batcher.flush();
+    batcher.finish();
     if (options.on_band) {
       options.on_band(band.maps);
     } else {
