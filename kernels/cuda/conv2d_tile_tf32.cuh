@@ -69,6 +69,19 @@ inline int64_t tile_conv_tiles(int64_t Ho, int64_t Wo) {
   return ((Ho + kTileConvSide - 1) / kTileConvSide) * ((Wo + kTileConvSide - 1) / kTileConvSide);
 }
 
+// The epilogue for one output value v of channel co: the bias, then the
+// residual (rn[at], read only where in_range), then the LeakyReLU (slope 1:
+// none), in the order of the default epilogue; b and rn may be null. The
+// implicit GEMMs spell the same steps out: written through this function,
+// four of their measured kernels compiled to other machine code (sm_90
+// cubin compared), and their H100 times would no longer hold.
+__device__ __forceinline__ float conv_epilogue(float v, const float* b, int co, const float* rn, int64_t at,
+                                               bool in_range, float slope) {
+  if (b) v += b[co];
+  if (rn && in_range) v += rn[at];
+  return v > 0.0f ? v : slope * v;
+}
+
 // grid = (tile_conv_tiles(Ho, Wo), ceil(Cout / 32), N); block = 256. b and res may be null.
 template <int KS>
 __global__ void __launch_bounds__(kTileConvThreads, 2)
@@ -230,12 +243,8 @@ __global__ void __launch_bounds__(kTileConvThreads, 2)
           const int64_t at = int64_t(co) * P + int64_t(oy) * Wo + ox;
           float v[2];
 #pragma unroll
-          for (int q = 0; q < 2; ++q) {
-            v[q] = acc[i][r][s][2 * half + q];
-            if (b) v[q] += b[co];
-            if (rn && ox + q < Wo) v[q] += rn[at + q];
-            v[q] = v[q] > 0.0f ? v[q] : slope * v[q];
-          }
+          for (int q = 0; q < 2; ++q)
+            v[q] = conv_epilogue(acc[i][r][s][2 * half + q], b, co, rn, at + q, ox + q < Wo, slope);
           if (vec2 && ox + 1 < Wo) {
             *reinterpret_cast<float2*>(yn + at) = make_float2(v[0], v[1]);
           } else {
