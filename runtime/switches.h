@@ -40,9 +40,10 @@ CudaConvPath conv_path_from_name(const std::string& name);  // the inverse; an E
 // within the proven bound (kernels/cuda/max_cosine_tf32.cu): the same values
 // and indices. Read on first use from DCSR_CUDA_MATCH ("float32" or "tf32";
 // unset: float32; any other value is an Error that names it). No effect in
-// builds without CUDA. float32 stays the default: on an H100 the TF32 path
-// took 1.17x its time on the model's 144-long features (the 4K tile's
-// 27556 x 30976), and gained only on 576-long ones (docs/gpu_check_h100.md).
+// builds without CUDA. float32 stays the default: on an H100 the TF32 path's
+// first form took 1.17x its time on the model's 144-long features (the 4K
+// tile's 27556 x 30976), and gained only on 576-long ones
+// (docs/gpu_check_h100.md); its fused form is not yet timed.
 enum class CudaMatchPath { kFloat32, kTf32 };
 void set_cuda_match_path(CudaMatchPath path);
 CudaMatchPath cuda_match_path();

@@ -2,23 +2,27 @@
 // twin of kernels/cpu/max_cosine_int16.h): the max and FIRST argmax over keys
 // of every query's dot products, bit-identical to the float32 sweep of
 // max_cosine.cu. Taken when DCSR_CUDA_MATCH=tf32 (runtime/switches.h). The
-// default stays the float32 sweep: timed on an H100 (2026-12-05), this path
-// took 1.17x its time at the model's D = 144 (the 4K tile's shape), 0.56-0.75x
-// at D = 576, with 1.3-1.5 candidates re-scored per query.
+// default stays the float32 sweep. Timed on an H100 (2026-12-05), the first
+// form of this path (cuBLAS writing every score of a chunk, 3.4 GB for a 4K
+// tile, then a pass reading them back) took 1.17x its time at the model's
+// D = 144, 0.56-0.75x at D = 576, with 1.3-1.5 candidates re-scored per
+// query. The fused form below stores no score; it is not yet timed.
 //
-// Per image, queries in chunks of C lanes (the scores of a chunk, Nk x C
-// floats, stay within the workspace limit):
-//   1. cuBLAS computes every score of the chunk with TF32 inputs and float32
-//      accumulation (cublasGemmEx, CUBLAS_COMPUTE_32F_FAST_TF32): a(i, j).
-//   2. One block per query: the best approximate score, the bound T_i below,
-//      every key within T_i of the best (at most kCap of them, sorted into key
-//      order), each re-scored with the sweep's own float32 chain
-//      (acc = fma(k[d], q[d], acc) from 0, d = 0 .. D-1, then zero steps up
-//      to the sweep's multiple of 8), and the first strict maximum in key
-//      order written: the sweep's value and index, near-ties included.
-//   3. Queries whose candidates overflow the list (flat regions), or whose
-//      scores are not all finite, are gathered and matched by the float32
-//      sweep itself.
+// Per image, queries in passes of C lanes (their kept candidates within the
+// workspace limit):
+//   1. tf32_candidate_sweep.cuh: every score a(i, j) on TF32 tensor cores
+//      with float32 accumulation, never stored; each thread keeps, per
+//      query, the best score it saw and up to 4 keys within the bound T_i
+//      below of it (and the largest score it had to drop).
+//   2. resolve_kernel, one block per query: the best approximate score over
+//      all threads, every kept key within T_i of it (at most kCap of them,
+//      sorted into key order), each re-scored with the sweep's own float32
+//      chain (acc = fma(k[d], q[d], acc) from 0, d = 0 .. D-1, then zero
+//      steps up to the sweep's multiple of 8), and the first strict maximum
+//      in key order written: the sweep's value and index, near-ties included.
+//   3. Queries with more than kCap candidates, or a dropped one (flat
+//      regions), or norms that could take a product out of float32's range,
+//      are gathered and matched by the float32 sweep itself.
 //
 // The bound. With u_t = 2^-10 (a TF32 rounding, by truncation or to
 // nearest), the products of rounded inputs are exact in float32 (11-bit
@@ -34,8 +38,9 @@
 // candidate: the float32 argmax j* has a(j*) >= f(j*) - E >= f(j_a) - E >=
 // a(j_a) - 2 E, and so has every key that ties it exactly. Keys whose norms
 // leave [1e-6, 1e15] (zero columns aside) or are not finite send the whole
-// image to the float32 sweep; a query whose scores are not all finite, or
-// whose |q_i| K exceeds 1e37, goes to it alone.
+// image to the float32 sweep; a query whose norm is not finite, or whose
+// |q_i| K exceeds 1e37, goes to it alone (below that, with finite keys,
+// every score is finite: |a| <= |q_i| K).
 //
 // Why TF32 and not bf16: `dcsr_bench --filter match_candidates_real` counts
 // the keys within each bound on real features (the demo pair, 4 tiles, 1200
@@ -46,13 +51,14 @@
 // tile had 45% above 32 at TF32's bound and 52% above 256 at bf16's.
 #include "kernels/cuda/max_cosine_tf32.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cfloat>
 #include <cmath>
 
-#include "kernels/cuda/cublas_handle.h"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/dot_sweep.cuh"
+#include "kernels/cuda/tf32_candidate_sweep.cuh"
 
 namespace dcsr::kernels::cuda {
 
@@ -103,64 +109,50 @@ __global__ void max_kernel(const double* values, int64_t n, double* out) {
   if (threadIdx.x == 0) out[0] = best[0];
 }
 
-// Step 2 for the queries lane0 .. lane0 + C - 1 of one image. scores: Nk x C,
-// column c = query lane0 + c (contiguous). q (D, Nq), k (D, Nk). Writes
-// conf/index of the queries it settles; the others go to `overflow` (their
-// indices, `overflow_count` of them). counters: [0] pairs re-scored.
+// Step 2 for the queries lane0 .. lane0 + C - 1 of one image, one block per
+// query: the largest approximate score over the sweep's groups, the
+// threshold, every kept key within it (sorted into key order), each
+// re-scored with the sweep's own float32 chain, and the first strict maximum
+// in key order written to conf/index. A query goes to `overflow` (its index,
+// `overflow_count` of them) when the image is declined, its products could
+// leave float32's range, a key within the threshold may have been dropped,
+// or more than kCap keys are within it. counters: [0] pairs re-scored.
 __global__ void __launch_bounds__(kQueryThreads)
-    candidates_kernel(const float* scores, const float* q, const float* k, int64_t D, int64_t Nq, int64_t Nk,
-                      int64_t lane0, int64_t C, int64_t D_swept, const double* key_norm_max, const int* flags,
-                      double factor, float* conf, int64_t* index, int64_t* overflow, int* overflow_count,
-                      unsigned long long* counters) {
-  __shared__ double red[kQueryThreads];
-  __shared__ int bad[kQueryThreads];
+    resolve_kernel(const float* q, const float* k, int64_t D, int64_t Nq, int64_t Nk, int64_t lane0, int64_t C,
+                   int64_t D_swept, int groups, const float* best, const float* dropped, const int* slot_keys,
+                   const float* slot_scores, const double* q_norms, const double* key_norm_max, const int* flags,
+                   double factor, float* conf, int64_t* index, int64_t* overflow, int* overflow_count,
+                   unsigned long long* counters) {
+  __shared__ float red[2][kQueryThreads];
   __shared__ int32_t keys[kCap];
   __shared__ float exact[kCap];
   __shared__ int count;
-  const int t = threadIdx.x;
+  const int t = threadIdx.x, entries = groups * kCandidateSlots;
   for (int64_t c = blockIdx.x; c < C; c += gridDim.x) {
     const int64_t lane = lane0 + c;
-    const float* s = scores + c * Nk;
-    // |q| and the best approximate score (and whether every score is finite).
-    double sq = 0.0;
-    for (int64_t d = t; d < D; d += kQueryThreads) sq += double(q[d * Nq + lane]) * double(q[d * Nq + lane]);
-    float best = -INFINITY;
-    int not_finite = 0;
-    for (int64_t j = t; j < Nk; j += kQueryThreads) {
-      const float v = s[j];
-      if (!(fabsf(v) <= FLT_MAX)) not_finite = 1;  // NaN or infinite
-      best = fmaxf(best, v);
-    }
-    red[t] = sq;
-    bad[t] = not_finite;
+    float top = -INFINITY, drop = -INFINITY;
+    for (int r = t; r < groups; r += kQueryThreads)
+      top = fmaxf(top, best[c * groups + r]), drop = fmaxf(drop, dropped[c * groups + r]);
+    red[0][t] = top, red[1][t] = drop;
     __syncthreads();
     for (int h = kQueryThreads / 2; h > 0; h >>= 1) {
-      if (t < h) red[t] += red[t + h], bad[t] |= bad[t + h];
+      if (t < h) red[0][t] = fmaxf(red[0][t], red[0][t + h]), red[1][t] = fmaxf(red[1][t], red[1][t + h]);
       __syncthreads();
     }
-    const double q_norm = sqrt(red[0]);
-    // Not finite, or products that could leave float32's range: the float32 sweep decides.
-    const int lane_bad = bad[0] | flags[0] | !(q_norm * key_norm_max[0] <= 1e37);
-    __syncthreads();
-    red[t] = best;
-    __syncthreads();
-    for (int h = kQueryThreads / 2; h > 0; h >>= 1) {
-      if (t < h) red[t] = fmax(red[t], red[t + h]);
-      __syncthreads();
-    }
-    const double best_all = red[0];
+    const double q_norm = q_norms[lane], K = key_norm_max[0];
+    const double threshold = double(red[0][0]) - match_bound(factor, q_norm, K, D);
+    // Not finite, products that could leave float32's range, or a candidate
+    // the sweep may have dropped: the float32 sweep decides.
+    const bool lane_bad = flags[0] || !(q_norm * K <= 1e37) || !(fabsf(red[0][0]) <= FLT_MAX) ||
+                          double(red[1][0]) >= threshold;
     if (t == 0) count = 0;
     __syncthreads();
-    if (!lane_bad) {
-      const double K = key_norm_max[0];
-      const double bound = 2.0 * (factor * q_norm * K + 1e-30 * double(D) * (1.0 + q_norm + K)) * (1.0 + 1e-5);
-      const double floor = best_all - bound;
-      for (int64_t j = t; j < Nk; j += kQueryThreads)
-        if (double(s[j]) >= floor) {
+    if (!lane_bad)
+      for (int e = t; e < entries; e += kQueryThreads)
+        if (double(slot_scores[c * entries + e]) >= threshold) {
           const int slot = atomicAdd(&count, 1);
-          if (slot < kCap) keys[slot] = int32_t(j);
+          if (slot < kCap) keys[slot] = slot_keys[c * entries + e];
         }
-    }
     __syncthreads();
     const int n = count;
     if (lane_bad || n > kCap) {
@@ -231,27 +223,40 @@ void max_cosine_tf32(const Tensor& q, const Tensor& k, Tensor& confidence, Tenso
                      const Float32Sweep& float32_sweep) {
   const int64_t N = q.size(0), D = q.size(1), Nq = q.size(2), Nk = k.size(2);
   if (Nq == 0) return;
-  DCSR_CHECK(Nk > 0 && Nk <= INT32_MAX && Nq <= INT32_MAX && D <= INT32_MAX, "max_cosine (tf32): ", Nq,
-             " queries and ", Nk, " keys of depth ", D, " exceed cuBLAS's int32 sizes");
+  DCSR_CHECK(Nk > 0 && Nk <= INT32_MAX - kCandidateKeys && Nq <= INT32_MAX - kCandidateQueries && D <= INT32_MAX,
+             "max_cosine (tf32): ", Nq, " queries and ", Nk, " keys of depth ", D, " exceed the sweep's int32 sizes");
   const int64_t D_swept = (D + sweep::kStep - 1) / sweep::kStep * sweep::kStep;
   const double factor = bound_factor(D);
-  // Queries per chunk: their scores (Nk floats each) within the workspace.
-  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(Nq, workspace_bytes / (4 * Nk)));
-  Tensor norms_t, flags_t, kmax_t, scores_t, overflow_t, count_t, counter_t;
-  double* key_norms = scratch<double>(norms_t, Nk);
+  // The sweep's grid: blocks of 128 queries, and the keys cut into chunks
+  // (multiples of 128, at most 4) so that the blocks fill about two waves.
+  const int64_t query_blocks = (Nq + kCandidateQueries - 1) / kCandidateQueries;
+  const int64_t wanted_chunks = std::clamp<int64_t>((2 * multiprocessors() + query_blocks - 1) / query_blocks, 1, 4);
+  const int64_t chunk_keys =
+      ((Nk + wanted_chunks - 1) / wanted_chunks + kCandidateKeys - 1) / kCandidateKeys * kCandidateKeys;
+  const int64_t chunks = (Nk + chunk_keys - 1) / chunk_keys, groups = 4 * chunks;
+  // Queries per pass: their kept candidates (groups x (best, dropped, 4 keys, 4 scores)) within the workspace.
+  const int64_t per_query = groups * (2 + 2 * kCandidateSlots) * 4;
+  const int64_t pass = std::min(Nq, std::max<int64_t>(kCandidateQueries, workspace_bytes / per_query /
+                                                                           kCandidateQueries * kCandidateQueries));
+  Tensor key_norms_t, q_norms_t, q_flags_t, flags_t, kmax_t, overflow_t, count_t, counter_t;
+  Tensor best_t, dropped_t, slot_keys_t, slot_scores_t;
+  double* key_norms = scratch<double>(key_norms_t, Nk);
+  double* q_norms = scratch<double>(q_norms_t, Nq);
+  int* q_flags = scratch<int>(q_flags_t, 1);  // the queries' norms decide per query (resolve_kernel)
   int* flags = scratch<int>(flags_t, 1);
   double* key_norm_max = scratch<double>(kmax_t, 1);
   int64_t* overflow = scratch<int64_t>(overflow_t, Nq);
   int* overflow_count = scratch<int>(count_t, 1);
   unsigned long long* rescored = scratch<unsigned long long>(counter_t, 1);
-  cublasHandle_t handle = cublas_handle();
+  float* best = scratch<float>(best_t, pass * groups);
+  float* dropped = scratch<float>(dropped_t, pass * groups);
+  int* slot_keys = scratch<int>(slot_keys_t, pass * groups * kCandidateSlots);
+  float* slot_scores = scratch<float>(slot_scores_t, pass * groups * kCandidateSlots);
   for (int64_t n = 0; n < N; ++n) {
     const float* qn = q.data<float>() + n * D * Nq;
     const float* kn = k.data<float>() + n * D * Nk;
     float* conf = confidence.data<float>() + n * Nq;
     int64_t* idx = index.data<int64_t>() + n * Nq;
-    // The chunk's scores (held for this image only: the fallback's sweep below has its own workspace).
-    float* scores = scratch<float>(scores_t, Nk * chunk);
     DCSR_CUDA_CHECK(cudaMemsetAsync(flags, 0, sizeof(int)));
     DCSR_CUDA_CHECK(cudaMemsetAsync(overflow_count, 0, sizeof(int)));
     DCSR_CUDA_CHECK(cudaMemsetAsync(rescored, 0, sizeof(unsigned long long)));
@@ -259,17 +264,20 @@ void max_cosine_tf32(const Tensor& q, const Tensor& k, Tensor& confidence, Tenso
     DCSR_CUDA_CHECK_LAUNCH();
     max_kernel<<<1, kBlock>>>(key_norms, Nk, key_norm_max);
     DCSR_CUDA_CHECK_LAUNCH();
-    for (int64_t lane0 = 0; lane0 < Nq; lane0 += chunk) {
-      const int64_t C = std::min(chunk, Nq - lane0);
-      // Column-major: scores (Nk x C) = k^T (Nk x D; k is (D, Nk) row-major, i.e. Nk x D column-major,
-      // ld Nk) times the chunk's q (D x C: the transpose of q's Nq x D column-major view, ld Nq).
-      const float one = 1.0f, zero = 0.0f;
-      DCSR_CUBLAS_CHECK(cublasGemmEx(handle, CUBLAS_OP_N, CUBLAS_OP_T, int(Nk), int(C), int(D), &one, kn, CUDA_R_32F,
-                                     int(Nk), qn + lane0, CUDA_R_32F, int(Nq), &zero, scores, CUDA_R_32F, int(Nk),
-                                     CUBLAS_COMPUTE_32F_FAST_TF32, CUBLAS_GEMM_DEFAULT));
+    column_norms_kernel<<<grid_for(Nq), kBlock>>>(qn, D, Nq, q_norms, q_flags);
+    DCSR_CUDA_CHECK_LAUNCH();
+    for (int64_t lane0 = 0; lane0 < Nq; lane0 += pass) {
+      const int64_t C = std::min(pass, Nq - lane0);
+      // The sweep reads the pass's queries as a (D, C) block of q's rows (stride Nq).
+      const dim3 grid(unsigned((C + kCandidateQueries - 1) / kCandidateQueries), unsigned(chunks));
+      tf32_candidate_sweep<<<grid, kCandidateSweepThreads>>>(qn + lane0, kn, int(D), int(C), int(Nq), int(Nk),
+                                                              int(chunk_keys), q_norms + lane0, key_norm_max, factor,
+                                                              best, dropped, slot_keys, slot_scores);
+      DCSR_CUDA_CHECK_LAUNCH();
       const unsigned blocks = unsigned(std::max<int64_t>(1, std::min(C, kMaxGridBlocks)));
-      candidates_kernel<<<blocks, kQueryThreads>>>(scores, qn, kn, D, Nq, Nk, lane0, C, D_swept, key_norm_max, flags,
-                                                    factor, conf, idx, overflow, overflow_count, rescored);
+      resolve_kernel<<<blocks, kQueryThreads>>>(qn, kn, D, Nq, Nk, lane0, C, D_swept, int(groups), best, dropped,
+                                                slot_keys, slot_scores, q_norms, key_norm_max, flags, factor, conf,
+                                                idx, overflow, overflow_count, rescored);
       DCSR_CUDA_CHECK_LAUNCH();
     }
     int flagged = 0, n_over = 0;
@@ -281,7 +289,6 @@ void max_cosine_tf32(const Tensor& q, const Tensor& k, Tensor& confidence, Tenso
     g_queries += Nq - n_over;
     g_fallbacks += n_over;
     g_rescored += int64_t(pairs);
-    scores_t = Tensor();
     if (n_over == 0) continue;
     Tensor q_sub = empty({D, int64_t(n_over)}, kFloat32, Device::CUDA);
     Tensor conf_sub = empty({int64_t(n_over)}, kFloat32, Device::CUDA);
