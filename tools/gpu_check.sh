@@ -192,7 +192,7 @@ write_report() {
     echo "## A whole 4K-mode image on the GPU (dcsr sr, 2016x1512 -> 4032x3024, default model; then PyTorch's)"
     echo
     echo '```'
-    grep -E "^wrote .*sr(_im2col|_implicit|_implicit_tf32|_tile_tf32|_tf32|_tf32match|_batch8|_fast_[12])?.png|quality guard|^eight tiles per call|^implicit GEMM forced|^exact tf32 matching|^end to end" "$REPORT_DIR/sr_4k.log" 2>/dev/null | tail -24
+    grep -E "^wrote .*sr(_im2col|_implicit|_implicit_tf32|_tile_tf32_float32|_tile_tf32_tf32|_tf32|_tf32match|_batch8|_fast_[12])?.png|quality guard|^eight tiles per call|^implicit GEMM forced|^exact tf32 matching|^end to end" "$REPORT_DIR/sr_4k.log" 2>/dev/null | tail -24
     grep -E '^\{"peer": "sr"|SKIPPED: no torch' "$REPORT_DIR/sr_4k.log" 2>/dev/null | tail -1
     echo '```'
     echo
