@@ -713,3 +713,38 @@ TEST_CASE("forward: tiny images through the real network in both modes", "[tilin
       for (float v : r.sr.to_vector<float>()) REQUIRE(std::isfinite(v));
     }
 }
+
+namespace {
+
+// A 40x60 pair through a small random network in `mode` on `device`: its SR
+// bytes, after a warm-up run when asked (warm_up_network).
+std::vector<float> sr_after_warm_up(Device device, Mode mode, bool warm_up) {
+  ModelConfig config;
+  config.n_feats = 4;
+  Generator gen(6);
+  DcsrNet net(config, gen);
+  if (device != kCPU) net.to(device);
+  if (warm_up) warm_up_network(net, mode);
+  const Tensor lr = test::test_image(40, 60, 43), ref = test::test_image(40, 60, 44);
+  return tiled_inference(lr, ref, mode, network_tile_forward(net, mode), TiledOptions{}).sr.to_vector<float>();
+}
+
+}  // namespace
+
+TEST_CASE("forward: a warm-up run leaves the network's results the same bytes", "[tiling][model]") {
+  // dcsr sr warms a CUDA network up while the photos are read; the function is device-independent.
+  for (Mode mode : {Mode::K4, Mode::K8}) {
+    INFO(mode_name(mode));
+    const std::vector<float> cold = sr_after_warm_up(kCPU, mode, false), warm = sr_after_warm_up(kCPU, mode, true);
+    REQUIRE(cold.size() == warm.size());
+    CHECK(std::memcmp(cold.data(), warm.data(), cold.size() * sizeof(float)) == 0);
+  }
+}
+
+TEST_CASE("cuda: a warm-up run leaves the network's results the same bytes", "[tiling][model][cuda]") {
+  DCSR_SKIP_WITHOUT_GPU();
+  const std::vector<float> cold = sr_after_warm_up(kCUDA, Mode::K4, false);
+  const std::vector<float> warm = sr_after_warm_up(kCUDA, Mode::K4, true);
+  REQUIRE(cold.size() == warm.size());
+  CHECK(std::memcmp(cold.data(), warm.data(), cold.size() * sizeof(float)) == 0);
+}

@@ -144,14 +144,16 @@ int run_single(const Args& args, const SrSettings& s, const Device device) {
   if (!warped_path.empty()) outputs.declare(warped_path, "warped-ref");
   check_image_output(out_path, s.write);
 
-  // The model loads (on CUDA with the device's start-up) while the pair is
-  // read and registered. A bad model's error still comes first, before any
-  // error of the pair.
+  // The model loads (on CUDA with the device's start-up, and a warm-up run
+  // that loads CUDA's libraries and kernels: warm_up_network) while the pair
+  // is read and registered. A bad model's error still comes first, before
+  // any error of the pair.
   const std::string model_path = resolve_model_path(args.get("model"), s.mode);
   double model_s = 0.0;
   std::future<std::unique_ptr<DcsrNet>> model_load = std::async(std::launch::async, [&] {
     const auto model_start = std::chrono::steady_clock::now();
     std::unique_ptr<DcsrNet> loaded = load_model(model_path, device);
+    if (device == kCUDA) warm_up_network(*loaded, s.mode);
     model_s = seconds_since(model_start);
     return loaded;
   });
@@ -192,7 +194,7 @@ int run_single(const Args& args, const SrSettings& s, const Device device) {
               << model_path << " in " << mode_name(s.mode) << " mode): tiled inference " << inference_s << " s on "
               << device_name(device) << " (" << tiling_times_text(tiled.times) << "), "
               << seconds_since(start) << " s in all (reading " << (s.registration == "auto" ? "and registration " : "")
-              << reading_s << " s, meanwhile the model's loading " << model_s << " s; writing, as the rows came, "
+              << reading_s << " s, meanwhile the model's loading" << (device == kCUDA ? " and warm-up " : " ") << model_s << " s; writing, as the rows came, "
               << writing_s << " s)\n";
   return 0;
 }

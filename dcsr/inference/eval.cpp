@@ -66,6 +66,11 @@ TileForward network_tile_forward(const DcsrNet& net, Mode mode) {
   };
 }
 
+void warm_up_network(const DcsrNet& net, Mode mode) {
+  const Tensor blank = zeros({1, 3, kMinTiledSide, kMinTiledSide});
+  (void)tiled_inference(blank, blank, mode, network_tile_forward(net, mode), TiledOptions{});
+}
+
 Tensor bicubic_upsample(const Tensor& lr) {
   NoGradGuard no_grad;
   return bicubic_resize(lr, 2 * lr.size(2), 2 * lr.size(3), /*align_corners=*/false);

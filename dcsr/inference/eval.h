@@ -38,6 +38,14 @@ Device select_device(const std::string& name);
 // its dtype (tiled_inference copies the maps it needs).
 TileForward network_tile_forward(const DcsrNet& net, Mode mode);
 
+// Runs the network once on a tiny blank pair in `mode` (tiled_inference's
+// smallest, 32x32) and throws the result away. On a GPU the first call of a
+// library or a kernel pays for loading it (cuBLAS's handle and kernels, each
+// kernel's module: CUDA loads them lazily); `dcsr sr` does this while the
+// photos are read and registered, so that the first tile does not. No state
+// of the network changes: later results are the same bytes.
+void warm_up_network(const DcsrNet& net, Mode mode);
+
 // x2 bicubic upsampling (align_corners false, A = -0.75): the baseline.
 // lr: (1, 3, h, w) -> (1, 3, 2h, 2w).
 Tensor bicubic_upsample(const Tensor& lr);
