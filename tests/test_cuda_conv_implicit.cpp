@@ -179,7 +179,8 @@ void check_within_tf32_bound(const std::vector<Tf32Case>& cases) {
     }
     // The exact result and the bound, in float64 on the CPU.
     const Tensor x64 = x.to(kFloat64), w64 = w.to(kFloat64), b64 = b.defined() ? b.to(kFloat64) : Tensor();
-    const Tensor pre = c.residual ? conv2d_residual(x64, w64, b64, r.to(kFloat64)) : conv2d(x64, w64, b64, 1, c.padding);
+    const Tensor pre =
+        c.residual ? conv2d_residual(x64, w64, b64, r.to(kFloat64)) : conv2d(x64, w64, b64, 1, c.padding);
     const Tensor exact = c.slope == 1.0 ? pre : leaky_relu(pre, c.slope);
     const double K = double(c.w[1] * c.w[2] * c.w[3]);
     Tensor magnitude = conv2d(abs(x64), abs(w64), b64.defined() ? abs(b64) : Tensor(), 1, c.padding);

@@ -194,8 +194,8 @@ int run_single(const Args& args, const SrSettings& s, const Device device) {
               << model_path << " in " << mode_name(s.mode) << " mode): tiled inference " << inference_s << " s on "
               << device_name(device) << " (" << tiling_times_text(tiled.times) << "), "
               << seconds_since(start) << " s in all (reading " << (s.registration == "auto" ? "and registration " : "")
-              << reading_s << " s, meanwhile the model's loading" << (device == kCUDA ? " and warm-up " : " ") << model_s << " s; writing, as the rows came, "
-              << writing_s << " s)\n";
+              << reading_s << " s, meanwhile the model's loading" << (device == kCUDA ? " and warm-up " : " ")
+              << model_s << " s; writing, as the rows came, " << writing_s << " s)\n";
   return 0;
 }
 
