@@ -331,8 +331,7 @@ class TileBatcher {
   // Runs the queued tiles and places every result (the band is then complete).
   void finish() {
     flush();
-    place(download(in_flight_));
-    in_flight_ = {};
+    place(download(std::exchange(in_flight_, {})));
   }
 
  private:
@@ -376,8 +375,7 @@ class TileBatcher {
   // the same results, since each tile's result does not depend on its batch.
   void run(size_t begin, size_t end) {
     const int64_t n = int64_t(end - begin);
-    const Downloaded previous = download(in_flight_);
-    in_flight_ = {};
+    const Downloaded previous = download(std::exchange(in_flight_, {}));
     TileOutput out;
     try {
       ScopedSeconds timed(&times_.network);
@@ -403,10 +401,10 @@ class TileBatcher {
   }
 
   // A batch's results on the CPU (none for an empty batch).
-  Downloaded download(const InFlight& batch) {
+  Downloaded download(InFlight batch) {
     Downloaded d;
-    d.places = batch.places;
-    const int64_t n = int64_t(batch.places.size());
+    d.places = std::move(batch.places);
+    const int64_t n = int64_t(d.places.size());
     if (n == 0) return d;
     const TileOutput& out = batch.out;
     DCSR_CHECK(out.sr.defined() && out.sr.dim() == 4 && out.sr.size(0) == n &&

@@ -81,7 +81,8 @@ double bound_factor(int64_t D) {
 }
 
 // norms[j] = |x[:, j]| (double) for the n columns of x (D, n); flags[0] = 1
-// when a norm is not finite, or nonzero outside [1e-6, 1e15].
+// when a norm is not finite, or nonzero outside [1e-6, 1e15] (flags may be
+// null: the queries' norms are judged per query, by resolve_kernel).
 __global__ void column_norms_kernel(const float* x, int64_t D, int64_t n, double* norms, int* flags) {
   DCSR_GRID_STRIDE_LOOP(j, n) {
     double s = 0.0;
@@ -91,7 +92,7 @@ __global__ void column_norms_kernel(const float* x, int64_t D, int64_t n, double
     }
     const double norm = sqrt(s);
     norms[j] = norm;
-    if (!(norm <= 1e15) || (norm != 0.0 && norm < 1e-6)) flags[0] = 1;
+    if (flags && (!(norm <= 1e15) || (norm != 0.0 && norm < 1e-6))) flags[0] = 1;
   }
 }
 
@@ -238,11 +239,10 @@ void max_cosine_tf32(const Tensor& q, const Tensor& k, Tensor& confidence, Tenso
   const int64_t per_query = groups * (2 + 2 * kCandidateSlots) * 4;
   const int64_t pass = std::min(Nq, std::max<int64_t>(kCandidateQueries, workspace_bytes / per_query /
                                                                            kCandidateQueries * kCandidateQueries));
-  Tensor key_norms_t, q_norms_t, q_flags_t, flags_t, kmax_t, overflow_t, count_t, counter_t;
+  Tensor key_norms_t, q_norms_t, flags_t, kmax_t, overflow_t, count_t, counter_t;
   Tensor best_t, dropped_t, slot_keys_t, slot_scores_t;
   double* key_norms = scratch<double>(key_norms_t, Nk);
   double* q_norms = scratch<double>(q_norms_t, Nq);
-  int* q_flags = scratch<int>(q_flags_t, 1);  // the queries' norms decide per query (resolve_kernel)
   int* flags = scratch<int>(flags_t, 1);
   double* key_norm_max = scratch<double>(kmax_t, 1);
   int64_t* overflow = scratch<int64_t>(overflow_t, Nq);
@@ -264,7 +264,7 @@ void max_cosine_tf32(const Tensor& q, const Tensor& k, Tensor& confidence, Tenso
     DCSR_CUDA_CHECK_LAUNCH();
     max_kernel<<<1, kBlock>>>(key_norms, Nk, key_norm_max);
     DCSR_CUDA_CHECK_LAUNCH();
-    column_norms_kernel<<<grid_for(Nq), kBlock>>>(qn, D, Nq, q_norms, q_flags);
+    column_norms_kernel<<<grid_for(Nq), kBlock>>>(qn, D, Nq, q_norms, nullptr);
     DCSR_CUDA_CHECK_LAUNCH();
     for (int64_t lane0 = 0; lane0 < Nq; lane0 += pass) {
       const int64_t C = std::min(pass, Nq - lane0);

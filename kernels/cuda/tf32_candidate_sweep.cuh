@@ -45,8 +45,8 @@ constexpr int kCandidateQueries = 128;  // per block
 constexpr int kCandidateKeys = 64;      // per key tile
 constexpr int kCandidateDepth = 16;     // D per shared-memory step
 constexpr int kCandidateSlots = 4;      // candidates a thread keeps per query
-constexpr int kCandidateRow = 136;      // shared row stride of the queries, floats (8 modulo 32)
-constexpr int kCandidateKeyRow = 72;    // and of the keys (8 modulo 32)
+constexpr int kCandidateRow = kCandidateQueries + 8;  // shared row stride of the queries, floats (8 modulo 32)
+constexpr int kCandidateKeyRow = kCandidateKeys + 8;  // and of the keys (8 modulo 32)
 
 // The bound 2 E on |approximate - float32 chain| between two scores of one
 // query (max_cosine_tf32.cu's header): factor |q| K + 1e-30 D (1 + |q| + K),
