@@ -9,6 +9,7 @@
 #include "dcsr/registration/normalise.h"
 #include "dcsr/registration/plane.h"
 #include "dcsr/registration/register.h"
+#include "dcsr/registration/resample.h"
 #include "test_files.h"
 #include "test_util.h"
 
@@ -308,4 +309,66 @@ TEST_CASE("normalise: the 8-bit images as read give the float32 path's registrat
   CHECK(n8.fov.height == n32.fov.height);
   REQUIRE(n8.ref.numel() == n32.ref.numel());
   CHECK(std::memcmp(n8.ref.data<float>(), n32.ref.data<float>(), size_t(n8.ref.numel()) * sizeof(float)) == 0);
+}
+
+TEST_CASE("normalise: sample_taps_channels is sample_taps bit for bit, and the Ref is made of it",
+          "[normalise]") {
+  // normalise's Ref runs the channels and two rows of taps side by side
+  // (resample.h's sample_taps_channels); each value must still be the plain
+  // sum of sample_taps, compared here as doubles (a float hides the order of
+  // additions almost always). Cases: plain bicubic (stretch 1) and stretched
+  // kernels (odd and even tap counts), rotated, views reaching past the
+  // telephoto (clamped taps), 1, 3 and 4 channels; float32 and 8-bit samples.
+  const struct {
+    Similarity t;
+    int64_t channels;
+  } cases[] = {
+      {{1.9852, -0.0087, 4.98, 3.78}, 3},  // a 2x telephoto, turned half a degree (stretch 1)
+      {{3.0, 0.04, 12.0, 9.0}, 3},         // stretch 1.5: 6 or 7 taps
+      {{5.0, -0.05, 25.0, 14.0}, 4},       // stretch 2.5, four channels (a group of 3 and 1)
+      {{2.5, 0.3, -8.0, -5.0}, 1},         // off the top-left corner: the taps clamp
+  };
+  const int64_t th = 70, tw = 90;
+  for (const auto& k : cases) {
+    CAPTURE(k.t.scale, k.t.angle, k.channels);
+    Tensor tele32 = empty({1, k.channels, th, tw});
+    std::vector<uint8_t> tele8(size_t(k.channels * th * tw));
+    for (int64_t i = 0; i < k.channels * th * tw; ++i) {
+      tele32.data<float>()[i] = float(std::sin(0.37 * double(i)) * 0.5 + 0.5 + 1e-3 * double(i % 11));
+      tele8[size_t(i)] = uint8_t((i * 37 + i / 91) % 256);
+    }
+    auto u8 = [](uint8_t v) { return u8_value(v); };
+    const FovRect fov = view_bounds(k.t, th, tw, 40, 50);
+    const double stretch = std::max(1.0, k.t.scale / 2.0);
+    const int64_t out_h = 2 * fov.height, out_w = 2 * fov.width;
+    const Tensor ref = resample_reference(tele32, k.t, fov);
+    REQUIRE(ref.size(1) == k.channels);
+    REQUIRE(ref.size(2) == out_h);
+    REQUIRE(ref.size(3) == out_w);
+    int64_t differing = 0, ref_differing = 0, samples = 0;
+    registration::Taps tx, ty;
+    std::vector<int64_t> columns;
+    std::vector<double> got32(size_t(k.channels)), got8(size_t(k.channels));
+    for (int64_t r = 0; r < out_h; ++r)
+      for (int64_t c = 0; c < out_w; ++c) {
+        const auto p = k.t.to_tele(double(fov.x0) + (double(c) + 0.5) / 2.0, double(fov.y0) + (double(r) + 0.5) / 2.0);
+        registration::make_taps(p[0], stretch, tx);
+        registration::make_taps(p[1], stretch, ty);
+        registration::sample_taps_channels(tele32.data<float>(), k.channels, th, tw, tx, ty,
+                                           [](float v) { return v; }, columns, got32.data());
+        registration::sample_taps_channels(tele8.data(), k.channels, th, tw, tx, ty, u8, columns, got8.data());
+        for (int64_t ch = 0; ch < k.channels; ++ch) {
+          const double want32 = registration::sample_taps(tele32.data<float>() + ch * th * tw, th, tw, tx, ty);
+          const double want8 = registration::sample_taps(tele8.data() + ch * th * tw, th, tw, tx, ty, u8);
+          differing += std::memcmp(&want32, &got32[size_t(ch)], sizeof(double)) != 0;
+          differing += std::memcmp(&want8, &got8[size_t(ch)], sizeof(double)) != 0;
+          const float want_ref = float(want32), got_ref = ref.data<float>()[(ch * out_h + r) * out_w + c];
+          ref_differing += std::memcmp(&want_ref, &got_ref, sizeof(float)) != 0;
+          samples += 2;
+        }
+      }
+    CHECK(samples > 2000);
+    CHECK(differing == 0);
+    CHECK(ref_differing == 0);
+  }
 }

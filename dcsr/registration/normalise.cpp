@@ -1,6 +1,7 @@
 #include "dcsr/registration/normalise.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <vector>
 
@@ -117,19 +118,21 @@ Tensor resample_planes(const Sample* planes, int64_t channels, int64_t th, int64
   const double stretch = std::max(1.0, tele_to_wide.scale / 2.0);
   Tensor ref = empty({1, channels, out_h, out_w});
   float* dst = ref.data<float>();
+  const ToTele to_tele = tele_to_wide.to_tele_map();
   parallel_for(out_h, 1, [&](int64_t row_begin, int64_t row_end) {
     registration::Taps tx, ty;
+    std::vector<int64_t> columns;
+    std::vector<double> values(static_cast<size_t>(channels));
     for (int64_t r = row_begin; r < row_end; ++r)
       for (int64_t c = 0; c < out_w; ++c) {
         // The Ref pixel's centre in LR pixels, then in telephoto pixels.
         const double x_w = double(fov.x0) + (double(c) + 0.5) / 2.0;
         const double y_w = double(fov.y0) + (double(r) + 0.5) / 2.0;
-        const std::array<double, 2> t = tele_to_wide.to_tele(x_w, y_w);
+        const std::array<double, 2> t = to_tele(x_w, y_w);
         registration::make_taps(t[0], stretch, tx);
         registration::make_taps(t[1], stretch, ty);
-        for (int64_t k = 0; k < channels; ++k)
-          dst[(k * out_h + r) * out_w + c] =
-              float(registration::sample_taps(planes + k * th * tw, th, tw, tx, ty, value));
+        registration::sample_taps_channels(planes, channels, th, tw, tx, ty, value, columns, values.data());
+        for (int64_t k = 0; k < channels; ++k) dst[(k * out_h + r) * out_w + c] = float(values[size_t(k)]);
       }
   });
   return ref;
@@ -177,9 +180,12 @@ NormalisedReference normalise_reference(const CompactImage& tele, const Registra
                                         int64_t lr_w) {
   if (!tele.is_u8()) return normalise_reference(tele.f32, registration, lr_h, lr_w);
   NormalisedReference out = place_reference(tele.height(), tele.width(), registration, lr_h, lr_w);
-  // u8_value: CompactImage::to_tensor()'s value, so the Ref is the same bit for bit.
-  out.ref = resample_planes(tele.u8.data.data(), 3, tele.height(), tele.width(), u8_value,
-                            registration.tele_to_wide, out.ref_rect);
+  // u8_value: CompactImage::to_tensor()'s value, so the Ref is the same bit
+  // for bit; looked up, as the double sample_taps makes of it.
+  std::array<double, 256> u8_values;
+  for (int v = 0; v < 256; ++v) u8_values[size_t(v)] = double(u8_value(uint8_t(v)));
+  out.ref = resample_planes(tele.u8.data.data(), 3, tele.height(), tele.width(),
+                            [&](uint8_t v) { return u8_values[v]; }, registration.tele_to_wide, out.ref_rect);
   return out;
 }
 

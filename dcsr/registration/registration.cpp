@@ -14,12 +14,15 @@ std::array<double, 2> Similarity::to_wide(double x_t, double y_t) const {
   return {c * x_t - s * y_t + tx, s * x_t + c * y_t + ty};
 }
 
-std::array<double, 2> Similarity::to_tele(double x_w, double y_w) const {
+std::array<double, 2> ToTele::operator()(double x_w, double y_w) const {
   // The inverse rotation, times the scale, of the offset from the translation.
   const double dx = x_w - tx, dy = y_w - ty;
-  const double c = std::cos(angle) * scale, s = std::sin(angle) * scale;
   return {c * dx + s * dy, -s * dx + c * dy};
 }
+
+ToTele Similarity::to_tele_map() const { return {std::cos(angle) * scale, std::sin(angle) * scale, tx, ty}; }
+
+std::array<double, 2> Similarity::to_tele(double x_w, double y_w) const { return to_tele_map()(x_w, y_w); }
 
 namespace {
 

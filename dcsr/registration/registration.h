@@ -23,10 +23,20 @@ namespace dcsr {
 //   y_w = ( sin(angle) x_t + cos(angle) y_t) / scale + ty
 // scale: telephoto pixels per wide pixel (the zoom ratio when both cameras
 // have the same pixel count); angle in radians.
+// Wide pixel coordinates -> telephoto pixel coordinates, the rotation's
+// cosine and sine (times the scale) computed once: for many points.
+// (Compiled in one place, registration.cpp, so that every caller gets the
+// same bits: how a compiler fuses c dx + s dy may differ where it inlines.)
+struct ToTele {
+  double c = 1.0, s = 0.0, tx = 0.0, ty = 0.0;
+  std::array<double, 2> operator()(double x_w, double y_w) const;
+};
+
 struct Similarity {
   double scale = 1.0, angle = 0.0, tx = 0.0, ty = 0.0;
   std::array<double, 2> to_wide(double x_t, double y_t) const;
   std::array<double, 2> to_tele(double x_w, double y_w) const;
+  ToTele to_tele_map() const;
 };
 
 struct Registration {
