@@ -183,10 +183,10 @@ int run_single(const Args& args, const SrSettings& s, const Device device) {
   }
   // The outputs are written as their rows finish (one band of memory).
   const auto inference_start = std::chrono::steady_clock::now();
-  double writing_s = 0.0;
+  WritingTimes writing;
   const TiledResult tiled = super_resolve_to_files(pair, network_tile_forward(*net, s.mode), s, opt,
-                                                   {out_path, conf_path, warped_path}, outputs, &writing_s);
-  const double inference_s = seconds_since(inference_start) - writing_s;
+                                                   {out_path, conf_path, warped_path}, outputs, &writing);
+  const double inference_s = seconds_since(inference_start) - writing.waited;
   if (bar) bar->finish();
   outputs.commit();
   if (!s.quiet)
@@ -195,7 +195,10 @@ int run_single(const Args& args, const SrSettings& s, const Device device) {
               << device_name(device) << " (" << tiling_times_text(tiled.times) << "), "
               << seconds_since(start) << " s in all (reading " << (s.registration == "auto" ? "and registration " : "")
               << reading_s << " s, meanwhile the model's loading" << (device == kCUDA ? " and warm-up " : " ")
-              << model_s << " s; writing, as the rows came, " << writing_s << " s)\n";
+              << model_s << " s; writing, as the rows came, " << writing.writing << " s"
+              << (s.write_behind ? ", behind the inference, which waited for it " + std::to_string(writing.waited) + " s"
+                                 : std::string())
+              << ")\n";
   return 0;
 }
 
@@ -246,6 +249,7 @@ int run_sr(const CommandInfo& self, const std::vector<std::string>& argv) {
   const Device device = select_device(args.get("device", "cpu"));
   s.tile_batch = args.get_int_in("tile-batch", 1, 1, 256);
   s.band_bytes = output_band_bytes();
+  s.write_behind = write_behind_for(device);
   return batch ? run_batch(args, s, device) : run_single(args, s, device);
 }
 

@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
+#include <future>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -35,7 +37,44 @@ int64_t tiles_of(const std::string& lr_path, Mode mode) {
   }
 }
 
+// Runs one job at a time on a thread of its own: submit() waits for the job
+// before it (rethrowing its error) and starts the next; wait() waits for the
+// last. The destructor waits too, without throwing: it runs when an error is
+// already on its way, and the job must not outlive what it writes to.
+class WriteBehind {
+ public:
+  WriteBehind() = default;
+  WriteBehind(const WriteBehind&) = delete;
+  WriteBehind& operator=(const WriteBehind&) = delete;
+  ~WriteBehind() {
+    if (pending_.valid()) pending_.wait();
+  }
+  void submit(std::function<void()> job) {
+    wait();
+    pending_ = std::async(std::launch::async, std::move(job));
+  }
+  void wait() {
+    if (!pending_.valid()) return;
+    const auto start = std::chrono::steady_clock::now();
+    pending_.get();  // (leaves pending_ empty, also when it throws)
+    waited_ += seconds_since(start);
+  }
+  double waited() const { return waited_; }
+
+ private:
+  std::future<void> pending_;
+  double waited_ = 0.0;
+};
+
 }  // namespace
+
+bool write_behind_for(Device device) {
+  const char* env = std::getenv("DCSR_WRITE_BEHIND");
+  if (!env || !*env) return device == kCUDA;
+  const std::string value = env;
+  DCSR_CHECK(value == "0" || value == "1", "DCSR_WRITE_BEHIND: expected 1 or 0, got '", value, "'");
+  return value == "1";
+}
 
 int64_t output_band_bytes() {
   const char* env = std::getenv("DCSR_OUTPUT_BAND_MIB");
@@ -50,7 +89,7 @@ int64_t output_band_bytes() {
 
 TiledResult super_resolve_to_files(const PreparedPair& pair, const TileForward& forward, const SrSettings& s,
                                    TiledOptions options, const SrOutputPaths& paths, OutputFiles& outputs,
-                                   double* writing_s) {
+                                   WritingTimes* times) {
   const int64_t H = pair.lr.height(), W = pair.lr.width();
   // Each writer opens its file (a temp file until finish) when the output
   // is begun; the confidence's size is known with its first band.
@@ -61,11 +100,11 @@ TiledResult super_resolve_to_files(const PreparedPair& pair, const TileForward& 
   outputs.write(paths.sr, [&](const std::string& p) { sr.emplace(p, 3, 2 * H, 2 * W, sr_format); });
   if (!paths.warped_ref.empty())
     outputs.write(paths.warped_ref, [&](const std::string& p) { warped.emplace(p, 3, 2 * H, 2 * W); });
-  options.band_bytes = s.band_bytes;
+  options.band_bytes = s.write_behind ? std::min(s.band_bytes, kWriteBehindBandBytes) : s.band_bytes;
   options.want_confidence = !paths.confidence.empty();
   options.want_warped_ref = !paths.warped_ref.empty();
   double writing = 0.0;
-  options.on_band = [&](const TiledBand& band) {
+  auto write_band = [&](const TiledBand& band) {
     const auto start = std::chrono::steady_clock::now();
     sr->write_rows(band.sr);
     if (warped) warped->write_rows(add(band.warped_ref, 0.5));  // high frequencies around mid-grey
@@ -79,13 +118,24 @@ TiledResult super_resolve_to_files(const PreparedPair& pair, const TileForward& 
     }
     writing += seconds_since(start);
   };
+  // Behind the inference, a band is written while the next is computed. The
+  // band's tensors are its own (the tiling makes each band anew), so the
+  // writing thread holds them; `behind` is declared after the writers and
+  // waits for its job before they go.
+  WriteBehind behind;
+  if (s.write_behind)
+    options.on_band = [&](const TiledBand& band) { behind.submit([&write_band, band] { write_band(band); }); };
+  else
+    options.on_band = write_band;
   TiledResult r = tiled_inference(pair.lr, pair.ref, s.mode, forward, options);
+  behind.wait();
   const auto start = std::chrono::steady_clock::now();
   sr->finish();
   if (confidence) confidence->finish();
   if (warped) warped->finish();
-  writing += seconds_since(start);
-  if (writing_s) *writing_s = writing;
+  const double finishing = seconds_since(start);
+  writing += finishing;
+  if (times) *times = {writing, s.write_behind ? behind.waited() + finishing : writing};
   return r;
 }
 

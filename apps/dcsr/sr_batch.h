@@ -23,12 +23,24 @@ struct SrSettings {
   ImageWriteOptions write;  // --bit-depth, --quality: the SR images' format options
   int64_t tile_batch = 1;   // --tile-batch: tiles per network call (TiledOptions::batch_tiles)
   int64_t band_bytes = TiledOptions{}.band_bytes;  // the outputs' band (output_band_bytes())
+  bool write_behind = false;  // the outputs written on a thread of their own (write_behind_for())
 };
 
 // The output band of `dcsr sr` (TiledOptions::band_bytes): DCSR_OUTPUT_BAND_MIB
 // in the environment, a whole number of MiB from 1 to 1048576 (for tests, and
 // for a tighter memory budget), else 256 MiB. A bad value is an Error naming it.
 int64_t output_band_bytes();
+
+// Whether `dcsr sr` writes its outputs behind the inference: each band is
+// converted, coded and written on a thread of its own while the next band is
+// computed, and bands are at most kWriteBehindBandBytes so that there is more
+// than one. On a GPU the host's PNG or JPEG coding then overlaps the device's
+// kernels instead of following them; on the CPU the coding would only take
+// cores from the inference (and hold a second band of memory). So: the
+// environment's DCSR_WRITE_BEHIND (1 or 0; anything else is an Error naming
+// it), else on for CUDA and off for the CPU. The files are the same bytes.
+bool write_behind_for(Device device);
+constexpr int64_t kWriteBehindBandBytes = int64_t(32) << 20;
 
 
 // The pair as the tiling takes it: the LR, the Ref and where the Ref lies.
@@ -63,11 +75,15 @@ struct SrOutputPaths {
 // (TiledOptions::on_band into ImageFileWriter): the outputs take one band of
 // memory (TiledOptions::band_bytes), not the whole image. The files are
 // complete when this returns; outputs.commit() is the caller's, and an error
-// on the way leaves no output behind. `writing_s` (optional) gets the time
-// spent converting and encoding the rows.
+// on the way leaves no output behind. `times` (optional) gets the time spent
+// converting, coding and writing the rows, and (with s.write_behind) how long
+// the inference waited for that.
+struct WritingTimes {
+  double writing = 0.0, waited = 0.0;
+};
 TiledResult super_resolve_to_files(const PreparedPair& pair, const TileForward& forward, const SrSettings& s,
                                    TiledOptions options, const SrOutputPaths& paths, OutputFiles& outputs,
-                                   double* writing_s = nullptr);
+                                   WritingTimes* times = nullptr);
 
 // Pairs by sorted name, each output OUT-DIR/<lr stem>.<ext>.
 struct BatchPlan {
