@@ -14,6 +14,7 @@
 #include "io/exif.h"
 #include "io/heif_decode.h"
 #include "io/icc_profile.h"
+#include "io/png_decode.h"
 
 namespace dcsr {
 namespace fs = std::filesystem;
@@ -99,8 +100,21 @@ Decoded decode_rgb(const std::string& path, PhotoMetadata* metadata = nullptr) {
     out.orientation = Orientation{1, picture.height, picture.width};
     return out;
   }
-  const ImageHeader header = check_image_bytes(bytes, path, /*inflate_png=*/true);
+  // A PNG's chunks and CRCs are checked here, its image data by
+  // decode_png_rgb as it decodes it (one inflate, io/png_decode.h); the
+  // layouts that decoder leaves to stb_image get the check before stb_image.
+  const ImageHeader header = check_image_bytes(bytes, path, /*inflate_png=*/false);
   if (metadata) *metadata = metadata_of(bytes, path);
+  if (header.format == ImageFormat::kPng) {
+    if (std::optional<PngPixels> png = decode_png_rgb(bytes, path)) {
+      warn_about_channels(png->file_channels, path);
+      out.is16 = png->is16;
+      out.pixels = std::move(png->pixels);
+      out.orientation = Orientation{header.orientation, png->height, png->width};
+      return out;
+    }
+    check_image_bytes(bytes, path, /*inflate_png=*/true);
+  }
   auto* buffer = reinterpret_cast<const stbi_uc*>(bytes.data());
   int len = int(bytes.size());
   int w = 0, h = 0, file_channels = 0;

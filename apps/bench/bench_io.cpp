@@ -1,6 +1,7 @@
 // Image writing: the parallel PNG encoder (io/png_encode.h) and the streamed
 // JPEG encoder (io/jpeg_encode.h) against stb_image_write's PNG and JPEG
-// writers on the same pixels, in the same run. The image
+// writers on the same pixels, in the same run; and reading: the one-pass
+// PNG decoder (io/png_decode.h) against stb_image's. The image
 // is what `dcsr sr` writes in 4K mode: 4032x3024 RGB, here the demo's wide
 // frame upscaled with bicubic (smooth, like an SR output). Encoding only: no
 // file is written, so the disk is not in the numbers.
@@ -12,8 +13,10 @@
 #include "apps/bench/bench.h"
 #include "autograd/grad_mode.h"
 #include "autograd/ops/image.h"
+#include "io/image_checks.h"
 #include "io/image_io.h"
 #include "io/jpeg_encode.h"
+#include "io/png_decode.h"
 #include "io/png_encode.h"
 
 namespace dcsr::bench {
@@ -104,10 +107,62 @@ void bench_jpeg_encode(const Context& ctx, int64_t w, int64_t h) {
              {"time_ratio_vs_stb", t.median_ms / base.median_ms}});
 }
 
+// PNG reading as `dcsr sr` reads its inputs: io/png_decode.h (one inflate,
+// its checks on the way) against what it replaced, stb_image's decode after
+// the data check's own inflate (io/image_checks.h), and against stb_image's
+// decode alone (no check), in the same run. Two files of the same pixels:
+// ours (fixed Huffman codes) and stb_image_write's (fixed codes too, other
+// matches); the chunk walk and CRCs (check_image_bytes) are timed on all sides.
+void bench_png_decode(const Context& ctx, int64_t w, int64_t h) {
+  const std::string name = "png_decode_" + std::to_string(w) + "x" + std::to_string(h);
+  if (!selected(ctx, name)) return;
+  const std::vector<uint8_t> pixels = smooth_photo(w, h);
+  std::string stb_file;
+  DCSR_CHECK(stbi_write_png_to_func(append, &stb_file, int(w), int(h), 3, pixels.data(), int(w * 3)),
+             "stbi_write_png failed");
+  const std::pair<std::string, std::string> files[] = {{"ours", encode_png(pixels.data(), w, h, 3)},
+                                                       {"stb_image_write", stb_file}};
+  for (const auto& [writer, file] : files) {
+    // Validate: the same pixels as stb_image, and as were written.
+    const std::optional<PngPixels> ours = decode_png_rgb(file, name);
+    DCSR_CHECK(ours && std::memcmp(ours->pixels.get(), pixels.data(), pixels.size()) == 0, name,
+               ": the decoded pixels differ from the written ones");
+    const auto* bytes = reinterpret_cast<const stbi_uc*>(file.data());
+    int dw = 0, dh = 0, dc = 0;
+    Timing t = time_ms(
+        [&] {
+          check_image_bytes(file, name, /*inflate_png=*/false);
+          decode_png_rgb(file, name);
+        },
+        1, repeats_for(ctx, 5));
+    Timing checked_stb = time_ms(
+        [&] {
+          check_image_bytes(file, name, /*inflate_png=*/true);
+          stbi_image_free(stbi_load_from_memory(bytes, int(file.size()), &dw, &dh, &dc, 3));
+        },
+        1, repeats_for(ctx, 5));
+    Timing stb = time_ms(
+        [&] {
+          check_image_bytes(file, name, /*inflate_png=*/false);
+          stbi_image_free(stbi_load_from_memory(bytes, int(file.size()), &dw, &dh, &dc, 3));
+        },
+        1, repeats_for(ctx, 5));
+    emit(ctx, {{"name", name + "_" + writer},
+               {"ms", t.median_ms},
+               {"bytes", file.size()},
+               {"baseline", "stb_image's decode after the data check's own inflate (what dcsr read before)"},
+               {"checked_stb_ms", checked_stb.median_ms},
+               {"stb_alone_ms", stb.median_ms},
+               {"time_ratio_vs_checked_stb", t.median_ms / checked_stb.median_ms},
+               {"time_ratio_vs_stb_alone", t.median_ms / stb.median_ms}});
+  }
+}
+
 }  // namespace
 
 DCSR_BENCH(io) {
   bench_png_encode(ctx, 4032, 3024);
+  bench_png_decode(ctx, 2016, 1512);
   bench_jpeg_encode(ctx, 4032, 3024);
 }
 
