@@ -21,6 +21,24 @@ int num_threads();
 // 1 <= threads <= kMaxThreads, else throws dcsr::Error.
 void set_num_threads(int threads);
 
+// Within its scope, the parallel loops started by the calling thread use at
+// most `threads` threads (at least 1); the thread's setting comes back at the
+// scope's end. For work that shares the cores with another busy thread: the
+// loops split their work evenly, so one of their threads that shares a core
+// holds up every loop (dcsr sr while the model loads beside it on CUDA).
+class ScopedThreadLimit {
+ public:
+  explicit ScopedThreadLimit(int threads) : previous_(omp_get_max_threads()) {
+    omp_set_num_threads(std::max(1, std::min(threads, previous_)));
+  }
+  ~ScopedThreadLimit() { omp_set_num_threads(previous_); }
+  ScopedThreadLimit(const ScopedThreadLimit&) = delete;
+  ScopedThreadLimit& operator=(const ScopedThreadLimit&) = delete;
+
+ private:
+  int previous_;
+};
+
 // Runs fn(begin, end) on contiguous chunks of [0, n), one per thread, when
 // there is more than `grain` work items; otherwise runs fn(0, n) here. Nested
 // calls (inside another parallel region) run serially.

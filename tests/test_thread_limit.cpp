@@ -1,6 +1,9 @@
 // One thread limit (runtime/threads.h kMaxThreads) for --threads and the
 // environment variable DCSR_NUM_THREADS: values outside 1..kMaxThreads are
 // refused with one line naming the option or the variable and the range.
+#include <mutex>
+#include <set>
+
 #include "cli_runner.h"
 #include "runtime/threads.h"
 
@@ -51,4 +54,35 @@ TEST_CASE("errors: --threads takes the same range as DCSR_NUM_THREADS", "[thread
   set_num_threads(kMaxThreads);
   CHECK(num_threads() == kMaxThreads);
   set_num_threads(before);
+}
+
+TEST_CASE("threads: ScopedThreadLimit narrows the calling thread's loops, never widens them, and restores them",
+          "[threads]") {
+  const int before = omp_get_max_threads();
+  auto threads_used = [] {
+    std::mutex m;
+    std::set<int> ids;
+    parallel_for(1000, 1, [&](int64_t, int64_t) {
+      std::lock_guard<std::mutex> lock(m);
+      ids.insert(omp_get_thread_num());
+    });
+    return int(ids.size());
+  };
+  {
+    ScopedThreadLimit one(1);
+    CHECK(omp_get_max_threads() == 1);
+    CHECK(threads_used() == 1);
+    {
+      ScopedThreadLimit more(before + 5);
+      CHECK(omp_get_max_threads() == 1);
+    }
+    CHECK(omp_get_max_threads() == 1);
+  }
+  CHECK(omp_get_max_threads() == before);
+  CHECK(threads_used() == before);
+  {
+    ScopedThreadLimit none(0);  // at least one thread
+    CHECK(omp_get_max_threads() == 1);
+  }
+  CHECK(omp_get_max_threads() == before);
 }
