@@ -19,6 +19,7 @@
 #include "runtime/profiler.h"
 #include "runtime/switches.h"
 #include "kernels/kernels.h"
+#include "kernels/tf32_bound.h"
 
 using namespace dcsr;
 using test::f32;
@@ -147,11 +148,8 @@ struct Tf32Case {
 };
 
 // Runs each case on the CUDA backend's current path with TF32 on and off and
-// checks the TF32 result against TF32's error bound (the kernels' headers):
-// |y - exact| <= (2^-10 + 2^-22 + K 2^-24) sum |w| |x| per output, before the
-// epilogue's float32 roundings (allowed for with 2^-22 of the magnitudes),
-// the exact result the float64 CPU convolution. LeakyReLU (slope <= 1) does
-// not widen it. At K >= 576 it also checks that TF32 was used: its error is
+// checks the TF32 result against TF32's error bound (kernels/tf32_bound.h),
+// the exact result the float64 CPU convolution. At K >= 576 it also checks that TF32 was used: its error is
 // far above the float32 kernel's (about 2^-11 relative per product against
 // 2^-24 per addition).
 void check_within_tf32_bound(const std::vector<Tf32Case>& cases) {
@@ -185,7 +183,7 @@ void check_within_tf32_bound(const std::vector<Tf32Case>& cases) {
     const double K = double(c.w[1] * c.w[2] * c.w[3]);
     Tensor magnitude = conv2d(abs(x64), abs(w64), b64.defined() ? abs(b64) : Tensor(), 1, c.padding);
     if (c.residual) magnitude = magnitude + abs(r.to(kFloat64));
-    const Tensor bound = magnitude * (std::ldexp(1.0, -10) + std::ldexp(1.0, -22) * 2 + K * std::ldexp(1.0, -24));
+    const Tensor bound = magnitude * kernels::tf32_error_per_magnitude(K, /*float32_reference=*/false);
     const Tensor tf32_error = abs(tf32.to(kFloat64) - exact);
     CHECK(largest(tf32_error - bound) <= 0.0);
     if (K >= 576) CHECK(largest(tf32_error) > 10.0 * largest(abs(float32.to(kFloat64) - exact)));

@@ -305,6 +305,13 @@ if [ -x "$BIN/dcsr_tests" ]; then
       run_step "DCSR_PROFILE=1 DCSR_TF32=1 DCSR_CONV_PATH=tile dcsr sr 2016x1512 4k" 90 \
         "$REPORT_DIR/sr_4k_profile.log" bash -c "env DCSR_PROFILE=1 DCSR_TF32=1 DCSR_CONV_PATH=tile $sr_4k \
           --out '$sr_dir/sr_tile_profiled.png' --quiet"
+      # 5-write. the outputs written in line (DCSR_WRITE_BEHIND=0) against the CUDA default, written
+      # behind the inference on a thread of their own (apps/dcsr/sr_batch.h): each end to end (the
+      # float32 run above is the default's), and the same bytes.
+      run_step "DCSR_WRITE_BEHIND=0 dcsr sr 2016x1512 4k, end to end (same bytes as behind)" 60 \
+        "$REPORT_DIR/sr_4k.log" bash -c "t0=\$(date +%s.%N) && env DCSR_WRITE_BEHIND=0 $sr_4k \
+          --out '$sr_dir/sr_in_line.png' && echo \"end to end, float32, written in line: $seconds_since_t0 s\" &&
+          cmp '$sr_dir/sr_in_line.png' '$sr_dir/sr.png' && echo 'written in line: the same bytes as behind'"
     fi
     if [ "$HAVE_GPU" = yes ] && [ -f "$sr_dir/ds/LR/x2/p.png" ]; then
       run_step "DCSR_CONV_PATH=im2col dcsr sr 2016x1512 4k --device cuda" 90 "$REPORT_DIR/sr_4k.log" \

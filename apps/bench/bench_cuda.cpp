@@ -18,6 +18,7 @@
 #include "kernels/cpu_paths.h"
 #include "kernels/cuda_baselines.h"
 #include "kernels/cuda_paths.h"
+#include "kernels/tf32_bound.h"
 #include "runtime/device.h"
 #include "runtime/switches.h"
 #include "runtime/allocator.h"
@@ -148,12 +149,11 @@ void bench_conv2d(const Context& ctx, int64_t N, int64_t C, int64_t H, int64_t W
       DCSR_CHECK(max_rel_diff(gpu, cpu) < 1e-3, base, ": CUDA conv2d disagrees with the CPU");
     } else {
       // TF32 (DCSR_TF32=1): operands rounded to 10-bit mantissas, so a relative
-      // bound fails on outputs near zero (it did, on an H100). The bound of
-      // tests/test_cuda_conv_implicit.cpp instead, per output, with the CPU
-      // reference's own float32 roundings added (one more K 2^-24 for its sums):
-      // (2^-10 + 2^-21 + K 2^-23) (sum |w| |x| + |b|).
+      // bound fails on outputs near zero (it did, on an H100). TF32's bound
+      // instead (kernels/tf32_bound.h), per output, against this float32 CPU
+      // reference.
       const Tensor magnitude = conv2d(abs(x), abs(w), abs(b), 1, 1);
-      const double per_unit = std::ldexp(1.0, -10) + std::ldexp(1.0, -21) + double(9 * C) * std::ldexp(1.0, -23);
+      const double per_unit = kernels::tf32_error_per_magnitude(double(9 * C), /*float32_reference=*/true);
       const std::vector<float> g = gpu.to_vector<float>(), c = cpu.to_vector<float>(), m = magnitude.to_vector<float>();
       for (size_t i = 0; i < g.size(); ++i)
         DCSR_CHECK(std::abs(double(g[i]) - double(c[i])) <= per_unit * double(m[i]), base,
