@@ -525,71 +525,63 @@ TEST_CASE("forward: dcsr sr --tile-batch gives the same bytes for any batch", "[
   CHECK_FALSE(fs::exists(dir / "o.png"));
 }
 
-TEST_CASE("forward: dcsr sr writes its outputs band by band, the same bytes as in one piece", "[cli]") {
+namespace {
+
+// `dcsr` run in `dir` with DCSR_NUM_THREADS=1 and the environment `env`.
+RunResult run_dcsr_with(const test::TempDir& dir, const std::string& env, const std::string& args) {
+  return test::run_shell("cd " + quote(dir.str()) + " && env -u DCSR_MODEL DCSR_NUM_THREADS=1 " + env + " " +
+                         quote(std::string(DCSR_BIN_DIR) + "/dcsr") + " " + args + " 2>&1");
+}
+
+}  // namespace
+
+TEST_CASE("forward: dcsr sr writes its outputs band by band, and behind the inference, the same bytes as in one "
+          "piece",
+          "[cli]") {
   test::TempDir dir("cli");
   // 300 x 100 in 4K mode: 3 tile rows of one tile; with 1 MiB bands each tile
   // row is a band (an SR tile row is 252 x 200 x 3 float32, 0.6 MB; with the
-  // warped Ref beside it 1.2 MB).
+  // warped Ref beside it 1.2 MB). Behind the inference (DCSR_WRITE_BEHIND=1,
+  // the default on CUDA) each band is written on a thread of its own while
+  // the next is computed: with 3 bands, and with one.
   const std::string base = write_sr_pair(dir, 300, 100, 5) + " --quiet";
-  auto with_band_mib = [&](const std::string& mib, const std::string& args) {
-    return test::run_shell("cd " + quote(dir.str()) + " && env -u DCSR_MODEL DCSR_NUM_THREADS=1 DCSR_OUTPUT_BAND_MIB=" +
-                           mib + " " + quote(std::string(DCSR_BIN_DIR) + "/dcsr") + " " + args + " 2>&1");
-  };
   REQUIRE(run_dcsr(base + " --out one.png --confidence one_c.png --warped-ref one_w.png", dir.str()).status == 0);
-  RunResult banded = with_band_mib("1", base + " --out bands.png --confidence bands_c.png --warped-ref bands_w.png");
-  INFO(banded.output);
-  REQUIRE(banded.status == 0);
-  for (const std::string name : {".png", "_c.png", "_w.png"})
-    CHECK(test::read_bytes_of(dir / ("bands" + name)) == test::read_bytes_of(dir / ("one" + name)));
+  for (const std::string env : {"DCSR_OUTPUT_BAND_MIB=1", "DCSR_WRITE_BEHIND=1 DCSR_OUTPUT_BAND_MIB=1",
+                                 "DCSR_WRITE_BEHIND=1 DCSR_OUTPUT_BAND_MIB=256"}) {
+    CAPTURE(env);
+    RunResult banded = run_dcsr_with(dir, env, base + " --out b.png --confidence b_c.png --warped-ref b_w.png");
+    INFO(banded.output);
+    REQUIRE(banded.status == 0);
+    for (const std::string name : {".png", "_c.png", "_w.png"})
+      CHECK(test::read_bytes_of(dir / ("b" + name)) == test::read_bytes_of(dir / ("one" + name)));
+  }
   // JPEG (kept as 8-bit samples until the end) and 16-bit PNG.
   for (const std::string out : {".jpg", "16.png"}) {
     const std::string options = out == ".jpg" ? "" : " --bit-depth 16";
     REQUIRE(run_dcsr(base + options + " --out one" + out, dir.str()).status == 0);
-    REQUIRE(with_band_mib("1", base + options + " --out bands" + out).status == 0);
-    CHECK(test::read_bytes_of(dir / ("bands" + out)) == test::read_bytes_of(dir / ("one" + out)));
+    for (const std::string env : {"DCSR_OUTPUT_BAND_MIB=1", "DCSR_WRITE_BEHIND=1 DCSR_OUTPUT_BAND_MIB=1"}) {
+      CAPTURE(env);
+      REQUIRE(run_dcsr_with(dir, env, base + options + " --out b" + out).status == 0);
+      CHECK(test::read_bytes_of(dir / ("b" + out)) == test::read_bytes_of(dir / ("one" + out)));
+    }
   }
-  REQUIRE_FAILS_WITH(with_band_mib("0", base + " --out x.png"), 1, "DCSR_OUTPUT_BAND_MIB");
-  REQUIRE_FAILS_WITH(with_band_mib("2x", base + " --out x.png"), 1, "'2x'");
+  REQUIRE_FAILS_WITH(run_dcsr_with(dir, "DCSR_OUTPUT_BAND_MIB=0", base + " --out x.png"), 1, "DCSR_OUTPUT_BAND_MIB");
+  REQUIRE_FAILS_WITH(run_dcsr_with(dir, "DCSR_OUTPUT_BAND_MIB=2x", base + " --out x.png"), 1, "'2x'");
+  REQUIRE_FAILS_WITH(run_dcsr_with(dir, "DCSR_WRITE_BEHIND=yes", base + " --out x.png"), 1, "DCSR_WRITE_BEHIND");
   CHECK_FALSE(fs::exists(dir / "x.png"));
 }
 
-TEST_CASE("forward: dcsr sr writes behind the inference, the same bytes; a failed band leaves no output",
+TEST_CASE("forward: dcsr sr written behind the inference says how long it waited; a failed band leaves no output",
           "[cli]") {
-  // What `dcsr sr` does on a GPU (DCSR_WRITE_BEHIND, default on for CUDA):
-  // each band coded and written on a thread of its own while the next band is
-  // computed. 300 x 100 in 4K mode, 3 tile rows; with 1 MiB bands each tile
-  // row is a band, so the writing thread runs beside the inference.
   test::TempDir dir("cli");
   const std::string base = write_sr_pair(dir, 300, 100, 7);
-  auto with_env = [&](const std::string& env, const std::string& args) {
-    return test::run_shell("cd " + quote(dir.str()) + " && env -u DCSR_MODEL DCSR_NUM_THREADS=1 " + env + " " +
-                           quote(std::string(DCSR_BIN_DIR) + "/dcsr") + " " + args + " 2>&1");
-  };
-  const std::string outputs = " --confidence c.png --warped-ref w.png";
-  REQUIRE(run_dcsr(base + " --quiet --out one.png --confidence one_c.png --warped-ref one_w.png", dir.str()).status ==
-          0);
-  for (const std::string band_mib : {"1", "256"}) {  // 3 bands; one band
-    CAPTURE(band_mib);
-    RunResult behind = with_env("DCSR_WRITE_BEHIND=1 DCSR_OUTPUT_BAND_MIB=" + band_mib,
-                                base + " --out b.png --confidence b_c.png --warped-ref b_w.png");
-    INFO(behind.output);
-    REQUIRE(behind.status == 0);
-    CHECK_THAT(behind.output, Catch::Contains("behind the inference, which waited for it "));
-    for (const std::string name : {".png", "_c.png", "_w.png"})
-      CHECK(test::read_bytes_of(dir / ("b" + name)) == test::read_bytes_of(dir / ("one" + name)));
-  }
-  // JPEG and 16-bit PNG behind the inference.
-  for (const std::string out : {".jpg", "16.png"}) {
-    const std::string options = out == ".jpg" ? " --quiet" : " --quiet --bit-depth 16";
-    REQUIRE(run_dcsr(base + options + " --out one" + out, dir.str()).status == 0);
-    REQUIRE(with_env("DCSR_WRITE_BEHIND=1 DCSR_OUTPUT_BAND_MIB=1", base + options + " --out b" + out).status == 0);
-    CHECK(test::read_bytes_of(dir / ("b" + out)) == test::read_bytes_of(dir / ("one" + out)));
-  }
-  // Written in line (DCSR_WRITE_BEHIND=0): the timing line has no wait.
-  RunResult in_line = with_env("DCSR_WRITE_BEHIND=0", base + " --out l.png");
+  RunResult behind = run_dcsr_with(dir, "DCSR_WRITE_BEHIND=1 DCSR_OUTPUT_BAND_MIB=1", base + " --out b.png");
+  INFO(behind.output);
+  REQUIRE(behind.status == 0);
+  CHECK_THAT(behind.output, Catch::Contains("behind the inference, which waited for it "));
+  RunResult in_line = run_dcsr_with(dir, "DCSR_WRITE_BEHIND=0", base + " --out l.png");
   REQUIRE(in_line.status == 0);
   CHECK_THAT(in_line.output, !Catch::Contains("behind the inference"));
-  CHECK(test::read_bytes_of(dir / "l.png") == test::read_bytes_of(dir / "one.png"));
   // A band the writing thread refuses (a model whose weights are all 1e30
   // overflows: NaN or infinite pixels): the command fails naming the file,
   // and nothing is left.
@@ -603,11 +595,10 @@ TEST_CASE("forward: dcsr sr writes behind the inference, the same bytes; a faile
     save_checkpoint(dir / "nan.ckpt", c);
   }
   const std::string nan_pair = "sr --registration none --lr lr.png --ref ref.png --model nan.ckpt --quiet";
-  REQUIRE_FAILS_WITH(with_env("DCSR_WRITE_BEHIND=1 DCSR_OUTPUT_BAND_MIB=1", nan_pair + " --out n.png" + outputs), 1,
-                     "NaN");
+  REQUIRE_FAILS_WITH(run_dcsr_with(dir, "DCSR_WRITE_BEHIND=1 DCSR_OUTPUT_BAND_MIB=1",
+                                   nan_pair + " --out n.png --confidence c.png --warped-ref w.png"),
+                     1, "NaN");
   for (const std::string name : {"n.png", "c.png", "w.png"}) CHECK_FALSE(fs::exists(dir / name));
   for (const auto& entry : fs::directory_iterator(dir.str()))  // no temp file either
     CHECK(entry.path().filename().string().find(".tmp.") == std::string::npos);
-  REQUIRE_FAILS_WITH(with_env("DCSR_WRITE_BEHIND=yes", base + " --out x.png"), 1, "DCSR_WRITE_BEHIND");
-  CHECK_FALSE(fs::exists(dir / "x.png"));
 }
