@@ -104,16 +104,20 @@ Plane structure(const Plane& p, int64_t radius) {
   const Plane local_mean = box_blur(b, radius);
   Plane band(p.height, p.width), energy_in(p.height, p.width);
   const int64_t n = p.height * p.width;
-  double total = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const float d = b.data[size_t(i)] - local_mean.data[size_t(i)];
-    band.data[size_t(i)] = d;
-    energy_in.data[size_t(i)] = d * d;
-    total += double(d) * double(d);
-  }
+  parallel_for(n, 1 << 16, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const float d = b.data[size_t(i)] - local_mean.data[size_t(i)];
+      band.data[size_t(i)] = d;
+      energy_in.data[size_t(i)] = d * d;
+    }
+  });
+  double total = 0;  // in index order, on one thread: the same sum on any thread count
+  for (int64_t i = 0; i < n; ++i) total += double(band.data[size_t(i)]) * double(band.data[size_t(i)]);
   const float eps = float(0.05 * total / double(std::max<int64_t>(n, 1)) + 1e-8);
   const Plane energy = box_blur(energy_in, radius);
-  for (int64_t i = 0; i < n; ++i) band.data[size_t(i)] /= std::sqrt(energy.data[size_t(i)] + eps);
+  parallel_for(n, 1 << 16, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) band.data[size_t(i)] /= std::sqrt(energy.data[size_t(i)] + eps);
+  });
   return band;
 }
 

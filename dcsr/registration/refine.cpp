@@ -45,9 +45,13 @@ void evaluate(const WideLevel& wide, const LevelPlane& tele, double tele_width, 
               const LinearSimilarity& p, double norm, Samples& s) {
   const Plane& t = tele.image;
   const Plane& w = wide.level.image;
+  // Sized once per Samples: every sample's `valid` is written below, and the
+  // other arrays are read only where it is set.
   const size_t n = size_t(s.rows * s.cols);
-  for (auto* v : {&s.residual, &s.gx, &s.gy, &s.dx, &s.dy, &s.wide_value, &s.tele_value}) v->assign(n, 0.0f);
-  s.valid.assign(n, 0);
+  if (s.valid.size() != n) {
+    for (auto* v : {&s.residual, &s.gx, &s.gy, &s.dx, &s.dy, &s.wide_value, &s.tele_value}) v->assign(n, 0.0f);
+    s.valid.assign(n, 0);
+  }
   const double ctx = 0.5 * tele_width, cty = 0.5 * tele_height;
   parallel_for(s.rows, 8, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
@@ -59,8 +63,8 @@ void evaluate(const WideLevel& wide, const LevelPlane& tele, double tele_width, 
         const double u = (p.a * xt - p.b * yt + p.cx) / wide.level.kx;
         const double v = (p.b * xt + p.a * yt + p.cy) / wide.level.ky;
         const size_t k = size_t(r * s.cols + c);
-        if (!(u >= 1.0 && v >= 1.0 && u <= double(w.width) - 1.0 && v <= double(w.height) - 1.0)) continue;
-        s.valid[k] = 1;
+        s.valid[k] = u >= 1.0 && v >= 1.0 && u <= double(w.width) - 1.0 && v <= double(w.height) - 1.0;
+        if (!s.valid[k]) continue;
         s.wide_value[k] = sample_bilinear(w, u, v);
         s.tele_value[k] = t.row(i)[j];
         s.residual[k] = s.wide_value[k] - s.tele_value[k];
