@@ -18,11 +18,6 @@
 
 namespace dcsr {
 
-// Telephoto pixel coordinates -> wide pixel coordinates:
-//   x_w = ( cos(angle) x_t - sin(angle) y_t) / scale + tx
-//   y_w = ( sin(angle) x_t + cos(angle) y_t) / scale + ty
-// scale: telephoto pixels per wide pixel (the zoom ratio when both cameras
-// have the same pixel count); angle in radians.
 // Wide pixel coordinates -> telephoto pixel coordinates, the rotation's
 // cosine and sine (times the scale) computed once: for many points.
 // (Compiled in one place, registration.cpp, so that every caller gets the
@@ -32,6 +27,11 @@ struct ToTele {
   std::array<double, 2> operator()(double x_w, double y_w) const;
 };
 
+// Telephoto pixel coordinates -> wide pixel coordinates:
+//   x_w = ( cos(angle) x_t - sin(angle) y_t) / scale + tx
+//   y_w = ( sin(angle) x_t + cos(angle) y_t) / scale + ty
+// scale: telephoto pixels per wide pixel (the zoom ratio when both cameras
+// have the same pixel count); angle in radians.
 struct Similarity {
   double scale = 1.0, angle = 0.0, tx = 0.0, ty = 0.0;
   std::array<double, 2> to_wide(double x_t, double y_t) const;
