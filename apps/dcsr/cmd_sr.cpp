@@ -196,16 +196,15 @@ int run_single(const Args& args, const SrSettings& s, const Device device) {
   const double inference_s = seconds_since(inference_start) - writing.waited;
   if (bar) bar->finish();
   outputs.commit();
+  const std::string behind_text =
+      s.write_behind ? ", behind the inference, which waited for it " + std::to_string(writing.waited) + " s" : "";
   if (!s.quiet)
     std::cerr << "wrote " << out_path << " (" << 2 * pair.lr.width() << "x" << 2 * pair.lr.height() << ", model "
               << model_path << " in " << mode_name(s.mode) << " mode): tiled inference " << inference_s << " s on "
               << device_name(device) << " (" << tiling_times_text(tiled.times) << "), "
               << seconds_since(start) << " s in all (reading " << (s.registration == "auto" ? "and registration " : "")
               << reading_s << " s, meanwhile the model's loading" << (device == kCUDA ? " and warm-up " : " ")
-              << model_s << " s; writing, as the rows came, " << writing.writing << " s"
-              << (s.write_behind ? ", behind the inference, which waited for it " + std::to_string(writing.waited) + " s"
-                                 : std::string())
-              << ")\n";
+              << model_s << " s; writing, as the rows came, " << writing.writing << " s" << behind_text << ")\n";
   return 0;
 }
 
