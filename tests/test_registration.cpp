@@ -3,15 +3,20 @@
 // canonical layout detected as the identity, an unrelated pair refused, the
 // JSON form, and the `dcsr register` command's outputs and errors. All images
 // are generated here.
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <random>
 
 #include "autograd/grad_mode.h"
 #include "autograd/ops/image.h"
 #include "cli_runner.h"
+#include "dcsr/registration/refine.h"
 #include "dcsr/registration/register.h"
 #include "dcsr/registration/synthetic_pair.h"
+#include "runtime/threads.h"
 
 using namespace dcsr;
 using namespace dcsr::registration;
@@ -373,4 +378,41 @@ TEST_CASE("registration: dcsr sr on a wide photo cropped through the telephoto's
   const Tensor out = read_image(dir / "sr.jpg");
   CHECK(out.size(2) == 240);
   CHECK(out.size(3) == 180);
+}
+
+TEST_CASE("registration: the refinement's median magnitude is nth_element's, on any thread count",
+          "[registration]") {
+  // median_magnitude (refine.h) selects by the bits of |value| in parallel
+  // passes; it must give the value std::nth_element gives over the valid
+  // samples' magnitudes, with ties, zeros of both signs, tiny and huge values,
+  // all or few samples valid, and sizes around its block split.
+  std::mt19937 rng(17);
+  for (int64_t n : {0, 1, 2, 15, 16, 17, 1000, 4096, 4097, 250000, 300001}) {
+    for (int kind = 0; kind < 4; ++kind) {
+      CAPTURE(n, kind);
+      std::vector<float> values(static_cast<size_t>(n));
+      std::vector<uint8_t> valid(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) {
+        const uint32_t r = rng();
+        float v = std::ldexp(float(int(r % 2001) - 1000), -int(r % 7));  // many ties, both signs
+        if (kind == 1) v = r % 5 == 0 ? -0.0f : r % 5 == 1 ? 0.0f : std::ldexp(1.0f, -140) * float(r % 3);
+        if (kind == 2) v = std::ldexp(float(r % 1000) + 1.0f, int(r % 200) - 100);  // 2^-100 to 2^109
+        values[size_t(i)] = v;
+        valid[size_t(i)] = kind == 3 ? r % 97 == 0 : r % 4 != 0;
+      }
+      std::vector<float> magnitudes;
+      for (int64_t i = 0; i < n; ++i)
+        if (valid[size_t(i)]) magnitudes.push_back(std::abs(values[size_t(i)]));
+      for (int threads : {1, 2, 5}) {
+        ScopedThreadLimit limit(threads);
+        const registration::MedianMagnitude got = registration::median_magnitude(values.data(), valid.data(), n);
+        CHECK(got.count == int64_t(magnitudes.size()));
+        if (magnitudes.empty()) continue;
+        std::vector<float> sorted = magnitudes;
+        std::nth_element(sorted.begin(), sorted.begin() + ptrdiff_t(sorted.size() / 2), sorted.end());
+        const float want = sorted[sorted.size() / 2];
+        CHECK(std::memcmp(&got.value, &want, sizeof(float)) == 0);
+      }
+    }
+  }
 }

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <omp.h>
 
 #include "runtime/threads.h"
 
@@ -105,6 +107,49 @@ void score(const Samples& s, RefineResult& out) {
 
 }  // namespace
 
+MedianMagnitude median_magnitude(const float* values, const uint8_t* valid, int64_t n) {
+  // Bits 21-31, then 10-20, then 0-9 of |value|'s pattern; each pass counts
+  // the values whose higher bits are those chosen so far, per block (a block
+  // per thread), and picks the bin that holds the wanted rank.
+  constexpr int kShift[3] = {21, 10, 0}, kWidth[3] = {11, 11, 10};
+  const int64_t blocks = std::max<int64_t>(1, std::min<int64_t>(omp_get_max_threads(), n / 4096 + 1));
+  std::vector<int64_t> histograms(size_t(blocks) << 11), total(size_t(1) << 11);
+  MedianMagnitude out;
+  uint32_t prefix = 0;  // the bits chosen so far
+  int64_t rank = 0;     // the wanted rank among the values that have them
+  for (int pass = 0; pass < 3; ++pass) {
+    const int shift = kShift[pass], above = shift + kWidth[pass];
+    const uint32_t mask = (uint32_t(1) << kWidth[pass]) - 1;
+    std::fill(histograms.begin(), histograms.end(), 0);
+    parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) {
+        int64_t* h = histograms.data() + (b << 11);
+        for (int64_t i = n * b / blocks; i < n * (b + 1) / blocks; ++i) {
+          if (!valid[i]) continue;
+          uint32_t bits;
+          std::memcpy(&bits, &values[i], sizeof(bits));
+          bits &= 0x7FFFFFFFu;  // |value|
+          if (above < 32 && (bits >> above) != prefix) continue;
+          ++h[(bits >> shift) & mask];
+        }
+      }
+    });
+    std::fill(total.begin(), total.end(), 0);
+    for (int64_t b = 0; b < blocks; ++b)
+      for (uint32_t bin = 0; bin <= mask; ++bin) total[bin] += histograms[size_t(b << 11) + bin];
+    if (pass == 0) {
+      for (uint32_t bin = 0; bin <= mask; ++bin) out.count += total[bin];
+      if (out.count == 0) return out;
+      rank = out.count / 2;
+    }
+    uint32_t bin = 0;
+    for (; rank >= total[bin]; ++bin) rank -= total[bin];
+    prefix = prefix << kWidth[pass] | bin;
+  }
+  std::memcpy(&out.value, &prefix, sizeof(prefix));
+  return out;
+}
+
 RefineResult score_level(const WideLevel& wide, const LevelPlane& tele, double tele_width, double tele_height,
                          const LinearSimilarity& params, const RefineOptions& options) {
   Samples s = make_samples(tele, options);
@@ -129,14 +174,9 @@ RefineResult refine_level(const WideLevel& wide, const LevelPlane& tele, double 
   for (int64_t it = 0; it < options.max_iterations; ++it) {
     evaluate(wide, tele, tele_width, tele_height, p, norm, s);
     out.iterations = it + 1;
-    std::vector<float> magnitudes;
-    magnitudes.reserve(s.valid.size());
-    for (size_t k = 0; k < s.valid.size(); ++k)
-      if (s.valid[k]) magnitudes.push_back(std::abs(s.residual[k]));
-    if (magnitudes.size() < 16) break;
-    const size_t mid = magnitudes.size() / 2;
-    std::nth_element(magnitudes.begin(), magnitudes.begin() + mid, magnitudes.end());
-    const double threshold = std::max(1e-6, options.huber * 1.4826 * double(magnitudes[mid]));
+    const MedianMagnitude median = median_magnitude(s.residual.data(), s.valid.data(), int64_t(s.valid.size()));
+    if (median.count < 16) break;
+    const double threshold = std::max(1e-6, options.huber * 1.4826 * double(median.value));
     const int64_t n = int64_t(s.valid.size());
     parallel_for(kBlocks, 1, [&](int64_t b0, int64_t b1) {
       for (int64_t blk = b0; blk < b1; ++blk) {

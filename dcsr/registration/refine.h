@@ -49,6 +49,19 @@ struct RefineResult {
   int64_t iterations = 0;
 };
 
+// The median magnitude of a refinement's residuals, for its Huber threshold:
+// over the n values whose valid flag is set, their count and the
+// (count / 2)-th smallest |value| (0-based; 0 when count is 0), exactly what
+// std::nth_element finds among those magnitudes. Found with three histogram
+// passes over the magnitudes' bits (non-negative floats order as their bit
+// patterns do), each on all threads: the selection was serial, and every
+// Gauss-Newton iteration runs one.
+struct MedianMagnitude {
+  int64_t count = 0;
+  float value = 0.0f;
+};
+MedianMagnitude median_magnitude(const float* values, const uint8_t* valid, int64_t n);
+
 // Refines `start` on one level. tele_width/height: the telephoto's full size.
 RefineResult refine_level(const WideLevel& wide, const LevelPlane& tele, double tele_width, double tele_height,
                           const LinearSimilarity& start, const RefineOptions& options);
