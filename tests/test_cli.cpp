@@ -36,6 +36,12 @@ bool same_tensors(const std::string& a, const std::string& b) {
   return true;
 }
 
+// `dcsr` run in `dir` with DCSR_NUM_THREADS=1 and the environment `env`.
+RunResult run_dcsr_with(const test::TempDir& dir, const std::string& env, const std::string& args) {
+  return test::run_shell("cd " + quote(dir.str()) + " && env -u DCSR_MODEL DCSR_NUM_THREADS=1 " + env + " " +
+                         quote(std::string(DCSR_BIN_DIR) + "/dcsr") + " " + args + " 2>&1");
+}
+
 const char* kTiny = "--set n_feats=4 --set batch_size=2 --set patch_size=16 --set num_patch=2 --quiet";
 
 // A tiny model (m.ckpt, n_feats 4) and an h x w pair in the canonical layout
@@ -165,6 +171,15 @@ TEST_CASE("forward: dcsr sr reports its time, and with DCSR_PROFILE=1 the time p
   CHECK_THAT(plain.output, Catch::Contains("tiled inference") && Catch::Contains("s in all"));
   CHECK_THAT(plain.output, Catch::Contains(" in 4k mode): "));  // which model and mode made it
   CHECK_THAT(plain.output, !Catch::Contains("time per kernel"));
+  CHECK_THAT(plain.output, !Catch::Contains("process start to main"));
+  // DCSR_TIME_PROCESS=1: the process's start-up and exit around the command's own time.
+  RunResult process = run_dcsr_with(dir, "DCSR_TIME_PROCESS=1", args);
+  INFO(process.output);
+  REQUIRE(process.status == 0);
+  CHECK_THAT(process.output, Catch::Contains("dcsr: process start to main: ") &&
+                                 Catch::Contains("dcsr: main's return to the last exit handler: "));
+  CHECK(process.output.find("process start to main") < process.output.find("s in all"));
+  CHECK(process.output.find("s in all") < process.output.find("main's return"));
   ::setenv("DCSR_PROFILE", "1", 1);  // inherited by the child process
   RunResult profiled = run_dcsr(args, dir.str());
   ::unsetenv("DCSR_PROFILE");
@@ -525,15 +540,6 @@ TEST_CASE("forward: dcsr sr --tile-batch gives the same bytes for any batch", "[
   CHECK_FALSE(fs::exists(dir / "o.png"));
 }
 
-namespace {
-
-// `dcsr` run in `dir` with DCSR_NUM_THREADS=1 and the environment `env`.
-RunResult run_dcsr_with(const test::TempDir& dir, const std::string& env, const std::string& args) {
-  return test::run_shell("cd " + quote(dir.str()) + " && env -u DCSR_MODEL DCSR_NUM_THREADS=1 " + env + " " +
-                         quote(std::string(DCSR_BIN_DIR) + "/dcsr") + " " + args + " 2>&1");
-}
-
-}  // namespace
 
 TEST_CASE("forward: dcsr sr writes its outputs band by band, and behind the inference, the same bytes as in one "
           "piece",
