@@ -18,6 +18,7 @@
 #include "io/jpeg_encode.h"
 #include "io/png_decode.h"
 #include "io/png_encode.h"
+#include "kernels/cpu_paths.h"
 
 namespace dcsr::bench {
 
@@ -64,6 +65,7 @@ void bench_png_encode(const Context& ctx, int64_t w, int64_t h) {
       },
       1, repeats_for(ctx, 5));
   emit(ctx, {{"name", name},
+             {"cpu", kernels::cpu_paths::cpu_model()},
              {"ms", t.median_ms},
              {"bytes", ours.size()},
              {"baseline", "stb_image_write PNG (one thread)"},
@@ -98,6 +100,7 @@ void bench_jpeg_encode(const Context& ctx, int64_t w, int64_t h) {
       1, repeats_for(ctx, 5));
   DCSR_CHECK(ours == stb, name, ": the streamed JPEG differs from stb_image_write's");
   emit(ctx, {{"name", name},
+             {"cpu", kernels::cpu_paths::cpu_model()},
              {"ms", t.median_ms},
              {"bytes", ours.size()},
              {"quality", quality},
@@ -148,6 +151,7 @@ void bench_png_decode(const Context& ctx, int64_t w, int64_t h) {
         },
         1, repeats_for(ctx, 5));
     emit(ctx, {{"name", name + "_" + writer},
+               {"cpu", kernels::cpu_paths::cpu_model()},
                {"ms", t.median_ms},
                {"bytes", file.size()},
                {"baseline", "stb_image's decode after the data check's own inflate (what dcsr read before)"},
