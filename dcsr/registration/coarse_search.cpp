@@ -5,6 +5,7 @@
 #include <cmath>
 #include <functional>
 
+#include "kernels/cpu/parallel_jobs.h"
 #include "runtime/threads.h"
 
 namespace dcsr::registration {
@@ -216,8 +217,19 @@ std::vector<Candidate> coarse_search(const Plane& wide, int64_t wide_height, int
     if (options.min_angle_deg > 0 && std::abs(degrees) <= options.min_angle_deg + 1e-9) continue;
     angles.push_back(degrees * kPi / 180);
   }
-  std::vector<Candidate> found;  // the best places for every (scale, angle)
-  for (double s = options.min_scale; s <= options.max_scale * 1.0001; s *= options.scale_step) {
+  // Every scale is a job of its own, on whichever thread is free: its images
+  // are small (the template is about template_size pixels long, so a
+  // scale's search plane is at most a few hundred wide), too small for its
+  // loops to split well over threads, and the scales' costs differ. Their
+  // candidates are put together in scale order: the same list on any thread
+  // count (inside a job every loop runs on its thread, with the same sums).
+  std::vector<double> scales;
+  for (double s = options.min_scale; s <= options.max_scale * 1.0001; s *= options.scale_step) scales.push_back(s);
+  std::vector<std::vector<Candidate>> by_scale(scales.size());
+  const int64_t jobs = int64_t(scales.size());
+  kernels::cpu::run_jobs(jobs, kernels::cpu::job_workers(jobs, jobs * wide.height * wide.width), [&](int64_t job, int) {
+    const double s = scales[size_t(job)];
+    std::vector<Candidate>& found = by_scale[size_t(job)];
     // The view's size in wide pixels, and the search resolution that makes
     // the template about template_size px long (at most the given wide plane).
     const double view_w = double(tele_width) / s, view_h = double(tele_height) / s;
@@ -229,7 +241,7 @@ std::vector<Candidate> coarse_search(const Plane& wide, int64_t wide_height, int
     const double fx = double(frame.Wc) / double(wide_width), fy = double(frame.Hc) / double(wide_height);
     frame.a = std::llround(options.template_fraction * view_w * fx);
     frame.b = std::llround(options.template_fraction * view_h * fy);
-    if (frame.a < 4 || frame.b < 4 || frame.a > frame.Wc || frame.b > frame.Hc) continue;
+    if (frame.a < 4 || frame.b < 4 || frame.a > frame.Wc || frame.b > frame.Hc) return;
     // The wide image at the search resolution without its local means,
     // framed by zeros where the template may hang over its edges (views partly
     // outside the wide image).
@@ -258,7 +270,9 @@ std::vector<Candidate> coarse_search(const Plane& wide, int64_t wide_height, int
         found.push_back(cand);
       }
     }
-  }
+  });
+  std::vector<Candidate> found;  // the best places for every (scale, angle), in scale order
+  for (const std::vector<Candidate>& of_scale : by_scale) found.insert(found.end(), of_scale.begin(), of_scale.end());
   std::sort(found.begin(), found.end(), [](const Candidate& x, const Candidate& y) { return x.ncc > y.ncc; });
   // Keep the best of each distinct view: another scale within 25% and a centre
   // within a quarter of the view's width describe the same hypothesis. Views
