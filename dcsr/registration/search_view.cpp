@@ -7,6 +7,7 @@
 
 #include "dcsr/registration/coarse_search.h"
 #include "dcsr/registration/refine.h"
+#include "kernels/cpu/parallel_jobs.h"
 
 namespace dcsr::registration {
 
@@ -30,6 +31,12 @@ class LevelImages {
     w.level.ky = double(wide_.height()) / double(lum.height);
     gradients(w.level.image, w.gx, w.gy);
     return wide_levels_.emplace(k, std::move(w)).first->second;
+  }
+  // Makes every telephoto level tele() may ask for (it stops at the first one
+  // at most 16 px wide), so that tele() calls on several threads only read.
+  void prepare_tele_levels() {
+    int64_t m = 0;
+    while (tele_.level(m + 1).width > 16) ++m;
   }
   // The telephoto at `scale` telephoto pixels per wide pixel, at wide level k's density.
   LevelPlane tele(int64_t k, double scale) {
@@ -120,21 +127,32 @@ Attempt search_view(Pyramid& wide_pyramid, Pyramid& tele_pyramid, const Register
     return r;
   };
   // Every hypothesis gets a few iterations where the view is about 48 px
-  // long; the two that match best there go on to the middle level.
-  std::vector<Hypothesis> tracks;
-  for (const Candidate& c : candidates) {
+  // long; the two that match best there go on to the middle level. The
+  // hypotheses are jobs on whichever thread is free (at 48 px their loops are
+  // too small to split over threads). The wide and telephoto levels they need
+  // are made first (the jobs only read LevelImages' cache and the pyramids),
+  // and they are kept in the candidates' order: the same tracks on any thread
+  // count.
+  auto start_level = [&](const Candidate& c) { return level_for_view(view_long_px / c.scale, 48); };
+  for (const Candidate& c : candidates) images.wide(start_level(c));
+  images.prepare_tele_levels();
+  std::vector<Hypothesis> started(candidates.size());
+  const int64_t jobs = int64_t(candidates.size());
+  kernels::cpu::run_jobs(jobs, kernels::cpu::job_workers(jobs, jobs * int64_t(refine.max_samples)), [&](int64_t k, int) {
+    const Candidate& c = candidates[size_t(k)];
     LinearSimilarity p;
     p.a = std::cos(c.angle) / c.scale;
     p.b = std::sin(c.angle) / c.scale;
     p.cx = c.centre_x;
     p.cy = c.centre_y;
-    const int64_t start = level_for_view(view_long_px / c.scale, 48);
-    Hypothesis h;
-    h.result = refine_down(p, start, start);
-    h.start_level = start;
+    Hypothesis& h = started[size_t(k)];
+    h.start_level = start_level(c);
+    h.result = refine_down(p, h.start_level, h.start_level);
     h.plausible = plausible(h.result);
+  });
+  std::vector<Hypothesis> tracks;
+  for (const Hypothesis& h : started)
     if (h.plausible) tracks.push_back(h);
-  }
   // Hypotheses are compared by their ZNCC over what chance gives on a view of
   // their size (chance_ncc_bar): a small wrong view can match by chance as
   // well as a large true one whose ZNCC parallax holds down (a dualfocal pair
