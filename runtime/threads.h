@@ -4,7 +4,10 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <exception>
+#include <mutex>
 
 namespace dcsr {
 
@@ -57,6 +60,38 @@ void parallel_for(int64_t n, int64_t grain, Fn&& fn) {
     int64_t begin = n * t / nt, end = n * (t + 1) / nt;
     if (begin < end) fn(begin, end);
   }
+}
+
+// Runs fn(job) for every job in [0, jobs), each on whichever thread is free
+// (for jobs of unequal cost: the next job goes to the first thread done).
+// Inside another parallel region, or with one thread, the jobs run here in
+// order. The first exception a job throws is rethrown here once every thread
+// has stopped (no new job starts after it).
+template <typename Fn>
+void parallel_jobs(int64_t jobs, Fn&& fn) {
+  if (jobs <= 0) return;
+  const int threads = int(std::min<int64_t>(omp_get_max_threads(), jobs));
+  if (threads <= 1 || omp_in_parallel()) {
+    for (int64_t job = 0; job < jobs; ++job) fn(job);
+    return;
+  }
+  std::atomic<int64_t> next{0};
+  std::atomic<bool> failed{false};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+#pragma omp parallel num_threads(threads)
+  {
+    for (int64_t job = next++; job < jobs && !failed.load(); job = next++) {
+      try {
+        fn(job);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mutex);
+        if (!error) error = std::current_exception();
+        failed.store(true);
+      }
+    }
+  }
+  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace dcsr

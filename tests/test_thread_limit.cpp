@@ -1,8 +1,11 @@
 // One thread limit (runtime/threads.h kMaxThreads) for --threads and the
 // environment variable DCSR_NUM_THREADS: values outside 1..kMaxThreads are
 // refused with one line naming the option or the variable and the range.
+#include <atomic>
 #include <mutex>
 #include <set>
+#include <stdexcept>
+#include <vector>
 
 #include "cli_runner.h"
 #include "runtime/threads.h"
@@ -85,4 +88,29 @@ TEST_CASE("threads: ScopedThreadLimit narrows the calling thread's loops, never 
     CHECK(omp_get_max_threads() == 1);
   }
   CHECK(omp_get_max_threads() == before);
+}
+
+TEST_CASE("threads: parallel_jobs runs every job once, in order on one thread, and rethrows a job's error",
+          "[threads]") {
+  std::vector<std::atomic<int>> runs(1000);
+  parallel_jobs(1000, [&](int64_t job) { ++runs[size_t(job)]; });
+  int64_t once = 0;
+  for (const auto& r : runs) once += r.load() == 1;
+  CHECK(once == 1000);
+  {
+    ScopedThreadLimit one(1);
+    std::vector<int64_t> order;
+    parallel_jobs(50, [&](int64_t job) { order.push_back(job); });
+    REQUIRE(order.size() == 50);
+    for (int64_t k = 0; k < 50; ++k) CHECK(order[size_t(k)] == k);
+  }
+  std::atomic<int> ran{0};
+  CHECK_THROWS_WITH(parallel_jobs(64,
+                                  [&](int64_t job) {
+                                    ++ran;
+                                    if (job == 5) throw std::runtime_error("job 5 failed");
+                                  }),
+                    "job 5 failed");
+  CHECK(ran.load() >= 1);
+  parallel_jobs(0, [&](int64_t) { FAIL("no job to run"); });
 }

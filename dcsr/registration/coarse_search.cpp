@@ -5,7 +5,6 @@
 #include <cmath>
 #include <functional>
 
-#include "kernels/cpu/parallel_jobs.h"
 #include "runtime/threads.h"
 
 namespace dcsr::registration {
@@ -227,7 +226,7 @@ std::vector<Candidate> coarse_search(const Plane& wide, int64_t wide_height, int
   for (double s = options.min_scale; s <= options.max_scale * 1.0001; s *= options.scale_step) scales.push_back(s);
   std::vector<std::vector<Candidate>> by_scale(scales.size());
   const int64_t jobs = int64_t(scales.size());
-  kernels::cpu::run_jobs(jobs, kernels::cpu::job_workers(jobs, jobs * wide.height * wide.width), [&](int64_t job, int) {
+  parallel_jobs(jobs, [&](int64_t job) {
     const double s = scales[size_t(job)];
     std::vector<Candidate>& found = by_scale[size_t(job)];
     // The view's size in wide pixels, and the search resolution that makes

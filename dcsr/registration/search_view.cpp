@@ -7,7 +7,7 @@
 
 #include "dcsr/registration/coarse_search.h"
 #include "dcsr/registration/refine.h"
-#include "kernels/cpu/parallel_jobs.h"
+#include "runtime/threads.h"
 
 namespace dcsr::registration {
 
@@ -138,7 +138,7 @@ Attempt search_view(Pyramid& wide_pyramid, Pyramid& tele_pyramid, const Register
   images.prepare_tele_levels();
   std::vector<Hypothesis> started(candidates.size());
   const int64_t jobs = int64_t(candidates.size());
-  kernels::cpu::run_jobs(jobs, kernels::cpu::job_workers(jobs, jobs * int64_t(refine.max_samples)), [&](int64_t k, int) {
+  parallel_jobs(jobs, [&](int64_t k) {
     const Candidate& c = candidates[size_t(k)];
     LinearSimilarity p;
     p.a = std::cos(c.angle) / c.scale;
