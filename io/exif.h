@@ -59,7 +59,9 @@ struct Orientation {
   bool swaps_axes() const { return tag >= 5 && tag <= 8; }
   int64_t height() const { return swaps_axes() ? stored_width : stored_height; }  // upright
   int64_t width() const { return swaps_axes() ? stored_height : stored_width; }
-  // The stored pixel (row-major index) shown at upright (y, x).
+  // The stored pixel (row-major index) shown at upright (y, x): along an
+  // upright row, source(y, 0) + x * (source(y, 1) - source(y, 0)) for every
+  // tag (image_io.cpp copies rows that way).
   int64_t source(int64_t y, int64_t x) const {
     const int64_t h = stored_height, w = stored_width;
     switch (tag) {

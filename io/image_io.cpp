@@ -67,13 +67,6 @@ struct Decoded {
   uint16_t value(int64_t i) const {  // element i of the interleaved (stored) buffer
     return is16 ? static_cast<const uint16_t*>(pixels.get())[i] : static_cast<const uint8_t*>(pixels.get())[i];
   }
-  // Calls visit(upright pixel index, stored pixel index) for every pixel.
-  template <typename Visit>
-  void for_each_pixel(Visit&& visit) const {
-    const int64_t h = height(), w = width();
-    for (int64_t y = 0; y < h; ++y)
-      for (int64_t x = 0; x < w; ++x) visit(y * w + x, orientation.source(y, x));
-  }
 };
 
 // The metadata of a HEIF picture as the outputs carry it (the profile checked).
@@ -149,18 +142,41 @@ ImageInfo read_image_info(const std::string& path) {
 
 namespace {
 
-// 8-bit samples of a decoded image, planar and upright.
+// 8-bit samples of a decoded image, planar and upright. An upright row's
+// stored pixels are evenly spaced (Orientation::source is linear in x), so
+// each row is a strided copy; the common one, an 8-bit image stored upright,
+// a plain deinterleave the compiler vectorises (a 12 MP JPEG's took 16 ms
+// pixel by pixel, 14% of reading it).
 ImageU8 planar_u8(const Decoded& d) {
-  const int64_t hw = d.height() * d.width();
+  const int64_t h = d.height(), w = d.width(), hw = h * w;
   ImageU8 image;
-  image.height = d.height(), image.width = d.width();
+  image.height = h, image.width = w;
   image.data.resize(size_t(3 * hw));
-  d.for_each_pixel([&](int64_t i, int64_t from) {
-    for (int64_t c = 0; c < 3; ++c) {
-      uint16_t v = d.value(3 * from + c);
-      image.data[size_t(c * hw + i)] = d.is16 ? uint8_t((uint32_t(v) * 255 + 32767) / 65535) : uint8_t(v);
+  uint8_t* r = image.data.data();
+  uint8_t *g = r + hw, *b = g + hw;
+  for (int64_t y = 0; y < h; ++y) {
+    const int64_t base = d.orientation.source(y, 0), step = w > 1 ? d.orientation.source(y, 1) - base : 1;
+    const int64_t row = y * w;
+    if (!d.is16) {
+      const uint8_t* src = static_cast<const uint8_t*>(d.pixels.get());
+      if (step == 1) {
+        const uint8_t* s = src + 3 * base;
+        for (int64_t x = 0; x < w; ++x) r[row + x] = s[3 * x], g[row + x] = s[3 * x + 1], b[row + x] = s[3 * x + 2];
+      } else {
+        for (int64_t x = 0; x < w; ++x) {
+          const uint8_t* s = src + 3 * (base + x * step);
+          r[row + x] = s[0], g[row + x] = s[1], b[row + x] = s[2];
+        }
+      }
+      continue;
     }
-  });
+    const uint16_t* src = static_cast<const uint16_t*>(d.pixels.get());
+    auto to8 = [](uint16_t v) { return uint8_t((uint32_t(v) * 255 + 32767) / 65535); };
+    for (int64_t x = 0; x < w; ++x) {
+      const uint16_t* s = src + 3 * (base + x * step);
+      r[row + x] = to8(s[0]), g[row + x] = to8(s[1]), b[row + x] = to8(s[2]);
+    }
+  }
   return image;
 }
 
@@ -180,17 +196,19 @@ void copy_window(const T* src, int64_t c, int64_t height, int64_t width, int64_t
     }
 }
 
-// A decoded image as floats in [0, 1], planar and upright.
+// A decoded image as floats in [0, 1], planar and upright (row by row, as planar_u8).
 Tensor float_tensor(const Decoded& d) {
-  const int64_t hw = d.height() * d.width();
+  const int64_t h = d.height(), w = d.width(), hw = h * w;
   // Divide (not multiply by a reciprocal) so that v / 255 is the float nearest
   // to the true quotient, the same value quantize() produces.
   const float range = d.is16 ? 65535.0f : 255.0f;
-  Tensor out = empty({1, 3, d.height(), d.width()});
+  Tensor out = empty({1, 3, h, w});
   float* dst = out.data<float>();
-  d.for_each_pixel([&](int64_t i, int64_t from) {
-    for (int64_t c = 0; c < 3; ++c) dst[c * hw + i] = float(d.value(3 * from + c)) / range;
-  });
+  for (int64_t y = 0; y < h; ++y) {
+    const int64_t base = d.orientation.source(y, 0), step = w > 1 ? d.orientation.source(y, 1) - base : 1;
+    for (int64_t x = 0; x < w; ++x)
+      for (int64_t c = 0; c < 3; ++c) dst[c * hw + y * w + x] = float(d.value(3 * (base + x * step) + c)) / range;
+  }
   return out;
 }
 
