@@ -59,9 +59,7 @@ struct Orientation {
   bool swaps_axes() const { return tag >= 5 && tag <= 8; }
   int64_t height() const { return swaps_axes() ? stored_width : stored_height; }  // upright
   int64_t width() const { return swaps_axes() ? stored_height : stored_width; }
-  // The stored pixel (row-major index) shown at upright (y, x): along an
-  // upright row, source(y, 0) + x * (source(y, 1) - source(y, 0)) for every
-  // tag (image_io.cpp copies rows that way).
+  // The stored pixel (row-major index) shown at upright (y, x).
   int64_t source(int64_t y, int64_t x) const {
     const int64_t h = stored_height, w = stored_width;
     switch (tag) {
@@ -74,6 +72,15 @@ struct Orientation {
       case 8: return x * w + (w - 1 - y);
       default: return y * w + x;
     }
+  }
+  // Upright row y's stored pixels, evenly spaced for every tag (source is
+  // linear in x): pixel x of the row is stored at first + x * step.
+  struct Row {
+    int64_t first = 0, step = 1;
+  };
+  Row row(int64_t y) const {
+    const int64_t first = source(y, 0);
+    return {first, width() > 1 ? source(y, 1) - first : 1};
   }
 };
 

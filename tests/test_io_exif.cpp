@@ -130,6 +130,7 @@ TEST_CASE("forward: Orientation maps every upright pixel to one stored pixel", "
         REQUIRE(s >= 0);
         REQUIRE(s < 15);
         ++hits[size_t(s)];
+        CHECK(o.row(y).first + x * o.row(y).step == s);  // rows are evenly spaced (image_io.cpp copies them so)
       }
     for (int n : hits) CHECK(n == 1);
   }
