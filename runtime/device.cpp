@@ -24,6 +24,8 @@ bool cuda_built() {
 }
 
 namespace {
+std::atomic<bool> g_cuda_runtime_started{false};
+
 struct CudaProbe {
   bool available = false;
   std::string reason;
@@ -44,6 +46,7 @@ const CudaProbe& probe() {
       p.reason = "no CUDA device found";
     } else {
       p.available = true;
+      g_cuda_runtime_started = true;
     }
 #else
     p.reason = "dcsr was built without CUDA (configure with -DDCSR_CUDA=ON on a machine with nvcc)";
@@ -55,6 +58,7 @@ const CudaProbe& probe() {
 }  // namespace
 
 bool cuda_available() { return probe().available; }
+bool cuda_runtime_started() { return g_cuda_runtime_started; }
 std::string cuda_unavailable_reason() { return probe().available ? "" : probe().reason; }
 
 std::string cuda_device_description() {

@@ -12,6 +12,10 @@ namespace dcsr::runtime {
 
 bool cuda_built();      // compiled with the CUDA backend
 bool cuda_available();  // built and a device answered; any runtime error counts as "no GPU"
+// Whether cuda_available() has been asked and found a device, so that the CUDA
+// runtime holds a driver connection this process will tear down at exit.
+// Never asks itself (a CPU-only run stays without the CUDA runtime).
+bool cuda_runtime_started();
 // Why CUDA is unavailable ("built without CUDA", or the runtime's error string).
 std::string cuda_unavailable_reason();
 std::string cuda_device_description();  // "NVIDIA H100 80GB HBM3 (sm_90, driver 12.4)"

@@ -203,6 +203,36 @@ TEST_CASE("forward: dcsr sr reports its time, and with DCSR_PROFILE=1 the time p
   CHECK_THAT(shapes.output, !Catch::Contains("conv2d_forward   "));  // no row without its shape
 }
 
+TEST_CASE("DCSR_FAST_EXIT: a bad value is refused; CPU runs return from main either way", "[cli]") {
+  test::TempDir dir("cli_fast_exit");
+  const std::string args = write_sr_pair(dir, 24, 30, 1);
+  REQUIRE_FAILS_WITH(run_dcsr_with(dir, "DCSR_FAST_EXIT=yes", args + " --out x.png"), 2, "DCSR_FAST_EXIT");
+  CHECK_FALSE(fs::exists(dir / "x.png"));
+  for (const char* value : {"0", "1"}) {
+    RunResult cpu = run_dcsr_with(dir, std::string("DCSR_TIME_PROCESS=1 DCSR_FAST_EXIT=") + value,
+                                  args + " --out cpu" + value + ".png");
+    INFO(cpu.output);
+    REQUIRE(cpu.status == 0);
+    CHECK_THAT(cpu.output, Catch::Contains("main's return to the last exit handler"));
+  }
+}
+
+// (Tagged [cli], not [cuda]: the host emulator's test binary has no dcsr to run.)
+TEST_CASE("dcsr on a GPU ends without the CUDA runtime's teardown unless DCSR_FAST_EXIT=0", "[cli]") {
+  DCSR_SKIP_WITHOUT_GPU();
+  test::TempDir dir("cli_fast_exit_gpu");
+  const std::string args = write_sr_pair(dir, 24, 30, 1);
+  RunResult fast = run_dcsr_with(dir, "DCSR_TIME_PROCESS=1", args + " --device cuda --out fast.png");
+  INFO(fast.output);
+  REQUIRE(fast.status == 0);
+  CHECK_THAT(fast.output, Catch::Contains("the CUDA runtime's teardown skipped"));
+  RunResult full = run_dcsr_with(dir, "DCSR_TIME_PROCESS=1 DCSR_FAST_EXIT=0", args + " --device cuda --out full.png");
+  INFO(full.output);
+  REQUIRE(full.status == 0);
+  CHECK_THAT(full.output, Catch::Contains("main's return to the last exit handler"));
+  CHECK(test::read_bytes_of(dir / "fast.png") == test::read_bytes_of(dir / "full.png"));
+}
+
 TEST_CASE("forward: dcsr eval --tile-batch measures the same images", "[cli]") {
   test::TempDir dir("cli");
   write_dataset(dir / "set", 1, 40, 300);  // a 1 x 3 grid of 4K-mode tiles

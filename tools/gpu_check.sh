@@ -192,7 +192,7 @@ write_report() {
     echo "## A whole 4K-mode image on the GPU (dcsr sr, 2016x1512 -> 4032x3024, default model; then PyTorch's)"
     echo
     echo '```'
-    grep -E "^wrote .*sr(_im2col|_implicit|_implicit_tf32|_tile_tf32_float32|_tile_tf32_tf32|_tf32|_tf32match|_batch8|_fast_[12])?.png|quality guard|^eight tiles per call|^implicit GEMM forced|^exact tf32 matching|^end to end" "$REPORT_DIR/sr_4k.log" 2>/dev/null | tail -24
+    grep -E "^wrote .*sr(_im2col|_implicit|_implicit_tf32|_tile_tf32_float32|_tile_tf32_tf32|_tf32|_tf32match|_batch8|_fast_[12]|_in_line|_teardown)?.png|quality guard|^eight tiles per call|^implicit GEMM forced|^exact tf32 matching|^end to end|^dcsr: (process start|main's return)|the same bytes" "$REPORT_DIR/sr_4k.log" 2>/dev/null | tail -40
     grep -E '^\{"peer": "sr"|SKIPPED: no torch' "$REPORT_DIR/sr_4k.log" 2>/dev/null | tail -1
     echo '```'
     echo
@@ -313,6 +313,12 @@ if [ -x "$BIN/dcsr_tests" ]; then
         "$REPORT_DIR/sr_4k.log" bash -c "t0=\$(date +%s.%N) && env DCSR_WRITE_BEHIND=0 DCSR_TIME_PROCESS=1 $sr_4k \
           --out '$sr_dir/sr_in_line.png' && echo \"end to end, float32, written in line: $seconds_since_t0 s\" &&
           cmp '$sr_dir/sr_in_line.png' '$sr_dir/sr.png' && echo 'written in line: the same bytes as behind'"
+      # 5-exit. the CUDA runtime's teardown kept (DCSR_FAST_EXIT=0) against the default, which ends a
+      # successful GPU run with _Exit once its outputs are on disk (apps/dcsr/main.cpp): end to end.
+      run_step "DCSR_FAST_EXIT=0 dcsr sr 2016x1512 4k, end to end (same bytes)" 60 \
+        "$REPORT_DIR/sr_4k.log" bash -c "t0=\$(date +%s.%N) && env DCSR_FAST_EXIT=0 DCSR_TIME_PROCESS=1 $sr_4k \
+          --out '$sr_dir/sr_teardown.png' && echo \"end to end, float32, with CUDA's teardown: $seconds_since_t0 s\" &&
+          cmp '$sr_dir/sr_teardown.png' '$sr_dir/sr.png' && echo 'with the teardown: the same bytes'"
     fi
     if [ "$HAVE_GPU" = yes ] && [ -f "$sr_dir/ds/LR/x2/p.png" ]; then
       run_step "DCSR_CONV_PATH=im2col dcsr sr 2016x1512 4k --device cuda" 90 "$REPORT_DIR/sr_4k.log" \

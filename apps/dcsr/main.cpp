@@ -159,10 +159,25 @@ void start_process_timing() {
   });
 }
 
+// DCSR_FAST_EXIT: 1 (unset: 1) or 0; anything else is refused before the
+// command runs. See the end of main.
+bool fast_exit_switch(bool* on) {
+  const char* env = std::getenv("DCSR_FAST_EXIT");
+  const std::string value = env ? env : "1";
+  if (value != "0" && value != "1") {
+    std::fprintf(stderr, "dcsr: DCSR_FAST_EXIT: expected 1 or 0, got '%s'\n", value.c_str());
+    return false;
+  }
+  *on = value == "1";
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   start_process_timing();
+  bool fast_exit = true;
+  if (!fast_exit_switch(&fast_exit)) return 2;
   distributed::init(&argc, &argv);  // one rank unless mpirun started this process (nn/distributed.h)
   const int status = run_command(argc, argv);
   // A rank that fails must not leave the others waiting in a collective.
@@ -173,5 +188,24 @@ int main(int argc, char** argv) {
   // (NCCL printed "Cuda failure 'driver shutting down'" on an H100).
   distributed::finalize();
   g_main_returned = std::chrono::steady_clock::now();
+  // A successful command that started the CUDA runtime ends here, without the
+  // runtime's teardown: unloading every module and destroying the context
+  // (and with it the caching pool's blocks) one by one, which the driver does
+  // anyway when the process ends. By now every output is on disk (written to a
+  // temp file, synced and renamed by the command), the collectives are
+  // finalised and no thread is left; only the standard streams need flushing.
+  // DCSR_FAST_EXIT=0 keeps the teardown (for tools that read the process's
+  // state at exit: a profiler's or a sanitizer's report). CPU-only runs always
+  // return (their exit handlers are cheap, and the sanitizers' leak check is
+  // one of them).
+  if (status == 0 && fast_exit && runtime::cuda_runtime_started()) {
+    if (std::getenv("DCSR_TIME_PROCESS") && std::string(std::getenv("DCSR_TIME_PROCESS")) == "1")
+      std::fprintf(stderr, "dcsr: main's return to the process's end: the CUDA runtime's teardown skipped "
+                           "(DCSR_FAST_EXIT=0 keeps it)\n");
+    std::cout.flush();
+    std::cerr.flush();
+    std::fflush(nullptr);
+    std::_Exit(status);
+  }
   return status;
 }
