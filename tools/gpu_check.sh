@@ -192,7 +192,7 @@ write_report() {
     echo "## A whole 4K-mode image on the GPU (dcsr sr, 2016x1512 -> 4032x3024, default model; then PyTorch's)"
     echo
     echo '```'
-    grep -E "^wrote .*sr(_im2col|_implicit|_implicit_tf32|_tile_tf32_float32|_tile_tf32_tf32|_tf32|_tf32match|_batch8|_fast_[12]|_in_line|_teardown)?.png|quality guard|^eight tiles per call|^implicit GEMM forced|^exact tf32 matching|^end to end|^dcsr: (process start|main's return)|the same bytes" "$REPORT_DIR/sr_4k.log" 2>/dev/null | tail -40
+    grep -E "^wrote .*sr(_im2col|_implicit|_implicit_tf32|_tile_tf32_float32|_tile_tf32_tf32|_tile_tf32_batch8|_tf32|_tf32match|_batch8|_fast_[12]|_in_line|_teardown)?.png|quality guard|^eight tiles per call|^implicit GEMM forced|^exact tf32 matching|^end to end|^dcsr: (process start|main's return)|the same bytes" "$REPORT_DIR/sr_4k.log" 2>/dev/null | tail -40
     grep -E '^\{"peer": "sr"|SKIPPED: no torch' "$REPORT_DIR/sr_4k.log" 2>/dev/null | tail -1
     echo '```'
     echo
@@ -302,7 +302,14 @@ if [ -x "$BIN/dcsr_tests" ]; then
             echo \"end to end, tile TF32 convolutions + \$match matching: $seconds_since_t0 s\"
             $psnr '$sr_dir/sr_tile_tf32'_\$match.png '$sr_dir/sr.png' --min 50 \
               --label \"tile kernel on TF32 + \$match matching, quality guard against the float32 output\" || exit 1
-          done"
+          done
+          # 8 tiles per call: an LR-sized 32-channel layer is 121 blocks of 16x16 pixels, under one
+          # wave of 132 SMs at 2 blocks each; 8 tiles make it 968.
+          t0=\$(date +%s.%N)
+          env DCSR_TF32=1 DCSR_CONV_PATH=tile $sr_4k --tile-batch 8 --out '$sr_dir/sr_tile_tf32_batch8.png' || exit 1
+          echo \"end to end, tile TF32 convolutions, 8 tiles per call: $seconds_since_t0 s\"
+          $psnr '$sr_dir/sr_tile_tf32_batch8.png' '$sr_dir/sr.png' --min 50 \
+            --label \"tile kernel on TF32, 8 tiles per call, quality guard against the float32 output\" || exit 1"
       run_step "DCSR_PROFILE=1 DCSR_TF32=1 DCSR_CONV_PATH=tile dcsr sr 2016x1512 4k" 90 \
         "$REPORT_DIR/sr_4k_profile.log" bash -c "env DCSR_PROFILE=1 DCSR_TF32=1 DCSR_CONV_PATH=tile $sr_4k \
           --out '$sr_dir/sr_tile_profiled.png' --quiet"
