@@ -36,6 +36,10 @@
 // 32 channels x 16x16 pixels a block, its input staged once per 8 channels
 // with the taps' halo) is taken only with DCSR_CONV_PATH=tile and TF32 on,
 // likewise until a GPU has timed it (study_conv2d version 18).
+//
+// DCSR_CONV_PATH=measure replaces this model by timings at run time
+// (kernels/cuda/conv_forward_measure.h): its per-shape lines are the data to
+// refit the model from, for the model's own shapes and every kernel.
 #include "kernels/conv_forward_plan.h"
 
 #include <algorithm>
@@ -88,12 +92,15 @@ double modelled_time(ConvForwardKernel kernel, const ConvForwardShape& s, int64_
   return per_sm == 1 ? 2.4 : 1.9 * double(per_sm);
 }
 
+// The tile kernel's grid.y: output channels in blocks of 32.
+bool tile_kernel_fits(const ConvForwardShape& s) { return (s.Cout + 31) / 32 <= 65535; }
+
 }  // namespace
 
 ConvForwardKernel plan_conv_forward(const ConvForwardShape& s, runtime::CudaConvPath path, int64_t multiprocessors,
                                     bool tf32) {
   if (path == runtime::CudaConvPath::kIm2col || !implicit_gemm_applies(s)) return ConvForwardKernel::kIm2col;
-  if (path == runtime::CudaConvPath::kTile && tf32 && (s.Cout + 31) / 32 <= 65535) return ConvForwardKernel::kTileTf32;
+  if (path == runtime::CudaConvPath::kTile && tf32 && tile_kernel_fits(s)) return ConvForwardKernel::kTileTf32;
   // Forced, a layer of at most 32 output channels takes the 32-channel block,
   // which does not leave half of each block idle.
   if (path == runtime::CudaConvPath::kImplicit && s.Cout <= 32) return ConvForwardKernel::kImplicit32x256;
@@ -105,6 +112,16 @@ ConvForwardKernel plan_conv_forward(const ConvForwardShape& s, runtime::CudaConv
   if (path == runtime::CudaConvPath::kImplicit || s.Cin * s.k * s.k < 64) return implicit;
   const double im2col = modelled_time(ConvForwardKernel::kIm2col, s, sms);
   return std::min(wide, narrow) < im2col ? implicit : ConvForwardKernel::kIm2col;
+}
+
+std::vector<ConvForwardKernel> conv_forward_candidates(const ConvForwardShape& s, bool tf32) {
+  std::vector<ConvForwardKernel> kernels = {ConvForwardKernel::kIm2col};
+  if (!implicit_gemm_applies(s)) return kernels;
+  kernels.push_back(ConvForwardKernel::kImplicit64x256);
+  kernels.push_back(ConvForwardKernel::kImplicit64x128);
+  if (s.Cout <= 32) kernels.push_back(ConvForwardKernel::kImplicit32x256);
+  if (tf32 && tile_kernel_fits(s)) kernels.push_back(ConvForwardKernel::kTileTf32);
+  return kernels;
 }
 
 }  // namespace dcsr::kernels

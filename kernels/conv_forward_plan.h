@@ -5,6 +5,7 @@
 // Host code only, so that the choice is testable without a GPU.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "runtime/switches.h"
 
@@ -52,5 +53,11 @@ int64_t implicit_gemm_blocks(ConvForwardKernel kernel, const ConvForwardShape& s
 // 32-channel blocks nor the tile kernel: they have not been timed on a GPU yet.
 ConvForwardKernel plan_conv_forward(const ConvForwardShape& s, runtime::CudaConvPath path, int64_t multiprocessors,
                                     bool tf32 = false);
+// (kMeasure plans as kAuto here: the timing happens in the CUDA conv itself.)
+
+// Every kernel that can run s, the ones DCSR_CONV_PATH=measure times: im2col
+// always; where the implicit GEMM applies, its two 64-channel shapes, its
+// 32-channel one for at most 32 output channels, and with tf32 the tile kernel.
+std::vector<ConvForwardKernel> conv_forward_candidates(const ConvForwardShape& s, bool tf32);
 
 }  // namespace dcsr::kernels

@@ -22,14 +22,14 @@ bool cuda_tf32() { return g_tf32.load(); }
 
 namespace {
 constexpr CudaConvPath kConvPaths[] = {CudaConvPath::kAuto, CudaConvPath::kIm2col, CudaConvPath::kImplicit,
-                                       CudaConvPath::kTile};
+                                       CudaConvPath::kTile, CudaConvPath::kMeasure};
 std::atomic<int> g_conv_path{-1};  // -1: DCSR_CONV_PATH not read yet
 }  // namespace
 
 CudaConvPath conv_path_from_name(const std::string& name) {
   for (CudaConvPath p : kConvPaths)
     if (name == conv_path_name(p)) return p;
-  throw Error("DCSR_CONV_PATH='" + name + "': expected auto, im2col, implicit or tile");
+  throw Error("DCSR_CONV_PATH='" + name + "': expected auto, im2col, implicit, tile or measure");
 }
 
 const char* conv_path_name(CudaConvPath path) {
@@ -37,6 +37,7 @@ const char* conv_path_name(CudaConvPath path) {
     case CudaConvPath::kIm2col: return "im2col";
     case CudaConvPath::kImplicit: return "implicit";
     case CudaConvPath::kTile: return "tile";
+    case CudaConvPath::kMeasure: return "measure";
     default: return "auto";
   }
 }

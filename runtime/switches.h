@@ -25,13 +25,20 @@ bool cuda_tf32();
 // kImplicit force one path where the implicit GEMM applies. kTile, with TF32
 // on, takes the direct tile kernel on the tensor cores
 // (kernels/cuda/conv2d_tile_tf32.cuh) for every such convolution, and is kAuto
-// with TF32 off (it has no float32 form). Read on first use from
-// DCSR_CONV_PATH ("auto", "im2col", "implicit" or "tile"; unset: auto; any
-// other value is an Error that names it). No effect in builds without CUDA.
-enum class CudaConvPath { kAuto, kIm2col, kImplicit, kTile };
+// with TF32 off (it has no float32 form). kMeasure times, at each shape's
+// first call, every kernel that can run it (kernels/conv_forward_plan.h,
+// conv_forward_candidates) and keeps the fastest for the rest of the process,
+// printing one line per shape on stderr: for a GPU the fitted model does not
+// know, and to time every kernel on a model's own shapes in one run. Its
+// choices follow the timings, so two runs may pick differently between
+// kernels that tie (their outputs differ in the last bits). Read on first use
+// from DCSR_CONV_PATH ("auto", "im2col", "implicit", "tile" or "measure";
+// unset: auto; any other value is an Error that names it). No effect in
+// builds without CUDA.
+enum class CudaConvPath { kAuto, kIm2col, kImplicit, kTile, kMeasure };
 void set_cuda_conv_path(CudaConvPath path);
 CudaConvPath cuda_conv_path();
-const char* conv_path_name(CudaConvPath path);  // "auto", "im2col", "implicit", "tile"
+const char* conv_path_name(CudaConvPath path);  // "auto", "im2col", "implicit", "tile", "measure"
 CudaConvPath conv_path_from_name(const std::string& name);  // the inverse; an Error names a bad name
 
 // How the CUDA patch matching (max_cosine) scores its pairs: kFloat32 (the

@@ -262,11 +262,13 @@ TEST_CASE("cuda: conv2d forward through the TF32 tile kernel, within TF32's erro
 TEST_CASE("conv forward path names", "[conv][options]") {
   // Needs no GPU: the switch and its environment spelling.
   using runtime::CudaConvPath;
-  for (CudaConvPath path : {CudaConvPath::kAuto, CudaConvPath::kIm2col, CudaConvPath::kImplicit, CudaConvPath::kTile})
+  for (CudaConvPath path : {CudaConvPath::kAuto, CudaConvPath::kIm2col, CudaConvPath::kImplicit, CudaConvPath::kTile,
+                            CudaConvPath::kMeasure})
     REQUIRE(runtime::conv_path_from_name(runtime::conv_path_name(path)) == path);
   REQUIRE(std::string(runtime::conv_path_name(CudaConvPath::kIm2col)) == "im2col");
-  REQUIRE_THROWS_WITH(runtime::conv_path_from_name("fast"),
-                      Catch::Contains("DCSR_CONV_PATH='fast'") && Catch::Contains("auto, im2col, implicit or tile"));
+  REQUIRE(std::string(runtime::conv_path_name(CudaConvPath::kMeasure)) == "measure");
+  REQUIRE_THROWS_WITH(runtime::conv_path_from_name("fast"), Catch::Contains("DCSR_CONV_PATH='fast'") &&
+                                                                Catch::Contains("auto, im2col, implicit, tile or measure"));
   test::ConvPathScope scope(CudaConvPath::kImplicit);
   REQUIRE(runtime::cuda_conv_path() == CudaConvPath::kImplicit);
   // The kernels' names in profiles: TF32 marks the implicit GEMM's, im2col's GEMMs are cuBLAS's.
@@ -360,4 +362,52 @@ TEST_CASE("conv forward plan: the cost model picks the kernel measured fastest",
                                              kernels::ConvForwardShape{1, 4, 64, 64, 32, 7, 1, 3, 1}})
     CHECK(kernels::plan_conv_forward(s, CudaConvPath::kTile, 132, true) == ConvForwardKernel::kIm2col);
   CHECK(std::string(kernels::conv_forward_kernel_name(ConvForwardKernel::kTileTf32, false)) == "tile 32x16x16 tf32");
+}
+
+TEST_CASE("conv forward candidates: the kernels DCSR_CONV_PATH=measure times", "[conv][options]") {
+  // Needs no GPU.
+  using kernels::ConvForwardKernel;
+  using kernels::conv_forward_candidates;
+  using K = ConvForwardKernel;
+  using Kernels = std::vector<ConvForwardKernel>;
+  const kernels::ConvForwardShape narrow{1, 32, 166, 166, 32, 3, 1, 1, 1}, wide{1, 64, 166, 166, 64, 5, 1, 2, 1};
+  CHECK(conv_forward_candidates(narrow, false) == Kernels{K::kIm2col, K::kImplicit64x256, K::kImplicit64x128,
+                                                          K::kImplicit32x256});
+  CHECK(conv_forward_candidates(narrow, true) == Kernels{K::kIm2col, K::kImplicit64x256, K::kImplicit64x128,
+                                                         K::kImplicit32x256, K::kTileTf32});
+  CHECK(conv_forward_candidates(wide, false) == Kernels{K::kIm2col, K::kImplicit64x256, K::kImplicit64x128});
+  CHECK(conv_forward_candidates(wide, true) == Kernels{K::kIm2col, K::kImplicit64x256, K::kImplicit64x128,
+                                                       K::kTileTf32});
+  // Where the implicit GEMM does not apply, im2col alone (nothing to time).
+  CHECK(conv_forward_candidates({1, 64, 64, 64, 32, 5, 2, 2, 1}, true) == Kernels{K::kIm2col});
+  CHECK(conv_forward_candidates({1, 4, 64, 64, 32, 7, 1, 3, 1}, true) == Kernels{K::kIm2col});
+  // Measuring plans as auto where a plan alone is asked for.
+  for (bool tf32 : {false, true})
+    CHECK(kernels::plan_conv_forward(narrow, runtime::CudaConvPath::kMeasure, 132, tf32) ==
+          kernels::plan_conv_forward(narrow, runtime::CudaConvPath::kAuto, 132, tf32));
+}
+
+TEST_CASE("cuda: conv2d forward with DCSR_CONV_PATH=measure", "[cuda]") {
+  DCSR_SKIP_WITHOUT_GPU();
+  // Every candidate writes the output in turn and the winner runs last: the
+  // result is a float32 convolution whichever wins, with its epilogue once
+  // (a residual added twice would show), and the forced paths' results still
+  // hold after a measured call of the same shape.
+  test::ConvPathScope scope(runtime::CudaConvPath::kMeasure);
+  test::DirectCpuConvolutions direct;
+  const Tensor x = f32({2, 32, 21, 19}, 251), w = f32({32, 32, 3, 3}, 252, -0.3, 0.3), b = f32({32}, 253);
+  const Tensor r = f32({2, 32, 21, 19}, 254);
+  for (int call = 0; call < 2; ++call) {  // the first call measures, the second takes the choice
+    require_parity("measured: conv2d_residual, call " + std::to_string(call),
+                   [](const TensorList& in) { return TensorList{conv2d_residual(in[0], in[1], in[2], in[3], 0.2)}; },
+                   {x, w, b, r}, {1e-5, 1e-4, 1e-4, 1e-4});
+    require_parity("measured: conv2d 5x5, call " + std::to_string(call),
+                   [](const TensorList& in) { return TensorList{conv2d(in[0], in[1], in[2], 1, 2)}; },
+                   {x, f32({40, 32, 5, 5}, 255, -0.3, 0.3), f32({40}, 256)}, {1e-5, 1e-4, 1e-4, 1e-4});
+  }
+  // The profile names the kernel that ran: one of the candidates.
+  const std::vector<std::string> names = profiled_conv_names(f32({1, 8, 12, 14}, 257).detach().to(kCUDA), {32});
+  REQUIRE(names.size() >= 1);
+  CHECK((named_with_prefix(names, "conv2d_forward:8->32 3x3 s1 p1 at 1x12x14 (im2col)", "") ||
+         named_with_prefix(names, "conv2d_forward:8->32 3x3 s1 p1 at 1x12x14 (implicit ", ")")));
 }

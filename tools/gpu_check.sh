@@ -196,6 +196,12 @@ write_report() {
     grep -E '^\{"peer": "sr"|SKIPPED: no torch' "$REPORT_DIR/sr_4k.log" 2>/dev/null | tail -1
     echo '```'
     echo
+    echo "The whole image with DCSR_CONV_PATH=measure (each shape's kernels timed at its first call; float32, then TF32):"
+    echo
+    echo '```'
+    grep -E "^dcsr: conv measure:|^wrote |^end to end|quality guard" "$REPORT_DIR/sr_4k_measure.log" 2>/dev/null | head -120
+    echo '```'
+    echo
     echo "The whole image with DCSR_PROFILE=1 (each kernel synchronised; the allocators' driver calls as rows):"
     echo
     echo '```'
@@ -310,6 +316,18 @@ if [ -x "$BIN/dcsr_tests" ]; then
           echo \"end to end, tile TF32 convolutions, 8 tiles per call: $seconds_since_t0 s\"
           $psnr '$sr_dir/sr_tile_tf32_batch8.png' '$sr_dir/sr.png' --min 50 \
             --label \"tile kernel on TF32, 8 tiles per call, quality guard against the float32 output\" || exit 1"
+      # 5-measure. DCSR_CONV_PATH=measure: each convolution shape's first call times every kernel
+      # that can run it and keeps the fastest ("dcsr: conv measure:" lines, one per shape: the table
+      # to refit kernels/conv_forward_plan.cpp from), in float32 and with TF32 (the tile kernel among
+      # the candidates); end to end, with the quality guards against the float32 output.
+      run_step "DCSR_CONV_PATH=measure dcsr sr 2016x1512 4k, float32 and TF32, end to end" 90 \
+        "$REPORT_DIR/sr_4k_measure.log" bash -c "for tf32 in 0 1; do
+            t0=\$(date +%s.%N)
+            env DCSR_CONV_PATH=measure DCSR_TF32=\$tf32 $sr_4k --out '$sr_dir/sr_measure_tf32_'\$tf32.png || exit 1
+            echo \"end to end, measured conv kernels, TF32 \$tf32: $seconds_since_t0 s\"
+            $psnr '$sr_dir/sr_measure_tf32_'\$tf32.png '$sr_dir/sr.png' --min 50 \
+              --label \"measured conv kernels, TF32 \$tf32, quality guard against the float32 output\" || exit 1
+          done"
       run_step "DCSR_PROFILE=1 DCSR_TF32=1 DCSR_CONV_PATH=tile dcsr sr 2016x1512 4k" 90 \
         "$REPORT_DIR/sr_4k_profile.log" bash -c "env DCSR_PROFILE=1 DCSR_TF32=1 DCSR_CONV_PATH=tile $sr_4k \
           --out '$sr_dir/sr_tile_profiled.png' --quiet"

@@ -40,6 +40,7 @@
 // implicit GEMM, with no column matrix and the epilogue in its store, reached
 // 0.71-0.79 of it on an H100 (0.19 ms; kernels/conv_forward_plan.cpp).
 #include "kernels/cuda/conv2d_implicit_launch.cuh"
+#include "kernels/cuda/conv_forward_measure.h"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_gemm.h"
 #include "kernels/cuda/cuda_kernels.h"
@@ -177,6 +178,36 @@ void check_types(const char* op, std::initializer_list<const Tensor*> tensors) {
     if (t->defined()) require_float32(*t, op);
 }
 
+// The im2col + cuBLAS forward, then the epilogue as a pass of its own.
+void conv_forward_im2col(const ConvShape& s, const float* xd, const float* wd, const float* bd, const float* rd,
+                         float* yd, int64_t workspace_bytes, double activation_slope) {
+  const int64_t K = s.K(), P = s.P(), cin_g = s.cin_g(), cout_g = s.cout_g();
+  if (s.pointwise()) {
+    // y_n,g = W_g . x_n,g for the whole batch in one batched GEMM per group.
+    for (int64_t g = 0; g < s.groups; ++g)
+      gemm_raw(wd + g * cout_g * cin_g, cin_g, xd + g * cin_g * P, P, yd + g * cout_g * P, P, cout_g, P, cin_g, false,
+               false, 1.0f, 0.0f, s.N, 0, s.Cin * P, s.Cout * P);
+  } else {
+    const Chunking c = plan_chunks(s, workspace_bytes);
+    Tensor workspace = empty({c.images * K * c.len}, kFloat32, Device::CUDA);
+    float* cols = workspace.data<float>();
+    const ColumnGeometry geo = s.geometry();
+    for (int64_t g = 0; g < s.groups; ++g) {
+      for_each_chunk(s, c, [&](int64_t n0, int64_t ni, int64_t p0, int64_t len) {
+        launch_im2col(xd + (n0 * s.Cin + g * cin_g) * s.H * s.W, s.Cin * s.H * s.W, cols, ni, geo, p0, len);
+        // y chunk (cout_g x len, row stride P) = W_g (cout_g x K) . cols_i (K x len), per image i.
+        gemm_raw(wd + g * cout_g * K, K, cols, len, yd + (n0 * s.Cout + g * cout_g) * P + p0, P, cout_g, len, K,
+                 false, false, 1.0f, 0.0f, ni, 0, K * len, s.Cout * P);
+      });
+    }
+  }
+  if (bd || rd || activation_slope != 1.0) {
+    const int64_t numel = s.N * s.Cout * P;
+    epilogue_kernel<<<grid_for(numel), kBlock>>>(yd, bd, rd, numel, s.Cout, P, float(activation_slope));
+    DCSR_CUDA_CHECK_LAUNCH();
+  }
+}
+
 }  // namespace
 
 void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& residual, Tensor& y,
@@ -199,44 +230,24 @@ void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
   const ConvForwardShape plan_shape{s.N, s.Cin, s.H, s.W, s.Cout, s.k, s.stride, s.pad, s.groups};
   // With TF32 on, the products run on the tensor cores, as cuBLAS's do below.
   const bool tf32 = runtime::cuda_tf32() && tf32_tensor_cores();
-  const ConvForwardKernel kernel = plan_conv_forward(plan_shape, runtime::cuda_conv_path(), multiprocessors(), tf32);
-  if (kernel == ConvForwardKernel::kTileTf32) {
-    runtime::note_kernel_path(conv_forward_kernel_name(kernel));
-    launch_conv_tile_tf32(xd, wd, bd, rd, yd, s.N, s.Cin, s.H, s.W, s.k, s.pad, s.Cout, float(activation_slope));
-    return;
-  }
-  if (kernel != ConvForwardKernel::kIm2col) {
-    // Bias, residual and activation happen in the kernel's own store.
+  const bool epilogue = bd || rd || activation_slope != 1.0;
+  auto run = [&](ConvForwardKernel kernel) {
     runtime::note_kernel_path(conv_forward_kernel_name(kernel, tf32));
-    launch_conv_implicit_gemm(kernel, tf32, xd, wd, bd, rd, yd, s.N, s.Cin, s.H, s.W, s.k, s.pad, s.Cout,
-                              float(activation_slope));
-    return;
-  }
-  runtime::note_kernel_path(conv_forward_kernel_name(kernel));
-  const int64_t K = s.K(), P = s.P(), cin_g = s.cin_g(), cout_g = s.cout_g();
-  if (s.pointwise()) {
-    // y_n,g = W_g . x_n,g for the whole batch in one batched GEMM per group.
-    for (int64_t g = 0; g < s.groups; ++g)
-      gemm_raw(wd + g * cout_g * cin_g, cin_g, xd + g * cin_g * P, P, yd + g * cout_g * P, P, cout_g, P, cin_g, false,
-               false, 1.0f, 0.0f, s.N, 0, s.Cin * P, s.Cout * P);
-  } else {
-    const Chunking c = plan_chunks(s, workspace_bytes);
-    Tensor workspace = empty({c.images * K * c.len}, kFloat32, Device::CUDA);
-    float* cols = workspace.data<float>();
-    const ColumnGeometry geo = s.geometry();
-    for (int64_t g = 0; g < s.groups; ++g) {
-      for_each_chunk(s, c, [&](int64_t n0, int64_t ni, int64_t p0, int64_t len) {
-        launch_im2col(xd + (n0 * s.Cin + g * cin_g) * s.H * s.W, s.Cin * s.H * s.W, cols, ni, geo, p0, len);
-        // y chunk (cout_g x len, row stride P) = W_g (cout_g x K) . cols_i (K x len), per image i.
-        gemm_raw(wd + g * cout_g * K, K, cols, len, yd + (n0 * s.Cout + g * cout_g) * P + p0, P, cout_g, len, K,
-                 false, false, 1.0f, 0.0f, ni, 0, K * len, s.Cout * P);
-      });
+    if (kernel == ConvForwardKernel::kTileTf32) {
+      launch_conv_tile_tf32(xd, wd, bd, rd, yd, s.N, s.Cin, s.H, s.W, s.k, s.pad, s.Cout, float(activation_slope));
+    } else if (kernel != ConvForwardKernel::kIm2col) {
+      // Bias, residual and activation happen in the kernel's own store.
+      launch_conv_implicit_gemm(kernel, tf32, xd, wd, bd, rd, yd, s.N, s.Cin, s.H, s.W, s.k, s.pad, s.Cout,
+                                float(activation_slope));
+    } else {
+      conv_forward_im2col(s, xd, wd, bd, rd, yd, workspace_bytes, activation_slope);
     }
-  }
-  if (bd || rd || activation_slope != 1.0) {
-    epilogue_kernel<<<grid_for(y.numel()), kBlock>>>(yd, bd, rd, y.numel(), s.Cout, P, float(activation_slope));
-    DCSR_CUDA_CHECK_LAUNCH();
-  }
+  };
+  const runtime::CudaConvPath path = runtime::cuda_conv_path();
+  // Measuring runs every candidate into y: not where y is the residual it adds.
+  if (path == runtime::CudaConvPath::kMeasure && rd != yd)
+    return run(measured_conv_forward(plan_shape, tf32, epilogue, run));
+  run(plan_conv_forward(plan_shape, path, multiprocessors(), tf32));
 }
 
 void conv2d_backward_input(const Tensor& grad_y, const Tensor& weight, Tensor& grad_x, int64_t stride,
