@@ -193,7 +193,8 @@ int main(int argc, char** argv) {
   // (and with it the caching pool's blocks) one by one, which the driver does
   // anyway when the process ends. By now every output is on disk (written to a
   // temp file, synced and renamed by the command), the collectives are
-  // finalised and no thread is left; only the standard streams need flushing.
+  // finalised and no thread of ours is working; only the standard streams need
+  // flushing.
   // DCSR_FAST_EXIT=0 keeps the teardown (for tools that read the process's
   // state at exit: a profiler's or a sanitizer's report). CPU-only runs always
   // return (their exit handlers are cheap, and the sanitizers' leak check is

@@ -20,7 +20,9 @@
 // 3x3 and 5x5 stride-1 single-group forwards can instead run as an implicit
 // GEMM (kernels/cuda/conv2d_implicit.cuh): kernels/conv_forward_plan.h picks
 // the kernel per convolution with a cost model fitted to H100 timings;
-// runtime::set_cuda_conv_path / DCSR_CONV_PATH can force one path. With TF32
+// runtime::set_cuda_conv_path / DCSR_CONV_PATH can force one path, or have
+// each shape's first call time every candidate and keep the fastest
+// (measure: kernels/cuda/conv_forward_measure.h). With TF32
 // on (DCSR_TF32=1) and a GPU that has TF32 tensor cores, the implicit GEMM
 // runs its tensor-core twin (kernels/cuda/conv2d_implicit_tf32.cuh), as
 // cuBLAS then runs the im2col path's GEMMs on them; with DCSR_CONV_PATH=tile
