@@ -43,6 +43,9 @@
 #include "kernels/conv_forward_plan.h"
 
 #include <algorithm>
+#include <atomic>
+
+#include "tensor/error.h"
 
 namespace dcsr::kernels {
 
@@ -52,6 +55,7 @@ const char* conv_forward_kernel_name(ConvForwardKernel kernel) {
     case ConvForwardKernel::kImplicit64x128: return "implicit 64x128";
     case ConvForwardKernel::kImplicit32x256: return "implicit 32x256";
     case ConvForwardKernel::kTileTf32: return "tile 32x16x16 tf32";
+    case ConvForwardKernel::kTileTf32Warps4: return "tile 32x16x16 tf32 4 warps";
     default: return "im2col";
   }
 }
@@ -100,7 +104,8 @@ bool tile_kernel_fits(const ConvForwardShape& s) { return (s.Cout + 31) / 32 <= 
 ConvForwardKernel plan_conv_forward(const ConvForwardShape& s, runtime::CudaConvPath path, int64_t multiprocessors,
                                     bool tf32) {
   if (path == runtime::CudaConvPath::kIm2col || !implicit_gemm_applies(s)) return ConvForwardKernel::kIm2col;
-  if (path == runtime::CudaConvPath::kTile && tf32 && tile_kernel_fits(s)) return ConvForwardKernel::kTileTf32;
+  if (path == runtime::CudaConvPath::kTile && tf32 && tile_kernel_fits(s))
+    return tile_conv_warps() == 4 ? ConvForwardKernel::kTileTf32Warps4 : ConvForwardKernel::kTileTf32;
   // Forced, a layer of at most 32 output channels takes the 32-channel block,
   // which does not leave half of each block idle.
   if (path == runtime::CudaConvPath::kImplicit && s.Cout <= 32) return ConvForwardKernel::kImplicit32x256;
@@ -120,8 +125,22 @@ std::vector<ConvForwardKernel> conv_forward_candidates(const ConvForwardShape& s
   kernels.push_back(ConvForwardKernel::kImplicit64x256);
   kernels.push_back(ConvForwardKernel::kImplicit64x128);
   if (s.Cout <= 32) kernels.push_back(ConvForwardKernel::kImplicit32x256);
-  if (tf32 && tile_kernel_fits(s)) kernels.push_back(ConvForwardKernel::kTileTf32);
+  if (tf32 && tile_kernel_fits(s)) {
+    kernels.push_back(ConvForwardKernel::kTileTf32);
+    kernels.push_back(ConvForwardKernel::kTileTf32Warps4);
+  }
   return kernels;
+}
+
+namespace {
+std::atomic<int> g_tile_conv_warps{8};
+}  // namespace
+
+int tile_conv_warps() { return g_tile_conv_warps.load(); }
+
+void set_tile_conv_warps(int warps) {
+  DCSR_CHECK(warps == 8 || warps == 4, "set_tile_conv_warps: ", warps, " (8 or 4)");
+  g_tile_conv_warps.store(warps);
 }
 
 }  // namespace dcsr::kernels

@@ -11,10 +11,11 @@
 
 namespace dcsr::kernels {
 
-enum class ConvForwardKernel { kIm2col, kImplicit64x256, kImplicit64x128, kImplicit32x256, kTileTf32 };
+enum class ConvForwardKernel { kIm2col, kImplicit64x256, kImplicit64x128, kImplicit32x256, kTileTf32, kTileTf32Warps4 };
 const char* conv_forward_kernel_name(ConvForwardKernel kernel);  // "im2col", "implicit 64x256", ...
 // The same, run on TF32 tensor cores where it is an implicit GEMM: "implicit 64x256 tf32", ...
-// (kTileTf32 is "tile 32x16x16 tf32" either way: it runs on TF32 tensor cores only).
+// (the tile kernels are "tile 32x16x16 tf32" and "tile 32x16x16 tf32 4 warps" either way: they run on
+// TF32 tensor cores only).
 const char* conv_forward_kernel_name(ConvForwardKernel kernel, bool tf32);
 
 // An implicit-GEMM block computes 64 output channels x 256 or 128 pixels, or
@@ -57,7 +58,14 @@ ConvForwardKernel plan_conv_forward(const ConvForwardShape& s, runtime::CudaConv
 
 // Every kernel that can run s, the ones DCSR_CONV_PATH=measure times: im2col
 // always; where the implicit GEMM applies, its two 64-channel shapes, its
-// 32-channel one for at most 32 output channels, and with tf32 the tile kernel.
+// 32-channel one for at most 32 output channels, and with tf32 the tile
+// kernel in both its shapes (8 warps x 2 rows, 4 warps x 4 rows).
 std::vector<ConvForwardKernel> conv_forward_candidates(const ConvForwardShape& s, bool tf32);
+
+// The tile kernel's shape that DCSR_CONV_PATH=tile takes: 8 warps of 2 rows
+// (the default) or 4 warps of 4 rows (kernels/cuda/conv2d_tile_tf32.cuh).
+// For tests; measure times both.
+int tile_conv_warps();
+void set_tile_conv_warps(int warps);  // 8 or 4
 
 }  // namespace dcsr::kernels

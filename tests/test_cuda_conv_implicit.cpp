@@ -55,6 +55,12 @@ bool named_with_prefix(const std::vector<std::string>& names, const std::string&
   return false;
 }
 
+// The tile kernel's shape for DCSR_CONV_PATH=tile while in scope (8 after).
+struct TileWarpsScope {
+  explicit TileWarpsScope(int warps) { kernels::set_tile_conv_warps(warps); }
+  ~TileWarpsScope() { kernels::set_tile_conv_warps(8); }
+};
+
 }  // namespace
 
 TEST_CASE("cuda: conv2d forward through the implicit GEMM", "[cuda]") {
@@ -243,7 +249,13 @@ TEST_CASE("cuda: conv2d forward through the TF32 tile kernel, within TF32's erro
       {"5x5 padding 0, 3 -> 4 at 12x12", {1, 3, 12, 12}, {4, 3, 5, 5}, 0, false, false, 1.0},
       {"3x3, 16 -> 32 at 50x50 (16 tiles)", {1, 16, 50, 50}, {32, 16, 3, 3}, 1, true, true, 0.2},
   };
-  check_within_tf32_bound(cases);
+  // Both block shapes: 8 warps of 2 rows, and 4 warps of 4 rows (3 and 4
+  // halo places a thread, 2 weight pairs).
+  for (int warps : {8, 4}) {
+    INFO(warps << " warps");
+    TileWarpsScope shape(warps);
+    check_within_tf32_bound(cases);
+  }
   // The profiler names the kernel; with TF32 off the tile path is the automatic one.
   std::vector<std::string> names;
   {
@@ -252,6 +264,12 @@ TEST_CASE("cuda: conv2d forward through the TF32 tile kernel, within TF32's erro
   }
   CHECK(named_with_prefix(names, "conv2d_forward:8->32 3x3 s1 p1 at 1x12x14 (tile 32x16x16 tf32)", ""));
   CHECK(named_with_prefix(names, "conv2d_forward:8->40 3x3 s1 p1 at 1x12x14 (tile 32x16x16 tf32)", ""));
+  {
+    Tf32Scope on(true);
+    TileWarpsScope shape(4);
+    names = profiled_conv_names(f32({1, 8, 12, 14}, 256).detach().to(kCUDA), {32});
+  }
+  CHECK(named_with_prefix(names, "conv2d_forward:8->32 3x3 s1 p1 at 1x12x14 (tile 32x16x16 tf32 4 warps)", ""));
   {
     Tf32Scope off(false);
     names = profiled_conv_names(f32({1, 8, 12, 14}, 256).detach().to(kCUDA), {32});
@@ -362,6 +380,17 @@ TEST_CASE("conv forward plan: the cost model picks the kernel measured fastest",
                                              kernels::ConvForwardShape{1, 4, 64, 64, 32, 7, 1, 3, 1}})
     CHECK(kernels::plan_conv_forward(s, CudaConvPath::kTile, 132, true) == ConvForwardKernel::kIm2col);
   CHECK(std::string(kernels::conv_forward_kernel_name(ConvForwardKernel::kTileTf32, false)) == "tile 32x16x16 tf32");
+  // The 4-warp shape when asked for, and 8 or 4 only.
+  {
+    TileWarpsScope shape(4);
+    CHECK(kernels::plan_conv_forward({1, 32, 332, 332, 32, 3, 1, 1, 1}, CudaConvPath::kTile, 132, true) ==
+          ConvForwardKernel::kTileTf32Warps4);
+  }
+  CHECK(kernels::plan_conv_forward({1, 32, 332, 332, 32, 3, 1, 1, 1}, CudaConvPath::kTile, 132, true) ==
+        ConvForwardKernel::kTileTf32);
+  REQUIRE_THROWS_WITH(kernels::set_tile_conv_warps(16), Catch::Contains("8 or 4"));
+  CHECK(std::string(kernels::conv_forward_kernel_name(ConvForwardKernel::kTileTf32Warps4, true)) ==
+        "tile 32x16x16 tf32 4 warps");
 }
 
 TEST_CASE("conv forward candidates: the kernels DCSR_CONV_PATH=measure times", "[conv][options]") {
@@ -374,10 +403,10 @@ TEST_CASE("conv forward candidates: the kernels DCSR_CONV_PATH=measure times", "
   CHECK(conv_forward_candidates(narrow, false) == Kernels{K::kIm2col, K::kImplicit64x256, K::kImplicit64x128,
                                                           K::kImplicit32x256});
   CHECK(conv_forward_candidates(narrow, true) == Kernels{K::kIm2col, K::kImplicit64x256, K::kImplicit64x128,
-                                                         K::kImplicit32x256, K::kTileTf32});
+                                                         K::kImplicit32x256, K::kTileTf32, K::kTileTf32Warps4});
   CHECK(conv_forward_candidates(wide, false) == Kernels{K::kIm2col, K::kImplicit64x256, K::kImplicit64x128});
   CHECK(conv_forward_candidates(wide, true) == Kernels{K::kIm2col, K::kImplicit64x256, K::kImplicit64x128,
-                                                       K::kTileTf32});
+                                                       K::kTileTf32, K::kTileTf32Warps4});
   // Where the implicit GEMM does not apply, im2col alone (nothing to time).
   CHECK(conv_forward_candidates({1, 64, 64, 64, 32, 5, 2, 2, 1}, true) == Kernels{K::kIm2col});
   CHECK(conv_forward_candidates({1, 4, 64, 64, 32, 7, 1, 3, 1}, true) == Kernels{K::kIm2col});

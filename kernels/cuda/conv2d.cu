@@ -235,8 +235,9 @@ void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
   const bool epilogue = bd || rd || activation_slope != 1.0;
   auto run = [&](ConvForwardKernel kernel) {
     runtime::note_kernel_path(conv_forward_kernel_name(kernel, tf32));
-    if (kernel == ConvForwardKernel::kTileTf32) {
-      launch_conv_tile_tf32(xd, wd, bd, rd, yd, s.N, s.Cin, s.H, s.W, s.k, s.pad, s.Cout, float(activation_slope));
+    if (kernel == ConvForwardKernel::kTileTf32 || kernel == ConvForwardKernel::kTileTf32Warps4) {
+      launch_conv_tile_tf32(kernel == ConvForwardKernel::kTileTf32Warps4 ? 4 : 8, xd, wd, bd, rd, yd, s.N, s.Cin, s.H,
+                            s.W, s.k, s.pad, s.Cout, float(activation_slope));
     } else if (kernel != ConvForwardKernel::kIm2col) {
       // Bias, residual and activation happen in the kernel's own store.
       launch_conv_implicit_gemm(kernel, tf32, xd, wd, bd, rd, yd, s.N, s.Cin, s.H, s.W, s.k, s.pad, s.Cout,

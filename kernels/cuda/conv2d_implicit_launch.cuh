@@ -52,23 +52,23 @@ inline void launch_conv_implicit_gemm(ConvForwardKernel block, bool tf32, const 
   DCSR_CUDA_CHECK_LAUNCH();
 }
 
-// Runs a convolution that implicit_gemm_applies() to on the tile kernel
-// (only where tf32_tensor_cores()).
-inline void launch_conv_tile_tf32(const float* x, const float* w, const float* b, const float* res, float* y,
-                                  int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t k, int64_t pad, int64_t Cout,
-                                  float slope) {
+// Runs a convolution that implicit_gemm_applies() to on the tile kernel with
+// `warps` warps a block, 8 or 4 (only where tf32_tensor_cores()).
+inline void launch_conv_tile_tf32(int warps, const float* x, const float* w, const float* b, const float* res,
+                                  float* y, int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t k, int64_t pad,
+                                  int64_t Cout, float slope) {
   DCSR_CHECK(k == 3 || k == 5, "conv_tile_tf32: kernel size ", k, " (3 or 5 only)");
+  DCSR_CHECK(warps == 8 || warps == 4, "conv_tile_tf32: ", warps, " warps (8 or 4)");
   DCSR_CHECK(tf32_tensor_cores(), "conv_tile_tf32: TF32 needs a GPU of compute capability 8.0 or later");
+  using Kernel = void (*)(const float*, const float*, const float*, const float*, float*, int, int, int, int, int, float);
+  // [k == 5][warps == 4]
+  static const Kernel kernels[2][2] = {{conv_tile_tf32<3, 8>, conv_tile_tf32<3, 4>},
+                                       {conv_tile_tf32<5, 8>, conv_tile_tf32<5, 4>}};
   const int64_t Ho = H + 2 * pad - k + 1, Wo = W + 2 * pad - k + 1;
   const dim3 grid(unsigned(tile_conv_tiles(Ho, Wo)), unsigned((Cout + kTileConvChannels - 1) / kTileConvChannels),
                   unsigned(N));
-  if (k == 3) {
-    conv_tile_tf32<3><<<grid, kTileConvThreads>>>(x, w, b, res, y, int(Cin), int(H), int(W), int(pad), int(Cout),
-                                                  slope);
-  } else {
-    conv_tile_tf32<5><<<grid, kTileConvThreads>>>(x, w, b, res, y, int(Cin), int(H), int(W), int(pad), int(Cout),
-                                                  slope);
-  }
+  const Kernel kernel = kernels[k == 5][warps == 4];
+  kernel<<<grid, tile_conv_threads(warps)>>>(x, w, b, res, y, int(Cin), int(H), int(W), int(pad), int(Cout), slope);
   DCSR_CUDA_CHECK_LAUNCH();
 }
 

@@ -15,16 +15,22 @@
 // every tap reads it from shared memory at a shifted place: no column
 // values, no division in the inner loop.
 //
-// Block: 256 threads (8 warps) compute 32 output channels x a 16 x 16 tile
-// of output pixels; warp w owns rows 2w and 2w + 1 of the tile (2 rows x 2
-// runs of 8 pixels = four n-tiles of mma.m16n8k8, times two 16-channel
-// m-tiles: 32 accumulators a thread). The input channels go in chunks of 8,
-// one mma k-step per tap:
+// Block: kWarps warps compute 32 output channels x a 16 x 16 tile of output
+// pixels; warp w owns the tile's rows R w .. R w + R - 1 (R = kRowsPerWarp =
+// 16 / kWarps; each row is 2 runs of 8 pixels, an n-tile of mma.m16n8k8 each,
+// times two 16-channel m-tiles: 16 R accumulators a thread). Two shapes:
+//   8 warps x 2 rows (the first written): per 8 channels of a 3x3 a warp
+//     loads 72 A and 48 B fragment words per lane for 72 mma, 1.7 an mma;
+//   4 warps x 4 rows: each A fragment serves twice the n-tiles, 144 loads
+//     for 144 mma, 1.0 an mma, at twice the accumulators a thread.
+// Which is faster is for a GPU to say (DCSR_CONV_PATH=measure times both).
+// The input channels go in chunks of 8, one mma k-step per tap:
 //   Xs[c][(hy, hx)]   the chunk's 8 channels over the (16 + KS - 1)^2 halo, as TF32
 //   Ws[tap][c][co]    the chunk's weights, as TF32
-// A warp loads the B fragments of its KS + 1 halo rows once per kx and uses
-// each for the KS taps ky that read it (row r + ky serves output row r at tap
-// ky); the A fragments are loaded once per tap for the warp's 8 n-tiles.
+// A warp loads the B fragments of its R + KS - 1 halo rows once per kx and
+// uses each for the KS taps ky that read it (row r + ky serves output row r
+// at tap ky); the A fragments are loaded once per tap for the warp's 4 R
+// products (2 R n-tiles, two m-tiles).
 // The next chunk's global loads are in flight (registers) while the current
 // one is multiplied, as in the implicit GEMM. At KS = 3 the shared memory is
 // double-buffered (one barrier a chunk: a warp stores the next chunk as soon
@@ -45,16 +51,16 @@
 //   |y - exact| <= (2^-10 + 2^-22 + K 2^-24) sum_r |W[co][r]| |x_r|  (K = Cin*KS*KS)
 // up to the epilogue's roundings (tests/test_cuda_conv_implicit.cpp).
 //
-// Not yet timed on a GPU (study_conv2d version 18; tools/gpu_check.sh runs it
-// and the whole image with DCSR_CONV_PATH=tile DCSR_TF32=1). Its index math
-// is checked on the host emulator.
+// Not yet timed on a GPU (study_conv2d versions 18 and 19; tools/gpu_check.sh
+// runs them, the whole image with DCSR_CONV_PATH=tile DCSR_TF32=1, and
+// DCSR_CONV_PATH=measure, which times both shapes on every layer). Their
+// index math is checked on the host emulator.
 #pragma once
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/mma_tf32.cuh"
 
 namespace dcsr::kernels::cuda {
 
-constexpr int kTileConvThreads = 256;
 constexpr int kTileConvChannels = 32;  // output channels per block
 constexpr int kTileConvSide = 16;      // output tile: 16 x 16 pixels
 constexpr int kTileConvChunk = 8;      // input channels per shared-memory step (one mma k-step)
@@ -82,21 +88,27 @@ __device__ __forceinline__ float conv_epilogue(float v, const float* b, int co, 
   return v > 0.0f ? v : slope * v;
 }
 
-// grid = (tile_conv_tiles(Ho, Wo), ceil(Cout / 32), N); block = 256. b and res may be null.
-template <int KS>
-__global__ void __launch_bounds__(kTileConvThreads, 2)
+// Threads of a block with kWarps warps.
+constexpr int tile_conv_threads(int warps) { return 32 * warps; }
+
+// grid = (tile_conv_tiles(Ho, Wo), ceil(Cout / 32), N); block = tile_conv_threads(kWarps). b and res may be null.
+template <int KS, int kWarps>
+__global__ void __launch_bounds__(tile_conv_threads(kWarps), kWarps == 8 ? 2 : 3)
     conv_tile_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ b,
                    const float* __restrict__ res, float* __restrict__ y, int Cin, int H, int W, int pad, int Cout,
                    float slope) {
   constexpr int kTaps = KS * KS, kCC = kTileConvChunk, kM = kTileConvChannels, kSide = kTileConvSide;
+  constexpr int kThreads = tile_conv_threads(kWarps);
   constexpr int kHaloW = kSide + KS - 1, kHalo = kHaloW * kHaloW;
   constexpr int kXStride = tile_conv_channel_stride(kHalo);  // Xs: floats between channels
   constexpr int kWRow = kM + 8;                              // Ws: floats between input channels
   constexpr int kWTap = kCC * kWRow;                         // Ws: floats between taps
-  constexpr int kRowsPerWarp = 2, kHaloRows = kRowsPerWarp + KS - 1;
+  constexpr int kRowsPerWarp = kSide / kWarps, kHaloRows = kRowsPerWarp + KS - 1;
+  constexpr int kPlaces = (kHalo + kThreads - 1) / kThreads;  // halo places a thread stages
+  constexpr int kPairs = kM * kCC / kThreads;                 // (output, input) channel pairs of weights a thread
   static_assert(KS == 3 || KS == 5, "3x3 or 5x5");
-  static_assert(kHalo > kTileConvThreads && kHalo <= 2 * kTileConvThreads, "one or two halo places a thread");
-  static_assert(kM * kCC == kTileConvThreads, "one (output channel, input channel) of weights a thread");
+  static_assert(kWarps == 8 || kWarps == 4, "8 warps x 2 rows or 4 warps x 4 rows");
+  static_assert(kPairs * kThreads == kM * kCC, "whole weight pairs a thread");
   constexpr int kBuffers = KS == 3 ? 2 : 1;  // (static shared memory is at most 48 KB)
   __shared__ __align__(16) uint32_t Xs_buffers[kBuffers][kCC * kXStride];
   __shared__ __align__(16) uint32_t Ws_buffers[kBuffers][kTaps * kWTap];
@@ -110,29 +122,34 @@ __global__ void __launch_bounds__(kTileConvThreads, 2)
   const int64_t plane = int64_t(H) * W;
   const float* xn = x + int64_t(blockIdx.z) * Cin * plane;
 
-  // Staging. Input: this thread's halo places tid and tid + 256 (if inside
-  // the halo), all 8 channels of the chunk; offset -1 outside the image.
-  auto halo_offset = [&](int place) {
+  // Staging. Input: this thread's halo places tid + j * kThreads (those
+  // inside the halo), all 8 channels of the chunk; offset -1 outside the
+  // image (or the halo).
+  int offsets[kPlaces];
+#pragma unroll
+  for (int j = 0; j < kPlaces; ++j) {
+    const int place = tid + j * kThreads;
     const int iy = oy0 - pad + place / kHaloW, ix = ox0 - pad + place % kHaloW;
-    return (iy >= 0 && iy < H && ix >= 0 && ix < W) ? iy * W + ix : -1;
-  };
-  const int second_place = tid + kTileConvThreads;
-  const bool has_second = second_place < kHalo;
-  const int offset_first = halo_offset(tid), offset_second = has_second ? halo_offset(second_place) : -1;
-  // Weights: this thread's output channel m0 + tid / 8 and chunk channel tid % 8, its KS*KS taps
+    offsets[j] = (place < kHalo && iy >= 0 && iy < H && ix >= 0 && ix < W) ? iy * W + ix : -1;
+  }
+  // Weights: this thread's pairs p = tid + j * kThreads, output channel
+  // m0 + p / 8 and chunk channel p % 8, each with its KS*KS taps
   // (contiguous in w[co][c][ky][kx]).
-  const int w_co = tid / kCC, w_c = tid % kCC;
-  const bool w_co_ok = m0 + w_co < Cout;
-  const float* w_row = w + int64_t(m0 + (w_co_ok ? w_co : 0)) * Cin * kTaps;
+  auto pair_co = [&](int j) { return (tid + j * kThreads) / kCC; };
+  auto pair_c = [&](int j) { return (tid + j * kThreads) % kCC; };
   // 5x5's 25 weights would not fit beside the rest in registers (ptxas
-  // spilled): it loads them from global memory when it stores them (they are
-  // small and cached; the SM's other block computes meanwhile).
-  constexpr bool kPrefetchWeights = KS == 3;
-  float rx[2][kCC], rw[kTaps];
+  // spilled), nor 3x3's two pairs of 9 beside the 4-warp shape's 64
+  // accumulators (16 bytes spilled at 168 registers): these load them from
+  // global memory when they store them (they are small and cached; the SM's
+  // other blocks compute meanwhile). sm_90, ptxas: 124 (3x3) and 122 (5x5)
+  // registers with 8 warps, 166 and 168 with 4, no spill.
+  constexpr bool kPrefetchWeights = KS == 3 && kWarps == 8;
+  float rx[kPlaces][kCC], rw[kPairs][kTaps];
   int next_c0 = 0;  // the chunk load_chunk fetched
-  auto load_weights = [&](int c0, float(&into)[kTaps]) {
-    const bool ok = w_co_ok && c0 + w_c < Cin;
-    const float* wc = w_row + int64_t(ok ? c0 + w_c : 0) * kTaps;
+  auto load_weights = [&](int c0, int j, float(&into)[kTaps]) {
+    const int co = m0 + pair_co(j), c = c0 + pair_c(j);
+    const bool ok = co < Cout && c < Cin;
+    const float* wc = w + (int64_t(ok ? co : 0) * Cin + (ok ? c : 0)) * kTaps;
 #pragma unroll
     for (int tap = 0; tap < kTaps; ++tap) into[tap] = ok ? wc[tap] : 0.0f;
   };
@@ -141,26 +158,32 @@ __global__ void __launch_bounds__(kTileConvThreads, 2)
     for (int c = 0; c < kCC; ++c) {
       const bool c_ok = c0 + c < Cin;
       const float* xc = xn + int64_t(c_ok ? c0 + c : 0) * plane;
-      rx[0][c] = (c_ok && offset_first >= 0) ? xc[offset_first] : 0.0f;
-      rx[1][c] = (c_ok && offset_second >= 0) ? xc[offset_second] : 0.0f;
+#pragma unroll
+      for (int j = 0; j < kPlaces; ++j) rx[j][c] = (c_ok && offsets[j] >= 0) ? xc[offsets[j]] : 0.0f;
     }
-    if constexpr (kPrefetchWeights) load_weights(c0, rw);
+    if constexpr (kPrefetchWeights) {
+#pragma unroll
+      for (int j = 0; j < kPairs; ++j) load_weights(c0, j, rw[j]);
+    }
     next_c0 = c0;
   };
   auto store_chunk = [&](int buf) {
     uint32_t* Xs = Xs_buffers[buf];
     uint32_t* Ws = Ws_buffers[buf];
 #pragma unroll
-    for (int c = 0; c < kCC; ++c) {
-      Xs[c * kXStride + tid] = to_tf32(rx[0][c]);
-      if (has_second) Xs[c * kXStride + second_place] = to_tf32(rx[1][c]);
-    }
-    if constexpr (!kPrefetchWeights) load_weights(next_c0, rw);
+    for (int c = 0; c < kCC; ++c)
 #pragma unroll
-    for (int tap = 0; tap < kTaps; ++tap) Ws[tap * kWTap + w_c * kWRow + w_co] = to_tf32(rw[tap]);
+      for (int j = 0; j < kPlaces; ++j)
+        if (tid + j * kThreads < kHalo) Xs[c * kXStride + tid + j * kThreads] = to_tf32(rx[j][c]);
+#pragma unroll
+    for (int j = 0; j < kPairs; ++j) {
+      if constexpr (!kPrefetchWeights) load_weights(next_c0, j, rw[j]);
+#pragma unroll
+      for (int tap = 0; tap < kTaps; ++tap) Ws[tap * kWTap + pair_c(j) * kWRow + pair_co(j)] = to_tf32(rw[j][tap]);
+    }
   };
 
-  // acc[i][r][s][q]: channel 16 i + g (+ 8 for q >= 2), tile row 2 warp + r,
+  // acc[i][r][s][q]: channel 16 i + g (+ 8 for q >= 2), tile row R warp + r,
   // tile column 8 s + 2 t (+ 1 for odd q).
   float acc[2][kRowsPerWarp][2][4];
 #pragma unroll

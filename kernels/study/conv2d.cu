@@ -355,7 +355,13 @@ void run_case(const ConvCase& c, int only_version, const study::Peaks& peaks) {
       {"forward: production's direct tile kernel on TF32 tensor cores, 32 channels x 16x16 pixels per block",
        {&dy}, {&y_ref}, tf32_tol,
        [&] {
-         kernels::cuda::launch_conv_tile_tf32(dx.data<float>(), dw.data<float>(), db.data<float>(), nullptr,
+         kernels::cuda::launch_conv_tile_tf32(8, dx.data<float>(), dw.data<float>(), db.data<float>(), nullptr,
+                                              dy.data<float>(), c.N, c.Cin, c.H, c.W, 3, 1, c.Cout, 1.0f);
+       }},
+      {"forward: the tile kernel with 4 warps of 4 rows (an A fragment serves twice the n-tiles)", {&dy}, {&y_ref},
+       tf32_tol,
+       [&] {
+         kernels::cuda::launch_conv_tile_tf32(4, dx.data<float>(), dw.data<float>(), db.data<float>(), nullptr,
                                               dy.data<float>(), c.N, c.Cin, c.H, c.W, 3, 1, c.Cout, 1.0f);
        }},
   };
