@@ -70,6 +70,14 @@ const char* conv_forward_kernel_name(ConvForwardKernel kernel, bool tf32) {
   }
 }
 
+std::string conv_shape_label(const ConvForwardShape& s) {
+  std::string d = std::to_string(s.Cin) + "->" + std::to_string(s.Cout) + " " + std::to_string(s.k) + "x" +
+                  std::to_string(s.k) + " s" + std::to_string(s.stride) + " p" + std::to_string(s.pad) + " at " +
+                  std::to_string(s.N) + "x" + std::to_string(s.H) + "x" + std::to_string(s.W);
+  if (s.groups != 1) d += " g" + std::to_string(s.groups);
+  return d;
+}
+
 bool implicit_gemm_applies(const ConvForwardShape& s) {
   const int64_t lim = int64_t(1) << 30;
   return (s.k == 3 || s.k == 5) && s.stride == 1 && s.groups == 1 && s.Ho() > 0 && s.Wo() > 0 && s.N <= 65535 &&

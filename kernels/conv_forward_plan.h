@@ -5,6 +5,7 @@
 // Host code only, so that the choice is testable without a GPU.
 #pragma once
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "runtime/switches.h"
@@ -34,6 +35,11 @@ struct ConvForwardShape {
   int64_t Ho() const { return H + 2 * pad - k + 1; }  // stride 1
   int64_t Wo() const { return W + 2 * pad - k + 1; }
 };
+
+// "32->32 3x3 s1 p1 at 1x228x292" (channels in -> out, kernel, stride,
+// padding, and the input's batch x height x width; " g2" after it where the
+// groups are not 1): how profiles and DCSR_CONV_PATH=measure name a shape.
+std::string conv_shape_label(const ConvForwardShape& s);
 
 // Whether the implicit GEMM takes the convolution: 3x3 or 5x5, stride 1, one
 // group, a grid within the hardware's limits and 32-bit offsets in its planes.

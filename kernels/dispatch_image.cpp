@@ -1,6 +1,7 @@
 // Device dispatch of the image kernels (conv, resampling, pooling, im2col):
 // one plain switch per kernel.
 #include "kernels/dispatch.h"
+#include "kernels/conv_forward_plan.h"
 
 namespace dcsr::kernels {
 
@@ -12,11 +13,9 @@ namespace {
 // they are not 1 and float32). Empty, and built at no cost, otherwise.
 std::string conv_shape_detail(const Tensor& x, const Tensor& weight, int64_t stride, int64_t padding, int64_t groups) {
   if (!runtime::kernel_profile_shapes()) return {};
-  std::string d = std::to_string(x.size(1)) + "->" + std::to_string(weight.size(0)) + " " +
-                  std::to_string(weight.size(2)) + "x" + std::to_string(weight.size(3)) + " s" + std::to_string(stride) +
-                  " p" + std::to_string(padding) + " at " + std::to_string(x.size(0)) + "x" + std::to_string(x.size(2)) +
-                  "x" + std::to_string(x.size(3));
-  if (groups != 1) d += " g" + std::to_string(groups);
+  // (Kernels are square: conv2d's checks.)
+  std::string d = conv_shape_label(
+      {x.size(0), x.size(1), x.size(2), x.size(3), weight.size(0), weight.size(2), stride, padding, groups});
   if (x.dtype() != kFloat32) d += std::string(" ") + dtype_name(x.dtype());
   return d;
 }

@@ -42,6 +42,14 @@ RunResult run_dcsr_with(const test::TempDir& dir, const std::string& env, const 
                          quote(std::string(DCSR_BIN_DIR) + "/dcsr") + " " + args + " 2>&1");
 }
 
+// run_dcsr_with that must succeed: a failure shows the command's output.
+RunResult run_dcsr_ok(const test::TempDir& dir, const std::string& env, const std::string& args) {
+  RunResult r = run_dcsr_with(dir, env, args);
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  return r;
+}
+
 const char* kTiny = "--set n_feats=4 --set batch_size=2 --set patch_size=16 --set num_patch=2 --quiet";
 
 // A tiny model (m.ckpt, n_feats 4) and an h x w pair in the canonical layout
@@ -173,9 +181,7 @@ TEST_CASE("forward: dcsr sr reports its time, and with DCSR_PROFILE=1 the time p
   CHECK_THAT(plain.output, !Catch::Contains("time per kernel"));
   CHECK_THAT(plain.output, !Catch::Contains("process start to main"));
   // DCSR_TIME_PROCESS=1: the process's start-up and exit around the command's own time.
-  RunResult process = run_dcsr_with(dir, "DCSR_TIME_PROCESS=1", args);
-  INFO(process.output);
-  REQUIRE(process.status == 0);
+  RunResult process = run_dcsr_ok(dir, "DCSR_TIME_PROCESS=1", args);
   CHECK_THAT(process.output, Catch::Contains("dcsr: process start to main: ") &&
                                  Catch::Contains("dcsr: main's return to the last exit handler: "));
   CHECK(process.output.find("process start to main") < process.output.find("s in all"));
@@ -209,10 +215,8 @@ TEST_CASE("DCSR_FAST_EXIT: a bad value is refused; CPU runs return from main eit
   REQUIRE_FAILS_WITH(run_dcsr_with(dir, "DCSR_FAST_EXIT=yes", args + " --out x.png"), 2, "DCSR_FAST_EXIT");
   CHECK_FALSE(fs::exists(dir / "x.png"));
   for (const char* value : {"0", "1"}) {
-    RunResult cpu = run_dcsr_with(dir, std::string("DCSR_TIME_PROCESS=1 DCSR_FAST_EXIT=") + value,
-                                  args + " --out cpu" + value + ".png");
-    INFO(cpu.output);
-    REQUIRE(cpu.status == 0);
+    RunResult cpu = run_dcsr_ok(dir, std::string("DCSR_TIME_PROCESS=1 DCSR_FAST_EXIT=") + value,
+                                args + " --out cpu" + value + ".png");
     CHECK_THAT(cpu.output, Catch::Contains("main's return to the last exit handler"));
   }
 }
@@ -222,13 +226,9 @@ TEST_CASE("dcsr on a GPU ends without the CUDA runtime's teardown unless DCSR_FA
   DCSR_SKIP_WITHOUT_GPU();
   test::TempDir dir("cli_fast_exit_gpu");
   const std::string args = write_sr_pair(dir, 24, 30, 1);
-  RunResult fast = run_dcsr_with(dir, "DCSR_TIME_PROCESS=1", args + " --device cuda --out fast.png");
-  INFO(fast.output);
-  REQUIRE(fast.status == 0);
+  RunResult fast = run_dcsr_ok(dir, "DCSR_TIME_PROCESS=1", args + " --device cuda --out fast.png");
   CHECK_THAT(fast.output, Catch::Contains("the CUDA runtime's teardown skipped"));
-  RunResult full = run_dcsr_with(dir, "DCSR_TIME_PROCESS=1 DCSR_FAST_EXIT=0", args + " --device cuda --out full.png");
-  INFO(full.output);
-  REQUIRE(full.status == 0);
+  RunResult full = run_dcsr_ok(dir, "DCSR_TIME_PROCESS=1 DCSR_FAST_EXIT=0", args + " --device cuda --out full.png");
   CHECK_THAT(full.output, Catch::Contains("main's return to the last exit handler"));
   CHECK(test::read_bytes_of(dir / "fast.png") == test::read_bytes_of(dir / "full.png"));
 }
@@ -611,12 +611,9 @@ TEST_CASE("forward: dcsr sr written behind the inference says how long it waited
           "[cli]") {
   test::TempDir dir("cli");
   const std::string base = write_sr_pair(dir, 300, 100, 7);
-  RunResult behind = run_dcsr_with(dir, "DCSR_WRITE_BEHIND=1 DCSR_OUTPUT_BAND_MIB=1", base + " --out b.png");
-  INFO(behind.output);
-  REQUIRE(behind.status == 0);
+  RunResult behind = run_dcsr_ok(dir, "DCSR_WRITE_BEHIND=1 DCSR_OUTPUT_BAND_MIB=1", base + " --out b.png");
   CHECK_THAT(behind.output, Catch::Contains("behind the inference, which waited for it "));
-  RunResult in_line = run_dcsr_with(dir, "DCSR_WRITE_BEHIND=0", base + " --out l.png");
-  REQUIRE(in_line.status == 0);
+  RunResult in_line = run_dcsr_ok(dir, "DCSR_WRITE_BEHIND=0", base + " --out l.png");
   CHECK_THAT(in_line.output, !Catch::Contains("behind the inference"));
   // A band the writing thread refuses (a model whose weights are all 1e30
   // overflows: NaN or infinite pixels): the command fails naming the file,

@@ -148,15 +148,17 @@ double seconds_since_process_start() {
   return -1.0;
 }
 
-void start_process_timing() {
+// Returns whether DCSR_TIME_PROCESS=1 (the fast exit at the end of main says so too).
+bool start_process_timing() {
   const char* env = std::getenv("DCSR_TIME_PROCESS");
-  if (!env || std::string(env) != "1") return;
+  if (!env || std::string(env) != "1") return false;
   std::fprintf(stderr, "dcsr: process start to main: %.3f s (to the kernel's clock tick)\n",
                seconds_since_process_start());
   std::atexit([] {
     std::fprintf(stderr, "dcsr: main's return to the last exit handler: %.3f s\n",
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - g_main_returned).count());
   });
+  return true;
 }
 
 // DCSR_FAST_EXIT: 1 (unset: 1) or 0; anything else is refused before the
@@ -175,7 +177,7 @@ bool fast_exit_switch(bool* on) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  start_process_timing();
+  const bool timing_process = start_process_timing();
   bool fast_exit = true;
   if (!fast_exit_switch(&fast_exit)) return 2;
   distributed::init(&argc, &argv);  // one rank unless mpirun started this process (nn/distributed.h)
@@ -200,7 +202,7 @@ int main(int argc, char** argv) {
   // return (their exit handlers are cheap, and the sanitizers' leak check is
   // one of them).
   if (status == 0 && fast_exit && runtime::cuda_runtime_started()) {
-    if (std::getenv("DCSR_TIME_PROCESS") && std::string(std::getenv("DCSR_TIME_PROCESS")) == "1")
+    if (timing_process)
       std::fprintf(stderr, "dcsr: main's return to the process's end: the CUDA runtime's teardown skipped "
                            "(DCSR_FAST_EXIT=0 keeps it)\n");
     std::cout.flush();

@@ -26,12 +26,9 @@ Choices& choices() {
   return *c;
 }
 
-// "32->32 3x3 p1 at 1x166x166 (TF32)", as the profile names shapes.
+// "32->32 3x3 s1 p1 at 1x166x166 (TF32)": the profile's name of the shape, and the settings.
 std::string shape_label(const ConvForwardShape& s, bool tf32, bool epilogue) {
-  return std::to_string(s.Cin) + "->" + std::to_string(s.Cout) + " " + std::to_string(s.k) + "x" +
-         std::to_string(s.k) + " p" + std::to_string(s.pad) + " at " + std::to_string(s.N) + "x" +
-         std::to_string(s.H) + "x" + std::to_string(s.W) + (tf32 ? " (TF32)" : "") +
-         (epilogue ? "" : " (no epilogue)");
+  return conv_shape_label(s) + (tf32 ? " (TF32)" : "") + (epilogue ? "" : " (no epilogue)");
 }
 
 }  // namespace

@@ -6,7 +6,7 @@
 // times every candidate (conv_forward_candidates) on the call's own inputs:
 // one untimed run, then three bracketed by CUDA events, the median kept. It
 // prints one line on stderr, every candidate's milliseconds and the winner:
-//   dcsr: conv measure: 32->32 3x3 p1 at 1x166x166 (TF32): im2col 0.081 ms,
+//   dcsr: conv measure: 32->32 3x3 s1 p1 at 1x166x166 (TF32): im2col 0.081 ms,
 //   implicit 64x256 0.090 ms, ..., tile 32x16x16 tf32 0.041 ms -> tile 32x16x16 tf32
 // and later calls of the shape take the winner without timing. Host code.
 #pragma once
