@@ -9,7 +9,8 @@
 // three slots; a band row y then sums the three of its row pairs,
 // R = P[y] + P[y + 1] + P[y + 2], and key u's score is
 // R[u][l] + R[u + 1][l + 1] + R[u + 2][l + 2] times the two reciprocal
-// norms. Keys reach every query in increasing order (v rises with d, u
+// norms (three rows of R in registers, score_row: stored and read back, they
+// took a fifth of the sweep's time). Keys reach every query in increasing order (v rises with d, u
 // within a row), so each query's list is in key order.
 //
 // The bound. For query i and key j let F_i, F_j be their patches (the 9C
@@ -65,7 +66,6 @@ constexpr int kLaneVecs = 4;                  // vectors of query columns per jo
 constexpr int64_t kLanes = kVec * kLaneVecs;  // padded query columns a job reads
 constexpr int64_t kCols = kLanes - 2;         // query columns a job matches
 constexpr int64_t kBand = 16;                 // query rows a job matches
-constexpr int64_t kRStride = kLanes + kVec;   // a row of R, with room for the loads shifted by 1 and 2
 constexpr int kChannelChunk = 16;             // query vectors held in registers while P is formed
 constexpr int64_t kKeyChunk = 32;             // keys of a row scored per pass: P and R stay in L1
 constexpr int64_t kSlot = (kKeyChunk + 2) * kLanes;  // one P slot
@@ -80,6 +80,19 @@ inline Vec loadu(const float* p) {
   return v;
 }
 inline void storeu(float* p, Vec v) { std::memcpy(p, &v, sizeof(v)); }
+
+// Lanes S .. S + 15 of the 32 lanes lo, hi: lo shifted down by S lanes, hi's
+// first S lanes after it.
+template <int S>
+inline Vec shift_lanes(Vec lo, Vec hi) {
+#if defined(__AVX512F__)
+  return Vec(_mm512_alignr_epi32(__m512i(hi), __m512i(lo), S));
+#else
+  Vec out;
+  for (int l = 0; l < kVec; ++l) out[l] = l + S < kVec ? lo[l + S] : hi[l + S - kVec];
+  return out;
+#endif
+}
 
 inline bool any_lane(Mask m) {
 #if defined(__AVX512F__)
@@ -217,40 +230,53 @@ void pixel_products(const float* key_row, const float* q, int64_t C, int64_t col
 struct Scratch {
   std::vector<float> q;      // [band row + 2][C][kLanes]: the padded query rows
   std::vector<float> slots;  // 3 x [U][kLanes]: P of three row pairs
-  std::vector<float> R;      // [U][kRStride]
   std::vector<float> iq;     // [band row][kLanes]: 1 / n of the queries, 0 for padding lanes
   JobState st;
   Scratch(int64_t C, int64_t D)
-      : q(size_t((kBand + 2) * C * kLanes)), slots(size_t(3 * kSlot)), R(size_t((kKeyChunk + 3) * kRStride)),
+      : q(size_t((kBand + 2) * C * kLanes)), slots(size_t(3 * kSlot)),
         iq(size_t(kBand * kLanes)), st(kBand * kLanes, D) {}
 };
 
-// Scores nu keys of one row against band row r's queries in its first NV
-// vectors of lanes: key u's score is R[u][l] + R[u + 1][l + 1] + R[u + 2][l + 2]
-// times 1 / n of the key (ik[u]) and of the query; the running best follows,
-// and every lane within its gap of it gets key first_key + u as a candidate.
+// Band row r's three row pairs summed and scored, for nu keys of one row in
+// its first NV vectors of lanes: R[U] = P0[U] + P1[U] + P2[U] (the pixel
+// products of its row pairs), and key u's score is
+// R[u][l] + R[u + 1][l + 1] + R[u + 2][l + 2] times 1 / n of the key (ik[u])
+// and of the query; the running best follows, and every lane within its gap
+// of it gets key first_key + u as a candidate. Three rows of R live in
+// registers, the shifted lanes made by alignr from a row's next vector (zero
+// past the last: those lanes feed only padding lanes).
 template <int NV>
-void score_row(const float* R, int64_t nu, const float* ik, int32_t first_key, int64_t r, Scratch& sc) {
+void score_row(const float* P0, const float* P1, const float* P2, int64_t nu, const float* ik, int32_t first_key,
+               int64_t r, Scratch& sc) {
   JobState& st = sc.st;
   float* best = st.best.data() + r * kLanes;
-  Vec b[NV], g[NV], iq[NV];
-  for (int v = 0; v < NV; ++v) {
-    b[v] = loadu(best + v * kVec);
-    g[v] = loadu(st.threshold_gap.data() + r * kLanes + v * kVec);
-    iq[v] = loadu(sc.iq.data() + r * kLanes + v * kVec);
-  }
-  for (int64_t u = 0; u < nu; ++u) {
+  const float* gap = st.threshold_gap.data() + r * kLanes;
+  const float* iq = sc.iq.data() + r * kLanes;
+  Vec b[NV];
+  for (int v = 0; v < NV; ++v) b[v] = loadu(best + v * kVec);
+  // R row U: vectors 0 .. NV - 1, and a zero vector NV.
+  auto row_sum = [&](int64_t U, Vec (&R)[NV + 1]) {
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      const int64_t at = U * kLanes + v * kVec;
+      R[v] = loadu(P0 + at) + loadu(P1 + at) + loadu(P2 + at);
+    }
+    R[NV] = Vec{};
+  };
+  // Key u: R0 = R[u], R1 = R[u + 1]; R2 receives R[u + 2].
+  auto step = [&](int64_t u, const Vec (&R0)[NV + 1], const Vec (&R1)[NV + 1], Vec (&R2)[NV + 1]) {
+    row_sum(u + 2, R2);
     Vec a[NV];
     Mask hit[NV], any = {};
+#pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
-      const Vec s = loadu(R + u * kRStride + v * kVec) + loadu(R + (u + 1) * kRStride + v * kVec + 1) +
-                    loadu(R + (u + 2) * kRStride + v * kVec + 2);
-      a[v] = (s * ik[u]) * iq[v];
+      const Vec s = R0[v] + shift_lanes<1>(R1[v], R1[v + 1]) + shift_lanes<2>(R2[v], R2[v + 1]);
+      a[v] = (s * ik[u]) * loadu(iq + v * kVec);
       b[v] = a[v] > b[v] ? a[v] : b[v];
-      hit[v] = a[v] >= b[v] - g[v];
+      hit[v] = a[v] >= b[v] - loadu(gap + v * kVec);
       any |= hit[v];
     }
-    if (!any_lane(any)) continue;
+    if (!any_lane(any)) return;
     // Rare once the running best is near the final one: store, append, go on.
     for (int v = 0; v < NV; ++v) storeu(best + v * kVec, b[v]);
     alignas(64) float scores[kLanes];
@@ -261,17 +287,29 @@ void score_row(const float* R, int64_t nu, const float* ik, int32_t first_key, i
     }
     for (int64_t l = 0; l < NV * kVec; ++l)
       if (hits[l]) match::add_candidate(st, r * kLanes + l, first_key + int32_t(u), scores[l]);
+  };
+  Vec Ra[NV + 1], Rb[NV + 1], Rc[NV + 1];
+  row_sum(0, Ra);
+  row_sum(1, Rb);
+  int64_t u = 0;
+  for (; u + 3 <= nu; u += 3) {  // the three rows rotate through the registers
+    step(u, Ra, Rb, Rc);
+    step(u + 1, Rb, Rc, Ra);
+    step(u + 2, Rc, Ra, Rb);
   }
+  if (u < nu) step(u, Ra, Rb, Rc);
+  if (u + 1 < nu) step(u + 1, Rb, Rc, Ra);
   for (int v = 0; v < NV; ++v) storeu(best + v * kVec, b[v]);
 }
 
 // score_row for nv (1 .. kLaneVecs) vectors.
-void score_row_any(int nv, const float* R, int64_t nu, const float* ik, int32_t first_key, int64_t r, Scratch& sc) {
+void score_row_any(int nv, const float* P0, const float* P1, const float* P2, int64_t nu, const float* ik,
+                   int32_t first_key, int64_t r, Scratch& sc) {
   switch (nv) {
-    case 1: return score_row<1>(R, nu, ik, first_key, r, sc);
-    case 2: return score_row<2>(R, nu, ik, first_key, r, sc);
-    case 3: return score_row<3>(R, nu, ik, first_key, r, sc);
-    default: return score_row<kLaneVecs>(R, nu, ik, first_key, r, sc);
+    case 1: return score_row<1>(P0, P1, P2, nu, ik, first_key, r, sc);
+    case 2: return score_row<2>(P0, P1, P2, nu, ik, first_key, r, sc);
+    case 3: return score_row<3>(P0, P1, P2, nu, ik, first_key, r, sc);
+    default: return score_row<kLaneVecs>(P0, P1, P2, nu, ik, first_key, r, sc);
   }
 }
 
@@ -301,7 +339,7 @@ bool exact_match_patches(const PatchMaps& m, const float* q, const float* k, flo
   // vectors its columns and their padding need (42 columns: 3 of the 4).
   const int64_t bands = (Hq + kBand - 1) / kBand, blocks = (Wq + kCols - 1) / kCols, jobs = bands * blocks;
   const int64_t threads = omp_in_parallel() ? 1 : std::min<int64_t>(std::max(1, omp_get_max_threads()), jobs);
-  const int64_t scratch_bytes = 4 * ((kBand + 2) * C * kLanes + 3 * kSlot + (kKeyChunk + 3) * kRStride) +
+  const int64_t scratch_bytes = 4 * ((kBand + 2) * C * kLanes + 3 * kSlot) +
                                 kBand * kLanes * (match::kCap * 8 + 16) + 4 * D;
   const int64_t shared_bytes = 4 * (Hk + 2) * cols_p * C + 20 * (Nq + Nk);
   if (threads * scratch_bytes + shared_bytes > workspace_bytes) {
@@ -361,7 +399,6 @@ bool exact_match_patches(const PatchMaps& m, const float* q, const float* k, flo
         st.count[lane] = real && qs.inv_norm[size_t(i)] == 0.0f ? match::kCap + 1 : 0;
       }
     float* const slots = sc.slots.data();
-    float* const R = sc.R.data();
     const float* const q_rows = sc.q.data();
     for (int64_t d = -(y0 + rows - 1); d <= Hk - 1 - y0; ++d)
       for (int64_t u0 = 0; u0 < Wk; u0 += kKeyChunk) {
@@ -377,12 +414,8 @@ bool exact_match_patches(const PatchMaps& m, const float* q, const float* k, flo
           }
           const float *P0 = slots + (y % 3) * kSlot, *P1 = slots + ((y + 1) % 3) * kSlot,
                       *P2 = slots + ((y + 2) % 3) * kSlot;
-          for (int64_t U = 0; U < np; ++U)
-            for (int v = 0; v < nv; ++v) {
-              const int64_t at = U * kLanes + v * kVec;
-              storeu(R + U * kRStride + v * kVec, loadu(P0 + at) + loadu(P1 + at) + loadu(P2 + at));
-            }
-          score_row_any(nv, R, nu, ks.inv_norm.data() + (y + d) * Wk + u0, int32_t((y + d) * Wk + u0), y - y0, sc);
+          score_row_any(nv, P0, P1, P2, nu, ks.inv_norm.data() + (y + d) * Wk + u0, int32_t((y + d) * Wk + u0), y - y0,
+                        sc);
         }
       }
     int64_t job_rescored = 0;
