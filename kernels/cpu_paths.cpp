@@ -66,7 +66,7 @@ void set_patch_match_allowed(bool allowed) { cpu::set_patch_match_allowed(allowe
 void reset_patch_match_allowed() { cpu::reset_patch_match_allowed(); }
 PatchMatchStats patch_match_stats() {
   const cpu::PatchMatchStats s = cpu::patch_match_stats();
-  return {s.queries, s.rescored, s.fallbacks, s.declined};
+  return {s.queries, s.rescored, s.fallbacks, s.declined, s.zero_queries};
 }
 void reset_patch_match_stats() { cpu::reset_patch_match_stats(); }
 

@@ -63,6 +63,7 @@ struct Int16MatchStats {
   int64_t rescored = 0;   // candidate pairs re-scored in float32
   int64_t fallbacks = 0;  // queries handed to the float32 sweep (candidate list overflowed)
   int64_t declined = 0;   // images the path declined (workspace, non-finite input, int32 range)
+  int64_t zero_queries = 0;  // map sweep only: queries of zero patches, answered (+0, key 0) without a sweep
 };
 Int16MatchStats int16_match_stats();
 void reset_int16_match_stats();
@@ -75,7 +76,7 @@ const char* int16_match_sweep();
 // ISA level, unless DCSR_CPU_MATCH is int16 or float32; the values and
 // indices are bit-identical to the float32 sweep's. set_patch_match_allowed
 // overrides DCSR_CPU_MATCH until the reset. Counts as for the int16 path
-// (fallbacks: overflowed lists and zero patches).
+// (fallbacks: overflowed lists), and zero_queries (counted in queries too).
 bool patch_match_allowed();
 void set_patch_match_allowed(bool allowed);
 void reset_patch_match_allowed();

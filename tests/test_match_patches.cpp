@@ -42,7 +42,8 @@ std::vector<float> normal_map(int64_t N, int64_t C, int64_t H, int64_t W, uint64
 struct Case {
   std::string name;
   Tensor query, key;
-  bool expect_fallback = false;  // some query goes to the float32 sweep (overflow or zero patch)
+  bool expect_fallback = false;  // some query goes to the float32 sweep (its candidate list overflowed)
+  bool expect_zero = false;      // some query patch is all zeros (answered without a sweep)
   bool expect_decline = false;   // the path declines the images
 };
 
@@ -93,7 +94,22 @@ std::vector<Case> cases() {
         }
     Case flat{"flat and zero regions", make(q, 1, C, H, W), make(k, 1, C, H, W)};
     flat.expect_fallback = true;
+    flat.expect_zero = true;
     all.push_back(flat);
+  }
+  {  // Zero regions alone, in the query (with negative zeros among them) and the key: no list overflows.
+    const int64_t C = 16, H = 21, W = 26;
+    std::vector<float> q = normal_map(1, C, H, W, 17, 1.0, false), k = normal_map(1, C, 19, 23, 18, 1.0, false);
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t y = 0; y < 7; ++y)
+        for (int64_t x = 0; x < 9; ++x) {
+          q[size_t((c * H + y + 3) * W + x + 10)] = (x + c) % 3 == 0 ? -0.0f : 0.0f;
+          q[size_t((c * H + y + 14) * W + x)] = 0.0f;  // at the edge: reflected windows
+          k[size_t((c * 19 + y + 5) * 23 + x + 2)] = 0.0f;
+        }
+    Case zero{"zero regions (some -0), one at the edge", make(q, 1, C, H, W), make(k, 1, C, 19, 23)};
+    zero.expect_zero = true;
+    all.push_back(zero);
   }
   all.push_back({"large values (x 1e4), 47 query columns (their padding needs a fourth lane vector)",
                  make(normal_map(1, 16, 17, 47, 11, 1e4, false), 1, 16, 17, 47),
@@ -141,8 +157,9 @@ TEST_CASE("patch_match float32: the map sweep's values and indices are the float
       CHECK(s.declined == 0);
       CHECK(s.queries + s.fallbacks == queries);
       CHECK(s.queries > 0);
-      CHECK(s.rescored >= s.queries);  // at least the winner of each
+      CHECK(s.rescored >= s.queries - s.zero_queries);  // at least the winner of each with a list
       CHECK((s.fallbacks > 0) == c.expect_fallback);
+      CHECK((s.zero_queries > 0) == c.expect_zero);
     }
   }
 }

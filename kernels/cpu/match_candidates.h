@@ -98,6 +98,19 @@ inline bool rescore_lane(JobState& st, int64_t i, const float* q_col, int64_t ld
   return true;
 }
 
+// A query column of zeros (D rows, row stride ldq), against finite keys:
+// every term of the float32 kernel's chain is a zero, k[d] * (+-0), and the
+// chain starts from +0, so every key scores +0 whatever the signs (+0 + -0
+// is +0), and the first strict maximum from -inf is key 0. Writes (+0, 0)
+// and returns true; false, having written nothing, where a value is not zero.
+inline bool match_zero_query(const float* q_col, int64_t ldq, int64_t D, float* conf, int64_t* index) {
+  for (int64_t d = 0; d < D; ++d)
+    if (q_col[d * ldq] != 0.0f) return false;
+  *conf = 0.0f;
+  *index = 0;
+  return true;
+}
+
 // The queries flagged in `overflowed` (Nq flags; q: D x Nq), matched by the
 // float32 sweep 4096 at a time. Returns how many there were.
 inline int64_t match_overflowed(const float* q, int64_t D, int64_t Nq, const std::vector<uint8_t>& overflowed,

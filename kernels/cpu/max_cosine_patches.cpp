@@ -58,7 +58,7 @@ namespace {
 
 using match::JobState;
 
-std::atomic<int64_t> g_queries{0}, g_rescored{0}, g_fallbacks{0}, g_declined{0};
+std::atomic<int64_t> g_queries{0}, g_rescored{0}, g_fallbacks{0}, g_declined{0}, g_zero_queries{0};
 std::atomic<int> g_forced{-1};
 
 constexpr int kVec = 16;                      // floats per vector
@@ -86,7 +86,13 @@ inline void storeu(float* p, Vec v) { std::memcpy(p, &v, sizeof(v)); }
 template <int S>
 inline Vec shift_lanes(Vec lo, Vec hi) {
 #if defined(__AVX512F__)
+  // GCC 12's alignr starts from _mm512_undefined_epi32(), which
+  // -Wmaybe-uninitialized reports where it is inlined (GCC bug 105593).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
   return Vec(_mm512_alignr_epi32(__m512i(hi), __m512i(lo), S));
+#pragma GCC diagnostic pop
 #else
   Vec out;
   for (int l = 0; l < kVec; ++l) out[l] = l + S < kVec ? lo[l + S] : hi[l + S - kVec];
@@ -324,9 +330,9 @@ void set_patch_match_allowed(bool allowed) { g_forced.store(allowed ? 1 : 0, std
 void reset_patch_match_allowed() { g_forced.store(-1, std::memory_order_relaxed); }
 
 PatchMatchStats patch_match_stats() {
-  return {g_queries.load(), g_rescored.load(), g_fallbacks.load(), g_declined.load()};
+  return {g_queries.load(), g_rescored.load(), g_fallbacks.load(), g_declined.load(), g_zero_queries.load()};
 }
-void reset_patch_match_stats() { g_queries = g_rescored = g_fallbacks = g_declined = 0; }
+void reset_patch_match_stats() { g_queries = g_rescored = g_fallbacks = g_declined = g_zero_queries = 0; }
 
 bool exact_match_patches(const PatchMaps& m, const float* q, const float* k, float* conf, int64_t* index,
                          int64_t workspace_bytes, const Float32Match& float32_match) {
@@ -373,7 +379,7 @@ bool exact_match_patches(const PatchMaps& m, const float* q, const float* k, flo
   }
 
   std::vector<uint8_t> overflowed(size_t(Nq), 0);
-  std::atomic<int64_t> rescored{0};
+  std::atomic<int64_t> rescored{0}, zero_queries{0};
   auto run_job = [&](int64_t job, Scratch& sc) {
     const int64_t y0 = (job / blocks) * kBand, x0 = (job % blocks) * kCols;
     const int64_t rows = std::min(kBand, Hq - y0), cols = std::min(kCols, Wq - x0);
@@ -395,7 +401,7 @@ bool exact_match_patches(const PatchMaps& m, const float* q, const float* k, flo
         st.best[lane] = -std::numeric_limits<float>::infinity();
         st.threshold_gap[lane] = real ? gap[size_t(i)] : -std::numeric_limits<float>::infinity();
         sc.iq[lane] = real ? qs.inv_norm[size_t(i)] : 0.0f;
-        // A zero patch ties every key: straight to the float32 sweep.
+        // A zero patch ties every key: no list (match_zero_query answers it below).
         st.count[lane] = real && qs.inv_norm[size_t(i)] == 0.0f ? match::kCap + 1 : 0;
       }
     float* const slots = sc.slots.data();
@@ -418,14 +424,19 @@ bool exact_match_patches(const PatchMaps& m, const float* q, const float* k, flo
                         sc);
         }
       }
-    int64_t job_rescored = 0;
+    int64_t job_rescored = 0, job_zero = 0;
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t l = 0; l < cols; ++l) {
         const int64_t i = (y0 + r) * Wq + x0 + l;
+        if (qs.inv_norm[size_t(i)] == 0.0f && match::match_zero_query(q + i, Nq, D, conf + i, index + i)) {
+          ++job_zero;
+          continue;
+        }
         if (!match::rescore_lane(st, r * kLanes + l, q + i, Nq, k, Nk, D, conf + i, index + i, job_rescored))
           overflowed[size_t(i)] = 1;
       }
     rescored += job_rescored;
+    zero_queries += job_zero;
   };
   if (threads <= 1) {
     Scratch sc(C, D);
@@ -442,6 +453,7 @@ bool exact_match_patches(const PatchMaps& m, const float* q, const float* k, flo
   g_queries += Nq - rest;
   g_fallbacks += rest;
   g_rescored += rescored.load();
+  g_zero_queries += zero_queries.load();
   return true;
 }
 

@@ -20,8 +20,9 @@
 //      approximate score is a candidate, and the float32 argmax is one.
 //   3. The candidates are re-scored with the float32 kernel's own chain and
 //      the first strict maximum in key order wins (match_candidates.h).
-//   4. Queries whose candidates overflow their list, and patches of zero
-//      norm, are matched by the float32 sweep itself.
+//   4. Queries whose candidates overflow their list are matched by the
+//      float32 sweep itself. A query patch of zeros scores +0 against every
+//      key there, so its answer is (+0, key 0) without one (match_zero_query).
 #pragma once
 #include <cstdint>
 
@@ -45,7 +46,7 @@ void reset_patch_match_allowed();
 
 // Counts since the last reset, for bench lines and tests: the int16 path's
 // (queries matched here, pairs re-scored, queries handed to the float32 sweep
-// for an overflowing list or a zero patch, images declined).
+// for an overflowing list, images declined).
 using PatchMatchStats = Int16MatchStats;
 PatchMatchStats patch_match_stats();
 void reset_patch_match_stats();

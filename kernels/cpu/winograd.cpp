@@ -4,6 +4,7 @@
 #include "kernels/cpu/winograd.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
 #include "kernels/cpu/cpu_common.h"
@@ -178,6 +179,13 @@ namespace {
 // with p the rows x cols window at (wy, wx) of its plane, read in place (ld =
 // the plane's width) or, where the window crosses the plane's edge, staged
 // in `window` with zeros (ld = cols).
+//
+// The window of channel ci + kPrefetchPlanes is fetched ahead: the planes lie
+// far apart, more streams than the hardware prefetchers follow, and at a
+// 4K-mode tile's 332 x 332 (14 MB a tensor) the transform waited on its loads
+// (32 -> 32 channels: 6.2 -> 5.6-5.9 ms, Zen 4).
+constexpr int64_t kPrefetchPlanes = 2;
+
 template <typename Transform>
 void for_each_channel_window(const ConvShape& s, const float* x, int64_t n, int64_t wy, int64_t wx, int64_t rows,
                              int64_t cols, float* v, int64_t block, float* window, Transform transform) {
@@ -186,6 +194,15 @@ void for_each_channel_window(const ConvShape& s, const float* x, int64_t n, int6
     const float* plane = x + (n * s.Cin + ci) * s.H * s.W;
     float* vg = v + ci * block;
     if (inside) {
+      if (ci + kPrefetchPlanes < s.Cin) {
+        const float* ahead = plane + kPrefetchPlanes * s.H * s.W + wy * s.W + wx;
+        for (int64_t r = 0; r < rows; ++r) {
+          // Every cache line of the row's cols floats: from its first line to its last.
+          const uintptr_t first = reinterpret_cast<uintptr_t>(ahead + r * s.W) & ~uintptr_t(63);
+          const uintptr_t last = reinterpret_cast<uintptr_t>(ahead + r * s.W + cols - 1);
+          for (uintptr_t line = first; line <= last; line += 64) __builtin_prefetch(reinterpret_cast<const void*>(line), 0);
+        }
+      }
       transform(plane + wy * s.W + wx, s.W, vg);
     } else {
       stage_window(plane, s.H, s.W, wy, wx, rows, cols, window);
