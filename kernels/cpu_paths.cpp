@@ -8,6 +8,7 @@
 #include "kernels/cpu/isa.h"
 #include "kernels/cpu/max_cosine_int16.h"
 #include "kernels/cpu/max_cosine_patches.h"
+#include "kernels/cpu/max_cosine_patches_int16.h"
 #include "kernels/cpu/packed_gemm.h"
 #include "kernels/cpu/parallel_jobs.h"
 #include "kernels/cpu/vec_exp.h"
@@ -69,6 +70,12 @@ PatchMatchStats patch_match_stats() {
   return {s.queries, s.rescored, s.fallbacks, s.declined, s.zero_queries};
 }
 void reset_patch_match_stats() { cpu::reset_patch_match_stats(); }
+bool patch_int16_products_available(int64_t channels) { return cpu::int16_products_available(channels); }
+void set_patch_int16_products_allowed(bool allowed) { cpu::set_int16_products_allowed(allowed); }
+void reset_patch_int16_products_allowed() { cpu::reset_int16_products_allowed(); }
+const char* patch_products_name(int64_t channels) {
+  return cpu::int16_products_available(channels) ? "int16_vnni" : "float32";
+}
 
 CpuConvPath cpu_conv_path() { return from_cpu(cpu::cpu_conv_path()); }
 void set_cpu_conv_path(CpuConvPath path) { cpu::set_cpu_conv_path(to_cpu(path)); }

@@ -83,6 +83,16 @@ void reset_patch_match_allowed();
 using PatchMatchStats = Int16MatchStats;
 PatchMatchStats patch_match_stats();
 void reset_patch_match_stats();
+// The map sweep's pixel products: int16 pairs through AVX512_VNNI where the
+// ISA level in use is AVX-512 and the CPU has VNNI, for 1 to 32 channels
+// (kernels/cpu/max_cosine_patches_int16.h), else float32; the same values and
+// indices either way. set_patch_int16_products_allowed(false) keeps them in
+// float32 until the reset. The name of those a `channels`-channel map takes now
+// ("int16_vnni" or "float32").
+bool patch_int16_products_available(int64_t channels);
+void set_patch_int16_products_allowed(bool allowed);
+void reset_patch_int16_products_allowed();
+const char* patch_products_name(int64_t channels);
 
 // ---- the path of a float32 convolution ----
 enum class CpuConvPath { kAuto, kDirect, kWinograd2, kWinograd4 };

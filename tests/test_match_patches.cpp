@@ -3,7 +3,9 @@
 // descriptor sweep (both exact paths off), on random maps of odd sizes and
 // channel counts, and on adversarial ones: exact duplicates (ties the first
 // index must win), keys an ulp apart, flat regions that overflow the
-// candidate lists, zero patches, very large and very small values.
+// candidate lists, zero patches, very large and very small values; with the
+// float32 pixel products and, where the CPU has VNNI, the int16 ones, and at
+// every ISA level.
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -21,13 +23,23 @@ namespace dcsr::test {
 namespace {
 
 namespace paths = kernels::cpu_paths;
+using paths::CpuIsa;
 
 struct PathGuard {
   ~PathGuard() {
     paths::reset_patch_match_allowed();
     paths::reset_int16_match_allowed();
+    paths::reset_patch_int16_products_allowed();
+    paths::reset_cpu_isa();
   }
 };
+
+// The map sweep's pixel products to test here: float32 always, int16 where the CPU has them.
+std::vector<bool> product_kinds() {
+  std::vector<bool> kinds = {false};
+  if (paths::patch_int16_products_available(16)) kinds.push_back(true);
+  return kinds;
+}
 
 
 // (N, C, H, W) float32 from a seeded normal, times `scale`; `relu` clamps at 0
@@ -139,28 +151,59 @@ TEST_CASE("patch_match float32: the map sweep's values and indices are the float
           "[match_patches][ops][dcsr]") {
   PathGuard guard;
   TileLimitGuard limit(int64_t(64) << 20);
-  for (const Case& c : cases()) {
-    INFO(c.name);
-    const MatchResult expected = float32_sweep(c.query, c.key);
-    paths::set_patch_match_allowed(true);
-    paths::set_int16_match_allowed(false);  // a decline falls to the float32 sweep, not the int16 one
-    paths::reset_patch_match_stats();
-    const MatchResult got = patch_match(c.query, c.key);
-    const paths::PatchMatchStats s = paths::patch_match_stats();
-    REQUIRE(float_bits(got.confidence) == float_bits(expected.confidence));
-    REQUIRE(got.index.to_vector<int64_t>() == expected.index.to_vector<int64_t>());
-    const int64_t N = c.query.size(0), queries = N * c.query.size(2) * c.query.size(3);
-    if (c.expect_decline) {
-      CHECK(s.declined == N);
-      CHECK(s.queries == 0);
-    } else {
-      CHECK(s.declined == 0);
-      CHECK(s.queries + s.fallbacks == queries);
-      CHECK(s.queries > 0);
-      CHECK(s.rescored >= s.queries - s.zero_queries);  // at least the winner of each with a list
-      CHECK((s.fallbacks > 0) == c.expect_fallback);
-      CHECK((s.zero_queries > 0) == c.expect_zero);
+  for (const bool int16_products : product_kinds()) {
+    for (const Case& c : cases()) {
+      INFO(c.name << (int16_products ? ", int16 products" : ", float32 products"));
+      const MatchResult expected = float32_sweep(c.query, c.key);
+      paths::set_patch_int16_products_allowed(int16_products);
+      paths::set_patch_match_allowed(true);
+      paths::set_int16_match_allowed(false);  // a decline falls to the float32 sweep, not the int16 one
+      paths::reset_patch_match_stats();
+      const MatchResult got = patch_match(c.query, c.key);
+      const paths::PatchMatchStats s = paths::patch_match_stats();
+      REQUIRE(float_bits(got.confidence) == float_bits(expected.confidence));
+      REQUIRE(got.index.to_vector<int64_t>() == expected.index.to_vector<int64_t>());
+      const int64_t N = c.query.size(0), queries = N * c.query.size(2) * c.query.size(3);
+      if (c.expect_decline) {
+        CHECK(s.declined == N);
+        CHECK(s.queries == 0);
+      } else {
+        CHECK(s.declined == 0);
+        CHECK(s.queries + s.fallbacks == queries);
+        CHECK(s.queries > 0);
+        CHECK(s.rescored >= s.queries - s.zero_queries);  // at least the winner of each with a list
+        CHECK((s.fallbacks > 0) == c.expect_fallback);
+        CHECK((s.zero_queries > 0) == c.expect_zero);
+      }
     }
+  }
+}
+
+TEST_CASE("patch_match float32: the map sweep at every ISA level, int16 products only at AVX-512 with VNNI",
+          "[match_patches][ops][dcsr][isa]") {
+  PathGuard guard;
+  // 32 channels, the most the int16 products take, and 33, one past them.
+  for (const int64_t C : {32, 33}) {
+    INFO("channels " << C);
+    Tensor q = from_vector(normal_map(1, C, 19, 70, 41, 1.0, true), {1, C, 19, 70}, kFloat32);
+    Tensor k = from_vector(normal_map(1, C, 23, 31, 42, 1.0, true), {1, C, 23, 31}, kFloat32);
+    const MatchResult expected = float32_sweep(q, k);
+    for (const CpuIsa isa : {CpuIsa::kGeneric, CpuIsa::kAvx2, CpuIsa::kAvx512}) {
+      if (!paths::isa_supported(isa)) continue;
+      INFO(paths::isa_name(isa));
+      paths::set_cpu_isa(isa);
+      const bool int16 = isa == CpuIsa::kAvx512 && paths::cpu_features().avx512_vnni && C <= 32;
+      CHECK(paths::patch_int16_products_available(C) == int16);
+      CHECK(std::string(paths::patch_products_name(C)) == (int16 ? "int16_vnni" : "float32"));
+      paths::set_patch_match_allowed(true);
+      paths::set_int16_match_allowed(false);
+      paths::reset_patch_match_stats();
+      const MatchResult got = patch_match(q, k);
+      CHECK(paths::patch_match_stats().queries > 0);
+      CHECK(float_bits(got.confidence) == float_bits(expected.confidence));
+      CHECK(got.index.to_vector<int64_t>() == expected.index.to_vector<int64_t>());
+    }
+    paths::reset_cpu_isa();
   }
 }
 

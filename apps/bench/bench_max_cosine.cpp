@@ -151,7 +151,9 @@ void bench_max_cosine(const Context& ctx, const std::string& name, int64_t nq, i
 
 // patch_match from feature maps (the matching of a 4K-mode tile: 16 channels,
 // queries h x h, keys H x H) on each CPU path, timed in the same run: the map
-// sweep (max_cosine_patches.h), the int16 sweep, the float32 sweep. The maps
+// sweep (max_cosine_patches.h) with the pixel products the CPU takes (int16
+// through VNNI where it has it) and with float32 ones, the int16 sweep, the
+// float32 sweep. The maps
 // are a seeded normal through a 3x3 box blur and a ReLU (neighbouring
 // pixels alike, some zeros, as the extractor's output). All three must agree
 // bit for bit.
@@ -169,15 +171,18 @@ void bench_patch_match(const Context& ctx, int64_t h, int64_t H) {
   const int repeats = repeats_for(ctx, 5);
   struct Path {
     const char* name;
-    bool maps, int16;
+    bool maps, int16, products16;
   };
   nlohmann::json line = {{"name", name}, {"cpu", paths::cpu_model()}, {"isa", paths::isa_name(paths::cpu_isa())},
                          {"channels", 16}, {"queries", h * h}, {"keys", H * H}};
   MatchResult reference;
   double maps_ms = 0;
-  for (const Path& path : {Path{"maps", true, true}, Path{"int16", false, true}, Path{"float32", false, false}}) {
+  line["maps_products"] = paths::patch_products_name(16);
+  for (const Path& path : {Path{"maps", true, true, true}, Path{"maps_float32_products", true, true, false},
+                           Path{"int16", false, true, true}, Path{"float32", false, false, true}}) {
     paths::set_patch_match_allowed(path.maps);
     paths::set_int16_match_allowed(path.int16);
+    paths::set_patch_int16_products_allowed(path.products16);
     NoGradGuard no_grad;
     MatchResult m = patch_match(q, k);
     if (!reference.index.defined()) {
@@ -190,7 +195,7 @@ void bench_patch_match(const Context& ctx, int64_t h, int64_t H) {
     paths::reset_patch_match_stats();
     const double ms = time_ms([&] { MatchResult r = patch_match(q, k); }, 1, repeats).median_ms;
     line[std::string(path.name) + "_ms"] = ms;
-    if (path.maps) {
+    if (std::string(path.name) == "maps") {
       const paths::PatchMatchStats st = paths::patch_match_stats();
       maps_ms = ms;
       line["ms"] = ms;
@@ -202,6 +207,7 @@ void bench_patch_match(const Context& ctx, int64_t h, int64_t H) {
   }
   paths::reset_patch_match_allowed();
   paths::reset_int16_match_allowed();
+  paths::reset_patch_int16_products_allowed();
   line["int16_sweep"] = paths::int16_match_sweep() ? paths::int16_match_sweep() : "none (float32 sweep)";
   emit(ctx, line);
 }

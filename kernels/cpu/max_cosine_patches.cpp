@@ -5,7 +5,9 @@
 // block's columns and the two padding columns its 3x3 windows reach). For
 // each diagonal d = v - y of the job's band it forms the pixel products of
 // the row pairs (Y, Y + d) it needs, P[U][l] = Fk(:, Y + d, U) . Fq(:, Y, x0 + l)
-// (one float32 multiply-add chain over the channels), each once, into one of
+// (one float32 multiply-add chain over the channels; or, where the CPU has
+// AVX512_VNNI, the exact int32 sum of the pixels rounded to int16, scaled
+// back: max_cosine_patches_int16.h), each once, into one of
 // three slots; a band row y then sums the three of its row pairs,
 // R = P[y] + P[y + 1] + P[y + 2], and key u's score is
 // R[u][l] + R[u + 1][l + 1] + R[u + 2][l + 2] times the two reciprocal
@@ -28,6 +30,9 @@
 //     not the compiler fuses the multiply-adds; then two products with
 //     reciprocals rounded once each; 1e-30 covers products that fall below
 //     the normal range, as norms inside [1e-6, 1e15] keep them).
+// With the int16 products the third line is replaced by exact_match_patches'
+// int16_approx: the pixels' rounding, bounded patch by patch, and fewer
+// float32 roundings.
 // So |a - f| <= E_i, the sum of the three right-hand sides at the keys'
 // largest |k_j| and r_j, and as in max_cosine_int16.cpp every key within
 // T_i = 2 E_i (widened by 1e-5 relative and 4.04 u for the rounding of the
@@ -46,6 +51,7 @@
 
 #include "kernels/cpu/cpu_common.h"
 #include "kernels/cpu/match_candidates.h"
+#include "kernels/cpu/max_cosine_patches_int16.h"
 #include "tensor/tensor.h"
 
 #if defined(__AVX512F__)
@@ -124,6 +130,7 @@ inline int64_t reflect(int64_t p, int64_t n) {
 // for the bound |column|, r = |column - F / n| (0 where n = 0).
 struct Side {
   std::vector<float> inv_norm;
+  std::vector<double> norm;  // n, the patch norm (double)
   std::vector<double> column_norm, residual;
   bool usable = true;  // every value finite, every nonzero norm inside [1e-6, 1e15]
 };
@@ -133,6 +140,7 @@ Side side_of(const float* map, int64_t C, int64_t H, int64_t W, const float* col
   const int64_t L = H * W;
   Side s;
   s.inv_norm.assign(size_t(L), 0.0f);
+  s.norm.assign(size_t(L), 0.0);
   s.column_norm.assign(size_t(L), 0.0);
   s.residual.assign(size_t(L), 0.0);
   std::atomic<bool> usable{true};
@@ -175,6 +183,7 @@ Side side_of(const float* map, int64_t C, int64_t H, int64_t W, const float* col
         s.column_norm[i] = std::sqrt(colsq[size_t(x)]) * (1 + 1e-12);
         s.residual[i] = std::sqrt(res[size_t(x)]) * (1 + 1e-12);
         if (!std::isfinite(s.column_norm[i])) usable = false;
+        s.norm[i] = sq[size_t(x)];
         s.inv_norm[i] = sq[size_t(x)] > 0 ? float(1.0 / sq[size_t(x)]) : 0.0f;
       }
     }
@@ -234,14 +243,34 @@ void pixel_products(const float* key_row, const float* q, int64_t C, int64_t col
 
 // One job's scratch.
 struct Scratch {
-  std::vector<float> q;      // [band row + 2][C][kLanes]: the padded query rows
-  std::vector<float> slots;  // 3 x [U][kLanes]: P of three row pairs
-  std::vector<float> iq;     // [band row][kLanes]: 1 / n of the queries, 0 for padding lanes
+  std::vector<float> q;          // [band row + 2][C][kLanes]: the padded query rows (float32 products)
+  std::vector<int32_t> q_words;  // [band row + 2][C2][kLanes]: the same in int16 pairs (int16 products)
+  std::vector<float> q_scale;    // [band row + 2][kLanes]: their scales
+  std::vector<float> slots;      // 3 x [U][kLanes]: P of three row pairs
+  std::vector<float> iq;         // [band row][kLanes]: 1 / n of the queries, 0 for padding lanes
   JobState st;
-  Scratch(int64_t C, int64_t D)
-      : q(size_t((kBand + 2) * C * kLanes)), slots(size_t(3 * kSlot)),
-        iq(size_t(kBand * kLanes)), st(kBand * kLanes, D) {}
+  Scratch(int64_t C, int64_t D, bool int16)
+      : q(int16 ? 0 : size_t((kBand + 2) * C * kLanes)),
+        q_words(int16 ? size_t((kBand + 2) * ((C + 1) / 2) * kLanes) : 0),
+        q_scale(int16 ? size_t((kBand + 2) * kLanes) : 0), slots(size_t(3 * kSlot)), iq(size_t(kBand * kLanes)),
+        st(kBand * kLanes, D) {}
 };
+
+// Per patch of an H x W map (reflection padding 1), the L2 norm of its nine
+// pixels' rounding errors: sqrt of the 3 x 3 window sum of err2 (rounded up).
+std::vector<double> patch_errors(const std::vector<double>& err2, int64_t H, int64_t W) {
+  std::vector<double> out(size_t(H * W));
+  parallel_for(H, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t y = begin; y < end; ++y)
+      for (int64_t x = 0; x < W; ++x) {
+        double sum = 0;
+        for (int64_t ky = 0; ky < 3; ++ky)
+          for (int64_t kx = 0; kx < 3; ++kx) sum += err2[size_t(reflect(y + ky, H) * W + reflect(x + kx, W))];
+        out[size_t(y * W + x)] = std::sqrt(sum) * (1 + 1e-12);
+      }
+  });
+  return out;
+}
 
 // Band row r's three row pairs summed and scored, for nu keys of one row in
 // its first NV vectors of lanes: R[U] = P0[U] + P1[U] + P2[U] (the pixel
@@ -345,9 +374,13 @@ bool exact_match_patches(const PatchMaps& m, const float* q, const float* k, flo
   // vectors its columns and their padding need (42 columns: 3 of the 4).
   const int64_t bands = (Hq + kBand - 1) / kBand, blocks = (Wq + kCols - 1) / kCols, jobs = bands * blocks;
   const int64_t threads = omp_in_parallel() ? 1 : std::min<int64_t>(std::max(1, omp_get_max_threads()), jobs);
-  const int64_t scratch_bytes = 4 * ((kBand + 2) * C * kLanes + 3 * kSlot) +
+  // The pixel products in int16 where the CPU has VNNI (max_cosine_patches_int16.h), else in float32.
+  const bool int16 = int16_products_available(C);
+  const int64_t C2 = (C + 1) / 2;
+  const int64_t scratch_bytes = 4 * ((kBand + 2) * (int16 ? C2 + 1 : C) * kLanes + 3 * kSlot) +
                                 kBand * kLanes * (match::kCap * 8 + 16) + 4 * D;
-  const int64_t shared_bytes = 4 * (Hk + 2) * cols_p * C + 20 * (Nq + Nk);
+  const int64_t shared_bytes = 4 * (Hk + 2) * cols_p * (int16 ? C2 + 1 : C) + 28 * (Nq + Nk) +
+                               (int16 ? (Nq + Nk) * (4 * C2 + 20) : 0);
   if (threads * scratch_bytes + shared_bytes > workspace_bytes) {
     ++g_declined;
     return false;
@@ -358,12 +391,38 @@ bool exact_match_patches(const PatchMaps& m, const float* q, const float* k, flo
     ++g_declined;
     return false;
   }
-  // The key map, padded and channels-last: [V][U][c].
-  std::vector<float> key_map(static_cast<size_t>((Hk + 2) * cols_p * C));
-  for (int64_t V = 0; V < Hk + 2; ++V)
-    for (int64_t U = 0; U < cols_p; ++U)
-      for (int64_t c = 0; c < C; ++c)
-        key_map[size_t((V * cols_p + U) * C + c)] = m.key[(c * Hk + reflect(V, Hk)) * Wk + reflect(U, Wk)];
+  // The key map, padded and channels-last: [V][U][c] (float32 products), or
+  // its int16 pairs [V][U][c2] and their scales [V][U] (int16 products).
+  std::vector<float> key_map, key_scale;
+  std::vector<int32_t> key_words;
+  // The int16 rounding's share of the bound (below): alpha_i = A_i / n_i of
+  // every query patch, and the largest B_j / n_j of the key patches.
+  std::vector<double> alpha;
+  double beta_max = 0;
+  QuantizedMap qz;
+  if (int16) {
+    qz = quantize_map(m.query, C, Hq, Wq);
+    const QuantizedMap kz = quantize_map(m.key, C, Hk, Wk);
+    key_words.resize(size_t((Hk + 2) * cols_p * C2));
+    key_scale.resize(size_t((Hk + 2) * cols_p));
+    for (int64_t V = 0; V < Hk + 2; ++V)
+      for (int64_t U = 0; U < cols_p; ++U) {
+        const int64_t from = reflect(V, Hk) * Wk + reflect(U, Wk), to = V * cols_p + U;
+        key_scale[size_t(to)] = kz.scale[size_t(from)];
+        std::copy_n(kz.words.begin() + from * C2, C2, key_words.begin() + to * C2);
+      }
+    alpha = patch_errors(qz.err2, Hq, Wq);
+    for (int64_t i = 0; i < Nq; ++i) alpha[size_t(i)] = qs.norm[size_t(i)] > 0 ? alpha[size_t(i)] / qs.norm[size_t(i)] : 0;
+    const std::vector<double> key_errors = patch_errors(kz.err2, Hk, Wk);
+    for (int64_t j = 0; j < Nk; ++j)
+      if (ks.norm[size_t(j)] > 0) beta_max = std::max(beta_max, key_errors[size_t(j)] / ks.norm[size_t(j)]);
+  } else {
+    key_map.resize(size_t((Hk + 2) * cols_p * C));
+    for (int64_t V = 0; V < Hk + 2; ++V)
+      for (int64_t U = 0; U < cols_p; ++U)
+        for (int64_t c = 0; c < C; ++c)
+          key_map[size_t((V * cols_p + U) * C + c)] = m.key[(c * Hk + reflect(V, Hk)) * Wk + reflect(U, Wk)];
+  }
   double k_norm = 0, k_residual = 0;
   for (int64_t j = 0; j < Nk; ++j) {
     k_norm = std::max(k_norm, ks.column_norm[size_t(j)]);
@@ -371,9 +430,26 @@ bool exact_match_patches(const PatchMaps& m, const float* q, const float* k, flo
   }
   const double gamma_d = gamma(double(D)), g4 = gamma(4.0);
   const double approx = (gamma(double(2 * C + 8)) * (1 + g4) + g4) * (1 + 1e-12) + 1e-30;
+  // |a - t| for the int16 products (a as above, x^ and y^ the rounded pixels,
+  // A_i and B_j the L2 norms of the nine pixels' rounding errors, so
+  // |x^_p - x_p| <= a_p, sqrt(sum a_p^2) = A_i):
+  //   |sum_p x^_p . y^_p - F_i . F_j| <= sum_p a_p (|y_p| + b_p) + |x_p| b_p
+  //                                   <= A_i (n_j + B_j) + n_i B_j   (Cauchy-Schwarz over the nine pairs),
+  // so the exact products' cosine t^ lies within
+  //   E_q = alpha_i (1 + beta) + beta, beta = B_j / n_j <= beta_max,
+  // of t. Each P is that sum converted once (u) and scaled exactly; the
+  // eight additions in float32 and the two multiplies by the rounded
+  // reciprocals add at most gamma_4 |t^| + (1 + gamma_4) gamma_10 (the sum
+  // of |x^_p . y^_p| / (n_i n_j) <= (1 + alpha_i)(1 + beta_max)), and 1e-30
+  // for results below the normal range.
+  auto int16_approx = [&](int64_t i) {
+    const double a = alpha[size_t(i)], e_q = a * (1 + beta_max) + beta_max;
+    return (e_q + g4 * (1 + e_q) + (1 + g4) * gamma(10.0) * (1 + a) * (1 + beta_max)) * (1 + 1e-12) + 1e-30;
+  };
   std::vector<float> gap(static_cast<size_t>(Nq));
   for (int64_t i = 0; i < Nq; ++i) {
-    const double e = gamma_d * qs.column_norm[size_t(i)] * k_norm + qs.residual[size_t(i)] * k_norm + k_residual + approx;
+    const double e = gamma_d * qs.column_norm[size_t(i)] * k_norm + qs.residual[size_t(i)] * k_norm + k_residual +
+                     (int16 ? int16_approx(i) : approx);
     const double t = 2 * e * (1 + 1e-5) + 4.04 * kUnit * (1 + e);
     gap[size_t(i)] = std::nextafter(float(t), std::numeric_limits<float>::infinity());
   }
@@ -386,12 +462,24 @@ bool exact_match_patches(const PatchMaps& m, const float* q, const float* k, flo
     const int nv = int((cols + 2 + kVec - 1) / kVec);  // lane vectors: the columns and their two padding columns
     JobState& st = sc.st;
     // The padded query rows y0 .. y0 + rows + 1, columns x0 .. x0 + kLanes - 1 (0 past the padding).
-    for (int64_t r = 0; r < rows + 2; ++r)
+    for (int64_t r = 0; r < rows + 2; ++r) {
+      if (int16) {
+        const int64_t row = reflect(y0 + r, Hq) * Wq;
+        for (int64_t l = 0; l < kLanes; ++l) {
+          const bool inside = x0 + l < Wq + 2;
+          const int64_t p = row + (inside ? reflect(x0 + l, Wq) : 0);
+          sc.q_scale[size_t(r * kLanes + l)] = inside ? qz.scale[size_t(p)] : 1.0f;
+          for (int64_t c2 = 0; c2 < C2; ++c2)
+            sc.q_words[size_t((r * C2 + c2) * kLanes + l)] = inside ? qz.words[size_t(p * C2 + c2)] : 0;
+        }
+        continue;
+      }
       for (int64_t c = 0; c < C; ++c) {
         float* dst = sc.q.data() + (r * C + c) * kLanes;
         const float* src = m.query + (c * Hq + reflect(y0 + r, Hq)) * Wq;
         for (int64_t l = 0; l < kLanes; ++l) dst[l] = x0 + l < Wq + 2 ? src[reflect(x0 + l, Wq)] : 0.0f;
       }
+    }
     // Lane state: padding lanes never become candidates (a 0 score against a gap of -inf).
     for (int64_t r = 0; r < kBand; ++r)
       for (int64_t l = 0; l < kLanes; ++l) {
@@ -414,8 +502,15 @@ bool exact_match_patches(const PatchMaps& m, const float* q, const float* k, flo
         for (int64_t y = std::max(y0, -d); y < y0 + rows && y + d < Hk; ++y) {
           for (int64_t Y = y; Y < y + 3; ++Y) {
             if (slot_row[Y % 3] == Y) continue;
-            pixel_products(key_map.data() + ((Y + d) * cols_p + u0) * C, q_rows + (Y - y0) * C * kLanes, C, np, nv,
-                           slots + (Y % 3) * kSlot);
+            float* P = slots + (Y % 3) * kSlot;
+            const int64_t key_at = (Y + d) * cols_p + u0;
+            if (int16) {
+              int16_pixel_products(key_words.data() + key_at * C2, key_scale.data() + key_at,
+                                   sc.q_words.data() + (Y - y0) * C2 * kLanes, sc.q_scale.data() + (Y - y0) * kLanes,
+                                   C2, kLanes, np, nv, P);
+            } else {
+              pixel_products(key_map.data() + key_at * C, q_rows + (Y - y0) * C * kLanes, C, np, nv, P);
+            }
             slot_row[Y % 3] = Y;
           }
           const float *P0 = slots + (y % 3) * kSlot, *P1 = slots + ((y + 1) % 3) * kSlot,
@@ -439,12 +534,12 @@ bool exact_match_patches(const PatchMaps& m, const float* q, const float* k, flo
     zero_queries += job_zero;
   };
   if (threads <= 1) {
-    Scratch sc(C, D);
+    Scratch sc(C, D, int16);
     for (int64_t job = 0; job < jobs; ++job) run_job(job, sc);
   } else {
 #pragma omp parallel num_threads(int(threads))
     {
-      Scratch sc(C, D);
+      Scratch sc(C, D, int16);
 #pragma omp for schedule(dynamic, 1)
       for (int64_t job = 0; job < jobs; ++job) run_job(job, sc);
     }
