@@ -39,7 +39,7 @@ struct Case {
   int64_t n, cin, h, w, cout, pad;
   bool bias, residual;
   double slope;  // 1: no activation
-  int64_t k = 3;  // 3x3, or 5x5 (F(2x2, 5x5))
+  int64_t k = 3;  // 3x3, or 5x5 (F(2x2, 5x5) under winograd2, F(4x4, 5x5) under winograd4)
   int64_t ho() const { return h + 2 * pad - k + 1; }
   int64_t wo() const { return w + 2 * pad - k + 1; }
 };
@@ -64,8 +64,9 @@ const std::vector<Case>& cases() {
       {1, 4, 8, 9, 6, 2, true, true, 1.0},      {2, 8, 17, 150, 9, 1, true, true, 0.2},
       {1, 7, 33, 70, 17, 1, false, true, 0.0},  {1, 24, 6, 6, 24, 1, true, false, 0.1},
       {1, 6, 14, 137, 5, 2, false, true, 0.2},  {2, 3, 10, 131, 4, 0, true, false, 1.0},
-      // 5x5 (F(2x2, 5x5); tiles 2 apart, windows 20 columns wide): odd
-      // sizes, paddings 0 to 4, an output smaller than one tile.
+      // 5x5 (F(2x2, 5x5): tiles 2 apart, windows 20 columns wide; F(4x4,
+      // 5x5): tiles 4 apart, windows 36 wide): odd sizes, paddings 0 to 4,
+      // an output smaller than one tile.
       {1, 1, 1, 1, 1, 2, true, false, 1.0, 5},   {2, 3, 5, 7, 5, 2, true, false, 1.0, 5},
       {1, 8, 13, 37, 7, 2, true, true, 0.2, 5},  {1, 5, 9, 10, 7, 0, true, false, 0.2, 5},
       {1, 4, 8, 9, 6, 4, false, true, 1.0, 5},   {2, 16, 17, 150, 9, 1, true, true, 0.0, 5},
@@ -205,7 +206,9 @@ TEST_CASE("winograd: the plan's rule and its overrides", "[winograd]") {
   CHECK(winograd_tile_for(shape(64, 64, 256, 3, 1, 1)) == 4);
   CHECK(winograd_tile_for(shape(3, 64, 256, 3, 1, 1)) == 4);
   CHECK(winograd_tile_for(shape(32, 32, 32, 3, 1, 1)) == 4);
-  CHECK(winograd_tile_for(shape(128, 64, 456, 5, 1, 1)) == 5);
+  // 5x5: F(4x4, 5x5) (7) from side 32 where the direct path is the implicit GEMM, F(2x2, 5x5) (5) otherwise.
+  const int big_5x5 = implicit_gemm ? 7 : 5;
+  CHECK(winograd_tile_for(shape(128, 64, 456, 5, 1, 1)) == big_5x5);
   CHECK(winograd_tile_for(shape(128, 128, 8, 3, 1, 1)) == 0);  // the weight transform would dominate
   CHECK(winograd_tile_for(shape(64, 64, 8, 5, 1, 1)) == 0);    // a small output with many channels: direct
   if (implicit_gemm) {
@@ -214,9 +217,10 @@ TEST_CASE("winograd: the plan's rule and its overrides", "[winograd]") {
     CHECK(winograd_tile_for(shape(64, 64, 16, 3, 1, 1)) == 2);
     CHECK(winograd_tile_for(shape(64, 64, 8, 3, 1, 1)) == 0);     // the implicit GEMM wins small outputs
     CHECK(winograd_tile_for(shape(8, 8, 256, 3, 1, 1)) == 0);     // and few channels
-    CHECK(winograd_tile_for(shape(3, 32, 456, 5, 1, 1)) == 0);
-    CHECK(winograd_tile_for(shape(16, 16, 32, 5, 1, 1)) == 5);
-    CHECK(winograd_tile_for(shape(16, 16, 16, 5, 1, 1)) == 0);
+    CHECK(winograd_tile_for(shape(3, 32, 456, 5, 1, 1)) == 7);
+    CHECK(winograd_tile_for(shape(16, 16, 32, 5, 1, 1)) == 7);
+    CHECK(winograd_tile_for(shape(16, 16, 16, 5, 1, 1)) == 5);
+    CHECK(winograd_tile_for(shape(8, 8, 16, 5, 1, 1)) == 0);
   } else {
     CHECK(winograd_tile_for(shape(64, 64, 32, 3, 1, 1)) == 2);   // 64 channels on a small output
     CHECK(winograd_tile_for(shape(64, 64, 8, 3, 1, 1)) == 2);    // small outputs: fewer padding tiles
@@ -225,7 +229,7 @@ TEST_CASE("winograd: the plan's rule and its overrides", "[winograd]") {
   }
   CHECK(winograd_tile_for(shape(64, 64, 256, 3, 2, 1)) == 0); // stride 2
   CHECK(winograd_tile_for(shape(64, 64, 256, 3, 1, 2)) == 0); // grouped
-  CHECK(winograd_tile_for(shape(64, 64, 256, 5, 1, 1)) == 5);  // F(2x2, 5x5)
+  CHECK(winograd_tile_for(shape(64, 64, 256, 5, 1, 1)) == big_5x5);
   CHECK(winograd_tile_for(shape(64, 32, 456, 5, 4, 1)) == 0);  // 5x5 stride 4
   CHECK(winograd_tile_for(shape(64, 64, 256, 7, 1, 1)) == 0);  // 7x7
   paths::set_cpu_conv_path(CpuConvPath::kDirect);
@@ -233,7 +237,11 @@ TEST_CASE("winograd: the plan's rule and its overrides", "[winograd]") {
   CHECK(winograd_tile_for(shape(64, 64, 256, 5, 1, 1)) == 0);
   paths::set_cpu_conv_path(CpuConvPath::kWinograd2);
   CHECK(winograd_tile_for(shape(3, 5, 7, 3, 1, 1)) == 2);
-  CHECK(winograd_tile_for(shape(3, 5, 7, 5, 1, 1)) == 5);  // a forced Winograd path takes F(2x2, 5x5) for 5x5
+  CHECK(winograd_tile_for(shape(3, 5, 7, 5, 1, 1)) == 5);  // winograd2 forces F(2x2, 5x5) for 5x5
+  paths::set_cpu_conv_path(CpuConvPath::kWinograd4);
+  CHECK(winograd_tile_for(shape(3, 5, 7, 5, 1, 1)) == 7);  // and winograd4 F(4x4, 5x5)
+  CHECK(paths::conv_forward_path(shape(3, 5, 7, 5, 1, 1)).rfind("winograd4x5/", 0) == 0);
+  paths::set_cpu_conv_path(CpuConvPath::kWinograd2);
   CHECK(winograd_tile_for(shape(3, 5, 7, 3, 2, 1)) == 0);     // forced only where it applies
   for (CpuConvPath p : {CpuConvPath::kAuto, CpuConvPath::kDirect, CpuConvPath::kWinograd2, CpuConvPath::kWinograd4})
     CHECK(paths::cpu_conv_path_from_name(paths::cpu_conv_path_name(p)) == p);
@@ -266,7 +274,7 @@ TEST_CASE("winograd: forward on every ISA path and tile equals the float64 direc
 
 TEST_CASE("winograd: the ISA paths agree with each other", "[winograd]") {
   PathGuard guard;
-  // 3x3 (both tiles) and 5x5 (F(2x2, 5x5), whichever Winograd path is forced).
+  // 3x3 and 5x5, both tiles each.
   for (const Case& c : {Case{1, 16, 21, 150, 19, 1, true, true, 0.2}, Case{1, 16, 21, 150, 19, 2, true, true, 0.2, 5}}) {
     const Inputs in = make_inputs(c, 23);
     for (CpuConvPath path : {CpuConvPath::kWinograd2, CpuConvPath::kWinograd4}) {

@@ -64,6 +64,7 @@ void output_generic(const float* mo, int64_t pos_stride, float bias, float* out,
 
 void input_generic_any(int m, const float* p, int64_t ld, float* v, int64_t pos_stride) {
   if (m == kF2x5) return input_generic<2, 5>(p, ld, v, pos_stride);
+  if (m == kF4x5) return input_generic<4, 5>(p, ld, v, pos_stride);
   if (m == 4) return input_generic<4, 3>(p, ld, v, pos_stride);
   input_generic<2, 3>(p, ld, v, pos_stride);
 }
@@ -71,6 +72,7 @@ void input_generic_any(int m, const float* p, int64_t ld, float* v, int64_t pos_
 void output_generic_any(int m, const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld,
                         const float* residual, float slope) {
   if (m == kF2x5) return output_generic<2, 5>(mo, pos_stride, bias, out, ld, residual, slope);
+  if (m == kF4x5) return output_generic<4, 5>(mo, pos_stride, bias, out, ld, residual, slope);
   if (m == 4) return output_generic<4, 3>(mo, pos_stride, bias, out, ld, residual, slope);
   output_generic<2, 3>(mo, pos_stride, bias, out, ld, residual, slope);
 }
@@ -265,6 +267,8 @@ bool winograd_forward(const ConvShape& s, const float* x, const float* w, const 
   float* u = u_storage.data<float>();
   if (m == kF2x5) {
     winograd::pack_weights<2, 5>(s, w, kern.mr, u);
+  } else if (m == kF4x5) {
+    winograd::pack_weights<4, 5>(s, w, kern.mr, u);
   } else if (m == 4) {
     winograd::pack_weights<4, 3>(s, w, kern.mr, u);
   } else {

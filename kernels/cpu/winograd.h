@@ -42,10 +42,12 @@ inline bool winograd_applies(const ConvShape& s) {
 
 // The Winograd variants, named by the `m` every function here takes: 2 and 4
 // are F(m x m, 3x3) (m the output tile), kF2x5 is F(2x2, 5x5), a 5x5 kernel
-// on a 6 x 6 tile (forward only: 5x5 weight gradients stay direct).
+// on a 6 x 6 tile, and kF4x5 F(4x4, 5x5) on an 8 x 8 tile (forward only: 5x5
+// weight gradients stay direct).
 constexpr int kF2x5 = 5;
-inline int out_tile(int m) { return m == kF2x5 ? 2 : m; }
-inline int kernel_taps(int m) { return m == kF2x5 ? 5 : 3; }
+constexpr int kF4x5 = 7;
+inline int out_tile(int m) { return m == kF2x5 ? 2 : m == kF4x5 ? 4 : m; }
+inline int kernel_taps(int m) { return m == kF2x5 || m == kF4x5 ? 5 : 3; }
 inline int in_tile(int m) { return out_tile(m) + kernel_taps(m) - 1; }
 
 // Whether F(2x2, 5x5) applies: 5x5, stride 1, one group, padding 0..4.
@@ -55,7 +57,7 @@ inline bool winograd_5x5_applies(const ConvShape& s) {
 
 // y (N, Cout, Ho, Wo) = epilogue(conv(x, w) + b) for a shape where
 // winograd_applies (m = 2 or 4, the output tile) or winograd_5x5_applies
-// (m = kF2x5). b may be null. Returns
+// (m = kF2x5 or kF4x5). b may be null. Returns
 // false, having done nothing, when the scratch does not fit `limit` bytes.
 bool winograd_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y, int64_t limit,
                       const Epilogue& epilogue, int m, CpuIsa isa);
@@ -93,7 +95,7 @@ void input_group(const Kernels& kern, int m, const ConvShape& s, const float* x,
 void input_group_pair(const Kernels& kern, const ConvShape& s, const float* x, int64_t n, int64_t y0, int64_t x0,
                       float* v, int64_t block, int64_t v_pos, float* window);
 
-// One ISA's versions of the three steps, for variant m (2, 4 or kF2x5; P =
+// One ISA's versions of the three steps, for variant m (2, 4, kF2x5 or kF4x5; P =
 // in_tile(m)^2 positions). The transforms handle eight tiles side by side (a row of 8m
 // output columns); a job multiplies `block` tiles at once (a multiple of 8).
 struct Kernels {

@@ -65,6 +65,7 @@ DCSR_WINO_TARGET void multiply(int m, const float* u, const float* v, int64_t v_
 
 DCSR_WINO_TARGET void input(int m, const float* p, int64_t ld, float* v, int64_t pos_stride) {
   if (m == kF2x5) return input_tiles<2, 5>(p, ld, v, pos_stride);
+  if (m == kF4x5) return input_tiles<4, 5>(p, ld, v, pos_stride);
   if (m == 4) return input_tiles<4, 3>(p, ld, v, pos_stride);
   input_tiles<2, 3>(p, ld, v, pos_stride);
 }
@@ -72,6 +73,7 @@ DCSR_WINO_TARGET void input(int m, const float* p, int64_t ld, float* v, int64_t
 DCSR_WINO_TARGET void output(int m, const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld,
                                const float* residual, float slope) {
   if (m == kF2x5) return output_tiles<2, 5>(mo, pos_stride, bias, out, ld, residual, slope);
+  if (m == kF4x5) return output_tiles<4, 5>(mo, pos_stride, bias, out, ld, residual, slope);
   if (m == 4) return output_tiles<4, 3>(mo, pos_stride, bias, out, ld, residual, slope);
   output_tiles<2, 3>(mo, pos_stride, bias, out, ld, residual, slope);
 }

@@ -139,12 +139,20 @@ static int forced_tile() {
 //          side 64 0.788/0.397/0.278  side 128 4.47/1.67/1.08
 //   C=128: side 8  0.090/0.187/0.421  side 16  0.199/0.198/0.439  side 32  0.703/0.430/0.475
 //          side 64 3.09/1.45/1.10     side 128 10.9/5.84/3.58
-// 5x5 (direct / F(2x2,5x5)): C=3 direct everywhere (side 128: 0.043/0.051),
-// C=8 too (0.117/0.147); C=16 from side 32 (0.035/0.034; side 128 0.483/0.363);
-// C >= 32 from side 16 (C=128: 0.666/0.550; side 8: 0.228/0.545).
+// 5x5, refitted with F(4x4,5x5) on a 2-core AMD EPYC Zen 4 (AVX-512 as two
+// 256-bit halves), C -> C, one image, ms (direct / F(2x2,5x5) / F(4x4,5x5)):
+//   C=3:   side 16 0.005/0.004/0.005  side 32 0.010/0.010/0.007  side 128 0.095/0.089/0.048
+//   C=16:  side 8  0.014/0.023/0.032  side 16 0.036/0.032/0.043  side 128 1.94/0.662/0.349
+//   C=64:  side 8  0.155/0.254/0.492  side 16 0.608/0.345/0.504  side 32 1.29/0.642/0.549
+//          side 128 16.1/7.39/3.78
+//   C=128: side 16 2.22/1.23/1.94     side 32 5.05/2.32/2.00     side 128 64.6/25.7/13.2
+//   the model's 64 -> 32 at 332 x 332: 53.5/28.4/16.0
+// F(4x4,5x5) from side 32 at every C measured (3 to 128), F(2x2,5x5) at side
+// 16 from 16 channels, direct below. (Zen 5 had measured C=3 and C=8 direct
+// at every side against F(2x2,5x5); F(4x4,5x5) was not timed there.)
 static int packed_gemm_tile_for(const ConvShape& s) {
   const int64_t side = std::min(s.Ho, s.Wo), channels = std::max(s.Cin, s.Cout);
-  if (winograd_5x5_applies(s)) return (s.Cin >= 32 && side >= 16) || (s.Cin >= 16 && side >= 32) ? kF2x5 : 0;
+  if (winograd_5x5_applies(s)) return side >= 32 ? kF4x5 : side >= 16 && s.Cin >= 16 ? kF2x5 : 0;
   if (channels <= 8 || side < 16) return 0;
   if (side < 32) return channels >= 64 ? 2 : 0;
   if (side < 64 && channels > 64) return 2;
@@ -158,13 +166,14 @@ int winograd_tile_for(const ConvShape& s) {
     return packed_gemm_tile_for(s);
 #endif
   if (winograd_5x5_applies(s)) {
-    // F(2x2, 5x5): forced Winograd paths take it, forced direct does not.
+    // F(2x2, 5x5), or F(4x4, 5x5) where DCSR_CPU_CONV=winograd4 forces it;
+    // forced direct takes neither.
     // Under auto, everywhere but small outputs with many channels, where the
     // weight transform dominates. Measured (`dcsr_bench --filter
     // wino_plan_k5`, C -> C, 2-core Zen 3, AVX2): 3-4x faster than direct from
     // side 16 up at every C from 3 to 128 (128 at 128^2: 37 vs 133 ms), and
     // at side 8 for C <= 16; slower at side 8 for C >= 32 (128: 1.36 vs 0.71 ms).
-    if (const int forced = forced_tile(); forced >= 0) return forced == 0 ? 0 : kF2x5;
+    if (const int forced = forced_tile(); forced >= 0) return forced == 0 ? 0 : forced == 2 ? kF2x5 : kF4x5;
     return std::min(s.Ho, s.Wo) >= 16 || s.Cin < 32 ? kF2x5 : 0;
   }
   if (!winograd_applies(s)) return 0;
@@ -185,7 +194,8 @@ int winograd_weight_tile_for(const ConvShape& s) {
 
 // "winograd4/avx512", "winograd2x5/avx2", ...: variant m on the current ISA.
 static std::string winograd_path_name(int m) {
-  return (m == kF2x5 ? std::string("winograd2x5") : "winograd" + std::to_string(m)) + "/" + isa_name(cpu_isa());
+  const std::string name = m == kF2x5 ? "winograd2x5" : m == kF4x5 ? "winograd4x5" : "winograd" + std::to_string(m);
+  return name + "/" + isa_name(cpu_isa());
 }
 
 // Notes variant m as the running kernel's path when profiling by shape (runtime/profiler.h).

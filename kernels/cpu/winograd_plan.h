@@ -1,13 +1,13 @@
 // Which path a float32 CPU convolution takes: Winograd F(4x4,3x3) or
-// F(2x2,3x3), F(2x2,5x5) for 5x5 kernels (winograd.h), or the direct path of conv2d.cpp (the implicit
+// F(2x2,3x3), F(4x4,5x5) or F(2x2,5x5) for 5x5 kernels (winograd.h), or the direct path of conv2d.cpp (the implicit
 // GEMM of conv2d_avx512.cpp where the build targets AVX-512, else im2col +
 // GEMM). The choice is a fixed rule fitted to timings (docs in
 // winograd_plan.cpp), not a timing at run time: the same convolution takes
 // the same path in every run, so results are reproducible.
 //
 // DCSR_CPU_CONV=auto|direct|winograd2|winograd4 (unset: auto) forces a path
-// wherever Winograd applies (3x3 or 5x5, stride 1, one group; a 5x5 kernel
-// has one Winograd variant, which both Winograd values force);
+// wherever Winograd applies (3x3 or 5x5, stride 1, one group; for a 5x5
+// kernel winograd2 forces F(2x2,5x5) and winograd4 F(4x4,5x5));
 // set_cpu_conv_path() does the same from code (tests, the bench).
 #pragma once
 #include <string>
@@ -26,7 +26,7 @@ CpuConvPath cpu_conv_path_from_name(const std::string& name);  // the inverse; a
 
 // The Winograd variant for a float32 forward convolution of shape s under
 // the current path setting: 4 or 2 (F(m x m, 3x3)), winograd::kF2x5 (5:
-// F(2x2, 5x5)), 0 (direct).
+// F(2x2, 5x5)), winograd::kF4x5 (7: F(4x4, 5x5)), 0 (direct).
 int winograd_tile_for(const ConvShape& s);
 
 // y = epilogue(conv(x, w) + b) through Winograd when winograd_tile_for(s) > 0

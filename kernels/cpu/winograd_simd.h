@@ -100,19 +100,34 @@ template <int M>
     deinterleave(_mm256_loadu_ps(p + 2 * half), _mm256_loadu_ps(p + 2 * half + 8), c[2 * half], c[2 * half + 1]);
 }
 
+// F(4x4, 5x5)'s columns: c[j] = (p[4t + j] for t < 8), j < 8: load_columns<4>'s
+// transpose for columns 0-3, and again four floats on for 4-7 (columns 0-3
+// of tile t + 1). Reads p[0 .. 36), no more.
+[[gnu::always_inline]] DCSR_WINO_TARGET inline void load_columns_4x5(const float* p, __m256 (&c)[8]) {
+  for (int half = 0; half < 2; ++half) {
+    const float* q = p + 4 * half;
+    const __m256 l0 = _mm256_loadu_ps(q), l1 = _mm256_loadu_ps(q + 8), l2 = _mm256_loadu_ps(q + 16),
+                 l3 = _mm256_loadu_ps(q + 24);
+    const __m256 r0 = _mm256_permute2f128_ps(l0, l2, 0x20), r1 = _mm256_permute2f128_ps(l0, l2, 0x31);
+    const __m256 r2 = _mm256_permute2f128_ps(l1, l3, 0x20), r3 = _mm256_permute2f128_ps(l1, l3, 0x31);
+    transpose_lanes(r0, r1, r2, r3, c[4 * half], c[4 * half + 1], c[4 * half + 2], c[4 * half + 3]);
+  }
+}
+
 // Kernels::input: eight tiles of F(M x M, R x R), along x per window row, then along y.
 template <int M, int R>
 DCSR_WINO_TARGET void input_tiles(const float* p, int64_t ld, float* v, int64_t pos_stride) {
   constexpr int N = M + R - 1;
   __m256 h[N][N];  // h[i][l]: window row i transformed along x, position l
-#pragma GCC unroll 6
+#pragma GCC unroll 8
   for (int i = 0; i < N; ++i) {
     __m256 d[N];
-    if constexpr (R == 5) load_columns_2x5(p + i * ld, d);
+    if constexpr (R == 5 && M == 4) load_columns_4x5(p + i * ld, d);
+    else if constexpr (R == 5) load_columns_2x5(p + i * ld, d);
     else load_columns<M>(p + i * ld, d);
     winograd::input_1d_of<M, R>(d, h[i]);
   }
-#pragma GCC unroll 6
+#pragma GCC unroll 8
   for (int l = 0; l < N; ++l) {
     __m256 col[N], o[N];
     for (int i = 0; i < N; ++i) col[i] = h[i][l];
@@ -128,7 +143,7 @@ DCSR_WINO_TARGET void output_tiles(const float* mo, int64_t pos_stride, float bi
                                    const float* residual, float slope) {
   constexpr int N = M + R - 1;
   __m256 s[M][N];  // s[r][l]: output row r, position l along x
-#pragma GCC unroll 6
+#pragma GCC unroll 8
   for (int l = 0; l < N; ++l) {
     __m256 col[N], o[M];
     for (int k = 0; k < N; ++k) col[k] = _mm256_loadu_ps(mo + (k * N + l) * pos_stride);
