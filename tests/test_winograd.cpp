@@ -272,6 +272,63 @@ TEST_CASE("winograd: forward on every ISA path and tile equals the float64 direc
   }
 }
 
+TEST_CASE("winograd: 5x5 stride-2 convolutions through the pixel phases equal the float64 direct conv",
+          "[winograd]") {
+  PathGuard guard;
+  // Even and odd sides (an odd side's last phase row and column are padding),
+  // batch 2, Cin not a multiple of the register blocks, every epilogue.
+  struct StrideCase {
+    int64_t n, cin, h, w, cout;
+    bool bias, residual;
+    double slope;
+  };
+  for (const StrideCase& c : {StrideCase{1, 3, 9, 9, 4, true, false, 1.0}, StrideCase{2, 5, 17, 24, 7, true, true, 0.2},
+                              StrideCase{1, 16, 33, 70, 9, false, true, 0.0}, StrideCase{1, 7, 2, 3, 3, true, false, 1.0},
+                              StrideCase{1, 33, 130, 131, 17, true, true, 0.1}}) {
+    const int64_t ho = (c.h - 1) / 2 + 1, wo = (c.w - 1) / 2 + 1;
+    Generator gen(31);
+    const Tensor x = uniform({c.n, c.cin, c.h, c.w}, gen, -1, 1, kFloat64);
+    const Tensor w = uniform({c.cout, c.cin, 5, 5}, gen, -0.5, 0.5, kFloat64);
+    const Tensor b = c.bias ? uniform({c.cout}, gen, -1, 1, kFloat64) : Tensor();
+    const Tensor r = c.residual ? uniform({c.n, c.cout, ho, wo}, gen, -1, 1, kFloat64) : Tensor();
+    auto run = [&](DType dtype) {
+      auto cast = [&](const Tensor& t) { return dtype == kFloat32 ? f32(t) : t; };
+      Tensor y = empty({c.n, c.cout, ho, wo}, dtype);
+      kernels::conv2d_forward(cast(x), cast(w), cast(b), cast(r), y, 2, 2, 1, int64_t(1) << 30, c.slope);
+      return y.to(kFloat64);
+    };
+    paths::set_cpu_conv_path(CpuConvPath::kDirect);
+    const Tensor want = run(kFloat64);
+    const paths::ConvShape shape{c.n, c.cin, c.h, c.w, c.cout, 5, 2, 2, 1, ho, wo};
+    for (CpuIsa isa : supported_isas())
+      for (CpuConvPath path : {CpuConvPath::kWinograd2, CpuConvPath::kWinograd4}) {
+        paths::set_cpu_isa(isa);
+        paths::set_cpu_conv_path(path);
+        const std::string name = paths::conv_forward_path(shape);
+        INFO("N" << c.n << " " << c.cin << "->" << c.cout << " " << c.h << "x" << c.w << ", " << name);
+        CHECK(name.rfind(path == CpuConvPath::kWinograd2 ? "phases+winograd2/" : "phases+winograd4/", 0) == 0);
+        // 36 taps of the phases for the 25 of the kernel: tolerance() of a 3x3 conv over 4 Cin channels.
+        const double allowed = 2e-6 * double(4 * c.cin) * 9 * 0.5 + 1e-6;
+        const double error = max_abs_diff(run(kFloat32), want);
+        INFO("max |phases - float64| " << error << ", allowed " << allowed);
+        CHECK(error <= allowed);
+      }
+  }
+  // The rule: from 32 channels and a 64-pixel output side, else direct; never for other strides or paddings.
+  paths::set_cpu_isa(paths::best_isa());
+  paths::set_cpu_conv_path(CpuConvPath::kAuto);
+  auto stride2 = [](int64_t cin, int64_t side, int64_t pad) {
+    const int64_t out = (side + 2 * pad - 5) / 2 + 1;
+    return paths::ConvShape{1, cin, side, side, 32, 5, 2, pad, 1, out, out};
+  };
+  CHECK(paths::conv_forward_path(stride2(64, 332, 2)).rfind("phases+winograd4/", 0) == 0);
+  CHECK(paths::conv_forward_path(stride2(64, 64, 2)).rfind("direct/", 0) == 0);
+  CHECK(paths::conv_forward_path(stride2(16, 332, 2)).rfind("direct/", 0) == 0);
+  CHECK(paths::conv_forward_path(stride2(64, 332, 1)).rfind("direct/", 0) == 0);
+  paths::set_cpu_conv_path(CpuConvPath::kDirect);
+  CHECK(paths::conv_forward_path(stride2(64, 332, 2)).rfind("direct/", 0) == 0);
+}
+
 TEST_CASE("winograd: the ISA paths agree with each other", "[winograd]") {
   PathGuard guard;
   // 3x3 and 5x5, both tiles each.

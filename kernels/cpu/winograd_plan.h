@@ -29,9 +29,16 @@ CpuConvPath cpu_conv_path_from_name(const std::string& name);  // the inverse; a
 // F(2x2, 5x5)), winograd::kF4x5 (7: F(4x4, 5x5)), 0 (direct).
 int winograd_tile_for(const ConvShape& s);
 
-// y = epilogue(conv(x, w) + b) through Winograd when winograd_tile_for(s) > 0
-// (on the cpu_isa() path) and its scratch fits `limit`; false, having done
-// nothing, otherwise (the caller takes the direct path).
+// The Winograd tile (2 or 4) of the 3x3 convolution a 5x5 stride-2 one
+// (padding 2) becomes over its pixel phases (conv_space_to_depth.h), or 0
+// where it stays direct. DCSR_CPU_CONV=winograd2|winograd4 forces the
+// rewrite with that tile, direct keeps it off.
+int space_to_depth_tile_for(const ConvShape& s);
+
+// y = epilogue(conv(x, w) + b) through Winograd when winograd_tile_for(s) > 0,
+// or through the pixel phases when space_to_depth_tile_for(s) > 0 (on the
+// cpu_isa() path), and its scratch fits `limit`; false, having done nothing,
+// otherwise (the caller takes the direct path).
 bool winograd_forward_planned(const ConvShape& s, const float* x, const float* w, const float* b, float* y,
                               int64_t limit, const Epilogue& epilogue);
 
