@@ -282,9 +282,10 @@ TEST_CASE("winograd: 5x5 stride-2 convolutions through the pixel phases equal th
     bool bias, residual;
     double slope;
   };
-  for (const StrideCase& c : {StrideCase{1, 3, 9, 9, 4, true, false, 1.0}, StrideCase{2, 5, 17, 24, 7, true, true, 0.2},
-                              StrideCase{1, 16, 33, 70, 9, false, true, 0.0}, StrideCase{1, 7, 2, 3, 3, true, false, 1.0},
-                              StrideCase{1, 33, 130, 131, 17, true, true, 0.1}}) {
+  const StrideCase stride_cases[] = {{1, 3, 9, 9, 4, true, false, 1.0},   {2, 5, 17, 24, 7, true, true, 0.2},
+                                     {1, 16, 33, 70, 9, false, true, 0.0}, {1, 7, 2, 3, 3, true, false, 1.0},
+                                     {1, 33, 130, 131, 17, true, true, 0.1}};
+  for (const StrideCase& c : stride_cases) {
     const int64_t ho = (c.h - 1) / 2 + 1, wo = (c.w - 1) / 2 + 1;
     Generator gen(31);
     const Tensor x = uniform({c.n, c.cin, c.h, c.w}, gen, -1, 1, kFloat64);

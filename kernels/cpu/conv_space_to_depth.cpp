@@ -21,7 +21,7 @@ ConvShape space_to_depth_shape(const ConvShape& s) {
 bool space_to_depth_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y,
                             int64_t limit, const Epilogue& epilogue, int m, CpuIsa isa) {
   const ConvShape t = space_to_depth_shape(s);
-  if (t.H != s.Ho || t.W != s.Wo) return false;  // not padding 2 after all
+  if (t.H != s.Ho || t.W != s.Wo) return false;  // an output size other than padding 2's
   const int64_t plane = t.H * t.W, phase_floats = t.N * t.Cin * plane, weight_floats = t.Cout * t.Cin * 9;
   const int64_t own_bytes = (phase_floats + weight_floats) * int64_t(sizeof(float));
   if (own_bytes >= limit) return false;
@@ -32,8 +32,8 @@ bool space_to_depth_forward(const ConvShape& s, const float* x, const float* w, 
     for (int64_t ci = 0; ci < s.Cin; ++ci)
       for (int64_t a = 0; a < 5; ++a)
         for (int64_t c = 0; c < 5; ++c) {
-          // a - 2 = 2 ty + ry with ry in {0, 1}: ty = floor((a - 2) / 2).
-          const int64_t ty = (a - 2 + 2) / 2 - 1, ry = a - 2 - 2 * ty, tx = (c - 2 + 2) / 2 - 1, rx = c - 2 - 2 * tx;
+          // a - 2 = 2 ty + ry with ry in {0, 1}: ty = floor((a - 2) / 2) = a / 2 - 1 (and so for c).
+          const int64_t ty = a / 2 - 1, ry = a - 2 - 2 * ty, tx = c / 2 - 1, rx = c - 2 - 2 * tx;
           const int64_t channel = ci * 4 + 2 * ry + rx;
           wp[((co * t.Cin + channel) * 3 + ty + 1) * 3 + tx + 1] = w[((co * s.Cin + ci) * 5 + a) * 5 + c];
         }

@@ -12,8 +12,9 @@
 // R = P[y] + P[y + 1] + P[y + 2], and key u's score is
 // R[u][l] + R[u + 1][l + 1] + R[u + 2][l + 2] times the two reciprocal
 // norms (three rows of R in registers, score_row: stored and read back, they
-// took a fifth of the sweep's time). Keys reach every query in increasing order (v rises with d, u
-// within a row), so each query's list is in key order.
+// took a fifth of the sweep's time). Keys reach every query in increasing
+// order (v rises with d, u within a row), so each query's list is in key
+// order.
 //
 // The bound. For query i and key j let F_i, F_j be their patches (the 9C
 // padded map values, exact float32 inputs), n_i, n_j their norms (computed in
@@ -412,7 +413,8 @@ bool exact_match_patches(const PatchMaps& m, const float* q, const float* k, flo
         std::copy_n(kz.words.begin() + from * C2, C2, key_words.begin() + to * C2);
       }
     alpha = patch_errors(qz.err2, Hq, Wq);
-    for (int64_t i = 0; i < Nq; ++i) alpha[size_t(i)] = qs.norm[size_t(i)] > 0 ? alpha[size_t(i)] / qs.norm[size_t(i)] : 0;
+    for (int64_t i = 0; i < Nq; ++i)
+      alpha[size_t(i)] = qs.norm[size_t(i)] > 0 ? alpha[size_t(i)] / qs.norm[size_t(i)] : 0;
     const std::vector<double> key_errors = patch_errors(kz.err2, Hk, Wk);
     for (int64_t j = 0; j < Nk; ++j)
       if (ks.norm[size_t(j)] > 0) beta_max = std::max(beta_max, key_errors[size_t(j)] / ks.norm[size_t(j)]);

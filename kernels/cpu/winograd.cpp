@@ -202,7 +202,8 @@ void for_each_channel_window(const ConvShape& s, const float* x, int64_t n, int6
           // Every cache line of the row's cols floats: from its first line to its last.
           const uintptr_t first = reinterpret_cast<uintptr_t>(ahead + r * s.W) & ~uintptr_t(63);
           const uintptr_t last = reinterpret_cast<uintptr_t>(ahead + r * s.W + cols - 1);
-          for (uintptr_t line = first; line <= last; line += 64) __builtin_prefetch(reinterpret_cast<const void*>(line), 0);
+          for (uintptr_t line = first; line <= last; line += 64)
+            __builtin_prefetch(reinterpret_cast<const void*>(line), 0);
         }
       }
       transform(plane + wy * s.W + wx, s.W, vg);
