@@ -340,17 +340,20 @@ void bench_conv(const Context& ctx, int64_t C, int64_t S) {
 // path and with each Winograd variant forced, batch 1, C -> C channels.
 // 3x3 (padding 1): F(2x2,3x3) and F(4x4,3x3); 5x5 (padding 2): F(2x2,5x5),
 // which either forced Winograd path takes for a 5x5 kernel.
-void bench_plan_grid(const Context& ctx, int64_t k) {
+// k x k convs, C -> C, padding k / 2, on every forced path (direct, then
+// the two Winograd tiles: for 5x5 F(2x2,5x5) and F(4x4,5x5), for 5x5 stride 2
+// the pixel phases with each 3x3 tile); S is the input side.
+void bench_plan_grid(const Context& ctx, int64_t k, int64_t stride = 1) {
   const std::vector<int64_t> channels =
       k == 3 ? std::vector<int64_t>{8, 16, 32, 64, 128} : std::vector<int64_t>{3, 8, 16, 32, 64, 128};
-  const std::vector<int64_t> sizes = ctx.quick ? std::vector<int64_t>{16, 64} : std::vector<int64_t>{8, 16, 32, 64, 128};
-  const std::vector<CpuConvPath> variants =
-      k == 3 ? std::vector<CpuConvPath>{CpuConvPath::kDirect, CpuConvPath::kWinograd2, CpuConvPath::kWinograd4}
-             : std::vector<CpuConvPath>{CpuConvPath::kDirect, CpuConvPath::kWinograd2};
+  const std::vector<int64_t> sizes = ctx.quick    ? std::vector<int64_t>{16, 64}
+                                     : stride == 1 ? std::vector<int64_t>{8, 16, 32, 64, 128}
+                                                   : std::vector<int64_t>{32, 64, 128, 256};
+  const std::vector<CpuConvPath> variants = {CpuConvPath::kDirect, CpuConvPath::kWinograd2, CpuConvPath::kWinograd4};
+  const std::string grid = k == 3 ? "wino_plan" : stride == 1 ? "wino_plan_k5" : "wino_plan_k5s2";
   for (int64_t C : channels)
     for (int64_t S : sizes) {
-      const std::string name =
-          std::string(k == 3 ? "wino_plan" : "wino_plan_k5") + "_c" + std::to_string(C) + "_s" + std::to_string(S);
+      const std::string name = grid + "_c" + std::to_string(C) + "_s" + std::to_string(S);
       if (!selected(ctx, name)) continue;
       NoGradGuard no_grad;
       Generator gen(7);
@@ -361,11 +364,12 @@ void bench_plan_grid(const Context& ctx, int64_t k) {
       const int repeats = repeats_for(ctx, 7);
       double best = 1e300;
       std::string best_path;
-      const paths::ConvShape shape{1, C, S, S, C, k, 1, k / 2, 1, S, S};
+      const int64_t out = (S + 2 * (k / 2) - k) / stride + 1;
+      const paths::ConvShape shape{1, C, S, S, C, k, stride, k / 2, 1, out, out};
       for (CpuConvPath path : variants) {
         ConvPathScope scope(path);
         const std::string taken = paths::conv_forward_path(shape), label = taken.substr(0, taken.find('/'));
-        const double ms = time_ms([&] { Tensor y = conv2d(x, w, b, 1, k / 2); }, 2, repeats).median_ms;
+        const double ms = time_ms([&] { Tensor y = conv2d(x, w, b, stride, k / 2); }, 2, repeats).median_ms;
         line[label + "_ms"] = ms;
         if (ms < best) best = ms, best_path = label;
       }
@@ -392,6 +396,7 @@ DCSR_BENCH(wino_plan) {
   if (ctx.filter.find("wino_plan") == std::string::npos) return;
   bench_plan_grid(ctx, 3);
   bench_plan_grid(ctx, 5);
+  bench_plan_grid(ctx, 5, 2);
 }
 
 }  // namespace dcsr::bench

@@ -141,7 +141,8 @@ static int forced_tile() {
 //   C=128: side 8  0.090/0.187/0.421  side 16  0.199/0.198/0.439  side 32  0.703/0.430/0.475
 //          side 64 3.09/1.45/1.10     side 128 10.9/5.84/3.58
 // 5x5, refitted with F(4x4,5x5) on a 2-core AMD EPYC Zen 4 (AVX-512 as two
-// 256-bit halves), C -> C, one image, ms (direct / F(2x2,5x5) / F(4x4,5x5)):
+// 256-bit halves), C -> C, one image, ms (direct / F(2x2,5x5) / F(4x4,5x5);
+// `dcsr_bench --filter wino_plan_k5` times the same grid):
 //   C=3:   side 16 0.005/0.004/0.005  side 32 0.010/0.010/0.007  side 128 0.095/0.089/0.048
 //   C=16:  side 8  0.014/0.023/0.032  side 16 0.036/0.032/0.043  side 128 1.94/0.662/0.349
 //   C=64:  side 8  0.155/0.254/0.492  side 16 0.608/0.345/0.504  side 32 1.29/0.642/0.549
@@ -190,7 +191,8 @@ int space_to_depth_tile_for(const ConvShape& s) {
   if (const int forced = forced_tile(); forced >= 0) return forced;
   // Under auto: F(4x4, 3x3) on the phases from 32 channels and a 64-pixel
   // output side. Measured on a 2-core Zen 4 against the implicit GEMM (one
-  // image, C -> C, ms, direct / phases with F(2x2) / with F(4x4), by output side):
+  // image, C -> C, ms, direct / phases with F(2x2) / with F(4x4), by output
+  // side; `dcsr_bench --filter wino_plan_k5s2` times such a grid by input side):
   //   C=16:  side 32  0.108/0.186/0.173  side 128 1.22/1.86/1.38
   //   C=32:  side 32  0.383/0.447/0.456  side 64  1.44/1.34/1.03   side 128 4.86/5.21/3.98
   //   C=64:  side 16  0.538/0.674/1.22   side 32  1.34/1.34/1.43   side 64  4.66/4.13/3.14
