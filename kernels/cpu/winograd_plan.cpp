@@ -218,6 +218,9 @@ static std::string winograd_path_name(int m) {
   return name + "/" + isa_name(cpu_isa());
 }
 
+// "phases+winograd4/avx512": a 5x5 stride-2 conv through its pixel phases and variant m.
+static std::string phases_path_name(int m) { return "phases+" + winograd_path_name(m); }
+
 // Notes variant m as the running kernel's path when profiling by shape (runtime/profiler.h).
 static void note_winograd_path(int m) {
   if (runtime::kernel_profile_shapes()) runtime::note_kernel_path(winograd_path_name(m));
@@ -234,7 +237,7 @@ bool winograd_forward_planned(const ConvShape& s, const float* x, const float* w
                               int64_t limit, const Epilogue& epilogue) {
   if (const int phases = space_to_depth_tile_for(s); phases > 0) {
     if (!space_to_depth_forward(s, x, w, b, y, limit, epilogue, phases, cpu_isa())) return false;
-    if (runtime::kernel_profile_shapes()) runtime::note_kernel_path("phases+" + winograd_path_name(phases));
+    if (runtime::kernel_profile_shapes()) runtime::note_kernel_path(phases_path_name(phases));
     return true;
   }
   const int m = winograd_tile_for(s);
@@ -244,7 +247,7 @@ bool winograd_forward_planned(const ConvShape& s, const float* x, const float* w
 }
 
 std::string conv_forward_path(const ConvShape& s) {
-  if (const int phases = space_to_depth_tile_for(s); phases > 0) return "phases+" + winograd_path_name(phases);
+  if (const int phases = space_to_depth_tile_for(s); phases > 0) return phases_path_name(phases);
   const int m = winograd_tile_for(s);
   if (m > 0) return winograd_path_name(m);
 #ifdef DCSR_PACKED_GEMM
