@@ -54,9 +54,11 @@ std::string describe(const Case& c) {
 // Odd sizes, every padding, one and several tile blocks per row (the AVX2
 // path takes 16 tiles per job, AVX-512 32: 150 columns are 38 tiles of 4),
 // images smaller than one tile, one channel, and every epilogue. AVX-512's
-// F(4x4) takes two whole groups of 8 tiles at once (64 output columns; a
-// window staged where it crosses the edge): the rows of 70 to 150 columns
-// have such pairs, at every padding.
+// F(4x4) takes two adjacent groups of 8 tiles at once (64 output columns),
+// also where they cross the image's edge (read and written masked to it):
+// the rows of 70 to 150 columns have such pairs, at every padding, odd
+// heights end in a pair's partial tile row, and 50 columns make one pair
+// whose second group is partial (18 of its 32 columns).
 const std::vector<Case>& cases() {
   static const std::vector<Case> all = {
       {1, 1, 1, 1, 1, 1, true, false, 1.0},     {2, 3, 5, 7, 5, 1, true, false, 1.0},
@@ -64,6 +66,7 @@ const std::vector<Case>& cases() {
       {1, 4, 8, 9, 6, 2, true, true, 1.0},      {2, 8, 17, 150, 9, 1, true, true, 0.2},
       {1, 7, 33, 70, 17, 1, false, true, 0.0},  {1, 24, 6, 6, 24, 1, true, false, 0.1},
       {1, 6, 14, 137, 5, 2, false, true, 0.2},  {2, 3, 10, 131, 4, 0, true, false, 1.0},
+      {1, 9, 11, 50, 10, 1, true, true, 0.2},   {2, 5, 7, 46, 6, 2, false, true, 1.0},
       // 5x5 (F(2x2, 5x5): tiles 2 apart, windows 20 columns wide; F(4x4,
       // 5x5): tiles 4 apart, windows 36 wide): odd sizes, paddings 0 to 4,
       // an output smaller than one tile.

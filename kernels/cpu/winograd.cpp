@@ -169,9 +169,9 @@ void stage_window(const float* plane, int64_t H, int64_t W, int64_t y0, int64_t 
       continue;
     }
     const float* src = plane + iy * W + x0;
-    std::fill(dst, dst + lo, 0.0f);
-    std::copy(src + lo, src + hi, dst + lo);
-    std::fill(dst + hi, dst + cols, 0.0f);
+    for (int64_t j = 0; j < lo; ++j) dst[j] = 0.0f;
+    for (int64_t j = lo; j < hi; ++j) dst[j] = src[j];
+    for (int64_t j = hi; j < cols; ++j) dst[j] = 0.0f;
   }
 }
 
@@ -179,34 +179,46 @@ namespace {
 
 // For every input channel ci of image n: transform(p, ld, v + ci * block)
 // with p the rows x cols window at (wy, wx) of its plane, read in place (ld =
-// the plane's width) or, where the window crosses the plane's edge, staged
-// in `window` with zeros (ld = cols).
+// the plane's width). Where the window crosses the plane's edge,
+// edge_transform(p, ld, e, v + ci * block) reads in place the part e inside
+// it, or, where the ISA has none (has_edge false), the window is
+// staged with zeros in `window` (ld = cols) for transform. (Staged, the left
+// edge's windows alone, one pair of groups in three at 166 x 166, took 5% of
+// a 32 -> 32 conv's time.)
 //
 // The window of channel ci + kPrefetchPlanes is fetched ahead: the planes lie
 // far apart, more streams than the hardware prefetchers follow, and at a
 // 4K-mode tile's 332 x 332 (14 MB a tensor) the transform waited on its loads
-// (32 -> 32 channels: 6.2 -> 5.6-5.9 ms, Zen 4).
+// (32 -> 32 channels: 6.2 -> 5.6-5.9 ms, Zen 4). Edge windows too.
 constexpr int64_t kPrefetchPlanes = 2;
 
-template <typename Transform>
+template <typename Transform, typename EdgeTransform>
 void for_each_channel_window(const ConvShape& s, const float* x, int64_t n, int64_t wy, int64_t wx, int64_t rows,
-                             int64_t cols, float* v, int64_t block, float* window, Transform transform) {
+                             int64_t cols, float* v, int64_t block, float* window, Transform transform,
+                             EdgeTransform edge_transform, bool has_edge) {
   const bool inside = wy >= 0 && wy + rows <= s.H && wx >= 0 && wx + cols <= s.W;
+  // The part of the window inside the plane: rows [y_lo, y_hi), columns [x_lo, x_hi).
+  const int64_t y_lo = std::max<int64_t>(wy, 0), y_hi = std::max(y_lo, std::min(wy + rows, s.H));
+  const int64_t x_lo = std::max<int64_t>(wx, 0), x_hi = std::max(x_lo, std::min(wx + cols, s.W));
+  const EdgeBounds e{int(y_lo - wy), int(y_hi - wy), int(x_lo - wx), int(x_hi - wx)};
   for (int64_t ci = 0; ci < s.Cin; ++ci) {
     const float* plane = x + (n * s.Cin + ci) * s.H * s.W;
     float* vg = v + ci * block;
-    if (inside) {
-      if (ci + kPrefetchPlanes < s.Cin) {
-        const float* ahead = plane + kPrefetchPlanes * s.H * s.W + wy * s.W + wx;
-        for (int64_t r = 0; r < rows; ++r) {
-          // Every cache line of the row's cols floats: from its first line to its last.
-          const uintptr_t first = reinterpret_cast<uintptr_t>(ahead + r * s.W) & ~uintptr_t(63);
-          const uintptr_t last = reinterpret_cast<uintptr_t>(ahead + r * s.W + cols - 1);
-          for (uintptr_t line = first; line <= last; line += 64)
-            __builtin_prefetch(reinterpret_cast<const void*>(line), 0);
-        }
+    if (ci + kPrefetchPlanes < s.Cin && x_lo < x_hi) {
+      const float* ahead = plane + kPrefetchPlanes * s.H * s.W;
+      for (int64_t r = y_lo; r < y_hi; ++r) {
+        // Every cache line of the row's part: from its first line to its last.
+        const uintptr_t first = reinterpret_cast<uintptr_t>(ahead + r * s.W + x_lo) & ~uintptr_t(63);
+        const uintptr_t last = reinterpret_cast<uintptr_t>(ahead + r * s.W + x_hi - 1);
+        for (uintptr_t line = first; line <= last; line += 64)
+          __builtin_prefetch(reinterpret_cast<const void*>(line), 0);
       }
+    }
+    if (inside) {
       transform(plane + wy * s.W + wx, s.W, vg);
+    } else if (has_edge) {
+      // The window's top-left, which may lie outside the plane (only e's part is read).
+      edge_transform(plane + wy * s.W + wx, s.W, e, vg);
     } else {
       stage_window(plane, s.H, s.W, wy, wx, rows, cols, window);
       transform(window, cols, vg);
@@ -220,8 +232,12 @@ void input_group(const Kernels& kern, int m, const ConvShape& s, const float* x,
                  float* v, int64_t block, int64_t v_pos, float* window) {
   // The input window: in_tile(m) rows and 8 out_tile(m) + taps - 1 columns from (y0 - pad, x0 - pad).
   const int64_t rows = in_tile(m), cols = 8 * out_tile(m) + kernel_taps(m) - 1;
-  for_each_channel_window(s, x, n, y0 - s.pad, x0 - s.pad, rows, cols, v, block, window,
-                          [&](const float* p, int64_t ld, float* vg) { kern.input(m, p, ld, vg, v_pos); });
+  auto edge = kern.input_edge;
+  for_each_channel_window(
+      s, x, n, y0 - s.pad, x0 - s.pad, rows, cols, v, block, window,
+      [&](const float* p, int64_t ld, float* vg) { kern.input(m, p, ld, vg, v_pos); },
+      [&](const float* p, int64_t ld, const EdgeBounds& e, float* vg) { edge(m, p, ld, e, vg, v_pos); },
+      edge != nullptr);
 }
 
 // input_group for two adjacent groups at once through Kernels::input16
@@ -229,8 +245,12 @@ void input_group(const Kernels& kern, int m, const ConvShape& s, const float* x,
 // the padding; v: the first group's columns.
 void input_group_pair(const Kernels& kern, const ConvShape& s, const float* x, int64_t n, int64_t y0, int64_t x0,
                       float* v, int64_t block, int64_t v_pos, float* window) {
-  for_each_channel_window(s, x, n, y0 - s.pad, x0 - s.pad, 6, 66, v, block, window,
-                          [&](const float* p, int64_t ld, float* vg) { kern.input16(p, ld, vg, v_pos); });
+  auto edge = kern.input16_edge;
+  for_each_channel_window(
+      s, x, n, y0 - s.pad, x0 - s.pad, 6, 66, v, block, window,
+      [&](const float* p, int64_t ld, float* vg) { kern.input16(p, ld, vg, v_pos); },
+      [&](const float* p, int64_t ld, const EdgeBounds& e, float* vg) { edge(p, ld, e, vg, v_pos); },
+      edge != nullptr);
 }
 
 }  // namespace winograd
@@ -296,13 +316,17 @@ bool winograd_forward(const ConvShape& s, const float* x, const float* w, const 
       group_rows[g] = std::min<int64_t>(mo_side, s.Ho - groups[g].y0);
       group_cols_here[g] = std::min(group_cols, s.Wo - groups[g].x0);
     }
-    // Pairs of whole, adjacent groups of one tile row go through input16 and
+    // Pairs of adjacent groups of one tile row go through input16 and
     // output16 together (winograd.h); pair_first[g]: g and g + 1 are one.
+    // Groups at the output's edge pair too where the ISA has the edge
+    // versions of both.
     bool pair_first[kMaxGroupsPerJob] = {};
+    auto whole = [&](int64_t g) { return group_rows[g] == mo_side && group_cols_here[g] == group_cols; };
     if (m == 4 && kern.input16 != nullptr) {
-      auto whole = [&](int64_t g) { return group_rows[g] == mo_side && group_cols_here[g] == group_cols; };
+      const bool edge_pairs = kern.input16_edge != nullptr && kern.output16_edge != nullptr;
       for (int64_t g = 0; g + 1 < count; ++g)
-        if (whole(g) && whole(g + 1) && groups[g + 1].n == groups[g].n && groups[g + 1].y0 == groups[g].y0) {
+        if ((edge_pairs || (whole(g) && whole(g + 1))) && groups[g + 1].n == groups[g].n &&
+            groups[g + 1].y0 == groups[g].y0) {
           pair_first[g] = true;
           ++g;
         }
@@ -329,10 +353,11 @@ bool winograd_forward(const ConvShape& s, const float* x, const float* w, const 
     // not follow, and the residual's misses took half the epilogue's time
     // (perf, a whole 4K image).
     // The epilogue (residual, LeakyReLU) is applied in the output transform,
-    // before its one store, for whole groups. (As a separate pass it read the
-    // rows back while the transform's narrower stores were still in flight,
-    // which cannot be forwarded to wider loads.) An edge group's output goes
-    // to edge_out, is copied, and gets the epilogue after.
+    // before its one store. (As a separate pass it read the rows back while
+    // the transform's narrower stores were still in flight, which cannot be
+    // forwarded to wider loads.) An edge group's output goes through the
+    // ISA's edge versions, or where it has none to edge_out, is copied, and
+    // gets the epilogue after.
     const float* residual = static_cast<const float*>(epilogue.residual);
     const float slope = float(epilogue.slope);
     for (int64_t co = 0; co < s.Cout; ++co) {
@@ -351,10 +376,17 @@ bool winograd_forward(const ConvShape& s, const float* x, const float* w, const 
         if (g > 0 && pair_first[g - 1]) continue;  // written with the group before it
         const float* mg = mo + co * block + 8 * g;
         float* yrow = y + ((grp.n * s.Cout + co) * s.Ho + grp.y0) * s.Wo + grp.x0;  // the group's first output row
+        const float* res = residual ? residual + (yrow - y) : nullptr;
         if (pair_first[g]) {
-          kern.output16(mg, m_pos, bias, yrow, s.Wo, residual ? residual + (yrow - y) : nullptr, slope);
-        } else if (rows == mo_side && cols == group_cols) {
-          kern.output(m, mg, m_pos, bias, yrow, s.Wo, residual ? residual + (yrow - y) : nullptr, slope);
+          if (whole(g) && whole(g + 1)) {
+            kern.output16(mg, m_pos, bias, yrow, s.Wo, res, slope);
+          } else {
+            kern.output16_edge(mg, m_pos, bias, yrow, s.Wo, res, slope, int(rows), int(cols + group_cols_here[g + 1]));
+          }
+        } else if (whole(g)) {
+          kern.output(m, mg, m_pos, bias, yrow, s.Wo, res, slope);
+        } else if (kern.output_edge != nullptr) {
+          kern.output_edge(m, mg, m_pos, bias, yrow, s.Wo, res, slope, int(rows), int(cols));
         } else {
           kern.output(m, mg, m_pos, bias, edge_out, group_cols, nullptr, 1.0f);
           for (int64_t r = 0; r < rows; ++r) {

@@ -81,17 +81,24 @@ void stage_window(const float* plane, int64_t H, int64_t W, int64_t y0, int64_t 
 
 struct Kernels;
 
+// The part of an input window that lies inside the plane: rows [row_lo,
+// row_hi) and columns [col_lo, col_hi) of the window; zero padding elsewhere.
+struct EdgeBounds {
+  int row_lo = 0, row_hi = 0, col_lo = 0, col_hi = 0;
+};
+
 // The input transform of one group of eight tiles, every input channel: the
 // in_tile(m) x (8 out_tile(m) + taps - 1) window of image n whose top-left is output pixel (y0, x0)
 // less the padding, read in place or, where it crosses the image's edge,
-// staged in `window` first. Writes channel ci's values to v + ci * block (the
+// staged in `window` first (or read in place by Kernels::input_edge). Writes channel ci's values to v + ci * block (the
 // group's columns of V; position stride v_pos). Shared by the forward and the
 // weight gradient.
 void input_group(const Kernels& kern, int m, const ConvShape& s, const float* x, int64_t n, int64_t y0, int64_t x0,
                  float* v, int64_t block, int64_t v_pos, float* window);
 // input_group for two adjacent whole groups through Kernels::input16 (m = 4;
 // the forward only): the 6 x 66 window at (y0, x0) less the padding, staged
-// in `window` (6 x 66 floats) where it crosses the image's edge.
+// in `window` (6 x 66 floats) where it crosses the image's edge and the ISA
+// has no input16_edge.
 void input_group_pair(const Kernels& kern, const ConvShape& s, const float* x, int64_t n, int64_t y0, int64_t x0,
                       float* v, int64_t block, int64_t v_pos, float* window);
 
@@ -125,6 +132,20 @@ struct Kernels {
   void (*input16)(const float* p, int64_t ld, float* v, int64_t pos_stride) = nullptr;
   void (*output16)(const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld, const float* residual,
                    float slope) = nullptr;
+  // Optional (null where an ISA has none: the window is then staged with
+  // zeros first): input and input16 for a window that crosses the plane's
+  // edge, reading in place only the rows and columns inside it (e), the
+  // rest as zeros, with the same results as on a staged copy. p and the rows
+  // at p + i * ld outside e may lie outside the plane; they are not read.
+  void (*input_edge)(int m, const float* p, int64_t ld, const EdgeBounds& e, float* v, int64_t pos_stride) = nullptr;
+  void (*input16_edge)(const float* p, int64_t ld, const EdgeBounds& e, float* v, int64_t pos_stride) = nullptr;
+  // Optional, likewise (null: the output goes through a staged copy): output
+  // and output16 for a group at the output's edge, storing (and reading the
+  // residual of) only its first `rows` rows and `cols` columns.
+  void (*output_edge)(int m, const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld,
+                      const float* residual, float slope, int rows, int cols) = nullptr;
+  void (*output16_edge)(const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld,
+                        const float* residual, float slope, int rows, int cols) = nullptr;
 };
 
 // One ISA's versions of the weight gradient's own steps (the input transform

@@ -94,28 +94,72 @@ DCSR_WINO_TARGET void multiply(int m, const float* u, const float* v, int64_t v_
   o3 = _mm512_shuffle_ps(t2, t3, 0xEE);
 }
 
+// The sixteen-float loads of load_columns16, k = 0 .. 7: their offsets in
+// the window row, and their lanes (the last one stops at the row's 66th float).
+constexpr int kLoadOffset16[8] = {0, 16, 32, 48, 4, 20, 36, 52};
+constexpr __mmask16 kLoadLanes16[8] = {0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0x3FFF};
+
+// A window row's loads, ld16(k): p[kLoadOffset16[k] + j] for the lanes j
+// of load k, +0 elsewhere. PlainRow16 reads in place; EdgeRow16 takes each
+// load's lanes from `lanes` (edge_lanes16: only the columns inside the
+// plane, never touching the others, so p may point outside it).
+struct PlainRow16 {
+  const float* p;
+  [[gnu::always_inline]] DCSR_WINO_TARGET __m512 ld16(int k) const {
+    return kLoadLanes16[k] == 0xFFFF ? _mm512_loadu_ps(p + kLoadOffset16[k])
+                                     : _mm512_maskz_loadu_ps(kLoadLanes16[k], p + kLoadOffset16[k]);
+  }
+};
+struct EdgeRow16 {
+  const float* p;
+  const __mmask16* lanes;
+  [[gnu::always_inline]] DCSR_WINO_TARGET __m512 ld16(int k) const {
+    return _mm512_maskz_loadu_ps(lanes[k], p + kLoadOffset16[k]);
+  }
+};
+
+// The lanes of load k that fall in the columns [lo, hi).
+inline void edge_lanes16(int lo, int hi, __mmask16 (&lanes)[8]) {
+  for (int k = 0; k < 8; ++k) {
+    const int a = std::clamp(lo - kLoadOffset16[k], 0, 16), b = std::clamp(hi - kLoadOffset16[k], 0, 16);
+    const uint32_t inside = b > a ? ((1u << b) - 1) & ~((1u << a) - 1) : 0u;
+    lanes[k] = __mmask16(inside & kLoadLanes16[k]);
+  }
+}
+
 // c[j] = column j of the sixteen tiles at p (tile t's is p[4t + j]), j < 6,
 // in the transposed tile order. Reads p[0 .. 66), no more (the last load is
 // masked to it).
-[[gnu::always_inline]] DCSR_WINO_TARGET inline void load_columns16(const float* p, __m512 (&c)[6]) {
-  transpose_lanes16(_mm512_loadu_ps(p), _mm512_loadu_ps(p + 16), _mm512_loadu_ps(p + 32), _mm512_loadu_ps(p + 48),
-                    c[0], c[1], c[2], c[3]);
+template <typename Row>
+[[gnu::always_inline]] DCSR_WINO_TARGET inline void load_columns16(const Row& row, __m512 (&c)[6]) {
+  transpose_lanes16(row.ld16(0), row.ld16(1), row.ld16(2), row.ld16(3), c[0], c[1], c[2], c[3]);
   // Columns 4 and 5 of tile t are columns 0 and 1 of tile t + 1: the same transpose of the loads one tile
   // on (its other two outputs are unused, and the compiler drops them).
   __m512 unused2, unused3;
-  transpose_lanes16(_mm512_loadu_ps(p + 4), _mm512_loadu_ps(p + 20), _mm512_loadu_ps(p + 36),
-                    _mm512_maskz_loadu_ps(0x3FFF, p + 52),  // p[52 .. 66)
-                    c[4], c[5], unused2, unused3);
+  transpose_lanes16(row.ld16(4), row.ld16(5), row.ld16(6), row.ld16(7), c[4], c[5], unused2, unused3);
 }
 
-// Kernels::input16: sixteen tiles of F(4x4, 3x3), the 6 x 66 window at p.
-DCSR_WINO_TARGET void input16(const float* p, int64_t ld, float* v, int64_t pos_stride) {
+// Kernels::input16 (Edge false) and input16_edge (Edge true: only the rows
+// and columns of e read, the rest zeros): sixteen tiles of F(4x4, 3x3), the
+// 6 x 66 window at p.
+template <bool Edge>
+DCSR_WINO_TARGET void input16_any(const float* p, int64_t ld, const EdgeBounds& e, float* v, int64_t pos_stride) {
   constexpr int N = 6;
   __m512 h[N][N];  // h[i][l]: window row i transformed along x, position l
+  __mmask16 lanes[8];
+  if constexpr (Edge) edge_lanes16(e.col_lo, e.col_hi, lanes);
 #pragma GCC unroll 6
   for (int i = 0; i < N; ++i) {
     __m512 d[N];
-    load_columns16(p + i * ld, d);
+    if constexpr (Edge) {
+      if (i < e.row_lo || i >= e.row_hi) {
+        for (int j = 0; j < N; ++j) d[j] = _mm512_setzero_ps();
+      } else {
+        load_columns16(EdgeRow16{p + i * ld, lanes}, d);
+      }
+    } else {
+      load_columns16(PlainRow16{p + i * ld}, d);
+    }
     winograd::input_1d<4>(d, h[i]);
   }
 #pragma GCC unroll 6
@@ -127,10 +171,20 @@ DCSR_WINO_TARGET void input16(const float* p, int64_t ld, float* v, int64_t pos_
   }
 }
 
+DCSR_WINO_TARGET void input16(const float* p, int64_t ld, float* v, int64_t pos_stride) {
+  input16_any<false>(p, ld, EdgeBounds{}, v, pos_stride);
+}
+
+DCSR_WINO_TARGET void input16_edge(const float* p, int64_t ld, const EdgeBounds& e, float* v, int64_t pos_stride) {
+  input16_any<true>(p, ld, e, v, pos_stride);
+}
+
 // Kernels::output16: sixteen tiles of F(4x4, 3x3) into 4 rows of 64 at out,
-// with the epilogue in apply_epilogue's order and roundings (as output).
-DCSR_WINO_TARGET void output16(const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld,
-                               const float* residual, float slope) {
+// with the epilogue in apply_epilogue's order and roundings (as output);
+// with Edge (output16_edge), only the first `rows` rows and `cols` columns.
+template <bool Edge>
+DCSR_WINO_TARGET void output16_any(const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld,
+                                   const float* residual, float slope, int rows, int cols) {
   constexpr int N = 6, M = 4;
   __m512 s[M][N];  // s[r][l]: output row r, position l along x
 #pragma GCC unroll 6
@@ -142,8 +196,15 @@ DCSR_WINO_TARGET void output16(const float* mo, int64_t pos_stride, float bias, 
   }
   const __m512 add = _mm512_set1_ps(bias), a = _mm512_set1_ps(slope), zero = _mm512_setzero_ps();
   const bool leaky = slope != 1.0f;
+  // The lanes of store i inside the first `cols` columns.
+  __mmask16 lanes[M];
+  for (int i = 0; i < M; ++i) {
+    const int inside = Edge ? std::clamp(cols - 16 * i, 0, 16) : 16;
+    lanes[i] = __mmask16((1u << inside) - 1);
+  }
 #pragma GCC unroll 4
   for (int r = 0; r < M; ++r) {
+    if (Edge && r >= rows) break;
     __m512 o[M], q[M];
     winograd::output_1d<4>(s[r], o);
     transpose_lanes16(o[0], o[1], o[2], o[3], q[0], q[1], q[2], q[3]);  // q[i] = p[16i .. 16i + 16)
@@ -152,20 +213,45 @@ DCSR_WINO_TARGET void output16(const float* mo, int64_t pos_stride, float bias, 
 #pragma GCC unroll 4
     for (int i = 0; i < M; ++i) {
       __m512 x = _mm512_add_ps(q[i], add);
-      if (res) x = _mm512_add_ps(x, _mm512_loadu_ps(res + 16 * i));
+      if (res) x = _mm512_add_ps(x, Edge ? _mm512_maskz_loadu_ps(lanes[i], res + 16 * i) : _mm512_loadu_ps(res + 16 * i));
       if (leaky) x = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, zero, _CMP_GT_OQ), _mm512_mul_ps(a, x), x);
-      _mm512_storeu_ps(row + 16 * i, x);
+      if (Edge) {
+        _mm512_mask_storeu_ps(row + 16 * i, lanes[i], x);
+      } else {
+        _mm512_storeu_ps(row + 16 * i, x);
+      }
     }
   }
 }
 
+DCSR_WINO_TARGET void output16(const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld,
+                               const float* residual, float slope) {
+  output16_any<false>(mo, pos_stride, bias, out, ld, residual, slope, 4, 64);
+}
+
+DCSR_WINO_TARGET void output16_edge(const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld,
+                                    const float* residual, float slope, int rows, int cols) {
+  output16_any<true>(mo, pos_stride, bias, out, ld, residual, slope, rows, cols);
+}
+
 #pragma GCC diagnostic pop
 
+template <bool Edge>
+DCSR_WINO_TARGET void input_any(int m, const float* p, int64_t ld, const EdgeBounds& e, float* v,
+                                int64_t pos_stride) {
+  if (m == kF2x5) return input_tiles<2, 5, Edge>(p, ld, e, v, pos_stride);
+  if (m == kF4x5) return input_tiles<4, 5, Edge>(p, ld, e, v, pos_stride);
+  if (m == 4) return input_tiles<4, 3, Edge>(p, ld, e, v, pos_stride);
+  input_tiles<2, 3, Edge>(p, ld, e, v, pos_stride);
+}
+
 DCSR_WINO_TARGET void input(int m, const float* p, int64_t ld, float* v, int64_t pos_stride) {
-  if (m == kF2x5) return input_tiles<2, 5>(p, ld, v, pos_stride);
-  if (m == kF4x5) return input_tiles<4, 5>(p, ld, v, pos_stride);
-  if (m == 4) return input_tiles<4, 3>(p, ld, v, pos_stride);
-  input_tiles<2, 3>(p, ld, v, pos_stride);
+  input_any<false>(m, p, ld, EdgeBounds{}, v, pos_stride);
+}
+
+DCSR_WINO_TARGET void input_edge(int m, const float* p, int64_t ld, const EdgeBounds& e, float* v,
+                                 int64_t pos_stride) {
+  input_any<true>(m, p, ld, e, v, pos_stride);
 }
 
 DCSR_WINO_TARGET void output(int m, const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld,
@@ -174,6 +260,14 @@ DCSR_WINO_TARGET void output(int m, const float* mo, int64_t pos_stride, float b
   if (m == kF4x5) return output_tiles<4, 5>(mo, pos_stride, bias, out, ld, residual, slope);
   if (m == 4) return output_tiles<4, 3>(mo, pos_stride, bias, out, ld, residual, slope);
   output_tiles<2, 3>(mo, pos_stride, bias, out, ld, residual, slope);
+}
+
+DCSR_WINO_TARGET void output_edge(int m, const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld,
+                                  const float* residual, float slope, int rows, int cols) {
+  if (m == kF2x5) return output_tiles<2, 5, true>(mo, pos_stride, bias, out, ld, residual, slope, rows, cols);
+  if (m == kF4x5) return output_tiles<4, 5, true>(mo, pos_stride, bias, out, ld, residual, slope, rows, cols);
+  if (m == 4) return output_tiles<4, 3, true>(mo, pos_stride, bias, out, ld, residual, slope, rows, cols);
+  output_tiles<2, 3, true>(mo, pos_stride, bias, out, ld, residual, slope, rows, cols);
 }
 
 // ---- the weight gradient (winograd_weight.cpp) ----
@@ -227,7 +321,8 @@ DCSR_WINO_TARGET void gradient(int m, const float* p, int64_t ld, float* z, int6
 }  // namespace
 
 const Kernels& avx512_kernels() {
-  static const Kernels kernels{kRows, kBlock, input, multiply, output, input16, output16};
+  static const Kernels kernels{kRows,    kBlock,     input,        multiply,    output,       input16,
+                               output16, input_edge, input16_edge, output_edge, output16_edge};
   return kernels;
 }
 

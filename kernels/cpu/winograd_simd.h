@@ -38,20 +38,53 @@
   odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
 }
 
-// c[j] = (p[m*t + j] for t < 8), j < m + 2. Reads p[0 .. 8m + 2), no more.
-template <int M>
-[[gnu::always_inline]] DCSR_WINO_TARGET inline void load_columns(const float* p, __m256 (&c)[M + 2]) {
+// The loads of one row of an input window: in place (PlainRow), or masked
+// to the columns [lo, hi) that lie inside the plane (EdgeRow: the lanes
+// outside read as +0, the value a staged copy would hold, and are never
+// touched, so p may point outside the plane). ld8, ld4: the floats
+// p[off .. off + 8) and [off .. off + 4); ld2: p[off], p[off + 1] in lanes 0-1.
+struct PlainRow {
+  const float* p;
+  [[gnu::always_inline]] DCSR_WINO_TARGET __m256 ld8(int off) const { return _mm256_loadu_ps(p + off); }
+  [[gnu::always_inline]] DCSR_WINO_TARGET __m128 ld4(int off) const { return _mm_loadu_ps(p + off); }
+  // (a 64-bit integer load: _mm_load_sd through a double* is a misaligned
+  // double load to UBSan, since p + off is only float-aligned)
+  [[gnu::always_inline]] DCSR_WINO_TARGET __m128 ld2(int off) const {
+    return _mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + off)));
+  }
+};
+struct EdgeRow {
+  const float* p;
+  int lo, hi;
+  // Lane j's mask: all ones where lo <= off + j < hi.
+  [[gnu::always_inline]] DCSR_WINO_TARGET __m256i mask8(int off) const {
+    const __m256i at = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(off));
+    return _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(lo), at),
+                               _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), at));
+  }
+  [[gnu::always_inline]] DCSR_WINO_TARGET __m256 ld8(int off) const {
+    return _mm256_maskload_ps(p + off, mask8(off));
+  }
+  [[gnu::always_inline]] DCSR_WINO_TARGET __m128 ld4(int off) const {
+    return _mm_maskload_ps(p + off, _mm256_castsi256_si128(mask8(off)));
+  }
+  [[gnu::always_inline]] DCSR_WINO_TARGET __m128 ld2(int off) const {
+    const __m128i two = _mm_setr_epi32(-1, -1, 0, 0);
+    return _mm_maskload_ps(p + off, _mm_and_si128(_mm256_castsi256_si128(mask8(off)), two));
+  }
+};
+
+// c[j] = (p[m*t + j] for t < 8), j < m + 2, from the row's loads. Reads p[0 .. 8m + 2), no more.
+template <int M, typename Row>
+[[gnu::always_inline]] DCSR_WINO_TARGET inline void load_columns(const Row& row, __m256 (&c)[M + 2]) {
   if constexpr (M == 4) {
     // Lx = tiles (2x, 2x+1); r_i = tiles (i, i+4), i <= 4.
-    const __m256 l0 = _mm256_loadu_ps(p), l1 = _mm256_loadu_ps(p + 8), l2 = _mm256_loadu_ps(p + 16),
-                 l3 = _mm256_loadu_ps(p + 24);
+    const __m256 l0 = row.ld8(0), l1 = row.ld8(8), l2 = row.ld8(16), l3 = row.ld8(24);
     const __m256 r0 = _mm256_permute2f128_ps(l0, l2, 0x20), r1 = _mm256_permute2f128_ps(l0, l2, 0x31);
     const __m256 r2 = _mm256_permute2f128_ps(l1, l3, 0x20), r3 = _mm256_permute2f128_ps(l1, l3, 0x31);
     // Tile 8: only its columns 0 and 1 are needed (and are the last two floats of the window).
-    // (a 64-bit integer load: _mm_load_sd through a double* is a misaligned
-    // double load to UBSan, since p + 32 is only float-aligned)
-    const __m128 tile8 = _mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 32)));
-    const __m256 r4 = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(p + 16)), tile8, 1);
+    const __m128 tile8 = row.ld2(32);
+    const __m256 r4 = _mm256_insertf128_ps(_mm256_castps128_ps256(row.ld4(16)), tile8, 1);
     transpose_lanes(r0, r1, r2, r3, c[0], c[1], c[2], c[3]);
     // Columns 4 and 5 of tile t are columns 0 and 1 of tile t + 1.
     const __m256 u0 = _mm256_unpacklo_ps(r1, r2), u1 = _mm256_unpacklo_ps(r3, r4);
@@ -61,22 +94,34 @@ template <int M>
     static_assert(M == 2, "F(m x m, 3 x 3) for m = 2 or 4");
     // Columns (0, 1), then (2, 3) = (0, 1) two floats on.
     for (int half = 0; half < 2; ++half)
-      deinterleave(_mm256_loadu_ps(p + 2 * half), _mm256_loadu_ps(p + 2 * half + 8), c[2 * half], c[2 * half + 1]);
+      deinterleave(row.ld8(2 * half), row.ld8(2 * half + 8), c[2 * half], c[2 * half + 1]);
   }
 }
 
 // p[m*t + j] = o[j][t] + add for t < 8, j < m: the inverse of load_columns.
-template <int M>
+// With Edge, only the columns below `cols` are stored (and their residual
+// read): an edge group's, straight into the output.
+template <int M, bool Edge = false>
 [[gnu::always_inline]] DCSR_WINO_TARGET inline void store_columns(float* p, const __m256 (&o)[M], __m256 add,
-                                                                   const float* residual, float slope) {
+                                                                   const float* residual, float slope,
+                                                                   int cols = 8 * M) {
   // apply_epilogue's steps on 8 outputs: + bias, + residual, LeakyReLU (v > 0 ? v : slope v).
   const bool leaky = slope != 1.0f;
   const __m256 a = _mm256_set1_ps(slope), zero = _mm256_setzero_ps();
   auto store = [&](int at, __m256 v) {
-    v = _mm256_add_ps(v, add);
-    if (residual) v = _mm256_add_ps(v, _mm256_loadu_ps(residual + at));
-    if (leaky) v = _mm256_blendv_ps(_mm256_mul_ps(a, v), v, _mm256_cmp_ps(v, zero, _CMP_GT_OQ));
-    _mm256_storeu_ps(p + at, v);
+    if constexpr (Edge) {
+      if (at >= cols) return;
+      const __m256i lanes = EdgeRow{nullptr, 0, cols}.mask8(at);
+      v = _mm256_add_ps(v, add);
+      if (residual) v = _mm256_add_ps(v, _mm256_maskload_ps(residual + at, lanes));
+      if (leaky) v = _mm256_blendv_ps(_mm256_mul_ps(a, v), v, _mm256_cmp_ps(v, zero, _CMP_GT_OQ));
+      _mm256_maskstore_ps(p + at, lanes, v);
+    } else {
+      v = _mm256_add_ps(v, add);
+      if (residual) v = _mm256_add_ps(v, _mm256_loadu_ps(residual + at));
+      if (leaky) v = _mm256_blendv_ps(_mm256_mul_ps(a, v), v, _mm256_cmp_ps(v, zero, _CMP_GT_OQ));
+      _mm256_storeu_ps(p + at, v);
+    }
   };
   if constexpr (M == 4) {
     __m256 q0, q1, q2, q3;  // q_i = tiles (i, i + 4)
@@ -95,36 +140,53 @@ template <int M>
 // F(2x2, 5x5)'s columns: c[j] = (p[2t + j] for t < 8), j < 6, as
 // load_columns<2> takes columns 0-3, with (4, 5) = (0, 1) four floats on.
 // Reads p[0 .. 20), no more.
-[[gnu::always_inline]] DCSR_WINO_TARGET inline void load_columns_2x5(const float* p, __m256 (&c)[6]) {
+template <typename Row>
+[[gnu::always_inline]] DCSR_WINO_TARGET inline void load_columns_2x5(const Row& row, __m256 (&c)[6]) {
   for (int half = 0; half < 3; ++half)
-    deinterleave(_mm256_loadu_ps(p + 2 * half), _mm256_loadu_ps(p + 2 * half + 8), c[2 * half], c[2 * half + 1]);
+    deinterleave(row.ld8(2 * half), row.ld8(2 * half + 8), c[2 * half], c[2 * half + 1]);
 }
 
 // F(4x4, 5x5)'s columns: c[j] = (p[4t + j] for t < 8), j < 8: load_columns<4>'s
 // transpose for columns 0-3, and again four floats on for 4-7 (columns 0-3
 // of tile t + 1). Reads p[0 .. 36), no more.
-[[gnu::always_inline]] DCSR_WINO_TARGET inline void load_columns_4x5(const float* p, __m256 (&c)[8]) {
+template <typename Row>
+[[gnu::always_inline]] DCSR_WINO_TARGET inline void load_columns_4x5(const Row& row, __m256 (&c)[8]) {
   for (int half = 0; half < 2; ++half) {
-    const float* q = p + 4 * half;
-    const __m256 l0 = _mm256_loadu_ps(q), l1 = _mm256_loadu_ps(q + 8), l2 = _mm256_loadu_ps(q + 16),
-                 l3 = _mm256_loadu_ps(q + 24);
+    const int q = 4 * half;
+    const __m256 l0 = row.ld8(q), l1 = row.ld8(q + 8), l2 = row.ld8(q + 16), l3 = row.ld8(q + 24);
     const __m256 r0 = _mm256_permute2f128_ps(l0, l2, 0x20), r1 = _mm256_permute2f128_ps(l0, l2, 0x31);
     const __m256 r2 = _mm256_permute2f128_ps(l1, l3, 0x20), r3 = _mm256_permute2f128_ps(l1, l3, 0x31);
     transpose_lanes(r0, r1, r2, r3, c[4 * half], c[4 * half + 1], c[4 * half + 2], c[4 * half + 3]);
   }
 }
 
-// Kernels::input: eight tiles of F(M x M, R x R), along x per window row, then along y.
-template <int M, int R>
-DCSR_WINO_TARGET void input_tiles(const float* p, int64_t ld, float* v, int64_t pos_stride) {
+// The columns of window row `row` for F(M x M, R x R).
+template <int M, int R, typename Row>
+[[gnu::always_inline]] DCSR_WINO_TARGET inline void load_window_row(const Row& row, __m256 (&d)[M + R - 1]) {
+  if constexpr (R == 5 && M == 4) load_columns_4x5(row, d);
+  else if constexpr (R == 5) load_columns_2x5(row, d);
+  else load_columns<M>(row, d);
+}
+
+// Kernels::input (Edge false) and Kernels::input_edge (Edge true: only the
+// rows and columns of e are read, the rest taken as zeros): eight tiles of
+// F(M x M, R x R), along x per window row, then along y.
+template <int M, int R, bool Edge>
+DCSR_WINO_TARGET void input_tiles(const float* p, int64_t ld, const EdgeBounds& e, float* v, int64_t pos_stride) {
   constexpr int N = M + R - 1;
   __m256 h[N][N];  // h[i][l]: window row i transformed along x, position l
 #pragma GCC unroll 8
   for (int i = 0; i < N; ++i) {
     __m256 d[N];
-    if constexpr (R == 5 && M == 4) load_columns_4x5(p + i * ld, d);
-    else if constexpr (R == 5) load_columns_2x5(p + i * ld, d);
-    else load_columns<M>(p + i * ld, d);
+    if constexpr (Edge) {
+      if (i < e.row_lo || i >= e.row_hi) {
+        for (int j = 0; j < N; ++j) d[j] = _mm256_setzero_ps();
+      } else {
+        load_window_row<M, R>(EdgeRow{p + i * ld, e.col_lo, e.col_hi}, d);
+      }
+    } else {
+      load_window_row<M, R>(PlainRow{p + i * ld}, d);
+    }
     winograd::input_1d_of<M, R>(d, h[i]);
   }
 #pragma GCC unroll 8
@@ -137,10 +199,11 @@ DCSR_WINO_TARGET void input_tiles(const float* p, int64_t ld, float* v, int64_t 
 }
 
 // Kernels::output: eight tiles of F(M x M, R x R), along y, then along x into
-// the rows, with the epilogue (Kernels::output in winograd.h).
-template <int M, int R>
+// the rows, with the epilogue (Kernels::output in winograd.h); with Edge
+// (Kernels::output_edge), only the first `rows` rows and `cols` columns.
+template <int M, int R, bool Edge = false>
 DCSR_WINO_TARGET void output_tiles(const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld,
-                                   const float* residual, float slope) {
+                                   const float* residual, float slope, int rows = M, int cols = 8 * M) {
   constexpr int N = M + R - 1;
   __m256 s[M][N];  // s[r][l]: output row r, position l along x
 #pragma GCC unroll 8
@@ -153,9 +216,10 @@ DCSR_WINO_TARGET void output_tiles(const float* mo, int64_t pos_stride, float bi
   const __m256 add = _mm256_set1_ps(bias);
 #pragma GCC unroll 4
   for (int r = 0; r < M; ++r) {
+    if (Edge && r >= rows) break;
     __m256 o[M];
     winograd::output_1d_of<M, R>(s[r], o);
-    store_columns<M>(out + r * ld, o, add, residual ? residual + r * ld : nullptr, slope);
+    store_columns<M, Edge>(out + r * ld, o, add, residual ? residual + r * ld : nullptr, slope, cols);
   }
 }
 
