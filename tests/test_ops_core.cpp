@@ -121,6 +121,39 @@ TEST_CASE("forward: permute, transpose, concat, split, narrow", "[ops]") {
   CHECK_THROWS_WITH(permute(x, {0, 0, 1}), Catch::Contains("appears twice"));
 }
 
+TEST_CASE("forward: concat, narrow and copy_slice over runs long enough to be cut into pieces", "[ops]") {
+  // Runs of length * inner values from 2.4 to 7.5 times the kernels' 2^14-value piece, uneven, one and two
+  // images: every piece lands where the element-by-element copy puts it, and accumulate adds in place.
+  Generator gen(5);
+  for (int64_t n : {1, 2}) {
+    Tensor a = uniform({n, 3, 97, 135}, gen, -1, 1), b = uniform({n, 5, 97, 135}, gen, -1, 1);
+    Tensor c = concat({a, b}, 1);
+    const int64_t plane = 97 * 135;
+    const float *pa = a.data<float>(), *pb = b.data<float>(), *pc = c.data<float>();
+    bool same = true;
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t k = 0; k < 8 * plane; ++k) {
+        const float want = k < 3 * plane ? pa[(i * 3) * plane + k] : pb[(i * 5) * plane + k - 3 * plane];
+        same = same && pc[i * 8 * plane + k] == want;
+      }
+    CHECK(same);
+    Tensor back = narrow(c, 1, 3, 5);
+    CHECK(std::memcmp(back.data<float>(), b.data<float>(), size_t(b.numel()) * sizeof(float)) == 0);
+    Tensor sum = c.clone();
+    kernels::copy_slice(b, sum, 1, 0, 2, 5, true);  // channels 2 .. 6 += b
+    const float* ps = sum.data<float>();
+    bool added = true;
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t k = 0; k < 8 * plane; ++k) {
+        const int64_t ch = k / plane;
+        const float want = ch >= 2 && ch < 7 ? pc[i * 8 * plane + k] + pb[(i * 5 + ch - 2) * plane + k % plane]
+                                             : pc[i * 8 * plane + k];
+        added = added && ps[i * 8 * plane + k] == want;
+      }
+    CHECK(added);
+  }
+}
+
 TEST_CASE("forward: constant and reflection padding", "[ops]") {
   Tensor x = vec({1, 2, 3, 4, 5, 6}, {1, 2, 3});
   require_close(pad2d(x, {1, 0, 0, 1}, PadMode::Constant, 9), {9, 1, 2, 3, 9, 4, 5, 6, 9, 9, 9, 9});
