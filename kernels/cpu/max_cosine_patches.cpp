@@ -107,15 +107,16 @@ inline Vec shift_lanes(Vec lo, Vec hi) {
 #endif
 }
 
-inline bool any_lane(Mask m) {
+
+// Bit l set where a[l] >= b[l] (false where either is NaN).
+inline uint32_t ge_bits(Vec a, Vec b) {
 #if defined(__AVX512F__)
-  return _mm512_test_epi32_mask(__m512i(m), __m512i(m)) != 0;
+  return _mm512_cmp_ps_mask(__m512(a), __m512(b), _CMP_GE_OQ);
 #else
-  int32_t lanes[kVec];
-  std::memcpy(lanes, &m, sizeof(lanes));
-  int32_t any = 0;
-  for (int l = 0; l < kVec; ++l) any |= lanes[l];
-  return any != 0;
+  const Mask m = a >= b;
+  uint32_t bits = 0;
+  for (int l = 0; l < kVec; ++l) bits |= (m[l] != 0 ? 1u : 0u) << l;
+  return bits;
 #endif
 }
 
@@ -281,6 +282,13 @@ std::vector<double> patch_errors(const std::vector<double>& err2, int64_t H, int
 // of it gets key first_key + u as a candidate. Three rows of R live in
 // registers, the shifted lanes made by alignr from a row's next vector (zero
 // past the last: those lanes feed only padding lanes).
+//
+// A key is compared only against thr = best - gap, kept in registers: a
+// lane is a candidate (a >= max(a, best) - gap) exactly when a >= best - gap,
+// since gap >= 0 (a > best implies it; otherwise max(a, best) = best), and
+// the best moves only for such lanes. So the max and the subtraction run
+// only on the rare keys where some lane passes, with the same results.
+// (Padding lanes have best and gap -inf: thr is NaN, and they never pass.)
 template <int NV>
 void score_row(const float* P0, const float* P1, const float* P2, int64_t nu, const float* ik, int32_t first_key,
                int64_t r, Scratch& sc) {
@@ -288,8 +296,12 @@ void score_row(const float* P0, const float* P1, const float* P2, int64_t nu, co
   float* best = st.best.data() + r * kLanes;
   const float* gap = st.threshold_gap.data() + r * kLanes;
   const float* iq = sc.iq.data() + r * kLanes;
-  Vec b[NV];
-  for (int v = 0; v < NV; ++v) b[v] = loadu(best + v * kVec);
+  Vec b[NV], thr[NV], qn[NV];
+  for (int v = 0; v < NV; ++v) {
+    b[v] = loadu(best + v * kVec);
+    thr[v] = b[v] - loadu(gap + v * kVec);
+    qn[v] = loadu(iq + v * kVec);
+  }
   // R row U: vectors 0 .. NV - 1, and a zero vector NV.
   auto row_sum = [&](int64_t U, Vec (&R)[NV + 1]) {
 #pragma GCC unroll 4
@@ -303,23 +315,25 @@ void score_row(const float* P0, const float* P1, const float* P2, int64_t nu, co
   auto step = [&](int64_t u, const Vec (&R0)[NV + 1], const Vec (&R1)[NV + 1], Vec (&R2)[NV + 1]) {
     row_sum(u + 2, R2);
     Vec a[NV];
-    Mask hit[NV], any = {};
+    uint32_t any = 0;
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
       const Vec s = R0[v] + shift_lanes<1>(R1[v], R1[v + 1]) + shift_lanes<2>(R2[v], R2[v + 1]);
-      a[v] = (s * ik[u]) * loadu(iq + v * kVec);
-      b[v] = a[v] > b[v] ? a[v] : b[v];
-      hit[v] = a[v] >= b[v] - loadu(gap + v * kVec);
-      any |= hit[v];
+      a[v] = (s * ik[u]) * qn[v];
+      any |= ge_bits(a[v], thr[v]);
     }
-    if (!any_lane(any)) return;
-    // Rare once the running best is near the final one: store, append, go on.
-    for (int v = 0; v < NV; ++v) storeu(best + v * kVec, b[v]);
+    if (any == 0) return;
+    // Rare once the running best is near the final one: update, append, go on.
     alignas(64) float scores[kLanes];
     alignas(64) int32_t hits[kLanes];
     for (int v = 0; v < NV; ++v) {
+      const Vec g = loadu(gap + v * kVec);
+      b[v] = a[v] > b[v] ? a[v] : b[v];
+      const Mask hit = a[v] >= b[v] - g;
+      thr[v] = b[v] - g;
+      storeu(best + v * kVec, b[v]);
       storeu(scores + v * kVec, a[v]);
-      std::memcpy(hits + v * kVec, &hit[v], sizeof(hit[v]));
+      std::memcpy(hits + v * kVec, &hit, sizeof(hit));
     }
     for (int64_t l = 0; l < NV * kVec; ++l)
       if (hits[l]) match::add_candidate(st, r * kLanes + l, first_key + int32_t(u), scores[l]);
@@ -335,7 +349,6 @@ void score_row(const float* P0, const float* P1, const float* P2, int64_t nu, co
   }
   if (u < nu) step(u, Ra, Rb, Rc);
   if (u + 1 < nu) step(u + 1, Rb, Rc, Ra);
-  for (int v = 0; v < NV; ++v) storeu(best + v * kVec, b[v]);
 }
 
 // score_row for nv (1 .. kLaneVecs) vectors.
