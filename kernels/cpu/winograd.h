@@ -112,11 +112,13 @@ struct Kernels {
   // of one channel, row stride ld (read in place, or a staged copy at the
   // image's edges). Writes the P values of tile t to v[pos*pos_stride + t].
   void (*input)(int m, const float* p, int64_t ld, float* v, int64_t pos_stride);
-  // For every position: mo[pos] (cout x block) = U[pos] (cout x cin) v[pos]
-  // (cin x block). u: P x panels x cin x mr (pack_weights); v: P x cin x block,
-  // position stride v_pos; mo: P x cout x block, position stride m_pos.
-  void (*multiply)(int m, const float* u, const float* v, int64_t v_pos, float* mo, int64_t m_pos, int64_t cin,
-                   int64_t cout);
+  // For each of `positions` consecutive positions: mo[pos] (cout x block) =
+  // U[pos] (cout x cin) v[pos] (cin x block). u: positions x panels x cin x mr
+  // (pack_weights); v: positions x cin x block, position stride v_pos; mo:
+  // positions x cout x block, position stride m_pos. (The driver may take
+  // the P positions in chunks, prefetching between them.)
+  void (*multiply)(int64_t positions, const float* u, const float* v, int64_t v_pos, float* mo, int64_t m_pos,
+                   int64_t cin, int64_t cout);
   // out (m rows of 8m, row stride ld) = the epilogue of bias + the output
   // transform of the P values mo[pos*pos_stride + t] of eight tiles t: then
   // + residual (same rows and stride as out, when not null), then LeakyReLU

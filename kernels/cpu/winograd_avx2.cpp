@@ -49,9 +49,9 @@ DCSR_WINO_TARGET void tile_6x16(int64_t cin, const float* __restrict a, const fl
   }
 }
 
-DCSR_WINO_TARGET void multiply(int m, const float* u, const float* v, int64_t v_pos, float* mo, int64_t m_pos,
-                               int64_t cin, int64_t cout) {
-  const int64_t positions = in_tile(m) * in_tile(m), panels = (cout + kRows - 1) / kRows;
+DCSR_WINO_TARGET void multiply(int64_t positions, const float* u, const float* v, int64_t v_pos, float* mo,
+                               int64_t m_pos, int64_t cin, int64_t cout) {
+  const int64_t panels = (cout + kRows - 1) / kRows;
   for (int64_t pos = 0; pos < positions; ++pos) {
     const float* up = u + pos * panels * cin * kRows;
     const float* vp = v + pos * v_pos;
