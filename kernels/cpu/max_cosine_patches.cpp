@@ -148,18 +148,24 @@ Side side_of(const float* map, int64_t C, int64_t H, int64_t W, const float* col
   std::atomic<bool> usable{true};
   parallel_for(H, 1, [&](int64_t begin, int64_t end) {
     std::vector<double> sq(static_cast<size_t>(W)), colsq(static_cast<size_t>(W)), res(static_cast<size_t>(W));
+    // One map row, reflection-padded (padded[p] = row[reflect(p, W)], p < W + 2) in double, so that the loops
+    // over x below run on contiguous values (indexed through reflect, they did not vectorize); the sums are
+    // the same, in the same order.
+    std::vector<double> padded(static_cast<size_t>(W + 2));
+    auto pad_row = [&](const float* row) {
+      for (int64_t p = 0; p < W + 2; ++p) padded[size_t(p)] = row[reflect(p, W)];
+    };
     for (int64_t y = begin; y < end; ++y) {
       std::fill(sq.begin(), sq.end(), 0.0);
       std::fill(colsq.begin(), colsq.end(), 0.0);
       std::fill(res.begin(), res.end(), 0.0);
       for (int64_t c = 0; c < C; ++c)
         for (int64_t ky = 0; ky < 3; ++ky) {
-          const float* row = map + (c * H + reflect(y + ky, H)) * W;
-          for (int64_t kx = 0; kx < 3; ++kx)
-            for (int64_t x = 0; x < W; ++x) {
-              const double v = row[reflect(x + kx, W)];
-              sq[size_t(x)] += v * v;
-            }
+          pad_row(map + (c * H + reflect(y + ky, H)) * W);
+          for (int64_t kx = 0; kx < 3; ++kx) {
+            const double* v = padded.data() + kx;
+            for (int64_t x = 0; x < W; ++x) sq[size_t(x)] += v[x] * v[x];
+          }
         }
       for (int64_t x = 0; x < W; ++x) {
         const double n = std::sqrt(sq[size_t(x)]);
@@ -168,12 +174,13 @@ Side side_of(const float* map, int64_t C, int64_t H, int64_t W, const float* col
       }
       for (int64_t c = 0; c < C; ++c)
         for (int64_t ky = 0; ky < 3; ++ky) {
-          const float* row = map + (c * H + reflect(y + ky, H)) * W;
+          pad_row(map + (c * H + reflect(y + ky, H)) * W);
           for (int64_t kx = 0; kx < 3; ++kx) {
             const float* col = cols + (c * 9 + ky * 3 + kx) * L + y * W;
+            const double* f = padded.data() + kx;
             for (int64_t x = 0; x < W; ++x) {
               const double n = sq[size_t(x)], v = col[x];
-              const double e = n > 0 ? v - double(row[reflect(x + kx, W)]) / n : v;
+              const double e = n > 0 ? v - f[x] / n : v;
               colsq[size_t(x)] += v * v;
               res[size_t(x)] += e * e;
             }
