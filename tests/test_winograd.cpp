@@ -352,6 +352,36 @@ TEST_CASE("winograd: the ISA paths agree with each other", "[winograd]") {
   }
 }
 
+TEST_CASE("winograd: the transformed weights are reused only while the weights' bytes are the same", "[winograd]") {
+  // packed_weights keeps each call's U by the weights' address: a conv run
+  // again with the same weights gives the same bytes, and weights changed in
+  // place at the same address (a training step) are transformed afresh.
+  PathGuard guard;
+  for (CpuConvPath path : {CpuConvPath::kWinograd2, CpuConvPath::kWinograd4}) {
+    paths::set_cpu_conv_path(path);
+    for (const Case& c : {Case{1, 8, 19, 37, 6, 1, true, true, 0.2}, Case{1, 6, 17, 40, 5, 2, true, false, 1.0, 5}}) {
+      INFO(describe(c) << ", " << paths::cpu_conv_path_name(path));
+      Inputs in = make_inputs(c, 31);
+      Tensor x = f32(in.x), w = f32(in.w), b = f32(in.b), r = f32(in.r);
+      auto run = [&] {
+        Tensor y = empty({c.n, c.cout, c.ho(), c.wo()}, kFloat32);
+        kernels::conv2d_forward(x, w, b, r, y, 1, c.pad, 1, int64_t(1) << 30, c.slope);
+        return y;
+      };
+      const Tensor first = run(), again = run();
+      CHECK(std::memcmp(first.data<float>(), again.data<float>(), size_t(first.numel()) * sizeof(float)) == 0);
+      // One weight changed in place: the result follows it (against the float64 direct conv).
+      float* wp = w.data<float>();
+      wp[w.numel() / 2] += 0.25f;
+      Inputs changed = in;
+      changed.w = w.to(kFloat64);
+      const Tensor after = run();
+      CHECK(max_abs_diff(after.to(kFloat64), forward(c, changed, kFloat64)) <= tolerance(c));
+      CHECK(max_abs_diff(after, first) > 1e-3);
+    }
+  }
+}
+
 TEST_CASE("winograd: too small a workspace falls back to the direct path", "[winograd]") {
   PathGuard guard;
   const Case c{1, 8, 12, 13, 6, 1, true, false, 1.0};

@@ -28,6 +28,8 @@
 // function attributes), chosen per call by cpu_isa() (isa.h).
 #pragma once
 #include <cstdint>
+#include <memory>
+#include <vector>
 
 #include "kernels/cpu/conv2d_common.h"
 #include "kernels/cpu/isa.h"
@@ -80,6 +82,13 @@ void stage_window(const float* plane, int64_t H, int64_t W, int64_t y0, int64_t 
                   float* dst);
 
 struct Kernels;
+
+// U for variant m, weights w (Cout, Cin, taps, taps) and panels of mr output
+// channels (u_floats floats, the layout Kernels::multiply reads), from a
+// bounded cache of recent calls keyed by w's address and checked against
+// w's bytes, or transformed now (winograd.cpp).
+std::shared_ptr<const std::vector<float>> packed_weights(const ConvShape& s, const float* w, int m, int64_t mr,
+                                                         int64_t u_floats);
 
 // The part of an input window that lies inside the plane: rows [row_lo,
 // row_hi) and columns [col_lo, col_hi) of the window; zero padding elsewhere.
