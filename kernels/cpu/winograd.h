@@ -12,14 +12,17 @@
 // Work is cut into groups of eight tiles side by side (8m output columns of
 // m rows), and jobs of block / 8 consecutive groups (one tile row of a wide
 // image, several of a narrow one): each job applies the input transform to every channel (V: (m+2)^2
-// positions x Cin x block; the input is read in place, only windows that
-// cross the image's edge are staged with zeros), multiplies every position's
-// transformed weights (U: Cout x Cin) by its V (M: positions x Cout x block),
-// and applies the output transform, the bias and the epilogue (residual,
-// LeakyReLU) in registers, straight into y, channel by channel (an edge
-// group's rows, staged, get the epilogue after their copy). Where the ISA
-// has sixteen-tile transforms (AVX-512, F(4x4)), two whole adjacent groups
-// of a tile row go through them together.
+// positions x Cin x block; the input is read in place, windows that cross
+// the image's edge through masked loads where the ISA has them (else staged
+// with zeros)), multiplies every position's transformed weights (U: Cout x
+// Cin, kept between calls: packed_weights) by its V (M: positions x Cout x
+// block), and applies the output transform, the bias and the epilogue
+// (residual, LeakyReLU) in registers, straight into y, channel by channel
+// (an edge group's rows through masked stores, or staged, copied and given
+// the epilogue after where the ISA has none). Where the ISA has sixteen-tile
+// transforms (AVX-512, F(4x4)), two adjacent groups of a tile row go through
+// them together. For tensors out of the last-level cache the multiply is cut
+// into chunks and the next steps' lines are prefetched between them.
 // Scratch per thread: V and M, about 300 KB for 64 channels and 16 tiles
 // (600 KB for 32), which stays in L2.
 //
