@@ -236,9 +236,9 @@ void stage_window(const float* plane, int64_t H, int64_t W, int64_t y0, int64_t 
       continue;
     }
     const float* src = plane + iy * W + x0;
-    for (int64_t j = 0; j < lo; ++j) dst[j] = 0.0f;
-    for (int64_t j = lo; j < hi; ++j) dst[j] = src[j];
-    for (int64_t j = hi; j < cols; ++j) dst[j] = 0.0f;
+    std::fill(dst, dst + lo, 0.0f);
+    std::copy(src + lo, src + hi, dst + lo);
+    std::fill(dst + hi, dst + cols, 0.0f);
   }
 }
 
@@ -362,10 +362,12 @@ bool winograd_forward(const ConvShape& s, const float* x, const float* w, const 
   // positions do not all fall in one cache set (a position is 4 KB for 64 channels and 16 tiles otherwise).
   const int64_t v_pos = s.Cin * block + 16, m_pos = s.Cout * block + 16;
   const int64_t v_floats = positions * v_pos, m_floats = positions * m_pos;
-  // The staged window holds two groups' (input_group_pair) or one group's.
+  // The staged window holds two groups' (input_group_pair) or one group's. U counts against the limit
+  // though packed_weights may hold it already (its cache is bounded on its own: kPackedCacheBytes).
   const int64_t window_floats = N * (window_cols + group_cols);
   const int64_t slot_floats = v_floats + m_floats + window_floats + mo_side * group_cols;
-  const int64_t panels = (s.Cout + kern.mr - 1) / kern.mr, u_pos = panels * s.Cin * kern.mr, u_floats = positions * u_pos;
+  const int64_t panels = (s.Cout + kern.mr - 1) / kern.mr, u_pos = panels * s.Cin * kern.mr;
+  const int64_t u_floats = positions * u_pos;
   const bool prefetch_ahead =
       int64_t(sizeof(float)) * s.N * (s.Cin * s.H * s.W + s.Cout * s.Ho * s.Wo) > kPrefetchAheadBytes;
   const int workers = job_workers(jobs, s.flops());

@@ -150,7 +150,8 @@ DCSR_WINO_TARGET void gradient(int m, const float* p, int64_t ld, float* z, int6
 
 const Kernels& avx2_kernels() {
   // No sixteen-tile transforms (input16, output16 and their edge versions).
-  static const Kernels kernels{kRows, kBlock, input, multiply, output, nullptr, nullptr, input_edge, nullptr, output_edge};
+  static const Kernels kernels{kRows,   kBlock,     input,   multiply,   output,
+                               nullptr, nullptr,    input_edge, nullptr, output_edge};
   return kernels;
 }
 

@@ -213,7 +213,9 @@ DCSR_WINO_TARGET void output16_any(const float* mo, int64_t pos_stride, float bi
 #pragma GCC unroll 4
     for (int i = 0; i < M; ++i) {
       __m512 x = _mm512_add_ps(q[i], add);
-      if (res) x = _mm512_add_ps(x, Edge ? _mm512_maskz_loadu_ps(lanes[i], res + 16 * i) : _mm512_loadu_ps(res + 16 * i));
+      if (res) {
+        x = _mm512_add_ps(x, Edge ? _mm512_maskz_loadu_ps(lanes[i], res + 16 * i) : _mm512_loadu_ps(res + 16 * i));
+      }
       if (leaky) x = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, zero, _CMP_GT_OQ), _mm512_mul_ps(a, x), x);
       if (Edge) {
         _mm512_mask_storeu_ps(row + 16 * i, lanes[i], x);
