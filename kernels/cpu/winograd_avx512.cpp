@@ -238,40 +238,6 @@ DCSR_WINO_TARGET void output16_edge(const float* mo, int64_t pos_stride, float b
 
 #pragma GCC diagnostic pop
 
-template <bool Edge>
-DCSR_WINO_TARGET void input_any(int m, const float* p, int64_t ld, const EdgeBounds& e, float* v,
-                                int64_t pos_stride) {
-  if (m == kF2x5) return input_tiles<2, 5, Edge>(p, ld, e, v, pos_stride);
-  if (m == kF4x5) return input_tiles<4, 5, Edge>(p, ld, e, v, pos_stride);
-  if (m == 4) return input_tiles<4, 3, Edge>(p, ld, e, v, pos_stride);
-  input_tiles<2, 3, Edge>(p, ld, e, v, pos_stride);
-}
-
-DCSR_WINO_TARGET void input(int m, const float* p, int64_t ld, float* v, int64_t pos_stride) {
-  input_any<false>(m, p, ld, EdgeBounds{}, v, pos_stride);
-}
-
-DCSR_WINO_TARGET void input_edge(int m, const float* p, int64_t ld, const EdgeBounds& e, float* v,
-                                 int64_t pos_stride) {
-  input_any<true>(m, p, ld, e, v, pos_stride);
-}
-
-DCSR_WINO_TARGET void output(int m, const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld,
-                               const float* residual, float slope) {
-  if (m == kF2x5) return output_tiles<2, 5>(mo, pos_stride, bias, out, ld, residual, slope);
-  if (m == kF4x5) return output_tiles<4, 5>(mo, pos_stride, bias, out, ld, residual, slope);
-  if (m == 4) return output_tiles<4, 3>(mo, pos_stride, bias, out, ld, residual, slope);
-  output_tiles<2, 3>(mo, pos_stride, bias, out, ld, residual, slope);
-}
-
-DCSR_WINO_TARGET void output_edge(int m, const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld,
-                                  const float* residual, float slope, int rows, int cols) {
-  if (m == kF2x5) return output_tiles<2, 5, true>(mo, pos_stride, bias, out, ld, residual, slope, rows, cols);
-  if (m == kF4x5) return output_tiles<4, 5, true>(mo, pos_stride, bias, out, ld, residual, slope, rows, cols);
-  if (m == 4) return output_tiles<4, 3, true>(mo, pos_stride, bias, out, ld, residual, slope, rows, cols);
-  output_tiles<2, 3, true>(mo, pos_stride, bias, out, ld, residual, slope, rows, cols);
-}
-
 // ---- the weight gradient (winograd_weight.cpp) ----
 
 constexpr int64_t kWeightRows = 8, kWeightCols = 32, kWeightBlock = 32;
