@@ -382,6 +382,25 @@ TEST_CASE("winograd: the transformed weights are reused only while the weights' 
   }
 }
 
+TEST_CASE("winograd: tensors out of cache take the chunked multiply and its prefetches", "[winograd]") {
+  // Input and output together past 16 MB (here 8 channels at 700 x 701, 31 MB) cut the multiply into chunks of
+  // positions with this job's residual rows and the next job's input prefetched between them; the result must
+  // be the unchunked one's. Against the float32 direct path, F(2x2) and F(4x4), with a residual and a
+  // LeakyReLU, on every ISA.
+  PathGuard guard;
+  const Case c{1, 8, 700, 701, 8, 1, true, true, 0.2};
+  const Inputs in = make_inputs(c, 37);
+  paths::set_cpu_conv_path(CpuConvPath::kDirect);
+  const Tensor direct = forward(c, in, kFloat32).to(kFloat64);
+  for (CpuConvPath path : {CpuConvPath::kWinograd2, CpuConvPath::kWinograd4})
+    for (CpuIsa isa : supported_isas()) {
+      INFO(paths::isa_name(isa) << ", " << paths::cpu_conv_path_name(path));
+      paths::set_cpu_isa(isa);
+      paths::set_cpu_conv_path(path);
+      CHECK(max_abs_diff(forward(c, in, kFloat32).to(kFloat64), direct) <= 2 * tolerance(c));
+    }
+}
+
 TEST_CASE("winograd: too small a workspace falls back to the direct path", "[winograd]") {
   PathGuard guard;
   const Case c{1, 8, 12, 13, 6, 1, true, false, 1.0};
