@@ -118,13 +118,15 @@ struct EdgeRow16 {
   }
 };
 
+// The lanes j of a sixteen-float access at column `off` with lo <= off + j < hi.
+inline __mmask16 lanes_inside(int off, int lo, int hi) {
+  const int a = std::clamp(lo - off, 0, 16), b = std::clamp(hi - off, 0, 16);
+  return __mmask16(b > a ? ((1u << b) - 1) & ~((1u << a) - 1) : 0u);
+}
+
 // The lanes of load k that fall in the columns [lo, hi).
 inline void edge_lanes16(int lo, int hi, __mmask16 (&lanes)[8]) {
-  for (int k = 0; k < 8; ++k) {
-    const int a = std::clamp(lo - kLoadOffset16[k], 0, 16), b = std::clamp(hi - kLoadOffset16[k], 0, 16);
-    const uint32_t inside = b > a ? ((1u << b) - 1) & ~((1u << a) - 1) : 0u;
-    lanes[k] = __mmask16(inside & kLoadLanes16[k]);
-  }
+  for (int k = 0; k < 8; ++k) lanes[k] = lanes_inside(kLoadOffset16[k], lo, hi) & kLoadLanes16[k];
 }
 
 // c[j] = column j of the sixteen tiles at p (tile t's is p[4t + j]), j < 6,
@@ -198,10 +200,7 @@ DCSR_WINO_TARGET void output16_any(const float* mo, int64_t pos_stride, float bi
   const bool leaky = slope != 1.0f;
   // The lanes of store i inside the first `cols` columns.
   __mmask16 lanes[M];
-  for (int i = 0; i < M; ++i) {
-    const int inside = Edge ? std::clamp(cols - 16 * i, 0, 16) : 16;
-    lanes[i] = __mmask16((1u << inside) - 1);
-  }
+  for (int i = 0; i < M; ++i) lanes[i] = Edge ? lanes_inside(16 * i, 0, cols) : __mmask16(0xFFFF);
 #pragma GCC unroll 4
   for (int r = 0; r < M; ++r) {
     if (Edge && r >= rows) break;
