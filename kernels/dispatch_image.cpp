@@ -36,6 +36,23 @@ void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
   }
 }
 
+void conv2d_max_pool2_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y, int64_t padding,
+                              int64_t workspace_bytes, double activation_slope) {
+  const KernelScope scope("conv2d_max_pool2_forward", x.device(), conv_shape_detail(x, weight, 1, padding, 1));
+  switch (x.device()) {
+    case Device::CPU:
+      return cpu::conv2d_max_pool2_forward(x, weight, bias, y, padding, workspace_bytes, activation_slope);
+    case Device::CUDA: {
+      const int64_t k = weight.size(2);
+      Tensor full = empty({x.size(0), weight.size(0), x.size(2) + 2 * padding - k + 1, x.size(3) + 2 * padding - k + 1},
+                          x.dtype(), x.device());
+      conv2d_forward(x, weight, bias, Tensor(), full, 1, padding, 1, workspace_bytes, activation_slope);
+      Tensor no_indices;
+      return max_pool2d_forward(full, y, no_indices, 2);
+    }
+  }
+}
+
 void conv2d_backward_input(const Tensor& grad_y, const Tensor& weight, Tensor& grad_x, int64_t stride,
                            int64_t padding, int64_t groups, int64_t workspace_bytes) {
   const KernelScope scope("conv2d_backward_input", grad_y.device(),

@@ -60,4 +60,12 @@ const char* binary_op_name(BinaryOp op);
 
 #include "kernels/kernel_list.inc"
 
+// Inference's conv and pool in one, a kernel of the dispatch only (the CPU
+// fuses them; CUDA runs its two kernels, so it is not in the list):
+// y (N, Cout, Ho / 2, Wo / 2) = max_pool2d_forward of the output of
+// conv2d_forward(x, weight, bias, no residual, stride 1, padding, groups 1,
+// workspace_bytes, activation_slope), (N, Cout, Ho, Wo), without indices.
+void conv2d_max_pool2_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y, int64_t padding,
+                              int64_t workspace_bytes, double activation_slope);
+
 }  // namespace dcsr::kernels

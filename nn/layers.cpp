@@ -23,6 +23,11 @@ Tensor Conv2d::forward_activated(const Tensor& x, int64_t stride, double slope) 
   return conv2d_leaky_relu(x, *weight_, *bias_, slope, stride, kernel_ / 2);
 }
 
+Tensor Conv2d::forward_activated_max_pool2(const Tensor& x, double slope) const {
+  DCSR_CHECK(stride_ == 1, "Conv2d::forward_activated_max_pool2: stride ", stride_, " (the fused pool takes stride 1)");
+  return conv2d_leaky_relu_max_pool2(x, *weight_, *bias_, slope, kernel_ / 2);
+}
+
 Tensor Conv2d::forward_residual(const Tensor& x, const Tensor& residual, double slope) const {
   DCSR_CHECK(stride_ == 1, "Conv2d::forward_residual: stride ", stride_, " (only stride 1 keeps the input's size)");
   return conv2d_residual(x, *weight_, *bias_, residual, slope);

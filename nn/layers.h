@@ -40,6 +40,9 @@ class Conv2d : public Module {
   // leaky_relu(forward(x), slope) in one pass (conv2d_leaky_relu); slope 0 is ReLU.
   Tensor forward_activated(const Tensor& x, double slope = kLeakySlope) const { return forward_activated(x, stride_, slope); }
   Tensor forward_activated(const Tensor& x, int64_t stride, double slope) const;
+  // max_pool2d(forward_activated(x, slope), 2), stride 1 only; without a graph
+  // to record, in one pass (conv2d_leaky_relu_max_pool2).
+  Tensor forward_activated_max_pool2(const Tensor& x, double slope) const;
   // leaky_relu(residual + forward(x), slope) in one pass (conv2d_residual); stride 1 only.
   Tensor forward_residual(const Tensor& x, const Tensor& residual, double slope = 1.0) const;
   const Tensor& weight() const { return *weight_; }

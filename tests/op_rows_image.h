@@ -133,6 +133,29 @@ inline OpRow conv2d_leaky_relu_row() {
   return row;
 }
 
+// Its gradient is the two ops' (it records them); parity also checks the
+// graph-free form, which on CUDA runs the two kernels and on the CPU pools in cache.
+inline OpRow conv2d_leaky_relu_max_pool2_row() {
+  OpRow row{"conv2d_leaky_relu_max_pool2", true};  // a composite: it records max_pool2d and conv2d_leaky_relu
+  row.parity = {1e-5, 1e-4, 1e-4, 1e-4};
+  for (double slope : {0.0, 0.2}) {
+    const std::string s = " slope " + std::to_string(slope);
+    const ConvCase c{{2, 3, 7, 6}, 4, 3, 1, 1, 1, true};
+    row.cases.push_back(make_case(describe(c) + s, kGradcheck, [c](DType dt) { return conv_inputs(c, 75, dt); },
+                                  [slope](const TensorList& in) {
+                                    return TensorList{conv2d_leaky_relu_max_pool2(in[0], in[1], in[2], slope)};
+                                  }));
+    row.cases.push_back(make_case(
+        "(2, 16, 21, 35) -> 8, no graph" + s, kParity,
+        [](DType dt) {
+          return TensorList{uniform_leaf({2, 16, 21, 35}, 225, dt).detach(),
+                            uniform_leaf({8, 16, 3, 3}, 226, dt, -0.3, 0.3).detach(), uniform_leaf({8}, 227, dt).detach()};
+        },
+        [slope](const TensorList& in) { return TensorList{conv2d_leaky_relu_max_pool2(in[0], in[1], in[2], slope)}; }));
+  }
+  return row;
+}
+
 inline OpRow conv2d_residual_row() {
   OpRow row{"conv2d_residual"};
   row.parity = {1e-5, 1e-4, 1e-4, 1e-4};
@@ -318,7 +341,8 @@ inline std::vector<OpRow> im2col_rows() {
 
 inline std::vector<OpRow> image_rows() {
   using namespace op_rows_image;
-  std::vector<OpRow> rows{conv2d_row(), conv2d_leaky_relu_row(), conv2d_residual_row()};
+  std::vector<OpRow> rows{conv2d_row(), conv2d_leaky_relu_row(), conv2d_leaky_relu_max_pool2_row(),
+                          conv2d_residual_row()};
   for (OpRow& r : resampling_rows()) rows.push_back(std::move(r));
   for (OpRow& r : im2col_rows()) rows.push_back(std::move(r));
   return rows;

@@ -259,6 +259,48 @@ TEST_CASE("forward: conv2d_residual is leaky_relu(residual + conv2d) exactly, gr
       }
 }
 
+TEST_CASE("forward: conv2d_leaky_relu_max_pool2 is max_pool2d(conv2d_leaky_relu) exactly", "[ops]") {
+  // Without a graph (inference) the CPU pools the conv's output tiles in
+  // cache (float32 Winograd) or runs the two kernels (every other path);
+  // with one it is the two ops. Values bit for bit in both cases, and the
+  // gradients of the recorded form.
+  const std::vector<ConvCase> cases = {
+      {{2, 3, 7, 6}, 4, 3, 1, 1, 1, true},      // the DCSR default, an odd height
+      {{1, 2, 9, 8}, 3, 5, 1, 2, 1, false},     // 5x5, no bias
+      {{1, 8, 40, 37}, 16, 3, 1, 1, 1, true},   // float32: the Winograd paths, an odd width
+      {{1, 64, 24, 70}, 64, 3, 1, 1, 1, true},  // float32: VGG's conv1_2 channels (pairs of groups on AVX-512)
+  };
+  for (DType dtype : {kFloat64, kFloat32})
+    for (double slope : {0.0, 0.2})
+      for (const ConvCase& c : cases) {
+        INFO(describe(c) << " " << dtype_name(dtype) << " slope " << slope);
+        auto bias = [&c](const TensorList& in) { return c.bias ? in[2] : Tensor(); };
+        auto fused = [&](const TensorList& in) { return conv2d_leaky_relu_max_pool2(in[0], in[1], bias(in), slope, c.padding); };
+        auto separate = [&](const TensorList& in) {
+          return max_pool2d(conv2d_leaky_relu(in[0], in[1], bias(in), slope, 1, c.padding), 2);
+        };
+        require_bit_identical(fused, separate, conv_inputs(c, 67), dtype);
+        TensorList in;
+        for (const Tensor& t : conv_inputs(c, 68)) in.push_back(t.detach().to(dtype));
+        NoGradGuard no_grad;
+        const Tensor a = fused(in), b = separate(in);
+        REQUIRE(a.shape() == b.shape());
+        const std::vector<double> va = a.to_vector<double>(), vb = b.to_vector<double>();
+        CHECK(std::memcmp(va.data(), vb.data(), va.size() * sizeof(double)) == 0);
+      }
+}
+
+TEST_CASE("errors: conv2d_leaky_relu_max_pool2", "[ops]") {
+  Tensor x = leaf({1, 2, 5, 5}, 1), w = leaf({3, 2, 3, 3}, 2);
+  NoGradGuard no_grad;
+  CHECK_THROWS_WITH(conv2d_leaky_relu_max_pool2(x, w, Tensor(), 1.0),
+                    Catch::Contains("conv2d_leaky_relu_max_pool2: slope 1 must be in [0, 1)"));
+  CHECK_THROWS_WITH(conv2d_leaky_relu_max_pool2(x, leaf({3, 4, 3, 3}, 3), Tensor(), 0.2),
+                    Catch::Contains("conv2d_leaky_relu_max_pool2: weight (3, 4, 3, 3) does not match input channels 2"));
+  CHECK_THROWS_WITH(conv2d_leaky_relu_max_pool2(leaf({1, 2, 1, 5}, 4), w, Tensor(), 0.2),
+                    Catch::Contains("conv2d_leaky_relu_max_pool2: the conv's output (1, 3, 1, 5) is smaller than the 2 x 2 pool"));
+}
+
 TEST_CASE("errors: conv2d_residual", "[ops]") {
   Tensor x = leaf({1, 2, 5, 5}, 1), w = leaf({3, 2, 3, 3}, 2);
   CHECK_THROWS_WITH(conv2d_residual(x, w, Tensor(), leaf({1, 3, 5, 4}, 3)),

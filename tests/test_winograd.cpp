@@ -5,6 +5,7 @@
 // on odd sizes, every padding and every epilogue; then through the autograd
 // ops with the path forced both ways.
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -349,6 +350,50 @@ TEST_CASE("winograd: the ISA paths agree with each other", "[winograd]") {
         CHECK(max_abs_diff(forward(c, in, kFloat32).to(kFloat64), generic) <= tolerance(c));
       }
     }
+  }
+}
+
+TEST_CASE("winograd: the pooled output is max_pool2d of the conv's output, bit for bit", "[winograd]") {
+  // conv2d_max_pool2_forward pools each group's output rows (a pair's, on
+  // AVX-512's F(4x4)) while they are in cache, and never stores the full
+  // output. It must pick the value of every window that the conv's full
+  // output pooled afterwards gives: on every ISA path and tile, at odd sizes
+  // (a last row or column no window reads), in batches, at every padding, for
+  // 3x3 and 5x5, and where a NaN spreads; the direct path's fallback (the two
+  // kernels) too.
+  PathGuard guard;
+  auto pooled = [](const Case& c, const Inputs& in, bool fused) {
+    const Tensor x = f32(in.x), w = f32(in.w), b = f32(in.b);
+    Tensor y = empty({c.n, c.cout, c.ho() / 2, c.wo() / 2}, kFloat32);
+    if (fused) {
+      kernels::conv2d_max_pool2_forward(x, w, b, y, c.pad, int64_t(1) << 30, c.slope);
+      return y;
+    }
+    Tensor full = empty({c.n, c.cout, c.ho(), c.wo()}, kFloat32), no_indices;
+    kernels::conv2d_forward(x, w, b, Tensor(), full, 1, c.pad, 1, int64_t(1) << 30, c.slope);
+    kernels::max_pool2d_forward(full, y, no_indices, 2);
+    return y;
+  };
+  auto same_bits = [](const Tensor& a, const Tensor& b) {
+    return a.shape() == b.shape() && std::memcmp(a.data<float>(), b.data<float>(), size_t(a.numel()) * sizeof(float)) == 0;
+  };
+  std::vector<Case> pool_cases;
+  for (const Case& c : cases())
+    if (c.ho() >= 2 && c.wo() >= 2) pool_cases.push_back(c);
+  pool_cases.push_back({1, 64, 20, 333, 64, 1, true, false, 0.0});  // VGG's conv1_2: pairs of groups, an odd width
+  REQUIRE(pool_cases.size() >= 12);
+  for (size_t i = 0; i < pool_cases.size(); ++i) {
+    const Case& c = pool_cases[i];
+    Inputs in = make_inputs(c, 29);
+    if (i + 1 == pool_cases.size()) in.x.data<double>()[in.x.numel() / 2] = std::nan("");  // the windows it reaches: NaN
+    const paths::ConvShape shape{c.n, c.cin, c.h, c.w, c.cout, c.k, 1, c.pad, 1, c.ho(), c.wo()};
+    for (CpuIsa isa : supported_isas())
+      for (CpuConvPath path : {CpuConvPath::kWinograd2, CpuConvPath::kWinograd4, CpuConvPath::kDirect}) {
+        paths::set_cpu_isa(isa);
+        paths::set_cpu_conv_path(path);
+        INFO(describe(c) << ", " << paths::isa_name(isa) << ", " << paths::conv_forward_path(shape));
+        CHECK(same_bits(pooled(c, in, true), pooled(c, in, false)));
+      }
   }
 }
 

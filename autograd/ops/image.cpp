@@ -46,11 +46,11 @@ int64_t conv_workspace_limit() { return workspace_limit; }
 
 namespace {
 
-// conv2d, conv2d_leaky_relu and conv2d_residual: act((conv(x) + bias) + residual)
-// with act(v) = v > 0 ? v : slope * v; `op` names the op in messages and
-// history; residual may be undefined; slope 1 is no activation.
-Tensor convolve(const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& residual,
-                int64_t stride, int64_t padding, int64_t groups, double slope) {
+// The checks of a conv's arguments (`op` names the op in messages; residual
+// may be undefined): returns the output's shape (N, Cout, Ho, Wo), and
+// resolves padding < 0 to k / 2.
+Shape conv_output_shape(const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                        const Tensor& residual, int64_t stride, int64_t& padding, int64_t groups) {
   check_image(x, op);
   check_floating(weight, op, "weight");
   check_same_type(x, weight, op, "input", "weight");
@@ -83,8 +83,15 @@ Tensor convolve(const char* op, const Tensor& x, const Tensor& weight, const Ten
     DCSR_CHECK(residual.shape() == Shape({N, Cout, Ho, Wo}), op, ": residual ", shape_str(residual.shape()),
                " must have the output's shape (", N, ", ", Cout, ", ", Ho, ", ", Wo, ")");
   }
+  return {N, Cout, Ho, Wo};
+}
 
-  Tensor y = empty({N, Cout, Ho, Wo}, x.dtype(), x.device());
+// conv2d, conv2d_leaky_relu and conv2d_residual: act((conv(x) + bias) + residual)
+// with act(v) = v > 0 ? v : slope * v; `op` names the op in messages and
+// history; residual may be undefined; slope 1 is no activation.
+Tensor convolve(const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& residual,
+                int64_t stride, int64_t padding, int64_t groups, double slope) {
+  Tensor y = empty(conv_output_shape(op, x, weight, bias, residual, stride, padding, groups), x.dtype(), x.device());
   kernels::conv2d_forward(x, weight, bias, residual, y, stride, padding, groups, conv_workspace_limit(), slope);
 
   const bool need_x = x.requires_grad(), need_w = weight.requires_grad();
@@ -141,6 +148,20 @@ Tensor conv2d_residual(const Tensor& x, const Tensor& weight, const Tensor& bias
   DCSR_CHECK(residual.defined(), "conv2d_residual: the residual is undefined");
   DCSR_CHECK(slope >= 0.0 && slope <= 1.0, "conv2d_residual: slope ", slope, " must be in [0, 1]");
   return convolve("conv2d_residual", x, weight, bias, residual, 1, -1, 1, slope);
+}
+
+Tensor conv2d_leaky_relu_max_pool2(const Tensor& x, const Tensor& weight, const Tensor& bias, double slope,
+                                   int64_t padding) {
+  const char* op = "conv2d_leaky_relu_max_pool2";
+  DCSR_CHECK(slope >= 0.0 && slope < 1.0, op, ": slope ", slope, " must be in [0, 1)");
+  // With a graph to record, the two ops, whose backward formulas it takes.
+  if (autograd::needs_grad({x, weight, bias})) return max_pool2d(conv2d_leaky_relu(x, weight, bias, slope, 1, padding), 2);
+  const Shape full = conv_output_shape(op, x, weight, bias, Tensor(), 1, padding, 1);
+  DCSR_CHECK(full[2] >= 2 && full[3] >= 2, op, ": the conv's output ", shape_str(full),
+             " is smaller than the 2 x 2 pool");
+  Tensor y = empty({full[0], full[1], full[2] / 2, full[3] / 2}, x.dtype(), x.device());
+  kernels::conv2d_max_pool2_forward(x, weight, bias, y, padding, conv_workspace_limit(), slope);
+  return y;
 }
 
 // ---------------------------------------------------------------- resampling

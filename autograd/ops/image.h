@@ -30,6 +30,13 @@ Tensor conv2d_leaky_relu(const Tensor& x, const Tensor& weight, const Tensor& bi
 // residual: the output's shape; slope in [0, 1], 1 (the default) is no activation.
 Tensor conv2d_residual(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& residual,
                        double slope = 1.0);
+// max_pool2d(conv2d_leaky_relu(x, weight, bias, slope, 1, padding), 2), the
+// same values. Where no graph is recorded (inference), on the CPU, each group
+// of output tiles is pooled while it is in cache and the full-size output is
+// never stored (VGG's conv1_2 and its pool: 28 MB for 64 channels at 332 x
+// 332, 7 MB pooled); with a graph to record, the two ops. slope in [0, 1).
+Tensor conv2d_leaky_relu_max_pool2(const Tensor& x, const Tensor& weight, const Tensor& bias, double slope,
+                                   int64_t padding = -1);
 void set_conv_workspace_limit(int64_t bytes);  // default 256 MB
 int64_t conv_workspace_limit();
 

@@ -46,8 +46,7 @@ Tensor FeatureMatching::features(const Tensor& x, Mode mode) const {
   // other x2 upsampling uses align_corners=False). 4K mode only.
   if (mode == Mode::K4) y = bicubic_resize(y, 2 * y.size(2), 2 * y.size(3), /*align_corners=*/true);
   y = conv1_1_->forward_activated(y, 0.0);  // VGG layers: plain ReLU (slope 0)
-  y = conv1_2_->forward_activated(y, 0.0);
-  y = max_pool2d(y, 2);
+  y = conv1_2_->forward_activated_max_pool2(y, 0.0);  // then features.4, the max pool (fused in inference)
   y = conv2_1_->forward_activated(y, 0.0);
   return map_->forward_activated(y);
 }

@@ -393,6 +393,23 @@ void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
   });
 }
 
+void conv2d_max_pool2_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y, int64_t padding,
+                              int64_t workspace_bytes, double activation_slope) {
+  const int64_t k = weight.size(2), Ho = x.size(2) + 2 * padding - k + 1, Wo = x.size(3) + 2 * padding - k + 1;
+  if (x.dtype() == kFloat32 && y.numel() > 0) {
+    const ConvShape s = conv_shape(x, weight, 1, padding, 1, Ho, Wo);
+    const Epilogue pooled{nullptr, activation_slope, y.data<float>()};
+    if (winograd_forward_planned(s, x.data<float>(), weight.data<float>(),
+                                 bias.defined() ? bias.data<float>() : nullptr, nullptr, workspace_bytes, pooled))
+      return;
+  }
+  // Any other path: the full output, then the pool.
+  Tensor full = empty({x.size(0), weight.size(0), Ho, Wo}, x.dtype());
+  conv2d_forward(x, weight, bias, Tensor(), full, 1, padding, 1, workspace_bytes, activation_slope);
+  Tensor no_indices;
+  max_pool2d_forward(full, y, no_indices, 2);
+}
+
 void conv2d_backward_input(const Tensor& grad_y, const Tensor& weight, Tensor& grad_x, int64_t stride,
                            int64_t padding, int64_t groups, int64_t workspace_bytes) {
   dispatch_floating(grad_y.dtype(), "conv2d_backward_input", [&](auto zero) {

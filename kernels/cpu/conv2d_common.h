@@ -67,6 +67,10 @@ inline ChunkPlan plan_columns(int64_t images, int64_t P, int64_t bytes_per_colum
 struct Epilogue {
   const void* residual = nullptr;  // same layout as the output, or null
   double slope = 1.0;
+  // Where set (float32, the Winograd paths only: winograd_forward): the
+  // output is not stored at y; its 2x2 max pool is, here, (N, Cout, Ho / 2,
+  // Wo / 2), from each group's rows while they are in cache. No residual.
+  void* pooled = nullptr;
   bool active() const { return residual || slope != 1.0; }
 };
 

@@ -4,4 +4,10 @@
 
 namespace dcsr::kernels::cpu {
 #include "kernels/kernel_list.inc"
+
+// kernels.h's conv2d_max_pool2_forward on the CPU (conv2d.cpp): where a
+// float32 conv takes a Winograd path, each group's output rows are pooled in
+// cache (Epilogue::pooled); otherwise the full output, then the pool.
+void conv2d_max_pool2_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y, int64_t padding,
+                              int64_t workspace_bytes, double activation_slope);
 }  // namespace dcsr::kernels::cpu

@@ -4,6 +4,7 @@
 
 #include "kernels/cpu/cpu_common.h"
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/max_pool_row.h"
 #include "kernels/cpu/parallel_jobs.h"
 
 namespace dcsr::kernels::cpu {
@@ -59,34 +60,6 @@ void avg_pool2d_backward(const Tensor& grad_y, Tensor& grad_x, int64_t kernel) {
   });
 }
 
-namespace {
-
-// Row-major window order; only a strictly larger value, or a first NaN,
-// replaces the best: the first maximum wins, as in PyTorch, and a NaN beats
-// any number. (Among several NaNs the first wins, as in the CUDA kernel;
-// PyTorch takes the last. It only moves where the gradient goes.)
-template <typename T>
-inline bool replaces(T v, T best) {
-  return v > best || (v != v && best == best);
-}
-
-// The 2x2 windows of one output row without indices (inference): rows r0, r1
-// of the input, Wo outputs. Branch-free selects in window order, so the
-// compiler vectorises it and every value (a signed zero included) is the one
-// the general loop picks.
-template <typename T>
-void max_pool_row_2x2(const T* r0, const T* r1, T* out, int64_t Wo) {
-  for (int64_t ox = 0; ox < Wo; ++ox) {
-    T best = r0[2 * ox];
-    const T v1 = r0[2 * ox + 1], v2 = r1[2 * ox], v3 = r1[2 * ox + 1];
-    best = replaces(v1, best) ? v1 : best;
-    best = replaces(v2, best) ? v2 : best;
-    best = replaces(v3, best) ? v3 : best;
-    out[ox] = best;
-  }
-}
-
-}  // namespace
 
 void max_pool2d_forward(const Tensor& x, Tensor& y, Tensor& indices, int64_t kernel) {
   dispatch_floating(x.dtype(), "max_pool2d_forward", [&](auto zero) {
@@ -115,7 +88,7 @@ void max_pool2d_forward(const Tensor& x, Tensor& y, Tensor& indices, int64_t ker
             for (int64_t kx = 0; kx < kernel; ++kx) {
               const int64_t at = (oy * kernel + ky) * W + ox * kernel + kx;
               const T v = p[at];
-              if (replaces(v, best_value)) {
+              if (max_pool_replaces(v, best_value)) {
                 best_value = v;
                 best = at;
               }

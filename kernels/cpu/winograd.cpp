@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kernels/cpu/cpu_common.h"
+#include "kernels/cpu/max_pool_row.h"
 #include "kernels/cpu/winograd_transforms.h"
 
 namespace dcsr::kernels::cpu {
@@ -363,7 +364,8 @@ bool winograd_forward(const ConvShape& s, const float* x, const float* w, const 
   // The staged window holds two groups' (input_group_pair) or one group's. U counts against the limit
   // though packed_weights may hold it already (its cache is bounded on its own: kPackedCacheBytes).
   const int64_t window_floats = N * (window_cols + group_cols);
-  const int64_t slot_floats = v_floats + m_floats + window_floats + mo_side * group_cols;
+  // edge_out holds a group's output rows, or (pooled) a pair's: mo_side x 2 group_cols.
+  const int64_t slot_floats = v_floats + m_floats + window_floats + mo_side * 2 * group_cols;
   const int64_t panels = (s.Cout + kern.mr - 1) / kern.mr, u_pos = panels * s.Cin * kern.mr;
   const int64_t u_floats = positions * u_pos;
   const bool prefetch_ahead =
@@ -375,6 +377,9 @@ bool winograd_forward(const ConvShape& s, const float* x, const float* w, const 
   const std::shared_ptr<const std::vector<float>> packed = winograd::packed_weights(s, w, m, kern.mr, u_floats);
   const float* u = packed->data();
   float* ws = scratch.data<float>();
+  const float* residual = static_cast<const float*>(epilogue.residual);
+  float* const pooled = static_cast<float*>(epilogue.pooled);  // y is not written where set
+  DCSR_CHECK(pooled == nullptr || residual == nullptr, "winograd_forward: a pooled output takes no residual");
   struct Group {
     int64_t n, y0, x0;  // image, first output row and column
   };
@@ -386,7 +391,7 @@ bool winograd_forward(const ConvShape& s, const float* x, const float* w, const 
     float* v = ws + slot * slot_floats;
     float* mo = v + v_floats;
     float* window = mo + m_floats;               // an edge group's staged input window
-    float* edge_out = window + window_floats;    // an edge group's output rows
+    float* edge_out = window + window_floats;    // an edge group's (or a pooled group's or pair's) output rows
     // The job's groups: where each starts, and its rows and columns inside the output.
     Group groups[kMaxGroupsPerJob];
     int64_t group_rows[kMaxGroupsPerJob], group_cols_here[kMaxGroupsPerJob];
@@ -424,7 +429,6 @@ bool winograd_forward(const ConvShape& s, const float* x, const float* w, const 
       }
       winograd::input_group(kern, m, s, x, groups[g].n, groups[g].y0, groups[g].x0, v + 8 * g, block, v_pos, window);
     }
-    const float* residual = static_cast<const float*>(epilogue.residual);
     if (!prefetch_ahead) {
       kern.multiply(positions, u, v, v_pos, mo, m_pos, s.Cin, s.Cout);
     } else {
@@ -467,14 +471,15 @@ bool winograd_forward(const ConvShape& s, const float* x, const float* w, const 
     // the transform's narrower stores were still in flight, which cannot be
     // forwarded to wider loads.) An edge group's output goes through the
     // ISA's edge versions, or where it has none to edge_out, is copied, and
-    // gets the epilogue after.
+    // gets the epilogue after. Pooled, every group's or pair's rows go to
+    // edge_out (in L1), and only their 2x2 max pool is stored.
     const float slope = float(epilogue.slope);
     for (int64_t co = 0; co < s.Cout; ++co) {
       const float bias = b ? b[co] : 0.0f;
       for (int64_t g = 0; g < count; ++g) {
         const Group& grp = groups[g];
         const int64_t rows = group_rows[g], cols = group_cols_here[g];
-        if (co + kPrefetchChannels < s.Cout) {
+        if (co + kPrefetchChannels < s.Cout && pooled == nullptr) {
           const int64_t ahead = ((grp.n * s.Cout + co + kPrefetchChannels) * s.Ho + grp.y0) * s.Wo + grp.x0;
           for (int64_t r = 0; r < rows; ++r)
             for (int64_t c = 0; c < cols; c += 16) {
@@ -484,6 +489,21 @@ bool winograd_forward(const ConvShape& s, const float* x, const float* w, const 
         }
         if (g > 0 && pair_first[g - 1]) continue;  // written with the group before it
         const float* mg = mo + co * block + 8 * g;
+        if (pooled != nullptr) {
+          // A pair's second group is whole in columns or partial at the row's end; its first is whole.
+          const int64_t ld = pair_first[g] ? 2 * group_cols : group_cols;
+          const int64_t pool_cols = (pair_first[g] ? cols + group_cols_here[g + 1] : cols) / 2;
+          if (pair_first[g]) {
+            kern.output16(mg, m_pos, bias, edge_out, ld, nullptr, slope);
+          } else {
+            kern.output(m, mg, m_pos, bias, edge_out, ld, nullptr, slope);
+          }
+          // Output rows y0 + r, y0 + r + 1 (y0 and x0 even) make pooled row (y0 + r) / 2; an odd last row is dropped.
+          float* prow = pooled + ((grp.n * s.Cout + co) * (s.Ho / 2) + grp.y0 / 2) * (s.Wo / 2) + grp.x0 / 2;
+          for (int64_t r = 0; r + 1 < rows; r += 2, prow += s.Wo / 2)
+            max_pool_row_2x2(edge_out + r * ld, edge_out + (r + 1) * ld, prow, pool_cols);
+          continue;
+        }
         float* yrow = y + ((grp.n * s.Cout + co) * s.Ho + grp.y0) * s.Wo + grp.x0;  // the group's first output row
         const float* res = residual ? residual + (yrow - y) : nullptr;
         if (pair_first[g]) {

@@ -62,7 +62,9 @@ inline bool winograd_5x5_applies(const ConvShape& s) {
 
 // y (N, Cout, Ho, Wo) = epilogue(conv(x, w) + b) for a shape where
 // winograd_applies (m = 2 or 4, the output tile) or winograd_5x5_applies
-// (m = kF2x5 or kF4x5). b may be null. Returns
+// (m = kF2x5 or kF4x5). b may be null. With epilogue.pooled set, y is not
+// written (it may be null): the 2x2 max pool of each group's output rows goes
+// to epilogue.pooled instead (no residual). Returns
 // false, having done nothing, when the scratch does not fit `limit` bytes.
 bool winograd_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y, int64_t limit,
                       const Epilogue& epilogue, int m, CpuIsa isa);

@@ -38,7 +38,8 @@ int space_to_depth_tile_for(const ConvShape& s);
 // y = epilogue(conv(x, w) + b) through Winograd when winograd_tile_for(s) > 0,
 // or through the pixel phases when space_to_depth_tile_for(s) > 0 (on the
 // cpu_isa() path), and its scratch fits `limit`; false, having done nothing,
-// otherwise (the caller takes the direct path).
+// otherwise (the caller takes the direct path). With epilogue.pooled set, the
+// pooled output goes there and y is not written (it may be null).
 bool winograd_forward_planned(const ConvShape& s, const float* x, const float* w, const float* b, float* y,
                               int64_t limit, const Epilogue& epilogue);
 
