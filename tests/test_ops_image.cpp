@@ -3,6 +3,7 @@
 // convolutions against their separate ops, and error messages. Their
 // gradchecks, CPU-vs-CUDA parity and PyTorch goldens run from the op table
 // (tests/op_rows_image.h, driven by tests/test_op_table.cpp).
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -368,6 +369,43 @@ TEST_CASE("forward: bicubic by hand", "[ops]") {
   CHECK(u[0] == Approx(rv[0]).epsilon(1e-14));
   CHECK(u[8] == Approx(rv[4]).epsilon(1e-14));
   CHECK(u[62] == Approx(rv[19]).epsilon(1e-14));
+}
+
+TEST_CASE("forward: bicubic x2 is exact on integers, every column (the doubled columns' loop and the edges)", "[ops]") {
+  // An output twice as wide takes the taps at t = 0.75 (even columns, input
+  // i - 2 .. i + 1) and t = 0.25 (odd, i - 1 .. i + 2): weights that are
+  // exact binary fractions (-0.03515625, 0.26171875, 0.87890625,
+  // -0.10546875), so on small integers every sum is exact in any order and
+  // must equal this plain formula, edge clamping included. Widths below 5
+  // take the general loop alone; from 5 the interior its own (bicubic.cpp).
+  const double far = -0.03515625, mid = 0.26171875, near = 0.87890625, edge = -0.10546875;
+  for (int64_t w : {3, 4, 5, 6, 9, 40})
+    for (DType dtype : {kFloat32, kFloat64}) {
+      INFO("width " << w << " " << dtype_name(dtype));
+      std::vector<double> row(size_t(2 * w));  // two rows: H 2 -> 4 as well
+      for (size_t i = 0; i < row.size(); ++i) row[i] = double(int64_t((i * 37 + 11) % 41) - 20);
+      const Tensor x = from_vector<double>(row, {1, 1, 2, w}).to(dtype);
+      const std::vector<double> got = bicubic_resize(x, 4, 2 * w).to_vector<double>();
+      auto at = [&](int64_t r, int64_t c) {
+        return row[size_t(std::clamp<int64_t>(r, 0, 1) * w + std::clamp<int64_t>(c, 0, w - 1))];
+      };
+      // Along W: output column 2i + p from columns i - 2 + p .. i + 1 + p.
+      auto along_w = [&](int64_t r, int64_t ox) {
+        const int64_t i = ox / 2, p = ox % 2;
+        return p == 0 ? far * at(r, i - 2) + mid * at(r, i - 1) + near * at(r, i) + edge * at(r, i + 1)
+                      : edge * at(r, i - 1) + near * at(r, i) + mid * at(r, i + 1) + far * at(r, i + 2);
+      };
+      for (int64_t oy = 0; oy < 4; ++oy)
+        for (int64_t ox = 0; ox < 2 * w; ++ox) {
+          const int64_t i = oy / 2, p = oy % 2;
+          const double want = p == 0 ? far * along_w(i - 2, ox) + mid * along_w(i - 1, ox) + near * along_w(i, ox) +
+                                           edge * along_w(i + 1, ox)
+                                     : edge * along_w(i - 1, ox) + near * along_w(i, ox) + mid * along_w(i + 1, ox) +
+                                           far * along_w(i + 2, ox);
+          INFO("output (" << oy << ", " << ox << ")");
+          CHECK(got[size_t(oy * 2 * w + ox)] == want);
+        }
+    }
 }
 
 TEST_CASE("forward: bicubic_scale uses floor sizes and the size ratio (torch 1.4)", "[ops]") {

@@ -56,11 +56,43 @@ CubicTaps<T> cubic_taps(int64_t in, int64_t out, bool align_corners) {
   return {index_storage, weight_storage, index, weight};
 }
 
+// For an output exactly twice as wide (align_corners false), output columns
+// 2i and 2i + 1 take the same four weights for every i, from input columns
+// i - 2 .. i + 1 and i - 1 .. i + 2. The columns [2 lo, 2 hi) whose taps are
+// all inside the row (no clamping) then need no index table: `even` and
+// `odd` hold the weights, and the loop over them vectorises (the general
+// one gathers four values per output: 60% of an up2 of 32 channels at 166 x
+// 166, one thread). has is false where another size or a weight that
+// differs leaves the general loop to do it all.
+template <typename T>
+struct DoubledColumns {
+  bool has = false;
+  int64_t lo = 0, hi = 0;
+  T even[4] = {}, odd[4] = {};
+};
+
+template <typename T>
+DoubledColumns<T> doubled_columns(const CubicTaps<T>& cols, int64_t W, int64_t Wo, bool align_corners) {
+  DoubledColumns<T> d;
+  if (align_corners || Wo != 2 * W || W < 5) return d;
+  d.lo = 2;
+  d.hi = W - 2;  // i in [2, W - 2): taps i - 2 .. i + 2 all inside [0, W)
+  for (int m = 0; m < 4; ++m) d.even[m] = cols.weight[4 * (2 * d.lo) + m], d.odd[m] = cols.weight[4 * (2 * d.lo + 1) + m];
+  for (int64_t i = d.lo; i < d.hi; ++i)
+    for (int m = 0; m < 4; ++m)
+      if (cols.weight[4 * (2 * i) + m] != d.even[m] || cols.weight[4 * (2 * i + 1) + m] != d.odd[m] ||
+          cols.index[4 * (2 * i) + m] != i - 2 + m || cols.index[4 * (2 * i + 1) + m] != i - 1 + m)
+        return d;
+  d.has = true;
+  return d;
+}
+
 template <typename T>
 void forward_typed(const Tensor& x, Tensor& y, bool align_corners) {
   const int64_t H = x.size(2), W = x.size(3), Ho = y.size(2), Wo = y.size(3);
   const int64_t planes = x.size(0) * x.size(1);
   const CubicTaps<T> rows = cubic_taps<T>(H, Ho, align_corners), cols = cubic_taps<T>(W, Wo, align_corners);
+  const DoubledColumns<T> doubled = doubled_columns(cols, W, Wo, align_corners);
   const T* in = x.data<T>();
   T* out = y.data<T>();
   // One output row per job; the slot's scratch holds its H-interpolated row.
@@ -78,11 +110,22 @@ void forward_typed(const Tensor& x, Tensor& y, bool align_corners) {
             w3 = rows.weight[4 * oy + 3];
     for (int64_t i = 0; i < W; ++i) tmp[i] = r0[i] * w0 + r1[i] * w1 + r2[i] * w2 + r3[i] * w3;
     T* o = out + job * Wo;
-    for (int64_t ox = 0; ox < Wo; ++ox) {
-      const int64_t* ix = cols.index + 4 * ox;
-      const T* wx = cols.weight + 4 * ox;
-      o[ox] = tmp[ix[0]] * wx[0] + tmp[ix[1]] * wx[1] + tmp[ix[2]] * wx[2] + tmp[ix[3]] * wx[3];
+    auto general = [&](int64_t ox0, int64_t ox1) {
+      for (int64_t ox = ox0; ox < ox1; ++ox) {
+        const int64_t* ix = cols.index + 4 * ox;
+        const T* wx = cols.weight + 4 * ox;
+        o[ox] = tmp[ix[0]] * wx[0] + tmp[ix[1]] * wx[1] + tmp[ix[2]] * wx[2] + tmp[ix[3]] * wx[3];
+      }
+    };
+    if (!doubled.has) return general(0, Wo);
+    general(0, 2 * doubled.lo);
+    // The same sums, in the same order, as the general loop's.
+    const T *e = doubled.even, *d = doubled.odd;
+    for (int64_t i = doubled.lo; i < doubled.hi; ++i) {
+      o[2 * i] = tmp[i - 2] * e[0] + tmp[i - 1] * e[1] + tmp[i] * e[2] + tmp[i + 1] * e[3];
+      o[2 * i + 1] = tmp[i - 1] * d[0] + tmp[i] * d[1] + tmp[i + 1] * d[2] + tmp[i + 2] * d[3];
     }
+    general(2 * doubled.hi, Wo);
   });
 }
 
