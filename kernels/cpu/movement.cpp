@@ -1,5 +1,6 @@
 // CPU data movement: permute, slice copies, 2-D padding, index_select/add,
 // gather/scatter_add.
+#include <algorithm>
 #include <cstring>
 
 #include "kernels/cpu/cpu_common.h"
@@ -105,8 +106,13 @@ void pad2d(const Tensor& x, Tensor& out, const std::array<int64_t, 4>& pads, Pad
           std::memcpy(row + left, src, size_t(W) * sizeof(T));
           std::fill(row + left + W, row + Wo, fill_value);
         } else {
+          // The row's middle is a copy; only the padding columns are reflected
+          // (indexed through reflect, the whole row did not vectorise).
           const T* src = in + (p * H + reflect(si, H)) * W;
-          for (int64_t j = 0; j < Wo; ++j) row[j] = src[reflect(j - left, W)];
+          const int64_t lo = std::clamp<int64_t>(left, 0, Wo), hi = std::clamp<int64_t>(left + W, lo, Wo);
+          for (int64_t j = 0; j < lo; ++j) row[j] = src[reflect(j - left, W)];
+          std::memcpy(row + lo, src + (lo - left), size_t(hi - lo) * sizeof(T));
+          for (int64_t j = hi; j < Wo; ++j) row[j] = src[reflect(j - left, W)];
         }
       }
     });
