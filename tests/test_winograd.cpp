@@ -286,9 +286,12 @@ TEST_CASE("winograd: 5x5 stride-2 convolutions through the pixel phases equal th
     bool bias, residual;
     double slope;
   };
+  // Odd H and W with batch 2, and 141 columns (71 outputs: a pair of
+  // F(4x4) groups and a partial third on AVX-512).
   const StrideCase stride_cases[] = {{1, 3, 9, 9, 4, true, false, 1.0},   {2, 5, 17, 24, 7, true, true, 0.2},
                                      {1, 16, 33, 70, 9, false, true, 0.0}, {1, 7, 2, 3, 3, true, false, 1.0},
-                                     {1, 33, 130, 131, 17, true, true, 0.1}};
+                                     {1, 33, 130, 131, 17, true, true, 0.1}, {2, 4, 23, 37, 5, true, true, 0.2},
+                                     {2, 6, 45, 141, 6, false, true, 0.1}};
   for (const StrideCase& c : stride_cases) {
     const int64_t ho = (c.h - 1) / 2 + 1, wo = (c.w - 1) / 2 + 1;
     Generator gen(31);
@@ -332,6 +335,97 @@ TEST_CASE("winograd: 5x5 stride-2 convolutions through the pixel phases equal th
   CHECK(paths::conv_forward_path(stride2(64, 332, 1)).rfind("direct/", 0) == 0);
   paths::set_cpu_conv_path(CpuConvPath::kDirect);
   CHECK(paths::conv_forward_path(stride2(64, 332, 2)).rfind("direct/", 0) == 0);
+}
+
+TEST_CASE("winograd: the pixel phases staged window by window give the bytes of the phases written out",
+          "[winograd]") {
+  // A 5x5 stride-2 conv's Winograd path stages each input window of its
+  // phases from x (PhaseInput); the same 3x3 stride-1 conv on the phases and
+  // the rearranged weights written out here (conv_space_to_depth.h) must give
+  // the same bytes: the same transforms of the same values. Every ISA, both
+  // tiles, odd and even sides, batch 2 (windows cross all four edges: the
+  // phases' padding 1, and odd sides' last phase row or column), an image
+  // smaller than one window, rows of several F(4x4) pairs with a partial
+  // group, and one of 32 MB (past the 16 MB from which the multiply is cut
+  // into chunks with the next job's source rows prefetched between them).
+  PathGuard guard;
+  struct PhaseCase {
+    int64_t n, cin, h, w, cout;
+  };
+  for (const PhaseCase& c : {PhaseCase{2, 3, 23, 37, 5}, PhaseCase{2, 5, 18, 20, 4}, PhaseCase{1, 2, 3, 5, 3},
+                             PhaseCase{2, 4, 61, 141, 9}, PhaseCase{1, 7, 44, 270, 6}, PhaseCase{1, 8, 1001, 1003, 4}}) {
+    const int64_t ho = (c.h + 1) / 2, wo = (c.w + 1) / 2, pc = 4 * c.cin;
+    Generator gen(41);
+    const Tensor x = uniform({c.n, c.cin, c.h, c.w}, gen, -1, 1, kFloat32);
+    const Tensor w = uniform({c.cout, c.cin, 5, 5}, gen, -0.5, 0.5, kFloat32);
+    const Tensor b = uniform({c.cout}, gen, -1, 1, kFloat32);
+    // x'[n][ci * 4 + 2 ry + rx][i][j] = x[n][ci][2i + ry][2j + rx], 0 past the edge.
+    Tensor xp = zeros({c.n, pc, ho, wo}, kFloat32);
+    const float* xs = x.data<float>();
+    float* xd = xp.data<float>();
+    for (int64_t n = 0; n < c.n; ++n)
+      for (int64_t ci = 0; ci < c.cin; ++ci)
+        for (int64_t ry = 0; ry < 2; ++ry)
+          for (int64_t rx = 0; rx < 2; ++rx)
+            for (int64_t i = 0; 2 * i + ry < c.h; ++i)
+              for (int64_t j = 0; 2 * j + rx < c.w; ++j)
+                xd[((n * pc + ci * 4 + 2 * ry + rx) * ho + i) * wo + j] =
+                    xs[((n * c.cin + ci) * c.h + 2 * i + ry) * c.w + 2 * j + rx];
+    // w'[co][ci * 4 + 2 ry + rx][ty + 1][tx + 1] = w[co][ci][2 ty + ry + 2][2 tx + rx + 2], 0 past tap 4.
+    Tensor wp = zeros({c.cout, pc, 3, 3}, kFloat32);
+    for (int64_t co = 0; co < c.cout; ++co)
+      for (int64_t ci = 0; ci < c.cin; ++ci)
+        for (int64_t a = 0; a < 5; ++a)
+          for (int64_t e = 0; e < 5; ++e) {
+            const int64_t ty = a / 2 - 1, ry = a - 2 - 2 * ty, tx = e / 2 - 1, rx = e - 2 - 2 * tx;
+            wp.data<float>()[((co * pc + ci * 4 + 2 * ry + rx) * 3 + ty + 1) * 3 + tx + 1] =
+                w.data<float>()[((co * c.cin + ci) * 5 + a) * 5 + e];
+          }
+    const paths::ConvShape phase_shape{c.n, pc, ho, wo, c.cout, 3, 1, 1, 1, ho, wo};
+    for (CpuIsa isa : supported_isas())
+      for (CpuConvPath path : {CpuConvPath::kWinograd2, CpuConvPath::kWinograd4}) {
+        const int m = path == CpuConvPath::kWinograd2 ? 2 : 4;
+        INFO("N" << c.n << " " << c.cin << "->" << c.cout << " " << c.h << "x" << c.w << ", "
+                 << paths::isa_name(isa) << ", F(" << m << "x" << m << ")");
+        paths::set_cpu_isa(isa);
+        paths::set_cpu_conv_path(path);
+        Tensor written = empty({c.n, c.cout, ho, wo}, kFloat32), staged = empty({c.n, c.cout, ho, wo}, kFloat32);
+        REQUIRE(paths::winograd_forward(phase_shape, xd, wp.data<float>(), b.data<float>(), written.data<float>(),
+                                        int64_t(1) << 30, m, isa));
+        kernels::conv2d_forward(x, w, b, Tensor(), staged, 2, 2, 1, int64_t(1) << 30, 1.0);
+        CHECK(std::memcmp(written.data<float>(), staged.data<float>(), size_t(written.numel()) * sizeof(float)) == 0);
+      }
+  }
+}
+
+TEST_CASE("winograd: the phases' rearranged weights are reused only while the weights' bytes are the same",
+          "[winograd]") {
+  // The rearranged weights of a 5x5 stride-2 conv are kept by the weights'
+  // address (so that their transform is kept too): run again, the same bytes;
+  // a weight changed in place, the result follows it.
+  PathGuard guard;
+  const int64_t n = 1, cin = 5, h = 29, wd = 38, cout = 6, ho = 15, wo = 19;
+  Generator gen(43);
+  const Tensor x = uniform({n, cin, h, wd}, gen, -1, 1, kFloat32);
+  Tensor w = uniform({cout, cin, 5, 5}, gen, -0.5, 0.5, kFloat32);
+  const Tensor b = uniform({cout}, gen, -1, 1, kFloat32);
+  auto run = [&](const Tensor& weights) {
+    Tensor y = empty({n, cout, ho, wo}, kFloat32);
+    kernels::conv2d_forward(x, weights, b, Tensor(), y, 2, 2, 1, int64_t(1) << 30, 1.0);
+    return y;
+  };
+  for (CpuConvPath path : {CpuConvPath::kWinograd2, CpuConvPath::kWinograd4}) {
+    INFO(paths::cpu_conv_path_name(path));
+    paths::set_cpu_conv_path(path);
+    const Tensor first = run(w), again = run(w);
+    CHECK(std::memcmp(first.data<float>(), again.data<float>(), size_t(first.numel()) * sizeof(float)) == 0);
+    w.data<float>()[w.numel() / 2 + 3] += 0.25f;
+    const Tensor after = run(w);
+    paths::set_cpu_conv_path(CpuConvPath::kDirect);
+    const Tensor want = run(w);
+    CHECK(max_abs_diff(after, want) <= 2e-6 * double(4 * cin) * 9 * 0.5 + 1e-6);
+    CHECK(max_abs_diff(after, first) > 1e-3);
+  }
 }
 
 TEST_CASE("winograd: the ISA paths agree with each other", "[winograd]") {

@@ -2,10 +2,11 @@
 #include "kernels/cpu/conv_space_to_depth.h"
 
 #include <algorithm>
+#include <memory>
+#include <vector>
 
 #include "kernels/cpu/cpu_common.h"
 #include "kernels/cpu/winograd.h"
-#include "tensor/tensor.h"
 
 namespace dcsr::kernels::cpu {
 
@@ -18,47 +19,48 @@ ConvShape space_to_depth_shape(const ConvShape& s) {
   return ConvShape{s.N, 4 * s.Cin, h2, w2, s.Cout, 3, 1, 1, 1, s.Ho, s.Wo};
 }
 
+namespace {
+
+// The rearranged weights of recent calls, by the original weights' address
+// (winograd::WeightsCache): the same pointer for the same weights from call
+// to call, so that packed_weights, keyed by the address it is given, finds
+// their transform (a fresh buffer every call could land at another address
+// and miss it). 64 -> 32 channels: 295 KB.
+constexpr size_t kPhaseWeightsCacheBytes = size_t(16) << 20;
+
+// w'[co][ci * 4 + 2 ry + rx][ty + 1][tx + 1] = w[co][ci][2 ty + ry + 2][2 tx + rx + 2], 0 where that tap is past 4.
+std::shared_ptr<const std::vector<float>> phase_weights(const ConvShape& s, const float* w) {
+  static winograd::WeightsCache cache(kPhaseWeightsCacheBytes);
+  const int64_t phase_channels = 4 * s.Cin;
+  return cache.get(w, s.Cout * s.Cin * 25, {s.Cout, s.Cin}, s.Cout * phase_channels * 9, [&](float* wp) {
+    std::fill(wp, wp + s.Cout * phase_channels * 9, 0.0f);
+    for (int64_t co = 0; co < s.Cout; ++co)
+      for (int64_t ci = 0; ci < s.Cin; ++ci)
+        for (int64_t a = 0; a < 5; ++a)
+          for (int64_t c = 0; c < 5; ++c) {
+            // a - 2 = 2 ty + ry with ry in {0, 1}: ty = floor((a - 2) / 2) = a / 2 - 1 (and so for c).
+            const int64_t ty = a / 2 - 1, ry = a - 2 - 2 * ty, tx = c / 2 - 1, rx = c - 2 - 2 * tx;
+            const int64_t channel = ci * 4 + 2 * ry + rx;
+            wp[((co * phase_channels + channel) * 3 + ty + 1) * 3 + tx + 1] = w[((co * s.Cin + ci) * 5 + a) * 5 + c];
+          }
+  });
+}
+
+}  // namespace
+
 bool space_to_depth_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y,
                             int64_t limit, const Epilogue& epilogue, int m, CpuIsa isa) {
   const ConvShape t = space_to_depth_shape(s);
   if (t.H != s.Ho || t.W != s.Wo) return false;  // an output size other than padding 2's
-  const int64_t plane = t.H * t.W, phase_floats = t.N * t.Cin * plane, weight_floats = t.Cout * t.Cin * 9;
-  const int64_t own_bytes = (phase_floats + weight_floats) * int64_t(sizeof(float));
-  if (own_bytes >= limit) return false;
-  // The weights: w'[co][ci * 4 + 2 ry + rx][ty + 1][tx + 1] = w[co][ci][2 ty + ry + 2][2 tx + rx + 2].
-  Tensor w_storage = zeros({weight_floats}, kFloat32);
-  float* wp = w_storage.data<float>();
-  for (int64_t co = 0; co < s.Cout; ++co)
-    for (int64_t ci = 0; ci < s.Cin; ++ci)
-      for (int64_t a = 0; a < 5; ++a)
-        for (int64_t c = 0; c < 5; ++c) {
-          // a - 2 = 2 ty + ry with ry in {0, 1}: ty = floor((a - 2) / 2) = a / 2 - 1 (and so for c).
-          const int64_t ty = a / 2 - 1, ry = a - 2 - 2 * ty, tx = c / 2 - 1, rx = c - 2 - 2 * tx;
-          const int64_t channel = ci * 4 + 2 * ry + rx;
-          wp[((co * t.Cin + channel) * 3 + ty + 1) * 3 + tx + 1] = w[((co * s.Cin + ci) * 5 + a) * 5 + c];
-        }
-  // The phase planes: x'[n][ci * 4 + 2 ry + rx][i][j] = x[n][ci][2i + ry][2j + rx], 0 past the edge.
-  Tensor phases = empty({phase_floats}, kFloat32);
-  float* xp = phases.data<float>();
-  parallel_for(t.N * t.Cin, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t q = begin; q < end; ++q) {
-      const int64_t n = q / t.Cin, channel = q % t.Cin, ci = channel / 4, ry = (channel / 2) % 2, rx = channel % 2;
-      const float* src = x + (n * s.Cin + ci) * s.H * s.W;
-      float* dst = xp + q * plane;
-      for (int64_t i = 0; i < t.H; ++i, dst += t.W) {
-        const int64_t row = 2 * i + ry;
-        if (row >= s.H) {
-          std::fill(dst, dst + t.W, 0.0f);
-          continue;
-        }
-        const float* r = src + row * s.W + rx;
-        const int64_t inside = (s.W - rx + 1) / 2;  // columns 2j + rx < W
-        for (int64_t j = 0; j < inside; ++j) dst[j] = r[2 * j];
-        std::fill(dst + inside, dst + t.W, 0.0f);
-      }
-    }
-  });
-  return winograd_forward(t, xp, wp, b, y, limit - own_bytes, epilogue, m, isa);
+  const int64_t weight_bytes = t.Cout * t.Cin * 9 * int64_t(sizeof(float));
+  if (weight_bytes >= limit) return false;
+  // The phase planes x'[n][ci * 4 + 2 ry + rx][i][j] = x[n][ci][2i + ry][2j + rx] (0 past the edge) are not
+  // written out: the Winograd driver stages each input window from x (PhaseInput). Written out
+  // (28 MB for 64 channels at 332 x 332, then read back by the input transform), they took 2.8 of the 11.4 ms
+  // of a 64 -> 32 conv at 332 x 332 (perf, 2 threads, Zen 4).
+  const std::shared_ptr<const std::vector<float>> wp = phase_weights(s, w);
+  const PhaseInput phases{s.H, s.W};
+  return winograd_forward(t, x, wp->data(), b, y, limit - weight_bytes, epilogue, m, isa, &phases);
 }
 
 }  // namespace dcsr::kernels::cpu

@@ -1,6 +1,8 @@
 // A 5x5 stride-2 convolution (padding 2) as a 3x3 stride-1 one (padding 1)
 // over the input's four pixel phases, which the Winograd path then takes
-// (kernels/cpu/conv_space_to_depth.cpp).
+// (kernels/cpu/conv_space_to_depth.cpp), staging each of its input windows
+// from the input's phases (PhaseInput, winograd.h) rather than
+// writing the phases out.
 //
 // With a - 2 = 2t + r (r in {0, 1}, t in {-1, 0, 1}) along each axis,
 //   y[i] = sum over a of w[a] x[2i + a - 2] = sum over t, r of w[2t + r + 2] x_r[i + t],
@@ -26,8 +28,9 @@ ConvShape space_to_depth_shape(const ConvShape& s);
 
 // y = epilogue(conv(x, w) + b) for a shape where space_to_depth_applies,
 // through the Winograd variant m (2 or 4) of the 3x3 shape. b may be null.
-// Returns false, having done nothing, when the phase planes, the rearranged
-// weights and the Winograd scratch do not fit `limit` bytes.
+// Returns false, having done nothing, when the rearranged weights (kept
+// between calls for the same weights) and the Winograd scratch do not fit
+// `limit` bytes.
 bool space_to_depth_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y,
                             int64_t limit, const Epilogue& epilogue, int m, CpuIsa isa);
 

@@ -150,67 +150,57 @@ void pack_weights(const ConvShape& s, const float* w, int64_t mr, float* u) {
 
 }  // namespace
 
-// The transformed weights of recent calls, by the weights' address: a
-// network's layers run on tile after tile with the same weights, and the
-// transform took 2-3% of a 32 -> 32 conv at 166 x 166 (one parallel region
-// of its own). An entry is used only where its copy of the weights matches
-// the call's byte for byte (a memcmp, a tenth of the transform's time), so
-// weights changed in place, or new ones at a freed address, are transformed
-// afresh. Bounded: past kPackedCacheBytes the cache starts over.
-constexpr size_t kPackedCacheBytes = size_t(64) << 20;
+std::shared_ptr<const std::vector<float>> WeightsCache::find(const float* w, int64_t w_floats,
+                                                             const std::vector<int64_t>& params) {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  const auto it = entries_.find(w);
+  if (it == entries_.end()) return nullptr;
+  const Entry& e = it->second;
+  if (e.params != params || int64_t(e.weights.size()) != w_floats ||
+      std::memcmp(e.weights.data(), w, size_t(w_floats) * sizeof(float)) != 0)
+    return nullptr;
+  return e.derived;
+}
 
-namespace {
-struct PackedEntry {
-  int64_t cout = 0, cin = 0, u_floats = 0;
-  int m = 0;
-  int64_t mr = 0;
-  std::vector<float> weights;  // the weights it was made from
-  std::shared_ptr<const std::vector<float>> u;
-};
-std::mutex g_packed_mutex;
-std::unordered_map<const float*, PackedEntry> g_packed;
-size_t g_packed_bytes = 0;
-}  // namespace
+void WeightsCache::keep(const float* w, int64_t w_floats, const std::vector<int64_t>& params,
+                        std::shared_ptr<const std::vector<float>> derived) {
+  Entry e{params, std::vector<float>(w, w + w_floats), std::move(derived)};
+  const size_t bytes = e.bytes();
+  const std::lock_guard<std::mutex> lock(mutex_);
+  if (const auto it = entries_.find(w); it != entries_.end()) {
+    bytes_ -= it->second.bytes();
+    entries_.erase(it);
+  }
+  if (bytes_ + bytes > max_bytes_) {
+    entries_.clear();
+    bytes_ = 0;
+  }
+  if (bytes <= max_bytes_) {
+    entries_.emplace(w, std::move(e));
+    bytes_ += bytes;
+  }
+}
+
+// The transformed weights of recent calls: the transform took 2-3% of a
+// 32 -> 32 conv at 166 x 166 (one parallel region of its own), the memcmp
+// that checks a kept one a tenth of that.
+constexpr size_t kPackedCacheBytes = size_t(64) << 20;
 
 std::shared_ptr<const std::vector<float>> packed_weights(const ConvShape& s, const float* w, int m, int64_t mr,
                                                          int64_t u_floats) {
+  static WeightsCache cache(kPackedCacheBytes);
   const int64_t taps = kernel_taps(m), w_floats = s.Cout * s.Cin * taps * taps;
-  {
-    const std::lock_guard<std::mutex> lock(g_packed_mutex);
-    const auto it = g_packed.find(w);
-    if (it != g_packed.end()) {
-      const PackedEntry& e = it->second;
-      if (e.cout == s.Cout && e.cin == s.Cin && e.m == m && e.mr == mr && e.u_floats == u_floats &&
-          std::memcmp(e.weights.data(), w, size_t(w_floats) * sizeof(float)) == 0)
-        return e.u;
+  return cache.get(w, w_floats, {s.Cout, s.Cin, m, mr, u_floats}, u_floats, [&](float* u) {
+    if (m == kF2x5) {
+      pack_weights<2, 5>(s, w, mr, u);
+    } else if (m == kF4x5) {
+      pack_weights<4, 5>(s, w, mr, u);
+    } else if (m == 4) {
+      pack_weights<4, 3>(s, w, mr, u);
+    } else {
+      pack_weights<2, 3>(s, w, mr, u);
     }
-  }
-  auto u = std::make_shared<std::vector<float>>(size_t(u_floats));
-  if (m == kF2x5) {
-    pack_weights<2, 5>(s, w, mr, u->data());
-  } else if (m == kF4x5) {
-    pack_weights<4, 5>(s, w, mr, u->data());
-  } else if (m == 4) {
-    pack_weights<4, 3>(s, w, mr, u->data());
-  } else {
-    pack_weights<2, 3>(s, w, mr, u->data());
-  }
-  PackedEntry e{s.Cout, s.Cin, u_floats, m, mr, std::vector<float>(w, w + w_floats), u};
-  const size_t bytes = size_t(w_floats + u_floats) * sizeof(float);
-  const std::lock_guard<std::mutex> lock(g_packed_mutex);
-  if (const auto it = g_packed.find(w); it != g_packed.end()) {
-    g_packed_bytes -= size_t(int64_t(it->second.weights.size()) + it->second.u_floats) * sizeof(float);
-    g_packed.erase(it);
-  }
-  if (g_packed_bytes + bytes > kPackedCacheBytes) {
-    g_packed.clear();
-    g_packed_bytes = 0;
-  }
-  if (bytes <= kPackedCacheBytes) {
-    g_packed.emplace(w, std::move(e));
-    g_packed_bytes += bytes;
-  }
-  return u;
+  });
 }
 
 const Kernels& generic_kernels() {
@@ -239,6 +229,24 @@ void stage_window(const float* plane, int64_t H, int64_t W, int64_t y0, int64_t 
     const float* src = plane + iy * W + x0;
     std::fill(dst, dst + lo, 0.0f);
     std::copy(src + lo, src + hi, dst + lo);
+    std::fill(dst + hi, dst + cols, 0.0f);
+  }
+}
+
+void stage_phase_window(const float* plane, int64_t H, int64_t W, int64_t y0, int64_t x0, int64_t rows, int64_t cols,
+                        float* dst) {
+  // The columns inside the plane: 0 <= x0 + 2 j < W for j in [lo, hi).
+  const int64_t lo = x0 >= 0 ? 0 : std::min(cols, (1 - x0) / 2);
+  const int64_t hi = W > x0 ? std::clamp<int64_t>((W - x0 + 1) / 2, lo, cols) : lo;
+  for (int64_t i = 0; i < rows; ++i, dst += cols) {
+    const int64_t iy = y0 + 2 * i;
+    if (iy < 0 || iy >= H) {
+      std::fill(dst, dst + cols, 0.0f);
+      continue;
+    }
+    const float* src = plane + iy * W + x0;
+    std::fill(dst, dst + lo, 0.0f);
+    for (int64_t j = lo; j < hi; ++j) dst[j] = src[2 * j];
     std::fill(dst + hi, dst + cols, 0.0f);
   }
 }
@@ -298,16 +306,61 @@ void for_each_channel_window(const ConvShape& s, const float* x, int64_t n, int6
   }
 }
 
+// for_each_channel_window for a PhaseInput forward: the window at (wy, wx)
+// of phase channel ci * 4 + 2 ry + rx, rows 2 (wy + i) + ry and columns
+// 2 (wx + j) + rx of source plane ci, staged in `window` (zeros outside the
+// source image) for transform(window, cols, v + channel * block); edges or
+// not, every window is staged (the staging, not the transform, is where the
+// phase mode differs). The four phases of a source plane read the same rows
+// (the two of a phase row pair, one line apart), so all but the first
+// phase's loads hit L1.
+//
+// As in for_each_channel_window, the source plane kPrefetchSourcePlanes
+// ahead is fetched into L1 (its window's rows: 2 rows x 2 columns for each
+// of the phase window's, 12 x 132 floats for a pair of F(4x4) groups), a
+// quarter of its rows for each phase. (64 -> 32 channels at 332 x 332, Zen 4,
+// 2 threads, medians of 4 alternated runs: 1, 2 or 3 planes ahead 9.11,
+// 9.03, 9.15 ms, and adding L2 prefetches 4 or 6 planes ahead 9.00, 8.99:
+// all within the noise. The source windows' loads still wait: the same conv
+// reading every window from one plane held in cache took 8.1 ms.)
+constexpr int64_t kPrefetchSourcePlanes = 1;
+
+template <typename Transform>
+void for_each_phase_window(const Kernels& kern, const ConvShape& s, const PhaseInput& phases, const float* x,
+                           int64_t n, int64_t wy, int64_t wx, int64_t rows, int64_t cols, float* v, int64_t block,
+                           float* window, Transform transform) {
+  const int64_t H = phases.H, W = phases.W, sources = s.Cin / 4, plane_floats = H * W;
+  const auto stage = kern.stage_phase_window != nullptr ? kern.stage_phase_window : stage_phase_window;
+  // The source rows and columns the window's four phases read, inside the image.
+  const int64_t y_lo = std::max<int64_t>(2 * wy, 0), y_hi = std::min(2 * (wy + rows), H);
+  const int64_t x_lo = std::max<int64_t>(2 * wx, 0), x_hi = std::min(2 * (wx + cols), W);
+  for (int64_t ci = 0; ci < sources; ++ci) {
+    const float* plane = x + (n * sources + ci) * plane_floats;
+    const float* ahead = plane + kPrefetchSourcePlanes * plane_floats;
+    const bool fetch_ahead = ci + kPrefetchSourcePlanes < sources && x_lo < x_hi;
+    for (int64_t phase = 0; phase < 4; ++phase) {
+      if (fetch_ahead)
+        for (int64_t r = y_lo + phase; r < y_hi; r += 4) prefetch_lines<3>(ahead + r * W + x_lo, x_hi - x_lo);
+      const int64_t ry = phase / 2, rx = phase % 2;
+      stage(plane, H, W, 2 * wy + ry, 2 * wx + rx, rows, cols, window);
+      transform(window, cols, v + (ci * 4 + phase) * block);
+    }
+  }
+}
+
 }  // namespace
 
 void input_group(const Kernels& kern, int m, const ConvShape& s, const float* x, int64_t n, int64_t y0, int64_t x0,
-                 float* v, int64_t block, int64_t v_pos, float* window) {
+                 float* v, int64_t block, int64_t v_pos, float* window, const PhaseInput* phases) {
   // The input window: in_tile(m) rows and 8 out_tile(m) + taps - 1 columns from (y0 - pad, x0 - pad).
   const int64_t rows = in_tile(m), cols = 8 * out_tile(m) + kernel_taps(m) - 1;
+  auto transform = [&](const float* p, int64_t ld, float* vg) { kern.input(m, p, ld, vg, v_pos); };
+  if (phases != nullptr)
+    return for_each_phase_window(kern, s, *phases, x, n, y0 - s.pad, x0 - s.pad, rows, cols, v, block, window,
+                                 transform);
   auto edge = kern.input_edge;
   for_each_channel_window(
-      s, x, n, y0 - s.pad, x0 - s.pad, rows, cols, v, block, window,
-      [&](const float* p, int64_t ld, float* vg) { kern.input(m, p, ld, vg, v_pos); },
+      s, x, n, y0 - s.pad, x0 - s.pad, rows, cols, v, block, window, transform,
       [&](const float* p, int64_t ld, const EdgeBounds& e, float* vg) { edge(m, p, ld, e, vg, v_pos); },
       edge != nullptr);
 }
@@ -316,11 +369,13 @@ void input_group(const Kernels& kern, int m, const ConvShape& s, const float* x,
 // (m = 4): the 6 x 66 window whose top-left is output pixel (y0, x0) less
 // the padding; v: the first group's columns.
 void input_group_pair(const Kernels& kern, const ConvShape& s, const float* x, int64_t n, int64_t y0, int64_t x0,
-                      float* v, int64_t block, int64_t v_pos, float* window) {
+                      float* v, int64_t block, int64_t v_pos, float* window, const PhaseInput* phases) {
+  auto transform = [&](const float* p, int64_t ld, float* vg) { kern.input16(p, ld, vg, v_pos); };
+  if (phases != nullptr)
+    return for_each_phase_window(kern, s, *phases, x, n, y0 - s.pad, x0 - s.pad, 6, 66, v, block, window, transform);
   auto edge = kern.input16_edge;
   for_each_channel_window(
-      s, x, n, y0 - s.pad, x0 - s.pad, 6, 66, v, block, window,
-      [&](const float* p, int64_t ld, float* vg) { kern.input16(p, ld, vg, v_pos); },
+      s, x, n, y0 - s.pad, x0 - s.pad, 6, 66, v, block, window, transform,
       [&](const float* p, int64_t ld, const EdgeBounds& e, float* vg) { edge(p, ld, e, vg, v_pos); },
       edge != nullptr);
 }
@@ -345,7 +400,10 @@ constexpr int64_t kPrefetchChannels = 4;
 constexpr int64_t kMaxGroupsPerJob = 16;
 
 bool winograd_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y, int64_t limit,
-                      const Epilogue& epilogue, int m, CpuIsa isa) {
+                      const Epilogue& epilogue, int m, CpuIsa isa, const PhaseInput* phases) {
+  DCSR_CHECK(phases == nullptr || (s.Cin % 4 == 0 && s.H == (phases->H + 1) / 2 && s.W == (phases->W + 1) / 2),
+             "winograd_forward: ", s.Cin, " channels of ", s.H, " x ", s.W, " are not the pixel phases of a ",
+             phases ? phases->H : 0, " x ", phases ? phases->W : 0, " image");
   const winograd::Kernels& kern = winograd::kernels_for(isa);
   // m names the variant (winograd.h); mo_side is its output tile, N its input tile.
   const int64_t N = in_tile(m), mo_side = out_tile(m), positions = N * N, block = kern.block, per_job = block / 8;
@@ -370,6 +428,9 @@ bool winograd_forward(const ConvShape& s, const float* x, const float* w, const 
   const int64_t u_floats = positions * u_pos;
   const bool prefetch_ahead =
       int64_t(sizeof(float)) * s.N * (s.Cin * s.H * s.W + s.Cout * s.Ho * s.Wo) > kPrefetchAheadBytes;
+  // x's planes, their size, and the step between the pixels of one input channel in them (2 with phases).
+  const int64_t in_planes = phases ? s.Cin / 4 : s.Cin, in_h = phases ? phases->H : s.H,
+                in_w = phases ? phases->W : s.W, in_step = phases ? 2 : 1;
   const int workers = job_workers(jobs, s.flops());
   if ((int64_t(workers) * slot_floats + u_floats) * int64_t(sizeof(float)) > limit) return false;
 
@@ -423,11 +484,12 @@ bool winograd_forward(const ConvShape& s, const float* x, const float* w, const 
       }
       if (pair_first[g]) {
         winograd::input_group_pair(kern, s, x, groups[g].n, groups[g].y0, groups[g].x0, v + 8 * g, block, v_pos,
-                                   window);
+                                   window, phases);
         ++g;
         continue;
       }
-      winograd::input_group(kern, m, s, x, groups[g].n, groups[g].y0, groups[g].x0, v + 8 * g, block, v_pos, window);
+      winograd::input_group(kern, m, s, x, groups[g].n, groups[g].y0, groups[g].x0, v + 8 * g, block, v_pos, window,
+                            phases);
     }
     if (!prefetch_ahead) {
       kern.multiply(positions, u, v, v_pos, mo, m_pos, s.Cin, s.Cout);
@@ -449,14 +511,15 @@ bool winograd_forward(const ConvShape& s, const float* x, const float* w, const 
               const int64_t at = ((groups[g].n * s.Cout + co) * s.Ho + groups[g].y0) * s.Wo + groups[g].x0;
               for (int64_t r = 0; r < group_rows[g]; ++r) winograd::prefetch_lines<2>(residual + at + r * s.Wo, group_cols_here[g]);
             }
-        // The next job's input windows.
-        for (int64_t ci = s.Cin * chunk / kMultiplyChunks; ci < s.Cin * (chunk + 1) / kMultiplyChunks; ++ci)
+        // The next job's input windows (with phases, their source rows and columns: twice as many of each, from
+        // a quarter of the planes).
+        for (int64_t ci = in_planes * chunk / kMultiplyChunks; ci < in_planes * (chunk + 1) / kMultiplyChunks; ++ci)
           for (int64_t g = 0; g < next_count; ++g) {
-            const int64_t wy = next[g].y0 - s.pad, wx = next[g].x0 - s.pad;
-            const int64_t x_lo = std::max<int64_t>(wx, 0), x_hi = std::min(wx + window_cols, s.W);
-            const float* plane = x + (next[g].n * s.Cin + ci) * s.H * s.W;
-            for (int64_t r = std::max<int64_t>(wy, 0); r < std::min(wy + N, s.H) && x_lo < x_hi; ++r)
-              winograd::prefetch_lines<2>(plane + r * s.W + x_lo, x_hi - x_lo);
+            const int64_t wy = in_step * (next[g].y0 - s.pad), wx = in_step * (next[g].x0 - s.pad);
+            const int64_t x_lo = std::max<int64_t>(wx, 0), x_hi = std::min(wx + in_step * window_cols, in_w);
+            const float* plane = x + (next[g].n * in_planes + ci) * in_h * in_w;
+            for (int64_t r = std::max<int64_t>(wy, 0); r < std::min(wy + in_step * N, in_h) && x_lo < x_hi; ++r)
+              winograd::prefetch_lines<2>(plane + r * in_w + x_lo, x_hi - x_lo);
           }
       }
     }

@@ -26,12 +26,19 @@
 // Scratch per thread: V and M, about 300 KB for 64 channels and 16 tiles
 // (600 KB for 32), which stays in L2.
 //
+// A 5x5 stride-2 conv comes here as the 3x3 one over its input's pixel
+// phases (conv_space_to_depth.h), whose input windows are staged from the
+// input's every second row and column (PhaseInput) rather than read from
+// phase planes written out first.
+//
 // The three steps have a portable version and AVX2 and AVX-512 versions
 // (winograd_avx2.cpp, winograd_avx512.cpp, compiled for their ISA with
 // function attributes), chosen per call by cpu_isa() (isa.h).
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include "kernels/cpu/conv2d_common.h"
@@ -60,14 +67,26 @@ inline bool winograd_5x5_applies(const ConvShape& s) {
   return s.k == 5 && s.stride == 1 && s.groups == 1 && s.pad >= 0 && s.pad <= 4 && s.Ho > 0 && s.Wo > 0;
 }
 
+// The input of winograd_forward given as the pixel phases of a larger image
+// (conv_space_to_depth.h) rather than as s.Cin planes of s.H x s.W: x is
+// then (N, s.Cin / 4, H, W), and the phase channel ci * 4 + 2 ry + rx of s's
+// input is x[n][ci][2 i + ry][2 j + rx] at (i, j), 0 outside the H x W
+// image (which also covers s's padding and the rows and columns past an odd
+// side). Every input window is staged from x (Kernels::stage_phase_window),
+// so the phases are never written out whole.
+struct PhaseInput {
+  int64_t H = 0, W = 0;  // the source image's size (s.H = ceil(H / 2), s.W = ceil(W / 2))
+};
+
 // y (N, Cout, Ho, Wo) = epilogue(conv(x, w) + b) for a shape where
 // winograd_applies (m = 2 or 4, the output tile) or winograd_5x5_applies
-// (m = kF2x5 or kF4x5). b may be null. With epilogue.pooled set, y is not
-// written (it may be null): the 2x2 max pool of each group's output rows goes
-// to epilogue.pooled instead (no residual). Returns
+// (m = kF2x5 or kF4x5). b may be null. With `phases` (the forward only), x
+// holds the source image of s's input's pixel phases (PhaseInput). With
+// epilogue.pooled set, y is not written (it may be null): the 2x2 max pool of
+// each group's output rows goes to epilogue.pooled instead (no residual). Returns
 // false, having done nothing, when the scratch does not fit `limit` bytes.
 bool winograd_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y, int64_t limit,
-                      const Epilogue& epilogue, int m, CpuIsa isa);
+                      const Epilogue& epilogue, int m, CpuIsa isa, const PhaseInput* phases = nullptr);
 
 // grad_w (Cout, Cin, 3, 3) = the weight gradient of y = conv(x, w) given
 // grad_y (N, Cout, Ho, Wo), for a shape where winograd_applies, through
@@ -85,13 +104,59 @@ namespace winograd {
 // into dst (row stride cols), zero outside the plane.
 void stage_window(const float* plane, int64_t H, int64_t W, int64_t y0, int64_t x0, int64_t rows, int64_t cols,
                   float* dst);
+// Copies every second pixel of every second row of an H x W plane from
+// (y0, x0) on into dst (rows x cols, row stride cols): dst[i][j] =
+// plane[y0 + 2 i][x0 + 2 j], 0 outside the plane: a window of one pixel
+// phase (PhaseInput). The portable Kernels::stage_phase_window.
+void stage_phase_window(const float* plane, int64_t H, int64_t W, int64_t y0, int64_t x0, int64_t rows, int64_t cols,
+                        float* dst);
+
+// A bounded cache of arrays derived from a conv's weights (their Winograd
+// transform, the phases' rearrangement), by the weights' address: a
+// network's layers run on tile after tile with the same weights. An entry is
+// used only where the parameters it was made for match and its copy of the
+// weights matches the call's byte for byte (a memcmp, far cheaper than
+// remaking it), so weights changed in place, or new ones at a freed address,
+// are derived afresh. Past max_bytes (the weights' copies and the arrays
+// together) it starts over.
+class WeightsCache {
+ public:
+  explicit WeightsCache(size_t max_bytes) : max_bytes_(max_bytes) {}
+  // The `floats` floats make(out) writes from the w_floats weights at w, for
+  // `params` (what else they depend on: shapes, tile, panel width); kept
+  // from an earlier call, or made now (outside the cache's lock).
+  template <typename Make>
+  std::shared_ptr<const std::vector<float>> get(const float* w, int64_t w_floats, const std::vector<int64_t>& params,
+                                                int64_t floats, const Make& make) {
+    if (auto kept = find(w, w_floats, params)) return kept;
+    auto made = std::make_shared<std::vector<float>>(size_t(floats));
+    make(made->data());
+    keep(w, w_floats, params, made);
+    return made;
+  }
+
+ private:
+  struct Entry {
+    std::vector<int64_t> params;
+    std::vector<float> weights;  // the weights it was made from
+    std::shared_ptr<const std::vector<float>> derived;
+    size_t bytes() const { return (weights.size() + derived->size()) * sizeof(float); }
+  };
+  std::shared_ptr<const std::vector<float>> find(const float* w, int64_t w_floats, const std::vector<int64_t>& params);
+  void keep(const float* w, int64_t w_floats, const std::vector<int64_t>& params,
+            std::shared_ptr<const std::vector<float>> derived);
+  const size_t max_bytes_;
+  std::mutex mutex_;
+  std::unordered_map<const float*, Entry> entries_;
+  size_t bytes_ = 0;
+};
 
 struct Kernels;
 
 // U for variant m, weights w (Cout, Cin, taps, taps) and panels of mr output
 // channels (u_floats floats, the layout Kernels::multiply reads), from a
-// bounded cache of recent calls keyed by w's address and checked against
-// w's bytes, or transformed now (winograd.cpp).
+// WeightsCache of recent calls (keyed by w's address, checked against w's
+// bytes), or transformed now (winograd.cpp).
 std::shared_ptr<const std::vector<float>> packed_weights(const ConvShape& s, const float* w, int m, int64_t mr,
                                                          int64_t u_floats);
 
@@ -107,14 +172,16 @@ struct EdgeBounds {
 // staged in `window` first (or read in place by Kernels::input_edge). Writes channel ci's values to v + ci * block (the
 // group's columns of V; position stride v_pos). Shared by the forward and the
 // weight gradient.
+// With `phases` (the forward only), x is the source image of s's pixel
+// phases and every window is staged from it (PhaseInput).
 void input_group(const Kernels& kern, int m, const ConvShape& s, const float* x, int64_t n, int64_t y0, int64_t x0,
-                 float* v, int64_t block, int64_t v_pos, float* window);
+                 float* v, int64_t block, int64_t v_pos, float* window, const PhaseInput* phases = nullptr);
 // input_group for two adjacent whole groups through Kernels::input16 (m = 4;
 // the forward only): the 6 x 66 window at (y0, x0) less the padding, staged
 // in `window` (6 x 66 floats) where it crosses the image's edge and the ISA
 // has no input16_edge.
 void input_group_pair(const Kernels& kern, const ConvShape& s, const float* x, int64_t n, int64_t y0, int64_t x0,
-                      float* v, int64_t block, int64_t v_pos, float* window);
+                      float* v, int64_t block, int64_t v_pos, float* window, const PhaseInput* phases = nullptr);
 
 // One ISA's versions of the three steps, for variant m (2, 4, kF2x5 or kF4x5; P =
 // in_tile(m)^2 positions). The transforms handle eight tiles side by side (a row of 8m
@@ -162,6 +229,11 @@ struct Kernels {
                       const float* residual, float slope, int rows, int cols) = nullptr;
   void (*output16_edge)(const float* mo, int64_t pos_stride, float bias, float* out, int64_t ld,
                         const float* residual, float slope, int rows, int cols) = nullptr;
+  // Optional (null: the portable winograd::stage_phase_window): the
+  // stage_phase_window of this ISA, which stages every input window of a
+  // PhaseInput forward.
+  void (*stage_phase_window)(const float* plane, int64_t H, int64_t W, int64_t y0, int64_t x0, int64_t rows,
+                             int64_t cols, float* dst) = nullptr;
 };
 
 // One ISA's versions of the weight gradient's own steps (the input transform

@@ -181,6 +181,43 @@ DCSR_WINO_TARGET void input16_edge(const float* p, int64_t ld, const EdgeBounds&
   input16_any<true>(p, ld, e, v, pos_stride);
 }
 
+// Kernels::stage_phase_window (stage_phase_window16): dst[i][j] = plane[y0 + 2 i][x0 + 2 j] (0
+// outside the H x W plane), dst rows x cols, sixteen columns at a time: the
+// 32 floats from source column x0 + 2 j on in two loads, their even ones
+// picked by one two-source permute. Where the 32 floats reach past the
+// plane's row (or start before it), the loads are masked to the columns
+// inside it that the sixteen need, which read as +0, as the staged zeros
+// of winograd::stage_phase_window; nothing outside the plane is touched.
+DCSR_WINO_TARGET void stage_phase_window16(const float* plane, int64_t H, int64_t W, int64_t y0, int64_t x0,
+                                         int64_t rows, int64_t cols, float* dst) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  for (int64_t i = 0; i < rows; ++i, dst += cols) {
+    const int64_t iy = y0 + 2 * i;
+    const bool row_inside = iy >= 0 && iy < H;
+    for (int64_t j = 0; j < cols; j += 16) {
+      const int64_t n = std::min<int64_t>(16, cols - j);  // columns of this store
+      __m512 v = _mm512_setzero_ps();
+      if (row_inside) {
+        const int64_t at = x0 + 2 * j;       // the source column of dst[i][j]
+        const float* src = plane + iy * W + at;  // may lie before the row (only the lanes inside are read)
+        if (at >= 0 && at + 32 <= W) {
+          v = _mm512_permutex2var_ps(_mm512_loadu_ps(src), even, _mm512_loadu_ps(src + 16));
+        } else {
+          // The lanes k of the 32 with 0 <= at + k < W and k < 2 n - 1 (the last even one needed).
+          const int lo = int(std::clamp<int64_t>(-at, 0, 32)), hi = int(std::max<int64_t>(lo, std::min(W - at, 2 * n - 1)));
+          v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(lanes_inside(0, lo, hi), src), even,
+                                     _mm512_maskz_loadu_ps(lanes_inside(16, lo, hi), src + 16));
+        }
+      }
+      if (n == 16) {
+        _mm512_storeu_ps(dst + j, v);
+      } else {
+        _mm512_mask_storeu_ps(dst + j, lanes_inside(0, 0, int(n)), v);
+      }
+    }
+  }
+}
+
 // Kernels::output16: sixteen tiles of F(4x4, 3x3) into 4 rows of 64 at out,
 // with the epilogue in apply_epilogue's order and roundings (as output);
 // with Edge (output16_edge), only the first `rows` rows and `cols` columns.
@@ -288,8 +325,8 @@ DCSR_WINO_TARGET void gradient(int m, const float* p, int64_t ld, float* z, int6
 }  // namespace
 
 const Kernels& avx512_kernels() {
-  static const Kernels kernels{kRows,    kBlock,     input,        multiply,    output,       input16,
-                               output16, input_edge, input16_edge, output_edge, output16_edge};
+  static const Kernels kernels{kRows,    kBlock,     input,        multiply,    output,        input16,
+                               output16, input_edge, input16_edge, output_edge, output16_edge, stage_phase_window16};
   return kernels;
 }
 
