@@ -352,8 +352,9 @@ TEST_CASE("winograd: the pixel phases staged window by window give the bytes of 
   struct PhaseCase {
     int64_t n, cin, h, w, cout;
   };
-  for (const PhaseCase& c : {PhaseCase{2, 3, 23, 37, 5}, PhaseCase{2, 5, 18, 20, 4}, PhaseCase{1, 2, 3, 5, 3},
-                             PhaseCase{2, 4, 61, 141, 9}, PhaseCase{1, 7, 44, 270, 6}, PhaseCase{1, 8, 1001, 1003, 4}}) {
+  const PhaseCase phase_cases[] = {{2, 3, 23, 37, 5},  {2, 5, 18, 20, 4},  {1, 2, 3, 5, 3},
+                                   {2, 4, 61, 141, 9}, {1, 7, 44, 270, 6}, {1, 8, 1001, 1003, 4}};
+  for (const PhaseCase& c : phase_cases) {
     const int64_t ho = (c.h + 1) / 2, wo = (c.w + 1) / 2, pc = 4 * c.cin;
     Generator gen(41);
     const Tensor x = uniform({c.n, c.cin, c.h, c.w}, gen, -1, 1, kFloat32);

@@ -234,6 +234,11 @@ struct Kernels {
   // PhaseInput forward.
   void (*stage_phase_window)(const float* plane, int64_t H, int64_t W, int64_t y0, int64_t x0, int64_t rows,
                              int64_t cols, float* dst) = nullptr;
+  // Optional (null: staged by stage_phase_window, then input16):
+  // input16 on the 6 x 66 window of one pixel phase from (y0, x0) of an
+  // H x W plane, as stage_phase_window would stage it.
+  void (*input16_phase)(const float* plane, int64_t H, int64_t W, int64_t y0, int64_t x0, float* v,
+                        int64_t pos_stride) = nullptr;
 };
 
 // One ISA's versions of the weight gradient's own steps (the input transform

@@ -204,7 +204,8 @@ DCSR_WINO_TARGET void stage_phase_window16(const float* plane, int64_t H, int64_
           v = _mm512_permutex2var_ps(_mm512_loadu_ps(src), even, _mm512_loadu_ps(src + 16));
         } else {
           // The lanes k of the 32 with 0 <= at + k < W and k < 2 n - 1 (the last even one needed).
-          const int lo = int(std::clamp<int64_t>(-at, 0, 32)), hi = int(std::max<int64_t>(lo, std::min(W - at, 2 * n - 1)));
+          const int lo = int(std::clamp<int64_t>(-at, 0, 32));
+          const int hi = int(std::max<int64_t>(lo, std::min(W - at, 2 * n - 1)));
           v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(lanes_inside(0, lo, hi), src), even,
                                      _mm512_maskz_loadu_ps(lanes_inside(16, lo, hi), src + 16));
         }
@@ -215,6 +216,55 @@ DCSR_WINO_TARGET void stage_phase_window16(const float* plane, int64_t H, int64_
         _mm512_mask_storeu_ps(dst + j, lanes_inside(0, 0, int(n)), v);
       }
     }
+  }
+}
+
+// Kernels::input16_phase: input16 on the 6 x 66 window of one pixel phase,
+// dst[i][j] = plane[y0 + 2 i][x0 + 2 j] (0 outside the plane), its rows
+// built in registers as stage_phase_window16 builds them (P_c: phase columns
+// 16c .. 16c + 15) and input16's loads at 4, 20, 36 and 52 shifted from them.
+DCSR_WINO_TARGET void input16_phase(const float* plane, int64_t H, int64_t W, int64_t y0, int64_t x0, float* v,
+                                    int64_t pos_stride) {
+  constexpr int N = 6;
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  __m512 h[N][N];
+#pragma GCC unroll 6
+  for (int i = 0; i < N; ++i) {
+    __m512 d[N];
+    const int64_t iy = y0 + 2 * i;
+    if (iy < 0 || iy >= H) {
+      for (int j = 0; j < N; ++j) d[j] = _mm512_setzero_ps();
+    } else {
+      __m512 c[5];
+      const float* row = plane + iy * W;
+      for (int k = 0; k < 5; ++k) {
+        const int64_t at = x0 + 32 * k, n = k < 4 ? 16 : 2;
+        const float* src = row + at;
+        if (at >= 0 && at + 32 <= W) {
+          c[k] = _mm512_permutex2var_ps(_mm512_loadu_ps(src), even, _mm512_loadu_ps(src + 16));
+        } else {
+          const int lo = int(std::clamp<int64_t>(-at, 0, 32));
+          const int hi = int(std::max<int64_t>(lo, std::min(W - at, 2 * n - 1)));
+          c[k] = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(lanes_inside(0, lo, hi), src), even,
+                                        _mm512_maskz_loadu_ps(lanes_inside(16, lo, hi), src + 16));
+        }
+      }
+      auto shifted = [&](int k) {  // phase columns 16k + 4 .. 16k + 19
+        return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(c[k + 1]), _mm512_castps_si512(c[k]), 4));
+      };
+      transpose_lanes16(c[0], c[1], c[2], c[3], d[0], d[1], d[2], d[3]);
+      __m512 unused2, unused3;
+      transpose_lanes16(shifted(0), shifted(1), shifted(2), _mm512_maskz_mov_ps(0x3FFF, shifted(3)), d[4], d[5],
+                        unused2, unused3);
+    }
+    winograd::input_1d<4>(d, h[i]);
+  }
+#pragma GCC unroll 6
+  for (int l = 0; l < N; ++l) {
+    __m512 col[N], o[N];
+    for (int i = 0; i < N; ++i) col[i] = h[i][l];
+    winograd::input_1d<4>(col, o);
+    for (int k = 0; k < N; ++k) _mm512_storeu_ps(v + (k * N + l) * pos_stride, o[k]);
   }
 }
 
@@ -326,7 +376,8 @@ DCSR_WINO_TARGET void gradient(int m, const float* p, int64_t ld, float* z, int6
 
 const Kernels& avx512_kernels() {
   static const Kernels kernels{kRows,    kBlock,     input,        multiply,    output,        input16,
-                               output16, input_edge, input16_edge, output_edge, output16_edge, stage_phase_window16};
+                               output16, input_edge, input16_edge, output_edge, output16_edge, stage_phase_window16,
+                               input16_phase};
   return kernels;
 }
 
