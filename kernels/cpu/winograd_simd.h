@@ -53,15 +53,16 @@ struct PlainRow {
     return _mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + off)));
   }
 };
+// Lane j's mask of eight: all ones where lo <= off + j < hi.
+[[gnu::always_inline]] DCSR_WINO_TARGET inline __m256i lanes_between(int off, int lo, int hi) {
+  const __m256i at = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(off));
+  return _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(lo), at), _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), at));
+}
+
 struct EdgeRow {
   const float* p;
   int lo, hi;
-  // Lane j's mask: all ones where lo <= off + j < hi.
-  [[gnu::always_inline]] DCSR_WINO_TARGET __m256i mask8(int off) const {
-    const __m256i at = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(off));
-    return _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(lo), at),
-                               _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), at));
-  }
+  [[gnu::always_inline]] DCSR_WINO_TARGET __m256i mask8(int off) const { return lanes_between(off, lo, hi); }
   [[gnu::always_inline]] DCSR_WINO_TARGET __m256 ld8(int off) const {
     return _mm256_maskload_ps(p + off, mask8(off));
   }
@@ -111,7 +112,7 @@ template <int M, bool Edge = false>
   auto store = [&](int at, __m256 v) {
     if constexpr (Edge) {
       if (at >= cols) return;
-      const __m256i lanes = EdgeRow{nullptr, 0, cols}.mask8(at);
+      const __m256i lanes = lanes_between(at, 0, cols);
       v = _mm256_add_ps(v, add);
       if (residual) v = _mm256_add_ps(v, _mm256_maskload_ps(residual + at, lanes));
       if (leaky) v = _mm256_blendv_ps(_mm256_mul_ps(a, v), v, _mm256_cmp_ps(v, zero, _CMP_GT_OQ));
