@@ -270,9 +270,14 @@ namespace {
 constexpr int64_t kPrefetchPlanes = 2;
 
 // Prefetches every cache line of the n floats at p, from its first line to
-// its last: into L1 (Locality 3) or L2 (2).
+// its last: into L1 (Locality 3) or L2 (2). Always inlined, and called from
+// plain loops: a function that holds nothing but prefetches, called out of
+// line (a lambda handed to a helper, say), is a function without effects to
+// GCC 12, which drops its calls, prefetches and all (seen when the chunked
+// multiply's prefetch loops went into such a lambda: no prefetcht1 left in
+// the binary, a 32 -> 32 conv at 332 x 332 4.9 -> 5.8 ms on Zen 4).
 template <int Locality>
-inline void prefetch_lines(const float* p, int64_t n) {
+[[gnu::always_inline]] inline void prefetch_lines(const float* p, int64_t n) {
   const uintptr_t first = reinterpret_cast<uintptr_t>(p) & ~uintptr_t(63);
   const uintptr_t last = reinterpret_cast<uintptr_t>(p + n - 1);
   for (uintptr_t line = first; line <= last; line += 64)
