@@ -141,6 +141,21 @@ template <typename Row>
   transpose_lanes16(row.ld16(4), row.ld16(5), row.ld16(6), row.ld16(7), c[4], c[5], unused2, unused3);
 }
 
+// The second half of input16's transform: h[i][l] (window row i already
+// transformed along x, position l, sixteen tiles a vector) transformed down
+// each column l, stored to V position by position.
+[[gnu::always_inline]] DCSR_WINO_TARGET inline void input16_columns(const __m512 (&h)[6][6], float* v,
+                                                                    int64_t pos_stride) {
+  constexpr int N = 6;
+#pragma GCC unroll 6
+  for (int l = 0; l < N; ++l) {
+    __m512 col[N], o[N];
+    for (int i = 0; i < N; ++i) col[i] = h[i][l];
+    winograd::input_1d<4>(col, o);
+    for (int k = 0; k < N; ++k) _mm512_storeu_ps(v + (k * N + l) * pos_stride, o[k]);
+  }
+}
+
 // Kernels::input16 (Edge false) and input16_edge (Edge true: only the rows
 // and columns of e read, the rest zeros): sixteen tiles of F(4x4, 3x3), the
 // 6 x 66 window at p.
@@ -164,13 +179,7 @@ DCSR_WINO_TARGET void input16_any(const float* p, int64_t ld, const EdgeBounds& 
     }
     winograd::input_1d<4>(d, h[i]);
   }
-#pragma GCC unroll 6
-  for (int l = 0; l < N; ++l) {
-    __m512 col[N], o[N];
-    for (int i = 0; i < N; ++i) col[i] = h[i][l];
-    winograd::input_1d<4>(col, o);
-    for (int k = 0; k < N; ++k) _mm512_storeu_ps(v + (k * N + l) * pos_stride, o[k]);
-  }
+  input16_columns(h, v, pos_stride);
 }
 
 DCSR_WINO_TARGET void input16(const float* p, int64_t ld, float* v, int64_t pos_stride) {
@@ -259,13 +268,7 @@ DCSR_WINO_TARGET void input16_phase(const float* plane, int64_t H, int64_t W, in
     }
     winograd::input_1d<4>(d, h[i]);
   }
-#pragma GCC unroll 6
-  for (int l = 0; l < N; ++l) {
-    __m512 col[N], o[N];
-    for (int i = 0; i < N; ++i) col[i] = h[i][l];
-    winograd::input_1d<4>(col, o);
-    for (int k = 0; k < N; ++k) _mm512_storeu_ps(v + (k * N + l) * pos_stride, o[k]);
-  }
+  input16_columns(h, v, pos_stride);
 }
 
 // Kernels::output16: sixteen tiles of F(4x4, 3x3) into 4 rows of 64 at out,
