@@ -11,11 +11,13 @@ namespace {
 // 3x3 s1 p1 at 1x228x292" (channels in -> out, kernel, stride, padding, and
 // the input's batch x height x width; then the groups and the dtype where
 // they are not 1 and float32). Empty, and built at no cost, otherwise.
-std::string conv_shape_detail(const Tensor& x, const Tensor& weight, int64_t stride, int64_t padding, int64_t groups) {
+// extra_channels: a second input's, beside x's (conv2d_concat_forward).
+std::string conv_shape_detail(const Tensor& x, const Tensor& weight, int64_t stride, int64_t padding, int64_t groups,
+                              int64_t extra_channels = 0) {
   if (!runtime::kernel_profile_shapes()) return {};
   // (Kernels are square: conv2d's checks.)
-  std::string d = conv_shape_label(
-      {x.size(0), x.size(1), x.size(2), x.size(3), weight.size(0), weight.size(2), stride, padding, groups});
+  std::string d = conv_shape_label({x.size(0), x.size(1) + extra_channels, x.size(2), x.size(3), weight.size(0),
+                                    weight.size(2), stride, padding, groups});
   if (x.dtype() != kFloat32) d += std::string(" ") + dtype_name(x.dtype());
   return d;
 }
@@ -49,6 +51,22 @@ void conv2d_max_pool2_forward(const Tensor& x, const Tensor& weight, const Tenso
       conv2d_forward(x, weight, bias, Tensor(), full, 1, padding, 1, workspace_bytes, activation_slope);
       Tensor no_indices;
       return max_pool2d_forward(full, y, no_indices, 2);
+    }
+  }
+}
+
+void conv2d_concat_forward(const Tensor& a, const Tensor& b, const Tensor& weight, const Tensor& bias, Tensor& y,
+                           int64_t stride, int64_t padding, int64_t workspace_bytes, double activation_slope) {
+  const KernelScope scope("conv2d_concat_forward", a.device(),
+                          conv_shape_detail(a, weight, stride, padding, 1, b.size(1)));
+  switch (a.device()) {
+    case Device::CPU:
+      return cpu::conv2d_concat_forward(a, b, weight, bias, y, stride, padding, workspace_bytes, activation_slope);
+    case Device::CUDA: {
+      Tensor x = empty({a.size(0), a.size(1) + b.size(1), a.size(2), a.size(3)}, a.dtype(), a.device());
+      copy_slice(a, x, 1, 0, 0, a.size(1));
+      copy_slice(b, x, 1, 0, a.size(1), b.size(1));
+      return conv2d_forward(x, weight, bias, Tensor(), y, stride, padding, 1, workspace_bytes, activation_slope);
     }
   }
 }

@@ -67,5 +67,11 @@ const char* binary_op_name(BinaryOp op);
 // workspace_bytes, activation_slope), (N, Cout, Ho, Wo), without indices.
 void conv2d_max_pool2_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y, int64_t padding,
                               int64_t workspace_bytes, double activation_slope);
+// Inference's concat and conv in one, likewise: y = conv2d_forward of
+// concat({a, b}) along the channels (a: (N, Ca, H, W), b: (N, Cb, H, W);
+// no residual, groups 1), without the concat written out where the CPU's
+// Winograd paths take the conv.
+void conv2d_concat_forward(const Tensor& a, const Tensor& b, const Tensor& weight, const Tensor& bias, Tensor& y,
+                           int64_t stride, int64_t padding, int64_t workspace_bytes, double activation_slope);
 
 }  // namespace dcsr::kernels

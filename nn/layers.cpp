@@ -23,6 +23,10 @@ Tensor Conv2d::forward_activated(const Tensor& x, int64_t stride, double slope) 
   return conv2d_leaky_relu(x, *weight_, *bias_, slope, stride, kernel_ / 2);
 }
 
+Tensor Conv2d::forward_activated_concat(const Tensor& a, const Tensor& b, int64_t stride, double slope) const {
+  return conv2d_leaky_relu_concat(a, b, *weight_, *bias_, slope, stride, kernel_ / 2);
+}
+
 Tensor Conv2d::forward_activated_max_pool2(const Tensor& x, double slope) const {
   DCSR_CHECK(stride_ == 1, "Conv2d::forward_activated_max_pool2: stride ", stride_, " (the fused pool takes stride 1)");
   return conv2d_leaky_relu_max_pool2(x, *weight_, *bias_, slope, kernel_ / 2);
@@ -36,9 +40,20 @@ Tensor Conv2d::forward_residual(const Tensor& x, const Tensor& residual, double 
 BasicBlock::BasicBlock(int64_t cin, int64_t cout, int64_t kernel, Generator& gen, int64_t stride)
     : conv_(register_module("0", make_conv(cin, cout, kernel, gen, stride))) {}
 
+Tensor BasicBlock::forward_concat(const Tensor& a, const Tensor& b) const {
+  return conv_.forward_activated_concat(a, b);
+}
+
 Tensor BasicBlocks::forward(const Tensor& x) const {
   Tensor y = x;
   for (const BasicBlock* b : *this) y = b->forward(y);
+  return y;
+}
+
+Tensor BasicBlocks::forward_concat(const Tensor& a, const Tensor& b) const {
+  DCSR_CHECK(size() > 0, "BasicBlocks::forward_concat: no blocks");
+  Tensor y;
+  for (const BasicBlock* block : *this) y = y.defined() ? block->forward(y) : block->forward_concat(a, b);
   return y;
 }
 

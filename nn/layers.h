@@ -40,6 +40,12 @@ class Conv2d : public Module {
   // leaky_relu(forward(x), slope) in one pass (conv2d_leaky_relu); slope 0 is ReLU.
   Tensor forward_activated(const Tensor& x, double slope = kLeakySlope) const { return forward_activated(x, stride_, slope); }
   Tensor forward_activated(const Tensor& x, int64_t stride, double slope) const;
+  // forward_activated(concat({a, b}, 1), stride, slope); without a graph to
+  // record, without the concat written (conv2d_leaky_relu_concat).
+  Tensor forward_activated_concat(const Tensor& a, const Tensor& b, double slope = kLeakySlope) const {
+    return forward_activated_concat(a, b, stride_, slope);
+  }
+  Tensor forward_activated_concat(const Tensor& a, const Tensor& b, int64_t stride, double slope) const;
   // max_pool2d(forward_activated(x, slope), 2), stride 1 only; without a graph
   // to record, in one pass (conv2d_leaky_relu_max_pool2).
   Tensor forward_activated_max_pool2(const Tensor& x, double slope) const;
@@ -67,6 +73,8 @@ class BasicBlock : public Module {
  public:
   BasicBlock(int64_t cin, int64_t cout, int64_t kernel, Generator& gen, int64_t stride = 1);
   Tensor forward(const Tensor& x) const { return conv_.forward_activated(x); }
+  // forward(concat({a, b}, 1)), the concat not written (Conv2d::forward_activated_concat).
+  Tensor forward_concat(const Tensor& a, const Tensor& b) const;
 
  private:
   Conv2d& conv_;  // "0" (the LReLU is index 1 of the reference's nn.Sequential)
@@ -76,6 +84,8 @@ class BasicBlock : public Module {
 class BasicBlocks : public ModuleList<BasicBlock> {
  public:
   Tensor forward(const Tensor& x) const;
+  // forward(concat({a, b}, 1)), the first block taking the two inputs.
+  Tensor forward_concat(const Tensor& a, const Tensor& b) const;
 };
 
 class ResBlock : public Module {

@@ -156,6 +156,33 @@ inline OpRow conv2d_leaky_relu_max_pool2_row() {
   return row;
 }
 
+// Its gradient is the two ops' (it records them); parity also checks the
+// graph-free form, which on CUDA runs the two kernels and on the CPU reads
+// both inputs in place.
+inline OpRow conv2d_leaky_relu_concat_row() {
+  OpRow row{"conv2d_leaky_relu_concat", true};  // a composite: it records concat and conv2d_leaky_relu
+  row.parity = {1e-5, 1e-4, 1e-4, 1e-4};
+  row.cases.push_back(make_case("(2, 2, 6, 7) + (2, 3, 6, 7) -> 4, 3x3", kGradcheck,
+                                [](DType dt) {
+                                  return TensorList{uniform_leaf({2, 2, 6, 7}, 76, dt), uniform_leaf({2, 3, 6, 7}, 77, dt),
+                                                    uniform_leaf({4, 5, 3, 3}, 78, dt), uniform_leaf({4}, 79, dt)};
+                                },
+                                [](const TensorList& in) {
+                                  return TensorList{conv2d_leaky_relu_concat(in[0], in[1], in[2], in[3], 0.2)};
+                                }));
+  for (int64_t stride : {1, 2})
+    row.cases.push_back(make_case(
+        "(2, 8, 21, 35) + (2, 8, 21, 35) -> 8, 5x5 stride " + std::to_string(stride) + ", no graph", kParity,
+        [](DType dt) {
+          return TensorList{uniform_leaf({2, 8, 21, 35}, 228, dt).detach(), uniform_leaf({2, 8, 21, 35}, 229, dt).detach(),
+                            uniform_leaf({8, 16, 5, 5}, 230, dt, -0.3, 0.3).detach(), uniform_leaf({8}, 231, dt).detach()};
+        },
+        [stride](const TensorList& in) {
+          return TensorList{conv2d_leaky_relu_concat(in[0], in[1], in[2], in[3], 0.2, stride)};
+        }));
+  return row;
+}
+
 inline OpRow conv2d_residual_row() {
   OpRow row{"conv2d_residual"};
   row.parity = {1e-5, 1e-4, 1e-4, 1e-4};
@@ -342,7 +369,7 @@ inline std::vector<OpRow> im2col_rows() {
 inline std::vector<OpRow> image_rows() {
   using namespace op_rows_image;
   std::vector<OpRow> rows{conv2d_row(), conv2d_leaky_relu_row(), conv2d_leaky_relu_max_pool2_row(),
-                          conv2d_residual_row()};
+                          conv2d_leaky_relu_concat_row(), conv2d_residual_row()};
   for (OpRow& r : resampling_rows()) rows.push_back(std::move(r));
   for (OpRow& r : im2col_rows()) rows.push_back(std::move(r));
   return rows;

@@ -291,6 +291,50 @@ TEST_CASE("forward: conv2d_leaky_relu_max_pool2 is max_pool2d(conv2d_leaky_relu)
       }
 }
 
+TEST_CASE("forward: conv2d_leaky_relu_concat is conv2d_leaky_relu(concat) exactly", "[ops]") {
+  // Without a graph the CPU's Winograd paths read the two inputs in place;
+  // every other path, and a recorded graph, take the two ops. Values bit for
+  // bit, and the recorded form's gradients.
+  struct Case {
+    Shape a, b;
+    int64_t cout, k, stride;
+  };
+  for (const Case& c : {Case{{2, 3, 7, 6}, {2, 2, 7, 6}, 4, 3, 1}, Case{{1, 2, 9, 8}, {1, 3, 9, 8}, 3, 5, 2},
+                        Case{{1, 8, 30, 37}, {1, 8, 30, 37}, 16, 3, 1}, Case{{1, 16, 24, 70}, {1, 16, 24, 70}, 8, 5, 1},
+                        Case{{1, 16, 24, 70}, {1, 16, 24, 70}, 8, 5, 2}})
+    for (DType dtype : {kFloat64, kFloat32}) {
+      INFO(shape_str(c.a) << " + " << shape_str(c.b) << " -> " << c.cout << ", " << c.k << "x" << c.k << " stride "
+                          << c.stride << " " << dtype_name(dtype));
+      const TensorList inputs = {leaf(c.a, 71), leaf(c.b, 72), leaf({c.cout, c.a[1] + c.b[1], c.k, c.k}, 73),
+                                 leaf({c.cout}, 74)};
+      auto fused = [&](const TensorList& in) {
+        return conv2d_leaky_relu_concat(in[0], in[1], in[2], in[3], 0.2, c.stride);
+      };
+      auto separate = [&](const TensorList& in) {
+        return conv2d_leaky_relu(concat({in[0], in[1]}, 1), in[2], in[3], 0.2, c.stride);
+      };
+      require_bit_identical(fused, separate, inputs, dtype);
+      TensorList in;
+      for (const Tensor& t : inputs) in.push_back(t.detach().to(dtype));
+      NoGradGuard no_grad;
+      const Tensor got = fused(in), want = separate(in);
+      REQUIRE(got.shape() == want.shape());
+      const std::vector<double> vg = got.to_vector<double>(), vw = want.to_vector<double>();
+      CHECK(std::memcmp(vg.data(), vw.data(), vg.size() * sizeof(double)) == 0);
+    }
+}
+
+TEST_CASE("errors: conv2d_leaky_relu_concat", "[ops]") {
+  Tensor a = leaf({1, 2, 5, 5}, 1), b = leaf({1, 3, 5, 5}, 2), w = leaf({4, 5, 3, 3}, 3);
+  NoGradGuard no_grad;
+  CHECK_THROWS_WITH(conv2d_leaky_relu_concat(a, b, w, Tensor(), 1.0),
+                    Catch::Contains("conv2d_leaky_relu_concat: slope 1 must be in [0, 1)"));
+  CHECK_THROWS_WITH(conv2d_leaky_relu_concat(a, leaf({1, 3, 5, 4}, 4), w, Tensor(), 0.2),
+                    Catch::Contains("conv2d_leaky_relu_concat: inputs (1, 2, 5, 5) and (1, 3, 5, 4) differ in batch or size"));
+  CHECK_THROWS_WITH(conv2d_leaky_relu_concat(a, b, leaf({4, 4, 3, 3}, 5), Tensor(), 0.2),
+                    Catch::Contains("conv2d_leaky_relu_concat: weight (4, 4, 3, 3) does not match input channels 5"));
+}
+
 TEST_CASE("errors: conv2d_leaky_relu_max_pool2", "[ops]") {
   Tensor x = leaf({1, 2, 5, 5}, 1), w = leaf({3, 2, 3, 3}, 2);
   NoGradGuard no_grad;

@@ -492,6 +492,44 @@ TEST_CASE("winograd: the pooled output is max_pool2d of the conv's output, bit f
   }
 }
 
+TEST_CASE("winograd: two inputs side by side give the bytes of the conv of their concat", "[winograd]") {
+  // conv2d_concat_forward reads a Winograd conv's input windows (a 5x5
+  // stride-2 one's pixel phases too) from two tensors in place, the concat
+  // never written. It must give the bytes of the conv of the concat: on every
+  // ISA path and tile, at odd sizes, in batches, wherever the split falls
+  // among the channels (the prefetch of the plane ahead crosses it), and
+  // through the direct path's fallback.
+  PathGuard guard;
+  struct Split {
+    int64_t n, ca, cb, h, w, cout, k, stride, pad;
+  };
+  const std::vector<Split> splits = {
+      {2, 3, 5, 13, 37, 6, 3, 1, 1},  {1, 1, 8, 20, 70, 9, 3, 1, 1},   {1, 32, 32, 12, 130, 8, 3, 1, 1},
+      {2, 7, 1, 17, 33, 5, 5, 1, 2},  {2, 3, 4, 23, 37, 6, 5, 2, 2},   {1, 16, 16, 40, 141, 8, 5, 2, 2},
+  };
+  for (const Split& c : splits) {
+    Generator gen(41);
+    const Tensor a = uniform({c.n, c.ca, c.h, c.w}, gen, -1, 1), b = uniform({c.n, c.cb, c.h, c.w}, gen, -1, 1);
+    const Tensor w = uniform({c.cout, c.ca + c.cb, c.k, c.k}, gen, -0.5, 0.5), bias = uniform({c.cout}, gen, -1, 1);
+    const Tensor x = concat({a, b}, 1);
+    const int64_t ho = (c.h + 2 * c.pad - c.k) / c.stride + 1, wo = (c.w + 2 * c.pad - c.k) / c.stride + 1;
+    const paths::ConvShape shape{c.n, c.ca + c.cb, c.h, c.w, c.cout, c.k, c.stride, c.pad, 1, ho, wo};
+    for (CpuIsa isa : supported_isas())
+      for (CpuConvPath path : {CpuConvPath::kWinograd2, CpuConvPath::kWinograd4, CpuConvPath::kDirect}) {
+        paths::set_cpu_isa(isa);
+        paths::set_cpu_conv_path(path);
+        const std::string name = paths::conv_forward_path(shape);
+        INFO(c.ca << " + " << c.cb << " -> " << c.cout << " " << c.k << "x" << c.k << " stride " << c.stride << " at N"
+                  << c.n << " " << c.h << "x" << c.w << ", " << paths::isa_name(isa) << ", " << name);
+        CHECK((path == CpuConvPath::kDirect) == (name.rfind("direct/", 0) == 0));
+        Tensor got = empty({c.n, c.cout, ho, wo}), want = empty({c.n, c.cout, ho, wo});
+        kernels::conv2d_concat_forward(a, b, w, bias, got, c.stride, c.pad, int64_t(1) << 30, 0.2);
+        kernels::conv2d_forward(x, w, bias, Tensor(), want, c.stride, c.pad, 1, int64_t(1) << 30, 0.2);
+        CHECK(std::memcmp(got.data<float>(), want.data<float>(), size_t(got.numel()) * sizeof(float)) == 0);
+      }
+  }
+}
+
 TEST_CASE("winograd: the transformed weights are reused only while the weights' bytes are the same", "[winograd]") {
   // packed_weights keeps each call's U by the weights' address: a conv run
   // again with the same weights gives the same bytes, and weights changed in

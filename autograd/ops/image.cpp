@@ -47,16 +47,17 @@ int64_t conv_workspace_limit() { return workspace_limit; }
 namespace {
 
 // The checks of a conv's arguments (`op` names the op in messages; residual
-// may be undefined): returns the output's shape (N, Cout, Ho, Wo), and
-// resolves padding < 0 to k / 2.
+// may be undefined; extra_channels: a second input's, after x's): returns the
+// output's shape (N, Cout, Ho, Wo), and resolves padding < 0 to k / 2.
 Shape conv_output_shape(const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias,
-                        const Tensor& residual, int64_t stride, int64_t& padding, int64_t groups) {
+                        const Tensor& residual, int64_t stride, int64_t& padding, int64_t groups,
+                        int64_t extra_channels = 0) {
   check_image(x, op);
   check_floating(weight, op, "weight");
   check_same_type(x, weight, op, "input", "weight");
   DCSR_CHECK(weight.dim() == 4 && weight.size(2) == weight.size(3) && weight.size(2) >= 1, op, ": weight ",
              shape_str(weight.shape()), " must be (Cout, Cin/groups, k, k)");
-  const int64_t N = x.size(0), Cin = x.size(1), H = x.size(2), W = x.size(3);
+  const int64_t N = x.size(0), Cin = x.size(1) + extra_channels, H = x.size(2), W = x.size(3);
   const int64_t Cout = weight.size(0), k = weight.size(2);
   DCSR_CHECK(groups >= 1, op, ": groups ", groups, " must be positive");
   DCSR_CHECK(Cin % groups == 0, op, ": groups ", groups, " does not divide the input channels ", Cin,
@@ -148,6 +149,24 @@ Tensor conv2d_residual(const Tensor& x, const Tensor& weight, const Tensor& bias
   DCSR_CHECK(residual.defined(), "conv2d_residual: the residual is undefined");
   DCSR_CHECK(slope >= 0.0 && slope <= 1.0, "conv2d_residual: slope ", slope, " must be in [0, 1]");
   return convolve("conv2d_residual", x, weight, bias, residual, 1, -1, 1, slope);
+}
+
+Tensor conv2d_leaky_relu_concat(const Tensor& a, const Tensor& b, const Tensor& weight, const Tensor& bias,
+                                double slope, int64_t stride, int64_t padding) {
+  const char* op = "conv2d_leaky_relu_concat";
+  DCSR_CHECK(slope >= 0.0 && slope < 1.0, op, ": slope ", slope, " must be in [0, 1)");
+  // With a graph to record, the two ops, whose backward formulas it takes.
+  if (autograd::needs_grad({a, b, weight, bias}))
+    return conv2d_leaky_relu(concat({a, b}, 1), weight, bias, slope, stride, padding);
+  check_image(a, op, "first input");
+  check_image(b, op, "second input");
+  check_same_type(a, b, op, "first input", "second input");
+  DCSR_CHECK(a.size(0) == b.size(0) && a.size(2) == b.size(2) && a.size(3) == b.size(3), op, ": inputs ",
+             shape_str(a.shape()), " and ", shape_str(b.shape()), " differ in batch or size");
+  Tensor y = empty(conv_output_shape(op, a, weight, bias, Tensor(), stride, padding, 1, b.size(1)), a.dtype(),
+                   a.device());
+  kernels::conv2d_concat_forward(a, b, weight, bias, y, stride, padding, conv_workspace_limit(), slope);
+  return y;
 }
 
 Tensor conv2d_leaky_relu_max_pool2(const Tensor& x, const Tensor& weight, const Tensor& bias, double slope,

@@ -20,8 +20,8 @@ Tensor AlignedConv2d::conv1(const Tensor& x) const {
 Tensor AlignedConv2d::predict(const Tensor& lr_up, const Tensor& ref_mosaic, int64_t block) const {
   DCSR_CHECK(lr_up.shape() == ref_mosaic.shape(), "AlignedConv2d: upsampled LR ", shape_str(lr_up.shape()),
              " and Ref mosaic ", shape_str(ref_mosaic.shape()), " differ in size");
-  Tensor x = concat({conv1(ref_mosaic), conv1(lr_up)}, 1);  // [reference, LR] as everywhere (§2)
-  x = p_conv_0_->forward_activated(x, block, nn::kLeakySlope);
+  // [reference, LR] as everywhere (§2), concatenated along the channels (not written out in inference).
+  Tensor x = p_conv_0_->forward_activated_concat(conv1(ref_mosaic), conv1(lr_up), block, nn::kLeakySlope);
   x = p_conv_2_->forward(x, nn::kLeakySlope);
   return p_conv_4_->forward(x);
 }

@@ -112,12 +112,13 @@ DcsrNet::Output DcsrNet::forward(const Tensor& lr, const Tensor& ref, Mode mode)
 
   // 10-12. LR-scale fusion: F1 = D1(F_lr + g1(C) * h1([F_ref2_w, F_lr])).
   // The gates end in LeakyReLU (not a sigmoid): they can exceed 1 (§2 notes).
-  Tensor x = fusion1_->forward(concat({f_ref2_w, f_lr}, 1));
+  // (The concats below are not written out in inference: BasicBlocks::forward_concat.)
+  Tensor x = fusion1_->forward_concat(f_ref2_w, f_lr);
   Tensor f1 = decoder1_->forward(f_lr + alpha1_->forward(c1) * x);
   // 13. The only LR->HR step of the trunk: bicubic x2 of FEATURES (§2 step 13).
   Tensor f1u = up2(f1);
   // 15-16. HR-scale fusion.
-  Tensor y = fusion2_->forward(concat({f_ref1_al, f1u}, 1));
+  Tensor y = fusion2_->forward_concat(f_ref1_al, f1u);
   Tensor f2 = decoder2_->forward(f1u + alpha2_->forward(cu) * y);
   // 17. decoder_tail: conv -> LReLU -> conv, no final activation.
   Tensor base = tail2_->forward(tail0_->forward_activated(f2));

@@ -410,6 +410,25 @@ void conv2d_max_pool2_forward(const Tensor& x, const Tensor& weight, const Tenso
   max_pool2d_forward(full, y, no_indices, 2);
 }
 
+void conv2d_concat_forward(const Tensor& a, const Tensor& b, const Tensor& weight, const Tensor& bias, Tensor& y,
+                           int64_t stride, int64_t padding, int64_t workspace_bytes, double activation_slope) {
+  const int64_t first = a.size(1), channels = first + b.size(1);
+  if (a.dtype() == kFloat32 && y.numel() > 0) {
+    const ConvShape s{a.size(0), channels, a.size(2), a.size(3), weight.size(0), weight.size(2), stride, padding, 1,
+                      y.size(2), y.size(3)};
+    const SecondInput second{b.data<float>(), first};
+    if (winograd_forward_planned(s, a.data<float>(), weight.data<float>(),
+                                 bias.defined() ? bias.data<float>() : nullptr, y.data<float>(), workspace_bytes,
+                                 Epilogue{nullptr, activation_slope}, &second))
+      return;
+  }
+  // Any other path: the concat, then the conv.
+  Tensor x = empty({a.size(0), channels, a.size(2), a.size(3)}, a.dtype());
+  copy_slice(a, x, 1, 0, 0, first);
+  copy_slice(b, x, 1, 0, first, b.size(1));
+  conv2d_forward(x, weight, bias, Tensor(), y, stride, padding, 1, workspace_bytes, activation_slope);
+}
+
 void conv2d_backward_input(const Tensor& grad_y, const Tensor& weight, Tensor& grad_x, int64_t stride,
                            int64_t padding, int64_t groups, int64_t workspace_bytes) {
   dispatch_floating(grad_y.dtype(), "conv2d_backward_input", [&](auto zero) {

@@ -49,7 +49,8 @@ std::shared_ptr<const std::vector<float>> phase_weights(const ConvShape& s, cons
 }  // namespace
 
 bool space_to_depth_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y,
-                            int64_t limit, const Epilogue& epilogue, int m, CpuIsa isa) {
+                            int64_t limit, const Epilogue& epilogue, int m, CpuIsa isa,
+                            const SecondInput* second) {
   const ConvShape t = space_to_depth_shape(s);
   if (t.H != s.Ho || t.W != s.Wo) return false;  // an output size other than padding 2's
   const int64_t weight_bytes = t.Cout * t.Cin * 9 * int64_t(sizeof(float));
@@ -60,7 +61,7 @@ bool space_to_depth_forward(const ConvShape& s, const float* x, const float* w, 
   // of a 64 -> 32 conv at 332 x 332 (perf, 2 threads, Zen 4).
   const std::shared_ptr<const std::vector<float>> wp = phase_weights(s, w);
   const PhaseInput phases{s.H, s.W};
-  return winograd_forward(t, x, wp->data(), b, y, limit - weight_bytes, epilogue, m, isa, &phases);
+  return winograd_forward(t, x, wp->data(), b, y, limit - weight_bytes, epilogue, m, isa, &phases, second);
 }
 
 }  // namespace dcsr::kernels::cpu

@@ -17,6 +17,7 @@
 
 #include "kernels/cpu/conv2d_common.h"
 #include "kernels/cpu/isa.h"
+#include "kernels/cpu/winograd.h"
 
 namespace dcsr::kernels::cpu {
 
@@ -31,7 +32,10 @@ ConvShape space_to_depth_shape(const ConvShape& s);
 // Returns false, having done nothing, when the rearranged weights (kept
 // between calls for the same weights) and the Winograd scratch do not fit
 // `limit` bytes.
+// With `second`, x holds the input's first second->first_planes channels and
+// second->x the rest (a concat along the channels, never written out).
 bool space_to_depth_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y,
-                            int64_t limit, const Epilogue& epilogue, int m, CpuIsa isa);
+                            int64_t limit, const Epilogue& epilogue, int m, CpuIsa isa,
+                            const SecondInput* second = nullptr);
 
 }  // namespace dcsr::kernels::cpu

@@ -285,19 +285,19 @@ template <int Locality>
 }
 
 template <typename Transform, typename EdgeTransform>
-void for_each_channel_window(const ConvShape& s, const float* x, int64_t n, int64_t wy, int64_t wx, int64_t rows,
-                             int64_t cols, float* v, int64_t block, float* window, Transform transform,
-                             EdgeTransform edge_transform, bool has_edge) {
+void for_each_channel_window(const ConvShape& s, const float* x, const SecondInput* second, int64_t n, int64_t wy,
+                             int64_t wx, int64_t rows, int64_t cols, float* v, int64_t block, float* window,
+                             Transform transform, EdgeTransform edge_transform, bool has_edge) {
   const bool inside = wy >= 0 && wy + rows <= s.H && wx >= 0 && wx + cols <= s.W;
   // The part of the window inside the plane: rows [y_lo, y_hi), columns [x_lo, x_hi).
   const int64_t y_lo = std::max<int64_t>(wy, 0), y_hi = std::max(y_lo, std::min(wy + rows, s.H));
   const int64_t x_lo = std::max<int64_t>(wx, 0), x_hi = std::max(x_lo, std::min(wx + cols, s.W));
   const EdgeBounds e{int(y_lo - wy), int(y_hi - wy), int(x_lo - wx), int(x_hi - wx)};
   for (int64_t ci = 0; ci < s.Cin; ++ci) {
-    const float* plane = x + (n * s.Cin + ci) * s.H * s.W;
+    const float* plane = input_plane(x, second, s.Cin, s.H * s.W, n, ci);
     float* vg = v + ci * block;
     if (ci + kPrefetchPlanes < s.Cin && x_lo < x_hi) {
-      const float* ahead = plane + kPrefetchPlanes * s.H * s.W;
+      const float* ahead = input_plane(x, second, s.Cin, s.H * s.W, n, ci + kPrefetchPlanes);
       for (int64_t r = y_lo; r < y_hi; ++r) prefetch_lines<3>(ahead + r * s.W + x_lo, x_hi - x_lo);
     }
     if (inside) {
@@ -335,17 +335,18 @@ constexpr int64_t kPrefetchSourcePlanes = 1;
 
 template <typename Transform, typename Direct = std::nullptr_t>
 void for_each_phase_window(const Kernels& kern, const ConvShape& s, const PhaseInput& phases, const float* x,
-                           int64_t n, int64_t wy, int64_t wx, int64_t rows, int64_t cols, float* v, int64_t block,
-                           float* window, Transform transform, Direct direct = nullptr) {
+                           const SecondInput* second, int64_t n, int64_t wy, int64_t wx, int64_t rows, int64_t cols,
+                           float* v, int64_t block, float* window, Transform transform, Direct direct = nullptr) {
   const int64_t H = phases.H, W = phases.W, sources = s.Cin / 4, plane_floats = H * W;
   const auto stage = kern.stage_phase_window != nullptr ? kern.stage_phase_window : stage_phase_window;
   // The source rows and columns the window's four phases read, inside the image.
   const int64_t y_lo = std::max<int64_t>(2 * wy, 0), y_hi = std::min(2 * (wy + rows), H);
   const int64_t x_lo = std::max<int64_t>(2 * wx, 0), x_hi = std::min(2 * (wx + cols), W);
   for (int64_t ci = 0; ci < sources; ++ci) {
-    const float* plane = x + (n * sources + ci) * plane_floats;
-    const float* ahead = plane + kPrefetchSourcePlanes * plane_floats;
+    const float* plane = input_plane(x, second, sources, plane_floats, n, ci);
     const bool fetch_ahead = ci + kPrefetchSourcePlanes < sources && x_lo < x_hi;
+    const float* ahead =
+        fetch_ahead ? input_plane(x, second, sources, plane_floats, n, ci + kPrefetchSourcePlanes) : nullptr;
     for (int64_t phase = 0; phase < 4; ++phase) {
       if (fetch_ahead)
         for (int64_t r = y_lo + phase; r < y_hi; r += 4) prefetch_lines<3>(ahead + r * W + x_lo, x_hi - x_lo);
@@ -363,16 +364,17 @@ void for_each_phase_window(const Kernels& kern, const ConvShape& s, const PhaseI
 }  // namespace
 
 void input_group(const Kernels& kern, int m, const ConvShape& s, const float* x, int64_t n, int64_t y0, int64_t x0,
-                 float* v, int64_t block, int64_t v_pos, float* window, const PhaseInput* phases) {
+                 float* v, int64_t block, int64_t v_pos, float* window, const PhaseInput* phases,
+                 const SecondInput* second) {
   // The input window: in_tile(m) rows and 8 out_tile(m) + taps - 1 columns from (y0 - pad, x0 - pad).
   const int64_t rows = in_tile(m), cols = 8 * out_tile(m) + kernel_taps(m) - 1;
   auto transform = [&](const float* p, int64_t ld, float* vg) { kern.input(m, p, ld, vg, v_pos); };
   if (phases != nullptr)
-    return for_each_phase_window(kern, s, *phases, x, n, y0 - s.pad, x0 - s.pad, rows, cols, v, block, window,
-                                 transform);
+    return for_each_phase_window(kern, s, *phases, x, second, n, y0 - s.pad, x0 - s.pad, rows, cols, v, block,
+                                 window, transform);
   auto edge = kern.input_edge;
   for_each_channel_window(
-      s, x, n, y0 - s.pad, x0 - s.pad, rows, cols, v, block, window, transform,
+      s, x, second, n, y0 - s.pad, x0 - s.pad, rows, cols, v, block, window, transform,
       [&](const float* p, int64_t ld, const EdgeBounds& e, float* vg) { edge(m, p, ld, e, vg, v_pos); },
       edge != nullptr);
 }
@@ -381,22 +383,24 @@ void input_group(const Kernels& kern, int m, const ConvShape& s, const float* x,
 // (m = 4): the 6 x 66 window whose top-left is output pixel (y0, x0) less
 // the padding; v: the first group's columns.
 void input_group_pair(const Kernels& kern, const ConvShape& s, const float* x, int64_t n, int64_t y0, int64_t x0,
-                      float* v, int64_t block, int64_t v_pos, float* window, const PhaseInput* phases) {
+                      float* v, int64_t block, int64_t v_pos, float* window, const PhaseInput* phases,
+                      const SecondInput* second) {
   auto transform = [&](const float* p, int64_t ld, float* vg) { kern.input16(p, ld, vg, v_pos); };
   // Where the ISA builds the phase window's rows in registers (input16_phase), nothing is staged: 64 -> 32
   // channels at 332 x 332, Zen 4, 2 threads, 6 alternated runs, min / median: staged 9.06 / 9.19 ms,
   // input16_phase 8.67 / 8.84 ms (no stores and reloads of the window, which input16 reads at offsets
   // that straddle the stager's stores).
   if (phases != nullptr && kern.input16_phase != nullptr)
-    return for_each_phase_window(kern, s, *phases, x, n, y0 - s.pad, x0 - s.pad, 6, 66, v, block, window, transform,
-                                 [&](const float* plane, int64_t py, int64_t px, float* vg) {
+    return for_each_phase_window(kern, s, *phases, x, second, n, y0 - s.pad, x0 - s.pad, 6, 66, v, block, window,
+                                 transform, [&](const float* plane, int64_t py, int64_t px, float* vg) {
                                    kern.input16_phase(plane, phases->H, phases->W, py, px, vg, v_pos);
                                  });
   if (phases != nullptr)
-    return for_each_phase_window(kern, s, *phases, x, n, y0 - s.pad, x0 - s.pad, 6, 66, v, block, window, transform);
+    return for_each_phase_window(kern, s, *phases, x, second, n, y0 - s.pad, x0 - s.pad, 6, 66, v, block, window,
+                                 transform);
   auto edge = kern.input16_edge;
   for_each_channel_window(
-      s, x, n, y0 - s.pad, x0 - s.pad, 6, 66, v, block, window, transform,
+      s, x, second, n, y0 - s.pad, x0 - s.pad, 6, 66, v, block, window, transform,
       [&](const float* p, int64_t ld, const EdgeBounds& e, float* vg) { edge(p, ld, e, vg, v_pos); },
       edge != nullptr);
 }
@@ -421,10 +425,15 @@ constexpr int64_t kPrefetchChannels = 4;
 constexpr int64_t kMaxGroupsPerJob = 16;
 
 bool winograd_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y, int64_t limit,
-                      const Epilogue& epilogue, int m, CpuIsa isa, const PhaseInput* phases) {
+                      const Epilogue& epilogue, int m, CpuIsa isa, const PhaseInput* phases,
+                      const SecondInput* second) {
   DCSR_CHECK(phases == nullptr || (s.Cin % 4 == 0 && s.H == (phases->H + 1) / 2 && s.W == (phases->W + 1) / 2),
              "winograd_forward: ", s.Cin, " channels of ", s.H, " x ", s.W, " are not the pixel phases of a ",
              phases ? phases->H : 0, " x ", phases ? phases->W : 0, " image");
+  DCSR_CHECK(second == nullptr || (second->x != nullptr && second->first_planes > 0 &&
+                                   second->first_planes < (phases ? s.Cin / 4 : s.Cin)),
+             "winograd_forward: a second input after ", second ? second->first_planes : 0, " of ",
+             phases ? s.Cin / 4 : s.Cin, " planes");
   const winograd::Kernels& kern = winograd::kernels_for(isa);
   // m names the variant (winograd.h); mo_side is its output tile, N its input tile.
   const int64_t N = in_tile(m), mo_side = out_tile(m), positions = N * N, block = kern.block, per_job = block / 8;
@@ -505,12 +514,12 @@ bool winograd_forward(const ConvShape& s, const float* x, const float* w, const 
       }
       if (pair_first[g]) {
         winograd::input_group_pair(kern, s, x, groups[g].n, groups[g].y0, groups[g].x0, v + 8 * g, block, v_pos,
-                                   window, phases);
+                                   window, phases, second);
         ++g;
         continue;
       }
       winograd::input_group(kern, m, s, x, groups[g].n, groups[g].y0, groups[g].x0, v + 8 * g, block, v_pos, window,
-                            phases);
+                            phases, second);
     }
     if (!prefetch_ahead) {
       kern.multiply(positions, u, v, v_pos, mo, m_pos, s.Cin, s.Cout);
@@ -538,7 +547,7 @@ bool winograd_forward(const ConvShape& s, const float* x, const float* w, const 
           for (int64_t g = 0; g < next_count; ++g) {
             const int64_t wy = in_step * (next[g].y0 - s.pad), wx = in_step * (next[g].x0 - s.pad);
             const int64_t x_lo = std::max<int64_t>(wx, 0), x_hi = std::min(wx + in_step * window_cols, in_w);
-            const float* plane = x + (next[g].n * in_planes + ci) * in_h * in_w;
+            const float* plane = input_plane(x, second, in_planes, in_h * in_w, next[g].n, ci);
             for (int64_t r = std::max<int64_t>(wy, 0); r < std::min(wy + in_step * N, in_h) && x_lo < x_hi; ++r)
               winograd::prefetch_lines<2>(plane + r * in_w + x_lo, x_hi - x_lo);
           }

@@ -78,15 +78,37 @@ struct PhaseInput {
   int64_t H = 0, W = 0;  // the source image's size (s.H = ceil(H / 2), s.W = ceil(W / 2))
 };
 
+// A second input beside x: the conv's input is then the concat of the two
+// along the channels, never written out. x holds the first first_planes
+// planes of each image ((N, first_planes, ...)), this x the rest ((N, P -
+// first_planes, ...)), P the planes of an image (s.Cin, or with PhaseInput
+// its source planes, s.Cin / 4).
+struct SecondInput {
+  const float* x = nullptr;
+  int64_t first_planes = 0;
+};
+
+// Plane c of image n of an input of `planes` planes of plane_floats floats
+// each: x's, or with `second`, x's first second->first_planes, then
+// second->x's.
+inline const float* input_plane(const float* x, const SecondInput* second, int64_t planes, int64_t plane_floats,
+                                int64_t n, int64_t c) {
+  if (second == nullptr) return x + (n * planes + c) * plane_floats;
+  const int64_t first = second->first_planes;
+  return c < first ? x + (n * first + c) * plane_floats : second->x + (n * (planes - first) + c - first) * plane_floats;
+}
+
 // y (N, Cout, Ho, Wo) = epilogue(conv(x, w) + b) for a shape where
 // winograd_applies (m = 2 or 4, the output tile) or winograd_5x5_applies
 // (m = kF2x5 or kF4x5). b may be null. With `phases` (the forward only), x
 // holds the source image of s's input's pixel phases (PhaseInput). With
-// epilogue.pooled set, y is not written (it may be null): the 2x2 max pool of
+// `second`, the input is x's planes and second's side by side (SecondInput).
+// With epilogue.pooled set, y is not written (it may be null): the 2x2 max pool of
 // each group's output rows goes to epilogue.pooled instead (no residual). Returns
 // false, having done nothing, when the scratch does not fit `limit` bytes.
 bool winograd_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y, int64_t limit,
-                      const Epilogue& epilogue, int m, CpuIsa isa, const PhaseInput* phases = nullptr);
+                      const Epilogue& epilogue, int m, CpuIsa isa, const PhaseInput* phases = nullptr,
+                      const SecondInput* second = nullptr);
 
 // grad_w (Cout, Cin, 3, 3) = the weight gradient of y = conv(x, w) given
 // grad_y (N, Cout, Ho, Wo), for a shape where winograd_applies, through
@@ -173,15 +195,18 @@ struct EdgeBounds {
 // group's columns of V; position stride v_pos). Shared by the forward and the
 // weight gradient.
 // With `phases` (the forward only), x is the source image of s's pixel
-// phases and every window is staged from it (PhaseInput).
+// phases and every window is staged from it (PhaseInput); with `second`,
+// the input's planes are x's and second's (SecondInput).
 void input_group(const Kernels& kern, int m, const ConvShape& s, const float* x, int64_t n, int64_t y0, int64_t x0,
-                 float* v, int64_t block, int64_t v_pos, float* window, const PhaseInput* phases = nullptr);
+                 float* v, int64_t block, int64_t v_pos, float* window, const PhaseInput* phases = nullptr,
+                 const SecondInput* second = nullptr);
 // input_group for two adjacent whole groups through Kernels::input16 (m = 4;
 // the forward only): the 6 x 66 window at (y0, x0) less the padding, staged
 // in `window` (6 x 66 floats) where it crosses the image's edge and the ISA
 // has no input16_edge.
 void input_group_pair(const Kernels& kern, const ConvShape& s, const float* x, int64_t n, int64_t y0, int64_t x0,
-                      float* v, int64_t block, int64_t v_pos, float* window, const PhaseInput* phases = nullptr);
+                      float* v, int64_t block, int64_t v_pos, float* window, const PhaseInput* phases = nullptr,
+                      const SecondInput* second = nullptr);
 
 // One ISA's versions of the three steps, for variant m (2, 4, kF2x5 or kF4x5; P =
 // in_tile(m)^2 positions). The transforms handle eight tiles side by side (a row of 8m

@@ -234,14 +234,14 @@ bool winograd_backward_weight_planned(const ConvShape& s, const float* gy, const
 }
 
 bool winograd_forward_planned(const ConvShape& s, const float* x, const float* w, const float* b, float* y,
-                              int64_t limit, const Epilogue& epilogue) {
+                              int64_t limit, const Epilogue& epilogue, const SecondInput* second) {
   if (const int phases = space_to_depth_tile_for(s); phases > 0) {
-    if (!space_to_depth_forward(s, x, w, b, y, limit, epilogue, phases, cpu_isa())) return false;
+    if (!space_to_depth_forward(s, x, w, b, y, limit, epilogue, phases, cpu_isa(), second)) return false;
     if (runtime::kernel_profile_shapes()) runtime::note_kernel_path(phases_path_name(phases));
     return true;
   }
   const int m = winograd_tile_for(s);
-  if (m <= 0 || !winograd_forward(s, x, w, b, y, limit, epilogue, m, cpu_isa())) return false;
+  if (m <= 0 || !winograd_forward(s, x, w, b, y, limit, epilogue, m, cpu_isa(), nullptr, second)) return false;
   note_winograd_path(m);
   return true;
 }

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "kernels/cpu/conv2d_common.h"
+#include "kernels/cpu/winograd.h"
 
 namespace dcsr::kernels::cpu {
 
@@ -39,9 +40,11 @@ int space_to_depth_tile_for(const ConvShape& s);
 // or through the pixel phases when space_to_depth_tile_for(s) > 0 (on the
 // cpu_isa() path), and its scratch fits `limit`; false, having done nothing,
 // otherwise (the caller takes the direct path). With epilogue.pooled set, the
-// pooled output goes there and y is not written (it may be null).
+// pooled output goes there and y is not written (it may be null). With
+// `second`, the input is x's second->first_planes channels, then second->x's
+// (SecondInput, winograd.h).
 bool winograd_forward_planned(const ConvShape& s, const float* x, const float* w, const float* b, float* y,
-                              int64_t limit, const Epilogue& epilogue);
+                              int64_t limit, const Epilogue& epilogue, const SecondInput* second = nullptr);
 
 // The output tile for the float32 WEIGHT gradient of a conv of shape s under
 // the current path setting (DCSR_CPU_CONV forces it too): 4, 2 or 0 (direct).
