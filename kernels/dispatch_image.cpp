@@ -38,37 +38,33 @@ void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
   }
 }
 
+// The fused forms' CPU kernels run where they apply (float32 Winograd paths);
+// elsewhere, and on CUDA, the two kernels they stand for.
 void conv2d_max_pool2_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y, int64_t padding,
                               int64_t workspace_bytes, double activation_slope) {
   const KernelScope scope("conv2d_max_pool2_forward", x.device(), conv_shape_detail(x, weight, 1, padding, 1));
-  switch (x.device()) {
-    case Device::CPU:
-      return cpu::conv2d_max_pool2_forward(x, weight, bias, y, padding, workspace_bytes, activation_slope);
-    case Device::CUDA: {
-      const int64_t k = weight.size(2);
-      Tensor full = empty({x.size(0), weight.size(0), x.size(2) + 2 * padding - k + 1, x.size(3) + 2 * padding - k + 1},
-                          x.dtype(), x.device());
-      conv2d_forward(x, weight, bias, Tensor(), full, 1, padding, 1, workspace_bytes, activation_slope);
-      Tensor no_indices;
-      return max_pool2d_forward(full, y, no_indices, 2);
-    }
-  }
+  if (x.device() == Device::CPU &&
+      cpu::conv2d_max_pool2_forward(x, weight, bias, y, padding, workspace_bytes, activation_slope))
+    return;
+  const int64_t k = weight.size(2);
+  Tensor full = empty({x.size(0), weight.size(0), x.size(2) + 2 * padding - k + 1, x.size(3) + 2 * padding - k + 1},
+                      x.dtype(), x.device());
+  conv2d_forward(x, weight, bias, Tensor(), full, 1, padding, 1, workspace_bytes, activation_slope);
+  Tensor no_indices;
+  max_pool2d_forward(full, y, no_indices, 2);
 }
 
 void conv2d_concat_forward(const Tensor& a, const Tensor& b, const Tensor& weight, const Tensor& bias, Tensor& y,
                            int64_t stride, int64_t padding, int64_t workspace_bytes, double activation_slope) {
   const KernelScope scope("conv2d_concat_forward", a.device(),
                           conv_shape_detail(a, weight, stride, padding, 1, b.size(1)));
-  switch (a.device()) {
-    case Device::CPU:
-      return cpu::conv2d_concat_forward(a, b, weight, bias, y, stride, padding, workspace_bytes, activation_slope);
-    case Device::CUDA: {
-      Tensor x = empty({a.size(0), a.size(1) + b.size(1), a.size(2), a.size(3)}, a.dtype(), a.device());
-      copy_slice(a, x, 1, 0, 0, a.size(1));
-      copy_slice(b, x, 1, 0, a.size(1), b.size(1));
-      return conv2d_forward(x, weight, bias, Tensor(), y, stride, padding, 1, workspace_bytes, activation_slope);
-    }
-  }
+  if (a.device() == Device::CPU &&
+      cpu::conv2d_concat_forward(a, b, weight, bias, y, stride, padding, workspace_bytes, activation_slope))
+    return;
+  Tensor x = empty({a.size(0), a.size(1) + b.size(1), a.size(2), a.size(3)}, a.dtype(), a.device());
+  copy_slice(a, x, 1, 0, 0, a.size(1));
+  copy_slice(b, x, 1, 0, a.size(1), b.size(1));
+  conv2d_forward(x, weight, bias, Tensor(), y, stride, padding, 1, workspace_bytes, activation_slope);
 }
 
 void conv2d_backward_input(const Tensor& grad_y, const Tensor& weight, Tensor& grad_x, int64_t stride,

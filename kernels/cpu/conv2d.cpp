@@ -393,40 +393,25 @@ void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
   });
 }
 
-void conv2d_max_pool2_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y, int64_t padding,
+bool conv2d_max_pool2_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y, int64_t padding,
                               int64_t workspace_bytes, double activation_slope) {
+  if (x.dtype() != kFloat32 || y.numel() == 0) return false;
   const int64_t k = weight.size(2), Ho = x.size(2) + 2 * padding - k + 1, Wo = x.size(3) + 2 * padding - k + 1;
-  if (x.dtype() == kFloat32 && y.numel() > 0) {
-    const ConvShape s = conv_shape(x, weight, 1, padding, 1, Ho, Wo);
-    const Epilogue pooled{nullptr, activation_slope, y.data<float>()};
-    if (winograd_forward_planned(s, x.data<float>(), weight.data<float>(),
-                                 bias.defined() ? bias.data<float>() : nullptr, nullptr, workspace_bytes, pooled))
-      return;
-  }
-  // Any other path: the full output, then the pool.
-  Tensor full = empty({x.size(0), weight.size(0), Ho, Wo}, x.dtype());
-  conv2d_forward(x, weight, bias, Tensor(), full, 1, padding, 1, workspace_bytes, activation_slope);
-  Tensor no_indices;
-  max_pool2d_forward(full, y, no_indices, 2);
+  const ConvShape s = conv_shape(x, weight, 1, padding, 1, Ho, Wo);
+  const Epilogue pooled{nullptr, activation_slope, y.data<float>()};
+  return winograd_forward_planned(s, x.data<float>(), weight.data<float>(),
+                                  bias.defined() ? bias.data<float>() : nullptr, nullptr, workspace_bytes, pooled);
 }
 
-void conv2d_concat_forward(const Tensor& a, const Tensor& b, const Tensor& weight, const Tensor& bias, Tensor& y,
+bool conv2d_concat_forward(const Tensor& a, const Tensor& b, const Tensor& weight, const Tensor& bias, Tensor& y,
                            int64_t stride, int64_t padding, int64_t workspace_bytes, double activation_slope) {
-  const int64_t first = a.size(1), channels = first + b.size(1);
-  if (a.dtype() == kFloat32 && y.numel() > 0) {
-    const ConvShape s{a.size(0), channels, a.size(2), a.size(3), weight.size(0), weight.size(2), stride, padding, 1,
-                      y.size(2), y.size(3)};
-    const SecondInput second{b.data<float>(), first};
-    if (winograd_forward_planned(s, a.data<float>(), weight.data<float>(),
-                                 bias.defined() ? bias.data<float>() : nullptr, y.data<float>(), workspace_bytes,
-                                 Epilogue{nullptr, activation_slope}, &second))
-      return;
-  }
-  // Any other path: the concat, then the conv.
-  Tensor x = empty({a.size(0), channels, a.size(2), a.size(3)}, a.dtype());
-  copy_slice(a, x, 1, 0, 0, first);
-  copy_slice(b, x, 1, 0, first, b.size(1));
-  conv2d_forward(x, weight, bias, Tensor(), y, stride, padding, 1, workspace_bytes, activation_slope);
+  if (a.dtype() != kFloat32 || y.numel() == 0) return false;
+  const ConvShape s{a.size(0), a.size(1) + b.size(1), a.size(2), a.size(3), weight.size(0), weight.size(2), stride,
+                    padding, 1, y.size(2), y.size(3)};
+  const SecondInput second{b.data<float>(), a.size(1)};
+  return winograd_forward_planned(s, a.data<float>(), weight.data<float>(),
+                                  bias.defined() ? bias.data<float>() : nullptr, y.data<float>(), workspace_bytes,
+                                  Epilogue{nullptr, activation_slope}, &second);
 }
 
 void conv2d_backward_input(const Tensor& grad_y, const Tensor& weight, Tensor& grad_x, int64_t stride,
