@@ -360,6 +360,54 @@ TEST_CASE("forward: output shapes in 4K and 8K mode", "[model]") {
   CHECK(one.index.to_vector<int64_t>() == narrow(o4.index, 0, 1, 1).to_vector<int64_t>());
 }
 
+TEST_CASE("forward: with an SR margin, the centre is the full forward's", "[model]") {
+  // Tiled inference keeps only the centre of each SR tile (kTileDrop = 40 px
+  // a side dropped), and forward(..., sr_margin) runs the SR-resolution layers
+  // only on the frames that centre depends on (network.cpp's SrFrames). The
+  // frames' edges pad where the full tile has values; were a frame too small,
+  // that error would reach the centre as differences of the size of the values
+  // (0.1 and more here). Within the frames only the roundings differ (Winograd
+  // tiles sum their whole input window). The aligners' offsets reach farthest
+  // at their clamped scales (3, -3) and 45 degrees: the second case.
+  Generator gen(21);
+  DcsrNet net(ModelConfig{8}, gen);
+  net.to(kFloat64);
+  NoGradGuard no_grad;
+  const Tensor lr = image({2, 3, 64, 72}, 3, kFloat64), ref = image({2, 3, 128, 144}, 4, kFloat64);
+  for (bool clamped : {false, true}) {
+    if (clamped)
+      for (const char* aligner : {"aa1", "aa3"}) {
+        const std::string p = std::string(aligner) + ".align.p_conv.4.";
+        net.copy_into_parameter(p + "weight", zeros(net.parameter(p + "weight").shape()));
+        net.copy_into_parameter(p + "bias", from_vector<double>({2.5, -4.5, 0.75}, {3}));
+      }
+    for (Mode mode : {Mode::K4, Mode::K8}) {
+      const DcsrNet::Output full = net.forward(lr, ref, mode);
+      for (int64_t margin : {int64_t(40), int64_t(24), int64_t(0)}) {
+        INFO("aligners " << (clamped ? "at their clamps" : "as initialised") << ", " << mode_name(mode)
+                         << " mode, margin " << margin);
+        const DcsrNet::Output part = net.forward(lr, ref, mode, margin);
+        const Shape centre{2, 3, 128 - 2 * margin, 144 - 2 * margin};
+        REQUIRE(part.sr.shape() == centre);
+        REQUIRE(part.warped_ref_hf.shape() == centre);
+        CHECK(test::count_bit_differences(part.confidence, full.confidence) == 0);
+        CHECK(part.index.to_vector<int64_t>() == full.index.to_vector<int64_t>());
+        const auto centre_of = [&](const Tensor& x) {
+          return narrow(narrow(x, 2, margin, centre[2]), 3, margin, centre[3]);
+        };
+        if (margin == 0) {  // nothing trimmed: the same computation
+          CHECK(test::count_bit_differences(part.sr, full.sr) == 0);
+          continue;
+        }
+        require_close(part.sr, centre_of(full.sr), 1e-13, 0, "sr");
+        require_close(part.warped_ref_hf, centre_of(full.warped_ref_hf), 1e-13, 0, "hf");
+      }
+    }
+  }
+  CHECK_THROWS_WITH(net.forward(lr, ref, Mode::K4, 64), Catch::Contains("an SR margin of 64 px leaves nothing"));
+  CHECK_THROWS_WITH(net.forward(lr, ref, Mode::K4, -2), Catch::Contains("an SR margin of -2 px"));
+}
+
 TEST_CASE("errors: input sizes the reference cannot handle", "[model]") {
   Generator gen(9);
   DcsrNet net(ModelConfig{8}, gen);

@@ -101,6 +101,33 @@ TEST_CASE("the caching allocator reuses freed blocks", "[tensor][allocator]") {
   CHECK(allocation_size_class(100) == 128);
 }
 
+TEST_CASE("the caching allocator lends a free block of a slightly larger class", "[tensor][allocator]") {
+  // A request whose class has no free block takes one up to a quarter larger
+  // (from 1 MiB up), counts it at its own class while in use, and gives it back
+  // to that class.
+  allocator_empty_cache(kCPU);
+  const int64_t mib = int64_t(1) << 20, floats_per_mib = mib / 4;
+  { Tensor five = empty({5 * floats_per_mib}); }  // a cached block of the 5 MiB class
+  const AllocatorStats before = allocator_stats(kCPU);
+  REQUIRE(before.bytes_cached == 5 * mib);
+  {
+    Tensor smaller = empty({9 * floats_per_mib / 2});  // the 4.5 MiB class: none free
+    const AllocatorStats lent = allocator_stats(kCPU);
+    CHECK(lent.system_allocs == before.system_allocs);
+    CHECK(lent.cache_hits == before.cache_hits + 1);
+    CHECK(lent.bytes_cached == 0);
+    CHECK(lent.bytes_in_use == before.bytes_in_use + 5 * mib);
+  }
+  const AllocatorStats back = allocator_stats(kCPU);
+  CHECK(back.bytes_cached == 5 * mib);
+  CHECK(back.bytes_in_use == before.bytes_in_use);
+  { Tensor three = empty({3 * floats_per_mib}); }  // 5 MiB is more than a quarter larger: from the OS
+  CHECK(allocator_stats(kCPU).system_allocs == back.system_allocs + 1);
+  { Tensor small = empty({1000}); }  // below 1 MiB only its own class serves
+  CHECK(allocator_stats(kCPU).system_allocs == back.system_allocs + 2);
+  allocator_empty_cache(kCPU);
+}
+
 TEST_CASE("generators are deterministic and their state round-trips", "[tensor][random]") {
   Generator a(42), b(42), c(43);
   CHECK(a.next_u64() == b.next_u64());

@@ -55,13 +55,15 @@ TileForward network_tile_forward(const DcsrNet& net, Mode mode) {
     NoGradGuard no_grad;
     const Device device = net.device();
     const DType dtype = net.dtype();
-    DcsrNet::Output out = net.forward(tile.to(dtype).to(device), window.to(dtype).to(device), mode);
+    // Only the cores are placed: the network skips what lies outside them.
+    DcsrNet::Output out = net.forward(tile.to(dtype).to(device), window.to(dtype).to(device), mode, kTileDrop);
     // On the network's device: tiled_inference copies to the CPU only the
     // maps it was asked for (a GPU run saves two device-to-host copies a tile).
     TileOutput t;
     t.sr = out.sr;
     t.confidence = out.confidence;
     t.warped_ref = out.warped_ref_hf;
+    t.cores_only = true;
     return t;
   };
 }

@@ -198,8 +198,9 @@ namespace {
 // scale, clip at the output's end. `out` is the band of the output from tile
 // row j0 on (the whole output: j0 = 0).
 // tile_map holds a batch of tiles' maps (B, C, h, w); `sample` picks one.
+// With core_only, tile_map holds the cores alone (TileOutput::cores_only).
 void place_core(const Tensor& tile_map, int64_t sample, Tensor& out, const TileGrid& g, int64_t j0, int64_t j,
-                int64_t i, const char* what) {
+                int64_t i, const char* what, bool core_only = false) {
   const Tensor& t = tile_map;  // CPU float32 (run_batch converts it once for the batch)
   const int64_t c = out.size(1), oh = out.size(2), ow = out.size(3);
   DCSR_CHECK(t.dim() == 4 && sample < t.size(0) && t.size(1) == c, "tiled inference: the network's ", what, " ",
@@ -211,10 +212,13 @@ void place_core(const Tensor& tile_map, int64_t sample, Tensor& out, const TileG
                " is not a whole-pixel scale of the tile ", g.tile_h(), "x", g.tile_w());
     return v * num / den;
   };
-  const int64_t margin_y = scaled(kTileContext, th, g.tile_h()), margin_x = scaled(kTileContext, tw, g.tile_w());
-  const int64_t core_h = scaled(g.m1, th, g.tile_h()), core_w = scaled(g.m2, tw, g.tile_w());
-  DCSR_CHECK(th * g.tile_w() == tw * g.tile_h(), "tiled inference: the network's ", what, " ",
-             shape_str(t.shape()), " is not a uniform scale of the tile ", g.tile_h(), "x", g.tile_w());
+  // The map's scale of the tile (or with core_only, of the core).
+  const int64_t from_h = core_only ? g.m1 : g.tile_h(), from_w = core_only ? g.m2 : g.tile_w();
+  const int64_t margin_y = core_only ? 0 : scaled(kTileContext, th, from_h);
+  const int64_t margin_x = core_only ? 0 : scaled(kTileContext, tw, from_w);
+  const int64_t core_h = scaled(g.m1, th, from_h), core_w = scaled(g.m2, tw, from_w);
+  DCSR_CHECK(th * from_w == tw * from_h, "tiled inference: the network's ", what, " ", shape_str(t.shape()),
+             " is not a uniform scale of the ", core_only ? "core " : "tile ", from_h, "x", from_w);
   const int64_t y0 = (j - j0) * core_h, x0 = i * core_w;
   const int64_t rows = std::min(core_h, oh - y0), cols = std::min(core_w, ow - x0);
   if (rows <= 0 || cols <= 0) return;
@@ -366,6 +370,7 @@ class TileBatcher {
   };
   struct Downloaded {
     Tensor sr, confidence, warped_ref;
+    bool cores_only = false;  // TileOutput's
     std::vector<std::pair<int64_t, int64_t>> places;
   };
 
@@ -407,11 +412,14 @@ class TileBatcher {
     const int64_t n = int64_t(d.places.size());
     if (n == 0) return d;
     const TileOutput& out = batch.out;
-    DCSR_CHECK(out.sr.defined() && out.sr.dim() == 4 && out.sr.size(0) == n &&
-                   out.sr.size(2) == 2 * g_.tile_h() && out.sr.size(3) == 2 * g_.tile_w(),
+    // Twice the tiles' size, or with cores_only twice their cores'.
+    const int64_t sr_h = 2 * (out.cores_only ? g_.m1 : g_.tile_h()), sr_w = 2 * (out.cores_only ? g_.m2 : g_.tile_w());
+    DCSR_CHECK(out.sr.defined() && out.sr.dim() == 4 && out.sr.size(0) == n && out.sr.size(2) == sr_h &&
+                   out.sr.size(3) == sr_w,
                "tiled inference: the network returned SR ", out.sr.defined() ? shape_str(out.sr.shape()) : "none",
-               " for ", n, " tile(s) of ", g_.tile_h(), "x", g_.tile_w(), " (expected twice their size)");
+               " for ", n, " tile(s) of ", g_.tile_h(), "x", g_.tile_w(), " (expected ", sr_h, "x", sr_w, ")");
     ScopedSeconds timed(&times_.download);
+    d.cores_only = out.cores_only;
     d.sr = out.sr.to(kCPU).to(kFloat32);
     if (options_.want_confidence) {
       DCSR_CHECK(out.confidence.defined(), "tiled inference: the network gave no confidence map");
@@ -454,9 +462,10 @@ class TileBatcher {
     for (int64_t b = 0; b < n; ++b) {
       const auto [j, i] = d.places[size_t(b)];
       const int64_t j0 = band_->j0;
-      place_core(sr, b, band_->maps.sr, g_, j0, j, i, "SR");
+      place_core(sr, b, band_->maps.sr, g_, j0, j, i, "SR", d.cores_only);
       if (options_.want_confidence) place_core(confidence, b, band_->maps.confidence, g_, j0, j, i, "confidence");
-      if (options_.want_warped_ref) place_core(warped_ref, b, band_->maps.warped_ref, g_, j0, j, i, "warped Ref");
+      if (options_.want_warped_ref)
+        place_core(warped_ref, b, band_->maps.warped_ref, g_, j0, j, i, "warped Ref", d.cores_only);
     }
   }
 

@@ -131,8 +131,12 @@ Tensor extract_tile(const Tensor& lr, int64_t top, int64_t left, int64_t h, int6
 // What the network gives for one tile. sr: (1, 3, 2 th, 2 tw). confidence
 // (optional): (1, 1, th * f, tw * f) with f = 1 (4K mode) or 1/2 (8K mode).
 // warped_ref (optional): (1, 3, 2 th, 2 tw). Any device.
+// cores_only: sr and warped_ref hold only the cores, (B, 3, 2 m1, 2 m2): the
+// SR tile less kTileDrop pixels a side, all that tiled inference places
+// (DcsrNet::forward's sr_margin, which then skips work outside them).
 struct TileOutput {
   Tensor sr, confidence, warped_ref;
+  bool cores_only = false;
 };
 // lr_tile: (B, 3, th, tw) and ref_window: (B, 3, hr, wr), both CPU float32;
 // B = 1 unless TiledOptions::batch_tiles allows more, and the outputs then

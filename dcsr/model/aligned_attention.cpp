@@ -29,15 +29,13 @@ Tensor AlignedConv2d::predict(const Tensor& lr_up, const Tensor& ref_mosaic, int
 AlignedAttention::AlignedAttention(Generator& gen)
     : align_(&register_module("align", std::make_unique<AlignedConv2d>(gen))) {}
 
-AlignedAttention::Result AlignedAttention::forward(const Tensor& value, const Tensor& index, int64_t block,
-                                                   int64_t gh, int64_t gw, const Tensor& lr_up,
-                                                   const Tensor& ref_mosaic) const {
+Tensor AlignedAttention::apply(const Tensor& value, const Tensor& index, int64_t block, int64_t gh, int64_t gw,
+                               const Tensor& params) const {
   Tensor mosaic = block_gather(value, index, block, gh, gw);
-  Tensor params = align_->predict(lr_up, ref_mosaic, block);
   // §5: the warp resamples the ASSEMBLED mosaic (a rotated/scaled window can
   // read pixels of neighbouring blocks, which came from other Ref places),
   // with the reference's border double count (GridBorder::DcsrReference).
-  return {aligned_sample(mosaic, params, block), params};
+  return aligned_sample(mosaic, params, block);
 }
 
 }  // namespace dcsr

@@ -46,7 +46,19 @@ class AlignedAttention : public nn::Module {
   // caller passes the inputs it shares between AA1 and AA3: lr_up (N,3,2h,2w)
   // and ref_mosaic = block_gather(Ref, index, block, gh, gw).
   Result forward(const Tensor& value, const Tensor& index, int64_t block, int64_t gh, int64_t gw,
-                 const Tensor& lr_up, const Tensor& ref_mosaic) const;
+                 const Tensor& lr_up, const Tensor& ref_mosaic) const {
+    Tensor params = predict(lr_up, ref_mosaic, block);
+    return {apply(value, index, block, gh, gw, params), params};
+  }
+  // forward's two steps, for callers that run them on different parts of a
+  // tile (DcsrNet's sr_margin): the aligner's raw predictions (N, 3, h', w')
+  // for lr_up and ref_mosaic (N, 3, k h', k w'), and the aligned mosaic of
+  // value for index (N, gh*gw) with params (N, 3, gh, gw).
+  Tensor predict(const Tensor& lr_up, const Tensor& ref_mosaic, int64_t block) const {
+    return align_->predict(lr_up, ref_mosaic, block);
+  }
+  Tensor apply(const Tensor& value, const Tensor& index, int64_t block, int64_t gh, int64_t gw,
+               const Tensor& params) const;
 
  private:
   AlignedConv2d* align_;

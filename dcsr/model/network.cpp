@@ -1,5 +1,7 @@
 #include "dcsr/model/network.h"
 
+#include <algorithm>
+
 namespace dcsr {
 
 namespace {
@@ -16,6 +18,60 @@ std::unique_ptr<nn::BasicBlocks> blocks(std::initializer_list<BlockSpec> specs, 
 // Bicubic x2 with align_corners=False: every upsampling of the model except
 // the one inside the matching extractor (§1).
 Tensor up2(const Tensor& x) { return bicubic_resize(x, 2 * x.size(2), 2 * x.size(3), false); }
+
+// x (N, C, H, W) less t pixels on every side (a copy; x itself for t = 0).
+Tensor trim(const Tensor& x, int64_t t) {
+  if (t == 0) return x;
+  return narrow(narrow(x, 2, t, x.size(2) - 2 * t), 3, t, x.size(3) - 2 * t);
+}
+
+// The index (N, gh*gw) of a gh x gw grid less t positions on every side.
+Tensor trim_index(const Tensor& index, int64_t gh, int64_t gw, int64_t t) {
+  if (t == 0) return index;
+  const int64_t n = index.size(0);
+  return trim(index.reshape({n, 1, gh, gw}), t).reshape({n, (gh - 2 * t) * (gw - 2 * t)});
+}
+
+// Where the SR-resolution layers run when the caller keeps only the centre of
+// the output (DcsrNet::forward's sr_margin M): each stage on a frame, the
+// tile less `trim` SR pixels a side. A layer computed on a frame pads at the
+// frame's edge where the full tile has values, so a band along the edge (its
+// "ring") comes out wrong: 3 px for up2 of a trimmed input, one more for a
+// 3x3 conv, two for 5x5, three for 7x7, and 3 for the aligner's sampler (its
+// offsets |o s| <= 0.5 * 3 per axis at the clamped scales of §5, rotated:
+// corners up to 3 px from the output pixel). Stage by stage, extensions
+// E = M - trim beyond the centre and rings in SR px (LR px on the block
+// grid), 4K mode:
+//   aa3   E 32: lr_up (ring 3) and the Ref mosaic -> conv1 (5x5 + ResBlock:
+//               7) -> p_conv.0 (5x5 stride 2: grid ring 5) -> ResBlock (7)
+//               -> params valid 16 - 7 = 9 grid px beyond the centre.
+//   aa1   E 16: the same inputs trimmed 16 more (ring 0) -> 4 -> grid 3 -> 5
+//               -> params valid 3 grid px beyond.
+//   trunk E 18: f1u and cu from f1 and C trimmed at LR (ring 3), f_ref1_al
+//               (AA3's params valid, sampler 3) -> fusion2 (+3: 6), alpha2
+//               (+4: 7) -> decoder2 (9 convs: 16) -> tail (18) <= 18.
+//   image E 8:  HF_al (AA1's params 2 px short, sampler 3) and cu -> alpha3
+//               (+4): 7 <= 8.
+//   out   E 0:  base (trunk), HF_al and g3 (image) trimmed to the centre.
+// tests/test_model.cpp checks it in float64, where a frame 2 px short of
+// this shows (1e-10 against 1e-14). Trims are even (whole LR pixels) and
+// never below 0: a frame that would reach past the tile is the tile, whose
+// edge is the truth. 8K mode (blocks of 4, larger sampler offsets) runs
+// everything on the whole tile and trims only the output.
+struct SrFrames {
+  int64_t aa3 = 0, aa1 = 0, trunk = 0, image = 0, out = 0;
+};
+SrFrames sr_frames(Mode mode, int64_t margin) {
+  SrFrames f;
+  f.out = margin;
+  if (mode != Mode::K4) return f;
+  auto trim_for = [&](int64_t extension) { return std::max<int64_t>(0, margin - extension) / 2 * 2; };
+  f.aa3 = trim_for(32);
+  f.aa1 = trim_for(16);
+  f.trunk = trim_for(18);
+  f.image = trim_for(8);
+  return f;
+}
 }  // namespace
 
 DcsrNet::DcsrNet(const ModelConfig& config, Generator& gen) : config_(config) {
@@ -43,7 +99,7 @@ DcsrNet::DcsrNet(const ModelConfig& config, Generator& gen) : config_(config) {
   aa3_ = &register_module("aa3", std::make_unique<AlignedAttention>(gen));
 }
 
-DcsrNet::Output DcsrNet::forward(const Tensor& lr, const Tensor& ref, Mode mode) const {
+DcsrNet::Output DcsrNet::forward(const Tensor& lr, const Tensor& ref, Mode mode, int64_t sr_margin) const {
   DCSR_CHECK(lr.dim() == 4 && lr.size(1) == 3, "DcsrNet: lr must be (N, 3, h, w), got ", shape_str(lr.shape()));
   DCSR_CHECK(ref.dim() == 4 && ref.size(1) == 3 && ref.size(0) == lr.size(0), "DcsrNet: ref must be (N, 3, Hr, Wr) with N = ",
              lr.size(0), ", got ", shape_str(ref.shape()));
@@ -53,7 +109,10 @@ DcsrNet::Output DcsrNet::forward(const Tensor& lr, const Tensor& ref, Mode mode)
   // §4.2 / §13.6: odd LR sizes crash the reference (the AA2 fold and the concat
   // disagree by one row); Ref sizes must make the block grid equal the key grid.
   DCSR_CHECK(h % 2 == 0 && w % 2 == 0 && h >= 2 && w >= 2, "DcsrNet: LR size ", h, "x", w, " must be even");
+  DCSR_CHECK(sr_margin >= 0 && sr_margin < h && sr_margin < w, "DcsrNet: an SR margin of ", sr_margin,
+             " px leaves nothing of a ", 2 * h, "x", 2 * w, " output");
   const int64_t kb = big_block(mode), ks = small_block(mode);
+  const SrFrames frame = sr_frames(mode, sr_margin);
   DCSR_CHECK(hr % kb == 0 && wr % kb == 0 && hr > 0 && wr > 0, "DcsrNet: Ref size ", hr, "x", wr,
              " must be a multiple of ", kb, " in ", mode_name(mode), " mode");
 
@@ -77,15 +136,24 @@ DcsrNet::Output DcsrNet::forward(const Tensor& lr, const Tensor& ref, Mode mode)
   // 2. Ref high frequencies: Ref - up2(avgpool2(Ref)) (§6).
   Tensor ref_hf = ref - up2(avg_pool2d(ref, 2));
 
-  // Shared by AA1 and AA3 (computed once): the LR upsampled for the aligner's
-  // query branch and the raw Ref RGB gathered with the same index (§5 steps 1-2).
-  Tensor lr_up = up2(lr);
-  Tensor ref_mosaic = block_gather(ref, index, kb, gh, gw);
+  // The SR-resolution stages run on frames (SrFrames; all the whole tile
+  // without an sr_margin). A frame trimmed t SR px is t / kb positions less
+  // a side of the block grid (the LR grid in 4K mode) and t / 2 LR px.
+  const auto grid_h = [&](int64_t t) { return gh - 2 * t / kb; };
+  const auto grid_w = [&](int64_t t) { return gw - 2 * t / kb; };
+  const auto index_at = [&](int64_t t) { return trim_index(index, gh, gw, t / kb); };
 
-  // 3. HF_al = AA1(Ref_hf).
-  AlignedAttention::Result aa1 = aa1_->forward(ref_hf, index, kb, gh, gw, lr_up, ref_mosaic);
-  out.warped_ref_hf = aa1.out;
-  out.aa1_params = aa1.params;
+  // Shared by AA1 and AA3 (computed once): the LR upsampled for the aligner's
+  // query branch and the raw Ref RGB gathered with the same index (§5 steps
+  // 1-2), on AA3's frame; AA1's is inside it.
+  Tensor lr_up = up2(trim(lr, frame.aa3 / 2));
+  Tensor ref_mosaic = block_gather(ref, index_at(frame.aa3), kb, grid_h(frame.aa3), grid_w(frame.aa3));
+
+  // 3. HF_al = AA1(Ref_hf), on the image frame.
+  const int64_t aa1_in = frame.aa1 - frame.aa3;
+  out.aa1_params = aa1_->predict(trim(lr_up, aa1_in), trim(ref_mosaic, aa1_in), kb);
+  Tensor hf_al = aa1_->apply(ref_hf, index_at(frame.image), kb, grid_h(frame.image), grid_w(frame.image),
+                             trim(out.aa1_params, (frame.image - frame.aa1) / kb));
 
   // 4-5. Reference encoders psi1 (Ref res) and psi2 (Ref/2 res).
   Tensor f_ref1 = res1_->forward(ref_encoder1_->forward(ref));
@@ -93,12 +161,10 @@ DcsrNet::Output DcsrNet::forward(const Tensor& lr, const Tensor& ref, Mode mode)
 
   // 7. AA2: gather of psi2 features, no alignment (§3.5, §14).
   Tensor f_ref2_w = block_gather(f_ref2, index, ks, gh2, gw2);
-  // 8. AA3: aligned psi1 features at HR res (own aligner weights).
-  AlignedAttention::Result aa3 = aa3_->forward(f_ref1, index, kb, gh, gw, lr_up, ref_mosaic);
-  out.aa3_params = aa3.params;
-  Tensor f_ref1_al = aa3.out;
-  aa1 = {};
-  aa3 = {};
+  // 8. AA3: aligned psi1 features at HR res (own aligner weights), on the trunk's frame.
+  out.aa3_params = aa3_->predict(lr_up, ref_mosaic, kb);
+  Tensor f_ref1_al = aa3_->apply(f_ref1, index_at(frame.trunk), kb, grid_h(frame.trunk), grid_w(frame.trunk),
+                                 trim(out.aa3_params, (frame.trunk - frame.aa3) / kb));
   ref_mosaic = Tensor();
   lr_up = Tensor();
 
@@ -108,7 +174,7 @@ DcsrNet::Output DcsrNet::forward(const Tensor& lr, const Tensor& ref, Mode mode)
   // Confidence at LR resolution: C itself (4K) or C bicubic x2 (8K, §7),
   // and at HR resolution for alpha2 / alpha3.
   Tensor c1 = mode == Mode::K8 ? up2(match.confidence) : match.confidence;
-  Tensor cu = up2(c1);
+  Tensor cu = up2(trim(c1, frame.trunk / 2));
 
   // 10-12. LR-scale fusion: F1 = D1(F_lr + g1(C) * h1([F_ref2_w, F_lr])).
   // The gates end in LeakyReLU (not a sigmoid): they can exceed 1 (§2 notes).
@@ -116,7 +182,7 @@ DcsrNet::Output DcsrNet::forward(const Tensor& lr, const Tensor& ref, Mode mode)
   Tensor x = fusion1_->forward_concat(f_ref2_w, f_lr);
   Tensor f1 = decoder1_->forward(f_lr + alpha1_->forward(c1) * x);
   // 13. The only LR->HR step of the trunk: bicubic x2 of FEATURES (§2 step 13).
-  Tensor f1u = up2(f1);
+  Tensor f1u = up2(trim(f1, frame.trunk / 2));
   // 15-16. HR-scale fusion.
   Tensor y = fusion2_->forward_concat(f_ref1_al, f1u);
   Tensor f2 = decoder2_->forward(f1u + alpha2_->forward(cu) * y);
@@ -124,8 +190,10 @@ DcsrNet::Output DcsrNet::forward(const Tensor& lr, const Tensor& ref, Mode mode)
   Tensor base = tail2_->forward(tail0_->forward_activated(f2));
   // 18-19. Image-space fusion; the gate sees [confidence, HF] in this order.
   // No global residual (no upsampled LR added) and no output clamp (§2 notes).
-  Tensor g3 = alpha3_->forward(concat({cu, out.warped_ref_hf}, 1));
-  out.sr = base + out.warped_ref_hf * g3;
+  Tensor g3 = alpha3_->forward(concat({trim(cu, frame.image - frame.trunk), hf_al}, 1));
+  const int64_t image_out = frame.out - frame.image;
+  out.warped_ref_hf = trim(hf_al, image_out);
+  out.sr = trim(base, frame.out - frame.trunk) + out.warped_ref_hf * trim(g3, image_out);
   return out;
 }
 

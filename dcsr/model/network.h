@@ -27,7 +27,20 @@ class DcsrNet : public nn::Module {
   // lr (N,3,h,w) with even h, w; ref (N,3,Hr,Wr) with Hr, Wr even (4K) or
   // multiples of 4 (8K). Same dtype and device as the parameters. Matching is
   // global over the whole Ref (no windowing inside the network, §4.3).
-  Output forward(const Tensor& lr, const Tensor& ref, Mode mode) const;
+  Output forward(const Tensor& lr, const Tensor& ref, Mode mode) const { return forward(lr, ref, mode, 0); }
+
+  // forward() for a caller that keeps only the centre of the SR output, as
+  // tiled inference does (it drops kTileDrop = 40 px a side): sr and
+  // warped_ref_hf are then (N, 3, 2h - 2 sr_margin, 2w - 2 sr_margin), that
+  // centre. In 4K mode the SR-resolution layers run only on the part of the
+  // tile the centre depends on (network.cpp's SrFrames: at a margin of 40 the
+  // trunk's 288 x 288 of a 332 x 332 tile). The centre's values are the full
+  // forward's up to float32 rounding, not bit for bit: a Winograd tile sums
+  // its whole input window, so a value next to a frame's edge is rounded
+  // otherwise than in the full tile. confidence and index are the full
+  // forward's; aa1_params and aa3_params cover their aligner's frame only.
+  // sr_margin: 0 (everything) up to h - 1 and w - 1.
+  Output forward(const Tensor& lr, const Tensor& ref, Mode mode, int64_t sr_margin) const;
 
   const ModelConfig& config() const { return config_; }
 
