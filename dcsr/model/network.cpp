@@ -37,11 +37,14 @@ Tensor trim_index(const Tensor& index, int64_t gh, int64_t gw, int64_t t) {
 // tile less `trim` SR pixels a side. A layer computed on a frame pads at the
 // frame's edge where the full tile has values, so a band along the edge (its
 // "ring") comes out wrong: 3 px for up2 of a trimmed input, one more for a
-// 3x3 conv, two for 5x5, three for 7x7, and 3 for the aligner's sampler (its
-// offsets |o s| <= 0.5 * 3 per axis at the clamped scales of §5, rotated:
-// corners up to 3 px from the output pixel). Stage by stage, extensions
-// E = M - trim beyond the centre and rings in SR px (LR px on the block
-// grid), 4K mode:
+// 3x3 conv, two for 5x5, three for 7x7. The aligner's sampler reads corners
+// up to 3 px (4K mode, blocks of k = 2) or 8 px (8K, k = 4) from the output
+// pixel: its sample lies within (k - 1) / 2 * 3 * sqrt 2 of the block's
+// centre (§5's offsets at the clamped scales +-3, rotated), on either side,
+// since a negative scale flips the block. Stage by stage, extensions
+// E = M - trim beyond the centre and rings, in SR px (grid px on the block
+// grid):
+//   4K mode:
 //   aa3   E 32: lr_up (ring 3) and the Ref mosaic -> conv1 (5x5 + ResBlock:
 //               7) -> p_conv.0 (5x5 stride 2: grid ring 5) -> ResBlock (7)
 //               -> params valid 16 - 7 = 9 grid px beyond the centre.
@@ -52,24 +55,32 @@ Tensor trim_index(const Tensor& index, int64_t gh, int64_t gw, int64_t t) {
 //               (+4: 7) -> decoder2 (9 convs: 16) -> tail (18) <= 18.
 //   image E 8:  HF_al (AA1's params 2 px short, sampler 3) and cu -> alpha3
 //               (+4): 7 <= 8.
+//   8K mode (p_conv.0 has stride 4; trims are multiples of 4, the block):
+//   aa3   E 36: ring 7 -> grid 3 -> 5 -> params valid 9 - 5 = 4 grid px.
+//   aa1   E 20: ring 4 -> grid 2 -> 4 -> params valid 1.
+//   trunk E 24: f_ref1_al (params 2 grid px = 8 short, sampler 8) -> fusion2
+//               (11), alpha2 (7) -> decoder2 (20) -> tail (22) <= 24.
+//   image E 12: HF_al (params 2 grid px = 8 short, sampler 8) -> alpha3
+//               (+4): 12 <= 12.
 //   out   E 0:  base (trunk), HF_al and g3 (image) trimmed to the centre.
-// tests/test_model.cpp checks it in float64, where a frame 2 px short of
-// this shows (1e-10 against 1e-14). Trims are even (whole LR pixels) and
-// never below 0: a frame that would reach past the tile is the tile, whose
-// edge is the truth. 8K mode (blocks of 4, larger sampler offsets) runs
-// everything on the whole tile and trims only the output.
+// tests/test_model.cpp checks it in float64, where a 4K trunk frame 2 px
+// short of this shows (1e-10 against 1e-14), and an 8K one 4 px short with
+// the aligners at their clamps (1e-9). Trims are multiples of the
+// block (whole grid and LR pixels) and never below 0: a frame that would
+// reach past the tile is the tile, whose edge is the truth.
 struct SrFrames {
   int64_t aa3 = 0, aa1 = 0, trunk = 0, image = 0, out = 0;
 };
 SrFrames sr_frames(Mode mode, int64_t margin) {
+  const bool k4 = mode == Mode::K4;
+  const int64_t block = big_block(mode);
+  auto trim_for = [&](int64_t extension) { return std::max<int64_t>(0, margin - extension) / block * block; };
   SrFrames f;
+  f.aa3 = trim_for(k4 ? 32 : 36);
+  f.aa1 = trim_for(k4 ? 16 : 20);
+  f.trunk = trim_for(k4 ? 18 : 24);
+  f.image = trim_for(k4 ? 8 : 12);
   f.out = margin;
-  if (mode != Mode::K4) return f;
-  auto trim_for = [&](int64_t extension) { return std::max<int64_t>(0, margin - extension) / 2 * 2; };
-  f.aa3 = trim_for(32);
-  f.aa1 = trim_for(16);
-  f.trunk = trim_for(18);
-  f.image = trim_for(8);
   return f;
 }
 }  // namespace
