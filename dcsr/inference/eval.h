@@ -35,7 +35,9 @@ Device select_device(const std::string& name);
 // The per-tile forward of tiled inference: moves the tile and its Ref window
 // to the network's device, runs it in `mode`, and returns SR, confidence and
 // the aligned Ref high frequencies (AA1's output), left on that device and in
-// its dtype (tiled_inference copies the maps it needs).
+// its dtype (tiled_inference copies the maps it needs). SR and the aligned Ref
+// are the cores only (TileOutput::cores_only), which the network computes
+// for themselves (DcsrNet::forward's sr_margin = kTileDrop).
 TileForward network_tile_forward(const DcsrNet& net, Mode mode);
 
 // Runs the network once on a tiny blank pair in `mode` (tiled_inference's
