@@ -32,8 +32,8 @@ class DcsrNet : public nn::Module {
   // forward() for a caller that keeps only the centre of the SR output, as
   // tiled inference does (it drops kTileDrop = 40 px a side): sr and
   // warped_ref_hf are then (N, 3, 2h - 2 sr_margin, 2w - 2 sr_margin), that
-  // centre. In 4K mode the SR-resolution layers run only on the part of the
-  // tile the centre depends on (network.cpp's SrFrames: at a margin of 40 the
+  // centre, and the SR-resolution layers run only on the part of the tile
+  // the centre depends on (network.cpp's SrFrames: at a margin of 40 the 4K
   // trunk's 288 x 288 of a 332 x 332 tile). The centre's values are the full
   // forward's up to float32 rounding, not bit for bit: a Winograd tile sums
   // its whole input window, so a value next to a frame's edge is rounded
