@@ -1,6 +1,7 @@
 // Bilinear sampling at arbitrary points on the CPU, with the three border
 // rules of dcsr::GridBorder, and its gradients wrt the image and the points.
 #include <cmath>
+#include <vector>
 
 #include "kernels/cpu/cpu_common.h"
 #include "kernels/cpu/cpu_kernels.h"
@@ -124,15 +125,35 @@ void grid_sample_typed(const Tensor& x, const Tensor& grid, SampleBorder border,
   const T* xd = x.data<T>();
   const T* gd = grid.data<T>();
   T* od = out.data<T>();
-  // The corners are found once per point and applied to every channel.
+  auto sample = [](const Corners<T>& k, const T* plane) {
+    return k.w[0] * plane[k.off[0]] + k.w[1] * plane[k.off[1]] + k.w[2] * plane[k.off[2]] + k.w[3] * plane[k.off[3]];
+  };
+  // The corners are found once per point and applied to every channel, point
+  // by point. Where the output planes are a multiple of 4 KB apart (288 x 288
+  // or 256 x 256 points), a point's stores to its channels share their
+  // addresses' low 12 bits, and the loads after them wait on the stores (4K
+  // aliasing): there a row of points' corners is found first and applied
+  // channel by channel, each channel's row of outputs stored in one run. 32
+  // channels at 288 x 288: 6.6-7.1 -> 3.6-3.8 ms, at 256 x 256 5.6 -> 2.8-3.8
+  // ms (Zen 4, 2 threads). Elsewhere that order is slower, reloading each
+  // point's corners for every channel (332 x 332: 4.8 -> 5.8 ms). The same
+  // sums either way.
+  const bool output_planes_alias = (P * int64_t(sizeof(T))) % 4096 == 0;
   for_each_point_row(gd, N, Ho, Wo, C, [&](int64_t n, int64_t y, const T* gr, const T* gc) {
-    for (int64_t xo = 0; xo < Wo; ++xo) {
-      const Corners<T> k = corners(taps(gr[xo], H, border), taps(gc[xo], W, border), W);
-      for (int64_t c = 0; c < C; ++c) {
-        const T* plane = xd + (n * C + c) * H * W;
-        od[(n * C + c) * P + y * Wo + xo] =
-            k.w[0] * plane[k.off[0]] + k.w[1] * plane[k.off[1]] + k.w[2] * plane[k.off[2]] + k.w[3] * plane[k.off[3]];
+    if (!output_planes_alias) {
+      for (int64_t xo = 0; xo < Wo; ++xo) {
+        const Corners<T> k = corners(taps(gr[xo], H, border), taps(gc[xo], W, border), W);
+        for (int64_t c = 0; c < C; ++c) od[(n * C + c) * P + y * Wo + xo] = sample(k, xd + (n * C + c) * H * W);
       }
+      return;
+    }
+    thread_local std::vector<Corners<T>> row;
+    row.resize(size_t(Wo));
+    for (int64_t xo = 0; xo < Wo; ++xo) row[size_t(xo)] = corners(taps(gr[xo], H, border), taps(gc[xo], W, border), W);
+    for (int64_t c = 0; c < C; ++c) {
+      const T* plane = xd + (n * C + c) * H * W;
+      T* o = od + (n * C + c) * P + y * Wo;
+      for (int64_t xo = 0; xo < Wo; ++xo) o[xo] = sample(row[size_t(xo)], plane);
     }
   });
 }
