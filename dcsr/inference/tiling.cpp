@@ -206,19 +206,20 @@ void place_core(const Tensor& tile_map, int64_t sample, Tensor& out, const TileG
   DCSR_CHECK(t.dim() == 4 && sample < t.size(0) && t.size(1) == c, "tiled inference: the network's ", what, " ",
              shape_str(t.shape()), " does not have ", c, " channel(s) for tile ", sample + 1, " of its batch");
   const int64_t th = t.size(2), tw = t.size(3);
-  // scale = th / tile_h as a fraction; every offset below must be a whole pixel.
+  // The map is a scale of the tile (or with core_only, of the core): th / from_h as a fraction, and every
+  // offset below must be a whole pixel.
+  const int64_t from_h = core_only ? g.m1 : g.tile_h(), from_w = core_only ? g.m2 : g.tile_w();
+  const char* from = core_only ? "core " : "tile ";
   auto scaled = [&](int64_t v, int64_t num, int64_t den) {
     DCSR_CHECK((v * num) % den == 0, "tiled inference: the network's ", what, " ", shape_str(t.shape()),
-               " is not a whole-pixel scale of the tile ", g.tile_h(), "x", g.tile_w());
+               " is not a whole-pixel scale of the ", from, from_h, "x", from_w);
     return v * num / den;
   };
-  // The map's scale of the tile (or with core_only, of the core).
-  const int64_t from_h = core_only ? g.m1 : g.tile_h(), from_w = core_only ? g.m2 : g.tile_w();
   const int64_t margin_y = core_only ? 0 : scaled(kTileContext, th, from_h);
   const int64_t margin_x = core_only ? 0 : scaled(kTileContext, tw, from_w);
   const int64_t core_h = scaled(g.m1, th, from_h), core_w = scaled(g.m2, tw, from_w);
   DCSR_CHECK(th * from_w == tw * from_h, "tiled inference: the network's ", what, " ", shape_str(t.shape()),
-             " is not a uniform scale of the ", core_only ? "core " : "tile ", from_h, "x", from_w);
+             " is not a uniform scale of the ", from, from_h, "x", from_w);
   const int64_t y0 = (j - j0) * core_h, x0 = i * core_w;
   const int64_t rows = std::min(core_h, oh - y0), cols = std::min(core_w, ow - x0);
   if (rows <= 0 || cols <= 0) return;
