@@ -80,12 +80,23 @@ void check_png_data(const std::string& zlib, int64_t expected, const std::string
              inflated_size, " of the ", expected, " bytes its header implies)");
 }
 
+}  // namespace
+
+std::string png_image_data(const uint8_t* bytes, const PngChunks& chunks) {
+  size_t total = 0;
+  for (const auto& [at, length] : chunks.idat) total += length;
+  std::string zlib;
+  zlib.reserve(total);
+  for (const auto& [at, length] : chunks.idat) zlib.append(reinterpret_cast<const char*>(bytes + at), length);
+  return zlib;
+}
+
+namespace {
+
 ImageHeader check_png(const uint8_t* b, size_t n, const std::string& path, bool inflate) {
   ImageHeader header;
   header.format = ImageFormat::kPng;
-  int bit_depth = 0, colour_type = 0, interlace = 0;
-  std::string zlib;
-  size_t idat_chunks = 0;
+  PngChunks& png = header.png;
   for (size_t pos = 8, index = 0;; ++index) {
     DCSR_CHECK(n - pos >= 12, "image '", path, "' is a truncated PNG (it ends at byte ", n, " before its IEND chunk)");
     const uint32_t length = be32(b + pos);
@@ -103,19 +114,25 @@ ImageHeader check_png(const uint8_t* b, size_t n, const std::string& path, bool 
     if (is_ihdr) {
       DCSR_CHECK(length == 13, "image '", path, "' is a corrupt PNG (IHDR has ", length, " bytes, not 13)");
       header.width = be32(data), header.height = be32(data + 4);
-      bit_depth = data[8], colour_type = data[9], interlace = data[12];
+      png.bit_depth = data[8], png.colour_type = data[9], png.interlace = data[12];
       check_pixel_count(header.width, header.height, path);
+    } else if (std::memcmp(type, "PLTE", 4) == 0) {  // stb_image refuses the same
+      DCSR_CHECK(length % 3 == 0 && length <= 768, "image '", path, "' is a corrupt PNG (a PLTE chunk of ", length,
+                 " bytes)");
+      png.palette_at = pos + 8, png.palette_entries = int(length / 3);
+    } else if (std::memcmp(type, "tRNS", 4) == 0) {
+      png.transparency = true;
     } else if (std::memcmp(type, "IDAT", 4) == 0) {
-      ++idat_chunks;
-      if (inflate) zlib.append(reinterpret_cast<const char*>(data), length);
+      png.idat.emplace_back(pos + 8, size_t(length));
     } else if (std::memcmp(type, "IEND", 4) == 0) {
       break;  // anything after IEND is not part of the image
     }
     pos += 12 + size_t(length);
   }
-  DCSR_CHECK(idat_chunks > 0, "image '", path, "' is a corrupt PNG (no IDAT chunk: no image data)");
+  DCSR_CHECK(!png.idat.empty(), "image '", path, "' is a corrupt PNG (no IDAT chunk: no image data)");
   if (inflate)
-    check_png_data(zlib, png_data_size(header.width, header.height, bit_depth, colour_type, interlace), path);
+    check_png_data(png_image_data(b, png), png_data_size(header.width, header.height, png.bit_depth,
+                                                          png.colour_type, png.interlace), path);
   return header;
 }
 

@@ -6,7 +6,8 @@
 // the file and what is wrong:
 //
 // - PNG: the signature; every chunk's length within the file and its CRC-32;
-//   IHDR first, IDAT present, IEND reached; with `inflate_png`, the image data
+//   IHDR first, IDAT present, IEND reached, a PLTE of whole entries (at most
+//   256); with `inflate_png`, the image data
 //   is inflated and checked against the stream's Adler-32 and against the
 //   size IHDR implies (one extra inflate of the data: stb_image inflates it
 //   again when it decodes).
@@ -22,6 +23,8 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace dcsr {
 
@@ -34,15 +37,30 @@ constexpr int64_t kMaxImagePixels = int64_t(1) << 28;
 
 enum class ImageFormat { kPng, kJpeg, kBmp };
 
+// What the walk of a PNG's chunks found, for the decoder (io/png_decode.h):
+// IHDR's layout and where the other chunks it reads lie in the file's bytes.
+struct PngChunks {
+  int bit_depth = 0, colour_type = 0, interlace = 0;
+  size_t palette_at = 0;    // PLTE's entries, 3 bytes each, from this offset
+  int palette_entries = 0;  // 0: no PLTE chunk
+  bool transparency = false;                      // a tRNS chunk
+  std::vector<std::pair<size_t, size_t>> idat;  // each IDAT chunk's data: (offset, length)
+};
+
 struct ImageHeader {
   ImageFormat format = ImageFormat::kPng;
   int64_t width = 0, height = 0;  // as stored, before the EXIF orientation
   int orientation = 1;            // the EXIF Orientation tag, 1-8 (io/exif.h); 1 unless a JPEG says otherwise
+  PngChunks png;                  // PNG files only
 };
 
 // Checks `bytes`, the whole file `path` (only used in messages); throws a
 // dcsr::Error naming the file when it is not a PNG, JPEG or BMP, is larger
 // than kMaxImagePixels, or is corrupt or truncated as listed above.
 ImageHeader check_image_bytes(const std::string& bytes, const std::string& path, bool inflate_png);
+
+// The zlib stream of a checked PNG: its IDAT chunks' data from the file's
+// bytes, concatenated.
+std::string png_image_data(const uint8_t* bytes, const PngChunks& chunks);
 
 }  // namespace dcsr

@@ -99,7 +99,7 @@ Decoded decode_rgb(const std::string& path, PhotoMetadata* metadata = nullptr) {
   const ImageHeader header = check_image_bytes(bytes, path, /*inflate_png=*/false);
   if (metadata) *metadata = metadata_of(bytes, path);
   if (header.format == ImageFormat::kPng) {
-    if (std::optional<PngPixels> png = decode_png_rgb(bytes, path)) {
+    if (std::optional<PngPixels> png = decode_png_rgb(bytes, header, path)) {
       warn_about_channels(png->file_channels, path);
       out.is16 = png->is16;
       out.pixels = std::move(png->pixels);

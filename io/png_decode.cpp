@@ -296,8 +296,6 @@ Inflated zlib_inflate(const uint8_t* data, size_t size, size_t expected) {
 
 namespace {
 
-uint32_t be32(const uint8_t* p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]; }
-
 // The Paeth predictor (RFC 2083 6.6) without its three absolute values:
 // stb_image's form, equal to the reference on all 2^24 inputs (checked when
 // it was written).
@@ -382,36 +380,16 @@ void row_to_rgb(const uint8_t* row, int64_t width, int channels, const uint8_t* 
 
 }  // namespace
 
-std::optional<PngPixels> decode_png_rgb(const std::string& bytes, const std::string& path) {
-  const auto* b = reinterpret_cast<const uint8_t*>(bytes.data());
-  const size_t n = bytes.size();
-  // The chunks (check_image_bytes has walked them: lengths within the file, CRCs, IHDR first, IEND).
-  int64_t width = 0, height = 0;
-  int depth = 0, colour = 0, interlace = 0;
-  const uint8_t* palette = nullptr;
-  int palette_size = 0;
-  bool transparency = false;
-  std::string zlib;
-  for (size_t pos = 8; pos + 12 <= n;) {
-    const uint32_t length = be32(b + pos);
-    const uint8_t* type = b + pos + 4;
-    const uint8_t* data = b + pos + 8;
-    if (length > n - pos - 12) break;
-    if (std::memcmp(type, "IHDR", 4) == 0 && length == 13) {
-      width = be32(data), height = be32(data + 4), depth = data[8], colour = data[9], interlace = data[12];
-    } else if (std::memcmp(type, "PLTE", 4) == 0) {
-      DCSR_CHECK(length % 3 == 0 && length <= 768, "image '", path, "' is a corrupt PNG (a PLTE chunk of ", length,
-                 " bytes)");
-      palette = data, palette_size = int(length / 3);
-    } else if (std::memcmp(type, "tRNS", 4) == 0) {
-      transparency = true;
-    } else if (std::memcmp(type, "IDAT", 4) == 0) {
-      zlib.append(reinterpret_cast<const char*>(data), length);
-    } else if (std::memcmp(type, "IEND", 4) == 0) {
-      break;
-    }
-    pos += 12 + size_t(length);
-  }
+std::optional<PngPixels> decode_png_rgb(const std::string& bytes, const ImageHeader& header, const std::string& path) {
+  DCSR_CHECK(header.format == ImageFormat::kPng, "decode_png_rgb: '", path, "' is not a PNG");
+  // The chunks as check_image_bytes walked them (lengths within the file, CRCs, IHDR first, IEND).
+  const PngChunks& chunks = header.png;
+  const int64_t width = header.width, height = header.height;
+  const int depth = chunks.bit_depth, colour = chunks.colour_type, interlace = chunks.interlace;
+  const uint8_t* palette =
+      chunks.palette_entries > 0 ? reinterpret_cast<const uint8_t*>(bytes.data()) + chunks.palette_at : nullptr;
+  const int palette_size = chunks.palette_entries;
+  const bool transparency = chunks.transparency;
   const int channels_of[7] = {1, 0, 3, 1, 2, 0, 4};
   const bool layout_here = width > 0 && height > 0 && interlace == 0 && colour >= 0 && colour <= 6 &&
                            channels_of[colour] > 0 && (colour == 3 ? depth == 8 : depth == 8 || depth == 16);
@@ -420,6 +398,7 @@ std::optional<PngPixels> decode_png_rgb(const std::string& bytes, const std::str
   const int channels = channels_of[colour];
   const size_t bpp = size_t(channels * depth / 8), row_bytes = size_t(width) * bpp;
   const size_t expected = size_t(height) * (row_bytes + 1);
+  const std::string zlib = png_image_data(reinterpret_cast<const uint8_t*>(bytes.data()), chunks);
   Inflated raw;
   try {
     raw = zlib_inflate(reinterpret_cast<const uint8_t*>(zlib.data()), zlib.size(), expected);

@@ -27,6 +27,8 @@
 #include <optional>
 #include <string>
 
+#include "io/image_checks.h"
+
 namespace dcsr {
 
 struct PngPixels {
@@ -37,12 +39,13 @@ struct PngPixels {
   std::unique_ptr<void, void (*)(void*)> pixels{nullptr, std::free};
 };
 
-// `bytes`: a whole PNG file whose chunk structure and CRCs check_image_bytes
-// has accepted; `path` names it in errors. Returns nothing for a layout left
+// `bytes`: a whole PNG file, `header` what check_image_bytes found in it (the
+// chunks it walked and checked, their CRCs; the decoder does not walk them
+// again); `path` names it in errors. Returns nothing for a layout left
 // to stb_image (above). Throws a dcsr::Error naming the file when the image
 // data does not inflate, fails its Adler-32, holds fewer bytes than the
 // header implies, uses an unknown row filter, or indexes past its palette.
-std::optional<PngPixels> decode_png_rgb(const std::string& bytes, const std::string& path);
+std::optional<PngPixels> decode_png_rgb(const std::string& bytes, const ImageHeader& header, const std::string& path);
 
 // The zlib stream `data` inflated (RFC 1950/1951), its Adler-32 checked.
 // `expected`: the size the caller expects (room is made for it at once,

@@ -220,6 +220,11 @@ Stb stb_decode(const std::string& png) {
   return s;
 }
 
+// decode_png_rgb on a file as read_image hands it over: after check_image_bytes.
+std::optional<PngPixels> decode_checked(const std::string& png, const std::string& path) {
+  return decode_png_rgb(png, check_image_bytes(png, path, /*inflate_png=*/false), path);
+}
+
 }  // namespace
 
 TEST_CASE("png decode: the inflater on stored, fixed and dynamic blocks", "[io][png_decode]") {
@@ -282,7 +287,7 @@ TEST_CASE("png decode: every layout gives stb_image's pixels and channel count",
       if (l.transparency)  // palette: alpha of the first 5 colours; grey: one 16-bit key; RGB: three
         extra += chunk("tRNS", std::string(l.colour == 3 ? 5 : l.colour == 0 ? 2 : 6, '\x01'));
       const std::string png = png_file(w, h, l.depth, l.colour, zlib, 97, extra);
-      const std::optional<PngPixels> ours = decode_png_rgb(png, "layout.png");
+      const std::optional<PngPixels> ours = decode_checked(png, "layout.png");
       REQUIRE(ours.has_value());
       const Stb stb = stb_decode(png);
       REQUIRE(stb.pixels);
@@ -304,7 +309,7 @@ TEST_CASE("png decode: the files dcsr writes and reads back, through read_image"
     const std::string path = dir / ("d" + std::to_string(depth) + ".png");
     write_image(path, image, options);
     const std::string bytes = test::read_bytes_of(path);
-    const std::optional<PngPixels> ours = decode_png_rgb(bytes, path);
+    const std::optional<PngPixels> ours = decode_checked(bytes, path);
     REQUIRE(ours.has_value());
     const Stb stb = stb_decode(bytes);
     CHECK(std::memcmp(ours->pixels.get(), stb.pixels.get(), size_t(37 * 53 * 3 * depth / 8)) == 0);
@@ -321,14 +326,14 @@ TEST_CASE("png decode: layouts left to stb_image, and errors naming the file", "
   std::mt19937 rng(3);
   const std::string raw = filtered_rows(20, 10, 3, 0, rng);
   const std::string good_zlib = zlib_wrap(deflate_dynamic(raw), raw);
-  REQUIRE(decode_png_rgb(png_file(20, 10, 8, 2, good_zlib), "ok.png").has_value());
+  REQUIRE(decode_checked(png_file(20, 10, 8, 2, good_zlib), "ok.png").has_value());
   // Interlaced files and bit depths below 8 are stb_image's.
-  CHECK_FALSE(decode_png_rgb(png_file(20, 10, 8, 2, good_zlib, 1000, "", 1), "adam7.png").has_value());
-  CHECK_FALSE(decode_png_rgb(png_file(20, 10, 4, 0, good_zlib), "grey4.png").has_value());
-  CHECK_FALSE(decode_png_rgb(png_file(20, 10, 4, 3, good_zlib), "palette4.png").has_value());
+  CHECK_FALSE(decode_checked(png_file(20, 10, 8, 2, good_zlib, 1000, "", 1), "adam7.png").has_value());
+  CHECK_FALSE(decode_checked(png_file(20, 10, 4, 0, good_zlib), "grey4.png").has_value());
+  CHECK_FALSE(decode_checked(png_file(20, 10, 4, 3, good_zlib), "palette4.png").has_value());
   auto error = [](const std::string& png) {
     try {
-      decode_png_rgb(png, "bad.png");
+      decode_checked(png, "bad.png");
     } catch (const Error& e) {
       return std::string(e.what());
     }
@@ -377,6 +382,11 @@ TEST_CASE("png decode: layouts left to stb_image, and errors naming the file", "
   const std::string small_palette = chunk("PLTE", std::string(3 * 16, '\x40'));
   expect(png_file(20, 10, 8, 3, zlib_wrap(deflate_stored(indices, 1000), indices), 1000, small_palette), "palette");
   expect(png_file(20, 10, 8, 3, zlib_wrap(deflate_stored(indices, 1000), indices)), "without a PLTE");
+  // A palette of part entries, or of more than 256 (refused by the chunk walk, as stb_image refuses it).
+  for (size_t bytes : {size_t(7), size_t(771)})
+    expect(png_file(20, 10, 8, 3, zlib_wrap(deflate_stored(indices, 1000), indices), 1000,
+                    chunk("PLTE", std::string(bytes, '\x40'))),
+           "a PLTE chunk of " + std::to_string(bytes) + " bytes");
   // Through read_image: the one-line message names the file.
   test::TempDir dir("png_decode");
   test::write_bytes(dir / "cut.png", png_file(20, 11, 8, 2, good_zlib));

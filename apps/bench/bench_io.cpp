@@ -127,15 +127,14 @@ void bench_png_decode(const Context& ctx, int64_t w, int64_t h) {
                                                        {"stb_image_write", stb_file}};
   for (const auto& [writer, file] : files) {
     // Validate: the same pixels as stb_image, and as were written.
-    const std::optional<PngPixels> ours = decode_png_rgb(file, name);
+    const std::optional<PngPixels> ours = decode_png_rgb(file, check_image_bytes(file, name, false), name);
     DCSR_CHECK(ours && std::memcmp(ours->pixels.get(), pixels.data(), pixels.size()) == 0, name,
                ": the decoded pixels differ from the written ones");
     const auto* bytes = reinterpret_cast<const stbi_uc*>(file.data());
     int dw = 0, dh = 0, dc = 0;
     Timing t = time_ms(
         [&] {
-          check_image_bytes(file, name, /*inflate_png=*/false);
-          decode_png_rgb(file, name);
+          decode_png_rgb(file, check_image_bytes(file, name, /*inflate_png=*/false), name);
         },
         1, repeats_for(ctx, 5));
     Timing checked_stb = time_ms(
