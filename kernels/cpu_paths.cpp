@@ -67,7 +67,7 @@ void set_patch_match_allowed(bool allowed) { cpu::set_patch_match_allowed(allowe
 void reset_patch_match_allowed() { cpu::reset_patch_match_allowed(); }
 PatchMatchStats patch_match_stats() {
   const cpu::PatchMatchStats s = cpu::patch_match_stats();
-  return {s.queries, s.rescored, s.fallbacks, s.declined, s.zero_queries};
+  return {{s.queries, s.rescored, s.fallbacks, s.declined}, s.zero_queries};
 }
 void reset_patch_match_stats() { cpu::reset_patch_match_stats(); }
 bool patch_int16_products_available(int64_t channels) { return cpu::int16_products_available(channels); }

@@ -63,7 +63,6 @@ struct Int16MatchStats {
   int64_t rescored = 0;   // candidate pairs re-scored in float32
   int64_t fallbacks = 0;  // queries handed to the float32 sweep (candidate list overflowed)
   int64_t declined = 0;   // images the path declined (workspace, non-finite input, int32 range)
-  int64_t zero_queries = 0;  // map sweep only: queries of zero patches, answered (+0, key 0) without a sweep
 };
 Int16MatchStats int16_match_stats();
 void reset_int16_match_stats();
@@ -80,7 +79,9 @@ const char* int16_match_sweep();
 bool patch_match_allowed();
 void set_patch_match_allowed(bool allowed);
 void reset_patch_match_allowed();
-using PatchMatchStats = Int16MatchStats;
+struct PatchMatchStats : Int16MatchStats {
+  int64_t zero_queries = 0;  // queries of zero patches (counted in queries too), answered (+0, key 0) without a sweep
+};
 PatchMatchStats patch_match_stats();
 void reset_patch_match_stats();
 // The map sweep's pixel products: int16 pairs through AVX512_VNNI where the

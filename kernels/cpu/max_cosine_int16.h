@@ -46,7 +46,6 @@ struct Int16MatchStats {
   int64_t rescored = 0;    // candidate pairs re-scored in float32
   int64_t fallbacks = 0;   // queries handed to the float32 sweep (too many candidates)
   int64_t declined = 0;    // images the path declined (see exact_match_int16)
-  int64_t zero_queries = 0;  // the map sweep's queries of zero patches (also in queries), answered without a sweep
 };
 Int16MatchStats int16_match_stats();
 void reset_int16_match_stats();

@@ -380,7 +380,7 @@ void set_patch_match_allowed(bool allowed) { g_forced.store(allowed ? 1 : 0, std
 void reset_patch_match_allowed() { g_forced.store(-1, std::memory_order_relaxed); }
 
 PatchMatchStats patch_match_stats() {
-  return {g_queries.load(), g_rescored.load(), g_fallbacks.load(), g_declined.load(), g_zero_queries.load()};
+  return {{g_queries.load(), g_rescored.load(), g_fallbacks.load(), g_declined.load()}, g_zero_queries.load()};
 }
 void reset_patch_match_stats() { g_queries = g_rescored = g_fallbacks = g_declined = g_zero_queries = 0; }
 

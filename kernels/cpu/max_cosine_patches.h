@@ -48,8 +48,11 @@ void reset_patch_match_allowed();
 
 // Counts since the last reset, for bench lines and tests: the int16 path's
 // (queries matched here, pairs re-scored, queries handed to the float32 sweep
-// for an overflowing list, images declined).
-using PatchMatchStats = Int16MatchStats;
+// for an overflowing list, images declined), and the queries of zero patches
+// (counted in queries too), answered without a sweep (match_zero_query).
+struct PatchMatchStats : Int16MatchStats {
+  int64_t zero_queries = 0;
+};
 PatchMatchStats patch_match_stats();
 void reset_patch_match_stats();
 
