@@ -218,38 +218,41 @@ const Kernels& kernels_for(CpuIsa isa) {
   return generic_kernels();
 }
 
-void stage_window(const float* plane, int64_t H, int64_t W, int64_t y0, int64_t x0, int64_t rows, int64_t cols,
-                  float* dst) {
-  const int64_t lo = std::clamp<int64_t>(-x0, 0, cols), hi = std::clamp<int64_t>(W - x0, lo, cols);
+namespace {
+// dst (rows x cols, row stride cols) = plane[y0 + step i][x0 + step j], 0
+// outside the H x W plane: every pixel of a window (step 1), or of one pixel
+// phase (step 2).
+void stage_strided_window(const float* plane, int64_t H, int64_t W, int64_t y0, int64_t x0, int64_t rows,
+                          int64_t cols, int64_t step, float* dst) {
+  // The columns inside the plane: 0 <= x0 + step j < W for j in [lo, hi).
+  const int64_t lo = x0 >= 0 ? 0 : std::min(cols, (step - 1 - x0) / step);
+  const int64_t hi = W > x0 ? std::clamp<int64_t>((W - x0 + step - 1) / step, lo, cols) : lo;
   for (int64_t i = 0; i < rows; ++i, dst += cols) {
-    const int64_t iy = y0 + i;
+    const int64_t iy = y0 + step * i;
     if (iy < 0 || iy >= H) {
       std::fill(dst, dst + cols, 0.0f);
       continue;
     }
     const float* src = plane + iy * W + x0;
     std::fill(dst, dst + lo, 0.0f);
-    std::copy(src + lo, src + hi, dst + lo);
+    if (step == 1) {
+      std::copy(src + lo, src + hi, dst + lo);
+    } else {
+      for (int64_t j = lo; j < hi; ++j) dst[j] = src[step * j];
+    }
     std::fill(dst + hi, dst + cols, 0.0f);
   }
+}
+}  // namespace
+
+void stage_window(const float* plane, int64_t H, int64_t W, int64_t y0, int64_t x0, int64_t rows, int64_t cols,
+                  float* dst) {
+  stage_strided_window(plane, H, W, y0, x0, rows, cols, 1, dst);
 }
 
 void stage_phase_window(const float* plane, int64_t H, int64_t W, int64_t y0, int64_t x0, int64_t rows, int64_t cols,
                         float* dst) {
-  // The columns inside the plane: 0 <= x0 + 2 j < W for j in [lo, hi).
-  const int64_t lo = x0 >= 0 ? 0 : std::min(cols, (1 - x0) / 2);
-  const int64_t hi = W > x0 ? std::clamp<int64_t>((W - x0 + 1) / 2, lo, cols) : lo;
-  for (int64_t i = 0; i < rows; ++i, dst += cols) {
-    const int64_t iy = y0 + 2 * i;
-    if (iy < 0 || iy >= H) {
-      std::fill(dst, dst + cols, 0.0f);
-      continue;
-    }
-    const float* src = plane + iy * W + x0;
-    std::fill(dst, dst + lo, 0.0f);
-    for (int64_t j = lo; j < hi; ++j) dst[j] = src[2 * j];
-    std::fill(dst + hi, dst + cols, 0.0f);
-  }
+  stage_strided_window(plane, H, W, y0, x0, rows, cols, 2, dst);
 }
 
 namespace {
