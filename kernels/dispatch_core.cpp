@@ -124,6 +124,14 @@ void pad2d_backward(const Tensor& grad_out, Tensor& grad_in, const std::array<in
   }
 }
 
+void crop2d(const Tensor& x, Tensor& out, const std::array<int64_t, 4>& crops) {
+  const KernelScope scope("crop2d", x.device());
+  switch (x.device()) {
+    case Device::CPU: return cpu::crop2d(x, out, crops);
+    case Device::CUDA: return DCSR_CUDA_ONLY(cuda::crop2d(x, out, crops));
+  }
+}
+
 void index_select(const Tensor& x, int64_t dim, const Tensor& index, Tensor& out) {
   const KernelScope scope("index_select", x.device());
   switch (x.device()) {

@@ -1,5 +1,5 @@
 // Op table rows (tests/op_table.h), shape and data movement: reshape, device
-// and dtype copies, clone, permute, concat, split, narrow, pad2d, index_select
+// and dtype copies, clone, permute, concat, split, narrow, pad2d, crop2d, index_select
 // and gather. Parity cases reach the transpose tiles (32) with partial tiles,
 // the largest reflect pads, repeated indices, and int64 data.
 #pragma once
@@ -118,6 +118,19 @@ inline std::vector<OpRow> shape_rows() {
                                     unary([](const Tensor& x) { return pad2d(x, {1, 1, 1, 1}, PadMode::Constant); }),
                                     kExactParity));
   rows.push_back(pad_row);
+
+  OpRow crop_row{"crop2d"};
+  crop_row.parity = kExactParity;
+  crop_row.cases.push_back(make_case("{1, 2, 0, 1} of (2, 3, 5, 6)", kGradcheck, one_leaf({2, 3, 5, 6}, 38),
+                                     unary([](const Tensor& x) { return crop2d(x, {1, 2, 0, 1}); })));
+  // Asymmetric crops, none, all but one pixel, everything (empty), 2 and 3 dims.
+  for (auto [shape, crops] : std::vector<std::pair<Shape, std::array<int64_t, 4>>>{
+           {{2, 3, 7, 9}, {1, 2, 3, 0}}, {{2, 3, 7, 9}, {0, 0, 0, 0}}, {{2, 3, 7, 9}, {4, 4, 3, 3}},
+           {{2, 3, 7, 9}, {9, 0, 0, 0}}, {{3, 5, 4}, {2, 1, 1, 3}}, {{40, 300, 37}, {2, 2, 20, 20}}})
+    crop_row.cases.push_back(make_case(shape_str(shape) + " crops " + dims_label({crops[0], crops[1], crops[2], crops[3]}),
+                                       kParity, one_leaf(shape, 93),
+                                       unary([crops = crops](const Tensor& x) { return crop2d(x, crops); })));
+  rows.push_back(crop_row);
 
   // index_select and gather: the index is an input (int64), repeats included.
   OpRow index_row{"index_select"};

@@ -162,6 +162,22 @@ TEST_CASE("forward: constant and reflection padding", "[ops]") {
   CHECK_THROWS_WITH(pad2d(x, {3, 0, 0, 0}, PadMode::Reflect), Catch::Contains("must be smaller"));
 }
 
+TEST_CASE("forward: crop2d is two narrows in one copy, and undoes a constant pad", "[ops]") {
+  Tensor x = vec({1, 2, 3, 4, 5, 6}, {1, 2, 3});
+  require_close(crop2d(x, {1, 0, 0, 1}), {2, 3});
+  Generator gen(6);
+  for (DType dt : {kFloat32, kFloat64}) {
+    const Tensor big = uniform({2, 3, 11, 13}, gen, -1, 1).to(dt);
+    const std::array<int64_t, 4> crops{2, 3, 4, 1};      // left, right, top, bottom
+    const Tensor two_narrows = narrow(narrow(big, 2, 4, 11 - 4 - 1), 3, 2, 13 - 2 - 3);
+    CHECK(test::count_bit_differences(crop2d(big, crops), two_narrows) == 0);
+    CHECK(test::count_bit_differences(crop2d(pad2d(big, crops, PadMode::Constant, 7), crops), big) == 0);
+  }
+  CHECK(crop2d(x, {3, 0, 0, 0}).shape() == Shape{1, 2, 0});
+  CHECK_THROWS_WITH(crop2d(x, {2, 2, 0, 0}), Catch::Contains("crop2d: crops (2, 2, 0, 0) exceed the last two dims of (1, 2, 3)"));
+  CHECK_THROWS_WITH(crop2d(x, {0, 0, -1, 0}), Catch::Contains("crop2d: negative crop -1"));
+}
+
 TEST_CASE("forward: index_select and gather", "[ops]") {
   Tensor x = vec({1, 2, 3, 4, 5, 6}, {3, 2});
   require_close(index_select(x, 0, from_vector<int64_t>({2, 0, 2}, {3})), {5, 6, 1, 2, 5, 6});

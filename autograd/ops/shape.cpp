@@ -191,6 +191,26 @@ Tensor pad2d(const Tensor& x, const std::array<int64_t, 4>& pads, PadMode mode, 
   });
 }
 
+Tensor crop2d(const Tensor& x, const std::array<int64_t, 4>& crops) {
+  check_floating(x, "crop2d", "input");
+  DCSR_CHECK(x.dim() >= 2, "crop2d: needs at least 2 dims, got ", shape_str(x.shape()));
+  const int64_t H = x.size(-2), W = x.size(-1);
+  for (int64_t c : crops) DCSR_CHECK(c >= 0, "crop2d: negative crop ", c);
+  DCSR_CHECK(crops[0] + crops[1] <= W && crops[2] + crops[3] <= H, "crop2d: crops (", crops[0], ", ", crops[1],
+             ", ", crops[2], ", ", crops[3], ") exceed the last two dims of ", shape_str(x.shape()));
+  Shape shape = x.shape();
+  shape[shape.size() - 2] = H - crops[2] - crops[3];
+  shape[shape.size() - 1] = W - crops[0] - crops[1];
+  Tensor out = empty(shape, x.dtype(), x.device());
+  // The crop is the gradient of a zero pad (kernels::crop2d), and the zero pad the crop's.
+  kernels::crop2d(x, out, crops);
+  return autograd::record("crop2d", {x}, out, [x_shape = x.shape(), crops](const Tensor& g) {
+    Tensor grad_in = empty(x_shape, g.dtype(), g.device());
+    kernels::pad2d(g, grad_in, crops, PadMode::Constant, 0.0);
+    return TensorList{grad_in};
+  });
+}
+
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   dim = wrap_dim(dim, x.dim(), "index_select");
   DCSR_CHECK(index.dtype() == kInt64 && index.dim() == 1, "index_select: index must be a 1-D int64 tensor, got ",

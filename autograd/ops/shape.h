@@ -27,6 +27,9 @@ Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length);
 // Reflect = ReflectionPad2d (mirror without repeating the edge; each pad < that dim).
 Tensor pad2d(const Tensor& x, const std::array<int64_t, 4>& pads, PadMode mode = PadMode::Constant,
              double value = 0.0);
+// The inverse of a constant pad2d: x (.., H, W) less crops = {left, right, top,
+// bottom} of its last two dims, in one copy (two narrows take two).
+Tensor crop2d(const Tensor& x, const std::array<int64_t, 4>& crops);
 
 // x.index_select(dim, index), index: int64 (L).
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);

@@ -22,14 +22,16 @@ Tensor up2(const Tensor& x) { return bicubic_resize(x, 2 * x.size(2), 2 * x.size
 // x (N, C, H, W) less t pixels on every side (a copy; x itself for t = 0).
 Tensor trim(const Tensor& x, int64_t t) {
   if (t == 0) return x;
-  return narrow(narrow(x, 2, t, x.size(2) - 2 * t), 3, t, x.size(3) - 2 * t);
+  return crop2d(x, {t, t, t, t});
 }
 
-// The index (N, gh*gw) of a gh x gw grid less t positions on every side.
+// The index (N, gh*gw) of a gh x gw grid less t positions on every side
+// (int64, which crop2d does not take: two narrows).
 Tensor trim_index(const Tensor& index, int64_t gh, int64_t gw, int64_t t) {
   if (t == 0) return index;
   const int64_t n = index.size(0);
-  return trim(index.reshape({n, 1, gh, gw}), t).reshape({n, (gh - 2 * t) * (gw - 2 * t)});
+  const Tensor grid = index.reshape({n, gh, gw});
+  return narrow(narrow(grid, 1, t, gh - 2 * t), 2, t, gw - 2 * t).reshape({n, (gh - 2 * t) * (gw - 2 * t)});
 }
 
 // Where the SR-resolution layers run when the caller keeps only the centre of

@@ -127,25 +127,33 @@ void pad2d_backward(const Tensor& grad_out, Tensor& grad_in, const std::array<in
     const int64_t planes = grad_in.numel() / std::max<int64_t>(H * W, 1);
     const T* go = grad_out.data<T>();
     T* gi = grad_in.data<T>();
+    if (mode == PadMode::Constant) {
+      // Each input row is one run of an output row: a copy (crop2d's forward).
+      parallel_for(planes * H, std::max<int64_t>(1, kGrain / std::max<int64_t>(W, 1)), [&](int64_t begin, int64_t end) {
+        for (int64_t job = begin; job < end; ++job) {
+          const int64_t p = job / H, i = job % H;
+          std::memcpy(gi + job * W, go + (p * Ho + i + top) * Wo + left, size_t(W) * sizeof(T));
+        }
+      });
+      return;
+    }
     // One plane per job: reflected positions of a plane only hit that plane.
     parallel_for(planes, 1, [&](int64_t begin, int64_t end) {
       for (int64_t p = begin; p < end; ++p) {
         T* plane = gi + p * H * W;
         std::fill(plane, plane + H * W, T(0));
         for (int64_t i = 0; i < Ho; ++i) {
-          int64_t si = i - top;
-          if (mode == PadMode::Constant && (si < 0 || si >= H)) continue;
-          si = reflect(si, H);
+          const int64_t si = reflect(i - top, H);
           const T* row = go + (p * Ho + i) * Wo;
-          for (int64_t j = 0; j < Wo; ++j) {
-            int64_t sj = j - left;
-            if (mode == PadMode::Constant && (sj < 0 || sj >= W)) continue;
-            plane[si * W + reflect(sj, W)] += row[j];
-          }
+          for (int64_t j = 0; j < Wo; ++j) plane[si * W + reflect(j - left, W)] += row[j];
         }
       }
     });
   });
+}
+
+void crop2d(const Tensor& x, Tensor& out, const std::array<int64_t, 4>& crops) {
+  cpu::pad2d_backward(x, out, crops, PadMode::Constant);
 }
 
 void index_select(const Tensor& x, int64_t dim, const Tensor& index, Tensor& out) {
