@@ -7,10 +7,9 @@
 //
 // - PNG: the signature; every chunk's length within the file and its CRC-32;
 //   IHDR first, IDAT present, IEND reached, a PLTE of whole entries (at most
-//   256); with `inflate_png`, the image data
-//   is inflated and checked against the stream's Adler-32 and against the
-//   size IHDR implies (one extra inflate of the data: stb_image inflates it
-//   again when it decodes).
+//   256); with `inflate_png`, the image data is inflated and checked against
+//   the stream's Adler-32 and against the size IHDR implies (one extra
+//   inflate of the data: stb_image inflates it again when it decodes).
 // - JPEG: the marker segments from SOI, each within the file; a frame header
 //   (SOF) before the first scan; the entropy-coded data of every scan ends in
 //   a marker, and the file reaches its end-of-image marker (EOI). Progressive
