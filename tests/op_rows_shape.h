@@ -127,9 +127,9 @@ inline std::vector<OpRow> shape_rows() {
   for (auto [shape, crops] : std::vector<std::pair<Shape, std::array<int64_t, 4>>>{
            {{2, 3, 7, 9}, {1, 2, 3, 0}}, {{2, 3, 7, 9}, {0, 0, 0, 0}}, {{2, 3, 7, 9}, {4, 4, 3, 3}},
            {{2, 3, 7, 9}, {9, 0, 0, 0}}, {{3, 5, 4}, {2, 1, 1, 3}}, {{40, 300, 37}, {2, 2, 20, 20}}})
-    crop_row.cases.push_back(make_case(shape_str(shape) + " crops " + dims_label({crops[0], crops[1], crops[2], crops[3]}),
-                                       kParity, one_leaf(shape, 93),
-                                       unary([crops = crops](const Tensor& x) { return crop2d(x, crops); })));
+    crop_row.cases.push_back(
+        make_case(shape_str(shape) + " crops " + dims_label({crops[0], crops[1], crops[2], crops[3]}), kParity,
+                  one_leaf(shape, 93), unary([crops = crops](const Tensor& x) { return crop2d(x, crops); })));
   rows.push_back(crop_row);
 
   // index_select and gather: the index is an input (int64), repeats included.

@@ -174,7 +174,8 @@ TEST_CASE("forward: crop2d is two narrows in one copy, and undoes a constant pad
     CHECK(test::count_bit_differences(crop2d(pad2d(big, crops, PadMode::Constant, 7), crops), big) == 0);
   }
   CHECK(crop2d(x, {3, 0, 0, 0}).shape() == Shape{1, 2, 0});
-  CHECK_THROWS_WITH(crop2d(x, {2, 2, 0, 0}), Catch::Contains("crop2d: crops (2, 2, 0, 0) exceed the last two dims of (1, 2, 3)"));
+  CHECK_THROWS_WITH(crop2d(x, {2, 2, 0, 0}),
+                    Catch::Contains("crop2d: crops (2, 2, 0, 0) exceed the last two dims of (1, 2, 3)"));
   CHECK_THROWS_WITH(crop2d(x, {0, 0, -1, 0}), Catch::Contains("crop2d: negative crop -1"));
 }
 

@@ -129,7 +129,8 @@ void pad2d_backward(const Tensor& grad_out, Tensor& grad_in, const std::array<in
     T* gi = grad_in.data<T>();
     if (mode == PadMode::Constant) {
       // Each input row is one run of an output row: a copy (crop2d's forward).
-      parallel_for(planes * H, std::max<int64_t>(1, kGrain / std::max<int64_t>(W, 1)), [&](int64_t begin, int64_t end) {
+      const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(W, 1));
+      parallel_for(planes * H, grain, [&](int64_t begin, int64_t end) {
         for (int64_t job = begin; job < end; ++job) {
           const int64_t p = job / H, i = job % H;
           std::memcpy(gi + job * W, go + (p * Ho + i + top) * Wo + left, size_t(W) * sizeof(T));
