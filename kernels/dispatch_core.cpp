@@ -127,8 +127,8 @@ void pad2d_backward(const Tensor& grad_out, Tensor& grad_in, const std::array<in
 void crop2d(const Tensor& x, Tensor& out, const std::array<int64_t, 4>& crops) {
   const KernelScope scope("crop2d", x.device());
   switch (x.device()) {
-    case Device::CPU: return cpu::crop2d(x, out, crops);
-    case Device::CUDA: return DCSR_CUDA_ONLY(cuda::crop2d(x, out, crops));
+    case Device::CPU: return cpu::pad2d_backward(x, out, crops, PadMode::Constant);
+    case Device::CUDA: return DCSR_CUDA_ONLY(cuda::pad2d_backward(x, out, crops, PadMode::Constant));
   }
 }
 

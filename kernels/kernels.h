@@ -73,5 +73,9 @@ void conv2d_max_pool2_forward(const Tensor& x, const Tensor& weight, const Tenso
 // Winograd paths take the conv.
 void conv2d_concat_forward(const Tensor& a, const Tensor& b, const Tensor& weight, const Tensor& bias, Tensor& y,
                            int64_t stride, int64_t padding, int64_t workspace_bytes, double activation_slope);
+// out (..., H-t-b, W-l-r) = x (..., H, W) less crops = {left, right, top,
+// bottom}: each backend's pad2d_backward of a constant pad, a kernel of the
+// dispatch only, under its own name in profiles.
+void crop2d(const Tensor& x, Tensor& out, const std::array<int64_t, 4>& crops);
 
 }  // namespace dcsr::kernels

@@ -153,10 +153,6 @@ void pad2d_backward(const Tensor& grad_out, Tensor& grad_in, const std::array<in
   });
 }
 
-void crop2d(const Tensor& x, Tensor& out, const std::array<int64_t, 4>& crops) {
-  cpu::pad2d_backward(x, out, crops, PadMode::Constant);
-}
-
 void index_select(const Tensor& x, int64_t dim, const Tensor& index, Tensor& out) {
   dispatch_all(x.dtype(), "index_select", [&](auto zero) {
     using T = decltype(zero);

@@ -97,8 +97,4 @@ void pad2d_backward(const Tensor& grad_out, Tensor& grad_in, const std::array<in
   DCSR_CUDA_CHECK_LAUNCH();
 }
 
-void crop2d(const Tensor& x, Tensor& out, const std::array<int64_t, 4>& crops) {
-  cuda::pad2d_backward(x, out, crops, PadMode::Constant);
-}
-
 }  // namespace dcsr::kernels::cuda
