@@ -82,6 +82,12 @@ void check_png_data(const std::string& zlib, int64_t expected, const std::string
 
 }  // namespace
 
+void check_png_image_data(const std::string& bytes, const ImageHeader& header, const std::string& path) {
+  const PngChunks& png = header.png;
+  check_png_data(png_image_data(reinterpret_cast<const uint8_t*>(bytes.data()), png),
+                 png_data_size(header.width, header.height, png.bit_depth, png.colour_type, png.interlace), path);
+}
+
 std::string png_image_data(const uint8_t* bytes, const PngChunks& chunks) {
   size_t total = 0;
   for (const auto& [at, length] : chunks.idat) total += length;
@@ -93,7 +99,7 @@ std::string png_image_data(const uint8_t* bytes, const PngChunks& chunks) {
 
 namespace {
 
-ImageHeader check_png(const uint8_t* b, size_t n, const std::string& path, bool inflate) {
+ImageHeader check_png(const uint8_t* b, size_t n, const std::string& path) {
   ImageHeader header;
   header.format = ImageFormat::kPng;
   PngChunks& png = header.png;
@@ -130,9 +136,6 @@ ImageHeader check_png(const uint8_t* b, size_t n, const std::string& path, bool 
     pos += 12 + size_t(length);
   }
   DCSR_CHECK(!png.idat.empty(), "image '", path, "' is a corrupt PNG (no IDAT chunk: no image data)");
-  if (inflate)
-    check_png_data(png_image_data(b, png), png_data_size(header.width, header.height, png.bit_depth,
-                                                          png.colour_type, png.interlace), path);
   return header;
 }
 
@@ -335,7 +338,11 @@ ImageHeader check_bmp(const uint8_t* b, size_t n, const std::string& path) {
 ImageHeader check_image_bytes(const std::string& bytes, const std::string& path, bool inflate_png) {
   const auto* b = reinterpret_cast<const uint8_t*>(bytes.data());
   const size_t n = bytes.size();
-  if (n >= 8 && std::memcmp(b, "\x89PNG\r\n\x1A\n", 8) == 0) return check_png(b, n, path, inflate_png);
+  if (n >= 8 && std::memcmp(b, "\x89PNG\r\n\x1A\n", 8) == 0) {
+    const ImageHeader header = check_png(b, n, path);
+    if (inflate_png) check_png_image_data(bytes, header, path);
+    return header;
+  }
   if (n >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) return check_jpeg(b, n, path);
   if (n >= 2 && b[0] == 'B' && b[1] == 'M') return check_bmp(b, n, path);
   fail("cannot read image '", path,

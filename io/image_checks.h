@@ -62,4 +62,9 @@ ImageHeader check_image_bytes(const std::string& bytes, const std::string& path,
 // bytes, concatenated.
 std::string png_image_data(const uint8_t* bytes, const PngChunks& chunks);
 
+// What `inflate_png` adds to check_image_bytes, for a PNG it has already
+// checked without it (`header` its result): the image data inflated and
+// checked against its Adler-32 and the size IHDR implies.
+void check_png_image_data(const std::string& bytes, const ImageHeader& header, const std::string& path);
+
 }  // namespace dcsr

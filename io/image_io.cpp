@@ -106,7 +106,7 @@ Decoded decode_rgb(const std::string& path, PhotoMetadata* metadata = nullptr) {
       out.orientation = Orientation{header.orientation, png->height, png->width};
       return out;
     }
-    check_image_bytes(bytes, path, /*inflate_png=*/true);
+    check_png_image_data(bytes, header, path);  // stb_image checks neither Adler-32 nor, always, the length
   }
   auto* buffer = reinterpret_cast<const stbi_uc*>(bytes.data());
   int len = int(bytes.size());

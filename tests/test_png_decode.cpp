@@ -391,4 +391,17 @@ TEST_CASE("png decode: layouts left to stb_image, and errors naming the file", "
   test::TempDir dir("png_decode");
   test::write_bytes(dir / "cut.png", png_file(20, 11, 8, 2, good_zlib));
   CHECK_THROWS_WITH(read_image(dir / "cut.png"), Catch::Contains("cut.png") && Catch::Contains("truncated"));
+  // A layout left to stb_image (grey, 4 bits) gets the image-data check before stb_image, which makes
+  // neither: a wrong Adler-32, and less data than IHDR implies (20 x 200 at 4 bits: 2200 bytes).
+  std::string bad_adler = good_zlib;
+  bad_adler.back() = char(bad_adler.back() ^ 1);
+  test::write_bytes(dir / "grey4_adler.png", png_file(20, 10, 4, 0, bad_adler));
+  CHECK_THROWS_WITH(read_image(dir / "grey4_adler.png"),
+                    Catch::Contains("grey4_adler.png") && Catch::Contains("Adler-32"));
+  test::write_bytes(dir / "grey4_cut.png", png_file(20, 200, 4, 0, good_zlib));
+  CHECK_THROWS_WITH(read_image(dir / "grey4_cut.png"),
+                    Catch::Contains("grey4_cut.png") && Catch::Contains("truncated"));
+  const std::string grey4_rows = filtered_rows(10, 10, 1, 0, rng);  // 20 pixels of 4 bits: 10 bytes a row
+  test::write_bytes(dir / "grey4.png", png_file(20, 10, 4, 0, zlib_wrap(deflate_dynamic(grey4_rows), grey4_rows)));
+  CHECK(read_image(dir / "grey4.png").shape() == Shape{1, 3, 10, 20});
 }
