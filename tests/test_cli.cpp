@@ -391,6 +391,107 @@ TEST_CASE("forward: training is deterministic and resumes exactly", "[cli][train
   REQUIRE_FAILS_WITH(run_dcsr(base + " --out a --steps 5", dir.str()), 1, "already holds a training run");
 }
 
+namespace {
+// The log's lines of one type, in order.
+std::vector<nlohmann::json> log_lines(const fs::path& log_path, const std::string& type) {
+  std::vector<nlohmann::json> lines;
+  std::ifstream log(log_path);
+  for (std::string line; std::getline(log, line);) {
+    nlohmann::json j = nlohmann::json::parse(line);
+    if (j["type"] == type) lines.push_back(j);
+  }
+  return lines;
+}
+}  // namespace
+
+TEST_CASE("forward: a resumed run keeps model_best, the log's averaging window and its last validation",
+          "[cli][train]") {
+  test::TempDir dir("cli_resume_best");
+  write_dataset(dir / "set", 2, 64, 64);  // 2 steps per epoch; a validation after each epoch
+  const std::string base = "train --data set --val-data set " + std::string(kTiny) + " --set log_every=3";
+  REQUIRE(run_dcsr(base + " --out a --steps 9", dir.str()).status == 0);
+  REQUIRE(run_dcsr(base + " --out b --steps 5", dir.str()).status == 0);
+  // model_latest was written before the validation of its step, and again
+  // after it: it knows the best PSNR so far and that its step is validated.
+  const Checkpoint stopped = read_checkpoint(dir / "b/model_latest.ckpt");
+  double best = -1;
+  for (const nlohmann::json& v : log_lines(dir / "b/train_log.jsonl", "val"))
+    best = std::max(best, v["psnr"].get<double>());
+  CHECK(stopped.extra["loop"]["best_val_psnr"].get<double>() == best);
+  CHECK(stopped.extra["loop"]["validated_step"] == 5);
+  RunResult resumed = run_dcsr("train --resume b/model_latest.ckpt --steps 9 --quiet", dir.str());
+  INFO(resumed.output);
+  REQUIRE(resumed.status == 0);
+  CHECK(same_tensors(dir / "a/model_latest.ckpt", dir / "b/model_latest.ckpt"));
+  CHECK(same_tensors(dir / "a/model_best.ckpt", dir / "b/model_best.ckpt"));
+  // The train lines average the same steps (step 6's window began before the stop).
+  const auto train_a = log_lines(dir / "a/train_log.jsonl", "train");
+  const auto train_b = log_lines(dir / "b/train_log.jsonl", "train");
+  REQUIRE(train_a.size() == 3);
+  REQUIRE(train_b.size() == train_a.size());
+  for (size_t k = 0; k < train_a.size(); ++k) {
+    CHECK(train_b[k]["step"] == train_a[k]["step"]);
+    CHECK(train_b[k]["loss"].get<double>() == train_a[k]["loss"].get<double>());
+  }
+  // Resuming the finished run runs no step and validates nothing again.
+  const size_t validations = log_lines(dir / "a/train_log.jsonl", "val").size();
+  RunResult again = run_dcsr("train --resume a/model_latest.ckpt --quiet", dir.str());
+  INFO(again.output);
+  REQUIRE(again.status == 0);
+  CHECK_THAT(again.output, Catch::Contains("no step run now"));
+  CHECK(log_lines(dir / "a/train_log.jsonl", "val").size() == validations);
+  // A model_latest that does not know the last best (one written by an
+  // earlier version, or one whose second write a kill prevented): the best
+  // PSNR is model_best's, which a worse model never replaces. (Here
+  // model_best claims a PSNR that no validation reaches.)
+  REQUIRE(run_dcsr(base + " --out c --steps 5", dir.str()).status == 0);
+  Checkpoint stale = read_checkpoint(dir / "c/model_latest.ckpt");
+  stale.extra["loop"]["best_val_psnr"] = -1.0;
+  stale.extra["loop"].erase("validated_step");
+  stale.extra["loop"].erase("log_window");
+  save_checkpoint(dir / "c/model_latest.ckpt", stale);
+  Checkpoint unbeaten = read_checkpoint(dir / "c/model_best.ckpt");
+  unbeaten.extra["loop"]["best_val_psnr"] = 1000.0;
+  save_checkpoint(dir / "c/model_best.ckpt", unbeaten);
+  const std::string best_bytes = test::read_bytes_of(dir / "c/model_best.ckpt");
+  RunResult from_stale = run_dcsr("train --resume c/model_latest.ckpt --steps 9 --quiet", dir.str());
+  INFO(from_stale.output);
+  REQUIRE(from_stale.status == 0);
+  CHECK_THAT(from_stale.output, Catch::Contains("best validation PSNR 1000 dB"));
+  CHECK(test::read_bytes_of(dir / "c/model_best.ckpt") == best_bytes);
+  CHECK(same_tensors(dir / "a/model_latest.ckpt", dir / "c/model_latest.ckpt"));
+}
+
+TEST_CASE("errors: a training run never writes into another run's folder, nor leaves an empty one", "[cli][train]") {
+  test::TempDir dir("cli_run_folders");
+  write_dataset(dir / "set", 2, 64, 64);
+  const std::string base = "train --data set " + std::string(kTiny);
+  REQUIRE(run_dcsr(base + " --out a --steps 2", dir.str()).status == 0);
+  REQUIRE(run_dcsr(base + " --out b --steps 3", dir.str()).status == 0);
+  const std::string b_latest = test::read_bytes_of(dir / "b/model_latest.ckpt");
+  // Continuing a's run into b's folder would replace b's checkpoint and mix the logs.
+  REQUIRE_FAILS_WITH(run_dcsr("train --resume a/model_latest.ckpt --out b --steps 4 --quiet", dir.str()), 1,
+                     "holds another training run");
+  CHECK(test::read_bytes_of(dir / "b/model_latest.ckpt") == b_latest);
+  // Into a new folder, or from its own model_best.ckpt, it may continue.
+  REQUIRE(run_dcsr("train --resume a/model_latest.ckpt --out a2 --steps 4 --quiet", dir.str()).status == 0);
+  CHECK(fs::exists(dir / "a2/model_latest.ckpt"));
+  // A log (a run killed before its first checkpoint) is a run's folder too.
+  fs::create_directories(dir / "killed");
+  test::write_bytes(dir / "killed/train_log.jsonl", "{\"type\": \"start\"}\n");
+  REQUIRE_FAILS_WITH(run_dcsr(base + " --out killed --steps 1", dir.str()), 1, "killed/train_log.jsonl");
+  CHECK(test::read_bytes_of(dir / "killed/train_log.jsonl") == "{\"type\": \"start\"}\n");
+  // --init with --resume, and init with vgg_init: one would be ignored.
+  write_model(dir / "m4.ckpt", 4);
+  REQUIRE_FAILS_WITH(run_dcsr("train --resume a/model_latest.ckpt --init m4.ckpt --quiet", dir.str()), 2, "--init");
+  REQUIRE_FAILS_WITH(run_dcsr(base + " --out iv --init m4.ckpt --set vgg_init=m4.ckpt", dir.str()), 1, "vgg_init");
+  // A run that fails before writing anything leaves no folder of its own.
+  write_model(dir / "m8.ckpt", 8);
+  REQUIRE_FAILS_WITH(run_dcsr(base + " --out wide --init m8.ckpt", dir.str()), 1, "n_feats 8");
+  CHECK_FALSE(fs::exists(dir / "wide"));
+  CHECK_FALSE(fs::exists(dir / "iv"));
+}
+
 TEST_CASE("forward: warmup_steps raises the learning rate linearly, and a resume keeps its place", "[cli][train]") {
   test::TempDir dir("cli_warmup");
   write_dataset(dir / "set", 2, 64, 64);  // 2 steps per epoch

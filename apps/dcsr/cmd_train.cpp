@@ -88,6 +88,9 @@ int run_training(const CommandInfo& self, const std::vector<std::string>& argv, 
   options.progress = !args.has("quiet");
   TrainConfig config = sra ? TrainConfig::sra_defaults() : TrainConfig::basic_defaults();
   if (args.has("resume")) {
+    if (overrides.contains("init") || overrides.contains("vgg_init"))
+      throw UsageError("dcsr " + self.name + ": --resume continues a run with its own weights; --init (init, vgg_init) "
+                       "starts a new run from a model: use one of them");
     if (args.has("config"))
       throw UsageError("dcsr " + self.name + ": --resume continues with the checkpoint's own config; "
                        "drop --config (use --set to change single keys)");
@@ -108,7 +111,11 @@ int run_training(const CommandInfo& self, const std::vector<std::string>& argv, 
     return signal ? runtime::signal_name(signal) : std::string();
   };
   TrainResult r = train(config, options);
-  std::cout << self.name << ": " << r.steps << " steps, " << r.epochs << " epochs, last loss " << r.last_loss;
+  std::cout << self.name << ": " << r.steps << " steps, " << r.epochs << " epochs, ";
+  if (r.steps_run > 0)
+    std::cout << "last loss " << r.last_loss;
+  else
+    std::cout << "no step run now";
   if (r.best_val_psnr >= 0) std::cout << ", best validation PSNR " << r.best_val_psnr << " dB";
   std::cout << "\ncheckpoint: " << r.checkpoint << "\n";
   if (!r.stopped_by.empty()) {

@@ -81,12 +81,36 @@ struct LogAccumulator {
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
 };
 
+std::string run_log_path(const TrainConfig& cfg) { return (fs::path(cfg.out_dir) / "train_log.jsonl").string(); }
+
+// The log window in a checkpoint: a resumed run's first "train" line then
+// averages the same steps as the uninterrupted run's (its it_s leaves out
+// the time in between).
+json window_to_json(const LogAccumulator& acc) {
+  json parts = json::array();
+  for (const auto& [name, sum] : acc.part_sums) parts.push_back({name, sum});
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - acc.start).count();
+  return {{"steps", acc.steps}, {"loss_sum", acc.loss_sum}, {"comm_s", acc.comm_s}, {"seconds", seconds},
+          {"part_sums", parts}};
+}
+void window_from_json(const json& j, LogAccumulator& acc) {
+  acc.steps = j.at("steps").get<int64_t>();
+  acc.loss_sum = j.at("loss_sum").get<double>();
+  acc.comm_s = j.at("comm_s").get<double>();
+  acc.part_sums.clear();
+  for (const json& part : j.at("part_sums")) acc.part_sums.emplace_back(part.at(0).get<std::string>(), part.at(1));
+  acc.start = std::chrono::steady_clock::now() -
+              std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                  std::chrono::duration<double>(j.at("seconds").get<double>()));
+}
+
 // Everything one run of train() shares between its steps.
 struct TrainingRun {
   TrainConfig cfg;
   TrainOptions options;
   bool resuming = false;
   Checkpoint resume_ckpt;  // the checkpoint being resumed (empty otherwise)
+  bool created_out_dir = false;  // out_dir did not exist: removed again if the run fails before writing to it
   Device device = kCPU;
   Mode mode = Mode::K4, val_mode = Mode::K4;
   std::string latest, best;  // the checkpoint paths in out_dir
@@ -150,14 +174,48 @@ EvalOptions monitor_eval_options(const TrainingRun& run, const MonitorSet& set) 
   return eo;
 }
 
-// Data first: the most likely thing to be wrong, and cheap to check. A fresh
-// run never overwrites another run's folder.
+// The first of a run's files that `out_dir` already holds ("" when none).
+std::string run_file_in(const TrainingRun& run) {
+  std::error_code ec;
+  for (const std::string& path : {run.latest, run.best, run_log_path(run.cfg)})
+    if (fs::exists(path, ec)) return path;
+  return "";
+}
+
+// Never another run's files: a fresh run needs a folder without any (a
+// run's log or model_best may be there without model_latest: a run killed
+// before its first save, or one that diverged), and a resumed run may write
+// only into the folder of the checkpoint it continues (its own run, from
+// model_latest or from model_best) or into one without a run.
+void check_out_dir_is_free(const TrainingRun& run) {
+  const std::string held = run_file_in(run);
+  if (held.empty()) return;
+  const std::string& out = run.cfg.out_dir;
+  if (!run.resuming) {
+    std::error_code ec;
+    if (fs::exists(run.latest, ec))
+      fail("'", out, "' already holds a training run (", run.latest, "); continue it with --resume ", run.latest,
+           " or choose another --out");
+    fail("'", out, "' already holds a training run's files (", held,
+         "), which a new run would replace; choose another --out");
+  }
+  std::error_code ec;
+  const fs::path resumed_dir = fs::absolute(run.options.resume, ec).parent_path();
+  if (fs::equivalent(resumed_dir, out, ec)) return;
+  fail("'", out, "' holds another training run (", held, "), which continuing '", run.options.resume,
+       "' there would overwrite; choose another --out");
+}
+
+// Data first: the most likely thing to be wrong, and cheap to check. A run
+// never overwrites another run's folder.
 void check_data_and_out_dir(TrainingRun& run) {
   const TrainConfig& cfg = run.cfg;
   std::error_code ec;
+  check_out_dir_is_free(run);
   if (!run.resuming)
-    DCSR_CHECK(!fs::exists(run.latest, ec), "'", cfg.out_dir, "' already holds a training run (", run.latest,
-               "); continue it with --resume ", run.latest, " or choose another --out");
+    DCSR_CHECK(cfg.init.empty() || cfg.vgg_init.empty(), "config: init ('", cfg.init, "') and vgg_init ('",
+               cfg.vgg_init, "') are both set; init loads every weight, the matching layers' too, so vgg_init would "
+               "be ignored: clear one");
   run.data = std::make_unique<Dataset>(cfg.data, cfg.sra ? DatasetKind::Sra : DatasetKind::Basic);
   run.data->check_patch_size(cfg.patch_size);
   if (!cfg.val_data.empty()) list_dataset(cfg.val_data, DatasetKind::Basic);
@@ -170,7 +228,7 @@ void check_data_and_out_dir(TrainingRun& run) {
   }
   // The run's outputs are never one of its inputs (the resumed checkpoint is
   // read whole before anything is written, so it may be model_latest).
-  const std::string log_path = (fs::path(cfg.out_dir) / "train_log.jsonl").string();
+  const std::string log_path = run_log_path(cfg);
   for (const auto& [key, input] : {std::pair<const char*, const std::string&>{"init", cfg.init},
                                    {"vgg_init", cfg.vgg_init}, {"vgg_weights", cfg.vgg_weights}}) {
     if (input.empty()) continue;
@@ -179,6 +237,7 @@ void check_data_and_out_dir(TrainingRun& run) {
       DCSR_CHECK(!same_file(in, identify(out, false)), "config: ", key, " '", input, "' is the same file as '", out,
                  "', which this run writes; copy it elsewhere first");
   }
+  run.created_out_dir = !fs::exists(cfg.out_dir, ec);
   fs::create_directories(cfg.out_dir, ec);
   DCSR_CHECK(fs::is_directory(cfg.out_dir, ec), "cannot create the output folder '", cfg.out_dir, "'");
   // Temp files of killed runs go; this run's go if a second signal ends it at once.
@@ -237,12 +296,28 @@ void restore_loop_state(TrainingRun& run) {
   run.st.iter_in_epoch = loop.at("iter_in_epoch").get<int64_t>();
   run.st.best_val_psnr = loop.at("best_val_psnr").get<double>();
   run.sample_gen.set_state({u64_from(loop.at("rng_state"), "rng_state"), u64_from(loop.at("rng_inc"), "rng_inc")});
+  // Checkpoints of earlier versions lack these two: the first log line then
+  // averages the steps since the resume, and the last step's validation may
+  // run again.
+  if (loop.contains("validated_step")) run.validated_step = loop.at("validated_step").get<int64_t>();
+  if (loop.contains("log_window")) window_from_json(loop.at("log_window"), run.since_log);
+  // A validation that set a new best after model_latest was written (at the
+  // same step, before its second save; or val_every steps after it) is in
+  // model_best alone. The resumed run repeats those steps exactly and
+  // reaches that PSNR again, no higher, so model_best is kept.
+  std::error_code ec;
+  if (fs::exists(run.best, ec)) {
+    const Checkpoint best = read_checkpoint(run.best);
+    DCSR_CHECK(best.extra.contains("loop") && best.extra["loop"].contains("best_val_psnr"), "'", run.best,
+               "' is not a training checkpoint; move it away to continue this run in '", run.cfg.out_dir, "'");
+    run.st.best_val_psnr = std::max(run.st.best_val_psnr, best.extra["loop"]["best_val_psnr"].get<double>());
+  }
 }
 
 // The log's start (or resume) marker, the epoch size and the progress bar.
 void open_log_and_progress(TrainingRun& run) {
   const TrainConfig& cfg = run.cfg;
-  run.log = std::make_unique<JsonLog>((fs::path(cfg.out_dir) / "train_log.jsonl").string(), run.resuming);
+  run.log = std::make_unique<JsonLog>(run_log_path(cfg), run.resuming);
   run.log->write({{"type", run.resuming ? "resume" : "start"}, {"step", run.st.step}, {"epochs_done", run.st.epoch},
                   {"config", cfg.to_json()}});
   run.n_samples = run.data->size() * cfg.num_patch;
@@ -251,7 +326,7 @@ void open_log_and_progress(TrainingRun& run) {
   if (cfg.max_steps > 0) run.total_steps = std::min(run.total_steps, cfg.max_steps);
   if (run.options.progress && distributed::world().is_root())
     run.bar = std::make_unique<ProgressBar>(cfg.sra ? "sra" : "train", run.total_steps, run.st.step);
-  run.since_log.start = std::chrono::steady_clock::now();
+  if (!run.resuming) run.since_log.start = std::chrono::steady_clock::now();
 }
 
 // Writes model + Adam + loop state to `path`, after checking that every
@@ -273,6 +348,8 @@ void save(TrainingRun& run, const std::string& path) {
                 {"epoch", run.st.epoch},
                 {"iter_in_epoch", run.st.iter_in_epoch},
                 {"best_val_psnr", run.st.best_val_psnr},
+                {"validated_step", run.validated_step},
+                {"log_window", window_to_json(run.since_log)},
                 {"rng_state", u64_str(rng.state)},
                 {"rng_inc", u64_str(rng.increment)}}}};
   // Every rank holds the same state; the root alone writes it.
@@ -321,7 +398,10 @@ void measure_monitored_sets(TrainingRun& run) {
 
 // A validation point: the tiled evaluation on val_data (when set), a "val"
 // log line and model_best.ckpt when its PSNR is the best so far; then the
-// monitored sets.
+// monitored sets. model_latest, when written at this step (first, so that a
+// run killed during the validation keeps its progress), is written again
+// with the validation's outcome: a resume from it keeps the best PSNR and
+// does not validate this step again.
 void validate(TrainingRun& run) {
   const TrainConfig& cfg = run.cfg;
   if (cfg.val_data.empty() && cfg.monitor.empty()) return;
@@ -345,6 +425,7 @@ void validate(TrainingRun& run) {
     }
   }
   measure_monitored_sets(run);
+  if (run.saved_step == run.st.step) save(run, run.latest);
 }
 
 // A non-finite loss: a stop line, then TrainingDiverged naming the last good checkpoint.
@@ -494,12 +575,22 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
   run.options = options;
   read_config_and_resume_state(run, config);
   check_data_and_out_dir(run);
-  distributed::barrier();  // every rank has checked the folder before the root writes into it
-  build_network(run);
-  build_loss_and_optimiser(run);
-  restore_loop_state(run);
-  open_log_and_progress(run);
-  finish(run, run_epochs(run));
+  try {
+    distributed::barrier();  // every rank has checked the folder before the root writes into it
+    build_network(run);
+    build_loss_and_optimiser(run);
+    restore_loop_state(run);
+    open_log_and_progress(run);
+    const int64_t first_step = run.st.step;
+    finish(run, run_epochs(run));
+    run.result.steps_run = run.st.step - first_step;
+  } catch (...) {
+    // A run that failed before writing anything (an init model of another
+    // width, unreadable VGG weights) leaves no folder it made.
+    std::error_code ec;
+    if (run.created_out_dir && fs::is_empty(run.cfg.out_dir, ec)) fs::remove(run.cfg.out_dir, ec);
+    throw;
+  }
   return run.result;
 }
 

@@ -144,6 +144,7 @@ struct TrainOptions {
 
 struct TrainResult {
   int64_t steps = 0;            // total steps done (including those before a resume)
+  int64_t steps_run = 0;        // steps done by this call (last_loss is the last one's loss when > 0)
   int64_t epochs = 0;           // completed epochs
   double last_loss = 0;
   double best_val_psnr = -1;    // -1 when never validated
