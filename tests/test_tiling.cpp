@@ -156,6 +156,48 @@ TEST_CASE("forward: small grids clip windows into the Ref", "[tiling]") {
   CHECK_THROWS_WITH(fit_window({WindowKind::A, 0, 0, 3, 9}, 4), Catch::Contains("too small"));
 }
 
+TEST_CASE("forward: a window too thin for the network is widened back from the Ref's end", "[tiling]") {
+  // 4K mode, an LR of 253 rows: the ring's window of tile row 1 starts at Ref row 252 of 253.
+  RefWindow thin = widen_thin_window({WindowKind::B, 252, 0, 253, 352}, 4, 252, 252, 253, 379);
+  CHECK((thin.kind == WindowKind::B && thin.r0 == 1 && thin.r1 == 253 && thin.c0 == 0 && thin.c1 == 352));
+  RefWindow narrow = widen_thin_window({WindowKind::B, 0, 377, 352, 379}, 4, 252, 252, 379, 379);
+  CHECK((narrow.r0 == 0 && narrow.r1 == 352 && narrow.c0 == 127 && narrow.c1 == 379));
+  RefWindow at_start = widen_thin_window({WindowKind::A, 0, 0, 3, 40}, 4, 252, 252, 100, 379);
+  CHECK((at_start.r0 == 0 && at_start.r1 == 100 && at_start.c1 == 40));  // forward, as far as the Ref goes
+  for (const RefWindow& w : {RefWindow{WindowKind::A, 250, 0, 254, 4}, RefWindow{WindowKind::C, 1, 1, 253, 253}}) {
+    const RefWindow same = widen_thin_window(w, 4, 252, 252, 400, 400);
+    CHECK((same.r0 == w.r0 && same.r1 == w.r1 && same.c0 == w.c0 && same.c1 == w.c1));
+  }
+  CHECK(min_window_side(Mode::K4) == 4);
+  CHECK(min_window_side(Mode::K8) == 8);
+  // Every planned window of the sizes that gave 1-7 rows is at least two blocks.
+  for (const auto& [mode, h, w] : {std::tuple{Mode::K4, 253, 379}, std::tuple{Mode::K4, 379, 255},
+                                   std::tuple{Mode::K8, 757, 377}, std::tuple{Mode::K8, 380, 757}}) {
+    Tensor lr = test::test_image(h, w, 41), ref = test::test_image(h, w, 42);
+    TiledOptions opt;
+    int64_t thinnest = 1 << 20;
+    opt.on_window = [&](int64_t, int64_t, const RefWindow& win) {
+      thinnest = std::min({thinnest, win.height(), win.width()});
+    };
+    const TiledResult r = tiled_inference(
+        lr, ref, mode, [&](const Tensor& t, const Tensor& win) { return stub_network(t, win, mode); }, opt);
+    INFO(h << "x" << w);
+    CHECK(r.sr.shape() == Shape{1, 3, 2 * h, 2 * w});
+    CHECK(thinnest >= min_window_side(mode));
+  }
+}
+
+TEST_CASE("forward: the real network runs an LR whose ring window began a row before the Ref's end",
+          "[tiling][model][slow]") {
+  ModelConfig config;
+  config.n_feats = 4;
+  Generator gen(5);
+  DcsrNet net(config, gen);
+  Tensor lr = test::test_image(253, 379, 43);  // a 3 x 4 grid of 4K tiles; the Ref is the LR (canonical)
+  const TiledResult r = tiled_inference(lr, lr, Mode::K4, network_tile_forward(net, Mode::K4));
+  CHECK(r.sr.shape() == Shape{1, 3, 506, 758});
+}
+
 TEST_CASE("golden: coarse search with torch 1.4 resize semantics", "[tiling][golden]") {
   auto g = test::golden("coarse_search");
   Tensor tile = g.at("tile").to(kFloat64), ref = g.at("ref").to(kFloat64);

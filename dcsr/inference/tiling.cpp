@@ -177,6 +177,20 @@ RefWindow coarse_search(const Tensor& tile, const Tensor& ref_small, int64_t ref
   return {WindowKind::Coarse, r0, c0, std::min(r0 + 2 * th, ref_h), std::min(c0 + 2 * tw, ref_w)};
 }
 
+RefWindow widen_thin_window(const RefWindow& window, int64_t min_side, int64_t rows, int64_t cols, int64_t ref_h,
+                            int64_t ref_w) {
+  RefWindow w = window;
+  if (w.height() < min_side) {
+    w.r1 = std::min(ref_h, std::max(w.r1, w.r0 + rows));
+    w.r0 = std::max<int64_t>(0, w.r1 - rows);
+  }
+  if (w.width() < min_side) {
+    w.c1 = std::min(ref_w, std::max(w.c1, w.c0 + cols));
+    w.c0 = std::max<int64_t>(0, w.c1 - cols);
+  }
+  return w;
+}
+
 RefWindow fit_window(const RefWindow& window, int64_t multiple) {
   RefWindow w = window;
   w.r1 = w.r0 + (w.height() / multiple) * multiple;
@@ -560,7 +574,7 @@ TiledResult tiled_inference(const CompactImage& lr, const CompactImage& ref, Mod
         w = coarse_search(tile_of(lr, g, j, i), ref_small, ref_h, ref_w);
       }
       ++result.window_counts[size_t(w.kind)];
-      w = fit_window(w, block);
+      w = fit_window(widen_thin_window(w, min_window_side(mode), 2 * g.m1, 2 * g.m2, ref_h, ref_w), block);
       if (options.on_window) options.on_window(j, i, w);
       plan.push_back({j, i, w});
     }

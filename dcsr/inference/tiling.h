@@ -119,6 +119,22 @@ Tensor coarse_reference(const Tensor& ref);
 RefWindow coarse_search(const Tensor& tile, const Tensor& ref_small, int64_t ref_h, int64_t ref_w,
                         Tensor* cost = nullptr);
 
+// A window with fewer than `min_side` rows (or columns) is widened to
+// `rows` (`cols`), forward as far as the Ref allows and then back from its
+// end, as a kind C window is. §8's windows for the ring before the view start
+// at the tile's own Ref row, and for some sizes that row lies a pixel or
+// three before the Ref's end (canonical pairs in 4K mode with an LR side of
+// 253-255 or 757-759 and the other at least 379; in 8K mode 377-383 or
+// 1129-1135 and at least 757); the reference's slice would then hold too few
+// rows for the network. Every other window is returned as it is.
+RefWindow widen_thin_window(const RefWindow& window, int64_t min_side, int64_t rows, int64_t cols, int64_t ref_h,
+                            int64_t ref_w);
+
+// The fewest Ref rows and columns a window may have in `mode`: two blocks
+// (below that, the key features of the 3x3 patches would be one pixel thin,
+// which their reflection padding cannot take).
+inline int64_t min_window_side(Mode mode) { return 2 * big_block(mode); }
+
 // Trims the window's end so that both sizes are multiples of `multiple`
 // (the network's Ref block grid). Fails when nothing would be left.
 RefWindow fit_window(const RefWindow& window, int64_t multiple);
