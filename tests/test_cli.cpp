@@ -160,6 +160,20 @@ TEST_CASE("forward: dcsr sr writes SR, confidence and warped Ref for any size", 
   CHECK((out.height == 54 && out.width == 66 && out.channels == 3));
   CHECK((c.height == 27 && c.width == 33 && c.channels == 1));
   CHECK((w.height == 54 && w.width == 66));
+  // The maps follow their extensions, as OUT does; an unknown one is refused
+  // before any work (the confidence map used to be PNG bytes under any name).
+  RunResult jpegs = run_dcsr("sr --registration none --lr lr.png --ref ref.png --out out_j.png --confidence c.jpg "
+                             "--warped-ref w.jpeg --quiet --model " + quote(model),
+                             dir.str());
+  INFO(jpegs.output);
+  REQUIRE(jpegs.status == 0);
+  CHECK(test::read_bytes_of(dir / "c.jpg").substr(0, 2) == "\xFF\xD8");
+  CHECK(test::read_bytes_of(dir / "w.jpeg").substr(0, 2) == "\xFF\xD8");
+  CHECK((read_image_info(dir / "c.jpg").height == 27 && read_image_info(dir / "c.jpg").width == 33));
+  REQUIRE_FAILS_WITH(run_dcsr("sr --registration none --lr lr.png --ref ref.png --out out_t.png --confidence c.tif "
+                              "--quiet --model " + quote(model), dir.str()),
+                     1, "c.tif");
+  CHECK_FALSE(fs::exists(dir / "out_t.png"));
   // The default model path: models/default.ckpt in the working folder.
   fs::create_directories(dir / "models");
   fs::copy_file(model, dir / "models/default.ckpt");

@@ -141,4 +141,13 @@ TEST_CASE("forward: dcsr sr on folders skips a corrupt pair and says so in its e
   CHECK_FALSE(fs::exists(dir / "out3"));
   REQUIRE_FAILS_WITH(run_dcsr(args + " --out-dir out4 --ext tif", dir.str()), 2, "--ext expects png, jpg or jpeg");
   REQUIRE_FAILS_WITH(run_dcsr(args + " --out-dir out4 --out x.png", dir.str()), 2, "does not go with");
+  // Options that no pair could be written with, and a bad model, are refused
+  // before any pair, leaving no folder (they were a skip per pair, exit 4, and
+  // an empty folder).
+  REQUIRE_FAILS_WITH(run_dcsr(args + " --out-dir out5 --ext jpg --bit-depth 16", dir.str()), 2, "--bit-depth 16");
+  REQUIRE_FAILS_WITH(
+      run_dcsr("sr --lr-dir wide --ref-dir tele --registration none --model nope.ckpt --out-dir out6", dir.str()), 1,
+      "nope.ckpt");
+  CHECK_FALSE(fs::exists(dir / "out5"));
+  CHECK_FALSE(fs::exists(dir / "out6"));
 }

@@ -144,6 +144,9 @@ int run_single(const Args& args, const SrSettings& s, const Device device) {
   if (!conf_path.empty()) outputs.declare(conf_path, "confidence");
   if (!warped_path.empty()) outputs.declare(warped_path, "warped-ref");
   check_image_output(out_path, s.write);
+  // The two maps are 8-bit images in the format of their extension.
+  if (!conf_path.empty()) check_image_output(conf_path);
+  if (!warped_path.empty()) check_image_output(warped_path);
 
   // The model loads (on CUDA with the device's start-up, and a warm-up run
   // that loads CUDA's libraries and kernels: warm_up_network) while the pair
@@ -220,12 +223,15 @@ int run_batch(const Args& args, const SrSettings& s, const Device device) {
     throw UsageError("dcsr sr: option --ext expects png, jpg or jpeg, got '" + ext + "'");
   if (s.registration != "auto" && s.registration != "none")
     throw UsageError("dcsr sr: --registration FILE.json is for one pair; folders take auto or none");
+  if (ext != "png" && s.write.bit_depth != 8)
+    throw UsageError("dcsr sr: --bit-depth 16 needs --ext png (JPEG is 8-bit only)");
   const BatchPlan plan = plan_batch(lr_dir, ref_dir, out_dir, ext);
+  // The model before the folder: a bad one leaves no folder behind.
+  const std::string model_path = resolve_model_path(args.get("model"), s.mode);
+  std::unique_ptr<DcsrNet> net = load_model(model_path, device);
   std::error_code ec;
   fs::create_directories(out_dir, ec);
   DCSR_CHECK(fs::is_directory(out_dir, ec), "cannot create the output folder '", out_dir, "'");
-  const std::string model_path = resolve_model_path(args.get("model"), s.mode);
-  std::unique_ptr<DcsrNet> net = load_model(model_path, device);
   return process_pairs(plan, network_tile_forward(*net, s.mode), s, model_path);
 }
 
@@ -298,7 +304,7 @@ CommandInfo sr_command() {
                {"quality", "Q", "JPEG quality of the result, 1 to 100 (default 95)"},
                {"model", "M", "model checkpoint (default: $DCSR_MODEL, else models/real.ckpt in 8k mode when present, else models/default.ckpt)"},
                {"mode", "4k|8k", "tile and matching mode (default 4k)"},
-               {"confidence", "C.png", "also write the matching confidence map"},
+               {"confidence", "C.png", "also write the matching confidence map (8-bit PNG or JPEG, by extension)"},
                {"warped-ref", "W.png", "also write the aligned reference high frequencies"},
                {"device", "cpu|cuda", "where the network runs (default cpu)"},
                {"tile-batch", "N", "tiles per network call, the same result for any N (default 1)"},

@@ -111,8 +111,7 @@ TiledResult super_resolve_to_files(const PreparedPair& pair, const TileForward& 
     if (options.want_confidence) {  // max cosine similarity, clamped to [0, 1]
       if (!confidence)
         outputs.write(paths.confidence, [&](const std::string& p) {
-          confidence.emplace(p, 1, band.confidence_height, band.confidence.size(3), ImageWriteOptions{},
-                             /*png_whatever_the_extension=*/true);
+          confidence.emplace(p, 1, band.confidence_height, band.confidence.size(3));
         });
       confidence->write_rows(band.confidence);
     }
