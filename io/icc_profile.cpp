@@ -78,8 +78,12 @@ std::string jpeg_profile(const std::string& b, const std::string& path) {
 }  // namespace
 
 std::string valid_icc_profile_or_none(std::string profile, const std::string& path) {
-  if (profile.empty() || looks_like_icc_profile(profile)) return profile;
-  return dropped(path, "no valid ICC header");
+  if (profile.empty()) return profile;
+  if (!looks_like_icc_profile(profile)) return dropped(path, "no valid ICC header");
+  // The data colour space (header bytes 16-19): the outputs are RGB, and a
+  // grey or CMYK photo's profile says nothing about them (PNG forbids an
+  // iCCP of another colour space than the image's); they go without one.
+  return profile.compare(16, 4, "RGB ") == 0 ? profile : std::string();
 }
 
 bool looks_like_icc_profile(const std::string& p) {

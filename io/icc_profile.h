@@ -7,7 +7,9 @@
 // io/heif_decode.h), and written into PNG (iCCP, io/png_encode.h) and JPEG
 // (APP2 segments after the file's header). They are not interpreted: only
 // their header is checked (size and the 'acsp' signature), and a malformed
-// one is dropped with a warning rather than copied.
+// one is dropped with a warning rather than copied. A profile whose data
+// colour space is not RGB (a grey or CMYK photo's) is dropped without one:
+// the outputs are RGB.
 #pragma once
 #include <string>
 
@@ -23,8 +25,9 @@ bool looks_like_icc_profile(const std::string& profile);
 // stderr naming `path`.
 std::string icc_profile_of_png_or_jpeg(const std::string& bytes, const std::string& path);
 
-// `profile` when it looks like an ICC profile (or is empty), else "" and a
-// warning naming `path` (for profiles from elsewhere, e.g. a HEIF file's).
+// `profile` when it looks like an ICC profile of RGB data (or is empty), else
+// "" (with a warning naming `path` when it is malformed) (for profiles from
+// elsewhere too, e.g. a HEIF file's).
 std::string valid_icc_profile_or_none(std::string profile, const std::string& path);
 
 // The APP2 "ICC_PROFILE" segments that carry the profile in a JPEG file, as

@@ -1,7 +1,5 @@
 #include "io/image_checks.h"
 
-#include <stb_image.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -10,6 +8,7 @@
 #include <vector>
 
 #include "io/exif.h"
+#include "io/png_decode.h"
 #include "io/png_encode.h"
 #include "tensor/tensor.h"
 
@@ -59,25 +58,20 @@ int64_t png_data_size(int64_t width, int64_t height, int bit_depth, int colour_t
   return total;
 }
 
-struct StbFree {
-  void operator()(void* p) const { stbi_image_free(p); }
-};
-
 // Inflates the zlib stream of the IDAT chunks and checks its Adler-32 (the
-// last four bytes of the stream) and its length.
+// last four bytes of the stream) and its length: zlib_inflate
+// (io/png_decode.h), which stops a stream that inflates to more than twice
+// `expected`.
 void check_png_data(const std::string& zlib, int64_t expected, const std::string& path) {
   DCSR_CHECK(zlib.size() >= 6, "image '", path, "' is a corrupt PNG (its image data is ", zlib.size(), " bytes)");
-  int inflated_size = 0;
-  const int guess = int(std::min<int64_t>(expected > 0 ? expected : 1 << 16, INT32_MAX / 2));
-  std::unique_ptr<char, StbFree> inflated(stbi_zlib_decode_malloc_guesssize_headerflag(
-      zlib.data(), int(zlib.size()), guess, &inflated_size, /*parse_header=*/1));
-  DCSR_CHECK(inflated != nullptr, "image '", path, "' is a corrupt PNG (its image data does not inflate: ",
-             stbi_failure_reason(), ")");
-  const uint32_t stored = be32(reinterpret_cast<const uint8_t*>(zlib.data()) + zlib.size() - 4);
-  const uint32_t actual = adler32(reinterpret_cast<const uint8_t*>(inflated.get()), size_t(inflated_size));
-  DCSR_CHECK(stored == actual, "image '", path, "' is a corrupt PNG (the Adler-32 of its image data does not match)");
-  DCSR_CHECK(int64_t(inflated_size) >= expected, "image '", path, "' is a truncated PNG (its image data holds ",
-             inflated_size, " of the ", expected, " bytes its header implies)");
+  Inflated inflated;
+  try {
+    inflated = zlib_inflate(reinterpret_cast<const uint8_t*>(zlib.data()), zlib.size(), size_t(expected));
+  } catch (const Error& e) {
+    fail("image '", path, "' is a corrupt PNG (its image data does not inflate: ", e.what(), ")");
+  }
+  DCSR_CHECK(int64_t(inflated.size) >= expected, "image '", path, "' is a truncated PNG (its image data holds ",
+             inflated.size, " of the ", expected, " bytes its header implies)");
 }
 
 }  // namespace
@@ -121,13 +115,22 @@ ImageHeader check_png(const uint8_t* b, size_t n, const std::string& path) {
       DCSR_CHECK(length == 13, "image '", path, "' is a corrupt PNG (IHDR has ", length, " bytes, not 13)");
       header.width = be32(data), header.height = be32(data + 4);
       png.bit_depth = data[8], png.colour_type = data[9], png.interlace = data[12];
+      DCSR_CHECK(data[10] == 0 && data[11] == 0, "image '", path, "' is a corrupt PNG (compression method ",
+                 int(data[10]), ", filter method ", int(data[11]), "; PNG defines 0 for both)");
       check_pixel_count(header.width, header.height, path);
+    } else if (name[0] >= 'A' && name[0] <= 'Z' && std::memcmp(type, "PLTE", 4) != 0 &&
+               std::memcmp(type, "IDAT", 4) != 0 && std::memcmp(type, "IEND", 4) != 0) {
+      // A critical chunk (upper-case first letter) that PNG does not define:
+      // a decoder must not guess what it changes (RFC 2083 4.3).
+      fail("image '", path, "' has a critical PNG chunk '", name, "' that this reader does not know");
     } else if (std::memcmp(type, "PLTE", 4) == 0) {  // stb_image refuses the same
       DCSR_CHECK(length % 3 == 0 && length <= 768, "image '", path, "' is a corrupt PNG (a PLTE chunk of ", length,
                  " bytes)");
       png.palette_at = pos + 8, png.palette_entries = int(length / 3);
     } else if (std::memcmp(type, "tRNS", 4) == 0) {
       png.transparency = true;
+    } else if (std::memcmp(type, "eXIf", 4) == 0) {  // a TIFF block, as a JPEG's after "Exif\0\0"
+      header.orientation = exif_orientation(data, length);
     } else if (std::memcmp(type, "IDAT", 4) == 0) {
       png.idat.emplace_back(pos + 8, size_t(length));
     } else if (std::memcmp(type, "IEND", 4) == 0) {
@@ -152,6 +155,15 @@ bool is_frame_header(uint8_t marker) {  // SOF0-SOF15 but DHT (C4), JPG (C8), DA
 }
 
 bool is_progressive(uint8_t frame_marker) { return frame_marker == 0xC2 || frame_marker == 0xC6; }
+
+// The frame types stb_image decodes: baseline (C0), extended sequential (C1)
+// and progressive (C2), all Huffman-coded. The others are lossless (C3),
+// hierarchical (C5-C7) or arithmetic-coded (C9-CB, CD-CF).
+const char* unsupported_frame(uint8_t marker) {
+  if (marker <= 0xC2) return nullptr;
+  if (marker >= 0xC9) return "an arithmetic-coded";
+  return marker == 0xC3 ? "a lossless" : "a hierarchical";
+}
 
 // The tables a JPEG has defined so far (DQT, DHT), in file order, and the
 // components of its first frame header. stb_image keeps its Huffman and
@@ -197,10 +209,26 @@ struct JpegTables {
   }
   void set_frame(uint8_t marker, const uint8_t* data, size_t size) {
     frame_marker = marker;
+    const int64_t height = (data[1] << 8) | data[2], width = (data[3] << 8) | data[4];
+    int h_max = 1, v_max = 1;
     for (size_t c = 0, count = data[5]; c < count && 8 + 3 * c < size; ++c)
+      h_max = std::max(h_max, data[7 + 3 * c] >> 4), v_max = std::max(v_max, data[7 + 3 * c] & 15);
+    for (size_t c = 0, count = data[5]; c < count && 8 + 3 * c < size; ++c) {
       components.emplace_back(data[6 + 3 * c], data[8 + 3 * c]);
+      // The component's 8x8 blocks (A.1.1): its size is the frame's scaled by its sampling factors.
+      const int h = std::max(1, data[7 + 3 * c] >> 4), v = std::max(1, data[7 + 3 * c] & 15);
+      const int64_t cw = (width * h + h_max - 1) / h_max, ch = (height * v + v_max - 1) / v_max;
+      blocks += ((cw + 7) / 8) * ((ch + 7) / 8);
+    }
     scanned.assign(components.size(), false);
   }
+  // Every block of every component begins with a Huffman-coded DC symbol
+  // (baseline scans, and progressive DC scans), and a Huffman code is at
+  // least one bit long: so the scans' entropy-coded data holds at least one
+  // bit a block. A header claiming far more pixels than its data could hold
+  // (a JPEG cut short, or a 600-byte file claiming 16384 x 16384, which
+  // stb_image would decode into 800 MB of grey) is refused.
+  int64_t blocks = 0;
   // SOS: Ns, (Cs, Td|Ta) per component, Ss, Se, Ah|Al. Throws naming the first table used but not defined.
   void check_scan(const uint8_t* data, size_t size, size_t at, const std::string& path) {
     const size_t count = size >= 1 ? data[0] : 0;
@@ -239,6 +267,7 @@ ImageHeader check_jpeg(const uint8_t* b, size_t n, const std::string& path) {
   header.format = ImageFormat::kJpeg;
   JpegTables tables;
   bool have_frame = false, have_scan = false, have_exif = false;
+  int64_t entropy_bytes = 0;  // of all scans
   auto truncated = [&](const char* where) {
     fail("image '", path, "' is a truncated or corrupt JPEG (", where, "; no end-of-image marker)");
   };
@@ -261,6 +290,9 @@ ImageHeader check_jpeg(const uint8_t* b, size_t n, const std::string& path) {
     const size_t size = length - 2;
     if (is_frame_header(marker) && !have_frame) {
       DCSR_CHECK(size >= 6, "image '", path, "' is a corrupt JPEG (frame header of ", size, " bytes)");
+      if (const char* kind = unsupported_frame(marker))
+        fail("image '", path, "' is ", kind, " JPEG (frame type ", hex_byte(marker),
+             "), which this reader does not decode; save it as a baseline or progressive JPEG or as PNG");
       header.height = be16(data + 1), header.width = be16(data + 3);
       check_pixel_count(header.width, header.height, path);
       tables.set_frame(marker, data, size);
@@ -280,6 +312,7 @@ ImageHeader check_jpeg(const uint8_t* b, size_t n, const std::string& path) {
     DCSR_CHECK(have_frame, "image '", path, "' is a corrupt JPEG (a scan before the frame header)");
     tables.check_scan(data, size, pos - length - 2, path);
     have_scan = true;
+    const size_t scan_begin = pos;
     for (;;) {
       const void* ff = pos < n ? std::memchr(b + pos, 0xFF, n - pos) : nullptr;
       if (ff == nullptr || static_cast<const uint8_t*>(ff) + 1 >= b + n) truncated("its scan data is cut off");
@@ -292,9 +325,13 @@ ImageHeader check_jpeg(const uint8_t* b, size_t n, const std::string& path) {
       else
         break;  // a marker: the outer loop reads it
     }
+    entropy_bytes += pos - scan_begin;
   }
   DCSR_CHECK(have_scan, "image '", path, "' is a corrupt JPEG (it ends before any image data)");
   tables.check_every_component_scanned(path);
+  DCSR_CHECK(8 * entropy_bytes >= tables.blocks, "image '", path, "' is a truncated or corrupt JPEG (its scans hold ",
+             entropy_bytes, " bytes of image data; its ", header.width, "x", header.height, " frame's ", tables.blocks,
+             " blocks need at least one bit each)");
   return header;
 }
 

@@ -94,19 +94,17 @@ Decoded decode_rgb(const std::string& path, PhotoMetadata* metadata = nullptr) {
     return out;
   }
   // A PNG's chunks and CRCs are checked here, its image data by
-  // decode_png_rgb as it decodes it (one inflate, io/png_decode.h); the
-  // layouts that decoder leaves to stb_image get the check before stb_image.
+  // decode_png_rgb as it decodes it (one inflate, io/png_decode.h). JPEG
+  // and BMP go to stb_image.
   const ImageHeader header = check_image_bytes(bytes, path, /*inflate_png=*/false);
   if (metadata) *metadata = metadata_of(bytes, path);
   if (header.format == ImageFormat::kPng) {
-    if (std::optional<PngPixels> png = decode_png_rgb(bytes, header, path)) {
-      warn_about_channels(png->file_channels, path);
-      out.is16 = png->is16;
-      out.pixels = std::move(png->pixels);
-      out.orientation = Orientation{header.orientation, png->height, png->width};
-      return out;
-    }
-    check_png_image_data(bytes, header, path);  // stb_image checks neither Adler-32 nor, always, the length
+    PngPixels png = decode_png_rgb(bytes, header, path);
+    warn_about_channels(png.file_channels, path);
+    out.is16 = png.is16;
+    out.pixels = std::move(png.pixels);
+    out.orientation = Orientation{header.orientation, png.height, png.width};
+    return out;
   }
   auto* buffer = reinterpret_cast<const stbi_uc*>(bytes.data());
   int len = int(bytes.size());

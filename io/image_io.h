@@ -54,7 +54,7 @@ struct PhotoMetadata {
 };
 
 // Reads an image as RGB float32 (1, 3, H, W) in [0, 1] (8-bit: v / 255,
-// 16-bit PNG: v / 65535), upright (a JPEG's EXIF orientation applied: H and W
+// 16-bit PNG: v / 65535), upright (a JPEG's or PNG's EXIF orientation applied: H and W
 // are the upright ones). At most kMaxImagePixels pixels. Grey images are replicated to the three channels and
 // an alpha channel is dropped (not composited); both print a warning naming
 // the file on stderr.

@@ -347,14 +347,27 @@ bool unfilter_row(int type, uint8_t* row, const uint8_t* prior, size_t n, size_t
   }
 }
 
+// The samples of one unfiltered row of bit depth 1, 2 or 4 (one channel:
+// grey or palette indices), one byte each, most significant bits first.
+void unpack_row(const uint8_t* row, int64_t width, int depth, uint8_t* out) {
+  const int per_byte = 8 / depth, mask = (1 << depth) - 1;
+  for (int64_t x = 0; x < width; ++x) {
+    const int shift = 8 - depth * (1 + int(x % per_byte));
+    out[x] = uint8_t((row[x / per_byte] >> shift) & mask);
+  }
+}
+
 // One unfiltered row as RGB: `channels` samples a pixel (1 grey, 2 grey +
 // alpha, 3 RGB, 4 RGBA; the alpha dropped), 1 or 2 bytes a sample
-// (big-endian in the file), or palette indices.
+// (big-endian in the file), or palette indices; grey samples of 1, 2 or 4
+// bits are scaled to 8 (times 255, 85, 17, as stb_image does), after
+// unpack_row.
 template <typename T>
-void row_to_rgb(const uint8_t* row, int64_t width, int channels, const uint8_t* palette, int palette_size, T* out) {
+void row_to_rgb(const uint8_t* row, int64_t width, int channels, int grey_scale, const uint8_t* palette,
+                int palette_size, T* out) {
   auto sample = [&](int64_t i) -> T {
     if constexpr (sizeof(T) == 2) return T(row[2 * i] << 8 | row[2 * i + 1]);
-    else return row[i];
+    else return T(row[i] * grey_scale);
   };
   if (palette) {
     for (int64_t x = 0; x < width; ++x) {
@@ -378,9 +391,35 @@ void row_to_rgb(const uint8_t* row, int64_t width, int channels, const uint8_t* 
   }
 }
 
+// A pass of the image: pixels (y0 + r dy, x0 + c dx). The whole image is
+// one pass (0, 0, 1, 1); an interlaced one has Adam7's seven (RFC 2083 8.2),
+// each filtered on its own, an empty one holding no bytes at all.
+struct Pass {
+  int64_t x0, y0, dx, dy;
+};
+constexpr Pass kWholeImage = {0, 0, 1, 1};
+constexpr Pass kAdam7[7] = {{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4},
+                            {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}};
+
+// Whether PNG allows bit depth `depth` with colour type `colour` (RFC 2083 4.1.1).
+bool valid_layout(int colour, int depth) {
+  switch (colour) {
+    case 0:
+      return depth == 1 || depth == 2 || depth == 4 || depth == 8 || depth == 16;
+    case 3:
+      return depth == 1 || depth == 2 || depth == 4 || depth == 8;
+    case 2:
+    case 4:
+    case 6:
+      return depth == 8 || depth == 16;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
-std::optional<PngPixels> decode_png_rgb(const std::string& bytes, const ImageHeader& header, const std::string& path) {
+PngPixels decode_png_rgb(const std::string& bytes, const ImageHeader& header, const std::string& path) {
   DCSR_CHECK(header.format == ImageFormat::kPng, "decode_png_rgb: '", path, "' is not a PNG");
   // The chunks as check_image_bytes walked them (lengths within the file, CRCs, IHDR first, IEND).
   const PngChunks& chunks = header.png;
@@ -390,14 +429,30 @@ std::optional<PngPixels> decode_png_rgb(const std::string& bytes, const ImageHea
       chunks.palette_entries > 0 ? reinterpret_cast<const uint8_t*>(bytes.data()) + chunks.palette_at : nullptr;
   const int palette_size = chunks.palette_entries;
   const bool transparency = chunks.transparency;
-  const int channels_of[7] = {1, 0, 3, 1, 2, 0, 4};
-  const bool layout_here = width > 0 && height > 0 && interlace == 0 && colour >= 0 && colour <= 6 &&
-                           channels_of[colour] > 0 && (colour == 3 ? depth == 8 : depth == 8 || depth == 16);
-  if (!layout_here) return std::nullopt;  // stb_image's way (its errors for impossible ones)
+  DCSR_CHECK(width > 0 && height > 0, "image '", path, "' is a corrupt PNG (", width, "x", height, " pixels)");
+  DCSR_CHECK(valid_layout(colour, depth), "image '", path, "' is a corrupt PNG (bit depth ", depth,
+             " with colour type ", colour, ")");
+  DCSR_CHECK(interlace == 0 || interlace == 1, "image '", path, "' is a corrupt PNG (interlace method ", interlace,
+             ")");
   DCSR_CHECK(colour != 3 || palette, "image '", path, "' is a corrupt PNG (a palette image without a PLTE chunk)");
+  const int channels_of[7] = {1, 0, 3, 1, 2, 0, 4};
   const int channels = channels_of[colour];
-  const size_t bpp = size_t(channels * depth / 8), row_bytes = size_t(width) * bpp;
-  const size_t expected = size_t(height) * (row_bytes + 1);
+  const int64_t pixel_bits = int64_t(channels) * depth;
+  // Filters step by whole pixels, at least a byte (RFC 2083 6.1).
+  const size_t bpp = size_t(std::max<int64_t>(1, pixel_bits / 8));
+  auto row_bytes_of = [&](int64_t w) { return size_t((w * pixel_bits + 7) / 8); };
+  const Pass* passes = interlace ? kAdam7 : &kWholeImage;
+  const int n_passes = interlace ? 7 : 1;
+  auto pass_size = [&](const Pass& p, int64_t& w, int64_t& h) {
+    w = width > p.x0 ? (width - p.x0 + p.dx - 1) / p.dx : 0;
+    h = height > p.y0 ? (height - p.y0 + p.dy - 1) / p.dy : 0;
+  };
+  size_t expected = 0;
+  for (int k = 0; k < n_passes; ++k) {
+    int64_t w = 0, h = 0;
+    pass_size(passes[k], w, h);
+    if (w > 0 && h > 0) expected += size_t(h) * (row_bytes_of(w) + 1);
+  }
   const std::string zlib = png_image_data(reinterpret_cast<const uint8_t*>(bytes.data()), chunks);
   Inflated raw;
   try {
@@ -415,25 +470,45 @@ std::optional<PngPixels> decode_png_rgb(const std::string& bytes, const ImageHea
   out.width = width, out.height = height, out.is16 = depth == 16;
   // As stb_image counts them: a tRNS chunk adds an alpha channel to grey, RGB and palette images.
   out.file_channels = colour == 3 ? (transparency ? 4 : 3) : channels + (transparency && channels % 2 == 1 ? 1 : 0);
-  const size_t sample_bytes = out.is16 ? 2 : 1;
-  out.pixels.reset(std::malloc(size_t(width) * size_t(height) * 3 * sample_bytes));
+  const size_t sample_bytes = out.is16 ? 2 : 1, pixel_bytes = 3 * sample_bytes;
+  out.pixels.reset(std::malloc(size_t(width) * size_t(height) * pixel_bytes));
   DCSR_CHECK(out.pixels, "out of memory decoding image '", path, "' (", width, "x", height, ")");
-  const std::vector<uint8_t> zero_row(row_bytes, 0);
-  const uint8_t* prior = zero_row.data();
-  for (int64_t y = 0; y < height; ++y) {
-    uint8_t* line = raw.data.get() + size_t(y) * (row_bytes + 1);
-    DCSR_CHECK(unfilter_row(line[0], line + 1, prior, row_bytes, bpp), "image '", path,
-               "' is a corrupt PNG (row ", y, " has filter type ", int(line[0]), "; PNG has 0 to 4)");
-    try {
-      if (out.is16)
-        row_to_rgb(line + 1, width, channels, nullptr, 0, static_cast<uint16_t*>(out.pixels.get()) + y * width * 3);
-      else
-        row_to_rgb(line + 1, width, channels, colour == 3 ? palette : nullptr, palette_size,
-                   static_cast<uint8_t*>(out.pixels.get()) + y * width * 3);
-    } catch (const Error& e) {
-      fail("image '", path, "' is a corrupt PNG (", e.what(), ")");
+  uint8_t* pixels = static_cast<uint8_t*>(out.pixels.get());
+  const int grey_scale = depth >= 8 ? 1 : depth == 1 ? 255 : depth == 2 ? 85 : 17;
+  // Scratch: a row of a pass before it is placed (interlaced), and unpacked sub-byte samples.
+  std::vector<uint8_t> pass_row(interlace ? size_t(width) * pixel_bytes : 0);
+  std::vector<uint8_t> unpacked(depth < 8 ? size_t(width) : 0);
+  const std::vector<uint8_t> zero_row(row_bytes_of(width), 0);
+  uint8_t* line = raw.data.get();
+  for (int k = 0; k < n_passes; ++k) {
+    const Pass& p = passes[k];
+    int64_t w = 0, h = 0;
+    pass_size(p, w, h);
+    if (w == 0 || h == 0) continue;
+    const size_t row_bytes = row_bytes_of(w);
+    const uint8_t* prior = zero_row.data();
+    for (int64_t r = 0; r < h; ++r, line += row_bytes + 1) {
+      const int64_t y = p.y0 + r * p.dy;
+      DCSR_CHECK(unfilter_row(line[0], line + 1, prior, row_bytes, bpp), "image '", path,
+                 "' is a corrupt PNG (row ", y, (interlace ? " of pass " + std::to_string(k + 1) : std::string()),
+                 " has filter type ", int(line[0]), "; PNG has 0 to 4)");
+      prior = line + 1;
+      const uint8_t* samples = line + 1;
+      if (depth < 8) unpack_row(samples, w, depth, unpacked.data()), samples = unpacked.data();
+      uint8_t* target = interlace ? pass_row.data() : pixels + size_t(y) * size_t(width) * pixel_bytes;
+      try {
+        if (out.is16)
+          row_to_rgb(samples, w, channels, 1, nullptr, 0, reinterpret_cast<uint16_t*>(target));
+        else
+          row_to_rgb(samples, w, channels, grey_scale, colour == 3 ? palette : nullptr, palette_size, target);
+      } catch (const Error& e) {
+        fail("image '", path, "' is a corrupt PNG (", e.what(), ")");
+      }
+      if (interlace)  // each pixel of the pass's row to its place
+        for (int64_t c = 0; c < w; ++c)
+          std::memcpy(pixels + (size_t(y) * size_t(width) + size_t(p.x0 + c * p.dx)) * pixel_bytes,
+                      pass_row.data() + size_t(c) * pixel_bytes, pixel_bytes);
     }
-    prior = line + 1;
   }
   return out;
 }

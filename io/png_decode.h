@@ -1,19 +1,17 @@
 // PNG decoding in one pass: the image data is inflated once, its Adler-32 and
 // length checked, and the rows unfiltered and converted to RGB as they stand.
-// Before, the data was inflated twice: once by io/image_checks.cpp to check
-// it (stb_image checks neither the Adler-32 nor, always, the length) and once
-// more by stb_image to decode it. The pixels are those stb_image's loaders
-// give for 3 channels, bit for bit (tests/test_png_decode.cpp compares them on
-// every layout this file takes):
+// Every layout PNG defines is decoded here (stb_image no longer decodes
+// PNGs: it read palette indices past the palette from uninitialised memory,
+// and inflated interlaced or sub-byte files without a bound), with the pixels
+// stb_image's loaders gave for 3 channels, bit for bit (tests/test_png_decode.cpp
+// compares them on every layout):
 //
-// - bit depth 8 or 16, not interlaced: greyscale (the grey in all three
-//   channels), RGB, greyscale + alpha and RGBA (the alpha dropped, not
-//   composited), and palette images of bit depth 8 (an index beyond the
-//   palette is an error here; stb_image reads an uninitialised entry);
+// - bit depths 1, 2, 4, 8 and 16, as PNG allows them per colour type;
+//   greyscale (in all three channels; 1, 2 and 4 bits scaled to 8 by 255, 85
+//   and 17), RGB, greyscale + alpha and RGBA (the alpha dropped, not
+//   composited), palette images (an index beyond the palette is an error);
+// - interlaced (Adam7) and plain files;
 // - 16-bit files give 16-bit samples in native byte order (stbi_load_16).
-//
-// Anything else (interlaced files, bit depths 1, 2 and 4) is left to
-// stb_image: decode_png_rgb returns nothing and the caller takes the old way.
 //
 // The inflater is written for speed and for hostile input: a 64-bit bit
 // buffer refilled eight bytes at a time, a 10-bit lookup table per Huffman
@@ -24,7 +22,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
-#include <optional>
 #include <string>
 
 #include "io/image_checks.h"
@@ -41,11 +38,12 @@ struct PngPixels {
 
 // `bytes`: a whole PNG file, `header` what check_image_bytes found in it (the
 // chunks it walked and checked, their CRCs; the decoder does not walk them
-// again); `path` names it in errors. Returns nothing for a layout left
-// to stb_image (above). Throws a dcsr::Error naming the file when the image
-// data does not inflate, fails its Adler-32, holds fewer bytes than the
-// header implies, uses an unknown row filter, or indexes past its palette.
-std::optional<PngPixels> decode_png_rgb(const std::string& bytes, const ImageHeader& header, const std::string& path);
+// again); `path` names it in errors. Throws a dcsr::Error naming the file
+// when the header's layout is not PNG's, the image data does not inflate,
+// fails its Adler-32, holds fewer bytes than the header implies (or inflates
+// to more than twice that), uses an unknown row filter, or indexes past its
+// palette.
+PngPixels decode_png_rgb(const std::string& bytes, const ImageHeader& header, const std::string& path);
 
 // The zlib stream `data` inflated (RFC 1950/1951), its Adler-32 checked.
 // `expected`: the size the caller expects (room is made for it at once,

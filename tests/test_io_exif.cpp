@@ -77,6 +77,25 @@ TEST_CASE("forward: all 8 EXIF orientations read upright, both byte orders", "[i
     }
 }
 
+TEST_CASE("forward: a PNG's eXIf orientation reads upright too, bit for bit", "[io][exif]") {
+  // It used to be ignored on reading while the outputs' EXIF said Orientation
+  // 1: an output stored sideways and declared upright.
+  test::TempDir dir("io_exif_png");
+  const Tensor upright = test::test_image(24, 40, 5);
+  const ImageU8 upright8 = tensor_to_image(upright);
+  for (int orientation = 1; orientation <= 8; ++orientation) {
+    INFO("orientation " << orientation);
+    ImageWriteOptions o;
+    o.exif = test::exif_tiff(orientation, orientation % 2 == 0);
+    const std::string path = dir / ("o" + std::to_string(orientation) + ".png");
+    write_image(path, stored_for(image_to_tensor(upright8), orientation), o);
+    const ImageU8 read = read_image_u8(path);
+    REQUIRE((read.height == 24 && read.width == 40));
+    CHECK(read.data == upright8.data);
+    CHECK(read_image_info(path).width == 40);
+  }
+}
+
 TEST_CASE("forward: the stored pixels of other orientations differ from the upright ones", "[io][exif]") {
   // The check above is only meaningful if the eight layouts are different
   // pictures: a stored image read as if upright is far from the upright one.

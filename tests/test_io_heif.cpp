@@ -249,6 +249,7 @@ TEST_CASE("forward: a HEIC photo's ICC colour profile is read for the outputs", 
   for (size_t i = 0; i < profile.size(); ++i) profile[i] = char(i * 7 + 3);
   profile[0] = 0, profile[1] = 0, profile[2] = char(536 >> 8), profile[3] = char(536 & 0xFF);
   profile.replace(36, 4, "acsp");
+  profile.replace(16, 4, "RGB ");  // the data colour space: outputs carry RGB profiles only
   const HeifEncoded with = encode_heic(pattern(16, 16, 255), 16, 16, 8, 1, profile);
   HEIF_ENCODED_OR_SKIP(with);
   write_bytes(dir / "p3.heic", with.bytes);

@@ -26,6 +26,7 @@ std::string fake_profile(size_t size, uint32_t seed) {
   for (char& c : p) state = state * 1664525u + 1013904223u, c = char(state >> 24);
   for (int k = 0; k < 4; ++k) p[size_t(k)] = char((size >> (24 - 8 * k)) & 0xFF);
   p.replace(36, 4, "acsp");
+  p.replace(16, 4, "RGB ");  // the data colour space: outputs carry RGB profiles only
   return p;
 }
 
@@ -115,6 +116,20 @@ TEST_CASE("errors: a malformed colour profile is dropped, not copied", "[io][icc
   write_bytes(dir / "inconsistent.jpg", jpeg);
   CHECK(read_icc_profile(dir / "inconsistent.jpg").empty());
   CHECK(icc_profile_of_png_or_jpeg("not an image", "x").empty());
+  // A grey or CMYK photo's profile (its data colour space) is not for the RGB outputs.
+  for (const char* space : {"GRAY", "CMYK"}) {
+    std::string other = fake_profile(400, 6);
+    other.replace(16, 4, space);
+    REQUIRE(looks_like_icc_profile(other));
+    CHECK(valid_icc_profile_or_none(other, "x").empty());
+    ImageWriteOptions o;
+    o.icc_profile = other;
+    write_image(dir / "other.png", img, o);
+    write_image(dir / "other.jpg", img, o);
+    CHECK(read_icc_profile(dir / "other.png").empty());
+    CHECK(read_icc_profile(dir / "other.jpg").empty());
+  }
+  CHECK(valid_icc_profile_or_none(fake_profile(400, 7), "x") == fake_profile(400, 7));
 }
 
 TEST_CASE("forward: dcsr sr and resize give their outputs the input's colour profile", "[io][icc][cli]") {

@@ -135,6 +135,18 @@ TEST_CASE("errors: truncated or corrupt JPEG files are rejected", "[io][readers]
   std::string long_segment = jpeg;
   long_segment[4] = char(0xFF), long_segment[5] = char(0xF0);  // APP0's length
   CHECK_THAT(read_error(path, long_segment), Catch::Contains("segment runs past the end"));
+  // A frame header claiming far more pixels than the scans could code (at
+  // least one bit an 8x8 block): stb_image decoded such a 16384 x 16384
+  // header over a few hundred bytes into gigabytes of grey.
+  const size_t sof = jpeg.find("\xFF\xC0");
+  REQUIRE(sof != std::string::npos);
+  std::string huge = jpeg;
+  huge[sof + 5] = char(0x40), huge[sof + 6] = 0, huge[sof + 7] = char(0x40), huge[sof + 8] = 0;  // 16384 x 16384
+  CHECK_THAT(read_error(path, huge), Catch::Contains("cut.jpg") && Catch::Contains("need at least one bit each"));
+  // Frame types stb_image cannot decode are named as such, not as corrupt.
+  std::string arithmetic = jpeg;
+  arithmetic[sof + 1] = char(0xC9);
+  CHECK_THAT(read_error(path, arithmetic), Catch::Contains("cut.jpg") && Catch::Contains("arithmetic-coded JPEG"));
 }
 
 // stb_image keeps its tables in memory it never clears: a scan that uses a

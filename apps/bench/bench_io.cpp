@@ -127,8 +127,8 @@ void bench_png_decode(const Context& ctx, int64_t w, int64_t h) {
                                                        {"stb_image_write", stb_file}};
   for (const auto& [writer, file] : files) {
     // Validate: the same pixels as stb_image, and as were written.
-    const std::optional<PngPixels> ours = decode_png_rgb(file, check_image_bytes(file, name, false), name);
-    DCSR_CHECK(ours && std::memcmp(ours->pixels.get(), pixels.data(), pixels.size()) == 0, name,
+    const PngPixels ours = decode_png_rgb(file, check_image_bytes(file, name, false), name);
+    DCSR_CHECK(std::memcmp(ours.pixels.get(), pixels.data(), pixels.size()) == 0, name,
                ": the decoded pixels differ from the written ones");
     const auto* bytes = reinterpret_cast<const stbi_uc*>(file.data());
     int dw = 0, dh = 0, dc = 0;

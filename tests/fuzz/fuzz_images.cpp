@@ -72,6 +72,7 @@ std::string seed_icc_profile() {
   std::string p(200, '\x07');
   p[0] = 0, p[1] = 0, p[2] = 0, p[3] = char(200);
   p.replace(36, 4, "acsp");
+  p.replace(16, 4, "RGB ");  // the data colour space: outputs carry RGB profiles only
   return p;
 }
 
