@@ -75,6 +75,19 @@ TEST_CASE("forward: dcsr sr takes a saved registration and resamples the telepho
       "sr --lr wide.png --ref tele_small.png --out out2.png --registration r.json --model " + quote(model), dir.str());
   REQUIRE_FAILS_WITH(bad, 1, "another size");
   CHECK_FALSE(fs::exists(dir / "out2.png"));
+  // 'identity' set by hand on a transform that is not the canonical layout
+  // (it made sr use the telephoto as it is, unchecked).
+  {
+    nlohmann::json tampered = registration_to_json(registration_of(t, 60, 75));
+    tampered["identity"] = true;
+    std::ofstream json(dir / "r_identity.json");
+    json << tampered.dump(2);
+  }
+  REQUIRE_FAILS_WITH(run_dcsr("sr --lr wide.png --ref tele.png --out out3.png --registration r_identity.json --model " +
+                                  quote(model),
+                              dir.str()),
+                     1, "'identity' is true, but its transform is not the canonical layout");
+  CHECK_FALSE(fs::exists(dir / "out3.png"));
   REQUIRE_FAILS_WITH(run_dcsr("sr --lr wide.png --ref tele.png --out o.png --registration nofile.json --model " +
                                   quote(model),
                               dir.str()),

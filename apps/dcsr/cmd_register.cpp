@@ -155,7 +155,8 @@ int run_register(const CommandInfo& self, const std::vector<std::string>& argv) 
   try {
     reg = register_pair(wide, tele, options);
   } catch (const Error& e) {
-    throw Error(std::string(e.what()) + " (wide " + lr_path + ", telephoto " + ref_path + ")");
+    throw Error(std::string(e.what()) + " (wide " + lr_path + ", telephoto " + ref_path +
+                "; dcsr sr --registration none uses a pair as it is)");
   }
   const Similarity& t = reg.tele_to_wide;
   char line[256];

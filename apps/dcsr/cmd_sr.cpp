@@ -63,6 +63,23 @@ Registration read_registration_file(const std::string& path) {
   return registration_from_json(j, path);
 }
 
+// A registration read from a file must be of this pair: its corners those
+// of its transform for this telephoto's size, and `identity` only where the
+// transform is the canonical layout of these images (callers then use the
+// telephoto as it is, unchecked).
+void check_registration_fits(const Registration& r, const CompactImage& wide, const CompactImage& tele,
+                             const std::string& path) {
+  const auto quad = fov_quad(r.tele_to_wide, tele.height(), tele.width());
+  for (size_t i = 0; i < 4; ++i)
+    DCSR_CHECK(std::hypot(quad[i][0] - r.fov_quad[i][0], quad[i][1] - r.fov_quad[i][1]) <= 0.5, path,
+               ": its fov_quad does not match its transform for a ", tele.width(), "x", tele.height(),
+               " telephoto (made for a telephoto of another size, or another pair?)");
+  DCSR_CHECK(!r.identity || is_canonical_layout(r.tele_to_wide, wide.height(), wide.width(), tele.height(),
+                                                tele.width()),
+             path, ": 'identity' is true, but its transform is not the canonical layout of a ", wide.width(), "x",
+             wide.height(), " wide image and a ", tele.width(), "x", tele.height(), " telephoto");
+}
+
 // registration: "auto", "none" or a JSON file.
 PreparedPair prepare_pair(const std::string& lr_path, const std::string& ref_path, const std::string& registration) {
   PreparedPair p;
@@ -95,6 +112,7 @@ PreparedPair prepare_pair(const std::string& lr_path, const std::string& ref_pat
     }
   } else {
     r = read_registration_file(registration);
+    check_registration_fits(r, p.lr, tele, registration);
   }
   p.registration_line = describe(r, registration == "auto" ? "auto" : registration);
   if (r.identity) {

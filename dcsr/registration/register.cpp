@@ -95,16 +95,21 @@ std::string refusal_message(Pyramid& wide, Pyramid& tele, const RegisterOptions&
         << "); the telephoto must be a closer view, at least " << options.min_scale << "x";
     return msg.str();
   }
-  msg << "register: the telephoto does not match the wide image (confidence " << std::max(refused.confidence, -1.0)
-      << " < " << refused.required << " required";
-  if (refused.required > options.min_confidence)
+  msg << "register: the telephoto does not match the wide image (";
+  if (refused.confidence < -0.5)  // no hypothesis reached the refinement's end
+    msg << "no place in it matched";
+  else
+    msg << "confidence " << refused.confidence << " < " << refused.required << " required";
+  if (refused.required > 1.0)  // a bar no match can clear: say why
+    msg << "; a view of " << std::llround(refused.view_pixels_inside)
+        << " wide pixels is too small to tell a match from chance";
+  else if (refused.required > options.min_confidence)
     msg << " for a view of " << std::llround(refused.view_pixels_inside) << " wide pixels";
   msg << "; searched: zoom " << options.min_scale << "x-" << options.max_scale << "x, rotation up to "
       << std::max(options.max_angle_deg, options.max_tilt_deg) << " degrees";
   if (options.quarter_turns) msg << " (and within " << options.max_angle_deg << " of a quarter or half turn)";
   msg << ", at least " << std::llround(100 * options.min_overlap)
-      << "% of the view inside the wide image); check the pair, or pass --registration none to use the telephoto "
-         "as it is";
+      << "% of the view inside the wide image); check the pair";
   return msg.str();
 }
 
@@ -176,17 +181,11 @@ Registration register_luminance(Plane wide_luma, Plane tele_luma, const Register
   reg.confidence = best.confidence;
   reg.fov_quad = fov_quad(reg.tele_to_wide, Ht, Wt);
   const int64_t Hw = wide_pyramid.height(), Ww = wide_pyramid.width();
-  if (Hw == Ht && Ww == Wt && std::abs(reg.tele_to_wide.angle) <= options.identity_deg * kPi / 180) {
-    const auto canonical = fov_quad(canonical_similarity(Hw, Ww), Ht, Wt);
-    double worst = 0;
-    for (size_t i = 0; i < 4; ++i)
-      worst = std::max(worst, std::hypot(reg.fov_quad[i][0] - canonical[i][0], reg.fov_quad[i][1] - canonical[i][1]));
-    if (worst <= options.identity_px) {
-      // Already canonical: report the exact layout, which callers then keep as it is.
-      reg.identity = true;
-      reg.tele_to_wide = canonical_similarity(Hw, Ww);
-      reg.fov_quad = canonical;
-    }
+  if (is_canonical_layout(reg.tele_to_wide, Hw, Ww, Ht, Wt, options)) {
+    // Already canonical: report the exact layout, which callers then keep as it is.
+    reg.identity = true;
+    reg.tele_to_wide = canonical_similarity(Hw, Ww);
+    reg.fov_quad = fov_quad(reg.tele_to_wide, Ht, Wt);
   }
   return reg;
 }
@@ -222,6 +221,19 @@ Registration register_pair(const CompactImage& wide, const CompactImage& tele, c
   Plane wide_luma = luminance(wide), tele_luma = luminance(tele);
   timer("luminance");
   return register_luminance(std::move(wide_luma), std::move(tele_luma), options, timer);
+}
+
+bool is_canonical_layout(const Similarity& tele_to_wide, int64_t wide_height, int64_t wide_width,
+                         int64_t tele_height, int64_t tele_width, const RegisterOptions& options) {
+  if (wide_height != tele_height || wide_width != tele_width ||
+      std::abs(tele_to_wide.angle) > options.identity_deg * kPi / 180)
+    return false;
+  const auto quad = fov_quad(tele_to_wide, tele_height, tele_width);
+  const auto canonical = fov_quad(canonical_similarity(wide_height, wide_width), tele_height, tele_width);
+  double worst = 0;
+  for (size_t i = 0; i < 4; ++i)
+    worst = std::max(worst, std::hypot(quad[i][0] - canonical[i][0], quad[i][1] - canonical[i][1]));
+  return worst <= options.identity_px;
 }
 
 }  // namespace dcsr

@@ -69,6 +69,12 @@ Registration register_pair(const Tensor& wide, const Tensor& tele, const Registe
 // instead of 780.
 Registration register_pair(const CompactImage& wide, const CompactImage& tele, const RegisterOptions& options = {});
 
+// Whether `tele_to_wide` is the canonical DCSR layout of the pair (its
+// `identity`): the same pixel size, the angle within options.identity_deg
+// and every corner within options.identity_px of the canonical one's.
+bool is_canonical_layout(const Similarity& tele_to_wide, int64_t wide_height, int64_t wide_width,
+                         int64_t tele_height, int64_t tele_width, const RegisterOptions& options = {});
+
 // The four corners of a telephoto of tele_height x tele_width mapped into the
 // wide image (Registration::fov_quad's order).
 std::array<std::array<double, 2>, 4> fov_quad(const Similarity& tele_to_wide, int64_t tele_height, int64_t tele_width);

@@ -55,6 +55,9 @@ nlohmann::json registration_to_json(const Registration& r) {
 
 Registration registration_from_json(const nlohmann::json& j, const std::string& source) {
   DCSR_CHECK(j.is_object(), source, ": a registration JSON must be an object");
+  DCSR_CHECK(j.contains("format") && j.at("format") == "dcsr-registration-1", source,
+             ": not a registration JSON of this format ('format' must be \"dcsr-registration-1\", as dcsr register "
+             "--json writes)");
   DCSR_CHECK(j.contains("tele_to_wide") && j.at("tele_to_wide").is_object(), source,
              ": registration JSON needs an object 'tele_to_wide'");
   const nlohmann::json& t = j.at("tele_to_wide");
@@ -64,7 +67,13 @@ Registration registration_from_json(const nlohmann::json& j, const std::string& 
   r.tele_to_wide.tx = number_field(t, "tx", "'tele_to_wide'", source);
   r.tele_to_wide.ty = number_field(t, "ty", "'tele_to_wide'", source);
   DCSR_CHECK(r.tele_to_wide.scale > 0, source, ": registration JSON scale must be positive, got ", r.tele_to_wide.scale);
+  // Telephoto pixels per wide pixel: the telephoto is the closer view (a
+  // scale under 1 is a swapped pair), and past 64 its view is a few pixels.
+  DCSR_CHECK(r.tele_to_wide.scale >= 1.0 && r.tele_to_wide.scale <= 64.0, source, ": registration JSON scale ",
+             r.tele_to_wide.scale, " is outside 1-64 (telephoto pixels per wide pixel)");
   r.confidence = number_field(j, "confidence", "the top level", source);
+  DCSR_CHECK(r.confidence >= -1.0 && r.confidence <= 1.0, source, ": registration JSON confidence ", r.confidence,
+             " is outside [-1, 1] (a correlation)");
   DCSR_CHECK(j.contains("fov_quad") && j.at("fov_quad").is_array() && j.at("fov_quad").size() == 4, source,
              ": registration JSON needs 'fov_quad' with 4 corners");
   for (size_t i = 0; i < 4; ++i) {
