@@ -394,6 +394,13 @@ TEST_CASE("forward: training is deterministic and resumes exactly", "[cli][train
   CHECK(int64_t(small.tensors.size()) == model_tensors);
   CHECK(small.config == full.config);
   CHECK(small.extra["train_config"]["data"] == "set");  // folders reduced to their last component
+  {  // a folder given with a trailing separator keeps its name (it became "")
+    Checkpoint slashed = read_checkpoint(dir / "a/model_latest.ckpt");
+    slashed.extra["train_config"]["data"] = "some/where/set/";
+    save_checkpoint(dir / "slashed.ckpt", slashed);
+    REQUIRE(run_dcsr("export --model slashed.ckpt --out slashed_small.ckpt", dir.str()).status == 0);
+    CHECK(read_checkpoint(dir / "slashed_small.ckpt").extra["train_config"]["data"] == "set");
+  }
   CHECK(small.extra["trained_steps"] == 5);
   REQUIRE(run_dcsr("sr --registration none --lr lr.png --ref lr.png --out o2.png --quiet --model small.ckpt",
                           dir.str()).status == 0);

@@ -326,7 +326,12 @@ TEST_CASE("errors: dcsr plot-log names the unreadable log", "[cli][demo]") {
   REQUIRE_FAILS_WITH(run_dcsr("plot-log log.jsonl", dir.str()), 2, "missing option --out");
   REQUIRE_FAILS_WITH(run_dcsr("plot-log log.jsonl --out a.png --smooth -2", dir.str()), 2, "--smooth");
   REQUIRE_FAILS_WITH(run_dcsr("plot-log log.jsonl --out no/a.png", dir.str()), 1, "no/a.png");
+  // The figure's format follows the extension, as every image output's (it was PNG bytes under any name).
+  REQUIRE_FAILS_WITH(run_dcsr("plot-log log.jsonl --out a.tif", dir.str()), 1, "a.tif");
   CHECK_FALSE(fs::exists(dir / "a.png"));
+  CHECK_FALSE(fs::exists(dir / "a.tif"));
+  REQUIRE(run_dcsr("plot-log log.jsonl --out a.jpg", dir.str()).status == 0);
+  CHECK(test::read_bytes_of(dir / "a.jpg").substr(0, 2) == "\xFF\xD8");
 }
 
 // ---------------------------------------------------------------- eval --unrelated-ref, --ref-from, resize
@@ -429,5 +434,7 @@ TEST_CASE("forward: dcsr resize writes the asked size, errors name the option", 
   REQUIRE_FAILS_WITH(run_dcsr("resize --in a.png --out c.png --size 45", dir.str()), 2, "WIDTHxHEIGHT");
   REQUIRE_FAILS_WITH(run_dcsr("resize --in a.png --out c.png --size 0x3", dir.str()), 2, "WIDTHxHEIGHT");
   REQUIRE_FAILS_WITH(run_dcsr("resize --in none.png --out c.png --size 4x3", dir.str()), 1, "none.png");
+  // More pixels than any image may have (it took 16 GB, and no reader would take the result).
+  REQUIRE_FAILS_WITH(run_dcsr("resize --in a.png --out c.png --size 30000x30000", dir.str()), 2, "2^28");
   CHECK_FALSE(fs::exists(dir / "c.png"));
 }

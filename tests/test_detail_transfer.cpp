@@ -4,7 +4,9 @@
 #include <cmath>
 
 #include "dcsr/data/augment.h"
+#include "cli_runner.h"
 #include "dcsr/inference/detail_transfer.h"
+#include "io/image_io.h"
 #include "test_files.h"
 #include "test_util.h"
 
@@ -87,4 +89,22 @@ TEST_CASE("errors: detail transfer names the shapes it cannot compare", "[detail
   const Tensor a = textured(120, 160, 1), b = textured(120, 150, 1), tiny = textured(40, 40, 1);
   CHECK_THROWS_WITH(detail_transfer(a, b), Catch::Contains("(1, 3, 120, 160)") && Catch::Contains("(1, 3, 120, 150)"));
   CHECK_THROWS_WITH(detail_transfer(tiny, tiny), Catch::Contains("smaller than one block"));
+}
+
+TEST_CASE("errors: dcsr detail bounds its options before any work", "[detail][cli]") {
+  // Unbounded values overflowed (a block of 2^63 - 1 gave '0 blocks' and exit
+  // 0), hung (a search of 2^63 - 1) or allocated without end (sigma 1e6).
+  test::TempDir dir("detail_cli");
+  write_png(dir / "lr.png", test::test_image(40, 40, 1));
+  write_png(dir / "sr.png", test::test_image(80, 80, 2));
+  write_png(dir / "ref.png", test::test_image(40, 40, 3));  // the central half's 20 x 20 at twice the density
+  const std::string base = "detail --sr sr.png --lr lr.png --ref ref.png --registration none --block 16";
+  const test::RunResult ok = test::run_dcsr(base, dir.str());
+  INFO(ok.output);
+  REQUIRE(ok.status == 0);
+  REQUIRE_FAILS_WITH(test::run_dcsr(base + " --block 9223372036854775807", dir.str()), 2, "--block");
+  REQUIRE_FAILS_WITH(test::run_dcsr(base + " --search 9223372036854775807", dir.str()), 2, "--search");
+  REQUIRE_FAILS_WITH(test::run_dcsr(base + " --sigma-coarse 1e6", dir.str()), 2, "--sigma-coarse");
+  REQUIRE_FAILS_WITH(test::run_dcsr(base + " --fov 10,10,20,20junk", dir.str()), 2, "--fov");
+  REQUIRE_FAILS_WITH(test::run_dcsr(base + " --fov 10,10,20,20,5", dir.str()), 2, "--fov");
 }

@@ -32,8 +32,9 @@ std::array<int64_t, 4> parse_fov(const Args& args, int64_t lr_h, int64_t lr_w) {
   std::array<int64_t, 4> v{};
   std::stringstream in(args.get("fov"));
   char comma = ',';
+  char extra = 0;
   for (size_t i = 0; i < 4; ++i)
-    if (!(in >> v[i]) || (i < 3 && !(in >> comma)) || comma != ',')
+    if (!(in >> v[i]) || (i < 3 && !(in >> comma)) || comma != ',' || (i == 3 && in >> extra))
       throw UsageError("dcsr detail: --fov must be Y0,X0,H,W in wide-image pixels, got '" + args.get("fov") + "'");
   if (v[0] < 0 || v[1] < 0 || v[2] <= 0 || v[3] <= 0 || v[0] + v[2] > lr_h || v[1] + v[3] > lr_w)
     throw UsageError("dcsr detail: --fov " + args.get("fov") + " does not lie inside the " + std::to_string(lr_w) +
@@ -59,14 +60,15 @@ int run_detail(const CommandInfo& self, const std::vector<std::string>& argv) {
   }
   const std::string sr_path = args.require("sr"), ref_path = args.require("ref"), lr_path = args.require("lr");
   DetailOptions opt;
-  opt.block = args.get_int("block", opt.block);
-  opt.search = args.get_int("search", opt.search);
-  opt.sigma_fine = args.get_double("sigma-fine", opt.sigma_fine);
-  opt.sigma_coarse = args.get_double("sigma-coarse", opt.sigma_coarse);
-  if (opt.sigma_fine < 0 || opt.sigma_coarse <= opt.sigma_fine)
-    throw UsageError("dcsr detail: --sigma-coarse must be above --sigma-fine, and both at least 0");
-  if (opt.block < 8) throw UsageError("dcsr detail: --block must be at least 8");
-  if (opt.search < 0) throw UsageError("dcsr detail: --search must not be negative");
+  // Ranges that keep the measure meaningful and its work bounded: a block
+  // larger than any output has no blocks, a search of thousands of pixels
+  // is no longer a residual misalignment, and a Gaussian of sigma 100 has a
+  // kernel of 600 pixels.
+  opt.block = args.get_int_in("block", opt.block, 8, 4096);
+  opt.search = args.get_int_in("search", opt.search, 0, 256);
+  opt.sigma_fine = args.get_double_in("sigma-fine", opt.sigma_fine, 0.0, 100.0);
+  opt.sigma_coarse = args.get_double_in("sigma-coarse", opt.sigma_coarse, 0.0, 100.0);
+  if (opt.sigma_coarse <= opt.sigma_fine) throw UsageError("dcsr detail: --sigma-coarse must be above --sigma-fine");
   apply_threads(args);
   const std::string registration = args.get("registration", "auto");
   if (registration != "none" && args.has("fov"))

@@ -38,8 +38,10 @@ int run_export(const CommandInfo& self, const std::vector<std::string>& argv) {
     // carry the trainer's folder layout.
     nlohmann::json config = full.extra["train_config"];
     auto last_component = [](nlohmann::json& value) {
-      if (value.is_string() && !value.get<std::string>().empty())
-        value = std::filesystem::path(value.get<std::string>()).filename().string();
+      if (!value.is_string() || value.get<std::string>().empty()) return;
+      std::filesystem::path folder(value.get<std::string>());
+      if (!folder.has_filename()) folder = folder.parent_path();  // "runs/a/": "a", not ""
+      value = folder.filename().string();
     };
     for (const char* key : {"data", "val_data", "out_dir", "init", "vgg_init", "vgg_weights"})
       if (config.contains(key)) last_component(config[key]);

@@ -27,8 +27,9 @@ int run_plot_log(const CommandInfo& self, const std::vector<std::string>& argv) 
   OutputFiles outputs;
   for (const std::string& path : log_paths) outputs.declare_input(path, "log");
   outputs.declare(out_path, "out");
+  check_image_output(out_path);  // PNG or JPEG by the extension, as every image output
   TrainingLog log = read_training_logs(log_paths);
-  outputs.write(out_path, [&](const std::string& path) { write_png(path, plot_training_log(log, opt)); });
+  outputs.write(out_path, [&](const std::string& path) { write_image(path, plot_training_log(log, opt)); });
   outputs.commit();
   std::cout << "wrote " << out_path << " (" << log.losses[0].step.size() << " train points, "
             << log.val_psnr.step.size() << " validation points";
@@ -51,7 +52,7 @@ CommandInfo plot_log_command() {
       "Steps logged again after a resume replace the earlier ones. Several logs are runs that continue one\n"
       "another (a run started with --init from the one before): drawn as one curve, each log's steps counted\n"
       "on from the last step of the logs before it.";
-  c.options = {{"out", "PLOT.png", "the figure (PNG)"},
+  c.options = {{"out", "PLOT.png", "the figure (PNG, or JPEG by the extension)"},
                {"smooth", "N", "moving average over N log lines (default 0: about 1/20 of them, 1..50)"},
                {"title", "TEXT", "the title (default: 'training loss: LOG.jsonl')"},
                {"width", "PX", "image width (default 1000)"}};

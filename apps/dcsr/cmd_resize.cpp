@@ -25,6 +25,9 @@ int run_resize(const CommandInfo& self, const std::vector<std::string>& argv) {
   char rest = 0;
   if (std::sscanf(size.c_str(), "%lldx%lld%c", &w, &h, &rest) != 2 || w < 1 || h < 1 || w > 65535 || h > 65535)
     throw UsageError("dcsr resize: --size expects WIDTHxHEIGHT (e.g. 4032x3024), got '" + size + "'");
+  if (w * h > kMaxImagePixels)  // what any reader of the output would refuse, before gigabytes are made
+    throw UsageError("dcsr resize: --size " + size + " is " + std::to_string(w * h) + " pixels, more than the " +
+                     std::to_string(kMaxImagePixels) + " (2^28) an image may have");
   ImageWriteOptions write_options;
   const int64_t bit_depth = args.get_int("bit-depth", 8), quality = args.get_int("quality", write_options.jpeg_quality);
   if (bit_depth != 8 && bit_depth != 16)
