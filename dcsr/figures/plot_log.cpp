@@ -190,6 +190,14 @@ std::vector<double> log_ticks(double lo, double hi) {
       }
     if (ticks.size() >= 3 && ticks.size() <= 12) return ticks;
   }
+  if (k1 - k0 > 12) {  // many decades (a loss that blew up): a power of ten every few of them
+    const int stride = (k1 - k0 + 9) / 10;
+    std::vector<double> ticks;
+    for (int k = k0; k <= k1; ++k)
+      if (k % stride == 0 && std::pow(10.0, k) >= lo * (1 - 1e-9) && std::pow(10.0, k) <= hi * (1 + 1e-9))
+        ticks.push_back(std::pow(10.0, k));
+    if (ticks.size() >= 2) return ticks;
+  }
   return linear_ticks(lo, hi, 4);
 }
 
@@ -259,14 +267,17 @@ void draw_axes(Canvas& c, const Panel& p, const std::vector<double>& x_ticks, co
   c.outline_rect(p.left - 1, p.top - 1, p.width + 2, p.height + 2, 1, kFrame);
 }
 
-// A polyline through the points, skipping values the axis cannot show.
+// A polyline through the points, skipping values the axis cannot show: not
+// finite, not positive on a log axis, or outside the panel's range (a moving
+// average of zeros is a few ulps off them and would run across the labels).
 void draw_series(Canvas& c, const Panel& p, const std::vector<double>& steps, const std::vector<double>& values,
                  const Color& color, int64_t thickness, int64_t dash = 0) {
   bool have_previous = false;
   double px = 0, py = 0;
+  const double lo = std::min(p.y.lo, p.y.hi), hi = std::max(p.y.lo, p.y.hi);
   for (size_t i = 0; i < steps.size(); ++i) {
     const double v = values[i];
-    if (!std::isfinite(v) || (p.y.log && v <= 0)) {
+    if (!std::isfinite(v) || (p.y.log && v <= 0) || v < lo || v > hi) {
       have_previous = false;
       continue;
     }
