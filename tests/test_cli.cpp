@@ -569,6 +569,36 @@ TEST_CASE("errors: dcsr train and sra check their configuration", "[cli][train]"
                      "too small for patch size 128");
   REQUIRE_FAILS_WITH(run_dcsr("train --data nodata --out nd --quiet", dir.str()), 1, "nodata");
   REQUIRE_FAILS_WITH(run_dcsr("sra --data set --quiet", dir.str()), 2, "--init");
+  // Values that would train nothing, diverge or raise the rate, refused before any folder is made.
+  const std::pair<const char*, const char*> refused[] = {
+      {"--set loss=0*L1", "must be above 0 and at most 1e6"},   // reported success, trained nothing
+      {"--set loss=1e400*L1", "must be above 0 and at most 1e6"},  // 'stod' and nothing else
+      {"--set loss=1*L1+1*L1", "appears twice"},
+      {"--set gamma=2", "gamma must be above 0 and at most 1"},
+      {"--set mode=2k", "mode: unknown mode '2k'"}};
+  for (const auto& [setting, words] : refused) {
+    INFO(setting);
+    REQUIRE_FAILS_WITH(run_dcsr(std::string("train --data set --out refused --quiet ") + setting, dir.str()), 1,
+                       words);
+    CHECK_FALSE(fs::exists(dir / "refused"));
+  }
+  REQUIRE_FAILS_WITH(run_dcsr("train --data set --set batch_size=18446744073709551615", dir.str()), 2,
+                     "18446744073709551615 is too large");  // it was shown as -1
+  test::write_bytes(dir / "twice.json", "{\"lr\": \"x\", \"lr\": 0.001}");
+  REQUIRE_FAILS_WITH(run_dcsr("train --data set --config twice.json --quiet", dir.str()), 1,
+                     "the key 'lr' appears twice");
+  // SRA has no HR target (it failed at its first step, leaving a folder).
+  write_model(dir / "m4.ckpt", 4);
+  REQUIRE_FAILS_WITH(run_dcsr("sra --data set --init m4.ckpt --set n_feats=4 --set loss=1*L1+10*MSE --out s --quiet",
+                              dir.str()),
+                     1, "needs an HR target");
+  CHECK_FALSE(fs::exists(dir / "s"));
+  // A refused init leaves none of the folders the run made, however deep.
+  REQUIRE_FAILS_WITH(run_dcsr("train --data set --init m4.ckpt --set n_feats=8 --set batch_size=2 --set patch_size=16 "
+                              "--set num_patch=2 --out deep/a/b --quiet",
+                              dir.str()),
+                     1, "has n_feats 4");
+  CHECK_FALSE(fs::exists(dir / "deep"));
   REQUIRE_FAILS_WITH(run_dcsr("train --resume none.ckpt", dir.str()), 1, "none.ckpt");
   write_model(dir / "m.ckpt", 4);
   REQUIRE_FAILS_WITH(run_dcsr("train --resume m.ckpt", dir.str()), 1, "not a training checkpoint");

@@ -52,7 +52,20 @@ std::vector<LossTerm> parse_loss_spec(const std::string& spec) {
     auto it = kTypes.find(lower(m[2].str()));
     DCSR_CHECK(it != kTypes.end(), "loss: unknown loss type '", m[2].str(), "' in '", spec,
                "' (known: L1, MSE, CX_ref, CX_hr)");
-    terms.push_back({std::stod(m[1].str()), it->second});
+    // A weight the loss can use: stod's own errors ("stod") named nothing, 0
+    // trained nothing and reported success, and 1e10 only diverged later.
+    double weight = 0;
+    try {
+      weight = std::stod(m[1].str());
+    } catch (const std::exception&) {
+      weight = -1;  // out of double's range, either way
+    }
+    DCSR_CHECK(weight > 0 && weight <= 1e6, "loss: the weight ", m[1].str(), " of ", it->second, " in '", spec,
+               "' must be above 0 and at most 1e6");
+    for (const LossTerm& t : terms)
+      DCSR_CHECK(t.type != it->second, "loss: ", it->second, " appears twice in '", spec,
+                 "' (one term per type; add the weights)");
+    terms.push_back({weight, it->second});
     if (plus == std::string::npos) break;
     start = plus + 1;
   }

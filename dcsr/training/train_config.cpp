@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "dcsr/model/loss.h"
 #include "dcsr/model/network.h"
@@ -41,6 +42,8 @@ bool read_key<bool>(const json& j, const std::string& key) {
 template <>
 int64_t read_key<int64_t>(const json& j, const std::string& key) {
   DCSR_CHECK(j.is_number_integer(), "config key '", key, "': expected an integer, got ", shown(j));
+  DCSR_CHECK(!j.is_number_unsigned() || j.get<uint64_t>() <= uint64_t(INT64_MAX), "config key '", key, "': ",
+             j.get<uint64_t>(), " is too large");
   return j.get<int64_t>();
 }
 template <>
@@ -187,8 +190,13 @@ constexpr int64_t kMaxSteps = int64_t(1) << 40;
 void TrainConfig::validate() const {
   DCSR_CHECK(!data.empty(), "config: 'data' (the training set folder) is not set; pass --data DIR");
   DCSR_CHECK(!out_dir.empty(), "config: 'out_dir' is empty");
-  mode_from_name(mode);
-  mode_from_name(val_mode);
+  for (const auto& [key, value] : {std::pair<const char*, const std::string&>{"mode", mode}, {"val_mode", val_mode}}) {
+    try {
+      mode_from_name(value);
+    } catch (const Error& e) {
+      fail("config: ", key, ": ", e.what());
+    }
+  }
   check_range<int64_t>("batch_size", batch_size, 1, 4096);
   DCSR_CHECK(patch_size >= 8 && patch_size <= 4096 && patch_size % 4 == 0,
              "config: patch_size must be a multiple of 4 from 8 to 4096, got ", patch_size);
@@ -207,15 +215,24 @@ void TrainConfig::validate() const {
              n_feats);
   DCSR_CHECK(feature_space == "patch4" || feature_space == "patch4s2" || feature_space == "vgg",
              "config: feature_space must be patch4, patch4s2 or vgg, got '", feature_space, "'");
+  // A rate too high diverges, which the trainer stops with status 3 and a
+  // message (tests force that with lr 1e30). The schedule only lowers the
+  // rate: gamma > 1 would raise it at every milestone, towards infinity.
   DCSR_CHECK(std::isfinite(lr) && lr > 0, "config: lr must be a finite number > 0, got ", lr);
-  DCSR_CHECK(std::isfinite(gamma) && gamma > 0, "config: gamma must be a finite number > 0, got ", gamma);
+  DCSR_CHECK(std::isfinite(gamma) && gamma > 0 && gamma <= 1, "config: gamma must be above 0 and at most 1, got ",
+             gamma);
   for (int64_t m : milestones) check_range<int64_t>("each of milestones", m, 0, 1000000000);
   check_range<int64_t>("warmup_steps", warmup_steps, 0, kMaxSteps);
   check_range<int64_t>("log_every", log_every, 1, kMaxSteps);
   check_range<int64_t>("val_every", val_every, 0, kMaxSteps);
   check_range<int64_t>("checkpoint_every", checkpoint_every, 0, kMaxSteps);
   DCSR_CHECK(device == "cpu" || device == "cuda", "config: device must be cpu or cuda, got '", device, "'");
-  parse_loss_spec(loss);  // fails naming the bad term
+  const std::vector<LossTerm> terms = parse_loss_spec(loss);  // fails naming the bad term
+  // SRA's target is the LR crop (§9.1, §10.4): there is no HR for MSE or CX_hr.
+  if (sra)
+    for (const LossTerm& t : terms)
+      DCSR_CHECK(t.type != "MSE" && t.type != "CX_hr", "config: loss term ", t.type,
+                 " needs an HR target, which SRA (sra true) has not; its terms are L1 and CX_ref");
 }
 
 TrainConfig load_train_config(const std::string& path, const TrainConfig& base) {
@@ -224,11 +241,24 @@ TrainConfig load_train_config(const std::string& path, const TrainConfig& base) 
   std::ifstream file(path);
   DCSR_CHECK(file, "cannot open config file '", path, "'");
   json j;
+  // A key given twice in one object: JSON leaves it open and the parser keeps
+  // the last, so the first would go unchecked and unused; refused instead.
+  std::vector<std::set<std::string>> keys_of_open_objects;
+  std::string repeated;
+  auto no_repeated_keys = [&](int, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start) keys_of_open_objects.emplace_back();
+    if (event == json::parse_event_t::object_end && !keys_of_open_objects.empty()) keys_of_open_objects.pop_back();
+    if (event == json::parse_event_t::key && !keys_of_open_objects.empty() &&
+        !keys_of_open_objects.back().insert(parsed.get<std::string>()).second && repeated.empty())
+      repeated = parsed.get<std::string>();
+    return true;
+  };
   try {
-    j = json::parse(file);
+    j = json::parse(file, no_repeated_keys);
   } catch (const json::exception& e) {
     fail("config file '", path, "' is not valid JSON: ", e.what());
   }
+  DCSR_CHECK(repeated.empty(), "config file '", path, "': the key '", repeated, "' appears twice in one object");
   try {
     return TrainConfig::from_json(j, base);
   } catch (const Error& e) {

@@ -110,7 +110,9 @@ struct TrainingRun {
   TrainOptions options;
   bool resuming = false;
   Checkpoint resume_ckpt;  // the checkpoint being resumed (empty otherwise)
-  bool created_out_dir = false;  // out_dir did not exist: removed again if the run fails before writing to it
+  // The topmost folder this run made for out_dir ("" when out_dir existed):
+  // the folders it made are removed again if the run fails before writing.
+  fs::path created_root;
   Device device = kCPU;
   Mode mode = Mode::K4, val_mode = Mode::K4;
   std::string latest, best;  // the checkpoint paths in out_dir
@@ -237,7 +239,10 @@ void check_data_and_out_dir(TrainingRun& run) {
       DCSR_CHECK(!same_file(in, identify(out, false)), "config: ", key, " '", input, "' is the same file as '", out,
                  "', which this run writes; copy it elsewhere first");
   }
-  run.created_out_dir = !fs::exists(cfg.out_dir, ec);
+  for (fs::path p = fs::absolute(cfg.out_dir, ec); !p.empty() && !fs::exists(p, ec); p = p.parent_path()) {
+    run.created_root = p;
+    if (p == p.parent_path()) break;
+  }
   fs::create_directories(cfg.out_dir, ec);
   DCSR_CHECK(fs::is_directory(cfg.out_dir, ec), "cannot create the output folder '", cfg.out_dir, "'");
   // Temp files of killed runs go; this run's go if a second signal ends it at once.
@@ -588,7 +593,12 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
     // A run that failed before writing anything (an init model of another
     // width, unreadable VGG weights) leaves no folder it made.
     std::error_code ec;
-    if (run.created_out_dir && fs::is_empty(run.cfg.out_dir, ec)) fs::remove(run.cfg.out_dir, ec);
+    if (!run.created_root.empty())
+      for (fs::path p = fs::absolute(run.cfg.out_dir, ec); fs::is_directory(p, ec) && fs::is_empty(p, ec);
+           p = p.parent_path()) {
+        fs::remove(p, ec);
+        if (p == run.created_root || p == p.parent_path()) break;
+      }
     throw;
   }
   return run.result;
