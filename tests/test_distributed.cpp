@@ -132,6 +132,65 @@ TEST_CASE("distributed: 2 ranks train as 1 rank does, and a 2-rank run resumes o
   CHECK(max_parameter_difference(dir / "one/model_latest.ckpt", dir / "mixed/model_latest.ckpt") <= 1e-5);
 }
 
+// A signal that reaches one rank of a data-parallel run: the ranks stop at
+// the same step boundary, rank 0 saves model_latest at that step, and the
+// job ends with 143 on every rank, none aborting the others. (The signalled
+// rank used to stop alone and abort the job, rank 0 with it while it saved:
+// the checkpoint was the last epoch's, the log steps past it, no stop line.)
+TEST_CASE("distributed: SIGTERM to one rank stops every rank at one step, with the checkpoint saved",
+          "[distributed][slow]") {
+  REQUIRE_MPI_OR_SKIP();
+  test::TempDir dir("mpi_stop");
+  test::write_dataset(dir / "set", 2, 64, 64);
+  const std::string base = "train --data set " + std::string(kTiny);
+  const std::string launcher = "env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe "
+                               "-np 2 -x DCSR_NUM_THREADS=1 " + test::quote(std::string(DCSR_BIN_DIR) + "/dcsr");
+  // mpirun in the background; its status in a file when it ends.
+  REQUIRE(test::run_shell("cd " + test::quote(dir.str()) + " && ( " + launcher + " " + base +
+                          " --out stopjob --steps 100000 > mpi_out.txt 2>&1; echo $? > mpi_status.txt ) "
+                          "> /dev/null 2>&1 &")
+              .status == 0);
+  auto train_lines = [&] {
+    std::ifstream log(dir / "stopjob/train_log.jsonl");
+    int n = 0;
+    for (std::string line; std::getline(log, line);) n += line.find("\"train\"") != std::string::npos;
+    return n;
+  };
+  for (int k = 0; k < 1200 && train_lines() < 3; ++k) test::run_shell("sleep 0.1");
+  REQUIRE(train_lines() >= 3);
+  // Rank 1's process (Open MPI puts the rank in each one's environment): a
+  // stop on rank 0 alone was always saved; rank 1 stopping alone was not.
+  const RunResult signalled = test::run_shell(
+      "for pid in $(pgrep -f '^" + std::string(DCSR_BIN_DIR) + "/dcsr train .*stopjob'); do "
+      "if tr '\\0' '\\n' < /proc/$pid/environ | grep -qx 'OMPI_COMM_WORLD_RANK=1'; then "
+      "kill -TERM $pid && echo $pid && exit 0; fi; done; exit 1");
+  INFO(signalled.output);
+  REQUIRE(signalled.status == 0);
+  for (int k = 0; k < 1200 && !fs::exists(dir / "mpi_status.txt"); ++k) test::run_shell("sleep 0.1");
+  REQUIRE(fs::exists(dir / "mpi_status.txt"));
+  std::ifstream printed(dir / "mpi_out.txt");
+  INFO(std::string(std::istreambuf_iterator<char>(printed), {}));
+  std::ifstream status_file(dir / "mpi_status.txt");
+  int status = -1;
+  status_file >> status;
+  CHECK(status == 143);
+  std::vector<nlohmann::json> lines;
+  {
+    std::ifstream log(dir / "stopjob/train_log.jsonl");
+    for (std::string line; std::getline(log, line);) lines.push_back(nlohmann::json::parse(line));
+  }
+  REQUIRE(!lines.empty());
+  CHECK(lines.back()["type"] == "stop");
+  const int64_t stopped_at = lines.back()["step"].get<int64_t>();
+  CHECK(read_checkpoint(dir / "stopjob/model_latest.ckpt").extra["loop"]["step"] == stopped_at);
+  // And it resumes, on one rank, to two more steps.
+  RunResult resumed = run_dcsr("train --resume stopjob/model_latest.ckpt --quiet --steps " +
+                                   std::to_string(stopped_at + 2),
+                               dir.str());
+  INFO(resumed.output);
+  CHECK(resumed.status == 0);
+}
+
 // A short last batch: 3 samples per epoch over 4 ranks leaves one rank with
 // none; it runs a stand-in with weight 0 and the curve is still the 1-rank one.
 TEST_CASE("distributed: more ranks than samples in a batch", "[distributed][slow]") {

@@ -5,6 +5,7 @@
 
 #include "apps/dcsr/cmd_train.h"
 #include "dcsr/training/trainer.h"
+#include "nn/distributed.h"
 #include "runtime/signals.h"
 
 namespace dcsr::cli {
@@ -111,18 +112,32 @@ int run_training(const CommandInfo& self, const std::vector<std::string>& argv, 
     return signal ? runtime::signal_name(signal) : std::string();
   };
   TrainResult r = train(config, options);
-  std::cout << self.name << ": " << r.steps << " steps, " << r.epochs << " epochs, ";
-  if (r.steps_run > 0)
-    std::cout << "last loss " << r.last_loss;
-  else
-    std::cout << "no step run now";
-  if (r.best_val_psnr >= 0) std::cout << ", best validation PSNR " << r.best_val_psnr << " dB";
-  std::cout << "\ncheckpoint: " << r.checkpoint << "\n";
-  if (!r.stopped_by.empty()) {
-    std::cout << self.name << ": stopped by " << r.stopped_by << "; continue with --resume " << r.checkpoint << "\n";
-    return 128 + runtime::stop_signal();
+  const bool root = distributed::world().is_root();  // the summary once, not once a rank
+  if (root) {
+    std::cout << self.name << ": " << r.steps << " steps, " << r.epochs << " epochs, ";
+    if (r.steps_run > 0)
+      std::cout << "last loss " << r.last_loss;
+    else
+      std::cout << "no step run now";
+    if (r.best_val_psnr >= 0) std::cout << ", best validation PSNR " << r.best_val_psnr << " dB";
+    std::cout << "\ncheckpoint: " << r.checkpoint << "\n";
   }
-  return 0;
+  if (r.stopped_by.empty()) return 0;
+  if (root)
+    std::cout << self.name << ": stopped by " << r.stopped_by << "; continue with --resume " << r.checkpoint << "\n";
+  // The ranks stopped together (the trainer's stop_request), the checkpoint
+  // saved: every rank exits with 128 + the signal one of them got, and none
+  // aborts the others.
+  int signal = runtime::stop_signal();
+  if (distributed::world().size > 1) {
+    std::string agreed;
+    for (const std::string& s : distributed::gather(std::to_string(signal)))
+      if (agreed.empty() || std::stoi(s) > std::stoi(agreed)) agreed = s;
+    distributed::broadcast(agreed);
+    signal = std::stoi(agreed);
+    distributed::set_exit_status_agreed();
+  }
+  return 128 + signal;
 }
 
 namespace {

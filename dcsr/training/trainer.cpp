@@ -528,6 +528,21 @@ void train_step(TrainingRun& run, const std::vector<int64_t>& order, double lr) 
   if (cfg.val_every > 0 && run.st.step % cfg.val_every == 0) validate(run);
 }
 
+// The reason to stop before the next step ("" to go on). Data-parallel
+// ranks decide together: a signal may reach one rank only, or all of them a
+// step apart, and a rank that stopped alone would leave the others in the
+// next step's collectives (the job was aborted, rank 0 with it while it
+// saved). One allreduce of a flag a step.
+std::string stop_request(const TrainingRun& run) {
+  std::string reason = run.options.stop_requested ? run.options.stop_requested() : std::string();
+  if (distributed::world().size > 1) {
+    std::vector<double> stops{reason.empty() ? 0.0 : 1.0};
+    distributed::allreduce_sum(stops);
+    if (stops[0] > 0 && reason.empty()) reason = "a stop request on another rank";
+  }
+  return reason;
+}
+
 // The epochs until `epochs` or max_steps; returns the reason for the stop line.
 std::string run_epochs(TrainingRun& run) {
   const TrainConfig& cfg = run.cfg;
@@ -536,10 +551,8 @@ std::string run_epochs(TrainingRun& run) {
     const std::vector<int64_t> order = epoch_order(run.data->size(), cfg.num_patch, cfg.seed, run.st.epoch);
     while (run.st.iter_in_epoch < run.iters_per_epoch) {
       if (cfg.max_steps > 0 && run.st.step >= cfg.max_steps) return "max_steps";
-      if (run.options.stop_requested) {
-        run.result.stopped_by = run.options.stop_requested();
-        if (!run.result.stopped_by.empty()) return run.result.stopped_by;
-      }
+      run.result.stopped_by = stop_request(run);
+      if (!run.result.stopped_by.empty()) return run.result.stopped_by;
       const double step_lr = cfg.warmup_steps > 0 && run.st.step < cfg.warmup_steps
                                  ? lr * double(run.st.step + 1) / double(cfg.warmup_steps)
                                  : lr;
