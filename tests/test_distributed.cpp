@@ -362,6 +362,13 @@ TEST_CASE("distributed: sharded dcsr sr on folders writes what one process write
   CHECK(single.status == 2);
   CHECK_THAT(single.output, Catch::Contains("one pair (--lr/--ref/--out) runs in one process"));
   CHECK_FALSE(fs::exists(dir / "single.png"));
+  // So is a command whose ranks would not share the work (resize, prepare, plot-log: both ranks wrote the
+  // same file, and prepare's second rank failed to move its staging folder).
+  RunResult resize = run_mpi(2, "resize --in wide/p0.png --out resized.png --size 10x10", dir.str());
+  INFO(resize.output);
+  CHECK(resize.status == 2);
+  CHECK(lines_with(resize.output, "under mpirun", "dcsr resize: runs in one process").size() == 1);
+  CHECK_FALSE(fs::exists(dir / "resized.png"));
 
   // All pairs good: status 0 from both, and the root's summary counts all five.
   test::write_bytes(dir / "tele/p1.png", png1);

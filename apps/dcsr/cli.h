@@ -16,6 +16,10 @@ struct CommandInfo {
   std::string name, summary, usage, details;
   std::vector<OptionSpec> options;
   int (*run)(const CommandInfo& self, const std::vector<std::string>& argv) = nullptr;
+  // Whether its ranks share the work under mpirun (train, sra, eval, sr on
+  // folders; help says the same on each). Every other command is refused
+  // there: each rank would do all of it and write the same files.
+  bool runs_on_ranks = false;
 };
 
 // One per file cmd_<name>.cpp.

@@ -97,6 +97,7 @@ int run_eval(const CommandInfo& self, const std::vector<std::string>& argv) {
 CommandInfo eval_command() {
   CommandInfo c;
   c.name = "eval";
+  c.runs_on_ranks = true;
   c.summary = "measure PSNR/SSIM (whole image and inside the telephoto's view) on a dataset";
   c.usage = "dcsr eval --data DIR [--model M] [--mode 4k|8k] [--unrelated-ref | --ref-from DIR2] [--json OUT.json] [--device cpu|cuda]";
   c.details =

@@ -47,6 +47,7 @@ int run_help(const CommandInfo& self, const std::vector<std::string>& argv) {
 CommandInfo help_command() {
   CommandInfo c;
   c.name = "help";
+  c.runs_on_ranks = true;
   c.summary = "show the commands, or one command's options";
   c.usage = "dcsr help [COMMAND]";
   c.run = run_help;

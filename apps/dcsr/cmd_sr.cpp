@@ -288,6 +288,7 @@ int run_sr(const CommandInfo& self, const std::vector<std::string>& argv) {
 CommandInfo sr_command() {
   CommandInfo c;
   c.name = "sr";
+  c.runs_on_ranks = true;
   c.summary = "super-resolve a wide image x2 with its telephoto reference";
   c.usage =
       "dcsr sr --lr WIDE --ref TELE --out OUT.png [--registration auto|none|R.json] [--model M] [--mode 4k|8k]\n"

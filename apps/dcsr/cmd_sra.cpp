@@ -7,6 +7,7 @@ namespace dcsr::cli {
 CommandInfo sra_command() {
   CommandInfo c;
   c.name = "sra";
+  c.runs_on_ranks = true;
   c.summary = "self-supervised real-image adaptation of a trained model (8k mode, LR target)";
   c.usage = "dcsr sra --data DIR --init MODEL [--val-data DIR] [--monitor NAME=DIR]... [--out DIR] [--config FILE] "
             "[--set KEY=VALUE]...";

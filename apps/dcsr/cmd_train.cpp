@@ -147,6 +147,7 @@ int run_train(const CommandInfo& self, const std::vector<std::string>& argv) { r
 CommandInfo train_command() {
   CommandInfo c;
   c.name = "train";
+  c.runs_on_ranks = true;
   c.summary = "train DCSR on a dataset (4k mode, HR target)";
   c.usage = "dcsr train --data DIR [--val-data DIR] [--monitor NAME=DIR]... [--out DIR] [--config FILE] "
             "[--set KEY=VALUE]... [--resume CKPT]";

@@ -90,6 +90,14 @@ static int run_command(int argc, char** argv) {
     return 2;
   }
   std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (distributed::world().size > 1 && !command->runs_on_ranks) {
+    if (distributed::world().is_root())
+      std::cerr << "dcsr " << command->name << ": runs in one process; under mpirun only train, sra, eval and sr "
+                << "on folders share their work over the ranks (each rank would do all of it, writing the same "
+                << "files)\n";
+    distributed::set_exit_status_agreed();  // every rank refuses alike
+    return 2;
+  }
   runtime::install_stop_handlers(runtime::StopMode::kImmediate);  // train and sra switch to step boundaries
   try {
     const auto start = std::chrono::steady_clock::now();
