@@ -262,6 +262,9 @@ TEST_CASE("distributed: sharded eval gives the single-process JSON", "[distribut
   REQUIRE_MPI_OR_SKIP();
   test::TempDir dir("mpi_eval");
   test::write_dataset(dir / "set", 3, 24, 28);
+  // A name with a tab, a line break and a '%' (a tab broke the ranks' line format).
+  for (const char* folder : {"HR", "LR/x2", "Ref/x2"})
+    fs::rename(dir / (std::string("set/") + folder + "/p1.png"), dir / (std::string("set/") + folder + "/p\t1\n%41.png"));
   test::write_model(dir / "m.ckpt", 4);
   require_one_and_two_ranks_succeed("eval --data set --model m.ckpt --json one.json --quiet", "eval --data set --model m.ckpt --json two.json --quiet", dir);
   auto without_times = [](nlohmann::json j) {
@@ -272,6 +275,9 @@ TEST_CASE("distributed: sharded eval gives the single-process JSON", "[distribut
   const nlohmann::json b = nlohmann::json::parse(test::read_bytes_of(dir / "two.json"));
   CHECK(a["images"].size() == 3);
   CHECK(without_times(a) == without_times(b));
+  bool named = false;
+  for (const auto& image : b["images"]) named = named || image["name"] == "p\t1\n%41.png";
+  CHECK(named);
 }
 
 // A 2-rank training run validates and measures its monitored sets sharded

@@ -11,9 +11,37 @@ namespace dcsr {
 
 namespace {
 
-// One image per line: name, reference name, seconds and the eight scores,
-// tab-separated, numbers with full precision ("inf" survives, as a PSNR of
-// identical images must).
+// A file name may hold a tab or a line break (the line format's separators):
+// those and '%' travel as %XX.
+std::string escape_name(const std::string& name) {
+  std::string out;
+  for (char c : name) {
+    if (c == '%' || c == '\t' || c == '\n' || c == '\r') {
+      char code[4];
+      std::snprintf(code, sizeof(code), "%%%02X", unsigned(static_cast<unsigned char>(c)));
+      out += code;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+std::string unescape_name(const std::string& text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size()) {
+      out += char(std::strtol(text.substr(i + 1, 2).c_str(), nullptr, 16));
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+// One image per line: name, reference name (both escaped), seconds and the
+// eight scores, tab-separated, numbers with full precision ("inf" survives,
+// as a PSNR of identical images must).
 std::string serialise(const std::vector<ImageEval>& images) {
   std::ostringstream out;
   char number[40];
@@ -22,7 +50,7 @@ std::string serialise(const std::vector<ImageEval>& images) {
     out << number;
   };
   for (const ImageEval& e : images) {
-    out << e.name << "\t" << e.ref_name;
+    out << escape_name(e.name) << "\t" << escape_name(e.ref_name);
     put(e.seconds);
     for (const QualityScores* s : {&e.sr, &e.bicubic}) {
       put(s->psnr);
@@ -48,8 +76,8 @@ std::vector<ImageEval> deserialise(const std::string& text) {
     DCSR_CHECK(field.size() == 11, "sharded evaluation: a rank sent a malformed line");
     auto num = [&](size_t k) { return std::strtod(field[k].c_str(), nullptr); };
     ImageEval e;
-    e.name = field[0];
-    e.ref_name = field[1];
+    e.name = unescape_name(field[0]);
+    e.ref_name = unescape_name(field[1]);
     e.seconds = num(2);
     e.sr = {num(3), num(4), num(5), num(6)};
     e.bicubic = {num(7), num(8), num(9), num(10)};
