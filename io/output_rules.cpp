@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -54,7 +55,14 @@ void remove_cleanup(int& slot) {
 
 std::string atomic_temp_path(const std::string& path) { return path + pid_suffix(); }
 
+namespace {
+std::atomic<bool> g_sweep{true};
+}  // namespace
+
+void set_stale_temp_sweep(bool on) { g_sweep = on; }
+
 int remove_stale_temp_files(const std::string& dir) {
+  if (!g_sweep) return 0;
   std::error_code ec;
   int removed = 0;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {

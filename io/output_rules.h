@@ -37,6 +37,12 @@ std::string atomic_temp_path(const std::string& path);
 // Removes the entries `*.tmp.<pid>` (files or folders) of `dir` whose process
 // is not alive. Returns how many went.
 int remove_stale_temp_files(const std::string& dir);
+// Whether remove_stale_temp_files sweeps (on unless turned off). Processes
+// of one job on several machines writing into one folder (sharded dcsr sr)
+// cannot tell another machine's live temp file from a dead process's: its PID
+// is another machine's. Such a job sweeps once, from one process, before any
+// writes, and then turns the sweep off.
+void set_stale_temp_sweep(bool on);
 
 // What a path names, for the comparisons of rule 1.
 struct PathIdentity {

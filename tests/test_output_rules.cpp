@@ -190,6 +190,15 @@ TEST_CASE("output rules: temp files of dead processes are removed, others kept",
   CHECK(fs::exists(dir / ("b.png.tmp." + pid_str())));
   CHECK(fs::exists(dir / "c.png.tmp.1"));
   CHECK(fs::exists(dir / "d.tmp.png"));
+  // Turned off (ranks on several machines share the folder: a PID of another
+  // machine's live process looks dead here), nothing is swept.
+  test::write_bytes(dir / ("e.png.tmp." + dead), "another machine's");
+  set_stale_temp_sweep(false);
+  CHECK(remove_stale_temp_files(dir.str()) == 0);
+  CHECK(fs::exists(dir / ("e.png.tmp." + dead)));
+  set_stale_temp_sweep(true);
+  CHECK(remove_stale_temp_files(dir.str()) == 1);
+  CHECK_FALSE(fs::exists(dir / ("e.png.tmp." + dead)));
 }
 
 TEST_CASE("output rules: the exit cleanups undo a run as a signal would", "[output_rules]") {

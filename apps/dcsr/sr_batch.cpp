@@ -171,6 +171,15 @@ int process_pairs(const BatchPlan& plan, const TileForward& forward, const SrSet
   for (size_t k = 0; k < n; ++k) total += tiles[k] = tiles_of(plan.lrs[k], s.mode);
   // Which rank does which pair: the same split on every rank (all zeros for one rank).
   const std::vector<int> owner = assign_by_cost(tiles, world.size);
+  // Ranks on several machines share the output folder: the root sweeps dead
+  // processes' temp files before any rank writes, and no rank sweeps after
+  // (another machine's live temp file looks dead from here; the per-pair
+  // sweep removed them: 17 of 36 pairs skipped).
+  if (world.size > 1) {
+    if (world.is_root() && !plan.outs.empty()) remove_stale_temp_files(fs::path(plan.outs[0]).parent_path().string());
+    distributed::barrier();
+    set_stale_temp_sweep(false);
+  }
 
   // The root alone draws the display and prints every pair's lines.
   std::unique_ptr<ProgressBar> bar;
