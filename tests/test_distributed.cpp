@@ -264,7 +264,8 @@ TEST_CASE("distributed: sharded eval gives the single-process JSON", "[distribut
   test::write_dataset(dir / "set", 3, 24, 28);
   // A name with a tab, a line break and a '%' (a tab broke the ranks' line format).
   for (const char* folder : {"HR", "LR/x2", "Ref/x2"})
-    fs::rename(dir / (std::string("set/") + folder + "/p1.png"), dir / (std::string("set/") + folder + "/p\t1\n%41.png"));
+    fs::rename(dir / (std::string("set/") + folder + "/p1.png"),
+               dir / (std::string("set/") + folder + "/p\t1\n%41.png"));
   test::write_model(dir / "m.ckpt", 4);
   require_one_and_two_ranks_succeed("eval --data set --model m.ckpt --json one.json --quiet", "eval --data set --model m.ckpt --json two.json --quiet", dir);
   auto without_times = [](nlohmann::json j) {
