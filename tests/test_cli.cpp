@@ -300,6 +300,16 @@ TEST_CASE("forward: dcsr prepare builds a dataset, errors name the folder", "[cl
   REQUIRE(r.status == 0);
   CHECK(read_image_info(dir / "ds/Ref/x2/a.png").width == 36);
   REQUIRE_FAILS_WITH(run_dcsr("prepare --photos photos --out ds", dir.str()), 1, "not empty");
+  // --force writes into a non-empty folder, the same pairs again, but not beside another dataset's pairs
+  // (they went uncounted by prepare.json, and eval took them).
+  REQUIRE(run_dcsr("prepare --photos photos --out ds --force --seed 5", dir.str()).status == 0);
+  write_png(dir / "ds/HR/old.png", test::test_image(70, 72, 2));
+  REQUIRE_FAILS_WITH(run_dcsr("prepare --photos photos --out ds --force", dir.str()), 1, "another dataset's pair");
+  fs::create_directories(dir / "notes");
+  test::write_bytes(dir / "notes/readme.txt", "mine");
+  REQUIRE(run_dcsr("prepare --photos photos --out notes --force --seed 5", dir.str()).status == 0);
+  CHECK(fs::exists(dir / "notes/readme.txt"));
+  CHECK(fs::exists(dir / "notes/HR/a.png"));
   REQUIRE_FAILS_WITH(run_dcsr("prepare --photos nophotos --out ds2", dir.str()), 1, "nophotos");
   REQUIRE_FAILS_WITH(run_dcsr("prepare --photos photos --out ds3 --seed -1", dir.str()), 2, "--seed");
 }

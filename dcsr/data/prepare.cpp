@@ -133,6 +133,23 @@ SimulatedPair simulate_dual_camera(const Tensor& photo, const DualCameraParams& 
   return out;
 }
 
+void check_dataset_out_dir(const std::string& out_dir, bool force, const std::set<std::string>& stems) {
+  std::error_code ec;
+  if (!fs::exists(out_dir, ec)) return;
+  DCSR_CHECK(fs::is_directory(out_dir, ec), "output '", out_dir, "' exists and is not a folder");
+  DCSR_CHECK(force || fs::is_empty(out_dir, ec), "output folder '", out_dir,
+             "' is not empty (pass --force to write into it anyway)");
+  for (const char* sub : {"HR", "LR/x2", "Ref/x2", "LR/x1", "Ref/x1"}) {
+    const fs::path folder = fs::path(out_dir) / sub;
+    for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+      const fs::path name = it->path().filename();
+      DCSR_CHECK(name.extension() != ".png" || stems.count(name.stem().string()), "output folder '", out_dir,
+                 "' holds another dataset's pair ('", it->path().string(),
+                 "'), which would mix with the new ones; choose another --out");
+    }
+  }
+}
+
 int64_t prepare_dataset(const PrepareOptions& options) {
   std::vector<std::string> photos = list_images(options.photos_dir);
   DCSR_CHECK(!photos.empty(), "photo folder '", options.photos_dir, "' holds no images (.png .jpg .jpeg .bmp .heic .heif .avif)");
@@ -145,12 +162,8 @@ int64_t prepare_dataset(const PrepareOptions& options) {
     DCSR_CHECK(info.height >= 32 && info.width >= 32, "photo '", path, "' (", info.width, "x", info.height,
                ") is too small (needs at least 32x32)");
   }
+  check_dataset_out_dir(options.out_dir, options.force, stems);
   std::error_code ec;
-  if (fs::exists(options.out_dir, ec)) {
-    DCSR_CHECK(fs::is_directory(options.out_dir, ec), "output '", options.out_dir, "' exists and is not a folder");
-    DCSR_CHECK(options.force || fs::is_empty(options.out_dir, ec), "output folder '", options.out_dir,
-               "' is not empty (pass --force to write into it anyway)");
-  }
   // All or nothing (io/output_rules.h): the dataset is written into a staging
   // folder that plan.commit() moves into place; a failure leaves nothing.
   OutputPlan plan;

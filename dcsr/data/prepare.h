@@ -39,6 +39,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <set>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -94,5 +95,12 @@ struct PrepareOptions {
 // folder is not empty (unless force). A photo whose body turns out corrupt
 // fails when its turn comes; every file is written atomically.
 int64_t prepare_dataset(const PrepareOptions& options);
+
+// The output folder of a dataset of pairs named <stem>.png about to be made:
+// a folder, if it exists, and empty unless `force`; even with `force`, not
+// one whose HR, LR or Ref folders hold an image of another name: that pair
+// would sit beside the new ones, uncounted by prepare.json, and eval would
+// take it too. (The same pairs again, as a rerun makes them, are replaced.)
+void check_dataset_out_dir(const std::string& out_dir, bool force, const std::set<std::string>& stems);
 
 }  // namespace dcsr

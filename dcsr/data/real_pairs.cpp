@@ -107,12 +107,8 @@ int64_t prepare_real_dataset(const RealPrepareOptions& options) {
                ") is too small (needs at least 32x32)");
     DCSR_CHECK(t.height >= 8 && t.width >= 8, "telephoto '", teles[i], "' (", t.width, "x", t.height, ") is too small");
   }
+  check_dataset_out_dir(options.out_dir, options.force, stems);
   std::error_code ec;
-  if (fs::exists(options.out_dir, ec)) {
-    DCSR_CHECK(fs::is_directory(options.out_dir, ec), "output '", options.out_dir, "' exists and is not a folder");
-    DCSR_CHECK(options.force || fs::is_empty(options.out_dir, ec), "output folder '", options.out_dir,
-               "' is not empty (pass --force to write into it anyway)");
-  }
   // Every pair registered before anything is written: a refused pair fails here.
   std::vector<Registration> registrations;
   for (size_t i = 0; i < wides.size(); ++i) {
