@@ -15,7 +15,8 @@ std::string general_help() {
     out << left << std::string(left.size() < 12 ? 12 - left.size() : 1, ' ') << c.summary << "\n";
   }
   out << "\nRun 'dcsr help COMMAND' for a command's options.\n"
-      << "Exit status: 0 success, 1 error, 2 wrong command line, 3 training diverged.\n";
+      << "Exit status: 0 success, 1 error, 2 wrong command line, 3 training diverged, 4 sr on folders skipped\n"
+         "a pair, 130 / 143 stopped by SIGINT / SIGTERM.\n";
   return out.str();
 }
 

@@ -1,8 +1,9 @@
-// dcsr: the command-line front end (prepare, train, sra, sr, eval, help).
+// dcsr: the command-line front end (prepare, train, sra, sr, register, eval,
+// detail, demo, plot-log, resize, export, help).
 //
 // Exit status: 0 success, 1 error (bad input file, model, data, ...),
-// 2 wrong command line, 3 training stopped because the loss diverged,
-// 130 / 143 stopped by SIGINT / SIGTERM (runtime/signals.h: train and sra stop
+// 2 wrong command line, 3 training stopped because the loss diverged, 4 sr on
+// folders skipped a pair, 130 / 143 stopped by SIGINT / SIGTERM (runtime/signals.h: train and sra stop
 // at the next step boundary, every other command at once; no partial output
 // is left either way). Every error is one line on stderr naming the file or
 // option at fault.
