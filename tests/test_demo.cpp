@@ -180,7 +180,7 @@ TEST_CASE("errors: dcsr demo says how to get a model and leaves no output", "[cl
   REQUIRE_FAILS_WITH(missing, 1, "nothere.ckpt' does not exist");
   CHECK_THAT(missing.output, Catch::Contains("models/README.md") && Catch::Contains("dcsr train"));
   if (!test::repository_has_default_model())
-    REQUIRE_FAILS_WITH(run_dcsr("demo " + pair, dir.str()), 1, "no model: models/default.ckpt was not found");
+    REQUIRE_FAILS_WITH(run_dcsr("demo " + pair, dir.str()), 1, "no default model found (looked for");
   REQUIRE_FAILS_WITH(run_dcsr("demo --lr nowide.png --ref tele.png --model m.ckpt", dir.str()), 1,
                      "nowide.png' does not exist");
   REQUIRE_FAILS_WITH(run_dcsr("demo --lr wide.png --ref big.png --model m.ckpt --registration none", dir.str()), 1,
@@ -188,6 +188,7 @@ TEST_CASE("errors: dcsr demo says how to get a model and leaves no output", "[cl
   REQUIRE_FAILS_WITH(run_dcsr("demo --lr wide.png --ref big.png --model m.ckpt", dir.str()), 1,
                      "registration needs at least");
   REQUIRE_FAILS_WITH(run_dcsr("demo --lr wide.png --model m.ckpt", dir.str()), 2, "--lr and --ref go together");
+  REQUIRE_FAILS_WITH(run_dcsr("demo " + pair + " --model m.ckpt --out ''", dir.str()), 2, "--out needs a folder");
   REQUIRE_FAILS_WITH(run_dcsr("demo " + pair + " --model m.ckpt --mode 5k", dir.str()), 2, "unknown mode '5k'");
   test::write_bytes(dir / "afile", "x");
   REQUIRE_FAILS_WITH(run_dcsr("demo " + pair + " --model m.ckpt --out afile", dir.str()), 1,

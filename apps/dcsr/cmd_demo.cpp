@@ -33,9 +33,8 @@ std::string demo_model(const Args& args, Mode mode) {
   std::string path;
   try {
     path = resolve_model_path(args.get("model"), mode);
-  } catch (const Error&) {
-    fail("no model: models/default.ckpt was not found (neither in the current folder nor next to the build "
-         "folder of this dcsr). ", kGetModel);
+  } catch (const Error& e) {
+    fail(e.what());  // the places it looked, and how to get a model
   }
   std::error_code ec;
   DCSR_CHECK(fs::is_regular_file(path, ec), "the model '", path, "' does not exist. ", kGetModel);
@@ -92,6 +91,7 @@ int run_demo(const CommandInfo& self, const std::vector<std::string>& argv) {
   // The three files are written into a staging folder that the commit moves
   // into DIR (io/output_rules.h): all three or none, never over an input.
   const fs::path out_dir = args.get("out", "out/demo");
+  if (out_dir.empty()) throw UsageError("dcsr demo: --out needs a folder name");
   OutputFiles outputs;
   outputs.declare_input(lr_path, "lr");
   outputs.declare_input(ref_path, "ref");
