@@ -42,20 +42,12 @@ std::string chunk_name(const uint8_t* type) {
   return name;
 }
 
-// The bytes of the filtered image data (a filter byte + the packed row, per
-// row, per interlace pass) that IHDR implies; 0 for a colour type stb rejects.
-int64_t png_data_size(int64_t width, int64_t height, int bit_depth, int colour_type, int interlace) {
+// The bytes of the filtered image data IHDR implies (png_data_size); 0 for
+// a colour type PNG lacks.
+int64_t png_data_size_of(int64_t width, int64_t height, int bit_depth, int colour_type, int interlace) {
   const int channels[7] = {1, 0, 3, 1, 2, 0, 4};
   if (colour_type < 0 || colour_type > 6 || channels[colour_type] == 0) return 0;
-  const int64_t bits = int64_t(channels[colour_type]) * bit_depth;
-  auto rows = [&](int64_t w, int64_t h) { return w > 0 && h > 0 ? h * (1 + (w * bits + 7) / 8) : 0; };
-  if (interlace == 0) return rows(width, height);
-  // Adam7: (x0, y0, dx, dy) of the seven passes.
-  const int pass[7][4] = {{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4},
-                          {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}};
-  int64_t total = 0;
-  for (const auto& p : pass) total += rows((width - p[0] + p[2] - 1) / p[2], (height - p[1] + p[3] - 1) / p[3]);
-  return total;
+  return png_data_size(width, height, int64_t(channels[colour_type]) * bit_depth, interlace);
 }
 
 // Inflates the zlib stream of the IDAT chunks and checks its Adler-32 (the
@@ -79,7 +71,7 @@ void check_png_data(const std::string& zlib, int64_t expected, const std::string
 void check_png_image_data(const std::string& bytes, const ImageHeader& header, const std::string& path) {
   const PngChunks& png = header.png;
   check_png_data(png_image_data(reinterpret_cast<const uint8_t*>(bytes.data()), png),
-                 png_data_size(header.width, header.height, png.bit_depth, png.colour_type, png.interlace), path);
+                 png_data_size_of(header.width, header.height, png.bit_depth, png.colour_type, png.interlace), path);
 }
 
 std::string png_image_data(const uint8_t* bytes, const PngChunks& chunks) {

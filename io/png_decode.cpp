@@ -391,15 +391,9 @@ void row_to_rgb(const uint8_t* row, int64_t width, int channels, int grey_scale,
   }
 }
 
-// A pass of the image: pixels (y0 + r dy, x0 + c dx). The whole image is
-// one pass (0, 0, 1, 1); an interlaced one has Adam7's seven (RFC 2083 8.2),
-// each filtered on its own, an empty one holding no bytes at all.
-struct Pass {
-  int64_t x0, y0, dx, dy;
-};
-constexpr Pass kWholeImage = {0, 0, 1, 1};
-constexpr Pass kAdam7[7] = {{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4},
-                            {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}};
+constexpr PngPass kWholeImage = {0, 0, 1, 1};
+constexpr PngPass kAdam7[7] = {{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4},
+                               {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}};
 
 // Whether PNG allows bit depth `depth` with colour type `colour` (RFC 2083 4.1.1).
 bool valid_layout(int colour, int depth) {
@@ -418,6 +412,24 @@ bool valid_layout(int colour, int depth) {
 }
 
 }  // namespace
+
+std::pair<const PngPass*, int> png_passes(int interlace) {
+  return interlace ? std::pair<const PngPass*, int>{kAdam7, 7} : std::pair<const PngPass*, int>{&kWholeImage, 1};
+}
+
+std::array<int64_t, 2> png_pass_size(const PngPass& p, int64_t width, int64_t height) {
+  return {width > p.x0 ? (width - p.x0 + p.dx - 1) / p.dx : 0, height > p.y0 ? (height - p.y0 + p.dy - 1) / p.dy : 0};
+}
+
+int64_t png_data_size(int64_t width, int64_t height, int64_t pixel_bits, int interlace) {
+  const auto [passes, count] = png_passes(interlace);
+  int64_t total = 0;
+  for (int k = 0; k < count; ++k) {
+    const auto [w, h] = png_pass_size(passes[k], width, height);
+    if (w > 0 && h > 0) total += h * (1 + (w * pixel_bits + 7) / 8);
+  }
+  return total;
+}
 
 PngPixels decode_png_rgb(const std::string& bytes, const ImageHeader& header, const std::string& path) {
   DCSR_CHECK(header.format == ImageFormat::kPng, "decode_png_rgb: '", path, "' is not a PNG");
@@ -441,18 +453,8 @@ PngPixels decode_png_rgb(const std::string& bytes, const ImageHeader& header, co
   // Filters step by whole pixels, at least a byte (RFC 2083 6.1).
   const size_t bpp = size_t(std::max<int64_t>(1, pixel_bits / 8));
   auto row_bytes_of = [&](int64_t w) { return size_t((w * pixel_bits + 7) / 8); };
-  const Pass* passes = interlace ? kAdam7 : &kWholeImage;
-  const int n_passes = interlace ? 7 : 1;
-  auto pass_size = [&](const Pass& p, int64_t& w, int64_t& h) {
-    w = width > p.x0 ? (width - p.x0 + p.dx - 1) / p.dx : 0;
-    h = height > p.y0 ? (height - p.y0 + p.dy - 1) / p.dy : 0;
-  };
-  size_t expected = 0;
-  for (int k = 0; k < n_passes; ++k) {
-    int64_t w = 0, h = 0;
-    pass_size(passes[k], w, h);
-    if (w > 0 && h > 0) expected += size_t(h) * (row_bytes_of(w) + 1);
-  }
+  const auto [passes, n_passes] = png_passes(interlace);
+  const size_t expected = size_t(png_data_size(width, height, pixel_bits, interlace));
   const std::string zlib = png_image_data(reinterpret_cast<const uint8_t*>(bytes.data()), chunks);
   Inflated raw;
   try {
@@ -481,9 +483,8 @@ PngPixels decode_png_rgb(const std::string& bytes, const ImageHeader& header, co
   const std::vector<uint8_t> zero_row(row_bytes_of(width), 0);
   uint8_t* line = raw.data.get();
   for (int k = 0; k < n_passes; ++k) {
-    const Pass& p = passes[k];
-    int64_t w = 0, h = 0;
-    pass_size(p, w, h);
+    const PngPass& p = passes[k];
+    const auto [w, h] = png_pass_size(p, width, height);
     if (w == 0 || h == 0) continue;
     const size_t row_bytes = row_bytes_of(w);
     const uint8_t* prior = zero_row.data();

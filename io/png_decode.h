@@ -19,10 +19,12 @@
 // a time, and every length, distance, code and size checked (the fuzzer's
 // image target reaches it under AddressSanitizer).
 #pragma once
+#include <array>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "io/image_checks.h"
 
@@ -35,6 +37,20 @@ struct PngPixels {
   // Interleaved RGB, height * width * 3 samples, owned (malloc: freed by std::free).
   std::unique_ptr<void, void (*)(void*)> pixels{nullptr, std::free};
 };
+
+// A pass of a PNG image: its pixels (y0 + r dy, x0 + c dx). A plain image is
+// one pass (0, 0, 1, 1), an interlaced one Adam7's seven (RFC 2083 8.2), each
+// filtered on its own; a pass with no pixel holds no bytes at all.
+struct PngPass {
+  int64_t x0, y0, dx, dy;
+};
+// The passes of interlace method 0 or 1, and how many.
+std::pair<const PngPass*, int> png_passes(int interlace);
+// A pass's width and height in pixels for a width x height image (0 where it has none).
+std::array<int64_t, 2> png_pass_size(const PngPass& pass, int64_t width, int64_t height);
+// The bytes of filtered image data IHDR implies: a filter byte and the
+// packed row (`pixel_bits` a pixel), per row of each pass.
+int64_t png_data_size(int64_t width, int64_t height, int64_t pixel_bits, int interlace);
 
 // `bytes`: a whole PNG file, `header` what check_image_bytes found in it (the
 // chunks it walked and checked, their CRCs; the decoder does not walk them

@@ -176,7 +176,7 @@ int process_pairs(const BatchPlan& plan, const TileForward& forward, const SrSet
   // (another machine's live temp file looks dead from here; the per-pair
   // sweep removed them: 17 of 36 pairs skipped).
   if (world.size > 1) {
-    if (world.is_root() && !plan.outs.empty()) remove_stale_temp_files(fs::path(plan.outs[0]).parent_path().string());
+    if (world.is_root()) remove_stale_temp_files(plan.out_dir);
     distributed::barrier();
     set_stale_temp_sweep(false);
   }
