@@ -194,8 +194,7 @@ void check_out_dir_is_free(const TrainingRun& run) {
   if (held.empty()) return;
   const std::string& out = run.cfg.out_dir;
   if (!run.resuming) {
-    std::error_code ec;
-    if (fs::exists(run.latest, ec))
+    if (held == run.latest)  // run_file_in looks for model_latest first
       fail("'", out, "' already holds a training run (", run.latest, "); continue it with --resume ", run.latest,
            " or choose another --out");
     fail("'", out, "' already holds a training run's files (", held,
