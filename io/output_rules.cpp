@@ -61,13 +61,35 @@ std::atomic<bool> g_sweep{true};
 
 void set_stale_temp_sweep(bool on) { g_sweep = on; }
 
-int remove_stale_temp_files(const std::string& dir) {
+namespace {
+// The spellings of `path` a sweep compares: its real folder + name (the path
+// itself, a link not followed) and, when it exists, its realpath.
+std::vector<std::string> resolved_forms(const std::string& path) {
+  std::vector<std::string> forms{identify(path, /*follow_symlinks=*/false).resolved};
+  const std::string real = real_path(path);
+  if (!real.empty() && real != forms[0]) forms.push_back(real);
+  return forms;
+}
+}  // namespace
+
+int remove_stale_temp_files(const std::string& dir, const std::vector<std::string>& keep) {
   if (!g_sweep) return 0;
+  std::vector<std::string> kept_forms;
+  for (const std::string& k : keep)
+    for (std::string& f : resolved_forms(k)) kept_forms.push_back(std::move(f));
+  // Whether `entry` is, or is a folder holding, a path of `keep`.
+  const auto protected_entry = [&](const std::string& entry) {
+    for (const std::string& e : resolved_forms(entry))
+      for (const std::string& k : kept_forms)
+        if (k == e || (k.size() > e.size() && k.compare(0, e.size(), e) == 0 && k[e.size()] == '/')) return true;
+    return false;
+  };
   std::error_code ec;
   int removed = 0;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     const long pid = temp_owner(it->path().filename().string());
     if (pid <= 0 || pid == long(::getpid()) || process_alive(pid)) continue;
+    if (protected_entry(it->path().string())) continue;
     std::error_code remove_ec;
     if (fs::remove_all(it->path(), remove_ec) > 0) ++removed;
   }
@@ -123,11 +145,26 @@ void OutputPlan::reserve(const std::string& path, const std::string& what) {
   check_distinct(identify(path, /*follow_symlinks=*/false), path, what, false);
 }
 
-void OutputPlan::sweep_and_probe(const std::string& folder, const std::string& temp, const std::string& what,
-                                 const std::string& path) {
-  bool swept = false;
-  for (const std::string& f : swept_) swept = swept || f == folder;
-  if (!swept) remove_stale_temp_files(folder), swept_.push_back(folder);
+void OutputPlan::sweep_later(const std::string& folder) {
+  for (const std::string& f : to_sweep_)
+    if (f == folder) return;
+  to_sweep_.push_back(folder);
+}
+
+// A temp file's or kept link's name (resolved), which must not be another
+// output's: the link that keeps an existing "o.png" is ".o.png.tmp.<pid>",
+// the temp name of an output ".o.png", whose writing would go through the
+// link into the old file.
+void OutputPlan::claim_internal(const std::string& resolved, const std::string& what, const std::string& path) {
+  for (const std::string& name : internal_)
+    DCSR_CHECK(name != resolved, "cannot write ", what, " '", path, "': '", resolved,
+               "', a name it needs while writing, is one another output of this run also uses while writing; "
+               "choose another name");
+  internal_.push_back(resolved);
+}
+
+void OutputPlan::probe(const std::string& folder, const std::string& temp, const std::string& what,
+                       const std::string& path) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd >= 0) {
@@ -162,11 +199,15 @@ void OutputPlan::add_output(const std::string& path, const std::string& what) {
   out.id = identify(path, /*follow_symlinks=*/false);
   check_distinct(out.id, path, what, false);
   const std::string temp = atomic_temp_path(path);
-  sweep_and_probe(folder, temp, what, path);
+  const std::string kept_name = "." + fs::path(path).filename().string() + pid_suffix();
+  claim_internal(out.id.resolved + pid_suffix(), what, path);
+  if (out.existed) claim_internal((fs::path(out.id.resolved).parent_path() / kept_name).string(), what, path);
+  probe(folder, temp, what, path);
+  sweep_later(folder);
   out.cleanup_temp = runtime::add_exit_cleanup(runtime::CleanupKind::kUnlink, temp);
   if (out.existed) {
     // Keep the old file under a second name until the commit (rule 5).
-    out.kept = (fs::path(folder) / ("." + fs::path(path).filename().string() + pid_suffix())).string();
+    out.kept = (fs::path(folder) / kept_name).string();
     ::unlink(out.kept.c_str());  // our pid's name: stale if present
     if (::link(path.c_str(), out.kept.c_str()) != 0) {
       const int err = errno;
@@ -190,9 +231,28 @@ void OutputPlan::begin_write(const std::string& path) {
   }
 }
 
-std::string OutputPlan::stage_folder(const std::string& dir, const std::string& what,
+namespace {
+// `dir` without trailing "/" and "/." ("x/", "x/." and "x/./" name x): its
+// last component is then the folder's own name.
+std::string without_trailing_separators(std::string dir) {
+  for (;;) {
+    if (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+    else if (dir.size() > 2 && dir.compare(dir.size() - 2, 2, "/.") == 0) dir.resize(dir.size() - 2);
+    else return dir;
+  }
+}
+
+bool has_dot_dot(const fs::path& p) {
+  for (const fs::path& part : p)
+    if (part == "..") return true;
+  return false;
+}
+}  // namespace
+
+std::string OutputPlan::stage_folder(const std::string& dir_as_given, const std::string& what,
                                      const std::vector<std::string>& names) {
-  DCSR_CHECK(!dir.empty(), what, ": empty folder name");
+  DCSR_CHECK(!dir_as_given.empty(), what, ": empty folder name");
+  const std::string dir = without_trailing_separators(dir_as_given);
   Staged s;
   s.dir = dir, s.what = what, s.names = names;
   std::error_code ec;
@@ -202,17 +262,15 @@ std::string OutputPlan::stage_folder(const std::string& dir, const std::string& 
     DCSR_CHECK(S_ISDIR(st.st_mode), "cannot create the output folder '", dir, "' (", what,
                "): it exists and is not a folder");
   } else {
-    // Make the missing parents now (removed again on failure); `dir` itself appears at the commit.
-    std::vector<fs::path> missing;
-    for (fs::path p = fs::absolute(dir, ec).lexically_normal().parent_path(); !p.empty() && !fs::exists(p, ec);
-         p = p.parent_path())
-      missing.push_back(p);
-    for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
-      DCSR_CHECK(fs::create_directory(*it, ec) || fs::is_directory(*it), "cannot create the output folder '", dir,
-                 "' (", what, "): cannot create '", it->string(), "' (", ec.message(), ")");
-      s.created_parents.push_back(it->string());
-    }
+    DCSR_CHECK(::lstat(dir.c_str(), &st) != 0, "cannot create the output folder '", dir, "' (", what,
+               "): it is a symbolic link to nothing; remove it or choose another name");
+    // A missing parent is made below, but not one reached through "..":
+    // "nothere/../x" is no folder the system can open.
+    const std::string parent = folder_of(dir);
+    DCSR_CHECK(::stat(parent.c_str(), &st) == 0 || !has_dot_dot(parent), "cannot create the output folder '", dir,
+               "' (", what, "): folder '", parent, "' does not exist");
   }
+  reserve(dir, what);
   for (const std::string& name : names) {
     const std::string final_path = (fs::path(dir) / name).string();
     if (::lstat(final_path.c_str(), &st) == 0)
@@ -222,19 +280,38 @@ std::string OutputPlan::stage_folder(const std::string& dir, const std::string& 
   }
   // The staging folder: inside `dir` when it exists (files move one by one at
   // the commit), else beside it (renamed to `dir` at the commit).
-  const std::string home = s.dir_existed ? dir : folder_of(fs::path(dir).lexically_normal().string());
-  const std::string base = s.dir_existed ? std::string(".stage")
-                                         : "." + fs::path(dir).lexically_normal().filename().string();
+  const std::string home = s.dir_existed ? dir : folder_of(dir);
+  const std::string base = s.dir_existed ? std::string(".stage") : "." + fs::path(dir).filename().string();
   s.stage = (fs::path(home) / (base + pid_suffix())).string();
-  bool swept = false;
-  for (const std::string& f : swept_) swept = swept || f == home;
-  if (!swept) remove_stale_temp_files(home), swept_.push_back(home);
-  fs::remove_all(s.stage, ec);  // our pid's name: stale if present
-  DCSR_CHECK(::mkdir(s.stage.c_str(), 0755) == 0, "cannot create the output folder '", dir, "' (", what,
-             "): cannot create the staging folder '", s.stage, "' (", std::strerror(errno), ")");
-  s.cleanup_stage = runtime::add_exit_cleanup(runtime::CleanupKind::kRemoveTree, s.stage);
-  staged_.push_back(s);
-  return s.stage;
+  if (!s.dir_existed) {
+    claim_internal((fs::path(identify(dir, false).resolved).parent_path() / (base + pid_suffix())).string(), what,
+                   dir);
+    // Make the missing parents now; `dir` itself appears at the commit. They
+    // are registered at once, so that a failure from here on (or a signal)
+    // removes them again.
+    std::vector<fs::path> missing;
+    for (fs::path p = fs::absolute(dir, ec).lexically_normal().parent_path(); !p.empty() && !fs::exists(p, ec);
+         p = p.parent_path())
+      missing.push_back(p);
+    staged_.push_back(s);
+    Staged& added = staged_.back();
+    for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+      DCSR_CHECK(fs::create_directory(*it, ec) || fs::is_directory(*it), "cannot create the output folder '", dir,
+                 "' (", what, "): cannot create '", it->string(), "' (", ec.message(), ")");
+      added.created_parents.push_back(it->string());
+    }
+    if (!missing.empty())  // the outermost one made holds everything else made
+      added.cleanup_parent = runtime::add_exit_cleanup(runtime::CleanupKind::kRemoveTree, missing.back().string());
+  } else {
+    staged_.push_back(s);
+  }
+  sweep_later(home);
+  Staged& added = staged_.back();
+  fs::remove_all(added.stage, ec);  // our pid's name: stale if present
+  DCSR_CHECK(::mkdir(added.stage.c_str(), 0755) == 0, "cannot create the output folder '", dir, "' (", what,
+             "): cannot create the staging folder '", added.stage, "' (", std::strerror(errno), ")");
+  added.cleanup_stage = runtime::add_exit_cleanup(runtime::CleanupKind::kRemoveTree, added.stage);
+  return added.stage;
 }
 
 void OutputPlan::commit_staged(Staged& s, std::vector<Output>& moved) {
@@ -297,9 +374,13 @@ void OutputPlan::commit() {
     if (!out.kept.empty()) ::unlink(out.kept.c_str());
     remove_cleanup(out.cleanup_temp), remove_cleanup(out.cleanup_restore), remove_cleanup(out.cleanup_new);
   }
-  for (Staged& s : staged_) remove_cleanup(s.cleanup_stage);
+  for (Staged& s : staged_) remove_cleanup(s.cleanup_stage), remove_cleanup(s.cleanup_parent);
   done_ = true;
   ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  // Rule 7, now that every input has been declared: no declared path goes.
+  std::vector<std::string> declared;
+  for (const Named& n : named_) declared.push_back(n.path);
+  for (const std::string& folder : to_sweep_) remove_stale_temp_files(folder, declared);
 }
 
 void OutputPlan::rollback() noexcept {
@@ -323,7 +404,7 @@ void OutputPlan::rollback() noexcept {
       if (*p == it->dir) fs::remove_all(*p, ec);  // moved into place in this run: all of it is ours
       else ::rmdir(p->c_str());                   // only when empty
     }
-    remove_cleanup(it->cleanup_stage);
+    remove_cleanup(it->cleanup_stage), remove_cleanup(it->cleanup_parent);
   }
 }
 

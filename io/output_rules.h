@@ -19,7 +19,9 @@
 //  6. A folder of outputs (eval --save-dir, prepare) is all-or-nothing: it is
 //     written into a staging folder and moved into place by commit().
 //  7. Temp files and staging folders named `*.tmp.<pid>` whose process is no
-//     longer alive are removed by the next run that writes in that folder.
+//     longer alive are removed by the next run that writes in that folder,
+//     when it commits; never one of its declared inputs or outputs, nor a
+//     folder holding one (a user's file may be named so too).
 //
 // A SIGINT or SIGTERM that ends the run at once undoes the same things
 // (runtime/signals.h: the plan registers its exit cleanups).
@@ -35,8 +37,9 @@ namespace dcsr {
 std::string atomic_temp_path(const std::string& path);
 
 // Removes the entries `*.tmp.<pid>` (files or folders) of `dir` whose process
-// is not alive. Returns how many went.
-int remove_stale_temp_files(const std::string& dir);
+// is not alive, except those that are, or hold, one of `keep` (paths a run
+// reads or writes). Returns how many went.
+int remove_stale_temp_files(const std::string& dir, const std::vector<std::string>& keep = {});
 // Whether remove_stale_temp_files sweeps (on unless turned off). Processes
 // of one job on several machines writing into one folder (sharded dcsr sr)
 // cannot tell another machine's live temp file from a dead process's: its PID
@@ -81,6 +84,9 @@ class OutputPlan {
   // expected, checked by rule 1 up front. `dir` may exist (files of the same
   // name are replaced at the commit) or not (it is created, with missing
   // parents).
+  // A trailing "/" or "/." is dropped from `dir`; a `dir` or parent that is a
+  // dangling link, or a parent spelled with ".." that does not exist, is
+  // refused up front, and `dir` itself is reserved like an output.
   std::string stage_folder(const std::string& dir, const std::string& what, const std::vector<std::string>& names);
 
   // Everything written: staged folders move into place, kept links go.
@@ -102,7 +108,7 @@ class OutputPlan {
     std::vector<std::string> names;
     bool dir_existed = false;
     std::vector<std::string> created_parents;  // folders made for `dir`, innermost last
-    int cleanup_stage = -1;
+    int cleanup_stage = -1, cleanup_parent = -1;
   };
   struct Named {
     PathIdentity id;
@@ -110,14 +116,16 @@ class OutputPlan {
     bool is_input;
   };
   void check_distinct(const PathIdentity& id, const std::string& path, const std::string& what, bool is_input);
-  void sweep_and_probe(const std::string& folder, const std::string& temp, const std::string& what,
-                       const std::string& path);
+  void probe(const std::string& folder, const std::string& temp, const std::string& what, const std::string& path);
+  void claim_internal(const std::string& resolved, const std::string& what, const std::string& path);
+  void sweep_later(const std::string& folder);
   void commit_staged(Staged& s, std::vector<Output>& moved);
 
   std::vector<Named> named_;
   std::vector<Output> outputs_;
   std::vector<Staged> staged_;
-  std::vector<std::string> swept_;
+  std::vector<std::string> to_sweep_;  // folders written in, swept at the commit (rule 7)
+  std::vector<std::string> internal_;  // resolved temp and kept-link names, which no two outputs may share
   bool done_ = false;
 };
 

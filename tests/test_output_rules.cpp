@@ -184,7 +184,9 @@ TEST_CASE("output rules: temp files of dead processes are removed, others kept",
   test::write_bytes(dir / "c.png.tmp.1", "init's");              // pid 1 is alive
   test::write_bytes(dir / "d.tmp.png", "not a temp name");
   OutputPlan plan;
-  plan.add_output(dir / "out.png", "--out");  // the first output in a folder sweeps it
+  plan.add_output(dir / "out.png", "--out");  // a folder written in is swept at the commit
+  CHECK(fs::exists(dir / ("a.png.tmp." + dead)));
+  plan.commit();
   CHECK_FALSE(fs::exists(dir / ("a.png.tmp." + dead)));
   CHECK_FALSE(fs::exists(dir / (".set.tmp." + dead)));
   CHECK(fs::exists(dir / ("b.png.tmp." + pid_str())));
@@ -199,6 +201,70 @@ TEST_CASE("output rules: temp files of dead processes are removed, others kept",
   set_stale_temp_sweep(true);
   CHECK(remove_stale_temp_files(dir.str()) == 1);
   CHECK_FALSE(fs::exists(dir / ("e.png.tmp." + dead)));
+}
+
+TEST_CASE("output rules: the sweep never removes a declared input or output named like a temp file",
+          "[output_rules]") {
+  test::TempDir dir("rules");
+  const std::string dead = std::to_string(dead_pid());
+  fs::create_directories(dir / ("photos.tmp." + dead));
+  test::write_bytes(dir / ("photos.tmp." + dead + "/a.png"), "an input in a folder named like a temp one");
+  test::write_bytes(dir / ("in.tmp." + dead), "an input named like a temp file");
+  test::write_bytes(dir / ("stale.tmp." + dead), "stale");
+  {
+    OutputPlan plan;
+    plan.add_input(dir / ("photos.tmp." + dead + "/a.png"), "photo");
+    plan.add_input(dir / ("in.tmp." + dead), "--in");
+    plan.add_output(dir / ("out.tmp." + dead), "--out");
+    plan.begin_write(dir / ("out.tmp." + dead));
+    write_file_atomic(dir / ("out.tmp." + dead), "the output");
+    plan.commit();
+  }
+  CHECK(read_all(dir / ("photos.tmp." + dead + "/a.png")) == "an input in a folder named like a temp one");
+  CHECK(read_all(dir / ("in.tmp." + dead)) == "an input named like a temp file");
+  CHECK(read_all(dir / ("out.tmp." + dead)) == "the output");
+  CHECK_FALSE(fs::exists(dir / ("stale.tmp." + dead)));
+}
+
+TEST_CASE("output rules: an output whose temp name is another output's kept link is refused up front",
+          "[output_rules]") {
+  test::TempDir dir("rules");
+  test::write_bytes(dir / "o.png", "old");
+  // The link keeping o.png is ".o.png.tmp.<pid>", the temp name of ".o.png": in either order.
+  for (int order = 0; order < 2; ++order) {
+    OutputPlan plan;
+    if (order == 0) plan.add_output(dir / "o.png", "--overlay");
+    const std::string second = order == 0 ? dir / ".o.png" : dir / "o.png";
+    if (order == 1) plan.add_output(dir / ".o.png", "--json");
+    CHECK_THROWS_WITH(plan.add_output(second, "--check"), Catch::Contains("also uses while writing"));
+  }
+  CHECK(read_all(dir / "o.png") == "old");
+  CHECK(std::distance(fs::directory_iterator(dir.str()), fs::directory_iterator()) == 1);
+}
+
+TEST_CASE("output rules: a staged folder's name may end in a separator; a dangling link or a missing '..' is refused",
+          "[output_rules]") {
+  test::TempDir dir("rules");
+  for (const std::string& spelling : {std::string("a/"), std::string("b/."), std::string("c/./")}) {
+    OutputPlan plan;
+    const std::string stage = plan.stage_folder(dir / spelling, "--out", {"x.png"});
+    test::write_bytes(stage + "/x.png", "x");
+    plan.commit();
+    CHECK(read_all(dir / (spelling.substr(0, 1) + "/x.png")) == "x");
+  }
+  fs::create_symlink(dir / "nowhere", dir / "dangling");
+  OutputPlan plan;
+  CHECK_THROWS_WITH(plan.stage_folder(dir / "dangling", "--out", {}), Catch::Contains("symbolic link to nothing"));
+  CHECK_THROWS_WITH(plan.stage_folder(dir / "missing/../d", "--out", {}), Catch::Contains("does not exist"));
+  CHECK_FALSE(fs::exists(dir / "missing"));
+  plan.add_output(dir / "e", "--json");
+  CHECK_THROWS_WITH(plan.stage_folder(dir / "e/", "--save-dir", {}), Catch::Contains("two outputs cannot share it"));
+  // A refusal leaves no missing parent made.
+  OutputPlan nested;
+  nested.add_output(dir / "f.png", "--json");
+  CHECK_THROWS_WITH(nested.stage_folder(dir / "p/q", "--save-dir", {"../../f.png"}),
+                    Catch::Contains("two outputs cannot share it"));
+  CHECK_FALSE(fs::exists(dir / "p"));
 }
 
 TEST_CASE("output rules: the exit cleanups undo a run as a signal would", "[output_rules]") {
@@ -229,6 +295,7 @@ TEST_CASE("output rules: the exit cleanups undo a run as a signal would", "[outp
 TEST_CASE("output rules: no command writes over one of its inputs", "[output_rules][cli]") {
   test::TempDir dir("rules");
   test::write_dataset(dir / "set", 2, 16, 16);
+  test::write_dataset(dir / "other", 2, 16, 16);  // --ref-from's references
   test::write_model(dir / "m.ckpt", 4);
   const std::string image = dir / "set/LR/x2/p0.png";
   const std::string image_bytes = read_all(image), model_bytes = read_all(dir / "m.ckpt");
@@ -252,6 +319,10 @@ TEST_CASE("output rules: no command writes over one of its inputs", "[output_rul
       {"plot-log log.jsonl --out log.jsonl", "same file as --log"},
       {"demo --lr o/sr.png --ref set/Ref/x2/p0.png --model m.ckpt --out o --quiet", "same file as --lr"},
       {"prepare --photos ds/HR --out ds --force", "same file as photo"},
+      {"sr --lr set/LR/x2/p0.png --ref set/Ref/x2/p0.png --registration none --model m.ckpt --out m.ckpt --quiet",
+       "same file as --model"},
+      {"eval --data set --model m.ckpt --ref-from other --save-dir other/Ref/x2 --json e.json --quiet",
+       "same file as --ref-from reference"},
   };
   for (const Case& c : cases) {
     RunResult r = test::run_dcsr(c.args, dir.str());

@@ -52,7 +52,8 @@ int run_eval(const CommandInfo& self, const std::vector<std::string>& argv) {
   apply_threads(args);
   const Device device = select_device(args.get("device", "cpu"));
   opt.tile_batch = args.get_int_in("tile-batch", 1, 1, 256);
-  const DatasetFiles files = list_dataset(data, DatasetKind::Basic);  // folder errors before loading a model
+  const EvalInputs inputs = check_eval_inputs(data, opt);  // folder errors before loading a model
+  const DatasetFiles& files = inputs.files;
   std::string model_path;
   if (!args.has("bicubic-only")) model_path = resolve_model_path(args.get("model"));
   // Every input and output before any work (io/output_rules.h): the dataset's
@@ -62,6 +63,7 @@ int run_eval(const CommandInfo& self, const std::vector<std::string>& argv) {
     for (const auto* list : {&files.lr, &files.ref, &files.hr})
       for (const std::string& path : *list) outputs.plan().add_input(path, "dataset image");
     if (!model_path.empty()) outputs.declare_input(model_path, "model");
+    for (const std::string& path : inputs.other_refs) outputs.plan().add_input(path, "--ref-from reference");
     outputs.declare(json_path, "json");
     if (!save_dir.empty()) {
       std::vector<std::string> names;

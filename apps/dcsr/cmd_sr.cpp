@@ -154,9 +154,11 @@ int run_single(const Args& args, const SrSettings& s, const Device device) {
   const auto start = std::chrono::steady_clock::now();
   const std::string lr_path = args.require("lr"), ref_path = args.require("ref"), out_path = args.require("out");
   const std::string conf_path = args.get("confidence"), warped_path = args.get("warped-ref");
+  const std::string model_path = resolve_model_path(args.get("model"), s.mode);
   OutputFiles outputs;
   outputs.declare_input(lr_path, "lr");
   outputs.declare_input(ref_path, "ref");
+  outputs.declare_input(model_path, "model");
   if (s.registration != "auto" && s.registration != "none") outputs.declare_input(s.registration, "registration");
   outputs.declare(out_path, "out");
   if (!conf_path.empty()) outputs.declare(conf_path, "confidence");
@@ -170,7 +172,6 @@ int run_single(const Args& args, const SrSettings& s, const Device device) {
   // that loads CUDA's libraries and kernels: warm_up_network) while the pair
   // is read and registered. A bad model's error still comes first, before
   // any error of the pair.
-  const std::string model_path = resolve_model_path(args.get("model"), s.mode);
   double model_s = 0.0;
   std::future<std::unique_ptr<DcsrNet>> model_load = std::async(std::launch::async, [&] {
     const auto model_start = std::chrono::steady_clock::now();

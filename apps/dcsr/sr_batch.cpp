@@ -176,7 +176,11 @@ int process_pairs(const BatchPlan& plan, const TileForward& forward, const SrSet
   // (another machine's live temp file looks dead from here; the per-pair
   // sweep removed them: 17 of 36 pairs skipped).
   if (world.size > 1) {
-    if (world.is_root()) remove_stale_temp_files(plan.out_dir);
+    if (world.is_root()) {
+      std::vector<std::string> inputs = plan.lrs;  // never an input named like a temp file
+      inputs.insert(inputs.end(), plan.refs.begin(), plan.refs.end());
+      remove_stale_temp_files(plan.out_dir, inputs);
+    }
     distributed::barrier();
     set_stale_temp_sweep(false);
   }
@@ -213,6 +217,7 @@ int process_pairs(const BatchPlan& plan, const TileForward& forward, const SrSet
       OutputFiles outputs;
       outputs.declare_input(lr, "lr-dir");
       outputs.declare_input(ref, "ref-dir");
+      outputs.declare_input(model_path, "model");
       outputs.declare(out, "out-dir");
       check_image_output(out, s.write);
       PreparedPair pair = prepare_pair(lr, ref, s.registration);

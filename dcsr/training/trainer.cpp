@@ -245,7 +245,11 @@ void check_data_and_out_dir(TrainingRun& run) {
   fs::create_directories(cfg.out_dir, ec);
   DCSR_CHECK(fs::is_directory(cfg.out_dir, ec), "cannot create the output folder '", cfg.out_dir, "'");
   // Temp files of killed runs go; this run's go if a second signal ends it at once.
-  remove_stale_temp_files(cfg.out_dir);
+  // Never the run's own data (a folder of it may be named like a temp file).
+  std::vector<std::string> inputs{cfg.data, cfg.val_data};
+  for (const auto& [name, set] : cfg.monitor) inputs.push_back(set.data), inputs.push_back(set.ref_from);
+  inputs.erase(std::remove(inputs.begin(), inputs.end(), std::string()), inputs.end());
+  remove_stale_temp_files(cfg.out_dir, inputs);
   for (const std::string& path : {run.latest, run.best})
     run.exit_cleanups.push_back(runtime::add_exit_cleanup(runtime::CleanupKind::kUnlink, atomic_temp_path(path)));
 }
