@@ -106,9 +106,9 @@ std::string encode_checkpoint(const Checkpoint& ckpt) {
     nlohmann::ordered_json header;
     header["format"] = kFormat;
     header["version"] = kVersion;
-    header["config"] = nlohmann::ordered_json::parse(ckpt.config.is_null() ? "{}" : ckpt.config.dump());
+    header["config"] = nlohmann::ordered_json::parse(ckpt.config.is_null() ? "{}" : ckpt.config.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     header["tensors"] = entries;
-    header["extra"] = nlohmann::ordered_json::parse(ckpt.extra.is_null() ? "{}" : ckpt.extra.dump());
+    header["extra"] = nlohmann::ordered_json::parse(ckpt.extra.is_null() ? "{}" : ckpt.extra.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     text = header.dump();
   } catch (const nlohmann::json::exception& e) {
     fail("cannot encode the checkpoint header: ", clip(e.what()));

@@ -305,6 +305,17 @@ TEST_CASE("forward: dcsr prepare builds a dataset, errors name the folder", "[cl
   REQUIRE(run_dcsr("prepare --photos photos --out ds --force --seed 5", dir.str()).status == 0);
   write_png(dir / "ds/HR/old.png", test::test_image(70, 72, 2));
   REQUIRE_FAILS_WITH(run_dcsr("prepare --photos photos --out ds --force", dir.str()), 1, "another dataset's pair");
+  fs::remove(dir / "ds/HR/old.png");
+  for (const char* leftover : {"ds/LR/x2/old.bmp", "ds/Ref/x2/a.PNG"}) {  // any image the readers list
+    test::write_bytes(dir / leftover, "x");
+    REQUIRE_FAILS_WITH(run_dcsr("prepare --photos photos --out ds --force", dir.str()), 1, "another dataset's pair");
+    fs::remove(dir / leftover);
+  }
+  // A photo whose name is not UTF-8: prepare.json records it (replaced characters), the run succeeds.
+  fs::create_directories(dir / "latin1");
+  write_png(dir / "latin1/caf\xe9.png", test::test_image(70, 72, 1));
+  REQUIRE(run_dcsr("prepare --photos latin1 --out latin1_ds --seed 5", dir.str()).status == 0);
+  CHECK(fs::exists(dir / "latin1_ds/HR/caf\xe9.png"));
   fs::create_directories(dir / "notes");
   test::write_bytes(dir / "notes/readme.txt", "mine");
   REQUIRE(run_dcsr("prepare --photos photos --out notes --force --seed 5", dir.str()).status == 0);
@@ -512,6 +523,11 @@ TEST_CASE("errors: a training run never writes into another run's folder, nor le
   test::write_bytes(dir / "killed/train_log.jsonl", "{\"type\": \"start\"}\n");
   REQUIRE_FAILS_WITH(run_dcsr(base + " --out killed --steps 1", dir.str()), 1, "killed/train_log.jsonl");
   CHECK(test::read_bytes_of(dir / "killed/train_log.jsonl") == "{\"type\": \"start\"}\n");
+  // A log that is a link, even to nothing, is not written through.
+  fs::create_directories(dir / "linked");
+  fs::create_symlink("../elsewhere.txt", dir / "linked/train_log.jsonl");
+  REQUIRE_FAILS_WITH(run_dcsr(base + " --out linked --steps 1", dir.str()), 1, "linked/train_log.jsonl");
+  CHECK_FALSE(fs::exists(dir / "elsewhere.txt"));
   // --init with --resume, and init with vgg_init: one would be ignored.
   write_model(dir / "m4.ckpt", 4);
   REQUIRE_FAILS_WITH(run_dcsr("train --resume a/model_latest.ckpt --init m4.ckpt --quiet", dir.str()), 2, "--init");

@@ -76,22 +76,30 @@ TEST_CASE("errors: dataset folders, counts and sizes", "[data]") {
   CHECK_NOTHROW(list_dataset(dir / "set", DatasetKind::Sra));
   fs::create_directories(dir / "set/Ref/x2");
   CHECK_THROWS_WITH(list_dataset(dir / "set", DatasetKind::Basic), Catch::Contains("Ref/x2") && Catch::Contains("no images"));
-  write_png(dir / "set/Ref/x2/a.png", test::test_image(64, 64));
+  write_png(dir / "set/Ref/x2/img0.png", test::test_image(64, 64));
   CHECK_THROWS_WITH(list_dataset(dir / "set", DatasetKind::Basic),
                     Catch::Contains("LR/x2 has 2 images but Ref/x2 has 1"));
-  write_png(dir / "set/Ref/x2/b.png", test::test_image(64, 64));
+  write_png(dir / "set/Ref/x2/img1.png", test::test_image(64, 64));
   CHECK_NOTHROW(Dataset(dir / "set", DatasetKind::Basic));
   write_png(dir / "set/HR/img1.png", test::test_image(127, 128));  // odd: not twice the LR
   CHECK_THROWS_WITH(Dataset(dir / "set", DatasetKind::Basic),
                     Catch::Contains("img1.png") && Catch::Contains("128x127") && Catch::Contains("twice"));
   write_png(dir / "set/HR/img1.png", test::test_image(128, 128));
-  write_png(dir / "set/Ref/x2/b.png", test::test_image(64, 66));
+  write_png(dir / "set/Ref/x2/img1.png", test::test_image(64, 66));
   CHECK_THROWS_WITH(Dataset(dir / "set", DatasetKind::Basic),
-                    Catch::Contains("b.png") && Catch::Contains("66x64") && Catch::Contains("LR's pixel size"));
+                    Catch::Contains("Ref/x2/img1.png") && Catch::Contains("66x64") && Catch::Contains("LR's pixel size"));
   Dataset ok(dir / "set", DatasetKind::Sra);
   CHECK_NOTHROW(ok.check_patch_size(16));
   CHECK_THROWS_WITH(ok.check_patch_size(64), Catch::Contains("too small for patch size 64"));
   CHECK_THROWS_WITH(ok.check_patch_size(15), Catch::Contains("even"));
+  // A pair's files share a name: a renamed one is named, not paired with its neighbour.
+  fs::rename(dir / "set/HR/img1.png", dir / "set/HR/zebra.png");
+  CHECK_THROWS_WITH(list_dataset(dir / "set", DatasetKind::Basic),
+                    Catch::Contains("pair 2") && Catch::Contains("LR/x2/img1.png") && Catch::Contains("HR/zebra.png"));
+  CHECK_NOTHROW(list_dataset(dir / "set", DatasetKind::Sra));  // SRA reads no HR
+  fs::rename(dir / "set/HR/zebra.png", dir / "set/HR/img1.png");
+  fs::rename(dir / "set/Ref/x2/img1.png", dir / "set/Ref/x2/img1.jpg");  // another extension is the same name
+  CHECK_NOTHROW(list_dataset(dir / "set", DatasetKind::Basic));
 }
 
 TEST_CASE("forward: patch draws stay inside the telephoto's view", "[data]") {
@@ -116,6 +124,35 @@ TEST_CASE("forward: patch draws stay inside the telephoto's view", "[data]") {
   CHECK(hflips < 1200);
   CHECK(can_sample_patch(62, 62, 16));  // 3*62/4 - 16 + 1 - 15 = 16 > 62/4 = 15
   CHECK_FALSE(can_sample_patch(60, 200, 16));
+}
+
+TEST_CASE("forward: every patch's Ref crop lies inside Ref/x2 for every LR size", "[data]") {
+  // For n = 4k + 3 the spec's bound put the Ref crop one pixel past the
+  // image (train failed mid-run); for the other sizes the draws are the spec's.
+  for (const int64_t p : {8, 16}) {
+    for (int64_t n = 40; n <= 120; ++n) {
+      if (!can_sample_patch(n, n, p)) continue;
+      Generator gen{uint64_t(n)};
+      int64_t highest = 0;
+      for (int k = 0; k < 3000; ++k) {
+        const PatchDraw d = draw_patch(n, n, p, gen);
+        const int64_t ref_end = 2 * (std::max(d.y, d.x) - n / 4) + d.delta + 2 * p;
+        INFO("LR " << n << ", patch " << p << ", crop at " << d.y << "," << d.x << ", delta " << d.delta);
+        REQUIRE(ref_end <= n);
+        REQUIRE(std::max(d.y, d.x) <= 3 * n / 4 - p - 15);
+        highest = std::max(highest, std::max(d.y, d.x));
+      }
+      const int64_t spec_last = 3 * n / 4 - p - 15;  // the spec's last start, drawn unless n = 4k + 3
+      CHECK(highest == (n % 4 == 3 ? spec_last - 1 : spec_last));
+    }
+  }
+  // And a whole patch cut from such a pair.
+  ImagePair pair;
+  pair.lr = coded_image(63, 63);
+  pair.ref = coded_image(63, 63);
+  pair.hr = coded_image(126, 126);
+  Generator gen(3);
+  for (int k = 0; k < 500; ++k) CHECK_NOTHROW(cut_patch(pair, DatasetKind::Basic, draw_patch(63, 63, 16, gen), 16));
 }
 
 TEST_CASE("forward: patch geometry of LR, Ref and HR crops (spec 10.2)", "[data]") {

@@ -48,6 +48,10 @@ TEST_CASE("options: numeric options of every command name their range", "[option
       {"plot-log log.jsonl --out a.png --width 100", "--width expects an integer from 400 to 8000"},
       {"plot-log log.jsonl --out a.png --smooth -1", "--smooth expects an integer from 0 to"},
       {"prepare --photos p --out o --seed -1", "--seed expects a non-negative integer"},
+      {"prepare --photos p --out o --seed ' -1'", "--seed expects a non-negative integer"},
+      {"prepare --photos p --out o --seed ' 5'", "--seed expects a non-negative integer"},
+      {"eval --data set --model '' --json e.json", "option '--model' needs a value (M), got an empty one"},
+      {"eval --data set --save-dir '' --json e.json", "option '--save-dir' needs a value"},
   };
   for (const Case& c : cases) {
     RunResult r = run_dcsr(c.args, dir.str());

@@ -1,5 +1,6 @@
 #include "apps/dcsr/args.h"
 
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -39,6 +40,11 @@ Args::Args(std::string command, std::vector<OptionSpec> specs, const std::vector
         throw UsageError("dcsr " + command_ + ": option '--" + name + "' needs a value (" + s->value_name + ")");
       value = argv[++i];
     }
+    // An empty file, folder or number is a slip of the shell ("--model $M" with M unset), never meant:
+    // taken as absent it would quietly use a default. Only free text may be empty.
+    if (!s->value_name.empty() && value.empty() && s->value_name != "TEXT")
+      throw UsageError("dcsr " + command_ + ": option '--" + name + "' needs a value (" + s->value_name +
+                       "), got an empty one");
     std::vector<std::string>& slot = values_[name];
     if (!slot.empty() && !s->repeatable)
       throw UsageError("dcsr " + command_ + ": option '--" + name + "' given more than once");
@@ -116,7 +122,8 @@ uint64_t Args::get_u64(const std::string& name, uint64_t fallback) const {
   char* end = nullptr;
   errno = 0;
   unsigned long long v = std::strtoull(text.c_str(), &end, 10);
-  if (text.empty() || text[0] == '-' || *end != '\0' || errno != 0)
+  // Digits only: strtoull also skips white space and wraps " -1" to 2^64 - 1.
+  if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0])) || *end != '\0' || errno != 0)
     throw UsageError("dcsr " + command_ + ": option --" + name + " expects a non-negative integer, got '" + text + "'");
   return uint64_t(v);
 }

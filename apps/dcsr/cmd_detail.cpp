@@ -130,7 +130,7 @@ int run_detail(const CommandInfo& self, const std::vector<std::string>& argv) {
                               {"sigma_coarse", opt.sigma_coarse},
                               {"ours", to_json(ours)},
                               {"bicubic", to_json(bic)}};
-    outputs.write(args.get("json"), [&](const std::string& path) { write_file_atomic(path, j.dump(2) + "\n"); });
+    outputs.write(args.get("json"), [&](const std::string& path) { write_file_atomic(path, j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"); });
   }
   outputs.commit();
   return 0;

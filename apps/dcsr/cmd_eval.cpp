@@ -88,7 +88,7 @@ int run_eval(const CommandInfo& self, const std::vector<std::string>& argv) {
   nlohmann::json j = eval_to_json(summary);
   j["model"] = model_path.empty() ? nlohmann::json(nullptr) : nlohmann::json(model_path);
   j["n_feats"] = net ? nlohmann::json(net->config().n_feats) : nlohmann::json(nullptr);
-  outputs.write(json_path, [&](const std::string& path) { write_file_atomic(path, j.dump(2) + "\n"); });
+  outputs.write(json_path, [&](const std::string& path) { write_file_atomic(path, j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"); });
   outputs.commit();
   std::cout << eval_table(summary) << "wrote " << json_path << "\n";
   return 0;

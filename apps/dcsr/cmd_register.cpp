@@ -179,7 +179,7 @@ int run_register(const CommandInfo& self, const std::vector<std::string>& argv) 
                              : "canonical: no\n");
   if (!json_path.empty()) {
     outputs.write(json_path,
-                  [&](const std::string& p) { write_file_atomic(p, registration_to_json(reg).dump(2) + "\n"); });
+                  [&](const std::string& p) { write_file_atomic(p, registration_to_json(reg).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"); });
     std::cout << "wrote " << json_path << "\n";
   }
   // The drawings' float32 copy of the wide image, made once and only for them.

@@ -41,6 +41,16 @@ DatasetFiles list_dataset(const std::string& root, DatasetKind kind) {
     DCSR_CHECK(files.hr.size() == files.lr.size(), "dataset '", root, "': ", lr_sub, " has ", files.lr.size(),
                " images but HR has ", files.hr.size(), " (files are paired by sorted name)");
   }
+  // Paired by sorted name, so a pair's files carry one name (any extension):
+  // a renamed or missing file would otherwise pair every later image with its
+  // neighbour's, and measure it so without a word.
+  for (size_t i = 0; i < files.lr.size(); ++i)
+    for (const std::vector<std::string>* other : {&files.ref, &files.hr}) {
+      if (other->empty()) continue;
+      const fs::path a = fs::path(files.lr[i]), b = fs::path((*other)[i]);
+      DCSR_CHECK(a.stem() == b.stem(), "dataset '", root, "': pair ", i + 1, " (by sorted name) is '", a.string(),
+                 "' with '", b.string(), "': the names differ (a pair's files must share a name; is one missing?)");
+    }
   return files;
 }
 
@@ -84,8 +94,23 @@ void Dataset::check_patch_size(int64_t patch) const {
   }
 }
 
+namespace {
+// The end (exclusive) of the LR crop's top (or left) along a side of n LR
+// pixels: the spec's 3n/4 - p + 1 - 15 (§10.2), but never so far that the
+// Ref crop, 2p long at 2 (y - n/4) + delta with delta up to 30, ends past the
+// n-pixel Ref/x2. For n = 4k + 3 the spec's bound reaches one pixel past it
+// (the reference's batch of such crops would not stack); for every other n
+// the spec's bound is the smaller, so the draws are the spec's.
+int64_t crop_start_end(int64_t n, int64_t patch) {
+  const int64_t spec = 3 * n / 4 - patch + 1 - 15;
+  const int64_t room = n - 2 * patch - 30;  // where the Ref crop may start, at delta 30
+  const int64_t ref_fits = n / 4 + (room >= 0 ? room / 2 : -((1 - room) / 2)) + 1;  // floor(room / 2)
+  return std::min(spec, ref_fits);
+}
+}  // namespace
+
 bool can_sample_patch(int64_t lr_h, int64_t lr_w, int64_t patch) {
-  auto ok = [&](int64_t n) { return 3 * n / 4 - patch + 1 - 15 > n / 4; };
+  auto ok = [&](int64_t n) { return crop_start_end(n, patch) > n / 4; };
   return ok(lr_h) && ok(lr_w);
 }
 
@@ -93,8 +118,8 @@ PatchDraw draw_patch(int64_t lr_h, int64_t lr_w, int64_t patch, Generator& gen) 
   DCSR_CHECK(can_sample_patch(lr_h, lr_w, patch), "draw_patch: LR ", lr_w, "x", lr_h, " is too small for patch ",
              patch);
   PatchDraw d;
-  d.y = gen.randint(lr_h / 4, 3 * lr_h / 4 - patch + 1 - 15);
-  d.x = gen.randint(lr_w / 4, 3 * lr_w / 4 - patch + 1 - 15);
+  d.y = gen.randint(lr_h / 4, crop_start_end(lr_h, patch));
+  d.x = gen.randint(lr_w / 4, crop_start_end(lr_w, patch));
   d.delta = gen.randint(0, 31);
   d.hflip = gen.uniform01() < 0.5;
   d.vflip = gen.uniform01() < 0.5;

@@ -142,8 +142,10 @@ void check_dataset_out_dir(const std::string& out_dir, bool force, const std::se
   for (const char* sub : {"HR", "LR/x2", "Ref/x2", "LR/x1", "Ref/x1"}) {
     const fs::path folder = fs::path(out_dir) / sub;
     for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+      // Any image the dataset's readers would list (list_images: .png, .PNG, .jpg, ...), not only .png.
       const fs::path name = it->path().filename();
-      DCSR_CHECK(name.extension() != ".png" || stems.count(name.stem().string()), "output folder '", out_dir,
+      const bool ours = name.extension() == ".png" && stems.count(name.stem().string());
+      DCSR_CHECK(ours || !is_image_file(it->path().string()), "output folder '", out_dir,
                  "' holds another dataset's pair ('", it->path().string(),
                  "'), which would mix with the new ones; choose another --out");
     }
@@ -205,7 +207,7 @@ int64_t prepare_dataset(const PrepareOptions& options) {
     record["pairs"].push_back(entry);
     if (options.progress) options.progress(int64_t(i) + 1, int64_t(photos.size()), stem);
   }
-  write_file_atomic((fs::path(root) / "prepare.json").string(), record.dump(2) + "\n");
+  write_file_atomic((fs::path(root) / "prepare.json").string(), record.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   plan.commit();
   return int64_t(photos.size());
 }

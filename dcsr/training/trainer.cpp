@@ -59,12 +59,15 @@ class JsonLog {
   // keep a closed file and write nothing).
   JsonLog(const std::string& path, bool append) {
     if (!distributed::world().is_root()) return;
+    std::error_code ec;
+    DCSR_CHECK(!fs::is_symlink(path, ec), "cannot write the training log '", path,
+               "': it is a symbolic link (outputs are never written through links; remove it)");
     file_.open(path, append ? std::ios::app : std::ios::trunc);
     DCSR_CHECK(file_, "cannot write the training log '", path, "'");
   }
   void write(const json& j) {
     if (!file_.is_open()) return;
-    file_ << j.dump() << "\n";
+    file_ << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     file_.flush();
   }
 
@@ -180,7 +183,7 @@ EvalOptions monitor_eval_options(const TrainingRun& run, const MonitorSet& set) 
 std::string run_file_in(const TrainingRun& run) {
   std::error_code ec;
   for (const std::string& path : {run.latest, run.best, run_log_path(run.cfg)})
-    if (fs::exists(path, ec)) return path;
+    if (fs::exists(fs::symlink_status(path, ec))) return path;  // a link, even to nothing, is held too
   return "";
 }
 
