@@ -263,7 +263,7 @@ Checkpoint parse_checkpoint(const std::string& bytes, const std::string& path) {
 NamedTensors module_state(const nn::Module& module) {
   NamedTensors out;
   for (const auto& [name, t] : module.named_parameters())
-    out.emplace_back(name, t.device() == kCPU ? t.detach() : t.detach().to(kCPU));
+    out.emplace_back(name, t.device() == kCPU ? t.detach().clone() : t.detach().to(kCPU));
   return out;
 }
 
@@ -282,6 +282,10 @@ void load_parameters_strict(nn::Module& module, const Checkpoint& ckpt, const st
     } else if (it->second->shape() != p.shape()) {
       wrong.push_back(printable_name(prefix + name) + " (checkpoint " + shape_str(it->second->shape()) + ", model " +
                       shape_str(p.shape()) + ")");
+    } else if (!is_floating(it->second->dtype())) {
+      // Checked with the rest, before anything is copied: a failure changes nothing.
+      wrong.push_back(printable_name(prefix + name) + " (checkpoint " + dtype_name(it->second->dtype()) +
+                      ", parameters are floating)");
     }
   }
   for (const auto& [name, t] : available)
@@ -292,14 +296,11 @@ void load_parameters_strict(nn::Module& module, const Checkpoint& ckpt, const st
     std::string sep = " ";
     if (!missing.empty()) msg += sep + summary(missing, "missing"), sep = "; ";
     if (!unexpected.empty()) msg += sep + summary(unexpected, "unexpected"), sep = "; ";
-    if (!wrong.empty()) msg += sep + summary(wrong, "with the wrong shape");
+    if (!wrong.empty()) msg += sep + summary(wrong, "with the wrong shape or dtype");
     throw Error(msg);
   }
   for (const auto& [name, p] : params) {
-    const Tensor& src = *available.at(name);
-    DCSR_CHECK(is_floating(src.dtype()), "load_parameters_strict: tensor '", prefix + name, "' is ",
-               dtype_name(src.dtype()), ", parameters are floating");
-    module.copy_into_parameter(name, src);
+    module.copy_into_parameter(name, *available.at(name));
   }
 }
 

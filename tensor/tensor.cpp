@@ -34,6 +34,16 @@ Tensor& Tensor::requires_grad_(bool value) {
   return *this;
 }
 
+void Tensor::set_grad(const Tensor& grad) {
+  if (grad.defined()) {
+    DCSR_CHECK(grad.shape() == shape() && grad.dtype() == dtype() && grad.device() == device(),
+               "set_grad: the gradient is ", shape_str(grad.shape()), " ", dtype_name(grad.dtype()), " on ",
+               device_name(grad.device()), ", the tensor ", shape_str(shape()), " ", dtype_name(dtype()), " on ",
+               device_name(device()));
+  }
+  impl().grad = grad.impl_;
+}
+
 Tensor Tensor::detach() const {
   auto view = std::make_shared<TensorImpl>();
   view->storage = impl().storage;

@@ -92,7 +92,9 @@ class Tensor {
   uint32_t output_nr() const { return impl().output_nr; }
   // The accumulated gradient (undefined until a backward reaches this leaf).
   Tensor grad() const { return Tensor(impl().grad); }
-  void set_grad(const Tensor& grad) { impl().grad = grad.impl_; }
+  // `grad` undefined, or of this tensor's shape, dtype and device (an
+  // optimizer reads it as this tensor's gradient).
+  void set_grad(const Tensor& grad);
   void zero_grad() { impl().grad.reset(); }
   // Same storage, no autograd history, requires_grad false.
   Tensor detach() const;

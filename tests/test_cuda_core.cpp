@@ -140,6 +140,18 @@ TEST_CASE("cuda: accumulating slice copies, float32 and int64", "[cuda]") {
   }
 }
 
+TEST_CASE("cuda: pad2d of an empty plane fills the whole output, as on the CPU", "[cuda]") {
+  DCSR_SKIP_WITHOUT_GPU();
+  for (const Shape& shape : {Shape{2, 3, 0, 5}, Shape{2, 3, 4, 0}}) {
+    const Tensor x = zeros(shape);
+    Tensor out = full({2, 3, shape[2] + 3, shape[3] + 2}, 42.0), out_cuda = out.to(kCUDA);
+    kernels::pad2d(x, out, {1, 1, 2, 1}, PadMode::Constant, 7.0);
+    kernels::pad2d(x.to(kCUDA), out_cuda, {1, 1, 2, 1}, PadMode::Constant, 7.0);
+    require_close(out_cuda, out, kExact, 0.0, "pad2d of " + shape_str(shape));
+    for (float v : out.to_vector<float>()) REQUIRE(v == 7.0f);
+  }
+}
+
 TEST_CASE("cuda: index_add with heavy collisions, and index_select's range check", "[cuda]") {
   DCSR_SKIP_WITHOUT_GPU();
   // Heavy collisions: 5000 source rows into 10 output rows.

@@ -108,6 +108,7 @@ Tensor pow(const Tensor& x, double exponent) {
   Tensor out = unary_kernel(UnaryOp::PowScalar, x, exponent);
   // d x^p = p x^(p-1) dx
   return autograd::record("pow", {x}, out, [x = x.detach(), exponent](const Tensor& g) {
+    if (exponent == 0.0) return TensorList{zeros_like(g)};  // x^0 is constant (p x^(p-1) is 0 * inf at x = 0)
     return TensorList{mul(g, mul(unary_kernel(UnaryOp::PowScalar, x, exponent - 1.0), exponent))};
   });
 }

@@ -158,6 +158,7 @@ Blocking choose_blocking(int64_t D, int64_t n_lanes, int64_t n_rows, int64_t bud
   b.lane_block = std::min<int64_t>(most, round_up((n_lanes + 2 * threads - 1) / (2 * threads), W));
   b.lane_block = std::max<int64_t>(std::min<int64_t>(256, round_up(n_lanes, W)), b.lane_block);
   b.lane_block = std::min(b.lane_block, round_up(most, W));
+  b.lane_block = std::max(b.lane_block, W);  // no lanes at all (Nq = 0): one empty block, not 0
   b.row_block = std::max<int64_t>(kRows, std::min<int64_t>(384, round_up(n_rows, kRows)));
   // One thread per job at most (min(threads, jobs) threads run).
   auto bytes = [&] {

@@ -87,7 +87,8 @@ void pad2d(const Tensor& x, Tensor& out, const std::array<int64_t, 4>& pads, Pad
     using T = decltype(zero);
     const int64_t H = x.size(-2), W = x.size(-1), Ho = out.size(-2), Wo = out.size(-1);
     const int64_t left = pads[0], top = pads[2];
-    const int64_t planes = x.numel() / std::max<int64_t>(H * W, 1);
+    // From the output: an empty input plane (H or W 0) still pads to a full one.
+    const int64_t planes = out.numel() / std::max<int64_t>(Ho * Wo, 1);
     const T* in = x.data<T>();
     T* o = out.data<T>();
     const T fill_value = T(value);

@@ -77,9 +77,10 @@ void pad2d(const Tensor& x, Tensor& out, const std::array<int64_t, 4>& pads, Pad
   require_float32(x, "pad2d");
   require_float32(out, "pad2d");
   const int64_t H = x.size(-2), W = x.size(-1), Ho = out.size(-2), Wo = out.size(-1);
-  const int64_t planes = H * W == 0 ? 0 : x.numel() / (H * W);
-  if (planes * Ho * Wo == 0) return;
-  DCSR_CHECK(H > 0 && W > 0, "pad2d: empty input ", shape_str(x.shape()));
+  // From the output: an empty input plane (H or W 0) still pads to a full one (constant mode).
+  const int64_t planes = Ho * Wo == 0 ? 0 : out.numel() / (Ho * Wo);
+  if (planes == 0) return;
+  DCSR_CHECK(mode != PadMode::Reflect || (H > 0 && W > 0), "pad2d: reflecting an empty input ", shape_str(x.shape()));
   pad2d_kernel<<<grid_for(planes * Ho * Wo), kBlock>>>(x.data<float>(), out.data<float>(), planes, H, W, Ho, Wo,
                                                        pads[0], pads[2], mode == PadMode::Reflect, float(value));
   DCSR_CUDA_CHECK_LAUNCH();

@@ -1,0 +1,70 @@
+// Edges of the library a C++ user meets (found by a review of the public
+// headers): empty planes, no queries, a gradient of the wrong size, a failed
+// strict load, a snapshot of the parameters, x^0 at 0.
+#include "autograd/ops.h"
+#include "nn/checkpoint.h"
+#include "nn/layers.h"
+#include "nn/optim.h"
+#include "test_util.h"
+
+using namespace dcsr;
+
+TEST_CASE("edges: pad2d of an empty plane fills the whole output; crop2d to nothing has a zero gradient",
+          "[edges]") {
+  const Tensor padded = pad2d(zeros({1, 2, 0, 3}), {1, 1, 1, 1}, PadMode::Constant, 7.0);
+  REQUIRE(padded.shape() == Shape{1, 2, 2, 5});
+  for (float v : padded.to_vector<float>()) CHECK(v == 7.0f);
+  // The gradient of a crop to width 0 is a pad of an empty plane into fresh memory.
+  { Tensor junk = full({2, 8, 16, 16}, 42.0); }  // leave non-zero bytes for the allocator to hand out
+  Tensor x = zeros({2, 8, 16, 16});
+  x.requires_grad_();
+  sum(crop2d(x, {0, 16, 0, 0})).backward();
+  for (float v : x.grad().to_vector<float>()) REQUIRE(v == 0.0f);
+}
+
+TEST_CASE("edges: max_cosine with no queries returns empty results", "[edges]") {
+  for (DType dtype : {kFloat32, kFloat64}) {
+    const MatchResult m = max_cosine(zeros({1, 4, 0}, dtype), ones({1, 4, 3}, dtype));
+    CHECK(m.confidence.shape() == Shape{1, 0});
+    CHECK(m.index.shape() == Shape{1, 0});
+  }
+}
+
+TEST_CASE("edges: set_grad refuses a gradient of another shape, dtype or device", "[edges]") {
+  Tensor w = zeros({64});
+  w.requires_grad_();
+  CHECK_THROWS_WITH(w.set_grad(ones({4})), Catch::Contains("set_grad") && Catch::Contains("(4)"));
+  CHECK_THROWS_WITH(w.set_grad(ones({64}, kFloat64)), Catch::Contains("float64"));
+  w.set_grad(ones({64}));
+  nn::Adam opt({w}, 0.1);
+  opt.step();
+  CHECK(w.to_vector<float>()[0] < 0.0f);
+  w.set_grad(Tensor());  // undefined: no gradient
+  CHECK_FALSE(w.grad().defined());
+}
+
+TEST_CASE("edges: a strict load that fails changes no parameter; module_state is a snapshot", "[edges]") {
+  Generator gen(1);
+  nn::Conv2d conv(2, 3, 3, gen);  // parameters "weight" then "bias"
+  const std::vector<float> before = conv.weight().to_vector<float>();
+  Checkpoint ck;
+  ck.tensors.push_back({"weight", full({3, 2, 3, 3}, 5.0)});
+  ck.tensors.push_back({"bias", zeros({3}, kInt64)});  // wrong dtype, found after weight
+  CHECK_THROWS_WITH(load_parameters_strict(conv, ck), Catch::Contains("bias") && Catch::Contains("int64"));
+  CHECK(conv.weight().to_vector<float>() == before);
+  // A snapshot (a "best model" kept in memory) does not follow later steps.
+  const NamedTensors snapshot = module_state(conv);
+  Tensor weight = conv.weight();
+  weight.set_grad(ones(weight.shape()));
+  nn::Adam opt({weight}, 0.1);
+  opt.step();
+  CHECK(snapshot.front().second.to_vector<float>() == before);
+  CHECK(conv.weight().to_vector<float>() != before);
+}
+
+TEST_CASE("edges: d/dx x^0 is 0, also at x = 0", "[edges]") {
+  Tensor x = from_vector<double>({0.0, 2.0}, {2});
+  x.requires_grad_();
+  sum(pow(x, 0.0)).backward();
+  CHECK(x.grad().to_vector<double>() == std::vector<double>{0.0, 0.0});
+}
