@@ -271,7 +271,7 @@ void load_parameters_strict(nn::Module& module, const Checkpoint& ckpt, const st
   std::map<std::string, const Tensor*> available;
   for (const auto& [name, t] : ckpt.tensors)
     if (name.compare(0, prefix.size(), prefix) == 0) available[name.substr(prefix.size())] = &t;
-  std::vector<std::string> missing, unexpected, wrong;
+  std::vector<std::string> missing, unexpected, wrong, not_floating;
   const NamedTensors params = module.named_parameters();
   std::set<std::string> known;
   for (const auto& [name, p] : params) {
@@ -284,19 +284,19 @@ void load_parameters_strict(nn::Module& module, const Checkpoint& ckpt, const st
                       shape_str(p.shape()) + ")");
     } else if (!is_floating(it->second->dtype())) {
       // Checked with the rest, before anything is copied: a failure changes nothing.
-      wrong.push_back(printable_name(prefix + name) + " (checkpoint " + dtype_name(it->second->dtype()) +
-                      ", parameters are floating)");
+      not_floating.push_back(printable_name(prefix + name) + " (" + dtype_name(it->second->dtype()) + ")");
     }
   }
   for (const auto& [name, t] : available)
     if (!known.count(name)) unexpected.push_back(printable_name(prefix + name));
-  if (!missing.empty() || !unexpected.empty() || !wrong.empty()) {
+  if (!missing.empty() || !unexpected.empty() || !wrong.empty() || !not_floating.empty()) {
     // One line however long the lists: a count and a few names of each kind.
     std::string msg = "load_parameters_strict: the checkpoint does not match the model:";
     std::string sep = " ";
     if (!missing.empty()) msg += sep + summary(missing, "missing"), sep = "; ";
     if (!unexpected.empty()) msg += sep + summary(unexpected, "unexpected"), sep = "; ";
-    if (!wrong.empty()) msg += sep + summary(wrong, "with the wrong shape or dtype");
+    if (!wrong.empty()) msg += sep + summary(wrong, "with the wrong shape"), sep = "; ";
+    if (!not_floating.empty()) msg += sep + summary(not_floating, "not floating (parameters are)");
     throw Error(msg);
   }
   for (const auto& [name, p] : params) {

@@ -119,7 +119,9 @@ void save_tensors(const std::string& path, const NamedTensors& tensors) {
 }
 
 std::string read_file_bytes(const std::string& path, const char* what, uint64_t max_bytes) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO would otherwise wait for a writer, forever
+  // (a regular file's reads ignore the flag).
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   DCSR_CHECK(fd >= 0, "cannot open ", what, " '", path, "': ", std::strerror(errno));
   struct stat st;
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

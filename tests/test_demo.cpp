@@ -188,7 +188,7 @@ TEST_CASE("errors: dcsr demo says how to get a model and leaves no output", "[cl
   REQUIRE_FAILS_WITH(run_dcsr("demo --lr wide.png --ref big.png --model m.ckpt", dir.str()), 1,
                      "registration needs at least");
   REQUIRE_FAILS_WITH(run_dcsr("demo --lr wide.png --model m.ckpt", dir.str()), 2, "--lr and --ref go together");
-  REQUIRE_FAILS_WITH(run_dcsr("demo " + pair + " --model m.ckpt --out ''", dir.str()), 2, "--out needs a folder");
+  REQUIRE_FAILS_WITH(run_dcsr("demo " + pair + " --model m.ckpt --out ''", dir.str()), 2, "option '--out' needs a value");
   REQUIRE_FAILS_WITH(run_dcsr("demo " + pair + " --model m.ckpt --mode 5k", dir.str()), 2, "unknown mode '5k'");
   test::write_bytes(dir / "afile", "x");
   REQUIRE_FAILS_WITH(run_dcsr("demo " + pair + " --model m.ckpt --out afile", dir.str()), 1,

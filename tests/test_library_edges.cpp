@@ -5,6 +5,10 @@
 #include "nn/checkpoint.h"
 #include "nn/layers.h"
 #include "nn/optim.h"
+#include "tensor/serialize.h"
+#include "test_files.h"
+
+#include <sys/stat.h>
 #include "test_util.h"
 
 using namespace dcsr;
@@ -67,4 +71,12 @@ TEST_CASE("edges: d/dx x^0 is 0, also at x = 0", "[edges]") {
   x.requires_grad_();
   sum(pow(x, 0.0)).backward();
   CHECK(x.grad().to_vector<double>() == std::vector<double>{0.0, 0.0});
+}
+
+TEST_CASE("edges: a model path that is a FIFO is refused at once, not waited on", "[edges]") {
+  test::TempDir dir("edges");
+  const std::string fifo = dir / "model.ckpt";
+  REQUIRE(::mkfifo(fifo.c_str(), 0644) == 0);
+  CHECK_THROWS_WITH(read_file_bytes(fifo, "model"), Catch::Contains("not a regular file"));
+  CHECK_THROWS_WITH(read_checkpoint(fifo), Catch::Contains("not a regular file"));
 }
