@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <cstring>
 #include <map>
 #include <set>
@@ -134,6 +135,27 @@ Checkpoint read_checkpoint(const std::string& path) {
 
 namespace {
 
+// The deepest nesting of arrays and objects in JSON text (brackets inside
+// strings not counted); malformed text is left to the parser.
+int64_t json_nesting_depth(const char* text, size_t size) {
+  int64_t depth = 0, deepest = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < size; ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;  // the escaped character is skipped
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
 // What a checkpoint's header entry says about one tensor.
 struct Entry {
   std::string name;
@@ -245,16 +267,15 @@ Checkpoint parse_checkpoint(const std::string& bytes, const std::string& path) {
   std::memcpy(&header_len, bytes.data() + 8, 8);
   DCSR_CHECK(header_len <= bytes.size() - 16, path, ": truncated checkpoint (header of ", header_len,
              " bytes, file has ", bytes.size(), ")");
+  // Nesting is limited: copying, comparing and printing JSON recurse. Checked
+  // by a scan of the brackets, not by a parse callback: nlohmann's callback
+  // parser looks over an object's members at each '}', so a 1.2 MB header of
+  // many small objects took 33 s to parse.
+  DCSR_CHECK(json_nesting_depth(bytes.data() + 16, size_t(header_len)) <= kMaxJsonDepth, path,
+             ": corrupt checkpoint header (JSON nested deeper than ", kMaxJsonDepth, " levels)");
   try {
-    // Nesting is limited: copying, comparing and printing JSON recurse.
-    auto depth_limit = [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
-      DCSR_CHECK(depth <= kMaxJsonDepth, path, ": corrupt checkpoint header (JSON nested deeper than ",
-                 kMaxJsonDepth, " levels)");
-      return true;
-    };
     return checkpoint_from_header(
-        nlohmann::json::parse(bytes.begin() + 16, bytes.begin() + 16 + int64_t(header_len), depth_limit), bytes,
-        header_len, path);
+        nlohmann::json::parse(bytes.begin() + 16, bytes.begin() + 16 + int64_t(header_len)), bytes, header_len, path);
   } catch (const nlohmann::json::exception& e) {
     fail(path, ": corrupt checkpoint header (", clip(e.what()), ")");
   }
@@ -267,11 +288,22 @@ NamedTensors module_state(const nn::Module& module) {
   return out;
 }
 
+namespace {
+// Whether every value of a float64 CPU tensor is finite as a float32.
+bool fits_float32(const Tensor& t) {
+  const Tensor c = t.is_cpu() ? t : t.to(kCPU);
+  const double* v = c.data<double>();
+  for (int64_t i = 0; i < c.numel(); ++i)
+    if (!(std::abs(v[i]) <= double(std::numeric_limits<float>::max()))) return false;
+  return true;
+}
+}  // namespace
+
 void load_parameters_strict(nn::Module& module, const Checkpoint& ckpt, const std::string& prefix) {
   std::map<std::string, const Tensor*> available;
   for (const auto& [name, t] : ckpt.tensors)
     if (name.compare(0, prefix.size(), prefix) == 0) available[name.substr(prefix.size())] = &t;
-  std::vector<std::string> missing, unexpected, wrong, not_floating;
+  std::vector<std::string> missing, unexpected, wrong, not_floating, beyond_float32;
   const NamedTensors params = module.named_parameters();
   std::set<std::string> known;
   for (const auto& [name, p] : params) {
@@ -285,18 +317,22 @@ void load_parameters_strict(nn::Module& module, const Checkpoint& ckpt, const st
     } else if (!is_floating(it->second->dtype())) {
       // Checked with the rest, before anything is copied: a failure changes nothing.
       not_floating.push_back(printable_name(prefix + name) + " (" + dtype_name(it->second->dtype()) + ")");
+    } else if (it->second->dtype() == kFloat64 && p.dtype() == kFloat32 && !fits_float32(*it->second)) {
+      // Finite in the file, infinite once converted (1e300): the network would compute NaN.
+      beyond_float32.push_back(printable_name(prefix + name));
     }
   }
   for (const auto& [name, t] : available)
     if (!known.count(name)) unexpected.push_back(printable_name(prefix + name));
-  if (!missing.empty() || !unexpected.empty() || !wrong.empty() || !not_floating.empty()) {
+  if (!missing.empty() || !unexpected.empty() || !wrong.empty() || !not_floating.empty() || !beyond_float32.empty()) {
     // One line however long the lists: a count and a few names of each kind.
     std::string msg = "load_parameters_strict: the checkpoint does not match the model:";
     std::string sep = " ";
     if (!missing.empty()) msg += sep + summary(missing, "missing"), sep = "; ";
     if (!unexpected.empty()) msg += sep + summary(unexpected, "unexpected"), sep = "; ";
     if (!wrong.empty()) msg += sep + summary(wrong, "with the wrong shape"), sep = "; ";
-    if (!not_floating.empty()) msg += sep + summary(not_floating, "not floating (parameters are)");
+    if (!not_floating.empty()) msg += sep + summary(not_floating, "not floating (parameters are)"), sep = "; ";
+    if (!beyond_float32.empty()) msg += sep + summary(beyond_float32, "with values beyond float32's range");
     throw Error(msg);
   }
   for (const auto& [name, p] : params) {

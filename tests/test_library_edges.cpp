@@ -2,6 +2,8 @@
 // headers): empty planes, no queries, a gradient of the wrong size, a failed
 // strict load, a snapshot of the parameters, x^0 at 0.
 #include "autograd/ops.h"
+#include "cli_runner.h"
+#include "dcsr/inference/eval.h"
 #include "nn/checkpoint.h"
 #include "nn/layers.h"
 #include "nn/optim.h"
@@ -79,4 +81,34 @@ TEST_CASE("edges: a model path that is a FIFO is refused at once, not waited on"
   REQUIRE(::mkfifo(fifo.c_str(), 0644) == 0);
   CHECK_THROWS_WITH(read_file_bytes(fifo, "model"), Catch::Contains("not a regular file"));
   CHECK_THROWS_WITH(read_checkpoint(fifo), Catch::Contains("not a regular file"));
+}
+
+TEST_CASE("edges: a float64 weight beyond float32's range is refused at load, changing nothing", "[edges]") {
+  Generator gen(1);
+  nn::Conv2d conv(2, 3, 3, gen);
+  const std::vector<float> before = conv.weight().to_vector<float>();
+  Checkpoint ck;
+  Tensor weight = full({3, 2, 3, 3}, 0.5, kFloat64);
+  weight.data<double>()[4] = 1e300;  // finite in the file, infinite as a float32
+  ck.tensors.push_back({"weight", weight});
+  ck.tensors.push_back({"bias", zeros({3}, kFloat64)});
+  CHECK_THROWS_WITH(load_parameters_strict(conv, ck), Catch::Contains("weight") && Catch::Contains("float32's range"));
+  CHECK(conv.weight().to_vector<float>() == before);
+  weight.data<double>()[4] = 3e38;  // still a float32
+  CHECK_NOTHROW(load_parameters_strict(conv, ck));
+}
+
+TEST_CASE("edges: a model file whose config claims a width its tensors cannot hold is refused before building",
+          "[edges]") {
+  test::TempDir dir("edges");
+  test::write_model(dir / "m.ckpt", 4);
+  Checkpoint ck = read_checkpoint(dir / "m.ckpt");
+  ck.config["n_feats"] = 1024;  // a 3 GB network from a file of 0.3 M values
+  save_checkpoint(dir / "wide.ckpt", ck);
+  CHECK_THROWS_WITH(load_model(dir / "wide.ckpt"), Catch::Contains("wide.ckpt") && Catch::Contains("n_feats 1024") &&
+                                                      Catch::Contains("values"));
+  ck.config["n_feats"] = 4096;
+  save_checkpoint(dir / "wider.ckpt", ck);
+  CHECK_THROWS_WITH(load_model(dir / "wider.ckpt"), Catch::Contains("from 2 to 1024"));
+  CHECK(load_model(dir / "m.ckpt")->config().n_feats == 4);
 }

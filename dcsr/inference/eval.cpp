@@ -37,8 +37,16 @@ std::unique_ptr<DcsrNet> load_model(const std::string& path, Device device) {
   // Training checkpoints also hold the optimiser state: keep the model's tensors only.
   Checkpoint model_only;
   model_only.config = ckpt.config;
+  uint64_t values = 0;
   for (auto& [name, tensor] : ckpt.tensors)
-    if (name.rfind(kOptimizerPrefix, 0) != 0) model_only.tensors.emplace_back(name, tensor);
+    if (name.rfind(kOptimizerPrefix, 0) != 0) model_only.tensors.emplace_back(name, tensor), values += tensor.numel();
+  // The network is built before its shapes are compared with the file's, so a
+  // config claiming a width the file cannot hold is refused first: a DCSR
+  // network of width n holds more than 699 n^2 values (699.2 n^2 + 0.3 M:
+  // 1.03 M at 32, 733 M at 1024), and a 4 MB file claiming 1024 built 3 GB.
+  const double needed = 699.0 * double(config.n_feats) * double(config.n_feats);
+  DCSR_CHECK(double(values) >= needed, "model file '", path, "' does not fit a DCSR network with n_feats ",
+             config.n_feats, ": it holds ", values, " values, the network more than ", uint64_t(needed));
   Generator init(0);  // overwritten by the checkpoint
   auto net = std::make_unique<DcsrNet>(config, init);
   try {

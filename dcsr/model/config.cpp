@@ -24,8 +24,8 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& json) {
                json["n_feats"].dump());
     config.n_feats = json["n_feats"].get<int64_t>();
   }
-  DCSR_CHECK(config.n_feats >= 2 && config.n_feats % 2 == 0, "model config: n_feats must be even and >= 2, got ",
-             config.n_feats);
+  DCSR_CHECK(config.n_feats >= 2 && config.n_feats <= 1024 && config.n_feats % 2 == 0,
+             "model config: n_feats must be even, from 2 to 1024 (as training takes it), got ", config.n_feats);
   return config;
 }
 
