@@ -523,6 +523,16 @@ TEST_CASE("errors: a training run never writes into another run's folder, nor le
   test::write_bytes(dir / "killed/train_log.jsonl", "{\"type\": \"start\"}\n");
   REQUIRE_FAILS_WITH(run_dcsr(base + " --out killed --steps 1", dir.str()), 1, "killed/train_log.jsonl");
   CHECK(test::read_bytes_of(dir / "killed/train_log.jsonl") == "{\"type\": \"start\"}\n");
+  // A damaged loop state is named, not indexed past the sample order (it segfaulted).
+  for (const char* key : {"iter_in_epoch", "step"}) {
+    Checkpoint damaged = read_checkpoint(dir / "a/model_latest.ckpt");
+    damaged.extra["loop"][key] = -(int64_t(1) << 40);
+    fs::create_directories(dir / "damaged");
+    save_checkpoint(dir / "damaged/model_latest.ckpt", damaged);
+    REQUIRE_FAILS_WITH(run_dcsr("train --resume damaged/model_latest.ckpt --out damaged --steps 3 --quiet", dir.str()), 1,
+                       std::string("loop state \"") + key + "\" must be an integer");
+    CHECK_FALSE(fs::exists(dir / "damaged/train_log.jsonl"));
+  }
   // A log that is a link, even to nothing, is not written through.
   fs::create_directories(dir / "linked");
   fs::create_symlink("../elsewhere.txt", dir / "linked/train_log.jsonl");

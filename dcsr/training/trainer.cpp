@@ -41,8 +41,12 @@ struct LoopState {
 
 std::string u64_str(uint64_t v) { return std::to_string(v); }
 uint64_t u64_from(const json& j, const char* what) {
-  DCSR_CHECK(j.is_string(), "checkpoint: ", what, " must be a decimal string");
-  return std::stoull(j.get<std::string>());
+  const std::string text = j.is_string() ? j.get<std::string>() : std::string();
+  bool digits = !text.empty() && text.size() <= 20;
+  for (char c : text) digits = digits && c >= '0' && c <= '9';
+  DCSR_CHECK(digits && (text.size() < 20 || text <= "18446744073709551615"), "checkpoint: ", what,
+             " must be a decimal string of a 64-bit unsigned integer");
+  return std::stoull(text);
 }
 
 bool all_finite(const Tensor& t) {
@@ -301,17 +305,36 @@ void restore_loop_state(TrainingRun& run) {
   for (auto& [name, t] : run.resume_ckpt.tensors)
     if (name.rfind(prefix, 0) == 0) adam_state.emplace_back(name.substr(prefix.size()), t);
   run.adam->load_state(adam_state);
-  const json& loop = run.resume_ckpt.extra["loop"];
-  run.st.step = loop.at("step").get<int64_t>();
-  run.st.epoch = loop.at("epoch").get<int64_t>();
-  run.st.iter_in_epoch = loop.at("iter_in_epoch").get<int64_t>();
-  run.st.best_val_psnr = loop.at("best_val_psnr").get<double>();
-  run.sample_gen.set_state({u64_from(loop.at("rng_state"), "rng_state"), u64_from(loop.at("rng_inc"), "rng_inc")});
-  // Checkpoints of earlier versions lack these two: the first log line then
-  // averages the steps since the resume, and the last step's validation may
-  // run again.
-  if (loop.contains("validated_step")) run.validated_step = loop.at("validated_step").get<int64_t>();
-  if (loop.contains("log_window")) window_from_json(loop.at("log_window"), run.since_log);
+  // The loop state is read with its types and ranges checked: a checkpoint
+  // edited or damaged there made the run index past its sample order
+  // (a segfault) or fail with the JSON library's words.
+  const std::string& file = run.options.resume;
+  try {
+    const json& loop = run.resume_ckpt.extra["loop"];
+    DCSR_CHECK(loop.is_object(), "its \"loop\" is not an object");
+    const auto count = [&](const char* key, int64_t lowest) {
+      const json& v = loop.at(key);
+      DCSR_CHECK(v.is_number_integer() && v.get<int64_t>() >= lowest && v.get<int64_t>() <= (int64_t(1) << 53),
+                 "loop state \"", key, "\" must be an integer from ", lowest, " to 2^53, got ", v.dump());
+      return v.get<int64_t>();
+    };
+    run.st.step = count("step", 0);
+    run.st.epoch = count("epoch", 0);
+    run.st.iter_in_epoch = count("iter_in_epoch", 0);
+    const json& best = loop.at("best_val_psnr");
+    DCSR_CHECK(best.is_number(), "loop state \"best_val_psnr\" must be a number, got ", best.dump());
+    run.st.best_val_psnr = best.get<double>();
+    run.sample_gen.set_state({u64_from(loop.at("rng_state"), "rng_state"), u64_from(loop.at("rng_inc"), "rng_inc")});
+    // Checkpoints of earlier versions lack these two: the first log line then
+    // averages the steps since the resume, and the last step's validation may
+    // run again.
+    if (loop.contains("validated_step")) run.validated_step = count("validated_step", -1);
+    if (loop.contains("log_window")) window_from_json(loop.at("log_window"), run.since_log);
+  } catch (const nlohmann::json::exception& e) {
+    fail("cannot resume from '", file, "': its loop state is damaged (", e.what(), ")");
+  } catch (const Error& e) {
+    fail("cannot resume from '", file, "': ", e.what());
+  }
   // A validation that set a new best after model_latest was written (at the
   // same step, before its second save; or val_every steps after it) is in
   // model_best alone. The resumed run repeats those steps exactly and
@@ -328,11 +351,14 @@ void restore_loop_state(TrainingRun& run) {
 // The log's start (or resume) marker, the epoch size and the progress bar.
 void open_log_and_progress(TrainingRun& run) {
   const TrainConfig& cfg = run.cfg;
+  run.n_samples = run.data->size() * cfg.num_patch;
+  run.iters_per_epoch = (run.n_samples + cfg.batch_size - 1) / cfg.batch_size;
+  DCSR_CHECK(run.st.iter_in_epoch < run.iters_per_epoch, "cannot resume from '", run.options.resume,
+             "': it stopped at iteration ", run.st.iter_in_epoch, " of an epoch, and this data gives ",
+             run.iters_per_epoch, " per epoch");
   run.log = std::make_unique<JsonLog>(run_log_path(cfg), run.resuming);
   run.log->write({{"type", run.resuming ? "resume" : "start"}, {"step", run.st.step}, {"epochs_done", run.st.epoch},
                   {"config", cfg.to_json()}});
-  run.n_samples = run.data->size() * cfg.num_patch;
-  run.iters_per_epoch = (run.n_samples + cfg.batch_size - 1) / cfg.batch_size;
   run.total_steps = cfg.epochs * run.iters_per_epoch;
   if (cfg.max_steps > 0) run.total_steps = std::min(run.total_steps, cfg.max_steps);
   if (run.options.progress && distributed::world().is_root())
