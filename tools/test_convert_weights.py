@@ -6,12 +6,18 @@
 Exit status 0 when all checks pass, 1 on a failure, 77 when torch is not importable (ctest skip code).
 Builds a randomly initialised DCSR (tests/reference/dcsr_ref.py) and a torchvision-layout VGG19 state dict
 by hand (torchvision is not needed), converts them, reads them back and compares bit-exactly; checks
-that a missing key, an unexpected key and a wrong shape each fail with a message naming the key.
+that a missing key, an unexpected key and a wrong shape each fail with a message naming the key; that
+the output may not be the input, that a file named like a temporary file survives, that NaN / Inf
+weights are refused; and that --check refuses, in one line naming the file, what the C++ reader
+(parse_checkpoint in nn/checkpoint.cpp) refuses.
 """
 import collections
 import contextlib
 import io
+import json
+import math
 import os
+import struct
 import subprocess
 import sys
 import tempfile
@@ -79,6 +85,56 @@ def expect_failure(args, needles, label):
     check(not os.path.exists(args[-1]), "%s: no output file left behind" % label)
 
 
+def file_bytes(path):
+    """The contents of path, None when there is no such file."""
+    if not os.path.exists(path):
+        return None
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def temp_files(folder):
+    """Files a conversion may have left behind: a temporary file is named .OUTPUT.XXXX.tmp."""
+    return sorted(n for n in os.listdir(folder) if n.startswith(".") and n.endswith(".tmp"))
+
+
+def rewrite_checkpoint(src, dst, edit=None, data_edit=None, raw_header=None):
+    """Copy the checkpoint src to dst with its JSON header changed in place by edit(header) or replaced
+    by the bytes raw_header, and its data changed in place by data_edit(data, header)."""
+    with open(src, "rb") as f:
+        blob = f.read()
+    hlen = int.from_bytes(blob[8:16], "little")
+    header = json.loads(blob[16:16 + hlen])
+    data = bytearray(blob[(16 + hlen + 63) // 64 * 64:])
+    if data_edit:
+        data_edit(data, header)
+    if edit:
+        edit(header)
+    text = raw_header if raw_header is not None else json.dumps(header, separators=(",", ":")).encode()
+    start = (16 + len(text) + 63) // 64 * 64
+    with open(dst, "wb") as f:
+        f.write(b"DCSRCKPT" + struct.pack("<Q", len(text)) + text + b"\0" * (start - 16 - len(text)) + data)
+
+
+def expect_check_refuses(path, needle, label):
+    """--check fails with exactly one line 'error: PATH: ...' containing needle (no traceback)."""
+    try:
+        rc, out, err = run("--check", path)
+    except Exception as e:  # noqa: BLE001  (what a user would see as a traceback)
+        rc, out, err = "exception", "", "%s: %s" % (type(e).__name__, e)
+    ok = (rc == 1 and err.startswith("error: %s: " % path) and err.count("\n") == 1 and needle in err
+          and "architecture check: ok" not in out)
+    check(ok, "--check refuses %s (rc %s)%s" % (label, rc, "" if ok else ": " + err.strip()[:300]))
+
+
+def set_nan(index):
+    """A data_edit putting a NaN into the first element of tensor `index`."""
+    def edit(data, header):
+        off = header["tensors"][index]["offset"]
+        data[off:off + 4] = struct.pack("<f", float("nan"))
+    return edit
+
+
 def vgg19_torchvision_state_dict(gen):
     """torchvision VGG19 layout. The 16 kept tensors have their real shapes; the keys the converter drops
     (deeper convs, classifier) get tiny placeholder tensors: their shapes are not checked, and the real
@@ -116,7 +172,7 @@ def main():
         check(header["config"] == {"model": "dcsr", "n_feats": 64} and header["format"] == "dcsr-checkpoint"
               and header["version"] == 1 and header["extra"].get("converted_from") == "basic.pt",
               "dcsr64: header fields %s" % header["config"])
-        check(not os.path.exists(p("basic.ckpt.tmp")), "no temporary file left")
+        check(not temp_files(d), "no temporary file left")
         rc, out, err = run("--check", p("basic.ckpt"))
         check(rc == 0 and "aa3.align.p_conv.4.weight" in out and "architecture check: ok" in out,
               "--check lists the tensors and validates")
@@ -185,6 +241,109 @@ def main():
         check(rc == 1 and "beyond the end" in err, "--check rejects a truncated file")
         rc, out, err = run_subprocess("dcsr", p("basic.pt"))
         check(rc == 2, "usage error exits 2")
+
+        # 6. the output may not be the input (same name, another spelling, a link to it, a hard link)
+        with open(p("basic.pt"), "rb") as f:
+            basic_pt = f.read()
+        with open(p("same.pt"), "wb") as f:  # a copy: the old converter destroyed its input
+            f.write(basic_pt)
+        os.symlink("same.pt", p("link.pt"))
+        os.link(p("same.pt"), p("hard.pt"))
+        for dst in (p("same.pt"), os.path.join(d, ".", "same.pt"), p("link.pt"), p("hard.pt")):
+            rc, out, err = run("dcsr", p("same.pt"), dst)
+            kept = file_bytes(p("same.pt")) == basic_pt
+            check(rc == 1 and err.startswith("error: ") and err.count("\n") == 1 and "input" in err and kept,
+                  "output %s = the input is refused, the input kept (rc %d) %s"
+                  % (dst[len(d) + 1:], rc, err.strip()))
+        check(not temp_files(d), "refused same-file conversions leave no temporary file")
+
+        # 7. the temporary file has a unique name: a user's OUTPUT.tmp survives; the output gets the umask's mode
+        with open(p("keep.ckpt.tmp"), "wb") as f:
+            f.write(b"precious")
+        rc, out, err = run("dcsr", p("basic.pt"), p("keep.ckpt"))
+        check(rc == 0 and file_bytes(p("keep.ckpt.tmp")) == b"precious",
+              "a file named OUTPUT.tmp is left alone (rc %d)" % rc)
+        check(not temp_files(d), "no temporary file left after a conversion")
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = os.stat(p("keep.ckpt")).st_mode & 0o777 if os.path.exists(p("keep.ckpt")) else None
+        check(mode == 0o666 & ~umask, "the output's mode follows the umask (%s)" % (mode and oct(mode)))
+        os.mkdir(p("adir.ckpt"))
+        rc, out, err = run("dcsr", p("basic.pt"), p("adir.ckpt"))
+        check(rc == 1 and err.startswith("error: ") and os.path.isdir(p("adir.ckpt")) and not temp_files(d),
+              "a failed write (the output is a folder) removes its temporary file only (rc %d)" % rc)
+
+        # 8. NaN / Inf weights are refused naming the tensor (the C++ reader refuses such a file)
+        bad = collections.OrderedDict(sd)
+        bad["res2.RBs.1.conv2.weight"] = sd["res2.RBs.1.conv2.weight"].clone()
+        bad["res2.RBs.1.conv2.weight"][0, 0, 1, 1] = float("nan")
+        torch.save(bad, p("nan.pt"))
+        expect_failure(["dcsr", p("nan.pt"), p("nan.ckpt")], ["nan.pt", "res2.RBs.1.conv2.weight", "non-finite"],
+                       "a NaN weight")
+        bad = collections.OrderedDict(vsd)
+        bad["features.5.bias"] = vsd["features.5.bias"].clone()
+        bad["features.5.bias"][3] = -float("inf")
+        torch.save(bad, p("vgg_inf.pth"))
+        expect_failure(["vgg19", p("vgg_inf.pth"), p("vgg_inf.ckpt")], ["features.5.bias", "-inf"],
+                       "an infinite weight")
+        bad = collections.OrderedDict((k, v.half()) for k, v in sd.items())
+        bad["fusion1.0.0.bias"][0] = float("inf")
+        torch.save(bad, p("half_inf.pt"))
+        expect_failure(["dcsr", p("half_inf.pt"), p("half_inf.ckpt")], ["fusion1.0.0.bias", "inf"],
+                       "an infinite float16 weight")
+
+        # 9. --check: malformed headers and what the C++ reader refuses, one line naming the file each
+        def t(i, key, value):
+            return lambda h: h["tensors"][i].__setitem__(key, value)
+
+        def overlap(h):
+            h["tensors"][3]["offset"] = h["tensors"][2]["offset"]
+
+        refused = [  # (label, file name, rewrite_checkpoint arguments, a part of the message)
+            ("no \"tensors\" key", "no_tensors", dict(edit=lambda h: h.pop("tensors")), '"tensors"'),
+            ("a tensor entry without a name", "no_name", dict(edit=lambda h: h["tensors"][1].pop("name")), '"name"'),
+            ("a tensor entry that is not an object", "entry_str",
+             dict(edit=lambda h: h["tensors"].__setitem__(3, "x")), "entry 3"),
+            ("\"config\": [1]", "config_list", dict(edit=lambda h: h.__setitem__("config", [1])), '"config"'),
+            ("a header that is a JSON array", "header_list", dict(raw_header=b"[1]"), "not a dcsr checkpoint"),
+            ("a header that is not JSON", "header_bad", dict(raw_header=b'{"format":'), "corrupt"),
+            ("n_feats \"x\"", "nfeats_str", dict(edit=lambda h: h["config"].__setitem__("n_feats", "x")), "n_feats"),
+            ("no n_feats", "nfeats_none", dict(edit=lambda h: h["config"].pop("n_feats")), "n_feats"),
+            ("a negative shape", "shape_neg", dict(edit=t(2, "shape", [-64, 3, 3, 3])), "non-negative integer"),
+            ("a string in a shape", "shape_str", dict(edit=t(2, "shape", ["a", 3, 3, 3])), "non-negative integer"),
+            ("a float in a shape", "shape_float", dict(edit=t(2, "shape", [64.0, 3, 3, 3])), "got 64.0"),
+            ("a bool in a shape", "shape_bool", dict(edit=t(2, "shape", [True, 3, 3, 3])), "got true"),
+            ("a shape that is not a list", "shape_int", dict(edit=t(2, "shape", 64)), "shape"),
+            ("a shape of 2**64 bytes", "shape_huge", dict(edit=t(2, "shape", [2 ** 62, 4])), "more than"),
+            ("a negative offset", "offset_neg", dict(edit=t(3, "offset", -64)), "offset"),
+            ("a float offset", "offset_float", dict(edit=t(3, "offset", 7040.0)), "offset"),
+            ("an offset past the data", "offset_far", dict(edit=t(3, "offset", 2 ** 40)), "beyond the end"),
+            ("overlapping tensors", "overlap", dict(edit=overlap), "overlap"),
+            ("a wrong nbytes", "nbytes", dict(edit=t(2, "nbytes", 64)), "nbytes"),
+            ("an unknown dtype", "dtype", dict(edit=t(2, "dtype", "float16")), "dtype"),
+            ("a duplicate name", "dup",
+             dict(edit=lambda h: h["tensors"][1].__setitem__("name", h["tensors"][0]["name"])), "duplicate"),
+            ("a NaN weight", "nan_weight", dict(data_edit=set_nan(2)), "non-finite"),
+            ("\"version\": true", "version_true", dict(edit=lambda h: h.__setitem__("version", True)), "version"),
+            ("\"version\": \"1\"", "version_str", dict(edit=lambda h: h.__setitem__("version", "1")), "version"),
+            ("NaN in the header", "nan_header", dict(edit=lambda h: h["extra"].__setitem__("x", math.nan)), "NaN"),
+            ("JSON nested 65 levels deep", "deep",
+             dict(edit=lambda h: h["extra"].__setitem__("d", json.loads("[" * 64 + "]" * 64))), "nested"),
+        ]
+        for label, name, kwargs, needle in refused:
+            rewrite_checkpoint(p("basic.ckpt"), p(name + ".ckpt"), **kwargs)
+            expect_check_refuses(p(name + ".ckpt"), needle, label)
+        rc, out, err = run_subprocess("--check", p("no_tensors.ckpt"))
+        check(rc == 1 and err.count("\n") == 1 and "Traceback" not in err,
+              "--check as a script: one line, no traceback (rc %d) %s" % (rc, err.strip()[:300]))
+        rewrite_checkpoint(p("basic.ckpt"), p("version_float.ckpt"), edit=lambda h: h.__setitem__("version", 1.0))
+        rc, out, err = run("--check", p("version_float.ckpt"))
+        check(rc == 0 and "architecture check: ok" in out,
+              "--check takes \"version\": 1.0 as the C++ reader does (nlohmann::json: 1.0 == 1)")
+        rewrite_checkpoint(p("basic.ckpt"), p("deep64.ckpt"),
+                           edit=lambda h: h["extra"].__setitem__("d", json.loads("[" * 62 + "1" + "]" * 62)))
+        rc, out, err = run("--check", p("deep64.ckpt"))
+        check(rc == 0, "--check takes JSON nested 64 levels deep (rc %d) %s" % (rc, err.strip()))
 
     n_pass = sum(RESULTS)
     n_fail = len(RESULTS) - n_pass
