@@ -135,25 +135,28 @@ Checkpoint read_checkpoint(const std::string& path) {
 
 namespace {
 
-// The deepest nesting of arrays and objects in JSON text (brackets inside
-// strings not counted); malformed text is left to the parser.
-int64_t json_nesting_depth(const char* text, size_t size) {
-  int64_t depth = 0, deepest = 0;
+// Whether any value of JSON text (a container, a key or a scalar) lies inside
+// more than `limit` arrays and objects: the rule nlohmann's parse callback
+// applied with its depth argument, which this file used before. Malformed
+// text is left to the parser.
+bool json_deeper_than(const char* text, size_t size, int64_t limit) {
+  int64_t depth = 0;  // containers open around the current position
   bool in_string = false;
   for (size_t i = 0; i < size; ++i) {
     const char c = text[i];
     if (in_string) {
       if (c == '\\') ++i;  // the escaped character is skipped
       else if (c == '"') in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      deepest = std::max(deepest, ++depth);
-    } else if (c == ']' || c == '}') {
-      --depth;
+      continue;
     }
+    const bool value_start = c == '[' || c == '{' || c == '"' || c == '-' || (c >= '0' && c <= '9') || c == 't' ||
+                             c == 'f' || c == 'n';
+    if (value_start && depth > limit) return true;
+    if (c == '"') in_string = true;
+    else if (c == '[' || c == '{') ++depth;
+    else if (c == ']' || c == '}') --depth;
   }
-  return deepest;
+  return false;
 }
 
 // What a checkpoint's header entry says about one tensor.
@@ -271,7 +274,7 @@ Checkpoint parse_checkpoint(const std::string& bytes, const std::string& path) {
   // by a scan of the brackets, not by a parse callback: nlohmann's callback
   // parser looks over an object's members at each '}', so a 1.2 MB header of
   // many small objects took 33 s to parse.
-  DCSR_CHECK(json_nesting_depth(bytes.data() + 16, size_t(header_len)) <= kMaxJsonDepth, path,
+  DCSR_CHECK(!json_deeper_than(bytes.data() + 16, size_t(header_len), kMaxJsonDepth), path,
              ": corrupt checkpoint header (JSON nested deeper than ", kMaxJsonDepth, " levels)");
   try {
     return checkpoint_from_header(

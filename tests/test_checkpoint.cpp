@@ -3,6 +3,7 @@
 // bounds, dtype, shapes, header shape, non-finite weights), the one-line
 // summary of strict-loading mismatches, and `dcsr export` of a checkpoint that
 // does not load strictly (nothing written, an existing output kept).
+#include <tuple>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -145,6 +146,16 @@ TEST_CASE("errors: the checkpoint header must have the documented shape", "[nn][
   text = header_with(nlohmann::json::array()).dump();
   text.insert(text.size() - 1, ",\"deep\":" + std::string(100000, '[') + std::string(100000, ']'));
   CHECK_THROWS_WITH(parse_checkpoint(header_only(text), "x.ckpt"), Catch::Contains("nested deeper than 64"));
+  // The limit as before: a value inside at most 64 arrays and objects (the
+  // root object is one of them); 64 arrays inside the root hold nothing more.
+  for (const auto& [arrays, inner, ok] : {std::make_tuple(64, "", true), std::make_tuple(65, "", false),
+                                          std::make_tuple(64, "1", false), std::make_tuple(63, "1", true)}) {
+    text = header_with(nlohmann::json::array()).dump();
+    text.insert(text.size() - 1, ",\"d\":" + std::string(size_t(arrays), '[') + inner + std::string(size_t(arrays), ']'));
+    INFO(arrays << " arrays holding '" << inner << "'");
+    if (ok) CHECK_NOTHROW(parse_checkpoint(header_only(text), "x.ckpt"));
+    else CHECK_THROWS_WITH(parse_checkpoint(header_only(text), "x.ckpt"), Catch::Contains("nested deeper than 64"));
+  }
   // Brackets and escaped quotes inside strings are not nesting.
   text = header_with(nlohmann::json::array()).dump();
   text.insert(text.size() - 1, ",\"s\":\"" + std::string(200, '[') + "\\\"" + std::string(200, '{') + "\"");
