@@ -354,19 +354,15 @@ void OutputPlan::commit_staged(Staged& s, std::vector<Output>& moved) {
 
 void OutputPlan::commit() {
   DCSR_CHECK(!done_, "internal: OutputPlan committed twice");
-  // The moves are not interrupted halfway by Ctrl-C.
-  sigset_t block, previous;
-  sigemptyset(&block);
-  sigaddset(&block, SIGINT);
-  sigaddset(&block, SIGTERM);
-  ::pthread_sigmask(SIG_BLOCK, &block, &previous);
+  // The moves are not interrupted halfway by Ctrl-C, on whichever thread
+  // the signal lands: it ends the run once they are done (or undone).
+  runtime::HoldStops hold;
   std::vector<Output> moved;
   try {
     for (Staged& s : staged_) commit_staged(s, moved);
   } catch (...) {
     for (Output& out : moved) outputs_.push_back(out);
     rollback();
-    ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     throw;
   }
   for (Output& out : moved) ::unlink(out.kept.c_str());
@@ -376,7 +372,6 @@ void OutputPlan::commit() {
   }
   for (Staged& s : staged_) remove_cleanup(s.cleanup_stage), remove_cleanup(s.cleanup_parent);
   done_ = true;
-  ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   // Rule 7, now that every input has been declared: no declared path goes.
   std::vector<std::string> declared;
   for (const Named& n : named_) declared.push_back(n.path);

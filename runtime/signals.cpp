@@ -80,7 +80,15 @@ void run_one(const Cleanup& c) {
   }
 }
 
+std::atomic<int> g_holds{0};           // live HoldStops
+std::atomic<int> g_held_signal{0};     // a signal that arrived while one lived
+
 void on_signal(int signal) {
+  if (g_holds.load() > 0) {
+    int none = 0;
+    g_held_signal.compare_exchange_strong(none, signal);
+    return;
+  }
   if (g_mode.load() == int(StopMode::kAtStepBoundary) && g_stop_signal == 0) {
     g_stop_signal = signal;
     const char note[] = "\nstopping at the next step boundary (a second signal stops at once)\n";
@@ -109,6 +117,14 @@ void install_stop_handlers(StopMode mode) {
   action.sa_flags = SA_RESTART;
   ::sigaction(SIGINT, &action, nullptr);
   ::sigaction(SIGTERM, &action, nullptr);
+}
+
+HoldStops::HoldStops() { g_holds.fetch_add(1); }
+
+HoldStops::~HoldStops() {
+  if (g_holds.fetch_sub(1) != 1) return;
+  const int held = g_held_signal.exchange(0);
+  if (held != 0) on_signal(held);  // as if it arrived now
 }
 
 int stop_signal() { return g_stop_signal; }

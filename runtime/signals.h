@@ -23,6 +23,20 @@ enum class StopMode { kImmediate, kAtStepBoundary };
 // Installs the handlers for SIGINT and SIGTERM (again: changes the mode).
 void install_stop_handlers(StopMode mode);
 
+// While one lives, a signal that would end the process at once is held: it
+// ends the process when the last one goes (its cleanups then run as usual).
+// For work that must not be cut in half on any thread, such as moving a
+// staged folder's files into place (OutputPlan::commit): blocking the signals
+// on one thread does not keep the kernel from handing a process-directed
+// signal to another (an OpenMP worker).
+class HoldStops {
+ public:
+  HoldStops();
+  ~HoldStops();
+  HoldStops(const HoldStops&) = delete;
+  HoldStops& operator=(const HoldStops&) = delete;
+};
+
 // The signal that asked the run to stop at its next step boundary, or 0.
 int stop_signal();
 // Clears the flag (tests).

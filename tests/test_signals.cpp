@@ -179,3 +179,27 @@ TEST_CASE("signals: the stop flag and the names of signals", "[signals]") {
   CHECK(runtime::signal_name(SIGTERM) == "SIGTERM");
   CHECK(runtime::signal_name(SIGHUP) == "signal " + std::to_string(SIGHUP));
 }
+
+TEST_CASE("signals: a signal during HoldStops ends the run when the hold ends, not before", "[signals]") {
+  test::TempDir dir("signals_hold");
+  const std::string marker = dir / "after_raise";
+  const pid_t child = ::fork();
+  if (child == 0) {
+    runtime::install_stop_handlers(runtime::StopMode::kImmediate);
+    const int cleanup = runtime::add_exit_cleanup(runtime::CleanupKind::kUnlink, dir / "temp");
+    std::ofstream(dir / "temp") << "x";
+    {
+      runtime::HoldStops hold;
+      ::raise(SIGINT);  // held: the work below still runs
+      std::ofstream(marker) << "ran";
+    }
+    runtime::remove_exit_cleanup(cleanup);
+    ::_exit(0);  // not reached: the held signal ends the process with 130
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 130);
+  CHECK(fs::exists(marker));
+  CHECK_FALSE(fs::exists(dir / "temp"));  // the cleanups ran as for any signal
+}
