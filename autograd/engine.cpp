@@ -143,8 +143,13 @@ void run_backward(const TensorList& roots, const TensorList& grads, bool retain_
                  shape_str(roots[i].shape()), "; pass the upstream gradient");
       seed = ones(roots[i].shape(), roots[i].dtype(), roots[i].device());
     }
-    DCSR_CHECK(seed.shape() == roots[i].shape(), "backward: gradient of shape ", shape_str(seed.shape()),
-               " for a root of shape ", shape_str(roots[i].shape()));
+    // Of the root's dtype and device too: a leaf would keep a float64 seed as
+    // its float32 .grad(), and an op's backward would blame itself.
+    DCSR_CHECK(seed.shape() == roots[i].shape() && seed.dtype() == roots[i].dtype() &&
+                   seed.device() == roots[i].device(),
+               "backward: gradient of shape ", shape_str(seed.shape()), " ", dtype_name(seed.dtype()), " on ",
+               device_name(seed.device()), " for a root of shape ", shape_str(roots[i].shape()), " ",
+               dtype_name(roots[i].dtype()), " on ", device_name(roots[i].device()));
     accumulate(buffer_of(root_edges[i].node.get())[root_edges[i].input_nr], seed);
   }
 

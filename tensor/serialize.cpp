@@ -85,11 +85,18 @@ void AtomicFileWriter::append(const char* data, size_t size) {
 
 void AtomicFileWriter::commit() {
   DCSR_CHECK(fd_ >= 0, "cannot write '", path_, "': the file was already committed or abandoned");
-  ::fsync(fd_);
-  ::close(fd_);
+  // A late error (a full disk or a quota on a network file system reports
+  // it only here) must not rename a cut temp file over a good output.
+  // EINVAL: the file system cannot sync, which is no error of the data.
+  int err = ::fsync(fd_) != 0 && errno != EINVAL ? errno : 0;
+  if (::close(fd_) != 0 && err == 0 && errno != EINTR) err = errno;
   fd_ = -1;
+  if (err != 0) {
+    std::remove(temp_.c_str());
+    fail("cannot write '", path_, "': ", std::strerror(err), " (at the end of writing its temp file)");
+  }
   if (std::rename(temp_.c_str(), path_.c_str()) != 0) {
-    const int err = errno;
+    err = errno;
     std::remove(temp_.c_str());
     fail("cannot rename '", temp_, "' to '", path_, "': ", std::strerror(err));
   }

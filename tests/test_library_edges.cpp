@@ -112,3 +112,22 @@ TEST_CASE("edges: a model file whose config claims a width its tensors cannot ho
   CHECK_THROWS_WITH(load_model(dir / "wider.ckpt"), Catch::Contains("from 2 to 1024"));
   CHECK(load_model(dir / "m.ckpt")->config().n_feats == 4);
 }
+
+TEST_CASE("edges: relu keeps NaN, as torch.relu does", "[edges]") {
+  const Tensor y = relu(from_vector<float>({std::nanf(""), -1.0f, 2.0f}, {3}));
+  const std::vector<float> v = y.to_vector<float>();
+  CHECK(std::isnan(v[0]));
+  CHECK(v[1] == 0.0f);
+  CHECK(v[2] == 2.0f);
+}
+
+TEST_CASE("edges: backward refuses a seed of another shape, dtype or device", "[edges]") {
+  Tensor x = ones({3});
+  x.requires_grad_();
+  Tensor y = mul(x, x);
+  CHECK_THROWS_WITH(y.backward(ones({3}, kFloat64)), Catch::Contains("gradient of shape (3) float64") && Catch::Contains("root of shape (3) float32"));
+  CHECK_THROWS_WITH(y.backward(ones({4})), Catch::Contains("(4)"));
+  CHECK_THROWS_WITH(x.backward(ones({3}, kFloat64)), Catch::Contains("float64"));  // a leaf too
+  y.backward(full({3}, 2.0));
+  CHECK(x.grad().to_vector<float>() == std::vector<float>{4.0f, 4.0f, 4.0f});
+}

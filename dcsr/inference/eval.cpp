@@ -136,6 +136,17 @@ EvalInputs check_eval_inputs(const std::string& data_dir, const EvalOptions& opt
     DCSR_CHECK(int64_t(in.other_refs.size()) >= in.n, "reference folder '", dir, "' holds ", in.other_refs.size(),
                " images, fewer than the ", in.n, " evaluated from '", data_dir, "'");
   }
+  // Every image's header and sizes before any image is measured: a bad third
+  // image failed only after the first two had gone through the network.
+  for (int64_t i = 0; i < in.n; ++i) {
+    const ImageInfo lr = read_image_info(in.files.lr[size_t(i)]), ref = read_image_info(in.files.ref[size_t(i)]);
+    const ImageInfo hr = read_image_info(in.files.hr[size_t(i)]);
+    check_pair_sizes(in.files, i, lr, ref, &hr);
+    DCSR_CHECK(lr.height >= kMinEvalSide && lr.width >= kMinEvalSide, "'", in.files.lr[size_t(i)], "' is ",
+               lr.width, "x", lr.height, ": evaluation needs LR images of at least ", kMinEvalSide, "x",
+               kMinEvalSide, " (SSIM's 11x11 window inside the telephoto's view of the 2x HR)");
+    if (!in.other_refs.empty()) read_image_info(in.other_refs[size_t(i)]);
+  }
   return in;
 }
 

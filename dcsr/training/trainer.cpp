@@ -271,14 +271,25 @@ void build_network(TrainingRun& run) {
     Checkpoint model_only;
     for (auto& [name, t] : run.resume_ckpt.tensors)
       if (name.rfind(kOptimizerPrefix, 0) != 0) model_only.tensors.emplace_back(name, t);
-    load_parameters_strict(*run.net, model_only);
+    try {
+      load_parameters_strict(*run.net, model_only);
+    } catch (const Error& e) {
+      fail("cannot resume from '", run.options.resume, "': it does not fit this run's network (n_feats ", cfg.n_feats,
+           "; an override given with --resume must keep the model's shape): ", e.what());
+    }
   } else if (!cfg.init.empty()) {
     auto source = load_model(cfg.init);
     DCSR_CHECK(source->config().n_feats == cfg.n_feats, "init model '", cfg.init, "' has n_feats ",
                source->config().n_feats, " but the config says ", cfg.n_feats, " (set n_feats to match)");
     for (auto& [name, t] : source->named_parameters()) run.net->copy_into_parameter(name, t);
   } else if (!cfg.vgg_init.empty()) {
-    run.net->init_matching_from_vgg(read_checkpoint(cfg.vgg_init));
+    try {
+      run.net->init_matching_from_vgg(read_checkpoint(cfg.vgg_init));
+    } catch (const Error& e) {
+      const std::string what = e.what();  // read_checkpoint's errors name the file already
+      if (what.find(cfg.vgg_init) != std::string::npos) throw;
+      fail("vgg_init '", cfg.vgg_init, "': ", what);
+    }
   }
   run.net->to(run.device);
 }
@@ -291,7 +302,12 @@ void build_loss_and_optimiser(TrainingRun& run) {
                                          "tools/convert_weights.py vgg19)");
     run.vgg = std::make_unique<Checkpoint>(read_checkpoint(cfg.vgg_weights));
   }
-  run.loss = std::make_unique<DcsrLoss>(cfg.loss, cfg.feature_space, run.vgg.get());
+  try {
+    run.loss = std::make_unique<DcsrLoss>(cfg.loss, cfg.feature_space, run.vgg.get());
+  } catch (const Error& e) {
+    if (!run.vgg) throw;
+    fail("vgg_weights '", cfg.vgg_weights, "': ", e.what());
+  }
   run.adam = std::make_unique<nn::Adam>(run.net->parameters(true), cfg.lr);
   run.schedule = std::make_unique<nn::MultiStepLR>(cfg.lr, cfg.milestones, cfg.gamma);
 }

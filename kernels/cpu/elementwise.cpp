@@ -151,7 +151,8 @@ void unary(UnaryOp op, const Tensor& x, Tensor& out, double alpha, double beta) 
       case UnaryOp::Abs: return map_unary(in, o, n, [](T v) { return std::abs(v); });
       case UnaryOp::Sqrt: return map_unary(in, o, n, [](T v) { return std::sqrt(v); });
       case UnaryOp::Sigmoid: return map_unary(in, o, n, [](T v) { return T(1) / (T(1) + std::exp(-v)); });
-      case UnaryOp::Relu: return map_unary(in, o, n, [](T v) { return v > T(0) ? v : T(0); });
+      // !(v <= 0): NaN stays NaN, as torch.relu and the fused convolutions' ReLU keep it.
+      case UnaryOp::Relu: return map_unary(in, o, n, [](T v) { return !(v <= T(0)) ? v : T(0); });
       case UnaryOp::LeakyRelu: return map_unary(in, o, n, [a](T v) { return v > T(0) ? v : a * v; });
       case UnaryOp::Clamp: return map_unary(in, o, n, [a, b](T v) { return std::min(std::max(v, a), b); });
       case UnaryOp::AddScalar: return map_unary(in, o, n, [a](T v) { return v + a; });

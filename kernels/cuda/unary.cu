@@ -23,7 +23,8 @@ struct LogF { __device__ float operator()(float v) const { return logf(v); } };
 struct AbsF { __device__ float operator()(float v) const { return fabsf(v); } };
 struct SqrtF { __device__ float operator()(float v) const { return sqrtf(v); } };
 struct SigmoidF { __device__ float operator()(float v) const { return 1.0f / (1.0f + expf(-v)); } };
-struct ReluF { __device__ float operator()(float v) const { return v > 0.0f ? v : 0.0f; } };
+// !(v <= 0): NaN stays NaN, as on the CPU and in torch.relu.
+struct ReluF { __device__ float operator()(float v) const { return !(v <= 0.0f) ? v : 0.0f; } };
 struct LeakyReluF {
   float a;
   __device__ float operator()(float v) const { return v > 0.0f ? v : a * v; }
