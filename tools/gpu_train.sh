@@ -72,6 +72,7 @@ case "$build" in /*) ;; *) build="$ROOT/$build" ;; esac
 out="${OUT:-$ROOT/gpu_train_out}"
 mkdir -p "$out"
 work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT  # also when a step dies
 summary="$out/gpu_train_seg$segment.txt"
 
 # The build: gpu_check.sh's folder when it ran in this call, else the dcsr target alone.
@@ -116,4 +117,5 @@ log_lines=$(grep -c '"type":"train"' "$work/run/train_log.jsonl" || true)
   grep '"type":"stop"' "$work/run/train_log.jsonl" | tail -1 || true
 } > "$summary"
 cat "$summary"
-rm -rf "$work"
+# The checkpoint is exported either way; a trainer that failed (not stopped by the time limit) fails the call.
+[ "$status" -eq 0 ] || [ "$status" -eq 124 ] || exit 1

@@ -65,13 +65,15 @@
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+caller="$PWD"  # the paths given on the command line (and DCSR_DATA) are the caller's
+from_caller() { case "$1" in /*) echo "$1" ;; *) echo "$caller/$1" ;; esac; }
 cd "$repo"
 
 model="models/default.ckpt"
 real_model=""
 log="models/train_log.jsonl"
 split="configs/real_split_dualfocal.json"
-build_dir="build"
+build_dir="$repo/build"
 device=cpu
 max_real_n=0
 quick=0
@@ -85,18 +87,18 @@ while [ $# -gt 0 ]; do
       [ $# -ge 2 ] || { echo "make_results: $1 needs a value (see --help)" >&2; exit 2; } ;;
   esac
   case "$1" in
-    --model) model="$2"; shift 2 ;;
-    --real-model) real_model="$2"; shift 2 ;;
-    --log) log="$2"; shift 2 ;;
-    --real-split) split="$2"; shift 2 ;;
-    --build-dir) build_dir="$2"; shift 2 ;;
+    --model) model="$(from_caller "$2")"; shift 2 ;;
+    --real-model) real_model="$2"; [ "$2" = none ] || real_model="$(from_caller "$2")"; shift 2 ;;
+    --log) log="$(from_caller "$2")"; shift 2 ;;
+    --real-split) split="$(from_caller "$2")"; shift 2 ;;
+    --build-dir) build_dir="$(from_caller "$2")"; shift 2 ;;
     --device) device="$2"; shift 2 ;;
     --max-real) max_real_n="$2"; shift 2 ;;
     --quick) quick=1; shift ;;
     --val-seed) val_seed="$2"; shift 2 ;;
     --val-sim) val_sim="$2"; shift 2 ;;
-    --work) work="$2"; shift 2 ;;
-    --out-dir) out_dir="$2"; shift 2 ;;
+    --work) work="$(from_caller "$2")"; shift 2 ;;
+    --out-dir) out_dir="$(from_caller "$2")"; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "make_results: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -112,7 +114,7 @@ png_size() {  # WIDTHxHEIGHT of a PNG, from its IHDR chunk
   python3 -c 'import struct, sys; d = open(sys.argv[1], "rb").read(24); print("%dx%d" % struct.unpack(">II", d[16:24]))' "$1"
 }
 
-data="${DCSR_DATA:-$repo/../shared/data}"
+data="$(from_caller "${DCSR_DATA:-$repo/../shared/data}")"
 data="$(cd "$data" 2>/dev/null && pwd || echo "$data")"
 for d in Set5 Set14 Sun_Hays80 dualfocal-ultrawide-wide; do
   [ -d "$data/$d" ] || die "data folder '$data/$d' not found (set DCSR_DATA to the folder holding Set5, Set14, Sun_Hays80, dualfocal-ultrawide-wide)"
@@ -159,11 +161,12 @@ work="$(cd "$work" && pwd)"
 if [ -z "$out_dir" ]; then
   if [ "$quick" = 1 ]; then out_dir="$work/report"; else out_dir="$repo/docs"; fi
 fi
+rm -rf "$work/detail" "$work/sr8k"  # a reused --work: an earlier run's scores would join this run's means
 mkdir -p "$out_dir" "$work/logs" "$work/eval" "$work/detail"
 : > "$work/logs/steps.tsv"
 threads="${DCSR_NUM_THREADS:-$(nproc)}"
 export DCSR_NUM_THREADS="$threads"
-dcsr="$repo/$build_dir/bin/dcsr"
+dcsr="$build_dir/bin/dcsr"
 
 # run NAME CMD...: runs CMD with its output in logs/NAME.log and its wall
 # milliseconds in logs/steps.tsv; on failure shows the end of the log and stops.
