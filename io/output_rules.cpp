@@ -102,6 +102,12 @@ PathIdentity identify(const std::string& path, bool follow_symlinks) {
   id.exists = (follow_symlinks ? ::stat(path.c_str(), &st) : ::lstat(path.c_str(), &st)) == 0;
   if (id.exists) id.device = st.st_dev, id.inode = st.st_ino;
   if (follow_symlinks && id.exists) id.resolved = real_path(path);
+  struct stat folder_st {};
+  if (::stat(folder_of(path).c_str(), &folder_st) == 0) {
+    id.folder_known = true;
+    id.folder_device = folder_st.st_dev, id.folder_inode = folder_st.st_ino;
+    id.name = fs::path(path).filename().string();
+  }
   if (id.resolved.empty()) {
     const std::string folder = real_path(folder_of(path));
     const std::string name = fs::path(path).filename().string();
@@ -113,6 +119,9 @@ PathIdentity identify(const std::string& path, bool follow_symlinks) {
 
 bool same_file(const PathIdentity& a, const PathIdentity& b) {
   if (a.resolved == b.resolved) return true;
+  if (a.folder_known && b.folder_known && a.folder_device == b.folder_device && a.folder_inode == b.folder_inode &&
+      !a.name.empty() && a.name == b.name)
+    return true;
   return a.exists && b.exists && a.device == b.device && a.inode == b.inode;
 }
 

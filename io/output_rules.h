@@ -53,6 +53,12 @@ struct PathIdentity {
   bool exists = false;
   dev_t device = 0;
   ino_t inode = 0;
+  // The folder's device and inode and the name in it: one folder reached by
+  // two real paths (a bind mount) still names one file.
+  bool folder_known = false;
+  dev_t folder_device = 0;
+  ino_t folder_inode = 0;
+  std::string name;
 };
 PathIdentity identify(const std::string& path, bool follow_symlinks);
 bool same_file(const PathIdentity& a, const PathIdentity& b);
