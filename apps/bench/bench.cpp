@@ -11,6 +11,8 @@
 #include <iostream>
 #include <sstream>
 
+#include "kernels/cpu_paths.h"
+
 namespace dcsr::bench {
 
 namespace {
@@ -28,6 +30,11 @@ bool selected(const Context& ctx, const std::string& name) {
   return ctx.filter.empty() || name.find(ctx.filter) != std::string::npos;
 }
 
+bool opted_in(const Context& ctx, const std::string& group) {
+  return !ctx.filter.empty() &&
+         (group.find(ctx.filter) != std::string::npos || ctx.filter.find(group) != std::string::npos);
+}
+
 Timing time_ms(const std::function<void()>& fn, int warmup, int repeats) {
   for (int i = 0; i < warmup; ++i) fn();
   std::vector<double> ms;
@@ -37,19 +44,31 @@ Timing time_ms(const std::function<void()>& fn, int warmup, int repeats) {
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
   }
   std::sort(ms.begin(), ms.end());
-  return {ms[ms.size() / 2], ms[0], repeats};
+  // The median: for an even count the mean of the middle two (the upper one alone was the slower).
+  const size_t n = ms.size();
+  const double median = n % 2 == 1 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]);
+  return {median, ms[0], repeats};
 }
 
 void emit(const Context& ctx, nlohmann::json line) {
   line["threads"] = ctx.threads;
+  // Every line names the CPU and the ISA level the kernels were asked to use
+  // (figures are compared only within one run, on one machine).
+  if (!line.contains("cpu")) line["cpu"] = kernels::cpu_paths::cpu_model();
+  if (!line.contains("isa")) line["isa"] = kernels::cpu_paths::isa_name(kernels::cpu_paths::cpu_isa());
   std::cout << line.dump() << std::endl;
 }
 
 double max_rel_diff(const Tensor& a, const Tensor& b) {
   std::vector<float> x = a.to_vector<float>(), y = b.to_vector<float>();
+  // Different sizes, or a NaN or infinity where the reference has a number,
+  // are infinitely wrong (std::max would drop a NaN).
+  if (x.size() != y.size()) return INFINITY;
   double worst = 0.0;
-  for (size_t i = 0; i < x.size(); ++i)
-    worst = std::max(worst, double(std::abs(x[i] - y[i])) / (1e-3 + std::abs(double(y[i]))));
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double d = double(std::abs(x[i] - y[i])) / (1e-3 + std::abs(double(y[i])));
+    if (!(d <= worst)) worst = std::isnan(d) ? INFINITY : d;
+  }
   return worst;
 }
 

@@ -38,6 +38,10 @@ struct Registration {
 
 // True when `name` passes the context's filter.
 bool selected(const Context& ctx, const std::string& name);
+// For a group that runs only when asked by name (long or needing extra data):
+// the filter is part of its name ("all"), or names one of its lines
+// ("allreduce_sum_f32").
+bool opted_in(const Context& ctx, const std::string& group);
 
 struct Timing {
   double median_ms = 0.0;

@@ -28,7 +28,7 @@ double median(std::vector<double> v) {
 }  // namespace
 
 DCSR_BENCH(allreduce) {
-  if (ctx.filter.empty() || std::string("allreduce").find(ctx.filter) == std::string::npos) return;
+  if (!opted_in(ctx, "allreduce")) return;
   int argc = 0;
   char** argv = nullptr;
   distributed::init(&argc, &argv);  // a no-op outside mpirun

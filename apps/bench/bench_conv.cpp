@@ -204,8 +204,12 @@ struct ConvPathScope {
 double max_abs_diff(const Tensor& a, const Tensor& b) {
   const Tensor a64 = a.to(kFloat64), b64 = b.to(kFloat64);
   const double *pa = a64.data<double>(), *pb = b64.data<double>();
+  if (a64.numel() != b64.numel()) return INFINITY;
   double most = 0;
-  for (int64_t i = 0; i < a64.numel(); ++i) most = std::max(most, std::abs(pa[i] - pb[i]));
+  for (int64_t i = 0; i < a64.numel(); ++i) {
+    const double d = std::abs(pa[i] - pb[i]);
+    if (!(d <= most)) most = std::isnan(d) ? INFINITY : d;  // a NaN is the worst error, not none
+  }
   return most;
 }
 

@@ -193,7 +193,7 @@ static void measure_density(const Context& ctx, const fs::path& photos, const fs
 }
 
 DCSR_BENCH(sr_registered) {
-  if (ctx.filter.empty() || std::string("sr_registered").find(ctx.filter) == std::string::npos) return;
+  if (!opted_in(ctx, "sr_registered")) return;
   const fs::path photos = fs::path(data_root()) / "Sun_Hays80";
   std::error_code ec;
   if (!fs::is_directory(photos, ec)) {
@@ -254,7 +254,7 @@ std::array<int64_t, 2> most_textured(const Tensor& ref, int64_t size) {
 }  // namespace
 
 DCSR_BENCH(sr_nikon_figure) {
-  if (ctx.filter.empty() || std::string("sr_nikon_figure").find(ctx.filter) == std::string::npos) return;
+  if (!opted_in(ctx, "sr_nikon_figure")) return;
   const fs::path pair = fs::path(data_root()) / "selfdzsr-nikon-demo";
   std::error_code ec;
   if (!fs::exists(pair / "LR.png", ec) || !fs::exists(pair / "Ref.png", ec)) {

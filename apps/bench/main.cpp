@@ -5,6 +5,7 @@
 // tools/bench_peer.py to alternate our runs with PyTorch's).
 // dcsr_bench --profile VARIANT [--device cpu|cuda] [--runs N]
 // Times one model workload kernel by kernel (model_workload.h).
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -24,30 +25,51 @@ int main(int argc, char** argv) {
   Context ctx;
   std::string serve, profile, device = "cpu";
   int runs = 3;
+  bool has_runs = false, has_device = false, has_filter = false;
+  const char* usage =
+      "usage: dcsr_bench [--filter TEXT] [--quick] [--no-torch]\n"
+      "       dcsr_bench --serve VARIANT [--device cpu|cuda]\n"
+      "       dcsr_bench --profile VARIANT [--device cpu|cuda] [--runs N]\n";
+  const auto usage_error = [&](const std::string& message) {
+    std::cerr << "dcsr_bench: " << message << "\n" << usage;
+    return 2;
+  };
   for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--filter" && i + 1 < argc) ctx.filter = argv[++i];
+    const std::string arg = argv[i];
+    const bool takes_value = arg == "--filter" || arg == "--serve" || arg == "--profile" || arg == "--runs" ||
+                             arg == "--device";
+    if (takes_value && i + 1 >= argc) return usage_error("option '" + arg + "' needs a value");
+    if (arg == "--filter") ctx.filter = argv[++i], has_filter = true;
     else if (arg == "--quick") ctx.quick = true;
     else if (arg == "--no-torch") ctx.with_torch = false;
-    else if (arg == "--serve" && i + 1 < argc) serve = argv[++i];
-    else if (arg == "--profile" && i + 1 < argc) profile = argv[++i];
-    else if (arg == "--runs" && i + 1 < argc) runs = std::atoi(argv[++i]);
-    else if (arg == "--device" && i + 1 < argc) device = argv[++i];
-    else {
-      std::cerr << "dcsr_bench: unknown option '" << arg
-                << "'\nusage: dcsr_bench [--filter TEXT] [--quick] [--no-torch]\n"
-                   "       dcsr_bench --serve VARIANT [--device cpu|cuda]\n"
-                   "       dcsr_bench --profile VARIANT [--device cpu|cuda] [--runs N]\n";
-      return 2;
+    else if (arg == "--serve") serve = argv[++i];
+    else if (arg == "--profile") profile = argv[++i];
+    else if (arg == "--device") device = argv[++i], has_device = true;
+    else if (arg == "--runs") {
+      // Digits only, at most 100000 (atoi took "2abc" as 2 and wrapped 2^32 + 1 to 1).
+      const std::string text = argv[++i];
+      char* end = nullptr;
+      const long long v = std::strtoll(text.c_str(), &end, 10);
+      if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0])) || *end != '\0' || v < 1 || v > 100000)
+        return usage_error("--runs expects a count from 1 to 100000, got '" + text + "'");
+      runs = int(v), has_runs = true;
+    } else if (arg == "-h" || arg == "--help") {
+      std::cout << usage;
+      return 0;
+    } else {
+      return usage_error("unknown option '" + arg + "'");
     }
   }
+  // An option that the chosen mode does not read is a mistake, not something to ignore.
+  if (!serve.empty() && !profile.empty()) return usage_error("--serve and --profile are two modes; give one");
+  if (serve.empty() && profile.empty() && (has_runs || has_device))
+    return usage_error("--runs and --device go with --serve or --profile");
+  if (!serve.empty() && has_runs) return usage_error("--runs goes with --profile");
+  if ((!serve.empty() || !profile.empty()) && (has_filter || ctx.quick || !ctx.with_torch))
+    return usage_error("--filter, --quick and --no-torch go with the benchmark groups, not --serve or --profile");
   if (!serve.empty() || !profile.empty()) {
     if (device != "cpu" && device != "cuda") {
       std::cerr << "dcsr_bench: --device expects cpu or cuda, got '" << device << "'\n";
-      return 2;
-    }
-    if (runs < 1) {
-      std::cerr << "dcsr_bench: --runs expects a positive count\n";
       return 2;
     }
     const dcsr::Device d = dcsr::device_from_name(device);

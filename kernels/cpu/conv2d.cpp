@@ -32,6 +32,7 @@
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/conv2d_common.h"
 #include "kernels/cpu/im2col.h"
+#include "kernels/cpu/isa.h"
 #include "kernels/cpu/winograd_plan.h"
 #include "runtime/profiler.h"
 
@@ -110,8 +111,10 @@ void forward_gemm(const ConvShape& s, const T* x, const T* w, const T* b, T* y, 
     if (winograd_forward_planned(s, x, w, b, y, limit, epilogue)) return;  // notes its variant
   }
 #ifdef DCSR_PACKED_GEMM
+  // Only when the AVX-512 level is the one in force (DCSR_CPU_ISA may ask
+  // for a lower one: the bench then measures, and names, the generic path).
   if constexpr (std::is_same_v<T, float>) {
-    if (forward_avx512(s, x, w, b, y, limit, epilogue)) {
+    if (cpu_isa() == CpuIsa::kAvx512 && forward_avx512(s, x, w, b, y, limit, epilogue)) {
       runtime::note_kernel_path("direct/avx512-implicit-gemm");
       return;
     }
@@ -142,7 +145,7 @@ void backward_weight_gemm(const ConvShape& s, const T* gy, const T* x, T* gw, in
   }
 #ifdef DCSR_PACKED_GEMM
   if constexpr (std::is_same_v<T, float>) {
-    if (backward_weight_avx512(s, gy, x, gw, limit)) {
+    if (cpu_isa() == CpuIsa::kAvx512 && backward_weight_avx512(s, gy, x, gw, limit)) {
       runtime::note_kernel_path("direct/avx512-implicit-gemm");
       return;
     }
@@ -217,7 +220,7 @@ void backward_input_col2im(const ConvShape& s, const T* gy, const T* w, T* gx, i
 #ifdef DCSR_PACKED_GEMM
   if constexpr (std::is_same_v<T, float>) {
     const int64_t packed_slot = slot_floats + packed::b_size(chunk, cout_g);
-    if (int64_t(workers) * packed_slot * sz <= limit) {
+    if (cpu_isa() == CpuIsa::kAvx512 && int64_t(workers) * packed_slot * sz <= limit) {
       use_packed = true;
       slot_floats = packed_slot;
       // w_g^T (K x cout_g) as packed A, from w_g stored (cout_g x K).

@@ -251,10 +251,9 @@ std::string conv_forward_path(const ConvShape& s) {
   const int m = winograd_tile_for(s);
   if (m > 0) return winograd_path_name(m);
 #ifdef DCSR_PACKED_GEMM
-  return "direct/avx512-implicit-gemm";
-#else
-  return "direct/im2col-gemm";
+  if (cpu_isa() == CpuIsa::kAvx512) return "direct/avx512-implicit-gemm";  // as forward_gemm chooses
 #endif
+  return "direct/im2col-gemm";
 }
 
 }  // namespace dcsr::kernels::cpu

@@ -16,6 +16,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -106,6 +107,7 @@ inline Check compare(const std::vector<float>& got, const std::vector<float>& re
     c.max_abs = std::max(c.max_abs, std::abs(d));
   }
   c.rel_l2 = finite ? std::sqrt(num / std::max(den, 1e-300)) : INFINITY;
+  if (!finite) c.max_abs = INFINITY;  // the values before the first NaN say nothing
   c.ok = finite && c.rel_l2 <= tolerance;
   return c;
 }
@@ -140,8 +142,13 @@ inline void print_result(const char* study, const std::string& shape, int versio
                      "\", \"version\": " + std::to_string(version) + ", \"what\": \"" + what +
                      "\", \"ok\": " + (c.ok ? "true" : "false");
   char buf[256];
-  std::snprintf(buf, sizeof(buf), ", \"rel_l2\": %.3g, \"max_abs\": %.3g", c.rel_l2, c.max_abs);
-  line += buf;
+  // JSON has no inf or NaN: a failed check's errors are null.
+  const auto number = [&](double v) {
+    char text[32];
+    std::snprintf(text, sizeof(text), "%.3g", v);
+    return std::isfinite(v) ? std::string(text) : std::string("null");
+  };
+  line += ", \"rel_l2\": " + number(c.rel_l2) + ", \"max_abs\": " + number(c.max_abs);
   if (c.ok) {
     std::snprintf(buf, sizeof(buf), ", \"ms\": %.4f", ms);
     line += buf;
@@ -235,11 +242,23 @@ using AfterVersion = std::function<void(int v, const Check& check, double ms)>;
 inline void run_versions(const char* study, const std::string& shape, const std::vector<Version>& versions,
                          int only_version, double flop, double bytes, const Peaks& peaks,
                          const AfterVersion& after = nullptr) {
+  DCSR_CHECK(only_version < int(versions.size()), "--version ", only_version, ": study ", study, " has versions 0 to ",
+             int(versions.size()) - 1);
   for (int v = 0; v < int(versions.size()); ++v) {
     if (only_version >= 0 && v != only_version) continue;
     const Version& ver = versions[size_t(v)];
     for (Tensor* out : ver.outputs) poison(*out);
-    ver.run();
+    try {
+      ver.run();
+    } catch (const std::exception& e) {
+      // One version that cannot run this shape (a size it does not take)
+      // is reported, and the others still run.
+      std::printf("{\"study\": \"%s\", \"shape\": \"%s\", \"version\": %d, \"what\": \"%s\", \"ok\": false, "
+                  "\"error\": \"%s\"}\n",
+                  study, shape.c_str(), v, json_escape(ver.what).c_str(), json_escape(e.what()).c_str());
+      std::fflush(stdout);
+      continue;
+    }
     DCSR_CUDA_CHECK(cudaDeviceSynchronize());
     const std::vector<const Tensor*> outputs(ver.outputs.begin(), ver.outputs.end());
     const Check check = compare(joined(outputs), joined(ver.references), ver.tolerance);
@@ -287,31 +306,43 @@ inline bool parse_shape(const char* text, int fields, std::vector<int64_t>& out)
   return true;
 }
 
-// main() of a study: the skip line without a GPU (exit 0), the options (the
-// usage and exit 2 on a bad one; without `spec`, arguments other than
-// --quick and --version are passed over), the machine line, then
-// body(options, peaks); an exception becomes an error line (exit 1).
+// main() of a study: the options (the usage and exit 2 on a bad one, also
+// without a GPU), the skip line without a GPU (exit 0), the machine line,
+// then body(options, peaks); an exception becomes an error line (exit 1).
 inline int study_main(int argc, char** argv, const char* study, const char* spec, int fields,
                       const std::function<void(const Options&, const Peaks&)>& body) {
-  if (!gpu_or_skip(study)) return 0;
   Options options;
+  const std::string usage = std::string("usage: study_") + study + " [--quick] [--version V]" +
+                            (spec ? std::string(" [--shape ") + spec + "]..." : std::string()) + "\n";
+  const auto bad = [&](const std::string& message) {
+    std::fprintf(stderr, "study_%s: %s\n%s", study, message.c_str(), usage.c_str());
+    return 2;
+  };
   for (int i = 1; i < argc; ++i) {
+    const bool has_value = i + 1 < argc;
     if (std::strcmp(argv[i], "--quick") == 0) {
       quick_mode() = true;
-    } else if (std::strcmp(argv[i], "--version") == 0 && i + 1 < argc) {
-      options.only_version = std::atoi(argv[++i]);
-    } else if (spec && std::strcmp(argv[i], "--shape") == 0 && i + 1 < argc) {
+    } else if (std::strcmp(argv[i], "-h") == 0 || std::strcmp(argv[i], "--help") == 0) {
+      std::printf("%s", usage.c_str());
+      return 0;
+    } else if (std::strcmp(argv[i], "--version") == 0 && has_value) {
+      const std::string text = argv[++i];
+      char* end = nullptr;
+      const long v = std::strtol(text.c_str(), &end, 10);
+      if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0])) || *end != '\0' || v > 1000)
+        return bad("--version expects a version number, got '" + text + "'");
+      options.only_version = int(v);
+    } else if (spec && std::strcmp(argv[i], "--shape") == 0 && has_value) {
       std::vector<int64_t> sizes;
-      if (!parse_shape(argv[++i], fields, sizes)) {
-        std::fprintf(stderr, "study_%s: --shape wants %s\n", study, spec);
-        return 2;
-      }
+      if (!parse_shape(argv[++i], fields, sizes)) return bad(std::string("--shape wants ") + spec);
+      for (int64_t s : sizes)
+        if (s < 1 || s > (int64_t(1) << 24)) return bad(std::string("--shape sizes are 1 to 2^24, got ") + argv[i]);
       options.shapes.push_back(sizes);
-    } else if (spec) {
-      std::fprintf(stderr, "usage: study_%s [--quick] [--version V] [--shape %s]...\n", study, spec);
-      return 2;
+    } else {
+      return bad(std::string("unknown or incomplete option '") + argv[i] + "'");
     }
   }
+  if (!gpu_or_skip(study)) return 0;
   try {
     const Peaks peaks = measure_peaks();
     print_machine(study, peaks);
