@@ -1,7 +1,8 @@
 // dcsr_bench: benchmarks that print one JSON object per line.
 //
-// Every line has "name" and "ms" (the median of several runs after warm-up)
-// and, where they apply, "gflops", "gbps", "peak_rss_mb", and ratios against
+// Every line names the CPU ("cpu") and the ISA level in force ("isa"; emit
+// adds them). Timed lines have "name" and "ms" (the median of several runs,
+// after a warm-up where the work is short enough to repeat) and, where they apply, "gflops", "gbps", "peak_rss_mb", and ratios against
 // a baseline measured in the same run ("vs_<baseline>": our throughput / the
 // baseline's, so > 1 is faster; or "time_ratio_vs_<peer>": our time / the
 // peer's, so < 1 is faster). Results are validated before they are timed.
