@@ -40,6 +40,13 @@ TensorList Node::apply(const TensorList& grads) {
   DCSR_CHECK(fn_, name_,
              ": backward through a graph whose saved tensors were already freed; a second backward over the "
              "same graph needs retain_graph=true on the first");
+  for (const Watched& w : watched_) {
+    const std::shared_ptr<Storage> storage = w.storage.lock();
+    DCSR_CHECK(!storage || storage->version() == w.version, name_,
+               " backward: a tensor this op used was changed in place after its forward (an optimizer step, "
+               "copy_into_parameter or mark_modified), so its gradient would be computed from the new values; "
+               "run the forward again after changing it");
+  }
   TensorList result = fn_(grads);
   DCSR_CHECK(result.size() == next_edges_.size(), name_, " backward returned ", result.size(),
              " gradients for ", next_edges_.size(), " inputs");
@@ -81,6 +88,11 @@ TensorList record(const char* name, const TensorList& inputs, TensorList outputs
   std::vector<OutputMeta> metas;
   for (const Tensor& out : outputs) metas.push_back({out.shape(), out.dtype(), out.device()});
   auto node = std::make_shared<Node>(name, std::move(edges), std::move(metas), std::move(fn));
+  std::vector<Node::Watched> watched;
+  for (const TensorList* list : std::initializer_list<const TensorList*>{&inputs, &outputs})
+    for (const Tensor& t : *list)
+      if (t.defined() && t.impl().storage) watched.push_back({t.impl().storage, t.impl().storage->version()});
+  node->watch(watched);
   for (size_t i = 0; i < outputs.size(); ++i) {
     Tensor& out = outputs[i];
     if (!is_floating(out.dtype())) continue;  // indices are not differentiable

@@ -50,6 +50,16 @@ class Node {
         fn_(std::move(fn)),
         releasable_(releasable) {}
 
+  // The storages of the op's inputs and outputs and their versions at the
+  // forward (Storage::version): apply() refuses to run when one changed in
+  // place since, as PyTorch does. Stricter than PyTorch, which checks only
+  // the tensors a backward saved: here every input and output counts.
+  struct Watched {
+    std::weak_ptr<Storage> storage;  // not kept alive: a freed storage changed nothing
+    uint64_t version = 0;
+  };
+  void watch(const std::vector<Watched>& watched) { watched_ = watched; }
+
   const std::string& name() const { return name_; }
   const std::vector<Edge>& next_edges() const { return next_edges_; }
   size_t num_outputs() const { return outputs_.size(); }
@@ -70,6 +80,7 @@ class Node {
   std::vector<OutputMeta> outputs_;
   BackwardFn fn_;
   bool releasable_;
+  std::vector<Watched> watched_;
 };
 
 namespace autograd {

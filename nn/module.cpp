@@ -73,6 +73,7 @@ void Module::copy_into_parameter(const std::string& name, const Tensor& values) 
   Tensor src = values.detach();
   if (src.device() != param.device()) src = src.to(param.device());
   kernels::cast(src, param);  // converts the dtype; writes into the parameter's own storage
+  param.mark_modified();
 }
 
 void Module::to(Device device) {

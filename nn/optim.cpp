@@ -35,6 +35,7 @@ void Adam::step() {
     ++param_steps_[i];
     Tensor param = params_[i];
     kernels::adam_update(param, grad, exp_avg_[i], exp_avg_sq_[i], lr_, beta1_, beta2_, eps_, param_steps_[i]);
+    param.mark_modified();
   }
   ++steps_;
 }

@@ -34,6 +34,10 @@ Tensor& Tensor::requires_grad_(bool value) {
   return *this;
 }
 
+void Tensor::mark_modified() const {
+  if (defined() && impl().storage) impl().storage->bump_version();
+}
+
 void Tensor::set_grad(const Tensor& grad) {
   if (grad.defined()) {
     DCSR_CHECK(grad.shape() == shape() && grad.dtype() == dtype() && grad.device() == device(),

@@ -7,6 +7,7 @@
 // every kernel can assume contiguous inputs.
 #pragma once
 #include <cstdint>
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,11 +31,18 @@ class Storage {
   void* data() const { return data_; }
   size_t bytes() const { return bytes_; }
   Device device() const { return device_; }
+  // Counts the in-place changes made through the library's in-place calls
+  // (an optimizer step, Module::copy_into_parameter, Tensor::mark_modified):
+  // backward refuses a node whose inputs changed after its forward, as their
+  // saved values would give a wrong gradient (autograd/node.h).
+  uint64_t version() const { return version_.load(std::memory_order_relaxed); }
+  void bump_version() { version_.fetch_add(1, std::memory_order_relaxed); }
 
  private:
   void* data_ = nullptr;
   size_t bytes_ = 0;
   Device device_;
+  std::atomic<uint64_t> version_{0};
 };
 
 struct TensorImpl {
@@ -95,6 +103,11 @@ class Tensor {
   // `grad` undefined, or of this tensor's shape, dtype and device (an
   // optimizer reads it as this tensor's gradient).
   void set_grad(const Tensor& grad);
+  // Says that this tensor's values were changed in place (its storage's
+  // version goes up): code that writes into an existing tensor through
+  // kernels or data<T>() calls it, so that a graph that saved the old values
+  // refuses to run backward.
+  void mark_modified() const;
   void zero_grad() { impl().grad.reset(); }
   // Same storage, no autograd history, requires_grad false.
   Tensor detach() const;

@@ -131,3 +131,25 @@ TEST_CASE("edges: backward refuses a seed of another shape, dtype or device", "[
   y.backward(full({3}, 2.0));
   CHECK(x.grad().to_vector<float>() == std::vector<float>{4.0f, 4.0f, 4.0f});
 }
+
+TEST_CASE("edges: backward refuses a graph whose tensors were changed in place after the forward", "[edges]") {
+  Tensor w = from_vector<double>({1.0}, {1});
+  w.requires_grad_();
+  Tensor loss = sum(mul(w, w));
+  w.set_grad(ones({1}, kFloat64));
+  nn::Adam opt({w}, 0.5);
+  opt.step();  // w changes in place: mul's saved w is no longer the forward's
+  opt.zero_grad();
+  CHECK_THROWS_WITH(loss.backward(), Catch::Contains("mul backward") && Catch::Contains("changed in place"));
+  // The forward again: the gradient of the new values.
+  Tensor again = sum(mul(w, w));
+  again.backward();
+  CHECK(w.grad().to_vector<double>()[0] == Approx(2.0 * w.to_vector<double>()[0]));
+  // Any code that writes into a tensor says so with mark_modified.
+  Tensor x = from_vector<double>({3.0}, {1});
+  x.requires_grad_();
+  Tensor y = sum(mul(x, x));
+  x.data<double>()[0] = 5.0;
+  x.mark_modified();
+  CHECK_THROWS_WITH(y.backward(), Catch::Contains("changed in place"));
+}
