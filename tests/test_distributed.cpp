@@ -281,6 +281,27 @@ TEST_CASE("distributed: sharded eval gives the single-process JSON", "[distribut
   CHECK(named);
 }
 
+// Sharded eval's ranks go at their own pace: one rank's share much longer
+// than the other's, by more than DCSR_COLLECTIVE_TIMEOUT, is no dead rank
+// while it keeps finishing tiles (the job was aborted at the gather).
+TEST_CASE("distributed: sharded eval outlasts the deadline when one rank's share is far longer", "[distributed][slow]") {
+  REQUIRE_MPI_OR_SKIP();
+  test::TempDir dir("mpi_eval_uneven");
+  test::write_dataset(dir / "set", 3, 16, 16);
+  // Image 1 (rank 1's only one) is 30 times wider and higher: its tiles take
+  // about 10 s here, each well under the deadline of 4 s.
+  write_png(dir / "set/HR/p1.png", test::test_image(960, 960, 7));
+  write_png(dir / "set/LR/x2/p1.png", test::test_image(480, 480, 8));
+  write_png(dir / "set/Ref/x2/p1.png", test::test_image(480, 480, 9));
+  test::write_model(dir / "m.ckpt", 4);
+  RunResult r = run_mpi(2, "eval --data set --model m.ckpt --json two.json --quiet", dir.str(),
+                        "-x DCSR_COLLECTIVE_TIMEOUT=4");
+  INFO(r.output);
+  CHECK(r.status == 0);
+  const nlohmann::json two = nlohmann::json::parse(test::read_bytes_of(dir / "two.json"));
+  CHECK(two["images"].size() == 3);
+}
+
 // A 2-rank training run validates and measures its monitored sets sharded
 // over the ranks: one "val" and one "monitor" line per validation point, from
 // the root, with the scores one rank gives (up to the 2-rank run's rounding).

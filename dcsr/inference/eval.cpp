@@ -187,11 +187,14 @@ EvalSummary evaluate_dataset(const std::string& data_dir, const DcsrNet* net, co
       ref = read_image(path);
       if (ref.size(2) != lr.size(2) || ref.size(3) != lr.size(3)) ref = resize_antialias(ref, lr.size(2), lr.size(3));
     }
+    if (options.working) options.working();  // read: a large image takes a while
     e.bicubic = evaluate_pair(bicubic_upsample(lr), hr);
+    if (options.working) options.working();
     if (net) {
       auto start = std::chrono::steady_clock::now();
       TiledOptions tiling;
       tiling.batch_tiles = options.tile_batch;
+      if (options.working) tiling.progress = [&](int64_t, int64_t) { options.working(); };
       TiledResult r = tiled_inference(lr, ref, options.mode, network_tile_forward(*net, options.mode), tiling);
       e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       e.sr = evaluate_pair(r.sr, hr);
@@ -202,6 +205,7 @@ EvalSummary evaluate_dataset(const std::string& data_dir, const DcsrNet* net, co
     accumulate(sum_bic, e.bicubic);
     summary.images.push_back(e);
     if (options.progress) options.progress(i + 1, n, name);
+    if (options.working) options.working();
   }
   summary.mean_sr = divide(sum_sr, double(summary.images.size()));
   summary.mean_bicubic = divide(sum_bic, double(summary.images.size()));

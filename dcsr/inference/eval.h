@@ -86,6 +86,9 @@ struct EvalOptions {
   std::string ref_from;
   int64_t tile_batch = 1;  // tiles per network call (TiledOptions::batch_tiles)
   std::function<void(int64_t done, int64_t total, const std::string& name)> progress;
+  // Called after every tile of the network (and every image): a sign of life
+  // for sharded evaluation, whose ranks go at their own pace (eval_shard.h).
+  std::function<void()> working;
   // Only images i with i % shard_count == shard_index: one rank's share of a
   // sharded evaluation (dcsr/inference/eval_shard.h); the means are over them.
   int64_t shard_index = 0, shard_count = 1;

@@ -1,5 +1,7 @@
 #include "dcsr/inference/eval_shard.h"
 
+#include "dcsr/inference/shard_reports.h"
+
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
@@ -104,8 +106,19 @@ EvalSummary evaluate_dataset_sharded(const std::string& data_dir, const DcsrNet*
   if (world.size == 1) return evaluate_dataset(data_dir, net, options);
   options.shard_index = world.rank;
   options.shard_count = world.size;
+  // The ranks go at their own pace and meet once, in the gather. A rank that
+  // finishes early must not take a slower one, still at work, for dead: each
+  // rank reports a sign of life after every tile (ShardReports, as sharded
+  // dcsr sr does), the root checks them as it works and waits, and the gather
+  // comes only when every rank has finished. The deadline then bounds one
+  // tile, not a rank's whole share.
+  ShardReports reports([](int64_t, const std::string&) {});
+  int64_t tiles_done = 0;
+  options.working = [&] { reports.progress(++tiles_done); };
   EvalSummary mine = evaluate_dataset(data_dir, net, options);
+  reports.finish();
   const std::vector<std::string> all = distributed::gather(serialise(mine.images));
+  reports.end();
   if (!world.is_root()) return mine;
   // Rank r's k-th image is image r + k N: interleave back into dataset order.
   std::vector<std::vector<ImageEval>> per_rank;

@@ -1,7 +1,7 @@
 // Items (image pairs) shared over the ranks of an mpirun job in which each
-// rank goes at its own pace: `mpirun -np N dcsr sr --lr-dir ...`. Unlike
-// sharded evaluation (eval_shard.h), whose ranks meet once in a gather at the
-// end, the ranks here report to the root as they go, so that the root alone
+// rank goes at its own pace: `mpirun -np N dcsr sr --lr-dir ...` (and, for
+// the signs of life alone, sharded evaluation: eval_shard.cpp). The ranks
+// report to the root as they go, so that the root alone
 // prints one progress display and every item's lines, and so that a pair that
 // takes minutes on one rank does not look like a dead rank to the others:
 //
