@@ -62,6 +62,16 @@ void set_int16_match_allowed(bool allowed) { cpu::set_int16_match_allowed(allowe
 void reset_int16_match_allowed() { cpu::reset_int16_match_allowed(); }
 const char* int16_match_sweep() { return cpu::int16_match_sweep(); }
 
+const char* float32_sweep_width() {
+#if defined(__AVX512F__)
+  return "avx512";  // as kernels/cpu/dot_sweep.h and max_cosine_patches.cpp choose
+#elif defined(__AVX2__)
+  return "avx2";
+#else
+  return "generic";
+#endif
+}
+
 bool patch_match_allowed() { return cpu::patch_match_allowed(); }
 void set_patch_match_allowed(bool allowed) { cpu::set_patch_match_allowed(allowed); }
 void reset_patch_match_allowed() { cpu::reset_patch_match_allowed(); }

@@ -70,6 +70,10 @@ void reset_int16_match_stats();
 // nullptr where it declines (generic level, AVX-512 without VNNI,
 // DCSR_CPU_MATCH=float32).
 const char* int16_match_sweep();
+// The vector width the float32 matching sweeps (max_cosine's, the map
+// sweep's) were compiled for: "avx512", "avx2" or "generic". They are chosen
+// at build time, not by cpu_isa(): DCSR_CPU_ISA does not change them.
+const char* float32_sweep_width();
 // ---- the map sweep of float32 patch matching (kernels/cpu/max_cosine_patches.h) ----
 // patch_match (descriptors with their feature maps) tries it first, on every
 // ISA level, unless DCSR_CPU_MATCH is int16 or float32; the values and

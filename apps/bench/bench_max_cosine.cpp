@@ -118,7 +118,7 @@ void bench_max_cosine(const Context& ctx, const std::string& name, int64_t nq, i
                          {"dim", D},
                          {"ms", ours.median_ms},
                          {"path", int16.queries > 0 ? std::string("int16-exact/") + paths::int16_match_sweep()
-                                                    : std::string("float32-sweep/") + paths::isa_name(paths::cpu_isa())},
+                                                    : std::string("float32-sweep/") + paths::float32_sweep_width()},
                          {"ms_float32_sweep", float32_sweep.median_ms},
                          {"time_ratio_vs_float32_sweep", ours.median_ms / float32_sweep.median_ms},
                          {"int16_rescored_per_query", double(int16.rescored) / double(std::max<int64_t>(1, int16.queries))},
