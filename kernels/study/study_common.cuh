@@ -230,6 +230,9 @@ struct Version {
   std::vector<const Tensor*> references;
   double tolerance = 0.0;
   std::function<void()> run;
+  // This version's own work when it is not the study's (a stage that only
+  // moves data: flop 0 and the bytes it moves); -1: the study's.
+  double flop = -1.0, bytes = -1.0;
 };
 
 // Prints a study's extra lines for version v once it is checked (and timed:
@@ -263,7 +266,8 @@ inline void run_versions(const char* study, const std::string& shape, const std:
     const std::vector<const Tensor*> outputs(ver.outputs.begin(), ver.outputs.end());
     const Check check = compare(joined(outputs), joined(ver.references), ver.tolerance);
     const double ms = check.ok ? time_ms(ver.run) : 0.0;
-    print_result(study, shape, v, ver.what.c_str(), check, ms, flop, bytes, peaks);
+    print_result(study, shape, v, ver.what.c_str(), check, ms, ver.flop >= 0 ? ver.flop : flop,
+                 ver.bytes >= 0 ? ver.bytes : bytes, peaks);
     if (after) after(v, check, ms);
   }
 }
