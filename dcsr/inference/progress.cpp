@@ -19,7 +19,11 @@ ProgressBar::ProgressBar(std::string label, int64_t total, int64_t start_done, d
       start_(std::chrono::steady_clock::now()),
       last_draw_(start_) {}
 
-ProgressBar::~ProgressBar() { finish(); }
+// Unwound before any work was reported (an error in the checks before the
+// loop): nothing to show, so no empty "0 it/s" line ahead of the error.
+ProgressBar::~ProgressBar() {
+  if (drawn_ || done_ != start_done_) finish();
+}
 
 double ProgressBar::rate() const {
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
