@@ -153,3 +153,28 @@ TEST_CASE("edges: backward refuses a graph whose tensors were changed in place a
   x.mark_modified();
   CHECK_THROWS_WITH(y.backward(), Catch::Contains("changed in place"));
 }
+
+TEST_CASE("edges: eval's table keeps one row per line and its columns, whatever the names", "[edges]") {
+  EvalSummary s;
+  for (const char* name : {"a\nb\t.png", "\xc3\xbcn\xc3\xaf" "c\xc3\xb8" "d\xc3\xa9.png", "a_name_far_longer_than_the_column_is.png"}) {
+    ImageEval e;
+    e.name = name;
+    s.images.push_back(e);
+  }
+  const std::string table = eval_table(s);
+  std::istringstream lines(table);
+  std::string line;
+  int rows = 0;
+  while (std::getline(lines, line)) {
+    // 24 characters of name (UTF-8: count the bytes that start a character), then the method.
+    size_t chars = 0, byte = 0;
+    for (; byte < line.size() && chars < 24; ++byte)
+      if ((static_cast<unsigned char>(line[byte]) & 0xC0) != 0x80) ++chars;
+    while (byte < line.size() && (static_cast<unsigned char>(line[byte]) & 0xC0) == 0x80) ++byte;
+    INFO(line);
+    CHECK(line.compare(byte, 1, " ") == 0);
+    ++rows;
+  }
+  CHECK(rows == 1 + 3 + 1);  // header, the images (bicubic only), the mean
+  CHECK_THAT(table, Catch::Contains("a?b?.png") && Catch::Contains("a_name_far_longer_than_~"));
+}

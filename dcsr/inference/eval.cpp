@@ -231,13 +231,33 @@ nlohmann::json eval_to_json(const EvalSummary& s) {
           {"mean", mean}};
 }
 
+namespace {
+// A name in a column of `width` characters (not bytes): control characters
+// shown as '?', a longer name cut to its first width - 1 characters and "~"
+// (the JSON keeps every name whole), padded with spaces.
+std::string table_cell(const std::string& name, size_t width) {
+  std::vector<std::string> chars;  // UTF-8 sequences, one character each
+  for (size_t i = 0; i < name.size();) {
+    const unsigned char c = static_cast<unsigned char>(name[i]);
+    size_t len = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    len = std::min(len, name.size() - i);
+    chars.push_back(c < 0x20 || c == 0x7F ? std::string("?") : name.substr(i, len));
+    i += len;
+  }
+  std::string out;
+  if (chars.size() > width) chars.resize(width - 1), chars.push_back("~");
+  for (const std::string& ch : chars) out += ch;
+  return out + std::string(width - std::min(width, chars.size()), ' ');
+}
+}  // namespace
+
 std::string eval_table(const EvalSummary& s) {
   std::ostringstream out;
   char line[256];
   auto row = [&](const std::string& name, const char* method, const QualityScores& q) {
-    std::snprintf(line, sizeof(line), "%-24.24s %-8s %8.3f %8.4f %10.3f %10.4f\n", name.c_str(), method, q.psnr,
-                  q.ssim, q.psnr_fov, q.ssim_fov);
-    out << line;
+    std::snprintf(line, sizeof(line), " %-8s %8.3f %8.4f %10.3f %10.4f\n", method, q.psnr, q.ssim, q.psnr_fov,
+                  q.ssim_fov);
+    out << table_cell(name, 24) << line;
   };
   if (s.unrelated_ref || !s.ref_from.empty()) out << "reference: " << reference_text(s) << "\n";
   std::snprintf(line, sizeof(line), "%-24s %-8s %8s %8s %10s %10s\n", "image", "method", "PSNR", "SSIM", "PSNR-FoV",
