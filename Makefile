@@ -84,7 +84,8 @@ bench-peer: build
 	@sh tools/with_torch_python.sh tools/bench_peer.py --binary $(BUILD)/bin/dcsr_bench $(BENCH_PEER_ARGS)
 
 # The first minute: set-up, build only the `dcsr` command, super-resolve the
-# embedded real dual-camera pair (demo/) with models/default.ckpt and write
+# embedded real dual-camera pair (demo/) in 8K mode with models/real.ckpt
+# (models/default.ckpt when it is absent, or in 4K mode) and write
 # out/demo/{sr,side_by_side,confidence}.png. DEMO_ARGS passes options, e.g.
 # DEMO_ARGS="--model M --out DIR --mode 4k".
 demo: configure

@@ -52,6 +52,7 @@ TEST_CASE("options: numeric options of every command name their range", "[option
       {"prepare --photos p --out o --seed ' 5'", "--seed expects a non-negative integer"},
       {"eval --data set --model '' --json e.json", "option '--model' needs a value (M), got an empty one"},
       {"eval --data set --save-dir '' --json e.json", "option '--save-dir' needs a value"},
+      {"eval --data set --device gpu --json e.json", "option --device expects cpu or cuda, got 'gpu'"},
   };
   for (const Case& c : cases) {
     RunResult r = run_dcsr(c.args, dir.str());

@@ -6,6 +6,7 @@
 
 #include "apps/dcsr/args.h"
 #include "dcsr/model/config.h"
+#include "tensor/types.h"
 #include "io/output_rules.h"
 
 namespace dcsr::cli {
@@ -58,6 +59,11 @@ std::string find_repo_file(const std::string& relative);
 // Applies --threads N when given (1 to dcsr::kMaxThreads, runtime/threads.h:
 // the same limit as DCSR_NUM_THREADS).
 void apply_threads(const Args& args);
+
+// --device (default cpu): a name other than cpu or cuda is a usage error (exit
+// 2, as every wrong command line); `require_gpu` false: only the name is
+// checked (a command that runs on the CPU whatever is asked, as prepare).
+Device device_option(const Args& args, const std::string& command, bool require_gpu = true);
 
 // The files of one command: a thin front for io/output_rules.h (the rules
 // and what they promise are there). Declare every input and output before any

@@ -81,7 +81,7 @@ int run_demo(const CommandInfo& self, const std::vector<std::string>& argv) {
   if (args.has("lr") != args.has("ref")) throw UsageError("dcsr demo: --lr and --ref go together");
   apply_threads(args);
   const bool quiet = args.has("quiet");
-  const Device device = select_device(args.get("device", "cpu"));
+  const Device device = device_option(args, "demo");
 
   // Everything that can be checked cheaply, before minutes of work.
   const std::string lr_path = demo_image(args, "lr", "demo/ultrawide.jpg");

@@ -152,7 +152,7 @@ CommandInfo detail_command() {
       "dcsr register --json); --registration none takes it as it is: the canonical layout (TELE the wide\n"
       "image's size, the central half at twice the density) or, with --fov, that view at twice the density.";
   c.options = {{"sr", "OUT", "the super-resolved image (twice WIDE's size)"},
-               {"ref", "TELE", "the telephoto in the output's geometry"},
+               {"ref", "TELE", "the telephoto as taken (as dcsr sr takes it; registered with --registration)"},
                {"lr", "WIDE", "the wide image the output was made from"},
                {"registration", "auto|none|R.json", "how TELE lies in WIDE (default auto, as dcsr sr)"},
                {"fov", "Y0,X0,H,W", "with --registration none: TELE's view in WIDE pixels (default the central half)"},

@@ -50,7 +50,7 @@ int run_eval(const CommandInfo& self, const std::vector<std::string>& argv) {
   if (distributed::world().size > 1 && !save_dir.empty())
     throw UsageError("dcsr eval: --save-dir is not supported with several ranks yet; run it as one process");
   apply_threads(args);
-  const Device device = select_device(args.get("device", "cpu"));
+  const Device device = device_option(args, "eval");
   opt.tile_batch = args.get_int_in("tile-batch", 1, 1, 256);
   const EvalInputs inputs = check_eval_inputs(data, opt);  // folder errors before loading a model
   const DatasetFiles& files = inputs.files;

@@ -22,7 +22,7 @@ int run_prepare_real(const Args& args) {
   opt.out_dir = args.require("out");
   opt.force = args.has("force");
   apply_threads(args);
-  select_device(args.get("device", "cpu"));
+  device_option(args, "prepare", /*require_gpu=*/false);  // the registration runs on the CPU
   ProgressBar bar("prepare --real", 0);
   opt.progress = [&](int64_t done, int64_t total, const std::string& name) {
     bar.set_total(total);
@@ -53,7 +53,7 @@ int run_prepare(const CommandInfo& self, const std::vector<std::string>& argv) {
     throw UsageError("dcsr prepare: --sim must be camera or classic, got '" + sim + "'");
   opt.simulation = parse_simulation(sim);
   apply_threads(args);
-  select_device(args.get("device", "cpu"));  // accepted for uniformity; the simulation runs on the CPU
+  device_option(args, "prepare", /*require_gpu=*/false);  // accepted for uniformity; the simulation runs on the CPU
   ProgressBar bar("prepare", 0);
   opt.progress = [&](int64_t done, int64_t total, const std::string& name) {
     bar.set_total(total);

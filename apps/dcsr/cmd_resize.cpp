@@ -24,7 +24,7 @@ int run_resize(const CommandInfo& self, const std::vector<std::string>& argv) {
   long long w = 0, h = 0;
   char rest = 0;
   if (std::sscanf(size.c_str(), "%lldx%lld%c", &w, &h, &rest) != 2 || w < 1 || h < 1 || w > 65535 || h > 65535)
-    throw UsageError("dcsr resize: --size expects WIDTHxHEIGHT (e.g. 4032x3024), got '" + size + "'");
+    throw UsageError("dcsr resize: --size expects WIDTHxHEIGHT, each side 1 to 65535 (e.g. 4032x3024), got '" + size + "'");
   if (w * h > kMaxImagePixels)  // what any reader of the output would refuse, before gigabytes are made
     throw UsageError("dcsr resize: --size " + size + " is " + std::to_string(w * h) + " pixels, more than the " +
                      std::to_string(kMaxImagePixels) + " (2^28) an image may have");
@@ -62,7 +62,7 @@ CommandInfo resize_command() {
   c.usage = "dcsr resize --in IMAGE --out OUT.png|OUT.jpg --size WxH [--bit-depth 8|16] [--quality Q]";
   c.details = "The resampler of dcsr prepare (MATLAB imresize's bicubic); the aspect ratio is not kept. The output's "
               "format follows its extension: .png (8-bit, or 16-bit with --bit-depth 16) or .jpg/.jpeg (--quality).";
-  c.options = {{"in", "IMAGE", "input image (PNG, JPEG, BMP, HEIC; a JPEG's EXIF orientation is applied)"},
+  c.options = {{"in", "IMAGE", "input image (PNG, JPEG, BMP, HEIC; its orientation (JPEG EXIF, PNG eXIf, HEIF) is applied)"},
                {"out", "OUT", "output image: .png or .jpg/.jpeg"},
                {"size", "WxH", "output width x height in pixels"},
                {"bit-depth", "8|16", "PNG bits per sample (default 8; JPEG: 8 only)"},

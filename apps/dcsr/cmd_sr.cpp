@@ -277,7 +277,7 @@ int run_sr(const CommandInfo& self, const std::vector<std::string>& argv) {
     throw UsageError("dcsr sr: one pair (--lr/--ref/--out) runs in one process; under mpirun, give folders "
                      "(--lr-dir/--ref-dir/--out-dir) to share their pairs over the ranks");
   apply_threads(args);
-  const Device device = select_device(args.get("device", "cpu"));
+  const Device device = device_option(args, "sr");
   s.tile_batch = args.get_int_in("tile-batch", 1, 1, 256);
   s.band_bytes = output_band_bytes();
   s.write_behind = write_behind_for(device);
