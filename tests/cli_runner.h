@@ -71,6 +71,14 @@ inline void write_model(const std::string& path, int64_t n_feats, uint64_t seed 
 }
 
 // A dataset of n pairs with LR h x w in the CameraFusion layout.
+// Replaces pair `name` (e.g. "p1.png") of a write_dataset folder with one whose
+// LR/x2 and Ref/x2 are h x w (HR twice that): a dataset of mixed sizes.
+inline void resize_pair(const std::string& root, const std::string& name, int64_t h, int64_t w, uint64_t seed) {
+  write_png(root + "/HR/" + name, test_image(2 * h, 2 * w, seed));
+  write_png(root + "/LR/x2/" + name, test_image(h, w, seed + 1));
+  write_png(root + "/Ref/x2/" + name, test_image(h, w, seed + 2));
+}
+
 inline void write_dataset(const std::string& root, int64_t n, int64_t h, int64_t w) {
   namespace fs = std::filesystem;
   for (const char* sub : {"HR", "LR/x2", "Ref/x2", "LR/x1", "Ref/x1"}) fs::create_directories(fs::path(root) / sub);

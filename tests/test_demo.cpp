@@ -341,9 +341,7 @@ TEST_CASE("forward: dcsr eval --unrelated-ref gives each image another image's r
   test::TempDir dir("unrel");
   test::write_dataset(dir / "set", 3, 24, 28);
   // The third reference has another size: it is resized to the LR's.
-  write_png(dir / "set/Ref/x2/p2.png", test::test_image(30, 20, 7));
-  write_png(dir / "set/LR/x2/p2.png", test::test_image(30, 20, 8));
-  write_png(dir / "set/HR/p2.png", test::test_image(60, 40, 9));
+  test::resize_pair(dir / "set", "p2.png", 30, 20, 7);
   test::write_model(dir / "m.ckpt", 4);
   RunResult own = run_dcsr("eval --data set --model m.ckpt --json own.json --quiet", dir.str());
   INFO(own.output);

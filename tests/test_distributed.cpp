@@ -290,9 +290,7 @@ TEST_CASE("distributed: sharded eval outlasts the deadline when one rank's share
   test::write_dataset(dir / "set", 3, 16, 16);
   // Image 1 (rank 1's only one) is 30 times wider and higher: its tiles take
   // about 10 s here, each well under the deadline of 4 s.
-  write_png(dir / "set/HR/p1.png", test::test_image(960, 960, 7));
-  write_png(dir / "set/LR/x2/p1.png", test::test_image(480, 480, 8));
-  write_png(dir / "set/Ref/x2/p1.png", test::test_image(480, 480, 9));
+  test::resize_pair(dir / "set", "p1.png", 480, 480, 7);
   test::write_model(dir / "m.ckpt", 4);
   RunResult r = run_mpi(2, "eval --data set --model m.ckpt --json two.json --quiet", dir.str(),
                         "-x DCSR_COLLECTIVE_TIMEOUT=4");
