@@ -523,6 +523,9 @@ TEST_CASE("errors: a training run never writes into another run's folder, nor le
   test::write_bytes(dir / "killed/train_log.jsonl", "{\"type\": \"start\"}\n");
   REQUIRE_FAILS_WITH(run_dcsr(base + " --out killed --steps 1", dir.str()), 1, "killed/train_log.jsonl");
   CHECK(test::read_bytes_of(dir / "killed/train_log.jsonl") == "{\"type\": \"start\"}\n");
+  // A basic run is continued by dcsr train, not dcsr sra (which continued it as basic training).
+  REQUIRE_FAILS_WITH(run_dcsr("sra --resume a/model_latest.ckpt --out a3 --steps 4 --quiet", dir.str()), 1,
+                     "is a basic training run");
   // A damaged loop state is named, not indexed past the sample order (it segfaulted).
   for (const char* key : {"iter_in_epoch", "step"}) {
     Checkpoint damaged = read_checkpoint(dir / "a/model_latest.ckpt");
@@ -596,6 +599,11 @@ TEST_CASE("errors: dcsr train and sra check their configuration", "[cli][train]"
   write_dataset(dir / "set", 1, 64, 64);
   REQUIRE_FAILS_WITH(run_dcsr("train --out x --quiet", dir.str()), 1, "'data'");
   REQUIRE_FAILS_WITH(run_dcsr("train --data set --set wat=1", dir.str()), 2, "unknown config key 'wat'");
+  // The kind of run is the command's: sra under train's name, or basic under sra's, is refused.
+  REQUIRE_FAILS_WITH(run_dcsr("train --data set --set sra=true --out k1 --quiet", dir.str()), 1, "an SRA run");
+  write_model(dir / "m8.ckpt", 8);
+  REQUIRE_FAILS_WITH(run_dcsr("sra --data set --init m8.ckpt --set sra=false --out k2 --quiet", dir.str()), 1,
+                     "a basic training run");
   REQUIRE_FAILS_WITH(run_dcsr("train --data set --set patch_size=big", dir.str()), 2, "'patch_size'");
   REQUIRE_FAILS_WITH(run_dcsr("train --data set --config nope.json", dir.str()), 1, "nope.json");
   test::write_bytes(dir / "bad.json", "{\"lr\": ");

@@ -107,4 +107,15 @@ TEST_CASE("errors: dcsr detail bounds its options before any work", "[detail][cl
   REQUIRE_FAILS_WITH(test::run_dcsr(base + " --sigma-coarse 1e6", dir.str()), 2, "--sigma-coarse");
   REQUIRE_FAILS_WITH(test::run_dcsr(base + " --fov 10,10,20,20junk", dir.str()), 2, "--fov");
   REQUIRE_FAILS_WITH(test::run_dcsr(base + " --fov 10,10,20,20,5", dir.str()), 2, "--fov");
+  // A huge origin or size (their sum overflowed: a crash, or a negative size).
+  REQUIRE_FAILS_WITH(test::run_dcsr(base + " --fov 9223372036854775807,0,20,20", dir.str()), 2, "does not lie inside");
+  REQUIRE_FAILS_WITH(test::run_dcsr(base + " --fov 1,1,9223372036854775807,20", dir.str()), 2, "does not lie inside");
+  // An odd-sized canonical pair, as dcsr sr --registration none takes it: TELE the wide image's size.
+  write_png(dir / "lr_odd.png", test::test_image(41, 43, 1));
+  write_png(dir / "sr_odd.png", test::test_image(82, 86, 2));
+  write_png(dir / "ref_odd.png", test::test_image(41, 43, 3));
+  const test::RunResult odd =
+      test::run_dcsr("detail --sr sr_odd.png --lr lr_odd.png --ref ref_odd.png --registration none --block 16", dir.str());
+  INFO(odd.output);
+  CHECK(odd.status == 0);
 }

@@ -36,7 +36,9 @@ std::array<int64_t, 4> parse_fov(const Args& args, int64_t lr_h, int64_t lr_w) {
   for (size_t i = 0; i < 4; ++i)
     if (!(in >> v[i]) || (i < 3 && !(in >> comma)) || comma != ',' || (i == 3 && in >> extra))
       throw UsageError("dcsr detail: --fov must be Y0,X0,H,W in wide-image pixels, got '" + args.get("fov") + "'");
-  if (v[0] < 0 || v[1] < 0 || v[2] <= 0 || v[3] <= 0 || v[0] + v[2] > lr_h || v[1] + v[3] > lr_w)
+  // Compared without sums, which a huge value would overflow.
+  if (v[0] < 0 || v[1] < 0 || v[2] <= 0 || v[3] <= 0 || v[0] > lr_h || v[1] > lr_w || v[2] > lr_h - v[0] ||
+      v[3] > lr_w - v[1])
     throw UsageError("dcsr detail: --fov " + args.get("fov") + " does not lie inside the " + std::to_string(lr_w) +
                      "x" + std::to_string(lr_h) + " wide image");
   return v;
@@ -86,6 +88,12 @@ int run_detail(const CommandInfo& self, const std::vector<std::string>& argv) {
   DCSR_CHECK(sr.size(2) == 2 * h && sr.size(3) == 2 * w, "the output '", sr_path, "' is ", sr.size(3), "x",
              sr.size(2), " but twice the wide image '", lr_path, "' is ", 2 * w, "x", 2 * h);
   std::array<int64_t, 4> fov = parse_fov(args, h, w);
+  // The canonical layout of an odd-sized pair (TELE the wide image's size, as
+  // `dcsr sr --registration none` takes it): the central half is h/2 x w/2
+  // wide pixels, so the telephoto's last row or column lies past it.
+  if (registration == "none" && !args.has("fov") && ref.size(2) == h && ref.size(3) == w &&
+      (2 * fov[2] != h || 2 * fov[3] != w))
+    ref = crop(ref, 0, 0, 2 * fov[2], 2 * fov[3]);
   if (registration != "none") {  // the telephoto normalised into the output's geometry (registration/normalise.h)
     const Registration r = registration == "auto" ? register_pair(lr, ref) : read_registration_file(registration);
     const NormalisedReference n = normalise_reference(ref, r, h, w);

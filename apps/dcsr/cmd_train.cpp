@@ -87,6 +87,7 @@ int run_training(const CommandInfo& self, const std::vector<std::string>& argv, 
 
   TrainOptions options;
   options.progress = !args.has("quiet");
+  options.expect_sra = sra ? 1 : 0;
   TrainConfig config = sra ? TrainConfig::sra_defaults() : TrainConfig::basic_defaults();
   if (args.has("resume")) {
     if (overrides.contains("init") || overrides.contains("vgg_init"))

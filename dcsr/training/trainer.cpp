@@ -162,6 +162,13 @@ void read_config_and_resume_state(TrainingRun& run, const TrainConfig& config_in
     run.cfg = TrainConfig::from_json(run.resume_ckpt.extra["train_config"], TrainConfig());
     run.cfg = TrainConfig::from_json(run.options.resume_overrides, run.cfg);
   }
+  if (run.options.expect_sra >= 0 && run.cfg.sra != (run.options.expect_sra == 1)) {
+    const char* kind = run.cfg.sra ? "an SRA run (dcsr sra)" : "a basic training run (dcsr train)";
+    if (run.resuming)
+      fail("'", run.options.resume, "' is ", kind, "; continue it with that command's --resume");
+    fail("the config describes ", kind, " (\"sra\": ", run.cfg.sra ? "true" : "false",
+         "); the key is the command's, not the config's");
+  }
   run.cfg.validate();
   run.device = select_device(run.cfg.device);
   run.mode = mode_from_name(run.cfg.mode);

@@ -135,6 +135,10 @@ struct TrainOptions {
   // The config overrides given on the command line, applied on top of the
   // checkpoint's config when resuming (JSON object of keys).
   nlohmann::json resume_overrides = nlohmann::json::object();
+  // The kind of run the command makes: 1 SRA (dcsr sra), 0 basic (dcsr
+  // train), -1 either. A config or a resumed checkpoint of the other kind is
+  // refused (dcsr sra --resume on a basic run continued basic training).
+  int expect_sra = -1;
   bool progress = true;  // the progress bar on stderr
   // Asked before every step: a non-empty answer (e.g. "SIGINT") stops the run
   // at that step boundary: model_latest is saved, a stop line with that reason
