@@ -249,8 +249,17 @@ TEST_CASE("errors: normalise_reference names a mismatched or empty view", "[norm
   const Similarity t{2.0, 0.0, 10.0, 7.0};
   Registration other_size = make_registration(t, 30, 44);
   CHECK_THROWS_WITH(normalise_reference(tele, other_size, 30, 40), Catch::Contains("another size"));
+  // A view outside the wide image, or mostly (a registration saved for another wide image).
   const Similarity away{2.0, 0.0, 500.0, 7.0};
   CHECK_THROWS_WITH(normalise_reference(tele, make_registration(away, 30, 40), 30, 40),
+                    Catch::Contains("0% of the telephoto's view inside the 40x30 wide image"));
+  const Similarity mostly_out{2.0, 0.0, 32.0, 7.0};  // 20 px wide, 12 of them past the right edge
+  CHECK_THROWS_WITH(normalise_reference(tele, make_registration(mostly_out, 30, 40), 30, 40),
+                    Catch::Contains("41% of the telephoto's view"));  // 26 of 64 sample columns
+  const Similarity half_in{2.0, 0.0, 30.0, 7.0};  // 10 of its 20 px inside
+  CHECK_NOTHROW(normalise_reference(tele, make_registration(half_in, 30, 40), 30, 40));
+  const Similarity tiny{64.0, 0.0, 10.0, 7.0};  // 0.6 x 0.5 wide pixels
+  CHECK_THROWS_WITH(normalise_reference(tele, make_registration(tiny, 30, 40), 30, 40),
                     Catch::Contains("does not cover a whole pixel"));
   CHECK_THROWS_WITH(normalise_reference(tele.to(kFloat64), make_registration(t, 30, 40), 30, 40),
                     Catch::Contains("float32"));

@@ -151,6 +151,19 @@ NormalisedReference place_reference(int64_t th, int64_t tw, const Registration& 
                    std::abs(corners[k][1] - registration.fov_quad[k][1]) < 1e-3,
                "the registration's field of view does not match the ", tw, "x", th,
                " telephoto: it was made for an image of another size");
+  // Registration keeps pairs with at least half the view inside the wide
+  // image; a saved one made for another wide image may put the view anywhere.
+  // Measured on a 64 x 64 grid over the telephoto's frame (register measures
+  // on its own samples, so the bar here is a little lower: 45%).
+  int64_t inside = 0;
+  for (int64_t i = 0; i < 64; ++i)
+    for (int64_t j = 0; j < 64; ++j) {
+      const auto p = t.to_wide((double(j) + 0.5) / 64.0 * double(tw), (double(i) + 0.5) / 64.0 * double(th));
+      inside += p[0] >= 0 && p[1] >= 0 && p[0] <= double(lr_w) && p[1] <= double(lr_h);
+    }
+  DCSR_CHECK(inside >= int64_t(0.45 * 64 * 64), "the registration puts ", std::llround(100.0 * double(inside) / 4096.0),
+             "% of the telephoto's view inside the ", lr_w, "x", lr_h,
+             " wide image (registration keeps at least half): was it made for another wide image?");
   NormalisedReference out;
   out.fov = fov_rect(t, th, tw, lr_h, lr_w);
   out.ref_rect = view_bounds(t, th, tw, lr_h, lr_w);
