@@ -60,10 +60,13 @@ std::string resolve_model_path(const std::string& given, Mode mode) {
     if (mode == Mode::K8 && fs::is_regular_file(reals[i], ec)) return reals[i].string();
     if (fs::is_regular_file(basics[i], ec)) return basics[i].string();
   }
-  std::string looked;
-  for (const fs::path& place : candidates("models/default.ckpt"))
-    looked += (looked.empty() ? "" : ", ") + fs::absolute(place).lexically_normal().string();
-  fail("no model given and no default model found (looked for models/default.ckpt in: ", looked,
+  std::string looked;  // every place, in the order searched (8K mode: real.ckpt, then default.ckpt, at each)
+  for (size_t i = 0; i < basics.size(); ++i) {
+    if (mode == Mode::K8) looked += (looked.empty() ? "" : ", ") + fs::absolute(reals[i]).lexically_normal().string();
+    looked += (looked.empty() ? "" : ", ") + fs::absolute(basics[i]).lexically_normal().string();
+  }
+  fail("no model given and no default model found (looked for ",
+       mode == Mode::K8 ? "models/real.ckpt, then models/default.ckpt" : "models/default.ckpt", ": ", looked,
        "). Get one by training (dcsr train --data DIR, then use experiments/basic/model_latest.ckpt) or by "
        "converting the released weights (tools/convert_weights.py dcsr model_basic.pt models/default.ckpt), then "
        "pass --model FILE, set DCSR_MODEL, or install it (make install PREFIX=P puts it in P/share/dcsr/models)");
