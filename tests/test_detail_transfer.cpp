@@ -89,6 +89,9 @@ TEST_CASE("errors: detail transfer names the shapes it cannot compare", "[detail
   const Tensor a = textured(120, 160, 1), b = textured(120, 150, 1), tiny = textured(40, 40, 1);
   CHECK_THROWS_WITH(detail_transfer(a, b), Catch::Contains("(1, 3, 120, 160)") && Catch::Contains("(1, 3, 120, 150)"));
   CHECK_THROWS_WITH(detail_transfer(tiny, tiny), Catch::Contains("smaller than one block"));
+  // A flat telephoto has no detail band: the measure is undefined, not 0.
+  const Tensor flat = full({1, 3, 120, 160}, 0.5);
+  CHECK_THROWS_WITH(detail_transfer(a, flat), Catch::Contains("undefined"));
 }
 
 TEST_CASE("errors: dcsr detail bounds its options before any work", "[detail][cli]") {

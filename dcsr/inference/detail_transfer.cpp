@@ -77,8 +77,13 @@ DetailScore detail_transfer(const Tensor& image, const Tensor& ref, const Detail
     sum_w += weight[size_t(k)], sum_wn += weight[size_t(k)] * ncc[size_t(k)];
     sum_a += energy_a[size_t(k)], sum_t += energy_t[size_t(k)];
   }
+  // No telephoto detail at all (a flat telephoto, or a band so narrow it
+  // holds nothing): no correlation or ratio is defined, and 0 would read as
+  // "no detail transferred".
+  DCSR_CHECK(sum_t > 0.0, "detail_transfer: the telephoto's detail band is empty in the view (a flat image, or the "
+             "two sigmas too close together): the measure is undefined");
   score.correlation = sum_w > 0.0 ? sum_wn / sum_w : 0.0;
-  score.energy_ratio = sum_t > 0.0 ? sum_a / sum_t : 0.0;
+  score.energy_ratio = sum_a / sum_t;
   return score;
 }
 
