@@ -46,7 +46,8 @@ if [ "$(id -u)" -ne 0 ]; then
   sudo="sudo"
 fi
 export DEBIAN_FRONTEND=noninteractive
-echo "setup: installing ${missing[*]} ${optional[*]}"
+all=("${missing[@]}" "${optional[@]}")
+echo "setup: installing ${all[*]}"
 if ! $sudo apt-get update -qq || ! $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" "${optional[@]}" >/dev/null; then
   # The required ones alone, so that a missing optional package does not stop the build.
   if [ ${#missing[@]} -eq 0 ]; then
