@@ -292,18 +292,19 @@ std::string OutputPlan::stage_folder(const std::string& dir_as_given, const std:
   const std::string home = s.dir_existed ? dir : folder_of(dir);
   const std::string base = s.dir_existed ? std::string(".stage") : "." + fs::path(dir).filename().string();
   s.stage = (fs::path(home) / (base + pid_suffix())).string();
-  if (!s.dir_existed) {
+  if (!s.dir_existed)
     claim_internal((fs::path(identify(dir, false).resolved).parent_path() / (base + pid_suffix())).string(), what,
                    dir);
-    // Make the missing parents now; `dir` itself appears at the commit. They
-    // are registered at once, so that a failure from here on (or a signal)
-    // removes them again.
+  // Registered before anything is made, so that a failure from here on (or a
+  // signal) removes what was.
+  staged_.push_back(s);
+  Staged& added = staged_.back();
+  if (!added.dir_existed) {
+    // Make the missing parents now; `dir` itself appears at the commit.
     std::vector<fs::path> missing;
     for (fs::path p = fs::absolute(dir, ec).lexically_normal().parent_path(); !p.empty() && !fs::exists(p, ec);
          p = p.parent_path())
       missing.push_back(p);
-    staged_.push_back(s);
-    Staged& added = staged_.back();
     for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
       DCSR_CHECK(fs::create_directory(*it, ec) || fs::is_directory(*it), "cannot create the output folder '", dir,
                  "' (", what, "): cannot create '", it->string(), "' (", ec.message(), ")");
@@ -311,11 +312,8 @@ std::string OutputPlan::stage_folder(const std::string& dir_as_given, const std:
     }
     if (!missing.empty())  // the outermost one made holds everything else made
       added.cleanup_parent = runtime::add_exit_cleanup(runtime::CleanupKind::kRemoveTree, missing.back().string());
-  } else {
-    staged_.push_back(s);
   }
   sweep_later(home);
-  Staged& added = staged_.back();
   fs::remove_all(added.stage, ec);  // our pid's name: stale if present
   DCSR_CHECK(::mkdir(added.stage.c_str(), 0755) == 0, "cannot create the output folder '", dir, "' (", what,
              "): cannot create the staging folder '", added.stage, "' (", std::strerror(errno), ")");

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <set>
+
+#include "runtime/json_text.h"
 
 namespace dcsr {
 
@@ -107,9 +109,9 @@ std::string encode_checkpoint(const Checkpoint& ckpt) {
     nlohmann::ordered_json header;
     header["format"] = kFormat;
     header["version"] = kVersion;
-    header["config"] = nlohmann::ordered_json::parse(ckpt.config.is_null() ? "{}" : ckpt.config.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    header["config"] = nlohmann::ordered_json::parse(ckpt.config.is_null() ? "{}" : json_text(ckpt.config));
     header["tensors"] = entries;
-    header["extra"] = nlohmann::ordered_json::parse(ckpt.extra.is_null() ? "{}" : ckpt.extra.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    header["extra"] = nlohmann::ordered_json::parse(ckpt.extra.is_null() ? "{}" : json_text(ckpt.extra));
     text = header.dump();
   } catch (const nlohmann::json::exception& e) {
     fail("cannot encode the checkpoint header: ", clip(e.what()));

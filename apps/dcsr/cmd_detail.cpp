@@ -20,6 +20,7 @@
 #include "dcsr/registration/normalise.h"
 #include "dcsr/registration/register.h"
 #include "io/image_io.h"
+#include "runtime/json_text.h"
 #include "tensor/serialize.h"
 
 namespace dcsr::cli {
@@ -138,7 +139,7 @@ int run_detail(const CommandInfo& self, const std::vector<std::string>& argv) {
                               {"sigma_coarse", opt.sigma_coarse},
                               {"ours", to_json(ours)},
                               {"bicubic", to_json(bic)}};
-    outputs.write(args.get("json"), [&](const std::string& path) { write_file_atomic(path, j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"); });
+    outputs.write(args.get("json"), [&](const std::string& path) { write_file_atomic(path, json_text(j, 2) + "\n"); });
   }
   outputs.commit();
   return 0;

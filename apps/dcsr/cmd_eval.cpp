@@ -8,6 +8,7 @@
 #include "dcsr/inference/eval_shard.h"
 #include "dcsr/inference/progress.h"
 #include "nn/distributed.h"
+#include "runtime/json_text.h"
 #include "tensor/serialize.h"
 
 namespace dcsr::cli {
@@ -82,13 +83,13 @@ int run_eval(const CommandInfo& self, const std::vector<std::string>& argv) {
       bar->update(done, name);
     };
   }
-  EvalSummary summary = evaluate_dataset_sharded(data, net.get(), opt);
+  EvalSummary summary = evaluate_dataset_sharded(inputs, net.get(), opt);
   if (bar) bar->finish();
   if (!root) return 0;
   nlohmann::json j = eval_to_json(summary);
   j["model"] = model_path.empty() ? nlohmann::json(nullptr) : nlohmann::json(model_path);
   j["n_feats"] = net ? nlohmann::json(net->config().n_feats) : nlohmann::json(nullptr);
-  outputs.write(json_path, [&](const std::string& path) { write_file_atomic(path, j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"); });
+  outputs.write(json_path, [&](const std::string& path) { write_file_atomic(path, json_text(j, 2) + "\n"); });
   outputs.commit();
   std::cout << eval_table(summary) << "wrote " << json_path << "\n";
   return 0;

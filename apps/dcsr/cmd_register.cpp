@@ -15,6 +15,7 @@
 #include "dcsr/figures/raster.h"
 #include "dcsr/registration/register.h"
 #include "io/image_io.h"
+#include "runtime/json_text.h"
 #include "tensor/serialize.h"
 
 namespace dcsr::cli {
@@ -179,7 +180,7 @@ int run_register(const CommandInfo& self, const std::vector<std::string>& argv) 
                              : "canonical: no\n");
   if (!json_path.empty()) {
     outputs.write(json_path,
-                  [&](const std::string& p) { write_file_atomic(p, registration_to_json(reg).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"); });
+                  [&](const std::string& p) { write_file_atomic(p, json_text(registration_to_json(reg), 2) + "\n"); });
     std::cout << "wrote " << json_path << "\n";
   }
   // The drawings' float32 copy of the wide image, made once and only for them.

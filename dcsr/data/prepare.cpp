@@ -14,6 +14,7 @@
 #include "dcsr/data/camera_sim.h"
 #include "io/image_io.h"
 #include "io/output_rules.h"
+#include "runtime/json_text.h"
 #include "runtime/threads.h"
 #include "tensor/serialize.h"
 
@@ -207,7 +208,7 @@ int64_t prepare_dataset(const PrepareOptions& options) {
     record["pairs"].push_back(entry);
     if (options.progress) options.progress(int64_t(i) + 1, int64_t(photos.size()), stem);
   }
-  write_file_atomic((fs::path(root) / "prepare.json").string(), record.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  write_file_atomic((fs::path(root) / "prepare.json").string(), json_text(record, 2) + "\n");
   plan.commit();
   return int64_t(photos.size());
 }

@@ -16,6 +16,7 @@
 #include "dcsr/registration/register.h"
 #include "io/image_io.h"
 #include "io/output_rules.h"
+#include "runtime/json_text.h"
 #include "tensor/serialize.h"
 
 namespace dcsr {
@@ -153,7 +154,7 @@ int64_t prepare_real_dataset(const RealPrepareOptions& options) {
                                {"registration", registration_to_json(registrations[i])}});
     if (options.progress) options.progress(int64_t(wides.size() + i) + 1, int64_t(2 * wides.size()), stem);
   }
-  write_file_atomic((fs::path(root) / "prepare.json").string(), record.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  write_file_atomic((fs::path(root) / "prepare.json").string(), json_text(record, 2) + "\n");
   plan.commit();
   return int64_t(wides.size());
 }

@@ -142,6 +142,7 @@ EvalInputs check_eval_inputs(const std::string& data_dir, const EvalOptions& opt
     const ImageInfo lr = read_image_info(in.files.lr[size_t(i)]), ref = read_image_info(in.files.ref[size_t(i)]);
     const ImageInfo hr = read_image_info(in.files.hr[size_t(i)]);
     check_pair_sizes(in.files, i, lr, ref, &hr);
+    // SSIM's 11x11 window must fit the central half of the 2x HR (the FoV scores, no shave).
     DCSR_CHECK(lr.height >= kMinEvalSide && lr.width >= kMinEvalSide, "'", in.files.lr[size_t(i)], "' is ",
                lr.width, "x", lr.height, ": evaluation needs LR images of at least ", kMinEvalSide, "x",
                kMinEvalSide, " (SSIM's 11x11 window inside the telephoto's view of the 2x HR)");
@@ -151,12 +152,15 @@ EvalInputs check_eval_inputs(const std::string& data_dir, const EvalOptions& opt
 }
 
 EvalSummary evaluate_dataset(const std::string& data_dir, const DcsrNet* net, const EvalOptions& options) {
-  const EvalInputs in = check_eval_inputs(data_dir, options);
+  return evaluate_dataset(check_eval_inputs(data_dir, options), net, options);
+}
+
+EvalSummary evaluate_dataset(const EvalInputs& in, const DcsrNet* net, const EvalOptions& options) {
   const DatasetFiles& files = in.files;
   const int64_t n = in.n;
   const std::vector<std::string>& other_refs = in.other_refs;  // ref_from's Ref/x2 images, sorted
   EvalSummary summary;
-  summary.data = data_dir;
+  summary.data = files.root;
   summary.mode = mode_name(options.mode);
   summary.has_model = net != nullptr;
   summary.unrelated_ref = options.unrelated_ref;
@@ -171,13 +175,7 @@ EvalSummary evaluate_dataset(const std::string& data_dir, const DcsrNet* net, co
     const std::string name = fs::path(files.lr[size_t(i)]).filename().string();
     Tensor lr = read_image(files.lr[size_t(i)]);
     Tensor ref = read_image(files.ref[size_t(i)]);
-    Tensor hr = read_image(files.hr[size_t(i)]);
-    ImageInfo lr_info{lr.size(2), lr.size(3), 3}, ref_info{ref.size(2), ref.size(3), 3}, hr_info{hr.size(2), hr.size(3), 3};
-    check_pair_sizes(files, i, lr_info, ref_info, &hr_info);
-    // SSIM's 11x11 window must fit the central half of the 2x HR (the FoV scores, no shave).
-    DCSR_CHECK(lr.size(2) >= kMinEvalSide && lr.size(3) >= kMinEvalSide, "'", files.lr[size_t(i)], "' is ",
-               lr.size(3), "x", lr.size(2), ": evaluation needs LR images of at least ", kMinEvalSide, "x",
-               kMinEvalSide, " (SSIM's 11x11 window inside the telephoto's view of the 2x HR)");
+    Tensor hr = read_image(files.hr[size_t(i)]);  // sizes checked by check_eval_inputs
     ImageEval e;
     e.name = name;
     e.ref_name = fs::path(files.ref[size_t(i)]).filename().string();

@@ -108,6 +108,9 @@ EvalInputs check_eval_inputs(const std::string& data_dir, const EvalOptions& opt
 // tiled inference with `net` (when not null) and bicubic x2, both quantised and
 // measured against HR (PSNR/SSIM, whole and inside the FoV).
 EvalSummary evaluate_dataset(const std::string& data_dir, const DcsrNet* net, const EvalOptions& options);
+// The same for inputs check_eval_inputs gave for these options (a caller that
+// checked them before loading its model does not read every header twice).
+EvalSummary evaluate_dataset(const EvalInputs& checked, const DcsrNet* net, const EvalOptions& options);
 
 nlohmann::json eval_to_json(const EvalSummary& summary);
 // A fixed-width table: one row per image and the mean.

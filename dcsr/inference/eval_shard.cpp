@@ -102,8 +102,13 @@ QualityScores mean_of(const std::vector<ImageEval>& images, QualityScores ImageE
 }  // namespace
 
 EvalSummary evaluate_dataset_sharded(const std::string& data_dir, const DcsrNet* net, EvalOptions options) {
+  const EvalInputs checked = check_eval_inputs(data_dir, options);
+  return evaluate_dataset_sharded(checked, net, std::move(options));
+}
+
+EvalSummary evaluate_dataset_sharded(const EvalInputs& checked, const DcsrNet* net, EvalOptions options) {
   const distributed::World& world = distributed::world();
-  if (world.size == 1) return evaluate_dataset(data_dir, net, options);
+  if (world.size == 1) return evaluate_dataset(checked, net, options);
   options.shard_index = world.rank;
   options.shard_count = world.size;
   // The ranks go at their own pace and meet once, in the gather. A rank that
@@ -115,7 +120,7 @@ EvalSummary evaluate_dataset_sharded(const std::string& data_dir, const DcsrNet*
   ShardReports reports([](int64_t, const std::string&) {});
   int64_t tiles_done = 0;
   options.working = [&] { reports.progress(++tiles_done); };
-  EvalSummary mine = evaluate_dataset(data_dir, net, options);
+  EvalSummary mine = evaluate_dataset(checked, net, options);
   reports.finish();
   const std::vector<std::string> all = distributed::gather(serialise(mine.images));
   reports.end();

@@ -12,5 +12,7 @@ namespace dcsr {
 // are the same, the means are summed in the same order); on the other ranks
 // a summary with only their own images. Every rank must call it.
 EvalSummary evaluate_dataset_sharded(const std::string& data_dir, const DcsrNet* net, EvalOptions options);
+// The same for inputs check_eval_inputs gave for these options (eval.h).
+EvalSummary evaluate_dataset_sharded(const EvalInputs& checked, const DcsrNet* net, EvalOptions options);
 
 }  // namespace dcsr

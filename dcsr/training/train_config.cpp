@@ -9,6 +9,7 @@
 #include "dcsr/model/loss.h"
 #include "dcsr/model/network.h"
 #include "dcsr/training/trainer.h"
+#include "runtime/json_text.h"
 
 namespace dcsr {
 using nlohmann::json;
@@ -20,7 +21,7 @@ namespace {
 // A JSON value for an error message: one line, invalid UTF-8 replaced (a
 // plain dump() throws on it), cut to 200 characters.
 std::string shown(const nlohmann::json& j) {
-  std::string text = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string text = json_text(j);
   if (text.size() > 200) text = text.substr(0, 200) + "...";
   return text;
 }

@@ -23,6 +23,7 @@
 #include "nn/checkpoint.h"
 #include "nn/distributed.h"
 #include "nn/optim.h"
+#include "runtime/json_text.h"
 #include "runtime/signals.h"
 
 namespace dcsr {
@@ -71,7 +72,7 @@ class JsonLog {
   }
   void write(const json& j) {
     if (!file_.is_open()) return;
-    file_ << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    file_ << json_text(j) << "\n";
     file_.flush();
   }
 
@@ -290,12 +291,11 @@ void build_network(TrainingRun& run) {
                source->config().n_feats, " but the config says ", cfg.n_feats, " (set n_feats to match)");
     for (auto& [name, t] : source->named_parameters()) run.net->copy_into_parameter(name, t);
   } else if (!cfg.vgg_init.empty()) {
+    const Checkpoint vgg = read_checkpoint(cfg.vgg_init);  // its errors name the file
     try {
-      run.net->init_matching_from_vgg(read_checkpoint(cfg.vgg_init));
+      run.net->init_matching_from_vgg(vgg);
     } catch (const Error& e) {
-      const std::string what = e.what();  // read_checkpoint's errors name the file already
-      if (what.find(cfg.vgg_init) != std::string::npos) throw;
-      fail("vgg_init '", cfg.vgg_init, "': ", what);
+      fail("vgg_init '", cfg.vgg_init, "': ", e.what());
     }
   }
   run.net->to(run.device);
