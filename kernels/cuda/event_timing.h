@@ -19,21 +19,28 @@ namespace dcsr::kernels::cuda {
 inline std::vector<double> event_times_ms(const std::function<void()>& fn, int warmup, int repeats) {
   for (int i = 0; i < warmup; ++i) fn();
   DCSR_CUDA_CHECK(cudaDeviceSynchronize());
-  cudaEvent_t start, stop;
-  DCSR_CUDA_CHECK(cudaEventCreate(&start));
-  DCSR_CUDA_CHECK(cudaEventCreate(&stop));
+  // The two events are destroyed however the timing ends: fn() may throw (a
+  // candidate of DCSR_CONV_PATH=measure that runs out of memory, a failed
+  // check), and the process goes on after the error.
+  struct Events {
+    cudaEvent_t start = nullptr, stop = nullptr;
+    ~Events() {
+      if (start) cudaEventDestroy(start);
+      if (stop) cudaEventDestroy(stop);
+    }
+  } events;
+  DCSR_CUDA_CHECK(cudaEventCreate(&events.start));
+  DCSR_CUDA_CHECK(cudaEventCreate(&events.stop));
   std::vector<double> times;
   for (int i = 0; i < repeats; ++i) {
-    DCSR_CUDA_CHECK(cudaEventRecord(start, 0));
+    DCSR_CUDA_CHECK(cudaEventRecord(events.start, 0));
     fn();
-    DCSR_CUDA_CHECK(cudaEventRecord(stop, 0));
-    DCSR_CUDA_CHECK(cudaEventSynchronize(stop));
+    DCSR_CUDA_CHECK(cudaEventRecord(events.stop, 0));
+    DCSR_CUDA_CHECK(cudaEventSynchronize(events.stop));
     float ms = 0.0f;
-    DCSR_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+    DCSR_CUDA_CHECK(cudaEventElapsedTime(&ms, events.start, events.stop));
     times.push_back(double(ms));
   }
-  DCSR_CUDA_CHECK(cudaEventDestroy(start));
-  DCSR_CUDA_CHECK(cudaEventDestroy(stop));
   std::sort(times.begin(), times.end());
   return times;
 }
