@@ -247,6 +247,48 @@ TEST_CASE("registration: a canonical pair is the identity, a half-pixel shift is
   CHECK(shifted.tele_to_wide.ty == Approx(40.0).margin(0.05));
 }
 
+// A close-up as a phone's two cameras see it: the telephoto of `pair` whose
+// columns from `near_from` on (the near layer, a subject nearer than the
+// background) show the view shifted sideways by `disparity` wide pixels.
+// Same look and seed as the far layer's.
+Tensor with_near_layer(const Tensor& photo, const SyntheticPair& pair, int64_t near_from, double disparity,
+                       const CameraLook& look, uint64_t seed) {
+  NoGradGuard no_grad;
+  const Similarity& far = pair.truth;
+  const int64_t H = pair.tele.size(2), W = pair.tele.size(3);
+  const auto centre = far.to_wide(0.5 * double(W), 0.5 * double(H));
+  const SyntheticPair shifted = make_synthetic_pair(photo, pair.wide.size(2), pair.wide.size(3), H, W, far.scale,
+                                                    far.angle * 180 / kPi, centre[0] + disparity, centre[1], look, {},
+                                                    seed);
+  Tensor tele = pair.tele.clone();
+  float* t = tele.data<float>();
+  const float* s = shifted.tele.data<float>();
+  for (int64_t c = 0; c < 3; ++c)
+    for (int64_t y = 0; y < H; ++y)
+      for (int64_t x = near_from; x < W; ++x) t[(c * H + y) * W + x] = s[(c * H + y) * W + x];
+  return tele;
+}
+
+TEST_CASE("registration: a close-up with parallax registers on one of its layers", "[registration]") {
+  const Tensor photo = texture(960, 1280, 37);
+  CameraLook look = another_camera();
+  look.blur_sigma = 1.2;
+  look.noise = 0.03;
+  // Views of 291 x 218 wide pixels; the near layer is 37.5% of the view, shifted by 4-8% of its width.
+  for (const double disparity : {12.0, -18.0, 24.0}) {
+    CAPTURE(disparity);
+    const SyntheticPair pair = make_synthetic_pair(photo, 480, 640, 480, 640, 2.2, 0.8, 330.0, 236.0, look, {}, 21);
+    const Tensor tele = with_near_layer(photo, pair, 400, disparity, look, 21);
+    const Registration r = register_pair(pair.wide, tele);
+    Similarity near = pair.truth;
+    near.tx += disparity;
+    const double to_far = worst_corner_error(r, pair.truth, 480, 640), to_near = worst_corner_error(r, near, 480, 640);
+    CAPTURE(r.confidence, to_far, to_near);
+    // The far layer holds most of the view: the transform is its own.
+    CHECK(to_far < 0.25);
+  }
+}
+
 TEST_CASE("registration: an unrelated pair is refused, naming the confidence and the way out", "[registration]") {
   const Tensor wide = texture(240, 320, 31);
   const Tensor tele = texture(240, 320, 32);

@@ -35,12 +35,27 @@
 // the highest confidence reached, also as a share of its chance bar.
 // DCSR_REGISTER_UNRELATED_SEED=N draws 24 other pairs.
 //
+// register_parallax: 40 pairs (Sun_Hays80, the odd photos) with depth
+// layers, as a phone's two cameras see a close-up: the telephoto's view as
+// register_accuracy's (scale 1.5-4, +-2 degrees, wholly inside), but one
+// region of it, the near layer, shows the scene shifted sideways by a
+// disparity of 2-10% of the view's width (a subject 0.3-1.5 m away, the
+// cameras 1-2 cm apart, the background far). In even pairs the near layer is
+// the view's bottom 30-50% (a floor or a table), nearer row by row in six
+// steps up to that disparity; in odd ones a rectangle of 20-40% of the view
+// (an object), its edge an occlusion boundary. A pair counts as aligned to
+// the far layer (all four corners within 2 px of its transform), to the
+// nearest layer (within 2 px of the shifted one), between them (every corner
+// within the disparity plus 2 px of both), wrong, or refused. Goal: none
+// wrong, none refused.
+//
 // register_12mp: one 4032 x 3024 pair (a Sun_Hays80 photo upscaled, 3x
 // telephoto of the same size, 1.3 degrees): time per registration (wall and
 // process CPU), and the memory it adds (peak RSS during it minus RSS before).
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -321,6 +336,112 @@ void bench_unrelated(const Context& ctx, const std::vector<std::string>& sun) {
              {"goal", "0 accepted, 0 misdiagnosed"}});
 }
 
+// A region of the telephoto (rows [top, bottom) x columns [left, right))
+// nearer the cameras than the background, shifted by `disparity` wide pixels
+// along the view's x axis.
+struct NearRegion {
+  int64_t top = 0, bottom = 0, left = 0, right = 0;
+  double disparity = 0;
+};
+
+// The background's pair (its truth, the far layer's) with each region of the
+// telephoto taken from a pair whose view is shifted by the region's
+// disparity: each made by make_synthetic_pair with the same looks and seed
+// (so the same noise and JPEG), joined at the regions' edges. Also the pair
+// of the last region's shift (its `truth`, the nearest layer's).
+struct Layers {
+  SyntheticPair far, near;
+};
+Layers make_parallax_pair(const Tensor& photo, int64_t H, int64_t W, double scale, double angle_deg, double cx,
+                          double cy, const CameraLook& look, uint64_t seed, const std::vector<NearRegion>& regions) {
+  const double a = angle_deg * kPi / 180;
+  Layers out{make_synthetic_pair(photo, H, W, H, W, scale, angle_deg, cx, cy, look, wide_camera_look(), seed), {}};
+  Tensor joined = out.far.tele.clone();
+  float* dst = joined.data<float>();
+  for (const NearRegion& r : regions) {
+    out.near = make_synthetic_pair(photo, H, W, H, W, scale, angle_deg, cx + r.disparity * std::cos(a),
+                                   cy + r.disparity * std::sin(a), look, wide_camera_look(), seed);
+    const float* src = out.near.tele.data<float>();
+    for (int64_t c = 0; c < 3; ++c)
+      for (int64_t y = r.top; y < r.bottom; ++y)
+        for (int64_t x = r.left; x < r.right; ++x) dst[(c * H + y) * W + x] = src[(c * H + y) * W + x];
+  }
+  out.far.tele = joined;
+  out.near.tele = joined;
+  return out;
+}
+
+void bench_parallax(const Context& ctx, const std::vector<std::string>& sun) {
+  NoGradGuard no_grad;
+  Generator gen(2031);
+  const int pairs = ctx.quick ? 8 : 40;
+  int far = 0, near = 0, between = 0, wrong = 0, refused = 0;
+  std::vector<double> far_errors, ms;
+  nlohmann::json failures = nlohmann::json::array();
+  for (int i = 0; i < pairs; ++i) {
+    const Photo p(sun[size_t(2 * i + 1) % sun.size()]);
+    const int64_t H = p.H, W = p.W;
+    const double scale = gen.uniform(1.5, 4.0), angle = gen.uniform(-2.0, 2.0);
+    const auto [hx, hy] = half_view_box(H, W, scale, angle);
+    const double cx = gen.uniform(hx + 1, double(W) - hx - 1), cy = gen.uniform(hy + 1, double(H) - hy - 1);
+    const double share = gen.uniform(0.02, 0.10);
+    const double disparity = (gen.uniform(0.0, 1.0) < 0.5 ? -1.0 : 1.0) * share * double(W) / scale;
+    std::vector<NearRegion> regions;
+    if (i % 2 == 0) {
+      // A floor or a table: the bottom rows, nearer row by row, in six steps.
+      const int64_t top = std::llround(double(H) * (1.0 - gen.uniform(0.3, 0.5)));
+      for (int64_t k = 0; k < 6; ++k)
+        regions.push_back({top + (H - top) * k / 6, top + (H - top) * (k + 1) / 6, 0, W, disparity * double(k + 1) / 6});
+    } else {
+      // An object.
+      const double area = gen.uniform(0.2, 0.4), aspect = gen.uniform(0.6, 1.6);
+      const int64_t bh = std::min<int64_t>(H, std::llround(double(H) * std::sqrt(area * aspect)));
+      const int64_t bw = std::min<int64_t>(W, std::llround(double(W) * std::sqrt(area / aspect)));
+      const int64_t top = std::llround(gen.uniform(0.0, double(H - bh))), left = std::llround(gen.uniform(0.0, double(W - bw)));
+      regions.push_back({top, top + bh, left, left + bw, disparity});
+    }
+    const Layers layers =
+        make_parallax_pair(p.image, H, W, scale, angle, cx, cy, random_look(gen), uint64_t(8000 + i), regions);
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      const dcsr::Registration r = register_pair(layers.far.wide, layers.far.tele);
+      ms.push_back(1e3 * std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      const auto far_quad = fov_quad(layers.far.truth, H, W), near_quad = fov_quad(layers.near.truth, H, W);
+      double to_far = 0, to_near = 0;
+      for (size_t k = 0; k < 4; ++k) {
+        to_far = std::max(to_far, std::hypot(r.fov_quad[k][0] - far_quad[k][0], r.fov_quad[k][1] - far_quad[k][1]));
+        to_near = std::max(to_near, std::hypot(r.fov_quad[k][0] - near_quad[k][0], r.fov_quad[k][1] - near_quad[k][1]));
+      }
+      far_errors.push_back(to_far);
+      const double reach = std::abs(disparity) + 2.0;
+      if (to_far <= 2.0) ++far;
+      else if (to_near <= 2.0) ++near;
+      else if (to_far <= reach && to_near <= reach) ++between;
+      else {
+        ++wrong;
+        failures.push_back({{"pair", i}, {"scale", scale}, {"disparity_px", disparity}, {"far_corner_px", to_far},
+                            {"near_corner_px", to_near}, {"confidence", r.confidence}});
+      }
+    } catch (const Error& e) {
+      ++refused;
+      failures.push_back({{"pair", i}, {"scale", scale}, {"disparity_px", disparity}, {"refused", e.what()}});
+    }
+  }
+  emit(ctx, {{"name", "register_parallax"},
+             {"ms", median(ms)},
+             {"pairs", pairs},
+             {"far_layer", far},
+             {"near_layer", near},
+             {"between", between},
+             {"wrong", wrong},
+             {"refused", refused},
+             {"median_far_corner_px", median(far_errors)},
+             {"disparity_share_of_view_width", {0.02, 0.10}},
+             {"scale", {1.5, 4.0}},
+             {"failures", failures},
+             {"goal", "0 wrong, 0 refused"}});
+}
+
 void bench_12mp(const Context& ctx, const std::string& photo_path) {
   NoGradGuard no_grad;
   const int64_t H = 3024, W = 4032;
@@ -367,6 +488,7 @@ DCSR_BENCH(register) {
   if (selected(ctx, "register_long_zoom")) bench_long_zoom(ctx, sun);
   if (selected(ctx, "register_tilted")) bench_tilted(ctx, sun);
   if (selected(ctx, "register_unrelated")) bench_unrelated(ctx, sun);
+  if (selected(ctx, "register_parallax")) bench_parallax(ctx, sun);
   if (selected(ctx, "register_12mp")) bench_12mp(ctx, sun.front());
 }
 
