@@ -115,6 +115,19 @@ inline std::vector<MatchInput> match_inputs() {
     add("zero columns, norms 1e-3 to 1e3", 1, D, Nq, Nk, q, k)->expect_fallback = true;
   }
   {
+    // Two keys whose int16 rounding errors are about as large as the bound E
+    // of one score allows, in opposite directions, on a near-tie: q = (1, 0)
+    // (exact at its scale, 32767); k0 = (0.5, 1), scale 32767, whose first
+    // component lands on a half step (16383.5) and rounds up a half step;
+    // k1 = (0.5 + 2^-20, 1 + 21 * 2^-23), scale 32766.92, whose first
+    // component (16383.49 steps) rounds down almost a half step. The float32
+    // scores put k1 ahead (0.50000095 > 0.5), the int16 scores k0, by 2.93e-5
+    // = 1.9 E (E = 1.56e-5): k1 stays a candidate only in the bound's full
+    // 2 E window (kernels/cpu/max_cosine_int16.cpp).
+    add("rounding errors of opposite signs on a near-tie", 1, 2, 1, 2, {1.0f, 0.0f},
+        {0.5f, 0.5f + 0x1p-20f, 1.0f, 1.0f + 21 * 0x1p-23f});
+  }
+  {
     // A NaN: the path declines (its bound needs finite inputs).
     std::vector<float> k = unit_columns(1, 16, 50, 17), q = unit_columns(1, 16, 20, 18);
     q[5] = std::nanf("");

@@ -280,6 +280,16 @@ TEST_CASE("forward: dcsr eval measures bicubic and the model, errors name the da
   nlohmann::json jm = nlohmann::json::parse(test::read_bytes_of(dir / "m.json"));
   CHECK(jm["mean"]["sr"]["ssim"].is_number());
   CHECK(jm["mean"]["bicubic"]["psnr"] == j["mean"]["bicubic"]["psnr"]);  // same baseline in the same protocol
+  // Each mean is the average of its per-image scores, all four scores of both methods.
+  REQUIRE(jm["images"].size() == 2);
+  for (const char* method : {"bicubic", "sr"})
+    for (const char* score : {"psnr", "ssim", "psnr_fov", "ssim_fov"}) {
+      INFO(method << " " << score);
+      const double first = jm["images"][0][method][score].get<double>();
+      const double second = jm["images"][1][method][score].get<double>();
+      CHECK(first != second);  // two different images: a mean that missed one would show
+      CHECK(jm["mean"][method][score].get<double>() == Approx((first + second) / 2).epsilon(1e-12));
+    }
 
   REQUIRE_FAILS_WITH(run_dcsr("eval --data nothere --bicubic-only", dir.str()), 1, "nothere");
   REQUIRE_FAILS_WITH(run_dcsr("eval --data set --bicubic-only --json no/x.json", dir.str()), 1, "no/x.json");

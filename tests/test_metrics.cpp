@@ -95,3 +95,24 @@ TEST_CASE("forward: FoV region and evaluate_pair", "[metrics]") {
   CHECK(std::isinf(s.psnr_fov));
   CHECK(s.ssim_fov == Approx(1.0));
 }
+
+TEST_CASE("forward: evaluate_pair quantizes both images and shaves 2 px, the FoV scores none", "[metrics]") {
+  // Images that are not on the 8-bit grid (make_pair's sines), 40 x 44: the
+  // scores are those of the quantized pair, whole image with the 2 px shave,
+  // FoV (the central half, 20 x 22) with none. Quantizing, and each shave,
+  // changes every one of the four values far beyond the tolerance.
+  Tensor a, b;
+  make_pair(a, b, 40, 44);
+  const QualityScores s = evaluate_pair(a, b);
+  const Tensor qa = quantize(a), qb = quantize(b);
+  CHECK(s.psnr == Approx(psnr_y(qa, qb, 2)).epsilon(1e-14));
+  CHECK(s.ssim == Approx(ssim_y(qa, qb, 2)).epsilon(1e-14));
+  const Region fov = fov_region(40, 44);
+  CHECK(s.psnr_fov == Approx(psnr_y(crop(qa, fov), crop(qb, fov), 0)).epsilon(1e-14));
+  CHECK(s.ssim_fov == Approx(ssim_y(crop(qa, fov), crop(qb, fov), 0)).epsilon(1e-14));
+  // The choices matter for these images (else the checks above could not fail).
+  CHECK(std::abs(psnr_y(qa, qb, 2) - psnr_y(a, b, 2)) > 1e-6);
+  CHECK(std::abs(psnr_y(qa, qb, 2) - psnr_y(qa, qb, 0)) > 1e-6);
+  CHECK(std::abs(ssim_y(qa, qb, 2) - ssim_y(qa, qb, 0)) > 1e-6);
+  CHECK(std::abs(ssim_y(qa, qb, 2) - ssim_y(a, b, 2)) > 1e-6);
+}

@@ -413,6 +413,31 @@ TEST_CASE("forward: Adam skips parameters without a gradient; zero_grad drops gr
   CHECK_THROWS_WITH(nn::Adam({ones({2})}), Catch::Contains("must be a leaf tensor that requires grad"));
 }
 
+TEST_CASE("forward: Adam counts steps per parameter: a late first gradient gets a first step's bias correction",
+          "[nn][optim]") {
+  // a has a gradient at both steps, b only at the second: b's first update is
+  // its own first step (t = 1), which moves it by lr * sign(g) (up to eps).
+  // The optimizer's step count (t = 2) would move it by
+  // lr * (0.1 / 0.19) / sqrt(0.001 / 0.001999) = 0.744 lr instead.
+  Tensor a = from_vector(std::vector<double>{1.0, -1.0}, {2}).requires_grad_();
+  Tensor b = from_vector(std::vector<double>{2.0, 3.0}, {2}).requires_grad_();
+  nn::Adam adam({a, b}, 0.1, 0.9, 0.999, 1e-8);
+  a.set_grad(from_vector(std::vector<double>{0.5, -0.25}, {2}));
+  adam.step();
+  CHECK(b.to_vector<double>() == std::vector<double>{2.0, 3.0});
+  adam.zero_grad();
+  a.set_grad(from_vector(std::vector<double>{0.5, -0.25}, {2}));
+  b.set_grad(from_vector(std::vector<double>{0.4, -2.0}, {2}));
+  adam.step();
+  require_close(b, {2.0 - 0.1 * 0.4 / (0.4 + 1e-8), 3.0 + 0.1 * 2.0 / (2.0 + 1e-8)}, 1e-15, 1e-14);
+  CHECK(adam.step_count() == 2);
+  // The per-parameter counts are the state's "step": {2, 1}.
+  NamedTensors st = adam.state_tensors();
+  auto step = std::find_if(st.begin(), st.end(), [](const auto& e) { return e.first == "step"; });
+  REQUIRE(step != st.end());
+  CHECK(step->second.to_vector<int64_t>() == std::vector<int64_t>{2, 1});
+}
+
 TEST_CASE("forward: Adam state export and import resume exactly", "[nn][optim]") {
   auto make_params = [] {
     Generator gen(9);

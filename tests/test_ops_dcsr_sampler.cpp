@@ -78,6 +78,30 @@ TEST_CASE("forward: grid_sample's three border rules inside, on and beyond the l
   require_close(grid_sample(x, grid, GridBorder::DcsrReference), {3, 4 * 6, 2 * 4.5, 2 * 2.5}, 1e-15);
 }
 
+TEST_CASE("backward: grid_sample's point gradient on the first and last row and column, per border rule",
+          "[ops][dcsr]") {
+  // The gradcheck keeps its points off integers (the rules' gates switch
+  // there); at the bounds themselves the gates are PyTorch's: Clamp (padding
+  // 'border', clip_coordinates) passes no gradient at 0 or at the last
+  // row/column, DcsrReference (torch.clamp) passes it at both bounds, Zeros
+  // always. x (1, 1, 2, 3) = {1, 2, 3; 4, 5, 6}; points (row, col) A = (0, 0.5)
+  // on the first row, B = (0.5, 0) on the first column, C = (1, 0.5) on the
+  // last row; upstream gradient 1. Worked by hand from the bilinear weights.
+  const Tensor x = from_vector<double>({1, 2, 3, 4, 5, 6}, {1, 1, 2, 3});
+  struct Case {
+    GridBorder border;
+    std::vector<double> grad;  // d/d row of A, B, C, then d/d col of A, B, C
+  };
+  for (const Case& c : {Case{GridBorder::Zeros, {3, 3, -4.5, 1, 1, 1}},    // C reads zeros below the last row
+                        Case{GridBorder::Clamp, {0, 3, 0, 1, 0, 1}},       // gated at A's row and B's column
+                        Case{GridBorder::DcsrReference, {3, 3, 0, 1, 1, 2}}}) {  // C: both row taps on row 1
+    INFO("border rule " << int(c.border));
+    Tensor grid = from_vector<double>({0, 0.5, 1, 0.5, 0, 0.5}, {1, 2, 1, 3}).requires_grad_();
+    sum(grid_sample(x, grid, c.border)).backward();
+    require_close(grid.grad(), c.grad, 1e-15);
+  }
+}
+
 TEST_CASE("forward: grid_sample at integer points copies pixels (every rule)", "[ops][dcsr]") {
   Tensor x = leaf({2, 3, 4, 5}, 1).detach();
   std::vector<double> g;

@@ -181,6 +181,9 @@ TEST_CASE("isa: detection, names and forcing", "[winograd]") {
   CHECK(paths::isa_supported(CpuIsa::kAvx512) == f.avx512f);
   CHECK(paths::isa_supported(CpuIsa::kAvx2) == f.avx2_fma);
   if (f.avx512f) CHECK(f.avx2_fma);  // the AVX-512 path uses AVX2 + FMA for its transforms
+  // The default is the widest level the CPU has: a narrower one gives the same
+  // results (every other check here passes on it), only slower.
+  CHECK(paths::best_isa() == (f.avx512f ? CpuIsa::kAvx512 : f.avx2_fma ? CpuIsa::kAvx2 : CpuIsa::kGeneric));
   for (CpuIsa isa : {CpuIsa::kGeneric, CpuIsa::kAvx2, CpuIsa::kAvx512}) {
     CHECK(paths::isa_from_name(paths::isa_name(isa)) == isa);
     if (paths::isa_supported(isa)) {
