@@ -289,6 +289,33 @@ TEST_CASE("registration: a close-up with parallax registers on one of its layers
   }
 }
 
+TEST_CASE("registration: a close-up that only the parallax search finds registers on one of its layers",
+          "[registration]") {
+  // Near layers of 44% and 37.5% of the view shifted by 4-6% of its width:
+  // the upright search trades scale for the layers' shift and is refused on
+  // every one of these (RegisterOptions::parallax = false), the parallax
+  // search (search_view.h SearchVariant::parallax) finds a layer.
+  const Tensor photo = texture(960, 1280, 41);
+  CameraLook look = another_camera();
+  look.blur_sigma = 1.2;
+  look.noise = 0.03;
+  for (const int64_t near_from : {360, 400})
+    for (const double disparity : {12.0, -16.0}) {
+      CAPTURE(near_from, disparity);
+      const SyntheticPair pair = make_synthetic_pair(photo, 480, 640, 480, 640, 2.2, 0.6, 330.0, 236.0, look, {}, 23);
+      const Tensor tele = with_near_layer(photo, pair, near_from, disparity, look, 23);
+      const Registration r = register_pair(pair.wide, tele);
+      Similarity near = pair.truth;
+      near.tx += disparity;
+      const double to_far = worst_corner_error(r, pair.truth, 480, 640), to_near = worst_corner_error(r, near, 480, 640);
+      CAPTURE(r.confidence, to_far, to_near);
+      CHECK(std::min(to_far, to_near) < 0.25);
+      RegisterOptions without;
+      without.parallax = false;
+      CHECK_THROWS_WITH(register_pair(pair.wide, tele, without), Catch::Contains("does not match"));
+    }
+}
+
 TEST_CASE("registration: an unrelated pair is refused, naming the confidence and the way out", "[registration]") {
   const Tensor wide = texture(240, 320, 31);
   const Tensor tele = texture(240, 320, 32);

@@ -282,23 +282,33 @@ std::vector<Candidate> coarse_search(const Plane& wide, int64_t wide_height, int
   // the range; a wrong one is dropped by the refinement's ZNCC, which is
   // discriminating).
   std::vector<Candidate> chosen;
+  const auto same_view = [&](const Candidate& c, const Candidate& d) {
+    const double view = double(tele_width) / d.scale;
+    return std::abs(std::log(c.scale / d.scale)) < std::log(1.25) &&
+           std::hypot(c.centre_x - d.centre_x, c.centre_y - d.centre_y) < 0.25 * view;
+  };
   auto add_distinct = [&](bool partly_outside, int64_t quota) {
     int64_t taken = 0;
     for (const Candidate& c : found) {
       if (c.partly_outside != partly_outside) continue;
       if (taken >= quota) break;
       bool duplicate = false;
-      for (const Candidate& d : chosen) {
-        const double view = double(tele_width) / d.scale;
-        if (std::abs(std::log(c.scale / d.scale)) < std::log(1.25) &&
-            std::hypot(c.centre_x - d.centre_x, c.centre_y - d.centre_y) < 0.25 * view)
-          duplicate = true;
-      }
+      for (const Candidate& d : chosen) duplicate = duplicate || same_view(c, d);
       if (!duplicate) chosen.push_back(c), ++taken;
     }
   };
   add_distinct(false, options.max_candidates);
+  const size_t distinct_inside = chosen.size();
   add_distinct(true, options.max_partial_candidates);
+  for (size_t h = 0; h < std::min(distinct_inside, size_t(options.neighbours_of)); ++h) {
+    const Candidate best = chosen[h];
+    int64_t taken = 0;
+    for (const Candidate& c : found) {
+      if (taken >= options.neighbour_poses) break;
+      if (!c.partly_outside && (c.scale != best.scale || c.angle != best.angle) && same_view(c, best))
+        chosen.push_back(c), ++taken;
+    }
+  }
   return chosen;
 }
 

@@ -31,6 +31,13 @@ struct CoarseOptions {
   int64_t max_candidates = 6;    // distinct hypotheses handed to the refinement, wholly inside
   int64_t max_partial_candidates = 10;  // and partly outside the wide image
   int64_t partial_peaks_per_pose = 3;   // peaks partly outside kept per (scale, angle)
+  // Other poses of the best views: for each of the first `neighbours_of`
+  // hypotheses wholly inside, the best places of up to `neighbour_poses`
+  // other (scale, angle) pairs that describe the same view (another scale
+  // within 25%, the centre within a quarter of the view's width), best NCC
+  // first. Otherwise they are dropped as its duplicates. 0: none.
+  int64_t neighbours_of = 0;
+  int64_t neighbour_poses = 0;
 };
 
 // One hypothesis: scale and angle of registration.h's Similarity and the wide

@@ -199,7 +199,11 @@ RefineResult refine_level(const WideLevel& wide, const LevelPlane& tele, double 
     Eigen::Vector4d g = Eigen::Vector4d::Zero();
     for (int64_t blk = 0; blk < kBlocks; ++blk) h += block_h[size_t(blk)], g += block_g[size_t(blk)];
     h.diagonal() *= 1.0 + 1e-9;
-    const Eigen::Vector4d delta = -h.ldlt().solve(g);
+    Eigen::Vector4d delta = Eigen::Vector4d::Zero();
+    if (options.translation_only)
+      delta.tail<2>() = -h.bottomRightCorner<2, 2>().ldlt().solve(g.tail<2>());
+    else
+      delta = -h.ldlt().solve(g);
     if (!delta.allFinite()) break;
     p.a += delta[0] / norm;
     p.b += delta[1] / norm;

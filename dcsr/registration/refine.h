@@ -40,6 +40,7 @@ struct RefineOptions {
   double huber = 1.345;          // Huber threshold in robust standard deviations (1.4826 MAD)
   int64_t max_samples = 250000;  // telephoto samples per iteration (a regular subgrid beyond this)
   double converged_px = 0.002;   // stop when no corner moves more than this, in level pixels
+  bool translation_only = false;  // scale and angle held: only (cx, cy) move
 };
 
 struct RefineResult {

@@ -25,6 +25,7 @@ namespace {
 constexpr double kPi = 3.14159265358979323846;
 constexpr double kTurnedBarFactor = 1.5;  // the bar for a telephoto turned by quarter turns (register_luminance)
 constexpr double kTiltedBarFactor = 1.25;  // the bar for angles beyond max_angle_deg (register_luminance)
+constexpr double kParallaxBarFactor = 1.0;  // the bar for the parallax pass (register_luminance)
 
 // The image itself when it is float32 on the CPU already (no 150 MB copy of a 12 MP image).
 Tensor cpu_float(const Tensor& t) {
@@ -174,6 +175,15 @@ Registration register_luminance(Plane wide_luma, Plane tele_luma, const Register
     // searches reached 1.13 of the bar, the upright one 0.91. A turned match
     // must clear kTurnedBarFactor times the bar (those 1.13 are then 0.75).
     weigh(found, kTurnedBarFactor);
+  }
+  // Still not found: a scene with parallax (SearchVariant::parallax), searched
+  // upright. More hypotheses are more tries for chance; the unrelated pairs of
+  // dcsr_bench register_unrelated it was measured on are in
+  // docs/registration.md ("Parallax: phone close-ups").
+  if (!best.accepted() && options.parallax) {
+    SearchVariant parallax;
+    parallax.parallax = true;
+    weigh(search_zoom_range(wide_pyramid, tele_pyramid, options, upright, quiet, parallax), kParallaxBarFactor);
   }
   if (!best.accepted()) throw Error(refusal_message(wide_pyramid, tele_pyramid, options, best));
   Registration reg;

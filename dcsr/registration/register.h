@@ -10,7 +10,9 @@
 //     a few distinct hypotheses, views partly outside the wide image too.
 //     Zooms above long_zoom_from are searched only when none below matched;
 //     angles up to max_tilt_deg, and the telephoto turned by quarter turns,
-//     only when nothing upright matched.
+//     only when nothing upright matched; then, when nothing matched at all, a
+//     search for a scene with parallax (a close-up's near layer shifted
+//     against the far one).
 //  2. refine_level (refine.h): robust Gauss-Newton on the 4 parameters over a
 //     pyramid of structure() planes (band-passed, locally normalised
 //     luminance, so colour, gain and gamma differences cancel). Every
@@ -47,6 +49,9 @@ struct RegisterOptions {
   // When nothing matches upright or tilted, the telephoto is searched again
   // turned by 90, 180 and 270 degrees (within max_angle_deg of those).
   bool quarter_turns = true;
+  // When nothing matches upright, tilted or turned, the search runs once more
+  // for a scene with parallax (search_view.h SearchVariant::parallax).
+  bool parallax = true;
   // Below this confidence (or the chance bar above, when higher) the pair is
   // refused: an Error naming the value, the threshold and `--registration none`.
   double min_confidence = 0.25;

@@ -89,7 +89,8 @@ struct Hypothesis {
 double chance_ncc_bar(double view_pixels) { return 32.0 / std::sqrt(std::max(view_pixels, 1.0)); }
 
 Attempt search_view(Pyramid& wide_pyramid, Pyramid& tele_pyramid, const RegisterOptions& options,
-                    const AngleBand& band, const std::function<void(const char*)>& stage) {
+                    const AngleBand& band, const std::function<void(const char*)>& stage,
+                    const SearchVariant& variant) {
   const int64_t Hw = wide_pyramid.height(), Ww = wide_pyramid.width();
   const int64_t Ht = tele_pyramid.height(), Wt = tele_pyramid.width();
   // 1. Coarse hypotheses.
@@ -98,6 +99,7 @@ Attempt search_view(Pyramid& wide_pyramid, Pyramid& tele_pyramid, const Register
   coarse.max_scale = options.max_scale;
   coarse.max_angle_deg = band.up_to_deg;
   coarse.min_angle_deg = band.above_deg;
+  if (variant.parallax) coarse.neighbours_of = 2, coarse.neighbour_poses = 8;  // SearchVariant
   // The largest search image the coarse stage makes (the largest scale's
   // view's: long side template_size / template_fraction * max_scale * wide /
   // telephoto long sides), doubled: the wide pyramid level it resamples from
@@ -111,11 +113,19 @@ Attempt search_view(Pyramid& wide_pyramid, Pyramid& tele_pyramid, const Register
   // 2. Each hypothesis refined down to a middle level, where they are compared.
   LevelImages images(wide_pyramid, tele_pyramid);
   RefineOptions refine;
+  RefineOptions held_pose = refine;  // SearchVariant::parallax's first level
+  held_pose.translation_only = true;
   const double view_long_px = double(std::max(Ht, Wt));
+  // The refinement may end up to a degree past the band (a 5.5-degree tilt
+  // found upright); not in the parallax variant, whose wider search can
+  // settle on a compromise at the band's edge for a view tilted beyond it (a
+  // pair tilted by 8 degrees, searched upright, came out at 5.75 degrees and
+  // 5.5 px off, confidence 0.29).
+  const double angle_slack_deg = variant.parallax ? 0.0 : 1.0;
   auto plausible = [&](const RefineResult& r) {
     const Similarity s = r.params.to_similarity(double(Wt), double(Ht));
     return s.scale >= options.min_scale / 1.05 && s.scale <= options.max_scale * 1.05 &&
-           std::abs(s.angle) <= (band.up_to_deg + 1.0) * kPi / 180 && r.overlap >= options.min_overlap;
+           std::abs(s.angle) <= (band.up_to_deg + angle_slack_deg) * kPi / 180 && r.overlap >= options.min_overlap;
   };
   auto refine_down = [&](LinearSimilarity p, int64_t from, int64_t to) {
     RefineResult r;
@@ -147,7 +157,9 @@ Attempt search_view(Pyramid& wide_pyramid, Pyramid& tele_pyramid, const Register
     p.cy = c.centre_y;
     Hypothesis& h = started[size_t(k)];
     h.start_level = start_level(c);
-    h.result = refine_down(p, h.start_level, h.start_level);
+    h.result = variant.parallax ? refine_level(images.wide(h.start_level), images.tele(h.start_level, c.scale),
+                                               double(Wt), double(Ht), p, held_pose)
+                                : refine_down(p, h.start_level, h.start_level);
     h.plausible = plausible(h.result);
   });
   std::vector<Hypothesis> tracks;
@@ -163,7 +175,8 @@ Attempt search_view(Pyramid& wide_pyramid, Pyramid& tele_pyramid, const Register
   };
   std::sort(tracks.begin(), tracks.end(),
             [&](const Hypothesis& x, const Hypothesis& y) { return evidence(x.result) > evidence(y.result); });
-  if (tracks.size() > 2) tracks.resize(2);
+  const size_t continuing = variant.parallax ? 6 : 2;
+  if (tracks.size() > continuing) tracks.resize(continuing);
   Hypothesis best;
   for (Hypothesis& h : tracks) {
     const double view = view_long_px / h.result.params.to_similarity(double(Wt), double(Ht)).scale;
@@ -202,14 +215,14 @@ Attempt search_view(Pyramid& wide_pyramid, Pyramid& tele_pyramid, const Register
 }
 
 Attempt search_zoom_range(Pyramid& wide, Pyramid& tele, const RegisterOptions& options, const AngleBand& band,
-                          const std::function<void(const char*)>& stage) {
-  if (options.max_scale <= options.long_zoom_from) return search_view(wide, tele, options, band, stage);
+                          const std::function<void(const char*)>& stage, const SearchVariant& variant) {
+  if (options.max_scale <= options.long_zoom_from) return search_view(wide, tele, options, band, stage, variant);
   RegisterOptions first = options, longer = options;
   first.max_scale = options.long_zoom_from;
   longer.min_scale = std::max(options.min_scale, options.long_zoom_from);
-  const Attempt ordinary = search_view(wide, tele, first, band, stage);
+  const Attempt ordinary = search_view(wide, tele, first, band, stage, variant);
   if (ordinary.accepted()) return ordinary;
-  const Attempt long_zoom = search_view(wide, tele, longer, band, stage);
+  const Attempt long_zoom = search_view(wide, tele, longer, band, stage, variant);
   // Refused by both: the one nearer its bar is reported.
   return long_zoom.accepted() || share_of_bar(long_zoom) > share_of_bar(ordinary) ? long_zoom : ordinary;
 }

@@ -64,12 +64,29 @@ struct AngleBand {
   double above_deg = 0.0, up_to_deg = 5.0;
 };
 
+// A search's variant. parallax: the search for a scene with parallax (a
+// close-up: a near layer shifted against the far one), which a search that
+// found nothing makes once more (register.cpp). Where the two layers disagree
+// the coarse search can rank a wrong scale of the true view first and drop
+// the true scale as its duplicate, and at the 48-px level, which cannot tell
+// the layers apart, the refinement can trade scale for the layers' shift (a
+// 2.21x pose refined to 2.30x, the truth 2.15x, from where the finer levels
+// do not return). So this variant:
+//   - proposes the two best views' other poses too (CoarseOptions::
+//     neighbours_of 2, neighbour_poses 8);
+//   - holds scale and angle at the 48-px level (translation only);
+//   - takes the six best hypotheses there on to the middle level, not two;
+//   - keeps the angle within the band (the other searches allow a degree more).
+struct SearchVariant {
+  bool parallax = false;
+};
+
 // One search for the telephoto's view in the wide image over options' scale
 // range and the angles of `band` (coarse NCC search, then Gauss-Newton
 // refinement of the best hypotheses). Never throws for a mismatch; the caller
 // decides. `stage` reports each stage's time (DCSR_REGISTER_TIMING).
 Attempt search_view(Pyramid& wide, Pyramid& tele, const RegisterOptions& options, const AngleBand& band,
-                    const std::function<void(const char*)>& stage);
+                    const std::function<void(const char*)>& stage, const SearchVariant& variant = {});
 
 // The search over the whole zoom range, in two passes: zooms up to
 // options.long_zoom_from first, and the longer ones only when nothing below
@@ -80,6 +97,6 @@ Attempt search_view(Pyramid& wide, Pyramid& tele, const RegisterOptions& options
 // refused so, and the search took 50% longer. Pairs in the first range get
 // exactly the hypotheses they had when it was the whole range.
 Attempt search_zoom_range(Pyramid& wide, Pyramid& tele, const RegisterOptions& options, const AngleBand& band,
-                          const std::function<void(const char*)>& stage);
+                          const std::function<void(const char*)>& stage, const SearchVariant& variant = {});
 
 }  // namespace dcsr::registration
