@@ -247,6 +247,8 @@ TEST_CASE("registration: a canonical pair is the identity, a half-pixel shift is
   CHECK(shifted.tele_to_wide.ty == Approx(40.0).margin(0.05));
 }
 
+namespace {
+
 // A close-up as a phone's two cameras see it: the telephoto of `pair` whose
 // columns from `near_from` on (the near layer, a subject nearer than the
 // background) show the view shifted sideways by `disparity` wide pixels.
@@ -269,6 +271,8 @@ Tensor with_near_layer(const Tensor& photo, const SyntheticPair& pair, int64_t n
   return tele;
 }
 
+}  // namespace
+
 TEST_CASE("registration: a close-up with parallax registers on one of its layers", "[registration]") {
   const Tensor photo = texture(960, 1280, 37);
   CameraLook look = another_camera();
@@ -282,7 +286,8 @@ TEST_CASE("registration: a close-up with parallax registers on one of its layers
     const Registration r = register_pair(pair.wide, tele);
     Similarity near = pair.truth;
     near.tx += disparity;
-    const double to_far = worst_corner_error(r, pair.truth, 480, 640), to_near = worst_corner_error(r, near, 480, 640);
+    const double to_far = worst_corner_error(r, pair.truth, 480, 640);
+    const double to_near = worst_corner_error(r, near, 480, 640);
     CAPTURE(r.confidence, to_far, to_near);
     // The far layer holds most of the view: the transform is its own.
     CHECK(to_far < 0.25);
@@ -307,7 +312,8 @@ TEST_CASE("registration: a close-up that only the parallax search finds register
       const Registration r = register_pair(pair.wide, tele);
       Similarity near = pair.truth;
       near.tx += disparity;
-      const double to_far = worst_corner_error(r, pair.truth, 480, 640), to_near = worst_corner_error(r, near, 480, 640);
+      const double to_far = worst_corner_error(r, pair.truth, 480, 640);
+      const double to_near = worst_corner_error(r, near, 480, 640);
       CAPTURE(r.confidence, to_far, to_near);
       CHECK(std::min(to_far, to_near) < 0.25);
       RegisterOptions without;
