@@ -249,48 +249,50 @@ TEST_CASE("registration: a canonical pair is the identity, a half-pixel shift is
 
 namespace {
 
-// A close-up as a phone's two cameras see it: the telephoto of `pair` whose
-// columns from `near_from` on (the near layer, a subject nearer than the
-// background) show the view shifted sideways by `disparity` wide pixels.
-// Same look and seed as the far layer's.
-Tensor with_near_layer(const Tensor& photo, const SyntheticPair& pair, int64_t near_from, double disparity,
-                       const CameraLook& look, uint64_t seed) {
-  NoGradGuard no_grad;
-  const Similarity& far = pair.truth;
-  const int64_t H = pair.tele.size(2), W = pair.tele.size(3);
-  const auto centre = far.to_wide(0.5 * double(W), 0.5 * double(H));
-  const SyntheticPair shifted = make_synthetic_pair(photo, pair.wide.size(2), pair.wide.size(3), H, W, far.scale,
-                                                    far.angle * 180 / kPi, centre[0] + disparity, centre[1], look, {},
-                                                    seed);
-  Tensor tele = pair.tele.clone();
-  float* t = tele.data<float>();
-  const float* s = shifted.tele.data<float>();
-  for (int64_t c = 0; c < 3; ++c)
-    for (int64_t y = 0; y < H; ++y)
-      for (int64_t x = near_from; x < W; ++x) t[(c * H + y) * W + x] = s[(c * H + y) * W + x];
-  return tele;
-}
+// A close-up as a phone's two cameras see it, from a 960 x 1280 photo: a
+// 480 x 640 wide image, a 2.2x telephoto of the same size (a view of 291 x 218
+// wide pixels) seen through another camera, whose columns from `near_from` on
+// (the near layer, a subject nearer than the background) show the view
+// shifted sideways by `disparity` wide pixels.
+struct CloseUp {
+  SyntheticPair pair;  // the far layer's: its wide image and truth
+  Tensor tele;         // the telephoto with both layers
+  Similarity near;     // the near layer's truth
+
+  CloseUp(const Tensor& photo, double angle_deg, int64_t near_from, double disparity, uint64_t seed) {
+    NoGradGuard no_grad;
+    CameraLook look = another_camera();
+    look.blur_sigma = 1.2;
+    look.noise = 0.03;
+    const double cx = 330.0, cy = 236.0;
+    pair = make_synthetic_pair(photo, 480, 640, 480, 640, 2.2, angle_deg, cx, cy, look, {}, seed);
+    const SyntheticPair shifted =
+        make_synthetic_pair(photo, 480, 640, 480, 640, 2.2, angle_deg, cx + disparity, cy, look, {}, seed);
+    tele = pair.tele.clone();
+    float* t = tele.data<float>();
+    const float* s = shifted.tele.data<float>();
+    for (int64_t c = 0; c < 3; ++c)
+      for (int64_t y = 0; y < 480; ++y)
+        for (int64_t x = near_from; x < 640; ++x) t[(c * 480 + y) * 640 + x] = s[(c * 480 + y) * 640 + x];
+    near = pair.truth;
+    near.tx += disparity;
+  }
+  double to_far(const Registration& r) const { return worst_corner_error(r, pair.truth, 480, 640); }
+  double to_near(const Registration& r) const { return worst_corner_error(r, near, 480, 640); }
+};
 
 }  // namespace
 
 TEST_CASE("registration: a close-up with parallax registers on one of its layers", "[registration]") {
   const Tensor photo = texture(960, 1280, 37);
-  CameraLook look = another_camera();
-  look.blur_sigma = 1.2;
-  look.noise = 0.03;
-  // Views of 291 x 218 wide pixels; the near layer is 37.5% of the view, shifted by 4-8% of its width.
+  // The near layer is 37.5% of the view, shifted by 4-8% of its width.
   for (const double disparity : {12.0, -18.0, 24.0}) {
     CAPTURE(disparity);
-    const SyntheticPair pair = make_synthetic_pair(photo, 480, 640, 480, 640, 2.2, 0.8, 330.0, 236.0, look, {}, 21);
-    const Tensor tele = with_near_layer(photo, pair, 400, disparity, look, 21);
-    const Registration r = register_pair(pair.wide, tele);
-    Similarity near = pair.truth;
-    near.tx += disparity;
-    const double to_far = worst_corner_error(r, pair.truth, 480, 640);
-    const double to_near = worst_corner_error(r, near, 480, 640);
-    CAPTURE(r.confidence, to_far, to_near);
+    const CloseUp close_up(photo, 0.8, 400, disparity, 21);
+    const Registration r = register_pair(close_up.pair.wide, close_up.tele);
+    CAPTURE(r.confidence, close_up.to_far(r), close_up.to_near(r));
     // The far layer holds most of the view: the transform is its own.
-    CHECK(to_far < 0.25);
+    CHECK(close_up.to_far(r) < 0.25);
   }
 }
 
@@ -301,24 +303,16 @@ TEST_CASE("registration: a close-up that only the parallax search finds register
   // every one of these (RegisterOptions::parallax = false), the parallax
   // search (search_view.h SearchVariant::parallax) finds a layer.
   const Tensor photo = texture(960, 1280, 41);
-  CameraLook look = another_camera();
-  look.blur_sigma = 1.2;
-  look.noise = 0.03;
   for (const int64_t near_from : {360, 400})
     for (const double disparity : {12.0, -16.0}) {
       CAPTURE(near_from, disparity);
-      const SyntheticPair pair = make_synthetic_pair(photo, 480, 640, 480, 640, 2.2, 0.6, 330.0, 236.0, look, {}, 23);
-      const Tensor tele = with_near_layer(photo, pair, near_from, disparity, look, 23);
-      const Registration r = register_pair(pair.wide, tele);
-      Similarity near = pair.truth;
-      near.tx += disparity;
-      const double to_far = worst_corner_error(r, pair.truth, 480, 640);
-      const double to_near = worst_corner_error(r, near, 480, 640);
-      CAPTURE(r.confidence, to_far, to_near);
-      CHECK(std::min(to_far, to_near) < 0.25);
+      const CloseUp close_up(photo, 0.6, near_from, disparity, 23);
+      const Registration r = register_pair(close_up.pair.wide, close_up.tele);
+      CAPTURE(r.confidence, close_up.to_far(r), close_up.to_near(r));
+      CHECK(std::min(close_up.to_far(r), close_up.to_near(r)) < 0.25);
       RegisterOptions without;
       without.parallax = false;
-      CHECK_THROWS_WITH(register_pair(pair.wide, tele, without), Catch::Contains("does not match"));
+      CHECK_THROWS_WITH(register_pair(close_up.pair.wide, close_up.tele, without), Catch::Contains("does not match"));
     }
 }
 
