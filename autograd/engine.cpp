@@ -92,7 +92,7 @@ TensorList record(const char* name, const TensorList& inputs, TensorList outputs
   for (const TensorList* list : std::initializer_list<const TensorList*>{&inputs, &outputs})
     for (const Tensor& t : *list)
       if (t.defined() && t.impl().storage) watched.push_back({t.impl().storage, t.impl().storage->version()});
-  node->watch(watched);
+  node->watch(std::move(watched));
   for (size_t i = 0; i < outputs.size(); ++i) {
     Tensor& out = outputs[i];
     if (!is_floating(out.dtype())) continue;  // indices are not differentiable

@@ -58,7 +58,7 @@ class Node {
     std::weak_ptr<Storage> storage;  // not kept alive: a freed storage changed nothing
     uint64_t version = 0;
   };
-  void watch(const std::vector<Watched>& watched) { watched_ = watched; }
+  void watch(std::vector<Watched> watched) { watched_ = std::move(watched); }
 
   const std::string& name() const { return name_; }
   const std::vector<Edge>& next_edges() const { return next_edges_; }

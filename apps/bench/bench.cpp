@@ -62,13 +62,11 @@ void emit(const Context& ctx, nlohmann::json line) {
 double max_rel_diff(const Tensor& a, const Tensor& b) {
   std::vector<float> x = a.to_vector<float>(), y = b.to_vector<float>();
   // Different sizes, or a NaN or infinity where the reference has a number,
-  // are infinitely wrong (std::max would drop a NaN).
+  // are infinitely wrong.
   if (x.size() != y.size()) return INFINITY;
   double worst = 0.0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    const double d = double(std::abs(x[i] - y[i])) / (1e-3 + std::abs(double(y[i])));
-    if (!(d <= worst)) worst = std::isnan(d) ? INFINITY : d;
-  }
+  for (size_t i = 0; i < x.size(); ++i)
+    worst = worse_error(worst, double(std::abs(x[i] - y[i])) / (1e-3 + std::abs(double(y[i]))));
   return worst;
 }
 

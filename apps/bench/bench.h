@@ -10,6 +10,7 @@
 // A bench file registers groups with DCSR_BENCH(group) { ... } and is picked
 // up by the CMake glob over apps/bench/*.cpp.
 #pragma once
+#include <cmath>
 #include <functional>
 #include <string>
 #include <vector>
@@ -59,6 +60,12 @@ void emit(const Context& ctx, nlohmann::json line);
 // Largest |a - b| / (1e-3 + |b|) over float32 tensors of the same size: the
 // check of a result against its reference before it is timed.
 double max_rel_diff(const Tensor& a, const Tensor& b);
+
+// The worse of a running worst error and one more: a NaN is the worst error
+// (infinite), not none (std::max would drop it).
+inline double worse_error(double worst, double error) {
+  return error <= worst ? worst : std::isnan(error) ? INFINITY : error;
+}
 
 // Peak resident set size of this process (VmHWM) in MB, and its reset.
 double peak_rss_mb();

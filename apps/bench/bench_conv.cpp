@@ -206,10 +206,7 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
   const double *pa = a64.data<double>(), *pb = b64.data<double>();
   if (a64.numel() != b64.numel()) return INFINITY;
   double most = 0;
-  for (int64_t i = 0; i < a64.numel(); ++i) {
-    const double d = std::abs(pa[i] - pb[i]);
-    if (!(d <= most)) most = std::isnan(d) ? INFINITY : d;  // a NaN is the worst error, not none
-  }
+  for (int64_t i = 0; i < a64.numel(); ++i) most = worse_error(most, std::abs(pa[i] - pb[i]));
   return most;
 }
 

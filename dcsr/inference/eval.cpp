@@ -159,6 +159,9 @@ EvalSummary evaluate_dataset(const EvalInputs& in, const DcsrNet* net, const Eva
   const DatasetFiles& files = in.files;
   const int64_t n = in.n;
   const std::vector<std::string>& other_refs = in.other_refs;  // ref_from's Ref/x2 images, sorted
+  const auto alive = [&] {  // EvalOptions::working
+    if (options.working) options.working();
+  };
   EvalSummary summary;
   summary.data = files.root;
   summary.mode = mode_name(options.mode);
@@ -185,14 +188,14 @@ EvalSummary evaluate_dataset(const EvalInputs& in, const DcsrNet* net, const Eva
       ref = read_image(path);
       if (ref.size(2) != lr.size(2) || ref.size(3) != lr.size(3)) ref = resize_antialias(ref, lr.size(2), lr.size(3));
     }
-    if (options.working) options.working();  // read: a large image takes a while
+    alive();  // read: a large image takes a while
     e.bicubic = evaluate_pair(bicubic_upsample(lr), hr);
-    if (options.working) options.working();
+    alive();
     if (net) {
       auto start = std::chrono::steady_clock::now();
       TiledOptions tiling;
       tiling.batch_tiles = options.tile_batch;
-      if (options.working) tiling.progress = [&](int64_t, int64_t) { options.working(); };
+      if (options.working) tiling.progress = [&](int64_t, int64_t) { alive(); };
       TiledResult r = tiled_inference(lr, ref, options.mode, network_tile_forward(*net, options.mode), tiling);
       e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       e.sr = evaluate_pair(r.sr, hr);
@@ -203,7 +206,7 @@ EvalSummary evaluate_dataset(const EvalInputs& in, const DcsrNet* net, const Eva
     accumulate(sum_bic, e.bicubic);
     summary.images.push_back(e);
     if (options.progress) options.progress(i + 1, n, name);
-    if (options.working) options.working();
+    alive();
   }
   summary.mean_sr = divide(sum_sr, double(summary.images.size()));
   summary.mean_bicubic = divide(sum_bic, double(summary.images.size()));

@@ -176,7 +176,7 @@ Registration register_luminance(Plane wide_luma, Plane tele_luma, const Register
     // must clear kTurnedBarFactor times the bar (those 1.13 are then 0.75).
     weigh(found, kTurnedBarFactor);
   }
-  // Still not found: a scene with parallax (SearchVariant::parallax), searched
+  // Still not found: a scene with parallax (SearchVariant::parallax()), searched
   // upright. More hypotheses are more tries for chance: on 360 unrelated
   // pairs (dcsr_bench register_unrelated, the default seed and 1-14) this
   // pass reached 0.943 of the bar, the other passes at most 0.81. Its
@@ -185,9 +185,8 @@ Registration register_luminance(Plane wide_luma, Plane tele_luma, const Register
   // close-ups it finds, one clears that (0.662), one does not (0.280 <
   // 0.3125).
   if (!best.accepted() && options.parallax) {
-    SearchVariant parallax;
-    parallax.parallax = true;
-    weigh(search_zoom_range(wide_pyramid, tele_pyramid, options, upright, quiet, parallax), kParallaxBarFactor);
+    weigh(search_zoom_range(wide_pyramid, tele_pyramid, options, upright, quiet, SearchVariant::parallax()),
+          kParallaxBarFactor);
   }
   if (!best.accepted()) throw Error(refusal_message(wide_pyramid, tele_pyramid, options, best));
   Registration reg;

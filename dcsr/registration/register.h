@@ -50,7 +50,7 @@ struct RegisterOptions {
   // turned by 90, 180 and 270 degrees (within max_angle_deg of those).
   bool quarter_turns = true;
   // When nothing matches upright, tilted or turned, the search runs once more
-  // for a scene with parallax (search_view.h SearchVariant::parallax).
+  // for a scene with parallax (search_view.h SearchVariant::parallax()).
   bool parallax = true;
   // Below this confidence (or the chance bar above, when higher) the pair is
   // refused: an Error naming the value, the threshold and `--registration none`.

@@ -99,7 +99,8 @@ Attempt search_view(Pyramid& wide_pyramid, Pyramid& tele_pyramid, const Register
   coarse.max_scale = options.max_scale;
   coarse.max_angle_deg = band.up_to_deg;
   coarse.min_angle_deg = band.above_deg;
-  if (variant.parallax) coarse.neighbours_of = 2, coarse.neighbour_poses = 8;  // SearchVariant
+  coarse.neighbours_of = variant.neighbours_of;
+  coarse.neighbour_poses = variant.neighbour_poses;
   // The largest search image the coarse stage makes (the largest scale's
   // view's: long side template_size / template_fraction * max_scale * wide /
   // telephoto long sides), doubled: the wide pyramid level it resamples from
@@ -113,26 +114,20 @@ Attempt search_view(Pyramid& wide_pyramid, Pyramid& tele_pyramid, const Register
   // 2. Each hypothesis refined down to a middle level, where they are compared.
   LevelImages images(wide_pyramid, tele_pyramid);
   RefineOptions refine;
-  RefineOptions held_pose = refine;  // SearchVariant::parallax's first level
-  held_pose.translation_only = true;
+  RefineOptions start_refine = refine;  // the 48-px level's
+  start_refine.translation_only = variant.hold_pose_at_start;
   const double view_long_px = double(std::max(Ht, Wt));
-  // The refinement may end up to a degree past the band (a 5.5-degree tilt
-  // found upright); not in the parallax variant, whose wider search can
-  // settle on a compromise at the band's edge for a view tilted beyond it (a
-  // pair tilted by 8 degrees, searched upright, came out at 5.75 degrees and
-  // 5.5 px off, confidence 0.29).
-  const double angle_slack_deg = variant.parallax ? 0.0 : 1.0;
   auto plausible = [&](const RefineResult& r) {
     const Similarity s = r.params.to_similarity(double(Wt), double(Ht));
     return s.scale >= options.min_scale / 1.05 && s.scale <= options.max_scale * 1.05 &&
-           std::abs(s.angle) <= (band.up_to_deg + angle_slack_deg) * kPi / 180 && r.overlap >= options.min_overlap;
+           std::abs(s.angle) <= (band.up_to_deg + variant.angle_slack_deg) * kPi / 180 && r.overlap >= options.min_overlap;
   };
-  auto refine_down = [&](LinearSimilarity p, int64_t from, int64_t to) {
+  auto refine_down = [&](LinearSimilarity p, int64_t from, int64_t to, const RefineOptions& options) {
     RefineResult r;
     r.params = p;
     for (int64_t k = from; k >= to; --k) {
       const double scale = r.params.to_similarity(double(Wt), double(Ht)).scale;
-      r = refine_level(images.wide(k), images.tele(k, scale), double(Wt), double(Ht), r.params, refine);
+      r = refine_level(images.wide(k), images.tele(k, scale), double(Wt), double(Ht), r.params, options);
     }
     return r;
   };
@@ -157,9 +152,7 @@ Attempt search_view(Pyramid& wide_pyramid, Pyramid& tele_pyramid, const Register
     p.cy = c.centre_y;
     Hypothesis& h = started[size_t(k)];
     h.start_level = start_level(c);
-    h.result = variant.parallax ? refine_level(images.wide(h.start_level), images.tele(h.start_level, c.scale),
-                                               double(Wt), double(Ht), p, held_pose)
-                                : refine_down(p, h.start_level, h.start_level);
+    h.result = refine_down(p, h.start_level, h.start_level, start_refine);
     h.plausible = plausible(h.result);
   });
   std::vector<Hypothesis> tracks;
@@ -175,13 +168,12 @@ Attempt search_view(Pyramid& wide_pyramid, Pyramid& tele_pyramid, const Register
   };
   std::sort(tracks.begin(), tracks.end(),
             [&](const Hypothesis& x, const Hypothesis& y) { return evidence(x.result) > evidence(y.result); });
-  const size_t continuing = variant.parallax ? 6 : 2;
-  if (tracks.size() > continuing) tracks.resize(continuing);
+  if (tracks.size() > variant.continuing) tracks.resize(variant.continuing);
   Hypothesis best;
   for (Hypothesis& h : tracks) {
     const double view = view_long_px / h.result.params.to_similarity(double(Wt), double(Ht)).scale;
     const int64_t middle = std::min(h.start_level, level_for_view(view, 192));
-    if (middle < h.start_level) h.result = refine_down(h.result.params, h.start_level - 1, middle);
+    if (middle < h.start_level) h.result = refine_down(h.result.params, h.start_level - 1, middle, refine);
     h.middle_level = middle;
     h.plausible = plausible(h.result);
     if (h.plausible && (!best.plausible || evidence(h.result) > evidence(best.result))) best = h;
@@ -201,7 +193,7 @@ Attempt search_view(Pyramid& wide_pyramid, Pyramid& tele_pyramid, const Register
     int64_t finest = 0;
     while (view_pixels / std::pow(4.0, double(finest)) > double(options.max_refine_pixels)) ++finest;
     finest = std::min(finest, middle);
-    RefineResult fine = middle > finest ? refine_down(best.result.params, middle - 1, finest) : best.result;
+    RefineResult fine = middle > finest ? refine_down(best.result.params, middle - 1, finest, refine) : best.result;
     if (plausible(fine)) {
       out.found = true;
       out.confidence = fine.ncc;

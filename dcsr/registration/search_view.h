@@ -64,21 +64,36 @@ struct AngleBand {
   double above_deg = 0.0, up_to_deg = 5.0;
 };
 
-// A search's variant. parallax: the search for a scene with parallax (a
-// close-up: a near layer shifted against the far one), which a search that
-// found nothing makes once more (register.cpp). Where the two layers disagree
-// the coarse search can rank a wrong scale of the true view first and drop
-// the true scale as its duplicate, and at the 48-px level, which cannot tell
-// the layers apart, the refinement can trade scale for the layers' shift (a
-// 2.21x pose refined to 2.30x, the truth 2.15x, from where the finer levels
-// do not return). So this variant:
-//   - proposes the two best views' other poses too (CoarseOptions::
-//     neighbours_of 2, neighbour_poses 8);
-//   - holds scale and angle at the 48-px level (translation only);
-//   - takes the six best hypotheses there on to the middle level, not two;
-//   - keeps the angle within the band (the other searches allow a degree more).
+// How one search proposes and refines its hypotheses. The default is the
+// search every pass makes; parallax() is the one a search that found nothing
+// makes once more (register.cpp), for a scene with parallax (a close-up: a
+// near layer shifted against the far one). There the coarse search can rank
+// a wrong scale of the true view first and drop the true scale as its
+// duplicate, and the 48-px level, which cannot tell the layers apart, can
+// trade scale for the layers' shift (a 2.21x pose refined to 2.30x, the
+// truth 2.15x, from where the finer levels do not return).
 struct SearchVariant {
-  bool parallax = false;
+  // Other poses of the best views proposed too (CoarseOptions::neighbours_of, neighbour_poses).
+  int64_t neighbours_of = 0, neighbour_poses = 0;
+  // Scale and angle held at the 48-px level (RefineOptions::translation_only).
+  bool hold_pose_at_start = false;
+  // The hypotheses that go on from the 48-px level to the middle one.
+  size_t continuing = 2;
+  // How far past its band a transform may end (a 5.5-degree tilt found
+  // upright). None for parallax(): its wider search can settle on a
+  // compromise at the band's edge for a view tilted beyond it (a pair tilted
+  // by 8 degrees, searched upright, came out at 5.75 degrees and 5.5 px off,
+  // confidence 0.29).
+  double angle_slack_deg = 1.0;
+
+  static SearchVariant parallax() {
+    SearchVariant v;
+    v.neighbours_of = 2, v.neighbour_poses = 8;
+    v.hold_pose_at_start = true;
+    v.continuing = 6;
+    v.angle_slack_deg = 0.0;
+    return v;
+  }
 };
 
 // One search for the telephoto's view in the wide image over options' scale
