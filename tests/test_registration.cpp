@@ -301,7 +301,7 @@ TEST_CASE("registration: a close-up that only the parallax search finds register
   // Near layers of 44% and 37.5% of the view shifted by 4-6% of its width:
   // the upright search trades scale for the layers' shift and is refused on
   // every one of these (RegisterOptions::parallax = false), the parallax
-  // search (search_view.h SearchVariant::parallax) finds a layer.
+  // search (search_view.h SearchVariant::parallax()) finds a layer.
   const Tensor photo = texture(960, 1280, 41);
   for (const int64_t near_from : {360, 400})
     for (const double disparity : {12.0, -16.0}) {
