@@ -78,6 +78,11 @@ constexpr int64_t kKeyChunk = 32;             // keys of a row scored per pass: 
 constexpr int64_t kSlot = (kKeyChunk + 2) * kLanes;  // one P slot
 constexpr double kUnit = 1.0 / 16777216.0;    // u = 2^-24
 
+// 16 floats: one AVX-512 register, or two AVX2 ones where the build's ISA
+// (-march=native) lacks AVX-512. Then GCC notes (-Wpsabi) that passing such a
+// vector by value has another ABI than with AVX-512: no matter here, every
+// function that takes one is internal to this file and built with its flags.
+#pragma GCC diagnostic ignored "-Wpsabi"
 typedef float Vec __attribute__((vector_size(kVec * sizeof(float))));
 typedef int32_t Mask __attribute__((vector_size(kVec * sizeof(float))));
 
@@ -101,9 +106,12 @@ inline Vec shift_lanes(Vec lo, Vec hi) {
   return Vec(_mm512_alignr_epi32(__m512i(hi), __m512i(lo), S));
 #pragma GCC diagnostic pop
 #else
-  Vec out;
-  for (int l = 0; l < kVec; ++l) out[l] = l + S < kVec ? lo[l + S] : hi[l + S - kVec];
-  return out;
+  // One shuffle of the 32 lanes (lo's are 0-15, hi's 16-31), not a loop
+  // filling a local vector lane by lane, which GCC 12 reports as maybe
+  // uninitialized where it is inlined.
+  typedef int32_t Lanes __attribute__((vector_size(kVec * sizeof(int32_t))));
+  return __builtin_shuffle(lo, hi, Lanes{S, S + 1, S + 2, S + 3, S + 4, S + 5, S + 6, S + 7, S + 8, S + 9, S + 10,
+                                         S + 11, S + 12, S + 13, S + 14, S + 15});
 #endif
 }
 
@@ -345,7 +353,9 @@ void score_row(const float* P0, const float* P1, const float* P2, int64_t nu, co
     for (int64_t l = 0; l < NV * kVec; ++l)
       if (hits[l]) match::add_candidate(st, r * kLanes + l, first_key + int32_t(u), scores[l]);
   };
-  Vec Ra[NV + 1], Rb[NV + 1], Rc[NV + 1];
+  // Rc is zeroed only to quiet GCC 12's -Wmaybe-uninitialized, which cannot
+  // see that the first step's row_sum fills it before it is read.
+  Vec Ra[NV + 1], Rb[NV + 1], Rc[NV + 1] = {};
   row_sum(0, Ra);
   row_sum(1, Rb);
   int64_t u = 0;

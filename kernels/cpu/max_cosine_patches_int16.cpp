@@ -32,6 +32,16 @@ std::atomic<int> g_allowed{-1};
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
+// One key's products for lane vector v, scaled back to floats and stored in
+// P's row U. A function of its own with the kernel's target, not a lambda in
+// the kernel: GCC does not give a lambda its enclosing function's target, so
+// on a compiler whose default ISA lacks AVX-512 the intrinsics would not
+// inline into it (the build fails). The two scales are powers of two: their
+// products are exact, in either order.
+DCSR_MAP_VNNI_TARGET inline void store_scaled(__m512i acc, __m512 q_scale_v, float key_scale, float* row) {
+  _mm512_storeu_ps(row, _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), q_scale_v), _mm512_set1_ps(key_scale)));
+}
+
 // int16_pixel_products for lane vector v. Pairs > 0 fixes the pair count at
 // compile time, so the query vectors stay in registers; 0 takes pairs_n.
 // Eight keys at once: eight independent accumulators hide vpdpwssd's latency.
@@ -45,11 +55,6 @@ DCSR_MAP_VNNI_TARGET void products_vector(const int32_t* key_words, const float*
 #pragma GCC unroll 16
   for (int64_t c = 0; c < pairs; ++c) qv[c] = _mm512_loadu_si512(q_words + c * lanes + v * kVec);
   const __m512 qs = _mm512_loadu_ps(q_scale + v * kVec);
-  // The two scales are powers of two: their products are exact, in either order.
-  auto finish = [&](__m512i acc, int64_t U) {
-    const __m512 p = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), qs), _mm512_set1_ps(key_scale[U]));
-    _mm512_storeu_ps(P + U * lanes + v * kVec, p);
-  };
   int64_t U = 0;
   for (; U + kU <= cols_p; U += kU) {
     __m512i acc[kU];
@@ -61,13 +66,13 @@ DCSR_MAP_VNNI_TARGET void products_vector(const int32_t* key_words, const float*
 #pragma GCC unroll 8
       for (int r = 0; r < kU; ++r) acc[r] = _mm512_dpwssd_epi32(acc[r], _mm512_set1_epi32(k0[r * pairs + c]), qv[c]);
 #pragma GCC unroll 8
-    for (int r = 0; r < kU; ++r) finish(acc[r], U + r);
+    for (int r = 0; r < kU; ++r) store_scaled(acc[r], qs, key_scale[U + r], P + (U + r) * lanes + v * kVec);
   }
   for (; U < cols_p; ++U) {
     __m512i acc = _mm512_setzero_si512();
     for (int64_t c = 0; c < pairs; ++c)
       acc = _mm512_dpwssd_epi32(acc, _mm512_set1_epi32(key_words[U * pairs + c]), qv[c]);
-    finish(acc, U);
+    store_scaled(acc, qs, key_scale[U], P + U * lanes + v * kVec);
   }
 }
 

@@ -228,6 +228,15 @@ DCSR_WINO_TARGET void stage_phase_window16(const float* plane, int64_t H, int64_
   }
 }
 
+// Phase columns 16k + 4 .. 16k + 19 from P_k and P_(k+1). A function with
+// the kernel's target rather than a lambda inside the kernel: GCC does not
+// give a lambda its enclosing function's target, so where the compiler's
+// default ISA lacks AVX-512 (an AVX2 machine's -march=native) the
+// intrinsics would not inline into it and the build fails.
+DCSR_WINO_TARGET inline __m512 phase_columns_from4(__m512 this_block, __m512 next_block) {
+  return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(next_block), _mm512_castps_si512(this_block), 4));
+}
+
 // Kernels::input16_phase: input16 on the 6 x 66 window of one pixel phase,
 // dst[i][j] = plane[y0 + 2 i][x0 + 2 j] (0 outside the plane), its rows
 // built in registers as stage_phase_window16 builds them (P_c: phase columns
@@ -258,13 +267,11 @@ DCSR_WINO_TARGET void input16_phase(const float* plane, int64_t H, int64_t W, in
                                         _mm512_maskz_loadu_ps(lanes_inside(16, lo, hi), src + 16));
         }
       }
-      auto shifted = [&](int k) {  // phase columns 16k + 4 .. 16k + 19
-        return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(c[k + 1]), _mm512_castps_si512(c[k]), 4));
-      };
       transpose_lanes16(c[0], c[1], c[2], c[3], d[0], d[1], d[2], d[3]);
       __m512 unused2, unused3;
-      transpose_lanes16(shifted(0), shifted(1), shifted(2), _mm512_maskz_mov_ps(0x3FFF, shifted(3)), d[4], d[5],
-                        unused2, unused3);
+      transpose_lanes16(phase_columns_from4(c[0], c[1]), phase_columns_from4(c[1], c[2]),
+                        phase_columns_from4(c[2], c[3]), _mm512_maskz_mov_ps(0x3FFF, phase_columns_from4(c[3], c[4])),
+                        d[4], d[5], unused2, unused3);
     }
     winograd::input_1d<4>(d, h[i]);
   }

@@ -109,7 +109,11 @@ template <int M, bool Edge = false>
   // apply_epilogue's steps on 8 outputs: + bias, + residual, LeakyReLU (v > 0 ? v : slope v).
   const bool leaky = slope != 1.0f;
   const __m256 a = _mm256_set1_ps(slope), zero = _mm256_setzero_ps();
-  auto store = [&](int at, __m256 v) {
+  // The lambda carries the target too: GCC does not give a lambda its
+  // enclosing function's, and where the compiler's default ISA is narrower
+  // (an AVX2 machine's -march=native building the AVX-512 file) the
+  // always_inline intrinsics would not inline into it.
+  auto store = [&](int at, __m256 v) DCSR_WINO_TARGET {
     if constexpr (Edge) {
       if (at >= cols) return;
       const __m256i lanes = lanes_between(at, 0, cols);
