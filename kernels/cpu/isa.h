@@ -7,6 +7,13 @@
 // The path can be forced for tests and comparisons: DCSR_CPU_ISA=generic,
 // avx2, avx512 or auto (unset: auto = the widest available), or set_cpu_isa().
 // Forcing a path the CPU lacks is an Error that names it (never a SIGILL).
+//
+// GCC gives a lambda none of its enclosing function's target: a lambda in
+// such a function carries the attribute itself (`[&](...) TARGET { ... }`) or
+// is a function of its own. Where the compiler's default ISA is narrower
+// (-march=native on an AVX2-only machine, or DCSR_NATIVE=OFF), the
+// intrinsics would not inline into it and the build fails; on an AVX-512
+// machine nothing shows it.
 #pragma once
 #include <string>
 
