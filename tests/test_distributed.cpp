@@ -288,16 +288,28 @@ TEST_CASE("distributed: sharded eval outlasts the deadline when one rank's share
   REQUIRE_MPI_OR_SKIP();
   test::TempDir dir("mpi_eval_uneven");
   test::write_dataset(dir / "set", 3, 16, 16);
-  // Image 1 (rank 1's only one) is 30 times wider and higher: its tiles take
-  // about 10 s here, each well under the deadline of 4 s.
+  // Image 1 (rank 1's only one) is 30 times wider and higher: its share
+  // takes many tiles, each a sign of life. The deadline must exceed the
+  // longest gap between two (a tile's forward; the first, two) under
+  // whatever else runs: on an AVX2-only EPYC with other work beside it, one
+  // thread per rank, the share took 44 s, most gaps 1.8-3.7 s, but some
+  // passed 10 s (the deadline was 4 s, with two threads per rank on two
+  // cores, and that machine failed here). One thread per rank keeps the
+  // ranks from crowding each other's cores. On a fast machine the share may
+  // end within the deadline, and the case then proves less: it says so.
+  constexpr double kDeadline_s = 15;
   test::resize_pair(dir / "set", "p1.png", 480, 480, 7);
   test::write_model(dir / "m.ckpt", 4);
-  RunResult r = run_mpi(2, "eval --data set --model m.ckpt --json two.json --quiet", dir.str(),
-                        "-x DCSR_COLLECTIVE_TIMEOUT=4");
+  RunResult r = run_mpi(2, "eval --data set --model m.ckpt --json two.json --quiet --threads 1", dir.str(),
+                        "-x DCSR_COLLECTIVE_TIMEOUT=" + std::to_string(int(kDeadline_s)));
   INFO(r.output);
   CHECK(r.status == 0);
   const nlohmann::json two = nlohmann::json::parse(test::read_bytes_of(dir / "two.json"));
-  CHECK(two["images"].size() == 3);
+  REQUIRE(two["images"].size() == 3);
+  const double share_s = two["images"][1]["seconds"].get<double>();
+  if (share_s < kDeadline_s)
+    WARN("rank 1's share took " << share_s << " s, within the deadline of " << kDeadline_s
+                                << " s: this run did not outlast it");
 }
 
 // A 2-rank training run validates and measures its monitored sets sharded
