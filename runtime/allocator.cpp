@@ -30,7 +30,10 @@ int64_t env_megabytes(const char* name, int64_t fallback) {
 }
 
 void* cpu_raw_alloc(size_t bytes) { return std::aligned_alloc(64, bytes); }
-void cpu_raw_free(void* ptr, size_t) { std::free(ptr); }
+const char* cpu_raw_free(void* ptr, size_t) {
+  std::free(ptr);
+  return nullptr;
+}
 
 // The pools are never destroyed: a tensor in static storage may be freed
 // after a static pool's destructor ran, and a destroyed pool's map dropped

@@ -17,10 +17,12 @@
 namespace dcsr {
 
 // One caching pool per device. `raw_alloc`/`raw_free` talk to the OS or driver.
+// raw_alloc returns null when out of memory; raw_free never throws (frees run
+// from tensors' destructors) and returns null, or the reason its free failed.
 class CachingPool {
  public:
   using RawAlloc = void* (*)(size_t);
-  using RawFree = void (*)(void*, size_t);
+  using RawFree = const char* (*)(void*, size_t);
 
   CachingPool(Device device, RawAlloc raw_alloc, RawFree raw_free, int64_t cache_limit)
       : device_(device), raw_alloc_(raw_alloc), raw_free_(raw_free), cache_limit_(cache_limit) {}
@@ -28,6 +30,8 @@ class CachingPool {
   void* allocate(size_t bytes) {
     size_t size = allocation_size_class(bytes);
     std::lock_guard<std::mutex> lock(mutex_);
+    DCSR_CHECK(!free_failure_, device_name(device_), " memory is unusable: freeing a block failed earlier (",
+               free_failure_, ")");
     void* ptr = nullptr;
     auto it = free_.find(size);
     if (it == free_.end() || it->second.empty()) it = larger_free_block(size);
@@ -96,15 +100,24 @@ class CachingPool {
     runtime::KernelScope scope("allocator:system_alloc", device_);
     return raw_alloc_(size);
   }
-  void system_free(void* ptr, size_t size) {
-    // Frees run from tensors' destructors: a failed device sync (profiling
-    // only) must not throw from here, so such a free goes untimed.
+  // Frees run from tensors' destructors, also while an exception unwinds,
+  // so nothing here throws. A failed device sync (profiling only) leaves the
+  // free untimed. A failed free (after a kernel's illegal address every CUDA
+  // call fails: the checked call that meets the error first throws it) is
+  // reported once, on one line, and breaks the pool: it frees nothing more
+  // (each free would fail again; the driver reclaims the blocks at exit) and
+  // refuses to allocate, naming the failure.
+  void system_free(void* ptr, size_t size) noexcept {
+    if (free_failure_) return;
     std::optional<runtime::KernelScope> scope;
     try {
       scope.emplace("allocator:system_free", device_);
     } catch (...) {
     }
-    raw_free_(ptr, size);
+    free_failure_ = raw_free_(ptr, size);
+    if (free_failure_)
+      std::fprintf(stderr, "dcsr: freeing %s memory failed (%s); the process frees and allocates no more of it\n",
+                   device_name(device_), free_failure_);
   }
 
   // For a request of `size` bytes (a class of at least kLargerFromBytes) whose
@@ -137,6 +150,7 @@ class CachingPool {
   RawAlloc raw_alloc_;
   RawFree raw_free_;
   int64_t cache_limit_;
+  const char* free_failure_ = nullptr;  // why a free failed: the pool is broken
   std::mutex mutex_;
   std::map<size_t, std::vector<void*>> free_;  // size class -> free blocks
   // Blocks in use that came from a larger class's free list (larger_free_block) -> that class.

@@ -80,10 +80,13 @@ void* cuda_raw_alloc(size_t bytes) {
 #ifdef DCSR_HAVE_CUDA
   void* ptr = nullptr;
   cudaError_t status = cudaMalloc(&ptr, bytes);
-  if (status != cudaSuccess) {
+  if (status == cudaErrorMemoryAllocation) {
     cudaGetLastError();
     return nullptr;  // the caching pool frees its cache and retries once
   }
+  // Any other error is not for lack of memory (after a kernel's illegal
+  // address every call fails): said as it is, not as "out of memory".
+  DCSR_CHECK(status == cudaSuccess, "cudaMalloc of ", bytes, " bytes failed: ", cudaGetErrorString(status));
   return ptr;
 #else
   (void)bytes;
@@ -91,11 +94,13 @@ void* cuda_raw_alloc(size_t bytes) {
 #endif
 }
 
-void cuda_raw_free(void* ptr, size_t) {
+const char* cuda_raw_free(void* ptr, size_t) noexcept {
 #ifdef DCSR_HAVE_CUDA
-  DCSR_CUDA_CHECK(cudaFree(ptr));
+  const cudaError_t status = cudaFree(ptr);
+  return status == cudaSuccess ? nullptr : cudaGetErrorString(status);
 #else
   (void)ptr;
+  return nullptr;
 #endif
 }
 

@@ -20,8 +20,11 @@ bool cuda_runtime_started();
 std::string cuda_unavailable_reason();
 std::string cuda_device_description();  // "NVIDIA H100 80GB HBM3 (sm_90, driver 12.4)"
 
+// Null when the device is out of memory; fails on any other CUDA error.
 void* cuda_raw_alloc(size_t bytes);
-void cuda_raw_free(void* ptr, size_t bytes);
+// Never throws (the caching pool frees from tensors' destructors): null, or
+// the CUDA error's text when cudaFree failed.
+const char* cuda_raw_free(void* ptr, size_t bytes) noexcept;
 void cuda_synchronize();
 // Makes device `index % device count` the current one (data-parallel ranks:
 // one GPU per rank). Call before anything is allocated on the device.

@@ -1,8 +1,12 @@
 // Tensor core: factories, views, conversions, printing, files, allocator, RNG.
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
+#include <functional>
 
 #include "runtime/allocator.h"
+#include "runtime/caching_pool.h"
 #include "tensor/serialize.h"
 #include "test_util.h"
 
@@ -126,6 +130,59 @@ TEST_CASE("the caching allocator lends a free block of a slightly larger class",
   { Tensor small = empty({1000}); }  // below 1 MiB only its own class serves
   CHECK(allocator_stats(kCPU).system_allocs == back.system_allocs + 2);
   allocator_empty_cache(kCPU);
+}
+
+namespace {
+
+// What fn() writes on file descriptor 2 (std::fprintf(stderr, ...) included).
+std::string stderr_of(const std::function<void()>& fn) {
+  std::FILE* file = std::tmpfile();
+  REQUIRE(file != nullptr);
+  std::fflush(stderr);
+  const int saved = ::dup(2);
+  ::dup2(::fileno(file), 2);
+  fn();
+  std::fflush(stderr);
+  ::dup2(saved, 2);
+  ::close(saved);
+  std::rewind(file);
+  std::string text;
+  char buffer[256];
+  for (size_t n; (n = std::fread(buffer, 1, sizeof(buffer), file)) > 0;) text.append(buffer, n);
+  std::fclose(file);
+  return text;
+}
+
+// Raw calls for a pool under test: blocks from a fixed arena (so that those a
+// broken pool drops are no leak), and a free that fails as cudaFree does for
+// good after a kernel's illegal address.
+alignas(64) unsigned char g_arena[2][256];
+int g_arena_blocks_given = 0;
+int g_frees_tried = 0;
+void* arena_alloc(size_t bytes) { return bytes <= 256 && g_arena_blocks_given < 2 ? g_arena[g_arena_blocks_given++] : nullptr; }
+const char* failing_free(void*, size_t) {
+  ++g_frees_tried;
+  return "an illegal memory access was encountered";
+}
+
+}  // namespace
+
+TEST_CASE("a pool whose free fails says so once, never throws from a free, and allocates no more", "[tensor][allocator]") {
+  // Tensors' destructors free through deallocate, also while an error
+  // unwinds: a throw from there ended the process in std::terminate.
+  CachingPool pool(Device::CUDA, arena_alloc, failing_free, 0);  // nothing cached: every free reaches raw_free
+  void* first = pool.allocate(100);
+  void* second = pool.allocate(100);
+  const std::string reported = stderr_of([&] {
+    CHECK_NOTHROW(pool.deallocate(first, 100));
+    CHECK_NOTHROW(pool.deallocate(second, 100));
+  });
+  CHECK(reported == "dcsr: freeing cuda memory failed (an illegal memory access was encountered); the process "
+                    "frees and allocates no more of it\n");
+  CHECK(g_frees_tried == 1);  // the second free is not tried: it would fail the same way
+  CHECK(pool.stats().bytes_in_use == 0);
+  CHECK_THROWS_WITH(pool.allocate(100), "cuda memory is unusable: freeing a block failed earlier (an illegal memory "
+                                        "access was encountered)");
 }
 
 TEST_CASE("generators are deterministic and their state round-trips", "[tensor][random]") {
