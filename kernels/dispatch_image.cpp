@@ -22,12 +22,25 @@ std::string conv_shape_detail(const Tensor& x, const Tensor& weight, int64_t str
   return d;
 }
 
+// Whether a and b hold elements in the same bytes (a tensor's elements are
+// one contiguous range).
+bool share_memory(const Tensor& a, const Tensor& b) {
+  const auto a0 = reinterpret_cast<uintptr_t>(a.raw_data()), b0 = reinterpret_cast<uintptr_t>(b.raw_data());
+  return a0 < b0 + b.nbytes() && b0 < a0 + a.nbytes();
+}
+
 }  // namespace
 
 void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& residual, Tensor& y,
                     int64_t stride, int64_t padding, int64_t groups, int64_t workspace_bytes,
                     double activation_slope) {
   const KernelScope scope("conv2d_forward", x.device(), conv_shape_detail(x, weight, stride, padding, groups));
+  // The GEMM paths (the CPU's, CUDA's im2col) write the convolution into y
+  // before their epilogue reads the residual: a residual in y's memory would
+  // be lost and the convolution added twice. Refused here, for every device
+  // and path alike.
+  DCSR_CHECK(!residual.defined() || !share_memory(residual, y),
+             "conv2d_forward: the residual shares memory with the output; pass the residual in a tensor of its own");
   switch (x.device()) {
     case Device::CPU:
       return cpu::conv2d_forward(x, weight, bias, residual, y, stride, padding, groups, workspace_bytes,

@@ -440,3 +440,22 @@ TEST_CASE("cuda: conv2d forward with DCSR_CONV_PATH=measure", "[cuda]") {
   CHECK((named_with_prefix(names, "conv2d_forward:8->32 3x3 s1 p1 at 1x12x14 (im2col)", "") ||
          named_with_prefix(names, "conv2d_forward:8->32 3x3 s1 p1 at 1x12x14 (implicit ", ")")));
 }
+
+TEST_CASE("cuda: conv2d_forward refuses a residual in the output's memory on every path, as on the CPU", "[cuda]") {
+  DCSR_SKIP_WITHOUT_GPU();
+  // The im2col path's GEMM writes the output before its epilogue reads the
+  // residual; the implicit GEMM and the tile kernel read it first. The
+  // dispatch refuses the sharing for all alike (CPU: tests/test_ops_image.cpp).
+  const Tensor x = f32({1, 32, 8, 8}, 261).detach().to(kCUDA);
+  const Tensor w = f32({32, 32, 3, 3}, 262, -0.3, 0.3).detach().to(kCUDA);
+  Tensor y = f32({1, 32, 8, 8}, 263).detach().to(kCUDA);
+  for (const runtime::CudaConvPath path : {runtime::CudaConvPath::kAuto, runtime::CudaConvPath::kIm2col,
+                                           runtime::CudaConvPath::kImplicit, runtime::CudaConvPath::kTile,
+                                           runtime::CudaConvPath::kMeasure}) {
+    INFO("DCSR_CONV_PATH=" << runtime::conv_path_name(path));
+    test::ConvPathScope scope(path);
+    CHECK_THROWS_WITH(kernels::conv2d_forward(x, w, Tensor(), y, y, 1, 1, 1, conv_workspace_limit(), 0.2),
+                      "conv2d_forward: the residual shares memory with the output; pass the residual in a tensor of "
+                      "its own");
+  }
+}

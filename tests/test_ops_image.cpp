@@ -11,6 +11,7 @@
 #include <string>
 
 #include "conv_cases.h"
+#include "kernels/kernels.h"
 #include "test_util.h"
 
 using namespace dcsr;
@@ -386,6 +387,41 @@ TEST_CASE("errors: conv2d", "[ops]") {
   CHECK_THROWS_WITH(conv2d(x, w.detach().to(kFloat32), Tensor()),
                     Catch::Contains("conv2d: input is float64 but weight is float32"));
   CHECK_THROWS_WITH(set_conv_workspace_limit(0), Catch::Contains("set_conv_workspace_limit: 0"));
+}
+
+TEST_CASE("errors: conv2d_forward refuses a residual that shares the output's memory", "[ops]") {
+  // The GEMM paths write the convolution into the output before their
+  // epilogue reads the residual: one in the output's memory would be lost and
+  // the convolution added twice. A dense and a depthwise conv, float32.
+  const std::string refused =
+      "conv2d_forward: the residual shares memory with the output; pass the residual in a tensor of its own";
+  for (const int64_t groups : {int64_t(1), int64_t(3)}) {
+    INFO("groups " << groups);
+    const Tensor x = leaf({1, 3, 8, 8}, 1).detach().to(kFloat32);
+    const Tensor w = leaf({3, 3 / groups, 3, 3}, 2).detach().to(kFloat32);
+    const Shape out_shape{1, 3, 8, 8};  // 768 bytes: every view below stays 256-byte aligned
+    const int64_t n = shape_numel(out_shape);
+    // One buffer of two outputs; views of it at element offsets.
+    const Tensor buffer = leaf({2 * n}, 3).detach().to(kFloat32);
+    auto at = [&](int64_t offset) {
+      Tensor v = buffer.detach();
+      v.impl().shape = out_shape;
+      v.impl().offset = offset;
+      return v;
+    };
+    Tensor y = at(0);
+    auto conv_into_y = [&](const Tensor& residual) {
+      kernels::conv2d_forward(x, w, Tensor(), residual, y, 1, 1, groups, conv_workspace_limit(), 1.0);
+    };
+    CHECK_THROWS_WITH(conv_into_y(y), refused);
+    CHECK_THROWS_WITH(conv_into_y(at(n / 2)), refused);  // the second half of y
+    // Right after y, sharing no byte: taken, and the residual added once.
+    const Tensor after = at(n);
+    const Tensor expected = add(conv2d(x, w, Tensor(), 1, 1, groups), after.clone());
+    conv_into_y(after);
+    const std::vector<float> got = y.to_vector<float>(), want = expected.to_vector<float>();
+    CHECK(got == want);
+  }
 }
 
 // ---------------------------------------------------------------- bicubic

@@ -247,8 +247,9 @@ void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
     }
   };
   const runtime::CudaConvPath path = runtime::cuda_conv_path();
-  // Measuring runs every candidate into y: not where y is the residual it adds.
-  if (path == runtime::CudaConvPath::kMeasure && rd != yd)
+  // Measuring runs every candidate into y, which never holds the residual
+  // (kernels::conv2d_forward refuses a residual that shares y's memory).
+  if (path == runtime::CudaConvPath::kMeasure)
     return run(measured_conv_forward(plan_shape, tf32, epilogue, run));
   run(plan_conv_forward(plan_shape, path, multiprocessors(), tf32));
 }
