@@ -238,6 +238,41 @@ TEST_CASE("cuda: a training step does no cudaMalloc once the pool is warm", "[cu
   CHECK(allocator_stats(kCUDA).system_allocs == warm);
 }
 
+#if !defined(DCSR_CUDA_EMU)  // the emulator's device memory is the host's: not to be filled
+TEST_CASE("cuda: a cuBLAS workspace the pool cannot give fails the first GEMM naming it; the next GEMM has it",
+          "[cuda]") {
+  DCSR_SKIP_WITHOUT_GPU();
+  // The cuBLAS handle is made by the process's first GEMM: run on its own, as
+  // ctest runs every case. Operands and output come first, then the device is
+  // filled with tensors until less than 16 MiB is left, so that the GEMM's only
+  // allocation, the 32 MiB workspace, cannot be had.
+  const Tensor a = f32({8, 16}, 141).detach().to(kCUDA), b = f32({16, 4}, 142).detach().to(kCUDA);
+  Tensor c = empty({8, 4}, kFloat32, kCUDA);
+  allocator_empty_cache(kCUDA);
+  std::vector<Tensor> filler;
+  for (const int64_t floats : {int64_t(1) << 28, int64_t(1) << 22}) {  // 1 GiB blocks, then 16 MiB ones
+    try {
+      while (true) filler.push_back(empty({floats}, kFloat32, kCUDA));
+    } catch (const Error&) {
+      // out of memory: the next, smaller size takes what is left
+    }
+  }
+  try {
+    kernels::gemm(a, b, c, false, false);
+    WARN("SKIPPED: an earlier GEMM of this process made the cuBLAS handle (run this case on its own)");
+    return;
+  } catch (const Error& e) {
+    CHECK_THAT(e.what(), Catch::StartsWith("cuBLAS's workspace of 32 MiB: out of memory"));
+  }
+  filler.clear();
+  allocator_empty_cache(kCUDA);
+  const int64_t before = allocator_stats(kCUDA).bytes_in_use;
+  kernels::gemm(a, b, c, false, false);  // makes the handle, on the pool's workspace, held from now on
+  CHECK(allocator_stats(kCUDA).bytes_in_use == before + (int64_t(32) << 20));
+  require_close(c, matmul(a.to(kCPU), b.to(kCPU)), 1e-5, 1e-5, "the GEMM after the failed one");
+}
+#endif
+
 TEST_CASE("cuda: tensors past 2^31 elements index with 64-bit offsets", "[cuda]") {
   DCSR_SKIP_WITHOUT_GPU();
   // x[i][j] = a[i] + b[j] with R * C > 2^31, built on the device by the

@@ -3,7 +3,9 @@
 // The handle is created on first use, on the default stream, with a
 // workspace taken from the CUDA caching pool: left alone, cuBLAS would
 // cudaMalloc its own workspace behind the pool's back, and a training step
-// must do no cudaMalloc once the pool is warm.
+// must do no cudaMalloc once the pool is warm. There is no fallback: a first
+// use whose workspace the pool cannot give fails, naming the workspace, and
+// keeps no handle, so the next use tries again.
 //
 // TF32: off by default, so float32 GEMMs are exact float32 (the [cuda] tests
 // compare against the CPU at float32 tolerances). DCSR_TF32=1 in the

@@ -9,7 +9,7 @@
 // (apps/dcsr/sr.cpp), so the load no longer delays the start either.
 //
 // How: dcsr_core is not linked against cuBLAS (CMakeLists.txt). This file
-// defines the seven entry points the library calls, under the names and
+// defines the eight entry points the library calls, under the names and
 // types that cublas_v2.h declares for them (the compiler checks each
 // definition against the header: a different parameter list is a conflicting
 // declaration of a C function). Each forwards to the library's own function,
@@ -67,6 +67,11 @@ Fn cublas_function(const char* name) {
 
 cublasStatus_t CUBLASWINAPI cublasCreate_v2(cublasHandle_t* handle) {
   DCSR_CUBLAS_REAL(cublasCreate_v2);
+  return real(handle);
+}
+
+cublasStatus_t CUBLASWINAPI cublasDestroy_v2(cublasHandle_t handle) {
+  DCSR_CUBLAS_REAL(cublasDestroy_v2);
   return real(handle);
 }
 

@@ -266,6 +266,10 @@ cublasStatus_t cublasCreate(cublasHandle_t* handle) {
   *handle = reinterpret_cast<cublasHandle_t>(new char[1]);
   return CUBLAS_STATUS_SUCCESS;
 }
+cublasStatus_t cublasDestroy(cublasHandle_t handle) {
+  delete[] reinterpret_cast<char*>(handle);
+  return CUBLAS_STATUS_SUCCESS;
+}
 cublasStatus_t cublasSetStream(cublasHandle_t, cudaStream_t) { return CUBLAS_STATUS_SUCCESS; }
 cublasStatus_t cublasSetWorkspace(cublasHandle_t, void*, size_t) { return CUBLAS_STATUS_SUCCESS; }
 cublasStatus_t cublasSetMathMode(cublasHandle_t, cublasMath_t) { return CUBLAS_STATUS_SUCCESS; }
