@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "cli_runner.h"
+#include "dcsr/inference/metrics.h"
 #include "dcsr/training/trainer.h"
 #include "runtime/device.h"
 
@@ -299,6 +300,37 @@ TEST_CASE("forward: dcsr eval measures bicubic and the model, errors name the da
   fs::remove(dir / "set/Ref/x2/p0.png");
   REQUIRE_FAILS_WITH(run_dcsr("eval --data set --bicubic-only --json cnt.json", dir.str()), 1, "Ref/x2 has 1");
   CHECK_FALSE(fs::exists(dir / "cnt.json"));
+}
+
+// An output identical to its HR has an infinite PSNR: counted as
+// kPsnrCeiling, so that the mean stays the mean of every image (it was
+// infinite, written as null, hiding the other images).
+TEST_CASE("forward: dcsr eval counts an exact image's PSNR as 100 dB, and the mean stays finite", "[cli]") {
+  test::TempDir dir("cli");
+  write_dataset(dir / "set", 2, 24, 28);
+  // Pair p0 flat grey: its bicubic upsampling is its HR exactly.
+  const double grey = 128.0 / 255.0;
+  write_png(dir / "set/LR/x2/p0.png", full({1, 3, 24, 28}, grey));
+  write_png(dir / "set/HR/p0.png", full({1, 3, 48, 56}, grey));
+  RunResult r = run_dcsr("eval --data set --bicubic-only --json b.json --quiet", dir.str());
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  const nlohmann::json j = nlohmann::json::parse(test::read_bytes_of(dir / "b.json"));
+  REQUIRE(j["images"].size() == 2);
+  const nlohmann::json& exact = j["images"][0]["bicubic"];
+  const nlohmann::json& other = j["images"][1]["bicubic"];
+  CHECK(exact["psnr"] == kPsnrCeiling);
+  CHECK(exact["psnr_fov"] == kPsnrCeiling);
+  REQUIRE(other["psnr"].is_number());
+  CHECK(other["psnr"].get<double>() < 60.0);
+  for (const char* score : {"psnr", "psnr_fov"}) {
+    INFO(score);
+    REQUIRE(j["mean"]["bicubic"][score].is_number());
+    CHECK(j["mean"]["bicubic"][score].get<double>() ==
+          Approx((kPsnrCeiling + other[score].get<double>()) / 2).epsilon(1e-12));
+  }
+  CHECK_THAT(r.output, Catch::Contains(" 100.000 ") && !Catch::Contains("inf"));  // the table
+  CHECK_THAT(j["protocol"].get<std::string>(), Catch::Contains("at most 100 dB per image"));
 }
 
 TEST_CASE("forward: dcsr prepare builds a dataset, errors name the folder", "[cli]") {

@@ -92,8 +92,34 @@ TEST_CASE("forward: FoV region and evaluate_pair", "[metrics]") {
   CHECK(std::isfinite(s.psnr));
   CHECK(s.ssim < 0.95);
   CHECK(s.psnr < 20.0);
-  CHECK(std::isinf(s.psnr_fov));
+  CHECK(s.psnr_fov == kPsnrCeiling);  // identical inside the FoV: capped, not infinite
   CHECK(s.ssim_fov == Approx(1.0));
+}
+
+TEST_CASE("forward: evaluate_pair caps the PSNR at kPsnrCeiling, an exact image's and a near-exact one's", "[metrics]") {
+  const Tensor hr = quantize(test::test_image(64, 48, 3));
+  const QualityScores exact = evaluate_pair(hr, hr);
+  CHECK(exact.psnr == kPsnrCeiling);
+  CHECK(exact.psnr_fov == kPsnrCeiling);
+  CHECK(exact.ssim == Approx(1.0));
+  // One blue value one level off in the middle: the Y difference is
+  // kLumaB / 255 at one pixel. Of the whole image's 60 x 44 measured pixels
+  // that is a PSNR just above the ceiling (about 102.5 dB), which counts as
+  // the ceiling: a near-exact image never ranks above an exact one. Of the
+  // FoV's 32 x 24 it is about 97.2 dB, below the ceiling, and kept.
+  Tensor near = hr.clone();
+  float& blue = near.data<float>()[(2 * 64 + 32) * 48 + 24];
+  blue = blue >= 0.5f ? blue - 1.0f / 255.0f : blue + 1.0f / 255.0f;
+  const double whole = psnr_y(quantize(near), hr, 2);
+  const Region fov = fov_region(64, 48);
+  const double in_fov = psnr_y(crop(quantize(near), fov), crop(hr, fov), 0);
+  REQUIRE(std::isfinite(whole));
+  REQUIRE(whole > kPsnrCeiling);
+  REQUIRE(in_fov < kPsnrCeiling);
+  const QualityScores near_scores = evaluate_pair(near, hr);
+  CHECK(near_scores.psnr == kPsnrCeiling);
+  CHECK(near_scores.psnr_fov == in_fov);
+  CHECK(near_scores.ssim < 1.0);
 }
 
 TEST_CASE("forward: evaluate_pair quantizes both images and shaves 2 px, the FoV scores none", "[metrics]") {

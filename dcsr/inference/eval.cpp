@@ -110,7 +110,9 @@ QualityScores divide(QualityScores s, double n) {
 }
 
 nlohmann::json scores_json(const QualityScores& s) {
-  // JSON has no infinity: identical images (PSNR = inf) are written as null.
+  // JSON has no infinity or NaN. None is expected (evaluate_pair caps the
+  // PSNRs at kPsnrCeiling), but one would be written as null, not fail the
+  // write after the whole evaluation.
   auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
   return {{"psnr", number(s.psnr)}, {"ssim", number(s.ssim)}, {"psnr_fov", number(s.psnr_fov)},
           {"ssim_fov", number(s.ssim_fov)}};
@@ -222,12 +224,14 @@ nlohmann::json eval_to_json(const EvalSummary& s) {
   }
   nlohmann::json mean = {{"bicubic", scores_json(s.mean_bicubic)}};
   if (s.has_model) mean["sr"] = scores_json(s.mean_sr);
+  const std::string ceiling = std::to_string(int64_t(kPsnrCeiling)) + " dB";
   return {{"data", s.data},
           {"mode", s.mode},
           {"reference", reference_text(s)},
           {"protocol",
-           "quantised to 8 bits; PSNR on Y ((65.738, 129.057, 25.064)/256), shave 2; SSIM on Y (+16/255), "
-           "11x11 Gaussian sigma 1.5, valid windows, shave 2; *_fov: the central half, no shave"},
+           "quantised to 8 bits; PSNR on Y ((65.738, 129.057, 25.064)/256), shave 2, at most " + ceiling +
+               " per image (an identical image counts " + ceiling + "); SSIM on Y (+16/255), 11x11 Gaussian "
+               "sigma 1.5, valid windows, shave 2; *_fov: the central half, no shave"},
           {"images", images},
           {"mean", mean}};
 }

@@ -65,7 +65,7 @@ struct EvalSummary {
   bool unrelated_ref = false;
   std::string ref_from;  // EvalOptions::ref_from
   std::vector<ImageEval> images;
-  QualityScores mean_sr, mean_bicubic;  // plain means over the images (as the reference averages PSNR)
+  QualityScores mean_sr, mean_bicubic;  // plain means over the images' scores (PSNRs capped: kPsnrCeiling)
 };
 
 struct EvalOptions {

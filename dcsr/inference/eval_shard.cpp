@@ -42,8 +42,8 @@ std::string unescape_name(const std::string& text) {
 }
 
 // One image per line: name, reference name (both escaped), seconds and the
-// eight scores, tab-separated, numbers with full precision ("inf" survives,
-// as a PSNR of identical images must).
+// eight scores, tab-separated, numbers with full precision (the root's means
+// are those of one process to the last bit).
 std::string serialise(const std::vector<ImageEval>& images) {
   std::ostringstream out;
   char number[40];

@@ -182,11 +182,11 @@ QualityScores evaluate_pair(const Tensor& sr, const Tensor& hr) {
   Tensor a = quantize(sr), b = quantize(hr);
   const int64_t h = std::min(a.size(2), b.size(2)), w = std::min(a.size(3), b.size(3));
   QualityScores s;
-  s.psnr = psnr_y(a, b, 2);
+  s.psnr = std::min(psnr_y(a, b, 2), kPsnrCeiling);
   s.ssim = ssim_y(a, b, 2);
   Region fov = fov_region(h, w);
   Tensor fa = crop(a, fov), fb = crop(b, fov);
-  s.psnr_fov = psnr_y(fa, fb, 0);
+  s.psnr_fov = std::min(psnr_y(fa, fb, 0), kPsnrCeiling);
   s.ssim_fov = ssim_y(fa, fb, 0);
   return s;
 }

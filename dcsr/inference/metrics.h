@@ -25,8 +25,18 @@ constexpr double kLumaOffset = 16.0 / 255.0;
 
 // PSNR (peak 1) of the Y difference after shaving `shave` pixels off every
 // border (2 = the scale, as the reference). Returns +infinity for identical
-// images. Does not quantise: call quantize() first, as evaluate_pair() does.
+// images (evaluate_pair caps it). Does not quantise: call quantize() first, as
+// evaluate_pair() does.
 double psnr_y(const Tensor& sr, const Tensor& hr, int64_t shave = 2);
+
+// The ceiling of the PSNRs evaluate_pair reports, in dB. An output identical
+// to its HR has an infinite PSNR, and one such image made a dataset's mean
+// infinite, hiding every other image; so every PSNR above 100 dB counts as
+// 100 dB, as many SR evaluation codes cap it, and a mean stays the plain mean
+// of the numbers printed per image. Above it lie only images that match their
+// HR but for a few values one 8-bit level off (an MSE below 1e-10 on Y): a
+// near-exact image does not outrank an exact one.
+constexpr double kPsnrCeiling = 100.0;
 
 // SSIM (Wang et al. 2004) on Y = 16/255 + luma weights . RGB (the full
 // MATLAB rgb2ycbcr Y in [0, 1] units): 11x11 Gaussian window, sigma 1.5,
@@ -56,8 +66,8 @@ struct QualityScores {
   double psnr_fov = 0, ssim_fov = 0;  // central half (no shave: the region is interior)
 };
 
-// Quantises both images, then measures the four numbers. The FoV region is
-// taken from the common size of the two images.
+// Quantises both images, then measures the four numbers, each PSNR at most
+// kPsnrCeiling. The FoV region is taken from the common size of the two images.
 QualityScores evaluate_pair(const Tensor& sr, const Tensor& hr);
 
 }  // namespace dcsr
