@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -83,6 +84,38 @@ void run_one(const Cleanup& c) {
 std::atomic<int> g_holds{0};           // live HoldStops
 std::atomic<int> g_held_signal{0};     // a signal that arrived while one lived
 
+// The stop note (set_stop_note) in two slots: set_stop_note fills the one the
+// handler does not read, then names it. Once a handler has begun it changes
+// nothing more, so the slot being read stays whole whichever thread reads it.
+struct StopNote {
+  char head[256];
+  char tail[8192];
+  size_t head_size = 0, tail_size = 0;
+};
+StopNote g_notes[2];
+std::atomic<int> g_note_slot{-1};      // the slot a handler writes out, or -1: none
+std::atomic<bool> g_note_read{false};  // a handler has taken the note
+
+size_t copy_clipped(char* to, size_t capacity, const std::string& from) {
+  const size_t n = std::min(from.size(), capacity);
+  std::memcpy(to, from.data(), n);
+  return n;
+}
+
+// Async-signal-safe: write(2) of what set_stop_note left, once (a second
+// signal on another thread writes no second line).
+void write_stop_note(int signal) {
+  if (g_note_read.exchange(true)) return;
+  const int slot = g_note_slot.load();
+  if (slot < 0) return;
+  const StopNote& note = g_notes[slot];
+  const char* name = signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "a signal";
+  (void)!::write(STDERR_FILENO, note.head, note.head_size);
+  (void)!::write(STDERR_FILENO, name, std::strlen(name));
+  (void)!::write(STDERR_FILENO, note.tail, note.tail_size);
+  (void)!::write(STDERR_FILENO, "\n", 1);
+}
+
 void on_signal(int signal) {
   if (g_holds.load() > 0) {
     int none = 0;
@@ -95,6 +128,7 @@ void on_signal(int signal) {
     (void)!::write(STDERR_FILENO, note, sizeof(note) - 1);
     return;
   }
+  write_stop_note(signal);
   run_exit_cleanups();
   ::_exit(128 + signal);
 }
@@ -125,6 +159,19 @@ HoldStops::~HoldStops() {
   if (g_holds.fetch_sub(1) != 1) return;
   const int held = g_held_signal.exchange(0);
   if (held != 0) on_signal(held);  // as if it arrived now
+}
+
+void set_stop_note(const std::string& head, const std::string& tail) {
+  if (g_note_read.load()) return;  // a handler is writing the note: leave it whole
+  if (head.empty() && tail.empty()) {
+    g_note_slot.store(-1);
+    return;
+  }
+  const int slot = g_note_slot.load() == 0 ? 1 : 0;
+  StopNote& note = g_notes[slot];
+  note.head_size = copy_clipped(note.head, sizeof(note.head), head);
+  note.tail_size = copy_clipped(note.tail, sizeof(note.tail), tail);
+  g_note_slot.store(slot);
 }
 
 int stop_signal() { return g_stop_signal; }

@@ -37,6 +37,14 @@ class HoldStops {
   HoldStops& operator=(const HoldStops&) = delete;
 };
 
+// The line a signal that ends the process at once writes to stderr first:
+// `head`, the signal's name ("SIGINT", "SIGTERM" or "a signal"), `tail` and a
+// line break. For a run that stops with work already done and kept, to say
+// how much (`dcsr sr` on folders: how many pairs were written). Replaces the
+// note before; an empty head and tail: none. Safe to call while a signal may
+// arrive on any thread (the handler reads a slot this does not write).
+void set_stop_note(const std::string& head, const std::string& tail);
+
 // The signal that asked the run to stop at its next step boundary, or 0.
 int stop_signal();
 // Clears the flag (tests).

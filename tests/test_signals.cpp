@@ -1,7 +1,8 @@
 // SIGINT and SIGTERM (runtime/signals.h) sent to the real `dcsr` binary:
 // training stops at a step boundary with model_latest saved and a stop line,
 // and a resume continues the same curve; a second signal stops at once with
-// no temp file left; eval stops at once leaving no output at all.
+// no temp file left; eval stops at once leaving no output at all; sr on
+// folders keeps the pairs written and nothing of the one in progress.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -170,6 +171,66 @@ TEST_CASE("signals: SIGINT during eval leaves no output at all", "[signals][cli]
   CHECK_FALSE(fs::exists(dir / "e.json"));
   CHECK_FALSE(fs::exists(dir / "saved"));
   CHECK_FALSE(has_temp_files(dir.str()));
+}
+
+// `dcsr sr` on folders is a batch of single runs: a signal ends it at once;
+// the pairs written before it keep their complete outputs, the pair in
+// progress leaves no file (the older file of its name is put back), and one
+// line says how many pairs were written and which was in progress.
+TEST_CASE("signals: SIGTERM during dcsr sr on folders keeps the pairs written and nothing of the one in progress",
+          "[signals][cli][sr_batch]") {
+  test::TempDir dir("signals");
+  constexpr int kPairs = 10;  // p0 ... p9: sorted by name as by number
+  test::write_dataset(dir / "set", kPairs, 64, 64);
+  test::write_model(dir / "m.ckpt", 4);
+  fs::create_directories(dir / "out");
+  // Every output has an older file of its name: a finished pair replaces it,
+  // the pair in progress must leave it as it was.
+  auto older = [](int i) { return "older output " + std::to_string(i); };
+  auto output = [&](int i) { return dir / ("out/p" + std::to_string(i) + ".png"); };
+  for (int i = 0; i < kPairs; ++i) test::write_bytes(output(i), older(i));
+  const std::string args = "sr --lr-dir set/LR/x2 --ref-dir set/Ref/x2 --registration none --model m.ckpt";
+  pid_t pid = spawn_dcsr(args + " --out-dir out", dir.str());
+  // Pair k (k >= 1) in progress: its older file is kept as .pk.png.tmp.PID
+  // from its start to its commit, after pair k - 1's commit.
+  auto later_pair_in_progress = [&] {
+    for (int i = 1; i < kPairs; ++i)
+      if (fs::exists(dir / ("out/.p" + std::to_string(i) + ".png.tmp." + std::to_string(pid)))) return true;
+    return false;
+  };
+  REQUIRE(wait_until(pid, later_pair_in_progress));
+  ::kill(pid, SIGTERM);
+  const int status = wait_status(pid);
+  const std::string printed = test::read_bytes_of(dir / "out.txt");
+  INFO(printed);
+  REQUIRE(status == 143);
+  const std::string head = "dcsr sr: stopped by SIGTERM: ";
+  const size_t at = printed.find(head);
+  REQUIRE(at != std::string::npos);
+  const std::string line = printed.substr(at, printed.find('\n', at) - at);
+  const int written = std::stoi(line.substr(head.size()));
+  REQUIRE(written >= 1);
+  REQUIRE(written < kPairs);
+  const std::string counted = head + std::to_string(written) + " of " + std::to_string(kPairs) + " pairs written to out";
+  const std::string in_progress = "; pair " + std::to_string(written + 1) + "/" + std::to_string(kPairs) + " (p" +
+                                  std::to_string(written) + ".png) was in progress and left no file";
+  CHECK((line == counted + in_progress || line == counted));  // (a signal between two pairs: none in progress)
+  // The count is the pairs' "wrote" lines, and their outputs are complete:
+  // the bytes an uninterrupted run writes. The others are untouched.
+  size_t wrote_lines = 0;
+  for (size_t p = printed.find(" wrote out/"); p != std::string::npos; p = printed.find(" wrote out/", p + 1))
+    ++wrote_lines;
+  CHECK(wrote_lines == size_t(written));
+  const test::RunResult whole = test::run_dcsr(args + " --out-dir whole --quiet", dir.str());
+  INFO(whole.output);
+  REQUIRE(whole.status == 0);
+  for (int i = 0; i < kPairs; ++i) {
+    INFO("pair " << i);
+    const std::string bytes = test::read_bytes_of(output(i));
+    if (i < written) CHECK(bytes == test::read_bytes_of(dir / ("whole/p" + std::to_string(i) + ".png")));
+    else CHECK(bytes == older(i));
+  }
+  CHECK_FALSE(has_temp_files(dir / "out"));
 }
 
 TEST_CASE("signals: the stop flag and the names of signals", "[signals]") {

@@ -1,5 +1,7 @@
 #include "apps/dcsr/sr_batch.h"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
@@ -16,6 +18,7 @@
 #include "dcsr/inference/progress.h"
 #include "dcsr/inference/shard_reports.h"
 #include "nn/distributed.h"
+#include "runtime/signals.h"
 #include "tensor/error.h"
 
 namespace dcsr::cli {
@@ -86,6 +89,17 @@ int64_t output_band_bytes() {
              "DCSR_OUTPUT_BAND_MIB: expected a whole number of MiB from 1 to 1048576, got '", env, "'");
   return int64_t(mib) << 20;
 }
+
+namespace {
+// Clears the stop note (runtime::set_stop_note) when the pairs are done,
+// also by an error: a later signal must not report pairs as in progress.
+struct StopNoteScope {
+  StopNoteScope() = default;
+  StopNoteScope(const StopNoteScope&) = delete;
+  StopNoteScope& operator=(const StopNoteScope&) = delete;
+  ~StopNoteScope() { runtime::set_stop_note("", ""); }
+};
+}  // namespace
 
 TiledResult super_resolve_to_files(const PreparedPair& pair, const TileForward& forward, const SrSettings& s,
                                    TiledOptions options, const SrOutputPaths& paths, OutputFiles& outputs,
@@ -201,12 +215,30 @@ int process_pairs(const BatchPlan& plan, const TileForward& forward, const SrSet
     if (bar) bar->update(done_here + done_elsewhere);
   });
 
+  // A signal ends the run at once (runtime/signals.h): the pair in progress
+  // leaves nothing (its outputs' exit cleanups), the pairs written before it
+  // stay. Its one line says how many were written and which pair was in
+  // progress, kept up to date here pair by pair.
+  int64_t mine = 0, written = 0, skipped = 0;
+  for (size_t k = 0; k < n; ++k) mine += owner[k] == world.rank;
+  const StopNoteScope stop_note;
+  const std::string line_start = bar && ::isatty(STDERR_FILENO) ? "\n" : "";  // after the bar drawn in place
+  auto note = [&](const std::string& in_progress) {
+    const std::string who = world.size > 1 ? "dcsr sr: rank " + std::to_string(world.rank) + " " : "dcsr sr: ";
+    std::string tail = ": " + std::to_string(written) + (world.size > 1 ? " of its " : " of ") +
+                       std::to_string(mine) + " pairs written to " + plan.out_dir;
+    if (skipped > 0) tail += ", " + std::to_string(skipped) + " skipped";
+    if (!in_progress.empty()) tail += "; " + in_progress + " was in progress and left no file";
+    runtime::set_stop_note(line_start + who + "stopped by ", tail);
+  };
+
   for (size_t k = 0; k < n; ++k) {
     if (owner[k] != world.rank) continue;
     const std::string& lr = plan.lrs[k];
     const std::string& ref = plan.refs[k];
     const std::string& out = plan.outs[k];
     const std::string label = "pair " + std::to_string(k + 1) + "/" + std::to_string(n);
+    note(label + " (" + fs::path(lr).filename().string() + ")");
     std::string lines;  // another rank's lines go to the root with the pair's report
     auto say = [&](const std::string& line) {
       if (world.is_root()) print(line);
@@ -230,10 +262,19 @@ int process_pairs(const BatchPlan& plan, const TileForward& forward, const SrSet
         reports.progress(done_here + done);
       };
       super_resolve_to_files(pair, forward, s, opt, {out, "", ""}, outputs);
-      outputs.commit();
+      {
+        // A signal during the commit ends the run once the output is in place
+        // and counted (HoldStops nests in the commit's own).
+        runtime::HoldStops hold;
+        outputs.commit();
+        ++written;
+        note("");
+      }
       if (!s.quiet) say(label + " wrote " + out);
     } catch (const std::exception& e) {
       failed = true;
+      ++skipped;
+      note("");
       say("dcsr sr: " + label + " skipped (" + lr + " + " + ref + "): " + e.what());
     }
     done_here += tiles[k];
