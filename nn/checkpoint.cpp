@@ -227,13 +227,15 @@ void check_no_overlap(std::vector<const Entry*> entries, const std::string& path
   }
 }
 
-Checkpoint checkpoint_from_header(const nlohmann::json& header, const std::string& bytes, uint64_t header_len,
-                                  const std::string& path) {
+// The header's format, version, config and extra (into `ckpt`), and its
+// tensor entries checked against a file of `file_size` bytes: everything but
+// the tensors' values.
+std::vector<Entry> read_header(const nlohmann::json& header, uint64_t header_len, uint64_t file_size,
+                               const std::string& path, Checkpoint& ckpt) {
   DCSR_CHECK(header.is_object() && header.contains("format") && header.at("format") == kFormat, path,
              ": not a dcsr checkpoint (format is not '", kFormat, "')");
   DCSR_CHECK(header.contains("version") && header.at("version") == kVersion, path, ": checkpoint version ",
              clip(header.value("version", nlohmann::json()).dump()), ", this build reads version ", kVersion);
-  Checkpoint ckpt;
   for (const char* key : {"config", "extra"}) {
     if (!header.contains(key)) continue;
     DCSR_CHECK(header.at(key).is_object(), path, ": corrupt checkpoint header (\"", key, "\" is not an object)");
@@ -242,7 +244,7 @@ Checkpoint checkpoint_from_header(const nlohmann::json& header, const std::strin
   DCSR_CHECK(header.contains("tensors") && header.at("tensors").is_array(), path,
              ": corrupt checkpoint header (no \"tensors\" array)");
   const uint64_t data_start = align_up(16 + header_len);
-  const uint64_t data_bytes = bytes.size() > data_start ? bytes.size() - data_start : 0;
+  const uint64_t data_bytes = file_size > data_start ? file_size - data_start : 0;
   std::vector<Entry> entries;
   std::set<std::string> seen;
   for (const auto& e : header.at("tensors")) {
@@ -253,6 +255,14 @@ Checkpoint checkpoint_from_header(const nlohmann::json& header, const std::strin
   std::vector<const Entry*> by_offset;
   for (const Entry& e : entries) by_offset.push_back(&e);
   check_no_overlap(by_offset, path);
+  return entries;
+}
+
+Checkpoint checkpoint_from_header(const nlohmann::json& header, const std::string& bytes, uint64_t header_len,
+                                  const std::string& path) {
+  Checkpoint ckpt;
+  const std::vector<Entry> entries = read_header(header, header_len, bytes.size(), path, ckpt);
+  const uint64_t data_start = align_up(16 + header_len);
   for (const Entry& e : entries) {
     const char* data = e.nbytes ? bytes.data() + data_start + e.offset : bytes.data();
     const std::string what = path + ": tensor '" + printable_name(e.name) + "'";
@@ -263,15 +273,22 @@ Checkpoint checkpoint_from_header(const nlohmann::json& header, const std::strin
   return ckpt;
 }
 
-}  // namespace
-
-Checkpoint parse_checkpoint(const std::string& bytes, const std::string& path) {
-  DCSR_CHECK(bytes.size() >= 16 && std::memcmp(bytes.data(), kMagic, 8) == 0, path,
+// The header's length, after the magic, checked against a file of
+// `file_size` bytes that `first` begins (at least its first 16 when it has them).
+uint64_t header_length(const std::string& first, uint64_t file_size, const std::string& path) {
+  DCSR_CHECK(file_size >= 16 && first.size() >= 16 && std::memcmp(first.data(), kMagic, 8) == 0, path,
              ": not a dcsr checkpoint (bad magic or shorter than 16 bytes)");
   uint64_t header_len;
-  std::memcpy(&header_len, bytes.data() + 8, 8);
-  DCSR_CHECK(header_len <= bytes.size() - 16, path, ": truncated checkpoint (header of ", header_len,
-             " bytes, file has ", bytes.size(), ")");
+  std::memcpy(&header_len, first.data() + 8, 8);
+  DCSR_CHECK(header_len <= file_size - 16, path, ": truncated checkpoint (header of ", header_len,
+             " bytes, file has ", file_size, ")");
+  return header_len;
+}
+
+// Parses the header, bytes 16 to 16 + header_len of `bytes`, and returns
+// use(header); a JSON error in either is a corrupt header.
+template <typename Use>
+auto with_header(const std::string& bytes, uint64_t header_len, const std::string& path, Use use) {
   // Nesting is limited: copying, comparing and printing JSON recurse. Checked
   // by a scan of the brackets, not by a parse callback: nlohmann's callback
   // parser looks over an object's members at each '}', so a 1.2 MB header of
@@ -279,11 +296,34 @@ Checkpoint parse_checkpoint(const std::string& bytes, const std::string& path) {
   DCSR_CHECK(!json_deeper_than(bytes.data() + 16, size_t(header_len), kMaxJsonDepth), path,
              ": corrupt checkpoint header (JSON nested deeper than ", kMaxJsonDepth, " levels)");
   try {
-    return checkpoint_from_header(
-        nlohmann::json::parse(bytes.begin() + 16, bytes.begin() + 16 + int64_t(header_len)), bytes, header_len, path);
+    return use(nlohmann::json::parse(bytes.begin() + 16, bytes.begin() + 16 + int64_t(header_len)));
   } catch (const nlohmann::json::exception& e) {
     fail(path, ": corrupt checkpoint header (", clip(e.what()), ")");
   }
+}
+
+}  // namespace
+
+Checkpoint parse_checkpoint(const std::string& bytes, const std::string& path) {
+  const uint64_t header_len = header_length(bytes, bytes.size(), path);
+  return with_header(bytes, header_len, path, [&](const nlohmann::json& header) {
+    return checkpoint_from_header(header, bytes, header_len, path);
+  });
+}
+
+Checkpoint read_checkpoint_metadata(const std::string& path) {
+  uint64_t file_size = 0;
+  const std::string first = read_file_head(path, "checkpoint", 16, &file_size);
+  const uint64_t header_len = header_length(first, file_size, path);
+  const std::string bytes = read_file_head(path, "checkpoint", 16 + header_len, &file_size);
+  // Replaced between the two reads (a run saving it): the length read first is not this file's.
+  DCSR_CHECK(bytes.size() == 16 + header_len && bytes.compare(0, 16, first) == 0, path,
+             ": the checkpoint changed while being read");
+  return with_header(bytes, header_len, path, [&](const nlohmann::json& header) {
+    Checkpoint metadata;
+    read_header(header, header_len, file_size, path, metadata);
+    return metadata;
+  });
 }
 
 NamedTensors module_state(const nn::Module& module) {

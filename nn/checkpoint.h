@@ -46,6 +46,13 @@ std::string encode_checkpoint(const Checkpoint& ckpt);
 Checkpoint read_checkpoint(const std::string& path);
 // The same from the file's bytes; `path` is only used in messages.
 Checkpoint parse_checkpoint(const std::string& bytes, const std::string& path);
+// The config and extra alone (`tensors` empty), for a caller that needs no
+// tensor: reads the magic, the header length and the header, not the data (a
+// training run's best score is in model_best's "loop", beside the model and
+// the optimiser's moments). The header is checked as read_checkpoint checks
+// it, its tensor entries against the file's size too (a truncated file is
+// refused); the values, never read, are not checked.
+Checkpoint read_checkpoint_metadata(const std::string& path);
 
 // Every parameter of `module` with its name, copied to the CPU (for saving).
 NamedTensors module_state(const nn::Module& module);

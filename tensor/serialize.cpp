@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -125,7 +126,11 @@ void save_tensors(const std::string& path, const NamedTensors& tensors) {
   write_file_atomic(path, out);
 }
 
-std::string read_file_bytes(const std::string& path, const char* what, uint64_t max_bytes) {
+namespace {
+// The first `length` bytes of a regular file of at most `max_bytes` (all of it
+// when shorter); its size in *file_size when given.
+std::string read_regular_file(const std::string& path, const char* what, uint64_t max_bytes, uint64_t length,
+                              uint64_t* file_size) {
   // O_NONBLOCK: opening a FIFO would otherwise wait for a writer, forever
   // (a regular file's reads ignore the flag).
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -140,7 +145,8 @@ std::string read_file_bytes(const std::string& path, const char* what, uint64_t 
     ::close(fd);
     fail("cannot read ", what, " '", path, "': ", st.st_size, " bytes, more than the limit of ", max_bytes);
   }
-  std::string bytes(size_t(st.st_size), '\0');
+  if (file_size) *file_size = uint64_t(st.st_size);
+  std::string bytes(size_t(std::min(uint64_t(st.st_size), length)), '\0');
   size_t done = 0;
   while (done < bytes.size()) {
     ssize_t n = ::read(fd, &bytes[done], bytes.size() - done);
@@ -154,6 +160,15 @@ std::string read_file_bytes(const std::string& path, const char* what, uint64_t 
   }
   ::close(fd);
   return bytes;
+}
+}  // namespace
+
+std::string read_file_bytes(const std::string& path, const char* what, uint64_t max_bytes) {
+  return read_regular_file(path, what, max_bytes, UINT64_MAX, nullptr);
+}
+
+std::string read_file_head(const std::string& path, const char* what, uint64_t length, uint64_t* file_size) {
+  return read_regular_file(path, what, UINT64_MAX, length, file_size);
 }
 
 int64_t checked_numel(const Shape& shape, size_t element_bytes, uint64_t max_bytes, const std::string& what,

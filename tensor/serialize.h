@@ -32,6 +32,10 @@ std::map<std::string, Tensor> parse_tensors(const std::string& bytes, const std:
 // be, e.g. "checkpoint") when it is missing, unreadable, a folder, a device or
 // a pipe, or larger than `max_bytes`.
 std::string read_file_bytes(const std::string& path, const char* what, uint64_t max_bytes = uint64_t(1) << 40);
+// The first `length` bytes of a regular file (all of it when it is shorter)
+// and the file's size in *file_size: for a reader that needs only a file's
+// header. Fails as read_file_bytes does.
+std::string read_file_head(const std::string& path, const char* what, uint64_t length, uint64_t* file_size);
 
 // A name read from a file, for messages: at most 64 characters, control
 // characters as '?', so that an error stays one short line.

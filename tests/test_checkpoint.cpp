@@ -194,6 +194,46 @@ TEST_CASE("errors: non-finite weights are refused at load and at save, naming th
   CHECK_FALSE(std::filesystem::exists(dir / "x.ckpt"));
 }
 
+TEST_CASE("forward: read_checkpoint_metadata reads the header, checks it, and never the tensors' values",
+          "[nn][checkpoint]") {
+  TempDir dir("ckpt_metadata");
+  nlohmann::json header = header_with({entry("v", "float32", {4}, 0, 16), entry("w", "float32", {4}, 64, 16)});
+  header["config"] = {{"n_feats", 4}};
+  header["extra"] = {{"loop", {{"best_val_psnr", 31.5}}}};
+  std::string data = ones_data();
+  const float nan = std::nanf("");
+  std::memcpy(&data[64 + 8], &nan, 4);  // a value read_checkpoint refuses
+  test::write_bytes(dir / "nan.ckpt", checkpoint_bytes(header, data));
+  CHECK_THROWS_WITH(read_checkpoint(dir / "nan.ckpt"), Catch::Contains("tensor 'w' holds a non-finite value"));
+  const Checkpoint metadata = read_checkpoint_metadata(dir / "nan.ckpt");
+  CHECK(metadata.extra["loop"]["best_val_psnr"] == 31.5);
+  CHECK(metadata.config["n_feats"] == 4);
+  CHECK(metadata.tensors.empty());
+  // The header's rules hold, its tensor entries against the file's size too.
+  const auto error_of_file = [&](const std::string& name, const std::string& bytes) {
+    test::write_bytes(dir / name, bytes);
+    try {
+      read_checkpoint_metadata(dir / name);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  CHECK_THAT(error_of_file("cut.ckpt", checkpoint_bytes(header, data.substr(0, 70))),
+             Catch::Contains("cut.ckpt: truncated checkpoint (tensor 'w'"));
+  CHECK_THAT(error_of_file("magic.ckpt", "DCSRCKPX" + checkpoint_bytes(header, data).substr(8)),
+             Catch::Contains("magic.ckpt: not a dcsr checkpoint"));
+  CHECK_THAT(error_of_file("short.ckpt", header_only(header.dump()).substr(0, 40)),
+             Catch::Contains("short.ckpt: truncated checkpoint (header of"));
+  CHECK_THAT(error_of_file("json.ckpt", header_only("{\"format\": ")), Catch::Contains("json.ckpt: corrupt checkpoint header"));
+  nlohmann::json old_version = header;
+  old_version["version"] = 2;
+  CHECK_THAT(error_of_file("version.ckpt", checkpoint_bytes(old_version, data)),
+             Catch::Contains("version.ckpt: checkpoint version 2"));
+  CHECK_THROWS_WITH(read_checkpoint_metadata(dir.str()), Catch::Contains("it is a folder"));
+  CHECK_THROWS_WITH(read_checkpoint_metadata(dir / "none.ckpt"), Catch::Contains("none.ckpt"));
+}
+
 TEST_CASE("errors: checkpoint files that are folders, devices or missing give one line naming them", "[nn][checkpoint]") {
   TempDir dir("ckpt_files");
   CHECK_THROWS_WITH(read_checkpoint(dir.str()), Catch::Contains(dir.str()) && Catch::Contains("it is a folder"));

@@ -4,6 +4,7 @@
 // determinism, exact resume and the NaN stop. Runs the built binary
 // (DCSR_BIN_DIR/dcsr, a dependency of the test target).
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -488,6 +489,26 @@ std::vector<nlohmann::json> log_lines(const fs::path& log_path, const std::strin
 }
 }  // namespace
 
+namespace {
+// Overwrites the first value of a checkpoint's first float32 tensor with a
+// NaN, in place (save_checkpoint refuses to write one).
+void make_first_float_nan(const std::string& path) {
+  std::string bytes = test::read_bytes_of(path);
+  uint64_t header_len = 0;
+  std::memcpy(&header_len, bytes.data() + 8, 8);
+  const nlohmann::json header = nlohmann::json::parse(bytes.substr(16, header_len));
+  const uint64_t data_start = (16 + header_len + 63) / 64 * 64;
+  for (const nlohmann::json& t : header["tensors"]) {
+    if (t["dtype"] != "float32" || t["nbytes"].get<uint64_t>() == 0) continue;
+    const float nan = std::nanf("");
+    std::memcpy(&bytes[data_start + t["offset"].get<uint64_t>()], &nan, 4);
+    test::write_bytes(path, bytes);
+    return;
+  }
+  FAIL("no float32 tensor in " << path);
+}
+}  // namespace
+
 TEST_CASE("forward: a resumed run keeps model_best, the log's averaging window and its last validation",
           "[cli][train]") {
   test::TempDir dir("cli_resume_best");
@@ -537,6 +558,11 @@ TEST_CASE("forward: a resumed run keeps model_best, the log's averaging window a
   Checkpoint unbeaten = read_checkpoint(dir / "c/model_best.ckpt");
   unbeaten.extra["loop"]["best_val_psnr"] = 1000.0;
   save_checkpoint(dir / "c/model_best.ckpt", unbeaten);
+  // Only model_best's header is read, not its tensors (the model and Adam's
+  // moments, which the resume does not use): one value made NaN here, which
+  // reading them would refuse, goes unread.
+  make_first_float_nan(dir / "c/model_best.ckpt");
+  REQUIRE_THROWS_WITH(read_checkpoint(dir / "c/model_best.ckpt"), Catch::Contains("non-finite"));
   const std::string best_bytes = test::read_bytes_of(dir / "c/model_best.ckpt");
   RunResult from_stale = run_dcsr("train --resume c/model_latest.ckpt --steps 9 --quiet", dir.str());
   INFO(from_stale.output);

@@ -361,13 +361,17 @@ void restore_loop_state(TrainingRun& run) {
   // A validation that set a new best after model_latest was written (at the
   // same step, before its second save; or val_every steps after it) is in
   // model_best alone. The resumed run repeats those steps exactly and
-  // reaches that PSNR again, no higher, so model_best is kept.
+  // reaches that PSNR again, no higher, so model_best is kept. Only its
+  // header is read: the score is all it gives (its tensors, the model and
+  // Adam's moments, were read whole for it).
   std::error_code ec;
   if (fs::exists(run.best, ec)) {
-    const Checkpoint best = read_checkpoint(run.best);
-    DCSR_CHECK(best.extra.contains("loop") && best.extra["loop"].contains("best_val_psnr"), "'", run.best,
-               "' is not a training checkpoint; move it away to continue this run in '", run.cfg.out_dir, "'");
-    run.st.best_val_psnr = std::max(run.st.best_val_psnr, best.extra["loop"]["best_val_psnr"].get<double>());
+    const Checkpoint best = read_checkpoint_metadata(run.best);
+    const auto loop = best.extra.find("loop");
+    DCSR_CHECK(loop != best.extra.end() && loop->contains("best_val_psnr") && loop->at("best_val_psnr").is_number(),
+               "'", run.best, "' is not a training checkpoint; move it away to continue this run in '",
+               run.cfg.out_dir, "'");
+    run.st.best_val_psnr = std::max(run.st.best_val_psnr, loop->at("best_val_psnr").get<double>());
   }
 }
 
