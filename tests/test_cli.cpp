@@ -604,6 +604,14 @@ TEST_CASE("errors: a training run never writes into another run's folder, nor le
                        std::string("loop state \"") + key + "\" must be an integer");
     CHECK_FALSE(fs::exists(dir / "damaged/train_log.jsonl"));
   }
+  // The generator's state is a decimal string of 64 bits: 2^64 does not wrap to 0.
+  for (const char* state : {"18446744073709551616", " 7", "7x"}) {
+    Checkpoint damaged = read_checkpoint(dir / "a/model_latest.ckpt");
+    damaged.extra["loop"]["rng_state"] = state;
+    save_checkpoint(dir / "damaged/model_latest.ckpt", damaged);
+    REQUIRE_FAILS_WITH(run_dcsr("train --resume damaged/model_latest.ckpt --out damaged --steps 3 --quiet", dir.str()), 1,
+                       "rng_state must be a decimal string of a 64-bit unsigned integer");
+  }
   // A log that is a link, even to nothing, is not written through.
   fs::create_directories(dir / "linked");
   fs::create_symlink("../elsewhere.txt", dir / "linked/train_log.jsonl");

@@ -1,9 +1,11 @@
 // Command-line options of the `dcsr` commands: numeric ranges named in the
 // message, one-line errors, a folder given as --config, plot-log on a log
-// with a garbage line. Runs the built binary.
+// with a garbage line (the built binary); the digits-only parser of the
+// benches', studies' and checkpoints' counts.
 #include <filesystem>
 
 #include "cli_runner.h"
+#include "tensor/error.h"
 
 using namespace dcsr;
 namespace fs = std::filesystem;
@@ -61,6 +63,22 @@ TEST_CASE("options: numeric options of every command name their range", "[option
     CHECK_THAT(r.output, Catch::Contains(c.message));
     require_one_line(r);
   }
+}
+
+// The one parser of "digits only, in a range" (tensor/error.h) behind
+// dcsr_bench --runs, the studies' --version and a checkpoint's rng_state.
+TEST_CASE("options: parse_decimal_digits takes digits only, in the range, without wrapping", "[options]") {
+  CHECK(parse_decimal_digits("0", 0, 10) == uint64_t(0));
+  CHECK(parse_decimal_digits("007", 1, 10) == uint64_t(7));
+  CHECK(parse_decimal_digits("100000", 1, 100000) == uint64_t(100000));
+  CHECK(parse_decimal_digits("18446744073709551615", 0, UINT64_MAX) == UINT64_MAX);
+  for (const char* bad : {"", " 1", "1 ", "+1", "-1", "2abc", "0x10", "1e3", "1.0", "18446744073709551616",
+                          "99999999999999999999999"}) {
+    INFO("'" << bad << "'");
+    CHECK_FALSE(parse_decimal_digits(bad, 0, UINT64_MAX).has_value());
+  }
+  CHECK_FALSE(parse_decimal_digits("0", 1, 10).has_value());
+  CHECK_FALSE(parse_decimal_digits("11", 1, 10).has_value());
 }
 
 TEST_CASE("options: --config naming a folder gets a clear message", "[options][cli]") {

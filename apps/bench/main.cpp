@@ -5,10 +5,10 @@
 // tools/bench_peer.py to alternate our runs with PyTorch's).
 // dcsr_bench --profile VARIANT [--device cpu|cuda] [--runs N]
 // Times one model workload kernel by kernel (model_workload.h).
-#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <optional>
 
 #include "apps/bench/bench.h"
 #include "apps/bench/model_workload.h"
@@ -48,11 +48,9 @@ int main(int argc, char** argv) {
     else if (arg == "--runs") {
       // Digits only, at most 100000 (atoi took "2abc" as 2 and wrapped 2^32 + 1 to 1).
       const std::string text = argv[++i];
-      char* end = nullptr;
-      const long long v = std::strtoll(text.c_str(), &end, 10);
-      if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0])) || *end != '\0' || v < 1 || v > 100000)
-        return usage_error("--runs expects a count from 1 to 100000, got '" + text + "'");
-      runs = int(v), has_runs = true;
+      const std::optional<uint64_t> v = dcsr::parse_decimal_digits(text, 1, 100000);
+      if (!v) return usage_error("--runs expects a count from 1 to 100000, got '" + text + "'");
+      runs = int(*v), has_runs = true;
     } else if (arg == "-h" || arg == "--help") {
       std::cout << usage;
       return 0;

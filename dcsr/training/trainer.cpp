@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <optional>
 #include <sstream>
 
 #include "autograd/ops/elementwise.h"
@@ -42,12 +43,10 @@ struct LoopState {
 
 std::string u64_str(uint64_t v) { return std::to_string(v); }
 uint64_t u64_from(const json& j, const char* what) {
-  const std::string text = j.is_string() ? j.get<std::string>() : std::string();
-  bool digits = !text.empty() && text.size() <= 20;
-  for (char c : text) digits = digits && c >= '0' && c <= '9';
-  DCSR_CHECK(digits && (text.size() < 20 || text <= "18446744073709551615"), "checkpoint: ", what,
-             " must be a decimal string of a 64-bit unsigned integer");
-  return std::stoull(text);
+  const std::optional<uint64_t> v =
+      j.is_string() ? parse_decimal_digits(j.get<std::string>(), 0, UINT64_MAX) : std::nullopt;
+  DCSR_CHECK(v.has_value(), "checkpoint: ", what, " must be a decimal string of a 64-bit unsigned integer");
+  return *v;
 }
 
 bool all_finite(const Tensor& t) {

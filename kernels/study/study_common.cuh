@@ -16,7 +16,6 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -33,6 +32,7 @@
 #include "runtime/device.h"
 #include "runtime/switches.h"
 #include "tensor/random.h"
+#include "tensor/error.h"
 #include "tensor/tensor.h"
 
 namespace dcsr::study {
@@ -331,11 +331,9 @@ inline int study_main(int argc, char** argv, const char* study, const char* spec
       return 0;
     } else if (std::strcmp(argv[i], "--version") == 0 && has_value) {
       const std::string text = argv[++i];
-      char* end = nullptr;
-      const long v = std::strtol(text.c_str(), &end, 10);
-      if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0])) || *end != '\0' || v > 1000)
-        return bad("--version expects a version number, got '" + text + "'");
-      options.only_version = int(v);
+      const std::optional<uint64_t> v = parse_decimal_digits(text, 0, 1000);
+      if (!v) return bad("--version expects a version number, got '" + text + "'");
+      options.only_version = int(*v);
     } else if (spec && std::strcmp(argv[i], "--shape") == 0 && has_value) {
       std::vector<int64_t> sizes;
       if (!parse_shape(argv[++i], fields, sizes)) return bad(std::string("--shape wants ") + spec);
