@@ -369,17 +369,17 @@ void load_parameters_strict(nn::Module& module, const Checkpoint& ckpt, const st
   }
   for (const auto& [name, t] : available)
     if (!known.count(name)) unexpected.push_back(printable_name(prefix + name));
-  if (!missing.empty() || !unexpected.empty() || !wrong.empty() || !not_floating.empty() || !beyond_float32.empty()) {
-    // One line however long the lists: a count and a few names of each kind.
-    std::string msg = "load_parameters_strict: the checkpoint does not match the model:";
-    std::string sep = " ";
-    if (!missing.empty()) msg += sep + summary(missing, "missing"), sep = "; ";
-    if (!unexpected.empty()) msg += sep + summary(unexpected, "unexpected"), sep = "; ";
-    if (!wrong.empty()) msg += sep + summary(wrong, "with the wrong shape"), sep = "; ";
-    if (!not_floating.empty()) msg += sep + summary(not_floating, "not floating (parameters are)"), sep = "; ";
-    if (!beyond_float32.empty()) msg += sep + summary(beyond_float32, "with values beyond float32's range");
-    throw Error(msg);
-  }
+  // One line however long the lists: a count and a few names of each kind.
+  const std::pair<const std::vector<std::string>&, const char*> problems[] = {
+      {missing, "missing"},
+      {unexpected, "unexpected"},
+      {wrong, "with the wrong shape"},
+      {not_floating, "not floating (parameters are)"},
+      {beyond_float32, "with values beyond float32's range"}};
+  std::string found;
+  for (const auto& [names, label] : problems)
+    if (!names.empty()) found += (found.empty() ? " " : "; ") + summary(names, label);
+  if (!found.empty()) throw Error("load_parameters_strict: the checkpoint does not match the model:" + found);
   for (const auto& [name, p] : params) {
     module.copy_into_parameter(name, *available.at(name));
   }
