@@ -34,12 +34,17 @@ namespace dcsr::kernels::cpu::dot {
 // the widest registers of the target), and the integer vector a comparison
 // yields. The register block is sized to the register file: 6 rows x 4
 // vectors = 24 accumulators of the 32 AVX-512 registers; 6 x 2 = 12 of the
-// 16 AVX2 ones.
+// 16 AVX2 ones, or of the 16 SSE ones where the compiler may use no AVX (the
+// x86-64 baseline, DCSR_NATIVE=OFF): a 32-byte vector type there is two
+// registers, and GCC warns (-Wpsabi) that passing one changes the ABI.
 #if defined(__AVX512F__)
 constexpr int kVectorBytes = 64;
 constexpr int kVecs = 4;
-#else
+#elif defined(__AVX__)
 constexpr int kVectorBytes = 32;
+constexpr int kVecs = 2;
+#else
+constexpr int kVectorBytes = 16;
 constexpr int kVecs = 2;
 #endif
 constexpr int kRows = 6;  // rows per register block

@@ -91,12 +91,12 @@ inline Vec loadu(const float* p) {
   std::memcpy(&v, p, sizeof(v));
   return v;
 }
-inline void storeu(float* p, Vec v) { std::memcpy(p, &v, sizeof(v)); }
+inline void storeu(float* p, const Vec& v) { std::memcpy(p, &v, sizeof(v)); }
 
 // Lanes S .. S + 15 of the 32 lanes lo, hi: lo shifted down by S lanes, hi's
 // first S lanes after it.
 template <int S>
-inline Vec shift_lanes(Vec lo, Vec hi) {
+inline Vec shift_lanes(const Vec& lo, const Vec& hi) {
 #if defined(__AVX512F__)
   // GCC 12's alignr starts from _mm512_undefined_epi32(), which
   // -Wmaybe-uninitialized reports where it is inlined (GCC bug 105593).
@@ -117,7 +117,7 @@ inline Vec shift_lanes(Vec lo, Vec hi) {
 
 
 // Bit l set where a[l] >= b[l] (false where either is NaN).
-inline uint32_t ge_bits(Vec a, Vec b) {
+inline uint32_t ge_bits(const Vec& a, const Vec& b) {
 #if defined(__AVX512F__)
   return _mm512_cmp_ps_mask(__m512(a), __m512(b), _CMP_GE_OQ);
 #else
