@@ -37,8 +37,9 @@ class CachingPool {
     if (it == free_.end() || it->second.empty()) it = larger_free_block(size);
     if (it != free_.end()) {
       ptr = it->second.back();
-      it->second.pop_back();
+      // Noted before the block leaves its list: a bad_alloc here leaves the pool as it was.
       if (it->first != size) larger_blocks_[ptr] = it->first;
+      it->second.pop_back();
       size = it->first;
       stats_.bytes_cached -= int64_t(size);
       stats_.cache_hits++;
@@ -58,7 +59,10 @@ class CachingPool {
     return ptr;
   }
 
-  void deallocate(void* ptr, size_t bytes) {
+  // Runs from tensors' destructors, also while an exception unwinds: it
+  // never throws. A block the free lists cannot take (their growth failed
+  // with bad_alloc) goes back to the OS or driver at once.
+  void deallocate(void* ptr, size_t bytes) noexcept {
     if (!ptr) return;
     size_t size = allocation_size_class(bytes);
     std::lock_guard<std::mutex> lock(mutex_);
@@ -68,7 +72,12 @@ class CachingPool {
         larger_blocks_.erase(it);
       }
     stats_.bytes_in_use -= int64_t(size);
-    free_[size].push_back(ptr);
+    try {
+      free_[size].push_back(ptr);
+    } catch (...) {
+      system_free(ptr, size);
+      return;
+    }
     stats_.bytes_cached += int64_t(size);
     if (stats_.bytes_cached > cache_limit_) release_until(cache_limit_);
   }
