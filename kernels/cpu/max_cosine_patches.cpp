@@ -121,9 +121,16 @@ inline uint32_t ge_bits(const Vec& a, const Vec& b) {
 #if defined(__AVX512F__)
   return _mm512_cmp_ps_mask(__m512(a), __m512(b), _CMP_GE_OQ);
 #else
+  // The lanes are read from a copy, not as m[l]: GCC 12's -fsanitize=bounds
+  // (the sanitizer build) checks a variable subscript of a vector against a
+  // wrong object, and that build's map sweep read garbage here (every
+  // query's candidates wrong at -O2; at -O1, "index 17 out of bounds for
+  // type 'int [16]'" and a crash).
   const Mask m = a >= b;
+  int32_t lanes[kVec];
+  std::memcpy(lanes, &m, sizeof(m));
   uint32_t bits = 0;
-  for (int l = 0; l < kVec; ++l) bits |= (m[l] != 0 ? 1u : 0u) << l;
+  for (int l = 0; l < kVec; ++l) bits |= (lanes[l] != 0 ? 1u : 0u) << l;
   return bits;
 #endif
 }
