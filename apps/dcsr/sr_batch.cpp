@@ -18,6 +18,7 @@
 #include "dcsr/inference/progress.h"
 #include "dcsr/inference/shard_reports.h"
 #include "nn/distributed.h"
+#include "runtime/scope_exit.h"
 #include "runtime/signals.h"
 #include "tensor/error.h"
 
@@ -89,17 +90,6 @@ int64_t output_band_bytes() {
              "DCSR_OUTPUT_BAND_MIB: expected a whole number of MiB from 1 to 1048576, got '", env, "'");
   return int64_t(mib) << 20;
 }
-
-namespace {
-// Clears the stop note (runtime::set_stop_note) when the pairs are done,
-// also by an error: a later signal must not report pairs as in progress.
-struct StopNoteScope {
-  StopNoteScope() = default;
-  StopNoteScope(const StopNoteScope&) = delete;
-  StopNoteScope& operator=(const StopNoteScope&) = delete;
-  ~StopNoteScope() { runtime::set_stop_note("", ""); }
-};
-}  // namespace
 
 TiledResult super_resolve_to_files(const PreparedPair& pair, const TileForward& forward, const SrSettings& s,
                                    TiledOptions options, const SrOutputPaths& paths, OutputFiles& outputs,
@@ -221,7 +211,9 @@ int process_pairs(const BatchPlan& plan, const TileForward& forward, const SrSet
   // progress, kept up to date here pair by pair.
   int64_t mine = 0, written = 0, skipped = 0;
   for (size_t k = 0; k < n; ++k) mine += owner[k] == world.rank;
-  const StopNoteScope stop_note;
+  // The stop note (runtime::set_stop_note) is cleared when the pairs are
+  // done, also by an error: a later signal must not report pairs as in progress.
+  const ScopeExit clear_stop_note([] { runtime::set_stop_note("", ""); });
   const std::string line_start = bar && ::isatty(STDERR_FILENO) ? "\n" : "";  // after the bar drawn in place
   auto note = [&](const std::string& in_progress) {
     const std::string who = world.size > 1 ? "dcsr sr: rank " + std::to_string(world.rank) + " " : "dcsr sr: ";

@@ -7,6 +7,7 @@
 
 #include "dcsr/registration/coarse_search.h"
 #include "dcsr/registration/refine.h"
+#include "runtime/scope_exit.h"
 #include "runtime/threads.h"
 
 namespace dcsr::registration {
@@ -182,10 +183,7 @@ Attempt search_view(Pyramid& wide_pyramid, Pyramid& tele_pyramid, const Register
   // 3. The best one down to the finest level needed.
   Attempt out;
   out.required = options.min_confidence;
-  struct StageAtEnd {
-    std::function<void()> fn;
-    ~StageAtEnd() { fn(); }
-  } at_end{[&] { stage("finest levels"); }};
+  const ScopeExit at_end([&] { stage("finest levels"); });
   if (best.plausible) {
     const Similarity mid = best.result.params.to_similarity(double(Wt), double(Ht));
     const double view_pixels = double(Wt) * double(Ht) / (mid.scale * mid.scale);
