@@ -9,6 +9,8 @@
 #include <exception>
 #include <mutex>
 
+#include "runtime/heartbeat.h"
+
 namespace dcsr {
 
 // The most CPU threads a run may ask for, through --threads or
@@ -48,6 +50,7 @@ class ScopedThreadLimit {
 template <typename Fn>
 void parallel_for(int64_t n, int64_t grain, Fn&& fn) {
   if (n <= 0) return;
+  runtime::heartbeat();  // a sign of life, where a scope asks for one (runtime/heartbeat.h)
   int threads = omp_get_max_threads();
   if (n <= grain || threads == 1 || omp_in_parallel()) {
     fn(int64_t(0), n);
@@ -70,6 +73,7 @@ void parallel_for(int64_t n, int64_t grain, Fn&& fn) {
 template <typename Fn>
 void parallel_jobs(int64_t jobs, Fn&& fn) {
   if (jobs <= 0) return;
+  runtime::heartbeat();
   const int threads = int(std::min<int64_t>(omp_get_max_threads(), jobs));
   if (threads <= 1 || omp_in_parallel()) {
     for (int64_t job = 0; job < jobs; ++job) fn(job);

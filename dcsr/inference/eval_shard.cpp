@@ -113,10 +113,10 @@ EvalSummary evaluate_dataset_sharded(const EvalInputs& checked, const DcsrNet* n
   options.shard_count = world.size;
   // The ranks go at their own pace and meet once, in the gather. A rank that
   // finishes early must not take a slower one, still at work, for dead: each
-  // rank reports a sign of life after every tile (ShardReports, as sharded
-  // dcsr sr does), the root checks them as it works and waits, and the gather
-  // comes only when every rank has finished. The deadline then bounds one
-  // tile, not a rank's whole share.
+  // rank reports a sign of life after every tile and from inside its kernels
+  // (ShardReports, as sharded dcsr sr does), the root checks them as it works
+  // and waits, and the gather comes only when every rank has finished. The
+  // deadline then bounds one kernel, not a rank's whole share.
   ShardReports reports([](int64_t, const std::string&) {});
   int64_t tiles_done = 0;
   options.working = [&] { reports.progress(++tiles_done); };

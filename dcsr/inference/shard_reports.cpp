@@ -69,6 +69,8 @@ ShardReports::ShardReports(RootUpdate on_root_update) : on_root_update_(std::mov
   finished_[0] = true;  // the root's own items are done when it calls finish()
   last_heard_.assign(n, Clock::now());
   last_sent_ = Clock::now();
+  // Signs of life from inside the work, between the tiles' own reports.
+  if (world.size > 1) heartbeat_.emplace([this] { progress(units_here_); }, kProgressInterval_s);
 }
 
 void ShardReports::root_poll(bool waiting) {
@@ -102,7 +104,7 @@ void ShardReports::root_poll(bool waiting) {
   for (int r = 1; r < world.size; ++r)
     if (!finished_[size_t(r)] && seconds_between(last_heard_[size_t(r)], now) > distributed::collective_timeout_s())
       distributed::abort_job_after_timeout("a report from rank " + std::to_string(r) +
-                                           (waiting ? "" : " (checked between this rank's tiles)"));
+                                           (waiting ? "" : " (checked while this rank works)"));
   // The finished ranks wait for the end: tell them the root is alive.
   if (seconds_between(last_sent_, now) >= kHeartbeatInterval_s) {
     for (int r = 1; r < world.size; ++r)
@@ -113,6 +115,7 @@ void ShardReports::root_poll(bool waiting) {
 
 void ShardReports::progress(int64_t units_done_here) {
   const distributed::World& world = distributed::world();
+  units_here_ = units_done_here;
   if (world.size == 1) return;
   if (world.is_root()) return root_poll(false);
   const Clock::time_point now = Clock::now();
@@ -123,6 +126,7 @@ void ShardReports::progress(int64_t units_done_here) {
 
 void ShardReports::item_done(int64_t index, bool failed, int64_t units_done_here, const std::string& lines) {
   const distributed::World& world = distributed::world();
+  units_here_ = units_done_here;
   if (world.is_root()) {
     if (failed) failed_.push_back(index);
     if (world.size > 1) root_poll(false);
@@ -135,6 +139,7 @@ void ShardReports::item_done(int64_t index, bool failed, int64_t units_done_here
 }
 
 std::vector<int64_t> ShardReports::finish() {
+  heartbeat_.reset();  // the waits below report and poll on their own
   const distributed::World& world = distributed::world();
   if (world.size == 1) return failed_;
   if (world.is_root()) {

@@ -17,8 +17,12 @@
 // working rank sends nothing for DCSR_COLLECTIVE_TIMEOUT seconds; a rank
 // that has finished and waits for the others hears from the root at least
 // every 2 s and aborts when the root falls silent for that long. So the
-// deadline bounds the time of one tile (or one registration), as it bounds
-// one training step; raise it for tiles slower than that.
+// deadline bounds the time between two signs of life. A rank gives one
+// after every tile (progress()), and also from inside the work: from the
+// report's construction to finish(), the library's kernels and parallel
+// loops beat (runtime/heartbeat.h) and each beat is a progress() with the
+// units so far. So the deadline bounds one kernel or one parallel loop, not
+// a whole tile or registration; it bounds one training step likewise.
 //
 // With one rank everything is local: progress() and the callback do nothing,
 // finish() returns the failed items this rank recorded.
@@ -26,8 +30,11 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "runtime/heartbeat.h"
 
 namespace dcsr {
 
@@ -66,6 +73,8 @@ class ShardReports {
   void root_poll(bool waiting);
 
   RootUpdate on_root_update_;
+  int64_t units_here_ = 0;  // the latest units_done_here: what a beat reports
+  std::optional<runtime::HeartbeatScope> heartbeat_;  // open from the construction to finish()
   std::vector<int64_t> failed_;
   // Root: per rank, its latest units, whether it has finished, when it was last heard from.
   std::vector<int64_t> units_;
