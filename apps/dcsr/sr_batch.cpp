@@ -197,12 +197,17 @@ int process_pairs(const BatchPlan& plan, const TileForward& forward, const SrSet
     if (bar) bar->message(line);
     else std::cerr << line << "\n";
   };
-  int64_t done_here = 0, done_elsewhere = 0;  // tiles done by this rank / by the others (root)
+  int64_t done_here = 0, done_elsewhere = 0;  // tiles done by this rank's finished pairs / by the others (root)
+  // The pair in progress: its tiles done and the bar's label for it. The
+  // others' reports arrive also in the middle of a pair (the root polls from
+  // its kernels' beats, shard_reports.h): the bar keeps counting them.
+  int64_t done_in_pair = 0;
+  std::string pair_label;
   ShardReports reports([&](int64_t elsewhere, const std::string& lines) {
     done_elsewhere = elsewhere;
     for (size_t start = 0, end; (end = lines.find('\n', start)) != std::string::npos; start = end + 1)
       print(lines.substr(start, end - start));
-    if (bar) bar->update(done_here + done_elsewhere);
+    if (bar) bar->update(done_here + done_in_pair + done_elsewhere, pair_label);
   });
 
   // A signal ends the run at once (runtime/signals.h): the pair in progress
@@ -250,7 +255,9 @@ int process_pairs(const BatchPlan& plan, const TileForward& forward, const SrSet
       opt.batch_tiles = s.tile_batch;
       pair.place(opt);
       opt.progress = [&](int64_t done, int64_t) {
-        if (bar) bar->update(done_here + done + done_elsewhere, label + " " + fs::path(lr).filename().string());
+        done_in_pair = done;
+        pair_label = label + " " + fs::path(lr).filename().string();
+        if (bar) bar->update(done_here + done + done_elsewhere, pair_label);
         reports.progress(done_here + done);
       };
       super_resolve_to_files(pair, forward, s, opt, {out, "", ""}, outputs);
@@ -270,6 +277,8 @@ int process_pairs(const BatchPlan& plan, const TileForward& forward, const SrSet
       say("dcsr sr: " + label + " skipped (" + lr + " + " + ref + "): " + e.what());
     }
     done_here += tiles[k];
+    done_in_pair = 0;
+    pair_label.clear();
     if (bar) bar->update(done_here + done_elsewhere);
     reports.item_done(int64_t(k), failed, done_here, lines);
   }
