@@ -254,9 +254,9 @@ int process_pairs(const BatchPlan& plan, const TileForward& forward, const SrSet
       TiledOptions opt;
       opt.batch_tiles = s.tile_batch;
       pair.place(opt);
+      pair_label = label + " " + fs::path(lr).filename().string();
       opt.progress = [&](int64_t done, int64_t) {
         done_in_pair = done;
-        pair_label = label + " " + fs::path(lr).filename().string();
         if (bar) bar->update(done_here + done + done_elsewhere, pair_label);
         reports.progress(done_here + done);
       };
