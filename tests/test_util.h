@@ -3,7 +3,7 @@
 // tests/op_inputs.h, inputs that stay away from kinks and ties and guards
 // for the ops' global limits.
 #pragma once
-#include <catch2/catch.hpp>
+#include "catch.h"
 
 #include <algorithm>
 #include <cmath>
