@@ -361,7 +361,11 @@ void PngStreamEncoder::add_rows(const uint8_t* rows, int64_t count) {
     pending_.assign(rows + used * row_bytes_, rows + count * row_bytes_);
     return;
   }
-  pending_.insert(pending_.end(), rows, rows + count * row_bytes_);
+  // Grown and copied rather than insert(end, first, last): GCC 14 warns of an
+  // overflow inside that vector::insert that cannot happen (-Wstringop-overflow).
+  const size_t kept = pending_.size(), added = size_t(count * row_bytes_);
+  pending_.resize(kept + added);
+  if (added > 0) std::memcpy(pending_.data() + kept, rows, added);
   compress_bands(pending_.data(), complete);
   pending_.erase(pending_.begin(), pending_.begin() + used * row_bytes_);
 }

@@ -188,7 +188,8 @@ const nlohmann::json& field(const nlohmann::json& entry, const char* key, const 
 Entry parse_entry(const nlohmann::json& e, size_t index, uint64_t data_bytes, const std::string& path) {
   DCSR_CHECK(e.is_object(), path, ": tensor entry ", index, " is not a JSON object");
   Entry t;
-  const nlohmann::json& name = field(e, "name", path + ": tensor entry " + std::to_string(index));
+  const std::string entry_what = path + ": tensor entry " + std::to_string(index);
+  const nlohmann::json& name = field(e, "name", entry_what);
   DCSR_CHECK(name.is_string() && !name.get<std::string>().empty(), path, ": tensor entry ", index,
              " has a name that is not a non-empty string");
   t.name = name.get<std::string>();
