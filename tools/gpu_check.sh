@@ -52,7 +52,9 @@ if [ "${1:-}" = "--bundle-deps" ]; then
   mkdir -p "$dest/share/cmake" && cp -r /usr/share/cmake/nlohmann_json "$dest/share/cmake/"
   cp -r /usr/include/catch2 "$dest/include/"
   cp -r /usr/lib/cmake/Catch2 "$dest/lib/cmake/"
-  cp /usr/lib/libCatch2WithMain.a "$dest/lib/"  # the package's target file checks that it exists
+  # The package's target file checks that its libraries exist: libCatch2WithMain.a
+  # (Catch2 2.13, Debian 12), libCatch2.a and libCatch2Main.a (Catch2 3, Debian 13).
+  cp /usr/lib/libCatch2*.a "$dest/lib/"
   cp -r /usr/include/stb "$dest/include/"
   {
     git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown
