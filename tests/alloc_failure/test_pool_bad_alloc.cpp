@@ -5,8 +5,9 @@
 // throw; allocate must leave the pool as it was.
 //
 // A binary of its own: it replaces the global operator new with one that
-// throws on demand (`fail_next_news`), which the main suite, and the
-// sanitizers' own operator new in the sanitized build, should not get.
+// throws on demand (`fail_next_news`), which the main suite should not get.
+// Not built with the sanitizers (CMakeLists.txt): AddressSanitizer replaces
+// operator new too.
 #include <cstdlib>
 #include <new>
 #include <vector>
@@ -34,14 +35,10 @@ namespace {
 using dcsr::CachingPool;
 using dcsr::Device;
 
-// Raw calls for the pools under test: malloc and free, counted.
+// Raw calls for the pools under test: malloc, and free that notes each block.
 std::vector<void*> g_system_frees;
-int g_system_allocs = 0;
-void* counted_alloc(size_t bytes) {
-  ++g_system_allocs;
-  return std::malloc(bytes);
-}
-const char* counted_free(void* ptr, size_t) {
+void* system_alloc(size_t bytes) { return std::malloc(bytes); }
+const char* noted_free(void* ptr, size_t) {
   g_system_frees.push_back(ptr);
   std::free(ptr);
   return nullptr;
@@ -66,7 +63,7 @@ void with_failing_news(int count, Call call) {
 
 TEST_CASE("a free whose free list cannot grow goes back to the system at once", "[allocator][bad_alloc]") {
   g_system_frees.clear();
-  CachingPool pool(Device::CPU, counted_alloc, counted_free, kCacheEverything);
+  CachingPool pool(Device::CPU, system_alloc, noted_free, kCacheEverything);
   void* block = pool.allocate(5000);  // a size class the pool has never cached: its list is a new map node
   REQUIRE(block != nullptr);
   const int64_t in_use = pool.stats().bytes_in_use;
@@ -91,7 +88,7 @@ TEST_CASE("a free whose free list cannot grow goes back to the system at once", 
 
 TEST_CASE("a free whose free list's vector cannot grow goes back to the system at once", "[allocator][bad_alloc]") {
   g_system_frees.clear();
-  CachingPool pool(Device::CPU, counted_alloc, counted_free, kCacheEverything);
+  CachingPool pool(Device::CPU, system_alloc, noted_free, kCacheEverything);
   void* first = pool.allocate(5000);
   void* second = pool.allocate(5000);
   pool.deallocate(first, 5000);  // the list now exists and holds one block, at capacity
@@ -111,7 +108,7 @@ TEST_CASE("a free whose free list's vector cannot grow goes back to the system a
 TEST_CASE("an allocation that cannot note its block lent from a larger class throws and changes nothing",
           "[allocator][bad_alloc]") {
   g_system_frees.clear();
-  CachingPool pool(Device::CPU, counted_alloc, counted_free, kCacheEverything);
+  CachingPool pool(Device::CPU, system_alloc, noted_free, kCacheEverything);
   const size_t mib = size_t(1) << 20;
   const size_t larger = mib + mib / 8;  // the next size class up, within a quarter: it may lend its block
   REQUIRE(dcsr::allocation_size_class(larger) == larger);
