@@ -5,7 +5,7 @@
 //   Approx                                   (3: Catch::Approx)
 //   Catch::Contains, StartsWith, Equals      (3: in Catch::Matchers; Contains
 //                                             became ContainsSubstring)
-//   register_test(invoker, name, tags)       a test case added at run time
+//   register_test(invoker, where, name, tags) a test case added at run time
 //                                            (tests/test_op_table.cpp); 2.13's
 //                                            AutoReg takes a raw pointer, 3's
 //                                            its own unique_ptr.
@@ -31,14 +31,16 @@ using Matchers::StartsWith;
 
 namespace dcsr_test {
 
-// Registers a test case whose body is `invoker->invoke()`; Catch2 owns the
-// invoker and copies the name and tags.
-inline void register_test(Catch::ITestInvoker* invoker, const std::string& name, const std::string& tags) {
+// Registers a test case whose body is `invoker->invoke()`, reported at
+// `where` (the caller's CATCH_INTERNAL_LINEINFO); Catch2 owns the invoker and
+// copies the name and tags.
+inline void register_test(Catch::ITestInvoker* invoker, const Catch::SourceLineInfo& where, const std::string& name,
+                          const std::string& tags) {
 #if DCSR_CATCH2_MAJOR >= 3
-  Catch::AutoReg(Catch::Detail::unique_ptr<Catch::ITestInvoker>(invoker), CATCH_INTERNAL_LINEINFO,
-                 Catch::StringRef(), Catch::NameAndTags{name, tags});
+  Catch::AutoReg(Catch::Detail::unique_ptr<Catch::ITestInvoker>(invoker), where, Catch::StringRef(),
+                 Catch::NameAndTags{name, tags});
 #else
-  Catch::AutoReg(invoker, CATCH_INTERNAL_LINEINFO, Catch::StringRef(), Catch::NameAndTags{name, tags});
+  Catch::AutoReg(invoker, where, Catch::StringRef(), Catch::NameAndTags{name, tags});
 #endif
 }
 

@@ -103,7 +103,8 @@ class RowTest : public Catch::ITestInvoker {
 void register_row_tests() {
   for (const OpRow& row : op_table()) {
     auto add = [&row](void (*check)(const OpRow&), const std::string& what, const std::string& tags) {
-      dcsr_test::register_test(new RowTest(check, row.name), "op table: " + what + " " + row.name, tags);
+      dcsr_test::register_test(new RowTest(check, row.name), CATCH_INTERNAL_LINEINFO,
+                               "op table: " + what + " " + row.name, tags);
     };
     add(run_gradchecks, "gradcheck", "[ops][grad][table]");
     add(run_parity, "cuda parity", "[cuda][table]");
