@@ -65,6 +65,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "apps/bench/bench.h"
 #include "autograd/grad_mode.h"
@@ -116,7 +117,8 @@ struct Band {
 
   // Registers one pair (its telephoto tele_h x tele_w): its time and the
   // distances of its four field-of-view corners from the truth, or a refusal.
-  void measure(const SyntheticPair& pair, int64_t tele_h, int64_t tele_w) {
+  // Returns the registration (none when refused).
+  std::optional<dcsr::Registration> measure(const SyntheticPair& pair, int64_t tele_h, int64_t tele_w) {
     ++pairs;
     const auto start = std::chrono::steady_clock::now();
     try {
@@ -125,8 +127,10 @@ struct Band {
       const auto truth = fov_quad(pair.truth, tele_h, tele_w);
       for (size_t k = 0; k < 4; ++k)
         corner_errors.push_back(std::hypot(r.fov_quad[k][0] - truth[k][0], r.fov_quad[k][1] - truth[k][1]));
+      return r;
     } catch (const Error&) {
       ++refused;
+      return std::nullopt;
     }
   }
   double max_corner() const {
@@ -262,12 +266,12 @@ void bench_partial_kodak(const Context& ctx, const std::vector<std::string>& kod
                                                     wide_camera_look(), uint64_t(5000 + i));
     const SyntheticPair pair = crop_wide(whole, 0, 0, kept_rows, W);
     const size_t before = band.corner_errors.size();
-    band.measure(pair, H, W);
+    const std::optional<dcsr::Registration> found = band.measure(pair, H, W);
     double worst = 0;
     for (size_t k = before; k < band.corner_errors.size(); ++k) worst = std::max(worst, band.corner_errors[k]);
     if (worst > 2.0) {
       ++wrong;
-      const dcsr::Registration r = register_pair(pair.wide, pair.tele);
+      const dcsr::Registration& r = *found;
       std::fprintf(stderr, "register_partial_kodak: %s (%.0f%% inside, scale %.3f): found scale %.3f, %.2f deg at "
                    "confidence %.3f, a corner %.1f px off\n", fs::path(kodak[i]).filename().c_str(), 100 * share,
                    scale, r.tele_to_wide.scale, r.tele_to_wide.angle * 180 / kPi, r.confidence, worst);
