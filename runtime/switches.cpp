@@ -58,12 +58,20 @@ namespace {
 std::atomic<int> g_match_path{-1};  // -1: DCSR_CUDA_MATCH not read yet
 }  // namespace
 
-const char* match_path_name(CudaMatchPath path) { return path == CudaMatchPath::kTf32 ? "tf32" : "float32"; }
+const char* match_path_name(CudaMatchPath path) {
+  switch (path) {
+    case CudaMatchPath::kTf32: return "tf32";
+    case CudaMatchPath::kMap: return "map";
+    case CudaMatchPath::kFloat32: break;
+  }
+  return "float32";
+}
 
 CudaMatchPath match_path_from_name(const std::string& name) {
   if (name.empty() || name == "float32") return CudaMatchPath::kFloat32;
   if (name == "tf32") return CudaMatchPath::kTf32;
-  throw Error("DCSR_CUDA_MATCH='" + name + "': expected float32 or tf32");
+  if (name == "map") return CudaMatchPath::kMap;
+  throw Error("DCSR_CUDA_MATCH='" + name + "': expected float32, tf32 or map");
 }
 
 void set_cuda_match_path(CudaMatchPath path) { g_match_path.store(int(path)); }

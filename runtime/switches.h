@@ -44,17 +44,21 @@ CudaConvPath conv_path_from_name(const std::string& name);  // the inverse; an E
 // How the CUDA patch matching (max_cosine) scores its pairs: kFloat32 (the
 // default) with the float32 sweep of kernels/cuda/max_cosine.cu; kTf32 with
 // TF32 tensor-core scores and an exact float32 re-scoring of every candidate
-// within the proven bound (kernels/cuda/max_cosine_tf32.cu): the same values
-// and indices. Read on first use from DCSR_CUDA_MATCH ("float32" or "tf32";
-// unset: float32; any other value is an Error that names it). No effect in
-// builds without CUDA. float32 stays the default: on an H100 the TF32 path's
-// first form took 1.17x its time on the model's 144-long features (the 4K
-// tile's 27556 x 30976), and gained only on 576-long ones
-// (docs/gpu_check_h100.md); its fused form is not yet timed.
-enum class CudaMatchPath { kFloat32, kTf32 };
+// within the proven bound (kernels/cuda/max_cosine_tf32.cu); kMap, where the
+// descriptors come with their feature maps (patch_max_cosine), with the map
+// sweep's pixel products on TF32 tensor cores and the same exact re-scoring
+// (kernels/cuda/max_cosine_map.cu; plain max_cosine stays on the float32
+// sweep). All three give the same values and indices. Read on first use from
+// DCSR_CUDA_MATCH ("float32", "tf32" or "map"; unset: float32; any other
+// value is an Error that names it). No effect in builds without CUDA.
+// float32 stays the default: on an H100 the TF32 path's first form took
+// 1.17x its time on the model's 144-long features (the 4K tile's 27556 x
+// 30976), and gained only on 576-long ones (docs/gpu_check_h100.md); its
+// fused form and the map path are not yet timed.
+enum class CudaMatchPath { kFloat32, kTf32, kMap };
 void set_cuda_match_path(CudaMatchPath path);
 CudaMatchPath cuda_match_path();
-const char* match_path_name(CudaMatchPath path);               // "float32", "tf32"
+const char* match_path_name(CudaMatchPath path);               // "float32", "tf32", "map"
 CudaMatchPath match_path_from_name(const std::string& name);  // the inverse ("" too: float32); an Error names a bad name
 
 }  // namespace dcsr::runtime

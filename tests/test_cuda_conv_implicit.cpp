@@ -301,11 +301,11 @@ TEST_CASE("conv forward path names", "[conv][options]") {
 TEST_CASE("matching path names", "[options]") {
   // Needs no GPU: DCSR_CUDA_MATCH's spellings.
   using runtime::CudaMatchPath;
-  for (CudaMatchPath path : {CudaMatchPath::kFloat32, CudaMatchPath::kTf32})
+  for (CudaMatchPath path : {CudaMatchPath::kFloat32, CudaMatchPath::kTf32, CudaMatchPath::kMap})
     REQUIRE(runtime::match_path_from_name(runtime::match_path_name(path)) == path);
   REQUIRE(runtime::match_path_from_name("") == CudaMatchPath::kFloat32);
   REQUIRE_THROWS_WITH(runtime::match_path_from_name("bf16"),
-                      Catch::Contains("DCSR_CUDA_MATCH='bf16'") && Catch::Contains("float32 or tf32"));
+                      Catch::Contains("DCSR_CUDA_MATCH='bf16'") && Catch::Contains("float32, tf32 or map"));
 }
 
 TEST_CASE("conv forward plan: the cost model picks the kernel measured fastest", "[conv][options]") {

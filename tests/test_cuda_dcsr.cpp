@@ -9,6 +9,7 @@
 #include "cuda_parity.h"
 #include "kernels/cuda_paths.h"
 #include "match_inputs.h"
+#include "patch_match_cases.h"
 #include "kernels/kernels.h"
 #include "runtime/switches.h"
 
@@ -17,6 +18,10 @@
 using namespace dcsr;
 using test::golden;
 using test::require_close;
+using test::float_bits;
+using test::PatchMatchCase;
+using test::patch_match_cases;
+using test::TileLimitGuard;
 
 namespace {
 // Unit-norm random columns (N, D, L), float32, requiring grad.
@@ -25,6 +30,11 @@ Tensor unit_columns(const Shape& shape, uint64_t seed) {
   NoGradGuard no_grad;
   return detail::normalize_columns(normal(shape, gen, 0.0, 1.0, kFloat32)).detach().requires_grad_();
 }
+
+// Puts the CUDA matching back on the float32 sweep when a test that switched it ends.
+struct MatchPathGuard {
+  ~MatchPathGuard() { runtime::set_cuda_match_path(runtime::CudaMatchPath::kFloat32); }
+};
 
 // A float32 leaf on the device with the values of a (float64) golden tensor.
 Tensor device_leaf(const Tensor& t) { return t.detach().to(kFloat32).to(kCUDA).requires_grad_(); }
@@ -68,9 +78,7 @@ TEST_CASE("cuda: the TF32 matching path gives the float32 sweep's values and ind
   // paths' adversarial inputs; a key that is not finite (the image goes to
   // the float32 sweep).
   DCSR_SKIP_WITHOUT_GPU();
-  struct PathGuard {
-    ~PathGuard() { runtime::set_cuda_match_path(runtime::CudaMatchPath::kFloat32); }
-  } guard;
+  MatchPathGuard guard;
   namespace paths = kernels::cuda_paths;
   auto match = [](const Tensor& q, const Tensor& k, runtime::CudaMatchPath path, int64_t workspace) {
     runtime::set_cuda_match_path(path);
@@ -138,6 +146,64 @@ TEST_CASE("cuda: the TF32 matching path gives the float32 sweep's values and ind
     CHECK(st.declined == 1);  // image 0 holds it; image 1 matches as usual
     CHECK(st.fallbacks == Nq);
   }
+}
+
+TEST_CASE("cuda: the map matching path gives the float32 sweep's values and indices", "[cuda]") {
+  // DCSR_CUDA_MATCH=map (kernels/cuda/max_cosine_map.cu): the pixel products
+  // of the feature maps on TF32 tensor cores, the candidates within the
+  // proven bound re-scored with the float32 sweep's chain. On the CPU map
+  // sweep's cases (tests/patch_match_cases.h: odd sizes over several bands,
+  // column blocks, key runs and diagonal chunks; duplicates and ulp
+  // neighbours; flat and zero regions; large values), the values and indices
+  // must be the float32 sweep's, bit for bit. Channels past 16 and patch
+  // norms below 1e-6 are declined (the float32 sweep matches them), as is a
+  // workspace the lists do not fit.
+  DCSR_SKIP_WITHOUT_GPU();
+  MatchPathGuard guard;
+  namespace paths = kernels::cuda_paths;
+  auto match = [](const Tensor& query, const Tensor& key, runtime::CudaMatchPath path) {
+    runtime::set_cuda_match_path(path);
+    MatchResult m = patch_match(query.to(kCUDA), key.to(kCUDA));
+    return std::make_pair(float_bits(m.confidence.to(kCPU)), m.index.to_vector<int64_t>());
+  };
+  for (const PatchMatchCase& c : patch_match_cases()) {
+    INFO(c.name);
+    const auto f32 = match(c.query, c.key, runtime::CudaMatchPath::kFloat32);
+    paths::reset_map_match_stats();
+    const auto map = match(c.query, c.key, runtime::CudaMatchPath::kMap);
+    CHECK(map.first == f32.first);
+    CHECK(map.second == f32.second);
+    const paths::ExactMatchStats s = paths::map_match_stats();
+    const int64_t N = c.query.size(0), queries = N * c.query.size(2) * c.query.size(3);
+    CHECK(s.queries + s.fallbacks == queries);
+    if (c.expect_decline || c.query.size(1) > 16) {
+      CHECK(s.declined == N);
+      CHECK(s.queries == 0);
+    } else {
+      CHECK(s.declined == 0);
+      CHECK(s.queries > 0);
+      CHECK(s.rescored >= s.queries);  // at least each settled query's winner
+      if (c.expect_fallback || c.expect_zero) CHECK(s.fallbacks > 0);  // zero patches tie every key
+    }
+  }
+}
+
+TEST_CASE("cuda: the map matching path declines a workspace its lists do not fit, with the same result", "[cuda]") {
+  DCSR_SKIP_WITHOUT_GPU();
+  MatchPathGuard guard;
+  namespace paths = kernels::cuda_paths;
+  const Tensor query = from_vector(test::normal_map(2, 16, 9, 11, 51, 1.0, true), {2, 16, 9, 11}, kFloat32).to(kCUDA);
+  const Tensor key = from_vector(test::normal_map(2, 16, 10, 12, 52, 1.0, true), {2, 16, 10, 12}, kFloat32).to(kCUDA);
+  runtime::set_cuda_match_path(runtime::CudaMatchPath::kFloat32);
+  const MatchResult f32 = patch_match(query, key);
+  TileLimitGuard small(int64_t(4) << 10);  // the lists alone take 99 queries x 4 groups x 40 bytes an image
+  runtime::set_cuda_match_path(runtime::CudaMatchPath::kMap);
+  paths::reset_map_match_stats();
+  const MatchResult map = patch_match(query, key);
+  CHECK(paths::map_match_stats().declined == 2);
+  CHECK(paths::map_match_stats().queries == 0);
+  CHECK(float_bits(map.confidence.to(kCPU)) == float_bits(f32.confidence.to(kCPU)));
+  CHECK(map.index.to_vector<int64_t>() == f32.index.to_vector<int64_t>());
 }
 
 TEST_CASE("cuda: patch_match against the PyTorch goldens, in float32 on the device", "[cuda]") {

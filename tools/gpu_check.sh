@@ -305,17 +305,24 @@ if [ -x "$BIN/dcsr_tests" ]; then
        echo \"end to end, float32: $seconds_since_t0 s\""
     # 5-tile. the direct tile kernel on TF32 tensor cores (DCSR_CONV_PATH=tile DCSR_TF32=1,
     # kernels/cuda/conv2d_tile_tf32.cuh; not in the plan's "auto" until timed here), with the exact
-    # TF32 matching beside it, end to end, with the quality guard against the float32 output; then its
+    # TF32 matching beside it, and the map matching (DCSR_CUDA_MATCH=map, kernels/cuda/max_cosine_map.cu;
+    # both must leave the bytes of the float32 matching), end to end, with the quality guard against the
+    # float32 output; then its
     # profile (the convolutions' share). First after the float32 run: the open question.
     if [ "$HAVE_GPU" = yes ] && [ -f "$sr_dir/sr.png" ]; then
       run_step "DCSR_TF32=1 DCSR_CONV_PATH=tile dcsr sr 2016x1512 4k, end to end (PSNR vs fp32 >= 50 dB)" 90 \
-        "$REPORT_DIR/sr_4k.log" bash -c "for match in float32 tf32; do
+        "$REPORT_DIR/sr_4k.log" bash -c "for match in float32 tf32 map; do
             t0=\$(date +%s.%N)
             env DCSR_TF32=1 DCSR_CONV_PATH=tile DCSR_CUDA_MATCH=\$match $sr_4k \
               --out '$sr_dir/sr_tile_tf32'_\$match.png || exit 1
             echo \"end to end, tile TF32 convolutions + \$match matching: $seconds_since_t0 s\"
             $psnr '$sr_dir/sr_tile_tf32'_\$match.png '$sr_dir/sr.png' --min 50 \
               --label \"tile kernel on TF32 + \$match matching, quality guard against the float32 output\" || exit 1
+          done
+          # the exact matching paths change no byte
+          for match in tf32 map; do
+            cmp '$sr_dir/sr_tile_tf32'_\$match.png '$sr_dir/sr_tile_tf32_float32.png' || exit 1
+            echo \"exact \$match matching: the same bytes as float32 matching\"
           done
           # 8 tiles per call: an LR-sized 32-channel layer is 121 blocks of 16x16 pixels, under one
           # wave of 132 SMs at 2 blocks each; 8 tiles make it 968.

@@ -268,6 +268,51 @@ void bench_max_cosine(const Context& ctx, int64_t N, int64_t D, int64_t Nq, int6
   emit(ctx, line);
 }
 
+// Patch matching from the feature maps, as the model calls it
+// (patch_max_cosine): one image's (C, Hq, Wq) query map and (C, Hk, Wk) key
+// map, the descriptors made once. The float32 descriptor sweep against the
+// map path (DCSR_CUDA_MATCH=map: TF32 pixel products, exact re-scoring) in
+// the same run: both times, whether the map path's values and indices are the
+// sweep's bit for bit, and its candidates re-scored per query and fallbacks.
+void bench_patch_match_map(const Context& ctx, int64_t C, int64_t Hq, int64_t Wq, int64_t Hk, int64_t Wk) {
+  const std::string name = "cuda_patch_match_map_" + std::to_string(C) + "x" + std::to_string(Hq) + "x" +
+                           std::to_string(Wq) + "_vs_" + std::to_string(Hk) + "x" + std::to_string(Wk);
+  if (!selected(ctx, name)) return;
+  NoGradGuard no_grad;
+  struct PathGuard {
+    runtime::CudaMatchPath before = runtime::cuda_match_path();
+    ~PathGuard() { runtime::set_cuda_match_path(before); }
+  } guard;
+  Generator gen(7);
+  // Non-negative features, as the matching extractor's last LeakyReLU leaves them mostly.
+  const Tensor fq = relu(normal({1, C, Hq, Wq}, gen, 0.0, 1.0, kFloat32)).to(kCUDA);
+  const Tensor fk = relu(normal({1, C, Hk, Wk}, gen, 0.0, 1.0, kFloat32)).to(kCUDA);
+  const Tensor q = patch_descriptors(fq), k = patch_descriptors(fk);
+  const int64_t Nq = Hq * Wq, workspace = match_tile_limit();
+  Tensor conf = empty({1, Nq}, kFloat32, kCUDA), index = empty({1, Nq}, kInt64, kCUDA);
+  auto run = [&](runtime::CudaMatchPath path) {
+    runtime::set_cuda_match_path(path);
+    kernels::patch_max_cosine(fq, fk, q, k, conf, index, workspace);
+    return std::make_pair(conf.to_vector<float>(), index.to_vector<int64_t>());
+  };
+  const int repeats = repeats_for(ctx, 15);
+  const auto f32 = run(runtime::CudaMatchPath::kFloat32);
+  const Timing t32 = gpu_time_ms([&] { kernels::patch_max_cosine(fq, fk, q, k, conf, index, workspace); }, 3, repeats);
+  kernels::cuda_paths::reset_map_match_stats();
+  const auto map = run(runtime::CudaMatchPath::kMap);
+  const kernels::cuda_paths::ExactMatchStats st = kernels::cuda_paths::map_match_stats();
+  const Timing tm = gpu_time_ms([&] { kernels::patch_max_cosine(fq, fk, q, k, conf, index, workspace); }, 3, repeats);
+  emit(ctx, {{"name", name},
+             {"ms", tm.median_ms},
+             {"baseline", "the float32 descriptor sweep (DCSR_CUDA_MATCH=float32) on the same descriptors"},
+             {"baseline_ms", t32.median_ms},
+             {"time_ratio_vs_float32", tm.median_ms / t32.median_ms},  // < 1 is faster
+             {"bit_identical", map == f32},
+             {"rescored_per_query", double(st.rescored) / double(std::max<int64_t>(1, st.queries))},
+             {"fallback_share", double(st.fallbacks) / double(std::max<int64_t>(1, st.queries + st.fallbacks))},
+             {"declined", st.declined}});
+}
+
 // The DCSR workloads of the model benches (model_workload.h: a training step
 // at LR 128x128, Ref 256x256, batch 1, n_feats 64 with forward + loss +
 // backward + Adam, and the 4K-mode tile inference) on the GPU, against
@@ -349,6 +394,10 @@ DCSR_BENCH(cuda) {
     const std::vector<int64_t>& s = size.sizes;
     guarded(ctx, "cuda_max_cosine", [&] { bench_max_cosine(ctx, s.at(0), s.at(1), s.at(2), s.at(3)); });
   }
+  // The 4K-mode tile's matching (LR 166^2 against the Ref window's 176^2 at
+  // LR scale, 16 channels) and a training-size one.
+  guarded(ctx, "cuda_patch_match_map", [&] { bench_patch_match_map(ctx, 16, 166, 166, 176, 176); });
+  guarded(ctx, "cuda_patch_match_map", [&] { bench_patch_match_map(ctx, 16, 64, 64, 128, 128); });
   guarded(ctx, "cuda_dcsr_train_step_l1", [&] { bench_model(ctx, "train_l1"); });
   guarded(ctx, "cuda_dcsr_train_step_cx_vgg", [&] { bench_model(ctx, "train_cx_vgg"); });
   guarded(ctx, "cuda_dcsr_infer", [&] { bench_model(ctx, "infer_tile"); });

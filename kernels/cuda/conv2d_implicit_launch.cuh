@@ -11,18 +11,6 @@
 
 namespace dcsr::kernels::cuda {
 
-// Whether this GPU has TF32 tensor cores (compute capability 8.0 or later; asked once).
-inline bool tf32_tensor_cores() {
-  static const bool present = [] {
-    int device = 0;
-    DCSR_CUDA_CHECK(cudaGetDevice(&device));
-    cudaDeviceProp prop{};
-    DCSR_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
-    return prop.major >= 8;
-  }();
-  return present;
-}
-
 // Runs a convolution that implicit_gemm_applies() to; `block` is one of the
 // three implicit shapes; tf32: on the tensor cores (only where
 // tf32_tensor_cores()).

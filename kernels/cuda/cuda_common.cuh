@@ -49,6 +49,18 @@ inline int64_t multiprocessors() {
   return count;
 }
 
+// Whether this GPU has TF32 tensor cores (compute capability 8.0 or later; asked once).
+inline bool tf32_tensor_cores() {
+  static const bool present = [] {
+    int device = 0;
+    DCSR_CUDA_CHECK(cudaGetDevice(&device));
+    cudaDeviceProp prop{};
+    DCSR_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
+    return prop.major >= 8;
+  }();
+  return present;
+}
+
 // Blocks for a grid-stride loop over n work items with `block` threads each.
 inline unsigned grid_for(int64_t n, int block = kBlock) {
   int64_t blocks = (n + block - 1) / block;

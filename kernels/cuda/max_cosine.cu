@@ -10,6 +10,7 @@
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/dot_sweep.cuh"
 #include "kernels/cuda/index_check.h"
+#include "kernels/cuda/max_cosine_map.h"
 #include "kernels/cuda/max_cosine_tf32.h"
 #include "runtime/switches.h"
 
@@ -81,10 +82,23 @@ void max_cosine(const Tensor& q, const Tensor& k, Tensor& confidence, Tensor& in
   sweep::run(k.data<float>(), Nk, q.data<float>(), Nq, D, N, workspace_bytes, op);
 }
 
-// The descriptor sweep serves here: the GPU has no map sweep (yet).
-void patch_max_cosine(const Tensor& /*query_feats*/, const Tensor& /*key_feats*/, const Tensor& q, const Tensor& k,
+// With DCSR_CUDA_MATCH=map, the map sweep (max_cosine_map.cu); otherwise the
+// descriptor sweep of max_cosine, on the path DCSR_CUDA_MATCH names.
+void patch_max_cosine(const Tensor& query_feats, const Tensor& key_feats, const Tensor& q, const Tensor& k,
                       Tensor& confidence, Tensor& index, int64_t workspace_bytes) {
-  max_cosine(q, k, confidence, index, workspace_bytes);
+  if (runtime::cuda_match_path() != runtime::CudaMatchPath::kMap) {
+    max_cosine(q, k, confidence, index, workspace_bytes);
+    return;
+  }
+  require_float32(q, "patch_max_cosine");
+  require_float32(k, "patch_max_cosine");
+  const int64_t D = q.size(1);
+  DCSR_CHECK(k.size(2) <= INT32_MAX, "max_cosine: ", k.size(2), " keys exceed the int32 index of the device states");
+  max_cosine_map(query_feats, key_feats, q, k, confidence, index, workspace_bytes,
+                 [&](const float* qs, const float* ks, int64_t n_lanes, int64_t n_keys, float* conf, int64_t* idx) {
+                   MaxFirst op{conf, idx, n_lanes};
+                   sweep::run(ks, n_keys, qs, n_lanes, D, 1, workspace_bytes, op);
+                 });
 }
 
 void max_cosine_backward(const Tensor& q, const Tensor& k, const Tensor& index, const Tensor& grad_conf,

@@ -14,7 +14,7 @@
 //      with float32 accumulation, never stored; each thread keeps, per
 //      query, the best score it saw and up to 4 keys within the bound T_i
 //      below of it (and the largest score it had to drop).
-//   2. resolve_kernel, one block per query: the best approximate score over
+//   2. exact_match.cu's resolve step, one block per query: the best approximate score over
 //      all threads, every kept key within T_i of it (at most kCap of them,
 //      sorted into key order), each re-scored with the sweep's own float32
 //      chain (acc = fma(k[d], q[d], acc) from 0, d = 0 .. D-1, then zero
@@ -52,22 +52,17 @@
 #include "kernels/cuda/max_cosine_tf32.h"
 
 #include <algorithm>
-#include <atomic>
-#include <cfloat>
 #include <cmath>
 
 #include "kernels/cuda/cuda_common.cuh"
-#include "kernels/cuda/dot_sweep.cuh"
+#include "kernels/cuda/exact_match.h"
 #include "kernels/cuda/tf32_candidate_sweep.cuh"
 
 namespace dcsr::kernels::cuda {
 
 namespace {
 
-constexpr int kCap = 32;           // candidates a query's list holds
-constexpr int kQueryThreads = 128;  // threads of a query's block
-
-std::atomic<int64_t> g_queries{0}, g_rescored{0}, g_fallbacks{0}, g_declined{0};
+ExactMatchCounters g_counters;
 
 __host__ __device__ inline double gamma_n(double n, double unit) { return n * unit / (1.0 - n * unit); }
 
@@ -82,7 +77,7 @@ double bound_factor(int64_t D) {
 
 // norms[j] = |x[:, j]| (double) for the n columns of x (D, n); flags[0] = 1
 // when a norm is not finite, or nonzero outside [1e-6, 1e15] (flags may be
-// null: the queries' norms are judged per query, by resolve_kernel).
+// null: the queries' norms are judged per query, by the resolve step).
 __global__ void column_norms_kernel(const float* x, int64_t D, int64_t n, double* norms, int* flags) {
   DCSR_GRID_STRIDE_LOOP(j, n) {
     double s = 0.0;
@@ -96,129 +91,10 @@ __global__ void column_norms_kernel(const float* x, int64_t D, int64_t n, double
   }
 }
 
-// out[0] = the largest of n values (one block).
-__global__ void max_kernel(const double* values, int64_t n, double* out) {
-  __shared__ double best[kBlock];
-  double m = 0.0;
-  for (int64_t j = threadIdx.x; j < n; j += blockDim.x) m = fmax(m, values[j]);
-  best[threadIdx.x] = m;
-  __syncthreads();
-  for (int s = blockDim.x / 2; s > 0; s >>= 1) {
-    if (int(threadIdx.x) < s) best[threadIdx.x] = fmax(best[threadIdx.x], best[threadIdx.x + s]);
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) out[0] = best[0];
-}
-
-// Step 2 for the queries lane0 .. lane0 + C - 1 of one image, one block per
-// query: the largest approximate score over the sweep's groups, the
-// threshold, every kept key within it (sorted into key order), each
-// re-scored with the sweep's own float32 chain, and the first strict maximum
-// in key order written to conf/index. A query goes to `overflow` (its index,
-// `overflow_count` of them) when the image is declined, its products could
-// leave float32's range, a key within the threshold may have been dropped,
-// or more than kCap keys are within it. counters: [0] pairs re-scored.
-__global__ void __launch_bounds__(kQueryThreads)
-    resolve_kernel(const float* q, const float* k, int64_t D, int64_t Nq, int64_t Nk, int64_t lane0, int64_t C,
-                   int64_t D_swept, int groups, const float* best, const float* dropped, const int* slot_keys,
-                   const float* slot_scores, const double* q_norms, const double* key_norm_max, const int* flags,
-                   double factor, float* conf, int64_t* index, int64_t* overflow, int* overflow_count,
-                   unsigned long long* counters) {
-  __shared__ float red[2][kQueryThreads];
-  __shared__ int32_t keys[kCap];
-  __shared__ float exact[kCap];
-  __shared__ int count;
-  const int t = threadIdx.x, entries = groups * kCandidateSlots;
-  for (int64_t c = blockIdx.x; c < C; c += gridDim.x) {
-    const int64_t lane = lane0 + c;
-    float top = -INFINITY, drop = -INFINITY;
-    for (int r = t; r < groups; r += kQueryThreads)
-      top = fmaxf(top, best[c * groups + r]), drop = fmaxf(drop, dropped[c * groups + r]);
-    red[0][t] = top, red[1][t] = drop;
-    __syncthreads();
-    for (int h = kQueryThreads / 2; h > 0; h >>= 1) {
-      if (t < h) red[0][t] = fmaxf(red[0][t], red[0][t + h]), red[1][t] = fmaxf(red[1][t], red[1][t + h]);
-      __syncthreads();
-    }
-    const double q_norm = q_norms[lane], K = key_norm_max[0];
-    const double threshold = double(red[0][0]) - match_bound(factor, q_norm, K, D);
-    // Not finite, products that could leave float32's range, or a candidate
-    // the sweep may have dropped: the float32 sweep decides.
-    const bool lane_bad = flags[0] || !(q_norm * K <= 1e37) || !(fabsf(red[0][0]) <= FLT_MAX) ||
-                          double(red[1][0]) >= threshold;
-    if (t == 0) count = 0;
-    __syncthreads();
-    if (!lane_bad)
-      for (int e = t; e < entries; e += kQueryThreads)
-        if (double(slot_scores[c * entries + e]) >= threshold) {
-          const int slot = atomicAdd(&count, 1);
-          if (slot < kCap) keys[slot] = slot_keys[c * entries + e];
-        }
-    __syncthreads();
-    const int n = count;
-    if (lane_bad || n > kCap) {
-      if (t == 0) overflow[atomicAdd(overflow_count, 1)] = lane;
-      __syncthreads();
-      continue;
-    }
-    if (t == 0)  // key order (the slots were taken in any order)
-      for (int a = 1; a < n; ++a) {
-        const int32_t v = keys[a];
-        int b = a - 1;
-        while (b >= 0 && keys[b] > v) keys[b + 1] = keys[b], --b;
-        keys[b + 1] = v;
-      }
-    __syncthreads();
-    if (t < n) {  // the sweep's chain: fma(row = key, lane = query, acc), zero steps to its multiple of 8
-      const int64_t j = keys[t];
-      float acc = 0.0f;
-      for (int64_t d = 0; d < D; ++d) acc = fmaf(k[d * Nk + j], q[d * Nq + lane], acc);
-      for (int64_t d = D; d < D_swept; ++d) acc = fmaf(0.0f, 0.0f, acc);
-      exact[t] = acc;
-    }
-    __syncthreads();
-    if (t == 0) {
-      float value = -INFINITY;
-      int32_t key = 0;
-      for (int a = 0; a < n; ++a)
-        if (exact[a] > value) value = exact[a], key = keys[a];
-      conf[lane] = value;
-      index[lane] = key;
-      atomicAdd(counters, (unsigned long long)n);
-    }
-    __syncthreads();
-  }
-}
-
-// q_sub[:, r] = q[:, lanes[r]] for r < n: q (D, Nq) -> q_sub (D, n).
-__global__ void gather_columns_kernel(const float* q, int64_t D, int64_t Nq, const int64_t* lanes, int64_t n,
-                                      float* q_sub) {
-  DCSR_GRID_STRIDE_LOOP(e, D * n) {
-    const int64_t d = e / n, r = e % n;
-    q_sub[e] = q[d * Nq + lanes[r]];
-  }
-}
-
-__global__ void scatter_results_kernel(const float* conf_sub, const int64_t* index_sub, const int64_t* lanes,
-                                       int64_t n, float* conf, int64_t* index) {
-  DCSR_GRID_STRIDE_LOOP(r, n) {
-    conf[lanes[r]] = conf_sub[r];
-    index[lanes[r]] = index_sub[r];
-  }
-}
-
-template <typename T>
-T* scratch(Tensor& holder, int64_t count) {
-  holder = empty({(count * int64_t(sizeof(T)) + 7) / 8}, kFloat64, Device::CUDA);
-  return reinterpret_cast<T*>(holder.raw_data());
-}
-
 }  // namespace
 
-cuda_paths::Tf32MatchStats tf32_match_stats() {
-  return {g_queries.load(), g_rescored.load(), g_fallbacks.load(), g_declined.load()};
-}
-void reset_tf32_match_stats() { g_queries = 0, g_rescored = 0, g_fallbacks = 0, g_declined = 0; }
+cuda_paths::ExactMatchStats tf32_match_stats() { return g_counters.stats(); }
+void reset_tf32_match_stats() { g_counters.reset(); }
 
 void max_cosine_tf32(const Tensor& q, const Tensor& k, Tensor& confidence, Tensor& index, int64_t workspace_bytes,
                      const Float32Sweep& float32_sweep) {
@@ -226,7 +102,6 @@ void max_cosine_tf32(const Tensor& q, const Tensor& k, Tensor& confidence, Tenso
   if (Nq == 0) return;
   DCSR_CHECK(Nk > 0 && Nk <= INT32_MAX - kCandidateKeys && Nq <= INT32_MAX - kCandidateQueries && D <= INT32_MAX,
              "max_cosine (tf32): ", Nq, " queries and ", Nk, " keys of depth ", D, " exceed the sweep's int32 sizes");
-  const int64_t D_swept = (D + sweep::kStep - 1) / sweep::kStep * sweep::kStep;
   const double factor = bound_factor(D);
   // The sweep's grid: blocks of 128 queries, and the keys cut into chunks
   // (multiples of 128, at most 4) so that the blocks fill about two waves.
@@ -239,31 +114,22 @@ void max_cosine_tf32(const Tensor& q, const Tensor& k, Tensor& confidence, Tenso
   const int64_t per_query = groups * (2 + 2 * kCandidateSlots) * 4;
   const int64_t pass = std::min(Nq, std::max<int64_t>(kCandidateQueries, workspace_bytes / per_query /
                                                                            kCandidateQueries * kCandidateQueries));
-  Tensor key_norms_t, q_norms_t, flags_t, kmax_t, overflow_t, count_t, counter_t;
-  Tensor best_t, dropped_t, slot_keys_t, slot_scores_t;
-  double* key_norms = scratch<double>(key_norms_t, Nk);
-  double* q_norms = scratch<double>(q_norms_t, Nq);
-  int* flags = scratch<int>(flags_t, 1);
-  double* key_norm_max = scratch<double>(kmax_t, 1);
-  int64_t* overflow = scratch<int64_t>(overflow_t, Nq);
-  int* overflow_count = scratch<int>(count_t, 1);
-  unsigned long long* rescored = scratch<unsigned long long>(counter_t, 1);
-  float* best = scratch<float>(best_t, pass * groups);
-  float* dropped = scratch<float>(dropped_t, pass * groups);
-  int* slot_keys = scratch<int>(slot_keys_t, pass * groups * kCandidateSlots);
-  float* slot_scores = scratch<float>(slot_scores_t, pass * groups * kCandidateSlots);
+  Tensor key_norms_t, q_norms_t, kmax_t, list_holders[4];
+  double* key_norms = device_scratch<double>(key_norms_t, Nk);
+  double* q_norms = device_scratch<double>(q_norms_t, Nq);
+  double* key_norm_max = device_scratch<double>(kmax_t, 1);
+  const CandidateBuffers lists = candidate_buffers(pass, groups, list_holders);
+  ExactResolve resolve(Nq);
+  const QueryBounds bounds{q_norms, key_norm_max, factor, nullptr};
   for (int64_t n = 0; n < N; ++n) {
     const float* qn = q.data<float>() + n * D * Nq;
     const float* kn = k.data<float>() + n * D * Nk;
     float* conf = confidence.data<float>() + n * Nq;
     int64_t* idx = index.data<int64_t>() + n * Nq;
-    DCSR_CUDA_CHECK(cudaMemsetAsync(flags, 0, sizeof(int)));
-    DCSR_CUDA_CHECK(cudaMemsetAsync(overflow_count, 0, sizeof(int)));
-    DCSR_CUDA_CHECK(cudaMemsetAsync(rescored, 0, sizeof(unsigned long long)));
-    column_norms_kernel<<<grid_for(Nk), kBlock>>>(kn, D, Nk, key_norms, flags);
+    resolve.begin_image();
+    column_norms_kernel<<<grid_for(Nk), kBlock>>>(kn, D, Nk, key_norms, resolve.flags());
     DCSR_CUDA_CHECK_LAUNCH();
-    max_kernel<<<1, kBlock>>>(key_norms, Nk, key_norm_max);
-    DCSR_CUDA_CHECK_LAUNCH();
+    max_of(key_norms, Nk, key_norm_max);
     column_norms_kernel<<<grid_for(Nq), kBlock>>>(qn, D, Nq, q_norms, nullptr);
     DCSR_CUDA_CHECK_LAUNCH();
     for (int64_t lane0 = 0; lane0 < Nq; lane0 += pass) {
@@ -272,33 +138,12 @@ void max_cosine_tf32(const Tensor& q, const Tensor& k, Tensor& confidence, Tenso
       const dim3 grid(unsigned((C + kCandidateQueries - 1) / kCandidateQueries), unsigned(chunks));
       tf32_candidate_sweep<<<grid, kCandidateSweepThreads>>>(qn + lane0, kn, int(D), int(C), int(Nq), int(Nk),
                                                               int(chunk_keys), q_norms + lane0, key_norm_max, factor,
-                                                              best, dropped, slot_keys, slot_scores);
+                                                              lists.best, lists.dropped, lists.slot_keys,
+                                                              lists.slot_scores);
       DCSR_CUDA_CHECK_LAUNCH();
-      const unsigned blocks = unsigned(std::max<int64_t>(1, std::min(C, kMaxGridBlocks)));
-      resolve_kernel<<<blocks, kQueryThreads>>>(qn, kn, D, Nq, Nk, lane0, C, D_swept, int(groups), best, dropped,
-                                                slot_keys, slot_scores, q_norms, key_norm_max, flags, factor, conf,
-                                                idx, overflow, overflow_count, rescored);
-      DCSR_CUDA_CHECK_LAUNCH();
+      resolve.resolve(qn, kn, D, Nq, Nk, lane0, C, lists, bounds, conf, idx);
     }
-    int flagged = 0, n_over = 0;
-    unsigned long long pairs = 0;
-    DCSR_CUDA_CHECK(cudaMemcpy(&flagged, flags, sizeof(int), cudaMemcpyDeviceToHost));
-    DCSR_CUDA_CHECK(cudaMemcpy(&n_over, overflow_count, sizeof(int), cudaMemcpyDeviceToHost));
-    DCSR_CUDA_CHECK(cudaMemcpy(&pairs, rescored, sizeof(pairs), cudaMemcpyDeviceToHost));
-    g_declined += flagged;
-    g_queries += Nq - n_over;
-    g_fallbacks += n_over;
-    g_rescored += int64_t(pairs);
-    if (n_over == 0) continue;
-    Tensor q_sub = empty({D, int64_t(n_over)}, kFloat32, Device::CUDA);
-    Tensor conf_sub = empty({int64_t(n_over)}, kFloat32, Device::CUDA);
-    Tensor index_sub = empty({int64_t(n_over)}, kInt64, Device::CUDA);
-    gather_columns_kernel<<<grid_for(D * n_over), kBlock>>>(qn, D, Nq, overflow, n_over, q_sub.data<float>());
-    DCSR_CUDA_CHECK_LAUNCH();
-    float32_sweep(q_sub.data<float>(), kn, n_over, Nk, conf_sub.data<float>(), index_sub.data<int64_t>());
-    scatter_results_kernel<<<grid_for(n_over), kBlock>>>(conf_sub.data<float>(), index_sub.data<int64_t>(), overflow,
-                                                         n_over, conf, idx);
-    DCSR_CUDA_CHECK_LAUNCH();
+    resolve.finish_image(qn, kn, D, Nq, Nk, conf, idx, g_counters, float32_sweep);
   }
 }
 

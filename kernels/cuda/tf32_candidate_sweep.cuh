@@ -2,7 +2,7 @@
 // sweep of all query-key dot products on TF32 tensor cores that never stores
 // a score. Each thread keeps, for each of its queries and over the keys it
 // sees, the largest approximate score and the keys within the bound of it;
-// the second step (max_cosine_tf32.cu's resolve_kernel) merges them and
+// the second step (exact_match.cu's resolve step) merges them and
 // re-scores the candidates in float32.
 //
 // Operands as the float32 sweep's (dot_sweep.cuh): q (D, Nq) and k (D, Nk)
@@ -16,16 +16,9 @@
 //
 // After each tile of 64 keys, lane 4 g + t holds the scores of queries g and
 // g + 8 of its warp against keys 8 n + 2 t and 8 n + 2 t + 1 (n < 8). For each
-// of its two queries it keeps
-//   best     the largest score it has seen,
-//   slots    up to kCandidateSlots keys with their scores, every key it has
-//            seen whose score reached best - margin at the time (best then
-//            at most the final one, so none the final threshold needs is
-//            missed), overwriting first a slot that fell below the
-//            threshold, else the smallest;
-//   dropped  the largest score it overwrote while still within the
-//            threshold (-inf: none).
-// The margin is the query's bound (match_bound) times 1.01, so that its
+// of its two queries it keeps a CandidateList (candidate_slots.cuh): the best
+// score it has seen, up to kCandidateSlots keys within the margin below it,
+// and the largest score it had to drop. The margin is the query's bound (match_bound) times 1.01, so that its
 // float rounding cannot make the kept set smaller than the resolve step's
 // (double) threshold needs. If `dropped` reaches the final threshold, a
 // candidate may be lost: the query goes to the float32 sweep.
@@ -35,8 +28,10 @@
 //   slot_keys / slot_scores[(i * groups + r) * kCandidateSlots + s]
 //   (score -inf: an empty slot).
 #pragma once
+#include "kernels/cuda/candidate_slots.cuh"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/mma_tf32.cuh"
+#include "kernels/cuda/tf32_match_bound.cuh"
 
 namespace dcsr::kernels::cuda {
 
@@ -44,16 +39,8 @@ constexpr int kCandidateSweepThreads = 256;
 constexpr int kCandidateQueries = 128;  // per block
 constexpr int kCandidateKeys = 64;      // per key tile
 constexpr int kCandidateDepth = 16;     // D per shared-memory step
-constexpr int kCandidateSlots = 4;      // candidates a thread keeps per query
 constexpr int kCandidateRow = kCandidateQueries + 8;  // shared row stride of the queries, floats (8 modulo 32)
 constexpr int kCandidateKeyRow = kCandidateKeys + 8;  // and of the keys (8 modulo 32)
-
-// The bound 2 E on |approximate - float32 chain| between two scores of one
-// query (max_cosine_tf32.cu's header): factor |q| K + 1e-30 D (1 + |q| + K),
-// doubled, with a relative margin for its own rounding.
-__host__ __device__ inline double match_bound(double factor, double q_norm, double key_norm_max, int64_t D) {
-  return 2.0 * (factor * q_norm * key_norm_max + 1e-30 * double(D) * (1.0 + q_norm + key_norm_max)) * (1.0 + 1e-5);
-}
 
 // grid = (ceil(Nq / 128), key chunks); block = 256. The Nq queries are
 // columns of q with row stride q_stride; keys [chunk * chunk_keys, (chunk + 1)
@@ -75,15 +62,13 @@ __global__ void __launch_bounds__(kCandidateSweepThreads, 2)
   const int steps = (D + kCandidateDepth - 1) / kCandidateDepth;
 
   // This thread's two queries (h = 0: row g of the warp's 16, h = 1: row g + 8).
-  float top[2], drop[2], margin[2], slot_score[2][kCandidateSlots];
-  int slot_key[2][kCandidateSlots];
+  CandidateList list[2];
+  float margin[2];
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
     const int i = i0 + 16 * warp + g + 8 * h;
-    top[h] = -INFINITY, drop[h] = -INFINITY;
+    list[h].clear();
     margin[h] = i < Nq ? float(1.01 * match_bound(factor, q_norms[i], key_norm_max[0], D)) : 0.0f;
-#pragma unroll
-    for (int s = 0; s < kCandidateSlots; ++s) slot_score[h][s] = -INFINITY, slot_key[h][s] = 0;
   }
 
   // Staging: element e = tid + 256 j of a 16 x 128 (queries) or 16 x 64 (keys)
@@ -113,29 +98,6 @@ __global__ void __launch_bounds__(kCandidateSweepThreads, 2)
       Bs[buf][e / kCandidateKeys][e % kCandidateKeys] = to_tf32(rb[j]);
     }
   };
-  // Keeps (key, v) for query h, v already at least the threshold.
-  auto keep = [&](int h, int key, float v, float threshold) {
-    int slot = -1;
-#pragma unroll
-    for (int s = 0; s < kCandidateSlots; ++s)
-      if (slot < 0 && slot_score[h][s] < threshold) slot = s;
-    if (slot < 0) {  // every slot is within the threshold: overwrite the smallest, or drop v
-      float smallest = slot_score[h][0];
-      slot = 0;
-#pragma unroll
-      for (int s = 1; s < kCandidateSlots; ++s)
-        if (slot_score[h][s] < smallest) smallest = slot_score[h][s], slot = s;
-      if (v <= smallest) {
-        drop[h] = fmaxf(drop[h], v);
-        return;
-      }
-      drop[h] = fmaxf(drop[h], smallest);
-    }
-#pragma unroll
-    for (int s = 0; s < kCandidateSlots; ++s)
-      if (s == slot) slot_score[h][s] = v, slot_key[h][s] = key;
-  };
-
   for (int key0 = key_begin; key0 < key_end; key0 += kCandidateKeys) {
     float acc[kTiles][4];
 #pragma unroll
@@ -172,14 +134,14 @@ __global__ void __launch_bounds__(kCandidateSweepThreads, 2)
 #pragma unroll
         for (int c = 0; c < 2; ++c)
           if (key0 + 8 * n + 2 * t + c < key_end) tile_top = fmaxf(tile_top, acc[n][2 * h + c]);
-      top[h] = fmaxf(top[h], tile_top);
-      const float threshold = top[h] - margin[h];
+      list[h].top = fmaxf(list[h].top, tile_top);
+      const float threshold = list[h].top - margin[h];
 #pragma unroll
       for (int n = 0; n < kTiles; ++n)
 #pragma unroll
         for (int c = 0; c < 2; ++c) {
           const int key = key0 + 8 * n + 2 * t + c;
-          if (key < key_end && acc[n][2 * h + c] >= threshold) keep(h, key, acc[n][2 * h + c], threshold);
+          if (key < key_end && acc[n][2 * h + c] >= threshold) list[h].keep(key, acc[n][2 * h + c], threshold);
         }
     }
   }
@@ -189,14 +151,7 @@ __global__ void __launch_bounds__(kCandidateSweepThreads, 2)
   for (int h = 0; h < 2; ++h) {
     const int i = i0 + 16 * warp + g + 8 * h;
     if (i >= Nq) continue;
-    const int64_t at = int64_t(i) * groups + group;
-    best[at] = top[h];
-    dropped[at] = drop[h];
-#pragma unroll
-    for (int s = 0; s < kCandidateSlots; ++s) {
-      slot_keys[at * kCandidateSlots + s] = slot_key[h][s];
-      slot_scores[at * kCandidateSlots + s] = slot_score[h][s];
-    }
+    list[h].store(int64_t(i) * groups + group, best, dropped, slot_keys, slot_scores);
   }
 }
 
