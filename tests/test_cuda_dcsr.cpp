@@ -156,8 +156,8 @@ TEST_CASE("cuda: the map matching path gives the float32 sweep's values and indi
   // column blocks, key runs and diagonal chunks; duplicates and ulp
   // neighbours; flat and zero regions; large values), the values and indices
   // must be the float32 sweep's, bit for bit. Channels past 16 and patch
-  // norms below 1e-6 are declined (the float32 sweep matches them), as is a
-  // workspace the lists do not fit.
+  // norms below 1e-6 are declined (the float32 sweep matches them); a
+  // workspace the lists do not fit is the next test's.
   DCSR_SKIP_WITHOUT_GPU();
   MatchPathGuard guard;
   namespace paths = kernels::cuda_paths;
