@@ -17,7 +17,8 @@ namespace dcsr::test {
 
 // (N, C, H, W) float32 from a seeded normal, times `scale`; `relu` clamps at 0
 // as the matching extractor's last layer does.
-inline std::vector<float> normal_map(int64_t N, int64_t C, int64_t H, int64_t W, uint64_t seed, double scale, bool relu) {
+inline std::vector<float> normal_map(int64_t N, int64_t C, int64_t H, int64_t W, uint64_t seed, double scale,
+                                     bool relu) {
   Generator gen(seed);
   std::vector<float> v = normal({N, C, H, W}, gen).to_vector<float>();
   for (float& x : v) x = float((relu ? std::max(0.0f, x) : x) * scale);
@@ -63,7 +64,8 @@ inline std::vector<PatchMatchCase> patch_match_cases() {
     std::vector<float> q = normal_map(1, C, 9, 17, 8, 1.0, true);
     for (int64_t c = 0; c < C; ++c)
       for (int64_t y = 0; y < 5; ++y)
-        for (int64_t x = 0; x < 7; ++x) q[size_t((c * 9 + y + 2) * 17 + x + 5)] = k[size_t((c * H + y + 2) * W + x + 3)];
+        for (int64_t x = 0; x < 7; ++x)
+          q[size_t((c * 9 + y + 2) * 17 + x + 5)] = k[size_t((c * H + y + 2) * W + x + 3)];
     all.push_back({"duplicated and ulp-perturbed regions", make(q, 1, C, 9, 17), make(k, 1, C, H, W)});
   }
   {  // A flat region (every pixel the same vector) and a zero region in both maps.

@@ -25,7 +25,9 @@ using Float32Sweep = std::function<void(const float* q, const float* k, int64_t 
 // A path's counts since the last reset, summed over images and calls.
 struct ExactMatchCounters {
   std::atomic<int64_t> queries{0}, rescored{0}, fallbacks{0}, declined{0};
-  cuda_paths::ExactMatchStats stats() const { return {queries.load(), rescored.load(), fallbacks.load(), declined.load()}; }
+  cuda_paths::ExactMatchStats stats() const {
+    return {queries.load(), rescored.load(), fallbacks.load(), declined.load()};
+  }
   void reset() { queries = 0, rescored = 0, fallbacks = 0, declined = 0; }
 };
 

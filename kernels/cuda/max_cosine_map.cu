@@ -180,7 +180,8 @@ __global__ void __launch_bounds__(kMapThreads) map_candidate_sweep(MapSweepArgs 
   const int64_t x0 = int64_t(blockIdx.x) % args.column_blocks * kQueryCols;
   const int64_t chunk = blockIdx.y;
   const int64_t d_begin = -(y0 + kBand - 1) + chunk * args.diagonals_per_chunk;
-  const int64_t d_end = Hk - y0 < d_begin + args.diagonals_per_chunk ? Hk - y0 : d_begin + args.diagonals_per_chunk;  // d <= Hk - 1 - y0
+  const int64_t d_last = d_begin + args.diagonals_per_chunk;  // past the chunk's last diagonal
+  const int64_t d_end = Hk - y0 < d_last ? Hk - y0 : d_last;    // and d <= Hk - 1 - y0
   const int64_t key_runs = (Wk + kKeyCols - 1) / kKeyCols;
   const int64_t steps = d_end > d_begin ? (d_end - d_begin) * key_runs : 0;
 

@@ -14,8 +14,8 @@
 //      with float32 accumulation, never stored; each thread keeps, per
 //      query, the best score it saw and up to 4 keys within the bound T_i
 //      below of it (and the largest score it had to drop).
-//   2. exact_match.cu's resolve step, one block per query: the best approximate score over
-//      all threads, every kept key within T_i of it (at most kCap of them,
+//   2. exact_match.cu's resolve step, one block per query: the best
+//      approximate score over all threads, every kept key within T_i of it (at most kCap of them,
 //      sorted into key order), each re-scored with the sweep's own float32
 //      chain (acc = fma(k[d], q[d], acc) from 0, d = 0 .. D-1, then zero
 //      steps up to the sweep's multiple of 8), and the first strict maximum
