@@ -70,6 +70,7 @@
 #include "kernels/cuda/candidate_slots.cuh"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/mma_tf32.cuh"
+#include "kernels/cuda/tf32_match_bound.cuh"
 
 namespace dcsr::kernels::cuda {
 
@@ -91,8 +92,6 @@ constexpr int kKeysPerThread = 8;               // keys of a run a thread scores
 constexpr int kStageLoads = kRowPairs * kKeyPixels * (kChannels / 4) / kMapThreads;  // uint4 a thread stages
 static_assert(kStageLoads * kMapThreads == kRowPairs * kKeyPixels * (kChannels / 4), "staging covers the rows");
 static_assert(4 * kKeysPerThread >= kKeyCols, "four parts cover a run");
-
-__host__ __device__ inline double gamma_n(double n, double unit) { return n * unit / (1.0 - n * unit); }
 
 // Padded coordinate p in [0, n + 2) of reflection padding 1 -> the source index (n >= 2).
 __host__ __device__ inline int64_t reflect(int64_t p, int64_t n) {
@@ -307,7 +306,7 @@ __global__ void __launch_bounds__(kMapThreads) map_candidate_sweep(MapSweepArgs 
 double approx_bound() {
   const double u = 1.0 / 16777216.0, ut = 1.0 / 1024.0;
   const double c16 = gamma_n(16, 1.0 / 4194304.0), g4 = gamma_n(4, u);
-  const double e1 = (2 * ut + ut * ut) + c16 * (1 + ut) * (1 + ut) + gamma_n(4, u) * (1 + c16) * (1 + ut) * (1 + ut);
+  const double e1 = (2 * ut + ut * ut) + c16 * (1 + ut) * (1 + ut) + g4 * (1 + c16) * (1 + ut) * (1 + ut);
   const double flush = 9.0 * kChannels * std::ldexp(1.0, -126) * (1 + 1e15) / 1e-12;
   return (e1 * (1 + g4) + g4) * (1 + 1e-12) + flush + 1e-30;
 }

@@ -64,8 +64,6 @@ namespace {
 
 ExactMatchCounters g_counters;
 
-__host__ __device__ inline double gamma_n(double n, double unit) { return n * unit / (1.0 - n * unit); }
-
 // The bound's factor c_D in E = c_D |q| K + 1e-30 D (1 + |q| + K): the
 // inputs' TF32 rounding, the accumulation's (on the rounded products, at most
 // (1 + u_t)^2 times the exact ones) and the float32 chain's own.
