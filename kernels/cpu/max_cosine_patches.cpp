@@ -53,6 +53,7 @@
 #include "kernels/cpu/cpu_common.h"
 #include "kernels/cpu/match_candidates.h"
 #include "kernels/cpu/max_cosine_patches_int16.h"
+#include "kernels/reflect_index.h"
 #include "tensor/tensor.h"
 
 #if defined(__AVX512F__)
@@ -137,12 +138,6 @@ inline uint32_t ge_bits(const Vec& a, const Vec& b) {
 
 inline double gamma(double n) { return n * kUnit / (1.0 - n * kUnit); }
 
-// Padded coordinate p in [0, n + 2) of reflection padding 1 -> the source index (n >= 2).
-inline int64_t reflect(int64_t p, int64_t n) {
-  const int64_t s = p - 1;
-  return s < 0 ? -s : (s >= n ? 2 * n - 2 - s : s);
-}
-
 // The per-patch numbers of one side: 1 / n (float, 0 for a zero patch), and
 // for the bound |column|, r = |column - F / n| (0 where n = 0).
 struct Side {
@@ -163,12 +158,12 @@ Side side_of(const float* map, int64_t C, int64_t H, int64_t W, const float* col
   std::atomic<bool> usable{true};
   parallel_for(H, 1, [&](int64_t begin, int64_t end) {
     std::vector<double> sq(static_cast<size_t>(W)), colsq(static_cast<size_t>(W)), res(static_cast<size_t>(W));
-    // One map row, reflection-padded (padded[p] = row[reflect(p, W)], p < W + 2) in double, so that the loops
+    // One map row, reflection-padded (padded[p] = row[reflect_pad1(p, W)], p < W + 2) in double, so that the loops
     // over x below run on contiguous values (indexed through reflect, they did not vectorize); the sums are
     // the same, in the same order.
     std::vector<double> padded(static_cast<size_t>(W + 2));
     auto pad_row = [&](const float* row) {
-      for (int64_t p = 0; p < W + 2; ++p) padded[size_t(p)] = row[reflect(p, W)];
+      for (int64_t p = 0; p < W + 2; ++p) padded[size_t(p)] = row[reflect_pad1(p, W)];
     };
     for (int64_t y = begin; y < end; ++y) {
       std::fill(sq.begin(), sq.end(), 0.0);
@@ -176,7 +171,7 @@ Side side_of(const float* map, int64_t C, int64_t H, int64_t W, const float* col
       std::fill(res.begin(), res.end(), 0.0);
       for (int64_t c = 0; c < C; ++c)
         for (int64_t ky = 0; ky < 3; ++ky) {
-          pad_row(map + (c * H + reflect(y + ky, H)) * W);
+          pad_row(map + (c * H + reflect_pad1(y + ky, H)) * W);
           for (int64_t kx = 0; kx < 3; ++kx) {
             const double* v = padded.data() + kx;
             for (int64_t x = 0; x < W; ++x) sq[size_t(x)] += v[x] * v[x];
@@ -189,7 +184,7 @@ Side side_of(const float* map, int64_t C, int64_t H, int64_t W, const float* col
       }
       for (int64_t c = 0; c < C; ++c)
         for (int64_t ky = 0; ky < 3; ++ky) {
-          pad_row(map + (c * H + reflect(y + ky, H)) * W);
+          pad_row(map + (c * H + reflect_pad1(y + ky, H)) * W);
           for (int64_t kx = 0; kx < 3; ++kx) {
             const float* col = cols + (c * 9 + ky * 3 + kx) * L + y * W;
             const double* f = padded.data() + kx;
@@ -289,7 +284,7 @@ std::vector<double> patch_errors(const std::vector<double>& err2, int64_t H, int
       for (int64_t x = 0; x < W; ++x) {
         double sum = 0;
         for (int64_t ky = 0; ky < 3; ++ky)
-          for (int64_t kx = 0; kx < 3; ++kx) sum += err2[size_t(reflect(y + ky, H) * W + reflect(x + kx, W))];
+          for (int64_t kx = 0; kx < 3; ++kx) sum += err2[size_t(reflect_pad1(y + ky, H) * W + reflect_pad1(x + kx, W))];
         out[size_t(y * W + x)] = std::sqrt(sum) * (1 + 1e-12);
       }
   });
@@ -445,7 +440,7 @@ bool exact_match_patches(const PatchMaps& m, const float* q, const float* k, flo
     key_scale.resize(size_t((Hk + 2) * cols_p));
     for (int64_t V = 0; V < Hk + 2; ++V)
       for (int64_t U = 0; U < cols_p; ++U) {
-        const int64_t from = reflect(V, Hk) * Wk + reflect(U, Wk), to = V * cols_p + U;
+        const int64_t from = reflect_pad1(V, Hk) * Wk + reflect_pad1(U, Wk), to = V * cols_p + U;
         key_scale[size_t(to)] = kz.scale[size_t(from)];
         std::copy_n(kz.words.begin() + from * C2, C2, key_words.begin() + to * C2);
       }
@@ -460,7 +455,7 @@ bool exact_match_patches(const PatchMaps& m, const float* q, const float* k, flo
     for (int64_t V = 0; V < Hk + 2; ++V)
       for (int64_t U = 0; U < cols_p; ++U)
         for (int64_t c = 0; c < C; ++c)
-          key_map[size_t((V * cols_p + U) * C + c)] = m.key[(c * Hk + reflect(V, Hk)) * Wk + reflect(U, Wk)];
+          key_map[size_t((V * cols_p + U) * C + c)] = m.key[(c * Hk + reflect_pad1(V, Hk)) * Wk + reflect_pad1(U, Wk)];
   }
   double k_norm = 0, k_residual = 0;
   for (int64_t j = 0; j < Nk; ++j) {
@@ -503,10 +498,10 @@ bool exact_match_patches(const PatchMaps& m, const float* q, const float* k, flo
     // The padded query rows y0 .. y0 + rows + 1, columns x0 .. x0 + kLanes - 1 (0 past the padding).
     for (int64_t r = 0; r < rows + 2; ++r) {
       if (int16) {
-        const int64_t row = reflect(y0 + r, Hq) * Wq;
+        const int64_t row = reflect_pad1(y0 + r, Hq) * Wq;
         for (int64_t l = 0; l < kLanes; ++l) {
           const bool inside = x0 + l < Wq + 2;
-          const int64_t p = row + (inside ? reflect(x0 + l, Wq) : 0);
+          const int64_t p = row + (inside ? reflect_pad1(x0 + l, Wq) : 0);
           sc.q_scale[size_t(r * kLanes + l)] = inside ? qz.scale[size_t(p)] : 1.0f;
           for (int64_t c2 = 0; c2 < C2; ++c2)
             sc.q_words[size_t((r * C2 + c2) * kLanes + l)] = inside ? qz.words[size_t(p * C2 + c2)] : 0;
@@ -515,8 +510,8 @@ bool exact_match_patches(const PatchMaps& m, const float* q, const float* k, flo
       }
       for (int64_t c = 0; c < C; ++c) {
         float* dst = sc.q.data() + (r * C + c) * kLanes;
-        const float* src = m.query + (c * Hq + reflect(y0 + r, Hq)) * Wq;
-        for (int64_t l = 0; l < kLanes; ++l) dst[l] = x0 + l < Wq + 2 ? src[reflect(x0 + l, Wq)] : 0.0f;
+        const float* src = m.query + (c * Hq + reflect_pad1(y0 + r, Hq)) * Wq;
+        for (int64_t l = 0; l < kLanes; ++l) dst[l] = x0 + l < Wq + 2 ? src[reflect_pad1(x0 + l, Wq)] : 0.0f;
       }
     }
     // Lane state: padding lanes never become candidates (a 0 score against a gap of -inf).

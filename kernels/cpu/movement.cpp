@@ -5,6 +5,7 @@
 
 #include "kernels/cpu/cpu_common.h"
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/reflect_index.h"
 
 namespace dcsr::kernels::cpu {
 
@@ -15,12 +16,6 @@ void check_index(int64_t value, int64_t size, const char* op, int64_t dim) {
   DCSR_CHECK(value >= 0 && value < size, op, ": index ", value, " out of range for dim ", dim, " of size ", size);
 }
 
-// Reflect index i in [-pad, size + pad) into [0, size) without repeating the edge.
-inline int64_t reflect(int64_t i, int64_t size) {
-  if (i < 0) return -i;
-  if (i >= size) return 2 * (size - 1) - i;
-  return i;
-}
 }  // namespace
 
 void permute(const Tensor& x, const std::vector<int64_t>& perm, Tensor& out) {
@@ -109,11 +104,11 @@ void pad2d(const Tensor& x, Tensor& out, const std::array<int64_t, 4>& pads, Pad
         } else {
           // The row's middle is a copy; only the padding columns are reflected
           // (indexed through reflect, the whole row did not vectorise).
-          const T* src = in + (p * H + reflect(si, H)) * W;
+          const T* src = in + (p * H + reflect_index(si, H)) * W;
           const int64_t lo = std::clamp<int64_t>(left, 0, Wo), hi = std::clamp<int64_t>(left + W, lo, Wo);
-          for (int64_t j = 0; j < lo; ++j) row[j] = src[reflect(j - left, W)];
+          for (int64_t j = 0; j < lo; ++j) row[j] = src[reflect_index(j - left, W)];
           std::memcpy(row + lo, src + (lo - left), size_t(hi - lo) * sizeof(T));
-          for (int64_t j = hi; j < Wo; ++j) row[j] = src[reflect(j - left, W)];
+          for (int64_t j = hi; j < Wo; ++j) row[j] = src[reflect_index(j - left, W)];
         }
       }
     });
@@ -145,9 +140,9 @@ void pad2d_backward(const Tensor& grad_out, Tensor& grad_in, const std::array<in
         T* plane = gi + p * H * W;
         std::fill(plane, plane + H * W, T(0));
         for (int64_t i = 0; i < Ho; ++i) {
-          const int64_t si = reflect(i - top, H);
+          const int64_t si = reflect_index(i - top, H);
           const T* row = go + (p * Ho + i) * Wo;
-          for (int64_t j = 0; j < Wo; ++j) plane[si * W + reflect(j - left, W)] += row[j];
+          for (int64_t j = 0; j < Wo; ++j) plane[si * W + reflect_index(j - left, W)] += row[j];
         }
       }
     });

@@ -17,24 +17,19 @@
 // output gradients. Constant padding only has the first.
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_kernels.h"
+#include "kernels/reflect_index.h"
 
 namespace dcsr::kernels::cuda {
 
 namespace {
-__device__ __forceinline__ int64_t reflect(int64_t p, int64_t size) {
-  if (p < 0) return -p;
-  if (p >= size) return 2 * (size - 1) - p;
-  return p;
-}
-
 __global__ void pad2d_kernel(const float* x, float* out, int64_t planes, int64_t H, int64_t W, int64_t Ho, int64_t Wo,
                              int64_t left, int64_t top, bool reflect_mode, float value) {
   DCSR_GRID_STRIDE_LOOP(e, planes * Ho * Wo) {
     const int64_t j = e % Wo, i = (e / Wo) % Ho, plane = e / (Ho * Wo);
     int64_t si = i - top, sj = j - left;
     if (reflect_mode) {
-      si = reflect(si, H);
-      sj = reflect(sj, W);
+      si = reflect_index(si, H);
+      sj = reflect_index(sj, W);
     } else if (si < 0 || si >= H || sj < 0 || sj >= W) {
       out[e] = value;
       continue;
