@@ -71,6 +71,7 @@
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/mma_tf32.cuh"
 #include "kernels/cuda/tf32_match_bound.cuh"
+#include "kernels/reflect_index.h"
 
 namespace dcsr::kernels::cuda {
 
@@ -93,18 +94,12 @@ constexpr int kStageLoads = kRowPairs * kKeyPixels * (kChannels / 4) / kMapThrea
 static_assert(kStageLoads * kMapThreads == kRowPairs * kKeyPixels * (kChannels / 4), "staging covers the rows");
 static_assert(4 * kKeysPerThread >= kKeyCols, "four parts cover a run");
 
-// Padded coordinate p in [0, n + 2) of reflection padding 1 -> the source index (n >= 2).
-__host__ __device__ inline int64_t reflect(int64_t p, int64_t n) {
-  const int64_t s = p - 1;
-  return s < 0 ? -s : (s >= n ? 2 * n - 2 - s : s);
-}
-
-// out[(V * (W + 2) + U) * 16 + c] = TF32 of map[c][reflect(V)][reflect(U)]
+// out[(V * (W + 2) + U) * 16 + c] = TF32 of map[c][reflect_pad1(V)][reflect_pad1(U)]
 // (0 for c >= C): a (C, H, W) map padded and channels-last.
 __global__ void pad_channels_last_kernel(const float* map, int64_t C, int64_t H, int64_t W, uint32_t* out) {
   DCSR_GRID_STRIDE_LOOP(e, (H + 2) * (W + 2) * kChannels) {
     const int64_t c = e % kChannels, p = e / kChannels, U = p % (W + 2), V = p / (W + 2);
-    out[e] = c < C ? to_tf32(map[(c * H + reflect(V, H)) * W + reflect(U, W)]) : 0u;
+    out[e] = c < C ? to_tf32(map[(c * H + reflect_pad1(V, H)) * W + reflect_pad1(U, W)]) : 0u;
   }
 }
 
@@ -121,7 +116,7 @@ __global__ void patch_sides_kernel(const float* map, int64_t C, int64_t H, int64
     for (int64_t c = 0; c < C; ++c)
       for (int64_t ky = 0; ky < 3; ++ky)
         for (int64_t kx = 0; kx < 3; ++kx) {
-          const double v = map[(c * H + reflect(y + ky, H)) * W + reflect(x + kx, W)];
+          const double v = map[(c * H + reflect_pad1(y + ky, H)) * W + reflect_pad1(x + kx, W)];
           sq += v * v;
         }
     const double n = sqrt(sq);
@@ -129,7 +124,7 @@ __global__ void patch_sides_kernel(const float* map, int64_t C, int64_t H, int64
     for (int64_t c = 0; c < C; ++c)
       for (int64_t ky = 0; ky < 3; ++ky)
         for (int64_t kx = 0; kx < 3; ++kx) {
-          const double f = map[(c * H + reflect(y + ky, H)) * W + reflect(x + kx, W)];
+          const double f = map[(c * H + reflect_pad1(y + ky, H)) * W + reflect_pad1(x + kx, W)];
           const double v = cols[(c * 9 + ky * 3 + kx) * L + i];
           const double e = n > 0 ? v - f / n : v;
           colsq += v * v;
@@ -215,24 +210,32 @@ __global__ void __launch_bounds__(kMapThreads) map_candidate_sweep(MapSweepArgs 
     list[r].clear();
   }
 
-  // Staging: uint4 e = tid + 256 m of a step is row pair e / 128, key pixel (e % 128) / 4, channels 4 (e % 4) ..
+  // Staging: this thread's uint4 m of a step is slot e = tid + 256 m: row pair e / 128, key pixel
+  // (e % 128) / 4, channels 4 (e % 4) .. 4 (e % 4) + 3.
+  struct StageSlot {
+    int a, U, c4;
+  };
+  auto stage_slot = [&](int m) {
+    const int e = tid + kMapThreads * m;
+    return StageSlot{e / (kKeyPixels * 4), e % (kKeyPixels * 4) / 4, e % 4};
+  };
   uint4 staged[kStageLoads];
   auto load_step = [&](int64_t step) {
     const int64_t d = d_begin + step / key_runs, u0 = step % key_runs * kKeyCols;
 #pragma unroll
     for (int m = 0; m < kStageLoads; ++m) {
-      const int e = tid + kMapThreads * m, a = e / (kKeyPixels * 4), U = e % (kKeyPixels * 4) / 4, c4 = e % 4;
-      const int64_t V = y0 + a + d, col = u0 + U;
+      const StageSlot slot = stage_slot(m);
+      const int64_t V = y0 + slot.a + d, col = u0 + slot.U;
       staged[m] = (V >= 0 && V < Hk + 2 && col < Wk + 2)
-                      ? reinterpret_cast<const uint4*>(args.key_map + (V * (Wk + 2) + col) * kChannels)[c4]
+                      ? reinterpret_cast<const uint4*>(args.key_map + (V * (Wk + 2) + col) * kChannels)[slot.c4]
                       : make_uint4(0u, 0u, 0u, 0u);
     }
   };
   auto store_step = [&]() {
 #pragma unroll
     for (int m = 0; m < kStageLoads; ++m) {
-      const int e = tid + kMapThreads * m, a = e / (kKeyPixels * 4), U = e % (kKeyPixels * 4) / 4, c4 = e % 4;
-      *reinterpret_cast<uint4*>(&key_rows[a][U][4 * c4]) = staged[m];
+      const StageSlot slot = stage_slot(m);
+      *reinterpret_cast<uint4*>(&key_rows[slot.a][slot.U][4 * slot.c4]) = staged[m];
     }
   };
 
