@@ -24,6 +24,7 @@ namespace {
 
 // 16 tiles per job: 32 and 48 measured the same (within the noise of shared cores).
 constexpr int64_t kRows = 6, kBlock = 16;
+static_assert(kBlock == 16, "tile_6x16 covers the 16 tiles of a job");
 
 // c (mv x 16, row stride kBlock) = a (cin x kRows, k-major panel) times b (cin x 16, row stride kBlock).
 DCSR_WINO_TARGET void tile_6x16(int64_t cin, const float* __restrict a, const float* __restrict b, float* c,
@@ -49,19 +50,8 @@ DCSR_WINO_TARGET void tile_6x16(int64_t cin, const float* __restrict a, const fl
   }
 }
 
-DCSR_WINO_TARGET void multiply(int64_t positions, const float* u, const float* v, int64_t v_pos, float* mo,
-                               int64_t m_pos, int64_t cin, int64_t cout) {
-  const int64_t panels = (cout + kRows - 1) / kRows;
-  for (int64_t pos = 0; pos < positions; ++pos) {
-    const float* up = u + pos * panels * cin * kRows;
-    const float* vp = v + pos * v_pos;
-    float* mp = mo + pos * m_pos;
-    for (int64_t panel = 0; panel < panels; ++panel)
-      for (int64_t t0 = 0; t0 < kBlock; t0 += 16)
-        tile_6x16(cin, up + panel * cin * kRows, vp + t0, mp + panel * kRows * kBlock + t0,
-                  std::min(kRows, cout - panel * kRows));
-  }
-}
+// Kernels::multiply: the panel loop of winograd_simd.h around tile_6x16.
+constexpr auto multiply = &multiply_positions<kRows, kBlock, tile_6x16>;
 
 // ---- the weight gradient (winograd_weight.cpp) ----
 
@@ -94,23 +84,8 @@ DCSR_WINO_TARGET void accumulate_6x16(const float* __restrict a, const float* __
   }
 }
 
-DCSR_WINO_TARGET void accumulate(int m, const float* z, int64_t z_pos, const float* v, int64_t v_pos, float* vt,
-                                 float* acc, int64_t cin, int64_t cout_pad, int64_t cin_pad) {
-  const int64_t positions = (m + 2) * (m + 2);
-  for (int64_t pos = 0; pos < positions; ++pos) {
-    transpose_tiles(v + pos * v_pos, cin, kWeightBlock, vt, cin_pad);
-    const float* zp = z + pos * z_pos;
-    float* ap = acc + pos * cout_pad * cin_pad;
-    for (int64_t co = 0; co < cout_pad; co += kWeightRows)
-      for (int64_t ci = 0; ci < cin_pad; ci += kWeightCols)
-        accumulate_6x16(zp + co * kWeightBlock, vt + ci, cin_pad, ap + co * cin_pad + ci, cin_pad);
-  }
-}
-
-DCSR_WINO_TARGET void gradient(int m, const float* p, int64_t ld, float* z, int64_t pos_stride) {
-  if (m == 4) return gradient_tiles<4>(p, ld, z, pos_stride);
-  gradient_tiles<2>(p, ld, z, pos_stride);
-}
+// WeightKernels::accumulate: the position loop of winograd_simd.h around accumulate_6x16.
+constexpr auto accumulate = &accumulate_positions<kWeightRows, kWeightCols, kWeightBlock, accumulate_6x16>;
 
 }  // namespace
 

@@ -23,6 +23,7 @@ namespace {
 #include "kernels/cpu/winograd_simd.h"
 
 constexpr int64_t kRows = 8, kBlock = 32;
+static_assert(kBlock == 32, "tile_8x32 covers the 32 tiles of a job");
 
 // c (mv x 32, row stride kBlock) = a (cin x kRows, k-major panel) times b (cin x 32, row stride kBlock).
 DCSR_WINO_TARGET void tile_8x32(int64_t cin, const float* __restrict a, const float* __restrict b, float* c,
@@ -48,18 +49,8 @@ DCSR_WINO_TARGET void tile_8x32(int64_t cin, const float* __restrict a, const fl
   }
 }
 
-DCSR_WINO_TARGET void multiply(int64_t positions, const float* u, const float* v, int64_t v_pos, float* mo,
-                               int64_t m_pos, int64_t cin, int64_t cout) {
-  const int64_t panels = (cout + kRows - 1) / kRows;
-  for (int64_t pos = 0; pos < positions; ++pos) {
-    const float* up = u + pos * panels * cin * kRows;
-    const float* vp = v + pos * v_pos;
-    float* mp = mo + pos * m_pos;
-    for (int64_t panel = 0; panel < panels; ++panel)
-      tile_8x32(cin, up + panel * cin * kRows, vp, mp + panel * kRows * kBlock,
-                std::min(kRows, cout - panel * kRows));
-  }
-}
+// Kernels::multiply: the panel loop of winograd_simd.h around tile_8x32.
+constexpr auto multiply = &multiply_positions<kRows, kBlock, tile_8x32>;
 
 // ---- F(4x4, 3x3) on sixteen tiles: two adjacent groups in one zmm ----
 //
@@ -364,23 +355,8 @@ DCSR_WINO_TARGET void accumulate_8x32(const float* __restrict a, const float* __
   }
 }
 
-DCSR_WINO_TARGET void accumulate(int m, const float* z, int64_t z_pos, const float* v, int64_t v_pos, float* vt,
-                                 float* acc, int64_t cin, int64_t cout_pad, int64_t cin_pad) {
-  const int64_t positions = (m + 2) * (m + 2);
-  for (int64_t pos = 0; pos < positions; ++pos) {
-    transpose_tiles(v + pos * v_pos, cin, kWeightBlock, vt, cin_pad);
-    const float* zp = z + pos * z_pos;
-    float* ap = acc + pos * cout_pad * cin_pad;
-    for (int64_t co = 0; co < cout_pad; co += kWeightRows)
-      for (int64_t ci = 0; ci < cin_pad; ci += kWeightCols)
-        accumulate_8x32(zp + co * kWeightBlock, vt + ci, cin_pad, ap + co * cin_pad + ci, cin_pad);
-  }
-}
-
-DCSR_WINO_TARGET void gradient(int m, const float* p, int64_t ld, float* z, int64_t pos_stride) {
-  if (m == 4) return gradient_tiles<4>(p, ld, z, pos_stride);
-  gradient_tiles<2>(p, ld, z, pos_stride);
-}
+// WeightKernels::accumulate: the position loop of winograd_simd.h around accumulate_8x32.
+constexpr auto accumulate = &accumulate_positions<kWeightRows, kWeightCols, kWeightBlock, accumulate_8x32>;
 
 }  // namespace
 

@@ -289,6 +289,48 @@ DCSR_WINO_TARGET inline void transpose_tiles(const float* v, int64_t cin, int64_
     for (int64_t t = 0; t < block; ++t) vt[t * ld + ci] = v[ci * block + t];
 }
 
+// WeightKernels::gradient for m = 2 or 4.
+DCSR_WINO_TARGET void gradient(int m, const float* p, int64_t ld, float* z, int64_t pos_stride) {
+  if (m == 4) return gradient_tiles<4>(p, ld, z, pos_stride);
+  gradient_tiles<2>(p, ld, z, pos_stride);
+}
+
+// Kernels::multiply over `positions`: M (cout x Block, row stride Block) = U
+// (cout x cin in panels of Rows, k-major) times V (cin x Block), panel by
+// panel through the including file's register-blocked Tile (c (mv x Block)
+// = a (cin x Rows) times b (cin x Block), mv <= Rows rows stored).
+template <int64_t Rows, int64_t Block, void (*Tile)(int64_t, const float*, const float*, float*, int64_t)>
+DCSR_WINO_TARGET void multiply_positions(int64_t positions, const float* u, const float* v, int64_t v_pos, float* mo,
+                                         int64_t m_pos, int64_t cin, int64_t cout) {
+  const int64_t panels = (cout + Rows - 1) / Rows;
+  for (int64_t pos = 0; pos < positions; ++pos) {
+    const float* up = u + pos * panels * cin * Rows;
+    const float* vp = v + pos * v_pos;
+    float* mp = mo + pos * m_pos;
+    for (int64_t panel = 0; panel < panels; ++panel)
+      Tile(cin, up + panel * cin * Rows, vp, mp + panel * Rows * Block, std::min(Rows, cout - panel * Rows));
+  }
+}
+
+// WeightKernels::accumulate over the (m + 2)^2 positions: acc (cout_pad x
+// cin_pad) += Z (cout_pad x Block) times V^T, V (cin x Block) transposed into
+// vt first, in Rows x Cols blocks of the including file's Accumulate
+// (c (Rows x Cols, row stride ldc) += a (Rows x Block) times b (Block x Cols, row stride ldb)).
+template <int64_t Rows, int64_t Cols, int64_t Block,
+          void (*Accumulate)(const float*, const float*, int64_t, float*, int64_t)>
+DCSR_WINO_TARGET void accumulate_positions(int m, const float* z, int64_t z_pos, const float* v, int64_t v_pos,
+                                           float* vt, float* acc, int64_t cin, int64_t cout_pad, int64_t cin_pad) {
+  const int64_t positions = (m + 2) * (m + 2);
+  for (int64_t pos = 0; pos < positions; ++pos) {
+    transpose_tiles(v + pos * v_pos, cin, Block, vt, cin_pad);
+    const float* zp = z + pos * z_pos;
+    float* ap = acc + pos * cout_pad * cin_pad;
+    for (int64_t co = 0; co < cout_pad; co += Rows)
+      for (int64_t ci = 0; ci < cin_pad; ci += Cols)
+        Accumulate(zp + co * Block, vt + ci, cin_pad, ap + co * cin_pad + ci, cin_pad);
+  }
+}
+
 // Kernels::input, input_edge, output and output_edge for every variant m
 // (2, 4, kF2x5, kF4x5), compiled for the including file's ISA.
 template <bool Edge>
