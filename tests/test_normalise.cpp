@@ -10,6 +10,7 @@
 #include "dcsr/registration/plane.h"
 #include "dcsr/registration/register.h"
 #include "dcsr/registration/resample.h"
+#include "registration_fixtures.h"
 #include "test_files.h"
 #include "test_util.h"
 
@@ -17,32 +18,11 @@ using namespace dcsr;
 
 namespace {
 
+using test::registration_of;
+using test::Scene;
+using test::tele_of;
+
 constexpr double kPi = 3.14159265358979323846;
-
-// A picture defined in continuous wide (LR) coordinates: f(x, y, channel).
-using Scene = std::function<double(double x, double y, int64_t c)>;
-
-// The telephoto of `scene` through `t`: pixel (v, u) shows the scene at the
-// wide position of its centre (point sampling).
-Tensor make_tele(const Scene& scene, const Similarity& t, int64_t th, int64_t tw) {
-  Tensor tele = empty({1, 3, th, tw});
-  float* d = tele.data<float>();
-  for (int64_t c = 0; c < 3; ++c)
-    for (int64_t v = 0; v < th; ++v)
-      for (int64_t u = 0; u < tw; ++u) {
-        const auto w = t.to_wide(double(u) + 0.5, double(v) + 0.5);
-        d[(c * th + v) * tw + u] = float(scene(w[0], w[1], c));
-      }
-  return tele;
-}
-
-Registration make_registration(const Similarity& t, int64_t th, int64_t tw) {
-  Registration r;
-  r.tele_to_wide = t;
-  r.confidence = 1.0;
-  r.fov_quad = fov_quad(t, th, tw);
-  return r;
-}
 
 // Whether wide point (x, y) lies in the telephoto's frame (within slack px of telephoto pixels).
 bool in_view(const Similarity& t, int64_t th, int64_t tw, double x, double y, double slack = 1e-6) {
@@ -121,7 +101,7 @@ TEST_CASE("normalise: a canonical pair gives back the telephoto's pixels", "[nor
   const int64_t h = 40, w = 56;
   Tensor tele = test::test_image(h, w, 5);
   Similarity canonical{2.0, 0.0, double(w) / 4.0, double(h) / 4.0};
-  NormalisedReference n = normalise_reference(tele, make_registration(canonical, h, w), h, w);
+  NormalisedReference n = normalise_reference(tele, registration_of(canonical, h, w), h, w);
   CHECK((n.fov.y0 == h / 4 && n.fov.x0 == w / 4 && n.fov.height == h / 2 && n.fov.width == w / 2));
   CHECK((n.ref_rect.y0 == n.fov.y0 && n.ref_rect.x0 == n.fov.x0 && n.ref_rect.height == n.fov.height &&
          n.ref_rect.width == n.fov.width));
@@ -151,7 +131,7 @@ TEST_CASE("normalise: the Ref's rectangle is the smallest that holds the view", 
     if (k.angle_deg != 0.0) CHECK(b.height * b.width > f.height * f.width);
     // fov_part() is the Ref's crop over fov.
     Tensor tele = test::test_image(k.th, k.tw, 9);
-    NormalisedReference n = normalise_reference(tele, make_registration(t, k.th, k.tw), kLrH, kLrW);
+    NormalisedReference n = normalise_reference(tele, registration_of(t, k.th, k.tw), kLrH, kLrW);
     CHECK((n.ref_rect.y0 == b.y0 && n.ref_rect.x0 == b.x0 && n.ref_rect.height == b.height &&
            n.ref_rect.width == b.width));
     const Tensor part = n.fov_part();
@@ -179,8 +159,8 @@ TEST_CASE("normalise: Ref pixel (r, c) shows LR position (y0 + r/2, x0 + c/2)", 
   for (const Case& k : kCases) {
     INFO("scale " << k.scale << " angle " << k.angle_deg);
     const Similarity t = similarity_of(k);
-    Tensor tele = make_tele(ramps, t, k.th, k.tw);
-    NormalisedReference n = normalise_reference(tele, make_registration(t, k.th, k.tw), kLrH, kLrW);
+    Tensor tele = tele_of(ramps, t, k.th, k.tw);
+    NormalisedReference n = normalise_reference(tele, registration_of(t, k.th, k.tw), kLrH, kLrW);
     const FovRect& f = n.ref_rect;  // where the Ref lies
     REQUIRE(n.ref.shape() == Shape{1, 3, 2 * f.height, 2 * f.width});
     const float* d = n.ref.data<float>();
@@ -214,8 +194,8 @@ TEST_CASE("normalise: a synthetic pair gives the ground-truth 2x crop", "[normal
   for (const Case& k : kCases) {
     INFO("scale " << k.scale << " angle " << k.angle_deg);
     const Similarity t = similarity_of(k);
-    Tensor tele = make_tele(scene, t, k.th, k.tw);
-    NormalisedReference n = normalise_reference(tele, make_registration(t, k.th, k.tw), kLrH, kLrW);
+    Tensor tele = tele_of(scene, t, k.th, k.tw);
+    NormalisedReference n = normalise_reference(tele, registration_of(t, k.th, k.tw), kLrH, kLrW);
     const FovRect& f = n.ref_rect;  // where the Ref lies
     const int64_t rh = 2 * f.height, rw = 2 * f.width;
     const float* d = n.ref.data<float>();
@@ -247,21 +227,21 @@ TEST_CASE("normalise: a synthetic pair gives the ground-truth 2x crop", "[normal
 TEST_CASE("errors: normalise_reference names a mismatched or empty view", "[normalise]") {
   Tensor tele = test::test_image(30, 40, 3);
   const Similarity t{2.0, 0.0, 10.0, 7.0};
-  Registration other_size = make_registration(t, 30, 44);
+  Registration other_size = registration_of(t, 30, 44);
   CHECK_THROWS_WITH(normalise_reference(tele, other_size, 30, 40), Catch::Contains("another size"));
   // A view outside the wide image, or mostly (a registration saved for another wide image).
   const Similarity away{2.0, 0.0, 500.0, 7.0};
-  CHECK_THROWS_WITH(normalise_reference(tele, make_registration(away, 30, 40), 30, 40),
+  CHECK_THROWS_WITH(normalise_reference(tele, registration_of(away, 30, 40), 30, 40),
                     Catch::Contains("0% of the telephoto's view inside the 40x30 wide image"));
   const Similarity mostly_out{2.0, 0.0, 32.0, 7.0};  // 20 px wide, 12 of them past the right edge
-  CHECK_THROWS_WITH(normalise_reference(tele, make_registration(mostly_out, 30, 40), 30, 40),
+  CHECK_THROWS_WITH(normalise_reference(tele, registration_of(mostly_out, 30, 40), 30, 40),
                     Catch::Contains("41% of the telephoto's view"));  // 26 of 64 sample columns
   const Similarity half_in{2.0, 0.0, 30.0, 7.0};  // 10 of its 20 px inside
-  CHECK_NOTHROW(normalise_reference(tele, make_registration(half_in, 30, 40), 30, 40));
+  CHECK_NOTHROW(normalise_reference(tele, registration_of(half_in, 30, 40), 30, 40));
   const Similarity tiny{64.0, 0.0, 10.0, 7.0};  // 0.6 x 0.5 wide pixels
-  CHECK_THROWS_WITH(normalise_reference(tele, make_registration(tiny, 30, 40), 30, 40),
+  CHECK_THROWS_WITH(normalise_reference(tele, registration_of(tiny, 30, 40), 30, 40),
                     Catch::Contains("does not cover a whole pixel"));
-  CHECK_THROWS_WITH(normalise_reference(tele.to(kFloat64), make_registration(t, 30, 40), 30, 40),
+  CHECK_THROWS_WITH(normalise_reference(tele.to(kFloat64), registration_of(t, 30, 40), 30, 40),
                     Catch::Contains("float32"));
 }
 

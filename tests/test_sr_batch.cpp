@@ -9,6 +9,7 @@
 #include "cli_runner.h"
 #include "dcsr/registration/normalise.h"
 #include "dcsr/registration/register.h"
+#include "registration_fixtures.h"
 
 using namespace dcsr;
 namespace fs = std::filesystem;
@@ -16,30 +17,17 @@ namespace fs = std::filesystem;
 namespace {
 
 using test::quote;
+using test::registration_of;
 using test::run_dcsr;
 using test::RunResult;
 
-// The telephoto of `wide_scene` (a function of wide pixel coordinates) through t.
-Tensor render_tele(const Similarity& t, int64_t th, int64_t tw) {
-  Tensor tele = empty({1, 3, th, tw});
-  float* d = tele.data<float>();
-  for (int64_t c = 0; c < 3; ++c)
-    for (int64_t v = 0; v < th; ++v)
-      for (int64_t u = 0; u < tw; ++u) {
-        const auto w = t.to_wide(double(u) + 0.5, double(v) + 0.5);
-        d[(c * th + v) * tw + u] =
-            float(0.5 + 0.3 * std::sin(0.37 * w[0] + 0.21 * w[1] + double(c)) * std::cos(0.13 * w[1] - 0.05 * w[0]));
-      }
-  return tele;
+// The synthetic scene the wide image and the telephoto show.
+double wide_scene(double x, double y, int64_t c) {
+  return 0.5 + 0.3 * std::sin(0.37 * x + 0.21 * y + double(c)) * std::cos(0.13 * y - 0.05 * x);
 }
 
-Registration registration_of(const Similarity& t, int64_t th, int64_t tw) {
-  Registration r;
-  r.tele_to_wide = t;
-  r.confidence = 0.9;
-  r.fov_quad = fov_quad(t, th, tw);
-  return r;
-}
+// Its telephoto through t.
+Tensor render_tele(const Similarity& t, int64_t th, int64_t tw) { return test::tele_of(wide_scene, t, th, tw); }
 
 }  // namespace
 
@@ -53,7 +41,7 @@ TEST_CASE("forward: dcsr sr takes a saved registration and resamples the telepho
   write_png(dir / "tele.png", render_tele(t, 60, 75));
   {
     std::ofstream json(dir / "r.json");
-    json << registration_to_json(registration_of(t, 60, 75)).dump(2);
+    json << registration_to_json(registration_of(t, 60, 75, 0.9)).dump(2);
   }
   RunResult r = run_dcsr("sr --lr wide.png --ref tele.png --out out.png --registration r.json --model " + quote(model),
                          dir.str());
@@ -78,7 +66,7 @@ TEST_CASE("forward: dcsr sr takes a saved registration and resamples the telepho
   // 'identity' set by hand on a transform that is not the canonical layout
   // (it made sr use the telephoto as it is, unchecked).
   {
-    nlohmann::json tampered = registration_to_json(registration_of(t, 60, 75));
+    nlohmann::json tampered = registration_to_json(registration_of(t, 60, 75, 0.9));
     tampered["identity"] = true;
     std::ofstream json(dir / "r_identity.json");
     json << tampered.dump(2);
