@@ -159,7 +159,7 @@ Side side_of(const float* map, int64_t C, int64_t H, int64_t W, const float* col
   parallel_for(H, 1, [&](int64_t begin, int64_t end) {
     std::vector<double> sq(static_cast<size_t>(W)), colsq(static_cast<size_t>(W)), res(static_cast<size_t>(W));
     // One map row, reflection-padded (padded[p] = row[reflect_pad1(p, W)], p < W + 2) in double, so that the loops
-    // over x below run on contiguous values (indexed through reflect, they did not vectorize); the sums are
+    // over x below run on contiguous values (indexed through reflect_pad1, they did not vectorize); the sums are
     // the same, in the same order.
     std::vector<double> padded(static_cast<size_t>(W + 2));
     auto pad_row = [&](const float* row) {

@@ -103,7 +103,7 @@ void pad2d(const Tensor& x, Tensor& out, const std::array<int64_t, 4>& pads, Pad
           std::fill(row + left + W, row + Wo, fill_value);
         } else {
           // The row's middle is a copy; only the padding columns are reflected
-          // (indexed through reflect, the whole row did not vectorise).
+          // (indexed through reflect_index, the whole row did not vectorise).
           const T* src = in + (p * H + reflect_index(si, H)) * W;
           const int64_t lo = std::clamp<int64_t>(left, 0, Wo), hi = std::clamp<int64_t>(left + W, lo, Wo);
           for (int64_t j = 0; j < lo; ++j) row[j] = src[reflect_index(j - left, W)];
