@@ -1,6 +1,7 @@
 // Core ops: forward values computed by hand, tie rules and error messages.
 // Their gradchecks, CPU-vs-CUDA parity and goldens run from the op table
 // (tests/op_rows_core.h, driven by tests/test_op_table.cpp).
+#include "kernels/reflect_index.h"
 #include "test_util.h"
 
 using namespace dcsr;
@@ -160,6 +161,17 @@ TEST_CASE("forward: constant and reflection padding", "[ops]") {
   // ReflectionPad2d((2, 1, 1, 0)): row -1 mirrors row 1, column -1 column 1, -2 column 2, 3 column 1
   require_close(pad2d(x, {2, 1, 1, 0}, PadMode::Reflect), {6, 5, 4, 5, 6, 5, 3, 2, 1, 2, 3, 2, 6, 5, 4, 5, 6, 5});
   CHECK_THROWS_WITH(pad2d(x, {3, 0, 0, 0}, PadMode::Reflect), Catch::Contains("must be smaller"));
+}
+
+TEST_CASE("forward: reflection's index map (kernels/reflect_index.h) is PyTorch's reflect mode", "[ops]") {
+  // The edge is the mirror and is not repeated: for size 4, -3 .. 6 read 3 2 1 | 0 1 2 3 | 2 1 0.
+  std::vector<int64_t> sources;
+  for (int64_t i = -3; i < 7; ++i) sources.push_back(kernels::reflect_index(i, 4));
+  CHECK(sources == std::vector<int64_t>{3, 2, 1, 0, 1, 2, 3, 2, 1, 0});
+  // Padding 1 read in place: padded coordinate p of size + 2 reads p - 1 reflected; size 2 is the smallest.
+  std::vector<int64_t> padded;
+  for (int64_t p = 0; p < 4; ++p) padded.push_back(kernels::reflect_pad1(p, 2));
+  CHECK(padded == std::vector<int64_t>{1, 0, 1, 0});
 }
 
 TEST_CASE("forward: crop2d is two narrows in one copy, and undoes a constant pad", "[ops]") {
