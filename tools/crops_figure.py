@@ -24,6 +24,8 @@ import struct
 import sys
 import zlib
 
+import png_chunks
+
 GAP = 8
 
 
@@ -33,35 +35,11 @@ class FigureError(Exception):
 
 def read_png(path):
     """(width, height, rows): rows[y] is a bytes object of 3 * width 8-bit RGB values."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise FigureError(f"cannot read '{path}': {e.strerror}")
-    if data[:8] != b"\x89PNG\r\n\x1a\n":
-        raise FigureError(f"'{path}' is not a PNG file")
-    pos, header, idat = 8, None, []
-    while pos + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + length]
-        if kind == b"IHDR":
-            header = struct.unpack(">IIBBBBB", body)
-        elif kind == b"IDAT":
-            idat.append(body)
-        elif kind == b"IEND":
-            break
-        pos += 12 + length
-    if header is None or not idat:
-        raise FigureError(f"'{path}' has no IHDR or no IDAT chunk")
-    width, height, depth, colour, _, _, interlace = header
-    channels = {0: 1, 2: 3, 6: 4}.get(colour)
+    width, height, depth, colour, interlace, raw = png_chunks.read_png_data(path, FigureError)
+    channels = png_chunks.CHANNELS.get(colour)
     if channels is None or depth not in (8, 16) or interlace != 0:
         raise FigureError(f"'{path}': PNG colour type {colour}, depth {depth}, interlace {interlace} "
                           "is not supported (8 or 16-bit grey, RGB or RGBA, not interlaced)")
-    try:
-        raw = zlib.decompress(b"".join(idat))
-    except zlib.error as e:
-        raise FigureError(f"'{path}': bad image data ({e})")
     bpp = channels * depth // 8
     stride = width * bpp
     if len(raw) != height * (stride + 1):

@@ -26,16 +26,16 @@ import argparse
 import json
 import math
 import os
-import struct
 import sys
 import time
-import zlib
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "reference"))
+
+import png_chunks  # noqa: E402 (found through HERE)
 
 CONTEXT = 20  # LR px of context on each side of a core (dcsr/inference/tiling.h kTileContext)
 
@@ -77,32 +77,12 @@ def _unfilter_row(kind, row, prev, bpp):
 
 def read_png(path):
     """(1, 3, H, W) float32 in [0, 1] (value / 255, as read_image) from an 8-bit gray, RGB or RGBA PNG."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise PeerError("cannot read '%s': %s" % (path, e.strerror))
-    if data[:8] != b"\x89PNG\r\n\x1a\n":
-        raise PeerError("'%s' is not a PNG file" % path)
-    pos, idat, hdr = 8, [], None
-    while pos + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + length]
-        if kind == b"IHDR":
-            hdr = struct.unpack(">IIBBBBB", body)
-        elif kind == b"IDAT":
-            idat.append(body)
-        elif kind == b"IEND":
-            break
-        pos += 12 + length
-    if hdr is None:
-        raise PeerError("'%s': no IHDR chunk" % path)
-    w, h, depth, color, _, _, interlace = hdr
-    channels = {0: 1, 2: 3, 6: 4}.get(color)
+    w, h, depth, color, interlace, raw = png_chunks.read_png_data(path, PeerError)
+    channels = png_chunks.CHANNELS.get(color)
     if depth != 8 or channels is None or interlace:
         raise PeerError("'%s': only 8-bit gray/RGB/RGBA non-interlaced PNGs are read here (depth %d, color type %d,"
                         " interlace %d)" % (path, depth, color, interlace))
-    raw = np.frombuffer(zlib.decompress(b"".join(idat)), dtype=np.uint8)
+    raw = np.frombuffer(raw, dtype=np.uint8)
     stride = w * channels
     if raw.size != h * (stride + 1):
         raise PeerError("'%s': %d bytes of pixel data, expected %d" % (path, raw.size, h * (stride + 1)))

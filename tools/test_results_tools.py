@@ -78,6 +78,23 @@ class PngTest(unittest.TestCase):
                 crops_figure.read_png(path)
 
 
+    def test_a_broken_container_is_one_error_naming_the_file(self):
+        # tools/png_chunks.py, which sr_peer.py shares: a short IHDR, no IDAT, data that does not inflate
+        def chunk(k, body):
+            return struct.pack(">I", len(body)) + k + body + struct.pack(">I", zlib.crc32(k + body) & 0xFFFFFFFF)
+        ihdr = chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+        files = {"short.png": chunk(b"IHDR", b"\0" * 12) + chunk(b"IEND", b""),
+                 "no_idat.png": ihdr + chunk(b"IEND", b""),
+                 "bad_zlib.png": ihdr + chunk(b"IDAT", b"not zlib") + chunk(b"IEND", b"")}
+        with tempfile.TemporaryDirectory() as d:
+            for name, body in files.items():
+                path = os.path.join(d, name)
+                with open(path, "wb") as f:
+                    f.write(b"\x89PNG\r\n\x1a\n" + body)
+                with self.assertRaises(crops_figure.FigureError) as caught:
+                    crops_figure.read_png(path)
+                self.assertIn(name, str(caught.exception))
+
 class CropChoiceTest(unittest.TestCase):
     def test_the_textured_square_is_chosen(self):
         texture = [[0] * 64 for _ in range(64)]
