@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <functional>
 
 #include "dcsr/registration/normalise.h"
 #include "dcsr/registration/plane.h"
